@@ -1,0 +1,68 @@
+// Package botmaster is the `botmaster` service (Buildbot's BotMaster). It
+// owns `brd`, the build request distributor, and one actor per configured
+// worker (`worker:NAME`) and per configured builder (`builder:NAME`), as in
+// the seed's layout where workers and builders are children of botmaster.
+//
+// It accepts messages.ApplyConfig (workers and builders are diffed by name:
+// added spawned, removed stopped, changed reconfigured in place). A worker
+// actor accepts a messages.WorkerConfig, a builder actor a
+// messages.BuilderConfig: their new config, taken in place.
+package botmaster
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Name is the service's name in the tree.
+const Name = "botmaster"
+
+// Spec describes the service to the master.
+func Spec() service.Spec {
+	return service.Spec{Name: Name, Kind: "botmaster", Groups: groups, New: newBotmaster}
+}
+
+func groups() []service.Group {
+	return []service.Group{
+		&service.NamedGroup[*messages.WorkerConfig]{
+			Kind: "worker", Prefix: "worker:",
+			List: (*messages.MasterConfig).GetWorkers,
+			Name: (*messages.WorkerConfig).GetName,
+			New: func(rt *service.Runtime, c *service.Cell[*messages.WorkerConfig]) actor.Actor {
+				return &service.Leaf[*messages.WorkerConfig]{RT: rt, Cell: c}
+			},
+		},
+		&service.NamedGroup[*messages.BuilderConfig]{
+			Kind: "builder", Prefix: "builder:",
+			List: (*messages.MasterConfig).GetBuilders,
+			Name: (*messages.BuilderConfig).GetName,
+			New: func(rt *service.Runtime, c *service.Cell[*messages.BuilderConfig]) actor.Actor {
+				return &service.Leaf[*messages.BuilderConfig]{RT: rt, Cell: c}
+			},
+		},
+	}
+}
+
+type botmaster struct{ service.Base }
+
+func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
+	return &botmaster{Base: service.NewBase(rt, s)}
+}
+
+// Receive implements actor.Actor.
+func (b *botmaster) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		if _, err := service.Spawn(ctx, b.RT, "brd", "brd", func() actor.Actor { return &brd{} }); err != nil {
+			panic(err)
+		}
+	}
+	b.Base.Receive(ctx)
+}
+
+// brd is the BuildRequestDistributor. It matches build requests to builders
+// and workers; for now it only holds its place in the tree.
+type brd struct{}
+
+func (*brd) Receive(actor.Context) {}

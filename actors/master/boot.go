@@ -1,0 +1,173 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/remoting"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Options configure a master process.
+type Options struct {
+	Config     *messages.MasterConfig // validated, defaults applied
+	ConfigPath string                 // re-read by a bare reconfig; "" for the built-in config
+	DataDir    string
+	Token      string
+	Log        *slog.Logger
+	// LibLog receives protoactor's own log lines; nil means Log at warn level.
+	LibLog *slog.Logger
+	// NoRemote skips the remote endpoint (in-process tests and benchmarks).
+	NoRemote bool
+}
+
+// Master is a running master: its actor system, remote endpoint and tree.
+type Master struct {
+	RT         *service.Runtime
+	PID        *actor.PID
+	RemoteAddr string
+	remote     *remote.Remote
+	gaveUp     chan any
+}
+
+// Accepted lists what the master accepts from other processes, by target.
+func Accepted() map[string][]proto.Message {
+	return map[string][]proto.Message{
+		Name: {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+	}
+}
+
+// Start checks the listeners, starts the actor system and the remote
+// endpoint, and spawns the tree. It returns once every service has started.
+func Start(opts Options) (*Master, error) {
+	cfg := opts.Config
+	for _, l := range []struct{ key, addr string }{{"listen.debug", cfg.GetListen().GetDebug()}, {"listen.www", cfg.GetListen().GetWww()}} {
+		if err := checkFree(l.addr); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", l.key, l.addr, err)
+		}
+	}
+	libLog := opts.LibLog
+	if libLog == nil {
+		libLog = opts.Log
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
+	m := &Master{gaveUp: make(chan any, 1)}
+	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
+		select {
+		case m.gaveUp <- reason:
+		default:
+		}
+	})
+	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath = opts.Token, opts.DataDir, opts.ConfigPath
+	if !opts.NoRemote {
+		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
+			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
+		}}
+		r, addr, err := remoting.Start(system, cfg.GetListen().GetRemote(), policy)
+		if err != nil {
+			system.Shutdown()
+			return nil, fmt.Errorf("listen.remote: %w", err)
+		}
+		m.remote, m.RemoteAddr = r, addr
+	}
+	pid, err := Spawn(m.RT)
+	if err != nil {
+		m.shutdownRemote()
+		return nil, err
+	}
+	m.PID = pid
+	// Services start asynchronously; ready is when each has run Started.
+	if err := m.waitRunning(10 * time.Second); err != nil {
+		m.Stop(5 * time.Second)
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Master) waitRunning(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		root := m.RT.Tree.Lookup(Name)
+		ready := root != nil && root.Status() == service.StatusRunning
+		if ready {
+			for _, s := range Services() {
+				n := m.RT.Tree.Lookup(Name + "/" + s.Name)
+				if n == nil || n.Status() != service.StatusRunning {
+					ready = false
+					break
+				}
+			}
+		}
+		if ready {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("master did not start within " + timeout.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// GaveUp delivers the reason when the root actor failed past its restart
+// limit; the process should then stop.
+func (m *Master) GaveUp() <-chan any { return m.gaveUp }
+
+// Request sends a control message to the master from inside the process
+// and waits for the reply.
+func (m *Master) Request(ctx context.Context, msg proto.Message) (any, error) {
+	timeout := 60 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	return m.RT.System.Root.RequestFuture(m.PID, msg, timeout).Result()
+}
+
+// Stop stops the tree gracefully (children before parents) and then the
+// remote endpoint.
+func (m *Master) Stop(timeout time.Duration) error {
+	var err error
+	if m.PID != nil {
+		f := m.RT.System.Root.StopFuture(m.PID)
+		done := make(chan error, 1)
+		go func() { _, e := f.Result(); done <- e }()
+		select {
+		case e := <-done:
+			if e != nil && !errors.Is(e, actor.ErrTimeout) {
+				err = e
+			}
+		case <-time.After(timeout):
+			err = fmt.Errorf("tree did not stop within %s", timeout)
+		}
+	}
+	m.shutdownRemote()
+	m.RT.System.Shutdown()
+	return err
+}
+
+func (m *Master) shutdownRemote() {
+	if m.remote != nil {
+		m.remote.Shutdown(true)
+		m.remote = nil
+	}
+}
+
+// checkFree fails when addr cannot be bound now.
+func checkFree(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}

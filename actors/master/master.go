@@ -1,0 +1,286 @@
+// Package master is the root actor, `master` (Buildbot's BuildMaster). It
+// owns the config generation, spawns the services in Buildbot's order
+// (metrics, caches, pbmanager, change_svc, botmaster, scheduler_manager,
+// user_manager, db, debug, status) and runs reconfigurations.
+//
+// It accepts, from other processes as well as from its own:
+//   - messages.ReconfigureRequest → messages.ReconfigureResponse
+//   - messages.GetTreeRequest → messages.GetTreeResponse
+//
+// Both must carry the admin token; a request without it gets a
+// messages.ControlError and changes nothing. From its services it accepts
+// messages.ConfigApplied.
+//
+// A reconfiguration validates the whole new config first and, on any error,
+// changes nothing and answers with every error. Otherwise it installs the new
+// generation, sends each service messages.ApplyConfig, and answers once every
+// service has acknowledged, with the changes by tree path. Requests that
+// arrive while one runs are queued and collapsed into one further run, as in
+// Buildbot: the latest request wins, and every collapsed caller gets its
+// answer.
+package master
+
+import (
+	"crypto/subtle"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/actors/caches"
+	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/actors/db"
+	"github.com/buildmaster/buildmaster/actors/debug"
+	"github.com/buildmaster/buildmaster/actors/metrics"
+	"github.com/buildmaster/buildmaster/actors/pbmanager"
+	"github.com/buildmaster/buildmaster/actors/schedulers"
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/status"
+	"github.com/buildmaster/buildmaster/actors/users"
+	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Name is the root actor's name, and so the first element of every path.
+const Name = "master"
+
+// AckTimeout bounds how long a reconfiguration waits for the services.
+const AckTimeout = 30 * time.Second
+
+// Services returns the master's services in the order they are spawned.
+func Services() []service.Spec {
+	return []service.Spec{
+		metrics.Spec(), caches.Spec(), pbmanager.Spec(), changes.Spec(), botmaster.Spec(),
+		schedulers.Spec(), users.Spec(), db.Spec(), debug.Spec(), status.Spec(),
+	}
+}
+
+// Spawn starts the master of rt as the root of the tree.
+func Spawn(rt *service.Runtime) (*actor.PID, error) {
+	return service.SpawnRoot(rt, Name, "master", rt.Root, func() actor.Actor { return newMaster(rt) })
+}
+
+type master struct {
+	rt       *service.Runtime
+	services []service.Spec
+	pids     []*actor.PID
+
+	run    *run      // the reconfiguration under way, or nil
+	queued []*waiter // requests that arrived while it ran
+	seq    uint64    // identifies runs, for their timeouts
+}
+
+// waiter is one caller of a reconfiguration.
+type waiter struct {
+	sender *actor.PID
+	req    *messages.ReconfigureRequest
+}
+
+// run is one reconfiguration under way.
+type run struct {
+	seq     uint64
+	start   time.Time
+	waiters []*waiter
+	pending map[string]bool // service paths yet to acknowledge
+	changes []*messages.ServiceChange
+	cancel  scheduler.CancelFunc
+}
+
+type ackTimeout struct{ seq uint64 }
+
+func newMaster(rt *service.Runtime) *master { return &master{rt: rt, services: Services()} }
+
+// Receive implements actor.Actor.
+func (m *master) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		m.pids = m.pids[:0]
+		for _, s := range m.services {
+			pid, err := service.Spawn(ctx, m.rt, s.Name, s.Kind, s.Producer(m.rt))
+			if err != nil {
+				panic(err)
+			}
+			m.pids = append(m.pids, pid)
+		}
+	case *messages.ReconfigureRequest:
+		if !m.authorized(ctx, msg.GetToken()) {
+			return
+		}
+		m.reconfigure(ctx, &waiter{sender: ctx.Sender(), req: msg})
+	case *messages.GetTreeRequest:
+		if !m.authorized(ctx, msg.GetToken()) {
+			return
+		}
+		respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(Name), Generation: m.rt.Generation()})
+	case *messages.ConfigApplied:
+		m.acknowledged(ctx, msg)
+	case ackTimeout:
+		if m.run != nil && m.run.seq == msg.seq {
+			m.rt.Log.Error("reconfig: services did not acknowledge in time", slog.Any("services", keys(m.run.pending)),
+				slog.Duration("timeout", AckTimeout))
+			m.finish(ctx)
+		}
+	case *actor.Stopping:
+		if m.run != nil && m.run.cancel != nil {
+			m.run.cancel()
+		}
+	}
+}
+
+// authorized checks a control request's token and answers a refusal.
+func (m *master) authorized(ctx actor.Context, token string) bool {
+	if m.rt.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(m.rt.Token)) == 1 {
+		return true
+	}
+	from := "this process"
+	if s := ctx.Sender(); s != nil {
+		from = s.Address
+	}
+	m.rt.Log.Warn("control request refused: bad admin token", slog.String("from", from),
+		slog.String("type", typeName(ctx.Message())))
+	respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED,
+		Message: "admin token missing or wrong"})
+	return false
+}
+
+func (m *master) reconfigure(ctx actor.Context, w *waiter) {
+	if w.req.GetDryRun() {
+		m.dryRun(ctx, w)
+		return
+	}
+	if m.run != nil {
+		m.rt.Log.Info("reconfig already active; will reconfig again after")
+		m.queued = append(m.queued, w)
+		return
+	}
+	m.begin(ctx, []*waiter{w})
+}
+
+// begin starts a run for waiters; the last one's request is the one loaded.
+func (m *master) begin(ctx actor.Context, waiters []*waiter) {
+	start := time.Now()
+	req := waiters[len(waiters)-1].req
+	m.rt.Log.Info("beginning configuration update", slog.Int("requests", len(waiters)))
+	old := m.rt.Config()
+	cfg, errs := m.load(req, old)
+	if len(errs) > 0 {
+		m.rt.Stats.Reconfigs.WithLabelValues("rejected").Inc()
+		m.rt.Log.Error("configuration update aborted without making any changes",
+			slog.Int("errors", len(errs)), slog.String("errors_text", errs.Error()), slog.Duration("took", time.Since(start)))
+		reply := &messages.ReconfigureResponse{Generation: m.rt.Generation(), Errors: errs.Proto(),
+			Took: durationpb.New(time.Since(start)), Collapsed: int32(len(waiters))}
+		for _, w := range waiters {
+			send(ctx, w.sender, reply)
+		}
+		m.next(ctx)
+		return
+	}
+	m.seq++
+	gen := m.rt.Generation() + 1
+	m.rt.SetConfig(gen, cfg)
+	r := &run{seq: m.seq, start: start, waiters: waiters, pending: make(map[string]bool, len(m.pids))}
+	for _, pid := range m.pids {
+		r.pending[pid.Id] = true
+		ctx.Request(pid, &messages.ApplyConfig{Generation: gen, Config: cfg})
+	}
+	r.cancel = scheduler.NewTimerScheduler(m.rt.System.Root).SendOnce(AckTimeout, ctx.Self(), ackTimeout{seq: r.seq})
+	m.run = r
+}
+
+func (m *master) acknowledged(ctx actor.Context, ack *messages.ConfigApplied) {
+	if m.run == nil || ack.GetGeneration() != m.rt.Generation() || !m.run.pending[ack.GetPath()] {
+		return
+	}
+	delete(m.run.pending, ack.GetPath())
+	m.run.changes = append(m.run.changes, ack.GetChanges()...)
+	if len(m.run.pending) == 0 {
+		m.finish(ctx)
+	}
+}
+
+func (m *master) finish(ctx actor.Context) {
+	r := m.run
+	m.run = nil
+	r.cancel()
+	took := time.Since(r.start)
+	sortChanges(r.changes)
+	m.rt.Stats.Reconfigs.WithLabelValues("applied").Inc()
+	m.rt.Stats.ReconfigSeconds.Observe(took.Seconds())
+	m.rt.Log.Info("configuration update complete", slog.Uint64("generation", m.rt.Generation()),
+		slog.Int("changes", len(r.changes)), slog.Duration("took", took))
+	reply := &messages.ReconfigureResponse{Ok: true, Generation: m.rt.Generation(), Changes: r.changes,
+		Took: durationpb.New(took), Collapsed: int32(len(r.waiters))}
+	for _, w := range r.waiters {
+		send(ctx, w.sender, reply)
+	}
+	m.next(ctx)
+}
+
+// next starts one run for everything queued meanwhile.
+func (m *master) next(ctx actor.Context) {
+	if len(m.queued) == 0 {
+		return
+	}
+	waiters := m.queued
+	m.queued = nil
+	m.begin(ctx, waiters)
+}
+
+func (m *master) dryRun(ctx actor.Context, w *waiter) {
+	start := time.Now()
+	old := m.rt.Config()
+	reply := &messages.ReconfigureResponse{DryRun: true, Generation: m.rt.Generation()}
+	if cfg, errs := m.load(w.req, old); len(errs) > 0 {
+		reply.Errors = errs.Proto()
+	} else {
+		reply.Ok = true
+		reply.Changes = Plan(old, cfg)
+	}
+	m.rt.Stats.Reconfigs.WithLabelValues("dry_run").Inc()
+	reply.Took = durationpb.New(time.Since(start))
+	send(ctx, w.sender, reply)
+}
+
+// Plan returns what a reconfiguration from old to new changes, by tree path,
+// without touching anything: the dry run.
+func Plan(old, new *messages.MasterConfig) []*messages.ServiceChange {
+	var out []*messages.ServiceChange
+	if c := service.PartChange(Name, supervision, old, new); c != nil {
+		out = append(out, c)
+	}
+	for _, s := range Services() {
+		out = append(out, s.Plan(Name, old, new)...)
+	}
+	sortChanges(out)
+	return out
+}
+
+// load reads the config a request names: its own text, or else the master's
+// config file (or the built-in example when it has none).
+func (m *master) load(req *messages.ReconfigureRequest, current *messages.MasterConfig) (*messages.MasterConfig, config.Errors) {
+	name, data := req.GetConfigName(), req.GetConfigYaml()
+	if len(data) == 0 {
+		if m.rt.ConfigPath == "" {
+			name, data = config.Example()
+		} else {
+			var err error
+			name = m.rt.ConfigPath
+			if data, err = os.ReadFile(name); err != nil {
+				return nil, config.Errors{{File: name, Msg: "cannot read the config file: " + err.Error()}}
+			}
+		}
+	}
+	if name == "" {
+		name = "reconfigure request"
+	}
+	return config.LoadReplacing(name, data, current)
+}
+
+func sortChanges(cs []*messages.ServiceChange) {
+	sort.Slice(cs, func(i, j int) bool { return cs[i].GetPath() < cs[j].GetPath() })
+}

@@ -1,0 +1,32 @@
+// Package schedulers is the `scheduler_manager` service (Buildbot's
+// SchedulerManager): the parent of every configured scheduler, one child per
+// scheduler named by its config.
+//
+// It accepts messages.ApplyConfig (schedulers diffed by name). Unlike
+// Buildbot, which replaces a changed scheduler, a scheduler actor accepts its
+// new messages.SchedulerConfig in place.
+package schedulers
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Name is the service's name in the tree.
+const Name = "scheduler_manager"
+
+// Spec describes the service to the master.
+func Spec() service.Spec {
+	return service.Spec{Name: Name, Kind: "scheduler_manager", Groups: func() []service.Group {
+		return []service.Group{&service.NamedGroup[*messages.SchedulerConfig]{
+			Kind: "scheduler",
+			List: (*messages.MasterConfig).GetSchedulers,
+			Name: (*messages.SchedulerConfig).GetName,
+			New: func(rt *service.Runtime, c *service.Cell[*messages.SchedulerConfig]) actor.Actor {
+				return &service.Leaf[*messages.SchedulerConfig]{RT: rt, Cell: c}
+			},
+		}}
+	}}
+}

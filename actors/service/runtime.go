@@ -1,0 +1,73 @@
+package service
+
+import (
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Runtime is what every actor of one master shares. It is made once by the
+// master's owner (cmd/buildmaster, or a test) and handed to each actor at
+// spawn; nothing in it is global.
+type Runtime struct {
+	System   *actor.ActorSystem
+	Tree     *Tree
+	Strategy *Strategy // supervises every parent's children
+	Root     *Strategy // supervises the root; gives up instead of escalating
+	Log      *slog.Logger
+	Metrics  *prometheus.Registry
+	Stats    *Stats
+
+	// Token is the admin token control requests must carry. Never logged.
+	Token string
+	// DataDir is the master's data directory ("" when ephemeral).
+	DataDir string
+	// ConfigPath is the file SIGHUP and a bare reconfig re-read ("" when the
+	// master runs on the built-in config).
+	ConfigPath string
+
+	config     atomic.Pointer[messages.MasterConfig]
+	generation atomic.Uint64
+}
+
+// NewRuntime returns the runtime of a master running cfg as generation 1 on
+// system. GiveUp is called when the root actor fails past its restart limit.
+func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.MasterConfig, giveUp func(reason any)) *Runtime {
+	tree := NewTree()
+	reg := prometheus.NewRegistry()
+	rt := &Runtime{
+		System:   system,
+		Tree:     tree,
+		Strategy: &Strategy{Tree: tree, Log: log},
+		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp},
+		Log:      log,
+		Metrics:  reg,
+		Stats:    newStats(reg, tree),
+	}
+	rt.SetConfig(1, cfg)
+	return rt
+}
+
+// Config returns the config generation now in force. It is set by the master
+// before it cascades a new generation, so a service restarted mid-cascade
+// starts from the new config. Never mutate the result.
+func (rt *Runtime) Config() *messages.MasterConfig { return rt.config.Load() }
+
+// Generation returns the number of the config generation now in force.
+func (rt *Runtime) Generation() uint64 { return rt.generation.Load() }
+
+// SetConfig installs a new config generation; only the master calls it.
+func (rt *Runtime) SetConfig(gen uint64, cfg *messages.MasterConfig) {
+	rt.config.Store(cfg)
+	rt.generation.Store(gen)
+	sup := cfg.GetSupervision()
+	for _, s := range []*Strategy{rt.Strategy, rt.Root} {
+		if s != nil {
+			s.SetLimits(int(sup.GetMaxRestarts()), sup.GetWithin().AsDuration())
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package service
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Stats are the master's own Prometheus metrics, served on /metrics.
+type Stats struct {
+	// Reconfigs counts reconfigurations by result: applied, rejected, dry_run.
+	Reconfigs *prometheus.CounterVec
+	// ReconfigSeconds times applied reconfigurations, receipt to last ack.
+	ReconfigSeconds prometheus.Histogram
+	// Dropped counts messages from other processes that were refused.
+	Dropped *prometheus.CounterVec
+}
+
+func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
+	s := &Stats{
+		Reconfigs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_reconfigs_total", Help: "Reconfigurations by result.",
+		}, []string{"result"}),
+		ReconfigSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "buildmaster_reconfig_duration_seconds", Help: "Time to apply a reconfiguration.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_remote_dropped_messages_total", Help: "Messages from other processes refused, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		treeCollector{tree})
+	return s
+}
+
+// treeCollector reports the live tree at scrape time, summed by kind.
+type treeCollector struct{ tree *Tree }
+
+var (
+	actorsDesc   = prometheus.NewDesc("buildmaster_actors", "Live actors by kind.", []string{"kind"}, nil)
+	restartsDesc = prometheus.NewDesc("buildmaster_actor_restarts", "Restarts of live actors, summed by kind.", []string{"kind"}, nil)
+	mailboxDesc  = prometheus.NewDesc("buildmaster_actor_mailbox_messages", "Messages waiting in live actors' mailboxes, summed by kind.", []string{"kind"}, nil)
+)
+
+func (treeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- actorsDesc
+	ch <- restartsDesc
+	ch <- mailboxDesc
+}
+
+func (c treeCollector) Collect(ch chan<- prometheus.Metric) {
+	type sums struct{ n, restarts, mailbox float64 }
+	by := map[string]*sums{}
+	c.tree.mu.RLock()
+	for _, n := range c.tree.nodes {
+		s := by[n.Kind]
+		if s == nil {
+			s = &sums{}
+			by[n.Kind] = s
+		}
+		s.n++
+		s.restarts += float64(n.Restarts())
+		s.mailbox += float64(n.Mailbox())
+	}
+	c.tree.mu.RUnlock()
+	for kind, s := range by {
+		ch <- prometheus.MustNewConstMetric(actorsDesc, prometheus.GaugeValue, s.n, kind)
+		ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.GaugeValue, s.restarts, kind)
+		ch <- prometheus.MustNewConstMetric(mailboxDesc, prometheus.GaugeValue, s.mailbox, kind)
+	}
+}

@@ -1,0 +1,188 @@
+package service
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Status values of a Node.
+const (
+	StatusStarting   = "starting"
+	StatusRunning    = "running"
+	StatusFailed     = "failed"
+	StatusRestarting = "restarting"
+	StatusStopping   = "stopping"
+)
+
+// Tree is the live bookkeeping of the actor tree. Actors spawned through this
+// package register their Node here when spawned and remove it when stopped;
+// each parent's Node knows its children. Readers (the debug endpoint, the tree
+// request) read it without going through any actor's mailbox, so a wedged
+// actor never hides the tree. Safe for concurrent use.
+type Tree struct {
+	mu    sync.RWMutex
+	nodes map[string]*Node // by path (the actor's PID id)
+}
+
+// NewTree returns an empty Tree.
+func NewTree() *Tree { return &Tree{nodes: make(map[string]*Node)} }
+
+// Node is one actor's bookkeeping. Its counters are updated by the actor's
+// middleware and by its parent's supervisor strategy.
+type Node struct {
+	Name   string // the configured name, e.g. "builder:runtests"
+	Path   string // the PID id: names from "master" joined by "/"
+	Kind   string
+	parent *Node
+
+	status    atomic.Value // string
+	restarts  atomic.Int64
+	processed atomic.Int64
+	mailbox   atomic.Value // actor.Mailbox
+	failure   atomic.Pointer[messages.Failure]
+	state     atomic.Pointer[proto.Message]
+
+	mu       sync.Mutex
+	children map[string]*Node
+}
+
+// Status returns the node's lifecycle status.
+func (n *Node) Status() string {
+	s, _ := n.status.Load().(string)
+	return s
+}
+
+func (n *Node) setStatus(s string) { n.status.Store(s) }
+
+// Restarts returns how many times the actor was restarted by its parent.
+func (n *Node) Restarts() int64 { return n.restarts.Load() }
+
+// LastFailure returns the last failure, or nil.
+func (n *Node) LastFailure() *messages.Failure { return n.failure.Load() }
+
+// Mailbox returns the number of user messages waiting.
+func (n *Node) Mailbox() int64 {
+	if mb, ok := n.mailbox.Load().(actor.Mailbox); ok {
+		return int64(mb.UserMessageCount())
+	}
+	return 0
+}
+
+// SetState publishes what the actor wants to show about itself (usually its
+// config). The message must not be mutated afterwards.
+func (n *Node) SetState(m proto.Message) { n.state.Store(&m) }
+
+// State returns what the actor last published, or nil.
+func (n *Node) State() proto.Message {
+	if p := n.state.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (n *Node) recordFailure(reason string, at time.Time) {
+	n.failure.Store(&messages.Failure{Reason: reason, Time: timestamppb.New(at)})
+	n.setStatus(StatusFailed)
+}
+
+// add registers a node for path under parent (nil for a root). It replaces a
+// previous node of the same path, which can only be one that is stopping.
+func (t *Tree) add(parent *Node, path, name, kind string) *Node {
+	n := &Node{Name: name, Path: path, Kind: kind, parent: parent, children: map[string]*Node{}}
+	n.setStatus(StatusStarting)
+	t.mu.Lock()
+	t.nodes[path] = n
+	t.mu.Unlock()
+	if parent != nil {
+		parent.mu.Lock()
+		parent.children[path] = n
+		parent.mu.Unlock()
+	}
+	return n
+}
+
+// remove drops n, unless its path has been taken by a newer node.
+func (t *Tree) remove(n *Node) {
+	t.mu.Lock()
+	if t.nodes[n.Path] == n {
+		delete(t.nodes, n.Path)
+	}
+	t.mu.Unlock()
+	if p := n.parent; p != nil {
+		p.mu.Lock()
+		if p.children[n.Path] == n {
+			delete(p.children, n.Path)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Lookup returns the node at path, or nil.
+func (t *Tree) Lookup(path string) *Node {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.nodes[path]
+}
+
+// Len returns the number of live actors.
+func (t *Tree) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.nodes)
+}
+
+// Snapshot returns the subtree at path as a TreeNode, children sorted by
+// name, or nil when there is no such node.
+func (t *Tree) Snapshot(path string) *messages.TreeNode {
+	n := t.Lookup(path)
+	if n == nil {
+		return nil
+	}
+	return n.snapshot()
+}
+
+// Children returns the node's children sorted by name.
+func (n *Node) Children() []*Node {
+	n.mu.Lock()
+	kids := make([]*Node, 0, len(n.children))
+	for _, c := range n.children {
+		kids = append(kids, c)
+	}
+	n.mu.Unlock()
+	sort.Slice(kids, func(i, j int) bool { return kids[i].Name < kids[j].Name })
+	return kids
+}
+
+func (n *Node) snapshot() *messages.TreeNode {
+	out := &messages.TreeNode{
+		Name:        n.Name,
+		Path:        n.Path,
+		Kind:        n.Kind,
+		Status:      n.Status(),
+		Restarts:    n.Restarts(),
+		LastFailure: n.LastFailure(),
+		Mailbox:     n.Mailbox(),
+		Processed:   n.processed.Load(),
+	}
+	for _, c := range n.Children() {
+		out.Children = append(out.Children, c.snapshot())
+	}
+	return out
+}
+
+// ChildName returns the last element of a path.
+func ChildName(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}

@@ -1,0 +1,79 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// cronFields are the five fields of a cron expression, with their ranges.
+// Day-of-week 0 and 7 both mean Sunday.
+var cronFields = [5]struct {
+	name   string
+	lo, hi int
+}{
+	{"minute", 0, 59},
+	{"hour", 0, 23},
+	{"day-of-month", 1, 31},
+	{"month", 1, 12},
+	{"day-of-week", 0, 7},
+}
+
+// checkCron reports whether expr is a valid 5-field cron expression
+// ("minute hour day-of-month month day-of-week"). Each field is a
+// comma-separated list of "*", a number, or a range "a-b", where "*" and a
+// range may take a step ("*/15", "1-30/2"). Names (jan, mon) and the
+// non-standard extensions (L, W, #, ?) are not accepted.
+func checkCron(expr string) error {
+	fields := strings.Fields(expr)
+	if len(fields) != len(cronFields) {
+		return fmt.Errorf("has %d fields, want 5 (minute hour day-of-month month day-of-week)", len(fields))
+	}
+	for i, f := range fields {
+		spec := cronFields[i]
+		for part := range strings.SplitSeq(f, ",") {
+			if err := checkCronPart(part, spec.lo, spec.hi); err != nil {
+				return fmt.Errorf("%s field %q: %w", spec.name, f, err)
+			}
+		}
+	}
+	return nil
+}
+
+func checkCronPart(part string, lo, hi int) error {
+	rng, step, hasStep := strings.Cut(part, "/")
+	if hasStep {
+		if n, ok := digits(step, 4); !ok || n < 1 || n > hi {
+			return fmt.Errorf("step %q is not a number from 1 to %d", step, hi)
+		}
+	}
+	if rng == "*" {
+		return nil
+	}
+	first, last, isRange := strings.Cut(rng, "-")
+	if hasStep && !isRange {
+		return fmt.Errorf("step in %q needs * or a range before it", part)
+	}
+	a, err := cronValue(first, lo, hi)
+	if err != nil || !isRange {
+		return err
+	}
+	b, err := cronValue(last, lo, hi)
+	if err != nil {
+		return err
+	}
+	if b < a {
+		return fmt.Errorf("range %q runs backwards", rng)
+	}
+	return nil
+}
+
+func cronValue(s string, lo, hi int) (int, error) {
+	n, ok := digits(s, 4)
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("%q is not a number", s)
+	case n < lo || n > hi:
+		return 0, fmt.Errorf("%d is out of range %d-%d", n, lo, hi)
+	}
+	return n, nil
+}

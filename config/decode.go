@@ -1,0 +1,530 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Parse decodes the YAML config data (named name in errors) into a
+// MasterConfig without applying defaults or validating it.
+//
+// The walk is driven by the protobuf descriptor, so it follows the schema
+// without per-field code. It collects every error instead of stopping at the
+// first; err is then an [Errors], sorted. Even on error, cfg and src are
+// non-nil and hold everything that could be decoded: a value that could not be
+// decoded is left unset (a list element is kept, zero, so that indexes match
+// the file). An empty document is an empty config. Parse never panics.
+func Parse(name string, data []byte) (cfg *messages.MasterConfig, src *Source, err error) {
+	cfg = &messages.MasterConfig{}
+	d := &decoder{src: newSource(name)}
+	defer func() {
+		// yaml.v3 is not ours; never let a bug in it take the master down.
+		if r := recover(); r != nil {
+			cfg = &messages.MasterConfig{}
+			d.errs = append(d.errs[:0], &Error{File: name, Msg: fmt.Sprintf("cannot parse YAML: %v", r)})
+			err = d.errs.err()
+		}
+	}()
+	if root := d.document(data); root != nil && !isNull(root) {
+		d.src.record("", root.Line, root.Column)
+		if d.expect(root, yaml.MappingNode, "a mapping (key: value) at the top level", "") {
+			d.message(root, cfg.ProtoReflect(), "")
+		}
+	}
+	return cfg, d.src, d.errs.err()
+}
+
+// decoder walks a yaml.Node tree against a message descriptor.
+type decoder struct {
+	src  *Source
+	errs Errors
+}
+
+// yamlLine matches the location prefix of yaml.v3's syntax errors.
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+
+// document parses data and returns its one document's root node: nil for an
+// empty document, or after reporting a syntax error or a second document.
+func (d *decoder) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, extra yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) {
+			d.syntaxError(err)
+		}
+		return nil
+	}
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		d.syntaxError(err)
+		return nil
+	default:
+		d.errorAt(&extra, "", "a config file holds one YAML document; found a second one")
+		return nil
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+func (d *decoder) syntaxError(err error) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	}
+	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Msg: "YAML syntax error: " + msg})
+}
+
+// errorAt records an error at node n (a key that has no path of its own).
+func (d *decoder) errorAt(n *yaml.Node, path, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// errorf records an error at the recorded position of path: the key of a
+// field or map entry, or the element of a list.
+func (d *decoder) errorf(path, format string, args ...any) {
+	d.errs = append(d.errs, d.src.Errorf(path, format, args...))
+}
+
+// expect reports whether n is a node of kind k, and an error (saying that
+// want was expected) if it is not. Aliases are rejected here, wherever a
+// value is read.
+func (d *decoder) expect(n *yaml.Node, k yaml.Kind, want, path string) bool {
+	switch {
+	case n.Kind == yaml.AliasNode:
+		d.errorf(path, "YAML aliases (*%s) are not supported; write the value out", n.Value)
+		return false
+	case n.Kind != k:
+		d.errorf(path, "expected %s, got %s", want, describe(n))
+		return false
+	}
+	return true
+}
+
+// message decodes the mapping n into m; path is m's key path.
+func (d *decoder) message(n *yaml.Node, m protoreflect.Message, path string) {
+	fields := m.Descriptor().Fields()
+	seen := newKeySet(n)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !d.key(k, path) || !seen.add(d, k, path) {
+			continue
+		}
+		fd := fields.ByName(protoreflect.Name(k.Value))
+		fpath := fieldPath(path, k.Value)
+		if fd == nil {
+			d.errorAt(k, fpath, "%s", unknownKey(k.Value, m.Descriptor()))
+			continue
+		}
+		d.src.record(fpath, k.Line, k.Column)
+		if isNull(v) {
+			continue
+		}
+		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+			if other := d.oneofSibling(n, i, fields, od); other != nil {
+				d.errorAt(k, fpath, "only one of %s may be set; %s is already set at line %d",
+					oneofNames(od), other.Value, other.Line)
+				continue
+			}
+		}
+		d.field(v, m, fd, fpath)
+	}
+}
+
+// oneofSibling returns the key before index i in mapping n that sets another
+// member of oneof od, or nil.
+func (d *decoder) oneofSibling(n *yaml.Node, i int, fields protoreflect.FieldDescriptors, od protoreflect.OneofDescriptor) *yaml.Node {
+	for j := 0; j < i; j += 2 {
+		k := n.Content[j]
+		if fd := fields.ByName(protoreflect.Name(k.Value)); fd != nil && fd.ContainingOneof() == od &&
+			k.Value != n.Content[i].Value && !isNull(n.Content[j+1]) && k.Kind == yaml.ScalarNode {
+			return k
+		}
+	}
+	return nil
+}
+
+// key reports whether k can be used as a mapping key.
+func (d *decoder) key(k *yaml.Node, path string) bool {
+	switch {
+	case k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge":
+		d.errorAt(k, path, "YAML merge keys (<<) are not supported; write the keys out")
+		return false
+	case isNull(k):
+		d.errorAt(k, path, "a key must not be null")
+		return false
+	case k.Kind == yaml.AliasNode:
+		d.errorAt(k, path, "YAML aliases (*%s) are not supported; write the value out", k.Value)
+		return false
+	case k.Kind != yaml.ScalarNode:
+		d.errorAt(k, path, "a key must be a plain string, got %s", describe(k))
+		return false
+	}
+	return true
+}
+
+// field decodes v into field fd of m.
+func (d *decoder) field(v *yaml.Node, m protoreflect.Message, fd protoreflect.FieldDescriptor, path string) {
+	switch {
+	case fd.IsMap():
+		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", path) {
+			d.mapField(v, m.Mutable(fd).Map(), fd, path)
+		}
+	case fd.IsList():
+		if d.expect(v, yaml.SequenceNode, "a list", path) {
+			d.listField(v, m.Mutable(fd).List(), fd, path)
+		}
+	case isMessage(fd):
+		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", path) {
+			d.message(v, m.Mutable(fd).Message(), path)
+		}
+	default:
+		if val, ok := d.scalar(v, fd, path); ok {
+			m.Set(fd, val)
+		}
+	}
+}
+
+func (d *decoder) listField(n *yaml.Node, list protoreflect.List, fd protoreflect.FieldDescriptor, path string) {
+	for i, e := range n.Content {
+		epath := indexPath(path, i)
+		d.src.record(epath, e.Line, e.Column)
+		if isMessage(fd) {
+			elem := list.AppendMutable().Message()
+			if !isNull(e) && d.expect(e, yaml.MappingNode, "a mapping (key: value)", epath) {
+				d.message(e, elem, epath)
+			}
+			continue
+		}
+		val, ok := protoreflect.Value{}, false
+		if !isNull(e) {
+			val, ok = d.scalar(e, fd, epath)
+		}
+		if !ok {
+			val = zero(list, fd)
+		}
+		list.Append(val)
+	}
+}
+
+func (d *decoder) mapField(n *yaml.Node, mp protoreflect.Map, fd protoreflect.FieldDescriptor, path string) {
+	kfd, vfd := fd.MapKey(), fd.MapValue()
+	seen := newKeySet(n)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !d.key(k, path) || !seen.add(d, k, path) {
+			continue
+		}
+		kpath := fieldPath(path, k.Value)
+		d.src.record(kpath, k.Line, k.Column)
+		key, ok := d.scalar(k, kfd, kpath)
+		if !ok || isNull(v) {
+			continue
+		}
+		if isMessage(vfd) {
+			if d.expect(v, yaml.MappingNode, "a mapping (key: value)", kpath) {
+				d.message(v, mp.Mutable(key.MapKey()).Message(), kpath)
+			}
+			continue
+		}
+		if val, ok := d.scalar(v, vfd, kpath); ok {
+			mp.Set(key.MapKey(), val)
+		}
+	}
+}
+
+// scalar decodes the scalar n as a value of fd's kind (or a Duration).
+func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, path string) (protoreflect.Value, bool) {
+	if !d.expect(n, yaml.ScalarNode, wantScalar(fd), path) {
+		return protoreflect.Value{}, false
+	}
+	tag, s := n.ShortTag(), n.Value
+	bad := func(want string) (protoreflect.Value, bool) {
+		if isSecret(fd) {
+			d.errorf(path, "expected %s", want)
+		} else {
+			d.errorf(path, "expected %s, got %q", want, s)
+		}
+		return protoreflect.Value{}, false
+	}
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(s), true
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes([]byte(s)), true
+	case protoreflect.BoolKind:
+		if tag != "!!bool" {
+			return bad("true or false")
+		}
+		return protoreflect.ValueOfBool(strings.EqualFold(s, "true")), true
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		i, ok := parseInt(tag, s, 32)
+		if !ok {
+			return bad("an integer from -2147483648 to 2147483647")
+		}
+		return protoreflect.ValueOfInt32(int32(i)), true
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		i, ok := parseInt(tag, s, 64)
+		if !ok {
+			return bad("a 64-bit integer")
+		}
+		return protoreflect.ValueOfInt64(i), true
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		u, ok := parseUint(tag, s, 32)
+		if !ok {
+			return bad("an integer from 0 to 4294967295")
+		}
+		return protoreflect.ValueOfUint32(uint32(u)), true
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		u, ok := parseUint(tag, s, 64)
+		if !ok {
+			return bad("a non-negative 64-bit integer")
+		}
+		return protoreflect.ValueOfUint64(u), true
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		f, err := strconv.ParseFloat(s, 64)
+		if (tag != "!!float" && tag != "!!int") || err != nil ||
+			(fd.Kind() == protoreflect.FloatKind && math.Abs(f) > math.MaxFloat32) {
+			return bad("a number")
+		}
+		if fd.Kind() == protoreflect.FloatKind {
+			return protoreflect.ValueOfFloat32(float32(f)), true
+		}
+		return protoreflect.ValueOfFloat64(f), true
+	case protoreflect.EnumKind:
+		if v, ok := enumValue(fd.Enum(), s); ok {
+			return protoreflect.ValueOfEnum(v), true
+		}
+		msg := fmt.Sprintf("unknown %s %q; allowed: %s", fd.Name(), s, strings.Join(enumNames(fd.Enum()), ", "))
+		if best := closest(s, enumNames(fd.Enum())); best != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", best)
+		}
+		d.errorf(path, "%s", msg)
+		return protoreflect.Value{}, false
+	case protoreflect.MessageKind:
+		if fd.Message().FullName() != durationName {
+			break
+		}
+		dur, err := time.ParseDuration(s)
+		if err != nil {
+			return bad("a duration such as 30s, 1m30s or 1h")
+		}
+		if dur < 0 {
+			d.errorf(path, "duration %s is negative", s)
+			return protoreflect.Value{}, false
+		}
+		return protoreflect.ValueOfMessage(durationpb.New(dur).ProtoReflect()), true
+	}
+	d.errorf(path, "cannot decode a field of kind %s", fd.Kind())
+	return protoreflect.Value{}, false
+}
+
+const durationName = "google.protobuf.Duration"
+
+// isMessage reports whether fd (or its list elements) is a message decoded
+// from a mapping; a Duration is decoded from a scalar.
+func isMessage(fd protoreflect.FieldDescriptor) bool {
+	return fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() != durationName
+}
+
+func isSecret(fd protoreflect.FieldDescriptor) bool {
+	secret, _ := proto.GetExtension(fd.Options(), messages.E_Secret).(bool)
+	return secret
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// zero returns the value appended for a list element that could not be decoded.
+func zero(list protoreflect.List, fd protoreflect.FieldDescriptor) protoreflect.Value {
+	if fd.Kind() == protoreflect.MessageKind {
+		return list.NewElement()
+	}
+	if fd.Kind() == protoreflect.EnumKind {
+		return protoreflect.ValueOfEnum(0)
+	}
+	return fd.Default()
+}
+
+func parseInt(tag, s string, bits int) (int64, bool) {
+	if tag != "!!int" {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, bits)
+	return i, err == nil
+}
+
+func parseUint(tag, s string, bits int) (uint64, bool) {
+	if tag != "!!int" {
+		return 0, false
+	}
+	u, err := strconv.ParseUint(strings.TrimPrefix(strings.ReplaceAll(s, "_", ""), "+"), 0, bits)
+	return u, err == nil
+}
+
+// enumPrefix is the prefix shared by the values of e, taken from its zero
+// value: "SCHEDULER_TYPE_" from SCHEDULER_TYPE_UNSPECIFIED.
+func enumPrefix(e protoreflect.EnumDescriptor) string {
+	zero := e.Values().ByNumber(0)
+	if zero == nil {
+		return ""
+	}
+	name := string(zero.Name())
+	return strings.TrimSuffix(name, "UNSPECIFIED")
+}
+
+// enumValue looks up the YAML spelling s ("single_branch") in e. The zero
+// (_UNSPECIFIED) value is never accepted.
+func enumValue(e protoreflect.EnumDescriptor, s string) (protoreflect.EnumNumber, bool) {
+	if s == "" || s != strings.ToLower(s) {
+		return 0, false
+	}
+	v := e.Values().ByName(protoreflect.Name(enumPrefix(e) + strings.ToUpper(s)))
+	if v == nil || v.Number() == 0 {
+		return 0, false
+	}
+	return v.Number(), true
+}
+
+// enumNames lists the YAML spellings of e's values, without the zero value.
+func enumNames(e protoreflect.EnumDescriptor) []string {
+	prefix := enumPrefix(e)
+	var names []string
+	for i := range e.Values().Len() {
+		v := e.Values().Get(i)
+		if v.Number() != 0 {
+			names = append(names, strings.ToLower(strings.TrimPrefix(string(v.Name()), prefix)))
+		}
+	}
+	return names
+}
+
+// enumName returns the YAML spelling of an enum value: "single_branch" for
+// SCHEDULER_TYPE_SINGLE_BRANCH, "" for the zero value.
+func enumName(v protoreflect.Enum) string {
+	if v.Number() == 0 {
+		return ""
+	}
+	ev := v.Descriptor().Values().ByNumber(v.Number())
+	if ev == nil {
+		return strconv.Itoa(int(v.Number()))
+	}
+	return strings.ToLower(strings.TrimPrefix(string(ev.Name()), enumPrefix(v.Descriptor())))
+}
+
+func oneofNames(od protoreflect.OneofDescriptor) string {
+	names := make([]string, od.Fields().Len())
+	for i := range names {
+		names[i] = string(od.Fields().Get(i).Name())
+	}
+	return strings.Join(names, ", ")
+}
+
+// unknownKey explains why key is not a field of md.
+func unknownKey(key string, md protoreflect.MessageDescriptor) string {
+	names := make([]string, md.Fields().Len())
+	for i := range names {
+		names[i] = string(md.Fields().Get(i).Name())
+	}
+	if best := closest(key, names); best != "" {
+		return fmt.Sprintf("unknown key %q; did you mean %q?", key, best)
+	}
+	return fmt.Sprintf("unknown key %q; allowed keys: %s", key, strings.Join(names, ", "))
+}
+
+// wantScalar says what a scalar of fd's kind looks like, for "expected …".
+func wantScalar(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		return "a string"
+	case protoreflect.BoolKind:
+		return "true or false"
+	case protoreflect.EnumKind:
+		return "one of " + strings.Join(enumNames(fd.Enum()), ", ")
+	case protoreflect.MessageKind:
+		return "a duration such as 30s, 1m30s or 1h"
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return "a number"
+	default:
+		return "an integer"
+	}
+}
+
+// describe says what n is: "a list", "a mapping", "a number" …
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!null":
+		return "null"
+	default:
+		return "a string"
+	}
+}
+
+// keySet finds duplicate keys in one mapping.
+type keySet struct {
+	n    *yaml.Node
+	seen map[string]*yaml.Node // only for large mappings; small ones are scanned
+}
+
+func newKeySet(n *yaml.Node) keySet {
+	ks := keySet{n: n}
+	if len(n.Content) > 64 {
+		ks.seen = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
+	return ks
+}
+
+// add reports whether k (a key of the mapping) is new, and an error if not.
+func (ks *keySet) add(d *decoder, k *yaml.Node, path string) bool {
+	var first *yaml.Node
+	if ks.seen != nil {
+		if first = ks.seen[k.Value]; first == nil {
+			ks.seen[k.Value] = k
+		}
+	} else {
+		for j := 0; j < len(ks.n.Content) && ks.n.Content[j] != k; j += 2 {
+			if c := ks.n.Content[j]; c.Kind == yaml.ScalarNode && c.Value == k.Value {
+				first = c
+				break
+			}
+		}
+	}
+	if first == nil {
+		return true
+	}
+	d.errorAt(k, fieldPath(path, k.Value), "duplicate key %q (first at line %d)", k.Value, first.Line)
+	return false
+}

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// The defaults ApplyDefaults fills in.
+const (
+	DefaultRemoteAddr = "127.0.0.1:9989" // listen.remote: workers and control clients
+	DefaultWWWAddr    = "127.0.0.1:8010" // listen.www: data API and web pages
+	DefaultDebugAddr  = "127.0.0.1:8011" // listen.debug: the debug endpoint
+
+	DefaultMaxRestarts    = 10               // supervision.max_restarts
+	DefaultRestartWindow  = 60 * time.Second // supervision.within
+	DefaultMetricsLogTime = 60 * time.Second // metrics.log_interval
+
+	DefaultBuildsCache  = 15 // caches.Builds, as in Buildbot
+	DefaultChangesCache = 10 // caches.Changes, as in Buildbot
+)
+
+// ApplyDefaults fills in, in place, every value cfg leaves unset:
+//   - listen.remote, listen.www and listen.debug: the Default*Addr constants;
+//   - supervision.max_restarts: 10 when 0 (so 0 cannot be configured),
+//     supervision.within: 60s when absent;
+//   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);
+//   - caches: Builds=15 and Changes=10 unless the key is present;
+//   - a builder's builddir: its name;
+//   - a step's name: the name of its kind (shell, git, set_property, trigger).
+//
+// It is idempotent and accepts a nil cfg (doing nothing).
+func ApplyDefaults(cfg *messages.MasterConfig) {
+	if cfg == nil {
+		return
+	}
+	if cfg.Listen == nil {
+		cfg.Listen = &messages.ListenConfig{}
+	}
+	setDefault(&cfg.Listen.Remote, DefaultRemoteAddr)
+	setDefault(&cfg.Listen.Www, DefaultWWWAddr)
+	setDefault(&cfg.Listen.Debug, DefaultDebugAddr)
+
+	if cfg.Supervision == nil {
+		cfg.Supervision = &messages.SupervisionConfig{}
+	}
+	setDefault(&cfg.Supervision.MaxRestarts, DefaultMaxRestarts)
+	if cfg.Supervision.Within == nil {
+		cfg.Supervision.Within = durationpb.New(DefaultRestartWindow)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = &messages.MetricsConfig{}
+	}
+	if cfg.Metrics.LogInterval == nil {
+		cfg.Metrics.LogInterval = durationpb.New(DefaultMetricsLogTime)
+	}
+
+	if cfg.Caches == nil {
+		cfg.Caches = make(map[string]int32, 2)
+	}
+	for name, size := range map[string]int32{"Builds": DefaultBuildsCache, "Changes": DefaultChangesCache} {
+		if _, ok := cfg.Caches[name]; !ok {
+			cfg.Caches[name] = size
+		}
+	}
+
+	for _, b := range cfg.Builders {
+		setDefault(&b.Builddir, b.Name)
+		for _, s := range b.Steps {
+			if s.Name == "" {
+				s.Name = stepKind(s)
+			}
+		}
+	}
+}
+
+func setDefault[T comparable](field *T, value T) {
+	var zero T
+	if *field == zero {
+		*field = value
+	}
+}
+
+// stepKind returns the name of the kind a step sets ("shell", "git" …), or "".
+func stepKind(s *messages.StepConfig) string {
+	m := s.ProtoReflect()
+	if fd := m.WhichOneof(m.Descriptor().Oneofs().ByName("kind")); fd != nil {
+		return string(fd.Name())
+	}
+	return ""
+}

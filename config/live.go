@@ -1,0 +1,26 @@
+package config
+
+import "github.com/buildmaster/buildmaster/messages"
+
+// LiveChangeErrors returns an error for each key whose value differs between
+// old (the running config) and new (a reloaded one, located by src) but
+// cannot change while the master runs: listen.remote, listen.www and
+// listen.debug. Both configs should have had ApplyDefaults applied, so that
+// leaving a key out compares as its default. A reconfig with any of these
+// errors must be refused as a whole.
+func LiveChangeErrors(old, new *messages.MasterConfig, src *Source) Errors {
+	var errs Errors
+	for _, k := range [...]struct{ key, was, now string }{
+		{"listen.remote", old.GetListen().GetRemote(), new.GetListen().GetRemote()},
+		{"listen.www", old.GetListen().GetWww(), new.GetListen().GetWww()},
+		{"listen.debug", old.GetListen().GetDebug(), new.GetListen().GetDebug()},
+	} {
+		if k.was != k.now {
+			errs = append(errs, src.Errorf(k.key,
+				"%s cannot change while the master runs (was %q, now %q); restart the master to change it",
+				k.key, k.was, k.now))
+		}
+	}
+	errs.sort()
+	return errs
+}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+func newReconfig() *cobra.Command {
+	o := &clientOptions{}
+	var path string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "reconfig [--master HOST:PORT] [--config FILE] [--dry-run]",
+		Short: "Reconfigure a running master (it re-reads its own config file unless --config is given)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req := &messages.ReconfigureRequest{DryRun: dryRun}
+			if path != "" {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return &ExitError{Code: ExitRejected, Err: fmt.Errorf("--config: %w", err)}
+				}
+				req.ConfigName, req.ConfigYaml = path, data
+			}
+			c, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer c.close()
+			req.Token = c.token
+			reply, err := c.request(req, o.timeout)
+			if err != nil {
+				return err
+			}
+			res, ok := reply.(*messages.ReconfigureResponse)
+			if !ok {
+				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
+			}
+			printReconfigure(cmd.OutOrStdout(), res)
+			if !res.GetOk() {
+				return &ExitError{Code: ExitRejected}
+			}
+			return nil
+		},
+	}
+	o.flags(cmd)
+	cmd.Flags().StringVarP(&path, "config", "c", "", "send this config file instead of having the master re-read its own")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate and print the changes without applying them")
+	return cmd
+}
+
+func printReconfigure(w io.Writer, r *messages.ReconfigureResponse) {
+	took := r.GetTook().AsDuration()
+	switch {
+	case !r.GetOk():
+		fmt.Fprintf(w, "configuration rejected; the master keeps running generation %d unchanged (%d errors):\n", r.GetGeneration(), len(r.GetErrors()))
+		for _, e := range r.GetErrors() {
+			fmt.Fprintf(w, "  %s\n", formatConfigError(e))
+		}
+		return
+	case r.GetDryRun():
+		fmt.Fprintf(w, "dry run: the config is valid; applying it to generation %d would make %d changes (checked in %s):\n", r.GetGeneration(), len(r.GetChanges()), took)
+	default:
+		fmt.Fprintf(w, "reconfigured: generation %d, %d changes, took %s", r.GetGeneration(), len(r.GetChanges()), took)
+		if r.GetCollapsed() > 1 {
+			fmt.Fprintf(w, " (%d requests collapsed into this run)", r.GetCollapsed())
+		}
+		fmt.Fprintln(w)
+	}
+	for _, c := range r.GetChanges() {
+		fmt.Fprintf(w, "  %-8s %s\n", strings.ToLower(strings.TrimPrefix(c.GetKind().String(), "CHANGE_KIND_")), c.GetPath())
+	}
+}
+
+func formatConfigError(e *messages.ConfigError) string {
+	var b strings.Builder
+	b.WriteString(e.GetFile())
+	if e.GetLine() > 0 {
+		fmt.Fprintf(&b, ":%d", e.GetLine())
+		if e.GetColumn() > 0 {
+			fmt.Fprintf(&b, ":%d", e.GetColumn())
+		}
+	}
+	if e.GetPath() != "" {
+		fmt.Fprintf(&b, ": %s", e.GetPath())
+	}
+	fmt.Fprintf(&b, ": %s", e.GetMessage())
+	return b.String()
+}

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+type runOptions struct {
+	configPath string
+	dataDir    string
+	logLevel   string
+	logFormat  string
+}
+
+func (o *runOptions) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&o.configPath, "config", "c", "", "config file (YAML); default: the built-in example config")
+	f.StringVar(&o.dataDir, "data", dataDirDefault, "data directory (admin token, state)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+}
+
+func (o *runOptions) run(cmd *cobra.Command) error {
+	log, level, err := newLogger(cmd.ErrOrStderr(), o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(o.configPath)
+	if err != nil {
+		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("configuration errors; halting master:\n%w", err)}
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("data directory: %w", err)}
+	}
+	dataDir, _ := filepath.Abs(o.dataDir)
+	token, tokenFrom, err := masterToken(dataDir)
+	if err != nil {
+		return &ExitError{Code: ExitRejected, Err: err}
+	}
+	libLevel := max(level, slog.LevelWarn)
+	libLog, _, _ := newLogger(cmd.ErrOrStderr(), libLevel.String(), o.logFormat)
+	m, err := master.Start(master.Options{
+		Config: cfg, ConfigPath: o.configPath, DataDir: dataDir, Token: token,
+		Log: log, LibLog: libLog.With("lib", "protoactor"),
+	})
+	if err != nil {
+		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("cannot start the master: %w", err)}
+	}
+	source := o.configPath
+	if source == "" {
+		source, _ = config.Example()
+	}
+	log.Info("BuildMaster is running", "config", source, "data", dataDir, "admin_token", tokenFrom,
+		"remote", m.RemoteAddr, "debug", cfg.GetListen().GetDebug())
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "buildmaster is running (config %s, generation %d)\n", source, m.RT.Generation())
+	fmt.Fprintf(out, "  remote endpoint  %s   (workers, `buildmaster reconfig`, `buildmaster tree`)\n", m.RemoteAddr)
+	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", cfg.GetListen().GetDebug())
+	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	code := ExitOK
+loop:
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				log.Info("SIGHUP: re-reading the config")
+				m.RT.System.Root.Send(m.PID, &messages.ReconfigureRequest{Token: token})
+				continue
+			}
+			log.Info("stopping the master", "signal", s.String())
+			break loop
+		case reason := <-m.GaveUp():
+			log.Error("the master failed past its restart limit; stopping", "reason", fmt.Sprint(reason))
+			code = ExitRejected
+			break loop
+		}
+	}
+	go func() {
+		for s := range sigs {
+			log.Warn("already stopping; signal ignored", "signal", s.String())
+		}
+	}()
+	if err := m.Stop(30 * time.Second); err != nil {
+		log.Error("stop", "error", err)
+		return &ExitError{Code: ExitRejected, Err: err}
+	}
+	log.Info("master stopped")
+	if code != ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// loadConfig loads path, or the built-in example config when path is "".
+func loadConfig(path string) (*messages.MasterConfig, error) {
+	if path == "" {
+		return config.Load(config.Example())
+	}
+	return config.LoadFile(path)
+}

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildmaster/buildmaster/actors/debug"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+func newTree() *cobra.Command {
+	o := &clientOptions{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "tree [--master HOST:PORT] [--json]",
+		Short: "Print the live supervision tree of a running master",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer c.close()
+			reply, err := c.request(&messages.GetTreeRequest{Token: c.token}, o.timeout)
+			if err != nil {
+				return err
+			}
+			res, ok := reply.(*messages.GetTreeResponse)
+			if !ok {
+				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(debug.FromProto(res.GetRoot()))
+			}
+			fmt.Fprintf(out, "generation %d\n", res.GetGeneration())
+			debug.WriteText(out, res.GetRoot())
+			return nil
+		},
+	}
+	o.flags(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, as GET /debug/tree does")
+	return cmd
+}

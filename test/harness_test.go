@@ -1,0 +1,327 @@
+// Package test holds the end-to-end tests: they build the real buildmaster
+// binary, start it as a separate process on 127.0.0.1 ports, and drive it the
+// way an operator would, through its CLI, signals and HTTP endpoints.
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the buildmaster binary built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "buildmaster-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "buildmaster")
+	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/buildmaster")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building buildmaster:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// lines collects a process's output and lets a test wait for a line.
+type lines struct {
+	mu     sync.Mutex
+	all    []string
+	notify chan struct{}
+}
+
+func newLines(r io.Reader, echo io.Writer) *lines {
+	l := &lines{notify: make(chan struct{}, 1)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.all = append(l.all, sc.Text())
+			l.mu.Unlock()
+			if echo != nil {
+				fmt.Fprintln(echo, sc.Text())
+			}
+			select {
+			case l.notify <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return l
+}
+
+func (l *lines) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.all...)
+}
+
+// waitFor waits until a line after the first `from` lines matches re, and
+// returns its index.
+func (l *lines) waitFor(t testing.TB, from int, re string, timeout time.Duration) int {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		all := l.snapshot()
+		for i := from; i < len(all); i++ {
+			if rx.MatchString(all[i]) {
+				return i
+			}
+		}
+		select {
+		case <-l.notify:
+		case <-deadline.C:
+			t.Fatalf("no line matching %q within %s; output:\n%s", re, timeout, strings.Join(all, "\n"))
+		}
+	}
+}
+
+func (l *lines) count() int { return len(l.snapshot()) }
+
+// master is a running buildmaster process.
+type master struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	dir     string // data dir
+	cfgPath string
+	remote  string
+	debug   string
+	www     string
+	token   string
+	stdout  *lines
+	stderr  *lines
+	exited  chan error
+}
+
+// masterConfig renders a config whose listeners are the given ports, with
+// body appended.
+func masterConfig(remote, www, debug, body string) string {
+	return fmt.Sprintf("listen:\n  remote: %s\n  www: %s\n  debug: %s\n%s", remote, www, debug, body)
+}
+
+// startMaster writes body (config without listen) to a file and runs the
+// master on it with free ports, waiting until it is running.
+func startMaster(t testing.TB, body string, extraArgs ...string) *master {
+	t.Helper()
+	p := freePorts(t, 3)
+	m := &master{
+		t:      t,
+		dir:    t.TempDir(),
+		remote: fmt.Sprintf("127.0.0.1:%d", p[0]),
+		www:    fmt.Sprintf("127.0.0.1:%d", p[1]),
+		debug:  fmt.Sprintf("127.0.0.1:%d", p[2]),
+		exited: make(chan error, 1),
+	}
+	m.cfgPath = filepath.Join(m.dir, "master.yaml")
+	m.writeConfig(body)
+	args := append([]string{"run", "--config", m.cfgPath, "--data", filepath.Join(m.dir, "data")}, extraArgs...)
+	m.cmd = exec.Command(binary, args...)
+	m.cmd.Env = append(os.Environ(), "BUILDMASTER_TOKEN=")
+	out, _ := m.cmd.StdoutPipe()
+	errp, _ := m.cmd.StderrPipe()
+	var echo io.Writer
+	if testing.Verbose() {
+		echo = os.Stderr
+	}
+	m.stdout, m.stderr = newLines(out, nil), newLines(errp, echo)
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { m.exited <- m.cmd.Wait() }()
+	t.Cleanup(func() {
+		if m.cmd.ProcessState == nil {
+			m.cmd.Process.Kill()
+			<-m.exited
+		}
+	})
+	m.stdout.waitFor(t, 0, `buildmaster is running`, 60*time.Second)
+	tok, err := os.ReadFile(filepath.Join(m.dir, "data", "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.token = strings.TrimSpace(string(tok))
+	return m
+}
+
+func (m *master) writeConfig(body string) {
+	m.t.Helper()
+	if err := os.WriteFile(m.cfgPath, []byte(masterConfig(m.remote, m.www, m.debug, body)), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// cli runs a buildmaster client command against this master.
+func (m *master) cli(args ...string) (stdout, stderr string, code int) {
+	m.t.Helper()
+	full := append(args[:1:1], append([]string{"--master", m.remote, "--data", filepath.Join(m.dir, "data")}, args[1:]...)...)
+	return run(m.t, full...)
+}
+
+// run runs the binary with args and returns its output and exit code.
+func run(t testing.TB, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "BUILDMASTER_TOKEN=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// treeNode is the JSON of /debug/tree.
+type treeNode struct {
+	Name        string `json:"name"`
+	Path        string `json:"path"`
+	Kind        string `json:"kind"`
+	Status      string `json:"status"`
+	Restarts    int64  `json:"restarts"`
+	LastFailure *struct {
+		Reason string    `json:"reason"`
+		Time   time.Time `json:"time"`
+	} `json:"last_failure"`
+	Mailbox  int64       `json:"mailbox"`
+	Children []*treeNode `json:"children"`
+}
+
+func (n *treeNode) find(path string) *treeNode {
+	if n.Path == path {
+		return n
+	}
+	for _, c := range n.Children {
+		if f := c.find(path); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func (n *treeNode) childNames() []string {
+	var out []string
+	for _, c := range n.Children {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// paths lists every path in the tree, depth first.
+func (n *treeNode) paths() []string {
+	out := []string{n.Path}
+	for _, c := range n.Children {
+		out = append(out, c.paths()...)
+	}
+	return out
+}
+
+func (m *master) tree() *treeNode {
+	m.t.Helper()
+	var n treeNode
+	m.getJSON("/debug/tree", &n)
+	return &n
+}
+
+func (m *master) getJSON(path string, v any) int {
+	m.t.Helper()
+	resp, err := http.Get("http://" + m.debug + path)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		m.t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp.StatusCode
+}
+
+// waitTree polls the debug tree until cond holds.
+func (m *master) waitTree(what string, cond func(*treeNode) bool) *treeNode {
+	m.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := m.tree()
+		if cond(n) {
+			return n
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.MarshalIndent(n, "", " ")
+			m.t.Fatalf("tree never showed %s:\n%s", what, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// signal sends sig to the master process.
+func (m *master) signal(sig syscall.Signal) {
+	m.t.Helper()
+	if err := m.cmd.Process.Signal(sig); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (m *master) wait(timeout time.Duration) int {
+	m.t.Helper()
+	select {
+	case err := <-m.exited:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		return 0
+	case <-time.After(timeout):
+		m.t.Fatalf("master did not exit within %s", timeout)
+		return -1
+	}
+}
