@@ -51,7 +51,7 @@ func checkCronPart(part string, lo, hi int) error {
 	}
 	first, last, isRange := strings.Cut(rng, "-")
 	if hasStep && !isRange {
-		return fmt.Errorf("step in %q needs * or a range before it", part)
+		return fmt.Errorf("a step needs * or a range before it")
 	}
 	a, err := cronValue(first, lo, hi)
 	if err != nil || !isRange {

@@ -35,7 +35,7 @@ func Parse(name string, data []byte) (cfg *messages.MasterConfig, src *Source, e
 		// yaml.v3 is not ours; never let a bug in it take the master down.
 		if r := recover(); r != nil {
 			cfg = &messages.MasterConfig{}
-			d.errs = append(d.errs[:0], &Error{File: name, Msg: fmt.Sprintf("cannot parse YAML: %v", r)})
+			d.errs = append(d.errs[:0], &Error{File: name, Msg: fmt.Sprintf("internal error while reading the config (please report it): %v", r)})
 			err = d.errs.err()
 		}
 	}()
@@ -56,6 +56,22 @@ type decoder struct {
 
 // yamlLine matches the location prefix of yaml.v3's syntax errors.
 var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+
+// parserProblems are yaml.v3's parser (as opposed to scanner) errors. For
+// these it reports the 0-based line of the enclosing node, or of the problem.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
 
 // document parses data and returns its one document's root node: nil for an
 // empty document, or after reporting a syntax error or a second document.
@@ -89,6 +105,9 @@ func (d *decoder) syntaxError(err error) {
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
+		if parserProblems[msg] {
+			line++
+		}
 	}
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Msg: "YAML syntax error: " + msg})
 }
@@ -193,8 +212,11 @@ func (d *decoder) field(v *yaml.Node, m protoreflect.Message, fd protoreflect.Fi
 			d.listField(v, m.Mutable(fd).List(), fd, path)
 		}
 	case isMessage(fd):
+		// Set even when v is not a mapping: the key was written, and a oneof
+		// member that is present does not also get "no kind set".
+		msg := m.Mutable(fd).Message()
 		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", path) {
-			d.message(v, m.Mutable(fd).Message(), path)
+			d.message(v, msg, path)
 		}
 	default:
 		if val, ok := d.scalar(v, fd, path); ok {
@@ -219,7 +241,7 @@ func (d *decoder) listField(n *yaml.Node, list protoreflect.List, fd protoreflec
 			val, ok = d.scalar(e, fd, epath)
 		}
 		if !ok {
-			val = zero(list, fd)
+			val = list.NewElement() // keep the indexes of the file
 		}
 		list.Append(val)
 	}
@@ -352,17 +374,6 @@ func isSecret(fd protoreflect.FieldDescriptor) bool {
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
-
-// zero returns the value appended for a list element that could not be decoded.
-func zero(list protoreflect.List, fd protoreflect.FieldDescriptor) protoreflect.Value {
-	if fd.Kind() == protoreflect.MessageKind {
-		return list.NewElement()
-	}
-	if fd.Kind() == protoreflect.EnumKind {
-		return protoreflect.ValueOfEnum(0)
-	}
-	return fd.Default()
 }
 
 func parseInt(tag, s string, bits int) (int64, bool) {

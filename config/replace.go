@@ -8,22 +8,37 @@ import (
 
 // LoadReplacing loads a config meant to replace current in a running
 // master: Load, plus LiveChangeErrors against current. It returns the new
-// config, or nil and every error (each with File set to name).
+// config, or nil and every error of both kinds at once, sorted, each with
+// File set to name.
 func LoadReplacing(name string, data []byte, current *messages.MasterConfig) (*messages.MasterConfig, Errors) {
 	cfg, err := Load(name, data)
-	if err != nil {
-		var errs Errors
-		if !errors.As(err, &errs) {
-			errs = Errors{{File: name, Msg: err.Error()}}
-		}
-		return nil, errs
+	var errs Errors
+	if err != nil && !errors.As(err, &errs) {
+		errs = Errors{{File: name, Msg: err.Error()}}
 	}
-	if errs := LiveChangeErrors(current, cfg, nil); len(errs) > 0 {
-		_, src, _ := Parse(name, data) // again, only to place the errors
-		errs = LiveChangeErrors(current, cfg, src)
-		for _, e := range errs {
-			e.File = name
+	candidate, src := cfg, (*Source)(nil)
+	if candidate == nil {
+		// Whatever did decode still counts: a listener change written in
+		// the file is reported together with the other errors.
+		candidate, src, _ = Parse(name, data)
+		ApplyDefaults(candidate)
+	}
+	live := LiveChangeErrors(current, candidate, src)
+	if len(live) > 0 && src == nil {
+		_, src, _ = Parse(name, data) // again, only to place the errors
+		live = LiveChangeErrors(current, candidate, src)
+	}
+	for _, e := range live {
+		if cfg == nil && !src.written(e.Path) {
+			continue // not decoded, so not known to change
 		}
+		if !belowAny(e.Path, errs) {
+			e.File = name
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		errs.sort()
 		return nil, errs
 	}
 	return cfg, nil

@@ -53,6 +53,15 @@ func (s *Source) Errorf(path, format string, args ...any) *Error {
 	return &Error{File: s.File(), Line: line, Column: col, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
+// written reports whether path itself (not just an ancestor) was in the file.
+func (s *Source) written(path string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.pos[path]
+	return ok
+}
+
 func (s *Source) record(path string, line, col int) {
 	s.pos[path] = position{int32(line), int32(col)}
 }

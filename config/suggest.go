@@ -7,7 +7,7 @@ import "strings"
 // (maxBuilds → max_builds), or is within a small edit distance of it.
 func closest(s string, candidates []string) string {
 	norm := func(x string) string {
-		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(x))
+		return strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(x), "_", ""), "-", "")
 	}
 	ns := norm(s)
 	limit := min(3, max(1, len(s)/3))
@@ -23,8 +23,10 @@ func closest(s string, candidates []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, or any value ≥
-// limit once it is known to be at least limit.
+// editDistance is the edit distance between a and b, counting an insertion,
+// a deletion, a substitution or a swap of two neighbours as one edit (the
+// optimal string alignment distance); or any value ≥ limit once it is known
+// to be at least limit.
 func editDistance(a, b string, limit int) int {
 	if len(a) > len(b) {
 		a, b = b, a
@@ -32,8 +34,8 @@ func editDistance(a, b string, limit int) int {
 	if len(b)-len(a) >= limit || len(b) > 256 {
 		return limit
 	}
-	prev := make([]int, len(a)+1)
-	cur := make([]int, len(a)+1)
+	// Three rows of the distance matrix: two rows back, the previous, the current.
+	back, prev, cur := make([]int, len(a)+1), make([]int, len(a)+1), make([]int, len(a)+1)
 	for i := range prev {
 		prev[i] = i
 	}
@@ -45,8 +47,11 @@ func editDistance(a, b string, limit int) int {
 				cost = 0
 			}
 			cur[i] = min(prev[i]+1, cur[i-1]+1, prev[i-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[i] = min(cur[i], back[i-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		back, prev, cur = prev, cur, back
 	}
 	return prev[len(a)]
 }

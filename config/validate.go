@@ -100,8 +100,15 @@ func (v *validator) listen(l *messages.ListenConfig) {
 		}
 		addrs[i] = a
 		for j := range i {
-			if addrs[j].port != 0 && addrs[j].collides(a) {
-				v.errorf(k.key, "%s and %s both use port %d", keys[j].key, k.key, a.port)
+			if addrs[j].port == 0 || !addrs[j].collides(a) {
+				continue
+			}
+			msg := fmt.Sprintf("%s and %s both use port %d", keys[j].key, k.key, a.port)
+			if at := keys[j].key; v.src.written(at) && !v.src.written(k.key) {
+				// Point at the key the operator wrote, not at the default.
+				v.errorf(at, "%s (%s is %s by default)", msg, k.key, k.addr)
+			} else {
+				v.errorf(k.key, "%s", msg)
 			}
 		}
 	}
@@ -207,7 +214,7 @@ func (v *validator) schedulers(ss []*messages.SchedulerConfig, builders map[stri
 					for k, t := range only.types {
 						names[k] = enumName(t)
 					}
-					v.errorf(path+"."+string(only.field), "%s is only for %s schedulers; %s is a %s scheduler",
+					v.errorf(path+"."+string(only.field), "%s is only for %s schedulers; scheduler %s has type %s",
 						only.field, strings.Join(names, " and "), name, enumName(typ))
 				}
 			}
@@ -247,7 +254,7 @@ func (v *validator) step(path string, s *messages.StepConfig, schedulers map[str
 	case *messages.StepConfig_Shell:
 		switch cmd, script := len(k.Shell.GetCommand()) > 0, k.Shell.GetScript() != ""; {
 		case !cmd && !script:
-			v.errorf(path+".shell", "shell step needs command (a list of arguments) or script")
+			v.errorf(path+".shell.command", "shell step needs command (a list of arguments) or script")
 		case cmd && script:
 			v.errorf(path+".shell.script", "shell step sets both command and script; keep one")
 		}

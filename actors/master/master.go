@@ -184,6 +184,9 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	gen := m.rt.Generation() + 1
 	m.rt.SetConfig(gen, cfg)
 	r := &run{seq: m.seq, start: start, waiters: waiters, pending: make(map[string]bool, len(m.pids))}
+	if c := service.PartChange(Name, supervision, old, cfg); c != nil {
+		r.changes = append(r.changes, c) // SetConfig applied the new limits
+	}
 	for _, pid := range m.pids {
 		r.pending[pid.Id] = true
 		ctx.Request(pid, &messages.ApplyConfig{Generation: gen, Config: cfg})

@@ -171,7 +171,7 @@ func (n *Node) snapshot() *messages.TreeNode {
 		Restarts:    n.Restarts(),
 		LastFailure: n.LastFailure(),
 		Mailbox:     n.Mailbox(),
-		Processed:   n.processed.Load(),
+		Processed:   n.Processed(),
 	}
 	for _, c := range n.Children() {
 		out.Children = append(out.Children, c.snapshot())
@@ -186,3 +186,6 @@ func ChildName(path string) string {
 	}
 	return path
 }
+
+// Processed returns how many messages the actor has processed.
+func (n *Node) Processed() int64 { return n.processed.Load() }

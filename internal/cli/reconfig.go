@@ -59,15 +59,15 @@ func printReconfigure(w io.Writer, r *messages.ReconfigureResponse) {
 	took := r.GetTook().AsDuration()
 	switch {
 	case !r.GetOk():
-		fmt.Fprintf(w, "configuration rejected; the master keeps running generation %d unchanged (%d errors):\n", r.GetGeneration(), len(r.GetErrors()))
+		fmt.Fprintf(w, "configuration rejected; the master keeps running generation %d unchanged (%s):\n", r.GetGeneration(), plural(len(r.GetErrors()), "error"))
 		for _, e := range r.GetErrors() {
 			fmt.Fprintf(w, "  %s\n", formatConfigError(e))
 		}
 		return
 	case r.GetDryRun():
-		fmt.Fprintf(w, "dry run: the config is valid; applying it to generation %d would make %d changes (checked in %s):\n", r.GetGeneration(), len(r.GetChanges()), took)
+		fmt.Fprintf(w, "dry run: the config is valid; applying it to generation %d would make %s (checked in %s):\n", r.GetGeneration(), plural(len(r.GetChanges()), "change"), took)
 	default:
-		fmt.Fprintf(w, "reconfigured: generation %d, %d changes, took %s", r.GetGeneration(), len(r.GetChanges()), took)
+		fmt.Fprintf(w, "reconfigured: generation %d, %s, took %s", r.GetGeneration(), plural(len(r.GetChanges()), "change"), took)
 		if r.GetCollapsed() > 1 {
 			fmt.Fprintf(w, " (%d requests collapsed into this run)", r.GetCollapsed())
 		}
@@ -92,4 +92,11 @@ func formatConfigError(e *messages.ConfigError) string {
 	}
 	fmt.Fprintf(&b, ": %s", e.GetMessage())
 	return b.String()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

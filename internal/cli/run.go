@@ -48,6 +48,11 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return &ExitError{Code: ExitRejected, Err: err}
 	}
+	// Signals are caught from here on: one that arrives while the master
+	// starts is acted on once it runs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	libLevel := max(level, slog.LevelWarn)
 	libLog, _, _ := newLogger(cmd.ErrOrStderr(), libLevel.String(), o.logFormat)
 	m, err := master.Start(master.Options{
@@ -69,9 +74,6 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", cfg.GetListen().GetDebug())
 	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	code := ExitOK
 loop:
 	for {

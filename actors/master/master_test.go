@@ -1,0 +1,198 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+const token = "test-token"
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// testYAML renders a config with the given listeners and body.
+func testYAML(debug, www, body string) []byte {
+	return fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", debug, www, body)
+}
+
+// startTest starts an in-process master (no remote endpoint) on body.
+func startTest(t testing.TB, body string) (*Master, func(string) []byte) {
+	t.Helper()
+	debug, www := freeAddr(t), freeAddr(t)
+	render := func(b string) []byte { return testYAML(debug, www, b) }
+	cfg, err := config.Load("test.yaml", render(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Start(Options{Config: cfg, Token: token, Log: slog.New(slog.DiscardHandler), NoRemote: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop(10 * time.Second) })
+	return m, render
+}
+
+func reconfigure(t testing.TB, m *Master, yaml []byte, dryRun bool) *messages.ReconfigureResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := m.Request(ctx, &messages.ReconfigureRequest{Token: token, ConfigName: "new.yaml", ConfigYaml: yaml, DryRun: dryRun})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := res.(*messages.ReconfigureResponse)
+	if !ok {
+		t.Fatalf("reply %T %v", res, res)
+	}
+	return r
+}
+
+func paths(cs []*messages.ServiceChange) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, strings.ToLower(strings.TrimPrefix(c.GetKind().String(), "CHANGE_KIND_"))+" "+c.GetPath())
+	}
+	return out
+}
+
+const oneBuilder = `
+workers: [{name: w1}]
+builders: [{name: b1, workers: [w1], steps: [{shell: {command: [true]}}]}]
+`
+
+const twoBuilders = `
+workers: [{name: w1}, {name: w2}]
+builders:
+  - {name: b1, workers: [w1], steps: [{shell: {command: [true]}}]}
+  - {name: b2, workers: [w2], steps: [{shell: {command: [true]}}]}
+caches: {Builds: 50}
+supervision: {max_restarts: 3}
+`
+
+func TestReconfigureReportsChangesByPath(t *testing.T) {
+	m, render := startTest(t, oneBuilder)
+	r := reconfigure(t, m, render(twoBuilders), false)
+	want := []string{
+		"changed master",
+		"added master/botmaster/builder:b2",
+		"added master/botmaster/worker:w2",
+		"changed master/caches",
+	}
+	if !r.GetOk() || r.GetGeneration() != 2 || !slices.Equal(paths(r.GetChanges()), want) {
+		t.Fatalf("reply ok=%v gen=%d changes=%v errors=%v, want changes %v", r.GetOk(), r.GetGeneration(), paths(r.GetChanges()), r.GetErrors(), want)
+	}
+	if m.RT.Tree.Lookup("master/botmaster/builder:b2") == nil {
+		t.Fatal("b2 not spawned")
+	}
+	if got := m.RT.Config().GetSupervision().GetMaxRestarts(); got != 3 {
+		t.Fatalf("supervision limit not applied: %d", got)
+	}
+}
+
+func TestDryRunPlansWhatReconfigureDoes(t *testing.T) {
+	m, render := startTest(t, oneBuilder)
+	dry := reconfigure(t, m, render(twoBuilders), true)
+	if !dry.GetOk() || !dry.GetDryRun() || dry.GetGeneration() != 1 || m.RT.Tree.Lookup("master/botmaster/builder:b2") != nil {
+		t.Fatalf("dry run applied something or failed: %v", dry)
+	}
+	real := reconfigure(t, m, render(twoBuilders), false)
+	if !slices.Equal(paths(dry.GetChanges()), paths(real.GetChanges())) {
+		t.Fatalf("dry run planned %v, reconfigure did %v", paths(dry.GetChanges()), paths(real.GetChanges()))
+	}
+}
+
+func TestRejectedConfigChangesNothing(t *testing.T) {
+	m, render := startTest(t, oneBuilder)
+	before := m.RT.Config()
+	r := reconfigure(t, m, render("workers: [{name: w1}]\nbuilders: [{name: b1, workers: [nope]}]\nbogus: 1\n"), false)
+	if r.GetOk() || r.GetGeneration() != 1 || len(r.GetErrors()) < 2 || m.RT.Config() != before {
+		t.Fatalf("bad config: %v", r)
+	}
+	for _, e := range r.GetErrors() {
+		if e.GetFile() != "new.yaml" || e.GetLine() == 0 || e.GetPath() == "" {
+			t.Fatalf("error not located: %v", e)
+		}
+	}
+}
+
+func TestBadTokenIsRefused(t *testing.T) {
+	m, render := startTest(t, oneBuilder)
+	for _, msg := range []any{
+		&messages.ReconfigureRequest{Token: "wrong", ConfigYaml: render(twoBuilders)},
+		&messages.GetTreeRequest{},
+	} {
+		res, err := m.RT.System.Root.RequestFuture(m.PID, msg, 5*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ce, ok := res.(*messages.ControlError); !ok || ce.GetCode() != messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED {
+			t.Fatalf("reply to %T with a bad token: %v", msg, res)
+		}
+	}
+	if m.RT.Generation() != 1 {
+		t.Fatal("a refused request changed the config")
+	}
+}
+
+// batch delivers several messages to a mailbox at once.
+type batch []any
+
+func (b batch) GetMessages() []any { return b }
+
+func TestReconfigsArrivingDuringOneAreCollapsed(t *testing.T) {
+	m, render := startTest(t, oneBuilder)
+	// Five requests land in the mailbox together: the first runs, the other
+	// four wait and are collapsed into one more run of the last one's config.
+	var futures []*actor.Future
+	var msgs batch
+	for i := range 5 {
+		body := oneBuilder
+		if i == 4 {
+			body = twoBuilders
+		}
+		f := actor.NewFuture(m.RT.System, 30*time.Second)
+		futures = append(futures, f)
+		msgs = append(msgs, &actor.MessageEnvelope{
+			Message: &messages.ReconfigureRequest{Token: token, ConfigYaml: render(body)}, Sender: f.PID(),
+		})
+	}
+	m.RT.System.Root.Send(m.PID, msgs)
+	var gens []uint64
+	var collapsed []int32
+	for _, f := range futures {
+		res, err := f.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.(*messages.ReconfigureResponse)
+		if !r.GetOk() {
+			t.Fatalf("reply: %v", r)
+		}
+		gens = append(gens, r.GetGeneration())
+		collapsed = append(collapsed, r.GetCollapsed())
+	}
+	if !slices.Equal(gens, []uint64{2, 3, 3, 3, 3}) || !slices.Equal(collapsed, []int32{1, 4, 4, 4, 4}) {
+		t.Fatalf("generations %v, collapsed %v", gens, collapsed)
+	}
+	if m.RT.Tree.Lookup("master/botmaster/builder:b2") == nil {
+		t.Fatal("the collapsed run did not apply the last request's config")
+	}
+}

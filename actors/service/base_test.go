@@ -1,0 +1,54 @@
+package service
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+func TestApplyConfigDiffsChildrenInPlace(t *testing.T) {
+	rt := testRuntime(t, 10, workers("a=1", "b=2", "c=3"))
+	spawnParent(t, rt)
+	eventually(t, "children running", func() bool { return rt.Tree.Len() == 5 })
+	// Crash b so that an in-place change can be told from a replacement.
+	rt.System.Root.Send(rt.System.NewLocalPID("master/svc/worker:b"), &messages.InjectFailure{})
+	eventually(t, "b restarted", func() bool {
+		n := rt.Tree.Lookup("master/svc/worker:b")
+		return n != nil && n.Restarts() == 1 && n.Status() == StatusRunning
+	})
+	cNode := rt.Tree.Lookup("master/svc/worker:c")
+
+	next := workers("b=9", "c=3", "d=4")
+	next.Supervision = rt.Config().GetSupervision()
+	rt.SetConfig(2, next)
+	res, err := rt.System.Root.RequestFuture(rt.System.NewLocalPID("master/svc"),
+		&messages.ApplyConfig{Generation: 2, Config: next}, 5*time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := res.(*messages.ConfigApplied)
+	want := []string{"ADDED master/svc/worker:d", "CHANGED master/svc/worker:b", "REMOVED master/svc/worker:a"}
+	if got := changeStrings(ack.GetChanges()); !slices.Equal(got, want) || ack.GetPath() != "master/svc" || ack.GetGeneration() != 2 {
+		t.Fatalf("ack = %v %v, want %v", ack.GetPath(), got, want)
+	}
+	eventually(t, "a stopped, d running", func() bool {
+		d := rt.Tree.Lookup("master/svc/worker:d")
+		return rt.Tree.Lookup("master/svc/worker:a") == nil && d != nil && d.Status() == StatusRunning
+	})
+	b := rt.Tree.Lookup("master/svc/worker:b")
+	if b.Restarts() != 1 {
+		t.Fatalf("changed child was replaced: restarts %d", b.Restarts())
+	}
+	eventually(t, "b shows its new config", func() bool {
+		st, _ := b.State().(*messages.WorkerConfig)
+		return st != nil && st.GetName() == "b"
+	})
+	if st := b.State().(*messages.WorkerConfig); st.GetPassword() != "" {
+		t.Fatal("a published state kept its secret")
+	}
+	if rt.Tree.Lookup("master/svc/worker:c") != cNode || cNode.Processed() != 0 {
+		t.Fatalf("unchanged child was touched (processed %d)", cNode.Processed())
+	}
+}

@@ -1,0 +1,81 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+func TestApplyDefaults(t *testing.T) {
+	cfg := &messages.MasterConfig{
+		Builders: []*messages.BuilderConfig{{
+			Name: "b",
+			Steps: []*messages.StepConfig{
+				{Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{}}},
+				{Kind: &messages.StepConfig_Git{Git: &messages.GitStep{}}},
+				{Kind: &messages.StepConfig_SetProperty{SetProperty: &messages.SetPropertyStep{}}},
+				{Kind: &messages.StepConfig_Trigger{Trigger: &messages.TriggerStep{}}},
+				{Name: "mine", Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{}}},
+				{},
+			},
+		}, {Name: "c", Builddir: "elsewhere"}},
+	}
+	ApplyDefaults(cfg)
+	want := &messages.MasterConfig{
+		Listen:      &messages.ListenConfig{Remote: "127.0.0.1:9989", Www: "127.0.0.1:8010", Debug: "127.0.0.1:8011"},
+		Supervision: &messages.SupervisionConfig{MaxRestarts: 10, Within: durationpb.New(time.Minute)},
+		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(time.Minute)},
+		Caches:      map[string]int32{"Builds": 15, "Changes": 10},
+		Builders: []*messages.BuilderConfig{{
+			Name: "b", Builddir: "b",
+			Steps: []*messages.StepConfig{
+				{Name: "shell", Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{}}},
+				{Name: "git", Kind: &messages.StepConfig_Git{Git: &messages.GitStep{}}},
+				{Name: "set_property", Kind: &messages.StepConfig_SetProperty{SetProperty: &messages.SetPropertyStep{}}},
+				{Name: "trigger", Kind: &messages.StepConfig_Trigger{Trigger: &messages.TriggerStep{}}},
+				{Name: "mine", Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{}}},
+				{},
+			},
+		}, {Name: "c", Builddir: "elsewhere"}},
+	}
+	if !proto.Equal(cfg, want) {
+		t.Errorf("ApplyDefaults =\n%v\nwant\n%v", cfg, want)
+	}
+	again := proto.Clone(cfg).(*messages.MasterConfig)
+	ApplyDefaults(again)
+	if !proto.Equal(again, cfg) {
+		t.Error("ApplyDefaults is not idempotent")
+	}
+	ApplyDefaults(nil) // must not panic
+}
+
+// Values that are set, including an explicit 0s report interval and a cache
+// size of 0 (which Validate then rejects), are kept.
+func TestApplyDefaultsKeepsSetValues(t *testing.T) {
+	cfg, err := Load("test.yaml", []byte(`
+listen: {www: 0.0.0.0:80}
+supervision: {max_restarts: 3, within: 5s}
+metrics: {log_interval: 0s}
+caches: {Builds: 1, Other: 4}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &messages.MasterConfig{
+		Listen:      &messages.ListenConfig{Remote: DefaultRemoteAddr, Www: "0.0.0.0:80", Debug: DefaultDebugAddr},
+		Supervision: &messages.SupervisionConfig{MaxRestarts: 3, Within: durationpb.New(5 * time.Second)},
+		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(0)},
+		Caches:      map[string]int32{"Builds": 1, "Changes": 10, "Other": 4},
+	}
+	if !proto.Equal(cfg, want) {
+		t.Errorf("Load =\n%v\nwant\n%v", cfg, want)
+	}
+	_, err = Load("test.yaml", []byte("caches: {Changes: 0}\n"))
+	if err == nil {
+		t.Error("a zero cache size was replaced by the default instead of rejected")
+	}
+}
