@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -91,10 +90,3 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, slog.Level, err
 // dataDirDefault is where a master keeps its data, and where a client on the
 // same host finds the admin token, unless told otherwise.
 const dataDirDefault = ".buildmaster"
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
