@@ -30,25 +30,28 @@ import (
 // the file). An empty document is an empty config. Parse never panics.
 func Parse(name string, data []byte) (cfg *messages.MasterConfig, src *Source, err error) {
 	cfg = &messages.MasterConfig{}
-	d := &decoder{src: newSource(name)}
+	d := &decoder{src: &Source{file: name}}
 	defer func() {
 		// yaml.v3 is not ours; never let a bug in it take the master down.
 		if r := recover(); r != nil {
-			cfg = &messages.MasterConfig{}
+			cfg, d.src = &messages.MasterConfig{}, &Source{file: name}
 			d.errs = append(d.errs[:0], &Error{File: name, Msg: fmt.Sprintf("internal error while reading the config (please report it): %v", r)})
 			err = d.errs.err()
 		}
 	}()
 	if root := d.document(data); root != nil && !isNull(root) {
-		d.src.record("", root.Line, root.Column)
-		if d.expect(root, yaml.MappingNode, "a mapping (key: value) at the top level", "") {
-			d.message(root, cfg.ProtoReflect(), "")
+		pn := &d.src.root
+		pn.line, pn.col = int32(root.Line), int32(root.Column)
+		if d.expect(root, yaml.MappingNode, "a mapping (key: value) at the top level", pn) {
+			d.message(root, cfg.ProtoReflect(), pn)
 		}
 	}
 	return cfg, d.src, d.errs.err()
 }
 
-// decoder walks a yaml.Node tree against a message descriptor.
+// decoder walks a yaml.Node tree against a message descriptor. Alongside,
+// it builds the Source tree; each value is decoded with the posNode of its
+// key (or list element), which locates its errors and knows its path.
 type decoder struct {
 	src  *Source
 	errs Errors
@@ -112,133 +115,134 @@ func (d *decoder) syntaxError(err error) {
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Msg: "YAML syntax error: " + msg})
 }
 
-// errorAt records an error at node n (a key that has no path of its own).
+// errorAt records an error at node n, a key that was not recorded.
 func (d *decoder) errorAt(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-// errorf records an error at the recorded position of path: the key of a
-// field or map entry, or the element of a list.
-func (d *decoder) errorf(path, format string, args ...any) {
-	d.errs = append(d.errs, d.src.Errorf(path, format, args...))
+// errorf records an error at pn: the key of a field or map entry, or a list
+// element.
+func (d *decoder) errorf(pn *posNode, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.src.file, Line: int(pn.line), Column: int(pn.col), Path: pn.path(), Msg: fmt.Sprintf(format, args...)})
 }
 
 // expect reports whether n is a node of kind k, and an error (saying that
 // want was expected) if it is not. Aliases are rejected here, wherever a
 // value is read.
-func (d *decoder) expect(n *yaml.Node, k yaml.Kind, want, path string) bool {
+func (d *decoder) expect(n *yaml.Node, k yaml.Kind, want string, pn *posNode) bool {
 	switch {
 	case n.Kind == yaml.AliasNode:
-		d.errorf(path, "YAML aliases (*%s) are not supported; write the value out", n.Value)
+		d.errorf(pn, "YAML aliases (*%s) are not supported; write the value out", n.Value)
 		return false
 	case n.Kind != k:
-		d.errorf(path, "expected %s, got %s", want, describe(n))
+		d.errorf(pn, "expected %s, got %s", want, describe(n))
 		return false
 	}
 	return true
 }
 
-// message decodes the mapping n into m; path is m's key path.
-func (d *decoder) message(n *yaml.Node, m protoreflect.Message, path string) {
+// message decodes the mapping n into m; pn is m's position.
+func (d *decoder) message(n *yaml.Node, m protoreflect.Message, pn *posNode) {
 	fields := m.Descriptor().Fields()
 	seen := newKeySet(n)
+	pn.open(len(n.Content)/2, false)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if !d.key(k, path) || !seen.add(d, k, path) {
+		if !d.key(k, pn) || !seen.add(d, k, pn) {
 			continue
 		}
 		fd := fields.ByName(protoreflect.Name(k.Value))
-		fpath := fieldPath(path, k.Value)
 		if fd == nil {
-			d.errorAt(k, fpath, "%s", unknownKey(k.Value, m.Descriptor()))
+			d.errorAt(k, fieldPath(pn.path(), k.Value), "%s", unknownKey(k.Value, m.Descriptor()))
 			continue
 		}
-		d.src.record(fpath, k.Line, k.Column)
-		if isNull(v) {
-			continue
-		}
-		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
-			if other := d.oneofSibling(n, i, fields, od); other != nil {
-				d.errorAt(k, fpath, "only one of %s may be set; %s is already set at line %d",
+		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() && !isNull(v) {
+			if other := oneofSibling(n, i, fields, od); other != nil {
+				d.errorAt(k, fieldPath(pn.path(), k.Value), "only one of %s may be set; %s is already set at line %d",
 					oneofNames(od), other.Value, other.Line)
 				continue
 			}
 		}
-		d.field(v, m, fd, fpath)
+		kid := pn.add(k.Value, k.Line, k.Column)
+		if !isNull(v) {
+			d.field(v, m, fd, kid)
+		}
 	}
 }
 
 // oneofSibling returns the key before index i in mapping n that sets another
 // member of oneof od, or nil.
-func (d *decoder) oneofSibling(n *yaml.Node, i int, fields protoreflect.FieldDescriptors, od protoreflect.OneofDescriptor) *yaml.Node {
+func oneofSibling(n *yaml.Node, i int, fields protoreflect.FieldDescriptors, od protoreflect.OneofDescriptor) *yaml.Node {
 	for j := 0; j < i; j += 2 {
 		k := n.Content[j]
-		if fd := fields.ByName(protoreflect.Name(k.Value)); fd != nil && fd.ContainingOneof() == od &&
-			k.Value != n.Content[i].Value && !isNull(n.Content[j+1]) && k.Kind == yaml.ScalarNode {
+		if k.Kind != yaml.ScalarNode || k.Value == n.Content[i].Value || isNull(n.Content[j+1]) {
+			continue
+		}
+		if fd := fields.ByName(protoreflect.Name(k.Value)); fd != nil && fd.ContainingOneof() == od {
 			return k
 		}
 	}
 	return nil
 }
 
-// key reports whether k can be used as a mapping key.
-func (d *decoder) key(k *yaml.Node, path string) bool {
+// key reports whether k, a key of the mapping at pn, can be used as a key.
+func (d *decoder) key(k *yaml.Node, pn *posNode) bool {
+	var problem string
 	switch {
 	case k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge":
-		d.errorAt(k, path, "YAML merge keys (<<) are not supported; write the keys out")
-		return false
+		problem = "YAML merge keys (<<) are not supported; write the keys out"
 	case isNull(k):
-		d.errorAt(k, path, "a key must not be null")
-		return false
+		problem = "a key must not be null"
 	case k.Kind == yaml.AliasNode:
-		d.errorAt(k, path, "YAML aliases (*%s) are not supported; write the value out", k.Value)
-		return false
+		problem = fmt.Sprintf("YAML aliases (*%s) are not supported; write the value out", k.Value)
 	case k.Kind != yaml.ScalarNode:
-		d.errorAt(k, path, "a key must be a plain string, got %s", describe(k))
-		return false
+		problem = "a key must be a plain string, got " + describe(k)
+	default:
+		return true
 	}
-	return true
+	d.errorAt(k, pn.path(), "%s", problem)
+	return false
 }
 
-// field decodes v into field fd of m.
-func (d *decoder) field(v *yaml.Node, m protoreflect.Message, fd protoreflect.FieldDescriptor, path string) {
+// field decodes v into field fd of m; pn is the field's position.
+func (d *decoder) field(v *yaml.Node, m protoreflect.Message, fd protoreflect.FieldDescriptor, pn *posNode) {
 	switch {
 	case fd.IsMap():
-		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", path) {
-			d.mapField(v, m.Mutable(fd).Map(), fd, path)
+		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", pn) {
+			d.mapField(v, m.Mutable(fd).Map(), fd, pn)
 		}
 	case fd.IsList():
-		if d.expect(v, yaml.SequenceNode, "a list", path) {
-			d.listField(v, m.Mutable(fd).List(), fd, path)
+		if d.expect(v, yaml.SequenceNode, "a list", pn) {
+			d.listField(v, m.Mutable(fd).List(), fd, pn)
 		}
 	case isMessage(fd):
 		// Set even when v is not a mapping: the key was written, and a oneof
 		// member that is present does not also get "no kind set".
 		msg := m.Mutable(fd).Message()
-		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", path) {
-			d.message(v, msg, path)
+		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", pn) {
+			d.message(v, msg, pn)
 		}
 	default:
-		if val, ok := d.scalar(v, fd, path); ok {
+		if val, ok := d.scalar(v, fd, pn); ok {
 			m.Set(fd, val)
 		}
 	}
 }
 
-func (d *decoder) listField(n *yaml.Node, list protoreflect.List, fd protoreflect.FieldDescriptor, path string) {
-	for i, e := range n.Content {
-		epath := indexPath(path, i)
-		d.src.record(epath, e.Line, e.Column)
+func (d *decoder) listField(n *yaml.Node, list protoreflect.List, fd protoreflect.FieldDescriptor, pn *posNode) {
+	pn.open(len(n.Content), true)
+	for _, e := range n.Content {
+		kid := pn.add("", e.Line, e.Column)
 		if isMessage(fd) {
 			elem := list.AppendMutable().Message()
-			if !isNull(e) && d.expect(e, yaml.MappingNode, "a mapping (key: value)", epath) {
-				d.message(e, elem, epath)
+			if !isNull(e) && d.expect(e, yaml.MappingNode, "a mapping (key: value)", kid) {
+				d.message(e, elem, kid)
 			}
 			continue
 		}
 		val, ok := protoreflect.Value{}, false
 		if !isNull(e) {
-			val, ok = d.scalar(e, fd, epath)
+			val, ok = d.scalar(e, fd, kid)
 		}
 		if !ok {
 			val = list.NewElement() // keep the indexes of the file
@@ -247,43 +251,45 @@ func (d *decoder) listField(n *yaml.Node, list protoreflect.List, fd protoreflec
 	}
 }
 
-func (d *decoder) mapField(n *yaml.Node, mp protoreflect.Map, fd protoreflect.FieldDescriptor, path string) {
+func (d *decoder) mapField(n *yaml.Node, mp protoreflect.Map, fd protoreflect.FieldDescriptor, pn *posNode) {
 	kfd, vfd := fd.MapKey(), fd.MapValue()
 	seen := newKeySet(n)
+	pn.open(len(n.Content)/2, false)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if !d.key(k, path) || !seen.add(d, k, path) {
+		if !d.key(k, pn) || !seen.add(d, k, pn) {
 			continue
 		}
-		kpath := fieldPath(path, k.Value)
-		d.src.record(kpath, k.Line, k.Column)
-		key, ok := d.scalar(k, kfd, kpath)
+		kid := pn.add(k.Value, k.Line, k.Column)
+		key, ok := d.scalar(k, kfd, kid)
 		if !ok || isNull(v) {
 			continue
 		}
 		if isMessage(vfd) {
-			if d.expect(v, yaml.MappingNode, "a mapping (key: value)", kpath) {
-				d.message(v, mp.Mutable(key.MapKey()).Message(), kpath)
+			if d.expect(v, yaml.MappingNode, "a mapping (key: value)", kid) {
+				d.message(v, mp.Mutable(key.MapKey()).Message(), kid)
 			}
 			continue
 		}
-		if val, ok := d.scalar(v, vfd, kpath); ok {
+		if val, ok := d.scalar(v, vfd, kid); ok {
 			mp.Set(key.MapKey(), val)
 		}
 	}
 }
 
-// scalar decodes the scalar n as a value of fd's kind (or a Duration).
-func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, path string) (protoreflect.Value, bool) {
-	if !d.expect(n, yaml.ScalarNode, wantScalar(fd), path) {
+// scalar decodes the scalar n as a value of fd's kind (or a Duration); pn is
+// its position.
+func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, pn *posNode) (protoreflect.Value, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.expect(n, yaml.ScalarNode, wantScalar(fd), pn)
 		return protoreflect.Value{}, false
 	}
 	tag, s := n.ShortTag(), n.Value
 	bad := func(want string) (protoreflect.Value, bool) {
 		if isSecret(fd) {
-			d.errorf(path, "expected %s", want)
+			d.errorf(pn, "expected %s", want)
 		} else {
-			d.errorf(path, "expected %s, got %q", want, s)
+			d.errorf(pn, "expected %s, got %q", want, s)
 		}
 		return protoreflect.Value{}, false
 	}
@@ -339,7 +345,7 @@ func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, path str
 		if best := closest(s, enumNames(fd.Enum())); best != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", best)
 		}
-		d.errorf(path, "%s", msg)
+		d.errorf(pn, "%s", msg)
 		return protoreflect.Value{}, false
 	case protoreflect.MessageKind:
 		if fd.Message().FullName() != durationName {
@@ -350,12 +356,12 @@ func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, path str
 			return bad("a duration such as 30s, 1m30s or 1h")
 		}
 		if dur < 0 {
-			d.errorf(path, "duration %s is negative", s)
+			d.errorf(pn, "duration %s is negative", s)
 			return protoreflect.Value{}, false
 		}
 		return protoreflect.ValueOfMessage(durationpb.New(dur).ProtoReflect()), true
 	}
-	d.errorf(path, "cannot decode a field of kind %s", fd.Kind())
+	d.errorf(pn, "cannot decode a field of kind %s", fd.Kind())
 	return protoreflect.Value{}, false
 }
 
@@ -518,8 +524,8 @@ func newKeySet(n *yaml.Node) keySet {
 	return ks
 }
 
-// add reports whether k (a key of the mapping) is new, and an error if not.
-func (ks *keySet) add(d *decoder, k *yaml.Node, path string) bool {
+// add reports whether k (a key of the mapping at pn) is new, and an error if not.
+func (ks *keySet) add(d *decoder, k *yaml.Node, pn *posNode) bool {
 	var first *yaml.Node
 	if ks.seen != nil {
 		if first = ks.seen[k.Value]; first == nil {
@@ -536,6 +542,6 @@ func (ks *keySet) add(d *decoder, k *yaml.Node, path string) bool {
 	if first == nil {
 		return true
 	}
-	d.errorAt(k, fieldPath(path, k.Value), "duplicate key %q (first at line %d)", k.Value, first.Line)
+	d.errorAt(k, fieldPath(pn.path(), k.Value), "duplicate key %q (first at line %d)", k.Value, first.Line)
 	return false
 }

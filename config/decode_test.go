@@ -318,12 +318,15 @@ func TestPaths(t *testing.T) {
 		if got := fieldPath(tt.parent, tt.key); got != tt.path {
 			t.Errorf("fieldPath(%q, %q) = %q, want %q", tt.parent, tt.key, got, tt.path)
 		}
-		if got := parentPath(tt.path); got != tt.parent {
-			t.Errorf("parentPath(%q) = %q, want %q", tt.path, got, tt.parent)
+		key, index, rest, ok := nextSegment(strings.TrimPrefix(tt.path, tt.parent), tt.parent == "")
+		if !ok || key != tt.key || index != -1 || rest != "" {
+			t.Errorf("nextSegment(%q) = %q, %d, %q, %v", tt.path, key, index, rest, ok)
 		}
 	}
-	if got := parentPath("builders[2].workers[0]"); got != "builders[2].workers" {
-		t.Errorf("parentPath = %q", got)
+	for _, path := range []string{"a[", "a[x]", `a["x`, `a["x"`, "a..b", "[1]"} {
+		if line, _ := (&Source{}).Pos(path); line != 0 {
+			t.Errorf("Pos(%q) found something", path)
+		}
 	}
 	for _, tt := range []struct {
 		path, prefix string

@@ -22,7 +22,7 @@ func Load(name string, data []byte) (*messages.MasterConfig, error) {
 		errs = err.(Errors)
 	}
 	ApplyDefaults(cfg)
-	for _, ve := range Validate(cfg, src) {
+	for _, ve := range validate(cfg, src, false) {
 		if !belowAny(ve.Path, errs) {
 			errs = append(errs, ve)
 		}

@@ -26,6 +26,12 @@ import (
 // builddirs are unique; caches are ≥ 1; counts are not negative; durations are
 // not negative; listen addresses are host:port and use distinct ports.
 func Validate(cfg *messages.MasterConfig, src *Source) Errors {
+	return validate(cfg, src, true)
+}
+
+// validate is Validate; Load skips the check of every duration, which Parse
+// has made already.
+func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 	v := &validator{src: src}
 	v.listen(cfg.GetListen())
 	workers := v.workers(cfg.GetWorkers())
@@ -48,7 +54,7 @@ func Validate(cfg *messages.MasterConfig, src *Source) Errors {
 	if w := cfg.GetSupervision().GetWithin(); w != nil && w.AsDuration() <= 0 {
 		v.errorf("supervision.within", "within must be positive")
 	}
-	if cfg != nil {
+	if durations && cfg != nil {
 		v.durations(cfg.ProtoReflect(), "")
 	}
 	v.errs.sort()
@@ -147,16 +153,13 @@ func (v *validator) builders(bs []*messages.BuilderConfig, workers map[string]st
 		if len(b.GetWorkers()) == 0 {
 			v.errorf(path+".workers", "builder %s has no workers", quoteName(name))
 		}
-		listed := make(map[string]string, len(b.GetWorkers()))
-		for j, w := range b.GetWorkers() {
-			wpath := indexPath(path+".workers", j)
+		ws := b.GetWorkers()
+		for j, w := range ws {
 			if _, known := workers[w]; !known {
-				v.errorf(wpath, "builder %s uses unknown worker %s", quoteName(name), quoteName(w))
-			} else if first, dup := listed[w]; dup {
-				v.errorf(wpath, "builder %s lists worker %s twice (first at %s)", quoteName(name), quoteName(w), v.where(first))
-			}
-			if _, dup := listed[w]; !dup {
-				listed[w] = wpath
+				v.errorf(indexPath(path+".workers", j), "builder %s uses unknown worker %s", quoteName(name), quoteName(w))
+			} else if first := slices.Index(ws[:j], w); first >= 0 {
+				v.errorf(indexPath(path+".workers", j), "builder %s lists worker %s twice (first at %s)",
+					quoteName(name), quoteName(w), v.where(indexPath(path+".workers", first)))
 			}
 		}
 	}

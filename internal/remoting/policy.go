@@ -26,6 +26,11 @@ type Policy struct {
 	Log *slog.Logger
 	// Dropped, when set, is told the reason of each dropped message.
 	Dropped func(reason string)
+
+	// self is the address this process's remote endpoint advertises (set by
+	// Start). protoactor forwards a message whose target names any other
+	// address to that address, so such a target is dropped.
+	self string
 }
 
 // Reasons a message is dropped, as counted by Policy.Dropped.
@@ -37,6 +42,7 @@ const (
 	DropNotAccepted   = "not_accepted"   // the target does not take it from outside
 	DropUndecodable   = "undecodable"    // the bytes do not decode
 	DropForeignSender = "foreign_sender" // the sender is not at the peer's address
+	DropForeignTarget = "foreign_target" // the target is not in this process
 )
 
 // verdict checks one envelope. It returns code "" when the envelope may be
@@ -50,6 +56,9 @@ func (p *Policy) verdict(b *remote.MessageBatch, e *remote.MessageEnvelope, peer
 		return "", typeName, DropMalformed, "target index out of range"
 	}
 	target = b.Targets[e.Target].GetId()
+	if addr := b.Targets[e.Target].GetAddress(); p.self == "" || addr != p.self {
+		return target, typeName, DropForeignTarget, "target address " + addr + " is not this process's (" + p.self + ")"
+	}
 	if e.Sender < 0 || int(e.Sender) > len(b.Senders) || (e.Sender > 0 && b.Senders[e.Sender-1] == nil) {
 		return target, typeName, DropMalformed, "sender index out of range"
 	}

@@ -22,26 +22,31 @@ func Start(system *actor.ActorSystem, addr string, policy *Policy) (*remote.Remo
 	if err != nil {
 		return nil, "", fmt.Errorf("remote listener %q: bad port: %w", addr, err)
 	}
-	if port == 0 {
-		// Find a free port first: remote.Start must be given the real one so
-		// that the address it advertises is the one peers can reach.
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)
-		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	} else if l, err := net.Listen("tcp", addr); err != nil {
+	// Bind once first: to report a busy port as an error, to find a free
+	// port when given 0 (remote.Start must be given the real one, so that the
+	// address it advertises is the one peers can reach), and to learn that
+	// address exactly as the library will spell it.
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
 		return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)
-	} else {
-		l.Close()
 	}
-	cfg := remote.Configure(host, port, remote.WithServerOptions(policy.ServerOptions()...))
+	if port == 0 {
+		port = l.Addr().(*net.TCPAddr).Port
+	}
+	self := l.Addr().String()
+	l.Close()
+	guard := *policy
+	guard.self = self
+	cfg := remote.Configure(host, port, remote.WithServerOptions(guard.ServerOptions()...))
 	r := remote.NewRemote(system, cfg)
 	if err := startRecovering(r); err != nil {
 		return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)
 	}
-	return r, system.Address(), nil
+	if system.Address() != self {
+		r.Shutdown(false)
+		return nil, "", fmt.Errorf("remote listener %q: listening as %s, expected %s", addr, system.Address(), self)
+	}
+	return r, self, nil
 }
 
 func startRecovering(r *remote.Remote) (err error) {
