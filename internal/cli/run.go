@@ -13,6 +13,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -55,6 +56,7 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	defer signal.Stop(sigs)
 	libLevel := max(level, slog.LevelWarn)
 	libLog, _, _ := newLogger(cmd.ErrOrStderr(), libLevel.String(), o.logFormat)
+	libLog = slog.New(remoting.LibraryHandler(libLog.Handler()))
 	m, err := master.Start(master.Options{
 		Config: cfg, ConfigPath: o.configPath, DataDir: dataDir, Token: token,
 		Log: log, LibLog: libLog.With("lib", "protoactor"),
