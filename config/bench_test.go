@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // bigConfig returns a config with n builders, each with its own worker and
@@ -45,6 +47,20 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Load("big.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkYAMLBaseline parses the same config into a bare yaml.Node: the
+// floor under BenchmarkLoad, which adds decoding, defaults and validation.
+func BenchmarkYAMLBaseline(b *testing.B) {
+	data := bigConfig(10_000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var n yaml.Node
+		if err := yaml.Unmarshal(data, &n); err != nil {
 			b.Fatal(err)
 		}
 	}

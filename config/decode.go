@@ -289,7 +289,7 @@ func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, pn *posN
 		if isSecret(fd) {
 			d.errorf(pn, "expected %s", want)
 		} else {
-			d.errorf(pn, "expected %s, got %q", want, s)
+			d.errorf(pn, "expected %s, got %s", want, quoteName(s))
 		}
 		return protoreflect.Value{}, false
 	}
@@ -341,7 +341,7 @@ func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, pn *posN
 		if v, ok := enumValue(fd.Enum(), s); ok {
 			return protoreflect.ValueOfEnum(v), true
 		}
-		msg := fmt.Sprintf("unknown %s %q; allowed: %s", fd.Name(), s, strings.Join(enumNames(fd.Enum()), ", "))
+		msg := fmt.Sprintf("unknown %s %s; allowed: %s", fd.Name(), quoteName(s), strings.Join(enumNames(fd.Enum()), ", "))
 		if best := closest(s, enumNames(fd.Enum())); best != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", best)
 		}
@@ -463,9 +463,9 @@ func unknownKey(key string, md protoreflect.MessageDescriptor) string {
 		names[i] = string(md.Fields().Get(i).Name())
 	}
 	if best := closest(key, names); best != "" {
-		return fmt.Sprintf("unknown key %q; did you mean %q?", key, best)
+		return fmt.Sprintf("unknown key %s; did you mean %q?", quoteName(key), best)
 	}
-	return fmt.Sprintf("unknown key %q; allowed keys: %s", key, strings.Join(names, ", "))
+	return fmt.Sprintf("unknown key %s; allowed keys: %s", quoteName(key), strings.Join(names, ", "))
 }
 
 // wantScalar says what a scalar of fd's kind looks like, for "expected …".
@@ -542,6 +542,6 @@ func (ks *keySet) add(d *decoder, k *yaml.Node, pn *posNode) bool {
 	if first == nil {
 		return true
 	}
-	d.errorAt(k, fieldPath(pn.path(), k.Value), "duplicate key %q (first at line %d)", k.Value, first.Line)
+	d.errorAt(k, fieldPath(pn.path(), k.Value), "duplicate key %s (first at line %d)", quoteName(k.Value), first.Line)
 	return false
 }

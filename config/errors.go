@@ -87,6 +87,15 @@ func (es Errors) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the errors, so that errors.As and errors.Is see each one.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
 // Proto returns the errors, in file order, as wire messages.
 func (es Errors) Proto() []*messages.ConfigError {
 	sorted := slices.Clone(es)

@@ -48,6 +48,10 @@ func TestErrorsSortedAndProto(t *testing.T) {
 	if errs[0].Msg != "third" {
 		t.Error("Error() reordered its receiver")
 	}
+	var first *Error
+	if !errors.As(error(errs), &first) || first != errs[0] {
+		t.Error("errors.As does not find an *Error in Errors")
+	}
 	pb := errs.Proto()
 	if len(pb) != 4 || !proto.Equal(pb[0], &messages.ConfigError{File: "m.yaml", Line: 2, Column: 3, Path: "z", Message: "first"}) ||
 		pb[3].GetMessage() != "fourth" {

@@ -17,13 +17,11 @@ import (
 // repeat the decoding error).
 func Load(name string, data []byte) (*messages.MasterConfig, error) {
 	cfg, src, err := Parse(name, data)
-	var errs Errors
-	if err != nil {
-		errs = err.(Errors)
-	}
+	errs, _ := err.(Errors) // Parse returns nothing else
+	decoding := errs[:len(errs):len(errs)]
 	ApplyDefaults(cfg)
 	for _, ve := range validate(cfg, src, false) {
-		if !belowAny(ve.Path, errs) {
+		if !belowAny(ve.Path, decoding) {
 			errs = append(errs, ve)
 		}
 	}

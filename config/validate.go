@@ -12,25 +12,40 @@ import (
 )
 
 // Validate checks a decoded config (normally after ApplyDefaults) and returns
-// every problem at once, in file order, each located through src at the key
-// that is wrong; src may be nil. It never modifies cfg. An empty config is
-// valid: unlike Buildbot, no workers, no builders, and builders that no
-// scheduler drives are not errors.
+// every problem at once, sorted in file order, each located through src at
+// the key that is wrong; src may be nil (errors then have paths but no
+// lines). It never modifies cfg. The rules:
 //
-// The rules: names are unique per kind and well formed (see nameProblem;
-// worker names follow Buildbot's stricter rule); every reference resolves
-// (builder → worker, scheduler → builder, trigger step → triggerable
-// scheduler, dependent scheduler → upstream scheduler); every step and change
-// source sets exactly one kind with its required fields; a scheduler has a
-// type, builders, the fields its type needs and no field of another type;
-// builddirs are unique; caches are ≥ 1; counts are not negative; durations are
-// not negative; listen addresses are host:port and use distinct ports.
+//   - Names of workers, builders, schedulers and change sources are unique in
+//     their kind, non-empty, at most 100 characters, and hold no "/", ":",
+//     whitespace or control character. Worker names also match
+//     ^[A-Za-z_-][A-Za-z0-9_.-]*$, are at most 50 characters and are not
+//     debug, change or status; builder names do not start with "_".
+//   - A builder lists at least one worker, each configured and listed once;
+//     builddirs are unique.
+//   - A scheduler has a type and at least one builder, each configured; it
+//     sets no field of another type (cron on a force scheduler); periodic
+//     needs a positive periodic_interval, nightly a valid 5-field cron,
+//     dependent an upstream that is another configured scheduler.
+//   - A step sets one kind: shell with command or script (not both), git
+//     with repo_url (mode full or incremental), set_property with property,
+//     trigger naming triggerable schedulers.
+//   - A change source sets one kind: git_poller with repo_url, change_hook
+//     with dialect base or github.
+//   - Cache sizes are at least 1; max_builds and max_restarts are not
+//     negative; supervision.within is positive; no duration is negative.
+//   - listen.* addresses are host:port with a host and a port 1–65535, on
+//     distinct ports (0.0.0.0 or :: collides with any host on its port).
+//
+// Deliberately unlike Buildbot, a config without workers, without builders,
+// or with builders that no scheduler drives is valid: an empty master is.
 func Validate(cfg *messages.MasterConfig, src *Source) Errors {
 	return validate(cfg, src, true)
 }
 
 // validate is Validate; Load skips the check of every duration, which Parse
-// has made already.
+// has made already. Paths are only built for errors: a valid config of
+// thousands of builders costs no string.
 func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 	v := &validator{src: src}
 	v.listen(cfg.GetListen())
@@ -39,7 +54,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 	schedulers := v.schedulers(cfg.GetSchedulers(), builders)
 	for i, b := range cfg.GetBuilders() {
 		for k, s := range b.GetSteps() {
-			v.step(indexPath(indexPath("builders", i)+".steps", k), s, schedulers)
+			v.step(i, k, s, schedulers)
 		}
 	}
 	v.changeSources(cfg.GetChangeSources())
@@ -70,24 +85,31 @@ func (v *validator) errorf(path, format string, args ...any) {
 	v.errs = append(v.errs, v.src.Errorf(path, format, args...))
 }
 
-// unique records name at path in seen, and reports a duplicate of kind.
-func (v *validator) unique(seen map[string]string, kind, name, path string) bool {
-	if first, dup := seen[name]; dup {
-		v.errorf(path, "duplicate %s name %s (first at %s)", kind, quoteName(name), v.where(first))
-		return false
+// where describes the place of path for "first at …": its line if known.
+func (v *validator) where(path string) string {
+	if line, _ := v.src.Pos(path); line > 0 {
+		return fmt.Sprintf("line %d", line)
 	}
-	seen[name] = path
-	return true
+	return path
 }
 
-// name checks a name with problem (nameProblem or a stricter rule) and its
-// uniqueness; it reports whether the name is usable for references.
-func (v *validator) name(seen map[string]string, kind, name, path string, problem func(string) string) bool {
+// at returns the path of element i of the top-level list, plus rest.
+func at(list string, i int, rest string) string { return indexPath(list, i) + rest }
+
+// name checks the name of element i of list with problem (nameProblem or a
+// stricter rule), and its uniqueness among the names in seen (name → index).
+// It reports whether the name is usable for references.
+func (v *validator) name(seen map[string]int, kind, list string, i int, name string, problem func(string) string) bool {
 	if p := problem(name); p != "" {
-		v.errorf(path, "%s name %s %s", kind, quoteName(name), p)
+		v.errorf(at(list, i, ".name"), "%s name %s %s", kind, quoteName(name), p)
 		return false
 	}
-	return v.unique(seen, kind, name, path)
+	if first, dup := seen[name]; dup {
+		v.errorf(at(list, i, ".name"), "duplicate %s name %s (first at %s)", kind, quoteName(name), v.where(at(list, first, ".name")))
+		return false
+	}
+	seen[name] = i
+	return true
 }
 
 func (v *validator) listen(l *messages.ListenConfig) {
@@ -121,45 +143,55 @@ func (v *validator) listen(l *messages.ListenConfig) {
 }
 
 // workers checks the workers and returns the index of each valid name.
-func (v *validator) workers(ws []*messages.WorkerConfig) map[string]string {
-	seen := make(map[string]string, len(ws))
+func (v *validator) workers(ws []*messages.WorkerConfig) map[string]int {
+	seen := make(map[string]int, len(ws))
 	for i, w := range ws {
-		path := indexPath("workers", i)
-		v.name(seen, "worker", w.GetName(), path+".name", workerNameProblem)
+		v.name(seen, "worker", "workers", i, w.GetName(), workerNameProblem)
 		if w.GetMaxBuilds() < 0 {
-			v.errorf(path+".max_builds", "max_builds is %d; it must not be negative (0 means no limit)", w.GetMaxBuilds())
+			v.errorf(at("workers", i, ".max_builds"), "max_builds is %d; it must not be negative (0 means no limit)", w.GetMaxBuilds())
 		}
 	}
 	return seen
 }
 
 // builders checks the builders (except their steps) against the workers and
-// returns the path of each builder name.
-func (v *validator) builders(bs []*messages.BuilderConfig, workers map[string]string) map[string]string {
-	seen := make(map[string]string, len(bs))
+// returns the index of each valid builder name.
+func (v *validator) builders(bs []*messages.BuilderConfig, workers map[string]int) map[string]int {
+	seen := make(map[string]int, len(bs))
 	builddirs := make(map[string]int, len(bs)) // builddir → index of its builder
 	for i, b := range bs {
-		path := indexPath("builders", i)
 		name := b.GetName()
-		ok := v.name(seen, "builder", name, path+".name", builderNameProblem)
+		ok := v.name(seen, "builder", "builders", i, name, builderNameProblem)
 		if dir := b.GetBuilddir(); ok && dir != "" {
 			if first, dup := builddirs[dir]; dup {
-				v.errorf(path+".builddir", "builder %s has the same builddir %q as builder %s (%s)",
-					quoteName(name), dir, quoteName(bs[first].GetName()), v.where(indexPath("builders", first)+".builddir"))
+				v.errorf(at("builders", i, ".builddir"), "builder %s has the same builddir %q as builder %s (%s)",
+					quoteName(name), dir, quoteName(bs[first].GetName()), v.where(at("builders", first, ".builddir")))
 			} else {
 				builddirs[dir] = i
 			}
 		}
-		if len(b.GetWorkers()) == 0 {
-			v.errorf(path+".workers", "builder %s has no workers", quoteName(name))
-		}
 		ws := b.GetWorkers()
+		if len(ws) == 0 {
+			v.errorf(at("builders", i, ".workers"), "builder %s has no workers", quoteName(name))
+		}
+		var listed map[string]int // worker → first index, for long lists only
+		if len(ws) > 16 {
+			listed = make(map[string]int, len(ws))
+		}
 		for j, w := range ws {
+			first := -1
+			if listed == nil {
+				first = slices.Index(ws[:j], w)
+			} else if f, dup := listed[w]; dup {
+				first = f
+			} else {
+				listed[w] = j
+			}
 			if _, known := workers[w]; !known {
-				v.errorf(indexPath(path+".workers", j), "builder %s uses unknown worker %s", quoteName(name), quoteName(w))
-			} else if first := slices.Index(ws[:j], w); first >= 0 {
-				v.errorf(indexPath(path+".workers", j), "builder %s lists worker %s twice (first at %s)",
-					quoteName(name), quoteName(w), v.where(indexPath(path+".workers", first)))
+				v.errorf(indexPath(at("builders", i, ".workers"), j), "builder %s uses unknown worker %s", quoteName(name), quoteName(w))
+			} else if first >= 0 {
+				v.errorf(indexPath(at("builders", i, ".workers"), j), "builder %s lists worker %s twice (first at %s)",
+					quoteName(name), quoteName(w), v.where(indexPath(at("builders", i, ".workers"), first)))
 			}
 		}
 	}
@@ -182,30 +214,28 @@ var schedulerOnly = []struct {
 
 // schedulers checks the schedulers against the builders and returns the type
 // of each scheduler by name.
-func (v *validator) schedulers(ss []*messages.SchedulerConfig, builders map[string]string) map[string]messages.SchedulerType {
-	seen := make(map[string]string, len(ss))
+func (v *validator) schedulers(ss []*messages.SchedulerConfig, builders map[string]int) map[string]messages.SchedulerType {
+	seen := make(map[string]int, len(ss))
 	types := make(map[string]messages.SchedulerType, len(ss))
 	for i, s := range ss {
-		path := indexPath("schedulers", i)
-		if v.name(seen, "scheduler", s.GetName(), path+".name", nameProblem) {
+		if v.name(seen, "scheduler", "schedulers", i, s.GetName(), nameProblem) {
 			types[s.GetName()] = s.GetType()
 		}
 	}
 	for i, s := range ss {
-		path := indexPath("schedulers", i)
-		name, typ := quoteName(s.GetName()), s.GetType()
+		name, typ := s.GetName(), s.GetType()
 		if typ == messages.SchedulerType_SCHEDULER_TYPE_UNSPECIFIED {
-			v.errorf(path+".type", "scheduler %s has no type; set one of %s", name,
+			v.errorf(at("schedulers", i, ".type"), "scheduler %s has no type; set one of %s", quoteName(name),
 				strings.Join(enumNames(typ.Descriptor()), ", "))
 		} else if typ.Descriptor().Values().ByNumber(typ.Number()) == nil {
-			v.errorf(path+".type", "scheduler %s has unknown type %d", name, typ)
+			v.errorf(at("schedulers", i, ".type"), "scheduler %s has unknown type %d", quoteName(name), typ)
 		}
 		if len(s.GetBuilders()) == 0 {
-			v.errorf(path+".builders", "scheduler %s has no builders", name)
+			v.errorf(at("schedulers", i, ".builders"), "scheduler %s has no builders", quoteName(name))
 		}
 		for j, b := range s.GetBuilders() {
 			if _, ok := builders[b]; !ok {
-				v.errorf(indexPath(path+".builders", j), "unknown builder %s in scheduler %s", quoteName(b), name)
+				v.errorf(indexPath(at("schedulers", i, ".builders"), j), "unknown builder %s in scheduler %s", quoteName(b), quoteName(name))
 			}
 		}
 		if typ != messages.SchedulerType_SCHEDULER_TYPE_UNSPECIFIED {
@@ -217,31 +247,31 @@ func (v *validator) schedulers(ss []*messages.SchedulerConfig, builders map[stri
 					for k, t := range only.types {
 						names[k] = enumName(t)
 					}
-					v.errorf(path+"."+string(only.field), "%s is only for %s schedulers; scheduler %s has type %s",
-						only.field, strings.Join(names, " and "), name, enumName(typ))
+					v.errorf(at("schedulers", i, "."+string(only.field)), "%s is only for %s schedulers; scheduler %s has type %s",
+						only.field, strings.Join(names, " and "), quoteName(name), enumName(typ))
 				}
 			}
 		}
 		switch typ {
 		case messages.SchedulerType_SCHEDULER_TYPE_PERIODIC:
 			if s.GetPeriodicInterval().AsDuration() <= 0 {
-				v.errorf(path+".periodic_interval", "periodic scheduler %s needs a positive periodic_interval", name)
+				v.errorf(at("schedulers", i, ".periodic_interval"), "periodic scheduler %s needs a positive periodic_interval", quoteName(name))
 			}
 		case messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
 			if s.GetCron() == "" {
-				v.errorf(path+".cron", "nightly scheduler %s needs cron (minute hour day-of-month month day-of-week)", name)
+				v.errorf(at("schedulers", i, ".cron"), "nightly scheduler %s needs cron (minute hour day-of-month month day-of-week)", quoteName(name))
 			} else if err := checkCron(s.GetCron()); err != nil {
-				v.errorf(path+".cron", "invalid cron %q: %v", s.GetCron(), err)
+				v.errorf(at("schedulers", i, ".cron"), "invalid cron %q: %v", s.GetCron(), err)
 			}
 		case messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT:
 			switch up := s.GetUpstream(); {
 			case up == "":
-				v.errorf(path+".upstream", "dependent scheduler %s needs upstream", name)
-			case up == s.GetName():
-				v.errorf(path+".upstream", "scheduler %s cannot be its own upstream", name)
+				v.errorf(at("schedulers", i, ".upstream"), "dependent scheduler %s needs upstream", quoteName(name))
+			case up == name:
+				v.errorf(at("schedulers", i, ".upstream"), "scheduler %s cannot be its own upstream", quoteName(name))
 			default:
 				if _, ok := types[up]; !ok {
-					v.errorf(path+".upstream", "upstream %s of scheduler %s is not a configured scheduler", quoteName(up), name)
+					v.errorf(at("schedulers", i, ".upstream"), "upstream %s of scheduler %s is not a configured scheduler", quoteName(up), quoteName(name))
 				}
 			}
 		}
@@ -249,103 +279,92 @@ func (v *validator) schedulers(ss []*messages.SchedulerConfig, builders map[stri
 	return types
 }
 
-// step checks one build step; schedulers gives the type of each scheduler.
-func (v *validator) step(path string, s *messages.StepConfig, schedulers map[string]messages.SchedulerType) {
-	switch k := s.GetKind().(type) {
+// step checks step k of builder i; schedulers gives the type of each scheduler.
+func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string]messages.SchedulerType) {
+	path := func(rest string) string { return indexPath(at("builders", i, ".steps"), k) + rest }
+	switch kind := s.GetKind().(type) {
 	case nil:
-		v.errorf(path, "step has no kind; set one of %s", oneofNames(s.ProtoReflect().Descriptor().Oneofs().ByName("kind")))
+		v.errorf(path(""), "step has no kind; set one of %s", oneofNames(s.ProtoReflect().Descriptor().Oneofs().ByName("kind")))
 	case *messages.StepConfig_Shell:
-		switch cmd, script := len(k.Shell.GetCommand()) > 0, k.Shell.GetScript() != ""; {
+		switch cmd, script := len(kind.Shell.GetCommand()) > 0, kind.Shell.GetScript() != ""; {
 		case !cmd && !script:
-			v.errorf(path+".shell.command", "shell step needs command (a list of arguments) or script")
+			v.errorf(path(".shell.command"), "shell step needs command (a list of arguments) or script")
 		case cmd && script:
-			v.errorf(path+".shell.script", "shell step sets both command and script; keep one")
+			v.errorf(path(".shell.script"), "shell step sets both command and script; keep one")
 		}
 	case *messages.StepConfig_Git:
-		if k.Git.GetRepoUrl() == "" {
-			v.errorf(path+".git.repo_url", "git step needs repo_url")
+		if kind.Git.GetRepoUrl() == "" {
+			v.errorf(path(".git.repo_url"), "git step needs repo_url")
 		}
-		if m := k.Git.GetMode(); m != "" && m != "full" && m != "incremental" {
-			v.errorf(path+".git.mode", "git step mode %q is not full or incremental", m)
+		if m := kind.Git.GetMode(); m != "" && m != "full" && m != "incremental" {
+			v.errorf(path(".git.mode"), "git step mode %q is not full or incremental", m)
 		}
 	case *messages.StepConfig_SetProperty:
-		if k.SetProperty.GetProperty() == "" {
-			v.errorf(path+".set_property.property", "set_property step needs property")
+		if kind.SetProperty.GetProperty() == "" {
+			v.errorf(path(".set_property.property"), "set_property step needs property")
 		}
 	case *messages.StepConfig_Trigger:
-		if len(k.Trigger.GetSchedulers()) == 0 {
-			v.errorf(path+".trigger.schedulers", "trigger step names no schedulers")
+		if len(kind.Trigger.GetSchedulers()) == 0 {
+			v.errorf(path(".trigger.schedulers"), "trigger step names no schedulers")
 		}
-		for j, name := range k.Trigger.GetSchedulers() {
-			spath := indexPath(path+".trigger.schedulers", j)
+		for j, name := range kind.Trigger.GetSchedulers() {
 			switch typ, ok := schedulers[name]; {
 			case !ok:
-				v.errorf(spath, "trigger step names unknown scheduler %s", quoteName(name))
+				v.errorf(indexPath(path(".trigger.schedulers"), j), "trigger step names unknown scheduler %s", quoteName(name))
 			case typ != messages.SchedulerType_SCHEDULER_TYPE_TRIGGERABLE:
-				v.errorf(spath, "trigger step names scheduler %s, which is not a triggerable scheduler", quoteName(name))
+				v.errorf(indexPath(path(".trigger.schedulers"), j), "trigger step names scheduler %s, which is not a triggerable scheduler", quoteName(name))
 			}
 		}
 	}
 }
 
 func (v *validator) changeSources(cs []*messages.ChangeSourceConfig) {
-	seen := make(map[string]string, len(cs))
+	seen := make(map[string]int, len(cs))
 	for i, c := range cs {
-		path := indexPath("change_sources", i)
-		name := quoteName(c.GetName())
-		v.name(seen, "change source", c.GetName(), path+".name", nameProblem)
-		switch k := c.GetKind().(type) {
+		v.name(seen, "change source", "change_sources", i, c.GetName(), nameProblem)
+		switch kind := c.GetKind().(type) {
 		case nil:
-			v.errorf(path, "change source %s has no kind; set one of %s", name,
+			v.errorf(at("change_sources", i, ""), "change source %s has no kind; set one of %s", quoteName(c.GetName()),
 				oneofNames(c.ProtoReflect().Descriptor().Oneofs().ByName("kind")))
 		case *messages.ChangeSourceConfig_GitPoller:
-			if k.GitPoller.GetRepoUrl() == "" {
-				v.errorf(path+".git_poller.repo_url", "git_poller %s needs repo_url", name)
+			if kind.GitPoller.GetRepoUrl() == "" {
+				v.errorf(at("change_sources", i, ".git_poller.repo_url"), "git_poller %s needs repo_url", quoteName(c.GetName()))
 			}
 		case *messages.ChangeSourceConfig_ChangeHook:
-			if d := k.ChangeHook.GetDialect(); d != "base" && d != "github" {
-				v.errorf(path+".change_hook.dialect", "change_hook dialect %q is not base or github", d)
+			if d := kind.ChangeHook.GetDialect(); d != "base" && d != "github" {
+				v.errorf(at("change_sources", i, ".change_hook.dialect"), "change_hook dialect %q is not base or github", d)
 			}
 		}
 	}
 }
 
-// durations reports every negative or out-of-range Duration in m, which is
-// at path. Parse never produces one; a config that arrives as a message can.
+// durations reports every negative or invalid Duration in m, which is at
+// path. Parse never produces one; a config that arrives as a message can.
 func (v *validator) durations(m protoreflect.Message, path string) {
-	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
+	if m.Descriptor().FullName() == durationName {
+		if d, ok := m.Interface().(*durationpb.Duration); ok && (d.CheckValid() != nil || d.AsDuration() < 0) {
+			v.errorf(path, "duration %s is negative or out of range", d.AsDuration())
 		}
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		fpath := fieldPath(path, string(fd.Name()))
 		switch {
 		case fd.IsMap():
-			if isMessage(fd.MapValue()) {
+			if fd.MapValue().Kind() == protoreflect.MessageKind {
 				val.Map().Range(func(k protoreflect.MapKey, e protoreflect.Value) bool {
 					v.durations(e.Message(), fieldPath(fpath, k.String()))
 					return true
 				})
 			}
+		case fd.Kind() != protoreflect.MessageKind:
 		case fd.IsList():
 			for i := range val.List().Len() {
 				v.durations(val.List().Get(i).Message(), indexPath(fpath, i))
-			}
-		case fd.Message().FullName() == durationName:
-			d, ok := val.Message().Interface().(*durationpb.Duration)
-			if ok && (d.CheckValid() != nil || d.AsDuration() < 0) {
-				v.errorf(fpath, "duration %s is negative or out of range", d.AsDuration())
 			}
 		default:
 			v.durations(val.Message(), fpath)
 		}
 		return true
 	})
-}
-
-// where describes the place of path for "first at …": its line if known.
-func (v *validator) where(path string) string {
-	if line, _ := v.src.Pos(path); line > 0 {
-		return fmt.Sprintf("line %d", line)
-	}
-	return path
 }

@@ -114,6 +114,25 @@ builders:
       - w
       - w
 `, []want{{"builders[0].workers[1]", 6, `builder "b" lists worker "w" twice (first at line 5)`}}},
+		{"worker listed twice in a long list", `
+workers: [{name: a}, {name: b}, {name: c}, {name: d}, {name: e}, {name: f}]
+builders:
+  - name: b
+    workers: [a, b, c, d, e, f, a, b, c, d, e, f, a, b, c, d, e, f]
+`, []want{
+			{"builders[0].workers[6]", 4, `builder "b" lists worker "a" twice (first at line 4)`},
+			{"builders[0].workers[7]", 4, `lists worker "b" twice`},
+			{"builders[0].workers[8]", 4, `lists worker "c" twice`},
+			{"builders[0].workers[9]", 4, `lists worker "d" twice`},
+			{"builders[0].workers[10]", 4, `lists worker "e" twice`},
+			{"builders[0].workers[11]", 4, `lists worker "f" twice`},
+			{"builders[0].workers[12]", 4, `lists worker "a" twice`},
+			{"builders[0].workers[13]", 4, `lists worker "b" twice`},
+			{"builders[0].workers[14]", 4, `lists worker "c" twice`},
+			{"builders[0].workers[15]", 4, `lists worker "d" twice`},
+			{"builders[0].workers[16]", 4, `lists worker "e" twice`},
+			{"builders[0].workers[17]", 4, `lists worker "f" twice`},
+		}},
 		{"duplicate builddir", `
 workers: [{name: w}]
 builders:
