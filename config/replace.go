@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -38,6 +40,25 @@ func LoadReplacing(name string, data []byte, current *messages.MasterConfig) (*m
 		}
 	}
 	if len(errs) > 0 {
+		errs.sort()
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// CheckReplacing validates a config that arrives already parsed (a typed
+// reconfigure request) to replace current: a copy gets the defaults, then
+// Validate and LiveChangeErrors. Errors carry key paths but no lines (the
+// sender, who has the file, can place them with its own Source). name is
+// used as the errors' File.
+func CheckReplacing(name string, cfg, current *messages.MasterConfig) (*messages.MasterConfig, Errors) {
+	cfg = proto.Clone(cfg).(*messages.MasterConfig)
+	ApplyDefaults(cfg)
+	errs := append(Validate(cfg, nil), LiveChangeErrors(current, cfg, nil)...)
+	if len(errs) > 0 {
+		for _, e := range errs {
+			e.File = name
+		}
 		errs.sort()
 		return nil, errs
 	}

@@ -134,10 +134,14 @@ type ReconfigureRequest struct {
 	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// The config file's name, used in error messages.
 	ConfigName string `protobuf:"bytes,2,opt,name=config_name,json=configName,proto3" json:"config_name,omitempty"`
-	// The YAML text of the new config. Empty: the master re-reads its own config file.
+	// The YAML text of the new config, parsed by the master.
 	ConfigYaml []byte `protobuf:"bytes,3,opt,name=config_yaml,json=configYaml,proto3" json:"config_yaml,omitempty"`
 	// Validate and compute the changes, apply nothing.
-	DryRun        bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// The new config, already parsed by the client; the master applies the
+	// defaults and validates it again. At most one of config_yaml and config
+	// is set; with neither, the master re-reads its own config file.
+	Config        *MasterConfig `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -198,6 +202,13 @@ func (x *ReconfigureRequest) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *ReconfigureRequest) GetConfig() *MasterConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
 }
 
 // ReconfigureResponse answers a ReconfigureRequest.
@@ -756,14 +767,15 @@ var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"\x1cbuildmaster/v1/control.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n" +
+	"\x1cbuildmaster/v1/control.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n" +
 	"\x12ReconfigureRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x1f\n" +
 	"\vconfig_name\x18\x02 \x01(\tR\n" +
 	"configName\x12\x1f\n" +
 	"\vconfig_yaml\x18\x03 \x01(\fR\n" +
 	"configYaml\x12\x17\n" +
-	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"\x99\x02\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x124\n" +
+	"\x06config\x18\x05 \x01(\v2\x1c.buildmaster.v1.MasterConfigR\x06config\"\x99\x02\n" +
 	"\x13ReconfigureResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x17\n" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x1e\n" +
@@ -843,24 +855,26 @@ var file_buildmaster_v1_control_proto_goTypes = []any{
 	(*TreeNode)(nil),              // 8: buildmaster.v1.TreeNode
 	(*Failure)(nil),               // 9: buildmaster.v1.Failure
 	(*ControlError)(nil),          // 10: buildmaster.v1.ControlError
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*MasterConfig)(nil),          // 11: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	4,  // 0: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
-	5,  // 1: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	11, // 2: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
-	0,  // 3: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
-	8,  // 4: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
-	9,  // 5: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
-	8,  // 6: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	12, // 7: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
-	1,  // 8: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	11, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	4,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
+	5,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
+	12, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
+	8,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
+	9,  // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
+	8,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
+	13, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	1,  // 9: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -868,6 +882,7 @@ func file_buildmaster_v1_control_proto_init() {
 	if File_buildmaster_v1_control_proto != nil {
 		return
 	}
+	file_buildmaster_v1_config_proto_init()
 	file_buildmaster_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -269,3 +269,26 @@ func TestClientReportsUnreachableMaster(t *testing.T) {
 		t.Fatalf("unreachable master (reconfig): exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+func TestTypedReconfigErrorsArePlacedInTheFile(t *testing.T) {
+	m := startMaster(t, baseConfig)
+	// This config decodes, so the client sends it typed; the master's
+	// errors come back with key paths and the client places them.
+	bad := strings.Replace(changedConfig, "workers: [mac-1]", "workers: [mac-9]", 1)
+	newCfg := filepath.Join(m.dir, "typed.yaml")
+	if err := os.WriteFile(newCfg, []byte(masterConfig(m.remote, m.www, "127.0.0.1:1", bad)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := m.cli("reconfig", "--config", newCfg)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		newCfg + ":4:3: listen.debug cannot change while the master runs",
+		newCfg + ":17:15: builders[1].workers[0]: builder \"lint\" uses unknown worker \"mac-9\"",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

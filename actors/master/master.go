@@ -263,10 +263,20 @@ func Plan(old, new *messages.MasterConfig) []*messages.ServiceChange {
 	return out
 }
 
-// load reads the config a request names: its own text, or else the master's
-// config file (or the built-in example when it has none).
+// load reads the config a request carries (typed, or as YAML), or else the
+// master's config file (the built-in example when it has none), and checks
+// it can replace current.
 func (m *master) load(req *messages.ReconfigureRequest, current *messages.MasterConfig) (*messages.MasterConfig, config.Errors) {
 	name, data := req.GetConfigName(), req.GetConfigYaml()
+	if name == "" {
+		name = "reconfigure request"
+	}
+	if req.GetConfig() != nil {
+		if len(data) > 0 {
+			return nil, config.Errors{{File: name, Msg: "a reconfigure request carries either config_yaml or config, not both"}}
+		}
+		return config.CheckReplacing(name, req.GetConfig(), current)
+	}
 	if len(data) == 0 {
 		if m.rt.ConfigPath == "" {
 			name, data = config.Example()
@@ -277,9 +287,6 @@ func (m *master) load(req *messages.ReconfigureRequest, current *messages.Master
 				return nil, config.Errors{{File: name, Msg: "cannot read the config file: " + err.Error()}}
 			}
 		}
-	}
-	if name == "" {
-		name = "reconfigure request"
 	}
 	return config.LoadReplacing(name, data, current)
 }

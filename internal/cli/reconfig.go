@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -21,12 +23,22 @@ func newReconfig() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := &messages.ReconfigureRequest{DryRun: dryRun}
+			var src *config.Source
 			if path != "" {
 				data, err := os.ReadFile(path)
 				if err != nil {
 					return &ExitError{Code: ExitRejected, Err: fmt.Errorf("--config: %w", err)}
 				}
-				req.ConfigName, req.ConfigYaml = path, data
+				req.ConfigName = path
+				// Send the typed config when it decodes here; the master then
+				// validates it without parsing YAML again. When it does not,
+				// send the text, so that the master reports every error at once.
+				cfg, s, err := config.Parse(path, data)
+				if err == nil {
+					req.Config, src = cfg, s
+				} else {
+					req.ConfigYaml = data
+				}
 			}
 			c, err := o.dial()
 			if err != nil {
@@ -42,6 +54,7 @@ func newReconfig() *cobra.Command {
 			if !ok {
 				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
+			placeErrors(res.GetErrors(), src)
 			printReconfigure(cmd.OutOrStdout(), res)
 			if !res.GetOk() {
 				return &ExitError{Code: ExitRejected}
@@ -87,7 +100,7 @@ func formatConfigError(e *messages.ConfigError) string {
 			fmt.Fprintf(&b, ":%d", e.GetColumn())
 		}
 	}
-	if e.GetPath() != "" {
+	if e.GetPath() != "" && !strings.HasPrefix(e.GetMessage(), e.GetPath()) {
 		fmt.Fprintf(&b, ": %s", e.GetPath())
 	}
 	fmt.Fprintf(&b, ": %s", e.GetMessage())
@@ -99,4 +112,22 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// placeErrors gives the master's errors about a typed config the lines of
+// the file the client parsed it from.
+func placeErrors(errs []*messages.ConfigError, src *config.Source) {
+	if src == nil {
+		return
+	}
+	for _, e := range errs {
+		if e.GetLine() == 0 && e.GetPath() != "" {
+			line, col := src.Pos(e.GetPath())
+			e.Line, e.Column = int32(line), int32(col)
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		return a.GetLine() < b.GetLine() || (a.GetLine() == b.GetLine() && a.GetColumn() < b.GetColumn())
+	})
 }
