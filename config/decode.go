@@ -112,8 +112,21 @@ func (d *decoder) syntaxError(err error) {
 			line++
 		}
 	}
+	if strings.HasPrefix(msg, "unknown anchor ") {
+		msg = aliasProblem
+	}
+	// Never echo the file's text: what yaml.v3 quotes may be a secret.
+	msg = quoted.ReplaceAllString(msg, "'…'")
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Msg: "YAML syntax error: " + msg})
 }
+
+// aliasProblem explains an alias without naming it: the name is the file's
+// text after a '*', which may well be an unquoted password.
+const aliasProblem = "YAML aliases are not supported (an unquoted value that starts with * is an alias: quote it); write the value out"
+
+// quoted matches text yaml.v3 quotes from the file in its messages (but not
+// the single characters it names, such as ',' or ']').
+var quoted = regexp.MustCompile(`'[^'\s][^']*[^'\s]'`)
 
 // errorAt records an error at node n, a key that was not recorded.
 func (d *decoder) errorAt(n *yaml.Node, path, format string, args ...any) {
@@ -132,7 +145,7 @@ func (d *decoder) errorf(pn *posNode, format string, args ...any) {
 func (d *decoder) expect(n *yaml.Node, k yaml.Kind, want string, pn *posNode) bool {
 	switch {
 	case n.Kind == yaml.AliasNode:
-		d.errorf(pn, "YAML aliases (*%s) are not supported; write the value out", n.Value)
+		d.errorf(pn, "%s", aliasProblem)
 		return false
 	case n.Kind != k:
 		d.errorf(pn, "expected %s, got %s", want, describe(n))
@@ -194,7 +207,7 @@ func (d *decoder) key(k *yaml.Node, pn *posNode) bool {
 	case isNull(k):
 		problem = "a key must not be null"
 	case k.Kind == yaml.AliasNode:
-		problem = fmt.Sprintf("YAML aliases (*%s) are not supported; write the value out", k.Value)
+		problem = aliasProblem
 	case k.Kind != yaml.ScalarNode:
 		problem = "a key must be a plain string, got " + describe(k)
 	default:

@@ -129,7 +129,7 @@ change_sources:
 workers:
   - &w {name: w}
   - *w
-`, []want{{"workers[1]", 3, `YAML aliases (*w) are not supported`}}},
+`, []want{{"workers[1]", 3, `YAML aliases are not supported`}}},
 		{"merge key", `
 workers:
   - name: w

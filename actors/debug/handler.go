@@ -161,8 +161,8 @@ func serveCrash(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "debug actions are disabled; set debug.actions: true in the config"})
 		return
 	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if rt.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) != 1 {
+	token, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !bearer || rt.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="buildmaster"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid admin token is required (Authorization: Bearer TOKEN)"})
 		return

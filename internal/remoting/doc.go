@@ -13,6 +13,8 @@
 //     protoactor's own system messages (Stop, Watch …) nor its JSON serializer;
 //   - a sender must live at the peer's own address, so a reply cannot be
 //     bounced to a third host;
+//   - a target must be in this process (its address is the one Start
+//     listens on): the library would forward any other to that address;
 //   - malformed batches are dropped, panics are recovered, and the library's
 //     unfinished unary diagnostics calls are refused.
 //

@@ -73,9 +73,7 @@ func (s *guardedStream) RecvMsg(m any) error {
 		}
 		target, typeName, code, why := s.policy.verdict(batch, e, s.peerHost)
 		if code != "" {
-			s.policy.Log.Warn("remote: dropped a message from another process",
-				slog.String("peer", s.peerAddr), slog.String("target", target),
-				slog.String("type", typeName), slog.String("reason", why))
+			s.policy.logDrop(s.peerAddr, target, typeName, why)
 			if s.policy.Dropped != nil {
 				s.policy.Dropped(code)
 			}
@@ -85,4 +83,21 @@ func (s *guardedStream) RecvMsg(m any) error {
 	}
 	batch.Envelopes = kept
 	return nil
+}
+
+// logDrop logs one dropped message, unless the rate limit says to only
+// count it.
+func (p *Policy) logDrop(peer, target, typeName, why string) {
+	if p.logs != nil && !p.logs.Allow() {
+		p.suppressed.Add(1)
+		return
+	}
+	attrs := []any{slog.String("peer", peer), slog.String("target", target),
+		slog.String("type", typeName), slog.String("reason", why)}
+	if p.suppressed != nil {
+		if n := p.suppressed.Swap(0); n > 0 {
+			attrs = append(attrs, slog.Int64("not_logged_before", n))
+		}
+	}
+	p.Log.Warn("remote: dropped a message from another process", attrs...)
 }

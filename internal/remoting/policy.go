@@ -4,8 +4,10 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/remote"
+	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -22,7 +24,9 @@ type Policy struct {
 	// Futures lets replies reach this process's request futures
 	// ("future$…"); a client sets it, the master does not.
 	Futures bool
-	// Log receives one line per dropped message.
+	// Log receives a line per dropped message, at most DropLogRate a second
+	// (with a burst of DropLogBurst); the lines left out are counted in the
+	// next one.
 	Log *slog.Logger
 	// Dropped, when set, is told the reason of each dropped message.
 	Dropped func(reason string)
@@ -31,7 +35,17 @@ type Policy struct {
 	// Start). protoactor forwards a message whose target names any other
 	// address to that address, so such a target is dropped.
 	self string
+	// logs limits the drop lines; suppressed counts those left out.
+	logs       *rate.Limiter
+	suppressed *atomic.Int64
 }
+
+// Drop lines logged a second, and in a burst: enough to see an attack, too
+// few for one to fill the disk. Every drop is counted by Dropped regardless.
+const (
+	DropLogRate  = 10
+	DropLogBurst = 50
+)
 
 // Reasons a message is dropped, as counted by Policy.Dropped.
 const (
@@ -100,7 +114,7 @@ func (p *Policy) accepts(target, typeName string) bool {
 // Loopback addresses all count as one host.
 func sameHost(addr, peerHost string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if err != nil || host == "" || peerHost == "" {
 		return false
 	}
 	if host == peerHost {

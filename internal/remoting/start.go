@@ -1,7 +1,10 @@
 package remoting
 
 import (
+	"sync/atomic"
+
 	"fmt"
+	"golang.org/x/time/rate"
 	"net"
 	"strconv"
 
@@ -37,6 +40,7 @@ func Start(system *actor.ActorSystem, addr string, policy *Policy) (*remote.Remo
 	l.Close()
 	guard := *policy
 	guard.self = self
+	guard.logs, guard.suppressed = rate.NewLimiter(DropLogRate, DropLogBurst), &atomic.Int64{}
 	cfg := remote.Configure(host, port, remote.WithServerOptions(guard.ServerOptions()...))
 	r := remote.NewRemote(system, cfg)
 	if err := startRecovering(r); err != nil {
