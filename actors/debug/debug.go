@@ -38,7 +38,9 @@ func Spec() service.Spec {
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.MasterConfig{Debug: c.GetDebug(), Listen: &messages.ListenConfig{Debug: c.GetListen().GetDebug()}}
 		},
-		New: func(rt *service.Runtime, s service.Spec) actor.Actor { return &debugService{Base: service.NewBase(rt, s)} },
+		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
+			return &debugService{Base: service.NewBase(rt, s)}
+		},
 	}
 }
 

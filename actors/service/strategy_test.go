@@ -36,7 +36,10 @@ func TestFailurePastTheLimitEscalatesToTheGrandparent(t *testing.T) {
 	path := "master/svc/worker:a"
 	eventually(t, "worker running", func() bool { n := rt.Tree.Lookup(path); return n != nil && n.Status() == StatusRunning })
 	rt.System.Root.Send(rt.System.NewLocalPID(path), &messages.InjectFailure{Reason: "one"})
-	eventually(t, "first restart", func() bool { n := rt.Tree.Lookup(path); return n != nil && n.Restarts() == 1 && n.Status() == StatusRunning })
+	eventually(t, "first restart", func() bool {
+		n := rt.Tree.Lookup(path)
+		return n != nil && n.Restarts() == 1 && n.Status() == StatusRunning
+	})
 	rt.System.Root.Send(rt.System.NewLocalPID(path), &messages.InjectFailure{Reason: "two"})
 	// svc is restarted by master; its children are re-created from the config.
 	eventually(t, "parent restarted", func() bool {
