@@ -1,0 +1,335 @@
+package master_test
+
+// Benchmarks of the in-process master at scale: reconfiguration (parse,
+// validate, diff and cascade, as a remote `buildmaster reconfig` does) and
+// start-up, with 100, 1,000 and 10,000 builders, each on its own worker.
+//
+//	go test -run XXX -bench . -benchtime 5x -benchmem ./actors/master/
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+const benchToken = "bench-admin-token"
+
+// benchSizes are the builder counts of the issue's targets.
+var benchSizes = []int{100, 1000, 10000}
+
+// genOpts select a variant of the generated config.
+type genOpts struct {
+	Remote, WWW, Debug string // listen addresses
+	Skip               int    // leave out the first Skip builders and their workers
+	Add                int    // append Add more builders, each with its own worker
+	Command            string // the word the shell step echoes; "" means "build"
+}
+
+// genConfig returns a config of n workers w0000… and n builders b0000…,
+// builder i on worker i with one shell step, varied by o.
+func genConfig(n int, o genOpts) []byte {
+	cmd := o.Command
+	if cmd == "" {
+		cmd = "build"
+	}
+	total := n + o.Add
+	var sb strings.Builder
+	sb.Grow(total * 160)
+	fmt.Fprintf(&sb, "title: bench %d\nlisten:\n  remote: %s\n  www: %s\n  debug: %s\n", n, o.Remote, o.WWW, o.Debug)
+	sb.WriteString("workers:\n")
+	for i := o.Skip; i < total; i++ {
+		fmt.Fprintf(&sb, "  - {name: w%04d, password: pw%04d}\n", i, i)
+	}
+	sb.WriteString("builders:\n")
+	for i := o.Skip; i < total; i++ {
+		fmt.Fprintf(&sb, "  - name: b%04d\n    workers: [w%04d]\n    steps:\n      - shell: {command: [echo, %s, b%04d]}\n", i, i, cmd, i)
+	}
+	return []byte(sb.String())
+}
+
+// freeAddrs returns n distinct free 127.0.0.1 addresses.
+func freeAddrs(tb testing.TB, n int) []string {
+	tb.Helper()
+	var out []string
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+func baseOpts(tb testing.TB) genOpts {
+	a := freeAddrs(tb, 3)
+	return genOpts{Remote: a[0], WWW: a[1], Debug: a[2]}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// actorPaths lists the tree paths of every actor a master running the
+// config genConfig(n, o) has.
+func actorPaths(n int, o genOpts) []string {
+	paths := []string{master.Name, master.Name + "/botmaster/brd"}
+	for _, s := range master.Services() {
+		paths = append(paths, master.Name+"/"+s.Name)
+	}
+	for i := o.Skip; i < n+o.Add; i++ {
+		paths = append(paths, fmt.Sprintf("%s/botmaster/worker:w%04d", master.Name, i),
+			fmt.Sprintf("%s/botmaster/builder:b%04d", master.Name, i))
+	}
+	return paths
+}
+
+// startMaster starts an in-process master (no remote endpoint) on the config
+// genConfig(n, o) and waits until its whole tree runs.
+func startMaster(tb testing.TB, n int, o genOpts) *master.Master {
+	tb.Helper()
+	cfg, err := config.Load("bench.yaml", genConfig(n, o))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := master.Start(master.Options{Config: cfg, Token: benchToken, DataDir: tb.TempDir(), Log: quiet(), NoRemote: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { m.Stop(30 * time.Second) })
+	waitSettled(tb, m, actorPaths(n, o), 60*time.Second)
+	return m
+}
+
+// waitSettled polls, with a deadline, until the tree holds exactly the
+// actors at paths, every one running with an empty mailbox: the actors a
+// reconfig spawned have started, those it stopped are gone, and those it
+// told of a new config have taken it. Each poll costs O(1) until the count
+// is right and then resumes where the last one stopped, so that polling
+// inside a timed region takes little from the master.
+func waitSettled(tb testing.TB, m *master.Master, paths []string, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	ready := func(path string) bool {
+		n := m.RT.Tree.Lookup(path)
+		return n != nil && n.Status() == "running" && n.Mailbox() == 0
+	}
+	next := 0
+	for {
+		count := m.RT.Tree.Len()
+		if count == len(paths) {
+			for next < len(paths) && ready(paths[next]) {
+				next++
+			}
+			if next == len(paths) {
+				if !slices.ContainsFunc(paths, func(p string) bool { return !ready(p) }) {
+					return // a final full pass: nothing went busy again
+				}
+				next = 0
+			}
+		}
+		if time.Now().After(deadline) {
+			busy := ""
+			if next < len(paths) {
+				busy = paths[next]
+			}
+			tb.Fatalf("tree did not settle within %s: %d actors, want %d; first busy: %q", timeout, count, len(paths), busy)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// reconfigure sends yaml as a ReconfigureRequest and checks that the reply is
+// Ok with want changes.
+func reconfigure(tb testing.TB, m *master.Master, yaml []byte, want int) *messages.ReconfigureResponse {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reply, err := m.Request(ctx, &messages.ReconfigureRequest{Token: benchToken, ConfigName: "bench.yaml", ConfigYaml: yaml})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, ok := reply.(*messages.ReconfigureResponse)
+	if !ok {
+		tb.Fatalf("reply %T: %v", reply, reply)
+	}
+	if !res.GetOk() {
+		var errs []string
+		for i, e := range res.GetErrors() {
+			if i == 5 {
+				errs = append(errs, "…")
+				break
+			}
+			errs = append(errs, fmt.Sprintf("%d:%s: %s", e.GetLine(), e.GetPath(), e.GetMessage()))
+		}
+		tb.Fatalf("reconfig rejected (%d errors):\n%s", len(res.GetErrors()), strings.Join(errs, "\n"))
+	}
+	if got := len(res.GetChanges()); got != want {
+		tb.Fatalf("reconfig made %d changes, want %d", got, want)
+	}
+	return res
+}
+
+// transition is one measured reconfiguration from the base config.
+type transition struct {
+	name    string
+	target  func(n int, base genOpts) genOpts // the target config's options
+	changes func(n int) int                   // changes the transition makes
+}
+
+var transitions = []transition{
+	{"nochange",
+		func(_ int, o genOpts) genOpts { return o },
+		func(int) int { return 0 }},
+	{"add10pct", // n/10 more builders, each with its own new worker
+		func(n int, o genOpts) genOpts { o.Add = n / 10; return o },
+		func(n int) int { return 2 * (n / 10) }},
+	{"changeall", // every builder's step changes; the workers do not
+		func(_ int, o genOpts) genOpts { o.Command = "rebuild"; return o },
+		func(n int) int { return n }},
+	{"removehalf", // the first half of the builders and their workers go
+		func(n int, o genOpts) genOpts { o.Skip = n / 2; return o },
+		func(n int) int { return 2 * (n / 2) }},
+}
+
+// BenchmarkReconfig measures one reconfiguration of a running master,
+// request to reply, for each transition from the base config. Transitions
+// that change the tree are undone, with the timer stopped, between
+// iterations, and the tree is let settle before the next one. settle-ms is
+// the time from the request until the tree showed the new shape (stopped
+// actors gone, new ones running, every mailbox empty); it is polled, so it
+// is an upper bound by about a millisecond.
+func BenchmarkReconfig(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
+			for _, tr := range transitions {
+				b.Run(tr.name, func(b *testing.B) {
+					base := baseOpts(b)
+					baseYAML := genConfig(n, base)
+					to := tr.target(n, base)
+					target, want := genConfig(n, to), tr.changes(n)
+					basePaths, afterPaths := actorPaths(n, base), actorPaths(n, to)
+					m := startMaster(b, n, base)
+					b.ReportAllocs()
+					var changes int
+					var settle time.Duration
+					b.ResetTimer()
+					for range b.N {
+						start := time.Now()
+						changes += len(reconfigure(b, m, target, want).GetChanges())
+						if want == 0 {
+							continue
+						}
+						b.StopTimer()
+						waitSettled(b, m, afterPaths, 60*time.Second)
+						settle += time.Since(start)
+						reconfigure(b, m, baseYAML, want) // back to the base config
+						waitSettled(b, m, basePaths, 60*time.Second)
+						b.StartTimer()
+					}
+					b.StopTimer()
+					b.ReportMetric(float64(changes)/float64(b.N), "changes/op")
+					if want > 0 {
+						b.ReportMetric(float64(settle.Microseconds())/1e3/float64(b.N), "settle-ms")
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkStartup measures master.Start until every actor of the tree
+// runs. The config is loaded outside the timer; load-ms reports that part
+// (what `buildmaster run` does before Start).
+func BenchmarkStartup(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var load time.Duration
+			for range b.N {
+				b.StopTimer()
+				o := baseOpts(b)
+				yaml, paths := genConfig(n, o), actorPaths(n, o)
+				t0 := time.Now()
+				cfg, err := config.Load("bench.yaml", yaml)
+				if err != nil {
+					b.Fatal(err)
+				}
+				load += time.Since(t0)
+				dir := b.TempDir()
+				b.StartTimer()
+				m, err := master.Start(master.Options{Config: cfg, Token: benchToken, DataDir: dir, Log: quiet(), NoRemote: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				waitSettled(b, m, paths, 60*time.Second)
+				b.StopTimer()
+				if err := m.Stop(30 * time.Second); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(load.Microseconds())/1e3/float64(b.N), "load-ms")
+		})
+	}
+}
+
+// BenchmarkReconfigStages times the stages of a no-change reconfiguration
+// on their own, without actors, to show where BenchmarkReconfig's time goes:
+// parse (config.Parse: YAML to MasterConfig), load (config.Load: parse,
+// defaults and validation; load − parse is the validation) and plan
+// (master.Plan: the diff of every service, which compares each builder and
+// worker with proto.Equal as botmaster's reconfiguration does).
+func BenchmarkReconfigStages(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
+			yaml := genConfig(n, baseOpts(b))
+			b.Run("parse", func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					if _, _, err := config.Parse("bench.yaml", yaml); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("load", func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					if _, err := config.Load("bench.yaml", yaml); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("plan", func(b *testing.B) {
+				old, err := config.Load("bench.yaml", yaml)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cur, err := config.Load("bench.yaml", yaml)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if c := master.Plan(old, cur); len(c) != 0 {
+						b.Fatalf("plan has %d changes, want 0", len(c))
+					}
+				}
+			})
+		})
+	}
+}
