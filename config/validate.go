@@ -348,16 +348,16 @@ func (v *validator) durations(m protoreflect.Message, path string) {
 		return
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		if (fd.IsMap() && fd.MapValue().Message() == nil) || (!fd.IsMap() && fd.Message() == nil) {
+			return true // no message, so no duration, below: skip building its path
+		}
 		fpath := fieldPath(path, string(fd.Name()))
 		switch {
 		case fd.IsMap():
-			if fd.MapValue().Kind() == protoreflect.MessageKind {
-				val.Map().Range(func(k protoreflect.MapKey, e protoreflect.Value) bool {
-					v.durations(e.Message(), fieldPath(fpath, k.String()))
-					return true
-				})
-			}
-		case fd.Kind() != protoreflect.MessageKind:
+			val.Map().Range(func(k protoreflect.MapKey, e protoreflect.Value) bool {
+				v.durations(e.Message(), fieldPath(fpath, k.String()))
+				return true
+			})
 		case fd.IsList():
 			for i := range val.List().Len() {
 				v.durations(val.List().Get(i).Message(), indexPath(fpath, i))

@@ -227,7 +227,10 @@ type ReconfigureResponse struct {
 	Took *durationpb.Duration `protobuf:"bytes,6,opt,name=took,proto3" json:"took,omitempty"`
 	// How many queued requests this run answered (requests that arrive while a
 	// reconfig runs are collapsed into one further run, as Buildbot does).
-	Collapsed     int32 `protobuf:"varint,7,opt,name=collapsed,proto3" json:"collapsed,omitempty"`
+	Collapsed int32 `protobuf:"varint,7,opt,name=collapsed,proto3" json:"collapsed,omitempty"`
+	// The config was the very input the running generation was loaded from:
+	// nothing was loaded or changed, and the generation stays.
+	Unchanged     bool `protobuf:"varint,8,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +312,13 @@ func (x *ReconfigureResponse) GetCollapsed() int32 {
 		return x.Collapsed
 	}
 	return 0
+}
+
+func (x *ReconfigureResponse) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
 }
 
 // ConfigError is one problem with a config, located as precisely as possible.
@@ -775,7 +785,7 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\vconfig_yaml\x18\x03 \x01(\fR\n" +
 	"configYaml\x12\x17\n" +
 	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x124\n" +
-	"\x06config\x18\x05 \x01(\v2\x1c.buildmaster.v1.MasterConfigR\x06config\"\x99\x02\n" +
+	"\x06config\x18\x05 \x01(\v2\x1c.buildmaster.v1.MasterConfigR\x06config\"\xb7\x02\n" +
 	"\x13ReconfigureResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x17\n" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x1e\n" +
@@ -785,7 +795,8 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x06errors\x18\x04 \x03(\v2\x1b.buildmaster.v1.ConfigErrorR\x06errors\x127\n" +
 	"\achanges\x18\x05 \x03(\v2\x1d.buildmaster.v1.ServiceChangeR\achanges\x12-\n" +
 	"\x04took\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04took\x12\x1c\n" +
-	"\tcollapsed\x18\a \x01(\x05R\tcollapsed\"{\n" +
+	"\tcollapsed\x18\a \x01(\x05R\tcollapsed\x12\x1c\n" +
+	"\tunchanged\x18\b \x01(\bR\tunchanged\"{\n" +
 	"\vConfigError\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +

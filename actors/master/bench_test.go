@@ -32,6 +32,7 @@ type genOpts struct {
 	Skip               int    // leave out the first Skip builders and their workers
 	Add                int    // append Add more builders, each with its own worker
 	Command            string // the word the shell step echoes; "" means "build"
+	Title              string // "" means "bench N"; the title belongs to no service
 }
 
 // genConfig returns a config of n workers w0000… and n builders b0000…,
@@ -44,7 +45,11 @@ func genConfig(n int, o genOpts) []byte {
 	total := n + o.Add
 	var sb strings.Builder
 	sb.Grow(total * 160)
-	fmt.Fprintf(&sb, "title: bench %d\nlisten:\n  remote: %s\n  www: %s\n  debug: %s\n", n, o.Remote, o.WWW, o.Debug)
+	title := o.Title
+	if title == "" {
+		title = fmt.Sprintf("bench %d", n)
+	}
+	fmt.Fprintf(&sb, "title: %s\nlisten:\n  remote: %s\n  www: %s\n  debug: %s\n", title, o.Remote, o.WWW, o.Debug)
 	sb.WriteString("workers:\n")
 	for i := o.Skip; i < total; i++ {
 		fmt.Fprintf(&sb, "  - {name: w%04d, password: pw%04d}\n", i, i)
@@ -151,13 +156,28 @@ func waitSettled(tb testing.TB, m *master.Master, paths []string, timeout time.D
 	}
 }
 
-// reconfigure sends yaml as a ReconfigureRequest and checks that the reply is
-// Ok with want changes.
-func reconfigure(tb testing.TB, m *master.Master, yaml []byte, want int) *messages.ReconfigureResponse {
+// request makes the request for yaml in one of the two forms a master
+// receives: "yaml" (SIGHUP, a bare `buildmaster reconfig`) or "typed" (what
+// `buildmaster reconfig --config FILE` sends: parsed by the client).
+func request(tb testing.TB, form string, yaml []byte) *messages.ReconfigureRequest {
+	tb.Helper()
+	if form == "yaml" {
+		return &messages.ReconfigureRequest{ConfigName: "bench.yaml", ConfigYaml: yaml}
+	}
+	cfg, _, err := config.Parse("bench.yaml", yaml)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &messages.ReconfigureRequest{ConfigName: "bench.yaml", Config: cfg}
+}
+
+// send sends req and checks that the reply is Ok with want changes.
+func send(tb testing.TB, m *master.Master, req *messages.ReconfigureRequest, want int) *messages.ReconfigureResponse {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	reply, err := m.Request(ctx, &messages.ReconfigureRequest{Token: benchToken, ConfigName: "bench.yaml", ConfigYaml: yaml})
+	req.Token = benchToken
+	reply, err := m.Request(ctx, req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -190,8 +210,11 @@ type transition struct {
 }
 
 var transitions = []transition{
-	{"nochange",
+	{"nochange", // the very input the master runs: recognised by its fingerprint
 		func(_ int, o genOpts) genOpts { return o },
+		func(int) int { return 0 }},
+	{"equivalent", // a new input with the same services: loaded, validated, diffed
+		func(_ int, o genOpts) genOpts { o.Title = "equivalent"; return o },
 		func(int) int { return 0 }},
 	{"add10pct", // n/10 more builders, each with its own new worker
 		func(n int, o genOpts) genOpts { o.Add = n / 10; return o },
@@ -215,36 +238,52 @@ func BenchmarkReconfig(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
 			for _, tr := range transitions {
-				b.Run(tr.name, func(b *testing.B) {
-					base := baseOpts(b)
-					baseYAML := genConfig(n, base)
-					to := tr.target(n, base)
-					target, want := genConfig(n, to), tr.changes(n)
-					basePaths, afterPaths := actorPaths(n, base), actorPaths(n, to)
-					m := startMaster(b, n, base)
-					b.ReportAllocs()
-					var changes int
-					var settle time.Duration
-					b.ResetTimer()
-					for range b.N {
-						start := time.Now()
-						changes += len(reconfigure(b, m, target, want).GetChanges())
-						if want == 0 {
-							continue
+				for _, form := range []string{"yaml", "typed"} {
+					b.Run(tr.name+"/"+form, func(b *testing.B) {
+						base := baseOpts(b)
+						baseYAML := genConfig(n, base)
+						to := tr.target(n, base)
+						want := tr.changes(n)
+						target := request(b, form, genConfig(n, to))
+						// equivalent alternates between two inputs, so that
+						// neither is the one the master runs.
+						other := request(b, form, genConfig(n, base))
+						if tr.name == "equivalent" {
+							to.Title = "equivalent again"
+							other = request(b, form, genConfig(n, to))
+						}
+						baseReq := request(b, form, baseYAML)
+						basePaths, afterPaths := actorPaths(n, base), actorPaths(n, to)
+						m := startMaster(b, n, base)
+						send(b, m, baseReq, 0) // the master now runs the base input in this form
+						b.ReportAllocs()
+						var changes int
+						var settle time.Duration
+						b.ResetTimer()
+						for i := range b.N {
+							start := time.Now()
+							req := target
+							if tr.name == "equivalent" && i%2 == 1 {
+								req = other
+							}
+							changes += len(send(b, m, req, want).GetChanges())
+							if want == 0 {
+								continue
+							}
+							b.StopTimer()
+							waitSettled(b, m, afterPaths, 60*time.Second)
+							settle += time.Since(start)
+							send(b, m, baseReq, want) // back to the base config
+							waitSettled(b, m, basePaths, 60*time.Second)
+							b.StartTimer()
 						}
 						b.StopTimer()
-						waitSettled(b, m, afterPaths, 60*time.Second)
-						settle += time.Since(start)
-						reconfigure(b, m, baseYAML, want) // back to the base config
-						waitSettled(b, m, basePaths, 60*time.Second)
-						b.StartTimer()
-					}
-					b.StopTimer()
-					b.ReportMetric(float64(changes)/float64(b.N), "changes/op")
-					if want > 0 {
-						b.ReportMetric(float64(settle.Microseconds())/1e3/float64(b.N), "settle-ms")
-					}
-				})
+						b.ReportMetric(float64(changes)/float64(b.N), "changes/op")
+						if want > 0 {
+							b.ReportMetric(float64(settle.Microseconds())/1e3/float64(b.N), "settle-ms")
+						}
+					})
+				}
 			}
 		})
 	}

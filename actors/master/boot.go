@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -21,11 +22,14 @@ import (
 type Options struct {
 	Config     *messages.MasterConfig // validated, defaults applied
 	ConfigPath string                 // re-read by a bare reconfig; "" for the built-in config
+	Input      config.Fingerprint     // of the text Config was loaded from; zero when unknown
 	DataDir    string
 	Token      string
 	Log        *slog.Logger
 	// LibLog receives protoactor's own log lines; nil means Log at warn level.
 	LibLog *slog.Logger
+	// Idle is called when a reconfiguration is over and none is queued.
+	Idle func()
 	// NoRemote skips the remote endpoint (in-process tests and benchmarks).
 	NoRemote bool
 }
@@ -68,6 +72,8 @@ func Start(opts Options) (*Master, error) {
 		}
 	})
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath = opts.Token, opts.DataDir, opts.ConfigPath
+	m.RT.SetInput(opts.Input)
+	m.RT.Idle = opts.Idle
 	if !opts.NoRemote {
 		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
 			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
@@ -85,7 +91,6 @@ func Start(opts Options) (*Master, error) {
 		return nil, err
 	}
 	m.PID = pid
-	// Services start asynchronously; ready is when each has run Started.
 	if err := m.waitRunning(10 * time.Second); err != nil {
 		m.Stop(5 * time.Second)
 		return nil, err
@@ -93,18 +98,15 @@ func Start(opts Options) (*Master, error) {
 	return m, nil
 }
 
+// waitRunning waits until the root, every service and every child they
+// spawned have handled Started: the whole configured tree is up.
 func (m *Master) waitRunning(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		root := m.RT.Tree.Lookup(Name)
-		ready := root != nil && root.Status() == service.StatusRunning
-		if ready {
-			for _, s := range Services() {
-				n := m.RT.Tree.Lookup(Name + "/" + s.Name)
-				if n == nil || n.Status() != service.StatusRunning {
-					ready = false
-					break
-				}
+		ready := m.RT.Tree.AllRunning()
+		for _, s := range Services() {
+			if ready && m.RT.Tree.Lookup(Name+"/"+s.Name) == nil {
+				ready = false
 			}
 		}
 		if ready {

@@ -23,7 +23,6 @@ package master
 import (
 	"crypto/subtle"
 	"log/slog"
-	"os"
 	"sort"
 	"time"
 
@@ -42,7 +41,6 @@ import (
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/actors/users"
-	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -167,7 +165,23 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	req := waiters[len(waiters)-1].req
 	m.rt.Log.Info("beginning configuration update", slog.Int("requests", len(waiters)))
 	old := m.rt.Config()
-	cfg, errs := m.load(req, old)
+	in, errs := m.input(req)
+	if len(errs) == 0 && in.unchanged(m.rt) {
+		m.rt.Stats.Reconfigs.WithLabelValues("unchanged").Inc()
+		m.rt.Log.Info("configuration update complete: unchanged", slog.Uint64("generation", m.rt.Generation()),
+			slog.String("config", in.name), slog.Duration("took", time.Since(start)))
+		reply := &messages.ReconfigureResponse{Ok: true, Unchanged: true, Generation: m.rt.Generation(),
+			Took: durationpb.New(time.Since(start)), Collapsed: int32(len(waiters))}
+		for _, w := range waiters {
+			send(ctx, w.sender, reply)
+		}
+		m.next(ctx)
+		return
+	}
+	var cfg *messages.MasterConfig
+	if len(errs) == 0 {
+		cfg, errs = in.check(old)
+	}
 	if len(errs) > 0 {
 		m.rt.Stats.Reconfigs.WithLabelValues("rejected").Inc()
 		m.rt.Log.Error("configuration update aborted without making any changes",
@@ -183,6 +197,7 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	m.seq++
 	gen := m.rt.Generation() + 1
 	m.rt.SetConfig(gen, cfg)
+	m.rt.SetInput(in.fingerprint)
 	r := &run{seq: m.seq, start: start, waiters: waiters, pending: make(map[string]bool, len(m.pids))}
 	if c := service.PartChange(Name, supervision, old, cfg); c != nil {
 		r.changes = append(r.changes, c) // SetConfig applied the new limits
@@ -225,8 +240,13 @@ func (m *master) finish(ctx actor.Context) {
 }
 
 // next starts one run for everything queued meanwhile.
+// It is called at the end of every run; when nothing is queued, the
+// runtime's Idle hook (if any) runs.
 func (m *master) next(ctx actor.Context) {
 	if len(m.queued) == 0 {
+		if m.rt.Idle != nil {
+			m.rt.Idle()
+		}
 		return
 	}
 	waiters := m.queued
@@ -238,11 +258,19 @@ func (m *master) dryRun(ctx actor.Context, w *waiter) {
 	start := time.Now()
 	old := m.rt.Config()
 	reply := &messages.ReconfigureResponse{DryRun: true, Generation: m.rt.Generation()}
-	if cfg, errs := m.load(w.req, old); len(errs) > 0 {
+	in, errs := m.input(w.req)
+	switch {
+	case len(errs) > 0:
 		reply.Errors = errs.Proto()
-	} else {
-		reply.Ok = true
-		reply.Changes = Plan(old, cfg)
+	case in.unchanged(m.rt):
+		reply.Ok, reply.Unchanged = true, true
+	default:
+		if cfg, errs := in.check(old); len(errs) > 0 {
+			reply.Errors = errs.Proto()
+		} else {
+			reply.Ok = true
+			reply.Changes = Plan(old, cfg)
+		}
 	}
 	m.rt.Stats.Reconfigs.WithLabelValues("dry_run").Inc()
 	reply.Took = durationpb.New(time.Since(start))
@@ -261,34 +289,6 @@ func Plan(old, new *messages.MasterConfig) []*messages.ServiceChange {
 	}
 	sortChanges(out)
 	return out
-}
-
-// load reads the config a request carries (typed, or as YAML), or else the
-// master's config file (the built-in example when it has none), and checks
-// it can replace current.
-func (m *master) load(req *messages.ReconfigureRequest, current *messages.MasterConfig) (*messages.MasterConfig, config.Errors) {
-	name, data := req.GetConfigName(), req.GetConfigYaml()
-	if name == "" {
-		name = "reconfigure request"
-	}
-	if req.GetConfig() != nil {
-		if len(data) > 0 {
-			return nil, config.Errors{{File: name, Msg: "a reconfigure request carries either config_yaml or config, not both"}}
-		}
-		return config.CheckReplacing(name, req.GetConfig(), current)
-	}
-	if len(data) == 0 {
-		if m.rt.ConfigPath == "" {
-			name, data = config.Example()
-		} else {
-			var err error
-			name = m.rt.ConfigPath
-			if data, err = os.ReadFile(name); err != nil {
-				return nil, config.Errors{{File: name, Msg: "cannot read the config file: " + err.Error()}}
-			}
-		}
-	}
-	return config.LoadReplacing(name, data, current)
 }
 
 func sortChanges(cs []*messages.ServiceChange) {

@@ -83,7 +83,7 @@ func Plan(path string, part func(*messages.MasterConfig) proto.Message, groups [
 
 // Leaf is the actor of a configured thing (a worker, a builder, a scheduler,
 // a change source) that for now holds its config and reports it on its tree
-// node, secrets blanked. A changed config arrives as the config message
+// node. A changed config arrives as the config message
 // itself and is taken in place.
 type Leaf[C proto.Message] struct {
 	RT   *Runtime
@@ -102,6 +102,6 @@ func (l *Leaf[C]) Receive(ctx actor.Context) {
 
 func (l *Leaf[C]) publish(ctx actor.Context, cfg C) {
 	if n := NodeOf(ctx, l.RT); n != nil {
-		n.SetState(messages.Redacted(cfg))
+		n.SetState(cfg)
 	}
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"log/slog"
 	"sync/atomic"
 
@@ -56,6 +57,18 @@ type NamedGroup[C proto.Message] struct {
 type namedChild[C proto.Message] struct {
 	pid  *actor.PID
 	cell *Cell[C]
+	wire []byte // the cell's config, deterministically marshalled, to compare
+}
+
+// wire returns cfg deterministically marshalled. Comparing these is several
+// times cheaper than proto.Equal, and reconfiguring 10,000 builders compares
+// 20,000 configs. A config that does not marshal compares as changed.
+func wire(cfg proto.Message) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(cfg)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // Plan implements Group.
@@ -104,8 +117,11 @@ func (g *NamedGroup[C]) Apply(ctx actor.Context, rt *Runtime, cfg *messages.Mast
 		name := g.Prefix + g.Name(c)
 		want[name] = true
 		if ch, ok := g.running[name]; ok {
-			if !proto.Equal(ch.cell.Load(), c) {
-				ch.cell.Store(c)
+			w := wire(c)
+			changed := w == nil || !bytes.Equal(ch.wire, w)
+			ch.cell.Store(c) // when equal too, so the old generation can be freed
+			ch.wire = w
+			if changed {
 				ctx.Send(ch.pid, c)
 				out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_CHANGED))
 			}
@@ -161,7 +177,7 @@ func (g *NamedGroup[C]) spawn(ctx actor.Context, rt *Runtime, name string, cell 
 		rt.Log.Error("cannot spawn child", slog.String("child", name), slog.Any("error", err))
 		return
 	}
-	g.running[name] = &namedChild[C]{pid: pid, cell: cell}
+	g.running[name] = &namedChild[C]{pid: pid, cell: cell, wire: wire(cell.Load())}
 }
 
 func change(parent, name string, kind messages.ChangeKind) *messages.ServiceChange {

@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -29,10 +30,28 @@ type Runtime struct {
 	// ConfigPath is the file SIGHUP and a bare reconfig re-read ("" when the
 	// master runs on the built-in config).
 	ConfigPath string
+	// Idle, when set, is called by the master when a reconfiguration is
+	// over and none is queued. The buildmaster process uses it to hand the
+	// memory a config load used back to the system at once.
+	Idle func()
 
 	config     atomic.Pointer[messages.MasterConfig]
 	generation atomic.Uint64
+	input      atomic.Pointer[config.Fingerprint]
 }
+
+// Input returns the fingerprint of the input the config in force was loaded
+// from; the zero Fingerprint when unknown.
+func (rt *Runtime) Input() config.Fingerprint {
+	if p := rt.input.Load(); p != nil {
+		return *p
+	}
+	return config.Fingerprint{}
+}
+
+// SetInput records the fingerprint of the input the config in force was
+// loaded from; only the master calls it, after SetConfig.
+func (rt *Runtime) SetInput(f config.Fingerprint) { rt.input.Store(&f) }
 
 // NewRuntime returns the runtime of a master running cfg as generation 1 on
 // system. GiveUp is called when the root actor fails past its restart limit.
@@ -64,6 +83,7 @@ func (rt *Runtime) Generation() uint64 { return rt.generation.Load() }
 func (rt *Runtime) SetConfig(gen uint64, cfg *messages.MasterConfig) {
 	rt.config.Store(cfg)
 	rt.generation.Store(gen)
+	rt.input.Store(nil)
 	sup := cfg.GetSupervision()
 	for _, s := range []*Strategy{rt.Strategy, rt.Root} {
 		if s != nil {

@@ -57,7 +57,10 @@ func bookkeeping(rt *Runtime, node *Node) actor.ReceiverMiddleware {
 		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 			switch m := env.Message.(type) {
 			case *actor.Started:
+				// Running once Started is handled: a parent's children exist by then.
+				next(c, env)
 				node.setStatus(StatusRunning)
+				return
 			case *actor.Restarting:
 				node.setStatus(StatusRestarting)
 			case *actor.Stopping:

@@ -58,7 +58,7 @@ func NewSimple(rt *Runtime, s Spec) *Simple {
 	if s.Part != nil {
 		sv.OnConfig = func(ctx actor.Context, cfg *messages.MasterConfig) {
 			if n := NodeOf(ctx, rt); n != nil {
-				n.SetState(messages.Redacted(s.Part(cfg)))
+				n.SetState(s.Part(cfg))
 			}
 		}
 	}

@@ -78,7 +78,8 @@ func (n *Node) Mailbox() int64 {
 }
 
 // SetState publishes what the actor wants to show about itself (usually its
-// config). The message must not be mutated afterwards.
+// config). The message must not be mutated afterwards. It may hold secrets:
+// whoever shows State must redact it (messages.Redacted).
 func (n *Node) SetState(m proto.Message) { n.state.Store(&m) }
 
 // State returns what the actor last published, or nil.
@@ -131,6 +132,19 @@ func (t *Tree) Lookup(path string) *Node {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.nodes[path]
+}
+
+// AllRunning reports whether every actor in the tree has handled Started
+// and is not restarting or stopping.
+func (t *Tree) AllRunning() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, n := range t.nodes {
+		if n.Status() != StatusRunning {
+			return false
+		}
+	}
+	return true
 }
 
 // Len returns the number of live actors.

@@ -77,6 +77,9 @@ func printReconfigure(w io.Writer, r *messages.ReconfigureResponse) {
 			fmt.Fprintf(w, "  %s\n", formatConfigError(e))
 		}
 		return
+	case r.GetUnchanged():
+		fmt.Fprintf(w, "unchanged: generation %d already runs this very config; nothing to do (took %s)\n", r.GetGeneration(), took)
+		return
 	case r.GetDryRun():
 		fmt.Fprintf(w, "dry run: the config is valid; applying it to generation %d would make %s (checked in %s):\n", r.GetGeneration(), plural(len(r.GetChanges()), "change"), took)
 	default:

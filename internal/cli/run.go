@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -37,7 +38,11 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(o.configPath)
+	name, data, err := readConfig(o.configPath)
+	var cfg *messages.MasterConfig
+	if err == nil {
+		cfg, err = config.Load(name, data)
+	}
 	if err != nil {
 		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("configuration errors; halting master:\n%w", err)}
 	}
@@ -58,12 +63,16 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	libLog, _, _ := newLogger(cmd.ErrOrStderr(), libLevel.String(), o.logFormat)
 	libLog = slog.New(remoting.LibraryHandler(libLog.Handler()))
 	m, err := master.Start(master.Options{
-		Config: cfg, ConfigPath: o.configPath, DataDir: dataDir, Token: token,
+		Config: cfg, ConfigPath: o.configPath, Input: config.FingerprintYAML(data), DataDir: dataDir, Token: token,
 		Log: log, LibLog: libLog.With("lib", "protoactor"),
+		// Loading a large config makes garbage many times its size; hand it
+		// back to the system after each reconfig rather than keep the peak.
+		Idle: func() { go debug.FreeOSMemory() },
 	})
 	if err != nil {
 		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("cannot start the master: %w", err)}
 	}
+
 	source := o.configPath
 	if source == "" {
 		source, _ = config.Example()
@@ -110,10 +119,25 @@ loop:
 	return nil
 }
 
+// readConfig reads the config file at path, or the built-in example when
+// path is "".
+func readConfig(path string) (name string, data []byte, err error) {
+	if path == "" {
+		name, data = config.Example()
+		return name, data, nil
+	}
+	data, err = os.ReadFile(path)
+	if err != nil {
+		return path, nil, &config.Error{File: path, Msg: "cannot read config file: " + err.Error()}
+	}
+	return path, data, nil
+}
+
 // loadConfig loads path, or the built-in example config when path is "".
 func loadConfig(path string) (*messages.MasterConfig, error) {
-	if path == "" {
-		return config.Load(config.Example())
+	name, data, err := readConfig(path)
+	if err != nil {
+		return nil, err
 	}
-	return config.LoadFile(path)
+	return config.Load(name, data)
 }

@@ -1,16 +1,18 @@
 package remoting
 
 import (
-	"sync/atomic"
-
 	"fmt"
-	"golang.org/x/time/rate"
 	"net"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"golang.org/x/time/rate"
 )
+
+// WriterQueueSize is the initial size of each peer's outbound queue.
+const WriterQueueSize = 1024
 
 // Start starts protoactor remote for system on addr (host:port; port 0
 // picks a free one) behind policy, and returns it with the address it
@@ -41,7 +43,12 @@ func Start(system *actor.ActorSystem, addr string, policy *Policy) (*remote.Remo
 	guard := *policy
 	guard.self = self
 	guard.logs, guard.suppressed = rate.NewLimiter(DropLogRate, DropLogBurst), &atomic.Int64{}
-	cfg := remote.Configure(host, port, remote.WithServerOptions(guard.ServerOptions()...))
+	cfg := remote.Configure(host, port,
+		// The library starts each peer's outbound queue at a million slots
+		// (16 MB); it grows when full, so start small: every CLI call and
+		// every worker is a peer.
+		remote.WithEndpointWriterQueueSize(WriterQueueSize),
+		remote.WithServerOptions(guard.ServerOptions()...))
 	r := remote.NewRemote(system, cfg)
 	if err := startRecovering(r); err != nil {
 		return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)
