@@ -219,39 +219,14 @@ func BenchmarkProcess(b *testing.B) {
 		var rssStart, rssNochange, rssAdd, hwm float64
 		b.ResetTimer()
 		for range b.N {
-			p := freePorts(b, 3)
-			m := &master{
-				t: b, dir: b.TempDir(), exited: make(chan error, 1),
-				remote: fmt.Sprintf("127.0.0.1:%d", p[0]),
-				www:    fmt.Sprintf("127.0.0.1:%d", p[1]),
-				debug:  fmt.Sprintf("127.0.0.1:%d", p[2]),
-			}
-			m.cfgPath = filepath.Join(m.dir, "master.yaml")
-			m.writeConfig(base)
-
+			m := newMaster(b, base)
 			out, code, took := runBin(b, bin, "checkconfig", m.cfgPath)
 			if code != 0 {
 				b.Fatalf("checkconfig: exit %d\n%.2000s", code, out)
 			}
 			checkTime += took
 
-			m.cmd = exec.Command(bin, "run", "--config", m.cfgPath, "--data", filepath.Join(m.dir, "data"))
-			m.cmd.Env = append(os.Environ(), "BUILDMASTER_TOKEN=")
-			stdout, _ := m.cmd.StdoutPipe()
-			stderr, _ := m.cmd.StderrPipe()
-			m.stdout, m.stderr = newLines(stdout, nil), newLines(stderr, nil)
-			start := time.Now()
-			if err := m.cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			go func() { m.exited <- m.cmd.Wait() }()
-			b.Cleanup(func() {
-				if m.cmd.ProcessState == nil {
-					m.cmd.Process.Kill()
-					<-m.exited
-				}
-			})
-			m.stdout.waitFor(b, 0, `buildmaster is running`, 60*time.Second)
+			start := m.start(bin)
 			startup += time.Since(start)
 			sp, li := waitBuilders(b, m, n)
 			spawned, tree = spawned+sp.Sub(start), tree+li.Sub(start)

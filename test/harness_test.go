@@ -146,6 +146,14 @@ func masterConfig(remote, www, debug, body string) string {
 // master on it with free ports, waiting until it is running.
 func startMaster(t testing.TB, body string, extraArgs ...string) *master {
 	t.Helper()
+	m := newMaster(t, body)
+	m.start(binary, extraArgs...)
+	return m
+}
+
+// newMaster prepares a master on free ports: its data dir and config file.
+func newMaster(t testing.TB, body string) *master {
+	t.Helper()
 	p := freePorts(t, 3)
 	m := &master{
 		t:      t,
@@ -157,8 +165,16 @@ func startMaster(t testing.TB, body string, extraArgs ...string) *master {
 	}
 	m.cfgPath = filepath.Join(m.dir, "master.yaml")
 	m.writeConfig(body)
+	return m
+}
+
+// start runs the binary bin as this master and waits until it says it is
+// running. It returns when the process was started.
+func (m *master) start(bin string, extraArgs ...string) time.Time {
+	t := m.t
+	t.Helper()
 	args := append([]string{"run", "--config", m.cfgPath, "--data", filepath.Join(m.dir, "data")}, extraArgs...)
-	m.cmd = exec.Command(binary, args...)
+	m.cmd = exec.Command(bin, args...)
 	m.cmd.Env = append(os.Environ(), "BUILDMASTER_TOKEN=")
 	out, _ := m.cmd.StdoutPipe()
 	errp, _ := m.cmd.StderrPipe()
@@ -167,6 +183,7 @@ func startMaster(t testing.TB, body string, extraArgs ...string) *master {
 		echo = os.Stderr
 	}
 	m.stdout, m.stderr = newLines(out, nil), newLines(errp, echo)
+	started := time.Now()
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +200,7 @@ func startMaster(t testing.TB, body string, extraArgs ...string) *master {
 		t.Fatal(err)
 	}
 	m.token = strings.TrimSpace(string(tok))
-	return m
+	return started
 }
 
 func (m *master) writeConfig(body string) {

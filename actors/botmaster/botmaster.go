@@ -26,22 +26,8 @@ func Spec() service.Spec {
 
 func groups() []service.Group {
 	return []service.Group{
-		&service.NamedGroup[*messages.WorkerConfig]{
-			Kind: "worker", Prefix: "worker:",
-			List: (*messages.MasterConfig).GetWorkers,
-			Name: (*messages.WorkerConfig).GetName,
-			New: func(rt *service.Runtime, c *service.Cell[*messages.WorkerConfig]) actor.Actor {
-				return &service.Leaf[*messages.WorkerConfig]{RT: rt, Cell: c}
-			},
-		},
-		&service.NamedGroup[*messages.BuilderConfig]{
-			Kind: "builder", Prefix: "builder:",
-			List: (*messages.MasterConfig).GetBuilders,
-			Name: (*messages.BuilderConfig).GetName,
-			New: func(rt *service.Runtime, c *service.Cell[*messages.BuilderConfig]) actor.Actor {
-				return &service.Leaf[*messages.BuilderConfig]{RT: rt, Cell: c}
-			},
-		},
+		service.LeafGroup("worker", "worker:", (*messages.MasterConfig).GetWorkers, (*messages.WorkerConfig).GetName),
+		service.LeafGroup("builder", "builder:", (*messages.MasterConfig).GetBuilders, (*messages.BuilderConfig).GetName),
 	}
 }
 

@@ -7,8 +7,6 @@
 package changes
 
 import (
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -19,13 +17,7 @@ const Name = "change_svc"
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{Name: Name, Kind: "change_manager", Groups: func() []service.Group {
-		return []service.Group{&service.NamedGroup[*messages.ChangeSourceConfig]{
-			Kind: "change_source",
-			List: (*messages.MasterConfig).GetChangeSources,
-			Name: (*messages.ChangeSourceConfig).GetName,
-			New: func(rt *service.Runtime, c *service.Cell[*messages.ChangeSourceConfig]) actor.Actor {
-				return &service.Leaf[*messages.ChangeSourceConfig]{RT: rt, Cell: c}
-			},
-		}}
+		return []service.Group{service.LeafGroup("change_source", "",
+			(*messages.MasterConfig).GetChangeSources, (*messages.ChangeSourceConfig).GetName)}
 	}}
 }

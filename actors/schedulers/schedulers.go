@@ -8,8 +8,6 @@
 package schedulers
 
 import (
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -20,13 +18,7 @@ const Name = "scheduler_manager"
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{Name: Name, Kind: "scheduler_manager", Groups: func() []service.Group {
-		return []service.Group{&service.NamedGroup[*messages.SchedulerConfig]{
-			Kind: "scheduler",
-			List: (*messages.MasterConfig).GetSchedulers,
-			Name: (*messages.SchedulerConfig).GetName,
-			New: func(rt *service.Runtime, c *service.Cell[*messages.SchedulerConfig]) actor.Actor {
-				return &service.Leaf[*messages.SchedulerConfig]{RT: rt, Cell: c}
-			},
-		}}
+		return []service.Group{service.LeafGroup("scheduler", "",
+			(*messages.MasterConfig).GetSchedulers, (*messages.SchedulerConfig).GetName)}
 	}}
 }

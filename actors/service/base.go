@@ -105,3 +105,10 @@ func (l *Leaf[C]) publish(ctx actor.Context, cfg C) {
 		n.SetState(cfg)
 	}
 }
+
+// LeafGroup is a NamedGroup of Leaf actors: configured things that, for
+// now, only hold their config.
+func LeafGroup[C proto.Message](kind, prefix string, list func(*messages.MasterConfig) []C, name func(C) string) *NamedGroup[C] {
+	return &NamedGroup[C]{Kind: kind, Prefix: prefix, List: list, Name: name,
+		New: func(rt *Runtime, c *Cell[C]) actor.Actor { return &Leaf[C]{RT: rt, Cell: c} }}
+}

@@ -5,20 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/buildmaster/buildmaster/messages"
 )
 
 func workerGroup() *NamedGroup[*messages.WorkerConfig] {
-	return &NamedGroup[*messages.WorkerConfig]{
-		Kind: "worker", Prefix: "worker:",
-		List: (*messages.MasterConfig).GetWorkers,
-		Name: (*messages.WorkerConfig).GetName,
-		New: func(rt *Runtime, c *Cell[*messages.WorkerConfig]) actor.Actor {
-			return &Leaf[*messages.WorkerConfig]{RT: rt, Cell: c}
-		},
-	}
+	return LeafGroup("worker", "worker:", (*messages.MasterConfig).GetWorkers, (*messages.WorkerConfig).GetName)
 }
 
 func workers(specs ...string) *messages.MasterConfig {
