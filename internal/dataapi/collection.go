@@ -1,0 +1,68 @@
+package dataapi
+
+import (
+	"iter"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Collection is one table the data API serves, e.g. changes.
+type Collection struct {
+	// Plural names the collection in the envelope, e.g. "changes".
+	Plural string
+	// ID is the field of the natural order (ascending id), e.g. changeid.
+	ID protoreflect.FieldDescriptor
+	// Scan yields every row in natural order, or reversed.
+	Scan func(descending bool) iter.Seq[proto.Message]
+	// Count returns the number of rows, cheaply.
+	Count func() int
+}
+
+// Run evaluates q over the collection and returns the page it asks for and
+// the number of rows that match (Buildbot's meta.total). When q sorts by
+// nothing or by the id alone, rows stream in index order and the scan stops
+// as soon as the page is full, unless filters make it count every match;
+// otherwise the matches are sorted in memory.
+func (c *Collection) Run(q *Query) (page []proto.Message, total int) {
+	desc, streaming := false, len(q.Order) == 0
+	if len(q.Order) == 1 && q.Order[0].Field == c.ID {
+		desc, streaming = q.Order[0].Desc, true
+	}
+	end := q.Offset + q.Limit
+	if q.Limit == 0 {
+		end = -1
+	}
+	if streaming {
+		for row := range c.Scan(desc) {
+			if !q.Match(row.ProtoReflect()) {
+				continue
+			}
+			if total >= q.Offset && (end < 0 || total < end) {
+				page = append(page, row)
+			}
+			total++
+			if len(q.Filters) == 0 && end >= 0 && total >= end {
+				return page, c.Count()
+			}
+		}
+		return page, total
+	}
+	var all []proto.Message
+	for row := range c.Scan(false) {
+		if q.Match(row.ProtoReflect()) {
+			all = append(all, row)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b proto.Message) int { return q.Compare(a.ProtoReflect(), b.ProtoReflect()) })
+	total = len(all)
+	if q.Offset >= total {
+		return nil, total
+	}
+	all = all[q.Offset:]
+	if q.Limit > 0 && q.Limit < len(all) {
+		all = all[:q.Limit]
+	}
+	return all, total
+}

@@ -1,0 +1,204 @@
+package dataapi
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// MaxLimit bounds `limit`, so that no request can ask for an unbounded page.
+const MaxLimit = 10000
+
+// Query is a result specification (Buildbot's ResultSpec), applied in this
+// order: filters (all must hold), order, offset and limit, field selection.
+type Query struct {
+	Fields  []string // field selection; empty means every field
+	Filters []Filter
+	Order   []OrderKey
+	Offset  int
+	Limit   int // 0: no limit
+}
+
+// Filter holds when the record's field compares true with any of Values
+// (for ne: with none of them).
+type Filter struct {
+	Field  protoreflect.FieldDescriptor
+	Op     string // eq, ne, lt, le, gt, ge, contains
+	Values []protoreflect.Value
+}
+
+// OrderKey is one sort key.
+type OrderKey struct {
+	Field protoreflect.FieldDescriptor
+	Desc  bool
+}
+
+// operators are Buildbot's filter operators.
+var operators = []string{"eq", "ne", "lt", "le", "gt", "ge", "contains"}
+
+// ParseQuery parses a query string against the record type md. Filters and
+// sort keys may name simple top-level fields (not lists, maps or messages);
+// field selection may name any field. Every problem is reported, each
+// naming the parameter.
+func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error) {
+	q := &Query{}
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		vals := v[key]
+		switch key {
+		case "limit", "offset":
+			n, err := strconv.Atoi(last(vals))
+			switch {
+			case err != nil || n < 0:
+				bad("%s=%q: want a whole number ≥ 0", key, last(vals))
+			case key == "limit" && n > MaxLimit:
+				bad("limit=%d: at most %d", n, MaxLimit)
+			case key == "limit":
+				q.Limit = n
+			default:
+				q.Offset = n
+			}
+		case "order":
+			for _, o := range vals {
+				name, desc := strings.CutPrefix(o, "-")
+				fd, err := simpleField(md, name)
+				if err != nil {
+					bad("order=%q: %v", o, err)
+					continue
+				}
+				q.Order = append(q.Order, OrderKey{Field: fd, Desc: desc})
+			}
+		case "field":
+			for _, f := range vals {
+				if md.Fields().ByName(protoreflect.Name(f)) == nil {
+					bad("field=%q: %s has no such field", f, md.Name())
+					continue
+				}
+				q.Fields = append(q.Fields, f)
+			}
+		default:
+			name, op, ok := strings.Cut(key, "__")
+			if !ok {
+				op = "eq"
+			}
+			if !slices.Contains(operators, op) {
+				bad("%s: unknown operator %q (want one of %s)", key, op, strings.Join(operators, ", "))
+				continue
+			}
+			fd, err := simpleField(md, name)
+			if err != nil {
+				bad("%s: %v", key, err)
+				continue
+			}
+			if op == "contains" && fd.Kind() != protoreflect.StringKind {
+				bad("%s: contains needs a text field", key)
+				continue
+			}
+			f := Filter{Field: fd, Op: op}
+			for _, s := range vals {
+				val, err := parseValue(fd, s)
+				if err != nil {
+					bad("%s=%q: %v", key, s, err)
+					continue
+				}
+				f.Values = append(f.Values, val)
+			}
+			if len(f.Values) > 0 {
+				q.Filters = append(q.Filters, f)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("bad query: %s", strings.Join(errs, "; "))
+	}
+	return q, nil
+}
+
+func last(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	return vals[len(vals)-1]
+}
+
+// simpleField returns the top-level scalar field name of md.
+func simpleField(md protoreflect.MessageDescriptor, name string) (protoreflect.FieldDescriptor, error) {
+	fd := md.Fields().ByName(protoreflect.Name(name))
+	switch {
+	case fd == nil:
+		return nil, fmt.Errorf("%s has no field %q", md.Name(), name)
+	case fd.IsList() || fd.IsMap() || fd.Message() != nil:
+		return nil, fmt.Errorf("%q is not a simple field", name)
+	}
+	return fd, nil
+}
+
+// parseValue reads s as a value of fd's kind. Booleans take Buildbot's
+// spellings: on/off, true/false, yes/no, 1/0.
+func parseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		switch strings.ToLower(s) {
+		case "on", "true", "yes", "1":
+			return protoreflect.ValueOfBool(true), nil
+		case "off", "false", "no", "0":
+			return protoreflect.ValueOfBool(false), nil
+		}
+		return protoreflect.Value{}, fmt.Errorf("want true or false")
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(s), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("want a 32-bit integer")
+		}
+		return protoreflect.ValueOfInt32(int32(n)), nil
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("want an integer")
+		}
+		return protoreflect.ValueOfInt64(n), nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("want a 32-bit whole number")
+		}
+		return protoreflect.ValueOfUint32(uint32(n)), nil
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("want a whole number")
+		}
+		return protoreflect.ValueOfUint64(n), nil
+	case protoreflect.DoubleKind, protoreflect.FloatKind:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("want a number")
+		}
+		if fd.Kind() == protoreflect.FloatKind {
+			return protoreflect.ValueOfFloat32(float32(f)), nil
+		}
+		return protoreflect.ValueOfFloat64(f), nil
+	case protoreflect.EnumKind:
+		ev := fd.Enum().Values().ByName(protoreflect.Name(s))
+		if ev == nil {
+			if n, err := strconv.ParseInt(s, 10, 32); err == nil {
+				return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), nil
+			}
+			return protoreflect.Value{}, fmt.Errorf("not a value of %s", fd.Enum().Name())
+		}
+		return protoreflect.ValueOfEnum(ev.Number()), nil
+	}
+	return protoreflect.Value{}, fmt.Errorf("cannot filter on a %s field", fd.Kind())
+}

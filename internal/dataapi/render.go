@@ -1,0 +1,83 @@
+package dataapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Write writes Buildbot's envelope {"<plural>": [...], "meta": {"total": N}}
+// with each record as a JSON object keyed by field name (every field, or
+// those fields selects). Numbers are JSON numbers, timestamps are seconds
+// since the epoch, as Buildbot gives them, and secret fields are left out.
+func Write(w io.Writer, plural string, page []proto.Message, total int, fields []string) error {
+	rows := make([]map[string]any, 0, len(page))
+	for _, m := range page {
+		rows = append(rows, Record(m.ProtoReflect(), fields))
+	}
+	return json.NewEncoder(w).Encode(map[string]any{plural: rows, "meta": map[string]any{"total": total}})
+}
+
+// Record returns m as a JSON object: every field (or those named in fields),
+// unset ones with their zero value.
+func Record(m protoreflect.Message, fields []string) map[string]any {
+	out := make(map[string]any)
+	fds := m.Descriptor().Fields()
+	for i := range fds.Len() {
+		fd := fds.Get(i)
+		if messages.IsSecret(fd) || (len(fields) > 0 && !slices.Contains(fields, string(fd.Name()))) {
+			continue
+		}
+		out[string(fd.Name())] = fieldJSON(fd, m.Get(fd), m.Has(fd))
+	}
+	return out
+}
+
+func fieldJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) any {
+	switch {
+	case fd.IsList():
+		l := v.List()
+		out := make([]any, l.Len())
+		for i := range out {
+			out[i] = valueJSON(fd, l.Get(i), true)
+		}
+		return out
+	case fd.IsMap():
+		out := make(map[string]any)
+		v.Map().Range(func(k protoreflect.MapKey, e protoreflect.Value) bool {
+			out[k.String()] = valueJSON(fd.MapValue(), e, true)
+			return true
+		})
+		return out
+	}
+	return valueJSON(fd, v, has)
+}
+
+func valueJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) any {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if !has {
+			return nil
+		}
+		switch m := v.Message().Interface().(type) {
+		case *timestamppb.Timestamp:
+			return m.GetSeconds()
+		case *durationpb.Duration:
+			return m.AsDuration().Seconds()
+		}
+		return Record(v.Message(), nil)
+	case protoreflect.BytesKind:
+		return base64.StdEncoding.EncodeToString(v.Bytes())
+	case protoreflect.EnumKind:
+		return int32(v.Enum())
+	}
+	return v.Interface()
+}
