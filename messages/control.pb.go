@@ -773,11 +773,112 @@ func (x *ControlError) GetMessage() string {
 	return ""
 }
 
+// SendChangeRequest adds a change, as Buildbot's `buildbot sendchange` does.
+// It is addressed to the actor `master/change_svc`.
+type SendChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The change; its changeid and sourcestampid are assigned by the master,
+	// and when_timestamp defaults to the time the master receives it.
+	Change        *Change `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendChangeRequest) Reset() {
+	*x = SendChangeRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendChangeRequest) ProtoMessage() {}
+
+func (x *SendChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendChangeRequest.ProtoReflect.Descriptor instead.
+func (*SendChangeRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SendChangeRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *SendChangeRequest) GetChange() *Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+// SendChangeResponse answers a SendChangeRequest once the change is durable.
+type SendChangeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changeid      uint64                 `protobuf:"varint,1,opt,name=changeid,proto3" json:"changeid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendChangeResponse) Reset() {
+	*x = SendChangeResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendChangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendChangeResponse) ProtoMessage() {}
+
+func (x *SendChangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendChangeResponse.ProtoReflect.Descriptor instead.
+func (*SendChangeResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SendChangeResponse) GetChangeid() uint64 {
+	if x != nil {
+		return x.Changeid
+	}
+	return 0
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"\x1cbuildmaster/v1/control.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n" +
+	"\x1cbuildmaster/v1/control.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x17buildmaster/v1/db.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n" +
 	"\x12ReconfigureRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x1f\n" +
 	"\vconfig_name\x18\x02 \x01(\tR\n" +
@@ -828,7 +929,12 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"^\n" +
 	"\fControlError\x124\n" +
 	"\x04code\x18\x01 \x01(\x0e2 .buildmaster.v1.ControlErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*r\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"_\n" +
+	"\x11SendChangeRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12.\n" +
+	"\x06change\x18\x02 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\"0\n" +
+	"\x12SendChangeResponse\x12\x1a\n" +
+	"\bchangeid\x18\x01 \x01(\x04R\bchangeid*r\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -853,7 +959,7 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
 	(ControlErrorCode)(0),         // 1: buildmaster.v1.ControlErrorCode
@@ -866,26 +972,30 @@ var file_buildmaster_v1_control_proto_goTypes = []any{
 	(*TreeNode)(nil),              // 8: buildmaster.v1.TreeNode
 	(*Failure)(nil),               // 9: buildmaster.v1.Failure
 	(*ControlError)(nil),          // 10: buildmaster.v1.ControlError
-	(*MasterConfig)(nil),          // 11: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*SendChangeRequest)(nil),     // 11: buildmaster.v1.SendChangeRequest
+	(*SendChangeResponse)(nil),    // 12: buildmaster.v1.SendChangeResponse
+	(*MasterConfig)(nil),          // 13: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*Change)(nil),                // 16: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	11, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	13, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
 	4,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
 	5,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	12, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	14, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	8,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
 	9,  // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
 	8,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	13, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	15, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	16, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -894,6 +1004,7 @@ func file_buildmaster_v1_control_proto_init() {
 		return
 	}
 	file_buildmaster_v1_config_proto_init()
+	file_buildmaster_v1_db_proto_init()
 	file_buildmaster_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -901,7 +1012,7 @@ func file_buildmaster_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,31 @@
+// Package state owns the master's database: one hashicorp/go-memdb database
+// whose tables follow Buildbot's data model, changed only by Apply, made
+// durable with hashicorp/raft.
+//
+// Records are the protobuf messages of proto/buildmaster/v1/db.proto, one
+// table each (Schema, Tables). A record in memdb is never mutated: Apply
+// clones it, changes the clone and inserts that.
+//
+// Every change of state is a messages.Command applied by Apply, which is
+// deterministic: ids are one more than the largest id in the table, times
+// come in the command. Bad commands (see the Max* limits) return an error
+// wrapping ErrBadCommand that says what and where, and write nothing.
+//
+// Store runs Apply either directly (OpenEphemeral) or as the FSM of a
+// single-voter raft (Open): the raft log and stable store are dir/raft.db
+// (bbolt, fsynced per batch), snapshots live under dir/snapshots and are
+// taken by raft (SnapshotThreshold entries, checked every SnapshotInterval)
+// and on Close; a snapshot streams every table as length-prefixed protobuf
+// rows with a row-count trailer. Submit returns a Future that resolves once
+// the command is committed to disk and applied; SubmitAsync hands the wait
+// to a goroutine so an actor's mailbox never blocks. Read returns an
+// immutable read transaction that never waits for writers.
+//
+// Recovery: Open restores the latest snapshot and replays the log after it.
+// A torn final write of the log is dropped by bbolt (it falls back to its
+// previous meta page; the torn write was never acknowledged). A damaged
+// latest snapshot (CRC mismatch, truncated, unreadable meta.json, rows that
+// do not decode) makes Open fail with an error naming the file, instead of
+// raft's silent fallback to an older snapshot whose following log entries
+// may be compacted away.
+package state

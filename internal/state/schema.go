@@ -1,0 +1,250 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"io"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Table names. Tables lists them in the fixed order used by snapshots and dumps.
+const (
+	TableMasters       = "masters"
+	TableChanges       = "changes"
+	TableSourceStamps  = "sourcestamps"
+	TableBuildsets     = "buildsets"
+	TableBuildRequests = "buildrequests"
+	TableBuilders      = "builders"
+	TableBuilds        = "builds"
+	TableSteps         = "steps"
+	TableLogs          = "logs"
+	TableLogChunks     = "logchunks"
+	TableWorkers       = "workers"
+	TableSchedulers    = "schedulers"
+	TableChangeSources = "changesources"
+	TableObjects       = "objects"
+	TableObjectState   = "object_state"
+	TableUsers         = "users"
+	TableUsersInfo     = "users_info"
+)
+
+// Index names besides "id".
+const (
+	IndexID = "id"
+	// IndexName is the unique name index of masters, builders, workers,
+	// schedulers and change sources.
+	IndexName = "name"
+	// IndexBranch lists changes by branch, oldest first (args: branch string).
+	IndexBranch = "branch"
+	// IndexSSHash finds a sourcestamp by its ss_hash.
+	IndexSSHash = "ss_hash"
+	// IndexUnclaimed holds only unclaimed, incomplete build requests, keyed
+	// (builderid, submitted_at, id): Get(TableBuildRequests,
+	// IndexUnclaimed+"_prefix", builderid) lists a builder's oldest first.
+	IndexUnclaimed = "unclaimed"
+	// IndexClaimedBy holds only claimed, incomplete build requests, by claiming masterid.
+	IndexClaimedBy = "claimed_by"
+	// IndexBuildset lists build requests by buildsetid.
+	IndexBuildset = "buildset"
+	// IndexBuilderNumber is unique on builds (builderid, number).
+	IndexBuilderNumber = "builder_number"
+	// IndexIncompleteBy holds only incomplete builds, by masterid.
+	IndexIncompleteBy = "incomplete_by"
+	// IndexBuildNumber is unique on steps (buildid, number).
+	IndexBuildNumber = "build_number"
+	// IndexStep lists logs by stepid.
+	IndexStep = "step"
+	// IndexIdentifier is the unique identifier index of users.
+	IndexIdentifier = "identifier"
+)
+
+// Tables is every table, in snapshot order.
+var Tables = []string{
+	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
+	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
+	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
+	TableUsersInfo,
+}
+
+// keyIndex is a memdb indexer whose keys are an order-preserving encoding of
+// a tuple of values (uint64 and int64 big-endian, int64 with its sign bit flipped, strings NUL-terminated), so
+// that iteration follows numeric order (memdb's UintFieldIndex uses varints,
+// which do not sort). fn returns ok=false to leave a row out of the index.
+type keyIndex struct {
+	fn func(obj any) (vals []any, ok bool)
+}
+
+// appendUint64 appends v big-endian, so that keys sort numerically.
+func appendUint64(b []byte, v uint64) []byte {
+	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func encodeKey(vals ...any) ([]byte, error) {
+	b := make([]byte, 0, 8*len(vals))
+	for _, v := range vals {
+		switch x := v.(type) {
+		case uint64:
+			b = appendUint64(b, x)
+		case int64:
+			b = appendUint64(b, uint64(x)^(1<<63))
+		case int32:
+			b = appendUint64(b, uint64(int64(x))^(1<<63))
+		case int:
+			b = appendUint64(b, uint64(int64(x))^(1<<63))
+		case string:
+			b = append(b, x...)
+			b = append(b, 0)
+		default:
+			return nil, fmt.Errorf("state: index key of type %T not supported", v)
+		}
+	}
+	return b, nil
+}
+
+func (k keyIndex) FromObject(raw any) (bool, []byte, error) {
+	vals, ok := k.fn(raw)
+	if !ok {
+		return false, nil, nil
+	}
+	b, err := encodeKey(vals...)
+	return err == nil, b, err
+}
+
+func (k keyIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("state: index lookup needs arguments")
+	}
+	return encodeKey(args...)
+}
+
+func (k keyIndex) PrefixFromArgs(args ...any) ([]byte, error) { return encodeKey(args...) }
+
+func idx(name string, unique bool, fn func(obj any) ([]any, bool)) *memdb.IndexSchema {
+	return &memdb.IndexSchema{Name: name, Unique: unique, AllowMissing: true, Indexer: keyIndex{fn: fn}}
+}
+
+func always(vals ...any) ([]any, bool) { return vals, true }
+
+func table(name string, id func(obj any) ([]any, bool), more ...*memdb.IndexSchema) *memdb.TableSchema {
+	t := &memdb.TableSchema{Name: name, Indexes: map[string]*memdb.IndexSchema{}}
+	t.Indexes[IndexID] = &memdb.IndexSchema{Name: IndexID, Unique: true, Indexer: keyIndex{fn: id}}
+	for _, i := range more {
+		t.Indexes[i.Name] = i
+	}
+	return t
+}
+
+// Schema returns the memdb schema: one table per record type.
+func Schema() *memdb.DBSchema {
+	ts := []*memdb.TableSchema{
+		table(TableMasters, func(o any) ([]any, bool) { return always(o.(*messages.Master).Id) },
+			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Master).Name) })),
+		table(TableChanges, func(o any) ([]any, bool) { return always(o.(*messages.Change).Changeid) },
+			idx(IndexBranch, false, func(o any) ([]any, bool) { return always(o.(*messages.Change).Branch) })),
+		table(TableSourceStamps, func(o any) ([]any, bool) { return always(o.(*messages.SourceStamp).Id) },
+			idx(IndexSSHash, true, func(o any) ([]any, bool) { return always(o.(*messages.SourceStamp).SsHash) })),
+		table(TableBuildsets, func(o any) ([]any, bool) { return always(o.(*messages.Buildset).Id) }),
+		table(TableBuildRequests, func(o any) ([]any, bool) { return always(o.(*messages.BuildRequest).Id) },
+			idx(IndexBuildset, false, func(o any) ([]any, bool) { return always(o.(*messages.BuildRequest).Buildsetid) }),
+			idx(IndexUnclaimed, true, func(o any) ([]any, bool) {
+				r := o.(*messages.BuildRequest)
+				if r.Complete || r.Claim != nil {
+					return nil, false
+				}
+				return always(r.Builderid, r.SubmittedAt, r.Id)
+			}),
+			idx(IndexClaimedBy, false, func(o any) ([]any, bool) {
+				r := o.(*messages.BuildRequest)
+				if r.Complete || r.Claim == nil {
+					return nil, false
+				}
+				return always(r.Claim.Masterid)
+			})),
+		table(TableBuilders, func(o any) ([]any, bool) { return always(o.(*messages.Builder).Id) },
+			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Builder).Name) })),
+		table(TableBuilds, func(o any) ([]any, bool) { return always(o.(*messages.Build).Id) },
+			idx(IndexBuilderNumber, true, func(o any) ([]any, bool) {
+				b := o.(*messages.Build)
+				return always(b.Builderid, b.Number)
+			}),
+			idx(IndexIncompleteBy, false, func(o any) ([]any, bool) {
+				b := o.(*messages.Build)
+				if b.CompleteAt != 0 || b.Results != nil {
+					return nil, false
+				}
+				return always(b.Masterid)
+			})),
+		table(TableSteps, func(o any) ([]any, bool) { return always(o.(*messages.Step).Id) },
+			idx(IndexBuildNumber, true, func(o any) ([]any, bool) {
+				s := o.(*messages.Step)
+				return always(s.Buildid, s.Number)
+			})),
+		table(TableLogs, func(o any) ([]any, bool) { return always(o.(*messages.Log).Id) },
+			idx(IndexStep, false, func(o any) ([]any, bool) { return always(o.(*messages.Log).Stepid) })),
+		table(TableLogChunks, func(o any) ([]any, bool) {
+			c := o.(*messages.LogChunk)
+			return always(c.Logid, c.FirstLine)
+		}),
+		table(TableWorkers, func(o any) ([]any, bool) { return always(o.(*messages.Worker).Id) },
+			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Worker).Name) })),
+		table(TableSchedulers, func(o any) ([]any, bool) { return always(o.(*messages.Scheduler).Id) },
+			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Scheduler).Name) })),
+		table(TableChangeSources, func(o any) ([]any, bool) { return always(o.(*messages.ChangeSource).Id) },
+			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.ChangeSource).Name) })),
+		table(TableObjects, func(o any) ([]any, bool) { return always(o.(*messages.StateObject).Id) },
+			idx(IndexName, true, func(o any) ([]any, bool) {
+				s := o.(*messages.StateObject)
+				return always(s.Name, s.ClassName)
+			})),
+		table(TableObjectState, func(o any) ([]any, bool) {
+			s := o.(*messages.ObjectState)
+			return always(s.Objectid, s.Name)
+		}),
+		table(TableUsers, func(o any) ([]any, bool) { return always(o.(*messages.User).Uid) },
+			idx(IndexIdentifier, true, func(o any) ([]any, bool) { return always(o.(*messages.User).Identifier) })),
+		table(TableUsersInfo, func(o any) ([]any, bool) {
+			u := o.(*messages.UserInfo)
+			return always(u.Uid, u.AttrType)
+		}),
+	}
+	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
+	for _, t := range ts {
+		s.Tables[t.Name] = t
+	}
+	return s
+}
+
+// NewDB returns an empty database with Schema.
+func NewDB() (*memdb.MemDB, error) { return memdb.NewMemDB(Schema()) }
+
+// Dump writes every row of every table to w in a canonical text form: one
+// line per row, "table {json}", tables in Tables order, rows in id order.
+// Two databases with the same content dump to the same bytes.
+func Dump(w io.Writer, txn *memdb.Txn) error {
+	for _, t := range Tables {
+		it, err := txn.Get(t, IndexID+"_prefix")
+		if err != nil {
+			return err
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(raw.(proto.Message))
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, js); err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(w, "%s %s\n", t, buf.Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,547 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/replay.golden and the fuzz seed corpus")
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func testOpts() Options {
+	return Options{Logger: quiet(), SnapshotThreshold: 64, TrailingLogs: 16, SnapshotInterval: 50 * time.Millisecond}
+}
+
+// goldenCommands is a fixed sequence using every command, bad ones included.
+func goldenCommands() []*messages.Command {
+	cmds := []*messages.Command{masterStarted(0, "m1", 1000), builder("b1"), builder("b2")}
+	for i := 0; i < 40; i++ {
+		branch := []string{"main", "dev"}[i%2]
+		cmds = append(cmds, addChange(change(fmt.Sprintf("dev%d", i%5), branch, int64(1001+i))))
+	}
+	cmds = append(cmds,
+		addChange(&messages.Change{Author: "", WhenTimestamp: 1}), // refused
+		buildset(1100, 1, 2), buildset(1101, 1), claim(1, 1102, 1, 3),
+		claim(1, 1103, 3), // refused: already claimed
+		addBuild(1, 1, 1, 1104), addBuild(1, 3, 1, 1105), addStep(1, "compile", 1106), addStep(1, "test", 1107),
+		addLog(1, "stdio"), addLog(2, "stdio"), appendLog(1, "line 1\nline 2\n"), appendLog(1, "line 3"),
+		&messages.Command{}, // refused
+		masterStarted(0, "m1", 2000),
+		claim(1, 2001, 2), addBuild(2, 2, 1, 2002),
+	)
+	for i := 0; i < 40; i++ {
+		cmds = append(cmds, addChange(change(fmt.Sprintf("late%d", i%3), "main", int64(3000+i))))
+	}
+	return cmds
+}
+
+func TestReplayGolden(t *testing.T) {
+	cmds := goldenCommands()
+	half := len(cmds) / 2
+
+	// 1. Live, in memory.
+	live := OpenEphemeral()
+	for _, c := range cmds {
+		live.Submit(c).Wait()
+	}
+	var liveDump bytes.Buffer
+	if err := Dump(&liveDump, live.Read()); err != nil {
+		t.Fatal(err)
+	}
+
+	// 2. Snapshot half-way, restore into a fresh database, apply the rest.
+	db := newDB(t)
+	for _, c := range cmds[:half] {
+		txn := db.Txn(true)
+		if _, err := Apply(txn, c); err != nil {
+			txn.Abort()
+		} else {
+			txn.Commit()
+		}
+	}
+	var snap bytes.Buffer
+	if err := WriteSnapshot(&snap, db.Txn(false)); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := ReadSnapshot(&snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds[half:] {
+		txn := fresh.Txn(true)
+		if _, err := Apply(txn, c); err != nil {
+			txn.Abort()
+		} else {
+			txn.Commit()
+		}
+	}
+	if got := dump(t, fresh); got != liveDump.String() {
+		t.Fatalf("snapshot+replay differs from live:\n%s\n---\n%s", got, liveDump.String())
+	}
+
+	// 3. Durable: half, raft snapshot, close, reopen (restore snapshot), rest, close, reopen (snapshot + log).
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds[:half] {
+		s.Submit(c).Wait()
+	}
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds[half:] {
+		s.Submit(c).Wait()
+	}
+	s.Close()
+	s, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var durable bytes.Buffer
+	Dump(&durable, s.Read())
+	if durable.String() != liveDump.String() {
+		t.Fatalf("durable snapshot+log replay differs from live:\n%s\n---\n%s", durable.String(), liveDump.String())
+	}
+	st := s.Stats()
+	if st.LastSnapshotIndex == 0 || st.LastSnapshotTime.IsZero() || st.JournalBytes == 0 || st.Rows[TableChanges] != 80 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	golden := filepath.Join("testdata", "replay.golden")
+	if *update {
+		if err := os.WriteFile(golden, liveDump.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != liveDump.String() {
+		t.Fatalf("live state differs from %s (run with -update if the change is intended):\n%s", golden, liveDump.String())
+	}
+}
+
+func submitChanges(t testing.TB, s *Store, from, n, writers int) map[uint64]string {
+	t.Helper()
+	var mu sync.Mutex
+	acked := map[uint64]string{}
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := from + w; i < from+n; i += writers {
+				author := fmt.Sprintf("author-%d", i)
+				res, err := s.Submit(addChange(change(author, "main", int64(i+1)))).Wait()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked[res.Id] = author
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	return acked
+}
+
+func checkAcked(t *testing.T, s *Store, acked map[uint64]string) {
+	t.Helper()
+	txn := s.Read()
+	for id, author := range acked {
+		c, err := get[*messages.Change](txn, TableChanges, IndexID, id)
+		if err != nil || c == nil || c.Author != author {
+			t.Fatalf("acknowledged change %d (%s) lost: %v %v", id, author, c, err)
+		}
+	}
+}
+
+func TestDurableCloseReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := submitChanges(t, s, 0, 600, 16)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Submit(addChange(change("x", "main", 1))).Wait(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("submit after close: %v", err)
+	}
+	s, err = Open(dir, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAcked(t, s, acked)
+	st := s.Stats()
+	if st.Rows[TableChanges] != 600 || st.LastSnapshotIndex == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Ids continue after a restart.
+	res, err := s.Submit(addChange(change("next", "main", 1))).Wait()
+	if err != nil || res.Id != 601 {
+		t.Fatalf("next id %v %v", res, err)
+	}
+	s.Close()
+}
+
+// TestCrashChild is the child process of TestCrashKill9: it writes changes
+// for ever and prints "ACK id author" for each acknowledged one.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv("STATE_CRASH_DIR")
+	if dir == "" {
+		t.Skip("child of TestCrashKill9")
+	}
+	round, _ := strconv.Atoi(os.Getenv("STATE_CRASH_ROUND"))
+	s, err := Open(dir, testOpts())
+	if err != nil {
+		fmt.Println("OPEN-ERROR", err)
+		os.Exit(3)
+	}
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	for w := 0; w < 32; w++ {
+		go func(w int) {
+			for i := 0; ; i++ {
+				author := fmt.Sprintf("r%d-w%d-%d", round, w, i)
+				res, err := s.Submit(addChange(change(author, "main", int64(i+1)))).Wait()
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				fmt.Fprintf(out, "ACK %d %s\n", res.Id, author)
+				out.Flush()
+				mu.Unlock()
+			}
+		}(w)
+	}
+	select {}
+}
+
+func TestCrashKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes")
+	}
+	dir := t.TempDir()
+	acked := map[uint64]string{}
+	for round := 0; round < 4; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "STATE_CRASH_DIR="+dir, "STATE_CRASH_ROUND="+strconv.Itoa(round))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		n := 0
+		want := 300 + 250*round
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) == 3 && f[0] == "ACK" {
+				id, _ := strconv.ParseUint(f[1], 10, 64)
+				if prev, ok := acked[id]; ok && prev != f[2] {
+					t.Fatalf("round %d: id %d acknowledged twice (%s, %s)", round, id, prev, f[2])
+				}
+				acked[id] = f[2]
+				n++
+				if n == want {
+					cmd.Process.Signal(syscall.SIGKILL)
+				}
+			} else if len(f) > 0 && f[0] == "OPEN-ERROR" {
+				t.Fatalf("round %d: child could not open: %s", round, sc.Text())
+			}
+		}
+		cmd.Wait()
+		if n < want {
+			t.Fatalf("round %d: child stopped after %d acks", round, n)
+		}
+		s, err := Open(dir, testOpts())
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill -9: %v", round, err)
+		}
+		checkAcked(t, s, acked)
+		// Nothing invented: every change is one a child submitted.
+		it, _ := s.Read().Get(TableChanges, IndexID+"_prefix")
+		rows := 0
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			c := raw.(*messages.Change)
+			if !strings.HasPrefix(c.Author, "r") || c.Changeid != uint64(rows+1) {
+				t.Fatalf("unexpected change %v", c)
+			}
+			rows++
+		}
+		t.Logf("round %d: %d acknowledged in total, %d rows (%d committed but unacknowledged)", round, len(acked), rows, rows-len(acked))
+		s.Close()
+	}
+}
+
+func TestTornLogTail(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour, NoSnapshotOnClose: true}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := submitChanges(t, s, 0, 200, 8)
+	last, err := s.Submit(addChange(change("last", "main", 1))).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// Tear the last bbolt transaction: its meta page (the one with the
+	// highest txid) was being written when the power went.
+	path := filepath.Join(dir, LogFile)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := make([]byte, 128)
+	f.ReadAt(hdr, 0)
+	pageSize := int64(uint32(hdr[24]) | uint32(hdr[25])<<8 | uint32(hdr[26])<<16 | uint32(hdr[27])<<24)
+	txid := func(off int64) uint64 {
+		b := make([]byte, 8)
+		f.ReadAt(b, off+64)
+		var v uint64
+		for i := 7; i >= 0; i-- {
+			v = v<<8 | uint64(b[i])
+		}
+		return v
+	}
+	torn := int64(0)
+	if txid(pageSize) > txid(0) {
+		torn = pageSize
+	}
+	f.WriteAt(bytes.Repeat([]byte{0xAB}, 40), torn+40) // garbage over the tail of the meta page
+	f.Close()
+
+	s, err = Open(dir, opts)
+	if err != nil {
+		// Refusing is allowed, but only with an error naming the file.
+		if !strings.Contains(err.Error(), path) {
+			t.Fatalf("refused without naming %s: %v", path, err)
+		}
+		t.Logf("refused: %v", err)
+		return
+	}
+	defer s.Close()
+	checkAcked(t, s, acked) // everything before the torn write is there
+	c, _ := get[*messages.Change](s.Read(), TableChanges, IndexID, last.Id)
+	t.Logf("torn final write: last change present=%v", c != nil)
+	if _, err := s.Submit(addChange(change("after", "main", 1))).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCorruptSnapshotRefused(t *testing.T) {
+	for _, how := range []string{"truncate", "flip", "meta"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour, TrailingLogs: 10, NoSnapshotOnClose: true}
+			s, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			submitChanges(t, s, 0, 300, 8)
+			if err := s.Snapshot(); err != nil {
+				t.Fatal(err)
+			}
+			submitChanges(t, s, 300, 20, 1)
+			s.Close()
+			ents, _ := os.ReadDir(filepath.Join(dir, SnapshotDir))
+			if len(ents) != 1 {
+				t.Fatalf("snapshots: %v", ents)
+			}
+			snapDir := filepath.Join(dir, SnapshotDir, ents[0].Name())
+			state := filepath.Join(snapDir, "state.bin")
+			switch how {
+			case "truncate":
+				fi, _ := os.Stat(state)
+				os.Truncate(state, fi.Size()/2)
+			case "flip":
+				b, _ := os.ReadFile(state)
+				b[len(b)/2] ^= 0xFF
+				os.WriteFile(state, b, 0o644)
+			case "meta":
+				os.WriteFile(filepath.Join(snapDir, "meta.json"), []byte("{"), 0o644)
+				state = snapDir
+			}
+			_, err = Open(dir, opts)
+			if err == nil {
+				t.Fatal("opened a store with a damaged snapshot")
+			}
+			if !strings.Contains(err.Error(), state) {
+				t.Fatalf("error does not name %s: %v", state, err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+func TestReadSnapshotTruncated(t *testing.T) {
+	db := fixture(t)
+	var b bytes.Buffer
+	if err := WriteSnapshot(&b, db.Txn(false)); err != nil {
+		t.Fatal(err)
+	}
+	full := b.Bytes()
+	if _, err := ReadSnapshot(bytes.NewReader(full)); err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(full); n++ {
+		if _, err := ReadSnapshot(bytes.NewReader(full[:n])); err == nil {
+			t.Fatalf("truncated snapshot of %d/%d bytes accepted", n, len(full))
+		}
+	}
+}
+
+func TestSubmitAsyncAndEphemeral(t *testing.T) {
+	s := OpenEphemeral()
+	done := make(chan uint64, 1)
+	s.SubmitAsync(addChange(change("a", "main", 1)), func(res *messages.CommandResult, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res.Id
+	})
+	if id := <-done; id != 1 {
+		t.Fatalf("id %d", id)
+	}
+	if st := s.Stats(); st.Durable || st.Rows[TableChanges] != 1 || st.Rows[TableSourceStamps] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	s.Close()
+	if _, err := s.Submit(builder("x")).Wait(); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+}
+
+// A snapshot whose CRC is right but whose content is not ours is refused too
+// (raft alone would fall back to an older snapshot).
+func TestUnreadableSnapshotRefused(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitChanges(t, s, 0, 50, 4)
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	s.Close()
+	snaps, err := raft.NewFileSnapshotStore(dir, 5, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := snaps.List()
+	_, trans := raft.NewInmemTransport("x")
+	sink, err := snaps.Create(raft.SnapshotVersionMax, st.LastIndex, st.LastTerm, list[0].Configuration, list[0].ConfigurationIndex, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.Write([]byte("BMSNAP01 not really"))
+	sink.Close()
+	_, err = Open(dir, opts)
+	if err == nil || !strings.Contains(err.Error(), "refusing to start") {
+		t.Fatalf("err %v", err)
+	}
+	t.Log(err)
+}
+
+// ApplyBatch (one transaction for many commands, as raft's batching FSM
+// calls it) gives exactly what applying them one by one gives, with and
+// without a bad command in the batch.
+func TestApplyBatchMatchesSingle(t *testing.T) {
+	var good []*messages.Command
+	probe := newDB(t)
+	for _, c := range goldenCommands() {
+		txn := probe.Txn(true)
+		if _, err := Apply(txn, c); err != nil {
+			txn.Abort()
+			continue
+		}
+		txn.Commit()
+		good = append(good, c)
+	}
+	if len(good) != len(goldenCommands())-3 {
+		t.Fatalf("%d good commands", len(good))
+	}
+	for name, cmds := range map[string][]*messages.Command{"good": good, "with bad": goldenCommands()} {
+		t.Run(name, func(t *testing.T) {
+			single := newDB(t)
+			var want []string
+			for _, c := range cmds {
+				txn := single.Txn(true)
+				res, err := Apply(txn, c)
+				if err != nil {
+					txn.Abort()
+					want = append(want, "error: "+err.Error())
+					continue
+				}
+				txn.Commit()
+				want = append(want, res.String())
+			}
+			f := &fsm{}
+			db := newDB(t)
+			f.db.Store(db)
+			var logs []*raft.Log
+			for i, c := range cmds {
+				b, _ := proto.Marshal(c)
+				logs = append(logs, &raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: b})
+			}
+			out := f.ApplyBatch(logs)
+			for i, o := range out {
+				a := o.(applied)
+				got := ""
+				if a.err != nil {
+					got = "error: " + a.err.Error()
+				} else {
+					got = a.res.String()
+				}
+				if got != want[i] {
+					t.Fatalf("command %d: batch %q, single %q", i, got, want[i])
+				}
+			}
+			if dump(t, db) != dump(t, single) {
+				t.Fatal("batch and single application differ")
+			}
+		})
+	}
+}
