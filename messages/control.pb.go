@@ -85,6 +85,8 @@ const (
 	ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED ControlErrorCode = 1
 	// The request could not be carried out; see message.
 	ControlErrorCode_CONTROL_ERROR_CODE_FAILED ControlErrorCode = 2
+	// The request itself was wrong (e.g. an oversized change); nothing was written.
+	ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT ControlErrorCode = 3
 )
 
 // Enum value maps for ControlErrorCode.
@@ -93,11 +95,13 @@ var (
 		0: "CONTROL_ERROR_CODE_UNSPECIFIED",
 		1: "CONTROL_ERROR_CODE_UNAUTHENTICATED",
 		2: "CONTROL_ERROR_CODE_FAILED",
+		3: "CONTROL_ERROR_CODE_INVALID_ARGUMENT",
 	}
 	ControlErrorCode_value = map[string]int32{
-		"CONTROL_ERROR_CODE_UNSPECIFIED":     0,
-		"CONTROL_ERROR_CODE_UNAUTHENTICATED": 1,
-		"CONTROL_ERROR_CODE_FAILED":          2,
+		"CONTROL_ERROR_CODE_UNSPECIFIED":      0,
+		"CONTROL_ERROR_CODE_UNAUTHENTICATED":  1,
+		"CONTROL_ERROR_CODE_FAILED":           2,
+		"CONTROL_ERROR_CODE_INVALID_ARGUMENT": 3,
 	}
 )
 
@@ -940,11 +944,12 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHANGE_KIND_ADDED\x10\x01\x12\x17\n" +
 	"\x13CHANGE_KIND_REMOVED\x10\x02\x12\x17\n" +
-	"\x13CHANGE_KIND_CHANGED\x10\x03*}\n" +
+	"\x13CHANGE_KIND_CHANGED\x10\x03*\xa6\x01\n" +
 	"\x10ControlErrorCode\x12\"\n" +
 	"\x1eCONTROL_ERROR_CODE_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"CONTROL_ERROR_CODE_UNAUTHENTICATED\x10\x01\x12\x1d\n" +
-	"\x19CONTROL_ERROR_CODE_FAILED\x10\x02B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x19CONTROL_ERROR_CODE_FAILED\x10\x02\x12'\n" +
+	"#CONTROL_ERROR_CODE_INVALID_ARGUMENT\x10\x03B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_control_proto_rawDescOnce sync.Once

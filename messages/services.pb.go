@@ -184,6 +184,61 @@ func (x *InjectFailure) GetReason() string {
 	return ""
 }
 
+// CommandFailed answers a Command sent to the db service that wrote nothing.
+type CommandFailed struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// True when the command itself was refused (bad or oversized); false when
+	// the store failed (closed, disk error).
+	BadCommand    bool `protobuf:"varint,2,opt,name=bad_command,json=badCommand,proto3" json:"bad_command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandFailed) Reset() {
+	*x = CommandFailed{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandFailed) ProtoMessage() {}
+
+func (x *CommandFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandFailed.ProtoReflect.Descriptor instead.
+func (*CommandFailed) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CommandFailed) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *CommandFailed) GetBadCommand() bool {
+	if x != nil {
+		return x.BadCommand
+	}
+	return false
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
@@ -201,7 +256,11 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"generation\x127\n" +
 	"\achanges\x18\x03 \x03(\v2\x1d.buildmaster.v1.ServiceChangeR\achanges\"'\n" +
 	"\rInjectFailure\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reasonB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"J\n" +
+	"\rCommandFailed\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1f\n" +
+	"\vbad_command\x18\x02 \x01(\bR\n" +
+	"badCommandB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -215,17 +274,18 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),   // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil), // 1: buildmaster.v1.ConfigApplied
 	(*InjectFailure)(nil), // 2: buildmaster.v1.InjectFailure
-	(*MasterConfig)(nil),  // 3: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil), // 4: buildmaster.v1.ServiceChange
+	(*CommandFailed)(nil), // 3: buildmaster.v1.CommandFailed
+	(*MasterConfig)(nil),  // 4: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil), // 5: buildmaster.v1.ServiceChange
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	3, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	4, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	4, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	5, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
 	2, // [2:2] is the sub-list for method output_type
 	2, // [2:2] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
@@ -246,7 +306,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

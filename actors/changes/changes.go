@@ -1,12 +1,24 @@
 // Package changes is the `change_svc` service (Buildbot's ChangeManager): the
 // parent of every configured change source, one child per source named by
-// its config.
+// its config, and the door through which changes enter the master.
 //
-// It accepts messages.ApplyConfig (change sources diffed by name); a change
-// source actor accepts its new messages.ChangeSourceConfig in place.
+// It accepts messages.ApplyConfig (change sources diffed by name; a change
+// source actor accepts its new messages.ChangeSourceConfig in place), and,
+// from other processes too, messages.SendChangeRequest (Buildbot's
+// `sendchange`): with the admin token, the change is handed to the db service
+// as an AddChange command and answered messages.SendChangeResponse once it
+// is durable; a bad change gets a messages.ControlError and writes nothing.
 package changes
 
 import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -14,10 +26,84 @@ import (
 // Name is the service's name in the tree.
 const Name = "change_svc"
 
+// Path is the service's tree path, which is also its actor id: the target
+// of SendChangeRequest.
+const Path = "master/" + Name
+
+// DBTimeout bounds how long a change waits to become durable.
+const DBTimeout = time.Minute
+
 // Spec describes the service to the master.
 func Spec() service.Spec {
-	return service.Spec{Name: Name, Kind: "change_manager", Groups: func() []service.Group {
-		return []service.Group{service.LeafGroup("change_source", "",
-			(*messages.MasterConfig).GetChangeSources, (*messages.ChangeSourceConfig).GetName)}
-	}}
+	return service.Spec{
+		Name: Name, Kind: "change_manager",
+		Groups: func() []service.Group {
+			return []service.Group{service.LeafGroup("change_source", "",
+				(*messages.MasterConfig).GetChangeSources, (*messages.ChangeSourceConfig).GetName)}
+		},
+		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
+			return &changeService{Base: service.NewBase(rt, s), now: time.Now}
+		},
+	}
+}
+
+type changeService struct {
+	service.Base
+	now func() time.Time
+}
+
+// Receive implements actor.Actor.
+func (c *changeService) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.SendChangeRequest:
+		if service.Authorized(ctx, c.RT, m.GetToken()) {
+			c.sendChange(ctx, m)
+		}
+	default:
+		c.Base.Receive(ctx)
+	}
+}
+
+// sendChange adds the request's change through the db service and answers
+// once it is durable, without blocking the mailbox meanwhile.
+func (c *changeService) sendChange(ctx actor.Context, m *messages.SendChangeRequest) {
+	from := "this process"
+	if s := ctx.Sender(); s != nil {
+		from = s.Address
+	}
+	if m.GetChange() == nil {
+		service.Respond(ctx, invalid("sendchange: the request carries no change"))
+		return
+	}
+	change := proto.Clone(m.GetChange()).(*messages.Change)
+	if change.WhenTimestamp == 0 {
+		change.WhenTimestamp = c.now().Unix()
+	}
+	sender := ctx.Sender()
+	cmd := &messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: change}}}
+	f := ctx.RequestFuture(db.PID(ctx.ActorSystem()), cmd, DBTimeout)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		var reply proto.Message
+		switch r := res.(type) {
+		case *messages.CommandResult:
+			c.RT.Log.Info("change added", slog.Uint64("changeid", r.GetId()), slog.String("from", from),
+				slog.String("branch", change.GetBranch()), slog.String("revision", change.GetRevision()))
+			reply = &messages.SendChangeResponse{Changeid: r.GetId()}
+		case *messages.CommandFailed:
+			c.RT.Log.Warn("change refused", slog.String("from", from), slog.String("error", r.GetMessage()))
+			reply = &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: r.GetMessage()}
+			if r.GetBadCommand() {
+				reply = invalid(r.GetMessage())
+			}
+		default:
+			c.RT.Log.Error("change not added: the db service did not answer", slog.String("from", from), slog.Any("error", err))
+			reply = &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED,
+				Message: fmt.Sprintf("sendchange: the db service did not answer: %v", err)}
+		}
+		service.Send(ctx, sender, reply)
+	})
+}
+
+func invalid(msg string) *messages.ControlError {
+	return &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, Message: msg}
 }

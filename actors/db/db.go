@@ -1,11 +1,77 @@
-// Package db is the `db` service, (Buildbot's DBConnector): the only owner of the master's state. It accepts
-// messages.ApplyConfig.
+// Package db is the `db` service (Buildbot's DBConnector): the only writer of
+// the master's state, a state.Store (go-memdb made durable with raft) that
+// the master opens before the tree starts and closes after it stops.
+//
+// It accepts messages.ApplyConfig, and messages.Command from the master's
+// own actors: the command is submitted to the store without blocking the
+// mailbox, and the sender is answered once it is durable and applied, with
+// messages.CommandResult, or messages.CommandFailed when it wrote nothing.
+// Nothing from another process reaches it.
+//
+// Readers do not come here: they take rt.DB.Read(), an immutable read
+// transaction that never waits for writers.
 package db
 
-import "github.com/buildmaster/buildmaster/actors/service"
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
 
 // Name is the service's name in the tree.
 const Name = "db"
 
+// Path is the service's tree path, which is also its actor id.
+const Path = "master/" + Name
+
 // Spec describes the service to the master.
-func Spec() service.Spec { return service.Spec{Name: Name, Kind: "db_connector"} }
+func Spec() service.Spec {
+	return service.Spec{Name: Name, Kind: "db_connector", New: func(rt *service.Runtime, s service.Spec) actor.Actor {
+		return &dbService{Base: service.NewBase(rt, s)}
+	}}
+}
+
+// PID is the db service of the master in system.
+func PID(system *actor.ActorSystem) *actor.PID { return actor.NewPID(system.Address(), Path) }
+
+type dbService struct{ service.Base }
+
+// Receive implements actor.Actor.
+func (d *dbService) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.Command:
+		d.submit(ctx, m)
+	default:
+		d.Base.Receive(ctx)
+	}
+}
+
+func (d *dbService) submit(ctx actor.Context, cmd *messages.Command) {
+	sender, root, log, commands := ctx.Sender(), ctx.ActorSystem().Root, d.RT.Log, d.RT.Stats.DBCommands
+	if d.RT.DB == nil {
+		service.Respond(ctx, &messages.CommandFailed{Message: "db: no store"})
+		return
+	}
+	d.RT.DB.SubmitAsync(cmd, func(res *messages.CommandResult, err error) {
+		if err != nil {
+			bad := errors.Is(err, state.ErrBadCommand)
+			if !bad {
+				log.Error("db: command failed", slog.Any("error", err))
+			}
+			commands.WithLabelValues(map[bool]string{true: "refused", false: "failed"}[bad]).Inc()
+			if sender != nil {
+				root.Send(sender, &messages.CommandFailed{Message: err.Error(), BadCommand: bad})
+			}
+			return
+		}
+		commands.WithLabelValues("applied").Inc()
+		if sender != nil {
+			root.Send(sender, res)
+		}
+	})
+}

@@ -2,6 +2,7 @@
 // the debug endpoint (`listen.debug`, default 127.0.0.1:8011), which serves
 //
 //	GET  /debug/tree                   the live tree as JSON (?format=text, ?format=html)
+//	GET  /debug/db                     the state: rows per table, raft's last index and term, last snapshot, bytes on disk
 //	GET  /debug/actors/{path}          one actor: its node and what it publishes (secrets blanked)
 //	POST /debug/actors/{path}/crash    fault injection: the actor panics (needs debug.actions and the admin token)
 //	GET  /healthz                      liveness and the config generation
@@ -15,11 +16,7 @@
 package debug
 
 import (
-	"errors"
-	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -66,35 +63,5 @@ func (d *debugService) Receive(ctx actor.Context) {
 }
 
 func (d *debugService) serve() {
-	addr := d.Config.GetListen().GetDebug()
-	if addr == "" {
-		return
-	}
-	l, err := listen(addr)
-	if err != nil {
-		// The master checks its listeners before it starts, so this is a
-		// restart racing the old socket's release; say so, do not crash-loop.
-		d.RT.Log.Error("debug endpoint cannot listen", slog.String("addr", addr), slog.Any("error", err))
-		return
-	}
-	d.srv = &http.Server{Handler: Handler(d.RT), ReadHeaderTimeout: 10 * time.Second}
-	go func(srv *http.Server) {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.RT.Log.Error("debug endpoint stopped", slog.Any("error", err))
-		}
-	}(d.srv)
-}
-
-// listen retries briefly: a restarted service may find its old socket still
-// being released.
-func listen(addr string) (net.Listener, error) {
-	var err error
-	for range 20 {
-		var l net.Listener
-		if l, err = net.Listen("tcp", addr); err == nil {
-			return l, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil, err
+	d.srv = service.ServeHTTP(d.RT, "debug endpoint", d.Config.GetListen().GetDebug(), Handler(d.RT))
 }

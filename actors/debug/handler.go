@@ -32,6 +32,7 @@ func Handler(rt *service.Runtime) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "generation": rt.Generation()})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(rt.Metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /debug/db", func(w http.ResponseWriter, _ *http.Request) { serveDB(rt, w) })
 	mux.HandleFunc("GET /debug/tree", func(w http.ResponseWriter, r *http.Request) { serveTree(rt, w, r) })
 	mux.HandleFunc("GET /debug/actors/{path...}", func(w http.ResponseWriter, r *http.Request) { serveActor(rt, w, r) })
 	mux.HandleFunc("POST /debug/actors/{path...}", func(w http.ResponseWriter, r *http.Request) { serveCrash(rt, w, r) })
@@ -187,4 +188,38 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// DB is the JSON form of GET /debug/db.
+type DB struct {
+	Durable        bool           `json:"durable"`
+	Dir            string         `json:"dir,omitempty"`
+	Rows           map[string]int `json:"rows"`
+	LastIndex      uint64         `json:"raft_last_index"`
+	LastTerm       uint64         `json:"raft_last_term"`
+	AppliedIndex   uint64         `json:"raft_applied_index"`
+	LastSnapshot   *Snapshot      `json:"last_snapshot"`
+	JournalBytes   int64          `json:"journal_bytes"`
+	SnapshotsBytes int64          `json:"snapshots_bytes"`
+}
+
+// Snapshot describes the latest snapshot of the state.
+type Snapshot struct {
+	Index uint64    `json:"index"`
+	Term  uint64    `json:"term"`
+	Time  time.Time `json:"time"`
+}
+
+func serveDB(rt *service.Runtime, w http.ResponseWriter) {
+	if rt.DB == nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "no state"})
+		return
+	}
+	st := rt.DB.Stats()
+	out := DB{Durable: st.Durable, Dir: st.Dir, Rows: st.Rows, LastIndex: st.LastIndex, LastTerm: st.LastTerm,
+		AppliedIndex: st.AppliedIndex, JournalBytes: st.JournalBytes, SnapshotsBytes: st.SnapshotBytes}
+	if !st.LastSnapshotTime.IsZero() {
+		out.LastSnapshot = &Snapshot{Index: st.LastSnapshotIndex, Term: st.LastSnapshotTerm, Time: st.LastSnapshotTime}
+	}
+	writeJSON(w, http.StatusOK, out)
 }

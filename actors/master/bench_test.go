@@ -109,7 +109,7 @@ func startMaster(tb testing.TB, n int, o genOpts) *master.Master {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := master.Start(master.Options{Config: cfg, Token: benchToken, DataDir: tb.TempDir(), Log: quiet(), NoRemote: true})
+	m, err := master.Start(master.Options{Config: cfg, Token: benchToken, DataDir: tb.TempDir(), Log: quiet(), NoRemote: true, Ephemeral: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func BenchmarkStartup(b *testing.B) {
 				load += time.Since(t0)
 				dir := b.TempDir()
 				b.StartTimer()
-				m, err := master.Start(master.Options{Config: cfg, Token: benchToken, DataDir: dir, Log: quiet(), NoRemote: true})
+				m, err := master.Start(master.Options{Config: cfg, Token: benchToken, DataDir: dir, Log: quiet(), NoRemote: true, Ephemeral: true})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/remoting"
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -23,9 +27,12 @@ type Options struct {
 	Config     *messages.MasterConfig // validated, defaults applied
 	ConfigPath string                 // re-read by a bare reconfig; "" for the built-in config
 	Input      config.Fingerprint     // of the text Config was loaded from; zero when unknown
-	DataDir    string
-	Token      string
-	Log        *slog.Logger
+	// DataDir holds the state (DataDir/state); required unless Ephemeral.
+	DataDir string
+	// Ephemeral keeps the state in memory only: nothing survives the process.
+	Ephemeral bool
+	Token     string
+	Log       *slog.Logger
 	// LibLog receives protoactor's own log lines; nil means Log at warn level.
 	LibLog *slog.Logger
 	// Idle is called when a reconfiguration is over and none is queued.
@@ -46,12 +53,18 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		Name: {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		Name:         {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		changes.Path: {&messages.SendChangeRequest{}},
 	}
 }
 
-// Start checks the listeners, starts the actor system and the remote
-// endpoint, and spawns the tree. It returns once every service has started.
+// StateDir is where, under the data directory, the state is kept.
+const StateDir = "state"
+
+// Start checks the listeners, opens the state (replaying it, then doing
+// Buildbot's housekeeping for a master that may have crashed), starts the
+// actor system and the remote endpoint, and spawns the tree. It returns once
+// every service has started.
 func Start(opts Options) (*Master, error) {
 	cfg := opts.Config
 	for _, l := range []struct{ key, addr string }{{"listen.debug", cfg.GetListen().GetDebug()}, {"listen.www", cfg.GetListen().GetWww()}} {
@@ -59,6 +72,59 @@ func Start(opts Options) (*Master, error) {
 			return nil, fmt.Errorf("%s %s: %w", l.key, l.addr, err)
 		}
 	}
+	store, err := openState(opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := start(opts, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// openState opens the store and marks this master started in it.
+func openState(opts Options) (*state.Store, error) {
+	name := "ephemeral"
+	var store *state.Store
+	if opts.Ephemeral {
+		store = state.OpenEphemeral()
+	} else {
+		if opts.DataDir == "" {
+			return nil, errors.New("no data directory for the state (or run ephemeral)")
+		}
+		dir := filepath.Join(opts.DataDir, StateDir)
+		start := time.Now()
+		var err error
+		if store, err = state.Open(dir, state.Options{Logger: opts.Log}); err != nil {
+			return nil, err
+		}
+		name = dir
+		opts.Log.Info("state opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+	}
+	if host, err := os.Hostname(); err == nil {
+		name = host + ":" + name
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := store.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_MasterStarted{
+		MasterStarted: &messages.MasterStarted{Name: name, Time: time.Now().Unix()}}})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("state: marking the master started: %w", err)
+	}
+	if res.GetBuildsRetried()+res.GetStepsFinished()+res.GetLogsFinished()+res.GetRequestsUnclaimed() > 0 {
+		opts.Log.Warn("state: cleaned up after a master that stopped uncleanly",
+			slog.Uint64("masterid", res.GetId()), slog.Uint64("builds_retried", uint64(res.GetBuildsRetried())),
+			slog.Uint64("steps_finished", uint64(res.GetStepsFinished())), slog.Uint64("logs_finished", uint64(res.GetLogsFinished())),
+			slog.Uint64("requests_unclaimed", uint64(res.GetRequestsUnclaimed())))
+	}
+	return store, nil
+}
+
+func start(opts Options, store *state.Store) (*Master, error) {
+	cfg := opts.Config
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
@@ -71,7 +137,7 @@ func Start(opts Options) (*Master, error) {
 		default:
 		}
 	})
-	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath = opts.Token, opts.DataDir, opts.ConfigPath
+	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB = opts.Token, opts.DataDir, opts.ConfigPath, store
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle = opts.Idle
 	if !opts.NoRemote {
@@ -133,8 +199,8 @@ func (m *Master) Request(ctx context.Context, msg proto.Message) (any, error) {
 	return m.RT.System.Root.RequestFuture(m.PID, msg, timeout).Result()
 }
 
-// Stop stops the tree gracefully (children before parents) and then the
-// remote endpoint.
+// Stop stops the tree gracefully (children before parents), then the
+// remote endpoint, then closes the state (taking a snapshot).
 func (m *Master) Stop(timeout time.Duration) error {
 	var err error
 	if m.PID != nil {
@@ -152,6 +218,9 @@ func (m *Master) Stop(timeout time.Duration) error {
 	}
 	m.shutdownRemote()
 	m.RT.System.Shutdown()
+	if e := m.RT.DB.Close(); e != nil && err == nil {
+		err = fmt.Errorf("closing the state: %w", e)
+	}
 	return err
 }
 

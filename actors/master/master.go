@@ -21,7 +21,6 @@
 package master
 
 import (
-	"crypto/subtle"
 	"log/slog"
 	"sort"
 	"time"
@@ -106,15 +105,15 @@ func (m *master) Receive(ctx actor.Context) {
 			m.pids = append(m.pids, pid)
 		}
 	case *messages.ReconfigureRequest:
-		if !m.authorized(ctx, msg.GetToken()) {
+		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
 			return
 		}
 		m.reconfigure(ctx, &waiter{sender: ctx.Sender(), req: msg})
 	case *messages.GetTreeRequest:
-		if !m.authorized(ctx, msg.GetToken()) {
+		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
 			return
 		}
-		respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(Name), Generation: m.rt.Generation()})
+		service.Respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(Name), Generation: m.rt.Generation()})
 	case *messages.ConfigApplied:
 		m.acknowledged(ctx, msg)
 	case ackTimeout:
@@ -128,22 +127,6 @@ func (m *master) Receive(ctx actor.Context) {
 			m.run.cancel()
 		}
 	}
-}
-
-// authorized checks a control request's token and answers a refusal.
-func (m *master) authorized(ctx actor.Context, token string) bool {
-	if m.rt.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(m.rt.Token)) == 1 {
-		return true
-	}
-	from := "this process"
-	if s := ctx.Sender(); s != nil {
-		from = s.Address
-	}
-	m.rt.Log.Warn("control request refused: bad admin token", slog.String("from", from),
-		slog.String("type", typeName(ctx.Message())))
-	respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED,
-		Message: "admin token missing or wrong"})
-	return false
 }
 
 func (m *master) reconfigure(ctx actor.Context, w *waiter) {
@@ -173,7 +156,7 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 		reply := &messages.ReconfigureResponse{Ok: true, Unchanged: true, Generation: m.rt.Generation(),
 			Took: durationpb.New(time.Since(start)), Collapsed: int32(len(waiters))}
 		for _, w := range waiters {
-			send(ctx, w.sender, reply)
+			service.Send(ctx, w.sender, reply)
 		}
 		m.next(ctx)
 		return
@@ -189,7 +172,7 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 		reply := &messages.ReconfigureResponse{Generation: m.rt.Generation(), Errors: errs.Proto(),
 			Took: durationpb.New(time.Since(start)), Collapsed: int32(len(waiters))}
 		for _, w := range waiters {
-			send(ctx, w.sender, reply)
+			service.Send(ctx, w.sender, reply)
 		}
 		m.next(ctx)
 		return
@@ -234,7 +217,7 @@ func (m *master) finish(ctx actor.Context) {
 	reply := &messages.ReconfigureResponse{Ok: true, Generation: m.rt.Generation(), Changes: r.changes,
 		Took: durationpb.New(took), Collapsed: int32(len(r.waiters))}
 	for _, w := range r.waiters {
-		send(ctx, w.sender, reply)
+		service.Send(ctx, w.sender, reply)
 	}
 	m.next(ctx)
 }
@@ -274,7 +257,7 @@ func (m *master) dryRun(ctx actor.Context, w *waiter) {
 	}
 	m.rt.Stats.Reconfigs.WithLabelValues("dry_run").Inc()
 	reply.Took = durationpb.New(time.Since(start))
-	send(ctx, w.sender, reply)
+	service.Send(ctx, w.sender, reply)
 }
 
 // Plan returns what a reconfiguration from old to new changes, by tree path,

@@ -42,7 +42,7 @@ func startTest(t testing.TB, body string) (*Master, func(string) []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Start(Options{Config: cfg, Token: token, Log: slog.New(slog.DiscardHandler), NoRemote: true})
+	m, err := Start(Options{Config: cfg, Token: token, Log: slog.New(slog.DiscardHandler), NoRemote: true, Ephemeral: true})
 	if err != nil {
 		t.Fatal(err)
 	}

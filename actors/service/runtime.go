@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -22,6 +23,10 @@ type Runtime struct {
 	Log      *slog.Logger
 	Metrics  *prometheus.Registry
 	Stats    *Stats
+
+	// DB is the master's state. Only the db service writes to it (through
+	// Submit); anyone may read it (DB.Read never waits for writers).
+	DB *state.Store
 
 	// Token is the admin token control requests must carry. Never logged.
 	Token string

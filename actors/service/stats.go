@@ -13,6 +13,9 @@ type Stats struct {
 	ReconfigSeconds prometheus.Histogram
 	// Dropped counts messages from other processes that were refused.
 	Dropped *prometheus.CounterVec
+	// DBCommands counts commands submitted to the db service, by result:
+	// applied, refused (bad command), failed (the store failed).
+	DBCommands *prometheus.CounterVec
 }
 
 func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
@@ -27,8 +30,11 @@ func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_remote_dropped_messages_total", Help: "Messages from other processes refused, by reason.",
 		}, []string{"reason"}),
+		DBCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_db_commands_total", Help: "Commands submitted to the db service, by result.",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped,
+	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		treeCollector{tree})
 	return s

@@ -1,11 +1,64 @@
-// Package status is the `status` service, the data API and event stream, and the parent of status listeners. It accepts
-// messages.ApplyConfig.
+// Package status is the `status` service (Buildbot's www service and data
+// API): it owns the www listener (`listen.www`, default 127.0.0.1:8010),
+// which serves the data API read-only at /api/v2 (see API), and will be the
+// parent of status listeners.
+//
+// It accepts messages.ApplyConfig; its listener cannot change while the
+// master runs. It reads the state through immutable read transactions
+// (rt.DB.Read), so a request never waits for a writer and never goes
+// through a mailbox.
 package status
 
-import "github.com/buildmaster/buildmaster/actors/service"
+import (
+	"net/http"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/messages"
+)
 
 // Name is the service's name in the tree.
 const Name = "status"
 
 // Spec describes the service to the master.
-func Spec() service.Spec { return service.Spec{Name: Name, Kind: "status"} }
+func Spec() service.Spec {
+	return service.Spec{
+		Name: Name, Kind: "status",
+		Part: func(c *messages.MasterConfig) proto.Message {
+			return &messages.MasterConfig{Listen: &messages.ListenConfig{Www: c.GetListen().GetWww()}}
+		},
+		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
+			return &statusService{Base: service.NewBase(rt, s)}
+		},
+	}
+}
+
+type statusService struct {
+	service.Base
+	srv *http.Server
+}
+
+// Receive implements actor.Actor.
+func (s *statusService) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		s.Base.Receive(ctx)
+		s.srv = service.ServeHTTP(s.RT, "www", s.Config.GetListen().GetWww(), Handler(s.RT))
+	case *actor.Stopping, *actor.Restarting:
+		if s.srv != nil {
+			s.srv.Close()
+			s.srv = nil
+		}
+	default:
+		s.Base.Receive(ctx)
+	}
+}
+
+// Handler is the www listener's handler: the data API under /api/v2/.
+func Handler(rt *service.Runtime) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v2/", API(rt))
+	return mux
+}

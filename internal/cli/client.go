@@ -45,6 +45,9 @@ type client struct {
 	token  string
 }
 
+// pid is the master's actor at path.
+func (c *client) pid(path string) *actor.PID { return actor.NewPID(c.master.Address, path) }
+
 func (o *clientOptions) dial() (*client, error) {
 	token, err := clientToken(o.token, o.dataDir)
 	if err != nil {
@@ -66,7 +69,15 @@ func (o *clientOptions) dial() (*client, error) {
 
 // request sends msg to the master and waits for its reply.
 func (c *client) request(msg proto.Message, timeout time.Duration) (proto.Message, error) {
-	res, err := c.system.Root.RequestFuture(c.master, msg, timeout).Result()
+	return c.requestTo(c.master, msg, timeout)
+}
+
+// requestTo sends msg to the master's actor at path (e.g. master/change_svc)
+// and waits for its reply. A ControlError reply becomes an ExitError:
+// ExitRejected when the request was refused on its merits, ExitNoMaster
+// when the client was.
+func (c *client) requestTo(to *actor.PID, msg proto.Message, timeout time.Duration) (proto.Message, error) {
+	res, err := c.system.Root.RequestFuture(to, msg, timeout).Result()
 	if err != nil {
 		if errors.Is(err, actor.ErrTimeout) {
 			err = fmt.Errorf("no reply from the master at %s within %s (can it connect back to this client? see --listen)", c.master.Address, timeout)
@@ -74,7 +85,11 @@ func (c *client) request(msg proto.Message, timeout time.Duration) (proto.Messag
 		return nil, &ExitError{Code: ExitNoMaster, Err: err}
 	}
 	if ce, ok := res.(*messages.ControlError); ok {
-		return nil, &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("the master refused the request: %s", ce.GetMessage())}
+		code := ExitNoMaster
+		if ce.GetCode() == messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT {
+			code = ExitRejected
+		}
+		return nil, &ExitError{Code: code, Err: fmt.Errorf("the master refused the request: %s", ce.GetMessage())}
 	}
 	reply, ok := res.(proto.Message)
 	if !ok {

@@ -21,6 +21,7 @@ import (
 type runOptions struct {
 	configPath string
 	dataDir    string
+	ephemeral  bool
 	logLevel   string
 	logFormat  string
 }
@@ -29,6 +30,7 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVarP(&o.configPath, "config", "c", "", "config file (YAML); default: the built-in example config")
 	f.StringVar(&o.dataDir, "data", dataDirDefault, "data directory (admin token, state)")
+	f.BoolVar(&o.ephemeral, "ephemeral", false, "keep the state in memory only: nothing survives the process (throwaway runs)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 }
@@ -63,7 +65,7 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	libLog, _, _ := newLogger(cmd.ErrOrStderr(), libLevel.String(), o.logFormat)
 	libLog = slog.New(remoting.LibraryHandler(libLog.Handler()))
 	m, err := master.Start(master.Options{
-		Config: cfg, ConfigPath: o.configPath, Input: config.FingerprintYAML(data), DataDir: dataDir, Token: token,
+		Config: cfg, ConfigPath: o.configPath, Input: config.FingerprintYAML(data), DataDir: dataDir, Ephemeral: o.ephemeral, Token: token,
 		Log: log, LibLog: libLog.With("lib", "protoactor"),
 		// Loading a large config makes garbage many times its size; hand it
 		// back to the system after each reconfig rather than keep the peak.
@@ -78,12 +80,16 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 		source, _ = config.Example()
 	}
 	log.Info("BuildMaster is running", "config", source, "data", dataDir, "admin_token", tokenFrom,
-		"remote", m.RemoteAddr, "debug", cfg.GetListen().GetDebug())
+		"remote", m.RemoteAddr, "www", cfg.GetListen().GetWww(), "debug", cfg.GetListen().GetDebug())
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "buildmaster is running (config %s, generation %d)\n", source, m.RT.Generation())
 	fmt.Fprintf(out, "  remote endpoint  %s   (workers, `buildmaster reconfig`, `buildmaster tree`)\n", m.RemoteAddr)
+	fmt.Fprintf(out, "  data API         http://%s/api/v2/changes\n", cfg.GetListen().GetWww())
 	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", cfg.GetListen().GetDebug())
 	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)
+	if o.ephemeral {
+		fmt.Fprintf(out, "  state            in memory only (--ephemeral): nothing survives this process\n")
+	}
 
 	code := ExitOK
 loop:

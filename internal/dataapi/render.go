@@ -43,6 +43,8 @@ func Record(m protoreflect.Message, fields []string) map[string]any {
 
 func fieldJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) any {
 	switch {
+	case fd.IsList() && fd.Message() != nil && fd.Message().FullName() == propertyName:
+		return properties(v.List())
 	case fd.IsList():
 		l := v.List()
 		out := make([]any, l.Len())
@@ -59,6 +61,23 @@ func fieldJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) 
 		return out
 	}
 	return valueJSON(fd, v, has)
+}
+
+// propertyName is the record type of properties, which Buildbot renders as
+// an object {"name": [value, "source"]}.
+const propertyName = "buildmaster.v1.Property"
+
+func properties(l protoreflect.List) map[string]any {
+	out := make(map[string]any, l.Len())
+	for i := range l.Len() {
+		p := l.Get(i).Message().Interface().(*messages.Property)
+		var v any = json.RawMessage(p.GetValueJson())
+		if !json.Valid([]byte(p.GetValueJson())) {
+			v = p.GetValueJson() // never produce invalid JSON
+		}
+		out[p.GetName()] = []any{v, p.GetSource()}
+	}
+	return out
 }
 
 func valueJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) any {

@@ -214,7 +214,7 @@ func Schema() *memdb.DBSchema {
 		}),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
-	for _, t := range ts {
+	for _, t := range append(ts, rowCountSchema()) {
 		s.Tables[t.Name] = t
 	}
 	return s

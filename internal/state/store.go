@@ -117,7 +117,7 @@ type applied struct {
 }
 
 func (f *fsm) apply(cmd *messages.Command) (res *messages.CommandResult, err error) {
-	txn := f.db.Load().Txn(true)
+	txn := writeTxn(f.db.Load())
 	defer func() {
 		if r := recover(); r != nil {
 			txn.Abort()
@@ -129,6 +129,7 @@ func (f *fsm) apply(cmd *messages.Command) (res *messages.CommandResult, err err
 		txn.Abort()
 		return nil, err
 	}
+	Recount(txn)
 	txn.Commit()
 	return res, nil
 }
@@ -178,7 +179,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 }
 
 func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
-	txn := f.db.Load().Txn(true)
+	txn := writeTxn(f.db.Load())
 	defer func() {
 		if r := recover(); r != nil {
 			txn.Abort()
@@ -197,6 +198,7 @@ func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
 		}
 		out[i] = applied{res: res}
 	}
+	Recount(txn)
 	txn.Commit()
 	return true
 }
@@ -328,6 +330,7 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 	txn := db.Txn(true)
 	defer txn.Abort()
 	var n uint64
+	rows := make([]int, len(Tables))
 	buf := make([]byte, 0, 1024)
 	for {
 		t, err := binary.ReadUvarint(br)
@@ -358,6 +361,7 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 		if err := txn.Insert(Tables[t-1], rec); err != nil {
 			return nil, fmt.Errorf("state: snapshot corrupt: row %d of %s: %w", n, Tables[t-1], err)
 		}
+		rows[t-1]++
 		n++
 	}
 	want, err := binary.ReadUvarint(br)
@@ -366,6 +370,11 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 	}
 	if want != n {
 		return nil, fmt.Errorf("state: snapshot corrupt: %d rows read, trailer says %d", n, want)
+	}
+	for ti, c := range rows {
+		if c > 0 {
+			addCount(txn, Tables[ti], c)
+		}
 	}
 	txn.Commit()
 	return db, nil
@@ -613,20 +622,12 @@ type Stats struct {
 	SnapshotBytes     int64     // snapshot files on disk
 }
 
-// Stats counts rows per table and reports raft's position and disk usage.
+// Stats reports the rows per table, raft's position and disk usage.
 func (s *Store) Stats() Stats {
 	st := Stats{Durable: s.raft != nil, Dir: s.dir, Rows: map[string]int{}}
 	txn := s.Read()
 	for _, t := range Tables {
-		it, err := txn.Get(t, IndexID+"_prefix")
-		if err != nil {
-			continue
-		}
-		n := 0
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			n++
-		}
-		st.Rows[t] = n
+		st.Rows[t] = Count(txn, t)
 	}
 	if s.raft == nil {
 		return st
@@ -714,6 +715,12 @@ func newHCLogger(l *slog.Logger, level slog.Level) hclog.Logger {
 
 type slogWriter struct{ l *slog.Logger }
 
+// expected are raft's warnings that are the normal course of a single
+// voter's start, not something an operator should act on.
+var expected = map[string]bool{
+	"heartbeat timeout reached, starting election": true,
+}
+
 func (w *slogWriter) Write(p []byte) (int, error) {
 	for _, line := range bytes.Split(bytes.TrimSpace(p), []byte("\n")) {
 		var m map[string]any
@@ -731,6 +738,9 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 			lvl = slog.LevelError
 		}
 		msg, _ := m["@message"].(string)
+		if expected[msg] {
+			lvl = slog.LevelDebug
+		}
 		attrs := make([]any, 0, 2*len(m))
 		for k, v := range m {
 			if strings.HasPrefix(k, "@") {

@@ -1,0 +1,47 @@
+package service
+
+import (
+	"crypto/subtle"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Authorized reports whether a control request's token is the admin token.
+// When it is not, it logs the refusal (never the token) and answers the
+// sender a messages.ControlError.
+func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
+	if rt.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) == 1 {
+		return true
+	}
+	from := "this process"
+	if s := ctx.Sender(); s != nil {
+		from = s.Address
+	}
+	rt.Log.Warn("control request refused: bad admin token", slog.String("from", from),
+		slog.String("to", ctx.Self().Id), slog.String("type", TypeName(ctx.Message())))
+	Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED,
+		Message: "admin token missing or wrong"})
+	return false
+}
+
+// Respond answers the current message's sender, if it has one.
+func Respond(ctx actor.Context, msg proto.Message) { Send(ctx, ctx.Sender(), msg) }
+
+// Send sends msg to to, unless to is nil.
+func Send(ctx actor.Context, to *actor.PID, msg proto.Message) {
+	if to != nil {
+		ctx.Send(to, msg)
+	}
+}
+
+// TypeName is the protobuf name of m, for logs; "unknown" for anything else.
+func TypeName(m any) string {
+	if pm, ok := m.(proto.Message); ok {
+		return string(proto.MessageName(pm))
+	}
+	return "unknown"
+}

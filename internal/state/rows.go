@@ -1,0 +1,100 @@
+package state
+
+import (
+	"iter"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+)
+
+// tableRowCounts is the Store's own table of rows per table. It is kept in
+// the same write transaction as the rows it counts, so a read transaction
+// sees counts that agree with its rows, and Count is O(1) however large the
+// table. It is derived data: snapshots leave it out and ReadSnapshot
+// recounts.
+const tableRowCounts = "rowcounts"
+
+type rowCount struct {
+	Table string
+	N     int
+}
+
+func rowCountSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableRowCounts, Indexes: map[string]*memdb.IndexSchema{
+		IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Table"}},
+	}}
+}
+
+// Count returns the number of rows of table in txn, in O(1). It is exact for
+// a database written by a Store (or ReadSnapshot); a transaction written
+// with Apply alone must call Recount before Commit for it to stay so.
+func Count(txn *memdb.Txn, table string) int {
+	raw, err := txn.First(tableRowCounts, IndexID, table)
+	if err != nil || raw == nil {
+		return 0
+	}
+	return raw.(*rowCount).N
+}
+
+// Recount adds the rows txn inserted and deleted to the row counts. txn must
+// have been opened with TrackChanges; call it just before Commit.
+func Recount(txn *memdb.Txn) {
+	delta := map[string]int{}
+	for _, c := range txn.Changes() {
+		switch {
+		case c.Table == tableRowCounts:
+		case c.Before == nil && c.After != nil:
+			delta[c.Table]++
+		case c.Before != nil && c.After == nil:
+			delta[c.Table]--
+		}
+	}
+	for table, d := range delta {
+		if d != 0 {
+			addCount(txn, table, d)
+		}
+	}
+}
+
+func addCount(txn *memdb.Txn, table string, d int) {
+	n := Count(txn, table) + d
+	if err := txn.Insert(tableRowCounts, &rowCount{Table: table, N: n}); err != nil {
+		panic(err) // the schema is static: only a programming error gets here
+	}
+}
+
+// writeTxn opens a write transaction on db that tracks its changes for Recount.
+func writeTxn(db *memdb.MemDB) *memdb.Txn {
+	txn := db.Txn(true)
+	txn.TrackChanges()
+	return txn
+}
+
+// Scan yields every row of table in id order (or reversed). It stops when
+// the caller stops.
+func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
+	return func(yield func(proto.Message) bool) {
+		get := txn.Get
+		if descending {
+			get = txn.GetReverse
+		}
+		it, err := get(table, IndexID+"_prefix")
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(proto.Message)) {
+				return
+			}
+		}
+	}
+}
+
+// Lookup returns the row of table whose id is id, or nil.
+func Lookup(txn *memdb.Txn, table string, id uint64) proto.Message {
+	raw, err := txn.First(table, IndexID, id)
+	if err != nil || raw == nil {
+		return nil
+	}
+	return raw.(proto.Message)
+}
