@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -48,6 +49,8 @@ type Master struct {
 	RemoteAddr string
 	remote     *remote.Remote
 	gaveUp     chan any
+	stopOnce   sync.Once
+	stopErr    error
 }
 
 // Accepted lists what the master accepts from other processes, by target.
@@ -200,8 +203,14 @@ func (m *Master) Request(ctx context.Context, msg proto.Message) (any, error) {
 }
 
 // Stop stops the tree gracefully (children before parents), then the
-// remote endpoint, then closes the state (taking a snapshot).
+// remote endpoint, then closes the state (taking a snapshot). Calls after
+// the first return its result.
 func (m *Master) Stop(timeout time.Duration) error {
+	m.stopOnce.Do(func() { m.stopErr = m.stop(timeout) })
+	return m.stopErr
+}
+
+func (m *Master) stop(timeout time.Duration) error {
 	var err error
 	if m.PID != nil {
 		f := m.RT.System.Root.StopFuture(m.PID)

@@ -51,7 +51,7 @@ func API(rt *service.Runtime) http.Handler {
 			e.one(rt, md, w, r)
 		})
 	}
-	mux.HandleFunc("/api/v2/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/v2/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
 	})
 	return mux

@@ -170,6 +170,22 @@ func TestWriteEnvelopeAndFieldSelection(t *testing.T) {
 	}
 }
 
+func TestPropertiesRenderAsBuildbotDoes(t *testing.T) {
+	c := &messages.Change{Properties: []*messages.Property{
+		{Name: "n", ValueJson: `{"a":[1,2]}`, Source: "Change"},
+		{Name: "s", ValueJson: `"v"`, Source: "Change"},
+		{Name: "broken", ValueJson: `{not json`, Source: "x"},
+	}}
+	var b bytes.Buffer
+	if err := Write(&b, "changes", []proto.Message{c}, 1, []string{"properties"}); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"changes":[{"properties":{"broken":["{not json","x"],"n":[{"a":[1,2]},"Change"],"s":["v","Change"]}}],"meta":{"total":1}}`
+	if got := strings.TrimSpace(b.String()); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
 func TestSecretsAreNeverRendered(t *testing.T) {
 	rec := Record((&messages.WorkerConfig{Name: "w", Password: "hunter2"}).ProtoReflect(), nil)
 	if _, ok := rec["password"]; ok || rec["name"] != "w" {

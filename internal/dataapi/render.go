@@ -23,7 +23,9 @@ func Write(w io.Writer, plural string, page []proto.Message, total int, fields [
 	for _, m := range page {
 		rows = append(rows, Record(m.ProtoReflect(), fields))
 	}
-	return json.NewEncoder(w).Encode(map[string]any{plural: rows, "meta": map[string]any{"total": total}})
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "a <b@c>" stays readable, as Buildbot renders it
+	return enc.Encode(map[string]any{plural: rows, "meta": map[string]any{"total": total}})
 }
 
 // Record returns m as a JSON object: every field (or those named in fields),

@@ -1,0 +1,54 @@
+package state
+
+import (
+	"errors"
+	"iter"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// ErrDurableLoad is returned by Load on a durable Store.
+var ErrDurableLoad = errors.New("state: Load is for ephemeral stores only (a durable store's writes must go through the log)")
+
+// Load applies cmds to an ephemeral Store directly, batch commands to one
+// memdb write transaction (as raft's batching FSM applies committed
+// entries), without encoding them or going through Submit. It is for tests
+// and benchmarks that need large tables quickly, e.g. a million changes; the
+// rows and row counts are exactly what Submit would have written. A durable
+// Store refuses it, since what it wrote would not be in the log.
+//
+// It returns how many commands were applied and committed. On the first
+// failing command its whole batch is aborted and the error returned;
+// earlier batches stay committed.
+func (s *Store) Load(cmds iter.Seq[*messages.Command], batch int) (int, error) {
+	if s.raft != nil {
+		return 0, ErrDurableLoad
+	}
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	if batch <= 0 {
+		batch = 4096
+	}
+	done, inTxn := 0, 0
+	txn := writeTxn(s.fsm.db.Load())
+	seq := &ids{}
+	for cmd := range cmds {
+		if _, err := applyCmd(txn, seq, cmd); err != nil {
+			txn.Abort()
+			return done, err
+		}
+		inTxn++
+		if inTxn == batch {
+			Recount(txn)
+			txn.Commit()
+			done += inTxn
+			inTxn = 0
+			txn = writeTxn(s.fsm.db.Load())
+			seq = &ids{}
+		}
+	}
+	Recount(txn)
+	txn.Commit()
+	return done + inTxn, nil
+}
