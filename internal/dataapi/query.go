@@ -38,7 +38,9 @@ type OrderKey struct {
 }
 
 // operators are Buildbot's filter operators.
-var operators = []string{"eq", "ne", "lt", "le", "gt", "ge", "contains"}
+// in and notin take a list (repeated, or comma-separated) and are eq and ne
+// over it.
+var operators = []string{"eq", "ne", "lt", "le", "gt", "ge", "contains", "in", "notin"}
 
 // ParseQuery parses a query string against the record type md. Filters and
 // sort keys may name simple top-level fields (not lists, maps or messages);
@@ -105,6 +107,11 @@ func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error)
 				continue
 			}
 			f := Filter{Field: fd, Op: op}
+			switch op {
+			case "in", "notin":
+				f.Op = map[string]string{"in": "eq", "notin": "ne"}[op]
+				vals = splitList(vals)
+			}
 			for _, s := range vals {
 				val, err := parseValue(fd, s)
 				if err != nil {
@@ -122,6 +129,14 @@ func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error)
 		return nil, fmt.Errorf("bad query: %s", strings.Join(errs, "; "))
 	}
 	return q, nil
+}
+
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		out = append(out, strings.Split(v, ",")...)
+	}
+	return out
 }
 
 func last(vals []string) string {
