@@ -24,12 +24,16 @@ type Endpoint struct {
 	Table  string        // the state table, e.g. state.TableChanges
 	Record proto.Message // an empty record of the table's type
 	ID     string        // the record's id field, e.g. "changeid"
+	// Indexes maps a field to the table's index on it alone, so that an
+	// equality filter on the field reads only the matching rows.
+	Indexes map[string]string
 }
 
 // Endpoints lists what the data API serves. A new table is one line here.
 func Endpoints() []Endpoint {
 	return []Endpoint{
-		{Plural: "changes", Table: state.TableChanges, Record: &messages.Change{}, ID: "changeid"},
+		{Plural: "changes", Table: state.TableChanges, Record: &messages.Change{}, ID: "changeid",
+			Indexes: map[string]string{"branch": state.IndexBranch}},
 	}
 }
 
@@ -68,6 +72,13 @@ func (e Endpoint) list(rt *service.Runtime, md protoreflect.MessageDescriptor, i
 		Plural: e.Plural, ID: id,
 		Scan:  func(desc bool) iter.Seq[proto.Message] { return state.Scan(txn, e.Table, desc) },
 		Count: func() int { return state.Count(txn, e.Table) },
+		ScanEq: func(f protoreflect.FieldDescriptor, v protoreflect.Value, desc bool) (iter.Seq[proto.Message], bool) {
+			index, ok := e.Indexes[string(f.Name())]
+			if !ok {
+				return nil, false
+			}
+			return state.ScanIndex(txn, e.Table, index, desc, v.Interface()), true
+		},
 	}
 	page, total := c.Run(q)
 	writePage(w, e.Plural, page, total, q.Fields)

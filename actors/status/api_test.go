@@ -49,6 +49,8 @@ func TestAPI(t *testing.T) {
 		{"changes_limit_offset", "/api/v2/changes?limit=2&offset=3&field=changeid"},
 		{"changes_newest_first", "/api/v2/changes?order=-changeid&limit=3&field=changeid&field=branch"},
 		{"changes_branch", "/api/v2/changes?branch=dev&field=changeid&field=branch"},
+		{"changes_branch_newest", "/api/v2/changes?branch=dev&order=-changeid&limit=2&field=changeid"},
+		{"changes_branch_and_author", "/api/v2/changes?branch=dev&author=dev3%20%3Cdev3@example.org%3E&field=changeid"},
 		{"changes_branch_paged", "/api/v2/changes?branch=dev&limit=1&offset=1&field=changeid"},
 		{"changes_ops", "/api/v2/changes?when_timestamp__ge=1700000300&author__contains=dev1&field=changeid&field=author"},
 		{"changes_order_author", "/api/v2/changes?order=author&order=-changeid&field=changeid&field=author"},

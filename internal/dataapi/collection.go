@@ -18,13 +18,32 @@ type Collection struct {
 	Scan func(descending bool) iter.Seq[proto.Message]
 	// Count returns the number of rows, cheaply.
 	Count func() int
+	// ScanEq, when set, yields in natural order (or reversed) just the rows
+	// whose field equals v, from an index; ok is false when field has none.
+	ScanEq func(field protoreflect.FieldDescriptor, v protoreflect.Value, descending bool) (rows iter.Seq[proto.Message], ok bool)
+}
+
+// source is where a streaming Run reads: an index when a filter is an
+// equality the collection has an index for, or else every row.
+func (c *Collection) source(q *Query, desc bool) iter.Seq[proto.Message] {
+	if c.ScanEq != nil {
+		for _, f := range q.Filters {
+			if f.Op == "eq" && len(f.Values) == 1 {
+				if rows, ok := c.ScanEq(f.Field, f.Values[0], desc); ok {
+					return rows
+				}
+			}
+		}
+	}
+	return c.Scan(desc)
 }
 
 // Run evaluates q over the collection and returns the page it asks for and
 // the number of rows that match (Buildbot's meta.total). When q sorts by
 // nothing or by the id alone, rows stream in index order and the scan stops
 // as soon as the page is full, unless filters make it count every match;
-// otherwise the matches are sorted in memory.
+// otherwise the matches are sorted in memory. An equality filter on an
+// indexed field reads just the matching rows (ScanEq).
 func (c *Collection) Run(q *Query) (page []proto.Message, total int) {
 	desc, streaming := false, len(q.Order) == 0
 	if len(q.Order) == 1 && q.Order[0].Field == c.ID {
@@ -35,7 +54,7 @@ func (c *Collection) Run(q *Query) (page []proto.Message, total int) {
 		end = -1
 	}
 	if streaming {
-		for row := range c.Scan(desc) {
+		for row := range c.source(q, desc) {
 			if !q.Match(row.ProtoReflect()) {
 				continue
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -104,6 +105,67 @@ func TestQueries(t *testing.T) {
 				tc.query, names, total, scanned, tc.want, tc.total, tc.scanned)
 		}
 	}
+}
+
+// TestIndexedEquality: an equality filter on an indexed field reads only
+// the matching rows, in the order asked, and still applies the other filters.
+func TestIndexedEquality(t *testing.T) {
+	var scanned, indexed int
+	c := collection(nodes(), &scanned)
+	kind := nodeType.Fields().ByName("kind")
+	c.ScanEq = func(f protoreflect.FieldDescriptor, v protoreflect.Value, desc bool) (iter.Seq[proto.Message], bool) {
+		if f != kind {
+			return nil, false
+		}
+		return func(yield func(proto.Message) bool) {
+			rows := nodes()
+			if desc {
+				slices.Reverse(rows)
+			}
+			for _, r := range rows {
+				if r.GetKind() == v.String() {
+					indexed++
+					if !yield(r) {
+						return
+					}
+				}
+			}
+		}, true
+	}
+	for _, tc := range []struct {
+		query string
+		want  []string
+		total int
+	}{
+		{"kind=worker", []string{"a", "c"}, 2},
+		{"kind=worker&order=-processed", []string{"c", "a"}, 2},
+		{"kind=worker&restarts__gt=2", []string{"a"}, 1},
+		{"kind=worker&limit=1&offset=1", []string{"c"}, 2},
+	} {
+		scanned, indexed = 0, 0
+		q, err := ParseQuery(mustQuery(t, tc.query), nodeType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, total := c.Run(q)
+		var names []string
+		for _, m := range page {
+			names = append(names, m.(*messages.TreeNode).GetName())
+		}
+		if !slices.Equal(names, tc.want) || total != tc.total || scanned != 0 || indexed != 2 {
+			t.Errorf("%q: got %v total %d, %d rows scanned, %d from the index; want %v total %d, 0 scanned, 2 indexed",
+				tc.query, names, total, scanned, indexed, tc.want, tc.total)
+		}
+	}
+}
+
+func mustQuery(t *testing.T, raw string) url.Values {
+	t.Helper()
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func TestBadQueriesSayWhatIsWrong(t *testing.T) {

@@ -73,12 +73,18 @@ func writeTxn(db *memdb.MemDB) *memdb.Txn {
 // Scan yields every row of table in id order (or reversed). It stops when
 // the caller stops.
 func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
+	return ScanIndex(txn, table, IndexID+"_prefix", descending)
+}
+
+// ScanIndex yields the rows of table whose index matches args, in index
+// order (or reversed). Rows equal on a non-unique index follow in id order.
+func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
 	return func(yield func(proto.Message) bool) {
 		get := txn.Get
 		if descending {
 			get = txn.GetReverse
 		}
-		it, err := get(table, IndexID+"_prefix")
+		it, err := get(table, index, args...)
 		if err != nil {
 			return
 		}
