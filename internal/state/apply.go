@@ -164,6 +164,25 @@ func get[T any](txn *memdb.Txn, table, index string, args ...any) (T, error) {
 	return raw.(T), nil
 }
 
+// exists fails with a bad-command error saying that the what with id does
+// not exist, unless table has a row with that id. where, when given, is a
+// format and its arguments naming the place in the command, e.g.
+// "builderids[%d]", i.
+func exists(txn *memdb.Txn, kind, what, table string, id uint64, where ...any) error {
+	raw, err := txn.First(table, IndexID, id)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		at := ""
+		if len(where) > 0 {
+			at = fmt.Sprintf(where[0].(string), where[1:]...) + ": "
+		}
+		return bad(kind, "%s%s %d does not exist", at, what, id)
+	}
+	return nil
+}
+
 func checkStr(kind, field, v string, limit int) error {
 	if len(v) > limit {
 		return bad(kind, "%s is %d bytes, limit %d", field, len(v), limit)
@@ -578,17 +597,13 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 		return nil, err
 	}
 	for i, id := range c.SourcestampIds {
-		if ss, err := get[*messages.SourceStamp](txn, TableSourceStamps, IndexID, id); err != nil {
+		if err := exists(txn, kind, "sourcestamp", TableSourceStamps, id, "sourcestamp_ids[%d]", i); err != nil {
 			return nil, err
-		} else if ss == nil {
-			return nil, bad(kind, "sourcestamp_ids[%d]: sourcestamp %d does not exist", i, id)
 		}
 	}
 	for i, id := range c.Builderids {
-		if b, err := get[*messages.Builder](txn, TableBuilders, IndexID, id); err != nil {
+		if err := exists(txn, kind, "builder", TableBuilders, id, "builderids[%d]", i); err != nil {
 			return nil, err
-		} else if b == nil {
-			return nil, bad(kind, "builderids[%d]: builder %d does not exist", i, id)
 		}
 	}
 	bsid, err := seq.nextID(txn, TableBuildsets)
@@ -638,10 +653,8 @@ func applyClaim(txn *memdb.Txn, seq *ids, c *messages.ClaimBuildRequests) (*mess
 	if err := checkIDs(kind, "brids", c.Brids); err != nil {
 		return nil, err
 	}
-	if m, err := get[*messages.Master](txn, TableMasters, IndexID, c.Masterid); err != nil {
+	if err := exists(txn, kind, "master", TableMasters, c.Masterid); err != nil {
 		return nil, err
-	} else if m == nil {
-		return nil, bad(kind, "master %d does not exist", c.Masterid)
 	}
 	// Check all first: a claim is all or nothing (Buildbot's AlreadyClaimedError).
 	reqs := make([]*messages.BuildRequest, 0, len(c.Brids))
@@ -685,21 +698,15 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 	if err := checkStr(kind, "state_string", c.StateString, MaxFieldBytes); err != nil {
 		return nil, err
 	}
-	if b, err := get[*messages.Builder](txn, TableBuilders, IndexID, c.Builderid); err != nil {
+	if err := exists(txn, kind, "builder", TableBuilders, c.Builderid); err != nil {
 		return nil, err
-	} else if b == nil {
-		return nil, bad(kind, "builder %d does not exist", c.Builderid)
 	}
-	if m, err := get[*messages.Master](txn, TableMasters, IndexID, c.Masterid); err != nil {
+	if err := exists(txn, kind, "master", TableMasters, c.Masterid); err != nil {
 		return nil, err
-	} else if m == nil {
-		return nil, bad(kind, "master %d does not exist", c.Masterid)
 	}
 	if c.Buildrequestid != 0 {
-		if r, err := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, c.Buildrequestid); err != nil {
+		if err := exists(txn, kind, "build request", TableBuildRequests, c.Buildrequestid); err != nil {
 			return nil, err
-		} else if r == nil {
-			return nil, bad(kind, "build request %d does not exist", c.Buildrequestid)
 		}
 	}
 	number := int32(1)
@@ -735,10 +742,8 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 	if err := checkStr(kind, "state_string", c.StateString, MaxFieldBytes); err != nil {
 		return nil, err
 	}
-	if b, err := get[*messages.Build](txn, TableBuilds, IndexID, c.Buildid); err != nil {
+	if err := exists(txn, kind, "build", TableBuilds, c.Buildid); err != nil {
 		return nil, err
-	} else if b == nil {
-		return nil, bad(kind, "build %d does not exist", c.Buildid)
 	}
 	number := int32(0)
 	last, err := txn.Last(TableSteps, IndexBuildNumber+"_prefix", c.Buildid)
@@ -773,10 +778,8 @@ func applyAddLog(txn *memdb.Txn, seq *ids, c *messages.AddLog) (*messages.Comman
 	if err := checkStr(kind, "slug", c.Slug, MaxFieldBytes); err != nil {
 		return nil, err
 	}
-	if s, err := get[*messages.Step](txn, TableSteps, IndexID, c.Stepid); err != nil {
+	if err := exists(txn, kind, "step", TableSteps, c.Stepid); err != nil {
 		return nil, err
-	} else if s == nil {
-		return nil, bad(kind, "step %d does not exist", c.Stepid)
 	}
 	logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, c.Stepid))
 	if err != nil {
