@@ -187,12 +187,15 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { m.exited <- m.cmd.Wait() }()
+	cmd, exited, done := m.cmd, make(chan error, 1), make(chan struct{})
+	m.exited = exited
+	go func() {
+		exited <- cmd.Wait()
+		close(done)
+	}()
 	t.Cleanup(func() {
-		if m.cmd.ProcessState == nil {
-			m.cmd.Process.Kill()
-			<-m.exited
-		}
+		cmd.Process.Kill() // an error only says it has exited already
+		<-done
 	})
 	m.stdout.waitFor(t, 0, `buildmaster is running`, 60*time.Second)
 	tok, err := os.ReadFile(filepath.Join(m.dir, "data", "admin.token"))

@@ -22,7 +22,7 @@ func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
 		from = s.Address
 	}
 	rt.Log.Warn("control request refused: bad admin token", slog.String("from", from),
-		slog.String("to", ctx.Self().Id), slog.String("type", TypeName(ctx.Message())))
+		slog.String("type", TypeName(ctx.Message())), slog.String("to", ctx.Self().Id))
 	Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED,
 		Message: "admin token missing or wrong"})
 	return false

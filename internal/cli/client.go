@@ -77,10 +77,40 @@ func (c *client) request(msg proto.Message, timeout time.Duration) (proto.Messag
 // ExitRejected when the request was refused on its merits, ExitNoMaster
 // when the client was.
 func (c *client) requestTo(to *actor.PID, msg proto.Message, timeout time.Duration) (proto.Message, error) {
-	res, err := c.system.Root.RequestFuture(to, msg, timeout).Result()
+	// A connection to the master that breaks before the reply ends the wait
+	// at once, rather than after the whole timeout.
+	lost := make(chan struct{}, 1)
+	sub := c.system.EventStream.Subscribe(func(ev any) {
+		if e, ok := ev.(*remote.EndpointTerminatedEvent); ok && e.Address == to.Address {
+			select {
+			case lost <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer c.system.EventStream.Unsubscribe(sub)
+	type result struct {
+		res any
+		err error
+	}
+	done := make(chan result, 1)
+	f := c.system.Root.RequestFuture(to, msg, timeout)
+	go func() {
+		res, err := f.Result()
+		done <- result{res, err}
+	}()
+	var res any
+	var err error
+	select {
+	case r := <-done:
+		res, err = r.res, r.err
+	case <-lost:
+		return nil, &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("lost the connection to the master at %s before it replied; "+
+			"the request may or may not have been carried out", to.Address)}
+	}
 	if err != nil {
 		if errors.Is(err, actor.ErrTimeout) {
-			err = fmt.Errorf("no reply from the master at %s within %s (can it connect back to this client? see --listen)", c.master.Address, timeout)
+			err = fmt.Errorf("no reply from the master at %s within %s (can it connect back to this client? see --listen)", to.Address, timeout)
 		}
 		return nil, &ExitError{Code: ExitNoMaster, Err: err}
 	}

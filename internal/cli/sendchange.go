@@ -8,10 +8,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -116,6 +119,39 @@ func (o *sendchangeOptions) change(stdin io.Reader, args []string) (*messages.Ch
 		}
 		js, _ := json.Marshal(value)
 		c.Properties = append(c.Properties, &messages.Property{Name: name, ValueJson: string(js), Source: "Change"})
+	}
+	// Text that is not UTF-8 cannot be encoded: the remote layer would drop
+	// the request, and the client would wait out --timeout.
+	for _, f := range []struct{ what, v string }{
+		{"--who", c.Author}, {"--repository", c.Repository}, {"--branch", c.Branch}, {"the revision (--revision, --revision_file)", c.Revision},
+		{"--project", c.Project}, {"--category", c.Category}, {"the comments (--comments, --logfile)", c.Comments},
+		{"--codebase", c.Codebase}, {"--revlink", c.Revlink},
+	} {
+		if !utf8.ValidString(f.v) {
+			return nil, fmt.Errorf("sendchange: %s is not valid UTF-8", f.what)
+		}
+	}
+	for _, f := range c.Files {
+		if !utf8.ValidString(f) {
+			return nil, fmt.Errorf("sendchange: file %q is not valid UTF-8", f)
+		}
+	}
+	for _, p := range c.Properties {
+		if !utf8.ValidString(p.Name) {
+			return nil, fmt.Errorf("sendchange: --property %q: the name is not valid UTF-8", p.Name)
+		}
+	}
+	if _, err := proto.Marshal(c); err != nil {
+		return nil, fmt.Errorf("sendchange: the change cannot be sent: %v", err)
+	}
+	// Refuse here what the master would refuse, without a round trip (and a
+	// change too large for the remote channel would never arrive).
+	check := proto.CloneOf(c)
+	if check.WhenTimestamp == 0 {
+		check.WhenTimestamp = 1 // the master's clock fills it in
+	}
+	if err := state.CheckChange(check); err != nil {
+		return nil, fmt.Errorf("sendchange: the master would refuse this change: %w", err)
 	}
 	return c, nil
 }

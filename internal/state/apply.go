@@ -25,6 +25,10 @@ const (
 	MaxFieldBytes         = 4 << 10  // any other string field (author, branch, names …)
 	MaxIDs                = 10_000   // ids in one list (builderids, brids, sourcestamp ids, parents)
 	MaxLogAppendBytes     = 64 << 10 // content of one AppendLog
+	// MaxChangeBytes bounds a whole change, encoded: well under the 4 MiB a
+	// message may have on the remote channel, so a change that fits the
+	// other limits but not this one is refused clearly, not lost in transit.
+	MaxChangeBytes = 1 << 20
 )
 
 // Buildbot's result codes (buildbot.process.results).
@@ -238,23 +242,26 @@ func ssHash(branch, revision, repository, project, codebase string) string {
 
 // ---- AddChange ----
 
-func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.CommandResult, error) {
+// CheckChange checks what can be checked of a change to add without the
+// database: required fields and every limit. Apply checks it again, and
+// also that its parents exist. The error wraps ErrBadCommand and names the
+// field.
+func CheckChange(in *messages.Change) error {
 	const kind = "add_change"
-	if c == nil || c.Change == nil {
-		return nil, bad(kind, "change is missing")
+	if in == nil {
+		return bad(kind, "change is missing")
 	}
-	in := c.Change
 	if in.Author == "" {
-		return nil, bad(kind, "change.author is required")
+		return bad(kind, "change.author is required")
 	}
 	if in.WhenTimestamp <= 0 {
-		return nil, bad(kind, "change.when_timestamp is required (epoch seconds, > 0)")
+		return bad(kind, "change.when_timestamp is required (epoch seconds, > 0)")
 	}
 	if in.Changeid != 0 || in.Sourcestampid != 0 {
-		return nil, bad(kind, "change.changeid and change.sourcestampid are assigned by the database; leave them 0")
+		return bad(kind, "change.changeid and change.sourcestampid are assigned by the database; leave them 0")
 	}
 	if err := checkStr(kind, "change.comments", in.Comments, MaxCommentsBytes); err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range []struct{ name, v string }{
 		{"author", in.Author}, {"committer", in.Committer}, {"branch", in.Branch},
@@ -262,23 +269,35 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 		{"repository", in.Repository}, {"codebase", in.Codebase}, {"project", in.Project},
 	} {
 		if err := checkStr(kind, "change."+f.name, f.v, MaxFieldBytes); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(in.Files) > MaxFiles {
-		return nil, bad(kind, "change.files has %d files, limit %d", len(in.Files), MaxFiles)
+		return bad(kind, "change.files has %d files, limit %d", len(in.Files), MaxFiles)
 	}
 	for i, f := range in.Files {
 		if err := checkStr(kind, fmt.Sprintf("change.files[%d]", i), f, MaxFileNameBytes); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := checkProps(kind, "change.properties", in.Properties); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkIDs(kind, "change.parent_changeids", in.ParentChangeids); err != nil {
+		return err
+	}
+	if n := proto.Size(in); n > MaxChangeBytes {
+		return bad(kind, "the change is %d bytes encoded, larger than the limit of %d", n, MaxChangeBytes)
+	}
+	return nil
+}
+
+func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.CommandResult, error) {
+	const kind = "add_change"
+	if err := CheckChange(c.GetChange()); err != nil {
 		return nil, err
 	}
+	in := c.Change
 	for i, p := range in.ParentChangeids {
 		if ch, err := get[*messages.Change](txn, TableChanges, IndexID, p); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -272,6 +273,40 @@ func TestStoreRefusesBadCommand(t *testing.T) {
 	Dump(&after, s.Read())
 	if before.String() != after.String() {
 		t.Fatal("bad command wrote something")
+	}
+}
+
+// A change that can be refused without the database never reaches the
+// journal of a durable Store.
+func TestDurableStoreRefusesBadChangeBeforeTheJournal(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Submit(addChange(change("a", "main", 1))).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats().LastIndex
+	files := make([]string, 2000)
+	for i := range files {
+		files[i] = fmt.Sprintf("%04d-%s", i, strings.Repeat("f", 1000))
+	}
+	for _, c := range []struct {
+		change *messages.Change
+		want   string
+	}{
+		{&messages.Change{Author: "a", WhenTimestamp: 1, Comments: strings.Repeat("x", MaxCommentsBytes+1)}, "change.comments is 65537 bytes, limit 65536"},
+		{&messages.Change{Author: "a", WhenTimestamp: 1, Files: files}, "larger than the limit of 1048576"},
+		{&messages.Change{WhenTimestamp: 1}, "change.author is required"},
+	} {
+		_, err := s.Submit(addChange(c.change)).Wait()
+		if !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err %v; want %q", err, c.want)
+		}
+	}
+	if after := s.Stats().LastIndex; after != before {
+		t.Fatalf("refused changes reached the journal: last index %d → %d", before, after)
 	}
 }
 

@@ -572,6 +572,13 @@ func (s *Store) Submit(cmd *messages.Command) *Future {
 		res, err := s.fsm.apply(dec)
 		return &Future{res: res, err: err}
 	}
+	// What can be refused without the database is refused before it
+	// reaches the journal.
+	if ac := cmd.GetAddChange(); ac != nil {
+		if err := CheckChange(ac.GetChange()); err != nil {
+			return &Future{err: err}
+		}
+	}
 	data, err := proto.Marshal(cmd)
 	if err != nil {
 		return &Future{err: fmt.Errorf("%w: encoding command: %v", ErrBadCommand, err)}
