@@ -239,11 +239,137 @@ func (x *CommandFailed) GetBadCommand() bool {
 	return false
 }
 
+// AttachWorker hands a logged-in connection from pbmanager to the worker's
+// actor, which answers the worker (reply_address, reply_id: the PID of the
+// login's future) with a WorkerLoginResponse: the session, or why not.
+type AttachWorker struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// The worker process's remote address; its actor is `worker` there.
+	Address       string      `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Info          *WorkerInfo `protobuf:"bytes,3,opt,name=info,proto3" json:"info,omitempty"`
+	ReplyAddress  string      `protobuf:"bytes,4,opt,name=reply_address,json=replyAddress,proto3" json:"reply_address,omitempty"`
+	ReplyId       string      `protobuf:"bytes,5,opt,name=reply_id,json=replyId,proto3" json:"reply_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachWorker) Reset() {
+	*x = AttachWorker{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachWorker) ProtoMessage() {}
+
+func (x *AttachWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachWorker.ProtoReflect.Descriptor instead.
+func (*AttachWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AttachWorker) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *AttachWorker) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *AttachWorker) GetInfo() *WorkerInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *AttachWorker) GetReplyAddress() string {
+	if x != nil {
+		return x.ReplyAddress
+	}
+	return ""
+}
+
+func (x *AttachWorker) GetReplyId() string {
+	if x != nil {
+		return x.ReplyId
+	}
+	return ""
+}
+
+// SessionClosed tells pbmanager that a worker's actor has let a session go
+// (refused or detached): messages carrying it are dropped from now on.
+type SessionClosed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionClosed) Reset() {
+	*x = SessionClosed{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionClosed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionClosed) ProtoMessage() {}
+
+func (x *SessionClosed) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionClosed.ProtoReflect.Descriptor instead.
+func (*SessionClosed) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SessionClosed) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\"c\n" +
+	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1bbuildmaster/v1/worker.proto\"c\n" +
 	"\vApplyConfig\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -260,7 +386,15 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\rCommandFailed\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1f\n" +
 	"\vbad_command\x18\x02 \x01(\bR\n" +
-	"badCommandB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"badCommand\"\xb8\x01\n" +
+	"\fAttachWorker\x12\x1e\n" +
+	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12.\n" +
+	"\x04info\x18\x03 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12#\n" +
+	"\rreply_address\x18\x04 \x01(\tR\freplyAddress\x12\x19\n" +
+	"\breply_id\x18\x05 \x01(\tR\areplyId\"/\n" +
+	"\rSessionClosed\x12\x1e\n" +
+	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asessionB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -274,23 +408,27 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),   // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil), // 1: buildmaster.v1.ConfigApplied
 	(*InjectFailure)(nil), // 2: buildmaster.v1.InjectFailure
 	(*CommandFailed)(nil), // 3: buildmaster.v1.CommandFailed
-	(*MasterConfig)(nil),  // 4: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil), // 5: buildmaster.v1.ServiceChange
+	(*AttachWorker)(nil),  // 4: buildmaster.v1.AttachWorker
+	(*SessionClosed)(nil), // 5: buildmaster.v1.SessionClosed
+	(*MasterConfig)(nil),  // 6: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil), // 7: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),    // 8: buildmaster.v1.WorkerInfo
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	4, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	5, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	7, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	8, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -300,13 +438,15 @@ func file_buildmaster_v1_services_proto_init() {
 	}
 	file_buildmaster_v1_config_proto_init()
 	file_buildmaster_v1_control_proto_init()
+	file_buildmaster_v1_options_proto_init()
+	file_buildmaster_v1_worker_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
