@@ -18,6 +18,8 @@ const (
 	DefaultRestartWindow  = 60 * time.Second // supervision.within
 	DefaultMetricsLogTime = 60 * time.Second // metrics.log_interval
 
+	DefaultKeepalive = 30 * time.Second // workers[].keepalive_interval
+
 	DefaultBuildsCache  = 15 // caches.Builds, as in Buildbot
 	DefaultChangesCache = 10 // caches.Changes, as in Buildbot
 )
@@ -28,6 +30,7 @@ const (
 //     supervision.within: 60s when absent;
 //   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);
 //   - caches: Builds=15 and Changes=10 unless the key is present;
+//   - a worker's keepalive_interval: 30s when absent;
 //   - a builder's builddir: its name;
 //   - a step's name: the name of its kind (shell, git, set_property, trigger).
 //
@@ -66,6 +69,11 @@ func ApplyDefaults(cfg *messages.MasterConfig) {
 		}
 	}
 
+	for _, w := range cfg.Workers {
+		if w.KeepaliveInterval == nil {
+			w.KeepaliveInterval = durationpb.New(DefaultKeepalive)
+		}
+	}
 	for _, b := range cfg.Builders {
 		setDefault(&b.Builddir, b.Name)
 		for _, s := range b.Steps {

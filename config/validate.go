@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -149,6 +150,9 @@ func (v *validator) workers(ws []*messages.WorkerConfig) map[string]int {
 		v.name(seen, "worker", "workers", i, w.GetName(), workerNameProblem)
 		if w.GetMaxBuilds() < 0 {
 			v.errorf(at("workers", i, ".max_builds"), "max_builds is %d; it must not be negative (0 means no limit)", w.GetMaxBuilds())
+		}
+		if k := w.GetKeepaliveInterval(); k != nil && k.AsDuration() < time.Second {
+			v.errorf(at("workers", i, ".keepalive_interval"), "keepalive_interval is %s; it must be at least 1s", k.AsDuration())
 		}
 	}
 	return seen

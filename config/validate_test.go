@@ -361,6 +361,11 @@ workers:
   - name: w
     max_builds: -1
 `, []want{{"workers[0].max_builds", 3, `max_builds is -1; it must not be negative`}}},
+		{"keepalive too short", `
+workers:
+  - name: w
+    keepalive_interval: 100ms
+`, []want{{"workers[0].keepalive_interval", 3, `keepalive_interval is 100ms; it must be at least 1s`}}},
 		{"negative max_restarts", `
 supervision:
   max_restarts: -2

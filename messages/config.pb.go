@@ -285,7 +285,8 @@ func (x *ListenConfig) GetDebug() string {
 type WorkerConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The password the worker logs in with. Never logged or shown.
+	// The password the worker logs in with. Never logged or shown. A worker
+	// without one cannot log in.
 	Password string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	// How many builds may run on the worker at once; 0 means no limit.
 	MaxBuilds int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
@@ -293,8 +294,11 @@ type WorkerConfig struct {
 	Properties map[string]string `protobuf:"bytes,4,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How long a disconnected worker may stay away before it is reported missing.
 	MissingTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=missing_timeout,json=missingTimeout,proto3" json:"missing_timeout,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How often the worker must show it is alive (default 30s); the master
+	// detaches a worker silent for three intervals.
+	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *WorkerConfig) Reset() {
@@ -358,6 +362,13 @@ func (x *WorkerConfig) GetProperties() map[string]string {
 func (x *WorkerConfig) GetMissingTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.MissingTimeout
+	}
+	return nil
+}
+
+func (x *WorkerConfig) GetKeepaliveInterval() *durationpb.Duration {
+	if x != nil {
+		return x.KeepaliveInterval
 	}
 	return nil
 }
@@ -1414,7 +1425,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
-	"\x05debug\x18\x03 \x01(\tR\x05debug\"\xb4\x02\n" +
+	"\x05debug\x18\x03 \x01(\tR\x05debug\"\xfe\x02\n" +
 	"\fWorkerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x1d\n" +
@@ -1423,7 +1434,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"properties\x18\x04 \x03(\v2,.buildmaster.v1.WorkerConfig.PropertiesEntryR\n" +
 	"properties\x12B\n" +
-	"\x0fmissing_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0emissingTimeout\x1a=\n" +
+	"\x0fmissing_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0emissingTimeout\x12H\n" +
+	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xee\x03\n" +
@@ -1583,30 +1595,31 @@ var file_buildmaster_v1_config_proto_depIdxs = []int32{
 	16, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
 	18, // 9: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
 	23, // 10: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	5,  // 11: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	19, // 12: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	20, // 13: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	6,  // 14: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	7,  // 15: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	8,  // 16: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	9,  // 17: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	21, // 18: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	23, // 19: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	23, // 20: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	0,  // 21: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	23, // 22: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	23, // 23: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	22, // 24: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	12, // 25: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	13, // 26: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	23, // 27: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	23, // 28: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	23, // 29: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	23, // 11: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	5,  // 12: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	19, // 13: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	20, // 14: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	6,  // 15: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	7,  // 16: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	8,  // 17: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	9,  // 18: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	21, // 19: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	23, // 20: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	23, // 21: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	0,  // 22: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	23, // 23: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	23, // 24: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	22, // 25: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	12, // 26: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	13, // 27: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	23, // 28: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	23, // 29: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	23, // 30: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }

@@ -9,6 +9,7 @@ package messages
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -365,11 +366,97 @@ func (x *SessionClosed) GetSession() string {
 	return ""
 }
 
+// WorkerState is what a worker's actor publishes on its tree node.
+type WorkerState struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Config    *WorkerConfig          `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Connected bool                   `protobuf:"varint,2,opt,name=connected,proto3" json:"connected,omitempty"`
+	// The worker process's remote address, while connected.
+	Address         string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	ConnectedSince  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=connected_since,json=connectedSince,proto3" json:"connected_since,omitempty"`
+	Info            *WorkerInfo            `protobuf:"bytes,5,opt,name=info,proto3" json:"info,omitempty"`
+	RunningCommands int32                  `protobuf:"varint,6,opt,name=running_commands,json=runningCommands,proto3" json:"running_commands,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WorkerState) Reset() {
+	*x = WorkerState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerState) ProtoMessage() {}
+
+func (x *WorkerState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerState.ProtoReflect.Descriptor instead.
+func (*WorkerState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WorkerState) GetConfig() *WorkerConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *WorkerState) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *WorkerState) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *WorkerState) GetConnectedSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConnectedSince
+	}
+	return nil
+}
+
+func (x *WorkerState) GetInfo() *WorkerInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *WorkerState) GetRunningCommands() int32 {
+	if x != nil {
+		return x.RunningCommands
+	}
+	return 0
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1bbuildmaster/v1/worker.proto\"c\n" +
+	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1bbuildmaster/v1/worker.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n" +
 	"\vApplyConfig\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -394,7 +481,14 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\rreply_address\x18\x04 \x01(\tR\freplyAddress\x12\x19\n" +
 	"\breply_id\x18\x05 \x01(\tR\areplyId\"/\n" +
 	"\rSessionClosed\x12\x1e\n" +
-	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asessionB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\"\x9b\x02\n" +
+	"\vWorkerState\x124\n" +
+	"\x06config\x18\x01 \x01(\v2\x1c.buildmaster.v1.WorkerConfigR\x06config\x12\x1c\n" +
+	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\x12C\n" +
+	"\x0fconnected_since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0econnectedSince\x12.\n" +
+	"\x04info\x18\x05 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12)\n" +
+	"\x10running_commands\x18\x06 \x01(\x05R\x0frunningCommandsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -408,27 +502,33 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_buildmaster_v1_services_proto_goTypes = []any{
-	(*ApplyConfig)(nil),   // 0: buildmaster.v1.ApplyConfig
-	(*ConfigApplied)(nil), // 1: buildmaster.v1.ConfigApplied
-	(*InjectFailure)(nil), // 2: buildmaster.v1.InjectFailure
-	(*CommandFailed)(nil), // 3: buildmaster.v1.CommandFailed
-	(*AttachWorker)(nil),  // 4: buildmaster.v1.AttachWorker
-	(*SessionClosed)(nil), // 5: buildmaster.v1.SessionClosed
-	(*MasterConfig)(nil),  // 6: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil), // 7: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),    // 8: buildmaster.v1.WorkerInfo
+	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
+	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
+	(*InjectFailure)(nil),         // 2: buildmaster.v1.InjectFailure
+	(*CommandFailed)(nil),         // 3: buildmaster.v1.CommandFailed
+	(*AttachWorker)(nil),          // 4: buildmaster.v1.AttachWorker
+	(*SessionClosed)(nil),         // 5: buildmaster.v1.SessionClosed
+	(*WorkerState)(nil),           // 6: buildmaster.v1.WorkerState
+	(*MasterConfig)(nil),          // 7: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 8: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 9: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 10: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	6, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	7, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	8, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	7,  // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	8,  // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	9,  // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	10, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	11, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	9,  // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -446,7 +546,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1526,9 +1526,12 @@ type CommandComplete struct {
 	// Result of stat.
 	Stat *FileStat `protobuf:"bytes,8,opt,name=stat,proto3" json:"stat,omitempty"`
 	// The signal that ended the command, e.g. "killed".
-	Signal        string `protobuf:"bytes,9,opt,name=signal,proto3" json:"signal,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Signal string `protobuf:"bytes,9,opt,name=signal,proto3" json:"signal,omitempty"`
+	// Set by the master, never by a worker: the connection to the worker was
+	// lost before the command completed (a build ends RETRY).
+	LostConnection bool `protobuf:"varint,10,opt,name=lost_connection,json=lostConnection,proto3" json:"lost_connection,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CommandComplete) Reset() {
@@ -1622,6 +1625,13 @@ func (x *CommandComplete) GetSignal() string {
 		return x.Signal
 	}
 	return ""
+}
+
+func (x *CommandComplete) GetLostConnection() bool {
+	if x != nil {
+		return x.LostConnection
+	}
+	return false
 }
 
 type FileStat struct {
@@ -1796,7 +1806,7 @@ const file_buildmaster_v1_worker_proto_rawDesc = "" +
 	"\x04kind\"R\n" +
 	"\x06Output\x124\n" +
 	"\x06stream\x18\x01 \x01(\x0e2\x1c.buildmaster.v1.OutputStreamR\x06stream\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xb3\x02\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xdc\x02\n" +
 	"\x0fCommandComplete\x12\x0e\n" +
 	"\x02rc\x18\x01 \x01(\x05R\x02rc\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1b\n" +
@@ -1806,7 +1816,9 @@ const file_buildmaster_v1_worker_proto_rawDesc = "" +
 	"\aelapsed\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\aelapsed\x12\x14\n" +
 	"\x05files\x18\a \x03(\tR\x05files\x12,\n" +
 	"\x04stat\x18\b \x01(\v2\x18.buildmaster.v1.FileStatR\x04stat\x12\x16\n" +
-	"\x06signal\x18\t \x01(\tR\x06signal\"_\n" +
+	"\x06signal\x18\t \x01(\tR\x06signal\x12'\n" +
+	"\x0flost_connection\x18\n" +
+	" \x01(\bR\x0elostConnection\"_\n" +
 	"\bFileStat\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\rR\x04mode\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x14\n" +

@@ -4,9 +4,10 @@
 // the seed's layout where workers and builders are children of botmaster.
 //
 // It accepts messages.ApplyConfig (workers and builders are diffed by name:
-// added spawned, removed stopped, changed reconfigured in place). A worker
-// actor accepts a messages.WorkerConfig, a builder actor a
-// messages.BuilderConfig: their new config, taken in place.
+// added spawned, removed stopped, changed reconfigured in place). A builder
+// actor accepts a messages.BuilderConfig, its new config, taken in place. A
+// worker actor (worker.go) is the master's side of that worker's
+// connection: see workerActor for what it accepts.
 package botmaster
 
 import (
@@ -26,7 +27,8 @@ func Spec() service.Spec {
 
 func groups() []service.Group {
 	return []service.Group{
-		service.LeafGroup("worker", "worker:", (*messages.MasterConfig).GetWorkers, (*messages.WorkerConfig).GetName),
+		&service.NamedGroup[*messages.WorkerConfig]{Kind: "worker", Prefix: "worker:",
+			List: (*messages.MasterConfig).GetWorkers, Name: (*messages.WorkerConfig).GetName, New: newWorkerActor},
 		service.LeafGroup("builder", "builder:", (*messages.MasterConfig).GetBuilders, (*messages.BuilderConfig).GetName),
 	}
 }

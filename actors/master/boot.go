@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/remoting"
@@ -56,8 +57,9 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		Name:         {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
-		changes.Path: {&messages.SendChangeRequest{}},
+		Name:           {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		changes.Path:   {&messages.SendChangeRequest{}},
+		pbmanager.Path: {&messages.WorkerLogin{}, &messages.FromWorker{}},
 	}
 }
 
