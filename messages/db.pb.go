@@ -1753,6 +1753,16 @@ type Command struct {
 	//	*Command_AddStep
 	//	*Command_AddLog
 	//	*Command_AppendLog
+	//	*Command_FinishLog
+	//	*Command_FinishStep
+	//	*Command_FinishBuild
+	//	*Command_CompleteBuildRequests
+	//	*Command_UnclaimBuildRequests
+	//	*Command_SetBuildProperties
+	//	*Command_FindOrAddWorker
+	//	*Command_WorkerConnected
+	//	*Command_WorkerDisconnected
+	//	*Command_SetObjectState
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1876,6 +1886,96 @@ func (x *Command) GetAppendLog() *AppendLog {
 	return nil
 }
 
+func (x *Command) GetFinishLog() *FinishLog {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_FinishLog); ok {
+			return x.FinishLog
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetFinishStep() *FinishStep {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_FinishStep); ok {
+			return x.FinishStep
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetFinishBuild() *FinishBuild {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_FinishBuild); ok {
+			return x.FinishBuild
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCompleteBuildRequests() *CompleteBuildRequests {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_CompleteBuildRequests); ok {
+			return x.CompleteBuildRequests
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUnclaimBuildRequests() *UnclaimBuildRequests {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_UnclaimBuildRequests); ok {
+			return x.UnclaimBuildRequests
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetBuildProperties() *SetBuildProperties {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetBuildProperties); ok {
+			return x.SetBuildProperties
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetFindOrAddWorker() *FindOrAddWorker {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_FindOrAddWorker); ok {
+			return x.FindOrAddWorker
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetWorkerConnected() *WorkerConnected {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_WorkerConnected); ok {
+			return x.WorkerConnected
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetWorkerDisconnected() *WorkerDisconnected {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_WorkerDisconnected); ok {
+			return x.WorkerDisconnected
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetObjectState() *SetObjectState {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetObjectState); ok {
+			return x.SetObjectState
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -1916,6 +2016,46 @@ type Command_AppendLog struct {
 	AppendLog *AppendLog `protobuf:"bytes,9,opt,name=append_log,json=appendLog,proto3,oneof"`
 }
 
+type Command_FinishLog struct {
+	FinishLog *FinishLog `protobuf:"bytes,10,opt,name=finish_log,json=finishLog,proto3,oneof"`
+}
+
+type Command_FinishStep struct {
+	FinishStep *FinishStep `protobuf:"bytes,11,opt,name=finish_step,json=finishStep,proto3,oneof"`
+}
+
+type Command_FinishBuild struct {
+	FinishBuild *FinishBuild `protobuf:"bytes,12,opt,name=finish_build,json=finishBuild,proto3,oneof"`
+}
+
+type Command_CompleteBuildRequests struct {
+	CompleteBuildRequests *CompleteBuildRequests `protobuf:"bytes,13,opt,name=complete_build_requests,json=completeBuildRequests,proto3,oneof"`
+}
+
+type Command_UnclaimBuildRequests struct {
+	UnclaimBuildRequests *UnclaimBuildRequests `protobuf:"bytes,14,opt,name=unclaim_build_requests,json=unclaimBuildRequests,proto3,oneof"`
+}
+
+type Command_SetBuildProperties struct {
+	SetBuildProperties *SetBuildProperties `protobuf:"bytes,15,opt,name=set_build_properties,json=setBuildProperties,proto3,oneof"`
+}
+
+type Command_FindOrAddWorker struct {
+	FindOrAddWorker *FindOrAddWorker `protobuf:"bytes,16,opt,name=find_or_add_worker,json=findOrAddWorker,proto3,oneof"`
+}
+
+type Command_WorkerConnected struct {
+	WorkerConnected *WorkerConnected `protobuf:"bytes,17,opt,name=worker_connected,json=workerConnected,proto3,oneof"`
+}
+
+type Command_WorkerDisconnected struct {
+	WorkerDisconnected *WorkerDisconnected `protobuf:"bytes,18,opt,name=worker_disconnected,json=workerDisconnected,proto3,oneof"`
+}
+
+type Command_SetObjectState struct {
+	SetObjectState *SetObjectState `protobuf:"bytes,19,opt,name=set_object_state,json=setObjectState,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -1933,6 +2073,26 @@ func (*Command_AddStep) isCommand_Kind() {}
 func (*Command_AddLog) isCommand_Kind() {}
 
 func (*Command_AppendLog) isCommand_Kind() {}
+
+func (*Command_FinishLog) isCommand_Kind() {}
+
+func (*Command_FinishStep) isCommand_Kind() {}
+
+func (*Command_FinishBuild) isCommand_Kind() {}
+
+func (*Command_CompleteBuildRequests) isCommand_Kind() {}
+
+func (*Command_UnclaimBuildRequests) isCommand_Kind() {}
+
+func (*Command_SetBuildProperties) isCommand_Kind() {}
+
+func (*Command_FindOrAddWorker) isCommand_Kind() {}
+
+func (*Command_WorkerConnected) isCommand_Kind() {}
+
+func (*Command_WorkerDisconnected) isCommand_Kind() {}
+
+func (*Command_SetObjectState) isCommand_Kind() {}
 
 // AddChange adds a change (changeid assigned) and finds or creates its sourcestamp.
 type AddChange struct {
@@ -2560,6 +2720,591 @@ func (x *AppendLog) GetContent() string {
 	return ""
 }
 
+// FinishLog closes a log; finishing a finished log changes nothing.
+type FinishLog struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishLog) Reset() {
+	*x = FinishLog{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishLog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishLog) ProtoMessage() {}
+
+func (x *FinishLog) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
+func (*FinishLog) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *FinishLog) GetLogid() uint64 {
+	if x != nil {
+		return x.Logid
+	}
+	return 0
+}
+
+// FinishStep ends a step with its results; its open logs are finished.
+type FinishStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stepid        uint64                 `protobuf:"varint,1,opt,name=stepid,proto3" json:"stepid,omitempty"`
+	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishStep) Reset() {
+	*x = FinishStep{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishStep) ProtoMessage() {}
+
+func (x *FinishStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
+func (*FinishStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *FinishStep) GetStepid() uint64 {
+	if x != nil {
+		return x.Stepid
+	}
+	return 0
+}
+
+func (x *FinishStep) GetResults() int32 {
+	if x != nil {
+		return x.Results
+	}
+	return 0
+}
+
+func (x *FinishStep) GetCompleteAt() int64 {
+	if x != nil {
+		return x.CompleteAt
+	}
+	return 0
+}
+
+func (x *FinishStep) GetStateString() string {
+	if x != nil {
+		return x.StateString
+	}
+	return ""
+}
+
+// FinishBuild ends a build with its results; its open steps end with the
+// build's results and their logs are finished.
+type FinishBuild struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishBuild) Reset() {
+	*x = FinishBuild{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishBuild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishBuild) ProtoMessage() {}
+
+func (x *FinishBuild) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
+func (*FinishBuild) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *FinishBuild) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+func (x *FinishBuild) GetResults() int32 {
+	if x != nil {
+		return x.Results
+	}
+	return 0
+}
+
+func (x *FinishBuild) GetCompleteAt() int64 {
+	if x != nil {
+		return x.CompleteAt
+	}
+	return 0
+}
+
+func (x *FinishBuild) GetStateString() string {
+	if x != nil {
+		return x.StateString
+	}
+	return ""
+}
+
+// CompleteBuildRequests completes incomplete build requests with results
+// (claimed or not; a complete one is refused and nothing is written). A
+// buildset whose requests are then all complete is completed too, with the
+// worst of their results.
+type CompleteBuildRequests struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteBuildRequests) Reset() {
+	*x = CompleteBuildRequests{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteBuildRequests) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteBuildRequests) ProtoMessage() {}
+
+func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
+func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CompleteBuildRequests) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
+}
+
+func (x *CompleteBuildRequests) GetResults() int32 {
+	if x != nil {
+		return x.Results
+	}
+	return 0
+}
+
+func (x *CompleteBuildRequests) GetCompleteAt() int64 {
+	if x != nil {
+		return x.CompleteAt
+	}
+	return 0
+}
+
+// UnclaimBuildRequests drops masterid's claims on the listed incomplete
+// requests, so they can be claimed again; requests claimed by another
+// master or by none are left as they are.
+type UnclaimBuildRequests struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Masterid      uint64                 `protobuf:"varint,1,opt,name=masterid,proto3" json:"masterid,omitempty"`
+	Brids         []uint64               `protobuf:"varint,2,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnclaimBuildRequests) Reset() {
+	*x = UnclaimBuildRequests{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnclaimBuildRequests) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnclaimBuildRequests) ProtoMessage() {}
+
+func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
+func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *UnclaimBuildRequests) GetMasterid() uint64 {
+	if x != nil {
+		return x.Masterid
+	}
+	return 0
+}
+
+func (x *UnclaimBuildRequests) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
+}
+
+// SetBuildProperties sets properties of a build, replacing those of the same name.
+type SetBuildProperties struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	Properties    []*Property            `protobuf:"bytes,2,rep,name=properties,proto3" json:"properties,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBuildProperties) Reset() {
+	*x = SetBuildProperties{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBuildProperties) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBuildProperties) ProtoMessage() {}
+
+func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
+func (*SetBuildProperties) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SetBuildProperties) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+func (x *SetBuildProperties) GetProperties() []*Property {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+// FindOrAddWorker returns the id of the worker named name, adding it if needed.
+type FindOrAddWorker struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindOrAddWorker) Reset() {
+	*x = FindOrAddWorker{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindOrAddWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindOrAddWorker) ProtoMessage() {}
+
+func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
+func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *FindOrAddWorker) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// WorkerConnected records that a worker is connected to a master, with its info.
+type WorkerConnected struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workerid      uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	Masterid      uint64                 `protobuf:"varint,2,opt,name=masterid,proto3" json:"masterid,omitempty"`
+	InfoJson      string                 `protobuf:"bytes,3,opt,name=info_json,json=infoJson,proto3" json:"info_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerConnected) Reset() {
+	*x = WorkerConnected{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerConnected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerConnected) ProtoMessage() {}
+
+func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
+func (*WorkerConnected) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *WorkerConnected) GetWorkerid() uint64 {
+	if x != nil {
+		return x.Workerid
+	}
+	return 0
+}
+
+func (x *WorkerConnected) GetMasterid() uint64 {
+	if x != nil {
+		return x.Masterid
+	}
+	return 0
+}
+
+func (x *WorkerConnected) GetInfoJson() string {
+	if x != nil {
+		return x.InfoJson
+	}
+	return ""
+}
+
+// WorkerDisconnected records that a worker is no longer connected to a master.
+type WorkerDisconnected struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workerid      uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	Masterid      uint64                 `protobuf:"varint,2,opt,name=masterid,proto3" json:"masterid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerDisconnected) Reset() {
+	*x = WorkerDisconnected{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerDisconnected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerDisconnected) ProtoMessage() {}
+
+func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
+func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *WorkerDisconnected) GetWorkerid() uint64 {
+	if x != nil {
+		return x.Workerid
+	}
+	return 0
+}
+
+func (x *WorkerDisconnected) GetMasterid() uint64 {
+	if x != nil {
+		return x.Masterid
+	}
+	return 0
+}
+
+// SetObjectState sets one value of an object's state (Buildbot's
+// setState), finding or adding the object by (object_name, class_name).
+type SetObjectState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ObjectName    string                 `protobuf:"bytes,1,opt,name=object_name,json=objectName,proto3" json:"object_name,omitempty"`
+	ClassName     string                 `protobuf:"bytes,2,opt,name=class_name,json=className,proto3" json:"class_name,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	ValueJson     string                 `protobuf:"bytes,4,opt,name=value_json,json=valueJson,proto3" json:"value_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetObjectState) Reset() {
+	*x = SetObjectState{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetObjectState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetObjectState) ProtoMessage() {}
+
+func (x *SetObjectState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
+func (*SetObjectState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SetObjectState) GetObjectName() string {
+	if x != nil {
+		return x.ObjectName
+	}
+	return ""
+}
+
+func (x *SetObjectState) GetClassName() string {
+	if x != nil {
+		return x.ClassName
+	}
+	return ""
+}
+
+func (x *SetObjectState) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetObjectState) GetValueJson() string {
+	if x != nil {
+		return x.ValueJson
+	}
+	return ""
+}
+
 // CommandResult is what Apply answers: the id it allocated (changeid, buildset
 // id, builder id, build id, step id, log id or master id), any further ids,
 // and for MasterStarted what the housekeeping changed.
@@ -2573,13 +3318,15 @@ type CommandResult struct {
 	StepsFinished     uint32                 `protobuf:"varint,6,opt,name=steps_finished,json=stepsFinished,proto3" json:"steps_finished,omitempty"`
 	LogsFinished      uint32                 `protobuf:"varint,7,opt,name=logs_finished,json=logsFinished,proto3" json:"logs_finished,omitempty"`
 	RequestsUnclaimed uint32                 `protobuf:"varint,8,opt,name=requests_unclaimed,json=requestsUnclaimed,proto3" json:"requests_unclaimed,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The buildsets CompleteBuildRequests completed.
+	CompletedBuildsets []uint64 `protobuf:"varint,9,rep,packed,name=completed_buildsets,json=completedBuildsets,proto3" json:"completed_buildsets,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2591,7 +3338,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2604,7 +3351,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -2661,6 +3408,13 @@ func (x *CommandResult) GetRequestsUnclaimed() uint32 {
 		return x.RequestsUnclaimed
 	}
 	return 0
+}
+
+func (x *CommandResult) GetCompletedBuildsets() []uint64 {
+	if x != nil {
+		return x.CompletedBuildsets
+	}
+	return nil
 }
 
 var File_buildmaster_v1_db_proto protoreflect.FileDescriptor
@@ -2854,7 +3608,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xe0\x04\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xf5\n" +
+	"\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -2866,7 +3621,20 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\badd_step\x18\a \x01(\v2\x17.buildmaster.v1.AddStepH\x00R\aaddStep\x121\n" +
 	"\aadd_log\x18\b \x01(\v2\x16.buildmaster.v1.AddLogH\x00R\x06addLog\x12:\n" +
 	"\n" +
-	"append_log\x18\t \x01(\v2\x19.buildmaster.v1.AppendLogH\x00R\tappendLogB\x06\n" +
+	"append_log\x18\t \x01(\v2\x19.buildmaster.v1.AppendLogH\x00R\tappendLog\x12:\n" +
+	"\n" +
+	"finish_log\x18\n" +
+	" \x01(\v2\x19.buildmaster.v1.FinishLogH\x00R\tfinishLog\x12=\n" +
+	"\vfinish_step\x18\v \x01(\v2\x1a.buildmaster.v1.FinishStepH\x00R\n" +
+	"finishStep\x12@\n" +
+	"\ffinish_build\x18\f \x01(\v2\x1b.buildmaster.v1.FinishBuildH\x00R\vfinishBuild\x12_\n" +
+	"\x17complete_build_requests\x18\r \x01(\v2%.buildmaster.v1.CompleteBuildRequestsH\x00R\x15completeBuildRequests\x12\\\n" +
+	"\x16unclaim_build_requests\x18\x0e \x01(\v2$.buildmaster.v1.UnclaimBuildRequestsH\x00R\x14unclaimBuildRequests\x12V\n" +
+	"\x14set_build_properties\x18\x0f \x01(\v2\".buildmaster.v1.SetBuildPropertiesH\x00R\x12setBuildProperties\x12N\n" +
+	"\x12find_or_add_worker\x18\x10 \x01(\v2\x1f.buildmaster.v1.FindOrAddWorkerH\x00R\x0ffindOrAddWorker\x12L\n" +
+	"\x10worker_connected\x18\x11 \x01(\v2\x1f.buildmaster.v1.WorkerConnectedH\x00R\x0fworkerConnected\x12U\n" +
+	"\x13worker_disconnected\x18\x12 \x01(\v2\".buildmaster.v1.WorkerDisconnectedH\x00R\x12workerDisconnected\x12J\n" +
+	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectStateB\x06\n" +
 	"\x04kind\";\n" +
 	"\tAddChange\x12.\n" +
 	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\"S\n" +
@@ -2921,7 +3689,52 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\";\n" +
 	"\tAppendLog\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"\x91\x02\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"!\n" +
+	"\tFinishLog\x12\x14\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\x82\x01\n" +
+	"\n" +
+	"FinishStep\x12\x16\n" +
+	"\x06stepid\x18\x01 \x01(\x04R\x06stepid\x12\x18\n" +
+	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
+	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
+	"completeAt\x12!\n" +
+	"\fstate_string\x18\x04 \x01(\tR\vstateString\"\x85\x01\n" +
+	"\vFinishBuild\x12\x18\n" +
+	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x18\n" +
+	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
+	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
+	"completeAt\x12!\n" +
+	"\fstate_string\x18\x04 \x01(\tR\vstateString\"h\n" +
+	"\x15CompleteBuildRequests\x12\x14\n" +
+	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
+	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
+	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
+	"completeAt\"H\n" +
+	"\x14UnclaimBuildRequests\x12\x1a\n" +
+	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x14\n" +
+	"\x05brids\x18\x02 \x03(\x04R\x05brids\"h\n" +
+	"\x12SetBuildProperties\x12\x18\n" +
+	"\abuildid\x18\x01 \x01(\x04R\abuildid\x128\n" +
+	"\n" +
+	"properties\x18\x02 \x03(\v2\x18.buildmaster.v1.PropertyR\n" +
+	"properties\"%\n" +
+	"\x0fFindOrAddWorker\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"f\n" +
+	"\x0fWorkerConnected\x12\x1a\n" +
+	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x1a\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\x12\x1b\n" +
+	"\tinfo_json\x18\x03 \x01(\tR\binfoJson\"L\n" +
+	"\x12WorkerDisconnected\x12\x1a\n" +
+	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x1a\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\x83\x01\n" +
+	"\x0eSetObjectState\x12\x1f\n" +
+	"\vobject_name\x18\x01 \x01(\tR\n" +
+	"objectName\x12\x1d\n" +
+	"\n" +
+	"class_name\x18\x02 \x01(\tR\tclassName\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"value_json\x18\x04 \x01(\tR\tvalueJson\"\xc2\x02\n" +
 	"\rCommandResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\x04R\x03ids\x12$\n" +
@@ -2930,7 +3743,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x0ebuilds_retried\x18\x05 \x01(\rR\rbuildsRetried\x12%\n" +
 	"\x0esteps_finished\x18\x06 \x01(\rR\rstepsFinished\x12#\n" +
 	"\rlogs_finished\x18\a \x01(\rR\flogsFinished\x12-\n" +
-	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimedB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
+	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsetsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_db_proto_rawDescOnce sync.Once
@@ -2944,39 +3758,49 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_buildmaster_v1_db_proto_goTypes = []any{
-	(*Property)(nil),           // 0: buildmaster.v1.Property
-	(*Master)(nil),             // 1: buildmaster.v1.Master
-	(*Change)(nil),             // 2: buildmaster.v1.Change
-	(*SourceStamp)(nil),        // 3: buildmaster.v1.SourceStamp
-	(*Buildset)(nil),           // 4: buildmaster.v1.Buildset
-	(*BuildRequestClaim)(nil),  // 5: buildmaster.v1.BuildRequestClaim
-	(*BuildRequest)(nil),       // 6: buildmaster.v1.BuildRequest
-	(*Builder)(nil),            // 7: buildmaster.v1.Builder
-	(*Build)(nil),              // 8: buildmaster.v1.Build
-	(*Step)(nil),               // 9: buildmaster.v1.Step
-	(*Log)(nil),                // 10: buildmaster.v1.Log
-	(*LogChunk)(nil),           // 11: buildmaster.v1.LogChunk
-	(*WorkerConfiguredOn)(nil), // 12: buildmaster.v1.WorkerConfiguredOn
-	(*Worker)(nil),             // 13: buildmaster.v1.Worker
-	(*Scheduler)(nil),          // 14: buildmaster.v1.Scheduler
-	(*ChangeSource)(nil),       // 15: buildmaster.v1.ChangeSource
-	(*StateObject)(nil),        // 16: buildmaster.v1.StateObject
-	(*ObjectState)(nil),        // 17: buildmaster.v1.ObjectState
-	(*User)(nil),               // 18: buildmaster.v1.User
-	(*UserInfo)(nil),           // 19: buildmaster.v1.UserInfo
-	(*Command)(nil),            // 20: buildmaster.v1.Command
-	(*AddChange)(nil),          // 21: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),      // 22: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),   // 23: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),        // 24: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil), // 25: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),           // 26: buildmaster.v1.AddBuild
-	(*AddStep)(nil),            // 27: buildmaster.v1.AddStep
-	(*AddLog)(nil),             // 28: buildmaster.v1.AddLog
-	(*AppendLog)(nil),          // 29: buildmaster.v1.AppendLog
-	(*CommandResult)(nil),      // 30: buildmaster.v1.CommandResult
+	(*Property)(nil),              // 0: buildmaster.v1.Property
+	(*Master)(nil),                // 1: buildmaster.v1.Master
+	(*Change)(nil),                // 2: buildmaster.v1.Change
+	(*SourceStamp)(nil),           // 3: buildmaster.v1.SourceStamp
+	(*Buildset)(nil),              // 4: buildmaster.v1.Buildset
+	(*BuildRequestClaim)(nil),     // 5: buildmaster.v1.BuildRequestClaim
+	(*BuildRequest)(nil),          // 6: buildmaster.v1.BuildRequest
+	(*Builder)(nil),               // 7: buildmaster.v1.Builder
+	(*Build)(nil),                 // 8: buildmaster.v1.Build
+	(*Step)(nil),                  // 9: buildmaster.v1.Step
+	(*Log)(nil),                   // 10: buildmaster.v1.Log
+	(*LogChunk)(nil),              // 11: buildmaster.v1.LogChunk
+	(*WorkerConfiguredOn)(nil),    // 12: buildmaster.v1.WorkerConfiguredOn
+	(*Worker)(nil),                // 13: buildmaster.v1.Worker
+	(*Scheduler)(nil),             // 14: buildmaster.v1.Scheduler
+	(*ChangeSource)(nil),          // 15: buildmaster.v1.ChangeSource
+	(*StateObject)(nil),           // 16: buildmaster.v1.StateObject
+	(*ObjectState)(nil),           // 17: buildmaster.v1.ObjectState
+	(*User)(nil),                  // 18: buildmaster.v1.User
+	(*UserInfo)(nil),              // 19: buildmaster.v1.UserInfo
+	(*Command)(nil),               // 20: buildmaster.v1.Command
+	(*AddChange)(nil),             // 21: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 22: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 23: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 24: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 25: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 26: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 27: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 28: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 29: buildmaster.v1.AppendLog
+	(*FinishLog)(nil),             // 30: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 31: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 32: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 33: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 34: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 35: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 36: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 37: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 38: buildmaster.v1.WorkerDisconnected
+	(*SetObjectState)(nil),        // 39: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 40: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -2993,13 +3817,24 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	27, // 11: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
 	28, // 12: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
 	29, // 13: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	2,  // 14: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	0,  // 15: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	30, // 14: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	31, // 15: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	32, // 16: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	33, // 17: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	34, // 18: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	35, // 19: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	36, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	37, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	38, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	39, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	2,  // 24: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	0,  // 25: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	0,  // 26: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -3021,6 +3856,16 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_AddStep)(nil),
 		(*Command_AddLog)(nil),
 		(*Command_AppendLog)(nil),
+		(*Command_FinishLog)(nil),
+		(*Command_FinishStep)(nil),
+		(*Command_FinishBuild)(nil),
+		(*Command_CompleteBuildRequests)(nil),
+		(*Command_UnclaimBuildRequests)(nil),
+		(*Command_SetBuildProperties)(nil),
+		(*Command_FindOrAddWorker)(nil),
+		(*Command_WorkerConnected)(nil),
+		(*Command_WorkerDisconnected)(nil),
+		(*Command_SetObjectState)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3028,7 +3873,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -116,6 +116,26 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyAddLog(txn, seq, k.AddLog)
 	case *messages.Command_AppendLog:
 		return applyAppendLog(txn, seq, k.AppendLog)
+	case *messages.Command_FinishLog:
+		return applyFinishLog(txn, seq, k.FinishLog)
+	case *messages.Command_FinishStep:
+		return applyFinishStep(txn, seq, k.FinishStep)
+	case *messages.Command_FinishBuild:
+		return applyFinishBuild(txn, seq, k.FinishBuild)
+	case *messages.Command_CompleteBuildRequests:
+		return applyCompleteBuildRequests(txn, seq, k.CompleteBuildRequests)
+	case *messages.Command_UnclaimBuildRequests:
+		return applyUnclaimBuildRequests(txn, seq, k.UnclaimBuildRequests)
+	case *messages.Command_SetBuildProperties:
+		return applySetBuildProperties(txn, seq, k.SetBuildProperties)
+	case *messages.Command_FindOrAddWorker:
+		return applyFindOrAddWorker(txn, seq, k.FindOrAddWorker)
+	case *messages.Command_WorkerConnected:
+		return applyWorkerConnected(txn, seq, k.WorkerConnected)
+	case *messages.Command_WorkerDisconnected:
+		return applyWorkerDisconnected(txn, seq, k.WorkerDisconnected)
+	case *messages.Command_SetObjectState:
+		return applySetObjectState(txn, seq, k.SetObjectState)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:
@@ -152,6 +172,10 @@ func nextID(txn *memdb.Txn, table string) (uint64, error) {
 	case *messages.Step:
 		last = r.Id
 	case *messages.Log:
+		last = r.Id
+	case *messages.Worker:
+		last = r.Id
+	case *messages.StateObject:
 		last = r.Id
 	default:
 		return 0, fmt.Errorf("state: no id allocation for table %s", table)

@@ -42,6 +42,35 @@ func appendLog(logid uint64, content string) *messages.Command {
 	return &messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{Logid: logid, Content: content}}}
 }
 
+func cmd(k any) *messages.Command {
+	c := &messages.Command{}
+	switch v := k.(type) {
+	case *messages.FinishLog:
+		c.Kind = &messages.Command_FinishLog{FinishLog: v}
+	case *messages.FinishStep:
+		c.Kind = &messages.Command_FinishStep{FinishStep: v}
+	case *messages.FinishBuild:
+		c.Kind = &messages.Command_FinishBuild{FinishBuild: v}
+	case *messages.CompleteBuildRequests:
+		c.Kind = &messages.Command_CompleteBuildRequests{CompleteBuildRequests: v}
+	case *messages.UnclaimBuildRequests:
+		c.Kind = &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: v}
+	case *messages.SetBuildProperties:
+		c.Kind = &messages.Command_SetBuildProperties{SetBuildProperties: v}
+	case *messages.FindOrAddWorker:
+		c.Kind = &messages.Command_FindOrAddWorker{FindOrAddWorker: v}
+	case *messages.WorkerConnected:
+		c.Kind = &messages.Command_WorkerConnected{WorkerConnected: v}
+	case *messages.WorkerDisconnected:
+		c.Kind = &messages.Command_WorkerDisconnected{WorkerDisconnected: v}
+	case *messages.SetObjectState:
+		c.Kind = &messages.Command_SetObjectState{SetObjectState: v}
+	default:
+		panic(fmt.Sprintf("cmd: %T", k))
+	}
+	return c
+}
+
 func change(author, branch string, when int64) *messages.Change {
 	return &messages.Change{Author: author, Branch: branch, WhenTimestamp: when, Repository: "git://r", Project: "p",
 		Revision: "rev-" + author, Comments: "c", Files: []string{"a.go"},
@@ -224,6 +253,29 @@ func TestApply(t *testing.T) {
 		}},
 		{name: "append log too big", cmd: appendLog(1, strings.Repeat("l", MaxLogAppendBytes+1)), wantErr: "content is 65537 bytes"},
 		{name: "append log unknown", cmd: appendLog(3, "x"), wantErr: "log 3 does not exist"},
+		{name: "finish log unknown", cmd: cmd(&messages.FinishLog{Logid: 9}), wantErr: "log 9 does not exist"},
+		{name: "finish step bad results", cmd: cmd(&messages.FinishStep{Stepid: 1, Results: 7, CompleteAt: 1}), wantErr: "results 7 is not a result code"},
+		{name: "finish step no time", cmd: cmd(&messages.FinishStep{Stepid: 1}), wantErr: "complete_at is required"},
+		{name: "finish step unknown", cmd: cmd(&messages.FinishStep{Stepid: 5, CompleteAt: 1}), wantErr: "step 5 does not exist"},
+		{name: "finish build unknown", cmd: cmd(&messages.FinishBuild{Buildid: 5, CompleteAt: 1}), wantErr: "build 5 does not exist"},
+		{name: "finish build negative results", cmd: cmd(&messages.FinishBuild{Buildid: 1, Results: -1, CompleteAt: 1}), wantErr: "results -1"},
+		{name: "complete requests empty", cmd: cmd(&messages.CompleteBuildRequests{CompleteAt: 1}), wantErr: "brids is empty"},
+		{name: "complete requests unknown", cmd: cmd(&messages.CompleteBuildRequests{Brids: []uint64{1, 9}, CompleteAt: 1}), wantErr: "brids[1]: build request 9 does not exist"},
+		{name: "complete requests twice", cmd: cmd(&messages.CompleteBuildRequests{Brids: []uint64{2, 2}, CompleteAt: 1}), wantErr: "listed twice"},
+		{name: "unclaim no master", cmd: cmd(&messages.UnclaimBuildRequests{Brids: []uint64{1}}), wantErr: "masterid is required"},
+		{name: "unclaim other master's claim", cmd: cmd(&messages.UnclaimBuildRequests{Masterid: 7, Brids: []uint64{1}}), check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+			r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, uint64(1))
+			if r.Claim == nil || res.RequestsUnclaimed != 0 {
+				t.Fatalf("another master's claim was dropped: %v", r)
+			}
+		}},
+		{name: "build properties bad", cmd: cmd(&messages.SetBuildProperties{Buildid: 1, Properties: []*messages.Property{{Name: "x", ValueJson: "nope"}}}), wantErr: "not valid JSON"},
+		{name: "build properties unknown build", cmd: cmd(&messages.SetBuildProperties{Buildid: 4}), wantErr: "build 4 does not exist"},
+		{name: "worker no name", cmd: cmd(&messages.FindOrAddWorker{}), wantErr: "name is required"},
+		{name: "worker connected unknown", cmd: cmd(&messages.WorkerConnected{Workerid: 3, Masterid: 1}), wantErr: "worker 3 does not exist"},
+		{name: "worker connected unknown master", cmd: cmd(&messages.WorkerConnected{Workerid: 3, Masterid: 4}), wantErr: "master 4 does not exist"},
+		{name: "object state bad json", cmd: cmd(&messages.SetObjectState{ObjectName: "s", ClassName: "c", Name: "n", ValueJson: "{"}), wantErr: "value_json is not valid JSON"},
+		{name: "object state no name", cmd: cmd(&messages.SetObjectState{ObjectName: "s", ClassName: "c", ValueJson: "1"}), wantErr: "name is required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

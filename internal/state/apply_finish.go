@@ -1,0 +1,434 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// Worst returns the worse of two results, as Buildbot's worst_status:
+// CANCELLED, then RETRY, EXCEPTION, FAILURE, WARNINGS, SUCCESS, and SKIPPED
+// the least bad.
+func Worst(a, b int32) int32 {
+	for _, r := range []int32{ResultCancelled, ResultRetry, ResultException, ResultFailure, ResultWarnings, ResultSuccess, ResultSkipped} {
+		if a == r || b == r {
+			return r
+		}
+	}
+	return max(a, b) // unknown codes: not reached for valid results
+}
+
+func checkResults(kind string, r int32) error {
+	if r < ResultSuccess || r > ResultCancelled {
+		return bad(kind, "results %d is not a result code (0 SUCCESS … 6 CANCELLED)", r)
+	}
+	return nil
+}
+
+// ---- FinishLog, FinishStep, FinishBuild ----
+
+func applyFinishLog(txn *memdb.Txn, _ *ids, c *messages.FinishLog) (*messages.CommandResult, error) {
+	const kind = "finish_log"
+	l, err := get[*messages.Log](txn, TableLogs, IndexID, c.GetLogid())
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		return nil, bad(kind, "log %d does not exist", c.GetLogid())
+	}
+	return &messages.CommandResult{Id: l.Id}, finishLog(txn, l)
+}
+
+func finishLog(txn *memdb.Txn, l *messages.Log) error {
+	if l.Complete {
+		return nil
+	}
+	l = proto.CloneOf(l)
+	l.Complete = true
+	return txn.Insert(TableLogs, l)
+}
+
+func applyFinishStep(txn *memdb.Txn, _ *ids, c *messages.FinishStep) (*messages.CommandResult, error) {
+	const kind = "finish_step"
+	if err := checkResults(kind, c.GetResults()); err != nil {
+		return nil, err
+	}
+	if err := checkStr(kind, "state_string", c.GetStateString(), MaxFieldBytes); err != nil {
+		return nil, err
+	}
+	if c.GetCompleteAt() <= 0 {
+		return nil, bad(kind, "complete_at is required (epoch seconds, > 0)")
+	}
+	s, err := get[*messages.Step](txn, TableSteps, IndexID, c.GetStepid())
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, bad(kind, "step %d does not exist", c.GetStepid())
+	}
+	if s.Results != nil {
+		return nil, bad(kind, "step %d is already finished", s.Id)
+	}
+	if err := finishStep(txn, s, c.GetResults(), c.GetCompleteAt(), c.GetStateString()); err != nil {
+		return nil, err
+	}
+	return &messages.CommandResult{Id: s.Id}, nil
+}
+
+func finishStep(txn *memdb.Txn, s *messages.Step, results int32, at int64, state string) error {
+	logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))
+	if err != nil {
+		return err
+	}
+	for _, l := range logs {
+		if err := finishLog(txn, l); err != nil {
+			return err
+		}
+	}
+	s = proto.CloneOf(s)
+	s.Results, s.CompleteAt = &results, at
+	if state != "" {
+		s.StateString = state
+	}
+	return txn.Insert(TableSteps, s)
+}
+
+func applyFinishBuild(txn *memdb.Txn, _ *ids, c *messages.FinishBuild) (*messages.CommandResult, error) {
+	const kind = "finish_build"
+	if err := checkResults(kind, c.GetResults()); err != nil {
+		return nil, err
+	}
+	if err := checkStr(kind, "state_string", c.GetStateString(), MaxFieldBytes); err != nil {
+		return nil, err
+	}
+	if c.GetCompleteAt() <= 0 {
+		return nil, bad(kind, "complete_at is required (epoch seconds, > 0)")
+	}
+	b, err := get[*messages.Build](txn, TableBuilds, IndexID, c.GetBuildid())
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, bad(kind, "build %d does not exist", c.GetBuildid())
+	}
+	if b.Results != nil {
+		return nil, bad(kind, "build %d is already finished", b.Id)
+	}
+	steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", b.Id))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range steps {
+		if s.Results == nil {
+			if err := finishStep(txn, s, c.GetResults(), c.GetCompleteAt(), ""); err != nil {
+				return nil, err
+			}
+		}
+	}
+	results := c.GetResults()
+	b = proto.CloneOf(b)
+	b.Results, b.CompleteAt = &results, c.GetCompleteAt()
+	if c.GetStateString() != "" {
+		b.StateString = c.GetStateString()
+	}
+	if err := txn.Insert(TableBuilds, b); err != nil {
+		return nil, err
+	}
+	return &messages.CommandResult{Id: b.Id}, nil
+}
+
+// ---- build requests ----
+
+func applyCompleteBuildRequests(txn *memdb.Txn, _ *ids, c *messages.CompleteBuildRequests) (*messages.CommandResult, error) {
+	const kind = "complete_build_requests"
+	if len(c.GetBrids()) == 0 {
+		return nil, bad(kind, "brids is empty")
+	}
+	if err := checkIDs(kind, "brids", c.GetBrids()); err != nil {
+		return nil, err
+	}
+	if err := checkResults(kind, c.GetResults()); err != nil {
+		return nil, err
+	}
+	if c.GetCompleteAt() <= 0 {
+		return nil, bad(kind, "complete_at is required (epoch seconds, > 0)")
+	}
+	reqs, err := requests(txn, kind, c.GetBrids())
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range reqs {
+		if r.Complete {
+			return nil, bad(kind, "brids[%d]: build request %d is already complete", i, r.Id)
+		}
+	}
+	results := c.GetResults()
+	buildsets := map[uint64]bool{}
+	var order []uint64
+	for _, r := range reqs {
+		r = proto.CloneOf(r)
+		r.Complete, r.Results, r.CompleteAt, r.Claim = true, &results, c.GetCompleteAt(), nil
+		if err := txn.Insert(TableBuildRequests, r); err != nil {
+			return nil, err
+		}
+		if !buildsets[r.Buildsetid] {
+			buildsets[r.Buildsetid] = true
+			order = append(order, r.Buildsetid)
+		}
+	}
+	res := &messages.CommandResult{Ids: append([]uint64(nil), c.GetBrids()...)}
+	for _, bsid := range order {
+		done, err := maybeBuildsetComplete(txn, bsid, c.GetCompleteAt())
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			res.CompletedBuildsets = append(res.CompletedBuildsets, bsid)
+		}
+	}
+	return res, nil
+}
+
+// maybeBuildsetComplete completes buildset bsid when every one of its
+// requests is complete, with the worst of their results (Buildbot's
+// maybeBuildsetComplete). It reports whether it did.
+func maybeBuildsetComplete(txn *memdb.Txn, bsid uint64, at int64) (bool, error) {
+	bs, err := get[*messages.Buildset](txn, TableBuildsets, IndexID, bsid)
+	if err != nil || bs == nil || bs.Complete {
+		return false, err
+	}
+	reqs, err := collect[*messages.BuildRequest](txn.Get(TableBuildRequests, IndexBuildset, bsid))
+	if err != nil {
+		return false, err
+	}
+	results := int32(ResultSuccess)
+	for _, r := range reqs {
+		if !r.Complete {
+			return false, nil
+		}
+		results = Worst(results, r.GetResults())
+	}
+	bs = proto.CloneOf(bs)
+	bs.Complete, bs.CompleteAt, bs.Results = true, at, &results
+	return true, txn.Insert(TableBuildsets, bs)
+}
+
+func applyUnclaimBuildRequests(txn *memdb.Txn, _ *ids, c *messages.UnclaimBuildRequests) (*messages.CommandResult, error) {
+	const kind = "unclaim_build_requests"
+	if c.GetMasterid() == 0 {
+		return nil, bad(kind, "masterid is required")
+	}
+	if err := checkIDs(kind, "brids", c.GetBrids()); err != nil {
+		return nil, err
+	}
+	reqs, err := requests(txn, kind, c.GetBrids())
+	if err != nil {
+		return nil, err
+	}
+	res := &messages.CommandResult{}
+	for _, r := range reqs {
+		if r.Complete || r.Claim == nil || r.Claim.Masterid != c.GetMasterid() {
+			continue
+		}
+		r = proto.CloneOf(r)
+		r.Claim = nil
+		if err := txn.Insert(TableBuildRequests, r); err != nil {
+			return nil, err
+		}
+		res.Ids = append(res.Ids, r.Id)
+		res.RequestsUnclaimed++
+	}
+	return res, nil
+}
+
+// requests reads the listed build requests, each of which must exist, once.
+func requests(txn *memdb.Txn, kind string, brids []uint64) ([]*messages.BuildRequest, error) {
+	out := make([]*messages.BuildRequest, 0, len(brids))
+	seen := make(map[uint64]bool, len(brids))
+	for i, id := range brids {
+		r, err := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, id)
+		switch {
+		case err != nil:
+			return nil, err
+		case r == nil:
+			return nil, bad(kind, "brids[%d]: build request %d does not exist", i, id)
+		case seen[id]:
+			return nil, bad(kind, "brids[%d]: build request %d listed twice", i, id)
+		}
+		seen[id] = true
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// ---- build properties ----
+
+func applySetBuildProperties(txn *memdb.Txn, _ *ids, c *messages.SetBuildProperties) (*messages.CommandResult, error) {
+	const kind = "set_build_properties"
+	if err := checkProps(kind, "properties", c.GetProperties()); err != nil {
+		return nil, err
+	}
+	b, err := get[*messages.Build](txn, TableBuilds, IndexID, c.GetBuildid())
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, bad(kind, "build %d does not exist", c.GetBuildid())
+	}
+	b = proto.CloneOf(b)
+	for _, p := range c.GetProperties() {
+		replaced := false
+		for i, old := range b.Properties {
+			if old.Name == p.Name {
+				b.Properties[i] = proto.CloneOf(p)
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			b.Properties = append(b.Properties, proto.CloneOf(p))
+		}
+	}
+	if len(b.Properties) > MaxProperties {
+		return nil, bad(kind, "build %d would have %d properties, limit %d", b.Id, len(b.Properties), MaxProperties)
+	}
+	if err := txn.Insert(TableBuilds, b); err != nil {
+		return nil, err
+	}
+	return &messages.CommandResult{Id: b.Id}, nil
+}
+
+// ---- workers ----
+
+func applyFindOrAddWorker(txn *memdb.Txn, seq *ids, c *messages.FindOrAddWorker) (*messages.CommandResult, error) {
+	const kind = "find_or_add_worker"
+	if c.GetName() == "" {
+		return nil, bad(kind, "name is required")
+	}
+	if err := checkStr(kind, "name", c.GetName(), MaxFieldBytes); err != nil {
+		return nil, err
+	}
+	w, err := get[*messages.Worker](txn, TableWorkers, IndexName, c.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if w != nil {
+		return &messages.CommandResult{Id: w.Id}, nil
+	}
+	id, err := seq.nextID(txn, TableWorkers)
+	if err != nil {
+		return nil, err
+	}
+	if err := txn.Insert(TableWorkers, &messages.Worker{Id: id, Name: c.GetName()}); err != nil {
+		return nil, err
+	}
+	return &messages.CommandResult{Id: id}, nil
+}
+
+func applyWorkerConnected(txn *memdb.Txn, _ *ids, c *messages.WorkerConnected) (*messages.CommandResult, error) {
+	const kind = "worker_connected"
+	if err := checkStr(kind, "info_json", c.GetInfoJson(), MaxPropertyValueBytes); err != nil {
+		return nil, err
+	}
+	w, err := workerAndMaster(txn, kind, c.GetWorkerid(), c.GetMasterid())
+	if err != nil {
+		return nil, err
+	}
+	w = proto.CloneOf(w)
+	if c.GetInfoJson() != "" {
+		w.InfoJson = c.GetInfoJson()
+	}
+	found := false
+	for _, m := range w.ConnectedTo {
+		found = found || m == c.GetMasterid()
+	}
+	if !found {
+		w.ConnectedTo = append(w.ConnectedTo, c.GetMasterid())
+	}
+	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
+}
+
+func applyWorkerDisconnected(txn *memdb.Txn, _ *ids, c *messages.WorkerDisconnected) (*messages.CommandResult, error) {
+	const kind = "worker_disconnected"
+	w, err := workerAndMaster(txn, kind, c.GetWorkerid(), c.GetMasterid())
+	if err != nil {
+		return nil, err
+	}
+	w = proto.CloneOf(w)
+	var keep []uint64
+	for _, m := range w.ConnectedTo {
+		if m != c.GetMasterid() {
+			keep = append(keep, m)
+		}
+	}
+	w.ConnectedTo = keep
+	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
+}
+
+func workerAndMaster(txn *memdb.Txn, kind string, workerid, masterid uint64) (*messages.Worker, error) {
+	if err := exists(txn, kind, "master", TableMasters, masterid); err != nil {
+		return nil, err
+	}
+	w, err := get[*messages.Worker](txn, TableWorkers, IndexID, workerid)
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, bad(kind, "worker %d does not exist", workerid)
+	}
+	return w, nil
+}
+
+// ---- scheduler state (Buildbot's objects and object_state) ----
+
+func applySetObjectState(txn *memdb.Txn, seq *ids, c *messages.SetObjectState) (*messages.CommandResult, error) {
+	const kind = "set_object_state"
+	for _, f := range []struct{ name, v string }{{"object_name", c.GetObjectName()}, {"class_name", c.GetClassName()}, {"name", c.GetName()}} {
+		if f.v == "" {
+			return nil, bad(kind, "%s is required", f.name)
+		}
+		if err := checkStr(kind, f.name, f.v, MaxFieldBytes); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkStr(kind, "value_json", c.GetValueJson(), MaxPropertyValueBytes); err != nil {
+		return nil, err
+	}
+	if !json.Valid([]byte(c.GetValueJson())) {
+		return nil, bad(kind, "value_json is not valid JSON")
+	}
+	obj, err := get[*messages.StateObject](txn, TableObjects, IndexName, c.GetObjectName(), c.GetClassName())
+	if err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		id, err := seq.nextID(txn, TableObjects)
+		if err != nil {
+			return nil, err
+		}
+		obj = &messages.StateObject{Id: id, Name: c.GetObjectName(), ClassName: c.GetClassName()}
+		if err := txn.Insert(TableObjects, obj); err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+	}
+	st := &messages.ObjectState{Objectid: obj.Id, Name: c.GetName(), ValueJson: c.GetValueJson()}
+	return &messages.CommandResult{Id: obj.Id}, txn.Insert(TableObjectState, st)
+}
+
+// ObjectState returns the value (JSON) of name in the state of the object
+// (objectName, className), and whether it is set (Buildbot's getState).
+func ObjectState(txn *memdb.Txn, objectName, className, name string) (string, bool) {
+	obj, err := get[*messages.StateObject](txn, TableObjects, IndexName, objectName, className)
+	if err != nil || obj == nil {
+		return "", false
+	}
+	st, err := get[*messages.ObjectState](txn, TableObjectState, IndexID, obj.Id, name)
+	if err != nil || st == nil {
+		return "", false
+	}
+	return st.ValueJson, true
+}
