@@ -2265,7 +2265,9 @@ func (x *FindOrAddBuilder) GetTags() []string {
 	return nil
 }
 
-// AddBuildset adds a buildset and one build request per builder.
+// AddBuildset adds a buildset and one build request per builder. Builders
+// are given by id, or by name (found, or added, by name); sourcestamps by
+// id, or by their fields (found, or added, as for a change).
 type AddBuildset struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ExternalIdstring   string                 `protobuf:"bytes,1,opt,name=external_idstring,json=externalIdstring,proto3" json:"external_idstring,omitempty"`
@@ -2278,8 +2280,11 @@ type AddBuildset struct {
 	ParentBuildid      uint64                 `protobuf:"varint,8,opt,name=parent_buildid,json=parentBuildid,proto3" json:"parent_buildid,omitempty"`
 	ParentRelationship string                 `protobuf:"bytes,9,opt,name=parent_relationship,json=parentRelationship,proto3" json:"parent_relationship,omitempty"`
 	WaitedFor          bool                   `protobuf:"varint,10,opt,name=waited_for,json=waitedFor,proto3" json:"waited_for,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	BuilderNames       []string               `protobuf:"bytes,11,rep,name=builder_names,json=builderNames,proto3" json:"builder_names,omitempty"`
+	// Their id and ss_hash are ignored; created_at defaults to submitted_at.
+	Sourcestamps  []*SourceStamp `protobuf:"bytes,12,rep,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddBuildset) Reset() {
@@ -2380,6 +2385,20 @@ func (x *AddBuildset) GetWaitedFor() bool {
 		return x.WaitedFor
 	}
 	return false
+}
+
+func (x *AddBuildset) GetBuilderNames() []string {
+	if x != nil {
+		return x.BuilderNames
+	}
+	return nil
+}
+
+func (x *AddBuildset) GetSourcestamps() []*SourceStamp {
+	if x != nil {
+		return x.Sourcestamps
+	}
+	return nil
 }
 
 // ClaimBuildRequests claims every listed request for a master, atomically:
@@ -3645,7 +3664,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10FindOrAddBuilder\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
-	"\x04tags\x18\x03 \x03(\tR\x04tags\"\x8b\x03\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\"\xf1\x03\n" +
 	"\vAddBuildset\x12+\n" +
 	"\x11external_idstring\x18\x01 \x01(\tR\x10externalIdstring\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
@@ -3662,7 +3681,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x13parent_relationship\x18\t \x01(\tR\x12parentRelationship\x12\x1d\n" +
 	"\n" +
 	"waited_for\x18\n" +
-	" \x01(\bR\twaitedFor\"e\n" +
+	" \x01(\bR\twaitedFor\x12#\n" +
+	"\rbuilder_names\x18\v \x03(\tR\fbuilderNames\x12?\n" +
+	"\fsourcestamps\x18\f \x03(\v2\x1b.buildmaster.v1.SourceStampR\fsourcestamps\"e\n" +
 	"\x12ClaimBuildRequests\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1d\n" +
 	"\n" +
@@ -3829,12 +3850,13 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	39, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	2,  // 24: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
 	0,  // 25: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	0,  // 26: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	3,  // 26: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 27: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }

@@ -337,25 +337,10 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 	}
 	ch.Changeid = id
 
-	// The sourcestamp, found or created by its hash as Buildbot's findSourceStampId does.
-	hash := ssHash(ch.Branch, ch.Revision, ch.Repository, ch.Project, ch.Codebase)
-	ss, err := get[*messages.SourceStamp](txn, TableSourceStamps, IndexSSHash, hash)
+	ss, err := findOrAddSourceStamp(txn, seq, &messages.SourceStamp{Branch: ch.Branch, Revision: ch.Revision,
+		Repository: ch.Repository, Codebase: ch.Codebase, Project: ch.Project, CreatedAt: ch.WhenTimestamp})
 	if err != nil {
 		return nil, err
-	}
-	if ss == nil {
-		ssid, err := seq.nextID(txn, TableSourceStamps)
-		if err != nil {
-			return nil, err
-		}
-		ss = &messages.SourceStamp{
-			Id: ssid, SsHash: hash, Branch: ch.Branch, Revision: ch.Revision,
-			Repository: ch.Repository, Codebase: ch.Codebase, Project: ch.Project,
-			CreatedAt: ch.WhenTimestamp,
-		}
-		if err := txn.Insert(TableSourceStamps, ss); err != nil {
-			return nil, err
-		}
 	}
 	ch.Sourcestampid = ss.Id
 
@@ -573,6 +558,24 @@ func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.Comm
 	return nil
 }
 
+// findOrAddSourceStamp returns the sourcestamp with want's branch, revision,
+// repository, project and codebase, found by its hash as Buildbot's
+// findSourceStampId does, or adds it (created_at from want).
+func findOrAddSourceStamp(txn *memdb.Txn, seq *ids, want *messages.SourceStamp) (*messages.SourceStamp, error) {
+	hash := ssHash(want.Branch, want.Revision, want.Repository, want.Project, want.Codebase)
+	ss, err := get[*messages.SourceStamp](txn, TableSourceStamps, IndexSSHash, hash)
+	if err != nil || ss != nil {
+		return ss, err
+	}
+	id, err := seq.nextID(txn, TableSourceStamps)
+	if err != nil {
+		return nil, err
+	}
+	ss = &messages.SourceStamp{Id: id, SsHash: hash, Branch: want.Branch, Revision: want.Revision,
+		Repository: want.Repository, Codebase: want.Codebase, Project: want.Project, CreatedAt: want.CreatedAt}
+	return ss, txn.Insert(TableSourceStamps, ss)
+}
+
 // ---- builders, buildsets, requests, builds, steps, logs ----
 
 func applyFindOrAddBuilder(txn *memdb.Txn, seq *ids, c *messages.FindOrAddBuilder) (*messages.CommandResult, error) {
@@ -594,22 +597,24 @@ func applyFindOrAddBuilder(txn *memdb.Txn, seq *ids, c *messages.FindOrAddBuilde
 			return nil, err
 		}
 	}
-	b, err := get[*messages.Builder](txn, TableBuilders, IndexName, c.Name)
+	id, err := findOrAddBuilder(txn, seq, c.Name, c.Description, c.Tags)
 	if err != nil {
-		return nil, err
-	}
-	if b != nil {
-		return &messages.CommandResult{Id: b.Id}, nil
-	}
-	id, err := seq.nextID(txn, TableBuilders)
-	if err != nil {
-		return nil, err
-	}
-	b = &messages.Builder{Id: id, Name: c.Name, Description: c.Description, Tags: append([]string(nil), c.Tags...)}
-	if err := txn.Insert(TableBuilders, b); err != nil {
 		return nil, err
 	}
 	return &messages.CommandResult{Id: id}, nil
+}
+
+func findOrAddBuilder(txn *memdb.Txn, seq *ids, name, description string, tags []string) (uint64, error) {
+	b, err := get[*messages.Builder](txn, TableBuilders, IndexName, name)
+	if err != nil || b != nil {
+		return b.GetId(), err
+	}
+	id, err := seq.nextID(txn, TableBuilders)
+	if err != nil {
+		return 0, err
+	}
+	b = &messages.Builder{Id: id, Name: name, Description: description, Tags: append([]string(nil), tags...)}
+	return id, txn.Insert(TableBuilders, b)
 }
 
 func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messages.CommandResult, error) {
@@ -620,8 +625,29 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 	if c.SubmittedAt <= 0 {
 		return nil, bad(kind, "submitted_at is required (epoch seconds, > 0)")
 	}
-	if len(c.Builderids) == 0 {
-		return nil, bad(kind, "builderids is empty: a buildset needs at least one builder")
+	if len(c.Builderids)+len(c.BuilderNames) == 0 {
+		return nil, bad(kind, "builderids and builder_names are empty: a buildset needs at least one builder")
+	}
+	if len(c.BuilderNames) > MaxIDs || len(c.Sourcestamps) > MaxIDs {
+		return nil, bad(kind, "%d builder names and %d sourcestamps; the limit is %d each", len(c.BuilderNames), len(c.Sourcestamps), MaxIDs)
+	}
+	for i, n := range c.BuilderNames {
+		if n == "" {
+			return nil, bad(kind, "builder_names[%d] is empty", i)
+		}
+		if err := checkStr(kind, fmt.Sprintf("builder_names[%d]", i), n, MaxFieldBytes); err != nil {
+			return nil, err
+		}
+	}
+	for i, ss := range c.Sourcestamps {
+		for _, f := range []struct{ name, v string }{
+			{"branch", ss.GetBranch()}, {"revision", ss.GetRevision()}, {"repository", ss.GetRepository()},
+			{"codebase", ss.GetCodebase()}, {"project", ss.GetProject()},
+		} {
+			if err := checkStr(kind, fmt.Sprintf("sourcestamps[%d].%s", i, f.name), f.v, MaxFieldBytes); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, f := range []struct{ name, v string }{
 		{"external_idstring", c.ExternalIdstring}, {"reason", c.Reason}, {"parent_relationship", c.ParentRelationship},
@@ -649,6 +675,26 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 			return nil, err
 		}
 	}
+	ssids := append([]uint64(nil), c.SourcestampIds...)
+	for _, want := range c.Sourcestamps {
+		want = proto.CloneOf(want)
+		if want.CreatedAt <= 0 {
+			want.CreatedAt = c.SubmittedAt
+		}
+		ss, err := findOrAddSourceStamp(txn, seq, want)
+		if err != nil {
+			return nil, err
+		}
+		ssids = append(ssids, ss.Id)
+	}
+	builderids := append([]uint64(nil), c.Builderids...)
+	for _, n := range c.BuilderNames {
+		id, err := findOrAddBuilder(txn, seq, n, "", nil)
+		if err != nil {
+			return nil, err
+		}
+		builderids = append(builderids, id)
+	}
 	bsid, err := seq.nextID(txn, TableBuildsets)
 	if err != nil {
 		return nil, err
@@ -656,7 +702,7 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 	bs := &messages.Buildset{
 		Id: bsid, ExternalIdstring: c.ExternalIdstring, Reason: c.Reason, SubmittedAt: c.SubmittedAt,
 		ParentBuildid: c.ParentBuildid, ParentRelationship: c.ParentRelationship,
-		SourcestampIds: append([]uint64(nil), c.SourcestampIds...),
+		SourcestampIds: ssids,
 	}
 	for _, p := range c.Properties {
 		bs.Properties = append(bs.Properties, proto.Clone(p).(*messages.Property))
@@ -665,7 +711,7 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 		return nil, err
 	}
 	res := &messages.CommandResult{Id: bsid}
-	for _, bid := range c.Builderids {
+	for _, bid := range builderids {
 		id, err := seq.nextID(txn, TableBuildRequests)
 		if err != nil {
 			return nil, err

@@ -205,7 +205,7 @@ func TestApply(t *testing.T) {
 			}
 		}},
 		{name: "buildset unknown builder", cmd: buildset(130, 1, 9), wantErr: "builderids[1]: builder 9 does not exist"},
-		{name: "buildset no builders", cmd: buildset(130), wantErr: "builderids is empty"},
+		{name: "buildset no builders", cmd: buildset(130), wantErr: "builderids and builder_names are empty"},
 		{name: "buildset no time", cmd: buildset(0, 1), wantErr: "submitted_at is required"},
 		{name: "claim", cmd: claim(1, 130, 2), check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
 			r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, uint64(2))
@@ -253,6 +253,27 @@ func TestApply(t *testing.T) {
 		}},
 		{name: "append log too big", cmd: appendLog(1, strings.Repeat("l", MaxLogAppendBytes+1)), wantErr: "content is 65537 bytes"},
 		{name: "append log unknown", cmd: appendLog(3, "x"), wantErr: "log 3 does not exist"},
+		{name: "buildset by builder names and sourcestamp fields", cmd: &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: &messages.AddBuildset{
+			Reason: "force", SubmittedAt: 500, BuilderNames: []string{"b2", "new-builder"},
+			Sourcestamps: []*messages.SourceStamp{{Branch: "main", Revision: "rev-alice", Repository: "git://r", Project: "p"}, {Branch: "x"}}}}},
+			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+				bs, _ := get[*messages.Buildset](txn, TableBuildsets, IndexID, res.Id)
+				// The first sourcestamp is change 1's (same fields); the second is new.
+				if len(bs.SourcestampIds) != 2 || bs.SourcestampIds[0] != 1 || bs.SourcestampIds[1] != 2 {
+					t.Fatalf("buildset %v", bs)
+				}
+				ss, _ := get[*messages.SourceStamp](txn, TableSourceStamps, IndexID, uint64(2))
+				if ss.Branch != "x" || ss.CreatedAt != 500 {
+					t.Fatalf("sourcestamp %v", ss)
+				}
+				b, _ := get[*messages.Builder](txn, TableBuilders, IndexName, "new-builder")
+				r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, res.Ids[1])
+				if b == nil || b.Id != 3 || len(res.Ids) != 2 || r.Builderid != 3 {
+					t.Fatalf("builder %v, requests %v", b, res.Ids)
+				}
+			}},
+		{name: "buildset empty builder name", cmd: &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: &messages.AddBuildset{
+			SubmittedAt: 1, BuilderNames: []string{"b1", ""}}}}, wantErr: "builder_names[1] is empty"},
 		{name: "finish log unknown", cmd: cmd(&messages.FinishLog{Logid: 9}), wantErr: "log 9 does not exist"},
 		{name: "finish step bad results", cmd: cmd(&messages.FinishStep{Stepid: 1, Results: 7, CompleteAt: 1}), wantErr: "results 7 is not a result code"},
 		{name: "finish step no time", cmd: cmd(&messages.FinishStep{Stepid: 1}), wantErr: "complete_at is required"},
