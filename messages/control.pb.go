@@ -878,6 +878,194 @@ func (x *SendChangeResponse) GetChangeid() uint64 {
 	return 0
 }
 
+// ForceBuildRequest starts a build now, through a force scheduler (Buildbot's
+// ForceScheduler). It is addressed to the actor `master/scheduler_manager`.
+type ForceBuildRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Token   string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	// The force scheduler to use; by default the first that lists the builder.
+	Scheduler     string            `protobuf:"bytes,3,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	Reason        string            `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Owner         string            `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
+	Properties    map[string]string `protobuf:"bytes,6,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Branch        string            `protobuf:"bytes,7,opt,name=branch,proto3" json:"branch,omitempty"`
+	Revision      string            `protobuf:"bytes,8,opt,name=revision,proto3" json:"revision,omitempty"`
+	Repository    string            `protobuf:"bytes,9,opt,name=repository,proto3" json:"repository,omitempty"`
+	Project       string            `protobuf:"bytes,10,opt,name=project,proto3" json:"project,omitempty"`
+	Codebase      string            `protobuf:"bytes,11,opt,name=codebase,proto3" json:"codebase,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForceBuildRequest) Reset() {
+	*x = ForceBuildRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForceBuildRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForceBuildRequest) ProtoMessage() {}
+
+func (x *ForceBuildRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForceBuildRequest.ProtoReflect.Descriptor instead.
+func (*ForceBuildRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ForceBuildRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetProperties() map[string]string {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+func (x *ForceBuildRequest) GetBranch() string {
+	if x != nil {
+		return x.Branch
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *ForceBuildRequest) GetCodebase() string {
+	if x != nil {
+		return x.Codebase
+	}
+	return ""
+}
+
+// ForceBuildResponse answers a ForceBuildRequest once the buildset is durable.
+type ForceBuildResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildsetid    uint64                 `protobuf:"varint,1,opt,name=buildsetid,proto3" json:"buildsetid,omitempty"`
+	Brids         []uint64               `protobuf:"varint,2,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Scheduler     string                 `protobuf:"bytes,3,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForceBuildResponse) Reset() {
+	*x = ForceBuildResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForceBuildResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForceBuildResponse) ProtoMessage() {}
+
+func (x *ForceBuildResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForceBuildResponse.ProtoReflect.Descriptor instead.
+func (*ForceBuildResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ForceBuildResponse) GetBuildsetid() uint64 {
+	if x != nil {
+		return x.Buildsetid
+	}
+	return 0
+}
+
+func (x *ForceBuildResponse) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
+}
+
+func (x *ForceBuildResponse) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
@@ -938,7 +1126,33 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12.\n" +
 	"\x06change\x18\x02 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\"0\n" +
 	"\x12SendChangeResponse\x12\x1a\n" +
-	"\bchangeid\x18\x01 \x01(\x04R\bchangeid*r\n" +
+	"\bchangeid\x18\x01 \x01(\x04R\bchangeid\"\xb1\x03\n" +
+	"\x11ForceBuildRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
+	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x1c\n" +
+	"\tscheduler\x18\x03 \x01(\tR\tscheduler\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05owner\x18\x05 \x01(\tR\x05owner\x12Q\n" +
+	"\n" +
+	"properties\x18\x06 \x03(\v21.buildmaster.v1.ForceBuildRequest.PropertiesEntryR\n" +
+	"properties\x12\x16\n" +
+	"\x06branch\x18\a \x01(\tR\x06branch\x12\x1a\n" +
+	"\brevision\x18\b \x01(\tR\brevision\x12\x1e\n" +
+	"\n" +
+	"repository\x18\t \x01(\tR\n" +
+	"repository\x12\x18\n" +
+	"\aproject\x18\n" +
+	" \x01(\tR\aproject\x12\x1a\n" +
+	"\bcodebase\x18\v \x01(\tR\bcodebase\x1a=\n" +
+	"\x0fPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"h\n" +
+	"\x12ForceBuildResponse\x12\x1e\n" +
+	"\n" +
+	"buildsetid\x18\x01 \x01(\x04R\n" +
+	"buildsetid\x12\x14\n" +
+	"\x05brids\x18\x02 \x03(\x04R\x05brids\x12\x1c\n" +
+	"\tscheduler\x18\x03 \x01(\tR\tscheduler*r\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -964,7 +1178,7 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
 	(ControlErrorCode)(0),         // 1: buildmaster.v1.ControlErrorCode
@@ -979,28 +1193,32 @@ var file_buildmaster_v1_control_proto_goTypes = []any{
 	(*ControlError)(nil),          // 10: buildmaster.v1.ControlError
 	(*SendChangeRequest)(nil),     // 11: buildmaster.v1.SendChangeRequest
 	(*SendChangeResponse)(nil),    // 12: buildmaster.v1.SendChangeResponse
-	(*MasterConfig)(nil),          // 13: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*Change)(nil),                // 16: buildmaster.v1.Change
+	(*ForceBuildRequest)(nil),     // 13: buildmaster.v1.ForceBuildRequest
+	(*ForceBuildResponse)(nil),    // 14: buildmaster.v1.ForceBuildResponse
+	nil,                           // 15: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	(*MasterConfig)(nil),          // 16: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*Change)(nil),                // 19: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	13, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	16, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
 	4,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
 	5,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	14, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	17, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	8,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
 	9,  // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
 	8,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	15, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	18, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	16, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	19, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	15, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -1017,7 +1235,7 @@ func file_buildmaster_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -452,6 +452,240 @@ func (x *WorkerState) GetRunningCommands() int32 {
 	return 0
 }
 
+// MaybeStartBuilds wakes the build request distributor (botmaster/brd) for
+// the named builders: new or unclaimed requests may be waiting for them.
+// Empty builders means every builder.
+type MaybeStartBuilds struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Builders      []string               `protobuf:"bytes,1,rep,name=builders,proto3" json:"builders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaybeStartBuilds) Reset() {
+	*x = MaybeStartBuilds{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaybeStartBuilds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaybeStartBuilds) ProtoMessage() {}
+
+func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaybeStartBuilds.ProtoReflect.Descriptor instead.
+func (*MaybeStartBuilds) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MaybeStartBuilds) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+// WorkerAvailable tells brd that a worker attached (connected) or went away,
+// or that its config changed.
+type WorkerAvailable struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Worker    string                 `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
+	Connected bool                   `protobuf:"varint,2,opt,name=connected,proto3" json:"connected,omitempty"`
+	// Builds at once on the worker; 0: no limit.
+	MaxBuilds     int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerAvailable) Reset() {
+	*x = WorkerAvailable{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerAvailable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerAvailable) ProtoMessage() {}
+
+func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerAvailable.ProtoReflect.Descriptor instead.
+func (*WorkerAvailable) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *WorkerAvailable) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *WorkerAvailable) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *WorkerAvailable) GetMaxBuilds() int32 {
+	if x != nil {
+		return x.MaxBuilds
+	}
+	return 0
+}
+
+// StartBuild asks a builder's actor to run a build for the claimed requests
+// on the worker; it answers BuildFinished when the build is over (and when
+// it could not start).
+type StartBuild struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Worker        string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartBuild) Reset() {
+	*x = StartBuild{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartBuild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartBuild) ProtoMessage() {}
+
+func (x *StartBuild) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartBuild.ProtoReflect.Descriptor instead.
+func (*StartBuild) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StartBuild) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
+}
+
+func (x *StartBuild) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+// BuildFinished tells brd that a build ended and its worker slot is free.
+type BuildFinished struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Builder       string                 `protobuf:"bytes,1,opt,name=builder,proto3" json:"builder,omitempty"`
+	Worker        string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
+	Buildid       uint64                 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	Results       int32                  `protobuf:"varint,4,opt,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BuildFinished) Reset() {
+	*x = BuildFinished{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BuildFinished) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BuildFinished) ProtoMessage() {}
+
+func (x *BuildFinished) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BuildFinished.ProtoReflect.Descriptor instead.
+func (*BuildFinished) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BuildFinished) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *BuildFinished) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *BuildFinished) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+func (x *BuildFinished) GetResults() int32 {
+	if x != nil {
+		return x.Results
+	}
+	return 0
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
@@ -488,7 +722,23 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12C\n" +
 	"\x0fconnected_since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0econnectedSince\x12.\n" +
 	"\x04info\x18\x05 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12)\n" +
-	"\x10running_commands\x18\x06 \x01(\x05R\x0frunningCommandsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x10running_commands\x18\x06 \x01(\x05R\x0frunningCommands\".\n" +
+	"\x10MaybeStartBuilds\x12\x1a\n" +
+	"\bbuilders\x18\x01 \x03(\tR\bbuilders\"f\n" +
+	"\x0fWorkerAvailable\x12\x16\n" +
+	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x1c\n" +
+	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x1d\n" +
+	"\n" +
+	"max_builds\x18\x03 \x01(\x05R\tmaxBuilds\":\n" +
+	"\n" +
+	"StartBuild\x12\x14\n" +
+	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x16\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\"u\n" +
+	"\rBuildFinished\x12\x18\n" +
+	"\abuilder\x18\x01 \x01(\tR\abuilder\x12\x16\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x18\n" +
+	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x18\n" +
+	"\aresults\x18\x04 \x01(\x05R\aresultsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -502,7 +752,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -511,19 +761,23 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*AttachWorker)(nil),          // 4: buildmaster.v1.AttachWorker
 	(*SessionClosed)(nil),         // 5: buildmaster.v1.SessionClosed
 	(*WorkerState)(nil),           // 6: buildmaster.v1.WorkerState
-	(*MasterConfig)(nil),          // 7: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 8: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 9: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 10: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*MaybeStartBuilds)(nil),      // 7: buildmaster.v1.MaybeStartBuilds
+	(*WorkerAvailable)(nil),       // 8: buildmaster.v1.WorkerAvailable
+	(*StartBuild)(nil),            // 9: buildmaster.v1.StartBuild
+	(*BuildFinished)(nil),         // 10: buildmaster.v1.BuildFinished
+	(*MasterConfig)(nil),          // 11: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 12: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 13: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 14: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	7,  // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	8,  // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	9,  // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	10, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	11, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	9,  // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	11, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	12, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	13, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	14, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	15, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	13, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
 	6,  // [6:6] is the sub-list for method output_type
 	6,  // [6:6] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
@@ -546,7 +800,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

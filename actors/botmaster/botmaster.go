@@ -29,7 +29,8 @@ func groups() []service.Group {
 	return []service.Group{
 		&service.NamedGroup[*messages.WorkerConfig]{Kind: "worker", Prefix: "worker:",
 			List: (*messages.MasterConfig).GetWorkers, Name: (*messages.WorkerConfig).GetName, New: newWorkerActor},
-		service.LeafGroup("builder", "builder:", (*messages.MasterConfig).GetBuilders, (*messages.BuilderConfig).GetName),
+		&service.NamedGroup[*messages.BuilderConfig]{Kind: "builder", Prefix: "builder:",
+			List: (*messages.MasterConfig).GetBuilders, Name: (*messages.BuilderConfig).GetName, New: newBuilderActor},
 	}
 }
 
@@ -41,16 +42,14 @@ func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
 
 // Receive implements actor.Actor.
 func (b *botmaster) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); ok {
-		if _, err := service.Spawn(ctx, b.RT, "brd", "brd", func() actor.Actor { return &brd{} }); err != nil {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		if _, err := service.Spawn(ctx, b.RT, "brd", "brd", func() actor.Actor { return newBRD(b.RT) }); err != nil {
 			panic(err)
 		}
+	case *messages.ApplyConfig:
+		// The end of a reconfig wakes the distributor for every builder.
+		defer ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.MaybeStartBuilds{})
 	}
 	b.Base.Receive(ctx)
 }
-
-// brd is the BuildRequestDistributor. It matches build requests to builders
-// and workers; for now it only holds its place in the tree.
-type brd struct{}
-
-func (*brd) Receive(actor.Context) {}

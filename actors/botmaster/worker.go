@@ -2,6 +2,7 @@ package botmaster
 
 import (
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -9,12 +10,15 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/asynkron/protoactor-go/scheduler"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -92,6 +96,7 @@ func (w *workerActor) Receive(ctx actor.Context) {
 		}
 	case *messages.WorkerConfig:
 		w.publish(ctx)
+		w.tellBRD(ctx)
 	case *messages.AttachWorker:
 		w.attach(ctx, m)
 	case *messages.FromWorker:
@@ -157,11 +162,47 @@ func (w *workerActor) accept(ctx actor.Context, m *messages.AttachWorker) {
 	now := w.now()
 	w.conn = &connection{session: m.GetSession(), worker: actor.NewPID(m.GetAddress(), "worker"), info: m.GetInfo(),
 		since: now, heard: now}
+	w.record(ctx, true)
 	w.rt.Log.Info("worker attached", slog.String("worker", w.name()), slog.String("from", m.GetAddress()),
 		slog.String("basedir", m.GetInfo().GetBasedir()))
 	ctx.Send(actor.NewPID(m.GetReplyAddress(), m.GetReplyId()), &messages.WorkerLoginResponse{
 		Ok: true, Session: m.GetSession(), KeepaliveInterval: durationpb.New(w.keepalive())})
 	w.publish(ctx)
+	w.tellBRD(ctx)
+}
+
+// tellBRD tells the distributor whether this worker can take builds.
+func (w *workerActor) tellBRD(ctx actor.Context) {
+	ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.WorkerAvailable{Worker: w.name(), Connected: w.conn != nil,
+		MaxBuilds: w.cell.Load().GetMaxBuilds()})
+}
+
+// record notes the connection in the state (workers.connected_to), in the
+// background: the worker's row is found or added by name first.
+func (w *workerActor) record(ctx actor.Context, connected bool) {
+	info := ""
+	if w.conn != nil {
+		if b, err := protojson.Marshal(w.conn.info); err == nil {
+			info = string(b)
+		}
+	}
+	name, masterid, log := w.name(), w.rt.MasterID, w.rt.Log
+	system := ctx.ActorSystem()
+	go func() {
+		res, err := db.Call(system, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: name}}})
+		if err == nil {
+			cmd := &messages.Command{Kind: &messages.Command_WorkerDisconnected{WorkerDisconnected: &messages.WorkerDisconnected{
+				Workerid: res.GetId(), Masterid: masterid}}}
+			if connected {
+				cmd = &messages.Command{Kind: &messages.Command_WorkerConnected{WorkerConnected: &messages.WorkerConnected{
+					Workerid: res.GetId(), Masterid: masterid, InfoJson: info}}}
+			}
+			_, err = db.Call(system, cmd)
+		}
+		if err != nil && !errors.Is(err, state.ErrClosed) {
+			log.Warn("worker: cannot record the connection in the state", slog.String("worker", name), slog.Any("error", err))
+		}
+	}()
 }
 
 func (w *workerActor) refuse(ctx actor.Context, m *messages.AttachWorker, why string) {
@@ -235,6 +276,8 @@ func (w *workerActor) detach(ctx actor.Context, why string) {
 	}
 	clear(w.commands)
 	w.conn = nil
+	w.record(ctx, false)
+	w.tellBRD(ctx)
 	w.lost = w.now()
 	if mt := w.cell.Load().GetMissingTimeout().AsDuration(); mt > 0 {
 		w.timers.SendOnce(mt, ctx.Self(), missingCheck{since: w.lost})

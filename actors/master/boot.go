@@ -17,6 +17,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/pbmanager"
+	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/remoting"
@@ -57,9 +58,10 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		Name:           {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
-		changes.Path:   {&messages.SendChangeRequest{}},
-		pbmanager.Path: {&messages.WorkerLogin{}, &messages.FromWorker{}},
+		Name:            {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		changes.Path:    {&messages.SendChangeRequest{}},
+		pbmanager.Path:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
+		schedulers.Path: {&messages.ForceBuildRequest{}},
 	}
 }
 
@@ -77,11 +79,11 @@ func Start(opts Options) (*Master, error) {
 			return nil, fmt.Errorf("%s %s: %w", l.key, l.addr, err)
 		}
 	}
-	store, err := openState(opts)
+	store, masterid, err := openState(opts)
 	if err != nil {
 		return nil, err
 	}
-	m, err := start(opts, store)
+	m, err := start(opts, store, masterid)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -90,20 +92,20 @@ func Start(opts Options) (*Master, error) {
 }
 
 // openState opens the store and marks this master started in it.
-func openState(opts Options) (*state.Store, error) {
+func openState(opts Options) (*state.Store, uint64, error) {
 	name := "ephemeral"
 	var store *state.Store
 	if opts.Ephemeral {
 		store = state.OpenEphemeral()
 	} else {
 		if opts.DataDir == "" {
-			return nil, errors.New("no data directory for the state (or run ephemeral)")
+			return nil, 0, errors.New("no data directory for the state (or run ephemeral)")
 		}
 		dir := filepath.Join(opts.DataDir, StateDir)
 		start := time.Now()
 		var err error
 		if store, err = state.Open(dir, state.Options{Logger: opts.Log}); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		name = dir
 		opts.Log.Info("state opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
@@ -117,7 +119,7 @@ func openState(opts Options) (*state.Store, error) {
 		MasterStarted: &messages.MasterStarted{Name: name, Time: time.Now().Unix()}}})
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("state: marking the master started: %w", err)
+		return nil, 0, fmt.Errorf("state: marking the master started: %w", err)
 	}
 	if res.GetBuildsRetried()+res.GetStepsFinished()+res.GetLogsFinished()+res.GetRequestsUnclaimed() > 0 {
 		opts.Log.Warn("state: cleaned up after a master that stopped uncleanly",
@@ -125,10 +127,10 @@ func openState(opts Options) (*state.Store, error) {
 			slog.Uint64("steps_finished", uint64(res.GetStepsFinished())), slog.Uint64("logs_finished", uint64(res.GetLogsFinished())),
 			slog.Uint64("requests_unclaimed", uint64(res.GetRequestsUnclaimed())))
 	}
-	return store, nil
+	return store, res.GetId(), nil
 }
 
-func start(opts Options, store *state.Store) (*Master, error) {
+func start(opts Options, store *state.Store, masterid uint64) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
 	if libLog == nil {
@@ -142,7 +144,7 @@ func start(opts Options, store *state.Store) (*Master, error) {
 		default:
 		}
 	})
-	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB = opts.Token, opts.DataDir, opts.ConfigPath, store
+	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle = opts.Idle
 	if !opts.NoRemote {

@@ -2,12 +2,27 @@
 // SchedulerManager): the parent of every configured scheduler, one child per
 // scheduler named by its config.
 //
-// It accepts messages.ApplyConfig (schedulers diffed by name). Unlike
-// Buildbot, which replaces a changed scheduler, a scheduler actor accepts its
-// new messages.SchedulerConfig in place.
+// It accepts messages.ApplyConfig (schedulers diffed by name; unlike
+// Buildbot, which replaces a changed scheduler, a scheduler actor accepts
+// its new messages.SchedulerConfig in place), and, from other processes
+// too, messages.ForceBuildRequest (Buildbot's ForceScheduler, as
+// `buildmaster force`): with the admin token, through a force scheduler that
+// lists the builder, a buildset is added and the distributor woken; the
+// answer, messages.ForceBuildResponse, comes once the buildset is durable.
 package schedulers
 
 import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -15,10 +30,119 @@ import (
 // Name is the service's name in the tree.
 const Name = "scheduler_manager"
 
+// Path is the service's tree path and actor id: the target of ForceBuildRequest.
+const Path = "master/" + Name
+
 // Spec describes the service to the master.
 func Spec() service.Spec {
-	return service.Spec{Name: Name, Kind: "scheduler_manager", Groups: func() []service.Group {
-		return []service.Group{service.LeafGroup("scheduler", "",
-			(*messages.MasterConfig).GetSchedulers, (*messages.SchedulerConfig).GetName)}
-	}}
+	return service.Spec{
+		Name: Name, Kind: "scheduler_manager",
+		Groups: func() []service.Group {
+			return []service.Group{service.LeafGroup("scheduler", "",
+				(*messages.MasterConfig).GetSchedulers, (*messages.SchedulerConfig).GetName)}
+		},
+		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
+			return &manager{Base: service.NewBase(rt, s), now: time.Now}
+		},
+	}
+}
+
+type manager struct {
+	service.Base
+	now func() time.Time
+}
+
+// Receive implements actor.Actor.
+func (m *manager) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *messages.ForceBuildRequest:
+		if service.Authorized(ctx, m.RT, msg.GetToken()) {
+			m.force(ctx, msg)
+		}
+	default:
+		m.Base.Receive(ctx)
+	}
+}
+
+// forceScheduler finds the force scheduler for a request: the named one,
+// which must list the builder, or the first that does.
+func forceScheduler(cfg *messages.MasterConfig, req *messages.ForceBuildRequest) (*messages.SchedulerConfig, error) {
+	for _, s := range cfg.GetSchedulers() {
+		if s.GetType() != messages.SchedulerType_SCHEDULER_TYPE_FORCE || (req.GetScheduler() != "" && s.GetName() != req.GetScheduler()) {
+			continue
+		}
+		if slices.Contains(s.GetBuilders(), req.GetBuilder()) {
+			return s, nil
+		}
+		if req.GetScheduler() != "" {
+			return nil, fmt.Errorf("force scheduler %q does not list builder %q (it lists %v)", s.GetName(), req.GetBuilder(), s.GetBuilders())
+		}
+	}
+	if req.GetScheduler() != "" {
+		return nil, fmt.Errorf("there is no force scheduler named %q", req.GetScheduler())
+	}
+	return nil, fmt.Errorf("no force scheduler lists builder %q (add one: schedulers: [{name: force, type: force, builders: [%s]}])",
+		req.GetBuilder(), req.GetBuilder())
+}
+
+func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
+	from := "this process"
+	if s := ctx.Sender(); s != nil {
+		from = s.Address
+	}
+	sched, err := forceScheduler(m.RT.Config(), req)
+	if err != nil {
+		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
+			Message: "force: " + err.Error()})
+		return
+	}
+	owner := req.GetOwner()
+	if owner == "" {
+		owner = "user"
+	}
+	var props []*messages.Property
+	add := func(name, value, source string) {
+		v, _ := json.Marshal(value)
+		props = slices.DeleteFunc(props, func(p *messages.Property) bool { return p.GetName() == name })
+		props = append(props, &messages.Property{Name: name, ValueJson: string(v), Source: source})
+	}
+	for _, k := range sortedKeys(sched.GetProperties()) {
+		add(k, sched.GetProperties()[k], "Scheduler")
+	}
+	add("scheduler", sched.GetName(), "Scheduler")
+	add("reason", req.GetReason(), "Force Build Form")
+	add("owner", owner, "Force Build Form")
+	for _, k := range sortedKeys(req.GetProperties()) {
+		add(k, req.GetProperties()[k], "Force Build Form")
+	}
+	reason := fmt.Sprintf("A build was forced by '%s': %s", owner, req.GetReason())
+	cmd := &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: &messages.AddBuildset{
+		Reason: reason, SubmittedAt: m.now().Unix(), Properties: props, BuilderNames: []string{req.GetBuilder()},
+		Sourcestamps: []*messages.SourceStamp{{Branch: req.GetBranch(), Revision: req.GetRevision(),
+			Repository: req.GetRepository(), Project: req.GetProject(), Codebase: req.GetCodebase()}},
+	}}}
+	sender := ctx.Sender()
+	f := db.Request(ctx, cmd)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		r, err := db.Result(res, err)
+		if err != nil {
+			m.RT.Log.Warn("force: buildset not added", slog.String("builder", req.GetBuilder()), slog.String("from", from), slog.Any("error", err))
+			service.Send(ctx, sender, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED,
+				Message: "force: " + err.Error()})
+			return
+		}
+		m.RT.Log.Info("added buildset", slog.Uint64("buildsetid", r.GetId()), slog.String("scheduler", sched.GetName()),
+			slog.String("builder", req.GetBuilder()), slog.String("from", from))
+		ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: []string{req.GetBuilder()}})
+		service.Send(ctx, sender, &messages.ForceBuildResponse{Buildsetid: r.GetId(), Brids: r.GetIds(), Scheduler: sched.GetName()})
+	})
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

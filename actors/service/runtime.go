@@ -27,6 +27,8 @@ type Runtime struct {
 	// DB is the master's state. Only the db service writes to it (through
 	// Submit); anyone may read it (DB.Read never waits for writers).
 	DB *state.Store
+	// MasterID is this master's id in DB (its row in masters).
+	MasterID uint64
 
 	// Token is the admin token control requests must carry. Never logged.
 	Token string

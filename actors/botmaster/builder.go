@@ -1,0 +1,68 @@
+package botmaster
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/db"
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// BuilderPath is the tree path of the actor of the builder named name.
+func BuilderPath(name string) string { return "master/botmaster/builder:" + name }
+
+// builderActor is one configured builder (`builder:NAME`, Buildbot's
+// Builder). It registers the builder in the state, and runs each build brd
+// asks for as a child actor, `build:BRID`, on the builder's config as it is
+// when the build starts (a reconfig does not change a running build).
+//
+// It accepts its messages.BuilderConfig (in place) and messages.StartBuild.
+type builderActor struct {
+	rt   *service.Runtime
+	cell *service.Cell[*messages.BuilderConfig]
+}
+
+func newBuilderActor(rt *service.Runtime, cell *service.Cell[*messages.BuilderConfig]) actor.Actor {
+	return &builderActor{rt: rt, cell: cell}
+}
+
+// Receive implements actor.Actor.
+func (b *builderActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		b.publish(ctx)
+		cfg := b.cell.Load()
+		f := db.Request(ctx, &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
+			Name: cfg.GetName(), Description: cfg.GetDescription(), Tags: cfg.GetTags()}}})
+		ctx.ReenterAfter(f, func(res any, err error) {
+			if _, err := db.Result(res, err); err != nil {
+				b.rt.Log.Error("builder: cannot register in the state", slog.String("builder", cfg.GetName()), slog.Any("error", err))
+			}
+		})
+	case *messages.BuilderConfig:
+		b.publish(ctx)
+	case *messages.StartBuild:
+		cfg := b.cell.Load()
+		name := fmt.Sprintf("build:%d", m.GetBrids()[0])
+		_, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) })
+		if err != nil {
+			// Never leave the requests claimed: give them back, then free the slot.
+			b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
+			f := db.Request(ctx, &messages.Command{Kind: &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: &messages.UnclaimBuildRequests{
+				Masterid: b.rt.MasterID, Brids: m.GetBrids()}}})
+			ctx.ReenterAfter(f, func(any, error) {
+				ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.BuildFinished{Builder: cfg.GetName(), Worker: m.GetWorker(),
+					Results: -1})
+			})
+		}
+	}
+}
+
+func (b *builderActor) publish(ctx actor.Context) {
+	if n := service.NodeOf(ctx, b.rt); n != nil {
+		n.SetState(b.cell.Load())
+	}
+}

@@ -1,0 +1,277 @@
+package botmaster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// DefaultTimeout is a shell step's timeout without output when it sets
+// none, as in Buildbot.
+const DefaultTimeout = 1200 * time.Second
+
+// step runs one step: it adds it (with its stdio log), runs it, finishes it,
+// and returns its results. An error means the state could not be written.
+func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
+	select {
+	case reason := <-r.stopped:
+		r.stopReason = reason
+	default:
+	}
+	if r.stopReason != "" && !cfg.GetAlwaysRun() {
+		return state.ResultCancelled, nil
+	}
+	res, err := r.call(&messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
+		Buildid: r.buildid, Name: cfg.GetName(), StartedAt: time.Now().Unix()}}})
+	if err != nil {
+		return 0, err
+	}
+	stepid := res.GetId()
+	res, err = r.call(&messages.Command{Kind: &messages.Command_AddLog{AddLog: &messages.AddLog{
+		Stepid: stepid, Name: "stdio", Slug: "stdio", Type: "s"}}})
+	if err != nil {
+		return 0, err
+	}
+	log := &stepLog{r: r, id: res.GetId()}
+	var results int32
+	switch k := cfg.GetKind().(type) {
+	case *messages.StepConfig_Shell:
+		results, err = r.shell(log, k.Shell)
+	case *messages.StepConfig_Git:
+		results, err = r.git(log, k.Git)
+	case *messages.StepConfig_SetProperty:
+		value := r.props.interpolate(k.SetProperty.GetValue())
+		r.props.set(k.SetProperty.GetProperty(), jsonString(value), "SetPropertyFromCommand")
+		if _, err = r.call(&messages.Command{Kind: &messages.Command_SetBuildProperties{SetBuildProperties: &messages.SetBuildProperties{
+			Buildid: r.buildid, Properties: []*messages.Property{r.props.get(k.SetProperty.GetProperty())}}}}); err == nil {
+			err = log.write(fmt.Sprintf("property %s set to %s\n", k.SetProperty.GetProperty(), jsonString(value)))
+		}
+	default:
+		results = state.ResultException
+		err = log.write(fmt.Sprintf("%T steps are not supported yet\n", k))
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := r.call(&messages.Command{Kind: &messages.Command_FinishStep{FinishStep: &messages.FinishStep{
+		Stepid: stepid, Results: results, CompleteAt: time.Now().Unix()}}}); err != nil {
+		return 0, err
+	}
+	return results, nil
+}
+
+// workdir is a step's directory, relative to the worker's basedir: the
+// builder's builddir, then the step's workdir (default "build").
+func (r *runner) workdir(dir string) string {
+	if dir == "" {
+		dir = "build"
+	}
+	return path.Join(r.cfg.GetBuilddir(), r.props.interpolate(dir))
+}
+
+func (r *runner) shell(log *stepLog, s *messages.ShellStep) (int32, error) {
+	sh := &messages.ShellCommand{Script: r.props.interpolate(s.GetScript()), Workdir: r.workdir(s.GetWorkdir()),
+		Env: map[string]string{}, Timeout: s.GetTimeout(), MaxTime: s.GetMaxTime()}
+	for _, a := range s.GetCommand() {
+		sh.Argv = append(sh.Argv, r.props.interpolate(a))
+	}
+	for k, v := range r.cfg.GetEnv() {
+		sh.Env[k] = r.props.interpolate(v)
+	}
+	for k, v := range s.GetEnv() {
+		sh.Env[k] = r.props.interpolate(v)
+	}
+	if sh.Timeout == nil {
+		sh.Timeout = durationpb.New(DefaultTimeout)
+	}
+	c, _, err := r.command(log, &messages.StartCommand{Command: &messages.StartCommand_Shell{Shell: sh}})
+	if err != nil {
+		return 0, err
+	}
+	return commandResults(c), nil
+}
+
+// git checks out the repository into the build directory with real git on
+// the worker (clone, or fetch into an existing clone), at the build's
+// revision when it has one, and sets got_revision.
+func (r *runner) git(log *stepLog, g *messages.GitStep) (int32, error) {
+	repo := r.props.interpolate(g.GetRepoUrl())
+	branch := r.props.interpolate(g.GetBranch())
+	if branch == "" {
+		branch = r.props.str("branch")
+	}
+	rev := r.props.str("revision")
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	if g.GetMode() == "full" {
+		script.WriteString("find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +\n")
+	}
+	ref := "HEAD"
+	if branch != "" {
+		ref = branch
+	}
+	fmt.Fprintf(&script, "if [ -d .git ]; then git fetch --tags %s %s && git checkout -f FETCH_HEAD; else git clone %s . ", quote(repo), quote(ref), quote(repo))
+	if branch != "" {
+		fmt.Fprintf(&script, "--branch %s", quote(branch))
+	}
+	script.WriteString("; fi\n")
+	if rev != "" {
+		fmt.Fprintf(&script, "git checkout -f %s\n", quote(rev))
+	}
+	script.WriteString("git rev-parse HEAD\n")
+	c, stdout, err := r.command(log, &messages.StartCommand{Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{
+		Script: script.String(), Workdir: r.workdir(""), Timeout: durationpb.New(DefaultTimeout)}}})
+	if err != nil {
+		return 0, err
+	}
+	results := commandResults(c)
+	if results == state.ResultSuccess {
+		lines := strings.Fields(string(stdout))
+		if len(lines) > 0 {
+			got := lines[len(lines)-1]
+			r.props.set("got_revision", jsonString(got), "Git")
+			if _, err := r.call(&messages.Command{Kind: &messages.Command_SetBuildProperties{SetBuildProperties: &messages.SetBuildProperties{
+				Buildid: r.buildid, Properties: []*messages.Property{r.props.get("got_revision")}}}}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return results, nil
+}
+
+// commandResults maps how a command ended to a step's results.
+func commandResults(c *messages.CommandComplete) int32 {
+	switch {
+	case c.GetLostConnection():
+		return state.ResultRetry
+	case c.GetInterrupted():
+		return state.ResultCancelled
+	case c.GetError() != "" && c.GetRc() == -1 && !c.GetTimedOut() && !c.GetMaxTimeExceeded():
+		return state.ResultException
+	case c.GetRc() != 0:
+		return state.ResultFailure
+	}
+	return state.ResultSuccess
+}
+
+// command runs cmd on the build's worker, writing its output to log (when
+// not nil) as it comes, and returns how it completed and the last 4 KiB of
+// its stdout. A StopBuild meanwhile interrupts it.
+func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.CommandComplete, []byte, error) {
+	r.seq++
+	id := fmt.Sprintf("%d.%d", r.buildid, r.seq)
+	cmd.CommandId = id
+	r.system.Root.RequestWithCustomSender(r.workerPID(), cmd, r.self)
+	var out, tail []byte
+	var done *messages.CommandComplete
+	take := func(u *messages.CommandUpdate) {
+		if u.GetCommandId() != id {
+			return // an update of an earlier command, after its complete
+		}
+		if o := u.GetOutput(); o != nil {
+			out = append(out, o.GetData()...)
+			if o.GetStream() == messages.OutputStream_OUTPUT_STREAM_STDOUT {
+				tail = append(tail, o.GetData()...)
+				if len(tail) > 4096 {
+					tail = tail[len(tail)-4096:]
+				}
+			}
+		}
+		if c := u.GetComplete(); c != nil {
+			done = c
+		}
+	}
+	for done == nil {
+		select {
+		case u := <-r.updates:
+			take(u)
+			for more := true; more && done == nil; {
+				select {
+				case u := <-r.updates:
+					take(u)
+				default:
+					more = false
+				}
+			}
+		case reason := <-r.stopped:
+			r.stopReason = reason
+			r.system.Root.Send(r.workerPID(), &messages.InterruptCommand{CommandId: id, Why: reason})
+		case <-r.ctx.Done():
+			return nil, nil, context.Cause(r.ctx)
+		}
+		if log != nil && len(out) > 0 {
+			// Keep a character split between two chunks for the next write.
+			n := completeUTF8(out)
+			if done != nil {
+				n = len(out)
+			}
+			if err := log.write(string(out[:n])); err != nil {
+				return nil, nil, err
+			}
+			out = append(out[:0], out[n:]...)
+		}
+	}
+	if log != nil {
+		var note string
+		switch {
+		case done.GetLostConnection() || done.GetError() != "":
+			note = done.GetError() + "\n"
+		case !done.GetTimedOut() && !done.GetMaxTimeExceeded():
+			note = fmt.Sprintf("program finished with exit code %d\n", done.GetRc())
+		}
+		if err := log.write(note); err != nil {
+			return nil, nil, err
+		}
+	}
+	return done, tail, nil
+}
+
+// stepLog writes a step's log through the db service, in pieces within
+// state.MaxLogAppendBytes, cut after a newline where there is one.
+type stepLog struct {
+	r  *runner
+	id uint64
+}
+
+func (l *stepLog) write(s string) error {
+	s = strings.ToValidUTF8(s, "\uFFFD") // a log holds text; invalid bytes cannot be stored
+	for len(s) > 0 {
+		n := min(len(s), state.MaxLogAppendBytes)
+		if n < len(s) {
+			if i := bytes.LastIndexByte([]byte(s[:n]), '\n'); i > 0 {
+				n = i + 1
+			}
+		}
+		if _, err := l.r.call(&messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{
+			Logid: l.id, Content: s[:n]}}}); err != nil {
+			return err
+		}
+		s = s[n:]
+	}
+	return nil
+}
+
+// completeUTF8 is the length of b without a last character cut short.
+func completeUTF8(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
+}
+
+// quote quotes s for /bin/sh.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
