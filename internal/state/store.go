@@ -317,6 +317,8 @@ func WriteSnapshot(w io.Writer, txn *memdb.Txn) error {
 
 // ReadSnapshot rebuilds a database from what WriteSnapshot wrote. A
 // truncated or malformed stream is an error, never a partial database.
+// Rows are read and decoded in one goroutine while another inserts them
+// (memdb inserts are the larger cost; decoding overlaps them).
 func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(snapshotMagic))
@@ -327,49 +329,25 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 	if err != nil {
 		return nil, err
 	}
+	batches := make(chan snapshotBatch, 8)
+	stop := make(chan struct{})
+	defer close(stop)
+	go decodeSnapshot(br, batches, stop)
 	txn := db.Txn(true)
 	defer txn.Abort()
-	var n uint64
 	rows := make([]int, len(Tables))
-	buf := make([]byte, 0, 1024)
-	for {
-		t, err := binary.ReadUvarint(br)
-		if err != nil {
-			return nil, fmt.Errorf("state: snapshot truncated after %d rows: %w", n, err)
+	var n uint64
+	for b := range batches {
+		for _, row := range b.rows {
+			if err := txn.Insert(Tables[row.table], row.rec); err != nil {
+				return nil, fmt.Errorf("state: snapshot corrupt: row %d of %s: %w", n, Tables[row.table], err)
+			}
+			rows[row.table]++
+			n++
 		}
-		if t == 0 {
-			break
+		if b.err != nil {
+			return nil, b.err
 		}
-		if t > uint64(len(Tables)) {
-			return nil, fmt.Errorf("state: snapshot corrupt: row %d has table number %d", n, t)
-		}
-		l, err := binary.ReadUvarint(br)
-		if err != nil || l > 64<<20 {
-			return nil, fmt.Errorf("state: snapshot truncated or corrupt at row %d (length %d): %v", n, l, err)
-		}
-		if uint64(cap(buf)) < l {
-			buf = make([]byte, l)
-		}
-		buf = buf[:l]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return nil, fmt.Errorf("state: snapshot truncated in row %d: %w", n, err)
-		}
-		rec := newRecord(int(t - 1))
-		if err := proto.Unmarshal(buf, rec); err != nil {
-			return nil, fmt.Errorf("state: snapshot corrupt: row %d of %s: %w", n, Tables[t-1], err)
-		}
-		if err := txn.Insert(Tables[t-1], rec); err != nil {
-			return nil, fmt.Errorf("state: snapshot corrupt: row %d of %s: %w", n, Tables[t-1], err)
-		}
-		rows[t-1]++
-		n++
-	}
-	want, err := binary.ReadUvarint(br)
-	if err != nil {
-		return nil, fmt.Errorf("state: snapshot truncated: no row count at the end: %w", err)
-	}
-	if want != n {
-		return nil, fmt.Errorf("state: snapshot corrupt: %d rows read, trailer says %d", n, want)
 	}
 	for ti, c := range rows {
 		if c > 0 {
@@ -378,6 +356,85 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 	}
 	txn.Commit()
 	return db, nil
+}
+
+type snapshotRow struct {
+	table int
+	rec   proto.Message
+}
+
+// snapshotBatch is rows decoded in order; err, on the last batch, ends the
+// snapshot as broken.
+type snapshotBatch struct {
+	rows []snapshotRow
+	err  error
+}
+
+// decodeSnapshot reads and decodes the rows after the header, sending them
+// in batches; the last batch carries the error, if any. It stops early when
+// stop closes.
+func decodeSnapshot(br *bufio.Reader, out chan<- snapshotBatch, stop <-chan struct{}) {
+	defer close(out)
+	const size = 1024
+	batch := make([]snapshotRow, 0, size)
+	send := func(err error) bool {
+		select {
+		case out <- snapshotBatch{rows: batch, err: err}:
+			batch = make([]snapshotRow, 0, size)
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	fail := func(format string, args ...any) { send(fmt.Errorf(format, args...)) }
+	var n uint64
+	buf := make([]byte, 0, 1024)
+	for {
+		t, err := binary.ReadUvarint(br)
+		if err != nil {
+			fail("state: snapshot truncated after %d rows: %w", n, err)
+			return
+		}
+		if t == 0 {
+			break
+		}
+		if t > uint64(len(Tables)) {
+			fail("state: snapshot corrupt: row %d has table number %d", n, t)
+			return
+		}
+		l, err := binary.ReadUvarint(br)
+		if err != nil || l > 64<<20 {
+			fail("state: snapshot truncated or corrupt at row %d (length %d): %v", n, l, err)
+			return
+		}
+		if uint64(cap(buf)) < l {
+			buf = make([]byte, l)
+		}
+		buf = buf[:l]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			fail("state: snapshot truncated in row %d: %w", n, err)
+			return
+		}
+		rec := newRecord(int(t - 1))
+		if err := proto.Unmarshal(buf, rec); err != nil {
+			fail("state: snapshot corrupt: row %d of %s: %w", n, Tables[t-1], err)
+			return
+		}
+		batch = append(batch, snapshotRow{table: int(t - 1), rec: rec})
+		n++
+		if len(batch) == size && !send(nil) {
+			return
+		}
+	}
+	want, err := binary.ReadUvarint(br)
+	switch {
+	case err != nil:
+		fail("state: snapshot truncated: no row count at the end: %w", err)
+	case want != n:
+		fail("state: snapshot corrupt: %d rows read, trailer says %d", n, want)
+	default:
+		send(nil)
+	}
 }
 
 // OpenEphemeral returns an in-memory Store: commands are applied at once
