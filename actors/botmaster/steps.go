@@ -53,11 +53,11 @@ func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 		r.props.set(k.SetProperty.GetProperty(), jsonString(value), "SetPropertyFromCommand")
 		if _, err = r.call(&messages.Command{Kind: &messages.Command_SetBuildProperties{SetBuildProperties: &messages.SetBuildProperties{
 			Buildid: r.buildid, Properties: []*messages.Property{r.props.get(k.SetProperty.GetProperty())}}}}); err == nil {
-			err = log.write(fmt.Sprintf("property %s set to %s\n", k.SetProperty.GetProperty(), jsonString(value)))
+			err = log.header(fmt.Sprintf("property %s set to %s", k.SetProperty.GetProperty(), jsonString(value)))
 		}
 	default:
 		results = state.ResultException
-		err = log.write(fmt.Sprintf("%T steps are not supported yet\n", k))
+		err = log.header(fmt.Sprintf("%T steps are not supported yet", k))
 	}
 	if err != nil {
 		return 0, err
@@ -171,14 +171,15 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 	id := fmt.Sprintf("%d.%d", r.buildid, r.seq)
 	cmd.CommandId = id
 	r.system.Root.RequestWithCustomSender(r.workerPID(), cmd, r.self)
-	var out, tail []byte
+	lines := &logLines{}
+	var tail []byte
 	var done *messages.CommandComplete
 	take := func(u *messages.CommandUpdate) {
 		if u.GetCommandId() != id {
 			return // an update of an earlier command, after its complete
 		}
 		if o := u.GetOutput(); o != nil {
-			out = append(out, o.GetData()...)
+			lines.add(o.GetStream(), o.GetData())
 			if o.GetStream() == messages.OutputStream_OUTPUT_STREAM_STDOUT {
 				tail = append(tail, o.GetData()...)
 				if len(tail) > 4096 {
@@ -208,31 +209,80 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 		case <-r.ctx.Done():
 			return nil, nil, context.Cause(r.ctx)
 		}
-		if log != nil && len(out) > 0 {
-			// Keep a character split between two chunks for the next write.
-			n := completeUTF8(out)
-			if done != nil {
-				n = len(out)
-			}
-			if err := log.write(string(out[:n])); err != nil {
+		if done != nil {
+			lines.flush()
+		}
+		if log != nil && lines.out.Len() > 0 {
+			if err := log.write(lines.out.String()); err != nil {
 				return nil, nil, err
 			}
-			out = append(out[:0], out[n:]...)
+			lines.out.Reset()
 		}
 	}
 	if log != nil {
-		var note string
+		note := ""
 		switch {
 		case done.GetLostConnection() || done.GetError() != "":
-			note = done.GetError() + "\n"
+			note = done.GetError()
 		case !done.GetTimedOut() && !done.GetMaxTimeExceeded():
-			note = fmt.Sprintf("program finished with exit code %d\n", done.GetRc())
+			note = fmt.Sprintf("program finished with exit code %d", done.GetRc())
 		}
-		if err := log.write(note); err != nil {
+		if err := log.header(note); err != nil {
 			return nil, nil, err
 		}
 	}
 	return done, tail, nil
+}
+
+// MaxLineBytes is where a longer line of output is cut into several, as
+// Buildbot's max_line_length.
+const MaxLineBytes = 4096
+
+// logLines turns a command's output streams into the lines of a stdio log
+// in Buildbot's form: each line prefixed by its stream, o (stdout), e
+// (stderr) or h (header). A line is written once complete (or once it
+// reaches MaxLineBytes); flush ends the lines left open.
+type logLines struct {
+	partial [4][]byte // by stream
+	out     bytes.Buffer
+}
+
+var streamPrefix = [4]byte{'h', 'o', 'e', 'h'} // by messages.OutputStream
+
+func (l *logLines) add(stream messages.OutputStream, data []byte) {
+	s := int(stream)
+	if s < 0 || s >= len(l.partial) {
+		s = 0
+	}
+	p := append(l.partial[s], data...)
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 && len(p) < MaxLineBytes {
+			break
+		}
+		n := i + 1
+		if i < 0 || i >= MaxLineBytes {
+			n = completeUTF8(p[:MaxLineBytes])
+		}
+		l.line(s, p[:n])
+		p = p[n:]
+	}
+	l.partial[s] = append(l.partial[s][:0], p...)
+}
+
+func (l *logLines) line(stream int, text []byte) {
+	l.out.WriteByte(streamPrefix[stream])
+	l.out.Write(bytes.TrimSuffix(text, []byte("\n")))
+	l.out.WriteByte('\n')
+}
+
+func (l *logLines) flush() {
+	for s, p := range l.partial {
+		if len(p) > 0 {
+			l.line(s, p)
+			l.partial[s] = l.partial[s][:0]
+		}
+	}
 }
 
 // stepLog writes a step's log through the db service, in pieces within
@@ -240,6 +290,18 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 type stepLog struct {
 	r  *runner
 	id uint64
+}
+
+// header writes text as header lines (the h stream).
+func (l *stepLog) header(text string) error {
+	if text == "" {
+		return nil
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		b.WriteString("h" + line + "\n")
+	}
+	return l.write(b.String())
 }
 
 func (l *stepLog) write(s string) error {

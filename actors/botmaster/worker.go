@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -270,19 +271,21 @@ func (w *workerActor) detach(ctx actor.Context, why string) {
 	w.rt.Log.Info("worker detached", slog.String("worker", w.name()), slog.String("from", w.conn.worker.GetAddress()),
 		slog.String("reason", why))
 	ctx.Send(pbmanagerPID(ctx), &messages.SessionClosed{Session: w.conn.session})
-	for id, to := range w.commands {
-		ctx.Send(to, &messages.CommandUpdate{CommandId: id, Kind: &messages.CommandUpdate_Complete{
-			Complete: &messages.CommandComplete{Rc: -1, Error: "lost the connection to worker " + w.name() + ": " + why, LostConnection: true}}})
-	}
+	running := maps.Clone(w.commands)
 	clear(w.commands)
 	w.conn = nil
-	w.record(ctx, false)
-	w.tellBRD(ctx)
 	w.lost = w.now()
 	if mt := w.cell.Load().GetMissingTimeout().AsDuration(); mt > 0 {
 		w.timers.SendOnce(mt, ctx.Self(), missingCheck{since: w.lost})
 	}
 	w.publish(ctx)
+	w.record(ctx, false)
+	w.tellBRD(ctx)
+	// Last, once the state says detached: the builds learn their commands are lost.
+	for id, to := range running {
+		ctx.Send(to, &messages.CommandUpdate{CommandId: id, Kind: &messages.CommandUpdate_Complete{
+			Complete: &messages.CommandComplete{Rc: -1, Error: "lost the connection to worker " + w.name() + ": " + why, LostConnection: true}}})
+	}
 }
 
 func (w *workerActor) send(ctx actor.Context, m *messages.ToWorker) {

@@ -3,10 +3,15 @@ package status
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -18,94 +23,451 @@ import (
 
 // Endpoint is one table of the state served by the data API, as Buildbot
 // serves it: GET /api/v2/{Plural} (the collection, with Buildbot's query
-// parameters) and GET /api/v2/{Plural}/{id} (one row, as a one-element list).
+// parameters) and GET /api/v2/{Plural}/{id} (one row, as a one-element
+// list); under each Parent, GET /api/v2/{parent}/{key}/{Plural}[/{key}];
+// and GET …/{Plural}/{key}/{extra} for each of Extras. Paths nest as deep as
+// the parents do, e.g. builders/{name}/builds/{number}/steps/{name}/logs.
 type Endpoint struct {
 	Plural string        // e.g. "changes"
 	Table  string        // the state table, e.g. state.TableChanges
 	Record proto.Message // an empty record of the table's type
 	ID     string        // the record's id field, e.g. "changeid"
-	// Indexes maps a field to the table's index on it alone, so that an
-	// equality filter on the field reads only the matching rows.
+	// Name, when set, is a text field that names a row in place of its id
+	// at the top level (builders/{id|name}); Indexes has its unique index.
+	Name string
+	// Indexes maps a field to an index whose keys begin with it and which
+	// lists rows equal on it in id order, so that an equality filter on the
+	// field (as a parent's is) reads only the matching rows.
 	Indexes map[string]string
+	// Under lists the endpoints this one nests under.
+	Under []Parent
+	// Extras are what one row serves that is not a table, e.g. logs/{id}/raw.
+	Extras map[string]Extra
 }
 
-// Endpoints lists what the data API serves. A new table is one line here.
+// Parent links a nested collection to the row it is under: the rows of
+// {parent}/{key}/{Plural} are those whose Field is the parent's id.
+type Parent struct {
+	Plural string // the parent endpoint, e.g. "builders"
+	Field  string // the field holding the parent's id, e.g. "builderid"
+	// Keys are the fields that name one row among the parent's
+	// ({parent}/{key}/{Plural}/{key}), tried in order: a number field takes
+	// only a number, as Buildbot's n: path patterns (steps: number, then name).
+	Keys []string
+	// KeyIndex, when set, is a unique index on (Field, Keys[0]) that finds a
+	// row by its first key directly.
+	KeyIndex string
+}
+
+// Extra serves something of one row that is not a table, e.g. a log's text.
+type Extra func(w http.ResponseWriter, r *http.Request, txn *memdb.Txn, row proto.Message)
+
+// Endpoints lists what the data API serves. A new table is one entry here.
 func Endpoints() []Endpoint {
+	name := map[string]string{"name": state.IndexName}
+	props := map[string]Extra{"properties": propertiesOf}
 	return []Endpoint{
+		{Plural: "masters", Table: state.TableMasters, Record: &messages.Master{}, ID: "id", Indexes: name},
 		{Plural: "changes", Table: state.TableChanges, Record: &messages.Change{}, ID: "changeid",
-			Indexes: map[string]string{"branch": state.IndexBranch}},
+			Indexes: map[string]string{"branch": state.IndexBranch},
+			Under:   []Parent{{Plural: "sourcestamps", Field: "sourcestampid"}}},
+		{Plural: "sourcestamps", Table: state.TableSourceStamps, Record: &messages.SourceStamp{}, ID: "id",
+			Indexes: map[string]string{"ss_hash": state.IndexSSHash}},
+		{Plural: "buildsets", Table: state.TableBuildsets, Record: &messages.Buildset{}, ID: "id", Extras: props},
+		{Plural: "buildrequests", Table: state.TableBuildRequests, Record: &messages.BuildRequest{}, ID: "id",
+			Indexes: map[string]string{"buildsetid": state.IndexBuildset},
+			Under:   []Parent{{Plural: "builders", Field: "builderid"}}},
+		{Plural: "builders", Table: state.TableBuilders, Record: &messages.Builder{}, ID: "id", Name: "name", Indexes: name},
+		{Plural: "builds", Table: state.TableBuilds, Record: &messages.Build{}, ID: "id",
+			Indexes: map[string]string{"builderid": state.IndexBuilderNumber},
+			Under: []Parent{
+				{Plural: "builders", Field: "builderid", Keys: []string{"number"}, KeyIndex: state.IndexBuilderNumber},
+				{Plural: "buildrequests", Field: "buildrequestid"},
+				{Plural: "workers", Field: "workerid"},
+			},
+			Extras: props},
+		{Plural: "steps", Table: state.TableSteps, Record: &messages.Step{}, ID: "id",
+			Indexes: map[string]string{"buildid": state.IndexBuildNumber},
+			Under:   []Parent{{Plural: "builds", Field: "buildid", Keys: []string{"number", "name"}, KeyIndex: state.IndexBuildNumber}}},
+		{Plural: "logs", Table: state.TableLogs, Record: &messages.Log{}, ID: "id",
+			Indexes: map[string]string{"stepid": state.IndexStep},
+			Under:   []Parent{{Plural: "steps", Field: "stepid", Keys: []string{"slug"}}},
+			Extras:  map[string]Extra{"raw": rawLog, "contents": logContents}},
+		{Plural: "workers", Table: state.TableWorkers, Record: &messages.Worker{}, ID: "id", Name: "name", Indexes: name},
+		{Plural: "schedulers", Table: state.TableSchedulers, Record: &messages.Scheduler{}, ID: "id", Indexes: name,
+			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
+		{Plural: "changesources", Table: state.TableChangeSources, Record: &messages.ChangeSource{}, ID: "id", Indexes: name,
+			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
 	}
+}
+
+// endpoint is an Endpoint with its fields resolved.
+type endpoint struct {
+	Endpoint
+	md    protoreflect.MessageDescriptor
+	id    protoreflect.FieldDescriptor
+	under map[string]*link // by the parent's plural
+}
+
+// link is a Parent with its fields resolved.
+type link struct {
+	Parent
+	field protoreflect.FieldDescriptor
+	keys  []protoreflect.FieldDescriptor
 }
 
 // API serves the Endpoints under /api/v2/. Anything else under /api/v2/ is
 // 404 with {"error": …}, as in Buildbot; a bad query is 400, naming every
 // problem.
 func API(rt *service.Runtime) http.Handler {
-	mux := http.NewServeMux()
+	eps := map[string]*endpoint{}
 	for _, e := range Endpoints() {
 		md := e.Record.ProtoReflect().Descriptor()
-		id := md.Fields().ByName(protoreflect.Name(e.ID))
-		if id == nil {
-			panic(fmt.Sprintf("status: %s has no id field %q", md.FullName(), e.ID))
+		field := func(name string) protoreflect.FieldDescriptor {
+			fd := md.Fields().ByName(protoreflect.Name(name))
+			if fd == nil {
+				panic(fmt.Sprintf("status: %s has no field %q", md.FullName(), name))
+			}
+			return fd
 		}
-		mux.HandleFunc("GET /api/v2/"+e.Plural, func(w http.ResponseWriter, r *http.Request) {
-			e.list(rt, md, id, w, r)
-		})
-		mux.HandleFunc("GET /api/v2/"+e.Plural+"/{id}", func(w http.ResponseWriter, r *http.Request) {
-			e.one(rt, md, w, r)
-		})
+		ep := &endpoint{Endpoint: e, md: md, id: field(e.ID), under: map[string]*link{}}
+		if e.Name != "" && (field(e.Name).Kind() != protoreflect.StringKind || e.Indexes[e.Name] == "") {
+			panic(fmt.Sprintf("status: %s: name %q must be a text field with an index", e.Plural, e.Name))
+		}
+		for _, p := range e.Under {
+			l := &link{Parent: p, field: field(p.Field)}
+			if l.field.Kind() != protoreflect.Uint64Kind {
+				panic(fmt.Sprintf("status: %s under %s: %s is not an id", e.Plural, p.Plural, p.Field))
+			}
+			for _, k := range p.Keys {
+				l.keys = append(l.keys, field(k))
+			}
+			ep.under[p.Plural] = l
+		}
+		eps[e.Plural] = ep
 	}
-	mux.HandleFunc("GET /api/v2/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
-	})
+	for _, ep := range eps {
+		for p := range ep.under {
+			if eps[p] == nil || eps[p].id.Kind() != protoreflect.Uint64Kind {
+				panic(fmt.Sprintf("status: %s is under %s, which is not served or has no uint64 id", ep.Plural, p))
+			}
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v2/", func(w http.ResponseWriter, r *http.Request) { serve(rt, eps, w, r) })
 	return mux
 }
 
-func (e Endpoint) list(rt *service.Runtime, md protoreflect.MessageDescriptor, id protoreflect.FieldDescriptor, w http.ResponseWriter, r *http.Request) {
-	q, err := dataapi.ParseQuery(r.URL.Query(), md)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+// serve walks the path: {plural}/{key} pairs, each plural a top-level
+// endpoint or nested under the row before it, ending in a plural (a
+// collection), a key (one row) or an extra of the last row.
+func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter, r *http.Request) {
+	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v2/"), "/")
+	for i, s := range segs { // so that a name may hold an escaped '/'
+		var err error
+		if segs[i], err = url.PathUnescape(s); err != nil {
+			writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
+			return
+		}
 	}
-	txn := rt.DB.Read()
-	c := dataapi.Collection{
-		Plural: e.Plural, ID: id,
-		Scan:  func(desc bool) iter.Seq[proto.Message] { return state.Scan(txn, e.Table, desc) },
-		Count: func() int { return state.Count(txn, e.Table) },
+	txn := rt.DB.Read() // one snapshot for the whole path, page and total
+	var parent *endpoint
+	var row proto.Message
+	for i := 0; i < len(segs); i += 2 {
+		ep, l := eps[segs[i]], (*link)(nil)
+		if parent != nil {
+			if l = ep.linkUnder(parent.Plural); l == nil {
+				ep = nil
+			}
+		}
+		if ep == nil {
+			if x := parent.extra(segs[i]); x != nil && i == len(segs)-1 {
+				x(w, r, txn, row)
+				return
+			}
+			writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
+			return
+		}
+		var pid uint64
+		if row != nil {
+			pid = row.ProtoReflect().Get(parent.id).Uint()
+		}
+		if i == len(segs)-1 {
+			q, props, err := ep.query(r)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			if l != nil {
+				q.Filters = append([]dataapi.Filter{l.filter(pid)}, q.Filters...)
+			}
+			page, total := ep.collection(txn).Run(q)
+			writePage(w, ep.Plural, selectProperties(page, props), total, q.Fields)
+			return
+		}
+		found, what, ok := ep.find(txn, l, pid, segs[i+1])
+		switch {
+		case !ok:
+			writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid path: %s (%s)", r.URL.Path, what))
+			return
+		case found == nil && i > 0:
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no %s under %s", what, strings.Join(segs[:i], "/")))
+			return
+		case found == nil:
+			writeError(w, http.StatusNotFound, "no "+what)
+			return
+		}
+		if i+2 == len(segs) {
+			q, props, err := ep.query(r)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			writePage(w, ep.Plural, selectProperties([]proto.Message{found}, props), 1, q.Fields)
+			return
+		}
+		parent, row = ep, found
+	}
+	writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
+}
+
+// query parses r's query for ep. Buildbot's property=NAME (or *) is taken
+// for a record with properties: props lists the names asked for, and
+// properties joins a field selection.
+func (ep *endpoint) query(r *http.Request) (q *dataapi.Query, props []string, err error) {
+	vals := r.URL.Query()
+	if pf := ep.md.Fields().ByName("properties"); pf != nil && vals.Has("property") {
+		props = vals["property"]
+		vals.Del("property")
+		if vals.Has("field") && !slices.Contains(vals["field"], "properties") {
+			vals.Add("field", "properties")
+		}
+	}
+	q, err = dataapi.ParseQuery(vals, ep.md)
+	return q, props, err
+}
+
+// selectProperties keeps, of each row's properties, those named in props
+// (all for "*"; all when props is empty, as the records carry them).
+func selectProperties(page []proto.Message, props []string) []proto.Message {
+	if len(props) == 0 || slices.Contains(props, "*") {
+		return page
+	}
+	out := make([]proto.Message, len(page))
+	for i, row := range page {
+		m := proto.Clone(row).ProtoReflect()
+		fd := m.Descriptor().Fields().ByName("properties")
+		list := m.Mutable(fd).List()
+		kept := 0
+		for j := range list.Len() {
+			if p := list.Get(j).Message().Interface().(*messages.Property); slices.Contains(props, p.GetName()) {
+				list.Set(kept, list.Get(j))
+				kept++
+			}
+		}
+		list.Truncate(kept)
+		out[i] = m.Interface()
+	}
+	return out
+}
+
+func (ep *endpoint) linkUnder(parent string) *link {
+	if ep == nil {
+		return nil
+	}
+	return ep.under[parent]
+}
+
+func (ep *endpoint) extra(name string) Extra {
+	if ep == nil {
+		return nil
+	}
+	return ep.Extras[name]
+}
+
+// filter selects the rows under the parent row pid.
+func (l *link) filter(pid uint64) dataapi.Filter {
+	return dataapi.Filter{Field: l.field, Op: "eq", Values: []protoreflect.Value{protoreflect.ValueOfUint64(pid)}}
+}
+
+func (ep *endpoint) collection(txn *memdb.Txn) *dataapi.Collection {
+	return &dataapi.Collection{
+		Plural: ep.Plural, ID: ep.id,
+		Scan:  func(desc bool) iter.Seq[proto.Message] { return state.Scan(txn, ep.Table, desc) },
+		Count: func() int { return state.Count(txn, ep.Table) },
 		ScanEq: func(f protoreflect.FieldDescriptor, v protoreflect.Value, desc bool) (iter.Seq[proto.Message], bool) {
-			index, ok := e.Indexes[string(f.Name())]
+			index, ok := ep.Indexes[string(f.Name())]
 			if !ok {
 				return nil, false
 			}
-			return state.ScanIndex(txn, e.Table, index, desc, v.Interface()), true
+			return state.ScanIndex(txn, ep.Table, index, desc, v.Interface()), true
 		},
 	}
-	page, total := c.Run(q)
-	writePage(w, e.Plural, page, total, q.Fields)
 }
 
-func (e Endpoint) one(rt *service.Runtime, md protoreflect.MessageDescriptor, w http.ResponseWriter, r *http.Request) {
-	n, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+// find returns the row key names: at the top level (l nil) by id, or by
+// Name when key is not a number; under a parent row pid, by the first of
+// l's keys that key parses as. what says what was looked for, e.g.
+// `builds with number 3`; ok is false when key cannot name a row (what
+// says why).
+func (ep *endpoint) find(txn *memdb.Txn, l *link, pid uint64, key string) (row proto.Message, what string, ok bool) {
+	if l == nil {
+		if n, err := strconv.ParseUint(key, 10, 64); err == nil {
+			return state.Lookup(txn, ep.Table, n), fmt.Sprintf("%s with id %d", ep.Plural, n), true
+		}
+		if ep.Name == "" {
+			return nil, ep.Plural + " id must be a number", false
+		}
+		return state.First(txn, ep.Table, ep.Indexes[ep.Name], key), fmt.Sprintf("%s with %s %q", ep.Plural, ep.Name, key), true
+	}
+	for i, k := range l.keys {
+		q, err := dataapi.ParseQuery(url.Values{string(k.Name()): {key}}, ep.md)
+		if err != nil {
+			continue // e.g. a name where a number was tried
+		}
+		what = fmt.Sprintf("%s with %s %s", ep.Plural, k.Name(), key)
+		if i == 0 && l.KeyIndex != "" {
+			return state.First(txn, ep.Table, l.KeyIndex, pid, q.Filters[0].Values[0].Interface()), what, true
+		}
+		q.Filters = append([]dataapi.Filter{l.filter(pid)}, q.Filters...)
+		q.Limit = 1
+		if page, _ := ep.collection(txn).Run(q); len(page) > 0 {
+			return page[0], what, true
+		}
+		return nil, what, true
+	}
+	if len(l.keys) == 0 {
+		return nil, fmt.Sprintf("%s under %s are not addressed one by one", ep.Plural, l.Plural), false
+	}
+	return nil, fmt.Sprintf("%s %s must be a number", ep.Plural, l.keys[0].Name()), false
+}
+
+// propertiesOf serves {plural}/{id}/properties: the row's properties as
+// Buildbot's one-element list [{"name": [value, source], …}].
+func propertiesOf(w http.ResponseWriter, _ *http.Request, _ *memdb.Txn, row proto.Message) {
+	props := dataapi.Record(row.ProtoReflect(), []string{"properties"})["properties"]
+	writeJSON(w, map[string]any{"properties": []any{props}, "meta": map[string]any{"total": 1}})
+}
+
+// logContents serves logs/{id}/contents as Buildbot does: one logchunk of
+// lines offset… (offset+limit-1, or to the end), stdio stream prefixes kept;
+// 404 when the range is empty.
+func logContents(w http.ResponseWriter, r *http.Request, txn *memdb.Txn, row proto.Message) {
+	l := row.(*messages.Log)
+	first, last := int64(0), max(0, l.NumLines-1)
+	var errs []string
+	for _, p := range []string{"offset", "limit"} {
+		if !r.URL.Query().Has(p) {
+			continue
+		}
+		n, err := strconv.ParseInt(r.URL.Query().Get(p), 10, 64)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Sprintf("%s=%q: want a whole number ≥ 0", p, r.URL.Query().Get(p)))
+			continue
+		}
+		if p == "offset" {
+			first = n
+		} else {
+			last = first + n - 1
+		}
+	}
+	if len(errs) > 0 {
+		writeError(w, http.StatusBadRequest, "bad query: "+strings.Join(errs, "; "))
+		return
+	}
+	if first > last {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no lines %d…%d in log %d", first, last, l.Id))
+		return
+	}
+	content, err := state.LogLines(txn, l.Id, first, last)
 	if err != nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid path: %s (%s id must be a number)", r.URL.Path, e.Plural))
+		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	q, err := dataapi.ParseQuery(r.URL.Query(), md)
+	chunk := map[string]any{"logid": l.Id, "firstline": first, "content": string(content)}
+	writeJSON(w, map[string]any{"logchunks": []any{chunk}, "meta": map[string]any{"total": 1}})
+}
+
+// rawLog serves logs/{id}/raw as Buildbot does: the log's text as an
+// attachment named builder_build_N_step_S_log_SLUG, text/html for an html
+// log, else text/plain; a stdio log without its stream prefixes, after a
+// header naming builder, build number and worker.
+func rawLog(w http.ResponseWriter, _ *http.Request, txn *memdb.Txn, row proto.Message) {
+	l := row.(*messages.Log)
+	content, err := state.LogLines(txn, l.Id, 0, -1)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	row := state.Lookup(rt.DB.Read(), e.Table, n)
-	if row == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no %s with id %d", e.Plural, n))
-		return
+	step, _ := state.Lookup(txn, state.TableSteps, l.Stepid).(*messages.Step)
+	var build *messages.Build
+	var builder *messages.Builder
+	var worker *messages.Worker
+	if step != nil {
+		build, _ = state.Lookup(txn, state.TableBuilds, step.Buildid).(*messages.Build)
 	}
-	writePage(w, e.Plural, []proto.Message{row}, 1, q.Fields)
+	if build != nil {
+		builder, _ = state.Lookup(txn, state.TableBuilders, build.Builderid).(*messages.Builder)
+		worker, _ = state.Lookup(txn, state.TableWorkers, build.Workerid).(*messages.Worker)
+	}
+	var name []string
+	var body strings.Builder
+	if builder != nil {
+		name = append(name, builder.Name)
+		if l.Type == "s" {
+			fmt.Fprintf(&body, "Builder: %s\n", builder.Name)
+		}
+	}
+	if build != nil {
+		name = append(name, "build", strconv.Itoa(int(build.Number)))
+		if l.Type == "s" {
+			fmt.Fprintf(&body, "Build number: %d\n", build.Number)
+		}
+	}
+	if worker != nil && l.Type == "s" {
+		fmt.Fprintf(&body, "Worker name: %s\n", worker.Name)
+	}
+	if step != nil {
+		name = append(name, "step", step.Name)
+	}
+	name = append(name, "log", l.Slug)
+	if l.Type == "s" {
+		for line := range strings.Lines(string(content)) {
+			body.WriteString(line[1:])
+		}
+	} else {
+		body.Write(content)
+	}
+	ctype := "text/plain"
+	if l.Type == "h" {
+		ctype = "text/html"
+	}
+	w.Header().Set("Content-Type", ctype+"; charset=utf-8")
+	w.Header().Set("Content-Disposition", "attachment; filename="+filename(strings.Join(name, "_")))
+	_, _ = io.WriteString(w, body.String())
+}
+
+// filename makes s safe as a header's filename token: Buildbot sends the
+// name bare, which breaks on separators, so they become '_' here.
+func filename(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"\;,/`, r) {
+			return '_'
+		}
+		return r
+	}, s)
 }
 
 func writePage(w http.ResponseWriter, plural string, page []proto.Message, total int, fields []string) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = dataapi.Write(w, plural, page, total, fields)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

@@ -1,13 +1,20 @@
 package status
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -16,7 +23,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// fixture is a master's state with twelve changes on three branches.
+// fixture is a master's state with twelve changes on three branches, then
+// (see builds) builders, workers, a buildset and builds with steps and logs.
 func fixture(t testing.TB) *service.Runtime {
 	t.Helper()
 	store := state.OpenEphemeral()
@@ -37,7 +45,96 @@ func fixture(t testing.TB) *service.Runtime {
 			t.Fatal(err)
 		}
 	}
+	builds(t, store)
 	return &service.Runtime{DB: store}
+}
+
+// builds adds: master 1 "m1"; builders 1 "linux", 2 "windows" and
+// 3 "release/1.0"; workers
+// 1 "w1" (connected to m1) and 2 "w2"; buildset 1 (sourcestamp 1) with
+// request 1 on linux (claimed by m1, built, completed) and request 2 on
+// windows (unclaimed); buildset 2 (sourcestamp 2) with request 3 on linux
+// (claimed by m1, building) and request 4 on windows (unclaimed);
+// build 1 = linux #1 for request 1 on w1 (SUCCESS) with steps 1 "git"
+// (log 1 stdio, two chunks) and 2 "compile" (logs 2 stdio, 3 "warnings"
+// text); build 2 = linux #2 for request 3 on w2, running, with step 3 "git"
+// (log 4 html, empty).
+func builds(t testing.TB, store *state.Store) {
+	t.Helper()
+	const at = 1700001000
+	for _, k := range []any{
+		&messages.MasterStarted{Name: "m1", Time: at},
+		&messages.FindOrAddBuilder{Name: "linux", Description: "Linux build", Tags: []string{"os", "fast"}},
+		&messages.FindOrAddBuilder{Name: "windows"},
+		&messages.FindOrAddBuilder{Name: "release/1.0"},
+		&messages.FindOrAddWorker{Name: "w1"},
+		&messages.FindOrAddWorker{Name: "w2"},
+		&messages.WorkerConnected{Workerid: 1, Masterid: 1, InfoJson: `{"os":"linux"}`},
+		&messages.AddBuildset{Reason: "force", SubmittedAt: at + 10, SourcestampIds: []uint64{1}, Builderids: []uint64{1, 2},
+			Properties: []*messages.Property{{Name: "reason", ValueJson: `"force"`, Source: "Force Build Form"}, {Name: "jobs", ValueJson: `4`, Source: "Scheduler"}}},
+		&messages.ClaimBuildRequests{Masterid: 1, ClaimedAt: at + 20, Brids: []uint64{1}},
+		&messages.AddBuild{Builderid: 1, Buildrequestid: 1, Workerid: 1, Masterid: 1, StartedAt: at + 21, StateString: "building"},
+		&messages.SetBuildProperties{Buildid: 1, Properties: []*messages.Property{{Name: "got_revision", ValueJson: `"abc123"`, Source: "Git"}}},
+		&messages.AddStep{Buildid: 1, Name: "git", StartedAt: at + 22},
+		&messages.AddLog{Stepid: 1, Name: "stdio", Slug: "stdio", Type: "s"},
+		&messages.AppendLog{Logid: 1, Content: "hgit fetch origin\nocloning\n"},
+		&messages.AppendLog{Logid: 1, Content: "ewarning: shallow\nodone\n"},
+		&messages.FinishStep{Stepid: 1, Results: state.ResultSuccess, CompleteAt: at + 30, StateString: "updated"},
+		&messages.AddStep{Buildid: 1, Name: "compile", StartedAt: at + 31},
+		&messages.AddLog{Stepid: 2, Name: "stdio", Slug: "stdio", Type: "s"},
+		&messages.AppendLog{Logid: 2, Content: "hmake\nocc -o x x.c"},
+		&messages.AddLog{Stepid: 2, Name: "warnings (1)", Slug: "warnings", Type: "t"},
+		&messages.AppendLog{Logid: 3, Content: "x.c:1: unused variable\n"},
+		&messages.FinishBuild{Buildid: 1, Results: state.ResultSuccess, CompleteAt: at + 40, StateString: "build successful"},
+		&messages.CompleteBuildRequests{Brids: []uint64{1}, Results: state.ResultSuccess, CompleteAt: at + 40},
+		&messages.AddBuildset{Reason: "scheduler", SubmittedAt: at + 45, SourcestampIds: []uint64{2}, Builderids: []uint64{1, 2}, Priority: 5},
+		&messages.ClaimBuildRequests{Masterid: 1, ClaimedAt: at + 49, Brids: []uint64{3}},
+		&messages.AddBuild{Builderid: 1, Buildrequestid: 3, Workerid: 2, Masterid: 1, StartedAt: at + 50, StateString: "building"},
+		&messages.AddStep{Buildid: 2, Name: "git", StartedAt: at + 51},
+		&messages.AddLog{Stepid: 3, Name: "summary", Slug: "summary", Type: "h"},
+	} {
+		if _, err := store.Submit(command(k)).Wait(); err != nil {
+			t.Fatalf("%T: %v", k, err)
+		}
+	}
+}
+
+// command wraps one of db.proto's commands.
+func command(k any) *messages.Command {
+	c := &messages.Command{}
+	switch v := k.(type) {
+	case *messages.MasterStarted:
+		c.Kind = &messages.Command_MasterStarted{MasterStarted: v}
+	case *messages.FindOrAddBuilder:
+		c.Kind = &messages.Command_FindOrAddBuilder{FindOrAddBuilder: v}
+	case *messages.FindOrAddWorker:
+		c.Kind = &messages.Command_FindOrAddWorker{FindOrAddWorker: v}
+	case *messages.WorkerConnected:
+		c.Kind = &messages.Command_WorkerConnected{WorkerConnected: v}
+	case *messages.AddBuildset:
+		c.Kind = &messages.Command_AddBuildset{AddBuildset: v}
+	case *messages.ClaimBuildRequests:
+		c.Kind = &messages.Command_ClaimBuildRequests{ClaimBuildRequests: v}
+	case *messages.AddBuild:
+		c.Kind = &messages.Command_AddBuild{AddBuild: v}
+	case *messages.SetBuildProperties:
+		c.Kind = &messages.Command_SetBuildProperties{SetBuildProperties: v}
+	case *messages.AddStep:
+		c.Kind = &messages.Command_AddStep{AddStep: v}
+	case *messages.AddLog:
+		c.Kind = &messages.Command_AddLog{AddLog: v}
+	case *messages.AppendLog:
+		c.Kind = &messages.Command_AppendLog{AppendLog: v}
+	case *messages.FinishStep:
+		c.Kind = &messages.Command_FinishStep{FinishStep: v}
+	case *messages.FinishBuild:
+		c.Kind = &messages.Command_FinishBuild{FinishBuild: v}
+	case *messages.CompleteBuildRequests:
+		c.Kind = &messages.Command_CompleteBuildRequests{CompleteBuildRequests: v}
+	default:
+		panic(fmt.Sprintf("command: %T", k))
+	}
+	return c
 }
 
 // TestAPI checks each request's status and body against
@@ -60,14 +157,90 @@ func TestAPI(t *testing.T) {
 		{"change_bad_id", "/api/v2/changes/abc"},
 		{"bad_query", "/api/v2/changes?nosuch=1&limit=x&order=-nosuch"},
 		{"unknown_path", "/api/v2/nosuch"},
+
+		{"masters", "/api/v2/masters"},
+		{"master_one", "/api/v2/masters/1"},
+		{"sourcestamps", "/api/v2/sourcestamps?limit=2"},
+		{"sourcestamp_one", "/api/v2/sourcestamps/3"},
+		{"sourcestamp_changes", "/api/v2/sourcestamps/3/changes?field=changeid&field=sourcestampid"},
+		{"buildsets", "/api/v2/buildsets"},
+		{"buildset_one", "/api/v2/buildsets/1?field=id&field=reason"},
+		{"buildset_properties", "/api/v2/buildsets/1/properties"},
+		{"buildrequests", "/api/v2/buildrequests"},
+		{"buildrequest_one_claimed", "/api/v2/buildrequests/3"},
+		{"buildrequests_of_buildset", "/api/v2/buildrequests?buildsetid=2&field=id&field=builderid"},
+		{"builder_buildrequests", "/api/v2/builders/windows/buildrequests?field=id&field=complete"},
+		{"buildrequest_builds", "/api/v2/buildrequests/3/builds?field=id&field=number"},
+		{"buildrequests_incomplete_of_buildset", "/api/v2/buildrequests?buildsetid=2&complete=false&field=id&field=claim"},
+		{"builders", "/api/v2/builders"},
+		{"builder_by_id", "/api/v2/builders/2"},
+		{"builder_by_name", "/api/v2/builders/linux"},
+		{"builder_missing_name", "/api/v2/builders/nosuch"},
+		{"builder_missing_id", "/api/v2/builders/99"},
+		{"builds", "/api/v2/builds"},
+		{"build_one", "/api/v2/builds/2"},
+		{"builds_of_builder_filter", "/api/v2/builds?builderid=1&order=-id&field=id&field=number"},
+		{"builder_builds", "/api/v2/builders/linux/builds?field=id&field=number&field=results"},
+		{"builder_builds_newest", "/api/v2/builders/1/builds?order=-number&limit=1&field=number"},
+		{"builder_builds_of_unknown", "/api/v2/builders/nosuch/builds"},
+		{"builder_build_number", "/api/v2/builders/linux/builds/2?field=id&field=number&field=builderid"},
+		{"builder_build_missing", "/api/v2/builders/linux/builds/9"},
+		{"builder_build_not_a_number", "/api/v2/builders/linux/builds/last"},
+		{"build_properties", "/api/v2/builds/1/properties"},
+		{"builds_property", "/api/v2/builds?property=got_revision&property=nosuch&field=id"},
+		{"builds_property_all", "/api/v2/builders/linux/builds/1?property=*&field=number"},
+		{"builder_escaped_name", "/api/v2/builders/li%6Eux/builds/1?field=id"},
+		{"builder_name_with_slash", "/api/v2/builders/release%2F1.0?field=id&field=name"},
+		{"worker_builds", "/api/v2/workers/w2/builds?field=id&field=workerid"},
+		{"steps", "/api/v2/steps?field=id&field=buildid&field=number&field=name&field=results"},
+		{"step_one", "/api/v2/steps/1"},
+		{"build_steps", "/api/v2/builds/1/steps?field=id&field=number&field=name"},
+		{"build_step_number", "/api/v2/builds/1/steps/1?field=id&field=name"},
+		{"build_step_name", "/api/v2/builds/1/steps/compile?field=id&field=name"},
+		{"build_step_missing", "/api/v2/builds/1/steps/nosuch"},
+		{"build_step_other_build", "/api/v2/builds/2/steps/compile"},
+		{"deep_step", "/api/v2/builders/linux/builds/1/steps/git?field=id"},
+		{"logs", "/api/v2/logs"},
+		{"log_one", "/api/v2/logs/3"},
+		{"log_missing", "/api/v2/logs/99"},
+		{"step_logs", "/api/v2/steps/2/logs?field=id&field=slug"},
+		{"step_log_slug", "/api/v2/steps/2/logs/warnings?field=id&field=slug"},
+		{"step_log_missing", "/api/v2/steps/1/logs/warnings"},
+		{"deep_logs", "/api/v2/builders/linux/builds/1/steps/compile/logs?field=id&field=slug"},
+		{"log_contents", "/api/v2/logs/1/contents"},
+		{"log_contents_range", "/api/v2/logs/1/contents?offset=1&limit=2"},
+		{"log_contents_past_end", "/api/v2/logs/1/contents?offset=4"},
+		{"log_contents_empty", "/api/v2/logs/4/contents"},
+		{"log_contents_bad_query", "/api/v2/logs/1/contents?offset=x"},
+		{"log_contents_missing", "/api/v2/logs/99/contents"},
+		{"log_raw_stdio", "/api/v2/logs/1/raw"},
+		{"log_raw_unterminated", "/api/v2/logs/2/raw"},
+		{"log_raw_text", "/api/v2/logs/3/raw"},
+		{"log_raw_html_empty", "/api/v2/logs/4/raw"},
+		{"log_raw_missing", "/api/v2/logs/99/raw"},
+		{"log_raw_deep", "/api/v2/builders/linux/builds/1/steps/git/logs/stdio/raw"},
+		{"workers", "/api/v2/workers"},
+		{"worker_by_name", "/api/v2/workers/w1"},
+		{"worker_missing", "/api/v2/workers/nosuch"},
+		{"schedulers", "/api/v2/schedulers"},
+		{"changesources", "/api/v2/changesources"},
+		{"master_schedulers", "/api/v2/masters/1/schedulers"},
+		{"nested_unknown", "/api/v2/builds/1/nosuch"},
+		{"extra_of_other_table", "/api/v2/changes/1/raw"},
+		{"extra_without_row", "/api/v2/logs/raw"},
+		{"nested_bad_query", "/api/v2/builders/linux/builds?nosuch=1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.url, nil))
+			got := fmt.Sprintf("HTTP %d\n", rec.Code)
 			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type %q", ct)
+				// Only a log's raw text is not JSON: its headers are part of the golden.
+				got += fmt.Sprintf("Content-Type: %s\nContent-Disposition: %s\n\n", ct, rec.Header().Get("Content-Disposition"))
+			} else if !json.Valid(rec.Body.Bytes()) {
+				t.Errorf("invalid JSON: %s", rec.Body)
 			}
-			got := fmt.Sprintf("HTTP %d\n%s", rec.Code, rec.Body.String())
+			got += rec.Body.String()
 			golden := filepath.Join("testdata", "api", c.name+".golden")
 			if *update {
 				os.MkdirAll(filepath.Dir(golden), 0o755)
@@ -127,5 +300,90 @@ func TestMethodsOtherThanGetAreRefused(t *testing.T) {
 	}
 	if n := state.Count(rt.DB.Read(), state.TableChanges); n != 12 {
 		t.Fatalf("%d changes after DELETE", n)
+	}
+}
+
+// TestIndexesListRowsInIDOrder: every index an endpoint scans for an
+// equality filter (and so for a nested collection) yields exactly the rows
+// the filter selects, in id order both ways, as dataapi.Collection.ScanEq
+// requires.
+func TestIndexesListRowsInIDOrder(t *testing.T) {
+	rt := fixture(t)
+	txn := rt.DB.Read()
+	for _, e := range Endpoints() {
+		md := e.Record.ProtoReflect().Descriptor()
+		for field, index := range e.Indexes {
+			fd := md.Fields().ByName(protoreflect.Name(field))
+			values := map[any]bool{}
+			for row := range state.Scan(txn, e.Table, false) {
+				values[row.ProtoReflect().Get(fd).Interface()] = true
+			}
+			for v := range values {
+				for _, desc := range []bool{false, true} {
+					var want, got []string
+					for row := range state.Scan(txn, e.Table, desc) {
+						if row.ProtoReflect().Get(fd).Interface() == v {
+							want = append(want, prototext.Format(row))
+						}
+					}
+					for row := range state.ScanIndex(txn, e.Table, index, desc, v) {
+						got = append(got, prototext.Format(row))
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("%s: index %s for %s=%v (descending %v):\n%q\nwant\n%q", e.Plural, index, field, v, desc, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLogLines reads line ranges across chunk boundaries (log 1 is two
+// chunks of two lines) and gzip-compressed chunks.
+func TestLogLines(t *testing.T) {
+	txn := fixture(t).DB.Read()
+	for _, c := range []struct {
+		first, last int64
+		want        string
+	}{
+		{0, -1, "hgit fetch origin\nocloning\newarning: shallow\nodone\n"},
+		{1, 2, "ocloning\newarning: shallow\n"},
+		{2, 2, "ewarning: shallow\n"},
+		{3, 10, "odone\n"},
+		{4, -1, ""},
+	} {
+		got, err := state.LogLines(txn, 1, c.first, c.last)
+		if err != nil || string(got) != c.want {
+			t.Errorf("LogLines(1, %d, %d) = %q, %v; want %q", c.first, c.last, got, err, c.want)
+		}
+	}
+	if got, err := state.LogLines(txn, 99, 0, -1); err != nil || len(got) != 0 {
+		t.Errorf("LogLines of no log = %q, %v", got, err)
+	}
+
+	db, err := state.NewDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := db.Txn(true)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("two\nthree\n"))
+	zw.Close()
+	for _, c := range []*messages.LogChunk{
+		{Logid: 1, FirstLine: 0, LastLine: 0, Content: []byte("one\n")},
+		{Logid: 1, FirstLine: 1, LastLine: 2, Content: gz.Bytes(), Compressed: 1},
+		{Logid: 2, FirstLine: 0, LastLine: 0, Content: []byte("x"), Compressed: 3},
+	} {
+		if err := w.Insert(state.TableLogChunks, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Commit()
+	if got, err := state.LogLines(db.Txn(false), 1, 1, -1); err != nil || string(got) != "two\nthree\n" {
+		t.Errorf("gzip chunk: %q, %v", got, err)
+	}
+	if _, err := state.LogLines(db.Txn(false), 2, 0, -1); err == nil {
+		t.Error("lz4 chunk: no error")
 	}
 }

@@ -251,6 +251,16 @@ func TestPropertiesRenderAsBuildbotDoes(t *testing.T) {
 	}
 }
 
+func TestUnsetOptionalIsNull(t *testing.T) {
+	zero := int32(0)
+	var b bytes.Buffer
+	Write(&b, "steps", []proto.Message{&messages.Step{Id: 1}, &messages.Step{Id: 2, Results: &zero}}, 2, []string{"id", "results", "number"})
+	want := `{"meta":{"total":2},"steps":[{"id":1,"number":0,"results":null},{"id":2,"number":0,"results":0}]}`
+	if got := strings.TrimSpace(b.String()); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
 func TestSecretsAreNeverRendered(t *testing.T) {
 	rec := Record((&messages.WorkerConfig{Name: "w", Password: "hunter2"}).ProtoReflect(), nil)
 	if _, ok := rec["password"]; ok || rec["name"] != "w" {

@@ -83,6 +83,9 @@ func properties(l protoreflect.List) map[string]any {
 }
 
 func valueJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) any {
+	if !has && fd.HasPresence() && !fd.IsList() && !fd.IsMap() {
+		return nil // an unset optional field, e.g. the results of a running build, is null as in Buildbot
+	}
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		if !has {
