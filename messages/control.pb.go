@@ -1066,6 +1066,122 @@ func (x *ForceBuildResponse) GetScheduler() string {
 	return ""
 }
 
+// StopBuildRequest stops a running build (Buildbot's stop build): its current
+// step is interrupted and the build ends CANCELLED. It is addressed to the
+// actor `master/botmaster`.
+type StopBuildRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder       string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	Number        int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopBuildRequest) Reset() {
+	*x = StopBuildRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopBuildRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopBuildRequest) ProtoMessage() {}
+
+func (x *StopBuildRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopBuildRequest.ProtoReflect.Descriptor instead.
+func (*StopBuildRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StopBuildRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *StopBuildRequest) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *StopBuildRequest) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *StopBuildRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// StopBuildResponse answers a StopBuildRequest once the build was told to stop.
+type StopBuildResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopBuildResponse) Reset() {
+	*x = StopBuildResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopBuildResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopBuildResponse) ProtoMessage() {}
+
+func (x *StopBuildResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopBuildResponse.ProtoReflect.Descriptor instead.
+func (*StopBuildResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StopBuildResponse) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
@@ -1152,7 +1268,14 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"buildsetid\x18\x01 \x01(\x04R\n" +
 	"buildsetid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\x12\x1c\n" +
-	"\tscheduler\x18\x03 \x01(\tR\tscheduler*r\n" +
+	"\tscheduler\x18\x03 \x01(\tR\tscheduler\"x\n" +
+	"\x10StopBuildRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
+	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"-\n" +
+	"\x11StopBuildResponse\x12\x18\n" +
+	"\abuildid\x18\x01 \x01(\x04R\abuildid*r\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1178,7 +1301,7 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
 	(ControlErrorCode)(0),         // 1: buildmaster.v1.ControlErrorCode
@@ -1195,25 +1318,27 @@ var file_buildmaster_v1_control_proto_goTypes = []any{
 	(*SendChangeResponse)(nil),    // 12: buildmaster.v1.SendChangeResponse
 	(*ForceBuildRequest)(nil),     // 13: buildmaster.v1.ForceBuildRequest
 	(*ForceBuildResponse)(nil),    // 14: buildmaster.v1.ForceBuildResponse
-	nil,                           // 15: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	(*MasterConfig)(nil),          // 16: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*Change)(nil),                // 19: buildmaster.v1.Change
+	(*StopBuildRequest)(nil),      // 15: buildmaster.v1.StopBuildRequest
+	(*StopBuildResponse)(nil),     // 16: buildmaster.v1.StopBuildResponse
+	nil,                           // 17: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	(*MasterConfig)(nil),          // 18: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*Change)(nil),                // 21: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	16, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	18, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
 	4,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
 	5,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	17, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	19, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	8,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
 	9,  // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
 	8,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	18, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	20, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	19, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	15, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	21, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	17, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
 	12, // [12:12] is the sub-list for method output_type
 	12, // [12:12] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
@@ -1235,7 +1360,7 @@ func file_buildmaster_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

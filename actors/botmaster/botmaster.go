@@ -11,9 +11,13 @@
 package botmaster
 
 import (
+	"fmt"
+	"log/slog"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -40,9 +44,17 @@ func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
 	return &botmaster{Base: service.NewBase(rt, s)}
 }
 
+// Path is the service's tree path and actor id: the target of StopBuildRequest.
+const Path = "master/" + Name
+
 // Receive implements actor.Actor.
 func (b *botmaster) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch m := ctx.Message().(type) {
+	case *messages.StopBuildRequest:
+		if service.Authorized(ctx, b.RT, m.GetToken()) {
+			b.stopBuild(ctx, m)
+		}
+		return
 	case *actor.Started:
 		if _, err := service.Spawn(ctx, b.RT, "brd", "brd", func() actor.Actor { return newBRD(b.RT) }); err != nil {
 			panic(err)
@@ -52,4 +64,40 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		defer ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.MaybeStartBuilds{})
 	}
 	b.Base.Receive(ctx)
+}
+
+// stopBuild finds the running build and tells it to stop.
+func (b *botmaster) stopBuild(ctx actor.Context, m *messages.StopBuildRequest) {
+	refuse := func(format string, args ...any) {
+		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
+			Message: "stop-build: " + fmt.Sprintf(format, args...)})
+	}
+	txn := b.RT.DB.Read()
+	bldr, _ := state.First(txn, state.TableBuilders, state.IndexName, m.GetBuilder()).(*messages.Builder)
+	if bldr == nil {
+		refuse("there is no builder %q", m.GetBuilder())
+		return
+	}
+	build, _ := state.First(txn, state.TableBuilds, state.IndexBuilderNumber, bldr.GetId(), m.GetNumber()).(*messages.Build)
+	switch {
+	case build == nil:
+		refuse("builder %s has no build %d", m.GetBuilder(), m.GetNumber())
+		return
+	case build.Results != nil:
+		refuse("build %s #%d is already finished", m.GetBuilder(), m.GetNumber())
+		return
+	}
+	reason := m.GetReason()
+	if reason == "" {
+		reason = "stopped by buildmaster stop-build"
+	}
+	pid := actor.NewPID(ctx.Self().Address, fmt.Sprintf("%s/build:%d", BuilderPath(m.GetBuilder()), build.GetBuildrequestid()))
+	if b.RT.Tree.Lookup(pid.Id) == nil {
+		refuse("build %s #%d is not running on this master", m.GetBuilder(), m.GetNumber())
+		return
+	}
+	b.RT.Log.Info("stopping build", slog.String("builder", m.GetBuilder()), slog.Int("number", int(m.GetNumber())),
+		slog.String("reason", reason))
+	ctx.Send(pid, &StopBuild{Reason: reason})
+	service.Respond(ctx, &messages.StopBuildResponse{Buildid: build.GetId()})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/actors/botmaster"
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/actors/schedulers"
@@ -62,6 +63,7 @@ func Accepted() map[string][]proto.Message {
 		changes.Path:    {&messages.SendChangeRequest{}},
 		pbmanager.Path:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		schedulers.Path: {&messages.ForceBuildRequest{}},
+		botmaster.Path:  {&messages.StopBuildRequest{}},
 	}
 }
 
