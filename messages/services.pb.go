@@ -686,6 +686,45 @@ func (x *BuildFinished) GetResults() int32 {
 	return 0
 }
 
+// Retire tells a child removed by a reconfig to finish its work and then
+// stop itself (a builder its running builds, a worker its builds), instead
+// of being stopped at once.
+type Retire struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Retire) Reset() {
+	*x = Retire{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Retire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Retire) ProtoMessage() {}
+
+func (x *Retire) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Retire.ProtoReflect.Descriptor instead.
+func (*Retire) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
@@ -738,7 +777,8 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\abuilder\x18\x01 \x01(\tR\abuilder\x12\x16\n" +
 	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x18\n" +
 	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x18\n" +
-	"\aresults\x18\x04 \x01(\x05R\aresultsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\aresults\x18\x04 \x01(\x05R\aresults\"\b\n" +
+	"\x06RetireB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -752,7 +792,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -765,19 +805,20 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*WorkerAvailable)(nil),       // 8: buildmaster.v1.WorkerAvailable
 	(*StartBuild)(nil),            // 9: buildmaster.v1.StartBuild
 	(*BuildFinished)(nil),         // 10: buildmaster.v1.BuildFinished
-	(*MasterConfig)(nil),          // 11: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 12: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 13: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 14: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*Retire)(nil),                // 11: buildmaster.v1.Retire
+	(*MasterConfig)(nil),          // 12: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 13: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 14: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 15: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	11, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	12, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	13, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	14, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	15, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	13, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	12, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	13, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	14, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	15, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	16, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	14, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
 	6,  // [6:6] is the sub-list for method output_type
 	6,  // [6:6] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
@@ -800,7 +841,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

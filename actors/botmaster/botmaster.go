@@ -32,9 +32,9 @@ func Spec() service.Spec {
 func groups() []service.Group {
 	return []service.Group{
 		&service.NamedGroup[*messages.WorkerConfig]{Kind: "worker", Prefix: "worker:",
-			List: (*messages.MasterConfig).GetWorkers, Name: (*messages.WorkerConfig).GetName, New: newWorkerActor},
+			List: (*messages.MasterConfig).GetWorkers, Name: (*messages.WorkerConfig).GetName, New: newWorkerActor, Retire: true},
 		&service.NamedGroup[*messages.BuilderConfig]{Kind: "builder", Prefix: "builder:",
-			List: (*messages.MasterConfig).GetBuilders, Name: (*messages.BuilderConfig).GetName, New: newBuilderActor},
+			List: (*messages.MasterConfig).GetBuilders, Name: (*messages.BuilderConfig).GetName, New: newBuilderActor, Retire: true},
 	}
 }
 

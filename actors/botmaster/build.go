@@ -94,6 +94,8 @@ func (r *runner) call(cmd *messages.Command) (*messages.CommandResult, error) {
 }
 
 func (r *runner) run() {
+	r.system.Root.Send(r.workerPID(), workerBuild{delta: 1})
+	defer r.system.Root.Send(r.workerPID(), workerBuild{delta: -1})
 	results, err := r.steps()
 	switch {
 	case errors.Is(context.Cause(r.ctx), errMasterStopping):

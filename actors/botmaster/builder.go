@@ -19,10 +19,15 @@ func BuilderPath(name string) string { return "master/botmaster/builder:" + name
 // asks for as a child actor, `build:BRID`, on the builder's config as it is
 // when the build starts (a reconfig does not change a running build).
 //
-// It accepts its messages.BuilderConfig (in place) and messages.StartBuild.
+// It accepts its messages.BuilderConfig (in place), messages.StartBuild,
+// and messages.Retire: removed from the config, it starts no more builds
+// (a request brd had already claimed for it is given back), lets its
+// running builds finish and complete their requests (Buildbot wedges them),
+// and then stops.
 type builderActor struct {
-	rt   *service.Runtime
-	cell *service.Cell[*messages.BuilderConfig]
+	rt       *service.Runtime
+	cell     *service.Cell[*messages.BuilderConfig]
+	retiring bool // removed by a reconfig: no new builds; stops after the last
 }
 
 func newBuilderActor(rt *service.Runtime, cell *service.Cell[*messages.BuilderConfig]) actor.Actor {
@@ -44,20 +49,41 @@ func (b *builderActor) Receive(ctx actor.Context) {
 		})
 	case *messages.BuilderConfig:
 		b.publish(ctx)
+	case *messages.Retire:
+		b.retiring = true
+		b.maybeRetire(ctx)
+	case *actor.Terminated:
+		b.maybeRetire(ctx)
 	case *messages.StartBuild:
 		cfg := b.cell.Load()
+		if b.retiring {
+			b.giveBack(ctx, cfg, m)
+			return
+		}
 		name := fmt.Sprintf("build:%d", m.GetBrids()[0])
 		_, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) })
 		if err != nil {
-			// Never leave the requests claimed: give them back, then free the slot.
 			b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
-			f := db.Request(ctx, &messages.Command{Kind: &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: &messages.UnclaimBuildRequests{
-				Masterid: b.rt.MasterID, Brids: m.GetBrids()}}})
-			ctx.ReenterAfter(f, func(any, error) {
-				ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.BuildFinished{Builder: cfg.GetName(), Worker: m.GetWorker(),
-					Results: -1})
-			})
+			b.giveBack(ctx, cfg, m)
 		}
+	}
+}
+
+// giveBack unclaims requests it will not build, then frees brd's slot:
+// requests are never left claimed.
+func (b *builderActor) giveBack(ctx actor.Context, cfg *messages.BuilderConfig, m *messages.StartBuild) {
+	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: &messages.UnclaimBuildRequests{
+		Masterid: b.rt.MasterID, Brids: m.GetBrids()}}})
+	ctx.ReenterAfter(f, func(any, error) {
+		ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.BuildFinished{Builder: cfg.GetName(), Worker: m.GetWorker(),
+			Results: -1})
+	})
+}
+
+// maybeRetire stops a retiring builder once no build runs.
+func (b *builderActor) maybeRetire(ctx actor.Context) {
+	if b.retiring && len(ctx.Children()) == 0 {
+		ctx.Stop(ctx.Self())
 	}
 }
 

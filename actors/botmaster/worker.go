@@ -34,6 +34,9 @@ type (
 	pingExpired    struct{ session string }
 	missingCheck   struct{ since time.Time }
 	endpointLost   struct{ address string }
+	// workerBuild is sent by a build on this worker when it starts (+1)
+	// and when it ends (-1).
+	workerBuild struct{ delta int }
 )
 
 // workerActor is the master's side of one configured worker
@@ -41,7 +44,9 @@ type (
 // connection, runs commands on it for builds, and detaches it when the
 // worker goes quiet, leaves, or its connection breaks.
 //
-// It accepts its messages.WorkerConfig (in place), messages.AttachWorker
+// It accepts its messages.WorkerConfig (in place), messages.Retire (removed
+// from the config: it is detached, and stops, once no build runs on it),
+// messages.AttachWorker
 // from pbmanager, messages.FromWorker (forwarded by pbmanager: keepalives,
 // command updates, detach), and messages.StartCommand /
 // messages.InterruptCommand from the master's own actors: the sender of a
@@ -57,6 +62,8 @@ type workerActor struct {
 	lost     time.Time              // when the last connection went
 	pending  *messages.AttachWorker // a second login, while the first is pinged
 	commands map[string]*actor.PID  // running command id → who asked
+	builds   int  // builds running on the worker
+	retiring bool // removed by a reconfig: detach and stop once no build runs
 	sub      *eventstream.Subscription
 	ticker   scheduler.CancelFunc
 	timers   *scheduler.TimerScheduler
@@ -98,6 +105,12 @@ func (w *workerActor) Receive(ctx actor.Context) {
 	case *messages.WorkerConfig:
 		w.publish(ctx)
 		w.tellBRD(ctx)
+	case *messages.Retire:
+		w.retiring = true
+		w.maybeRetire(ctx)
+	case workerBuild:
+		w.builds += m.delta
+		w.maybeRetire(ctx)
 	case *messages.AttachWorker:
 		w.attach(ctx, m)
 	case *messages.FromWorker:
@@ -132,6 +145,18 @@ func (w *workerActor) Receive(ctx actor.Context) {
 }
 
 func (w *workerActor) name() string { return w.cell.Load().GetName() }
+
+// maybeRetire detaches and stops a retiring worker once no build runs on it.
+func (w *workerActor) maybeRetire(ctx actor.Context) {
+	if !w.retiring || w.builds > 0 {
+		return
+	}
+	if w.conn != nil {
+		w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Print{Print: "the master no longer has this worker"}})
+		w.detach(ctx, "removed from the config")
+	}
+	ctx.Stop(ctx.Self())
+}
 
 // keepalive is how often the worker must show it is alive. A changed
 // interval applies to the next connection and the next checks.

@@ -48,6 +48,10 @@ type NamedGroup[C proto.Message] struct {
 	Name   func(C) string                   // an element's configured name
 	// New makes the child actor; it is called on every (re)start.
 	New func(rt *Runtime, cell *Cell[C]) actor.Actor
+	// Retire, when set, sends a removed child messages.Retire instead of
+	// stopping it: it finishes its work and stops itself. Until then its
+	// name stays taken (a namesake added meanwhile waits for it).
+	Retire bool
 
 	running  map[string]*namedChild[C] // by child name
 	stopping map[string]*actor.PID     // removed, not yet terminated
@@ -146,7 +150,11 @@ func (g *NamedGroup[C]) Apply(ctx actor.Context, rt *Runtime, cfg *messages.Mast
 		}
 		delete(g.running, name)
 		g.stopping[name] = ch.pid
-		ctx.Poison(ch.pid)
+		if g.Retire {
+			ctx.Send(ch.pid, &messages.Retire{})
+		} else {
+			ctx.Poison(ch.pid)
+		}
 		out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_REMOVED))
 	}
 	for name := range g.pending {
