@@ -62,8 +62,8 @@ type workerActor struct {
 	lost     time.Time              // when the last connection went
 	pending  *messages.AttachWorker // a second login, while the first is pinged
 	commands map[string]*actor.PID  // running command id → who asked
-	builds   int  // builds running on the worker
-	retiring bool // removed by a reconfig: detach and stop once no build runs
+	builds   int                    // builds running on the worker
+	retiring bool                   // removed by a reconfig: detach and stop once no build runs
 	sub      *eventstream.Subscription
 	ticker   scheduler.CancelFunc
 	timers   *scheduler.TimerScheduler
