@@ -219,15 +219,10 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 			lines.out.Reset()
 		}
 	}
-	if log != nil {
-		note := ""
-		switch {
-		case done.GetLostConnection() || done.GetError() != "":
-			note = done.GetError()
-		case !done.GetTimedOut() && !done.GetMaxTimeExceeded():
-			note = fmt.Sprintf("program finished with exit code %d", done.GetRc())
-		}
-		if err := log.header(note); err != nil {
+	// The worker writes "program finished with exit code N" and the like
+	// itself; the master adds what only it knows.
+	if log != nil && done.GetLostConnection() {
+		if err := log.header(done.GetError()); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -1,0 +1,127 @@
+package workercmd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unsafe"
+)
+
+// This file holds the process-level pieces of RunShell: finding the
+// program, waiting for the group leader without reaping it, signalling the
+// group, naming signals.
+
+// lookPath finds the program argv0 the way execvp(3) would in a child
+// whose environment is env and whose working directory is dir: a name
+// with a '/' is taken as it is (relative to dir), anything else is looked
+// up in env's PATH (an empty or relative entry is relative to dir).
+func lookPath(argv0 string, env []string, dir string) (string, error) {
+	if argv0 == "" {
+		return "", errors.New("command not found: empty program name")
+	}
+	inDir := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	if strings.Contains(argv0, "/") {
+		p := inDir(argv0)
+		if err := checkExecutable(p); err != nil {
+			return "", fmt.Errorf("command %q: %w", argv0, err)
+		}
+		return p, nil
+	}
+	path, _ := envValue(env, "PATH")
+	var denied error
+	for _, d := range filepath.SplitList(path) {
+		if d == "" {
+			d = "."
+		}
+		p := inDir(filepath.Join(d, argv0))
+		if _, err := os.Stat(p); err != nil {
+			continue // not here, or an unreadable PATH entry
+		}
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if denied == nil {
+			denied = err // there, but not executable (or a directory)
+		}
+	}
+	if denied != nil {
+		return "", fmt.Errorf("command %q: %w", argv0, denied)
+	}
+	return "", fmt.Errorf("command not found: %q is not in PATH %q: %w", argv0, path, exec.ErrNotFound)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return &fs.PathError{Op: "exec", Path: p, Err: syscall.EISDIR}
+	}
+	if fi.Mode()&0o111 == 0 {
+		return &fs.PathError{Op: "exec", Path: p, Err: fs.ErrPermission}
+	}
+	if err := syscall.Access(p, 1 /* X_OK */); err != nil {
+		return &fs.PathError{Op: "exec", Path: p, Err: err}
+	}
+	return nil
+}
+
+// waitExit blocks until the child pid has exited, leaving it a zombie:
+// waitid(P_PID, pid, WEXITED|WNOWAIT). While the zombie is not reaped
+// (exec.Cmd.Wait), its pid, which is the process group id, cannot be
+// reused, so signalling the group never hits a stranger.
+func waitExit(pid int) error {
+	const pPID = 1
+	var info [128]byte // siginfo_t
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|syscall.WNOWAIT, 0, 0)
+		switch e {
+		case 0:
+			return nil
+		case syscall.EINTR:
+			continue
+		default:
+			return os.NewSyscallError("waitid", e)
+		}
+	}
+}
+
+// killGroup sends sig to process group pgid; a group that is already gone
+// is not an error.
+func killGroup(pgid int, sig syscall.Signal) error {
+	err := syscall.Kill(-pgid, sig)
+	if err == syscall.ESRCH {
+		return nil
+	}
+	return err
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
+	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
+	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
+	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
+	syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGSYS: "SIGSYS",
+}
+
+// signalName is "SIGKILL" and the like, "SIG<n>" for the rest.
+func signalName(s syscall.Signal) string {
+	if n, ok := signalNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("SIG%d", int(s))
+}
