@@ -725,11 +725,58 @@ func (*Retire) Descriptor() ([]byte, []int) {
 	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
 }
 
+// ChangeAdded tells the scheduler manager (and through it every scheduler)
+// of a change once it is durable: change carries its changeid and
+// sourcestampid.
+type ChangeAdded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Change        *Change                `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeAdded) Reset() {
+	*x = ChangeAdded{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeAdded) ProtoMessage() {}
+
+func (x *ChangeAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeAdded.ProtoReflect.Descriptor instead.
+func (*ChangeAdded) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ChangeAdded) GetChange() *Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1bbuildmaster/v1/worker.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n" +
+	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\x1a\x17buildmaster/v1/db.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1bbuildmaster/v1/worker.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n" +
 	"\vApplyConfig\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -778,7 +825,9 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x18\n" +
 	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x18\n" +
 	"\aresults\x18\x04 \x01(\x05R\aresults\"\b\n" +
-	"\x06RetireB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x06Retire\"=\n" +
+	"\vChangeAdded\x12.\n" +
+	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06changeB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -792,7 +841,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -806,24 +855,27 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*StartBuild)(nil),            // 9: buildmaster.v1.StartBuild
 	(*BuildFinished)(nil),         // 10: buildmaster.v1.BuildFinished
 	(*Retire)(nil),                // 11: buildmaster.v1.Retire
-	(*MasterConfig)(nil),          // 12: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 13: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 14: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 15: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*ChangeAdded)(nil),           // 12: buildmaster.v1.ChangeAdded
+	(*MasterConfig)(nil),          // 13: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 14: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 15: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 16: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*Change)(nil),                // 18: buildmaster.v1.Change
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	12, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	13, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	14, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	15, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	16, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	14, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	13, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	14, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	15, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	16, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	17, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	15, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	18, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -833,6 +885,7 @@ func file_buildmaster_v1_services_proto_init() {
 	}
 	file_buildmaster_v1_config_proto_init()
 	file_buildmaster_v1_control_proto_init()
+	file_buildmaster_v1_db_proto_init()
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_worker_proto_init()
 	type x struct{}
@@ -841,7 +894,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

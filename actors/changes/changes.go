@@ -8,6 +8,11 @@
 // `sendchange`): with the admin token, the change is handed to the db service
 // as an AddChange command and answered messages.SendChangeResponse once it
 // is durable; a bad change gets a messages.ControlError and writes nothing.
+// From the master's own actors (change sources, the change hook) it accepts
+// messages.AddChange, answered the same way.
+//
+// Every change added is then announced to the scheduler manager with
+// messages.ChangeAdded (Buildbot's ('changes', id, 'new') event).
 package changes
 
 import (
@@ -29,6 +34,9 @@ const Name = "change_svc"
 // Path is the service's tree path, which is also its actor id: the target
 // of SendChangeRequest.
 const Path = "master/" + Name
+
+// SchedulersPath is the scheduler manager, told of every change added.
+const SchedulersPath = "master/scheduler_manager"
 
 // DBTimeout bounds how long a change waits to become durable.
 const DBTimeout = time.Minute
@@ -57,8 +65,10 @@ func (c *changeService) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.SendChangeRequest:
 		if service.Authorized(ctx, c.RT, m.GetToken()) {
-			c.sendChange(ctx, m)
+			c.sendChange(ctx, m.GetChange())
 		}
+	case *messages.AddChange:
+		c.sendChange(ctx, m.GetChange())
 	default:
 		c.Base.Receive(ctx)
 	}
@@ -66,16 +76,16 @@ func (c *changeService) Receive(ctx actor.Context) {
 
 // sendChange adds the request's change through the db service and answers
 // once it is durable, without blocking the mailbox meanwhile.
-func (c *changeService) sendChange(ctx actor.Context, m *messages.SendChangeRequest) {
+func (c *changeService) sendChange(ctx actor.Context, in *messages.Change) {
 	from := "this process"
 	if s := ctx.Sender(); s != nil {
 		from = s.Address
 	}
-	if m.GetChange() == nil {
+	if in == nil {
 		service.Respond(ctx, invalid("sendchange: the request carries no change"))
 		return
 	}
-	change := proto.Clone(m.GetChange()).(*messages.Change)
+	change := proto.Clone(in).(*messages.Change)
 	if change.WhenTimestamp == 0 {
 		change.WhenTimestamp = c.now().Unix()
 	}
@@ -89,6 +99,9 @@ func (c *changeService) sendChange(ctx actor.Context, m *messages.SendChangeRequ
 			c.RT.Log.Info("change added", slog.Uint64("changeid", r.GetId()), slog.String("from", from),
 				slog.String("branch", change.GetBranch()), slog.String("revision", change.GetRevision()))
 			reply = &messages.SendChangeResponse{Changeid: r.GetId()}
+			added := proto.CloneOf(change)
+			added.Changeid, added.Sourcestampid = r.GetId(), r.GetSourcestampid()
+			ctx.Send(actor.NewPID(ctx.Self().Address, SchedulersPath), &messages.ChangeAdded{Change: added})
 		case *messages.CommandFailed:
 			c.RT.Log.Warn("change refused", slog.String("from", from), slog.String("error", r.GetMessage()))
 			reply = &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: r.GetMessage()}
