@@ -9,6 +9,8 @@
 // `buildmaster force`): with the admin token, through a force scheduler that
 // lists the builder, a buildset is added and the distributor woken; the
 // answer, messages.ForceBuildResponse, comes once the buildset is durable.
+// From change_svc it accepts messages.ChangeAdded, passed to every
+// scheduler (see schedulerActor for what each kind does with it).
 package schedulers
 
 import (
@@ -38,8 +40,8 @@ func Spec() service.Spec {
 	return service.Spec{
 		Name: Name, Kind: "scheduler_manager",
 		Groups: func() []service.Group {
-			return []service.Group{service.LeafGroup("scheduler", "",
-				(*messages.MasterConfig).GetSchedulers, (*messages.SchedulerConfig).GetName)}
+			return []service.Group{&service.NamedGroup[*messages.SchedulerConfig]{Kind: "scheduler",
+				List: (*messages.MasterConfig).GetSchedulers, Name: (*messages.SchedulerConfig).GetName, New: newScheduler}}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 			return &manager{Base: service.NewBase(rt, s), now: time.Now}
@@ -58,6 +60,10 @@ func (m *manager) Receive(ctx actor.Context) {
 	case *messages.ForceBuildRequest:
 		if service.Authorized(ctx, m.RT, msg.GetToken()) {
 			m.force(ctx, msg)
+		}
+	case *messages.ChangeAdded:
+		for _, child := range ctx.Children() {
+			ctx.Send(child, msg)
 		}
 	default:
 		m.Base.Receive(ctx)

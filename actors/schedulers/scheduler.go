@@ -1,0 +1,355 @@
+package schedulers
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/robfig/cron/v3"
+
+	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/actors/db"
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// stateClass is the class name under which a scheduler keeps its state
+// (Buildbot's objects table, keyed by name and class).
+func stateClass(t messages.SchedulerType) string {
+	return strings.TrimPrefix(t.String(), "SCHEDULER_TYPE_")
+}
+
+// schedulerActor is one configured scheduler (Buildbot's BaseScheduler and
+// its kinds). What it does depends on its type:
+//   - single_branch, any_branch: take the changes that match (branch, and
+//     file_is_important); without tree_stable_timer an important change makes
+//     a buildset at once; with it, changes are classified and a buildset is
+//     made from all of them once no important change has come for the timer
+//     (one timer for single_branch, one per branch, repository, project and
+//     codebase for any_branch). The classified changes live in the state and
+//     survive a restart, their timers restarted.
+//   - periodic, nightly: make a buildset every periodic_interval, or at each
+//     time of the cron expression; the last run is in the state, and a run
+//     missed while the master was down happens at once.
+//   - force: nothing by itself (the manager handles ForceBuildRequest).
+//
+// It accepts its messages.SchedulerConfig (in place), messages.ChangeAdded
+// (from the manager) and its own timer messages.
+type schedulerActor struct {
+	rt     *service.Runtime
+	cell   *service.Cell[*messages.SchedulerConfig]
+	now    func() time.Time
+	timers *scheduler.TimerScheduler
+
+	// single_branch, any_branch: classified changes and a timer, by key.
+	classified map[string][]classified
+	stable     map[string]scheduler.CancelFunc
+	gen        map[string]int // to recognise a timer restarted since
+	// periodic, nightly
+	next   time.Time
+	cancel scheduler.CancelFunc
+}
+
+type classified struct {
+	Changeid  uint64 `json:"changeid"`
+	Important bool   `json:"important"`
+}
+
+type (
+	stableFired struct {
+		key string
+		gen int
+	}
+	timedFired struct{ at time.Time }
+)
+
+func newScheduler(rt *service.Runtime, cell *service.Cell[*messages.SchedulerConfig]) actor.Actor {
+	return &schedulerActor{rt: rt, cell: cell, now: time.Now, classified: map[string][]classified{},
+		stable: map[string]scheduler.CancelFunc{}, gen: map[string]int{}}
+}
+
+func (s *schedulerActor) cfg() *messages.SchedulerConfig { return s.cell.Load() }
+
+// Receive implements actor.Actor.
+func (s *schedulerActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		s.timers = scheduler.NewTimerScheduler(ctx)
+		s.publish(ctx)
+		s.activate(ctx)
+	case *messages.SchedulerConfig:
+		s.publish(ctx)
+		s.scheduleTimed(ctx)
+	case *messages.ChangeAdded:
+		s.change(ctx, m.GetChange())
+	case stableFired:
+		if s.gen[m.key] == m.gen {
+			s.stableTimerFired(ctx, m.key)
+		}
+	case timedFired:
+		if m.at.Equal(s.next) {
+			s.timedRun(ctx)
+		}
+	case *actor.Stopping:
+		for _, c := range s.stable {
+			c()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+	}
+}
+
+func (s *schedulerActor) publish(ctx actor.Context) {
+	if n := service.NodeOf(ctx, s.rt); n != nil {
+		n.SetState(s.cfg())
+	}
+}
+
+// activate restores the scheduler's state: classified changes (their
+// timers restarted) or the next timed run.
+func (s *schedulerActor) activate(ctx actor.Context) {
+	switch s.cfg().GetType() {
+	case messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH, messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH:
+		if v, ok := state.ObjectState(s.rt.DB.Read(), s.cfg().GetName(), stateClass(s.cfg().GetType()), "classified"); ok {
+			json.Unmarshal([]byte(v), &s.classified)
+		}
+		if s.cfg().GetTreeStableTimer().AsDuration() <= 0 {
+			if len(s.classified) > 0 {
+				s.classified = map[string][]classified{}
+				s.save(ctx)
+			}
+			return
+		}
+		for key, cs := range s.classified {
+			if slices.ContainsFunc(cs, func(c classified) bool { return c.Important }) {
+				s.restartStable(ctx, key)
+			}
+		}
+	case messages.SchedulerType_SCHEDULER_TYPE_PERIODIC, messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
+		s.scheduleTimed(ctx)
+	}
+}
+
+// matches reports whether the change is one this scheduler watches.
+func (s *schedulerActor) matches(c *messages.Change) bool {
+	cfg := s.cfg()
+	switch cfg.GetType() {
+	case messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH:
+		return c.GetBranch() == cfg.GetBranch()
+	case messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH:
+		return len(cfg.GetBranches()) == 0 || slices.Contains(cfg.GetBranches(), c.GetBranch())
+	}
+	return false
+}
+
+// important reports whether the change touches a file that matters: one
+// matching a file_is_important glob (by path, or by base name); every
+// change matters when there are none.
+func important(globs []string, c *messages.Change) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	for _, f := range c.GetFiles() {
+		for _, g := range globs {
+			if ok, _ := path.Match(g, f); ok {
+				return true
+			}
+			if ok, _ := path.Match(g, path.Base(f)); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// key is the timer a change belongs to.
+func (s *schedulerActor) key(c *messages.Change) string {
+	if s.cfg().GetType() == messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH {
+		return "only"
+	}
+	b, _ := json.Marshal([]string{c.GetCodebase(), c.GetProject(), c.GetRepository(), c.GetBranch()})
+	return string(b)
+}
+
+func (s *schedulerActor) change(ctx actor.Context, c *messages.Change) {
+	if !s.matches(c) {
+		return
+	}
+	imp := important(s.cfg().GetFileIsImportant(), c)
+	timer := s.cfg().GetTreeStableTimer().AsDuration()
+	if timer <= 0 {
+		if imp {
+			s.addBuildset(ctx, []uint64{c.GetChangeid()}, c.GetSourcestampid())
+		}
+		return
+	}
+	key := s.key(c)
+	s.classified[key] = append(s.classified[key], classified{Changeid: c.GetChangeid(), Important: imp})
+	s.save(ctx)
+	if _, running := s.stable[key]; imp || running {
+		s.restartStable(ctx, key)
+	}
+}
+
+func (s *schedulerActor) restartStable(ctx actor.Context, key string) {
+	if c, ok := s.stable[key]; ok {
+		c()
+	}
+	s.gen[key]++
+	s.stable[key] = s.timers.SendOnce(s.cfg().GetTreeStableTimer().AsDuration(), ctx.Self(), stableFired{key: key, gen: s.gen[key]})
+}
+
+// stableTimerFired makes one buildset from every change classified under
+// key, if one of them is important, and forgets them.
+func (s *schedulerActor) stableTimerFired(ctx actor.Context, key string) {
+	delete(s.stable, key)
+	cs := s.classified[key]
+	delete(s.classified, key)
+	s.save(ctx)
+	if !slices.ContainsFunc(cs, func(c classified) bool { return c.Important }) {
+		return
+	}
+	ids := make([]uint64, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.Changeid)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	newest, _ := state.Lookup(s.rt.DB.Read(), state.TableChanges, ids[len(ids)-1]).(*messages.Change)
+	s.addBuildset(ctx, ids, newest.GetSourcestampid())
+}
+
+// save writes the classified changes to the state, in the background.
+func (s *schedulerActor) save(ctx actor.Context) {
+	v, _ := json.Marshal(s.classified)
+	s.setState(ctx, "classified", string(v))
+}
+
+func (s *schedulerActor) setState(ctx actor.Context, name, valueJSON string) {
+	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: &messages.SetObjectState{
+		ObjectName: s.cfg().GetName(), ClassName: stateClass(s.cfg().GetType()), Name: name, ValueJson: valueJSON}}})
+	cfgName := s.cfg().GetName()
+	ctx.ReenterAfter(f, func(res any, err error) {
+		if _, err := db.Result(res, err); err != nil {
+			s.rt.Log.Error("scheduler: cannot save its state", slog.String("scheduler", cfgName), slog.Any("error", err))
+		}
+	})
+}
+
+// scheduleTimed arms the next run of a periodic or nightly scheduler: the
+// last run (from the state) plus the interval, or the next time of the cron
+// expression after it; at once when that is past or there was none.
+func (s *schedulerActor) scheduleTimed(ctx actor.Context) {
+	cfg := s.cfg()
+	if cfg.GetType() != messages.SchedulerType_SCHEDULER_TYPE_PERIODIC && cfg.GetType() != messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY {
+		return
+	}
+	now := s.now()
+	var last time.Time
+	if v, ok := state.ObjectState(s.rt.DB.Read(), cfg.GetName(), stateClass(cfg.GetType()), "last_build"); ok {
+		var sec int64
+		if json.Unmarshal([]byte(v), &sec) == nil {
+			last = time.Unix(sec, 0)
+		}
+	}
+	next := now
+	if !last.IsZero() {
+		if cfg.GetType() == messages.SchedulerType_SCHEDULER_TYPE_PERIODIC {
+			next = last.Add(cfg.GetPeriodicInterval().AsDuration())
+		} else {
+			sched, err := cron.ParseStandard(cfg.GetCron())
+			if err != nil {
+				s.rt.Log.Error("scheduler: bad cron expression", slog.String("scheduler", cfg.GetName()), slog.Any("error", err))
+				return
+			}
+			next = sched.Next(last)
+		}
+	}
+	if next.Before(now) {
+		if !last.IsZero() {
+			s.rt.Log.Info("scheduler: missed scheduled build time - building immediately", slog.String("scheduler", cfg.GetName()))
+		}
+		next = now
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.next = next
+	s.cancel = s.timers.SendOnce(max(next.Sub(now), 0), ctx.Self(), timedFired{at: next})
+}
+
+func (s *schedulerActor) timedRun(ctx actor.Context) {
+	now := s.now()
+	s.setState(ctx, "last_build", fmt.Sprint(now.Unix()))
+	s.addBuildset(ctx, nil, 0)
+	// The state write is asynchronous: compute the next run from now.
+	cfg := s.cfg()
+	next := now.Add(cfg.GetPeriodicInterval().AsDuration())
+	if cfg.GetType() == messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY {
+		sched, err := cron.ParseStandard(cfg.GetCron())
+		if err != nil {
+			return
+		}
+		next = sched.Next(now)
+	}
+	s.next = next
+	s.cancel = s.timers.SendOnce(max(next.Sub(now), time.Millisecond), ctx.Self(), timedFired{at: next})
+}
+
+// addBuildset adds a buildset for the scheduler's builders: on the
+// sourcestamp of the newest of changeids, or (timed schedulers) an empty
+// one; then wakes the distributor.
+func (s *schedulerActor) addBuildset(ctx actor.Context, changeids []uint64, ssid uint64) {
+	cfg := s.cfg()
+	var props []*messages.Property
+	for _, k := range sortedKeys(cfg.GetProperties()) {
+		v, _ := json.Marshal(cfg.GetProperties()[k])
+		props = append(props, &messages.Property{Name: k, ValueJson: string(v), Source: "Scheduler"})
+	}
+	name, _ := json.Marshal(cfg.GetName())
+	props = slices.DeleteFunc(props, func(p *messages.Property) bool { return p.GetName() == "scheduler" })
+	props = append(props, &messages.Property{Name: "scheduler", ValueJson: string(name), Source: "Scheduler"})
+	bs := &messages.AddBuildset{
+		Reason:      fmt.Sprintf("The %s scheduler named '%s' triggered this build", className(cfg.GetType()), cfg.GetName()),
+		SubmittedAt: s.now().Unix(), Properties: props, BuilderNames: cfg.GetBuilders(),
+	}
+	if ssid != 0 {
+		bs.SourcestampIds = []uint64{ssid}
+	} else {
+		bs.Sourcestamps = []*messages.SourceStamp{{}}
+	}
+	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: bs}})
+	ctx.ReenterAfter(f, func(res any, err error) {
+		r, err := db.Result(res, err)
+		if err != nil {
+			s.rt.Log.Error("scheduler: cannot add a buildset", slog.String("scheduler", cfg.GetName()), slog.Any("error", err))
+			return
+		}
+		s.rt.Log.Info("added buildset", slog.Uint64("buildsetid", r.GetId()), slog.String("scheduler", cfg.GetName()),
+			slog.Any("changes", changeids))
+		ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
+	})
+}
+
+// className is Buildbot's class name for a scheduler type, for reasons.
+func className(t messages.SchedulerType) string {
+	switch t {
+	case messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH:
+		return "SingleBranchScheduler"
+	case messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH:
+		return "AnyBranchScheduler"
+	case messages.SchedulerType_SCHEDULER_TYPE_PERIODIC:
+		return "Periodic"
+	case messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
+		return "Nightly"
+	}
+	return stateClass(t)
+}
