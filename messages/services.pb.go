@@ -772,6 +772,261 @@ func (x *ChangeAdded) GetChange() *Change {
 	return nil
 }
 
+// TriggerBuilds asks the scheduler manager to have a triggerable scheduler
+// add a buildset (a build's trigger step). The answer is Triggered.
+type TriggerBuilds struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Scheduler      string                 `protobuf:"bytes,1,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	SourcestampIds []uint64               `protobuf:"varint,2,rep,packed,name=sourcestamp_ids,json=sourcestampIds,proto3" json:"sourcestamp_ids,omitempty"`
+	Properties     []*Property            `protobuf:"bytes,3,rep,name=properties,proto3" json:"properties,omitempty"`
+	ParentBuildid  uint64                 `protobuf:"varint,4,opt,name=parent_buildid,json=parentBuildid,proto3" json:"parent_buildid,omitempty"`
+	WaitedFor      bool                   `protobuf:"varint,5,opt,name=waited_for,json=waitedFor,proto3" json:"waited_for,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TriggerBuilds) Reset() {
+	*x = TriggerBuilds{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerBuilds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerBuilds) ProtoMessage() {}
+
+func (x *TriggerBuilds) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerBuilds.ProtoReflect.Descriptor instead.
+func (*TriggerBuilds) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TriggerBuilds) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *TriggerBuilds) GetSourcestampIds() []uint64 {
+	if x != nil {
+		return x.SourcestampIds
+	}
+	return nil
+}
+
+func (x *TriggerBuilds) GetProperties() []*Property {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+func (x *TriggerBuilds) GetParentBuildid() uint64 {
+	if x != nil {
+		return x.ParentBuildid
+	}
+	return 0
+}
+
+func (x *TriggerBuilds) GetWaitedFor() bool {
+	if x != nil {
+		return x.WaitedFor
+	}
+	return false
+}
+
+// Triggered answers TriggerBuilds: the buildset added, or why not.
+type Triggered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildsetid    uint64                 `protobuf:"varint,1,opt,name=buildsetid,proto3" json:"buildsetid,omitempty"`
+	Brids         []uint64               `protobuf:"varint,2,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Triggered) Reset() {
+	*x = Triggered{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Triggered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Triggered) ProtoMessage() {}
+
+func (x *Triggered) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Triggered.ProtoReflect.Descriptor instead.
+func (*Triggered) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Triggered) GetBuildsetid() uint64 {
+	if x != nil {
+		return x.Buildsetid
+	}
+	return 0
+}
+
+func (x *Triggered) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
+}
+
+func (x *Triggered) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// BuildsetAdded tells the scheduler manager a scheduler added a buildset
+// (for dependent schedulers).
+type BuildsetAdded struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Buildsetid     uint64                 `protobuf:"varint,1,opt,name=buildsetid,proto3" json:"buildsetid,omitempty"`
+	Scheduler      string                 `protobuf:"bytes,2,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	SourcestampIds []uint64               `protobuf:"varint,3,rep,packed,name=sourcestamp_ids,json=sourcestampIds,proto3" json:"sourcestamp_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *BuildsetAdded) Reset() {
+	*x = BuildsetAdded{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BuildsetAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BuildsetAdded) ProtoMessage() {}
+
+func (x *BuildsetAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BuildsetAdded.ProtoReflect.Descriptor instead.
+func (*BuildsetAdded) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BuildsetAdded) GetBuildsetid() uint64 {
+	if x != nil {
+		return x.Buildsetid
+	}
+	return 0
+}
+
+func (x *BuildsetAdded) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *BuildsetAdded) GetSourcestampIds() []uint64 {
+	if x != nil {
+		return x.SourcestampIds
+	}
+	return nil
+}
+
+// BuildsetCompleted tells the scheduler manager a buildset completed (for
+// dependent schedulers, and trigger steps waiting for it).
+type BuildsetCompleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildsetid    uint64                 `protobuf:"varint,1,opt,name=buildsetid,proto3" json:"buildsetid,omitempty"`
+	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BuildsetCompleted) Reset() {
+	*x = BuildsetCompleted{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BuildsetCompleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BuildsetCompleted) ProtoMessage() {}
+
+func (x *BuildsetCompleted) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BuildsetCompleted.ProtoReflect.Descriptor instead.
+func (*BuildsetCompleted) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BuildsetCompleted) GetBuildsetid() uint64 {
+	if x != nil {
+		return x.Buildsetid
+	}
+	return 0
+}
+
+func (x *BuildsetCompleted) GetResults() int32 {
+	if x != nil {
+		return x.Results
+	}
+	return 0
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
@@ -827,7 +1082,33 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\aresults\x18\x04 \x01(\x05R\aresults\"\b\n" +
 	"\x06Retire\"=\n" +
 	"\vChangeAdded\x12.\n" +
-	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06changeB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\"\xd6\x01\n" +
+	"\rTriggerBuilds\x12\x1c\n" +
+	"\tscheduler\x18\x01 \x01(\tR\tscheduler\x12'\n" +
+	"\x0fsourcestamp_ids\x18\x02 \x03(\x04R\x0esourcestampIds\x128\n" +
+	"\n" +
+	"properties\x18\x03 \x03(\v2\x18.buildmaster.v1.PropertyR\n" +
+	"properties\x12%\n" +
+	"\x0eparent_buildid\x18\x04 \x01(\x04R\rparentBuildid\x12\x1d\n" +
+	"\n" +
+	"waited_for\x18\x05 \x01(\bR\twaitedFor\"W\n" +
+	"\tTriggered\x12\x1e\n" +
+	"\n" +
+	"buildsetid\x18\x01 \x01(\x04R\n" +
+	"buildsetid\x12\x14\n" +
+	"\x05brids\x18\x02 \x03(\x04R\x05brids\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"v\n" +
+	"\rBuildsetAdded\x12\x1e\n" +
+	"\n" +
+	"buildsetid\x18\x01 \x01(\x04R\n" +
+	"buildsetid\x12\x1c\n" +
+	"\tscheduler\x18\x02 \x01(\tR\tscheduler\x12'\n" +
+	"\x0fsourcestamp_ids\x18\x03 \x03(\x04R\x0esourcestampIds\"M\n" +
+	"\x11BuildsetCompleted\x12\x1e\n" +
+	"\n" +
+	"buildsetid\x18\x01 \x01(\x04R\n" +
+	"buildsetid\x12\x18\n" +
+	"\aresults\x18\x02 \x01(\x05R\aresultsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -841,7 +1122,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -856,26 +1137,32 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*BuildFinished)(nil),         // 10: buildmaster.v1.BuildFinished
 	(*Retire)(nil),                // 11: buildmaster.v1.Retire
 	(*ChangeAdded)(nil),           // 12: buildmaster.v1.ChangeAdded
-	(*MasterConfig)(nil),          // 13: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 14: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 15: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 16: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*Change)(nil),                // 18: buildmaster.v1.Change
+	(*TriggerBuilds)(nil),         // 13: buildmaster.v1.TriggerBuilds
+	(*Triggered)(nil),             // 14: buildmaster.v1.Triggered
+	(*BuildsetAdded)(nil),         // 15: buildmaster.v1.BuildsetAdded
+	(*BuildsetCompleted)(nil),     // 16: buildmaster.v1.BuildsetCompleted
+	(*MasterConfig)(nil),          // 17: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 18: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 19: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 20: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*Change)(nil),                // 22: buildmaster.v1.Change
+	(*Property)(nil),              // 23: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	13, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	14, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	15, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	16, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	17, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	15, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	18, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	17, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	18, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	19, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	20, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	21, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	19, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	22, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	23, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -894,7 +1181,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

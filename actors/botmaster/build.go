@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/pbmanager"
@@ -26,7 +27,9 @@ type StopBuild struct{ Reason string }
 // writes through the db service and waits for the worker's updates; the
 // actor relays those updates to it, so no mailbox ever waits.
 //
-// It accepts messages.CommandUpdate (from its worker's actor) and StopBuild.
+// It accepts messages.CommandUpdate (from its worker's actor),
+// messages.Triggered and messages.BuildsetCompleted (for a trigger step),
+// and StopBuild.
 // When the build is over it has finished the build in the state, completed
 // its requests (or, for RETRY, unclaimed them so they run again), told brd
 // (messages.BuildFinished), and stopped itself. Stopped from outside (the
@@ -37,6 +40,7 @@ type build struct {
 	cfg     *messages.BuilderConfig
 	start   *messages.StartBuild
 	updates chan *messages.CommandUpdate
+	events  chan proto.Message // Triggered, BuildsetCompleted: for a trigger step
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	stopped chan string // a StopBuild's reason
@@ -44,8 +48,8 @@ type build struct {
 
 func newBuild(rt *service.Runtime, cfg *messages.BuilderConfig, start *messages.StartBuild) *build {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &build{rt: rt, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 1024), ctx: ctx, cancel: cancel,
-		stopped: make(chan string, 1)}
+	return &build{rt: rt, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 1024),
+		events: make(chan proto.Message, 64), ctx: ctx, cancel: cancel, stopped: make(chan string, 1)}
 }
 
 // errMasterStopping cancels a build whose actor is stopped from outside.
@@ -60,6 +64,11 @@ func (b *build) Receive(ctx actor.Context) {
 	case *messages.CommandUpdate:
 		select {
 		case b.updates <- m:
+		case <-b.ctx.Done():
+		}
+	case *messages.Triggered, *messages.BuildsetCompleted:
+		select {
+		case b.events <- m.(proto.Message):
 		case <-b.ctx.Done():
 		}
 	case *StopBuild:
@@ -120,8 +129,10 @@ func (r *runner) run() {
 		cmd = &messages.Command{Kind: &messages.Command_CompleteBuildRequests{CompleteBuildRequests: &messages.CompleteBuildRequests{
 			Brids: r.start.GetBrids(), Results: results, CompleteAt: now}}}
 	}
-	if _, err := r.call(cmd); err != nil {
+	if res, err := r.call(cmd); err != nil {
 		r.log.Error("cannot complete the build's requests", slog.Any("brids", r.start.GetBrids()), slog.Any("error", err))
+	} else {
+		r.announce(res.GetCompletedBuildsets())
 	}
 	r.log.Info("build finished", slog.Uint64("buildid", r.buildid), slog.String("worker", r.start.GetWorker()),
 		slog.String("results", resultString(results)))
@@ -222,6 +233,21 @@ func resultString(r int32) string {
 	}
 	return fmt.Sprintf("results %d", r)
 }
+
+// announce tells the scheduler manager of buildsets that completed (for
+// dependent schedulers and waiting trigger steps).
+func (r *runner) announce(bsids []uint64) {
+	txn := r.rt.DB.Read()
+	for _, id := range bsids {
+		if bs, _ := state.Lookup(txn, state.TableBuildsets, id).(*messages.Buildset); bs != nil {
+			r.system.Root.Send(actor.NewPID(r.self.Address, SchedulersPath), &messages.BuildsetCompleted{
+				Buildsetid: id, Results: bs.GetResults()})
+		}
+	}
+}
+
+// SchedulersPath is the scheduler manager.
+const SchedulersPath = "master/scheduler_manager"
 
 // workerPID is the actor of the build's worker.
 func (r *runner) workerPID() *actor.PID {

@@ -39,10 +39,19 @@ func stateClass(t messages.SchedulerType) string {
 //   - periodic, nightly: make a buildset every periodic_interval, or at each
 //     time of the cron expression; the last run is in the state, and a run
 //     missed while the master was down happens at once.
+//   - triggerable: on messages.TriggerBuilds (a trigger step's, through the
+//     manager) a buildset on the given sourcestamps and properties, answered
+//     messages.Triggered; when the step waits, it is sent
+//     messages.BuildsetCompleted once that buildset completes.
+//   - dependent: remembers (in the state) the buildsets its upstream
+//     scheduler adds; when one completes with SUCCESS or WARNINGS, a
+//     buildset on the same sourcestamps (reason "downstream").
 //   - force: nothing by itself (the manager handles ForceBuildRequest).
 //
-// It accepts its messages.SchedulerConfig (in place), messages.ChangeAdded
-// (from the manager) and its own timer messages.
+// It accepts its messages.SchedulerConfig (in place), messages.ChangeAdded,
+// messages.TriggerBuilds, messages.BuildsetAdded and
+// messages.BuildsetCompleted (from the manager), and its own timer messages.
+// Every buildset it adds is announced to the manager (BuildsetAdded).
 type schedulerActor struct {
 	rt     *service.Runtime
 	cell   *service.Cell[*messages.SchedulerConfig]
@@ -56,6 +65,10 @@ type schedulerActor struct {
 	// periodic, nightly
 	next   time.Time
 	cancel scheduler.CancelFunc
+	// triggerable: the steps waiting for a buildset, by buildset id.
+	waiters map[uint64]*actor.PID
+	// dependent: the upstream's buildsets still running, and their sourcestamps.
+	upstream map[uint64][]uint64
 }
 
 type classified struct {
@@ -73,7 +86,8 @@ type (
 
 func newScheduler(rt *service.Runtime, cell *service.Cell[*messages.SchedulerConfig]) actor.Actor {
 	return &schedulerActor{rt: rt, cell: cell, now: time.Now, classified: map[string][]classified{},
-		stable: map[string]scheduler.CancelFunc{}, gen: map[string]int{}}
+		stable: map[string]scheduler.CancelFunc{}, gen: map[string]int{}, waiters: map[uint64]*actor.PID{},
+		upstream: map[uint64][]uint64{}}
 }
 
 func (s *schedulerActor) cfg() *messages.SchedulerConfig { return s.cell.Load() }
@@ -90,6 +104,15 @@ func (s *schedulerActor) Receive(ctx actor.Context) {
 		s.scheduleTimed(ctx)
 	case *messages.ChangeAdded:
 		s.change(ctx, m.GetChange())
+	case *messages.TriggerBuilds:
+		s.triggered(ctx, m)
+	case *messages.BuildsetAdded:
+		if s.cfg().GetType() == messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT && m.GetScheduler() == s.cfg().GetUpstream() {
+			s.upstream[m.GetBuildsetid()] = m.GetSourcestampIds()
+			s.saveUpstream(ctx)
+		}
+	case *messages.BuildsetCompleted:
+		s.buildsetCompleted(ctx, m)
 	case stableFired:
 		if s.gen[m.key] == m.gen {
 			s.stableTimerFired(ctx, m.key)
@@ -136,7 +159,49 @@ func (s *schedulerActor) activate(ctx actor.Context) {
 		}
 	case messages.SchedulerType_SCHEDULER_TYPE_PERIODIC, messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
 		s.scheduleTimed(ctx)
+	case messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT:
+		if v, ok := state.ObjectState(s.rt.DB.Read(), s.cfg().GetName(), stateClass(s.cfg().GetType()), "upstream_bsids"); ok {
+			json.Unmarshal([]byte(v), &s.upstream)
+		}
 	}
+}
+
+// triggered adds the buildset a trigger step asks for.
+func (s *schedulerActor) triggered(ctx actor.Context, m *messages.TriggerBuilds) {
+	step := ctx.Sender()
+	s.addBuildsetFor(ctx, buildset{ssids: m.GetSourcestampIds(), props: m.GetProperties(), parent: m.GetParentBuildid(),
+		waited: m.GetWaitedFor(), reason: fmt.Sprintf("The Triggerable scheduler named '%s' triggered this build", s.cfg().GetName())},
+		func(r *messages.CommandResult, err error) {
+			if err != nil {
+				service.Send(ctx, step, &messages.Triggered{Error: err.Error()})
+				return
+			}
+			if m.GetWaitedFor() && step != nil {
+				s.waiters[r.GetId()] = step
+			}
+			service.Send(ctx, step, &messages.Triggered{Buildsetid: r.GetId(), Brids: r.GetIds()})
+		})
+}
+
+func (s *schedulerActor) buildsetCompleted(ctx actor.Context, m *messages.BuildsetCompleted) {
+	if step, ok := s.waiters[m.GetBuildsetid()]; ok {
+		delete(s.waiters, m.GetBuildsetid())
+		ctx.Send(step, m)
+	}
+	ssids, ok := s.upstream[m.GetBuildsetid()]
+	if !ok {
+		return
+	}
+	delete(s.upstream, m.GetBuildsetid())
+	s.saveUpstream(ctx)
+	if m.GetResults() == state.ResultSuccess || m.GetResults() == state.ResultWarnings {
+		s.addBuildsetFor(ctx, buildset{ssids: ssids, reason: "downstream"}, nil)
+	}
+}
+
+func (s *schedulerActor) saveUpstream(ctx actor.Context) {
+	v, _ := json.Marshal(s.upstream)
+	s.setState(ctx, "upstream_bsids", string(v))
 }
 
 // matches reports whether the change is one this scheduler watches.
@@ -304,26 +369,50 @@ func (s *schedulerActor) timedRun(ctx actor.Context) {
 	s.cancel = s.timers.SendOnce(max(next.Sub(now), time.Millisecond), ctx.Self(), timedFired{at: next})
 }
 
-// addBuildset adds a buildset for the scheduler's builders: on the
-// sourcestamp of the newest of changeids, or (timed schedulers) an empty
-// one; then wakes the distributor.
+// buildset is what a scheduler puts in a buildset besides its builders
+// and its own properties.
+type buildset struct {
+	changeids []uint64
+	ssids     []uint64 // none: one empty sourcestamp
+	props     []*messages.Property
+	parent    uint64
+	waited    bool
+	reason    string
+}
+
+// addBuildset adds a buildset for the scheduler's builders on the
+// sourcestamp ssid (none: an empty one) for changeids.
 func (s *schedulerActor) addBuildset(ctx actor.Context, changeids []uint64, ssid uint64) {
+	b := buildset{changeids: changeids,
+		reason: fmt.Sprintf("The %s scheduler named '%s' triggered this build", className(s.cfg().GetType()), s.cfg().GetName())}
+	if ssid != 0 {
+		b.ssids = []uint64{ssid}
+	}
+	s.addBuildsetFor(ctx, b, nil)
+}
+
+// addBuildsetFor adds b for the scheduler's builders, with the scheduler's
+// properties (and `scheduler`) over b's, announces it to the manager, wakes
+// the distributor, and calls done (when not nil) with the result.
+func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func(*messages.CommandResult, error)) {
 	cfg := s.cfg()
-	var props []*messages.Property
+	props := slices.Clone(b.props)
+	set := func(name, valueJSON string) {
+		props = slices.DeleteFunc(props, func(p *messages.Property) bool { return p.GetName() == name })
+		props = append(props, &messages.Property{Name: name, ValueJson: valueJSON, Source: "Scheduler"})
+	}
 	for _, k := range sortedKeys(cfg.GetProperties()) {
 		v, _ := json.Marshal(cfg.GetProperties()[k])
-		props = append(props, &messages.Property{Name: k, ValueJson: string(v), Source: "Scheduler"})
+		set(k, string(v))
 	}
 	name, _ := json.Marshal(cfg.GetName())
-	props = slices.DeleteFunc(props, func(p *messages.Property) bool { return p.GetName() == "scheduler" })
-	props = append(props, &messages.Property{Name: "scheduler", ValueJson: string(name), Source: "Scheduler"})
-	bs := &messages.AddBuildset{
-		Reason:      fmt.Sprintf("The %s scheduler named '%s' triggered this build", className(cfg.GetType()), cfg.GetName()),
-		SubmittedAt: s.now().Unix(), Properties: props, BuilderNames: cfg.GetBuilders(),
+	set("scheduler", string(name))
+	bs := &messages.AddBuildset{Reason: b.reason, SubmittedAt: s.now().Unix(), Properties: props, BuilderNames: cfg.GetBuilders(),
+		SourcestampIds: b.ssids, ParentBuildid: b.parent, WaitedFor: b.waited}
+	if b.parent != 0 {
+		bs.ParentRelationship = cfg.GetName()
 	}
-	if ssid != 0 {
-		bs.SourcestampIds = []uint64{ssid}
-	} else {
+	if len(b.ssids) == 0 {
 		bs.Sourcestamps = []*messages.SourceStamp{{}}
 	}
 	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: bs}})
@@ -331,11 +420,18 @@ func (s *schedulerActor) addBuildset(ctx actor.Context, changeids []uint64, ssid
 		r, err := db.Result(res, err)
 		if err != nil {
 			s.rt.Log.Error("scheduler: cannot add a buildset", slog.String("scheduler", cfg.GetName()), slog.Any("error", err))
-			return
+		} else {
+			s.rt.Log.Info("added buildset", slog.Uint64("buildsetid", r.GetId()), slog.String("scheduler", cfg.GetName()),
+				slog.Any("changes", b.changeids))
+			txn := s.rt.DB.Read()
+			added, _ := state.Lookup(txn, state.TableBuildsets, r.GetId()).(*messages.Buildset)
+			ctx.Send(ctx.Parent(), &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: cfg.GetName(),
+				SourcestampIds: added.GetSourcestampIds()})
+			ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
 		}
-		s.rt.Log.Info("added buildset", slog.Uint64("buildsetid", r.GetId()), slog.String("scheduler", cfg.GetName()),
-			slog.Any("changes", changeids))
-		ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
+		if done != nil {
+			done(r, err)
+		}
 	})
 }
 

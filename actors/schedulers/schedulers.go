@@ -9,8 +9,10 @@
 // `buildmaster force`): with the admin token, through a force scheduler that
 // lists the builder, a buildset is added and the distributor woken; the
 // answer, messages.ForceBuildResponse, comes once the buildset is durable.
-// From change_svc it accepts messages.ChangeAdded, passed to every
-// scheduler (see schedulerActor for what each kind does with it).
+// From the master's own actors it accepts messages.ChangeAdded,
+// messages.BuildsetAdded and messages.BuildsetCompleted, passed to every
+// scheduler (see schedulerActor for what each kind does with them), and
+// messages.TriggerBuilds, handed to the triggerable scheduler it names.
 package schedulers
 
 import (
@@ -22,10 +24,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/botmaster"
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -61,10 +65,12 @@ func (m *manager) Receive(ctx actor.Context) {
 		if service.Authorized(ctx, m.RT, msg.GetToken()) {
 			m.force(ctx, msg)
 		}
-	case *messages.ChangeAdded:
+	case *messages.ChangeAdded, *messages.BuildsetAdded, *messages.BuildsetCompleted:
 		for _, child := range ctx.Children() {
-			ctx.Send(child, msg)
+			ctx.Send(child, msg.(proto.Message))
 		}
+	case *messages.TriggerBuilds:
+		m.trigger(ctx, msg)
 	default:
 		m.Base.Receive(ctx)
 	}
@@ -139,9 +145,29 @@ func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
 		}
 		m.RT.Log.Info("added buildset", slog.Uint64("buildsetid", r.GetId()), slog.String("scheduler", sched.GetName()),
 			slog.String("builder", req.GetBuilder()), slog.String("from", from))
+		added, _ := state.Lookup(m.RT.DB.Read(), state.TableBuildsets, r.GetId()).(*messages.Buildset)
+		for _, child := range ctx.Children() {
+			ctx.Send(child, &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: sched.GetName(), SourcestampIds: added.GetSourcestampIds()})
+		}
 		ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: []string{req.GetBuilder()}})
 		service.Send(ctx, sender, &messages.ForceBuildResponse{Buildsetid: r.GetId(), Brids: r.GetIds(), Scheduler: sched.GetName()})
 	})
+}
+
+// trigger hands a trigger step's request to the triggerable scheduler it
+// names, which answers the step.
+func (m *manager) trigger(ctx actor.Context, req *messages.TriggerBuilds) {
+	for _, s := range m.RT.Config().GetSchedulers() {
+		if s.GetName() != req.GetScheduler() {
+			continue
+		}
+		if s.GetType() != messages.SchedulerType_SCHEDULER_TYPE_TRIGGERABLE {
+			break
+		}
+		ctx.RequestWithCustomSender(actor.NewPID(ctx.Self().Address, Path+"/"+s.GetName()), req, ctx.Sender())
+		return
+	}
+	service.Respond(ctx, &messages.Triggered{Error: fmt.Sprintf("there is no triggerable scheduler named %q", req.GetScheduler())})
 }
 
 func sortedKeys(m map[string]string) []string {
