@@ -242,7 +242,7 @@ debug: ~
 			Properties:     map[string]string{"a.b": "x", "": "empty"},
 		}},
 		Builders: []*messages.BuilderConfig{{
-			Name: "b", CollapseRequests: true, Workers: []string{"w", ""},
+			Name: "b", CollapseRequests: proto.Bool(true), Workers: []string{"w", ""},
 			Steps: []*messages.StepConfig{
 				{Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{
 					Command: []string{"echo", "yes", "1", "true"}, Timeout: durationpb.New(0),

@@ -112,9 +112,12 @@ type MasterConfig struct {
 	// How parents restart their failing children.
 	Supervision *SupervisionConfig `protobuf:"bytes,9,opt,name=supervision,proto3" json:"supervision,omitempty"`
 	// Periodic metric reports.
-	Metrics       *MetricsConfig `protobuf:"bytes,10,opt,name=metrics,proto3" json:"metrics,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Metrics *MetricsConfig `protobuf:"bytes,10,opt,name=metrics,proto3" json:"metrics,omitempty"`
+	// The default of builders[].collapse_requests (Buildbot's
+	// c['collapseRequests']); unset means true, as in Buildbot.
+	CollapseRequests *bool `protobuf:"varint,11,opt,name=collapse_requests,json=collapseRequests,proto3,oneof" json:"collapse_requests,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *MasterConfig) Reset() {
@@ -215,6 +218,13 @@ func (x *MasterConfig) GetMetrics() *MetricsConfig {
 		return x.Metrics
 	}
 	return nil
+}
+
+func (x *MasterConfig) GetCollapseRequests() bool {
+	if x != nil && x.CollapseRequests != nil {
+		return *x.CollapseRequests
+	}
+	return false
 }
 
 // ListenConfig names the master's listeners, each as host:port.
@@ -389,8 +399,11 @@ type BuilderConfig struct {
 	Env map[string]string `protobuf:"bytes,7,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Properties every build of this builder gets.
 	Properties map[string]string `protobuf:"bytes,8,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Whether queued requests for this builder may be collapsed (Buildbot's collapseRequests).
-	CollapseRequests bool `protobuf:"varint,9,opt,name=collapse_requests,json=collapseRequests,proto3" json:"collapse_requests,omitempty"`
+	// Whether queued requests for this builder may be collapsed (Buildbot's
+	// collapseRequests): a new request then takes the place of the older
+	// compatible requests still waiting, which complete as SKIPPED. Unset:
+	// the master's collapse_requests.
+	CollapseRequests *bool `protobuf:"varint,9,opt,name=collapse_requests,json=collapseRequests,proto3,oneof" json:"collapse_requests,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -482,8 +495,8 @@ func (x *BuilderConfig) GetProperties() map[string]string {
 }
 
 func (x *BuilderConfig) GetCollapseRequests() bool {
-	if x != nil {
-		return x.CollapseRequests
+	if x != nil && x.CollapseRequests != nil {
+		return *x.CollapseRequests
 	}
 	return false
 }
@@ -1404,7 +1417,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x87\x05\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xcf\x05\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -1418,10 +1431,12 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x05debug\x18\b \x01(\v2\x1b.buildmaster.v1.DebugConfigR\x05debug\x12C\n" +
 	"\vsupervision\x18\t \x01(\v2!.buildmaster.v1.SupervisionConfigR\vsupervision\x127\n" +
 	"\ametrics\x18\n" +
-	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x1a9\n" +
+	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x120\n" +
+	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"N\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\x14\n" +
+	"\x12_collapse_requests\"N\n" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
@@ -1438,7 +1453,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xee\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\x04\n" +
 	"\rBuilderConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aworkers\x18\x02 \x03(\tR\aworkers\x120\n" +
@@ -1449,14 +1464,15 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x03env\x18\a \x03(\v2&.buildmaster.v1.BuilderConfig.EnvEntryR\x03env\x12M\n" +
 	"\n" +
 	"properties\x18\b \x03(\v2-.buildmaster.v1.BuilderConfig.PropertiesEntryR\n" +
-	"properties\x12+\n" +
-	"\x11collapse_requests\x18\t \x01(\bR\x10collapseRequests\x1a6\n" +
+	"properties\x120\n" +
+	"\x11collapse_requests\x18\t \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
+	"\x12_collapse_requests\"\xa0\x03\n" +
 	"\n" +
 	"StepConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -1628,6 +1644,8 @@ func file_buildmaster_v1_config_proto_init() {
 		return
 	}
 	file_buildmaster_v1_options_proto_init()
+	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[4].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),

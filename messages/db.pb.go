@@ -2282,9 +2282,13 @@ type AddBuildset struct {
 	WaitedFor          bool                   `protobuf:"varint,10,opt,name=waited_for,json=waitedFor,proto3" json:"waited_for,omitempty"`
 	BuilderNames       []string               `protobuf:"bytes,11,rep,name=builder_names,json=builderNames,proto3" json:"builder_names,omitempty"`
 	// Their id and ss_hash are ignored; created_at defaults to submitted_at.
-	Sourcestamps  []*SourceStamp `protobuf:"bytes,12,rep,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sourcestamps []*SourceStamp `protobuf:"bytes,12,rep,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
+	// The builders (by name) on which a new request collapses the older
+	// compatible unclaimed ones (Buildbot's default canBeCollapsed): they
+	// complete as SKIPPED.
+	CollapseBuilderNames []string `protobuf:"bytes,13,rep,name=collapse_builder_names,json=collapseBuilderNames,proto3" json:"collapse_builder_names,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *AddBuildset) Reset() {
@@ -2397,6 +2401,13 @@ func (x *AddBuildset) GetBuilderNames() []string {
 func (x *AddBuildset) GetSourcestamps() []*SourceStamp {
 	if x != nil {
 		return x.Sourcestamps
+	}
+	return nil
+}
+
+func (x *AddBuildset) GetCollapseBuilderNames() []string {
+	if x != nil {
+		return x.CollapseBuilderNames
 	}
 	return nil
 }
@@ -3337,10 +3348,12 @@ type CommandResult struct {
 	StepsFinished     uint32                 `protobuf:"varint,6,opt,name=steps_finished,json=stepsFinished,proto3" json:"steps_finished,omitempty"`
 	LogsFinished      uint32                 `protobuf:"varint,7,opt,name=logs_finished,json=logsFinished,proto3" json:"logs_finished,omitempty"`
 	RequestsUnclaimed uint32                 `protobuf:"varint,8,opt,name=requests_unclaimed,json=requestsUnclaimed,proto3" json:"requests_unclaimed,omitempty"`
-	// The buildsets CompleteBuildRequests completed.
+	// The buildsets CompleteBuildRequests (or AddBuildset, collapsing) completed.
 	CompletedBuildsets []uint64 `protobuf:"varint,9,rep,packed,name=completed_buildsets,json=completedBuildsets,proto3" json:"completed_buildsets,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The requests AddBuildset collapsed (completed as SKIPPED).
+	CollapsedBrids []uint64 `protobuf:"varint,10,rep,packed,name=collapsed_brids,json=collapsedBrids,proto3" json:"collapsed_brids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CommandResult) Reset() {
@@ -3432,6 +3445,13 @@ func (x *CommandResult) GetRequestsUnclaimed() uint32 {
 func (x *CommandResult) GetCompletedBuildsets() []uint64 {
 	if x != nil {
 		return x.CompletedBuildsets
+	}
+	return nil
+}
+
+func (x *CommandResult) GetCollapsedBrids() []uint64 {
+	if x != nil {
+		return x.CollapsedBrids
 	}
 	return nil
 }
@@ -3664,7 +3684,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10FindOrAddBuilder\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
-	"\x04tags\x18\x03 \x03(\tR\x04tags\"\xf1\x03\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\"\xa7\x04\n" +
 	"\vAddBuildset\x12+\n" +
 	"\x11external_idstring\x18\x01 \x01(\tR\x10externalIdstring\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
@@ -3683,7 +3703,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"waited_for\x18\n" +
 	" \x01(\bR\twaitedFor\x12#\n" +
 	"\rbuilder_names\x18\v \x03(\tR\fbuilderNames\x12?\n" +
-	"\fsourcestamps\x18\f \x03(\v2\x1b.buildmaster.v1.SourceStampR\fsourcestamps\"e\n" +
+	"\fsourcestamps\x18\f \x03(\v2\x1b.buildmaster.v1.SourceStampR\fsourcestamps\x124\n" +
+	"\x16collapse_builder_names\x18\r \x03(\tR\x14collapseBuilderNames\"e\n" +
 	"\x12ClaimBuildRequests\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1d\n" +
 	"\n" +
@@ -3755,7 +3776,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"class_name\x18\x02 \x01(\tR\tclassName\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"value_json\x18\x04 \x01(\tR\tvalueJson\"\xc2\x02\n" +
+	"value_json\x18\x04 \x01(\tR\tvalueJson\"\xeb\x02\n" +
 	"\rCommandResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\x04R\x03ids\x12$\n" +
@@ -3765,7 +3786,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x0esteps_finished\x18\x06 \x01(\rR\rstepsFinished\x12#\n" +
 	"\rlogs_finished\x18\a \x01(\rR\flogsFinished\x12-\n" +
 	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
-	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsetsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsets\x12'\n" +
+	"\x0fcollapsed_brids\x18\n" +
+	" \x03(\x04R\x0ecollapsedBridsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_db_proto_rawDescOnce sync.Once

@@ -90,8 +90,20 @@ func parseChangeLine(out string) (uint64, bool) {
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-// wwwGet GETs path from the www listener and returns the status and body.
+// wwwGet GETs path from the www listener and returns the status and body,
+// which must be JSON.
 func (m *master) wwwGet(path string) (int, []byte) {
+	m.t.Helper()
+	code, body, ct := m.wwwGetAny(path)
+	if ct != "application/json" {
+		m.t.Fatalf("GET %s: Content-Type %q", path, ct)
+	}
+	return code, body
+}
+
+// wwwGetAny GETs path from the www listener and returns the status, body
+// and content type.
+func (m *master) wwwGetAny(path string) (int, []byte, string) {
 	m.t.Helper()
 	resp, err := httpClient.Get("http://" + m.www + path)
 	if err != nil {
@@ -102,10 +114,7 @@ func (m *master) wwwGet(path string) (int, []byte) {
 	if _, err := b.ReadFrom(resp.Body); err != nil {
 		m.t.Fatal(err)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		m.t.Fatalf("GET %s: Content-Type %q", path, ct)
-	}
-	return resp.StatusCode, b.Bytes()
+	return resp.StatusCode, b.Bytes(), resp.Header.Get("Content-Type")
 }
 
 // apiPage is Buildbot's envelope, rows kept as generic JSON objects so that

@@ -23,8 +23,9 @@ import (
 	"time"
 )
 
-// binary is the buildmaster binary built once for all tests.
-var binary string
+// binary and workerBinary are the buildmaster and buildworker binaries,
+// built once for all tests.
+var binary, workerBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "buildmaster-e2e-")
@@ -32,12 +33,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "buildmaster")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/buildmaster")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building buildmaster:", err)
-		os.Exit(1)
+	binary, workerBinary = filepath.Join(dir, "buildmaster"), filepath.Join(dir, "buildworker")
+	for bin, pkg := range map[string]string{binary: "../cmd/buildmaster", workerBinary: "../cmd/buildworker"} {
+		build := exec.Command("go", "build", "-race", "-o", bin, pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", pkg+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

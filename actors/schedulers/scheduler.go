@@ -408,7 +408,8 @@ func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func
 	name, _ := json.Marshal(cfg.GetName())
 	set("scheduler", string(name))
 	bs := &messages.AddBuildset{Reason: b.reason, SubmittedAt: s.now().Unix(), Properties: props, BuilderNames: cfg.GetBuilders(),
-		SourcestampIds: b.ssids, ParentBuildid: b.parent, WaitedFor: b.waited}
+		SourcestampIds: b.ssids, ParentBuildid: b.parent, WaitedFor: b.waited,
+		CollapseBuilderNames: collapseNames(s.rt.Config(), cfg.GetBuilders())}
 	if b.parent != 0 {
 		bs.ParentRelationship = cfg.GetName()
 	}
@@ -427,6 +428,7 @@ func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func
 			added, _ := state.Lookup(txn, state.TableBuildsets, r.GetId()).(*messages.Buildset)
 			ctx.Send(ctx.Parent(), &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: cfg.GetName(),
 				SourcestampIds: added.GetSourcestampIds()})
+			completed(ctx, ctx.Parent(), s.rt, r)
 			ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
 		}
 		if done != nil {

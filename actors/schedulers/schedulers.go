@@ -130,6 +130,7 @@ func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
 	reason := fmt.Sprintf("A build was forced by '%s': %s", owner, req.GetReason())
 	cmd := &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: &messages.AddBuildset{
 		Reason: reason, SubmittedAt: m.now().Unix(), Properties: props, BuilderNames: []string{req.GetBuilder()},
+		CollapseBuilderNames: collapseNames(m.RT.Config(), []string{req.GetBuilder()}),
 		Sourcestamps: []*messages.SourceStamp{{Branch: req.GetBranch(), Revision: req.GetRevision(),
 			Repository: req.GetRepository(), Project: req.GetProject(), Codebase: req.GetCodebase()}},
 	}}}
@@ -149,6 +150,7 @@ func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
 		for _, child := range ctx.Children() {
 			ctx.Send(child, &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: sched.GetName(), SourcestampIds: added.GetSourcestampIds()})
 		}
+		completed(ctx, ctx.Self(), m.RT, r)
 		ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: []string{req.GetBuilder()}})
 		service.Send(ctx, sender, &messages.ForceBuildResponse{Buildsetid: r.GetId(), Brids: r.GetIds(), Scheduler: sched.GetName()})
 	})
@@ -168,6 +170,38 @@ func (m *manager) trigger(ctx actor.Context, req *messages.TriggerBuilds) {
 		return
 	}
 	service.Respond(ctx, &messages.Triggered{Error: fmt.Sprintf("there is no triggerable scheduler named %q", req.GetScheduler())})
+}
+
+// collapseNames lists the builders among names whose queued requests
+// collapse: each builder's collapse_requests, else the master's, else true
+// (as Buildbot's collapseRequests).
+func collapseNames(cfg *messages.MasterConfig, names []string) []string {
+	var out []string
+	for _, n := range names {
+		on := true
+		if cfg.CollapseRequests != nil {
+			on = cfg.GetCollapseRequests()
+		}
+		for _, b := range cfg.GetBuilders() {
+			if b.GetName() == n && b.CollapseRequests != nil {
+				on = b.GetCollapseRequests()
+			}
+		}
+		if on {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// completed tells the schedulers of buildsets that completed on their own
+// (every request collapsed into a newer one).
+func completed(ctx actor.Context, to *actor.PID, rt *service.Runtime, r *messages.CommandResult) {
+	txn := rt.DB.Read()
+	for _, id := range r.GetCompletedBuildsets() {
+		bs, _ := state.Lookup(txn, state.TableBuildsets, id).(*messages.Buildset)
+		ctx.Send(to, &messages.BuildsetCompleted{Buildsetid: id, Results: bs.GetResults()})
+	}
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -9,10 +9,20 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
 )
 
 // WriterQueueSize is the initial size of each peer's outbound queue.
 const WriterQueueSize = 1024
+
+// WriterBatchSize is how many queued messages go to a peer in one gRPC
+// message, and MaxMessageBytes the largest gRPC message taken from a peer
+// (gRPC's default is 4 MiB). A batch stays well under it unless its
+// messages are large (a whole config, a change of up to 1 MiB).
+const (
+	WriterBatchSize = 64
+	MaxMessageBytes = 16 << 20
+)
 
 // Start starts protoactor remote for system on addr (host:port; port 0
 // picks a free one) behind policy, and returns it with the address it
@@ -48,7 +58,11 @@ func Start(system *actor.ActorSystem, addr string, policy *Policy) (*remote.Remo
 		// (16 MB); it grows when full, so start small: every CLI call and
 		// every worker is a peer.
 		remote.WithEndpointWriterQueueSize(WriterQueueSize),
-		remote.WithServerOptions(guard.ServerOptions()...))
+		// It sends up to a thousand queued messages as one gRPC message; a
+		// burst of output chunks then exceeds what the receiver takes and
+		// breaks the connection. Send fewer at once, and take more.
+		remote.WithEndpointWriterBatchSize(WriterBatchSize),
+		remote.WithServerOptions(append(guard.ServerOptions(), grpc.MaxRecvMsgSize(MaxMessageBytes))...))
 	r := remote.NewRemote(system, cfg)
 	if err := startRecovering(r); err != nil {
 		return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)

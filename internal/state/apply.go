@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
@@ -631,6 +632,11 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 	if len(c.BuilderNames) > MaxIDs || len(c.Sourcestamps) > MaxIDs {
 		return nil, bad(kind, "%d builder names and %d sourcestamps; the limit is %d each", len(c.BuilderNames), len(c.Sourcestamps), MaxIDs)
 	}
+	for i, n := range c.CollapseBuilderNames {
+		if !slices.Contains(c.BuilderNames, n) {
+			return nil, bad(kind, "collapse_builder_names[%d]: %q is not one of builder_names", i, n)
+		}
+	}
 	for i, n := range c.BuilderNames {
 		if n == "" {
 			return nil, bad(kind, "builder_names[%d] is empty", i)
@@ -688,12 +694,14 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 		ssids = append(ssids, ss.Id)
 	}
 	builderids := append([]uint64(nil), c.Builderids...)
+	collapsing := map[uint64]bool{}
 	for _, n := range c.BuilderNames {
 		id, err := findOrAddBuilder(txn, seq, n, "", nil)
 		if err != nil {
 			return nil, err
 		}
 		builderids = append(builderids, id)
+		collapsing[id] = slices.Contains(c.CollapseBuilderNames, n)
 	}
 	bsid, err := seq.nextID(txn, TableBuildsets)
 	if err != nil {
@@ -724,6 +732,11 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 			return nil, err
 		}
 		res.Ids = append(res.Ids, id)
+		if collapsing[bid] {
+			if err := collapse(txn, r, bs, c.SubmittedAt, res); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return res, nil
 }

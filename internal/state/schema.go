@@ -42,6 +42,8 @@ const (
 	IndexName = "name"
 	// IndexBranch lists changes by branch, oldest first (args: branch string).
 	IndexBranch = "branch"
+	// IndexChangeSourceStamp lists changes by sourcestampid.
+	IndexChangeSourceStamp = "sourcestamp"
 	// IndexSSHash finds a sourcestamp by its ss_hash.
 	IndexSSHash = "ss_hash"
 	// IndexUnclaimed holds only unclaimed, incomplete build requests, keyed
@@ -146,7 +148,8 @@ func Schema() *memdb.DBSchema {
 		table(TableMasters, func(o any) ([]any, bool) { return always(o.(*messages.Master).Id) },
 			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Master).Name) })),
 		table(TableChanges, func(o any) ([]any, bool) { return always(o.(*messages.Change).Changeid) },
-			idx(IndexBranch, false, func(o any) ([]any, bool) { return always(o.(*messages.Change).Branch) })),
+			idx(IndexBranch, false, func(o any) ([]any, bool) { return always(o.(*messages.Change).Branch) }),
+			idx(IndexChangeSourceStamp, false, func(o any) ([]any, bool) { return always(o.(*messages.Change).Sourcestampid) })),
 		table(TableSourceStamps, func(o any) ([]any, bool) { return always(o.(*messages.SourceStamp).Id) },
 			idx(IndexSSHash, true, func(o any) ([]any, bool) { return always(o.(*messages.SourceStamp).SsHash) })),
 		table(TableBuildsets, func(o any) ([]any, bool) { return always(o.(*messages.Buildset).Id) }),

@@ -1,0 +1,158 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildmaster/buildmaster/internal/remoting"
+)
+
+// PasswordEnv is the environment variable that may hold the password. The
+// worker removes it from its own environment once read, so that the
+// commands it runs do not inherit it.
+const PasswordEnv = "BUILDWORKER_PASSWORD"
+
+// Exit codes of buildworker.
+const (
+	ExitOK    = 0
+	ExitUsage = 2 // bad flags or options, or the worker could not start
+)
+
+// Main runs the buildworker command with args and returns its exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	return mainWith(args, stdout, stderr, nil)
+}
+
+// mainWith is Main; tweak, when set, adjusts the options before Run (tests
+// shorten the back-off with it).
+func mainWith(args []string, stdout, stderr io.Writer, tweak func(*Options)) int {
+	cmd := NewCommand(stdout, stderr, tweak)
+	cmd.SetArgs(args)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintln(stderr, "buildworker:", err)
+		return ExitUsage
+	}
+	return ExitOK
+}
+
+type cliOptions struct {
+	master, name, password, passwordFile, basedir, listen string
+	logLevel, logFormat                                   string
+}
+
+// NewCommand returns the buildworker cobra command.
+func NewCommand(stdout, stderr io.Writer, tweak func(*Options)) *cobra.Command {
+	var c cliOptions
+	cmd := &cobra.Command{
+		Use:   "buildworker --master HOST:PORT --name NAME --basedir DIR",
+		Short: "Run a build worker: log in to a buildmaster and run the commands it sends",
+		Long: "buildworker logs in to a buildmaster's remote endpoint as worker NAME, runs the commands the\n" +
+			"master sends (shell commands, file operations, file transfers) in DIR, and logs in again with\n" +
+			"back-off whenever it loses the master. SIGINT or SIGTERM stops it.\n\n" +
+			"The password comes from --password, else --password-file, else $" + PasswordEnv + ".",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return c.run(cmd, tweak) },
+	}
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	f := cmd.Flags()
+	f.StringVar(&c.master, "master", "", "the master's remote endpoint, HOST:PORT (required)")
+	f.StringVar(&c.name, "name", "", "the worker's name, as in the master's config (required)")
+	f.StringVar(&c.password, "password", "", "the worker's password (visible to other users in the process list: prefer --password-file or $"+PasswordEnv+")")
+	f.StringVar(&c.passwordFile, "password-file", "", "a file holding the password")
+	f.StringVar(&c.basedir, "basedir", "", "the worker's base directory, created if missing (required)")
+	f.StringVar(&c.listen, "listen", DefaultListen, "where the worker listens for the master (which connects back): HOST:PORT")
+	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func (c *cliOptions) run(cmd *cobra.Command, tweak func(*Options)) error {
+	log, level, err := newLogger(cmd.ErrOrStderr(), c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	password, err := c.readPassword()
+	if err != nil {
+		return err
+	}
+	if c.basedir == "" {
+		return errors.New("--basedir is required")
+	}
+	if err := os.MkdirAll(c.basedir, 0o755); err != nil {
+		return fmt.Errorf("base directory: %w", err)
+	}
+	libLog, _, _ := newLogger(cmd.ErrOrStderr(), max(level, slog.LevelWarn).String(), c.logFormat)
+	out := cmd.OutOrStdout()
+	o := Options{
+		Master: c.master, Name: c.name, Password: password, Basedir: c.basedir, Listen: c.listen,
+		Log:       log,
+		LibLog:    slog.New(remoting.LibraryHandler(libLog.Handler())).With("lib", "protoactor"),
+		Connected: func() { fmt.Fprintf(out, "buildworker %s connected to %s\n", c.name, c.master) },
+	}
+	if tweak != nil {
+		tweak(&o)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the worker at once
+	}()
+	if err := Run(ctx, o); err != nil {
+		return err
+	}
+	log.Info("worker stopped")
+	return nil
+}
+
+// readPassword takes the password from --password, --password-file or
+// the environment, and removes it from the environment.
+func (c *cliOptions) readPassword() (string, error) {
+	env, inEnv := os.LookupEnv(PasswordEnv)
+	os.Unsetenv(PasswordEnv)
+	switch {
+	case c.password != "":
+		return c.password, nil
+	case c.passwordFile != "":
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			return "", fmt.Errorf("--password-file: %w", err)
+		}
+		p := strings.TrimRight(string(b), "\r\n")
+		if p == "" {
+			return "", fmt.Errorf("--password-file %s is empty", c.passwordFile)
+		}
+		return p, nil
+	case inEnv && env != "":
+		return env, nil
+	}
+	return "", errors.New("no password: give --password, --password-file or $" + PasswordEnv)
+}
+
+// newLogger returns a logger writing to w at level in format.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, slog.Level, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), lv, nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), lv, nil
+	}
+	return nil, 0, fmt.Errorf("--log-format %q: want text or json", format)
+}

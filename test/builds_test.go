@@ -1,0 +1,540 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// worker is a running buildworker process.
+type worker struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdout *lines
+	stderr *lines
+	done   chan struct{}
+}
+
+// startWorker runs buildworker NAME against m and waits until it has logged in.
+func startWorker(t *testing.T, m *master, name, password string) *worker {
+	t.Helper()
+	w := &worker{t: t, done: make(chan struct{})}
+	w.cmd = exec.Command(workerBinary, "--master", m.remote, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name),
+		"--log-level", "debug")
+	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
+	out, _ := w.cmd.StdoutPipe()
+	errp, _ := w.cmd.StderrPipe()
+	var echo *os.File
+	if testing.Verbose() {
+		echo = os.Stderr
+	}
+	w.stdout, w.stderr = newLines(out, nil), newLines(errp, echo)
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.cmd.Wait(); close(w.done) }()
+	t.Cleanup(func() {
+		w.cmd.Process.Kill()
+		<-w.done
+	})
+	w.stdout.waitFor(t, 0, `connected`, 60*time.Second)
+	return w
+}
+
+type apiBuild struct {
+	Buildid     uint64 `json:"id"`
+	Number      int    `json:"number"`
+	Builderid   uint64 `json:"builderid"`
+	Results     *int   `json:"results"`
+	CompleteAt  int64  `json:"complete_at"`
+	StateString string `json:"state_string"`
+}
+
+// waitBuild waits until the data API shows a complete build number n of
+// builder, and returns it.
+func (m *master) waitBuild(builder string, n int) apiBuild {
+	m.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		code, body := m.wwwGet(fmt.Sprintf("/api/v2/builders/%s/builds/%d", builder, n))
+		if code == 200 {
+			var page struct{ Builds []apiBuild }
+			if err := json.Unmarshal(body, &page); err != nil {
+				m.t.Fatal(err)
+			}
+			if len(page.Builds) == 1 && page.Builds[0].Results != nil {
+				return page.Builds[0]
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.t.Fatalf("build %s/%d did not complete", builder, n)
+	return apiBuild{}
+}
+
+// stepLog returns the raw stdio log of step (by name) of a build.
+func (m *master) stepLog(buildid uint64, step string) string {
+	m.t.Helper()
+	code, body, _ := m.wwwGetAny(fmt.Sprintf("/api/v2/builds/%d/steps/%s/logs/stdio/raw", buildid, step))
+	if code != 200 {
+		m.t.Fatalf("log of step %s of build %d: HTTP %d %s", step, buildid, code, body)
+	}
+	return string(body)
+}
+
+const buildsConfig = `
+workers:
+  - {name: w1, password: pw1}
+builders:
+  - name: hello
+    workers: [w1]
+    properties: {greeting: hello}
+    steps:
+      - name: say
+        shell: {command: [sh, -c, 'echo "%(prop:greeting)s from $(pwd | xargs basename) on %(prop:workername)s"; echo to-stderr >&2']}
+      - name: set
+        set_property: {property: who, value: "%(prop:buildername)s-%(prop:buildnumber)s"}
+      - name: show
+        shell: {script: 'echo "who=%(prop:who)s"'}
+  - name: failing
+    workers: [w1]
+    steps:
+      - name: ok
+        shell: {script: 'echo first'}
+      - name: boom
+        halt_on_failure: true
+        shell: {script: 'echo about to fail; exit 3'}
+      - name: skipped
+        shell: {script: 'echo never'}
+      - name: cleanup
+        always_run: true
+        shell: {script: 'echo cleaning'}
+schedulers:
+  - {name: force, type: force, builders: [hello, failing]}
+`
+
+// TestForcedBuildRunsItsSteps: a forced build runs its steps on a real
+// buildworker, its logs hold the real output, and properties flow between
+// steps; a failing step fails the build, halts it, and always_run steps
+// still run.
+func TestForcedBuildRunsItsSteps(t *testing.T) {
+	m := startMaster(t, buildsConfig)
+	startWorker(t, m, "w1", "pw1")
+
+	out, errOut, code := m.cli("force", "hello", "--reason", "e2e")
+	if code != 0 || !strings.Contains(out, "buildset 1 (scheduler force)") {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	b := m.waitBuild("hello", 1)
+	if *b.Results != 0 {
+		t.Fatalf("hello #1: results %d (%s)", *b.Results, b.StateString)
+	}
+	if got := m.stepLog(b.Buildid, "say"); !strings.Contains(got, "hello from build on w1\n") || !strings.Contains(got, "to-stderr\n") ||
+		!strings.Contains(got, "program finished with exit code 0") {
+		t.Fatalf("log of say:\n%s", got)
+	}
+	if got := m.stepLog(b.Buildid, "show"); !strings.Contains(got, "who=hello-1\n") {
+		t.Fatalf("log of show:\n%s", got)
+	}
+
+	if out, errOut, code := m.cli("force", "failing"); code != 0 {
+		t.Fatalf("force failing: exit %d\n%s%s", code, out, errOut)
+	}
+	f := m.waitBuild("failing", 1)
+	if *f.Results != 2 {
+		t.Fatalf("failing #1: results %d", *f.Results)
+	}
+	var steps struct {
+		Steps []struct {
+			Name    string
+			Results *int
+		}
+	}
+	_, body := m.wwwGet(fmt.Sprintf("/api/v2/builds/%d/steps", f.Buildid))
+	json.Unmarshal(body, &steps)
+	var got []string
+	for _, s := range steps.Steps {
+		r := -1
+		if s.Results != nil {
+			r = *s.Results
+		}
+		got = append(got, fmt.Sprintf("%s=%d", s.Name, r))
+	}
+	if strings.Join(got, " ") != "ok=0 boom=2 cleanup=0" {
+		t.Fatalf("steps: %v", got)
+	}
+	if got := m.stepLog(f.Buildid, "boom"); !strings.Contains(got, "about to fail\n") || !strings.Contains(got, "exit code 3") {
+		t.Fatalf("log of boom:\n%s", got)
+	}
+
+	// The requests and buildsets are complete, with the build's results.
+	var reqs struct {
+		Buildrequests []struct {
+			Complete bool
+			Results  *int
+		}
+	}
+	_, body = m.wwwGet("/api/v2/buildrequests")
+	json.Unmarshal(body, &reqs)
+	if len(reqs.Buildrequests) != 2 || !reqs.Buildrequests[0].Complete || *reqs.Buildrequests[1].Results != 2 {
+		t.Fatalf("build requests: %s", body)
+	}
+
+	// Refused: a builder no force scheduler lists.
+	if out, errOut, code := m.cli("force", "nosuch"); code != 1 || !strings.Contains(errOut, `no force scheduler lists builder "nosuch"`) {
+		t.Fatalf("force nosuch: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+const slowConfig = `
+workers:
+  - {name: w1, password: pw1}
+  - {name: w2, password: pw2}
+builders:
+  - name: slow
+    workers: [w1, w2]
+    steps:
+      - name: wait
+        shell: {script: 'echo started on %(prop:workername)s; if [ %(prop:workername)s = w1 ]; then for i in $(seq 1200); do [ -e GATE ] && break; sleep 0.05; done; fi; echo finished'}
+      - name: after
+        shell: {script: 'echo after'}
+      - name: cleanup
+        always_run: true
+        shell: {script: 'echo cleanup'}
+schedulers:
+  - {name: force, type: force, builders: [slow]}
+`
+
+// waitStepLog waits until the raw stdio log of step holds want.
+func (m *master) waitStepLog(builder string, number int, step, want string) {
+	m.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		code, body, _ := m.wwwGetAny(fmt.Sprintf("/api/v2/builders/%s/builds/%d/steps/%s/logs/stdio/raw", builder, number, step))
+		if last = string(body); code == 200 && strings.Contains(last, want) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.t.Fatalf("the log of %s #%d step %s never held %q; last:\n%s", builder, number, step, want, last)
+}
+
+func (m *master) stepResults(buildid uint64) string {
+	m.t.Helper()
+	var steps struct {
+		Steps []struct {
+			Name    string
+			Results *int
+		}
+	}
+	_, body := m.wwwGet(fmt.Sprintf("/api/v2/builds/%d/steps", buildid))
+	if err := json.Unmarshal(body, &steps); err != nil {
+		m.t.Fatal(err)
+	}
+	var out []string
+	for _, s := range steps.Steps {
+		r := -1
+		if s.Results != nil {
+			r = *s.Results
+		}
+		out = append(out, fmt.Sprintf("%s=%d", s.Name, r))
+	}
+	return strings.Join(out, " ")
+}
+
+// TestStopBuild: stop-build interrupts the running step (its process group
+// is killed), skips the rest but always_run steps, and the build and its
+// request end CANCELLED.
+func TestStopBuild(t *testing.T) {
+	m := startMaster(t, strings.ReplaceAll(slowConfig, "GATE", filepath.Join(t.TempDir(), "gate")))
+	startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := m.cli("force", "slow"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	m.waitStepLog("slow", 1, "wait", "started on w1")
+	if out, errOut, code := m.cli("stop-build", "slow", "1", "--reason", "enough"); code != 0 || !strings.Contains(out, "stopping build slow #1") {
+		t.Fatalf("stop-build: exit %d\n%s%s", code, out, errOut)
+	}
+	b := m.waitBuild("slow", 1)
+	if *b.Results != 6 {
+		t.Fatalf("results %d, want CANCELLED (6)", *b.Results)
+	}
+	if got := m.stepResults(b.Buildid); got != "wait=6 cleanup=0" {
+		t.Fatalf("steps: %s", got)
+	}
+	_, body := m.wwwGet("/api/v2/buildrequests/1")
+	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":6`) {
+		t.Fatalf("request: %s", body)
+	}
+	// Refusals.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stop-build", "slow", "1"}, "already finished"},
+		{[]string{"stop-build", "slow", "9"}, "has no build 9"},
+		{[]string{"stop-build", "nosuch", "1"}, `there is no builder "nosuch"`},
+		{[]string{"stop-build", "slow", "x"}, `NUMBER "x"`},
+	} {
+		if _, errOut, code := m.cli(c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %s", c.args, code, errOut)
+		}
+	}
+}
+
+// TestWorkerLostMidBuild: a worker killed mid-build ends the build RETRY;
+// its request goes back to the queue (Buildbot leaves it claimed) and runs
+// again on another worker.
+func TestWorkerLostMidBuild(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	// The killed worker's command is orphaned (as with any crash); the gate
+	// lets it end.
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
+	m := startMaster(t, strings.ReplaceAll(slowConfig, "GATE", gate))
+	w1 := startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := m.cli("force", "slow"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	m.waitStepLog("slow", 1, "wait", "started on w1")
+	w1.cmd.Process.Kill()
+	b := m.waitBuild("slow", 1)
+	if *b.Results != 5 {
+		t.Fatalf("build 1: results %d, want RETRY (5)", *b.Results)
+	}
+	startWorker(t, m, "w2", "pw2")
+	b2 := m.waitBuild("slow", 2)
+	if *b2.Results != 0 {
+		t.Fatalf("build 2: results %d", *b2.Results)
+	}
+	if got := m.stepResults(b2.Buildid); got != "wait=0 after=0 cleanup=0" {
+		t.Fatalf("build 2 steps: %s", got)
+	}
+	_, body := m.wwwGet("/api/v2/buildsets/1")
+	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":0`) {
+		t.Fatalf("buildset: %s", body)
+	}
+	var builds struct{ Builds []apiBuild }
+	_, body = m.wwwGet("/api/v2/buildrequests/1/builds")
+	json.Unmarshal(body, &builds)
+	if len(builds.Builds) != 2 {
+		t.Fatalf("request 1 has builds %s", body)
+	}
+}
+
+const gatedConfig = `
+workers:
+  - {name: w1, password: pw1}
+builders:
+  - name: gated
+    workers: [w1]
+    steps:
+      - name: wait
+        shell: {script: 'echo waiting; while [ ! -e %s ]; do sleep 0.05; done; echo released'}
+  - name: other
+    workers: [w1]
+    steps:
+      - shell: {script: 'true'}
+schedulers:
+  - {name: force, type: force, builders: [gated, other]}
+`
+
+// TestBuilderRemovedMidBuild: a builder removed by a reconfig while it
+// builds lets its build finish and complete its request (Buildbot wedges
+// it), takes no new build, and then leaves the tree.
+func TestBuilderRemovedMidBuild(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := m.cli("force", "gated"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	m.writeConfig(`
+workers:
+  - {name: w1, password: pw1}
+builders:
+  - name: other
+    workers: [w1]
+    steps:
+      - shell: {script: 'true'}
+schedulers:
+  - {name: force, type: force, builders: [other]}
+`)
+	if out, errOut, code := m.cli("reconfig"); code != 0 || !strings.Contains(out, "removed  master/botmaster/builder:gated") {
+		t.Fatalf("reconfig: exit %d\n%s%s", code, out, errOut)
+	}
+	// Still building, still in the tree.
+	if m.tree().find("master/botmaster/builder:gated/build:1") == nil {
+		t.Fatal("the removed builder's build was stopped")
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := m.waitBuild("gated", 1)
+	if *b.Results != 0 {
+		t.Fatalf("results %d", *b.Results)
+	}
+	_, body := m.wwwGet("/api/v2/buildrequests/1")
+	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":0`) {
+		t.Fatalf("request: %s", body)
+	}
+	m.waitTree("the removed builder to leave", func(n *treeNode) bool { return n.find("master/botmaster/builder:gated") == nil })
+}
+
+// TestMasterKilledMidBuild: a master killed while it builds loses no
+// request: on restart the build ends RETRY, its request is unclaimed, and
+// it runs again once the worker is back.
+func TestMasterKilledMidBuild(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	w := startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := m.cli("force", "gated"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	m.signal(syscall.SIGKILL)
+	m.wait(30 * time.Second)
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	from := w.stdout.count()
+	m.start(binary)
+	w.stdout.waitFor(t, from, `connected`, 60*time.Second) // the worker logs in again by itself
+	if b := m.waitBuild("gated", 1); *b.Results != 5 {
+		t.Fatalf("build 1 after the crash: results %d, want RETRY (5)", *b.Results)
+	}
+	if b := m.waitBuild("gated", 2); *b.Results != 0 {
+		t.Fatalf("build 2: results %d", *b.Results)
+	}
+	_, body := m.wwwGet("/api/v2/buildsets/1")
+	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":0`) {
+		t.Fatalf("buildset: %s", body)
+	}
+}
+
+const triggerConfig = `
+workers:
+  - {name: w1, password: pw1}
+builders:
+  - name: parent
+    workers: [w1]
+    steps:
+      - name: trigger
+        trigger: {schedulers: [kids], wait_for_finish: true}
+      - name: after
+        shell: {script: 'echo parent done'}
+  - name: kid
+    workers: [w1]
+    steps:
+      - shell: {script: 'echo kid on %(prop:branch:-nobranch)s; exit %(prop:code:-0)s'}
+  - name: downstream
+    workers: [w1]
+    steps:
+      - shell: {script: 'echo downstream'}
+schedulers:
+  - {name: force, type: force, builders: [parent, kid]}
+  - {name: kids, type: triggerable, builders: [kid]}
+  - {name: after-force, type: dependent, upstream: force, builders: [downstream]}
+`
+
+// TestTriggerAndDependent: a trigger step that waits runs the triggered
+// build (on the same sourcestamp) and takes its result; a dependent
+// scheduler builds after its upstream's buildset succeeds, not after one
+// that fails.
+func TestTriggerAndDependent(t *testing.T) {
+	m := startMaster(t, triggerConfig)
+	startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := m.cli("force", "parent", "--branch", "feature"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	p := m.waitBuild("parent", 1)
+	k := m.waitBuild("kid", 1)
+	if *p.Results != 0 || *k.Results != 0 {
+		t.Fatalf("parent %d, kid %d", *p.Results, *k.Results)
+	}
+	if got := m.stepLog(k.Buildid, "shell"); !strings.Contains(got, "kid on feature") {
+		t.Fatalf("kid log:\n%s", got)
+	}
+	if got := m.stepLog(p.Buildid, "trigger"); !strings.Contains(got, "triggered kids: buildset 2") || !strings.Contains(got, "buildset 2 finished: build successful") {
+		t.Fatalf("trigger log:\n%s", got)
+	}
+	if got := m.stepResults(p.Buildid); got != "trigger=0 after=0" {
+		t.Fatalf("parent steps: %s", got)
+	}
+	// The parent's buildset (from force) succeeded: downstream builds.
+	if d := m.waitBuild("downstream", 1); *d.Results != 0 {
+		t.Fatalf("downstream: %d", *d.Results)
+	}
+	// A failing upstream buildset starts nothing downstream.
+	if out, errOut, code := m.cli("force", "kid", "-p", "code:1"); code != 0 {
+		t.Fatalf("force kid: exit %d\n%s%s", code, out, errOut)
+	}
+	if k2 := m.waitBuild("kid", 2); *k2.Results != 2 {
+		t.Fatalf("kid 2: %d", *k2.Results)
+	}
+	// Force a passing kid build: downstream #2 follows it, and is the only
+	// one (the failed buildset made none).
+	if out, errOut, code := m.cli("force", "kid"); code != 0 {
+		t.Fatalf("force kid: exit %d\n%s%s", code, out, errOut)
+	}
+	if d := m.waitBuild("downstream", 2); *d.Results != 0 {
+		t.Fatalf("downstream 2: %d", *d.Results)
+	}
+	var builds struct{ Builds []apiBuild }
+	_, body := m.wwwGet("/api/v2/builders/downstream/builds")
+	json.Unmarshal(body, &builds)
+	if len(builds.Builds) != 2 {
+		t.Fatalf("downstream builds: %s", body)
+	}
+}
+
+// TestCollapsing: requests queued for a busy builder collapse: the newest
+// takes the place of the older ones with the same sources, which complete
+// SKIPPED, and one build runs for it.
+func TestCollapsing(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	startWorker(t, m, "w1", "pw1")
+	for range 3 {
+		if out, errOut, code := m.cli("force", "gated"); code != 0 {
+			t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+		}
+		if m.tree().find("master/botmaster/builder:gated/build:1") == nil {
+			m.waitStepLog("gated", 1, "wait", "waiting") // request 1 is building before 2 and 3 arrive
+		}
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b := m.waitBuild("gated", 2); *b.Results != 0 {
+		t.Fatalf("build 2: %d", *b.Results)
+	}
+	var reqs struct {
+		Buildrequests []struct {
+			ID      uint64 `json:"id"`
+			Results *int   `json:"results"`
+		}
+	}
+	_, body := m.wwwGet("/api/v2/buildrequests")
+	json.Unmarshal(body, &reqs)
+	got := ""
+	for _, r := range reqs.Buildrequests {
+		got += fmt.Sprintf("%d=%d ", r.ID, *r.Results)
+	}
+	if got != "1=0 2=3 3=0 " {
+		t.Fatalf("requests: %s (%s)", got, body)
+	}
+	var builds struct{ Builds []apiBuild }
+	_, body = m.wwwGet("/api/v2/builders/gated/builds")
+	json.Unmarshal(body, &builds)
+	if len(builds.Builds) != 2 {
+		t.Fatalf("builds: %s", body)
+	}
+}
