@@ -380,6 +380,7 @@ type ToWorker struct {
 	//	*ToWorker_Print
 	//	*ToWorker_Shutdown
 	//	*ToWorker_Keepalive
+	//	*ToWorker_Detached
 	Kind          isToWorker_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -483,6 +484,15 @@ func (x *ToWorker) GetKeepalive() *Keepalive {
 	return nil
 }
 
+func (x *ToWorker) GetDetached() string {
+	if x != nil {
+		if x, ok := x.Kind.(*ToWorker_Detached); ok {
+			return x.Detached
+		}
+	}
+	return ""
+}
+
 type isToWorker_Kind interface {
 	isToWorker_Kind()
 }
@@ -515,6 +525,13 @@ type ToWorker_Keepalive struct {
 	Keepalive *Keepalive `protobuf:"bytes,7,opt,name=keepalive,proto3,oneof"`
 }
 
+type ToWorker_Detached struct {
+	// The master has let this session go (it detached the worker, e.g.
+	// after missed keepalives): the worker kills its commands and logs in
+	// again. pbmanager sends it in answer to a FromWorker of a closed session.
+	Detached string `protobuf:"bytes,8,opt,name=detached,proto3,oneof"`
+}
+
 func (*ToWorker_Start) isToWorker_Kind() {}
 
 func (*ToWorker_Interrupt) isToWorker_Kind() {}
@@ -526,6 +543,8 @@ func (*ToWorker_Print) isToWorker_Kind() {}
 func (*ToWorker_Shutdown) isToWorker_Kind() {}
 
 func (*ToWorker_Keepalive) isToWorker_Kind() {}
+
+func (*ToWorker_Detached) isToWorker_Kind() {}
 
 // FromWorker is every message a logged-in worker sends the master, to
 // `master/pbmanager`.
@@ -1729,7 +1748,7 @@ const file_buildmaster_v1_worker_proto_rawDesc = "" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1e\n" +
 	"\asession\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x12H\n" +
-	"\x12keepalive_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\"\xff\x02\n" +
+	"\x12keepalive_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\"\x9d\x03\n" +
 	"\bToWorker\x12\x1e\n" +
 	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x124\n" +
 	"\x05start\x18\x02 \x01(\v2\x1c.buildmaster.v1.StartCommandH\x00R\x05start\x12@\n" +
@@ -1737,7 +1756,8 @@ const file_buildmaster_v1_worker_proto_rawDesc = "" +
 	"\x0edownload_chunk\x18\x04 \x01(\v2\x19.buildmaster.v1.FileChunkH\x00R\rdownloadChunk\x12\x16\n" +
 	"\x05print\x18\x05 \x01(\tH\x00R\x05print\x12<\n" +
 	"\bshutdown\x18\x06 \x01(\v2\x1e.buildmaster.v1.WorkerShutdownH\x00R\bshutdown\x129\n" +
-	"\tkeepalive\x18\a \x01(\v2\x19.buildmaster.v1.KeepaliveH\x00R\tkeepaliveB\x06\n" +
+	"\tkeepalive\x18\a \x01(\v2\x19.buildmaster.v1.KeepaliveH\x00R\tkeepalive\x12\x1c\n" +
+	"\bdetached\x18\b \x01(\tH\x00R\bdetachedB\x06\n" +
 	"\x04kind\"\xc2\x01\n" +
 	"\n" +
 	"FromWorker\x12\x1e\n" +
@@ -1924,6 +1944,7 @@ func file_buildmaster_v1_worker_proto_init() {
 		(*ToWorker_Print)(nil),
 		(*ToWorker_Shutdown)(nil),
 		(*ToWorker_Keepalive)(nil),
+		(*ToWorker_Detached)(nil),
 	}
 	file_buildmaster_v1_worker_proto_msgTypes[4].OneofWrappers = []any{
 		(*FromWorker_Update)(nil),

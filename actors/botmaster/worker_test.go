@@ -218,6 +218,18 @@ func TestLoginCommandsAndKeepalive(t *testing.T) {
 	if st := state(m, "w1"); st.GetConnected() {
 		t.Fatal("still connected after silence")
 	}
+	// A worker that goes on with its old session is told it is detached.
+	m.RT.System.Root.RequestWithCustomSender(pb, &messages.FromWorker{Session: f.session, Kind: &messages.FromWorker_Keepalive{
+		Keepalive: &messages.Keepalive{}}}, actor.NewPID(m.RT.System.Address(), "worker"))
+	for {
+		got := next(t, f.got)
+		if got.GetDetached() != "" {
+			if got.GetSession() != f.session {
+				t.Fatalf("detached notice with session %q", got.GetSession())
+			}
+			break
+		}
+	}
 	// Once detached, the old session is closed at pbmanager too, and a new
 	// login is accepted.
 	if res := login(t, m, "w1", "pw1"); !res.GetOk() || res.GetSession() == f.session {

@@ -11,7 +11,8 @@
 //     worker is answered a messages.WorkerLoginResponse saying why, and the
 //     master's log says who tried what.
 //   - messages.FromWorker: forwarded to the worker's actor when its session
-//     is open, dropped otherwise.
+//     is open; otherwise dropped, and the worker told it is detached
+//     (ToWorker.detached), so that it logs in again.
 //
 // From the master's own actors it accepts messages.SessionClosed, and
 // messages.ApplyConfig (the remote listener itself cannot change while the
@@ -70,8 +71,16 @@ func (p *pbmanager) Receive(ctx actor.Context) {
 	case *messages.FromWorker:
 		if to, ok := p.sessions[m.GetSession()]; ok {
 			ctx.Send(to, m)
-		} else if p.dropLog.Allow() {
+			return
+		}
+		if p.dropLog.Allow() {
 			p.RT.Log.Info("message from a worker without an open session dropped", slog.String("from", sender(ctx)))
+		}
+		// Tell the worker, so that it logs in again (it may not have noticed
+		// being detached while its connection stayed up).
+		if s := ctx.Sender(); s != nil && m.GetDetach() == "" {
+			ctx.Send(actor.NewPID(s.GetAddress(), "worker"), &messages.ToWorker{Session: m.GetSession(),
+				Kind: &messages.ToWorker_Detached{Detached: "the master has detached this worker; log in again"}})
 		}
 	case *messages.SessionClosed:
 		delete(p.sessions, m.GetSession())

@@ -56,6 +56,9 @@ type (
 	waitIdle struct{ ch chan struct{} }
 	// cmdDone: a command's goroutine has ended.
 	cmdDone struct{ c *command }
+	// masterDetached is published when the master says it has detached
+	// this worker: Run treats it as a lost master.
+	masterDetached struct{}
 )
 
 func newAgent(log *slog.Logger, basedir string, shutdown chan<- bool) *agent {
@@ -153,6 +156,9 @@ func (a *agent) toWorker(c actor.Context, m *messages.ToWorker) {
 		a.log.Info("message from master: " + k.Print)
 	case *messages.ToWorker_Keepalive:
 		a.link.sendKeepalive()
+	case *messages.ToWorker_Detached:
+		a.log.Warn("the master detached this worker; logging in again", "why", k.Detached)
+		c.ActorSystem().EventStream.Publish(&masterDetached{})
 	case *messages.ToWorker_Shutdown:
 		graceful := k.Shutdown.GetGraceful()
 		a.log.Info("the master asks the worker to shut down", "graceful", graceful, "running", len(a.cmds))

@@ -89,6 +89,8 @@ func start(o Options) (*worker, error) {
 			lost = e.Address == o.Master
 		case *actor.DeadLetterEvent:
 			lost = e.PID != nil && e.PID.Address == o.Master
+		case *masterDetached:
+			lost = true
 		}
 		if lost {
 			select {
