@@ -51,7 +51,9 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 	v := &validator{src: src}
 	v.listen(cfg.GetListen())
 	workers := v.workers(cfg.GetWorkers())
+	locks := v.locks(cfg.GetLocks())
 	builders := v.builders(cfg.GetBuilders(), workers)
+	v.builderLocks(cfg.GetBuilders(), locks)
 	schedulers := v.schedulers(cfg.GetSchedulers(), builders)
 	for i, b := range cfg.GetBuilders() {
 		for k, s := range b.GetSteps() {
@@ -156,6 +158,49 @@ func (v *validator) workers(ws []*messages.WorkerConfig) map[string]int {
 		}
 	}
 	return seen
+}
+
+// locks checks the locks and returns the index of each valid lock name.
+func (v *validator) locks(ls []*messages.LockConfig) map[string]int {
+	seen := make(map[string]int, len(ls))
+	for i, l := range ls {
+		v.name(seen, "lock", "locks", i, l.GetName(), lockNameProblem)
+		if l.GetType() == messages.LockType_LOCK_TYPE_UNSPECIFIED {
+			v.errorf(at("locks", i, ".type"), "lock %s has no type; set master or worker", quoteName(l.GetName()))
+		}
+		if l.GetMaxCount() < 0 {
+			v.errorf(at("locks", i, ".max_count"), "max_count is %d; it must be at least 1 (0 means 1)", l.GetMaxCount())
+		}
+	}
+	return seen
+}
+
+func lockNameProblem(name string) string {
+	if name == "" {
+		return "is empty"
+	}
+	return ""
+}
+
+// builderLocks checks that builders take known locks, each once, with a mode.
+func (v *validator) builderLocks(bs []*messages.BuilderConfig, locks map[string]int) {
+	for i, b := range bs {
+		taken := map[string]int{}
+		for j, l := range b.GetLocks() {
+			p := indexPath(at("builders", i, ".locks"), j)
+			if _, ok := locks[l.GetName()]; !ok {
+				v.errorf(p, "builder %s takes unknown lock %s", quoteName(b.GetName()), quoteName(l.GetName()))
+			} else if first, dup := taken[l.GetName()]; dup {
+				v.errorf(p, "builder %s takes lock %s twice (first at %s)", quoteName(b.GetName()), quoteName(l.GetName()),
+					v.where(indexPath(at("builders", i, ".locks"), first)))
+			} else {
+				taken[l.GetName()] = j
+			}
+			if l.GetAccess() == messages.LockAccessMode_LOCK_ACCESS_MODE_UNSPECIFIED {
+				v.errorf(p, "builder %s takes lock %s with no access; set exclusive or counting", quoteName(b.GetName()), quoteName(l.GetName()))
+			}
+		}
+	}
 }
 
 // builders checks the builders (except their steps) against the workers and

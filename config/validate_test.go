@@ -361,6 +361,23 @@ workers:
   - name: w
     max_builds: -1
 `, []want{{"workers[0].max_builds", 3, `max_builds is -1; it must not be negative`}}},
+		{"locks", `
+locks:
+  - {name: l1, type: master, max_count: 2}
+  - {name: l1, type: worker}
+  - {name: l2}
+workers: [{name: w}]
+builders:
+  - name: b
+    workers: [w]
+    locks: [{name: l1, access: exclusive}, {name: nope, access: counting}, {name: l1, access: counting}, {name: l2}]
+`, []want{
+			{"locks[1].name", 3, `duplicate lock name "l1"`},
+			{"locks[2].type", 4, `lock "l2" has no type; set master or worker`},
+			{"builders[0].locks[1]", 9, `builder "b" takes unknown lock "nope"`},
+			{"builders[0].locks[2]", 9, `builder "b" takes lock "l1" twice`},
+			{"builders[0].locks[3]", 9, `builder "b" takes lock "l2" with no access`},
+		}},
 		{"keepalive too short", `
 workers:
   - name: w

@@ -22,6 +22,110 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LockType says what a lock counts over.
+type LockType int32
+
+const (
+	LockType_LOCK_TYPE_UNSPECIFIED LockType = 0
+	// One lock for the whole master (Buildbot's MasterLock).
+	LockType_LOCK_TYPE_MASTER LockType = 1
+	// One lock per worker (Buildbot's WorkerLock).
+	LockType_LOCK_TYPE_WORKER LockType = 2
+)
+
+// Enum value maps for LockType.
+var (
+	LockType_name = map[int32]string{
+		0: "LOCK_TYPE_UNSPECIFIED",
+		1: "LOCK_TYPE_MASTER",
+		2: "LOCK_TYPE_WORKER",
+	}
+	LockType_value = map[string]int32{
+		"LOCK_TYPE_UNSPECIFIED": 0,
+		"LOCK_TYPE_MASTER":      1,
+		"LOCK_TYPE_WORKER":      2,
+	}
+)
+
+func (x LockType) Enum() *LockType {
+	p := new(LockType)
+	*p = x
+	return p
+}
+
+func (x LockType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LockType) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+}
+
+func (LockType) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[0]
+}
+
+func (x LockType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LockType.Descriptor instead.
+func (LockType) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+}
+
+// LockAccessMode is how a build takes a lock.
+type LockAccessMode int32
+
+const (
+	LockAccessMode_LOCK_ACCESS_MODE_UNSPECIFIED LockAccessMode = 0
+	// Alone: no other build holds the lock meanwhile.
+	LockAccessMode_LOCK_ACCESS_MODE_EXCLUSIVE LockAccessMode = 1
+	// One of at most max_count.
+	LockAccessMode_LOCK_ACCESS_MODE_COUNTING LockAccessMode = 2
+)
+
+// Enum value maps for LockAccessMode.
+var (
+	LockAccessMode_name = map[int32]string{
+		0: "LOCK_ACCESS_MODE_UNSPECIFIED",
+		1: "LOCK_ACCESS_MODE_EXCLUSIVE",
+		2: "LOCK_ACCESS_MODE_COUNTING",
+	}
+	LockAccessMode_value = map[string]int32{
+		"LOCK_ACCESS_MODE_UNSPECIFIED": 0,
+		"LOCK_ACCESS_MODE_EXCLUSIVE":   1,
+		"LOCK_ACCESS_MODE_COUNTING":    2,
+	}
+)
+
+func (x LockAccessMode) Enum() *LockAccessMode {
+	p := new(LockAccessMode)
+	*p = x
+	return p
+}
+
+func (x LockAccessMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LockAccessMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[1].Descriptor()
+}
+
+func (LockAccessMode) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[1]
+}
+
+func (x LockAccessMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LockAccessMode.Descriptor instead.
+func (LockAccessMode) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
 // SchedulerType is the kind of a scheduler; the YAML spells it in lower case
 // without the prefix (`force`, `single_branch` …).
 type SchedulerType int32
@@ -72,11 +176,11 @@ func (x SchedulerType) String() string {
 }
 
 func (SchedulerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
 }
 
 func (SchedulerType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[0]
+	return &file_buildmaster_v1_config_proto_enumTypes[2]
 }
 
 func (x SchedulerType) Number() protoreflect.EnumNumber {
@@ -85,7 +189,7 @@ func (x SchedulerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SchedulerType.Descriptor instead.
 func (SchedulerType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
 }
 
 // MasterConfig is the whole configuration of one master. The YAML config file is
@@ -116,8 +220,10 @@ type MasterConfig struct {
 	// The default of builders[].collapse_requests (Buildbot's
 	// c['collapseRequests']); unset means true, as in Buildbot.
 	CollapseRequests *bool `protobuf:"varint,11,opt,name=collapse_requests,json=collapseRequests,proto3,oneof" json:"collapse_requests,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Locks builds take (Buildbot's MasterLock and WorkerLock).
+	Locks         []*LockConfig `protobuf:"bytes,12,rep,name=locks,proto3" json:"locks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MasterConfig) Reset() {
@@ -227,6 +333,128 @@ func (x *MasterConfig) GetCollapseRequests() bool {
 	return false
 }
 
+func (x *MasterConfig) GetLocks() []*LockConfig {
+	if x != nil {
+		return x.Locks
+	}
+	return nil
+}
+
+// LockConfig is a lock builds may take.
+type LockConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type  LockType               `protobuf:"varint,2,opt,name=type,proto3,enum=buildmaster.v1.LockType" json:"type,omitempty"`
+	// How many builds may hold it at once in counting mode (default 1).
+	MaxCount      int32 `protobuf:"varint,3,opt,name=max_count,json=maxCount,proto3" json:"max_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockConfig) Reset() {
+	*x = LockConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockConfig) ProtoMessage() {}
+
+func (x *LockConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
+func (*LockConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LockConfig) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LockConfig) GetType() LockType {
+	if x != nil {
+		return x.Type
+	}
+	return LockType_LOCK_TYPE_UNSPECIFIED
+}
+
+func (x *LockConfig) GetMaxCount() int32 {
+	if x != nil {
+		return x.MaxCount
+	}
+	return 0
+}
+
+// LockAccess is a lock a builder's builds take, and how.
+type LockAccess struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Access        LockAccessMode         `protobuf:"varint,2,opt,name=access,proto3,enum=buildmaster.v1.LockAccessMode" json:"access,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockAccess) Reset() {
+	*x = LockAccess{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockAccess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockAccess) ProtoMessage() {}
+
+func (x *LockAccess) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
+func (*LockAccess) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LockAccess) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LockAccess) GetAccess() LockAccessMode {
+	if x != nil {
+		return x.Access
+	}
+	return LockAccessMode_LOCK_ACCESS_MODE_UNSPECIFIED
+}
+
 // ListenConfig names the master's listeners, each as host:port.
 type ListenConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -242,7 +470,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +482,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +495,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -313,7 +541,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +553,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +566,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -404,13 +632,16 @@ type BuilderConfig struct {
 	// compatible requests still waiting, which complete as SKIPPED. Unset:
 	// the master's collapse_requests.
 	CollapseRequests *bool `protobuf:"varint,9,opt,name=collapse_requests,json=collapseRequests,proto3,oneof" json:"collapse_requests,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Locks each build of this builder holds while it runs; a build starts
+	// only when all are free for it (on its worker, for worker locks).
+	Locks         []*LockAccess `protobuf:"bytes,10,rep,name=locks,proto3" json:"locks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +653,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +666,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -501,6 +732,13 @@ func (x *BuilderConfig) GetCollapseRequests() bool {
 	return false
 }
 
+func (x *BuilderConfig) GetLocks() []*LockAccess {
+	if x != nil {
+		return x.Locks
+	}
+	return nil
+}
+
 // StepConfig is one step of a build; exactly one kind is set.
 type StepConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -523,7 +761,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +773,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +786,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StepConfig) GetName() string {
@@ -677,7 +915,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +927,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +940,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -760,7 +998,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +1010,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +1023,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -820,7 +1058,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1070,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1083,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -873,7 +1111,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1123,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1136,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -944,7 +1182,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1194,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1207,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -1064,7 +1302,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1314,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1327,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -1154,7 +1392,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1404,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1417,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -1223,7 +1461,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1473,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1486,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -1276,7 +1514,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1526,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1539,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -1325,7 +1563,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1575,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1588,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -1378,7 +1616,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1628,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1641,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -1417,7 +1655,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xcf\x05\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x81\x06\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -1432,11 +1670,21 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\vsupervision\x18\t \x01(\v2!.buildmaster.v1.SupervisionConfigR\vsupervision\x127\n" +
 	"\ametrics\x18\n" +
 	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x120\n" +
-	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x1a9\n" +
+	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x120\n" +
+	"\x05locks\x18\f \x03(\v2\x1a.buildmaster.v1.LockConfigR\x05locks\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"N\n" +
+	"\x12_collapse_requests\"k\n" +
+	"\n" +
+	"LockConfig\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x18.buildmaster.v1.LockTypeR\x04type\x12\x1b\n" +
+	"\tmax_count\x18\x03 \x01(\x05R\bmaxCount\"X\n" +
+	"\n" +
+	"LockAccess\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"N\n" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
@@ -1453,7 +1701,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbb\x04\n" +
 	"\rBuilderConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aworkers\x18\x02 \x03(\tR\aworkers\x120\n" +
@@ -1465,7 +1713,9 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"properties\x18\b \x03(\v2-.buildmaster.v1.BuilderConfig.PropertiesEntryR\n" +
 	"properties\x120\n" +
-	"\x11collapse_requests\x18\t \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x1a6\n" +
+	"\x11collapse_requests\x18\t \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x120\n" +
+	"\x05locks\x18\n" +
+	" \x03(\v2\x1a.buildmaster.v1.LockAccessR\x05locks\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
@@ -1548,7 +1798,15 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\fmax_restarts\x18\x01 \x01(\x05R\vmaxRestarts\x121\n" +
 	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06within\"M\n" +
 	"\rMetricsConfig\x12<\n" +
-	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*\x81\x02\n" +
+	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*Q\n" +
+	"\bLockType\x12\x19\n" +
+	"\x15LOCK_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10LOCK_TYPE_MASTER\x10\x01\x12\x14\n" +
+	"\x10LOCK_TYPE_WORKER\x10\x02*q\n" +
+	"\x0eLockAccessMode\x12 \n" +
+	"\x1cLOCK_ACCESS_MODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aLOCK_ACCESS_MODE_EXCLUSIVE\x10\x01\x12\x1d\n" +
+	"\x19LOCK_ACCESS_MODE_COUNTING\x10\x02*\x81\x02\n" +
 	"\rSchedulerType\x12\x1e\n" +
 	"\x1aSCHEDULER_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SCHEDULER_TYPE_FORCE\x10\x01\x12 \n" +
@@ -1571,71 +1829,79 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_config_proto_rawDescData
 }
 
-var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_buildmaster_v1_config_proto_goTypes = []any{
-	(SchedulerType)(0),          // 0: buildmaster.v1.SchedulerType
-	(*MasterConfig)(nil),        // 1: buildmaster.v1.MasterConfig
-	(*ListenConfig)(nil),        // 2: buildmaster.v1.ListenConfig
-	(*WorkerConfig)(nil),        // 3: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 4: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 5: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 6: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 7: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 8: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 9: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),     // 10: buildmaster.v1.SchedulerConfig
-	(*ChangeSourceConfig)(nil),  // 11: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 12: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 13: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 14: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 15: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 16: buildmaster.v1.MetricsConfig
-	nil,                         // 17: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 18: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 19: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 20: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 21: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 22: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 23: google.protobuf.Duration
+	(LockType)(0),               // 0: buildmaster.v1.LockType
+	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
+	(SchedulerType)(0),          // 2: buildmaster.v1.SchedulerType
+	(*MasterConfig)(nil),        // 3: buildmaster.v1.MasterConfig
+	(*LockConfig)(nil),          // 4: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),          // 5: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),        // 6: buildmaster.v1.ListenConfig
+	(*WorkerConfig)(nil),        // 7: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 8: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 9: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 10: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 11: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 12: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 13: buildmaster.v1.TriggerStep
+	(*SchedulerConfig)(nil),     // 14: buildmaster.v1.SchedulerConfig
+	(*ChangeSourceConfig)(nil),  // 15: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 16: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 17: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 18: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 19: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 20: buildmaster.v1.MetricsConfig
+	nil,                         // 21: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 22: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 23: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 24: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 25: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 26: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 27: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	2,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	3,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	4,  // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	10, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	11, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	17, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	14, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	15, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	16, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	18, // 9: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	23, // 10: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	23, // 11: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	5,  // 12: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	19, // 13: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	20, // 14: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	6,  // 15: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	7,  // 16: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	8,  // 17: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	9,  // 18: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	21, // 19: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	23, // 20: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	23, // 21: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	0,  // 22: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	23, // 23: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	23, // 24: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	22, // 25: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	12, // 26: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	13, // 27: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	23, // 28: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	23, // 29: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	23, // 30: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	6,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	7,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	8,  // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	14, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	15, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	21, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	18, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	19, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	20, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	4,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	0,  // 10: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	1,  // 11: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	22, // 12: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	27, // 13: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	27, // 14: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	9,  // 15: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	23, // 16: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	24, // 17: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	5,  // 18: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	10, // 19: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	11, // 20: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	12, // 21: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	13, // 22: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	25, // 23: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	27, // 24: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	27, // 25: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	2,  // 26: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	27, // 27: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	27, // 28: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	26, // 29: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	16, // 30: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	17, // 31: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	27, // 32: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	27, // 33: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	27, // 34: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -1645,14 +1911,14 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[4].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[6].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[12].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
@@ -1661,8 +1927,8 @@ func file_buildmaster_v1_config_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   22,
+			NumEnums:      3,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -538,3 +538,44 @@ func TestCollapsing(t *testing.T) {
 		t.Fatalf("builds: %s", body)
 	}
 }
+
+const lockedConfig = `
+collapse_requests: false
+locks:
+  - {name: deploy, type: master}
+workers:
+  - {name: w1, password: pw1}
+  - {name: w2, password: pw2}
+builders:
+  - name: one
+    workers: [w1]
+    locks: [{name: deploy, access: exclusive}]
+    steps: [{name: s, shell: {script: 'if [ -e MARK ]; then echo OVERLAP; exit 1; fi; touch MARK; sleep 0.5; rm MARK'}}]
+  - name: two
+    workers: [w2]
+    locks: [{name: deploy, access: exclusive}]
+    steps: [{name: s, shell: {script: 'if [ -e MARK ]; then echo OVERLAP; exit 1; fi; touch MARK; sleep 0.5; rm MARK'}}]
+schedulers:
+  - {name: force, type: force, builders: [one, two]}
+`
+
+// TestLocksSerialise: two builders on two workers that take the same
+// exclusive master lock never build at once.
+func TestLocksSerialise(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "mark")
+	m := startMaster(t, strings.ReplaceAll(lockedConfig, "MARK", mark))
+	startWorker(t, m, "w1", "pw1")
+	startWorker(t, m, "w2", "pw2")
+	for _, b := range []string{"one", "two", "one", "two"} {
+		if out, errOut, code := m.cli("force", b); code != 0 {
+			t.Fatalf("force %s: exit %d\n%s%s", b, code, out, errOut)
+		}
+	}
+	for _, b := range []string{"one", "two"} {
+		for n := 1; n <= 2; n++ {
+			if r := m.waitBuild(b, n); *r.Results != 0 {
+				t.Fatalf("%s #%d: results %d, log:\n%s", b, n, *r.Results, m.stepLog(r.Buildid, "s"))
+			}
+		}
+	}
+}

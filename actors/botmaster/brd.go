@@ -2,8 +2,8 @@ package botmaster
 
 import (
 	"cmp"
+	"iter"
 	"log/slog"
-	"math"
 	"slices"
 	"time"
 
@@ -31,8 +31,11 @@ const BRDPath = "master/botmaster/brd"
 //
 // Choices, as Buildbot's BasicBuildChooser: builders in order of their
 // oldest unclaimed request (then name); for each, its oldest request first;
-// a worker the builder lists that is connected, under max_builds and not
-// already building for this builder. Where Buildbot picks the worker at
+// a worker the builder lists that is connected, under max_builds, not
+// already building for this builder, and where the builder's locks are
+// free (a master lock is one for all workers, a worker lock one per
+// worker; exclusive takes it alone, counting as one of max_count). A build
+// holds its locks from its claim until it finishes. Where Buildbot picks the worker at
 // random, brd picks the least busy (then by name), so that choices are
 // reproducible.
 type brd struct {
@@ -42,6 +45,20 @@ type brd struct {
 	pending  map[string]bool   // builders to look at
 	claiming map[uint64]bool   // requests whose claim is in flight
 	idOf     map[string]uint64 // builder name → builderid, once known
+	locks    map[string]*lockState
+	held     map[string][]heldLock // by builder+"\x00"+worker: what its build holds
+}
+
+// lockState is one lock's holders: a master lock by its name, a worker
+// lock by its name and the worker's.
+type lockState struct {
+	holders   int
+	exclusive bool
+}
+
+type heldLock struct {
+	key       string
+	exclusive bool
 }
 
 type workerSlots struct {
@@ -60,7 +77,7 @@ type claimDone struct {
 
 func newBRD(rt *service.Runtime) *brd {
 	return &brd{rt: rt, now: time.Now, workers: map[string]*workerSlots{}, pending: map[string]bool{},
-		claiming: map[uint64]bool{}, idOf: map[string]uint64{}}
+		claiming: map[uint64]bool{}, idOf: map[string]uint64{}, locks: map[string]*lockState{}, held: map[string][]heldLock{}}
 }
 
 // Receive implements actor.Actor.
@@ -77,10 +94,8 @@ func (d *brd) Receive(ctx actor.Context) {
 			d.distribute(ctx)
 		}
 	case *messages.BuildFinished:
-		w := d.slots(m.GetWorker())
-		if w.builders[m.GetBuilder()] {
-			delete(w.builders, m.GetBuilder())
-			w.running--
+		if d.release(m.GetBuilder(), m.GetWorker()) {
+			d.wake()
 		}
 		d.wake(append(d.buildersOf(m.GetWorker()), m.GetBuilder())...)
 		d.distribute(ctx)
@@ -90,7 +105,9 @@ func (d *brd) Receive(ctx actor.Context) {
 		}
 		if m.err != nil {
 			d.rt.Log.Info("brd: claim failed; trying again", slog.String("builder", m.builder), slog.Any("error", m.err))
-			d.release(m.builder, m.worker)
+			if d.release(m.builder, m.worker) {
+				d.wake()
+			}
 			d.wake(m.builder)
 			d.distribute(ctx)
 			return
@@ -108,11 +125,77 @@ func (d *brd) slots(worker string) *workerSlots {
 	return w
 }
 
-func (d *brd) release(builder, worker string) {
+// release frees what a build of builder on worker held: the worker's slot
+// and its locks. It reports whether it freed locks (which may let any
+// builder go on: the caller wakes them all).
+func (d *brd) release(builder, worker string) (freedLocks bool) {
 	w := d.slots(worker)
 	if w.builders[builder] {
 		delete(w.builders, builder)
 		w.running--
+	}
+	key := builder + "\x00" + worker
+	if held := d.held[key]; len(held) > 0 {
+		for _, h := range held {
+			if st := d.locks[h.key]; st != nil {
+				st.holders--
+				st.exclusive = st.exclusive && !h.exclusive
+			}
+		}
+		freedLocks = true
+	}
+	delete(d.held, key)
+	return freedLocks
+}
+
+// lockKey is the key of lock l for a build on worker.
+func lockKey(l *messages.LockConfig, worker string) string {
+	if l.GetType() == messages.LockType_LOCK_TYPE_WORKER {
+		return l.GetName() + "\x00" + worker
+	}
+	return l.GetName()
+}
+
+// locksFree reports whether a build of b on worker could take all its locks.
+func (d *brd) locksFree(locks map[string]*messages.LockConfig, b *messages.BuilderConfig, worker string) bool {
+	for _, a := range b.GetLocks() {
+		l := locks[a.GetName()]
+		if l == nil {
+			continue
+		}
+		st := d.locks[lockKey(l, worker)]
+		if st == nil {
+			continue
+		}
+		if a.GetAccess() == messages.LockAccessMode_LOCK_ACCESS_MODE_EXCLUSIVE {
+			if st.holders > 0 {
+				return false
+			}
+		} else if st.exclusive || st.holders >= max(int(l.GetMaxCount()), 1) {
+			return false
+		}
+	}
+	return true
+}
+
+// takeLocks takes b's locks for a build on worker (locksFree said they are free).
+func (d *brd) takeLocks(locks map[string]*messages.LockConfig, b *messages.BuilderConfig, worker string) {
+	key := b.GetName() + "\x00" + worker
+	for _, a := range b.GetLocks() {
+		l := locks[a.GetName()]
+		if l == nil {
+			continue
+		}
+		k := lockKey(l, worker)
+		st := d.locks[k]
+		if st == nil {
+			st = &lockState{}
+			d.locks[k] = st
+		}
+		ex := a.GetAccess() == messages.LockAccessMode_LOCK_ACCESS_MODE_EXCLUSIVE
+		st.holders++
+		st.exclusive = st.exclusive || ex
+		d.held[key] = append(d.held[key], heldLock{key: k, exclusive: ex})
 	}
 }
 
@@ -144,54 +227,89 @@ func (d *brd) distribute(ctx actor.Context) {
 	if len(d.pending) == 0 {
 		return
 	}
-	cfg := map[string]*messages.BuilderConfig{}
-	for _, b := range d.rt.Config().GetBuilders() {
-		cfg[b.GetName()] = b
-	}
+	cfg := d.rt.Config()
 	txn := d.rt.DB.Read()
+	names := make([]string, 0, len(d.pending))
+	for name := range d.pending {
+		names = append(names, name)
+	}
+	clear(d.pending)
+	queue := func(builder string) iter.Seq[*messages.BuildRequest] {
+		return func(yield func(*messages.BuildRequest) bool) {
+			id := d.builderID(txn, builder)
+			if id == 0 {
+				return // no request was ever made for it
+			}
+			for row := range state.ScanIndex(txn, state.TableBuildRequests, state.IndexUnclaimed+"_prefix", false, id) {
+				if !yield(row.(*messages.BuildRequest)) {
+					return
+				}
+			}
+		}
+	}
+	for _, a := range d.plan(cfg, names, queue) {
+		d.claim(ctx, a.builder, a.worker, a.brids)
+	}
+}
+
+// assignment is a build brd decided to start.
+type assignment struct {
+	builder, worker string
+	brids           []uint64
+}
+
+// plan decides which builds start now on the named builders, given each
+// builder's unclaimed requests oldest first (queue), and reserves what
+// they take (the worker's slot, the locks, the requests) until they finish
+// or their claim fails. It is the distributor's whole policy, deterministic
+// for a given state.
+func (d *brd) plan(cfg *messages.MasterConfig, names []string, queue func(string) iter.Seq[*messages.BuildRequest]) []assignment {
+	builders := map[string]*messages.BuilderConfig{}
+	for _, b := range cfg.GetBuilders() {
+		builders[b.GetName()] = b
+	}
+	locks := map[string]*messages.LockConfig{}
+	for _, l := range cfg.GetLocks() {
+		locks[l.GetName()] = l
+	}
 	type candidate struct {
 		name   string
-		id     uint64
 		oldest int64
 	}
 	var order []candidate
-	for name := range d.pending {
-		if cfg[name] == nil {
+	for _, name := range names {
+		if builders[name] == nil {
 			continue // not (or no longer) configured: its requests wait
 		}
-		id := d.builderID(txn, name)
-		if id == 0 {
-			continue // no request was ever made for it
-		}
-		oldest := int64(math.MaxInt64)
-		for row := range state.ScanIndex(txn, state.TableBuildRequests, state.IndexUnclaimed+"_prefix", false, id) {
-			if r := row.(*messages.BuildRequest); !d.claiming[r.Id] {
-				oldest = r.SubmittedAt
+		for r := range queue(name) {
+			if !d.claiming[r.Id] {
+				order = append(order, candidate{name, r.SubmittedAt})
 				break
 			}
 		}
-		order = append(order, candidate{name, id, oldest})
 	}
-	clear(d.pending)
 	slices.SortFunc(order, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(a.oldest, b.oldest), cmp.Compare(a.name, b.name))
 	})
+	var out []assignment
 	for _, c := range order {
-		if c.oldest == math.MaxInt64 {
-			continue
-		}
-		for row := range state.ScanIndex(txn, state.TableBuildRequests, state.IndexUnclaimed+"_prefix", false, c.id) {
-			r := row.(*messages.BuildRequest)
+		for r := range queue(c.name) {
 			if d.claiming[r.Id] {
 				continue
 			}
-			worker := d.chooseWorker(cfg[c.name])
+			worker := d.chooseWorker(locks, builders[c.name])
 			if worker == "" {
 				break
 			}
-			d.claim(ctx, c.name, worker, []uint64{r.Id})
+			d.takeLocks(locks, builders[c.name], worker)
+			w := d.slots(worker)
+			w.builders[c.name] = true
+			w.running++
+			d.claiming[r.Id] = true
+			out = append(out, assignment{builder: c.name, worker: worker, brids: []uint64{r.Id}})
 		}
 	}
+	return out
 }
 
 func (d *brd) builderID(txn *memdb.Txn, name string) uint64 {
@@ -208,12 +326,14 @@ func (d *brd) builderID(txn *memdb.Txn, name string) uint64 {
 }
 
 // chooseWorker picks, among the builder's workers that can take a build for
-// it now, the least busy, then the first by name; "" when none can.
-func (d *brd) chooseWorker(b *messages.BuilderConfig) string {
+// it now (connected, under max_builds, not building for it, its locks
+// free there), the least busy, then the first by name; "" when none can.
+func (d *brd) chooseWorker(locks map[string]*messages.LockConfig, b *messages.BuilderConfig) string {
 	best, bestRunning := "", 0
 	for _, name := range b.GetWorkers() {
 		w := d.workers[name]
-		if w == nil || !w.connected || w.builders[b.GetName()] || (w.max > 0 && int32(w.running) >= w.max) {
+		if w == nil || !w.connected || w.builders[b.GetName()] || (w.max > 0 && int32(w.running) >= w.max) ||
+			!d.locksFree(locks, b, name) {
 			continue
 		}
 		if best == "" || w.running < bestRunning || (w.running == bestRunning && name < best) {
@@ -223,15 +343,8 @@ func (d *brd) chooseWorker(b *messages.BuilderConfig) string {
 	return best
 }
 
-// claim reserves the worker's slot and claims the requests for this master;
-// the answer comes back as claimDone.
+// claim claims the requests plan reserved; the answer comes back as claimDone.
 func (d *brd) claim(ctx actor.Context, builder, worker string, brids []uint64) {
-	w := d.slots(worker)
-	w.builders[builder] = true
-	w.running++
-	for _, id := range brids {
-		d.claiming[id] = true
-	}
 	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_ClaimBuildRequests{ClaimBuildRequests: &messages.ClaimBuildRequests{
 		Masterid: d.rt.MasterID, ClaimedAt: d.now().Unix(), Brids: brids}}})
 	self := ctx.Self()

@@ -1,0 +1,360 @@
+package botmaster_test
+
+// In-process benchmarks of the build path: an ephemeral master (no raft, no
+// fsync: commands are applied at once), no remote endpoint, and one fake
+// `worker` actor that stands for every connected worker and completes every
+// command at once with rc 0.
+//
+//	BenchmarkDistributor       1,000 builders, 100 workers, 10,000 queued
+//	                           requests: requests/s until all are complete,
+//	                           and the master's CPU per request
+//	BenchmarkBuildDBWrites     the same 10,000 requests' db commands (claim,
+//	                           build, step, log, finish, complete) submitted
+//	                           straight to the store: the floor the state
+//	                           alone puts under the distributor's figure
+//	BenchmarkChangeToBuildStart a change (AddChange, answered once applied)
+//	                           to its build's first command at the worker,
+//	                           one change at a time: p50/p95
+//
+//	go test -run XXX -bench . -benchtime 1x ./actors/botmaster/
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/actors/pbmanager"
+	"github.com/buildmaster/buildmaster/config"
+	istate "github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// instantWorker is the one `worker` actor of the process: the master
+// addresses every in-process worker's connection as `worker` at the local
+// address, so this actor serves every session. It completes each command
+// at once (rc 0) and answers keepalives. started, when set, receives the
+// time each build's first command (its mkdir) arrived.
+type instantWorker struct {
+	started chan time.Time
+}
+
+func (f *instantWorker) Receive(ctx actor.Context) {
+	m, ok := ctx.Message().(*messages.ToWorker)
+	if !ok {
+		return
+	}
+	pb := actor.NewPID(ctx.Self().Address, pbmanager.Path)
+	switch {
+	case m.GetStart() != nil:
+		if f.started != nil && m.GetStart().GetMkdir() != nil {
+			f.started <- time.Now()
+		}
+		ctx.Send(pb, &messages.FromWorker{Session: m.GetSession(), Kind: &messages.FromWorker_Update{Update: &messages.CommandUpdate{
+			CommandId: m.GetStart().GetCommandId(), Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{Rc: 0}}}}})
+	case m.GetKeepalive() != nil:
+		ctx.Send(pb, &messages.FromWorker{Session: m.GetSession(), Kind: &messages.FromWorker_Keepalive{Keepalive: &messages.Keepalive{}}})
+	}
+}
+
+func benchAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// benchConfig renders nw workers (w000…, max_builds maxBuilds, a keepalive
+// long enough never to matter) and nb builders (b0000…), builder i on
+// perBuilder consecutive workers from i mod nw, one `true` step each,
+// collapse_requests off; plus the given schedulers YAML.
+func benchConfig(nw, nb, perBuilder, maxBuilds int, schedulers string) string {
+	var sb strings.Builder
+	sb.WriteString("workers:\n")
+	for i := range nw {
+		fmt.Fprintf(&sb, "  - {name: w%03d, password: pw, max_builds: %d, keepalive_interval: 1h}\n", i, maxBuilds)
+	}
+	sb.WriteString("builders:\n")
+	for i := range nb {
+		var ws []string
+		for k := range perBuilder {
+			ws = append(ws, fmt.Sprintf("w%03d", (i+k)%nw))
+		}
+		fmt.Fprintf(&sb, "  - {name: b%04d, workers: [%s], collapse_requests: false, steps: [{shell: {command: ['true']}}]}\n",
+			i, strings.Join(ws, ", "))
+	}
+	sb.WriteString(schedulers)
+	return sb.String()
+}
+
+// startBench starts an ephemeral in-process master on body, the instant
+// worker, and logs nw workers in.
+func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Master {
+	b.Helper()
+	cfg, err := config.Load("bench.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\nmetrics: {log_interval: 0s}\n%s",
+		benchAddr(b), benchAddr(b), body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := master.Start(master.Options{Config: cfg, Token: "t", Log: quiet, NoRemote: true, Ephemeral: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Stop(30 * time.Second) })
+	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return w }), "worker"); err != nil {
+		b.Fatal(err)
+	}
+	pb := actor.NewPID(m.RT.System.Address(), pbmanager.Path)
+	for i := range nw {
+		res, err := m.RT.System.Root.RequestFuture(pb, &messages.WorkerLogin{Name: fmt.Sprintf("w%03d", i), Password: "pw",
+			ProtocolVersion: messages.ProtocolVersion_PROTOCOL_VERSION_1, Info: &messages.WorkerInfo{Basedir: "/nonexistent"}},
+			30*time.Second).Result()
+		if err != nil || !res.(*messages.WorkerLoginResponse).GetOk() {
+			b.Fatalf("login w%03d: %v %v", i, res, err)
+		}
+	}
+	// brd hears of each worker (WorkerAvailable) after its login answer.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := 0
+		for i := range nw {
+			if st, _ := m.RT.Tree.Lookup(pbmanager.WorkerPath(fmt.Sprintf("w%03d", i))).State().(*messages.WorkerState); st.GetConnected() {
+				n++
+			}
+		}
+		if n == nw {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d workers connected", n, nw)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return m
+}
+
+// outstanding counts requests not yet complete: unclaimed or claimed.
+func outstanding(m *master.Master) int {
+	txn := m.RT.DB.Read()
+	n := 0
+	for _, idx := range []string{istate.IndexUnclaimed, istate.IndexClaimedBy} {
+		for range istate.ScanIndex(txn, istate.TableBuildRequests, idx+"_prefix", false) {
+			n++
+		}
+	}
+	return n
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// queue adds buildsets of every builder until total requests are queued
+// (without waking brd).
+func queue(b *testing.B, m *master.Master, nb, total int) {
+	b.Helper()
+	var names []string
+	for i := range nb {
+		names = append(names, fmt.Sprintf("b%04d", i))
+	}
+	for added := 0; added < total; added += nb {
+		n := min(nb, total-added)
+		if _, err := m.RT.DB.Submit(&messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: &messages.AddBuildset{
+			Reason: "bench", SubmittedAt: time.Now().Unix(), BuilderNames: names[:n],
+			Sourcestamps: []*messages.SourceStamp{{}}}}}).Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDistributor: 1,000 builders, 100 workers (max_builds 1),
+// 10,000 requests queued before brd is woken; then one MaybeStartBuilds,
+// and the time until every request is complete. Each request is one
+// build: claim, worker row, build, properties, mkdir and `true` on the
+// instant worker, a step and its log, finish, complete. perBuilder is how
+// many of the 100 workers each builder lists (a worker then serves
+// 1000*perBuilder/100 builders, all of which brd looks at again whenever
+// one of its builds ends).
+func BenchmarkDistributor(b *testing.B) {
+	if testing.Short() {
+		b.Skip("10,000 builds; not with -short")
+	}
+	const nw, nb, requests = 100, 1000, 10_000
+	for _, perBuilder := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("workers-per-builder=%d", perBuilder), func(b *testing.B) {
+			var wall, cpu time.Duration
+			for range b.N {
+				b.StopTimer()
+				m := startBench(b, benchConfig(nw, nb, perBuilder, 1, ""), nw, &instantWorker{})
+				queue(b, m, nb, requests)
+				if n := outstanding(m); n != requests {
+					b.Fatalf("%d requests queued, want %d", n, requests)
+				}
+				b.StartTimer()
+				c0, t0 := cpuTime(), time.Now()
+				m.RT.System.Root.Send(actor.NewPID(m.RT.System.Address(), botmaster.BRDPath), &messages.MaybeStartBuilds{})
+				deadline := t0.Add(10 * time.Minute)
+				for outstanding(m) > 0 {
+					if time.Now().After(deadline) {
+						b.Fatalf("%d requests still outstanding after %s", outstanding(m), time.Since(t0))
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				wall, cpu = wall+time.Since(t0), cpu+cpuTime()-c0
+				b.StopTimer()
+				txn := m.RT.DB.Read()
+				builds, steps := istate.Count(txn, istate.TableBuilds), istate.Count(txn, istate.TableSteps)
+				if builds != requests || steps != requests {
+					b.Fatalf("%d builds and %d steps, want %d each", builds, steps, requests)
+				}
+				for row := range istate.Scan(txn, istate.TableBuilds, false) {
+					if r := row.(*messages.Build).Results; r == nil || *r != istate.ResultSuccess {
+						b.Fatalf("build %v", row)
+					}
+				}
+				m.Stop(30 * time.Second)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(requests*b.N)/wall.Seconds(), "requests/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(requests*b.N), "cpu-µs/request")
+			b.ReportMetric(float64(wall.Milliseconds())/float64(b.N), "wall-ms")
+		})
+	}
+}
+
+// submit applies cmd to s and waits for its result.
+func submit(b *testing.B, s *istate.Store, cmd *messages.Command) *messages.CommandResult {
+	res, err := s.Submit(cmd).Wait()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res
+}
+
+// BenchmarkBuildDBWrites submits, for each of 10,000 queued requests, the
+// commands its build writes (as build.go and steps.go do, in order), from
+// 100 goroutines (one per worker slot), straight to the ephemeral store:
+// what the state alone costs per build, without actors or the distributor.
+func BenchmarkBuildDBWrites(b *testing.B) {
+	if testing.Short() {
+		b.Skip("10,000 builds; not with -short")
+	}
+	const nw, nb, requests, writers = 100, 1000, 10_000, 100
+	var wall, cpu time.Duration
+	for range b.N {
+		b.StopTimer()
+		m := startBench(b, benchConfig(nw, nb, 1, 1, ""), 0, &instantWorker{})
+		queue(b, m, nb, requests)
+		var brids []*messages.BuildRequest
+		for row := range istate.ScanIndex(m.RT.DB.Read(), istate.TableBuildRequests, istate.IndexUnclaimed+"_prefix", false) {
+			brids = append(brids, row.(*messages.BuildRequest))
+		}
+		s, masterid := m.RT.DB, m.RT.MasterID
+		b.StartTimer()
+		c0, t0 := cpuTime(), time.Now()
+		var wg sync.WaitGroup
+		for g := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				worker := fmt.Sprintf("w%03d", g)
+				for i := g; i < len(brids); i += writers {
+					r := brids[i]
+					now := time.Now().Unix()
+					submit(b, s, &messages.Command{Kind: &messages.Command_ClaimBuildRequests{ClaimBuildRequests: &messages.ClaimBuildRequests{
+						Masterid: masterid, ClaimedAt: now, Brids: []uint64{r.Id}}}})
+					wid := submit(b, s, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: worker}}}).GetId()
+					bres := submit(b, s, &messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
+						Builderid: r.Builderid, Buildrequestid: r.Id, Workerid: wid, Masterid: masterid, StartedAt: now, StateString: "building"}}})
+					submit(b, s, &messages.Command{Kind: &messages.Command_SetBuildProperties{SetBuildProperties: &messages.SetBuildProperties{
+						Buildid: bres.GetId(), Properties: []*messages.Property{{Name: "buildername", ValueJson: `"x"`, Source: "Builder"},
+							{Name: "buildnumber", ValueJson: "1", Source: "Build"}, {Name: "workername", ValueJson: `"w"`, Source: "Worker"}}}}})
+					step := submit(b, s, &messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
+						Buildid: bres.GetId(), Name: "shell", StartedAt: now}}}).GetId()
+					submit(b, s, &messages.Command{Kind: &messages.Command_AddLog{AddLog: &messages.AddLog{Stepid: step, Name: "stdio", Slug: "stdio", Type: "s"}}})
+					submit(b, s, &messages.Command{Kind: &messages.Command_FinishStep{FinishStep: &messages.FinishStep{Stepid: step, CompleteAt: now}}})
+					submit(b, s, &messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{
+						Buildid: bres.GetId(), CompleteAt: now, StateString: "build successful"}}})
+					submit(b, s, &messages.Command{Kind: &messages.Command_CompleteBuildRequests{CompleteBuildRequests: &messages.CompleteBuildRequests{
+						Brids: []uint64{r.Id}, CompleteAt: now}}})
+				}
+			}()
+		}
+		wg.Wait()
+		wall, cpu = wall+time.Since(t0), cpu+cpuTime()-c0
+		b.StopTimer()
+		if n := outstanding(m); n != 0 {
+			b.Fatalf("%d requests outstanding", n)
+		}
+		m.Stop(30 * time.Second)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(requests*b.N)/wall.Seconds(), "requests/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(requests*b.N), "cpu-µs/request")
+}
+
+// BenchmarkChangeToBuildStart: a single_branch scheduler without
+// tree_stable_timer on one builder and one worker; each change is added
+// through change_svc (answered once applied), and the latency is from that
+// answer to the build's first command (mkdir) arriving at the worker, one
+// change at a time, after the previous build completed.
+func BenchmarkChangeToBuildStart(b *testing.B) {
+	if testing.Short() {
+		b.Skip("not with -short")
+	}
+	const changesPerRun = 200
+	w := &instantWorker{started: make(chan time.Time, 16)}
+	m := startBench(b, benchConfig(1, 1, 1, 1, "schedulers:\n  - {name: sb, type: single_branch, branch: main, builders: [b0000]}\n"), 1, w)
+	svc := actor.NewPID(m.RT.System.Address(), changes.Path)
+	var lat []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for i := range changesPerRun {
+			res, err := m.RT.System.Root.RequestFuture(svc, &messages.AddChange{Change: &messages.Change{Author: "bench", Branch: "main",
+				Revision: fmt.Sprintf("r%d", len(lat)), Comments: "bench"}}, 30*time.Second).Result()
+			t0 := time.Now()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, ok := res.(*messages.SendChangeResponse); !ok {
+				b.Fatalf("change %d: %v", i, res)
+			}
+			select {
+			case t1 := <-w.started:
+				lat = append(lat, t1.Sub(t0))
+			case <-time.After(30 * time.Second):
+				b.Fatal("no build started")
+			}
+			// The build completes at once; wait for it so that the next
+			// change finds the worker free.
+			for deadline := time.Now().Add(30 * time.Second); outstanding(m) > 0; time.Sleep(100 * time.Microsecond) {
+				if time.Now().After(deadline) {
+					b.Fatal("build did not complete")
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1e3 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.95), "p95-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}
