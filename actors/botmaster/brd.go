@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/buildmaster/buildmaster/actors/db"
@@ -66,7 +67,20 @@ type workerSlots struct {
 	max       int32
 	running   int
 	builders  map[string]bool // builders it is building for now
+	// quarantine: after a build ended EXCEPTION the worker takes no build
+	// until quarantinedUntil; the next wait doubles (Buildbot's quarantine).
+	quarantinedUntil time.Time
+	quarantine       time.Duration
 }
+
+// Quarantine bounds: the first wait after an EXCEPTION, and the longest.
+const (
+	QuarantineInitial = 10 * time.Second
+	QuarantineMax     = time.Hour
+)
+
+// quarantineOver wakes the distributor when a worker's quarantine ends.
+type quarantineOver struct{ worker string }
 
 // claimDone is the result of a claim brd made.
 type claimDone struct {
@@ -97,7 +111,15 @@ func (d *brd) Receive(ctx actor.Context) {
 		if d.release(m.GetBuilder(), m.GetWorker()) {
 			d.wake()
 		}
+		if until, ok := d.finished(m.GetWorker(), m.GetResults()); ok {
+			d.rt.Log.Warn("worker quarantined after a build ended in EXCEPTION", slog.String("worker", m.GetWorker()),
+				slog.Time("until", until))
+			scheduler.NewTimerScheduler(ctx).SendOnce(until.Sub(d.now()), ctx.Self(), quarantineOver{worker: m.GetWorker()})
+		}
 		d.wake(append(d.buildersOf(m.GetWorker()), m.GetBuilder())...)
+		d.distribute(ctx)
+	case quarantineOver:
+		d.wake(d.buildersOf(m.worker)...)
 		d.distribute(ctx)
 	case claimDone:
 		for _, id := range m.brids {
@@ -146,6 +168,24 @@ func (d *brd) release(builder, worker string) (freedLocks bool) {
 	}
 	delete(d.held, key)
 	return freedLocks
+}
+
+// finished updates a worker's quarantine for a build's results, as
+// Buildbot: EXCEPTION puts it in quarantine (the wait doubling each time, up
+// to QuarantineMax); anything but RETRY ends it. It returns when a new
+// quarantine ends.
+func (d *brd) finished(worker string, results int32) (time.Time, bool) {
+	w := d.slots(worker)
+	switch results {
+	case state.ResultException:
+		w.quarantine = min(max(2*w.quarantine, QuarantineInitial), QuarantineMax)
+		w.quarantinedUntil = d.now().Add(w.quarantine)
+		return w.quarantinedUntil, true
+	case state.ResultRetry, -1:
+	default:
+		w.quarantine, w.quarantinedUntil = 0, time.Time{}
+	}
+	return time.Time{}, false
 }
 
 // lockKey is the key of lock l for a build on worker.
@@ -326,14 +366,14 @@ func (d *brd) builderID(txn *memdb.Txn, name string) uint64 {
 }
 
 // chooseWorker picks, among the builder's workers that can take a build for
-// it now (connected, under max_builds, not building for it, its locks
-// free there), the least busy, then the first by name; "" when none can.
+// it now (connected, under max_builds, not building for it, not in
+// quarantine, its locks free there), the least busy, then the first by name; "" when none can.
 func (d *brd) chooseWorker(locks map[string]*messages.LockConfig, b *messages.BuilderConfig) string {
 	best, bestRunning := "", 0
 	for _, name := range b.GetWorkers() {
 		w := d.workers[name]
 		if w == nil || !w.connected || w.builders[b.GetName()] || (w.max > 0 && int32(w.running) >= w.max) ||
-			!d.locksFree(locks, b, name) {
+			d.now().Before(w.quarantinedUntil) || !d.locksFree(locks, b, name) {
 			continue
 		}
 		if best == "" || w.running < bestRunning || (w.running == bestRunning && name < best) {

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -163,5 +165,51 @@ func TestLocksAreReleased(t *testing.T) {
 	d.release("a", "w1")
 	if got := d.plan(cfg, []string{"a", "b"}, queue); len(got) != 1 || got[0].builder != "b" {
 		t.Fatalf("after release %v", got)
+	}
+}
+
+// TestQuarantine: a build ending EXCEPTION keeps its worker from new builds
+// for a while, doubling each time; a build ending otherwise (but RETRY)
+// ends the quarantine.
+func TestQuarantine(t *testing.T) {
+	now := time.Unix(1000, 0)
+	d := newBRD(nil)
+	d.now = func() time.Time { return now }
+	cfg := &messages.MasterConfig{Builders: []*messages.BuilderConfig{{Name: "a", Workers: []string{"w1"}}}}
+	d.slots("w1").connected = true
+	reqs := []*messages.BuildRequest{{Id: 1, SubmittedAt: 1}}
+	queue := func(string) iter.Seq[*messages.BuildRequest] { return slices.Values(reqs) }
+	starts := func() int {
+		n := len(d.plan(cfg, []string{"a"}, queue))
+		for _, r := range reqs {
+			delete(d.claiming, r.Id)
+		}
+		d.release("a", "w1")
+		return n
+	}
+	for i, c := range []struct {
+		results int32
+		wait    time.Duration // quarantine that follows
+	}{
+		{state.ResultException, QuarantineInitial},
+		{state.ResultException, 2 * QuarantineInitial},
+		{state.ResultRetry, 0},                         // no quarantine, and no reset:
+		{state.ResultException, 4 * QuarantineInitial}, // the wait goes on doubling
+		{state.ResultSuccess, 0},                       // a success resets it
+		{state.ResultException, QuarantineInitial},
+	} {
+		until, q := d.finished("w1", c.results)
+		if q != (c.results == state.ResultException) || (q && until.Sub(now) != c.wait) {
+			t.Fatalf("step %d: quarantined %v until %v", i, q, until)
+		}
+		if c.wait > 0 {
+			if starts() != 0 {
+				t.Fatalf("step %d: a build started during the quarantine", i)
+			}
+			now = now.Add(c.wait)
+		}
+		if starts() != 1 {
+			t.Fatalf("step %d: no build started after the quarantine", i)
+		}
 	}
 }
