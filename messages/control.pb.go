@@ -132,6 +132,66 @@ func (ControlErrorCode) EnumDescriptor() ([]byte, []int) {
 	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{1}
 }
 
+// WorkerAction is what WorkerControlRequest does to a worker.
+type WorkerAction int32
+
+const (
+	WorkerAction_WORKER_ACTION_UNSPECIFIED WorkerAction = 0
+	// Take no new builds; running ones go on (Buildbot's pause).
+	WorkerAction_WORKER_ACTION_PAUSE   WorkerAction = 1
+	WorkerAction_WORKER_ACTION_UNPAUSE WorkerAction = 2
+	// Take no new builds, and shut the worker down once its builds end
+	// (Buildbot's graceful shutdown, "stop").
+	WorkerAction_WORKER_ACTION_STOP WorkerAction = 3
+	// Disconnect the worker now: its builds end RETRY (Buildbot's kill).
+	WorkerAction_WORKER_ACTION_KILL WorkerAction = 4
+)
+
+// Enum value maps for WorkerAction.
+var (
+	WorkerAction_name = map[int32]string{
+		0: "WORKER_ACTION_UNSPECIFIED",
+		1: "WORKER_ACTION_PAUSE",
+		2: "WORKER_ACTION_UNPAUSE",
+		3: "WORKER_ACTION_STOP",
+		4: "WORKER_ACTION_KILL",
+	}
+	WorkerAction_value = map[string]int32{
+		"WORKER_ACTION_UNSPECIFIED": 0,
+		"WORKER_ACTION_PAUSE":       1,
+		"WORKER_ACTION_UNPAUSE":     2,
+		"WORKER_ACTION_STOP":        3,
+		"WORKER_ACTION_KILL":        4,
+	}
+)
+
+func (x WorkerAction) Enum() *WorkerAction {
+	p := new(WorkerAction)
+	*p = x
+	return p
+}
+
+func (x WorkerAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WorkerAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_control_proto_enumTypes[2].Descriptor()
+}
+
+func (WorkerAction) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_control_proto_enumTypes[2]
+}
+
+func (x WorkerAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WorkerAction.Descriptor instead.
+func (WorkerAction) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{2}
+}
+
 // ReconfigureRequest asks the master to load a new configuration.
 type ReconfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1182,6 +1242,121 @@ func (x *StopBuildResponse) GetBuildid() uint64 {
 	return 0
 }
 
+// WorkerControlRequest pauses, unpauses, stops or kills a worker. It is
+// addressed to the actor `master/botmaster`.
+type WorkerControlRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Worker        string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
+	Action        WorkerAction           `protobuf:"varint,3,opt,name=action,proto3,enum=buildmaster.v1.WorkerAction" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerControlRequest) Reset() {
+	*x = WorkerControlRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerControlRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerControlRequest) ProtoMessage() {}
+
+func (x *WorkerControlRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerControlRequest.ProtoReflect.Descriptor instead.
+func (*WorkerControlRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WorkerControlRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *WorkerControlRequest) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *WorkerControlRequest) GetAction() WorkerAction {
+	if x != nil {
+		return x.Action
+	}
+	return WorkerAction_WORKER_ACTION_UNSPECIFIED
+}
+
+// WorkerControlResponse answers a WorkerControlRequest.
+type WorkerControlResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connected     bool                   `protobuf:"varint,1,opt,name=connected,proto3" json:"connected,omitempty"`
+	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerControlResponse) Reset() {
+	*x = WorkerControlResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerControlResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerControlResponse) ProtoMessage() {}
+
+func (x *WorkerControlResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerControlResponse.ProtoReflect.Descriptor instead.
+func (*WorkerControlResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WorkerControlResponse) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *WorkerControlResponse) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
@@ -1275,7 +1450,14 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"-\n" +
 	"\x11StopBuildResponse\x12\x18\n" +
-	"\abuildid\x18\x01 \x01(\x04R\abuildid*r\n" +
+	"\abuildid\x18\x01 \x01(\x04R\abuildid\"\x80\x01\n" +
+	"\x14WorkerControlRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x16\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\x124\n" +
+	"\x06action\x18\x03 \x01(\x0e2\x1c.buildmaster.v1.WorkerActionR\x06action\"M\n" +
+	"\x15WorkerControlResponse\x12\x1c\n" +
+	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused*r\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1286,7 +1468,13 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x1eCONTROL_ERROR_CODE_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"CONTROL_ERROR_CODE_UNAUTHENTICATED\x10\x01\x12\x1d\n" +
 	"\x19CONTROL_ERROR_CODE_FAILED\x10\x02\x12'\n" +
-	"#CONTROL_ERROR_CODE_INVALID_ARGUMENT\x10\x03B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"#CONTROL_ERROR_CODE_INVALID_ARGUMENT\x10\x03*\x91\x01\n" +
+	"\fWorkerAction\x12\x1d\n" +
+	"\x19WORKER_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13WORKER_ACTION_PAUSE\x10\x01\x12\x19\n" +
+	"\x15WORKER_ACTION_UNPAUSE\x10\x02\x12\x16\n" +
+	"\x12WORKER_ACTION_STOP\x10\x03\x12\x16\n" +
+	"\x12WORKER_ACTION_KILL\x10\x04B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_control_proto_rawDescOnce sync.Once
@@ -1300,50 +1488,54 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_control_proto_rawDescData
 }
 
-var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
 	(ControlErrorCode)(0),         // 1: buildmaster.v1.ControlErrorCode
-	(*ReconfigureRequest)(nil),    // 2: buildmaster.v1.ReconfigureRequest
-	(*ReconfigureResponse)(nil),   // 3: buildmaster.v1.ReconfigureResponse
-	(*ConfigError)(nil),           // 4: buildmaster.v1.ConfigError
-	(*ServiceChange)(nil),         // 5: buildmaster.v1.ServiceChange
-	(*GetTreeRequest)(nil),        // 6: buildmaster.v1.GetTreeRequest
-	(*GetTreeResponse)(nil),       // 7: buildmaster.v1.GetTreeResponse
-	(*TreeNode)(nil),              // 8: buildmaster.v1.TreeNode
-	(*Failure)(nil),               // 9: buildmaster.v1.Failure
-	(*ControlError)(nil),          // 10: buildmaster.v1.ControlError
-	(*SendChangeRequest)(nil),     // 11: buildmaster.v1.SendChangeRequest
-	(*SendChangeResponse)(nil),    // 12: buildmaster.v1.SendChangeResponse
-	(*ForceBuildRequest)(nil),     // 13: buildmaster.v1.ForceBuildRequest
-	(*ForceBuildResponse)(nil),    // 14: buildmaster.v1.ForceBuildResponse
-	(*StopBuildRequest)(nil),      // 15: buildmaster.v1.StopBuildRequest
-	(*StopBuildResponse)(nil),     // 16: buildmaster.v1.StopBuildResponse
-	nil,                           // 17: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	(*MasterConfig)(nil),          // 18: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*Change)(nil),                // 21: buildmaster.v1.Change
+	(WorkerAction)(0),             // 2: buildmaster.v1.WorkerAction
+	(*ReconfigureRequest)(nil),    // 3: buildmaster.v1.ReconfigureRequest
+	(*ReconfigureResponse)(nil),   // 4: buildmaster.v1.ReconfigureResponse
+	(*ConfigError)(nil),           // 5: buildmaster.v1.ConfigError
+	(*ServiceChange)(nil),         // 6: buildmaster.v1.ServiceChange
+	(*GetTreeRequest)(nil),        // 7: buildmaster.v1.GetTreeRequest
+	(*GetTreeResponse)(nil),       // 8: buildmaster.v1.GetTreeResponse
+	(*TreeNode)(nil),              // 9: buildmaster.v1.TreeNode
+	(*Failure)(nil),               // 10: buildmaster.v1.Failure
+	(*ControlError)(nil),          // 11: buildmaster.v1.ControlError
+	(*SendChangeRequest)(nil),     // 12: buildmaster.v1.SendChangeRequest
+	(*SendChangeResponse)(nil),    // 13: buildmaster.v1.SendChangeResponse
+	(*ForceBuildRequest)(nil),     // 14: buildmaster.v1.ForceBuildRequest
+	(*ForceBuildResponse)(nil),    // 15: buildmaster.v1.ForceBuildResponse
+	(*StopBuildRequest)(nil),      // 16: buildmaster.v1.StopBuildRequest
+	(*StopBuildResponse)(nil),     // 17: buildmaster.v1.StopBuildResponse
+	(*WorkerControlRequest)(nil),  // 18: buildmaster.v1.WorkerControlRequest
+	(*WorkerControlResponse)(nil), // 19: buildmaster.v1.WorkerControlResponse
+	nil,                           // 20: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	(*MasterConfig)(nil),          // 21: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*Change)(nil),                // 24: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	18, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
-	4,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
-	5,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	19, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	21, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	5,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
+	6,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
+	22, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
-	8,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
-	9,  // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
-	8,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	20, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	9,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
+	10, // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
+	9,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
+	23, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	21, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	17, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	24, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	20, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	2,  // 12: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -1359,8 +1551,8 @@ func file_buildmaster_v1_control_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   16,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

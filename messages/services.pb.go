@@ -376,8 +376,11 @@ type WorkerState struct {
 	ConnectedSince  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=connected_since,json=connectedSince,proto3" json:"connected_since,omitempty"`
 	Info            *WorkerInfo            `protobuf:"bytes,5,opt,name=info,proto3" json:"info,omitempty"`
 	RunningCommands int32                  `protobuf:"varint,6,opt,name=running_commands,json=runningCommands,proto3" json:"running_commands,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	Paused          bool                   `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
+	// Shutting down once its builds end.
+	Stopping      bool `protobuf:"varint,8,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkerState) Reset() {
@@ -452,6 +455,20 @@ func (x *WorkerState) GetRunningCommands() int32 {
 	return 0
 }
 
+func (x *WorkerState) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *WorkerState) GetStopping() bool {
+	if x != nil {
+		return x.Stopping
+	}
+	return false
+}
+
 // MaybeStartBuilds wakes the build request distributor (botmaster/brd) for
 // the named builders: new or unclaimed requests may be waiting for them.
 // Empty builders means every builder.
@@ -506,7 +523,9 @@ type WorkerAvailable struct {
 	Worker    string                 `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
 	Connected bool                   `protobuf:"varint,2,opt,name=connected,proto3" json:"connected,omitempty"`
 	// Builds at once on the worker; 0: no limit.
-	MaxBuilds     int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
+	MaxBuilds int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
+	// Paused (or stopping): it takes no new build.
+	Paused        bool `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -560,6 +579,13 @@ func (x *WorkerAvailable) GetMaxBuilds() int32 {
 		return x.MaxBuilds
 	}
 	return 0
+}
+
+func (x *WorkerAvailable) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
 }
 
 // StartBuild asks a builder's actor to run a build for the claimed requests
@@ -1056,21 +1082,24 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\rreply_address\x18\x04 \x01(\tR\freplyAddress\x12\x19\n" +
 	"\breply_id\x18\x05 \x01(\tR\areplyId\"/\n" +
 	"\rSessionClosed\x12\x1e\n" +
-	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\"\x9b\x02\n" +
+	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\"\xcf\x02\n" +
 	"\vWorkerState\x124\n" +
 	"\x06config\x18\x01 \x01(\v2\x1c.buildmaster.v1.WorkerConfigR\x06config\x12\x1c\n" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12C\n" +
 	"\x0fconnected_since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0econnectedSince\x12.\n" +
 	"\x04info\x18\x05 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12)\n" +
-	"\x10running_commands\x18\x06 \x01(\x05R\x0frunningCommands\".\n" +
+	"\x10running_commands\x18\x06 \x01(\x05R\x0frunningCommands\x12\x16\n" +
+	"\x06paused\x18\a \x01(\bR\x06paused\x12\x1a\n" +
+	"\bstopping\x18\b \x01(\bR\bstopping\".\n" +
 	"\x10MaybeStartBuilds\x12\x1a\n" +
-	"\bbuilders\x18\x01 \x03(\tR\bbuilders\"f\n" +
+	"\bbuilders\x18\x01 \x03(\tR\bbuilders\"~\n" +
 	"\x0fWorkerAvailable\x12\x16\n" +
 	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x1c\n" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x1d\n" +
 	"\n" +
-	"max_builds\x18\x03 \x01(\x05R\tmaxBuilds\":\n" +
+	"max_builds\x18\x03 \x01(\x05R\tmaxBuilds\x12\x16\n" +
+	"\x06paused\x18\x04 \x01(\bR\x06paused\":\n" +
 	"\n" +
 	"StartBuild\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x16\n" +

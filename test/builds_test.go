@@ -579,3 +579,56 @@ func TestLocksSerialise(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerPauseAndStop: a paused worker takes no new build until
+// unpaused; a stopped one finishes its build and then shuts down (its
+// process exits 0); kill disconnects at once.
+func TestWorkerPauseAndStop(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	w := startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := m.cli("worker", "pause", "w1"); code != 0 || !strings.Contains(out, "paused true") {
+		t.Fatalf("pause: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := m.cli("force", "other"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	// The request waits while the worker is paused.
+	if code, _ := m.wwwGet("/api/v2/builders/other/builds/1"); code != 404 {
+		t.Fatal("a paused worker took a build")
+	}
+	if out, errOut, code := m.cli("worker", "unpause", "w1"); code != 0 || !strings.Contains(out, "paused false") {
+		t.Fatalf("unpause: exit %d\n%s%s", code, out, errOut)
+	}
+	if b := m.waitBuild("other", 1); *b.Results != 0 {
+		t.Fatalf("other #1: %d", *b.Results)
+	}
+	// Stop while building: the build finishes, then the worker exits.
+	if out, errOut, code := m.cli("force", "gated"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	if out, errOut, code := m.cli("worker", "stop", "w1"); code != 0 {
+		t.Fatalf("stop: exit %d\n%s%s", code, out, errOut)
+	}
+	select {
+	case <-w.done:
+		t.Fatal("the worker stopped before its build ended")
+	default:
+	}
+	os.WriteFile(gate, nil, 0o644)
+	if b := m.waitBuild("gated", 1); *b.Results != 0 {
+		t.Fatalf("gated #1: %d", *b.Results)
+	}
+	select {
+	case <-w.done:
+		if code := w.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("the stopped worker exited %d", code)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the stopped worker did not exit")
+	}
+	if _, errOut, code := m.cli("worker", "pause", "nosuch"); code != 1 || !strings.Contains(errOut, `there is no worker "nosuch"`) {
+		t.Fatalf("pause nosuch: exit %d %s", code, errOut)
+	}
+}

@@ -145,6 +145,11 @@ func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Mas
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// …and then wakes; wait until it has gone quiet.
+	brd := m.RT.Tree.Lookup(botmaster.BRDPath)
+	for last := int64(-1); brd.Mailbox() > 0 || brd.Processed() != last; time.Sleep(50 * time.Millisecond) {
+		last = brd.Processed()
+	}
 	return m
 }
 
@@ -160,24 +165,37 @@ func outstanding(m *master.Master) int {
 	return n
 }
 
+// allComplete reports whether no request is unclaimed or claimed: two
+// index lookups, cheap enough to poll.
+func allComplete(m *master.Master) bool {
+	txn := m.RT.DB.Read()
+	for _, idx := range []string{istate.IndexUnclaimed, istate.IndexClaimedBy} {
+		for range istate.ScanIndex(txn, istate.TableBuildRequests, idx+"_prefix", false) {
+			return false
+		}
+	}
+	return true
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// queue adds buildsets of every builder until total requests are queued
-// (without waking brd).
-func queue(b *testing.B, m *master.Master, nb, total int) {
+// queue adds buildsets of bsSize builders each (b0000 first, round the nb
+// builders) until total requests are queued, without waking brd.
+func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
 	b.Helper()
-	var names []string
-	for i := range nb {
-		names = append(names, fmt.Sprintf("b%04d", i))
-	}
-	for added := 0; added < total; added += nb {
-		n := min(nb, total-added)
+	next := 0
+	for added := 0; added < total; added += bsSize {
+		var names []string
+		for range min(bsSize, total-added) {
+			names = append(names, fmt.Sprintf("b%04d", next%nb))
+			next++
+		}
 		if _, err := m.RT.DB.Submit(&messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: &messages.AddBuildset{
-			Reason: "bench", SubmittedAt: time.Now().Unix(), BuilderNames: names[:n],
+			Reason: "bench", SubmittedAt: time.Now().Unix(), BuilderNames: names,
 			Sourcestamps: []*messages.SourceStamp{{}}}}}).Wait(); err != nil {
 			b.Fatal(err)
 		}
@@ -197,13 +215,14 @@ func BenchmarkDistributor(b *testing.B) {
 		b.Skip("10,000 builds; not with -short")
 	}
 	const nw, nb, requests = 100, 1000, 10_000
-	for _, perBuilder := range []int{1, 10, 100} {
-		b.Run(fmt.Sprintf("workers-per-builder=%d", perBuilder), func(b *testing.B) {
+	for _, c := range []struct{ perBuilder, bsSize int }{{1, 1000}, {10, 1000}, {100, 1000}, {10, 1}} {
+		perBuilder := c.perBuilder
+		b.Run(fmt.Sprintf("workers-per-builder=%d/buildset=%d", perBuilder, c.bsSize), func(b *testing.B) {
 			var wall, cpu time.Duration
 			for range b.N {
 				b.StopTimer()
 				m := startBench(b, benchConfig(nw, nb, perBuilder, 1, ""), nw, &instantWorker{})
-				queue(b, m, nb, requests)
+				queue(b, m, nb, c.bsSize, requests)
 				if n := outstanding(m); n != requests {
 					b.Fatalf("%d requests queued, want %d", n, requests)
 				}
@@ -211,7 +230,7 @@ func BenchmarkDistributor(b *testing.B) {
 				c0, t0 := cpuTime(), time.Now()
 				m.RT.System.Root.Send(actor.NewPID(m.RT.System.Address(), botmaster.BRDPath), &messages.MaybeStartBuilds{})
 				deadline := t0.Add(10 * time.Minute)
-				for outstanding(m) > 0 {
+				for !allComplete(m) {
 					if time.Now().After(deadline) {
 						b.Fatalf("%d requests still outstanding after %s", outstanding(m), time.Since(t0))
 					}
@@ -257,11 +276,17 @@ func BenchmarkBuildDBWrites(b *testing.B) {
 		b.Skip("10,000 builds; not with -short")
 	}
 	const nw, nb, requests, writers = 100, 1000, 10_000, 100
+	for _, bsSize := range []int{1000, 1} {
+		b.Run(fmt.Sprintf("buildset=%d", bsSize), func(b *testing.B) { benchBuildDBWrites(b, nw, nb, bsSize, requests, writers) })
+	}
+}
+
+func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 	var wall, cpu time.Duration
 	for range b.N {
 		b.StopTimer()
 		m := startBench(b, benchConfig(nw, nb, 1, 1, ""), 0, &instantWorker{})
-		queue(b, m, nb, requests)
+		queue(b, m, nb, bsSize, requests)
 		var brids []*messages.BuildRequest
 		for row := range istate.ScanIndex(m.RT.DB.Read(), istate.TableBuildRequests, istate.IndexUnclaimed+"_prefix", false) {
 			brids = append(brids, row.(*messages.BuildRequest))
@@ -344,7 +369,7 @@ func BenchmarkChangeToBuildStart(b *testing.B) {
 			}
 			// The build completes at once; wait for it so that the next
 			// change finds the worker free.
-			for deadline := time.Now().Add(30 * time.Second); outstanding(m) > 0; time.Sleep(100 * time.Microsecond) {
+			for deadline := time.Now().Add(30 * time.Second); !allComplete(m); time.Sleep(100 * time.Microsecond) {
 				if time.Now().After(deadline) {
 					b.Fatal("build did not complete")
 				}

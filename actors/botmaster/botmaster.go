@@ -16,6 +16,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -54,6 +55,18 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		if service.Authorized(ctx, b.RT, m.GetToken()) {
 			b.stopBuild(ctx, m)
 		}
+		return
+	case *messages.WorkerControlRequest:
+		if !service.Authorized(ctx, b.RT, m.GetToken()) {
+			return
+		}
+		path := pbmanager.WorkerPath(m.GetWorker())
+		if b.RT.Tree.Lookup(path) == nil || m.GetAction() == messages.WorkerAction_WORKER_ACTION_UNSPECIFIED {
+			service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
+				Message: fmt.Sprintf("worker: there is no worker %q (or no action)", m.GetWorker())})
+			return
+		}
+		ctx.RequestWithCustomSender(actor.NewPID(ctx.Self().Address, path), m, ctx.Sender())
 		return
 	case *actor.Started:
 		if _, err := service.Spawn(ctx, b.RT, "brd", "brd", func() actor.Actor { return newBRD(b.RT) }); err != nil {

@@ -64,6 +64,7 @@ type heldLock struct {
 
 type workerSlots struct {
 	connected bool
+	paused    bool
 	max       int32
 	running   int
 	builders  map[string]bool // builders it is building for now
@@ -102,8 +103,8 @@ func (d *brd) Receive(ctx actor.Context) {
 		d.distribute(ctx)
 	case *messages.WorkerAvailable:
 		w := d.slots(m.GetWorker())
-		w.connected, w.max = m.GetConnected(), m.GetMaxBuilds()
-		if w.connected {
+		w.connected, w.max, w.paused = m.GetConnected(), m.GetMaxBuilds(), m.GetPaused()
+		if w.connected && !w.paused {
 			d.wake(d.buildersOf(m.GetWorker())...)
 			d.distribute(ctx)
 		}
@@ -366,13 +367,13 @@ func (d *brd) builderID(txn *memdb.Txn, name string) uint64 {
 }
 
 // chooseWorker picks, among the builder's workers that can take a build for
-// it now (connected, under max_builds, not building for it, not in
+// it now (connected, not paused, under max_builds, not building for it, not in
 // quarantine, its locks free there), the least busy, then the first by name; "" when none can.
 func (d *brd) chooseWorker(locks map[string]*messages.LockConfig, b *messages.BuilderConfig) string {
 	best, bestRunning := "", 0
 	for _, name := range b.GetWorkers() {
 		w := d.workers[name]
-		if w == nil || !w.connected || w.builders[b.GetName()] || (w.max > 0 && int32(w.running) >= w.max) ||
+		if w == nil || !w.connected || w.paused || w.builders[b.GetName()] || (w.max > 0 && int32(w.running) >= w.max) ||
 			d.now().Before(w.quarantinedUntil) || !d.locksFree(locks, b, name) {
 			continue
 		}

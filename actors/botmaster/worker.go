@@ -44,7 +44,9 @@ type (
 // connection, runs commands on it for builds, and detaches it when the
 // worker goes quiet, leaves, or its connection breaks.
 //
-// It accepts its messages.WorkerConfig (in place), messages.Retire (removed
+// It accepts messages.WorkerControlRequest (pause, unpause, stop once its
+// builds end, kill; from botmaster, which checked the token), its
+// messages.WorkerConfig (in place), messages.Retire (removed
 // from the config: it is detached, and stops, once no build runs on it),
 // messages.AttachWorker
 // from pbmanager, messages.FromWorker (forwarded by pbmanager: keepalives,
@@ -64,6 +66,8 @@ type workerActor struct {
 	commands map[string]*actor.PID  // running command id → who asked
 	builds   int                    // builds running on the worker
 	retiring bool                   // removed by a reconfig: detach and stop once no build runs
+	paused   bool                   // takes no new builds (pause, or stop)
+	stopping bool                   // shut down once no build runs (graceful stop)
 	sub      *eventstream.Subscription
 	ticker   scheduler.CancelFunc
 	timers   *scheduler.TimerScheduler
@@ -111,6 +115,9 @@ func (w *workerActor) Receive(ctx actor.Context) {
 	case workerBuild:
 		w.builds += m.delta
 		w.maybeRetire(ctx)
+		w.maybeStop(ctx)
+	case *messages.WorkerControlRequest:
+		w.control(ctx, m)
 	case *messages.AttachWorker:
 		w.attach(ctx, m)
 	case *messages.FromWorker:
@@ -200,7 +207,39 @@ func (w *workerActor) accept(ctx actor.Context, m *messages.AttachWorker) {
 // tellBRD tells the distributor whether this worker can take builds.
 func (w *workerActor) tellBRD(ctx actor.Context) {
 	ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.WorkerAvailable{Worker: w.name(), Connected: w.conn != nil,
-		MaxBuilds: w.cell.Load().GetMaxBuilds()})
+		MaxBuilds: w.cell.Load().GetMaxBuilds(), Paused: w.paused})
+}
+
+// control pauses, unpauses, stops or kills the worker (Buildbot's worker
+// control actions), and answers with its state.
+func (w *workerActor) control(ctx actor.Context, m *messages.WorkerControlRequest) {
+	w.rt.Log.Info("worker control", slog.String("worker", w.name()), slog.String("action", m.GetAction().String()))
+	switch m.GetAction() {
+	case messages.WorkerAction_WORKER_ACTION_PAUSE:
+		w.paused = true
+	case messages.WorkerAction_WORKER_ACTION_UNPAUSE:
+		w.paused, w.stopping = false, false
+	case messages.WorkerAction_WORKER_ACTION_STOP:
+		w.paused, w.stopping = true, true
+		w.maybeStop(ctx)
+	case messages.WorkerAction_WORKER_ACTION_KILL:
+		if w.conn != nil {
+			w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Shutdown{Shutdown: &messages.WorkerShutdown{}}})
+			w.detach(ctx, "killed by an operator")
+		}
+	}
+	w.tellBRD(ctx)
+	w.publish(ctx)
+	service.Respond(ctx, &messages.WorkerControlResponse{Connected: w.conn != nil, Paused: w.paused})
+}
+
+// maybeStop shuts a stopping worker down once no build runs on it.
+func (w *workerActor) maybeStop(ctx actor.Context) {
+	if !w.stopping || w.builds > 0 || w.conn == nil {
+		return
+	}
+	w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Shutdown{Shutdown: &messages.WorkerShutdown{Graceful: true}}})
+	w.stopping = false // a worker that logs in again takes builds once unpaused
 }
 
 // record notes the connection in the state (workers.connected_to), in the
@@ -323,7 +362,7 @@ func (w *workerActor) publish(ctx actor.Context) {
 	if n == nil {
 		return
 	}
-	st := &messages.WorkerState{Config: w.cell.Load(), RunningCommands: int32(len(w.commands))}
+	st := &messages.WorkerState{Config: w.cell.Load(), RunningCommands: int32(len(w.commands)), Paused: w.paused, Stopping: w.stopping}
 	if c := w.conn; c != nil {
 		st.Connected, st.Address, st.Info, st.ConnectedSince = true, c.worker.GetAddress(), c.info, timestamppb.New(c.since)
 	}

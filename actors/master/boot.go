@@ -63,7 +63,7 @@ func Accepted() map[string][]proto.Message {
 		changes.Path:    {&messages.SendChangeRequest{}},
 		pbmanager.Path:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		schedulers.Path: {&messages.ForceBuildRequest{}},
-		botmaster.Path:  {&messages.StopBuildRequest{}},
+		botmaster.Path:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
 }
 
