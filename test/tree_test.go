@@ -88,10 +88,11 @@ func TestTreeShapeOnDebugEndpointAndRemoteClient(t *testing.T) {
 		State map[string]any `json:"state"`
 	}
 	m.getJSON("/debug/actors/master/botmaster/worker:linux-2", &actor)
-	if actor.State["name"] != "linux-2" || actor.State["maxBuilds"] != float64(2) {
+	cfg, _ := actor.State["config"].(map[string]any)
+	if cfg["name"] != "linux-2" || cfg["maxBuilds"] != float64(2) || actor.State["connected"] == true {
 		t.Fatalf("worker state = %v", actor.State)
 	}
-	if _, leaked := actor.State["password"]; leaked {
+	if _, leaked := cfg["password"]; leaked {
 		t.Fatalf("worker password shown on the debug endpoint: %v", actor.State)
 	}
 	var health map[string]any

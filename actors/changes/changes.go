@@ -46,8 +46,9 @@ func Spec() service.Spec {
 	return service.Spec{
 		Name: Name, Kind: "change_manager",
 		Groups: func() []service.Group {
-			return []service.Group{service.LeafGroup("change_source", "",
-				(*messages.MasterConfig).GetChangeSources, (*messages.ChangeSourceConfig).GetName)}
+			return []service.Group{&service.NamedGroup[*messages.ChangeSourceConfig]{Kind: "change_source",
+				List: (*messages.MasterConfig).GetChangeSources, Name: (*messages.ChangeSourceConfig).GetName,
+				New: newChangeSource}}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 			return &changeService{Base: service.NewBase(rt, s), now: time.Now}

@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -56,9 +57,11 @@ func (s *statusService) Receive(ctx actor.Context) {
 	}
 }
 
-// Handler is the www listener's handler: the data API under /api/v2/.
+// Handler is the www listener's handler: the data API under /api/v2/, and
+// the change hooks under /change_hook/.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v2/", API(rt))
+	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
 	return mux
 }
