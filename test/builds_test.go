@@ -3,6 +3,8 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -630,5 +632,46 @@ func TestWorkerPauseAndStop(t *testing.T) {
 	}
 	if _, errOut, code := m.cli("worker", "pause", "nosuch"); code != 1 || !strings.Contains(errOut, `there is no worker "nosuch"`) {
 		t.Fatalf("pause nosuch: exit %d %s", code, errOut)
+	}
+}
+
+// TestForceOverHTTP: Buildbot's JSON-RPC force on /api/v2/forceschedulers
+// starts a build with the admin token, and refuses without it.
+func TestForceOverHTTP(t *testing.T) {
+	m := startMaster(t, buildsConfig)
+	startWorker(t, m, "w1", "pw1")
+	_, body := m.wwwGet("/api/v2/forceschedulers")
+	if !strings.Contains(string(body), `"builder_names":["hello","failing"]`) {
+		t.Fatalf("forceschedulers: %s", body)
+	}
+	rpc := `{"jsonrpc":"2.0","method":"force","id":7,"params":{"builderNames":["hello"],"reason":"web","greeting":"hi"}}`
+	post := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+m.www+"/api/v2/forceschedulers/force", strings.NewReader(rpc))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(""); code != 401 {
+		t.Fatalf("no token: %d %s", code, body)
+	}
+	if code, body := post("wrong"); code != 401 {
+		t.Fatalf("wrong token: %d %s", code, body)
+	}
+	code, body2 := post(m.token)
+	if code != 200 || !strings.Contains(body2, `"id":7`) || !strings.Contains(body2, `"result":[1,{"hello":1}]`) {
+		t.Fatalf("force: %d %s", code, body2)
+	}
+	b := m.waitBuild("hello", 1)
+	_, props := m.wwwGet(fmt.Sprintf("/api/v2/builds/%d/properties", b.Buildid))
+	// The builder's own greeting wins over the forced one, as in Buildbot.
+	if !strings.Contains(string(props), `"reason":["web","Force Build Form"]`) || !strings.Contains(string(props), `"greeting":["hello","Builder"]`) {
+		t.Fatalf("build properties: %s", props)
 	}
 }

@@ -61,6 +61,7 @@ func (s *statusService) Receive(ctx actor.Context) {
 // the change hooks under /change_hook/.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
+	forceSchedulers(rt, mux)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
 	return mux
