@@ -80,6 +80,29 @@ func (m *master) waitBuild(builder string, n int) apiBuild {
 	return apiBuild{}
 }
 
+// waitAPI waits until GET path answers 200 with a body holding every one
+// of want (a build is finished before its requests are completed), and
+// returns the body.
+func (m *master) waitAPI(path string, want ...string) string {
+	m.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var body []byte
+	for time.Now().Before(deadline) {
+		var code int
+		code, body = m.wwwGet(path)
+		ok := code == 200
+		for _, w := range want {
+			ok = ok && strings.Contains(string(body), w)
+		}
+		if ok {
+			return string(body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.t.Fatalf("GET %s never held %q; last: %s", path, want, body)
+	return ""
+}
+
 // stepLog returns the raw stdio log of step (by name) of a build.
 func (m *master) stepLog(buildid uint64, step string) string {
 	m.t.Helper()
@@ -182,7 +205,8 @@ func TestForcedBuildRunsItsSteps(t *testing.T) {
 			Results  *int
 		}
 	}
-	_, body = m.wwwGet("/api/v2/buildrequests")
+	body = []byte(m.waitAPI("/api/v2/buildrequests/2", `"results":2`))
+	body = []byte(m.waitAPI("/api/v2/buildrequests", `"complete":true,"complete_at"`))
 	json.Unmarshal(body, &reqs)
 	if len(reqs.Buildrequests) != 2 || !reqs.Buildrequests[0].Complete || *reqs.Buildrequests[1].Results != 2 {
 		t.Fatalf("build requests: %s", body)
@@ -271,10 +295,7 @@ func TestStopBuild(t *testing.T) {
 	if got := m.stepResults(b.Buildid); got != "wait=6 cleanup=0" {
 		t.Fatalf("steps: %s", got)
 	}
-	_, body := m.wwwGet("/api/v2/buildrequests/1")
-	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":6`) {
-		t.Fatalf("request: %s", body)
-	}
+	m.waitAPI("/api/v2/buildrequests/1", `"complete":true`, `"results":6`)
 	// Refusals.
 	for _, c := range []struct {
 		args []string
@@ -318,12 +339,9 @@ func TestWorkerLostMidBuild(t *testing.T) {
 	if got := m.stepResults(b2.Buildid); got != "wait=0 after=0 cleanup=0" {
 		t.Fatalf("build 2 steps: %s", got)
 	}
-	_, body := m.wwwGet("/api/v2/buildsets/1")
-	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":0`) {
-		t.Fatalf("buildset: %s", body)
-	}
+	m.waitAPI("/api/v2/buildsets/1", `"complete":true`, `"results":0`)
 	var builds struct{ Builds []apiBuild }
-	_, body = m.wwwGet("/api/v2/buildrequests/1/builds")
+	_, body := m.wwwGet("/api/v2/buildrequests/1/builds")
 	json.Unmarshal(body, &builds)
 	if len(builds.Builds) != 2 {
 		t.Fatalf("request 1 has builds %s", body)
@@ -383,10 +401,7 @@ schedulers:
 	if *b.Results != 0 {
 		t.Fatalf("results %d", *b.Results)
 	}
-	_, body := m.wwwGet("/api/v2/buildrequests/1")
-	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":0`) {
-		t.Fatalf("request: %s", body)
-	}
+	m.waitAPI("/api/v2/buildrequests/1", `"complete":true`, `"results":0`)
 	m.waitTree("the removed builder to leave", func(n *treeNode) bool { return n.find("master/botmaster/builder:gated") == nil })
 }
 
@@ -415,10 +430,7 @@ func TestMasterKilledMidBuild(t *testing.T) {
 	if b := m.waitBuild("gated", 2); *b.Results != 0 {
 		t.Fatalf("build 2: results %d", *b.Results)
 	}
-	_, body := m.wwwGet("/api/v2/buildsets/1")
-	if !strings.Contains(string(body), `"complete":true`) || !strings.Contains(string(body), `"results":0`) {
-		t.Fatalf("buildset: %s", body)
-	}
+	m.waitAPI("/api/v2/buildsets/1", `"complete":true`, `"results":0`)
 }
 
 const triggerConfig = `
@@ -524,8 +536,8 @@ func TestCollapsing(t *testing.T) {
 			Results *int   `json:"results"`
 		}
 	}
-	_, body := m.wwwGet("/api/v2/buildrequests")
-	json.Unmarshal(body, &reqs)
+	body := []byte(m.waitAPI("/api/v2/buildrequests/3", `"results":0`))
+	json.Unmarshal([]byte(m.waitAPI("/api/v2/buildrequests")), &reqs)
 	got := ""
 	for _, r := range reqs.Buildrequests {
 		got += fmt.Sprintf("%d=%d ", r.ID, *r.Results)
