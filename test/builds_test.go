@@ -205,7 +205,7 @@ func TestForcedBuildRunsItsSteps(t *testing.T) {
 			Results  *int
 		}
 	}
-	body = []byte(m.waitAPI("/api/v2/buildrequests/2", `"results":2`))
+	m.waitAPI("/api/v2/buildrequests/2", `"results":2`)
 	body = []byte(m.waitAPI("/api/v2/buildrequests", `"complete":true,"complete_at"`))
 	json.Unmarshal(body, &reqs)
 	if len(reqs.Buildrequests) != 2 || !reqs.Buildrequests[0].Complete || *reqs.Buildrequests[1].Results != 2 {
