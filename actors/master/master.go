@@ -104,6 +104,7 @@ func (m *master) Receive(ctx actor.Context) {
 			}
 			m.pids = append(m.pids, pid)
 		}
+		m.configureState(ctx)
 	case *messages.ReconfigureRequest:
 		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
 			return
@@ -219,7 +220,30 @@ func (m *master) finish(ctx actor.Context) {
 	for _, w := range r.waiters {
 		service.Send(ctx, w.sender, reply)
 	}
+	m.configureState(ctx)
 	m.next(ctx)
+}
+
+// configureState records in the state which schedulers and change sources
+// this master runs now (for the data API), in the background.
+func (m *master) configureState(ctx actor.Context) {
+	if m.rt.DB == nil || m.rt.MasterID == 0 {
+		return
+	}
+	cfg := m.rt.Config()
+	c := &messages.ConfigureMaster{Masterid: m.rt.MasterID}
+	for _, s := range cfg.GetSchedulers() {
+		c.Schedulers = append(c.Schedulers, s.GetName())
+	}
+	for _, s := range cfg.GetChangeSources() {
+		c.ChangeSources = append(c.ChangeSources, s.GetName())
+	}
+	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_ConfigureMaster{ConfigureMaster: c}})
+	ctx.ReenterAfter(f, func(res any, err error) {
+		if _, err := db.Result(res, err); err != nil {
+			m.rt.Log.Warn("cannot record the schedulers and change sources in the state", slog.Any("error", err))
+		}
+	})
 }
 
 // next starts one run for everything queued meanwhile.

@@ -112,6 +112,19 @@ func ssOf(m *master.Master, changeid uint64) uint64 {
 
 func TestSingleBranchAndImportance(t *testing.T) {
 	m := start(t, "", body)
+	// The master records the schedulers it runs.
+	deadline := time.Now().Add(10 * time.Second)
+	for state.Count(m.RT.DB.Read(), state.TableSchedulers) != 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("the schedulers were not recorded in the state")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for row := range state.Scan(m.RT.DB.Read(), state.TableSchedulers, false) {
+		if s := row.(*messages.Scheduler); s.GetMasterid() != m.RT.MasterID {
+			t.Fatalf("scheduler %v not run by master %d", s, m.RT.MasterID)
+		}
+	}
 	c1 := addChange(t, m, "main", "README")
 	got := waitBuildsets(t, m, 1)
 	if got[0] != fmt.Sprintf("main-now:b1:[%d]", ssOf(m, c1)) {

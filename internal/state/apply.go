@@ -137,6 +137,8 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyWorkerDisconnected(txn, seq, k.WorkerDisconnected)
 	case *messages.Command_SetObjectState:
 		return applySetObjectState(txn, seq, k.SetObjectState)
+	case *messages.Command_ConfigureMaster:
+		return applyConfigureMaster(txn, seq, k.ConfigureMaster)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:
@@ -177,6 +179,10 @@ func nextID(txn *memdb.Txn, table string) (uint64, error) {
 	case *messages.Worker:
 		last = r.Id
 	case *messages.StateObject:
+		last = r.Id
+	case *messages.Scheduler:
+		last = r.Id
+	case *messages.ChangeSource:
 		last = r.Id
 	default:
 		return 0, fmt.Errorf("state: no id allocation for table %s", table)

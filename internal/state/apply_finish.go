@@ -432,3 +432,104 @@ func ObjectState(txn *memdb.Txn, objectName, className, name string) (string, bo
 	}
 	return st.ValueJson, true
 }
+
+// ---- schedulers and change sources a master runs ----
+
+func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster) (*messages.CommandResult, error) {
+	const kind = "configure_master"
+	if err := exists(txn, kind, "master", TableMasters, c.GetMasterid()); err != nil {
+		return nil, err
+	}
+	if len(c.GetSchedulers()) > MaxIDs || len(c.GetChangeSources()) > MaxIDs {
+		return nil, bad(kind, "%d schedulers and %d change sources; the limit is %d each", len(c.GetSchedulers()), len(c.GetChangeSources()), MaxIDs)
+	}
+	for _, list := range []struct {
+		what  string
+		names []string
+	}{{"schedulers", c.GetSchedulers()}, {"change_sources", c.GetChangeSources()}} {
+		for i, n := range list.names {
+			if n == "" {
+				return nil, bad(kind, "%s[%d] is empty", list.what, i)
+			}
+			if err := checkStr(kind, fmt.Sprintf("%s[%d]", list.what, i), n, MaxFieldBytes); err != nil {
+				return nil, err
+			}
+		}
+	}
+	m := c.GetMasterid()
+	// Schedulers.
+	listed := map[string]bool{}
+	for _, n := range c.GetSchedulers() {
+		listed[n] = true
+		s, err := get[*messages.Scheduler](txn, TableSchedulers, IndexName, n)
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			id, err := seq.nextID(txn, TableSchedulers)
+			if err != nil {
+				return nil, err
+			}
+			s = &messages.Scheduler{Id: id, Name: n, Enabled: true}
+		} else if s.Masterid == m {
+			continue
+		} else {
+			s = proto.CloneOf(s)
+		}
+		s.Masterid = m
+		if err := txn.Insert(TableSchedulers, s); err != nil {
+			return nil, err
+		}
+	}
+	scheds, err := collect[*messages.Scheduler](txn.Get(TableSchedulers, IndexID+"_prefix"))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range scheds {
+		if s.Masterid == m && !listed[s.Name] {
+			s = proto.CloneOf(s)
+			s.Masterid = 0
+			if err := txn.Insert(TableSchedulers, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Change sources.
+	listed = map[string]bool{}
+	for _, n := range c.GetChangeSources() {
+		listed[n] = true
+		s, err := get[*messages.ChangeSource](txn, TableChangeSources, IndexName, n)
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			id, err := seq.nextID(txn, TableChangeSources)
+			if err != nil {
+				return nil, err
+			}
+			s = &messages.ChangeSource{Id: id, Name: n}
+		} else if s.Masterid == m {
+			continue
+		} else {
+			s = proto.CloneOf(s)
+		}
+		s.Masterid = m
+		if err := txn.Insert(TableChangeSources, s); err != nil {
+			return nil, err
+		}
+	}
+	srcs, err := collect[*messages.ChangeSource](txn.Get(TableChangeSources, IndexID+"_prefix"))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range srcs {
+		if s.Masterid == m && !listed[s.Name] {
+			s = proto.CloneOf(s)
+			s.Masterid = 0
+			if err := txn.Insert(TableChangeSources, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &messages.CommandResult{Id: m}, nil
+}

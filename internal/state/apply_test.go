@@ -65,6 +65,8 @@ func cmd(k any) *messages.Command {
 		c.Kind = &messages.Command_WorkerDisconnected{WorkerDisconnected: v}
 	case *messages.SetObjectState:
 		c.Kind = &messages.Command_SetObjectState{SetObjectState: v}
+	case *messages.ConfigureMaster:
+		c.Kind = &messages.Command_ConfigureMaster{ConfigureMaster: v}
 	default:
 		panic(fmt.Sprintf("cmd: %T", k))
 	}
@@ -296,6 +298,8 @@ func TestApply(t *testing.T) {
 		{name: "worker connected unknown", cmd: cmd(&messages.WorkerConnected{Workerid: 3, Masterid: 1}), wantErr: "worker 3 does not exist"},
 		{name: "worker connected unknown master", cmd: cmd(&messages.WorkerConnected{Workerid: 3, Masterid: 4}), wantErr: "master 4 does not exist"},
 		{name: "object state bad json", cmd: cmd(&messages.SetObjectState{ObjectName: "s", ClassName: "c", Name: "n", ValueJson: "{"}), wantErr: "value_json is not valid JSON"},
+		{name: "configure unknown master", cmd: cmd(&messages.ConfigureMaster{Masterid: 9}), wantErr: "master 9 does not exist"},
+		{name: "configure empty scheduler name", cmd: cmd(&messages.ConfigureMaster{Masterid: 1, Schedulers: []string{"a", ""}}), wantErr: "schedulers[1] is empty"},
 		{name: "object state no name", cmd: cmd(&messages.SetObjectState{ObjectName: "s", ClassName: "c", ValueJson: "1"}), wantErr: "name is required"},
 	}
 	for _, tc := range tests {

@@ -53,6 +53,10 @@ func TestBuildLifecycle(t *testing.T) {
 		cmd(&messages.SetObjectState{ObjectName: "nightly", ClassName: "NightlyScheduler", Name: "last_build", ValueJson: `100`}),
 		cmd(&messages.SetObjectState{ObjectName: "nightly", ClassName: "NightlyScheduler", Name: "last_build", ValueJson: `200`}),
 	)
+	phase("the master runs two schedulers and a change source; then a reconfig drops one of each",
+		cmd(&messages.ConfigureMaster{Masterid: 1, Schedulers: []string{"nightly", "force"}, ChangeSources: []string{"repo"}}),
+		cmd(&messages.ConfigureMaster{Masterid: 1, Schedulers: []string{"force"}}),
+	)
 	if v, ok := ObjectState(db.Txn(false), "nightly", "NightlyScheduler", "last_build"); !ok || v != "200" {
 		t.Fatalf("ObjectState = %q, %v", v, ok)
 	}
