@@ -2,9 +2,7 @@ package botmaster_test
 
 import (
 	"bytes"
-	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/actors/pbmanager"
-	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -46,30 +44,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func start(t *testing.T) (*master.Master, *syncBuffer) {
 	t.Helper()
-	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", freeAddr(t), freeAddr(t), workersConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
-	m, err := master.Start(master.Options{Config: cfg, Token: "t", Log: slog.New(slog.NewTextHandler(logs, nil)),
-		NoRemote: true, Ephemeral: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop(10 * time.Second) })
-	return m, logs
+	return mastertest.Start(t, workersConfig, "", slog.New(slog.NewTextHandler(logs, nil))), logs
 }
 
 // fakeWorker is the test's `worker` actor: it records what the master sends

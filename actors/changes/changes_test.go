@@ -1,9 +1,6 @@
 package changes_test
 
 import (
-	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,37 +10,17 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
-	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-const token = "test-token"
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+const token = mastertest.Token
 
 // start runs an in-process master whose state lives in dir ("" for ephemeral).
 func start(t *testing.T, dir string) *master.Master {
 	t.Helper()
-	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n", freeAddr(t), freeAddr(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := master.Start(master.Options{Config: cfg, Token: token, Log: slog.New(slog.DiscardHandler),
-		NoRemote: true, Ephemeral: dir == "", DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop(10 * time.Second) })
-	return m
+	return mastertest.Start(t, "", dir, nil)
 }
 
 func send(t *testing.T, m *master.Master, req *messages.SendChangeRequest) proto.Message {

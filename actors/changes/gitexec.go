@@ -88,14 +88,7 @@ func gitEnv() []string {
 // redactURL hides the password of a URL with user information; anything
 // else is returned as is.
 func redactURL(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
+	if u := withPassword(s); u != nil {
 		return u.Redacted()
 	}
 	return s
@@ -104,18 +97,26 @@ func redactURL(s string) string {
 // withoutPassword is s with any password in it removed (the user kept): a
 // change records the repository without the credentials used to poll it.
 func withoutPassword(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
+	if u := withPassword(s); u != nil {
 		u.User = url.User(u.User.Username())
 		return u.String()
 	}
 	return s
+}
+
+// withPassword parses s when it is a URL holding a password, or returns nil.
+func withPassword(s string) *url.URL {
+	if !strings.Contains(s, "://") {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	if _, has := u.User.Password(); !has {
+		return nil
+	}
+	return u
 }
 
 // redactText redacts every URL-looking word of git's messages.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -64,8 +65,8 @@ func (l *logRecords) matching(level slog.Level, msg string) []string {
 // addresses are added), with state in dir ("" for ephemeral).
 func startMaster(t *testing.T, dir, text string, log *slog.Logger) (*master.Master, string) {
 	t.Helper()
-	www := freeAddr(t)
-	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", freeAddr(t), www, text))
+	www := mastertest.FreeAddr(t)
+	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", mastertest.FreeAddr(t), www, text))
 	if err != nil {
 		t.Fatal(err)
 	}

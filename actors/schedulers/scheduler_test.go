@@ -2,8 +2,6 @@ package schedulers_test
 
 import (
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +10,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
-	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -29,29 +27,9 @@ schedulers:
   - {name: any, type: any_branch, branches: [x, y], builders: [b2], tree_stable_timer: 400ms, properties: {p: v}}
 `
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func start(t *testing.T, dir, cfgBody string) *master.Master {
 	t.Helper()
-	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", freeAddr(t), freeAddr(t), cfgBody))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := master.Start(master.Options{Config: cfg, Token: "t", Log: slog.New(slog.DiscardHandler), NoRemote: true,
-		DataDir: dir, Ephemeral: dir == ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop(10 * time.Second) })
-	return m
+	return mastertest.Start(t, cfgBody, dir, nil)
 }
 
 func addChange(t *testing.T, m *master.Master, branch string, files ...string) uint64 {

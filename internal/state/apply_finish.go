@@ -43,6 +43,37 @@ func applyFinishLog(txn *memdb.Txn, _ *ids, c *messages.FinishLog) (*messages.Co
 	return &messages.CommandResult{Id: l.Id}, finishLog(txn, l)
 }
 
+// finishable is a row that ends with results: a step or a build.
+type finishable interface {
+	comparable
+	HasResults() bool
+}
+
+// unfinished checks a finish command (results, completion time, state
+// string) and returns the row it finishes, which must exist unfinished.
+func unfinished[T finishable](txn *memdb.Txn, kind, what, table string, id uint64, results int32, at int64, stateString string) (T, error) {
+	var zero T
+	if err := checkResults(kind, results); err != nil {
+		return zero, err
+	}
+	if err := checkStr(kind, "state_string", stateString, MaxFieldBytes); err != nil {
+		return zero, err
+	}
+	if at <= 0 {
+		return zero, bad(kind, "complete_at is required (epoch seconds, > 0)")
+	}
+	row, err := get[T](txn, table, IndexID, id)
+	switch {
+	case err != nil:
+		return zero, err
+	case row == zero:
+		return zero, bad(kind, "%s %d does not exist", what, id)
+	case row.HasResults():
+		return zero, bad(kind, "%s %d is already finished", what, id)
+	}
+	return row, nil
+}
+
 func finishLog(txn *memdb.Txn, l *messages.Log) error {
 	if l.Complete {
 		return nil
@@ -53,25 +84,9 @@ func finishLog(txn *memdb.Txn, l *messages.Log) error {
 }
 
 func applyFinishStep(txn *memdb.Txn, _ *ids, c *messages.FinishStep) (*messages.CommandResult, error) {
-	const kind = "finish_step"
-	if err := checkResults(kind, c.GetResults()); err != nil {
-		return nil, err
-	}
-	if err := checkStr(kind, "state_string", c.GetStateString(), MaxFieldBytes); err != nil {
-		return nil, err
-	}
-	if c.GetCompleteAt() <= 0 {
-		return nil, bad(kind, "complete_at is required (epoch seconds, > 0)")
-	}
-	s, err := get[*messages.Step](txn, TableSteps, IndexID, c.GetStepid())
+	s, err := unfinished[*messages.Step](txn, "finish_step", "step", TableSteps, c.GetStepid(), c.GetResults(), c.GetCompleteAt(), c.GetStateString())
 	if err != nil {
 		return nil, err
-	}
-	if s == nil {
-		return nil, bad(kind, "step %d does not exist", c.GetStepid())
-	}
-	if s.Results != nil {
-		return nil, bad(kind, "step %d is already finished", s.Id)
 	}
 	if err := finishStep(txn, s, c.GetResults(), c.GetCompleteAt(), c.GetStateString()); err != nil {
 		return nil, err
@@ -98,25 +113,9 @@ func finishStep(txn *memdb.Txn, s *messages.Step, results int32, at int64, state
 }
 
 func applyFinishBuild(txn *memdb.Txn, _ *ids, c *messages.FinishBuild) (*messages.CommandResult, error) {
-	const kind = "finish_build"
-	if err := checkResults(kind, c.GetResults()); err != nil {
-		return nil, err
-	}
-	if err := checkStr(kind, "state_string", c.GetStateString(), MaxFieldBytes); err != nil {
-		return nil, err
-	}
-	if c.GetCompleteAt() <= 0 {
-		return nil, bad(kind, "complete_at is required (epoch seconds, > 0)")
-	}
-	b, err := get[*messages.Build](txn, TableBuilds, IndexID, c.GetBuildid())
+	b, err := unfinished[*messages.Build](txn, "finish_build", "build", TableBuilds, c.GetBuildid(), c.GetResults(), c.GetCompleteAt(), c.GetStateString())
 	if err != nil {
 		return nil, err
-	}
-	if b == nil {
-		return nil, bad(kind, "build %d does not exist", c.GetBuildid())
-	}
-	if b.Results != nil {
-		return nil, bad(kind, "build %d is already finished", b.Id)
 	}
 	steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", b.Id))
 	if err != nil {
@@ -419,6 +418,52 @@ func applySetObjectState(txn *memdb.Txn, seq *ids, c *messages.SetObjectState) (
 	return &messages.CommandResult{Id: obj.Id}, txn.Insert(TableObjectState, st)
 }
 
+// runner is a row a master runs: a scheduler or a change source.
+type runner interface {
+	comparable
+	GetName() string
+	GetMasterid() uint64
+}
+
+// runBy marks each named row of table as run by master m (adding those
+// missing), and the rows m ran that are not named as run by none.
+func runBy[T runner](txn *memdb.Txn, seq *ids, table string, m uint64, names []string,
+	add func(id uint64, name string) T, setMaster func(T, uint64) T) error {
+	var zero T
+	listed := make(map[string]bool, len(names))
+	for _, n := range names {
+		listed[n] = true
+		row, err := get[T](txn, table, IndexName, n)
+		if err != nil {
+			return err
+		}
+		if row == zero {
+			id, err := seq.nextID(txn, table)
+			if err != nil {
+				return err
+			}
+			row = add(id, n)
+		} else if row.GetMasterid() == m {
+			continue
+		}
+		if err := txn.Insert(table, setMaster(row, m)); err != nil {
+			return err
+		}
+	}
+	rows, err := collect[T](txn.Get(table, IndexID+"_prefix"))
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if row.GetMasterid() == m && !listed[row.GetName()] {
+			if err := txn.Insert(table, setMaster(row, 0)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // ObjectState returns the value (JSON) of name in the state of the object
 // (objectName, className), and whether it is set (Buildbot's getState).
 func ObjectState(txn *memdb.Txn, objectName, className, name string) (string, bool) {
@@ -457,79 +502,25 @@ func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster)
 		}
 	}
 	m := c.GetMasterid()
-	// Schedulers.
-	listed := map[string]bool{}
-	for _, n := range c.GetSchedulers() {
-		listed[n] = true
-		s, err := get[*messages.Scheduler](txn, TableSchedulers, IndexName, n)
-		if err != nil {
-			return nil, err
-		}
-		if s == nil {
-			id, err := seq.nextID(txn, TableSchedulers)
-			if err != nil {
-				return nil, err
-			}
-			s = &messages.Scheduler{Id: id, Name: n, Enabled: true}
-		} else if s.Masterid == m {
-			continue
-		} else {
+	if err := runBy(txn, seq, TableSchedulers, m, c.GetSchedulers(),
+		func(id uint64, name string) *messages.Scheduler {
+			return &messages.Scheduler{Id: id, Name: name, Enabled: true}
+		},
+		func(s *messages.Scheduler, m uint64) *messages.Scheduler {
 			s = proto.CloneOf(s)
-		}
-		s.Masterid = m
-		if err := txn.Insert(TableSchedulers, s); err != nil {
-			return nil, err
-		}
-	}
-	scheds, err := collect[*messages.Scheduler](txn.Get(TableSchedulers, IndexID+"_prefix"))
-	if err != nil {
+			s.Masterid = m
+			return s
+		}); err != nil {
 		return nil, err
 	}
-	for _, s := range scheds {
-		if s.Masterid == m && !listed[s.Name] {
+	if err := runBy(txn, seq, TableChangeSources, m, c.GetChangeSources(),
+		func(id uint64, name string) *messages.ChangeSource { return &messages.ChangeSource{Id: id, Name: name} },
+		func(s *messages.ChangeSource, m uint64) *messages.ChangeSource {
 			s = proto.CloneOf(s)
-			s.Masterid = 0
-			if err := txn.Insert(TableSchedulers, s); err != nil {
-				return nil, err
-			}
-		}
-	}
-	// Change sources.
-	listed = map[string]bool{}
-	for _, n := range c.GetChangeSources() {
-		listed[n] = true
-		s, err := get[*messages.ChangeSource](txn, TableChangeSources, IndexName, n)
-		if err != nil {
-			return nil, err
-		}
-		if s == nil {
-			id, err := seq.nextID(txn, TableChangeSources)
-			if err != nil {
-				return nil, err
-			}
-			s = &messages.ChangeSource{Id: id, Name: n}
-		} else if s.Masterid == m {
-			continue
-		} else {
-			s = proto.CloneOf(s)
-		}
-		s.Masterid = m
-		if err := txn.Insert(TableChangeSources, s); err != nil {
-			return nil, err
-		}
-	}
-	srcs, err := collect[*messages.ChangeSource](txn.Get(TableChangeSources, IndexID+"_prefix"))
-	if err != nil {
+			s.Masterid = m
+			return s
+		}); err != nil {
 		return nil, err
-	}
-	for _, s := range srcs {
-		if s.Masterid == m && !listed[s.Name] {
-			s = proto.CloneOf(s)
-			s.Masterid = 0
-			if err := txn.Insert(TableChangeSources, s); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return &messages.CommandResult{Id: m}, nil
 }
