@@ -50,7 +50,7 @@ func startWorker(t *testing.T, m *master, name, password string) *worker {
 }
 
 type apiBuild struct {
-	Buildid     uint64 `json:"id"`
+	Buildid     uint64 `json:"buildid"`
 	Number      int    `json:"number"`
 	Builderid   uint64 `json:"builderid"`
 	Results     *int   `json:"results"`
@@ -532,7 +532,7 @@ func TestCollapsing(t *testing.T) {
 	}
 	var reqs struct {
 		Buildrequests []struct {
-			ID      uint64 `json:"id"`
+			ID      uint64 `json:"buildrequestid"`
 			Results *int   `json:"results"`
 		}
 	}

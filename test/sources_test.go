@@ -189,7 +189,7 @@ func TestTreeStableTimerBatches(t *testing.T) {
 		t.Fatalf("build properties: %s", body)
 	}
 	// Nothing else was queued: one buildset, one request.
-	_, body = m.wwwGet("/api/v2/buildrequests?field=id")
+	_, body = m.wwwGet("/api/v2/buildrequests?field=buildrequestid")
 	if !strings.Contains(string(body), `"total":1`) {
 		t.Fatalf("requests: %s", body)
 	}

@@ -43,6 +43,9 @@ type Endpoint struct {
 	Under []Parent
 	// Extras are what one row serves that is not a table, e.g. logs/{id}/raw.
 	Extras map[string]Extra
+	// View renames fields as Buildbot shows them (its ids are buildid,
+	// stepid …) and adds derived ones (a build's complete).
+	View dataapi.View
 }
 
 // Parent links a nested collection to the row it is under: the rows of
@@ -66,7 +69,8 @@ type Extra func(w http.ResponseWriter, r *http.Request, txn *memdb.Txn, row prot
 func Endpoints() []Endpoint {
 	name := map[string]string{"name": state.IndexName}
 	props := map[string]Extra{"properties": propertiesOf}
-	return []Endpoint{
+	id := func(as string) dataapi.View { return dataapi.View{Names: map[string]string{"id": as}} }
+	eps := []Endpoint{
 		{Plural: "masters", Table: state.TableMasters, Record: &messages.Master{}, ID: "id", Indexes: name},
 		{Plural: "changes", Table: state.TableChanges, Record: &messages.Change{}, ID: "changeid",
 			Indexes: map[string]string{"branch": state.IndexBranch},
@@ -99,6 +103,24 @@ func Endpoints() []Endpoint {
 		{Plural: "changesources", Table: state.TableChangeSources, Record: &messages.ChangeSource{}, ID: "id", Indexes: name,
 			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
 	}
+	views := map[string]dataapi.View{
+		"masters": id("masterid"), "sourcestamps": id("ssid"), "buildsets": id("bsid"), "builders": id("builderid"),
+		"workers": id("workerid"), "schedulers": id("schedulerid"), "changesources": id("changesourceid"),
+		"logs": id("logid"),
+		"builds": {Names: map[string]string{"id": "buildid"}, Derived: map[string]func(proto.Message) any{
+			"complete": func(m proto.Message) any { return m.(*messages.Build).HasResults() }}},
+		"steps": {Names: map[string]string{"id": "stepid"}, Derived: map[string]func(proto.Message) any{
+			"complete": func(m proto.Message) any { return m.(*messages.Step).HasResults() }}},
+		"buildrequests": {Names: map[string]string{"id": "buildrequestid"}, Derived: map[string]func(proto.Message) any{
+			"claimed":             func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim() != nil },
+			"claimed_by_masterid": func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim().GetMasterid() },
+			"claimed_at":          func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim().GetClaimedAt() },
+		}},
+	}
+	for i := range eps {
+		eps[i].View = views[eps[i].Plural]
+	}
+	return eps
 }
 
 // endpoint is an Endpoint with its fields resolved.
@@ -202,7 +224,7 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 				q.Filters = append([]dataapi.Filter{l.filter(pid)}, q.Filters...)
 			}
 			page, total := ep.collection(txn).Run(q)
-			writePage(w, ep.Plural, selectProperties(page, props), total, q.Fields)
+			writePage(w, ep.View, ep.Plural, selectProperties(page, props), total, q.Fields)
 			return
 		}
 		found, what, ok := ep.find(txn, l, pid, segs[i+1])
@@ -223,7 +245,7 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 				writeError(w, http.StatusBadRequest, err.Error())
 				return
 			}
-			writePage(w, ep.Plural, selectProperties([]proto.Message{found}, props), 1, q.Fields)
+			writePage(w, ep.View, ep.Plural, selectProperties([]proto.Message{found}, props), 1, q.Fields)
 			return
 		}
 		parent, row = ep, found
@@ -243,7 +265,7 @@ func (ep *endpoint) query(r *http.Request) (q *dataapi.Query, props []string, er
 			vals.Add("field", "properties")
 		}
 	}
-	q, err = dataapi.ParseQuery(vals, ep.md)
+	q, err = ep.View.ParseQuery(vals, ep.md)
 	return q, props, err
 }
 
@@ -458,9 +480,9 @@ func filename(s string) string {
 	}, s)
 }
 
-func writePage(w http.ResponseWriter, plural string, page []proto.Message, total int, fields []string) {
+func writePage(w http.ResponseWriter, view dataapi.View, plural string, page []proto.Message, total int, fields []string) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = dataapi.Write(w, plural, page, total, fields)
+	_ = view.Write(w, plural, page, total, fields)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

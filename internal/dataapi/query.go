@@ -47,6 +47,10 @@ var operators = []string{"eq", "ne", "lt", "le", "gt", "ge", "contains", "in", "
 // field selection may name any field. Every problem is reported, each
 // naming the parameter.
 func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error) {
+	return parseQuery(v, md, View{})
+}
+
+func parseQuery(v url.Values, md protoreflect.MessageDescriptor, view View) (*Query, error) {
 	q := &Query{}
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -73,7 +77,7 @@ func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error)
 		case "order":
 			for _, o := range vals {
 				name, desc := strings.CutPrefix(o, "-")
-				fd, err := simpleField(md, name)
+				fd, err := simpleField(md, view, name)
 				if err != nil {
 					bad("order=%q: %v", o, err)
 					continue
@@ -82,11 +86,16 @@ func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error)
 			}
 		case "field":
 			for _, f := range vals {
-				if md.Fields().ByName(protoreflect.Name(f)) == nil {
+				if _, derived := view.Derived[f]; derived {
+					q.Fields = append(q.Fields, f)
+					continue
+				}
+				fd := view.field(md, f)
+				if fd == nil {
 					bad("field=%q: %s has no such field", f, md.Name())
 					continue
 				}
-				q.Fields = append(q.Fields, f)
+				q.Fields = append(q.Fields, view.apiName(fd))
 			}
 		default:
 			name, op, ok := strings.Cut(key, "__")
@@ -97,7 +106,7 @@ func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error)
 				bad("%s: unknown operator %q (want one of %s)", key, op, strings.Join(operators, ", "))
 				continue
 			}
-			fd, err := simpleField(md, name)
+			fd, err := simpleField(md, view, name)
 			if err != nil {
 				bad("%s: %v", key, err)
 				continue
@@ -146,10 +155,12 @@ func last(vals []string) string {
 	return vals[len(vals)-1]
 }
 
-// simpleField returns the top-level scalar field name of md.
-func simpleField(md protoreflect.MessageDescriptor, name string) (protoreflect.FieldDescriptor, error) {
-	fd := md.Fields().ByName(protoreflect.Name(name))
+// simpleField returns the top-level scalar field of md the view calls name.
+func simpleField(md protoreflect.MessageDescriptor, view View, name string) (protoreflect.FieldDescriptor, error) {
+	fd := view.field(md, name)
 	switch {
+	case fd == nil && view.Derived[name] != nil:
+		return nil, fmt.Errorf("%q is computed: it can be selected but not filtered on or sorted by", name)
 	case fd == nil:
 		return nil, fmt.Errorf("%s has no field %q", md.Name(), name)
 	case fd.IsList() || fd.IsMap() || fd.Message() != nil:

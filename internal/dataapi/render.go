@@ -19,9 +19,15 @@ import (
 // those fields selects). Numbers are JSON numbers, timestamps are seconds
 // since the epoch, as Buildbot gives them, and secret fields are left out.
 func Write(w io.Writer, plural string, page []proto.Message, total int, fields []string) error {
+	return View{}.Write(w, plural, page, total, fields)
+}
+
+// Write writes the envelope as Write does, with the records as the view
+// shows them.
+func (v View) Write(w io.Writer, plural string, page []proto.Message, total int, fields []string) error {
 	rows := make([]map[string]any, 0, len(page))
 	for _, m := range page {
-		rows = append(rows, Record(m.ProtoReflect(), fields))
+		rows = append(rows, v.Record(m, fields))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // "a <b@c>" stays readable, as Buildbot renders it
@@ -31,14 +37,20 @@ func Write(w io.Writer, plural string, page []proto.Message, total int, fields [
 // Record returns m as a JSON object: every field (or those named in fields),
 // unset ones with their zero value.
 func Record(m protoreflect.Message, fields []string) map[string]any {
+	return record(m, fields, View{})
+}
+
+// record renders m's fields under the view's names; fields are API names.
+func record(m protoreflect.Message, fields []string, v View) map[string]any {
 	out := make(map[string]any)
 	fds := m.Descriptor().Fields()
 	for i := range fds.Len() {
 		fd := fds.Get(i)
-		if messages.IsSecret(fd) || (len(fields) > 0 && !slices.Contains(fields, string(fd.Name()))) {
+		name := v.apiName(fd)
+		if messages.IsSecret(fd) || (len(fields) > 0 && !slices.Contains(fields, name)) {
 			continue
 		}
-		out[string(fd.Name())] = fieldJSON(fd, m.Get(fd), m.Has(fd))
+		out[name] = fieldJSON(fd, m.Get(fd), m.Has(fd))
 	}
 	return out
 }

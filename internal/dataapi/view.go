@@ -1,0 +1,67 @@
+package dataapi
+
+import (
+	"net/url"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// View is how a collection's records look on the API when that differs
+// from their protobuf fields: renamed fields (Buildbot calls a build's id
+// "buildid") and derived ones (a build's "complete"). Queries name fields
+// as the View shows them; derived fields can be selected and shown but not
+// filtered on or sorted by. The zero View shows records as they are.
+type View struct {
+	// Names maps a field's protobuf name to the name the API uses.
+	Names map[string]string
+	// Derived adds fields computed from a record.
+	Derived map[string]func(proto.Message) any
+}
+
+// field returns the protobuf field of md that the API calls name.
+func (v View) field(md protoreflect.MessageDescriptor, name string) protoreflect.FieldDescriptor {
+	for proto, api := range v.Names {
+		if api == name {
+			return md.Fields().ByName(protoreflect.Name(proto))
+		}
+	}
+	if _, renamed := v.Names[name]; renamed {
+		return nil // only its API name is known
+	}
+	return md.Fields().ByName(protoreflect.Name(name))
+}
+
+// apiName is the name the API uses for fd.
+func (v View) apiName(fd protoreflect.FieldDescriptor) string {
+	if n, ok := v.Names[string(fd.Name())]; ok {
+		return n
+	}
+	return string(fd.Name())
+}
+
+// ParseQuery parses a query string as ParseQuery does, with field names as
+// the view shows them.
+func (v View) ParseQuery(vals url.Values, md protoreflect.MessageDescriptor) (*Query, error) {
+	return parseQuery(vals, md, v)
+}
+
+// Record returns m as the view shows it (every field, or those named).
+func (v View) Record(m proto.Message, fields []string) map[string]any {
+	out := record(m.ProtoReflect(), fields, v)
+	for name, f := range v.Derived {
+		if len(fields) == 0 || contains(fields, name) {
+			out[name] = f(m)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

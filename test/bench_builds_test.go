@@ -1,0 +1,541 @@
+package test
+
+// Benchmarks of builds through the real processes: a buildmaster and
+// buildworker processes, both built without -race (once per test process),
+// the master durable (raft, fsynced) and logging at info level in JSON, as
+// an operator would run it.
+//
+//	BenchmarkBuildThroughput   N builds of one `true` step, queued as N
+//	                           changes (a single_branch scheduler without
+//	                           tree_stable_timer: one buildset per change)
+//	                           sent by a Go client 8 at a time: builds/s from
+//	                           the first change to the last "build finished",
+//	                           and the master's CPU (utime+stime) per build
+//	BenchmarkChangeLatency     one change at a time: from the sendchange
+//	                           answer (the change is durable) to the master's
+//	                           "build started" log line (the build and its
+//	                           properties are durable): p50/p95
+//	BenchmarkIdleWorkersRSS    the master's VmRSS with 1,000 builders and K
+//	                           idle connected workers: buildworker processes
+//	                           (procs=K), or 1,000 run in this process
+//	                           (inproc=1000)
+//
+// Environment:
+//
+//	BM_BENCH_BUILDS=N          builds per throughput run (default 400)
+//	BM_BENCH_IDLE_WORKERS=K    worker processes for the RSS benchmark
+//	                           (default 200; each is a ~20 MB process)
+//	BM_BENCH_INPROC_WORKERS=K  in-process workers for it (default 1000)
+//	BM_BENCH_PPROF=DIR         save the master's CPU profile of each run
+//	                           (/debug/pprof/profile) into DIR
+//
+//	go test -run XXX -bench 'BuildThroughput|ChangeLatency|IdleWorkersRSS' -benchtime 1x ./test/
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/internal/remoting"
+	bmworker "github.com/buildmaster/buildmaster/internal/worker"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+var (
+	plainOnce                sync.Once
+	plainMaster, plainWorker string
+	plainErr                 error
+	plainBuildOut            []byte
+
+	benchClientOnce sync.Once
+	benchClientSys  *actor.ActorSystem
+	benchClientErr  error
+)
+
+const (
+	benchBuildsDefault         = 400
+	benchIdleWorkersDefault    = 200
+	benchChangesPerLatencyTest = 50
+)
+
+// plainBinaries builds buildmaster and buildworker without -race, once per
+// process, next to TestMain's raced ones (removed with them).
+func plainBinaries(b *testing.B) (masterBin, workerBin string) {
+	b.Helper()
+	plainOnce.Do(func() {
+		dir := filepath.Join(filepath.Dir(binary), "plain")
+		plainMaster, plainWorker = filepath.Join(dir, "buildmaster"), filepath.Join(dir, "buildworker")
+		for bin, pkg := range map[string]string{plainMaster: "../cmd/buildmaster", plainWorker: "../cmd/buildworker"} {
+			if plainBuildOut, plainErr = exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); plainErr != nil {
+				return
+			}
+		}
+	})
+	if plainErr != nil {
+		b.Fatalf("go build: %v\n%s", plainErr, plainBuildOut)
+	}
+	return plainMaster, plainWorker
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// plainProc is a buildworker process started by a benchmark.
+type plainProc struct {
+	cmd    *exec.Cmd
+	stdout *lines
+	done   chan struct{}
+}
+
+// startPlainWorker runs the non-race buildworker NAME against m (without
+// waiting for it to connect), logging at warn level.
+func startPlainWorker(b *testing.B, bin string, m *master, name, password string) *plainProc {
+	b.Helper()
+	w := &plainProc{done: make(chan struct{})}
+	w.cmd = exec.Command(bin, "--master", m.remote, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name),
+		"--log-level", "warn")
+	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
+	out, _ := w.cmd.StdoutPipe()
+	w.cmd.Stderr = os.Stderr
+	w.stdout = newLines(out, nil)
+	if err := w.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { w.cmd.Wait(); close(w.done) }()
+	b.Cleanup(func() {
+		w.cmd.Process.Kill()
+		<-w.done
+	})
+	return w
+}
+
+func (w *plainProc) connected() bool {
+	for _, l := range w.stdout.snapshot() {
+		if strings.Contains(l, " connected to ") {
+			return true
+		}
+	}
+	return false
+}
+
+func waitConnected(b *testing.B, ws []*plainProc, timeout time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		n := 0
+		for _, w := range ws {
+			if w.connected() {
+				n++
+			}
+		}
+		if n == len(ws) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d workers connected within %s", n, len(ws), timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// procCPU is the utime+stime of process pid.
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// benchClient is an in-test remote client (what `buildmaster sendchange`
+// does, without a process per change).
+func benchClient(b *testing.B) *actor.ActorSystem {
+	b.Helper()
+	benchClientOnce.Do(func() {
+		quiet := slog.New(slog.DiscardHandler)
+		benchClientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+		_, _, benchClientErr = remoting.Start(benchClientSys, "127.0.0.1:0", &remoting.Policy{Futures: true, Log: quiet})
+	})
+	if benchClientErr != nil {
+		b.Fatal(benchClientErr)
+	}
+	return benchClientSys
+}
+
+// sendChange sends one change on branch main to m and waits for its id.
+func sendChange(b *testing.B, sys *actor.ActorSystem, m *master, rev string) uint64 {
+	res, err := sys.Root.RequestFuture(actor.NewPID(m.remote, changes.Path), &messages.SendChangeRequest{Token: m.token,
+		Change: &messages.Change{Author: "bench <bench@example.org>", Branch: "main", Revision: rev, Comments: "bench " + rev}},
+		60*time.Second).Result()
+	if err != nil {
+		b.Error(err)
+		return 0
+	}
+	r, ok := res.(*messages.SendChangeResponse)
+	if !ok {
+		b.Errorf("sendchange: %v", res)
+		return 0
+	}
+	return r.GetChangeid()
+}
+
+// countLines counts the lines of l from the first `from` that contain s.
+func countLines(l *lines, from int, s string) int {
+	n := 0
+	all := l.snapshot()
+	for _, line := range all[min(from, len(all)):] {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// profileMaster saves the master's CPU profile of the next seconds into
+// BM_BENCH_PPROF/name.pprof when that is set; wait for the returned func.
+func profileMaster(b *testing.B, m *master, name string, seconds int) func() {
+	dir := os.Getenv("BM_BENCH_PPROF")
+	if dir == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.debug, seconds))
+		if err != nil {
+			b.Log(err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			b.Log(err)
+			return
+		}
+		defer f.Close()
+		io.Copy(f, resp.Body)
+	}()
+	return func() { <-done }
+}
+
+// throughputBody: workers w0…w(nw-1) (max_builds 1), and either one builder
+// per worker or one builder over all of them, each build one `true` step,
+// collapse_requests off; a single_branch scheduler on main lists them all.
+func throughputBody(nw int, shared bool) string {
+	var sb strings.Builder
+	sb.WriteString("workers:\n")
+	var names []string
+	for i := range nw {
+		fmt.Fprintf(&sb, "  - {name: w%d, password: pw%d, max_builds: 1}\n", i, i)
+		names = append(names, fmt.Sprintf("w%d", i))
+	}
+	sb.WriteString("builders:\n")
+	var builders []string
+	if shared {
+		fmt.Fprintf(&sb, "  - {name: b, workers: [%s], collapse_requests: false, steps: [{shell: {command: ['true']}}]}\n", strings.Join(names, ", "))
+		builders = []string{"b"}
+	} else {
+		for i := range nw {
+			fmt.Fprintf(&sb, "  - {name: b%d, workers: [w%d], collapse_requests: false, steps: [{shell: {command: ['true']}}]}\n", i, i)
+			builders = append(builders, fmt.Sprintf("b%d", i))
+		}
+	}
+	fmt.Fprintf(&sb, "schedulers:\n  - {name: main, type: single_branch, branch: main, builders: [%s]}\n", strings.Join(builders, ", "))
+	return sb.String()
+}
+
+// BenchmarkBuildThroughput: builds/s end to end with real workers running
+// `true`. Sub-benchmarks: 1 worker; 4 workers each with its own builder
+// (one change makes 4 requests); 4 workers sharing one builder.
+func BenchmarkBuildThroughput(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts real processes and runs hundreds of builds; not with -short")
+	}
+	n := envInt("BM_BENCH_BUILDS", benchBuildsDefault)
+	for _, c := range []struct {
+		name   string
+		nw     int
+		shared bool
+	}{{"workers=1", 1, true}, {"workers=4/builders=4", 4, false}, {"workers=4/builders=1", 4, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			masterBin, workerBin := plainBinaries(b)
+			perChange := c.nw
+			if c.shared {
+				perChange = 1
+			}
+			nChanges := n / perChange
+			builds := nChanges * perChange
+			var wall, cpu time.Duration
+			for run := range b.N {
+				b.StopTimer()
+				m := newMaster(b, throughputBody(c.nw, c.shared))
+				m.start(masterBin, "--log-format", "json")
+				var ws []*plainProc
+				for i := range c.nw {
+					ws = append(ws, startPlainWorker(b, workerBin, m, fmt.Sprintf("w%d", i), fmt.Sprintf("pw%d", i)))
+				}
+				waitConnected(b, ws, 60*time.Second)
+				sys := benchClient(b)
+				from := m.stderr.count()
+				pid := m.cmd.Process.Pid
+				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
+				b.StartTimer()
+				c0, t0 := procCPU(b, pid), time.Now()
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				for range 8 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := next.Add(1); i <= int64(nChanges); i = next.Add(1) {
+							sendChange(b, sys, m, fmt.Sprintf("r%d-%d", run, i))
+						}
+					}()
+				}
+				wg.Wait()
+				queued := time.Since(t0)
+				deadline := time.Now().Add(10 * time.Minute)
+				for countLines(m.stderr, from, `"msg":"build finished"`) < builds {
+					if time.Now().After(deadline) {
+						b.Fatalf("%d of %d builds finished", countLines(m.stderr, from, `"msg":"build finished"`), builds)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				took, used := time.Since(t0), procCPU(b, pid)-c0
+				wall, cpu = wall+took, cpu+used
+				b.StopTimer()
+				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s", run, nChanges, queued, builds, took, used)
+				stopProfile()
+				// Every build succeeded, as the data API says.
+				var page struct {
+					Builds []struct {
+						Results *int `json:"results"`
+					} `json:"builds"`
+					Meta struct {
+						Total int `json:"total"`
+					} `json:"meta"`
+				}
+				_, body := m.wwwGet("/api/v2/builds?results=0&field=results&limit=1")
+				if err := json.Unmarshal(body, &page); err != nil || page.Meta.Total != builds {
+					b.Fatalf("data API: %d successful builds, want %d (%v): %.300s", page.Meta.Total, builds, err, body)
+				}
+				m.signal(syscall.SIGTERM)
+				m.wait(60 * time.Second)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(builds*b.N)/wall.Seconds(), "builds/s")
+			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(builds*b.N), "master-cpu-ms/build")
+		})
+	}
+}
+
+// BenchmarkChangeLatency: one builder on one worker, a single_branch
+// scheduler; 50 changes one at a time, each after the previous build
+// finished. Latency: from the sendchange answer (the change is durable)
+// to the master's "build started" line reaching this process (the build
+// and its properties are durable then). Also reported: the sendchange
+// round trip, and the master's own log times from "change added" to
+// "build started" (millisecond resolution).
+func BenchmarkChangeLatency(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts real processes; not with -short")
+	}
+	masterBin, workerBin := plainBinaries(b)
+	var lat, rtt, logLat []time.Duration
+	for run := range b.N {
+		b.StopTimer()
+		m := newMaster(b, throughputBody(1, true))
+		m.start(masterBin, "--log-format", "json")
+		waitConnected(b, []*plainProc{startPlainWorker(b, workerBin, m, "w0", "pw0")}, 60*time.Second)
+		sys := benchClient(b)
+		stopProfile := profileMaster(b, m, fmt.Sprintf("latency-%d", run), 5)
+		b.StartTimer()
+		for i := range benchChangesPerLatencyTest {
+			from := m.stderr.count()
+			// Drain a stale notification.
+			select {
+			case <-m.stderr.notify:
+			default:
+			}
+			t := time.Now()
+			sendChange(b, sys, m, fmt.Sprintf("r%d-%d", run, i))
+			t0 := time.Now()
+			rtt = append(rtt, t0.Sub(t))
+			for countLines(m.stderr, from, `"msg":"build started"`) == 0 {
+				select {
+				case <-m.stderr.notify:
+				case <-time.After(30 * time.Second):
+					b.Fatal("no build started")
+				}
+			}
+			lat = append(lat, time.Since(t0))
+			var added, started time.Time
+			for _, l := range m.stderr.snapshot()[from:] {
+				var rec struct {
+					Time time.Time `json:"time"`
+					Msg  string    `json:"msg"`
+				}
+				if json.Unmarshal([]byte(l), &rec) != nil {
+					continue
+				}
+				switch rec.Msg {
+				case "change added":
+					added = rec.Time
+				case "build started":
+					started = rec.Time
+				}
+			}
+			logLat = append(logLat, started.Sub(added))
+			for countLines(m.stderr, from, `"msg":"build finished"`) == 0 {
+				select {
+				case <-m.stderr.notify:
+				case <-time.After(30 * time.Second):
+					b.Fatal("the build did not finish")
+				}
+			}
+		}
+		b.StopTimer()
+		stopProfile()
+		m.signal(syscall.SIGTERM)
+		m.wait(60 * time.Second)
+		b.StartTimer()
+	}
+	q := func(d []time.Duration, p float64) float64 {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		return float64(s[int(p*float64(len(s)-1))].Microseconds()) / 1e3
+	}
+	b.ReportMetric(q(lat, 0.5), "p50-ms")
+	b.ReportMetric(q(lat, 0.95), "p95-ms")
+	b.ReportMetric(q(rtt, 0.5), "sendchange-p50-ms")
+	b.ReportMetric(q(rtt, 1), "sendchange-max-ms")
+	b.ReportMetric(q(logLat, 0.5), "log-p50-ms")
+	b.ReportMetric(q(logLat, 0.95), "log-p95-ms")
+}
+
+// BenchmarkIdleWorkersRSS: a master with 1,000 builders, each on its own
+// worker (benchBody), and K workers connected and idle: the master's
+// VmRSS before any worker and with all K connected (each after 2 s idle),
+// and the difference per worker. The workers are either buildworker
+// processes (procs=K; each is a ~20 MB Go process, so K defaults to 200),
+// or the same worker code (internal/worker.Run) run inside this test
+// process (inproc=1000), each with its own actor system and remote
+// endpoint: the master sees exactly what real workers give it, one
+// connection each way per worker.
+func BenchmarkIdleWorkersRSS(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts hundreds of workers; not with -short")
+	}
+	const builders = 1000
+	procs := min(envInt("BM_BENCH_IDLE_WORKERS", benchIdleWorkersDefault), builders)
+	for _, c := range []struct {
+		k      int
+		inproc bool
+	}{{procs, false}, {min(envInt("BM_BENCH_INPROC_WORKERS", builders), builders), true}} {
+		name := fmt.Sprintf("procs=%d", c.k)
+		if c.inproc {
+			name = fmt.Sprintf("inproc=%d", c.k)
+		}
+		b.Run(name, func(b *testing.B) { benchIdleWorkers(b, builders, c.k, c.inproc) })
+	}
+}
+
+func benchIdleWorkers(b *testing.B, builders, k int, inproc bool) {
+	masterBin, workerBin := plainBinaries(b)
+	var rss0, rss, hwm, workersRSS float64
+	var connect time.Duration
+	for range b.N {
+		b.StopTimer()
+		m := newMaster(b, benchBody(0, builders))
+		m.start(masterBin)
+		waitBuilders(b, m, builders)
+		time.Sleep(2 * time.Second)
+		r0, _ := procMemMB(b, m.cmd.Process.Pid)
+		b.StartTimer()
+		t0 := time.Now()
+		var wsum float64
+		if inproc {
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			var connected atomic.Int64
+			for i := range k {
+				name := fmt.Sprintf("w%04d", i)
+				dir := filepath.Join(m.dir, "worker-"+name)
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					b.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var once sync.Once
+					err := bmworker.Run(ctx, bmworker.Options{Master: m.remote, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
+						Connected: func() { once.Do(func() { connected.Add(1) }) }})
+					if err != nil {
+						b.Error(err)
+					}
+				}()
+			}
+			b.Cleanup(func() { cancel(); wg.Wait() })
+			for deadline := time.Now().Add(5 * time.Minute); connected.Load() < int64(k); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatalf("%d of %d workers connected", connected.Load(), k)
+				}
+			}
+			connect += time.Since(t0)
+			b.StopTimer()
+		} else {
+			var ws []*plainProc
+			for i := range k {
+				ws = append(ws, startPlainWorker(b, workerBin, m, fmt.Sprintf("w%04d", i), fmt.Sprintf("pw%04d", i)))
+			}
+			waitConnected(b, ws, 5*time.Minute)
+			connect += time.Since(t0)
+			b.StopTimer()
+			for _, w := range ws {
+				wr, _ := procMemMB(b, w.cmd.Process.Pid)
+				wsum += wr
+			}
+		}
+		time.Sleep(2 * time.Second)
+		r, h := procMemMB(b, m.cmd.Process.Pid)
+		rss0, rss, hwm, workersRSS = rss0+r0, rss+r, hwm+h, workersRSS+wsum
+		m.signal(syscall.SIGTERM)
+		m.wait(60 * time.Second)
+		b.StartTimer()
+	}
+	nf := float64(b.N)
+	b.ReportMetric(rss0/nf, "rss-idle-MB")
+	b.ReportMetric(rss/nf, "rss-MB")
+	b.ReportMetric(hwm/nf, "hwm-MB")
+	b.ReportMetric((rss-rss0)/nf/float64(k)*1024, "rss-per-worker-KB")
+	if !inproc {
+		b.ReportMetric(workersRSS/nf/float64(k), "worker-process-rss-MB")
+	}
+	b.ReportMetric(float64(connect.Milliseconds())/nf, "connect-all-ms")
+}
