@@ -687,3 +687,51 @@ func TestForceOverHTTP(t *testing.T) {
 		t.Fatalf("build properties: %s", props)
 	}
 }
+
+// startWorkerProcess runs buildworker without waiting for it to log in.
+func startWorkerProcess(t *testing.T, m *master, name, password, basedir string) *worker {
+	t.Helper()
+	w := &worker{t: t, done: make(chan struct{})}
+	w.cmd = exec.Command(workerBinary, "--master", m.remote, "--name", name, "--basedir", basedir)
+	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
+	out, _ := w.cmd.StdoutPipe()
+	errp, _ := w.cmd.StderrPipe()
+	w.stdout, w.stderr = newLines(out, nil), newLines(errp, nil)
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.cmd.Wait(); close(w.done) }()
+	t.Cleanup(func() {
+		w.cmd.Process.Kill()
+		<-w.done
+	})
+	return w
+}
+
+// TestWorkerLoginRefused: a wrong password, and a second connection for a
+// worker already connected, are refused with a clear message on both sides;
+// the first connection is unharmed.
+func TestWorkerLoginRefused(t *testing.T) {
+	m := startMaster(t, buildsConfig)
+	startWorker(t, m, "w1", "pw1")
+	from := m.stderr.count()
+	bad := startWorkerProcess(t, m, "w1", "nope", filepath.Join(m.dir, "bad"))
+	bad.stderr.waitFor(t, 0, `login refused: unknown worker name or wrong password`, 60*time.Second)
+	m.stderr.waitFor(t, from, `msg="worker login refused" worker=w1 from=127\.0\.0\.1:\d+ reason="wrong password"`, 30*time.Second)
+	if strings.Contains(strings.Join(m.stderr.snapshot(), "\n"), "nope") {
+		t.Fatal("the wrong password reached the master's log")
+	}
+	dup := startWorkerProcess(t, m, "w1", "pw1", filepath.Join(m.dir, "dup"))
+	dup.stderr.waitFor(t, 0, `login refused: worker w1 is already connected from 127\.0\.0\.1:\d+`, 60*time.Second)
+	m.stderr.waitFor(t, from, `msg="worker login refused" worker=w1 .*already connected`, 30*time.Second)
+	// The first connection still builds.
+	if out, errOut, code := m.cli("force", "hello"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	if b := m.waitBuild("hello", 1); *b.Results != 0 {
+		t.Fatalf("hello #1: %d", *b.Results)
+	}
+	if got := m.stepLog(m.waitBuild("hello", 1).Buildid, "say"); !strings.Contains(got, "on w1") {
+		t.Fatalf("log:\n%s", got)
+	}
+}
