@@ -735,3 +735,32 @@ func TestWorkerLoginRefused(t *testing.T) {
 		t.Fatalf("log:\n%s", got)
 	}
 }
+
+// TestWorkerRemovedMidBuild: a worker removed by a reconfig while it builds
+// finishes the build, and is disconnected (and gone from the tree) once it
+// is over.
+func TestWorkerRemovedMidBuild(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	w := startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := m.cli("force", "gated"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	m.writeConfig(fmt.Sprintf(strings.ReplaceAll(gatedConfig, "w1", "w2"), gate))
+	if out, errOut, code := m.cli("reconfig"); code != 0 || !strings.Contains(out, "removed  master/botmaster/worker:w1") {
+		t.Fatalf("reconfig: exit %d\n%s%s", code, out, errOut)
+	}
+	if m.tree().find("master/botmaster/worker:w1") == nil {
+		t.Fatal("the removed worker left while its build ran")
+	}
+	from := w.stderr.count()
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b := m.waitBuild("gated", 1); *b.Results != 0 {
+		t.Fatalf("gated #1: %d", *b.Results)
+	}
+	m.waitTree("the removed worker to leave", func(n *treeNode) bool { return n.find("master/botmaster/worker:w1") == nil })
+	w.stderr.waitFor(t, from, `login refused: unknown worker name or wrong password`, 60*time.Second)
+}

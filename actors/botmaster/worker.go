@@ -104,7 +104,7 @@ func (w *workerActor) Receive(ctx actor.Context) {
 		w.ticker()
 		if w.conn != nil {
 			w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Print{Print: "the master no longer has this worker"}})
-			w.detach(ctx, "removed from the config, or the master is stopping")
+			w.detach(ctx, "removed from the config, or the master is stopping", false)
 		}
 	case *messages.WorkerConfig:
 		w.publish(ctx)
@@ -130,18 +130,18 @@ func (w *workerActor) Receive(ctx actor.Context) {
 		}
 	case keepaliveCheck:
 		if w.conn != nil && w.now().Sub(w.conn.heard) > 3*w.keepalive() {
-			w.detach(ctx, "no keepalive for "+(3*w.keepalive()).String())
+			w.detach(ctx, "no keepalive for "+(3*w.keepalive()).String(), true)
 		}
 	case pingExpired:
 		if w.pending != nil && w.pending.GetSession() == m.session {
 			p := w.pending
 			w.pending = nil
-			w.detach(ctx, "a new connection logged in and this one did not answer a ping")
+			w.detach(ctx, "a new connection logged in and this one did not answer a ping", true)
 			w.accept(ctx, p)
 		}
 	case endpointLost:
 		if w.conn != nil && w.conn.worker.GetAddress() == m.address {
-			w.detach(ctx, "connection lost")
+			w.detach(ctx, "connection lost", false)
 		}
 	case missingCheck:
 		if w.conn == nil && m.since.Equal(w.lost) {
@@ -160,7 +160,7 @@ func (w *workerActor) maybeRetire(ctx actor.Context) {
 	}
 	if w.conn != nil {
 		w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Print{Print: "the master no longer has this worker"}})
-		w.detach(ctx, "removed from the config")
+		w.detach(ctx, "removed from the config", true)
 	}
 	ctx.Stop(ctx.Self())
 }
@@ -225,7 +225,7 @@ func (w *workerActor) control(ctx actor.Context, m *messages.WorkerControlReques
 	case messages.WorkerAction_WORKER_ACTION_KILL:
 		if w.conn != nil {
 			w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Shutdown{Shutdown: &messages.WorkerShutdown{}}})
-			w.detach(ctx, "killed by an operator")
+			w.detach(ctx, "killed by an operator", false)
 		}
 	}
 	w.tellBRD(ctx)
@@ -300,7 +300,7 @@ func (w *workerActor) fromWorker(ctx actor.Context, m *messages.FromWorker) {
 		}
 		ctx.Send(to, k.Update)
 	case *messages.FromWorker_Detach:
-		w.detach(ctx, "the worker detached: "+k.Detach)
+		w.detach(ctx, "the worker detached: "+k.Detach, false)
 	}
 }
 
@@ -328,13 +328,18 @@ func (w *workerActor) start(ctx actor.Context, m *messages.StartCommand) {
 
 // detach lets the connection go: its running commands complete as lost,
 // pbmanager forgets the session, and the missing timer starts.
-func (w *workerActor) detach(ctx actor.Context, why string) {
+// A worker that may not know (tell) is sent ToWorker.detached, so that it
+// logs in again at once.
+func (w *workerActor) detach(ctx actor.Context, why string, tell bool) {
 	if w.conn == nil {
 		return
 	}
 	w.rt.Log.Info("worker detached", slog.String("worker", w.name()), slog.String("from", w.conn.worker.GetAddress()),
 		slog.String("reason", why))
 	ctx.Send(pbmanagerPID(ctx), &messages.SessionClosed{Session: w.conn.session})
+	if tell {
+		w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Detached{Detached: why}})
+	}
 	running := maps.Clone(w.commands)
 	clear(w.commands)
 	w.conn = nil
