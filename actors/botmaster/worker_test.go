@@ -239,7 +239,7 @@ func TestSecondLoginReplacesASilentConnection(t *testing.T) {
 			}
 			break
 		}
-		if got.GetKeepalive() == nil || got.GetSession() != first.GetSession() {
+		if (got.GetKeepalive() == nil && got.GetDetached() == "") || got.GetSession() != first.GetSession() {
 			t.Fatalf("unexpected %v", got)
 		}
 	}
