@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -256,6 +257,7 @@ var schedulerOnly = []struct {
 	{"branches", []messages.SchedulerType{messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH}},
 	{"tree_stable_timer", []messages.SchedulerType{messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH, messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH}},
 	{"file_is_important", []messages.SchedulerType{messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH, messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH}},
+	{"change_filter", []messages.SchedulerType{messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH, messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH}},
 	{"periodic_interval", []messages.SchedulerType{messages.SchedulerType_SCHEDULER_TYPE_PERIODIC}},
 	{"cron", []messages.SchedulerType{messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY}},
 	{"upstream", []messages.SchedulerType{messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT}},
@@ -281,6 +283,19 @@ func (v *validator) schedulers(ss []*messages.SchedulerConfig, builders map[stri
 		}
 		if len(s.GetBuilders()) == 0 {
 			v.errorf(at("schedulers", i, ".builders"), "scheduler %s has no builders", quoteName(name))
+		}
+		if f := s.GetChangeFilter(); f != nil {
+			for _, re := range []struct {
+				key  string
+				list []string
+			}{{"project_re", f.GetProjectRe()}, {"repository_re", f.GetRepositoryRe()}, {"branch_re", f.GetBranchRe()},
+				{"category_re", f.GetCategoryRe()}, {"codebase_re", f.GetCodebaseRe()}} {
+				for j, expr := range re.list {
+					if _, err := regexp.Compile(expr); err != nil {
+						v.errorf(indexPath(at("schedulers", i, ".change_filter."+re.key), j), "bad regular expression: %v", err)
+					}
+				}
+			}
 		}
 		for j, b := range s.GetBuilders() {
 			if _, ok := builders[b]; !ok {

@@ -378,6 +378,21 @@ builders:
 			{"builders[0].locks[2]", 9, `builder "b" takes lock "l1" twice`},
 			{"builders[0].locks[3]", 9, `builder "b" takes lock "l2" with no access`},
 		}},
+		{"change filter with a bad expression", `
+workers: [{name: w}]
+builders: [{name: b, workers: [w]}]
+schedulers:
+  - name: s
+    type: any_branch
+    builders: [b]
+    change_filter: {branch_re: ["ok", "(unclosed"]}
+`, []want{{"schedulers[0].change_filter.branch_re[1]", 7, "bad regular expression"}}},
+		{"change filter on a force scheduler", `
+workers: [{name: w}]
+builders: [{name: b, workers: [w]}]
+schedulers:
+  - {name: s, type: force, builders: [b], change_filter: {branch: [main]}}
+`, []want{{"schedulers[0].change_filter", 4, "change_filter is only for single_branch and any_branch schedulers"}}},
 		{"keepalive too short", `
 workers:
   - name: w

@@ -1175,7 +1175,10 @@ type SchedulerConfig struct {
 	// dependent: the upstream scheduler whose successful buildsets start this one.
 	Upstream string `protobuf:"bytes,10,opt,name=upstream,proto3" json:"upstream,omitempty"`
 	// Properties every build this scheduler starts gets.
-	Properties    map[string]string `protobuf:"bytes,11,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties map[string]string `protobuf:"bytes,11,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// single_branch, any_branch: only changes that pass this filter count
+	// (Buildbot's ChangeFilter), besides branch/branches.
+	ChangeFilter  *ChangeFilterConfig `protobuf:"bytes,12,opt,name=change_filter,json=changeFilter,proto3" json:"change_filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1287,6 +1290,132 @@ func (x *SchedulerConfig) GetProperties() map[string]string {
 	return nil
 }
 
+func (x *SchedulerConfig) GetChangeFilter() *ChangeFilterConfig {
+	if x != nil {
+		return x.ChangeFilter
+	}
+	return nil
+}
+
+// ChangeFilterConfig keeps the changes whose fields match: for each field
+// given, the change's value must be one of the values, or match one of the
+// regular expressions (Go syntax, matched anywhere unless anchored).
+type ChangeFilterConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Project       []string               `protobuf:"bytes,1,rep,name=project,proto3" json:"project,omitempty"`
+	Repository    []string               `protobuf:"bytes,2,rep,name=repository,proto3" json:"repository,omitempty"`
+	Branch        []string               `protobuf:"bytes,3,rep,name=branch,proto3" json:"branch,omitempty"`
+	Category      []string               `protobuf:"bytes,4,rep,name=category,proto3" json:"category,omitempty"`
+	Codebase      []string               `protobuf:"bytes,5,rep,name=codebase,proto3" json:"codebase,omitempty"`
+	ProjectRe     []string               `protobuf:"bytes,6,rep,name=project_re,json=projectRe,proto3" json:"project_re,omitempty"`
+	RepositoryRe  []string               `protobuf:"bytes,7,rep,name=repository_re,json=repositoryRe,proto3" json:"repository_re,omitempty"`
+	BranchRe      []string               `protobuf:"bytes,8,rep,name=branch_re,json=branchRe,proto3" json:"branch_re,omitempty"`
+	CategoryRe    []string               `protobuf:"bytes,9,rep,name=category_re,json=categoryRe,proto3" json:"category_re,omitempty"`
+	CodebaseRe    []string               `protobuf:"bytes,10,rep,name=codebase_re,json=codebaseRe,proto3" json:"codebase_re,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeFilterConfig) Reset() {
+	*x = ChangeFilterConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeFilterConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeFilterConfig) ProtoMessage() {}
+
+func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
+func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ChangeFilterConfig) GetProject() []string {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetRepository() []string {
+	if x != nil {
+		return x.Repository
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetBranch() []string {
+	if x != nil {
+		return x.Branch
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetCategory() []string {
+	if x != nil {
+		return x.Category
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetCodebase() []string {
+	if x != nil {
+		return x.Codebase
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetProjectRe() []string {
+	if x != nil {
+		return x.ProjectRe
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetRepositoryRe() []string {
+	if x != nil {
+		return x.RepositoryRe
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetBranchRe() []string {
+	if x != nil {
+		return x.BranchRe
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetCategoryRe() []string {
+	if x != nil {
+		return x.CategoryRe
+	}
+	return nil
+}
+
+func (x *ChangeFilterConfig) GetCodebaseRe() []string {
+	if x != nil {
+		return x.CodebaseRe
+	}
+	return nil
+}
+
 // ChangeSourceConfig is one change source; exactly one kind is set.
 type ChangeSourceConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1302,7 +1431,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1443,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1456,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -1392,7 +1521,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1533,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1546,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -1461,7 +1590,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1602,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1615,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -1514,7 +1643,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1655,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1668,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -1563,7 +1692,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1704,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1717,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -1616,7 +1745,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1757,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1770,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -1758,7 +1887,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"schedulers\x18\x01 \x03(\tR\n" +
 	"schedulers\x12&\n" +
-	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xa3\x04\n" +
+	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xec\x04\n" +
 	"\x0fSchedulerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.buildmaster.v1.SchedulerTypeR\x04type\x12\x1a\n" +
@@ -1773,10 +1902,28 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	" \x01(\tR\bupstream\x12O\n" +
 	"\n" +
 	"properties\x18\v \x03(\v2/.buildmaster.v1.SchedulerConfig.PropertiesEntryR\n" +
-	"properties\x1a=\n" +
+	"properties\x12G\n" +
+	"\rchange_filter\x18\f \x01(\v2\".buildmaster.v1.ChangeFilterConfigR\fchangeFilter\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x02\n" +
+	"\x12ChangeFilterConfig\x12\x18\n" +
+	"\aproject\x18\x01 \x03(\tR\aproject\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x02 \x03(\tR\n" +
+	"repository\x12\x16\n" +
+	"\x06branch\x18\x03 \x03(\tR\x06branch\x12\x1a\n" +
+	"\bcategory\x18\x04 \x03(\tR\bcategory\x12\x1a\n" +
+	"\bcodebase\x18\x05 \x03(\tR\bcodebase\x12\x1d\n" +
+	"\n" +
+	"project_re\x18\x06 \x03(\tR\tprojectRe\x12#\n" +
+	"\rrepository_re\x18\a \x03(\tR\frepositoryRe\x12\x1b\n" +
+	"\tbranch_re\x18\b \x03(\tR\bbranchRe\x12\x1f\n" +
+	"\vcategory_re\x18\t \x03(\tR\n" +
+	"categoryRe\x12\x1f\n" +
+	"\vcodebase_re\x18\n" +
+	" \x03(\tR\n" +
+	"codebaseRe\"\xb7\x01\n" +
 	"\x12ChangeSourceConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12@\n" +
 	"\n" +
@@ -1830,7 +1977,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
@@ -1847,61 +1994,63 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(*SetPropertyStep)(nil),     // 12: buildmaster.v1.SetPropertyStep
 	(*TriggerStep)(nil),         // 13: buildmaster.v1.TriggerStep
 	(*SchedulerConfig)(nil),     // 14: buildmaster.v1.SchedulerConfig
-	(*ChangeSourceConfig)(nil),  // 15: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 16: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 17: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 18: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 19: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 20: buildmaster.v1.MetricsConfig
-	nil,                         // 21: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 22: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 23: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 24: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 25: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 26: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 27: google.protobuf.Duration
+	(*ChangeFilterConfig)(nil),  // 15: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 16: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 17: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 18: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 19: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 20: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 21: buildmaster.v1.MetricsConfig
+	nil,                         // 22: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 23: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 24: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 25: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 26: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 27: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 28: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
 	6,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
 	7,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
 	8,  // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
 	14, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	15, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	21, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	18, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	19, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	20, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	16, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	22, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	19, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	20, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	21, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
 	4,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
 	0,  // 10: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
 	1,  // 11: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	22, // 12: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	27, // 13: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	27, // 14: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	23, // 12: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	28, // 13: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	28, // 14: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
 	9,  // 15: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	23, // 16: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	24, // 17: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	24, // 16: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	25, // 17: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
 	5,  // 18: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
 	10, // 19: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
 	11, // 20: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
 	12, // 21: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
 	13, // 22: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	25, // 23: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	27, // 24: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	27, // 25: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	26, // 23: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	28, // 24: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	28, // 25: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
 	2,  // 26: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	27, // 27: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	27, // 28: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	26, // 29: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	16, // 30: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	17, // 31: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	27, // 32: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	27, // 33: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	27, // 34: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	28, // 27: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	28, // 28: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	27, // 29: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	15, // 30: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	17, // 31: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	18, // 32: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	28, // 33: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	28, // 34: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	28, // 35: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -1918,7 +2067,7 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[12].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[13].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
@@ -1928,7 +2077,7 @@ func file_buildmaster_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

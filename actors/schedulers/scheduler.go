@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -204,9 +205,13 @@ func (s *schedulerActor) saveUpstream(ctx actor.Context) {
 	s.setState(ctx, "upstream_bsids", string(v))
 }
 
-// matches reports whether the change is one this scheduler watches.
+// matches reports whether the change is one this scheduler watches: on
+// its branch (branches) and through its change filter.
 func (s *schedulerActor) matches(c *messages.Change) bool {
 	cfg := s.cfg()
+	if !Passes(cfg.GetChangeFilter(), c) {
+		return false
+	}
 	switch cfg.GetType() {
 	case messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH:
 		return c.GetBranch() == cfg.GetBranch()
@@ -214,6 +219,33 @@ func (s *schedulerActor) matches(c *messages.Change) bool {
 		return len(cfg.GetBranches()) == 0 || slices.Contains(cfg.GetBranches(), c.GetBranch())
 	}
 	return false
+}
+
+// Passes applies a change filter (none passes every change): each field it
+// names must equal one of its values or match one of its expressions.
+func Passes(f *messages.ChangeFilterConfig, c *messages.Change) bool {
+	for _, cond := range []struct {
+		value    string
+		eq, expr []string
+	}{
+		{c.GetProject(), f.GetProject(), f.GetProjectRe()}, {c.GetRepository(), f.GetRepository(), f.GetRepositoryRe()},
+		{c.GetBranch(), f.GetBranch(), f.GetBranchRe()}, {c.GetCategory(), f.GetCategory(), f.GetCategoryRe()},
+		{c.GetCodebase(), f.GetCodebase(), f.GetCodebaseRe()},
+	} {
+		if len(cond.eq)+len(cond.expr) == 0 {
+			continue
+		}
+		ok := slices.Contains(cond.eq, cond.value)
+		for _, e := range cond.expr {
+			if re, err := regexp.Compile(e); err == nil && re.MatchString(cond.value) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // important reports whether the change touches a file that matters: one

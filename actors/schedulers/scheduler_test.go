@@ -11,6 +11,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -188,5 +189,25 @@ schedulers:
 	}
 	if _, ok := state.ObjectState(m.RT.DB.Read(), "nightly", "NIGHTLY", "last_build"); !ok {
 		t.Fatal("no last_build for nightly")
+	}
+}
+
+func TestChangeFilter(t *testing.T) {
+	f := &messages.ChangeFilterConfig{Project: []string{"app", "lib"}, BranchRe: []string{"^release/"}}
+	for _, c := range []struct {
+		change *messages.Change
+		want   bool
+	}{
+		{&messages.Change{Project: "app", Branch: "release/1.0"}, true},
+		{&messages.Change{Project: "lib", Branch: "release/2"}, true},
+		{&messages.Change{Project: "doc", Branch: "release/1.0"}, false},
+		{&messages.Change{Project: "app", Branch: "main"}, false},
+	} {
+		if got := schedulers.Passes(f, c.change); got != c.want {
+			t.Errorf("%v: %v, want %v", c.change, got, c.want)
+		}
+	}
+	if !schedulers.Passes(nil, &messages.Change{}) {
+		t.Error("no filter must pass every change")
 	}
 }
