@@ -10,7 +10,8 @@ package test
 //	                           tree_stable_timer: one buildset per change)
 //	                           sent by a Go client 8 at a time: builds/s from
 //	                           the first change to the last "build finished",
-//	                           and the master's CPU (utime+stime) per build
+//	                           the master's CPU (utime+stime) per build, and
+//	                           its raft log entries (durable commands) per build
 //	BenchmarkChangeLatency     one change at a time: from the sendchange
 //	                           answer (the change is durable) to the master's
 //	                           "build started" log line (the build and its
@@ -26,8 +27,10 @@ package test
 //	BM_BENCH_IDLE_WORKERS=K    worker processes for the RSS benchmark
 //	                           (default 200; each is a ~20 MB process)
 //	BM_BENCH_INPROC_WORKERS=K  in-process workers for it (default 1000)
-//	BM_BENCH_PPROF=DIR         save the master's CPU profile of each run
-//	                           (/debug/pprof/profile) into DIR
+//	BM_BENCH_PPROF=DIR         save into DIR the master's CPU profile of each
+//	                           throughput and latency run (10 s and 5 s of
+//	                           /debug/pprof/profile) and its heap profile once
+//	                           the RSS benchmark's workers are connected
 //
 //	go test -run XXX -bench 'BuildThroughput|ChangeLatency|IdleWorkersRSS' -benchtime 1x ./test/
 
@@ -117,7 +120,9 @@ func startPlainWorker(b *testing.B, bin string, m *master, name, password string
 		"--log-level", "warn")
 	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
 	out, _ := w.cmd.StdoutPipe()
-	w.cmd.Stderr = os.Stderr
+	if testing.Verbose() {
+		w.cmd.Stderr = os.Stderr // else discarded: a worker warns when its master stops
+	}
 	w.stdout = newLines(out, nil)
 	if err := w.cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -284,6 +289,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 		shared bool
 	}{{"workers=1", 1, true}, {"workers=4/builders=4", 4, false}, {"workers=4/builders=1", 4, true}} {
 		b.Run(c.name, func(b *testing.B) {
+			b.StopTimer() // the build of the binaries is not measured
 			masterBin, workerBin := plainBinaries(b)
 			perChange := c.nw
 			if c.shared {
@@ -292,6 +298,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			nChanges := n / perChange
 			builds := nChanges * perChange
 			var wall, cpu time.Duration
+			var entries uint64
 			for run := range b.N {
 				b.StopTimer()
 				m := newMaster(b, throughputBody(c.nw, c.shared))
@@ -306,6 +313,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				pid := m.cmd.Process.Pid
 				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
 				b.StartTimer()
+				i0 := raftIndex(m)
 				c0, t0 := procCPU(b, pid), time.Now()
 				var next atomic.Int64
 				var wg sync.WaitGroup
@@ -329,6 +337,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				}
 				took, used := time.Since(t0), procCPU(b, pid)-c0
 				wall, cpu = wall+took, cpu+used
+				entries += raftIndex(m) - i0
 				b.StopTimer()
 				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s", run, nChanges, queued, builds, took, used)
 				stopProfile()
@@ -351,6 +360,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			}
 			b.ReportMetric(float64(builds*b.N)/wall.Seconds(), "builds/s")
 			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(builds*b.N), "master-cpu-ms/build")
+			b.ReportMetric(float64(entries)/float64(builds*b.N), "raft-entries/build")
 		})
 	}
 }
@@ -366,6 +376,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts real processes; not with -short")
 	}
+	b.StopTimer() // the build of the binaries is not measured
 	masterBin, workerBin := plainBinaries(b)
 	var lat, rtt, logLat []time.Duration
 	for run := range b.N {
@@ -467,6 +478,7 @@ func BenchmarkIdleWorkersRSS(b *testing.B) {
 }
 
 func benchIdleWorkers(b *testing.B, builders, k int, inproc bool) {
+	b.StopTimer() // the build of the binaries is not measured
 	masterBin, workerBin := plainBinaries(b)
 	var rss0, rss, hwm, workersRSS float64
 	var connect time.Duration
@@ -525,6 +537,9 @@ func benchIdleWorkers(b *testing.B, builders, k int, inproc bool) {
 		time.Sleep(2 * time.Second)
 		r, h := procMemMB(b, m.cmd.Process.Pid)
 		rss0, rss, hwm, workersRSS = rss0+r0, rss+r, hwm+h, workersRSS+wsum
+		if dir := os.Getenv("BM_BENCH_PPROF"); dir != "" {
+			saveURL(b, "http://"+m.debug+"/debug/pprof/heap", filepath.Join(dir, fmt.Sprintf("heap-%s.pprof", strings.ReplaceAll(b.Name(), "/", "-"))))
+		}
 		m.signal(syscall.SIGTERM)
 		m.wait(60 * time.Second)
 		b.StartTimer()
@@ -538,4 +553,31 @@ func benchIdleWorkers(b *testing.B, builders, k int, inproc bool) {
 		b.ReportMetric(workersRSS/nf/float64(k), "worker-process-rss-MB")
 	}
 	b.ReportMetric(float64(connect.Milliseconds())/nf, "connect-all-ms")
+}
+
+// saveURL writes what GET url answers to file.
+func saveURL(b *testing.B, url, file string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
+}
+
+// raftIndex is the master's raft last log index (/debug/db): how many
+// commands it has written.
+func raftIndex(m *master) uint64 {
+	var db struct {
+		LastIndex uint64 `json:"raft_last_index"`
+	}
+	m.getJSON("/debug/db", &db)
+	return db.LastIndex
 }

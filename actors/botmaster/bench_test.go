@@ -7,11 +7,15 @@ package botmaster_test
 //
 //	BenchmarkDistributor       1,000 builders, 100 workers, 10,000 queued
 //	                           requests: requests/s until all are complete,
-//	                           and the master's CPU per request
+//	                           and the master's CPU per request; by how many
+//	                           of the workers each builder lists (1, 10, 100)
+//	                           and how many requests a buildset holds (1,000:
+//	                           one buildset over every builder; 1)
 //	BenchmarkBuildDBWrites     the same 10,000 requests' db commands (claim,
 //	                           build, step, log, finish, complete) submitted
-//	                           straight to the store: the floor the state
-//	                           alone puts under the distributor's figure
+//	                           straight to the store from 100 goroutines: the
+//	                           floor the state alone puts under the
+//	                           distributor's figure
 //	BenchmarkChangeToBuildStart a change (AddChange, answered once applied)
 //	                           to its build's first command at the worker,
 //	                           one change at a time: p50/p95

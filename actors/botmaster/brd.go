@@ -48,6 +48,13 @@ type brd struct {
 	idOf     map[string]uint64 // builder name → builderid, once known
 	locks    map[string]*lockState
 	held     map[string][]heldLock // by builder+"\x00"+worker: what its build holds
+	// byName caches the config's builders and locks by name, for the
+	// config it was made from (a reconfig installs a new one).
+	byName struct {
+		cfg      *messages.MasterConfig
+		builders map[string]*messages.BuilderConfig
+		locks    map[string]*messages.LockConfig
+	}
 }
 
 // lockState is one lock's holders: a master lock by its name, a worker
@@ -293,6 +300,22 @@ func (d *brd) distribute(ctx actor.Context) {
 	}
 }
 
+// index returns cfg's builders and locks by name, made once per config.
+func (d *brd) index(cfg *messages.MasterConfig) (map[string]*messages.BuilderConfig, map[string]*messages.LockConfig) {
+	if d.byName.cfg != cfg {
+		d.byName.cfg = cfg
+		d.byName.builders = make(map[string]*messages.BuilderConfig, len(cfg.GetBuilders()))
+		for _, b := range cfg.GetBuilders() {
+			d.byName.builders[b.GetName()] = b
+		}
+		d.byName.locks = make(map[string]*messages.LockConfig, len(cfg.GetLocks()))
+		for _, l := range cfg.GetLocks() {
+			d.byName.locks[l.GetName()] = l
+		}
+	}
+	return d.byName.builders, d.byName.locks
+}
+
 // assignment is a build brd decided to start.
 type assignment struct {
 	builder, worker string
@@ -305,14 +328,7 @@ type assignment struct {
 // or their claim fails. It is the distributor's whole policy, deterministic
 // for a given state.
 func (d *brd) plan(cfg *messages.MasterConfig, names []string, queue func(string) iter.Seq[*messages.BuildRequest]) []assignment {
-	builders := map[string]*messages.BuilderConfig{}
-	for _, b := range cfg.GetBuilders() {
-		builders[b.GetName()] = b
-	}
-	locks := map[string]*messages.LockConfig{}
-	for _, l := range cfg.GetLocks() {
-		locks[l.GetName()] = l
-	}
+	builders, locks := d.index(cfg)
 	type candidate struct {
 		name   string
 		oldest int64

@@ -67,10 +67,13 @@ type workerActor struct {
 	builds   int                    // builds running on the worker
 	retiring bool                   // removed by a reconfig: detach and stop once no build runs
 	paused   bool                   // takes no new builds (pause, or stop)
-	stopping bool                   // shut down once no build runs (graceful stop)
-	sub      *eventstream.Subscription
-	ticker   scheduler.CancelFunc
-	timers   *scheduler.TimerScheduler
+	// shuttingDown: the actor is stopping with the master; the next
+	// start's housekeeping forgets the connection.
+	shuttingDown bool
+	stopping     bool // shut down once no build runs (graceful stop)
+	sub          *eventstream.Subscription
+	ticker       scheduler.CancelFunc
+	timers       *scheduler.TimerScheduler
 }
 
 type connection struct {
@@ -100,6 +103,7 @@ func (w *workerActor) Receive(ctx actor.Context) {
 		w.ticker = w.timers.SendRepeatedly(k, k, self, keepaliveCheck{})
 		w.publish(ctx)
 	case *actor.Stopping:
+		w.shuttingDown = true
 		ctx.ActorSystem().EventStream.Unsubscribe(w.sub)
 		w.ticker()
 		if w.conn != nil {
@@ -245,6 +249,9 @@ func (w *workerActor) maybeStop(ctx actor.Context) {
 // record notes the connection in the state (workers.connected_to), in the
 // background: the worker's row is found or added by name first.
 func (w *workerActor) record(ctx actor.Context, connected bool) {
+	if w.shuttingDown {
+		return
+	}
 	info := ""
 	if w.conn != nil {
 		if b, err := protojson.Marshal(w.conn.info); err == nil {

@@ -200,12 +200,15 @@ func maybeBuildsetComplete(txn *memdb.Txn, bsid uint64, at int64) (bool, error) 
 	if err != nil || bs == nil || bs.Complete {
 		return false, err
 	}
-	reqs, err := collect[*messages.BuildRequest](txn.Get(TableBuildRequests, IndexBuildset, bsid))
+	// Stop at the first incomplete request: a large buildset is otherwise
+	// read whole at each of its requests' completion.
+	it, err := txn.Get(TableBuildRequests, IndexBuildset, bsid)
 	if err != nil {
 		return false, err
 	}
 	results := int32(ResultSuccess)
-	for _, r := range reqs {
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		r := raw.(*messages.BuildRequest)
 		if !r.Complete {
 			return false, nil
 		}
