@@ -54,6 +54,7 @@ type brd struct {
 		cfg      *messages.MasterConfig
 		builders map[string]*messages.BuilderConfig
 		locks    map[string]*messages.LockConfig
+		workers  map[string]map[string]bool // builder → the workers it lists
 	}
 }
 
@@ -305,8 +306,14 @@ func (d *brd) index(cfg *messages.MasterConfig) (map[string]*messages.BuilderCon
 	if d.byName.cfg != cfg {
 		d.byName.cfg = cfg
 		d.byName.builders = make(map[string]*messages.BuilderConfig, len(cfg.GetBuilders()))
+		d.byName.workers = make(map[string]map[string]bool, len(cfg.GetBuilders()))
 		for _, b := range cfg.GetBuilders() {
 			d.byName.builders[b.GetName()] = b
+			ws := make(map[string]bool, len(b.GetWorkers()))
+			for _, w := range b.GetWorkers() {
+				ws[w] = true
+			}
+			d.byName.workers[b.GetName()] = ws
 		}
 		d.byName.locks = make(map[string]*messages.LockConfig, len(cfg.GetLocks()))
 		for _, l := range cfg.GetLocks() {
@@ -348,13 +355,25 @@ func (d *brd) plan(cfg *messages.MasterConfig, names []string, queue func(string
 	slices.SortFunc(order, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(a.oldest, b.oldest), cmp.Compare(a.name, b.name))
 	})
+	// The workers that could take a build now, for some builder: when a
+	// build ends, one is free, and each builder looks at it alone.
+	now := d.now()
+	free := map[string]bool{}
+	for name, w := range d.workers {
+		if w.available(now) {
+			free[name] = true
+		}
+	}
 	var out []assignment
 	for _, c := range order {
+		if len(free) == 0 {
+			break
+		}
 		for r := range queue(c.name) {
 			if d.claiming[r.Id] {
 				continue
 			}
-			worker := d.chooseWorker(locks, builders[c.name])
+			worker := d.chooseWorker(locks, builders[c.name], free)
 			if worker == "" {
 				break
 			}
@@ -362,11 +381,21 @@ func (d *brd) plan(cfg *messages.MasterConfig, names []string, queue func(string
 			w := d.slots(worker)
 			w.builders[c.name] = true
 			w.running++
+			if !w.available(now) {
+				delete(free, worker)
+			}
 			d.claiming[r.Id] = true
 			out = append(out, assignment{builder: c.name, worker: worker, brids: []uint64{r.Id}})
 		}
 	}
 	return out
+}
+
+// available reports whether the worker could take a build now, for a
+// builder it is not building for: connected, not paused, under max_builds,
+// not in quarantine.
+func (w *workerSlots) available(now time.Time) bool {
+	return w.connected && !w.paused && (w.max <= 0 || int32(w.running) < w.max) && !now.Before(w.quarantinedUntil)
 }
 
 func (d *brd) builderID(txn *memdb.Txn, name string) uint64 {
@@ -385,16 +414,30 @@ func (d *brd) builderID(txn *memdb.Txn, name string) uint64 {
 // chooseWorker picks, among the builder's workers that can take a build for
 // it now (connected, not paused, under max_builds, not building for it, not in
 // quarantine, its locks free there), the least busy, then the first by name; "" when none can.
-func (d *brd) chooseWorker(locks map[string]*messages.LockConfig, b *messages.BuilderConfig) string {
+func (d *brd) chooseWorker(locks map[string]*messages.LockConfig, b *messages.BuilderConfig, free map[string]bool) string {
 	best, bestRunning := "", 0
-	for _, name := range b.GetWorkers() {
+	consider := func(name string) {
 		w := d.workers[name]
-		if w == nil || !w.connected || w.paused || w.builders[b.GetName()] || (w.max > 0 && int32(w.running) >= w.max) ||
-			d.now().Before(w.quarantinedUntil) || !d.locksFree(locks, b, name) {
-			continue
+		if w.builders[b.GetName()] || !d.locksFree(locks, b, name) {
+			return
 		}
 		if best == "" || w.running < bestRunning || (w.running == bestRunning && name < best) {
 			best, bestRunning = name, w.running
+		}
+	}
+	// Whichever is shorter: the free workers, or the builder's.
+	if len(free) < len(b.GetWorkers()) {
+		listed := d.byName.workers[b.GetName()]
+		for name := range free {
+			if listed[name] {
+				consider(name)
+			}
+		}
+	} else {
+		for _, name := range b.GetWorkers() {
+			if free[name] {
+				consider(name)
+			}
 		}
 	}
 	return best
