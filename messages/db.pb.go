@@ -2945,13 +2945,19 @@ func (x *FinishStep) GetStateString() string {
 }
 
 // FinishBuild ends a build with its results; its open steps end with the
-// build's results and their logs are finished.
+// build's results and their logs are finished. The build's requests
+// (brids) end with it, in the same transaction, so that no crash can leave
+// a finished build's request to run again: they are completed with the
+// build's results (those already complete are left as they are; a buildset
+// whose requests are then all complete is completed), or, for RETRY,
+// unclaimed so that they run again.
 type FinishBuild struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
 	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
 	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
 	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	Brids         []uint64               `protobuf:"varint,5,rep,packed,name=brids,proto3" json:"brids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3012,6 +3018,13 @@ func (x *FinishBuild) GetStateString() string {
 		return x.StateString
 	}
 	return ""
+}
+
+func (x *FinishBuild) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
 }
 
 // CompleteBuildRequests completes incomplete build requests with results
@@ -3826,13 +3839,14 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
 	"completeAt\x12!\n" +
-	"\fstate_string\x18\x04 \x01(\tR\vstateString\"\x85\x01\n" +
+	"\fstate_string\x18\x04 \x01(\tR\vstateString\"\x9b\x01\n" +
 	"\vFinishBuild\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
 	"completeAt\x12!\n" +
-	"\fstate_string\x18\x04 \x01(\tR\vstateString\"h\n" +
+	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
+	"\x05brids\x18\x05 \x03(\x04R\x05brids\"h\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +

@@ -113,16 +113,14 @@ func (r *runner) run() {
 		r.log.Error("build failed to run", slog.Uint64("buildid", r.buildid), slog.Any("error", err))
 		results = state.ResultException
 	}
+	// The build and its requests end together: completed with its results,
+	// or, for RETRY, given back to run again.
 	now := time.Now().Unix()
-	if r.buildid != 0 {
-		if _, err := r.call(&messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{
-			Buildid: r.buildid, Results: results, CompleteAt: now, StateString: resultString(results)}}}); err != nil {
-			r.log.Error("cannot finish the build", slog.Uint64("buildid", r.buildid), slog.Any("error", err))
-		}
-	}
-	// RETRY gives the requests back, to run again; anything else completes them.
 	var cmd *messages.Command
-	if results == state.ResultRetry {
+	if r.buildid != 0 {
+		cmd = &messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{
+			Buildid: r.buildid, Results: results, CompleteAt: now, StateString: resultString(results), Brids: r.start.GetBrids()}}}
+	} else if results == state.ResultRetry {
 		cmd = &messages.Command{Kind: &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: &messages.UnclaimBuildRequests{
 			Masterid: r.rt.MasterID, Brids: r.start.GetBrids()}}}
 	} else {
@@ -130,7 +128,8 @@ func (r *runner) run() {
 			Brids: r.start.GetBrids(), Results: results, CompleteAt: now}}}
 	}
 	if res, err := r.call(cmd); err != nil {
-		r.log.Error("cannot complete the build's requests", slog.Any("brids", r.start.GetBrids()), slog.Any("error", err))
+		r.log.Error("cannot finish the build and its requests", slog.Uint64("buildid", r.buildid), slog.Any("brids", r.start.GetBrids()),
+			slog.Any("error", err))
 	} else {
 		r.announce(res.GetCompletedBuildsets())
 	}

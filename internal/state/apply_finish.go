@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -137,7 +138,22 @@ func applyFinishBuild(txn *memdb.Txn, _ *ids, c *messages.FinishBuild) (*message
 	if err := txn.Insert(TableBuilds, b); err != nil {
 		return nil, err
 	}
-	return &messages.CommandResult{Id: b.Id}, nil
+	res := &messages.CommandResult{Id: b.Id}
+	if len(c.GetBrids()) == 0 {
+		return res, nil
+	}
+	if err := checkIDs("finish_build", "brids", c.GetBrids()); err != nil {
+		return nil, err
+	}
+	reqs, err := requests(txn, "finish_build", c.GetBrids())
+	if err != nil {
+		return nil, err
+	}
+	if results == ResultRetry {
+		return res, unclaim(txn, reqs, b.Masterid, res)
+	}
+	reqs = slices.DeleteFunc(reqs, func(r *messages.BuildRequest) bool { return r.Complete })
+	return res, complete(txn, reqs, results, c.GetCompleteAt(), res)
 }
 
 // ---- build requests ----
@@ -165,31 +181,36 @@ func applyCompleteBuildRequests(txn *memdb.Txn, _ *ids, c *messages.CompleteBuil
 			return nil, bad(kind, "brids[%d]: build request %d is already complete", i, r.Id)
 		}
 	}
-	results := c.GetResults()
+	res := &messages.CommandResult{Ids: append([]uint64(nil), c.GetBrids()...)}
+	return res, complete(txn, reqs, c.GetResults(), c.GetCompleteAt(), res)
+}
+
+// complete completes reqs with results, then each of their buildsets whose
+// requests are all complete, noting those in res.
+func complete(txn *memdb.Txn, reqs []*messages.BuildRequest, results int32, at int64, res *messages.CommandResult) error {
 	buildsets := map[uint64]bool{}
 	var order []uint64
 	for _, r := range reqs {
 		r = proto.CloneOf(r)
-		r.Complete, r.Results, r.CompleteAt, r.Claim = true, &results, c.GetCompleteAt(), nil
+		r.Complete, r.Results, r.CompleteAt, r.Claim = true, &results, at, nil
 		if err := txn.Insert(TableBuildRequests, r); err != nil {
-			return nil, err
+			return err
 		}
 		if !buildsets[r.Buildsetid] {
 			buildsets[r.Buildsetid] = true
 			order = append(order, r.Buildsetid)
 		}
 	}
-	res := &messages.CommandResult{Ids: append([]uint64(nil), c.GetBrids()...)}
 	for _, bsid := range order {
-		done, err := maybeBuildsetComplete(txn, bsid, c.GetCompleteAt())
+		done, err := maybeBuildsetComplete(txn, bsid, at)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if done {
 			res.CompletedBuildsets = append(res.CompletedBuildsets, bsid)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // maybeBuildsetComplete completes buildset bsid when every one of its
@@ -232,19 +253,25 @@ func applyUnclaimBuildRequests(txn *memdb.Txn, _ *ids, c *messages.UnclaimBuildR
 		return nil, err
 	}
 	res := &messages.CommandResult{}
+	return res, unclaim(txn, reqs, c.GetMasterid(), res)
+}
+
+// unclaim drops masterid's claims on the incomplete requests of reqs,
+// noting them in res.
+func unclaim(txn *memdb.Txn, reqs []*messages.BuildRequest, masterid uint64, res *messages.CommandResult) error {
 	for _, r := range reqs {
-		if r.Complete || r.Claim == nil || r.Claim.Masterid != c.GetMasterid() {
+		if r.Complete || r.Claim == nil || r.Claim.Masterid != masterid {
 			continue
 		}
 		r = proto.CloneOf(r)
 		r.Claim = nil
 		if err := txn.Insert(TableBuildRequests, r); err != nil {
-			return nil, err
+			return err
 		}
 		res.Ids = append(res.Ids, r.Id)
 		res.RequestsUnclaimed++
 	}
-	return res, nil
+	return nil
 }
 
 // requests reads the listed build requests, each of which must exist, once.

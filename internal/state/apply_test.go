@@ -280,6 +280,22 @@ func TestApply(t *testing.T) {
 		{name: "finish step bad results", cmd: cmd(&messages.FinishStep{Stepid: 1, Results: 7, CompleteAt: 1}), wantErr: "results 7 is not a result code"},
 		{name: "finish step no time", cmd: cmd(&messages.FinishStep{Stepid: 1}), wantErr: "complete_at is required"},
 		{name: "finish step unknown", cmd: cmd(&messages.FinishStep{Stepid: 5, CompleteAt: 1}), wantErr: "step 5 does not exist"},
+		{name: "finish build ends its requests", cmd: cmd(&messages.FinishBuild{Buildid: 1, Results: ResultFailure, CompleteAt: 200, Brids: []uint64{1}}),
+			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+				r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, uint64(1))
+				b, _ := get[*messages.Build](txn, TableBuilds, IndexID, uint64(1))
+				if !r.Complete || r.GetResults() != ResultFailure || r.Claim != nil || b.GetResults() != ResultFailure {
+					t.Fatalf("request %v, build %v", r, b)
+				}
+			}},
+		{name: "finish build RETRY unclaims", cmd: cmd(&messages.FinishBuild{Buildid: 1, Results: ResultRetry, CompleteAt: 200, Brids: []uint64{1}}),
+			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+				r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, uint64(1))
+				if r.Complete || r.Claim != nil || res.RequestsUnclaimed != 1 {
+					t.Fatalf("request %v", r)
+				}
+			}},
+		{name: "finish build unknown request", cmd: cmd(&messages.FinishBuild{Buildid: 1, CompleteAt: 200, Brids: []uint64{9}}), wantErr: "build request 9 does not exist"},
 		{name: "finish build unknown", cmd: cmd(&messages.FinishBuild{Buildid: 5, CompleteAt: 1}), wantErr: "build 5 does not exist"},
 		{name: "finish build negative results", cmd: cmd(&messages.FinishBuild{Buildid: 1, Results: -1, CompleteAt: 1}), wantErr: "results -1"},
 		{name: "complete requests empty", cmd: cmd(&messages.CompleteBuildRequests{CompleteAt: 1}), wantErr: "brids is empty"},
