@@ -2554,7 +2554,8 @@ func (x *ClaimBuildRequests) GetBrids() []uint64 {
 	return nil
 }
 
-// AddBuild adds a build, numbered next for its builder.
+// AddBuild adds a build, numbered next for its builder, with its
+// properties; its worker is given by id, or by name (found, or added).
 type AddBuild struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Builderid      uint64                 `protobuf:"varint,1,opt,name=builderid,proto3" json:"builderid,omitempty"`
@@ -2563,6 +2564,8 @@ type AddBuild struct {
 	Masterid       uint64                 `protobuf:"varint,4,opt,name=masterid,proto3" json:"masterid,omitempty"`
 	StartedAt      int64                  `protobuf:"varint,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	StateString    string                 `protobuf:"bytes,6,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	WorkerName     string                 `protobuf:"bytes,7,opt,name=worker_name,json=workerName,proto3" json:"worker_name,omitempty"`
+	Properties     []*Property            `protobuf:"bytes,8,rep,name=properties,proto3" json:"properties,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -2639,13 +2642,29 @@ func (x *AddBuild) GetStateString() string {
 	return ""
 }
 
-// AddStep adds a step to a build, numbered next in the build.
+func (x *AddBuild) GetWorkerName() string {
+	if x != nil {
+		return x.WorkerName
+	}
+	return ""
+}
+
+func (x *AddBuild) GetProperties() []*Property {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+// AddStep adds a step to a build, numbered next in the build, and its
+// stdio-type logs named in log_names (their ids in CommandResult.ids).
 type AddStep struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
 	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	StartedAt     int64                  `protobuf:"varint,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	LogNames      []string               `protobuf:"bytes,5,rep,name=log_names,json=logNames,proto3" json:"log_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2706,6 +2725,13 @@ func (x *AddStep) GetStateString() string {
 		return x.StateString
 	}
 	return ""
+}
+
+func (x *AddStep) GetLogNames() []string {
+	if x != nil {
+		return x.LogNames
+	}
+	return nil
 }
 
 // AddLog adds an open log to a step.
@@ -3808,7 +3834,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1d\n" +
 	"\n" +
 	"claimed_at\x18\x02 \x01(\x03R\tclaimedAt\x12\x14\n" +
-	"\x05brids\x18\x03 \x03(\x04R\x05brids\"\xca\x01\n" +
+	"\x05brids\x18\x03 \x03(\x04R\x05brids\"\xa5\x02\n" +
 	"\bAddBuild\x12\x1c\n" +
 	"\tbuilderid\x18\x01 \x01(\x04R\tbuilderid\x12&\n" +
 	"\x0ebuildrequestid\x18\x02 \x01(\x04R\x0ebuildrequestid\x12\x1a\n" +
@@ -3816,13 +3842,19 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bmasterid\x18\x04 \x01(\x04R\bmasterid\x12\x1d\n" +
 	"\n" +
 	"started_at\x18\x05 \x01(\x03R\tstartedAt\x12!\n" +
-	"\fstate_string\x18\x06 \x01(\tR\vstateString\"y\n" +
+	"\fstate_string\x18\x06 \x01(\tR\vstateString\x12\x1f\n" +
+	"\vworker_name\x18\a \x01(\tR\n" +
+	"workerName\x128\n" +
+	"\n" +
+	"properties\x18\b \x03(\v2\x18.buildmaster.v1.PropertyR\n" +
+	"properties\"\x96\x01\n" +
 	"\aAddStep\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"started_at\x18\x03 \x01(\x03R\tstartedAt\x12!\n" +
-	"\fstate_string\x18\x04 \x01(\tR\vstateString\"\\\n" +
+	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x1b\n" +
+	"\tlog_names\x18\x05 \x03(\tR\blogNames\"\\\n" +
 	"\x06AddLog\x12\x16\n" +
 	"\x06stepid\x18\x01 \x01(\x04R\x06stepid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -3976,12 +4008,13 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	2,  // 25: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
 	0,  // 26: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
 	3,  // 27: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 28: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	0,  // 28: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	0,  // 29: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -147,23 +148,15 @@ func (r *runner) steps() (int32, error) {
 	if req == nil {
 		return 0, fmt.Errorf("build request %d does not exist", r.start.GetBrids()[0])
 	}
-	var workerid uint64
-	if res, err := r.call(&messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{
-		Name: r.start.GetWorker()}}}); err == nil {
-		workerid = res.GetId()
-	}
+	r.props = r.initialProperties(txn, req)
 	res, err := r.call(&messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
-		Builderid: req.GetBuilderid(), Buildrequestid: req.GetId(), Workerid: workerid, Masterid: r.rt.MasterID,
-		StartedAt: time.Now().Unix(), StateString: "building"}}})
+		Builderid: req.GetBuilderid(), Buildrequestid: req.GetId(), WorkerName: r.start.GetWorker(), Masterid: r.rt.MasterID,
+		StartedAt: time.Now().Unix(), StateString: "building", Properties: r.props.list()}}})
 	if err != nil {
 		return 0, err
 	}
 	r.buildid = res.GetId()
-	r.props = r.initialProperties(txn, req, res.GetNumber())
-	if _, err := r.call(&messages.Command{Kind: &messages.Command_SetBuildProperties{SetBuildProperties: &messages.SetBuildProperties{
-		Buildid: r.buildid, Properties: r.props.list()}}}); err != nil {
-		return 0, err
-	}
+	r.props.set("buildnumber", strconv.Itoa(int(res.GetNumber())), "Build")
 	r.log.Info("build started", slog.Uint64("buildid", r.buildid), slog.Int("number", int(res.GetNumber())),
 		slog.String("worker", r.start.GetWorker()))
 

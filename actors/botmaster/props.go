@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
-	"strconv"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -83,9 +82,9 @@ func (p properties) interpolate(s string) string {
 // initialProperties gathers a build's properties as Buildbot does, later
 // sources overriding earlier ones: the buildset's, the builder's (and
 // buildername), the worker's (and workername), then the build's own
-// (buildnumber and, with one sourcestamp, branch, revision, repository,
-// codebase, project).
-func (r *runner) initialProperties(txn *memdb.Txn, req *messages.BuildRequest, number int32) properties {
+// (with one sourcestamp: branch, revision, repository, codebase, project;
+// AddBuild adds buildnumber).
+func (r *runner) initialProperties(txn *memdb.Txn, req *messages.BuildRequest) properties {
 	p := properties{}
 	bs, _ := state.Lookup(txn, state.TableBuildsets, req.GetBuildsetid()).(*messages.Buildset)
 	for _, prop := range bs.GetProperties() {
@@ -103,7 +102,6 @@ func (r *runner) initialProperties(txn *memdb.Txn, req *messages.BuildRequest, n
 		}
 	}
 	p.set("workername", jsonString(r.start.GetWorker()), "Worker")
-	p.set("buildnumber", strconv.Itoa(int(number)), "Build")
 	if ids := bs.GetSourcestampIds(); len(ids) == 1 {
 		if ss, _ := state.Lookup(txn, state.TableSourceStamps, ids[0]).(*messages.SourceStamp); ss != nil {
 			for _, f := range []struct{ name, v string }{{"branch", ss.GetBranch()}, {"revision", ss.GetRevision()},

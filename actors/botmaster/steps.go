@@ -33,17 +33,12 @@ func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 		return state.ResultCancelled, nil
 	}
 	res, err := r.call(&messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
-		Buildid: r.buildid, Name: cfg.GetName(), StartedAt: time.Now().Unix()}}})
+		Buildid: r.buildid, Name: cfg.GetName(), StartedAt: time.Now().Unix(), LogNames: []string{"stdio"}}}})
 	if err != nil {
 		return 0, err
 	}
 	stepid := res.GetId()
-	res, err = r.call(&messages.Command{Kind: &messages.Command_AddLog{AddLog: &messages.AddLog{
-		Stepid: stepid, Name: "stdio", Slug: "stdio", Type: "s"}}})
-	if err != nil {
-		return 0, err
-	}
-	log := &stepLog{r: r, id: res.GetId()}
+	log := &stepLog{r: r, id: res.GetIds()[0]}
 	var results int32
 	switch k := cfg.GetKind().(type) {
 	case *messages.StepConfig_Shell:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
@@ -817,6 +818,20 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 			return nil, err
 		}
 	}
+	if err := checkProps(kind, "properties", c.Properties); err != nil {
+		return nil, err
+	}
+	if err := checkStr(kind, "worker_name", c.WorkerName, MaxFieldBytes); err != nil {
+		return nil, err
+	}
+	workerid := c.Workerid
+	if c.WorkerName != "" {
+		w, err := applyFindOrAddWorker(txn, seq, &messages.FindOrAddWorker{Name: c.WorkerName})
+		if err != nil {
+			return nil, err
+		}
+		workerid = w.Id
+	}
 	number := int32(1)
 	last, err := txn.Last(TableBuilds, IndexBuilderNumber+"_prefix", c.Builderid)
 	if err != nil {
@@ -831,8 +846,15 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 	}
 	b := &messages.Build{
 		Id: id, Number: number, Builderid: c.Builderid, Buildrequestid: c.Buildrequestid,
-		Workerid: c.Workerid, Masterid: c.Masterid, StartedAt: c.StartedAt, StateString: c.StateString,
+		Workerid: workerid, Masterid: c.Masterid, StartedAt: c.StartedAt, StateString: c.StateString,
 	}
+	for _, p := range c.Properties {
+		if p.Name != "buildnumber" {
+			b.Properties = append(b.Properties, proto.CloneOf(p))
+		}
+	}
+	// As Buildbot, the build's number is a property of it.
+	b.Properties = append(b.Properties, &messages.Property{Name: "buildnumber", ValueJson: strconv.Itoa(int(number)), Source: "Build"})
 	if err := txn.Insert(TableBuilds, b); err != nil {
 		return nil, err
 	}
@@ -869,7 +891,18 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 	if err := txn.Insert(TableSteps, s); err != nil {
 		return nil, err
 	}
-	return &messages.CommandResult{Id: id, Number: number}, nil
+	res := &messages.CommandResult{Id: id, Number: number}
+	if len(c.LogNames) > MaxIDs {
+		return nil, bad(kind, "log_names has %d names, limit %d", len(c.LogNames), MaxIDs)
+	}
+	for _, n := range c.LogNames {
+		l, err := applyAddLog(txn, seq, &messages.AddLog{Stepid: id, Name: n, Slug: n, Type: "s"})
+		if err != nil {
+			return nil, err
+		}
+		res.Ids = append(res.Ids, l.Id)
+	}
+	return res, nil
 }
 
 func applyAddLog(txn *memdb.Txn, seq *ids, c *messages.AddLog) (*messages.CommandResult, error) {

@@ -280,6 +280,25 @@ func TestApply(t *testing.T) {
 		{name: "finish step bad results", cmd: cmd(&messages.FinishStep{Stepid: 1, Results: 7, CompleteAt: 1}), wantErr: "results 7 is not a result code"},
 		{name: "finish step no time", cmd: cmd(&messages.FinishStep{Stepid: 1}), wantErr: "complete_at is required"},
 		{name: "finish step unknown", cmd: cmd(&messages.FinishStep{Stepid: 5, CompleteAt: 1}), wantErr: "step 5 does not exist"},
+		{name: "add build with worker name and properties", cmd: &messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
+			Builderid: 1, Masterid: 1, StartedAt: 300, WorkerName: "w9", Properties: []*messages.Property{{Name: "x", ValueJson: `"y"`, Source: "t"}}}}},
+			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+				b, _ := get[*messages.Build](txn, TableBuilds, IndexID, res.Id)
+				w, _ := get[*messages.Worker](txn, TableWorkers, IndexName, "w9")
+				if w == nil || b.Workerid != w.Id || b.Number != 2 || len(b.Properties) != 2 || b.Properties[1].ValueJson != "2" {
+					t.Fatalf("build %v, worker %v", b, w)
+				}
+			}},
+		{name: "add step with its logs", cmd: &messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
+			Buildid: 1, Name: "test", StartedAt: 300, LogNames: []string{"stdio", "junit"}}}},
+			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+				l, _ := get[*messages.Log](txn, TableLogs, IndexID, res.Ids[1])
+				if len(res.Ids) != 2 || l.Slug != "junit" || l.Stepid != res.Id {
+					t.Fatalf("result %v, log %v", res, l)
+				}
+			}},
+		{name: "add step with a log twice", cmd: &messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
+			Buildid: 1, Name: "test", StartedAt: 300, LogNames: []string{"stdio", "stdio"}}}}, wantErr: `already has a log with slug "stdio"`},
 		{name: "finish build ends its requests", cmd: cmd(&messages.FinishBuild{Buildid: 1, Results: ResultFailure, CompleteAt: 200, Brids: []uint64{1}}),
 			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
 				r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, uint64(1))
