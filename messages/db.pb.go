@@ -2901,13 +2901,16 @@ func (x *FinishLog) GetLogid() uint64 {
 	return 0
 }
 
-// FinishStep ends a step with its results; its open logs are finished.
+// FinishStep ends a step with its results; its open logs are finished,
+// after the last lines of a log (append) are added to it, as AppendLog
+// would, in the same command.
 type FinishStep struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stepid        uint64                 `protobuf:"varint,1,opt,name=stepid,proto3" json:"stepid,omitempty"`
 	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
 	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
 	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	Append        *AppendLog             `protobuf:"bytes,5,opt,name=append,proto3" json:"append,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2968,6 +2971,13 @@ func (x *FinishStep) GetStateString() string {
 		return x.StateString
 	}
 	return ""
+}
+
+func (x *FinishStep) GetAppend() *AppendLog {
+	if x != nil {
+		return x.Append
+	}
+	return nil
 }
 
 // FinishBuild ends a build with its results; its open steps end with the
@@ -3864,14 +3874,15 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\"!\n" +
 	"\tFinishLog\x12\x14\n" +
-	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\x82\x01\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\xb5\x01\n" +
 	"\n" +
 	"FinishStep\x12\x16\n" +
 	"\x06stepid\x18\x01 \x01(\x04R\x06stepid\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
 	"completeAt\x12!\n" +
-	"\fstate_string\x18\x04 \x01(\tR\vstateString\"\x9b\x01\n" +
+	"\fstate_string\x18\x04 \x01(\tR\vstateString\x121\n" +
+	"\x06append\x18\x05 \x01(\v2\x19.buildmaster.v1.AppendLogR\x06append\"\x9b\x01\n" +
 	"\vFinishBuild\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
@@ -4009,12 +4020,13 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 26: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
 	3,  // 27: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
 	0,  // 28: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	0,  // 29: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	30, // 29: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	0,  // 30: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }

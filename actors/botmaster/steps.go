@@ -61,8 +61,12 @@ func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
+	app, err := log.finish()
+	if err != nil {
+		return 0, err
+	}
 	if _, err := r.call(&messages.Command{Kind: &messages.Command_FinishStep{FinishStep: &messages.FinishStep{
-		Stepid: stepid, Results: results, CompleteAt: time.Now().Unix()}}}); err != nil {
+		Stepid: stepid, Results: results, CompleteAt: time.Now().Unix(), Append: app}}}); err != nil {
 		return 0, err
 	}
 	return results, nil
@@ -285,7 +289,11 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 		if done != nil {
 			lines.flush()
 		}
-		if log != nil && lines.out.Len() > 0 {
+		switch {
+		case log == nil || lines.out.Len() == 0:
+		case done != nil:
+			log.later(lines.out.String()) // goes with the step's finish
+		default:
 			if err := log.write(lines.out.String()); err != nil {
 				return nil, nil, err
 			}
@@ -295,9 +303,7 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 	// The worker writes "program finished with exit code N" and the like
 	// itself; the master adds what only it knows.
 	if log != nil && done.GetLostConnection() {
-		if err := log.header(done.GetError()); err != nil {
-			return nil, nil, err
-		}
+		log.later(headerLines(done.GetError()))
 	}
 	return done, tail, nil
 }
@@ -356,20 +362,47 @@ func (l *logLines) flush() {
 // stepLog writes a step's log through the db service, in pieces within
 // state.MaxLogAppendBytes, cut after a newline where there is one.
 type stepLog struct {
-	r  *runner
-	id uint64
+	r       *runner
+	id      uint64
+	pending strings.Builder // see later
 }
 
 // header writes text as header lines (the h stream).
-func (l *stepLog) header(text string) error {
+func (l *stepLog) header(text string) error { return l.write(headerLines(text)) }
+
+func headerLines(text string) string {
 	if text == "" {
-		return nil
+		return ""
 	}
 	var b strings.Builder
 	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		b.WriteString("h" + line + "\n")
 	}
-	return l.write(b.String())
+	return b.String()
+}
+
+// later keeps s to be added with the step's finish, in the same write.
+func (l *stepLog) later(s string) { l.pending.WriteString(s) }
+
+// finish returns what later kept, as the AppendLog the step's finish
+// carries (nil when nothing); what does not fit in one is written first.
+func (l *stepLog) finish() (*messages.AppendLog, error) {
+	s := strings.ToValidUTF8(l.pending.String(), "\uFFFD")
+	l.pending.Reset()
+	if len(s) > state.MaxLogAppendBytes {
+		cut := len(s) - state.MaxLogAppendBytes
+		if i := strings.IndexByte(s[cut:], '\n'); i >= 0 && cut+i+1 < len(s) {
+			cut += i + 1
+		}
+		if err := l.write(s[:cut]); err != nil {
+			return nil, err
+		}
+		s = s[cut:]
+	}
+	if s == "" {
+		return nil, nil
+	}
+	return &messages.AppendLog{Logid: l.id, Content: s}, nil
 }
 
 func (l *stepLog) write(s string) error {

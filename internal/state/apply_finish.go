@@ -89,6 +89,18 @@ func applyFinishStep(txn *memdb.Txn, _ *ids, c *messages.FinishStep) (*messages.
 	if err != nil {
 		return nil, err
 	}
+	if a := c.GetAppend(); a != nil {
+		l, err := get[*messages.Log](txn, TableLogs, IndexID, a.GetLogid())
+		if err != nil {
+			return nil, err
+		}
+		if l == nil || l.Stepid != s.Id {
+			return nil, bad("finish_step", "append: log %d is not a log of step %d", a.GetLogid(), s.Id)
+		}
+		if _, err := applyAppendLog(txn, nil, a); err != nil {
+			return nil, err
+		}
+	}
 	if err := finishStep(txn, s, c.GetResults(), c.GetCompleteAt(), c.GetStateString()); err != nil {
 		return nil, err
 	}

@@ -299,6 +299,15 @@ func TestApply(t *testing.T) {
 			}},
 		{name: "add step with a log twice", cmd: &messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
 			Buildid: 1, Name: "test", StartedAt: 300, LogNames: []string{"stdio", "stdio"}}}}, wantErr: `already has a log with slug "stdio"`},
+		{name: "finish step with its last lines", cmd: cmd(&messages.FinishStep{Stepid: 1, CompleteAt: 200, Append: &messages.AppendLog{Logid: 1, Content: "olast\n"}}),
+			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+				l, _ := get[*messages.Log](txn, TableLogs, IndexID, uint64(1))
+				if !l.Complete || l.NumLines != 1 {
+					t.Fatalf("log %v", l)
+				}
+			}},
+		{name: "finish step appending to another step's log", cmd: cmd(&messages.FinishStep{Stepid: 1, CompleteAt: 200, Append: &messages.AppendLog{Logid: 7, Content: "x"}}),
+			wantErr: "append: log 7 is not a log of step 1"},
 		{name: "finish build ends its requests", cmd: cmd(&messages.FinishBuild{Buildid: 1, Results: ResultFailure, CompleteAt: 200, Brids: []uint64{1}}),
 			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
 				r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, uint64(1))
