@@ -33,7 +33,9 @@
 //   - A lost master (protoactor's EndpointTerminatedEvent for its address,
 //     or a message to it dead-lettered): the running commands are killed,
 //     nothing more is sent for that session, and the worker logs in again
-//     with back-off; so a restarted master gets its workers back.
+//     with back-off; so a restarted master gets its workers back. A
+//     ToWorker.detached (the master let the session go while the
+//     connection stayed up) is taken the same way.
 //   - ToWorker.shutdown: graceful, the worker takes no new command, waits
 //     for the running ones (keepalives go on), says FromWorker.detach and
 //     Run returns nil; not graceful, it kills them first. The end of Run's
