@@ -111,7 +111,7 @@ func Endpoints() []Endpoint {
 			"complete": func(m proto.Message) any { return m.(*messages.Build).HasResults() }}},
 		"steps": {Names: map[string]string{"id": "stepid"}, Derived: map[string]func(proto.Message) any{
 			"complete": func(m proto.Message) any { return m.(*messages.Step).HasResults() }}},
-		"buildrequests": {Names: map[string]string{"id": "buildrequestid"}, Derived: map[string]func(proto.Message) any{
+		"buildrequests": {Names: map[string]string{"id": "buildrequestid"}, Hidden: map[string]bool{"claim": true}, Derived: map[string]func(proto.Message) any{
 			"claimed":             func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim() != nil },
 			"claimed_by_masterid": func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim().GetMasterid() },
 			"claimed_at":          func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim().GetClaimedAt() },

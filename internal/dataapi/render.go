@@ -47,7 +47,7 @@ func record(m protoreflect.Message, fields []string, v View) map[string]any {
 	for i := range fds.Len() {
 		fd := fds.Get(i)
 		name := v.apiName(fd)
-		if messages.IsSecret(fd) || (len(fields) > 0 && !slices.Contains(fields, name)) {
+		if messages.IsSecret(fd) || v.Hidden[string(fd.Name())] || (len(fields) > 0 && !slices.Contains(fields, name)) {
 			continue
 		}
 		out[name] = fieldJSON(fd, m.Get(fd), m.Has(fd))

@@ -17,10 +17,16 @@ type View struct {
 	Names map[string]string
 	// Derived adds fields computed from a record.
 	Derived map[string]func(proto.Message) any
+	// Hidden lists protobuf fields the API does not show (a derived field
+	// shows them as Buildbot does).
+	Hidden map[string]bool
 }
 
 // field returns the protobuf field of md that the API calls name.
 func (v View) field(md protoreflect.MessageDescriptor, name string) protoreflect.FieldDescriptor {
+	if v.Hidden[name] {
+		return nil
+	}
 	for proto, api := range v.Names {
 		if api == name {
 			return md.Fields().ByName(protoreflect.Name(proto))
