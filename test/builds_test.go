@@ -26,25 +26,7 @@ type worker struct {
 // startWorker runs buildworker NAME against m and waits until it has logged in.
 func startWorker(t *testing.T, m *master, name, password string) *worker {
 	t.Helper()
-	w := &worker{t: t, done: make(chan struct{})}
-	w.cmd = exec.Command(workerBinary, "--master", m.remote, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name),
-		"--log-level", "debug")
-	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
-	out, _ := w.cmd.StdoutPipe()
-	errp, _ := w.cmd.StderrPipe()
-	var echo *os.File
-	if testing.Verbose() {
-		echo = os.Stderr
-	}
-	w.stdout, w.stderr = newLines(out, nil), newLines(errp, echo)
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { w.cmd.Wait(); close(w.done) }()
-	t.Cleanup(func() {
-		w.cmd.Process.Kill()
-		<-w.done
-	})
+	w := startWorkerProcess(t, m, name, password, filepath.Join(m.dir, "worker-"+name))
 	w.stdout.waitFor(t, 0, `connected`, 60*time.Second)
 	return w
 }
@@ -688,15 +670,20 @@ func TestForceOverHTTP(t *testing.T) {
 	}
 }
 
-// startWorkerProcess runs buildworker without waiting for it to log in.
+// startWorkerProcess runs buildworker without waiting for it to log in;
+// its stderr is echoed with -v.
 func startWorkerProcess(t *testing.T, m *master, name, password, basedir string) *worker {
 	t.Helper()
 	w := &worker{t: t, done: make(chan struct{})}
-	w.cmd = exec.Command(workerBinary, "--master", m.remote, "--name", name, "--basedir", basedir)
+	w.cmd = exec.Command(workerBinary, "--master", m.remote, "--name", name, "--basedir", basedir, "--log-level", "debug")
 	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
 	out, _ := w.cmd.StdoutPipe()
 	errp, _ := w.cmd.StderrPipe()
-	w.stdout, w.stderr = newLines(out, nil), newLines(errp, nil)
+	var echo io.Writer
+	if testing.Verbose() {
+		echo = os.Stderr
+	}
+	w.stdout, w.stderr = newLines(out, nil), newLines(errp, echo)
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

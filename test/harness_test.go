@@ -5,7 +5,7 @@ package test
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,19 +226,11 @@ func (m *master) cli(args ...string) (stdout, stderr string, code int) {
 // run runs the binary with args and returns its output and exit code.
 func run(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "BUILDMASTER_TOKEN=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
+	out, errOut, code, err := runClient(context.Background(), "", args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out.String(), errb.String(), code
+	return out, errOut, code
 }
 
 // treeNode is the JSON of /debug/tree.

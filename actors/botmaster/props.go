@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -40,15 +41,7 @@ func (p properties) list() []*messages.Property {
 	for _, v := range p {
 		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b *messages.Property) int {
-		if a.GetName() < b.GetName() {
-			return -1
-		}
-		if a.GetName() > b.GetName() {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b *messages.Property) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return out
 }
 

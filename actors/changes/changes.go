@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
+	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -34,9 +35,6 @@ const Name = "change_svc"
 // Path is the service's tree path, which is also its actor id: the target
 // of SendChangeRequest.
 const Path = "master/" + Name
-
-// SchedulersPath is the scheduler manager, told of every change added.
-const SchedulersPath = "master/scheduler_manager"
 
 // DBTimeout bounds how long a change waits to become durable.
 const DBTimeout = time.Minute
@@ -78,10 +76,7 @@ func (c *changeService) Receive(ctx actor.Context) {
 // sendChange adds the request's change through the db service and answers
 // once it is durable, without blocking the mailbox meanwhile.
 func (c *changeService) sendChange(ctx actor.Context, in *messages.Change) {
-	from := "this process"
-	if s := ctx.Sender(); s != nil {
-		from = s.Address
-	}
+	from := service.From(ctx)
 	if in == nil {
 		service.Respond(ctx, invalid("sendchange: the request carries no change"))
 		return
@@ -102,7 +97,7 @@ func (c *changeService) sendChange(ctx actor.Context, in *messages.Change) {
 			reply = &messages.SendChangeResponse{Changeid: r.GetId()}
 			added := proto.CloneOf(change)
 			added.Changeid, added.Sourcestampid = r.GetId(), r.GetSourcestampid()
-			ctx.Send(actor.NewPID(ctx.Self().Address, SchedulersPath), &messages.ChangeAdded{Change: added})
+			ctx.Send(actor.NewPID(ctx.Self().Address, schedulers.Path), &messages.ChangeAdded{Change: added})
 		case *messages.CommandFailed:
 			c.RT.Log.Warn("change refused", slog.String("from", from), slog.String("error", r.GetMessage()))
 			reply = &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: r.GetMessage()}

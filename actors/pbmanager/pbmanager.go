@@ -74,7 +74,7 @@ func (p *pbmanager) Receive(ctx actor.Context) {
 			return
 		}
 		if p.dropLog.Allow() {
-			p.RT.Log.Info("message from a worker without an open session dropped", slog.String("from", sender(ctx)))
+			p.RT.Log.Info("message from a worker without an open session dropped", slog.String("from", service.From(ctx)))
 		}
 		// Tell the worker, so that it logs in again (it may not have noticed
 		// being detached while its connection stayed up).
@@ -94,7 +94,7 @@ func (p *pbmanager) Receive(ctx actor.Context) {
 var dummy = make([]byte, 64)
 
 func (p *pbmanager) login(ctx actor.Context, m *messages.WorkerLogin) {
-	from := sender(ctx)
+	from := service.From(ctx)
 	refuse := func(reason, why string) {
 		p.RT.Log.Warn("worker login refused", slog.String("worker", m.GetName()), slog.String("from", from),
 			slog.String("reason", reason))
@@ -149,11 +149,4 @@ func newSession() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func sender(ctx actor.Context) string {
-	if s := ctx.Sender(); s != nil {
-		return s.GetAddress()
-	}
-	return "this process"
 }

@@ -98,10 +98,7 @@ func forceScheduler(cfg *messages.MasterConfig, req *messages.ForceBuildRequest)
 }
 
 func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
-	from := "this process"
-	if s := ctx.Sender(); s != nil {
-		from = s.Address
-	}
+	from := service.From(ctx)
 	sched, err := forceScheduler(m.RT.Config(), req)
 	if err != nil {
 		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,

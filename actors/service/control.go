@@ -17,15 +17,20 @@ func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
 	if rt.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) == 1 {
 		return true
 	}
-	from := "this process"
-	if s := ctx.Sender(); s != nil {
-		from = s.Address
-	}
-	rt.Log.Warn("control request refused: bad admin token", slog.String("from", from),
+	rt.Log.Warn("control request refused: bad admin token", slog.String("from", From(ctx)),
 		slog.String("type", TypeName(ctx.Message())), slog.String("to", ctx.Self().Id))
 	Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED,
 		Message: "admin token missing or wrong"})
 	return false
+}
+
+// From names where the current message came from, for logs: the sender's
+// address, or "this process".
+func From(ctx actor.Context) string {
+	if s := ctx.Sender(); s != nil {
+		return s.GetAddress()
+	}
+	return "this process"
 }
 
 // Respond answers the current message's sender, if it has one.

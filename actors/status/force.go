@@ -143,9 +143,3 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
-
-func writeJSONStatus(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}

@@ -2,6 +2,7 @@ package dataapi
 
 import (
 	"net/url"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -56,18 +57,9 @@ func (v View) ParseQuery(vals url.Values, md protoreflect.MessageDescriptor) (*Q
 func (v View) Record(m proto.Message, fields []string) map[string]any {
 	out := record(m.ProtoReflect(), fields, v)
 	for name, f := range v.Derived {
-		if len(fields) == 0 || contains(fields, name) {
+		if len(fields) == 0 || slices.Contains(fields, name) {
 			out[name] = f(m)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

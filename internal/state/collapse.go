@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -121,15 +122,7 @@ func schedulerProps(bs *messages.Buildset) []byte {
 			props = append(props, p)
 		}
 	}
-	slices.SortFunc(props, func(a, b *messages.Property) int {
-		if a.GetName() < b.GetName() {
-			return -1
-		}
-		if a.GetName() > b.GetName() {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(props, func(a, b *messages.Property) int { return strings.Compare(a.GetName(), b.GetName()) })
 	var out []byte
 	for _, p := range props {
 		out = append(out, p.GetName()...)
