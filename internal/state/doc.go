@@ -12,8 +12,11 @@
 // wrapping ErrBadCommand that says what and where, and write nothing.
 //
 // Store runs Apply either directly (OpenEphemeral) or as the FSM of a
-// single-voter raft (Open): the raft log and stable store are dir/raft.db
-// (bbolt, fsynced per batch), snapshots live under dir/snapshots and are
+// single-voter raft (Open): the raft log and stable store are dir/wal
+// (hashicorp/raft-wal: append-only segment files, one fsync per batch; a
+// dir/raft.db left by the earlier bbolt log is moved into it once), the
+// directory is locked against a second process (dir/LOCK), snapshots live
+// under dir/snapshots and are
 // taken by raft (SnapshotThreshold entries, checked every SnapshotInterval)
 // and on Close; a snapshot streams every table as length-prefixed protobuf
 // rows with a row-count trailer. Submit returns a Future that resolves once
@@ -22,8 +25,8 @@
 // immutable read transaction that never waits for writers.
 //
 // Recovery: Open restores the latest snapshot and replays the log after it.
-// A torn final write of the log is dropped by bbolt (it falls back to its
-// previous meta page; the torn write was never acknowledged). A damaged
+// A torn final append to the log fails its checksum and is dropped by the
+// WAL (it was never acknowledged). A damaged
 // latest snapshot (CRC mismatch, truncated, unreadable meta.json, rows that
 // do not decode) makes Open fail with an error naming the file, instead of
 // raft's silent fallback to an older snapshot whose following log entries

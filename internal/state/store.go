@@ -16,13 +16,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -30,8 +29,12 @@ import (
 
 // Files in a Store's directory.
 const (
-	// LogFile is the raft log and stable store (bbolt, fsynced per batch).
-	LogFile = "raft.db"
+	// LogDir is the raft log and stable store: hashicorp/raft-wal segment
+	// files, one fsync per batch of entries.
+	LogDir = "wal"
+	// boltLogFile is where releases before the WAL kept the log (bbolt);
+	// Open moves such a log into LogDir once.
+	boltLogFile = "raft.db"
 	// SnapshotDir holds raft's file snapshots (snapshots/<id>/{meta.json,state.bin}).
 	SnapshotDir = "snapshots"
 )
@@ -91,7 +94,7 @@ func (o *Options) defaults() {
 type Store struct {
 	fsm   *fsm
 	raft  *raft.Raft // nil when ephemeral
-	logs  *raftboltdb.BoltStore
+	logs  *logStore
 	snaps *raft.FileSnapshotStore
 	trans *raft.InmemTransport
 	dir   string
@@ -467,10 +470,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := checkLatestSnapshot(dir, snaps); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, LogFile)
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: logPath, BoltOptions: &bbolt.Options{Timeout: 5 * time.Second}})
+	logPath := filepath.Join(dir, LogDir)
+	logs, err := openLogStore(dir, hl)
 	if err != nil {
-		return nil, fmt.Errorf("state: opening raft log %s: %w", logPath, err)
+		return nil, err
 	}
 	s := &Store{fsm: &fsm{}, logs: logs, snaps: snaps, dir: dir, opts: opts}
 	db, _ := NewDB()
@@ -682,7 +685,7 @@ type Stats struct {
 	LastSnapshotIndex uint64
 	LastSnapshotTerm  uint64
 	LastSnapshotTime  time.Time // zero when there is none
-	JournalBytes      int64     // raft log file on disk
+	JournalBytes      int64     // the raft log (LogDir) on disk
 	SnapshotBytes     int64     // snapshot files on disk
 }
 
@@ -707,18 +710,28 @@ func (s *Store) Stats() Stats {
 			st.LastSnapshotTime = time.UnixMilli(ms).UTC()
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(s.dir, LogFile)); err == nil {
-		st.JournalBytes = fi.Size()
-	}
-	filepath.WalkDir(filepath.Join(s.dir, SnapshotDir), func(_ string, d os.DirEntry, err error) error {
+	st.JournalBytes = diskUsage(filepath.Join(s.dir, LogDir))
+	st.SnapshotBytes = diskUsage(filepath.Join(s.dir, SnapshotDir))
+	return st
+}
+
+// diskUsage is the bytes the files under dir take on disk (segment files
+// are preallocated sparse files, so their length would overstate it).
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			if fi, err := d.Info(); err == nil {
-				st.SnapshotBytes += fi.Size()
+				if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+					n += st.Blocks * 512
+				} else {
+					n += fi.Size()
+				}
 			}
 		}
 		return nil
 	})
-	return st
+	return n
 }
 
 // Snapshot asks raft for a snapshot now (normally raft takes them by itself).

@@ -3,15 +3,16 @@ package state
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/hashicorp/go-memdb"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/migrate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -352,30 +358,28 @@ func TestTornLogTail(t *testing.T) {
 	}
 	s.Close()
 
-	// Tear the last bbolt transaction: its meta page (the one with the
-	// highest txid) was being written when the power went.
-	path := filepath.Join(dir, LogFile)
+	// Tear the last append: garbage over the end of the newest segment's
+	// written bytes (segments are preallocated, so that is its last
+	// non-zero byte), as if the power went during the write.
+	segs, _ := filepath.Glob(filepath.Join(dir, LogDir, "*.wal"))
+	if len(segs) == 0 {
+		t.Fatalf("no segment files in %s", filepath.Join(dir, LogDir))
+	}
+	slices.Sort(segs)
+	path := segs[len(segs)-1]
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := len(data)
+	for end > 0 && data[end-1] == 0 {
+		end--
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdr := make([]byte, 128)
-	f.ReadAt(hdr, 0)
-	pageSize := int64(uint32(hdr[24]) | uint32(hdr[25])<<8 | uint32(hdr[26])<<16 | uint32(hdr[27])<<24)
-	txid := func(off int64) uint64 {
-		b := make([]byte, 8)
-		f.ReadAt(b, off+64)
-		var v uint64
-		for i := 7; i >= 0; i-- {
-			v = v<<8 | uint64(b[i])
-		}
-		return v
-	}
-	torn := int64(0)
-	if txid(pageSize) > txid(0) {
-		torn = pageSize
-	}
-	f.WriteAt(bytes.Repeat([]byte{0xAB}, 40), torn+40) // garbage over the tail of the meta page
+	f.WriteAt(bytes.Repeat([]byte{0xAB}, 24), int64(max(end-24, 0)))
 	f.Close()
 
 	s, err = Open(dir, opts)
@@ -572,4 +576,76 @@ func TestApplyBatchMatchesSingle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A directory written before the WAL (raft log in bbolt, dir/raft.db) opens
+// with every acknowledged write, and its log now lives in dir/wal.
+func TestMigrateBoltLog(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour, NoSnapshotOnClose: true}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := submitChanges(t, s, 0, 100, 4)
+	s.Close()
+
+	// Make dir look as the bbolt releases left it: the same log in raft.db.
+	walDir := filepath.Join(dir, LogDir)
+	meta := &metadb.BoltMetaDB{}
+	src, err := wal.Open(walDir, wal.WithMetaStore(meta))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := raftboltdb.NewBoltStore(filepath.Join(dir, boltLogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := migrate.CopyLogs(ctx, old, src, 1<<20, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.CopyStable(ctx, old, src, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+	meta.Close()
+	old.Close()
+	if err := os.RemoveAll(walDir); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkAcked(t, s, acked)
+	if _, err := os.Stat(filepath.Join(dir, boltLogFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s is still there after the migration (%v)", boltLogFile, err)
+	}
+	if _, err := s.Submit(addChange(change("after", "main", 1))).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A second Open of a directory that is open is refused at once, naming it;
+// once the first is closed the directory opens again.
+func TestOpenRefusesDirectoryInUse(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), NoSnapshotOnClose: true}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), dir) {
+		s.Close()
+		t.Fatalf("second Open of %s: %v, want an error naming it as in use", dir, err)
+	}
+	s.Close()
+	s, err = Open(dir, opts)
+	if err != nil {
+		t.Fatalf("reopening after Close: %v", err)
+	}
+	s.Close()
 }
