@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,7 +47,17 @@ type Endpoint struct {
 	// View renames fields as Buildbot shows them (its ids are buildid,
 	// stepid …) and adds derived ones (a build's complete).
 	View dataapi.View
+	// Joined adds fields computed from a row and other rows of the same
+	// read transaction (a buildset's sourcestamps), shown as the View's
+	// Derived fields are: they can be selected but not filtered on or
+	// sorted by. Their names are neither Derived nor shown fields.
+	Joined map[string]Join
 }
+
+// Join computes a field of row from other rows of txn, the request's
+// snapshot. Its value is rendered by encoding/json as it is (so rows it
+// shows are rendered with their endpoint's View first).
+type Join func(txn *memdb.Txn, row proto.Message) any
 
 // Parent links a nested collection to the row it is under: the rows of
 // {parent}/{key}/{Plural} are those whose Field is the parent's id.
@@ -70,14 +81,22 @@ func Endpoints() []Endpoint {
 	name := map[string]string{"name": state.IndexName}
 	props := map[string]Extra{"properties": propertiesOf}
 	id := func(as string) dataapi.View { return dataapi.View{Names: map[string]string{"id": as}} }
+	// A sourcestamp as Buildbot shows it, alone and in a buildset: no
+	// ss_hash, and its patch (null when none) in place of patchid.
+	sourcestamp := dataapi.View{
+		Names:   map[string]string{"id": "ssid"},
+		Hidden:  map[string]bool{"ss_hash": true, "patchid": true},
+		Null:    map[string]bool{"branch": true, "revision": true},
+		Derived: map[string]func(proto.Message) any{"patch": patchOf},
+	}
 	eps := []Endpoint{
 		{Plural: "masters", Table: state.TableMasters, Record: &messages.Master{}, ID: "id", Indexes: name},
 		{Plural: "changes", Table: state.TableChanges, Record: &messages.Change{}, ID: "changeid",
 			Indexes: map[string]string{"branch": state.IndexBranch},
 			Under:   []Parent{{Plural: "sourcestamps", Field: "sourcestampid"}}},
-		{Plural: "sourcestamps", Table: state.TableSourceStamps, Record: &messages.SourceStamp{}, ID: "id",
-			Indexes: map[string]string{"ss_hash": state.IndexSSHash}},
-		{Plural: "buildsets", Table: state.TableBuildsets, Record: &messages.Buildset{}, ID: "id", Extras: props},
+		{Plural: "sourcestamps", Table: state.TableSourceStamps, Record: &messages.SourceStamp{}, ID: "id"},
+		{Plural: "buildsets", Table: state.TableBuildsets, Record: &messages.Buildset{}, ID: "id", Extras: props,
+			Joined: map[string]Join{"sourcestamps": sourcestampsOf(sourcestamp)}},
 		{Plural: "buildrequests", Table: state.TableBuildRequests, Record: &messages.BuildRequest{}, ID: "id",
 			Indexes: map[string]string{"buildsetid": state.IndexBuildset},
 			Under:   []Parent{{Plural: "builders", Field: "builderid"}}},
@@ -104,9 +123,19 @@ func Endpoints() []Endpoint {
 			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
 	}
 	views := map[string]dataapi.View{
-		"masters": id("masterid"), "sourcestamps": id("ssid"), "buildsets": id("bsid"), "builders": id("builderid"),
-		"workers": id("workerid"), "schedulers": id("schedulerid"), "changesources": id("changesourceid"),
-		"logs": id("logid"),
+		"masters": id("masterid"), "sourcestamps": sourcestamp, "builders": id("builderid"),
+		"schedulers": id("schedulerid"), "changesources": id("changesourceid"), "logs": id("logid"),
+		// Buildbot's None where the record stores 0 or ""; sourcestamps
+		// (Joined) in place of their ids.
+		"buildsets": {Names: map[string]string{"id": "bsid"}, Hidden: map[string]bool{"sourcestamp_ids": true},
+			Null: map[string]bool{"external_idstring": true, "complete_at": true, "parent_buildid": true, "parent_relationship": true}},
+		// workerinfo as an object; connected_to as [{"masterid": N}]
+		// (configured_on is [{"builderid": B, "masterid": M}] as it is).
+		"workers": {Names: map[string]string{"id": "workerid"}, Hidden: map[string]bool{"info_json": true, "connected_to": true},
+			Derived: map[string]func(proto.Message) any{
+				"workerinfo":   func(m proto.Message) any { return jsonObject(m.(*messages.Worker).GetInfoJson()) },
+				"connected_to": connectedTo,
+			}},
 		"builds": {Names: map[string]string{"id": "buildid"}, Derived: map[string]func(proto.Message) any{
 			"complete": func(m proto.Message) any { return m.(*messages.Build).HasResults() }}},
 		"steps": {Names: map[string]string{"id": "stepid"}, Derived: map[string]func(proto.Message) any{
@@ -166,6 +195,11 @@ func API(rt *service.Runtime) http.Handler {
 			}
 			ep.under[p.Plural] = l
 		}
+		for name := range e.Joined {
+			if _, err := e.View.ParseQuery(url.Values{"field": {name}}, md); err == nil {
+				panic(fmt.Sprintf("status: %s: joined field %q is also derived or shown", e.Plural, name))
+			}
+		}
 		eps[e.Plural] = ep
 	}
 	for _, ep := range eps {
@@ -215,7 +249,8 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 			pid = row.ProtoReflect().Get(parent.id).Uint()
 		}
 		if i == len(segs)-1 {
-			q, props, err := ep.query(r)
+			view := ep.view(txn)
+			q, props, err := ep.query(r, view)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, err.Error())
 				return
@@ -224,7 +259,7 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 				q.Filters = append([]dataapi.Filter{l.filter(pid)}, q.Filters...)
 			}
 			page, total := ep.collection(txn).Run(q)
-			writePage(w, ep.View, ep.Plural, selectProperties(page, props), total, q.Fields)
+			writePage(w, view, ep.Plural, selectProperties(page, props), total, q.Fields)
 			return
 		}
 		found, what, ok := ep.find(txn, l, pid, segs[i+1])
@@ -240,12 +275,13 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 			return
 		}
 		if i+2 == len(segs) {
-			q, props, err := ep.query(r)
+			view := ep.view(txn)
+			q, props, err := ep.query(r, view)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, err.Error())
 				return
 			}
-			writePage(w, ep.View, ep.Plural, selectProperties([]proto.Message{found}, props), 1, q.Fields)
+			writePage(w, view, ep.Plural, selectProperties([]proto.Message{found}, props), 1, q.Fields)
 			return
 		}
 		parent, row = ep, found
@@ -253,10 +289,26 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 	writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
 }
 
-// query parses r's query for ep. Buildbot's property=NAME (or *) is taken
-// for a record with properties: props lists the names asked for, and
-// properties joins a field selection.
-func (ep *endpoint) query(r *http.Request) (q *dataapi.Query, props []string, err error) {
+// view is ep's View with its Joined fields added as Derived ones reading
+// txn.
+func (ep *endpoint) view(txn *memdb.Txn) dataapi.View {
+	if len(ep.Joined) == 0 {
+		return ep.View
+	}
+	v := ep.View
+	v.Derived = make(map[string]func(proto.Message) any, len(ep.View.Derived)+len(ep.Joined))
+	maps.Copy(v.Derived, ep.View.Derived)
+	for name, join := range ep.Joined {
+		v.Derived[name] = func(row proto.Message) any { return join(txn, row) }
+	}
+	return v
+}
+
+// query parses r's query for ep as view (ep's, from ep.view) shows its
+// rows. Buildbot's property=NAME (or *) is taken for a record with
+// properties: props lists the names asked for, and properties joins a
+// field selection.
+func (ep *endpoint) query(r *http.Request, view dataapi.View) (q *dataapi.Query, props []string, err error) {
 	vals := r.URL.Query()
 	if pf := ep.md.Fields().ByName("properties"); pf != nil && vals.Has("property") {
 		props = vals["property"]
@@ -265,7 +317,7 @@ func (ep *endpoint) query(r *http.Request) (q *dataapi.Query, props []string, er
 			vals.Add("field", "properties")
 		}
 	}
-	q, err = ep.View.ParseQuery(vals, ep.md)
+	q, err = view.ParseQuery(vals, ep.md)
 	return q, props, err
 }
 
@@ -362,6 +414,55 @@ func (ep *endpoint) find(txn *memdb.Txn, l *link, pid uint64, key string) (row p
 		return nil, fmt.Sprintf("%s under %s are not addressed one by one", ep.Plural, l.Plural), false
 	}
 	return nil, fmt.Sprintf("%s %s must be a number", ep.Plural, l.keys[0].Name()), false
+}
+
+// sourcestampsOf is a buildset's sourcestamps as Buildbot shows them: a list
+// of the rows its sourcestamp_ids name, in that order, each as view shows
+// it; an id with no row is left out.
+func sourcestampsOf(view dataapi.View) Join {
+	return func(txn *memdb.Txn, row proto.Message) any {
+		out := []any{}
+		for _, id := range row.(*messages.Buildset).GetSourcestampIds() {
+			if ss := state.Lookup(txn, state.TableSourceStamps, id); ss != nil {
+				out = append(out, view.Record(ss, nil))
+			}
+		}
+		return out
+	}
+}
+
+// patchOf is a sourcestamp's patch: null when it has none. Patches are not
+// stored, so one that has a patch shows just {"patchid": N} of Buildbot's
+// patch object.
+func patchOf(m proto.Message) any {
+	if id := m.(*messages.SourceStamp).GetPatchid(); id != 0 {
+		return map[string]any{"patchid": id}
+	}
+	return nil
+}
+
+// connectedTo is a worker's connected_to as Buildbot shows it:
+// [{"masterid": N}, …].
+func connectedTo(m proto.Message) any {
+	ids := m.(*messages.Worker).GetConnectedTo()
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = map[string]any{"masterid": id}
+	}
+	return out
+}
+
+// jsonObject is s, a JSON object as text, to be rendered as itself: {} when
+// s is empty, and s as a string when it is not valid JSON (never produce
+// invalid JSON).
+func jsonObject(s string) any {
+	switch {
+	case s == "":
+		return map[string]any{}
+	case !json.Valid([]byte(s)):
+		return s
+	}
+	return json.RawMessage(s)
 }
 
 // propertiesOf serves {plural}/{id}/properties: the row's properties as

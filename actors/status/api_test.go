@@ -14,9 +14,11 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -58,7 +60,8 @@ func fixture(t testing.TB) *service.Runtime {
 // build 1 = linux #1 for request 1 on w1 (SUCCESS) with steps 1 "git"
 // (log 1 stdio, two chunks) and 2 "compile" (logs 2 stdio, 3 "warnings"
 // text); build 2 = linux #2 for request 3 on w2, running, with step 3 "git"
-// (log 4 html, empty).
+// (log 4 html, empty); buildset 3 (sourcestamps 3 and 4, triggered by
+// build 1) with request 5 on release/1.0 (unclaimed).
 func builds(t testing.TB, store *state.Store) {
 	t.Helper()
 	const at = 1700001000
@@ -92,6 +95,8 @@ func builds(t testing.TB, store *state.Store) {
 		&messages.AddBuild{Builderid: 1, Buildrequestid: 3, Workerid: 2, Masterid: 1, StartedAt: at + 50, StateString: "building"},
 		&messages.AddStep{Buildid: 2, Name: "git", StartedAt: at + 51},
 		&messages.AddLog{Stepid: 3, Name: "summary", Slug: "summary", Type: "h"},
+		&messages.AddBuildset{Reason: "triggered", SubmittedAt: at + 60, SourcestampIds: []uint64{4, 3}, Builderids: []uint64{3},
+			ExternalIdstring: "ext-1", ParentBuildid: 1, ParentRelationship: "deploy"},
 	} {
 		if _, err := store.Submit(command(k)).Wait(); err != nil {
 			t.Fatalf("%T: %v", k, err)
@@ -166,6 +171,11 @@ func TestAPI(t *testing.T) {
 		{"buildsets", "/api/v2/buildsets"},
 		{"buildset_one", "/api/v2/buildsets/1?field=id&field=reason"},
 		{"buildset_properties", "/api/v2/buildsets/1/properties"},
+		{"buildset_two_sourcestamps", "/api/v2/buildsets/3"},
+		{"buildsets_sourcestamps_field", "/api/v2/buildsets?field=bsid&field=sourcestamps&order=-bsid"},
+		{"buildsets_sourcestamps_not_filterable", "/api/v2/buildsets?sourcestamps=1"},
+		{"buildsets_sourcestamp_ids_hidden", "/api/v2/buildsets?field=sourcestamp_ids&sourcestamp_ids=1"},
+		{"buildsets_null_until_set", "/api/v2/buildsets?complete_at=0&parent_buildid__ne=0&field=bsid&field=complete_at&field=parent_buildid"},
 		{"buildrequests", "/api/v2/buildrequests"},
 		{"buildrequest_one_claimed", "/api/v2/buildrequests/3"},
 		{"buildrequests_of_buildset", "/api/v2/buildrequests?buildsetid=2&field=id&field=builderid"},
@@ -226,6 +236,10 @@ func TestAPI(t *testing.T) {
 		{"workers", "/api/v2/workers"},
 		{"worker_by_name", "/api/v2/workers/w1"},
 		{"worker_missing", "/api/v2/workers/nosuch"},
+		{"workers_connected_to_field", "/api/v2/workers?field=workerid&field=connected_to&field=configured_on"},
+		{"workers_connected_to_not_filterable", "/api/v2/workers?connected_to=1&order=configured_on&configured_on__contains=1"},
+		{"workers_info_json_hidden", "/api/v2/workers?field=info_json"},
+		{"sourcestamps_ss_hash_hidden", "/api/v2/sourcestamps?ss_hash=x&field=patchid"},
 		{"schedulers", "/api/v2/schedulers"},
 		{"changesources", "/api/v2/changesources"},
 		{"master_schedulers", "/api/v2/masters/1/schedulers"},
@@ -260,6 +274,35 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("GET %s:\n%s\nwant (%s):\n%s", c.url, got, golden, want)
 			}
 		})
+	}
+}
+
+// TestRecordsShowBuildbotShapes renders rows the fixture cannot make (a
+// worker configured on builders, a sourcestamp with a patch) with their
+// endpoints' views, as Buildbot's data API shows them.
+func TestRecordsShowBuildbotShapes(t *testing.T) {
+	views := map[string]dataapi.View{}
+	for _, e := range Endpoints() {
+		views[e.Plural] = e.View
+	}
+	for _, c := range []struct {
+		plural string
+		row    proto.Message
+		want   string
+	}{
+		{"workers", &messages.Worker{Id: 1, Name: "w", InfoJson: `{"a":1}`, ConnectedTo: []uint64{1, 3},
+			ConfiguredOn: []*messages.WorkerConfiguredOn{{Builderid: 2, Masterid: 1}, {Builderid: 4, Masterid: 3}}},
+			`{"configured_on":[{"builderid":2,"masterid":1},{"builderid":4,"masterid":3}],"connected_to":[{"masterid":1},{"masterid":3}],` +
+				`"graceful":false,"name":"w","paused":false,"workerid":1,"workerinfo":{"a":1}}`},
+		{"workers", &messages.Worker{Id: 2, Name: "v", InfoJson: "{not json"},
+			`{"configured_on":[],"connected_to":[],"graceful":false,"name":"v","paused":false,"workerid":2,"workerinfo":"{not json"}`},
+		{"sourcestamps", &messages.SourceStamp{Id: 5, SsHash: "h", Patchid: 7, Repository: "r", Project: "p", CreatedAt: 9},
+			`{"branch":null,"codebase":"","created_at":9,"patch":{"patchid":7},"project":"p","repository":"r","revision":null,"ssid":5}`},
+	} {
+		got, err := json.Marshal(views[c.plural].Record(c.row, nil))
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s: %s, %v\nwant %s", c.plural, got, err, c.want)
+		}
 	}
 }
 

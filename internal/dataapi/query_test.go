@@ -261,6 +261,46 @@ func TestUnsetOptionalIsNull(t *testing.T) {
 	}
 }
 
+// TestViewReshapesAHiddenField: a derived field under a hidden field's name
+// shows it in another shape and can be selected but not filtered on or
+// sorted by; a Null field shows null when zero and still filters on its
+// stored value.
+func TestViewReshapesAHiddenField(t *testing.T) {
+	v := View{
+		Hidden: map[string]bool{"children": true},
+		Derived: map[string]func(proto.Message) any{"children": func(m proto.Message) any {
+			out := []any{}
+			for _, c := range m.(*messages.TreeNode).GetChildren() {
+				out = append(out, map[string]any{"child": c.GetName()})
+			}
+			return out
+		}},
+		Null: map[string]bool{"status": true, "kind": true},
+	}
+	q, err := v.ParseQuery(url.Values{"field": {"name", "children", "status", "kind"}, "status": {""}}, nodeType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := []proto.Message{&messages.TreeNode{Name: "a", Kind: "worker", Children: []*messages.TreeNode{{Name: "x"}, {Name: "y"}}}}
+	if !q.Match(page[0].ProtoReflect()) {
+		t.Error("status= does not match an empty status")
+	}
+	var b bytes.Buffer
+	if err := v.Write(&b, "nodes", page, 1, q.Fields); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"meta":{"total":1},"nodes":[{"children":[{"child":"x"},{"child":"y"}],"kind":"worker","name":"a","status":null}]}`
+	if got := strings.TrimSpace(b.String()); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	for _, bad := range []string{"children=x", "order=children", "children__contains=x"} {
+		vals, _ := url.ParseQuery(bad)
+		if _, err := v.ParseQuery(vals, nodeType); err == nil || !strings.Contains(err.Error(), "computed") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
 func TestSecretsAreNeverRendered(t *testing.T) {
 	rec := Record((&messages.WorkerConfig{Name: "w", Password: "hunter2"}).ProtoReflect(), nil)
 	if _, ok := rec["password"]; ok || rec["name"] != "w" {

@@ -50,6 +50,10 @@ func record(m protoreflect.Message, fields []string, v View) map[string]any {
 		if messages.IsSecret(fd) || v.Hidden[string(fd.Name())] || (len(fields) > 0 && !slices.Contains(fields, name)) {
 			continue
 		}
+		if v.Null[string(fd.Name())] && !m.Has(fd) {
+			out[name] = nil
+			continue
+		}
 		out[name] = fieldJSON(fd, m.Get(fd), m.Has(fd))
 	}
 	return out

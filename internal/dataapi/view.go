@@ -16,11 +16,19 @@ import (
 type View struct {
 	// Names maps a field's protobuf name to the name the API uses.
 	Names map[string]string
-	// Derived adds fields computed from a record.
+	// Derived adds fields computed from a record. A derived field may take
+	// the API name of a Hidden field, to show it in another shape (a
+	// worker's connected_to as [{"masterid": N}]); a derived value is
+	// rendered by encoding/json as it is, so it must not hold a
+	// proto.Message (render one with Record first).
 	Derived map[string]func(proto.Message) any
 	// Hidden lists protobuf fields the API does not show (a derived field
 	// shows them as Buildbot does).
 	Hidden map[string]bool
+	// Null lists scalar protobuf fields whose zero value shows as null: where
+	// Buildbot has None (a buildset's complete_at before it completes) and
+	// the record stores 0 or "". Filters still compare the stored value.
+	Null map[string]bool
 }
 
 // field returns the protobuf field of md that the API calls name.
