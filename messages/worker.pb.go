@@ -1370,15 +1370,18 @@ func (x *FileChunk) GetEof() bool {
 }
 
 // CommandUpdate reports progress of a command (Buildbot's update/complete).
+// outputs, the command's output not reported before, in order, come first;
+// then kind, when set. The worker gathers output for a moment before it
+// sends it, so a short command's whole output comes with its complete.
 type CommandUpdate struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// Types that are valid to be assigned to Kind:
 	//
-	//	*CommandUpdate_Output
 	//	*CommandUpdate_UploadChunk
 	//	*CommandUpdate_Complete
 	Kind          isCommandUpdate_Kind `protobuf_oneof:"kind"`
+	Outputs       []*Output            `protobuf:"bytes,5,rep,name=outputs,proto3" json:"outputs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1427,15 +1430,6 @@ func (x *CommandUpdate) GetKind() isCommandUpdate_Kind {
 	return nil
 }
 
-func (x *CommandUpdate) GetOutput() *Output {
-	if x != nil {
-		if x, ok := x.Kind.(*CommandUpdate_Output); ok {
-			return x.Output
-		}
-	}
-	return nil
-}
-
 func (x *CommandUpdate) GetUploadChunk() *FileChunk {
 	if x != nil {
 		if x, ok := x.Kind.(*CommandUpdate_UploadChunk); ok {
@@ -1454,12 +1448,15 @@ func (x *CommandUpdate) GetComplete() *CommandComplete {
 	return nil
 }
 
-type isCommandUpdate_Kind interface {
-	isCommandUpdate_Kind()
+func (x *CommandUpdate) GetOutputs() []*Output {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
 }
 
-type CommandUpdate_Output struct {
-	Output *Output `protobuf:"bytes,2,opt,name=output,proto3,oneof"`
+type isCommandUpdate_Kind interface {
+	isCommandUpdate_Kind()
 }
 
 type CommandUpdate_UploadChunk struct {
@@ -1470,8 +1467,6 @@ type CommandUpdate_UploadChunk struct {
 type CommandUpdate_Complete struct {
 	Complete *CommandComplete `protobuf:"bytes,4,opt,name=complete,proto3,oneof"`
 }
-
-func (*CommandUpdate_Output) isCommandUpdate_Kind() {}
 
 func (*CommandUpdate_UploadChunk) isCommandUpdate_Kind() {}
 
@@ -1816,14 +1811,14 @@ const file_buildmaster_v1_worker_proto_rawDesc = "" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x10\n" +
-	"\x03eof\x18\x03 \x01(\bR\x03eof\"\xe7\x01\n" +
+	"\x03eof\x18\x03 \x01(\bR\x03eof\"\xf5\x01\n" +
 	"\rCommandUpdate\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\x01 \x01(\tR\tcommandId\x120\n" +
-	"\x06output\x18\x02 \x01(\v2\x16.buildmaster.v1.OutputH\x00R\x06output\x12>\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12>\n" +
 	"\fupload_chunk\x18\x03 \x01(\v2\x19.buildmaster.v1.FileChunkH\x00R\vuploadChunk\x12=\n" +
-	"\bcomplete\x18\x04 \x01(\v2\x1f.buildmaster.v1.CommandCompleteH\x00R\bcompleteB\x06\n" +
-	"\x04kind\"R\n" +
+	"\bcomplete\x18\x04 \x01(\v2\x1f.buildmaster.v1.CommandCompleteH\x00R\bcomplete\x120\n" +
+	"\aoutputs\x18\x05 \x03(\v2\x16.buildmaster.v1.OutputR\aoutputsB\x06\n" +
+	"\x04kindJ\x04\b\x02\x10\x03R\x06output\"R\n" +
 	"\x06Output\x124\n" +
 	"\x06stream\x18\x01 \x01(\x0e2\x1c.buildmaster.v1.OutputStreamR\x06stream\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"\xdc\x02\n" +
@@ -1918,9 +1913,9 @@ var file_buildmaster_v1_worker_proto_depIdxs = []int32{
 	23, // 21: buildmaster.v1.ShellCommand.timeout:type_name -> google.protobuf.Duration
 	23, // 22: buildmaster.v1.ShellCommand.max_time:type_name -> google.protobuf.Duration
 	23, // 23: buildmaster.v1.ShellCommand.sigterm_grace:type_name -> google.protobuf.Duration
-	18, // 24: buildmaster.v1.CommandUpdate.output:type_name -> buildmaster.v1.Output
-	16, // 25: buildmaster.v1.CommandUpdate.upload_chunk:type_name -> buildmaster.v1.FileChunk
-	19, // 26: buildmaster.v1.CommandUpdate.complete:type_name -> buildmaster.v1.CommandComplete
+	16, // 24: buildmaster.v1.CommandUpdate.upload_chunk:type_name -> buildmaster.v1.FileChunk
+	19, // 25: buildmaster.v1.CommandUpdate.complete:type_name -> buildmaster.v1.CommandComplete
+	18, // 26: buildmaster.v1.CommandUpdate.outputs:type_name -> buildmaster.v1.Output
 	1,  // 27: buildmaster.v1.Output.stream:type_name -> buildmaster.v1.OutputStream
 	23, // 28: buildmaster.v1.CommandComplete.elapsed:type_name -> google.protobuf.Duration
 	20, // 29: buildmaster.v1.CommandComplete.stat:type_name -> buildmaster.v1.FileStat
@@ -1963,7 +1958,6 @@ func file_buildmaster_v1_worker_proto_init() {
 		(*StartCommand_DownloadFile)(nil),
 	}
 	file_buildmaster_v1_worker_proto_msgTypes[15].OneofWrappers = []any{
-		(*CommandUpdate_Output)(nil),
 		(*CommandUpdate_UploadChunk)(nil),
 		(*CommandUpdate_Complete)(nil),
 	}

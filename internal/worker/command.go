@@ -16,8 +16,9 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// command is one running command. Its goroutine is the only one that
-// sends its updates, so they reach the master in order, complete last.
+// command is one running command. Its goroutine sends its updates, but
+// for output gathered for a moment (out), which it takes for its complete:
+// the updates reach the master in order, complete last.
 type command struct {
 	id      string
 	kind    string
@@ -27,18 +28,18 @@ type command struct {
 	basedir string
 	log     *slog.Logger
 	chunks  *chunkQueue // download_file only
+	out     *outputs    // shell only
 }
 
-// Sizes of what the worker sends: an output chunk, and an upload_file
+// Sizes of what the worker sends: an update's output, and an upload_file
 // block at most (the master's blocksize is capped to it) and by default.
 //
-// They are small because protoactor's endpoint writer puts up to 1000
-// queued messages into one gRPC message, and the master's gRPC server
-// takes at most 4 MiB in one (gRPC's default; internal/remoting sets
-// neither limit): a batch over that breaks the connection. While each
-// message stays under 4 KiB no batch can be too large.
+// protoactor's endpoint writer puts up to remoting.WriterBatchSize queued
+// messages into one gRPC message, and the master takes at most
+// remoting.MaxMessageBytes in one: while each message stays under
+// 64 KiB no batch can be too large.
 const (
-	maxMessageData   = 3 << 10
+	maxMessageData   = 32 << 10
 	outputChunk      = maxMessageData
 	maxUploadBlock   = maxMessageData
 	defaultBlocksize = maxMessageData
@@ -58,7 +59,11 @@ func (c *command) run(start *messages.StartCommand) {
 	}
 	c.log.Info("command finished", "command_id", c.id, "kind", c.kind, "rc", done.Rc,
 		"error", done.Error, "interrupted", done.Interrupted, "elapsed", time.Since(begin))
-	c.link.update(&messages.CommandUpdate{CommandId: c.id, Kind: &messages.CommandUpdate_Complete{Complete: done}})
+	u := &messages.CommandUpdate{CommandId: c.id, Kind: &messages.CommandUpdate_Complete{Complete: done}}
+	if c.out != nil {
+		u.Outputs = c.out.take()
+	}
+	c.link.update(u)
 }
 
 func (c *command) exec(start *messages.StartCommand) *messages.CommandComplete {
@@ -138,6 +143,7 @@ func (c *command) shell(s *messages.ShellCommand) *messages.CommandComplete {
 	if err := os.MkdirAll(wd, 0o777); err != nil {
 		return &messages.CommandComplete{Rc: -1, Error: fmt.Sprintf("workdir: %v", err)}
 	}
+	c.out = &outputs{c: c}
 	res := workercmd.RunShell(c.ctx, workercmd.Shell{
 		Argv:         s.GetArgv(),
 		Script:       s.GetScript(),
@@ -149,10 +155,7 @@ func (c *command) shell(s *messages.ShellCommand) *messages.CommandComplete {
 		MaxTime:      s.GetMaxTime().AsDuration(),
 		SigtermGrace: s.GetSigtermGrace().AsDuration(),
 		MaxChunk:     outputChunk,
-	}, func(st workercmd.Stream, chunk []byte) {
-		c.link.update(&messages.CommandUpdate{CommandId: c.id, Kind: &messages.CommandUpdate_Output{
-			Output: &messages.Output{Stream: streams[st], Data: chunk}}})
-	})
+	}, func(st workercmd.Stream, chunk []byte) { c.out.add(streams[st], chunk) })
 	done := &messages.CommandComplete{
 		Rc:              int32(res.ExitCode),
 		TimedOut:        res.TimedOut,

@@ -41,7 +41,10 @@
 //     Run returns nil; not graceful, it kills them first. The end of Run's
 //     context does the same as a non-graceful shutdown.
 //
-// Limits that come from the transport: every FromWorker stays under 4 KiB
+// Output is gathered for up to 100 ms (outputHold) before it is sent, so a
+// short command's whole output comes with its complete, in one message.
+//
+// Limits that come from the transport: every FromWorker stays under 32 KiB
 // of data (see maxMessageData), and the worker does not slow a command
 // down when the master reads its output slowly (the protocol has no flow
 // control: output waits in protoactor's unbounded queue). A download's

@@ -317,8 +317,10 @@ func (p *peer) complete(id string, timeout time.Duration) *messages.CommandCompl
 func output(ups []*messages.CommandUpdate, s messages.OutputStream) string {
 	var b strings.Builder
 	for _, u := range ups {
-		if o := u.GetOutput(); o != nil && o.GetStream() == s {
-			b.Write(o.GetData())
+		for _, o := range u.GetOutputs() {
+			if o.GetStream() == s {
+				b.Write(o.GetData())
+			}
 		}
 	}
 	return b.String()

@@ -63,9 +63,8 @@ func gone(t *testing.T, pid int) {
 
 // started: the command wrote "started" on stdout.
 func started(e peerEvent, id string) bool {
-	o := e.from.GetUpdate().GetOutput()
-	return e.from.GetUpdate().GetCommandId() == id && o.GetStream() == messages.OutputStream_OUTPUT_STREAM_STDOUT &&
-		strings.Contains(string(o.GetData()), "started")
+	u := e.from.GetUpdate()
+	return u.GetCommandId() == id && strings.Contains(output([]*messages.CommandUpdate{u}, messages.OutputStream_OUTPUT_STREAM_STDOUT), "started")
 }
 
 func readPid(t *testing.T, path string) int {
