@@ -2556,6 +2556,11 @@ func (x *ClaimBuildRequests) GetBrids() []uint64 {
 
 // AddBuild adds a build, numbered next for its builder, with its
 // properties; its worker is given by id, or by name (found, or added).
+// In the same transaction it claims claim_brids for masterid at started_at
+// (all or nothing, as ClaimBuildRequests: a request already claimed fails
+// the whole command), so no crash leaves a request claimed without its
+// build; and it adds steps (their buildid left 0), in order: each step's id
+// then its logs' ids are CommandResult.ids.
 type AddBuild struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Builderid      uint64                 `protobuf:"varint,1,opt,name=builderid,proto3" json:"builderid,omitempty"`
@@ -2566,6 +2571,8 @@ type AddBuild struct {
 	StateString    string                 `protobuf:"bytes,6,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
 	WorkerName     string                 `protobuf:"bytes,7,opt,name=worker_name,json=workerName,proto3" json:"worker_name,omitempty"`
 	Properties     []*Property            `protobuf:"bytes,8,rep,name=properties,proto3" json:"properties,omitempty"`
+	ClaimBrids     []uint64               `protobuf:"varint,9,rep,packed,name=claim_brids,json=claimBrids,proto3" json:"claim_brids,omitempty"`
+	Steps          []*AddStep             `protobuf:"bytes,10,rep,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -2656,8 +2663,24 @@ func (x *AddBuild) GetProperties() []*Property {
 	return nil
 }
 
+func (x *AddBuild) GetClaimBrids() []uint64 {
+	if x != nil {
+		return x.ClaimBrids
+	}
+	return nil
+}
+
+func (x *AddBuild) GetSteps() []*AddStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
 // AddStep adds a step to a build, numbered next in the build, and its
 // stdio-type logs named in log_names (their ids in CommandResult.ids).
+// With results set the step is added finished at complete_at (Buildbot's
+// worker_preparation pseudo-step, when there is nothing to wait for).
 type AddStep struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
@@ -2665,6 +2688,8 @@ type AddStep struct {
 	StartedAt     int64                  `protobuf:"varint,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
 	LogNames      []string               `protobuf:"bytes,5,rep,name=log_names,json=logNames,proto3" json:"log_names,omitempty"`
+	Results       *int32                 `protobuf:"varint,6,opt,name=results,proto3,oneof" json:"results,omitempty"`
+	CompleteAt    int64                  `protobuf:"varint,7,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2732,6 +2757,20 @@ func (x *AddStep) GetLogNames() []string {
 		return x.LogNames
 	}
 	return nil
+}
+
+func (x *AddStep) GetResults() int32 {
+	if x != nil && x.Results != nil {
+		return *x.Results
+	}
+	return 0
+}
+
+func (x *AddStep) GetCompleteAt() int64 {
+	if x != nil {
+		return x.CompleteAt
+	}
+	return 0
 }
 
 // AddLog adds an open log to a step.
@@ -2905,12 +2944,15 @@ func (x *FinishLog) GetLogid() uint64 {
 // after the last lines of a log (append) are added to it, as AppendLog
 // would, in the same command.
 type FinishStep struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stepid        uint64                 `protobuf:"varint,1,opt,name=stepid,proto3" json:"stepid,omitempty"`
-	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
-	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
-	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
-	Append        *AppendLog             `protobuf:"bytes,5,opt,name=append,proto3" json:"append,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Stepid      uint64                 `protobuf:"varint,1,opt,name=stepid,proto3" json:"stepid,omitempty"`
+	Results     int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt  int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	StateString string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	Append      *AppendLog             `protobuf:"bytes,5,opt,name=append,proto3" json:"append,omitempty"`
+	// next, when set, is the step of the same build (its buildid left 0)
+	// that starts as this one ends; its id and log ids are CommandResult.ids.
+	Next          *AddStep `protobuf:"bytes,6,opt,name=next,proto3" json:"next,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2980,6 +3022,13 @@ func (x *FinishStep) GetAppend() *AppendLog {
 	return nil
 }
 
+func (x *FinishStep) GetNext() *AddStep {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
 // FinishBuild ends a build with its results; its open steps end with the
 // build's results and their logs are finished. The build's requests
 // (brids) end with it, in the same transaction, so that no crash can leave
@@ -2988,12 +3037,15 @@ func (x *FinishStep) GetAppend() *AppendLog {
 // whose requests are then all complete is completed), or, for RETRY,
 // unclaimed so that they run again.
 type FinishBuild struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
-	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
-	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
-	StateString   string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
-	Brids         []uint64               `protobuf:"varint,5,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Buildid     uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	Results     int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt  int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	StateString string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
+	Brids       []uint64               `protobuf:"varint,5,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	// last_step, when set, is a step of this build finished first with its
+	// own results (the build's other open steps end with the build's).
+	LastStep      *FinishStep `protobuf:"bytes,6,opt,name=last_step,json=lastStep,proto3" json:"last_step,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3059,6 +3111,13 @@ func (x *FinishBuild) GetStateString() string {
 func (x *FinishBuild) GetBrids() []uint64 {
 	if x != nil {
 		return x.Brids
+	}
+	return nil
+}
+
+func (x *FinishBuild) GetLastStep() *FinishStep {
+	if x != nil {
+		return x.LastStep
 	}
 	return nil
 }
@@ -3844,7 +3903,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1d\n" +
 	"\n" +
 	"claimed_at\x18\x02 \x01(\x03R\tclaimedAt\x12\x14\n" +
-	"\x05brids\x18\x03 \x03(\x04R\x05brids\"\xa5\x02\n" +
+	"\x05brids\x18\x03 \x03(\x04R\x05brids\"\xf5\x02\n" +
 	"\bAddBuild\x12\x1c\n" +
 	"\tbuilderid\x18\x01 \x01(\x04R\tbuilderid\x12&\n" +
 	"\x0ebuildrequestid\x18\x02 \x01(\x04R\x0ebuildrequestid\x12\x1a\n" +
@@ -3857,14 +3916,23 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"workerName\x128\n" +
 	"\n" +
 	"properties\x18\b \x03(\v2\x18.buildmaster.v1.PropertyR\n" +
-	"properties\"\x96\x01\n" +
+	"properties\x12\x1f\n" +
+	"\vclaim_brids\x18\t \x03(\x04R\n" +
+	"claimBrids\x12-\n" +
+	"\x05steps\x18\n" +
+	" \x03(\v2\x17.buildmaster.v1.AddStepR\x05steps\"\xe2\x01\n" +
 	"\aAddStep\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"started_at\x18\x03 \x01(\x03R\tstartedAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x1b\n" +
-	"\tlog_names\x18\x05 \x03(\tR\blogNames\"\\\n" +
+	"\tlog_names\x18\x05 \x03(\tR\blogNames\x12\x1d\n" +
+	"\aresults\x18\x06 \x01(\x05H\x00R\aresults\x88\x01\x01\x12\x1f\n" +
+	"\vcomplete_at\x18\a \x01(\x03R\n" +
+	"completeAtB\n" +
+	"\n" +
+	"\b_results\"\\\n" +
 	"\x06AddLog\x12\x16\n" +
 	"\x06stepid\x18\x01 \x01(\x04R\x06stepid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -3874,7 +3942,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\"!\n" +
 	"\tFinishLog\x12\x14\n" +
-	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\xb5\x01\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\xe2\x01\n" +
 	"\n" +
 	"FinishStep\x12\x16\n" +
 	"\x06stepid\x18\x01 \x01(\x04R\x06stepid\x12\x18\n" +
@@ -3882,14 +3950,16 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x121\n" +
-	"\x06append\x18\x05 \x01(\v2\x19.buildmaster.v1.AppendLogR\x06append\"\x9b\x01\n" +
+	"\x06append\x18\x05 \x01(\v2\x19.buildmaster.v1.AppendLogR\x06append\x12+\n" +
+	"\x04next\x18\x06 \x01(\v2\x17.buildmaster.v1.AddStepR\x04next\"\xd4\x01\n" +
 	"\vFinishBuild\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
-	"\x05brids\x18\x05 \x03(\x04R\x05brids\"h\n" +
+	"\x05brids\x18\x05 \x03(\x04R\x05brids\x127\n" +
+	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"h\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
@@ -4020,13 +4090,16 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 26: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
 	3,  // 27: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
 	0,  // 28: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	30, // 29: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	0,  // 30: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	28, // 29: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	30, // 30: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	28, // 31: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	32, // 32: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	0,  // 33: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4060,6 +4133,7 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_SetObjectState)(nil),
 		(*Command_ConfigureMaster)(nil),
 	}
+	file_buildmaster_v1_db_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -157,23 +157,8 @@ func TestForcedBuildRunsItsSteps(t *testing.T) {
 	if *f.Results != 2 {
 		t.Fatalf("failing #1: results %d", *f.Results)
 	}
-	var steps struct {
-		Steps []struct {
-			Name    string
-			Results *int
-		}
-	}
-	_, body := m.wwwGet(fmt.Sprintf("/api/v2/builds/%d/steps", f.Buildid))
-	json.Unmarshal(body, &steps)
-	var got []string
-	for _, s := range steps.Steps {
-		r := -1
-		if s.Results != nil {
-			r = *s.Results
-		}
-		got = append(got, fmt.Sprintf("%s=%d", s.Name, r))
-	}
-	if strings.Join(got, " ") != "ok=0 boom=2 cleanup=0" {
+	// Buildbot's worker_preparation pseudo-step comes first.
+	if got := m.stepResults(f.Buildid); got != "worker_preparation=0 ok=0 boom=2 cleanup=0" {
 		t.Fatalf("steps: %v", got)
 	}
 	if got := m.stepLog(f.Buildid, "boom"); !strings.Contains(got, "about to fail\n") || !strings.Contains(got, "exit code 3") {
@@ -188,7 +173,7 @@ func TestForcedBuildRunsItsSteps(t *testing.T) {
 		}
 	}
 	m.waitAPI("/api/v2/buildrequests/2", `"results":2`)
-	body = []byte(m.waitAPI("/api/v2/buildrequests", `"complete":true,"complete_at"`))
+	body := []byte(m.waitAPI("/api/v2/buildrequests", `"complete":true,"complete_at"`))
 	json.Unmarshal(body, &reqs)
 	if len(reqs.Buildrequests) != 2 || !reqs.Buildrequests[0].Complete || *reqs.Buildrequests[1].Results != 2 {
 		t.Fatalf("build requests: %s", body)
@@ -274,7 +259,7 @@ func TestStopBuild(t *testing.T) {
 	if *b.Results != 6 {
 		t.Fatalf("results %d, want CANCELLED (6)", *b.Results)
 	}
-	if got := m.stepResults(b.Buildid); got != "wait=6 cleanup=0" {
+	if got := m.stepResults(b.Buildid); got != "worker_preparation=0 wait=6 cleanup=0" {
 		t.Fatalf("steps: %s", got)
 	}
 	m.waitAPI("/api/v2/buildrequests/1", `"complete":true`, `"results":6`)
@@ -318,7 +303,7 @@ func TestWorkerLostMidBuild(t *testing.T) {
 	if *b2.Results != 0 {
 		t.Fatalf("build 2: results %d", *b2.Results)
 	}
-	if got := m.stepResults(b2.Buildid); got != "wait=0 after=0 cleanup=0" {
+	if got := m.stepResults(b2.Buildid); got != "worker_preparation=0 wait=0 after=0 cleanup=0" {
 		t.Fatalf("build 2 steps: %s", got)
 	}
 	m.waitAPI("/api/v2/buildsets/1", `"complete":true`, `"results":0`)
@@ -461,7 +446,7 @@ func TestTriggerAndDependent(t *testing.T) {
 	if got := m.stepLog(p.Buildid, "trigger"); !strings.Contains(got, "triggered kids: buildset 2") || !strings.Contains(got, "buildset 2 finished: build successful") {
 		t.Fatalf("trigger log:\n%s", got)
 	}
-	if got := m.stepResults(p.Buildid); got != "trigger=0 after=0" {
+	if got := m.stepResults(p.Buildid); got != "worker_preparation=0 trigger=0 after=0" {
 		t.Fatalf("parent steps: %s", got)
 	}
 	// The parent's buildset (from force) succeeded: downstream builds.

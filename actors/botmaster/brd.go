@@ -11,7 +11,6 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/hashicorp/go-memdb"
 
-	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -21,14 +20,15 @@ import (
 const BRDPath = "master/botmaster/brd"
 
 // brd is the BuildRequestDistributor: it matches unclaimed build requests to
-// builders and workers, claims them, and asks the builder to run the build.
+// builders and workers and asks the builder to run the build, which claims
+// them as it adds itself to the state.
 //
 // It accepts messages.MaybeStartBuilds (from schedulers, after a reconfig),
-// messages.WorkerAvailable (from worker actors) and messages.BuildFinished
-// (from builds). It reads requests from the state directly (never through a
-// mailbox) and claims through the db service without blocking: a worker's
-// slot is reserved while its claim is in flight, so no wake-up is lost and
-// no slot is given twice.
+// messages.WorkerAvailable (from worker actors), claimDone and
+// messages.BuildFinished (from builds). It reads requests from the state
+// directly (never through a mailbox): a worker's slot and the requests are
+// reserved while their claim is in flight, so no wake-up is lost and no
+// slot is given twice.
 //
 // Choices, as Buildbot's BasicBuildChooser: builders in order of their
 // oldest unclaimed request (then name); for each, its oldest request first;
@@ -91,7 +91,10 @@ const (
 // quarantineOver wakes the distributor when a worker's quarantine ends.
 type quarantineOver struct{ worker string }
 
-// claimDone is the result of a claim brd made.
+// claimDone is how the claim of a build brd started ended: the build claims
+// its requests as it adds itself to the state (one command), and tells brd.
+// A build that could not claim them (another master did, or the builder
+// was being removed) ran nothing: brd frees what it reserved for it.
 type claimDone struct {
 	builder, worker string
 	brids           []uint64
@@ -141,9 +144,7 @@ func (d *brd) Receive(ctx actor.Context) {
 			}
 			d.wake(m.builder)
 			d.distribute(ctx)
-			return
 		}
-		ctx.Send(actor.NewPID(ctx.Self().Address, BuilderPath(m.builder)), &messages.StartBuild{Brids: m.brids, Worker: m.worker})
 	}
 }
 
@@ -297,7 +298,7 @@ func (d *brd) distribute(ctx actor.Context) {
 		}
 	}
 	for _, a := range d.plan(cfg, names, queue) {
-		d.claim(ctx, a.builder, a.worker, a.brids)
+		ctx.Send(actor.NewPID(ctx.Self().Address, BuilderPath(a.builder)), &messages.StartBuild{Brids: a.brids, Worker: a.worker})
 	}
 }
 
@@ -441,15 +442,4 @@ func (d *brd) chooseWorker(locks map[string]*messages.LockConfig, b *messages.Bu
 		}
 	}
 	return best
-}
-
-// claim claims the requests plan reserved; the answer comes back as claimDone.
-func (d *brd) claim(ctx actor.Context, builder, worker string, brids []uint64) {
-	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_ClaimBuildRequests{ClaimBuildRequests: &messages.ClaimBuildRequests{
-		Masterid: d.rt.MasterID, ClaimedAt: d.now().Unix(), Brids: brids}}})
-	self := ctx.Self()
-	ctx.ReenterAfter(f, func(res any, err error) {
-		_, err = db.Result(res, err)
-		ctx.Send(self, claimDone{builder: builder, worker: worker, brids: brids, err: err})
-	})
 }

@@ -31,9 +31,10 @@ type StopBuild struct{ Reason string }
 // It accepts messages.CommandUpdate (from its worker's actor),
 // messages.Triggered and messages.BuildsetCompleted (for a trigger step),
 // and StopBuild.
-// When the build is over it has finished the build in the state, completed
-// its requests (or, for RETRY, unclaimed them so they run again), told brd
-// (messages.BuildFinished), and stopped itself. Stopped from outside (the
+// It claims its requests as it adds itself to the state, and tells brd
+// whether it could (claimDone). When the build is over it has finished the
+// build in the state, completed its requests (or, for RETRY, unclaimed them
+// so they run again), told brd (messages.BuildFinished), and stopped itself. Stopped from outside (the
 // master stopping), it writes nothing more: the next start's housekeeping
 // ends the build RETRY and unclaims its requests.
 type build struct {
@@ -94,6 +95,11 @@ type runner struct {
 	// stopReason is set once a StopBuild arrived: only always_run steps
 	// still run.
 	stopReason string
+	// finishing is the finish of the last step that ended, written with
+	// the start of the next step or with the build's finish.
+	finishing *messages.FinishStep
+	// started is the first step's id and log ids: AddBuild started it.
+	started []uint64
 }
 
 func (r *runner) call(cmd *messages.Command) (*messages.CommandResult, error) {
@@ -106,29 +112,23 @@ func (r *runner) call(cmd *messages.Command) (*messages.CommandResult, error) {
 func (r *runner) run() {
 	r.system.Root.Send(r.workerPID(), workerBuild{delta: 1})
 	defer r.system.Root.Send(r.workerPID(), workerBuild{delta: -1})
+	defer r.system.Root.Stop(r.self)
 	results, err := r.steps()
 	switch {
 	case errors.Is(context.Cause(r.ctx), errMasterStopping):
 		return // housekeeping at the next start ends it RETRY
+	case r.buildid == 0:
+		r.notStarted(err)
+		return
 	case err != nil:
 		r.log.Error("build failed to run", slog.Uint64("buildid", r.buildid), slog.Any("error", err))
 		results = state.ResultException
 	}
-	// The build and its requests end together: completed with its results,
-	// or, for RETRY, given back to run again.
-	now := time.Now().Unix()
-	var cmd *messages.Command
-	if r.buildid != 0 {
-		cmd = &messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{
-			Buildid: r.buildid, Results: results, CompleteAt: now, StateString: resultString(results), Brids: r.start.GetBrids()}}}
-	} else if results == state.ResultRetry {
-		cmd = &messages.Command{Kind: &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: &messages.UnclaimBuildRequests{
-			Masterid: r.rt.MasterID, Brids: r.start.GetBrids()}}}
-	} else {
-		cmd = &messages.Command{Kind: &messages.Command_CompleteBuildRequests{CompleteBuildRequests: &messages.CompleteBuildRequests{
-			Brids: r.start.GetBrids(), Results: results, CompleteAt: now}}}
-	}
-	if res, err := r.call(cmd); err != nil {
+	// The build, its last step and its requests end together: the requests
+	// completed with its results, or, for RETRY, given back to run again.
+	if res, err := r.call(&messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{
+		Buildid: r.buildid, Results: results, CompleteAt: time.Now().Unix(), StateString: resultString(results),
+		Brids: r.start.GetBrids(), LastStep: r.finishing}}}); err != nil {
 		r.log.Error("cannot finish the build and its requests", slog.Uint64("buildid", r.buildid), slog.Any("brids", r.start.GetBrids()),
 			slog.Any("error", err))
 	} else {
@@ -138,10 +138,46 @@ func (r *runner) run() {
 		slog.String("results", resultString(results)))
 	r.system.Root.Send(actor.NewPID(r.self.Address, BRDPath), &messages.BuildFinished{Builder: r.cfg.GetName(),
 		Worker: r.start.GetWorker(), Buildid: r.buildid, Results: results})
-	r.system.Root.Stop(r.self)
 }
 
-// steps adds the build and runs its steps; it returns the build's results.
+// notStarted ends a build whose AddBuild (with the claim of its requests)
+// was refused: brd frees its reservation. Requests another master claimed
+// or completed meanwhile are that master's; requests the state refused to
+// build (a bad command) are completed as EXCEPTION so that they do not run
+// again and again; after any other error (the state not answering) they
+// stay unclaimed and run again.
+func (r *runner) notStarted(err error) {
+	brd := actor.NewPID(r.self.Address, BRDPath)
+	defer r.system.Root.Send(brd, claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(), brids: r.start.GetBrids(), err: err})
+	if !errors.Is(err, state.ErrBadCommand) {
+		return
+	}
+	txn := r.rt.DB.Read()
+	for _, id := range r.start.GetBrids() {
+		if req, _ := state.Lookup(txn, state.TableBuildRequests, id).(*messages.BuildRequest); req == nil || req.GetComplete() || req.GetClaim() != nil {
+			return // lost the claim
+		}
+	}
+	r.log.Error("cannot start a build; its requests end as EXCEPTION", slog.Any("brids", r.start.GetBrids()), slog.Any("error", err))
+	res, cerr := r.call(&messages.Command{Kind: &messages.Command_CompleteBuildRequests{CompleteBuildRequests: &messages.CompleteBuildRequests{
+		Brids: r.start.GetBrids(), Results: state.ResultException, CompleteAt: time.Now().Unix()}}})
+	if cerr != nil {
+		r.log.Error("cannot complete the requests", slog.Any("brids", r.start.GetBrids()), slog.Any("error", cerr))
+		return
+	}
+	r.announce(res.GetCompletedBuildsets())
+}
+
+// steps adds the build — claiming its requests, with Buildbot's
+// worker_preparation pseudo-step and its first step — and runs its steps;
+// it returns the build's results. The finish of each step goes with the
+// start of the next, and the last one's with the build's finish
+// (r.finishing holds it meanwhile).
+//
+// worker_preparation is done as the build starts: the worker is logged in
+// and answering keepalives, and its commands make their own directories (as
+// Buildbot's worker does), so there is nothing to wait for. A worker that is
+// gone all the same fails the first command, and the build ends RETRY.
 func (r *runner) steps() (int32, error) {
 	txn := r.rt.DB.Read()
 	req, _ := state.Lookup(txn, state.TableBuildRequests, r.start.GetBrids()[0]).(*messages.BuildRequest)
@@ -149,33 +185,34 @@ func (r *runner) steps() (int32, error) {
 		return 0, fmt.Errorf("build request %d does not exist", r.start.GetBrids()[0])
 	}
 	r.props = r.initialProperties(txn, req)
-	res, err := r.call(&messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
+	now := time.Now().Unix()
+	success := int32(state.ResultSuccess)
+	add := &messages.AddBuild{
 		Builderid: req.GetBuilderid(), Buildrequestid: req.GetId(), WorkerName: r.start.GetWorker(), Masterid: r.rt.MasterID,
-		StartedAt: time.Now().Unix(), StateString: "building", Properties: r.props.list()}}})
-	if err != nil {
-		return 0, err
+		StartedAt: now, StateString: "building", Properties: r.props.list(), ClaimBrids: r.start.GetBrids(),
+		Steps: []*messages.AddStep{{Name: "worker_preparation", StartedAt: now, Results: &success, CompleteAt: now}},
 	}
+	steps := r.cfg.GetSteps()
+	if len(steps) > 0 {
+		add.Steps = append(add.Steps, newStep(steps[0]))
+	}
+	res, err := r.call(&messages.Command{Kind: &messages.Command_AddBuild{AddBuild: add}})
+	if err != nil {
+		return 0, err // notStarted tells brd
+	}
+	r.system.Root.Send(actor.NewPID(r.self.Address, BRDPath), claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(),
+		brids: r.start.GetBrids()})
 	r.buildid = res.GetId()
+	if len(steps) > 0 {
+		r.started = res.GetIds()[1:] // after worker_preparation's id (it has no logs)
+	}
 	r.props.set("buildnumber", strconv.Itoa(int(res.GetNumber())), "Build")
 	r.log.Info("build started", slog.Uint64("buildid", r.buildid), slog.Int("number", int(res.GetNumber())),
 		slog.String("worker", r.start.GetWorker()))
 
-	// The worker's builder directory (Buildbot's worker_preparation).
-	c, _, err := r.command(nil, &messages.StartCommand{Command: &messages.StartCommand_Mkdir{Mkdir: &messages.PathsCommand{
-		Paths: []string{r.workdir("")}}}})
-	if err != nil {
-		return 0, err
-	}
-	if res := commandResults(c); res != state.ResultSuccess {
-		r.log.Warn("cannot prepare the worker", slog.Uint64("buildid", r.buildid), slog.String("error", c.GetError()))
-		if res != state.ResultRetry {
-			res = state.ResultException
-		}
-		return res, nil
-	}
 	results := int32(state.ResultSuccess)
 	terminate := false
-	for _, step := range r.cfg.GetSteps() {
+	for _, step := range steps {
 		if terminate && !step.GetAlwaysRun() {
 			continue
 		}

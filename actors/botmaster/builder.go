@@ -1,6 +1,7 @@
 package botmaster
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -21,7 +22,7 @@ func BuilderPath(name string) string { return "master/botmaster/builder:" + name
 //
 // It accepts its messages.BuilderConfig (in place), messages.StartBuild,
 // and messages.Retire: removed from the config, it starts no more builds
-// (a request brd had already claimed for it is given back), lets its
+// (a build brd had already asked for is given back), lets its
 // running builds finish and complete their requests (Buildbot wedges them),
 // and then stops.
 type builderActor struct {
@@ -57,27 +58,22 @@ func (b *builderActor) Receive(ctx actor.Context) {
 	case *messages.StartBuild:
 		cfg := b.cell.Load()
 		if b.retiring {
-			b.giveBack(ctx, cfg, m)
+			b.giveBack(ctx, cfg, m, errors.New("the builder is being removed"))
 			return
 		}
 		name := fmt.Sprintf("build:%d", m.GetBrids()[0])
 		_, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) })
 		if err != nil {
 			b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
-			b.giveBack(ctx, cfg, m)
+			b.giveBack(ctx, cfg, m, err)
 		}
 	}
 }
 
-// giveBack unclaims requests it will not build, then frees brd's slot:
-// requests are never left claimed.
-func (b *builderActor) giveBack(ctx actor.Context, cfg *messages.BuilderConfig, m *messages.StartBuild) {
-	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: &messages.UnclaimBuildRequests{
-		Masterid: b.rt.MasterID, Brids: m.GetBrids()}}})
-	ctx.ReenterAfter(f, func(any, error) {
-		ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.BuildFinished{Builder: cfg.GetName(), Worker: m.GetWorker(),
-			Results: -1})
-	})
+// giveBack frees brd's reservation for a build it will not run (its
+// requests were never claimed: the build claims them as it starts).
+func (b *builderActor) giveBack(ctx actor.Context, cfg *messages.BuilderConfig, m *messages.StartBuild, why error) {
+	ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), claimDone{builder: cfg.GetName(), worker: m.GetWorker(), brids: m.GetBrids(), err: why})
 }
 
 // maybeRetire stops a retiring builder once no build runs.

@@ -21,8 +21,9 @@ import (
 // none, as in Buildbot.
 const DefaultTimeout = 1200 * time.Second
 
-// step runs one step: it adds it (with its stdio log), runs it, finishes it,
-// and returns its results. An error means the state could not be written.
+// step runs one step: it adds it (with its stdio log), runs it, and returns
+// its results; its finish is left in r.finishing, to be written with what
+// comes next. An error means the state could not be written.
 func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 	select {
 	case reason := <-r.stopped:
@@ -30,15 +31,18 @@ func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 	default:
 	}
 	if r.stopReason != "" && !cfg.GetAlwaysRun() {
+		if ids := r.started; ids != nil { // AddBuild started it: it ends at once
+			r.started = nil
+			r.finishing = &messages.FinishStep{Stepid: ids[0], Results: state.ResultCancelled, CompleteAt: time.Now().Unix()}
+		}
 		return state.ResultCancelled, nil
 	}
-	res, err := r.call(&messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
-		Buildid: r.buildid, Name: cfg.GetName(), StartedAt: time.Now().Unix(), LogNames: []string{"stdio"}}}})
+	ids, err := r.startStep(newStep(cfg))
 	if err != nil {
 		return 0, err
 	}
-	stepid := res.GetId()
-	log := &stepLog{r: r, id: res.GetIds()[0]}
+	stepid := ids[0]
+	log := &stepLog{r: r, id: ids[1]}
 	var results int32
 	switch k := cfg.GetKind().(type) {
 	case *messages.StepConfig_Shell:
@@ -65,11 +69,39 @@ func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := r.call(&messages.Command{Kind: &messages.Command_FinishStep{FinishStep: &messages.FinishStep{
-		Stepid: stepid, Results: results, CompleteAt: time.Now().Unix(), Append: app}}}); err != nil {
-		return 0, err
-	}
+	r.finishing = &messages.FinishStep{Stepid: stepid, Results: results, CompleteAt: time.Now().Unix(), Append: app}
 	return results, nil
+}
+
+// newStep is the AddStep that starts a step of cfg, now.
+func newStep(cfg *messages.StepConfig) *messages.AddStep {
+	return &messages.AddStep{Name: cfg.GetName(), StartedAt: time.Now().Unix(), LogNames: []string{"stdio"}}
+}
+
+// startStep starts step in the build, with the finish of the step before
+// it (one write), unless AddBuild started it; it returns the step's id,
+// then its logs' ids.
+func (r *runner) startStep(step *messages.AddStep) ([]uint64, error) {
+	if ids := r.started; ids != nil {
+		r.started = nil
+		return ids, nil
+	}
+	if r.finishing == nil {
+		step.Buildid = r.buildid
+		res, err := r.call(&messages.Command{Kind: &messages.Command_AddStep{AddStep: step}})
+		if err != nil {
+			return nil, err
+		}
+		return append([]uint64{res.GetId()}, res.GetIds()...), nil
+	}
+	fin := proto.CloneOf(r.finishing)
+	fin.Next = step
+	res, err := r.call(&messages.Command{Kind: &messages.Command_FinishStep{FinishStep: fin}})
+	if err != nil {
+		return nil, err
+	}
+	r.finishing = nil
+	return res.GetIds(), nil
 }
 
 // trigger has triggerable schedulers add buildsets on this build's
@@ -255,7 +287,7 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 		if u.GetCommandId() != id {
 			return // an update of an earlier command, after its complete
 		}
-		if o := u.GetOutput(); o != nil {
+		for _, o := range u.GetOutputs() {
 			lines.add(o.GetStream(), o.GetData())
 			if o.GetStream() == messages.OutputStream_OUTPUT_STREAM_STDOUT {
 				tail = append(tail, o.GetData()...)
@@ -268,6 +300,13 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 			done = c
 		}
 	}
+	// Output is written at most LogFlushInterval after it came (or once
+	// LogFlushBytes are waiting); what is left at the end goes with the
+	// step's finish.
+	flush := time.NewTimer(LogFlushInterval)
+	flush.Stop()
+	defer flush.Stop()
+	waiting, due := false, false
 	for done == nil {
 		select {
 		case u := <-r.updates:
@@ -280,6 +319,8 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 					more = false
 				}
 			}
+		case <-flush.C:
+			due = true
 		case reason := <-r.stopped:
 			r.stopReason = reason
 			r.system.Root.Send(r.workerPID(), &messages.InterruptCommand{CommandId: id, Why: reason})
@@ -293,11 +334,16 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 		case log == nil || lines.out.Len() == 0:
 		case done != nil:
 			log.later(lines.out.String()) // goes with the step's finish
-		default:
+		case due || lines.out.Len() >= LogFlushBytes:
 			if err := log.write(lines.out.String()); err != nil {
 				return nil, nil, err
 			}
 			lines.out.Reset()
+			flush.Stop()
+			waiting, due = false, false
+		case !waiting:
+			flush.Reset(LogFlushInterval)
+			waiting = true
 		}
 	}
 	// The worker writes "program finished with exit code N" and the like
@@ -307,6 +353,15 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 	}
 	return done, tail, nil
 }
+
+// How long a command's output may wait before it is written to its log,
+// and how much of it: a short command's whole output is written once, with
+// its step's finish, and a long one's log still follows it closely. (The
+// Buildbot worker itself buffers output up to 5 s or 64 KiB.)
+const (
+	LogFlushInterval = 500 * time.Millisecond
+	LogFlushBytes    = 64 << 10
+)
 
 // MaxLineBytes is where a longer line of output is cut into several, as
 // Buildbot's max_line_length.

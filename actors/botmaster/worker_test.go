@@ -162,10 +162,10 @@ func TestLoginCommandsAndKeepalive(t *testing.T) {
 	send := func(session string, u *messages.CommandUpdate) {
 		m.RT.System.Root.Send(pb, &messages.FromWorker{Session: session, Kind: &messages.FromWorker_Update{Update: u}})
 	}
-	send("not-the-session", &messages.CommandUpdate{CommandId: "c1", Kind: &messages.CommandUpdate_Output{Output: &messages.Output{Data: []byte("forged")}}})
-	send(f.session, &messages.CommandUpdate{CommandId: "c1", Kind: &messages.CommandUpdate_Output{Output: &messages.Output{Data: []byte("one")}}})
+	send("not-the-session", &messages.CommandUpdate{CommandId: "c1", Outputs: []*messages.Output{{Data: []byte("forged")}}})
+	send(f.session, &messages.CommandUpdate{CommandId: "c1", Outputs: []*messages.Output{{Data: []byte("one")}}})
 	send(f.session, &messages.CommandUpdate{CommandId: "c1", Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{Files: []string{"a"}}}})
-	if u := next(t, updates); string(u.GetOutput().GetData()) != "one" {
+	if u := next(t, updates); len(u.GetOutputs()) != 1 || string(u.GetOutputs()[0].GetData()) != "one" {
 		t.Fatalf("first update %v (a forged session got through?)", u)
 	}
 	if u := next(t, updates); u.GetComplete() == nil || u.GetComplete().GetFiles()[0] != "a" {

@@ -824,6 +824,11 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 	if err := checkStr(kind, "worker_name", c.WorkerName, MaxFieldBytes); err != nil {
 		return nil, err
 	}
+	if len(c.ClaimBrids) > 0 {
+		if _, err := applyClaim(txn, seq, &messages.ClaimBuildRequests{Masterid: c.Masterid, ClaimedAt: c.StartedAt, Brids: c.ClaimBrids}); err != nil {
+			return nil, fmt.Errorf("%s: claim_brids: %w", kind, err)
+		}
+	}
 	workerid := c.Workerid
 	if c.WorkerName != "" {
 		w, err := applyFindOrAddWorker(txn, seq, &messages.FindOrAddWorker{Name: c.WorkerName})
@@ -858,7 +863,34 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 	if err := txn.Insert(TableBuilds, b); err != nil {
 		return nil, err
 	}
-	return &messages.CommandResult{Id: id, Number: number}, nil
+	res := &messages.CommandResult{Id: id, Number: number}
+	if len(c.Steps) > MaxIDs {
+		return nil, bad(kind, "steps has %d steps, limit %d", len(c.Steps), MaxIDs)
+	}
+	for i, step := range c.Steps {
+		ids, err := startStep(txn, seq, fmt.Sprintf("%s: steps[%d]", kind, i), id, step)
+		if err != nil {
+			return nil, err
+		}
+		res.Ids = append(res.Ids, ids...)
+	}
+	return res, nil
+}
+
+// startStep adds step, of build buildid (step.buildid must be 0 or that),
+// for a command that starts a step as part of something else; it returns
+// the step's id then its logs' ids.
+func startStep(txn *memdb.Txn, seq *ids, kind string, buildid uint64, step *messages.AddStep) ([]uint64, error) {
+	if step.Buildid != 0 && step.Buildid != buildid {
+		return nil, bad(kind, "buildid %d is not the build's (%d)", step.Buildid, buildid)
+	}
+	step = proto.CloneOf(step)
+	step.Buildid = buildid
+	r, err := applyAddStep(txn, seq, step)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	return append([]uint64{r.Id}, r.Ids...), nil
 }
 
 func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.CommandResult, error) {
@@ -887,6 +919,14 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 	if err != nil {
 		return nil, err
 	}
+	if c.Results != nil {
+		if err := checkResults(kind, c.GetResults()); err != nil {
+			return nil, err
+		}
+		if c.CompleteAt <= 0 {
+			return nil, bad(kind, "complete_at is required with results (epoch seconds, > 0)")
+		}
+	}
 	s := &messages.Step{Id: id, Number: number, Name: c.Name, Buildid: c.Buildid, StartedAt: c.StartedAt, StateString: c.StateString}
 	if err := txn.Insert(TableSteps, s); err != nil {
 		return nil, err
@@ -901,6 +941,11 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 			return nil, err
 		}
 		res.Ids = append(res.Ids, l.Id)
+	}
+	if c.Results != nil {
+		if err := finishStep(txn, s, c.GetResults(), c.CompleteAt, ""); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -84,7 +84,7 @@ func finishLog(txn *memdb.Txn, l *messages.Log) error {
 	return txn.Insert(TableLogs, l)
 }
 
-func applyFinishStep(txn *memdb.Txn, _ *ids, c *messages.FinishStep) (*messages.CommandResult, error) {
+func applyFinishStep(txn *memdb.Txn, seq *ids, c *messages.FinishStep) (*messages.CommandResult, error) {
 	s, err := unfinished[*messages.Step](txn, "finish_step", "step", TableSteps, c.GetStepid(), c.GetResults(), c.GetCompleteAt(), c.GetStateString())
 	if err != nil {
 		return nil, err
@@ -104,7 +104,13 @@ func applyFinishStep(txn *memdb.Txn, _ *ids, c *messages.FinishStep) (*messages.
 	if err := finishStep(txn, s, c.GetResults(), c.GetCompleteAt(), c.GetStateString()); err != nil {
 		return nil, err
 	}
-	return &messages.CommandResult{Id: s.Id}, nil
+	res := &messages.CommandResult{Id: s.Id}
+	if c.GetNext() != nil {
+		if res.Ids, err = startStep(txn, seq, "finish_step: next", s.Buildid, c.GetNext()); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func finishStep(txn *memdb.Txn, s *messages.Step, results int32, at int64, state string) error {
@@ -125,10 +131,25 @@ func finishStep(txn *memdb.Txn, s *messages.Step, results int32, at int64, state
 	return txn.Insert(TableSteps, s)
 }
 
-func applyFinishBuild(txn *memdb.Txn, _ *ids, c *messages.FinishBuild) (*messages.CommandResult, error) {
+func applyFinishBuild(txn *memdb.Txn, seq *ids, c *messages.FinishBuild) (*messages.CommandResult, error) {
 	b, err := unfinished[*messages.Build](txn, "finish_build", "build", TableBuilds, c.GetBuildid(), c.GetResults(), c.GetCompleteAt(), c.GetStateString())
 	if err != nil {
 		return nil, err
+	}
+	if last := c.GetLastStep(); last != nil {
+		s, err := get[*messages.Step](txn, TableSteps, IndexID, last.GetStepid())
+		if err != nil {
+			return nil, err
+		}
+		if s != nil && s.Buildid != b.Id {
+			return nil, bad("finish_build", "last_step: step %d is not a step of build %d", s.Id, b.Id)
+		}
+		if last.GetNext() != nil {
+			return nil, bad("finish_build", "last_step: a build's last step starts no next one")
+		}
+		if _, err := applyFinishStep(txn, seq, last); err != nil {
+			return nil, fmt.Errorf("finish_build: last_step: %w", err)
+		}
 	}
 	steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", b.Id))
 	if err != nil {

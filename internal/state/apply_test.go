@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -42,35 +44,18 @@ func appendLog(logid uint64, content string) *messages.Command {
 	return &messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{Logid: logid, Content: content}}}
 }
 
-func cmd(k any) *messages.Command {
+// cmd wraps k, one of the commands, in a Command.
+func cmd(k proto.Message) *messages.Command {
 	c := &messages.Command{}
-	switch v := k.(type) {
-	case *messages.FinishLog:
-		c.Kind = &messages.Command_FinishLog{FinishLog: v}
-	case *messages.FinishStep:
-		c.Kind = &messages.Command_FinishStep{FinishStep: v}
-	case *messages.FinishBuild:
-		c.Kind = &messages.Command_FinishBuild{FinishBuild: v}
-	case *messages.CompleteBuildRequests:
-		c.Kind = &messages.Command_CompleteBuildRequests{CompleteBuildRequests: v}
-	case *messages.UnclaimBuildRequests:
-		c.Kind = &messages.Command_UnclaimBuildRequests{UnclaimBuildRequests: v}
-	case *messages.SetBuildProperties:
-		c.Kind = &messages.Command_SetBuildProperties{SetBuildProperties: v}
-	case *messages.FindOrAddWorker:
-		c.Kind = &messages.Command_FindOrAddWorker{FindOrAddWorker: v}
-	case *messages.WorkerConnected:
-		c.Kind = &messages.Command_WorkerConnected{WorkerConnected: v}
-	case *messages.WorkerDisconnected:
-		c.Kind = &messages.Command_WorkerDisconnected{WorkerDisconnected: v}
-	case *messages.SetObjectState:
-		c.Kind = &messages.Command_SetObjectState{SetObjectState: v}
-	case *messages.ConfigureMaster:
-		c.Kind = &messages.Command_ConfigureMaster{ConfigureMaster: v}
-	default:
-		panic(fmt.Sprintf("cmd: %T", k))
+	m := c.ProtoReflect()
+	fields := m.Descriptor().Oneofs().ByName("kind").Fields()
+	for i := range fields.Len() {
+		if fd := fields.Get(i); fd.Message().FullName() == k.ProtoReflect().Descriptor().FullName() {
+			m.Set(fd, protoreflect.ValueOfMessage(k.ProtoReflect()))
+			return c
+		}
 	}
-	return c
+	panic(fmt.Sprintf("cmd: %T is not a command", k))
 }
 
 func change(author, branch string, when int64) *messages.Change {

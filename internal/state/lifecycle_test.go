@@ -1,8 +1,11 @@
 package state
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -108,5 +111,88 @@ func TestWorst(t *testing.T) {
 		if got := Worst(c.b, c.a); got != c.want {
 			t.Errorf("Worst(%d, %d) = %d, want %d", c.b, c.a, got, c.want)
 		}
+	}
+}
+
+// TestFoldedBuild runs request 2 of the fixture through a build made of the
+// folded commands the build runner sends — AddBuild claiming the request,
+// adding worker_preparation finished and starting the first step;
+// FinishStep starting the next step; FinishBuild ending the last step with
+// its own results — and checks that each refusal writes nothing. The database after each phase is compared with
+// testdata/folded.golden (-update rewrites it).
+func TestFoldedBuild(t *testing.T) {
+	db := fixture(t) // request 2 (builder 2) unclaimed
+	var out []byte
+	phase := func(name string, cmds ...*messages.Command) []*messages.CommandResult {
+		t.Helper()
+		var res []*messages.CommandResult
+		for _, c := range cmds {
+			res = append(res, mustApply(t, db, c))
+		}
+		out = append(out, "== "+name+"\n"...)
+		out = append(out, dump(t, db)...)
+		return res
+	}
+	refused := func(c *messages.Command, want ...string) {
+		t.Helper()
+		before := dump(t, db)
+		txn := db.Txn(true)
+		_, err := Apply(txn, c)
+		txn.Abort()
+		for _, w := range want {
+			if err == nil || !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), w) {
+				t.Fatalf("%v: error %v, want a bad command containing %q", c, err, w)
+			}
+		}
+		if after := dump(t, db); after != before {
+			t.Fatalf("%v was refused but changed the state:\n%s", c, after)
+		}
+	}
+	stdio := []string{"stdio"}
+
+	success := func() *int32 { r := int32(ResultSuccess); return &r }
+	prep := &messages.AddStep{Name: "worker_preparation", StartedAt: 200, Results: success(), CompleteAt: 200}
+	refused(cmd(&messages.AddBuild{Builderid: 2, Buildrequestid: 2, Masterid: 1, StartedAt: 200, ClaimBrids: []uint64{2, 1},
+		Steps: []*messages.AddStep{prep}}), "add_build: claim_brids:", "brids[1]: build request 1 is already claimed by master 1")
+	refused(cmd(&messages.AddBuild{Builderid: 2, Buildrequestid: 2, Masterid: 1, StartedAt: 200, ClaimBrids: []uint64{2},
+		Steps: []*messages.AddStep{prep, {Buildid: 1, Name: "compile", StartedAt: 200}}}), "add_build: steps[1]:", "buildid 1 is not the build's (2)")
+	refused(cmd(&messages.AddBuild{Builderid: 2, Buildrequestid: 2, Masterid: 1, StartedAt: 200, ClaimBrids: []uint64{2},
+		Steps: []*messages.AddStep{{Name: "worker_preparation", StartedAt: 200, Results: success()}}}), "add_build: steps[0]:", "complete_at is required with results")
+
+	res := phase("request 2 is claimed by its build, which starts with worker_preparation (done) and its first step",
+		cmd(&messages.AddBuild{Builderid: 2, Buildrequestid: 2, Masterid: 1, StartedAt: 200, WorkerName: "w2", StateString: "building",
+			ClaimBrids: []uint64{2}, Steps: []*messages.AddStep{prep, {Name: "compile", StartedAt: 200, LogNames: stdio}}}))
+	if got := res[0].GetIds(); res[0].GetId() != 2 || !slices.Equal(got, []uint64{2, 3, 2}) {
+		t.Fatalf("AddBuild result %v, want build 2, step 2, step 3 with log 2", res[0])
+	}
+
+	res = phase("the first step ends as the next starts",
+		cmd(&messages.FinishStep{Stepid: 3, Results: ResultWarnings, CompleteAt: 210, Append: &messages.AppendLog{Logid: 2, Content: "owarning\n"},
+			Next: &messages.AddStep{Name: "test", StartedAt: 210, LogNames: stdio}}))
+	if got := res[0].GetIds(); !slices.Equal(got, []uint64{4, 3}) {
+		t.Fatalf("FinishStep result %v, want step 4 with log 3", res[0])
+	}
+
+	refused(cmd(&messages.FinishBuild{Buildid: 2, Results: ResultSuccess, CompleteAt: 220, Brids: []uint64{2},
+		LastStep: &messages.FinishStep{Stepid: 1, Results: ResultSuccess, CompleteAt: 220}}), "finish_build:", "last_step: step 1 is not a step of build 2")
+	refused(cmd(&messages.FinishBuild{Buildid: 2, Results: ResultSuccess, CompleteAt: 220, Brids: []uint64{2},
+		LastStep: &messages.FinishStep{Stepid: 4, Results: ResultSuccess, CompleteAt: 220, Next: &messages.AddStep{Name: "x"}}}), "finish_build:", "last_step: a build's last step starts no next one")
+
+	phase("the build ends with its last step, which keeps its own results; the request completes (the buildset waits for request 1)",
+		cmd(&messages.FinishBuild{Buildid: 2, Results: ResultWarnings, CompleteAt: 220, StateString: "warnings", Brids: []uint64{2},
+			LastStep: &messages.FinishStep{Stepid: 4, Results: ResultSuccess, CompleteAt: 220, Append: &messages.AppendLog{Logid: 3, Content: "ook\n"}}}))
+
+	golden := filepath.Join("testdata", "folded.golden")
+	if *update {
+		if err := os.WriteFile(golden, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != string(out) {
+		t.Fatalf("state differs from %s (run with -update if intended):\n%s", golden, out)
 	}
 }
