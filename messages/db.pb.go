@@ -2176,8 +2176,15 @@ func (x *ConfigureMaster) GetChangeSources() []string {
 
 // AddChange adds a change (changeid assigned) and finds or creates its sourcestamp.
 type AddChange struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Change        *Change                `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Change *Change                `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	// state, when set, is written as SetObjectState would, in the same
+	// transaction: a change source's record of what it has reported (a git
+	// poller's last revisions as of this change) moves with the change, so no
+	// crash leaves the change without the record (reported again after a
+	// restart) or the record without the change (a commit lost). A bad state
+	// refuses the whole command: the change is not added either.
+	State         *SetObjectState `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2215,6 +2222,13 @@ func (*AddChange) Descriptor() ([]byte, []int) {
 func (x *AddChange) GetChange() *Change {
 	if x != nil {
 		return x.Change
+	}
+	return nil
+}
+
+func (x *AddChange) GetState() *SetObjectState {
+	if x != nil {
+		return x.State
 	}
 	return nil
 }
@@ -3868,9 +3882,10 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"schedulers\x18\x02 \x03(\tR\n" +
 	"schedulers\x12%\n" +
-	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\";\n" +
+	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\"q\n" +
 	"\tAddChange\x12.\n" +
-	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\"S\n" +
+	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\x124\n" +
+	"\x05state\x18\x02 \x01(\v2\x1e.buildmaster.v1.SetObjectStateR\x05state\"S\n" +
 	"\rMasterStarted\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -4087,19 +4102,20 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	40, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	21, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
 	2,  // 25: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	0,  // 26: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 27: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 28: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	28, // 29: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	30, // 30: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	28, // 31: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	32, // 32: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 33: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	40, // 26: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 27: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 28: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 29: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	28, // 30: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	30, // 31: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	28, // 32: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	32, // 33: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	0,  // 34: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }

@@ -9,7 +9,9 @@
 // as an AddChange command and answered messages.SendChangeResponse once it
 // is durable; a bad change gets a messages.ControlError and writes nothing.
 // From the master's own actors (change sources, the change hook) it accepts
-// messages.AddChange, answered the same way.
+// messages.AddChange, answered the same way; its state, when set (a change
+// source's record of what it has reported), is written in the same command
+// as the change, so that both are durable or neither is.
 //
 // Every change added is then announced to the scheduler manager with
 // messages.ChangeAdded (Buildbot's ('changes', id, 'new') event).
@@ -64,18 +66,19 @@ func (c *changeService) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.SendChangeRequest:
 		if service.Authorized(ctx, c.RT, m.GetToken()) {
-			c.sendChange(ctx, m.GetChange())
+			c.sendChange(ctx, m.GetChange(), nil)
 		}
 	case *messages.AddChange:
-		c.sendChange(ctx, m.GetChange())
+		c.sendChange(ctx, m.GetChange(), m.GetState())
 	default:
 		c.Base.Receive(ctx)
 	}
 }
 
-// sendChange adds the request's change through the db service and answers
-// once it is durable, without blocking the mailbox meanwhile.
-func (c *changeService) sendChange(ctx actor.Context, in *messages.Change) {
+// sendChange adds the request's change, and st with it when not nil,
+// through the db service in one command, and answers once it is durable,
+// without blocking the mailbox meanwhile.
+func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *messages.SetObjectState) {
 	from := service.From(ctx)
 	if in == nil {
 		service.Respond(ctx, invalid("sendchange: the request carries no change"))
@@ -86,7 +89,7 @@ func (c *changeService) sendChange(ctx actor.Context, in *messages.Change) {
 		change.WhenTimestamp = c.now().Unix()
 	}
 	sender := ctx.Sender()
-	cmd := &messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: change}}}
+	cmd := &messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: change, State: st}}}
 	f := ctx.RequestFuture(db.PID(ctx.ActorSystem()), cmd, DBTimeout)
 	ctx.ReenterAfter(f, func(res any, err error) {
 		var reply proto.Message

@@ -124,3 +124,41 @@ func TestChangesSurviveARestart(t *testing.T) {
 		t.Fatalf("reply %v", res)
 	}
 }
+
+// TestAddChangeWithState: a change source's AddChange with its state is
+// one command: both are written, or, when the state is bad, neither, and
+// the refusal names the state.
+func TestAddChangeWithState(t *testing.T) {
+	m := start(t, t.TempDir())
+	add := func(c *messages.Change, v string) proto.Message {
+		t.Helper()
+		pid := actor.NewPID(m.RT.System.Address(), changes.Path)
+		res, err := m.RT.System.Root.RequestFuture(pid, &messages.AddChange{Change: c, State: &messages.SetObjectState{
+			ObjectName: "poll", ClassName: changes.GitPollerClass, Name: changes.LastRevState, ValueJson: v}}, 30*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.(proto.Message)
+	}
+	res := add(&messages.Change{Author: "alice", Branch: "main", Revision: "abc"}, `{"main":"abc"}`)
+	if r, ok := res.(*messages.SendChangeResponse); !ok || r.GetChangeid() != 1 {
+		t.Fatalf("reply %T %v", res, res)
+	}
+	txn := m.RT.DB.Read()
+	v, ok := state.ObjectState(txn, "poll", changes.GitPollerClass, changes.LastRevState)
+	if c, _ := state.Lookup(txn, state.TableChanges, 1).(*messages.Change); c.GetRevision() != "abc" || !ok || v != `{"main":"abc"}` {
+		t.Fatalf("change %v, state %q %v", c, v, ok)
+	}
+
+	res = add(&messages.Change{Author: "alice", Branch: "main", Revision: "def"}, `{"main":`)
+	ce, isErr := res.(*messages.ControlError)
+	if !isErr || ce.GetCode() != messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT ||
+		!strings.Contains(ce.GetMessage(), "add_change: state:") || !strings.Contains(ce.GetMessage(), "value_json is not valid JSON") {
+		t.Fatalf("reply %T %v", res, res)
+	}
+	txn = m.RT.DB.Read()
+	v, _ = state.ObjectState(txn, "poll", changes.GitPollerClass, changes.LastRevState)
+	if n := state.Count(txn, state.TableChanges); n != 1 || v != `{"main":"abc"}` {
+		t.Fatalf("a refused AddChange wrote: %d changes, state %q", n, v)
+	}
+}

@@ -27,9 +27,11 @@ import (
 // start) it brings its bare mirror of repo_url up to date with real `git`
 // and turns every commit new on a watched branch into a change, oldest
 // first. The last revision seen of each branch is kept in the master's state
-// (object poller name, class GitPoller, name lastRev: {"branch": "sha"}), so
-// a restart neither repeats nor misses commits. The first poll of a branch
-// only records its tip, as in Buildbot.
+// (object poller name, class GitPoller, name lastRev: {"branch": "sha"}),
+// written in the same command as each change (the revisions as of that
+// change), so that a restart, or a crash at any point, neither repeats nor
+// misses commits. The first poll of a branch only records its tip, as in
+// Buildbot.
 
 const (
 	// DefaultPollInterval is a git poller's interval when none is configured
@@ -258,6 +260,9 @@ func (s *changeSource) finished(ctx actor.Context, res pollResult) {
 	if res.lastRev != nil {
 		s.lastRev = res.lastRev
 	}
+	if res.unsure {
+		s.loaded = false // the state may be ahead of res.lastRev
+	}
 	s.added += int64(len(res.added))
 	if res.err == nil || res.missing != nil {
 		if len(res.missing) > 0 && !slices.Equal(res.missing, s.missing) {
@@ -370,12 +375,21 @@ type pollResult struct {
 	added   []uint64          // the changes added, in order
 	missing []string          // configured branches the remote does not have
 	err     error
+	// unsure: a change was sent that was neither added nor refused as
+	// invalid (no answer in time, the db failed, the poll was cancelled). It
+	// may be durable all the same, with revisions past lastRev: lastRev is
+	// not saved over them, and is read from the state again before the next
+	// poll.
+	unsure bool
 }
 
-// run polls once: fetch, then report every new commit, then save the new
-// revisions. Each change is durable before the next is sent; a revision
-// advances only past commits whose change is durable (or that were refused
-// as invalid, which would otherwise wedge the poller).
+// run polls once: fetch, then report every new commit, each change carrying
+// the revisions as of itself, then save the revisions if they moved further
+// than the last change took them (a branch first seen or moved back, a
+// commit refused as invalid). Each change is durable before the next is
+// sent; the revisions in the state are never past a commit whose change is
+// not durable (unless it was refused as invalid, which would otherwise
+// wedge the poller).
 func (j *pollJob) run(ctx context.Context) pollResult {
 	res := pollResult{lastRev: j.lastRev}
 	j.exists = map[string]bool{}
@@ -393,6 +407,7 @@ func (j *pollJob) run(ctx context.Context) pollResult {
 	if newRev == nil {
 		newRev = map[string]string{}
 	}
+	saved := j.lastRev // the revisions in the state
 	for _, branch := range slices.Sorted(maps.Keys(tips)) {
 		tip, last := tips[branch], newRev[branch]
 		if last == tip {
@@ -403,12 +418,12 @@ func (j *pollJob) run(ctx context.Context) pollResult {
 			newRev[branch] = tip
 			continue
 		}
-		if err := j.report(ctx, branch, last, tip, newRev, &res); err != nil {
+		if err := j.report(ctx, branch, last, tip, newRev, &saved, &res); err != nil {
 			res.err = err
 			break
 		}
 	}
-	if !maps.Equal(newRev, j.lastRev) {
+	if !maps.Equal(newRev, saved) && !res.unsure {
 		if err := j.save(newRev); err != nil && res.err == nil {
 			res.err = err
 		}
@@ -495,9 +510,12 @@ func (j *pollJob) fetch(ctx context.Context) (map[string]string, []string, error
 	return tips, missing, nil
 }
 
-// report adds a change for each commit of last..tip, oldest first,
-// advancing newRev[branch] past each one that is durable.
-func (j *pollJob) report(ctx context.Context, branch, last, tip string, newRev map[string]string, res *pollResult) error {
+// report adds a change for each commit of last..tip, oldest first, each
+// with newRev as of its commit (newRev[branch] is the commit) in the same
+// command; newRev[branch] advances past each commit whose change is durable
+// (or refused as invalid), and *saved becomes the revisions the last
+// durable change carried.
+func (j *pollJob) report(ctx context.Context, branch, last, tip string, newRev map[string]string, saved *map[string]string, res *pollResult) error {
 	_, err := runGit(ctx, gitLocalTimeout, j.dir, "cat-file", "-e", last+"^{commit}")
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -540,16 +558,26 @@ func (j *pollJob) report(ctx context.Context, branch, last, tip string, newRev m
 		if err != nil {
 			return err
 		}
-		id, err := j.submit(ctx, c)
+		next := maps.Clone(newRev)
+		next[branch] = rev
+		st, err := j.revState(next)
+		if err != nil {
+			return err
+		}
+		id, err := j.submit(ctx, c, st)
 		var bad badChange
 		switch {
 		case errors.As(err, &bad):
+			// Nothing was written: the next change's state, or the
+			// poll's final save, moves past this commit.
 			j.log.Error("git poller: a commit's change was refused; skipping it", slog.String("poller", j.name),
 				slog.String("branch", branch), slog.String("revision", rev), slog.String("error", err.Error()))
 		case err != nil:
+			res.unsure = true
 			return fmt.Errorf("change for %s (branch %s) not added: %w", rev, branch, err)
 		default:
 			res.added = append(res.added, id)
+			*saved = next
 		}
 		newRev[branch] = rev
 	}
@@ -612,10 +640,13 @@ type badChange struct{ msg string }
 
 func (b badChange) Error() string { return b.msg }
 
-// submit hands a change to change_svc and waits until it is durable.
-func (j *pollJob) submit(ctx context.Context, c *messages.Change) (uint64, error) {
+// submit hands a change, with the poller's state st, to change_svc and
+// waits until both are durable. A badChange error means that the change
+// was refused and nothing was written: st is known good (revState), so the
+// change itself is bad.
+func (j *pollJob) submit(ctx context.Context, c *messages.Change, st *messages.SetObjectState) (uint64, error) {
 	pid := actor.NewPID(j.system.Address(), Path)
-	f := j.system.Root.RequestFuture(pid, &messages.AddChange{Change: c}, DBTimeout+5*time.Second)
+	f := j.system.Root.RequestFuture(pid, &messages.AddChange{Change: c, State: st}, DBTimeout+5*time.Second)
 	res, err := await(ctx, f)
 	if err != nil {
 		return 0, err
@@ -656,15 +687,30 @@ func await(ctx context.Context, f *actor.Future) (any, error) {
 	}
 }
 
+// revState is the command that records revs as the poller's last
+// revisions, checked as the db will check it: an error (say, revisions of
+// so many branches that they exceed state.MaxPropertyValueBytes) fails the
+// poll rather than have the change it goes with refused as invalid, which
+// would skip its commit.
+func (j *pollJob) revState(revs map[string]string) (*messages.SetObjectState, error) {
+	v, err := json.Marshal(revs)
+	if err != nil {
+		return nil, err
+	}
+	st := &messages.SetObjectState{ObjectName: j.name, ClassName: GitPollerClass, Name: LastRevState, ValueJson: string(v)}
+	if err := state.CheckObjectState(st); err != nil {
+		return nil, fmt.Errorf("cannot save the last revisions: %w", err)
+	}
+	return st, nil
+}
+
 // save writes the revisions to the master's state, and waits until durable.
 func (j *pollJob) save(revs map[string]string) error {
-	v, err := json.Marshal(revs)
+	st, err := j.revState(revs)
 	if err != nil {
 		return err
 	}
-	_, err = db.Call(j.system, &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: &messages.SetObjectState{
-		ObjectName: j.name, ClassName: GitPollerClass, Name: LastRevState, ValueJson: string(v)}}})
-	if err != nil {
+	if _, err := db.Call(j.system, &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: st}}); err != nil {
 		return fmt.Errorf("cannot save the last revisions: %w", err)
 	}
 	return nil

@@ -10,12 +10,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/buildmaster/buildmaster/actors/changes"
@@ -494,5 +498,163 @@ func TestGitPollerHidesCredentials(t *testing.T) {
 	}
 	if !strings.Contains(errs[0], "user:xxxxx@"+addr) {
 		t.Fatalf("the error does not name the repository: %s", errs[0])
+	}
+}
+
+// tooBig commits, at when, files enough (with paths long enough) that the
+// commit's change is over state.MaxChangeBytes, so refused as invalid; it
+// returns the sha.
+func tooBig(t *testing.T, dir string, when int64, msg string) string {
+	t.Helper()
+	deep := filepath.Join(slices.Repeat([]string{strings.Repeat("d", 200)}, 14)...)
+	if err := os.MkdirAll(filepath.Join(dir, deep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var size int
+	for i := 0; size <= state.MaxChangeBytes; i++ {
+		name := filepath.Join(deep, fmt.Sprintf("%04d-%s", i, strings.Repeat("f", 240)))
+		if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, "%s %d\n", msg, i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		size += len(name)
+	}
+	git(t, dir, when, "add", "-A")
+	git(t, dir, when, "commit", "-q", "-m", msg)
+	return git(t, dir, when, "rev-parse", "HEAD")
+}
+
+// replayLog applies the commands of the raft log of the state in dir (a
+// stopped master's), in order, to an empty database, and calls each with
+// the state after each entry: every state a crash can leave.
+func replayLog(t *testing.T, dir string, each func(index uint64, txn *memdb.Txn)) {
+	t.Helper()
+	meta := &metadb.BoltMetaDB{}
+	defer meta.Close()
+	w, err := wal.Open(filepath.Join(dir, state.LogDir), wal.WithMetaStore(meta))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	first, err := w.FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := w.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != 1 {
+		t.Fatalf("the log starts at entry %d: it was compacted, the states before are not all there", first)
+	}
+	db, err := state.NewDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := first; i <= last; i++ {
+		var l raft.Log
+		if err := w.GetLog(i, &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		cmd := &messages.Command{}
+		if err := proto.Unmarshal(l.Data, cmd); err != nil {
+			t.Fatalf("log entry %d: %v", i, err)
+		}
+		txn := db.Txn(true)
+		if _, err := state.Apply(txn, cmd); err != nil {
+			txn.Abort() // a refused command wrote nothing
+			continue
+		}
+		txn.Commit()
+		each(i, db.Txn(false))
+	}
+}
+
+// TestGitPollerStateMovesWithItsChanges: each change a poll adds carries
+// the poller's revisions as of its commit, in the same command. In every
+// state a crash can leave (each prefix of the raft log, replayed) the
+// changes present are exactly those of the commits up to the saved
+// revision: never a change without the revision past it (reported again
+// after a restart), never the revision past a commit without its change
+// (lost). A commit whose change is refused as invalid is logged and
+// skipped, and the revision moves past it, whether a commit follows it in
+// the same poll or it is the tip.
+func TestGitPollerStateMovesWithItsChanges(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	newRepo(t, repo)
+	dir := t.TempDir()
+	logs := &logRecords{}
+	m, _ := startMaster(t, dir, pollerConfig("poll", repo, ", branches: [main]"), slog.New(logs))
+	eventually(t, "first poll", func() bool { return polls(m, "poll") >= 1 })
+	history := []string{git(t, repo, 0, "rev-parse", "main")} // main's commits, oldest first
+	var reported []string                                     // those whose change is valid
+	saved := func(rev string) func() bool {
+		return func() bool { return lastRev(t, m, "poll")["main"] == rev }
+	}
+
+	a := commit(t, repo, 1_700_000_040, "A", "a")
+	b := commit(t, repo, 1_700_000_041, "B", "b")
+	history, reported = append(history, a, b), append(reported, a, b)
+	eventually(t, "B saved", saved(b))
+
+	// A refused commit then a good one, reached in one poll (main moves
+	// from B to D at once): D's change carries the revision past both.
+	git(t, repo, 0, "checkout", "-q", "-b", "work")
+	bad1 := tooBig(t, repo, 1_700_000_042, "too big, then D")
+	d := commit(t, repo, 1_700_000_043, "D", "d")
+	git(t, repo, 0, "checkout", "-q", "main")
+	git(t, repo, 0, "merge", "-q", "--ff-only", "work")
+	history, reported = append(history, bad1, d), append(reported, d)
+	eventually(t, "D saved", saved(d))
+
+	// A refused commit at the tip: the poll's own save moves past it.
+	bad2 := tooBig(t, repo, 1_700_000_044, "too big, at the tip")
+	history = append(history, bad2)
+	eventually(t, "the refused tip saved", saved(bad2))
+
+	if got := revisions(allChanges(m), ""); !slices.Equal(got, reported) {
+		t.Fatalf("changes %v, want %v", got, reported)
+	}
+	refused := logs.matching(slog.LevelError, "refused; skipping it")
+	if len(refused) != 2 || !strings.Contains(refused[0], "revision="+bad1) || !strings.Contains(refused[1], "revision="+bad2) ||
+		!strings.Contains(refused[0], "larger than the limit") {
+		t.Fatalf("refusals logged: %q", refused)
+	}
+	if err := m.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	states := 0
+	replayLog(t, filepath.Join(dir, master.StateDir), func(i uint64, txn *memdb.Txn) {
+		var present []string
+		for c := range state.Scan(txn, state.TableChanges, false) {
+			present = append(present, c.(*messages.Change).GetRevision())
+		}
+		var want []string
+		if v, ok := state.ObjectState(txn, "poll", changes.GitPollerClass, changes.LastRevState); ok {
+			revs := map[string]string{}
+			if err := json.Unmarshal([]byte(v), &revs); err != nil {
+				t.Fatal(err)
+			}
+			at := slices.Index(history, revs["main"])
+			if at < 0 {
+				t.Fatalf("after log entry %d the saved revision %q is not one of main's", i, revs["main"])
+			}
+			for _, r := range history[1 : at+1] {
+				if slices.Contains(reported, r) {
+					want = append(want, r)
+				}
+			}
+			states++
+		}
+		if !slices.Equal(present, want) {
+			t.Fatalf("after log entry %d the changes are %v but the saved revisions say %v: a crash there would "+
+				"report a commit twice, or lose one", i, present, want)
+		}
+	})
+	if states < 4 {
+		t.Fatalf("only %d states with saved revisions in the log", states)
 	}
 }

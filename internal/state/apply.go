@@ -63,6 +63,13 @@ func bad(kind, format string, args ...any) error {
 // command before finding the problem, and only the abort guarantees that a
 // bad command writes nothing. Records read from txn are never mutated: they
 // are cloned, changed and inserted again.
+//
+// Some commands carry others that must be written with them or not at all,
+// applied in the same transaction: AddBuild claims its requests
+// (claim_brids) and starts its first steps (steps), FinishStep starts the
+// next (next), FinishBuild finishes its last step (last_step), and
+// AddChange sets its change source's state (state, as SetObjectState). A
+// refused part refuses the whole command, its error naming the field.
 func Apply(txn *memdb.Txn, cmd *messages.Command) (res *messages.CommandResult, err error) {
 	return applyCmd(txn, &ids{}, cmd)
 }
@@ -324,9 +331,27 @@ func CheckChange(in *messages.Change) error {
 	return nil
 }
 
+// CheckAddChange checks what can be checked of an AddChange without the
+// database: its change (CheckChange) and its state, when set
+// (CheckObjectState, the error naming add_change's state field). The error
+// wraps ErrBadCommand.
+func CheckAddChange(c *messages.AddChange) error {
+	if err := CheckChange(c.GetChange()); err != nil {
+		return err
+	}
+	if c.GetState() != nil {
+		if err := CheckObjectState(c.GetState()); err != nil {
+			return fmt.Errorf("add_change: state: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyAddChange adds the change and, in the same transaction, sets its
+// state (as SetObjectState): both are written or neither is.
 func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.CommandResult, error) {
 	const kind = "add_change"
-	if err := CheckChange(c.GetChange()); err != nil {
+	if err := CheckAddChange(c); err != nil {
 		return nil, err
 	}
 	in := c.Change
@@ -377,6 +402,11 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 		seq.lastChange = map[string]uint64{}
 	}
 	seq.lastChange[lineKey] = id
+	if c.State != nil {
+		if _, err := applySetObjectState(txn, seq, c.State); err != nil {
+			return nil, fmt.Errorf("%s: state: %w", kind, err)
+		}
+	}
 	return &messages.CommandResult{Id: id, Sourcestampid: ss.Id}, nil
 }
 
@@ -928,6 +958,9 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 		}
 	}
 	s := &messages.Step{Id: id, Number: number, Name: c.Name, Buildid: c.Buildid, StartedAt: c.StartedAt, StateString: c.StateString}
+	if c.Results != nil && len(c.LogNames) == 0 {
+		s.Results, s.CompleteAt = proto.Int32(c.GetResults()), c.CompleteAt // finished as it is added
+	}
 	if err := txn.Insert(TableSteps, s); err != nil {
 		return nil, err
 	}
@@ -942,7 +975,7 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 		}
 		res.Ids = append(res.Ids, l.Id)
 	}
-	if c.Results != nil {
+	if c.Results != nil && s.Results == nil {
 		if err := finishStep(txn, s, c.GetResults(), c.CompleteAt, ""); err != nil {
 			return nil, err
 		}

@@ -447,21 +447,35 @@ func workerAndMaster(txn *memdb.Txn, kind string, workerid, masterid uint64) (*m
 
 // ---- scheduler state (Buildbot's objects and object_state) ----
 
-func applySetObjectState(txn *memdb.Txn, seq *ids, c *messages.SetObjectState) (*messages.CommandResult, error) {
+// CheckObjectState checks a SetObjectState without the database: the
+// names are required and within MaxFieldBytes, the value is valid JSON
+// within MaxPropertyValueBytes. The error wraps ErrBadCommand and names the
+// field.
+func CheckObjectState(c *messages.SetObjectState) error {
 	const kind = "set_object_state"
+	if c == nil {
+		return bad(kind, "empty command")
+	}
 	for _, f := range []struct{ name, v string }{{"object_name", c.GetObjectName()}, {"class_name", c.GetClassName()}, {"name", c.GetName()}} {
 		if f.v == "" {
-			return nil, bad(kind, "%s is required", f.name)
+			return bad(kind, "%s is required", f.name)
 		}
 		if err := checkStr(kind, f.name, f.v, MaxFieldBytes); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := checkStr(kind, "value_json", c.GetValueJson(), MaxPropertyValueBytes); err != nil {
-		return nil, err
+		return err
 	}
 	if !json.Valid([]byte(c.GetValueJson())) {
-		return nil, bad(kind, "value_json is not valid JSON")
+		return bad(kind, "value_json is not valid JSON")
+	}
+	return nil
+}
+
+func applySetObjectState(txn *memdb.Txn, seq *ids, c *messages.SetObjectState) (*messages.CommandResult, error) {
+	if err := CheckObjectState(c); err != nil {
+		return nil, err
 	}
 	obj, err := get[*messages.StateObject](txn, TableObjects, IndexName, c.GetObjectName(), c.GetClassName())
 	if err != nil {

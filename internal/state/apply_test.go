@@ -400,13 +400,16 @@ func TestDurableStoreRefusesBadChangeBeforeTheJournal(t *testing.T) {
 	}
 	for _, c := range []struct {
 		change *messages.Change
+		state  *messages.SetObjectState
 		want   string
 	}{
-		{&messages.Change{Author: "a", WhenTimestamp: 1, Comments: strings.Repeat("x", MaxCommentsBytes+1)}, "change.comments is 65537 bytes, limit 65536"},
-		{&messages.Change{Author: "a", WhenTimestamp: 1, Files: files}, "larger than the limit of 1048576"},
-		{&messages.Change{WhenTimestamp: 1}, "change.author is required"},
+		{&messages.Change{Author: "a", WhenTimestamp: 1, Comments: strings.Repeat("x", MaxCommentsBytes+1)}, nil, "change.comments is 65537 bytes, limit 65536"},
+		{&messages.Change{Author: "a", WhenTimestamp: 1, Files: files}, nil, "larger than the limit of 1048576"},
+		{&messages.Change{WhenTimestamp: 1}, nil, "change.author is required"},
+		{change("b", "main", 2), &messages.SetObjectState{ObjectName: "poll", ClassName: "GitPoller", Name: "lastRev", ValueJson: "{"},
+			"add_change: state: bad command: set_object_state: value_json is not valid JSON"},
 	} {
-		_, err := s.Submit(addChange(c.change)).Wait()
+		_, err := s.Submit(cmd(&messages.AddChange{Change: c.change, State: c.state})).Wait()
 		if !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("err %v; want %q", err, c.want)
 		}

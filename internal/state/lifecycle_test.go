@@ -196,3 +196,81 @@ func TestFoldedBuild(t *testing.T) {
 		t.Fatalf("state differs from %s (run with -update if intended):\n%s", golden, out)
 	}
 }
+
+// TestChangeWithState: AddChange sets its change source's state in the
+// same transaction — a new object, then a new value of it — and a bad state
+// refuses the change with it, as a bad change refuses the state: each
+// refusal writes nothing. The database after each phase is compared with
+// testdata/change_state.golden (-update rewrites it).
+func TestChangeWithState(t *testing.T) {
+	db := fixture(t) // change 1 (alice, main)
+	var out []byte
+	phase := func(name string, cmds ...*messages.Command) []*messages.CommandResult {
+		t.Helper()
+		var res []*messages.CommandResult
+		for _, c := range cmds {
+			res = append(res, mustApply(t, db, c))
+		}
+		out = append(out, "== "+name+"\n"...)
+		out = append(out, dump(t, db)...)
+		return res
+	}
+	refused := func(c *messages.Command, want ...string) {
+		t.Helper()
+		before := dump(t, db)
+		txn := db.Txn(true)
+		_, err := Apply(txn, c)
+		txn.Abort()
+		for _, w := range want {
+			if err == nil || !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), w) {
+				t.Fatalf("%v: error %v, want a bad command containing %q", c, err, w)
+			}
+		}
+		if after := dump(t, db); after != before {
+			t.Fatalf("%v was refused but changed the state:\n%s", c, after)
+		}
+	}
+	lastRev := func(revs string) *messages.SetObjectState {
+		return &messages.SetObjectState{ObjectName: "poll", ClassName: "GitPoller", Name: "lastRev", ValueJson: revs}
+	}
+	withState := func(c *messages.Change, st *messages.SetObjectState) *messages.Command {
+		return cmd(&messages.AddChange{Change: c, State: st})
+	}
+
+	refused(withState(change("bob", "main", 200), lastRev(`{"main":`)),
+		"add_change: state:", "set_object_state: value_json is not valid JSON")
+	refused(withState(change("bob", "main", 200), &messages.SetObjectState{ObjectName: "poll", ClassName: "GitPoller", ValueJson: `{}`}),
+		"add_change: state:", "name is required")
+	refused(withState(change("bob", "main", 200), lastRev(`"`+strings.Repeat("r", MaxPropertyValueBytes)+`"`)),
+		"add_change: state:", "value_json is 65538 bytes, limit 65536")
+	refused(withState(&messages.Change{Author: "bob", WhenTimestamp: 200, Branch: "main", Comments: strings.Repeat("x", MaxCommentsBytes+1)},
+		lastRev(`{"main":"rev-bob"}`)), "add_change:", "change.comments is 65537 bytes")
+	refused(withState(&messages.Change{Author: "bob", WhenTimestamp: 200, ParentChangeids: []uint64{9}}, lastRev(`{"main":"rev-bob"}`)),
+		"add_change:", "change.parent_changeids[0]: change 9 does not exist")
+
+	res := phase("a change and its poller's first state (a new object), together",
+		withState(change("bob", "main", 200), lastRev(`{"main":"rev-bob"}`)))
+	if res[0].GetId() != 2 || res[0].GetSourcestampid() != 2 {
+		t.Fatalf("AddChange result %v, want change 2, sourcestamp 2", res[0])
+	}
+	phase("the next change moves the state on; a change without state leaves it",
+		withState(change("carol", "main", 210), lastRev(`{"main":"rev-carol"}`)),
+		addChange(change("dave", "dev", 220)))
+	if v, ok := ObjectState(db.Txn(false), "poll", "GitPoller", "lastRev"); !ok || v != `{"main":"rev-carol"}` {
+		t.Fatalf("ObjectState = %q, %v", v, ok)
+	}
+
+	golden := filepath.Join("testdata", "change_state.golden")
+	if *update {
+		if err := os.WriteFile(golden, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != string(out) {
+		t.Fatalf("state differs from %s (run with -update if intended):\n%s", golden, out)
+	}
+}

@@ -635,7 +635,7 @@ func (s *Store) Submit(cmd *messages.Command) *Future {
 	// What can be refused without the database is refused before it
 	// reaches the journal.
 	if ac := cmd.GetAddChange(); ac != nil {
-		if err := CheckChange(ac.GetChange()); err != nil {
+		if err := CheckAddChange(ac); err != nil {
 			return &Future{err: err}
 		}
 	}

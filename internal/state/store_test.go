@@ -39,7 +39,8 @@ func testOpts() Options {
 	return Options{Logger: quiet(), SnapshotThreshold: 64, TrailingLogs: 16, SnapshotInterval: 50 * time.Millisecond}
 }
 
-// goldenCommands is a fixed sequence using every command, bad ones included.
+// goldenCommands is a fixed sequence using every command, bad ones included
+// (4 of them).
 func goldenCommands() []*messages.Command {
 	cmds := []*messages.Command{masterStarted(0, "m1", 1000), builder("b1"), builder("b2")}
 	for i := 0; i < 40; i++ {
@@ -59,6 +60,13 @@ func goldenCommands() []*messages.Command {
 	for i := 0; i < 40; i++ {
 		cmds = append(cmds, addChange(change(fmt.Sprintf("late%d", i%3), "main", int64(3000+i))))
 	}
+	lastRev := func(v string) *messages.SetObjectState {
+		return &messages.SetObjectState{ObjectName: "poll", ClassName: "GitPoller", Name: "lastRev", ValueJson: v}
+	}
+	cmds = append(cmds,
+		cmd(&messages.AddChange{Change: change("poller", "main", 3100), State: lastRev(`{"main":"rev-poller"}`)}),
+		cmd(&messages.AddChange{Change: change("poller2", "main", 3101), State: lastRev(`{"main":`)}), // refused
+	)
 	return cmds
 }
 
@@ -141,7 +149,7 @@ func TestReplayGolden(t *testing.T) {
 		t.Fatalf("durable snapshot+log replay differs from live:\n%s\n---\n%s", durable.String(), liveDump.String())
 	}
 	st := s.Stats()
-	if st.LastSnapshotIndex == 0 || st.LastSnapshotTime.IsZero() || st.JournalBytes == 0 || st.Rows[TableChanges] != 80 {
+	if st.LastSnapshotIndex == 0 || st.LastSnapshotTime.IsZero() || st.JournalBytes == 0 || st.Rows[TableChanges] != 81 || st.Rows[TableObjectState] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 
@@ -532,7 +540,7 @@ func TestApplyBatchMatchesSingle(t *testing.T) {
 		txn.Commit()
 		good = append(good, c)
 	}
-	if len(good) != len(goldenCommands())-3 {
+	if len(good) != len(goldenCommands())-4 {
 		t.Fatalf("%d good commands", len(good))
 	}
 	for name, cmds := range map[string][]*messages.Command{"good": good, "with bad": goldenCommands()} {
