@@ -294,7 +294,15 @@ type ReconfigureResponse struct {
 	Collapsed int32 `protobuf:"varint,7,opt,name=collapsed,proto3" json:"collapsed,omitempty"`
 	// The config was the very input the running generation was loaded from:
 	// nothing was loaded or changed, and the generation stays.
-	Unchanged     bool `protobuf:"varint,8,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Unchanged bool `protobuf:"varint,8,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Problems that did not stop the reconfiguration, one sentence each, for
+	// the operator. Set when services did not acknowledge the new generation
+	// within the master's acknowledgement timeout: the warning names them and
+	// the timeout. ok stays true (the new generation is installed and
+	// `generation` is its number), but those services may apply it late or,
+	// if they are stuck, not at all, and `changes` lacks theirs. Empty on a
+	// clean run, a dry run, an unchanged config and a rejected one.
+	Warnings      []string `protobuf:"bytes,9,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -383,6 +391,13 @@ func (x *ReconfigureResponse) GetUnchanged() bool {
 		return x.Unchanged
 	}
 	return false
+}
+
+func (x *ReconfigureResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 // ConfigError is one problem with a config, located as precisely as possible.
@@ -1369,7 +1384,7 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\vconfig_yaml\x18\x03 \x01(\fR\n" +
 	"configYaml\x12\x17\n" +
 	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x124\n" +
-	"\x06config\x18\x05 \x01(\v2\x1c.buildmaster.v1.MasterConfigR\x06config\"\xb7\x02\n" +
+	"\x06config\x18\x05 \x01(\v2\x1c.buildmaster.v1.MasterConfigR\x06config\"\xd3\x02\n" +
 	"\x13ReconfigureResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x17\n" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x1e\n" +
@@ -1380,7 +1395,8 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\achanges\x18\x05 \x03(\v2\x1d.buildmaster.v1.ServiceChangeR\achanges\x12-\n" +
 	"\x04took\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04took\x12\x1c\n" +
 	"\tcollapsed\x18\a \x01(\x05R\tcollapsed\x12\x1c\n" +
-	"\tunchanged\x18\b \x01(\bR\tunchanged\"{\n" +
+	"\tunchanged\x18\b \x01(\bR\tunchanged\x12\x1a\n" +
+	"\bwarnings\x18\t \x03(\tR\bwarnings\"{\n" +
 	"\vConfigError\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +

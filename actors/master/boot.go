@@ -43,6 +43,9 @@ type Options struct {
 	Idle func()
 	// NoRemote skips the remote endpoint (in-process tests and benchmarks).
 	NoRemote bool
+	// AckTimeout is how long a reconfiguration waits for the services'
+	// acknowledgements before it answers with a warning; 0 means AckTimeout.
+	AckTimeout time.Duration
 }
 
 // Master is a running master: its actor system, remote endpoint and tree.
@@ -148,7 +151,7 @@ func start(opts Options, store *state.Store, masterid uint64) (*Master, error) {
 	})
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.SetInput(opts.Input)
-	m.RT.Idle = opts.Idle
+	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
 	if !opts.NoRemote {
 		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
 			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()

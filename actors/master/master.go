@@ -14,15 +14,20 @@
 // A reconfiguration validates the whole new config first and, on any error,
 // changes nothing and answers with every error. Otherwise it installs the new
 // generation, sends each service messages.ApplyConfig, and answers once every
-// service has acknowledged, with the changes by tree path. Requests that
-// arrive while one runs are queued and collapsed into one further run, as in
+// service has acknowledged, with the changes by tree path, or once the
+// acknowledgement timeout (Runtime.AckTimeout, AckTimeout by default) has
+// passed, with a warning naming the services that did not acknowledge (the
+// reply is still ok: the generation is installed). Requests that arrive
+// while one runs are queued and collapsed into one further run, as in
 // Buildbot: the latest request wins, and every collapsed caller gets its
 // answer.
 package master
 
 import (
+	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -40,14 +45,24 @@ import (
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/actors/users"
+	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
 // Name is the root actor's name, and so the first element of every path.
 const Name = "master"
 
-// AckTimeout bounds how long a reconfiguration waits for the services.
+// AckTimeout bounds how long a reconfiguration waits for the services, unless
+// the runtime sets its own (Runtime.AckTimeout, from Options.AckTimeout).
 const AckTimeout = 30 * time.Second
+
+// ackTimeoutOf returns how long a reconfiguration of rt waits for the services.
+func ackTimeoutOf(rt *service.Runtime) time.Duration {
+	if rt.AckTimeout > 0 {
+		return rt.AckTimeout
+	}
+	return AckTimeout
+}
 
 // Services returns the master's services in the order they are spawned.
 func Services() []service.Spec {
@@ -85,7 +100,9 @@ type run struct {
 	waiters []*waiter
 	pending map[string]bool // service paths yet to acknowledge
 	changes []*messages.ServiceChange
-	cancel  scheduler.CancelFunc
+	// warnings go into the reply: services that did not acknowledge in time
+	warnings []string
+	cancel   scheduler.CancelFunc
 }
 
 type ackTimeout struct{ seq uint64 }
@@ -119,8 +136,15 @@ func (m *master) Receive(ctx actor.Context) {
 		m.acknowledged(ctx, msg)
 	case ackTimeout:
 		if m.run != nil && m.run.seq == msg.seq {
-			m.rt.Log.Error("reconfig: services did not acknowledge in time", slog.Any("services", keys(m.run.pending)),
-				slog.Duration("timeout", AckTimeout))
+			late := keys(m.run.pending)
+			timeout := ackTimeoutOf(m.rt)
+			m.rt.Log.Error("reconfig: services did not acknowledge in time", slog.Any("services", late),
+				slog.Duration("timeout", timeout))
+			m.run.warnings = append(m.run.warnings, unacknowledged(m.rt.Generation(), late, len(m.pids), timeout))
+			// Forget the input, so that reconfiguring again with the same
+			// config is a new run (each service gets it again) rather than
+			// an instant `unchanged`: the operator's way to retry.
+			m.rt.SetInput(config.Fingerprint{})
 			m.finish(ctx)
 		}
 	case *actor.Stopping:
@@ -190,7 +214,7 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 		r.pending[pid.Id] = true
 		ctx.Request(pid, &messages.ApplyConfig{Generation: gen, Config: cfg})
 	}
-	r.cancel = scheduler.NewTimerScheduler(m.rt.System.Root).SendOnce(AckTimeout, ctx.Self(), ackTimeout{seq: r.seq})
+	r.cancel = scheduler.NewTimerScheduler(m.rt.System.Root).SendOnce(ackTimeoutOf(m.rt), ctx.Self(), ackTimeout{seq: r.seq})
 	m.run = r
 }
 
@@ -213,10 +237,15 @@ func (m *master) finish(ctx actor.Context) {
 	sortChanges(r.changes)
 	m.rt.Stats.Reconfigs.WithLabelValues("applied").Inc()
 	m.rt.Stats.ReconfigSeconds.Observe(took.Seconds())
-	m.rt.Log.Info("configuration update complete", slog.Uint64("generation", m.rt.Generation()),
-		slog.Int("changes", len(r.changes)), slog.Duration("took", took))
+	if len(r.warnings) > 0 {
+		m.rt.Log.Warn("configuration update complete, with warnings", slog.Uint64("generation", m.rt.Generation()),
+			slog.Int("changes", len(r.changes)), slog.Any("warnings", r.warnings), slog.Duration("took", took))
+	} else {
+		m.rt.Log.Info("configuration update complete", slog.Uint64("generation", m.rt.Generation()),
+			slog.Int("changes", len(r.changes)), slog.Duration("took", took))
+	}
 	reply := &messages.ReconfigureResponse{Ok: true, Generation: m.rt.Generation(), Changes: r.changes,
-		Took: durationpb.New(took), Collapsed: int32(len(r.waiters))}
+		Took: durationpb.New(took), Collapsed: int32(len(r.waiters)), Warnings: r.warnings}
 	for _, w := range r.waiters {
 		service.Send(ctx, w.sender, reply)
 	}
@@ -300,4 +329,13 @@ func Plan(old, new *messages.MasterConfig) []*messages.ServiceChange {
 
 func sortChanges(cs []*messages.ServiceChange) {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].GetPath() < cs[j].GetPath() })
+}
+
+// unacknowledged is the warning of a run whose services late (of total) did
+// not acknowledge generation gen within timeout.
+func unacknowledged(gen uint64, late []string, total int, timeout time.Duration) string {
+	return fmt.Sprintf("%d of %d services did not acknowledge generation %d within the %s timeout: %s; "+
+		"the generation is installed, but they may apply it late or not at all, and their changes are not listed; "+
+		"the same reconfig again resends it to every service",
+		len(late), total, gen, timeout, strings.Join(late, ", "))
 }

@@ -36,13 +36,21 @@ func testYAML(debug, www, body string) []byte {
 // startTest starts an in-process master (no remote endpoint) on body.
 func startTest(t testing.TB, body string) (*Master, func(string) []byte) {
 	t.Helper()
+	return startTestWith(t, body, Options{})
+}
+
+// startTestWith is startTest with opts (Config, Token, Log, NoRemote and
+// Ephemeral are set here).
+func startTestWith(t testing.TB, body string, opts Options) (*Master, func(string) []byte) {
+	t.Helper()
 	debug, www := freeAddr(t), freeAddr(t)
 	render := func(b string) []byte { return testYAML(debug, www, b) }
 	cfg, err := config.Load("test.yaml", render(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Start(Options{Config: cfg, Token: token, Log: slog.New(slog.DiscardHandler), NoRemote: true, Ephemeral: true})
+	opts.Config, opts.Token, opts.Log, opts.NoRemote, opts.Ephemeral = cfg, token, slog.New(slog.DiscardHandler), true, true
+	m, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,5 +202,75 @@ func TestReconfigsArrivingDuringOneAreCollapsed(t *testing.T) {
 	}
 	if m.RT.Tree.Lookup("master/botmaster/builder:b2") == nil {
 		t.Fatal("the collapsed run did not apply the last request's config")
+	}
+}
+
+// stall suspends the mailbox of the actor at path, as if it were stuck in a
+// long handler: it takes no message until the test ends (or its mailbox is
+// resumed), when it carries on with what queued meanwhile.
+func stall(t *testing.T, m *Master, path string) {
+	t.Helper()
+	pid := m.RT.System.NewLocalPID(path)
+	proc, ok := m.RT.System.ProcessRegistry.Get(pid)
+	if !ok || m.RT.Tree.Lookup(path) == nil {
+		t.Fatalf("no actor at %s", path)
+	}
+	proc.SendSystemMessage(pid, &actor.SuspendMailbox{})
+	t.Cleanup(func() { proc.SendSystemMessage(pid, &actor.ResumeMailbox{}) })
+}
+
+func TestReconfigureWarnsOfServicesThatDidNotAcknowledge(t *testing.T) {
+	const timeout = time.Second
+	m, render := startTestWith(t, oneBuilder, Options{AckTimeout: timeout})
+	stall(t, m, "master/user_manager")
+	start := time.Now()
+	r := reconfigure(t, m, render(twoBuilders), false)
+	took := time.Since(start)
+	// The run ends at the timeout, ok (generation 2 is installed and the
+	// other services applied it), with one warning naming the stuck service
+	// and the timeout.
+	if !r.GetOk() || r.GetGeneration() != 2 || m.RT.Generation() != 2 {
+		t.Fatalf("reply ok=%v gen=%d errors=%v; master at generation %d", r.GetOk(), r.GetGeneration(), r.GetErrors(), m.RT.Generation())
+	}
+	if took < timeout || took > 10*time.Second {
+		t.Fatalf("the reply came after %s, want the %s timeout", took, timeout)
+	}
+	if len(r.GetWarnings()) != 1 {
+		t.Fatalf("warnings = %q, want one", r.GetWarnings())
+	}
+	w := r.GetWarnings()[0]
+	for _, want := range []string{"1 of 10 services", "generation 2", "within the 1s timeout", "master/user_manager"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warning %q lacks %q", w, want)
+		}
+	}
+	for _, other := range []string{"master/botmaster", "master/caches", "master/debug"} {
+		if strings.Contains(w, other) {
+			t.Errorf("warning %q names %s, which acknowledged", w, other)
+		}
+	}
+	if !slices.Contains(paths(r.GetChanges()), "added master/botmaster/builder:b2") {
+		t.Errorf("the services that acknowledged lost their changes: %v", paths(r.GetChanges()))
+	}
+
+	// Retrying the same config is a new run, not `unchanged`: once the
+	// service answers again it is clean, with nothing left to change (the
+	// stuck service's late acknowledgement of generation 2 is ignored).
+	pid := m.RT.System.NewLocalPID("master/user_manager")
+	proc, _ := m.RT.System.ProcessRegistry.Get(pid)
+	proc.SendSystemMessage(pid, &actor.ResumeMailbox{})
+	r = reconfigure(t, m, render(twoBuilders), false)
+	if !r.GetOk() || r.GetUnchanged() || r.GetGeneration() != 3 || len(r.GetWarnings()) != 0 || len(r.GetChanges()) != 0 {
+		t.Fatalf("retry after the service recovered: ok=%v unchanged=%v gen=%d warnings=%q changes=%v",
+			r.GetOk(), r.GetUnchanged(), r.GetGeneration(), r.GetWarnings(), paths(r.GetChanges()))
+	}
+}
+
+func TestCleanReconfigureHasNoWarnings(t *testing.T) {
+	m, render := startTestWith(t, oneBuilder, Options{AckTimeout: 10 * time.Second})
+	for _, dry := range []bool{true, false, false} { // dry run, applied, unchanged
+		if r := reconfigure(t, m, render(twoBuilders), dry); !r.GetOk() || len(r.GetWarnings()) != 0 {
+			t.Fatalf("dry=%v: ok=%v warnings=%q", dry, r.GetOk(), r.GetWarnings())
+		}
 	}
 }

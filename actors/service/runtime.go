@@ -3,6 +3,7 @@ package service
 import (
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,10 @@ type Runtime struct {
 	// over and none is queued. The buildmaster process uses it to hand the
 	// memory a config load used back to the system at once.
 	Idle func()
+	// AckTimeout, when positive, is how long a reconfiguration waits for the
+	// services to acknowledge a new generation before it answers anyway, with
+	// a warning naming them; 0 means the master's default (master.AckTimeout).
+	AckTimeout time.Duration
 
 	config     atomic.Pointer[messages.MasterConfig]
 	generation atomic.Uint64

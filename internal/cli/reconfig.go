@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -20,7 +21,18 @@ func newReconfig() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reconfig [--master HOST:PORT] [--config FILE] [--dry-run]",
 		Short: "Reconfigure a running master (it re-reads its own config file unless --config is given)",
-		Args:  cobra.NoArgs,
+		Long: "Reconfigure a running master: it validates the whole new config, installs it as a new generation,\n" +
+			"has every service apply it and answers with the changes by tree path. Without --config it re-reads\n" +
+			"its own config file.\n\n" +
+			"Exit status:\n" +
+			"  0  applied (or unchanged, or a valid --dry-run)\n" +
+			"  1  rejected: the config is invalid (or --config unreadable); the master keeps its old generation\n" +
+			"  2  the master could not be reached, refused this client, or did not reply in --timeout\n" +
+			"  3  applied, with warnings on stderr: the new generation is installed, but some services (named)\n" +
+			"     did not acknowledge it within the master's timeout (" + master.AckTimeout.String() + "); they may apply it late or\n" +
+			"     not at all, and their changes are not listed. `buildmaster tree` shows their state; running\n" +
+			"     the same reconfig again sends the config to every service again (exit 0 once all answer)",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := &messages.ReconfigureRequest{DryRun: dryRun}
 			var src *config.Source
@@ -56,8 +68,14 @@ func newReconfig() *cobra.Command {
 			}
 			placeErrors(res.GetErrors(), src)
 			printReconfigure(cmd.OutOrStdout(), res)
-			if !res.GetOk() {
+			for _, w := range res.GetWarnings() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "buildmaster: warning:", w)
+			}
+			switch {
+			case !res.GetOk():
 				return &ExitError{Code: ExitRejected}
+			case len(res.GetWarnings()) > 0:
+				return &ExitError{Code: ExitIncomplete}
 			}
 			return nil
 		},

@@ -15,6 +15,10 @@ const (
 	ExitOK       = 0
 	ExitRejected = 1 // a config was invalid or a request was refused on its merits
 	ExitNoMaster = 2 // the master could not be reached, or refused the client
+	// ExitIncomplete: a reconfig was applied (the new generation is
+	// installed), but the master warned about it: some services did not
+	// acknowledge the new generation in time.
+	ExitIncomplete = 3
 )
 
 // ExitError carries an exit code out of a command.
