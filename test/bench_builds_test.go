@@ -27,9 +27,9 @@ package test
 //	BM_BENCH_IDLE_WORKERS=K    worker processes for the RSS benchmark
 //	                           (default 200; each is a ~20 MB process)
 //	BM_BENCH_INPROC_WORKERS=K  in-process workers for it (default 1000)
-//	BM_BENCH_PPROF=DIR         save into DIR the master's CPU profile of each
-//	                           throughput and latency run (10 s and 5 s of
-//	                           /debug/pprof/profile) and its heap profile once
+//	BM_BENCH_PPROF=DIR         save into DIR the master's CPU and allocation
+//	                           profiles of each throughput and latency run
+//	                           (10 s and 5 s) and its heap profile once
 //	                           the RSS benchmark's workers are connected
 //
 //	go test -run XXX -bench 'BuildThroughput|ChangeLatency|IdleWorkersRSS' -benchtime 1x ./test/
@@ -222,31 +222,33 @@ func countLines(l *lines, from int, s string) int {
 	return n
 }
 
-// profileMaster saves the master's CPU profile of the next seconds into
-// BM_BENCH_PPROF/name.pprof when that is set; wait for the returned func.
+// profileMaster saves the master's CPU and allocation profiles of the next
+// seconds into BM_BENCH_PPROF/name.pprof and name.allocs.pprof when that is
+// set; wait for the returned func.
 func profileMaster(b *testing.B, m *master, name string, seconds int) func() {
 	dir := os.Getenv("BM_BENCH_PPROF")
 	if dir == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.debug, seconds))
-		if err != nil {
-			b.Log(err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(filepath.Join(dir, name+".pprof"))
-		if err != nil {
-			b.Log(err)
-			return
-		}
-		defer f.Close()
-		io.Copy(f, resp.Body)
-	}()
-	return func() { <-done }
+	var wg sync.WaitGroup
+	for file, path := range map[string]string{name + ".pprof": "profile", name + ".allocs.pprof": "allocs"} {
+		wg.Go(func() {
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", m.debug, path, seconds))
+			if err != nil {
+				b.Log(err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(dir, file))
+			if err != nil {
+				b.Log(err)
+				return
+			}
+			defer f.Close()
+			io.Copy(f, resp.Body)
+		})
+	}
+	return wg.Wait
 }
 
 // throughputBody: workers w0…w(nw-1) (max_builds 1), and either one builder

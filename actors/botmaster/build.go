@@ -50,7 +50,7 @@ type build struct {
 
 func newBuild(rt *service.Runtime, cfg *messages.BuilderConfig, start *messages.StartBuild) *build {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &build{rt: rt, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 1024),
+	return &build{rt: rt, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 64),
 		events: make(chan proto.Message, 64), ctx: ctx, cancel: cancel, stopped: make(chan string, 1)}
 }
 

@@ -1,0 +1,37 @@
+package state
+
+import (
+	"bytes"
+	"cmp"
+	"math"
+	"testing"
+)
+
+// Keys sort as their values do: uint64 and int64 (negative first), and
+// tuples field by field, a string's end before any longer string.
+func FuzzKeyOrder(f *testing.F) {
+	for _, s := range [][4]int64{{0, 1, 0, 0}, {-1, 1, 63, 64}, {math.MinInt64, math.MaxInt64, 4095, 4096}, {1 << 40, 1<<40 + 1, -64, 63}} {
+		f.Add(s[0], s[1], uint64(s[2]), uint64(s[3]), "a", "ab")
+	}
+	f.Fuzz(func(t *testing.T, a, b int64, ua, ub uint64, sa, sb string) {
+		key := func(vals ...any) []byte {
+			k, err := encodeKey(vals...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
+		if got, want := bytes.Compare(key(ua), key(ub)), cmp.Compare(ua, ub); got != want {
+			t.Fatalf("uint64 %d vs %d: keys compare %d, values %d", ua, ub, got, want)
+		}
+		if got, want := bytes.Compare(key(a), key(b)), cmp.Compare(a, b); got != want {
+			t.Fatalf("int64 %d vs %d: keys compare %d, values %d", a, b, got, want)
+		}
+		if bytes.IndexByte([]byte(sa+sb), 0) < 0 {
+			want := cmp.Or(cmp.Compare(sa, sb), cmp.Compare(ua, ub))
+			if got := bytes.Compare(key(sa, ua), key(sb, ub)); got != want {
+				t.Fatalf("(%q, %d) vs (%q, %d): keys compare %d, values %d", sa, ua, sb, ub, got, want)
+			}
+		}
+	})
+}
