@@ -580,9 +580,29 @@ func checkSnapshotDirs(dir string, listed []*raft.SnapshotMeta) error {
 		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") || ok[e.Name()] {
 			continue
 		}
-		return fmt.Errorf("state: snapshot %s has no readable meta.json; refusing to start", filepath.Join(dir, SnapshotDir, e.Name()))
+		path := filepath.Join(dir, SnapshotDir, e.Name())
+		if len(listed) > 0 && olderSnapshot(e.Name(), listed[0]) {
+			// Raft removes snapshots beyond the retained ones oldest first,
+			// meta.json before state.bin: a stop in the middle leaves this.
+			// A newer snapshot is whole, so finish the removal.
+			if err := os.RemoveAll(path); err != nil {
+				return fmt.Errorf("state: removing the half-removed old snapshot %s: %w", path, err)
+			}
+			continue
+		}
+		return fmt.Errorf("state: snapshot %s has no readable meta.json; refusing to start", path)
 	}
 	return nil
+}
+
+// olderSnapshot reports whether the snapshot directory name (raft's
+// term-index-millis) is of a snapshot older than newest.
+func olderSnapshot(name string, newest *raft.SnapshotMeta) bool {
+	var term, index, ms uint64
+	if n, err := fmt.Sscanf(name, "%d-%d-%d", &term, &index, &ms); err != nil || n != 3 || name != fmt.Sprintf("%d-%d-%d", term, index, ms) {
+		return false
+	}
+	return term < newest.Term || (term == newest.Term && index < newest.Index)
 }
 
 // Future is a submitted command: Wait returns once it is durable and applied.

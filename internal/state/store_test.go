@@ -657,3 +657,55 @@ func TestOpenRefusesDirectoryInUse(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A stop while raft removes an old snapshot (meta.json gone, state.bin
+// left) is not a damaged snapshot: Open finishes the removal and starts.
+// The same leftover newer than the latest snapshot is refused.
+func TestHalfRemovedOldSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := submitChanges(t, s, 0, 20, 2)
+	s.Close() // takes a snapshot
+	var term, index, ms uint64
+	latest := func() {
+		list, err := os.ReadDir(filepath.Join(dir, SnapshotDir))
+		if err != nil || len(list) == 0 {
+			t.Fatalf("snapshots: %v %v", list, err)
+		}
+		term, index = 0, 0
+		for _, e := range list { // the newest: raft's names are term-index-millis
+			var t, i, m uint64
+			if fmt.Sscanf(e.Name(), "%d-%d-%d", &t, &i, &m); t > term || (t == term && i > index) {
+				term, index, ms = t, i, m
+			}
+		}
+	}
+	latest()
+	leftover := func(name string) string {
+		p := filepath.Join(dir, SnapshotDir, name)
+		os.MkdirAll(p, 0o755)
+		os.WriteFile(filepath.Join(p, "state.bin"), []byte("half removed"), 0o644)
+		return p
+	}
+
+	old := leftover(fmt.Sprintf("%d-%d-%d", term, index-1, ms-1))
+	s, err = Open(dir, opts)
+	if err != nil {
+		t.Fatalf("open with a half-removed older snapshot: %v", err)
+	}
+	checkAcked(t, s, acked)
+	s.Close()
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s is still there (%v)", old, err)
+	}
+
+	latest()
+	newer := leftover(fmt.Sprintf("%d-%d-%d", term+1, index+1, ms+1))
+	if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), newer) {
+		t.Fatalf("open with a newer snapshot without meta.json: %v, want a refusal naming it", err)
+	}
+}
