@@ -11,8 +11,9 @@ package botmaster_test
 //	                           of the workers each builder lists (1, 10, 100)
 //	                           and how many requests a buildset holds (1,000:
 //	                           one buildset over every builder; 1)
-//	BenchmarkBuildDBWrites     the same 10,000 requests' db commands (claim,
-//	                           build, step, log, finish, complete) submitted
+//	BenchmarkBuildDBWrites     the same 10,000 requests' db commands (AddBuild
+//	                           claiming the request with its steps, FinishBuild
+//	                           with the last step and the request) submitted
 //	                           straight to the store from 100 goroutines: the
 //	                           floor the state alone puts under the
 //	                           distributor's figure
@@ -49,7 +50,7 @@ import (
 // addresses every in-process worker's connection as `worker` at the local
 // address, so this actor serves every session. It completes each command
 // at once (rc 0) and answers keepalives. started, when set, receives the
-// time each build's first command (its mkdir) arrived.
+// time each build's first command (its first step's) arrived.
 type instantWorker struct {
 	started chan time.Time
 }
@@ -209,8 +210,8 @@ func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
 // BenchmarkDistributor: 1,000 builders, 100 workers (max_builds 1),
 // 10,000 requests queued before brd is woken; then one MaybeStartBuilds,
 // and the time until every request is complete. Each request is one
-// build: claim, worker row, build, properties, mkdir and `true` on the
-// instant worker, a step and its log, finish, complete. perBuilder is how
+// build: AddBuild (claim, worker row, properties, steps), `true` on the
+// instant worker, FinishBuild (last step and its log, the request). perBuilder is how
 // many of the 100 workers each builder lists (a worker then serves
 // 1000*perBuilder/100 builders, all of which brd looks at again whenever
 // one of its builds ends).
@@ -307,22 +308,19 @@ func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 				for i := g; i < len(brids); i += writers {
 					r := brids[i]
 					now := time.Now().Unix()
-					submit(b, s, &messages.Command{Kind: &messages.Command_ClaimBuildRequests{ClaimBuildRequests: &messages.ClaimBuildRequests{
-						Masterid: masterid, ClaimedAt: now, Brids: []uint64{r.Id}}}})
-					wid := submit(b, s, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: worker}}}).GetId()
+					success := int32(0)
 					bres := submit(b, s, &messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
-						Builderid: r.Builderid, Buildrequestid: r.Id, Workerid: wid, Masterid: masterid, StartedAt: now, StateString: "building"}}})
-					submit(b, s, &messages.Command{Kind: &messages.Command_SetBuildProperties{SetBuildProperties: &messages.SetBuildProperties{
-						Buildid: bres.GetId(), Properties: []*messages.Property{{Name: "buildername", ValueJson: `"x"`, Source: "Builder"},
-							{Name: "buildnumber", ValueJson: "1", Source: "Build"}, {Name: "workername", ValueJson: `"w"`, Source: "Worker"}}}}})
-					step := submit(b, s, &messages.Command{Kind: &messages.Command_AddStep{AddStep: &messages.AddStep{
-						Buildid: bres.GetId(), Name: "shell", StartedAt: now}}}).GetId()
-					submit(b, s, &messages.Command{Kind: &messages.Command_AddLog{AddLog: &messages.AddLog{Stepid: step, Name: "stdio", Slug: "stdio", Type: "s"}}})
-					submit(b, s, &messages.Command{Kind: &messages.Command_FinishStep{FinishStep: &messages.FinishStep{Stepid: step, CompleteAt: now}}})
+						Builderid: r.Builderid, Buildrequestid: r.Id, WorkerName: worker, Masterid: masterid, StartedAt: now,
+						StateString: "building", ClaimBrids: []uint64{r.Id},
+						Properties: []*messages.Property{{Name: "buildername", ValueJson: `"x"`, Source: "Builder"},
+							{Name: "workername", ValueJson: `"w"`, Source: "Worker"}},
+						Steps: []*messages.AddStep{{Name: "worker_preparation", StartedAt: now, Results: &success, CompleteAt: now},
+							{Name: "shell", StartedAt: now, LogNames: []string{"stdio"}}}}}})
+					ids := bres.GetIds()
 					submit(b, s, &messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{
-						Buildid: bres.GetId(), CompleteAt: now, StateString: "build successful"}}})
-					submit(b, s, &messages.Command{Kind: &messages.Command_CompleteBuildRequests{CompleteBuildRequests: &messages.CompleteBuildRequests{
-						Brids: []uint64{r.Id}, CompleteAt: now}}})
+						Buildid: bres.GetId(), CompleteAt: now, StateString: "build successful", Brids: []uint64{r.Id},
+						LastStep: &messages.FinishStep{Stepid: ids[1], CompleteAt: now,
+							Append: &messages.AppendLog{Logid: ids[2], Content: "hprogram finished with exit code 0\n"}}}}})
 				}
 			}()
 		}
@@ -342,7 +340,7 @@ func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 // BenchmarkChangeToBuildStart: a single_branch scheduler without
 // tree_stable_timer on one builder and one worker; each change is added
 // through change_svc (answered once applied), and the latency is from that
-// answer to the build's first command (mkdir) arriving at the worker, one
+// answer to the build's first command (its first step's) arriving at the worker, one
 // change at a time, after the previous build completed.
 func BenchmarkChangeToBuildStart(b *testing.B) {
 	if testing.Short() {

@@ -135,7 +135,7 @@ func (h *hookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(ids) > 0 {
 		h.rt.Log.Info("change hook: changes added", slog.String("hook", hook), slog.String("dialect", dialect),
-			slog.Any("changeids", ids), slog.String("from", r.RemoteAddr))
+			service.IDs("changeids", ids), slog.String("from", r.RemoteAddr))
 	}
 	out := map[string]any{"changeids": ids}
 	if note != "" {

@@ -455,7 +455,7 @@ func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func
 			s.rt.Log.Error("scheduler: cannot add a buildset", slog.String("scheduler", cfg.GetName()), slog.Any("error", err))
 		} else {
 			s.rt.Log.Info("added buildset", slog.Uint64("buildsetid", r.GetId()), slog.String("scheduler", cfg.GetName()),
-				slog.Any("changes", b.changeids))
+				service.IDs("changes", b.changeids))
 			txn := s.rt.DB.Read()
 			added, _ := state.Lookup(txn, state.TableBuildsets, r.GetId()).(*messages.Buildset)
 			ctx.Send(ctx.Parent(), &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: cfg.GetName(),

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"log/slog"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -48,4 +50,15 @@ func TestApplyConfigDiffsChildrenInPlace(t *testing.T) {
 	if rt.Tree.Lookup("master/svc/worker:c") != cNode || cNode.Processed() != 0 {
 		t.Fatalf("unchanged child was touched (processed %d)", cNode.Processed())
 	}
+}
+
+func ExampleIDs() {
+	l := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	l.Info("added buildset", IDs("changes", []uint64{3, 4, 7}))
+	// Output: level=INFO msg="added buildset" changes=3,4,7
 }
