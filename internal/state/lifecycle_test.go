@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-memdb"
+
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -18,15 +20,8 @@ import (
 // phase is compared with testdata/lifecycle.golden (-update rewrites it).
 func TestBuildLifecycle(t *testing.T) {
 	db := fixture(t) // request 1 claimed by master 1, build 1 (step 1, log 1); request 2 unclaimed
-	var out []byte
-	phase := func(name string, cmds ...*messages.Command) {
-		t.Helper()
-		for _, c := range cmds {
-			mustApply(t, db, c)
-		}
-		out = append(out, "== "+name+"\n"...)
-		out = append(out, dump(t, db)...)
-	}
+	sc := &scenario{t: t, db: db}
+	phase := func(name string, cmds ...*messages.Command) { sc.phase(name, cmds...) }
 	results := func(r int32) int32 { return r }
 
 	phase("worker connects; a property; step 1 passes; step 2 fails",
@@ -79,19 +74,7 @@ func TestBuildLifecycle(t *testing.T) {
 		txn.Abort()
 	}
 
-	golden := filepath.Join("testdata", "lifecycle.golden")
-	if *update {
-		if err := os.WriteFile(golden, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != string(out) {
-		t.Fatalf("state differs from %s (run with -update if intended):\n%s", golden, out)
-	}
+	sc.golden("lifecycle.golden")
 }
 
 func TestWorst(t *testing.T) {
@@ -122,32 +105,8 @@ func TestWorst(t *testing.T) {
 // testdata/folded.golden (-update rewrites it).
 func TestFoldedBuild(t *testing.T) {
 	db := fixture(t) // request 2 (builder 2) unclaimed
-	var out []byte
-	phase := func(name string, cmds ...*messages.Command) []*messages.CommandResult {
-		t.Helper()
-		var res []*messages.CommandResult
-		for _, c := range cmds {
-			res = append(res, mustApply(t, db, c))
-		}
-		out = append(out, "== "+name+"\n"...)
-		out = append(out, dump(t, db)...)
-		return res
-	}
-	refused := func(c *messages.Command, want ...string) {
-		t.Helper()
-		before := dump(t, db)
-		txn := db.Txn(true)
-		_, err := Apply(txn, c)
-		txn.Abort()
-		for _, w := range want {
-			if err == nil || !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), w) {
-				t.Fatalf("%v: error %v, want a bad command containing %q", c, err, w)
-			}
-		}
-		if after := dump(t, db); after != before {
-			t.Fatalf("%v was refused but changed the state:\n%s", c, after)
-		}
-	}
+	sc := &scenario{t: t, db: db}
+	phase, refused := sc.phase, sc.refused
 	stdio := []string{"stdio"}
 
 	success := func() *int32 { r := int32(ResultSuccess); return &r }
@@ -182,19 +141,7 @@ func TestFoldedBuild(t *testing.T) {
 		cmd(&messages.FinishBuild{Buildid: 2, Results: ResultWarnings, CompleteAt: 220, StateString: "warnings", Brids: []uint64{2},
 			LastStep: &messages.FinishStep{Stepid: 4, Results: ResultSuccess, CompleteAt: 220, Append: &messages.AppendLog{Logid: 3, Content: "ook\n"}}}))
 
-	golden := filepath.Join("testdata", "folded.golden")
-	if *update {
-		if err := os.WriteFile(golden, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != string(out) {
-		t.Fatalf("state differs from %s (run with -update if intended):\n%s", golden, out)
-	}
+	sc.golden("folded.golden")
 }
 
 // TestChangeWithState: AddChange sets its change source's state in the
@@ -204,32 +151,8 @@ func TestFoldedBuild(t *testing.T) {
 // testdata/change_state.golden (-update rewrites it).
 func TestChangeWithState(t *testing.T) {
 	db := fixture(t) // change 1 (alice, main)
-	var out []byte
-	phase := func(name string, cmds ...*messages.Command) []*messages.CommandResult {
-		t.Helper()
-		var res []*messages.CommandResult
-		for _, c := range cmds {
-			res = append(res, mustApply(t, db, c))
-		}
-		out = append(out, "== "+name+"\n"...)
-		out = append(out, dump(t, db)...)
-		return res
-	}
-	refused := func(c *messages.Command, want ...string) {
-		t.Helper()
-		before := dump(t, db)
-		txn := db.Txn(true)
-		_, err := Apply(txn, c)
-		txn.Abort()
-		for _, w := range want {
-			if err == nil || !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), w) {
-				t.Fatalf("%v: error %v, want a bad command containing %q", c, err, w)
-			}
-		}
-		if after := dump(t, db); after != before {
-			t.Fatalf("%v was refused but changed the state:\n%s", c, after)
-		}
-	}
+	sc := &scenario{t: t, db: db}
+	phase, refused := sc.phase, sc.refused
 	lastRev := func(revs string) *messages.SetObjectState {
 		return &messages.SetObjectState{ObjectName: "poll", ClassName: "GitPoller", Name: "lastRev", ValueJson: revs}
 	}
@@ -260,17 +183,62 @@ func TestChangeWithState(t *testing.T) {
 		t.Fatalf("ObjectState = %q, %v", v, ok)
 	}
 
-	golden := filepath.Join("testdata", "change_state.golden")
-	if *update {
-		if err := os.WriteFile(golden, out, 0o644); err != nil {
-			t.Fatal(err)
+	sc.golden("change_state.golden")
+}
+
+// scenario applies commands to db in named phases, recording the database
+// after each, for a golden file.
+type scenario struct {
+	t   *testing.T
+	db  *memdb.MemDB
+	out []byte
+}
+
+// phase applies cmds (each must succeed) and records the database.
+func (sc *scenario) phase(name string, cmds ...*messages.Command) []*messages.CommandResult {
+	sc.t.Helper()
+	var res []*messages.CommandResult
+	for _, c := range cmds {
+		res = append(res, mustApply(sc.t, sc.db, c))
+	}
+	sc.out = append(sc.out, "== "+name+"\n"...)
+	sc.out = append(sc.out, dump(sc.t, sc.db)...)
+	return res
+}
+
+// refused checks that c is refused as a bad command whose error holds each
+// of want, and that it changed nothing.
+func (sc *scenario) refused(c *messages.Command, want ...string) {
+	sc.t.Helper()
+	before := dump(sc.t, sc.db)
+	txn := sc.db.Txn(true)
+	_, err := Apply(txn, c)
+	txn.Abort()
+	for _, w := range want {
+		if err == nil || !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), w) {
+			sc.t.Fatalf("%v: error %v, want a bad command containing %q", c, err, w)
 		}
 	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
+	if after := dump(sc.t, sc.db); after != before {
+		sc.t.Fatalf("%v was refused but changed the state:\n%s", c, after)
 	}
-	if string(want) != string(out) {
-		t.Fatalf("state differs from %s (run with -update if intended):\n%s", golden, out)
+}
+
+// golden compares what the phases recorded with testdata/name (-update
+// rewrites it).
+func (sc *scenario) golden(name string) {
+	sc.t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, sc.out, 0o644); err != nil {
+			sc.t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		sc.t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != string(sc.out) {
+		sc.t.Fatalf("state differs from %s (run with -update if intended):\n%s", path, sc.out)
 	}
 }

@@ -582,9 +582,10 @@ func checkSnapshotDirs(dir string, listed []*raft.SnapshotMeta) error {
 		}
 		path := filepath.Join(dir, SnapshotDir, e.Name())
 		if len(listed) > 0 && olderSnapshot(e.Name(), listed[0]) {
-			// Raft removes snapshots beyond the retained ones oldest first,
-			// meta.json before state.bin: a stop in the middle leaves this.
-			// A newer snapshot is whole, so finish the removal.
+			// Older than the newest listed: beyond the retained ones (List
+			// lists only those), or half removed (raft removes old snapshots
+			// meta.json first, and a stop in the middle leaves the rest).
+			// The newest snapshot is whole, so finish the removal.
 			if err := os.RemoveAll(path); err != nil {
 				return fmt.Errorf("state: removing the half-removed old snapshot %s: %w", path, err)
 			}

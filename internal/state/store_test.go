@@ -504,15 +504,15 @@ func TestUnreadableSnapshotRefused(t *testing.T) {
 	if err := s.Snapshot(); err != nil {
 		t.Fatal(err)
 	}
-	st := s.Stats()
 	s.Close()
 	snaps, err := raft.NewFileSnapshotStore(dir, 5, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The newest snapshot: the same index and term as the latest, taken later.
 	list, _ := snaps.List()
 	_, trans := raft.NewInmemTransport("x")
-	sink, err := snaps.Create(raft.SnapshotVersionMax, st.LastIndex, st.LastTerm, list[0].Configuration, list[0].ConfigurationIndex, trans)
+	sink, err := snaps.Create(raft.SnapshotVersionMax, list[0].Index, list[0].Term, list[0].Configuration, list[0].ConfigurationIndex, trans)
 	if err != nil {
 		t.Fatal(err)
 	}
