@@ -2,26 +2,31 @@ package state
 
 import (
 	"iter"
+	"maps"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 )
 
-// tableRowCounts is the Store's own table of rows per table. It is kept in
-// the same write transaction as the rows it counts, so a read transaction
-// sees counts that agree with its rows, and Count is O(1) however large the
-// table. It is derived data: snapshots leave it out and ReadSnapshot
-// recounts.
+// tableRowCounts is the Store's own table of rows per table: one row,
+// replaced once by each write transaction that adds or deletes rows. It is
+// kept in the same write transaction as the rows it counts, so a read
+// transaction sees counts that agree with its rows, and Count is O(1)
+// however large the table. It is derived data: snapshots leave it out and
+// ReadSnapshot recounts.
 const tableRowCounts = "rowcounts"
 
-type rowCount struct {
-	Table string
-	N     int
+// rowCounts is the one row of tableRowCounts; never mutated once inserted.
+type rowCounts struct {
+	ID string // always rowCountsID
+	N  map[string]int
 }
+
+const rowCountsID = "counts"
 
 func rowCountSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableRowCounts, Indexes: map[string]*memdb.IndexSchema{
-		IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Table"}},
+		IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
 	}}
 }
 
@@ -29,11 +34,11 @@ func rowCountSchema() *memdb.TableSchema {
 // a database written by a Store (or ReadSnapshot); a transaction written
 // with Apply alone must call Recount before Commit for it to stay so.
 func Count(txn *memdb.Txn, table string) int {
-	raw, err := txn.First(tableRowCounts, IndexID, table)
+	raw, err := txn.First(tableRowCounts, IndexID, rowCountsID)
 	if err != nil || raw == nil {
 		return 0
 	}
-	return raw.(*rowCount).N
+	return raw.(*rowCounts).N[table]
 }
 
 // Recount adds the rows txn inserted and deleted to the row counts. txn must
@@ -49,16 +54,28 @@ func Recount(txn *memdb.Txn) {
 			delta[c.Table]--
 		}
 	}
-	for table, d := range delta {
-		if d != 0 {
-			addCount(txn, table, d)
-		}
-	}
+	addCounts(txn, delta)
 }
 
-func addCount(txn *memdb.Txn, table string, d int) {
-	n := Count(txn, table) + d
-	if err := txn.Insert(tableRowCounts, &rowCount{Table: table, N: n}); err != nil {
+// addCounts adds delta (rows by table) to the row counts.
+func addCounts(txn *memdb.Txn, delta map[string]int) {
+	var n map[string]int
+	for table, d := range delta {
+		if d == 0 {
+			continue
+		}
+		if n == nil {
+			n = map[string]int{}
+			if raw, err := txn.First(tableRowCounts, IndexID, rowCountsID); err == nil && raw != nil {
+				maps.Copy(n, raw.(*rowCounts).N)
+			}
+		}
+		n[table] += d
+	}
+	if n == nil {
+		return
+	}
+	if err := txn.Insert(tableRowCounts, &rowCounts{ID: rowCountsID, N: n}); err != nil {
 		panic(err) // the schema is static: only a programming error gets here
 	}
 }

@@ -352,11 +352,11 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			return nil, b.err
 		}
 	}
+	counts := map[string]int{}
 	for ti, c := range rows {
-		if c > 0 {
-			addCount(txn, Tables[ti], c)
-		}
+		counts[Tables[ti]] = c
 	}
+	addCounts(txn, counts)
 	txn.Commit()
 	return db, nil
 }
