@@ -1,7 +1,9 @@
 // Package master is the root actor, `master` (Buildbot's BuildMaster). It
-// owns the config generation, spawns the services in Buildbot's order
-// (metrics, caches, pbmanager, change_svc, botmaster, scheduler_manager,
-// user_manager, db, debug, status) and runs reconfigurations.
+// owns the config generation, spawns the services (db first, as Buildbot
+// sets up its database before it starts the others: services reach it by
+// name as they start; then Buildbot's order: metrics, caches, pbmanager,
+// change_svc, botmaster, scheduler_manager, user_manager, debug, status) and
+// runs reconfigurations.
 //
 // It accepts, from other processes as well as from its own:
 //   - messages.ReconfigureRequest → messages.ReconfigureResponse
@@ -67,8 +69,8 @@ func ackTimeoutOf(rt *service.Runtime) time.Duration {
 // Services returns the master's services in the order they are spawned.
 func Services() []service.Spec {
 	return []service.Spec{
-		metrics.Spec(), caches.Spec(), pbmanager.Spec(), changes.Spec(), botmaster.Spec(),
-		schedulers.Spec(), users.Spec(), db.Spec(), debug.Spec(), status.Spec(),
+		db.Spec(), metrics.Spec(), caches.Spec(), pbmanager.Spec(), changes.Spec(), botmaster.Spec(),
+		schedulers.Spec(), users.Spec(), debug.Spec(), status.Spec(),
 	}
 }
 

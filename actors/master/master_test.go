@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,14 +19,22 @@ import (
 
 const token = "test-token"
 
-func freeAddr(t testing.TB) string {
+// freeAddrs returns n distinct 127.0.0.1 addresses with ports free right
+// now. The listeners are held until all n are picked: closing each before
+// picking the next could hand out the same port twice, which the config
+// rejects ("listen.www and listen.debug both use port …").
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 // testYAML renders a config with the given listeners and body.
@@ -39,17 +48,21 @@ func startTest(t testing.TB, body string) (*Master, func(string) []byte) {
 	return startTestWith(t, body, Options{})
 }
 
-// startTestWith is startTest with opts (Config, Token, Log, NoRemote and
-// Ephemeral are set here).
+// startTestWith is startTest with opts (Config, Token, NoRemote and
+// Ephemeral are set here; Log too, to discard, unless the test sets it).
 func startTestWith(t testing.TB, body string, opts Options) (*Master, func(string) []byte) {
 	t.Helper()
-	debug, www := freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	debug, www := addrs[0], addrs[1]
 	render := func(b string) []byte { return testYAML(debug, www, b) }
 	cfg, err := config.Load("test.yaml", render(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Config, opts.Token, opts.Log, opts.NoRemote, opts.Ephemeral = cfg, token, slog.New(slog.DiscardHandler), true, true
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	opts.Config, opts.Token, opts.NoRemote, opts.Ephemeral = cfg, token, true, true
 	m, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -160,15 +173,61 @@ func TestBadTokenIsRefused(t *testing.T) {
 	}
 }
 
-// batch delivers several messages to a mailbox at once.
+// batch delivers several messages to a mailbox in order, from one Send (the
+// mailbox may start on the first before the others are in).
 type batch []any
 
 func (b batch) GetMessages() []any { return b }
 
+// logWatch is an slog.Handler that counts the records with message msg and
+// signals each on seen (buffered, so it never blocks the logger).
+type logWatch struct {
+	msg  string
+	seen chan struct{}
+}
+
+func newLogWatch(msg string) *logWatch { return &logWatch{msg: msg, seen: make(chan struct{}, 100)} }
+
+func (l *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logWatch) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == l.msg {
+		select {
+		case l.seen <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+func (l *logWatch) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logWatch) WithGroup(string) slog.Handler      { return l }
+
+// wait waits until n more records have been seen, failing the test at the
+// deadline.
+func (l *logWatch) wait(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for i := range n {
+		select {
+		case <-l.seen:
+		case <-deadline:
+			t.Fatalf("saw %d of %d log records %q within %s", i, n, l.msg, timeout)
+		}
+	}
+}
+
 func TestReconfigsArrivingDuringOneAreCollapsed(t *testing.T) {
-	m, render := startTest(t, oneBuilder)
-	// Five requests land in the mailbox together: the first runs, the other
-	// four wait and are collapsed into one more run of the last one's config.
+	// The master logs queuedMsg for each request that arrives while a run is
+	// under way; the test waits on it.
+	const queuedMsg = "reconfig already active; will reconfig again after"
+	queued := newLogWatch(queuedMsg)
+	// The ack timeout is longer than every wait below, so the first run can
+	// end only when the stalled service is released.
+	m, render := startTestWith(t, oneBuilder, Options{Log: slog.New(queued), AckTimeout: time.Minute})
+	// One service takes no message until released, so the first run stays
+	// open (waiting for its acknowledgement) while the other requests arrive.
+	release := stall(t, m, "master/user_manager")
+	// Five requests: the first runs, the other four queue behind it and are
+	// collapsed into one more run of the last one's config.
 	var futures []*actor.Future
 	var msgs batch
 	for i := range 5 {
@@ -183,16 +242,24 @@ func TestReconfigsArrivingDuringOneAreCollapsed(t *testing.T) {
 		})
 	}
 	m.RT.System.Root.Send(m.PID, msgs)
+	queued.wait(t, 4, 10*time.Second)
+	if m.RT.Generation() != 2 {
+		t.Fatalf("with the other four queued, the master is at generation %d, want the first run's 2", m.RT.Generation())
+	}
+	release()
 	var gens []uint64
 	var collapsed []int32
-	for _, f := range futures {
+	for i, f := range futures {
 		res, err := f.Result()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("request %d: %v", i, err)
 		}
-		r := res.(*messages.ReconfigureResponse)
-		if !r.GetOk() {
-			t.Fatalf("reply: %v", r)
+		r, ok := res.(*messages.ReconfigureResponse)
+		if !ok {
+			t.Fatalf("request %d: reply %T %v", i, res, res)
+		}
+		if !r.GetOk() || r.GetUnchanged() || len(r.GetWarnings()) != 0 {
+			t.Fatalf("request %d: reply %v", i, r)
 		}
 		gens = append(gens, r.GetGeneration())
 		collapsed = append(collapsed, r.GetCollapsed())
@@ -200,15 +267,23 @@ func TestReconfigsArrivingDuringOneAreCollapsed(t *testing.T) {
 	if !slices.Equal(gens, []uint64{2, 3, 3, 3, 3}) || !slices.Equal(collapsed, []int32{1, 4, 4, 4, 4}) {
 		t.Fatalf("generations %v, collapsed %v", gens, collapsed)
 	}
+	if m.RT.Generation() != 3 {
+		t.Fatalf("master at generation %d, want 3", m.RT.Generation())
+	}
 	if m.RT.Tree.Lookup("master/botmaster/builder:b2") == nil {
 		t.Fatal("the collapsed run did not apply the last request's config")
+	}
+	select {
+	case <-queued.seen:
+		t.Fatal("a request was queued behind the collapsed run")
+	default:
 	}
 }
 
 // stall suspends the mailbox of the actor at path, as if it were stuck in a
-// long handler: it takes no message until the test ends (or its mailbox is
-// resumed), when it carries on with what queued meanwhile.
-func stall(t *testing.T, m *Master, path string) {
+// long handler: it takes no message until the returned release is called or
+// the test ends, when it carries on with what queued meanwhile.
+func stall(t *testing.T, m *Master, path string) (release func()) {
 	t.Helper()
 	pid := m.RT.System.NewLocalPID(path)
 	proc, ok := m.RT.System.ProcessRegistry.Get(pid)
@@ -216,13 +291,16 @@ func stall(t *testing.T, m *Master, path string) {
 		t.Fatalf("no actor at %s", path)
 	}
 	proc.SendSystemMessage(pid, &actor.SuspendMailbox{})
-	t.Cleanup(func() { proc.SendSystemMessage(pid, &actor.ResumeMailbox{}) })
+	var once sync.Once
+	release = func() { once.Do(func() { proc.SendSystemMessage(pid, &actor.ResumeMailbox{}) }) }
+	t.Cleanup(release)
+	return release
 }
 
 func TestReconfigureWarnsOfServicesThatDidNotAcknowledge(t *testing.T) {
 	const timeout = time.Second
 	m, render := startTestWith(t, oneBuilder, Options{AckTimeout: timeout})
-	stall(t, m, "master/user_manager")
+	release := stall(t, m, "master/user_manager")
 	start := time.Now()
 	r := reconfigure(t, m, render(twoBuilders), false)
 	took := time.Since(start)
@@ -256,9 +334,7 @@ func TestReconfigureWarnsOfServicesThatDidNotAcknowledge(t *testing.T) {
 	// Retrying the same config is a new run, not `unchanged`: once the
 	// service answers again it is clean, with nothing left to change (the
 	// stuck service's late acknowledgement of generation 2 is ignored).
-	pid := m.RT.System.NewLocalPID("master/user_manager")
-	proc, _ := m.RT.System.ProcessRegistry.Get(pid)
-	proc.SendSystemMessage(pid, &actor.ResumeMailbox{})
+	release()
 	r = reconfigure(t, m, render(twoBuilders), false)
 	if !r.GetOk() || r.GetUnchanged() || r.GetGeneration() != 3 || len(r.GetWarnings()) != 0 || len(r.GetChanges()) != 0 {
 		t.Fatalf("retry after the service recovered: ok=%v unchanged=%v gen=%d warnings=%q changes=%v",
@@ -272,5 +348,15 @@ func TestCleanReconfigureHasNoWarnings(t *testing.T) {
 		if r := reconfigure(t, m, render(twoBuilders), dry); !r.GetOk() || len(r.GetWarnings()) != 0 {
 			t.Fatalf("dry=%v: ok=%v warnings=%q", dry, r.GetOk(), r.GetWarnings())
 		}
+	}
+}
+
+// Services reach db by name as they start (a builder registers itself in
+// the state from its Started): db must be spawned, and so registered, before
+// any of them, or their first command goes to dead letters (and protoactor
+// races on the half-spawned mailbox).
+func TestDBIsSpawnedFirst(t *testing.T) {
+	if first := Services()[0].Name; first != "db" {
+		t.Fatalf("the first service spawned is %q, want db", first)
 	}
 }
