@@ -69,8 +69,9 @@ func (l *logRecords) matching(level slog.Level, msg string) []string {
 // addresses are added), with state in dir ("" for ephemeral).
 func startMaster(t *testing.T, dir, text string, log *slog.Logger) (*master.Master, string) {
 	t.Helper()
-	www := mastertest.FreeAddr(t)
-	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", mastertest.FreeAddr(t), www, text))
+	addrs := mastertest.FreeAddrs(t, 2)
+	www := addrs[1]
+	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", addrs[0], www, text))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -61,27 +61,8 @@ func genConfig(n int, o genOpts) []byte {
 	return []byte(sb.String())
 }
 
-// freeAddrs returns n distinct free 127.0.0.1 addresses.
-func freeAddrs(tb testing.TB, n int) []string {
-	tb.Helper()
-	var out []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
-
 func baseOpts(tb testing.TB) genOpts {
-	a := freeAddrs(tb, 3)
+	a := mastertest.FreeAddrs(tb, 3)
 	return genOpts{Remote: a[0], WWW: a[1], Debug: a[2]}
 }
 
