@@ -34,9 +34,10 @@ type StopBuild struct{ Reason string }
 // It claims its requests as it adds itself to the state, and tells brd
 // whether it could (claimDone). When the build is over it has finished the
 // build in the state, completed its requests (or, for RETRY, unclaimed them
-// so they run again), told brd (messages.BuildFinished), and stopped itself. Stopped from outside (the
-// master stopping), it writes nothing more: the next start's housekeeping
-// ends the build RETRY and unclaims its requests.
+// so they run again), told brd (messages.BuildFinished), and stopped
+// itself. Stopped from outside (the master stopping), it writes nothing
+// more: the next start's housekeeping ends the build RETRY and unclaims its
+// requests.
 type build struct {
 	rt      *service.Runtime
 	cfg     *messages.BuilderConfig

@@ -101,8 +101,9 @@ func TestWorst(t *testing.T) {
 // folded commands the build runner sends — AddBuild claiming the request,
 // adding worker_preparation finished and starting the first step;
 // FinishStep starting the next step; FinishBuild ending the last step with
-// its own results — and checks that each refusal writes nothing. The database after each phase is compared with
-// testdata/folded.golden (-update rewrites it).
+// its own results — and checks that each refusal writes nothing. The
+// database after each phase is compared with testdata/folded.golden
+// (-update rewrites it).
 func TestFoldedBuild(t *testing.T) {
 	db := fixture(t) // request 2 (builder 2) unclaimed
 	sc := &scenario{t: t, db: db}
