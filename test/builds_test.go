@@ -736,3 +736,32 @@ func TestWorkerRemovedMidBuild(t *testing.T) {
 	m.waitTree("the removed worker to leave", func(n *treeNode) bool { return n.find("master/botmaster/worker:w1") == nil })
 	w.stderr.waitFor(t, from, `login refused: unknown worker name or wrong password`, 60*time.Second)
 }
+
+// TestBuildThatCannotStart: a forced buildset with as many properties as a
+// buildset may hold makes a build with more than a build may hold (the
+// builder's and worker's own are added): the state refuses to add the build,
+// so its request ends EXCEPTION, once, instead of being distributed again
+// and again; the worker stays free for the next build.
+func TestBuildThatCannotStart(t *testing.T) {
+	m := startMaster(t, buildsConfig)
+	startWorker(t, m, "w1", "pw1")
+	args := []string{"force", "hello"}
+	for i := range 997 { // and the force scheduler's reason, owner and scheduler
+
+		args = append(args, "--property", fmt.Sprintf("p%d:v", i))
+	}
+	if out, errOut, code := m.cli(args...); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	m.waitAPI("/api/v2/buildrequests/1", `"complete":true`, `"results":4`)
+	m.waitLog(0, `cannot start a build; its requests end as EXCEPTION.*properties has \d+ properties, limit 1000`)
+	if _, body := m.wwwGet("/api/v2/builds"); !strings.Contains(string(body), `"total":0`) {
+		t.Fatalf("a build was added: %s", body)
+	}
+	if out, errOut, code := m.cli("force", "hello"); code != 0 {
+		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
+	}
+	if b := m.waitBuild("hello", 1); *b.Results != 0 {
+		t.Fatalf("the next build: results %d (%s)", *b.Results, b.StateString)
+	}
+}
