@@ -24,9 +24,9 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
-	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testaddr"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -69,7 +69,7 @@ func (l *logRecords) matching(level slog.Level, msg string) []string {
 // addresses are added), with state in dir ("" for ephemeral).
 func startMaster(t *testing.T, dir, text string, log *slog.Logger) (*master.Master, string) {
 	t.Helper()
-	addrs := mastertest.FreeAddrs(t, 2)
+	addrs := testaddr.Free(t, 2)
 	www := addrs[1]
 	cfg, err := config.Load("t.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", addrs[0], www, text))
 	if err != nil {

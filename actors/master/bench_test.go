@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/actors/master"
-	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/testaddr"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -62,7 +62,7 @@ func genConfig(n int, o genOpts) []byte {
 }
 
 func baseOpts(tb testing.TB) genOpts {
-	a := mastertest.FreeAddrs(tb, 3)
+	a := testaddr.Free(tb, 3)
 	return genOpts{Remote: a[0], WWW: a[1], Debug: a[2]}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -14,28 +13,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/testaddr"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
 const token = "test-token"
-
-// freeAddrs returns n distinct 127.0.0.1 addresses with ports free right
-// now. The listeners are held until all n are picked: closing each before
-// picking the next could hand out the same port twice, which the config
-// rejects ("listen.www and listen.debug both use port …").
-func freeAddrs(t testing.TB, n int) []string {
-	t.Helper()
-	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		out = append(out, l.Addr().String())
-	}
-	return out
-}
 
 // testYAML renders a config with the given listeners and body.
 func testYAML(debug, www, body string) []byte {
@@ -52,7 +34,7 @@ func startTest(t testing.TB, body string) (*Master, func(string) []byte) {
 // Ephemeral are set here; Log too, to discard, unless the test sets it).
 func startTestWith(t testing.TB, body string, opts Options) (*Master, func(string) []byte) {
 	t.Helper()
-	addrs := freeAddrs(t, 2)
+	addrs := testaddr.Free(t, 2)
 	debug, www := addrs[0], addrs[1]
 	render := func(b string) []byte { return testYAML(debug, www, b) }
 	cfg, err := config.Load("test.yaml", render(body))
