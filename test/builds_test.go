@@ -85,6 +85,14 @@ func (m *master) waitAPI(path string, want ...string) string {
 	return ""
 }
 
+// force runs `buildmaster force args…` and fails the test unless it succeeds.
+func (m *master) force(args ...string) {
+	m.t.Helper()
+	if out, errOut, code := m.cli(append([]string{"force"}, args...)...); code != 0 {
+		m.t.Fatalf("force %v: exit %d\n%s%s", args, code, out, errOut)
+	}
+}
+
 // stepLog returns the raw stdio log of step (by name) of a build.
 func (m *master) stepLog(buildid uint64, step string) string {
 	m.t.Helper()
@@ -150,9 +158,7 @@ func TestForcedBuildRunsItsSteps(t *testing.T) {
 		t.Fatalf("log of show:\n%s", got)
 	}
 
-	if out, errOut, code := m.cli("force", "failing"); code != 0 {
-		t.Fatalf("force failing: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("failing")
 	f := m.waitBuild("failing", 1)
 	if *f.Results != 2 {
 		t.Fatalf("failing #1: results %d", *f.Results)
@@ -248,9 +254,7 @@ func (m *master) stepResults(buildid uint64) string {
 func TestStopBuild(t *testing.T) {
 	m := startMaster(t, strings.ReplaceAll(slowConfig, "GATE", filepath.Join(t.TempDir(), "gate")))
 	startWorker(t, m, "w1", "pw1")
-	if out, errOut, code := m.cli("force", "slow"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("slow")
 	m.waitStepLog("slow", 1, "wait", "started on w1")
 	if out, errOut, code := m.cli("stop-build", "slow", "1", "--reason", "enough"); code != 0 || !strings.Contains(out, "stopping build slow #1") {
 		t.Fatalf("stop-build: exit %d\n%s%s", code, out, errOut)
@@ -289,9 +293,7 @@ func TestWorkerLostMidBuild(t *testing.T) {
 	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
 	m := startMaster(t, strings.ReplaceAll(slowConfig, "GATE", gate))
 	w1 := startWorker(t, m, "w1", "pw1")
-	if out, errOut, code := m.cli("force", "slow"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("slow")
 	m.waitStepLog("slow", 1, "wait", "started on w1")
 	w1.cmd.Process.Kill()
 	b := m.waitBuild("slow", 1)
@@ -339,9 +341,7 @@ func TestBuilderRemovedMidBuild(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
 	startWorker(t, m, "w1", "pw1")
-	if out, errOut, code := m.cli("force", "gated"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")
 	m.writeConfig(`
 workers:
@@ -379,9 +379,7 @@ func TestMasterKilledMidBuild(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
 	w := startWorker(t, m, "w1", "pw1")
-	if out, errOut, code := m.cli("force", "gated"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")
 	m.signal(syscall.SIGKILL)
 	m.wait(30 * time.Second)
@@ -432,9 +430,7 @@ schedulers:
 func TestTriggerAndDependent(t *testing.T) {
 	m := startMaster(t, triggerConfig)
 	startWorker(t, m, "w1", "pw1")
-	if out, errOut, code := m.cli("force", "parent", "--branch", "feature"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("parent", "--branch", "feature")
 	p := m.waitBuild("parent", 1)
 	k := m.waitBuild("kid", 1)
 	if *p.Results != 0 || *k.Results != 0 {
@@ -454,17 +450,13 @@ func TestTriggerAndDependent(t *testing.T) {
 		t.Fatalf("downstream: %d", *d.Results)
 	}
 	// A failing upstream buildset starts nothing downstream.
-	if out, errOut, code := m.cli("force", "kid", "-p", "code:1"); code != 0 {
-		t.Fatalf("force kid: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("kid", "-p", "code:1")
 	if k2 := m.waitBuild("kid", 2); *k2.Results != 2 {
 		t.Fatalf("kid 2: %d", *k2.Results)
 	}
 	// Force a passing kid build: downstream #2 follows it, and is the only
 	// one (the failed buildset made none).
-	if out, errOut, code := m.cli("force", "kid"); code != 0 {
-		t.Fatalf("force kid: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("kid")
 	if d := m.waitBuild("downstream", 2); *d.Results != 0 {
 		t.Fatalf("downstream 2: %d", *d.Results)
 	}
@@ -484,9 +476,7 @@ func TestCollapsing(t *testing.T) {
 	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
 	startWorker(t, m, "w1", "pw1")
 	for range 3 {
-		if out, errOut, code := m.cli("force", "gated"); code != 0 {
-			t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-		}
+		m.force("gated")
 		if m.tree().find("master/botmaster/builder:gated/build:1") == nil {
 			m.waitStepLog("gated", 1, "wait", "waiting") // request 1 is building before 2 and 3 arrive
 		}
@@ -548,9 +538,7 @@ func TestLocksSerialise(t *testing.T) {
 	startWorker(t, m, "w1", "pw1")
 	startWorker(t, m, "w2", "pw2")
 	for _, b := range []string{"one", "two", "one", "two"} {
-		if out, errOut, code := m.cli("force", b); code != 0 {
-			t.Fatalf("force %s: exit %d\n%s%s", b, code, out, errOut)
-		}
+		m.force(b)
 	}
 	for _, b := range []string{"one", "two"} {
 		for n := 1; n <= 2; n++ {
@@ -571,9 +559,7 @@ func TestWorkerPauseAndStop(t *testing.T) {
 	if out, errOut, code := m.cli("worker", "pause", "w1"); code != 0 || !strings.Contains(out, "paused true") {
 		t.Fatalf("pause: exit %d\n%s%s", code, out, errOut)
 	}
-	if out, errOut, code := m.cli("force", "other"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("other")
 	// The request waits while the worker is paused.
 	if code, _ := m.wwwGet("/api/v2/builders/other/builds/1"); code != 404 {
 		t.Fatal("a paused worker took a build")
@@ -585,9 +571,7 @@ func TestWorkerPauseAndStop(t *testing.T) {
 		t.Fatalf("other #1: %d", *b.Results)
 	}
 	// Stop while building: the build finishes, then the worker exits.
-	if out, errOut, code := m.cli("force", "gated"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")
 	if out, errOut, code := m.cli("worker", "stop", "w1"); code != 0 {
 		t.Fatalf("stop: exit %d\n%s%s", code, out, errOut)
@@ -697,9 +681,7 @@ func TestWorkerLoginRefused(t *testing.T) {
 	dup.stderr.waitFor(t, 0, `login refused: worker w1 is already connected from 127\.0\.0\.1:\d+`, 60*time.Second)
 	m.stderr.waitFor(t, from, `msg="worker login refused" worker=w1 .*already connected`, 30*time.Second)
 	// The first connection still builds.
-	if out, errOut, code := m.cli("force", "hello"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("hello")
 	if b := m.waitBuild("hello", 1); *b.Results != 0 {
 		t.Fatalf("hello #1: %d", *b.Results)
 	}
@@ -715,9 +697,7 @@ func TestWorkerRemovedMidBuild(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
 	w := startWorker(t, m, "w1", "pw1")
-	if out, errOut, code := m.cli("force", "gated"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")
 	m.writeConfig(fmt.Sprintf(strings.ReplaceAll(gatedConfig, "w1", "w2"), gate))
 	if out, errOut, code := m.cli("reconfig"); code != 0 || !strings.Contains(out, "removed  master/botmaster/worker:w1") {
@@ -745,22 +725,17 @@ func TestWorkerRemovedMidBuild(t *testing.T) {
 func TestBuildThatCannotStart(t *testing.T) {
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
-	args := []string{"force", "hello"}
+	args := []string{"hello"}
 	for i := range 997 { // and the force scheduler's reason, owner and scheduler
-
 		args = append(args, "--property", fmt.Sprintf("p%d:v", i))
 	}
-	if out, errOut, code := m.cli(args...); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force(args...)
 	m.waitAPI("/api/v2/buildrequests/1", `"complete":true`, `"results":4`)
 	m.waitLog(0, `cannot start a build; its requests end as EXCEPTION.*properties has \d+ properties, limit 1000`)
 	if _, body := m.wwwGet("/api/v2/builds"); !strings.Contains(string(body), `"total":0`) {
 		t.Fatalf("a build was added: %s", body)
 	}
-	if out, errOut, code := m.cli("force", "hello"); code != 0 {
-		t.Fatalf("force: exit %d\n%s%s", code, out, errOut)
-	}
+	m.force("hello")
 	if b := m.waitBuild("hello", 1); *b.Results != 0 {
 		t.Fatalf("the next build: results %d (%s)", *b.Results, b.StateString)
 	}

@@ -141,7 +141,7 @@ func (h *hookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if note != "" {
 		out["message"] = note
 	}
-	writeJSON(w, http.StatusOK, out)
+	service.WriteJSON(w, http.StatusOK, out)
 }
 
 // configuredHooks returns the change hooks of dialect in cfg.
@@ -219,15 +219,7 @@ func (h *hookHandler) fail(w http.ResponseWriter, r *http.Request, dialect strin
 		h.rt.Log.Warn("change hook: request refused", slog.String("dialect", dialect), slog.Int("status", e.status),
 			slog.String("reason", e.msg), slog.String("from", r.RemoteAddr))
 	}
-	writeJSON(w, e.status, map[string]any{"error": e.msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	service.WriteJSON(w, e.status, map[string]any{"error": e.msg})
 }
 
 // submit adds the changes through change_svc, in order, each durable before

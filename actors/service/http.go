@@ -1,6 +1,7 @@
 package service
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -43,4 +44,14 @@ func listen(addr string) (net.Listener, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return nil, err
+}
+
+// WriteJSON answers v as JSON with status code, HTML left unescaped (as
+// Buildbot's API does).
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

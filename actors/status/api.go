@@ -586,16 +586,8 @@ func writePage(w http.ResponseWriter, view dataapi.View, plural string, page []p
 	_ = view.Write(w, plural, page, total, fields)
 }
 
-func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK, v) }
+func writeJSON(w http.ResponseWriter, v any) { service.WriteJSON(w, http.StatusOK, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSONStatus(w, code, map[string]string{"error": msg})
-}
-
-func writeJSONStatus(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	service.WriteJSON(w, code, map[string]string{"error": msg})
 }

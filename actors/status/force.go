@@ -38,7 +38,7 @@ func forceSchedulers(rt *service.Runtime, mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /api/v2/forceschedulers", func(w http.ResponseWriter, _ *http.Request) {
 		l := list("")
-		writeJSONStatus(w, http.StatusOK, map[string]any{"forceschedulers": l, "meta": map[string]any{"total": len(l)}})
+		writeJSON(w, map[string]any{"forceschedulers": l, "meta": map[string]any{"total": len(l)}})
 	})
 	mux.HandleFunc("GET /api/v2/forceschedulers/{name}", func(w http.ResponseWriter, r *http.Request) {
 		l := list(r.PathValue("name"))
@@ -46,7 +46,7 @@ func forceSchedulers(rt *service.Runtime, mux *http.ServeMux) {
 			writeError(w, http.StatusNotFound, "no force scheduler named "+r.PathValue("name"))
 			return
 		}
-		writeJSONStatus(w, http.StatusOK, map[string]any{"forceschedulers": l, "meta": map[string]any{"total": 1}})
+		writeJSON(w, map[string]any{"forceschedulers": l, "meta": map[string]any{"total": 1}})
 	})
 	mux.HandleFunc("POST /api/v2/forceschedulers/{name}", func(w http.ResponseWriter, r *http.Request) {
 		force(rt, w, r, list(r.PathValue("name")))
@@ -72,7 +72,7 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 		err = json.Unmarshal(body, &req)
 	}
 	rpcError := func(status, code int, msg string) {
-		writeJSONStatus(w, status, map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{"code": code, "message": msg}})
+		service.WriteJSON(w, status, map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{"code": code, "message": msg}})
 	}
 	switch {
 	case err != nil:
@@ -134,7 +134,7 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 			return
 		}
 	}
-	writeJSONStatus(w, http.StatusOK, map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": []any{bsids[0], brids}})
+	writeJSON(w, map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": []any{bsids[0], brids}})
 }
 
 func errString(err error) string {
