@@ -645,8 +645,14 @@ func (b badChange) Error() string { return b.msg }
 // was refused and nothing was written: st is known good (revState), so the
 // change itself is bad.
 func (j *pollJob) submit(ctx context.Context, c *messages.Change, st *messages.SetObjectState) (uint64, error) {
-	pid := actor.NewPID(j.system.Address(), Path)
-	f := j.system.Root.RequestFuture(pid, &messages.AddChange{Change: c, State: st}, DBTimeout+5*time.Second)
+	return addChange(ctx, j.system, &messages.AddChange{Change: c, State: st})
+}
+
+// addChange hands add to change_svc and waits until it is durable (or ctx
+// ends): the change's id, a badChange when it was refused as invalid, or
+// another error.
+func addChange(ctx context.Context, system *actor.ActorSystem, add *messages.AddChange) (uint64, error) {
+	f := system.Root.RequestFuture(actor.NewPID(system.Address(), Path), add, DBTimeout+5*time.Second)
 	res, err := await(ctx, f)
 	if err != nil {
 		return 0, err

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -226,14 +224,8 @@ func (h *hookHandler) fail(w http.ResponseWriter, r *http.Request, dialect strin
 // the next is sent.
 func (h *hookHandler) submit(ctx context.Context, changes []*messages.Change) ([]uint64, *hookError) {
 	ids := []uint64{}
-	pid := actor.NewPID(h.rt.System.Address(), Path)
 	for i, c := range changes {
-		f := h.rt.System.Root.RequestFuture(pid, &messages.AddChange{Change: c}, DBTimeout+5*time.Second)
-		res, err := await(ctx, f)
-		if err != nil {
-			return ids, refuse(http.StatusServiceUnavailable, "change %d not added (%d added before it): %v", i, len(ids), err)
-		}
-		id, err := changeReply(res)
+		id, err := addChange(ctx, h.rt.System, &messages.AddChange{Change: c})
 		var bad badChange
 		switch {
 		case errors.As(err, &bad):
