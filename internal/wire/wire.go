@@ -1,0 +1,117 @@
+// Package wire is what the master's worker protocols share: the calls the
+// master makes on a logged-in worker (Conn), the calls a worker makes back
+// about a command it runs (Sink and its file-transfer extensions), and how a
+// protocol server asks who may log in (Authenticator).
+//
+// Two protocols implement it, each in its own package: msgpack_experimental_v7
+// over WebSocket (internal/wire/msgpack) and Twisted Perspective Broker
+// (internal/wire/pb). Both are spoken by Buildbot's stock buildbot-worker;
+// buildworker speaks msgpack. Protocol packages are pure: they know nothing
+// of actors, and values crossing this interface are plain Go values.
+package wire
+
+import (
+	"context"
+	"errors"
+)
+
+// Authenticator tells a protocol server whether a worker may log in.
+type Authenticator interface {
+	// Password returns the password configured for worker name, seen from
+	// remote (an address, for logs and rate limits). ok is false when no
+	// such worker is configured; err is set when the login must be refused
+	// for another reason (ErrRateLimited). The server compares passwords
+	// itself, in constant time where the protocol allows it.
+	Password(ctx context.Context, name, remote string) (password string, ok bool, err error)
+}
+
+// ErrRateLimited refuses a login from an address that failed too often.
+var ErrRateLimited = errors.New("too many failed logins from this address")
+
+// Conn is one logged-in worker connection, as the master uses it. Calls
+// may be made from several goroutines; each waits for the worker's answer
+// or ctx.
+type Conn interface {
+	// Name is the worker name the connection logged in with.
+	Name() string
+	// Remote is the peer's address.
+	Remote() string
+	// Print asks the worker to log msg; it doubles as a ping.
+	Print(ctx context.Context, msg string) error
+	// Keepalive is the protocol's keepalive.
+	Keepalive(ctx context.Context) error
+	// Info asks the worker for its info: Buildbot's get_worker_info
+	// (msgpack) or getWorkerInfo/getCommands/getVersion (PB), as one map
+	// (admin, host, access_uri, version, numcpus, system, basedir, environ,
+	// worker_commands, os_* …).
+	Info(ctx context.Context) (map[string]any, error)
+	// SetBuilderList tells the worker which builders (name → builddir) it
+	// serves. PB workers need it before a command can start on a builder.
+	SetBuilderList(ctx context.Context, builders map[string]string) error
+	// StartCommand starts cmd and returns once the worker has accepted it.
+	// What the worker then sends about it goes to cmd.Sink, which may be
+	// called before StartCommand returns; Complete is always its last call,
+	// also when the connection is lost (with an error).
+	StartCommand(ctx context.Context, cmd Command) error
+	// InterruptCommand asks the worker to interrupt command id.
+	InterruptCommand(ctx context.Context, builder, id, why string) error
+	// Shutdown asks the worker to shut itself down.
+	Shutdown(ctx context.Context) error
+	// Close drops the connection; reason is logged.
+	Close(reason string)
+	// Done is closed when the connection is gone; Err then says why.
+	Done() <-chan struct{}
+	Err() error
+}
+
+// Command is one remote command (Buildbot's RemoteCommand).
+type Command struct {
+	ID      string         // unique on its connection
+	Builder string         // the builder the command runs for
+	Name    string         // shell, mkdir, rmdir, cpdir, stat, glob, listdir, rmfile, upload_file, upload_directory, download_file
+	Args    map[string]any // the command's arguments, as Buildbot's master sends them
+	Sink    Sink
+}
+
+// Update is one key of a command's update. Output keys (stdout, stderr,
+// header, and log with its Log name) carry their text in Text; rc and other
+// integers in Int; elapsed in Float; anything else (files, stat, …) is
+// Value as decoded.
+type Update struct {
+	Key   string
+	Text  string
+	Log   string
+	Int   int64
+	Float float64
+	Value any
+}
+
+// Sink takes what a worker sends about one command.
+type Sink interface {
+	// Update takes updates in the order the worker sent them.
+	Update(updates []Update)
+	// Complete ends the command: err is nil on success, the worker's
+	// failure, or the loss of the connection.
+	Complete(err error)
+}
+
+// Uploader is the Sink of upload_file and upload_directory: the worker
+// writes the file (or a tar stream) to the master in blocks.
+type Uploader interface {
+	Sink
+	Write(p []byte) error
+	// Utime sets the uploaded file's times (upload_file with keepstamp).
+	Utime(accessTime, modifiedTime float64) error
+	// Unpack extracts an uploaded tar stream (upload_directory).
+	Unpack() error
+	// CloseUpload ends the written stream.
+	CloseUpload() error
+}
+
+// Downloader is the Sink of download_file: the worker reads the master's
+// file in blocks; an empty result means the end.
+type Downloader interface {
+	Sink
+	Read(n int) ([]byte, error)
+	CloseDownload() error
+}
