@@ -42,7 +42,7 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 	msg := frame{"op": "start_command", "builder_name": wc.Builder, "command_id": wc.ID,
 		"command_name": cmd.name, "args": args}
 	ch := make(chan error, 1)
-	_, err = c.p.request(ctx, msg, func(_ any, err error) {
+	_, err = c.p.request(msg, func(_ any, err error) {
 		if err != nil {
 			var re *RemoteError
 			if errors.As(err, &re) {

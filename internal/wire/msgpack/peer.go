@@ -63,8 +63,9 @@ type peer struct {
 	pending map[int64]func(any, error)
 	allow   map[string]int64 // transfer command id → largest frame it needs
 	closed  bool
-	err     error // why the connection ended
-	reason  string
+	err     error         // why the connection ended
+	reason  string        // why this side closed
+	closing chan struct{} // closed when this side's close handshake is over
 }
 
 func newPeer(ws *websocket.Conn, log *slog.Logger, maxFrame int64, writeTimeout time.Duration) *peer {
@@ -192,15 +193,19 @@ func (p *peer) respond(seq int64, result any, err error) error {
 		out["result"] = err.Error()
 		out["is_exception"] = true
 	}
-	return p.write(p.ctx, out)
+	return p.write(out)
 }
 
-func (p *peer) write(ctx context.Context, f frame) error {
+// write sends one frame. It does not take the caller's context: the
+// WebSocket library closes the connection when a write's context ends
+// mid-write, and one caller giving up must not end the connection. A
+// write that takes longer than writeTimeout does end it.
+func (p *peer) write(f frame) error {
 	b, err := encodeFrame(f)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.writeTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, p.writeTimeout)
 	defer cancel()
 	if p.onFrame != nil {
 		p.onFrame(false, b)
@@ -214,7 +219,7 @@ func (p *peer) write(ctx context.Context, f frame) error {
 // request sends f with the next seq_number. onReply gets the answer, or an
 // error wrapping wire.ErrConnectionLost, exactly once, unless request
 // itself fails or forget is called first.
-func (p *peer) request(ctx context.Context, f frame, onReply func(any, error)) (int64, error) {
+func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
 	p.mu.Lock()
 	if p.closed {
 		err := p.err
@@ -226,7 +231,7 @@ func (p *peer) request(ctx context.Context, f frame, onReply func(any, error)) (
 	p.pending[seq] = onReply
 	p.mu.Unlock()
 	f["seq_number"] = seq
-	if err := p.write(ctx, f); err != nil {
+	if err := p.write(f); err != nil {
 		p.forget(seq)
 		return 0, err
 	}
@@ -249,7 +254,7 @@ type reply struct {
 func (p *peer) call(ctx context.Context, op string, f frame) (any, error) {
 	f["op"] = op
 	ch := make(chan reply, 1)
-	seq, err := p.request(ctx, f, func(v any, err error) { ch <- reply{v, err} })
+	seq, err := p.request(f, func(v any, err error) { ch <- reply{v, err} })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -271,17 +276,23 @@ func (p *peer) call(ctx context.Context, op string, f frame) (any, error) {
 }
 
 // close starts the close handshake with reason; the read loop then ends.
-// Close waits for the peer, so it runs on its own goroutine.
+// The handshake waits for the peer (the library bounds it), so it runs
+// on its own goroutine, once.
 func (p *peer) close(code websocket.StatusCode, reason string) {
 	p.mu.Lock()
-	if p.reason == "" {
-		p.reason = reason
+	defer p.mu.Unlock()
+	if p.closing != nil {
+		return
 	}
-	p.mu.Unlock()
+	p.reason = reason
+	p.closing = make(chan struct{})
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
-	go p.ws.Close(code, reason)
+	go func() {
+		defer close(p.closing)
+		_ = p.ws.Close(code, reason)
+	}()
 }
 
 // finish records why the connection ended and fails every pending request.
@@ -304,12 +315,16 @@ func (p *peer) finish(cause error) {
 	p.pending = nil
 	p.allow = map[string]int64{}
 	err := p.err
+	closing := p.closing
 	p.mu.Unlock()
+	if closing != nil {
+		<-closing
+	}
 	p.cancel()
+	_ = p.ws.CloseNow()
 	for _, cb := range pending {
 		cb(nil, err)
 	}
-	_ = p.ws.CloseNow()
 	close(p.done)
 }
 

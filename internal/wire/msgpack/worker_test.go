@@ -23,8 +23,16 @@ func newGoWorker() *goWorker {
 	}
 }
 
-func (w *goWorker) Print(_ context.Context, m string) error { w.events <- "print:" + m; return nil }
-func (w *goWorker) Keepalive(context.Context) error         { w.events <- "keepalive"; return nil }
+// event records e unless the test has stopped reading events.
+func (w *goWorker) event(e string) {
+	select {
+	case w.events <- e:
+	default:
+	}
+}
+
+func (w *goWorker) Print(_ context.Context, m string) error { w.event("print:" + m); return nil }
+func (w *goWorker) Keepalive(context.Context) error         { w.event("keepalive"); return nil }
 func (w *goWorker) WorkerInfo(context.Context) (map[string]any, error) {
 	return w.info, nil
 }
@@ -43,11 +51,11 @@ func (w *goWorker) StartCommand(_ context.Context, cmd *Command) error {
 }
 
 func (w *goWorker) InterruptCommand(_ context.Context, id, why string) error {
-	w.events <- fmt.Sprintf("interrupt:%s:%s", id, why)
+	w.event(fmt.Sprintf("interrupt:%s:%s", id, why))
 	return nil
 }
 
-func (w *goWorker) Shutdown(context.Context) error { w.events <- "shutdown"; return nil }
+func (w *goWorker) Shutdown(context.Context) error { w.event("shutdown"); return nil }
 
 // connect dials m as w1 with w and returns both ends.
 func connect(t *testing.T, m *master, w *goWorker) (*Client, *serverConn) {
