@@ -53,6 +53,7 @@ type testAuth struct {
 	users   map[string]string
 	limited bool
 	results []string
+	heard   chan<- string // if set, gets every result too
 }
 
 func (a *testAuth) Password(_ context.Context, name, _ string) (string, bool, error) {
@@ -73,6 +74,14 @@ func (a *testAuth) LoginResult(name, _ string, ok bool) {
 		r = "ok"
 	}
 	a.results = append(a.results, name+":"+r)
+	select {
+	case a.heard <- name + ":" + r:
+	default:
+	}
+	select {
+	case a.heard <- name + ":" + r:
+	default:
+	}
 }
 
 func (a *testAuth) Results() []string {

@@ -55,6 +55,8 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[*serverConn]struct{}
 	closed bool
+
+	onFrame func(in bool, b []byte) // tests capture the frames of every connection
 }
 
 // NewServer returns a Server that checks logins with auth and hands each
@@ -94,6 +96,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With("worker", name)
 	c := newServerConn(ws, name, r.RemoteAddr, log, s.opts)
+	c.p.onFrame = s.onFrame
 	if !s.track(c) {
 		c.p.close(websocket.StatusGoingAway, "master shutting down")
 	} else {
