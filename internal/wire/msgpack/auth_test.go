@@ -69,8 +69,7 @@ func TestUpgradeAuth(t *testing.T) {
 }
 
 func TestRateLimited(t *testing.T) {
-	m := startMaster(t, ServerOptions{})
-	m.auth.limited = true
+	m := startMaster(t, ServerOptions{}, func(s *Server) { s.auth.(*testAuth).limited = true })
 	_, resp, _ := websocket.Dial(testCtx(t), m.url, &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {basic("w1", "pa:ss")}}})
 	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {

@@ -127,7 +127,7 @@ func (c *serverConn) setup(ctx context.Context, name string, args map[string]any
 	}
 	u, ok := s.first[want]
 	if !ok {
-		return nil, fmt.Errorf("set builder list: %s: Key '%s' is missing.", name, want)
+		return nil, fmt.Errorf("set builder list: %s: key '%s' is missing", name, want)
 	}
 	return u.Value, nil
 }

@@ -21,11 +21,26 @@ const maxDepth = 32
 // (see check), so that a short frame cannot make the decoder allocate more
 // than a small multiple of its size, then normalises the numbers.
 func decodeFrame(b []byte) (frame, error) {
+	return new(decoder).decode(b)
+}
+
+// decoder decodes frames one at a time, reusing its state.
+type decoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+func (d *decoder) decode(b []byte) (frame, error) {
 	if err := check(b); err != nil {
 		return nil, err
 	}
-	dec := msgpack.NewDecoder(bytes.NewReader(b))
-	v, err := dec.DecodeInterface()
+	d.r.Reset(b)
+	if d.dec == nil {
+		d.dec = msgpack.NewDecoder(&d.r)
+	} else {
+		d.dec.Reset(&d.r)
+	}
+	v, err := d.dec.DecodeInterface()
 	if err != nil {
 		return nil, fmt.Errorf("decode msgpack: %w", err)
 	}

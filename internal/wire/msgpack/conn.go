@@ -41,11 +41,15 @@ func newServerConn(ws *websocket.Conn, name, remote string, log *slog.Logger, op
 		commands: map[string]*command{},
 	}
 	c.p.dispatch = c.dispatch
-	go func() {
-		<-c.p.Done()
-		c.completeAll(c.p.Err())
-	}()
 	return c
+}
+
+// serve reads the worker's frames until the connection ends, then
+// completes the commands still open.
+func (c *serverConn) serve() error {
+	err := c.p.run()
+	c.completeAll(err)
+	return err
 }
 
 // login asks for the worker's info and sends the worker settings; then

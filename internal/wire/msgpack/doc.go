@@ -25,8 +25,8 @@
 // login timeout is closed. Each connection has one reading goroutine;
 // requests are served on it in order, and nothing is queued without bound.
 //
-// The protocol is described in ../../../../shared/buildbot-behaviour.md
-// §4.1; this package learns from Buildbot 3.7's behaviour without its two
-// master-side bugs (update_read_file answers the bytes; upload_file_utime
-// passes the times).
+// It behaves as Buildbot 3.7's master and worker do (checked against
+// Debian's buildbot-worker 3.7 in the tests), without the master's two
+// bugs: update_read_file answers the bytes, upload_file_utime passes the
+// times.
 package msgpack

@@ -118,7 +118,8 @@ type master struct {
 	logs  *syncBuffer
 }
 
-func startMaster(t testing.TB, opts ServerOptions) *master {
+// startMaster serves a Server on 127.0.0.1; setup runs before it serves.
+func startMaster(t testing.TB, opts ServerOptions, setup ...func(*Server)) *master {
 	t.Helper()
 	m := &master{
 		auth:  &testAuth{users: map[string]string{"w1": "pa:ss", "w2": "secret2"}},
@@ -133,6 +134,9 @@ func startMaster(t testing.TB, opts ServerOptions) *master {
 		t.Fatal(err)
 	}
 	m.srv = srv
+	for _, f := range setup {
+		f(srv)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

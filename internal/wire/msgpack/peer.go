@@ -1,6 +1,7 @@
 package msgpack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -117,10 +118,18 @@ func (p *peer) run() error {
 }
 
 func (p *peer) readLoop() error {
+	var (
+		buf bytes.Buffer
+		dec decoder
+	)
 	for {
 		limit := p.limit()
 		p.ws.SetReadLimit(limit)
-		typ, b, err := p.ws.Read(p.ctx)
+		if buf.Cap() > 64<<10 {
+			buf = bytes.Buffer{} // do not keep a transfer's big frame
+		}
+		buf.Reset()
+		typ, err := p.readFrame(&buf)
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				p.log.Warn("closing connection: frame too big", "limit", limit)
@@ -128,6 +137,7 @@ func (p *peer) readLoop() error {
 			}
 			return err
 		}
+		b := buf.Bytes()
 		if p.onFrame != nil {
 			p.onFrame(true, b)
 		}
@@ -135,7 +145,7 @@ func (p *peer) readLoop() error {
 			p.log.Warn("ignoring a text frame")
 			continue
 		}
-		f, err := decodeFrame(b)
+		f, err := dec.decode(b)
 		if err != nil {
 			p.log.Warn("closing connection: malformed frame", "err", err)
 			p.close(websocket.StatusUnsupportedData, "malformed frame")
@@ -156,6 +166,18 @@ func (p *peer) readLoop() error {
 			return err
 		}
 	}
+}
+
+// readFrame reads the next message into buf. It reads without a context
+// (a cancellable one costs a timer per read in the WebSocket library):
+// the connection's end closes the socket, which ends the read.
+func (p *peer) readFrame(buf *bytes.Buffer) (websocket.MessageType, error) {
+	typ, r, err := p.ws.Reader(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	_, err = buf.ReadFrom(r)
+	return typ, err
 }
 
 func keys(f frame) []string {

@@ -211,9 +211,8 @@ func finished(t *testing.T, what string, s *sink, want int64) results {
 // TestRealWorker runs Debian's buildbot-worker 3.7 against the Server:
 // login, info, the connection sequence, every command.
 func TestRealWorker(t *testing.T) {
-	m := startMaster(t, ServerOptions{})
 	frames := &frameLog{}
-	m.srv.onFrame = frames.add
+	m := startMaster(t, ServerOptions{}, func(s *Server) { s.onFrame = frames.add })
 	w := startRealWorker(t, m, "pa:ss")
 	conn := recv(t, m.conns, "the worker's login")
 	ctx := testCtx(t)
@@ -442,9 +441,8 @@ func TestRealWorker(t *testing.T) {
 
 // TestRealWorkerRefused: a wrong password is refused at the upgrade.
 func TestRealWorkerRefused(t *testing.T) {
-	m := startMaster(t, ServerOptions{})
 	heard := make(chan string, 16)
-	m.auth.heard = heard
+	m := startMaster(t, ServerOptions{}, func(s *Server) { s.auth.(*testAuth).heard = heard })
 	startRealWorker(t, m, "wrong")
 	if r := recv(t, heard, "a login attempt"); r != "w1:fail" {
 		t.Errorf("login result %q, want w1:fail", r)

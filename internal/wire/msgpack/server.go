@@ -103,7 +103,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.untrack(c)
 		go s.login(c)
 	}
-	err = c.p.run()
+	err = c.serve()
 	log.Info("worker connection ended", "err", err)
 }
 
