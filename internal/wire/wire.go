@@ -100,7 +100,10 @@ type Update struct {
 	Value any
 }
 
-// Sink takes what a worker sends about one command.
+// Sink takes what a worker sends about one command. Its methods are
+// called one at a time, usually on the goroutine that reads the
+// connection: they must not wait on that connection (no Conn call from
+// inside them).
 type Sink interface {
 	// Update takes updates in the order the worker sent them.
 	Update(updates []Update)

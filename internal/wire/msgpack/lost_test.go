@@ -3,8 +3,11 @@ package msgpack
 import (
 	"context"
 	"errors"
+	"net/http"
 	"runtime"
 	"testing"
+
+	"github.com/coder/websocket"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
@@ -76,6 +79,27 @@ func TestMasterCloses(t *testing.T) {
 	waitDone(t, conn.Done(), "the master side's end")
 	if want := "connection lost: closed: duplicate worker"; conn.Err().Error() != want {
 		t.Errorf("master Err = %v, want %q", conn.Err(), want)
+	}
+}
+
+// TestServerClose: Close ends every connection, mid-login too, and turns
+// new workers away.
+func TestServerClose(t *testing.T) {
+	m := startMaster(t, ServerOptions{})
+	w := newGoWorker()
+	c, conn := connect(t, m, w)
+	r := dialRaw(t, m.url, basic("w2", "secret2"))
+	r.must() // get_worker_info, unanswered
+	m.srv.Close("master stopping")
+	waitDone(t, c.Done(), "the logged-in worker's end")
+	waitDone(t, conn.Done(), "the logged-in connection's end")
+	if code, reason := r.closeStatus(); reason != "master stopping" {
+		t.Errorf("the worker mid-login was closed with %v %q", code, reason)
+	}
+	_, resp, _ := websocket.Dial(testCtx(t), m.url, &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {basic("w1", "pa:ss")}}})
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a new worker got %v, want 503", resp)
 	}
 }
 

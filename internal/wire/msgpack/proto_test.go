@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -126,7 +127,7 @@ func TestNotAuthenticated(t *testing.T) {
 }
 
 func TestLoginTimeout(t *testing.T) {
-	m := startMaster(t, ServerOptions{LoginTimeout: 50e6})
+	m := startMaster(t, ServerOptions{LoginTimeout: 50 * time.Millisecond})
 	r := dialRaw(t, m.url, basic("w1", "pa:ss"))
 	if req := r.must(); req["op"] != "get_worker_info" {
 		t.Fatalf("first request %v", req)

@@ -453,3 +453,29 @@ func TestRealWorkerRefused(t *testing.T) {
 	default:
 	}
 }
+
+// TestRealWorkerKilled: kill -9 of the worker mid-command completes the
+// command with ErrConnectionLost.
+func TestRealWorkerKilled(t *testing.T) {
+	m := startMaster(t, ServerOptions{})
+	w := startRealWorker(t, m, "pa:ss")
+	conn := recv(t, m.conns, "the worker's login")
+	ctx := testCtx(t)
+	if _, err := conn.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetBuilderList(ctx, map[string]string{"b1": "b1"}); err != nil {
+		t.Fatal(err)
+	}
+	s := newSink()
+	// A command that outlives nothing: it ends once the worker is gone.
+	wait := "while kill -0 $PPID 2>/dev/null; do sleep 0.2; done"
+	run(t, conn, "wait", "shell", map[string]any{"workdir": "build", "command": []any{"sh", "-c", wait}, "logEnviron": false}, s)
+	if err := syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ended(t); !errors.Is(err, wire.ErrConnectionLost) {
+		t.Errorf("Complete(%v), want ErrConnectionLost", err)
+	}
+	waitDone(t, conn.Done(), "the connection's end")
+}

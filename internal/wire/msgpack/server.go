@@ -83,6 +83,10 @@ func NewServer(auth wire.Authenticator, accept func(wire.Conn), opts ServerOptio
 // connection until it ends.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("remote", r.RemoteAddr)
+	if s.isClosed() {
+		http.Error(w, "master shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	name, status := s.authenticate(r.Context(), r)
 	if status != http.StatusOK {
 		log.Warn("worker login refused", "worker", name, "status", status)
@@ -169,6 +173,12 @@ func (s *Server) login(c *serverConn) {
 	s.accept(c)
 }
 
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 func (s *Server) track(c *serverConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,8 +195,8 @@ func (s *Server) untrack(c *serverConn) {
 	delete(s.conns, c)
 }
 
-// Close closes every connection, logged in or not, with reason and
-// refuses new ones.
+// Close closes every connection, logged in or not, with reason, and
+// answers new ones 503. It does not wait for the connections' ends.
 func (s *Server) Close(reason string) {
 	s.mu.Lock()
 	s.closed = true
