@@ -28,6 +28,18 @@ type Authenticator interface {
 // ErrRateLimited refuses a login from an address that failed too often.
 var ErrRateLimited = errors.New("too many failed logins from this address")
 
+// LoginObserver is implemented by an Authenticator that wants to know how
+// each login attempt ended, for instance to rate-limit failures per
+// address. A protocol server calls LoginResult once per attempt that got as
+// far as a name (name is "" when the credentials were malformed).
+type LoginObserver interface {
+	LoginResult(name, remote string, ok bool)
+}
+
+// ErrConnectionLost is wrapped by the errors of calls, and of commands'
+// Complete, that ended because the connection to the worker went away.
+var ErrConnectionLost = errors.New("connection lost")
+
 // Conn is one logged-in worker connection, as the master uses it. Calls
 // may be made from several goroutines; each waits for the worker's answer
 // or ctx.
@@ -50,8 +62,10 @@ type Conn interface {
 	SetBuilderList(ctx context.Context, builders map[string]string) error
 	// StartCommand starts cmd and returns once the worker has accepted it.
 	// What the worker then sends about it goes to cmd.Sink, which may be
-	// called before StartCommand returns; Complete is always its last call,
-	// also when the connection is lost (with an error).
+	// called before StartCommand returns. Complete is called exactly once
+	// and is the Sink's last call: when the worker ends the command, when
+	// StartCommand fails (with its error), or when the connection is lost
+	// (with an error wrapping ErrConnectionLost).
 	StartCommand(ctx context.Context, cmd Command) error
 	// InterruptCommand asks the worker to interrupt command id.
 	InterruptCommand(ctx context.Context, builder, id, why string) error
@@ -68,8 +82,8 @@ type Conn interface {
 type Command struct {
 	ID      string         // unique on its connection
 	Builder string         // the builder the command runs for
-	Name    string         // shell, mkdir, rmdir, cpdir, stat, glob, listdir, rmfile, upload_file, upload_directory, download_file
-	Args    map[string]any // the command's arguments, as Buildbot's master sends them
+	Name    string         // shell, mkdir, rmdir, cpdir, stat, glob, listdir, rmfile, upload_file, upload_directory, download_file (or RemoteCommand's uploadFile, uploadDirectory, downloadFile)
+	Args    map[string]any // the command's arguments, as Buildbot's RemoteCommand holds them (paths relative to the builder's directory: dir, workdir, workersrc, …); a protocol turns them into its wire form
 	Sink    Sink
 }
 
@@ -86,7 +100,10 @@ type Update struct {
 	Value any
 }
 
-// Sink takes what a worker sends about one command.
+// Sink takes what a worker sends about one command. Its methods are
+// called one at a time, usually on the goroutine that reads the
+// connection: they must not wait on that connection (no Conn call from
+// inside them).
 type Sink interface {
 	// Update takes updates in the order the worker sent them.
 	Update(updates []Update)

@@ -1,0 +1,280 @@
+package msgpack
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// frame is one decoded message: a map with str keys. Integers are int64
+// (uint64 only above math.MaxInt64), floats float64, str string, bin
+// []byte, arrays []any and maps map[string]any.
+type frame map[string]any
+
+// maxDepth bounds how deeply a frame's arrays and maps nest.
+const maxDepth = 32
+
+// decodeFrame decodes one WebSocket message. It checks the structure first
+// (see check), so that a short frame cannot make the decoder allocate more
+// than a small multiple of its size, then normalises the numbers.
+func decodeFrame(b []byte) (frame, error) {
+	return new(decoder).decode(b)
+}
+
+// decoder decodes frames one at a time, reusing its state.
+type decoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+func (d *decoder) decode(b []byte) (frame, error) {
+	if err := check(b); err != nil {
+		return nil, err
+	}
+	d.r.Reset(b)
+	if d.dec == nil {
+		d.dec = msgpack.NewDecoder(&d.r)
+	} else {
+		d.dec.Reset(&d.r)
+	}
+	v, err := d.dec.DecodeInterface()
+	if err != nil {
+		return nil, fmt.Errorf("decode msgpack: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("frame is a %T, want a map", v)
+	}
+	return frame(normalise(m).(map[string]any)), nil
+}
+
+// encodeFrame encodes f as one msgpack map: Go strings as str, []byte as
+// bin.
+func encodeFrame(f frame) ([]byte, error) {
+	b, err := msgpack.Marshal(map[string]any(f))
+	if err != nil {
+		return nil, fmt.Errorf("encode %v frame: %w", f["op"], err)
+	}
+	return b, nil
+}
+
+// normalise turns the decoder's sized integers into int64 (uint64 when
+// they do not fit), in place where it can.
+func normalise(v any) any {
+	switch x := v.(type) {
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint8:
+		return int64(x)
+	case uint16:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x)
+		}
+		return x
+	case float32:
+		return float64(x)
+	case []any:
+		for i := range x {
+			x[i] = normalise(x[i])
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalise(e)
+		}
+	}
+	return v
+}
+
+// check walks b as one msgpack value without decoding it: the value must
+// be a map, fill b exactly, nest at most maxDepth deep, use str keys in
+// every map and no ext types, and no array, map, str or bin may claim more
+// elements or bytes than remain. The error says what is wrong and at which
+// byte offset.
+func check(b []byte) error {
+	if len(b) == 0 {
+		return fmt.Errorf("empty frame")
+	}
+	if c := b[0]; !(c >= 0x80 && c <= 0x8f) && c != 0xde && c != 0xdf {
+		return fmt.Errorf("frame starts with 0x%02x, want a map", c)
+	}
+	// Each level counts the values still to read in one container; in a
+	// map, even counts mean a key comes next.
+	type level struct {
+		left  int
+		isMap bool
+	}
+	stack := make([]level, 0, 8)
+	pos := 0
+	top := true
+	for top || len(stack) > 0 {
+		wantKey := false
+		if len(stack) > 0 {
+			l := &stack[len(stack)-1]
+			if l.left == 0 {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			wantKey = l.isMap && l.left%2 == 0
+			l.left--
+		}
+		top = false
+		if pos >= len(b) {
+			return fmt.Errorf("truncated frame: value expected at byte %d", pos)
+		}
+		c := b[pos]
+		head, n, kind, err := header(b[pos:])
+		if err != nil {
+			return fmt.Errorf("byte %d: %w", pos, err)
+		}
+		if wantKey && kind != kindStr {
+			return fmt.Errorf("byte %d: map key is not a str (0x%02x)", pos, c)
+		}
+		pos += head
+		rest := len(b) - pos
+		switch kind {
+		case kindStr, kindBin:
+			if n > rest {
+				return fmt.Errorf("byte %d: %d bytes claimed, %d left", pos-head, n, rest)
+			}
+			pos += n
+		case kindArray, kindMap:
+			items := n
+			if kind == kindMap {
+				items = 2 * n
+			}
+			// Every element takes at least one byte.
+			if items > rest {
+				return fmt.Errorf("byte %d: %d elements claimed, %d bytes left", pos-head, items, rest)
+			}
+			if len(stack) == maxDepth {
+				return fmt.Errorf("byte %d: nested deeper than %d", pos-head, maxDepth)
+			}
+			stack = append(stack, level{left: items, isMap: kind == kindMap})
+		case kindFixed:
+			if n > rest {
+				return fmt.Errorf("truncated frame at byte %d", pos-head)
+			}
+			pos += n
+		}
+	}
+	if pos != len(b) {
+		return fmt.Errorf("%d bytes after the map", len(b)-pos)
+	}
+	return nil
+}
+
+type kind int
+
+const (
+	kindFixed kind = iota // n more bytes of payload (numbers, nil, bool)
+	kindStr
+	kindBin
+	kindArray
+	kindMap
+)
+
+// header reads the type byte and length of the value at the start of b:
+// how many bytes the header takes, and the length or count it announces.
+func header(b []byte) (head, n int, k kind, err error) {
+	c := b[0]
+	switch {
+	case c <= 0x7f || c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+		return 1, 0, kindFixed, nil
+	case c >= 0x80 && c <= 0x8f:
+		return 1, int(c & 0x0f), kindMap, nil
+	case c >= 0x90 && c <= 0x9f:
+		return 1, int(c & 0x0f), kindArray, nil
+	case c >= 0xa0 && c <= 0xbf:
+		return 1, int(c & 0x1f), kindStr, nil
+	}
+	sized := func(width int, k kind) (int, int, kind, error) {
+		if len(b) < 1+width {
+			return 0, 0, 0, fmt.Errorf("truncated length of 0x%02x", c)
+		}
+		var n uint64
+		switch width {
+		case 1:
+			n = uint64(b[1])
+		case 2:
+			n = uint64(binary.BigEndian.Uint16(b[1:]))
+		case 4:
+			n = uint64(binary.BigEndian.Uint32(b[1:]))
+		}
+		return 1 + width, int(n), k, nil
+	}
+	switch c {
+	case 0xc4:
+		return sized(1, kindBin)
+	case 0xc5:
+		return sized(2, kindBin)
+	case 0xc6:
+		return sized(4, kindBin)
+	case 0xd9:
+		return sized(1, kindStr)
+	case 0xda:
+		return sized(2, kindStr)
+	case 0xdb:
+		return sized(4, kindStr)
+	case 0xdc:
+		return sized(2, kindArray)
+	case 0xdd:
+		return sized(4, kindArray)
+	case 0xde:
+		return sized(2, kindMap)
+	case 0xdf:
+		return sized(4, kindMap)
+	case 0xca:
+		return 1, 4, kindFixed, nil
+	case 0xcb:
+		return 1, 8, kindFixed, nil
+	case 0xcc, 0xd0:
+		return 1, 1, kindFixed, nil
+	case 0xcd, 0xd1:
+		return 1, 2, kindFixed, nil
+	case 0xce, 0xd2:
+		return 1, 4, kindFixed, nil
+	case 0xcf, 0xd3:
+		return 1, 8, kindFixed, nil
+	case 0xc1:
+		return 0, 0, 0, fmt.Errorf("0xc1 is never used in msgpack")
+	}
+	return 0, 0, 0, fmt.Errorf("msgpack ext type 0x%02x is not used by this protocol", c)
+}
+
+// Field accessors. They report a missing key and a key of the wrong type
+// the same way: ok is false.
+
+func (f frame) str(key string) (string, bool) {
+	s, ok := f[key].(string)
+	return s, ok
+}
+
+func (f frame) int(key string) (int64, bool) {
+	return asInt(f[key])
+}
+
+func asInt(v any) (int64, bool) {
+	n, ok := v.(int64)
+	return n, ok
+}
+
+func asFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}

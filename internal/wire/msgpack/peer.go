@@ -1,0 +1,361 @@
+package msgpack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/buildmaster/buildmaster/internal/wire"
+)
+
+// RemoteError is what the other side answered with is_exception, or the
+// failure text a worker completed a command with.
+type RemoteError struct {
+	Op      string // the request that failed, or "complete"
+	Message string
+}
+
+func (e *RemoteError) Error() string { return e.Op + ": " + e.Message }
+
+// answer is an error whose text is sent to the other side as is: the
+// texts Buildbot's peers use ("Command x does not exist.", …).
+type answer string
+
+func (a answer) Error() string { return string(a) }
+
+const (
+	// DefaultMaxFrame is the largest frame read unless an option says
+	// otherwise. A transfer command's blocksize raises it while the
+	// command is open (see peer.limit).
+	DefaultMaxFrame = 1 << 20
+	// frameOverhead is what a transfer frame holds beside its block.
+	frameOverhead = 4 << 10
+	// defaultWriteTimeout bounds one frame's write.
+	defaultWriteTimeout = time.Minute
+)
+
+// dispatcher answers one request from the other side; it runs on the read
+// goroutine, so requests are handled one at a time in the order they came.
+type dispatcher func(ctx context.Context, op string, f frame) (any, error)
+
+// peer is one side of a connection: the frame reader, this side's request
+// counter and the requests awaiting an answer. Server connections and the
+// worker client both build on it.
+type peer struct {
+	ws           *websocket.Conn
+	log          *slog.Logger
+	maxFrame     int64
+	writeTimeout time.Duration
+	dispatch     dispatcher
+	onFrame      func(in bool, b []byte) // tests capture frames with it
+
+	ctx    context.Context // cancelled when the connection ends
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	seq     int64
+	pending map[int64]func(any, error)
+	allow   map[string]int64 // transfer command id → largest frame it needs
+	closed  bool
+	err     error         // why the connection ended
+	reason  string        // why this side closed
+	closing chan struct{} // closed when this side's close handshake is over
+}
+
+func newPeer(ws *websocket.Conn, log *slog.Logger, maxFrame int64, writeTimeout time.Duration) *peer {
+	if maxFrame <= 0 {
+		maxFrame = DefaultMaxFrame
+	}
+	if writeTimeout <= 0 {
+		writeTimeout = defaultWriteTimeout
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &peer{
+		ws: ws, log: log, maxFrame: maxFrame, writeTimeout: writeTimeout,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		pending: map[int64]func(any, error){},
+		allow:   map[string]int64{},
+	}
+}
+
+// limit is the largest frame accepted next: maxFrame, or more while a
+// transfer whose blocks are bigger is open.
+func (p *peer) limit() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.maxFrame
+	for _, a := range p.allow {
+		n = max(n, a)
+	}
+	return n
+}
+
+// allowFrames lets frames of block bytes (plus overhead) through while
+// command id is open; block <= 0 removes the allowance.
+func (p *peer) allowFrames(id string, block int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if block <= 0 {
+		delete(p.allow, id)
+		return
+	}
+	p.allow[id] = block + frameOverhead
+}
+
+// run reads frames until the connection ends, then fails what awaits an
+// answer. It returns the reason the connection ended.
+func (p *peer) run() error {
+	err := p.readLoop()
+	p.finish(err)
+	return p.Err()
+}
+
+func (p *peer) readLoop() error {
+	var (
+		buf bytes.Buffer
+		dec decoder
+	)
+	for {
+		limit := p.limit()
+		p.ws.SetReadLimit(limit)
+		if buf.Cap() > 64<<10 {
+			buf = bytes.Buffer{} // do not keep a transfer's big frame
+		}
+		buf.Reset()
+		typ, err := p.readFrame(&buf)
+		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				p.log.Warn("closing connection: frame too big", "limit", limit)
+				return fmt.Errorf("frame over %d bytes", limit)
+			}
+			return err
+		}
+		b := buf.Bytes()
+		if p.onFrame != nil {
+			p.onFrame(true, b)
+		}
+		if typ != websocket.MessageBinary {
+			p.log.Warn("ignoring a text frame")
+			continue
+		}
+		f, err := dec.decode(b)
+		if err != nil {
+			p.log.Warn("closing connection: malformed frame", "err", err)
+			p.close(websocket.StatusUnsupportedData, "malformed frame")
+			return fmt.Errorf("malformed frame: %w", err)
+		}
+		seq, ok1 := f.int("seq_number")
+		op, ok2 := f.str("op")
+		if !ok1 || !ok2 {
+			p.log.Warn("dropping a frame without seq_number or op", "keys", keys(f))
+			continue
+		}
+		if op == "response" {
+			p.resolve(seq, f)
+			continue
+		}
+		result, err := p.dispatch(p.ctx, op, f)
+		if err := p.respond(seq, result, err); err != nil {
+			return err
+		}
+	}
+}
+
+// readFrame reads the next message into buf. It reads without a context
+// (a cancellable one costs a timer per read in the WebSocket library):
+// the connection's end closes the socket, which ends the read.
+func (p *peer) readFrame(buf *bytes.Buffer) (websocket.MessageType, error) {
+	typ, r, err := p.ws.Reader(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	_, err = buf.ReadFrom(r)
+	return typ, err
+}
+
+func keys(f frame) []string {
+	var ks []string
+	for k := range f {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// resolve hands a response to the request awaiting it.
+func (p *peer) resolve(seq int64, f frame) {
+	p.mu.Lock()
+	cb, ok := p.pending[seq]
+	delete(p.pending, seq)
+	p.mu.Unlock()
+	if !ok {
+		p.log.Debug("response to no pending request", "seq_number", seq)
+		return
+	}
+	if exc, _ := f["is_exception"].(bool); exc {
+		msg, ok := f["result"].(string)
+		if !ok {
+			msg = fmt.Sprint(f["result"])
+		}
+		cb(nil, &RemoteError{Message: msg})
+		return
+	}
+	cb(f["result"], nil)
+}
+
+func (p *peer) respond(seq int64, result any, err error) error {
+	out := frame{"op": "response", "seq_number": seq, "result": result}
+	if err != nil {
+		out["result"] = err.Error()
+		out["is_exception"] = true
+	}
+	return p.write(out)
+}
+
+// write sends one frame. It does not take the caller's context: the
+// WebSocket library closes the connection when a write's context ends
+// mid-write, and one caller giving up must not end the connection. A
+// write that takes longer than writeTimeout does end it.
+func (p *peer) write(f frame) error {
+	b, err := encodeFrame(f)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.writeTimeout)
+	defer cancel()
+	if p.onFrame != nil {
+		p.onFrame(false, b)
+	}
+	if err := p.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+		return fmt.Errorf("write %v: %w", f["op"], err)
+	}
+	return nil
+}
+
+// request sends f with the next seq_number. onReply gets the answer, or an
+// error wrapping wire.ErrConnectionLost, exactly once, unless request
+// itself fails or forget is called first.
+func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
+	p.mu.Lock()
+	if p.closed {
+		err := p.err
+		p.mu.Unlock()
+		return 0, err
+	}
+	seq := p.seq
+	p.seq++
+	p.pending[seq] = onReply
+	p.mu.Unlock()
+	f["seq_number"] = seq
+	if err := p.write(f); err != nil {
+		p.forget(seq)
+		return 0, err
+	}
+	return seq, nil
+}
+
+func (p *peer) forget(seq int64) {
+	p.mu.Lock()
+	delete(p.pending, seq)
+	p.mu.Unlock()
+}
+
+type reply struct {
+	v   any
+	err error
+}
+
+// call sends a request and waits for its answer or ctx. An is_exception
+// answer is a *RemoteError naming op.
+func (p *peer) call(ctx context.Context, op string, f frame) (any, error) {
+	f["op"] = op
+	ch := make(chan reply, 1)
+	seq, err := p.request(f, func(v any, err error) { ch <- reply{v, err} })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	select {
+	case r := <-ch:
+		var re *RemoteError
+		if errors.As(r.err, &re) {
+			re.Op = op
+			return nil, re
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("%s: %w", op, r.err)
+		}
+		return r.v, nil
+	case <-ctx.Done():
+		p.forget(seq)
+		return nil, fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+}
+
+// close starts the close handshake with reason; the read loop then ends.
+// The handshake waits for the peer (the library bounds it), so it runs
+// on its own goroutine, once.
+func (p *peer) close(code websocket.StatusCode, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing != nil {
+		return
+	}
+	p.reason = reason
+	p.closing = make(chan struct{})
+	if len(reason) > 120 {
+		reason = reason[:120]
+	}
+	go func() {
+		defer close(p.closing)
+		_ = p.ws.Close(code, reason)
+	}()
+}
+
+// finish records why the connection ended and fails every pending request.
+func (p *peer) finish(cause error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	switch {
+	case p.reason != "":
+		p.err = fmt.Errorf("%w: closed: %s", wire.ErrConnectionLost, p.reason)
+	case cause != nil:
+		p.err = fmt.Errorf("%w: %w", wire.ErrConnectionLost, cause)
+	default:
+		p.err = wire.ErrConnectionLost
+	}
+	pending := p.pending
+	p.pending = nil
+	p.allow = map[string]int64{}
+	err := p.err
+	closing := p.closing
+	p.mu.Unlock()
+	if closing != nil {
+		<-closing
+	}
+	p.cancel()
+	_ = p.ws.CloseNow()
+	for _, cb := range pending {
+		cb(nil, err)
+	}
+	close(p.done)
+}
+
+// Done is closed when the connection has ended.
+func (p *peer) Done() <-chan struct{} { return p.done }
+
+// Err says why the connection ended; nil while it lives.
+func (p *peer) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
