@@ -153,7 +153,7 @@ func (s *Store) closed(w *Writer) {
 // createFile creates a log's file and its directories, under s.mu so that
 // Remove does not remove the directories meanwhile. It returns the
 // directories whose entries must be made durable for the file's to be: its
-// own, and those of the ones it created.
+// own, and those of the ones it created (also when it fails half way).
 func (s *Store) createFile(path string) (File, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -165,7 +165,7 @@ func (s *Store) createFile(path string) (File, []string, error) {
 		dirs = append(dirs, filepath.Dir(d))
 	}
 	if err := s.fs.MkdirAll(dirs[0]); err != nil {
-		return nil, nil, err
+		return nil, dirs, err
 	}
 	f, err := s.fs.Create(path)
 	return f, dirs, err

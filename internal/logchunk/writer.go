@@ -208,10 +208,13 @@ func (w *Writer) flushLocked() error {
 func (w *Writer) write(b []byte, at int64) error {
 	if w.f == nil {
 		f, dirs, err := w.s.createFile(w.path)
+		if len(dirs) > len(w.syncDirs) { // an earlier try may have made some
+			w.syncDirs = dirs
+		}
 		if err != nil {
 			return fmt.Errorf("create: %w", err)
 		}
-		w.f, w.syncDirs = f, dirs
+		w.f = f
 	}
 	if w.dirty {
 		if err := w.f.Truncate(at); err != nil {

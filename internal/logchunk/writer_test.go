@@ -1,0 +1,180 @@
+package logchunk
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestAppend(t *testing.T) {
+	cases := []struct {
+		name   string
+		typ    Type
+		stream Stream
+		text   string
+		want   []string // lines in content form
+		err    string
+	}{
+		{"lines", Stdio, Stdout, "a\nb\n", []string{"oa\n", "ob\n"}, ""},
+		{"last line without newline", Stdio, Stderr, "a\nb", []string{"ea\n", "eb\n"}, ""},
+		{"empty line", Stdio, Header, "\n", []string{"h\n"}, ""},
+		{"nothing", Stdio, Stdout, "", nil, ""},
+		{"text", Text, NoStream, "x\n\ny", []string{"x\n", "\n", "y\n"}, ""},
+		{"html", HTML, NoStream, "<p>", []string{"<p>\n"}, ""},
+		{"stdio needs a stream", Stdio, NoStream, "a", nil, "stream '\\x00' not allowed"},
+		{"stdio with a bad stream", Stdio, 'x', "a", nil, "stream 'x' not allowed"},
+		{"text takes no stream", Text, Stdout, "a", nil, "stream 'o' not allowed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := newStore(t, Options{})
+			w, err := st.Create(1, c.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := w.Append(c.stream, []byte(c.text))
+			checkErr(t, err, c.err)
+			if r.From != 0 || r.Len() != int64(len(c.want)) || w.Lines() != int64(len(c.want)) {
+				t.Errorf("appended %v, %d lines; want %d", r, w.Lines(), len(c.want))
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, _, _ := readLines(t, st, 1, 0, -1); strings.Join(got, "") != strings.Join(c.want, "") {
+				t.Errorf("read %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestAppendChunk(t *testing.T) {
+	cases := []struct {
+		name    string
+		typ     Type
+		content string
+		want    string
+		err     string
+	}{
+		{"line without a stream", Stdio, "hcmd\nXout\n", "", "line 1 of the content starts with 'X'"},
+		{"sound", Stdio, "hcmd\noout\neerr", "hcmd\noout\neerr\n", ""},
+		{"empty line without stream", Stdio, "oa\n\n", "", "line 1 of the content starts with '\\n'"},
+		{"text", Text, "a\n\nb\n", "a\n\nb\n", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := newStore(t, Options{})
+			w, err := st.Create(1, c.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = w.AppendChunk([]byte(c.content))
+			checkErr(t, err, c.err)
+			if err != nil && w.Lines() != 0 {
+				t.Errorf("refused content added %d lines", w.Lines())
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, _, _ := readLines(t, st, 1, 0, -1); strings.Join(got, "") != c.want {
+				t.Errorf("read %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// A line longer than a chunk is cut into lines that fit, each with its
+// stream, never inside a UTF-8 character.
+func TestLongLine(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 32})
+	w, err := st.Create(1, Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("é∑x", 40) // 2+3+1 bytes a group
+	if _, err := w.Append(Stderr, []byte(long+"\nshort")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines, _, _ := readLines(t, st, 1, 0, -1)
+	var joined strings.Builder
+	for _, l := range lines[:len(lines)-1] {
+		if len(l) > 32 || l[0] != 'e' || !utf8.ValidString(l) {
+			t.Errorf("piece %q: longer than a chunk, without its stream or not UTF-8", l)
+		}
+		joined.WriteString(strings.TrimSuffix(l[1:], "\n"))
+	}
+	if joined.String() != long || lines[len(lines)-1] != "eshort\n" {
+		t.Errorf("pieces join to %q, want %q; last line %q", joined.String(), long, lines[len(lines)-1])
+	}
+}
+
+func TestWriterLifecycle(t *testing.T) {
+	st := newStore(t, Options{})
+	if _, err := st.Create(1, 'x'); err == nil {
+		t.Error("created a log of type x")
+	}
+	w, err := st.Create(1, Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(1, Stdio); !errors.Is(err, ErrOpen) {
+		t.Errorf("second create while open: %v, want ErrOpen", err)
+	}
+	if err := st.Close(); err == nil {
+		t.Error("store closed with a log open")
+	}
+	if _, err := st.Check(context.Background(), 1); !errors.Is(err, ErrOpen) {
+		t.Errorf("check of an open log: %v, want ErrOpen", err)
+	}
+	// Lines in the buffer are not read until flushed.
+	if _, err := w.Append(Stdout, []byte("one\ntwo\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, res := readLines(t, st, 1, 0, -1); len(got) != 0 || res.End != 0 || res.Type != Stdio {
+		t.Errorf("before flush read %q, %+v", got, res)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, res := readLines(t, st, 1, 0, -1); len(got) != 2 || res.End != 2 {
+		t.Errorf("after flush read %q, %+v", got, res)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+	for name, f := range map[string]func() error{
+		"append":       func() error { _, err := w.Append(Stdout, []byte("x")); return err },
+		"append chunk": func() error { _, err := w.AppendChunk([]byte("ox")); return err },
+		"flush":        w.Flush,
+		"sync":         w.Sync,
+	} {
+		if err := f(); !errors.Is(err, errClosed) {
+			t.Errorf("%s after close: %v", name, err)
+		}
+	}
+	if _, err := st.Create(1, Stdio); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("create over a file: %v, want fs.ErrExist", err)
+	}
+	// A log closed without lines has a file, read as empty.
+	w2, err := st.Create(2, HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, res := readLines(t, st, 2, 0, -1); len(got) != 0 || res.End != 0 || res.Type != HTML || len(res.Damage) > 0 {
+		t.Errorf("empty log read %q, %+v", got, res)
+	}
+	if s := st.Stats(); s.Chunks != 1 || s.RawBytes != int64(len("oone\notwo\n")) || s.StoredBytes != 2*FileHeaderSize+ChunkHeaderLen+10 {
+		t.Errorf("stats %+v", s)
+	}
+}
