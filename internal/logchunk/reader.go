@@ -104,33 +104,19 @@ func (s *Store) Read(ctx context.Context, logid uint64, offset, limit int64, fn 
 	if f != nil {
 		defer f.Close()
 	}
+	return scanLines(ctx, sc, window, fn)
+}
+
+// scanLines is Read on the chunks sc walks.
+func scanLines(ctx context.Context, sc *scanner, window Range, fn func(Line) error) (ReadResult, error) {
 	res := ReadResult{Type: sc.typ, End: -1}
 	for window.Len() > 0 {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		prev := sc.next
-		h, err := sc.header()
-		if err != nil {
-			var ce *CorruptError
-			if errors.As(err, &ce) {
-				res.Damage = append(res.Damage, ce)
-			}
-			res.End = sc.next
+		h, raw, ok := sc.chunk(window, &res)
+		if !ok {
 			break
-		}
-		res.lose(Range{prev, h.firstLine}, window)
-		if h.end() <= window.From {
-			continue
-		}
-		if h.firstLine >= window.To {
-			break
-		}
-		raw, err := sc.payload()
-		if err != nil {
-			res.Damage = append(res.Damage, err.(*CorruptError))
-			res.lose(Range{h.firstLine, h.end()}, window)
-			continue
 		}
 		if err := eachLine(raw, h.firstLine, window, sc.typ, func(l Line) error {
 			res.Lines++
@@ -192,23 +178,9 @@ func (r *RawReader) Read(p []byte) (int, error) {
 		if err := r.ctx.Err(); err != nil {
 			return 0, err
 		}
-		prev := r.sc.next
-		h, err := r.sc.header()
-		if err != nil {
-			var ce *CorruptError
-			if errors.As(err, &ce) {
-				r.res.Damage = append(r.res.Damage, ce)
-			}
-			r.res.End = r.sc.next
+		h, raw, ok := r.sc.chunk(Range{0, math.MaxInt64}, &r.res)
+		if !ok {
 			return 0, io.EOF
-		}
-		all := Range{0, math.MaxInt64}
-		r.res.lose(Range{prev, h.firstLine}, all)
-		raw, err := r.sc.payload()
-		if err != nil {
-			r.res.Damage = append(r.res.Damage, err.(*CorruptError))
-			r.res.lose(Range{h.firstLine, h.end()}, all)
-			continue
 		}
 		r.res.Lines += int64(h.lines)
 		if r.sc.typ == Stdio {

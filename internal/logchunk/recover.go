@@ -2,9 +2,8 @@ package logchunk
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
+	"math"
 	"os"
 )
 
@@ -31,27 +30,19 @@ func (s *Store) Check(ctx context.Context, logid uint64) (Report, error) {
 		return Report{}, err
 	}
 	defer f.Close()
+	return check(ctx, sc)
+}
+
+// check is Check on the chunks sc walks.
+func check(ctx context.Context, sc *scanner) (Report, error) {
 	rep := Report{Type: sc.typ}
 	res := ReadResult{}
-	all := Range{0, 1 << 62}
 	for {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		prev := sc.next
-		h, err := sc.header()
-		if errors.Is(err, io.EOF) {
+		if _, _, ok := sc.chunk(Range{0, math.MaxInt64}, &res); !ok {
 			break
-		}
-		if err != nil {
-			res.Damage = append(res.Damage, err.(*CorruptError))
-			break
-		}
-		res.lose(Range{prev, h.firstLine}, all)
-		if _, err := sc.payload(); err != nil {
-			res.Damage = append(res.Damage, err.(*CorruptError))
-			res.lose(Range{h.firstLine, h.end()}, all)
-			continue
 		}
 		rep.Chunks++
 	}

@@ -151,3 +151,36 @@ func (sc *scanner) payload() ([]byte, error) {
 	}
 	return raw, nil
 }
+
+// chunk returns the next chunk that holds lines of window, decoded. It
+// notes in res the lines the file skips or loses in damaged chunks, the
+// damage met, and End once at the end. ok is false at the end of what can
+// be read, or past window.
+func (sc *scanner) chunk(window Range, res *ReadResult) (h chunkHeader, raw []byte, ok bool) {
+	for {
+		prev := sc.next
+		h, err := sc.header()
+		if err != nil {
+			var ce *CorruptError
+			if errors.As(err, &ce) {
+				res.Damage = append(res.Damage, ce)
+			}
+			res.End = sc.next
+			return h, nil, false
+		}
+		res.lose(Range{prev, h.firstLine}, window)
+		if h.end() <= window.From {
+			continue
+		}
+		if h.firstLine >= window.To {
+			return h, nil, false
+		}
+		raw, err := sc.payload()
+		if err != nil {
+			res.Damage = append(res.Damage, err.(*CorruptError))
+			res.lose(Range{h.firstLine, h.end()}, window)
+			continue
+		}
+		return h, raw, true
+	}
+}
