@@ -9,7 +9,9 @@ import (
 	"testing"
 )
 
-func lineText(n int64) string { return fmt.Sprintf("line %d of a log being written %s", n, strings.Repeat("x", int(n%50))) }
+func lineText(n int64) string {
+	return fmt.Sprintf("line %d of a log being written %s", n, strings.Repeat("x", int(n%50)))
+}
 
 // Readers reading while a Writer appends see whole chunks only: every read
 // is a prefix of the log, in order, without damage, and the last read after

@@ -100,10 +100,16 @@ func FuzzScan(f *testing.F) {
 		if seal {
 			b = sealFile(b)
 		}
-		scan := func(b []byte) *scanner { return newScanner(1, bytes.NewReader(b), int64(len(b)), c) }
+		// A sparse index of small spacing, filled by the first walk (check),
+		// used by the window's read.
+		idx := &index{spacing: 64}
+		scan := func(b []byte) *scanner { return newScanner(1, bytes.NewReader(b), int64(len(b)), c, idx) }
 		window := Range{max(offset, 0), math.MaxInt64}
 		if limit >= 0 && limit < math.MaxInt64-window.From {
 			window.To = window.From + limit
+		}
+		if _, err := check(context.Background(), scan(b)); err != nil {
+			t.Fatal(err)
 		}
 		var text []byte
 		var served []int64

@@ -67,7 +67,7 @@ func (s *Store) open(logid uint64) (*os.File, *scanner, error) {
 	f, err := os.Open(s.Path(logid))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && limit >= 0 {
-			return nil, newScanner(logid, bytes.NewReader(nil), 0, s.codec), nil
+			return nil, newScanner(logid, bytes.NewReader(nil), 0, s.codec, nil), nil
 		}
 		return nil, nil, fmt.Errorf("logchunk: log %d: %w", logid, err)
 	}
@@ -80,7 +80,7 @@ func (s *Store) open(logid uint64) (*os.File, *scanner, error) {
 	if limit >= 0 {
 		size = min(size, limit)
 	}
-	return f, newScanner(logid, f, size, s.codec), nil
+	return f, newScanner(logid, f, size, s.codec, s.index(logid, false)), nil
 }
 
 // Read hands fn the lines offset … offset+limit-1 of log logid (to the end
@@ -110,6 +110,7 @@ func (s *Store) Read(ctx context.Context, logid uint64, offset, limit int64, fn 
 // scanLines is Read on the chunks sc walks.
 func scanLines(ctx context.Context, sc *scanner, window Range, fn func(Line) error) (ReadResult, error) {
 	res := ReadResult{Type: sc.typ, End: -1}
+	sc.seek(window.From)
 	for window.Len() > 0 {
 		if err := ctx.Err(); err != nil {
 			return res, err

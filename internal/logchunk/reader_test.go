@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -27,9 +28,16 @@ func chunkStarts(t *testing.T, st *Store, logid uint64) []int64 {
 }
 
 // Every window that starts or ends at, just before or just after a chunk
-// boundary reads exactly its lines.
+// boundary reads exactly its lines, with the sparse index (an entry every
+// few chunks) and without.
 func TestReadWindows(t *testing.T) {
+	t.Run("walk", func(t *testing.T) { testReadWindows(t, indexSpacing) })
+	t.Run("index", func(t *testing.T) { testReadWindows(t, 700) })
+}
+
+func testReadWindows(t *testing.T, spacing int64) {
 	st := newStore(t, Options{ChunkSize: 512})
+	st.indexSpacing = spacing
 	lines := buildOutput(200)
 	writeLog(t, st, 1, Stdio, lines)
 	starts := chunkStarts(t, st, 1)
@@ -164,5 +172,52 @@ func TestRawLarge(t *testing.T) {
 	}
 	if cap(r.sc.raw) > DefaultChunkSize || cap(r.sc.stored) > DefaultChunkSize {
 		t.Errorf("buffers of %d and %d bytes, want one chunk", cap(r.sc.raw), cap(r.sc.stored))
+	}
+}
+
+// The sparse index finds a window's first chunk without walking the file,
+// and an index that no longer matches the file is dropped, not trusted.
+func TestIndex(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 256})
+	st.indexSpacing = 1000
+	lines := buildOutput(3000)
+	writeLog(t, st, 1, Stdio, lines)
+	x := st.index(1, false)
+	if len(x.offs) < 10 {
+		t.Fatalf("the writer noted %d chunks, want many", len(x.offs))
+	}
+	checkIndex(t, st, x)
+	f, sc, err := st.open(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.seek(2900)
+	_ = f.Close()
+	i := slices.Index(x.offs, sc.off)
+	if i < 0 || x.lines[i] > 2900 || i+1 < len(x.lines) && x.lines[i+1] <= 2900 {
+		t.Errorf("seek to line 2900 starts at byte %d (line %d), not at the last entry before it: %v", sc.off, sc.next, x.lines)
+	}
+
+	// Another file with other chunks takes the place of the log's.
+	other := newStore(t, Options{ChunkSize: 700})
+	writeLog(t, other, 1, Stdio, lines)
+	if err := os.WriteFile(st.Path(1), fileBytes(t, other.Path(1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, res := readLines(t, st, 1, 2500, 10); !slices.Equal(got, lines[2500:2510]) || len(res.Damage) > 0 {
+		t.Errorf("read through a stale index: %q, %+v", got, res)
+	}
+	checkIndex(t, st, st.index(1, false))
+}
+
+// checkIndex checks that every entry of x points at the header of a chunk
+// of log 1 starting at its line, entries apart by the store's spacing.
+func checkIndex(t *testing.T, st *Store, x *index) {
+	t.Helper()
+	b := fileBytes(t, st.Path(1))
+	for i, off := range x.offs {
+		if h, err := parseChunkHeader(b[off:]); err != nil || h.firstLine != x.lines[i] || (i > 0 && off-x.offs[i-1] < st.indexSpacing) {
+			t.Fatalf("index entry %d (byte %d, line %d): %+v, %v", i, off, x.lines[i], h, err)
+		}
 	}
 }

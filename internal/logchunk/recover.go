@@ -65,6 +65,7 @@ func (s *Store) Recover(ctx context.Context, logid uint64) (Report, error) {
 		return rep, err
 	}
 	size := rep.Size
+	s.forget(logid)
 	f, err := os.OpenFile(s.Path(logid), os.O_WRONLY, 0)
 	if err != nil {
 		return rep, fmt.Errorf("logchunk: recover log %d: %w", logid, err)

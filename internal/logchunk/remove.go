@@ -38,6 +38,7 @@ func (s *Store) remove(logid uint64) error {
 	if s.writers[logid] != nil {
 		return fmt.Errorf("logchunk: remove log %d: %w", logid, ErrOpen)
 	}
+	delete(s.indexes, logid)
 	path := s.Path(logid)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("logchunk: remove log %d: %w", logid, err)

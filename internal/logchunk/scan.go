@@ -43,6 +43,7 @@ type scanner struct {
 	size  int64 // bytes that may be read
 	typ   Type
 	c     *codec
+	idx   *index // sparse index to use and add to; nil for none
 
 	off    int64 // of the next header
 	next   int64 // line after the last chunk's
@@ -58,8 +59,8 @@ type scanner struct {
 // newScanner reads the file header of r (size bytes may be read). An empty
 // file is a log without chunks; a damaged file header is a Tail
 // *CorruptError, returned by the scanner's first header call.
-func newScanner(logid uint64, r io.ReaderAt, size int64, c *codec) *scanner {
-	sc := &scanner{logid: logid, r: r, size: size, c: c, off: FileHeaderSize}
+func newScanner(logid uint64, r io.ReaderAt, size int64, c *codec, idx *index) *scanner {
+	sc := &scanner{logid: logid, r: r, size: size, c: c, idx: idx, off: FileHeaderSize}
 	if size == 0 {
 		sc.off = 0
 		return sc
@@ -122,7 +123,31 @@ func (sc *scanner) header() (chunkHeader, error) {
 	sc.cur, sc.curOff = h, sc.off
 	sc.off += ChunkHeaderLen + int64(h.storedLen)
 	sc.next = h.end()
+	if sc.idx != nil {
+		sc.idx.add(sc.curOff, h.firstLine)
+	}
 	return h, nil
+}
+
+// seek moves a fresh scanner to the last chunk its index knows at or
+// before line, if that chunk's header is there as noted; else the index
+// is reset and the scanner starts from the first chunk.
+func (sc *scanner) seek(line int64) {
+	if sc.idx == nil || sc.tail != nil {
+		return
+	}
+	off, first, ok := sc.idx.find(line, sc.size-ChunkHeaderLen+1)
+	if !ok || off <= sc.off {
+		return
+	}
+	var b [ChunkHeaderLen]byte
+	if _, err := sc.r.ReadAt(b[:], off); err == nil {
+		if h, err := parseChunkHeader(b[:]); err == nil && h.firstLine == first {
+			sc.off, sc.next = off, first
+			return
+		}
+	}
+	sc.idx.reset()
 }
 
 // payload reads, checks and decodes the lines of the chunk header last

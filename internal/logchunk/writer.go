@@ -23,6 +23,7 @@ type Writer struct {
 	logid uint64
 	typ   Type
 	path  string
+	idx   *index
 
 	mu        sync.Mutex
 	f         File         // nil until the file is created
@@ -138,9 +139,10 @@ func (w *Writer) addLine(stream Stream, text []byte) {
 		}
 		if w.pending == 0 {
 			w.first = w.next
-			if w.raw == nil {
-				w.raw = make([]byte, 0, w.s.chunkSize)
-			}
+		}
+		if need := len(w.raw) + prefix + len(piece) + 1; need > cap(w.raw) {
+			// Grow as a small log needs, to one chunk at most.
+			w.raw = append(make([]byte, 0, min(w.s.chunkSize, max(need, 2*cap(w.raw), 512))), w.raw...)
 		}
 		if prefix > 0 {
 			w.raw = append(w.raw, byte(stream))
@@ -196,6 +198,7 @@ func (w *Writer) flushLocked() error {
 		return &LostError{Logid: w.logid, Lines: lines, Err: err}
 	}
 	if lines.Len() > 0 {
+		w.idx.add(max(at, FileHeaderSize), lines.From)
 		w.s.stats.chunks.Add(1)
 		w.s.stats.raw.Add(int64(rawLen))
 	}
