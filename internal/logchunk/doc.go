@@ -18,12 +18,14 @@
 //
 // Lines are numbered from 0. A Writer numbers the lines it is given in
 // order; lines it could not write (disk full) keep their numbers and are
-// reported by Writer.Lost, so later lines keep theirs. Readers see whole
-// chunks only, including while a Writer of the same Store appends: lines
-// still in a Writer's buffer are not visible until it flushes (by size, or
-// Flush). Memory is bounded per Writer (one chunk buffer and its compressed
-// copy) and per reader (one stored and one decoded chunk); no read loads a
-// file.
+// reported by Writer.Lost, so later lines keep theirs. A read of a log
+// whose Writer (of the same Store) is appending sees every line added
+// before it began: the chunks written whole (never one being written), then
+// a copy of the lines in the Writer's buffer. Memory is bounded per Writer
+// (one chunk buffer and its compressed copy) and per reader (one stored and
+// one decoded chunk, and at most one chunk of a Writer's buffer); no read
+// loads a file. A sparse index per log (in memory, for the logs read or
+// written lately) lets a read from line N skip to a chunk near it.
 //
 // Damage (a torn write after kill -9, a flipped bit) is detected by
 // checksums. A chunk whose payload is damaged but whose header is intact is

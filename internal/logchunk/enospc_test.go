@@ -116,8 +116,8 @@ func TestDiskFull(t *testing.T) {
 				t.Fatalf("flush on a full disk: %v, want a LostError of %v ending at line 80", err, c.cause)
 			}
 			// Readers meanwhile see the chunks before the failure only.
-			if got, _, res := readLines(t, st, 1, 0, -1); len(got) != 40 || len(res.Damage) > 0 {
-				t.Errorf("read while full: %d lines, %+v", len(got), res)
+			if got, _, res := readLines(t, st, 1, 0, -1); len(got) != 40 || len(res.Damage) > 0 || !slices.Equal(res.Lost, []Range{{40, 80}}) || res.End != 80 {
+				t.Errorf("read while full: %d lines, %+v; want 40, then 40…79 lost", len(got), res)
 			}
 			ffs.set(func(f *faultFS) { f.full, f.partial, f.noTrim = false, false, false })
 			if err := appendFlush(80, 120); err != nil {
@@ -163,8 +163,8 @@ func TestDiskFullAtCreate(t *testing.T) {
 	if err := w.Sync(); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("sync on a full disk: %v", err)
 	}
-	if got, _, res := readLines(t, st, 5, 0, -1); len(got) != 0 || res.End != 0 {
-		t.Errorf("read of a log without a file yet: %q %+v", got, res)
+	if got, _, res := readLines(t, st, 5, 0, -1); len(got) != 0 || res.End != 2 || !slices.Equal(res.Lost, []Range{{0, 2}}) || res.Type != Text {
+		t.Errorf("read of a log without a file yet: %q %+v; want lines 0…1 lost", got, res)
 	}
 	ffs.set(func(f *faultFS) { f.noCreate = false })
 	if _, err := w.Append(NoStream, []byte("c\n")); err != nil {

@@ -29,7 +29,7 @@ func (l Line) AppendContent(dst []byte) []byte {
 
 // ReadResult says what a read found besides the lines it handed over.
 type ReadResult struct {
-	Type  Type  // the log's type; 0 when its file holds no header yet
+	Type  Type  // the log's type; 0 when its file holds no sound header
 	Lines int64 // lines handed over
 	// Lost are the lines of the range asked for that the file skips
 	// (dropped when written: disk full) or holds in damaged chunks.
@@ -57,17 +57,21 @@ func (r *ReadResult) lose(lines Range, window Range) {
 }
 
 // open opens log logid's file for reading and returns a scanner limited to
-// what a reader may see: the whole file, or what its Writer has committed.
-// A log whose Writer has not created the file yet reads as empty.
-func (s *Store) open(logid uint64) (*os.File, *scanner, error) {
-	limit := int64(-1)
+// what a reader may see: the whole file, or what its Writer has committed
+// and, after that, a copy of the Writer's buffered lines in window. A log
+// whose Writer has not created the file yet has only those.
+func (s *Store) open(logid uint64, window Range) (*os.File, *scanner, error) {
+	limit, pend, typ := int64(-1), (*pendingLines)(nil), Type(0)
 	if w := s.writer(logid); w != nil {
-		limit = w.committed.Load() // before the file's size: the file holds at least that
+		limit, pend = w.snapshot(window) // before the file's size: the file holds at least that
+		typ = w.typ
 	}
 	f, err := os.Open(s.Path(logid))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && limit >= 0 {
-			return nil, newScanner(logid, bytes.NewReader(nil), 0, s.codec, nil), nil
+			sc := newScanner(logid, bytes.NewReader(nil), 0, s.codec, nil)
+			sc.pend, sc.typ = pend, typ
+			return nil, sc, nil
 		}
 		return nil, nil, fmt.Errorf("logchunk: log %d: %w", logid, err)
 	}
@@ -80,12 +84,17 @@ func (s *Store) open(logid uint64) (*os.File, *scanner, error) {
 	if limit >= 0 {
 		size = min(size, limit)
 	}
-	return f, newScanner(logid, f, size, s.codec, s.index(logid, false)), nil
+	sc := newScanner(logid, f, size, s.codec, s.index(logid, false))
+	if pend != nil {
+		sc.pend, sc.typ = pend, typ
+	}
+	return f, sc, nil
 }
 
 // Read hands fn the lines offset … offset+limit-1 of log logid (to the end
 // when limit < 0) that its file holds, in order, decoding one chunk at a
-// time. With a Writer open on the log it reads the chunks written so far.
+// time. With a Writer open on the log it reads the lines added so far:
+// the chunks written, then those in the Writer's buffer.
 // It stops at fn's first error, which it returns. Damage in the file is
 // not an error: it is reported in the result, with the lines it loses.
 // A log without a file (and no Writer) is an error that is fs.ErrNotExist.
@@ -97,7 +106,7 @@ func (s *Store) Read(ctx context.Context, logid uint64, offset, limit int64, fn 
 	if limit >= 0 && limit < math.MaxInt64-offset {
 		window.To = offset + limit
 	}
-	f, sc, err := s.open(logid)
+	f, sc, err := s.open(logid, window)
 	if err != nil {
 		return ReadResult{End: -1}, err
 	}
@@ -161,9 +170,9 @@ type RawReader struct {
 }
 
 // Raw opens log logid for reading its text, one chunk at a time. With a
-// Writer open on the log it reads the chunks written when Raw was called.
+// Writer open on the log it reads the lines added when Raw was called.
 func (s *Store) Raw(ctx context.Context, logid uint64) (*RawReader, error) {
-	f, sc, err := s.open(logid)
+	f, sc, err := s.open(logid, Range{0, math.MaxInt64})
 	if err != nil {
 		return nil, err
 	}

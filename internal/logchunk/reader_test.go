@@ -187,7 +187,7 @@ func TestIndex(t *testing.T) {
 		t.Fatalf("the writer noted %d chunks, want many", len(x.offs))
 	}
 	checkIndex(t, st, x)
-	f, sc, err := st.open(1)
+	f, sc, err := st.open(1, Range{2900, 2901})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func (s *Store) Check(ctx context.Context, logid uint64) (Report, error) {
 	if s.writer(logid) != nil {
 		return Report{}, fmt.Errorf("logchunk: check log %d: %w", logid, ErrOpen)
 	}
-	f, sc, err := s.open(logid)
+	f, sc, err := s.open(logid, Range{})
 	if err != nil {
 		return Report{}, err
 	}

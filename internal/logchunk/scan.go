@@ -1,6 +1,7 @@
 package logchunk
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,8 @@ type scanner struct {
 	size  int64 // bytes that may be read
 	typ   Type
 	c     *codec
-	idx   *index // sparse index to use and add to; nil for none
+	idx   *index        // sparse index to use and add to; nil for none
+	pend  *pendingLines // lines after the chunks (a Writer's buffer); nil for none
 
 	off    int64 // of the next header
 	next   int64 // line after the last chunk's
@@ -177,14 +179,24 @@ func (sc *scanner) payload() ([]byte, error) {
 	return raw, nil
 }
 
-// chunk returns the next chunk that holds lines of window, decoded. It
-// notes in res the lines the file skips or loses in damaged chunks, the
+// chunk returns the next chunk that holds lines of window, decoded, and
+// after the last one the lines of pend (as one more chunk). It notes in res the lines the file skips or loses in damaged chunks, the
 // damage met, and End once at the end. ok is false at the end of what can
 // be read, or past window.
 func (sc *scanner) chunk(window Range, res *ReadResult) (h chunkHeader, raw []byte, ok bool) {
 	for {
 		prev := sc.next
 		h, err := sc.header()
+		if errors.Is(err, io.EOF) && sc.pend != nil {
+			p := sc.pend
+			sc.pend = nil
+			res.lose(Range{prev, p.first}, window)
+			sc.next = p.end
+			if len(p.raw) == 0 {
+				continue
+			}
+			return chunkHeader{firstLine: p.first, lines: uint32(bytes.Count(p.raw, []byte{'\n'}))}, p.raw, true
+		}
 		if err != nil {
 			var ce *CorruptError
 			if errors.As(err, &ce) {

@@ -300,6 +300,35 @@ func (w *Writer) Close() error {
 	return err
 }
 
+// pendingLines are lines a Writer holds in its buffer, copied for a reader.
+type pendingLines struct {
+	first int64  // number of the first line in raw
+	raw   []byte // lines as in a chunk
+	end   int64  // the Writer's next line
+}
+
+// snapshot returns, at one instant, the file bytes that hold whole chunks
+// and a copy of the buffered lines that fall in window.
+func (w *Writer) snapshot(window Range) (int64, *pendingLines) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := &pendingLines{first: w.next, end: w.next}
+	raw, n := w.raw, w.first
+	for w.pending > 0 && len(raw) > 0 && n < window.From {
+		raw = raw[bytes.IndexByte(raw, '\n')+1:]
+		n++
+	}
+	cut, m := 0, n
+	for w.pending > 0 && cut < len(raw) && m < window.To {
+		cut += bytes.IndexByte(raw[cut:], '\n') + 1
+		m++
+	}
+	if cut > 0 {
+		p.first, p.raw = n, bytes.Clone(raw[:cut])
+	}
+	return w.committed.Load(), p
+}
+
 // Lines returns the number of lines added so far (lost ones included): the
 // number the next line will have.
 func (w *Writer) Lines() int64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -131,18 +132,20 @@ func TestWriterLifecycle(t *testing.T) {
 	if _, err := st.Check(context.Background(), 1); !errors.Is(err, ErrOpen) {
 		t.Errorf("check of an open log: %v, want ErrOpen", err)
 	}
-	// Lines in the buffer are not read until flushed.
+	// Lines in the buffer are read as those written.
 	if _, err := w.Append(Stdout, []byte("one\ntwo\n")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, res := readLines(t, st, 1, 0, -1); len(got) != 0 || res.End != 0 || res.Type != Stdio {
-		t.Errorf("before flush read %q, %+v", got, res)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, res := readLines(t, st, 1, 0, -1); len(got) != 2 || res.End != 2 {
-		t.Errorf("after flush read %q, %+v", got, res)
+	for _, when := range []string{"before flush", "after flush"} {
+		if got, _, res := readLines(t, st, 1, 0, -1); !slices.Equal(got, []string{"oone\n", "otwo\n"}) || res.End != 2 || res.Type != Stdio {
+			t.Errorf("%s read %q, %+v", when, got, res)
+		}
+		if got, _, res := readLines(t, st, 1, 1, 5); !slices.Equal(got, []string{"otwo\n"}) || res.End != 2 {
+			t.Errorf("%s read from line 1: %q, %+v", when, got, res)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
