@@ -10,7 +10,9 @@ import (
 	"testing"
 )
 
-func lineText(n int64) string { return fmt.Sprintf("line %d of a log being written %s", n, strings.Repeat("x", int(n%50))) }
+func lineText(n int64) string {
+	return fmt.Sprintf("line %d of a log being written %s", n, strings.Repeat("x", int(n%50)))
+}
 
 // Readers reading while a Writer appends see every line appended before
 // the read began (written chunks and the Writer's buffer), in order,

@@ -44,6 +44,7 @@ type Store struct {
 	indexSpacing int64
 	fs           FS
 	codec        *codec
+	bufs         sync.Pool // *[]byte: chunks being encoded and written
 
 	mu      sync.Mutex         // guards writers, indexes, and directories being created or removed
 	writers map[uint64]*Writer // open Writers, for readers to see their committed size
@@ -73,8 +74,10 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{dir: dir, chunkSize: o.ChunkSize, indexSpacing: indexSpacing, fs: o.FS, codec: c,
-		writers: map[uint64]*Writer{}, indexes: map[uint64]*index{}}, nil
+	s := &Store{dir: dir, chunkSize: o.ChunkSize, indexSpacing: indexSpacing, fs: o.FS, codec: c,
+		writers: map[uint64]*Writer{}, indexes: map[uint64]*index{}}
+	s.bufs.New = func() any { return new([]byte) }
+	return s, nil
 }
 
 // Close releases the compressor; Writers still open must be closed first.

@@ -9,9 +9,9 @@ import (
 	"unicode/utf8"
 )
 
-// Writer appends lines to one log (Store.Create). It buffers one chunk;
-// a chunk is written when the next line would not fit, and on Flush, Sync
-// and Close.
+// Writer appends lines to one log (Store.Create). It buffers one chunk
+// (and lets the buffer go when Flush, Sync or Close write it); a chunk is
+// written when the next line would not fit, and on Flush, Sync and Close.
 //
 // A failed write (disk full) does not stop it: the chunk is dropped, its
 // lines are counted lost (Lost) so that later lines keep their numbers, any
@@ -35,7 +35,6 @@ type Writer struct {
 	first     int64        // number of the first line in raw
 	pending   int          // lines in raw
 	raw       []byte       // the chunk being filled
-	out       []byte       // the chunk encoded
 	lost      []Range
 	closed    bool
 }
@@ -135,7 +134,7 @@ func (w *Writer) addLine(stream Stream, text []byte) {
 			piece = text[:utf8Cut(text, limit)]
 		}
 		if len(w.raw)+prefix+len(piece)+1 > w.s.chunkSize {
-			_ = w.flushLocked() // a failure is in w.lost
+			_ = w.flushLocked(true) // a failure is in w.lost
 		}
 		if w.pending == 0 {
 			w.first = w.next
@@ -175,24 +174,32 @@ func (w *Writer) Flush() error {
 	if w.closed {
 		return fmt.Errorf("logchunk: log %d: %w", w.logid, errClosed)
 	}
-	return w.flushLocked()
+	return w.flushLocked(false)
 }
 
-func (w *Writer) flushLocked() error {
+// flushLocked writes the buffered lines as a chunk. The buffer is kept for
+// the next lines when full (keep: lines are streaming in), else let go, so
+// that a log that waits holds no chunk buffer.
+func (w *Writer) flushLocked(keep bool) error {
 	at := w.committed.Load()
 	if w.pending == 0 && at > 0 {
 		return nil
 	}
-	out := w.out[:0]
+	bp := w.s.bufs.Get().(*[]byte)
+	defer w.s.bufs.Put(bp)
+	out := (*bp)[:0]
 	if at == 0 {
 		out = fileHeader{typ: w.typ, logid: w.logid}.append(out)
 	}
 	if w.pending > 0 {
 		out = w.s.codec.appendChunk(out, w.first, w.pending, w.raw)
 	}
-	w.out = out
+	*bp = out
 	lines, rawLen := Range{w.first, w.first + int64(w.pending)}, len(w.raw)
 	w.raw, w.pending = w.raw[:0], 0
+	if !keep {
+		w.raw = nil
+	}
 	if err := w.write(out, at); err != nil {
 		w.addLost(lines)
 		return &LostError{Logid: w.logid, Lines: lines, Err: err}
@@ -259,7 +266,7 @@ func (w *Writer) Sync() error {
 }
 
 func (w *Writer) syncLocked() error {
-	err := w.flushLocked()
+	err := w.flushLocked(false)
 	if w.f == nil || !w.unsynced {
 		return err
 	}
@@ -295,7 +302,7 @@ func (w *Writer) Close() error {
 			err = errors.Join(err, fmt.Errorf("logchunk: log %d: close: %w", w.logid, cerr))
 		}
 	}
-	w.closed, w.raw, w.out = true, nil, nil
+	w.closed, w.raw = true, nil
 	w.s.closed(w)
 	return err
 }

@@ -181,3 +181,24 @@ func TestWriterLifecycle(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// A Writer holds at most one chunk, and none once Flush has written it.
+func TestWriterBuffer(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 4096})
+	w, err := st.Create(1, Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i, l := range buildOutput(5000) {
+		if _, err := w.AppendChunk([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+		if cap(w.raw) > 4096 {
+			t.Fatalf("after line %d the buffer holds %d bytes, more than a chunk", i, cap(w.raw))
+		}
+	}
+	if err := w.Flush(); err != nil || w.raw != nil {
+		t.Errorf("after flush: %v, buffer of %d bytes", err, cap(w.raw))
+	}
+}
