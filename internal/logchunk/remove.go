@@ -52,10 +52,10 @@ func (s *Store) remove(logid uint64) error {
 	return nil
 }
 
-// List returns the ids of at most max logs that have a file, in increasing
+// List returns the ids of at most limit logs that have a file, in increasing
 // order, from the first one after after (0 for all). It reads one
 // directory of at most 4096 names at a time.
-func (s *Store) List(ctx context.Context, after uint64, max int) ([]uint64, error) {
+func (s *Store) List(ctx context.Context, after uint64, limit int) ([]uint64, error) {
 	var ids []uint64
 	his, err := s.dirIDs(s.dir, after>>24)
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *Store) List(ctx context.Context, after uint64, max int) ([]uint64, erro
 				if id <= after {
 					continue
 				}
-				if len(ids) == max {
+				if len(ids) == limit {
 					return ids, nil
 				}
 				ids = append(ids, id)
