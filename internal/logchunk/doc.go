@@ -6,15 +6,15 @@
 //
 // # Use
 //
-//	st, _ := logchunk.Open(dir, logchunk.Options{})
-//	w, _ := st.Create(logid, logchunk.Stdio)
-//	w.Append(logchunk.Stdout, []byte("compiling\n"))  // or w.AppendChunk("ocompiling\n")
-//	w.Sync()                                          // before a step's result is acknowledged
-//	w.Close()                                         // flush, fsync, close
-//	st.Read(ctx, logid, offset, limit, func(l logchunk.Line) error { … })
-//	r, _ := st.Raw(ctx, logid)                        // io.Reader of the text, for /raw
-//	st.Recover(logid)                                 // at start, for a log that was being written
-//	st.List(ctx, after, n); st.Remove(ctx, ids...)    // horizons
+//	st, err := logchunk.Open(dir, logchunk.Options{})
+//	w, err := st.Create(logid, logchunk.Stdio)
+//	w.Append(logchunk.Stdout, []byte("compiling\n")) // or w.AppendChunk([]byte("ocompiling\n"))
+//	w.Sync()  // before a step's result is acknowledged
+//	w.Close() // flush, fsync, close; w.Lost() are the lines a full disk dropped
+//	res, err := st.Read(ctx, logid, offset, limit, func(l logchunk.Line) error { … })
+//	r, err := st.Raw(ctx, logid) // io.Reader of the text, for /raw
+//	rep, err := st.Recover(ctx, logid) // at start, for a log that was being written
+//	ids, err := st.List(ctx, after, n); n, err := st.Remove(ctx, ids...) // horizons
 //
 // Lines are numbered from 0. A Writer numbers the lines it is given in
 // order; lines it could not write (disk full) keep their numbers and are
@@ -22,7 +22,7 @@
 // whose Writer (of the same Store) is appending sees every line added
 // before it began: the chunks written whole (never one being written), then
 // a copy of the lines in the Writer's buffer. Memory is bounded per Writer
-// (one chunk buffer and its compressed copy) and per reader (one stored and
+// (one chunk buffer; the compressed copy is pooled) and per reader (one stored and
 // one decoded chunk, and at most one chunk of a Writer's buffer); no read
 // loads a file. A sparse index per log (in memory, for the logs read or
 // written lately) lets a read from line N skip to a chunk near it.

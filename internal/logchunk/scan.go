@@ -180,9 +180,10 @@ func (sc *scanner) payload() ([]byte, error) {
 }
 
 // chunk returns the next chunk that holds lines of window, decoded, and
-// after the last one the lines of pend (as one more chunk). It notes in res the lines the file skips or loses in damaged chunks, the
-// damage met, and End once at the end. ok is false at the end of what can
-// be read, or past window.
+// after the last one the lines of pend (as one more chunk). It notes in
+// res the lines the file skips or loses in damaged chunks, the damage met,
+// and End once at the end. ok is false at the end of what can be read, or
+// past window.
 func (sc *scanner) chunk(window Range, res *ReadResult) (h chunkHeader, raw []byte, ok bool) {
 	for {
 		prev := sc.next
