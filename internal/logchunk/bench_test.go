@@ -110,7 +110,7 @@ func BenchmarkAppend(b *testing.B) {
 		{"long", "long", 0, 0},
 		{"real", "real", 0, 0},
 		{"real/default", "real", zstd.SpeedDefault, 0},
-		{"real/chunk=256KiB", "real", 0, 256 << 10},
+		{"real/chunk=64KiB", "real", 0, 64 << 10},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -259,15 +259,18 @@ func BenchmarkRead(b *testing.B) {
 	ctx := context.Background()
 	b.Run("lines", func(b *testing.B) {
 		b.SetBytes(big.raw)
+		cpu := cpuTime()
 		for b.Loop() {
 			res, err := st.Read(ctx, 1, 0, -1, func(Line) error { return nil })
 			if err != nil || res.Lines != big.lines {
 				b.Fatalf("%d lines, %v", res.Lines, err)
 			}
 		}
+		reportCPU(b, cpu, big.raw*int64(b.N))
 	})
 	b.Run("raw", func(b *testing.B) {
 		b.SetBytes(big.raw)
+		cpu := cpuTime()
 		for b.Loop() {
 			r, err := st.Raw(ctx, 1)
 			if err != nil {
@@ -278,15 +281,25 @@ func BenchmarkRead(b *testing.B) {
 			}
 			_ = r.Close()
 		}
+		reportCPU(b, cpu, big.raw*int64(b.N))
 	})
-	b.Run("last-10-lines", func(b *testing.B) {
-		for b.Loop() {
-			res, err := st.Read(ctx, 1, big.lines-10, 10, func(Line) error { return nil })
-			if err != nil || res.Lines != 10 {
-				b.Fatalf("%d lines, %v", res.Lines, err)
-			}
+	for _, cold := range []bool{false, true} {
+		name := "last-10-lines/indexed"
+		if cold {
+			name = "last-10-lines/cold" // as after a restart: the index is built on the way
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if cold {
+					st.forget(1)
+				}
+				res, err := st.Read(ctx, 1, big.lines-10, 10, func(Line) error { return nil })
+				if err != nil || res.Lines != 10 {
+					b.Fatalf("%d lines, %v", res.Lines, err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkReaders8 has 8 readers read the shared log at once (Raw) and
@@ -296,6 +309,7 @@ func BenchmarkReaders8(b *testing.B) {
 	st := bigLog(b)
 	ctx := context.Background()
 	b.SetBytes(8 * big.raw)
+	cpu := cpuTime()
 	var heapGrowth, rssGrowth uint64
 	for b.Loop() {
 		runtime.GC()
@@ -343,6 +357,7 @@ func BenchmarkReaders8(b *testing.B) {
 			rssGrowth = max(rssGrowth, hwm-rss0)
 		}
 	}
+	reportCPU(b, cpu, 8*big.raw*int64(b.N))
 	b.ReportMetric(float64(heapGrowth)/(1<<20), "heap-MiB")
 	b.ReportMetric(float64(rssGrowth)/(1<<20), "rss-MiB")
 }

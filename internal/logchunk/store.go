@@ -13,9 +13,11 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// DefaultChunkSize is the raw size at which a Writer cuts a chunk, as
-// Buildbot's logchunks (64 KiB).
-const DefaultChunkSize = 64 << 10
+// DefaultChunkSize is the raw size at which a Writer cuts a chunk. On
+// real build output 256 KiB chunks take a third less disk than 64 KiB ones
+// (Buildbot's size) and are written faster (BenchmarkAppend); a reader
+// decodes one chunk to start at any line.
+const DefaultChunkSize = 256 << 10
 
 // Options tune a Store; the zero value is the default.
 type Options struct {
