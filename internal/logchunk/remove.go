@@ -52,17 +52,20 @@ func (s *Store) remove(logid uint64) error {
 	return nil
 }
 
-// List returns the ids of at most limit logs that have a file, in increasing
-// order, from the first one after after (0 for all). It reads one
-// directory of at most 4096 names at a time.
+// List returns the ids of at most limit logs that have a file, in
+// increasing order, from the first one after after (0 for all). It reads
+// one directory of at most 4096 names at a time.
 func (s *Store) List(ctx context.Context, after uint64, limit int) ([]uint64, error) {
 	var ids []uint64
-	his, err := s.dirIDs(s.dir, after>>24)
+	his, err := numbered(s.dir, shardDir)
 	if err != nil {
 		return nil, err
 	}
 	for _, hi := range his {
-		mids, err := s.dirIDs(filepath.Join(s.dir, strconv.FormatUint(hi, 16)), 0)
+		if hi < after>>24 {
+			continue
+		}
+		mids, err := numbered(filepath.Join(s.dir, strconv.FormatUint(hi, 16)), shardDir)
 		if err != nil {
 			return ids, err
 		}
@@ -74,7 +77,7 @@ func (s *Store) List(ctx context.Context, after uint64, limit int) ([]uint64, er
 				return ids, err
 			}
 			hd, md := shard(hi<<24 | mid<<12)
-			logs, err := logIDs(filepath.Join(s.dir, hd, md))
+			logs, err := numbered(filepath.Join(s.dir, hd, md), logFile)
 			if err != nil {
 				return ids, err
 			}
@@ -92,8 +95,9 @@ func (s *Store) List(ctx context.Context, after uint64, limit int) ([]uint64, er
 	return ids, nil
 }
 
-// dirIDs returns the directories of dir named in hex, from from on, sorted.
-func (s *Store) dirIDs(dir string, from uint64) ([]uint64, error) {
+// numbered returns the numbers parse finds in the entries of dir, sorted;
+// a directory that does not exist has none.
+func numbered(dir string, parse func(fs.DirEntry) (uint64, bool)) ([]uint64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -103,7 +107,7 @@ func (s *Store) dirIDs(dir string, from uint64) ([]uint64, error) {
 	}
 	var ids []uint64
 	for _, e := range entries {
-		if id, err := strconv.ParseUint(e.Name(), 16, 64); err == nil && e.IsDir() && id >= from {
+		if id, ok := parse(e); ok {
 			ids = append(ids, id)
 		}
 	}
@@ -111,22 +115,15 @@ func (s *Store) dirIDs(dir string, from uint64) ([]uint64, error) {
 	return ids, nil
 }
 
-// logIDs returns the ids of the log files in dir, sorted.
-func logIDs(dir string) ([]uint64, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("logchunk: list: %w", err)
-	}
-	var ids []uint64
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".log")
-		if id, err := strconv.ParseUint(name, 10, 64); ok && err == nil && e.Type().IsRegular() {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids, nil
+// shardDir parses the name of a directory of log files (hex).
+func shardDir(e fs.DirEntry) (uint64, bool) {
+	id, err := strconv.ParseUint(e.Name(), 16, 64)
+	return id, err == nil && e.IsDir()
+}
+
+// logFile parses the name of a log's file (ID.log).
+func logFile(e fs.DirEntry) (uint64, bool) {
+	name, ok := strings.CutSuffix(e.Name(), ".log")
+	id, err := strconv.ParseUint(name, 10, 64)
+	return id, ok && err == nil && e.Type().IsRegular()
 }
