@@ -61,7 +61,8 @@ func (c *codec) appendChunk(dst []byte, first int64, lines int, raw []byte) []by
 }
 
 // decode checks stored, the payload of the chunk h describes, and returns
-// its lines, decoded into buf's storage when it is large enough.
+// its lines, decoded into buf's storage when it is large enough (the
+// caller keeps buf to use again).
 func (c *codec) decode(h chunkHeader, stored, buf []byte, typ Type) ([]byte, error) {
 	if len(stored) != int(h.storedLen) {
 		return nil, fmt.Errorf("payload: %d bytes, header says %d", len(stored), h.storedLen)

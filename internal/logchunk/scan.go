@@ -157,8 +157,13 @@ func (sc *scanner) seek(line int64) {
 // *CorruptError: the caller may go on with the next header.
 func (sc *scanner) payload() ([]byte, error) {
 	h := sc.cur
+	// Buffers grow to the largest chunk met (in pages: full chunks vary
+	// by a few bytes), so that reading allocates once or twice.
 	if cap(sc.stored) < int(h.storedLen) {
-		sc.stored = make([]byte, h.storedLen)
+		sc.stored = make([]byte, (h.storedLen+4095)&^4095)
+	}
+	if cap(sc.raw) < int(h.rawLen) {
+		sc.raw = make([]byte, 0, (h.rawLen+4095)&^4095)
 	}
 	stored := sc.stored[:h.storedLen]
 	bad := func(err error) error {
@@ -172,9 +177,6 @@ func (sc *scanner) payload() ([]byte, error) {
 	raw, err := sc.c.decode(h, stored, sc.raw, sc.typ)
 	if err != nil {
 		return nil, bad(err)
-	}
-	if h.codec == codecZstd {
-		sc.raw = raw[:0]
 	}
 	return raw, nil
 }
