@@ -51,13 +51,13 @@
 //	5      1     log type: 's' stdio, 't' text, 'h' html
 //	6      2     reserved: 0
 //	8      8     log id (uint64)
-//	16     4     CRC-32C of bytes 0..16
+//	16     4     CRC-32C of bytes 0…15
 //
 // Chunks follow, back to back, each a 36-byte header and its payload:
 //
 //	offset size  field
 //	0      4     magic "BMCK"
-//	4      1     codec: 0 stored (payload is the lines), 1 zstd (one zstd frame)
+//	4      1     codec: 0 stored (payload is the lines), 1 zstd (one RFC 8878 frame)
 //	5      3     reserved: 0
 //	8      8     first line: number of the chunk's first line (uint64, < 2^62)
 //	16     4     lines: how many lines the chunk holds (uint32, ≥ 1)
@@ -65,7 +65,7 @@
 //	24     4     stored length: bytes of payload that follow the header
 //	             (= raw length for codec 0, ≤ raw length for codec 1)
 //	28     4     CRC-32C of the payload (as stored)
-//	32     4     CRC-32C of header bytes 0..32
+//	32     4     CRC-32C of header bytes 0…31
 //
 // The decoded payload is the chunk's lines, each ended by '\n' (so it ends
 // with '\n' and holds exactly "lines" newlines). In a stdio log each line
@@ -78,7 +78,8 @@
 // the next one's offset) and decodes only the chunks it needs. A file that
 // ends inside a header or payload, a header whose checksum, magic, reserved
 // bytes or lengths are wrong, or whose first line goes backwards, is damaged
-// from that offset on. A payload whose checksum or decoding fails, or whose
+// from that offset on (from 0 if the file header is wrong or names another
+// log). A payload whose checksum or decoding fails, or whose
 // line count, final newline or stream prefixes do not match its header, is a
 // damaged chunk: its lines are lost, the chunks after it are still read.
 package logchunk
