@@ -1,0 +1,114 @@
+package logchunk
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// codec compresses and decompresses chunk payloads. One is shared by all
+// the Writers and readers of a Store: zstd's EncodeAll and DecodeAll are
+// safe for concurrent use and keep their state between chunks.
+type codec struct {
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+func newCodec(level zstd.EncoderLevel) (*codec, error) {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(level),
+		zstd.WithEncoderCRC(false), // the chunk header has a checksum
+		zstd.WithLowerEncoderMem(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("logchunk: zstd encoder: %w", err)
+	}
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderMaxMemory(MaxChunkRaw),
+		zstd.WithDecodeAllCapLimit(true), // never more than the header's raw length
+		zstd.WithDecoderLowmem(true),
+		zstd.IgnoreChecksum(true),
+	)
+	if err != nil {
+		enc.Close()
+		return nil, fmt.Errorf("logchunk: zstd decoder: %w", err)
+	}
+	return &codec{enc: enc, dec: dec}, nil
+}
+
+func (c *codec) close() {
+	_ = c.enc.Close()
+	c.dec.Close()
+}
+
+// appendChunk appends to dst one chunk (header and payload) holding raw, the
+// lines first … first+lines-1. The payload is stored as is when zstd does
+// not make it smaller.
+func (c *codec) appendChunk(dst []byte, first int64, lines int, raw []byte) []byte {
+	at := len(dst)
+	dst = append(dst, make([]byte, ChunkHeaderLen)...)
+	h := chunkHeader{codec: codecZstd, firstLine: first, lines: uint32(lines), rawLen: uint32(len(raw))}
+	dst = c.enc.EncodeAll(raw, dst)
+	if len(dst)-at-ChunkHeaderLen >= len(raw) {
+		h.codec = codecStored
+		dst = append(dst[:at+ChunkHeaderLen], raw...)
+	}
+	payload := dst[at+ChunkHeaderLen:]
+	h.storedLen, h.crc = uint32(len(payload)), checksum(payload)
+	h.put(dst[at:])
+	return dst
+}
+
+// decode checks stored, the payload of the chunk h describes, and returns
+// its lines, decoded into buf's storage when it is large enough (the
+// caller keeps buf to use again).
+func (c *codec) decode(h chunkHeader, stored, buf []byte, typ Type) ([]byte, error) {
+	if len(stored) != int(h.storedLen) {
+		return nil, fmt.Errorf("payload: %d bytes, header says %d", len(stored), h.storedLen)
+	}
+	if checksum(stored) != h.crc {
+		return nil, fmt.Errorf("payload: bad checksum")
+	}
+	raw := stored
+	if h.codec == codecZstd {
+		if cap(buf) < int(h.rawLen) {
+			buf = make([]byte, 0, h.rawLen)
+		}
+		var err error
+		if raw, err = c.dec.DecodeAll(stored, buf[:0:h.rawLen]); err != nil {
+			return nil, fmt.Errorf("payload: zstd: %w", err)
+		}
+	}
+	if len(raw) != int(h.rawLen) {
+		return nil, fmt.Errorf("payload: %d bytes decoded, header says %d", len(raw), h.rawLen)
+	}
+	return raw, checkLines(raw, int(h.lines), typ)
+}
+
+// checkLines checks that raw holds n lines, each ended by '\n' and, in a
+// stdio log, started by a stream.
+func checkLines(raw []byte, n int, typ Type) error {
+	if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+		return fmt.Errorf("payload: does not end with a newline")
+	}
+	if typ != Stdio {
+		if got := bytes.Count(raw, []byte{'\n'}); got != n {
+			return fmt.Errorf("payload: %d lines, header says %d", got, n)
+		}
+		return nil
+	}
+	got := 0
+	for len(raw) > 0 {
+		if !Stream(raw[0]).valid() {
+			return fmt.Errorf("payload: line %d of the chunk starts with %q, not a stream (o, e, h)", got, raw[0])
+		}
+		i := bytes.IndexByte(raw, '\n')
+		raw = raw[i+1:]
+		got++
+	}
+	if got != n {
+		return fmt.Errorf("payload: %d lines, header says %d", got, n)
+	}
+	return nil
+}

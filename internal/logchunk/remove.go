@@ -1,0 +1,129 @@
+package logchunk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Remove deletes the files of logs logids, in order, and the directories
+// it leaves empty. A log without a file counts as removed; one with a
+// Writer open is skipped with an error (ErrOpen). It returns how many were
+// removed and the errors met, going on past them; it stops when ctx ends.
+func (s *Store) Remove(ctx context.Context, logids ...uint64) (int, error) {
+	n := 0
+	var errs []error
+	for _, id := range logids {
+		if err := ctx.Err(); err != nil {
+			return n, errors.Join(append(errs, err)...)
+		}
+		if err := s.remove(id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+func (s *Store) remove(logid uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writers[logid] != nil {
+		return fmt.Errorf("logchunk: remove log %d: %w", logid, ErrOpen)
+	}
+	delete(s.indexes, logid)
+	path := s.Path(logid)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("logchunk: remove log %d: %w", logid, err)
+	}
+	// Directories left empty go too (an error means one is not empty).
+	for d := filepath.Dir(path); d != s.dir; d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// List returns the ids of at most limit logs that have a file, in
+// increasing order, from the first one after after (0 for all). It reads
+// one directory of at most 4096 names at a time.
+func (s *Store) List(ctx context.Context, after uint64, limit int) ([]uint64, error) {
+	var ids []uint64
+	his, err := numbered(s.dir, shardDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, hi := range his {
+		if hi < after>>24 {
+			continue
+		}
+		mids, err := numbered(filepath.Join(s.dir, strconv.FormatUint(hi, 16)), shardDir)
+		if err != nil {
+			return ids, err
+		}
+		for _, mid := range mids {
+			if hi<<12|mid < after>>12 {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return ids, err
+			}
+			hd, md := shard(hi<<24 | mid<<12)
+			logs, err := numbered(filepath.Join(s.dir, hd, md), logFile)
+			if err != nil {
+				return ids, err
+			}
+			for _, id := range logs {
+				if id <= after {
+					continue
+				}
+				if len(ids) == limit {
+					return ids, nil
+				}
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// numbered returns the numbers parse finds in the entries of dir, sorted;
+// a directory that does not exist has none.
+func numbered(dir string, parse func(fs.DirEntry) (uint64, bool)) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("logchunk: list: %w", err)
+	}
+	var ids []uint64
+	for _, e := range entries {
+		if id, ok := parse(e); ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// shardDir parses the name of a directory of log files (hex).
+func shardDir(e fs.DirEntry) (uint64, bool) {
+	id, err := strconv.ParseUint(e.Name(), 16, 64)
+	return id, err == nil && e.IsDir()
+}
+
+// logFile parses the name of a log's file (ID.log).
+func logFile(e fs.DirEntry) (uint64, bool) {
+	name, ok := strings.CutSuffix(e.Name(), ".log")
+	id, err := strconv.ParseUint(name, 10, 64)
+	return id, ok && err == nil && e.Type().IsRegular()
+}

@@ -1,0 +1,182 @@
+package logchunk
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// Append (with a stream) and AppendChunk (Buildbot's content form, stream
+// = chunk) add the lines they are given, or refuse bad input whole.
+func TestAppend(t *testing.T) {
+	const chunk Stream = 'C'
+	cases := []struct {
+		name   string
+		typ    Type
+		stream Stream
+		text   string
+		want   string // lines in content form
+		err    string
+	}{
+		{"lines", Stdio, Stdout, "a\nb\n", "oa\nob\n", ""},
+		{"last line without newline", Stdio, Stderr, "a\nb", "ea\neb\n", ""},
+		{"empty line", Stdio, Header, "\n", "h\n", ""},
+		{"nothing", Stdio, Stdout, "", "", ""},
+		{"text", Text, NoStream, "x\n\ny", "x\n\ny\n", ""},
+		{"html", HTML, NoStream, "<p>", "<p>\n", ""},
+		{"stdio needs a stream", Stdio, NoStream, "a", "", "stream '\\x00' not allowed"},
+		{"stdio with a bad stream", Stdio, 'x', "a", "", "stream 'x' not allowed"},
+		{"text takes no stream", Text, Stdout, "a", "", "stream 'o' not allowed"},
+		{"content", Stdio, chunk, "hcmd\noout\neerr", "hcmd\noout\neerr\n", ""},
+		{"content of a text log", Text, chunk, "a\n\nb\n", "a\n\nb\n", ""},
+		{"content line without a stream", Stdio, chunk, "hcmd\nXout\n", "", "line 1 of the content starts with 'X'"},
+		{"content empty line without stream", Stdio, chunk, "oa\n\n", "", "line 1 of the content starts with '\\n'"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := newStore(t, Options{})
+			w, err := st.Create(1, c.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r Range
+			if c.stream == chunk {
+				r, err = w.AppendChunk([]byte(c.text))
+			} else {
+				r, err = w.Append(c.stream, []byte(c.text))
+			}
+			checkErr(t, err, c.err)
+			n := int64(strings.Count(c.want, "\n"))
+			if r.From != 0 || r.Len() != n || w.Lines() != n {
+				t.Errorf("appended %v, %d lines; want %d", r, w.Lines(), n)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, _, _ := readLines(t, st, 1, 0, -1); strings.Join(got, "") != c.want {
+				t.Errorf("read %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// A line longer than a chunk is cut into lines that fit, each with its
+// stream, never inside a UTF-8 character.
+func TestLongLine(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 32})
+	w, err := st.Create(1, Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("é∑x", 40) // 2+3+1 bytes a group
+	if _, err := w.Append(Stderr, []byte(long+"\nshort")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines, _, _ := readLines(t, st, 1, 0, -1)
+	var joined strings.Builder
+	for _, l := range lines[:len(lines)-1] {
+		if len(l) > 32 || l[0] != 'e' || !utf8.ValidString(l) {
+			t.Errorf("piece %q: longer than a chunk, without its stream or not UTF-8", l)
+		}
+		joined.WriteString(strings.TrimSuffix(l[1:], "\n"))
+	}
+	if joined.String() != long || lines[len(lines)-1] != "eshort\n" {
+		t.Errorf("pieces join to %q, want %q; last line %q", joined.String(), long, lines[len(lines)-1])
+	}
+}
+
+func TestWriterLifecycle(t *testing.T) {
+	st := newStore(t, Options{})
+	if _, err := st.Create(1, 'x'); err == nil {
+		t.Error("created a log of type x")
+	}
+	w, err := st.Create(1, Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(1, Stdio); !errors.Is(err, ErrOpen) {
+		t.Errorf("second create while open: %v, want ErrOpen", err)
+	}
+	if err := st.Close(); err == nil {
+		t.Error("store closed with a log open")
+	}
+	if _, err := st.Check(context.Background(), 1); !errors.Is(err, ErrOpen) {
+		t.Errorf("check of an open log: %v, want ErrOpen", err)
+	}
+	// Lines in the buffer are read as those written.
+	if _, err := w.Append(Stdout, []byte("one\ntwo\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, when := range []string{"before flush", "after flush"} {
+		if got, _, res := readLines(t, st, 1, 0, -1); !slices.Equal(got, []string{"oone\n", "otwo\n"}) || res.End != 2 || res.Type != Stdio {
+			t.Errorf("%s read %q, %+v", when, got, res)
+		}
+		if got, _, res := readLines(t, st, 1, 1, 5); !slices.Equal(got, []string{"otwo\n"}) || res.End != 2 {
+			t.Errorf("%s read from line 1: %q, %+v", when, got, res)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+	for name, f := range map[string]func() error{
+		"append":       func() error { _, err := w.Append(Stdout, []byte("x")); return err },
+		"append chunk": func() error { _, err := w.AppendChunk([]byte("ox")); return err },
+		"flush":        w.Flush,
+		"sync":         w.Sync,
+	} {
+		if err := f(); !errors.Is(err, errClosed) {
+			t.Errorf("%s after close: %v", name, err)
+		}
+	}
+	if _, err := st.Create(1, Stdio); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("create over a file: %v, want fs.ErrExist", err)
+	}
+	// A log closed without lines has a file, read as empty.
+	w2, err := st.Create(2, HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, res := readLines(t, st, 2, 0, -1); len(got) != 0 || res.End != 0 || res.Type != HTML || len(res.Damage) > 0 {
+		t.Errorf("empty log read %q, %+v", got, res)
+	}
+	if s := st.Stats(); s.Chunks != 1 || s.RawBytes != int64(len("oone\notwo\n")) || s.StoredBytes != 2*FileHeaderSize+ChunkHeaderLen+10 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// A Writer holds at most one chunk, and none once Flush has written it.
+func TestWriterBuffer(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 4096})
+	w, err := st.Create(1, Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i, l := range buildOutput(5000) {
+		if _, err := w.AppendChunk([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+		if cap(w.raw) > 4096 {
+			t.Fatalf("after line %d the buffer holds %d bytes, more than a chunk", i, cap(w.raw))
+		}
+	}
+	if err := w.Flush(); err != nil || w.raw != nil {
+		t.Errorf("after flush: %v, buffer of %d bytes", err, cap(w.raw))
+	}
+}
