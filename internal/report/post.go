@@ -60,11 +60,12 @@ func NewHTTPPoster(o HTTPOptions) *HTTPPoster {
 	}
 }
 
-// PostJSON posts body to u with the headers. The headers and u's user
-// information and query may hold secrets: none of them enters an error.
+// PostJSON posts body to u with the headers. The headers, u's user
+// information and query, and the extra secrets may hold secrets: none of
+// them enters an error.
 // A 2xx answer is success; 429, 5xx, and 403 with Retry-After or
 // X-RateLimit-Remaining: 0 are retryable; any other answer is permanent.
-func (p *HTTPPoster) PostJSON(ctx context.Context, u *url.URL, header http.Header, body []byte) error {
+func (p *HTTPPoster) PostJSON(ctx context.Context, u *url.URL, header http.Header, body []byte, secrets ...string) error {
 	target := "POST " + RedactURL(u.String())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -84,7 +85,7 @@ func (p *HTTPPoster) PostJSON(ctx context.Context, u *url.URL, header http.Heade
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	se := &SendError{Target: target, Status: resp.StatusCode, Detail: excerpt(answer, header, u)}
+	se := &SendError{Target: target, Status: resp.StatusCode, Detail: excerpt(answer, header, u, secrets)}
 	if readErr != nil && len(answer) == 0 {
 		se.Err = errors.New("answer unreadable")
 	}
@@ -147,14 +148,14 @@ const maxWaitSeconds = 365 * 24 * 3600
 // excerpt is up to 200 bytes of an answer on one line, with every header
 // value and URL secret that was sent blanked out (an echoing endpoint must
 // not put a token into an error).
-func excerpt(answer []byte, sent http.Header, u *url.URL) string {
+func excerpt(answer []byte, sent http.Header, u *url.URL, secrets []string) string {
 	s := strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
 		}
 		return ' '
 	}, strings.ToValidUTF8(string(answer), ""))
-	secrets := []string{u.RawQuery, u.User.String()}
+	secrets = append(secrets, u.RawQuery, u.User.String())
 	if pw, ok := u.User.Password(); ok {
 		secrets = append(secrets, pw)
 	}
