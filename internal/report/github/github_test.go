@@ -257,3 +257,23 @@ func TestCommentConformance(t *testing.T) {
 		Secret: token,
 	})
 }
+
+// BenchmarkDecideAndBody is the per-report cost before the network: the
+// generators' decision and the status body.
+func BenchmarkDecideAndBody(b *testing.B) {
+	s, err := NewStatus(StatusConfig{Token: token})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := reportertest.Finished()
+	gens := DefaultGenerators()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !report.Wanted(gens, r) {
+			b.Fatal("not wanted")
+		}
+		if _, err := s.Body(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -98,7 +98,8 @@ func (c *Client) message(to, cc []*mail.Address, subject, id string, plain, html
 	if len(cc) > 0 {
 		header("Cc", addressList(cc))
 	}
-	if s := []rune(oneLine(subject)); len(s) > maxSubject {
+	subject = oneLine(subject)
+	if s := []rune(subject); len(s) > maxSubject {
 		subject = string(s[:maxSubject-1]) + "…"
 	}
 	header("Subject", mime.QEncoding.Encode("utf-8", subject))

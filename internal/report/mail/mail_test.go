@@ -246,6 +246,10 @@ func TestHeaderInjection(t *testing.T) {
 	if msg.Header.Get("Bcc") != "" || msg.Header.Get("X-Evil") != "" || slices.Contains(m.To, "evil@example.org") {
 		t.Errorf("injected headers: %v", msg.Header)
 	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil || strings.ContainsAny(subject, "\r\n") {
+		t.Errorf("subject %q, %v: has line breaks", subject, err)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -288,7 +292,9 @@ func TestDeliveryErrors(t *testing.T) {
 		{"untrusted certificate", reportertest.SMTPOptions{},
 			func(f *reportertest.FakeSMTP) Config { return Config{Relay: f.Addr} }, false, 0},
 		{"TLS to a plain-text server", reportertest.SMTPOptions{},
-			func(f *reportertest.FakeSMTP) Config { return Config{Relay: f.Addr, TLS: ImplicitTLS, TLSConfig: f.ClientTLS} }, false, 0},
+			func(f *reportertest.FakeSMTP) Config {
+				return Config{Relay: f.Addr, TLS: ImplicitTLS, TLSConfig: f.ClientTLS}
+			}, false, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fake := reportertest.NewFakeSMTP(t, c.server)
@@ -348,5 +354,25 @@ func TestRelayTimeout(t *testing.T) {
 	c := newClient(t, Config{Relay: l.Addr().String(), Timeout: 50 * time.Millisecond})
 	if retry, _ := report.RetryInfo(c.Send(context.Background(), reportertest.Finished())); !retry {
 		t.Fatal("a relay that never greets is not a retryable failure")
+	}
+}
+
+// BenchmarkDecideAndCompose is the per-report cost before the network:
+// the generators' decision and the composed mail.
+func BenchmarkDecideAndCompose(b *testing.B) {
+	c, err := New(Config{From: "ci@example.org", Relay: "127.0.0.1:25", Now: fixedNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := reportertest.Finished()
+	gens := DefaultGenerators()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !report.Wanted(gens, r) {
+			b.Fatal("not wanted")
+		}
+		if _, err := c.Compose(r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -93,7 +93,7 @@ func parseTemplates() templates {
 }
 
 type buildData struct {
-	StatusDetected, BuilderName, Projects, BuildURL   string
+	StatusDetected, BuilderName, Projects, BuildURL  string
 	StateString, Revision, Worker, Reason, Blamelist string
 	Steps                                            []stepData
 	Failed                                           *report.FailedStep
