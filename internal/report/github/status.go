@@ -12,15 +12,11 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/buildmaster/buildmaster/internal/interpolate"
 	"github.com/buildmaster/buildmaster/internal/report"
 )
 
 // HostedBaseURL is github.com's API.
 const HostedBaseURL = "https://api.github.com"
-
-// DefaultContext is Buildbot's default status context.
-const DefaultContext = "buildbot/%(prop:buildername)s"
 
 // maxDescription is GitHub's limit on a status description, in characters.
 const maxDescription = 140
@@ -31,7 +27,8 @@ type StatusConfig struct {
 	// https://HOST/api/v3).
 	BaseURL string
 	Token   string
-	// Context is a template (see internal/interpolate); empty means DefaultContext.
+	// Context is a template (see internal/interpolate); empty means
+	// report.DefaultStatusContext.
 	Context string
 	// StartDescription and EndDescription are templates; empty means
 	// Buildbot's "Build started." and "Build done.".
@@ -42,10 +39,10 @@ type StatusConfig struct {
 
 // Status posts commit statuses.
 type Status struct {
-	base                string
-	token               string
-	context, start, end *interpolate.Template
-	poster              *report.HTTPPoster
+	base   string
+	token  string
+	text   report.StatusText
+	poster *report.HTTPPoster
 }
 
 // DefaultGenerators are Buildbot's for GitHubStatusPush: every start and
@@ -64,21 +61,8 @@ func NewStatus(c StatusConfig) (*Status, error) {
 		return nil, fmt.Errorf("github_status: %w", err)
 	}
 	var err error
-	for _, t := range []struct {
-		name     string
-		src, def string
-		dst      **interpolate.Template
-	}{
-		{"context", c.Context, DefaultContext, &s.context},
-		{"start_description", c.StartDescription, "Build started.", &s.start},
-		{"end_description", c.EndDescription, "Build done.", &s.end},
-	} {
-		if t.src == "" {
-			t.src = t.def
-		}
-		if *t.dst, err = interpolate.Parse(t.src); err != nil {
-			return nil, fmt.Errorf("github_status: %s: %w", t.name, err)
-		}
+	if s.text, err = report.ParseStatusText(c.Context, c.StartDescription, c.EndDescription); err != nil {
+		return nil, fmt.Errorf("github_status: %w", err)
 	}
 	return s, nil
 }
@@ -143,16 +127,12 @@ func (s *Status) Send(ctx context.Context, r *report.Report) error {
 
 // Body is the JSON body of the status for r.
 func (s *Status) Body(r *report.Report) ([]byte, error) {
-	v := report.Values(r)
-	desc := s.end
-	if !r.Build.Complete {
-		desc = s.start
-	}
+	context, desc := s.text.Render(r)
 	return json.Marshal(statusBody{
 		State:       State(r.Build),
 		TargetURL:   r.Build.URL,
-		Description: truncate(desc.Render(v), maxDescription),
-		Context:     s.context.Render(v),
+		Description: truncate(desc, maxDescription),
+		Context:     context,
 	})
 }
 

@@ -10,15 +10,11 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/buildmaster/buildmaster/internal/interpolate"
 	"github.com/buildmaster/buildmaster/internal/report"
 )
 
 // HostedBaseURL is gitlab.com.
 const HostedBaseURL = "https://gitlab.com"
-
-// DefaultContext is Buildbot's default status name.
-const DefaultContext = "buildbot/%(prop:buildername)s"
 
 // Config configures a gitlab_status reporter.
 type Config struct {
@@ -26,7 +22,7 @@ type Config struct {
 	BaseURL string
 	Token   string
 	// Context is the status name, a template (see internal/interpolate);
-	// empty means DefaultContext.
+	// empty means report.DefaultStatusContext.
 	Context string
 	// StartDescription and EndDescription are templates; empty means
 	// Buildbot's "Build started." and "Build done.".
@@ -37,10 +33,10 @@ type Config struct {
 
 // Status posts commit statuses.
 type Status struct {
-	base                string
-	token               string
-	context, start, end *interpolate.Template
-	poster              *report.HTTPPoster
+	base   string
+	token  string
+	text   report.StatusText
+	poster *report.HTTPPoster
 }
 
 // DefaultGenerators are Buildbot's for GitLabStatusPush: every start and
@@ -59,20 +55,8 @@ func New(c Config) (*Status, error) {
 		return nil, fmt.Errorf("gitlab_status: %w", err)
 	}
 	var err error
-	for _, t := range []struct {
-		name, src, def string
-		dst            **interpolate.Template
-	}{
-		{"context", c.Context, DefaultContext, &s.context},
-		{"start_description", c.StartDescription, "Build started.", &s.start},
-		{"end_description", c.EndDescription, "Build done.", &s.end},
-	} {
-		if t.src == "" {
-			t.src = t.def
-		}
-		if *t.dst, err = interpolate.Parse(t.src); err != nil {
-			return nil, fmt.Errorf("gitlab_status: %s: %w", t.name, err)
-		}
+	if s.text, err = report.ParseStatusText(c.Context, c.StartDescription, c.EndDescription); err != nil {
+		return nil, fmt.Errorf("gitlab_status: %w", err)
 	}
 	return s, nil
 }
@@ -118,12 +102,8 @@ func (s *Status) Send(ctx context.Context, r *report.Report) error {
 	if b == nil {
 		return report.Skipf("gitlab_status reports builds, not %s", r.Event)
 	}
-	v := report.Values(r)
-	desc := s.end
-	if !b.Complete {
-		desc = s.start
-	}
-	body := statusBody{State: State(b), Name: s.context.Render(v), TargetURL: b.URL, Description: desc.Render(v)}
+	name, desc := s.text.Render(r)
+	body := statusBody{State: State(b), Name: name, TargetURL: b.URL, Description: desc}
 	sent := 0
 	for _, ss := range b.SourceStamps {
 		project := b.PropertyString("source_project_id")
