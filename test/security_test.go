@@ -565,11 +565,7 @@ func TestSecurityForeignSenderAndTargetAreDropped(t *testing.T) {
 
 	// A target at another address: a relay. The address is a loopback
 	// listener of this test, to see whether the master dials it.
-	relay, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testkit.Listen(t)
 	dialled := make(chan struct{}, 1)
 	go func() {
 		if c, err := relay.Accept(); err == nil {
