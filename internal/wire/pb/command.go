@@ -26,55 +26,56 @@ func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 	if cmd.Sink == nil {
 		return errors.New("pb: command without a Sink")
 	}
-	err := c.startCommand(ctx, cmd)
+	k, err := c.startCommand(ctx, cmd)
 	if err != nil {
 		err = fmt.Errorf("pb: startCommand %s %q: %w", cmd.Name, cmd.ID, err)
+		if k != nil {
+			k.finish(err)
+		} else {
+			cmd.Sink.Complete(err)
+		}
 	}
 	return err
 }
 
-func (c *conn) startCommand(ctx context.Context, cmd wire.Command) error {
-	fail := func(err error) error {
-		cmd.Sink.Complete(err)
-		return err
-	}
+// startCommand returns the command once it is tracked (it is then
+// completed through it).
+func (c *conn) startCommand(ctx context.Context, cmd wire.Command) (*command, error) {
 	name, args, err := pbCommand(cmd.Name, cmd.Args)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	ref, err := c.builder(cmd.Builder)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	k := &command{conn: c, id: cmd.ID, sink: cmd.Sink}
 	switch name {
 	case "uploadFile", "uploadDirectory":
 		up, ok := cmd.Sink.(wire.Uploader)
 		if !ok {
-			return fail(fmt.Errorf("the Sink of %s is not a wire.Uploader", name))
+			return nil, fmt.Errorf("the Sink of %s is not a wire.Uploader", name)
 		}
 		k.transfer = &writer{cmd: k, up: up}
 	case "downloadFile":
 		down, ok := cmd.Sink.(wire.Downloader)
 		if !ok {
-			return fail(fmt.Errorf("the Sink of %s is not a wire.Downloader", name))
+			return nil, fmt.Errorf("the Sink of %s is not a wire.Downloader", name)
 		}
 		k.transfer = &reader{cmd: k, down: down}
 	}
 	if err := c.track(k); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if k.luid, err = c.b.register(k); err != nil {
-		k.finish(err)
-		return err
+		return k, err
 	}
-	ref0 := c.b.export(k.luid)
+	cmdRef := c.b.export(k.luid)
 	if k.transfer != nil {
 		luid, err := c.b.register(k.transfer)
 		if err != nil {
 			c.b.forget(k.luid)
-			k.finish(err)
-			return err
+			return k, err
 		}
 		key := "writer"
 		if name == "downloadFile" {
@@ -82,11 +83,8 @@ func (c *conn) startCommand(ctx context.Context, cmd wire.Command) error {
 		}
 		args[key] = c.b.export(luid)
 	}
-	_, err = c.b.callRemote(ctx, ref, "startCommand", Tuple{ref0, cmd.ID, name, args}, nil)
-	if err != nil {
-		k.finish(err)
-	}
-	return err
+	_, err = c.b.callRemote(ctx, ref, "startCommand", Tuple{cmdRef, cmd.ID, name, args}, nil)
+	return k, err
 }
 
 // track records k as open; ids are unique on a connection.
