@@ -219,11 +219,11 @@ func (d *Decoder) element() (any, error) {
 		}
 		return v, nil
 	case typeNeg, typeLongNeg:
-		v, err := number(prefix)
+		v, err := magnitude(prefix, 1<<63)
 		if err != nil {
 			return nil, err
 		}
-		return -v, nil
+		return -int64(v), nil
 	case typeFloat:
 		if err := d.spend(8); err != nil {
 			return nil, err
@@ -267,14 +267,20 @@ func unexpected(err error) error {
 
 // number decodes a base-128 prefix that must fit an int64.
 func number(prefix []byte) (int64, error) {
+	v, err := magnitude(prefix, math.MaxInt64)
+	return int64(v), err
+}
+
+// magnitude decodes a base-128 prefix of at most limit.
+func magnitude(prefix []byte, limit uint64) (uint64, error) {
 	var v uint64
 	for i := len(prefix) - 1; i >= 0; i-- {
-		if v > (math.MaxInt64-uint64(prefix[i]))>>7 {
+		if v > (limit-uint64(prefix[i]))>>7 {
 			return 0, errors.New("banana: integer does not fit 64 bits")
 		}
 		v = v<<7 | uint64(prefix[i])
 	}
-	return int64(v), nil
+	return v, nil
 }
 
 func smallNumber(prefix []byte, limit int, what string) (int, error) {
