@@ -59,9 +59,9 @@ var vocabulary = [...]string{
 }
 
 // vocabBytes holds the vocabulary as the shared, read-only []byte values
-// the decoder returns for vocab elements.
-var vocabBytes = func() [len(vocabulary)][]byte {
-	var out [len(vocabulary)][]byte
+// the decoder returns for vocab elements, boxed once.
+var vocabBytes = func() [len(vocabulary)]any {
+	var out [len(vocabulary)]any
 	for i, w := range vocabulary {
 		if w != "" {
 			out[i] = []byte(w)
@@ -107,7 +107,13 @@ type Decoder struct {
 
 	used  int // bytes of the current expression read so far
 	stack []frame
+	arena []byte // where the current expression's short strings are cut from
 }
+
+const (
+	arenaSize   = 512
+	arenaString = 64 // strings up to this size share the arena
+)
 
 type frame struct {
 	items []any
@@ -128,6 +134,7 @@ func NewDecoder(r io.Reader) *Decoder {
 func (d *Decoder) Decode() (any, error) {
 	d.used = 0
 	d.stack = d.stack[:0]
+	d.arena = nil
 	for {
 		item, err := d.element()
 		if err != nil {
@@ -207,7 +214,7 @@ func (d *Decoder) element() (any, error) {
 		if err := d.spend(size); err != nil {
 			return nil, err
 		}
-		b := make([]byte, size)
+		b := d.alloc(size)
 		if _, err := io.ReadFull(d.r, b); err != nil {
 			return nil, unexpected(err)
 		}
@@ -248,6 +255,21 @@ func (d *Decoder) element() (any, error) {
 	default:
 		return nil, fmt.Errorf("banana: unknown type byte 0x%02x", typ)
 	}
+}
+
+// alloc returns n bytes for a string: short strings are cut from one
+// arena per expression (values of an expression share its lifetime),
+// others get their own.
+func (d *Decoder) alloc(n int) []byte {
+	if n == 0 || n > arenaString {
+		return make([]byte, n)
+	}
+	if len(d.arena)+n > cap(d.arena) {
+		d.arena = make([]byte, 0, arenaSize)
+	}
+	start := len(d.arena)
+	d.arena = d.arena[:start+n]
+	return d.arena[start : start+n : start+n]
 }
 
 func (d *Decoder) spend(n int) error {

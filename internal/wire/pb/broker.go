@@ -130,8 +130,24 @@ func (b *broker) writeLocked(build func(buf []byte, vocab bool) ([]byte, error))
 	return nil
 }
 
-// callRemote calls method on the peer's object and waits for its answer.
-func (b *broker) callRemote(ctx context.Context, obj RemoteRef, method string, args Tuple, kw map[string]any) (any, error) {
+// callRemote calls method on the peer's object obj (a RemoteRef, or the
+// name "root") and waits for its answer.
+func (b *broker) callRemote(ctx context.Context, obj any, method string, args Tuple, kw map[string]any) (any, error) {
+	id, ch, err := b.send(obj, method, args, kw)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		b.dropPending(id)
+		return nil, ctx.Err()
+	}
+}
+
+// send sends a call; its answer will come on the channel.
+func (b *broker) send(obj any, method string, args Tuple, kw map[string]any) (int64, <-chan result, error) {
 	ch := make(chan result, 1)
 	var id int64
 	err := b.write(func(buf []byte, vocab bool) ([]byte, error) {
@@ -144,30 +160,27 @@ func (b *broker) callRemote(ctx context.Context, obj RemoteRef, method string, a
 		id = b.nextReq
 		b.pending[id] = ch
 		b.mu.Unlock()
-		buf, err := appendMessage(buf, vocab, id, obj, method, args, kw)
-		if err != nil {
-			b.dropPending(id)
-		}
-		return buf, err
+		return appendMessage(buf, vocab, id, obj, method, args, kw)
 	})
 	if err != nil {
 		b.dropPending(id)
-		return nil, err
+		return 0, nil, err
 	}
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		b.dropPending(id)
-		return nil, ctx.Err()
-	}
+	return id, ch, nil
 }
 
-func appendMessage(buf []byte, vocab bool, id int64, obj RemoteRef, method string, args Tuple, kw map[string]any) ([]byte, error) {
+func appendMessage(buf []byte, vocab bool, id int64, obj any, method string, args Tuple, kw map[string]any) ([]byte, error) {
 	j := jellier{vocab: vocab}
 	buf = j.head(buf, 7, "message")
 	buf = appendInt(buf, id)
-	buf = appendInt(buf, int64(obj))
+	switch obj := obj.(type) {
+	case RemoteRef:
+		buf = appendInt(buf, int64(obj))
+	case string:
+		buf = j.atom(buf, obj)
+	default:
+		return buf, fmt.Errorf("pb: cannot call %s on a %T", method, obj)
+	}
 	buf = j.atom(buf, method)
 	buf = appendInt(buf, 1)
 	buf, err := j.append(buf, args, 0)
@@ -259,7 +272,7 @@ func (b *broker) lost() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
-		return fmt.Errorf("%w: %v", ErrConnectionLost, b.err)
+		return fmt.Errorf("%w: %w", ErrConnectionLost, b.err)
 	}
 	return ErrConnectionLost
 }

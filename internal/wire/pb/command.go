@@ -56,13 +56,13 @@ func (c *conn) startCommand(ctx context.Context, cmd wire.Command) (*command, er
 		if !ok {
 			return nil, fmt.Errorf("the Sink of %s is not a wire.Uploader", name)
 		}
-		k.transfer = &writer{cmd: k, up: up}
+		k.transfer = &writer{up: up}
 	case "downloadFile":
 		down, ok := cmd.Sink.(wire.Downloader)
 		if !ok {
 			return nil, fmt.Errorf("the Sink of %s is not a wire.Downloader", name)
 		}
-		k.transfer = &reader{cmd: k, down: down}
+		k.transfer = &reader{down: down}
 	}
 	if err := c.track(k); err != nil {
 		return nil, err
@@ -77,6 +77,7 @@ func (c *conn) startCommand(ctx context.Context, cmd wire.Command) (*command, er
 			c.b.forget(k.luid)
 			return k, err
 		}
+		k.transferLUID = luid
 		key := "writer"
 		if name == "downloadFile" {
 			key = "reader"
@@ -103,14 +104,18 @@ func (c *conn) track(k *command) error {
 
 // command is the master-side RemoteCommand the worker reports to.
 type command struct {
-	conn     *conn
-	id       string
-	luid     int64
-	sink     wire.Sink
-	transfer object // the writer or reader of a transfer, or nil
+	conn         *conn
+	id           string
+	luid         int64
+	sink         wire.Sink
+	transfer     object // the writer or reader of a transfer, or nil
+	transferLUID int64
 }
 
-// finish completes the command once: later calls do nothing.
+// finish completes the command once: later calls do nothing. Its objects
+// are forgotten without waiting for the worker's decrefs: nothing may
+// call them any more, and a worker that never decrefs cannot fill the
+// connection's object table.
 func (k *command) finish(err error) {
 	c := k.conn
 	c.mu.Lock()
@@ -119,9 +124,16 @@ func (k *command) finish(err error) {
 		delete(c.commands, k.id)
 	}
 	c.mu.Unlock()
-	if open {
-		k.sink.Complete(err)
+	if !open {
+		return
 	}
+	if k.luid != 0 {
+		c.b.forget(k.luid)
+	}
+	if k.transferLUID != 0 {
+		c.b.forget(k.transferLUID)
+	}
+	k.sink.Complete(err)
 }
 
 func (k *command) isOpen() bool {
@@ -230,19 +242,11 @@ func asList(v any) []any {
 	return nil
 }
 
-var errFinished = errors.New("the command has finished")
-
 // writer is the FileWriter of an upload: write(data), utime((atime,
 // mtime)), unpack(), close().
-type writer struct {
-	cmd *command
-	up  wire.Uploader
-}
+type writer struct{ up wire.Uploader }
 
 func (w *writer) remote(c *call) (any, error) {
-	if !w.cmd.isOpen() {
-		return nil, errFinished
-	}
 	switch c.method {
 	case "write":
 		v, _ := c.arg(0, "data")
@@ -282,15 +286,9 @@ func number64(v any) float64 {
 }
 
 // reader is the FileReader of a download: read(maxLength), close().
-type reader struct {
-	cmd  *command
-	down wire.Downloader
-}
+type reader struct{ down wire.Downloader }
 
 func (r *reader) remote(c *call) (any, error) {
-	if !r.cmd.isOpen() {
-		return nil, errFinished
-	}
 	switch c.method {
 	case "read":
 		v, _ := c.arg(0, "maxlength")
