@@ -162,9 +162,9 @@ func TestPreLoginBounds(t *testing.T) {
 		return []any{"message", n, "root", "login", 1, []any{"tuple", "w1"}, []any{"dictionary"}}
 	}
 	for _, tc := range []struct {
-		name  string
-		send  []any
-		log   string
+		name string
+		send []any
+		log  string
 	}{
 		{"silent", nil, "not logged in within 200ms"},
 		{"no dialect", []any{"klingon"}, "did not offer"},

@@ -55,7 +55,6 @@ type replay struct {
 	errs    []error
 	sinks   map[string]wire.Sink // by command id
 	info    map[string]any
-	results []string
 }
 
 func TestSessionReplay(t *testing.T) {
