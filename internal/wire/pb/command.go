@@ -21,7 +21,9 @@ import (
 // PB form (uploadFile, mkdir with dir, …) are sent as they are.
 //
 // cmd.Sink.Complete is called exactly once for every StartCommand call,
-// also when StartCommand itself fails (with the same error).
+// also when StartCommand itself fails (with the same error). When ctx
+// ends before the worker has answered, the Sink is completed with ctx's
+// error, although the worker may go on running the command.
 func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 	if cmd.Sink == nil {
 		return errors.New("pb: command without a Sink")
@@ -50,39 +52,37 @@ func (c *conn) startCommand(ctx context.Context, cmd wire.Command) (*command, er
 		return nil, err
 	}
 	k := &command{conn: c, id: cmd.ID, sink: cmd.Sink}
+	var key string // the argument naming the transfer object
 	switch name {
 	case "uploadFile", "uploadDirectory":
 		up, ok := cmd.Sink.(wire.Uploader)
 		if !ok {
 			return nil, fmt.Errorf("the Sink of %s is not a wire.Uploader", name)
 		}
-		k.transfer = &writer{up: up}
+		k.transfer, key = &writer{up: up}, "writer"
 	case "downloadFile":
 		down, ok := cmd.Sink.(wire.Downloader)
 		if !ok {
 			return nil, fmt.Errorf("the Sink of %s is not a wire.Downloader", name)
 		}
-		k.transfer = &reader{down: down}
-	}
-	if err := c.track(k); err != nil {
-		return nil, err
+		k.transfer, key = &reader{down: down}, "reader"
 	}
 	if k.luid, err = c.b.register(k); err != nil {
-		return k, err
+		return nil, err
+	}
+	if k.transfer != nil {
+		if k.transferLUID, err = c.b.register(k.transfer); err != nil {
+			c.b.forget(k.luid)
+			return nil, err
+		}
+	}
+	if err := c.track(k); err != nil {
+		k.forget()
+		return nil, err
 	}
 	cmdRef := c.b.export(k.luid)
 	if k.transfer != nil {
-		luid, err := c.b.register(k.transfer)
-		if err != nil {
-			c.b.forget(k.luid)
-			return k, err
-		}
-		k.transferLUID = luid
-		key := "writer"
-		if name == "downloadFile" {
-			key = "reader"
-		}
-		args[key] = c.b.export(luid)
+		args[key] = c.b.export(k.transferLUID)
 	}
 	_, err = c.b.callRemote(ctx, ref, "startCommand", Tuple{cmdRef, cmd.ID, name, args}, nil)
 	return k, err
@@ -127,13 +127,15 @@ func (k *command) finish(err error) {
 	if !open {
 		return
 	}
-	if k.luid != 0 {
-		c.b.forget(k.luid)
-	}
-	if k.transferLUID != 0 {
-		c.b.forget(k.transferLUID)
-	}
+	k.forget()
 	k.sink.Complete(err)
+}
+
+func (k *command) forget() {
+	k.conn.b.forget(k.luid)
+	if k.transferLUID != 0 {
+		k.conn.b.forget(k.transferLUID)
+	}
 }
 
 func (k *command) isOpen() bool {

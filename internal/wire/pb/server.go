@@ -185,9 +185,15 @@ func (s *Server) handle(b *broker) {
 	l := &login{srv: s, b: b, addr: b.nc.RemoteAddr().String()}
 	b.root = l
 	b.untrusted = preLoginMessages
-	b.onClose = l.closed
+	b.onClose = func(err error) {
+		reason := err
+		if l.conn == nil {
+			reason = timeoutReason(err, s.cfg.LoginTimeout)
+		}
+		b.log.Info("pb: connection closed", "worker", l.name, "reason", reason)
+		l.closed(err)
+	}
 	b.serve()
-	b.log.Info("pb: connection closed", "worker", l.name, "reason", timeoutReason(b.err, s.cfg.LoginTimeout))
 }
 
 func timeoutReason(err error, d time.Duration) error {

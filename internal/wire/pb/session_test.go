@@ -50,11 +50,11 @@ type replay struct {
 	sent    int // expressions the Server sent
 	exact   int // of which identical to Buildbot's bytes
 
-	mu      sync.Mutex
-	calls   sync.WaitGroup
-	errs    []error
-	sinks   map[string]wire.Sink // by command id
-	info    map[string]any
+	mu    sync.Mutex
+	calls sync.WaitGroup
+	errs  []error
+	sinks map[string]wire.Sink // by command id
+	info  map[string]any
 }
 
 func TestSessionReplay(t *testing.T) {
