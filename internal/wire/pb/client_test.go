@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // goWorker is a PB worker written in Go, for the tests that send what
@@ -163,14 +165,42 @@ func (gb *goBuilder) remote(c *call) (any, error) {
 
 // logBuffer collects a Server's log.
 type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{} // closed and replaced at each write
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
 	return l.buf.Write(p)
+}
+
+// waitFor waits until the log holds n lines containing s.
+func (l *logBuffer) waitFor(t testing.TB, s string, n int) {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		l.mu.Lock()
+		if strings.Count(l.buf.String(), s) >= n {
+			l.mu.Unlock()
+			return
+		}
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("the log never said %q %d times:\n%s", s, n, l)
+		}
+	}
 }
 
 func (l *logBuffer) String() string {
