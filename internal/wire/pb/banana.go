@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 )
 
 // Banana is Twisted's s-expression framing (twisted/spread/banana.py). An
@@ -383,4 +384,46 @@ func appendPrefix(b []byte, n uint64, typ byte) []byte {
 		n >>= 7
 	}
 	return append(b, typ)
+}
+
+// appendSexp renders a decoded Banana expression for errors, logs and
+// golden files: lists in brackets, strings quoted and cut after cut bytes,
+// numbers as Go prints them. It stops adding once b holds limit bytes (0:
+// no limit).
+func appendSexp(b []byte, sexp any, cut, limit int) []byte {
+	if limit > 0 && len(b) >= limit {
+		return b
+	}
+	switch v := sexp.(type) {
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			if limit > 0 && len(b) >= limit {
+				return append(b, "…]"...)
+			}
+			b = appendSexp(b, e, cut, limit)
+		}
+		return append(b, ']')
+	case []byte:
+		if len(v) > cut {
+			b = strconv.AppendQuote(b, string(v[:cut]))
+			return fmt.Appendf(b, "…(%d bytes)", len(v))
+		}
+		return strconv.AppendQuote(b, string(v))
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case float64:
+		return strconv.AppendFloat(b, v, 'g', -1, 64)
+	default:
+		return fmt.Appendf(b, "%v", v)
+	}
+}
+
+// sexpString renders sexp for an error or a log: strings cut at 60 bytes,
+// about 300 bytes in all.
+func sexpString(sexp any) string {
+	return string(appendSexp(nil, sexp, 60, 300))
 }

@@ -327,17 +327,17 @@ func (b *broker) serve() {
 func (b *broker) dispatch(sexp any) error {
 	l, ok := sexp.([]any)
 	if !ok || len(l) == 0 {
-		return fmt.Errorf("pb: expected a list, got %s", quoteSexp(nil, sexp))
+		return fmt.Errorf("pb: expected a list, got %s", sexpString(sexp))
 	}
 	cmd, ok := l[0].([]byte)
 	if !ok {
-		return fmt.Errorf("pb: expression does not start with a command: %.200s", quoteSexp(nil, sexp))
+		return fmt.Errorf("pb: expression does not start with a command: %s", sexpString(sexp))
 	}
 	args := l[1:]
 	switch string(cmd) {
 	case "version":
 		if len(args) != 1 || args[0] != int64(protocolVersion) {
-			return fmt.Errorf("pb: version incompatibility: we speak %d, peer sent %.50s", protocolVersion, quoteSexp(nil, args))
+			return fmt.Errorf("pb: version incompatibility: we speak %d, peer sent %s", protocolVersion, sexpString(args))
 		}
 		return nil
 	case "message":
@@ -355,7 +355,7 @@ func (b *broker) dispatch(sexp any) error {
 	case "decache", "uncache":
 		return nil // we never send cached objects
 	case "didNotUnderstand":
-		b.log.Warn("pb: peer did not understand a command", "command", quoteSexp(nil, args))
+		b.log.Warn("pb: peer did not understand a command", "command", sexpString(args))
 		return nil
 	case "cachemessage":
 		if len(args) < 2 {

@@ -99,29 +99,9 @@ func decodeCapture(t testing.TB, segs []segment) []expr {
 func transcript(exprs []expr) string {
 	var b strings.Builder
 	for _, e := range exprs {
-		fmt.Fprintf(&b, "%c %s\n", e.dir, shortSexp(nil, e.sexp))
+		fmt.Fprintf(&b, "%c %s\n", e.dir, appendSexp(nil, e.sexp, 120, 0))
 	}
 	return b.String()
-}
-
-func shortSexp(b []byte, sexp any) []byte {
-	switch v := sexp.(type) {
-	case []any:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ' ')
-			}
-			b = shortSexp(b, e)
-		}
-		return append(b, ']')
-	case []byte:
-		if len(v) > 120 {
-			b = quoteSexp(b, v[:120])
-			return fmt.Appendf(b, "…(%d bytes)", len(v))
-		}
-	}
-	return quoteSexp(b, sexp)
 }
 
 func golden(t *testing.T, path, got string) {

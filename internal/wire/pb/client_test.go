@@ -34,7 +34,7 @@ func dialGo(t testing.TB, addr string) *goWorker {
 	if err != nil {
 		t.Fatalf("reading the dialect offer: %v", err)
 	}
-	if got := string(quoteSexp(nil, offer)); got != `["pb" "none"]` {
+	if got := string(appendSexp(nil, offer, 1000, 0)); got != `["pb" "none"]` {
 		t.Fatalf("dialect offer %s", got)
 	}
 	if err := b.write(func(buf []byte, _ bool) ([]byte, error) { return AppendExpr(buf, "pb", false) }); err != nil {

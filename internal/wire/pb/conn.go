@@ -55,38 +55,35 @@ func (c *conn) Keepalive(ctx context.Context) error {
 }
 
 // Info calls getWorkerInfo, which a 3.x worker answers with its version
-// and worker_commands included. A worker without it (buildslave) is asked
-// getCommands and getVersion instead, as Buildbot does.
+// and worker_commands included; what it lacks of those two (a buildslave
+// has no getWorkerInfo at all) is asked with getCommands and getVersion,
+// and merged in.
 func (c *conn) Info(ctx context.Context) (map[string]any, error) {
+	info := map[string]any{}
 	v, err := c.b.callRemote(ctx, c.mind, "getWorkerInfo", nil, nil)
-	if errors.Is(err, ErrNoSuchMethod) {
-		return c.oldInfo(ctx)
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		m, ok := neutral(v).(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("pb: getWorkerInfo answered %T, not a dictionary", v)
+		}
+		info = m
+	case !errors.Is(err, ErrNoSuchMethod):
 		return nil, wrap("getWorkerInfo", err)
 	}
-	m, ok := neutral(v).(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("pb: getWorkerInfo answered %T, not a dictionary", v)
-	}
-	return m, nil
-}
-
-func (c *conn) oldInfo(ctx context.Context) (map[string]any, error) {
-	info := map[string]any{}
-	cmds, err := c.b.callRemote(ctx, c.mind, "getCommands", nil, nil)
-	switch {
-	case err == nil:
-		info["worker_commands"] = neutral(cmds)
-	case !errors.Is(err, ErrNoSuchMethod):
-		return nil, wrap("getCommands", err)
-	}
-	version, err := c.b.callRemote(ctx, c.mind, "getVersion", nil, nil)
-	switch {
-	case err == nil:
-		info["version"] = neutral(version)
-	case !errors.Is(err, ErrNoSuchMethod):
-		return nil, wrap("getVersion", err)
+	for _, f := range [...]struct{ key, method string }{
+		{"worker_commands", "getCommands"}, {"version", "getVersion"},
+	} {
+		if _, ok := info[f.key]; ok {
+			continue
+		}
+		v, err := c.b.callRemote(ctx, c.mind, f.method, nil, nil)
+		switch {
+		case err == nil:
+			info[f.key] = neutral(v)
+		case !errors.Is(err, ErrNoSuchMethod):
+			return nil, wrap(f.method, err)
+		}
 	}
 	return info, nil
 }

@@ -6,7 +6,6 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"strconv"
 )
 
 // Jelly is Twisted's object serialisation on top of Banana
@@ -63,8 +62,15 @@ func unjelly(sexp any) (any, error) {
 }
 
 type unjellier struct {
-	refs map[int64]any // reference id → value; nil value while being built
+	refs   map[int64]any // reference id → value; nil value while being built
+	derefs int
 }
+
+// maxDerefs bounds the dereferences in one expression: each may repeat a
+// large value, and a consumer walking the result (neutral) would copy it
+// each time. PB traffic has none (Python shares only mutable containers
+// used twice in one call).
+const maxDerefs = 64
 
 var errCircular = errors.New("jelly: circular references are not supported")
 
@@ -129,6 +135,9 @@ func (u *unjellier) list(l []any, depth int) (any, error) {
 		id, ok := rest[0].(int64)
 		if !ok {
 			return nil, errors.New("jelly: dereference id is not an integer")
+		}
+		if u.derefs++; u.derefs > maxDerefs {
+			return nil, fmt.Errorf("jelly: more than %d dereferences", maxDerefs)
 		}
 		v, seen := u.refs[id]
 		if !seen {
@@ -409,28 +418,4 @@ func (j jellier) reflected(b []byte, v any, depth int) ([]byte, error) {
 		return j.append(b, rv.Elem().Interface(), depth)
 	}
 	return b, fmt.Errorf("jelly: cannot encode %T", v)
-}
-
-// quoteSexp renders a decoded Banana expression for logs and golden files:
-// lists in brackets, strings quoted, numbers as Go prints them.
-func quoteSexp(b []byte, sexp any) []byte {
-	switch v := sexp.(type) {
-	case []any:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ' ')
-			}
-			b = quoteSexp(b, e)
-		}
-		return append(b, ']')
-	case []byte:
-		return strconv.AppendQuote(b, string(v))
-	case int64:
-		return strconv.AppendInt(b, v, 10)
-	case float64:
-		return strconv.AppendFloat(b, v, 'g', -1, 64)
-	default:
-		return fmt.Appendf(b, "%v", v)
-	}
 }

@@ -22,7 +22,7 @@ func jellyRoundTrip(t testing.TB, v any) (any, string, error) {
 		t.Fatalf("%#v encodes to %x, which does not decode: %v", v, b, err)
 	}
 	back, err := unjelly(sexp)
-	return back, string(quoteSexp(nil, sexp)), err
+	return back, string(appendSexp(nil, sexp, 1000, 0)), err
 }
 
 func TestJelly(t *testing.T) {
@@ -119,6 +119,7 @@ func TestUnjelly(t *testing.T) {
 		{"bad entry", []any{b("dictionary"), int64(1)}, nil, "not a [key, value] pair"},
 		{"remote without id", []any{b("remote")}, nil, "needs one id"},
 		{"float", 1.5, 1.5, ""},
+		{"too many dereferences", append([]any{b("list"), ref(1, shared)}, repeat(deref(1), 65)...), nil, "more than 64 dereferences"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := unjelly(tc.sexp)

@@ -226,7 +226,7 @@ func negotiate(b *broker) error {
 		b.dec.Vocab = true
 	case "none":
 	default:
-		return fmt.Errorf("the client chose a dialect we did not offer: %.60s", quoteSexp(nil, choice))
+		return fmt.Errorf("the client chose a dialect we did not offer: %s", sexpString(choice))
 	}
 	return b.write(func(buf []byte, vocab bool) ([]byte, error) {
 		j := jellier{vocab: vocab}

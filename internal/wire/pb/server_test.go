@@ -228,7 +228,7 @@ func TestPreLoginObeysNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("answer %d: %v", i, err)
 		}
-		got := string(quoteSexp(nil, sexp))
+		got := string(appendSexp(nil, sexp, 1000, 0))
 		if !strings.HasPrefix(got, w) || !strings.Contains(got, values[i]) {
 			t.Errorf("answer %d: %.300s\nwant %s…%s", i, got, w, values[i])
 		}

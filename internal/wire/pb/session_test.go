@@ -208,10 +208,10 @@ func (r *replay) run() {
 			r.dec.Vocab = i > 0
 			got, err := r.dec.Decode()
 			if err != nil {
-				t.Fatalf("expression %d: reading what the Server sent instead of %s: %v", i, shortSexp(nil, want), err)
+				t.Fatalf("expression %d: reading what the Server sent instead of %s: %v", i, appendSexp(nil, want, 120, 0), err)
 			}
 			if g, w := canonical(got), canonical(want); !equalSexp(g, w) {
-				t.Fatalf("expression %d differs from Buildbot's:\nwant %s\ngot  %s", i, shortSexp(nil, w), shortSexp(nil, g))
+				t.Fatalf("expression %d differs from Buildbot's:\nwant %s\ngot  %s", i, appendSexp(nil, w, 120, 0), appendSexp(nil, g, 120, 0))
 			}
 			r.sent++
 			if raw, _ := AppendExpr(nil, got, i > 0); bytes.Equal(raw, e.raw) {
