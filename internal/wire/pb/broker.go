@@ -80,10 +80,11 @@ type broker struct {
 	err      error
 	done     chan struct{}
 
-	// untrusted, while positive, counts the expressions still read
-	// before login succeeds; the login sets it to 0 (no limit). Only the
-	// read loop touches it.
+	// untrusted, while positive, is how many expressions may be read in
+	// all before the login succeeds, which sets it to 0 (no limit); read
+	// counts them. Only the read loop touches them.
 	untrusted int
+	read      int
 
 	// onClose, set before serve runs, is called once when the connection
 	// has ended, before done closes.
@@ -302,10 +303,8 @@ func (b *broker) close(reason error) {
 func (b *broker) serve() {
 	for {
 		sexp, err := b.dec.Decode()
-		if err == nil && b.untrusted > 0 {
-			if b.untrusted--; b.untrusted == 0 {
-				err = errors.New("too many messages before login")
-			}
+		if b.read++; err == nil && b.untrusted > 0 && b.read > b.untrusted {
+			err = fmt.Errorf("more than %d messages before login", b.untrusted)
 		}
 		if err == nil {
 			err = b.dispatch(sexp)

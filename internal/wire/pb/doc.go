@@ -59,11 +59,14 @@
 //
 // # Bounds
 //
-// A connection not logged in within Config.LoginTimeout (10 s) is closed;
-// before login an expression may be 64 KiB and 32 expressions are read at
-// most, after it Config.MaxMessage (1 MiB); Banana strings and lists are
-// bounded by Twisted's 640 KiB; a number prefix by 64 digits; nesting by
-// 64 lists. An expression over a bound closes the connection with the
-// bound as the logged reason; nothing is allocated beyond the bytes
-// checked against it.
+// A connection not logged in within Config.LoginTimeout (10 s) is closed.
+// Before login an expression may be 64 KiB, at most 32 are read after the
+// dialect, and login may be called 3 times; after it an expression may be
+// Config.MaxMessage (1 MiB). Banana strings and lists are bounded by
+// Twisted's 640 KiB, a number prefix by 64 digits, nesting by 64 lists, a
+// connection's objects by 1024 (Twisted's MAX_BROKER_REFS), jelly
+// dereferences by 64 an expression. Going over a bound closes the
+// connection with the bound as the logged reason; nothing is allocated
+// beyond the bytes checked against it. Config.MaxConns (1024) bounds the
+// connections.
 package pb

@@ -15,6 +15,9 @@ import (
 // login(username) answers (challenge, challenger); the challenger's
 // respond(md5(md5(password) + challenge), mind) logs the worker in. The
 // mind is the worker's bot object, on which the master then calls.
+// maxNameLength bounds the worker names a login may give.
+const maxNameLength = 256
+
 type login struct {
 	srv      *Server
 	b        *broker
@@ -34,8 +37,8 @@ func (l *login) remote(c *call) (any, error) {
 		}
 		v, _ := c.arg(0, "username")
 		name := text(v)
-		if name == "" {
-			return nil, unauthorizedLogin("no user name")
+		if name == "" || len(name) > maxNameLength {
+			return nil, unauthorizedLogin("no user name, or a too long one")
 		}
 		challenge := l.srv.cfg.Challenge()
 		ch := &challenger{login: l, name: name, challenge: challenge}

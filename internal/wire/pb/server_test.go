@@ -169,7 +169,7 @@ func TestPreLoginBounds(t *testing.T) {
 		{"silent", nil, "not logged in within 200ms"},
 		{"no dialect", []any{"klingon"}, "did not offer"},
 		{"big", []any{"pb", strings.Repeat("x", 100*1024)}, "exceeds the limit of 65536"},
-		{"chatty", append([]any{"pb"}, repeat([]any{"version", 6}, 40)...), "too many messages before login"},
+		{"chatty", append([]any{"pb"}, repeat([]any{"version", 6}, 40)...), "more than 32 messages before login"},
 		{"logins", []any{"pb", login(1), login(2), login(3), login(4)}, "more than 3 login attempts"},
 		{"old version", []any{"pb", []any{"version", 5}}, "version incompatibility"},
 		{"not a list", []any{"pb", 7}, "expected a list"},
