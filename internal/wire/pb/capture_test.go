@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
 	"testing"
-)
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
 
 // A capture is a recorded TCP session: segments in the order they were
 // seen, '>' from the master to the worker, '<' back.
@@ -106,36 +105,7 @@ func transcript(exprs []expr) string {
 
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from what was decoded (go test -update rewrites it):\n%s", path, firstDiff(string(want), got))
-	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\nwant %.300s\ngot  %.300s", i+1, wl, gl)
-		}
-	}
-	return ""
+	testkit.Golden(t, path, []byte(got))
 }
 
 // TestCaptureDecodes decodes the captured sessions, checks the decoded
