@@ -357,7 +357,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 					b.Fatalf("data API: %d successful builds, want %d (%v): %.300s", page.Meta.Total, builds, err, body)
 				}
 				m.signal(syscall.SIGTERM)
-				m.wait(60 * time.Second)
+				m.wait()
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(builds*b.N)/wall.Seconds(), "builds/s")
@@ -436,7 +436,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 		b.StopTimer()
 		stopProfile()
 		m.signal(syscall.SIGTERM)
-		m.wait(60 * time.Second)
+		m.wait()
 		b.StartTimer()
 	}
 	q := func(d []time.Duration, p float64) float64 {
@@ -543,7 +543,7 @@ func benchIdleWorkers(b *testing.B, builders, k int, inproc bool) {
 			saveURL(b, "http://"+m.debug+"/debug/pprof/heap", filepath.Join(dir, fmt.Sprintf("heap-%s.pprof", strings.ReplaceAll(b.Name(), "/", "-"))))
 		}
 		m.signal(syscall.SIGTERM)
-		m.wait(60 * time.Second)
+		m.wait()
 		b.StartTimer()
 	}
 	nf := float64(b.N)

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // worker is a running buildworker process.
@@ -27,7 +28,7 @@ type worker struct {
 func startWorker(t *testing.T, m *master, name, password string) *worker {
 	t.Helper()
 	w := startWorkerProcess(t, m, name, password, filepath.Join(m.dir, "worker-"+name))
-	w.stdout.waitFor(t, 0, `connected`, 60*time.Second)
+	w.stdout.waitFor(t, 0, `connected`)
 	return w
 }
 
@@ -44,22 +45,23 @@ type apiBuild struct {
 // builder, and returns it.
 func (m *master) waitBuild(builder string, n int) apiBuild {
 	m.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	var b apiBuild
+	testkit.Eventually(m.t, fmt.Sprintf("build %s/%d complete", builder, n), func() bool {
 		code, body := m.wwwGet(fmt.Sprintf("/api/v2/builders/%s/builds/%d", builder, n))
-		if code == 200 {
-			var page struct{ Builds []apiBuild }
-			if err := json.Unmarshal(body, &page); err != nil {
-				m.t.Fatal(err)
-			}
-			if len(page.Builds) == 1 && page.Builds[0].Results != nil {
-				return page.Builds[0]
-			}
+		if code != 200 {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.t.Fatalf("build %s/%d did not complete", builder, n)
-	return apiBuild{}
+		var page struct{ Builds []apiBuild }
+		if err := json.Unmarshal(body, &page); err != nil {
+			m.t.Fatal(err)
+		}
+		if len(page.Builds) == 1 && page.Builds[0].Results != nil {
+			b = page.Builds[0]
+			return true
+		}
+		return false
+	})
+	return b
 }
 
 // waitAPI waits until GET path answers 200 with a body holding every one
@@ -67,22 +69,20 @@ func (m *master) waitBuild(builder string, n int) apiBuild {
 // returns the body.
 func (m *master) waitAPI(path string, want ...string) string {
 	m.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	var body []byte
-	for time.Now().Before(deadline) {
+	testkit.Retry(m.t, func() error {
 		var code int
 		code, body = m.wwwGet(path)
 		ok := code == 200
 		for _, w := range want {
 			ok = ok && strings.Contains(string(body), w)
 		}
-		if ok {
-			return string(body)
+		if !ok {
+			return fmt.Errorf("GET %s never held %q; last: %s", path, want, body)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.t.Fatalf("GET %s never held %q; last: %s", path, want, body)
-	return ""
+		return nil
+	})
+	return string(body)
 }
 
 // force runs `buildmaster force args…` and fails the test unless it succeeds.
@@ -213,16 +213,13 @@ schedulers:
 // waitStepLog waits until the raw stdio log of step holds want.
 func (m *master) waitStepLog(builder string, number int, step, want string) {
 	m.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	testkit.Retry(m.t, func() error {
 		code, body, _ := m.wwwGetAny(fmt.Sprintf("/api/v2/builders/%s/builds/%d/steps/%s/logs/stdio/raw", builder, number, step))
-		if last = string(body); code == 200 && strings.Contains(last, want) {
-			return
+		if code != 200 || !strings.Contains(string(body), want) {
+			return fmt.Errorf("the log of %s #%d step %s never held %q; last:\n%s", builder, number, step, want, body)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.t.Fatalf("the log of %s #%d step %s never held %q; last:\n%s", builder, number, step, want, last)
+		return nil
+	})
 }
 
 func (m *master) stepResults(buildid uint64) string {
@@ -382,13 +379,13 @@ func TestMasterKilledMidBuild(t *testing.T) {
 	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")
 	m.signal(syscall.SIGKILL)
-	m.wait(30 * time.Second)
+	m.wait()
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	from := w.stdout.count()
 	m.start(binary)
-	w.stdout.waitFor(t, from, `connected`, 60*time.Second) // the worker logs in again by itself
+	w.stdout.waitFor(t, from, `connected`) // the worker logs in again by itself
 	if b := m.waitBuild("gated", 1); *b.Results != 5 {
 		t.Fatalf("build 1 after the crash: results %d, want RETRY (5)", *b.Results)
 	}
@@ -585,13 +582,9 @@ func TestWorkerPauseAndStop(t *testing.T) {
 	if b := m.waitBuild("gated", 1); *b.Results != 0 {
 		t.Fatalf("gated #1: %d", *b.Results)
 	}
-	select {
-	case <-w.done:
-		if code := w.cmd.ProcessState.ExitCode(); code != 0 {
-			t.Fatalf("the stopped worker exited %d", code)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the stopped worker did not exit")
+	testkit.Recv(t, "the stopped worker's exit", w.done)
+	if code := w.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("the stopped worker exited %d", code)
 	}
 	if _, errOut, code := m.cli("worker", "pause", "nosuch"); code != 1 || !strings.Contains(errOut, `there is no worker "nosuch"`) {
 		t.Fatalf("pause nosuch: exit %d %s", code, errOut)
@@ -672,14 +665,14 @@ func TestWorkerLoginRefused(t *testing.T) {
 	startWorker(t, m, "w1", "pw1")
 	from := m.stderr.count()
 	bad := startWorkerProcess(t, m, "w1", "nope", filepath.Join(m.dir, "bad"))
-	bad.stderr.waitFor(t, 0, `login refused: unknown worker name or wrong password`, 60*time.Second)
-	m.stderr.waitFor(t, from, `msg="worker login refused" worker=w1 from=127\.0\.0\.1:\d+ reason="wrong password"`, 30*time.Second)
+	bad.stderr.waitFor(t, 0, `login refused: unknown worker name or wrong password`)
+	m.stderr.waitFor(t, from, `msg="worker login refused" worker=w1 from=127\.0\.0\.1:\d+ reason="wrong password"`)
 	if strings.Contains(strings.Join(m.stderr.snapshot(), "\n"), "nope") {
 		t.Fatal("the wrong password reached the master's log")
 	}
 	dup := startWorkerProcess(t, m, "w1", "pw1", filepath.Join(m.dir, "dup"))
-	dup.stderr.waitFor(t, 0, `login refused: worker w1 is already connected from 127\.0\.0\.1:\d+`, 60*time.Second)
-	m.stderr.waitFor(t, from, `msg="worker login refused" worker=w1 .*already connected`, 30*time.Second)
+	dup.stderr.waitFor(t, 0, `login refused: worker w1 is already connected from 127\.0\.0\.1:\d+`)
+	m.stderr.waitFor(t, from, `msg="worker login refused" worker=w1 .*already connected`)
 	// The first connection still builds.
 	m.force("hello")
 	if b := m.waitBuild("hello", 1); *b.Results != 0 {
@@ -714,7 +707,7 @@ func TestWorkerRemovedMidBuild(t *testing.T) {
 		t.Fatalf("gated #1: %d", *b.Results)
 	}
 	m.waitTree("the removed worker to leave", func(n *treeNode) bool { return n.find("master/botmaster/worker:w1") == nil })
-	w.stderr.waitFor(t, from, `login refused: unknown worker name or wrong password`, 60*time.Second)
+	w.stderr.waitFor(t, from, `login refused: unknown worker name or wrong password`)
 }
 
 // TestBuildThatCannotStart: a forced buildset with as many properties as a

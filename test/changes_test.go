@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // clientEnv is the environment of client processes: no admin token from the
@@ -593,7 +595,7 @@ func TestSendchangeCrash(t *testing.T) {
 		}
 		// Kill at a random moment once some changes were acknowledged.
 		want := 5 + rng.IntN(60)
-		deadline := time.NewTimer(30 * time.Second)
+		deadline := time.NewTimer(testkit.DefaultTimeout)
 		defer deadline.Stop()
 		for got := 0; got < want; got++ {
 			select {
@@ -601,13 +603,13 @@ func TestSendchangeCrash(t *testing.T) {
 			case err := <-m.exited:
 				t.Fatalf("round %d: the master exited by itself (%v); stderr:\n%s", round, err, tail(m.stderr.snapshot(), 40))
 			case <-deadline.C:
-				t.Fatalf("round %d: only %d of %d changes acknowledged within 30s", round, got, want)
+				t.Fatalf("round %d: only %d of %d changes acknowledged within %s", round, got, want, testkit.DefaultTimeout)
 			}
 		}
 		delay := time.Duration(rng.IntN(400)) * time.Millisecond
 		time.Sleep(delay) // the random moment, with clients in flight
 		m.signal(syscall.SIGKILL)
-		if code := m.wait(10 * time.Second); code != -1 {
+		if code := m.wait(); code != -1 {
 			t.Fatalf("round %d: master exit code %d after SIGKILL", round, code)
 		}
 		stopClients()
@@ -704,7 +706,7 @@ func TestSendchangeBadInput(t *testing.T) {
 	refused("an invalid UTF-8 file name", 1, []string{`file "f\xfe" is not valid UTF-8`}, "--who", "x", "f\xfe", "--timeout", "10s")
 
 	// Client-side refusals never reach the master: the same with no master.
-	dead := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	dead := testkit.RefusingAddr(t)
 	for _, args := range [][]string{{"--branch", "main"}, {"--who", "x", "-p", "nocolon"}, {"--who", "x", "--when", "soon"}, {"--who", "x", "--comments", "\xff"}} {
 		out, errOut, code, err := runClient(context.Background(), "", append([]string{"sendchange", "--master", dead, "--token", "t"}, args...)...)
 		if err != nil || code != 1 || out != "" || !strings.HasPrefix(errOut, "buildmaster: sendchange: ") {
@@ -770,7 +772,7 @@ func TestEphemeral(t *testing.T) {
 
 	// A clean stop, then an ephemeral start on the same data dir: empty.
 	m.signal(syscall.SIGTERM)
-	if code := m.wait(30 * time.Second); code != 0 {
+	if code := m.wait(); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 	noState("after a clean stop")
@@ -785,7 +787,7 @@ func TestEphemeral(t *testing.T) {
 	// kill -9 then a durable start on the same dir: nothing came from the
 	// ephemeral runs, and now there is state.
 	m.signal(syscall.SIGKILL)
-	m.wait(10 * time.Second)
+	m.wait()
 	noState("after kill -9")
 	m.start(binary)
 	if st := m.db(); !st.Durable || st.Rows["changes"] != 0 {
@@ -819,14 +821,11 @@ func TestClientNoticesALostMaster(t *testing.T) {
 	// master's remote port to have an established connection from it.
 	waitEstablished(t, m.remote)
 	m.signal(syscall.SIGKILL)
-	select {
-	case r := <-done:
-		if r.err != nil || r.code != 2 || !strings.Contains(r.stderr, "lost the connection to the master") ||
-			!strings.Contains(r.stderr, "may or may not have been carried out") {
-			t.Fatalf("exit %d, %v, stderr:\n%s", r.code, r.err, r.stderr)
-		}
-	case <-time.After(2 * time.Minute): // far below the client's 10m timeout
-		t.Fatal("the client did not notice that its master died")
+	// The wait is far below the client's 10m timeout.
+	r := testkit.Recv(t, "the client's exit once its master died", done, testkit.Within(2*time.Minute))
+	if r.err != nil || r.code != 2 || !strings.Contains(r.stderr, "lost the connection to the master") ||
+		!strings.Contains(r.stderr, "may or may not have been carried out") {
+		t.Fatalf("exit %d, %v, stderr:\n%s", r.code, r.err, r.stderr)
 	}
 }
 
@@ -836,8 +835,7 @@ func waitEstablished(t *testing.T, addr string) {
 	t.Helper()
 	_, port, _ := strings.Cut(addr, ":")
 	p, _ := strconv.Atoi(port)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, "a connection to "+addr+" established", func() bool {
 		b, err := os.ReadFile("/proc/net/tcp")
 		if err != nil {
 			t.Skipf("no /proc/net/tcp: %v", err)
@@ -845,10 +843,9 @@ func waitEstablished(t *testing.T, addr string) {
 		for _, line := range strings.Split(string(b), "\n") {
 			f := strings.Fields(line)
 			if len(f) > 3 && strings.HasSuffix(f[1], fmt.Sprintf(":%04X", p)) && f[3] == "01" {
-				return
+				return true
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no connection to %s established", addr)
+		return false
+	})
 }

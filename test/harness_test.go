@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // binary and workerBinary are the buildmaster and buildworker binaries,
@@ -45,25 +46,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }
 
 // lines collects a process's output and lets a test wait for a line.
@@ -102,9 +84,10 @@ func (l *lines) snapshot() []string {
 
 // waitFor waits until a line after the first `from` lines matches re, and
 // returns its index.
-func (l *lines) waitFor(t testing.TB, from int, re string, timeout time.Duration) int {
+func (l *lines) waitFor(t testing.TB, from int, re string) int {
 	t.Helper()
 	rx := regexp.MustCompile(re)
+	timeout := testkit.DefaultTimeout
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -157,13 +140,13 @@ func startMaster(t testing.TB, body string, extraArgs ...string) *master {
 // newMaster prepares a master on free ports: its data dir and config file.
 func newMaster(t testing.TB, body string) *master {
 	t.Helper()
-	p := freePorts(t, 3)
+	a := testkit.FreeAddrs(t, 3)
 	m := &master{
 		t:      t,
 		dir:    t.TempDir(),
-		remote: fmt.Sprintf("127.0.0.1:%d", p[0]),
-		www:    fmt.Sprintf("127.0.0.1:%d", p[1]),
-		debug:  fmt.Sprintf("127.0.0.1:%d", p[2]),
+		remote: a[0],
+		www:    a[1],
+		debug:  a[2],
 		exited: make(chan error, 1),
 	}
 	m.cfgPath = filepath.Join(m.dir, "master.yaml")
@@ -200,7 +183,7 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 		cmd.Process.Kill() // an error only says it has exited already
 		<-done
 	})
-	m.stdout.waitFor(t, 0, `buildmaster is running`, 60*time.Second)
+	m.stdout.waitFor(t, 0, `buildmaster is running`)
 	tok, err := os.ReadFile(filepath.Join(m.dir, "data", "admin.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -300,18 +283,15 @@ func (m *master) getJSON(path string, v any) int {
 // waitTree polls the debug tree until cond holds.
 func (m *master) waitTree(what string, cond func(*treeNode) bool) *treeNode {
 	m.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		n := m.tree()
-		if cond(n) {
-			return n
+	var n *treeNode
+	testkit.Retry(m.t, func() error {
+		if n = m.tree(); cond(n) {
+			return nil
 		}
-		if time.Now().After(deadline) {
-			b, _ := json.MarshalIndent(n, "", " ")
-			m.t.Fatalf("tree never showed %s:\n%s", what, b)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		b, _ := json.MarshalIndent(n, "", " ")
+		return fmt.Errorf("tree never showed %s:\n%s", what, b)
+	})
+	return n
 }
 
 // signal sends sig to the master process.
@@ -323,20 +303,15 @@ func (m *master) signal(sig syscall.Signal) {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (m *master) wait(timeout time.Duration) int {
+func (m *master) wait() int {
 	m.t.Helper()
-	select {
-	case err := <-m.exited:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		return 0
-	case <-time.After(timeout):
-		m.t.Fatalf("master did not exit within %s", timeout)
-		return -1
+	err := testkit.Recv(m.t, "the master's exit", m.exited)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
 	}
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return 0
 }

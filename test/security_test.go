@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/internal/remoting"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -73,7 +74,7 @@ const (
 func (m *master) waitLog(from int, re string) {
 	m.t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.NewTimer(10 * time.Second)
+	deadline := time.NewTimer(testkit.DefaultTimeout)
 	defer deadline.Stop()
 	for {
 		all := m.stderr.snapshot()
@@ -87,7 +88,7 @@ func (m *master) waitLog(from int, re string) {
 		case err := <-m.exited:
 			m.t.Fatalf("the master exited (%v) before logging %q; stderr:\n%s", err, re, tail(m.stderr.snapshot(), 40))
 		case <-deadline.C:
-			m.t.Fatalf("no line matching %q within 10s; stderr:\n%s", re, tail(all, 40))
+			m.t.Fatalf("no line matching %q within %s; stderr:\n%s", re, testkit.DefaultTimeout, tail(all, 40))
 		}
 	}
 }
@@ -143,17 +144,12 @@ func (m *master) postCrash(path, auth, reason string) (int, string, http.Header)
 func (m *master) waitMetric(re string) {
 	m.t.Helper()
 	rx := regexp.MustCompile(`(?m)^` + re + `$`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		body := m.get("/metrics")
-		if rx.MatchString(body) {
-			return
+	testkit.Retry(m.t, func() error {
+		if body := m.get("/metrics"); !rx.MatchString(body) {
+			return fmt.Errorf("/metrics never matched %s:\n%s", re, grepLines(body, "buildmaster_remote"))
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("/metrics never matched %s:\n%s", re, grepLines(body, "buildmaster_remote"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func grepLines(s, sub string) string {
@@ -569,11 +565,7 @@ func TestSecurityForeignSenderAndTargetAreDropped(t *testing.T) {
 
 	// A target at another address: a relay. The address is a loopback
 	// listener of this test, to see whether the master dials it.
-	relay, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testkit.Listen(t)
 	dialled := make(chan struct{}, 1)
 	go func() {
 		if c, err := relay.Accept(); err == nil {
@@ -744,10 +736,10 @@ func TestSecuritySecretsNeverAppear(t *testing.T) {
 	// The master's output, after a clean stop (which logs every actor).
 	from = m.stderr.count()
 	m.signal(syscall.SIGTERM)
-	if code := m.wait(30 * time.Second); code != 0 {
+	if code := m.wait(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	m.stderr.waitFor(t, from, "master stopped", 10*time.Second)
+	m.stderr.waitFor(t, from, "master stopped")
 	shown = append(shown, strings.Join(m.stderr.snapshot(), "\n"), strings.Join(m.stdout.snapshot(), "\n"))
 
 	for _, s := range shown {

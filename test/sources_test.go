@@ -13,7 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // gitRepo makes a git repository with one commit on main and returns its path.
@@ -76,18 +77,14 @@ change_sources:
 // waitPolls waits until the poller has polled at least n times.
 func (m *master) waitPolls(name string, n int) {
 	m.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(m.t, fmt.Sprintf("poller %s polled %d times", name, n), func() bool {
 		var a struct {
 			State map[string]any `json:"state"`
 		}
 		m.getJSON("/debug/actors/master/change_svc/"+name, &a)
-		if p, _ := a.State["polls"].(float64); int(p) >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.t.Fatalf("poller %s never polled %d times", name, n)
+		p, _ := a.State["polls"].(float64)
+		return int(p) >= n
+	})
 }
 
 // TestPolledCommitIsBuilt: a commit to a local git repository is polled,

@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 )
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func stringify(v any) string {
 	b, _ := json.Marshal(v)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 const baseConfig = `
@@ -118,10 +117,10 @@ func TestGracefulStopLeafFirst(t *testing.T) {
 	m := startMaster(t, baseConfig, "--log-level", "debug")
 	from := m.stderr.count()
 	m.signal(syscall.SIGTERM)
-	if code := m.wait(30 * time.Second); code != 0 {
+	if code := m.wait(); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
-	m.stderr.waitFor(t, from, `master stopped`, time.Second)
+	m.stderr.waitFor(t, from, `master stopped`)
 	// Every actor's "actor stopped" line comes after those of its children.
 	stopped := map[string]int{}
 	for i, l := range m.stderr.snapshot()[from:] {

@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +42,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/config"
 	istate "github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -73,16 +73,6 @@ func (f *instantWorker) Receive(ctx actor.Context) {
 	}
 }
 
-func benchAddr(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // benchConfig renders nw workers (w000…, max_builds maxBuilds, a keepalive
 // long enough never to matter) and nb builders (b0000…), builder i on
 // perBuilder consecutive workers from i mod nw, one `true` step each,
@@ -110,8 +100,9 @@ func benchConfig(nw, nb, perBuilder, maxBuilds int, schedulers string) string {
 // worker, and logs nw workers in.
 func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Master {
 	b.Helper()
+	addrs := testkit.FreeAddrs(b, 2)
 	cfg, err := config.Load("bench.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\nmetrics: {log_interval: 0s}\n%s",
-		benchAddr(b), benchAddr(b), body))
+		addrs[0], addrs[1], body))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,22 +125,18 @@ func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Mas
 		}
 	}
 	// brd hears of each worker (WorkerAvailable) after its login answer.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Retry(b, func() error {
 		n := 0
 		for i := range nw {
 			if st, _ := m.RT.Tree.Lookup(pbmanager.WorkerPath(fmt.Sprintf("w%03d", i))).State().(*messages.WorkerState); st.GetConnected() {
 				n++
 			}
 		}
-		if n == nw {
-			break
+		if n != nw {
+			return fmt.Errorf("%d of %d workers connected", n, nw)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d workers connected", n, nw)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	// …and then wakes; wait until it has gone quiet.
 	brd := m.RT.Tree.Lookup(botmaster.BRDPath)
 	for last := int64(-1); brd.Mailbox() > 0 || brd.Processed() != last; time.Sleep(50 * time.Millisecond) {
@@ -363,12 +350,7 @@ func BenchmarkChangeToBuildStart(b *testing.B) {
 			if _, ok := res.(*messages.SendChangeResponse); !ok {
 				b.Fatalf("change %d: %v", i, res)
 			}
-			select {
-			case t1 := <-w.started:
-				lat = append(lat, t1.Sub(t0))
-			case <-time.After(30 * time.Second):
-				b.Fatal("no build started")
-			}
+			lat = append(lat, testkit.Recv(b, "a build's start", w.started).Sub(t0))
 			// The build completes at once; wait for it so that the next
 			// change finds the worker free.
 			for deadline := time.Now().Add(30 * time.Second); !allComplete(m); time.Sleep(100 * time.Microsecond) {

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/actors/pbmanager"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -154,7 +154,7 @@ func TestLoginCommandsAndKeepalive(t *testing.T) {
 	wpid := actor.NewPID(m.RT.System.Address(), pbmanager.WorkerPath("w1"))
 	m.RT.System.Root.RequestWithCustomSender(wpid, &messages.StartCommand{CommandId: "c1",
 		Command: &messages.StartCommand_Listdir{Listdir: &messages.PathCommand{Path: "."}}}, requester)
-	got := next(t, f.got)
+	got := testkit.Recv(t, "a message to the worker", f.got)
 	if got.GetSession() != f.session || got.GetStart().GetCommandId() != "c1" || got.GetStart().GetListdir().GetPath() != "." {
 		t.Fatalf("the worker got %v", got)
 	}
@@ -165,10 +165,10 @@ func TestLoginCommandsAndKeepalive(t *testing.T) {
 	send("not-the-session", &messages.CommandUpdate{CommandId: "c1", Outputs: []*messages.Output{{Data: []byte("forged")}}})
 	send(f.session, &messages.CommandUpdate{CommandId: "c1", Outputs: []*messages.Output{{Data: []byte("one")}}})
 	send(f.session, &messages.CommandUpdate{CommandId: "c1", Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{Files: []string{"a"}}}})
-	if u := next(t, updates); len(u.GetOutputs()) != 1 || string(u.GetOutputs()[0].GetData()) != "one" {
+	if u := testkit.Recv(t, "a command update", updates); len(u.GetOutputs()) != 1 || string(u.GetOutputs()[0].GetData()) != "one" {
 		t.Fatalf("first update %v (a forged session got through?)", u)
 	}
-	if u := next(t, updates); u.GetComplete() == nil || u.GetComplete().GetFiles()[0] != "a" {
+	if u := testkit.Recv(t, "a command update", updates); u.GetComplete() == nil || u.GetComplete().GetFiles()[0] != "a" {
 		t.Fatalf("second update %v", u)
 	}
 
@@ -189,7 +189,7 @@ func TestLoginCommandsAndKeepalive(t *testing.T) {
 	// worker is detached and the command completes as lost.
 	m.RT.System.Root.RequestWithCustomSender(wpid, &messages.StartCommand{CommandId: "c2",
 		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Argv: []string{"sleep", "100"}}}}, requester)
-	u := next(t, updates)
+	u := testkit.Recv(t, "a command update", updates)
 	if c := u.GetComplete(); c == nil || !c.GetLostConnection() || c.GetRc() != -1 || !strings.Contains(c.GetError(), "no keepalive") {
 		t.Fatalf("after silence: %v", u)
 	}
@@ -200,7 +200,7 @@ func TestLoginCommandsAndKeepalive(t *testing.T) {
 	m.RT.System.Root.RequestWithCustomSender(pb, &messages.FromWorker{Session: f.session, Kind: &messages.FromWorker_Keepalive{
 		Keepalive: &messages.Keepalive{}}}, actor.NewPID(m.RT.System.Address(), "worker"))
 	for {
-		got := next(t, f.got)
+		got := testkit.Recv(t, "a message to the worker", f.got)
 		if got.GetDetached() != "" {
 			if got.GetSession() != f.session {
 				t.Fatalf("detached notice with session %q", got.GetSession())
@@ -232,7 +232,7 @@ func TestSecondLoginReplacesASilentConnection(t *testing.T) {
 	m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), pbmanager.WorkerPath("w1")),
 		&messages.StartCommand{CommandId: "c1", Command: &messages.StartCommand_Stat{Stat: &messages.PathCommand{Path: "x"}}}, time.Minute)
 	for {
-		got := next(t, f.got)
+		got := testkit.Recv(t, "a message to the worker", f.got)
 		if got.GetStart() != nil {
 			if got.GetSession() != second.GetSession() {
 				t.Fatal("the command went out on the old session")
@@ -243,16 +243,4 @@ func TestSecondLoginReplacesASilentConnection(t *testing.T) {
 			t.Fatalf("unexpected %v", got)
 		}
 	}
-}
-
-func next[T proto.Message](t *testing.T, ch chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(20 * time.Second):
-		t.Fatal("nothing arrived")
-	}
-	var zero T
-	return zero
 }

@@ -3,6 +3,7 @@ package changes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // gitChildEnv makes the test binary the "master" of TestGitDiesWithTheMaster.
@@ -31,31 +34,20 @@ func TestGitDiesWithTheMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer child.Wait()
+	defer child.Process.Kill() // an error only says it has exited already
 	pidFile := filepath.Join(dir, "git.pid")
-	deadline := time.Now().Add(30 * time.Second)
 	var pid int
-	for pid == 0 {
+	testkit.Eventually(t, "git started", func() bool {
 		if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
-		if time.Now().After(deadline) {
-			child.Process.Kill()
-			t.Fatal("git never started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return pid != 0
+	})
+	defer syscall.Kill(-pid, syscall.SIGKILL) // its sleep
 	child.Process.Kill()
-	for {
+	testkit.Eventually(t, fmt.Sprintf("git (pid %d) gone after its master was killed", pid), func() bool {
 		// Gone, or a zombie waiting for init to reap it.
 		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if errors.Is(err, os.ErrNotExist) || (err == nil && strings.Contains(string(stat), ") Z ")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			syscall.Kill(-pid, syscall.SIGKILL)
-			t.Fatalf("git (pid %d) still runs after its master was killed", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	syscall.Kill(-pid, syscall.SIGKILL) // its sleep
+		return errors.Is(err, os.ErrNotExist) || (err == nil && strings.Contains(string(stat), ") Z "))
+	})
 }

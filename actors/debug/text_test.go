@@ -2,18 +2,15 @@ package debug
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func sampleTree() *messages.TreeNode {
 	leaf := func(name, kind string) *messages.TreeNode {
@@ -34,19 +31,7 @@ func sampleTree() *messages.TreeNode {
 func TestWriteTextGolden(t *testing.T) {
 	var b bytes.Buffer
 	WriteText(&b, sampleTree())
-	golden := filepath.Join("testdata", "tree.txt.golden")
-	if *update {
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Fatalf("text tree differs from %s (run with -update):\n%s", golden, b.String())
-	}
+	testkit.Golden(t, filepath.Join("testdata", "tree.txt.golden"), b.Bytes())
 }
 
 func TestFromProtoKeepsEveryNodeAndNullFailure(t *testing.T) {

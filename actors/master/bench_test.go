@@ -17,7 +17,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
-	"github.com/buildmaster/buildmaster/internal/testaddr"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -62,7 +62,7 @@ func genConfig(n int, o genOpts) []byte {
 }
 
 func baseOpts(tb testing.TB) genOpts {
-	a := testaddr.Free(tb, 3)
+	a := testkit.FreeAddrs(tb, 3)
 	return genOpts{Remote: a[0], WWW: a[1], Debug: a[2]}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -71,17 +72,14 @@ func buildsets(m *master.Master) []string {
 
 func waitBuildsets(t *testing.T, m *master.Master, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := buildsets(m)
-		if len(got) >= n {
-			return got
+	var got []string
+	testkit.Retry(t, func() error {
+		if got = buildsets(m); len(got) < n {
+			return fmt.Errorf("%d buildsets, want %d: %v", len(got), n, got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d buildsets, want %d: %v", len(got), n, got)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
+	return got
 }
 
 func ssOf(m *master.Master, changeid uint64) uint64 {
@@ -92,13 +90,9 @@ func ssOf(m *master.Master, changeid uint64) uint64 {
 func TestSingleBranchAndImportance(t *testing.T) {
 	m := start(t, "", body)
 	// The master records the schedulers it runs.
-	deadline := time.Now().Add(10 * time.Second)
-	for state.Count(m.RT.DB.Read(), state.TableSchedulers) != 4 {
-		if time.Now().After(deadline) {
-			t.Fatal("the schedulers were not recorded in the state")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the schedulers recorded in the state", func() bool {
+		return state.Count(m.RT.DB.Read(), state.TableSchedulers) == 4
+	})
 	for row := range state.Scan(m.RT.DB.Read(), state.TableSchedulers, false) {
 		if s := row.(*messages.Scheduler); s.GetMasterid() != m.RT.MasterID {
 			t.Fatalf("scheduler %v not run by master %d", s, m.RT.MasterID)
@@ -148,16 +142,10 @@ func TestClassifiedChangesSurviveARestart(t *testing.T) {
 	slow := strings.Replace(body, "tree_stable_timer: 400ms}", "tree_stable_timer: 1h}", 1)
 	m := start(t, dir, slow)
 	c := addChange(t, m, "stable")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if v, ok := state.ObjectState(m.RT.DB.Read(), "stable", "SINGLE_BRANCH", "classified"); ok && strings.Contains(v, fmt.Sprintf(`"changeid":%d`, c)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the classified change never reached the state")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the classified change in the state", func() bool {
+		v, ok := state.ObjectState(m.RT.DB.Read(), "stable", "SINGLE_BRANCH", "classified")
+		return ok && strings.Contains(v, fmt.Sprintf(`"changeid":%d`, c))
+	})
 	if err := m.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -7,16 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
 func TestApplyConfigDiffsChildrenInPlace(t *testing.T) {
 	rt := testRuntime(t, 10, workers("a=1", "b=2", "c=3"))
 	spawnParent(t, rt)
-	eventually(t, "children running", func() bool { return rt.Tree.Len() == 5 })
+	testkit.Eventually(t, "children running", func() bool { return rt.Tree.Len() == 5 })
 	// Crash b so that an in-place change can be told from a replacement.
 	rt.System.Root.Send(rt.System.NewLocalPID("master/svc/worker:b"), &messages.InjectFailure{})
-	eventually(t, "b restarted", func() bool {
+	testkit.Eventually(t, "b restarted", func() bool {
 		n := rt.Tree.Lookup("master/svc/worker:b")
 		return n != nil && n.Restarts() == 1 && n.Status() == StatusRunning
 	})
@@ -35,7 +36,7 @@ func TestApplyConfigDiffsChildrenInPlace(t *testing.T) {
 	if got := changeStrings(ack.GetChanges()); !slices.Equal(got, want) || ack.GetPath() != "master/svc" || ack.GetGeneration() != 2 {
 		t.Fatalf("ack = %v %v, want %v", ack.GetPath(), got, want)
 	}
-	eventually(t, "a stopped, d running", func() bool {
+	testkit.Eventually(t, "a stopped, d running", func() bool {
 		d := rt.Tree.Lookup("master/svc/worker:d")
 		return rt.Tree.Lookup("master/svc/worker:a") == nil && d != nil && d.Status() == StatusRunning
 	})
@@ -43,7 +44,7 @@ func TestApplyConfigDiffsChildrenInPlace(t *testing.T) {
 	if b.Restarts() != 1 {
 		t.Fatalf("changed child was replaced: restarts %d", b.Restarts())
 	}
-	eventually(t, "b shows its new config", func() bool {
+	testkit.Eventually(t, "b shows its new config", func() bool {
 		st, _ := b.State().(*messages.WorkerConfig)
 		return st != nil && st.GetName() == "b"
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -21,18 +22,6 @@ func testRuntime(t *testing.T, maxRestarts int, cfg *messages.MasterConfig) *Run
 	rt := NewRuntime(system, quiet, cfg, func(r any) { gaveUp <- r })
 	t.Cleanup(system.Shutdown)
 	return rt
-}
-
-// eventually waits until cond holds, failing after a deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // parent is a minimal service: a Simple with a worker group.
@@ -52,7 +41,7 @@ func spawnParent(t *testing.T, rt *Runtime) *actor.PID {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "svc running", func() bool {
+	testkit.Eventually(t, "svc running", func() bool {
 		n := rt.Tree.Lookup("master/svc")
 		return n != nil && n.Status() == StatusRunning
 	})

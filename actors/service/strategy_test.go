@@ -4,8 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -13,10 +13,10 @@ func TestFailingChildIsRestartedAndCounted(t *testing.T) {
 	rt := testRuntime(t, 3, workers("a=1", "b=2"))
 	spawnParent(t, rt)
 	path := "master/svc/worker:a"
-	eventually(t, "worker running", func() bool { n := rt.Tree.Lookup(path); return n != nil && n.Status() == StatusRunning })
+	testkit.Eventually(t, "worker running", func() bool { n := rt.Tree.Lookup(path); return n != nil && n.Status() == StatusRunning })
 	for i := int64(1); i <= 3; i++ {
 		rt.System.Root.Send(rt.System.NewLocalPID(path), &messages.InjectFailure{Reason: "boom"})
-		eventually(t, "restart counted", func() bool {
+		testkit.Eventually(t, "restart counted", func() bool {
 			n := rt.Tree.Lookup(path)
 			return n != nil && n.Restarts() == i && n.Status() == StatusRunning
 		})
@@ -34,15 +34,15 @@ func TestFailurePastTheLimitEscalatesToTheGrandparent(t *testing.T) {
 	rt := testRuntime(t, 1, workers("a=1", "b=2"))
 	spawnParent(t, rt)
 	path := "master/svc/worker:a"
-	eventually(t, "worker running", func() bool { n := rt.Tree.Lookup(path); return n != nil && n.Status() == StatusRunning })
+	testkit.Eventually(t, "worker running", func() bool { n := rt.Tree.Lookup(path); return n != nil && n.Status() == StatusRunning })
 	rt.System.Root.Send(rt.System.NewLocalPID(path), &messages.InjectFailure{Reason: "one"})
-	eventually(t, "first restart", func() bool {
+	testkit.Eventually(t, "first restart", func() bool {
 		n := rt.Tree.Lookup(path)
 		return n != nil && n.Restarts() == 1 && n.Status() == StatusRunning
 	})
 	rt.System.Root.Send(rt.System.NewLocalPID(path), &messages.InjectFailure{Reason: "two"})
 	// svc is restarted by master; its children are re-created from the config.
-	eventually(t, "parent restarted", func() bool {
+	testkit.Eventually(t, "parent restarted", func() bool {
 		p := rt.Tree.Lookup("master/svc")
 		c := rt.Tree.Lookup(path)
 		return p != nil && p.Restarts() == 1 && p.Status() == StatusRunning && c != nil && c.Status() == StatusRunning && c.Restarts() == 0
@@ -65,12 +65,7 @@ func TestRootPastItsLimitGivesUp(t *testing.T) {
 	rt.Root.GiveUp = func(r any) { gaveUp <- r }
 	spawnParent(t, rt)
 	rt.System.Root.Send(rt.System.NewLocalPID("master"), &messages.InjectFailure{Reason: "fatal"})
-	select {
-	case r := <-gaveUp:
-		if !strings.Contains(r.(string), "fatal") {
-			t.Fatalf("gave up with %v", r)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the root failed past its limit, and nothing gave up")
+	if r := testkit.Recv(t, "the root's giving up, once it failed past its limit", gaveUp); !strings.Contains(r.(string), "fatal") {
+		t.Fatalf("gave up with %v", r)
 	}
 }

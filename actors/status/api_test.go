@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -20,10 +18,9 @@ import (
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // fixture is a master's state with twelve changes on three branches, then
 // (see builds) builders, workers, a buildset and builds with steps and logs.
@@ -259,20 +256,7 @@ func TestAPI(t *testing.T) {
 				t.Errorf("invalid JSON: %s", rec.Body)
 			}
 			got += rec.Body.String()
-			golden := filepath.Join("testdata", "api", c.name+".golden")
-			if *update {
-				os.MkdirAll(filepath.Dir(golden), 0o755)
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Fatalf("GET %s:\n%s\nwant (%s):\n%s", c.url, got, golden, want)
-			}
+			testkit.Golden(t, filepath.Join("testdata", "api", c.name+".golden"), []byte(got))
 		})
 	}
 }

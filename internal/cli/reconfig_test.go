@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // stuckMasterEnv names the config file TestStuckMasterChild runs a master on.
@@ -103,23 +103,14 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // A reconfig that some service does not acknowledge in time is applied, but
 // the command says so on stderr, naming the service and the timeout, and
 // exits ExitIncomplete; the same reconfig run again, once the service
 // answers, is a new run and exits 0.
 func TestReconfigWarnsAndExitsIncompleteWhenServicesDoNotAcknowledge(t *testing.T) {
 	dir := t.TempDir()
-	listen := fmt.Sprintf("listen: {remote: %q, debug: %q, www: %q}\n", freeAddr(t), freeAddr(t), freeAddr(t))
+	addrs := testkit.FreeAddrs(t, 3)
+	listen := fmt.Sprintf("listen: {remote: %q, debug: %q, www: %q}\n", addrs[0], addrs[1], addrs[2])
 	body := "workers: [{name: w1}]\nbuilders: [{name: b1, workers: [w1], steps: [{shell: {command: [true]}}]}]\n"
 	oldCfg, newCfg := filepath.Join(dir, "old.yaml"), filepath.Join(dir, "new.yaml")
 	for path, text := range map[string]string{oldCfg: listen + body, newCfg: listen + strings.Replace(body, "[true]", "[make, test]", 1)} {
@@ -152,7 +143,7 @@ func TestReconfigWarnsAndExitsIncompleteWhenServicesDoNotAcknowledge(t *testing.
 			if err != nil {
 				t.Errorf("master: %v\n%s", err, childLog.String())
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(testkit.DefaultTimeout):
 			child.Process.Kill()
 			t.Errorf("master did not stop")
 		}
@@ -173,7 +164,7 @@ func TestReconfigWarnsAndExitsIncompleteWhenServicesDoNotAcknowledge(t *testing.
 			if ok {
 				return l
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(testkit.DefaultTimeout):
 		}
 		t.Fatalf("master: no %s\n%s", what, childLog.String())
 		return ""

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // goldenLogs are small logs whose files are kept under testdata/: the bytes
@@ -37,7 +39,7 @@ func TestGoldenFormat(t *testing.T) {
 			writeLog(t, st, 7, g.typ, g.lines)
 			got := fileBytes(t, st.Path(7))
 			golden := filepath.Join("testdata", g.name+".log")
-			if *update {
+			if testkit.Update() {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -62,7 +64,7 @@ func TestGoldenFormat(t *testing.T) {
 			lines, _, res := readLines(t, ro, 7, 0, -1)
 			text := strings.Join(lines, "")
 			goldenText := filepath.Join("testdata", g.name+".txt")
-			if *update {
+			if testkit.Update() {
 				if err := os.WriteFile(goldenText, []byte(text), 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -2,14 +2,11 @@ package logchunk
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 func newStore(t testing.TB, o Options) *Store {
 	t.Helper()

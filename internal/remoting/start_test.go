@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -141,7 +141,7 @@ func (l *liveEndpoint) next(t *testing.T) received {
 	select {
 	case m := <-l.got:
 		return m
-	case <-time.After(10 * time.Second):
+	case <-time.After(testkit.DefaultTimeout):
 		t.Fatalf("nothing delivered; guard log:\n%s", l.rec.String())
 		return received{}
 	}
@@ -166,11 +166,7 @@ func TestStartGuardsTheLiveEndpoint(t *testing.T) {
 			Envelopes: []*remote.MessageEnvelope{{MessageData: mustMarshal(t, &messages.GetTreeRequest{Token: token})}},
 		}
 	}
-	relay, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	relay := testkit.Listen(t)
 	relayed := make(chan struct{}, 1)
 	go func() {
 		if c, err := relay.Accept(); err == nil {
@@ -300,11 +296,7 @@ func TestStartRepliesReachOnlyFutures(t *testing.T) {
 }
 
 func TestStartReportsABusyPort(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := testkit.Listen(t)
 	quiet := slog.New(slog.DiscardHandler)
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	defer system.Shutdown()

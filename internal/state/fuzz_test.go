@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -45,7 +46,7 @@ func FuzzApply(f *testing.F) {
 
 // TestWriteFuzzSeeds writes the committed seed corpus (with -update).
 func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !testkit.Update() {
 		t.Skip("run with -update to rewrite testdata/fuzz/FuzzApply")
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzApply")

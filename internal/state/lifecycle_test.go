@@ -2,7 +2,6 @@ package state
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -229,17 +229,5 @@ func (sc *scenario) refused(c *messages.Command, want ...string) {
 // rewrites it).
 func (sc *scenario) golden(name string) {
 	sc.t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, sc.out, 0o644); err != nil {
-			sc.t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		sc.t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != string(sc.out) {
-		sc.t.Fatalf("state differs from %s (run with -update if intended):\n%s", path, sc.out)
-	}
+	testkit.Golden(sc.t, filepath.Join("testdata", name), sc.out)
 }

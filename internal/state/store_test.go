@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,10 +27,9 @@ import (
 	"github.com/hashicorp/raft-wal/migrate"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/replay.golden and the fuzz seed corpus")
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -153,19 +151,7 @@ func TestReplayGolden(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 
-	golden := filepath.Join("testdata", "replay.golden")
-	if *update {
-		if err := os.WriteFile(golden, liveDump.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != liveDump.String() {
-		t.Fatalf("live state differs from %s (run with -update if the change is intended):\n%s", golden, liveDump.String())
-	}
+	testkit.Golden(t, filepath.Join("testdata", "replay.golden"), liveDump.Bytes())
 }
 
 // checkCounts fails unless Count agrees with the rows of every table.

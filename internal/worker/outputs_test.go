@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/internal/remoting"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -52,13 +53,8 @@ func TestOutputsSentAfterAMoment(t *testing.T) {
 	o, got := outputsTo(t, 0)
 	o.add(messages.OutputStream_OUTPUT_STREAM_STDOUT, []byte("a\n"))
 	o.add(messages.OutputStream_OUTPUT_STREAM_STDERR, []byte("b\n"))
-	select {
-	case u := <-got:
-		if u.GetCommandId() != "c1" || len(u.GetOutputs()) != 2 || u.GetComplete() != nil {
-			t.Fatalf("update %v, want both pieces in one", u)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("output never sent")
+	if u := testkit.Recv(t, "the output's update", got); u.GetCommandId() != "c1" || len(u.GetOutputs()) != 2 || u.GetComplete() != nil {
+		t.Fatalf("update %v, want both pieces in one", u)
 	}
 	if left := o.take(); left != nil {
 		t.Fatalf("take after the send: %v", left)
@@ -70,13 +66,8 @@ func TestOutputsSentWhenAnUpdateIsFull(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), outputChunk-10)
 	o.add(messages.OutputStream_OUTPUT_STREAM_STDOUT, big)
 	o.add(messages.OutputStream_OUTPUT_STREAM_STDOUT, []byte("0123456789abc")) // over outputChunk: the first goes now
-	select {
-	case u := <-got:
-		if len(u.GetOutputs()) != 1 || len(u.GetOutputs()[0].GetData()) != len(big) {
-			t.Fatalf("update of %d outputs, want the first alone", len(u.GetOutputs()))
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a full update was not sent")
+	if u := testkit.Recv(t, "the full update", got); len(u.GetOutputs()) != 1 || len(u.GetOutputs()[0].GetData()) != len(big) {
+		t.Fatalf("update of %d outputs, want the first alone", len(u.GetOutputs()))
 	}
 	if left := o.take(); len(left) != 1 || string(left[0].GetData()) != "0123456789abc" {
 		t.Fatalf("take: %v", left)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"google.golang.org/protobuf/encoding/protojson"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-const cmdTimeout = 30 * time.Second
+// cmdTimeout bounds each wait of these tests.
+const cmdTimeout = testkit.DefaultTimeout
 
 // setup starts a fake master and a worker logged in to it.
 func setup(t *testing.T, name string, keepalive time.Duration) (*peer, *workerProc, string) {
@@ -44,21 +45,20 @@ func shell(id, script string) *messages.StartCommand {
 // the moment its new parent takes to reap it).
 func gone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(cmdTimeout)
-	for {
+	isGone := func() bool {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil {
-			return
+			return true
 		}
-		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "Z" {
-			return
-		}
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("process %d still runs", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return len(f) > 0 && f[0] == "Z"
 	}
+	t.Cleanup(func() {
+		if t.Failed() && !isGone() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	testkit.Eventually(t, fmt.Sprintf("process %d gone", pid), isGone)
 }
 
 // started: the command wrote "started" on stdout.
@@ -537,12 +537,7 @@ func TestShutdownNow(t *testing.T) {
 // With no master to reach, the worker keeps trying, says why once, and
 // stops at once on SIGINT.
 func TestNoMasterThenSignal(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
+	addr := testkit.RefusingAddr(t) // nothing listens there
 	w := startWorker(t, []string{"--master", addr, "--name", "w13", "--basedir", filepath.Join(t.TempDir(), "new"),
 		"--password", "pw"}, "20ms")
 	n := 0

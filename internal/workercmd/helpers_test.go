@@ -13,11 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// deadline bounds every wait in these tests; nothing is expected to take
-// anywhere near as long.
-const deadline = 20 * time.Second
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
 
 // capture records what RunShell hands to its Output.
 type capture struct {
@@ -54,7 +52,7 @@ func (c *capture) get(s Stream) string {
 // waitFor waits until stream s contains substr and returns its text.
 func (c *capture) waitFor(t *testing.T, s Stream, substr string) string {
 	t.Helper()
-	timeout := time.After(deadline)
+	timeout := time.After(testkit.DefaultTimeout)
 	for {
 		if txt := c.get(s); strings.Contains(txt, substr) {
 			return txt
@@ -85,7 +83,7 @@ func start(t *testing.T, s Shell) *running {
 		select {
 		case res := <-r.done:
 			r.done <- res
-		case <-time.After(deadline):
+		case <-time.After(testkit.DefaultTimeout):
 			t.Errorf("RunShell did not return after interrupt")
 		}
 	})
@@ -99,7 +97,7 @@ func (r *running) wait(t *testing.T) Result {
 	case res := <-r.done:
 		r.done <- res
 		return res
-	case <-time.After(deadline):
+	case <-time.After(testkit.DefaultTimeout):
 		t.Fatalf("RunShell did not return; stdout %q stderr %q header %q",
 			r.cap.get(Stdout), r.cap.get(Stderr), r.cap.get(Header))
 	}
@@ -160,17 +158,12 @@ func alive(pid int) bool {
 func requireGroupGone(t *testing.T, pgid int) {
 	t.Helper()
 	t.Cleanup(func() { syscall.Kill(-pgid, syscall.SIGKILL) })
-	end := time.Now().Add(deadline)
-	for {
-		m := liveMembers(t, pgid)
-		if len(m) == 0 {
-			return
+	testkit.Retry(t, func() error {
+		if m := liveMembers(t, pgid); len(m) != 0 {
+			return fmt.Errorf("process group %d still has live members %v", pgid, m)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("process group %d still has live members %v", pgid, m)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // firstInts parses the first line of s as space-separated integers.
@@ -191,7 +184,7 @@ func firstInts(t *testing.T, s string) []int {
 // writeFifo writes data to the fifo at path once a reader has opened it,
 // failing after the deadline instead of blocking for ever.
 func writeFifo(path, data string) error {
-	end := time.Now().Add(deadline)
+	end := time.Now().Add(testkit.DefaultTimeout)
 	for {
 		f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err == nil {
@@ -203,7 +196,7 @@ func writeFifo(path, data string) error {
 			return err
 		}
 		if time.Now().After(end) {
-			return fmt.Errorf("no reader opened %s within %v", path, deadline)
+			return fmt.Errorf("no reader opened %s within %v", path, testkit.DefaultTimeout)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
-	"github.com/buildmaster/buildmaster/internal/testaddr"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // Token is the admin token of the masters Start starts.
@@ -22,7 +22,7 @@ const Token = "test-token"
 // log (nil: nowhere). The master is stopped when the test ends.
 func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master {
 	t.Helper()
-	addrs := testaddr.Free(t, 2)
+	addrs := testkit.FreeAddrs(t, 2)
 	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", addrs[0], addrs[1], body))
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,396 @@
+package pb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/buildmaster/buildmaster/internal/wire"
+)
+
+// StartCommand calls startCommand(commandRef, id, name, args) on the
+// builder's reference. commandRef is a local object whose update and
+// complete calls go to cmd.Sink; for transfers args also carry a writer
+// (uploads, to a wire.Uploader Sink) or a reader (downloads, from a
+// wire.Downloader Sink).
+//
+// cmd may name the command and its arguments as the msgpack protocol
+// does (upload_file, absolute paths); they are rewritten to what a PB
+// worker expects (uploadFile, workdir + workersrc). Commands already in
+// PB form (uploadFile, mkdir with dir, …) are sent as they are.
+//
+// cmd.Sink.Complete is called exactly once for every StartCommand call,
+// also when StartCommand itself fails (with the same error). When ctx
+// ends before the worker has answered, the Sink is completed with ctx's
+// error, although the worker may go on running the command.
+func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
+	if cmd.Sink == nil {
+		return errors.New("pb: command without a Sink")
+	}
+	k, err := c.startCommand(ctx, cmd)
+	if err != nil {
+		err = fmt.Errorf("pb: startCommand %s %q: %w", cmd.Name, cmd.ID, err)
+		if k != nil {
+			k.finish(err)
+		} else {
+			cmd.Sink.Complete(err)
+		}
+	}
+	return err
+}
+
+// startCommand returns the command once it is tracked (it is then
+// completed through it).
+func (c *conn) startCommand(ctx context.Context, cmd wire.Command) (*command, error) {
+	name, args, err := pbCommand(cmd.Name, cmd.Args)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := c.builder(cmd.Builder)
+	if err != nil {
+		return nil, err
+	}
+	k := &command{conn: c, id: cmd.ID, sink: cmd.Sink}
+	var key string // the argument naming the transfer object
+	switch name {
+	case "uploadFile", "uploadDirectory":
+		up, ok := cmd.Sink.(wire.Uploader)
+		if !ok {
+			return nil, fmt.Errorf("the Sink of %s is not a wire.Uploader", name)
+		}
+		k.transfer, key = &writer{up: up}, "writer"
+	case "downloadFile":
+		down, ok := cmd.Sink.(wire.Downloader)
+		if !ok {
+			return nil, fmt.Errorf("the Sink of %s is not a wire.Downloader", name)
+		}
+		k.transfer, key = &reader{down: down}, "reader"
+	}
+	if k.luid, err = c.b.register(k); err != nil {
+		return nil, err
+	}
+	if k.transfer != nil {
+		if k.transferLUID, err = c.b.register(k.transfer); err != nil {
+			c.b.forget(k.luid)
+			return nil, err
+		}
+	}
+	if err := c.track(k); err != nil {
+		k.forget()
+		return nil, err
+	}
+	cmdRef := c.b.export(k.luid)
+	if k.transfer != nil {
+		args[key] = c.b.export(k.transferLUID)
+	}
+	_, err = c.b.callRemote(ctx, ref, "startCommand", Tuple{cmdRef, cmd.ID, name, args}, nil)
+	return k, err
+}
+
+// track records k as open; ids are unique on a connection.
+func (c *conn) track(k *command) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lostErr != nil {
+		return c.lostErr
+	}
+	if _, dup := c.commands[k.id]; dup {
+		return fmt.Errorf("command id %q is already running", k.id)
+	}
+	c.commands[k.id] = k
+	return nil
+}
+
+// command is the master-side RemoteCommand the worker reports to.
+type command struct {
+	conn         *conn
+	id           string
+	luid         int64
+	sink         wire.Sink
+	transfer     object // the writer or reader of a transfer, or nil
+	transferLUID int64
+}
+
+// finish completes the command once: later calls do nothing. Its objects
+// are forgotten without waiting for the worker's decrefs: nothing may
+// call them any more, and a worker that never decrefs cannot fill the
+// connection's object table.
+func (k *command) finish(err error) {
+	c := k.conn
+	c.mu.Lock()
+	open := c.commands[k.id] == k
+	if open {
+		delete(c.commands, k.id)
+	}
+	c.mu.Unlock()
+	if !open {
+		return
+	}
+	k.forget()
+	k.sink.Complete(err)
+}
+
+func (k *command) forget() {
+	k.conn.b.forget(k.luid)
+	if k.transferLUID != 0 {
+		k.conn.b.forget(k.transferLUID)
+	}
+}
+
+func (k *command) isOpen() bool {
+	k.conn.mu.Lock()
+	defer k.conn.mu.Unlock()
+	return k.conn.commands[k.id] == k
+}
+
+// remote takes the worker's update([[{key: value}, n]…]) and
+// complete(failure=None). update answers the highest n, as Buildbot.
+func (k *command) remote(c *call) (any, error) {
+	switch c.method {
+	case "update":
+		v, _ := c.arg(0, "updates")
+		ups, maxNum, err := updates(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(ups) > 0 && k.isOpen() {
+			k.sink.Update(ups)
+		}
+		return maxNum, nil
+	case "complete":
+		v, _ := c.arg(0, "failure")
+		var err error
+		switch f := v.(type) {
+		case nil:
+		case *RemoteError:
+			err = f
+		default:
+			err = fmt.Errorf("pb: the command failed: %v", f)
+		}
+		// Answer first: the next command must not overtake the answer.
+		if c.answer {
+			c.b.answer(c.id, nil)
+		}
+		k.finish(err)
+		return nil, errAsync
+	}
+	return nil, noSuchMethod(c.method)
+}
+
+// updates converts a PB update list into wire updates.
+func updates(v any) ([]wire.Update, int64, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, 0, fmt.Errorf("update: updates are %T, not a list", v)
+	}
+	var out []wire.Update
+	var maxNum int64
+	for _, e := range list {
+		pair := asList(e)
+		if len(pair) != 2 {
+			return nil, 0, errors.New("update: an update is not an [{key: value}, number] pair")
+		}
+		m, ok := pair[0].(map[string]any)
+		num, ok2 := pair[1].(int64)
+		if !ok || !ok2 {
+			return nil, 0, errors.New("update: an update is not an [{key: value}, number] pair")
+		}
+		maxNum = max(maxNum, num)
+		for key, value := range m {
+			out = append(out, update(key, value))
+		}
+	}
+	return out, maxNum, nil
+}
+
+func update(key string, value any) wire.Update {
+	u := wire.Update{Key: key}
+	switch key {
+	case "stdout", "stderr", "header":
+		u.Text = text(value)
+		return u
+	case "log":
+		if l := asList(value); len(l) == 2 {
+			u.Log, u.Text = text(l[0]), text(l[1])
+			return u
+		}
+	case "rc":
+		if i, ok := value.(int64); ok {
+			u.Int = i
+			return u
+		}
+	case "elapsed":
+		switch f := value.(type) {
+		case float64:
+			u.Float = f
+			return u
+		case int64:
+			u.Float = float64(f)
+			return u
+		}
+	}
+	u.Value = neutral(value)
+	return u
+}
+
+func asList(v any) []any {
+	switch v := v.(type) {
+	case []any:
+		return v
+	case Tuple:
+		return v
+	}
+	return nil
+}
+
+// writer is the FileWriter of an upload: write(data), utime((atime,
+// mtime)), unpack(), close().
+type writer struct{ up wire.Uploader }
+
+func (w *writer) remote(c *call) (any, error) {
+	switch c.method {
+	case "write":
+		v, _ := c.arg(0, "data")
+		var data []byte
+		switch v := v.(type) {
+		case []byte:
+			data = v
+		case string:
+			data = []byte(v)
+		default:
+			return nil, fmt.Errorf("write: data is %T, not bytes", v)
+		}
+		return nil, w.up.Write(data)
+	case "utime":
+		v, _ := c.arg(0, "accessed_modified")
+		t := asList(v)
+		if len(t) != 2 {
+			return nil, errors.New("utime: want (access time, modified time)")
+		}
+		return nil, w.up.Utime(number64(t[0]), number64(t[1]))
+	case "unpack":
+		return nil, w.up.Unpack()
+	case "close":
+		return nil, w.up.CloseUpload()
+	}
+	return nil, noSuchMethod(c.method)
+}
+
+func number64(v any) float64 {
+	switch v := v.(type) {
+	case float64:
+		return v
+	case int64:
+		return float64(v)
+	}
+	return 0
+}
+
+// reader is the FileReader of a download: read(maxLength), close().
+type reader struct{ down wire.Downloader }
+
+func (r *reader) remote(c *call) (any, error) {
+	switch c.method {
+	case "read":
+		v, _ := c.arg(0, "maxlength")
+		n, ok := v.(int64)
+		if !ok || n < 0 {
+			return nil, errors.New("read: the length is not a non-negative integer")
+		}
+		// The answer is one Banana string, which Twisted bounds.
+		p, err := r.down.Read(int(min(n, bananaSizeMax)))
+		if err != nil {
+			return nil, err
+		}
+		if len(p) > bananaSizeMax {
+			return nil, fmt.Errorf("read: the Downloader returned %d bytes for %d", len(p), n)
+		}
+		return p, nil
+	case "close":
+		return nil, r.down.CloseDownload()
+	}
+	return nil, noSuchMethod(c.method)
+}
+
+// pbCommand rewrites a command named as the msgpack protocol names it
+// into the PB form a buildbot-worker expects (its protocol_args_setup
+// joins these paths to the builder's directory; absolute paths stay
+// unchanged). args is copied, never modified.
+func pbCommand(name string, in map[string]any) (string, map[string]any, error) {
+	args := maps.Clone(in)
+	if args == nil {
+		args = map[string]any{}
+	}
+	_, hasPath := args["path"]
+	move := func(from, to string) {
+		if v, ok := args[from]; ok {
+			args[to] = v
+			delete(args, from)
+		}
+	}
+	switch name {
+	case "mkdir":
+		if _, ok := args["dir"]; ok {
+			break
+		}
+		paths := asStrings(args["paths"])
+		if len(paths) != 1 {
+			return "", nil, fmt.Errorf("mkdir takes exactly one path over PB, got %d", len(paths))
+		}
+		delete(args, "paths")
+		args["dir"] = paths[0]
+	case "rmdir":
+		if _, ok := args["dir"]; !ok {
+			move("paths", "dir")
+		}
+	case "cpdir":
+		move("from_path", "fromdir")
+		move("to_path", "todir")
+	case "stat":
+		if _, ok := args["file"]; !ok && hasPath {
+			delete(args, "workdir")
+			move("path", "file")
+		}
+	case "listdir":
+		if _, ok := args["dir"]; !ok {
+			move("path", "dir")
+		}
+	case "upload_file", "upload_directory", "download_file":
+		if !hasPath {
+			return "", nil, fmt.Errorf("%s needs a path", name)
+		}
+		src := "workersrc"
+		if name == "download_file" {
+			src = "workerdest"
+		}
+		args["workdir"] = ""
+		move("path", src)
+		name = map[string]string{
+			"upload_file":      "uploadFile",
+			"upload_directory": "uploadDirectory",
+			"download_file":    "downloadFile",
+		}[name]
+	}
+	return name, args, nil
+}
+
+func asStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}

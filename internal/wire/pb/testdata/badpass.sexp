@@ -1,0 +1,10 @@
+> ["pb" "none"]
+< "pb"
+< ["version" 6]
+< ["message" 1 "root" "login" 1 ["tuple" "w1"] ["dictionary"]]
+> ["version" 6]
+> ["answer" 1 ["tuple" "C\xde\x11D\xe4\xa4vQd\xdd9T\xe3%N\x03" ["remote" 1]]]
+< ["message" 2 1 "respond" 1 ["tuple" "\x82\x8f,\xb4\x162K \x9e9\xeblbj\xe2\xa4" ["remote" 1]] ["dictionary"]]
+< ["decref" 1]
+> ["decref" 1]
+> ["error" 2 ["twisted.spread.pb.CopyableFailure" ["dictionary" [["unicode" "count"] 8] [["unicode" "type"] "twisted.cred.error.UnauthorizedLogin"] [["unicode" "value"] ["unicode" ""]] [["unicode" "captureVars"] ["boolean" "false"]] [["unicode" "frames"] ["list"]] [["unicode" "stack"] ["list"]] [["unicode" "tb"] ["None"]] [["unicode" "parents"] ["list" ["unicode" "twisted.cred.error.UnauthorizedLogin"] ["unicode" "twisted.cred.error.LoginFailed"] ["unicode" "twisted.cred.error.Unauthorized"] ["unicode" "builtins.Exception"] ["unicode" "builtins.BaseException"] ["unicode" "builtins.object"]]] [["unicode" "pickled"] 1] [["unicode" "unsafeTracebacks"] ["boolean" "true"]] [["unicode" "traceback"] ["unicode" "Traceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/twisted/cred/portal.py\", line 118, in login\n  "…(925 bytes)]]]]]
