@@ -2,12 +2,14 @@ package report_test
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/interpolate"
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/report/reportertest"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // TestReportJSON: a report survives JSON (an outbox stores it so), and
@@ -28,7 +30,7 @@ func TestReportJSON(t *testing.T) {
 			t.Errorf("%s: round trip differs:\n%+v\n%+v", name, back.Build, r.Build)
 		}
 		if name == "finished" {
-			reportertest.Golden(t, "report_finished.json", data)
+			testkit.Golden(t, filepath.Join("testdata", "report_finished.json"), data)
 		}
 	}
 }

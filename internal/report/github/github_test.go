@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/report/reportertest"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 const token = "ghp_s3cr3tT0ken"
@@ -73,7 +75,7 @@ func TestStatusRequests(t *testing.T) {
 		if req.Header.Get("Content-Type") != "application/json" || req.Header.Get("User-Agent") == "" {
 			t.Errorf("headers %v", req.Header)
 		}
-		reportertest.Golden(t, c.golden, req.Body)
+		testkit.Golden(t, filepath.Join("testdata", c.golden), req.Body)
 	}
 }
 
@@ -236,7 +238,7 @@ func TestComment(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Path != "/repos/acme/app/issues/12/comments" || reqs[0].Header.Get("Authorization") != "token "+token {
 		t.Fatalf("requests %+v", reqs)
 	}
-	reportertest.Golden(t, "comment_finished.json", reqs[0].Body)
+	testkit.Golden(t, filepath.Join("testdata", "comment_finished.json"), reqs[0].Body)
 
 	notPR := reportertest.Finished()
 	notPR.Build.Properties["branch"] = report.Property{Value: []byte(`"main"`)}

@@ -3,12 +3,14 @@ package gitlab
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/report/reportertest"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 const token = "glpat-s3cr3tT0ken"
@@ -67,7 +69,7 @@ func TestRequests(t *testing.T) {
 		if req.Header.Get("Private-Token") != token || req.Header.Get("Authorization") != "" {
 			t.Errorf("headers %v", req.Header)
 		}
-		reportertest.Golden(t, c.golden, req.Body)
+		testkit.Golden(t, filepath.Join("testdata", c.golden), req.Body)
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/report/reportertest"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 const password = "pa55-w0rd-s3cret"
@@ -52,7 +54,7 @@ func TestPush(t *testing.T) {
 		enc := json.NewEncoder(&indented)
 		enc.SetIndent("", "  ")
 		enc.Encode(v)
-		reportertest.Golden(t, r.golden, []byte(indented.String()))
+		testkit.Golden(t, filepath.Join("testdata", r.golden), []byte(indented.String()))
 	}
 	if err := c.Send(context.Background(), reportertest.WorkerMissing()); !errors.Is(err, report.ErrSkipped) {
 		t.Errorf("worker report: %v, want skipped", err)

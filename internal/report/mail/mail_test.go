@@ -9,6 +9,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/report/reportertest"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 const password = "smtp-pa55w0rd"
@@ -112,7 +114,7 @@ func TestBuildMailSTARTTLS(t *testing.T) {
 	if !slices.Equal(m.To, wantTo) {
 		t.Errorf("envelope recipients %v, want %v", m.To, wantTo)
 	}
-	reportertest.Golden(t, "build_finished.eml", m.Data)
+	testkit.Golden(t, filepath.Join("testdata", "build_finished.eml"), m.Data)
 
 	p := parse(t, m.Data)
 	subject, err := new(mime.WordDecoder).DecodeHeader(p.header.Get("Subject"))
@@ -169,7 +171,7 @@ func TestMissingWorkerMail(t *testing.T) {
 	if !slices.Equal(m.To, []string{"dana@example.org", "ops@example.org"}) {
 		t.Errorf("recipients %v, want only the worker's notify addresses", m.To)
 	}
-	reportertest.Golden(t, "worker_missing.eml", m.Data)
+	testkit.Golden(t, filepath.Join("testdata", "worker_missing.eml"), m.Data)
 	p := parse(t, m.Data)
 	if p.header.Get("Subject") != "Buildbot Acme CI worker w1 missing" ||
 		!strings.Contains(p.plain, "The Buildbot worker named w1 went away.") ||
@@ -316,11 +318,7 @@ func TestDeliveryErrors(t *testing.T) {
 // TestHangingRelay: a relay that accepts and says nothing lets go when
 // the caller's context ends.
 func TestHangingRelay(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := testkit.Listen(t)
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		if conn, err := l.Accept(); err == nil {
@@ -331,30 +329,28 @@ func TestHangingRelay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Send(ctx, reportertest.Finished()) }()
-	conn := <-accepted
+	conn := testkit.Recv(t, "the connection", accepted)
 	defer conn.Close()
 	cancel()
-	err = <-done
+	err := testkit.Recv(t, "Send's return after the context ended", done)
 	if retry, _ := report.RetryInfo(err); !retry || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send = %v, want retryable and context.Canceled", err)
 	}
 }
 
 func TestRelayTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := testkit.Listen(t)
+	accepted := make(chan net.Conn, 1)
 	go func() {
 		if conn, err := l.Accept(); err == nil {
-			t.Cleanup(func() { conn.Close() })
+			accepted <- conn
 		}
 	}()
 	c := newClient(t, Config{Relay: l.Addr().String(), Timeout: 50 * time.Millisecond})
 	if retry, _ := report.RetryInfo(c.Send(context.Background(), reportertest.Finished())); !retry {
 		t.Fatal("a relay that never greets is not a retryable failure")
 	}
+	testkit.Recv(t, "the connection", accepted).Close()
 }
 
 // BenchmarkDecideAndCompose is the per-report cost before the network:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/report"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // FixedNow is the clock the conformance suite gives senders.
@@ -102,9 +103,9 @@ func RunHTTPConformance(t *testing.T, s HTTPSender) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.New(t, fake.URL, time.Now).Send(ctx, s.Report) }()
-		<-fake.Arrived()
+		testkit.Recv(t, "the request", fake.Arrived())
 		cancel()
-		err := <-done
+		err := testkit.Recv(t, "Send's return after the context ended", done)
 		if retry, _ := report.RetryInfo(err); !retry || !errors.Is(err, context.Canceled) {
 			t.Fatalf("Send = %v, want a retryable error wrapping context.Canceled", err)
 		}

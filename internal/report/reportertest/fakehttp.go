@@ -2,7 +2,8 @@
 // fake HTTP target that records requests and answers as told (fail, rate
 // limit, redirect, hang, drop, endless answer), a real SMTP server with
 // STARTTLS or implicit TLS and AUTH PLAIN, a conformance suite every HTTP
-// client runs, and golden files.
+// client runs, and sample reports. It is for tests only (it imports
+// internal/testkit).
 package reportertest
 
 import (

@@ -16,6 +16,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // SMTPOptions shape the fake SMTP server.
@@ -56,10 +58,7 @@ func NewFakeSMTP(t testing.TB, o SMTPOptions) *FakeSMTP {
 	cert, pool := testCert(t)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}}
 	f := &FakeSMTP{ClientTLS: &tls.Config{RootCAs: pool}, mails: make(chan Mail, 64), sessions: make(chan struct{}, 64)}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := testkit.Listen(t)
 	if o.ImplicitTLS {
 		l = tls.NewListener(l, serverTLS)
 	}
