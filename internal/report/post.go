@@ -60,9 +60,10 @@ func NewHTTPPoster(o HTTPOptions) *HTTPPoster {
 	}
 }
 
-// PostJSON posts body to u with the headers. The headers, u's user
-// information and query, and the extra secrets may hold secrets: none of
-// them enters an error.
+// PostJSON posts body to u with the headers. No error holds a header,
+// u's user information or query; and should the target echo them, u's
+// user information and query and the given secrets (tokens, passwords)
+// are blanked out of the excerpt of its answer.
 // A 2xx answer is success; 429, 5xx, and 403 with Retry-After or
 // X-RateLimit-Remaining: 0 are retryable; any other answer is permanent.
 func (p *HTTPPoster) PostJSON(ctx context.Context, u *url.URL, header http.Header, body []byte, secrets ...string) error {
@@ -85,7 +86,7 @@ func (p *HTTPPoster) PostJSON(ctx context.Context, u *url.URL, header http.Heade
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	se := &SendError{Target: target, Status: resp.StatusCode, Detail: excerpt(answer, header, u, secrets)}
+	se := &SendError{Target: target, Status: resp.StatusCode, Detail: excerpt(answer, u, secrets)}
 	if readErr != nil && len(answer) == 0 {
 		se.Err = errors.New("answer unreadable")
 	}
@@ -145,10 +146,10 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 // value cannot overflow a Duration; the retry lifetime cuts it shorter.
 const maxWaitSeconds = 365 * 24 * 3600
 
-// excerpt is up to 200 bytes of an answer on one line, with every header
-// value and URL secret that was sent blanked out (an echoing endpoint must
+// excerpt is up to 200 bytes of an answer on one line, with the secrets
+// and u's user information and query blanked out (an echoing endpoint must
 // not put a token into an error).
-func excerpt(answer []byte, sent http.Header, u *url.URL, secrets []string) string {
+func excerpt(answer []byte, u *url.URL, secrets []string) string {
 	s := strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
@@ -159,14 +160,9 @@ func excerpt(answer []byte, sent http.Header, u *url.URL, secrets []string) stri
 	if pw, ok := u.User.Password(); ok {
 		secrets = append(secrets, pw)
 	}
-	for _, vs := range sent {
-		secrets = append(secrets, vs...)
-	}
 	for _, v := range secrets {
-		for _, part := range append([]string{v}, strings.Fields(v)...) {
-			if len(part) >= 4 {
-				s = strings.ReplaceAll(s, part, "REDACTED")
-			}
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, "REDACTED")
 		}
 	}
 	s = strings.Join(strings.Fields(s), " ")

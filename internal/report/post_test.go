@@ -25,7 +25,7 @@ func (s postSender) Send(ctx context.Context, _ *report.Report) error {
 	if err != nil {
 		return err
 	}
-	return s.poster.PostJSON(ctx, u, http.Header{"Authorization": {"token " + s.secret}}, []byte(`{}`))
+	return s.poster.PostJSON(ctx, u, http.Header{"Authorization": {"token " + s.secret}}, []byte(`{}`), s.secret)
 }
 
 func TestHTTPPosterConformance(t *testing.T) {

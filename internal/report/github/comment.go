@@ -109,7 +109,7 @@ func (c *Comment) Send(ctx context.Context, r *report.Report) error {
 		if err != nil {
 			return &report.SendError{Target: "github_comment", Err: err}
 		}
-		if err := c.poster.PostJSON(ctx, u, authHeader(c.token), body); err != nil {
+		if err := c.poster.PostJSON(ctx, u, authHeader(c.token), body, c.token); err != nil {
 			return err
 		}
 	}

@@ -114,7 +114,7 @@ func (s *Status) Send(ctx context.Context, r *report.Report) error {
 		if err != nil {
 			return &report.SendError{Target: "github_status", Err: err}
 		}
-		if err := s.poster.PostJSON(ctx, u, authHeader(s.token), body); err != nil {
+		if err := s.poster.PostJSON(ctx, u, authHeader(s.token), body, s.token); err != nil {
 			return err
 		}
 		sent++

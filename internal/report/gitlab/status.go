@@ -129,7 +129,7 @@ func (s *Status) Send(ctx context.Context, r *report.Report) error {
 		if err != nil {
 			return &report.SendError{Target: "gitlab_status", Err: err}
 		}
-		if err := s.poster.PostJSON(ctx, u, http.Header{"Private-Token": {s.token}}, data); err != nil {
+		if err := s.poster.PostJSON(ctx, u, http.Header{"Private-Token": {s.token}}, data, s.token); err != nil {
 			return err
 		}
 		sent++

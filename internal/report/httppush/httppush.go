@@ -30,10 +30,10 @@ type Config struct {
 
 // Client posts builds.
 type Client struct {
-	url      *url.URL
-	header   http.Header
-	password string
-	poster   *report.HTTPPoster
+	url     *url.URL
+	header  http.Header
+	secrets []string // header values and the password
+	poster  *report.HTTPPoster
 }
 
 // DefaultGenerators are Buildbot's for HttpStatusPush: each build's start,
@@ -49,16 +49,18 @@ func New(c Config) (*Client, error) {
 		return nil, fmt.Errorf("http_push: url %q: want http(s)://host/path", report.RedactURL(c.URL))
 	}
 	h := http.Header{}
+	secrets := []string{c.Password}
 	for k, v := range c.Headers {
 		if k == "" || !validHeader(k) || !validHeader(v) {
 			return nil, fmt.Errorf("http_push: header %q: name or value has control characters", k)
 		}
 		h.Set(k, v)
+		secrets = append(secrets, v)
 	}
 	if c.Username != "" {
 		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password)))
 	}
-	return &Client{url: u, header: h, password: c.Password, poster: report.NewHTTPPoster(c.HTTP)}, nil
+	return &Client{url: u, header: h, secrets: secrets, poster: report.NewHTTPPoster(c.HTTP)}, nil
 }
 
 func validHeader(s string) bool {
@@ -79,5 +81,5 @@ func (c *Client) Send(ctx context.Context, r *report.Report) error {
 	if err != nil {
 		return &report.SendError{Target: "http_push", Err: fmt.Errorf("encoding build %d: %w", r.Build.BuildID, err)}
 	}
-	return c.poster.PostJSON(ctx, c.url, c.header, body, c.password)
+	return c.poster.PostJSON(ctx, c.url, c.header, body, c.secrets...)
 }
