@@ -3,8 +3,10 @@ package secrets
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // MinSecretLen is the shortest value (white space around it not counted) a
@@ -29,8 +31,11 @@ const MinSecretLen = 4
 // several lines is hidden on its own too, so a key printed in part is
 // still hidden. Text that a marker creates is never searched again.
 type Redactor struct {
-	pats        []pattern // longest first
-	maxLen      int
+	pats     []pattern          // longest first
+	byPrefix map[uint32][]int32 // indexes into pats (so longest first) by their first four bytes
+	shift    *[1 << 16]uint8    // Wu-Manber: how far a 4-byte block lets the search skip
+	minLen   int                // shortest value (at least MinSecretLen)
+	maxLen   int
 	newlineFree bool // no value contains '\n': text up to a newline can be decided at once
 	skipped     []string
 }
@@ -78,6 +83,7 @@ func NewRedactor(secrets map[string]string) *Redactor {
 		}
 	}
 	slices.SortStableFunc(r.pats, func(a, b pattern) int { return cmp.Compare(len(b.value), len(a.value)) })
+	r.index()
 	return r
 }
 
@@ -87,64 +93,83 @@ func (r *Redactor) Skipped() []string { return slices.Clone(r.skipped) }
 // Empty is true when there is nothing to redact.
 func (r *Redactor) Empty() bool { return len(r.pats) == 0 }
 
+// index builds the search tables: the values by their first four bytes,
+// and Wu-Manber's shift table over 4-byte blocks of the first minLen bytes
+// of each value. A window of minLen bytes whose last block is in no value
+// can slide by up to minLen-3 bytes at once, so long random tokens are
+// searched a block every several bytes, whatever their number.
+func (r *Redactor) index() {
+	if len(r.pats) == 0 {
+		return
+	}
+	r.minLen = len(r.pats[len(r.pats)-1].value)
+	r.byPrefix = map[uint32][]int32{}
+	r.shift = new([1 << 16]uint8)
+	for i := range r.shift {
+		r.shift[i] = uint8(min(r.minLen-blockLen+1, 255))
+	}
+	for i, p := range r.pats {
+		r.byPrefix[load32(p.value, 0)] = append(r.byPrefix[load32(p.value, 0)], int32(i))
+		for end := blockLen; end <= r.minLen; end++ {
+			h := blockHash(load32(p.value, end-blockLen))
+			r.shift[h] = min(r.shift[h], uint8(min(r.minLen-end, 255)))
+		}
+	}
+}
+
+const blockLen = 4 // = MinSecretLen: every value holds at least one block
+
+func load32(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i:]) }
+
+// blockHash maps a 4-byte block to an entry of the shift table.
+func blockHash(v uint32) uint32 { return (v * 0x9e3779b1) >> 16 }
+
 // Redact returns s with every secret value replaced by its marker. When
 // s holds none, s itself is returned, without copying.
 func (r *Redactor) Redact(s string) string {
-	found := false
-	for _, p := range r.pats {
-		if strings.Contains(s, string(p.value)) {
-			found = true
-			break
-		}
-	}
-	if !found {
+	if len(r.pats) == 0 {
 		return s
 	}
-	b := []byte(s)
-	out, _ := r.redact(make([]byte, 0, len(b)), b, len(b), 0, make([]int32, len(b)))
+	// redact only reads buf.
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	out, _, hit := r.redact(nil, b, len(b), 0)
+	if !hit {
+		return s
+	}
 	return string(out)
 }
 
-// redact appends to out the redacted form of buf[:d], the part of buf that
-// can be decided: every occurrence starting before d lies within buf. The
-// first reach bytes of buf are covered by a marker already written. It
-// returns how far into the bytes after d the last marker reaches. cov is
-// scratch space of at least d zeroes, left zeroed.
-func (r *Redactor) redact(out, buf []byte, d, reach int, cov []int32) ([]byte, int) {
-	found := false
-	for i, p := range r.pats {
-		for off := 0; off < d; {
-			j := bytes.Index(buf[off:], p.value)
-			if j < 0 || off+j >= d {
-				break
-			}
-			if s := off + j; cov[s] == 0 { // longest first: the first to claim s is the longest
-				cov[s] = int32(i + 1)
-				found = true
-			}
-			off += j + 1
+// redact finds the values in buf[:d], the part of buf that can be decided:
+// every occurrence starting before d lies within buf. The first reach bytes
+// of buf are covered by a marker already written. When buf[:d] holds a
+// value, redact appends its redacted form to out and hit is true; otherwise
+// out is unchanged and the redacted form is buf[min(reach, d):d], not
+// copied. newReach is how far into the bytes after d the last marker
+// reaches. Occurrences are met in the order of their starts.
+func (r *Redactor) redact(out, buf []byte, d, reach int) (_ []byte, newReach int, hit bool) {
+	m := r.minLen
+	for i, end := 0, min(d, len(buf)-m+1); i < end; {
+		if s := r.shift[blockHash(load32(buf, i+m-blockLen))]; s > 0 {
+			i += int(s)
+			continue
 		}
-	}
-	if found {
-		for i := range d {
-			c := cov[i]
-			if c == 0 {
+		for _, pi := range r.byPrefix[load32(buf, i)] {
+			p := &r.pats[pi]
+			if !bytes.HasPrefix(buf[i:], p.value) {
 				continue
 			}
-			cov[i] = 0
-			p := &r.pats[c-1]
-			end := i + len(p.value)
-			if i < reach { // inside (or touching) the current marker's run
-				reach = max(reach, end)
-				continue
-			}
-			out = append(out, buf[reach:i]...)
-			out = append(out, p.marker...)
-			reach = end
+			if i >= reach { // a new run: the text before it, then a marker
+				out = append(out, buf[reach:i]...)
+				out = append(out, p.marker...)
+			} // else it overlaps the current run, which now ends later
+			reach = max(reach, i+len(p.value))
+			hit = true
+			break
 		}
+		i++
 	}
-	if reach < d {
+	if hit && reach < d {
 		out = append(out, buf[reach:d]...)
 	}
-	return out, max(reach-d, 0)
+	return out, max(reach-d, 0), hit
 }

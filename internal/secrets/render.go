@@ -80,20 +80,23 @@ func (e *syntaxError) Error() string {
 }
 
 // scanRefs calls text for the text between references and ref for each
-// reference's name, in order.
+// reference's name, in order. "%%" is text (Python's escaped "%"), so
+// "%%(secret:x)s" is not a reference; it goes to text unchanged.
 func scanRefs(tmpl string, text func(string), ref func(string) error) error {
-	off := 0
+	lit, off := 0, 0 // text pending from lit; scanning at off
 	for {
-		i := strings.Index(tmpl[off:], refOpen)
+		i := strings.IndexByte(tmpl[off:], '%')
 		if i < 0 {
-			if off < len(tmpl) {
-				text(tmpl[off:])
-			}
-			return nil
+			break
 		}
 		start := off + i
-		if i > 0 {
-			text(tmpl[off:start])
+		if strings.HasPrefix(tmpl[start:], "%%") {
+			off = start + 2
+			continue
+		}
+		if !strings.HasPrefix(tmpl[start:], refOpen) {
+			off = start + 1
+			continue
 		}
 		rest := tmpl[start+len(refOpen):]
 		j := strings.IndexByte(rest, ')')
@@ -112,11 +115,18 @@ func scanRefs(tmpl string, text func(string), ref func(string) error) error {
 		case strings.ContainsAny(name, "(%"):
 			return &syntaxError{ref: r, offset: start, reason: `a name cannot hold "(" or "%"`}
 		}
+		if start > lit {
+			text(tmpl[lit:start])
+		}
 		if err := ref(name); err != nil {
 			return err
 		}
-		off = end + 1
+		lit, off = end+1, end+1
 	}
+	if lit < len(tmpl) {
+		text(tmpl[lit:])
+	}
+	return nil
 }
 
 func where(w string) string {

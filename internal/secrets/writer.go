@@ -22,7 +22,6 @@ type Writer struct {
 	w     io.Writer
 	buf   []byte  // held-back bytes, then the window being redacted
 	out   []byte  // redacted output of one window
-	cov   []int32 // scratch for Redactor.redact
 	reach int     // how many bytes at the start of buf the last marker covers
 	err   error
 }
@@ -77,16 +76,19 @@ func (w *Writer) Flush() error {
 
 // emit redacts and writes buf[:d] and keeps buf[d:].
 func (w *Writer) emit(d int) error {
-	if len(w.cov) < d {
-		w.cov = make([]int32, max(d, window+w.r.maxLen))
+	var hit bool
+	reach := w.reach
+	w.out, w.reach, hit = w.r.redact(w.out[:0], w.buf, d, reach)
+	out := w.out
+	if !hit {
+		out = w.buf[min(reach, d):d]
 	}
-	w.out, w.reach = w.r.redact(w.out[:0], w.buf, d, w.reach, w.cov)
-	w.buf = w.buf[:copy(w.buf, w.buf[d:])]
-	if len(w.out) > 0 {
-		if _, err := w.w.Write(w.out); err != nil {
+	var err error
+	if len(out) > 0 {
+		if _, err = w.w.Write(out); err != nil {
 			w.err = err
-			return err
 		}
 	}
-	return nil
+	w.buf = w.buf[:copy(w.buf, w.buf[d:])]
+	return err
 }
