@@ -31,11 +31,11 @@ const MinSecretLen = 4
 // several lines is hidden on its own too, so a key printed in part is
 // still hidden. Text that a marker creates is never searched again.
 type Redactor struct {
-	pats     []pattern          // longest first
-	byPrefix map[uint32][]int32 // indexes into pats (so longest first) by their first four bytes
-	shift    *[1 << 16]uint8    // Wu-Manber: how far a 4-byte block lets the search skip
-	minLen   int                // shortest value (at least MinSecretLen)
-	maxLen   int
+	pats        []pattern          // longest first
+	byPrefix    map[uint32][]int32 // indexes into pats (so longest first) by their first four bytes
+	shift       *[1 << 16]uint8    // Wu-Manber: how far a 4-byte block lets the search skip
+	minLen      int                // shortest value (at least MinSecretLen)
+	maxLen      int
 	newlineFree bool // no value contains '\n': text up to a newline can be decided at once
 	skipped     []string
 }

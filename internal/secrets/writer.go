@@ -20,9 +20,9 @@ const window = 32 << 10
 type Writer struct {
 	r     *Redactor
 	w     io.Writer
-	buf   []byte  // held-back bytes, then the window being redacted
-	out   []byte  // redacted output of one window
-	reach int     // how many bytes at the start of buf the last marker covers
+	buf   []byte // held-back bytes, then the window being redacted
+	out   []byte // redacted output of one window
+	reach int    // how many bytes at the start of buf the last marker covers
 	err   error
 }
 
