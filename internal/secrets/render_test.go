@@ -63,3 +63,41 @@ func TestReferences(t *testing.T) {
 		t.Error("References accepted a conditional")
 	}
 }
+
+// FuzzRender: any template renders or fails with a syntax error, never a
+// panic; Render and References agree; the names used are the names
+// referenced; and with every value "V", each reference's text became one
+// byte.
+func FuzzRender(f *testing.F) {
+	f.Add("-u %(secret:user)s -p %(secret:pw)s")
+	f.Add("%%(secret:x)s %(secret:x:-d)s %(secret:")
+	f.Add("%(prop:x)s %(secret:a|b)s%")
+	f.Fuzz(func(t *testing.T, tmpl string) {
+		env := &Env{LookupEnv: func(string) (string, bool) { return "V", true }}
+		out, used, err := Render(context.Background(), env, tmpl, RenderOptions{})
+		names, rerr := References(tmpl)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("Render error %v, References error %v", err, rerr)
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "bad secret reference") {
+				t.Fatalf("error %q", err)
+			}
+			return
+		}
+		want := len(tmpl)
+		set := map[string]bool{}
+		for _, n := range names {
+			set[n] = true
+			want -= len("%(secret:)s") + len(n) - 1
+		}
+		if len(out) != want || len(set) != used.Len() {
+			t.Fatalf("Render(%q) = %q with %v; references %q", tmpl, out, used, names)
+		}
+		for n := range set {
+			if _, ok := used.Value(n); !ok {
+				t.Fatalf("name %q referenced but not used", n)
+			}
+		}
+	})
+}
