@@ -86,16 +86,7 @@ func TestDir(t *testing.T) {
 		{d, "big", "", false, "larger than 100 bytes"},
 		{d, "escape", "", false, "escape"},
 	} {
-		got, err := tc.p.Get(context.Background(), tc.name)
-		switch {
-		case tc.err == "" && (err != nil || got != tc.want):
-			t.Errorf("Get(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
-		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
-			t.Errorf("Get(%q) error = %v, want one containing %q", tc.name, err, tc.err)
-		case tc.err != "" && errors.Is(err, ErrNotFound) != tc.notFound:
-			t.Errorf("Get(%q) error %v: errors.Is(ErrNotFound) = %v, want %v", tc.name, err, !tc.notFound, tc.notFound)
-		}
-		noLeak(t, err, "outside-value", "hunter2", "xxxxxxxxxx")
+		checkGet(t, tc.p, tc.name, tc.want, tc.notFound, tc.err, "outside-value", "hunter2", "xxxxxxxxxx")
 	}
 }
 
@@ -156,6 +147,23 @@ func TestNewDirErrors(t *testing.T) {
 			t.Errorf("NewDir(%q) succeeded", path)
 		}
 	}
+}
+
+// checkGet checks p.Get(name): it returns want, or (when errText is set)
+// an error containing errText that is a not-found or not as notFound says,
+// and in any case quoting none of values.
+func checkGet(t *testing.T, p Provider, name, want string, notFound bool, errText string, values ...string) {
+	t.Helper()
+	got, err := p.Get(context.Background(), name)
+	switch {
+	case errText == "" && (err != nil || got != want):
+		t.Errorf("Get(%q) = %q, %v; want %q", name, got, err, want)
+	case errText != "" && (err == nil || !strings.Contains(err.Error(), errText)):
+		t.Errorf("Get(%q) error = %v, want one containing %q", name, err, errText)
+	case errText != "" && errors.Is(err, ErrNotFound) != notFound:
+		t.Errorf("Get(%q) error %v: errors.Is(ErrNotFound) = %v, want %v", name, err, !notFound, notFound)
+	}
+	noLeak(t, err, values...)
 }
 
 // noLeak fails when err's text holds any of values.

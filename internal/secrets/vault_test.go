@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -114,34 +115,16 @@ func TestVault(t *testing.T) {
 		{"../../sys/seal-status", "", true, `path segment ".." is not allowed`},
 		{"a//b", "", true, `path segment "" is not allowed`},
 	} {
-		got, err := v.Get(context.Background(), tc.name)
-		switch {
-		case tc.err == "" && (err != nil || got != tc.want):
-			t.Errorf("Get(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
-		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
-			t.Errorf("Get(%q) error = %v, want one containing %q", tc.name, err, tc.err)
-		case tc.err != "" && errors.Is(err, ErrNotFound) != tc.notFound:
-			t.Errorf("Get(%q) error %v: errors.Is(ErrNotFound) = %v", tc.name, err, !tc.notFound)
-		}
-		noLeak(t, err, testToken, "deploy-value", "token-value", "8675309")
+		checkGet(t, v, tc.name, tc.want, tc.notFound, tc.err, testToken, "deploy-value", "token-value", "8675309")
 	}
 	for _, p := range f.requests {
 		if strings.Contains(p, "sys") || strings.Contains(p, "//") {
 			t.Errorf("a refused name reached Vault: %s", p)
 		}
 	}
-	if want := "/v1/kv/ci/data/we%7Cird%20name"; !contains(f.requests, want) {
+	if want := "/v1/kv/ci/data/we%7Cird%20name"; !slices.Contains(f.requests, want) {
 		t.Errorf("requests %q lack the escaped path %s", f.requests, want)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestVaultRefusals(t *testing.T) {
