@@ -25,16 +25,16 @@ const MinSecretLen = 6
 // Matching: every byte that belongs to an occurrence of some value is
 // hidden. Where occurrences overlap, the covered run becomes one marker,
 // named after the longest value starting first; otherwise each occurrence
-// gets its own marker, as in Buildbot. (Buildbot replaces the
-// values one after the other, longest first, which leaves the tail of a
-// value that overlaps another in clear.) Each line of a value that spans
-// several lines is hidden on its own too, so a key printed in part is
-// still hidden. Text that a marker creates is never searched again.
+// gets its own marker, as in Buildbot. (Buildbot replaces the values one
+// after the other, longest first, which leaves the tail of a value that
+// overlaps another in clear.) Each line of a value that spans several
+// lines is hidden on its own too, so a key printed in part is still
+// hidden. Text that a marker creates is never searched again.
 type Redactor struct {
-	pats        []pattern          // longest first
-	byPrefix    map[uint32][]int32 // indexes into pats (so longest first) by their first four bytes
-	shift       *[1 << 16]uint8    // Wu-Manber: how far a 4-byte block lets the search skip
-	minLen      int                // shortest value (at least MinSecretLen)
+	pats        []pattern              // longest first
+	byPrefix    map[uint32][]int32     // indexes into pats (so longest first) by their first four bytes
+	shift       *[1 << shiftBits]uint8 // Wu-Manber: how far a 4-byte block lets the search skip
+	minLen      int                    // shortest value (at least MinSecretLen)
 	maxLen      int
 	newlineFree bool // no value contains '\n': text up to a newline can be decided at once
 	skipped     []string
@@ -104,7 +104,7 @@ func (r *Redactor) index() {
 	}
 	r.minLen = len(r.pats[len(r.pats)-1].value)
 	r.byPrefix = map[uint32][]int32{}
-	r.shift = new([1 << 16]uint8)
+	r.shift = new([1 << shiftBits]uint8)
 	for i := range r.shift {
 		r.shift[i] = uint8(min(r.minLen-blockLen+1, 255))
 	}
@@ -122,7 +122,9 @@ const blockLen = 4 // at most MinSecretLen: every value holds a block
 func load32(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i:]) }
 
 // blockHash maps a 4-byte block to an entry of the shift table.
-func blockHash(v uint32) uint32 { return (v * 0x9e3779b1) >> 16 }
+func blockHash(v uint32) uint32 { return (v * 0x9e3779b1) >> (32 - shiftBits) }
+
+const shiftBits = 12 // a 4 KiB table: cheap to build for each build's values
 
 // Redact returns s with every secret value replaced by its marker. When
 // s holds none, s itself is returned, without copying.

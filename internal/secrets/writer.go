@@ -10,10 +10,11 @@ import (
 const window = 32 << 10
 
 // Writer redacts a stream on its way to another io.Writer, in constant
-// memory: it holds back at most the longest secret's length minus one
-// bytes, so that a value split across writes is still found, plus one
-// window of scratch space. When no value contains a newline, text up to the
-// last newline written is never held back, so whole lines flow at once.
+// memory: it holds back at most the longest value's length minus one
+// bytes, so that a value split across writes is still found, and redacts
+// at most a window (32 KiB) of input at a time, whatever the size of a
+// write. When no value contains a newline, text up to the last newline
+// written is never held back, so whole lines flow at once.
 //
 // A Writer is not safe for concurrent use. Flush at the end of the stream
 // writes what is held back; a value split across a Flush is not seen.
