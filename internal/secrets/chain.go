@@ -108,6 +108,7 @@ func (c *Chain) Get(ctx context.Context, name string) (string, error) {
 }
 
 func (c *Chain) lookup(ctx context.Context, name string) (string, error) {
+	asked := make([]string, 0, len(c.providers))
 	for _, p := range c.providers {
 		v, err := p.Get(ctx, name)
 		if err == nil {
@@ -116,8 +117,13 @@ func (c *Chain) lookup(ctx context.Context, name string) (string, error) {
 		if !errors.Is(err, ErrNotFound) {
 			return "", err
 		}
+		where := describe(p)
+		if nf, ok := errors.AsType[*NotFoundError](err); ok && nf.Reason != "" {
+			where += " (" + nf.Reason + ")"
+		}
+		asked = append(asked, where)
 	}
-	return "", &NotFoundError{Name: name, Where: c.String()}
+	return "", &NotFoundError{Name: name, Where: strings.Join(asked, ", ")}
 }
 
 func (c *Chain) cached(name string) (string, bool) {

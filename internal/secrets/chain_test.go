@@ -51,6 +51,10 @@ func TestChainOrder(t *testing.T) {
 	if want := fmt.Sprintf(`secret "none" not found in dir %s, dir %s`, first, second); err == nil || err.Error() != want || !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(none) = %v, want %q", err, want)
 	}
+	_, err = c.Get(context.Background(), "ci/deploy")
+	if want := fmt.Sprintf(`secret "ci/deploy" not found in dir %s (name contains a path separator), dir %s (name contains a path separator)`, first, second); err == nil || err.Error() != want {
+		t.Errorf("Get(ci/deploy) = %v, want %q", err, want)
+	}
 
 	// A provider that fails stops the chain: a later one never answers
 	// for it.

@@ -24,13 +24,17 @@ var ErrNotFound = errors.New("secret not found")
 // NotFoundError says that a secret does not exist in a provider (or, from a
 // Chain, in any of them).
 type NotFoundError struct {
-	Name   string // the secret's name
-	Where  string // the provider or providers asked ("dir /etc/x", "env BM_SECRET_*")
-	Reason string // why, when it is not just absence ("name contains a path separator")
+	Name    string // the secret's name
+	Context string // what asked for it, set by Render (`step "deploy" of builder "app"`)
+	Where   string // the provider or providers asked ("dir /etc/x", "env BM_SECRET_*")
+	Reason  string // why, when it is not just absence ("name contains a path separator")
 }
 
 func (e *NotFoundError) Error() string {
 	msg := fmt.Sprintf("secret %q not found", e.Name)
+	if e.Context != "" {
+		msg += " (" + e.Context + ")"
+	}
 	if e.Where != "" {
 		msg += " in " + e.Where
 	}

@@ -38,10 +38,12 @@ func Render(ctx context.Context, p Provider, tmpl string, o RenderOptions) (stri
 		out.WriteString(lit(text))
 	}, func(name string) error {
 		v, err := p.Get(ctx, name)
+		if nf, ok := errors.AsType[*NotFoundError](err); ok {
+			withContext := *nf
+			withContext.Context = o.Where
+			return &withContext
+		}
 		if err != nil {
-			if _, ok := errors.AsType[*NotFoundError](err); ok {
-				return fmt.Errorf("secret %q not found%s: %w", name, where(o.Where), err)
-			}
 			return fmt.Errorf("secret %q%s: %w", name, where(o.Where), err)
 		}
 		used.Add(name, v)
@@ -49,8 +51,7 @@ func Render(ctx context.Context, p Provider, tmpl string, o RenderOptions) (stri
 		return nil
 	})
 	if err != nil {
-		var syn *syntaxError
-		if errors.As(err, &syn) {
+		if _, ok := errors.AsType[*syntaxError](err); ok {
 			return "", Values{}, fmt.Errorf("%w%s", err, where(o.Where))
 		}
 		return "", Values{}, err

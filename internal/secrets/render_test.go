@@ -25,7 +25,7 @@ func TestRender(t *testing.T) {
 		{"%(secret:pw)s%(secret:pw)s", nil, "hunter2-valuehunter2-value", "secrets[pw]", ""},
 		{"%(prop:x)s %(secret:tricky)s", props, "PROP %(prop:x)s", "secrets[tricky]", ""},
 		{"%%(secret:pw)s %%%(secret:pw)s 100%", nil, "%%(secret:pw)s %%hunter2-value 100%", "secrets[pw]", ""},
-		{"x %(secret:nope)s", nil, "", "", `secret "nope" not found (step "deploy" of builder "app"): secret "nope" not found in env *`},
+		{"x %(secret:nope)s", nil, "", "", `secret "nope" not found (step "deploy" of builder "app") in env *`},
 		{"x %(secret:pw", nil, "", "", `bad secret reference "%(secret:pw" at byte 2: no closing ")s" (step "deploy" of builder "app")`},
 		{"%(secret:pw)x", nil, "", "", `bad secret reference "%(secret:pw)x" at byte 0: it must end with ")s"`},
 		{"%(secret:pw)", nil, "", "", `it must end with ")s"`},
