@@ -31,8 +31,11 @@ func DefaultParams() Params {
 	return Params{Memory: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 }
 
+// MaxLength is the longest password accepted, in bytes.
+const MaxLength = 1024
+
 // Bounds on parameters read from a stored hash, so that a damaged or
-// hostile hash cannot make one login take gigabytes or minutes.
+// hostile hash costs one login at most 1 GiB and some seconds.
 const (
 	maxMemory  = 1 << 20 // KiB: 1 GiB
 	maxTime    = 16
@@ -41,8 +44,7 @@ const (
 	maxSalt    = 64
 	minKey     = 16
 	maxKey     = 64
-	MaxLength  = 1024 // longest password accepted, in bytes
-	bcryptMax  = 72   // bcrypt ignores what follows: longer passwords never match
+	bcryptMax  = 72 // bcrypt ignores what follows: longer passwords never match
 	argon2Name = "argon2id"
 )
 

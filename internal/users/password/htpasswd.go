@@ -42,6 +42,7 @@ func (s Scheme) Weak() bool { return s == APR1 || s == SHA1 }
 type Htpasswd struct {
 	name  string
 	users map[string]htEntry
+	first string // the first user: a missing user is checked against its hash
 }
 
 type htEntry struct {
@@ -100,6 +101,9 @@ func ParseHtpasswd(r io.Reader, name string) (*Htpasswd, error) {
 			continue
 		}
 		h.users[user] = htEntry{hash: hash, scheme: scheme, line: n}
+		if h.first == "" {
+			h.first = user
+		}
 	}
 	switch err := sc.Err(); {
 	case errors.Is(err, bufio.ErrTooLong):
@@ -163,13 +167,23 @@ func onlyCrypt64(s string) bool {
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
 // Verify says whether user's password is password. For a user not in the
-// file it does the work of a wrong password (through h) and answers false.
-// bcrypt and argon2id go through h, so they share its concurrency bound.
+// file it checks password against the first user's hash, so that the
+// answer, false, takes as long as for a user of the file (whose hashes
+// often share one scheme and cost). bcrypt and argon2id go through h, so
+// they share its concurrency bound.
 func (f *Htpasswd) Verify(ctx context.Context, h *Hasher, user, password string) (bool, error) {
 	e, ok := f.users[user]
 	if !ok {
-		return h.Verify(ctx, "", password)
+		if f.first == "" {
+			return h.Verify(ctx, "", password)
+		}
+		_, err := f.check(ctx, h, f.users[f.first], password)
+		return false, err
 	}
+	return f.check(ctx, h, e, password)
+}
+
+func (f *Htpasswd) check(ctx context.Context, h *Hasher, e htEntry, password string) (bool, error) {
 	switch e.scheme {
 	case APR1:
 		return verifyAPR1(e.hash, password), nil

@@ -113,3 +113,24 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("output differs from %s (run with -update):\n%s", path, got)
 	}
 }
+
+// TestHtpasswdMissingUser: a user not in the file is checked against the
+// first user's hash (here {SHA}, which needs no Hasher slot), not the
+// Hasher's argon2id dummy, so its answer takes as long as a file user's.
+func TestHtpasswdMissingUser(t *testing.T) {
+	f, err := ParseHtpasswd(strings.NewReader("carol:{SHA}hsAaMBat8aKiQgxhKhAqvbXOPbw=\n"), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := NewHasher(cheap, 1)
+	h.slots <- struct{}{} // the Hasher is busy
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ok, err := f.Verify(ctx, h, "nobody", "carol-pw"); ok || err != nil {
+		t.Errorf("Verify(nobody) = %v, %v; want false after a {SHA} check", ok, err)
+	}
+	empty, _ := ParseHtpasswd(strings.NewReader(""), "empty")
+	if _, err := empty.Verify(ctx, h, "nobody", "x"); err == nil {
+		t.Error("an empty file did not fall back to the Hasher's dummy")
+	}
+}
