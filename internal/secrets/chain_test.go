@@ -180,7 +180,7 @@ func TestNoValueWhenPrinted(t *testing.T) {
 	for _, h := range []slog.Handler{slog.NewTextHandler(&logs, nil), slog.NewJSONHandler(&logs, nil)} {
 		slog.New(h).Info("rendered", "secrets", vals, "chain", c, "ptr", &vals)
 	}
-	printed := fmt.Sprintf("%v %+v %#v %s %v %+v %#v", vals, vals, vals, c, c, &vals, c) + logs.String()
+	printed := fmt.Sprintf("%v %+v %#v %d %x %q %s %v %+v %#v", vals, vals, vals, vals, vals, vals, c, c, &vals, c) + logs.String()
 	if strings.Contains(printed, "hunter2") {
 		t.Errorf("printed a value: %s", printed)
 	}

@@ -51,5 +51,15 @@ func (v Values) String() string { return "secrets[" + strings.Join(v.Names(), " 
 // GoString shows the names only, for %#v.
 func (v Values) GoString() string { return fmt.Sprintf("secrets.Values{names: %q}", v.Names()) }
 
+// Format shows the names only, whatever the verb (%d would otherwise
+// print the fields).
+func (v Values) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		fmt.Fprint(f, v.GoString())
+		return
+	}
+	fmt.Fprint(f, v.String())
+}
+
 // LogValue shows the names only.
 func (v Values) LogValue() slog.Value { return slog.AnyValue(v.Names()) }
