@@ -1,14 +1,12 @@
 package secrets
 
 import (
-	"bytes"
-	"flag"
 	"os"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
 
 // TestRedactBuildLog redacts a build's output, written in pieces of every
 // size from 1 to 64 bytes, and compares it with testdata/build.redacted.
@@ -44,16 +42,5 @@ func TestRedactBuildLog(t *testing.T) {
 
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal([]byte(got), want) {
-		t.Errorf("output differs from %s (run with -update):\n%s", path, got)
-	}
+	testkit.Golden(t, path, []byte(got))
 }

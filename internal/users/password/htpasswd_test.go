@@ -2,14 +2,12 @@ package password
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
 
 // TestHtpasswdApache reads a file written by Apache's htpasswd (-B, -m,
 // -s) and checks each user's password.
@@ -100,18 +98,7 @@ func TestHtpasswdLimits(t *testing.T) {
 
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update):\n%s", path, got)
-	}
+	testkit.Golden(t, path, []byte(got))
 }
 
 // TestHtpasswdMissingUser: a user not in the file is checked against the
