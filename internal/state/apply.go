@@ -27,6 +27,18 @@ func Apply(txn *memdb.Txn, cmd *messages.Command) (res *messages.CommandResult, 
 	return applyCmd(txn, &ids{}, cmd)
 }
 
+// applyCmd is Apply sharing seq, the ids of one write transaction, with the
+// other commands of a batch. It is the one dispatch: every kind of command
+// has its case here and nowhere else.
+//
+// A new command gets a case here and an applyX(txn, seq, c) in the file of
+// the table it writes (changes.go, builds.go, logs.go …; a new table, a new
+// file), beside the reads other packages need of that table; applyX checks
+// everything before it writes and names the field it refuses. A new table
+// gets its Table constant, its place at the end of Tables (a snapshot names
+// a table by its position) and its entry in Schema (schema.go), its record
+// type in newRecord (snapshot.go) and, if Apply allocates its ids, a case
+// in nextID (ids.go).
 func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.CommandResult, err error) {
 	if cmd == nil {
 		return nil, bad("command", "nil command")

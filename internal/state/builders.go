@@ -8,6 +8,9 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyFindOrAddBuilder returns the id of the builder called name, adding it
+// (with description and tags) when there is none; an existing builder is
+// left as it is.
 func applyFindOrAddBuilder(txn *memdb.Txn, seq *ids, c *messages.FindOrAddBuilder) (*messages.CommandResult, error) {
 	const kind = "find_or_add_builder"
 	if c == nil || c.Name == "" {
@@ -34,6 +37,8 @@ func applyFindOrAddBuilder(txn *memdb.Txn, seq *ids, c *messages.FindOrAddBuilde
 	return &messages.CommandResult{Id: id}, nil
 }
 
+// findOrAddBuilder is applyFindOrAddBuilder without the checks; AddBuildset
+// uses it for builder_names.
 func findOrAddBuilder(txn *memdb.Txn, seq *ids, name, description string, tags []string) (uint64, error) {
 	b, err := get[*messages.Builder](txn, TableBuilders, IndexName, name)
 	if err != nil || b != nil {

@@ -7,6 +7,9 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyClaim claims every request of brids for master masterid at
+// claimed_at, or none: each must exist, be listed once, and be neither
+// complete nor claimed. Its result lists brids.
 func applyClaim(txn *memdb.Txn, seq *ids, c *messages.ClaimBuildRequests) (*messages.CommandResult, error) {
 	const kind = "claim_build_requests"
 	if c == nil || c.Masterid == 0 {
@@ -55,6 +58,9 @@ func applyClaim(txn *memdb.Txn, seq *ids, c *messages.ClaimBuildRequests) (*mess
 	return &messages.CommandResult{Ids: append([]uint64(nil), c.Brids...)}, nil
 }
 
+// applyCompleteBuildRequests completes the requests of brids, none of which
+// may be complete, with results at complete_at, then each of their buildsets
+// left with no incomplete request (result: brids, completed_buildsets).
 func applyCompleteBuildRequests(txn *memdb.Txn, _ *ids, c *messages.CompleteBuildRequests) (*messages.CommandResult, error) {
 	const kind = "complete_build_requests"
 	if len(c.GetBrids()) == 0 {
@@ -110,6 +116,9 @@ func complete(txn *memdb.Txn, reqs []*messages.BuildRequest, results int32, at i
 	return nil
 }
 
+// applyUnclaimBuildRequests drops master masterid's claims on the incomplete
+// requests of brids, leaving the others alone; its result lists those it
+// unclaimed.
 func applyUnclaimBuildRequests(txn *memdb.Txn, _ *ids, c *messages.UnclaimBuildRequests) (*messages.CommandResult, error) {
 	const kind = "unclaim_build_requests"
 	if c.GetMasterid() == 0 {

@@ -11,32 +11,14 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyAddBuild adds a build of builder builderid, numbered one more than
+// the builder's last, with the worker found or added by worker_name (else
+// workerid) and the property buildnumber. In the same transaction it claims
+// claim_brids and starts steps. Its result is the build's id and number,
+// then each started step's id followed by its logs' ids.
 func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.CommandResult, error) {
 	const kind = "add_build"
-	if c == nil || c.Builderid == 0 || c.Masterid == 0 {
-		return nil, bad(kind, "builderid and masterid are required")
-	}
-	if c.StartedAt <= 0 {
-		return nil, bad(kind, "started_at is required (epoch seconds, > 0)")
-	}
-	if err := checkStr(kind, "state_string", c.StateString, MaxFieldBytes); err != nil {
-		return nil, err
-	}
-	if err := exists(txn, kind, "builder", TableBuilders, c.Builderid); err != nil {
-		return nil, err
-	}
-	if err := exists(txn, kind, "master", TableMasters, c.Masterid); err != nil {
-		return nil, err
-	}
-	if c.Buildrequestid != 0 {
-		if err := exists(txn, kind, "build request", TableBuildRequests, c.Buildrequestid); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkProps(kind, "properties", c.Properties); err != nil {
-		return nil, err
-	}
-	if err := checkStr(kind, "worker_name", c.WorkerName, MaxFieldBytes); err != nil {
+	if err := checkAddBuild(txn, c); err != nil {
 		return nil, err
 	}
 	if len(c.ClaimBrids) > 0 {
@@ -92,6 +74,42 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 	return res, nil
 }
 
+// checkAddBuild checks an AddBuild's own fields before anything is written:
+// required fields, limits, and that its builder, master and build request
+// exist. Its claim and steps are checked as they are applied.
+func checkAddBuild(txn *memdb.Txn, c *messages.AddBuild) error {
+	const kind = "add_build"
+	if c == nil || c.Builderid == 0 || c.Masterid == 0 {
+		return bad(kind, "builderid and masterid are required")
+	}
+	if c.StartedAt <= 0 {
+		return bad(kind, "started_at is required (epoch seconds, > 0)")
+	}
+	if err := checkStr(kind, "state_string", c.StateString, MaxFieldBytes); err != nil {
+		return err
+	}
+	if err := exists(txn, kind, "builder", TableBuilders, c.Builderid); err != nil {
+		return err
+	}
+	if err := exists(txn, kind, "master", TableMasters, c.Masterid); err != nil {
+		return err
+	}
+	if c.Buildrequestid != 0 {
+		if err := exists(txn, kind, "build request", TableBuildRequests, c.Buildrequestid); err != nil {
+			return err
+		}
+	}
+	if err := checkProps(kind, "properties", c.Properties); err != nil {
+		return err
+	}
+	return checkStr(kind, "worker_name", c.WorkerName, MaxFieldBytes)
+}
+
+// applyFinishBuild finishes build buildid with results at complete_at: first
+// its last_step (as FinishStep), then every step still unfinished, with its
+// logs. With brids, RETRY drops the build's master's claims on them (for
+// another build) and any other result completes the incomplete ones and
+// their buildsets.
 func applyFinishBuild(txn *memdb.Txn, seq *ids, c *messages.FinishBuild) (*messages.CommandResult, error) {
 	b, err := unfinished[*messages.Build](txn, "finish_build", "build", TableBuilds, c.GetBuildid(), c.GetResults(), c.GetCompleteAt(), c.GetStateString())
 	if err != nil {
@@ -150,6 +168,8 @@ func applyFinishBuild(txn *memdb.Txn, seq *ids, c *messages.FinishBuild) (*messa
 	return res, complete(txn, reqs, results, c.GetCompleteAt(), res)
 }
 
+// applySetBuildProperties sets properties on build buildid, each replacing
+// the one of its name, within MaxProperties in all.
 func applySetBuildProperties(txn *memdb.Txn, _ *ids, c *messages.SetBuildProperties) (*messages.CommandResult, error) {
 	const kind = "set_build_properties"
 	if err := checkProps(kind, "properties", c.GetProperties()); err != nil {

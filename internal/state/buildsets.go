@@ -10,68 +10,14 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyAddBuildset adds a buildset of the given and found-or-added
+// sourcestamps and one build request per builder (given by id, or by name,
+// found or added), collapsing older requests for the builders named in
+// collapse_builder_names. Its result is the buildset's id and the requests'
+// ids, in builder order, with what collapsing completed.
 func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messages.CommandResult, error) {
-	const kind = "add_buildset"
-	if c == nil {
-		return nil, bad(kind, "empty command")
-	}
-	if c.SubmittedAt <= 0 {
-		return nil, bad(kind, "submitted_at is required (epoch seconds, > 0)")
-	}
-	if len(c.Builderids)+len(c.BuilderNames) == 0 {
-		return nil, bad(kind, "builderids and builder_names are empty: a buildset needs at least one builder")
-	}
-	if len(c.BuilderNames) > MaxIDs || len(c.Sourcestamps) > MaxIDs {
-		return nil, bad(kind, "%d builder names and %d sourcestamps; the limit is %d each", len(c.BuilderNames), len(c.Sourcestamps), MaxIDs)
-	}
-	for i, n := range c.CollapseBuilderNames {
-		if !slices.Contains(c.BuilderNames, n) {
-			return nil, bad(kind, "collapse_builder_names[%d]: %q is not one of builder_names", i, n)
-		}
-	}
-	for i, n := range c.BuilderNames {
-		if n == "" {
-			return nil, bad(kind, "builder_names[%d] is empty", i)
-		}
-		if err := checkStr(kind, fmt.Sprintf("builder_names[%d]", i), n, MaxFieldBytes); err != nil {
-			return nil, err
-		}
-	}
-	for i, ss := range c.Sourcestamps {
-		for _, f := range []struct{ name, v string }{
-			{"branch", ss.GetBranch()}, {"revision", ss.GetRevision()}, {"repository", ss.GetRepository()},
-			{"codebase", ss.GetCodebase()}, {"project", ss.GetProject()},
-		} {
-			if err := checkStr(kind, fmt.Sprintf("sourcestamps[%d].%s", i, f.name), f.v, MaxFieldBytes); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, f := range []struct{ name, v string }{
-		{"external_idstring", c.ExternalIdstring}, {"reason", c.Reason}, {"parent_relationship", c.ParentRelationship},
-	} {
-		if err := checkStr(kind, f.name, f.v, MaxFieldBytes); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkProps(kind, "properties", c.Properties); err != nil {
+	if err := checkAddBuildset(txn, c); err != nil {
 		return nil, err
-	}
-	if err := checkIDs(kind, "builderids", c.Builderids); err != nil {
-		return nil, err
-	}
-	if err := checkIDs(kind, "sourcestamp_ids", c.SourcestampIds); err != nil {
-		return nil, err
-	}
-	for i, id := range c.SourcestampIds {
-		if err := exists(txn, kind, "sourcestamp", TableSourceStamps, id, "sourcestamp_ids[%d]", i); err != nil {
-			return nil, err
-		}
-	}
-	for i, id := range c.Builderids {
-		if err := exists(txn, kind, "builder", TableBuilders, id, "builderids[%d]", i); err != nil {
-			return nil, err
-		}
 	}
 	ssids := append([]uint64(nil), c.SourcestampIds...)
 	for _, want := range c.Sourcestamps {
@@ -131,6 +77,75 @@ func applyAddBuildset(txn *memdb.Txn, seq *ids, c *messages.AddBuildset) (*messa
 		}
 	}
 	return res, nil
+}
+
+// checkAddBuildset checks an AddBuildset before anything is written: its
+// fields and limits, and that the sourcestamps and builders it gives by id
+// exist.
+func checkAddBuildset(txn *memdb.Txn, c *messages.AddBuildset) error {
+	const kind = "add_buildset"
+	if c == nil {
+		return bad(kind, "empty command")
+	}
+	if c.SubmittedAt <= 0 {
+		return bad(kind, "submitted_at is required (epoch seconds, > 0)")
+	}
+	if len(c.Builderids)+len(c.BuilderNames) == 0 {
+		return bad(kind, "builderids and builder_names are empty: a buildset needs at least one builder")
+	}
+	if len(c.BuilderNames) > MaxIDs || len(c.Sourcestamps) > MaxIDs {
+		return bad(kind, "%d builder names and %d sourcestamps; the limit is %d each", len(c.BuilderNames), len(c.Sourcestamps), MaxIDs)
+	}
+	for i, n := range c.CollapseBuilderNames {
+		if !slices.Contains(c.BuilderNames, n) {
+			return bad(kind, "collapse_builder_names[%d]: %q is not one of builder_names", i, n)
+		}
+	}
+	for i, n := range c.BuilderNames {
+		if n == "" {
+			return bad(kind, "builder_names[%d] is empty", i)
+		}
+		if err := checkStr(kind, fmt.Sprintf("builder_names[%d]", i), n, MaxFieldBytes); err != nil {
+			return err
+		}
+	}
+	for i, ss := range c.Sourcestamps {
+		for _, f := range []struct{ name, v string }{
+			{"branch", ss.GetBranch()}, {"revision", ss.GetRevision()}, {"repository", ss.GetRepository()},
+			{"codebase", ss.GetCodebase()}, {"project", ss.GetProject()},
+		} {
+			if err := checkStr(kind, fmt.Sprintf("sourcestamps[%d].%s", i, f.name), f.v, MaxFieldBytes); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range []struct{ name, v string }{
+		{"external_idstring", c.ExternalIdstring}, {"reason", c.Reason}, {"parent_relationship", c.ParentRelationship},
+	} {
+		if err := checkStr(kind, f.name, f.v, MaxFieldBytes); err != nil {
+			return err
+		}
+	}
+	if err := checkProps(kind, "properties", c.Properties); err != nil {
+		return err
+	}
+	if err := checkIDs(kind, "builderids", c.Builderids); err != nil {
+		return err
+	}
+	if err := checkIDs(kind, "sourcestamp_ids", c.SourcestampIds); err != nil {
+		return err
+	}
+	for i, id := range c.SourcestampIds {
+		if err := exists(txn, kind, "sourcestamp", TableSourceStamps, id, "sourcestamp_ids[%d]", i); err != nil {
+			return err
+		}
+	}
+	for i, id := range c.Builderids {
+		if err := exists(txn, kind, "builder", TableBuilders, id, "builderids[%d]", i); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maybeBuildsetComplete completes buildset bsid when every one of its

@@ -32,6 +32,7 @@ const (
 // nothing and can never succeed if retried as is.
 var ErrBadCommand = errors.New("bad command")
 
+// bad returns an error wrapping ErrBadCommand: "bad command: kind: message".
 func bad(kind, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrBadCommand, kind, fmt.Sprintf(format, args...))
 }
@@ -55,6 +56,7 @@ func exists(txn *memdb.Txn, kind, what, table string, id uint64, where ...any) e
 	return nil
 }
 
+// checkStr refuses v, field of a kind command, when it is over limit bytes.
 func checkStr(kind, field, v string, limit int) error {
 	if len(v) > limit {
 		return bad(kind, "%s is %d bytes, limit %d", field, len(v), limit)
@@ -62,6 +64,8 @@ func checkStr(kind, field, v string, limit int) error {
 	return nil
 }
 
+// checkProps checks a property list: at most MaxProperties, each named once,
+// its fields within their limits and its value valid JSON.
 func checkProps(kind, field string, props []*messages.Property) error {
 	if len(props) > MaxProperties {
 		return bad(kind, "%s has %d properties, limit %d", field, len(props), MaxProperties)
@@ -92,6 +96,7 @@ func checkProps(kind, field string, props []*messages.Property) error {
 	return nil
 }
 
+// checkIDs refuses a list of more than MaxIDs ids.
 func checkIDs(kind, field string, ids []uint64) error {
 	if len(ids) > MaxIDs {
 		return bad(kind, "%s has %d ids, limit %d", field, len(ids), MaxIDs)

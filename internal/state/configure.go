@@ -9,6 +9,9 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyConfigureMaster records which schedulers and change sources master
+// masterid runs (adding those not yet known, schedulers enabled): the named
+// ones are run by it, the others it ran by none.
 func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster) (*messages.CommandResult, error) {
 	const kind = "configure_master"
 	if err := exists(txn, kind, "master", TableMasters, c.GetMasterid()); err != nil {
@@ -31,24 +34,16 @@ func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster)
 		}
 	}
 	m := c.GetMasterid()
-	if err := runBy(txn, seq, TableSchedulers, m, c.GetSchedulers(),
-		func(id uint64, name string) *messages.Scheduler {
-			return &messages.Scheduler{Id: id, Name: name, Enabled: true}
-		},
-		func(s *messages.Scheduler, m uint64) *messages.Scheduler {
-			s = proto.CloneOf(s)
-			s.Masterid = m
-			return s
-		}); err != nil {
+	newScheduler := func(id uint64, name string) *messages.Scheduler {
+		return &messages.Scheduler{Id: id, Name: name, Enabled: true}
+	}
+	if err := runBy(txn, seq, TableSchedulers, m, c.GetSchedulers(), newScheduler, schedulerRunBy); err != nil {
 		return nil, err
 	}
-	if err := runBy(txn, seq, TableChangeSources, m, c.GetChangeSources(),
-		func(id uint64, name string) *messages.ChangeSource { return &messages.ChangeSource{Id: id, Name: name} },
-		func(s *messages.ChangeSource, m uint64) *messages.ChangeSource {
-			s = proto.CloneOf(s)
-			s.Masterid = m
-			return s
-		}); err != nil {
+	newChangeSource := func(id uint64, name string) *messages.ChangeSource {
+		return &messages.ChangeSource{Id: id, Name: name}
+	}
+	if err := runBy(txn, seq, TableChangeSources, m, c.GetChangeSources(), newChangeSource, changeSourceRunBy); err != nil {
 		return nil, err
 	}
 	return &messages.CommandResult{Id: m}, nil
@@ -86,16 +81,36 @@ func runBy[T runner](txn *memdb.Txn, seq *ids, table string, m uint64, names []s
 			return err
 		}
 	}
+	return stopRunning(txn, table, m, listed, setMaster)
+}
+
+// stopRunning marks the rows of table that master m runs, but those keep
+// lists, as run by none.
+func stopRunning[T runner](txn *memdb.Txn, table string, m uint64, keep map[string]bool, setMaster func(T, uint64) T) error {
 	rows, err := collect[T](txn.Get(table, IndexID+"_prefix"))
 	if err != nil {
 		return err
 	}
 	for _, row := range rows {
-		if row.GetMasterid() == m && !listed[row.GetName()] {
+		if row.GetMasterid() == m && !keep[row.GetName()] {
 			if err := txn.Insert(table, setMaster(row, 0)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// schedulerRunBy returns a copy of s run by master m (0: by none).
+func schedulerRunBy(s *messages.Scheduler, m uint64) *messages.Scheduler {
+	s = proto.CloneOf(s)
+	s.Masterid = m
+	return s
+}
+
+// changeSourceRunBy returns a copy of s run by master m (0: by none).
+func changeSourceRunBy(s *messages.ChangeSource, m uint64) *messages.ChangeSource {
+	s = proto.CloneOf(s)
+	s.Masterid = m
+	return s
 }

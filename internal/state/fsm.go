@@ -145,6 +145,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 // fsmSnapshot writes a read transaction with WriteSnapshot.
 type fsmSnapshot struct{ txn *memdb.Txn }
 
+// Persist writes the snapshot to sink (raft.FSMSnapshot), cancelling the
+// sink on failure.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	if err := WriteSnapshot(sink, s.txn); err != nil {
 		_ = sink.Cancel()
@@ -153,4 +155,5 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
+// Release does nothing: a read transaction needs no release.
 func (s *fsmSnapshot) Release() {}

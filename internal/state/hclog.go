@@ -42,6 +42,9 @@ var expected = map[string]bool{
 	"heartbeat timeout reached, starting election": true,
 }
 
+// Write logs each JSON line of p as one record at its level (raft's
+// expected warnings at debug); a line that is not JSON is logged as a
+// warning, as it is.
 func (w *slogWriter) Write(p []byte) (int, error) {
 	for _, line := range bytes.Split(bytes.TrimSpace(p), []byte("\n")) {
 		var m map[string]any

@@ -20,6 +20,8 @@ type ids struct {
 	lastChange map[string]uint64
 }
 
+// nextID returns the next id of table, reading the largest id of the table
+// only the first time in the transaction.
 func (seq *ids) nextID(txn *memdb.Txn, table string) (uint64, error) {
 	if id, ok := seq.next[table]; ok {
 		seq.next[table] = id + 1
@@ -36,6 +38,9 @@ func (seq *ids) nextID(txn *memdb.Txn, table string) (uint64, error) {
 	return id, nil
 }
 
+// nextID returns one more than the largest id of table, 1 when it is empty.
+// A table without a case here is an error: a new table whose ids Apply
+// allocates needs one.
 func nextID(txn *memdb.Txn, table string) (uint64, error) {
 	raw, err := txn.Last(table, IndexID)
 	if err != nil {

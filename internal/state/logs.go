@@ -14,6 +14,8 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyAddLog adds a log called name, of type s, t or h, to step stepid;
+// its slug must be new in the step.
 func applyAddLog(txn *memdb.Txn, seq *ids, c *messages.AddLog) (*messages.CommandResult, error) {
 	const kind = "add_log"
 	if c == nil || c.Stepid == 0 || c.Name == "" || c.Slug == "" {
@@ -51,6 +53,9 @@ func applyAddLog(txn *memdb.Txn, seq *ids, c *messages.AddLog) (*messages.Comman
 	return &messages.CommandResult{Id: id}, nil
 }
 
+// applyAppendLog appends content, ended with a newline if it is not, to
+// unfinished log logid as one chunk of its next lines. Its result is the
+// log's id and, in number, the chunk's first line.
 func applyAppendLog(txn *memdb.Txn, seq *ids, c *messages.AppendLog) (*messages.CommandResult, error) {
 	const kind = "append_log"
 	if c == nil || c.Logid == 0 {
@@ -89,6 +94,7 @@ func applyAppendLog(txn *memdb.Txn, seq *ids, c *messages.AppendLog) (*messages.
 	return &messages.CommandResult{Id: l.Id, Number: int32(chunk.FirstLine)}, nil
 }
 
+// applyFinishLog marks log logid complete (a complete log stays as it is).
 func applyFinishLog(txn *memdb.Txn, _ *ids, c *messages.FinishLog) (*messages.CommandResult, error) {
 	const kind = "finish_log"
 	l, err := get[*messages.Log](txn, TableLogs, IndexID, c.GetLogid())
@@ -101,6 +107,7 @@ func applyFinishLog(txn *memdb.Txn, _ *ids, c *messages.FinishLog) (*messages.Co
 	return &messages.CommandResult{Id: l.Id}, finishLog(txn, l)
 }
 
+// finishLog marks l complete, unless it is already.
 func finishLog(txn *memdb.Txn, l *messages.Log) error {
 	if l.Complete {
 		return nil
@@ -156,6 +163,7 @@ func LogLines(txn *memdb.Txn, logid uint64, first, last int64) ([]byte, error) {
 	return out, nil
 }
 
+// chunkContent returns a chunk's content, decompressed.
 func chunkContent(c *messages.LogChunk) ([]byte, error) {
 	var r io.Reader
 	switch c.Compressed {

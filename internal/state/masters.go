@@ -7,6 +7,9 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyMasterStarted marks the master (by masterid, or by name, added when
+// new) active at time, then does the housekeeping of what its previous run
+// left. Its result is the master's id and what housekeeping counted.
 func applyMasterStarted(txn *memdb.Txn, seq *ids, c *messages.MasterStarted) (*messages.CommandResult, error) {
 	const kind = "master_started"
 	if c == nil {
@@ -60,51 +63,19 @@ func applyMasterStarted(txn *memdb.Txn, seq *ids, c *messages.MasterStarted) (*m
 
 // housekeeping does what Buildbot does for a master that stopped or
 // crashed (_masterDeactivatedHousekeeping), except that every claimed
-// incomplete request of the master is unclaimed, never left claimed.
+// incomplete request of the master is unclaimed, never left claimed: its
+// incomplete builds end as RETRY, with their steps and logs; its claims are
+// dropped; its workers, schedulers and change sources are deconfigured. It
+// counts what it did in res.
 func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.CommandResult) error {
 	builds, err := collect[*messages.Build](txn.Get(TableBuilds, IndexIncompleteBy, masterid))
 	if err != nil {
 		return err
 	}
-	retry := int32(ResultRetry)
 	for _, b := range builds {
-		steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", b.Id))
-		if err != nil {
+		if err := retryBuild(txn, b, now, res); err != nil {
 			return err
 		}
-		for _, s := range steps {
-			if s.CompleteAt == 0 && s.Results == nil {
-				s = proto.Clone(s).(*messages.Step)
-				s.CompleteAt = now
-				s.Results = &retry
-				s.Hidden = false
-				if err := txn.Insert(TableSteps, s); err != nil {
-					return err
-				}
-				res.StepsFinished++
-			}
-			logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))
-			if err != nil {
-				return err
-			}
-			for _, l := range logs {
-				if !l.Complete {
-					l = proto.Clone(l).(*messages.Log)
-					l.Complete = true
-					if err := txn.Insert(TableLogs, l); err != nil {
-						return err
-					}
-					res.LogsFinished++
-				}
-			}
-		}
-		b = proto.Clone(b).(*messages.Build)
-		b.CompleteAt = now
-		b.Results = &retry
-		if err := txn.Insert(TableBuilds, b); err != nil {
-			return err
-		}
-		res.BuildsRetried++
 	}
 	reqs, err := collect[*messages.BuildRequest](txn.Get(TableBuildRequests, IndexClaimedBy, masterid))
 	if err != nil {
@@ -118,7 +89,62 @@ func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.Comm
 		}
 		res.RequestsUnclaimed++
 	}
-	// Deconfigure the master's workers, schedulers and change sources.
+	if err := forgetWorkers(txn, masterid); err != nil {
+		return err
+	}
+	if err := stopRunning(txn, TableSchedulers, masterid, nil, schedulerRunBy); err != nil {
+		return err
+	}
+	return stopRunning(txn, TableChangeSources, masterid, nil, changeSourceRunBy)
+}
+
+// retryBuild ends the incomplete build b at now as RETRY, with its
+// unfinished steps (shown again if hidden) and its unfinished logs.
+func retryBuild(txn *memdb.Txn, b *messages.Build, now int64, res *messages.CommandResult) error {
+	retry := int32(ResultRetry)
+	steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", b.Id))
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.CompleteAt == 0 && s.Results == nil {
+			s = proto.Clone(s).(*messages.Step)
+			s.CompleteAt = now
+			s.Results = &retry
+			s.Hidden = false
+			if err := txn.Insert(TableSteps, s); err != nil {
+				return err
+			}
+			res.StepsFinished++
+		}
+		logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))
+		if err != nil {
+			return err
+		}
+		for _, l := range logs {
+			if !l.Complete {
+				l = proto.Clone(l).(*messages.Log)
+				l.Complete = true
+				if err := txn.Insert(TableLogs, l); err != nil {
+					return err
+				}
+				res.LogsFinished++
+			}
+		}
+	}
+	b = proto.Clone(b).(*messages.Build)
+	b.CompleteAt = now
+	b.Results = &retry
+	if err := txn.Insert(TableBuilds, b); err != nil {
+		return err
+	}
+	res.BuildsRetried++
+	return nil
+}
+
+// forgetWorkers removes masterid from every worker's connected_to and
+// configured_on.
+func forgetWorkers(txn *memdb.Txn, masterid uint64) error {
 	workers, err := collect[*messages.Worker](txn.Get(TableWorkers, IndexID+"_prefix"))
 	if err != nil {
 		return err
@@ -145,32 +171,6 @@ func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.Comm
 			w = proto.Clone(w).(*messages.Worker)
 			w.ConnectedTo, w.ConfiguredOn = conn, conf
 			if err := txn.Insert(TableWorkers, w); err != nil {
-				return err
-			}
-		}
-	}
-	scheds, err := collect[*messages.Scheduler](txn.Get(TableSchedulers, IndexID+"_prefix"))
-	if err != nil {
-		return err
-	}
-	for _, s := range scheds {
-		if s.Masterid == masterid {
-			s = proto.Clone(s).(*messages.Scheduler)
-			s.Masterid = 0
-			if err := txn.Insert(TableSchedulers, s); err != nil {
-				return err
-			}
-		}
-	}
-	srcs, err := collect[*messages.ChangeSource](txn.Get(TableChangeSources, IndexID+"_prefix"))
-	if err != nil {
-		return err
-	}
-	for _, s := range srcs {
-		if s.Masterid == masterid {
-			s = proto.Clone(s).(*messages.ChangeSource)
-			s.Masterid = 0
-			if err := txn.Insert(TableChangeSources, s); err != nil {
 				return err
 			}
 		}

@@ -35,6 +35,8 @@ func CheckObjectState(c *messages.SetObjectState) error {
 	return nil
 }
 
+// applySetObjectState sets name in the state of the object (object_name,
+// class_name), adding the object when new; its result is the object's id.
 func applySetObjectState(txn *memdb.Txn, seq *ids, c *messages.SetObjectState) (*messages.CommandResult, error) {
 	if err := CheckObjectState(c); err != nil {
 		return nil, err

@@ -17,6 +17,8 @@ func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	return raw.(proto.Message)
 }
 
+// get returns the first row of table whose index matches args, as a T, or
+// the zero T.
 func get[T any](txn *memdb.Txn, table, index string, args ...any) (T, error) {
 	var zero T
 	raw, err := txn.First(table, index, args...)

@@ -34,6 +34,10 @@ func checkLatestSnapshot(dir string, snaps *raft.FileSnapshotStore) error {
 	return nil
 }
 
+// checkSnapshotDirs refuses a snapshot directory that raft did not list (no
+// readable meta.json) unless it is older than the newest listed: that is
+// the rest of a removal, which it finishes. .tmp directories, raft's
+// unfinished writes, are left to raft.
 func checkSnapshotDirs(dir string, listed []*raft.SnapshotMeta) error {
 	ents, err := os.ReadDir(filepath.Join(dir, SnapshotDir))
 	if err != nil {

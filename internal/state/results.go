@@ -25,6 +25,7 @@ func Worst(a, b int32) int32 {
 	return max(a, b) // unknown codes: not reached for valid results
 }
 
+// checkResults refuses a results code that is not one of Buildbot's.
 func checkResults(kind string, r int32) error {
 	if r < ResultSuccess || r > ResultCancelled {
 		return bad(kind, "results %d is not a result code (0 SUCCESS … 6 CANCELLED)", r)

@@ -22,6 +22,7 @@ type rowCounts struct {
 
 const rowCountsID = "counts"
 
+// rowCountSchema is tableRowCounts' schema.
 func rowCountSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableRowCounts, Indexes: map[string]*memdb.IndexSchema{
 		IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},

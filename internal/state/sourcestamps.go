@@ -9,6 +9,8 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// ssHash is a sourcestamp's ss_hash: the SHA-1 of its branch, revision,
+// repository, project and codebase, each followed by a NUL.
 func ssHash(branch, revision, repository, project, codebase string) string {
 	h := sha1.New()
 	for _, s := range []string{branch, revision, repository, project, codebase} {

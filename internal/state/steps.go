@@ -25,6 +25,10 @@ func startStep(txn *memdb.Txn, seq *ids, kind string, buildid uint64, step *mess
 	return append([]uint64{r.Id}, r.Ids...), nil
 }
 
+// applyAddStep adds step name to build buildid, numbered after the build's
+// last, with a log of type s per log_names (slug: the name). With results it
+// is added finished, its logs too. Its result is the step's id and number
+// and the logs' ids.
 func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.CommandResult, error) {
 	const kind = "add_step"
 	if c == nil || c.Buildid == 0 || c.Name == "" {
@@ -85,6 +89,10 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 	return res, nil
 }
 
+// applyFinishStep finishes step stepid, and its logs, with results at
+// complete_at, after appending append to one of its logs; next, when set,
+// starts the build's next step in the same transaction. Its result is the step's id, then in
+// ids the next step's id and its logs' ids.
 func applyFinishStep(txn *memdb.Txn, seq *ids, c *messages.FinishStep) (*messages.CommandResult, error) {
 	s, err := unfinished[*messages.Step](txn, "finish_step", "step", TableSteps, c.GetStepid(), c.GetResults(), c.GetCompleteAt(), c.GetStateString())
 	if err != nil {
@@ -114,6 +122,8 @@ func applyFinishStep(txn *memdb.Txn, seq *ids, c *messages.FinishStep) (*message
 	return res, nil
 }
 
+// finishStep marks step s finished with results at time at, and its logs
+// complete; a state that is not empty replaces its state string.
 func finishStep(txn *memdb.Txn, s *messages.Step, results int32, at int64, state string) error {
 	logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// applyFindOrAddWorker returns the id of the worker called name, adding it
+// when new.
 func applyFindOrAddWorker(txn *memdb.Txn, seq *ids, c *messages.FindOrAddWorker) (*messages.CommandResult, error) {
 	const kind = "find_or_add_worker"
 	if c.GetName() == "" {
@@ -32,6 +34,8 @@ func applyFindOrAddWorker(txn *memdb.Txn, seq *ids, c *messages.FindOrAddWorker)
 	return &messages.CommandResult{Id: id}, nil
 }
 
+// applyWorkerConnected records that worker workerid is connected to master
+// masterid (once), with its info_json when that is set.
 func applyWorkerConnected(txn *memdb.Txn, _ *ids, c *messages.WorkerConnected) (*messages.CommandResult, error) {
 	const kind = "worker_connected"
 	if err := checkStr(kind, "info_json", c.GetInfoJson(), MaxPropertyValueBytes); err != nil {
@@ -55,6 +59,8 @@ func applyWorkerConnected(txn *memdb.Txn, _ *ids, c *messages.WorkerConnected) (
 	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
 }
 
+// applyWorkerDisconnected removes master masterid from worker workerid's
+// connections.
 func applyWorkerDisconnected(txn *memdb.Txn, _ *ids, c *messages.WorkerDisconnected) (*messages.CommandResult, error) {
 	const kind = "worker_disconnected"
 	w, err := workerAndMaster(txn, kind, c.GetWorkerid(), c.GetMasterid())
@@ -72,6 +78,8 @@ func applyWorkerDisconnected(txn *memdb.Txn, _ *ids, c *messages.WorkerDisconnec
 	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
 }
 
+// workerAndMaster checks that master masterid exists and returns worker
+// workerid, which must.
 func workerAndMaster(txn *memdb.Txn, kind string, workerid, masterid uint64) (*messages.Worker, error) {
 	if err := exists(txn, kind, "master", TableMasters, masterid); err != nil {
 		return nil, err
