@@ -53,7 +53,9 @@ func (s *Store) Snapshot() error {
 
 // Close takes a snapshot (so that the next Open need not replay the log),
 // stops raft and closes the files. Commands submitted after Close fail with
-// ErrClosed; commands submitted before it are applied first.
+// ErrClosed; commands submitted before it are applied first (waiting up to
+// 10s). With Options.NoSnapshotOnClose it neither waits nor snapshots, and
+// leaves the directory as a crash would.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
