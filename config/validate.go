@@ -19,12 +19,15 @@ import (
 // lines). It never modifies cfg. The rules:
 //
 //   - Names of workers, builders, schedulers and change sources are unique in
-//     their kind, non-empty, at most 100 characters, and hold no "/", ":",
-//     whitespace or control character. Worker names also match
+//     their kind, non-empty, valid UTF-8 of at most 100 characters, and hold
+//     no "/", ":", whitespace or control character. Worker names also match
 //     ^[A-Za-z_-][A-Za-z0-9_.-]*$, are at most 50 characters and are not
 //     debug, change or status; builder names do not start with "_".
 //   - A builder lists at least one worker, each configured and listed once;
-//     builddirs are unique.
+//     builddirs are unique. It takes configured locks, each once, with an
+//     access mode.
+//   - A lock has a unique, non-empty name and a type; max_count is not
+//     negative.
 //   - A scheduler has a type and at least one builder, each configured; it
 //     sets no field of another type (cron on a force scheduler); periodic
 //     needs a positive periodic_interval, nightly a valid 5-field cron,
@@ -35,7 +38,8 @@ import (
 //   - A change source sets one kind: git_poller with repo_url, change_hook
 //     with dialect base or github.
 //   - Cache sizes are at least 1; max_builds and max_restarts are not
-//     negative; supervision.within is positive; no duration is negative.
+//     negative; a worker's keepalive_interval is at least 1s;
+//     supervision.within is positive; no duration is negative.
 //   - listen.* addresses are host:port with a host and a port 1–65535, on
 //     distinct ports (0.0.0.0 or :: collides with any host on its port).
 //
