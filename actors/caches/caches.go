@@ -1,6 +1,8 @@
-// Package caches is the `caches` service (Buildbot's CacheManager): it owns
-// the named caches and their sizes (`caches` in the config). It accepts
-// messages.ApplyConfig; a change of sizes resizes the caches in place.
+// Package caches is the `caches` service (Buildbot's CacheManager). For now
+// it holds only the configured sizes (`caches` in the config: cache name →
+// size) and shows them on its tree node: no cache is kept yet, so nothing
+// reads them. It accepts messages.ApplyConfig, which replaces the sizes and
+// reports a change of them as a change of this service.
 package caches
 
 import (
