@@ -36,8 +36,9 @@ import (
 //     with dialect base or github.
 //   - Cache sizes are at least 1; max_builds and max_restarts are not
 //     negative; supervision.within is positive; no duration is negative.
-//   - listen.* addresses are host:port with a host and a port 1–65535, on
-//     distinct ports (0.0.0.0 or :: collides with any host on its port).
+//   - listen.* addresses are host:port with a host and a port 0–65535, on
+//     distinct ports (0.0.0.0 or :: collides with any host on its port);
+//     port 0 has the system pick a free port, which the master prints.
 //
 // Deliberately unlike Buildbot, a config without workers, without builders,
 // or with builders that no scheduler drives is valid: an empty master is.
@@ -132,7 +133,8 @@ func (v *validator) listen(l *messages.ListenConfig) {
 		}
 		addrs[i] = a
 		for j := range i {
-			if addrs[j].port == 0 || !addrs[j].collides(a) {
+			// Port 0 never collides: each listener gets a port of its own.
+			if a.port == 0 || addrs[j].port == 0 || !addrs[j].collides(a) {
 				continue
 			}
 			msg := fmt.Sprintf("%s and %s both use port %d", keys[j].key, k.key, a.port)

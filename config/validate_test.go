@@ -465,10 +465,12 @@ listen:
 listen:
   remote: ":9989"
 `, []want{{"listen.remote", 2, `listen.remote ":9989" has no host`}}},
-		{"listen port 0", `
+		{"listen port 0: the system picks, so never a collision", `
 listen:
-  debug: 127.0.0.1:0
-`, []want{{"listen.debug", 2, `listen.debug "127.0.0.1:0" has port "0"; want a number from 1 to 65535`}}},
+  remote: 127.0.0.1:0
+  www: 127.0.0.1:0
+  debug: 0.0.0.0:0
+`, nil},
 		{"listen port too big", `
 listen:
   debug: 127.0.0.1:65536

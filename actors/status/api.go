@@ -18,6 +18,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -586,8 +587,8 @@ func writePage(w http.ResponseWriter, view dataapi.View, plural string, page []p
 	_ = view.Write(w, plural, page, total, fields)
 }
 
-func writeJSON(w http.ResponseWriter, v any) { service.WriteJSON(w, http.StatusOK, v) }
+func writeJSON(w http.ResponseWriter, v any) { httpserve.WriteJSON(w, http.StatusOK, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	service.WriteJSON(w, code, map[string]string{"error": msg})
+	httpserve.WriteJSON(w, code, map[string]string{"error": msg})
 }

@@ -1,39 +1,53 @@
 // Package mastertest starts in-process masters for the tests of the
 // services: a real master (real actors, real state), without its remote
-// endpoint, on free 127.0.0.1 ports.
+// endpoint, serving HTTP on listeners bound here on 127.0.0.1:0.
 package mastertest
 
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
-	"github.com/buildmaster/buildmaster/internal/testaddr"
 )
 
 // Token is the admin token of the masters Start starts.
 const Token = "test-token"
 
 // Start starts a master on the config body (YAML without listen, which
-// Start adds), keeping its state in dataDir ("" for ephemeral), logging to
-// log (nil: nowhere). The master is stopped when the test ends.
+// Start adds: the addresses of the listeners it binds and hands over),
+// keeping its state in dataDir ("" for ephemeral), logging to log (nil:
+// nowhere). The master is stopped when the test ends.
 func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master {
 	t.Helper()
-	addrs := testaddr.Free(t, 2)
-	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", addrs[0], addrs[1], body))
+	www, debug := Listen(t), Listen(t)
+	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", debug.Addr(), www.Addr(), body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m, err := master.Start(master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == ""})
+	m, err := master.Start(master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == "",
+		Listeners: master.Listeners{WWW: www, Debug: debug}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Stop(10 * time.Second) })
 	return m
+}
+
+// Listen binds a TCP listener on 127.0.0.1:0, closed when the test ends
+// (or by the master it is handed to).
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
 }
