@@ -1,7 +1,12 @@
 package test
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -46,5 +51,36 @@ func TestListenPortZeroPrintsTheBoundAddresses(t *testing.T) {
 	}
 	if out, errOut, code := m.cli("tree"); code != 0 || !strings.Contains(out, "status [status] running") {
 		t.Fatalf("tree through the printed remote address: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestBusyPortFailsTheStart: a master one of whose ports is taken says
+// which, and exits 1 at once, whichever listener it is.
+func TestBusyPortFailsTheStart(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	busy := held.Addr().String()
+	for _, key := range []string{"www", "debug", "remote"} {
+		t.Run(key, func(t *testing.T) {
+			addrs := map[string]string{"remote": "127.0.0.1:0", "www": "127.0.0.1:0", "debug": "127.0.0.1:0", key: busy}
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "master.yaml")
+			if err := os.WriteFile(cfg, []byte(masterConfig(addrs["remote"], addrs["www"], addrs["debug"], "")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			out, errOut, code, err := runClient(ctx, "", "run", "--config", cfg, "--data", filepath.Join(dir, "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("listen.%s %s: address already in use", key, busy)
+			if code != 1 || !strings.Contains(errOut, want) || strings.Contains(out, "is running") {
+				t.Fatalf("exit %d; want 1 and %q on stderr\nstdout:\n%s\nstderr:\n%s", code, want, out, errOut)
+			}
+		})
 	}
 }

@@ -35,12 +35,9 @@ import (
 // is obeyed without authentication. The answer, 200 with {"changeids": [...]},
 // comes once the changes are durable; a bad change is a 400 saying why.
 
-const (
-	// HookPrefix is the path the hook is mounted at on the www listener.
-	HookPrefix = "/change_hook/"
-	// MaxHookBodyBytes bounds a hook request's body.
-	MaxHookBodyBytes = 10 << 20
-)
+// HookPrefix is the path the hook is mounted at on the www listener, whose
+// surface bounds a request's body (http.max_body_bytes, default 1 MiB).
+const HookPrefix = "/change_hook/"
 
 // HookHandler serves the change hooks. It reads the config in force at
 // each request, and adds changes through change_svc.
@@ -79,14 +76,10 @@ func (h *hookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, dialect, refuse(http.StatusMethodNotAllowed, "the change hook takes POST only"))
 		return
 	}
-	if r.ContentLength > MaxHookBodyBytes {
-		h.fail(w, r, dialect, refuse(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", MaxHookBodyBytes))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBodyBytes))
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			h.fail(w, r, dialect, refuse(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", MaxHookBodyBytes))
+		if limit, tooBig := httpserve.TooLarge(err); tooBig {
+			h.fail(w, r, dialect, refuse(http.StatusRequestEntityTooLarge, "%s", httpserve.TooLargeMessage(limit)))
 		} else {
 			h.fail(w, r, dialect, refuse(http.StatusBadRequest, "cannot read the body: %v", err))
 		}

@@ -21,8 +21,8 @@ import (
 // Root is the path of the tree's root actor.
 const Root = "master"
 
-// Handler returns the debug endpoint's HTTP handler for the master of rt,
-// behind auth.Middleware.
+// Handler returns the debug endpoint's HTTP handler for the master of rt, a
+// service.Surface.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -44,7 +44,7 @@ func Handler(rt *service.Runtime) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return auth.Middleware(rt.Token)(mux)
+	return service.Surface(rt, mux)
 }
 
 // actionsEnabled lets through to next only the requests for the one action,

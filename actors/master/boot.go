@@ -85,10 +85,14 @@ const StateDir = "state"
 // actor system and the remote endpoint, and spawns the tree. It returns once
 // every service has started.
 func Start(opts Options) (*Master, error) {
-	www, debug, err := bindListeners(opts.Config, opts.Listeners)
+	nofile := openFileLimit()
+	limits := httpLimits(opts.Config.GetHttp(), nofile)
+	www, debug, err := bindListeners(opts.Config, opts.Listeners, limits)
 	if err != nil {
 		return nil, err
 	}
+	opts.Log.Info("HTTP listeners bound", slog.String("www", addrOf(www)), slog.String("debug", addrOf(debug)),
+		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
 	store, masterid, err := openState(opts)
 	if err != nil {
 		closeListeners(www, debug)
@@ -160,6 +164,7 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
 	m.RT.WWW, m.RT.Debug = www, debug
+	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": www, "debug": debug})
 	if !opts.NoRemote {
 		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
 			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
@@ -167,7 +172,7 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 		r, addr, err := remoting.Start(system, cfg.GetListen().GetRemote(), policy)
 		if err != nil {
 			system.Shutdown()
-			return nil, fmt.Errorf("listen.remote: %w", err)
+			return nil, httpserve.BindError("listen.remote", cfg.GetListen().GetRemote(), err)
 		}
 		m.remote, m.RemoteAddr = r, addr
 	}

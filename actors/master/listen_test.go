@@ -3,9 +3,12 @@ package master_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,4 +85,115 @@ func TestStartFailsOnABusyPort(t *testing.T) {
 	if _, err := given.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("the debug listener handed over is still open: %v", err)
 	}
+}
+
+// TestSlowHeadersAreCutOff: a client trickling its request's headers a byte
+// at a time is disconnected once http.read_header_timeout has passed
+// (every other bound is far away).
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	m := mastertest.Start(t, "http: {read_header_timeout: 500ms, read_timeout: 1h, write_timeout: 1h, idle_timeout: 1h}\n", "", nil)
+	c, err := net.Dial("tcp", m.WWWAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /api/v2/masters HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	// Wait for the master to close the connection; the deadline only keeps
+	// a broken master from hanging the test.
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := io.ReadAll(c); isTimeout(err) {
+		t.Fatal("the master kept a connection whose headers never ended")
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
+}
+
+// TestConnectionLimitPerListener: past http.max_connections a listener
+// accepts no more connections (they wait in the system's queue) while the
+// other listener still serves; the waiting one is served once a held one
+// closes.
+func TestConnectionLimitPerListener(t *testing.T) {
+	m := mastertest.Start(t, "http: {max_connections: 2, read_header_timeout: 1h, read_timeout: 1h, write_timeout: 1h, idle_timeout: 1h}\n", "", nil)
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", m.WWWAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for openConnections(t, m.DebugAddr, "www") != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the www listener never held the two connections")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	third, err := net.Dial("tcp", m.WWWAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if _, err := io.WriteString(third, "GET /api/v2/masters HTTP/1.0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The debug endpoint answers meanwhile, and the third www connection is
+	// not taken.
+	if n := openConnections(t, m.DebugAddr, "www"); n != 2 {
+		t.Fatalf("www holds %d connections; its limit is 2", n)
+	}
+	held[0].Close()
+	third.SetReadDeadline(time.Now().Add(time.Minute))
+	res, err := io.ReadAll(third)
+	if err != nil || !strings.HasPrefix(string(res), "HTTP/1.0 200 OK") {
+		t.Fatalf("the waiting connection, once one closed: %v %q", err, res)
+	}
+}
+
+var openConnectionsLine = regexp.MustCompile(`(?m)^buildmaster_http_open_connections\{listener="(\w+)"\} (\d+)$`)
+
+// openConnections reads, on the debug endpoint at debug, how many
+// connections listener holds open.
+func openConnections(t *testing.T, debug, listener string) int {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := c.Get("http://" + debug + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %v %s", err, res.Status)
+	}
+	for _, m := range openConnectionsLine.FindAllStringSubmatch(string(body), -1) {
+		if m[1] == listener {
+			n, _ := strconv.Atoi(m[2])
+			return n
+		}
+	}
+	t.Fatalf("/metrics has no open connections of %s:\n%s", listener, body)
+	return 0
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 )
 
@@ -53,4 +55,22 @@ func (s *HTTPService) Receive(ctx actor.Context) {
 	default:
 		s.Base.Receive(ctx)
 	}
+}
+
+// Surface wraps the handler of one HTTP surface (the www listener's, the
+// debug endpoint's) in the middleware every surface applies once, outermost
+// first: the body bound (http.max_body_bytes, 413 past it) and
+// auth.Middleware (who the request is from). Its handlers then gate with
+// auth.RequireAdmin or read auth.From(r.Context()).
+func Surface(rt *Runtime, h http.Handler) http.Handler {
+	return httpserve.LimitBody(rt.MaxBodyBytes, auth.Middleware(rt.Token)(h))
+}
+
+// MaxBodyBytes is the largest request body the HTTP surfaces take, from the
+// config in force: http.max_body_bytes.
+func (rt *Runtime) MaxBodyBytes() int64 {
+	if n := rt.Config().GetHttp().GetMaxBodyBytes(); n > 0 {
+		return n
+	}
+	return config.DefaultMaxBodyBytes
 }

@@ -77,7 +77,11 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 	fail := func(e *rpcError) {
 		httpserve.WriteJSON(w, e.status, map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{"code": e.code, "message": e.msg}})
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := io.ReadAll(r.Body) // bounded by the surface
+	if limit, tooBig := httpserve.TooLarge(err); tooBig {
+		fail(&rpcError{http.StatusRequestEntityTooLarge, -32600, httpserve.TooLargeMessage(limit)})
+		return
+	}
 	if err == nil {
 		err = json.Unmarshal(body, &req)
 	}

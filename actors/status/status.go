@@ -17,7 +17,6 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/service"
-	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -37,12 +36,12 @@ func Spec() service.Spec {
 	}
 }
 
-// Handler is the www listener's handler, behind auth.Middleware: the data
-// API under /api/v2/, and the change hooks under /change_hook/.
+// Handler is the www listener's handler, a service.Surface: the data API
+// under /api/v2/, and the change hooks under /change_hook/.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
 	forceSchedulers(rt, mux)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
-	return auth.Middleware(rt.Token)(mux)
+	return service.Surface(rt, mux)
 }

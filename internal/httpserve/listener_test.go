@@ -49,7 +49,7 @@ func get(url string) string {
 // leaves the socket bound; a connection made meanwhile waits, and the next
 // Server on the same Listener answers it. Nothing binds twice.
 func TestListenerOutlivesItsServers(t *testing.T) {
-	l := bound(t, DefaultLimits())
+	l := bound(t, Limits{})
 	url := "http://" + l.Addr().String() + "/"
 	first := Serve(l, text("first"), quiet)
 	if got := get(url); got != "first" {
@@ -80,7 +80,7 @@ func TestListenerOutlivesItsServers(t *testing.T) {
 // TestStopLetsRequestsFinish: Stop waits for a request in flight, which
 // gets its whole answer.
 func TestStopLetsRequestsFinish(t *testing.T) {
-	l := bound(t, DefaultLimits())
+	l := bound(t, Limits{})
 	entered, release := make(chan struct{}), make(chan struct{})
 	s := Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		close(entered)
@@ -102,7 +102,7 @@ func TestStopLetsRequestsFinish(t *testing.T) {
 // TestCloseUnbinds: once the Listener is closed its port refuses
 // connections, and a Server on it stops.
 func TestCloseUnbinds(t *testing.T) {
-	l := bound(t, DefaultLimits())
+	l := bound(t, Limits{})
 	s := Serve(l, text("x"), quiet)
 	defer s.Close()
 	addr := l.Addr().String()
@@ -115,11 +115,11 @@ func TestCloseUnbinds(t *testing.T) {
 }
 
 // TestBindErrorNamesKeyAndAddress: a port in use is an error that says
-// which key and address.
+// which key and address, and why in the system's words.
 func TestBindErrorNamesKeyAndAddress(t *testing.T) {
-	held := bound(t, DefaultLimits())
-	_, err := Bind("listen.www", held.Addr().String(), DefaultLimits())
-	if err == nil || !strings.HasPrefix(err.Error(), "listen.www "+held.Addr().String()+": ") || !errors.Is(err, syscall.EADDRINUSE) {
+	held := bound(t, Limits{})
+	_, err := Bind("listen.www", held.Addr().String(), Limits{})
+	if err == nil || err.Error() != "listen.www "+held.Addr().String()+": address already in use" || !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -131,7 +131,7 @@ func TestAdoptServesTheCallersListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := Adopt("listen.www", raw, DefaultLimits())
+	l := Adopt("listen.www", raw, Limits{})
 	defer l.Close()
 	s := Serve(l, text("adopted"), quiet)
 	defer s.Stop(time.Second)

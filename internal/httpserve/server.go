@@ -14,7 +14,7 @@ type Server struct {
 	session *session
 }
 
-// Serve starts serving h on l in the background, with l's limits; log
+// Serve starts serving h on l in the background, with l's timeouts; log
 // receives the server's own errors, and why it stopped if it stops by itself.
 // Only one Server should serve a Listener at a time.
 func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
@@ -22,6 +22,9 @@ func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
 		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: l.limits.ReadHeaderTimeout,
+			ReadTimeout:       l.limits.ReadTimeout,
+			WriteTimeout:      l.limits.WriteTimeout,
+			IdleTimeout:       l.limits.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 		session: l.session(),
