@@ -37,11 +37,13 @@ import (
 //     trigger naming triggerable schedulers.
 //   - A change source sets one kind: git_poller with repo_url, change_hook
 //     with dialect base or github.
-//   - Cache sizes are at least 1; max_builds and max_restarts are not
-//     negative; a worker's keepalive_interval is at least 1s;
-//     supervision.within is positive; no duration is negative.
-//   - listen.* addresses are host:port with a host and a port 1–65535, on
-//     distinct ports (0.0.0.0 or :: collides with any host on its port).
+//   - Cache sizes are at least 1; max_builds, max_restarts and http's sizes
+//     are not negative; a worker's keepalive_interval is at least 1s;
+//     supervision.within and http's timeouts are positive; no duration is
+//     negative.
+//   - listen.* addresses are host:port with a host and a port 0–65535, on
+//     distinct ports (0.0.0.0 or :: collides with any host on its port);
+//     port 0 has the system pick a free port, which the master prints.
 //
 // Deliberately unlike Buildbot, a config without workers, without builders,
 // or with builders that no scheduler drives is valid: an empty master is.
@@ -71,6 +73,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 			v.errorf(fieldPath("caches", name), "cache %s has size %d; it must be at least 1", quoteName(name), size)
 		}
 	}
+	v.http(cfg.GetHttp())
 	if r := cfg.GetSupervision().GetMaxRestarts(); r < 0 {
 		v.errorf("supervision.max_restarts", "max_restarts is %d; it must not be negative", r)
 	}
@@ -136,7 +139,8 @@ func (v *validator) listen(l *messages.ListenConfig) {
 		}
 		addrs[i] = a
 		for j := range i {
-			if addrs[j].port == 0 || !addrs[j].collides(a) {
+			// Port 0 never collides: each listener gets a port of its own.
+			if a.port == 0 || addrs[j].port == 0 || !addrs[j].collides(a) {
 				continue
 			}
 			msg := fmt.Sprintf("%s and %s both use port %d", keys[j].key, k.key, a.port)
@@ -146,6 +150,28 @@ func (v *validator) listen(l *messages.ListenConfig) {
 			} else {
 				v.errorf(k.key, "%s", msg)
 			}
+		}
+	}
+}
+
+// http checks the bounds of the HTTP listeners: none negative, no timeout 0
+// (each must bound what a client can hold).
+func (v *validator) http(h *messages.HttpConfig) {
+	if n := h.GetMaxBodyBytes(); n < 0 {
+		v.errorf("http.max_body_bytes", "max_body_bytes is %d; it must not be negative (0 means the default, 1 MiB)", n)
+	}
+	if n := h.GetMaxConnections(); n < 0 {
+		v.errorf("http.max_connections", "max_connections is %d; it must not be negative (0 means the default)", n)
+	}
+	for _, t := range []struct {
+		key string
+		d   *durationpb.Duration
+	}{
+		{"read_header_timeout", h.GetReadHeaderTimeout()}, {"read_timeout", h.GetReadTimeout()},
+		{"write_timeout", h.GetWriteTimeout()}, {"idle_timeout", h.GetIdleTimeout()},
+	} {
+		if t.d != nil && t.d.AsDuration() <= 0 {
+			v.errorf("http."+t.key, "%s must be positive: every connection is bounded", t.key)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package debug
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -15,13 +14,15 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
 // Root is the path of the tree's root actor.
 const Root = "master"
 
-// Handler returns the debug endpoint's HTTP handler for the master of rt.
+// Handler returns the debug endpoint's HTTP handler for the master of rt, a
+// service.Surface.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -35,13 +36,31 @@ func Handler(rt *service.Runtime) http.Handler {
 	mux.HandleFunc("GET /debug/db", func(w http.ResponseWriter, _ *http.Request) { serveDB(rt, w) })
 	mux.HandleFunc("GET /debug/tree", func(w http.ResponseWriter, r *http.Request) { serveTree(rt, w, r) })
 	mux.HandleFunc("GET /debug/actors/{path...}", func(w http.ResponseWriter, r *http.Request) { serveActor(rt, w, r) })
-	mux.HandleFunc("POST /debug/actors/{path...}", func(w http.ResponseWriter, r *http.Request) { serveCrash(rt, w, r) })
+	mux.Handle("POST /debug/actors/{path...}", actionsEnabled(rt, auth.RequireAdmin(
+		"a valid admin token is required (Authorization: Bearer TOKEN)",
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveCrash(rt, w, r) }))))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
+	return service.Surface(rt, mux)
+}
+
+// actionsEnabled lets through to next only the requests for the one action,
+// POST /debug/actors/{path}/crash, and only while debug.actions is on.
+func actionsEnabled(rt *service.Runtime, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.PathValue("path"), "/crash") {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "the only action is POST /debug/actors/{path}/crash"})
+			return
+		}
+		if !rt.Config().GetDebug().GetActions() {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "debug actions are disabled; set debug.actions: true in the config"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Node is the JSON form of one actor of the tree.
@@ -153,21 +172,7 @@ func serveActor(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 }
 
 func serveCrash(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
-	path, ok := strings.CutSuffix(r.PathValue("path"), "/crash")
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the only action is POST /debug/actors/{path}/crash"})
-		return
-	}
-	if !rt.Config().GetDebug().GetActions() {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "debug actions are disabled; set debug.actions: true in the config"})
-		return
-	}
-	token, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !bearer || rt.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="buildmaster"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid admin token is required (Authorization: Bearer TOKEN)"})
-		return
-	}
+	path := strings.TrimSuffix(r.PathValue("path"), "/crash")
 	node := rt.Tree.Lookup(path)
 	if node == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no actor at %q", path)})

@@ -80,12 +80,12 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 		source, _ = config.Example()
 	}
 	log.Info("BuildMaster is running", "config", source, "data", dataDir, "admin_token", tokenFrom,
-		"remote", m.RemoteAddr, "www", cfg.GetListen().GetWww(), "debug", cfg.GetListen().GetDebug())
+		"remote", m.RemoteAddr, "www", m.WWWAddr, "debug", m.DebugAddr)
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "buildmaster is running (config %s, generation %d)\n", source, m.RT.Generation())
 	fmt.Fprintf(out, "  remote endpoint  %s   (workers, `buildmaster reconfig`, `buildmaster tree`)\n", m.RemoteAddr)
-	fmt.Fprintf(out, "  data API         http://%s/api/v2/changes\n", cfg.GetListen().GetWww())
-	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", cfg.GetListen().GetDebug())
+	fmt.Fprintf(out, "  data API         http://%s/api/v2/changes\n", m.WWWAddr)
+	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", m.DebugAddr)
 	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)
 	if o.ephemeral {
 		fmt.Fprintf(out, "  state            in memory only (--ephemeral): nothing survives this process\n")
