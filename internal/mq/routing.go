@@ -161,14 +161,16 @@ func Keys(c Change) ([]Key, error) {
 		return nil, fmt.Errorf("routing keys: unknown kind %v", c.Kind)
 	}
 	var r *rule
-	var known []string
 	for i := range rules {
 		if slices.Contains(rules[i].events, c.Event) {
 			r = &rules[i]
 		}
-		known = append(known, rules[i].events...)
 	}
 	if r == nil {
+		var known []string
+		for _, r := range rules {
+			known = append(known, r.events...)
+		}
 		return nil, fmt.Errorf("routing keys: %v has no event %q (known: %v)", c.Kind, c.Event, known)
 	}
 	keys := make([]Key, 0, len(r.patterns))
