@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -108,16 +109,27 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 }
 
 // writeWS writes events and answers until the stream ends, and returns
-// why. Writes run under the subscription's context, so that a client
-// dropped by the bus while a write to it is stuck is cut at once.
+// why. A client dropped by the bus while a write to it is stuck is cut at
+// once: one watcher per connection closes it if a write is in flight when
+// the subscription ends (writes themselves take no context, which would
+// cost a registration per write).
 func writeWS(st *stream, c *websocket.Conn, sess *session, frames <-chan []byte) error {
 	sub := sess.sub
+	var writing atomic.Bool
+	stop := context.AfterFunc(sub.Context(), func() {
+		if writing.Load() {
+			c.CloseNow()
+		}
+	})
+	defer stop()
 	var buf []byte
 	write := func(b []byte) error {
+		writing.Store(true) // before the check: the watcher sees one or the other
+		defer writing.Store(false)
 		if cause := context.Cause(sub.Context()); cause != nil {
 			return cause // ended meanwhile: leave the connection whole for the close frame
 		}
-		if err := c.Write(sub.Context(), websocket.MessageText, b); err != nil {
+		if err := c.Write(context.Background(), websocket.MessageText, b); err != nil {
 			if cause := context.Cause(sub.Context()); cause != nil {
 				return cause
 			}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/coder/websocket"
 )
 
 func TestWebSocketOrigin(t *testing.T) {

@@ -116,7 +116,7 @@ func TestAddTwiceAndRemove(t *testing.T) {
 	if st := b.Stats(); st.Filters != 0 || st.Subscribers != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	if b.root.n != 0 || b.root.lit != nil && len(b.root.lit) != 0 || b.root.any != nil {
+	if b.root.n != 0 || len(b.root.lit) != 0 || b.root.any != nil {
 		t.Errorf("index not pruned: %+v", b.root)
 	}
 }

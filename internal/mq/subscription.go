@@ -105,8 +105,8 @@ func (s *Subscription) endLocked(cause error) {
 		delete(b.subs, s)
 		b.stats.Subscribers--
 	}
+	s.cancel(cause) // before close: a reader that sees the queue closed finds the cause set
 	close(s.ch)
-	s.cancel(cause)
 	if s.stopWatch != nil {
 		s.stopWatch()
 	}
