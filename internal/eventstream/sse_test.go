@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
@@ -119,5 +120,21 @@ func TestSSEServerClose(t *testing.T) {
 	}
 	if got := ts.answer(t, "/sse/listen"); got != "503 event stream server closed" {
 		t.Errorf("listen after Close: %q", got)
+	}
+}
+
+// An idle SSE stream sends keep-alive comments, which is how a dead
+// client is found.
+func TestSSEKeepAlive(t *testing.T) {
+	ts := start(t, Options{Limits: Limits{PingInterval: time.Millisecond}})
+	c := ts.listen(t, "/listen", nil)
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == ": ping\n" {
+			break
+		}
 	}
 }
