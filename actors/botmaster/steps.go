@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -110,7 +111,7 @@ func (r *runner) startStep(step *messages.AddStep) ([]uint64, error) {
 func (r *runner) trigger(log *stepLog, t *messages.TriggerStep) (int32, error) {
 	req, _ := state.Lookup(r.rt.DB.Read(), state.TableBuildRequests, r.start.GetBrids()[0]).(*messages.BuildRequest)
 	bs, _ := state.Lookup(r.rt.DB.Read(), state.TableBuildsets, req.GetBuildsetid()).(*messages.Buildset)
-	manager := actor.NewPID(r.self.Address, SchedulersPath)
+	manager := actor.NewPID(r.self.Address, paths.Schedulers)
 	waiting := map[uint64]bool{}
 	results := int32(state.ResultSuccess)
 	for _, name := range t.GetSchedulers() {

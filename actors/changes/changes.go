@@ -26,17 +26,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the service's name in the tree.
-const Name = "change_svc"
-
-// Path is the service's tree path, which is also its actor id: the target
-// of SendChangeRequest.
-const Path = "master/" + Name
 
 // DBTimeout bounds how long a change waits to become durable.
 const DBTimeout = time.Minute
@@ -44,7 +37,7 @@ const DBTimeout = time.Minute
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "change_manager",
+		Name: paths.ChangesName, Kind: "change_manager",
 		Groups: func() []service.Group {
 			return []service.Group{&service.NamedGroup[*messages.ChangeSourceConfig]{Kind: "change_source",
 				List: (*messages.MasterConfig).GetChangeSources, Name: (*messages.ChangeSourceConfig).GetName,
@@ -100,7 +93,7 @@ func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *m
 			reply = &messages.SendChangeResponse{Changeid: r.GetId()}
 			added := proto.CloneOf(change)
 			added.Changeid, added.Sourcestampid = r.GetId(), r.GetSourcestampid()
-			ctx.Send(actor.NewPID(ctx.Self().Address, schedulers.Path), &messages.ChangeAdded{Change: added})
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Schedulers), &messages.ChangeAdded{Change: added})
 		case *messages.CommandFailed:
 			c.RT.Log.Warn("change refused", slog.String("from", from), slog.String("error", r.GetMessage()))
 			reply = &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: r.GetMessage()}

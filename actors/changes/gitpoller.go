@@ -19,6 +19,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -652,7 +653,7 @@ func (j *pollJob) submit(ctx context.Context, c *messages.Change, st *messages.S
 // ends): the change's id, a badChange when it was refused as invalid, or
 // another error.
 func addChange(ctx context.Context, system *actor.ActorSystem, add *messages.AddChange) (uint64, error) {
-	f := system.Root.RequestFuture(actor.NewPID(system.Address(), Path), add, DBTimeout+5*time.Second)
+	f := system.Root.RequestFuture(actor.NewPID(system.Address(), paths.Changes), add, DBTimeout+5*time.Second)
 	res, err := await(ctx, f)
 	if err != nil {
 		return 0, err

@@ -19,25 +19,20 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Name is the service's name in the tree.
-const Name = "db"
-
-// Path is the service's tree path, which is also its actor id.
-const Path = "master/" + Name
-
 // Spec describes the service to the master.
 func Spec() service.Spec {
-	return service.Spec{Name: Name, Kind: "db_connector", New: func(rt *service.Runtime, s service.Spec) actor.Actor {
+	return service.Spec{Name: paths.DBName, Kind: "db_connector", New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 		return &dbService{Base: service.NewBase(rt, s)}
 	}}
 }
 
 // PID is the db service of the master in system.
-func PID(system *actor.ActorSystem) *actor.PID { return actor.NewPID(system.Address(), Path) }
+func PID(system *actor.ActorSystem) *actor.PID { return actor.NewPID(system.Address(), paths.DB) }
 
 type dbService struct{ service.Base }
 

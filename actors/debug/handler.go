@@ -15,17 +15,15 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Root is the path of the tree's root actor.
-const Root = "master"
 
 // Handler returns the debug endpoint's HTTP handler for the master of rt.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if rt.Tree.Lookup(Root) == nil {
+		if rt.Tree.Lookup(paths.Master) == nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "stopped"})
 			return
 		}
@@ -82,7 +80,7 @@ func FromProto(n *messages.TreeNode) *Node {
 func serveTree(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Query().Get("path")
 	if path == "" {
-		path = Root
+		path = paths.Master
 	}
 	snap := rt.Tree.Snapshot(path)
 	if snap == nil {

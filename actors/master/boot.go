@@ -15,12 +15,9 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
-	"github.com/buildmaster/buildmaster/actors/changes"
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -62,11 +59,11 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		Name:            {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
-		changes.Path:    {&messages.SendChangeRequest{}},
-		pbmanager.Path:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
-		schedulers.Path: {&messages.ForceBuildRequest{}},
-		botmaster.Path:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		paths.Changes:    {&messages.SendChangeRequest{}},
+		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
+		paths.Schedulers: {&messages.ForceBuildRequest{}},
+		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
 }
 
@@ -183,7 +180,7 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 	for {
 		ready := m.RT.Tree.AllRunning()
 		for _, s := range Services() {
-			if ready && m.RT.Tree.Lookup(Name+"/"+s.Name) == nil {
+			if ready && m.RT.Tree.Lookup(paths.Child(paths.Master, s.Name)) == nil {
 				ready = false
 			}
 		}

@@ -15,9 +15,9 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/robfig/cron/v3"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -461,7 +461,7 @@ func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func
 			ctx.Send(ctx.Parent(), &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: cfg.GetName(),
 				SourcestampIds: added.GetSourcestampIds()})
 			completed(ctx, ctx.Parent(), s.rt, r)
-			ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
 		}
 		if done != nil {
 			done(r, err)

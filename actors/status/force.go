@@ -11,8 +11,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -116,7 +116,7 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 	var bsids []uint64
 	brids := map[string]uint64{}
 	for _, b := range builders {
-		res, err := rt.System.Root.RequestFuture(actor.NewPID(rt.System.Address(), schedulers.Path), &messages.ForceBuildRequest{
+		res, err := rt.System.Root.RequestFuture(actor.NewPID(rt.System.Address(), paths.Schedulers), &messages.ForceBuildRequest{
 			Token: rt.Token, Builder: b, Scheduler: r.PathValue("name"), Reason: str("reason"), Owner: str("owner"), Properties: props,
 			Branch: str("branch"), Revision: str("revision"), Repository: str("repository"), Project: str("project"), Codebase: str("codebase"),
 		}, time.Minute).Result()

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -64,7 +64,7 @@ func (o *clientOptions) dial() (*client, error) {
 	if err != nil {
 		return nil, &ExitError{Code: ExitNoMaster, Err: err}
 	}
-	return &client{system: system, remote: r, master: actor.NewPID(o.master, master.Name), token: token}, nil
+	return &client{system: system, remote: r, master: actor.NewPID(o.master, paths.Master), token: token}, nil
 }
 
 // request sends msg to the master and waits for its reply.

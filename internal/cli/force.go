@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/schedulers"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -38,7 +38,7 @@ func newForce() *cobra.Command {
 			}
 			defer c.close()
 			req.Token = c.token
-			reply, err := c.requestTo(c.pid(schedulers.Path), req, o.timeout)
+			reply, err := c.requestTo(c.pid(paths.Schedulers), req, o.timeout)
 			if err != nil {
 				return err
 			}

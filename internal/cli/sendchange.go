@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -44,7 +44,7 @@ func newSendchange() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.requestTo(c.pid(changes.Path), &messages.SendChangeRequest{Token: c.token, Change: change}, o.timeout)
+			reply, err := c.requestTo(c.pid(paths.Changes), &messages.SendChangeRequest{Token: c.token, Change: change}, o.timeout)
 			if err != nil {
 				return err
 			}

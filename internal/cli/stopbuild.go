@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -27,7 +27,7 @@ func newStopBuild() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.requestTo(c.pid(botmaster.Path), &messages.StopBuildRequest{Token: c.token, Builder: args[0],
+			reply, err := c.requestTo(c.pid(paths.Botmaster), &messages.StopBuildRequest{Token: c.token, Builder: args[0],
 				Number: int32(n), Reason: reason}, o.timeout)
 			if err != nil {
 				return err

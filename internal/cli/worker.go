@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -33,7 +33,7 @@ func newWorker() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.requestTo(c.pid(botmaster.Path), &messages.WorkerControlRequest{Token: c.token, Worker: args[1], Action: action}, o.timeout)
+			reply, err := c.requestTo(c.pid(paths.Botmaster), &messages.WorkerControlRequest{Token: c.token, Worker: args[1], Action: action}, o.timeout)
 			if err != nil {
 				return err
 			}
