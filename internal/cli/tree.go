@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/debug"
+	"github.com/buildmaster/buildmaster/internal/treeview"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -35,10 +35,10 @@ func newTree() *cobra.Command {
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(debug.FromProto(res.GetRoot()))
+				return enc.Encode(treeview.FromProto(res.GetRoot()))
 			}
 			fmt.Fprintf(out, "generation %d\n", res.GetGeneration())
-			debug.WriteText(out, res.GetRoot())
+			treeview.WriteText(out, res.GetRoot())
 			return nil
 		},
 	}
