@@ -14,6 +14,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -107,7 +108,7 @@ func (r *runner) call(cmd *messages.Command) (*messages.CommandResult, error) {
 	if err := r.ctx.Err(); err != nil {
 		return nil, context.Cause(r.ctx)
 	}
-	return db.Call(r.system, cmd)
+	return db.Call(context.Background(), r.system, cmd)
 }
 
 func (r *runner) run() {
@@ -150,7 +151,7 @@ func (r *runner) run() {
 func (r *runner) notStarted(err error) {
 	brd := actor.NewPID(r.self.Address, paths.BRD)
 	defer r.system.Root.Send(brd, claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(), brids: r.start.GetBrids(), err: err})
-	if !errors.Is(err, state.ErrBadCommand) {
+	if !errors.Is(err, ask.ErrInvalidArgument) { // state.ErrBadCommand, from the db service
 		return
 	}
 	txn := r.rt.DB.Read()

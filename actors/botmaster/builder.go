@@ -38,10 +38,10 @@ func (b *builderActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		b.publish(ctx)
 		cfg := b.cell.Load()
-		f := db.Request(ctx, &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
-			Name: cfg.GetName(), Description: cfg.GetDescription(), Tags: cfg.GetTags()}}})
-		ctx.ReenterAfter(f, func(res any, err error) {
-			if _, err := db.Result(res, err); err != nil {
+		cmd := &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
+			Name: cfg.GetName(), Description: cfg.GetDescription(), Tags: cfg.GetTags()}}}
+		db.Submit(ctx, cmd, func(_ *messages.CommandResult, err error) {
+			if err != nil {
 				b.rt.Log.Error("builder: cannot register in the state", slog.String("builder", cfg.GetName()), slog.Any("error", err))
 			}
 		})

@@ -1,6 +1,7 @@
 package botmaster
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
@@ -261,7 +262,7 @@ func (w *workerActor) record(ctx actor.Context, connected bool) {
 	name, masterid, log := w.name(), w.rt.MasterID, w.rt.Log
 	system := ctx.ActorSystem()
 	go func() {
-		res, err := db.Call(system, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: name}}})
+		res, err := db.Call(context.Background(), system, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: name}}})
 		if err == nil {
 			cmd := &messages.Command{Kind: &messages.Command_WorkerDisconnected{WorkerDisconnected: &messages.WorkerDisconnected{
 				Workerid: res.GetId(), Masterid: masterid}}}
@@ -269,7 +270,7 @@ func (w *workerActor) record(ctx actor.Context, connected bool) {
 				cmd = &messages.Command{Kind: &messages.Command_WorkerConnected{WorkerConnected: &messages.WorkerConnected{
 					Workerid: res.GetId(), Masterid: masterid, InfoJson: info}}}
 			}
-			_, err = db.Call(system, cmd)
+			_, err = db.Call(context.Background(), system, cmd)
 		}
 		if err != nil && !errors.Is(err, state.ErrClosed) {
 			log.Warn("worker: cannot record the connection in the state", slog.String("worker", name), slog.Any("error", err))

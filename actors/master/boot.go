@@ -17,6 +17,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -199,13 +200,10 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 func (m *Master) GaveUp() <-chan any { return m.gaveUp }
 
 // Request sends a control message to the master from inside the process
-// and waits for the reply.
-func (m *Master) Request(ctx context.Context, msg proto.Message) (any, error) {
-	timeout := 60 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	return m.RT.System.Root.RequestFuture(m.PID, msg, timeout).Result()
+// and waits for the reply, until ctx's deadline (ask.DefaultTimeout when it
+// has none). A refusal is an *ask.Error.
+func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message, error) {
+	return ask.Ask[proto.Message](ctx, m.RT.System.Root, m.PID, msg)
 }
 
 // Stop stops the tree gracefully (children before parents), then the
@@ -219,16 +217,15 @@ func (m *Master) Stop(timeout time.Duration) error {
 func (m *Master) stop(timeout time.Duration) error {
 	var err error
 	if m.PID != nil {
-		f := m.RT.System.Root.StopFuture(m.PID)
-		done := make(chan error, 1)
-		go func() { _, e := f.Result(); done <- e }()
-		select {
-		case e := <-done:
-			if e != nil && !errors.Is(e, actor.ErrTimeout) {
-				err = e
-			}
-		case <-time.After(timeout):
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		// The stop future's own timeout (protoactor's, 10 s) is no error.
+		switch _, e := ask.Await(ctx, m.RT.System.Root.StopFuture(m.PID)); {
+		case e == nil:
+		case ctx.Err() != nil:
 			err = fmt.Errorf("tree did not stop within %s", timeout)
+		case !errors.Is(e, actor.ErrTimeout):
+			err = e
 		}
 	}
 	m.shutdownRemote()

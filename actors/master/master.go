@@ -267,9 +267,8 @@ func (m *master) configureState(ctx actor.Context) {
 	for _, s := range cfg.GetChangeSources() {
 		c.ChangeSources = append(c.ChangeSources, s.GetName())
 	}
-	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_ConfigureMaster{ConfigureMaster: c}})
-	ctx.ReenterAfter(f, func(res any, err error) {
-		if _, err := db.Result(res, err); err != nil {
+	db.Submit(ctx, &messages.Command{Kind: &messages.Command_ConfigureMaster{ConfigureMaster: c}}, func(_ *messages.CommandResult, err error) {
+		if err != nil {
 			m.rt.Log.Warn("cannot record the schedulers and change sources in the state", slog.Any("error", err))
 		}
 	})

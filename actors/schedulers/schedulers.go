@@ -126,9 +126,7 @@ func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
 			Repository: req.GetRepository(), Project: req.GetProject(), Codebase: req.GetCodebase()}},
 	}}}
 	sender := ctx.Sender()
-	f := db.Request(ctx, cmd)
-	ctx.ReenterAfter(f, func(res any, err error) {
-		r, err := db.Result(res, err)
+	db.Submit(ctx, cmd, func(r *messages.CommandResult, err error) {
 		if err != nil {
 			m.RT.Log.Warn("force: buildset not added", slog.String("builder", req.GetBuilder()), slog.String("from", from), slog.Any("error", err))
 			service.Send(ctx, sender, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED,

@@ -3,15 +3,16 @@ package status
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -116,30 +117,24 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 	var bsids []uint64
 	brids := map[string]uint64{}
 	for _, b := range builders {
-		res, err := rt.System.Root.RequestFuture(actor.NewPID(rt.System.Address(), paths.Schedulers), &messages.ForceBuildRequest{
+		m, err := ask.Ask[*messages.ForceBuildResponse](r.Context(), rt.System.Root, actor.NewPID(rt.System.Address(), paths.Schedulers), &messages.ForceBuildRequest{
 			Token: rt.Token, Builder: b, Scheduler: r.PathValue("name"), Reason: str("reason"), Owner: str("owner"), Properties: props,
 			Branch: str("branch"), Revision: str("revision"), Repository: str("repository"), Project: str("project"), Codebase: str("codebase"),
-		}, time.Minute).Result()
-		switch m := res.(type) {
-		case *messages.ForceBuildResponse:
+		})
+		var refused *ask.Error
+		switch {
+		case err == nil:
 			bsids = append(bsids, m.GetBuildsetid())
 			for _, id := range m.GetBrids() {
 				brids[b] = id
 			}
-		case *messages.ControlError:
-			rpcError(http.StatusBadRequest, -32602, m.GetMessage())
+		case errors.As(err, &refused):
+			rpcError(http.StatusBadRequest, -32602, refused.Message)
 			return
 		default:
-			rpcError(http.StatusInternalServerError, -32603, "force failed: "+errString(err))
+			rpcError(http.StatusInternalServerError, -32603, "force failed: "+err.Error())
 			return
 		}
 	}
 	writeJSON(w, map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": []any{bsids[0], brids}})
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "no answer"
-	}
-	return err.Error()
 }

@@ -47,7 +47,7 @@ func Ask[R proto.Message](ctx context.Context, sender actor.SenderContext, pid *
 	case timeout <= 0:
 		return zero, fmt.Errorf("%w: %w", actor.ErrTimeout, context.DeadlineExceeded)
 	}
-	return Reply[R](wait(ctx, sender.RequestFuture(pid, req, timeout)))
+	return Reply[R](Await(ctx, sender.RequestFuture(pid, req, timeout)))
 }
 
 // Async sends req to pid from the actor behind ctx and returns at once;
@@ -77,9 +77,11 @@ func Reply[R proto.Message](res any, err error) (R, error) {
 	return zero, fmt.Errorf("unexpected reply %T", res)
 }
 
-// wait waits for f, or until ctx ends; with a context that cannot end it
-// just waits, without a goroutine.
-func wait(ctx context.Context, f *actor.Future) (any, error) {
+// Await waits for f, or until ctx ends (then with ctx's cause, wrapping
+// actor.ErrTimeout when it was the deadline), for callers outside actors
+// that hold a future of their own (a stop). With a context that cannot end
+// it just waits, without a goroutine.
+func Await(ctx context.Context, f *actor.Future) (any, error) {
 	if ctx.Done() == nil {
 		return f.Result()
 	}
@@ -92,8 +94,7 @@ func wait(ctx context.Context, f *actor.Future) (any, error) {
 	case <-done:
 		return f.Result()
 	case <-ctx.Done():
-		// The future is left to time out; it is bounded by ctx's deadline
-		// or DefaultTimeout.
+		// The future is left to its own timeout.
 		return nil, ended(ctx)
 	}
 }

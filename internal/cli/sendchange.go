@@ -44,13 +44,9 @@ func newSendchange() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.requestTo(c.pid(paths.Changes), &messages.SendChangeRequest{Token: c.token, Change: change}, o.timeout)
+			res, err := request[*messages.SendChangeResponse](c, paths.Changes, &messages.SendChangeRequest{Token: c.token, Change: change}, o.timeout)
 			if err != nil {
 				return err
-			}
-			res, ok := reply.(*messages.SendChangeResponse)
-			if !ok {
-				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "change %d\n", res.GetChangeid())
 			return nil
