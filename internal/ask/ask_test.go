@@ -35,7 +35,7 @@ func responder(ctx actor.Context) {
 	case "ok":
 		ctx.Respond(&messages.SendChangeResponse{Changeid: 7})
 	case "bad":
-		ctx.Respond(ask.NewError(messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, "bad command: no author").Proto())
+		ctx.Respond((&ask.Error{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, Message: "bad command: no author"}).Proto())
 	case "down":
 		ctx.Respond(&messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: "db: no store"})
 	case "tree":
@@ -197,14 +197,14 @@ func TestAsyncDoesNotBlockTheMailbox(t *testing.T) {
 }
 
 func TestErrorIs(t *testing.T) {
-	bad := ask.NewError(messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, "no author")
+	bad := &ask.Error{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, Message: "no author"}
 	for _, tc := range []struct {
 		target error
 		want   bool
 	}{
 		{ask.ErrInvalidArgument, true},
-		{ask.NewError(messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, "no author"), true},
-		{ask.NewError(messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, "no branch"), false},
+		{&ask.Error{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, Message: "no author"}, true},
+		{&ask.Error{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT, Message: "no branch"}, false},
 		{ask.ErrFailed, false},
 		{ask.ErrUnauthenticated, false},
 		{errors.New("no author"), false},

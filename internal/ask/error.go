@@ -28,11 +28,6 @@ var (
 	ErrInvalidArgument = &Error{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT}
 )
 
-// NewError returns an *Error with code and the message msg.
-func NewError(code messages.ControlErrorCode, msg string) *Error {
-	return &Error{Code: code, Message: msg}
-}
-
 // FromProto is the error a ControlError carries.
 func FromProto(ce *messages.ControlError) *Error {
 	return &Error{Code: ce.GetCode(), Message: ce.GetMessage()}
