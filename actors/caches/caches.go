@@ -9,15 +9,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Name is the service's name in the tree.
-const Name = "caches"
-
 // Spec describes the service to the master.
 func Spec() service.Spec {
-	return service.Spec{Name: Name, Kind: "cache_manager", Part: func(c *messages.MasterConfig) proto.Message {
+	return service.Spec{Name: paths.CachesName, Kind: "cache_manager", Part: func(c *messages.MasterConfig) proto.Message {
 		return &messages.MasterConfig{Caches: c.GetCaches()}
 	}}
 }

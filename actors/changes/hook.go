@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -213,10 +214,9 @@ func (h *hookHandler) submit(ctx context.Context, changes []*messages.Change) ([
 	ids := []uint64{}
 	for i, c := range changes {
 		id, err := addChange(ctx, h.rt.System, &messages.AddChange{Change: c})
-		var bad badChange
 		switch {
-		case errors.As(err, &bad):
-			return ids, refuse(http.StatusBadRequest, "change %d refused (%d added before it): %s", i, len(ids), bad.msg)
+		case errors.Is(err, ask.ErrInvalidArgument):
+			return ids, refuse(http.StatusBadRequest, "change %d refused (%d added before it): %v", i, len(ids), err)
 		case err != nil:
 			return ids, refuse(http.StatusServiceUnavailable, "change %d not added (%d added before it): %v", i, len(ids), err)
 		}

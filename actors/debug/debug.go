@@ -20,16 +20,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the service's name in the tree.
-const Name = "debug"
 
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "debug_services",
+		Name: paths.DebugName, Kind: "debug_services",
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.MasterConfig{Debug: c.GetDebug(), Listen: &messages.ListenConfig{Debug: c.GetListen().GetDebug()}}
 		},

@@ -14,13 +14,11 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
-	"github.com/buildmaster/buildmaster/actors/changes"
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -69,11 +67,11 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		Name:            {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
-		changes.Path:    {&messages.SendChangeRequest{}},
-		pbmanager.Path:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
-		schedulers.Path: {&messages.ForceBuildRequest{}},
-		botmaster.Path:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		paths.Changes:    {&messages.SendChangeRequest{}},
+		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
+		paths.Schedulers: {&messages.ForceBuildRequest{}},
+		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
 }
 
@@ -196,7 +194,7 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 	for {
 		ready := m.RT.Tree.AllRunning()
 		for _, s := range Services() {
-			if ready && m.RT.Tree.Lookup(Name+"/"+s.Name) == nil {
+			if ready && m.RT.Tree.Lookup(paths.Child(paths.Master, s.Name)) == nil {
 				ready = false
 			}
 		}
@@ -215,13 +213,10 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 func (m *Master) GaveUp() <-chan any { return m.gaveUp }
 
 // Request sends a control message to the master from inside the process
-// and waits for the reply.
-func (m *Master) Request(ctx context.Context, msg proto.Message) (any, error) {
-	timeout := 60 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	return m.RT.System.Root.RequestFuture(m.PID, msg, timeout).Result()
+// and waits for the reply, until ctx's deadline (ask.DefaultTimeout when it
+// has none). A refusal is an *ask.Error.
+func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message, error) {
+	return ask.Ask[proto.Message](ctx, m.RT.System.Root, m.PID, msg)
 }
 
 // Stop stops the tree gracefully (children before parents), then the
@@ -236,16 +231,15 @@ func (m *Master) Stop(timeout time.Duration) error {
 func (m *Master) stop(timeout time.Duration) error {
 	var err error
 	if m.PID != nil {
-		f := m.RT.System.Root.StopFuture(m.PID)
-		done := make(chan error, 1)
-		go func() { _, e := f.Result(); done <- e }()
-		select {
-		case e := <-done:
-			if e != nil && !errors.Is(e, actor.ErrTimeout) {
-				err = e
-			}
-		case <-time.After(timeout):
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		// The stop future's own timeout (protoactor's, 10 s) is no error.
+		switch _, e := ask.Await(ctx, m.RT.System.Root.StopFuture(m.PID)); {
+		case e == nil:
+		case ctx.Err() != nil:
 			err = fmt.Errorf("tree did not stop within %s", timeout)
+		case !errors.Is(e, actor.ErrTimeout):
+			err = e
 		}
 	}
 	m.shutdownRemote()

@@ -2,17 +2,18 @@ package status
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -103,7 +104,7 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 	}
 	out := forced{brids: map[string]uint64{}}
 	for _, b := range builders {
-		if e := forceOne(rt, forceRequest(r.PathValue("name"), b, req.Params), &out); e != nil {
+		if e := forceOne(r, rt, forceRequest(r.PathValue("name"), b, req.Params), &out); e != nil {
 			fail(e)
 			return
 		}
@@ -151,26 +152,20 @@ func forceRequest(scheduler, builder string, params map[string]any) *messages.Fo
 
 // forceOne asks the scheduler manager to force req, and adds what it forced
 // to out.
-func forceOne(rt *service.Runtime, req *messages.ForceBuildRequest, out *forced) *rpcError {
+func forceOne(r *http.Request, rt *service.Runtime, req *messages.ForceBuildRequest, out *forced) *rpcError {
 	req.Token = rt.Token
-	res, err := rt.System.Root.RequestFuture(actor.NewPID(rt.System.Address(), schedulers.Path), req, time.Minute).Result()
-	switch m := res.(type) {
-	case *messages.ForceBuildResponse:
+	m, err := ask.Ask[*messages.ForceBuildResponse](r.Context(), rt.System.Root, actor.NewPID(rt.System.Address(), paths.Schedulers), req)
+	var refused *ask.Error
+	switch {
+	case err == nil:
 		out.bsids = append(out.bsids, m.GetBuildsetid())
 		for _, id := range m.GetBrids() {
 			out.brids[req.GetBuilder()] = id
 		}
 		return nil
-	case *messages.ControlError:
-		return &rpcError{http.StatusBadRequest, -32602, m.GetMessage()}
+	case errors.As(err, &refused):
+		return &rpcError{http.StatusBadRequest, -32602, refused.Message}
 	default:
-		return &rpcError{http.StatusInternalServerError, -32603, "force failed: " + errString(err)}
+		return &rpcError{http.StatusInternalServerError, -32603, "force failed: " + err.Error()}
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "no answer"
-	}
-	return err.Error()
 }
