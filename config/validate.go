@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,11 +158,11 @@ func (v *validator) listen(l *messages.ListenConfig) {
 // http checks the bounds of the HTTP listeners: none negative, no timeout 0
 // (each must bound what a client can hold).
 func (v *validator) http(h *messages.HttpConfig) {
-	if n := h.GetMaxBodyBytes(); n < 0 {
-		v.errorf("http.max_body_bytes", "max_body_bytes is %d; it must not be negative (0 means the default, 1 MiB)", n)
+	if h != nil && h.MaxBodyBytes != nil && h.GetMaxBodyBytes() < 1 {
+		v.errorf("http.max_body_bytes", "max_body_bytes is %d; it must be at least 1 (leave it out for the default, 1 MiB)", h.GetMaxBodyBytes())
 	}
-	if n := h.GetMaxConnections(); n < 0 {
-		v.errorf("http.max_connections", "max_connections is %d; it must not be negative (0 means the default)", n)
+	if h != nil && h.MaxConnections != nil && h.GetMaxConnections() < 1 {
+		v.errorf("http.max_connections", "max_connections is %d; it must be at least 1 (leave it out for the default)", h.GetMaxConnections())
 	}
 	for _, t := range []struct {
 		key string
@@ -199,8 +200,8 @@ func (v *validator) locks(ls []*messages.LockConfig) map[string]int {
 		if l.GetType() == messages.LockType_LOCK_TYPE_UNSPECIFIED {
 			v.errorf(at("locks", i, ".type"), "lock %s has no type; set master or worker", quoteName(l.GetName()))
 		}
-		if l.GetMaxCount() < 0 {
-			v.errorf(at("locks", i, ".max_count"), "max_count is %d; it must be at least 1 (0 means 1)", l.GetMaxCount())
+		if l != nil && l.MaxCount != nil && l.GetMaxCount() < 1 {
+			v.errorf(at("locks", i, ".max_count"), "max_count is %d; it must be at least 1 (leave it out for 1)", l.GetMaxCount())
 		}
 	}
 	return seen
@@ -395,6 +396,9 @@ func (v *validator) schedulerFields(i int, s *messages.SchedulerConfig) {
 // step checks step k of builder i; schedulers gives the type of each scheduler.
 func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string]messages.SchedulerType) {
 	path := func(rest string) string { return indexPath(at("builders", i, ".steps"), k) + rest }
+	if n := len(s.GetName()); n > maxStepNameBytes {
+		v.errorf(path(".name"), "step name is %d bytes; at most %d", n, maxStepNameBytes)
+	}
 	switch kind := s.GetKind().(type) {
 	case nil:
 		v.errorf(path(""), "step has no kind; set one of %s", oneofNames(s.ProtoReflect().Descriptor().Oneofs().ByName("kind")))
@@ -404,6 +408,12 @@ func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string
 			v.errorf(path(".shell.command"), "shell step needs command (a list of arguments) or script")
 		case cmd && script:
 			v.errorf(path(".shell.script"), "shell step sets both command and script; keep one")
+		}
+		for rc, r := range kind.Shell.GetDecodeRc() {
+			if r == messages.StepResult_STEP_RESULT_UNSPECIFIED || r.Descriptor().Values().ByNumber(r.Number()) == nil {
+				v.errorf(fieldPath(path(".shell.decode_rc"), strconv.Itoa(int(rc))), "exit code %d maps to no result; use one of %s",
+					rc, strings.Join(enumNames(r.Descriptor()), ", "))
+			}
 		}
 	case *messages.StepConfig_Git:
 		if kind.Git.GetRepoUrl() == "" {
