@@ -27,21 +27,22 @@ import (
 //   - A builder lists at least one worker, each configured and listed once;
 //     builddirs are unique. It takes configured locks, each once, with an
 //     access mode.
-//   - A lock has a unique, non-empty name and a type; max_count is not
-//     negative.
+//   - A lock has a unique, non-empty name and a type; max_count, when set,
+//     is at least 1.
 //   - A scheduler has a type and at least one builder, each configured; it
 //     sets no field of another type (cron on a force scheduler); periodic
 //     needs a positive periodic_interval, nightly a valid 5-field cron,
 //     dependent an upstream that is another configured scheduler.
-//   - A step sets one kind: shell with command or script (not both), git
+//   - A step's name is at most 50 bytes. A step sets one kind: shell with
+//     command or script (not both) and decode_rc mapping to results, git
 //     with repo_url (mode full or incremental), set_property with property,
 //     trigger naming triggerable schedulers.
 //   - A change source sets one kind: git_poller with repo_url, change_hook
 //     with dialect base or github.
-//   - Cache sizes are at least 1; max_builds, max_restarts and http's sizes
-//     are not negative; a worker's keepalive_interval is at least 1s;
-//     supervision.within and http's timeouts are positive; no duration is
-//     negative.
+//   - Cache sizes are at least 1, and so are http's sizes when set;
+//     max_builds and max_restarts are not negative; a worker's
+//     keepalive_interval is at least 1s; supervision.within and http's
+//     timeouts are positive; no duration is negative.
 //   - listen.* addresses are host:port with a host and a port 0–65535, on
 //     distinct ports (0.0.0.0 or :: collides with any host on its port);
 //     port 0 has the system pick a free port, which the master prints.

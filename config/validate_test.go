@@ -610,7 +610,9 @@ func TestValidateCron(t *testing.T) {
 func TestValidateWithoutSource(t *testing.T) {
 	cfg := &messages.MasterConfig{
 		Workers:  []*messages.WorkerConfig{{Name: "w", MissingTimeout: durationpb.New(-1)}},
-		Builders: []*messages.BuilderConfig{{Name: "b", Workers: []string{"x"}}},
+		Builders: []*messages.BuilderConfig{{Name: "b", Workers: []string{"x"}, Steps: []*messages.StepConfig{{
+			Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{Script: "make", DecodeRc: map[int32]messages.StepResult{1: 0, 2: 42}}},
+		}}}},
 		Schedulers: []*messages.SchedulerConfig{{
 			Name: "s", Type: messages.SchedulerType(42), Builders: []string{"b"},
 		}},
@@ -621,6 +623,8 @@ func TestValidateWithoutSource(t *testing.T) {
 		`builders[0].workers[0]: builder "b" uses unknown worker "x"`,
 		`schedulers[0].type: scheduler "s" has unknown type 42`,
 		`workers[0].missing_timeout: duration -1ns is negative or out of range`,
+		`builders[0].steps[0].shell.decode_rc.1: exit code 1 maps to no result; use one of success, warnings, failure`,
+		`builders[0].steps[0].shell.decode_rc.2: exit code 2 maps to no result`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("errors lack %q:\n%s", want, got)

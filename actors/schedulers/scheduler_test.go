@@ -222,6 +222,13 @@ schedulers:
 		t.Fatal(err)
 	}
 	waitBuildsets(t, m, 1)
+	// The change manager tags a change's properties, whatever their sender said.
+	c, _ := state.Lookup(m.RT.DB.Read(), state.TableChanges, 1).(*messages.Change)
+	for _, p := range c.GetProperties() {
+		if p.GetSource() != "Change" {
+			t.Errorf("change property %s has source %q", p.GetName(), p.GetSource())
+		}
+	}
 	ss := ssOf(m, 1)
 	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.Schedulers), &messages.TriggerBuilds{
 		Scheduler: "trig", SourcestampIds: []uint64{ss}, ParentBuildid: 7}, 10*time.Second).Result()
