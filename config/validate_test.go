@@ -609,7 +609,7 @@ func TestValidateCron(t *testing.T) {
 // errors have paths but no lines.
 func TestValidateWithoutSource(t *testing.T) {
 	cfg := &messages.MasterConfig{
-		Workers:  []*messages.WorkerConfig{{Name: "w", MissingTimeout: durationpb.New(-1)}},
+		Workers: []*messages.WorkerConfig{{Name: "w", MissingTimeout: durationpb.New(-1)}},
 		Builders: []*messages.BuilderConfig{{Name: "b", Workers: []string{"x"}, Steps: []*messages.StepConfig{{
 			Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{Script: "make", DecodeRc: map[int32]messages.StepResult{1: 0, 2: 42}}},
 		}}}},
