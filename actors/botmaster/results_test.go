@@ -1,9 +1,9 @@
 package botmaster
 
 import (
-	"fmt"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -98,18 +98,11 @@ func TestMerge(t *testing.T) {
 	} {
 		got, term := merge(c.build, false, c.step, c.cfg)
 		if got != c.want || term != c.wantTerminate {
-			t.Errorf("%s: %s, %v; want %s, %v", c.name, name(got), term, name(c.want), c.wantTerminate)
+			t.Errorf("%s: %s, %v; want %s, %v", c.name, report.Result(got), term, report.Result(c.want), c.wantTerminate)
 		}
 	}
 	// A build already stopping stays so.
 	if _, term := merge(state.ResultFailure, true, state.ResultSuccess, &messages.StepConfig{}); !term {
 		t.Error("a success un-halted the build")
 	}
-}
-
-func name(r int32) string {
-	if r >= 0 && r <= state.ResultCancelled {
-		return []string{"SUCCESS", "WARNINGS", "FAILURE", "SKIPPED", "EXCEPTION", "RETRY", "CANCELLED"}[r]
-	}
-	return fmt.Sprint(r)
 }
