@@ -83,6 +83,8 @@ func (r *runner) initialProperties(txn *memdb.Txn, req *messages.BuildRequest) p
 	return buildProperties(txn, r.rt.Config(), r.cfg, r.start.GetWorker(), req)
 }
 
+// buildProperties is initialProperties for a build of builder on worker,
+// under the master config master, for request req.
 func buildProperties(txn *memdb.Txn, master *messages.MasterConfig, builder *messages.BuilderConfig, worker string,
 	req *messages.BuildRequest) properties {
 	p := properties{}
