@@ -424,21 +424,29 @@ func (s *schedulerActor) addBuildset(ctx actor.Context, changeids []uint64, ssid
 }
 
 // addBuildsetFor adds b for the scheduler's builders, with the scheduler's
-// properties (and `scheduler`) over b's, announces it to the manager, wakes
-// the distributor, and calls done (when not nil) with the result.
+// properties (and `scheduler`) over b's and, unless b is triggered, the
+// properties of the changes of its sourcestamps over those (Buildbot's
+// addBuildsetForSourceStamps; a Triggerable passes its sourcestamps by
+// value, without their changes). It announces the buildset to the manager,
+// wakes the distributor, and calls done (when not nil) with the result.
 func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func(*messages.CommandResult, error)) {
 	cfg := s.cfg()
 	props := slices.Clone(b.props)
-	set := func(name, valueJSON string) {
+	set := func(name, valueJSON, source string) {
 		props = slices.DeleteFunc(props, func(p *messages.Property) bool { return p.GetName() == name })
-		props = append(props, &messages.Property{Name: name, ValueJson: valueJSON, Source: "Scheduler"})
+		props = append(props, &messages.Property{Name: name, ValueJson: valueJSON, Source: source})
 	}
 	for _, k := range sortedKeys(cfg.GetProperties()) {
 		v, _ := json.Marshal(cfg.GetProperties()[k])
-		set(k, string(v))
+		set(k, string(v), "Scheduler")
 	}
 	name, _ := json.Marshal(cfg.GetName())
-	set("scheduler", string(name))
+	set("scheduler", string(name), "Scheduler")
+	if b.parent == 0 {
+		for p := range state.ChangeProperties(s.rt.DB.Read(), b.ssids) {
+			set(p.GetName(), p.GetValueJson(), "Change")
+		}
+	}
 	bs := &messages.AddBuildset{Reason: b.reason, SubmittedAt: s.now().Unix(), Properties: props, BuilderNames: cfg.GetBuilders(),
 		SourcestampIds: b.ssids, ParentBuildid: b.parent, WaitedFor: b.waited,
 		CollapseBuilderNames: collapseNames(s.rt.Config(), cfg.GetBuilders())}

@@ -2,6 +2,7 @@ package schedulers_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,57 @@ func TestChangeFilter(t *testing.T) {
 	}
 	if !schedulers.Passes(nil, &messages.Change{}) {
 		t.Error("no filter must pass every change")
+	}
+}
+
+// A buildset for a change holds the change's properties, source Change, over
+// the scheduler's, as Buildbot's addBuildsetForSourceStamps; a triggered
+// buildset on the same sourcestamp does not (Buildbot's Triggerable passes
+// sourcestamps by value): the build takes them from its changes, under the
+// buildset's.
+func TestChangePropertiesInTheBuildset(t *testing.T) {
+	m := start(t, "", `
+workers: [{name: w, password: p}]
+builders:
+  - {name: b1, workers: [w], steps: [{shell: {command: ["true"]}}]}
+schedulers:
+  - {name: main-now, type: single_branch, branch: main, builders: [b1], properties: {p: sched, q: sched}}
+  - {name: trig, type: triggerable, builders: [b1], properties: {p: trig}}
+`)
+	_, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.Changes), &messages.AddChange{Change: &messages.Change{
+		Author: "a", Branch: "main", Revision: "r1", Properties: []*messages.Property{
+			{Name: "p", ValueJson: `"change"`, Source: "what the sender says"}, {Name: "c", ValueJson: `1`}}}}, 10*time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitBuildsets(t, m, 1)
+	// The change manager tags a change's properties, whatever their sender said.
+	c, _ := state.Lookup(m.RT.DB.Read(), state.TableChanges, 1).(*messages.Change)
+	for _, p := range c.GetProperties() {
+		if p.GetSource() != "Change" {
+			t.Errorf("change property %s has source %q", p.GetName(), p.GetSource())
+		}
+	}
+	ss := ssOf(m, 1)
+	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.Schedulers), &messages.TriggerBuilds{
+		Scheduler: "trig", SourcestampIds: []uint64{ss}, ParentBuildid: 7}, 10*time.Second).Result()
+	if tr, _ := res.(*messages.Triggered); err != nil || tr.GetBuildsetid() == 0 {
+		t.Fatalf("trigger: %v %v", res, err)
+	}
+	waitBuildsets(t, m, 2)
+	txn := m.RT.DB.Read()
+	for id, want := range map[uint64]string{
+		1: `c=1 (Change) p="change" (Change) q="sched" (Scheduler) scheduler="main-now" (Scheduler)`,
+		2: `p="trig" (Scheduler) scheduler="trig" (Scheduler)`,
+	} {
+		bs, _ := state.Lookup(txn, state.TableBuildsets, id).(*messages.Buildset)
+		var got []string
+		for _, p := range bs.GetProperties() {
+			got = append(got, fmt.Sprintf("%s=%s (%s)", p.GetName(), p.GetValueJson(), p.GetSource()))
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != want {
+			t.Errorf("buildset %d: %s\nwant %s", id, strings.Join(got, " "), want)
+		}
 	}
 }
