@@ -344,7 +344,7 @@ func (v *validator) scheduler(i int, s *messages.SchedulerConfig, builders map[s
 	case messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
 		if s.GetCron() == "" {
 			v.errorf(at("schedulers", i, ".cron"), "nightly scheduler %s needs cron (minute hour day-of-month month day-of-week)", quoteName(name))
-		} else if err := checkCron(s.GetCron()); err != nil {
+		} else if _, err := ParseCron(s.GetCron()); err != nil {
 			v.errorf(at("schedulers", i, ".cron"), "invalid cron %q: %v", s.GetCron(), err)
 		}
 	case messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT:

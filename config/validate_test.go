@@ -592,6 +592,11 @@ func TestValidateCron(t *testing.T) {
 		{"* 1,,2 * * *", `hour field "1,,2": "" is not a number`},
 		{"* * * jan *", `month field "jan": "jan" is not a number`},
 		{"-1 * * * *", `minute field "-1": "" is not a number`},
+		{"0 3 * * 07", ""},
+		{"0 3 * * 5-7/2", ""},
+		{"0 0 29 2 *", ""},
+		{"0 0 30 2 *", `never comes: no month it names has day-of-month "30"`},
+		{"0 0 31 4,6 *", `never comes: no month it names has day-of-month "31"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cron, func(t *testing.T) {

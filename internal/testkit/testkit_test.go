@@ -3,6 +3,7 @@ package testkit
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -174,5 +175,21 @@ func testDial(t *testing.T, addr string, want error) {
 		t.Fatalf("dial %s: %v", addr, err)
 	case want != nil && (err == nil || !strings.Contains(err.Error(), want.Error())):
 		t.Fatalf("dial %s: %v, want an error saying %q", addr, err, want)
+	}
+}
+
+func TestLogsRecordLinesByLevel(t *testing.T) {
+	log, logs := NewLogs()
+	log.Info("one", "k", 1)
+	log.With("svc", "x").WithGroup("g").Warn("two", "k", 2)
+	done := make(chan struct{})
+	go func() { log.Error("three"); close(done) }()
+	<-done
+	if got := logs.Lines(slog.LevelWarn); len(got) != 2 || !strings.Contains(got[0], `level=WARN msg=two svc=x g.k=2`) ||
+		!strings.Contains(got[1], "level=ERROR msg=three") {
+		t.Fatalf("warnings and errors: %q", got)
+	}
+	if got := logs.String(); strings.Count(got, "\n") != 3 || !strings.Contains(got, "level=INFO msg=one k=1\n") {
+		t.Fatalf("all: %q", got)
 	}
 }
