@@ -16,8 +16,9 @@ import (
 type Store struct {
 	fsm   *fsm
 	raft  *raft.Raft // nil when ephemeral
-	logs  *raftLog
+	logs  *guardedLog
 	snaps *raft.FileSnapshotStore
+	hl    *health // nil when ephemeral
 	trans *raft.InmemTransport
 	dir   string
 	opts  Options
@@ -52,7 +53,7 @@ func (s *Store) Snapshot() error {
 }
 
 // Close takes a snapshot (so that the next Open need not replay the log),
-// stops raft and closes the files. Commands submitted after Close fail with
+// unless the log cannot be written, stops raft and closes the files. Commands submitted after Close fail with
 // ErrClosed; commands submitted before it are applied first (waiting up to
 // 10s). With Options.NoSnapshotOnClose it neither waits nor snapshots, and
 // leaves the directory as a crash would.
@@ -62,12 +63,13 @@ func (s *Store) Close() error {
 		if s.raft == nil {
 			return
 		}
-		if !s.opts.NoSnapshotOnClose && s.raft.State() == raft.Leader {
+		if !s.opts.NoSnapshotOnClose && s.raft.State() == raft.Leader && s.hl.get().Log == nil {
 			_ = s.raft.Barrier(10 * time.Second).Error()
 			if err := s.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 				s.opts.Logger.Warn("state: snapshot on close failed", "dir", s.dir, "error", err)
 			}
 		}
+		s.logs.beginClose()
 		s.closeErr = s.raft.Shutdown().Error()
 		if err := s.trans.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
@@ -77,4 +79,13 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// Health reports whether the Store can write to its disk; an ephemeral
+// Store is always healthy.
+func (s *Store) Health() Health {
+	if s.hl == nil {
+		return Health{}
+	}
+	return s.hl.get()
 }
