@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/types"
 )
 
 // Options tunes a durable Store. The zero value is sensible.
@@ -39,7 +38,7 @@ type Options struct {
 	// when the segment is created (default 64 MiB, raft-wal's).
 	SegmentSize int
 
-	vfs types.VFS // the raft log's file system; tests inject faults
+	wal walOptions // tests inject faults in the raft log with vfs and meta
 }
 
 // defaults fills in the zero fields with the defaults documented on them.
@@ -93,7 +92,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	h := &health{log: opts.Logger, dir: dir}
-	logs, err := openGuardedLog(dir, walOptions{logger: hl, segmentSize: opts.SegmentSize, vfs: opts.vfs}, h)
+	logs, err := openGuardedLog(dir, walOptions{logger: hl, segmentSize: opts.SegmentSize, vfs: opts.wal.vfs, meta: opts.wal.meta}, h)
 	if err != nil {
 		return nil, err
 	}

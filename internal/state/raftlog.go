@@ -20,14 +20,23 @@ import (
 // (and locked). guardedLog owns it, and opens it again after a failed write.
 type raftLog struct {
 	*wal.WAL
-	meta *metadb.BoltMetaDB
+	meta types.MetaStore
 }
 
 // walOptions are how a raftLog is opened.
 type walOptions struct {
 	logger      hclog.Logger
 	segmentSize int
-	vfs         types.VFS // nil: the real file system (tests inject faults)
+	// Tests inject faults with these; nil is the real thing.
+	vfs  types.VFS              // the segment files' file system
+	meta func() types.MetaStore // a new meta database (raft-wal's bbolt)
+}
+
+func (o walOptions) newMeta() types.MetaStore {
+	if o.meta != nil {
+		return o.meta()
+	}
+	return &metadb.BoltMetaDB{}
 }
 
 // openWAL opens the WAL in path, first finishing a rotation that a failed
@@ -37,10 +46,10 @@ func openWAL(path string, o walOptions) (*raftLog, error) {
 	if vfs == nil {
 		vfs = fs.New()
 	}
-	if err := finishRotation(path, vfs, o.segmentSize); err != nil {
+	if err := finishRotation(path, vfs, o.newMeta(), o.segmentSize); err != nil {
 		return nil, fmt.Errorf("state: opening raft log %s: %w", path, err)
 	}
-	meta := &metadb.BoltMetaDB{}
+	meta := o.newMeta()
 	w, err := wal.Open(path, wal.WithLogger(o.logger), wal.WithMetaStore(meta), wal.WithSegmentSize(o.segmentSize),
 		wal.WithSegmentFiler(segment.NewFiler(path, vfs)))
 	if err != nil {
@@ -64,8 +73,7 @@ func (l *raftLog) Close() error {
 // after a restart. This records what its rotation records: the tail sealed
 // at its last entry, and a new empty tail after it, whose file wal.Open then
 // creates.
-func finishRotation(path string, vfs types.VFS, segmentSize int) error {
-	meta := &metadb.BoltMetaDB{}
+func finishRotation(path string, vfs types.VFS, meta types.MetaStore, segmentSize int) error {
 	defer meta.Close()
 	ps, err := meta.Load(path)
 	if err != nil || len(ps.Segments) == 0 {
