@@ -12,23 +12,6 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// mountTmpfs mounts a tmpfs of size (mount's syntax, e.g. "8m") on a
-// temporary directory for the test, or skips the test where mounting is
-// not permitted (not root).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs of %s here (%v): the real disk-full case is not run; TestFailedWritesDoNotPoisonTheLog covers it with injected faults", size, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 // fillDisk writes path until the file system is full.
 func fillDisk(t *testing.T, path string) {
 	t.Helper()
@@ -92,7 +75,7 @@ func (l *ledger) check(t *testing.T, s *Store, when string) {
 // writes again by itself; every acknowledged write is there, also after a
 // restart, and no failed one is. Needs root (mount).
 func TestDiskFullRecovers(t *testing.T) {
-	mnt := mountTmpfs(t, "8m")
+	mnt := testkit.Tmpfs(t, "8m")
 	dir := filepath.Join(mnt, "state")
 	opts := testOpts()
 	opts.SegmentSize = 256 << 10

@@ -10,7 +10,8 @@
 //     flag of the repository ([Update] reports it);
 //   - addresses: [Listen] hands a test a listener already bound on
 //     127.0.0.1, [RefusingAddr] an address where connections are refused
-//     and nothing else can listen meanwhile.
+//     and nothing else can listen meanwhile;
+//   - a full disk: [Tmpfs] mounts a small tmpfs (root only, else skips).
 //
 // No helper here measures speed: a test asserts what happens, never how
 // fast (speed is measured with go test -bench).
