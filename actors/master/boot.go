@@ -36,8 +36,8 @@ type Options struct {
 	// State tunes the durable state (its Logger is Log); the zero value is
 	// the default.
 	State state.Options
-	Token     string
-	Log       *slog.Logger
+	Token string
+	Log   *slog.Logger
 	// LibLog receives protoactor's own log lines; nil means Log at warn level.
 	LibLog *slog.Logger
 	// Idle is called when a reconfiguration is over and none is queued.
