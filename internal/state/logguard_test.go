@@ -249,3 +249,39 @@ func TestHalfDoneRotationIsFinished(t *testing.T) {
 		}
 	}
 }
+
+// A store closed while its disk is full stops (a term write being retried
+// gives up) and opens again with every acknowledged write.
+func TestCloseWhileDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOpts()
+	v := newFaultVFS()
+	v.inject(&opts)
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &ledger{s: s, acked: map[uint64]string{}, failed: map[string]error{}}
+	for range 20 {
+		if err := l.write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.full.Store(true)
+	if err := l.write(); err == nil {
+		t.Fatal("a write on a full disk succeeded")
+	}
+	testkit.Eventually(t, "a failed term write", func() bool {
+		var pe *os.PathError
+		return errors.As(s.Health().Log, &pe) && pe.Path == "wal.db"
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	testkit.Recv(t, "Close on a full disk", done)
+	v.full.Store(false)
+	if s, err = Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l.check(t, s, "after a restart")
+}
