@@ -34,9 +34,8 @@ func startTest(t testing.TB, body string) (*Master, func(string) []byte) {
 // Ephemeral are set here; Log too, to discard, unless the test sets it).
 func startTestWith(t testing.TB, body string, opts Options) (*Master, func(string) []byte) {
 	t.Helper()
-	addrs := testkit.FreeAddrs(t, 2)
-	debug, www := addrs[0], addrs[1]
-	render := func(b string) []byte { return testYAML(debug, www, b) }
+	// Port 0: the master binds once and reports the port (m.DebugAddr, m.WWWAddr).
+	render := func(b string) []byte { return testYAML("127.0.0.1:0", "127.0.0.1:0", b) }
 	cfg, err := config.Load("test.yaml", render(body))
 	if err != nil {
 		t.Fatal(err)
