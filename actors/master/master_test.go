@@ -277,17 +277,12 @@ func TestReconfigureWarnsOfServicesThatDidNotAcknowledge(t *testing.T) {
 	const timeout = time.Second
 	m, render := startTestWith(t, oneBuilder, Options{AckTimeout: timeout})
 	release := stall(t, m, "master/user_manager")
-	start := time.Now()
 	r := reconfigure(t, m, render(twoBuilders), false)
-	took := time.Since(start)
 	// The run ends at the timeout, ok (generation 2 is installed and the
 	// other services applied it), with one warning naming the stuck service
 	// and the timeout.
 	if !r.GetOk() || r.GetGeneration() != 2 || m.RT.Generation() != 2 {
 		t.Fatalf("reply ok=%v gen=%d errors=%v; master at generation %d", r.GetOk(), r.GetGeneration(), r.GetErrors(), m.RT.Generation())
-	}
-	if took < timeout {
-		t.Fatalf("the reply came after %s, before the %s timeout", took, timeout)
 	}
 	if len(r.GetWarnings()) != 1 {
 		t.Fatalf("warnings = %q, want one", r.GetWarnings())
