@@ -121,9 +121,9 @@ type master struct {
 	debug  string
 	www    string
 	token  string
-	stdout  *lines
-	stderr  *lines
-	exited  chan error
+	stdout *lines
+	stderr *lines
+	exited chan error
 }
 
 // masterConfig renders a config whose listeners are the given ports, with
