@@ -258,7 +258,7 @@ func (m *Master) stop(timeout time.Duration) error {
 
 func (m *Master) shutdownRemote() {
 	if m.remote != nil {
-		m.remote.Shutdown(true)
+		remoting.Stop(m.RT.System, m.remote)
 		m.remote = nil
 	}
 }
