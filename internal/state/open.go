@@ -92,11 +92,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	h := &health{log: opts.Logger, dir: dir}
-	logs, err := openGuardedLog(dir, walOptions{logger: hl, segmentSize: opts.SegmentSize, vfs: opts.wal.vfs, meta: opts.wal.meta}, h)
+	wo := opts.wal
+	wo.logger, wo.segmentSize = hl, opts.SegmentSize
+	logs, err := openGuardedLog(dir, wo, h)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{fsm: &fsm{health: h}, logs: logs, snaps: snaps, hl: h, dir: dir, opts: opts}
+	s := &Store{fsm: &fsm{health: h}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
 	db, _ := NewDB()
 	s.fsm.db.Store(db)
 	if err := s.startRaft(raftConfig(opts, hl)); err != nil {
@@ -148,7 +150,7 @@ func (s *Store) startRaft(conf *raft.Config) error {
 			return fmt.Errorf("state: bootstrapping raft in %s: %w", s.dir, err)
 		}
 	}
-	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, snapshotStore{s.snaps, s.hl}, trans)
+	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, snapshotStore{s.snaps, s.health}, trans)
 	if err != nil {
 		return fmt.Errorf("state: starting raft in %s: %w", s.dir, err)
 	}

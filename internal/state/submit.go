@@ -58,7 +58,7 @@ func (s *Store) Submit(cmd *messages.Command) *Future {
 		res, err := s.fsm.apply(dec)
 		return &Future{res: res, err: err}
 	}
-	if h := s.hl.get(); h.Log != nil {
+	if h := s.health.get(); h.Log != nil {
 		return &Future{err: fmt.Errorf("%w: %s (%w); they are accepted again once a write to the raft log succeeds", ErrDegraded, h, h.Log)}
 	}
 	// What can be refused without the database is refused before it
