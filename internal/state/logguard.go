@@ -256,10 +256,10 @@ func (g *guardedLog) SetUint64(key []byte, val uint64) error {
 }
 
 // setStable retries f until it succeeds: raft panics when it cannot save
-// its current term. Once the store is closing it gives up and returns nil:
-// raft is shutting down, will append nothing more (writes fail with
-// ErrClosed), and the next start, the only voter, elects itself with a
-// term above the one saved, so an unsaved term is never reused.
+// its current term. Once the store is closing it gives up and returns nil,
+// so that raft can stop: the term it then holds in memory only is used for
+// nothing durable (no entry is written once closing, and there is no other
+// voter to vote for), and the next start goes on from the term saved.
 func (g *guardedLog) setStable(f func(*raftLog) error) error {
 	for {
 		err := g.write(f)
