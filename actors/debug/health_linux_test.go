@@ -65,7 +65,7 @@ func TestHealthzAndTreeShowADiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := master.Start(master.Options{Config: cfg, Log: slog.New(slog.DiscardHandler), NoRemote: true, DataDir: mnt,
-		State: state.Options{SegmentSize: 256 << 10}, Listeners: master.Listeners{WWW: www, Debug: dbg}})
+		State: state.Options{SegmentSize: 64 << 10}, Listeners: master.Listeners{WWW: www, Debug: dbg}})
 	if err != nil {
 		t.Fatal(err)
 	}

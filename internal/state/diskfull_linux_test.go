@@ -70,7 +70,7 @@ func (l *ledger) check(t *testing.T, s *Store, when string) {
 }
 
 // On a real file system that fills up (a tmpfs of 8 MiB, raft log segments
-// of 256 KiB so that the log rotates), writes fail and are reported failed,
+// of 64 KiB so that the log rotates), writes fail and are reported failed,
 // the store says it is degraded by a full disk, and once space is back it
 // writes again by itself; every acknowledged write is there, also after a
 // restart, and no failed one is. Needs root (mount).
@@ -78,7 +78,7 @@ func TestDiskFullRecovers(t *testing.T) {
 	mnt := testkit.Tmpfs(t, "8m")
 	dir := filepath.Join(mnt, "state")
 	opts := testOpts()
-	opts.SegmentSize = 256 << 10
+	opts.SegmentSize = 64 << 10
 	s, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
