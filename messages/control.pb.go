@@ -829,7 +829,8 @@ type TreeNode struct {
 	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	// The service kind: master, botmaster, worker, builder, scheduler …
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	// starting, running, restarting, stopping.
+	// starting, running, restarting, stopping; or, for a running service, its
+	// condition when it has one, e.g. "degraded: disk full" on db.
 	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
 	// How many times this actor has been restarted by its parent.
 	Restarts    int64    `protobuf:"varint,5,opt,name=restarts,proto3" json:"restarts,omitempty"`

@@ -33,8 +33,11 @@ type Options struct {
 	DataDir string
 	// Ephemeral keeps the state in memory only: nothing survives the process.
 	Ephemeral bool
-	Token     string
-	Log       *slog.Logger
+	// State tunes the durable state (its Logger is Log); the zero value is
+	// the default.
+	State state.Options
+	Token string
+	Log   *slog.Logger
 	// LibLog receives protoactor's own log lines; nil means Log at warn level.
 	LibLog *slog.Logger
 	// Idle is called when a reconfiguration is over and none is queued.
@@ -133,7 +136,9 @@ func openState(opts Options) (*state.Store, uint64, error) {
 		dir := filepath.Join(opts.DataDir, StateDir)
 		start := time.Now()
 		var err error
-		if store, err = state.Open(dir, state.Options{Logger: opts.Log}); err != nil {
+		so := opts.State
+		so.Logger = opts.Log
+		if store, err = state.Open(dir, so); err != nil {
 			return nil, 0, err
 		}
 		name = dir
@@ -288,7 +293,7 @@ func (m *Master) stop(timeout time.Duration) error {
 
 func (m *Master) shutdownRemote() {
 	if m.remote != nil {
-		m.remote.Shutdown(true)
+		remoting.Stop(m.RT.System, m.remote)
 		m.remote = nil
 	}
 }
