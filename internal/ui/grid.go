@@ -2,10 +2,13 @@ package ui
 
 import (
 	"cmp"
+	"html"
+	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 
-	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -19,9 +22,37 @@ type gridPage struct {
 	Rows     []*gridRow
 }
 
+// Rows is the grid's body, rendered in Go (see cellsHTML).
+func (p *gridPage) RowsHTML() template.HTML {
+	var b strings.Builder
+	b.Grow(len(p.Rows) * (60 + 50*len(p.Branches)))
+	for _, r := range p.Rows {
+		b.WriteString(`<tr><th><a href="/builders/`)
+		b.WriteString(html.EscapeString(url.PathEscape(r.Builder.Name)))
+		b.WriteString(`">`)
+		b.WriteString(html.EscapeString(r.Builder.Name))
+		b.WriteString("</a></th>")
+		writeCells(&b, r.Cells, true)
+		b.WriteString("</tr>\n")
+	}
+	return template.HTML(b.String())
+}
+
 type gridRow struct {
 	Builder *messages.Builder
 	Cells   []*messages.Build
+}
+
+// branchOf is the branch build b built: its branch property (which the
+// botmaster sets from its sourcestamp) when it has one, else its
+// sourcestamp's, which costs two lookups.
+func (v *view) branchOf(b *messages.Build) string {
+	for _, p := range b.Properties {
+		if p.Name == "branch" {
+			return jsonText(p.ValueJson)
+		}
+	}
+	return v.buildSource(b).Branch()
 }
 
 // Grid limits: builds looked at per builder, and branches shown without
@@ -41,13 +72,8 @@ func (u *UI) grid(r *http.Request, v *view) (any, error) {
 	byBuilder := make([]map[string]*messages.Build, len(shown))
 	for i, b := range shown {
 		cells := map[string]*messages.Build{}
-		n := 0
-		for row := range state.ScanIndex(v.txn, state.TableBuilds, state.IndexBuilderNumber+"_prefix", true, b.Id) {
-			if n++; n > gridDepth {
-				break
-			}
-			bd := row.(*messages.Build)
-			br := v.buildSource(bd).Branch()
+		for _, bd := range v.recent(b.Id, gridDepth) {
+			br := v.branchOf(bd)
 			if len(want) > 0 && !slices.Contains(want, br) {
 				continue
 			}

@@ -119,10 +119,42 @@ func writeLine(buf *bytes.Buffer, line []byte, typ string, num int64, isErr bool
 	buf.WriteString("</span>\n")
 }
 
+// errorWords are what a line errorLine matches must contain (lower case):
+// checking for them first spares the regular expression nearly every line.
+var errorWords = [][]byte{[]byte("error"), []byte("fail"), []byte("fatal"), []byte("panic:"), []byte("traceback")}
+
+// looksLikeError reports whether line (of a log, without its stream
+// prefix) matches errorLine once its escape sequences are dropped. lower is
+// scratch space.
+func looksLikeError(line []byte, lower *[]byte) bool {
+	*lower = (*lower)[:0]
+	for _, c := range line {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		*lower = append(*lower, c)
+	}
+	hit := false
+	for _, w := range errorWords {
+		if bytes.Contains(*lower, w) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return false
+	}
+	if bytes.IndexByte(line, 0x1b) >= 0 || bytes.IndexByte(line, '\r') >= 0 {
+		line = stripANSI(line)
+	}
+	return errorLine.Match(line)
+}
+
 // firstError returns the 0-based number of l's first line that looks like
 // an error (header lines of stdio logs excepted), -1 when none. It reads
 // the log a window at a time and stops at the first.
 func firstError(txn *memdb.Txn, l *messages.Log) (int64, error) {
+	var lower []byte
 	for first := int64(0); first < l.NumLines; first += searchLines {
 		content, err := state.LogLines(txn, l.Id, first, first+searchLines-1)
 		if err != nil {
@@ -138,7 +170,7 @@ func firstError(txn *memdb.Txn, l *messages.Log) (int64, error) {
 				}
 				line = line[1:]
 			}
-			if errorLine.Match(stripANSI(line)) {
+			if looksLikeError(line, &lower) {
 				return num, nil
 			}
 			num++

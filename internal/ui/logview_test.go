@@ -134,3 +134,24 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestLooksLikeError(t *testing.T) {
+	var scratch []byte
+	for line, want := range map[string]bool{
+		"error: undefined":                   true,
+		"main.go:3: Error in call":           true,
+		"\x1b[1;31mERROR\x1b[0m boom":        true,
+		"--- FAIL: TestX":                    true,
+		"panic: runtime error":               true,
+		"Traceback (most recent call last):": true,
+		"build failed":                       true,
+		"0 errors, 0 warnings":               false,
+		"errorhandling.go compiled":          false,
+		"fails_test.go ok":                   false,
+		"error 10%\rall is fine":             false,
+	} {
+		if got := looksLikeError([]byte(line), &scratch); got != want {
+			t.Errorf("looksLikeError(%q) = %v, want %v", line, got, want)
+		}
+	}
+}

@@ -82,4 +82,3 @@ func workerInfo(js string) []infoItem {
 	slices.SortFunc(out, func(a, b infoItem) int { return cmp.Compare(a.Key, b.Key) })
 	return out
 }
-
