@@ -131,10 +131,12 @@ type site struct {
 	url string
 }
 
-func newSite(t *testing.T) *site {
+// newSite serves the fixture at the real time (the live tests add builds
+// now); opts may change that.
+func newSite(t *testing.T, opts ...func(*Options)) *site {
 	f := newFixture(t)
 	s := &site{fixture: f, rec: newRecorder(), hub: newHub()}
-	u := newUI(t, f.store, s.rec, func(o *Options) { o.Now = time.Now })
+	u := newUI(t, f.store, s.rec, append([]func(*Options){func(o *Options) { o.Now = time.Now }}, opts...)...)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s.hub)
 	mux.Handle("/", u)
@@ -348,7 +350,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		t.Skip("writes docs/*.png with -update")
 	}
 	ctx := tab(t, browser(t))
-	s := newSite(t)
+	s := newSite(t, func(o *Options) { o.Now = func() time.Time { return t0 } })
 	showcase(s.world)
 	dir := filepath.Join("..", "..", "docs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -371,7 +373,7 @@ func TestBrowserScreenshots(t *testing.T) {
 // showcase adds builders and builds so that the screenshots look like a
 // master at work.
 func showcase(w *world) {
-	now := time.Now()
+	now := t0
 	results := []int32{0, 0, 0, 2, 0, 1, 0, 0, 4, 0, 0, 6, 0, 0, 0, 2, 0, 0, 3, 0}
 	for i := range 40 {
 		name := fmt.Sprintf("%s-%s", []string{"linux", "macos", "windows", "freebsd"}[i%4], []string{"amd64", "arm64", "race", "lint", "docs", "integration", "bench", "fuzz", "release", "coverage"}[i/4])
