@@ -12,10 +12,8 @@ import (
 
 // funcs are the template functions that do not depend on the request.
 var funcs = template.FuncMap{
-	"resultName":  resultName,
 	"buildResult": buildResult,
 	"stepResult":  stepResult,
-	"dur":         duration,
 	"span":        span,
 	"short":       short,
 	"firstLine":   firstLine,
