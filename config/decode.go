@@ -298,14 +298,6 @@ func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, pn *posN
 		return protoreflect.Value{}, false
 	}
 	tag, s := n.ShortTag(), n.Value
-	bad := func(want string) (protoreflect.Value, bool) {
-		if isSecret(fd) {
-			d.errorf(pn, "expected %s", want)
-		} else {
-			d.errorf(pn, "expected %s, got %s", want, quoteName(s))
-		}
-		return protoreflect.Value{}, false
-	}
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return protoreflect.ValueOfString(s), true
@@ -313,69 +305,95 @@ func (d *decoder) scalar(n *yaml.Node, fd protoreflect.FieldDescriptor, pn *posN
 		return protoreflect.ValueOfBytes([]byte(s)), true
 	case protoreflect.BoolKind:
 		if tag != "!!bool" {
-			return bad("true or false")
+			return d.mismatch(pn, fd, "true or false", s)
 		}
 		return protoreflect.ValueOfBool(strings.EqualFold(s, "true")), true
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		i, ok := parseInt(tag, s, 32)
-		if !ok {
-			return bad("an integer from -2147483648 to 2147483647")
-		}
-		return protoreflect.ValueOfInt32(int32(i)), true
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		i, ok := parseInt(tag, s, 64)
-		if !ok {
-			return bad("a 64-bit integer")
-		}
-		return protoreflect.ValueOfInt64(i), true
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		u, ok := parseUint(tag, s, 32)
-		if !ok {
-			return bad("an integer from 0 to 4294967295")
-		}
-		return protoreflect.ValueOfUint32(uint32(u)), true
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		u, ok := parseUint(tag, s, 64)
-		if !ok {
-			return bad("a non-negative 64-bit integer")
-		}
-		return protoreflect.ValueOfUint64(u), true
-	case protoreflect.FloatKind, protoreflect.DoubleKind:
-		f, err := strconv.ParseFloat(s, 64)
-		if (tag != "!!float" && tag != "!!int") || err != nil ||
-			(fd.Kind() == protoreflect.FloatKind && math.Abs(f) > math.MaxFloat32) {
-			return bad("a number")
-		}
-		if fd.Kind() == protoreflect.FloatKind {
-			return protoreflect.ValueOfFloat32(float32(f)), true
-		}
-		return protoreflect.ValueOfFloat64(f), true
 	case protoreflect.EnumKind:
-		if v, ok := enumValue(fd.Enum(), s); ok {
-			return protoreflect.ValueOfEnum(v), true
-		}
-		msg := fmt.Sprintf("unknown %s %s; allowed: %s", fd.Name(), quoteName(s), strings.Join(enumNames(fd.Enum()), ", "))
-		if best := closest(s, enumNames(fd.Enum())); best != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", best)
-		}
-		d.errorf(pn, "%s", msg)
-		return protoreflect.Value{}, false
+		return d.enum(s, fd, pn)
 	case protoreflect.MessageKind:
-		if fd.Message().FullName() != durationName {
-			break
+		if fd.Message().FullName() == durationName {
+			return d.duration(s, fd, pn)
 		}
-		dur, err := time.ParseDuration(s)
-		if err != nil {
-			return bad("a duration such as 30s, 1m30s or 1h")
+	default:
+		v, want, ok := number(tag, s, fd.Kind())
+		if ok {
+			return v, true
 		}
-		if dur < 0 {
-			d.errorf(pn, "duration %s is negative", s)
-			return protoreflect.Value{}, false
+		if want != "" {
+			return d.mismatch(pn, fd, want, s)
 		}
-		return protoreflect.ValueOfMessage(durationpb.New(dur).ProtoReflect()), true
 	}
 	d.errorf(pn, "cannot decode a field of kind %s", fd.Kind())
 	return protoreflect.Value{}, false
+}
+
+// mismatch reports that the scalar s at pn is not the want that fd takes,
+// quoting s unless fd is secret.
+func (d *decoder) mismatch(pn *posNode, fd protoreflect.FieldDescriptor, want, s string) (protoreflect.Value, bool) {
+	if isSecret(fd) {
+		d.errorf(pn, "expected %s", want)
+	} else {
+		d.errorf(pn, "expected %s, got %s", want, quoteName(s))
+	}
+	return protoreflect.Value{}, false
+}
+
+// number decodes s, of YAML tag tag, as a number of kind k, and says what
+// k takes (want, for the error when ok is false); want is empty when k is
+// not a number kind.
+func number(tag, s string, k protoreflect.Kind) (v protoreflect.Value, want string, ok bool) {
+	switch k {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		i, ok := parseInt(tag, s, 32)
+		return protoreflect.ValueOfInt32(int32(i)), "an integer from -2147483648 to 2147483647", ok
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		i, ok := parseInt(tag, s, 64)
+		return protoreflect.ValueOfInt64(i), "a 64-bit integer", ok
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		u, ok := parseUint(tag, s, 32)
+		return protoreflect.ValueOfUint32(uint32(u)), "an integer from 0 to 4294967295", ok
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		u, ok := parseUint(tag, s, 64)
+		return protoreflect.ValueOfUint64(u), "a non-negative 64-bit integer", ok
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		f, err := strconv.ParseFloat(s, 64)
+		if (tag != "!!float" && tag != "!!int") || err != nil ||
+			(k == protoreflect.FloatKind && math.Abs(f) > math.MaxFloat32) {
+			return protoreflect.Value{}, "a number", false
+		}
+		if k == protoreflect.FloatKind {
+			return protoreflect.ValueOfFloat32(float32(f)), "a number", true
+		}
+		return protoreflect.ValueOfFloat64(f), "a number", true
+	}
+	return protoreflect.Value{}, "", false
+}
+
+// enum decodes s as a value name of fd's enum; an unknown name is reported
+// with the allowed ones and the closest.
+func (d *decoder) enum(s string, fd protoreflect.FieldDescriptor, pn *posNode) (protoreflect.Value, bool) {
+	if v, ok := enumValue(fd.Enum(), s); ok {
+		return protoreflect.ValueOfEnum(v), true
+	}
+	msg := fmt.Sprintf("unknown %s %s; allowed: %s", fd.Name(), quoteName(s), strings.Join(enumNames(fd.Enum()), ", "))
+	if best := closest(s, enumNames(fd.Enum())); best != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	d.errorf(pn, "%s", msg)
+	return protoreflect.Value{}, false
+}
+
+// duration decodes s as a Duration (time.ParseDuration), not negative.
+func (d *decoder) duration(s string, fd protoreflect.FieldDescriptor, pn *posNode) (protoreflect.Value, bool) {
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		return d.mismatch(pn, fd, "a duration such as 30s, 1m30s or 1h", s)
+	}
+	if dur < 0 {
+		d.errorf(pn, "duration %s is negative", s)
+		return protoreflect.Value{}, false
+	}
+	return protoreflect.ValueOfMessage(durationpb.New(dur).ProtoReflect()), true
 }
 
 const durationName = "google.protobuf.Duration"

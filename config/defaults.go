@@ -14,6 +14,12 @@ const (
 	DefaultWWWAddr    = "127.0.0.1:8010" // listen.www: data API and web pages
 	DefaultDebugAddr  = "127.0.0.1:8011" // listen.debug: the debug endpoint
 
+	DefaultMaxBodyBytes      = 1 << 20          // http.max_body_bytes
+	DefaultReadHeaderTimeout = 10 * time.Second // http.read_header_timeout
+	DefaultReadTimeout       = 60 * time.Second // http.read_timeout
+	DefaultWriteTimeout      = 5 * time.Minute  // http.write_timeout
+	DefaultIdleTimeout       = 2 * time.Minute  // http.idle_timeout
+
 	DefaultMaxRestarts    = 10               // supervision.max_restarts
 	DefaultRestartWindow  = 60 * time.Second // supervision.within
 	DefaultMetricsLogTime = 60 * time.Second // metrics.log_interval
@@ -26,6 +32,9 @@ const (
 
 // ApplyDefaults fills in, in place, every value cfg leaves unset:
 //   - listen.remote, listen.www and listen.debug: the Default*Addr constants;
+//   - http.max_body_bytes when 0, and http's timeouts when absent: the
+//     DefaultMaxBodyBytes and Default*Timeout constants (http.max_connections
+//     stays 0: the master sizes it from the open-file limit);
 //   - supervision.max_restarts: 10 when 0 (so 0 cannot be configured),
 //     supervision.within: 60s when absent;
 //   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);
@@ -45,6 +54,7 @@ func ApplyDefaults(cfg *messages.MasterConfig) {
 	setDefault(&cfg.Listen.Remote, DefaultRemoteAddr)
 	setDefault(&cfg.Listen.Www, DefaultWWWAddr)
 	setDefault(&cfg.Listen.Debug, DefaultDebugAddr)
+	applyHTTPDefaults(cfg)
 
 	if cfg.Supervision == nil {
 		cfg.Supervision = &messages.SupervisionConfig{}
@@ -80,6 +90,25 @@ func ApplyDefaults(cfg *messages.MasterConfig) {
 			if s.Name == "" {
 				s.Name = stepKind(s)
 			}
+		}
+	}
+}
+
+func applyHTTPDefaults(cfg *messages.MasterConfig) {
+	if cfg.Http == nil {
+		cfg.Http = &messages.HttpConfig{}
+	}
+	h := cfg.Http
+	setDefault(&h.MaxBodyBytes, DefaultMaxBodyBytes)
+	for _, d := range []struct {
+		field **durationpb.Duration
+		value time.Duration
+	}{
+		{&h.ReadHeaderTimeout, DefaultReadHeaderTimeout}, {&h.ReadTimeout, DefaultReadTimeout},
+		{&h.WriteTimeout, DefaultWriteTimeout}, {&h.IdleTimeout, DefaultIdleTimeout},
+	} {
+		if *d.field == nil {
+			*d.field = durationpb.New(d.value)
 		}
 	}
 }

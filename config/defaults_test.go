@@ -30,6 +30,7 @@ func TestApplyDefaults(t *testing.T) {
 		Supervision: &messages.SupervisionConfig{MaxRestarts: 10, Within: durationpb.New(time.Minute)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(time.Minute)},
 		Caches:      map[string]int32{"Builds": 15, "Changes": 10},
+		Http:        defaultHTTP(),
 		Builders: []*messages.BuilderConfig{{
 			Name: "b", Builddir: "b",
 			Steps: []*messages.StepConfig{
@@ -58,6 +59,7 @@ func TestApplyDefaults(t *testing.T) {
 func TestApplyDefaultsKeepsSetValues(t *testing.T) {
 	cfg, err := Load("test.yaml", []byte(`
 listen: {www: 0.0.0.0:80}
+http: {max_body_bytes: 10, max_connections: 5, read_timeout: 1s}
 supervision: {max_restarts: 3, within: 5s}
 metrics: {log_interval: 0s}
 caches: {Builds: 1, Other: 4}
@@ -70,12 +72,23 @@ caches: {Builds: 1, Other: 4}
 		Supervision: &messages.SupervisionConfig{MaxRestarts: 3, Within: durationpb.New(5 * time.Second)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(0)},
 		Caches:      map[string]int32{"Builds": 1, "Changes": 10, "Other": 4},
+		Http:        defaultHTTP(),
 	}
+	want.Http.MaxBodyBytes, want.Http.MaxConnections, want.Http.ReadTimeout = 10, 5, durationpb.New(time.Second)
 	if !proto.Equal(cfg, want) {
 		t.Errorf("Load =\n%v\nwant\n%v", cfg, want)
 	}
 	_, err = Load("test.yaml", []byte("caches: {Changes: 0}\n"))
 	if err == nil {
 		t.Error("a zero cache size was replaced by the default instead of rejected")
+	}
+}
+
+// defaultHTTP is http as ApplyDefaults fills it in.
+func defaultHTTP() *messages.HttpConfig {
+	return &messages.HttpConfig{
+		MaxBodyBytes: DefaultMaxBodyBytes, ReadHeaderTimeout: durationpb.New(DefaultReadHeaderTimeout),
+		ReadTimeout: durationpb.New(DefaultReadTimeout), WriteTimeout: durationpb.New(DefaultWriteTimeout),
+		IdleTimeout: durationpb.New(DefaultIdleTimeout),
 	}
 }

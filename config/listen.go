@@ -31,7 +31,8 @@ func (a listenAddr) collides(b listenAddr) bool {
 }
 
 // parseListen parses a "host:port" listen address. The host is required (a
-// name or an IP; IPv6 in brackets) and the port must be a number 1–65535.
+// name or an IP; IPv6 in brackets) and the port must be a number 0–65535
+// (0: the system picks a free port when the master binds it).
 // The error is a phrase that follows the quoted address in a message.
 func parseListen(addr string) (listenAddr, string) {
 	host, port, err := net.SplitHostPort(addr)
@@ -45,8 +46,8 @@ func parseListen(addr string) (listenAddr, string) {
 		return listenAddr{}, "has an invalid host " + strconv.Quote(host)
 	}
 	n, ok := digits(port, 5)
-	if !ok || n < 1 || n > 65535 {
-		return listenAddr{}, "has port " + strconv.Quote(port) + "; want a number from 1 to 65535"
+	if !ok || n > 65535 {
+		return listenAddr{}, "has port " + strconv.Quote(port) + "; want a number from 0 to 65535"
 	}
 	return listenAddr{host: host, port: n}, ""
 }

@@ -25,17 +25,28 @@ func TestLiveChangeErrors(t *testing.T) {
 		t.Errorf("got %q at %s\nwant %q", errs[0].Error(), errs[0].Path, want)
 	}
 
-	// Leaving a key out means its default; other changes are allowed.
-	same, src2, _ := Parse("same.yaml", []byte("title: other\nworkers: [{name: w}]\n"))
+	// Leaving a key out means its default; other changes are allowed,
+	// http.max_body_bytes among them.
+	same, src2, _ := Parse("same.yaml", []byte("title: other\nworkers: [{name: w}]\nhttp: {max_body_bytes: 5, read_timeout: 60s}\n"))
 	ApplyDefaults(same)
 	if errs := LiveChangeErrors(old, same, src2); len(errs) != 0 {
 		t.Errorf("unexpected errors: %v", errs)
+	}
+
+	// The HTTP listeners' other bounds are set when they are bound.
+	bounds, src3, _ := Parse("bounds.yaml", []byte("http:\n  max_connections: 9\n  idle_timeout: 1s\n"))
+	ApplyDefaults(bounds)
+	errs = LiveChangeErrors(old, bounds, src3)
+	if len(errs) != 2 || errs[1].Path != "http.idle_timeout" || errs[0].Error() !=
+		`bounds.yaml:2:3: http.max_connections cannot change while the master runs (was "0", now "9"); restart the master to change it` {
+		t.Errorf("http bounds: got %v", errs)
 	}
 
 	// Every listener is checked, without a Source too.
 	moved := &messages.MasterConfig{Listen: &messages.ListenConfig{
 		Remote: "127.0.0.1:1", Www: "127.0.0.1:2", Debug: "127.0.0.1:3",
 	}}
+	ApplyDefaults(moved)
 	errs = LiveChangeErrors(old, moved, nil)
 	if len(errs) != 3 || errs[0].Line != 0 || errs[0].Path != "listen.debug" || errs[2].Path != "listen.www" {
 		t.Errorf("got %v, want three errors without lines", errs)

@@ -19,12 +19,15 @@ import (
 // lines). It never modifies cfg. The rules:
 //
 //   - Names of workers, builders, schedulers and change sources are unique in
-//     their kind, non-empty, at most 100 characters, and hold no "/", ":",
-//     whitespace or control character. Worker names also match
+//     their kind, non-empty, valid UTF-8 of at most 100 characters, and hold
+//     no "/", ":", whitespace or control character. Worker names also match
 //     ^[A-Za-z_-][A-Za-z0-9_.-]*$, are at most 50 characters and are not
 //     debug, change or status; builder names do not start with "_".
 //   - A builder lists at least one worker, each configured and listed once;
-//     builddirs are unique.
+//     builddirs are unique. It takes configured locks, each once, with an
+//     access mode.
+//   - A lock has a unique, non-empty name and a type; max_count is not
+//     negative.
 //   - A scheduler has a type and at least one builder, each configured; it
 //     sets no field of another type (cron on a force scheduler); periodic
 //     needs a positive periodic_interval, nightly a valid 5-field cron,
@@ -34,10 +37,13 @@ import (
 //     trigger naming triggerable schedulers.
 //   - A change source sets one kind: git_poller with repo_url, change_hook
 //     with dialect base or github.
-//   - Cache sizes are at least 1; max_builds and max_restarts are not
-//     negative; supervision.within is positive; no duration is negative.
-//   - listen.* addresses are host:port with a host and a port 1–65535, on
-//     distinct ports (0.0.0.0 or :: collides with any host on its port).
+//   - Cache sizes are at least 1; max_builds, max_restarts and http's sizes
+//     are not negative; a worker's keepalive_interval is at least 1s;
+//     supervision.within and http's timeouts are positive; no duration is
+//     negative.
+//   - listen.* addresses are host:port with a host and a port 0–65535, on
+//     distinct ports (0.0.0.0 or :: collides with any host on its port);
+//     port 0 has the system pick a free port, which the master prints.
 //
 // Deliberately unlike Buildbot, a config without workers, without builders,
 // or with builders that no scheduler drives is valid: an empty master is.
@@ -67,6 +73,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 			v.errorf(fieldPath("caches", name), "cache %s has size %d; it must be at least 1", quoteName(name), size)
 		}
 	}
+	v.http(cfg.GetHttp())
 	if r := cfg.GetSupervision().GetMaxRestarts(); r < 0 {
 		v.errorf("supervision.max_restarts", "max_restarts is %d; it must not be negative", r)
 	}
@@ -132,7 +139,8 @@ func (v *validator) listen(l *messages.ListenConfig) {
 		}
 		addrs[i] = a
 		for j := range i {
-			if addrs[j].port == 0 || !addrs[j].collides(a) {
+			// Port 0 never collides: each listener gets a port of its own.
+			if a.port == 0 || addrs[j].port == 0 || !addrs[j].collides(a) {
 				continue
 			}
 			msg := fmt.Sprintf("%s and %s both use port %d", keys[j].key, k.key, a.port)
@@ -142,6 +150,28 @@ func (v *validator) listen(l *messages.ListenConfig) {
 			} else {
 				v.errorf(k.key, "%s", msg)
 			}
+		}
+	}
+}
+
+// http checks the bounds of the HTTP listeners: none negative, no timeout 0
+// (each must bound what a client can hold).
+func (v *validator) http(h *messages.HttpConfig) {
+	if n := h.GetMaxBodyBytes(); n < 0 {
+		v.errorf("http.max_body_bytes", "max_body_bytes is %d; it must not be negative (0 means the default, 1 MiB)", n)
+	}
+	if n := h.GetMaxConnections(); n < 0 {
+		v.errorf("http.max_connections", "max_connections is %d; it must not be negative (0 means the default)", n)
+	}
+	for _, t := range []struct {
+		key string
+		d   *durationpb.Duration
+	}{
+		{"read_header_timeout", h.GetReadHeaderTimeout()}, {"read_timeout", h.GetReadTimeout()},
+		{"write_timeout", h.GetWriteTimeout()}, {"idle_timeout", h.GetIdleTimeout()},
+	} {
+		if t.d != nil && t.d.AsDuration() <= 0 {
+			v.errorf("http."+t.key, "%s must be positive: every connection is bounded", t.key)
 		}
 	}
 }
@@ -274,73 +304,92 @@ func (v *validator) schedulers(ss []*messages.SchedulerConfig, builders map[stri
 		}
 	}
 	for i, s := range ss {
-		name, typ := s.GetName(), s.GetType()
-		if typ == messages.SchedulerType_SCHEDULER_TYPE_UNSPECIFIED {
-			v.errorf(at("schedulers", i, ".type"), "scheduler %s has no type; set one of %s", quoteName(name),
-				strings.Join(enumNames(typ.Descriptor()), ", "))
-		} else if typ.Descriptor().Values().ByNumber(typ.Number()) == nil {
-			v.errorf(at("schedulers", i, ".type"), "scheduler %s has unknown type %d", quoteName(name), typ)
+		v.scheduler(i, s, builders, types)
+	}
+	return types
+}
+
+// scheduler checks scheduler i: its type, its builders, its change filter's
+// regular expressions, that it sets only fields of its type, and what its
+// type needs. types gives the type of each scheduler by name.
+func (v *validator) scheduler(i int, s *messages.SchedulerConfig, builders map[string]int, types map[string]messages.SchedulerType) {
+	name, typ := s.GetName(), s.GetType()
+	if typ == messages.SchedulerType_SCHEDULER_TYPE_UNSPECIFIED {
+		v.errorf(at("schedulers", i, ".type"), "scheduler %s has no type; set one of %s", quoteName(name),
+			strings.Join(enumNames(typ.Descriptor()), ", "))
+	} else if typ.Descriptor().Values().ByNumber(typ.Number()) == nil {
+		v.errorf(at("schedulers", i, ".type"), "scheduler %s has unknown type %d", quoteName(name), typ)
+	}
+	if len(s.GetBuilders()) == 0 {
+		v.errorf(at("schedulers", i, ".builders"), "scheduler %s has no builders", quoteName(name))
+	}
+	if f := s.GetChangeFilter(); f != nil {
+		v.changeFilter(i, f)
+	}
+	for j, b := range s.GetBuilders() {
+		if _, ok := builders[b]; !ok {
+			v.errorf(indexPath(at("schedulers", i, ".builders"), j), "unknown builder %s in scheduler %s", quoteName(b), quoteName(name))
 		}
-		if len(s.GetBuilders()) == 0 {
-			v.errorf(at("schedulers", i, ".builders"), "scheduler %s has no builders", quoteName(name))
+	}
+	if typ != messages.SchedulerType_SCHEDULER_TYPE_UNSPECIFIED {
+		v.schedulerFields(i, s)
+	}
+	switch typ {
+	case messages.SchedulerType_SCHEDULER_TYPE_PERIODIC:
+		if s.GetPeriodicInterval().AsDuration() <= 0 {
+			v.errorf(at("schedulers", i, ".periodic_interval"), "periodic scheduler %s needs a positive periodic_interval", quoteName(name))
 		}
-		if f := s.GetChangeFilter(); f != nil {
-			for _, re := range []struct {
-				key  string
-				list []string
-			}{{"project_re", f.GetProjectRe()}, {"repository_re", f.GetRepositoryRe()}, {"branch_re", f.GetBranchRe()},
-				{"category_re", f.GetCategoryRe()}, {"codebase_re", f.GetCodebaseRe()}} {
-				for j, expr := range re.list {
-					if _, err := regexp.Compile(expr); err != nil {
-						v.errorf(indexPath(at("schedulers", i, ".change_filter."+re.key), j), "bad regular expression: %v", err)
-					}
-				}
-			}
+	case messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
+		if s.GetCron() == "" {
+			v.errorf(at("schedulers", i, ".cron"), "nightly scheduler %s needs cron (minute hour day-of-month month day-of-week)", quoteName(name))
+		} else if err := checkCron(s.GetCron()); err != nil {
+			v.errorf(at("schedulers", i, ".cron"), "invalid cron %q: %v", s.GetCron(), err)
 		}
-		for j, b := range s.GetBuilders() {
-			if _, ok := builders[b]; !ok {
-				v.errorf(indexPath(at("schedulers", i, ".builders"), j), "unknown builder %s in scheduler %s", quoteName(b), quoteName(name))
-			}
-		}
-		if typ != messages.SchedulerType_SCHEDULER_TYPE_UNSPECIFIED {
-			m := s.ProtoReflect()
-			for _, only := range schedulerOnly {
-				fd := m.Descriptor().Fields().ByName(only.field)
-				if m.Has(fd) && !slices.Contains(only.types, typ) {
-					names := make([]string, len(only.types))
-					for k, t := range only.types {
-						names[k] = enumName(t)
-					}
-					v.errorf(at("schedulers", i, "."+string(only.field)), "%s is only for %s schedulers; scheduler %s has type %s",
-						only.field, strings.Join(names, " and "), quoteName(name), enumName(typ))
-				}
-			}
-		}
-		switch typ {
-		case messages.SchedulerType_SCHEDULER_TYPE_PERIODIC:
-			if s.GetPeriodicInterval().AsDuration() <= 0 {
-				v.errorf(at("schedulers", i, ".periodic_interval"), "periodic scheduler %s needs a positive periodic_interval", quoteName(name))
-			}
-		case messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
-			if s.GetCron() == "" {
-				v.errorf(at("schedulers", i, ".cron"), "nightly scheduler %s needs cron (minute hour day-of-month month day-of-week)", quoteName(name))
-			} else if err := checkCron(s.GetCron()); err != nil {
-				v.errorf(at("schedulers", i, ".cron"), "invalid cron %q: %v", s.GetCron(), err)
-			}
-		case messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT:
-			switch up := s.GetUpstream(); {
-			case up == "":
-				v.errorf(at("schedulers", i, ".upstream"), "dependent scheduler %s needs upstream", quoteName(name))
-			case up == name:
-				v.errorf(at("schedulers", i, ".upstream"), "scheduler %s cannot be its own upstream", quoteName(name))
-			default:
-				if _, ok := types[up]; !ok {
-					v.errorf(at("schedulers", i, ".upstream"), "upstream %s of scheduler %s is not a configured scheduler", quoteName(up), quoteName(name))
-				}
+	case messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT:
+		switch up := s.GetUpstream(); {
+		case up == "":
+			v.errorf(at("schedulers", i, ".upstream"), "dependent scheduler %s needs upstream", quoteName(name))
+		case up == name:
+			v.errorf(at("schedulers", i, ".upstream"), "scheduler %s cannot be its own upstream", quoteName(name))
+		default:
+			if _, ok := types[up]; !ok {
+				v.errorf(at("schedulers", i, ".upstream"), "upstream %s of scheduler %s is not a configured scheduler", quoteName(up), quoteName(name))
 			}
 		}
 	}
-	return types
+}
+
+// changeFilter checks that the regular expressions of scheduler i's change
+// filter compile.
+func (v *validator) changeFilter(i int, f *messages.ChangeFilterConfig) {
+	for _, re := range []struct {
+		key  string
+		list []string
+	}{{"project_re", f.GetProjectRe()}, {"repository_re", f.GetRepositoryRe()}, {"branch_re", f.GetBranchRe()},
+		{"category_re", f.GetCategoryRe()}, {"codebase_re", f.GetCodebaseRe()}} {
+		for j, expr := range re.list {
+			if _, err := regexp.Compile(expr); err != nil {
+				v.errorf(indexPath(at("schedulers", i, ".change_filter."+re.key), j), "bad regular expression: %v", err)
+			}
+		}
+	}
+}
+
+// schedulerFields reports each field scheduler i sets that its type does
+// not take (schedulerOnly).
+func (v *validator) schedulerFields(i int, s *messages.SchedulerConfig) {
+	m := s.ProtoReflect()
+	for _, only := range schedulerOnly {
+		fd := m.Descriptor().Fields().ByName(only.field)
+		if m.Has(fd) && !slices.Contains(only.types, s.GetType()) {
+			names := make([]string, len(only.types))
+			for k, t := range only.types {
+				names[k] = enumName(t)
+			}
+			v.errorf(at("schedulers", i, "."+string(only.field)), "%s is only for %s schedulers; scheduler %s has type %s",
+				only.field, strings.Join(names, " and "), quoteName(s.GetName()), enumName(s.GetType()))
+		}
+	}
 }
 
 // step checks step k of builder i; schedulers gives the type of each scheduler.

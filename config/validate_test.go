@@ -465,10 +465,28 @@ listen:
 listen:
   remote: ":9989"
 `, []want{{"listen.remote", 2, `listen.remote ":9989" has no host`}}},
-		{"listen port 0", `
+		{"listen port 0: the system picks, so never a collision", `
 listen:
-  debug: 127.0.0.1:0
-`, []want{{"listen.debug", 2, `listen.debug "127.0.0.1:0" has port "0"; want a number from 1 to 65535`}}},
+  remote: 127.0.0.1:0
+  www: 127.0.0.1:0
+  debug: 0.0.0.0:0
+`, nil},
+		// HTTP bounds.
+		{"http bounds negative or zero", `
+http:
+  max_body_bytes: -1
+  max_connections: -2
+  read_header_timeout: 0s
+  idle_timeout: 0s
+`, []want{
+			{"http.max_body_bytes", 2, `max_body_bytes is -1; it must not be negative`},
+			{"http.max_connections", 3, `max_connections is -2; it must not be negative`},
+			{"http.read_header_timeout", 4, `read_header_timeout must be positive`},
+			{"http.idle_timeout", 5, `idle_timeout must be positive`},
+		}},
+		{"http bounds", `
+http: {max_body_bytes: 5, max_connections: 3, read_header_timeout: 1s, read_timeout: 2s, write_timeout: 3s, idle_timeout: 4s}
+`, nil},
 		{"listen port too big", `
 listen:
   debug: 127.0.0.1:65536

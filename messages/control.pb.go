@@ -76,16 +76,17 @@ func (ChangeKind) EnumDescriptor() ([]byte, []int) {
 	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{0}
 }
 
-// ControlErrorCode classifies a refused control request.
+// ControlErrorCode classifies a refused request.
 type ControlErrorCode int32
 
 const (
 	ControlErrorCode_CONTROL_ERROR_CODE_UNSPECIFIED ControlErrorCode = 0
 	// The token was missing or wrong.
 	ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED ControlErrorCode = 1
-	// The request could not be carried out; see message.
+	// The request could not be carried out (e.g. the store failed); see message.
 	ControlErrorCode_CONTROL_ERROR_CODE_FAILED ControlErrorCode = 2
-	// The request itself was wrong (e.g. an oversized change); nothing was written.
+	// The request itself was wrong (e.g. an oversized change, a command the db
+	// service refused as bad); nothing was written.
 	ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT ControlErrorCode = 3
 )
 
@@ -799,7 +800,11 @@ func (x *Failure) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// ControlError is the reply to a control request that was refused.
+// ControlError is the reply to a request that was refused or could not be
+// carried out: a control request from another process, or a request between
+// the master's own actors (a Command the db service did not write answers
+// it). It is the one error shape that crosses actor boundaries; in Go it is
+// read as an ask.Error (internal/ask).
 type ControlError struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          ControlErrorCode       `protobuf:"varint,1,opt,name=code,proto3,enum=buildmaster.v1.ControlErrorCode" json:"code,omitempty"`

@@ -185,61 +185,6 @@ func (x *InjectFailure) GetReason() string {
 	return ""
 }
 
-// CommandFailed answers a Command sent to the db service that wrote nothing.
-type CommandFailed struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	// True when the command itself was refused (bad or oversized); false when
-	// the store failed (closed, disk error).
-	BadCommand    bool `protobuf:"varint,2,opt,name=bad_command,json=badCommand,proto3" json:"bad_command,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CommandFailed) Reset() {
-	*x = CommandFailed{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CommandFailed) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CommandFailed) ProtoMessage() {}
-
-func (x *CommandFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CommandFailed.ProtoReflect.Descriptor instead.
-func (*CommandFailed) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *CommandFailed) GetMessage() string {
-	if x != nil {
-		return x.Message
-	}
-	return ""
-}
-
-func (x *CommandFailed) GetBadCommand() bool {
-	if x != nil {
-		return x.BadCommand
-	}
-	return false
-}
-
 // AttachWorker hands a logged-in connection from pbmanager to the worker's
 // actor, which answers the worker (reply_address, reply_id: the PID of the
 // login's future) with a WorkerLoginResponse: the session, or why not.
@@ -257,7 +202,7 @@ type AttachWorker struct {
 
 func (x *AttachWorker) Reset() {
 	*x = AttachWorker{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -269,7 +214,7 @@ func (x *AttachWorker) String() string {
 func (*AttachWorker) ProtoMessage() {}
 
 func (x *AttachWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -282,7 +227,7 @@ func (x *AttachWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachWorker.ProtoReflect.Descriptor instead.
 func (*AttachWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AttachWorker) GetSession() string {
@@ -331,7 +276,7 @@ type SessionClosed struct {
 
 func (x *SessionClosed) Reset() {
 	*x = SessionClosed{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +288,7 @@ func (x *SessionClosed) String() string {
 func (*SessionClosed) ProtoMessage() {}
 
 func (x *SessionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +301,7 @@ func (x *SessionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionClosed.ProtoReflect.Descriptor instead.
 func (*SessionClosed) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SessionClosed) GetSession() string {
@@ -385,7 +330,7 @@ type WorkerState struct {
 
 func (x *WorkerState) Reset() {
 	*x = WorkerState{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -397,7 +342,7 @@ func (x *WorkerState) String() string {
 func (*WorkerState) ProtoMessage() {}
 
 func (x *WorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -410,7 +355,7 @@ func (x *WorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerState.ProtoReflect.Descriptor instead.
 func (*WorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WorkerState) GetConfig() *WorkerConfig {
@@ -481,7 +426,7 @@ type MaybeStartBuilds struct {
 
 func (x *MaybeStartBuilds) Reset() {
 	*x = MaybeStartBuilds{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +438,7 @@ func (x *MaybeStartBuilds) String() string {
 func (*MaybeStartBuilds) ProtoMessage() {}
 
 func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +451,7 @@ func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaybeStartBuilds.ProtoReflect.Descriptor instead.
 func (*MaybeStartBuilds) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MaybeStartBuilds) GetBuilders() []string {
@@ -532,7 +477,7 @@ type WorkerAvailable struct {
 
 func (x *WorkerAvailable) Reset() {
 	*x = WorkerAvailable{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +489,7 @@ func (x *WorkerAvailable) String() string {
 func (*WorkerAvailable) ProtoMessage() {}
 
 func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +502,7 @@ func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerAvailable.ProtoReflect.Descriptor instead.
 func (*WorkerAvailable) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WorkerAvailable) GetWorker() string {
@@ -601,7 +546,7 @@ type StartBuild struct {
 
 func (x *StartBuild) Reset() {
 	*x = StartBuild{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +558,7 @@ func (x *StartBuild) String() string {
 func (*StartBuild) ProtoMessage() {}
 
 func (x *StartBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +571,7 @@ func (x *StartBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartBuild.ProtoReflect.Descriptor instead.
 func (*StartBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StartBuild) GetBrids() []uint64 {
@@ -656,7 +601,7 @@ type BuildFinished struct {
 
 func (x *BuildFinished) Reset() {
 	*x = BuildFinished{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +613,7 @@ func (x *BuildFinished) String() string {
 func (*BuildFinished) ProtoMessage() {}
 
 func (x *BuildFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +626,7 @@ func (x *BuildFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildFinished.ProtoReflect.Descriptor instead.
 func (*BuildFinished) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BuildFinished) GetBuilder() string {
@@ -723,7 +668,7 @@ type Retire struct {
 
 func (x *Retire) Reset() {
 	*x = Retire{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +680,7 @@ func (x *Retire) String() string {
 func (*Retire) ProtoMessage() {}
 
 func (x *Retire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +693,7 @@ func (x *Retire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retire.ProtoReflect.Descriptor instead.
 func (*Retire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
 }
 
 // ChangeAdded tells the scheduler manager (and through it every scheduler)
@@ -763,7 +708,7 @@ type ChangeAdded struct {
 
 func (x *ChangeAdded) Reset() {
 	*x = ChangeAdded{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +720,7 @@ func (x *ChangeAdded) String() string {
 func (*ChangeAdded) ProtoMessage() {}
 
 func (x *ChangeAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +733,7 @@ func (x *ChangeAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeAdded.ProtoReflect.Descriptor instead.
 func (*ChangeAdded) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ChangeAdded) GetChange() *Change {
@@ -813,7 +758,7 @@ type TriggerBuilds struct {
 
 func (x *TriggerBuilds) Reset() {
 	*x = TriggerBuilds{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +770,7 @@ func (x *TriggerBuilds) String() string {
 func (*TriggerBuilds) ProtoMessage() {}
 
 func (x *TriggerBuilds) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +783,7 @@ func (x *TriggerBuilds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerBuilds.ProtoReflect.Descriptor instead.
 func (*TriggerBuilds) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TriggerBuilds) GetScheduler() string {
@@ -888,7 +833,7 @@ type Triggered struct {
 
 func (x *Triggered) Reset() {
 	*x = Triggered{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +845,7 @@ func (x *Triggered) String() string {
 func (*Triggered) ProtoMessage() {}
 
 func (x *Triggered) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +858,7 @@ func (x *Triggered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Triggered.ProtoReflect.Descriptor instead.
 func (*Triggered) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Triggered) GetBuildsetid() uint64 {
@@ -950,7 +895,7 @@ type BuildsetAdded struct {
 
 func (x *BuildsetAdded) Reset() {
 	*x = BuildsetAdded{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +907,7 @@ func (x *BuildsetAdded) String() string {
 func (*BuildsetAdded) ProtoMessage() {}
 
 func (x *BuildsetAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +920,7 @@ func (x *BuildsetAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildsetAdded.ProtoReflect.Descriptor instead.
 func (*BuildsetAdded) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BuildsetAdded) GetBuildsetid() uint64 {
@@ -1011,7 +956,7 @@ type BuildsetCompleted struct {
 
 func (x *BuildsetCompleted) Reset() {
 	*x = BuildsetCompleted{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +968,7 @@ func (x *BuildsetCompleted) String() string {
 func (*BuildsetCompleted) ProtoMessage() {}
 
 func (x *BuildsetCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +981,7 @@ func (x *BuildsetCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildsetCompleted.ProtoReflect.Descriptor instead.
 func (*BuildsetCompleted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *BuildsetCompleted) GetBuildsetid() uint64 {
@@ -1070,11 +1015,7 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"generation\x127\n" +
 	"\achanges\x18\x03 \x03(\v2\x1d.buildmaster.v1.ServiceChangeR\achanges\"'\n" +
 	"\rInjectFailure\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"J\n" +
-	"\rCommandFailed\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1f\n" +
-	"\vbad_command\x18\x02 \x01(\bR\n" +
-	"badCommand\"\xb8\x01\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xb8\x01\n" +
 	"\fAttachWorker\x12\x1e\n" +
 	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12.\n" +
@@ -1151,42 +1092,41 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
 	(*InjectFailure)(nil),         // 2: buildmaster.v1.InjectFailure
-	(*CommandFailed)(nil),         // 3: buildmaster.v1.CommandFailed
-	(*AttachWorker)(nil),          // 4: buildmaster.v1.AttachWorker
-	(*SessionClosed)(nil),         // 5: buildmaster.v1.SessionClosed
-	(*WorkerState)(nil),           // 6: buildmaster.v1.WorkerState
-	(*MaybeStartBuilds)(nil),      // 7: buildmaster.v1.MaybeStartBuilds
-	(*WorkerAvailable)(nil),       // 8: buildmaster.v1.WorkerAvailable
-	(*StartBuild)(nil),            // 9: buildmaster.v1.StartBuild
-	(*BuildFinished)(nil),         // 10: buildmaster.v1.BuildFinished
-	(*Retire)(nil),                // 11: buildmaster.v1.Retire
-	(*ChangeAdded)(nil),           // 12: buildmaster.v1.ChangeAdded
-	(*TriggerBuilds)(nil),         // 13: buildmaster.v1.TriggerBuilds
-	(*Triggered)(nil),             // 14: buildmaster.v1.Triggered
-	(*BuildsetAdded)(nil),         // 15: buildmaster.v1.BuildsetAdded
-	(*BuildsetCompleted)(nil),     // 16: buildmaster.v1.BuildsetCompleted
-	(*MasterConfig)(nil),          // 17: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 18: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 19: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 20: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
-	(*Change)(nil),                // 22: buildmaster.v1.Change
-	(*Property)(nil),              // 23: buildmaster.v1.Property
+	(*AttachWorker)(nil),          // 3: buildmaster.v1.AttachWorker
+	(*SessionClosed)(nil),         // 4: buildmaster.v1.SessionClosed
+	(*WorkerState)(nil),           // 5: buildmaster.v1.WorkerState
+	(*MaybeStartBuilds)(nil),      // 6: buildmaster.v1.MaybeStartBuilds
+	(*WorkerAvailable)(nil),       // 7: buildmaster.v1.WorkerAvailable
+	(*StartBuild)(nil),            // 8: buildmaster.v1.StartBuild
+	(*BuildFinished)(nil),         // 9: buildmaster.v1.BuildFinished
+	(*Retire)(nil),                // 10: buildmaster.v1.Retire
+	(*ChangeAdded)(nil),           // 11: buildmaster.v1.ChangeAdded
+	(*TriggerBuilds)(nil),         // 12: buildmaster.v1.TriggerBuilds
+	(*Triggered)(nil),             // 13: buildmaster.v1.Triggered
+	(*BuildsetAdded)(nil),         // 14: buildmaster.v1.BuildsetAdded
+	(*BuildsetCompleted)(nil),     // 15: buildmaster.v1.BuildsetCompleted
+	(*MasterConfig)(nil),          // 16: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 17: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 18: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 19: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*Change)(nil),                // 21: buildmaster.v1.Change
+	(*Property)(nil),              // 22: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	17, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	18, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	19, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	20, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	21, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	19, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	22, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	23, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	16, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	17, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	18, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	19, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	20, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	18, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	21, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	22, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
 	8,  // [8:8] is the sub-list for method output_type
 	8,  // [8:8] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
@@ -1210,7 +1150,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -55,7 +55,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	bmworker "github.com/buildmaster/buildmaster/internal/worker"
 	"github.com/buildmaster/buildmaster/messages"
@@ -195,7 +195,7 @@ func benchClient(b *testing.B) *actor.ActorSystem {
 
 // sendChange sends one change on branch main to m and waits for its id.
 func sendChange(b *testing.B, sys *actor.ActorSystem, m *master, rev string) uint64 {
-	res, err := sys.Root.RequestFuture(actor.NewPID(m.remote, changes.Path), &messages.SendChangeRequest{Token: m.token,
+	res, err := sys.Root.RequestFuture(actor.NewPID(m.remote, paths.Changes), &messages.SendChangeRequest{Token: m.token,
 		Change: &messages.Change{Author: "bench <bench@example.org>", Branch: "main", Revision: rev, Comments: "bench " + rev}},
 		60*time.Second).Result()
 	if err != nil {

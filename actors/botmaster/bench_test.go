@@ -36,11 +36,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
-	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	istate "github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
@@ -60,7 +58,7 @@ func (f *instantWorker) Receive(ctx actor.Context) {
 	if !ok {
 		return
 	}
-	pb := actor.NewPID(ctx.Self().Address, pbmanager.Path)
+	pb := actor.NewPID(ctx.Self().Address, paths.PBManager)
 	switch {
 	case m.GetStart() != nil:
 		if f.started != nil {
@@ -115,7 +113,7 @@ func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Mas
 	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return w }), "worker"); err != nil {
 		b.Fatal(err)
 	}
-	pb := actor.NewPID(m.RT.System.Address(), pbmanager.Path)
+	pb := actor.NewPID(m.RT.System.Address(), paths.PBManager)
 	for i := range nw {
 		res, err := m.RT.System.Root.RequestFuture(pb, &messages.WorkerLogin{Name: fmt.Sprintf("w%03d", i), Password: "pw",
 			ProtocolVersion: messages.ProtocolVersion_PROTOCOL_VERSION_1, Info: &messages.WorkerInfo{Basedir: "/nonexistent"}},
@@ -128,7 +126,7 @@ func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Mas
 	testkit.Retry(b, func() error {
 		n := 0
 		for i := range nw {
-			if st, _ := m.RT.Tree.Lookup(pbmanager.WorkerPath(fmt.Sprintf("w%03d", i))).State().(*messages.WorkerState); st.GetConnected() {
+			if st, _ := m.RT.Tree.Lookup(paths.Worker(fmt.Sprintf("w%03d", i))).State().(*messages.WorkerState); st.GetConnected() {
 				n++
 			}
 		}
@@ -138,7 +136,7 @@ func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Mas
 		return nil
 	})
 	// …and then wakes; wait until it has gone quiet.
-	brd := m.RT.Tree.Lookup(botmaster.BRDPath)
+	brd := m.RT.Tree.Lookup(paths.BRD)
 	for last := int64(-1); brd.Mailbox() > 0 || brd.Processed() != last; time.Sleep(50 * time.Millisecond) {
 		last = brd.Processed()
 	}
@@ -220,7 +218,7 @@ func BenchmarkDistributor(b *testing.B) {
 				}
 				b.StartTimer()
 				c0, t0 := cpuTime(), time.Now()
-				m.RT.System.Root.Send(actor.NewPID(m.RT.System.Address(), botmaster.BRDPath), &messages.MaybeStartBuilds{})
+				m.RT.System.Root.Send(actor.NewPID(m.RT.System.Address(), paths.BRD), &messages.MaybeStartBuilds{})
 				deadline := t0.Add(10 * time.Minute)
 				for !allComplete(m) {
 					if time.Now().After(deadline) {
@@ -336,7 +334,7 @@ func BenchmarkChangeToBuildStart(b *testing.B) {
 	const changesPerRun = 200
 	w := &instantWorker{started: make(chan time.Time, 16)}
 	m := startBench(b, benchConfig(1, 1, 1, 1, "schedulers:\n  - {name: sb, type: single_branch, branch: main, builders: [b0000]}\n"), 1, w)
-	svc := actor.NewPID(m.RT.System.Address(), changes.Path)
+	svc := actor.NewPID(m.RT.System.Address(), paths.Changes)
 	var lat []time.Duration
 	b.ResetTimer()
 	for range b.N {

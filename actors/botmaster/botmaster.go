@@ -16,25 +16,22 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Name is the service's name in the tree.
-const Name = "botmaster"
-
 // Spec describes the service to the master.
 func Spec() service.Spec {
-	return service.Spec{Name: Name, Kind: "botmaster", Groups: groups, New: newBotmaster}
+	return service.Spec{Name: paths.BotmasterName, Kind: "botmaster", Groups: groups, New: newBotmaster}
 }
 
 func groups() []service.Group {
 	return []service.Group{
-		&service.NamedGroup[*messages.WorkerConfig]{Kind: "worker", Prefix: "worker:",
+		&service.NamedGroup[*messages.WorkerConfig]{Kind: "worker", Prefix: paths.WorkerPrefix,
 			List: (*messages.MasterConfig).GetWorkers, Name: (*messages.WorkerConfig).GetName, New: newWorkerActor, Retire: true},
-		&service.NamedGroup[*messages.BuilderConfig]{Kind: "builder", Prefix: "builder:",
+		&service.NamedGroup[*messages.BuilderConfig]{Kind: "builder", Prefix: paths.BuilderPrefix,
 			List: (*messages.MasterConfig).GetBuilders, Name: (*messages.BuilderConfig).GetName, New: newBuilderActor, Retire: true},
 	}
 }
@@ -44,9 +41,6 @@ type botmaster struct{ service.Base }
 func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
 	return &botmaster{Base: service.NewBase(rt, s)}
 }
-
-// Path is the service's tree path and actor id: the target of StopBuildRequest.
-const Path = "master/" + Name
 
 // Receive implements actor.Actor.
 func (b *botmaster) Receive(ctx actor.Context) {
@@ -60,7 +54,7 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		if !service.Authorized(ctx, b.RT, m.GetToken()) {
 			return
 		}
-		path := pbmanager.WorkerPath(m.GetWorker())
+		path := paths.Worker(m.GetWorker())
 		if b.RT.Tree.Lookup(path) == nil || m.GetAction() == messages.WorkerAction_WORKER_ACTION_UNSPECIFIED {
 			service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
 				Message: fmt.Sprintf("worker: there is no worker %q (or no action)", m.GetWorker())})
@@ -69,12 +63,12 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		ctx.RequestWithCustomSender(actor.NewPID(ctx.Self().Address, path), m, ctx.Sender())
 		return
 	case *actor.Started:
-		if _, err := service.Spawn(ctx, b.RT, "brd", "brd", func() actor.Actor { return newBRD(b.RT) }); err != nil {
+		if _, err := service.Spawn(ctx, b.RT, paths.BRDName, "brd", func() actor.Actor { return newBRD(b.RT) }); err != nil {
 			panic(err)
 		}
 	case *messages.ApplyConfig:
 		// The end of a reconfig wakes the distributor for every builder.
-		defer ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.MaybeStartBuilds{})
+		defer ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{})
 	}
 	b.Base.Receive(ctx)
 }
@@ -104,7 +98,7 @@ func (b *botmaster) stopBuild(ctx actor.Context, m *messages.StopBuildRequest) {
 	if reason == "" {
 		reason = "stopped by buildmaster stop-build"
 	}
-	pid := actor.NewPID(ctx.Self().Address, fmt.Sprintf("%s/build:%d", BuilderPath(m.GetBuilder()), build.GetBuildrequestid()))
+	pid := actor.NewPID(ctx.Self().Address, paths.Build(m.GetBuilder(), build.GetBuildrequestid()))
 	if b.RT.Tree.Lookup(pid.Id) == nil {
 		refuse("build %s #%d is not running on this master", m.GetBuilder(), m.GetNumber())
 		return

@@ -12,12 +12,10 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// BRDPath is the tree path of the build request distributor.
-const BRDPath = "master/botmaster/brd"
 
 // brd is the BuildRequestDistributor: it matches unclaimed build requests to
 // builders and workers and asks the builder to run the build, which claims
@@ -298,7 +296,7 @@ func (d *brd) distribute(ctx actor.Context) {
 		}
 	}
 	for _, a := range d.plan(cfg, names, queue) {
-		ctx.Send(actor.NewPID(ctx.Self().Address, BuilderPath(a.builder)), &messages.StartBuild{Brids: a.brids, Worker: a.worker})
+		ctx.Send(actor.NewPID(ctx.Self().Address, paths.Builder(a.builder)), &messages.StartBuild{Brids: a.brids, Worker: a.worker})
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -107,7 +108,7 @@ func (r *runner) call(cmd *messages.Command) (*messages.CommandResult, error) {
 	if err := r.ctx.Err(); err != nil {
 		return nil, context.Cause(r.ctx)
 	}
-	return db.Call(r.system, cmd)
+	return db.Call(context.Background(), r.system, cmd)
 }
 
 func (r *runner) run() {
@@ -137,7 +138,7 @@ func (r *runner) run() {
 	}
 	r.log.Info("build finished", slog.Uint64("buildid", r.buildid), slog.String("worker", r.start.GetWorker()),
 		slog.String("results", resultString(results)))
-	r.system.Root.Send(actor.NewPID(r.self.Address, BRDPath), &messages.BuildFinished{Builder: r.cfg.GetName(),
+	r.system.Root.Send(actor.NewPID(r.self.Address, paths.BRD), &messages.BuildFinished{Builder: r.cfg.GetName(),
 		Worker: r.start.GetWorker(), Buildid: r.buildid, Results: results})
 }
 
@@ -148,9 +149,9 @@ func (r *runner) run() {
 // again and again; after any other error (the state not answering) they
 // stay unclaimed and run again.
 func (r *runner) notStarted(err error) {
-	brd := actor.NewPID(r.self.Address, BRDPath)
+	brd := actor.NewPID(r.self.Address, paths.BRD)
 	defer r.system.Root.Send(brd, claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(), brids: r.start.GetBrids(), err: err})
-	if !errors.Is(err, state.ErrBadCommand) {
+	if !errors.Is(err, ask.ErrInvalidArgument) { // state.ErrBadCommand, from the db service
 		return
 	}
 	txn := r.rt.DB.Read()
@@ -201,7 +202,7 @@ func (r *runner) steps() (int32, error) {
 	if err != nil {
 		return 0, err // notStarted tells brd
 	}
-	r.system.Root.Send(actor.NewPID(r.self.Address, BRDPath), claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(),
+	r.system.Root.Send(actor.NewPID(r.self.Address, paths.BRD), claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(),
 		brids: r.start.GetBrids()})
 	r.buildid = res.GetId()
 	if len(steps) > 0 {
@@ -270,18 +271,15 @@ func (r *runner) announce(bsids []uint64) {
 	txn := r.rt.DB.Read()
 	for _, id := range bsids {
 		if bs, _ := state.Lookup(txn, state.TableBuildsets, id).(*messages.Buildset); bs != nil {
-			r.system.Root.Send(actor.NewPID(r.self.Address, SchedulersPath), &messages.BuildsetCompleted{
+			r.system.Root.Send(actor.NewPID(r.self.Address, paths.Schedulers), &messages.BuildsetCompleted{
 				Buildsetid: id, Results: bs.GetResults()})
 		}
 	}
 }
 
-// SchedulersPath is the scheduler manager.
-const SchedulersPath = "master/scheduler_manager"
-
 // workerPID is the actor of the build's worker.
 func (r *runner) workerPID() *actor.PID {
-	return actor.NewPID(r.self.Address, pbmanager.WorkerPath(r.start.GetWorker()))
+	return actor.NewPID(r.self.Address, paths.Worker(r.start.GetWorker()))
 }
 
 // jsonString renders s as a JSON string.

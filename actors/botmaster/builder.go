@@ -2,18 +2,15 @@ package botmaster
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// BuilderPath is the tree path of the actor of the builder named name.
-func BuilderPath(name string) string { return "master/botmaster/builder:" + name }
 
 // builderActor is one configured builder (`builder:NAME`, Buildbot's
 // Builder). It registers the builder in the state, and runs each build brd
@@ -41,10 +38,10 @@ func (b *builderActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		b.publish(ctx)
 		cfg := b.cell.Load()
-		f := db.Request(ctx, &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
-			Name: cfg.GetName(), Description: cfg.GetDescription(), Tags: cfg.GetTags()}}})
-		ctx.ReenterAfter(f, func(res any, err error) {
-			if _, err := db.Result(res, err); err != nil {
+		cmd := &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
+			Name: cfg.GetName(), Description: cfg.GetDescription(), Tags: cfg.GetTags()}}}
+		db.Submit(ctx, cmd, func(_ *messages.CommandResult, err error) {
+			if err != nil {
 				b.rt.Log.Error("builder: cannot register in the state", slog.String("builder", cfg.GetName()), slog.Any("error", err))
 			}
 		})
@@ -61,7 +58,7 @@ func (b *builderActor) Receive(ctx actor.Context) {
 			b.giveBack(ctx, cfg, m, errors.New("the builder is being removed"))
 			return
 		}
-		name := fmt.Sprintf("build:%d", m.GetBrids()[0])
+		name := paths.BuildName(m.GetBrids()[0])
 		_, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) })
 		if err != nil {
 			b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
@@ -73,7 +70,7 @@ func (b *builderActor) Receive(ctx actor.Context) {
 // giveBack frees brd's reservation for a build it will not run (its
 // requests were never claimed: the build claims them as it starts).
 func (b *builderActor) giveBack(ctx actor.Context, cfg *messages.BuilderConfig, m *messages.StartBuild, why error) {
-	ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), claimDone{builder: cfg.GetName(), worker: m.GetWorker(), brids: m.GetBrids(), err: why})
+	ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), claimDone{builder: cfg.GetName(), worker: m.GetWorker(), brids: m.GetBrids(), err: why})
 }
 
 // maybeRetire stops a retiring builder once no build runs.

@@ -1,6 +1,7 @@
 package botmaster
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
@@ -16,9 +17,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/buildmaster/buildmaster/actors/db"
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -197,7 +198,7 @@ func (w *workerActor) attach(ctx actor.Context, m *messages.AttachWorker) {
 
 func (w *workerActor) accept(ctx actor.Context, m *messages.AttachWorker) {
 	now := w.now()
-	w.conn = &connection{session: m.GetSession(), worker: actor.NewPID(m.GetAddress(), "worker"), info: m.GetInfo(),
+	w.conn = &connection{session: m.GetSession(), worker: actor.NewPID(m.GetAddress(), paths.WorkerAgent), info: m.GetInfo(),
 		since: now, heard: now}
 	w.record(ctx, true)
 	w.rt.Log.Info("worker attached", slog.String("worker", w.name()), slog.String("from", m.GetAddress()),
@@ -210,7 +211,7 @@ func (w *workerActor) accept(ctx actor.Context, m *messages.AttachWorker) {
 
 // tellBRD tells the distributor whether this worker can take builds.
 func (w *workerActor) tellBRD(ctx actor.Context) {
-	ctx.Send(actor.NewPID(ctx.Self().Address, BRDPath), &messages.WorkerAvailable{Worker: w.name(), Connected: w.conn != nil,
+	ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.WorkerAvailable{Worker: w.name(), Connected: w.conn != nil,
 		MaxBuilds: w.cell.Load().GetMaxBuilds(), Paused: w.paused})
 }
 
@@ -261,7 +262,7 @@ func (w *workerActor) record(ctx actor.Context, connected bool) {
 	name, masterid, log := w.name(), w.rt.MasterID, w.rt.Log
 	system := ctx.ActorSystem()
 	go func() {
-		res, err := db.Call(system, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: name}}})
+		res, err := db.Call(context.Background(), system, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: name}}})
 		if err == nil {
 			cmd := &messages.Command{Kind: &messages.Command_WorkerDisconnected{WorkerDisconnected: &messages.WorkerDisconnected{
 				Workerid: res.GetId(), Masterid: masterid}}}
@@ -269,7 +270,7 @@ func (w *workerActor) record(ctx actor.Context, connected bool) {
 				cmd = &messages.Command{Kind: &messages.Command_WorkerConnected{WorkerConnected: &messages.WorkerConnected{
 					Workerid: res.GetId(), Masterid: masterid, InfoJson: info}}}
 			}
-			_, err = db.Call(system, cmd)
+			_, err = db.Call(context.Background(), system, cmd)
 		}
 		if err != nil && !errors.Is(err, state.ErrClosed) {
 			log.Warn("worker: cannot record the connection in the state", slog.String("worker", name), slog.Any("error", err))
@@ -382,5 +383,5 @@ func (w *workerActor) publish(ctx actor.Context) {
 }
 
 func pbmanagerPID(ctx actor.Context) *actor.PID {
-	return actor.NewPID(ctx.ActorSystem().Address(), pbmanager.Path)
+	return actor.NewPID(ctx.ActorSystem().Address(), paths.PBManager)
 }

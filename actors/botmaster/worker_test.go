@@ -12,7 +12,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -68,7 +68,7 @@ func (f *fakeWorker) Receive(ctx actor.Context) {
 	mute, session := f.mute, f.session
 	f.mu.Unlock()
 	if m.GetKeepalive() != nil && !mute {
-		ctx.Send(actor.NewPID(ctx.Self().Address, pbmanager.Path),
+		ctx.Send(actor.NewPID(ctx.Self().Address, paths.PBManager),
 			&messages.FromWorker{Session: session, Kind: &messages.FromWorker_Keepalive{Keepalive: &messages.Keepalive{}}})
 	}
 	f.got <- m
@@ -85,7 +85,7 @@ func spawnFake(t *testing.T, m *master.Master) *fakeWorker {
 
 func login(t *testing.T, m *master.Master, name, password string) *messages.WorkerLoginResponse {
 	t.Helper()
-	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), pbmanager.Path),
+	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.PBManager),
 		&messages.WorkerLogin{Name: name, Password: password, ProtocolVersion: messages.ProtocolVersion_PROTOCOL_VERSION_1,
 			Info: &messages.WorkerInfo{Basedir: "/tmp/" + name}}, 30*time.Second).Result()
 	if err != nil {
@@ -95,7 +95,7 @@ func login(t *testing.T, m *master.Master, name, password string) *messages.Work
 }
 
 func state(m *master.Master, name string) *messages.WorkerState {
-	n := m.RT.Tree.Lookup(pbmanager.WorkerPath(name))
+	n := m.RT.Tree.Lookup(paths.Worker(name))
 	if n == nil {
 		return nil
 	}
@@ -119,7 +119,7 @@ func TestLoginRefusals(t *testing.T) {
 			t.Errorf("%s/%q: the log does not say %s:\n%s", c.name, c.password, c.logged, logs.String())
 		}
 	}
-	res, _ := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), pbmanager.Path),
+	res, _ := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.PBManager),
 		&messages.WorkerLogin{Name: "w1", Password: "pw1"}, 10*time.Second).Result()
 	if r := res.(*messages.WorkerLoginResponse); r.GetOk() || !strings.Contains(r.GetError(), "protocol version 1") {
 		t.Errorf("no protocol version: %v", r)
@@ -151,14 +151,14 @@ func TestLoginCommandsAndKeepalive(t *testing.T) {
 			updates <- u
 		}
 	}), "requester")
-	wpid := actor.NewPID(m.RT.System.Address(), pbmanager.WorkerPath("w1"))
+	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
 	m.RT.System.Root.RequestWithCustomSender(wpid, &messages.StartCommand{CommandId: "c1",
 		Command: &messages.StartCommand_Listdir{Listdir: &messages.PathCommand{Path: "."}}}, requester)
 	got := testkit.Recv(t, "a message to the worker", f.got)
 	if got.GetSession() != f.session || got.GetStart().GetCommandId() != "c1" || got.GetStart().GetListdir().GetPath() != "." {
 		t.Fatalf("the worker got %v", got)
 	}
-	pb := actor.NewPID(m.RT.System.Address(), pbmanager.Path)
+	pb := actor.NewPID(m.RT.System.Address(), paths.PBManager)
 	send := func(session string, u *messages.CommandUpdate) {
 		m.RT.System.Root.Send(pb, &messages.FromWorker{Session: session, Kind: &messages.FromWorker_Update{Update: u}})
 	}
@@ -229,7 +229,7 @@ func TestSecondLoginReplacesASilentConnection(t *testing.T) {
 		t.Fatalf("second login: %v", second)
 	}
 	// Commands now go out on the new session.
-	m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), pbmanager.WorkerPath("w1")),
+	m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.Worker("w1")),
 		&messages.StartCommand{CommandId: "c1", Command: &messages.StartCommand_Stat{Stat: &messages.PathCommand{Path: "x"}}}, time.Minute)
 	for {
 		got := testkit.Recv(t, "a message to the worker", f.got)

@@ -1,21 +1,21 @@
-// Package caches is the `caches` service (Buildbot's CacheManager): it owns
-// the named caches and their sizes (`caches` in the config). It accepts
-// messages.ApplyConfig; a change of sizes resizes the caches in place.
+// Package caches is the `caches` service (Buildbot's CacheManager). For now
+// it holds only the configured sizes (`caches` in the config: cache name →
+// size) and shows them on its tree node: no cache is kept yet, so nothing
+// reads them. It accepts messages.ApplyConfig, which replaces the sizes and
+// reports a change of them as a change of this service.
 package caches
 
 import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Name is the service's name in the tree.
-const Name = "caches"
-
 // Spec describes the service to the master.
 func Spec() service.Spec {
-	return service.Spec{Name: Name, Kind: "cache_manager", Part: func(c *messages.MasterConfig) proto.Message {
+	return service.Spec{Name: paths.CachesName, Kind: "cache_manager", Part: func(c *messages.MasterConfig) proto.Message {
 		return &messages.MasterConfig{Caches: c.GetCaches()}
 	}}
 }

@@ -18,6 +18,8 @@
 package changes
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,25 +28,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the service's name in the tree.
-const Name = "change_svc"
-
-// Path is the service's tree path, which is also its actor id: the target
-// of SendChangeRequest.
-const Path = "master/" + Name
-
-// DBTimeout bounds how long a change waits to become durable.
-const DBTimeout = time.Minute
 
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "change_manager",
+		Name: paths.ChangesName, Kind: "change_manager",
 		Groups: func() []service.Group {
 			return []service.Group{&service.NamedGroup[*messages.ChangeSourceConfig]{Kind: "change_source",
 				List: (*messages.MasterConfig).GetChangeSources, Name: (*messages.ChangeSourceConfig).GetName,
@@ -90,23 +83,20 @@ func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *m
 	}
 	sender := ctx.Sender()
 	cmd := &messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: change, State: st}}}
-	f := ctx.RequestFuture(db.PID(ctx.ActorSystem()), cmd, DBTimeout)
-	ctx.ReenterAfter(f, func(res any, err error) {
+	db.Submit(ctx, cmd, func(r *messages.CommandResult, err error) {
 		var reply proto.Message
-		switch r := res.(type) {
-		case *messages.CommandResult:
+		var refused *ask.Error
+		switch {
+		case err == nil:
 			c.RT.Log.Info("change added", slog.Uint64("changeid", r.GetId()), slog.String("from", from),
 				slog.String("branch", change.GetBranch()), slog.String("revision", change.GetRevision()))
 			reply = &messages.SendChangeResponse{Changeid: r.GetId()}
 			added := proto.CloneOf(change)
 			added.Changeid, added.Sourcestampid = r.GetId(), r.GetSourcestampid()
-			ctx.Send(actor.NewPID(ctx.Self().Address, schedulers.Path), &messages.ChangeAdded{Change: added})
-		case *messages.CommandFailed:
-			c.RT.Log.Warn("change refused", slog.String("from", from), slog.String("error", r.GetMessage()))
-			reply = &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: r.GetMessage()}
-			if r.GetBadCommand() {
-				reply = invalid(r.GetMessage())
-			}
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Schedulers), &messages.ChangeAdded{Change: added})
+		case errors.As(err, &refused):
+			c.RT.Log.Warn("change refused", slog.String("from", from), slog.String("error", refused.Message))
+			reply = refused.Proto()
 		default:
 			c.RT.Log.Error("change not added: the db service did not answer", slog.String("from", from), slog.Any("error", err))
 			reply = &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED,
@@ -114,6 +104,17 @@ func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *m
 		}
 		service.Send(ctx, sender, reply)
 	})
+}
+
+// addChange hands add to change_svc from a goroutine and waits until it is
+// durable (or ctx ends): the change's id, or an error, which matches
+// ask.ErrInvalidArgument when the change was refused as invalid (nothing
+// was written).
+func addChange(ctx context.Context, system *actor.ActorSystem, add *messages.AddChange) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, db.Timeout+5*time.Second)
+	defer cancel()
+	res, err := ask.Ask[*messages.SendChangeResponse](ctx, system.Root, actor.NewPID(system.Address(), paths.Changes), add)
+	return res.GetChangeid(), err
 }
 
 func invalid(msg string) *messages.ControlError {

@@ -11,6 +11,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -25,7 +26,7 @@ func start(t *testing.T, dir string) *master.Master {
 
 func send(t *testing.T, m *master.Master, req *messages.SendChangeRequest) proto.Message {
 	t.Helper()
-	pid := actor.NewPID(m.RT.System.Address(), changes.Path)
+	pid := actor.NewPID(m.RT.System.Address(), paths.Changes)
 	res, err := m.RT.System.Root.RequestFuture(pid, req, 30*time.Second).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestAddChangeWithState(t *testing.T) {
 	m := start(t, t.TempDir())
 	add := func(c *messages.Change, v string) proto.Message {
 		t.Helper()
-		pid := actor.NewPID(m.RT.System.Address(), changes.Path)
+		pid := actor.NewPID(m.RT.System.Address(), paths.Changes)
 		res, err := m.RT.System.Root.RequestFuture(pid, &messages.AddChange{Change: c, State: &messages.SetObjectState{
 			ObjectName: "poll", ClassName: changes.GitPollerClass, Name: changes.LastRevState, ValueJson: v}}, 30*time.Second).Result()
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -565,9 +566,8 @@ func (j *pollJob) report(ctx context.Context, branch, last, tip string, newRev m
 			return err
 		}
 		id, err := j.submit(ctx, c, st)
-		var bad badChange
 		switch {
-		case errors.As(err, &bad):
+		case errors.Is(err, ask.ErrInvalidArgument):
 			// Nothing was written: the next change's state, or the
 			// poll's final save, moves past this commit.
 			j.log.Error("git poller: a commit's change was refused; skipping it", slog.String("poller", j.name),
@@ -635,62 +635,12 @@ func (j *pollJob) change(ctx context.Context, branch, rev string) (*messages.Cha
 	}, nil
 }
 
-// badChange is a change refused as invalid by change_svc.
-type badChange struct{ msg string }
-
-func (b badChange) Error() string { return b.msg }
-
 // submit hands a change, with the poller's state st, to change_svc and
-// waits until both are durable. A badChange error means that the change
-// was refused and nothing was written: st is known good (revState), so the
-// change itself is bad.
+// waits until both are durable. An error matching ask.ErrInvalidArgument
+// means that the change was refused and nothing was written: st is known
+// good (revState), so the change itself is bad.
 func (j *pollJob) submit(ctx context.Context, c *messages.Change, st *messages.SetObjectState) (uint64, error) {
 	return addChange(ctx, j.system, &messages.AddChange{Change: c, State: st})
-}
-
-// addChange hands add to change_svc and waits until it is durable (or ctx
-// ends): the change's id, a badChange when it was refused as invalid, or
-// another error.
-func addChange(ctx context.Context, system *actor.ActorSystem, add *messages.AddChange) (uint64, error) {
-	f := system.Root.RequestFuture(actor.NewPID(system.Address(), Path), add, DBTimeout+5*time.Second)
-	res, err := await(ctx, f)
-	if err != nil {
-		return 0, err
-	}
-	return changeReply(res)
-}
-
-// changeReply turns change_svc's answer into a change id or an error.
-func changeReply(res any) (uint64, error) {
-	switch r := res.(type) {
-	case *messages.SendChangeResponse:
-		return r.GetChangeid(), nil
-	case *messages.ControlError:
-		if r.GetCode() == messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT {
-			return 0, badChange{msg: r.GetMessage()}
-		}
-		return 0, errors.New(r.GetMessage())
-	}
-	return 0, fmt.Errorf("change_svc answered %T", res)
-}
-
-// await waits for a future, or until ctx ends.
-func await(ctx context.Context, f *actor.Future) (any, error) {
-	type answer struct {
-		res any
-		err error
-	}
-	ch := make(chan answer, 1)
-	go func() {
-		r, err := f.Result()
-		ch <- answer{r, err}
-	}()
-	select {
-	case a := <-ch:
-		return a.res, a.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // revState is the command that records revs as the poller's last
@@ -716,7 +666,7 @@ func (j *pollJob) save(revs map[string]string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.Call(j.system, &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: st}}); err != nil {
+	if _, err := db.Call(context.Background(), j.system, &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: st}}); err != nil {
 		return fmt.Errorf("cannot save the last revisions: %w", err)
 	}
 	return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
@@ -118,7 +119,7 @@ func commit(t *testing.T, dir string, when int64, msg string, files ...string) s
 
 // pollerStatus returns the status a poller publishes on its tree node.
 func pollerStatus(m *master.Master, name string) map[string]any {
-	n := m.RT.Tree.Lookup(changes.Path + "/" + name)
+	n := m.RT.Tree.Lookup(paths.ChangeSource(name))
 	if n == nil {
 		return nil
 	}
@@ -281,7 +282,7 @@ func TestGitPollerAllBranchesAndRestarts(t *testing.T) {
 	testkit.Eventually(t, "topic seen", func() bool { return lastRev(t, m, "poll")["topic"] == a })
 
 	// The poller crashes and is restarted: it starts from the saved revisions.
-	path := changes.Path + "/poll"
+	path := paths.ChangeSource("poll")
 	m.RT.System.Root.Send(m.RT.System.NewLocalPID(path), &messages.InjectFailure{Reason: "test"})
 	testkit.Eventually(t, "poller restarted", func() bool {
 		n := m.RT.Tree.Lookup(path)
@@ -382,13 +383,13 @@ func TestGitPollerReconfigured(t *testing.T) {
 	}
 	reconfig(pollerConfig("poll", repo, ", branches: [main, other]"))
 	testkit.Eventually(t, "other watched", func() bool { return lastRev(t, m, "poll")["other"] != "" })
-	if n := m.RT.Tree.Lookup(changes.Path + "/poll"); n.Restarts() != 0 {
+	if n := m.RT.Tree.Lookup(paths.ChangeSource("poll")); n.Restarts() != 0 {
 		t.Fatal("the poller was restarted, not reconfigured in place")
 	}
 
 	reconfig("change_sources:\n  - {name: poll, change_hook: {dialect: base, secret: s}}\n")
 	testkit.Eventually(t, "the source shows its new config", func() bool {
-		_, ok := m.RT.Tree.Lookup(changes.Path + "/poll").State().(*messages.ChangeSourceConfig)
+		_, ok := m.RT.Tree.Lookup(paths.ChangeSource("poll")).State().(*messages.ChangeSourceConfig)
 		return ok
 	})
 	commit(t, repo, 1_700_000_030, "not polled", "n")

@@ -4,25 +4,21 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"math"
-	"mime"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/auth"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -31,20 +27,18 @@ import (
 // listener when a change source of that dialect is configured:
 //
 //   - POST /change_hook/base: one change from Buildbot's fields (form or
-//     JSON), with `Authorization: Bearer SECRET`;
+//     JSON), with `Authorization: Bearer SECRET` (hook_base.go);
 //   - POST /change_hook/github: GitHub push events, signed with
-//     X-Hub-Signature-256 (HMAC-SHA256 of the body with the secret).
+//     X-Hub-Signature-256 (HMAC-SHA256 of the body with the secret)
+//     (hook_github.go).
 //
 // A hook with no secret refuses every request: nothing from another process
 // is obeyed without authentication. The answer, 200 with {"changeids": [...]},
 // comes once the changes are durable; a bad change is a 400 saying why.
 
-const (
-	// HookPrefix is the path the hook is mounted at on the www listener.
-	HookPrefix = "/change_hook/"
-	// MaxHookBodyBytes bounds a hook request's body.
-	MaxHookBodyBytes = 10 << 20
-)
+// HookPrefix is the path the hook is mounted at on the www listener, whose
+// surface bounds a request's body (http.max_body_bytes, default 1 MiB).
+const HookPrefix = "/change_hook/"
 
 // HookHandler serves the change hooks. It reads the config in force at
 // each request, and adds changes through change_svc.
@@ -83,14 +77,10 @@ func (h *hookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, dialect, refuse(http.StatusMethodNotAllowed, "the change hook takes POST only"))
 		return
 	}
-	if r.ContentLength > MaxHookBodyBytes {
-		h.fail(w, r, dialect, refuse(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", MaxHookBodyBytes))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBodyBytes))
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			h.fail(w, r, dialect, refuse(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", MaxHookBodyBytes))
+		if limit, tooBig := httpserve.TooLarge(err); tooBig {
+			h.fail(w, r, dialect, refuse(http.StatusRequestEntityTooLarge, "%s", httpserve.TooLargeMessage(limit)))
 		} else {
 			h.fail(w, r, dialect, refuse(http.StatusBadRequest, "cannot read the body: %v", err))
 		}
@@ -139,7 +129,7 @@ func (h *hookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if note != "" {
 		out["message"] = note
 	}
-	service.WriteJSON(w, http.StatusOK, out)
+	httpserve.WriteJSON(w, http.StatusOK, out)
 }
 
 // configuredHooks returns the change hooks of dialect in cfg.
@@ -163,20 +153,18 @@ func noSecret(dialect string, hooks []hookConfig) *hookError {
 		strings.Join(names, ", "), dialect)
 }
 
-// bearer authenticates a base hook request by its bearer token; it returns
-// the name of the hook whose secret it carries.
+// bearer authenticates a base hook request by its bearer token (read by
+// auth.Middleware); it returns the name of the hook whose secret it carries.
 func bearer(r *http.Request, dialect string, hooks []hookConfig) (string, *hookError) {
 	if !slices.ContainsFunc(hooks, func(hc hookConfig) bool { return hc.secret != "" }) {
 		return "", noSecret(dialect, hooks)
 	}
-	auth := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(auth, " ")
-	if auth == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+	token := auth.From(r.Context()).Token
+	if token == "" {
 		return "", refuse(http.StatusUnauthorized, "the base change hook needs `Authorization: Bearer <secret>`")
 	}
-	token = strings.TrimSpace(token)
 	for _, hc := range hooks {
-		if hc.secret != "" && subtle.ConstantTimeCompare([]byte(token), []byte(hc.secret)) == 1 {
+		if auth.Equal(token, hc.secret) {
 			return hc.name, nil
 		}
 	}
@@ -217,7 +205,7 @@ func (h *hookHandler) fail(w http.ResponseWriter, r *http.Request, dialect strin
 		h.rt.Log.Warn("change hook: request refused", slog.String("dialect", dialect), slog.Int("status", e.status),
 			slog.String("reason", e.msg), slog.String("from", r.RemoteAddr))
 	}
-	service.WriteJSON(w, e.status, map[string]any{"error": e.msg})
+	httpserve.WriteJSON(w, e.status, map[string]any{"error": e.msg})
 }
 
 // submit adds the changes through change_svc, in order, each durable before
@@ -226,291 +214,13 @@ func (h *hookHandler) submit(ctx context.Context, changes []*messages.Change) ([
 	ids := []uint64{}
 	for i, c := range changes {
 		id, err := addChange(ctx, h.rt.System, &messages.AddChange{Change: c})
-		var bad badChange
 		switch {
-		case errors.As(err, &bad):
-			return ids, refuse(http.StatusBadRequest, "change %d refused (%d added before it): %s", i, len(ids), bad.msg)
+		case errors.Is(err, ask.ErrInvalidArgument):
+			return ids, refuse(http.StatusBadRequest, "change %d refused (%d added before it): %v", i, len(ids), err)
 		case err != nil:
 			return ids, refuse(http.StatusServiceUnavailable, "change %d not added (%d added before it): %v", i, len(ids), err)
 		}
 		ids = append(ids, id)
 	}
 	return ids, nil
-}
-
-// ---- base ----
-
-// parseBase reads Buildbot's base hook fields: from a JSON object when the
-// body is application/json, else from the form (body and query).
-func parseBase(r *http.Request, body []byte) ([]*messages.Change, *hookError) {
-	fields := map[string]any{}
-	if isJSON(r) {
-		if err := json.Unmarshal(body, &fields); err != nil {
-			return nil, refuse(http.StatusBadRequest, "the body is not a JSON object: %v", err)
-		}
-	} else {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, "the body is not a form: %v", err)
-		}
-		for k, v := range r.URL.Query() {
-			if _, ok := form[k]; !ok {
-				form[k] = v
-			}
-		}
-		for k, v := range form {
-			if len(v) > 0 {
-				fields[k] = v[0]
-			}
-		}
-	}
-	str := func(k string) (string, *hookError) {
-		switch v := fields[k].(type) {
-		case nil:
-			return "", nil
-		case string:
-			return v, nil
-		case float64:
-			return strconv.FormatFloat(v, 'f', -1, 64), nil
-		}
-		return "", refuse(http.StatusBadRequest, "%s must be a string", k)
-	}
-	c := &messages.Change{}
-	for _, f := range []struct {
-		key string
-		to  *string
-	}{
-		{"author", &c.Author}, {"committer", &c.Committer}, {"comments", &c.Comments}, {"revision", &c.Revision},
-		{"branch", &c.Branch}, {"repository", &c.Repository}, {"project", &c.Project}, {"category", &c.Category},
-		{"revlink", &c.Revlink}, {"codebase", &c.Codebase},
-	} {
-		v, err := str(f.key)
-		if err != nil {
-			return nil, err
-		}
-		*f.to = v
-	}
-	if c.Author == "" {
-		v, err := str("who")
-		if err != nil {
-			return nil, err
-		}
-		c.Author = v
-	}
-	for _, k := range []string{"when_timestamp", "when"} {
-		if fields[k] == nil {
-			continue
-		}
-		when, err := timestamp(fields[k])
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, "%s: %v", k, err)
-		}
-		c.WhenTimestamp = when
-		break
-	}
-	if v := fields["files"]; v != nil {
-		if s, ok := v.(string); ok {
-			if err := json.Unmarshal([]byte(s), &v); err != nil {
-				return nil, refuse(http.StatusBadRequest, "files is not a JSON list of strings: %v", err)
-			}
-		}
-		list, ok := v.([]any)
-		if !ok {
-			return nil, refuse(http.StatusBadRequest, "files is not a JSON list of strings")
-		}
-		for _, f := range list {
-			s, ok := f.(string)
-			if !ok {
-				return nil, refuse(http.StatusBadRequest, "files is not a JSON list of strings")
-			}
-			c.Files = append(c.Files, s)
-		}
-	}
-	if v := fields["properties"]; v != nil {
-		if s, ok := v.(string); ok {
-			if err := json.Unmarshal([]byte(s), &v); err != nil {
-				return nil, refuse(http.StatusBadRequest, "properties is not a JSON object: %v", err)
-			}
-		}
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil, refuse(http.StatusBadRequest, "properties is not a JSON object")
-		}
-		props, err := properties(obj)
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, "properties: %v", err)
-		}
-		c.Properties = props
-	}
-	return []*messages.Change{c}, nil
-}
-
-// timestamp reads epoch seconds (a number, or a string of one) or an
-// RFC 3339 time.
-func timestamp(v any) (int64, error) {
-	switch t := v.(type) {
-	case float64:
-		if t <= 0 || t > math.MaxInt32*100 {
-			return 0, fmt.Errorf("%v is not epoch seconds", t)
-		}
-		return int64(t), nil
-	case string:
-		if f, err := strconv.ParseFloat(t, 64); err == nil {
-			return timestamp(f)
-		}
-		tm, err := time.Parse(time.RFC3339, t)
-		if err != nil {
-			return 0, fmt.Errorf("%q is neither epoch seconds nor an RFC 3339 time", t)
-		}
-		return tm.Unix(), nil
-	}
-	return 0, errors.New("not a time")
-}
-
-// properties turns a JSON object into change properties, sorted by name.
-func properties(obj map[string]any) ([]*messages.Property, error) {
-	var out []*messages.Property
-	for _, k := range slices.Sorted(maps.Keys(obj)) {
-		v, err := json.Marshal(obj[k])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &messages.Property{Name: k, ValueJson: string(v), Source: "Change"})
-	}
-	return out, nil
-}
-
-func isJSON(r *http.Request) bool {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return mt == "application/json"
-}
-
-// ---- github ----
-
-type ghPerson struct {
-	Name  string `json:"name"`
-	Email string `json:"email"`
-}
-
-type ghCommit struct {
-	ID        string   `json:"id"`
-	Message   string   `json:"message"`
-	Timestamp string   `json:"timestamp"`
-	URL       string   `json:"url"`
-	Distinct  *bool    `json:"distinct"`
-	Author    ghPerson `json:"author"`
-	Committer ghPerson `json:"committer"`
-	Added     []string `json:"added"`
-	Removed   []string `json:"removed"`
-	Modified  []string `json:"modified"`
-}
-
-type ghPush struct {
-	Ref        string     `json:"ref"`
-	Created    bool       `json:"created"`
-	Deleted    bool       `json:"deleted"`
-	Commits    []ghCommit `json:"commits"`
-	HeadCommit *ghCommit  `json:"head_commit"`
-	Repository struct {
-		HTMLURL  string `json:"html_url"`
-		FullName string `json:"full_name"`
-	} `json:"repository"`
-}
-
-// skipCI matches Buildbot's default skip patterns, [ci skip] and [skip ci].
-var skipCI = regexp.MustCompile(`\[ *(ci *skip|skip *ci) *\]`)
-
-// parseGitHub reads a GitHub event. Like Buildbot's github hook: a push to
-// refs/heads/B gives one change per commit on branch B; a push to
-// refs/tags/T the same on branch T with category "tag"; a push creating
-// its ref gives the head commit alone; a deletion, or a push whose head
-// commit asks to skip CI, gives none. ping and other events give none.
-func parseGitHub(r *http.Request, body []byte) ([]*messages.Change, string, *hookError) {
-	event := r.Header.Get("X-GitHub-Event")
-	switch event {
-	case "ping":
-		return nil, "pong", nil
-	case "push":
-	case "":
-		return nil, "", refuse(http.StatusBadRequest, "the request has no X-GitHub-Event")
-	default:
-		return nil, fmt.Sprintf("event %q ignored", event), nil
-	}
-	payload := body
-	if !isJSON(r) {
-		form, err := url.ParseQuery(string(body))
-		if err != nil || form.Get("payload") == "" {
-			return nil, "", refuse(http.StatusBadRequest, "the body is neither JSON nor a form with a payload")
-		}
-		payload = []byte(form.Get("payload"))
-	}
-	var p ghPush
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return nil, "", refuse(http.StatusBadRequest, "the push payload does not parse: %v", err)
-	}
-	var branch, category string
-	if b, ok := strings.CutPrefix(p.Ref, "refs/heads/"); ok && b != "" {
-		branch = b
-	} else if t, ok := strings.CutPrefix(p.Ref, "refs/tags/"); ok && t != "" {
-		branch, category = t, "tag"
-	} else {
-		return nil, fmt.Sprintf("ref %q is not a branch or a tag; ignored", p.Ref), nil
-	}
-	if p.Deleted {
-		return nil, fmt.Sprintf("%s deleted; ignored", p.Ref), nil
-	}
-	if p.HeadCommit != nil && skipCI.MatchString(p.HeadCommit.Message) {
-		return nil, "the head commit asks to skip CI", nil
-	}
-	commits := p.Commits
-	if p.Created && p.HeadCommit != nil {
-		commits = []ghCommit{*p.HeadCommit}
-	}
-	var out []*messages.Change
-	for i, c := range commits {
-		if c.ID == "" {
-			return nil, "", refuse(http.StatusBadRequest, "commits[%d] has no id", i)
-		}
-		var when int64
-		if c.Timestamp != "" {
-			t, err := time.Parse(time.RFC3339, c.Timestamp)
-			if err != nil {
-				return nil, "", refuse(http.StatusBadRequest, "commits[%d].timestamp %q is not an RFC 3339 time", i, c.Timestamp)
-			}
-			when = t.Unix()
-		}
-		distinct := c.Distinct == nil || *c.Distinct
-		var files []string
-		for _, l := range [][]string{c.Added, c.Modified, c.Removed} {
-			files = append(files, l...)
-		}
-		ch := &messages.Change{
-			Author:        person(c.Author),
-			Comments:      c.Message,
-			Revision:      c.ID,
-			WhenTimestamp: when,
-			Branch:        branch,
-			Category:      category,
-			Revlink:       c.URL,
-			Repository:    p.Repository.HTMLURL,
-			Project:       p.Repository.FullName,
-			Files:         files,
-			Properties: []*messages.Property{
-				{Name: "event", ValueJson: `"push"`, Source: "Change"},
-				{Name: "github_distinct", ValueJson: strconv.FormatBool(distinct), Source: "Change"},
-			},
-		}
-		if c.Committer.Name != "" || c.Committer.Email != "" {
-			ch.Committer = person(c.Committer)
-		}
-		out = append(out, ch)
-	}
-	return out, "", nil
-}
-
-func person(p ghPerson) string {
-	if p.Name == "" && p.Email == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s <%s>", p.Name, p.Email)
 }

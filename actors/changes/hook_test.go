@@ -38,7 +38,14 @@ type reply struct {
 
 func post(t *testing.T, www, dialect string, hdr map[string]string, body []byte) reply {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+www+"/change_hook/"+dialect, bytes.NewReader(body))
+	return postReader(t, www, dialect, hdr, bytes.NewReader(body))
+}
+
+// postReader posts body to the hook of dialect: with its length when body is a
+// *bytes.Reader, else chunked.
+func postReader(t *testing.T, www, dialect string, hdr map[string]string, body io.Reader) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+www+"/change_hook/"+dialect, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +148,7 @@ func TestBaseHook(t *testing.T) {
 		t.Fatal("a bad change was added")
 	}
 
-	// Size limit and method.
-	big := bytes.Repeat([]byte("x"), 10<<20+1)
-	expect(t, "oversized", post(t, www, "base", jsonHdr, big), http.StatusRequestEntityTooLarge, "larger than")
+	// Method.
 	res, err := http.Get("http://" + www + "/change_hook/base")
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +292,52 @@ func TestGitHubHook(t *testing.T) {
 	if len(allChanges(m)) != n {
 		t.Fatal("a bad change was added")
 	}
-	big := bytes.Repeat([]byte(" "), 10<<20+1)
-	expect(t, "oversized", post(t, www, "github", hdr("push", sign(githubSecret, big)), big), http.StatusRequestEntityTooLarge, "larger than")
+}
 
+// padded is the JSON change {"author": "a"} padded with spaces to n bytes.
+func padded(n int) []byte {
+	b := []byte(`{"author":"a"`)
+	return append(append(b, bytes.Repeat([]byte(" "), n-len(b)-1)...), '}')
+}
+
+// postChunked posts body to the base hook without saying its length.
+func postChunked(t *testing.T, www string, hdr map[string]string, body []byte) int {
+	t.Helper()
+	return postReader(t, www, "base", hdr, io.MultiReader(bytes.NewReader(body))).status
+}
+
+// TestHookBodyLimit: a hook body over http.max_body_bytes (default 1 MiB)
+// is refused with 413, whether its length is said or not, and adds nothing;
+// the limit is read at each request, so a reconfig changes it.
+func TestHookBodyLimit(t *testing.T) {
+	m, www := startMaster(t, "", hooksConfig, nil)
+	hdr := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + baseSecret}
+	big := padded(1<<20 + 1)
+	expect(t, "over 1 MiB", post(t, www, "base", hdr, big), http.StatusRequestEntityTooLarge, "the body is larger than 1048576 bytes")
+	if code := postChunked(t, www, hdr, big); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over 1 MiB, chunked: %d", code)
+	}
+	gh := map[string]string{"Content-Type": "application/json", "X-GitHub-Event": "push", "X-Hub-Signature-256": sign(githubSecret, big)}
+	expect(t, "github over 1 MiB", post(t, www, "github", gh, big), http.StatusRequestEntityTooLarge, "larger than")
+	noChanges(t, m, "oversized bodies")
+	if r := post(t, www, "base", hdr, padded(1<<20)); r.status != http.StatusOK || len(r.ids) != 1 {
+		t.Fatalf("1 MiB: %d %s", r.status, r.body)
+	}
+
+	res, err := m.Request(context.Background(), &messages.ReconfigureRequest{Token: token, ConfigName: "t.yaml",
+		ConfigYaml: fmt.Appendf(nil, "listen: %s\nhttp: {max_body_bytes: 100}\n%s", listenOf(m), hooksConfig)})
+	if r, ok := res.(*messages.ReconfigureResponse); err != nil || !ok || !r.GetOk() {
+		t.Fatalf("reconfig: %v %v", res, err)
+	}
+	n := len(allChanges(m))
+	expect(t, "over 100 bytes", post(t, www, "base", hdr, padded(101)), http.StatusRequestEntityTooLarge, "the body is larger than 100 bytes")
+	if code := postChunked(t, www, hdr, padded(101)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over 100 bytes, chunked: %d", code)
+	}
+	if len(allChanges(m)) != n {
+		t.Fatal("an oversized body added a change")
+	}
+	if r := post(t, www, "base", hdr, padded(100)); r.status != http.StatusOK || len(r.ids) != 1 {
+		t.Fatalf("100 bytes: %d %s", r.status, r.body)
+	}
 }

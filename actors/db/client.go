@@ -1,47 +1,29 @@
 package db
 
 import (
-	"errors"
-	"fmt"
-	"strings"
-	"time"
+	"context"
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Timeout bounds how long a command may take to become durable.
-const Timeout = time.Minute
+// Timeout bounds how long a command may take to become durable: Submit's
+// wait, and Call's (ask.DefaultTimeout, the same, when ctx has no deadline).
+const Timeout = ask.DefaultTimeout
 
-// Request sends cmd to the db service from an actor; the future resolves to
-// a messages.CommandResult or a messages.CommandFailed (see Result).
-func Request(ctx actor.SenderContext, cmd *messages.Command) *actor.Future {
-	return ctx.RequestFuture(PID(ctx.ActorSystem()), cmd, Timeout)
+// Submit sends cmd to the db service from the actor behind ctx, without
+// blocking its mailbox; then runs in the actor with the command's result,
+// or an error: one matching ask.ErrInvalidArgument when the command was
+// refused as bad (state.ErrBadCommand: nothing was written), ask.ErrFailed
+// when the store failed, or actor.ErrTimeout.
+func Submit(ctx actor.Context, cmd *messages.Command, then func(*messages.CommandResult, error)) {
+	ask.Async(ctx, PID(ctx.ActorSystem()), cmd, Timeout, then)
 }
 
-// Result turns what a Request's future gave into the command's result or
-// an error; a refused command's error wraps state.ErrBadCommand.
-func Result(res any, err error) (*messages.CommandResult, error) {
-	if err != nil {
-		return nil, fmt.Errorf("db: %w", err)
-	}
-	switch r := res.(type) {
-	case *messages.CommandResult:
-		return r, nil
-	case *messages.CommandFailed:
-		if r.GetBadCommand() {
-			// The message starts with ErrBadCommand's own text.
-			return nil, fmt.Errorf("%w%s", state.ErrBadCommand, strings.TrimPrefix(r.GetMessage(), state.ErrBadCommand.Error()))
-		}
-		return nil, errors.New(r.GetMessage())
-	}
-	return nil, fmt.Errorf("db: unexpected reply %T", res)
-}
-
-// Call submits cmd through the db service and waits: for goroutines, never
-// for an actor's Receive.
-func Call(system *actor.ActorSystem, cmd *messages.Command) (*messages.CommandResult, error) {
-	return Result(Request(system.Root, cmd).Result())
+// Call submits cmd through the db service and waits, with the same results
+// as Submit: for goroutines, never for an actor's Receive.
+func Call(ctx context.Context, system *actor.ActorSystem, cmd *messages.Command) (*messages.CommandResult, error) {
+	return ask.Ask[*messages.CommandResult](ctx, system.Root, PID(system), cmd)
 }

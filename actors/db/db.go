@@ -5,8 +5,10 @@
 // It accepts messages.ApplyConfig, and messages.Command from the master's
 // own actors: the command is submitted to the store without blocking the
 // mailbox, and the sender is answered once it is durable and applied, with
-// messages.CommandResult, or messages.CommandFailed when it wrote nothing.
-// Nothing from another process reaches it.
+// messages.CommandResult, or a messages.ControlError when it wrote nothing:
+// INVALID_ARGUMENT for a command refused as bad (state.ErrBadCommand),
+// FAILED when the store failed. Nothing from another process reaches it.
+// Actors send commands with Submit, goroutines with Call.
 //
 // Readers do not come here: they take rt.DB.Read(), an immutable read
 // transaction that never waits for writers.
@@ -19,25 +21,20 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Name is the service's name in the tree.
-const Name = "db"
-
-// Path is the service's tree path, which is also its actor id.
-const Path = "master/" + Name
-
 // Spec describes the service to the master.
 func Spec() service.Spec {
-	return service.Spec{Name: Name, Kind: "db_connector", New: func(rt *service.Runtime, s service.Spec) actor.Actor {
+	return service.Spec{Name: paths.DBName, Kind: "db_connector", New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 		return &dbService{Base: service.NewBase(rt, s)}
 	}}
 }
 
 // PID is the db service of the master in system.
-func PID(system *actor.ActorSystem) *actor.PID { return actor.NewPID(system.Address(), Path) }
+func PID(system *actor.ActorSystem) *actor.PID { return actor.NewPID(system.Address(), paths.DB) }
 
 type dbService struct{ service.Base }
 
@@ -54,7 +51,7 @@ func (d *dbService) Receive(ctx actor.Context) {
 func (d *dbService) submit(ctx actor.Context, cmd *messages.Command) {
 	sender, root, log, commands := ctx.Sender(), ctx.ActorSystem().Root, d.RT.Log, d.RT.Stats.DBCommands
 	if d.RT.DB == nil {
-		service.Respond(ctx, &messages.CommandFailed{Message: "db: no store"})
+		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: "db: no store"})
 		return
 	}
 	d.RT.DB.SubmitAsync(cmd, func(res *messages.CommandResult, err error) {
@@ -65,7 +62,11 @@ func (d *dbService) submit(ctx actor.Context, cmd *messages.Command) {
 			}
 			commands.WithLabelValues(map[bool]string{true: "refused", false: "failed"}[bad]).Inc()
 			if sender != nil {
-				root.Send(sender, &messages.CommandFailed{Message: err.Error(), BadCommand: bad})
+				code := messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED
+				if bad {
+					code = messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT
+				}
+				root.Send(sender, &messages.ControlError{Code: code, Message: err.Error()})
 			}
 			return
 		}

@@ -11,57 +11,28 @@
 //
 // The tree is read from the actors' own bookkeeping (service.Tree), never
 // from a list, and never through a mailbox, so a wedged actor cannot hide
-// it. The service accepts messages.ApplyConfig; its listener cannot change
-// while the master runs.
+// it. The service accepts messages.ApplyConfig; its listener (Runtime.Debug,
+// bound by the master) cannot change while the master runs.
 package debug
 
 import (
-	"net/http"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the service's name in the tree.
-const Name = "debug"
 
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "debug_services",
+		Name: paths.DebugName, Kind: "debug_services",
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.MasterConfig{Debug: c.GetDebug(), Listen: &messages.ListenConfig{Debug: c.GetListen().GetDebug()}}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
-			return &debugService{Base: service.NewBase(rt, s)}
+			return service.NewHTTPService(rt, s, rt.Debug, Handler(rt))
 		},
 	}
-}
-
-type debugService struct {
-	service.Base
-	srv *http.Server
-}
-
-// Receive implements actor.Actor.
-func (d *debugService) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
-	case *actor.Started:
-		d.Base.Receive(ctx)
-		d.serve()
-	case *actor.Stopping, *actor.Restarting:
-		if d.srv != nil {
-			d.srv.Close()
-			d.srv = nil
-		}
-	default:
-		d.Base.Receive(ctx)
-	}
-}
-
-func (d *debugService) serve() {
-	d.srv = service.ServeHTTP(d.RT, "debug endpoint", d.Config.GetListen().GetDebug(), Handler(d.RT))
 }

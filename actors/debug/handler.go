@@ -1,7 +1,6 @@
 package debug
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -15,17 +14,18 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/auth"
+	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/internal/treeview"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Root is the path of the tree's root actor.
-const Root = "master"
-
-// Handler returns the debug endpoint's HTTP handler for the master of rt.
+// Handler returns the debug endpoint's HTTP handler for the master of rt, a
+// service.Surface.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if rt.Tree.Lookup(Root) == nil {
+		if rt.Tree.Lookup(paths.Master) == nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "stopped"})
 			return
 		}
@@ -35,54 +35,37 @@ func Handler(rt *service.Runtime) http.Handler {
 	mux.HandleFunc("GET /debug/db", func(w http.ResponseWriter, _ *http.Request) { serveDB(rt, w) })
 	mux.HandleFunc("GET /debug/tree", func(w http.ResponseWriter, r *http.Request) { serveTree(rt, w, r) })
 	mux.HandleFunc("GET /debug/actors/{path...}", func(w http.ResponseWriter, r *http.Request) { serveActor(rt, w, r) })
-	mux.HandleFunc("POST /debug/actors/{path...}", func(w http.ResponseWriter, r *http.Request) { serveCrash(rt, w, r) })
+	mux.Handle("POST /debug/actors/{path...}", actionsEnabled(rt, auth.RequireAdmin(
+		"a valid admin token is required (Authorization: Bearer TOKEN)",
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveCrash(rt, w, r) }))))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
+	return service.Surface(rt, mux)
 }
 
-// Node is the JSON form of one actor of the tree.
-type Node struct {
-	Name        string   `json:"name"`
-	Path        string   `json:"path"`
-	Kind        string   `json:"kind"`
-	Status      string   `json:"status"`
-	Restarts    int64    `json:"restarts"`
-	LastFailure *Failure `json:"last_failure"`
-	Mailbox     int64    `json:"mailbox"`
-	Processed   int64    `json:"processed"`
-	Children    []*Node  `json:"children"`
-}
-
-// Failure is the JSON form of an actor's last failure.
-type Failure struct {
-	Reason string    `json:"reason"`
-	Time   time.Time `json:"time"`
-}
-
-// FromProto converts a TreeNode to its JSON form.
-func FromProto(n *messages.TreeNode) *Node {
-	out := &Node{
-		Name: n.GetName(), Path: n.GetPath(), Kind: n.GetKind(), Status: n.GetStatus(),
-		Restarts: n.GetRestarts(), Mailbox: n.GetMailbox(), Processed: n.GetProcessed(),
-		Children: make([]*Node, 0, len(n.GetChildren())),
-	}
-	if f := n.GetLastFailure(); f != nil {
-		out.LastFailure = &Failure{Reason: f.GetReason(), Time: f.GetTime().AsTime()}
-	}
-	for _, c := range n.GetChildren() {
-		out.Children = append(out.Children, FromProto(c))
-	}
-	return out
+// actionsEnabled lets through to next only the requests for the one action,
+// POST /debug/actors/{path}/crash, and only while debug.actions is on.
+func actionsEnabled(rt *service.Runtime, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.PathValue("path"), "/crash") {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "the only action is POST /debug/actors/{path}/crash"})
+			return
+		}
+		if !rt.Config().GetDebug().GetActions() {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "debug actions are disabled; set debug.actions: true in the config"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func serveTree(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Query().Get("path")
 	if path == "" {
-		path = Root
+		path = paths.Master
 	}
 	snap := rt.Tree.Snapshot(path)
 	if snap == nil {
@@ -95,39 +78,20 @@ func serveTree(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 	}
 	switch format {
 	case "", "json":
-		writeJSON(w, http.StatusOK, FromProto(snap))
+		writeJSON(w, http.StatusOK, treeview.FromProto(snap))
 	case "text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		WriteText(w, snap)
+		treeview.WriteText(w, snap)
 	case "html":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=2><title>buildmaster tree</title>"+
 			"<style>body{font:14px monospace;margin:1em}pre{line-height:1.4}</style><h1>buildmaster: live tree (generation %d)</h1><pre>", rt.Generation())
 		var b strings.Builder
-		WriteText(&b, snap)
+		treeview.WriteText(&b, snap)
 		io.WriteString(w, html.EscapeString(b.String()))
 		io.WriteString(w, "</pre>")
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "format must be json, text or html"})
-	}
-}
-
-// WriteText writes the tree as indented text, one actor a line.
-func WriteText(w io.Writer, n *messages.TreeNode) { writeText(w, n, "", "") }
-
-func writeText(w io.Writer, n *messages.TreeNode, first, rest string) {
-	line := fmt.Sprintf("%s%s [%s] %s restarts=%d mailbox=%d", first, n.GetName(), n.GetKind(), n.GetStatus(), n.GetRestarts(), n.GetMailbox())
-	if f := n.GetLastFailure(); f != nil {
-		line += fmt.Sprintf(" last_failure=%q at %s", f.GetReason(), f.GetTime().AsTime().Format(time.RFC3339))
-	}
-	fmt.Fprintln(w, line)
-	kids := n.GetChildren()
-	for i, c := range kids {
-		if i == len(kids)-1 {
-			writeText(w, c, rest+"└── ", rest+"    ")
-		} else {
-			writeText(w, c, rest+"├── ", rest+"│   ")
-		}
 	}
 }
 
@@ -141,9 +105,9 @@ func serveActor(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 	snap := rt.Tree.Snapshot(path)
 	snap.Children = nil
 	out := struct {
-		*Node
+		*treeview.Node
 		State json.RawMessage `json:"state"`
-	}{Node: FromProto(snap), State: json.RawMessage("null")}
+	}{Node: treeview.FromProto(snap), State: json.RawMessage("null")}
 	if st := node.State(); st != nil {
 		if b, err := protojson.Marshal(messages.Redacted(st)); err == nil {
 			out.State = b
@@ -153,21 +117,7 @@ func serveActor(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 }
 
 func serveCrash(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
-	path, ok := strings.CutSuffix(r.PathValue("path"), "/crash")
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the only action is POST /debug/actors/{path}/crash"})
-		return
-	}
-	if !rt.Config().GetDebug().GetActions() {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "debug actions are disabled; set debug.actions: true in the config"})
-		return
-	}
-	token, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !bearer || rt.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="buildmaster"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid admin token is required (Authorization: Bearer TOKEN)"})
-		return
-	}
+	path := strings.TrimSuffix(r.PathValue("path"), "/crash")
 	node := rt.Tree.Lookup(path)
 	if node == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no actor at %q", path)})

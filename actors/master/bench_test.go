@@ -17,6 +17,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -71,15 +72,14 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // actorPaths lists the tree paths of every actor a master running the
 // config genConfig(n, o) has.
 func actorPaths(n int, o genOpts) []string {
-	paths := []string{master.Name, master.Name + "/botmaster/brd"}
+	out := []string{paths.Master, paths.BRD}
 	for _, s := range master.Services() {
-		paths = append(paths, master.Name+"/"+s.Name)
+		out = append(out, paths.Child(paths.Master, s.Name))
 	}
 	for i := o.Skip; i < n+o.Add; i++ {
-		paths = append(paths, fmt.Sprintf("%s/botmaster/worker:w%04d", master.Name, i),
-			fmt.Sprintf("%s/botmaster/builder:b%04d", master.Name, i))
+		out = append(out, paths.Worker(fmt.Sprintf("w%04d", i)), paths.Builder(fmt.Sprintf("b%04d", i)))
 	}
-	return paths
+	return out
 }
 
 // startMaster starts an in-process master (no remote endpoint) on the config

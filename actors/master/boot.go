@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,12 +14,11 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
-	"github.com/buildmaster/buildmaster/actors/changes"
-	"github.com/buildmaster/buildmaster/actors/pbmanager"
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -46,50 +44,61 @@ type Options struct {
 	// AckTimeout is how long a reconfiguration waits for the services'
 	// acknowledgements before it answers with a warning; 0 means AckTimeout.
 	AckTimeout time.Duration
+	// Listeners, when set, are served in place of binding listen.www and
+	// listen.debug.
+	Listeners Listeners
 }
 
 // Master is a running master: its actor system, remote endpoint and tree.
 type Master struct {
-	RT         *service.Runtime
-	PID        *actor.PID
-	RemoteAddr string
-	remote     *remote.Remote
-	gaveUp     chan any
-	stopOnce   sync.Once
-	stopErr    error
+	RT  *service.Runtime
+	PID *actor.PID
+	// RemoteAddr, WWWAddr and DebugAddr are the addresses the listeners are
+	// bound to, with the port the system picked where the config asked for 0;
+	// "" for a listener the master does not have.
+	RemoteAddr, WWWAddr, DebugAddr string
+
+	remote   *remote.Remote
+	gaveUp   chan any
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		Name:            {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
-		changes.Path:    {&messages.SendChangeRequest{}},
-		pbmanager.Path:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
-		schedulers.Path: {&messages.ForceBuildRequest{}},
-		botmaster.Path:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		paths.Changes:    {&messages.SendChangeRequest{}},
+		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
+		paths.Schedulers: {&messages.ForceBuildRequest{}},
+		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
 }
 
 // StateDir is where, under the data directory, the state is kept.
 const StateDir = "state"
 
-// Start checks the listeners, opens the state (replaying it, then doing
+// Start binds the HTTP listeners, opens the state (replaying it, then doing
 // Buildbot's housekeeping for a master that may have crashed), starts the
 // actor system and the remote endpoint, and spawns the tree. It returns once
 // every service has started.
 func Start(opts Options) (*Master, error) {
-	cfg := opts.Config
-	for _, l := range []struct{ key, addr string }{{"listen.debug", cfg.GetListen().GetDebug()}, {"listen.www", cfg.GetListen().GetWww()}} {
-		if err := checkFree(l.addr); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", l.key, l.addr, err)
-		}
-	}
-	store, masterid, err := openState(opts)
+	nofile := openFileLimit()
+	limits := httpLimits(opts.Config.GetHttp(), nofile)
+	www, debug, err := bindListeners(opts.Config, opts.Listeners, limits)
 	if err != nil {
 		return nil, err
 	}
-	m, err := start(opts, store, masterid)
+	opts.Log.Info("HTTP listeners bound", slog.String("www", addrOf(www)), slog.String("debug", addrOf(debug)),
+		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
+	store, masterid, err := openState(opts)
 	if err != nil {
+		closeListeners(www, debug)
+		return nil, err
+	}
+	m, err := start(opts, store, masterid, www, debug)
+	if err != nil {
+		closeListeners(www, debug)
 		store.Close()
 		return nil, err
 	}
@@ -135,14 +144,14 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	return store, res.GetId(), nil
 }
 
-func start(opts Options, store *state.Store, masterid uint64) (*Master, error) {
+func start(opts Options, store *state.Store, masterid uint64, www, debug *httpserve.Listener) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
-	m := &Master{gaveUp: make(chan any, 1)}
+	m := &Master{gaveUp: make(chan any, 1), WWWAddr: addrOf(www), DebugAddr: addrOf(debug)}
 	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
 		select {
 		case m.gaveUp <- reason:
@@ -152,6 +161,8 @@ func start(opts Options, store *state.Store, masterid uint64) (*Master, error) {
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
+	m.RT.WWW, m.RT.Debug = www, debug
+	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": www, "debug": debug})
 	if !opts.NoRemote {
 		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
 			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
@@ -159,7 +170,7 @@ func start(opts Options, store *state.Store, masterid uint64) (*Master, error) {
 		r, addr, err := remoting.Start(system, cfg.GetListen().GetRemote(), policy)
 		if err != nil {
 			system.Shutdown()
-			return nil, fmt.Errorf("listen.remote: %w", err)
+			return nil, httpserve.BindError("listen.remote", cfg.GetListen().GetRemote(), err)
 		}
 		m.remote, m.RemoteAddr = r, addr
 	}
@@ -183,7 +194,7 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 	for {
 		ready := m.RT.Tree.AllRunning()
 		for _, s := range Services() {
-			if ready && m.RT.Tree.Lookup(Name+"/"+s.Name) == nil {
+			if ready && m.RT.Tree.Lookup(paths.Child(paths.Master, s.Name)) == nil {
 				ready = false
 			}
 		}
@@ -202,17 +213,15 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 func (m *Master) GaveUp() <-chan any { return m.gaveUp }
 
 // Request sends a control message to the master from inside the process
-// and waits for the reply.
-func (m *Master) Request(ctx context.Context, msg proto.Message) (any, error) {
-	timeout := 60 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	return m.RT.System.Root.RequestFuture(m.PID, msg, timeout).Result()
+// and waits for the reply, until ctx's deadline (ask.DefaultTimeout when it
+// has none). A refusal is an *ask.Error.
+func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message, error) {
+	return ask.Ask[proto.Message](ctx, m.RT.System.Root, m.PID, msg)
 }
 
 // Stop stops the tree gracefully (children before parents), then the
-// remote endpoint, then closes the state (taking a snapshot). Calls after
+// remote endpoint, unbinds the HTTP listeners, then closes the state (taking
+// a snapshot). Calls after
 // the first return its result.
 func (m *Master) Stop(timeout time.Duration) error {
 	m.stopOnce.Do(func() { m.stopErr = m.stop(timeout) })
@@ -222,19 +231,19 @@ func (m *Master) Stop(timeout time.Duration) error {
 func (m *Master) stop(timeout time.Duration) error {
 	var err error
 	if m.PID != nil {
-		f := m.RT.System.Root.StopFuture(m.PID)
-		done := make(chan error, 1)
-		go func() { _, e := f.Result(); done <- e }()
-		select {
-		case e := <-done:
-			if e != nil && !errors.Is(e, actor.ErrTimeout) {
-				err = e
-			}
-		case <-time.After(timeout):
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		// The stop future's own timeout (protoactor's, 10 s) is no error.
+		switch _, e := ask.Await(ctx, m.RT.System.Root.StopFuture(m.PID)); {
+		case e == nil:
+		case ctx.Err() != nil:
 			err = fmt.Errorf("tree did not stop within %s", timeout)
+		case !errors.Is(e, actor.ErrTimeout):
+			err = e
 		}
 	}
 	m.shutdownRemote()
+	closeListeners(m.RT.WWW, m.RT.Debug)
 	m.RT.System.Shutdown()
 	if e := m.RT.DB.Close(); e != nil && err == nil {
 		err = fmt.Errorf("closing the state: %w", e)
@@ -247,16 +256,4 @@ func (m *Master) shutdownRemote() {
 		m.remote.Shutdown(true)
 		m.remote = nil
 	}
-}
-
-// checkFree fails when addr cannot be bound now.
-func checkFree(addr string) error {
-	if addr == "" {
-		return nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return l.Close()
 }

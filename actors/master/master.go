@@ -48,11 +48,9 @@ import (
 	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the root actor's name, and so the first element of every path.
-const Name = "master"
 
 // AckTimeout bounds how long a reconfiguration waits for the services, unless
 // the runtime sets its own (Runtime.AckTimeout, from Options.AckTimeout).
@@ -76,7 +74,7 @@ func Services() []service.Spec {
 
 // Spawn starts the master of rt as the root of the tree.
 func Spawn(rt *service.Runtime) (*actor.PID, error) {
-	return service.SpawnRoot(rt, Name, "master", rt.Root, func() actor.Actor { return newMaster(rt) })
+	return service.SpawnRoot(rt, paths.Master, "master", rt.Root, func() actor.Actor { return newMaster(rt) })
 }
 
 type master struct {
@@ -133,7 +131,7 @@ func (m *master) Receive(ctx actor.Context) {
 		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
 			return
 		}
-		service.Respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(Name), Generation: m.rt.Generation()})
+		service.Respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(paths.Master), Generation: m.rt.Generation()})
 	case *messages.ConfigApplied:
 		m.acknowledged(ctx, msg)
 	case ackTimeout:
@@ -209,7 +207,7 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	m.rt.SetConfig(gen, cfg)
 	m.rt.SetInput(in.fingerprint)
 	r := &run{seq: m.seq, start: start, waiters: waiters, pending: make(map[string]bool, len(m.pids))}
-	if c := service.PartChange(Name, supervision, old, cfg); c != nil {
+	if c := service.PartChange(paths.Master, supervision, old, cfg); c != nil {
 		r.changes = append(r.changes, c) // SetConfig applied the new limits
 	}
 	for _, pid := range m.pids {
@@ -269,9 +267,8 @@ func (m *master) configureState(ctx actor.Context) {
 	for _, s := range cfg.GetChangeSources() {
 		c.ChangeSources = append(c.ChangeSources, s.GetName())
 	}
-	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_ConfigureMaster{ConfigureMaster: c}})
-	ctx.ReenterAfter(f, func(res any, err error) {
-		if _, err := db.Result(res, err); err != nil {
+	db.Submit(ctx, &messages.Command{Kind: &messages.Command_ConfigureMaster{ConfigureMaster: c}}, func(_ *messages.CommandResult, err error) {
+		if err != nil {
 			m.rt.Log.Warn("cannot record the schedulers and change sources in the state", slog.Any("error", err))
 		}
 	})
@@ -319,11 +316,11 @@ func (m *master) dryRun(ctx actor.Context, w *waiter) {
 // without touching anything: the dry run.
 func Plan(old, new *messages.MasterConfig) []*messages.ServiceChange {
 	var out []*messages.ServiceChange
-	if c := service.PartChange(Name, supervision, old, new); c != nil {
+	if c := service.PartChange(paths.Master, supervision, old, new); c != nil {
 		out = append(out, c)
 	}
 	for _, s := range Services() {
-		out = append(out, s.Plan(Name, old, new)...)
+		out = append(out, s.Plan(paths.Master, old, new)...)
 	}
 	sortChanges(out)
 	return out

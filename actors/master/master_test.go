@@ -68,7 +68,7 @@ func reconfigure(t testing.TB, m *Master, yaml []byte, dryRun bool) *messages.Re
 	return r
 }
 
-func paths(cs []*messages.ServiceChange) []string {
+func changePaths(cs []*messages.ServiceChange) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, strings.ToLower(strings.TrimPrefix(c.GetKind().String(), "CHANGE_KIND_"))+" "+c.GetPath())
@@ -99,8 +99,8 @@ func TestReconfigureReportsChangesByPath(t *testing.T) {
 		"added master/botmaster/worker:w2",
 		"changed master/caches",
 	}
-	if !r.GetOk() || r.GetGeneration() != 2 || !slices.Equal(paths(r.GetChanges()), want) {
-		t.Fatalf("reply ok=%v gen=%d changes=%v errors=%v, want changes %v", r.GetOk(), r.GetGeneration(), paths(r.GetChanges()), r.GetErrors(), want)
+	if !r.GetOk() || r.GetGeneration() != 2 || !slices.Equal(changePaths(r.GetChanges()), want) {
+		t.Fatalf("reply ok=%v gen=%d changes=%v errors=%v, want changes %v", r.GetOk(), r.GetGeneration(), changePaths(r.GetChanges()), r.GetErrors(), want)
 	}
 	if m.RT.Tree.Lookup("master/botmaster/builder:b2") == nil {
 		t.Fatal("b2 not spawned")
@@ -117,8 +117,8 @@ func TestDryRunPlansWhatReconfigureDoes(t *testing.T) {
 		t.Fatalf("dry run applied something or failed: %v", dry)
 	}
 	real := reconfigure(t, m, render(twoBuilders), false)
-	if !slices.Equal(paths(dry.GetChanges()), paths(real.GetChanges())) {
-		t.Fatalf("dry run planned %v, reconfigure did %v", paths(dry.GetChanges()), paths(real.GetChanges()))
+	if !slices.Equal(changePaths(dry.GetChanges()), changePaths(real.GetChanges())) {
+		t.Fatalf("dry run planned %v, reconfigure did %v", changePaths(dry.GetChanges()), changePaths(real.GetChanges()))
 	}
 }
 
@@ -304,8 +304,8 @@ func TestReconfigureWarnsOfServicesThatDidNotAcknowledge(t *testing.T) {
 			t.Errorf("warning %q names %s, which acknowledged", w, other)
 		}
 	}
-	if !slices.Contains(paths(r.GetChanges()), "added master/botmaster/builder:b2") {
-		t.Errorf("the services that acknowledged lost their changes: %v", paths(r.GetChanges()))
+	if !slices.Contains(changePaths(r.GetChanges()), "added master/botmaster/builder:b2") {
+		t.Errorf("the services that acknowledged lost their changes: %v", changePaths(r.GetChanges()))
 	}
 
 	// Retrying the same config is a new run, not `unchanged`: once the
@@ -315,7 +315,7 @@ func TestReconfigureWarnsOfServicesThatDidNotAcknowledge(t *testing.T) {
 	r = reconfigure(t, m, render(twoBuilders), false)
 	if !r.GetOk() || r.GetUnchanged() || r.GetGeneration() != 3 || len(r.GetWarnings()) != 0 || len(r.GetChanges()) != 0 {
 		t.Fatalf("retry after the service recovered: ok=%v unchanged=%v gen=%d warnings=%q changes=%v",
-			r.GetOk(), r.GetUnchanged(), r.GetGeneration(), r.GetWarnings(), paths(r.GetChanges()))
+			r.GetOk(), r.GetUnchanged(), r.GetGeneration(), r.GetWarnings(), changePaths(r.GetChanges()))
 	}
 }
 

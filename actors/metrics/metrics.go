@@ -15,16 +15,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the service's name in the tree.
-const Name = "metrics"
 
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "metrics",
+		Name: paths.MetricsName, Kind: "metrics",
 		Part: func(c *messages.MasterConfig) proto.Message { return c.GetMetrics() },
 		New:  newMetrics,
 	}
@@ -70,7 +68,7 @@ func (m *metricsService) stop() {
 }
 
 func (m *metricsService) report() {
-	root := m.RT.Tree.Snapshot("master")
+	root := m.RT.Tree.Snapshot(paths.Master)
 	var actors, restarts, mailbox int64
 	var walk func(*messages.TreeNode)
 	walk = func(n *messages.TreeNode) {

@@ -31,22 +31,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the service's name in the tree.
-const Name = "pbmanager"
-
-// Path is the service's tree path and actor id: where workers log in.
-const Path = "master/" + Name
-
-// WorkerPath is the tree path of the actor of the worker named name.
-func WorkerPath(name string) string { return "master/botmaster/worker:" + name }
 
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "pbmanager",
+		Name: paths.PBManagerName, Kind: "pbmanager",
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.ListenConfig{Remote: c.GetListen().GetRemote()}
 		},
@@ -79,7 +71,7 @@ func (p *pbmanager) Receive(ctx actor.Context) {
 		// Tell the worker, so that it logs in again (it may not have noticed
 		// being detached while its connection stayed up).
 		if s := ctx.Sender(); s != nil && m.GetDetach() == "" {
-			ctx.Send(actor.NewPID(s.GetAddress(), "worker"), &messages.ToWorker{Session: m.GetSession(),
+			ctx.Send(actor.NewPID(s.GetAddress(), paths.WorkerAgent), &messages.ToWorker{Session: m.GetSession(),
 				Kind: &messages.ToWorker_Detached{Detached: "the master has detached this worker; log in again"}})
 		}
 	case *messages.SessionClosed:
@@ -134,12 +126,12 @@ func (p *pbmanager) login(ctx actor.Context, m *messages.WorkerLogin) {
 		refuse("wrong password", "login refused: unknown worker name or wrong password")
 		return
 	}
-	if p.RT.Tree.Lookup(WorkerPath(cfg.GetName())) == nil {
+	if p.RT.Tree.Lookup(paths.Worker(cfg.GetName())) == nil {
 		refuse("the worker's actor is not running", "login refused: the worker is being reconfigured; try again")
 		return
 	}
 	session := newSession()
-	to := actor.NewPID(ctx.Self().Address, WorkerPath(cfg.GetName()))
+	to := actor.NewPID(ctx.Self().Address, paths.Worker(cfg.GetName()))
 	p.sessions[session] = to
 	ctx.Send(to, &messages.AttachWorker{Session: session, Address: ctx.Sender().GetAddress(), Info: m.GetInfo(),
 		ReplyAddress: ctx.Sender().GetAddress(), ReplyId: ctx.Sender().GetId()})

@@ -15,9 +15,9 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/robfig/cron/v3"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -331,11 +331,11 @@ func (s *schedulerActor) save(ctx actor.Context) {
 }
 
 func (s *schedulerActor) setState(ctx actor.Context, name, valueJSON string) {
-	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: &messages.SetObjectState{
-		ObjectName: s.cfg().GetName(), ClassName: stateClass(s.cfg().GetType()), Name: name, ValueJson: valueJSON}}})
+	cmd := &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: &messages.SetObjectState{
+		ObjectName: s.cfg().GetName(), ClassName: stateClass(s.cfg().GetType()), Name: name, ValueJson: valueJSON}}}
 	cfgName := s.cfg().GetName()
-	ctx.ReenterAfter(f, func(res any, err error) {
-		if _, err := db.Result(res, err); err != nil {
+	db.Submit(ctx, cmd, func(_ *messages.CommandResult, err error) {
+		if err != nil {
 			s.rt.Log.Error("scheduler: cannot save its state", slog.String("scheduler", cfgName), slog.Any("error", err))
 		}
 	})
@@ -448,9 +448,7 @@ func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func
 	if len(b.ssids) == 0 {
 		bs.Sourcestamps = []*messages.SourceStamp{{}}
 	}
-	f := db.Request(ctx, &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: bs}})
-	ctx.ReenterAfter(f, func(res any, err error) {
-		r, err := db.Result(res, err)
+	db.Submit(ctx, &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: bs}}, func(r *messages.CommandResult, err error) {
 		if err != nil {
 			s.rt.Log.Error("scheduler: cannot add a buildset", slog.String("scheduler", cfg.GetName()), slog.Any("error", err))
 		} else {
@@ -461,7 +459,7 @@ func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func
 			ctx.Send(ctx.Parent(), &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: cfg.GetName(),
 				SourcestampIds: added.GetSourcestampIds()})
 			completed(ctx, ctx.Parent(), s.rt, r)
-			ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: cfg.GetBuilders()})
 		}
 		if done != nil {
 			done(r, err)

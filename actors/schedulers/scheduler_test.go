@@ -8,10 +8,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/actors/schedulers"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
@@ -36,7 +36,7 @@ func start(t *testing.T, dir, cfgBody string) *master.Master {
 
 func addChange(t *testing.T, m *master.Master, branch string, files ...string) uint64 {
 	t.Helper()
-	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), changes.Path), &messages.AddChange{Change: &messages.Change{
+	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.Changes), &messages.AddChange{Change: &messages.Change{
 		Author: "a", Branch: branch, Revision: fmt.Sprintf("r-%s-%d", branch, time.Now().UnixNano()), Files: files}}, 10*time.Second).Result()
 	if err != nil {
 		t.Fatal(err)

@@ -26,23 +26,17 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Name is the service's name in the tree.
-const Name = "scheduler_manager"
-
-// Path is the service's tree path and actor id: the target of ForceBuildRequest.
-const Path = "master/" + Name
-
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "scheduler_manager",
+		Name: paths.SchedulersName, Kind: "scheduler_manager",
 		Groups: func() []service.Group {
 			return []service.Group{&service.NamedGroup[*messages.SchedulerConfig]{Kind: "scheduler",
 				List: (*messages.MasterConfig).GetSchedulers, Name: (*messages.SchedulerConfig).GetName, New: newScheduler}}
@@ -132,9 +126,7 @@ func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
 			Repository: req.GetRepository(), Project: req.GetProject(), Codebase: req.GetCodebase()}},
 	}}}
 	sender := ctx.Sender()
-	f := db.Request(ctx, cmd)
-	ctx.ReenterAfter(f, func(res any, err error) {
-		r, err := db.Result(res, err)
+	db.Submit(ctx, cmd, func(r *messages.CommandResult, err error) {
 		if err != nil {
 			m.RT.Log.Warn("force: buildset not added", slog.String("builder", req.GetBuilder()), slog.String("from", from), slog.Any("error", err))
 			service.Send(ctx, sender, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED,
@@ -148,7 +140,7 @@ func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
 			ctx.Send(child, &messages.BuildsetAdded{Buildsetid: r.GetId(), Scheduler: sched.GetName(), SourcestampIds: added.GetSourcestampIds()})
 		}
 		completed(ctx, ctx.Self(), m.RT, r)
-		ctx.Send(actor.NewPID(ctx.Self().Address, botmaster.BRDPath), &messages.MaybeStartBuilds{Builders: []string{req.GetBuilder()}})
+		ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: []string{req.GetBuilder()}})
 		service.Send(ctx, sender, &messages.ForceBuildResponse{Buildsetid: r.GetId(), Brids: r.GetIds(), Scheduler: sched.GetName()})
 	})
 }
@@ -163,7 +155,7 @@ func (m *manager) trigger(ctx actor.Context, req *messages.TriggerBuilds) {
 		if s.GetType() != messages.SchedulerType_SCHEDULER_TYPE_TRIGGERABLE {
 			break
 		}
-		ctx.RequestWithCustomSender(actor.NewPID(ctx.Self().Address, Path+"/"+s.GetName()), req, ctx.Sender())
+		ctx.RequestWithCustomSender(actor.NewPID(ctx.Self().Address, paths.Scheduler(s.GetName())), req, ctx.Sender())
 		return
 	}
 	service.Respond(ctx, &messages.Triggered{Error: fmt.Sprintf("there is no triggerable scheduler named %q", req.GetScheduler())})

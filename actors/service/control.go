@@ -1,12 +1,12 @@
 package service
 
 import (
-	"crypto/subtle"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -14,7 +14,7 @@ import (
 // When it is not, it logs the refusal (never the token) and answers the
 // sender a messages.ControlError.
 func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
-	if rt.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) == 1 {
+	if auth.Equal(token, rt.Token) {
 		return true
 	}
 	rt.Log.Warn("control request refused: bad admin token", slog.String("from", From(ctx)),

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -189,5 +190,5 @@ func (g *NamedGroup[C]) spawn(ctx actor.Context, rt *Runtime, name string, cell 
 }
 
 func change(parent, name string, kind messages.ChangeKind) *messages.ServiceChange {
-	return &messages.ServiceChange{Path: parent + "/" + name, Kind: kind}
+	return &messages.ServiceChange{Path: paths.Child(parent, name), Kind: kind}
 }

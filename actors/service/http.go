@@ -1,57 +1,76 @@
 package service
 
 import (
-	"encoding/json"
-	"errors"
-	"log/slog"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/auth"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 )
 
-// ServeHTTP starts serving h on addr in the background and returns the
-// server, which its owner closes when it stops or restarts; nil when addr is
-// "" or cannot be bound. what names the endpoint in logs.
-func ServeHTTP(rt *Runtime, what, addr string, h http.Handler) *http.Server {
-	if addr == "" {
-		return nil
-	}
-	l, err := listen(addr)
-	if err != nil {
-		// The master checks its listeners before it starts, so this is a
-		// restart racing the old socket's release; say so, do not crash-loop.
-		rt.Log.Error(what+" cannot listen", slog.String("addr", addr), slog.Any("error", err))
-		return nil
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			rt.Log.Error(what+" stopped", slog.Any("error", err))
-		}
-	}()
-	return srv
+// StopGrace is how long a stopping HTTP service lets requests in flight
+// finish before it closes their connections.
+const StopGrace = 5 * time.Second
+
+// HTTPService is the actor of a service that serves one handler (a surface)
+// on one of the master's listeners, which the master bound before the tree
+// started: debug on Runtime.Debug, status on Runtime.WWW. It serves when it
+// starts, stops gracefully when it stops, and at once when it restarts after
+// a failure; the listener stays bound throughout, so a restart never binds
+// again. Messages other than the lifecycle go to Base.
+type HTTPService struct {
+	Base
+	listener *httpserve.Listener
+	handler  http.Handler
+	srv      *httpserve.Server
 }
 
-// listen retries briefly: a restarted service may find its old socket still
-// being released.
-func listen(addr string) (net.Listener, error) {
-	var err error
-	for range 20 {
-		var l net.Listener
-		if l, err = net.Listen("tcp", addr); err == nil {
-			return l, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil, err
+// NewHTTPService returns the actor of the service spec, serving h on l (nil:
+// it serves nothing).
+func NewHTTPService(rt *Runtime, spec Spec, l *httpserve.Listener, h http.Handler) *HTTPService {
+	return &HTTPService{Base: NewBase(rt, spec), listener: l, handler: h}
 }
 
-// WriteJSON answers v as JSON with status code, HTML left unescaped (as
-// Buildbot's API does).
-func WriteJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+// Receive implements actor.Actor.
+func (s *HTTPService) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		s.Base.Receive(ctx)
+		if s.listener != nil {
+			s.srv = httpserve.Serve(s.listener, s.handler, s.RT.Log)
+		}
+	case *actor.Stopping:
+		if s.srv != nil {
+			s.srv.Stop(StopGrace)
+			s.srv = nil
+		}
+	case *actor.Restarting:
+		if s.srv != nil {
+			s.srv.Close()
+			s.srv = nil
+		}
+	default:
+		s.Base.Receive(ctx)
+	}
+}
+
+// Surface wraps the handler of one HTTP surface (the www listener's, the
+// debug endpoint's) in the middleware every surface applies once, outermost
+// first: the body bound (http.max_body_bytes, 413 past it) and
+// auth.Middleware (who the request is from). Its handlers then gate with
+// auth.RequireAdmin or read auth.From(r.Context()).
+func Surface(rt *Runtime, h http.Handler) http.Handler {
+	return httpserve.LimitBody(rt.MaxBodyBytes, auth.Middleware(rt.Token)(h))
+}
+
+// MaxBodyBytes is the largest request body the HTTP surfaces take, from the
+// config in force: http.max_body_bytes.
+func (rt *Runtime) MaxBodyBytes() int64 {
+	if n := rt.Config().GetHttp().GetMaxBodyBytes(); n > 0 {
+		return n
+	}
+	return config.DefaultMaxBodyBytes
 }

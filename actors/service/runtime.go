@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -30,6 +31,11 @@ type Runtime struct {
 	DB *state.Store
 	// MasterID is this master's id in DB (its row in masters).
 	MasterID uint64
+
+	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
+	// by the master before the tree starts and closed after it stops; the
+	// status and debug services serve on them (HTTPService). nil: none.
+	WWW, Debug *httpserve.Listener
 
 	// Token is the admin token control requests must carry. Never logged.
 	Token string

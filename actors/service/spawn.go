@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -13,7 +14,7 @@ import (
 // restart.
 func Spawn(ctx actor.Context, rt *Runtime, name, kind string, producer actor.Producer) (*actor.PID, error) {
 	parent := rt.Tree.Lookup(ctx.Self().Id)
-	node := rt.Tree.add(parent, ctx.Self().Id+"/"+name, name, kind)
+	node := rt.Tree.add(parent, paths.Child(ctx.Self().Id, name), name, kind)
 	pid, err := ctx.SpawnNamed(props(rt, node, producer), name)
 	if err != nil {
 		rt.Tree.remove(node)

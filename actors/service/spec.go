@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -26,7 +27,7 @@ func (s Spec) Plan(parent string, old, new *messages.MasterConfig) []*messages.S
 	if s.Groups != nil {
 		groups = s.Groups()
 	}
-	return Plan(parent+"/"+s.Name, s.Part, groups, old, new)
+	return Plan(paths.Child(parent, s.Name), s.Part, groups, old, new)
 }
 
 // Producer returns the producer the master spawns the service with.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -80,15 +81,6 @@ type Extra func(w http.ResponseWriter, r *http.Request, txn *memdb.Txn, row prot
 func Endpoints() []Endpoint {
 	name := map[string]string{"name": state.IndexName}
 	props := map[string]Extra{"properties": propertiesOf}
-	id := func(as string) dataapi.View { return dataapi.View{Names: map[string]string{"id": as}} }
-	// A sourcestamp as Buildbot shows it, alone and in a buildset: no
-	// ss_hash, and its patch (null when none) in place of patchid.
-	sourcestamp := dataapi.View{
-		Names:   map[string]string{"id": "ssid"},
-		Hidden:  map[string]bool{"ss_hash": true, "patchid": true},
-		Null:    map[string]bool{"branch": true, "revision": true},
-		Derived: map[string]func(proto.Message) any{"patch": patchOf},
-	}
 	eps := []Endpoint{
 		{Plural: "masters", Table: state.TableMasters, Record: &messages.Master{}, ID: "id", Indexes: name},
 		{Plural: "changes", Table: state.TableChanges, Record: &messages.Change{}, ID: "changeid",
@@ -96,7 +88,7 @@ func Endpoints() []Endpoint {
 			Under:   []Parent{{Plural: "sourcestamps", Field: "sourcestampid"}}},
 		{Plural: "sourcestamps", Table: state.TableSourceStamps, Record: &messages.SourceStamp{}, ID: "id"},
 		{Plural: "buildsets", Table: state.TableBuildsets, Record: &messages.Buildset{}, ID: "id", Extras: props,
-			Joined: map[string]Join{"sourcestamps": sourcestampsOf(sourcestamp)}},
+			Joined: map[string]Join{"sourcestamps": sourcestampsOf(sourcestampView())}},
 		{Plural: "buildrequests", Table: state.TableBuildRequests, Record: &messages.BuildRequest{}, ID: "id",
 			Indexes: map[string]string{"buildsetid": state.IndexBuildset},
 			Under:   []Parent{{Plural: "builders", Field: "builderid"}}},
@@ -122,8 +114,30 @@ func Endpoints() []Endpoint {
 		{Plural: "changesources", Table: state.TableChangeSources, Record: &messages.ChangeSource{}, ID: "id", Indexes: name,
 			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
 	}
-	views := map[string]dataapi.View{
-		"masters": id("masterid"), "sourcestamps": sourcestamp, "builders": id("builderid"),
+	views := endpointViews()
+	for i := range eps {
+		eps[i].View = views[eps[i].Plural]
+	}
+	return eps
+}
+
+// sourcestampView is a sourcestamp as Buildbot shows it, alone and in a
+// buildset: no ss_hash, and its patch (null when none) in place of patchid.
+func sourcestampView() dataapi.View {
+	return dataapi.View{
+		Names:   map[string]string{"id": "ssid"},
+		Hidden:  map[string]bool{"ss_hash": true, "patchid": true},
+		Null:    map[string]bool{"branch": true, "revision": true},
+		Derived: map[string]func(proto.Message) any{"patch": patchOf},
+	}
+}
+
+// endpointViews are how Buildbot shows the rows of each endpoint, by plural: its
+// names for the ids, and the fields it derives.
+func endpointViews() map[string]dataapi.View {
+	id := func(as string) dataapi.View { return dataapi.View{Names: map[string]string{"id": as}} }
+	return map[string]dataapi.View{
+		"masters": id("masterid"), "sourcestamps": sourcestampView(), "builders": id("builderid"),
 		"schedulers": id("schedulerid"), "changesources": id("changesourceid"), "logs": id("logid"),
 		// Buildbot's None where the record stores 0 or ""; sourcestamps
 		// (Joined) in place of their ids.
@@ -146,10 +160,6 @@ func Endpoints() []Endpoint {
 			"claimed_at":          func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim().GetClaimedAt() },
 		}},
 	}
-	for i := range eps {
-		eps[i].View = views[eps[i].Plural]
-	}
-	return eps
 }
 
 // endpoint is an Endpoint with its fields resolved.
@@ -586,8 +596,8 @@ func writePage(w http.ResponseWriter, view dataapi.View, plural string, page []p
 	_ = view.Write(w, plural, page, total, fields)
 }
 
-func writeJSON(w http.ResponseWriter, v any) { service.WriteJSON(w, http.StatusOK, v) }
+func writeJSON(w http.ResponseWriter, v any) { httpserve.WriteJSON(w, http.StatusOK, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	service.WriteJSON(w, code, map[string]string{"error": msg})
+	httpserve.WriteJSON(w, code, map[string]string{"error": msg})
 }

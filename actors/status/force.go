@@ -1,18 +1,19 @@
 package status
 
 import (
-	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/buildmaster/buildmaster/actors/schedulers"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/auth"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -48,9 +49,8 @@ func forceSchedulers(rt *service.Runtime, mux *http.ServeMux) {
 		}
 		writeJSON(w, map[string]any{"forceschedulers": l, "meta": map[string]any{"total": 1}})
 	})
-	mux.HandleFunc("POST /api/v2/forceschedulers/{name}", func(w http.ResponseWriter, r *http.Request) {
-		force(rt, w, r, list(r.PathValue("name")))
-	})
+	mux.Handle("POST /api/v2/forceschedulers/{name}", auth.RequireAdmin("forcing a build needs Authorization: Bearer <admin token>",
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { force(rt, w, r, list(r.PathValue("name"))) })))
 }
 
 type rpcRequest struct {
@@ -60,35 +60,63 @@ type rpcRequest struct {
 	ID      any            `json:"id"`
 }
 
+// rpcError is a JSON-RPC error, with the HTTP status it is answered with.
+type rpcError struct {
+	status, code int
+	msg          string
+}
+
+// forced is what forcing the builds of one request gave: the first buildset
+// and each builder's build request.
+type forced struct {
+	bsids []uint64
+	brids map[string]uint64
+}
+
 func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds []map[string]any) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || rt.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(rt.Token)) != 1 {
-		writeError(w, http.StatusUnauthorized, "forcing a build needs Authorization: Bearer <admin token>")
+	var req rpcRequest
+	fail := func(e *rpcError) {
+		httpserve.WriteJSON(w, e.status, map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{"code": e.code, "message": e.msg}})
+	}
+	body, err := io.ReadAll(r.Body) // bounded by the surface
+	if limit, tooBig := httpserve.TooLarge(err); tooBig {
+		fail(&rpcError{http.StatusRequestEntityTooLarge, -32600, httpserve.TooLargeMessage(limit)})
 		return
 	}
-	var req rpcRequest
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err == nil {
 		err = json.Unmarshal(body, &req)
 	}
-	rpcError := func(status, code int, msg string) {
-		service.WriteJSON(w, status, map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{"code": code, "message": msg}})
-	}
 	switch {
 	case err != nil:
-		rpcError(http.StatusBadRequest, -32700, "the body is not a JSON-RPC request: "+err.Error())
+		fail(&rpcError{http.StatusBadRequest, -32700, "the body is not a JSON-RPC request: " + err.Error()})
 		return
 	case len(scheds) == 0:
-		rpcError(http.StatusNotFound, -32601, "no force scheduler named "+r.PathValue("name"))
+		fail(&rpcError{http.StatusNotFound, -32601, "no force scheduler named " + r.PathValue("name")})
 		return
 	case req.Method != "force":
-		rpcError(http.StatusNotImplemented, -32601, "unknown method "+req.Method+" (want force)")
+		fail(&rpcError{http.StatusNotImplemented, -32601, "unknown method " + req.Method + " (want force)"})
 		return
 	}
-	own := scheds[0]["builder_names"].([]string)
-	str := func(k string) string { s, _ := req.Params[k].(string); return s }
+	builders := forceBuilders(req.Params, scheds[0]["builder_names"].([]string))
+	if len(builders) == 0 {
+		fail(&rpcError{http.StatusBadRequest, -32602, "builderNames not specified or not supported"})
+		return
+	}
+	out := forced{brids: map[string]uint64{}}
+	for _, b := range builders {
+		if e := forceOne(r, rt, forceRequest(r.PathValue("name"), b, req.Params), &out); e != nil {
+			fail(e)
+			return
+		}
+	}
+	writeJSON(w, map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": []any{out.bsids[0], out.brids}})
+}
+
+// forceBuilders returns the builders params name (builderNames) among the
+// scheduler's own, sorted; all of its own when params name none.
+func forceBuilders(params map[string]any, own []string) []string {
 	var builders []string
-	switch names := req.Params["builderNames"].(type) {
+	switch names := params["builderNames"].(type) {
 	case []any:
 		for _, n := range names {
 			if s, ok := n.(string); ok && slices.Contains(own, s) {
@@ -99,12 +127,15 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 	case nil:
 		builders = own
 	}
-	if len(builders) == 0 {
-		rpcError(http.StatusBadRequest, -32602, "builderNames not specified or not supported")
-		return
-	}
+	return builders
+}
+
+// forceRequest is the request to force builder through scheduler with
+// Buildbot's params: its known fields, and any other string as a property.
+func forceRequest(scheduler, builder string, params map[string]any) *messages.ForceBuildRequest {
+	str := func(k string) string { s, _ := params[k].(string); return s }
 	props := map[string]string{}
-	for k, v := range req.Params {
+	for k, v := range params {
 		switch k {
 		case "builderNames", "builderid", "reason", "owner", "branch", "revision", "repository", "project", "codebase":
 		default:
@@ -113,33 +144,28 @@ func force(rt *service.Runtime, w http.ResponseWriter, r *http.Request, scheds [
 			}
 		}
 	}
-	var bsids []uint64
-	brids := map[string]uint64{}
-	for _, b := range builders {
-		res, err := rt.System.Root.RequestFuture(actor.NewPID(rt.System.Address(), schedulers.Path), &messages.ForceBuildRequest{
-			Token: rt.Token, Builder: b, Scheduler: r.PathValue("name"), Reason: str("reason"), Owner: str("owner"), Properties: props,
-			Branch: str("branch"), Revision: str("revision"), Repository: str("repository"), Project: str("project"), Codebase: str("codebase"),
-		}, time.Minute).Result()
-		switch m := res.(type) {
-		case *messages.ForceBuildResponse:
-			bsids = append(bsids, m.GetBuildsetid())
-			for _, id := range m.GetBrids() {
-				brids[b] = id
-			}
-		case *messages.ControlError:
-			rpcError(http.StatusBadRequest, -32602, m.GetMessage())
-			return
-		default:
-			rpcError(http.StatusInternalServerError, -32603, "force failed: "+errString(err))
-			return
-		}
+	return &messages.ForceBuildRequest{
+		Builder: builder, Scheduler: scheduler, Reason: str("reason"), Owner: str("owner"), Properties: props,
+		Branch: str("branch"), Revision: str("revision"), Repository: str("repository"), Project: str("project"), Codebase: str("codebase"),
 	}
-	writeJSON(w, map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": []any{bsids[0], brids}})
 }
 
-func errString(err error) string {
-	if err == nil {
-		return "no answer"
+// forceOne asks the scheduler manager to force req, and adds what it forced
+// to out.
+func forceOne(r *http.Request, rt *service.Runtime, req *messages.ForceBuildRequest, out *forced) *rpcError {
+	req.Token = rt.Token
+	m, err := ask.Ask[*messages.ForceBuildResponse](r.Context(), rt.System.Root, actor.NewPID(rt.System.Address(), paths.Schedulers), req)
+	var refused *ask.Error
+	switch {
+	case err == nil:
+		out.bsids = append(out.bsids, m.GetBuildsetid())
+		for _, id := range m.GetBrids() {
+			out.brids[req.GetBuilder()] = id
+		}
+		return nil
+	case errors.As(err, &refused):
+		return &rpcError{http.StatusBadRequest, -32602, refused.Message}
+	default:
+		return &rpcError{http.StatusInternalServerError, -32603, "force failed: " + err.Error()}
 	}
-	return err.Error()
 }

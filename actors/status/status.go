@@ -3,10 +3,10 @@
 // which serves the data API read-only at /api/v2 (see API), and will be the
 // parent of status listeners.
 //
-// It accepts messages.ApplyConfig; its listener cannot change while the
-// master runs. It reads the state through immutable read transactions
-// (rt.DB.Read), so a request never waits for a writer and never goes
-// through a mailbox.
+// It accepts messages.ApplyConfig; its listener (Runtime.WWW, bound by the
+// master) cannot change while the master runs. It reads the state through
+// immutable read transactions (rt.DB.Read), so a request never waits for a
+// writer and never goes through a mailbox.
 package status
 
 import (
@@ -17,52 +17,29 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// Name is the service's name in the tree.
-const Name = "status"
 
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
-		Name: Name, Kind: "status",
+		Name: paths.StatusName, Kind: "status",
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.MasterConfig{Listen: &messages.ListenConfig{Www: c.GetListen().GetWww()}}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
-			return &statusService{Base: service.NewBase(rt, s)}
+			return service.NewHTTPService(rt, s, rt.WWW, Handler(rt))
 		},
 	}
 }
 
-type statusService struct {
-	service.Base
-	srv *http.Server
-}
-
-// Receive implements actor.Actor.
-func (s *statusService) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
-	case *actor.Started:
-		s.Base.Receive(ctx)
-		s.srv = service.ServeHTTP(s.RT, "www", s.Config.GetListen().GetWww(), Handler(s.RT))
-	case *actor.Stopping, *actor.Restarting:
-		if s.srv != nil {
-			s.srv.Close()
-			s.srv = nil
-		}
-	default:
-		s.Base.Receive(ctx)
-	}
-}
-
-// Handler is the www listener's handler: the data API under /api/v2/, and
-// the change hooks under /change_hook/.
+// Handler is the www listener's handler, a service.Surface: the data API
+// under /api/v2/, and the change hooks under /change_hook/.
 func Handler(rt *service.Runtime) http.Handler {
 	mux := http.NewServeMux()
 	forceSchedulers(rt, mux)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
-	return mux
+	return service.Surface(rt, mux)
 }

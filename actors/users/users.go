@@ -2,10 +2,10 @@
 // messages.ApplyConfig.
 package users
 
-import "github.com/buildmaster/buildmaster/actors/service"
-
-// Name is the service's name in the tree.
-const Name = "user_manager"
+import (
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/paths"
+)
 
 // Spec describes the service to the master.
-func Spec() service.Spec { return service.Spec{Name: Name, Kind: "user_manager_manager"} }
+func Spec() service.Spec { return service.Spec{Name: paths.UsersName, Kind: "user_manager_manager"} }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/remoting"
-	"github.com/buildmaster/buildmaster/messages"
 )
 
 // clientOptions are the flags every remote client command shares.
@@ -41,12 +41,9 @@ func (o *clientOptions) flags(cmd *cobra.Command) {
 type client struct {
 	system *actor.ActorSystem
 	remote *remote.Remote
-	master *actor.PID
+	master string // the master's address
 	token  string
 }
-
-// pid is the master's actor at path.
-func (c *client) pid(path string) *actor.PID { return actor.NewPID(c.master.Address, path) }
 
 func (o *clientOptions) dial() (*client, error) {
 	token, err := clientToken(o.token, o.dataDir)
@@ -64,68 +61,47 @@ func (o *clientOptions) dial() (*client, error) {
 	if err != nil {
 		return nil, &ExitError{Code: ExitNoMaster, Err: err}
 	}
-	return &client{system: system, remote: r, master: actor.NewPID(o.master, master.Name), token: token}, nil
+	return &client{system: system, remote: r, master: o.master, token: token}, nil
 }
 
-// request sends msg to the master and waits for its reply.
-func (c *client) request(msg proto.Message, timeout time.Duration) (proto.Message, error) {
-	return c.requestTo(c.master, msg, timeout)
-}
+// errLost ends a request whose connection to the master broke.
+var errLost = errors.New("lost the connection")
 
-// requestTo sends msg to the master's actor at path (e.g. master/change_svc)
-// and waits for its reply. A ControlError reply becomes an ExitError:
-// ExitRejected when the request was refused on its merits, ExitNoMaster
-// when the client was.
-func (c *client) requestTo(to *actor.PID, msg proto.Message, timeout time.Duration) (proto.Message, error) {
+// request sends msg to the master's actor at path (e.g. paths.Changes) and
+// waits for its reply. Every failure is an ExitError: ExitRejected when the
+// request was refused on its merits (a ControlError with
+// INVALID_ARGUMENT), ExitNoMaster otherwise.
+func request[R proto.Message](c *client, path string, msg proto.Message, timeout time.Duration) (R, error) {
 	// A connection to the master that breaks before the reply ends the wait
 	// at once, rather than after the whole timeout.
-	lost := make(chan struct{}, 1)
+	ctx, lose := context.WithCancelCause(context.Background())
+	defer lose(nil)
 	sub := c.system.EventStream.Subscribe(func(ev any) {
-		if e, ok := ev.(*remote.EndpointTerminatedEvent); ok && e.Address == to.Address {
-			select {
-			case lost <- struct{}{}:
-			default:
-			}
+		if e, ok := ev.(*remote.EndpointTerminatedEvent); ok && e.Address == c.master {
+			lose(errLost)
 		}
 	})
 	defer c.system.EventStream.Unsubscribe(sub)
-	type result struct {
-		res any
-		err error
-	}
-	done := make(chan result, 1)
-	f := c.system.Root.RequestFuture(to, msg, timeout)
-	go func() {
-		res, err := f.Result()
-		done <- result{res, err}
-	}()
-	var res any
-	var err error
-	select {
-	case r := <-done:
-		res, err = r.res, r.err
-	case <-lost:
-		return nil, &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("lost the connection to the master at %s before it replied; "+
-			"the request may or may not have been carried out", to.Address)}
-	}
-	if err != nil {
-		if errors.Is(err, actor.ErrTimeout) {
-			err = fmt.Errorf("no reply from the master at %s within %s (can it connect back to this client? see --listen)", to.Address, timeout)
-		}
-		return nil, &ExitError{Code: ExitNoMaster, Err: err}
-	}
-	if ce, ok := res.(*messages.ControlError); ok {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	reply, err := ask.Ask[R](ctx, c.system.Root, actor.NewPID(c.master, path), msg)
+	var refused *ask.Error
+	switch {
+	case err == nil:
+		return reply, nil
+	case errors.Is(err, errLost):
+		err = fmt.Errorf("lost the connection to the master at %s before it replied; "+
+			"the request may or may not have been carried out", c.master)
+	case errors.Is(err, actor.ErrTimeout):
+		err = fmt.Errorf("no reply from the master at %s within %s (can it connect back to this client? see --listen)", c.master, timeout)
+	case errors.As(err, &refused):
 		code := ExitNoMaster
-		if ce.GetCode() == messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT {
+		if errors.Is(err, ask.ErrInvalidArgument) {
 			code = ExitRejected
 		}
-		return nil, &ExitError{Code: code, Err: fmt.Errorf("the master refused the request: %s", ce.GetMessage())}
+		return reply, &ExitError{Code: code, Err: fmt.Errorf("the master refused the request: %s", refused.Message)}
 	}
-	reply, ok := res.(proto.Message)
-	if !ok {
-		return nil, &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", res)}
-	}
-	return reply, nil
+	return reply, &ExitError{Code: ExitNoMaster, Err: err}
 }
 
 func (c *client) close() {

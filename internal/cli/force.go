@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/schedulers"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -38,13 +38,9 @@ func newForce() *cobra.Command {
 			}
 			defer c.close()
 			req.Token = c.token
-			reply, err := c.requestTo(c.pid(schedulers.Path), req, o.timeout)
+			res, err := request[*messages.ForceBuildResponse](c, paths.Schedulers, req, o.timeout)
 			if err != nil {
 				return err
-			}
-			res, ok := reply.(*messages.ForceBuildResponse)
-			if !ok {
-				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "buildset %d (scheduler %s), build requests %v\n", res.GetBuildsetid(), res.GetScheduler(), res.GetBrids())
 			return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -58,13 +59,9 @@ func newReconfig() *cobra.Command {
 			}
 			defer c.close()
 			req.Token = c.token
-			reply, err := c.request(req, o.timeout)
+			res, err := request[*messages.ReconfigureResponse](c, paths.Master, req, o.timeout)
 			if err != nil {
 				return err
-			}
-			res, ok := reply.(*messages.ReconfigureResponse)
-			if !ok {
-				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
 			placeErrors(res.GetErrors(), src)
 			printReconfigure(cmd.OutOrStdout(), res)

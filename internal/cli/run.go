@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -61,54 +62,12 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	libLevel := max(level, slog.LevelWarn)
-	libLog, _, _ := newLogger(cmd.ErrOrStderr(), libLevel.String(), o.logFormat)
-	libLog = slog.New(remoting.LibraryHandler(libLog.Handler()))
-	m, err := master.Start(master.Options{
-		Config: cfg, ConfigPath: o.configPath, Input: config.FingerprintYAML(data), DataDir: dataDir, Ephemeral: o.ephemeral, Token: token,
-		Log: log, LibLog: libLog.With("lib", "protoactor"),
-		// Loading a large config makes garbage many times its size; hand it
-		// back to the system after each reconfig rather than keep the peak.
-		Idle: func() { go debug.FreeOSMemory() },
-	})
+	m, err := o.start(cmd.ErrOrStderr(), log, level, cfg, data, dataDir, token)
 	if err != nil {
 		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("cannot start the master: %w", err)}
 	}
-
-	source := o.configPath
-	if source == "" {
-		source, _ = config.Example()
-	}
-	log.Info("BuildMaster is running", "config", source, "data", dataDir, "admin_token", tokenFrom,
-		"remote", m.RemoteAddr, "www", cfg.GetListen().GetWww(), "debug", cfg.GetListen().GetDebug())
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "buildmaster is running (config %s, generation %d)\n", source, m.RT.Generation())
-	fmt.Fprintf(out, "  remote endpoint  %s   (workers, `buildmaster reconfig`, `buildmaster tree`)\n", m.RemoteAddr)
-	fmt.Fprintf(out, "  data API         http://%s/api/v2/changes\n", cfg.GetListen().GetWww())
-	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", cfg.GetListen().GetDebug())
-	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)
-	if o.ephemeral {
-		fmt.Fprintf(out, "  state            in memory only (--ephemeral): nothing survives this process\n")
-	}
-
-	code := ExitOK
-loop:
-	for {
-		select {
-		case s := <-sigs:
-			if s == syscall.SIGHUP {
-				log.Info("SIGHUP: re-reading the config")
-				m.RT.System.Root.Send(m.PID, &messages.ReconfigureRequest{Token: token})
-				continue
-			}
-			log.Info("stopping the master", "signal", s.String())
-			break loop
-		case reason := <-m.GaveUp():
-			log.Error("the master failed past its restart limit; stopping", "reason", fmt.Sprint(reason))
-			code = ExitRejected
-			break loop
-		}
-	}
+	o.announce(cmd.OutOrStdout(), log, m, dataDir, tokenFrom)
+	code := serve(log, m, sigs, token)
 	go func() {
 		for s := range sigs {
 			log.Warn("already stopping; signal ignored", "signal", s.String())
@@ -123,6 +82,60 @@ loop:
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// start starts the master on cfg (read from data); protoactor's own logs
+// go to errOut too, at warning level or above.
+func (o *runOptions) start(errOut io.Writer, log *slog.Logger, level slog.Level, cfg *messages.MasterConfig, data []byte,
+	dataDir, token string) (*master.Master, error) {
+	libLevel := max(level, slog.LevelWarn)
+	libLog, _, _ := newLogger(errOut, libLevel.String(), o.logFormat)
+	libLog = slog.New(remoting.LibraryHandler(libLog.Handler()))
+	return master.Start(master.Options{
+		Config: cfg, ConfigPath: o.configPath, Input: config.FingerprintYAML(data), DataDir: dataDir, Ephemeral: o.ephemeral, Token: token,
+		Log: log, LibLog: libLog.With("lib", "protoactor"),
+		// Loading a large config makes garbage many times its size; hand it
+		// back to the system after each reconfig rather than keep the peak.
+		Idle: func() { go debug.FreeOSMemory() },
+	})
+}
+
+// announce logs that the master runs, and prints where to reach it.
+func (o *runOptions) announce(out io.Writer, log *slog.Logger, m *master.Master, dataDir, tokenFrom string) {
+	source := o.configPath
+	if source == "" {
+		source, _ = config.Example()
+	}
+	log.Info("BuildMaster is running", "config", source, "data", dataDir, "admin_token", tokenFrom,
+		"remote", m.RemoteAddr, "www", m.WWWAddr, "debug", m.DebugAddr)
+	fmt.Fprintf(out, "buildmaster is running (config %s, generation %d)\n", source, m.RT.Generation())
+	fmt.Fprintf(out, "  remote endpoint  %s   (workers, `buildmaster reconfig`, `buildmaster tree`)\n", m.RemoteAddr)
+	fmt.Fprintf(out, "  data API         http://%s/api/v2/changes\n", m.WWWAddr)
+	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", m.DebugAddr)
+	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)
+	if o.ephemeral {
+		fmt.Fprintf(out, "  state            in memory only (--ephemeral): nothing survives this process\n")
+	}
+}
+
+// serve runs until a signal stops the master (SIGHUP reconfigures it
+// instead) or it fails past its restart limit; it returns the exit code.
+func serve(log *slog.Logger, m *master.Master, sigs <-chan os.Signal, token string) int {
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				log.Info("SIGHUP: re-reading the config")
+				m.RT.System.Root.Send(m.PID, &messages.ReconfigureRequest{Token: token})
+				continue
+			}
+			log.Info("stopping the master", "signal", s.String())
+			return ExitOK
+		case reason := <-m.GaveUp():
+			log.Error("the master failed past its restart limit; stopping", "reason", fmt.Sprint(reason))
+			return ExitRejected
+		}
+	}
 }
 
 // readConfig reads the config file at path, or the built-in example when

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -44,13 +44,9 @@ func newSendchange() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.requestTo(c.pid(changes.Path), &messages.SendChangeRequest{Token: c.token, Change: change}, o.timeout)
+			res, err := request[*messages.SendChangeResponse](c, paths.Changes, &messages.SendChangeRequest{Token: c.token, Change: change}, o.timeout)
 			if err != nil {
 				return err
-			}
-			res, ok := reply.(*messages.SendChangeResponse)
-			if !ok {
-				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "change %d\n", res.GetChangeid())
 			return nil
@@ -85,25 +81,8 @@ func (o *sendchangeOptions) change(stdin io.Reader, args []string) (*messages.Ch
 		Category: o.category, Comments: o.comments, Codebase: o.codebase, Revlink: o.revlink,
 		Files: append(append([]string{}, o.files...), args...),
 	}
-	if o.revisionFile != "" {
-		b, err := os.ReadFile(o.revisionFile)
-		if err != nil {
-			return nil, fmt.Errorf("sendchange: --revision_file: %w", err)
-		}
-		c.Revision = strings.TrimSpace(string(b))
-	}
-	if o.logfile != "" {
-		var b []byte
-		var err error
-		if o.logfile == "-" {
-			b, err = io.ReadAll(stdin)
-		} else {
-			b, err = os.ReadFile(o.logfile)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sendchange: --logfile: %w", err)
-		}
-		c.Comments = string(b)
+	if err := o.readFiles(stdin, c); err != nil {
+		return nil, err
 	}
 	if o.when != "" {
 		w, err := strconv.ParseFloat(o.when, 64)
@@ -120,26 +99,8 @@ func (o *sendchangeOptions) change(stdin io.Reader, args []string) (*messages.Ch
 		js, _ := json.Marshal(value)
 		c.Properties = append(c.Properties, &messages.Property{Name: name, ValueJson: string(js), Source: "Change"})
 	}
-	// Text that is not UTF-8 cannot be encoded: the remote layer would drop
-	// the request, and the client would wait out --timeout.
-	for _, f := range []struct{ what, v string }{
-		{"--who", c.Author}, {"--repository", c.Repository}, {"--branch", c.Branch}, {"the revision (--revision, --revision_file)", c.Revision},
-		{"--project", c.Project}, {"--category", c.Category}, {"the comments (--comments, --logfile)", c.Comments},
-		{"--codebase", c.Codebase}, {"--revlink", c.Revlink},
-	} {
-		if !utf8.ValidString(f.v) {
-			return nil, fmt.Errorf("sendchange: %s is not valid UTF-8", f.what)
-		}
-	}
-	for _, f := range c.Files {
-		if !utf8.ValidString(f) {
-			return nil, fmt.Errorf("sendchange: file %q is not valid UTF-8", f)
-		}
-	}
-	for _, p := range c.Properties {
-		if !utf8.ValidString(p.Name) {
-			return nil, fmt.Errorf("sendchange: --property %q: the name is not valid UTF-8", p.Name)
-		}
+	if err := checkUTF8(c); err != nil {
+		return nil, err
 	}
 	if _, err := proto.Marshal(c); err != nil {
 		return nil, fmt.Errorf("sendchange: the change cannot be sent: %v", err)
@@ -154,4 +115,56 @@ func (o *sendchangeOptions) change(stdin io.Reader, args []string) (*messages.Ch
 		return nil, fmt.Errorf("sendchange: the master would refuse this change: %w", err)
 	}
 	return c, nil
+}
+
+// readFiles reads the revision and the comments from the files the flags
+// name, if any ("-" for the comments: stdin).
+func (o *sendchangeOptions) readFiles(stdin io.Reader, c *messages.Change) error {
+	if o.revisionFile != "" {
+		b, err := os.ReadFile(o.revisionFile)
+		if err != nil {
+			return fmt.Errorf("sendchange: --revision_file: %w", err)
+		}
+		c.Revision = strings.TrimSpace(string(b))
+	}
+	if o.logfile != "" {
+		var b []byte
+		var err error
+		if o.logfile == "-" {
+			b, err = io.ReadAll(stdin)
+		} else {
+			b, err = os.ReadFile(o.logfile)
+		}
+		if err != nil {
+			return fmt.Errorf("sendchange: --logfile: %w", err)
+		}
+		c.Comments = string(b)
+	}
+	return nil
+}
+
+// checkUTF8 refuses text that is not UTF-8: it cannot be encoded, so the
+// remote layer would drop the request, and the client would wait out
+// --timeout.
+func checkUTF8(c *messages.Change) error {
+	for _, f := range []struct{ what, v string }{
+		{"--who", c.Author}, {"--repository", c.Repository}, {"--branch", c.Branch}, {"the revision (--revision, --revision_file)", c.Revision},
+		{"--project", c.Project}, {"--category", c.Category}, {"the comments (--comments, --logfile)", c.Comments},
+		{"--codebase", c.Codebase}, {"--revlink", c.Revlink},
+	} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("sendchange: %s is not valid UTF-8", f.what)
+		}
+	}
+	for _, f := range c.Files {
+		if !utf8.ValidString(f) {
+			return fmt.Errorf("sendchange: file %q is not valid UTF-8", f)
+		}
+	}
+	for _, p := range c.Properties {
+		if !utf8.ValidString(p.Name) {
+			return fmt.Errorf("sendchange: --property %q: the name is not valid UTF-8", p.Name)
+		}
+	}
+	return nil
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -27,13 +27,10 @@ func newStopBuild() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.requestTo(c.pid(botmaster.Path), &messages.StopBuildRequest{Token: c.token, Builder: args[0],
+			_, err = request[*messages.StopBuildResponse](c, paths.Botmaster, &messages.StopBuildRequest{Token: c.token, Builder: args[0],
 				Number: int32(n), Reason: reason}, o.timeout)
 			if err != nil {
 				return err
-			}
-			if _, ok := reply.(*messages.StopBuildResponse); !ok {
-				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "stopping build %s #%d\n", args[0], n)
 			return nil

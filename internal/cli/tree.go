@@ -6,7 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/debug"
+	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/internal/treeview"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -23,22 +24,18 @@ func newTree() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.request(&messages.GetTreeRequest{Token: c.token}, o.timeout)
+			res, err := request[*messages.GetTreeResponse](c, paths.Master, &messages.GetTreeRequest{Token: c.token}, o.timeout)
 			if err != nil {
 				return err
-			}
-			res, ok := reply.(*messages.GetTreeResponse)
-			if !ok {
-				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(debug.FromProto(res.GetRoot()))
+				return enc.Encode(treeview.FromProto(res.GetRoot()))
 			}
 			fmt.Fprintf(out, "generation %d\n", res.GetGeneration())
-			debug.WriteText(out, res.GetRoot())
+			treeview.WriteText(out, res.GetRoot())
 			return nil
 		},
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildmaster/buildmaster/actors/botmaster"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -33,13 +33,10 @@ func newWorker() *cobra.Command {
 				return err
 			}
 			defer c.close()
-			reply, err := c.requestTo(c.pid(botmaster.Path), &messages.WorkerControlRequest{Token: c.token, Worker: args[1], Action: action}, o.timeout)
+			res, err := request[*messages.WorkerControlResponse](c, paths.Botmaster,
+				&messages.WorkerControlRequest{Token: c.token, Worker: args[1], Action: action}, o.timeout)
 			if err != nil {
 				return err
-			}
-			res, ok := reply.(*messages.WorkerControlResponse)
-			if !ok {
-				return &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("unexpected reply %T", reply)}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "worker %s: connected %v, paused %v\n", args[1], res.GetConnected(), res.GetPaused())
 			return nil

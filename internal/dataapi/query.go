@@ -51,9 +51,7 @@ func ParseQuery(v url.Values, md protoreflect.MessageDescriptor) (*Query, error)
 }
 
 func parseQuery(v url.Values, md protoreflect.MessageDescriptor, view View) (*Query, error) {
-	q := &Query{}
-	var errs []string
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	p := &queryParser{md: md, view: view}
 	keys := make([]string, 0, len(v))
 	for k := range v {
 		keys = append(keys, k)
@@ -63,81 +61,117 @@ func parseQuery(v url.Values, md protoreflect.MessageDescriptor, view View) (*Qu
 		vals := v[key]
 		switch key {
 		case "limit", "offset":
-			n, err := strconv.Atoi(last(vals))
-			switch {
-			case err != nil || n < 0:
-				bad("%s=%q: want a whole number ≥ 0", key, last(vals))
-			case key == "limit" && n > MaxLimit:
-				bad("limit=%d: at most %d", n, MaxLimit)
-			case key == "limit":
-				q.Limit = n
-			default:
-				q.Offset = n
-			}
+			p.page(key, vals)
 		case "order":
-			for _, o := range vals {
-				name, desc := strings.CutPrefix(o, "-")
-				fd, err := simpleField(md, view, name)
-				if err != nil {
-					bad("order=%q: %v", o, err)
-					continue
-				}
-				q.Order = append(q.Order, OrderKey{Field: fd, Desc: desc})
-			}
+			p.order(vals)
 		case "field":
-			for _, f := range vals {
-				if _, derived := view.Derived[f]; derived {
-					q.Fields = append(q.Fields, f)
-					continue
-				}
-				fd := view.field(md, f)
-				if fd == nil {
-					bad("field=%q: %s has no such field", f, md.Name())
-					continue
-				}
-				q.Fields = append(q.Fields, view.apiName(fd))
-			}
+			p.fields(vals)
 		default:
-			name, op, ok := strings.Cut(key, "__")
-			if !ok {
-				op = "eq"
-			}
-			if !slices.Contains(operators, op) {
-				bad("%s: unknown operator %q (want one of %s)", key, op, strings.Join(operators, ", "))
-				continue
-			}
-			fd, err := simpleField(md, view, name)
-			if err != nil {
-				bad("%s: %v", key, err)
-				continue
-			}
-			if op == "contains" && fd.Kind() != protoreflect.StringKind {
-				bad("%s: contains needs a text field", key)
-				continue
-			}
-			f := Filter{Field: fd, Op: op}
-			switch op {
-			case "in", "notin":
-				f.Op = map[string]string{"in": "eq", "notin": "ne"}[op]
-				vals = splitList(vals)
-			}
-			for _, s := range vals {
-				val, err := parseValue(fd, s)
-				if err != nil {
-					bad("%s=%q: %v", key, s, err)
-					continue
-				}
-				f.Values = append(f.Values, val)
-			}
-			if len(f.Values) > 0 {
-				q.Filters = append(q.Filters, f)
-			}
+			p.filter(key, vals)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("bad query: %s", strings.Join(errs, "; "))
+	if len(p.errs) > 0 {
+		return nil, fmt.Errorf("bad query: %s", strings.Join(p.errs, "; "))
 	}
-	return q, nil
+	return &p.q, nil
+}
+
+// queryParser is the state of one parseQuery: the query so far and every
+// problem found, each naming its parameter.
+type queryParser struct {
+	md   protoreflect.MessageDescriptor
+	view View
+	q    Query
+	errs []string
+}
+
+// bad notes a problem.
+func (p *queryParser) bad(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Sprintf(format, args...))
+}
+
+// page reads limit or offset (the last value given): a whole number, limit
+// at most MaxLimit.
+func (p *queryParser) page(key string, vals []string) {
+	n, err := strconv.Atoi(last(vals))
+	switch {
+	case err != nil || n < 0:
+		p.bad("%s=%q: want a whole number ≥ 0", key, last(vals))
+	case key == "limit" && n > MaxLimit:
+		p.bad("limit=%d: at most %d", n, MaxLimit)
+	case key == "limit":
+		p.q.Limit = n
+	default:
+		p.q.Offset = n
+	}
+}
+
+// order reads sort keys: a simple field each, descending with a leading "-".
+func (p *queryParser) order(vals []string) {
+	for _, o := range vals {
+		name, desc := strings.CutPrefix(o, "-")
+		fd, err := simpleField(p.md, p.view, name)
+		if err != nil {
+			p.bad("order=%q: %v", o, err)
+			continue
+		}
+		p.q.Order = append(p.q.Order, OrderKey{Field: fd, Desc: desc})
+	}
+}
+
+// fields reads the field selection: any field, or a derived one.
+func (p *queryParser) fields(vals []string) {
+	for _, f := range vals {
+		if _, derived := p.view.Derived[f]; derived {
+			p.q.Fields = append(p.q.Fields, f)
+			continue
+		}
+		fd := p.view.field(p.md, f)
+		if fd == nil {
+			p.bad("field=%q: %s has no such field", f, p.md.Name())
+			continue
+		}
+		p.q.Fields = append(p.q.Fields, p.view.apiName(fd))
+	}
+}
+
+// filter reads a filter, key being field or field__operator (eq when
+// none); in and notin are eq and ne over a list.
+func (p *queryParser) filter(key string, vals []string) {
+	name, op, ok := strings.Cut(key, "__")
+	if !ok {
+		op = "eq"
+	}
+	if !slices.Contains(operators, op) {
+		p.bad("%s: unknown operator %q (want one of %s)", key, op, strings.Join(operators, ", "))
+		return
+	}
+	fd, err := simpleField(p.md, p.view, name)
+	if err != nil {
+		p.bad("%s: %v", key, err)
+		return
+	}
+	if op == "contains" && fd.Kind() != protoreflect.StringKind {
+		p.bad("%s: contains needs a text field", key)
+		return
+	}
+	f := Filter{Field: fd, Op: op}
+	switch op {
+	case "in", "notin":
+		f.Op = map[string]string{"in": "eq", "notin": "ne"}[op]
+		vals = splitList(vals)
+	}
+	for _, s := range vals {
+		val, err := parseValue(fd, s)
+		if err != nil {
+			p.bad("%s=%q: %v", key, s, err)
+			continue
+		}
+		f.Values = append(f.Values, val)
+	}
+	if len(f.Values) > 0 {
+		p.q.Filters = append(p.q.Filters, f)
+	}
 }
 
 func splitList(vals []string) []string {

@@ -34,8 +34,9 @@ func (v View) Write(w io.Writer, plural string, page []proto.Message, total int,
 	return enc.Encode(map[string]any{plural: rows, "meta": map[string]any{"total": total}})
 }
 
-// Record returns m as a JSON object: every field (or those named in fields),
-// unset ones with their zero value.
+// Record returns m as a JSON object: every field (or those named in fields)
+// but secret ones; an unset field is its zero value, or null when it has
+// presence (an optional scalar or a message), as Buildbot's None.
 func Record(m protoreflect.Message, fields []string) map[string]any {
 	return record(m, fields, View{})
 }
@@ -59,6 +60,8 @@ func record(m protoreflect.Message, fields []string, v View) map[string]any {
 	return out
 }
 
+// fieldJSON is the JSON value of field fd: a list, a map, properties as
+// Buildbot renders them, or a single value.
 func fieldJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) any {
 	switch {
 	case fd.IsList() && fd.Message() != nil && fd.Message().FullName() == propertyName:
@@ -85,6 +88,7 @@ func fieldJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) 
 // an object {"name": [value, "source"]}.
 const propertyName = "buildmaster.v1.Property"
 
+// properties renders a property list as {"name": [value, "source"]}.
 func properties(l protoreflect.List) map[string]any {
 	out := make(map[string]any, l.Len())
 	for i := range l.Len() {
@@ -98,6 +102,9 @@ func properties(l protoreflect.List) map[string]any {
 	return out
 }
 
+// valueJSON is the JSON value of one value of fd: timestamps as epoch
+// seconds, durations as seconds, messages as objects, bytes as base64, enums
+// as numbers; has is false when the field is unset.
 func valueJSON(fd protoreflect.FieldDescriptor, v protoreflect.Value, has bool) any {
 	if !has && fd.HasPresence() && !fd.IsList() && !fd.IsMap() {
 		return nil // an unset optional field, e.g. the results of a running build, is null as in Buildbot

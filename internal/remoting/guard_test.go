@@ -36,7 +36,7 @@ func testPolicy(log *slog.Logger) *Policy {
 	return &Policy{
 		Targets: map[string][]proto.Message{"master": {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}}},
 		Log:     log,
-		self:    testSelf,
+		self:    func() string { return testSelf },
 	}
 }
 
@@ -125,7 +125,7 @@ func TestVerdict(t *testing.T) {
 		{name: "target at protoactor's nonhost", edit: func(b *remote.MessageBatch, _ *remote.MessageEnvelope) {
 			b.Targets[0].Address = "nonhost"
 		}, want: DropForeignTarget},
-		{name: "policy not started: own address unknown", policy: func(p *Policy) { p.self = "" }, want: DropForeignTarget},
+		{name: "policy not started: own address unknown", policy: func(p *Policy) { p.self = nil }, want: DropForeignTarget},
 
 		{name: "JSON serializer", edit: func(_ *remote.MessageBatch, e *remote.MessageEnvelope) {
 			e.SerializerId, e.MessageData = 1, []byte(`{"token":"tok"}`)
@@ -251,7 +251,7 @@ func safeForEndpointReader(b *remote.MessageBatch, e *remote.MessageEnvelope, p 
 		return false
 	}
 	target := b.Targets[e.Target]
-	if target.Address != p.self || p.self == "" {
+	if target.Address != p.address() || p.address() == "" {
 		return false
 	}
 	if e.Sender > 0 {

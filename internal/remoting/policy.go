@@ -31,10 +31,11 @@ type Policy struct {
 	// Dropped, when set, is told the reason of each dropped message.
 	Dropped func(reason string)
 
-	// self is the address this process's remote endpoint advertises (set by
-	// Start). protoactor forwards a message whose target names any other
-	// address to that address, so such a target is dropped.
-	self string
+	// self returns the address this process's remote endpoint advertises
+	// (set by Start); nil or "" while unknown. protoactor forwards a message
+	// whose target names any other address to that address, so such a
+	// target is dropped.
+	self func() string
 	// logs limits the drop lines; suppressed counts those left out.
 	logs       *rate.Limiter
 	suppressed *atomic.Int64
@@ -59,6 +60,15 @@ const (
 	DropForeignTarget = "foreign_target" // the target is not in this process
 )
 
+// address is the address this process's remote endpoint advertises; ""
+// while unknown.
+func (p *Policy) address() string {
+	if p.self == nil {
+		return ""
+	}
+	return p.self()
+}
+
 // verdict checks one envelope. It returns code "" when the envelope may be
 // delivered, or one of the Drop* codes and a detail.
 func (p *Policy) verdict(b *remote.MessageBatch, e *remote.MessageEnvelope, peerHost string) (target, typeName, code, detail string) {
@@ -70,8 +80,8 @@ func (p *Policy) verdict(b *remote.MessageBatch, e *remote.MessageEnvelope, peer
 		return "", typeName, DropMalformed, "target index out of range"
 	}
 	target = b.Targets[e.Target].GetId()
-	if addr := b.Targets[e.Target].GetAddress(); p.self == "" || addr != p.self {
-		return target, typeName, DropForeignTarget, "target address " + addr + " is not this process's (" + p.self + ")"
+	if addr, self := b.Targets[e.Target].GetAddress(), p.address(); self == "" || addr != self {
+		return target, typeName, DropForeignTarget, "target address " + addr + " is not this process's (" + self + ")"
 	}
 	if e.Sender < 0 || int(e.Sender) > len(b.Senders) || (e.Sender > 0 && b.Senders[e.Sender-1] == nil) {
 		return target, typeName, DropMalformed, "sender index out of range"

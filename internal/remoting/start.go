@@ -1,6 +1,7 @@
 package remoting
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -33,30 +34,26 @@ const ConnBufferBytes = 8 << 10
 // picks a free one) behind policy, and returns it with the address it
 // listens on. Unlike remote.Start, it reports a port it cannot bind as an
 // error instead of panicking.
+//
+// protoactor binds the socket itself (it takes an address, not a listener),
+// so the endpoint is bound once, here; with port 0 the address it reports is
+// the one the system picked.
 func Start(system *actor.ActorSystem, addr string, policy *Policy) (*remote.Remote, string, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)
 	}
 	port, err := strconv.Atoi(portStr)
+	if err == nil && (port < 0 || port > 65535) {
+		err = errors.New("not a port number")
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("remote listener %q: bad port: %w", addr, err)
 	}
-	// Bind once first: to report a busy port as an error, to find a free
-	// port when given 0 (remote.Start must be given the real one, so that the
-	// address it advertises is the one peers can reach), and to learn that
-	// address exactly as the library will spell it.
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)
-	}
-	if port == 0 {
-		port = l.Addr().(*net.TCPAddr).Port
-	}
-	self := l.Addr().String()
-	l.Close()
 	guard := *policy
-	guard.self = self
+	// The address the library advertises, read by the guard once the
+	// endpoint serves (Start sets it before it serves).
+	guard.self = system.Address
 	guard.logs, guard.suppressed = rate.NewLimiter(DropLogRate, DropLogBurst), &atomic.Int64{}
 	cfg := remote.Configure(host, port,
 		// The library starts each peer's outbound queue at a million slots
@@ -73,13 +70,15 @@ func Start(system *actor.ActorSystem, addr string, policy *Policy) (*remote.Remo
 			grpc.WithReadBufferSize(ConnBufferBytes), grpc.WithWriteBufferSize(ConnBufferBytes)))
 	r := remote.NewRemote(system, cfg)
 	if err := startRecovering(r); err != nil {
+		// The library's error is text; bind to say why with the error itself.
+		if l, lerr := net.Listen("tcp", addr); lerr != nil {
+			err = lerr
+		} else {
+			l.Close()
+		}
 		return nil, "", fmt.Errorf("remote listener %q: %w", addr, err)
 	}
-	if system.Address() != self {
-		r.Shutdown(false)
-		return nil, "", fmt.Errorf("remote listener %q: listening as %s, expected %s", addr, system.Address(), self)
-	}
-	return r, self, nil
+	return r, system.Address(), nil
 }
 
 func startRecovering(r *remote.Remote) (err error) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,14 +59,14 @@ func startLive(t *testing.T) *liveEndpoint {
 		system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 		l := &liveEndpoint{system: system, got: make(chan received, 100), rec: &recorder{}}
 		p := l.rec.policy()
-		p.self = "" // Start must set it: the policy given is a template
+		p.self = nil // Start must set it: the policy given is a template
 		p.Futures = true
 		r, addr, err := Start(system, "127.0.0.1:0", p)
 		if err != nil {
 			liveErr = err
 			return
 		}
-		if p.self != "" {
+		if p.self != nil {
 			liveErr = errors.New("Start changed the caller's policy")
 			return
 		}
@@ -296,11 +299,36 @@ func TestStartRepliesReachOnlyFutures(t *testing.T) {
 }
 
 func TestStartReportsABusyPort(t *testing.T) {
+	// protoactor sets gRPC's global logger before it binds, which races with
+	// the endpoint other tests of this binary started: bind in a process of
+	// its own (this test binary, running this test alone).
+	if addr := os.Getenv("REMOTING_TEST_BUSY_ADDR"); addr != "" {
+		quiet := slog.New(slog.DiscardHandler)
+		system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+		defer system.Shutdown()
+		r, _, err := Start(system, addr, &Policy{Log: quiet})
+		if err == nil {
+			r.Shutdown(false)
+			t.Fatalf("Start(%q) succeeded", addr)
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), addr) {
+			t.Fatalf("Start(%q): %v", addr, err)
+		}
+		return
+	}
 	l := testkit.Listen(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStartReportsABusyPort$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "REMOTING_TEST_BUSY_ADDR="+l.Addr().String())
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func TestStartRefusesBadAddresses(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	defer system.Shutdown()
-	for _, addr := range []string{l.Addr().String(), "127.0.0.1", "127.0.0.1:http-ish", "127.0.0.1:99999"} {
+	for _, addr := range []string{"127.0.0.1", "127.0.0.1:http-ish", "127.0.0.1:99999", "127.0.0.1:-1"} {
 		if r, _, err := Start(system, addr, &Policy{Log: quiet}); err == nil {
 			r.Shutdown(false)
 			t.Fatalf("Start(%q) succeeded", addr)

@@ -94,6 +94,7 @@ func canBeCollapsed(txn *memdb.Txn, newBS, oldBS *messages.Buildset) (bool, erro
 	return bytes.Equal(schedulerProps(newBS), schedulerProps(oldBS)), nil
 }
 
+// stampsByCodebase returns the buildset's sourcestamps by codebase.
 func stampsByCodebase(txn *memdb.Txn, bs *messages.Buildset) (map[string]*messages.SourceStamp, error) {
 	out := map[string]*messages.SourceStamp{}
 	for _, id := range bs.GetSourcestampIds() {
@@ -108,6 +109,7 @@ func stampsByCodebase(txn *memdb.Txn, bs *messages.Buildset) (map[string]*messag
 	return out, nil
 }
 
+// hasChanges reports whether a change has sourcestamp ssid.
 func hasChanges(txn *memdb.Txn, ssid uint64) (bool, error) {
 	raw, err := txn.First(TableChanges, IndexChangeSourceStamp, ssid)
 	return raw != nil, err

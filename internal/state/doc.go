@@ -16,19 +16,18 @@
 // (hashicorp/raft-wal: append-only segment files, one fsync per batch; a
 // dir/raft.db left by the earlier bbolt log is moved into it once), the
 // directory is locked against a second process (dir/LOCK), snapshots live
-// under dir/snapshots and are
-// taken by raft (SnapshotThreshold entries, checked every SnapshotInterval)
-// and on Close; a snapshot streams every table as length-prefixed protobuf
-// rows with a row-count trailer. Submit returns a Future that resolves once
-// the command is committed to disk and applied; SubmitAsync hands the wait
-// to a goroutine so an actor's mailbox never blocks. Read returns an
-// immutable read transaction that never waits for writers.
+// under dir/snapshots and are taken by raft (SnapshotThreshold entries,
+// checked every SnapshotInterval) and on Close; a snapshot streams every
+// table as length-prefixed protobuf rows with a row-count trailer. Submit
+// returns a Future that resolves once the command is committed to disk and
+// applied; SubmitAsync hands the wait to a goroutine so an actor's mailbox
+// never blocks. Read returns an immutable read transaction that never waits
+// for writers.
 //
 // Recovery: Open restores the latest snapshot and replays the log after it.
 // A torn final append to the log fails its checksum and is dropped by the
-// WAL (it was never acknowledged). A damaged
-// latest snapshot (CRC mismatch, truncated, unreadable meta.json, rows that
-// do not decode) makes Open fail with an error naming the file, instead of
-// raft's silent fallback to an older snapshot whose following log entries
-// may be compacted away.
+// WAL (it was never acknowledged). A damaged latest snapshot (CRC mismatch,
+// truncated, unreadable meta.json, rows that do not decode) makes Open fail
+// with an error naming the file, instead of raft's silent fallback to an
+// older snapshot whose following log entries may be compacted away.
 package state

@@ -1,16 +1,10 @@
 package state
 
 import (
-	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
-	"fmt"
-	"io"
+	"iter"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/buildmaster/buildmaster/messages"
 )
 
 // First returns the first row of table whose index matches args (for a
@@ -23,71 +17,61 @@ func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	return raw.(proto.Message)
 }
 
-// LogLines returns lines first…last (0-based, inclusive; last < 0 means to
-// the end) of log logid, each with its newline, from its chunks in
-// logchunks in order. It reads only the chunks that hold those lines.
-// Chunks compressed with gzip (1) or bzip2 (2) are decompressed; lz4 (3) is
-// an error.
-func LogLines(txn *memdb.Txn, logid uint64, first, last int64) ([]byte, error) {
-	if first < 0 {
-		first = 0
+// get returns the first row of table whose index matches args, as a T, or
+// the zero T.
+func get[T any](txn *memdb.Txn, table, index string, args ...any) (T, error) {
+	var zero T
+	raw, err := txn.First(table, index, args...)
+	if err != nil || raw == nil {
+		return zero, err
 	}
-	// The chunk holding line first is the last one starting at or before it.
-	start := first
-	if it, err := txn.ReverseLowerBound(TableLogChunks, IndexID, logid, first); err == nil {
-		if raw := it.Next(); raw != nil && raw.(*messages.LogChunk).Logid == logid {
-			start = raw.(*messages.LogChunk).FirstLine
-		}
-	}
-	it, err := txn.LowerBound(TableLogChunks, IndexID, logid, start)
+	return raw.(T), nil
+}
+
+// collect reads every row an iterator gives before anything is written, so
+// that writes never disturb the iteration.
+func collect[T any](it memdb.ResultIterator, err error) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []byte
+	var out []T
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := raw.(*messages.LogChunk)
-		if c.Logid != logid || (last >= 0 && c.FirstLine > last) {
-			break
-		}
-		content, err := chunkContent(c)
-		if err != nil {
-			return nil, err
-		}
-		n := c.FirstLine
-		for len(content) > 0 {
-			line := content
-			if i := bytes.IndexByte(content, '\n'); i >= 0 {
-				line = content[:i+1]
-			}
-			content = content[len(line):]
-			if n >= first && (last < 0 || n <= last) {
-				out = append(out, line...)
-			}
-			n++
-		}
+		out = append(out, raw.(T))
 	}
 	return out, nil
 }
 
-func chunkContent(c *messages.LogChunk) ([]byte, error) {
-	var r io.Reader
-	switch c.Compressed {
-	case 0:
-		return c.Content, nil
-	case 1:
-		zr, err := gzip.NewReader(bytes.NewReader(c.Content))
-		if err != nil {
-			return nil, fmt.Errorf("state: log %d chunk at line %d: %w", c.Logid, c.FirstLine, err)
+// Scan yields every row of table in id order (or reversed). It stops when
+// the caller stops.
+func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
+	return ScanIndex(txn, table, IndexID+"_prefix", descending)
+}
+
+// ScanIndex yields the rows of table whose index matches args, in index
+// order (or reversed). Rows equal on a non-unique index follow in id order.
+func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
+	return func(yield func(proto.Message) bool) {
+		get := txn.Get
+		if descending {
+			get = txn.GetReverse
 		}
-		r = zr
-	case 2:
-		r = bzip2.NewReader(bytes.NewReader(c.Content))
-	default:
-		return nil, fmt.Errorf("state: log %d chunk at line %d: compression %d not supported", c.Logid, c.FirstLine, c.Compressed)
+		it, err := get(table, index, args...)
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(proto.Message)) {
+				return
+			}
+		}
 	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("state: log %d chunk at line %d: %w", c.Logid, c.FirstLine, err)
+}
+
+// Lookup returns the row of table whose id is id, or nil.
+func Lookup(txn *memdb.Txn, table string, id uint64) proto.Message {
+	raw, err := txn.First(table, IndexID, id)
+	if err != nil || raw == nil {
+		return nil
 	}
-	return b, nil
+	return raw.(proto.Message)
 }

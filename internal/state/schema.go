@@ -1,13 +1,6 @@
 package state
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"io"
-
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -66,7 +59,8 @@ const (
 	IndexIdentifier = "identifier"
 )
 
-// Tables is every table, in snapshot order.
+// Tables is every table, in snapshot order. A new table goes at the end: a
+// snapshot names a table by its position.
 var Tables = []string{
 	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
@@ -74,76 +68,17 @@ var Tables = []string{
 	TableUsersInfo,
 }
 
-// keyIndex is a memdb indexer whose keys are an order-preserving encoding of
-// a tuple of values (uint64 and int64 in big-endian 6-bit digits, int64 with its sign bit flipped, strings NUL-terminated), so
-// that iteration follows numeric order (memdb's UintFieldIndex uses varints,
-// which do not sort). fn returns ok=false to leave a row out of the index.
-type keyIndex struct {
-	fn func(obj any) (vals []any, ok bool)
-}
-
-// appendUint64 appends v as 11 big-endian digits of 6 bits (the first of
-// 4), one byte each, so that keys sort numerically and no radix node has
-// more than 64 children: go-immutable-radix copies a node's whole edge
-// list on every write under it, and ids, being dense, would fill nodes to
-// 256 edges with whole bytes. Against bytes, a build's writes allocate 40%
-// less (BenchmarkApplyBuild) and a snapshot restore, whose trees are one
-// level deeper, takes about 12% longer (BenchmarkReadSnapshot); 4-bit
-// digits would cost the restore 30%.
-func appendUint64(b []byte, v uint64) []byte {
-	b = append(b, byte(v>>60))
-	for shift := 54; shift >= 0; shift -= 6 {
-		b = append(b, byte(v>>shift)&0x3F)
-	}
-	return b
-}
-
-func encodeKey(vals ...any) ([]byte, error) {
-	b := make([]byte, 0, 11*len(vals))
-	for _, v := range vals {
-		switch x := v.(type) {
-		case uint64:
-			b = appendUint64(b, x)
-		case int64:
-			b = appendUint64(b, uint64(x)^(1<<63))
-		case int32:
-			b = appendUint64(b, uint64(int64(x))^(1<<63))
-		case int:
-			b = appendUint64(b, uint64(int64(x))^(1<<63))
-		case string:
-			b = append(b, x...)
-			b = append(b, 0)
-		default:
-			return nil, fmt.Errorf("state: index key of type %T not supported", v)
-		}
-	}
-	return b, nil
-}
-
-func (k keyIndex) FromObject(raw any) (bool, []byte, error) {
-	vals, ok := k.fn(raw)
-	if !ok {
-		return false, nil, nil
-	}
-	b, err := encodeKey(vals...)
-	return err == nil, b, err
-}
-
-func (k keyIndex) FromArgs(args ...any) ([]byte, error) {
-	if len(args) == 0 {
-		return nil, fmt.Errorf("state: index lookup needs arguments")
-	}
-	return encodeKey(args...)
-}
-
-func (k keyIndex) PrefixFromArgs(args ...any) ([]byte, error) { return encodeKey(args...) }
-
+// idx is a secondary index on the values fn gives for a row; a row fn
+// leaves out is not in it.
 func idx(name string, unique bool, fn func(obj any) ([]any, bool)) *memdb.IndexSchema {
 	return &memdb.IndexSchema{Name: name, Unique: unique, AllowMissing: true, Indexer: keyIndex{fn: fn}}
 }
 
+// always is the result of a key function for a row that is always indexed.
 func always(vals ...any) ([]any, bool) { return vals, true }
 
+// table is a table whose id index is on the values id gives, with more
+// indexes.
 func table(name string, id func(obj any) ([]any, bool), more ...*memdb.IndexSchema) *memdb.TableSchema {
 	t := &memdb.TableSchema{Name: name, Indexes: map[string]*memdb.IndexSchema{}}
 	t.Indexes[IndexID] = &memdb.IndexSchema{Name: IndexID, Unique: true, Indexer: keyIndex{fn: id}}
@@ -153,7 +88,9 @@ func table(name string, id func(obj any) ([]any, bool), more ...*memdb.IndexSche
 	return t
 }
 
-// Schema returns the memdb schema: one table per record type.
+// Schema returns the memdb schema: one table per record type. It is one
+// list, an entry a table, so that every table and index is read in one
+// place; a new table adds its entry.
 func Schema() *memdb.DBSchema {
 	ts := []*memdb.TableSchema{
 		table(TableMasters, func(o any) ([]any, bool) { return always(o.(*messages.Master).Id) },
@@ -236,29 +173,3 @@ func Schema() *memdb.DBSchema {
 
 // NewDB returns an empty database with Schema.
 func NewDB() (*memdb.MemDB, error) { return memdb.NewMemDB(Schema()) }
-
-// Dump writes every row of every table to w in a canonical text form: one
-// line per row, "table {json}", tables in Tables order, rows in id order.
-// Two databases with the same content dump to the same bytes.
-func Dump(w io.Writer, txn *memdb.Txn) error {
-	for _, t := range Tables {
-		it, err := txn.Get(t, IndexID+"_prefix")
-		if err != nil {
-			return err
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(raw.(proto.Message))
-			if err != nil {
-				return err
-			}
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, js); err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(w, "%s %s\n", t, buf.Bytes()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}

@@ -13,9 +13,6 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// ActorName is the name of the worker's actor, the target of ToWorker.
-const ActorName = "worker"
-
 // agent is the actor `worker`. It owns the current session's link and the
 // running commands; each command runs on its own goroutine and reports its
 // end with cmdDone. Run's goroutine drives it with attach, stopCommands

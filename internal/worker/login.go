@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -84,6 +85,8 @@ func (w *worker) attempt(ctx context.Context) (*link, error) {
 		Info:            workerInfo(w.o.Basedir),
 		ProtocolVersion: messages.ProtocolVersion_PROTOCOL_VERSION_1,
 	}
+	// Not ask.Ask: the wait also takes a loss report from w.lost, which
+	// must not be consumed once the answer is in (the session watches it).
 	type answer struct {
 		res any
 		err error
@@ -103,17 +106,13 @@ func (w *worker) attempt(ctx context.Context) (*link, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	resp, err := ask.Reply[*messages.WorkerLoginResponse](a.res, a.err)
 	switch {
-	case errors.Is(a.err, actor.ErrTimeout):
+	case errors.Is(err, actor.ErrTimeout):
 		return nil, fmt.Errorf("no answer to the login within %s (can the master connect back to %s? see --listen; "+
 			"and --master must be the address the master advertises)", loginTimeout, w.addr)
-	case a.err != nil:
-		return nil, fmt.Errorf("login: %w", a.err)
-	}
-	resp, ok := a.res.(*messages.WorkerLoginResponse)
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("unexpected answer to the login: %T", a.res)
+	case err != nil:
+		return nil, fmt.Errorf("login: %w", err)
 	case !resp.GetOk():
 		return nil, &refusedError{msg: resp.GetError()}
 	case resp.GetSession() == "":

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -88,7 +89,7 @@ func TestPeerChild(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
 	_, addr, err := remoting.Start(system, listen, &remoting.Policy{
-		Targets: map[string][]proto.Message{PBManager: {&messages.WorkerLogin{}, &messages.FromWorker{}}},
+		Targets: map[string][]proto.Message{paths.PBManager: {&messages.WorkerLogin{}, &messages.FromWorker{}}},
 		Log:     log,
 	})
 	if err != nil {
@@ -121,7 +122,7 @@ func TestPeerChild(t *testing.T) {
 					delete(sessions, old)
 				}
 				sessions[s], current[m.GetName()] = m.GetName(), s
-				workers[m.GetName()] = actor.NewPID(c.Sender().GetAddress(), ActorName)
+				workers[m.GetName()] = actor.NewPID(c.Sender().GetAddress(), paths.WorkerAgent)
 				resp = &messages.WorkerLoginResponse{Ok: true, Session: s, KeepaliveInterval: durationpb.New(keepalive)}
 				ev.Session = s
 			}
@@ -161,7 +162,7 @@ func TestPeerChild(t *testing.T) {
 				c.Send(workers[m.Name], to)
 			}
 		}
-	}), PBManager)
+	}), paths.PBManager)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)
 		os.Exit(3)

@@ -11,12 +11,10 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// PBManager is the master's actor that takes logins and FromWorker.
-const PBManager = "master/pbmanager"
 
 // Shutdown timing: how long the worker waits for killed commands to end
 // (a shell command gives up 5 s after SIGKILL), and for its farewell
@@ -66,7 +64,7 @@ func start(o Options) (*worker, error) {
 	lib := o.LibLog
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return lib }))
 	r, addr, err := remoting.Start(system, o.Listen, &remoting.Policy{
-		Targets: map[string][]proto.Message{ActorName: {&messages.ToWorker{}}},
+		Targets: map[string][]proto.Message{paths.WorkerAgent: {&messages.ToWorker{}}},
 		Futures: true,
 		Log:     o.Log,
 	})
@@ -76,7 +74,7 @@ func start(o Options) (*worker, error) {
 	}
 	w := &worker{
 		o: o, log: o.Log.With("worker", o.Name), system: system, remote: r, addr: addr,
-		pbmanager: actor.NewPID(o.Master, PBManager),
+		pbmanager: actor.NewPID(o.Master, paths.PBManager),
 		lost:      make(chan struct{}, 1),
 		shutdown:  make(chan bool, 4),
 	}
@@ -100,7 +98,7 @@ func start(o Options) (*worker, error) {
 		}
 	})
 	ag := newAgent(w.log, o.Basedir, w.shutdown)
-	w.agent, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ag }), ActorName)
+	w.agent, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ag }), paths.WorkerAgent)
 	if err != nil {
 		w.close()
 		return nil, fmt.Errorf("worker: %w", err)

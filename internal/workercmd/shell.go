@@ -128,57 +128,16 @@ func RunShell(ctx context.Context, s Shell, out Output) Result {
 	}
 	ch.header(startHeader(s, cmd, display))
 
-	rOut, wOut, err := os.Pipe()
-	if err != nil {
-		return fail(err)
-	}
-	rErr, wErr, err := os.Pipe()
-	if err != nil {
-		rOut.Close()
-		wOut.Close()
-		return fail(err)
-	}
-	cmd.Stdout, cmd.Stderr = wOut, wErr
-	start := time.Now()
-	err = cmd.Start()
-	wOut.Close()
-	wErr.Close()
-	if err != nil {
-		rOut.Close()
-		rErr.Close()
-		return fail(fmt.Errorf("cannot start %s: %w", display, err))
-	}
-
 	r := &run{
-		s: s, ch: ch, cmd: cmd, display: display, pgid: cmd.Process.Pid,
+		s: s, ch: ch, cmd: cmd, display: display,
 		data: make(chan piece), done: make(chan struct{}), exited: make(chan error, 1),
 	}
-	r.readers.Go(func() { readPipe(rOut, Stdout, r.data, r.done) })
-	r.readers.Go(func() { readPipe(rErr, Stderr, r.data, r.done) })
-	go func() { r.exited <- waitExit(r.pgid) }()
-
+	if err := r.start(); err != nil {
+		return fail(err)
+	}
 	abandoned := r.loop(ctx, flushEvery)
-
-	close(r.done)
-	rOut.Close()
-	rErr.Close()
-	r.readers.Wait()
-	if abandoned {
-		go cmd.Wait() // reap it if it ever dies
-		r.res.ExitCode = -1
-		r.res.Elapsed = time.Since(start)
-		return r.res
-	}
-	if r.killing {
-		// Group members that survived SIGTERM, or that closed their
-		// output early: the leader is not reaped yet, so pgid is still
-		// this group's id.
-		r.kill(syscall.SIGKILL)
-	}
-	waitErr := cmd.Wait()
-	r.res.Elapsed = time.Since(start)
-	r.finish(waitErr)
-	return r.res
+	r.stopReading()
+	return r.end(abandoned)
 }
 
 // piece is what a pipe reader hands to the loop: bytes, or end of stream.
@@ -224,11 +183,74 @@ type run struct {
 	done    chan struct{}
 	exited  chan error
 
+	stdout, stderr *os.File // the read ends of the output pipes
+	started        time.Time
+
 	eofs       int
 	leaderDone bool
 	killing    bool
 	idle       *time.Timer // Timeout
 	res        Result
+}
+
+// start starts the command with its output on two pipes, a reader on each
+// and a waiter for the leader's exit. A pipe or start failure is returned,
+// everything opened closed again.
+func (r *run) start() error {
+	rOut, wOut, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	rErr, wErr, err := os.Pipe()
+	if err != nil {
+		rOut.Close()
+		wOut.Close()
+		return err
+	}
+	r.cmd.Stdout, r.cmd.Stderr = wOut, wErr
+	r.started = time.Now()
+	err = r.cmd.Start()
+	wOut.Close()
+	wErr.Close()
+	if err != nil {
+		rOut.Close()
+		rErr.Close()
+		return fmt.Errorf("cannot start %s: %w", r.display, err)
+	}
+	r.stdout, r.stderr, r.pgid = rOut, rErr, r.cmd.Process.Pid
+	r.readers.Go(func() { readPipe(rOut, Stdout, r.data, r.done) })
+	r.readers.Go(func() { readPipe(rErr, Stderr, r.data, r.done) })
+	go func() { r.exited <- waitExit(r.pgid) }()
+	return nil
+}
+
+// stopReading stops the pipe readers and closes the pipes.
+func (r *run) stopReading() {
+	close(r.done)
+	r.stdout.Close()
+	r.stderr.Close()
+	r.readers.Wait()
+}
+
+// end reaps the command (unless it was abandoned: then it is reaped in the
+// background if it ever dies) and returns how it ended.
+func (r *run) end(abandoned bool) Result {
+	if abandoned {
+		go r.cmd.Wait() // reap it if it ever dies
+		r.res.ExitCode = -1
+		r.res.Elapsed = time.Since(r.started)
+		return r.res
+	}
+	if r.killing {
+		// Group members that survived SIGTERM, or that closed their
+		// output early: the leader is not reaped yet, so pgid is still
+		// this group's id.
+		r.kill(syscall.SIGKILL)
+	}
+	waitErr := r.cmd.Wait()
+	r.res.Elapsed = time.Since(r.started)
+	r.finish(waitErr)
+	return r.res
 }
 
 // loop runs until the leader has exited and both pipes are closed. It
@@ -237,39 +259,8 @@ type run struct {
 func (r *run) loop(ctx context.Context, flushEvery time.Duration) (abandoned bool) {
 	ticker := time.NewTicker(flushEvery)
 	defer ticker.Stop()
-	var idleC, maxC, graceC, backupC <-chan time.Time
-	if r.s.Timeout > 0 {
-		r.idle = time.NewTimer(r.s.Timeout)
-		defer r.idle.Stop()
-		idleC = r.idle.C
-	}
-	if r.s.MaxTime > 0 {
-		t := time.NewTimer(r.s.MaxTime)
-		defer t.Stop()
-		maxC = t.C
-	}
-	ctxDone := ctx.Done()
-	var grace *time.Timer
-	defer func() {
-		if grace != nil {
-			grace.Stop()
-		}
-	}()
-
-	startKill := func(msg string) {
-		r.killing = true
-		idleC, maxC, ctxDone = nil, nil, nil
-		r.ch.header("\n" + msg + ", attempting to kill\n")
-		if r.s.SigtermGrace > 0 {
-			r.kill(syscall.SIGTERM)
-			grace = time.NewTimer(r.s.SigtermGrace)
-			graceC = grace.C
-			return
-		}
-		r.kill(syscall.SIGKILL)
-		backupC = time.After(backupTimeout)
-	}
-
+	d := r.arm(ctx)
+	defer d.stop()
 	for r.eofs < 2 || !r.leaderDone {
 		select {
 		case p := <-r.data:
@@ -280,7 +271,7 @@ func (r *run) loop(ctx context.Context, flushEvery time.Duration) (abandoned boo
 			r.leaderDone = true
 		case <-ticker.C:
 			r.ch.tick()
-		case <-idleC:
+		case <-d.idle:
 			// Output may be waiting that arrived in time but was not
 			// taken yet, for instance because out was slow.
 			select {
@@ -290,21 +281,20 @@ func (r *run) loop(ctx context.Context, flushEvery time.Duration) (abandoned boo
 			default:
 			}
 			r.res.TimedOut = true
-			startKill(fmt.Sprintf("command timed out: %s seconds without output running %s",
+			r.startKill(d, fmt.Sprintf("command timed out: %s seconds without output running %s",
 				seconds(r.s.Timeout), r.display))
-		case <-maxC:
+		case <-d.max:
 			r.res.MaxTimeExceeded = true
-			startKill(fmt.Sprintf("command timed out: %s seconds elapsed running %s",
+			r.startKill(d, fmt.Sprintf("command timed out: %s seconds elapsed running %s",
 				seconds(r.s.MaxTime), r.display))
-		case <-ctxDone:
+		case <-d.ctx:
 			r.res.Interrupted = true
-			startKill("command interrupted")
-		case <-graceC:
-			graceC = nil
+			r.startKill(d, "command interrupted")
+		case <-d.grace:
+			d.grace = nil
 			r.kill(syscall.SIGKILL)
-			backupC = time.After(backupTimeout)
-		case <-backupC:
-			backupC = nil
+			d.backup = time.After(backupTimeout)
+		case <-d.backup:
 			if !r.leaderDone {
 				r.ch.header("SIGKILL failed to kill process\nusing fake rc=-1\n")
 				r.res.Err = errors.New("SIGKILL failed to kill process")
@@ -317,6 +307,57 @@ func (r *run) loop(ctx context.Context, flushEvery time.Duration) (abandoned boo
 		}
 	}
 	return false
+}
+
+// deadlines are what loop waits for besides output and the leader's exit:
+// the reasons to kill (Timeout without output, MaxTime, ctx) until a kill
+// starts, then the SIGTERM grace and the SIGKILL backup. A nil channel is
+// not armed.
+type deadlines struct {
+	idle, max, grace, backup <-chan time.Time
+	ctx                      <-chan struct{}
+	timers                   []*time.Timer // to stop when loop ends
+}
+
+// arm starts the timers of Timeout (r.idle, reset by output) and MaxTime.
+func (r *run) arm(ctx context.Context) *deadlines {
+	d := &deadlines{ctx: ctx.Done()}
+	if r.s.Timeout > 0 {
+		r.idle = time.NewTimer(r.s.Timeout)
+		d.timers = append(d.timers, r.idle)
+		d.idle = r.idle.C
+	}
+	if r.s.MaxTime > 0 {
+		t := time.NewTimer(r.s.MaxTime)
+		d.timers = append(d.timers, t)
+		d.max = t.C
+	}
+	return d
+}
+
+// stop stops every timer armed.
+func (d *deadlines) stop() {
+	for _, t := range d.timers {
+		t.Stop()
+	}
+}
+
+// startKill starts killing the command for the reason msg: SIGTERM and the
+// grace timer when SigtermGrace is set, else SIGKILL and the backup timer.
+// The reasons to kill are disarmed: the first one wins.
+func (r *run) startKill(d *deadlines, msg string) {
+	r.killing = true
+	d.idle, d.max, d.ctx = nil, nil, nil
+	r.ch.header("\n" + msg + ", attempting to kill\n")
+	if r.s.SigtermGrace > 0 {
+		r.kill(syscall.SIGTERM)
+		grace := time.NewTimer(r.s.SigtermGrace)
+		d.timers = append(d.timers, grace)
+		d.grace = grace.C
+		return
+	}
+	r.kill(syscall.SIGKILL)
+	d.backup = time.After(backupTimeout)
 }
 
 // take hands one piece of output to the chunker.

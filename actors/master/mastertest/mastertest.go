@@ -1,6 +1,6 @@
 // Package mastertest starts in-process masters for the tests of the
 // services: a real master (real actors, real state), without its remote
-// endpoint, on free 127.0.0.1 ports.
+// endpoint, serving HTTP on listeners bound here on 127.0.0.1:0.
 package mastertest
 
 import (
@@ -18,19 +18,21 @@ import (
 const Token = "test-token"
 
 // Start starts a master on the config body (YAML without listen, which
-// Start adds), keeping its state in dataDir ("" for ephemeral), logging to
-// log (nil: nowhere). The master is stopped when the test ends.
+// Start adds: the addresses of the listeners it binds and hands over),
+// keeping its state in dataDir ("" for ephemeral), logging to log (nil:
+// nowhere). The master is stopped when the test ends.
 func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master {
 	t.Helper()
-	addrs := testkit.FreeAddrs(t, 2)
-	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", addrs[0], addrs[1], body))
+	www, debug := testkit.Listen(t), testkit.Listen(t)
+	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", debug.Addr(), www.Addr(), body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m, err := master.Start(master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == ""})
+	m, err := master.Start(master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == "",
+		Listeners: master.Listeners{WWW: www, Debug: debug}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,9 @@
 package state
 
 import (
-	"iter"
 	"maps"
 
 	"github.com/hashicorp/go-memdb"
-	"google.golang.org/protobuf/proto"
 )
 
 // tableRowCounts is the Store's own table of rows per table: one row,
@@ -24,6 +22,7 @@ type rowCounts struct {
 
 const rowCountsID = "counts"
 
+// rowCountSchema is tableRowCounts' schema.
 func rowCountSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableRowCounts, Indexes: map[string]*memdb.IndexSchema{
 		IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
@@ -85,39 +84,4 @@ func writeTxn(db *memdb.MemDB) *memdb.Txn {
 	txn := db.Txn(true)
 	txn.TrackChanges()
 	return txn
-}
-
-// Scan yields every row of table in id order (or reversed). It stops when
-// the caller stops.
-func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
-	return ScanIndex(txn, table, IndexID+"_prefix", descending)
-}
-
-// ScanIndex yields the rows of table whose index matches args, in index
-// order (or reversed). Rows equal on a non-unique index follow in id order.
-func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
-	return func(yield func(proto.Message) bool) {
-		get := txn.Get
-		if descending {
-			get = txn.GetReverse
-		}
-		it, err := get(table, index, args...)
-		if err != nil {
-			return
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			if !yield(raw.(proto.Message)) {
-				return
-			}
-		}
-	}
-}
-
-// Lookup returns the row of table whose id is id, or nil.
-func Lookup(txn *memdb.Txn, table string, id uint64) proto.Message {
-	raw, err := txn.First(table, IndexID, id)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(proto.Message)
 }

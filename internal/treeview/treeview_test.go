@@ -1,4 +1,4 @@
-package debug
+package treeview
 
 import (
 	"bytes"

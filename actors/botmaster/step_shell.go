@@ -1,0 +1,41 @@
+package botmaster
+
+import (
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// DefaultTimeout is a shell step's timeout without output when it sets
+// none, as in Buildbot.
+const DefaultTimeout = 1200 * time.Second
+
+// shell runs a shell step on the worker: its command or script, with the
+// builder's and the step's environment, properties interpolated.
+func (r *runner) shell(log *stepLog, s *messages.ShellStep) (int32, error) {
+	sh := &messages.ShellCommand{Script: r.props.interpolate(s.GetScript()), Workdir: r.workdir(s.GetWorkdir()),
+		Env: map[string]string{}, Timeout: s.GetTimeout(), MaxTime: s.GetMaxTime()}
+	for _, a := range s.GetCommand() {
+		sh.Argv = append(sh.Argv, r.props.interpolate(a))
+	}
+	for k, v := range r.cfg.GetEnv() {
+		sh.Env[k] = r.props.interpolate(v)
+	}
+	for k, v := range s.GetEnv() {
+		sh.Env[k] = r.props.interpolate(v)
+	}
+	if sh.Timeout == nil {
+		sh.Timeout = durationpb.New(DefaultTimeout)
+	}
+	c, _, err := r.command(log, &messages.StartCommand{Command: &messages.StartCommand_Shell{Shell: sh}})
+	if err != nil {
+		return 0, err
+	}
+	return commandResults(c), nil
+}
+
+// quote quotes s for /bin/sh.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,73 @@
+package botmaster
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// stepLog writes a step's log through the db service, in pieces within
+// state.MaxLogAppendBytes, cut after a newline where there is one.
+type stepLog struct {
+	r       *runner
+	id      uint64
+	pending strings.Builder // see later
+}
+
+// header writes text as header lines (the h stream).
+func (l *stepLog) header(text string) error { return l.write(headerLines(text)) }
+
+func headerLines(text string) string {
+	if text == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		b.WriteString("h" + line + "\n")
+	}
+	return b.String()
+}
+
+// later keeps s to be added with the step's finish, in the same write.
+func (l *stepLog) later(s string) { l.pending.WriteString(s) }
+
+// finish returns what later kept, as the AppendLog the step's finish
+// carries (nil when nothing); what does not fit in one is written first.
+func (l *stepLog) finish() (*messages.AppendLog, error) {
+	s := strings.ToValidUTF8(l.pending.String(), "\uFFFD")
+	l.pending.Reset()
+	if len(s) > state.MaxLogAppendBytes {
+		cut := len(s) - state.MaxLogAppendBytes
+		if i := strings.IndexByte(s[cut:], '\n'); i >= 0 && cut+i+1 < len(s) {
+			cut += i + 1
+		}
+		if err := l.write(s[:cut]); err != nil {
+			return nil, err
+		}
+		s = s[cut:]
+	}
+	if s == "" {
+		return nil, nil
+	}
+	return &messages.AppendLog{Logid: l.id, Content: s}, nil
+}
+
+func (l *stepLog) write(s string) error {
+	s = strings.ToValidUTF8(s, "\uFFFD") // a log holds text; invalid bytes cannot be stored
+	for len(s) > 0 {
+		n := min(len(s), state.MaxLogAppendBytes)
+		if n < len(s) {
+			if i := bytes.LastIndexByte([]byte(s[:n]), '\n'); i > 0 {
+				n = i + 1
+			}
+		}
+		if _, err := l.r.call(&messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{
+			Logid: l.id, Content: s[:n]}}}); err != nil {
+			return err
+		}
+		s = s[n:]
+	}
+	return nil
+}

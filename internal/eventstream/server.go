@@ -1,0 +1,203 @@
+package eventstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/buildmaster/buildmaster/internal/mq"
+)
+
+// Limits bound what event stream clients can cost. Zero fields take the
+// defaults.
+type Limits struct {
+	MaxClients       int           // WebSocket and SSE streams open at once (default 10,000)
+	MaxSubscriptions int           // paths one stream consumes (default 100)
+	MaxFrameBytes    int64         // largest WebSocket frame a client may send (default 4 KiB)
+	Buffer           int           // events queued for one stream before it is dropped (default 1,024)
+	PingInterval     time.Duration // WebSocket ping, SSE keep-alive comment (default 30 s)
+	PingTimeout      time.Duration // wait for a WebSocket pong before closing (default 30 s)
+	WriteTimeout     time.Duration // one SSE write (default 10 s)
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxClients, 10_000)
+	def(&l.MaxSubscriptions, 100)
+	def(&l.Buffer, 1024)
+	if l.MaxFrameBytes <= 0 {
+		l.MaxFrameBytes = 4 << 10
+	}
+	defDur(&l.PingInterval, 30*time.Second)
+	defDur(&l.PingTimeout, 30*time.Second)
+	defDur(&l.WriteTimeout, 10*time.Second)
+	return l
+}
+
+// Options configure a Server.
+type Options struct {
+	Limits Limits
+	// Authorizer decides what each stream may see; nil lets every stream
+	// consume and receive everything.
+	Authorizer Authorizer
+	// CheckOrigin decides whether a WebSocket upgrade from r's Origin is
+	// accepted (false answers 403). nil accepts only requests without an
+	// Origin or from the request's own host.
+	CheckOrigin func(r *http.Request) bool
+	// Logger receives one line per dropped or refused stream; nil discards.
+	Logger *slog.Logger
+}
+
+// Stats counts the streams of a Server.
+type Stats struct {
+	WebSocketClients int    // open WebSocket streams
+	SSEClients       int    // open SSE streams
+	Refused          uint64 // streams refused because MaxClients were open
+	Dropped          uint64 // streams ended because the client fell behind
+}
+
+// ErrServerClosed ends every stream when the Server closes.
+var ErrServerClosed = errors.New("event stream server closed")
+
+// Server serves the /ws and /sse streams of one bus.
+type Server struct {
+	bus    *mq.Bus
+	limits Limits
+	authz  Authorizer
+	origin func(*http.Request) bool
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	streams map[*stream]struct{}
+	sse     map[string]*sseStream // by consumer id
+	closed  bool
+	stats   Stats
+}
+
+// New returns a Server of bus.
+func New(bus *mq.Bus, opts Options) *Server {
+	s := &Server{
+		bus:     bus,
+		limits:  opts.Limits.withDefaults(),
+		authz:   opts.Authorizer,
+		origin:  opts.CheckOrigin,
+		log:     opts.Logger,
+		streams: make(map[*stream]struct{}),
+		sse:     make(map[string]*sseStream),
+	}
+	if s.authz == nil {
+		s.authz = allowAll{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Register mounts the streams on mux: GET /ws (ServeWebSocket) and
+// GET /sse, /sse/{rest...} (ServeSSE).
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /ws", s.ServeWebSocket)
+	mux.HandleFunc("GET /sse", s.ServeSSE)
+	mux.HandleFunc("GET /sse/{rest...}", s.ServeSSE)
+}
+
+// Stats returns the counters as they are now.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Close ends every stream (WebSocket close 1001 "server shutting down")
+// and refuses new ones with 503. A stream stuck writing to its client ends
+// when the bus closes or its ping times out: close the Server, then the
+// bus.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for st := range s.streams {
+		close(st.stop)
+	}
+}
+
+// A stream is one open WebSocket or SSE client.
+type stream struct {
+	ctx    context.Context // ends with the stream; its cause says why
+	cancel context.CancelCauseFunc
+	// stop is closed by Server.Close. It is not ctx: cancelling ctx
+	// aborts a write in flight (coder/websocket closes the connection),
+	// and a stream that ends by Close sends its close frame first.
+	stop chan struct{}
+	sse  bool
+}
+
+// admit opens a stream for r, or answers 503 and returns nil.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, sse bool) *stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		return nil
+	}
+	if len(s.streams) >= s.limits.MaxClients {
+		s.stats.Refused++
+		s.log.Warn("event stream refused: too many clients", "remote", r.RemoteAddr, "limit", s.limits.MaxClients)
+		http.Error(w, fmt.Sprintf("too many event stream clients (limit %d)", s.limits.MaxClients), http.StatusServiceUnavailable)
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	st := &stream{ctx: ctx, cancel: cancel, stop: make(chan struct{}), sse: sse}
+	s.streams[st] = struct{}{}
+	if sse {
+		s.stats.SSEClients++
+	} else {
+		s.stats.WebSocketClients++
+	}
+	return st
+}
+
+// release closes st; cause is why it ended. A stream dropped by the bus
+// for falling behind is counted and logged.
+func (s *Server) release(st *stream, r *http.Request, cause error) {
+	st.cancel(cause)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.streams, st)
+	if st.sse {
+		s.stats.SSEClients--
+	} else {
+		s.stats.WebSocketClients--
+	}
+	if errors.Is(cause, mq.ErrSlow) {
+		s.stats.Dropped++
+		s.log.Warn("event stream client dropped", "remote", r.RemoteAddr, "reason", cause)
+	}
+}
+
+// viewer resolves r's Viewer, or answers 403 and returns nil.
+func (s *Server) viewer(w http.ResponseWriter, r *http.Request) Viewer {
+	v, err := s.authz.Viewer(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return nil
+	}
+	return v
+}

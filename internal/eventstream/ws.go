@@ -1,0 +1,177 @@
+package eventstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/buildmaster/buildmaster/internal/mq"
+)
+
+var errPingTimeout = errors.New("no pong within the ping timeout")
+
+// ServeWebSocket serves GET /ws: the Origin check, the viewer, the client
+// limit, then the upgrade and Buildbot's JSON protocol until the client
+// leaves, falls behind, stops answering pings or the Server closes.
+func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
+	if s.origin != nil && !s.origin(r) {
+		http.Error(w, fmt.Sprintf("websocket origin %q not allowed", r.Header.Get("Origin")), http.StatusForbidden)
+		return
+	}
+	v := s.viewer(w, r)
+	if v == nil {
+		return
+	}
+	st := s.admit(w, r, false)
+	if st == nil {
+		return
+	}
+	// Accept checks the Origin itself (same host) unless CheckOrigin did.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: s.origin != nil})
+	if err != nil {
+		s.release(st, r, fmt.Errorf("websocket upgrade: %w", err))
+		return
+	}
+	c.SetReadLimit(s.limits.MaxFrameBytes)
+	s.release(st, r, s.serveWS(st, c, v))
+}
+
+// serveWS runs one connection: a reader goroutine hands client frames to
+// the writer (this goroutine), which alone writes to the client and
+// reads the subscription, so that answers and events keep their order; a
+// pinger checks the client answers. It returns why the connection ended.
+func (s *Server) serveWS(st *stream, c *websocket.Conn, v Viewer) error {
+	sub := s.bus.Subscribe(st.ctx, s.limits.Buffer)
+	defer sub.Close()
+	sess := newSession(sub, v, s.limits.MaxSubscriptions)
+	frames := make(chan []byte)
+	var wg sync.WaitGroup
+	wg.Go(func() { readWS(st, c, frames) })
+	wg.Go(func() { s.pingWS(st, c) })
+
+	cause := writeWS(st, c, sess, frames)
+	switch {
+	case errors.Is(cause, mq.ErrSlow):
+		c.Close(websocket.StatusTryAgainLater, "client fell behind: too many events queued")
+	case errors.Is(cause, ErrServerClosed):
+		c.Close(websocket.StatusGoingAway, "server shutting down")
+	default:
+		c.CloseNow()
+	}
+	st.cancel(cause)
+	wg.Wait()
+	return cause
+}
+
+// readWS reads client frames until the connection fails or closes. It
+// reads without st's context: cancelling st must not cut the connection
+// before the writer has sent its close frame.
+func readWS(st *stream, c *websocket.Conn, frames chan<- []byte) {
+	for {
+		_, data, err := c.Read(context.Background())
+		if err != nil {
+			st.cancel(fmt.Errorf("read: %w", err))
+			return
+		}
+		select {
+		case frames <- data:
+		case <-st.ctx.Done():
+			return
+		}
+	}
+}
+
+// pingWS pings the client every PingInterval and ends the stream when a
+// pong does not come within PingTimeout.
+func (s *Server) pingWS(st *stream, c *websocket.Conn) {
+	t := time.NewTicker(s.limits.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-st.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(st.ctx, s.limits.PingTimeout)
+		err := c.Ping(ctx)
+		cancel()
+		if err != nil {
+			st.cancel(fmt.Errorf("%w: %v", errPingTimeout, err))
+			return
+		}
+	}
+}
+
+// writeWS writes events and answers until the stream ends, and returns
+// why. A client dropped by the bus while a write to it is stuck is cut at
+// once: one watcher per connection closes it if a write is in flight when
+// the subscription ends (writes themselves take no context, which would
+// cost a registration per write).
+func writeWS(st *stream, c *websocket.Conn, sess *session, frames <-chan []byte) error {
+	sub := sess.sub
+	var writing atomic.Bool
+	stop := context.AfterFunc(sub.Context(), func() {
+		if writing.Load() {
+			c.CloseNow()
+		}
+	})
+	defer stop()
+	var buf []byte
+	write := func(b []byte) error {
+		writing.Store(true) // before the check: the watcher sees one or the other
+		defer writing.Store(false)
+		if cause := context.Cause(sub.Context()); cause != nil {
+			return cause // ended meanwhile: leave the connection whole for the close frame
+		}
+		if err := c.Write(context.Background(), websocket.MessageText, b); err != nil {
+			if cause := context.Cause(sub.Context()); cause != nil {
+				return cause
+			}
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	}
+	deliver := func(ev *mq.Event) error {
+		if !sess.classes.allowed(ev.Class) {
+			return nil
+		}
+		buf = appendWSEvent(buf[:0], ev)
+		return write(buf)
+	}
+	events := sub.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return context.Cause(sub.Context())
+			}
+			if err := deliver(ev); err != nil {
+				return err
+			}
+		case frame := <-frames:
+			// What was published before this command goes first.
+			for n := len(events); n > 0; n-- {
+				ev, ok := <-events
+				if !ok {
+					return context.Cause(sub.Context())
+				}
+				if err := deliver(ev); err != nil {
+					return err
+				}
+			}
+			if err := write(sess.handle(frame)); err != nil {
+				return err
+			}
+		case <-st.stop:
+			return ErrServerClosed
+		case <-st.ctx.Done():
+			return context.Cause(st.ctx)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package httpserve
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Server serves one handler on a Listener, from Serve until Stop or Close.
+type Server struct {
+	srv     *http.Server
+	session *session
+}
+
+// Serve starts serving h on l in the background, with l's timeouts; log
+// receives the server's own errors, and why it stopped if it stops by itself.
+// Only one Server should serve a Listener at a time.
+func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
+	s := &Server{
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: l.limits.ReadHeaderTimeout,
+			ReadTimeout:       l.limits.ReadTimeout,
+			WriteTimeout:      l.limits.WriteTimeout,
+			IdleTimeout:       l.limits.IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		session: l.session(),
+	}
+	go func() {
+		if err := s.srv.Serve(s.session); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(l.key+": stopped serving", slog.Any("error", err))
+		}
+	}()
+	return s
+}
+
+// Stop stops accepting connections, lets the requests in flight finish for
+// up to grace, then closes every connection left. The Listener stays bound.
+func (s *Server) Stop(grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.srv.Close()
+	}
+}
+
+// Close stops accepting and closes every connection at once (a service
+// restarting after a failure). The Listener stays bound.
+func (s *Server) Close() { s.srv.Close() }

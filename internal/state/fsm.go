@@ -1,0 +1,159 @@
+package state
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// fsm is raft's finite state machine: a memdb applied to by Apply.
+type fsm struct {
+	db atomic.Pointer[memdb.MemDB]
+
+	mu         sync.Mutex
+	restoreErr error // the first failed Restore: Open refuses to start
+}
+
+// applied is what fsm.Apply returns through raft's ApplyFuture.Response.
+type applied struct {
+	res *messages.CommandResult
+	err error
+}
+
+// apply applies one command in its own write transaction, committed only
+// when Apply succeeds; a panic in Apply aborts it and comes back as an error.
+func (f *fsm) apply(cmd *messages.Command) (res *messages.CommandResult, err error) {
+	txn := writeTxn(f.db.Load())
+	defer func() {
+		if r := recover(); r != nil {
+			txn.Abort()
+			res, err = nil, fmt.Errorf("state: panic applying command: %v", r)
+		}
+	}()
+	res, err = Apply(txn, cmd)
+	if err != nil {
+		txn.Abort()
+		return nil, err
+	}
+	Recount(txn)
+	txn.Commit()
+	return res, nil
+}
+
+// Apply applies one committed raft entry (raft.FSM); a command that does not
+// decode is refused as ErrBadCommand.
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	cmd := &messages.Command{}
+	if err := proto.Unmarshal(l.Data, cmd); err != nil {
+		return applied{err: fmt.Errorf("%w: raft log entry %d: %v", ErrBadCommand, l.Index, err)}
+	}
+	res, err := f.apply(cmd)
+	return applied{res: res, err: err}
+}
+
+// ApplyBatch applies raft's committed entries in one memdb write
+// transaction (raft.BatchingFSM): much cheaper than one per command. If any
+// command in the batch fails, the batch transaction is aborted and the
+// entries are applied again one transaction each, so that a bad command
+// still writes nothing and the others are unaffected; the result is the
+// same as applying them one by one, since Apply is deterministic.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	cmds := make([]*messages.Command, len(logs))
+	ok := true
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		cmd := &messages.Command{}
+		if err := proto.Unmarshal(l.Data, cmd); err != nil {
+			ok = false
+			break
+		}
+		cmds[i] = cmd
+	}
+	if ok {
+		ok = f.applyAll(cmds, out)
+	}
+	if !ok {
+		for i, l := range logs {
+			out[i] = f.Apply(l)
+		}
+	}
+	return out
+}
+
+// applyAll applies cmds (nil entries skipped) in one write transaction,
+// filling out; it reports false, having written nothing, when any fails.
+func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
+	txn := writeTxn(f.db.Load())
+	defer func() {
+		if r := recover(); r != nil {
+			txn.Abort()
+			ok = false
+		}
+	}()
+	seq := &ids{}
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		res, err := applyCmd(txn, seq, cmd)
+		if err != nil {
+			txn.Abort()
+			return false
+		}
+		out[i] = applied{res: res}
+	}
+	Recount(txn)
+	txn.Commit()
+	return true
+}
+
+// Snapshot captures the current database for Persist (raft.FSM).
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{txn: f.db.Load().Txn(false)}, nil
+}
+
+// Restore replaces the database with a snapshot's (raft.FSM); the first
+// failure is kept for Open, which then refuses to start.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	db, err := ReadSnapshot(rc)
+	if err != nil {
+		f.mu.Lock()
+		if f.restoreErr == nil {
+			f.restoreErr = err
+		}
+		f.mu.Unlock()
+		return err
+	}
+	f.db.Store(db)
+	return nil
+}
+
+// fsmSnapshot writes a read transaction with WriteSnapshot.
+type fsmSnapshot struct{ txn *memdb.Txn }
+
+// Persist writes the snapshot to sink (raft.FSMSnapshot), cancelling the
+// sink on failure.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := WriteSnapshot(sink, s.txn); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+// Release does nothing: a read transaction needs no release.
+func (s *fsmSnapshot) Release() {}

@@ -1,0 +1,178 @@
+package state
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Options tunes a durable Store. The zero value is sensible.
+type Options struct {
+	// Logger receives raft's log lines (default slog.Default()).
+	Logger *slog.Logger
+	// RaftLogLevel is the lowest raft level passed on (default slog.LevelWarn).
+	RaftLogLevel *slog.Level
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// trigger a new one (default 16384).
+	SnapshotThreshold uint64
+	// SnapshotInterval is how often raft checks the threshold (default 5s).
+	SnapshotInterval time.Duration
+	// TrailingLogs is how many entries are kept in the log after a
+	// snapshot (default 4096).
+	TrailingLogs uint64
+	// RetainSnapshots is how many snapshots are kept on disk (default 2).
+	RetainSnapshots int
+	// NoSnapshotOnClose skips the snapshot Close normally takes (so that
+	// the next Open restores it instead of replaying the log). Tests and
+	// benchmarks use it to leave the state a crash leaves.
+	NoSnapshotOnClose bool
+	// StartTimeout bounds how long Open waits for the replay (default 60s).
+	StartTimeout time.Duration
+}
+
+// defaults fills in the zero fields with the defaults documented on them.
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.RaftLogLevel == nil {
+		l := slog.LevelWarn
+		o.RaftLogLevel = &l
+	}
+	if o.SnapshotThreshold == 0 {
+		o.SnapshotThreshold = 16384
+	}
+	if o.SnapshotInterval == 0 {
+		o.SnapshotInterval = 5 * time.Second
+	}
+	if o.TrailingLogs == 0 {
+		o.TrailingLogs = 4096
+	}
+	if o.RetainSnapshots == 0 {
+		o.RetainSnapshots = 2
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = 60 * time.Second
+	}
+}
+
+// Open opens (creating it if needed) the durable Store in dir: raft with a
+// single voter, its log and stable store in dir/wal (LogDir; a dir/raft.db
+// left by a release that kept the log in bbolt is moved there first), the
+// directory locked against a second process (dir/LOCK, LockFile), and
+// snapshots under dir/snapshots (SnapshotDir). It returns once the latest
+// snapshot and the log after it have been replayed. A corrupt latest
+// snapshot is refused with an error naming its file rather than silently
+// falling back.
+func Open(dir string, opts Options) (*Store, error) {
+	opts.defaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	hl := newHCLogger(opts.Logger, *opts.RaftLogLevel)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, opts.RetainSnapshots, hl)
+	if err != nil {
+		return nil, fmt.Errorf("state: snapshot store in %s: %w", dir, err)
+	}
+	if err := checkLatestSnapshot(dir, snaps); err != nil {
+		return nil, err
+	}
+	logs, err := openRaftLog(dir, hl)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{fsm: &fsm{}, logs: logs, snaps: snaps, dir: dir, opts: opts}
+	db, _ := NewDB()
+	s.fsm.db.Store(db)
+	if err := s.startRaft(raftConfig(opts, hl)); err != nil {
+		logs.Close()
+		return nil, err
+	}
+	if err := s.restored(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.replayed(time.Now().Add(opts.StartTimeout)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// raftConfig is raft's configuration for the single voter of a Store.
+func raftConfig(opts Options, hl hclog.Logger) *raft.Config {
+	conf := raft.DefaultConfig()
+	conf.LocalID = "buildmaster"
+	conf.Logger = hl
+	conf.HeartbeatTimeout = 100 * time.Millisecond
+	conf.ElectionTimeout = 100 * time.Millisecond
+	conf.LeaderLeaseTimeout = 100 * time.Millisecond
+	conf.CommitTimeout = 5 * time.Millisecond
+	conf.MaxAppendEntries = 1024
+	conf.BatchApplyCh = true
+	conf.SnapshotThreshold = opts.SnapshotThreshold
+	conf.SnapshotInterval = opts.SnapshotInterval
+	conf.TrailingLogs = opts.TrailingLogs
+	conf.NoLegacyTelemetry = true
+	return conf
+}
+
+// startRaft starts raft on the Store's log and snapshots, bootstrapping
+// the single voter's configuration on a new directory. The caller closes
+// the log if it fails.
+func (s *Store) startRaft(conf *raft.Config) error {
+	addr, trans := raft.NewInmemTransport(raft.ServerAddress("buildmaster"))
+	s.trans = trans
+	existing, err := raft.HasExistingState(s.logs, s.logs, s.snaps)
+	if err != nil {
+		return fmt.Errorf("state: reading raft state in %s: %w", filepath.Join(s.dir, LogDir), err)
+	}
+	if !existing {
+		cfg := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: conf.LocalID, Address: addr}}}
+		if err := raft.BootstrapCluster(conf, s.logs, s.logs, s.snaps, trans, cfg); err != nil {
+			return fmt.Errorf("state: bootstrapping raft in %s: %w", s.dir, err)
+		}
+	}
+	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, s.snaps, trans)
+	if err != nil {
+		return fmt.Errorf("state: starting raft in %s: %w", s.dir, err)
+	}
+	s.raft = r
+	return nil
+}
+
+// restored fails, naming the snapshot's file, when raft's restore of the
+// latest snapshot failed.
+func (s *Store) restored() error {
+	s.fsm.mu.Lock()
+	rerr := s.fsm.restoreErr
+	s.fsm.mu.Unlock()
+	if rerr == nil {
+		return nil
+	}
+	where := filepath.Join(s.dir, SnapshotDir)
+	if list, err := s.snaps.List(); err == nil && len(list) > 0 {
+		where = filepath.Join(where, list[0].ID, "state.bin")
+	}
+	return fmt.Errorf("state: restoring snapshot %s failed (%v); refusing to start rather than fall back to an older snapshot", where, rerr)
+}
+
+// replayed waits, until deadline, to lead, then for a barrier: every entry
+// already in the log is applied.
+func (s *Store) replayed(deadline time.Time) error {
+	for s.raft.State() != raft.Leader {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("state: raft in %s did not become leader within %v", s.dir, s.opts.StartTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.raft.Barrier(time.Until(deadline)).Error(); err != nil {
+		return fmt.Errorf("state: replaying raft log in %s: %w", s.dir, err)
+	}
+	return nil
+}
