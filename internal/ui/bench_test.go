@@ -206,6 +206,7 @@ func benchPage(b *testing.B, path string) {
 func BenchmarkHome(b *testing.B)        { benchPage(b, "/") }
 func BenchmarkHomeTag(b *testing.B)     { benchPage(b, "/?tag=team-3") }
 func BenchmarkConsole(b *testing.B)     { benchPage(b, "/console") }
+func BenchmarkConsole100(b *testing.B)  { benchPage(b, "/console?limit=100") }
 func BenchmarkGrid(b *testing.B)        { benchPage(b, "/grid") }
 func BenchmarkBuilder(b *testing.B)     { benchPage(b, "/builders/builder-0500") }
 func BenchmarkWorkers(b *testing.B)     { benchPage(b, "/workers") }

@@ -58,7 +58,7 @@ func (v *view) branchOf(b *messages.Build) string {
 // Grid limits: builds looked at per builder, and branches shown without
 // ?branch=.
 const (
-	gridDepth    = 20
+	gridDepth    = 10
 	gridBranches = 10
 )
 
