@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -159,19 +158,4 @@ func (u *UI) console(r *http.Request, v *view) (any, error) {
 		}
 	}
 	return p, nil
-}
-
-// BuilderName is the name of builder id.
-func (v *view) BuilderName(id uint64) string { return v.builder(id).Name }
-
-// intParam parses s as an integer in [lo, hi]; def when s is "".
-func intParam(s string, def, lo, hi int64) (int64, error) {
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("want a whole number from %d to %d", lo, hi)
-	}
-	return n, nil
 }

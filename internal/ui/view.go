@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -289,4 +290,19 @@ func (v *view) query(key, value string) string {
 		return ""
 	}
 	return "?" + q.Encode()
+}
+
+// BuilderName is the name of builder id.
+func (v *view) BuilderName(id uint64) string { return v.builder(id).Name }
+
+// intParam parses s as an integer in [lo, hi]; def when s is "".
+func intParam(s string, def, lo, hi int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("want a whole number from %d to %d", lo, hi)
+	}
+	return n, nil
 }
