@@ -22,6 +22,262 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SecretProviderType says where a secret provider keeps its values.
+type SecretProviderType int32
+
+const (
+	SecretProviderType_SECRET_PROVIDER_TYPE_UNSPECIFIED SecretProviderType = 0
+	// One file per secret in path, named after it (Buildbot's SecretInAFile).
+	SecretProviderType_SECRET_PROVIDER_TYPE_DIR SecretProviderType = 1
+	// Environment variables, named prefix + NAME.
+	SecretProviderType_SECRET_PROVIDER_TYPE_ENV SecretProviderType = 2
+	// HashiCorp Vault's KV v2 engine over HTTP ("path|key" names).
+	SecretProviderType_SECRET_PROVIDER_TYPE_VAULT SecretProviderType = 3
+)
+
+// Enum value maps for SecretProviderType.
+var (
+	SecretProviderType_name = map[int32]string{
+		0: "SECRET_PROVIDER_TYPE_UNSPECIFIED",
+		1: "SECRET_PROVIDER_TYPE_DIR",
+		2: "SECRET_PROVIDER_TYPE_ENV",
+		3: "SECRET_PROVIDER_TYPE_VAULT",
+	}
+	SecretProviderType_value = map[string]int32{
+		"SECRET_PROVIDER_TYPE_UNSPECIFIED": 0,
+		"SECRET_PROVIDER_TYPE_DIR":         1,
+		"SECRET_PROVIDER_TYPE_ENV":         2,
+		"SECRET_PROVIDER_TYPE_VAULT":       3,
+	}
+)
+
+func (x SecretProviderType) Enum() *SecretProviderType {
+	p := new(SecretProviderType)
+	*p = x
+	return p
+}
+
+func (x SecretProviderType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SecretProviderType) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+}
+
+func (SecretProviderType) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[0]
+}
+
+func (x SecretProviderType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SecretProviderType.Descriptor instead.
+func (SecretProviderType) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+}
+
+// WwwAuthType is how the web interface authenticates users.
+type WwwAuthType int32
+
+const (
+	WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED WwwAuthType = 0
+	// Nobody logs in; anonymous may do everything the authz rules allow.
+	WwwAuthType_WWW_AUTH_TYPE_NONE WwwAuthType = 1
+	// Usernames and passwords: the users listed, or else the users table.
+	WwwAuthType_WWW_AUTH_TYPE_USERPASS WwwAuthType = 2
+	// An Apache htpasswd file (file).
+	WwwAuthType_WWW_AUTH_TYPE_HTPASSWD WwwAuthType = 3
+	// A header set by a reverse proxy at one of trusted_proxies.
+	WwwAuthType_WWW_AUTH_TYPE_REMOTE_USER WwwAuthType = 4
+	// OAuth2 / OpenID Connect (GitHub, GitLab, any OIDC provider).
+	WwwAuthType_WWW_AUTH_TYPE_OAUTH2 WwwAuthType = 5
+)
+
+// Enum value maps for WwwAuthType.
+var (
+	WwwAuthType_name = map[int32]string{
+		0: "WWW_AUTH_TYPE_UNSPECIFIED",
+		1: "WWW_AUTH_TYPE_NONE",
+		2: "WWW_AUTH_TYPE_USERPASS",
+		3: "WWW_AUTH_TYPE_HTPASSWD",
+		4: "WWW_AUTH_TYPE_REMOTE_USER",
+		5: "WWW_AUTH_TYPE_OAUTH2",
+	}
+	WwwAuthType_value = map[string]int32{
+		"WWW_AUTH_TYPE_UNSPECIFIED": 0,
+		"WWW_AUTH_TYPE_NONE":        1,
+		"WWW_AUTH_TYPE_USERPASS":    2,
+		"WWW_AUTH_TYPE_HTPASSWD":    3,
+		"WWW_AUTH_TYPE_REMOTE_USER": 4,
+		"WWW_AUTH_TYPE_OAUTH2":      5,
+	}
+)
+
+func (x WwwAuthType) Enum() *WwwAuthType {
+	p := new(WwwAuthType)
+	*p = x
+	return p
+}
+
+func (x WwwAuthType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WwwAuthType) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[1].Descriptor()
+}
+
+func (WwwAuthType) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[1]
+}
+
+func (x WwwAuthType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WwwAuthType.Descriptor instead.
+func (WwwAuthType) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+// RoleSource says where a role matcher finds its roles.
+type RoleSource int32
+
+const (
+	RoleSource_ROLE_SOURCE_UNSPECIFIED RoleSource = 0
+	// Each of the user's groups (with prefix, stripped) is a role.
+	RoleSource_ROLE_SOURCE_GROUPS RoleSource = 1
+	// role for the users whose email is in emails.
+	RoleSource_ROLE_SOURCE_EMAILS RoleSource = 2
+	// role for the users whose email's domain is in domains.
+	RoleSource_ROLE_SOURCE_DOMAIN RoleSource = 3
+	// role for the usernames in users.
+	RoleSource_ROLE_SOURCE_USERNAME RoleSource = 4
+	// role for the owner of the build concerned (who forced it).
+	RoleSource_ROLE_SOURCE_OWNER RoleSource = 5
+)
+
+// Enum value maps for RoleSource.
+var (
+	RoleSource_name = map[int32]string{
+		0: "ROLE_SOURCE_UNSPECIFIED",
+		1: "ROLE_SOURCE_GROUPS",
+		2: "ROLE_SOURCE_EMAILS",
+		3: "ROLE_SOURCE_DOMAIN",
+		4: "ROLE_SOURCE_USERNAME",
+		5: "ROLE_SOURCE_OWNER",
+	}
+	RoleSource_value = map[string]int32{
+		"ROLE_SOURCE_UNSPECIFIED": 0,
+		"ROLE_SOURCE_GROUPS":      1,
+		"ROLE_SOURCE_EMAILS":      2,
+		"ROLE_SOURCE_DOMAIN":      3,
+		"ROLE_SOURCE_USERNAME":    4,
+		"ROLE_SOURCE_OWNER":       5,
+	}
+)
+
+func (x RoleSource) Enum() *RoleSource {
+	p := new(RoleSource)
+	*p = x
+	return p
+}
+
+func (x RoleSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoleSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+}
+
+func (RoleSource) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[2]
+}
+
+func (x RoleSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoleSource.Descriptor instead.
+func (RoleSource) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+// EndpointKind is what an allow rule matches (Buildbot's endpoint matchers).
+type EndpointKind int32
+
+const (
+	EndpointKind_ENDPOINT_KIND_UNSPECIFIED EndpointKind = 0
+	// Every request.
+	EndpointKind_ENDPOINT_KIND_ANY EndpointKind = 1
+	// Every state-changing request.
+	EndpointKind_ENDPOINT_KIND_CONTROL EndpointKind = 2
+	// Forcing a build (of builder).
+	EndpointKind_ENDPOINT_KIND_FORCE EndpointKind = 3
+	// Stopping a build (of builder).
+	EndpointKind_ENDPOINT_KIND_STOP EndpointKind = 4
+	// Rebuilding a build (of builder).
+	EndpointKind_ENDPOINT_KIND_REBUILD EndpointKind = 5
+	// Enabling or disabling a scheduler.
+	EndpointKind_ENDPOINT_KIND_ENABLE_SCHEDULER EndpointKind = 6
+	// Viewing builds (of builder, branch, project).
+	EndpointKind_ENDPOINT_KIND_VIEW EndpointKind = 7
+)
+
+// Enum value maps for EndpointKind.
+var (
+	EndpointKind_name = map[int32]string{
+		0: "ENDPOINT_KIND_UNSPECIFIED",
+		1: "ENDPOINT_KIND_ANY",
+		2: "ENDPOINT_KIND_CONTROL",
+		3: "ENDPOINT_KIND_FORCE",
+		4: "ENDPOINT_KIND_STOP",
+		5: "ENDPOINT_KIND_REBUILD",
+		6: "ENDPOINT_KIND_ENABLE_SCHEDULER",
+		7: "ENDPOINT_KIND_VIEW",
+	}
+	EndpointKind_value = map[string]int32{
+		"ENDPOINT_KIND_UNSPECIFIED":      0,
+		"ENDPOINT_KIND_ANY":              1,
+		"ENDPOINT_KIND_CONTROL":          2,
+		"ENDPOINT_KIND_FORCE":            3,
+		"ENDPOINT_KIND_STOP":             4,
+		"ENDPOINT_KIND_REBUILD":          5,
+		"ENDPOINT_KIND_ENABLE_SCHEDULER": 6,
+		"ENDPOINT_KIND_VIEW":             7,
+	}
+)
+
+func (x EndpointKind) Enum() *EndpointKind {
+	p := new(EndpointKind)
+	*p = x
+	return p
+}
+
+func (x EndpointKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EndpointKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
+}
+
+func (EndpointKind) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[3]
+}
+
+func (x EndpointKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EndpointKind.Descriptor instead.
+func (EndpointKind) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
 // LockType says what a lock counts over.
 type LockType int32
 
@@ -58,11 +314,11 @@ func (x LockType) String() string {
 }
 
 func (LockType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[4].Descriptor()
 }
 
 func (LockType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[0]
+	return &file_buildmaster_v1_config_proto_enumTypes[4]
 }
 
 func (x LockType) Number() protoreflect.EnumNumber {
@@ -71,7 +327,7 @@ func (x LockType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockType.Descriptor instead.
 func (LockType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 // LockAccessMode is how a build takes a lock.
@@ -110,11 +366,11 @@ func (x LockAccessMode) String() string {
 }
 
 func (LockAccessMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[1].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[5].Descriptor()
 }
 
 func (LockAccessMode) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[1]
+	return &file_buildmaster_v1_config_proto_enumTypes[5]
 }
 
 func (x LockAccessMode) Number() protoreflect.EnumNumber {
@@ -123,7 +379,7 @@ func (x LockAccessMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockAccessMode.Descriptor instead.
 func (LockAccessMode) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 // StepResult is a step's result, as a config names it (`success`,
@@ -177,11 +433,11 @@ func (x StepResult) String() string {
 }
 
 func (StepResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[6].Descriptor()
 }
 
 func (StepResult) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[2]
+	return &file_buildmaster_v1_config_proto_enumTypes[6]
 }
 
 func (x StepResult) Number() protoreflect.EnumNumber {
@@ -190,7 +446,7 @@ func (x StepResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StepResult.Descriptor instead.
 func (StepResult) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 // SchedulerType is the kind of a scheduler; the YAML spells it in lower case
@@ -243,11 +499,11 @@ func (x SchedulerType) String() string {
 }
 
 func (SchedulerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[7].Descriptor()
 }
 
 func (SchedulerType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[3]
+	return &file_buildmaster_v1_config_proto_enumTypes[7]
 }
 
 func (x SchedulerType) Number() protoreflect.EnumNumber {
@@ -256,7 +512,7 @@ func (x SchedulerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SchedulerType.Descriptor instead.
 func (SchedulerType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 // MasterConfig is the whole configuration of one master. The YAML config file is
@@ -293,7 +549,13 @@ type MasterConfig struct {
 	Http *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
 	// Properties every build gets (Buildbot's c['properties']); a change's,
 	// a buildset's, the builder's and the worker's properties override them.
-	Properties    map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Where `{secret: NAME}` references and `%(secret:NAME)s` in steps are
+	// looked up, in order (Buildbot's c['secretsProviders']).
+	Secrets []*SecretProviderConfig `protobuf:"bytes,15,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// The web interface's authentication and authorization (Buildbot's
+	// c['www']['auth'] and c['www']['authz']).
+	Www           *WwwConfig `protobuf:"bytes,16,opt,name=www,proto3" json:"www,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -426,6 +688,664 @@ func (x *MasterConfig) GetProperties() map[string]string {
 	return nil
 }
 
+func (x *MasterConfig) GetSecrets() []*SecretProviderConfig {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *MasterConfig) GetWww() *WwwConfig {
+	if x != nil {
+		return x.Www
+	}
+	return nil
+}
+
+// SecretProviderConfig is one place secrets are looked up.
+type SecretProviderConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  SecretProviderType     `protobuf:"varint,1,opt,name=type,proto3,enum=buildmaster.v1.SecretProviderType" json:"type,omitempty"`
+	// dir: the directory.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// env: the variables' prefix.
+	Prefix string `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// vault: the server's URL, the KV v2 mount (default "secret") and the
+	// token (may itself be {secret: NAME} of an earlier provider).
+	Url           string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	Mount         string `protobuf:"bytes,5,opt,name=mount,proto3" json:"mount,omitempty"`
+	Token         string `protobuf:"bytes,6,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretProviderConfig) Reset() {
+	*x = SecretProviderConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretProviderConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretProviderConfig) ProtoMessage() {}
+
+func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretProviderConfig.ProtoReflect.Descriptor instead.
+func (*SecretProviderConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SecretProviderConfig) GetType() SecretProviderType {
+	if x != nil {
+		return x.Type
+	}
+	return SecretProviderType_SECRET_PROVIDER_TYPE_UNSPECIFIED
+}
+
+func (x *SecretProviderConfig) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetMount() string {
+	if x != nil {
+		return x.Mount
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// WwwConfig is the web interface's access control.
+type WwwConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Auth          *WwwAuthConfig         `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	Authz         *AuthzConfig           `protobuf:"bytes,2,opt,name=authz,proto3" json:"authz,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwConfig) Reset() {
+	*x = WwwConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwConfig) ProtoMessage() {}
+
+func (x *WwwConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwConfig.ProtoReflect.Descriptor instead.
+func (*WwwConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WwwConfig) GetAuth() *WwwAuthConfig {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *WwwConfig) GetAuthz() *AuthzConfig {
+	if x != nil {
+		return x.Authz
+	}
+	return nil
+}
+
+// WwwAuthConfig says who may log in to the web interface, and how.
+type WwwAuthConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  WwwAuthType            `protobuf:"varint,1,opt,name=type,proto3,enum=buildmaster.v1.WwwAuthType" json:"type,omitempty"`
+	// userpass: the users; none listed means the users table's (bb_username,
+	// bb_password, set by `buildmaster user`).
+	Users []*WwwUserConfig `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// htpasswd: the file.
+	File string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	// remote_user: the header holding the user name (default Remote-User)
+	// and the addresses (or CIDR networks) of the proxies trusted to set it.
+	Header         string   `protobuf:"bytes,4,opt,name=header,proto3" json:"header,omitempty"`
+	TrustedProxies []string `protobuf:"bytes,5,rep,name=trusted_proxies,json=trustedProxies,proto3" json:"trusted_proxies,omitempty"`
+	// oauth2: the provider.
+	Oauth2 *OAuth2Config `protobuf:"bytes,6,opt,name=oauth2,proto3" json:"oauth2,omitempty"`
+	// How long a login lasts (default 24h).
+	SessionTtl    *durationpb.Duration `protobuf:"bytes,7,opt,name=session_ttl,json=sessionTtl,proto3" json:"session_ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwAuthConfig) Reset() {
+	*x = WwwAuthConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwAuthConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwAuthConfig) ProtoMessage() {}
+
+func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwAuthConfig.ProtoReflect.Descriptor instead.
+func (*WwwAuthConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WwwAuthConfig) GetType() WwwAuthType {
+	if x != nil {
+		return x.Type
+	}
+	return WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED
+}
+
+func (x *WwwAuthConfig) GetUsers() []*WwwUserConfig {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *WwwAuthConfig) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *WwwAuthConfig) GetTrustedProxies() []string {
+	if x != nil {
+		return x.TrustedProxies
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetOauth2() *OAuth2Config {
+	if x != nil {
+		return x.Oauth2
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetSessionTtl() *durationpb.Duration {
+	if x != nil {
+		return x.SessionTtl
+	}
+	return nil
+}
+
+// WwwUserConfig is one user of userpass auth.
+type WwwUserConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Groups        []string               `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwUserConfig) Reset() {
+	*x = WwwUserConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwUserConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwUserConfig) ProtoMessage() {}
+
+func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwUserConfig.ProtoReflect.Descriptor instead.
+func (*WwwUserConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WwwUserConfig) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// OAuth2Config is an OAuth2 / OpenID Connect provider.
+type OAuth2Config struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's endpoints: authorize, token, and the user info
+	// (JSON with sub/login/preferred_username, email, groups).
+	AuthUrl      string   `protobuf:"bytes,1,opt,name=auth_url,json=authUrl,proto3" json:"auth_url,omitempty"`
+	TokenUrl     string   `protobuf:"bytes,2,opt,name=token_url,json=tokenUrl,proto3" json:"token_url,omitempty"`
+	UserinfoUrl  string   `protobuf:"bytes,3,opt,name=userinfo_url,json=userinfoUrl,proto3" json:"userinfo_url,omitempty"`
+	ClientId     string   `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string   `protobuf:"bytes,5,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	Scopes       []string `protobuf:"bytes,6,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Where the provider sends the browser back: this master's
+	// /auth/callback as the browser sees it.
+	RedirectUrl   string `protobuf:"bytes,7,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OAuth2Config) Reset() {
+	*x = OAuth2Config{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OAuth2Config) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OAuth2Config) ProtoMessage() {}
+
+func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OAuth2Config.ProtoReflect.Descriptor instead.
+func (*OAuth2Config) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *OAuth2Config) GetAuthUrl() string {
+	if x != nil {
+		return x.AuthUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetTokenUrl() string {
+	if x != nil {
+		return x.TokenUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetUserinfoUrl() string {
+	if x != nil {
+		return x.UserinfoUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *OAuth2Config) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+// AuthzConfig is Buildbot's Authz: role matchers give a user roles, and
+// the first allow rule whose endpoint matches a request decides it.
+type AuthzConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Roles         []*RoleMatcherConfig   `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	Allow         []*AllowRuleConfig     `protobuf:"bytes,2,rep,name=allow,proto3" json:"allow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthzConfig) Reset() {
+	*x = AuthzConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthzConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthzConfig) ProtoMessage() {}
+
+func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthzConfig.ProtoReflect.Descriptor instead.
+func (*AuthzConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AuthzConfig) GetRoles() []*RoleMatcherConfig {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *AuthzConfig) GetAllow() []*AllowRuleConfig {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+// RoleMatcherConfig gives roles to users.
+type RoleMatcherConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          RoleSource             `protobuf:"varint,1,opt,name=from,proto3,enum=buildmaster.v1.RoleSource" json:"from,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Users         []string               `protobuf:"bytes,3,rep,name=users,proto3" json:"users,omitempty"`
+	Emails        []string               `protobuf:"bytes,4,rep,name=emails,proto3" json:"emails,omitempty"`
+	Domains       []string               `protobuf:"bytes,5,rep,name=domains,proto3" json:"domains,omitempty"`
+	Prefix        string                 `protobuf:"bytes,6,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleMatcherConfig) Reset() {
+	*x = RoleMatcherConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleMatcherConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleMatcherConfig) ProtoMessage() {}
+
+func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleMatcherConfig.ProtoReflect.Descriptor instead.
+func (*RoleMatcherConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RoleMatcherConfig) GetFrom() RoleSource {
+	if x != nil {
+		return x.From
+	}
+	return RoleSource_ROLE_SOURCE_UNSPECIFIED
+}
+
+func (x *RoleMatcherConfig) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *RoleMatcherConfig) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// AllowRuleConfig is one allow rule.
+type AllowRuleConfig struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint EndpointKind           `protobuf:"varint,1,opt,name=endpoint,proto3,enum=buildmaster.v1.EndpointKind" json:"endpoint,omitempty"`
+	// The role needed (fnmatch pattern over the user's roles).
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Patterns narrowing the endpoint; empty matches any.
+	Builder   string `protobuf:"bytes,3,opt,name=builder,proto3" json:"builder,omitempty"`
+	Branch    string `protobuf:"bytes,4,opt,name=branch,proto3" json:"branch,omitempty"`
+	Project   string `protobuf:"bytes,5,opt,name=project,proto3" json:"project,omitempty"`
+	Scheduler string `protobuf:"bytes,6,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	// Unset or true: a user without the role is refused. false: the next
+	// rule is tried instead.
+	DefaultDeny   *bool `protobuf:"varint,7,opt,name=default_deny,json=defaultDeny,proto3,oneof" json:"default_deny,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowRuleConfig) Reset() {
+	*x = AllowRuleConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowRuleConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowRuleConfig) ProtoMessage() {}
+
+func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowRuleConfig.ProtoReflect.Descriptor instead.
+func (*AllowRuleConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AllowRuleConfig) GetEndpoint() EndpointKind {
+	if x != nil {
+		return x.Endpoint
+	}
+	return EndpointKind_ENDPOINT_KIND_UNSPECIFIED
+}
+
+func (x *AllowRuleConfig) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetBranch() string {
+	if x != nil {
+		return x.Branch
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetDefaultDeny() bool {
+	if x != nil && x.DefaultDeny != nil {
+		return *x.DefaultDeny
+	}
+	return false
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -440,7 +1360,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +1372,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +1385,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LockConfig) GetName() string {
@@ -500,7 +1420,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +1432,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +1445,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LockAccess) GetName() string {
@@ -557,7 +1477,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +1489,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +1502,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -636,7 +1556,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +1568,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +1581,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -728,7 +1648,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1660,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1673,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -828,7 +1748,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1760,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1773,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -958,7 +1878,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1890,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1903,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1129,7 +2049,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +2061,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +2074,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1219,7 +2139,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +2151,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +2164,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1279,7 +2199,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +2211,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +2224,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1332,7 +2252,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +2264,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +2277,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1406,7 +2326,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +2338,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +2351,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -1539,7 +2459,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +2471,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +2484,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -1652,7 +2572,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +2584,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +2597,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -1742,7 +2662,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +2674,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +2687,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -1811,7 +2731,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +2743,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +2756,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -1864,7 +2784,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +2796,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +2809,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -1914,7 +2834,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2846,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2859,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -1967,7 +2887,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2899,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2912,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -2006,7 +2926,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xbe\a\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xab\b\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2026,14 +2946,67 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12L\n" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
-	"properties\x1a9\n" +
+	"properties\x12>\n" +
+	"\asecrets\x18\x0f \x03(\v2$.buildmaster.v1.SecretProviderConfigR\asecrets\x12+\n" +
+	"\x03www\x18\x10 \x01(\v2\x19.buildmaster.v1.WwwConfigR\x03www\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"~\n" +
+	"\x12_collapse_requests\"\xbe\x01\n" +
+	"\x14SecretProviderConfig\x126\n" +
+	"\x04type\x18\x01 \x01(\x0e2\".buildmaster.v1.SecretProviderTypeR\x04type\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x12\x14\n" +
+	"\x05mount\x18\x05 \x01(\tR\x05mount\x12\x1a\n" +
+	"\x05token\x18\x06 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"q\n" +
+	"\tWwwConfig\x121\n" +
+	"\x04auth\x18\x01 \x01(\v2\x1d.buildmaster.v1.WwwAuthConfigR\x04auth\x121\n" +
+	"\x05authz\x18\x02 \x01(\v2\x1b.buildmaster.v1.AuthzConfigR\x05authz\"\xbc\x02\n" +
+	"\rWwwAuthConfig\x12/\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1b.buildmaster.v1.WwwAuthTypeR\x04type\x123\n" +
+	"\x05users\x18\x02 \x03(\v2\x1d.buildmaster.v1.WwwUserConfigR\x05users\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\tR\x04file\x12\x16\n" +
+	"\x06header\x18\x04 \x01(\tR\x06header\x12'\n" +
+	"\x0ftrusted_proxies\x18\x05 \x03(\tR\x0etrustedProxies\x124\n" +
+	"\x06oauth2\x18\x06 \x01(\v2\x1c.buildmaster.v1.OAuth2ConfigR\x06oauth2\x12:\n" +
+	"\vsession_ttl\x18\a \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"sessionTtl\"{\n" +
+	"\rWwwUserConfig\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12 \n" +
+	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x16\n" +
+	"\x06groups\x18\x04 \x03(\tR\x06groups\"\xec\x01\n" +
+	"\fOAuth2Config\x12\x19\n" +
+	"\bauth_url\x18\x01 \x01(\tR\aauthUrl\x12\x1b\n" +
+	"\ttoken_url\x18\x02 \x01(\tR\btokenUrl\x12!\n" +
+	"\fuserinfo_url\x18\x03 \x01(\tR\vuserinfoUrl\x12\x1b\n" +
+	"\tclient_id\x18\x04 \x01(\tR\bclientId\x12)\n" +
+	"\rclient_secret\x18\x05 \x01(\tB\x04\x88\xb5\x18\x01R\fclientSecret\x12\x16\n" +
+	"\x06scopes\x18\x06 \x03(\tR\x06scopes\x12!\n" +
+	"\fredirect_url\x18\a \x01(\tR\vredirectUrl\"}\n" +
+	"\vAuthzConfig\x127\n" +
+	"\x05roles\x18\x01 \x03(\v2!.buildmaster.v1.RoleMatcherConfigR\x05roles\x125\n" +
+	"\x05allow\x18\x02 \x03(\v2\x1f.buildmaster.v1.AllowRuleConfigR\x05allow\"\xb7\x01\n" +
+	"\x11RoleMatcherConfig\x12.\n" +
+	"\x04from\x18\x01 \x01(\x0e2\x1a.buildmaster.v1.RoleSourceR\x04from\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
+	"\x05users\x18\x03 \x03(\tR\x05users\x12\x16\n" +
+	"\x06emails\x18\x04 \x03(\tR\x06emails\x12\x18\n" +
+	"\adomains\x18\x05 \x03(\tR\adomains\x12\x16\n" +
+	"\x06prefix\x18\x06 \x01(\tR\x06prefix\"\x82\x02\n" +
+	"\x0fAllowRuleConfig\x128\n" +
+	"\bendpoint\x18\x01 \x01(\x0e2\x1c.buildmaster.v1.EndpointKindR\bendpoint\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
+	"\abuilder\x18\x03 \x01(\tR\abuilder\x12\x16\n" +
+	"\x06branch\x18\x04 \x01(\tR\x06branch\x12\x18\n" +
+	"\aproject\x18\x05 \x01(\tR\aproject\x12\x1c\n" +
+	"\tscheduler\x18\x06 \x01(\tR\tscheduler\x12&\n" +
+	"\fdefault_deny\x18\a \x01(\bH\x00R\vdefaultDeny\x88\x01\x01B\x0f\n" +
+	"\r_default_deny\"~\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -2194,7 +3167,36 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06withinB\x0f\n" +
 	"\r_max_restarts\"M\n" +
 	"\rMetricsConfig\x12<\n" +
-	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*Q\n" +
+	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*\x96\x01\n" +
+	"\x12SecretProviderType\x12$\n" +
+	" SECRET_PROVIDER_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SECRET_PROVIDER_TYPE_DIR\x10\x01\x12\x1c\n" +
+	"\x18SECRET_PROVIDER_TYPE_ENV\x10\x02\x12\x1e\n" +
+	"\x1aSECRET_PROVIDER_TYPE_VAULT\x10\x03*\xb5\x01\n" +
+	"\vWwwAuthType\x12\x1d\n" +
+	"\x19WWW_AUTH_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12WWW_AUTH_TYPE_NONE\x10\x01\x12\x1a\n" +
+	"\x16WWW_AUTH_TYPE_USERPASS\x10\x02\x12\x1a\n" +
+	"\x16WWW_AUTH_TYPE_HTPASSWD\x10\x03\x12\x1d\n" +
+	"\x19WWW_AUTH_TYPE_REMOTE_USER\x10\x04\x12\x18\n" +
+	"\x14WWW_AUTH_TYPE_OAUTH2\x10\x05*\xa2\x01\n" +
+	"\n" +
+	"RoleSource\x12\x1b\n" +
+	"\x17ROLE_SOURCE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12ROLE_SOURCE_GROUPS\x10\x01\x12\x16\n" +
+	"\x12ROLE_SOURCE_EMAILS\x10\x02\x12\x16\n" +
+	"\x12ROLE_SOURCE_DOMAIN\x10\x03\x12\x18\n" +
+	"\x14ROLE_SOURCE_USERNAME\x10\x04\x12\x15\n" +
+	"\x11ROLE_SOURCE_OWNER\x10\x05*\xe7\x01\n" +
+	"\fEndpointKind\x12\x1d\n" +
+	"\x19ENDPOINT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ENDPOINT_KIND_ANY\x10\x01\x12\x19\n" +
+	"\x15ENDPOINT_KIND_CONTROL\x10\x02\x12\x17\n" +
+	"\x13ENDPOINT_KIND_FORCE\x10\x03\x12\x16\n" +
+	"\x12ENDPOINT_KIND_STOP\x10\x04\x12\x19\n" +
+	"\x15ENDPOINT_KIND_REBUILD\x10\x05\x12\"\n" +
+	"\x1eENDPOINT_KIND_ENABLE_SCHEDULER\x10\x06\x12\x16\n" +
+	"\x12ENDPOINT_KIND_VIEW\x10\a*Q\n" +
 	"\bLockType\x12\x19\n" +
 	"\x15LOCK_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10LOCK_TYPE_MASTER\x10\x01\x12\x14\n" +
@@ -2235,93 +3237,118 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_config_proto_rawDescData
 }
 
-var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_buildmaster_v1_config_proto_goTypes = []any{
-	(LockType)(0),               // 0: buildmaster.v1.LockType
-	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
-	(StepResult)(0),             // 2: buildmaster.v1.StepResult
-	(SchedulerType)(0),          // 3: buildmaster.v1.SchedulerType
-	(*MasterConfig)(nil),        // 4: buildmaster.v1.MasterConfig
-	(*LockConfig)(nil),          // 5: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 6: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 7: buildmaster.v1.ListenConfig
-	(*HttpConfig)(nil),          // 8: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 9: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 10: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 11: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 12: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 13: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 14: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 15: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),     // 16: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 17: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 18: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 19: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 20: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 21: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 22: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 23: buildmaster.v1.MetricsConfig
-	nil,                         // 24: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 25: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                         // 26: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 27: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 28: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 29: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 30: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                         // 31: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 32: google.protobuf.Duration
+	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
+	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
+	(RoleSource)(0),              // 2: buildmaster.v1.RoleSource
+	(EndpointKind)(0),            // 3: buildmaster.v1.EndpointKind
+	(LockType)(0),                // 4: buildmaster.v1.LockType
+	(LockAccessMode)(0),          // 5: buildmaster.v1.LockAccessMode
+	(StepResult)(0),              // 6: buildmaster.v1.StepResult
+	(SchedulerType)(0),           // 7: buildmaster.v1.SchedulerType
+	(*MasterConfig)(nil),         // 8: buildmaster.v1.MasterConfig
+	(*SecretProviderConfig)(nil), // 9: buildmaster.v1.SecretProviderConfig
+	(*WwwConfig)(nil),            // 10: buildmaster.v1.WwwConfig
+	(*WwwAuthConfig)(nil),        // 11: buildmaster.v1.WwwAuthConfig
+	(*WwwUserConfig)(nil),        // 12: buildmaster.v1.WwwUserConfig
+	(*OAuth2Config)(nil),         // 13: buildmaster.v1.OAuth2Config
+	(*AuthzConfig)(nil),          // 14: buildmaster.v1.AuthzConfig
+	(*RoleMatcherConfig)(nil),    // 15: buildmaster.v1.RoleMatcherConfig
+	(*AllowRuleConfig)(nil),      // 16: buildmaster.v1.AllowRuleConfig
+	(*LockConfig)(nil),           // 17: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),           // 18: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),         // 19: buildmaster.v1.ListenConfig
+	(*HttpConfig)(nil),           // 20: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 21: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 22: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 23: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 24: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 25: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 26: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 27: buildmaster.v1.TriggerStep
+	(*SchedulerConfig)(nil),      // 28: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 29: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 30: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 31: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 32: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 33: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 34: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 35: buildmaster.v1.MetricsConfig
+	nil,                          // 36: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 37: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 38: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 39: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 40: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 41: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 42: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 43: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 44: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	7,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	9,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	10, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	16, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	18, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	24, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	21, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	22, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	23, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	5,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	8,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	25, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
-	0,  // 12: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 13: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	32, // 14: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	32, // 15: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	32, // 16: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	32, // 17: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	26, // 18: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	32, // 19: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	32, // 20: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	11, // 21: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	27, // 22: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	28, // 23: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	6,  // 24: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	12, // 25: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	13, // 26: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	14, // 27: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	15, // 28: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	29, // 29: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	32, // 30: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	32, // 31: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	30, // 32: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	3,  // 33: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	32, // 34: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	32, // 35: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	31, // 36: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	17, // 37: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	19, // 38: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	20, // 39: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	32, // 40: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	32, // 41: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	32, // 42: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	2,  // 43: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	19, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	21, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	22, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	28, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	30, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	36, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	33, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	34, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	35, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	17, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	20, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	37, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	9,  // 12: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
+	10, // 13: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
+	0,  // 14: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
+	11, // 15: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
+	14, // 16: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
+	1,  // 17: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
+	12, // 18: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
+	13, // 19: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
+	44, // 20: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	15, // 21: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
+	16, // 22: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
+	2,  // 23: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
+	3,  // 24: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
+	4,  // 25: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	5,  // 26: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	44, // 27: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	44, // 28: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	44, // 29: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	44, // 30: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	38, // 31: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	44, // 32: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	44, // 33: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	23, // 34: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	39, // 35: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	40, // 36: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	18, // 37: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	24, // 38: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	25, // 39: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	26, // 40: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	27, // 41: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	41, // 42: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	44, // 43: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	44, // 44: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	42, // 45: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 46: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	44, // 47: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	44, // 48: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	43, // 49: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	29, // 50: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	31, // 51: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	32, // 52: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	44, // 53: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	44, // 54: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	44, // 55: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 56: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	57, // [57:57] is the sub-list for method output_type
+	57, // [57:57] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -2331,27 +3358,28 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[4].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   28,
+			NumEnums:      8,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

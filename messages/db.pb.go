@@ -1738,6 +1738,450 @@ func (x *UserInfo) GetAttrData() string {
 	return ""
 }
 
+// ChangeUser is a row of `change_users`: change changeid was authored by
+// user uid.
+type ChangeUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changeid      uint64                 `protobuf:"varint,1,opt,name=changeid,proto3" json:"changeid,omitempty"`
+	Uid           uint64                 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeUser) Reset() {
+	*x = ChangeUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeUser) ProtoMessage() {}
+
+func (x *ChangeUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeUser.ProtoReflect.Descriptor instead.
+func (*ChangeUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ChangeUser) GetChangeid() uint64 {
+	if x != nil {
+		return x.Changeid
+	}
+	return 0
+}
+
+func (x *ChangeUser) GetUid() uint64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+// ApiToken is a row of `api_tokens`: a token user uid holds. Only the
+// token's SHA-256 is kept; the token is shown once, when created.
+type ApiToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Uid           uint64                 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Sha256        string                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CreatedAt     int64                  `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiToken) Reset() {
+	*x = ApiToken{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiToken) ProtoMessage() {}
+
+func (x *ApiToken) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
+func (*ApiToken) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ApiToken) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ApiToken) GetUid() uint64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *ApiToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiToken) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *ApiToken) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// AddUser adds a user (Buildbot's findUserByAttr when one attribute is
+// given): with attrs whose (attr_type, attr_data) already belongs to a
+// user, that user is returned and nothing is added. The identifier is
+// unique; when it is taken, a suffix _2, _3 … is added.
+type AddUser struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Identifier string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	BbUsername string                 `protobuf:"bytes,2,opt,name=bb_username,json=bbUsername,proto3" json:"bb_username,omitempty"`
+	// A password hash (internal/users/password), never a password.
+	BbPassword    string      `protobuf:"bytes,3,opt,name=bb_password,json=bbPassword,proto3" json:"bb_password,omitempty"`
+	Attrs         []*UserInfo `protobuf:"bytes,4,rep,name=attrs,proto3" json:"attrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddUser) Reset() {
+	*x = AddUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddUser) ProtoMessage() {}
+
+func (x *AddUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
+func (*AddUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AddUser) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *AddUser) GetBbUsername() string {
+	if x != nil {
+		return x.BbUsername
+	}
+	return ""
+}
+
+func (x *AddUser) GetBbPassword() string {
+	if x != nil {
+		return x.BbPassword
+	}
+	return ""
+}
+
+func (x *AddUser) GetAttrs() []*UserInfo {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+// UpdateUser changes the user whose identifier is given: bb_username and
+// bb_password when set (both, as Buildbot), and each attribute (an empty
+// attr_data removes it).
+type UpdateUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	BbUsername    *string                `protobuf:"bytes,2,opt,name=bb_username,json=bbUsername,proto3,oneof" json:"bb_username,omitempty"`
+	BbPassword    *string                `protobuf:"bytes,3,opt,name=bb_password,json=bbPassword,proto3,oneof" json:"bb_password,omitempty"`
+	Attrs         []*UserInfo            `protobuf:"bytes,4,rep,name=attrs,proto3" json:"attrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUser) Reset() {
+	*x = UpdateUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUser) ProtoMessage() {}
+
+func (x *UpdateUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUser.ProtoReflect.Descriptor instead.
+func (*UpdateUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdateUser) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *UpdateUser) GetBbUsername() string {
+	if x != nil && x.BbUsername != nil {
+		return *x.BbUsername
+	}
+	return ""
+}
+
+func (x *UpdateUser) GetBbPassword() string {
+	if x != nil && x.BbPassword != nil {
+		return *x.BbPassword
+	}
+	return ""
+}
+
+func (x *UpdateUser) GetAttrs() []*UserInfo {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+// RemoveUser removes a user, its attributes, its API tokens and its
+// change_users rows.
+type RemoveUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveUser) Reset() {
+	*x = RemoveUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveUser) ProtoMessage() {}
+
+func (x *RemoveUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveUser.ProtoReflect.Descriptor instead.
+func (*RemoveUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RemoveUser) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+// AddApiToken records a token of user identifier.
+type AddApiToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Sha256        string                 `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CreatedAt     int64                  `protobuf:"varint,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddApiToken) Reset() {
+	*x = AddApiToken{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddApiToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddApiToken) ProtoMessage() {}
+
+func (x *AddApiToken) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddApiToken.ProtoReflect.Descriptor instead.
+func (*AddApiToken) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AddApiToken) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *AddApiToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddApiToken) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *AddApiToken) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// RevokeApiToken removes token id of user identifier.
+type RevokeApiToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	Id            uint64                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiToken) Reset() {
+	*x = RevokeApiToken{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiToken) ProtoMessage() {}
+
+func (x *RevokeApiToken) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiToken.ProtoReflect.Descriptor instead.
+func (*RevokeApiToken) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RevokeApiToken) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *RevokeApiToken) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 // Command is one change of state, applied by state.Apply. Commands carry
 // every time they need: Apply never reads a clock.
 type Command struct {
@@ -1766,6 +2210,11 @@ type Command struct {
 	//	*Command_ConfigureMaster
 	//	*Command_MasterActive
 	//	*Command_MasterStopped
+	//	*Command_AddUser
+	//	*Command_UpdateUser
+	//	*Command_RemoveUser
+	//	*Command_AddApiToken
+	//	*Command_RevokeApiToken
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1773,7 +2222,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1785,7 +2234,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1798,7 +2247,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Command) GetKind() isCommand_Kind {
@@ -2006,6 +2455,51 @@ func (x *Command) GetMasterStopped() *MasterStopped {
 	return nil
 }
 
+func (x *Command) GetAddUser() *AddUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_AddUser); ok {
+			return x.AddUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateUser() *UpdateUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_UpdateUser); ok {
+			return x.UpdateUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveUser() *RemoveUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RemoveUser); ok {
+			return x.RemoveUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAddApiToken() *AddApiToken {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_AddApiToken); ok {
+			return x.AddApiToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeApiToken() *RevokeApiToken {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RevokeApiToken); ok {
+			return x.RevokeApiToken
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2098,6 +2592,26 @@ type Command_MasterStopped struct {
 	MasterStopped *MasterStopped `protobuf:"bytes,22,opt,name=master_stopped,json=masterStopped,proto3,oneof"`
 }
 
+type Command_AddUser struct {
+	AddUser *AddUser `protobuf:"bytes,23,opt,name=add_user,json=addUser,proto3,oneof"`
+}
+
+type Command_UpdateUser struct {
+	UpdateUser *UpdateUser `protobuf:"bytes,24,opt,name=update_user,json=updateUser,proto3,oneof"`
+}
+
+type Command_RemoveUser struct {
+	RemoveUser *RemoveUser `protobuf:"bytes,25,opt,name=remove_user,json=removeUser,proto3,oneof"`
+}
+
+type Command_AddApiToken struct {
+	AddApiToken *AddApiToken `protobuf:"bytes,26,opt,name=add_api_token,json=addApiToken,proto3,oneof"`
+}
+
+type Command_RevokeApiToken struct {
+	RevokeApiToken *RevokeApiToken `protobuf:"bytes,27,opt,name=revoke_api_token,json=revokeApiToken,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2142,6 +2656,16 @@ func (*Command_MasterActive) isCommand_Kind() {}
 
 func (*Command_MasterStopped) isCommand_Kind() {}
 
+func (*Command_AddUser) isCommand_Kind() {}
+
+func (*Command_UpdateUser) isCommand_Kind() {}
+
+func (*Command_RemoveUser) isCommand_Kind() {}
+
+func (*Command_AddApiToken) isCommand_Kind() {}
+
+func (*Command_RevokeApiToken) isCommand_Kind() {}
+
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
 // or added, by name and marked as run by masterid; those the master ran and
@@ -2164,7 +2688,7 @@ type ConfigureMaster struct {
 
 func (x *ConfigureMaster) Reset() {
 	*x = ConfigureMaster{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2700,7 @@ func (x *ConfigureMaster) String() string {
 func (*ConfigureMaster) ProtoMessage() {}
 
 func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2713,7 @@ func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureMaster.ProtoReflect.Descriptor instead.
 func (*ConfigureMaster) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConfigureMaster) GetMasterid() uint64 {
@@ -2239,7 +2763,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2775,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2788,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -2300,7 +2824,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2836,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,7 +2849,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -2354,7 +2878,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2366,7 +2890,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2379,7 +2903,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -2411,7 +2935,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2947,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2960,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -2463,14 +2987,18 @@ type AddChange struct {
 	// crash leaves the change without the record (reported again after a
 	// restart) or the record without the change (a commit lost). A bad state
 	// refuses the whole command: the change is not added either.
-	State         *SetObjectState `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	State *SetObjectState `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// author_vc, when set, attaches the change to the user whose attribute
+	// author_vc (git, svn …) is the change's author, adding that user when
+	// there is none (Buildbot's createUserObject).
+	AuthorVc      string `protobuf:"bytes,3,opt,name=author_vc,json=authorVc,proto3" json:"author_vc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2482,7 +3010,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2495,7 +3023,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -2510,6 +3038,13 @@ func (x *AddChange) GetState() *SetObjectState {
 		return x.State
 	}
 	return nil
+}
+
+func (x *AddChange) GetAuthorVc() string {
+	if x != nil {
+		return x.AuthorVc
+	}
+	return ""
 }
 
 // MasterStarted marks a master active (created by name if needed) and does
@@ -2528,7 +3063,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2540,7 +3075,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2553,7 +3088,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -2589,7 +3124,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +3136,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +3149,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -2666,7 +3201,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +3213,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +3226,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -2798,7 +3333,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2810,7 +3345,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2823,7 +3358,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -2872,7 +3407,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2884,7 +3419,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2897,7 +3432,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -2989,7 +3524,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3536,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3549,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -3079,7 +3614,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3091,7 +3626,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3104,7 +3639,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -3146,7 +3681,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3158,7 +3693,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3171,7 +3706,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -3198,7 +3733,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3210,7 +3745,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3223,7 +3758,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -3252,7 +3787,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3264,7 +3799,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,7 +3812,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -3345,7 +3880,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3357,7 +3892,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3370,7 +3905,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -3430,7 +3965,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3442,7 +3977,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3455,7 +3990,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -3492,7 +4027,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3504,7 +4039,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3517,7 +4052,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -3545,7 +4080,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3557,7 +4092,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3570,7 +4105,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -3597,7 +4132,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3609,7 +4144,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3622,7 +4157,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -3644,7 +4179,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3656,7 +4191,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3669,7 +4204,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -3704,7 +4239,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3716,7 +4251,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3729,7 +4264,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -3760,7 +4295,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3772,7 +4307,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3785,7 +4320,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -3839,7 +4374,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3851,7 +4386,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3864,7 +4399,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -3941,7 +4476,7 @@ var File_buildmaster_v1_db_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
-	"\x17buildmaster/v1/db.proto\x12\x0ebuildmaster.v1\"U\n" +
+	"\x17buildmaster/v1/db.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\"U\n" +
 	"\bProperty\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -4128,7 +4663,57 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xd0\f\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\":\n" +
+	"\n" +
+	"ChangeUser\x12\x1a\n" +
+	"\bchangeid\x18\x01 \x01(\x04R\bchangeid\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\x04R\x03uid\"w\n" +
+	"\bApiToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\x04R\x03uid\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\"\xa1\x01\n" +
+	"\aAddUser\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12\x1f\n" +
+	"\vbb_username\x18\x02 \x01(\tR\n" +
+	"bbUsername\x12%\n" +
+	"\vbb_password\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01R\n" +
+	"bbPassword\x12.\n" +
+	"\x05attrs\x18\x04 \x03(\v2\x18.buildmaster.v1.UserInfoR\x05attrs\"\xce\x01\n" +
+	"\n" +
+	"UpdateUser\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12$\n" +
+	"\vbb_username\x18\x02 \x01(\tH\x00R\n" +
+	"bbUsername\x88\x01\x01\x12*\n" +
+	"\vbb_password\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01H\x01R\n" +
+	"bbPassword\x88\x01\x01\x12.\n" +
+	"\x05attrs\x18\x04 \x03(\v2\x18.buildmaster.v1.UserInfoR\x05attrsB\x0e\n" +
+	"\f_bb_usernameB\x0e\n" +
+	"\f_bb_password\",\n" +
+	"\n" +
+	"RemoveUser\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\"x\n" +
+	"\vAddApiToken\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\x03R\tcreatedAt\"@\n" +
+	"\x0eRevokeApiToken\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\x93\x0f\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4156,7 +4741,14 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
 	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12C\n" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
-	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStoppedB\x06\n" +
+	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x124\n" +
+	"\badd_user\x18\x17 \x01(\v2\x17.buildmaster.v1.AddUserH\x00R\aaddUser\x12=\n" +
+	"\vupdate_user\x18\x18 \x01(\v2\x1a.buildmaster.v1.UpdateUserH\x00R\n" +
+	"updateUser\x12=\n" +
+	"\vremove_user\x18\x19 \x01(\v2\x1a.buildmaster.v1.RemoveUserH\x00R\n" +
+	"removeUser\x12A\n" +
+	"\radd_api_token\x18\x1a \x01(\v2\x1b.buildmaster.v1.AddApiTokenH\x00R\vaddApiToken\x12J\n" +
+	"\x10revoke_api_token\x18\x1b \x01(\v2\x1e.buildmaster.v1.RevokeApiTokenH\x00R\x0erevokeApiTokenB\x06\n" +
 	"\x04kind\"\xef\x01\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -4178,10 +4770,11 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x04time\x18\x02 \x01(\x03R\x04time\"?\n" +
 	"\rMasterStopped\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
-	"\x04time\x18\x02 \x01(\x03R\x04time\"q\n" +
+	"\x04time\x18\x02 \x01(\x03R\x04time\"\x8e\x01\n" +
 	"\tAddChange\x12.\n" +
 	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\x124\n" +
-	"\x05state\x18\x02 \x01(\v2\x1e.buildmaster.v1.SetObjectStateR\x05state\"S\n" +
+	"\x05state\x18\x02 \x01(\v2\x1e.buildmaster.v1.SetObjectStateR\x05state\x12\x1b\n" +
+	"\tauthor_vc\x18\x03 \x01(\tR\bauthorVc\"S\n" +
 	"\rMasterStarted\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -4326,7 +4919,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Property)(nil),              // 0: buildmaster.v1.Property
 	(*Master)(nil),                // 1: buildmaster.v1.Master
@@ -4348,32 +4941,39 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*ObjectState)(nil),           // 17: buildmaster.v1.ObjectState
 	(*User)(nil),                  // 18: buildmaster.v1.User
 	(*UserInfo)(nil),              // 19: buildmaster.v1.UserInfo
-	(*Command)(nil),               // 20: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 21: buildmaster.v1.ConfigureMaster
-	(*ConfiguredBuilder)(nil),     // 22: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 23: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 24: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 25: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 26: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 27: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 28: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 29: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 30: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 31: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 32: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 33: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 34: buildmaster.v1.AppendLog
-	(*FinishLog)(nil),             // 35: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 36: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 37: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 38: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 39: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 40: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 41: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 42: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 43: buildmaster.v1.WorkerDisconnected
-	(*SetObjectState)(nil),        // 44: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 45: buildmaster.v1.CommandResult
+	(*ChangeUser)(nil),            // 20: buildmaster.v1.ChangeUser
+	(*ApiToken)(nil),              // 21: buildmaster.v1.ApiToken
+	(*AddUser)(nil),               // 22: buildmaster.v1.AddUser
+	(*UpdateUser)(nil),            // 23: buildmaster.v1.UpdateUser
+	(*RemoveUser)(nil),            // 24: buildmaster.v1.RemoveUser
+	(*AddApiToken)(nil),           // 25: buildmaster.v1.AddApiToken
+	(*RevokeApiToken)(nil),        // 26: buildmaster.v1.RevokeApiToken
+	(*Command)(nil),               // 27: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 28: buildmaster.v1.ConfigureMaster
+	(*ConfiguredBuilder)(nil),     // 29: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 30: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 31: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 32: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 33: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 34: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 35: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 36: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 37: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 38: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 39: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 40: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 41: buildmaster.v1.AppendLog
+	(*FinishLog)(nil),             // 42: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 43: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 44: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 45: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 46: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 47: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 48: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 49: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 50: buildmaster.v1.WorkerDisconnected
+	(*SetObjectState)(nil),        // 51: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 52: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -4381,45 +4981,52 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	5,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
 	0,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
 	12, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	26, // 5: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	27, // 6: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	28, // 7: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	29, // 8: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	30, // 9: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	31, // 10: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	32, // 11: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	33, // 12: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	34, // 13: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	35, // 14: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	36, // 15: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	37, // 16: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	38, // 17: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	39, // 18: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	40, // 19: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	41, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	42, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	43, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	44, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	21, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	24, // 25: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	25, // 26: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	22, // 27: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	23, // 28: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	2,  // 29: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	44, // 30: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 31: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 32: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 33: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	32, // 34: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	34, // 35: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	32, // 36: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	36, // 37: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 38: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	19, // 5: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
+	19, // 6: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
+	33, // 7: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	34, // 8: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	35, // 9: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	36, // 10: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	37, // 11: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	38, // 12: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	39, // 13: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	40, // 14: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	41, // 15: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	42, // 16: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	43, // 17: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	44, // 18: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	45, // 19: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	46, // 20: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	47, // 21: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	48, // 22: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	49, // 23: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	50, // 24: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	51, // 25: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	28, // 26: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	31, // 27: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	32, // 28: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	22, // 29: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
+	23, // 30: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
+	24, // 31: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
+	25, // 32: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
+	26, // 33: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
+	29, // 34: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	30, // 35: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	2,  // 36: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	51, // 37: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 38: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 39: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 40: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	39, // 41: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	41, // 42: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	39, // 43: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	43, // 44: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	0,  // 45: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4427,11 +5034,13 @@ func file_buildmaster_v1_db_proto_init() {
 	if File_buildmaster_v1_db_proto != nil {
 		return
 	}
+	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_db_proto_msgTypes[4].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[6].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[8].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[20].OneofWrappers = []any{
+	file_buildmaster_v1_db_proto_msgTypes[23].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[27].OneofWrappers = []any{
 		(*Command_AddChange)(nil),
 		(*Command_MasterStarted)(nil),
 		(*Command_FindOrAddBuilder)(nil),
@@ -4454,15 +5063,20 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_ConfigureMaster)(nil),
 		(*Command_MasterActive)(nil),
 		(*Command_MasterStopped)(nil),
+		(*Command_AddUser)(nil),
+		(*Command_UpdateUser)(nil),
+		(*Command_RemoveUser)(nil),
+		(*Command_AddApiToken)(nil),
+		(*Command_RevokeApiToken)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[32].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[39].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,6 +25,8 @@ const (
 	TableObjectState   = "object_state"
 	TableUsers         = "users"
 	TableUsersInfo     = "users_info"
+	TableChangeUsers   = "change_users"
+	TableApiTokens     = "api_tokens"
 )
 
 // Index names besides "id".
@@ -60,6 +62,15 @@ const (
 	IndexStep = "step"
 	// IndexIdentifier is the unique identifier index of users.
 	IndexIdentifier = "identifier"
+	// IndexUsername is the unique bb_username index of users (users
+	// without one are not in it).
+	IndexUsername = "username"
+	// IndexAttr finds users_info rows by (attr_type, attr_data).
+	IndexAttr = "attr"
+	// IndexUID lists change_users and api_tokens rows by uid.
+	IndexUID = "uid"
+	// IndexSHA256 is the unique hash index of api_tokens.
+	IndexSHA256 = "sha256"
 )
 
 // Tables is every table, in snapshot order. A new table goes at the end: a
@@ -68,7 +79,7 @@ var Tables = []string{
 	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
-	TableUsersInfo,
+	TableUsersInfo, TableChangeUsers, TableApiTokens,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -165,11 +176,25 @@ func Schema() *memdb.DBSchema {
 			return always(s.Objectid, s.Name)
 		}),
 		table(TableUsers, func(o any) ([]any, bool) { return always(o.(*messages.User).Uid) },
-			idx(IndexIdentifier, true, func(o any) ([]any, bool) { return always(o.(*messages.User).Identifier) })),
+			idx(IndexIdentifier, true, func(o any) ([]any, bool) { return always(o.(*messages.User).Identifier) }),
+			idx(IndexUsername, true, func(o any) ([]any, bool) {
+				u := o.(*messages.User)
+				return []any{u.BbUsername}, u.BbUsername != ""
+			})),
 		table(TableUsersInfo, func(o any) ([]any, bool) {
 			u := o.(*messages.UserInfo)
 			return always(u.Uid, u.AttrType)
-		}),
+		}, idx(IndexAttr, false, func(o any) ([]any, bool) {
+			u := o.(*messages.UserInfo)
+			return always(u.AttrType, u.AttrData)
+		})),
+		table(TableChangeUsers, func(o any) ([]any, bool) {
+			c := o.(*messages.ChangeUser)
+			return always(c.Changeid, c.Uid)
+		}, idx(IndexUID, false, func(o any) ([]any, bool) { return always(o.(*messages.ChangeUser).Uid) })),
+		table(TableApiTokens, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Id) },
+			idx(IndexUID, false, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Uid) }),
+			idx(IndexSHA256, true, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Sha256) })),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

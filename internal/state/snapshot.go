@@ -54,6 +54,10 @@ func newRecord(table int) proto.Message {
 		return &messages.User{}
 	case TableUsersInfo:
 		return &messages.UserInfo{}
+	case TableChangeUsers:
+		return &messages.ChangeUser{}
+	case TableApiTokens:
+		return &messages.ApiToken{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }
