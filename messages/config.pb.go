@@ -710,11 +710,13 @@ type SecretProviderConfig struct {
 	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	// env: the variables' prefix.
 	Prefix string `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	// vault: the server's URL, the KV v2 mount (default "secret") and the
-	// token (may itself be {secret: NAME} of an earlier provider).
+	// vault: the server's URL, the KV v2 mount (default "secret"), and where
+	// its token is read, on each request: a file (as Vault Agent writes it)
+	// or else an environment variable.
 	Url           string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	Mount         string `protobuf:"bytes,5,opt,name=mount,proto3" json:"mount,omitempty"`
-	Token         string `protobuf:"bytes,6,opt,name=token,proto3" json:"token,omitempty"`
+	TokenFile     string `protobuf:"bytes,6,opt,name=token_file,json=tokenFile,proto3" json:"token_file,omitempty"`
+	TokenEnv      string `protobuf:"bytes,7,opt,name=token_env,json=tokenEnv,proto3" json:"token_env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -784,9 +786,16 @@ func (x *SecretProviderConfig) GetMount() string {
 	return ""
 }
 
-func (x *SecretProviderConfig) GetToken() string {
+func (x *SecretProviderConfig) GetTokenFile() string {
 	if x != nil {
-		return x.Token
+		return x.TokenFile
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetTokenEnv() string {
+	if x != nil {
+		return x.TokenEnv
 	}
 	return ""
 }
@@ -2955,14 +2964,16 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xbe\x01\n" +
+	"\x12_collapse_requests\"\xde\x01\n" +
 	"\x14SecretProviderConfig\x126\n" +
 	"\x04type\x18\x01 \x01(\x0e2\".buildmaster.v1.SecretProviderTypeR\x04type\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
 	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x10\n" +
 	"\x03url\x18\x04 \x01(\tR\x03url\x12\x14\n" +
-	"\x05mount\x18\x05 \x01(\tR\x05mount\x12\x1a\n" +
-	"\x05token\x18\x06 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"q\n" +
+	"\x05mount\x18\x05 \x01(\tR\x05mount\x12\x1d\n" +
+	"\n" +
+	"token_file\x18\x06 \x01(\tR\ttokenFile\x12\x1b\n" +
+	"\ttoken_env\x18\a \x01(\tR\btokenEnv\"q\n" +
 	"\tWwwConfig\x121\n" +
 	"\x04auth\x18\x01 \x01(\v2\x1d.buildmaster.v1.WwwAuthConfigR\x04auth\x121\n" +
 	"\x05authz\x18\x02 \x01(\v2\x1b.buildmaster.v1.AuthzConfigR\x05authz\"\xbc\x02\n" +

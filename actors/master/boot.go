@@ -20,6 +20,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -168,7 +169,12 @@ func openState(opts Options) (*state.Store, uint64, error) {
 // start runs the tree on store. On failure it returns a nil Master when the
 // tree never ran, or the Master it has stopped again (Stop cleaned up).
 func start(opts Options, store *state.Store, masterid uint64, www, debug *httpserve.Listener) (*Master, error) {
-	cfg := opts.Config
+	cfg, sec, err := resolveSecrets(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	redactor := secrets.NewLogHandler(opts.Log.Handler())
+	opts.Log = slog.New(redactor)
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
@@ -181,6 +187,8 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 		default:
 		}
 	})
+	m.RT.LogRedactor = redactor
+	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
