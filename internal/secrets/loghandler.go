@@ -13,9 +13,9 @@ import (
 // the config; attributes bound with WithAttrs are redacted with the
 // Redactor of the moment they are logged.
 type LogHandler struct {
-	next  slog.Handler
-	r     *atomic.Pointer[Redactor]
-	ops   []boundOp // WithAttrs and WithGroup, in order, applied when logged
+	next slog.Handler
+	r    *atomic.Pointer[Redactor]
+	ops  []boundOp // WithAttrs and WithGroup, in order, applied when logged
 }
 
 // boundOp is one WithAttrs (attrs) or WithGroup (group).
