@@ -150,6 +150,8 @@ const (
 	// The request itself was wrong (e.g. an oversized change, a command the db
 	// service refused as bad); nothing was written.
 	ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT ControlErrorCode = 3
+	// The token is a user's, and the authz rules refuse them this request.
+	ControlErrorCode_CONTROL_ERROR_CODE_PERMISSION_DENIED ControlErrorCode = 4
 )
 
 // Enum value maps for ControlErrorCode.
@@ -159,12 +161,14 @@ var (
 		1: "CONTROL_ERROR_CODE_UNAUTHENTICATED",
 		2: "CONTROL_ERROR_CODE_FAILED",
 		3: "CONTROL_ERROR_CODE_INVALID_ARGUMENT",
+		4: "CONTROL_ERROR_CODE_PERMISSION_DENIED",
 	}
 	ControlErrorCode_value = map[string]int32{
-		"CONTROL_ERROR_CODE_UNSPECIFIED":      0,
-		"CONTROL_ERROR_CODE_UNAUTHENTICATED":  1,
-		"CONTROL_ERROR_CODE_FAILED":           2,
-		"CONTROL_ERROR_CODE_INVALID_ARGUMENT": 3,
+		"CONTROL_ERROR_CODE_UNSPECIFIED":       0,
+		"CONTROL_ERROR_CODE_UNAUTHENTICATED":   1,
+		"CONTROL_ERROR_CODE_FAILED":            2,
+		"CONTROL_ERROR_CODE_INVALID_ARGUMENT":  3,
+		"CONTROL_ERROR_CODE_PERMISSION_DENIED": 4,
 	}
 )
 
@@ -2290,12 +2294,13 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\rSTOP_MODE_NOW\x10\x01\x12\x13\n" +
 	"\x0fSTOP_MODE_CLEAN\x10\x02\x12\x14\n" +
 	"\x10STOP_MODE_CANCEL\x10\x03\x12\x14\n" +
-	"\x10STOP_MODE_TOGGLE\x10\x04*\xa6\x01\n" +
+	"\x10STOP_MODE_TOGGLE\x10\x04*\xd0\x01\n" +
 	"\x10ControlErrorCode\x12\"\n" +
 	"\x1eCONTROL_ERROR_CODE_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"CONTROL_ERROR_CODE_UNAUTHENTICATED\x10\x01\x12\x1d\n" +
 	"\x19CONTROL_ERROR_CODE_FAILED\x10\x02\x12'\n" +
-	"#CONTROL_ERROR_CODE_INVALID_ARGUMENT\x10\x03*\x91\x01\n" +
+	"#CONTROL_ERROR_CODE_INVALID_ARGUMENT\x10\x03\x12(\n" +
+	"$CONTROL_ERROR_CODE_PERMISSION_DENIED\x10\x04*\x91\x01\n" +
 	"\fWorkerAction\x12\x1d\n" +
 	"\x19WORKER_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKER_ACTION_PAUSE\x10\x01\x12\x19\n" +

@@ -85,6 +85,7 @@ func Accepted() map[string][]proto.Message {
 		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		paths.Schedulers: {&messages.ForceBuildRequest{}},
 		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Users:      {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
 	}
 }
 

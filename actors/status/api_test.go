@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -148,7 +149,8 @@ func command(k any) *messages.Command {
 // TestAPI checks each request's status and body against
 // testdata/api/NAME.golden (go test -update rewrites them).
 func TestAPI(t *testing.T) {
-	h := Handler(fixture(t))
+	rt := fixture(t)
+	h := Handler(rt, users.NewAccess(rt))
 	for _, c := range []struct{ name, url string }{
 		{"changes", "/api/v2/changes"},
 		{"changes_limit_offset", "/api/v2/changes?limit=2&offset=3&field=changeid"},
@@ -300,7 +302,7 @@ func TestRecordsShowBuildbotShapes(t *testing.T) {
 // read transaction, so with writers running, total is never behind the page.
 func TestAPIPageAndTotalAgree(t *testing.T) {
 	rt := fixture(t)
-	h := Handler(rt)
+	h := Handler(rt, users.NewAccess(rt))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -329,7 +331,7 @@ func TestAPIPageAndTotalAgree(t *testing.T) {
 
 func TestMethodsOtherThanGetAreRefused(t *testing.T) {
 	rt := fixture(t)
-	h := Handler(rt)
+	h := Handler(rt, users.NewAccess(rt))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/api/v2/changes/1", nil))
 	if rec.Code != http.StatusMethodNotAllowed {

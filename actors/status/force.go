@@ -23,7 +23,8 @@ import (
 //	GET  /api/v2/forceschedulers/{name}
 //	POST /api/v2/forceschedulers/{name}   JSON-RPC 2.0 {"method": "force", "params": {...}}
 //
-// A POST needs `Authorization: Bearer <admin token>`. Its params are
+// A POST needs the admin token, or a user the authz rules allow it
+// (anonymous, when no rule says otherwise). Its params are
 // Buildbot's: builderNames (or builderid), reason, owner, branch, revision,
 // repository, project, codebase, and any other string as a property. One
 // buildset is forced per builder; the result is [buildsetid, brids].
@@ -49,7 +50,7 @@ func forceSchedulers(rt *service.Runtime, mux *http.ServeMux) {
 		}
 		writeJSON(w, map[string]any{"forceschedulers": l, "meta": map[string]any{"total": 1}})
 	})
-	mux.Handle("POST /api/v2/forceschedulers/{name}", auth.RequireAdmin("forcing a build needs Authorization: Bearer <admin token>",
+	mux.Handle("POST /api/v2/forceschedulers/{name}", auth.RequireControl("forcing a build needs Authorization: Bearer <admin token>",
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { force(rt, w, r, list(r.PathValue("name"))) })))
 }
 

@@ -17,6 +17,8 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/changes"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/users"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -29,17 +31,23 @@ func Spec() service.Spec {
 			return &messages.MasterConfig{Listen: &messages.ListenConfig{Www: c.GetListen().GetWww()}}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
-			return service.NewHTTPService(rt, s, rt.WWW, Handler(rt))
+			acc := users.NewAccess(rt)
+			if rt.WWW != nil {
+				acc.WarnIfOpen(rt.WWW.Addr().String())
+			}
+			return service.NewHTTPService(rt, s, rt.WWW, Handler(rt, acc))
 		},
 	}
 }
 
-// Handler is the www listener's handler, a service.Surface: the data API
-// under /api/v2/, and the change hooks under /change_hook/.
-func Handler(rt *service.Runtime) http.Handler {
+// Handler is the www listener's handler: the data API under /api/v2/, the
+// change hooks under /change_hook/, and the login flow under /auth/, behind
+// acc (users.Access: who a request comes from, what they may do) and the
+// body bound.
+func Handler(rt *service.Runtime, acc *users.Access) http.Handler {
 	mux := http.NewServeMux()
 	forceSchedulers(rt, mux)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
-	return service.Surface(rt, mux)
+	return httpserve.LimitBody(rt.MaxBodyBytes, acc.Middleware(mux))
 }
