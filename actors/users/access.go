@@ -277,4 +277,6 @@ func (d directory) Exists(username string) bool {
 	return state.UserByUsername(d.rt.DB.Read(), username) != nil
 }
 
-func (d directory) Token(sum string) (auth.Identity, bool) { return service.TokenHolderBySum(d.rt, sum) }
+func (d directory) Token(sum string) (auth.Identity, bool) {
+	return service.TokenHolderBySum(d.rt, sum)
+}

@@ -3,9 +3,11 @@ package users_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,8 +16,11 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -228,5 +233,51 @@ www:
 	if code, body := script.do(http.MethodPost, "/api/v2/forceschedulers/f", `{"jsonrpc":"2.0","method":"force","params":{"builderNames":["pub"]},"id":1}`,
 		"Authorization", "Bearer "+tok.GetSecret()); code != http.StatusForbidden {
 		t.Fatalf("removed dave's token forces: %d %s", code, body)
+	}
+}
+
+// TestCanAndStreams: the UI's Can and the event streams' Viewer follow the
+// same rules: a user who may not view a builder's builds gets no events of
+// its class, and buttons refused by role are refused.
+func TestCanAndStreams(t *testing.T) {
+	m := mastertest.Start(t, builders+`
+www:
+  auth: {type: userpass, users: [{username: alice, password: a}, {username: bob, password: b}]}
+  authz:
+    roles: [{from: username, role: admins, users: [alice]}]
+    allow:
+      - {endpoint: view, builder: release, role: admins}
+      - {endpoint: control, role: admins}
+`, "", nil)
+	acc := users.NewAccess(m.RT)
+	release, _ := state.First(m.RT.DB.Read(), state.TableBuilders, state.IndexName, "release").(*messages.Builder)
+	pub, _ := state.First(m.RT.DB.Read(), state.TableBuilders, state.IndexName, "pub").(*messages.Builder)
+	if release == nil || pub == nil {
+		t.Fatal("builders not recorded")
+	}
+	as := func(name string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+		return r.WithContext(auth.WithCaller(r.Context(), auth.Caller{Name: name}))
+	}
+	for _, tc := range []struct {
+		user          string
+		release, ctrl bool
+	}{{"alice", true, true}, {"bob", false, false}, {"", false, false}} {
+		v, err := acc.Authorizer().Viewer(as(tc.user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.MayReceive(fmt.Sprintf("builders/%d", release.Id)); got != tc.release {
+			t.Errorf("%q receives release's events: %v", tc.user, got)
+		}
+		if !v.MayReceive(fmt.Sprintf("builders/%d", pub.Id)) || !v.MayReceive("") {
+			t.Errorf("%q refused pub's or master events", tc.user)
+		}
+		if got := acc.Can(as(tc.user), "force", "forceschedulers/f/builders/pub"); got != tc.ctrl {
+			t.Errorf("%q may force: %v", tc.user, got)
+		}
+		if got := acc.Can(as(tc.user), "pause", "workers/w"); got != tc.ctrl {
+			t.Errorf("%q may pause: %v", tc.user, got)
+		}
 	}
 }

@@ -116,10 +116,10 @@ func checkUserRequest(req *messages.UserRequest) error {
 		for _, info := range req.GetInfo() {
 			_, hasID := info.GetAttrs()["identifier"]
 			if op == messages.UserOp_USER_OP_UPDATE && !hasID {
-				return fmt.Errorf("user: no ids found in update info; use: --info=id:type=value,type=value,..")
+				return fmt.Errorf("user: no ids found in update info; use: --info=id:type=value,type=value")
 			}
 			if op == messages.UserOp_USER_OP_ADD && (hasID || len(info.GetAttrs()) == 0) {
-				return fmt.Errorf("user: identifier found in add info, use: --info=type=value,type=value,..")
+				return fmt.Errorf("user: identifier found in add info, use: --info=type=value,type=value")
 			}
 		}
 	default:
