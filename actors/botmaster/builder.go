@@ -23,7 +23,10 @@ import (
 // spawned, a messages.ControlError when it will not run it), and
 // messages.Retire: removed from the config, it starts no more builds (it
 // refuses those brd still asks for), lets its running builds finish and
-// complete their requests (Buildbot wedges them), and then stops.
+// complete their requests (Buildbot wedges them), and then stops. When a
+// build's actor is gone it wakes brd for itself: a build that ended RETRY
+// gives its requests back before its actor has stopped, and the start of
+// the next one is refused while the name is taken.
 type builderActor struct {
 	rt       *service.Runtime
 	cell     *service.Cell[*messages.BuilderConfig]
@@ -52,8 +55,13 @@ func (b *builderActor) Receive(ctx actor.Context) {
 	case *messages.Retire:
 		b.retiring = true
 		b.maybeRetire(ctx)
-	case *actor.Terminated:
+	case *actor.Terminated: // a build's actor is gone
 		b.maybeRetire(ctx)
+		if !b.retiring {
+			// A start brd asked for while it was stopping was refused (the
+			// name was still taken): its requests may run now.
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: []string{b.cell.Load().GetName()}})
+		}
 	case *messages.StartBuild:
 		b.start(ctx, m)
 	}

@@ -119,4 +119,3 @@ func complete(m *master.Master, ids []uint64) bool {
 	}
 	return true
 }
-

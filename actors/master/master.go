@@ -31,6 +31,8 @@ package master
 import (
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -79,9 +81,10 @@ func Services() []service.Spec {
 // them a new config: Buildbot's (metrics, caches and the change manager
 // before the botmaster, the botmaster before the schedulers and the user
 // managers, the web and worker registrations last), with the services of
-// one phase applying it at once. The botmaster applies its workers and
-// builders before it tells its distributor, so that the distributor and
-// the schedulers never see a builder whose actor does not exist yet.
+// one phase applying it at once; a service not listed applies it last. The
+// botmaster applies its workers and builders before it tells its
+// distributor, and before the schedulers get the config, so that neither
+// plans for a builder whose actor does not exist yet.
 func Phases() [][]string {
 	return [][]string{
 		{paths.DBName, paths.MetricsName, paths.CachesName, paths.ChangesName},
@@ -89,6 +92,35 @@ func Phases() [][]string {
 		{paths.SchedulersName, paths.UsersName},
 		{paths.PBManagerName, paths.DebugName, paths.StatusName},
 	}
+}
+
+// phased orders the services' pids by Phases; a service Phases does not
+// list gets the config in a phase of its own, after the others.
+func phased(byName map[string]*actor.PID) [][]*actor.PID {
+	var out [][]*actor.PID
+	listed := map[string]bool{}
+	for _, names := range Phases() {
+		var phase []*actor.PID
+		for _, name := range names {
+			listed[name] = true
+			if pid := byName[name]; pid != nil {
+				phase = append(phase, pid)
+			}
+		}
+		if len(phase) > 0 {
+			out = append(out, phase)
+		}
+	}
+	var rest []*actor.PID
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		if !listed[name] {
+			rest = append(rest, byName[name])
+		}
+	}
+	if len(rest) > 0 {
+		out = append(out, rest)
+	}
+	return out
 }
 
 // Spawn starts the master of rt as the root of the tree.
@@ -148,14 +180,7 @@ func (m *master) Receive(ctx actor.Context) {
 			m.pids = append(m.pids, pid)
 			byName[s.Name] = pid
 		}
-		m.phases = m.phases[:0]
-		for _, names := range Phases() {
-			var phase []*actor.PID
-			for _, name := range names {
-				phase = append(phase, byName[name])
-			}
-			m.phases = append(m.phases, phase)
-		}
+		m.phases = phased(byName)
 		m.configureState(ctx)
 	case *messages.ReconfigureRequest:
 		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
