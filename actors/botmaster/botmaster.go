@@ -6,8 +6,9 @@
 // It accepts messages.ApplyConfig (workers and builders are diffed by name:
 // added spawned, removed stopped, changed reconfigured in place; then brd is
 // given the config, before the master hears that it is applied, so that brd
-// never starts a build on a builder whose actor does not exist yet), and
-// brd's configWanted. A builder
+// never starts a build on a builder whose actor does not exist yet), brd's
+// configWanted, and from the master messages.StopMasterRequest for a clean
+// shutdown (shutdown.go). A builder
 // actor accepts a messages.BuilderConfig, its new config, taken in place. A
 // worker actor (worker.go) is the master's side of that worker's
 // connection: see workerActor for what it accepts.
@@ -39,7 +40,10 @@ func groups() []service.Group {
 	}
 }
 
-type botmaster struct{ service.Base }
+type botmaster struct {
+	service.Base
+	shutdown cleanShutdown
+}
 
 func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
 	b := &botmaster{Base: service.NewBase(rt, s)}
@@ -56,6 +60,14 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		if service.Authorized(ctx, b.RT, m.GetToken()) {
 			b.stopBuild(ctx, m)
 		}
+		return
+	case *messages.StopMasterRequest:
+		if service.Authorized(ctx, b.RT, m.GetToken()) {
+			b.stopRequest(ctx, m)
+		}
+		return
+	case shutdownPoll:
+		b.polled(ctx, m)
 		return
 	case *messages.WorkerControlRequest:
 		if !service.Authorized(ctx, b.RT, m.GetToken()) {

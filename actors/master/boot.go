@@ -33,8 +33,11 @@ type Options struct {
 	DataDir string
 	// Ephemeral keeps the state in memory only: nothing survives the process.
 	Ephemeral bool
-	Token     string
-	Log       *slog.Logger
+	// State tunes the durable state (its Logger is Log); the zero value is
+	// the default.
+	State state.Options
+	Token string
+	Log   *slog.Logger
 	// LibLog receives protoactor's own log lines; nil means Log at warn level.
 	LibLog *slog.Logger
 	// Idle is called when a reconfiguration is over and none is queued.
@@ -47,6 +50,12 @@ type Options struct {
 	// Listeners, when set, are served in place of binding listen.www and
 	// listen.debug.
 	Listeners Listeners
+	// Heartbeat is how often the running master marks itself active in the
+	// state (its masters row's last_active); 0 means DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Now is the master's clock for its masters row (start, heartbeat,
+	// stop); nil means time.Now. Tests fake it.
+	Now func() time.Time
 }
 
 // Master is a running master: its actor system, remote endpoint and tree.
@@ -58,16 +67,19 @@ type Master struct {
 	// "" for a listener the master does not have.
 	RemoteAddr, WWWAddr, DebugAddr string
 
-	remote   *remote.Remote
-	gaveUp   chan any
-	stopOnce sync.Once
-	stopErr  error
+	remote    *remote.Remote
+	gaveUp    chan any
+	exit      chan string
+	now       func() time.Time
+	heartbeat *heartbeat
+	stopOnce  sync.Once
+	stopErr   error
 }
 
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
 		paths.Changes:    {&messages.SendChangeRequest{}},
 		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		paths.Schedulers: {&messages.ForceBuildRequest{}},
@@ -83,6 +95,9 @@ const StateDir = "state"
 // actor system and the remote endpoint, and spawns the tree. It returns once
 // every service has started.
 func Start(opts Options) (*Master, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	nofile := openFileLimit()
 	limits := httpLimits(opts.Config.GetHttp(), nofile)
 	www, debug, err := bindListeners(opts.Config, opts.Listeners, limits)
@@ -98,8 +113,11 @@ func Start(opts Options) (*Master, error) {
 	}
 	m, err := start(opts, store, masterid, www, debug)
 	if err != nil {
-		closeListeners(www, debug)
-		store.Close()
+		if m == nil { // the tree never ran: Stop did not clean up
+			closeListeners(www, debug)
+			markStopped(opts.Log, store, masterid, opts.Now(), 10*time.Second)
+			store.Close()
+		}
 		return nil, err
 	}
 	return m, nil
@@ -118,7 +136,9 @@ func openState(opts Options) (*state.Store, uint64, error) {
 		dir := filepath.Join(opts.DataDir, StateDir)
 		start := time.Now()
 		var err error
-		if store, err = state.Open(dir, state.Options{Logger: opts.Log}); err != nil {
+		so := opts.State
+		so.Logger = opts.Log
+		if store, err = state.Open(dir, so); err != nil {
 			return nil, 0, err
 		}
 		name = dir
@@ -127,10 +147,11 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	if host, err := os.Hostname(); err == nil {
 		name = host + ":" + name
 	}
+	previousRun(opts.Log, store, name)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := store.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_MasterStarted{
-		MasterStarted: &messages.MasterStarted{Name: name, Time: time.Now().Unix()}}})
+		MasterStarted: &messages.MasterStarted{Name: name, Time: opts.Now().Unix()}}})
 	if err != nil {
 		store.Close()
 		return nil, 0, fmt.Errorf("state: marking the master started: %w", err)
@@ -144,6 +165,8 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	return store, res.GetId(), nil
 }
 
+// start runs the tree on store. On failure it returns a nil Master when the
+// tree never ran, or the Master it has stopped again (Stop cleaned up).
 func start(opts Options, store *state.Store, masterid uint64, www, debug *httpserve.Listener) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
@@ -151,7 +174,7 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 		libLog = opts.Log
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
-	m := &Master{gaveUp: make(chan any, 1), WWWAddr: addrOf(www), DebugAddr: addrOf(debug)}
+	m := &Master{gaveUp: make(chan any, 1), exit: make(chan string, 1), now: opts.Now, WWWAddr: addrOf(www), DebugAddr: addrOf(debug)}
 	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
 		select {
 		case m.gaveUp <- reason:
@@ -161,6 +184,12 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
+	m.RT.Exit = func(reason string) {
+		select {
+		case m.exit <- reason:
+		default: // one reason is enough
+		}
+	}
 	m.RT.WWW, m.RT.Debug = www, debug
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": www, "debug": debug})
 	if !opts.NoRemote {
@@ -182,8 +211,9 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 	m.PID = pid
 	if err := m.waitRunning(10 * time.Second); err != nil {
 		m.Stop(5 * time.Second)
-		return nil, err
+		return m, err // stopped: m is only for Start to know
 	}
+	m.heartbeat = startHeartbeat(m, opts.Heartbeat)
 	return m, nil
 }
 
@@ -212,6 +242,11 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 // limit; the process should then stop.
 func (m *Master) GaveUp() <-chan any { return m.gaveUp }
 
+// Exit delivers why the master asks its process to stop it: a `buildmaster
+// stop`, or a clean shutdown whose last build has finished. The process
+// then stops it (Stop), as on SIGTERM.
+func (m *Master) Exit() <-chan string { return m.exit }
+
 // Request sends a control message to the master from inside the process
 // and waits for the reply, until ctx's deadline (ask.DefaultTimeout when it
 // has none). A refusal is an *ask.Error.
@@ -219,10 +254,11 @@ func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message,
 	return ask.Ask[proto.Message](ctx, m.RT.System.Root, m.PID, msg)
 }
 
-// Stop stops the tree gracefully (children before parents), then the
-// remote endpoint, unbinds the HTTP listeners, then closes the state (taking
-// a snapshot). Calls after
-// the first return its result.
+// Stop stops the heartbeat, the tree gracefully (children before parents),
+// then the remote endpoint, unbinds the HTTP listeners, marks the master
+// stopped in the state (with Buildbot's housekeeping: a build still running
+// ends RETRY and its requests are unclaimed), then closes the state (taking
+// a snapshot). Calls after the first return its result.
 func (m *Master) Stop(timeout time.Duration) error {
 	m.stopOnce.Do(func() { m.stopErr = m.stop(timeout) })
 	return m.stopErr
@@ -230,6 +266,7 @@ func (m *Master) Stop(timeout time.Duration) error {
 
 func (m *Master) stop(timeout time.Duration) error {
 	var err error
+	m.heartbeat.stop()
 	if m.PID != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -245,6 +282,9 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.shutdownRemote()
 	closeListeners(m.RT.WWW, m.RT.Debug)
 	m.RT.System.Shutdown()
+	if e := m.markStopped(timeout); e != nil && err == nil {
+		err = e
+	}
 	if e := m.RT.DB.Close(); e != nil && err == nil {
 		err = fmt.Errorf("closing the state: %w", e)
 	}
@@ -253,7 +293,7 @@ func (m *Master) stop(timeout time.Duration) error {
 
 func (m *Master) shutdownRemote() {
 	if m.remote != nil {
-		m.remote.Shutdown(true)
+		remoting.Stop(m.RT.System, m.remote)
 		m.remote = nil
 	}
 }
