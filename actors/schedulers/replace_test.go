@@ -72,7 +72,7 @@ schedulers:
 	if n := count("often"); n != before {
 		t.Fatalf("often made %d buildsets after it became a force scheduler", n-before)
 	}
-	if st, _ := m.RT.Tree.Lookup(paths.Scheduler("often")).State().(*messages.SchedulerConfig); st.GetType() != messages.SchedulerType_SCHEDULER_TYPE_FORCE {
+	if st, _ := m.RT.Tree.Lookup(paths.Scheduler("often")).State().(*messages.SchedulerState); st.GetConfig().GetType() != messages.SchedulerType_SCHEDULER_TYPE_FORCE {
 		t.Fatalf("the new often shows %v", st)
 	}
 }
