@@ -23,10 +23,14 @@ import (
 // spawned, a messages.ControlError when it will not run it), and
 // messages.Retire: removed from the config, it starts no more builds (it
 // refuses those brd still asks for), lets its running builds finish and
-// complete their requests (Buildbot wedges them), and then stops. When a
-// build's actor is gone it wakes brd for itself: a build that ended RETRY
-// gives its requests back before its actor has stopped, and the start of
-// the next one is refused while the name is taken.
+// complete their requests (Buildbot wedges them), and then stops.
+//
+// It wakes brd for itself as it starts and when a build's actor is gone,
+// for the starts it refused meanwhile: a builder removed and added again
+// starts once its retiring namesake has stopped, which refused what brd
+// asked of it; a build that ended RETRY gives its requests back before its
+// actor has stopped, and their next start is refused while the name is
+// taken.
 type builderActor struct {
 	rt       *service.Runtime
 	cell     *service.Cell[*messages.BuilderConfig]
@@ -43,6 +47,10 @@ func (b *builderActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		b.publish(ctx)
 		cfg := b.cell.Load()
+		// brd may have asked for a build while the namesake this builder
+		// waited for (a builder removed and added again) was retiring, and
+		// been refused: the requests may run now.
+		ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: []string{cfg.GetName()}})
 		cmd := &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
 			Name: cfg.GetName(), Description: cfg.GetDescription(), Tags: cfg.GetTags()}}}
 		db.Submit(ctx, cmd, func(_ *messages.CommandResult, err error) {
