@@ -40,8 +40,8 @@ import (
 // with the request unread, or it does not answer within StartTimeout), brd
 // frees the requests and the worker's slot and wakes the worker's other
 // builders; that builder's requests wait for its next wake-up (a new
-// config, a new request), so that a builder that is not there is not asked
-// again and again.
+// config, a new request, a build of it ending, its actor starting), so
+// that a builder that is not there is not asked again and again.
 //
 // Choices, as Buildbot's BasicBuildChooser: builders in order of their
 // oldest unclaimed request (then name); for each, its oldest request first;
