@@ -46,24 +46,17 @@ func completeCommand(m *master.Master, start *messages.ToWorker) {
 // (brd asked the retiring namesake, which refused it; nothing woke brd
 // for the new builder, and the request waited until something else did.)
 func TestBuilderAddedAgainWhileRetiringBuildsItsRequests(t *testing.T) {
-	m := mastertest.Start(t, `
-workers: [{name: w, password: pw, max_builds: 1, keepalive_interval: 1h}]
+	w := &holdingWorker{started: make(chan *messages.ToWorker, 10)}
+	m := startWorker(t, `
 builders:
   - {name: b, workers: [w], steps: [{shell: {command: ['true']}}]}
   - {name: other, workers: [w], steps: [{shell: {command: ['true']}}]}
 schedulers: [{name: force, type: force, builders: [b, other]}]
-`, "", nil)
+`, w)
 	withB := proto.Clone(m.RT.Config()).(*messages.MasterConfig)
 	withoutB := proto.Clone(withB).(*messages.MasterConfig)
 	withoutB.Builders = withoutB.Builders[1:]
 	withoutB.Schedulers[0].Builders = []string{"other"}
-	w := &holdingWorker{started: make(chan *messages.ToWorker, 10)}
-	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return w }), "worker"); err != nil {
-		t.Fatal(err)
-	}
-	if res := login(t, m, "w", "pw"); !res.GetOk() {
-		t.Fatalf("login: %v", res)
-	}
 	forced := func() []uint64 {
 		t.Helper()
 		r, err := ask.Ask[*messages.ForceBuildResponse](context.Background(), m.RT.System.Root, actor.NewPID(m.RT.System.Address(), paths.Schedulers),

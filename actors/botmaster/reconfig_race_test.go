@@ -38,17 +38,10 @@ func TestReconfigForceRace(t *testing.T) {
 	if testing.Short() {
 		rounds = 300
 	}
-	m := mastertest.Start(t, `
-workers: [{name: w, password: pw, max_builds: 1, keepalive_interval: 1h}]
+	m := startWorker(t, `
 builders: [{name: b0, workers: [w], steps: [{shell: {command: ['true']}}]}]
 schedulers: [{name: force, type: force, builders: [b0]}]
-`, "", nil)
-	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &instantWorker{} }), "worker"); err != nil {
-		t.Fatal(err)
-	}
-	if res := login(t, m, "w", "pw"); !res.GetOk() {
-		t.Fatalf("login: %v", res)
-	}
+`, &instantWorker{})
 	base := proto.Clone(m.RT.Config()).(*messages.MasterConfig)
 	template := base.GetBuilders()[0]
 
@@ -118,4 +111,18 @@ func complete(m *master.Master, ids []uint64) bool {
 		}
 	}
 	return true
+}
+
+// startWorker starts a master on body plus one worker, w (max_builds 1),
+// played by worker (the in-process `worker` actor), logged in.
+func startWorker(t *testing.T, body string, worker actor.Actor) *master.Master {
+	t.Helper()
+	m := mastertest.Start(t, "workers: [{name: w, password: pw, max_builds: 1, keepalive_interval: 1h}]\n"+body, "", nil)
+	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return worker }), "worker"); err != nil {
+		t.Fatal(err)
+	}
+	if res := login(t, m, "w", "pw"); !res.GetOk() {
+		t.Fatalf("login: %v", res)
+	}
+	return m
 }

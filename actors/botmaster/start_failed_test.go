@@ -54,17 +54,10 @@ func (s *standIn) Receive(ctx actor.Context) {
 func TestFailedStartReleasesClaimAndSlot(t *testing.T) {
 	for _, mode := range []string{"missing", "refuses", "stops"} {
 		t.Run(mode, func(t *testing.T) {
-			m := mastertest.Start(t, `
-workers: [{name: w, password: pw, max_builds: 1, keepalive_interval: 1h}]
+			m := startWorker(t, `
 builders: [{name: b, workers: [w], steps: [{shell: {command: ['true']}}]}]
 schedulers: [{name: force, type: force, builders: [b]}]
-`, "", nil)
-			if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &instantWorker{} }), "worker"); err != nil {
-				t.Fatal(err)
-			}
-			if res := login(t, m, "w", "pw"); !res.GetOk() {
-				t.Fatalf("login: %v", res)
-			}
+`, &instantWorker{})
 			brd := actor.NewPID(m.RT.System.Address(), paths.BRD)
 			// reserved asks brd how many builds it reserves, once it has
 			// taken every message sent to it before.
