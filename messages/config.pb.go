@@ -223,7 +223,11 @@ type MasterConfig struct {
 	// Locks builds take (Buildbot's MasterLock and WorkerLock).
 	Locks []*LockConfig `protobuf:"bytes,12,rep,name=locks,proto3" json:"locks,omitempty"`
 	// What a client of the HTTP listeners (www and debug) can cost the master.
-	Http          *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
+	Http *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
+	// The directory uploads land in (file_upload, directory_upload): absolute,
+	// or relative to the data directory. Default "uploads". No upload ever
+	// writes outside it.
+	UploadsDir    string `protobuf:"bytes,20,opt,name=uploads_dir,json=uploadsDir,proto3" json:"uploads_dir,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -349,6 +353,13 @@ func (x *MasterConfig) GetHttp() *HttpConfig {
 	return nil
 }
 
+func (x *MasterConfig) GetUploadsDir() string {
+	if x != nil {
+		return x.UploadsDir
+	}
+	return ""
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -467,12 +478,22 @@ func (x *LockAccess) GetAccess() LockAccessMode {
 // ListenConfig names the master's listeners, each as host:port.
 type ListenConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The protoactor remote endpoint for workers and control clients.
+	// The protoactor remote endpoint for the operator's control clients
+	// (buildmaster reconfig, tree, force …).
 	Remote string `protobuf:"bytes,1,opt,name=remote,proto3" json:"remote,omitempty"`
 	// HTTP for the data API and web pages.
 	Www string `protobuf:"bytes,2,opt,name=www,proto3" json:"www,omitempty"`
 	// HTTP for the debug endpoint: live tree, metrics, pprof.
-	Debug         string `protobuf:"bytes,3,opt,name=debug,proto3" json:"debug,omitempty"`
+	Debug string `protobuf:"bytes,3,opt,name=debug,proto3" json:"debug,omitempty"`
+	// Workers speaking Buildbot's msgpack_experimental_v7 over WebSocket:
+	// buildworker, and buildbot-worker created with --protocol
+	// msgpack_experimental_v7. wss:// with workers_tls.
+	Workers string `protobuf:"bytes,4,opt,name=workers,proto3" json:"workers,omitempty"`
+	// Workers speaking PB, buildbot-worker's default protocol (Buildbot's
+	// port 9989 by default, so that an existing buildbot.tac needs no edit).
+	WorkersPb string `protobuf:"bytes,5,opt,name=workers_pb,json=workersPb,proto3" json:"workers_pb,omitempty"`
+	// TLS for listen.workers: workers then dial wss://.
+	WorkersTls    *TLSConfig `protobuf:"bytes,6,opt,name=workers_tls,json=workersTls,proto3" json:"workers_tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -528,6 +549,80 @@ func (x *ListenConfig) GetDebug() string {
 	return ""
 }
 
+func (x *ListenConfig) GetWorkers() string {
+	if x != nil {
+		return x.Workers
+	}
+	return ""
+}
+
+func (x *ListenConfig) GetWorkersPb() string {
+	if x != nil {
+		return x.WorkersPb
+	}
+	return ""
+}
+
+func (x *ListenConfig) GetWorkersTls() *TLSConfig {
+	if x != nil {
+		return x.WorkersTls
+	}
+	return nil
+}
+
+// TLSConfig is a certificate and its key, as PEM files on the master.
+type TLSConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CertFile      string                 `protobuf:"bytes,1,opt,name=cert_file,json=certFile,proto3" json:"cert_file,omitempty"`
+	KeyFile       string                 `protobuf:"bytes,2,opt,name=key_file,json=keyFile,proto3" json:"key_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TLSConfig) Reset() {
+	*x = TLSConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TLSConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TLSConfig) ProtoMessage() {}
+
+func (x *TLSConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
+func (*TLSConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TLSConfig) GetCertFile() string {
+	if x != nil {
+		return x.CertFile
+	}
+	return ""
+}
+
+func (x *TLSConfig) GetKeyFile() string {
+	if x != nil {
+		return x.KeyFile
+	}
+	return ""
+}
+
 // HttpConfig bounds what a client of the HTTP listeners (listen.www and
 // listen.debug) can cost the master: each bound holds whether or not the client
 // is authenticated. Only max_body_bytes can change while the master runs.
@@ -557,7 +652,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +664,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +677,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -640,8 +735,11 @@ type WorkerConfig struct {
 	Properties map[string]string `protobuf:"bytes,4,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How long a disconnected worker may stay away before it is reported missing.
 	MissingTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=missing_timeout,json=missingTimeout,proto3" json:"missing_timeout,omitempty"`
-	// How often the worker must show it is alive (default 30s); the master
-	// detaches a worker silent for three intervals.
+	// How often the master checks the connection with a keepalive (msgpack's
+	// keepalive, PB's print "keepalive", as Buildbot); a connection that does
+	// not answer within the interval is dropped. Default 1h, Buildbot's: a
+	// worker that dies is seen at once (its connection closes), one that
+	// vanishes from the network by TCP keepalive within minutes.
 	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
@@ -649,7 +747,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +759,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +772,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -749,7 +847,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +859,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +872,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -858,6 +956,12 @@ type StepConfig struct {
 	//	*StepConfig_Git
 	//	*StepConfig_SetProperty
 	//	*StepConfig_Trigger
+	//	*StepConfig_FileUpload
+	//	*StepConfig_DirectoryUpload
+	//	*StepConfig_FileDownload
+	//	*StepConfig_StringDownload
+	//	*StepConfig_MakeDirectory
+	//	*StepConfig_RemoveDirectory
 	Kind           isStepConfig_Kind `protobuf_oneof:"kind"`
 	HaltOnFailure  bool              `protobuf:"varint,10,opt,name=halt_on_failure,json=haltOnFailure,proto3" json:"halt_on_failure,omitempty"`
 	FlunkOnFailure bool              `protobuf:"varint,11,opt,name=flunk_on_failure,json=flunkOnFailure,proto3" json:"flunk_on_failure,omitempty"`
@@ -869,7 +973,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +985,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +998,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StepConfig) GetName() string {
@@ -942,6 +1046,60 @@ func (x *StepConfig) GetTrigger() *TriggerStep {
 	if x != nil {
 		if x, ok := x.Kind.(*StepConfig_Trigger); ok {
 			return x.Trigger
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetFileUpload() *FileUploadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_FileUpload); ok {
+			return x.FileUpload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetDirectoryUpload() *DirectoryUploadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_DirectoryUpload); ok {
+			return x.DirectoryUpload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetFileDownload() *FileDownloadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_FileDownload); ok {
+			return x.FileDownload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetStringDownload() *StringDownloadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_StringDownload); ok {
+			return x.StringDownload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetMakeDirectory() *MakeDirectoryStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_MakeDirectory); ok {
+			return x.MakeDirectory
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetRemoveDirectory() *RemoveDirectoryStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_RemoveDirectory); ok {
+			return x.RemoveDirectory
 		}
 	}
 	return nil
@@ -995,6 +1153,30 @@ type StepConfig_Trigger struct {
 	Trigger *TriggerStep `protobuf:"bytes,5,opt,name=trigger,proto3,oneof"`
 }
 
+type StepConfig_FileUpload struct {
+	FileUpload *FileUploadStep `protobuf:"bytes,20,opt,name=file_upload,json=fileUpload,proto3,oneof"`
+}
+
+type StepConfig_DirectoryUpload struct {
+	DirectoryUpload *DirectoryUploadStep `protobuf:"bytes,21,opt,name=directory_upload,json=directoryUpload,proto3,oneof"`
+}
+
+type StepConfig_FileDownload struct {
+	FileDownload *FileDownloadStep `protobuf:"bytes,22,opt,name=file_download,json=fileDownload,proto3,oneof"`
+}
+
+type StepConfig_StringDownload struct {
+	StringDownload *StringDownloadStep `protobuf:"bytes,23,opt,name=string_download,json=stringDownload,proto3,oneof"`
+}
+
+type StepConfig_MakeDirectory struct {
+	MakeDirectory *MakeDirectoryStep `protobuf:"bytes,24,opt,name=make_directory,json=makeDirectory,proto3,oneof"`
+}
+
+type StepConfig_RemoveDirectory struct {
+	RemoveDirectory *RemoveDirectoryStep `protobuf:"bytes,25,opt,name=remove_directory,json=removeDirectory,proto3,oneof"`
+}
+
 func (*StepConfig_Shell) isStepConfig_Kind() {}
 
 func (*StepConfig_Git) isStepConfig_Kind() {}
@@ -1002,6 +1184,18 @@ func (*StepConfig_Git) isStepConfig_Kind() {}
 func (*StepConfig_SetProperty) isStepConfig_Kind() {}
 
 func (*StepConfig_Trigger) isStepConfig_Kind() {}
+
+func (*StepConfig_FileUpload) isStepConfig_Kind() {}
+
+func (*StepConfig_DirectoryUpload) isStepConfig_Kind() {}
+
+func (*StepConfig_FileDownload) isStepConfig_Kind() {}
+
+func (*StepConfig_StringDownload) isStepConfig_Kind() {}
+
+func (*StepConfig_MakeDirectory) isStepConfig_Kind() {}
+
+func (*StepConfig_RemoveDirectory) isStepConfig_Kind() {}
 
 // ShellStep runs a command on the worker.
 type ShellStep struct {
@@ -1023,7 +1217,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1229,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1242,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1106,7 +1300,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1312,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1325,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1166,7 +1360,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1372,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1385,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1219,7 +1413,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1425,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1438,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1259,6 +1453,463 @@ func (x *TriggerStep) GetWaitForFinish() bool {
 		return x.WaitForFinish
 	}
 	return false
+}
+
+// FileUploadStep copies a file from the worker to the master (Buildbot's
+// FileUpload).
+type FileUploadStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file, relative to workdir.
+	Workersrc string `protobuf:"bytes,1,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	// Where it lands, relative to uploads_dir; never outside it.
+	Masterdest string `protobuf:"bytes,2,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	// The directory workersrc is relative to, under the build directory
+	// (default "build").
+	Workdir string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	// The most bytes uploaded; a larger file fails the step. Unset: no limit.
+	Maxsize *int64 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Bytes per message (default 262144, Buildbot's).
+	Blocksize int64 `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	// The mode of the file on the master (e.g. 0644); unset: 0666 less the umask.
+	Mode *uint32 `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	// Keep the file's access and modification times.
+	Keepstamp     bool `protobuf:"varint,7,opt,name=keepstamp,proto3" json:"keepstamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileUploadStep) Reset() {
+	*x = FileUploadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileUploadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileUploadStep) ProtoMessage() {}
+
+func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
+func (*FileUploadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FileUploadStep) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetKeepstamp() bool {
+	if x != nil {
+		return x.Keepstamp
+	}
+	return false
+}
+
+// DirectoryUploadStep copies a directory from the worker to the master, as a
+// tar stream unpacked into masterdest (Buildbot's DirectoryUpload).
+type DirectoryUploadStep struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Workersrc  string                 `protobuf:"bytes,1,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	Masterdest string                 `protobuf:"bytes,2,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	Workdir    string                 `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize    *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Default 16384, Buildbot's.
+	Blocksize int64 `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	// "", "gz" or "bz2".
+	Compress      string `protobuf:"bytes,6,opt,name=compress,proto3" json:"compress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectoryUploadStep) Reset() {
+	*x = DirectoryUploadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryUploadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryUploadStep) ProtoMessage() {}
+
+func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
+func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DirectoryUploadStep) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *DirectoryUploadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *DirectoryUploadStep) GetCompress() string {
+	if x != nil {
+		return x.Compress
+	}
+	return ""
+}
+
+// FileDownloadStep copies a file from the master to the worker (Buildbot's
+// FileDownload).
+type FileDownloadStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file on the master: absolute, or relative to the data directory.
+	Mastersrc string `protobuf:"bytes,1,opt,name=mastersrc,proto3" json:"mastersrc,omitempty"`
+	// Where it lands, relative to workdir.
+	Workerdest string `protobuf:"bytes,2,opt,name=workerdest,proto3" json:"workerdest,omitempty"`
+	Workdir    string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize    *int64 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Default 16384, Buildbot's.
+	Blocksize     int64   `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Mode          *uint32 `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileDownloadStep) Reset() {
+	*x = FileDownloadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileDownloadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileDownloadStep) ProtoMessage() {}
+
+func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
+func (*FileDownloadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FileDownloadStep) GetMastersrc() string {
+	if x != nil {
+		return x.Mastersrc
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetWorkerdest() string {
+	if x != nil {
+		return x.Workerdest
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *FileDownloadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *FileDownloadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// StringDownloadStep writes a string (properties interpolated) to a file on
+// the worker (Buildbot's StringDownload).
+type StringDownloadStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	S             string                 `protobuf:"bytes,1,opt,name=s,proto3" json:"s,omitempty"`
+	Workerdest    string                 `protobuf:"bytes,2,opt,name=workerdest,proto3" json:"workerdest,omitempty"`
+	Workdir       string                 `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize       *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	Blocksize     int64                  `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Mode          *uint32                `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringDownloadStep) Reset() {
+	*x = StringDownloadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringDownloadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringDownloadStep) ProtoMessage() {}
+
+func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
+func (*StringDownloadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StringDownloadStep) GetS() string {
+	if x != nil {
+		return x.S
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetWorkerdest() string {
+	if x != nil {
+		return x.Workerdest
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *StringDownloadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *StringDownloadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// MakeDirectoryStep creates a directory, relative to the build directory,
+// on the worker (Buildbot's MakeDirectory).
+type MakeDirectoryStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MakeDirectoryStep) Reset() {
+	*x = MakeDirectoryStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MakeDirectoryStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MakeDirectoryStep) ProtoMessage() {}
+
+func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
+func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MakeDirectoryStep) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+// RemoveDirectoryStep removes a directory tree, relative to the build
+// directory, on the worker (Buildbot's RemoveDirectory).
+type RemoveDirectoryStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDirectoryStep) Reset() {
+	*x = RemoveDirectoryStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDirectoryStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDirectoryStep) ProtoMessage() {}
+
+func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
+func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RemoveDirectoryStep) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
 }
 
 // SchedulerConfig is one scheduler.
@@ -1293,7 +1944,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1956,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1969,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -1426,7 +2077,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +2089,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +2102,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -1539,7 +2190,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +2202,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +2215,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -1629,7 +2280,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +2292,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +2305,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -1698,7 +2349,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +2361,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +2374,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -1751,7 +2402,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +2414,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2427,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -1800,7 +2451,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +2463,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +2476,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -1853,7 +2504,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +2516,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2529,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -1892,7 +2543,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xb1\x06\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xd2\x06\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -1909,7 +2560,9 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x120\n" +
 	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x120\n" +
 	"\x05locks\x18\f \x03(\v2\x1a.buildmaster.v1.LockConfigR\x05locks\x12.\n" +
-	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x1a9\n" +
+	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12\x1f\n" +
+	"\vuploads_dir\x18\x14 \x01(\tR\n" +
+	"uploadsDir\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\x14\n" +
@@ -1922,11 +2575,19 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"LockAccess\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
-	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"N\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"\xc3\x01\n" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
-	"\x05debug\x18\x03 \x01(\tR\x05debug\"\xe2\x02\n" +
+	"\x05debug\x18\x03 \x01(\tR\x05debug\x12\x18\n" +
+	"\aworkers\x18\x04 \x01(\tR\aworkers\x12\x1d\n" +
+	"\n" +
+	"workers_pb\x18\x05 \x01(\tR\tworkersPb\x12:\n" +
+	"\vworkers_tls\x18\x06 \x01(\v2\x19.buildmaster.v1.TLSConfigR\n" +
+	"workersTls\"C\n" +
+	"\tTLSConfig\x12\x1b\n" +
+	"\tcert_file\x18\x01 \x01(\tR\bcertFile\x12\x19\n" +
+	"\bkey_file\x18\x02 \x01(\tR\akeyFile\"\xe2\x02\n" +
 	"\n" +
 	"HttpConfig\x12$\n" +
 	"\x0emax_body_bytes\x18\x01 \x01(\x03R\fmaxBodyBytes\x12'\n" +
@@ -1968,14 +2629,21 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xa0\x03\n" +
+	"\x12_collapse_requests\"\xeb\x06\n" +
 	"\n" +
 	"StepConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x05shell\x18\x02 \x01(\v2\x19.buildmaster.v1.ShellStepH\x00R\x05shell\x12+\n" +
 	"\x03git\x18\x03 \x01(\v2\x17.buildmaster.v1.GitStepH\x00R\x03git\x12D\n" +
 	"\fset_property\x18\x04 \x01(\v2\x1f.buildmaster.v1.SetPropertyStepH\x00R\vsetProperty\x127\n" +
-	"\atrigger\x18\x05 \x01(\v2\x1b.buildmaster.v1.TriggerStepH\x00R\atrigger\x12&\n" +
+	"\atrigger\x18\x05 \x01(\v2\x1b.buildmaster.v1.TriggerStepH\x00R\atrigger\x12A\n" +
+	"\vfile_upload\x18\x14 \x01(\v2\x1e.buildmaster.v1.FileUploadStepH\x00R\n" +
+	"fileUpload\x12P\n" +
+	"\x10directory_upload\x18\x15 \x01(\v2#.buildmaster.v1.DirectoryUploadStepH\x00R\x0fdirectoryUpload\x12G\n" +
+	"\rfile_download\x18\x16 \x01(\v2 .buildmaster.v1.FileDownloadStepH\x00R\ffileDownload\x12M\n" +
+	"\x0fstring_download\x18\x17 \x01(\v2\".buildmaster.v1.StringDownloadStepH\x00R\x0estringDownload\x12J\n" +
+	"\x0emake_directory\x18\x18 \x01(\v2!.buildmaster.v1.MakeDirectoryStepH\x00R\rmakeDirectory\x12P\n" +
+	"\x10remove_directory\x18\x19 \x01(\v2#.buildmaster.v1.RemoveDirectoryStepH\x00R\x0fremoveDirectory\x12&\n" +
 	"\x0fhalt_on_failure\x18\n" +
 	" \x01(\bR\rhaltOnFailure\x12(\n" +
 	"\x10flunk_on_failure\x18\v \x01(\bR\x0eflunkOnFailure\x12&\n" +
@@ -2004,7 +2672,59 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"schedulers\x18\x01 \x03(\tR\n" +
 	"schedulers\x12&\n" +
-	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xec\x04\n" +
+	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xf1\x01\n" +
+	"\x0eFileUploadStep\x12\x1c\n" +
+	"\tworkersrc\x18\x01 \x01(\tR\tworkersrc\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\x02 \x01(\tR\n" +
+	"masterdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01\x12\x1c\n" +
+	"\tkeepstamp\x18\a \x01(\bR\tkeepstampB\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"\xd2\x01\n" +
+	"\x13DirectoryUploadStep\x12\x1c\n" +
+	"\tworkersrc\x18\x01 \x01(\tR\tworkersrc\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\x02 \x01(\tR\n" +
+	"masterdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x1a\n" +
+	"\bcompress\x18\x06 \x01(\tR\bcompressB\n" +
+	"\n" +
+	"\b_maxsize\"\xd5\x01\n" +
+	"\x10FileDownloadStep\x12\x1c\n" +
+	"\tmastersrc\x18\x01 \x01(\tR\tmastersrc\x12\x1e\n" +
+	"\n" +
+	"workerdest\x18\x02 \x01(\tR\n" +
+	"workerdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"\xc7\x01\n" +
+	"\x12StringDownloadStep\x12\f\n" +
+	"\x01s\x18\x01 \x01(\tR\x01s\x12\x1e\n" +
+	"\n" +
+	"workerdest\x18\x02 \x01(\tR\n" +
+	"workerdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"%\n" +
+	"\x11MakeDirectoryStep\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"'\n" +
+	"\x13RemoveDirectoryStep\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"\xec\x04\n" +
 	"\x0fSchedulerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.buildmaster.v1.SchedulerTypeR\x04type\x12\x1a\n" +
@@ -2094,7 +2814,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
@@ -2103,77 +2823,91 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(*LockConfig)(nil),          // 4: buildmaster.v1.LockConfig
 	(*LockAccess)(nil),          // 5: buildmaster.v1.LockAccess
 	(*ListenConfig)(nil),        // 6: buildmaster.v1.ListenConfig
-	(*HttpConfig)(nil),          // 7: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 8: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 9: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 10: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 11: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 12: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 13: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 14: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),     // 15: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 16: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 17: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 18: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 19: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 20: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 21: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 22: buildmaster.v1.MetricsConfig
-	nil,                         // 23: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 24: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 25: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 26: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 27: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 28: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 29: google.protobuf.Duration
+	(*TLSConfig)(nil),           // 7: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),          // 8: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),        // 9: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 10: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 11: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 12: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 13: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 14: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 15: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),      // 16: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil), // 17: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),    // 18: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),  // 19: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),   // 20: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil), // 21: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),     // 22: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),  // 23: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 24: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 25: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 26: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 27: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 28: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 29: buildmaster.v1.MetricsConfig
+	nil,                         // 30: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 31: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 32: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 33: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 34: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 35: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 36: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
 	6,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	8,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	9,  // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	15, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	17, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	23, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	20, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	21, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	22, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	9,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	10, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	22, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	24, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	30, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	27, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	28, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	29, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
 	4,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	7,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	8,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
 	0,  // 11: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
 	1,  // 12: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	29, // 13: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	29, // 14: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	29, // 15: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	29, // 16: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	24, // 17: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	29, // 18: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	29, // 19: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	10, // 20: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	25, // 21: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	26, // 22: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	5,  // 23: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	11, // 24: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	12, // 25: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	13, // 26: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	14, // 27: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	27, // 28: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	29, // 29: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	29, // 30: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	2,  // 31: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	29, // 32: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	29, // 33: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	28, // 34: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	16, // 35: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	18, // 36: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	19, // 37: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	29, // 38: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	29, // 39: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	29, // 40: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	7,  // 13: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	36, // 14: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	36, // 15: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	36, // 16: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	36, // 17: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	31, // 18: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	36, // 19: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	36, // 20: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	11, // 21: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	32, // 22: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	33, // 23: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	5,  // 24: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	12, // 25: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	13, // 26: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	14, // 27: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	15, // 28: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	16, // 29: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	17, // 30: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	18, // 31: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	19, // 32: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	20, // 33: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	21, // 34: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	34, // 35: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	36, // 36: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	36, // 37: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	2,  // 38: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	36, // 39: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	36, // 40: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	35, // 41: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	23, // 42: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	25, // 43: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	26, // 44: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	36, // 45: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	36, // 46: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	36, // 47: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -2183,14 +2917,24 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
+		(*StepConfig_FileUpload)(nil),
+		(*StepConfig_DirectoryUpload)(nil),
+		(*StepConfig_FileDownload)(nil),
+		(*StepConfig_StringDownload)(nil),
+		(*StepConfig_MakeDirectory)(nil),
+		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[13].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[21].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
@@ -2200,7 +2944,7 @@ func file_buildmaster_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -52,7 +52,7 @@ func TestCommandResults(t *testing.T) {
 	}{
 		{&messages.CommandComplete{Rc: 0}, state.ResultSuccess},
 		{&messages.CommandComplete{Rc: 3}, state.ResultFailure},
-		{&messages.CommandComplete{Rc: -1, TimedOut: true, Error: "timed out"}, state.ResultFailure},
+		{&messages.CommandComplete{Rc: -1}, state.ResultFailure},
 		{&messages.CommandComplete{Rc: -1, Error: "workdir missing"}, state.ResultException},
 		{&messages.CommandComplete{Rc: -1, Interrupted: true}, state.ResultCancelled},
 		{&messages.CommandComplete{Rc: -1, LostConnection: true, Error: "lost"}, state.ResultRetry},

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,8 +45,8 @@ type Options struct {
 	// AckTimeout is how long a reconfiguration waits for the services'
 	// acknowledgements before it answers with a warning; 0 means AckTimeout.
 	AckTimeout time.Duration
-	// Listeners, when set, are served in place of binding listen.www and
-	// listen.debug.
+	// Listeners, when set, are served in place of binding listen.www,
+	// listen.debug, listen.workers and listen.workers_pb.
 	Listeners Listeners
 }
 
@@ -53,10 +54,11 @@ type Options struct {
 type Master struct {
 	RT  *service.Runtime
 	PID *actor.PID
-	// RemoteAddr, WWWAddr and DebugAddr are the addresses the listeners are
-	// bound to, with the port the system picked where the config asked for 0;
-	// "" for a listener the master does not have.
-	RemoteAddr, WWWAddr, DebugAddr string
+	// RemoteAddr, WWWAddr, DebugAddr, WorkersAddr and WorkersPBAddr are the
+	// addresses the listeners are bound to, with the port the system picked
+	// where the config asked for 0; "" for a listener the master does not
+	// have.
+	RemoteAddr, WWWAddr, DebugAddr, WorkersAddr, WorkersPBAddr string
 
 	remote   *remote.Remote
 	gaveUp   chan any
@@ -69,7 +71,6 @@ func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
 		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
 		paths.Changes:    {&messages.SendChangeRequest{}},
-		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		paths.Schedulers: {&messages.ForceBuildRequest{}},
 		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
@@ -85,20 +86,25 @@ const StateDir = "state"
 func Start(opts Options) (*Master, error) {
 	nofile := openFileLimit()
 	limits := httpLimits(opts.Config.GetHttp(), nofile)
-	www, debug, err := bindListeners(opts.Config, opts.Listeners, limits)
+	tlsCfg, err := workersTLS(opts.Config)
 	if err != nil {
 		return nil, err
 	}
-	opts.Log.Info("HTTP listeners bound", slog.String("www", addrOf(www)), slog.String("debug", addrOf(debug)),
+	ls, err := bindListeners(opts.Config, opts.Listeners, limits)
+	if err != nil {
+		return nil, err
+	}
+	opts.Log.Info("listeners bound", slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
+		slog.String("workers", addrOf(ls.workers)), slog.String("workers_pb", addrOf(ls.workersPB)),
 		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
 	store, masterid, err := openState(opts)
 	if err != nil {
-		closeListeners(www, debug)
+		closeListeners(ls.all()...)
 		return nil, err
 	}
-	m, err := start(opts, store, masterid, www, debug)
+	m, err := start(opts, store, masterid, ls, tlsCfg)
 	if err != nil {
-		closeListeners(www, debug)
+		closeListeners(ls.all()...)
 		store.Close()
 		return nil, err
 	}
@@ -144,14 +150,15 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	return store, res.GetId(), nil
 }
 
-func start(opts Options, store *state.Store, masterid uint64, www, debug *httpserve.Listener) (*Master, error) {
+func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *tls.Config) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
-	m := &Master{gaveUp: make(chan any, 1), WWWAddr: addrOf(www), DebugAddr: addrOf(debug)}
+	m := &Master{gaveUp: make(chan any, 1), WWWAddr: addrOf(ls.www), DebugAddr: addrOf(ls.debug),
+		WorkersAddr: addrOf(ls.workers), WorkersPBAddr: addrOf(ls.workersPB)}
 	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
 		select {
 		case m.gaveUp <- reason:
@@ -161,8 +168,9 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
-	m.RT.WWW, m.RT.Debug = www, debug
-	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": www, "debug": debug})
+	m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB, m.RT.WorkersTLS = ls.www, ls.debug, ls.workers, ls.workersPB, tlsCfg
+	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": ls.www, "debug": ls.debug,
+		"workers": ls.workers, "workers_pb": ls.workersPB})
 	if !opts.NoRemote {
 		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
 			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
@@ -243,7 +251,7 @@ func (m *Master) stop(timeout time.Duration) error {
 		}
 	}
 	m.shutdownRemote()
-	closeListeners(m.RT.WWW, m.RT.Debug)
+	closeListeners(m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
 	m.RT.System.Shutdown()
 	if e := m.RT.DB.Close(); e != nil && err == nil {
 		err = fmt.Errorf("closing the state: %w", e)

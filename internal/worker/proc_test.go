@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// The worker under test runs in a child process too (this test binary run
-// as TestWorkerChild, through the CLI): see peer_test.go for why.
+// The worker under test runs in a child process (this test binary run as
+// TestWorkerChild, through the CLI), so that its exit codes, signals and
+// output are the real command's.
 
 const (
 	workerEnv        = "BUILDWORKER_TEST_WORKER"  // JSON list of CLI arguments
