@@ -185,7 +185,7 @@ func benchClient(b *testing.B) *actor.ActorSystem {
 	benchClientOnce.Do(func() {
 		quiet := slog.New(slog.DiscardHandler)
 		benchClientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-		_, _, benchClientErr = remoting.Start(benchClientSys, "127.0.0.1:0", &remoting.Policy{Futures: true, Log: quiet})
+		_, _, benchClientErr = remoting.Start(benchClientSys, "127.0.0.1:0", &remoting.Policy{Replies: true, Log: quiet})
 	})
 	if benchClientErr != nil {
 		b.Fatal(benchClientErr)
@@ -195,7 +195,7 @@ func benchClient(b *testing.B) *actor.ActorSystem {
 
 // sendChange sends one change on branch main to m and waits for its id.
 func sendChange(b *testing.B, sys *actor.ActorSystem, m *master, rev string) uint64 {
-	res, err := sys.Root.RequestFuture(actor.NewPID(m.remote, paths.Changes), &messages.SendChangeRequest{Token: m.token,
+	res, err := remoting.Request(sys, actor.NewPID(m.remote, paths.Changes), &messages.SendChangeRequest{Token: m.token,
 		Change: &messages.Change{Author: "bench <bench@example.org>", Branch: "main", Revision: rev, Comments: "bench " + rev}},
 		60*time.Second).Result()
 	if err != nil {

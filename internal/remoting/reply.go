@@ -23,26 +23,30 @@ func Request(system *actor.ActorSystem, pid *actor.PID, msg any, timeout time.Du
 	f := actor.NewFuture(system, timeout)
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	reply, ok := system.ProcessRegistry.Add(&replyProcess{system: system, future: f.PID()}, ReplyPrefix+hex.EncodeToString(b))
+	r := &replyProcess{system: system, future: f.PID()}
+	reply, ok := system.ProcessRegistry.Add(r, ReplyPrefix+hex.EncodeToString(b))
 	if !ok { // 128 random bits collided: no reply address, and no answer
 		system.Root.Send(pid, msg)
 		return f
 	}
-	go func() {
-		_, _ = f.Result()
-		system.ProcessRegistry.Remove(reply)
-	}()
+	r.self = reply
+	// The future's outcome (its answer, or a timeout) comes back to the
+	// reply address, which then goes away. (A second waiter on the future
+	// would not do: it wakes only one.)
+	f.PipeTo(reply)
 	system.Root.RequestWithCustomSender(pid, msg, reply)
 	return f
 }
 
-// replyProcess hands what reaches a reply address to its future.
+// replyProcess hands the first message that reaches a reply address to its
+// future, and goes away.
 type replyProcess struct {
-	system *actor.ActorSystem
-	future *actor.PID
+	system       *actor.ActorSystem
+	future, self *actor.PID
 }
 
 func (p *replyProcess) SendUserMessage(_ *actor.PID, message any) {
+	p.system.ProcessRegistry.Remove(p.self)
 	if proc, ok := p.system.ProcessRegistry.Get(p.future); ok {
 		proc.SendUserMessage(p.future, message)
 	}
