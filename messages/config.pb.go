@@ -126,6 +126,73 @@ func (LockAccessMode) EnumDescriptor() ([]byte, []int) {
 	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
 }
 
+// StepResult is a step's result, as a config names it (`success`,
+// `warnings` …): Buildbot's SUCCESS, WARNINGS, FAILURE, SKIPPED, EXCEPTION,
+// RETRY and CANCELLED.
+type StepResult int32
+
+const (
+	StepResult_STEP_RESULT_UNSPECIFIED StepResult = 0
+	StepResult_STEP_RESULT_SUCCESS     StepResult = 1
+	StepResult_STEP_RESULT_WARNINGS    StepResult = 2
+	StepResult_STEP_RESULT_FAILURE     StepResult = 3
+	StepResult_STEP_RESULT_SKIPPED     StepResult = 4
+	StepResult_STEP_RESULT_EXCEPTION   StepResult = 5
+	StepResult_STEP_RESULT_RETRY       StepResult = 6
+	StepResult_STEP_RESULT_CANCELLED   StepResult = 7
+)
+
+// Enum value maps for StepResult.
+var (
+	StepResult_name = map[int32]string{
+		0: "STEP_RESULT_UNSPECIFIED",
+		1: "STEP_RESULT_SUCCESS",
+		2: "STEP_RESULT_WARNINGS",
+		3: "STEP_RESULT_FAILURE",
+		4: "STEP_RESULT_SKIPPED",
+		5: "STEP_RESULT_EXCEPTION",
+		6: "STEP_RESULT_RETRY",
+		7: "STEP_RESULT_CANCELLED",
+	}
+	StepResult_value = map[string]int32{
+		"STEP_RESULT_UNSPECIFIED": 0,
+		"STEP_RESULT_SUCCESS":     1,
+		"STEP_RESULT_WARNINGS":    2,
+		"STEP_RESULT_FAILURE":     3,
+		"STEP_RESULT_SKIPPED":     4,
+		"STEP_RESULT_EXCEPTION":   5,
+		"STEP_RESULT_RETRY":       6,
+		"STEP_RESULT_CANCELLED":   7,
+	}
+)
+
+func (x StepResult) Enum() *StepResult {
+	p := new(StepResult)
+	*p = x
+	return p
+}
+
+func (x StepResult) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StepResult) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+}
+
+func (StepResult) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[2]
+}
+
+func (x StepResult) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StepResult.Descriptor instead.
+func (StepResult) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
 // SchedulerType is the kind of a scheduler; the YAML spells it in lower case
 // without the prefix (`force`, `single_branch` …).
 type SchedulerType int32
@@ -176,11 +243,11 @@ func (x SchedulerType) String() string {
 }
 
 func (SchedulerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
 }
 
 func (SchedulerType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[2]
+	return &file_buildmaster_v1_config_proto_enumTypes[3]
 }
 
 func (x SchedulerType) Number() protoreflect.EnumNumber {
@@ -189,7 +256,7 @@ func (x SchedulerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SchedulerType.Descriptor instead.
 func (SchedulerType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 // MasterConfig is the whole configuration of one master. The YAML config file is
@@ -227,7 +294,10 @@ type MasterConfig struct {
 	// The directory uploads land in (file_upload, directory_upload): absolute,
 	// or relative to the data directory. Default "uploads". No upload ever
 	// writes outside it.
-	UploadsDir    string `protobuf:"bytes,20,opt,name=uploads_dir,json=uploadsDir,proto3" json:"uploads_dir,omitempty"`
+	UploadsDir string `protobuf:"bytes,20,opt,name=uploads_dir,json=uploadsDir,proto3" json:"uploads_dir,omitempty"`
+	// Properties every build gets (Buildbot's c['properties']); a change's,
+	// a buildset's, the builder's and the worker's properties override them.
+	Properties    map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -360,13 +430,21 @@ func (x *MasterConfig) GetUploadsDir() string {
 	return ""
 }
 
+func (x *MasterConfig) GetProperties() map[string]string {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Type  LockType               `protobuf:"varint,2,opt,name=type,proto3,enum=buildmaster.v1.LockType" json:"type,omitempty"`
-	// How many builds may hold it at once in counting mode (default 1).
-	MaxCount      int32 `protobuf:"varint,3,opt,name=max_count,json=maxCount,proto3" json:"max_count,omitempty"`
+	// How many builds may hold it at once in counting mode; at least 1.
+	// Unset: 1.
+	MaxCount      *int32 `protobuf:"varint,3,opt,name=max_count,json=maxCount,proto3,oneof" json:"max_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -416,8 +494,8 @@ func (x *LockConfig) GetType() LockType {
 }
 
 func (x *LockConfig) GetMaxCount() int32 {
-	if x != nil {
-		return x.MaxCount
+	if x != nil && x.MaxCount != nil {
+		return *x.MaxCount
 	}
 	return 0
 }
@@ -629,13 +707,14 @@ func (x *TLSConfig) GetKeyFile() string {
 type HttpConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The largest request body taken (a change hook's payload, a force call);
-	// a larger one is refused with 413 before it is read. Default 1 MiB.
-	MaxBodyBytes int64 `protobuf:"varint,1,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
+	// a larger one is refused with 413 before it is read. At least 1; unset:
+	// 1 MiB.
+	MaxBodyBytes *int64 `protobuf:"varint,1,opt,name=max_body_bytes,json=maxBodyBytes,proto3,oneof" json:"max_body_bytes,omitempty"`
 	// Connections each HTTP listener holds open at once; more wait in the
-	// system's queue until one closes. Default 1024, or a quarter of the
-	// open-file limit when that is less, so that workers, the remote endpoint
-	// and the state keep their file descriptors.
-	MaxConnections int32 `protobuf:"varint,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	// system's queue until one closes. At least 1; unset: 1024, or a quarter
+	// of the open-file limit when that is less, so that workers, the remote
+	// endpoint and the state keep their file descriptors.
+	MaxConnections *int32 `protobuf:"varint,2,opt,name=max_connections,json=maxConnections,proto3,oneof" json:"max_connections,omitempty"`
 	// How long a client may take to send a request's headers. Default 10s.
 	ReadHeaderTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=read_header_timeout,json=readHeaderTimeout,proto3" json:"read_header_timeout,omitempty"`
 	// How long a client may take to send a whole request, body included.
@@ -681,15 +760,15 @@ func (*HttpConfig) Descriptor() ([]byte, []int) {
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
-	if x != nil {
-		return x.MaxBodyBytes
+	if x != nil && x.MaxBodyBytes != nil {
+		return *x.MaxBodyBytes
 	}
 	return 0
 }
 
 func (x *HttpConfig) GetMaxConnections() int32 {
-	if x != nil {
-		return x.MaxConnections
+	if x != nil && x.MaxConnections != nil {
+		return *x.MaxConnections
 	}
 	return 0
 }
@@ -962,13 +1041,23 @@ type StepConfig struct {
 	//	*StepConfig_StringDownload
 	//	*StepConfig_MakeDirectory
 	//	*StepConfig_RemoveDirectory
-	Kind           isStepConfig_Kind `protobuf_oneof:"kind"`
-	HaltOnFailure  bool              `protobuf:"varint,10,opt,name=halt_on_failure,json=haltOnFailure,proto3" json:"halt_on_failure,omitempty"`
-	FlunkOnFailure bool              `protobuf:"varint,11,opt,name=flunk_on_failure,json=flunkOnFailure,proto3" json:"flunk_on_failure,omitempty"`
-	WarnOnFailure  bool              `protobuf:"varint,12,opt,name=warn_on_failure,json=warnOnFailure,proto3" json:"warn_on_failure,omitempty"`
-	AlwaysRun      bool              `protobuf:"varint,13,opt,name=always_run,json=alwaysRun,proto3" json:"always_run,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	Kind isStepConfig_Kind `protobuf_oneof:"kind"`
+	// How the step's results count in the build's (Buildbot's
+	// computeResultAndTermination): a FAILURE makes the build FAILURE with
+	// flunk_on_failure (unset: true), else WARNINGS with warn_on_failure, else
+	// SUCCESS; halt_on_failure then skips every later step but always_run
+	// ones. A WARNINGS makes the build FAILURE with flunk_on_warnings, else
+	// WARNINGS with warn_on_warnings, else SUCCESS. EXCEPTION, RETRY and
+	// CANCELLED always count, and halt the build.
+	HaltOnFailure  bool  `protobuf:"varint,10,opt,name=halt_on_failure,json=haltOnFailure,proto3" json:"halt_on_failure,omitempty"`
+	FlunkOnFailure *bool `protobuf:"varint,11,opt,name=flunk_on_failure,json=flunkOnFailure,proto3,oneof" json:"flunk_on_failure,omitempty"`
+	WarnOnFailure  bool  `protobuf:"varint,12,opt,name=warn_on_failure,json=warnOnFailure,proto3" json:"warn_on_failure,omitempty"`
+	// Runs even after the build halted or was stopped.
+	AlwaysRun       bool `protobuf:"varint,13,opt,name=always_run,json=alwaysRun,proto3" json:"always_run,omitempty"`
+	WarnOnWarnings  bool `protobuf:"varint,14,opt,name=warn_on_warnings,json=warnOnWarnings,proto3" json:"warn_on_warnings,omitempty"`
+	FlunkOnWarnings bool `protobuf:"varint,15,opt,name=flunk_on_warnings,json=flunkOnWarnings,proto3" json:"flunk_on_warnings,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StepConfig) Reset() {
@@ -1113,8 +1202,8 @@ func (x *StepConfig) GetHaltOnFailure() bool {
 }
 
 func (x *StepConfig) GetFlunkOnFailure() bool {
-	if x != nil {
-		return x.FlunkOnFailure
+	if x != nil && x.FlunkOnFailure != nil {
+		return *x.FlunkOnFailure
 	}
 	return false
 }
@@ -1129,6 +1218,20 @@ func (x *StepConfig) GetWarnOnFailure() bool {
 func (x *StepConfig) GetAlwaysRun() bool {
 	if x != nil {
 		return x.AlwaysRun
+	}
+	return false
+}
+
+func (x *StepConfig) GetWarnOnWarnings() bool {
+	if x != nil {
+		return x.WarnOnWarnings
+	}
+	return false
+}
+
+func (x *StepConfig) GetFlunkOnWarnings() bool {
+	if x != nil {
+		return x.FlunkOnWarnings
 	}
 	return false
 }
@@ -1210,7 +1313,10 @@ type ShellStep struct {
 	// Kill the command after this long without output.
 	Timeout *durationpb.Duration `protobuf:"bytes,5,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	// Kill the command after this long in all.
-	MaxTime       *durationpb.Duration `protobuf:"bytes,6,opt,name=max_time,json=maxTime,proto3" json:"max_time,omitempty"`
+	MaxTime *durationpb.Duration `protobuf:"bytes,6,opt,name=max_time,json=maxTime,proto3" json:"max_time,omitempty"`
+	// The step's result for each exit code (Buildbot's decodeRC); an exit code
+	// not listed is a FAILURE. Empty: {0: success}.
+	DecodeRc      map[int32]StepResult `protobuf:"bytes,7,rep,name=decode_rc,json=decodeRc,proto3" json:"decode_rc,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=buildmaster.v1.StepResult"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1283,6 +1389,13 @@ func (x *ShellStep) GetTimeout() *durationpb.Duration {
 func (x *ShellStep) GetMaxTime() *durationpb.Duration {
 	if x != nil {
 		return x.MaxTime
+	}
+	return nil
+}
+
+func (x *ShellStep) GetDecodeRc() map[int32]StepResult {
+	if x != nil {
+		return x.DecodeRc
 	}
 	return nil
 }
@@ -2441,8 +2554,9 @@ func (x *DebugConfig) GetActions() bool {
 // the failure escalates to the parent's own parent.
 type SupervisionConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Restarts allowed within `within`; one more failure escalates. Default 10.
-	MaxRestarts int32 `protobuf:"varint,1,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"`
+	// Restarts allowed within `within`; one more failure escalates (0: the
+	// first failure does). Unset: 10.
+	MaxRestarts *int32 `protobuf:"varint,1,opt,name=max_restarts,json=maxRestarts,proto3,oneof" json:"max_restarts,omitempty"`
 	// The window for max_restarts. Default 60s.
 	Within        *durationpb.Duration `protobuf:"bytes,2,opt,name=within,proto3" json:"within,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2480,8 +2594,8 @@ func (*SupervisionConfig) Descriptor() ([]byte, []int) {
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
-	if x != nil {
-		return x.MaxRestarts
+	if x != nil && x.MaxRestarts != nil {
+		return *x.MaxRestarts
 	}
 	return 0
 }
@@ -2543,7 +2657,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xd2\x06\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xdf\a\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2562,16 +2676,24 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x05locks\x18\f \x03(\v2\x1a.buildmaster.v1.LockConfigR\x05locks\x12.\n" +
 	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12\x1f\n" +
 	"\vuploads_dir\x18\x14 \x01(\tR\n" +
-	"uploadsDir\x1a9\n" +
+	"uploadsDir\x12L\n" +
+	"\n" +
+	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
+	"properties\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"k\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
+	"\x0fPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
+	"\x12_collapse_requests\"~\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x18.buildmaster.v1.LockTypeR\x04type\x12\x1b\n" +
-	"\tmax_count\x18\x03 \x01(\x05R\bmaxCount\"X\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x18.buildmaster.v1.LockTypeR\x04type\x12 \n" +
+	"\tmax_count\x18\x03 \x01(\x05H\x00R\bmaxCount\x88\x01\x01B\f\n" +
+	"\n" +
+	"_max_count\"X\n" +
 	"\n" +
 	"LockAccess\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
@@ -2587,15 +2709,17 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"workersTls\"C\n" +
 	"\tTLSConfig\x12\x1b\n" +
 	"\tcert_file\x18\x01 \x01(\tR\bcertFile\x12\x19\n" +
-	"\bkey_file\x18\x02 \x01(\tR\akeyFile\"\xe2\x02\n" +
+	"\bkey_file\x18\x02 \x01(\tR\akeyFile\"\x93\x03\n" +
 	"\n" +
-	"HttpConfig\x12$\n" +
-	"\x0emax_body_bytes\x18\x01 \x01(\x03R\fmaxBodyBytes\x12'\n" +
-	"\x0fmax_connections\x18\x02 \x01(\x05R\x0emaxConnections\x12I\n" +
+	"HttpConfig\x12)\n" +
+	"\x0emax_body_bytes\x18\x01 \x01(\x03H\x00R\fmaxBodyBytes\x88\x01\x01\x12,\n" +
+	"\x0fmax_connections\x18\x02 \x01(\x05H\x01R\x0emaxConnections\x88\x01\x01\x12I\n" +
 	"\x13read_header_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11readHeaderTimeout\x12<\n" +
 	"\fread_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vreadTimeout\x12>\n" +
 	"\rwrite_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fwriteTimeout\x12<\n" +
-	"\fidle_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\"\xfe\x02\n" +
+	"\fidle_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeoutB\x11\n" +
+	"\x0f_max_body_bytesB\x12\n" +
+	"\x10_max_connections\"\xfe\x02\n" +
 	"\fWorkerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x1d\n" +
@@ -2629,7 +2753,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xeb\x06\n" +
+	"\x12_collapse_requests\"\xdb\a\n" +
 	"\n" +
 	"StepConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -2645,22 +2769,29 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0emake_directory\x18\x18 \x01(\v2!.buildmaster.v1.MakeDirectoryStepH\x00R\rmakeDirectory\x12P\n" +
 	"\x10remove_directory\x18\x19 \x01(\v2#.buildmaster.v1.RemoveDirectoryStepH\x00R\x0fremoveDirectory\x12&\n" +
 	"\x0fhalt_on_failure\x18\n" +
-	" \x01(\bR\rhaltOnFailure\x12(\n" +
-	"\x10flunk_on_failure\x18\v \x01(\bR\x0eflunkOnFailure\x12&\n" +
+	" \x01(\bR\rhaltOnFailure\x12-\n" +
+	"\x10flunk_on_failure\x18\v \x01(\bH\x01R\x0eflunkOnFailure\x88\x01\x01\x12&\n" +
 	"\x0fwarn_on_failure\x18\f \x01(\bR\rwarnOnFailure\x12\x1d\n" +
 	"\n" +
-	"always_run\x18\r \x01(\bR\talwaysRunB\x06\n" +
-	"\x04kind\"\xb0\x02\n" +
+	"always_run\x18\r \x01(\bR\talwaysRun\x12(\n" +
+	"\x10warn_on_warnings\x18\x0e \x01(\bR\x0ewarnOnWarnings\x12*\n" +
+	"\x11flunk_on_warnings\x18\x0f \x01(\bR\x0fflunkOnWarningsB\x06\n" +
+	"\x04kindB\x13\n" +
+	"\x11_flunk_on_failure\"\xcf\x03\n" +
 	"\tShellStep\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x16\n" +
 	"\x06script\x18\x02 \x01(\tR\x06script\x12\x18\n" +
 	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x124\n" +
 	"\x03env\x18\x04 \x03(\v2\".buildmaster.v1.ShellStep.EnvEntryR\x03env\x123\n" +
 	"\atimeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x124\n" +
-	"\bmax_time\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\amaxTime\x1a6\n" +
+	"\bmax_time\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\amaxTime\x12D\n" +
+	"\tdecode_rc\x18\a \x03(\v2'.buildmaster.v1.ShellStep.DecodeRcEntryR\bdecodeRc\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aW\n" +
+	"\rDecodeRcEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x1a.buildmaster.v1.StepResultR\x05value:\x028\x01\"P\n" +
 	"\aGitStep\x12\x19\n" +
 	"\brepo_url\x18\x01 \x01(\tR\arepoUrl\x12\x16\n" +
 	"\x06branch\x18\x02 \x01(\tR\x06branch\x12\x12\n" +
@@ -2777,10 +2908,11 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\adialect\x18\x01 \x01(\tR\adialect\x12\x1c\n" +
 	"\x06secret\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x06secret\"'\n" +
 	"\vDebugConfig\x12\x18\n" +
-	"\aactions\x18\x01 \x01(\bR\aactions\"i\n" +
-	"\x11SupervisionConfig\x12!\n" +
-	"\fmax_restarts\x18\x01 \x01(\x05R\vmaxRestarts\x121\n" +
-	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06within\"M\n" +
+	"\aactions\x18\x01 \x01(\bR\aactions\"\x7f\n" +
+	"\x11SupervisionConfig\x12&\n" +
+	"\fmax_restarts\x18\x01 \x01(\x05H\x00R\vmaxRestarts\x88\x01\x01\x121\n" +
+	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06withinB\x0f\n" +
+	"\r_max_restarts\"M\n" +
 	"\rMetricsConfig\x12<\n" +
 	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*Q\n" +
 	"\bLockType\x12\x19\n" +
@@ -2790,7 +2922,17 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0eLockAccessMode\x12 \n" +
 	"\x1cLOCK_ACCESS_MODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aLOCK_ACCESS_MODE_EXCLUSIVE\x10\x01\x12\x1d\n" +
-	"\x19LOCK_ACCESS_MODE_COUNTING\x10\x02*\x81\x02\n" +
+	"\x19LOCK_ACCESS_MODE_COUNTING\x10\x02*\xdb\x01\n" +
+	"\n" +
+	"StepResult\x12\x1b\n" +
+	"\x17STEP_RESULT_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13STEP_RESULT_SUCCESS\x10\x01\x12\x18\n" +
+	"\x14STEP_RESULT_WARNINGS\x10\x02\x12\x17\n" +
+	"\x13STEP_RESULT_FAILURE\x10\x03\x12\x17\n" +
+	"\x13STEP_RESULT_SKIPPED\x10\x04\x12\x19\n" +
+	"\x15STEP_RESULT_EXCEPTION\x10\x05\x12\x15\n" +
+	"\x11STEP_RESULT_RETRY\x10\x06\x12\x19\n" +
+	"\x15STEP_RESULT_CANCELLED\x10\a*\x81\x02\n" +
 	"\rSchedulerType\x12\x1e\n" +
 	"\x1aSCHEDULER_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SCHEDULER_TYPE_FORCE\x10\x01\x12 \n" +
@@ -2813,101 +2955,107 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_config_proto_rawDescData
 }
 
-var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
-	(SchedulerType)(0),          // 2: buildmaster.v1.SchedulerType
-	(*MasterConfig)(nil),        // 3: buildmaster.v1.MasterConfig
-	(*LockConfig)(nil),          // 4: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 5: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 6: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),           // 7: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),          // 8: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 9: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 10: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 11: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 12: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 13: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 14: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 15: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),      // 16: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil), // 17: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),    // 18: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),  // 19: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),   // 20: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil), // 21: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),     // 22: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 23: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 24: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 25: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 26: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 27: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 28: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 29: buildmaster.v1.MetricsConfig
-	nil,                         // 30: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 31: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 32: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 33: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 34: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 35: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 36: google.protobuf.Duration
+	(StepResult)(0),             // 2: buildmaster.v1.StepResult
+	(SchedulerType)(0),          // 3: buildmaster.v1.SchedulerType
+	(*MasterConfig)(nil),        // 4: buildmaster.v1.MasterConfig
+	(*LockConfig)(nil),          // 5: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),          // 6: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),        // 7: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),           // 8: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),          // 9: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),        // 10: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 11: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 12: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 13: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 14: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 15: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 16: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),      // 17: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil), // 18: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),    // 19: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),  // 20: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),   // 21: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil), // 22: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),     // 23: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),  // 24: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 25: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 26: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 27: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 28: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 29: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 30: buildmaster.v1.MetricsConfig
+	nil,                         // 31: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 32: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                         // 33: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 34: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 35: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 36: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 37: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                         // 38: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 39: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	6,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	9,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	10, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	22, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	24, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	30, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	27, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	28, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	29, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	4,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	8,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	0,  // 11: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 12: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	7,  // 13: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	36, // 14: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	36, // 15: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	36, // 16: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	36, // 17: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	31, // 18: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	36, // 19: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	36, // 20: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	11, // 21: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	32, // 22: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	33, // 23: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	5,  // 24: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	12, // 25: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	13, // 26: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	14, // 27: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	15, // 28: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	16, // 29: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	17, // 30: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	18, // 31: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	19, // 32: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	20, // 33: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	21, // 34: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	34, // 35: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	36, // 36: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	36, // 37: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	2,  // 38: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	36, // 39: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	36, // 40: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	35, // 41: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	23, // 42: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	25, // 43: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	26, // 44: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	36, // 45: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	36, // 46: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	36, // 47: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	7,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	10, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	11, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	23, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	25, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	31, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	28, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	29, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	30, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	5,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	9,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	32, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	0,  // 12: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	1,  // 13: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	8,  // 14: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	39, // 15: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	39, // 16: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	39, // 17: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	39, // 18: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	33, // 19: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	39, // 20: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	39, // 21: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	12, // 22: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	34, // 23: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	35, // 24: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	6,  // 25: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	13, // 26: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	14, // 27: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	15, // 28: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	16, // 29: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	17, // 30: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	18, // 31: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	19, // 32: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	20, // 33: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	21, // 34: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	22, // 35: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	36, // 36: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	39, // 37: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	39, // 38: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	37, // 39: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	3,  // 40: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	39, // 41: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	39, // 42: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	38, // 43: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	24, // 44: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	26, // 45: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	27, // 46: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	39, // 47: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	39, // 48: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	39, // 49: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	2,  // 50: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -2917,6 +3065,8 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
@@ -2938,13 +3088,14 @@ func file_buildmaster_v1_config_proto_init() {
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
+	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   33,
+			NumEnums:      4,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1783,6 +1783,8 @@ type Command struct {
 	//	*Command_SetObjectState
 	//	*Command_ConfigureMaster
 	//	*Command_SetWorkerState
+	//	*Command_MasterActive
+	//	*Command_MasterStopped
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2014,6 +2016,24 @@ func (x *Command) GetSetWorkerState() *SetWorkerState {
 	return nil
 }
 
+func (x *Command) GetMasterActive() *MasterActive {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_MasterActive); ok {
+			return x.MasterActive
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetMasterStopped() *MasterStopped {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_MasterStopped); ok {
+			return x.MasterStopped
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2102,6 +2122,14 @@ type Command_SetWorkerState struct {
 	SetWorkerState *SetWorkerState `protobuf:"bytes,40,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
 }
 
+type Command_MasterActive struct {
+	MasterActive *MasterActive `protobuf:"bytes,21,opt,name=master_active,json=masterActive,proto3,oneof"`
+}
+
+type Command_MasterStopped struct {
+	MasterStopped *MasterStopped `protobuf:"bytes,22,opt,name=master_stopped,json=masterStopped,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2144,15 +2172,26 @@ func (*Command_ConfigureMaster) isCommand_Kind() {}
 
 func (*Command_SetWorkerState) isCommand_Kind() {}
 
-// ConfigureMaster records which schedulers and change sources a master runs
+func (*Command_MasterActive) isCommand_Kind() {}
+
+func (*Command_MasterStopped) isCommand_Kind() {}
+
+// ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
 // or added, by name and marked as run by masterid; those the master ran and
-// no longer lists are marked as run by none.
+// no longer lists are marked as run by none. Builders (builder_masters, and
+// Buildbot's updateBuilderInfo): each is found, or added, by name, gets the
+// description and tags given, and has masterid in its masterids; the others
+// lose it. Workers (configured_workers): each is found, or added, by name,
+// and its configured_on holds, for masterid, exactly the builders listed
+// with it; the other workers are configured on no builder of masterid.
 type ConfigureMaster struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Masterid      uint64                 `protobuf:"varint,1,opt,name=masterid,proto3" json:"masterid,omitempty"`
 	Schedulers    []string               `protobuf:"bytes,2,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
 	ChangeSources []string               `protobuf:"bytes,3,rep,name=change_sources,json=changeSources,proto3" json:"change_sources,omitempty"`
+	Builders      []*ConfiguredBuilder   `protobuf:"bytes,4,rep,name=builders,proto3" json:"builders,omitempty"`
+	Workers       []*ConfiguredWorker    `protobuf:"bytes,5,rep,name=workers,proto3" json:"workers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2208,6 +2247,246 @@ func (x *ConfigureMaster) GetChangeSources() []string {
 	return nil
 }
 
+func (x *ConfigureMaster) GetBuilders() []*ConfiguredBuilder {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ConfigureMaster) GetWorkers() []*ConfiguredWorker {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+// ConfiguredBuilder is one builder of a ConfigureMaster.
+type ConfiguredBuilder struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Tags          []string               `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredBuilder) Reset() {
+	*x = ConfiguredBuilder{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredBuilder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredBuilder) ProtoMessage() {}
+
+func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
+func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ConfiguredBuilder) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredBuilder) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ConfiguredBuilder) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+// ConfiguredWorker is one worker of a ConfigureMaster: the names of the
+// builders of that master that list it (each one of its builders).
+type ConfiguredWorker struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Builders      []string               `protobuf:"bytes,2,rep,name=builders,proto3" json:"builders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredWorker) Reset() {
+	*x = ConfiguredWorker{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredWorker) ProtoMessage() {}
+
+func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
+func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ConfiguredWorker) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredWorker) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+// MasterActive is a running master's heartbeat (Buildbot's masterActive):
+// the master is marked active, its last_active set to time.
+type MasterActive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Masterid      uint64                 `protobuf:"varint,1,opt,name=masterid,proto3" json:"masterid,omitempty"`
+	Time          int64                  `protobuf:"varint,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterActive) Reset() {
+	*x = MasterActive{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterActive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterActive) ProtoMessage() {}
+
+func (x *MasterActive) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
+func (*MasterActive) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MasterActive) GetMasterid() uint64 {
+	if x != nil {
+		return x.Masterid
+	}
+	return 0
+}
+
+func (x *MasterActive) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
+// MasterStopped marks a master that stops inactive, its last_active set to
+// time (when it stopped), and does the housekeeping MasterStarted does
+// (Buildbot's masterStopped): whatever it still ran ends as RETRY, its
+// claims are dropped, and it is deconfigured (builders, workers, schedulers,
+// change sources). Its result counts the housekeeping as MasterStarted's.
+type MasterStopped struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Masterid      uint64                 `protobuf:"varint,1,opt,name=masterid,proto3" json:"masterid,omitempty"`
+	Time          int64                  `protobuf:"varint,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterStopped) Reset() {
+	*x = MasterStopped{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterStopped) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterStopped) ProtoMessage() {}
+
+func (x *MasterStopped) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
+func (*MasterStopped) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *MasterStopped) GetMasterid() uint64 {
+	if x != nil {
+		return x.Masterid
+	}
+	return 0
+}
+
+func (x *MasterStopped) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
 // AddChange adds a change (changeid assigned) and finds or creates its sourcestamp.
 type AddChange struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -2225,7 +2504,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2516,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2529,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -2283,7 +2562,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2574,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2587,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -2344,7 +2623,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +2635,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2648,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -2421,7 +2700,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2712,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2725,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -2553,7 +2832,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2844,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2857,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -2627,7 +2906,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2918,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2931,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -2744,7 +3023,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +3035,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +3048,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -2834,7 +3113,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2846,7 +3125,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2859,7 +3138,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -2901,7 +3180,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2913,7 +3192,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2926,7 +3205,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -2953,7 +3232,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2965,7 +3244,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2978,7 +3257,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -3007,7 +3286,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3019,7 +3298,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3032,7 +3311,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -3100,7 +3379,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3112,7 +3391,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3125,7 +3404,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -3185,7 +3464,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3476,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3489,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -3247,7 +3526,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3259,7 +3538,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3272,7 +3551,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -3300,7 +3579,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3312,7 +3591,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3325,7 +3604,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -3352,7 +3631,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3364,7 +3643,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3377,7 +3656,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -3399,7 +3678,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3411,7 +3690,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3424,7 +3703,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -3459,7 +3738,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3471,7 +3750,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3484,7 +3763,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -3517,7 +3796,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3529,7 +3808,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3542,7 +3821,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -3594,7 +3873,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +3885,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +3898,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -3673,7 +3952,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3685,7 +3964,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3698,7 +3977,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -3964,7 +4243,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\x8f\f\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\x9c\r\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -3991,14 +4270,31 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x13worker_disconnected\x18\x12 \x01(\v2\".buildmaster.v1.WorkerDisconnectedH\x00R\x12workerDisconnected\x12J\n" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
 	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12J\n" +
-	"\x10set_worker_state\x18( \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerStateB\x06\n" +
-	"\x04kind\"t\n" +
+	"\x10set_worker_state\x18( \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12C\n" +
+	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
+	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStoppedB\x06\n" +
+	"\x04kind\"\xef\x01\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
 	"\n" +
 	"schedulers\x18\x02 \x03(\tR\n" +
 	"schedulers\x12%\n" +
-	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\"q\n" +
+	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\x12=\n" +
+	"\bbuilders\x18\x04 \x03(\v2!.buildmaster.v1.ConfiguredBuilderR\bbuilders\x12:\n" +
+	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\"]\n" +
+	"\x11ConfiguredBuilder\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\"B\n" +
+	"\x10ConfiguredWorker\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bbuilders\x18\x02 \x03(\tR\bbuilders\">\n" +
+	"\fMasterActive\x12\x1a\n" +
+	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
+	"\x04time\x18\x02 \x01(\x03R\x04time\"?\n" +
+	"\rMasterStopped\x12\x1a\n" +
+	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
+	"\x04time\x18\x02 \x01(\x03R\x04time\"q\n" +
 	"\tAddChange\x12.\n" +
 	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\x124\n" +
 	"\x05state\x18\x02 \x01(\v2\x1e.buildmaster.v1.SetObjectStateR\x05state\"S\n" +
@@ -4152,7 +4448,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Property)(nil),              // 0: buildmaster.v1.Property
 	(*Master)(nil),                // 1: buildmaster.v1.Master
@@ -4176,27 +4472,31 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*UserInfo)(nil),              // 19: buildmaster.v1.UserInfo
 	(*Command)(nil),               // 20: buildmaster.v1.Command
 	(*ConfigureMaster)(nil),       // 21: buildmaster.v1.ConfigureMaster
-	(*AddChange)(nil),             // 22: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 23: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 24: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 25: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 26: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 27: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 28: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 29: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 30: buildmaster.v1.AppendLog
-	(*FinishLog)(nil),             // 31: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 32: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 33: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 34: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 35: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 36: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 37: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 38: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 39: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 40: buildmaster.v1.SetWorkerState
-	(*SetObjectState)(nil),        // 41: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 42: buildmaster.v1.CommandResult
+	(*ConfiguredBuilder)(nil),     // 22: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 23: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 24: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 25: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 26: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 27: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 28: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 29: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 30: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 31: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 32: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 33: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 34: buildmaster.v1.AppendLog
+	(*FinishLog)(nil),             // 35: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 36: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 37: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 38: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 39: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 40: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 41: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 42: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 43: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 44: buildmaster.v1.SetWorkerState
+	(*SetObjectState)(nil),        // 45: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 46: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -4204,42 +4504,46 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	5,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
 	0,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
 	12, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	22, // 5: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	23, // 6: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	24, // 7: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	25, // 8: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	26, // 9: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	27, // 10: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	28, // 11: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	29, // 12: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	30, // 13: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	31, // 14: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	32, // 15: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	33, // 16: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	34, // 17: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	35, // 18: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	36, // 19: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	37, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	38, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	39, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	41, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	26, // 5: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	27, // 6: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	28, // 7: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	29, // 8: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	30, // 9: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	31, // 10: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	32, // 11: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	33, // 12: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	34, // 13: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	35, // 14: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	36, // 15: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	37, // 16: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	38, // 17: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	39, // 18: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	40, // 19: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	41, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	42, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	43, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	45, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	21, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	40, // 25: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	2,  // 26: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	41, // 27: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 28: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 29: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 30: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	28, // 31: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	30, // 32: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	28, // 33: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	32, // 34: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 35: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	44, // 25: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	24, // 26: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	25, // 27: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	22, // 28: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	23, // 29: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	2,  // 30: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	45, // 31: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 32: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 33: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 34: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	32, // 35: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	34, // 36: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	32, // 37: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	36, // 38: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	0,  // 39: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4273,15 +4577,17 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_SetObjectState)(nil),
 		(*Command_ConfigureMaster)(nil),
 		(*Command_SetWorkerState)(nil),
+		(*Command_MasterActive)(nil),
+		(*Command_MasterStopped)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[28].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -379,6 +379,180 @@ func (x *ConnectionState) GetReady() bool {
 	return false
 }
 
+// SchedulerState is what a scheduler's actor publishes on its tree node.
+type SchedulerState struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config *SchedulerConfig       `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// periodic, nightly: when it builds next (unset when it cannot tell).
+	NextBuild *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=next_build,json=nextBuild,proto3" json:"next_build,omitempty"`
+	// The last error the scheduler met (a cron expression it cannot use, a
+	// buildset the state refused …), "" when none since its config last
+	// changed; each is logged too.
+	LastError     string                 `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchedulerState) Reset() {
+	*x = SchedulerState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchedulerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchedulerState) ProtoMessage() {}
+
+func (x *SchedulerState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchedulerState.ProtoReflect.Descriptor instead.
+func (*SchedulerState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SchedulerState) GetConfig() *SchedulerConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *SchedulerState) GetNextBuild() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextBuild
+	}
+	return nil
+}
+
+func (x *SchedulerState) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *SchedulerState) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+// Distribute switches botmaster/brd's distribution of build requests on or
+// off (off: Buildbot's clean shutdown, no new build starts; on again: it
+// looks at every builder). brd answers DistributionState.
+type Distribute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enabled       bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Distribute) Reset() {
+	*x = Distribute{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Distribute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Distribute) ProtoMessage() {}
+
+func (x *Distribute) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Distribute.ProtoReflect.Descriptor instead.
+func (*Distribute) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Distribute) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+// DistributionState answers Distribute.
+type DistributionState struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Builds brd has started (or is starting) that have not finished.
+	ReservedBuilds int32 `protobuf:"varint,2,opt,name=reserved_builds,json=reservedBuilds,proto3" json:"reserved_builds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DistributionState) Reset() {
+	*x = DistributionState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DistributionState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DistributionState) ProtoMessage() {}
+
+func (x *DistributionState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DistributionState.ProtoReflect.Descriptor instead.
+func (*DistributionState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DistributionState) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *DistributionState) GetReservedBuilds() int32 {
+	if x != nil {
+		return x.ReservedBuilds
+	}
+	return 0
+}
+
 // MaybeStartBuilds wakes the build request distributor (botmaster/brd) for
 // the named builders: new or unclaimed requests may be waiting for them.
 // Empty builders means every builder.
@@ -391,7 +565,7 @@ type MaybeStartBuilds struct {
 
 func (x *MaybeStartBuilds) Reset() {
 	*x = MaybeStartBuilds{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +577,7 @@ func (x *MaybeStartBuilds) String() string {
 func (*MaybeStartBuilds) ProtoMessage() {}
 
 func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +590,7 @@ func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaybeStartBuilds.ProtoReflect.Descriptor instead.
 func (*MaybeStartBuilds) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MaybeStartBuilds) GetBuilders() []string {
@@ -445,7 +619,7 @@ type WorkerAvailable struct {
 
 func (x *WorkerAvailable) Reset() {
 	*x = WorkerAvailable{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +631,7 @@ func (x *WorkerAvailable) String() string {
 func (*WorkerAvailable) ProtoMessage() {}
 
 func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +644,7 @@ func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerAvailable.ProtoReflect.Descriptor instead.
 func (*WorkerAvailable) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WorkerAvailable) GetWorker() string {
@@ -521,7 +695,7 @@ type WorkerQuarantine struct {
 
 func (x *WorkerQuarantine) Reset() {
 	*x = WorkerQuarantine{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +707,7 @@ func (x *WorkerQuarantine) String() string {
 func (*WorkerQuarantine) ProtoMessage() {}
 
 func (x *WorkerQuarantine) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +720,7 @@ func (x *WorkerQuarantine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerQuarantine.ProtoReflect.Descriptor instead.
 func (*WorkerQuarantine) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WorkerQuarantine) GetUntil() *timestamppb.Timestamp {
@@ -576,7 +750,7 @@ type StartBuild struct {
 
 func (x *StartBuild) Reset() {
 	*x = StartBuild{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +762,7 @@ func (x *StartBuild) String() string {
 func (*StartBuild) ProtoMessage() {}
 
 func (x *StartBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +775,7 @@ func (x *StartBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartBuild.ProtoReflect.Descriptor instead.
 func (*StartBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartBuild) GetBrids() []uint64 {
@@ -631,7 +805,7 @@ type BuildFinished struct {
 
 func (x *BuildFinished) Reset() {
 	*x = BuildFinished{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +817,7 @@ func (x *BuildFinished) String() string {
 func (*BuildFinished) ProtoMessage() {}
 
 func (x *BuildFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +830,7 @@ func (x *BuildFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildFinished.ProtoReflect.Descriptor instead.
 func (*BuildFinished) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BuildFinished) GetBuilder() string {
@@ -698,7 +872,7 @@ type Retire struct {
 
 func (x *Retire) Reset() {
 	*x = Retire{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +884,7 @@ func (x *Retire) String() string {
 func (*Retire) ProtoMessage() {}
 
 func (x *Retire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +897,7 @@ func (x *Retire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retire.ProtoReflect.Descriptor instead.
 func (*Retire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{13}
 }
 
 // ChangeAdded tells the scheduler manager (and through it every scheduler)
@@ -738,7 +912,7 @@ type ChangeAdded struct {
 
 func (x *ChangeAdded) Reset() {
 	*x = ChangeAdded{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +924,7 @@ func (x *ChangeAdded) String() string {
 func (*ChangeAdded) ProtoMessage() {}
 
 func (x *ChangeAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +937,7 @@ func (x *ChangeAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeAdded.ProtoReflect.Descriptor instead.
 func (*ChangeAdded) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ChangeAdded) GetChange() *Change {
@@ -788,7 +962,7 @@ type TriggerBuilds struct {
 
 func (x *TriggerBuilds) Reset() {
 	*x = TriggerBuilds{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +974,7 @@ func (x *TriggerBuilds) String() string {
 func (*TriggerBuilds) ProtoMessage() {}
 
 func (x *TriggerBuilds) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +987,7 @@ func (x *TriggerBuilds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerBuilds.ProtoReflect.Descriptor instead.
 func (*TriggerBuilds) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TriggerBuilds) GetScheduler() string {
@@ -863,7 +1037,7 @@ type Triggered struct {
 
 func (x *Triggered) Reset() {
 	*x = Triggered{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1049,7 @@ func (x *Triggered) String() string {
 func (*Triggered) ProtoMessage() {}
 
 func (x *Triggered) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1062,7 @@ func (x *Triggered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Triggered.ProtoReflect.Descriptor instead.
 func (*Triggered) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Triggered) GetBuildsetid() uint64 {
@@ -925,7 +1099,7 @@ type BuildsetAdded struct {
 
 func (x *BuildsetAdded) Reset() {
 	*x = BuildsetAdded{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1111,7 @@ func (x *BuildsetAdded) String() string {
 func (*BuildsetAdded) ProtoMessage() {}
 
 func (x *BuildsetAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1124,7 @@ func (x *BuildsetAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildsetAdded.ProtoReflect.Descriptor instead.
 func (*BuildsetAdded) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BuildsetAdded) GetBuildsetid() uint64 {
@@ -986,7 +1160,7 @@ type BuildsetCompleted struct {
 
 func (x *BuildsetCompleted) Reset() {
 	*x = BuildsetCompleted{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1172,7 @@ func (x *BuildsetCompleted) String() string {
 func (*BuildsetCompleted) ProtoMessage() {}
 
 func (x *BuildsetCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1185,7 @@ func (x *BuildsetCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildsetCompleted.ProtoReflect.Descriptor instead.
 func (*BuildsetCompleted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BuildsetCompleted) GetBuildsetid() uint64 {
@@ -1062,7 +1236,20 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x16\n" +
 	"\x06remote\x18\x03 \x01(\tR\x06remote\x120\n" +
 	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
-	"\x05ready\x18\x05 \x01(\bR\x05ready\".\n" +
+	"\x05ready\x18\x05 \x01(\bR\x05ready\"\xe3\x01\n" +
+	"\x0eSchedulerState\x127\n" +
+	"\x06config\x18\x01 \x01(\v2\x1f.buildmaster.v1.SchedulerConfigR\x06config\x129\n" +
+	"\n" +
+	"next_build\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tnextBuild\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\"&\n" +
+	"\n" +
+	"Distribute\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\"V\n" +
+	"\x11DistributionState\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12'\n" +
+	"\x0freserved_builds\x18\x02 \x01(\x05R\x0ereservedBuilds\".\n" +
 	"\x10MaybeStartBuilds\x12\x1a\n" +
 	"\bbuilders\x18\x01 \x03(\tR\bbuilders\"\xa5\x01\n" +
 	"\x0fWorkerAvailable\x12\x16\n" +
@@ -1126,51 +1313,58 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
 	(*InjectFailure)(nil),         // 2: buildmaster.v1.InjectFailure
 	(*WorkerState)(nil),           // 3: buildmaster.v1.WorkerState
 	(*ConnectionState)(nil),       // 4: buildmaster.v1.ConnectionState
-	(*MaybeStartBuilds)(nil),      // 5: buildmaster.v1.MaybeStartBuilds
-	(*WorkerAvailable)(nil),       // 6: buildmaster.v1.WorkerAvailable
-	(*WorkerQuarantine)(nil),      // 7: buildmaster.v1.WorkerQuarantine
-	(*StartBuild)(nil),            // 8: buildmaster.v1.StartBuild
-	(*BuildFinished)(nil),         // 9: buildmaster.v1.BuildFinished
-	(*Retire)(nil),                // 10: buildmaster.v1.Retire
-	(*ChangeAdded)(nil),           // 11: buildmaster.v1.ChangeAdded
-	(*TriggerBuilds)(nil),         // 12: buildmaster.v1.TriggerBuilds
-	(*Triggered)(nil),             // 13: buildmaster.v1.Triggered
-	(*BuildsetAdded)(nil),         // 14: buildmaster.v1.BuildsetAdded
-	(*BuildsetCompleted)(nil),     // 15: buildmaster.v1.BuildsetCompleted
-	(*MasterConfig)(nil),          // 16: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 17: buildmaster.v1.ServiceChange
-	(*WorkerConfig)(nil),          // 18: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*WorkerInfo)(nil),            // 20: buildmaster.v1.WorkerInfo
-	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
-	(*Change)(nil),                // 22: buildmaster.v1.Change
-	(*Property)(nil),              // 23: buildmaster.v1.Property
+	(*SchedulerState)(nil),        // 5: buildmaster.v1.SchedulerState
+	(*Distribute)(nil),            // 6: buildmaster.v1.Distribute
+	(*DistributionState)(nil),     // 7: buildmaster.v1.DistributionState
+	(*MaybeStartBuilds)(nil),      // 8: buildmaster.v1.MaybeStartBuilds
+	(*WorkerAvailable)(nil),       // 9: buildmaster.v1.WorkerAvailable
+	(*WorkerQuarantine)(nil),      // 10: buildmaster.v1.WorkerQuarantine
+	(*StartBuild)(nil),            // 11: buildmaster.v1.StartBuild
+	(*BuildFinished)(nil),         // 12: buildmaster.v1.BuildFinished
+	(*Retire)(nil),                // 13: buildmaster.v1.Retire
+	(*ChangeAdded)(nil),           // 14: buildmaster.v1.ChangeAdded
+	(*TriggerBuilds)(nil),         // 15: buildmaster.v1.TriggerBuilds
+	(*Triggered)(nil),             // 16: buildmaster.v1.Triggered
+	(*BuildsetAdded)(nil),         // 17: buildmaster.v1.BuildsetAdded
+	(*BuildsetCompleted)(nil),     // 18: buildmaster.v1.BuildsetCompleted
+	(*MasterConfig)(nil),          // 19: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 20: buildmaster.v1.ServiceChange
+	(*WorkerConfig)(nil),          // 21: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*WorkerInfo)(nil),            // 23: buildmaster.v1.WorkerInfo
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*SchedulerConfig)(nil),       // 25: buildmaster.v1.SchedulerConfig
+	(*Change)(nil),                // 26: buildmaster.v1.Change
+	(*Property)(nil),              // 27: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	16, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	17, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	18, // 2: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	19, // 3: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	20, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	19, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
-	21, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
-	19, // 7: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
-	19, // 8: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
-	21, // 9: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
-	22, // 10: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	23, // 11: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	19, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	20, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	21, // 2: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	22, // 3: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	23, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	22, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
+	24, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
+	22, // 7: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
+	25, // 8: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
+	22, // 9: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
+	22, // 10: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
+	22, // 11: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
+	24, // 12: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
+	26, // 13: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	27, // 14: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -1188,7 +1382,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

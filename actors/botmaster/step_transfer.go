@@ -34,7 +34,7 @@ func (r *runner) transfer(log *stepLog, s *messages.StepConfig) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	return commandResults(c), nil
+	return commandResults(c, nil), nil
 }
 
 // transferCommand is the command of a transfer step, or why the master

@@ -12,6 +12,9 @@
 //
 // Readers do not come here: they take rt.DB.Read(), an immutable read
 // transaction that never waits for writers.
+//
+// While the store cannot write (state.Health), the db node of the tree
+// shows it as its status, e.g. "degraded: disk full".
 package db
 
 import (
@@ -43,9 +46,27 @@ func (d *dbService) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.Command:
 		d.submit(ctx, m)
+	case *actor.Started:
+		d.showHealth(ctx)
+		d.Base.Receive(ctx)
 	default:
 		d.Base.Receive(ctx)
 	}
+}
+
+// showHealth makes the db node of the tree show the store's health while
+// it is degraded ("degraded: disk full") instead of "running".
+func (d *dbService) showHealth(ctx actor.Context) {
+	store, node := d.RT.DB, d.RT.Tree.Lookup(ctx.Self().Id)
+	if store == nil || node == nil {
+		return
+	}
+	node.SetCondition(func() string {
+		if h := store.Health(); h.Degraded() {
+			return h.String()
+		}
+		return ""
+	})
 }
 
 func (d *dbService) submit(ctx actor.Context, cmd *messages.Command) {

@@ -34,8 +34,11 @@ type Options struct {
 	DataDir string
 	// Ephemeral keeps the state in memory only: nothing survives the process.
 	Ephemeral bool
-	Token     string
-	Log       *slog.Logger
+	// State tunes the durable state (its Logger is Log); the zero value is
+	// the default.
+	State state.Options
+	Token string
+	Log   *slog.Logger
 	// LibLog receives protoactor's own log lines; nil means Log at warn level.
 	LibLog *slog.Logger
 	// Idle is called when a reconfiguration is over and none is queued.
@@ -48,6 +51,12 @@ type Options struct {
 	// Listeners, when set, are served in place of binding listen.www,
 	// listen.debug, listen.workers and listen.workers_pb.
 	Listeners Listeners
+	// Heartbeat is how often the running master marks itself active in the
+	// state (its masters row's last_active); 0 means DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Now is the master's clock for its masters row (start, heartbeat,
+	// stop); nil means time.Now. Tests fake it.
+	Now func() time.Time
 }
 
 // Master is a running master: its actor system, remote endpoint and tree.
@@ -60,16 +69,19 @@ type Master struct {
 	// have.
 	RemoteAddr, WWWAddr, DebugAddr, WorkersAddr, WorkersPBAddr string
 
-	remote   *remote.Remote
-	gaveUp   chan any
-	stopOnce sync.Once
-	stopErr  error
+	remote    *remote.Remote
+	gaveUp    chan any
+	exit      chan string
+	now       func() time.Time
+	heartbeat *heartbeat
+	stopOnce  sync.Once
+	stopErr   error
 }
 
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
 		paths.Changes:    {&messages.SendChangeRequest{}},
 		paths.Schedulers: {&messages.ForceBuildRequest{}},
 		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
@@ -84,6 +96,9 @@ const StateDir = "state"
 // actor system and the remote endpoint, and spawns the tree. It returns once
 // every service has started.
 func Start(opts Options) (*Master, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	nofile := openFileLimit()
 	limits := httpLimits(opts.Config.GetHttp(), nofile)
 	tlsCfg, err := workersTLS(opts.Config)
@@ -104,8 +119,11 @@ func Start(opts Options) (*Master, error) {
 	}
 	m, err := start(opts, store, masterid, ls, tlsCfg)
 	if err != nil {
-		closeListeners(ls.all()...)
-		store.Close()
+		if m == nil { // the tree never ran: Stop did not clean up
+			closeListeners(ls.all()...)
+			markStopped(opts.Log, store, masterid, opts.Now(), 10*time.Second)
+			store.Close()
+		}
 		return nil, err
 	}
 	return m, nil
@@ -124,7 +142,9 @@ func openState(opts Options) (*state.Store, uint64, error) {
 		dir := filepath.Join(opts.DataDir, StateDir)
 		start := time.Now()
 		var err error
-		if store, err = state.Open(dir, state.Options{Logger: opts.Log}); err != nil {
+		so := opts.State
+		so.Logger = opts.Log
+		if store, err = state.Open(dir, so); err != nil {
 			return nil, 0, err
 		}
 		name = dir
@@ -133,10 +153,11 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	if host, err := os.Hostname(); err == nil {
 		name = host + ":" + name
 	}
+	previousRun(opts.Log, store, name)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := store.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_MasterStarted{
-		MasterStarted: &messages.MasterStarted{Name: name, Time: time.Now().Unix()}}})
+		MasterStarted: &messages.MasterStarted{Name: name, Time: opts.Now().Unix()}}})
 	if err != nil {
 		store.Close()
 		return nil, 0, fmt.Errorf("state: marking the master started: %w", err)
@@ -150,6 +171,8 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	return store, res.GetId(), nil
 }
 
+// start runs the tree on store. On failure it returns a nil Master when the
+// tree never ran, or the Master it has stopped again (Stop cleaned up).
 func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *tls.Config) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
@@ -157,7 +180,7 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 		libLog = opts.Log
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
-	m := &Master{gaveUp: make(chan any, 1), WWWAddr: addrOf(ls.www), DebugAddr: addrOf(ls.debug),
+	m := &Master{gaveUp: make(chan any, 1), exit: make(chan string, 1), now: opts.Now, WWWAddr: addrOf(ls.www), DebugAddr: addrOf(ls.debug),
 		WorkersAddr: addrOf(ls.workers), WorkersPBAddr: addrOf(ls.workersPB)}
 	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
 		select {
@@ -168,6 +191,12 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
+	m.RT.Exit = func(reason string) {
+		select {
+		case m.exit <- reason:
+		default: // one reason is enough
+		}
+	}
 	m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB, m.RT.WorkersTLS = ls.www, ls.debug, ls.workers, ls.workersPB, tlsCfg
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": ls.www, "debug": ls.debug,
 		"workers": ls.workers, "workers_pb": ls.workersPB})
@@ -190,8 +219,9 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 	m.PID = pid
 	if err := m.waitRunning(10 * time.Second); err != nil {
 		m.Stop(5 * time.Second)
-		return nil, err
+		return m, err // stopped: m is only for Start to know
 	}
+	m.heartbeat = startHeartbeat(m, opts.Heartbeat)
 	return m, nil
 }
 
@@ -220,6 +250,11 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 // limit; the process should then stop.
 func (m *Master) GaveUp() <-chan any { return m.gaveUp }
 
+// Exit delivers why the master asks its process to stop it: a `buildmaster
+// stop`, or a clean shutdown whose last build has finished. The process
+// then stops it (Stop), as on SIGTERM.
+func (m *Master) Exit() <-chan string { return m.exit }
+
 // Request sends a control message to the master from inside the process
 // and waits for the reply, until ctx's deadline (ask.DefaultTimeout when it
 // has none). A refusal is an *ask.Error.
@@ -227,10 +262,11 @@ func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message,
 	return ask.Ask[proto.Message](ctx, m.RT.System.Root, m.PID, msg)
 }
 
-// Stop stops the tree gracefully (children before parents), then the
-// remote endpoint, unbinds the HTTP listeners, then closes the state (taking
-// a snapshot). Calls after
-// the first return its result.
+// Stop stops the heartbeat, the tree gracefully (children before parents),
+// then the remote endpoint, unbinds the HTTP listeners, marks the master
+// stopped in the state (with Buildbot's housekeeping: a build still running
+// ends RETRY and its requests are unclaimed), then closes the state (taking
+// a snapshot). Calls after the first return its result.
 func (m *Master) Stop(timeout time.Duration) error {
 	m.stopOnce.Do(func() { m.stopErr = m.stop(timeout) })
 	return m.stopErr
@@ -238,6 +274,7 @@ func (m *Master) Stop(timeout time.Duration) error {
 
 func (m *Master) stop(timeout time.Duration) error {
 	var err error
+	m.heartbeat.stop()
 	if m.PID != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -253,6 +290,9 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.shutdownRemote()
 	closeListeners(m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
 	m.RT.System.Shutdown()
+	if e := m.markStopped(timeout); e != nil && err == nil {
+		err = e
+	}
 	if e := m.RT.DB.Close(); e != nil && err == nil {
 		err = fmt.Errorf("closing the state: %w", e)
 	}
@@ -261,7 +301,7 @@ func (m *Master) stop(timeout time.Duration) error {
 
 func (m *Master) shutdownRemote() {
 	if m.remote != nil {
-		m.remote.Shutdown(true)
+		remoting.Stop(m.RT.System, m.remote)
 		m.remote = nil
 	}
 }

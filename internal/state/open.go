@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
 )
 
 // Options tunes a durable Store. The zero value is sensible.
@@ -33,6 +34,11 @@ type Options struct {
 	NoSnapshotOnClose bool
 	// StartTimeout bounds how long Open waits for the replay (default 60s).
 	StartTimeout time.Duration
+	// SegmentSize is the size of a raft log segment file, preallocated
+	// when the segment is created (default 64 MiB, raft-wal's).
+	SegmentSize int
+
+	wal walOptions // tests inject faults in the raft log with vfs and meta
 }
 
 // defaults fills in the zero fields with the defaults documented on them.
@@ -59,6 +65,9 @@ func (o *Options) defaults() {
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 60 * time.Second
 	}
+	if o.SegmentSize == 0 {
+		o.SegmentSize = wal.DefaultSegmentSize
+	}
 }
 
 // Open opens (creating it if needed) the durable Store in dir: raft with a
@@ -82,11 +91,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := checkLatestSnapshot(dir, snaps); err != nil {
 		return nil, err
 	}
-	logs, err := openRaftLog(dir, hl)
+	h := &health{log: opts.Logger, dir: dir}
+	wo := opts.wal
+	wo.logger, wo.segmentSize = hl, opts.SegmentSize
+	logs, err := openGuardedLog(dir, wo, h)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{fsm: &fsm{}, logs: logs, snaps: snaps, dir: dir, opts: opts}
+	s := &Store{fsm: &fsm{health: h}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
 	db, _ := NewDB()
 	s.fsm.db.Store(db)
 	if err := s.startRaft(raftConfig(opts, hl)); err != nil {
@@ -138,7 +150,7 @@ func (s *Store) startRaft(conf *raft.Config) error {
 			return fmt.Errorf("state: bootstrapping raft in %s: %w", s.dir, err)
 		}
 	}
-	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, s.snaps, trans)
+	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, snapshotStore{s.snaps, s.health}, trans)
 	if err != nil {
 		return fmt.Errorf("state: starting raft in %s: %w", s.dir, err)
 	}
