@@ -146,9 +146,10 @@ func (p *pbmanager) serve(ctx actor.Context) {
 		if err != nil {
 			panic(err)
 		}
-		p.pb, p.pbL = srv, rt.WorkersPB.Accepting()
+		l := rt.WorkersPB.Accepting()
+		p.pb, p.pbL = srv, l
 		go func() {
-			if err := srv.Serve(p.pbL); err != nil {
+			if err := srv.Serve(l); err != nil {
 				log.Error("stopped serving PB workers", slog.Any("error", err))
 			}
 		}()
