@@ -122,10 +122,10 @@ type master struct {
 	www       string
 	workers   string
 	workersPB string
-	token  string
-	stdout *lines
-	stderr *lines
-	exited chan error
+	token     string
+	stdout    *lines
+	stderr    *lines
+	exited    chan error
 }
 
 // masterConfig renders a config whose listeners are the given ports (the

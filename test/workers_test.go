@@ -453,4 +453,3 @@ func listeningPorts(t *testing.T, pgid int) []string {
 	}
 	return ports
 }
-

@@ -24,7 +24,9 @@ type bound struct {
 	www, debug, workers, workersPB *httpserve.Listener
 }
 
-func (b bound) all() []*httpserve.Listener { return []*httpserve.Listener{b.www, b.debug, b.workers, b.workersPB} }
+func (b bound) all() []*httpserve.Listener {
+	return []*httpserve.Listener{b.www, b.debug, b.workers, b.workersPB}
+}
 
 // DefaultMaxConnections is each HTTP listener's connection limit when the
 // config sets none, unless a quarter of the open-file limit is less.

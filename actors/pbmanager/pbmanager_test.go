@@ -292,4 +292,4 @@ func (w *testWorker) StartCommand(_ context.Context, cmd *msgpack.Command) error
 	return nil
 }
 func (w *testWorker) InterruptCommand(context.Context, string, string) error { return nil }
-func (w *testWorker) Shutdown(context.Context) error                        { return nil }
+func (w *testWorker) Shutdown(context.Context) error                         { return nil }
