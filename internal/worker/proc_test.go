@@ -145,12 +145,6 @@ func (w *workerProc) connected(n int) {
 	})
 }
 
-// waitLog waits for a log line whose message contains msg.
-func (w *workerProc) waitLog(msg string) logLine {
-	w.t.Helper()
-	return w.logs.wait(w.t, "log line "+msg, 0, cmdTimeout, func(l logLine) bool { return strings.Contains(l.msg, msg) })
-}
-
 // wait waits for the worker to exit and returns its exit code.
 func (w *workerProc) wait(timeout time.Duration) int {
 	w.t.Helper()

@@ -118,6 +118,7 @@ func (w *worker) StartCommand(_ context.Context, cmd *msgpack.Command) error {
 		return errors.New("the worker is shutting down")
 	}
 	if !known[cmd.Name] {
+		//lint:ignore ST1005 buildbot-worker's own words, which the master shows
 		return fmt.Errorf("Command %s does not exist.", cmd.Name)
 	}
 	if _, dup := w.commands[cmd.ID]; dup {
