@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/buildmaster/buildmaster/actors/service"
@@ -83,8 +82,7 @@ type connActor struct {
 	builders  map[string]string // the builder list the worker has: name → builddir
 	listing   bool              // a SetBuilderList call runs
 	queued    []queuedStart     // commands waiting for it
-	timers    *scheduler.TimerScheduler
-	ticker    scheduler.CancelFunc
+	ticker    func()
 }
 
 type queuedStart struct {
@@ -170,7 +168,6 @@ func (a *connActor) Receive(ctx actor.Context) {
 
 func (a *connActor) started(ctx actor.Context) {
 	a.since, a.root, a.self = time.Now(), ctx.ActorSystem().Root, ctx.Self()
-	a.timers = scheduler.NewTimerScheduler(ctx)
 	a.worker = actor.NewPID(ctx.Self().Address, paths.Worker(a.name))
 	a.publish(ctx)
 	c, root, self := a.l.conn, a.root, a.self
@@ -236,7 +233,7 @@ func (a *connActor) setupDone(ctx actor.Context, m setupDone) {
 	ctx.Send(a.worker, &messages.WorkerReady{Info: m.info, Connection: a.self.Id})
 	a.l.answer(nil)
 	k := a.keepaliveInterval()
-	a.ticker = a.timers.SendRepeatedly(k, k, ctx.Self(), keepaliveDue{})
+	a.ticker = service.Every(ctx.ActorSystem().Root, k, ctx.Self(), keepaliveDue{})
 	a.publish(ctx)
 }
 
