@@ -11,7 +11,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/ask"
@@ -107,7 +109,10 @@ const (
 )
 
 // quarantineOver wakes the distributor when a worker's quarantine ends.
-type quarantineOver struct{ worker string }
+type quarantineOver struct {
+	worker string
+	until  time.Time
+}
 
 // claimDone is how the claim of a build brd started ended: the build claims
 // its requests as it adds itself to the state (one command), and tells brd.
@@ -155,6 +160,9 @@ func (d *brd) Receive(ctx actor.Context) {
 	case *messages.WorkerAvailable:
 		w := d.slots(m.GetWorker())
 		w.connected, w.max, w.paused = m.GetConnected(), m.GetMaxBuilds(), m.GetPaused()
+		if m.GetEndQuarantine() {
+			w.quarantinedUntil = time.Time{} // its length stays: the next one doubles
+		}
 		if w.connected && !w.paused {
 			d.wake(d.buildersOf(m.GetWorker())...)
 			d.distribute(ctx)
@@ -163,14 +171,22 @@ func (d *brd) Receive(ctx actor.Context) {
 		if d.release(m.GetBuilder(), m.GetWorker()) {
 			d.wake()
 		}
+		was := !d.slots(m.GetWorker()).quarantinedUntil.IsZero()
 		if until, ok := d.finished(m.GetWorker(), m.GetResults()); ok {
 			d.rt.Log.Warn("worker quarantined after a build ended in EXCEPTION", slog.String("worker", m.GetWorker()),
 				slog.Time("until", until))
-			scheduler.NewTimerScheduler(ctx).SendOnce(until.Sub(d.now()), ctx.Self(), quarantineOver{worker: m.GetWorker()})
+			scheduler.NewTimerScheduler(ctx).SendOnce(until.Sub(d.now()), ctx.Self(), quarantineOver{worker: m.GetWorker(), until: until})
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.GetWorker())), &messages.WorkerQuarantine{
+				Until: timestamppb.New(until), Timeout: durationpb.New(d.slots(m.GetWorker()).quarantine)})
+		} else if was && d.slots(m.GetWorker()).quarantinedUntil.IsZero() {
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.GetWorker())), &messages.WorkerQuarantine{})
 		}
 		d.wake(append(d.buildersOf(m.GetWorker()), m.GetBuilder())...)
 		d.distribute(ctx)
 	case quarantineOver:
+		if d.slots(m.worker).quarantinedUntil.Equal(m.until) {
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.worker)), &messages.WorkerQuarantine{})
+		}
 		d.wake(d.buildersOf(m.worker)...)
 		d.distribute(ctx)
 	case claimDone:

@@ -15,30 +15,32 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// holdingWorker is the `worker` actor of the process: it answers
-// keepalives and hands each command it is asked to start to the test,
-// which completes it (complete) when it wants.
-type holdingWorker struct{ started chan *messages.ToWorker }
-
-func (h *holdingWorker) Receive(ctx actor.Context) {
-	m, ok := ctx.Message().(*messages.ToWorker)
-	if !ok {
-		return
-	}
-	switch {
-	case m.GetStart() != nil:
-		h.started <- m
-	case m.GetKeepalive() != nil:
-		ctx.Send(actor.NewPID(ctx.Self().Address, paths.PBManager),
-			&messages.FromWorker{Session: m.GetSession(), Kind: &messages.FromWorker_Keepalive{Keepalive: &messages.Keepalive{}}})
-	}
+// holdingConn is the connection of worker w: it hands each command it is
+// asked to start to the test, which completes it (completeCommand) when it
+// wants.
+type holdingConn struct {
+	fakeConn
+	started chan heldCommand
 }
 
-// completeCommand ends the command start with rc 0.
-func completeCommand(m *master.Master, start *messages.ToWorker) {
-	m.RT.System.Root.Send(actor.NewPID(m.RT.System.Address(), paths.PBManager), &messages.FromWorker{Session: start.GetSession(),
-		Kind: &messages.FromWorker_Update{Update: &messages.CommandUpdate{CommandId: start.GetStart().GetCommandId(),
-			Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{Rc: 0}}}}})
+// heldCommand is a command a holdingConn holds, and who waits for its end.
+type heldCommand struct {
+	start *messages.StartCommand
+	from  *actor.PID
+}
+
+func (h *holdingConn) Receive(ctx actor.Context) {
+	if m, ok := ctx.Message().(*messages.StartCommand); ok {
+		h.started <- heldCommand{start: m, from: ctx.Sender()}
+		return
+	}
+	h.fakeConn.Receive(ctx)
+}
+
+// completeCommand ends the held command with rc 0.
+func completeCommand(m *master.Master, c heldCommand) {
+	m.RT.System.Root.Send(c.from, &messages.CommandUpdate{CommandId: c.start.GetCommandId(),
+		Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{Rc: 0}}})
 }
 
 // A builder removed while it builds, and added again, starts once its
@@ -46,7 +48,7 @@ func completeCommand(m *master.Master, start *messages.ToWorker) {
 // (brd asked the retiring namesake, which refused it; nothing woke brd
 // for the new builder, and the request waited until something else did.)
 func TestBuilderAddedAgainWhileRetiringBuildsItsRequests(t *testing.T) {
-	w := &holdingWorker{started: make(chan *messages.ToWorker, 10)}
+	w := &holdingConn{fakeConn: fakeConn{worker: "w"}, started: make(chan heldCommand, 10)}
 	m := startWorker(t, `
 builders:
   - {name: b, workers: [w], steps: [{shell: {command: ['true']}}]}

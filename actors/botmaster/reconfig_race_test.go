@@ -41,7 +41,7 @@ func TestReconfigForceRace(t *testing.T) {
 	m := startWorker(t, `
 builders: [{name: b0, workers: [w], steps: [{shell: {command: ['true']}}]}]
 schedulers: [{name: force, type: force, builders: [b0]}]
-`, &instantWorker{})
+`, &fakeConn{worker: "w", instant: true})
 	base := proto.Clone(m.RT.Config()).(*messages.MasterConfig)
 	template := base.GetBuilders()[0]
 
@@ -114,15 +114,13 @@ func complete(m *master.Master, ids []uint64) bool {
 }
 
 // startWorker starts a master on body plus one worker, w (max_builds 1),
-// played by worker (the in-process `worker` actor), logged in.
-func startWorker(t *testing.T, body string, worker actor.Actor) *master.Master {
+// connected through conn (a connection actor standing in for pbmanager's).
+func startWorker(t *testing.T, body string, conn actor.Actor) *master.Master {
 	t.Helper()
 	m := mastertest.Start(t, "workers: [{name: w, password: pw, max_builds: 1, keepalive_interval: 1h}]\n"+body, "", nil)
-	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return worker }), "worker"); err != nil {
+	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return conn }), "fakeconn:w"); err != nil {
 		t.Fatal(err)
 	}
-	if res := login(t, m, "w", "pw"); !res.GetOk() {
-		t.Fatalf("login: %v", res)
-	}
+	testkit.Eventually(t, "worker w connected", func() bool { return state(m, "w").GetConnected() })
 	return m
 }

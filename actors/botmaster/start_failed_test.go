@@ -57,7 +57,7 @@ func TestFailedStartReleasesClaimAndSlot(t *testing.T) {
 			m := startWorker(t, `
 builders: [{name: b, workers: [w], steps: [{shell: {command: ['true']}}]}]
 schedulers: [{name: force, type: force, builders: [b]}]
-`, &instantWorker{})
+`, &fakeConn{worker: "w", instant: true})
 			brd := actor.NewPID(m.RT.System.Address(), paths.BRD)
 			// reserved asks brd how many builds it reserves, once it has
 			// taken every message sent to it before.

@@ -22,7 +22,7 @@ const token = "test-token"
 
 // testYAML renders a config with the given listeners and body.
 func testYAML(debug, www, body string) []byte {
-	return fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", debug, www, body)
+	return fmt.Appendf(nil, "listen: {debug: %q, www: %q, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n%s", debug, www, body)
 }
 
 // startTest starts an in-process master (no remote endpoint) on body.
