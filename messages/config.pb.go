@@ -547,6 +547,10 @@ type MasterConfig struct {
 	Locks []*LockConfig `protobuf:"bytes,12,rep,name=locks,proto3" json:"locks,omitempty"`
 	// What a client of the HTTP listeners (www and debug) can cost the master.
 	Http *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
+	// The directory uploads land in (file_upload, directory_upload): absolute,
+	// or relative to the data directory. Default "uploads". No upload ever
+	// writes outside it.
+	UploadsDir string `protobuf:"bytes,20,opt,name=uploads_dir,json=uploadsDir,proto3" json:"uploads_dir,omitempty"`
 	// Properties every build gets (Buildbot's c['properties']); a change's,
 	// a buildset's, the builder's and the worker's properties override them.
 	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -679,6 +683,13 @@ func (x *MasterConfig) GetHttp() *HttpConfig {
 		return x.Http
 	}
 	return nil
+}
+
+func (x *MasterConfig) GetUploadsDir() string {
+	if x != nil {
+		return x.UploadsDir
+	}
+	return ""
 }
 
 func (x *MasterConfig) GetProperties() map[string]string {
@@ -1474,12 +1485,22 @@ func (x *LockAccess) GetAccess() LockAccessMode {
 // ListenConfig names the master's listeners, each as host:port.
 type ListenConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The protoactor remote endpoint for workers and control clients.
+	// The protoactor remote endpoint for the operator's control clients
+	// (buildmaster reconfig, tree, force …).
 	Remote string `protobuf:"bytes,1,opt,name=remote,proto3" json:"remote,omitempty"`
 	// HTTP for the data API and web pages.
 	Www string `protobuf:"bytes,2,opt,name=www,proto3" json:"www,omitempty"`
 	// HTTP for the debug endpoint: live tree, metrics, pprof.
-	Debug         string `protobuf:"bytes,3,opt,name=debug,proto3" json:"debug,omitempty"`
+	Debug string `protobuf:"bytes,3,opt,name=debug,proto3" json:"debug,omitempty"`
+	// Workers speaking Buildbot's msgpack_experimental_v7 over WebSocket:
+	// buildworker, and buildbot-worker created with --protocol
+	// msgpack_experimental_v7. wss:// with workers_tls.
+	Workers string `protobuf:"bytes,4,opt,name=workers,proto3" json:"workers,omitempty"`
+	// Workers speaking PB, buildbot-worker's default protocol (Buildbot's
+	// port 9989 by default, so that an existing buildbot.tac needs no edit).
+	WorkersPb string `protobuf:"bytes,5,opt,name=workers_pb,json=workersPb,proto3" json:"workers_pb,omitempty"`
+	// TLS for listen.workers: workers then dial wss://.
+	WorkersTls    *TLSConfig `protobuf:"bytes,6,opt,name=workers_tls,json=workersTls,proto3" json:"workers_tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1535,6 +1556,80 @@ func (x *ListenConfig) GetDebug() string {
 	return ""
 }
 
+func (x *ListenConfig) GetWorkers() string {
+	if x != nil {
+		return x.Workers
+	}
+	return ""
+}
+
+func (x *ListenConfig) GetWorkersPb() string {
+	if x != nil {
+		return x.WorkersPb
+	}
+	return ""
+}
+
+func (x *ListenConfig) GetWorkersTls() *TLSConfig {
+	if x != nil {
+		return x.WorkersTls
+	}
+	return nil
+}
+
+// TLSConfig is a certificate and its key, as PEM files on the master.
+type TLSConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CertFile      string                 `protobuf:"bytes,1,opt,name=cert_file,json=certFile,proto3" json:"cert_file,omitempty"`
+	KeyFile       string                 `protobuf:"bytes,2,opt,name=key_file,json=keyFile,proto3" json:"key_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TLSConfig) Reset() {
+	*x = TLSConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TLSConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TLSConfig) ProtoMessage() {}
+
+func (x *TLSConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
+func (*TLSConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TLSConfig) GetCertFile() string {
+	if x != nil {
+		return x.CertFile
+	}
+	return ""
+}
+
+func (x *TLSConfig) GetKeyFile() string {
+	if x != nil {
+		return x.KeyFile
+	}
+	return ""
+}
+
 // HttpConfig bounds what a client of the HTTP listeners (listen.www and
 // listen.debug) can cost the master: each bound holds whether or not the client
 // is authenticated. Only max_body_bytes can change while the master runs.
@@ -1565,7 +1660,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1672,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1685,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -1648,8 +1743,11 @@ type WorkerConfig struct {
 	Properties map[string]string `protobuf:"bytes,4,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How long a disconnected worker may stay away before it is reported missing.
 	MissingTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=missing_timeout,json=missingTimeout,proto3" json:"missing_timeout,omitempty"`
-	// How often the worker must show it is alive (default 30s); the master
-	// detaches a worker silent for three intervals.
+	// How often the master checks the connection with a keepalive (msgpack's
+	// keepalive, PB's print "keepalive", as Buildbot); a connection that does
+	// not answer within the interval is dropped. Default 1h, Buildbot's: a
+	// worker that dies is seen at once (its connection closes), one that
+	// vanishes from the network by TCP keepalive within minutes.
 	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
@@ -1657,7 +1755,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1767,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1780,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -1757,7 +1855,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1867,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1880,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -1866,6 +1964,12 @@ type StepConfig struct {
 	//	*StepConfig_Git
 	//	*StepConfig_SetProperty
 	//	*StepConfig_Trigger
+	//	*StepConfig_FileUpload
+	//	*StepConfig_DirectoryUpload
+	//	*StepConfig_FileDownload
+	//	*StepConfig_StringDownload
+	//	*StepConfig_MakeDirectory
+	//	*StepConfig_RemoveDirectory
 	Kind isStepConfig_Kind `protobuf_oneof:"kind"`
 	// How the step's results count in the build's (Buildbot's
 	// computeResultAndTermination): a FAILURE makes the build FAILURE with
@@ -1887,7 +1991,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2003,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2016,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1960,6 +2064,60 @@ func (x *StepConfig) GetTrigger() *TriggerStep {
 	if x != nil {
 		if x, ok := x.Kind.(*StepConfig_Trigger); ok {
 			return x.Trigger
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetFileUpload() *FileUploadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_FileUpload); ok {
+			return x.FileUpload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetDirectoryUpload() *DirectoryUploadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_DirectoryUpload); ok {
+			return x.DirectoryUpload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetFileDownload() *FileDownloadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_FileDownload); ok {
+			return x.FileDownload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetStringDownload() *StringDownloadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_StringDownload); ok {
+			return x.StringDownload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetMakeDirectory() *MakeDirectoryStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_MakeDirectory); ok {
+			return x.MakeDirectory
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetRemoveDirectory() *RemoveDirectoryStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_RemoveDirectory); ok {
+			return x.RemoveDirectory
 		}
 	}
 	return nil
@@ -2027,6 +2185,30 @@ type StepConfig_Trigger struct {
 	Trigger *TriggerStep `protobuf:"bytes,5,opt,name=trigger,proto3,oneof"`
 }
 
+type StepConfig_FileUpload struct {
+	FileUpload *FileUploadStep `protobuf:"bytes,20,opt,name=file_upload,json=fileUpload,proto3,oneof"`
+}
+
+type StepConfig_DirectoryUpload struct {
+	DirectoryUpload *DirectoryUploadStep `protobuf:"bytes,21,opt,name=directory_upload,json=directoryUpload,proto3,oneof"`
+}
+
+type StepConfig_FileDownload struct {
+	FileDownload *FileDownloadStep `protobuf:"bytes,22,opt,name=file_download,json=fileDownload,proto3,oneof"`
+}
+
+type StepConfig_StringDownload struct {
+	StringDownload *StringDownloadStep `protobuf:"bytes,23,opt,name=string_download,json=stringDownload,proto3,oneof"`
+}
+
+type StepConfig_MakeDirectory struct {
+	MakeDirectory *MakeDirectoryStep `protobuf:"bytes,24,opt,name=make_directory,json=makeDirectory,proto3,oneof"`
+}
+
+type StepConfig_RemoveDirectory struct {
+	RemoveDirectory *RemoveDirectoryStep `protobuf:"bytes,25,opt,name=remove_directory,json=removeDirectory,proto3,oneof"`
+}
+
 func (*StepConfig_Shell) isStepConfig_Kind() {}
 
 func (*StepConfig_Git) isStepConfig_Kind() {}
@@ -2034,6 +2216,18 @@ func (*StepConfig_Git) isStepConfig_Kind() {}
 func (*StepConfig_SetProperty) isStepConfig_Kind() {}
 
 func (*StepConfig_Trigger) isStepConfig_Kind() {}
+
+func (*StepConfig_FileUpload) isStepConfig_Kind() {}
+
+func (*StepConfig_DirectoryUpload) isStepConfig_Kind() {}
+
+func (*StepConfig_FileDownload) isStepConfig_Kind() {}
+
+func (*StepConfig_StringDownload) isStepConfig_Kind() {}
+
+func (*StepConfig_MakeDirectory) isStepConfig_Kind() {}
+
+func (*StepConfig_RemoveDirectory) isStepConfig_Kind() {}
 
 // ShellStep runs a command on the worker.
 type ShellStep struct {
@@ -2058,7 +2252,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2264,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2277,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -2148,7 +2342,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2354,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2173,7 +2367,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -2208,7 +2402,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2414,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2427,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -2261,7 +2455,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2467,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2480,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -2301,6 +2495,463 @@ func (x *TriggerStep) GetWaitForFinish() bool {
 		return x.WaitForFinish
 	}
 	return false
+}
+
+// FileUploadStep copies a file from the worker to the master (Buildbot's
+// FileUpload).
+type FileUploadStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file, relative to workdir.
+	Workersrc string `protobuf:"bytes,1,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	// Where it lands, relative to uploads_dir; never outside it.
+	Masterdest string `protobuf:"bytes,2,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	// The directory workersrc is relative to, under the build directory
+	// (default "build").
+	Workdir string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	// The most bytes uploaded; a larger file fails the step. Unset: no limit.
+	Maxsize *int64 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Bytes per message (default 262144, Buildbot's).
+	Blocksize int64 `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	// The mode of the file on the master (e.g. 0644); unset: 0666 less the umask.
+	Mode *uint32 `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	// Keep the file's access and modification times.
+	Keepstamp     bool `protobuf:"varint,7,opt,name=keepstamp,proto3" json:"keepstamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileUploadStep) Reset() {
+	*x = FileUploadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileUploadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileUploadStep) ProtoMessage() {}
+
+func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
+func (*FileUploadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FileUploadStep) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetKeepstamp() bool {
+	if x != nil {
+		return x.Keepstamp
+	}
+	return false
+}
+
+// DirectoryUploadStep copies a directory from the worker to the master, as a
+// tar stream unpacked into masterdest (Buildbot's DirectoryUpload).
+type DirectoryUploadStep struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Workersrc  string                 `protobuf:"bytes,1,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	Masterdest string                 `protobuf:"bytes,2,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	Workdir    string                 `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize    *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Default 16384, Buildbot's.
+	Blocksize int64 `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	// "", "gz" or "bz2".
+	Compress      string `protobuf:"bytes,6,opt,name=compress,proto3" json:"compress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectoryUploadStep) Reset() {
+	*x = DirectoryUploadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryUploadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryUploadStep) ProtoMessage() {}
+
+func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
+func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DirectoryUploadStep) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *DirectoryUploadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *DirectoryUploadStep) GetCompress() string {
+	if x != nil {
+		return x.Compress
+	}
+	return ""
+}
+
+// FileDownloadStep copies a file from the master to the worker (Buildbot's
+// FileDownload).
+type FileDownloadStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file on the master: absolute, or relative to the data directory.
+	Mastersrc string `protobuf:"bytes,1,opt,name=mastersrc,proto3" json:"mastersrc,omitempty"`
+	// Where it lands, relative to workdir.
+	Workerdest string `protobuf:"bytes,2,opt,name=workerdest,proto3" json:"workerdest,omitempty"`
+	Workdir    string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize    *int64 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Default 16384, Buildbot's.
+	Blocksize     int64   `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Mode          *uint32 `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileDownloadStep) Reset() {
+	*x = FileDownloadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileDownloadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileDownloadStep) ProtoMessage() {}
+
+func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
+func (*FileDownloadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *FileDownloadStep) GetMastersrc() string {
+	if x != nil {
+		return x.Mastersrc
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetWorkerdest() string {
+	if x != nil {
+		return x.Workerdest
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *FileDownloadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *FileDownloadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// StringDownloadStep writes a string (properties interpolated) to a file on
+// the worker (Buildbot's StringDownload).
+type StringDownloadStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	S             string                 `protobuf:"bytes,1,opt,name=s,proto3" json:"s,omitempty"`
+	Workerdest    string                 `protobuf:"bytes,2,opt,name=workerdest,proto3" json:"workerdest,omitempty"`
+	Workdir       string                 `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize       *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	Blocksize     int64                  `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Mode          *uint32                `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringDownloadStep) Reset() {
+	*x = StringDownloadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringDownloadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringDownloadStep) ProtoMessage() {}
+
+func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
+func (*StringDownloadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *StringDownloadStep) GetS() string {
+	if x != nil {
+		return x.S
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetWorkerdest() string {
+	if x != nil {
+		return x.Workerdest
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *StringDownloadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *StringDownloadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// MakeDirectoryStep creates a directory, relative to the build directory,
+// on the worker (Buildbot's MakeDirectory).
+type MakeDirectoryStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MakeDirectoryStep) Reset() {
+	*x = MakeDirectoryStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MakeDirectoryStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MakeDirectoryStep) ProtoMessage() {}
+
+func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
+func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *MakeDirectoryStep) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+// RemoveDirectoryStep removes a directory tree, relative to the build
+// directory, on the worker (Buildbot's RemoveDirectory).
+type RemoveDirectoryStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDirectoryStep) Reset() {
+	*x = RemoveDirectoryStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDirectoryStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDirectoryStep) ProtoMessage() {}
+
+func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
+func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RemoveDirectoryStep) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
 }
 
 // SchedulerConfig is one scheduler.
@@ -2335,7 +2986,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2998,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +3011,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -2468,7 +3119,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +3131,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +3144,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -2581,7 +3232,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2593,7 +3244,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2606,7 +3257,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -2671,7 +3322,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +3334,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +3347,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -2740,7 +3391,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2752,7 +3403,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2765,7 +3416,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -2793,7 +3444,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +3456,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +3469,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -2843,7 +3494,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2855,7 +3506,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2868,7 +3519,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -2896,7 +3547,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2908,7 +3559,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2921,7 +3572,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -2935,7 +3586,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xab\b\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xcc\b\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2952,7 +3603,9 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x120\n" +
 	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x120\n" +
 	"\x05locks\x18\f \x03(\v2\x1a.buildmaster.v1.LockConfigR\x05locks\x12.\n" +
-	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12L\n" +
+	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12\x1f\n" +
+	"\vuploads_dir\x18\x14 \x01(\tR\n" +
+	"uploadsDir\x12L\n" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
 	"properties\x12>\n" +
@@ -3028,11 +3681,19 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"LockAccess\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
-	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"N\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"\xc3\x01\n" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
-	"\x05debug\x18\x03 \x01(\tR\x05debug\"\x93\x03\n" +
+	"\x05debug\x18\x03 \x01(\tR\x05debug\x12\x18\n" +
+	"\aworkers\x18\x04 \x01(\tR\aworkers\x12\x1d\n" +
+	"\n" +
+	"workers_pb\x18\x05 \x01(\tR\tworkersPb\x12:\n" +
+	"\vworkers_tls\x18\x06 \x01(\v2\x19.buildmaster.v1.TLSConfigR\n" +
+	"workersTls\"C\n" +
+	"\tTLSConfig\x12\x1b\n" +
+	"\tcert_file\x18\x01 \x01(\tR\bcertFile\x12\x19\n" +
+	"\bkey_file\x18\x02 \x01(\tR\akeyFile\"\x93\x03\n" +
 	"\n" +
 	"HttpConfig\x12)\n" +
 	"\x0emax_body_bytes\x18\x01 \x01(\x03H\x00R\fmaxBodyBytes\x88\x01\x01\x12,\n" +
@@ -3076,14 +3737,21 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\x90\x04\n" +
+	"\x12_collapse_requests\"\xdb\a\n" +
 	"\n" +
 	"StepConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x05shell\x18\x02 \x01(\v2\x19.buildmaster.v1.ShellStepH\x00R\x05shell\x12+\n" +
 	"\x03git\x18\x03 \x01(\v2\x17.buildmaster.v1.GitStepH\x00R\x03git\x12D\n" +
 	"\fset_property\x18\x04 \x01(\v2\x1f.buildmaster.v1.SetPropertyStepH\x00R\vsetProperty\x127\n" +
-	"\atrigger\x18\x05 \x01(\v2\x1b.buildmaster.v1.TriggerStepH\x00R\atrigger\x12&\n" +
+	"\atrigger\x18\x05 \x01(\v2\x1b.buildmaster.v1.TriggerStepH\x00R\atrigger\x12A\n" +
+	"\vfile_upload\x18\x14 \x01(\v2\x1e.buildmaster.v1.FileUploadStepH\x00R\n" +
+	"fileUpload\x12P\n" +
+	"\x10directory_upload\x18\x15 \x01(\v2#.buildmaster.v1.DirectoryUploadStepH\x00R\x0fdirectoryUpload\x12G\n" +
+	"\rfile_download\x18\x16 \x01(\v2 .buildmaster.v1.FileDownloadStepH\x00R\ffileDownload\x12M\n" +
+	"\x0fstring_download\x18\x17 \x01(\v2\".buildmaster.v1.StringDownloadStepH\x00R\x0estringDownload\x12J\n" +
+	"\x0emake_directory\x18\x18 \x01(\v2!.buildmaster.v1.MakeDirectoryStepH\x00R\rmakeDirectory\x12P\n" +
+	"\x10remove_directory\x18\x19 \x01(\v2#.buildmaster.v1.RemoveDirectoryStepH\x00R\x0fremoveDirectory\x12&\n" +
 	"\x0fhalt_on_failure\x18\n" +
 	" \x01(\bR\rhaltOnFailure\x12-\n" +
 	"\x10flunk_on_failure\x18\v \x01(\bH\x01R\x0eflunkOnFailure\x88\x01\x01\x12&\n" +
@@ -3119,7 +3787,59 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"schedulers\x18\x01 \x03(\tR\n" +
 	"schedulers\x12&\n" +
-	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xec\x04\n" +
+	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xf1\x01\n" +
+	"\x0eFileUploadStep\x12\x1c\n" +
+	"\tworkersrc\x18\x01 \x01(\tR\tworkersrc\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\x02 \x01(\tR\n" +
+	"masterdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01\x12\x1c\n" +
+	"\tkeepstamp\x18\a \x01(\bR\tkeepstampB\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"\xd2\x01\n" +
+	"\x13DirectoryUploadStep\x12\x1c\n" +
+	"\tworkersrc\x18\x01 \x01(\tR\tworkersrc\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\x02 \x01(\tR\n" +
+	"masterdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x1a\n" +
+	"\bcompress\x18\x06 \x01(\tR\bcompressB\n" +
+	"\n" +
+	"\b_maxsize\"\xd5\x01\n" +
+	"\x10FileDownloadStep\x12\x1c\n" +
+	"\tmastersrc\x18\x01 \x01(\tR\tmastersrc\x12\x1e\n" +
+	"\n" +
+	"workerdest\x18\x02 \x01(\tR\n" +
+	"workerdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"\xc7\x01\n" +
+	"\x12StringDownloadStep\x12\f\n" +
+	"\x01s\x18\x01 \x01(\tR\x01s\x12\x1e\n" +
+	"\n" +
+	"workerdest\x18\x02 \x01(\tR\n" +
+	"workerdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"%\n" +
+	"\x11MakeDirectoryStep\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"'\n" +
+	"\x13RemoveDirectoryStep\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"\xec\x04\n" +
 	"\x0fSchedulerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.buildmaster.v1.SchedulerTypeR\x04type\x12\x1a\n" +
@@ -3249,7 +3969,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
 	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
@@ -3271,45 +3991,52 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(*LockConfig)(nil),           // 17: buildmaster.v1.LockConfig
 	(*LockAccess)(nil),           // 18: buildmaster.v1.LockAccess
 	(*ListenConfig)(nil),         // 19: buildmaster.v1.ListenConfig
-	(*HttpConfig)(nil),           // 20: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),         // 21: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),        // 22: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),           // 23: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),            // 24: buildmaster.v1.ShellStep
-	(*GitStep)(nil),              // 25: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),      // 26: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),          // 27: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),      // 28: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),   // 29: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),   // 30: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),      // 31: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),     // 32: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),          // 33: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),    // 34: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),        // 35: buildmaster.v1.MetricsConfig
-	nil,                          // 36: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                          // 37: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                          // 38: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                          // 39: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                          // 40: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                          // 41: buildmaster.v1.ShellStep.EnvEntry
-	nil,                          // 42: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                          // 43: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil),  // 44: google.protobuf.Duration
+	(*TLSConfig)(nil),            // 20: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),           // 21: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 22: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 23: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 24: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 25: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 26: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 27: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 28: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),       // 29: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil),  // 30: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),     // 31: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),   // 32: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),    // 33: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil),  // 34: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),      // 35: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 36: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 37: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 38: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 39: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 40: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 41: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 42: buildmaster.v1.MetricsConfig
+	nil,                          // 43: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 44: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 45: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 46: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 47: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 48: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 49: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 50: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 51: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
 	19, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	21, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	22, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	28, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	30, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	36, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	33, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	34, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	35, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	22, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	23, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	35, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	37, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	43, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	40, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	41, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	42, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
 	17, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	20, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	37, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	21, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	44, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
 	9,  // 12: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
 	10, // 13: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
 	0,  // 14: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
@@ -3318,48 +4045,55 @@ var file_buildmaster_v1_config_proto_depIdxs = []int32{
 	1,  // 17: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
 	12, // 18: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
 	13, // 19: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
-	44, // 20: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	51, // 20: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
 	15, // 21: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
 	16, // 22: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
 	2,  // 23: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
 	3,  // 24: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
 	4,  // 25: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
 	5,  // 26: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	44, // 27: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	44, // 28: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	44, // 29: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	44, // 30: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	38, // 31: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	44, // 32: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	44, // 33: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	23, // 34: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	39, // 35: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	40, // 36: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	18, // 37: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	24, // 38: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	25, // 39: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	26, // 40: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	27, // 41: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	41, // 42: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	44, // 43: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	44, // 44: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	42, // 45: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	7,  // 46: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	44, // 47: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	44, // 48: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	43, // 49: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	29, // 50: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	31, // 51: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	32, // 52: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	44, // 53: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	44, // 54: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	44, // 55: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	6,  // 56: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	57, // [57:57] is the sub-list for method output_type
-	57, // [57:57] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	20, // 27: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	51, // 28: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	51, // 29: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	51, // 30: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	51, // 31: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	45, // 32: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	51, // 33: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	51, // 34: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	24, // 35: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	46, // 36: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	47, // 37: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	18, // 38: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	25, // 39: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	26, // 40: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	27, // 41: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	28, // 42: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	29, // 43: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	30, // 44: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	31, // 45: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	32, // 46: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	33, // 47: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	34, // 48: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	48, // 49: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	51, // 50: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	51, // 51: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	49, // 52: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 53: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	51, // 54: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	51, // 55: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	50, // 56: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	36, // 57: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	38, // 58: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	39, // 59: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	51, // 60: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	51, // 61: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	51, // 62: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 63: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -3371,26 +4105,36 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[13].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
+		(*StepConfig_FileUpload)(nil),
+		(*StepConfig_DirectoryUpload)(nil),
+		(*StepConfig_FileDownload)(nil),
+		(*StepConfig_StringDownload)(nil),
+		(*StepConfig_MakeDirectory)(nil),
+		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[21].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[29].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[33].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   36,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
