@@ -597,7 +597,8 @@ func TestWorkerPauseAndStop(t *testing.T) {
 }
 
 // TestForceOverHTTP: Buildbot's JSON-RPC force on /api/v2/forceschedulers
-// starts a build with the admin token, and refuses without it.
+// starts a build with the admin token, and without www.auth anonymously too
+// (as Buildbot); a wrong token is refused.
 func TestForceOverHTTP(t *testing.T) {
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
@@ -619,15 +620,15 @@ func TestForceOverHTTP(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := post(""); code != 401 {
-		t.Fatalf("no token: %d %s", code, body)
-	}
 	if code, body := post("wrong"); code != 401 {
 		t.Fatalf("wrong token: %d %s", code, body)
 	}
 	code, body2 := post(m.token)
 	if code != 200 || !strings.Contains(body2, `"id":7`) || !strings.Contains(body2, `"result":[1,{"hello":1}]`) {
 		t.Fatalf("force: %d %s", code, body2)
+	}
+	if code, body := post(""); code != 200 || !strings.Contains(body, `"result":[2,{"hello":2}]`) {
+		t.Fatalf("anonymous force without www.auth: %d %s", code, body)
 	}
 	b := m.waitBuild("hello", 1)
 	_, props := m.wwwGet(fmt.Sprintf("/api/v2/builds/%d/properties", b.Buildid))

@@ -84,6 +84,12 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		c := auth.From(r.Context())
+		if c.Token != "" && c.Name == "" && strings.HasPrefix(r.URL.Path, "/api/") {
+			// A bearer token that proves nothing is refused, not taken for
+			// anonymous (change hooks check their own secrets).
+			auth.Unauthorized(w, "the token is neither the admin token nor a user's API token")
+			return
+		}
 		for _, q := range req {
 			if err := authz.Check(a.rt.Config().GetWww().GetAuthz(), c, q); err != nil {
 				httpserve.WriteJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})

@@ -224,6 +224,10 @@ www:
 		t.Fatalf("token forces: %d %s", code, body)
 	}
 
+	if code, body := script.do(http.MethodPost, "/api/v2/forceschedulers/f", `{"jsonrpc":"2.0","method":"force","params":{"builderNames":["pub"]},"id":1}`,
+		"Authorization", "Bearer bmt_wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("a wrong token: %d %s", code, body)
+	}
 	if _, err := userReq(t, m, &messages.UserRequest{Op: messages.UserOp_USER_OP_REMOVE, Ids: []string{"Dave <d@x>"}}); err != nil {
 		t.Fatal(err)
 	}
