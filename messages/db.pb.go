@@ -1766,6 +1766,8 @@ type Command struct {
 	//	*Command_ConfigureMaster
 	//	*Command_MasterActive
 	//	*Command_MasterStopped
+	//	*Command_SetWorkerState
+	//	*Command_SetSchedulerEnabled
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2006,6 +2008,24 @@ func (x *Command) GetMasterStopped() *MasterStopped {
 	return nil
 }
 
+func (x *Command) GetSetWorkerState() *SetWorkerState {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetWorkerState); ok {
+			return x.SetWorkerState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetSchedulerEnabled() *SetSchedulerEnabled {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetSchedulerEnabled); ok {
+			return x.SetSchedulerEnabled
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2098,6 +2118,14 @@ type Command_MasterStopped struct {
 	MasterStopped *MasterStopped `protobuf:"bytes,22,opt,name=master_stopped,json=masterStopped,proto3,oneof"`
 }
 
+type Command_SetWorkerState struct {
+	SetWorkerState *SetWorkerState `protobuf:"bytes,23,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
+}
+
+type Command_SetSchedulerEnabled struct {
+	SetSchedulerEnabled *SetSchedulerEnabled `protobuf:"bytes,24,opt,name=set_scheduler_enabled,json=setSchedulerEnabled,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2141,6 +2169,10 @@ func (*Command_ConfigureMaster) isCommand_Kind() {}
 func (*Command_MasterActive) isCommand_Kind() {}
 
 func (*Command_MasterStopped) isCommand_Kind() {}
+
+func (*Command_SetWorkerState) isCommand_Kind() {}
+
+func (*Command_SetSchedulerEnabled) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -3420,10 +3452,14 @@ func (x *FinishBuild) GetLastStep() *FinishStep {
 // buildset whose requests are then all complete is completed too, with the
 // worst of their results.
 type CompleteBuildRequests struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
-	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
-	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Brids      []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Results    int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	// Refuse (writing nothing) if any of the requests is claimed: an
+	// operator's cancel of a request that has not started, which must not
+	// race the distributor's claim.
+	UnclaimedOnly bool `protobuf:"varint,4,opt,name=unclaimed_only,json=unclaimedOnly,proto3" json:"unclaimed_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3477,6 +3513,13 @@ func (x *CompleteBuildRequests) GetCompleteAt() int64 {
 		return x.CompleteAt
 	}
 	return 0
+}
+
+func (x *CompleteBuildRequests) GetUnclaimedOnly() bool {
+	if x != nil {
+		return x.UnclaimedOnly
+	}
+	return false
 }
 
 // UnclaimBuildRequests drops masterid's claims on the listed incomplete
@@ -3746,6 +3789,122 @@ func (x *WorkerDisconnected) GetMasterid() uint64 {
 	return 0
 }
 
+// SetWorkerState records a worker's paused and graceful flags (Buildbot's
+// setWorkerState), as an operator set them.
+type SetWorkerState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workerid      uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	Graceful      bool                   `protobuf:"varint,3,opt,name=graceful,proto3" json:"graceful,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetWorkerState) Reset() {
+	*x = SetWorkerState{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetWorkerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetWorkerState) ProtoMessage() {}
+
+func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
+func (*SetWorkerState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SetWorkerState) GetWorkerid() uint64 {
+	if x != nil {
+		return x.Workerid
+	}
+	return 0
+}
+
+func (x *SetWorkerState) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *SetWorkerState) GetGraceful() bool {
+	if x != nil {
+		return x.Graceful
+	}
+	return false
+}
+
+// SetSchedulerEnabled enables or disables the scheduler named name
+// (Buildbot's schedulers.enable): a disabled scheduler adds no buildsets.
+type SetSchedulerEnabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSchedulerEnabled) Reset() {
+	*x = SetSchedulerEnabled{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSchedulerEnabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSchedulerEnabled) ProtoMessage() {}
+
+func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
+func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SetSchedulerEnabled) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetSchedulerEnabled) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
 // SetObjectState sets one value of an object's state (Buildbot's
 // setState), finding or adding the object by (object_name, class_name).
 type SetObjectState struct {
@@ -3760,7 +3919,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3772,7 +3931,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3785,7 +3944,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -3839,7 +3998,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3851,7 +4010,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3864,7 +4023,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4128,7 +4287,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xd0\f\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xf7\r\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4156,7 +4315,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
 	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12C\n" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
-	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStoppedB\x06\n" +
+	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x12J\n" +
+	"\x10set_worker_state\x18\x17 \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12Y\n" +
+	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabledB\x06\n" +
 	"\x04kind\"\xef\x01\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -4270,12 +4431,13 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
 	"\x05brids\x18\x05 \x03(\x04R\x05brids\x127\n" +
-	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"h\n" +
+	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"\x8f\x01\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
-	"completeAt\"H\n" +
+	"completeAt\x12%\n" +
+	"\x0eunclaimed_only\x18\x04 \x01(\bR\runclaimedOnly\"H\n" +
 	"\x14UnclaimBuildRequests\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\"h\n" +
@@ -4292,7 +4454,14 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\tinfo_json\x18\x03 \x01(\tR\binfoJson\"L\n" +
 	"\x12WorkerDisconnected\x12\x1a\n" +
 	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x1a\n" +
-	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\x83\x01\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"`\n" +
+	"\x0eSetWorkerState\x12\x1a\n" +
+	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x16\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x1a\n" +
+	"\bgraceful\x18\x03 \x01(\bR\bgraceful\"C\n" +
+	"\x13SetSchedulerEnabled\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\x83\x01\n" +
 	"\x0eSetObjectState\x12\x1f\n" +
 	"\vobject_name\x18\x01 \x01(\tR\n" +
 	"objectName\x12\x1d\n" +
@@ -4326,7 +4495,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Property)(nil),              // 0: buildmaster.v1.Property
 	(*Master)(nil),                // 1: buildmaster.v1.Master
@@ -4372,8 +4541,10 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*FindOrAddWorker)(nil),       // 41: buildmaster.v1.FindOrAddWorker
 	(*WorkerConnected)(nil),       // 42: buildmaster.v1.WorkerConnected
 	(*WorkerDisconnected)(nil),    // 43: buildmaster.v1.WorkerDisconnected
-	(*SetObjectState)(nil),        // 44: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 45: buildmaster.v1.CommandResult
+	(*SetWorkerState)(nil),        // 44: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 45: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 46: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 47: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -4399,27 +4570,29 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	41, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
 	42, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
 	43, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	44, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	46, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	21, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
 	24, // 25: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
 	25, // 26: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	22, // 27: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	23, // 28: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	2,  // 29: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	44, // 30: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 31: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 32: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 33: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	32, // 34: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	34, // 35: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	32, // 36: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	36, // 37: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 38: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	44, // 27: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	45, // 28: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	22, // 29: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	23, // 30: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	2,  // 31: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	46, // 32: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 33: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 34: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 35: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	32, // 36: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	34, // 37: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	32, // 38: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	36, // 39: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	0,  // 40: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4454,6 +4627,8 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_ConfigureMaster)(nil),
 		(*Command_MasterActive)(nil),
 		(*Command_MasterStopped)(nil),
+		(*Command_SetWorkerState)(nil),
+		(*Command_SetSchedulerEnabled)(nil),
 	}
 	file_buildmaster_v1_db_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
@@ -4462,7 +4637,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -156,6 +156,24 @@ func applyWorkerDisconnected(txn *memdb.Txn, _ *ids, c *messages.WorkerDisconnec
 	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
 }
 
+// applySetWorkerState sets worker workerid's paused and graceful flags.
+func applySetWorkerState(txn *memdb.Txn, _ *ids, c *messages.SetWorkerState) (*messages.CommandResult, error) {
+	const kind = "set_worker_state"
+	w, err := get[*messages.Worker](txn, TableWorkers, IndexID, c.GetWorkerid())
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, bad(kind, "worker %d does not exist", c.GetWorkerid())
+	}
+	if w.Paused == c.GetPaused() && w.Graceful == c.GetGraceful() {
+		return &messages.CommandResult{Id: w.Id}, nil
+	}
+	w = proto.CloneOf(w)
+	w.Paused, w.Graceful = c.GetPaused(), c.GetGraceful()
+	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
+}
+
 // workerAndMaster checks that master masterid exists and returns worker
 // workerid, which must.
 func workerAndMaster(txn *memdb.Txn, kind string, workerid, masterid uint64) (*messages.Worker, error) {
