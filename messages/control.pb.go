@@ -1340,11 +1340,13 @@ func (x *ForceBuildResponse) GetScheduler() string {
 // step is interrupted and the build ends CANCELLED. It is addressed to the
 // actor `master/botmaster`.
 type StopBuildRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Builder       string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
-	Number        int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
-	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Token   string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	Number  int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Reason  string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The build by id, in place of builder and number.
+	Buildid       uint64 `protobuf:"varint,5,opt,name=buildid,proto3" json:"buildid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1405,6 +1407,13 @@ func (x *StopBuildRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *StopBuildRequest) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
 }
 
 // StopBuildResponse answers a StopBuildRequest once the build was told to stop.
@@ -1571,11 +1580,13 @@ func (x *WorkerControlResponse) GetPaused() bool {
 // its builder, with the same sourcestamps and properties (Buildbot's
 // rebuild). It is addressed to the actor `master/scheduler_manager`.
 type RebuildRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Builder       string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
-	Number        int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
-	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Token   string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	Number  int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Reason  string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The build by id, in place of builder and number.
+	Buildid       uint64 `protobuf:"varint,5,opt,name=buildid,proto3" json:"buildid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1636,6 +1647,13 @@ func (x *RebuildRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *RebuildRequest) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
 }
 
 // RebuildResponse answers a RebuildRequest once the new buildset is durable.
@@ -2011,12 +2029,13 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"buildsetid\x18\x01 \x01(\x04R\n" +
 	"buildsetid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\x12\x1c\n" +
-	"\tscheduler\x18\x03 \x01(\tR\tscheduler\"x\n" +
+	"\tscheduler\x18\x03 \x01(\tR\tscheduler\"\x92\x01\n" +
 	"\x10StopBuildRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
 	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"-\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\abuildid\x18\x05 \x01(\x04R\abuildid\"-\n" +
 	"\x11StopBuildResponse\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\"\x80\x01\n" +
 	"\x14WorkerControlRequest\x12\x1a\n" +
@@ -2025,12 +2044,13 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\x0e2\x1c.buildmaster.v1.WorkerActionR\x06action\"M\n" +
 	"\x15WorkerControlResponse\x12\x1c\n" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
-	"\x06paused\x18\x02 \x01(\bR\x06paused\"v\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\"\x90\x01\n" +
 	"\x0eRebuildRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
 	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"G\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\abuildid\x18\x05 \x01(\x04R\abuildid\"G\n" +
 	"\x0fRebuildResponse\x12\x1e\n" +
 	"\n" +
 	"buildsetid\x18\x01 \x01(\x04R\n" +

@@ -3789,11 +3789,11 @@ func (x *WorkerDisconnected) GetMasterid() uint64 {
 	return 0
 }
 
-// SetWorkerState records a worker's paused and graceful flags (Buildbot's
-// setWorkerState), as an operator set them.
+// SetWorkerState records the paused and graceful flags of the worker named
+// name (Buildbot's setWorkerState), as an operator set them.
 type SetWorkerState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workerid      uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
 	Graceful      bool                   `protobuf:"varint,3,opt,name=graceful,proto3" json:"graceful,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -3830,11 +3830,11 @@ func (*SetWorkerState) Descriptor() ([]byte, []int) {
 	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
-func (x *SetWorkerState) GetWorkerid() uint64 {
+func (x *SetWorkerState) GetName() string {
 	if x != nil {
-		return x.Workerid
+		return x.Name
 	}
-	return 0
+	return ""
 }
 
 func (x *SetWorkerState) GetPaused() bool {
@@ -4454,9 +4454,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\tinfo_json\x18\x03 \x01(\tR\binfoJson\"L\n" +
 	"\x12WorkerDisconnected\x12\x1a\n" +
 	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x1a\n" +
-	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"`\n" +
-	"\x0eSetWorkerState\x12\x1a\n" +
-	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x16\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"X\n" +
+	"\x0eSetWorkerState\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x1a\n" +
 	"\bgraceful\x18\x03 \x01(\bR\bgraceful\"C\n" +
 	"\x13SetSchedulerEnabled\x12\x12\n" +

@@ -235,7 +235,20 @@ func (w *workerActor) control(ctx actor.Context, m *messages.WorkerControlReques
 	}
 	w.tellBRD(ctx)
 	w.publish(ctx)
+	w.recordState(ctx)
 	service.Respond(ctx, &messages.WorkerControlResponse{Connected: w.conn != nil, Paused: w.paused})
+}
+
+// recordState notes the operator's flags in the state (workers.paused and
+// graceful); the db service writes them in the order they were set.
+func (w *workerActor) recordState(ctx actor.Context) {
+	name := w.name()
+	db.Submit(ctx, &messages.Command{Kind: &messages.Command_SetWorkerState{SetWorkerState: &messages.SetWorkerState{
+		Name: name, Paused: w.paused, Graceful: w.stopping}}}, func(_ *messages.CommandResult, err error) {
+		if err != nil && !errors.Is(err, state.ErrClosed) {
+			w.rt.Log.Warn("worker: cannot record its state", slog.String("worker", name), slog.Any("error", err))
+		}
+	})
 }
 
 // maybeStop shuts a stopping worker down once no build runs on it.

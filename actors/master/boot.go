@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
@@ -82,7 +83,8 @@ func Accepted() map[string][]proto.Message {
 		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
 		paths.Changes:    {&messages.SendChangeRequest{}},
 		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
-		paths.Schedulers: {&messages.ForceBuildRequest{}},
+		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
+			&messages.EnableSchedulerRequest{}},
 		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
 }
@@ -191,6 +193,7 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 		}
 	}
 	m.RT.WWW, m.RT.Debug = www, debug
+	store.OnCommit(status.Publisher(m.RT.Bus, store.Read, opts.Log))
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": www, "debug": debug})
 	if !opts.NoRemote {
 		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
@@ -282,6 +285,8 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.shutdownRemote()
 	closeListeners(m.RT.WWW, m.RT.Debug)
 	m.RT.System.Shutdown()
+	m.RT.DB.OnCommit(nil)
+	m.RT.Bus.Close()
 	if e := m.markStopped(timeout); e != nil && err == nil {
 		err = e
 	}

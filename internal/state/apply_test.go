@@ -511,8 +511,8 @@ func TestOperatorFlags(t *testing.T) {
 		wantErr string
 		check   func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn)
 	}{
-		{name: "worker state unknown", cmd: cmd(&messages.SetWorkerState{Workerid: 3, Paused: true}), wantErr: "worker 3 does not exist"},
-		{name: "worker state", cmd: cmd(&messages.SetWorkerState{Workerid: 1, Paused: true}), check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+		{name: "worker state unknown", cmd: cmd(&messages.SetWorkerState{Name: "nosuch", Paused: true}), wantErr: `there is no worker named "nosuch"`},
+		{name: "worker state", cmd: cmd(&messages.SetWorkerState{Name: "w1", Paused: true}), check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
 			w, _ := get[*messages.Worker](txn, TableWorkers, IndexID, uint64(1))
 			if !w.Paused || w.Graceful || res.Id != 1 {
 				t.Fatalf("worker %v", w)

@@ -156,15 +156,18 @@ func applyWorkerDisconnected(txn *memdb.Txn, _ *ids, c *messages.WorkerDisconnec
 	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
 }
 
-// applySetWorkerState sets worker workerid's paused and graceful flags.
+// applySetWorkerState sets the paused and graceful flags of a worker.
 func applySetWorkerState(txn *memdb.Txn, _ *ids, c *messages.SetWorkerState) (*messages.CommandResult, error) {
 	const kind = "set_worker_state"
-	w, err := get[*messages.Worker](txn, TableWorkers, IndexID, c.GetWorkerid())
+	if err := checkStr(kind, "name", c.GetName(), MaxFieldBytes); err != nil {
+		return nil, err
+	}
+	w, err := get[*messages.Worker](txn, TableWorkers, IndexName, c.GetName())
 	if err != nil {
 		return nil, err
 	}
 	if w == nil {
-		return nil, bad(kind, "worker %d does not exist", c.GetWorkerid())
+		return nil, bad(kind, "there is no worker named %q", c.GetName())
 	}
 	if w.Paused == c.GetPaused() && w.Graceful == c.GetGraceful() {
 		return &messages.CommandResult{Id: w.Id}, nil
