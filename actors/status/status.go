@@ -76,13 +76,28 @@ func handler(rt *service.Runtime) (http.Handler, *eventstream.Server) {
 	mux := http.NewServeMux()
 	forceSchedulers(rt, mux)
 	streams := eventstream.New(rt.Bus, eventstream.Options{Logger: rt.Log})
-	streams.Register(mux)
+	mux.Handle("GET /ws", longLived(http.HandlerFunc(streams.ServeWebSocket)))
+	mux.Handle("GET /sse", longLived(http.HandlerFunc(streams.ServeSSE)))
+	mux.Handle("GET /sse/{rest...}", longLived(http.HandlerFunc(streams.ServeSSE)))
 	pages := UI(rt)
 	mux.Handle("/", pages)
 	mux.Handle("POST /api/v2/", pages)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
 	return service.Surface(rt, mux), streams
+}
+
+// longLived lifts the listener's read and write timeouts (http.read_timeout,
+// write_timeout) off an event stream, which lasts as long as its client
+// watches: the stream bounds itself (pings, a deadline per write, the
+// client limit; see eventstream.Limits).
+func longLived(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		h.ServeHTTP(w, r)
+	})
 }
 
 // UI returns the web pages of rt's master, acting through control.
