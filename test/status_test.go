@@ -243,7 +243,9 @@ func TestEventStreams(t *testing.T) {
 		!strings.Contains(string(f.M), `"state_string":"building"`) {
 		t.Fatalf("new build event: %s %s", f.K, f.M)
 	}
-	next(func(f frame) bool { return strings.HasPrefix(f.K, "logs/") && strings.Contains(string(f.M), `"num_lines"`) })
+	next(func(f frame) bool {
+		return strings.HasPrefix(f.K, "logs/") && strings.Contains(string(f.M), `"num_lines"`)
+	})
 	os.WriteFile(gate, nil, 0o644)
 	os.WriteFile(gate2, nil, 0o644)
 	f := next(func(f frame) bool { return f.K == "builders/1/builds/1/finished" })

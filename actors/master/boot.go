@@ -80,12 +80,12 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
-		paths.Changes:    {&messages.SendChangeRequest{}},
-		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
+		paths.Master:    {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
+		paths.Changes:   {&messages.SendChangeRequest{}},
+		paths.PBManager: {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
 			&messages.EnableSchedulerRequest{}},
-		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
 }
 
