@@ -1782,9 +1782,10 @@ type Command struct {
 	//	*Command_WorkerDisconnected
 	//	*Command_SetObjectState
 	//	*Command_ConfigureMaster
-	//	*Command_SetWorkerState
 	//	*Command_MasterActive
 	//	*Command_MasterStopped
+	//	*Command_SetWorkerState
+	//	*Command_SetSchedulerEnabled
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2007,15 +2008,6 @@ func (x *Command) GetConfigureMaster() *ConfigureMaster {
 	return nil
 }
 
-func (x *Command) GetSetWorkerState() *SetWorkerState {
-	if x != nil {
-		if x, ok := x.Kind.(*Command_SetWorkerState); ok {
-			return x.SetWorkerState
-		}
-	}
-	return nil
-}
-
 func (x *Command) GetMasterActive() *MasterActive {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_MasterActive); ok {
@@ -2029,6 +2021,24 @@ func (x *Command) GetMasterStopped() *MasterStopped {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_MasterStopped); ok {
 			return x.MasterStopped
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetWorkerState() *SetWorkerState {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetWorkerState); ok {
+			return x.SetWorkerState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetSchedulerEnabled() *SetSchedulerEnabled {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetSchedulerEnabled); ok {
+			return x.SetSchedulerEnabled
 		}
 	}
 	return nil
@@ -2118,16 +2128,20 @@ type Command_ConfigureMaster struct {
 	ConfigureMaster *ConfigureMaster `protobuf:"bytes,20,opt,name=configure_master,json=configureMaster,proto3,oneof"`
 }
 
-type Command_SetWorkerState struct {
-	SetWorkerState *SetWorkerState `protobuf:"bytes,40,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
-}
-
 type Command_MasterActive struct {
 	MasterActive *MasterActive `protobuf:"bytes,21,opt,name=master_active,json=masterActive,proto3,oneof"`
 }
 
 type Command_MasterStopped struct {
 	MasterStopped *MasterStopped `protobuf:"bytes,22,opt,name=master_stopped,json=masterStopped,proto3,oneof"`
+}
+
+type Command_SetWorkerState struct {
+	SetWorkerState *SetWorkerState `protobuf:"bytes,23,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
+}
+
+type Command_SetSchedulerEnabled struct {
+	SetSchedulerEnabled *SetSchedulerEnabled `protobuf:"bytes,24,opt,name=set_scheduler_enabled,json=setSchedulerEnabled,proto3,oneof"`
 }
 
 func (*Command_AddChange) isCommand_Kind() {}
@@ -2170,11 +2184,13 @@ func (*Command_SetObjectState) isCommand_Kind() {}
 
 func (*Command_ConfigureMaster) isCommand_Kind() {}
 
-func (*Command_SetWorkerState) isCommand_Kind() {}
-
 func (*Command_MasterActive) isCommand_Kind() {}
 
 func (*Command_MasterStopped) isCommand_Kind() {}
+
+func (*Command_SetWorkerState) isCommand_Kind() {}
+
+func (*Command_SetSchedulerEnabled) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -3454,10 +3470,14 @@ func (x *FinishBuild) GetLastStep() *FinishStep {
 // buildset whose requests are then all complete is completed too, with the
 // worst of their results.
 type CompleteBuildRequests struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
-	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
-	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Brids      []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Results    int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	// Refuse (writing nothing) if any of the requests is claimed: an
+	// operator's cancel of a request that has not started, which must not
+	// race the distributor's claim.
+	UnclaimedOnly bool `protobuf:"varint,4,opt,name=unclaimed_only,json=unclaimedOnly,proto3" json:"unclaimed_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3511,6 +3531,13 @@ func (x *CompleteBuildRequests) GetCompleteAt() int64 {
 		return x.CompleteAt
 	}
 	return 0
+}
+
+func (x *CompleteBuildRequests) GetUnclaimedOnly() bool {
+	if x != nil {
+		return x.UnclaimedOnly
+	}
+	return false
 }
 
 // UnclaimBuildRequests drops masterid's claims on the listed incomplete
@@ -3859,6 +3886,60 @@ func (x *SetWorkerState) GetQuarantineTimeout() int64 {
 	return 0
 }
 
+// SetSchedulerEnabled enables or disables the scheduler named name
+// (Buildbot's schedulers.enable): a disabled scheduler adds no buildsets.
+type SetSchedulerEnabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSchedulerEnabled) Reset() {
+	*x = SetSchedulerEnabled{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSchedulerEnabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSchedulerEnabled) ProtoMessage() {}
+
+func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
+func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SetSchedulerEnabled) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetSchedulerEnabled) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
 // SetObjectState sets one value of an object's state (Buildbot's
 // setState), finding or adding the object by (object_name, class_name).
 type SetObjectState struct {
@@ -3873,7 +3954,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3885,7 +3966,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3898,7 +3979,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -3952,7 +4033,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3964,7 +4045,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3977,7 +4058,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4243,7 +4324,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\x9c\r\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xf7\r\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4269,10 +4350,11 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10worker_connected\x18\x11 \x01(\v2\x1f.buildmaster.v1.WorkerConnectedH\x00R\x0fworkerConnected\x12U\n" +
 	"\x13worker_disconnected\x18\x12 \x01(\v2\".buildmaster.v1.WorkerDisconnectedH\x00R\x12workerDisconnected\x12J\n" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
-	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12J\n" +
-	"\x10set_worker_state\x18( \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12C\n" +
+	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12C\n" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
-	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStoppedB\x06\n" +
+	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x12J\n" +
+	"\x10set_worker_state\x18\x17 \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12Y\n" +
+	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabledB\x06\n" +
 	"\x04kind\"\xef\x01\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -4386,12 +4468,13 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
 	"\x05brids\x18\x05 \x03(\x04R\x05brids\x127\n" +
-	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"h\n" +
+	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"\x8f\x01\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
-	"completeAt\"H\n" +
+	"completeAt\x12%\n" +
+	"\x0eunclaimed_only\x18\x04 \x01(\bR\runclaimedOnly\"H\n" +
 	"\x14UnclaimBuildRequests\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\"h\n" +
@@ -4414,7 +4497,10 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x1a\n" +
 	"\bgraceful\x18\x03 \x01(\bR\bgraceful\x12)\n" +
 	"\x10quarantine_until\x18\x04 \x01(\x03R\x0fquarantineUntil\x12-\n" +
-	"\x12quarantine_timeout\x18\x05 \x01(\x03R\x11quarantineTimeout\"\x83\x01\n" +
+	"\x12quarantine_timeout\x18\x05 \x01(\x03R\x11quarantineTimeout\"C\n" +
+	"\x13SetSchedulerEnabled\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\x83\x01\n" +
 	"\x0eSetObjectState\x12\x1f\n" +
 	"\vobject_name\x18\x01 \x01(\tR\n" +
 	"objectName\x12\x1d\n" +
@@ -4448,7 +4534,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Property)(nil),              // 0: buildmaster.v1.Property
 	(*Master)(nil),                // 1: buildmaster.v1.Master
@@ -4495,8 +4581,9 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*WorkerConnected)(nil),       // 42: buildmaster.v1.WorkerConnected
 	(*WorkerDisconnected)(nil),    // 43: buildmaster.v1.WorkerDisconnected
 	(*SetWorkerState)(nil),        // 44: buildmaster.v1.SetWorkerState
-	(*SetObjectState)(nil),        // 45: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 46: buildmaster.v1.CommandResult
+	(*SetSchedulerEnabled)(nil),   // 45: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 46: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 47: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -4522,28 +4609,29 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	41, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
 	42, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
 	43, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	45, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	46, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	21, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	44, // 25: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	24, // 26: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	25, // 27: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	22, // 28: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	23, // 29: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	2,  // 30: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	45, // 31: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 32: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 33: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 34: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	32, // 35: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	34, // 36: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	32, // 37: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	36, // 38: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 39: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	24, // 25: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	25, // 26: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	44, // 27: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	45, // 28: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	22, // 29: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	23, // 30: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	2,  // 31: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	46, // 32: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 33: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 34: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 35: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	32, // 36: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	34, // 37: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	32, // 38: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	36, // 39: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	0,  // 40: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4576,9 +4664,10 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_WorkerDisconnected)(nil),
 		(*Command_SetObjectState)(nil),
 		(*Command_ConfigureMaster)(nil),
-		(*Command_SetWorkerState)(nil),
 		(*Command_MasterActive)(nil),
 		(*Command_MasterStopped)(nil),
+		(*Command_SetWorkerState)(nil),
+		(*Command_SetSchedulerEnabled)(nil),
 	}
 	file_buildmaster_v1_db_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
@@ -4587,7 +4676,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
@@ -81,10 +82,11 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
-		paths.Changes:    {&messages.SendChangeRequest{}},
-		paths.Schedulers: {&messages.ForceBuildRequest{}},
-		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Master:  {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
+		paths.Changes: {&messages.SendChangeRequest{}},
+		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
+			&messages.EnableSchedulerRequest{}},
+		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 	}
 }
 
@@ -198,6 +200,7 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 		}
 	}
 	m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB, m.RT.WorkersTLS = ls.www, ls.debug, ls.workers, ls.workersPB, tlsCfg
+	store.OnCommit(status.Publisher(m.RT.Bus, store.Read, opts.Log))
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": ls.www, "debug": ls.debug,
 		"workers": ls.workers, "workers_pb": ls.workersPB})
 	if !opts.NoRemote {
@@ -290,6 +293,8 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.shutdownRemote()
 	closeListeners(m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
 	m.RT.System.Shutdown()
+	m.RT.DB.OnCommit(nil)
+	m.RT.Bus.Close()
 	if e := m.markStopped(timeout); e != nil && err == nil {
 		err = e
 	}

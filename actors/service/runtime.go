@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/mq"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,6 +32,10 @@ type Runtime struct {
 	// DB is the master's state. Only the db service writes to it (through
 	// Submit); anyone may read it (DB.Read never waits for writers).
 	DB *state.Store
+	// Bus is the master's event bus: every committed change of DB is
+	// published on it (status.Publisher); the event streams and the pages
+	// subscribe.
+	Bus *mq.Bus
 	// MasterID is this master's id in DB (its row in masters).
 	MasterID uint64
 
@@ -94,6 +100,7 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Log:      log,
 		Metrics:  reg,
 		Stats:    newStats(reg, tree),
+		Bus:      mq.New(),
 	}
 	rt.SetConfig(1, cfg)
 	return rt

@@ -78,8 +78,6 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyFindOrAddWorker(txn, seq, k.FindOrAddWorker)
 	case *messages.Command_WorkerConnected:
 		return applyWorkerConnected(txn, seq, k.WorkerConnected)
-	case *messages.Command_SetWorkerState:
-		return applySetWorkerState(txn, seq, k.SetWorkerState)
 	case *messages.Command_WorkerDisconnected:
 		return applyWorkerDisconnected(txn, seq, k.WorkerDisconnected)
 	case *messages.Command_SetObjectState:
@@ -90,6 +88,10 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyMasterActive(txn, seq, k.MasterActive)
 	case *messages.Command_MasterStopped:
 		return applyMasterStopped(txn, seq, k.MasterStopped)
+	case *messages.Command_SetWorkerState:
+		return applySetWorkerState(txn, seq, k.SetWorkerState)
+	case *messages.Command_SetSchedulerEnabled:
+		return applySetSchedulerEnabled(txn, seq, k.SetSchedulerEnabled)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:
