@@ -117,6 +117,7 @@ func (d *brd) Receive(ctx actor.Context) {
 	case *messages.WorkerAvailable:
 		w := d.slots(m.GetWorker())
 		w.connected, w.max, w.paused = m.GetConnected(), m.GetMaxBuilds(), m.GetPaused()
+		d.countWorkers()
 		if w.connected && !w.paused {
 			d.wake(d.buildersOf(m.GetWorker())...)
 			d.distribute(ctx)
@@ -130,9 +131,11 @@ func (d *brd) Receive(ctx actor.Context) {
 				slog.Time("until", until))
 			scheduler.NewTimerScheduler(ctx).SendOnce(until.Sub(d.now()), ctx.Self(), quarantineOver{worker: m.GetWorker()})
 		}
+		d.countWorkers()
 		d.wake(append(d.buildersOf(m.GetWorker()), m.GetBuilder())...)
 		d.distribute(ctx)
 	case quarantineOver:
+		d.countWorkers()
 		d.wake(d.buildersOf(m.worker)...)
 		d.distribute(ctx)
 	case claimDone:
@@ -148,6 +151,31 @@ func (d *brd) Receive(ctx actor.Context) {
 			d.distribute(ctx)
 		}
 	}
+}
+
+// countWorkers sets the workers gauges (service.Stats.Workers) from what
+// the distributor knows of each worker.
+func (d *brd) countWorkers() {
+	if d.rt == nil { // a distributor made by a test of its policy alone
+		return
+	}
+	var connected, paused, quarantined float64
+	now := d.now()
+	for _, w := range d.workers {
+		if w.connected {
+			connected++
+		}
+		if w.paused {
+			paused++
+		}
+		if now.Before(w.quarantinedUntil) {
+			quarantined++
+		}
+	}
+	g := d.rt.Stats.Workers
+	g.WithLabelValues("connected").Set(connected)
+	g.WithLabelValues("paused").Set(paused)
+	g.WithLabelValues("quarantined").Set(quarantined)
 }
 
 func (d *brd) slots(worker string) *workerSlots {

@@ -28,7 +28,7 @@ func Spec() service.Spec {
 	}
 }
 
-type report struct{}
+type logReport struct{}
 
 type metricsService struct {
 	service.Base
@@ -44,7 +44,7 @@ func newMetrics(rt *service.Runtime, s service.Spec) actor.Actor {
 // Receive implements actor.Actor.
 func (m *metricsService) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
-	case report:
+	case logReport:
 		m.report()
 	case *actor.Stopping, *actor.Restarting:
 		m.stop()
@@ -56,7 +56,7 @@ func (m *metricsService) Receive(ctx actor.Context) {
 func (m *metricsService) schedule(ctx actor.Context, cfg *messages.MasterConfig) {
 	m.stop()
 	if every := cfg.GetMetrics().GetLogInterval().AsDuration(); every > 0 {
-		m.cancel = scheduler.NewTimerScheduler(m.RT.System.Root).SendRepeatedly(every, every, ctx.Self(), report{})
+		m.cancel = scheduler.NewTimerScheduler(m.RT.System.Root).SendRepeatedly(every, every, ctx.Self(), logReport{})
 	}
 }
 
