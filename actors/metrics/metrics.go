@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
@@ -32,7 +31,7 @@ type logReport struct{}
 
 type metricsService struct {
 	service.Base
-	cancel scheduler.CancelFunc
+	cancel func() // stops the report ticker; nil when none runs
 }
 
 func newMetrics(rt *service.Runtime, s service.Spec) actor.Actor {
@@ -55,9 +54,26 @@ func (m *metricsService) Receive(ctx actor.Context) {
 
 func (m *metricsService) schedule(ctx actor.Context, cfg *messages.MasterConfig) {
 	m.stop()
-	if every := cfg.GetMetrics().GetLogInterval().AsDuration(); every > 0 {
-		m.cancel = scheduler.NewTimerScheduler(m.RT.System.Root).SendRepeatedly(every, every, ctx.Self(), logReport{})
+	every := cfg.GetMetrics().GetLogInterval().AsDuration()
+	if every <= 0 {
+		return
 	}
+	// A ticker of our own: protoactor's repeating timer reads its stop flag
+	// without synchronisation, a data race with its cancel.
+	t, done := time.NewTicker(every), make(chan struct{})
+	self, root := ctx.Self(), m.RT.System.Root
+	go func() {
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				root.Send(self, logReport{})
+			case <-done:
+				return
+			}
+		}
+	}()
+	m.cancel = func() { close(done) }
 }
 
 func (m *metricsService) stop() {
