@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestDistributorChoices works through the distributor's choices, case by

@@ -3,6 +3,10 @@
 // debug endpoint's /metrics; this service writes a periodic report of the key
 // figures to the log every `metrics.log_interval` (0 disables it).
 //
+// The package also owns what feeds the build metrics: Recorder (the
+// master's service.Runtime.Applied), which the db service hands every
+// command it has applied, and the gauges read from the state at scrape time.
+//
 // It accepts messages.ApplyConfig; a new interval takes effect at once.
 package metrics
 
