@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -137,12 +138,17 @@ func (l *buildLister) follow(ctx context.Context) error {
 		if err != nil {
 			return l.explain(err)
 		}
-		for id := range l.open {
-			var b []apiBuild
-			if b, err = l.api.builds(ctx, "builds/"+strconv.FormatUint(id, 10)); err != nil {
-				return l.explain(err)
+		if len(l.open) > 0 {
+			ids := make([]string, 0, len(l.open))
+			for id := range l.open {
+				ids = append(ids, strconv.FormatUint(id, 10))
 			}
-			builds = append(b, builds...)
+			q := url.Values{"buildid__in": {strings.Join(ids, ",")}, "order": {"buildid"}}
+			open, err := l.api.builds(ctx, "builds?"+q.Encode())
+			if err != nil {
+				return err
+			}
+			builds = append(open, builds...)
 		}
 		for _, b := range builds {
 			l.event(b)
