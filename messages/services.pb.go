@@ -707,9 +707,11 @@ func (x *WorkerAvailable) GetPaused() bool {
 	return false
 }
 
-// StartBuild asks a builder's actor to run a build for the claimed requests
-// on the worker; it answers BuildFinished when the build is over (and when
-// it could not start).
+// StartBuild asks a builder's actor (from brd) to run a build for the
+// requests on the worker. The builder answers at once: google.protobuf.Empty
+// once the build is spawned (the build claims the requests as it starts, and
+// tells brd BuildFinished when it is over), or a ControlError when it will
+// not run it.
 type StartBuild struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
