@@ -38,6 +38,10 @@ type Runtime struct {
 	Bus *mq.Bus
 	// MasterID is this master's id in DB (its row in masters).
 	MasterID uint64
+	// Applied, when set, is called with each command the db service has
+	// applied and its result, after the state shows it (the metrics
+	// recorder). It must not block.
+	Applied func(*messages.Command, *messages.CommandResult)
 
 	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
 	// by the master before the tree starts and closed after it stops; the
@@ -92,14 +96,16 @@ func (rt *Runtime) SetInput(f config.Fingerprint) { rt.input.Store(&f) }
 func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.MasterConfig, giveUp func(reason any)) *Runtime {
 	tree := NewTree()
 	reg := prometheus.NewRegistry()
+	stats := newStats(reg, tree)
+	restarted := func(kind string) { stats.Restarts.WithLabelValues(kind).Inc() }
 	rt := &Runtime{
 		System:   system,
 		Tree:     tree,
-		Strategy: &Strategy{Tree: tree, Log: log},
-		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp},
+		Strategy: &Strategy{Tree: tree, Log: log, Restarted: restarted},
+		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp, Restarted: restarted},
 		Log:      log,
 		Metrics:  reg,
-		Stats:    newStats(reg, tree),
+		Stats:    stats,
 		Bus:      mq.New(),
 	}
 	rt.SetConfig(1, cfg)

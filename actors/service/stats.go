@@ -16,6 +16,16 @@ type Stats struct {
 	// DBCommands counts commands submitted to the db service, by result:
 	// applied, refused (bad command), failed (the store failed).
 	DBCommands *prometheus.CounterVec
+	// Restarts counts actor restarts by kind, never going down (unlike
+	// buildmaster_actor_restarts, which sums the live actors' counts).
+	Restarts *prometheus.CounterVec
+	// WebSocketClients is the number of connected /ws clients; the status
+	// service sets it as clients come and go.
+	WebSocketClients prometheus.Gauge
+	// Workers counts the configured workers by state: connected, paused
+	// (no new builds), quarantined (none until a deadline, after a build
+	// ended EXCEPTION). The distributor, which knows all three, sets it.
+	Workers *prometheus.GaugeVec
 }
 
 func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
@@ -33,8 +43,17 @@ func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
 		DBCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_db_commands_total", Help: "Commands submitted to the db service, by result.",
 		}, []string{"result"}),
+		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_actor_restarts_total", Help: "Actor restarts by kind, since the master started.",
+		}, []string{"kind"}),
+		WebSocketClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "buildmaster_websocket_clients", Help: "Connected /ws event stream clients.",
+		}),
+		Workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "buildmaster_workers", Help: "Workers connected, paused, and in quarantine after a build ended EXCEPTION.",
+		}, []string{"state"}),
 	}
-	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands,
+	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		treeCollector{tree})
 	return s
