@@ -293,7 +293,11 @@ type MasterConfig struct {
 	Http *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
 	// Properties every build gets (Buildbot's c['properties']); a change's,
 	// a buildset's, the builder's and the worker's properties override them.
-	Properties    map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Reporters (Buildbot's c['services'] reporters); each becomes an actor
+	// under status, and sends the reports its generators want from a
+	// durable outbox.
+	Reporters     []*ReporterConfig `protobuf:"bytes,15,rep,name=reporters,proto3" json:"reporters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -426,6 +430,336 @@ func (x *MasterConfig) GetProperties() map[string]string {
 	return nil
 }
 
+func (x *MasterConfig) GetReporters() []*ReporterConfig {
+	if x != nil {
+		return x.Reporters
+	}
+	return nil
+}
+
+// ReporterConfig is a reporter: where reports go (type and its fields),
+// which builds it reports (mode and the filters), and how delivery is
+// retried.
+type ReporterConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// github_status, github_comment, gitlab_status, http_push or mail.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// github_*, gitlab_status: the API's base URL (default
+	// https://api.github.com, https://gitlab.com).
+	BaseUrl string `protobuf:"bytes,3,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// github_*, gitlab_status: the API token.
+	Token *SecretValue `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// github_status, gitlab_status: the status context, a template (default
+	// buildbot/%(prop:buildername)s).
+	Context string `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// http_push: the URL the builds are POSTed to.
+	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	// http_push: headers added to each POST.
+	Headers map[string]string `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// http_push: basic auth user; mail: the SMTP user (AUTH PLAIN).
+	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`
+	// http_push, mail: the password for username.
+	Password *SecretValue `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
+	// mail: the sender.
+	From string `protobuf:"bytes,10,opt,name=from,proto3" json:"from,omitempty"`
+	// mail: the SMTP relay, host:port.
+	Relay string `protobuf:"bytes,11,opt,name=relay,proto3" json:"relay,omitempty"`
+	// mail: starttls (default), tls or none.
+	Tls string `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// mail: addresses that get every mail.
+	ExtraRecipients []string `protobuf:"bytes,13,rep,name=extra_recipients,json=extraRecipients,proto3" json:"extra_recipients,omitempty"`
+	// mail: send to extra_recipients only, not the changes' authors.
+	OnlyExtraRecipients bool `protobuf:"varint,14,opt,name=only_extra_recipients,json=onlyExtraRecipients,proto3" json:"only_extra_recipients,omitempty"`
+	// Which finished builds are reported: all, or a list of change,
+	// failing, passing, problem, warnings, exception, cancelled. Unset: the
+	// type's default (github_*, gitlab_status: every start and end; http_push:
+	// every start, and ends that fail, pass or warn; mail: ends that fail,
+	// pass or warn).
+	Mode []string `protobuf:"bytes,15,rep,name=mode,proto3" json:"mode,omitempty"`
+	// Filters: only builds of these builders, of builders with these tags,
+	// from these schedulers, on these branches (unset: all).
+	Builders   []string `protobuf:"bytes,16,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags       []string `protobuf:"bytes,17,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers []string `protobuf:"bytes,18,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches   []string `protobuf:"bytes,19,rep,name=branches,proto3" json:"branches,omitempty"`
+	// With mode: report each start too (unset: true but for mail).
+	ReportStart *bool `protobuf:"varint,20,opt,name=report_start,json=reportStart,proto3,oneof" json:"report_start,omitempty"`
+	// How long a report may keep failing before it is dropped (default 24h).
+	Lifetime *durationpb.Duration `protobuf:"bytes,21,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
+	// How many reports may wait; more are dropped and counted (default 10000).
+	OutboxCap uint32 `protobuf:"varint,22,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	// The first retry's wait, doubled per attempt up to retry_max (defaults
+	// 5s and 10m); a target's Retry-After is always honoured.
+	RetryInitial *durationpb.Duration `protobuf:"bytes,23,opt,name=retry_initial,json=retryInitial,proto3" json:"retry_initial,omitempty"`
+	RetryMax     *durationpb.Duration `protobuf:"bytes,24,opt,name=retry_max,json=retryMax,proto3" json:"retry_max,omitempty"`
+	// How long one send may take (default 30s).
+	Timeout       *durationpb.Duration `protobuf:"bytes,25,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReporterConfig) Reset() {
+	*x = ReporterConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReporterConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReporterConfig) ProtoMessage() {}
+
+func (x *ReporterConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReporterConfig.ProtoReflect.Descriptor instead.
+func (*ReporterConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReporterConfig) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetToken() *SecretValue {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetPassword() *SecretValue {
+	if x != nil {
+		return x.Password
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetRelay() string {
+	if x != nil {
+		return x.Relay
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetTls() string {
+	if x != nil {
+		return x.Tls
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetExtraRecipients() []string {
+	if x != nil {
+		return x.ExtraRecipients
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOnlyExtraRecipients() bool {
+	if x != nil {
+		return x.OnlyExtraRecipients
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetMode() []string {
+	if x != nil {
+		return x.Mode
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetSchedulers() []string {
+	if x != nil {
+		return x.Schedulers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetReportStart() bool {
+	if x != nil && x.ReportStart != nil {
+		return *x.ReportStart
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetLifetime() *durationpb.Duration {
+	if x != nil {
+		return x.Lifetime
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+func (x *ReporterConfig) GetRetryInitial() *durationpb.Duration {
+	if x != nil {
+		return x.RetryInitial
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetRetryMax() *durationpb.Duration {
+	if x != nil {
+		return x.RetryMax
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// SecretValue is a token or password: {secret: NAME}, read when the
+// reporter starts, or a literal value.
+type SecretValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret's name.
+	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The value itself (discouraged: it is then in the config file).
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretValue) Reset() {
+	*x = SecretValue{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretValue) ProtoMessage() {}
+
+func (x *SecretValue) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretValue.ProtoReflect.Descriptor instead.
+func (*SecretValue) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SecretValue) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *SecretValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -440,7 +774,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +786,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +799,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LockConfig) GetName() string {
@@ -500,7 +834,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +846,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +859,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LockAccess) GetName() string {
@@ -557,7 +891,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +903,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +916,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -636,7 +970,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +982,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +995,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -728,7 +1062,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1074,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1087,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -828,7 +1162,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1174,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1187,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -958,7 +1292,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1304,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1317,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1129,7 +1463,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1475,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1488,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1219,7 +1553,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1565,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1578,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1279,7 +1613,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1625,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1638,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1332,7 +1666,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1678,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1691,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1406,7 +1740,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1752,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1765,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -1539,7 +1873,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1885,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1898,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -1652,7 +1986,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1998,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +2011,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -1742,7 +2076,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +2088,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +2101,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -1811,7 +2145,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +2157,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +2170,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -1864,7 +2198,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +2210,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +2223,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -1914,7 +2248,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2260,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2273,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -1967,7 +2301,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2313,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2326,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -2006,7 +2340,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xbe\a\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xfc\a\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2026,14 +2360,52 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12L\n" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
-	"properties\x1a9\n" +
+	"properties\x12<\n" +
+	"\treporters\x18\x0f \x03(\v2\x1e.buildmaster.v1.ReporterConfigR\treporters\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"~\n" +
+	"\x12_collapse_requests\"\xe7\a\n" +
+	"\x0eReporterConfig\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
+	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x121\n" +
+	"\x05token\x18\x04 \x01(\v2\x1b.buildmaster.v1.SecretValueR\x05token\x12\x18\n" +
+	"\acontext\x18\x05 \x01(\tR\acontext\x12\x10\n" +
+	"\x03url\x18\x06 \x01(\tR\x03url\x12K\n" +
+	"\aheaders\x18\a \x03(\v2+.buildmaster.v1.ReporterConfig.HeadersEntryB\x04\x88\xb5\x18\x01R\aheaders\x12\x1a\n" +
+	"\busername\x18\b \x01(\tR\busername\x127\n" +
+	"\bpassword\x18\t \x01(\v2\x1b.buildmaster.v1.SecretValueR\bpassword\x12\x12\n" +
+	"\x04from\x18\n" +
+	" \x01(\tR\x04from\x12\x14\n" +
+	"\x05relay\x18\v \x01(\tR\x05relay\x12\x10\n" +
+	"\x03tls\x18\f \x01(\tR\x03tls\x12)\n" +
+	"\x10extra_recipients\x18\r \x03(\tR\x0fextraRecipients\x122\n" +
+	"\x15only_extra_recipients\x18\x0e \x01(\bR\x13onlyExtraRecipients\x12\x12\n" +
+	"\x04mode\x18\x0f \x03(\tR\x04mode\x12\x1a\n" +
+	"\bbuilders\x18\x10 \x03(\tR\bbuilders\x12\x12\n" +
+	"\x04tags\x18\x11 \x03(\tR\x04tags\x12\x1e\n" +
+	"\n" +
+	"schedulers\x18\x12 \x03(\tR\n" +
+	"schedulers\x12\x1a\n" +
+	"\bbranches\x18\x13 \x03(\tR\bbranches\x12&\n" +
+	"\freport_start\x18\x14 \x01(\bH\x00R\vreportStart\x88\x01\x01\x125\n" +
+	"\blifetime\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\blifetime\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x16 \x01(\rR\toutboxCap\x12>\n" +
+	"\rretry_initial\x18\x17 \x01(\v2\x19.google.protobuf.DurationR\fretryInitial\x126\n" +
+	"\tretry_max\x18\x18 \x01(\v2\x19.google.protobuf.DurationR\bretryMax\x123\n" +
+	"\atimeout\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
+	"\r_report_start\"A\n" +
+	"\vSecretValue\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1a\n" +
+	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"~\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -2236,92 +2608,103 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
 	(StepResult)(0),             // 2: buildmaster.v1.StepResult
 	(SchedulerType)(0),          // 3: buildmaster.v1.SchedulerType
 	(*MasterConfig)(nil),        // 4: buildmaster.v1.MasterConfig
-	(*LockConfig)(nil),          // 5: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 6: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 7: buildmaster.v1.ListenConfig
-	(*HttpConfig)(nil),          // 8: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 9: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 10: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 11: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 12: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 13: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 14: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 15: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),     // 16: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 17: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 18: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 19: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 20: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 21: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 22: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 23: buildmaster.v1.MetricsConfig
-	nil,                         // 24: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 25: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                         // 26: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 27: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 28: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 29: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 30: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                         // 31: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 32: google.protobuf.Duration
+	(*ReporterConfig)(nil),      // 5: buildmaster.v1.ReporterConfig
+	(*SecretValue)(nil),         // 6: buildmaster.v1.SecretValue
+	(*LockConfig)(nil),          // 7: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),          // 8: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),        // 9: buildmaster.v1.ListenConfig
+	(*HttpConfig)(nil),          // 10: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),        // 11: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 12: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 13: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 14: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 15: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 16: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 17: buildmaster.v1.TriggerStep
+	(*SchedulerConfig)(nil),     // 18: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),  // 19: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 20: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 21: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 22: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 23: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 24: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 25: buildmaster.v1.MetricsConfig
+	nil,                         // 26: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 27: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                         // 28: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                         // 29: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 30: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 31: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 32: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 33: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                         // 34: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 35: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	7,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	9,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	10, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	16, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	18, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	24, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	21, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	22, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	23, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	5,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	8,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	25, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
-	0,  // 12: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 13: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	32, // 14: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	32, // 15: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	32, // 16: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	32, // 17: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	26, // 18: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	32, // 19: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	32, // 20: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	11, // 21: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	27, // 22: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	28, // 23: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	6,  // 24: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	12, // 25: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	13, // 26: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	14, // 27: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	15, // 28: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	29, // 29: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	32, // 30: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	32, // 31: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	30, // 32: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	3,  // 33: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	32, // 34: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	32, // 35: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	31, // 36: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	17, // 37: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	19, // 38: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	20, // 39: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	32, // 40: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	32, // 41: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	32, // 42: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	2,  // 43: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	9,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	11, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	12, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	18, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	20, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	26, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	23, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	24, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	25, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	7,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	10, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	27, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	5,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
+	6,  // 13: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
+	28, // 14: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	6,  // 15: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
+	35, // 16: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	35, // 17: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	35, // 18: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	35, // 19: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 20: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	1,  // 21: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	35, // 22: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	35, // 23: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	35, // 24: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	35, // 25: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	29, // 26: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	35, // 27: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	35, // 28: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	13, // 29: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	30, // 30: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	31, // 31: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	8,  // 32: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	14, // 33: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	15, // 34: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	16, // 35: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	17, // 36: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	32, // 37: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	35, // 38: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	35, // 39: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	33, // 40: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	3,  // 41: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	35, // 42: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	35, // 43: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	34, // 44: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	19, // 45: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	21, // 46: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	22, // 47: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	35, // 48: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	35, // 49: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	35, // 50: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	2,  // 51: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	52, // [52:52] is the sub-list for method output_type
+	52, // [52:52] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -2332,26 +2715,27 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[4].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
