@@ -87,8 +87,8 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp},
 		Log:      log,
 		Metrics:  reg,
-		Stats:    newStats(reg, tree),
 	}
+	rt.Stats = newStats(reg, tree, func() *state.Store { return rt.DB })
 	rt.SetConfig(1, cfg)
 	return rt
 }

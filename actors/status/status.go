@@ -1,7 +1,8 @@
 // Package status is the `status` service (Buildbot's www service and data
 // API): it owns the www listener (`listen.www`, default 127.0.0.1:8010),
-// which serves the data API read-only at /api/v2 (see API), and will be the
-// parent of status listeners.
+// which serves the data API read-only at /api/v2 (see API), and is the
+// parent of the reporters (actors/reporters: one child reporter:NAME per
+// configured reporter).
 //
 // It accepts messages.ApplyConfig; its listener (Runtime.WWW, bound by the
 // master) cannot change while the master runs. It reads the state through
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/actors/reporters"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
@@ -28,6 +30,7 @@ func Spec() service.Spec {
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.MasterConfig{Listen: &messages.ListenConfig{Www: c.GetListen().GetWww()}}
 		},
+		Groups: func() []service.Group { return []service.Group{reporters.Group()} },
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 			return service.NewHTTPService(rt, s, rt.WWW, Handler(rt))
 		},

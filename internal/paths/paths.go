@@ -53,6 +53,8 @@ const (
 	WorkerPrefix  = "worker:"
 	BuilderPrefix = "builder:"
 	BuildPrefix   = "build:"
+	// ReporterPrefix names the reporters under status.
+	ReporterPrefix = "reporter:"
 )
 
 // WorkerAgent is the id of the actor of a worker process that the master
@@ -74,6 +76,9 @@ func BuildName(brid uint64) string { return BuildPrefix + strconv.FormatUint(bri
 
 // Build is the path of the build of builder that runs the build request brid.
 func Build(builder string, brid uint64) string { return Child(Builder(builder), BuildName(brid)) }
+
+// Reporter is the path of the reporter named name.
+func Reporter(name string) string { return Child(Status, ReporterPrefix+name) }
 
 // Scheduler is the path of the scheduler named name.
 func Scheduler(name string) string { return Child(Schedulers, name) }

@@ -129,7 +129,7 @@ func queueReports(txn *memdb.Txn, seq *ids, b *messages.Build, event report.Even
 			continue
 		}
 		rep = proto.CloneOf(rep)
-		if limit := outboxCap(rep); rep.Pending >= uint64(limit) {
+		if limit := OutboxCap(rep); rep.Pending >= uint64(limit) {
 			rep.Dropped++
 		} else {
 			id, err := seq.nextID(txn, TableOutbox)
@@ -156,7 +156,8 @@ func hasReporters(txn *memdb.Txn) bool {
 	return err == nil && raw != nil
 }
 
-func outboxCap(r *messages.Reporter) uint32 {
+// OutboxCap is how many reports may wait for r.
+func OutboxCap(r *messages.Reporter) uint32 {
 	if r.OutboxCap == 0 {
 		return DefaultOutboxCap
 	}
