@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -78,6 +79,8 @@ type (
 		entry *messages.OutboxEntry
 		err   error
 	}
+	// flush: submit the reports done again, after db failed.
+	flush struct{}
 )
 
 type reporter struct {
@@ -89,20 +92,26 @@ type reporter struct {
 	st     *messages.ReporterState
 	log    *slog.Logger
 
-	// gen counts configs and incarnations of the loop: a message of an
-	// older gen is stale.
+	// gen counts configs: a send or timer of an older gen is stale.
 	gen int
 	// ctx ends when the reporter stops or takes a new config; it bounds
 	// sends and ends the watcher and timers.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// busy: a send or a ReportsDone is in flight, or a retry waits.
-	busy bool
-	// watching: a goroutine waits for the outbox to change.
-	watching bool
-	// head is the report being tried, attempts how often it failed.
+	// head is the report being sent, or waiting to be tried again;
+	// attempts is how often it failed.
 	head     *messages.OutboxEntry
 	attempts int
+	// cursor is the id of the last report finished (delivered, skipped or
+	// dropped): the next is the first after it. Finished reports leave the
+	// outbox in batches (done, then one ReportsDone in flight at a time,
+	// marking); while any has not left, ids only grow, so the cursor holds;
+	// once all have, it goes back to the start of the outbox.
+	cursor  uint64
+	done    []*messages.OutboxEntry
+	marking bool
+	// watching: a goroutine waits for the outbox to change.
+	watching bool
 	// droppedSeen is the outbox's dropped count last logged.
 	droppedSeen uint64
 }
@@ -130,14 +139,15 @@ func (r *reporter) Receive(ctx actor.Context) {
 			r.next(ctx)
 		}
 	case retry:
-		if m.gen == r.gen {
-			r.busy = false
-			r.next(ctx)
+		if m.gen == r.gen && r.head != nil {
+			r.send(ctx, r.head)
 		}
 	case sent:
 		if m.gen == r.gen {
 			r.sent(ctx, m.entry, m.err)
 		}
+	case flush:
+		r.flush(ctx)
 	}
 }
 
@@ -149,7 +159,7 @@ func (r *reporter) configure(ctx actor.Context, cfg *messages.ReporterConfig) {
 	}
 	r.gen++
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.busy, r.watching, r.attempts = false, false, 0
+	r.head, r.attempts, r.watching = nil, 0, false
 	r.cfg, r.policy = cfg, setup.Policy(cfg)
 	r.log = r.rt.Log.With(slog.String("reporter", cfg.GetName()), slog.String("type", cfg.GetType()))
 	r.st.Name, r.st.Type = cfg.GetName(), cfg.GetType()
@@ -164,41 +174,44 @@ func (r *reporter) configure(ctx actor.Context, cfg *messages.ReporterConfig) {
 	r.publish(ctx)
 }
 
-// next starts on the oldest report of the outbox, or waits for one.
+// next sends the first report after the cursor, or waits for one.
 func (r *reporter) next(ctx actor.Context) {
-	if r.busy || r.sender == nil {
+	if r.head != nil || r.sender == nil {
 		r.publish(ctx)
 		return
 	}
 	txn := r.rt.DB.Read()
+	r.counts(txn)
+	if !r.marking && len(r.done) == 0 {
+		r.cursor = 0
+	}
 	var e *messages.OutboxEntry
-	for e = range state.Outbox(txn, r.cfg.GetName(), 0) {
+	for e = range state.Outbox(txn, r.cfg.GetName(), r.cursor) {
 		break
 	}
-	r.counts(txn)
 	if e == nil {
-		r.head, r.attempts = nil, 0
 		r.watch(ctx, state.OutboxWatch(txn, r.cfg.GetName()))
 		r.publish(ctx)
 		return
 	}
-	if r.head == nil || !proto.Equal(r.head, e) {
-		r.head, r.attempts = e, 0
-	}
-	rep, ok := buildReport(txn, e, r.wwwURL())
-	r.busy = true
-	r.publish(ctx)
+	r.head, r.attempts = e, 0
+	r.send(ctx, e)
+}
+
+// send sends e, the head, in a goroutine bounded by the send timeout.
+func (r *reporter) send(ctx actor.Context, e *messages.OutboxEntry) {
+	rep, ok := buildReport(r.rt.DB.Read(), e, r.wwwURL())
 	if !ok {
 		r.log.Warn("dropping a report whose build is gone", slog.Uint64("buildid", e.Buildid), slog.String("event", e.Event))
-		r.markDone(ctx, e)
+		r.finish(ctx, e)
 		return
 	}
-	self, gen, send := ctx.Self(), r.gen, r.sender
+	self, gen, sender, root := ctx.Self(), r.gen, r.sender, r.rt.System.Root
 	sendCtx, cancel := context.WithTimeout(r.ctx, setup.Timeout(r.cfg))
 	go func() {
 		defer cancel()
-		err := send.Send(sendCtx, rep)
-		r.rt.System.Root.Send(self, sent{gen: gen, entry: e, err: err})
+		err := sender.Send(sendCtx, rep)
+		root.Send(self, sent{gen: gen, entry: e, err: err})
 	}()
 }
 
@@ -227,11 +240,11 @@ func (r *reporter) sent(ctx actor.Context, e *messages.OutboxEntry, err error) {
 		r.st.LastSuccess = timestamppb.New(now)
 		r.st.RetryAt = nil
 		r.rt.Stats.ReportsSent.WithLabelValues(r.cfg.GetName()).Inc()
-		r.markDone(ctx, e)
+		r.finish(ctx, e)
 		return
 	case errors.Is(err, report.ErrSkipped):
 		r.log.Info("report not for this target", slog.Uint64("buildid", e.Buildid), slog.String("event", e.Event), slog.Any("reason", err))
-		r.markDone(ctx, e)
+		r.finish(ctx, e)
 		return
 	}
 	r.attempts++
@@ -242,22 +255,16 @@ func (r *reporter) sent(ctx actor.Context, e *messages.OutboxEntry, err error) {
 		r.rt.Stats.ReportsFailed.WithLabelValues(r.cfg.GetName(), "dropped").Inc()
 		r.log.Error("dropping a report", slog.Uint64("buildid", e.Buildid), slog.String("event", e.Event),
 			slog.String("reason", d.Reason))
-		r.markDone(ctx, e)
+		r.finish(ctx, e)
 		return
 	}
 	r.rt.Stats.ReportsFailed.WithLabelValues(r.cfg.GetName(), "retry").Inc()
 	r.st.RetryAt = timestamppb.New(d.At)
 	r.log.Warn("report failed; trying again", slog.Uint64("buildid", e.Buildid), slog.String("event", e.Event),
 		slog.Int("attempts", r.attempts), slog.Time("at", d.At), slog.Any("error", err))
-	r.after(ctx, d.At.Sub(now))
-	r.publish(ctx)
-}
-
-// after has the reporter try its head again in d, busy until then.
-func (r *reporter) after(ctx actor.Context, d time.Duration) {
 	self, gen, done, root := ctx.Self(), r.gen, r.ctx.Done(), r.rt.System.Root
 	go func() {
-		t := time.NewTimer(d)
+		t := time.NewTimer(d.At.Sub(now))
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -265,25 +272,38 @@ func (r *reporter) after(ctx actor.Context, d time.Duration) {
 		case <-done:
 		}
 	}()
+	r.publish(ctx)
 }
 
-// markDone tells db e is done, then goes on with the next report.
-func (r *reporter) markDone(ctx actor.Context, e *messages.OutboxEntry) {
-	r.busy = true
-	gen := r.gen
+// finish moves on from e, which leaves the outbox with the next batch.
+func (r *reporter) finish(ctx actor.Context, e *messages.OutboxEntry) {
+	r.head, r.attempts, r.cursor = nil, 0, e.Id
+	r.done = append(r.done, e)
+	r.flush(ctx)
+	r.next(ctx)
+}
+
+// flush tells db the reports done, unless it is being told already.
+func (r *reporter) flush(ctx actor.Context) {
+	if r.marking || len(r.done) == 0 {
+		return
+	}
+	batch := r.done[:min(len(r.done), state.MaxIDs)]
+	r.done = r.done[len(batch):]
+	r.marking = true
 	cmd := &messages.Command{Kind: &messages.Command_ReportsDone{ReportsDone: &messages.ReportsDone{
-		Reporter: r.cfg.GetName(), Reports: []*messages.OutboxEntry{e}}}}
+		Reporter: r.cfg.GetName(), Reports: batch}}}
 	db.Submit(ctx, cmd, func(_ *messages.CommandResult, err error) {
-		if gen != r.gen {
-			return
-		}
+		r.marking = false
 		if err != nil {
-			// The report stays at the head: it is sent again after a pause.
-			r.log.Error("cannot remove a report from the outbox", slog.Uint64("buildid", e.Buildid), slog.Any("error", err))
-			r.after(ctx, time.Second)
+			// They stay in the outbox until told again.
+			r.log.Error("cannot remove reports from the outbox", slog.Int("reports", len(batch)), slog.Any("error", err))
+			r.done = slices.Concat(batch, r.done)
+			self, root := ctx.Self(), r.rt.System.Root
+			time.AfterFunc(time.Second, func() { root.Send(self, flush{}) })
 			return
 		}
-		r.busy, r.head, r.attempts = false, nil, 0
+		r.flush(ctx)
 		r.next(ctx)
 	})
 }
