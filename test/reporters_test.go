@@ -28,9 +28,9 @@ reporters:
 // hookTarget is an http_push target that answers 503 while down and
 // records, once up, each report it takes as (buildid, complete).
 type hookTarget struct {
-	up   atomic.Bool
-	mu   sync.Mutex
-	got  []hookReport
+	up  atomic.Bool
+	mu  sync.Mutex
+	got []hookReport
 }
 
 type hookReport struct {

@@ -49,8 +49,7 @@ type Options struct {
 // for mail unless it is true); without, the type's default generators with
 // the filters.
 func Generators(c *messages.ReporterConfig) ([]*messages.ReportGenerator, error) {
-	f := &messages.ReportGenerator{Builders: c.GetBuilders(), Tags: c.GetTags(), Schedulers: c.GetSchedulers(), Branches: c.GetBranches()}
-	g := f
+	g := &messages.ReportGenerator{Builders: c.GetBuilders(), Tags: c.GetTags(), Schedulers: c.GetSchedulers(), Branches: c.GetBranches()}
 	switch {
 	case len(c.GetMode()) > 0:
 		modes, err := modes(c.GetMode())
@@ -76,16 +75,17 @@ func Generators(c *messages.ReporterConfig) ([]*messages.ReportGenerator, error)
 	return []*messages.ReportGenerator{g}, nil
 }
 
-// modes reads mode: [all] or a list of Buildbot's modes.
+// modes reads mode: [all], or a list of Buildbot's modes, each standing
+// for itself (as Buildbot's tuple of modes).
 func modes(list []string) ([]string, error) {
 	var ms []report.Mode
 	var err error
-	if len(list) > 1 && slices.Contains(list, "all") {
+	switch {
+	case len(list) == 1 && list[0] == "all":
+		ms, err = report.ParseMode("all")
+	case slices.Contains(list, "all"):
 		return nil, errors.New("mode: all stands for failing, passing, warnings, exception and cancelled; give it alone, as mode: [all]")
-	}
-	if len(list) == 1 {
-		ms, err = report.ParseMode(list[0])
-	} else {
+	default:
 		ms, err = report.ParseModes(list)
 	}
 	if err != nil {
