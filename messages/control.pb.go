@@ -31,6 +31,9 @@ const (
 	ChangeKind_CHANGE_KIND_ADDED       ChangeKind = 1
 	ChangeKind_CHANGE_KIND_REMOVED     ChangeKind = 2
 	ChangeKind_CHANGE_KIND_CHANGED     ChangeKind = 3
+	// Stopped and started anew: the config kept its name but changed its kind
+	// (a scheduler's type), which Buildbot counts as removed and added.
+	ChangeKind_CHANGE_KIND_REPLACED ChangeKind = 4
 )
 
 // Enum value maps for ChangeKind.
@@ -40,12 +43,14 @@ var (
 		1: "CHANGE_KIND_ADDED",
 		2: "CHANGE_KIND_REMOVED",
 		3: "CHANGE_KIND_CHANGED",
+		4: "CHANGE_KIND_REPLACED",
 	}
 	ChangeKind_value = map[string]int32{
 		"CHANGE_KIND_UNSPECIFIED": 0,
 		"CHANGE_KIND_ADDED":       1,
 		"CHANGE_KIND_REMOVED":     2,
 		"CHANGE_KIND_CHANGED":     3,
+		"CHANGE_KIND_REPLACED":    4,
 	}
 )
 
@@ -542,7 +547,7 @@ func (x *ConfigError) GetMessage() string {
 	return ""
 }
 
-// ServiceChange is one node of the tree added, removed or changed by a reconfig.
+// ServiceChange is one node of the tree added, removed, changed or replaced by a reconfig.
 type ServiceChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tree path, e.g. `master/botmaster/builder:runtests`.
@@ -1676,13 +1681,14 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\x0e2\x1c.buildmaster.v1.WorkerActionR\x06action\"M\n" +
 	"\x15WorkerControlResponse\x12\x1c\n" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
-	"\x06paused\x18\x02 \x01(\bR\x06paused*r\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused*\x8c\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHANGE_KIND_ADDED\x10\x01\x12\x17\n" +
 	"\x13CHANGE_KIND_REMOVED\x10\x02\x12\x17\n" +
-	"\x13CHANGE_KIND_CHANGED\x10\x03*y\n" +
+	"\x13CHANGE_KIND_CHANGED\x10\x03\x12\x18\n" +
+	"\x14CHANGE_KIND_REPLACED\x10\x04*y\n" +
 	"\bStopMode\x12\x19\n" +
 	"\x15STOP_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTOP_MODE_NOW\x10\x01\x12\x13\n" +

@@ -1319,16 +1319,20 @@ func (x *WorkerConfiguredOn) GetMasterid() uint64 {
 
 // Worker is a row of `workers`, with `configured_workers` and `connected_workers`.
 type Worker struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	InfoJson      string                 `protobuf:"bytes,3,opt,name=info_json,json=infoJson,proto3" json:"info_json,omitempty"`
-	Paused        bool                   `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
-	Graceful      bool                   `protobuf:"varint,5,opt,name=graceful,proto3" json:"graceful,omitempty"`
-	ConfiguredOn  []*WorkerConfiguredOn  `protobuf:"bytes,6,rep,name=configured_on,json=configuredOn,proto3" json:"configured_on,omitempty"`
-	ConnectedTo   []uint64               `protobuf:"varint,7,rep,packed,name=connected_to,json=connectedTo,proto3" json:"connected_to,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name         string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	InfoJson     string                 `protobuf:"bytes,3,opt,name=info_json,json=infoJson,proto3" json:"info_json,omitempty"`
+	Paused       bool                   `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
+	Graceful     bool                   `protobuf:"varint,5,opt,name=graceful,proto3" json:"graceful,omitempty"`
+	ConfiguredOn []*WorkerConfiguredOn  `protobuf:"bytes,6,rep,name=configured_on,json=configuredOn,proto3" json:"configured_on,omitempty"`
+	ConnectedTo  []uint64               `protobuf:"varint,7,rep,packed,name=connected_to,json=connectedTo,proto3" json:"connected_to,omitempty"`
+	// In quarantine until then (epoch seconds; 0: not), for
+	// quarantine_timeout seconds: not a Buildbot field.
+	QuarantineUntil   int64 `protobuf:"varint,20,opt,name=quarantine_until,json=quarantineUntil,proto3" json:"quarantine_until,omitempty"`
+	QuarantineTimeout int64 `protobuf:"varint,21,opt,name=quarantine_timeout,json=quarantineTimeout,proto3" json:"quarantine_timeout,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Worker) Reset() {
@@ -1408,6 +1412,20 @@ func (x *Worker) GetConnectedTo() []uint64 {
 		return x.ConnectedTo
 	}
 	return nil
+}
+
+func (x *Worker) GetQuarantineUntil() int64 {
+	if x != nil {
+		return x.QuarantineUntil
+	}
+	return 0
+}
+
+func (x *Worker) GetQuarantineTimeout() int64 {
+	if x != nil {
+		return x.QuarantineTimeout
+	}
+	return 0
 }
 
 // Scheduler is a row of `schedulers`; masterid (from `scheduler_masters`) is 0 when no master runs it.
@@ -1818,6 +1836,7 @@ type Command struct {
 	//	*Command_WorkerDisconnected
 	//	*Command_SetObjectState
 	//	*Command_ConfigureMaster
+	//	*Command_SetWorkerState
 	//	*Command_MasterActive
 	//	*Command_MasterStopped
 	//	*Command_ReportsDone
@@ -2043,6 +2062,15 @@ func (x *Command) GetConfigureMaster() *ConfigureMaster {
 	return nil
 }
 
+func (x *Command) GetSetWorkerState() *SetWorkerState {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetWorkerState); ok {
+			return x.SetWorkerState
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetMasterActive() *MasterActive {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_MasterActive); ok {
@@ -2154,6 +2182,10 @@ type Command_ConfigureMaster struct {
 	ConfigureMaster *ConfigureMaster `protobuf:"bytes,20,opt,name=configure_master,json=configureMaster,proto3,oneof"`
 }
 
+type Command_SetWorkerState struct {
+	SetWorkerState *SetWorkerState `protobuf:"bytes,40,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
+}
+
 type Command_MasterActive struct {
 	MasterActive *MasterActive `protobuf:"bytes,21,opt,name=master_active,json=masterActive,proto3,oneof"`
 }
@@ -2205,6 +2237,8 @@ func (*Command_WorkerDisconnected) isCommand_Kind() {}
 func (*Command_SetObjectState) isCommand_Kind() {}
 
 func (*Command_ConfigureMaster) isCommand_Kind() {}
+
+func (*Command_SetWorkerState) isCommand_Kind() {}
 
 func (*Command_MasterActive) isCommand_Kind() {}
 
@@ -4203,6 +4237,85 @@ func (x *WorkerDisconnected) GetMasterid() uint64 {
 	return 0
 }
 
+// SetWorkerState records a worker's state (Buildbot's setWorkerState):
+// paused, graceful (shutting down once its builds end), and its quarantine
+// (quarantine_until 0: none).
+type SetWorkerState struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Workerid          uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	Paused            bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	Graceful          bool                   `protobuf:"varint,3,opt,name=graceful,proto3" json:"graceful,omitempty"`
+	QuarantineUntil   int64                  `protobuf:"varint,4,opt,name=quarantine_until,json=quarantineUntil,proto3" json:"quarantine_until,omitempty"`
+	QuarantineTimeout int64                  `protobuf:"varint,5,opt,name=quarantine_timeout,json=quarantineTimeout,proto3" json:"quarantine_timeout,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SetWorkerState) Reset() {
+	*x = SetWorkerState{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetWorkerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetWorkerState) ProtoMessage() {}
+
+func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
+func (*SetWorkerState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *SetWorkerState) GetWorkerid() uint64 {
+	if x != nil {
+		return x.Workerid
+	}
+	return 0
+}
+
+func (x *SetWorkerState) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *SetWorkerState) GetGraceful() bool {
+	if x != nil {
+		return x.Graceful
+	}
+	return false
+}
+
+func (x *SetWorkerState) GetQuarantineUntil() int64 {
+	if x != nil {
+		return x.QuarantineUntil
+	}
+	return 0
+}
+
+func (x *SetWorkerState) GetQuarantineTimeout() int64 {
+	if x != nil {
+		return x.QuarantineTimeout
+	}
+	return 0
+}
+
 // SetObjectState sets one value of an object's state (Buildbot's
 // setState), finding or adding the object by (object_name, class_name).
 type SetObjectState struct {
@@ -4217,7 +4330,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4229,7 +4342,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4242,7 +4355,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -4296,7 +4409,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4308,7 +4421,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4321,7 +4434,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4545,7 +4658,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"compressed\"N\n" +
 	"\x12WorkerConfiguredOn\x12\x1c\n" +
 	"\tbuilderid\x18\x01 \x01(\x04R\tbuilderid\x12\x1a\n" +
-	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\xe9\x01\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\xc3\x02\n" +
 	"\x06Worker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -4553,7 +4666,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06paused\x18\x04 \x01(\bR\x06paused\x12\x1a\n" +
 	"\bgraceful\x18\x05 \x01(\bR\bgraceful\x12G\n" +
 	"\rconfigured_on\x18\x06 \x03(\v2\".buildmaster.v1.WorkerConfiguredOnR\fconfiguredOn\x12!\n" +
-	"\fconnected_to\x18\a \x03(\x04R\vconnectedTo\"e\n" +
+	"\fconnected_to\x18\a \x03(\x04R\vconnectedTo\x12)\n" +
+	"\x10quarantine_until\x18\x14 \x01(\x03R\x0fquarantineUntil\x12-\n" +
+	"\x12quarantine_timeout\x18\x15 \x01(\x03R\x11quarantineTimeout\"e\n" +
 	"\tScheduler\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -4585,7 +4700,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\x92\r\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xde\r\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4611,7 +4726,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10worker_connected\x18\x11 \x01(\v2\x1f.buildmaster.v1.WorkerConnectedH\x00R\x0fworkerConnected\x12U\n" +
 	"\x13worker_disconnected\x18\x12 \x01(\v2\".buildmaster.v1.WorkerDisconnectedH\x00R\x12workerDisconnected\x12J\n" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
-	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12C\n" +
+	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12J\n" +
+	"\x10set_worker_state\x18( \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12C\n" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
 	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x12@\n" +
 	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDoneB\x06\n" +
@@ -4787,7 +4903,13 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\tinfo_json\x18\x03 \x01(\tR\binfoJson\"L\n" +
 	"\x12WorkerDisconnected\x12\x1a\n" +
 	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x1a\n" +
-	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\x83\x01\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\xba\x01\n" +
+	"\x0eSetWorkerState\x12\x1a\n" +
+	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x16\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x1a\n" +
+	"\bgraceful\x18\x03 \x01(\bR\bgraceful\x12)\n" +
+	"\x10quarantine_until\x18\x04 \x01(\x03R\x0fquarantineUntil\x12-\n" +
+	"\x12quarantine_timeout\x18\x05 \x01(\x03R\x11quarantineTimeout\"\x83\x01\n" +
 	"\x0eSetObjectState\x12\x1f\n" +
 	"\vobject_name\x18\x01 \x01(\tR\n" +
 	"objectName\x12\x1d\n" +
@@ -4826,7 +4948,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -4878,8 +5000,9 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*FindOrAddWorker)(nil),       // 47: buildmaster.v1.FindOrAddWorker
 	(*WorkerConnected)(nil),       // 48: buildmaster.v1.WorkerConnected
 	(*WorkerDisconnected)(nil),    // 49: buildmaster.v1.WorkerDisconnected
-	(*SetObjectState)(nil),        // 50: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 51: buildmaster.v1.CommandResult
+	(*SetWorkerState)(nil),        // 50: buildmaster.v1.SetWorkerState
+	(*SetObjectState)(nil),        // 51: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 52: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -4905,33 +5028,34 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	47, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
 	48, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
 	49, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	50, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	51, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	22, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	30, // 25: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	31, // 26: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	27, // 27: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
-	28, // 28: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	29, // 29: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	23, // 30: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	24, // 31: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 32: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	24, // 33: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	26, // 34: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 35: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	50, // 36: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 37: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 38: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 39: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	38, // 40: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	40, // 41: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	38, // 42: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	42, // 43: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	1,  // 44: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	50, // 25: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	30, // 26: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	31, // 27: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	27, // 28: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	28, // 29: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	29, // 30: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	23, // 31: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	24, // 32: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 33: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	24, // 34: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	26, // 35: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 36: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	51, // 37: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 38: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 39: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 40: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	38, // 41: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	40, // 42: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	38, // 43: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	42, // 44: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	1,  // 45: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4964,6 +5088,7 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_WorkerDisconnected)(nil),
 		(*Command_SetObjectState)(nil),
 		(*Command_ConfigureMaster)(nil),
+		(*Command_SetWorkerState)(nil),
 		(*Command_MasterActive)(nil),
 		(*Command_MasterStopped)(nil),
 		(*Command_ReportsDone)(nil),
@@ -4975,7 +5100,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   51,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

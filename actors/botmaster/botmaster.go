@@ -4,8 +4,11 @@
 // the seed's layout where workers and builders are children of botmaster.
 //
 // It accepts messages.ApplyConfig (workers and builders are diffed by name:
-// added spawned, removed stopped, changed reconfigured in place), and from
-// the master messages.StopMasterRequest for a clean shutdown (shutdown.go). A builder
+// added spawned, removed stopped, changed reconfigured in place; then brd is
+// given the config, before the master hears that it is applied, so that brd
+// never starts a build on a builder whose actor does not exist yet), brd's
+// configWanted, and from the master messages.StopMasterRequest for a clean
+// shutdown (shutdown.go). A builder
 // actor accepts a messages.BuilderConfig, its new config, taken in place. A
 // worker actor (worker.go) is the master's side of that worker's
 // connection: see workerActor for what it accepts.
@@ -43,7 +46,11 @@ type botmaster struct {
 }
 
 func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
-	return &botmaster{Base: service.NewBase(rt, s)}
+	b := &botmaster{Base: service.NewBase(rt, s)}
+	b.Applied = func(ctx actor.Context, cfg *messages.MasterConfig) {
+		ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), brdConfig{cfg: cfg})
+	}
+	return b
 }
 
 // Receive implements actor.Actor.
@@ -74,13 +81,13 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		}
 		ctx.RequestWithCustomSender(actor.NewPID(ctx.Self().Address, path), m, ctx.Sender())
 		return
+	case configWanted: // brd restarted
+		b.Applied(ctx, b.Config)
+		return
 	case *actor.Started:
 		if _, err := service.Spawn(ctx, b.RT, paths.BRDName, "brd", func() actor.Actor { return newBRD(b.RT) }); err != nil {
 			panic(err)
 		}
-	case *messages.ApplyConfig:
-		// The end of a reconfig wakes the distributor for every builder.
-		defer ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{})
 	}
 	b.Base.Receive(ctx)
 }

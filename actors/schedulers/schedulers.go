@@ -4,7 +4,9 @@
 //
 // It accepts messages.ApplyConfig (schedulers diffed by name; unlike
 // Buildbot, which replaces a changed scheduler, a scheduler actor accepts
-// its new messages.SchedulerConfig in place), and, from other processes
+// its new messages.SchedulerConfig in place, unless its type changed: then,
+// as in Buildbot, the old one is stopped, its timers with it, and a new one
+// started), and, from other processes
 // too, messages.ForceBuildRequest (Buildbot's ForceScheduler, as
 // `buildmaster force`): with the admin token, through a force scheduler that
 // lists the builder, a buildset is added and the distributor woken; the
@@ -39,7 +41,8 @@ func Spec() service.Spec {
 		Name: paths.SchedulersName, Kind: "scheduler_manager",
 		Groups: func() []service.Group {
 			return []service.Group{&service.NamedGroup[*messages.SchedulerConfig]{Kind: "scheduler",
-				List: (*messages.MasterConfig).GetSchedulers, Name: (*messages.SchedulerConfig).GetName, New: newScheduler}}
+				List: (*messages.MasterConfig).GetSchedulers, Name: (*messages.SchedulerConfig).GetName, New: newScheduler,
+				Class: func(c *messages.SchedulerConfig) string { return c.GetType().String() }}}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 			return &manager{Base: service.NewBase(rt, s), now: time.Now}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,11 @@ type Runtime struct {
 	// by the master before the tree starts and closed after it stops; the
 	// status and debug services serve on them (HTTPService). nil: none.
 	WWW, Debug *httpserve.Listener
+	// Workers and WorkersPB are the worker listeners (listen.workers:
+	// msgpack over WebSocket, over TLS when WorkersTLS is set;
+	// listen.workers_pb: PB), bound likewise; pbmanager serves them.
+	Workers, WorkersPB *httpserve.Listener
+	WorkersTLS         *tls.Config
 
 	// Token is the admin token control requests must carry. Never logged.
 	Token string

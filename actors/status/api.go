@@ -146,6 +146,7 @@ func endpointViews() map[string]dataapi.View {
 		// workerinfo as an object; connected_to as [{"masterid": N}]
 		// (configured_on is [{"builderid": B, "masterid": M}] as it is).
 		"workers": {Names: map[string]string{"id": "workerid"}, Hidden: map[string]bool{"info_json": true, "connected_to": true},
+			Null: map[string]bool{"quarantine_until": true, "quarantine_timeout": true},
 			Derived: map[string]func(proto.Message) any{
 				"workerinfo":   func(m proto.Message) any { return jsonObject(m.(*messages.Worker).GetInfoJson()) },
 				"connected_to": connectedTo,

@@ -283,9 +283,9 @@ func TestRecordsShowBuildbotShapes(t *testing.T) {
 		{"workers", &messages.Worker{Id: 1, Name: "w", InfoJson: `{"a":1}`, ConnectedTo: []uint64{1, 3},
 			ConfiguredOn: []*messages.WorkerConfiguredOn{{Builderid: 2, Masterid: 1}, {Builderid: 4, Masterid: 3}}},
 			`{"configured_on":[{"builderid":2,"masterid":1},{"builderid":4,"masterid":3}],"connected_to":[{"masterid":1},{"masterid":3}],` +
-				`"graceful":false,"name":"w","paused":false,"workerid":1,"workerinfo":{"a":1}}`},
+				`"graceful":false,"name":"w","paused":false,"quarantine_timeout":null,"quarantine_until":null,"workerid":1,"workerinfo":{"a":1}}`},
 		{"workers", &messages.Worker{Id: 2, Name: "v", InfoJson: "{not json"},
-			`{"configured_on":[],"connected_to":[],"graceful":false,"name":"v","paused":false,"workerid":2,"workerinfo":"{not json"}`},
+			`{"configured_on":[],"connected_to":[],"graceful":false,"name":"v","paused":false,"quarantine_timeout":null,"quarantine_until":null,"workerid":2,"workerinfo":"{not json"}`},
 		{"sourcestamps", &messages.SourceStamp{Id: 5, SsHash: "h", Patchid: 7, Repository: "r", Project: "p", CreatedAt: 9},
 			`{"branch":null,"codebase":"","created_at":9,"patch":{"patchid":7},"project":"p","repository":"r","revision":null,"ssid":5}`},
 	} {

@@ -80,6 +80,8 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyFindOrAddWorker(txn, seq, k.FindOrAddWorker)
 	case *messages.Command_WorkerConnected:
 		return applyWorkerConnected(txn, seq, k.WorkerConnected)
+	case *messages.Command_SetWorkerState:
+		return applySetWorkerState(txn, seq, k.SetWorkerState)
 	case *messages.Command_WorkerDisconnected:
 		return applyWorkerDisconnected(txn, seq, k.WorkerDisconnected)
 	case *messages.Command_SetObjectState:
