@@ -297,7 +297,11 @@ type MasterConfig struct {
 	UploadsDir string `protobuf:"bytes,20,opt,name=uploads_dir,json=uploadsDir,proto3" json:"uploads_dir,omitempty"`
 	// Properties every build gets (Buildbot's c['properties']); a change's,
 	// a buildset's, the builder's and the worker's properties override them.
-	Properties    map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Reporters (Buildbot's c['services'] reporters); each becomes an actor
+	// under status, and sends the reports its generators want from a
+	// durable outbox.
+	Reporters     []*ReporterConfig `protobuf:"bytes,15,rep,name=reporters,proto3" json:"reporters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -437,6 +441,336 @@ func (x *MasterConfig) GetProperties() map[string]string {
 	return nil
 }
 
+func (x *MasterConfig) GetReporters() []*ReporterConfig {
+	if x != nil {
+		return x.Reporters
+	}
+	return nil
+}
+
+// ReporterConfig is a reporter: where reports go (type and its fields),
+// which builds it reports (mode and the filters), and how delivery is
+// retried.
+type ReporterConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// github_status, github_comment, gitlab_status, http_push or mail.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// github_*, gitlab_status: the API's base URL (default
+	// https://api.github.com, https://gitlab.com).
+	BaseUrl string `protobuf:"bytes,3,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// github_*, gitlab_status: the API token.
+	Token *SecretValue `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// github_status, gitlab_status: the status context, a template (default
+	// buildbot/%(prop:buildername)s).
+	Context string `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// http_push: the URL the builds are POSTed to.
+	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	// http_push: headers added to each POST.
+	Headers map[string]string `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// http_push: basic auth user; mail: the SMTP user (AUTH PLAIN).
+	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`
+	// http_push, mail: the password for username.
+	Password *SecretValue `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
+	// mail: the sender.
+	From string `protobuf:"bytes,10,opt,name=from,proto3" json:"from,omitempty"`
+	// mail: the SMTP relay, host:port.
+	Relay string `protobuf:"bytes,11,opt,name=relay,proto3" json:"relay,omitempty"`
+	// mail: starttls (default), tls or none.
+	Tls string `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// mail: addresses that get every mail.
+	ExtraRecipients []string `protobuf:"bytes,13,rep,name=extra_recipients,json=extraRecipients,proto3" json:"extra_recipients,omitempty"`
+	// mail: send to extra_recipients only, not the changes' authors.
+	OnlyExtraRecipients bool `protobuf:"varint,14,opt,name=only_extra_recipients,json=onlyExtraRecipients,proto3" json:"only_extra_recipients,omitempty"`
+	// Which finished builds are reported: all, or a list of change,
+	// failing, passing, problem, warnings, exception, cancelled. Unset: the
+	// type's default (github_*, gitlab_status: every start and end; http_push:
+	// every start, and ends that fail, pass or warn; mail: ends that fail,
+	// pass or warn).
+	Mode []string `protobuf:"bytes,15,rep,name=mode,proto3" json:"mode,omitempty"`
+	// Filters: only builds of these builders, of builders with these tags,
+	// from these schedulers, on these branches (unset: all).
+	Builders   []string `protobuf:"bytes,16,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags       []string `protobuf:"bytes,17,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers []string `protobuf:"bytes,18,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches   []string `protobuf:"bytes,19,rep,name=branches,proto3" json:"branches,omitempty"`
+	// With mode: report each start too (unset: true but for mail).
+	ReportStart *bool `protobuf:"varint,20,opt,name=report_start,json=reportStart,proto3,oneof" json:"report_start,omitempty"`
+	// How long a report may keep failing before it is dropped (default 24h).
+	Lifetime *durationpb.Duration `protobuf:"bytes,21,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
+	// How many reports may wait; more are dropped and counted (default 10000).
+	OutboxCap uint32 `protobuf:"varint,22,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	// The first retry's wait, doubled per attempt up to retry_max (defaults
+	// 5s and 10m); a target's Retry-After is always honoured.
+	RetryInitial *durationpb.Duration `protobuf:"bytes,23,opt,name=retry_initial,json=retryInitial,proto3" json:"retry_initial,omitempty"`
+	RetryMax     *durationpb.Duration `protobuf:"bytes,24,opt,name=retry_max,json=retryMax,proto3" json:"retry_max,omitempty"`
+	// How long one send may take (default 30s).
+	Timeout       *durationpb.Duration `protobuf:"bytes,25,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReporterConfig) Reset() {
+	*x = ReporterConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReporterConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReporterConfig) ProtoMessage() {}
+
+func (x *ReporterConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReporterConfig.ProtoReflect.Descriptor instead.
+func (*ReporterConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReporterConfig) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetToken() *SecretValue {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetPassword() *SecretValue {
+	if x != nil {
+		return x.Password
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetRelay() string {
+	if x != nil {
+		return x.Relay
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetTls() string {
+	if x != nil {
+		return x.Tls
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetExtraRecipients() []string {
+	if x != nil {
+		return x.ExtraRecipients
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOnlyExtraRecipients() bool {
+	if x != nil {
+		return x.OnlyExtraRecipients
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetMode() []string {
+	if x != nil {
+		return x.Mode
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetSchedulers() []string {
+	if x != nil {
+		return x.Schedulers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetReportStart() bool {
+	if x != nil && x.ReportStart != nil {
+		return *x.ReportStart
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetLifetime() *durationpb.Duration {
+	if x != nil {
+		return x.Lifetime
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+func (x *ReporterConfig) GetRetryInitial() *durationpb.Duration {
+	if x != nil {
+		return x.RetryInitial
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetRetryMax() *durationpb.Duration {
+	if x != nil {
+		return x.RetryMax
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// SecretValue is a token or password: {secret: NAME}, read when the
+// reporter starts, or a literal value.
+type SecretValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret's name.
+	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The value itself (discouraged: it is then in the config file).
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretValue) Reset() {
+	*x = SecretValue{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretValue) ProtoMessage() {}
+
+func (x *SecretValue) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretValue.ProtoReflect.Descriptor instead.
+func (*SecretValue) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SecretValue) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *SecretValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -451,7 +785,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +797,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +810,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LockConfig) GetName() string {
@@ -511,7 +845,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +857,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +870,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LockAccess) GetName() string {
@@ -578,7 +912,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +924,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +937,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -659,7 +993,7 @@ type TLSConfig struct {
 
 func (x *TLSConfig) Reset() {
 	*x = TLSConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +1005,7 @@ func (x *TLSConfig) String() string {
 func (*TLSConfig) ProtoMessage() {}
 
 func (x *TLSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +1018,7 @@ func (x *TLSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
 func (*TLSConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TLSConfig) GetCertFile() string {
@@ -731,7 +1065,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +1077,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +1090,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -826,7 +1160,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +1172,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +1185,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -926,7 +1260,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1272,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1285,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -1062,7 +1396,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1408,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1421,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1323,7 +1657,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1669,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1682,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1413,7 +1747,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1759,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1772,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1473,7 +1807,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1819,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1832,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1526,7 +1860,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1872,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1885,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1593,7 +1927,7 @@ type FileUploadStep struct {
 
 func (x *FileUploadStep) Reset() {
 	*x = FileUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1939,7 @@ func (x *FileUploadStep) String() string {
 func (*FileUploadStep) ProtoMessage() {}
 
 func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1952,7 @@ func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
 func (*FileUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FileUploadStep) GetWorkersrc() string {
@@ -1688,7 +2022,7 @@ type DirectoryUploadStep struct {
 
 func (x *DirectoryUploadStep) Reset() {
 	*x = DirectoryUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +2034,7 @@ func (x *DirectoryUploadStep) String() string {
 func (*DirectoryUploadStep) ProtoMessage() {}
 
 func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +2047,7 @@ func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
 func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DirectoryUploadStep) GetWorkersrc() string {
@@ -1777,7 +2111,7 @@ type FileDownloadStep struct {
 
 func (x *FileDownloadStep) Reset() {
 	*x = FileDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2123,7 @@ func (x *FileDownloadStep) String() string {
 func (*FileDownloadStep) ProtoMessage() {}
 
 func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2136,7 @@ func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
 func (*FileDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FileDownloadStep) GetMastersrc() string {
@@ -1863,7 +2197,7 @@ type StringDownloadStep struct {
 
 func (x *StringDownloadStep) Reset() {
 	*x = StringDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2209,7 @@ func (x *StringDownloadStep) String() string {
 func (*StringDownloadStep) ProtoMessage() {}
 
 func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2222,7 @@ func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
 func (*StringDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StringDownloadStep) GetS() string {
@@ -1944,7 +2278,7 @@ type MakeDirectoryStep struct {
 
 func (x *MakeDirectoryStep) Reset() {
 	*x = MakeDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2290,7 @@ func (x *MakeDirectoryStep) String() string {
 func (*MakeDirectoryStep) ProtoMessage() {}
 
 func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2303,7 @@ func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
 func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MakeDirectoryStep) GetDir() string {
@@ -1990,7 +2324,7 @@ type RemoveDirectoryStep struct {
 
 func (x *RemoveDirectoryStep) Reset() {
 	*x = RemoveDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2336,7 @@ func (x *RemoveDirectoryStep) String() string {
 func (*RemoveDirectoryStep) ProtoMessage() {}
 
 func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2349,7 @@ func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
 func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RemoveDirectoryStep) GetDir() string {
@@ -2057,7 +2391,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2403,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2416,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -2190,7 +2524,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2536,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +2549,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -2303,7 +2637,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2649,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2662,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -2393,7 +2727,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2739,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2752,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -2462,7 +2796,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2808,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2821,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -2515,7 +2849,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2527,7 +2861,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2540,7 +2874,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -2565,7 +2899,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2911,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2924,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -2618,7 +2952,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2964,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2977,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -2657,7 +2991,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xdf\a\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x9d\b\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2679,14 +3013,52 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"uploadsDir\x12L\n" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
-	"properties\x1a9\n" +
+	"properties\x12<\n" +
+	"\treporters\x18\x0f \x03(\v2\x1e.buildmaster.v1.ReporterConfigR\treporters\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"~\n" +
+	"\x12_collapse_requests\"\xe7\a\n" +
+	"\x0eReporterConfig\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
+	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x121\n" +
+	"\x05token\x18\x04 \x01(\v2\x1b.buildmaster.v1.SecretValueR\x05token\x12\x18\n" +
+	"\acontext\x18\x05 \x01(\tR\acontext\x12\x10\n" +
+	"\x03url\x18\x06 \x01(\tR\x03url\x12K\n" +
+	"\aheaders\x18\a \x03(\v2+.buildmaster.v1.ReporterConfig.HeadersEntryB\x04\x88\xb5\x18\x01R\aheaders\x12\x1a\n" +
+	"\busername\x18\b \x01(\tR\busername\x127\n" +
+	"\bpassword\x18\t \x01(\v2\x1b.buildmaster.v1.SecretValueR\bpassword\x12\x12\n" +
+	"\x04from\x18\n" +
+	" \x01(\tR\x04from\x12\x14\n" +
+	"\x05relay\x18\v \x01(\tR\x05relay\x12\x10\n" +
+	"\x03tls\x18\f \x01(\tR\x03tls\x12)\n" +
+	"\x10extra_recipients\x18\r \x03(\tR\x0fextraRecipients\x122\n" +
+	"\x15only_extra_recipients\x18\x0e \x01(\bR\x13onlyExtraRecipients\x12\x12\n" +
+	"\x04mode\x18\x0f \x03(\tR\x04mode\x12\x1a\n" +
+	"\bbuilders\x18\x10 \x03(\tR\bbuilders\x12\x12\n" +
+	"\x04tags\x18\x11 \x03(\tR\x04tags\x12\x1e\n" +
+	"\n" +
+	"schedulers\x18\x12 \x03(\tR\n" +
+	"schedulers\x12\x1a\n" +
+	"\bbranches\x18\x13 \x03(\tR\bbranches\x12&\n" +
+	"\freport_start\x18\x14 \x01(\bH\x00R\vreportStart\x88\x01\x01\x125\n" +
+	"\blifetime\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\blifetime\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x16 \x01(\rR\toutboxCap\x12>\n" +
+	"\rretry_initial\x18\x17 \x01(\v2\x19.google.protobuf.DurationR\fretryInitial\x126\n" +
+	"\tretry_max\x18\x18 \x01(\v2\x19.google.protobuf.DurationR\bretryMax\x123\n" +
+	"\atimeout\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
+	"\r_report_start\"A\n" +
+	"\vSecretValue\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1a\n" +
+	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"~\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -2956,106 +3328,117 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
 	(StepResult)(0),             // 2: buildmaster.v1.StepResult
 	(SchedulerType)(0),          // 3: buildmaster.v1.SchedulerType
 	(*MasterConfig)(nil),        // 4: buildmaster.v1.MasterConfig
-	(*LockConfig)(nil),          // 5: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 6: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 7: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),           // 8: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),          // 9: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 10: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 11: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 12: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 13: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 14: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 15: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 16: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),      // 17: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil), // 18: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),    // 19: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),  // 20: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),   // 21: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil), // 22: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),     // 23: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 24: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 25: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 26: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 27: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 28: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 29: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 30: buildmaster.v1.MetricsConfig
-	nil,                         // 31: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 32: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                         // 33: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 34: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 35: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 36: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 37: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                         // 38: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 39: google.protobuf.Duration
+	(*ReporterConfig)(nil),      // 5: buildmaster.v1.ReporterConfig
+	(*SecretValue)(nil),         // 6: buildmaster.v1.SecretValue
+	(*LockConfig)(nil),          // 7: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),          // 8: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),        // 9: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),           // 10: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),          // 11: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),        // 12: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 13: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 14: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 15: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 16: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 17: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 18: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),      // 19: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil), // 20: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),    // 21: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),  // 22: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),   // 23: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil), // 24: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),     // 25: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),  // 26: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 27: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 28: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 29: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 30: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 31: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 32: buildmaster.v1.MetricsConfig
+	nil,                         // 33: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 34: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                         // 35: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                         // 36: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 37: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 38: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 39: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 40: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                         // 41: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 42: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	7,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	10, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	11, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	23, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	25, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	31, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	28, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	29, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	30, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	5,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	9,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	32, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
-	0,  // 12: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 13: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	8,  // 14: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	39, // 15: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	39, // 16: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	39, // 17: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	39, // 18: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	33, // 19: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	39, // 20: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	39, // 21: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	12, // 22: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	34, // 23: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	35, // 24: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	6,  // 25: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	13, // 26: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	14, // 27: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	15, // 28: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	16, // 29: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	17, // 30: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	18, // 31: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	19, // 32: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	20, // 33: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	21, // 34: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	22, // 35: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	36, // 36: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	39, // 37: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	39, // 38: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	37, // 39: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	3,  // 40: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	39, // 41: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	39, // 42: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	38, // 43: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	24, // 44: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	26, // 45: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	27, // 46: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	39, // 47: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	39, // 48: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	39, // 49: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	2,  // 50: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	9,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	12, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	13, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	25, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	27, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	33, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	30, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	31, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	32, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	7,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	11, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	34, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	5,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
+	6,  // 13: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
+	35, // 14: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	6,  // 15: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
+	42, // 16: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	42, // 17: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	42, // 18: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	42, // 19: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 20: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	1,  // 21: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	10, // 22: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	42, // 23: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	42, // 24: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	42, // 25: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	42, // 26: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	36, // 27: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	42, // 28: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	42, // 29: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	14, // 30: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	37, // 31: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	38, // 32: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	8,  // 33: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	15, // 34: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	16, // 35: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	17, // 36: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	18, // 37: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	19, // 38: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	20, // 39: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	21, // 40: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	22, // 41: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	23, // 42: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	24, // 43: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	39, // 44: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	42, // 45: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	42, // 46: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	40, // 47: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	3,  // 48: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	42, // 49: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	42, // 50: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	41, // 51: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	26, // 52: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	28, // 53: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	29, // 54: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	42, // 55: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	42, // 56: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	42, // 57: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	2,  // 58: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	59, // [59:59] is the sub-list for method output_type
+	59, // [59:59] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -3066,9 +3449,10 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
@@ -3080,22 +3464,22 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_MakeDirectory)(nil),
 		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[13].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[21].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[27].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -21,6 +21,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReportGeneratorKind is which of Buildbot's report generators a
+// ReportGenerator is.
+type ReportGeneratorKind int32
+
+const (
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_UNSPECIFIED ReportGeneratorKind = 0
+	// BuildStatusGenerator: finished builds the modes select (and, with
+	// report_start, every start).
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_STATUS ReportGeneratorKind = 1
+	// BuildStartEndStatusGenerator: every start and end.
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_START_END ReportGeneratorKind = 2
+)
+
+// Enum value maps for ReportGeneratorKind.
+var (
+	ReportGeneratorKind_name = map[int32]string{
+		0: "REPORT_GENERATOR_KIND_UNSPECIFIED",
+		1: "REPORT_GENERATOR_KIND_BUILD_STATUS",
+		2: "REPORT_GENERATOR_KIND_BUILD_START_END",
+	}
+	ReportGeneratorKind_value = map[string]int32{
+		"REPORT_GENERATOR_KIND_UNSPECIFIED":     0,
+		"REPORT_GENERATOR_KIND_BUILD_STATUS":    1,
+		"REPORT_GENERATOR_KIND_BUILD_START_END": 2,
+	}
+)
+
+func (x ReportGeneratorKind) Enum() *ReportGeneratorKind {
+	p := new(ReportGeneratorKind)
+	*p = x
+	return p
+}
+
+func (x ReportGeneratorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportGeneratorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_db_proto_enumTypes[0].Descriptor()
+}
+
+func (ReportGeneratorKind) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_db_proto_enumTypes[0]
+}
+
+func (x ReportGeneratorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportGeneratorKind.Descriptor instead.
+func (ReportGeneratorKind) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{0}
+}
+
 // Property is one named property, Buildbot's `[value, source]` pair:
 // value_json is the JSON encoding of the value.
 type Property struct {
@@ -1786,6 +1840,7 @@ type Command struct {
 	//	*Command_MasterStopped
 	//	*Command_SetWorkerState
 	//	*Command_SetSchedulerEnabled
+	//	*Command_ReportsDone
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2044,6 +2099,15 @@ func (x *Command) GetSetSchedulerEnabled() *SetSchedulerEnabled {
 	return nil
 }
 
+func (x *Command) GetReportsDone() *ReportsDone {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_ReportsDone); ok {
+			return x.ReportsDone
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2144,6 +2208,10 @@ type Command_SetSchedulerEnabled struct {
 	SetSchedulerEnabled *SetSchedulerEnabled `protobuf:"bytes,24,opt,name=set_scheduler_enabled,json=setSchedulerEnabled,proto3,oneof"`
 }
 
+type Command_ReportsDone struct {
+	ReportsDone *ReportsDone `protobuf:"bytes,30,opt,name=reports_done,json=reportsDone,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2192,6 +2260,8 @@ func (*Command_SetWorkerState) isCommand_Kind() {}
 
 func (*Command_SetSchedulerEnabled) isCommand_Kind() {}
 
+func (*Command_ReportsDone) isCommand_Kind() {}
+
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
 // or added, by name and marked as run by masterid; those the master ran and
@@ -2208,6 +2278,11 @@ type ConfigureMaster struct {
 	ChangeSources []string               `protobuf:"bytes,3,rep,name=change_sources,json=changeSources,proto3" json:"change_sources,omitempty"`
 	Builders      []*ConfiguredBuilder   `protobuf:"bytes,4,rep,name=builders,proto3" json:"builders,omitempty"`
 	Workers       []*ConfiguredWorker    `protobuf:"bytes,5,rep,name=workers,proto3" json:"workers,omitempty"`
+	// The reporters configured (the reporters table then holds exactly
+	// these; a reporter no longer listed is removed with its outbox), and
+	// what each one's generators want: AddBuild and FinishBuild queue the
+	// reports due in the outbox from them.
+	Reporters     []*ConfiguredReporter `protobuf:"bytes,6,rep,name=reporters,proto3" json:"reporters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2277,6 +2352,388 @@ func (x *ConfigureMaster) GetWorkers() []*ConfiguredWorker {
 	return nil
 }
 
+func (x *ConfigureMaster) GetReporters() []*ConfiguredReporter {
+	if x != nil {
+		return x.Reporters
+	}
+	return nil
+}
+
+// ConfiguredReporter is one reporter of a ConfigureMaster.
+type ConfiguredReporter struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Generators []*ReportGenerator     `protobuf:"bytes,2,rep,name=generators,proto3" json:"generators,omitempty"`
+	// How many reports may wait in its outbox; a report due past it is
+	// dropped and counted in the reporter's dropped. 0 means 10,000.
+	OutboxCap     uint32 `protobuf:"varint,3,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredReporter) Reset() {
+	*x = ConfiguredReporter{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredReporter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredReporter) ProtoMessage() {}
+
+func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredReporter.ProtoReflect.Descriptor instead.
+func (*ConfiguredReporter) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ConfiguredReporter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredReporter) GetGenerators() []*ReportGenerator {
+	if x != nil {
+		return x.Generators
+	}
+	return nil
+}
+
+func (x *ConfiguredReporter) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+// ReportGenerator says which builds a reporter reports (internal/report's
+// generators): the modes (empty: failing, passing, warnings) and filters
+// (an empty list does not filter).
+type ReportGenerator struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          ReportGeneratorKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=buildmaster.v1.ReportGeneratorKind" json:"kind,omitempty"`
+	Modes         []string               `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
+	Builders      []string               `protobuf:"bytes,3,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags          []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers    []string               `protobuf:"bytes,5,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches      []string               `protobuf:"bytes,6,rep,name=branches,proto3" json:"branches,omitempty"`
+	ReportStart   bool                   `protobuf:"varint,7,opt,name=report_start,json=reportStart,proto3" json:"report_start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportGenerator) Reset() {
+	*x = ReportGenerator{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportGenerator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportGenerator) ProtoMessage() {}
+
+func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportGenerator.ProtoReflect.Descriptor instead.
+func (*ReportGenerator) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReportGenerator) GetKind() ReportGeneratorKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReportGeneratorKind_REPORT_GENERATOR_KIND_UNSPECIFIED
+}
+
+func (x *ReportGenerator) GetModes() []string {
+	if x != nil {
+		return x.Modes
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetSchedulers() []string {
+	if x != nil {
+		return x.Schedulers
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetReportStart() bool {
+	if x != nil {
+		return x.ReportStart
+	}
+	return false
+}
+
+// Reporter is a row of `reporters`: a configured reporter, its generators,
+// and its outbox's counts (kept in the same transactions as the outbox).
+type Reporter struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Generators []*ReportGenerator     `protobuf:"bytes,2,rep,name=generators,proto3" json:"generators,omitempty"`
+	OutboxCap  uint32                 `protobuf:"varint,3,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	// Reports waiting in its outbox.
+	Pending uint64 `protobuf:"varint,4,opt,name=pending,proto3" json:"pending,omitempty"`
+	// Reports ever refused because its outbox was full.
+	Dropped       uint64 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reporter) Reset() {
+	*x = Reporter{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reporter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reporter) ProtoMessage() {}
+
+func (x *Reporter) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reporter.ProtoReflect.Descriptor instead.
+func (*Reporter) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Reporter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Reporter) GetGenerators() []*ReportGenerator {
+	if x != nil {
+		return x.Generators
+	}
+	return nil
+}
+
+func (x *Reporter) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+func (x *Reporter) GetPending() uint64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *Reporter) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// OutboxEntry is a row of `outbox`: a report due to a reporter, about a
+// build's start or end, written in the same transaction as that start or
+// end. There is at most one per (reporter, buildid, event).
+type OutboxEntry struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reporter string                 `protobuf:"bytes,2,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Buildid  uint64                 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	// "build_started" or "build_finished" (internal/report's Event).
+	Event string `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	// When the build started or finished, epoch seconds.
+	CreatedAt     int64 `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboxEntry) Reset() {
+	*x = OutboxEntry{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboxEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboxEntry) ProtoMessage() {}
+
+func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
+func (*OutboxEntry) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *OutboxEntry) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *OutboxEntry) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *OutboxEntry) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+func (x *OutboxEntry) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *OutboxEntry) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// ReportsDone removes reports from a reporter's outbox: delivered, skipped,
+// or given up. Each is named by its id, buildid and event (an id is used
+// again once its row is gone); one no longer there, or another reporter's,
+// is ignored, so repeating it is harmless.
+type ReportsDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reporter      string                 `protobuf:"bytes,1,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Reports       []*OutboxEntry         `protobuf:"bytes,2,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportsDone) Reset() {
+	*x = ReportsDone{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportsDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportsDone) ProtoMessage() {}
+
+func (x *ReportsDone) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
+func (*ReportsDone) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ReportsDone) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *ReportsDone) GetReports() []*OutboxEntry {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
 // ConfiguredBuilder is one builder of a ConfigureMaster.
 type ConfiguredBuilder struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2289,7 +2746,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2758,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2314,7 +2771,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -2350,7 +2807,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2819,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2832,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -2404,7 +2861,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2873,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2886,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -2461,7 +2918,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2930,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2943,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -2520,7 +2977,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2532,7 +2989,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2545,7 +3002,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -2578,7 +3035,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +3047,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +3060,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -2639,7 +3096,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +3108,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +3121,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -2716,7 +3173,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2728,7 +3185,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +3198,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -2848,7 +3305,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2860,7 +3317,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2873,7 +3330,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -2922,7 +3379,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2934,7 +3391,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2947,7 +3404,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -3039,7 +3496,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3508,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3521,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -3129,7 +3586,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3141,7 +3598,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3154,7 +3611,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -3196,7 +3653,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3665,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3221,7 +3678,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -3248,7 +3705,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3260,7 +3717,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3273,7 +3730,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -3302,7 +3759,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3771,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3784,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -3395,7 +3852,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3407,7 +3864,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3420,7 +3877,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -3484,7 +3941,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3496,7 +3953,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3509,7 +3966,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -3553,7 +4010,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3565,7 +4022,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3578,7 +4035,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -3606,7 +4063,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3618,7 +4075,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3631,7 +4088,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -3658,7 +4115,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3670,7 +4127,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3683,7 +4140,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -3705,7 +4162,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3717,7 +4174,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3730,7 +4187,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -3765,7 +4222,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3777,7 +4234,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3790,7 +4247,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -3823,7 +4280,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3835,7 +4292,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3848,7 +4305,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -3898,7 +4355,7 @@ type SetSchedulerEnabled struct {
 
 func (x *SetSchedulerEnabled) Reset() {
 	*x = SetSchedulerEnabled{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3910,7 +4367,7 @@ func (x *SetSchedulerEnabled) String() string {
 func (*SetSchedulerEnabled) ProtoMessage() {}
 
 func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3923,7 +4380,7 @@ func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
 func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SetSchedulerEnabled) GetName() string {
@@ -3954,7 +4411,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3966,7 +4423,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3979,7 +4436,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -4033,7 +4490,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4045,7 +4502,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4058,7 +4515,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4324,7 +4781,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xf7\r\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xb9\x0e\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4354,8 +4811,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
 	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x12J\n" +
 	"\x10set_worker_state\x18\x17 \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12Y\n" +
-	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabledB\x06\n" +
-	"\x04kind\"\xef\x01\n" +
+	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabled\x12@\n" +
+	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDoneB\x06\n" +
+	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
 	"\n" +
@@ -4363,7 +4821,44 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"schedulers\x12%\n" +
 	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\x12=\n" +
 	"\bbuilders\x18\x04 \x03(\v2!.buildmaster.v1.ConfiguredBuilderR\bbuilders\x12:\n" +
-	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\"]\n" +
+	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\x12@\n" +
+	"\treporters\x18\x06 \x03(\v2\".buildmaster.v1.ConfiguredReporterR\treporters\"\x88\x01\n" +
+	"\x12ConfiguredReporter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\n" +
+	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
+	"generators\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\"\xef\x01\n" +
+	"\x0fReportGenerator\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.buildmaster.v1.ReportGeneratorKindR\x04kind\x12\x14\n" +
+	"\x05modes\x18\x02 \x03(\tR\x05modes\x12\x1a\n" +
+	"\bbuilders\x18\x03 \x03(\tR\bbuilders\x12\x12\n" +
+	"\x04tags\x18\x04 \x03(\tR\x04tags\x12\x1e\n" +
+	"\n" +
+	"schedulers\x18\x05 \x03(\tR\n" +
+	"schedulers\x12\x1a\n" +
+	"\bbranches\x18\x06 \x03(\tR\bbranches\x12!\n" +
+	"\freport_start\x18\a \x01(\bR\vreportStart\"\xb2\x01\n" +
+	"\bReporter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\n" +
+	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
+	"generators\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\x12\x18\n" +
+	"\apending\x18\x04 \x01(\x04R\apending\x12\x18\n" +
+	"\adropped\x18\x05 \x01(\x04R\adropped\"\x88\x01\n" +
+	"\vOutboxEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
+	"\breporter\x18\x02 \x01(\tR\breporter\x12\x18\n" +
+	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x14\n" +
+	"\x05event\x18\x04 \x01(\tR\x05event\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\"`\n" +
+	"\vReportsDone\x12\x1a\n" +
+	"\breporter\x18\x01 \x01(\tR\breporter\x125\n" +
+	"\areports\x18\x02 \x03(\v2\x1b.buildmaster.v1.OutboxEntryR\areports\"]\n" +
 	"\x11ConfiguredBuilder\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -4520,7 +5015,11 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
 	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsets\x12'\n" +
 	"\x0fcollapsed_brids\x18\n" +
-	" \x03(\x04R\x0ecollapsedBridsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	" \x03(\x04R\x0ecollapsedBrids*\x8f\x01\n" +
+	"\x13ReportGeneratorKind\x12%\n" +
+	"!REPORT_GENERATOR_KIND_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"REPORT_GENERATOR_KIND_BUILD_STATUS\x10\x01\x12)\n" +
+	"%REPORT_GENERATOR_KIND_BUILD_START_END\x10\x02B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_db_proto_rawDescOnce sync.Once
@@ -4534,104 +5033,117 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_buildmaster_v1_db_proto_goTypes = []any{
-	(*Property)(nil),              // 0: buildmaster.v1.Property
-	(*Master)(nil),                // 1: buildmaster.v1.Master
-	(*Change)(nil),                // 2: buildmaster.v1.Change
-	(*SourceStamp)(nil),           // 3: buildmaster.v1.SourceStamp
-	(*Buildset)(nil),              // 4: buildmaster.v1.Buildset
-	(*BuildRequestClaim)(nil),     // 5: buildmaster.v1.BuildRequestClaim
-	(*BuildRequest)(nil),          // 6: buildmaster.v1.BuildRequest
-	(*Builder)(nil),               // 7: buildmaster.v1.Builder
-	(*Build)(nil),                 // 8: buildmaster.v1.Build
-	(*Step)(nil),                  // 9: buildmaster.v1.Step
-	(*Log)(nil),                   // 10: buildmaster.v1.Log
-	(*LogChunk)(nil),              // 11: buildmaster.v1.LogChunk
-	(*WorkerConfiguredOn)(nil),    // 12: buildmaster.v1.WorkerConfiguredOn
-	(*Worker)(nil),                // 13: buildmaster.v1.Worker
-	(*Scheduler)(nil),             // 14: buildmaster.v1.Scheduler
-	(*ChangeSource)(nil),          // 15: buildmaster.v1.ChangeSource
-	(*StateObject)(nil),           // 16: buildmaster.v1.StateObject
-	(*ObjectState)(nil),           // 17: buildmaster.v1.ObjectState
-	(*User)(nil),                  // 18: buildmaster.v1.User
-	(*UserInfo)(nil),              // 19: buildmaster.v1.UserInfo
-	(*Command)(nil),               // 20: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 21: buildmaster.v1.ConfigureMaster
-	(*ConfiguredBuilder)(nil),     // 22: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 23: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 24: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 25: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 26: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 27: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 28: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 29: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 30: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 31: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 32: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 33: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 34: buildmaster.v1.AppendLog
-	(*FinishLog)(nil),             // 35: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 36: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 37: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 38: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 39: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 40: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 41: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 42: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 43: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 44: buildmaster.v1.SetWorkerState
-	(*SetSchedulerEnabled)(nil),   // 45: buildmaster.v1.SetSchedulerEnabled
-	(*SetObjectState)(nil),        // 46: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 47: buildmaster.v1.CommandResult
+	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
+	(*Property)(nil),              // 1: buildmaster.v1.Property
+	(*Master)(nil),                // 2: buildmaster.v1.Master
+	(*Change)(nil),                // 3: buildmaster.v1.Change
+	(*SourceStamp)(nil),           // 4: buildmaster.v1.SourceStamp
+	(*Buildset)(nil),              // 5: buildmaster.v1.Buildset
+	(*BuildRequestClaim)(nil),     // 6: buildmaster.v1.BuildRequestClaim
+	(*BuildRequest)(nil),          // 7: buildmaster.v1.BuildRequest
+	(*Builder)(nil),               // 8: buildmaster.v1.Builder
+	(*Build)(nil),                 // 9: buildmaster.v1.Build
+	(*Step)(nil),                  // 10: buildmaster.v1.Step
+	(*Log)(nil),                   // 11: buildmaster.v1.Log
+	(*LogChunk)(nil),              // 12: buildmaster.v1.LogChunk
+	(*WorkerConfiguredOn)(nil),    // 13: buildmaster.v1.WorkerConfiguredOn
+	(*Worker)(nil),                // 14: buildmaster.v1.Worker
+	(*Scheduler)(nil),             // 15: buildmaster.v1.Scheduler
+	(*ChangeSource)(nil),          // 16: buildmaster.v1.ChangeSource
+	(*StateObject)(nil),           // 17: buildmaster.v1.StateObject
+	(*ObjectState)(nil),           // 18: buildmaster.v1.ObjectState
+	(*User)(nil),                  // 19: buildmaster.v1.User
+	(*UserInfo)(nil),              // 20: buildmaster.v1.UserInfo
+	(*Command)(nil),               // 21: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 22: buildmaster.v1.ConfigureMaster
+	(*ConfiguredReporter)(nil),    // 23: buildmaster.v1.ConfiguredReporter
+	(*ReportGenerator)(nil),       // 24: buildmaster.v1.ReportGenerator
+	(*Reporter)(nil),              // 25: buildmaster.v1.Reporter
+	(*OutboxEntry)(nil),           // 26: buildmaster.v1.OutboxEntry
+	(*ReportsDone)(nil),           // 27: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 28: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 29: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 30: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 31: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 32: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 33: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 34: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 35: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 36: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 37: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 38: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 39: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 40: buildmaster.v1.AppendLog
+	(*FinishLog)(nil),             // 41: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 42: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 43: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 44: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 45: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 46: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 47: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 48: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 49: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 50: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 51: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 52: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 53: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
-	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
-	0,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
-	5,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
-	0,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
-	12, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	26, // 5: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	27, // 6: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	28, // 7: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	29, // 8: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	30, // 9: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	31, // 10: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	32, // 11: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	33, // 12: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	34, // 13: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	35, // 14: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	36, // 15: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	37, // 16: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	38, // 17: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	39, // 18: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	40, // 19: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	41, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	42, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	43, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	46, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	21, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	24, // 25: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	25, // 26: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	44, // 27: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	45, // 28: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
-	22, // 29: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	23, // 30: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	2,  // 31: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	46, // 32: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 33: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 34: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 35: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	32, // 36: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	34, // 37: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	32, // 38: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	36, // 39: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 40: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
+	1,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
+	6,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
+	1,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
+	13, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
+	32, // 5: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	33, // 6: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	34, // 7: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	35, // 8: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	36, // 9: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	37, // 10: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	38, // 11: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	39, // 12: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	40, // 13: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	41, // 14: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	42, // 15: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	43, // 16: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	44, // 17: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	45, // 18: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	46, // 19: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	47, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	48, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	49, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	52, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	22, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	30, // 25: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	31, // 26: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	50, // 27: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	51, // 28: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	27, // 29: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	28, // 30: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	29, // 31: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	23, // 32: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	24, // 33: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 34: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	24, // 35: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	26, // 36: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 37: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	52, // 38: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 39: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 40: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 41: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	38, // 42: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	40, // 43: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	38, // 44: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	42, // 45: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	1,  // 46: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4668,20 +5180,22 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_MasterStopped)(nil),
 		(*Command_SetWorkerState)(nil),
 		(*Command_SetSchedulerEnabled)(nil),
+		(*Command_ReportsDone)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[32].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[37].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   48,
+			NumEnums:      1,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_buildmaster_v1_db_proto_goTypes,
 		DependencyIndexes: file_buildmaster_v1_db_proto_depIdxs,
+		EnumInfos:         file_buildmaster_v1_db_proto_enumTypes,
 		MessageInfos:      file_buildmaster_v1_db_proto_msgTypes,
 	}.Build()
 	File_buildmaster_v1_db_proto = out.File

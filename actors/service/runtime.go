@@ -96,9 +96,10 @@ func (rt *Runtime) SetInput(f config.Fingerprint) { rt.input.Store(&f) }
 func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.MasterConfig, giveUp func(reason any)) *Runtime {
 	tree := NewTree()
 	reg := prometheus.NewRegistry()
-	stats := newStats(reg, tree)
+	var rt *Runtime
+	stats := newStats(reg, tree, func() *state.Store { return rt.DB })
 	restarted := func(kind string) { stats.Restarts.WithLabelValues(kind).Inc() }
-	rt := &Runtime{
+	rt = &Runtime{
 		System:   system,
 		Tree:     tree,
 		Strategy: &Strategy{Tree: tree, Log: log, Restarted: restarted},

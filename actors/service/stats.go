@@ -1,6 +1,7 @@
 package service
 
 import (
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -26,9 +27,14 @@ type Stats struct {
 	// (no new builds), quarantined (none until a deadline, after a build
 	// ended EXCEPTION). The distributor, which knows all three, sets it.
 	Workers *prometheus.GaugeVec
+	// ReportsSent counts reports delivered (or skipped as not for the
+	// target), by reporter; ReportsFailed the failed attempts, by reporter
+	// and outcome: retry, or dropped (permanent, or past the lifetime).
+	ReportsSent   *prometheus.CounterVec
+	ReportsFailed *prometheus.CounterVec
 }
 
-func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
+func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Stats {
 	s := &Stats{
 		Reconfigs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_reconfigs_total", Help: "Reconfigurations by result.",
@@ -52,11 +58,43 @@ func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
 		Workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "buildmaster_workers", Help: "Workers connected, paused, and in quarantine after a build ended EXCEPTION.",
 		}, []string{"state"}),
+		ReportsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_reports_sent_total", Help: "Reports delivered, by reporter.",
+		}, []string{"reporter"}),
+		ReportsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_reports_failed_total", Help: "Failed report deliveries, by reporter and outcome (retry, dropped).",
+		}, []string{"reporter", "outcome"}),
 	}
 	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
+		s.ReportsSent, s.ReportsFailed, outboxCollector{db},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		treeCollector{tree})
 	return s
+}
+
+// outboxCollector reports each reporter's outbox from the state at scrape
+// time: the reports pending, and those refused because it was full.
+type outboxCollector struct{ db func() *state.Store }
+
+var (
+	pendingDesc = prometheus.NewDesc("buildmaster_reports_pending", "Reports waiting in the outbox, by reporter.", []string{"reporter"}, nil)
+	overCapDesc = prometheus.NewDesc("buildmaster_reports_dropped_outbox_full_total", "Reports refused because the outbox was full, by reporter.", []string{"reporter"}, nil)
+)
+
+func (outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- overCapDesc
+}
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	db := c.db()
+	if db == nil {
+		return
+	}
+	for _, r := range state.Reporters(db.Read()) {
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(r.Pending), r.Name)
+		ch <- prometheus.MustNewConstMetric(overCapDesc, prometheus.CounterValue, float64(r.Dropped), r.Name)
+	}
 }
 
 // treeCollector reports the live tree at scrape time, summed by kind.

@@ -12,6 +12,9 @@
 //     committed state change;
 //   - the change hooks under /change_hook/.
 //
+// It is the parent of the reporters (actors/reporters: one child
+// reporter:NAME per configured reporter).
+//
 // It accepts messages.ApplyConfig; its listener (Runtime.WWW, bound by the
 // master) cannot change while the master runs. It reads the state through
 // immutable read transactions (rt.DB.Read), so a request never waits for a
@@ -27,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/actors/reporters"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/eventstream"
@@ -42,6 +46,7 @@ func Spec() service.Spec {
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.MasterConfig{Listen: &messages.ListenConfig{Www: c.GetListen().GetWww()}}
 		},
+		Groups: func() []service.Group { return []service.Group{reporters.Group()} },
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 			h, streams := handler(rt)
 			return &statusActor{HTTPService: service.NewHTTPService(rt, s, rt.WWW, h), streams: streams}

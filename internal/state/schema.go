@@ -25,6 +25,8 @@ const (
 	TableObjectState   = "object_state"
 	TableUsers         = "users"
 	TableUsersInfo     = "users_info"
+	TableReporters     = "reporters"
+	TableOutbox        = "outbox"
 )
 
 // Index names besides "id".
@@ -60,6 +62,11 @@ const (
 	IndexStep = "step"
 	// IndexIdentifier is the unique identifier index of users.
 	IndexIdentifier = "identifier"
+	// IndexReporter lists the outbox by (reporter, id): a reporter's
+	// reports oldest first.
+	IndexReporter = "reporter"
+	// IndexReport is unique on the outbox's (reporter, buildid, event).
+	IndexReport = "report"
 )
 
 // Tables is every table, in snapshot order. A new table goes at the end: a
@@ -68,7 +75,7 @@ var Tables = []string{
 	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
-	TableUsersInfo,
+	TableUsersInfo, TableReporters, TableOutbox,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -170,6 +177,16 @@ func Schema() *memdb.DBSchema {
 			u := o.(*messages.UserInfo)
 			return always(u.Uid, u.AttrType)
 		}),
+		table(TableReporters, func(o any) ([]any, bool) { return always(o.(*messages.Reporter).Name) }),
+		table(TableOutbox, func(o any) ([]any, bool) { return always(o.(*messages.OutboxEntry).Id) },
+			idx(IndexReporter, true, func(o any) ([]any, bool) {
+				e := o.(*messages.OutboxEntry)
+				return always(e.Reporter, e.Id)
+			}),
+			idx(IndexReport, true, func(o any) ([]any, bool) {
+				e := o.(*messages.OutboxEntry)
+				return always(e.Reporter, e.Buildid, e.Event)
+			})),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

@@ -54,6 +54,10 @@ func newRecord(table int) proto.Message {
 		return &messages.User{}
 	case TableUsersInfo:
 		return &messages.UserInfo{}
+	case TableReporters:
+		return &messages.Reporter{}
+	case TableOutbox:
+		return &messages.OutboxEntry{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }
