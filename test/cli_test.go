@@ -69,7 +69,8 @@ func startEnv(t *testing.T, env []string, args ...string) (out *lines, wait func
 
 // TestForceWaitBuildsAndLogs: with BUILDMASTER_MASTER, BUILDMASTER_WWW and
 // BUILDMASTER_TOKEN set, force --wait, builds and logs need no flags;
-// force --wait exits with the build's result, as buildbot try --wait.
+// force --wait exits with the build's result, as buildbot try --wait; and
+// /metrics counts the builds (checkMetrics).
 func TestForceWaitBuildsAndLogs(t *testing.T) {
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
@@ -133,6 +134,7 @@ func TestForceWaitBuildsAndLogs(t *testing.T) {
 	if out, errOut, code = runEnv(t, bad, "builds"); code != 2 || !strings.Contains(errOut, "$BUILDMASTER_WWW") {
 		t.Fatalf("builds with a bad $BUILDMASTER_WWW: exit %d\n%s%s", code, out, errOut)
 	}
+	checkMetrics(t, m)
 }
 
 // TestFollow: logs -f prints a running step's lines as they come and ends
@@ -174,19 +176,18 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestMetricsOfABuild: /metrics on the debug listener counts a forced
-// build, its result and its log bytes, and shows the connected worker.
-func TestMetricsOfABuild(t *testing.T) {
-	m := startMaster(t, buildsConfig)
-	startWorker(t, m, "w1", "pw1")
-	m.force("failing")
-	m.waitBuild("failing", 1)
+// checkMetrics: /metrics on the debug listener counts the builds forced
+// by TestForceWaitBuildsAndLogs (hello succeeded, failing failed), their
+// durations, waits and log bytes, and shows the connected worker.
+func checkMetrics(t *testing.T, m *master) {
+	t.Helper()
 	want := []string{
 		`buildmaster_builds_started_total{builder="failing"} 1`,
 		`buildmaster_builds_finished_total{builder="failing",result="failure"} 1`,
+		`buildmaster_builds_finished_total{builder="hello",result="success"} 1`,
 		`buildmaster_build_duration_seconds_count{result="failure"} 1`,
 		`buildmaster_step_duration_seconds_count{result="failure"} 1`,
-		`buildmaster_buildrequest_wait_seconds_count 1`,
+		`buildmaster_buildrequest_wait_seconds_count 2`,
 		`buildmaster_buildrequests_pending 0`,
 		`buildmaster_builds_running 0`,
 		`buildmaster_workers{state="connected"} 1`,
