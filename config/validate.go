@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/buildmaster/buildmaster/internal/report/setup"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -82,6 +83,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 		}
 	}
 	v.changeSources(cfg.GetChangeSources())
+	v.reporters(cfg.GetReporters())
 	for name, size := range cfg.GetCaches() {
 		if size < 1 {
 			v.errorf(fieldPath("caches", name), "cache %s has size %d; it must be at least 1", quoteName(name), size)
@@ -477,6 +479,18 @@ func (v *validator) changeSources(cs []*messages.ChangeSourceConfig) {
 			if d := kind.ChangeHook.GetDialect(); d != "base" && d != "github" {
 				v.errorf(at("change_sources", i, ".change_hook.dialect"), "change_hook dialect %q is not base or github", d)
 			}
+		}
+	}
+}
+
+// reporters checks each reporter's name and, offline, its type, fields
+// and generators (internal/report/setup).
+func (v *validator) reporters(rs []*messages.ReporterConfig) {
+	seen := make(map[string]int, len(rs))
+	for i, r := range rs {
+		v.name(seen, "reporter", "reporters", i, r.GetName(), nameProblem)
+		if err := setup.Validate(r); err != nil {
+			v.errorf(at("reporters", i, ""), "reporter %s: %v", quoteName(r.GetName()), err)
 		}
 	}
 }

@@ -554,12 +554,16 @@ type MasterConfig struct {
 	// Properties every build gets (Buildbot's c['properties']); a change's,
 	// a buildset's, the builder's and the worker's properties override them.
 	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Reporters (Buildbot's c['services'] reporters); each becomes an actor
+	// under status, and sends the reports its generators want from a
+	// durable outbox.
+	Reporters []*ReporterConfig `protobuf:"bytes,15,rep,name=reporters,proto3" json:"reporters,omitempty"`
 	// Where `{secret: NAME}` references and `%(secret:NAME)s` in steps are
 	// looked up, in order (Buildbot's c['secretsProviders']).
-	Secrets []*SecretProviderConfig `protobuf:"bytes,15,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	Secrets []*SecretProviderConfig `protobuf:"bytes,16,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	// The web interface's authentication and authorization (Buildbot's
 	// c['www']['auth'] and c['www']['authz']).
-	Www           *WwwConfig `protobuf:"bytes,16,opt,name=www,proto3" json:"www,omitempty"`
+	Www           *WwwConfig `protobuf:"bytes,17,opt,name=www,proto3" json:"www,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -699,6 +703,13 @@ func (x *MasterConfig) GetProperties() map[string]string {
 	return nil
 }
 
+func (x *MasterConfig) GetReporters() []*ReporterConfig {
+	if x != nil {
+		return x.Reporters
+	}
+	return nil
+}
+
 func (x *MasterConfig) GetSecrets() []*SecretProviderConfig {
 	if x != nil {
 		return x.Secrets
@@ -711,6 +722,329 @@ func (x *MasterConfig) GetWww() *WwwConfig {
 		return x.Www
 	}
 	return nil
+}
+
+// ReporterConfig is a reporter: where reports go (type and its fields),
+// which builds it reports (mode and the filters), and how delivery is
+// retried.
+type ReporterConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// github_status, github_comment, gitlab_status, http_push or mail.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// github_*, gitlab_status: the API's base URL (default
+	// https://api.github.com, https://gitlab.com).
+	BaseUrl string `protobuf:"bytes,3,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// github_*, gitlab_status: the API token.
+	Token *SecretValue `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// github_status, gitlab_status: the status context, a template (default
+	// buildbot/%(prop:buildername)s).
+	Context string `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// http_push: the URL the builds are POSTed to.
+	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	// http_push: headers added to each POST.
+	Headers map[string]string `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// http_push: basic auth user; mail: the SMTP user (AUTH PLAIN).
+	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`
+	// http_push, mail: the password for username.
+	Password *SecretValue `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
+	// mail: the sender.
+	From string `protobuf:"bytes,10,opt,name=from,proto3" json:"from,omitempty"`
+	// mail: the SMTP relay, host:port.
+	Relay string `protobuf:"bytes,11,opt,name=relay,proto3" json:"relay,omitempty"`
+	// mail: starttls (default), tls or none.
+	Tls string `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// mail: addresses that get every mail.
+	ExtraRecipients []string `protobuf:"bytes,13,rep,name=extra_recipients,json=extraRecipients,proto3" json:"extra_recipients,omitempty"`
+	// mail: send to extra_recipients only, not the changes' authors.
+	OnlyExtraRecipients bool `protobuf:"varint,14,opt,name=only_extra_recipients,json=onlyExtraRecipients,proto3" json:"only_extra_recipients,omitempty"`
+	// Which finished builds are reported: all, or a list of change,
+	// failing, passing, problem, warnings, exception, cancelled. Unset: the
+	// type's default (github_*, gitlab_status: every start and end; http_push:
+	// every start, and ends that fail, pass or warn; mail: ends that fail,
+	// pass or warn).
+	Mode []string `protobuf:"bytes,15,rep,name=mode,proto3" json:"mode,omitempty"`
+	// Filters: only builds of these builders, of builders with these tags,
+	// from these schedulers, on these branches (unset: all).
+	Builders   []string `protobuf:"bytes,16,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags       []string `protobuf:"bytes,17,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers []string `protobuf:"bytes,18,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches   []string `protobuf:"bytes,19,rep,name=branches,proto3" json:"branches,omitempty"`
+	// With mode: report each start too (unset: true but for mail).
+	ReportStart *bool `protobuf:"varint,20,opt,name=report_start,json=reportStart,proto3,oneof" json:"report_start,omitempty"`
+	// How long a report may keep failing before it is dropped (default 24h).
+	Lifetime *durationpb.Duration `protobuf:"bytes,21,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
+	// How many reports may wait; more are dropped and counted (default 10000).
+	OutboxCap uint32 `protobuf:"varint,22,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	// The first retry's wait, doubled per attempt up to retry_max (defaults
+	// 5s and 10m); a target's Retry-After is always honoured.
+	RetryInitial *durationpb.Duration `protobuf:"bytes,23,opt,name=retry_initial,json=retryInitial,proto3" json:"retry_initial,omitempty"`
+	RetryMax     *durationpb.Duration `protobuf:"bytes,24,opt,name=retry_max,json=retryMax,proto3" json:"retry_max,omitempty"`
+	// How long one send may take (default 30s).
+	Timeout       *durationpb.Duration `protobuf:"bytes,25,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReporterConfig) Reset() {
+	*x = ReporterConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReporterConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReporterConfig) ProtoMessage() {}
+
+func (x *ReporterConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReporterConfig.ProtoReflect.Descriptor instead.
+func (*ReporterConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReporterConfig) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetToken() *SecretValue {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetPassword() *SecretValue {
+	if x != nil {
+		return x.Password
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetRelay() string {
+	if x != nil {
+		return x.Relay
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetTls() string {
+	if x != nil {
+		return x.Tls
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetExtraRecipients() []string {
+	if x != nil {
+		return x.ExtraRecipients
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOnlyExtraRecipients() bool {
+	if x != nil {
+		return x.OnlyExtraRecipients
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetMode() []string {
+	if x != nil {
+		return x.Mode
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetSchedulers() []string {
+	if x != nil {
+		return x.Schedulers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetReportStart() bool {
+	if x != nil && x.ReportStart != nil {
+		return *x.ReportStart
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetLifetime() *durationpb.Duration {
+	if x != nil {
+		return x.Lifetime
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+func (x *ReporterConfig) GetRetryInitial() *durationpb.Duration {
+	if x != nil {
+		return x.RetryInitial
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetRetryMax() *durationpb.Duration {
+	if x != nil {
+		return x.RetryMax
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// SecretValue is a token or password: {secret: NAME}, read when the
+// reporter starts, or a literal value.
+type SecretValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret's name.
+	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The value itself (discouraged: it is then in the config file).
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretValue) Reset() {
+	*x = SecretValue{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretValue) ProtoMessage() {}
+
+func (x *SecretValue) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretValue.ProtoReflect.Descriptor instead.
+func (*SecretValue) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SecretValue) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *SecretValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
 }
 
 // SecretProviderConfig is one place secrets are looked up.
@@ -734,7 +1068,7 @@ type SecretProviderConfig struct {
 
 func (x *SecretProviderConfig) Reset() {
 	*x = SecretProviderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +1080,7 @@ func (x *SecretProviderConfig) String() string {
 func (*SecretProviderConfig) ProtoMessage() {}
 
 func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +1093,7 @@ func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProviderConfig.ProtoReflect.Descriptor instead.
 func (*SecretProviderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SecretProviderConfig) GetType() SecretProviderType {
@@ -822,7 +1156,7 @@ type WwwConfig struct {
 
 func (x *WwwConfig) Reset() {
 	*x = WwwConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +1168,7 @@ func (x *WwwConfig) String() string {
 func (*WwwConfig) ProtoMessage() {}
 
 func (x *WwwConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1181,7 @@ func (x *WwwConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwConfig.ProtoReflect.Descriptor instead.
 func (*WwwConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WwwConfig) GetAuth() *WwwAuthConfig {
@@ -887,7 +1221,7 @@ type WwwAuthConfig struct {
 
 func (x *WwwAuthConfig) Reset() {
 	*x = WwwAuthConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1233,7 @@ func (x *WwwAuthConfig) String() string {
 func (*WwwAuthConfig) ProtoMessage() {}
 
 func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1246,7 @@ func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwAuthConfig.ProtoReflect.Descriptor instead.
 func (*WwwAuthConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WwwAuthConfig) GetType() WwwAuthType {
@@ -977,7 +1311,7 @@ type WwwUserConfig struct {
 
 func (x *WwwUserConfig) Reset() {
 	*x = WwwUserConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1323,7 @@ func (x *WwwUserConfig) String() string {
 func (*WwwUserConfig) ProtoMessage() {}
 
 func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1336,7 @@ func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwUserConfig.ProtoReflect.Descriptor instead.
 func (*WwwUserConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WwwUserConfig) GetUsername() string {
@@ -1053,7 +1387,7 @@ type OAuth2Config struct {
 
 func (x *OAuth2Config) Reset() {
 	*x = OAuth2Config{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1399,7 @@ func (x *OAuth2Config) String() string {
 func (*OAuth2Config) ProtoMessage() {}
 
 func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1412,7 @@ func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OAuth2Config.ProtoReflect.Descriptor instead.
 func (*OAuth2Config) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OAuth2Config) GetAuthUrl() string {
@@ -1142,7 +1476,7 @@ type AuthzConfig struct {
 
 func (x *AuthzConfig) Reset() {
 	*x = AuthzConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1488,7 @@ func (x *AuthzConfig) String() string {
 func (*AuthzConfig) ProtoMessage() {}
 
 func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1501,7 @@ func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthzConfig.ProtoReflect.Descriptor instead.
 func (*AuthzConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AuthzConfig) GetRoles() []*RoleMatcherConfig {
@@ -1199,7 +1533,7 @@ type RoleMatcherConfig struct {
 
 func (x *RoleMatcherConfig) Reset() {
 	*x = RoleMatcherConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1545,7 @@ func (x *RoleMatcherConfig) String() string {
 func (*RoleMatcherConfig) ProtoMessage() {}
 
 func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1558,7 @@ func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleMatcherConfig.ProtoReflect.Descriptor instead.
 func (*RoleMatcherConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RoleMatcherConfig) GetFrom() RoleSource {
@@ -1289,7 +1623,7 @@ type AllowRuleConfig struct {
 
 func (x *AllowRuleConfig) Reset() {
 	*x = AllowRuleConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1635,7 @@ func (x *AllowRuleConfig) String() string {
 func (*AllowRuleConfig) ProtoMessage() {}
 
 func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1314,7 +1648,7 @@ func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllowRuleConfig.ProtoReflect.Descriptor instead.
 func (*AllowRuleConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AllowRuleConfig) GetEndpoint() EndpointKind {
@@ -1380,7 +1714,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1726,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1739,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LockConfig) GetName() string {
@@ -1440,7 +1774,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1786,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1799,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LockAccess) GetName() string {
@@ -1507,7 +1841,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1853,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1866,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -1588,7 +1922,7 @@ type TLSConfig struct {
 
 func (x *TLSConfig) Reset() {
 	*x = TLSConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1934,7 @@ func (x *TLSConfig) String() string {
 func (*TLSConfig) ProtoMessage() {}
 
 func (x *TLSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1947,7 @@ func (x *TLSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
 func (*TLSConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TLSConfig) GetCertFile() string {
@@ -1660,7 +1994,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +2006,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +2019,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -1755,7 +2089,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2101,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2114,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -1855,7 +2189,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2201,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2214,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -1991,7 +2325,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2337,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2350,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepConfig) GetName() string {
@@ -2252,7 +2586,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2598,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2611,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -2342,7 +2676,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2688,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2701,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -2402,7 +2736,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2748,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2761,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -2455,7 +2789,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2801,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2814,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -2522,7 +2856,7 @@ type FileUploadStep struct {
 
 func (x *FileUploadStep) Reset() {
 	*x = FileUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +2868,7 @@ func (x *FileUploadStep) String() string {
 func (*FileUploadStep) ProtoMessage() {}
 
 func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +2881,7 @@ func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
 func (*FileUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FileUploadStep) GetWorkersrc() string {
@@ -2617,7 +2951,7 @@ type DirectoryUploadStep struct {
 
 func (x *DirectoryUploadStep) Reset() {
 	*x = DirectoryUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2963,7 @@ func (x *DirectoryUploadStep) String() string {
 func (*DirectoryUploadStep) ProtoMessage() {}
 
 func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2976,7 @@ func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
 func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DirectoryUploadStep) GetWorkersrc() string {
@@ -2706,7 +3040,7 @@ type FileDownloadStep struct {
 
 func (x *FileDownloadStep) Reset() {
 	*x = FileDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2718,7 +3052,7 @@ func (x *FileDownloadStep) String() string {
 func (*FileDownloadStep) ProtoMessage() {}
 
 func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2731,7 +3065,7 @@ func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
 func (*FileDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FileDownloadStep) GetMastersrc() string {
@@ -2792,7 +3126,7 @@ type StringDownloadStep struct {
 
 func (x *StringDownloadStep) Reset() {
 	*x = StringDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +3138,7 @@ func (x *StringDownloadStep) String() string {
 func (*StringDownloadStep) ProtoMessage() {}
 
 func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +3151,7 @@ func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
 func (*StringDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StringDownloadStep) GetS() string {
@@ -2873,7 +3207,7 @@ type MakeDirectoryStep struct {
 
 func (x *MakeDirectoryStep) Reset() {
 	*x = MakeDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +3219,7 @@ func (x *MakeDirectoryStep) String() string {
 func (*MakeDirectoryStep) ProtoMessage() {}
 
 func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3232,7 @@ func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
 func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MakeDirectoryStep) GetDir() string {
@@ -2919,7 +3253,7 @@ type RemoveDirectoryStep struct {
 
 func (x *RemoveDirectoryStep) Reset() {
 	*x = RemoveDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2931,7 +3265,7 @@ func (x *RemoveDirectoryStep) String() string {
 func (*RemoveDirectoryStep) ProtoMessage() {}
 
 func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2944,7 +3278,7 @@ func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
 func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RemoveDirectoryStep) GetDir() string {
@@ -2986,7 +3320,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3332,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3345,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -3119,7 +3453,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3465,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3478,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -3232,7 +3566,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3244,7 +3578,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3257,7 +3591,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -3322,7 +3656,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3668,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3347,7 +3681,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -3391,7 +3725,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3403,7 +3737,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3416,7 +3750,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -3444,7 +3778,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3456,7 +3790,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3469,7 +3803,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -3494,7 +3828,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3506,7 +3840,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3519,7 +3853,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -3547,7 +3881,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3559,7 +3893,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3572,7 +3906,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -3586,7 +3920,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xcc\b\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x8a\t\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -3608,16 +3942,54 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"uploadsDir\x12L\n" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
-	"properties\x12>\n" +
-	"\asecrets\x18\x0f \x03(\v2$.buildmaster.v1.SecretProviderConfigR\asecrets\x12+\n" +
-	"\x03www\x18\x10 \x01(\v2\x19.buildmaster.v1.WwwConfigR\x03www\x1a9\n" +
+	"properties\x12<\n" +
+	"\treporters\x18\x0f \x03(\v2\x1e.buildmaster.v1.ReporterConfigR\treporters\x12>\n" +
+	"\asecrets\x18\x10 \x03(\v2$.buildmaster.v1.SecretProviderConfigR\asecrets\x12+\n" +
+	"\x03www\x18\x11 \x01(\v2\x19.buildmaster.v1.WwwConfigR\x03www\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xde\x01\n" +
+	"\x12_collapse_requests\"\xe7\a\n" +
+	"\x0eReporterConfig\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
+	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x121\n" +
+	"\x05token\x18\x04 \x01(\v2\x1b.buildmaster.v1.SecretValueR\x05token\x12\x18\n" +
+	"\acontext\x18\x05 \x01(\tR\acontext\x12\x10\n" +
+	"\x03url\x18\x06 \x01(\tR\x03url\x12K\n" +
+	"\aheaders\x18\a \x03(\v2+.buildmaster.v1.ReporterConfig.HeadersEntryB\x04\x88\xb5\x18\x01R\aheaders\x12\x1a\n" +
+	"\busername\x18\b \x01(\tR\busername\x127\n" +
+	"\bpassword\x18\t \x01(\v2\x1b.buildmaster.v1.SecretValueR\bpassword\x12\x12\n" +
+	"\x04from\x18\n" +
+	" \x01(\tR\x04from\x12\x14\n" +
+	"\x05relay\x18\v \x01(\tR\x05relay\x12\x10\n" +
+	"\x03tls\x18\f \x01(\tR\x03tls\x12)\n" +
+	"\x10extra_recipients\x18\r \x03(\tR\x0fextraRecipients\x122\n" +
+	"\x15only_extra_recipients\x18\x0e \x01(\bR\x13onlyExtraRecipients\x12\x12\n" +
+	"\x04mode\x18\x0f \x03(\tR\x04mode\x12\x1a\n" +
+	"\bbuilders\x18\x10 \x03(\tR\bbuilders\x12\x12\n" +
+	"\x04tags\x18\x11 \x03(\tR\x04tags\x12\x1e\n" +
+	"\n" +
+	"schedulers\x18\x12 \x03(\tR\n" +
+	"schedulers\x12\x1a\n" +
+	"\bbranches\x18\x13 \x03(\tR\bbranches\x12&\n" +
+	"\freport_start\x18\x14 \x01(\bH\x00R\vreportStart\x88\x01\x01\x125\n" +
+	"\blifetime\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\blifetime\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x16 \x01(\rR\toutboxCap\x12>\n" +
+	"\rretry_initial\x18\x17 \x01(\v2\x19.google.protobuf.DurationR\fretryInitial\x126\n" +
+	"\tretry_max\x18\x18 \x01(\v2\x19.google.protobuf.DurationR\bretryMax\x123\n" +
+	"\atimeout\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
+	"\r_report_start\"A\n" +
+	"\vSecretValue\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1a\n" +
+	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"\xde\x01\n" +
 	"\x14SecretProviderConfig\x126\n" +
 	"\x04type\x18\x01 \x01(\x0e2\".buildmaster.v1.SecretProviderTypeR\x04type\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
@@ -3969,7 +4341,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
 	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
@@ -3980,120 +4352,131 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(StepResult)(0),              // 6: buildmaster.v1.StepResult
 	(SchedulerType)(0),           // 7: buildmaster.v1.SchedulerType
 	(*MasterConfig)(nil),         // 8: buildmaster.v1.MasterConfig
-	(*SecretProviderConfig)(nil), // 9: buildmaster.v1.SecretProviderConfig
-	(*WwwConfig)(nil),            // 10: buildmaster.v1.WwwConfig
-	(*WwwAuthConfig)(nil),        // 11: buildmaster.v1.WwwAuthConfig
-	(*WwwUserConfig)(nil),        // 12: buildmaster.v1.WwwUserConfig
-	(*OAuth2Config)(nil),         // 13: buildmaster.v1.OAuth2Config
-	(*AuthzConfig)(nil),          // 14: buildmaster.v1.AuthzConfig
-	(*RoleMatcherConfig)(nil),    // 15: buildmaster.v1.RoleMatcherConfig
-	(*AllowRuleConfig)(nil),      // 16: buildmaster.v1.AllowRuleConfig
-	(*LockConfig)(nil),           // 17: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),           // 18: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),         // 19: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),            // 20: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),           // 21: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),         // 22: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),        // 23: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),           // 24: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),            // 25: buildmaster.v1.ShellStep
-	(*GitStep)(nil),              // 26: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),      // 27: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),          // 28: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),       // 29: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil),  // 30: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),     // 31: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),   // 32: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),    // 33: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil),  // 34: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),      // 35: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),   // 36: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),   // 37: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),      // 38: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),     // 39: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),          // 40: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),    // 41: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),        // 42: buildmaster.v1.MetricsConfig
-	nil,                          // 43: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                          // 44: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                          // 45: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                          // 46: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                          // 47: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                          // 48: buildmaster.v1.ShellStep.EnvEntry
-	nil,                          // 49: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                          // 50: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil),  // 51: google.protobuf.Duration
+	(*ReporterConfig)(nil),       // 9: buildmaster.v1.ReporterConfig
+	(*SecretValue)(nil),          // 10: buildmaster.v1.SecretValue
+	(*SecretProviderConfig)(nil), // 11: buildmaster.v1.SecretProviderConfig
+	(*WwwConfig)(nil),            // 12: buildmaster.v1.WwwConfig
+	(*WwwAuthConfig)(nil),        // 13: buildmaster.v1.WwwAuthConfig
+	(*WwwUserConfig)(nil),        // 14: buildmaster.v1.WwwUserConfig
+	(*OAuth2Config)(nil),         // 15: buildmaster.v1.OAuth2Config
+	(*AuthzConfig)(nil),          // 16: buildmaster.v1.AuthzConfig
+	(*RoleMatcherConfig)(nil),    // 17: buildmaster.v1.RoleMatcherConfig
+	(*AllowRuleConfig)(nil),      // 18: buildmaster.v1.AllowRuleConfig
+	(*LockConfig)(nil),           // 19: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),           // 20: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),         // 21: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),            // 22: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),           // 23: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 24: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 25: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 26: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 27: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 28: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 29: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 30: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),       // 31: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil),  // 32: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),     // 33: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),   // 34: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),    // 35: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil),  // 36: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),      // 37: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 38: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 39: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 40: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 41: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 42: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 43: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 44: buildmaster.v1.MetricsConfig
+	nil,                          // 45: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 46: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 47: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                          // 48: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 49: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 50: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 51: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 52: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 53: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 54: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	19, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	22, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	23, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	35, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	37, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	43, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	40, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	41, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	42, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	17, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	21, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	44, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
-	9,  // 12: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
-	10, // 13: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
-	0,  // 14: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
-	11, // 15: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
-	14, // 16: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
-	1,  // 17: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
-	12, // 18: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
-	13, // 19: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
-	51, // 20: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
-	15, // 21: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
-	16, // 22: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
-	2,  // 23: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
-	3,  // 24: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
-	4,  // 25: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	5,  // 26: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	20, // 27: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	51, // 28: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	51, // 29: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	51, // 30: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	51, // 31: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	45, // 32: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	51, // 33: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	51, // 34: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	24, // 35: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	46, // 36: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	47, // 37: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	18, // 38: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	25, // 39: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	26, // 40: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	27, // 41: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	28, // 42: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	29, // 43: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	30, // 44: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	31, // 45: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	32, // 46: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	33, // 47: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	34, // 48: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	48, // 49: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	51, // 50: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	51, // 51: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	49, // 52: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	7,  // 53: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	51, // 54: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	51, // 55: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	50, // 56: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	36, // 57: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	38, // 58: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	39, // 59: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	51, // 60: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	51, // 61: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	51, // 62: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	6,  // 63: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	21, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	24, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	25, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	37, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	39, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	45, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	42, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	43, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	44, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	19, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	23, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	46, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	9,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
+	11, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
+	12, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
+	10, // 15: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
+	47, // 16: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	10, // 17: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
+	54, // 18: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	54, // 19: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	54, // 20: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	54, // 21: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 22: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
+	13, // 23: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
+	16, // 24: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
+	1,  // 25: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
+	14, // 26: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
+	15, // 27: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
+	54, // 28: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	17, // 29: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
+	18, // 30: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
+	2,  // 31: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
+	3,  // 32: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
+	4,  // 33: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	5,  // 34: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	22, // 35: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	54, // 36: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	54, // 37: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	54, // 38: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	54, // 39: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	48, // 40: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	54, // 41: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	54, // 42: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	26, // 43: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	49, // 44: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	50, // 45: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	20, // 46: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	27, // 47: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	28, // 48: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	29, // 49: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	30, // 50: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	31, // 51: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	32, // 52: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	33, // 53: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	34, // 54: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	35, // 55: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	36, // 56: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	51, // 57: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	54, // 58: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	54, // 59: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	52, // 60: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 61: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	54, // 62: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	54, // 63: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	53, // 64: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	38, // 65: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	40, // 66: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	41, // 67: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	54, // 68: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	54, // 69: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	54, // 70: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 71: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	72, // [72:72] is the sub-list for method output_type
+	72, // [72:72] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -4103,11 +4486,12 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[13].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[11].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
@@ -4119,22 +4503,22 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_MakeDirectory)(nil),
 		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[21].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[29].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[31].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[33].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   43,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

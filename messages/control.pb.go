@@ -1458,11 +1458,13 @@ func (x *ForceBuildResponse) GetScheduler() string {
 // step is interrupted and the build ends CANCELLED. It is addressed to the
 // actor `master/botmaster`.
 type StopBuildRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Builder       string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
-	Number        int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
-	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Token   string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	Number  int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Reason  string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The build by id, in place of builder and number.
+	Buildid       uint64 `protobuf:"varint,5,opt,name=buildid,proto3" json:"buildid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1523,6 +1525,13 @@ func (x *StopBuildRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *StopBuildRequest) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
 }
 
 // StopBuildResponse answers a StopBuildRequest once the build was told to stop.
@@ -1685,6 +1694,364 @@ func (x *WorkerControlResponse) GetPaused() bool {
 	return false
 }
 
+// RebuildRequest submits a finished or running build's buildset again for
+// its builder, with the same sourcestamps and properties (Buildbot's
+// rebuild). It is addressed to the actor `master/scheduler_manager`.
+type RebuildRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Token   string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	Number  int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Reason  string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The build by id, in place of builder and number.
+	Buildid       uint64 `protobuf:"varint,5,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildRequest) Reset() {
+	*x = RebuildRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildRequest) ProtoMessage() {}
+
+func (x *RebuildRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildRequest.ProtoReflect.Descriptor instead.
+func (*RebuildRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RebuildRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RebuildRequest) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *RebuildRequest) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *RebuildRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RebuildRequest) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+// RebuildResponse answers a RebuildRequest once the new buildset is durable.
+type RebuildResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildsetid    uint64                 `protobuf:"varint,1,opt,name=buildsetid,proto3" json:"buildsetid,omitempty"`
+	Brids         []uint64               `protobuf:"varint,2,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildResponse) Reset() {
+	*x = RebuildResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildResponse) ProtoMessage() {}
+
+func (x *RebuildResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildResponse.ProtoReflect.Descriptor instead.
+func (*RebuildResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RebuildResponse) GetBuildsetid() uint64 {
+	if x != nil {
+		return x.Buildsetid
+	}
+	return 0
+}
+
+func (x *RebuildResponse) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
+}
+
+// CancelBuildRequestRequest cancels a build request that has not started:
+// it completes CANCELLED (Buildbot's buildrequests cancel). A request whose
+// build has started is refused (stop the build instead). It is addressed to
+// the actor `master/scheduler_manager`.
+type CancelBuildRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Brid          uint64                 `protobuf:"varint,2,opt,name=brid,proto3" json:"brid,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBuildRequestRequest) Reset() {
+	*x = CancelBuildRequestRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBuildRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBuildRequestRequest) ProtoMessage() {}
+
+func (x *CancelBuildRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBuildRequestRequest.ProtoReflect.Descriptor instead.
+func (*CancelBuildRequestRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CancelBuildRequestRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CancelBuildRequestRequest) GetBrid() uint64 {
+	if x != nil {
+		return x.Brid
+	}
+	return 0
+}
+
+func (x *CancelBuildRequestRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// CancelBuildRequestResponse answers a CancelBuildRequestRequest once the
+// request is complete.
+type CancelBuildRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Brid          uint64                 `protobuf:"varint,1,opt,name=brid,proto3" json:"brid,omitempty"`
+	Builderid     uint64                 `protobuf:"varint,2,opt,name=builderid,proto3" json:"builderid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBuildRequestResponse) Reset() {
+	*x = CancelBuildRequestResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBuildRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBuildRequestResponse) ProtoMessage() {}
+
+func (x *CancelBuildRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBuildRequestResponse.ProtoReflect.Descriptor instead.
+func (*CancelBuildRequestResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CancelBuildRequestResponse) GetBrid() uint64 {
+	if x != nil {
+		return x.Brid
+	}
+	return 0
+}
+
+func (x *CancelBuildRequestResponse) GetBuilderid() uint64 {
+	if x != nil {
+		return x.Builderid
+	}
+	return 0
+}
+
+// EnableSchedulerRequest enables or disables a scheduler (Buildbot's
+// schedulers enable). It is addressed to the actor `master/scheduler_manager`.
+type EnableSchedulerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Scheduler     string                 `protobuf:"bytes,2,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	Enabled       bool                   `protobuf:"varint,3,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableSchedulerRequest) Reset() {
+	*x = EnableSchedulerRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableSchedulerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableSchedulerRequest) ProtoMessage() {}
+
+func (x *EnableSchedulerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableSchedulerRequest.ProtoReflect.Descriptor instead.
+func (*EnableSchedulerRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EnableSchedulerRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *EnableSchedulerRequest) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *EnableSchedulerRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+// EnableSchedulerResponse answers an EnableSchedulerRequest once it is durable.
+type EnableSchedulerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enabled       bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableSchedulerResponse) Reset() {
+	*x = EnableSchedulerResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableSchedulerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableSchedulerResponse) ProtoMessage() {}
+
+func (x *EnableSchedulerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableSchedulerResponse.ProtoReflect.Descriptor instead.
+func (*EnableSchedulerResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *EnableSchedulerResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
 // UserAttrs is one --info: attribute type to value; identifier is among
 // them for update.
 type UserAttrs struct {
@@ -1696,7 +2063,7 @@ type UserAttrs struct {
 
 func (x *UserAttrs) Reset() {
 	*x = UserAttrs{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +2075,7 @@ func (x *UserAttrs) String() string {
 func (*UserAttrs) ProtoMessage() {}
 
 func (x *UserAttrs) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +2088,7 @@ func (x *UserAttrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserAttrs.ProtoReflect.Descriptor instead.
 func (*UserAttrs) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UserAttrs) GetAttrs() map[string]string {
@@ -1748,7 +2115,7 @@ type UserRequest struct {
 
 func (x *UserRequest) Reset() {
 	*x = UserRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +2127,7 @@ func (x *UserRequest) String() string {
 func (*UserRequest) ProtoMessage() {}
 
 func (x *UserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +2140,7 @@ func (x *UserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRequest.ProtoReflect.Descriptor instead.
 func (*UserRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UserRequest) GetToken() string {
@@ -1830,7 +2197,7 @@ type UserResponse struct {
 
 func (x *UserResponse) Reset() {
 	*x = UserResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1842,7 +2209,7 @@ func (x *UserResponse) String() string {
 func (*UserResponse) ProtoMessage() {}
 
 func (x *UserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1855,7 +2222,7 @@ func (x *UserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserResponse.ProtoReflect.Descriptor instead.
 func (*UserResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UserResponse) GetText() string {
@@ -1885,7 +2252,7 @@ type UserView struct {
 
 func (x *UserView) Reset() {
 	*x = UserView{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2264,7 @@ func (x *UserView) String() string {
 func (*UserView) ProtoMessage() {}
 
 func (x *UserView) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2277,7 @@ func (x *UserView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserView.ProtoReflect.Descriptor instead.
 func (*UserView) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UserView) GetUid() uint64 {
@@ -1956,7 +2323,7 @@ type ApiTokenRequest struct {
 
 func (x *ApiTokenRequest) Reset() {
 	*x = ApiTokenRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2335,7 @@ func (x *ApiTokenRequest) String() string {
 func (*ApiTokenRequest) ProtoMessage() {}
 
 func (x *ApiTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2348,7 @@ func (x *ApiTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiTokenRequest.ProtoReflect.Descriptor instead.
 func (*ApiTokenRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ApiTokenRequest) GetToken() string {
@@ -2031,7 +2398,7 @@ type ApiTokenResponse struct {
 
 func (x *ApiTokenResponse) Reset() {
 	*x = ApiTokenResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2410,7 @@ func (x *ApiTokenResponse) String() string {
 func (*ApiTokenResponse) ProtoMessage() {}
 
 func (x *ApiTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2423,7 @@ func (x *ApiTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiTokenResponse.ProtoReflect.Descriptor instead.
 func (*ApiTokenResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ApiTokenResponse) GetSecret() string {
@@ -2085,7 +2452,7 @@ type ApiTokenView struct {
 
 func (x *ApiTokenView) Reset() {
 	*x = ApiTokenView{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2464,7 @@ func (x *ApiTokenView) String() string {
 func (*ApiTokenView) ProtoMessage() {}
 
 func (x *ApiTokenView) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2477,7 @@ func (x *ApiTokenView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiTokenView.ProtoReflect.Descriptor instead.
 func (*ApiTokenView) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ApiTokenView) GetId() uint64 {
@@ -2229,12 +2596,13 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"buildsetid\x18\x01 \x01(\x04R\n" +
 	"buildsetid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\x12\x1c\n" +
-	"\tscheduler\x18\x03 \x01(\tR\tscheduler\"x\n" +
+	"\tscheduler\x18\x03 \x01(\tR\tscheduler\"\x92\x01\n" +
 	"\x10StopBuildRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
 	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"-\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\abuildid\x18\x05 \x01(\x04R\abuildid\"-\n" +
 	"\x11StopBuildResponse\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\"\x80\x01\n" +
 	"\x14WorkerControlRequest\x12\x1a\n" +
@@ -2243,7 +2611,31 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\x0e2\x1c.buildmaster.v1.WorkerActionR\x06action\"M\n" +
 	"\x15WorkerControlResponse\x12\x1c\n" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
-	"\x06paused\x18\x02 \x01(\bR\x06paused\"\x81\x01\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\"\x90\x01\n" +
+	"\x0eRebuildRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
+	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\abuildid\x18\x05 \x01(\x04R\abuildid\"G\n" +
+	"\x0fRebuildResponse\x12\x1e\n" +
+	"\n" +
+	"buildsetid\x18\x01 \x01(\x04R\n" +
+	"buildsetid\x12\x14\n" +
+	"\x05brids\x18\x02 \x03(\x04R\x05brids\"c\n" +
+	"\x19CancelBuildRequestRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x12\n" +
+	"\x04brid\x18\x02 \x01(\x04R\x04brid\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"N\n" +
+	"\x1aCancelBuildRequestResponse\x12\x12\n" +
+	"\x04brid\x18\x01 \x01(\x04R\x04brid\x12\x1c\n" +
+	"\tbuilderid\x18\x02 \x01(\x04R\tbuilderid\"l\n" +
+	"\x16EnableSchedulerRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x1c\n" +
+	"\tscheduler\x18\x02 \x01(\tR\tscheduler\x12\x18\n" +
+	"\aenabled\x18\x03 \x01(\bR\aenabled\"3\n" +
+	"\x17EnableSchedulerResponse\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\"\x81\x01\n" +
 	"\tUserAttrs\x12:\n" +
 	"\x05attrs\x18\x01 \x03(\v2$.buildmaster.v1.UserAttrs.AttrsEntryR\x05attrs\x1a8\n" +
 	"\n" +
@@ -2339,70 +2731,76 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_buildmaster_v1_control_proto_goTypes = []any{
-	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
-	(StopMode)(0),                 // 1: buildmaster.v1.StopMode
-	(ControlErrorCode)(0),         // 2: buildmaster.v1.ControlErrorCode
-	(WorkerAction)(0),             // 3: buildmaster.v1.WorkerAction
-	(UserOp)(0),                   // 4: buildmaster.v1.UserOp
-	(ApiTokenOp)(0),               // 5: buildmaster.v1.ApiTokenOp
-	(*ReconfigureRequest)(nil),    // 6: buildmaster.v1.ReconfigureRequest
-	(*ReconfigureResponse)(nil),   // 7: buildmaster.v1.ReconfigureResponse
-	(*ConfigError)(nil),           // 8: buildmaster.v1.ConfigError
-	(*ServiceChange)(nil),         // 9: buildmaster.v1.ServiceChange
-	(*StopMasterRequest)(nil),     // 10: buildmaster.v1.StopMasterRequest
-	(*StopMasterResponse)(nil),    // 11: buildmaster.v1.StopMasterResponse
-	(*GetTreeRequest)(nil),        // 12: buildmaster.v1.GetTreeRequest
-	(*GetTreeResponse)(nil),       // 13: buildmaster.v1.GetTreeResponse
-	(*TreeNode)(nil),              // 14: buildmaster.v1.TreeNode
-	(*Failure)(nil),               // 15: buildmaster.v1.Failure
-	(*ControlError)(nil),          // 16: buildmaster.v1.ControlError
-	(*SendChangeRequest)(nil),     // 17: buildmaster.v1.SendChangeRequest
-	(*SendChangeResponse)(nil),    // 18: buildmaster.v1.SendChangeResponse
-	(*ForceBuildRequest)(nil),     // 19: buildmaster.v1.ForceBuildRequest
-	(*ForceBuildResponse)(nil),    // 20: buildmaster.v1.ForceBuildResponse
-	(*StopBuildRequest)(nil),      // 21: buildmaster.v1.StopBuildRequest
-	(*StopBuildResponse)(nil),     // 22: buildmaster.v1.StopBuildResponse
-	(*WorkerControlRequest)(nil),  // 23: buildmaster.v1.WorkerControlRequest
-	(*WorkerControlResponse)(nil), // 24: buildmaster.v1.WorkerControlResponse
-	(*UserAttrs)(nil),             // 25: buildmaster.v1.UserAttrs
-	(*UserRequest)(nil),           // 26: buildmaster.v1.UserRequest
-	(*UserResponse)(nil),          // 27: buildmaster.v1.UserResponse
-	(*UserView)(nil),              // 28: buildmaster.v1.UserView
-	(*ApiTokenRequest)(nil),       // 29: buildmaster.v1.ApiTokenRequest
-	(*ApiTokenResponse)(nil),      // 30: buildmaster.v1.ApiTokenResponse
-	(*ApiTokenView)(nil),          // 31: buildmaster.v1.ApiTokenView
-	nil,                           // 32: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	nil,                           // 33: buildmaster.v1.UserAttrs.AttrsEntry
-	nil,                           // 34: buildmaster.v1.UserView.AttrsEntry
-	(*MasterConfig)(nil),          // 35: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 36: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
-	(*Change)(nil),                // 38: buildmaster.v1.Change
+	(ChangeKind)(0),                    // 0: buildmaster.v1.ChangeKind
+	(StopMode)(0),                      // 1: buildmaster.v1.StopMode
+	(ControlErrorCode)(0),              // 2: buildmaster.v1.ControlErrorCode
+	(WorkerAction)(0),                  // 3: buildmaster.v1.WorkerAction
+	(UserOp)(0),                        // 4: buildmaster.v1.UserOp
+	(ApiTokenOp)(0),                    // 5: buildmaster.v1.ApiTokenOp
+	(*ReconfigureRequest)(nil),         // 6: buildmaster.v1.ReconfigureRequest
+	(*ReconfigureResponse)(nil),        // 7: buildmaster.v1.ReconfigureResponse
+	(*ConfigError)(nil),                // 8: buildmaster.v1.ConfigError
+	(*ServiceChange)(nil),              // 9: buildmaster.v1.ServiceChange
+	(*StopMasterRequest)(nil),          // 10: buildmaster.v1.StopMasterRequest
+	(*StopMasterResponse)(nil),         // 11: buildmaster.v1.StopMasterResponse
+	(*GetTreeRequest)(nil),             // 12: buildmaster.v1.GetTreeRequest
+	(*GetTreeResponse)(nil),            // 13: buildmaster.v1.GetTreeResponse
+	(*TreeNode)(nil),                   // 14: buildmaster.v1.TreeNode
+	(*Failure)(nil),                    // 15: buildmaster.v1.Failure
+	(*ControlError)(nil),               // 16: buildmaster.v1.ControlError
+	(*SendChangeRequest)(nil),          // 17: buildmaster.v1.SendChangeRequest
+	(*SendChangeResponse)(nil),         // 18: buildmaster.v1.SendChangeResponse
+	(*ForceBuildRequest)(nil),          // 19: buildmaster.v1.ForceBuildRequest
+	(*ForceBuildResponse)(nil),         // 20: buildmaster.v1.ForceBuildResponse
+	(*StopBuildRequest)(nil),           // 21: buildmaster.v1.StopBuildRequest
+	(*StopBuildResponse)(nil),          // 22: buildmaster.v1.StopBuildResponse
+	(*WorkerControlRequest)(nil),       // 23: buildmaster.v1.WorkerControlRequest
+	(*WorkerControlResponse)(nil),      // 24: buildmaster.v1.WorkerControlResponse
+	(*RebuildRequest)(nil),             // 25: buildmaster.v1.RebuildRequest
+	(*RebuildResponse)(nil),            // 26: buildmaster.v1.RebuildResponse
+	(*CancelBuildRequestRequest)(nil),  // 27: buildmaster.v1.CancelBuildRequestRequest
+	(*CancelBuildRequestResponse)(nil), // 28: buildmaster.v1.CancelBuildRequestResponse
+	(*EnableSchedulerRequest)(nil),     // 29: buildmaster.v1.EnableSchedulerRequest
+	(*EnableSchedulerResponse)(nil),    // 30: buildmaster.v1.EnableSchedulerResponse
+	(*UserAttrs)(nil),                  // 31: buildmaster.v1.UserAttrs
+	(*UserRequest)(nil),                // 32: buildmaster.v1.UserRequest
+	(*UserResponse)(nil),               // 33: buildmaster.v1.UserResponse
+	(*UserView)(nil),                   // 34: buildmaster.v1.UserView
+	(*ApiTokenRequest)(nil),            // 35: buildmaster.v1.ApiTokenRequest
+	(*ApiTokenResponse)(nil),           // 36: buildmaster.v1.ApiTokenResponse
+	(*ApiTokenView)(nil),               // 37: buildmaster.v1.ApiTokenView
+	nil,                                // 38: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	nil,                                // 39: buildmaster.v1.UserAttrs.AttrsEntry
+	nil,                                // 40: buildmaster.v1.UserView.AttrsEntry
+	(*MasterConfig)(nil),               // 41: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),        // 42: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
+	(*Change)(nil),                     // 44: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	35, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	41, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
 	8,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
 	9,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	36, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	42, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	1,  // 5: buildmaster.v1.StopMasterRequest.mode:type_name -> buildmaster.v1.StopMode
 	14, // 6: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
 	15, // 7: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
 	14, // 8: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	37, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	43, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	2,  // 10: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	38, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	32, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	44, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	38, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
 	3,  // 13: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
-	33, // 14: buildmaster.v1.UserAttrs.attrs:type_name -> buildmaster.v1.UserAttrs.AttrsEntry
+	39, // 14: buildmaster.v1.UserAttrs.attrs:type_name -> buildmaster.v1.UserAttrs.AttrsEntry
 	4,  // 15: buildmaster.v1.UserRequest.op:type_name -> buildmaster.v1.UserOp
-	25, // 16: buildmaster.v1.UserRequest.info:type_name -> buildmaster.v1.UserAttrs
-	28, // 17: buildmaster.v1.UserResponse.users:type_name -> buildmaster.v1.UserView
-	34, // 18: buildmaster.v1.UserView.attrs:type_name -> buildmaster.v1.UserView.AttrsEntry
+	31, // 16: buildmaster.v1.UserRequest.info:type_name -> buildmaster.v1.UserAttrs
+	34, // 17: buildmaster.v1.UserResponse.users:type_name -> buildmaster.v1.UserView
+	40, // 18: buildmaster.v1.UserView.attrs:type_name -> buildmaster.v1.UserView.AttrsEntry
 	5,  // 19: buildmaster.v1.ApiTokenRequest.op:type_name -> buildmaster.v1.ApiTokenOp
-	31, // 20: buildmaster.v1.ApiTokenResponse.tokens:type_name -> buildmaster.v1.ApiTokenView
+	37, // 20: buildmaster.v1.ApiTokenResponse.tokens:type_name -> buildmaster.v1.ApiTokenView
 	21, // [21:21] is the sub-list for method output_type
 	21, // [21:21] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
@@ -2424,7 +2822,7 @@ func file_buildmaster_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   29,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

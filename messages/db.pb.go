@@ -21,6 +21,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReportGeneratorKind is which of Buildbot's report generators a
+// ReportGenerator is.
+type ReportGeneratorKind int32
+
+const (
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_UNSPECIFIED ReportGeneratorKind = 0
+	// BuildStatusGenerator: finished builds the modes select (and, with
+	// report_start, every start).
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_STATUS ReportGeneratorKind = 1
+	// BuildStartEndStatusGenerator: every start and end.
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_START_END ReportGeneratorKind = 2
+)
+
+// Enum value maps for ReportGeneratorKind.
+var (
+	ReportGeneratorKind_name = map[int32]string{
+		0: "REPORT_GENERATOR_KIND_UNSPECIFIED",
+		1: "REPORT_GENERATOR_KIND_BUILD_STATUS",
+		2: "REPORT_GENERATOR_KIND_BUILD_START_END",
+	}
+	ReportGeneratorKind_value = map[string]int32{
+		"REPORT_GENERATOR_KIND_UNSPECIFIED":     0,
+		"REPORT_GENERATOR_KIND_BUILD_STATUS":    1,
+		"REPORT_GENERATOR_KIND_BUILD_START_END": 2,
+	}
+)
+
+func (x ReportGeneratorKind) Enum() *ReportGeneratorKind {
+	p := new(ReportGeneratorKind)
+	*p = x
+	return p
+}
+
+func (x ReportGeneratorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportGeneratorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_db_proto_enumTypes[0].Descriptor()
+}
+
+func (ReportGeneratorKind) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_db_proto_enumTypes[0]
+}
+
+func (x ReportGeneratorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportGeneratorKind.Descriptor instead.
+func (ReportGeneratorKind) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{0}
+}
+
 // Property is one named property, Buildbot's `[value, source]` pair:
 // value_json is the JSON encoding of the value.
 type Property struct {
@@ -2226,14 +2280,16 @@ type Command struct {
 	//	*Command_WorkerDisconnected
 	//	*Command_SetObjectState
 	//	*Command_ConfigureMaster
-	//	*Command_SetWorkerState
 	//	*Command_MasterActive
 	//	*Command_MasterStopped
+	//	*Command_SetWorkerState
+	//	*Command_SetSchedulerEnabled
 	//	*Command_AddUser
 	//	*Command_UpdateUser
 	//	*Command_RemoveUser
 	//	*Command_AddApiToken
 	//	*Command_RevokeApiToken
+	//	*Command_ReportsDone
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2456,15 +2512,6 @@ func (x *Command) GetConfigureMaster() *ConfigureMaster {
 	return nil
 }
 
-func (x *Command) GetSetWorkerState() *SetWorkerState {
-	if x != nil {
-		if x, ok := x.Kind.(*Command_SetWorkerState); ok {
-			return x.SetWorkerState
-		}
-	}
-	return nil
-}
-
 func (x *Command) GetMasterActive() *MasterActive {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_MasterActive); ok {
@@ -2478,6 +2525,24 @@ func (x *Command) GetMasterStopped() *MasterStopped {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_MasterStopped); ok {
 			return x.MasterStopped
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetWorkerState() *SetWorkerState {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetWorkerState); ok {
+			return x.SetWorkerState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetSchedulerEnabled() *SetSchedulerEnabled {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetSchedulerEnabled); ok {
+			return x.SetSchedulerEnabled
 		}
 	}
 	return nil
@@ -2523,6 +2588,15 @@ func (x *Command) GetRevokeApiToken() *RevokeApiToken {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_RevokeApiToken); ok {
 			return x.RevokeApiToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReportsDone() *ReportsDone {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_ReportsDone); ok {
+			return x.ReportsDone
 		}
 	}
 	return nil
@@ -2612,10 +2686,6 @@ type Command_ConfigureMaster struct {
 	ConfigureMaster *ConfigureMaster `protobuf:"bytes,20,opt,name=configure_master,json=configureMaster,proto3,oneof"`
 }
 
-type Command_SetWorkerState struct {
-	SetWorkerState *SetWorkerState `protobuf:"bytes,40,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
-}
-
 type Command_MasterActive struct {
 	MasterActive *MasterActive `protobuf:"bytes,21,opt,name=master_active,json=masterActive,proto3,oneof"`
 }
@@ -2624,24 +2694,36 @@ type Command_MasterStopped struct {
 	MasterStopped *MasterStopped `protobuf:"bytes,22,opt,name=master_stopped,json=masterStopped,proto3,oneof"`
 }
 
+type Command_SetWorkerState struct {
+	SetWorkerState *SetWorkerState `protobuf:"bytes,23,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
+}
+
+type Command_SetSchedulerEnabled struct {
+	SetSchedulerEnabled *SetSchedulerEnabled `protobuf:"bytes,24,opt,name=set_scheduler_enabled,json=setSchedulerEnabled,proto3,oneof"`
+}
+
 type Command_AddUser struct {
-	AddUser *AddUser `protobuf:"bytes,23,opt,name=add_user,json=addUser,proto3,oneof"`
+	AddUser *AddUser `protobuf:"bytes,25,opt,name=add_user,json=addUser,proto3,oneof"`
 }
 
 type Command_UpdateUser struct {
-	UpdateUser *UpdateUser `protobuf:"bytes,24,opt,name=update_user,json=updateUser,proto3,oneof"`
+	UpdateUser *UpdateUser `protobuf:"bytes,26,opt,name=update_user,json=updateUser,proto3,oneof"`
 }
 
 type Command_RemoveUser struct {
-	RemoveUser *RemoveUser `protobuf:"bytes,25,opt,name=remove_user,json=removeUser,proto3,oneof"`
+	RemoveUser *RemoveUser `protobuf:"bytes,27,opt,name=remove_user,json=removeUser,proto3,oneof"`
 }
 
 type Command_AddApiToken struct {
-	AddApiToken *AddApiToken `protobuf:"bytes,26,opt,name=add_api_token,json=addApiToken,proto3,oneof"`
+	AddApiToken *AddApiToken `protobuf:"bytes,28,opt,name=add_api_token,json=addApiToken,proto3,oneof"`
 }
 
 type Command_RevokeApiToken struct {
-	RevokeApiToken *RevokeApiToken `protobuf:"bytes,27,opt,name=revoke_api_token,json=revokeApiToken,proto3,oneof"`
+	RevokeApiToken *RevokeApiToken `protobuf:"bytes,29,opt,name=revoke_api_token,json=revokeApiToken,proto3,oneof"`
+}
+
+type Command_ReportsDone struct {
+	ReportsDone *ReportsDone `protobuf:"bytes,30,opt,name=reports_done,json=reportsDone,proto3,oneof"`
 }
 
 func (*Command_AddChange) isCommand_Kind() {}
@@ -2684,11 +2766,13 @@ func (*Command_SetObjectState) isCommand_Kind() {}
 
 func (*Command_ConfigureMaster) isCommand_Kind() {}
 
-func (*Command_SetWorkerState) isCommand_Kind() {}
-
 func (*Command_MasterActive) isCommand_Kind() {}
 
 func (*Command_MasterStopped) isCommand_Kind() {}
+
+func (*Command_SetWorkerState) isCommand_Kind() {}
+
+func (*Command_SetSchedulerEnabled) isCommand_Kind() {}
 
 func (*Command_AddUser) isCommand_Kind() {}
 
@@ -2699,6 +2783,8 @@ func (*Command_RemoveUser) isCommand_Kind() {}
 func (*Command_AddApiToken) isCommand_Kind() {}
 
 func (*Command_RevokeApiToken) isCommand_Kind() {}
+
+func (*Command_ReportsDone) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -2716,6 +2802,11 @@ type ConfigureMaster struct {
 	ChangeSources []string               `protobuf:"bytes,3,rep,name=change_sources,json=changeSources,proto3" json:"change_sources,omitempty"`
 	Builders      []*ConfiguredBuilder   `protobuf:"bytes,4,rep,name=builders,proto3" json:"builders,omitempty"`
 	Workers       []*ConfiguredWorker    `protobuf:"bytes,5,rep,name=workers,proto3" json:"workers,omitempty"`
+	// The reporters configured (the reporters table then holds exactly
+	// these; a reporter no longer listed is removed with its outbox), and
+	// what each one's generators want: AddBuild and FinishBuild queue the
+	// reports due in the outbox from them.
+	Reporters     []*ConfiguredReporter `protobuf:"bytes,6,rep,name=reporters,proto3" json:"reporters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2785,6 +2876,388 @@ func (x *ConfigureMaster) GetWorkers() []*ConfiguredWorker {
 	return nil
 }
 
+func (x *ConfigureMaster) GetReporters() []*ConfiguredReporter {
+	if x != nil {
+		return x.Reporters
+	}
+	return nil
+}
+
+// ConfiguredReporter is one reporter of a ConfigureMaster.
+type ConfiguredReporter struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Generators []*ReportGenerator     `protobuf:"bytes,2,rep,name=generators,proto3" json:"generators,omitempty"`
+	// How many reports may wait in its outbox; a report due past it is
+	// dropped and counted in the reporter's dropped. 0 means 10,000.
+	OutboxCap     uint32 `protobuf:"varint,3,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredReporter) Reset() {
+	*x = ConfiguredReporter{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredReporter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredReporter) ProtoMessage() {}
+
+func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredReporter.ProtoReflect.Descriptor instead.
+func (*ConfiguredReporter) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ConfiguredReporter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredReporter) GetGenerators() []*ReportGenerator {
+	if x != nil {
+		return x.Generators
+	}
+	return nil
+}
+
+func (x *ConfiguredReporter) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+// ReportGenerator says which builds a reporter reports (internal/report's
+// generators): the modes (empty: failing, passing, warnings) and filters
+// (an empty list does not filter).
+type ReportGenerator struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          ReportGeneratorKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=buildmaster.v1.ReportGeneratorKind" json:"kind,omitempty"`
+	Modes         []string               `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
+	Builders      []string               `protobuf:"bytes,3,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags          []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers    []string               `protobuf:"bytes,5,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches      []string               `protobuf:"bytes,6,rep,name=branches,proto3" json:"branches,omitempty"`
+	ReportStart   bool                   `protobuf:"varint,7,opt,name=report_start,json=reportStart,proto3" json:"report_start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportGenerator) Reset() {
+	*x = ReportGenerator{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportGenerator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportGenerator) ProtoMessage() {}
+
+func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportGenerator.ProtoReflect.Descriptor instead.
+func (*ReportGenerator) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ReportGenerator) GetKind() ReportGeneratorKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReportGeneratorKind_REPORT_GENERATOR_KIND_UNSPECIFIED
+}
+
+func (x *ReportGenerator) GetModes() []string {
+	if x != nil {
+		return x.Modes
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetSchedulers() []string {
+	if x != nil {
+		return x.Schedulers
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetReportStart() bool {
+	if x != nil {
+		return x.ReportStart
+	}
+	return false
+}
+
+// Reporter is a row of `reporters`: a configured reporter, its generators,
+// and its outbox's counts (kept in the same transactions as the outbox).
+type Reporter struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Generators []*ReportGenerator     `protobuf:"bytes,2,rep,name=generators,proto3" json:"generators,omitempty"`
+	OutboxCap  uint32                 `protobuf:"varint,3,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	// Reports waiting in its outbox.
+	Pending uint64 `protobuf:"varint,4,opt,name=pending,proto3" json:"pending,omitempty"`
+	// Reports ever refused because its outbox was full.
+	Dropped       uint64 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reporter) Reset() {
+	*x = Reporter{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reporter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reporter) ProtoMessage() {}
+
+func (x *Reporter) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reporter.ProtoReflect.Descriptor instead.
+func (*Reporter) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Reporter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Reporter) GetGenerators() []*ReportGenerator {
+	if x != nil {
+		return x.Generators
+	}
+	return nil
+}
+
+func (x *Reporter) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+func (x *Reporter) GetPending() uint64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *Reporter) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// OutboxEntry is a row of `outbox`: a report due to a reporter, about a
+// build's start or end, written in the same transaction as that start or
+// end. There is at most one per (reporter, buildid, event).
+type OutboxEntry struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reporter string                 `protobuf:"bytes,2,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Buildid  uint64                 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	// "build_started" or "build_finished" (internal/report's Event).
+	Event string `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	// When the build started or finished, epoch seconds.
+	CreatedAt     int64 `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboxEntry) Reset() {
+	*x = OutboxEntry{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboxEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboxEntry) ProtoMessage() {}
+
+func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
+func (*OutboxEntry) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *OutboxEntry) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *OutboxEntry) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *OutboxEntry) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+func (x *OutboxEntry) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *OutboxEntry) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// ReportsDone removes reports from a reporter's outbox: delivered, skipped,
+// or given up. Each is named by its id, buildid and event (an id is used
+// again once its row is gone); one no longer there, or another reporter's,
+// is ignored, so repeating it is harmless.
+type ReportsDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reporter      string                 `protobuf:"bytes,1,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Reports       []*OutboxEntry         `protobuf:"bytes,2,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportsDone) Reset() {
+	*x = ReportsDone{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportsDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportsDone) ProtoMessage() {}
+
+func (x *ReportsDone) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
+func (*ReportsDone) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReportsDone) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *ReportsDone) GetReports() []*OutboxEntry {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
 // ConfiguredBuilder is one builder of a ConfigureMaster.
 type ConfiguredBuilder struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2797,7 +3270,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2809,7 +3282,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2822,7 +3295,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -2858,7 +3331,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2870,7 +3343,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2883,7 +3356,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -2912,7 +3385,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3397,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3410,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -2969,7 +3442,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2981,7 +3454,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3467,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -3032,7 +3505,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3517,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3530,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -3097,7 +3570,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3582,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3595,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -3158,7 +3631,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3643,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3656,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -3235,7 +3708,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3247,7 +3720,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3260,7 +3733,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -3367,7 +3840,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3379,7 +3852,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3392,7 +3865,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -3441,7 +3914,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3453,7 +3926,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3466,7 +3939,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -3558,7 +4031,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3570,7 +4043,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3583,7 +4056,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -3648,7 +4121,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3660,7 +4133,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3673,7 +4146,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -3715,7 +4188,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3727,7 +4200,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3740,7 +4213,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -3767,7 +4240,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3779,7 +4252,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3792,7 +4265,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -3821,7 +4294,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3833,7 +4306,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3846,7 +4319,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -3914,7 +4387,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3926,7 +4399,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3939,7 +4412,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -3989,17 +4462,21 @@ func (x *FinishBuild) GetLastStep() *FinishStep {
 // buildset whose requests are then all complete is completed too, with the
 // worst of their results.
 type CompleteBuildRequests struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
-	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
-	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Brids      []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Results    int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	// Refuse (writing nothing) if any of the requests is claimed: an
+	// operator's cancel of a request that has not started, which must not
+	// race the distributor's claim.
+	UnclaimedOnly bool `protobuf:"varint,4,opt,name=unclaimed_only,json=unclaimedOnly,proto3" json:"unclaimed_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4488,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4501,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -4048,6 +4525,13 @@ func (x *CompleteBuildRequests) GetCompleteAt() int64 {
 	return 0
 }
 
+func (x *CompleteBuildRequests) GetUnclaimedOnly() bool {
+	if x != nil {
+		return x.UnclaimedOnly
+	}
+	return false
+}
+
 // UnclaimBuildRequests drops masterid's claims on the listed incomplete
 // requests, so they can be claimed again; requests claimed by another
 // master or by none are left as they are.
@@ -4061,7 +4545,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4073,7 +4557,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4086,7 +4570,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -4114,7 +4598,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4126,7 +4610,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4139,7 +4623,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -4166,7 +4650,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4178,7 +4662,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4191,7 +4675,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -4213,7 +4697,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4225,7 +4709,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4238,7 +4722,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -4273,7 +4757,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4285,7 +4769,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4298,7 +4782,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -4331,7 +4815,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4343,7 +4827,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4356,7 +4840,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -4394,6 +4878,60 @@ func (x *SetWorkerState) GetQuarantineTimeout() int64 {
 	return 0
 }
 
+// SetSchedulerEnabled enables or disables the scheduler named name
+// (Buildbot's schedulers.enable): a disabled scheduler adds no buildsets.
+type SetSchedulerEnabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSchedulerEnabled) Reset() {
+	*x = SetSchedulerEnabled{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSchedulerEnabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSchedulerEnabled) ProtoMessage() {}
+
+func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
+func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *SetSchedulerEnabled) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetSchedulerEnabled) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
 // SetObjectState sets one value of an object's state (Buildbot's
 // setState), finding or adding the object by (object_name, class_name).
 type SetObjectState struct {
@@ -4408,7 +4946,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4420,7 +4958,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4433,7 +4971,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -4487,7 +5025,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4499,7 +5037,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4512,7 +5050,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4828,7 +5366,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"identifier\x18\x01 \x01(\tR\n" +
 	"identifier\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\x04R\x02id\"\xdf\x0f\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\xfc\x10\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4854,18 +5392,20 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10worker_connected\x18\x11 \x01(\v2\x1f.buildmaster.v1.WorkerConnectedH\x00R\x0fworkerConnected\x12U\n" +
 	"\x13worker_disconnected\x18\x12 \x01(\v2\".buildmaster.v1.WorkerDisconnectedH\x00R\x12workerDisconnected\x12J\n" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
-	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12J\n" +
-	"\x10set_worker_state\x18( \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12C\n" +
+	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12C\n" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
-	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x124\n" +
-	"\badd_user\x18\x17 \x01(\v2\x17.buildmaster.v1.AddUserH\x00R\aaddUser\x12=\n" +
-	"\vupdate_user\x18\x18 \x01(\v2\x1a.buildmaster.v1.UpdateUserH\x00R\n" +
+	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x12J\n" +
+	"\x10set_worker_state\x18\x17 \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12Y\n" +
+	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabled\x124\n" +
+	"\badd_user\x18\x19 \x01(\v2\x17.buildmaster.v1.AddUserH\x00R\aaddUser\x12=\n" +
+	"\vupdate_user\x18\x1a \x01(\v2\x1a.buildmaster.v1.UpdateUserH\x00R\n" +
 	"updateUser\x12=\n" +
-	"\vremove_user\x18\x19 \x01(\v2\x1a.buildmaster.v1.RemoveUserH\x00R\n" +
+	"\vremove_user\x18\x1b \x01(\v2\x1a.buildmaster.v1.RemoveUserH\x00R\n" +
 	"removeUser\x12A\n" +
-	"\radd_api_token\x18\x1a \x01(\v2\x1b.buildmaster.v1.AddApiTokenH\x00R\vaddApiToken\x12J\n" +
-	"\x10revoke_api_token\x18\x1b \x01(\v2\x1e.buildmaster.v1.RevokeApiTokenH\x00R\x0erevokeApiTokenB\x06\n" +
-	"\x04kind\"\xef\x01\n" +
+	"\radd_api_token\x18\x1c \x01(\v2\x1b.buildmaster.v1.AddApiTokenH\x00R\vaddApiToken\x12J\n" +
+	"\x10revoke_api_token\x18\x1d \x01(\v2\x1e.buildmaster.v1.RevokeApiTokenH\x00R\x0erevokeApiToken\x12@\n" +
+	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDoneB\x06\n" +
+	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
 	"\n" +
@@ -4873,7 +5413,44 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"schedulers\x12%\n" +
 	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\x12=\n" +
 	"\bbuilders\x18\x04 \x03(\v2!.buildmaster.v1.ConfiguredBuilderR\bbuilders\x12:\n" +
-	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\"]\n" +
+	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\x12@\n" +
+	"\treporters\x18\x06 \x03(\v2\".buildmaster.v1.ConfiguredReporterR\treporters\"\x88\x01\n" +
+	"\x12ConfiguredReporter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\n" +
+	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
+	"generators\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\"\xef\x01\n" +
+	"\x0fReportGenerator\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.buildmaster.v1.ReportGeneratorKindR\x04kind\x12\x14\n" +
+	"\x05modes\x18\x02 \x03(\tR\x05modes\x12\x1a\n" +
+	"\bbuilders\x18\x03 \x03(\tR\bbuilders\x12\x12\n" +
+	"\x04tags\x18\x04 \x03(\tR\x04tags\x12\x1e\n" +
+	"\n" +
+	"schedulers\x18\x05 \x03(\tR\n" +
+	"schedulers\x12\x1a\n" +
+	"\bbranches\x18\x06 \x03(\tR\bbranches\x12!\n" +
+	"\freport_start\x18\a \x01(\bR\vreportStart\"\xb2\x01\n" +
+	"\bReporter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\n" +
+	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
+	"generators\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\x12\x18\n" +
+	"\apending\x18\x04 \x01(\x04R\apending\x12\x18\n" +
+	"\adropped\x18\x05 \x01(\x04R\adropped\"\x88\x01\n" +
+	"\vOutboxEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
+	"\breporter\x18\x02 \x01(\tR\breporter\x12\x18\n" +
+	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x14\n" +
+	"\x05event\x18\x04 \x01(\tR\x05event\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\"`\n" +
+	"\vReportsDone\x12\x1a\n" +
+	"\breporter\x18\x01 \x01(\tR\breporter\x125\n" +
+	"\areports\x18\x02 \x03(\v2\x1b.buildmaster.v1.OutboxEntryR\areports\"]\n" +
 	"\x11ConfiguredBuilder\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -4979,12 +5556,13 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
 	"\x05brids\x18\x05 \x03(\x04R\x05brids\x127\n" +
-	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"h\n" +
+	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"\x8f\x01\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
-	"completeAt\"H\n" +
+	"completeAt\x12%\n" +
+	"\x0eunclaimed_only\x18\x04 \x01(\bR\runclaimedOnly\"H\n" +
 	"\x14UnclaimBuildRequests\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\"h\n" +
@@ -5007,7 +5585,10 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x1a\n" +
 	"\bgraceful\x18\x03 \x01(\bR\bgraceful\x12)\n" +
 	"\x10quarantine_until\x18\x04 \x01(\x03R\x0fquarantineUntil\x12-\n" +
-	"\x12quarantine_timeout\x18\x05 \x01(\x03R\x11quarantineTimeout\"\x83\x01\n" +
+	"\x12quarantine_timeout\x18\x05 \x01(\x03R\x11quarantineTimeout\"C\n" +
+	"\x13SetSchedulerEnabled\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\x83\x01\n" +
 	"\x0eSetObjectState\x12\x1f\n" +
 	"\vobject_name\x18\x01 \x01(\tR\n" +
 	"objectName\x12\x1d\n" +
@@ -5027,7 +5608,11 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
 	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsets\x12'\n" +
 	"\x0fcollapsed_brids\x18\n" +
-	" \x03(\x04R\x0ecollapsedBridsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	" \x03(\x04R\x0ecollapsedBrids*\x8f\x01\n" +
+	"\x13ReportGeneratorKind\x12%\n" +
+	"!REPORT_GENERATOR_KIND_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"REPORT_GENERATOR_KIND_BUILD_STATUS\x10\x01\x12)\n" +
+	"%REPORT_GENERATOR_KIND_BUILD_START_END\x10\x02B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_db_proto_rawDescOnce sync.Once
@@ -5041,116 +5626,131 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_buildmaster_v1_db_proto_goTypes = []any{
-	(*Property)(nil),              // 0: buildmaster.v1.Property
-	(*Master)(nil),                // 1: buildmaster.v1.Master
-	(*Change)(nil),                // 2: buildmaster.v1.Change
-	(*SourceStamp)(nil),           // 3: buildmaster.v1.SourceStamp
-	(*Buildset)(nil),              // 4: buildmaster.v1.Buildset
-	(*BuildRequestClaim)(nil),     // 5: buildmaster.v1.BuildRequestClaim
-	(*BuildRequest)(nil),          // 6: buildmaster.v1.BuildRequest
-	(*Builder)(nil),               // 7: buildmaster.v1.Builder
-	(*Build)(nil),                 // 8: buildmaster.v1.Build
-	(*Step)(nil),                  // 9: buildmaster.v1.Step
-	(*Log)(nil),                   // 10: buildmaster.v1.Log
-	(*LogChunk)(nil),              // 11: buildmaster.v1.LogChunk
-	(*WorkerConfiguredOn)(nil),    // 12: buildmaster.v1.WorkerConfiguredOn
-	(*Worker)(nil),                // 13: buildmaster.v1.Worker
-	(*Scheduler)(nil),             // 14: buildmaster.v1.Scheduler
-	(*ChangeSource)(nil),          // 15: buildmaster.v1.ChangeSource
-	(*StateObject)(nil),           // 16: buildmaster.v1.StateObject
-	(*ObjectState)(nil),           // 17: buildmaster.v1.ObjectState
-	(*User)(nil),                  // 18: buildmaster.v1.User
-	(*UserInfo)(nil),              // 19: buildmaster.v1.UserInfo
-	(*ChangeUser)(nil),            // 20: buildmaster.v1.ChangeUser
-	(*ApiToken)(nil),              // 21: buildmaster.v1.ApiToken
-	(*AddUser)(nil),               // 22: buildmaster.v1.AddUser
-	(*UpdateUser)(nil),            // 23: buildmaster.v1.UpdateUser
-	(*RemoveUser)(nil),            // 24: buildmaster.v1.RemoveUser
-	(*AddApiToken)(nil),           // 25: buildmaster.v1.AddApiToken
-	(*RevokeApiToken)(nil),        // 26: buildmaster.v1.RevokeApiToken
-	(*Command)(nil),               // 27: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 28: buildmaster.v1.ConfigureMaster
-	(*ConfiguredBuilder)(nil),     // 29: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 30: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 31: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 32: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 33: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 34: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 35: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 36: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 37: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 38: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 39: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 40: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 41: buildmaster.v1.AppendLog
-	(*FinishLog)(nil),             // 42: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 43: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 44: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 45: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 46: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 47: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 48: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 49: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 50: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 51: buildmaster.v1.SetWorkerState
-	(*SetObjectState)(nil),        // 52: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 53: buildmaster.v1.CommandResult
+	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
+	(*Property)(nil),              // 1: buildmaster.v1.Property
+	(*Master)(nil),                // 2: buildmaster.v1.Master
+	(*Change)(nil),                // 3: buildmaster.v1.Change
+	(*SourceStamp)(nil),           // 4: buildmaster.v1.SourceStamp
+	(*Buildset)(nil),              // 5: buildmaster.v1.Buildset
+	(*BuildRequestClaim)(nil),     // 6: buildmaster.v1.BuildRequestClaim
+	(*BuildRequest)(nil),          // 7: buildmaster.v1.BuildRequest
+	(*Builder)(nil),               // 8: buildmaster.v1.Builder
+	(*Build)(nil),                 // 9: buildmaster.v1.Build
+	(*Step)(nil),                  // 10: buildmaster.v1.Step
+	(*Log)(nil),                   // 11: buildmaster.v1.Log
+	(*LogChunk)(nil),              // 12: buildmaster.v1.LogChunk
+	(*WorkerConfiguredOn)(nil),    // 13: buildmaster.v1.WorkerConfiguredOn
+	(*Worker)(nil),                // 14: buildmaster.v1.Worker
+	(*Scheduler)(nil),             // 15: buildmaster.v1.Scheduler
+	(*ChangeSource)(nil),          // 16: buildmaster.v1.ChangeSource
+	(*StateObject)(nil),           // 17: buildmaster.v1.StateObject
+	(*ObjectState)(nil),           // 18: buildmaster.v1.ObjectState
+	(*User)(nil),                  // 19: buildmaster.v1.User
+	(*UserInfo)(nil),              // 20: buildmaster.v1.UserInfo
+	(*ChangeUser)(nil),            // 21: buildmaster.v1.ChangeUser
+	(*ApiToken)(nil),              // 22: buildmaster.v1.ApiToken
+	(*AddUser)(nil),               // 23: buildmaster.v1.AddUser
+	(*UpdateUser)(nil),            // 24: buildmaster.v1.UpdateUser
+	(*RemoveUser)(nil),            // 25: buildmaster.v1.RemoveUser
+	(*AddApiToken)(nil),           // 26: buildmaster.v1.AddApiToken
+	(*RevokeApiToken)(nil),        // 27: buildmaster.v1.RevokeApiToken
+	(*Command)(nil),               // 28: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 29: buildmaster.v1.ConfigureMaster
+	(*ConfiguredReporter)(nil),    // 30: buildmaster.v1.ConfiguredReporter
+	(*ReportGenerator)(nil),       // 31: buildmaster.v1.ReportGenerator
+	(*Reporter)(nil),              // 32: buildmaster.v1.Reporter
+	(*OutboxEntry)(nil),           // 33: buildmaster.v1.OutboxEntry
+	(*ReportsDone)(nil),           // 34: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 35: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 36: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 37: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 38: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 39: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 40: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 41: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 42: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 43: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 44: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 45: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 46: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 47: buildmaster.v1.AppendLog
+	(*FinishLog)(nil),             // 48: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 49: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 50: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 51: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 52: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 53: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 54: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 55: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 56: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 57: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 58: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 59: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 60: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
-	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
-	0,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
-	5,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
-	0,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
-	12, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	19, // 5: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
-	19, // 6: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
-	33, // 7: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	34, // 8: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	35, // 9: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	36, // 10: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	37, // 11: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	38, // 12: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	39, // 13: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	40, // 14: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	41, // 15: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	42, // 16: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	43, // 17: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	44, // 18: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	45, // 19: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	46, // 20: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	47, // 21: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	48, // 22: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	49, // 23: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	50, // 24: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	52, // 25: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	28, // 26: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	51, // 27: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	31, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	32, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	22, // 30: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
-	23, // 31: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
-	24, // 32: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
-	25, // 33: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
-	26, // 34: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
-	29, // 35: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	30, // 36: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	2,  // 37: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	52, // 38: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 39: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 40: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 41: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	39, // 42: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	41, // 43: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	39, // 44: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	43, // 45: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 46: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	47, // [47:47] is the sub-list for method output_type
-	47, // [47:47] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
+	1,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
+	6,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
+	1,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
+	13, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
+	20, // 5: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
+	20, // 6: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
+	39, // 7: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	40, // 8: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	41, // 9: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	42, // 10: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	43, // 11: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	44, // 12: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	45, // 13: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	46, // 14: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	47, // 15: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	48, // 16: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	49, // 17: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	50, // 18: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	51, // 19: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	52, // 20: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	53, // 21: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	54, // 22: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	55, // 23: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	56, // 24: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	59, // 25: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	29, // 26: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	37, // 27: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	38, // 28: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	57, // 29: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	58, // 30: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	23, // 31: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
+	24, // 32: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
+	25, // 33: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
+	26, // 34: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
+	27, // 35: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
+	34, // 36: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	35, // 37: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	36, // 38: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	30, // 39: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	31, // 40: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 41: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	31, // 42: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	33, // 43: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 44: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	59, // 45: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 46: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 47: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 48: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	45, // 49: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	47, // 50: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	45, // 51: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	49, // 52: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	1,  // 53: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -5185,28 +5785,31 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_WorkerDisconnected)(nil),
 		(*Command_SetObjectState)(nil),
 		(*Command_ConfigureMaster)(nil),
-		(*Command_SetWorkerState)(nil),
 		(*Command_MasterActive)(nil),
 		(*Command_MasterStopped)(nil),
+		(*Command_SetWorkerState)(nil),
+		(*Command_SetSchedulerEnabled)(nil),
 		(*Command_AddUser)(nil),
 		(*Command_UpdateUser)(nil),
 		(*Command_RemoveUser)(nil),
 		(*Command_AddApiToken)(nil),
 		(*Command_RevokeApiToken)(nil),
+		(*Command_ReportsDone)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[39].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[44].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   54,
+			NumEnums:      1,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_buildmaster_v1_db_proto_goTypes,
 		DependencyIndexes: file_buildmaster_v1_db_proto_depIdxs,
+		EnumInfos:         file_buildmaster_v1_db_proto_enumTypes,
 		MessageInfos:      file_buildmaster_v1_db_proto_msgTypes,
 	}.Build()
 	File_buildmaster_v1_db_proto = out.File

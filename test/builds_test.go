@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -597,8 +596,9 @@ func TestWorkerPauseAndStop(t *testing.T) {
 }
 
 // TestForceOverHTTP: Buildbot's JSON-RPC force on /api/v2/forceschedulers
-// starts a build with the admin token, and without www.auth anonymously too
-// (as Buildbot); a wrong token is refused.
+// starts a build with the admin token; a request with neither the token,
+// an Origin nor the page's form token (a forged cross-site post) is
+// refused and forces nothing.
 func TestForceOverHTTP(t *testing.T) {
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
@@ -607,28 +607,18 @@ func TestForceOverHTTP(t *testing.T) {
 		t.Fatalf("forceschedulers: %s", body)
 	}
 	rpc := `{"jsonrpc":"2.0","method":"force","id":7,"params":{"builderNames":["hello"],"reason":"web","greeting":"hi"}}`
-	post := func(token string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+m.www+"/api/v2/forceschedulers/force", strings.NewReader(rpc))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+	if code, body := m.rpc("forceschedulers/force", "", rpc); code != 403 || !strings.Contains(body, "form token") {
+		t.Fatalf("no token: %d %s", code, body)
 	}
-	if code, body := post("wrong"); code != 401 {
+	if code, body := m.rpc("forceschedulers/force", "wrong", rpc); code != 403 {
 		t.Fatalf("wrong token: %d %s", code, body)
 	}
-	code, body2 := post(m.token)
+	if code, body, _ := m.wwwGetAny("/api/v2/builders/hello/builds/1"); code != 404 {
+		t.Fatalf("a refused force started a build: %d %s", code, body)
+	}
+	code, body2 := m.rpc("forceschedulers/force", m.token, rpc)
 	if code != 200 || !strings.Contains(body2, `"id":7`) || !strings.Contains(body2, `"result":[1,{"hello":1}]`) {
 		t.Fatalf("force: %d %s", code, body2)
-	}
-	if code, body := post(""); code != 200 || !strings.Contains(body, `"result":[2,{"hello":2}]`) {
-		t.Fatalf("anonymous force without www.auth: %d %s", code, body)
 	}
 	b := m.waitBuild("hello", 1)
 	_, props := m.wwwGet(fmt.Sprintf("/api/v2/builds/%d/properties", b.Buildid))

@@ -32,7 +32,7 @@ import (
 // clientEnv is the environment of client processes: no admin token from the
 // environment, and no pause at exit by the race detector (1 s by default).
 func clientEnv() []string {
-	return append(os.Environ(), "BUILDMASTER_TOKEN=", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	return append(os.Environ(), "BUILDMASTER_TOKEN=", "BUILDMASTER_MASTER=", "BUILDMASTER_WWW=", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 }
 
 // runClient runs the binary with args (and stdin) and returns its output and

@@ -98,31 +98,25 @@ func (b *botmaster) stopBuild(ctx actor.Context, m *messages.StopBuildRequest) {
 		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
 			Message: "stop-build: " + fmt.Sprintf(format, args...)})
 	}
-	txn := b.RT.DB.Read()
-	bldr, _ := state.First(txn, state.TableBuilders, state.IndexName, m.GetBuilder()).(*messages.Builder)
-	if bldr == nil {
-		refuse("there is no builder %q", m.GetBuilder())
-		return
-	}
-	build, _ := state.First(txn, state.TableBuilds, state.IndexBuilderNumber, bldr.GetId(), m.GetNumber()).(*messages.Build)
+	build, builder, err := state.BuildByRef(b.RT.DB.Read(), m.GetBuildid(), m.GetBuilder(), m.GetNumber())
 	switch {
-	case build == nil:
-		refuse("builder %s has no build %d", m.GetBuilder(), m.GetNumber())
+	case err != nil:
+		refuse("%v", err)
 		return
 	case build.Results != nil:
-		refuse("build %s #%d is already finished", m.GetBuilder(), m.GetNumber())
+		refuse("build %s #%d is already finished", builder, build.GetNumber())
 		return
 	}
 	reason := m.GetReason()
 	if reason == "" {
 		reason = "stopped by buildmaster stop-build"
 	}
-	pid := actor.NewPID(ctx.Self().Address, paths.Build(m.GetBuilder(), build.GetBuildrequestid()))
+	pid := actor.NewPID(ctx.Self().Address, paths.Build(builder, build.GetBuildrequestid()))
 	if b.RT.Tree.Lookup(pid.Id) == nil {
-		refuse("build %s #%d is not running on this master", m.GetBuilder(), m.GetNumber())
+		refuse("build %s #%d is not running on this master", builder, build.GetNumber())
 		return
 	}
-	b.RT.Log.Info("stopping build", slog.String("builder", m.GetBuilder()), slog.Int("number", int(m.GetNumber())),
+	b.RT.Log.Info("stopping build", slog.String("builder", builder), slog.Int("number", int(build.GetNumber())),
 		slog.String("reason", reason))
 	ctx.Send(pid, &StopBuild{Reason: reason})
 	service.Respond(ctx, &messages.StopBuildResponse{Buildid: build.GetId()})

@@ -70,7 +70,7 @@ func (d *dbService) showHealth(ctx actor.Context) {
 }
 
 func (d *dbService) submit(ctx actor.Context, cmd *messages.Command) {
-	sender, root, log, commands := ctx.Sender(), ctx.ActorSystem().Root, d.RT.Log, d.RT.Stats.DBCommands
+	sender, root, log, commands, applied := ctx.Sender(), ctx.ActorSystem().Root, d.RT.Log, d.RT.Stats.DBCommands, d.RT.Applied
 	if d.RT.DB == nil {
 		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED, Message: "db: no store"})
 		return
@@ -92,6 +92,9 @@ func (d *dbService) submit(ctx actor.Context, cmd *messages.Command) {
 			return
 		}
 		commands.WithLabelValues("applied").Inc()
+		if applied != nil {
+			applied(cmd, res)
+		}
 		if sender != nil {
 			root.Send(sender, res)
 		}

@@ -15,7 +15,9 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/actors/metrics"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
@@ -82,11 +84,12 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
-		paths.Changes:    {&messages.SendChangeRequest{}},
-		paths.Schedulers: {&messages.ForceBuildRequest{}},
-		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
-		paths.Users:      {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
+		paths.Master:  {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
+		paths.Changes: {&messages.SendChangeRequest{}},
+		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
+			&messages.EnableSchedulerRequest{}},
+		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Users: {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
 	}
 }
 
@@ -198,6 +201,7 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 	m.RT.LogRedactor = redactor
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
+	m.RT.Applied = metrics.NewRecorder(m.RT.Metrics, store).Applied
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
 	m.RT.Exit = func(reason string) {
@@ -207,6 +211,7 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 		}
 	}
 	m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB, m.RT.WorkersTLS = ls.www, ls.debug, ls.workers, ls.workersPB, tlsCfg
+	store.OnCommit(status.Publisher(m.RT.Bus, store.Read, opts.Log))
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": ls.www, "debug": ls.debug,
 		"workers": ls.workers, "workers_pb": ls.workersPB})
 	if !opts.NoRemote {
@@ -299,6 +304,8 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.shutdownRemote()
 	closeListeners(m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
 	m.RT.System.Shutdown()
+	m.RT.DB.OnCommit(nil)
+	m.RT.Bus.Close()
 	if e := m.markStopped(timeout); e != nil && err == nil {
 		err = e
 	}

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/mq"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -31,8 +33,16 @@ type Runtime struct {
 	// DB is the master's state. Only the db service writes to it (through
 	// Submit); anyone may read it (DB.Read never waits for writers).
 	DB *state.Store
+	// Bus is the master's event bus: every committed change of DB is
+	// published on it (status.Publisher); the event streams and the pages
+	// subscribe.
+	Bus *mq.Bus
 	// MasterID is this master's id in DB (its row in masters).
 	MasterID uint64
+	// Applied, when set, is called with each command the db service has
+	// applied and its result, after the state shows it (the metrics
+	// recorder). It must not block.
+	Applied func(*messages.Command, *messages.CommandResult)
 
 	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
 	// by the master before the tree starts and closed after it stops; the
@@ -92,14 +102,18 @@ func (rt *Runtime) SetInput(f config.Fingerprint) { rt.input.Store(&f) }
 func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.MasterConfig, giveUp func(reason any)) *Runtime {
 	tree := NewTree()
 	reg := prometheus.NewRegistry()
-	rt := &Runtime{
+	var rt *Runtime
+	stats := newStats(reg, tree, func() *state.Store { return rt.DB })
+	restarted := func(kind string) { stats.Restarts.WithLabelValues(kind).Inc() }
+	rt = &Runtime{
 		System:   system,
 		Tree:     tree,
-		Strategy: &Strategy{Tree: tree, Log: log},
-		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp},
+		Strategy: &Strategy{Tree: tree, Log: log, Restarted: restarted},
+		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp, Restarted: restarted},
 		Log:      log,
 		Metrics:  reg,
-		Stats:    newStats(reg, tree),
+		Stats:    stats,
+		Bus:      mq.New(),
 	}
 	rt.SetConfig(1, cfg)
 	return rt

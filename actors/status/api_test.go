@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/actors/service"
-	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -149,8 +148,7 @@ func command(k any) *messages.Command {
 // TestAPI checks each request's status and body against
 // testdata/api/NAME.golden (go test -update rewrites them).
 func TestAPI(t *testing.T) {
-	rt := fixture(t)
-	h := Handler(rt, users.NewAccess(rt))
+	h := Handler(fixture(t))
 	for _, c := range []struct{ name, url string }{
 		{"changes", "/api/v2/changes"},
 		{"changes_limit_offset", "/api/v2/changes?limit=2&offset=3&field=changeid"},
@@ -195,7 +193,10 @@ func TestAPI(t *testing.T) {
 		{"builds", "/api/v2/builds"},
 		{"builds_by_buildbot_names", "/api/v2/builds?order=-buildid&field=buildid&field=complete&field=number&buildid__ge=1"},
 		{"builds_proto_name_refused", "/api/v2/builds?id=1&field=id"},
-		{"builds_derived_not_filterable", "/api/v2/builds?complete=true"},
+		{"builds_complete_filter", "/api/v2/builds?complete=false&field=buildid&field=complete"},
+		{"builds_derived_not_sortable", "/api/v2/builds?order=complete"},
+		{"buildrequests_unclaimed", "/api/v2/buildrequests?claimed=false&complete=false&field=buildrequestid&field=claimed"},
+		{"buildrequests_claimed_bad", "/api/v2/buildrequests?claimed__lt=1"},
 		{"buildrequests_claimed", "/api/v2/buildrequests?field=buildrequestid&field=claimed&field=claimed_by_masterid"},
 		{"build_one", "/api/v2/builds/2"},
 		{"builds_of_builder_filter", "/api/v2/builds?builderid=1&order=-id&field=id&field=number"},
@@ -302,7 +303,7 @@ func TestRecordsShowBuildbotShapes(t *testing.T) {
 // read transaction, so with writers running, total is never behind the page.
 func TestAPIPageAndTotalAgree(t *testing.T) {
 	rt := fixture(t)
-	h := Handler(rt, users.NewAccess(rt))
+	h := Handler(rt)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -331,7 +332,7 @@ func TestAPIPageAndTotalAgree(t *testing.T) {
 
 func TestMethodsOtherThanGetAreRefused(t *testing.T) {
 	rt := fixture(t)
-	h := Handler(rt, users.NewAccess(rt))
+	h := Handler(rt)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/api/v2/changes/1", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
@@ -424,5 +425,23 @@ func TestLogLines(t *testing.T) {
 	}
 	if _, err := state.LogLines(db.Txn(false), 2, 0, -1); err == nil {
 		t.Error("lz4 chunk: no error")
+	}
+}
+
+func TestStateStringIsNeverEmpty(t *testing.T) {
+	failure := int32(state.ResultFailure)
+	for _, tc := range []struct {
+		set     string
+		results *int32
+		doing   string
+		want    string
+	}{
+		{"compiled", &failure, "x", "compiled"},
+		{"", &failure, "running", "failure"},
+		{"", nil, "pending", "pending"},
+	} {
+		if got := stateString(tc.set, tc.results, tc.doing); got != tc.want {
+			t.Errorf("stateString(%q, %v, %q) = %q, want %q", tc.set, tc.results, tc.doing, got, tc.want)
+		}
 	}
 }

@@ -75,9 +75,10 @@ func (c *client) login(user, pass string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// force forces builder as the UI's page does (same Origin).
 func (c *client) force(builder string) (int, string) {
 	return c.do(http.MethodPost, "/api/v2/forceschedulers/f",
-		`{"jsonrpc":"2.0","method":"force","params":{"builderNames":["`+builder+`"]},"id":1}`, "Content-Type", "application/json")
+		`{"jsonrpc":"2.0","method":"force","params":{"builderNames":["`+builder+`"]},"id":1}`, "Content-Type", "application/json", "Origin", c.base)
 }
 
 // TestWebLoginAndRoles: over HTTP, with users listed in the config:
@@ -225,7 +226,7 @@ www:
 	}
 
 	if code, body := script.do(http.MethodPost, "/api/v2/forceschedulers/f", `{"jsonrpc":"2.0","method":"force","params":{"builderNames":["pub"]},"id":1}`,
-		"Authorization", "Bearer bmt_wrong"); code != http.StatusUnauthorized {
+		"Authorization", "Bearer bmt_wrong"); code != http.StatusForbidden {
 		t.Fatalf("a wrong token: %d %s", code, body)
 	}
 	if _, err := userReq(t, m, &messages.UserRequest{Op: messages.UserOp_USER_OP_REMOVE, Ids: []string{"Dave <d@x>"}}); err != nil {
@@ -235,7 +236,7 @@ www:
 		t.Fatalf("removed dave's session forces: %d %s", code, body)
 	}
 	if code, body := script.do(http.MethodPost, "/api/v2/forceschedulers/f", `{"jsonrpc":"2.0","method":"force","params":{"builderNames":["pub"]},"id":1}`,
-		"Authorization", "Bearer "+tok.GetSecret()); code != http.StatusUnauthorized {
+		"Authorization", "Bearer "+tok.GetSecret()); code != http.StatusForbidden {
 		t.Fatalf("removed dave's token forces: %d %s", code, body)
 	}
 }

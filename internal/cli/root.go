@@ -71,7 +71,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return ro.run(cmd) },
 	}
 	ro.flags(run)
-	root.AddCommand(run, newCheckconfig(), newReconfig(), newTree(), newSendchange(), newForce(), newStopBuild(), newWorker(), newStop(), newUser(), newToken())
+	root.AddCommand(run, newCheckconfig(), newReconfig(), newTree(), newSendchange(), newForce(), newStopBuild(), newRebuild(), newCancel(), newWorker(), newStop(),
+		newBuilds(), newLogs(), newVersion(), newUser(), newToken())
 	return root
 }
 

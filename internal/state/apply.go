@@ -21,7 +21,9 @@ import (
 // applied in the same transaction: AddBuild claims its requests
 // (claim_brids) and starts its first steps (steps), FinishStep starts the
 // next (next), FinishBuild finishes its last step (last_step), and
-// AddChange sets its change source's state (state, as SetObjectState). A
+// AddChange sets its change source's state (state, as SetObjectState);
+// AddBuild and FinishBuild also queue the reports their build's start or
+// end is due in the outbox (outbox.go). A
 // refused part refuses the whole command, its error naming the field.
 func Apply(txn *memdb.Txn, cmd *messages.Command) (res *messages.CommandResult, err error) {
 	return applyCmd(txn, &ids{}, cmd)
@@ -78,8 +80,6 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyFindOrAddWorker(txn, seq, k.FindOrAddWorker)
 	case *messages.Command_WorkerConnected:
 		return applyWorkerConnected(txn, seq, k.WorkerConnected)
-	case *messages.Command_SetWorkerState:
-		return applySetWorkerState(txn, seq, k.SetWorkerState)
 	case *messages.Command_WorkerDisconnected:
 		return applyWorkerDisconnected(txn, seq, k.WorkerDisconnected)
 	case *messages.Command_SetObjectState:
@@ -90,6 +90,12 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyMasterActive(txn, seq, k.MasterActive)
 	case *messages.Command_MasterStopped:
 		return applyMasterStopped(txn, seq, k.MasterStopped)
+	case *messages.Command_SetWorkerState:
+		return applySetWorkerState(txn, seq, k.SetWorkerState)
+	case *messages.Command_SetSchedulerEnabled:
+		return applySetSchedulerEnabled(txn, seq, k.SetSchedulerEnabled)
+	case *messages.Command_ReportsDone:
+		return applyReportsDone(txn, seq, k.ReportsDone)
 	case *messages.Command_AddUser:
 		return applyAddUser(txn, seq, k.AddUser)
 	case *messages.Command_UpdateUser:

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -58,6 +59,9 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 	// As Buildbot, the build's number is a property of it.
 	b.Properties = append(b.Properties, &messages.Property{Name: "buildnumber", ValueJson: strconv.Itoa(int(number)), Source: "Build"})
 	if err := txn.Insert(TableBuilds, b); err != nil {
+		return nil, err
+	}
+	if err := queueReports(txn, seq, b, report.EventBuildStarted, c.StartedAt); err != nil {
 		return nil, err
 	}
 	res := &messages.CommandResult{Id: id, Number: number}
@@ -150,6 +154,9 @@ func applyFinishBuild(txn *memdb.Txn, seq *ids, c *messages.FinishBuild) (*messa
 	if err := txn.Insert(TableBuilds, b); err != nil {
 		return nil, err
 	}
+	if err := queueReports(txn, seq, b, report.EventBuildFinished, c.GetCompleteAt()); err != nil {
+		return nil, err
+	}
 	res := &messages.CommandResult{Id: b.Id}
 	if len(c.GetBrids()) == 0 {
 		return res, nil
@@ -203,4 +210,27 @@ func applySetBuildProperties(txn *memdb.Txn, _ *ids, c *messages.SetBuildPropert
 		return nil, err
 	}
 	return &messages.CommandResult{Id: b.Id}, nil
+}
+
+// BuildByRef finds a build by id (buildid not 0) or else by its builder's
+// name and number, and returns it with its builder's name; the error says
+// what does not exist.
+func BuildByRef(txn *memdb.Txn, buildid uint64, builder string, number int32) (*messages.Build, string, error) {
+	if buildid != 0 {
+		b, _ := Lookup(txn, TableBuilds, buildid).(*messages.Build)
+		if b == nil {
+			return nil, "", fmt.Errorf("there is no build %d", buildid)
+		}
+		bldr, _ := Lookup(txn, TableBuilders, b.Builderid).(*messages.Builder)
+		return b, bldr.GetName(), nil
+	}
+	bldr, _ := First(txn, TableBuilders, IndexName, builder).(*messages.Builder)
+	if bldr == nil {
+		return nil, "", fmt.Errorf("there is no builder %q", builder)
+	}
+	b, _ := First(txn, TableBuilds, IndexBuilderNumber, bldr.Id, number).(*messages.Build)
+	if b == nil {
+		return nil, "", fmt.Errorf("builder %s has no build %d", builder, number)
+	}
+	return b, builder, nil
 }

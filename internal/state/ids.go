@@ -81,6 +81,8 @@ func nextID(txn *memdb.Txn, table string) (uint64, error) {
 		last = r.Uid
 	case *messages.ApiToken:
 		last = r.Id
+	case *messages.OutboxEntry:
+		last = r.Id
 	default:
 		return 0, fmt.Errorf("state: no id allocation for table %s", table)
 	}

@@ -25,6 +25,8 @@ const (
 	TableObjectState   = "object_state"
 	TableUsers         = "users"
 	TableUsersInfo     = "users_info"
+	TableReporters     = "reporters"
+	TableOutbox        = "outbox"
 	TableChangeUsers   = "change_users"
 	TableApiTokens     = "api_tokens"
 )
@@ -62,6 +64,11 @@ const (
 	IndexStep = "step"
 	// IndexIdentifier is the unique identifier index of users.
 	IndexIdentifier = "identifier"
+	// IndexReporter lists the outbox by (reporter, id): a reporter's
+	// reports oldest first.
+	IndexReporter = "reporter"
+	// IndexReport is unique on the outbox's (reporter, buildid, event).
+	IndexReport = "report"
 	// IndexUsername is the unique bb_username index of users (users
 	// without one are not in it).
 	IndexUsername = "username"
@@ -79,7 +86,7 @@ var Tables = []string{
 	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
-	TableUsersInfo, TableChangeUsers, TableApiTokens,
+	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -195,6 +202,16 @@ func Schema() *memdb.DBSchema {
 		table(TableApiTokens, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Id) },
 			idx(IndexUID, false, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Uid) }),
 			idx(IndexSHA256, true, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Sha256) })),
+		table(TableReporters, func(o any) ([]any, bool) { return always(o.(*messages.Reporter).Name) }),
+		table(TableOutbox, func(o any) ([]any, bool) { return always(o.(*messages.OutboxEntry).Id) },
+			idx(IndexReporter, true, func(o any) ([]any, bool) {
+				e := o.(*messages.OutboxEntry)
+				return always(e.Reporter, e.Id)
+			}),
+			idx(IndexReport, true, func(o any) ([]any, bool) {
+				e := o.(*messages.OutboxEntry)
+				return always(e.Reporter, e.Buildid, e.Event)
+			})),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

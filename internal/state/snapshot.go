@@ -54,6 +54,10 @@ func newRecord(table int) proto.Message {
 		return &messages.User{}
 	case TableUsersInfo:
 		return &messages.UserInfo{}
+	case TableReporters:
+		return &messages.Reporter{}
+	case TableOutbox:
+		return &messages.OutboxEntry{}
 	case TableChangeUsers:
 		return &messages.ChangeUser{}
 	case TableApiTokens:

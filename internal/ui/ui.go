@@ -32,6 +32,9 @@ type Options struct {
 	Control Control
 	// Tree is shown on /master; nil shows none.
 	Tree TreeSource
+	// Reporters returns the reporters' states for /master (the master
+	// passes actors/reporters.States); nil shows none.
+	Reporters func() []*messages.ReporterState
 	// Config returns the configuration in force (force schedulers, title,
 	// summary on /master); nil means an empty one. Secrets in it are never shown.
 	Config func() *messages.MasterConfig
@@ -48,6 +51,11 @@ type Options struct {
 	// "builders/NAME/buildrequests/ID" (cancel), "workers/NAME",
 	// "schedulers/NAME" and "forceschedulers/SCHEDULER/builders/NAME".
 	Can func(r *http.Request, action Action, target string) bool
+	// Scripted, when set, says whether r proves who sends it with a
+	// credential a browser never attaches by itself (a bearer token): such
+	// a request cannot be a cross-site forgery, and needs neither Origin
+	// nor the form token (curl with a token). Can still decides.
+	Scripted func(r *http.Request) bool
 	// TrustedOrigins are origins besides the page's own whose POSTs are
 	// accepted (e.g. "https://ci.example.com" behind a TLS proxy).
 	TrustedOrigins []string
@@ -93,6 +101,7 @@ func New(opts Options) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.scripted = opts.Scripted
 	as, err := loadAssets()
 	if err != nil {
 		return nil, err
