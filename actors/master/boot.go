@@ -89,7 +89,7 @@ func Accepted() map[string][]proto.Message {
 		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
 			&messages.EnableSchedulerRequest{}},
 		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
-		paths.Users: {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
+		paths.Users:     {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
 	}
 }
 
