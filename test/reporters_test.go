@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -80,6 +81,14 @@ func TestReportsSurviveKill(t *testing.T) {
 	}
 	m.waitBuild("quick", builds)
 	m.waitMetric(fmt.Sprintf(`buildmaster_reports_pending\{reporter="hook"\} %d`, 2*builds))
+	// The master page shows the reporter with its backlog.
+	row := fmt.Sprintf("<td>hook</td><td>http_push</td><td>%d</td>", 2*builds)
+	testkit.Retry(t, func() error {
+		if _, page, _ := m.wwwGetAny("/master"); !bytes.Contains(page, []byte(row)) {
+			return fmt.Errorf("/master has no row %s:\n%s", row, page)
+		}
+		return nil
+	})
 	m.signal(syscall.SIGKILL)
 	m.wait()
 

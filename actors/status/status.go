@@ -109,8 +109,9 @@ func longLived(h http.Handler) http.Handler {
 func UI(rt *service.Runtime) *ui.UI {
 	opts := ui.Options{
 		State: rt.DB, Control: control{rt: rt}, Tree: tree{rt}, Config: rt.Config, Started: time.Now(), Log: rt.Log,
-		Can:      allow(rt),
-		Scripted: func(r *http.Request) bool { return auth.From(r.Context()).Admin },
+		Can:       allow(rt),
+		Scripted:  func(r *http.Request) bool { return auth.From(r.Context()).Admin },
+		Reporters: func() []*messages.ReporterState { return reporters.States(rt) },
 	}
 	u, err := ui.New(opts)
 	if err != nil {
