@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -298,16 +299,20 @@ func TestTypedReconfigErrorsArePlacedInTheFile(t *testing.T) {
 	// errors come back with key paths and the client places them.
 	bad := strings.Replace(changedConfig, "workers: [mac-1]", "workers: [mac-9]", 1)
 	newCfg := filepath.Join(m.dir, "typed.yaml")
-	if err := os.WriteFile(newCfg, []byte(masterConfig(m.listen.remote, m.listen.www, "127.0.0.1:1", bad)), 0o644); err != nil {
+	text := masterConfig(m.listen.remote, m.listen.www, "127.0.0.1:1", bad)
+	if err := os.WriteFile(newCfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code := m.cli("reconfig", "--config", newCfg)
 	if code != 1 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
+	// Where mac-9 is in the file, whatever the harness put before it.
+	before := text[:strings.Index(text, "mac-9")]
+	line, col := strings.Count(before, "\n")+1, len(before)-strings.LastIndex(before, "\n")
 	for _, want := range []string{
 		newCfg + ":4:3: listen.debug cannot change while the master runs",
-		newCfg + ":17:15: builders[1].workers[0]: builder \"lint\" uses unknown worker \"mac-9\"",
+		fmt.Sprintf("%s:%d:%d: builders[1].workers[0]: builder \"lint\" uses unknown worker \"mac-9\"", newCfg, line, col),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
