@@ -22,6 +22,7 @@ import (
 // in its state, and the queued request is built after the restart. A plain
 // `stop` stops a master at once, its running build ending RETRY.
 func TestCleanShutdown(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	// The worker reconnects to the address it was given: the restarted
 	// master listens on the same one, reserved for this test meanwhile.
