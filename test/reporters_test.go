@@ -62,12 +62,13 @@ func (h *hookTarget) reports() []hookReport {
 	return append([]hookReport(nil), h.got...)
 }
 
-// TestReportsSurviveKill: 50 builds finish while the target is down (100
+// TestReportsSurviveKill: 20 builds finish while the target is down (40
 // reports pending: each build's start and end); the master is killed with
 // SIGKILL; the target comes back and the master restarts: every report is
 // delivered once, each build's start before its end.
 func TestReportsSurviveKill(t *testing.T) {
-	const builds = 50
+	t.Parallel()
+	const builds = 20
 	hook := &hookTarget{}
 	srv := &http.Server{Handler: hook}
 	l := testkit.Listen(t)
