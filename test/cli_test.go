@@ -72,6 +72,7 @@ func startEnv(t *testing.T, env []string, args ...string) (out *lines, wait func
 // force --wait exits with the build's result, as buildbot try --wait; and
 // /metrics counts the builds (checkMetrics).
 func TestForceWaitBuildsAndLogs(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
 	env := m.env()
@@ -141,6 +142,7 @@ func TestForceWaitBuildsAndLogs(t *testing.T) {
 // when the build ends; builds --follow prints builds as they start and
 // finish.
 func TestFollow(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	m := startMaster(t, strings.ReplaceAll(slowConfig, "GATE", gate))
 	startWorker(t, m, "w1", "pw1")
@@ -170,6 +172,7 @@ func TestFollow(t *testing.T) {
 
 // TestVersion: version prints the binary's version and Go's.
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	out, errOut, code := run(t, "version")
 	if code != 0 || !regexp.MustCompile(`^buildmaster \S+.* go1\.\d+`).MatchString(out) {
 		t.Fatalf("version: exit %d\n%s%s", code, out, errOut)

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,12 +62,13 @@ func (h *hookTarget) reports() []hookReport {
 	return append([]hookReport(nil), h.got...)
 }
 
-// TestReportsSurviveKill: 50 builds finish while the target is down (100
+// TestReportsSurviveKill: 20 builds finish while the target is down (40
 // reports pending: each build's start and end); the master is killed with
 // SIGKILL; the target comes back and the master restarts: every report is
 // delivered once, each build's start before its end.
 func TestReportsSurviveKill(t *testing.T) {
-	const builds = 50
+	t.Parallel()
+	const builds = 20
 	hook := &hookTarget{}
 	srv := &http.Server{Handler: hook}
 	l := testkit.Listen(t)
@@ -80,6 +82,14 @@ func TestReportsSurviveKill(t *testing.T) {
 	}
 	m.waitBuild("quick", builds)
 	m.waitMetric(fmt.Sprintf(`buildmaster_reports_pending\{reporter="hook"\} %d`, 2*builds))
+	// The master page shows the reporter with its backlog.
+	row := fmt.Sprintf("<td>hook</td><td>http_push</td><td>%d</td>", 2*builds)
+	testkit.Retry(t, func() error {
+		if _, page, _ := m.wwwGetAny("/master"); !bytes.Contains(page, []byte(row)) {
+			return fmt.Errorf("/master has no row %s:\n%s", row, page)
+		}
+		return nil
+	})
 	m.signal(syscall.SIGKILL)
 	m.wait()
 

@@ -88,6 +88,7 @@ func gatedMaster(t *testing.T, extra string) (m *master, gate, gate2 string) {
 // scheduler enable work from the CLI (BUILD as an id or BUILDER/NUMBER) and
 // as Buildbot's JSON-RPC; refusals exit 1 naming what is wrong.
 func TestControlOverCLIAndHTTP(t *testing.T) {
+	t.Parallel()
 	m, _, _ := gatedMaster(t, "")
 	startWorker(t, m, "w1", "pw1")
 
@@ -177,6 +178,7 @@ func TestControlOverCLIAndHTTP(t *testing.T) {
 // protocol) and an /sse client, from the one bus fed by the state; the
 // streams outlive the listener's read timeout.
 func TestEventStreams(t *testing.T) {
+	t.Parallel()
 	m, gate, gate2 := gatedMaster(t, "http: {read_timeout: 1s}\n")
 	startWorker(t, m, "w1", "pw1")
 

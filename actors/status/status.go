@@ -126,7 +126,8 @@ func UI(rt *service.Runtime, acc *users.Access) *ui.UI {
 			}
 			return acc.Can(r, string(a), target)
 		},
-		Scripted: func(r *http.Request) bool { c := auth.From(r.Context()); return c.Admin || c.Via == "token" },
+		Scripted:  func(r *http.Request) bool { c := auth.From(r.Context()); return c.Admin || c.Via == "token" },
+		Reporters: func() []*messages.ReporterState { return reporters.States(rt) },
 	}
 	u, err := ui.New(opts)
 	if err != nil {
