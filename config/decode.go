@@ -236,11 +236,31 @@ func (d *decoder) field(v *yaml.Node, m protoreflect.Message, fd protoreflect.Fi
 		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", pn) {
 			d.message(v, msg, pn)
 		}
+	case isSecret(fd) && v.Kind == yaml.MappingNode:
+		if ref, ok := d.secretRef(v, pn); ok {
+			m.Set(fd, protoreflect.ValueOfString(ref))
+		}
 	default:
 		if val, ok := d.scalar(v, fd, pn); ok {
 			m.Set(fd, val)
 		}
 	}
+}
+
+// secretRef decodes `{secret: NAME}`, the reference a secret field may hold
+// in place of its value, into the reference's text form "%(secret:NAME)s"
+// (SecretRef), which ResolveSecrets replaces by the value.
+func (d *decoder) secretRef(v *yaml.Node, pn *posNode) (string, bool) {
+	if len(v.Content) != 2 || v.Content[0].Value != "secret" || v.Content[1].Kind != yaml.ScalarNode {
+		d.errorf(pn, "want a value or {secret: NAME}")
+		return "", false
+	}
+	name := v.Content[1].Value
+	if !validSecretName(name) {
+		d.errorf(pn, "secret name %q: want letters, digits and . _ - / | only", name)
+		return "", false
+	}
+	return SecretRef(name), true
 }
 
 func (d *decoder) listField(n *yaml.Node, list protoreflect.List, fd protoreflect.FieldDescriptor, pn *posNode) {

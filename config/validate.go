@@ -49,6 +49,12 @@ import (
 //     max_builds and max_restarts are not negative; a worker's
 //     keepalive_interval is at least 1s; supervision.within and http's
 //     timeouts are positive; no duration is negative.
+//   - A secret provider has a type (dir with a path, env, vault with an
+//     http(s) url). www.auth: userpass users have a username (once) and a
+//     password; htpasswd has a file; remote_user has trusted proxies
+//     (addresses or networks); oauth2 has its URLs and a client_id. Role
+//     matchers say where roles come from (and, but for groups, which
+//     role); allow rules have an endpoint, a role and valid patterns.
 //   - listen.* addresses are host:port with a host and a port 0–65535, on
 //     distinct ports (0.0.0.0 or :: collides with any host on its port);
 //     port 0 has the system pick a free port, which the master prints.
@@ -84,6 +90,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 		}
 	}
 	v.http(cfg.GetHttp())
+	v.secretsAndWww(cfg)
 	if r := cfg.GetSupervision().GetMaxRestarts(); r < 0 {
 		v.errorf("supervision.max_restarts", "max_restarts is %d; it must not be negative", r)
 	}

@@ -22,6 +22,262 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SecretProviderType says where a secret provider keeps its values.
+type SecretProviderType int32
+
+const (
+	SecretProviderType_SECRET_PROVIDER_TYPE_UNSPECIFIED SecretProviderType = 0
+	// One file per secret in path, named after it (Buildbot's SecretInAFile).
+	SecretProviderType_SECRET_PROVIDER_TYPE_DIR SecretProviderType = 1
+	// Environment variables, named prefix + NAME.
+	SecretProviderType_SECRET_PROVIDER_TYPE_ENV SecretProviderType = 2
+	// HashiCorp Vault's KV v2 engine over HTTP ("path|key" names).
+	SecretProviderType_SECRET_PROVIDER_TYPE_VAULT SecretProviderType = 3
+)
+
+// Enum value maps for SecretProviderType.
+var (
+	SecretProviderType_name = map[int32]string{
+		0: "SECRET_PROVIDER_TYPE_UNSPECIFIED",
+		1: "SECRET_PROVIDER_TYPE_DIR",
+		2: "SECRET_PROVIDER_TYPE_ENV",
+		3: "SECRET_PROVIDER_TYPE_VAULT",
+	}
+	SecretProviderType_value = map[string]int32{
+		"SECRET_PROVIDER_TYPE_UNSPECIFIED": 0,
+		"SECRET_PROVIDER_TYPE_DIR":         1,
+		"SECRET_PROVIDER_TYPE_ENV":         2,
+		"SECRET_PROVIDER_TYPE_VAULT":       3,
+	}
+)
+
+func (x SecretProviderType) Enum() *SecretProviderType {
+	p := new(SecretProviderType)
+	*p = x
+	return p
+}
+
+func (x SecretProviderType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SecretProviderType) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+}
+
+func (SecretProviderType) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[0]
+}
+
+func (x SecretProviderType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SecretProviderType.Descriptor instead.
+func (SecretProviderType) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+}
+
+// WwwAuthType is how the web interface authenticates users.
+type WwwAuthType int32
+
+const (
+	WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED WwwAuthType = 0
+	// Nobody logs in; anonymous may do everything the authz rules allow.
+	WwwAuthType_WWW_AUTH_TYPE_NONE WwwAuthType = 1
+	// Usernames and passwords: the users listed, or else the users table.
+	WwwAuthType_WWW_AUTH_TYPE_USERPASS WwwAuthType = 2
+	// An Apache htpasswd file (file).
+	WwwAuthType_WWW_AUTH_TYPE_HTPASSWD WwwAuthType = 3
+	// A header set by a reverse proxy at one of trusted_proxies.
+	WwwAuthType_WWW_AUTH_TYPE_REMOTE_USER WwwAuthType = 4
+	// OAuth2 / OpenID Connect (GitHub, GitLab, any OIDC provider).
+	WwwAuthType_WWW_AUTH_TYPE_OAUTH2 WwwAuthType = 5
+)
+
+// Enum value maps for WwwAuthType.
+var (
+	WwwAuthType_name = map[int32]string{
+		0: "WWW_AUTH_TYPE_UNSPECIFIED",
+		1: "WWW_AUTH_TYPE_NONE",
+		2: "WWW_AUTH_TYPE_USERPASS",
+		3: "WWW_AUTH_TYPE_HTPASSWD",
+		4: "WWW_AUTH_TYPE_REMOTE_USER",
+		5: "WWW_AUTH_TYPE_OAUTH2",
+	}
+	WwwAuthType_value = map[string]int32{
+		"WWW_AUTH_TYPE_UNSPECIFIED": 0,
+		"WWW_AUTH_TYPE_NONE":        1,
+		"WWW_AUTH_TYPE_USERPASS":    2,
+		"WWW_AUTH_TYPE_HTPASSWD":    3,
+		"WWW_AUTH_TYPE_REMOTE_USER": 4,
+		"WWW_AUTH_TYPE_OAUTH2":      5,
+	}
+)
+
+func (x WwwAuthType) Enum() *WwwAuthType {
+	p := new(WwwAuthType)
+	*p = x
+	return p
+}
+
+func (x WwwAuthType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WwwAuthType) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[1].Descriptor()
+}
+
+func (WwwAuthType) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[1]
+}
+
+func (x WwwAuthType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WwwAuthType.Descriptor instead.
+func (WwwAuthType) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+// RoleSource says where a role matcher finds its roles.
+type RoleSource int32
+
+const (
+	RoleSource_ROLE_SOURCE_UNSPECIFIED RoleSource = 0
+	// Each of the user's groups (with prefix, stripped) is a role.
+	RoleSource_ROLE_SOURCE_GROUPS RoleSource = 1
+	// role for the users whose email is in emails.
+	RoleSource_ROLE_SOURCE_EMAILS RoleSource = 2
+	// role for the users whose email's domain is in domains.
+	RoleSource_ROLE_SOURCE_DOMAIN RoleSource = 3
+	// role for the usernames in users.
+	RoleSource_ROLE_SOURCE_USERNAME RoleSource = 4
+	// role for the owner of the build concerned (who forced it).
+	RoleSource_ROLE_SOURCE_OWNER RoleSource = 5
+)
+
+// Enum value maps for RoleSource.
+var (
+	RoleSource_name = map[int32]string{
+		0: "ROLE_SOURCE_UNSPECIFIED",
+		1: "ROLE_SOURCE_GROUPS",
+		2: "ROLE_SOURCE_EMAILS",
+		3: "ROLE_SOURCE_DOMAIN",
+		4: "ROLE_SOURCE_USERNAME",
+		5: "ROLE_SOURCE_OWNER",
+	}
+	RoleSource_value = map[string]int32{
+		"ROLE_SOURCE_UNSPECIFIED": 0,
+		"ROLE_SOURCE_GROUPS":      1,
+		"ROLE_SOURCE_EMAILS":      2,
+		"ROLE_SOURCE_DOMAIN":      3,
+		"ROLE_SOURCE_USERNAME":    4,
+		"ROLE_SOURCE_OWNER":       5,
+	}
+)
+
+func (x RoleSource) Enum() *RoleSource {
+	p := new(RoleSource)
+	*p = x
+	return p
+}
+
+func (x RoleSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoleSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+}
+
+func (RoleSource) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[2]
+}
+
+func (x RoleSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoleSource.Descriptor instead.
+func (RoleSource) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+// EndpointKind is what an allow rule matches (Buildbot's endpoint matchers).
+type EndpointKind int32
+
+const (
+	EndpointKind_ENDPOINT_KIND_UNSPECIFIED EndpointKind = 0
+	// Every request.
+	EndpointKind_ENDPOINT_KIND_ANY EndpointKind = 1
+	// Every state-changing request.
+	EndpointKind_ENDPOINT_KIND_CONTROL EndpointKind = 2
+	// Forcing a build (of builder).
+	EndpointKind_ENDPOINT_KIND_FORCE EndpointKind = 3
+	// Stopping a build (of builder).
+	EndpointKind_ENDPOINT_KIND_STOP EndpointKind = 4
+	// Rebuilding a build (of builder).
+	EndpointKind_ENDPOINT_KIND_REBUILD EndpointKind = 5
+	// Enabling or disabling a scheduler.
+	EndpointKind_ENDPOINT_KIND_ENABLE_SCHEDULER EndpointKind = 6
+	// Viewing builds (of builder, branch, project).
+	EndpointKind_ENDPOINT_KIND_VIEW EndpointKind = 7
+)
+
+// Enum value maps for EndpointKind.
+var (
+	EndpointKind_name = map[int32]string{
+		0: "ENDPOINT_KIND_UNSPECIFIED",
+		1: "ENDPOINT_KIND_ANY",
+		2: "ENDPOINT_KIND_CONTROL",
+		3: "ENDPOINT_KIND_FORCE",
+		4: "ENDPOINT_KIND_STOP",
+		5: "ENDPOINT_KIND_REBUILD",
+		6: "ENDPOINT_KIND_ENABLE_SCHEDULER",
+		7: "ENDPOINT_KIND_VIEW",
+	}
+	EndpointKind_value = map[string]int32{
+		"ENDPOINT_KIND_UNSPECIFIED":      0,
+		"ENDPOINT_KIND_ANY":              1,
+		"ENDPOINT_KIND_CONTROL":          2,
+		"ENDPOINT_KIND_FORCE":            3,
+		"ENDPOINT_KIND_STOP":             4,
+		"ENDPOINT_KIND_REBUILD":          5,
+		"ENDPOINT_KIND_ENABLE_SCHEDULER": 6,
+		"ENDPOINT_KIND_VIEW":             7,
+	}
+)
+
+func (x EndpointKind) Enum() *EndpointKind {
+	p := new(EndpointKind)
+	*p = x
+	return p
+}
+
+func (x EndpointKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EndpointKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
+}
+
+func (EndpointKind) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[3]
+}
+
+func (x EndpointKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EndpointKind.Descriptor instead.
+func (EndpointKind) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
 // LockType says what a lock counts over.
 type LockType int32
 
@@ -58,11 +314,11 @@ func (x LockType) String() string {
 }
 
 func (LockType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[4].Descriptor()
 }
 
 func (LockType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[0]
+	return &file_buildmaster_v1_config_proto_enumTypes[4]
 }
 
 func (x LockType) Number() protoreflect.EnumNumber {
@@ -71,7 +327,7 @@ func (x LockType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockType.Descriptor instead.
 func (LockType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 // LockAccessMode is how a build takes a lock.
@@ -110,11 +366,11 @@ func (x LockAccessMode) String() string {
 }
 
 func (LockAccessMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[1].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[5].Descriptor()
 }
 
 func (LockAccessMode) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[1]
+	return &file_buildmaster_v1_config_proto_enumTypes[5]
 }
 
 func (x LockAccessMode) Number() protoreflect.EnumNumber {
@@ -123,7 +379,7 @@ func (x LockAccessMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockAccessMode.Descriptor instead.
 func (LockAccessMode) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 // StepResult is a step's result, as a config names it (`success`,
@@ -177,11 +433,11 @@ func (x StepResult) String() string {
 }
 
 func (StepResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[6].Descriptor()
 }
 
 func (StepResult) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[2]
+	return &file_buildmaster_v1_config_proto_enumTypes[6]
 }
 
 func (x StepResult) Number() protoreflect.EnumNumber {
@@ -190,7 +446,7 @@ func (x StepResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StepResult.Descriptor instead.
 func (StepResult) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 // SchedulerType is the kind of a scheduler; the YAML spells it in lower case
@@ -243,11 +499,11 @@ func (x SchedulerType) String() string {
 }
 
 func (SchedulerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[7].Descriptor()
 }
 
 func (SchedulerType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[3]
+	return &file_buildmaster_v1_config_proto_enumTypes[7]
 }
 
 func (x SchedulerType) Number() protoreflect.EnumNumber {
@@ -256,7 +512,7 @@ func (x SchedulerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SchedulerType.Descriptor instead.
 func (SchedulerType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 // MasterConfig is the whole configuration of one master. The YAML config file is
@@ -301,7 +557,13 @@ type MasterConfig struct {
 	// Reporters (Buildbot's c['services'] reporters); each becomes an actor
 	// under status, and sends the reports its generators want from a
 	// durable outbox.
-	Reporters     []*ReporterConfig `protobuf:"bytes,15,rep,name=reporters,proto3" json:"reporters,omitempty"`
+	Reporters []*ReporterConfig `protobuf:"bytes,15,rep,name=reporters,proto3" json:"reporters,omitempty"`
+	// Where `{secret: NAME}` references and `%(secret:NAME)s` in steps are
+	// looked up, in order (Buildbot's c['secretsProviders']).
+	Secrets []*SecretProviderConfig `protobuf:"bytes,16,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// The web interface's authentication and authorization (Buildbot's
+	// c['www']['auth'] and c['www']['authz']).
+	Www           *WwwConfig `protobuf:"bytes,17,opt,name=www,proto3" json:"www,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -444,6 +706,20 @@ func (x *MasterConfig) GetProperties() map[string]string {
 func (x *MasterConfig) GetReporters() []*ReporterConfig {
 	if x != nil {
 		return x.Reporters
+	}
+	return nil
+}
+
+func (x *MasterConfig) GetSecrets() []*SecretProviderConfig {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *MasterConfig) GetWww() *WwwConfig {
+	if x != nil {
+		return x.Www
 	}
 	return nil
 }
@@ -771,6 +1047,659 @@ func (x *SecretValue) GetValue() string {
 	return ""
 }
 
+// SecretProviderConfig is one place secrets are looked up.
+type SecretProviderConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  SecretProviderType     `protobuf:"varint,1,opt,name=type,proto3,enum=buildmaster.v1.SecretProviderType" json:"type,omitempty"`
+	// dir: the directory.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// env: the variables' prefix.
+	Prefix string `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// vault: the server's URL, the KV v2 mount (default "secret"), and where
+	// its token is read, on each request: a file (as Vault Agent writes it)
+	// or else an environment variable.
+	Url           string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	Mount         string `protobuf:"bytes,5,opt,name=mount,proto3" json:"mount,omitempty"`
+	TokenFile     string `protobuf:"bytes,6,opt,name=token_file,json=tokenFile,proto3" json:"token_file,omitempty"`
+	TokenEnv      string `protobuf:"bytes,7,opt,name=token_env,json=tokenEnv,proto3" json:"token_env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretProviderConfig) Reset() {
+	*x = SecretProviderConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretProviderConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretProviderConfig) ProtoMessage() {}
+
+func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretProviderConfig.ProtoReflect.Descriptor instead.
+func (*SecretProviderConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SecretProviderConfig) GetType() SecretProviderType {
+	if x != nil {
+		return x.Type
+	}
+	return SecretProviderType_SECRET_PROVIDER_TYPE_UNSPECIFIED
+}
+
+func (x *SecretProviderConfig) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetMount() string {
+	if x != nil {
+		return x.Mount
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetTokenFile() string {
+	if x != nil {
+		return x.TokenFile
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetTokenEnv() string {
+	if x != nil {
+		return x.TokenEnv
+	}
+	return ""
+}
+
+// WwwConfig is the web interface's access control.
+type WwwConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Auth          *WwwAuthConfig         `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	Authz         *AuthzConfig           `protobuf:"bytes,2,opt,name=authz,proto3" json:"authz,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwConfig) Reset() {
+	*x = WwwConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwConfig) ProtoMessage() {}
+
+func (x *WwwConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwConfig.ProtoReflect.Descriptor instead.
+func (*WwwConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WwwConfig) GetAuth() *WwwAuthConfig {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *WwwConfig) GetAuthz() *AuthzConfig {
+	if x != nil {
+		return x.Authz
+	}
+	return nil
+}
+
+// WwwAuthConfig says who may log in to the web interface, and how.
+type WwwAuthConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  WwwAuthType            `protobuf:"varint,1,opt,name=type,proto3,enum=buildmaster.v1.WwwAuthType" json:"type,omitempty"`
+	// userpass: the users; none listed means the users table's (bb_username,
+	// bb_password, set by `buildmaster user`).
+	Users []*WwwUserConfig `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// htpasswd: the file.
+	File string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	// remote_user: the header holding the user name (default Remote-User)
+	// and the addresses (or CIDR networks) of the proxies trusted to set it.
+	Header         string   `protobuf:"bytes,4,opt,name=header,proto3" json:"header,omitempty"`
+	TrustedProxies []string `protobuf:"bytes,5,rep,name=trusted_proxies,json=trustedProxies,proto3" json:"trusted_proxies,omitempty"`
+	// oauth2: the provider.
+	Oauth2 *OAuth2Config `protobuf:"bytes,6,opt,name=oauth2,proto3" json:"oauth2,omitempty"`
+	// How long a login lasts (default 24h).
+	SessionTtl    *durationpb.Duration `protobuf:"bytes,7,opt,name=session_ttl,json=sessionTtl,proto3" json:"session_ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwAuthConfig) Reset() {
+	*x = WwwAuthConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwAuthConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwAuthConfig) ProtoMessage() {}
+
+func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwAuthConfig.ProtoReflect.Descriptor instead.
+func (*WwwAuthConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *WwwAuthConfig) GetType() WwwAuthType {
+	if x != nil {
+		return x.Type
+	}
+	return WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED
+}
+
+func (x *WwwAuthConfig) GetUsers() []*WwwUserConfig {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *WwwAuthConfig) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *WwwAuthConfig) GetTrustedProxies() []string {
+	if x != nil {
+		return x.TrustedProxies
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetOauth2() *OAuth2Config {
+	if x != nil {
+		return x.Oauth2
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetSessionTtl() *durationpb.Duration {
+	if x != nil {
+		return x.SessionTtl
+	}
+	return nil
+}
+
+// WwwUserConfig is one user of userpass auth.
+type WwwUserConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Groups        []string               `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwUserConfig) Reset() {
+	*x = WwwUserConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwUserConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwUserConfig) ProtoMessage() {}
+
+func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwUserConfig.ProtoReflect.Descriptor instead.
+func (*WwwUserConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WwwUserConfig) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// OAuth2Config is an OAuth2 / OpenID Connect provider.
+type OAuth2Config struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's endpoints: authorize, token, and the user info
+	// (JSON with sub/login/preferred_username, email, groups).
+	AuthUrl      string   `protobuf:"bytes,1,opt,name=auth_url,json=authUrl,proto3" json:"auth_url,omitempty"`
+	TokenUrl     string   `protobuf:"bytes,2,opt,name=token_url,json=tokenUrl,proto3" json:"token_url,omitempty"`
+	UserinfoUrl  string   `protobuf:"bytes,3,opt,name=userinfo_url,json=userinfoUrl,proto3" json:"userinfo_url,omitempty"`
+	ClientId     string   `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string   `protobuf:"bytes,5,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	Scopes       []string `protobuf:"bytes,6,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Where the provider sends the browser back: this master's
+	// /auth/callback as the browser sees it.
+	RedirectUrl   string `protobuf:"bytes,7,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OAuth2Config) Reset() {
+	*x = OAuth2Config{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OAuth2Config) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OAuth2Config) ProtoMessage() {}
+
+func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OAuth2Config.ProtoReflect.Descriptor instead.
+func (*OAuth2Config) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *OAuth2Config) GetAuthUrl() string {
+	if x != nil {
+		return x.AuthUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetTokenUrl() string {
+	if x != nil {
+		return x.TokenUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetUserinfoUrl() string {
+	if x != nil {
+		return x.UserinfoUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *OAuth2Config) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+// AuthzConfig is Buildbot's Authz: role matchers give a user roles, and
+// the first allow rule whose endpoint matches a request decides it.
+type AuthzConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Roles         []*RoleMatcherConfig   `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	Allow         []*AllowRuleConfig     `protobuf:"bytes,2,rep,name=allow,proto3" json:"allow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthzConfig) Reset() {
+	*x = AuthzConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthzConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthzConfig) ProtoMessage() {}
+
+func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthzConfig.ProtoReflect.Descriptor instead.
+func (*AuthzConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AuthzConfig) GetRoles() []*RoleMatcherConfig {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *AuthzConfig) GetAllow() []*AllowRuleConfig {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+// RoleMatcherConfig gives roles to users.
+type RoleMatcherConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          RoleSource             `protobuf:"varint,1,opt,name=from,proto3,enum=buildmaster.v1.RoleSource" json:"from,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Users         []string               `protobuf:"bytes,3,rep,name=users,proto3" json:"users,omitempty"`
+	Emails        []string               `protobuf:"bytes,4,rep,name=emails,proto3" json:"emails,omitempty"`
+	Domains       []string               `protobuf:"bytes,5,rep,name=domains,proto3" json:"domains,omitempty"`
+	Prefix        string                 `protobuf:"bytes,6,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleMatcherConfig) Reset() {
+	*x = RoleMatcherConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleMatcherConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleMatcherConfig) ProtoMessage() {}
+
+func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleMatcherConfig.ProtoReflect.Descriptor instead.
+func (*RoleMatcherConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RoleMatcherConfig) GetFrom() RoleSource {
+	if x != nil {
+		return x.From
+	}
+	return RoleSource_ROLE_SOURCE_UNSPECIFIED
+}
+
+func (x *RoleMatcherConfig) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *RoleMatcherConfig) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// AllowRuleConfig is one allow rule.
+type AllowRuleConfig struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint EndpointKind           `protobuf:"varint,1,opt,name=endpoint,proto3,enum=buildmaster.v1.EndpointKind" json:"endpoint,omitempty"`
+	// The role needed (fnmatch pattern over the user's roles).
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Patterns narrowing the endpoint; empty matches any.
+	Builder   string `protobuf:"bytes,3,opt,name=builder,proto3" json:"builder,omitempty"`
+	Branch    string `protobuf:"bytes,4,opt,name=branch,proto3" json:"branch,omitempty"`
+	Project   string `protobuf:"bytes,5,opt,name=project,proto3" json:"project,omitempty"`
+	Scheduler string `protobuf:"bytes,6,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	// Unset or true: a user without the role is refused. false: the next
+	// rule is tried instead.
+	DefaultDeny   *bool `protobuf:"varint,7,opt,name=default_deny,json=defaultDeny,proto3,oneof" json:"default_deny,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowRuleConfig) Reset() {
+	*x = AllowRuleConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowRuleConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowRuleConfig) ProtoMessage() {}
+
+func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowRuleConfig.ProtoReflect.Descriptor instead.
+func (*AllowRuleConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AllowRuleConfig) GetEndpoint() EndpointKind {
+	if x != nil {
+		return x.Endpoint
+	}
+	return EndpointKind_ENDPOINT_KIND_UNSPECIFIED
+}
+
+func (x *AllowRuleConfig) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetBranch() string {
+	if x != nil {
+		return x.Branch
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetDefaultDeny() bool {
+	if x != nil && x.DefaultDeny != nil {
+		return *x.DefaultDeny
+	}
+	return false
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -785,7 +1714,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +1726,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +1739,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LockConfig) GetName() string {
@@ -845,7 +1774,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1786,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1799,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LockAccess) GetName() string {
@@ -912,7 +1841,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1853,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1866,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -993,7 +1922,7 @@ type TLSConfig struct {
 
 func (x *TLSConfig) Reset() {
 	*x = TLSConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1934,7 @@ func (x *TLSConfig) String() string {
 func (*TLSConfig) ProtoMessage() {}
 
 func (x *TLSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1947,7 @@ func (x *TLSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
 func (*TLSConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TLSConfig) GetCertFile() string {
@@ -1065,7 +1994,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +2006,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +2019,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -1160,7 +2089,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +2101,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +2114,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -1260,7 +2189,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +2201,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +2214,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -1396,7 +2325,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +2337,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +2350,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1657,7 +2586,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +2598,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +2611,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1747,7 +2676,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1759,7 +2688,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1772,7 +2701,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1807,7 +2736,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +2748,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +2761,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1860,7 +2789,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +2801,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +2814,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1927,7 +2856,7 @@ type FileUploadStep struct {
 
 func (x *FileUploadStep) Reset() {
 	*x = FileUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2868,7 @@ func (x *FileUploadStep) String() string {
 func (*FileUploadStep) ProtoMessage() {}
 
 func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2881,7 @@ func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
 func (*FileUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FileUploadStep) GetWorkersrc() string {
@@ -2022,7 +2951,7 @@ type DirectoryUploadStep struct {
 
 func (x *DirectoryUploadStep) Reset() {
 	*x = DirectoryUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2963,7 @@ func (x *DirectoryUploadStep) String() string {
 func (*DirectoryUploadStep) ProtoMessage() {}
 
 func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2976,7 @@ func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
 func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DirectoryUploadStep) GetWorkersrc() string {
@@ -2111,7 +3040,7 @@ type FileDownloadStep struct {
 
 func (x *FileDownloadStep) Reset() {
 	*x = FileDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +3052,7 @@ func (x *FileDownloadStep) String() string {
 func (*FileDownloadStep) ProtoMessage() {}
 
 func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +3065,7 @@ func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
 func (*FileDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FileDownloadStep) GetMastersrc() string {
@@ -2197,7 +3126,7 @@ type StringDownloadStep struct {
 
 func (x *StringDownloadStep) Reset() {
 	*x = StringDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +3138,7 @@ func (x *StringDownloadStep) String() string {
 func (*StringDownloadStep) ProtoMessage() {}
 
 func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +3151,7 @@ func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
 func (*StringDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StringDownloadStep) GetS() string {
@@ -2278,7 +3207,7 @@ type MakeDirectoryStep struct {
 
 func (x *MakeDirectoryStep) Reset() {
 	*x = MakeDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +3219,7 @@ func (x *MakeDirectoryStep) String() string {
 func (*MakeDirectoryStep) ProtoMessage() {}
 
 func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +3232,7 @@ func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
 func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MakeDirectoryStep) GetDir() string {
@@ -2324,7 +3253,7 @@ type RemoveDirectoryStep struct {
 
 func (x *RemoveDirectoryStep) Reset() {
 	*x = RemoveDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +3265,7 @@ func (x *RemoveDirectoryStep) String() string {
 func (*RemoveDirectoryStep) ProtoMessage() {}
 
 func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +3278,7 @@ func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
 func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RemoveDirectoryStep) GetDir() string {
@@ -2391,7 +3320,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +3332,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +3345,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -2524,7 +3453,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +3465,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +3478,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -2637,7 +3566,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2649,7 +3578,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2662,7 +3591,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -2727,7 +3656,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +3668,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +3681,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -2796,7 +3725,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +3737,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +3750,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -2849,7 +3778,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +3790,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +3803,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -2899,7 +3828,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3840,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3853,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -2952,7 +3881,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2964,7 +3893,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2977,7 +3906,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -2991,7 +3920,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x9d\b\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x8a\t\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -3014,7 +3943,9 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
 	"properties\x12<\n" +
-	"\treporters\x18\x0f \x03(\v2\x1e.buildmaster.v1.ReporterConfigR\treporters\x1a9\n" +
+	"\treporters\x18\x0f \x03(\v2\x1e.buildmaster.v1.ReporterConfigR\treporters\x12>\n" +
+	"\asecrets\x18\x10 \x03(\v2$.buildmaster.v1.SecretProviderConfigR\asecrets\x12+\n" +
+	"\x03www\x18\x11 \x01(\v2\x19.buildmaster.v1.WwwConfigR\x03www\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
@@ -3058,7 +3989,60 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\r_report_start\"A\n" +
 	"\vSecretValue\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1a\n" +
-	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"~\n" +
+	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"\xde\x01\n" +
+	"\x14SecretProviderConfig\x126\n" +
+	"\x04type\x18\x01 \x01(\x0e2\".buildmaster.v1.SecretProviderTypeR\x04type\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x12\x14\n" +
+	"\x05mount\x18\x05 \x01(\tR\x05mount\x12\x1d\n" +
+	"\n" +
+	"token_file\x18\x06 \x01(\tR\ttokenFile\x12\x1b\n" +
+	"\ttoken_env\x18\a \x01(\tR\btokenEnv\"q\n" +
+	"\tWwwConfig\x121\n" +
+	"\x04auth\x18\x01 \x01(\v2\x1d.buildmaster.v1.WwwAuthConfigR\x04auth\x121\n" +
+	"\x05authz\x18\x02 \x01(\v2\x1b.buildmaster.v1.AuthzConfigR\x05authz\"\xbc\x02\n" +
+	"\rWwwAuthConfig\x12/\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1b.buildmaster.v1.WwwAuthTypeR\x04type\x123\n" +
+	"\x05users\x18\x02 \x03(\v2\x1d.buildmaster.v1.WwwUserConfigR\x05users\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\tR\x04file\x12\x16\n" +
+	"\x06header\x18\x04 \x01(\tR\x06header\x12'\n" +
+	"\x0ftrusted_proxies\x18\x05 \x03(\tR\x0etrustedProxies\x124\n" +
+	"\x06oauth2\x18\x06 \x01(\v2\x1c.buildmaster.v1.OAuth2ConfigR\x06oauth2\x12:\n" +
+	"\vsession_ttl\x18\a \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"sessionTtl\"{\n" +
+	"\rWwwUserConfig\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12 \n" +
+	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x16\n" +
+	"\x06groups\x18\x04 \x03(\tR\x06groups\"\xec\x01\n" +
+	"\fOAuth2Config\x12\x19\n" +
+	"\bauth_url\x18\x01 \x01(\tR\aauthUrl\x12\x1b\n" +
+	"\ttoken_url\x18\x02 \x01(\tR\btokenUrl\x12!\n" +
+	"\fuserinfo_url\x18\x03 \x01(\tR\vuserinfoUrl\x12\x1b\n" +
+	"\tclient_id\x18\x04 \x01(\tR\bclientId\x12)\n" +
+	"\rclient_secret\x18\x05 \x01(\tB\x04\x88\xb5\x18\x01R\fclientSecret\x12\x16\n" +
+	"\x06scopes\x18\x06 \x03(\tR\x06scopes\x12!\n" +
+	"\fredirect_url\x18\a \x01(\tR\vredirectUrl\"}\n" +
+	"\vAuthzConfig\x127\n" +
+	"\x05roles\x18\x01 \x03(\v2!.buildmaster.v1.RoleMatcherConfigR\x05roles\x125\n" +
+	"\x05allow\x18\x02 \x03(\v2\x1f.buildmaster.v1.AllowRuleConfigR\x05allow\"\xb7\x01\n" +
+	"\x11RoleMatcherConfig\x12.\n" +
+	"\x04from\x18\x01 \x01(\x0e2\x1a.buildmaster.v1.RoleSourceR\x04from\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
+	"\x05users\x18\x03 \x03(\tR\x05users\x12\x16\n" +
+	"\x06emails\x18\x04 \x03(\tR\x06emails\x12\x18\n" +
+	"\adomains\x18\x05 \x03(\tR\adomains\x12\x16\n" +
+	"\x06prefix\x18\x06 \x01(\tR\x06prefix\"\x82\x02\n" +
+	"\x0fAllowRuleConfig\x128\n" +
+	"\bendpoint\x18\x01 \x01(\x0e2\x1c.buildmaster.v1.EndpointKindR\bendpoint\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
+	"\abuilder\x18\x03 \x01(\tR\abuilder\x12\x16\n" +
+	"\x06branch\x18\x04 \x01(\tR\x06branch\x12\x18\n" +
+	"\aproject\x18\x05 \x01(\tR\aproject\x12\x1c\n" +
+	"\tscheduler\x18\x06 \x01(\tR\tscheduler\x12&\n" +
+	"\fdefault_deny\x18\a \x01(\bH\x00R\vdefaultDeny\x88\x01\x01B\x0f\n" +
+	"\r_default_deny\"~\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -3286,7 +4270,36 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06withinB\x0f\n" +
 	"\r_max_restarts\"M\n" +
 	"\rMetricsConfig\x12<\n" +
-	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*Q\n" +
+	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*\x96\x01\n" +
+	"\x12SecretProviderType\x12$\n" +
+	" SECRET_PROVIDER_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SECRET_PROVIDER_TYPE_DIR\x10\x01\x12\x1c\n" +
+	"\x18SECRET_PROVIDER_TYPE_ENV\x10\x02\x12\x1e\n" +
+	"\x1aSECRET_PROVIDER_TYPE_VAULT\x10\x03*\xb5\x01\n" +
+	"\vWwwAuthType\x12\x1d\n" +
+	"\x19WWW_AUTH_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12WWW_AUTH_TYPE_NONE\x10\x01\x12\x1a\n" +
+	"\x16WWW_AUTH_TYPE_USERPASS\x10\x02\x12\x1a\n" +
+	"\x16WWW_AUTH_TYPE_HTPASSWD\x10\x03\x12\x1d\n" +
+	"\x19WWW_AUTH_TYPE_REMOTE_USER\x10\x04\x12\x18\n" +
+	"\x14WWW_AUTH_TYPE_OAUTH2\x10\x05*\xa2\x01\n" +
+	"\n" +
+	"RoleSource\x12\x1b\n" +
+	"\x17ROLE_SOURCE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12ROLE_SOURCE_GROUPS\x10\x01\x12\x16\n" +
+	"\x12ROLE_SOURCE_EMAILS\x10\x02\x12\x16\n" +
+	"\x12ROLE_SOURCE_DOMAIN\x10\x03\x12\x18\n" +
+	"\x14ROLE_SOURCE_USERNAME\x10\x04\x12\x15\n" +
+	"\x11ROLE_SOURCE_OWNER\x10\x05*\xe7\x01\n" +
+	"\fEndpointKind\x12\x1d\n" +
+	"\x19ENDPOINT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ENDPOINT_KIND_ANY\x10\x01\x12\x19\n" +
+	"\x15ENDPOINT_KIND_CONTROL\x10\x02\x12\x17\n" +
+	"\x13ENDPOINT_KIND_FORCE\x10\x03\x12\x16\n" +
+	"\x12ENDPOINT_KIND_STOP\x10\x04\x12\x19\n" +
+	"\x15ENDPOINT_KIND_REBUILD\x10\x05\x12\"\n" +
+	"\x1eENDPOINT_KIND_ENABLE_SCHEDULER\x10\x06\x12\x16\n" +
+	"\x12ENDPOINT_KIND_VIEW\x10\a*Q\n" +
 	"\bLockType\x12\x19\n" +
 	"\x15LOCK_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10LOCK_TYPE_MASTER\x10\x01\x12\x14\n" +
@@ -3327,118 +4340,143 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_config_proto_rawDescData
 }
 
-var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_buildmaster_v1_config_proto_goTypes = []any{
-	(LockType)(0),               // 0: buildmaster.v1.LockType
-	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
-	(StepResult)(0),             // 2: buildmaster.v1.StepResult
-	(SchedulerType)(0),          // 3: buildmaster.v1.SchedulerType
-	(*MasterConfig)(nil),        // 4: buildmaster.v1.MasterConfig
-	(*ReporterConfig)(nil),      // 5: buildmaster.v1.ReporterConfig
-	(*SecretValue)(nil),         // 6: buildmaster.v1.SecretValue
-	(*LockConfig)(nil),          // 7: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 8: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 9: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),           // 10: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),          // 11: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 12: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 13: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 14: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 15: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 16: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 17: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 18: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),      // 19: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil), // 20: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),    // 21: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),  // 22: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),   // 23: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil), // 24: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),     // 25: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 26: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 27: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 28: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 29: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 30: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 31: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 32: buildmaster.v1.MetricsConfig
-	nil,                         // 33: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 34: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                         // 35: buildmaster.v1.ReporterConfig.HeadersEntry
-	nil,                         // 36: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 37: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 38: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 39: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 40: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                         // 41: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 42: google.protobuf.Duration
+	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
+	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
+	(RoleSource)(0),              // 2: buildmaster.v1.RoleSource
+	(EndpointKind)(0),            // 3: buildmaster.v1.EndpointKind
+	(LockType)(0),                // 4: buildmaster.v1.LockType
+	(LockAccessMode)(0),          // 5: buildmaster.v1.LockAccessMode
+	(StepResult)(0),              // 6: buildmaster.v1.StepResult
+	(SchedulerType)(0),           // 7: buildmaster.v1.SchedulerType
+	(*MasterConfig)(nil),         // 8: buildmaster.v1.MasterConfig
+	(*ReporterConfig)(nil),       // 9: buildmaster.v1.ReporterConfig
+	(*SecretValue)(nil),          // 10: buildmaster.v1.SecretValue
+	(*SecretProviderConfig)(nil), // 11: buildmaster.v1.SecretProviderConfig
+	(*WwwConfig)(nil),            // 12: buildmaster.v1.WwwConfig
+	(*WwwAuthConfig)(nil),        // 13: buildmaster.v1.WwwAuthConfig
+	(*WwwUserConfig)(nil),        // 14: buildmaster.v1.WwwUserConfig
+	(*OAuth2Config)(nil),         // 15: buildmaster.v1.OAuth2Config
+	(*AuthzConfig)(nil),          // 16: buildmaster.v1.AuthzConfig
+	(*RoleMatcherConfig)(nil),    // 17: buildmaster.v1.RoleMatcherConfig
+	(*AllowRuleConfig)(nil),      // 18: buildmaster.v1.AllowRuleConfig
+	(*LockConfig)(nil),           // 19: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),           // 20: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),         // 21: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),            // 22: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),           // 23: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 24: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 25: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 26: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 27: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 28: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 29: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 30: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),       // 31: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil),  // 32: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),     // 33: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),   // 34: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),    // 35: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil),  // 36: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),      // 37: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 38: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 39: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 40: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 41: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 42: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 43: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 44: buildmaster.v1.MetricsConfig
+	nil,                          // 45: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 46: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 47: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                          // 48: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 49: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 50: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 51: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 52: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 53: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 54: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	9,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	12, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	13, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	25, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	27, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	33, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	30, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	31, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	32, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	7,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	11, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	34, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
-	5,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
-	6,  // 13: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
-	35, // 14: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
-	6,  // 15: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
-	42, // 16: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
-	42, // 17: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
-	42, // 18: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
-	42, // 19: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
-	0,  // 20: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 21: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	10, // 22: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	42, // 23: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	42, // 24: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	42, // 25: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	42, // 26: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	36, // 27: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	42, // 28: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	42, // 29: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	14, // 30: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	37, // 31: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	38, // 32: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	8,  // 33: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	15, // 34: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	16, // 35: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	17, // 36: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	18, // 37: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	19, // 38: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	20, // 39: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	21, // 40: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	22, // 41: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	23, // 42: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	24, // 43: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	39, // 44: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	42, // 45: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	42, // 46: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	40, // 47: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	3,  // 48: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	42, // 49: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	42, // 50: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	41, // 51: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	26, // 52: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	28, // 53: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	29, // 54: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	42, // 55: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	42, // 56: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	42, // 57: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	2,  // 58: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	59, // [59:59] is the sub-list for method output_type
-	59, // [59:59] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	21, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	24, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	25, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	37, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	39, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	45, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	42, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	43, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	44, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	19, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	23, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	46, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	9,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
+	11, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
+	12, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
+	10, // 15: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
+	47, // 16: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	10, // 17: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
+	54, // 18: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	54, // 19: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	54, // 20: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	54, // 21: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 22: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
+	13, // 23: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
+	16, // 24: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
+	1,  // 25: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
+	14, // 26: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
+	15, // 27: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
+	54, // 28: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	17, // 29: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
+	18, // 30: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
+	2,  // 31: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
+	3,  // 32: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
+	4,  // 33: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	5,  // 34: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	22, // 35: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	54, // 36: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	54, // 37: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	54, // 38: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	54, // 39: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	48, // 40: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	54, // 41: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	54, // 42: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	26, // 43: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	49, // 44: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	50, // 45: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	20, // 46: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	27, // 47: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	28, // 48: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	29, // 49: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	30, // 50: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	31, // 51: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	32, // 52: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	33, // 53: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	34, // 54: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	35, // 55: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	36, // 56: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	51, // 57: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	54, // 58: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	54, // 59: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	52, // 60: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 61: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	54, // 62: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	54, // 63: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	53, // 64: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	38, // 65: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	40, // 66: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	41, // 67: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	54, // 68: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	54, // 69: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	54, // 70: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 71: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	72, // [72:72] is the sub-list for method output_type
+	72, // [72:72] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -3449,10 +4487,11 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[11].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
@@ -3464,22 +4503,22 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_MakeDirectory)(nil),
 		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[31].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[27].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   38,
+			NumEnums:      8,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -642,7 +642,7 @@ func (j *pollJob) change(ctx context.Context, branch, rev string) (*messages.Cha
 // means that the change was refused and nothing was written: st is known
 // good (revState), so the change itself is bad.
 func (j *pollJob) submit(ctx context.Context, c *messages.Change, st *messages.SetObjectState) (uint64, error) {
-	return addChange(ctx, j.system, &messages.AddChange{Change: c, State: st})
+	return addChange(ctx, j.system, &messages.AddChange{Change: c, State: st, AuthorVc: "git"})
 }
 
 // revState is the command that records revs as the poller's last

@@ -23,6 +23,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -88,6 +89,7 @@ func Accepted() map[string][]proto.Message {
 		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
 			&messages.EnableSchedulerRequest{}},
 		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Users:     {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
 	}
 }
 
@@ -177,7 +179,12 @@ func openState(opts Options) (*state.Store, uint64, error) {
 // start runs the tree on store. On failure it returns a nil Master when the
 // tree never ran, or the Master it has stopped again (Stop cleaned up).
 func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *tls.Config) (*Master, error) {
-	cfg := opts.Config
+	cfg, sec, err := resolveSecrets(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	redactor := secrets.NewLogHandler(opts.Log.Handler())
+	opts.Log = slog.New(redactor)
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
@@ -191,6 +198,8 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 		default:
 		}
 	})
+	m.RT.LogRedactor = redactor
+	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Applied = metrics.NewRecorder(m.RT.Metrics, store).Applied
 	m.RT.SetInput(opts.Input)

@@ -273,6 +273,7 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	m.seq++
 	gen := m.rt.Generation() + 1
 	m.rt.SetConfig(gen, cfg)
+	m.rt.SetSecrets(in.secrets)
 	m.rt.SetInput(in.fingerprint)
 	r := &run{seq: m.seq, start: start, waiters: waiters, cfg: cfg, phase: -1}
 	if c := service.PartChange(paths.Master, supervision, old, cfg); c != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -73,6 +74,11 @@ type Runtime struct {
 	// build has finished. It never blocks. The master sets it.
 	Exit func(reason string)
 
+	// LogRedactor, when set, is the handler in front of Log that redacts
+	// the config's secret values (SetSecrets updates it).
+	LogRedactor *secrets.LogHandler
+
+	secrets    atomic.Pointer[Secrets]
 	config     atomic.Pointer[messages.MasterConfig]
 	generation atomic.Uint64
 	input      atomic.Pointer[config.Fingerprint]

@@ -96,6 +96,16 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applySetSchedulerEnabled(txn, seq, k.SetSchedulerEnabled)
 	case *messages.Command_ReportsDone:
 		return applyReportsDone(txn, seq, k.ReportsDone)
+	case *messages.Command_AddUser:
+		return applyAddUser(txn, seq, k.AddUser)
+	case *messages.Command_UpdateUser:
+		return applyUpdateUser(txn, seq, k.UpdateUser)
+	case *messages.Command_RemoveUser:
+		return applyRemoveUser(txn, seq, k.RemoveUser)
+	case *messages.Command_AddApiToken:
+		return applyAddApiToken(txn, seq, k.AddApiToken)
+	case *messages.Command_RevokeApiToken:
+		return applyRevokeApiToken(txn, seq, k.RevokeApiToken)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:

@@ -77,6 +77,10 @@ func nextID(txn *memdb.Txn, table string) (uint64, error) {
 		last = r.Id
 	case *messages.ChangeSource:
 		last = r.Id
+	case *messages.User:
+		last = r.Uid
+	case *messages.ApiToken:
+		last = r.Id
 	case *messages.OutboxEntry:
 		last = r.Id
 	default:

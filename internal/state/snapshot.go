@@ -58,6 +58,10 @@ func newRecord(table int) proto.Message {
 		return &messages.Reporter{}
 	case TableOutbox:
 		return &messages.OutboxEntry{}
+	case TableChangeUsers:
+		return &messages.ChangeUser{}
+	case TableApiTokens:
+		return &messages.ApiToken{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }
