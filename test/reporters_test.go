@@ -5,12 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	netmail "net/mail"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/internal/report/reportertest"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
@@ -111,4 +117,99 @@ func TestReportsSurviveKill(t *testing.T) {
 		seen[r] = true
 	}
 	m.waitMetric(fmt.Sprintf(`buildmaster_reports_sent_total\{reporter="hook"\} %d`, 2*builds))
+}
+
+// TestMailReportsFailingStep: a change by alice, whose user in the users
+// table has an email attribute, starts a build whose step fails after
+// printing 60 lines; the mail reporter sends one mail, over SMTP to a real
+// server, to alice's address from the users table and the extra
+// recipients, whose plain and HTML bodies carry the failing step's last
+// lines (and not its first ones).
+func TestMailReportsFailingStep(t *testing.T) {
+	t.Parallel()
+	smtpd := reportertest.NewFakeSMTP(t, reportertest.SMTPOptions{NoSTARTTLS: true})
+	m := startMaster(t, fmt.Sprintf(`
+workers:
+  - {name: w1, password: pw1}
+builders:
+  - name: app
+    workers: [w1]
+    steps:
+      - name: test
+        shell: {script: 'for i in $(seq 1 60); do echo "output line $i <b>"; done; exit 1'}
+schedulers:
+  - {name: main, type: single_branch, branch: main, builders: [app]}
+change_sources:
+  - {name: hook, change_hook: {dialect: base, secret: hooksecret}}
+reporters:
+  - {name: mail, type: mail, from: 'ci@example.org', relay: %q, tls: none, extra_recipients: [team@example.org]}
+`, smtpd.Addr))
+	if out, errOut, code := m.cli("user", "--op", "add", "--info", "git=alice,email=alice@corp.example"); code != 0 {
+		t.Fatalf("user add: exit %d\n%s%s", code, out, errOut)
+	}
+	startWorker(t, m, "w1", "pw1")
+	req, _ := http.NewRequest(http.MethodPost, "http://"+m.www+"/change_hook/base",
+		strings.NewReader(`{"author": "alice", "branch": "main", "revision": "r1", "comments": "break it"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer hooksecret")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("hook: HTTP %d", resp.StatusCode)
+	}
+	mail := testkit.Recv(t, "the build's mail", smtpd.Mails())
+	if want := []string{"alice@corp.example", "team@example.org"}; !slices.Equal(mail.To, want) {
+		t.Errorf("recipients %v, want %v (alice from the users table, the extra recipient)", mail.To, want)
+	}
+	plain, html := mailBodies(t, mail.Data)
+	for _, body := range []string{plain, html} {
+		if !strings.Contains(body, "output line 60") || !strings.Contains(body, "output line 21 ") {
+			t.Errorf("the body lacks the failing step's last 40 lines:\n%s", body)
+		}
+		if strings.Contains(body, "output line 20 ") || strings.Contains(body, "exit code") {
+			t.Errorf("the body has more than the last 40 output lines:\n%s", body)
+		}
+	}
+	if !strings.Contains(html, "output line 60 &lt;b&gt;") {
+		t.Errorf("the HTML body does not escape the log:\n%s", html)
+	}
+	if !strings.Contains(plain, "/api/v2/logs/") {
+		t.Errorf("the plain body does not link the log:\n%s", plain)
+	}
+}
+
+// mailBodies returns the plain and HTML parts of a multipart/alternative
+// mail, decoded.
+func mailBodies(t *testing.T, data []byte) (plain, html string) {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart() // decodes quoted-printable
+		if err == io.EOF {
+			return plain, html
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/html") {
+			html = string(body)
+		} else {
+			plain = string(body)
+		}
+	}
 }

@@ -68,10 +68,22 @@ func sourceStamps(txn *memdb.Txn, b *messages.Build, rb *report.Build) {
 			Branch: ss.Branch, Revision: ss.Revision, Project: ss.Project})
 		for row := range state.ScanIndex(txn, state.TableChanges, state.IndexChangeSourceStamp, false, ss.Id) {
 			c := row.(*messages.Change)
-			rb.Changes = append(rb.Changes, report.Change{ChangeID: c.Changeid, Author: c.Author, Revision: c.Revision,
-				Branch: c.Branch, Repository: c.Repository, Comments: c.Comments, When: time.Unix(c.WhenTimestamp, 0).UTC()})
+			rb.Changes = append(rb.Changes, report.Change{ChangeID: c.Changeid, Author: c.Author, AuthorEmail: authorEmail(txn, c.Changeid),
+				Revision: c.Revision, Branch: c.Branch, Repository: c.Repository, Comments: c.Comments,
+				When: time.Unix(c.WhenTimestamp, 0).UTC()})
 		}
 	}
+}
+
+// authorEmail is the address of change changeid's author from the users
+// table (Buildbot's users_info, attribute email), or "".
+func authorEmail(txn *memdb.Txn, changeid uint64) string {
+	for row := range state.ScanIndex(txn, state.TableChangeUsers, state.IndexID+"_prefix", false, changeid) {
+		if email := state.UserAttrs(txn, row.(*messages.ChangeUser).Uid)["email"]; email != "" {
+			return email
+		}
+	}
+	return ""
 }
 
 // steps adds the build's steps and its first failed step.
@@ -84,7 +96,7 @@ func steps(txn *memdb.Txn, b *messages.Build, rb *report.Build) {
 		res := report.Result(s.GetResults())
 		rb.Steps = append(rb.Steps, report.Step{Number: s.Number, Name: s.Name, Results: res, StateString: s.StateString})
 		if rb.FailedStep == nil && s.Results != nil && res == report.Failure {
-			rb.FailedStep = &report.FailedStep{Number: s.Number, Name: s.Name, Results: res}
+			rb.FailedStep = &report.FailedStep{StepID: s.Id, Number: s.Number, Name: s.Name, Results: res}
 		}
 	}
 }

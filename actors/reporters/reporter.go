@@ -200,16 +200,24 @@ func (r *reporter) next(ctx actor.Context) {
 
 // send sends e, the head, in a goroutine bounded by the send timeout.
 func (r *reporter) send(ctx actor.Context, e *messages.OutboxEntry) {
-	rep, ok := buildReport(r.rt.DB.Read(), e, r.wwwURL())
+	txn, www := r.rt.DB.Read(), r.wwwURL()
+	rep, ok := buildReport(txn, e, www)
 	if !ok {
 		r.log.Warn("dropping a report whose build is gone", slog.Uint64("buildid", e.Buildid), slog.String("event", e.Event))
 		r.finish(ctx, e)
 		return
 	}
-	self, gen, sender, root := ctx.Self(), r.gen, r.sender, r.rt.System.Root
+	self, gen, sender, root, log := ctx.Self(), r.gen, r.sender, r.rt.System.Root, r.log
+	withLogs := r.cfg.GetType() == "mail" && rep.Build != nil
 	sendCtx, cancel := context.WithTimeout(r.ctx, setup.Timeout(r.cfg))
 	go func() {
 		defer cancel()
+		if withLogs {
+			// Reading the log is the storage's work, not the actor's.
+			if err := addLogTail(txn, rep, www); err != nil {
+				log.Warn("the mail goes without the log's last lines", slog.Any("error", err))
+			}
+		}
 		err := sender.Send(sendCtx, rep)
 		root.Send(self, sent{gen: gen, entry: e, err: err})
 	}()
