@@ -10,8 +10,9 @@
 // order: it reads the report from the state (build.go: the changes'
 // authors get their address from the users table's email attribute; for a
 // mail reporter, the failing step gets its log's last lines, logtail.go,
-// read in the send's goroutine), sends it through its client (internal/report/setup) in a goroutine bounded by the send
-// timeout, so a hanging target holds nothing but this reporter; then it
+// read in the send's goroutine), sends it through its client
+// (internal/report/setup) in a goroutine bounded by the send timeout, so a
+// hanging target holds nothing but this reporter; then it
 // tells db ReportsDone when the report was delivered, is not for this
 // target (report.ErrSkipped), or is given up (a permanent failure, or still
 // failing past its lifetime: dropped, with an error in the log). A
