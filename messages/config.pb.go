@@ -2075,7 +2075,10 @@ type WorkerConfig struct {
 	MaxBuilds int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
 	// Properties every build on this worker gets.
 	Properties map[string]string `protobuf:"bytes,4,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// How long a disconnected worker may stay away before it is reported missing.
+	// How long a worker may stay away (disconnected, or not connected since the
+	// master started) before it is reported missing: a warning in the log and,
+	// when notify_on_missing lists addresses, one mail per absence through the
+	// mail reporters. Unset: 3600s, Buildbot's; 0: never.
 	MissingTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=missing_timeout,json=missingTimeout,proto3" json:"missing_timeout,omitempty"`
 	// How often the master checks the connection with a keepalive (msgpack's
 	// keepalive, PB's print "keepalive", as Buildbot); a connection that does
@@ -2083,8 +2086,11 @@ type WorkerConfig struct {
 	// worker that dies is seen at once (its connection closes), one that
 	// vanishes from the network by TCP keepalive within minutes.
 	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Addresses the mail reporters tell when the worker is missing (Buildbot's
+	// notify_on_missing).
+	NotifyOnMissing []string `protobuf:"bytes,7,rep,name=notify_on_missing,json=notifyOnMissing,proto3" json:"notify_on_missing,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkerConfig) Reset() {
@@ -2155,6 +2161,13 @@ func (x *WorkerConfig) GetMissingTimeout() *durationpb.Duration {
 func (x *WorkerConfig) GetKeepaliveInterval() *durationpb.Duration {
 	if x != nil {
 		return x.KeepaliveInterval
+	}
+	return nil
+}
+
+func (x *WorkerConfig) GetNotifyOnMissing() []string {
+	if x != nil {
+		return x.NotifyOnMissing
 	}
 	return nil
 }
@@ -4075,7 +4088,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\rwrite_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fwriteTimeout\x12<\n" +
 	"\fidle_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeoutB\x11\n" +
 	"\x0f_max_body_bytesB\x12\n" +
-	"\x10_max_connections\"\xfe\x02\n" +
+	"\x10_max_connections\"\xaa\x03\n" +
 	"\fWorkerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x1d\n" +
@@ -4085,7 +4098,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"properties\x18\x04 \x03(\v2,.buildmaster.v1.WorkerConfig.PropertiesEntryR\n" +
 	"properties\x12B\n" +
 	"\x0fmissing_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0emissingTimeout\x12H\n" +
-	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x1a=\n" +
+	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x12*\n" +
+	"\x11notify_on_missing\x18\a \x03(\tR\x0fnotifyOnMissing\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbb\x04\n" +

@@ -1,6 +1,7 @@
 package reporters
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,6 +11,37 @@ import (
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
+
+// readReport reads from the state the report an outbox entry is due: a
+// build's (buildReport) or a missing worker's (workerReport). ok is false
+// when its build or worker is gone.
+func readReport(txn *memdb.Txn, e *messages.OutboxEntry, wwwURL string) (r *report.Report, ok bool) {
+	if e.Worker != nil {
+		return workerReport(txn, e)
+	}
+	return buildReport(txn, e, wwwURL)
+}
+
+// workerReport is the notice of a missing worker: its name and admin (as
+// it last told) from the workers table, the addresses and last connection
+// the entry holds.
+func workerReport(txn *memdb.Txn, e *messages.OutboxEntry) (*report.Report, bool) {
+	w, _ := state.Lookup(txn, state.TableWorkers, e.Worker.Workerid).(*messages.Worker)
+	if w == nil {
+		return nil, false
+	}
+	rw := &report.Worker{Name: w.Name, Notify: e.Worker.Notify}
+	if t := e.Worker.LastConnection; t > 0 {
+		rw.LastConnection = time.Unix(t, 0).UTC()
+	}
+	var info struct {
+		Admin string `json:"admin"`
+	}
+	if json.Unmarshal([]byte(w.InfoJson), &info) == nil {
+		rw.Admin = info.Admin
+	}
+	return &report.Report{Event: report.Event(e.Event), Worker: rw}, true
+}
 
 // buildReport reads from the state the report an outbox entry is due: the
 // build as it was at the event (a start is reported running, whatever the

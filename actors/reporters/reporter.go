@@ -204,9 +204,10 @@ func (r *reporter) next(ctx actor.Context) {
 // send sends e, the head, in a goroutine bounded by the send timeout.
 func (r *reporter) send(ctx actor.Context, e *messages.OutboxEntry) {
 	txn, www := r.rt.DB.Read(), r.wwwURL()
-	rep, ok := buildReport(txn, e, www)
+	rep, ok := readReport(txn, e, www)
 	if !ok {
-		r.log.Warn("dropping a report whose build is gone", slog.Uint64("buildid", e.Buildid), slog.String("event", e.Event))
+		r.log.Warn("dropping a report whose build or worker is gone", slog.Uint64("buildid", e.Buildid),
+			slog.Uint64("workerid", e.GetWorker().GetWorkerid()), slog.String("event", e.Event))
 		r.finish(ctx, e)
 		return
 	}

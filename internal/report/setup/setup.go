@@ -47,7 +47,8 @@ type Options struct {
 // table stores them: with mode given, Buildbot's BuildStatusGenerator with
 // the modes and filters (reporting starts unless report_start is false, or
 // for mail unless it is true); without, the type's default generators with
-// the filters.
+// the filters. A mail reporter also sends the missing-worker notices
+// (Buildbot's MailNotifier's WorkerMissingGenerator).
 func Generators(c *messages.ReporterConfig) ([]*messages.ReportGenerator, error) {
 	g := &messages.ReportGenerator{Builders: c.GetBuilders(), Tags: c.GetTags(), Schedulers: c.GetSchedulers(), Branches: c.GetBranches()}
 	switch {
@@ -72,7 +73,13 @@ func Generators(c *messages.ReporterConfig) ([]*messages.ReportGenerator, error)
 	if err := (report.Filter{Builders: g.Builders, Tags: g.Tags}).Validate(); err != nil {
 		return nil, err
 	}
-	return []*messages.ReportGenerator{g}, nil
+	gens := []*messages.ReportGenerator{g}
+	if c.GetType() == "mail" {
+		// MailNotifier's second default generator: the notices of workers
+		// with notify_on_missing addresses.
+		gens = append(gens, &messages.ReportGenerator{Kind: messages.ReportGeneratorKind_REPORT_GENERATOR_KIND_WORKER_MISSING})
+	}
+	return gens, nil
 }
 
 // modes reads mode: [all], or a list of Buildbot's modes, each standing
