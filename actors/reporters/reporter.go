@@ -46,14 +46,9 @@ import (
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/report/setup"
-	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// SecretEnvPrefix is where {secret: NAME} is read from until the master has
-// a secrets service: the environment variable BUILDMASTER_SECRET_NAME.
-const SecretEnvPrefix = "BUILDMASTER_SECRET_"
 
 // kind is the reporters' kind in the tree.
 const kind = "reporter"
@@ -167,12 +162,11 @@ func (r *reporter) configure(ctx actor.Context, cfg *messages.ReporterConfig) {
 	r.log = r.rt.Log.With(slog.String("reporter", cfg.GetName()), slog.String("type", cfg.GetType()))
 	r.st.Name, r.st.Type = cfg.GetName(), cfg.GetType()
 	var err error
-	r.sender, err = setup.NewSender(r.ctx, cfg, setup.Options{Secrets: &secrets.Env{Prefix: SecretEnvPrefix},
-		Title: r.rt.Config().GetTitle()})
+	r.sender, err = setup.NewSender(cfg, setup.Options{Title: r.rt.Config().GetTitle()})
 	if err != nil {
 		r.sender = nil
 		r.failed(fmt.Errorf("cannot start: %w", err))
-		r.log.Error("reporter cannot start; its reports wait in the outbox", slog.Any("error", err))
+		r.log.Error("reporter cannot start; its reports wait in the outbox", slog.String("error", r.st.LastError))
 	}
 	r.publish(ctx)
 }
@@ -321,10 +315,11 @@ func (r *reporter) flush(ctx actor.Context) {
 }
 
 // failed records err as the last error. Errors of the clients hold no
-// secret (internal/report's SendError).
+// secret (internal/report's SendError); the secrets the config uses are
+// redacted all the same, as everything shown.
 func (r *reporter) failed(err error) {
 	r.st.Failed++
-	r.st.LastError = err.Error()
+	r.st.LastError = r.rt.Redactor().Redact(err.Error())
 	r.st.LastErrorAt = timestamppb.Now()
 }
 

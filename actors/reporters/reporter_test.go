@@ -122,7 +122,7 @@ func TestGitHubDownThenBack(t *testing.T) {
 	for range 5 {
 		gh.Queue(reportertest.Answer{Status: 503, Body: "down"})
 	}
-	e := start(t, fmt.Sprintf(`  - {name: gh, type: github_status, base_url: %q, token: {value: t0ken}, retry_initial: 5ms, retry_max: 20ms}
+	e := start(t, fmt.Sprintf(`  - {name: gh, type: github_status, base_url: %q, token: t0ken, retry_initial: 5ms, retry_max: 20ms}
 `, gh.URL))
 	e.build("app", "aaa", state.ResultSuccess)
 	e.build("docs", "aaa", state.ResultFailure)

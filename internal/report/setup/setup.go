@@ -1,13 +1,14 @@
 // Package setup turns a reporter's configuration (messages.ReporterConfig,
 // the `reporters:` list of the config file) into what runs it: the
 // generators the state's outbox applies (Generators), the client that
-// sends (NewSender) and its retry policy (Policy). It is pure: the secrets
-// a client needs come from the Provider the caller passes. Validate checks
-// a configuration offline, without reading any secret.
+// sends (NewSender) and its retry policy (Policy). It is pure: the token
+// and password it is given are the values, the master having read the
+// secrets they name (`{secret: NAME}`) from its secret providers when it
+// loaded the config (config.ResolveSecrets). Validate checks a
+// configuration offline.
 package setup
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -26,15 +27,8 @@ import (
 // Types are the reporter types.
 var Types = []string{"github_status", "github_comment", "gitlab_status", "http_push", "mail"}
 
-// Provider gives a secret's value by name (internal/secrets' Provider).
-type Provider interface {
-	Get(ctx context.Context, name string) (string, error)
-}
-
 // Options are what the clients need besides their configuration.
 type Options struct {
-	// Secrets resolves {secret: NAME}; nil refuses every secret name.
-	Secrets Provider
 	// Title is the master's title, for mail subjects.
 	Title string
 	// Transport, when set, is the HTTP clients' transport (tests).
@@ -119,16 +113,9 @@ func Timeout(c *messages.ReporterConfig) time.Duration {
 	return report.DefaultHTTPTimeout
 }
 
-// NewSender returns the client of c, its secrets read from o.Secrets.
-func NewSender(ctx context.Context, c *messages.ReporterConfig, o Options) (report.Sender, error) {
-	token, err := secret(ctx, o.Secrets, "token", c.GetToken())
-	if err != nil {
-		return nil, err
-	}
-	password, err := secret(ctx, o.Secrets, "password", c.GetPassword())
-	if err != nil {
-		return nil, err
-	}
+// NewSender returns the client of c.
+func NewSender(c *messages.ReporterConfig, o Options) (report.Sender, error) {
+	token, password := c.GetToken(), c.GetPassword()
 	httpOpts := report.HTTPOptions{Timeout: Timeout(c), Transport: o.Transport}
 	switch c.GetType() {
 	case "github_status":
@@ -147,25 +134,7 @@ func NewSender(ctx context.Context, c *messages.ReporterConfig, o Options) (repo
 	return nil, fmt.Errorf("type %q is not a reporter type (want one of %v)", c.GetType(), Types)
 }
 
-// secret reads v: its literal value, or the value of the secret it names.
-func secret(ctx context.Context, p Provider, field string, v *messages.SecretValue) (string, error) {
-	switch {
-	case v.GetSecret() != "" && v.GetValue() != "":
-		return "", fmt.Errorf("%s: give secret or value, not both", field)
-	case v.GetSecret() == "":
-		return v.GetValue(), nil
-	case p == nil:
-		return "", fmt.Errorf("%s: secret %q: no secrets provider", field, v.GetSecret())
-	}
-	s, err := p.Get(ctx, v.GetSecret())
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", field, err)
-	}
-	return s, nil
-}
-
-// Validate checks c offline: its type and fields, its generators. Secrets
-// named are not read (a placeholder stands in for them).
+// Validate checks c offline: its type and fields, its generators.
 func Validate(c *messages.ReporterConfig) error {
 	if !slices.Contains(Types, c.GetType()) {
 		return fmt.Errorf("type %q is not a reporter type (want one of %v)", c.GetType(), Types)
@@ -173,15 +142,6 @@ func Validate(c *messages.ReporterConfig) error {
 	if _, err := Generators(c); err != nil {
 		return err
 	}
-	_, err := NewSender(context.Background(), c, Options{Secrets: placeholder{}})
+	_, err := NewSender(c, Options{})
 	return err
-}
-
-type placeholder struct{}
-
-func (placeholder) Get(_ context.Context, name string) (string, error) {
-	if name == "" {
-		return "", errors.New("empty secret name")
-	}
-	return "placeholder", nil
 }
