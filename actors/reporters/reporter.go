@@ -59,6 +59,9 @@ func Group() service.Group {
 		Kind: kind, Prefix: paths.ReporterPrefix,
 		List: (*messages.MasterConfig).GetReporters,
 		Name: (*messages.ReporterConfig).GetName,
+		// A reporter whose type changes is replaced: stopped (its send in
+		// flight cancelled), then spawned anew on the same outbox.
+		Class: (*messages.ReporterConfig).GetType,
 		New: func(rt *service.Runtime, cell *service.Cell[*messages.ReporterConfig]) actor.Actor {
 			return &reporter{rt: rt, cell: cell}
 		},
