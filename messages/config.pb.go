@@ -756,6 +756,10 @@ type ReporterConfig struct {
 	Relay string `protobuf:"bytes,11,opt,name=relay,proto3" json:"relay,omitempty"`
 	// mail: starttls (default), tls or none.
 	Tls string `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// mail: a PEM file of the CA certificates the relay's certificate must
+	// chain to, in place of the system's (a relay with an internal
+	// certificate).
+	TlsCa string `protobuf:"bytes,28,opt,name=tls_ca,json=tlsCa,proto3" json:"tls_ca,omitempty"`
 	// mail: addresses that get every mail.
 	ExtraRecipients []string `protobuf:"bytes,13,rep,name=extra_recipients,json=extraRecipients,proto3" json:"extra_recipients,omitempty"`
 	// mail: send to extra_recipients only, not the changes' authors.
@@ -898,6 +902,13 @@ func (x *ReporterConfig) GetRelay() string {
 func (x *ReporterConfig) GetTls() string {
 	if x != nil {
 		return x.Tls
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetTlsCa() string {
+	if x != nil {
+		return x.TlsCa
 	}
 	return ""
 }
@@ -3911,7 +3922,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xc5\a\n" +
+	"\x12_collapse_requests\"\xdc\a\n" +
 	"\x0eReporterConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
@@ -3925,7 +3936,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x04from\x18\n" +
 	" \x01(\tR\x04from\x12\x14\n" +
 	"\x05relay\x18\v \x01(\tR\x05relay\x12\x10\n" +
-	"\x03tls\x18\f \x01(\tR\x03tls\x12)\n" +
+	"\x03tls\x18\f \x01(\tR\x03tls\x12\x15\n" +
+	"\x06tls_ca\x18\x1c \x01(\tR\x05tlsCa\x12)\n" +
 	"\x10extra_recipients\x18\r \x03(\tR\x0fextraRecipients\x122\n" +
 	"\x15only_extra_recipients\x18\x0e \x01(\bR\x13onlyExtraRecipients\x12\x12\n" +
 	"\x04mode\x18\x0f \x03(\tR\x04mode\x12\x1a\n" +

@@ -9,6 +9,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	netmail "net/mail"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -121,14 +123,25 @@ func TestReportsSurviveKill(t *testing.T) {
 
 // TestMailReportsFailingStep: a change by alice, whose user in the users
 // table has an email attribute, starts a build whose step fails after
-// printing 60 lines; the mail reporter sends one mail, over SMTP to a real
-// server, to alice's address from the users table and the extra
+// printing 60 lines; the mail reporter sends one mail, over SMTP with
+// STARTTLS (the relay's certificate signed by a private CA, tls_ca) and
+// AUTH PLAIN (the password from a dir secrets provider) to a real server,
+// to alice's address from the users table and the extra
 // recipients, whose plain and HTML bodies carry the failing step's last
 // lines (and not its first ones).
 func TestMailReportsFailingStep(t *testing.T) {
 	t.Parallel()
-	smtpd := reportertest.NewFakeSMTP(t, reportertest.SMTPOptions{NoSTARTTLS: true})
+	smtpd := reportertest.NewFakeSMTP(t, reportertest.SMTPOptions{Username: "ci", Password: "smtp-pa55w0rd"})
+	dir := t.TempDir() // the secrets: none but them (mode 0600)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, smtpd.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "smtppw"), []byte("smtp-pa55w0rd\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	m := startMaster(t, fmt.Sprintf(`
+secrets: [{type: dir, path: %q}]
 workers:
   - {name: w1, password: pw1}
 builders:
@@ -142,8 +155,15 @@ schedulers:
 change_sources:
   - {name: hook, change_hook: {dialect: base, secret: hooksecret}}
 reporters:
-  - {name: mail, type: mail, from: 'ci@example.org', relay: %q, tls: none, extra_recipients: [team@example.org]}
-`, smtpd.Addr))
+  - name: mail
+    type: mail
+    from: 'ci@example.org'
+    relay: %q
+    tls_ca: %q
+    username: ci
+    password: {secret: smtppw}
+    extra_recipients: [team@example.org]
+`, dir, smtpd.Addr, ca))
 	if out, errOut, code := m.cli("user", "--op", "add", "--info", "git=alice,email=alice@corp.example"); code != 0 {
 		t.Fatalf("user add: exit %d\n%s%s", code, out, errOut)
 	}
@@ -161,6 +181,9 @@ reporters:
 		t.Fatalf("hook: HTTP %d", resp.StatusCode)
 	}
 	mail := testkit.Recv(t, "the build's mail", smtpd.Mails())
+	if !mail.TLS || mail.User != "ci" {
+		t.Errorf("the mail came over TLS %v, logged in as %q; want STARTTLS as ci", mail.TLS, mail.User)
+	}
 	if want := []string{"alice@corp.example", "team@example.org"}; !slices.Equal(mail.To, want) {
 		t.Errorf("recipients %v, want %v (alice from the users table, the extra recipient)", mail.To, want)
 	}

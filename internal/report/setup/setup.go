@@ -10,9 +10,12 @@ package setup
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
@@ -33,8 +36,6 @@ type Options struct {
 	Title string
 	// Transport, when set, is the HTTP clients' transport (tests).
 	Transport http.RoundTripper
-	// MailTLS, when set, is the mail client's TLS config (a private CA).
-	MailTLS *tls.Config
 }
 
 // Generators returns what c's generators want, as the state's reporters
@@ -127,17 +128,52 @@ func NewSender(c *messages.ReporterConfig, o Options) (report.Sender, error) {
 	case "http_push":
 		return httppush.New(httppush.Config{URL: c.GetUrl(), Headers: c.GetHeaders(), Username: c.GetUsername(), Password: password, HTTP: httpOpts})
 	case "mail":
+		tlsCfg, err := caConfig(c.GetTlsCa())
+		if err != nil {
+			return nil, err
+		}
 		return mail.New(mail.Config{From: c.GetFrom(), Relay: c.GetRelay(), TLS: mail.TLSMode(c.GetTls()), Username: c.GetUsername(),
 			Password: password, ExtraRecipients: c.GetExtraRecipients(), OnlyExtraRecipients: c.GetOnlyExtraRecipients(),
-			Title: o.Title, TLSConfig: o.MailTLS, Timeout: Timeout(c)})
+			Title: o.Title, TLSConfig: tlsCfg, Timeout: Timeout(c)})
 	}
 	return nil, fmt.Errorf("type %q is not a reporter type (want one of %v)", c.GetType(), Types)
+}
+
+// MaxCABytes bounds a tls_ca file.
+const MaxCABytes = 1 << 20
+
+// caConfig is the TLS config trusting the CA certificates of the PEM file
+// path alone; nil (the system's roots) when path is empty.
+func caConfig(path string) (*tls.Config, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("tls_ca: %w", err)
+	}
+	defer f.Close()
+	pem, err := io.ReadAll(io.LimitReader(f, MaxCABytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("tls_ca: %w", err)
+	}
+	if len(pem) > MaxCABytes {
+		return nil, fmt.Errorf("tls_ca %s: larger than %d bytes", path, MaxCABytes)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls_ca %s: no PEM certificate in the file", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Validate checks c offline: its type and fields, its generators.
 func Validate(c *messages.ReporterConfig) error {
 	if !slices.Contains(Types, c.GetType()) {
 		return fmt.Errorf("type %q is not a reporter type (want one of %v)", c.GetType(), Types)
+	}
+	if c.GetTlsCa() != "" && c.GetType() != "mail" {
+		return fmt.Errorf("tls_ca is for mail reporters, not %s", c.GetType())
 	}
 	if _, err := Generators(c); err != nil {
 		return err
