@@ -31,11 +31,14 @@ builders:
 schedulers:
   - {name: force, type: force, builders: [quick]}
 reporters:
-  - {name: hook, type: http_push, url: %q, retry_initial: 20ms, retry_max: 100ms}
+  - {name: hook, type: http_push, url: '%[1]s/hook', retry_initial: 20ms, retry_max: 100ms}
+  - {name: hook2, type: http_push, url: '%[1]s/hook2', retry_initial: 20ms, retry_max: 100ms}
+  - {name: hook3, type: http_push, url: '%[1]s/hook3', retry_initial: 20ms, retry_max: 100ms}
 `
 
 // hookTarget is an http_push target that answers 503 while down and
-// records, once up, each report it takes as (buildid, complete).
+// records, once up, each report it takes as (reporter's path, buildid,
+// complete).
 type hookTarget struct {
 	up  atomic.Bool
 	mu  sync.Mutex
@@ -43,6 +46,7 @@ type hookTarget struct {
 }
 
 type hookReport struct {
+	Path     string
 	BuildID  uint64 `json:"buildid"`
 	Complete bool   `json:"complete"`
 }
@@ -58,6 +62,7 @@ func (h *hookTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	rep.Path = r.URL.Path
 	h.mu.Lock()
 	h.got = append(h.got, rep)
 	h.mu.Unlock()
@@ -70,26 +75,30 @@ func (h *hookTarget) reports() []hookReport {
 	return append([]hookReport(nil), h.got...)
 }
 
-// TestReportsSurviveKill: 20 builds finish while the target is down (40
-// reports pending: each build's start and end); the master is killed with
-// SIGKILL; the target comes back and the master restarts: every report is
-// delivered once, each build's start before its end.
+// TestReportsSurviveKill: 20 builds finish while the target of three
+// reporters is down (120 reports pending: each build's start and end, for
+// each reporter); the master is killed with SIGKILL; the target comes back
+// and the master restarts: every report is delivered once, each build's
+// start before its end.
 func TestReportsSurviveKill(t *testing.T) {
 	t.Parallel()
 	const builds = 20
+	hooks := []string{"hook", "hook2", "hook3"}
 	hook := &hookTarget{}
 	srv := &http.Server{Handler: hook}
 	l := testkit.Listen(t)
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	m := startMaster(t, fmt.Sprintf(reportersConfig, "http://"+l.Addr().String()+"/hook"))
+	m := startMaster(t, fmt.Sprintf(reportersConfig, "http://"+l.Addr().String()))
 	startWorker(t, m, "w1", "pw1")
 	for range builds {
 		m.force("quick")
 	}
 	m.waitBuild("quick", builds)
-	m.waitMetric(fmt.Sprintf(`buildmaster_reports_pending\{reporter="hook"\} %d`, 2*builds))
+	for _, h := range hooks {
+		m.waitMetric(fmt.Sprintf(`buildmaster_reports_pending\{reporter="%s"\} %d`, h, 2*builds))
+	}
 	// The master page shows the reporter with its backlog.
 	row := fmt.Sprintf("<td>hook</td><td>http_push</td><td>%d</td>", 2*builds)
 	testkit.Retry(t, func() error {
@@ -103,22 +112,26 @@ func TestReportsSurviveKill(t *testing.T) {
 
 	hook.up.Store(true)
 	m.start(binary)
-	m.waitMetric(`buildmaster_reports_pending\{reporter="hook"\} 0`)
+	for _, h := range hooks {
+		m.waitMetric(fmt.Sprintf(`buildmaster_reports_pending\{reporter="%s"\} 0`, h))
+	}
 	got := hook.reports()
-	if len(got) != 2*builds {
-		t.Fatalf("%d reports delivered, want %d: %v", len(got), 2*builds, got)
+	if len(got) != len(hooks)*2*builds {
+		t.Fatalf("%d reports delivered, want %d: %v", len(got), len(hooks)*2*builds, got)
 	}
 	seen := map[hookReport]bool{}
 	for _, r := range got {
 		if seen[r] {
 			t.Errorf("report %v delivered twice", r)
 		}
-		if r.Complete && !seen[hookReport{r.BuildID, false}] {
-			t.Errorf("build %d: its end arrived before its start", r.BuildID)
+		if r.Complete && !seen[hookReport{r.Path, r.BuildID, false}] {
+			t.Errorf("%s, build %d: its end arrived before its start", r.Path, r.BuildID)
 		}
 		seen[r] = true
 	}
-	m.waitMetric(fmt.Sprintf(`buildmaster_reports_sent_total\{reporter="hook"\} %d`, 2*builds))
+	for _, h := range hooks {
+		m.waitMetric(fmt.Sprintf(`buildmaster_reports_sent_total\{reporter="%s"\} %d`, h, 2*builds))
+	}
 }
 
 // TestMailReportsFailingStep: a change by alice, whose user in the users
