@@ -50,9 +50,9 @@ type FakeSMTP struct {
 	// ClientTLS trusts the server's certificate.
 	ClientTLS *tls.Config
 	// CAPEM is the CA's certificate, PEM-encoded (for a tls_ca file).
-	CAPEM []byte
-	mails     chan Mail
-	sessions  chan struct{}
+	CAPEM    []byte
+	mails    chan Mail
+	sessions chan struct{}
 }
 
 // NewFakeSMTP starts a server, closed when the test ends.
