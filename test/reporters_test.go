@@ -181,18 +181,7 @@ reporters:
 		t.Fatalf("user add: exit %d\n%s%s", code, out, errOut)
 	}
 	startWorker(t, m, "w1", "pw1")
-	req, _ := http.NewRequest(http.MethodPost, "http://"+m.www+"/change_hook/base",
-		strings.NewReader(`{"author": "alice", "branch": "main", "revision": "r1", "comments": "break it"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer hooksecret")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("hook: HTTP %d", resp.StatusCode)
-	}
+	m.baseHook("hooksecret", `{"author": "alice", "branch": "main", "revision": "r1", "comments": "break it"}`)
 	mail := testkit.Recv(t, "the build's mail", smtpd.Mails())
 	if !mail.TLS || mail.User != "ci" {
 		t.Errorf("the mail came over TLS %v, logged in as %q; want STARTTLS as ci", mail.TLS, mail.User)

@@ -1,14 +1,11 @@
 package reporters_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -21,23 +18,6 @@ import (
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestTokenFromSecretsDir: `token: {secret: ghtoken}` is read from the
 // config's dir secrets provider when the config is loaded; GitHub gets it,
@@ -52,12 +32,12 @@ func TestTokenFromSecretsDir(t *testing.T) {
 	}
 	gh := reportertest.NewFakeHTTP(t)
 	gh.Queue(reportertest.Answer{Status: 401, Body: `{"message": "Bad credentials: ` + value + `"}`})
-	logs := &lockedBuffer{}
+	logger, logs := testkit.NewLogs()
 	m := mastertest.Start(t, fmt.Sprintf(`%s
 secrets: [{type: dir, path: %q}]
 reporters:
   - {name: gh, type: github_status, base_url: %q, token: {secret: ghtoken}, mode: [all], report_start: false}
-`, builders, dir, gh.URL), "", slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+`, builders, dir, gh.URL), "", logger)
 	e := &env{t: t, m: m}
 	testkit.Eventually(t, "the reporter in the state", func() bool { return state.ReporterRow(m.RT.DB.Read(), "gh") != nil })
 	e.build("app", "aaa", state.ResultFailure) // refused 401: dropped
