@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -45,17 +46,16 @@ func addLogTail(txn *memdb.Txn, r *report.Report, wwwURL string) error {
 	if log == nil || log.NumLines == 0 {
 		return nil
 	}
-	fs.LogName = log.Name
-	if wwwURL != "" {
-		fs.LogURL = fmt.Sprintf("%s/api/v2/logs/%d/raw", wwwURL, log.Id)
-	}
 	// A few more lines than kept, for the header lines left out.
 	first := max(0, log.NumLines-TailLines-8)
 	content, err := logLines(txn, log, first, log.NumLines-1)
 	if err != nil {
 		return fmt.Errorf("reading log %d of step %q: %w", log.Id, fs.Name, err)
 	}
-	fs.LogTail = tail(content, log.Type == "s")
+	fs.LogName, fs.LogTail = log.Name, tail(content, log.Type == "s")
+	if wwwURL != "" {
+		fs.LogURL = fmt.Sprintf("%s/api/v2/logs/%d/raw", wwwURL, log.Id)
+	}
 	return nil
 }
 
@@ -82,7 +82,7 @@ func tail(content []byte, stdio bool) []string {
 		s := strings.ToValidUTF8(string(line), "\uFFFD")
 		if len(s) > TailLineBytes {
 			cut := TailLineBytes
-			for cut > 0 && !isRuneStart(s[cut]) {
+			for cut > 0 && !utf8.RuneStart(s[cut]) {
 				cut--
 			}
 			s = s[:cut] + "…"
@@ -99,5 +99,3 @@ func tail(content []byte, stdio bool) []string {
 	}
 	return lines
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
