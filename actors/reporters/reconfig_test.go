@@ -97,6 +97,8 @@ func TestReconfigReporters(t *testing.T) {
 	if _, ok := changes[paths.Reporter("keep")]; ok {
 		t.Errorf("keep was touched: %v", res.GetChanges())
 	}
+	// The master records the new reporters in the state after it answers.
+	testkit.Eventually(t, "the reconfig recorded", func() bool { return state.ReporterRow(e.m.RT.DB.Read(), "added") != nil })
 	third := e.build("app", "a3", state.ResultSuccess)
 	e.drained("chg")
 	e.drained("added")
