@@ -74,7 +74,8 @@ func (s *statusActor) Receive(ctx actor.Context) {
 
 // Handler is the www listener's handler (see the package comment), behind
 // users.Access (who a request comes from, what the authz rules let them
-// do; the login flow under /auth/) and the body bound. Its event streams
+// do; the login flow under /auth/), the body bound and the redaction of
+// secret values (service.Redacted). Its event streams
 // end when the bus closes.
 func Handler(rt *service.Runtime) http.Handler {
 	h, _ := handler(rt)
@@ -97,7 +98,7 @@ func handler(rt *service.Runtime) (http.Handler, *eventstream.Server) {
 	mux.Handle("POST /api/v2/", pages)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
-	return httpserve.LimitBody(rt.MaxBodyBytes, acc.Middleware(mux)), streams
+	return service.Redacted(rt, httpserve.LimitBody(rt.MaxBodyBytes, acc.Middleware(mux))), streams
 }
 
 // longLived lifts the listener's read and write timeouts (http.read_timeout,
