@@ -127,6 +127,10 @@ func UI(rt *service.Runtime, acc *users.Access) *ui.UI {
 			}
 			return acc.Can(r, string(a), target)
 		},
+		User: func(r *http.Request) ui.User {
+			c := auth.From(r.Context())
+			return ui.User{Name: c.Name, CanLogOut: c.Via == "session", CanLogIn: acc.LoginOffered()}
+		},
 		Scripted:  func(r *http.Request) bool { c := auth.From(r.Context()); return c.Admin || c.Via == "token" },
 		Reporters: func() []*messages.ReporterState { return reporters.States(rt) },
 	}

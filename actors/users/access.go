@@ -62,6 +62,9 @@ func (a *Access) Configured() bool {
 	return a.web.Enabled() || len(a.rt.Config().GetWww().GetAuthz().GetAllow()) > 0
 }
 
+// LoginOffered says whether /auth/login opens sessions.
+func (a *Access) LoginOffered() bool { return a.web.LoginOffered() }
+
 // WarnIfOpen logs a warning when the www listener at addr is reachable
 // from other hosts while nobody needs to log in (anonymous may do
 // everything).

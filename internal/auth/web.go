@@ -87,6 +87,12 @@ func (w *Web) Enabled() bool {
 	return t != messages.WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED && t != messages.WwwAuthType_WWW_AUTH_TYPE_NONE
 }
 
+// LoginOffered says whether /auth/login opens sessions (userpass,
+// htpasswd, oauth2; remote_user logs in at the proxy).
+func (w *Web) LoginOffered() bool {
+	return w.Enabled() && w.auth().GetType() != messages.WwwAuthType_WWW_AUTH_TYPE_REMOTE_USER
+}
+
 // Middleware attaches the Caller of each request to its context (From),
 // serves /auth/ (login, logout, the OAuth2 callback, who is logged in),
 // and refuses a state-changing request that carries a session cookie from
