@@ -122,8 +122,11 @@ func (a *Access) describe(r *http.Request) ([]authz.Request, error) {
 		}
 		return nil, nil
 	}
-	if !api || r.Method != http.MethodPost || len(segs) < 2 {
+	if !api {
 		return nil, nil
+	}
+	if r.Method != http.MethodPost || len(segs) < 2 { // no such control: the API refuses it, Control or not
+		return []authz.Request{{Action: authz.Control}}, nil
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {

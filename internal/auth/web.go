@@ -368,9 +368,12 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 }
 
 // localRedirect keeps a redirect target only when it is a path of this
-// site ("/x", not "//host" or "http://host").
+// site ("/x", not "//host" or "http://host"). Control characters and
+// backslashes are refused anywhere: browsers drop tabs and newlines from
+// a URL and read '\\' as '/', so "/\t/host" would leave the site.
 func localRedirect(s string) string {
-	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") ||
+		strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return ""
 	}
 	return s
