@@ -407,15 +407,7 @@ type wsEvent struct {
 // event about them (no build, step, log or request), while an admin gets
 // both builders' events.
 func TestWebSocketHidesBuildsOfOthers(t *testing.T) {
-	m := mastertest.Start(t, builders+`
-www:
-  auth: {type: userpass, users: [{username: alice, password: a}, {username: bob, password: b}]}
-  authz:
-    roles: [{from: username, role: admins, users: [alice]}]
-    allow:
-      - {endpoint: view, builder: release, role: admins}
-      - {endpoint: control, role: admins}
-`, "", nil)
+	m := mastertest.Start(t, builders+viewRules, "", nil)
 	runWorker(t, m, "w", "pw")
 	ids := map[string]uint64{}
 	for _, b := range []string{"pub", "release"} {

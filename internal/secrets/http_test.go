@@ -45,3 +45,36 @@ func TestMiddleware(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMiddleware: what redacting an answer costs, per byte served
+// (1 MiB of JSON, written in 32 KiB pieces), against no secrets in use.
+func BenchmarkMiddleware(b *testing.B) {
+	body := []byte(strings.Repeat(`{"buildid":12345,"state_string":"build successful","name":"compile"},`+"\n", 1<<20/70))
+	for _, c := range []struct {
+		name    string
+		secrets map[string]string
+	}{
+		{"none", nil},
+		{"three", map[string]string{"a": "tok-7f3a9c21e5b8d604", "b": "w1-pw-93ac17be5d", "c": "ghp_0123456789abcdefghij"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			red := NewRedactor(c.secrets)
+			h := Middleware(func() *Redactor { return red })(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				for p := body; len(p) > 0; p = p[min(len(p), 32<<10):] {
+					_, _ = w.Write(p[:min(len(p), 32<<10)])
+				}
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				h.ServeHTTP(discard{}, req)
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) WriteHeader(int)             {}
