@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strconv"
@@ -216,6 +217,11 @@ func (v *validator) workers(ws []*messages.WorkerConfig) map[string]int {
 		}
 		if k := w.GetKeepaliveInterval(); k != nil && k.AsDuration() < time.Second {
 			v.errorf(at("workers", i, ".keepalive_interval"), "keepalive_interval is %s; it must be at least 1s", k.AsDuration())
+		}
+		for j, a := range w.GetNotifyOnMissing() {
+			if _, err := mail.ParseAddress(a); err != nil {
+				v.errorf(at("workers", i, fmt.Sprintf(".notify_on_missing[%d]", j)), "%q is not a mail address: %v", a, err)
+			}
 		}
 	}
 	return seen

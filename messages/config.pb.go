@@ -735,8 +735,9 @@ type ReporterConfig struct {
 	// github_*, gitlab_status: the API's base URL (default
 	// https://api.github.com, https://gitlab.com).
 	BaseUrl string `protobuf:"bytes,3,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
-	// github_*, gitlab_status: the API token.
-	Token *SecretValue `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// github_*, gitlab_status: the API token, `{secret: NAME}` (read from the
+	// secret providers when the config is loaded) or a literal.
+	Token string `protobuf:"bytes,26,opt,name=token,proto3" json:"token,omitempty"`
 	// github_status, gitlab_status: the status context, a template (default
 	// buildbot/%(prop:buildername)s).
 	Context string `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
@@ -746,14 +747,19 @@ type ReporterConfig struct {
 	Headers map[string]string `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// http_push: basic auth user; mail: the SMTP user (AUTH PLAIN).
 	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`
-	// http_push, mail: the password for username.
-	Password *SecretValue `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
+	// http_push, mail: the password for username, `{secret: NAME}` or a
+	// literal.
+	Password string `protobuf:"bytes,27,opt,name=password,proto3" json:"password,omitempty"`
 	// mail: the sender.
 	From string `protobuf:"bytes,10,opt,name=from,proto3" json:"from,omitempty"`
 	// mail: the SMTP relay, host:port.
 	Relay string `protobuf:"bytes,11,opt,name=relay,proto3" json:"relay,omitempty"`
 	// mail: starttls (default), tls or none.
 	Tls string `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// mail: a PEM file of the CA certificates the relay's certificate must
+	// chain to, in place of the system's (a relay with an internal
+	// certificate).
+	TlsCa string `protobuf:"bytes,28,opt,name=tls_ca,json=tlsCa,proto3" json:"tls_ca,omitempty"`
 	// mail: addresses that get every mail.
 	ExtraRecipients []string `protobuf:"bytes,13,rep,name=extra_recipients,json=extraRecipients,proto3" json:"extra_recipients,omitempty"`
 	// mail: send to extra_recipients only, not the changes' authors.
@@ -837,11 +843,11 @@ func (x *ReporterConfig) GetBaseUrl() string {
 	return ""
 }
 
-func (x *ReporterConfig) GetToken() *SecretValue {
+func (x *ReporterConfig) GetToken() string {
 	if x != nil {
 		return x.Token
 	}
-	return nil
+	return ""
 }
 
 func (x *ReporterConfig) GetContext() string {
@@ -872,11 +878,11 @@ func (x *ReporterConfig) GetUsername() string {
 	return ""
 }
 
-func (x *ReporterConfig) GetPassword() *SecretValue {
+func (x *ReporterConfig) GetPassword() string {
 	if x != nil {
 		return x.Password
 	}
-	return nil
+	return ""
 }
 
 func (x *ReporterConfig) GetFrom() string {
@@ -896,6 +902,13 @@ func (x *ReporterConfig) GetRelay() string {
 func (x *ReporterConfig) GetTls() string {
 	if x != nil {
 		return x.Tls
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetTlsCa() string {
+	if x != nil {
+		return x.TlsCa
 	}
 	return ""
 }
@@ -991,62 +1004,6 @@ func (x *ReporterConfig) GetTimeout() *durationpb.Duration {
 	return nil
 }
 
-// SecretValue is a token or password: {secret: NAME}, read when the
-// reporter starts, or a literal value.
-type SecretValue struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The secret's name.
-	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
-	// The value itself (discouraged: it is then in the config file).
-	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SecretValue) Reset() {
-	*x = SecretValue{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SecretValue) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SecretValue) ProtoMessage() {}
-
-func (x *SecretValue) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SecretValue.ProtoReflect.Descriptor instead.
-func (*SecretValue) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *SecretValue) GetSecret() string {
-	if x != nil {
-		return x.Secret
-	}
-	return ""
-}
-
-func (x *SecretValue) GetValue() string {
-	if x != nil {
-		return x.Value
-	}
-	return ""
-}
-
 // SecretProviderConfig is one place secrets are looked up.
 type SecretProviderConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1068,7 +1025,7 @@ type SecretProviderConfig struct {
 
 func (x *SecretProviderConfig) Reset() {
 	*x = SecretProviderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1037,7 @@ func (x *SecretProviderConfig) String() string {
 func (*SecretProviderConfig) ProtoMessage() {}
 
 func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1050,7 @@ func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProviderConfig.ProtoReflect.Descriptor instead.
 func (*SecretProviderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SecretProviderConfig) GetType() SecretProviderType {
@@ -1156,7 +1113,7 @@ type WwwConfig struct {
 
 func (x *WwwConfig) Reset() {
 	*x = WwwConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1125,7 @@ func (x *WwwConfig) String() string {
 func (*WwwConfig) ProtoMessage() {}
 
 func (x *WwwConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1138,7 @@ func (x *WwwConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwConfig.ProtoReflect.Descriptor instead.
 func (*WwwConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WwwConfig) GetAuth() *WwwAuthConfig {
@@ -1221,7 +1178,7 @@ type WwwAuthConfig struct {
 
 func (x *WwwAuthConfig) Reset() {
 	*x = WwwAuthConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1190,7 @@ func (x *WwwAuthConfig) String() string {
 func (*WwwAuthConfig) ProtoMessage() {}
 
 func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1203,7 @@ func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwAuthConfig.ProtoReflect.Descriptor instead.
 func (*WwwAuthConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WwwAuthConfig) GetType() WwwAuthType {
@@ -1311,7 +1268,7 @@ type WwwUserConfig struct {
 
 func (x *WwwUserConfig) Reset() {
 	*x = WwwUserConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1280,7 @@ func (x *WwwUserConfig) String() string {
 func (*WwwUserConfig) ProtoMessage() {}
 
 func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1293,7 @@ func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwUserConfig.ProtoReflect.Descriptor instead.
 func (*WwwUserConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WwwUserConfig) GetUsername() string {
@@ -1387,7 +1344,7 @@ type OAuth2Config struct {
 
 func (x *OAuth2Config) Reset() {
 	*x = OAuth2Config{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1356,7 @@ func (x *OAuth2Config) String() string {
 func (*OAuth2Config) ProtoMessage() {}
 
 func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1369,7 @@ func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OAuth2Config.ProtoReflect.Descriptor instead.
 func (*OAuth2Config) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OAuth2Config) GetAuthUrl() string {
@@ -1476,7 +1433,7 @@ type AuthzConfig struct {
 
 func (x *AuthzConfig) Reset() {
 	*x = AuthzConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1445,7 @@ func (x *AuthzConfig) String() string {
 func (*AuthzConfig) ProtoMessage() {}
 
 func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1458,7 @@ func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthzConfig.ProtoReflect.Descriptor instead.
 func (*AuthzConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AuthzConfig) GetRoles() []*RoleMatcherConfig {
@@ -1533,7 +1490,7 @@ type RoleMatcherConfig struct {
 
 func (x *RoleMatcherConfig) Reset() {
 	*x = RoleMatcherConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1502,7 @@ func (x *RoleMatcherConfig) String() string {
 func (*RoleMatcherConfig) ProtoMessage() {}
 
 func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1515,7 @@ func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleMatcherConfig.ProtoReflect.Descriptor instead.
 func (*RoleMatcherConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RoleMatcherConfig) GetFrom() RoleSource {
@@ -1623,7 +1580,7 @@ type AllowRuleConfig struct {
 
 func (x *AllowRuleConfig) Reset() {
 	*x = AllowRuleConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1592,7 @@ func (x *AllowRuleConfig) String() string {
 func (*AllowRuleConfig) ProtoMessage() {}
 
 func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1605,7 @@ func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllowRuleConfig.ProtoReflect.Descriptor instead.
 func (*AllowRuleConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AllowRuleConfig) GetEndpoint() EndpointKind {
@@ -1714,7 +1671,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +1683,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +1696,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LockConfig) GetName() string {
@@ -1774,7 +1731,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1743,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1756,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LockAccess) GetName() string {
@@ -1841,7 +1798,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +1810,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +1823,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -1922,7 +1879,7 @@ type TLSConfig struct {
 
 func (x *TLSConfig) Reset() {
 	*x = TLSConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +1891,7 @@ func (x *TLSConfig) String() string {
 func (*TLSConfig) ProtoMessage() {}
 
 func (x *TLSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +1904,7 @@ func (x *TLSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
 func (*TLSConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TLSConfig) GetCertFile() string {
@@ -1994,7 +1951,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +1963,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +1976,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -2075,7 +2032,10 @@ type WorkerConfig struct {
 	MaxBuilds int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
 	// Properties every build on this worker gets.
 	Properties map[string]string `protobuf:"bytes,4,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// How long a disconnected worker may stay away before it is reported missing.
+	// How long a worker may stay away (disconnected, or not connected since the
+	// master started) before it is reported missing: a warning in the log and,
+	// when notify_on_missing lists addresses, one mail per absence through the
+	// mail reporters. Unset: 3600s, Buildbot's; 0: never.
 	MissingTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=missing_timeout,json=missingTimeout,proto3" json:"missing_timeout,omitempty"`
 	// How often the master checks the connection with a keepalive (msgpack's
 	// keepalive, PB's print "keepalive", as Buildbot); a connection that does
@@ -2083,13 +2043,16 @@ type WorkerConfig struct {
 	// worker that dies is seen at once (its connection closes), one that
 	// vanishes from the network by TCP keepalive within minutes.
 	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Addresses the mail reporters tell when the worker is missing (Buildbot's
+	// notify_on_missing).
+	NotifyOnMissing []string `protobuf:"bytes,7,rep,name=notify_on_missing,json=notifyOnMissing,proto3" json:"notify_on_missing,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2064,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2077,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -2159,6 +2122,13 @@ func (x *WorkerConfig) GetKeepaliveInterval() *durationpb.Duration {
 	return nil
 }
 
+func (x *WorkerConfig) GetNotifyOnMissing() []string {
+	if x != nil {
+		return x.NotifyOnMissing
+	}
+	return nil
+}
+
 // BuilderConfig is one builder: what to run, and on which workers.
 type BuilderConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2189,7 +2159,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2201,7 +2171,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2214,7 +2184,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -2325,7 +2295,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2337,7 +2307,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2350,7 +2320,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StepConfig) GetName() string {
@@ -2586,7 +2556,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +2568,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +2581,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -2676,7 +2646,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2658,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2671,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -2736,7 +2706,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2718,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2731,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -2789,7 +2759,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +2771,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +2784,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -2856,7 +2826,7 @@ type FileUploadStep struct {
 
 func (x *FileUploadStep) Reset() {
 	*x = FileUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2868,7 +2838,7 @@ func (x *FileUploadStep) String() string {
 func (*FileUploadStep) ProtoMessage() {}
 
 func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2881,7 +2851,7 @@ func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
 func (*FileUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FileUploadStep) GetWorkersrc() string {
@@ -2951,7 +2921,7 @@ type DirectoryUploadStep struct {
 
 func (x *DirectoryUploadStep) Reset() {
 	*x = DirectoryUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +2933,7 @@ func (x *DirectoryUploadStep) String() string {
 func (*DirectoryUploadStep) ProtoMessage() {}
 
 func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +2946,7 @@ func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
 func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DirectoryUploadStep) GetWorkersrc() string {
@@ -3040,7 +3010,7 @@ type FileDownloadStep struct {
 
 func (x *FileDownloadStep) Reset() {
 	*x = FileDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3052,7 +3022,7 @@ func (x *FileDownloadStep) String() string {
 func (*FileDownloadStep) ProtoMessage() {}
 
 func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3035,7 @@ func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
 func (*FileDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FileDownloadStep) GetMastersrc() string {
@@ -3126,7 +3096,7 @@ type StringDownloadStep struct {
 
 func (x *StringDownloadStep) Reset() {
 	*x = StringDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3108,7 @@ func (x *StringDownloadStep) String() string {
 func (*StringDownloadStep) ProtoMessage() {}
 
 func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3151,7 +3121,7 @@ func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
 func (*StringDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StringDownloadStep) GetS() string {
@@ -3207,7 +3177,7 @@ type MakeDirectoryStep struct {
 
 func (x *MakeDirectoryStep) Reset() {
 	*x = MakeDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3219,7 +3189,7 @@ func (x *MakeDirectoryStep) String() string {
 func (*MakeDirectoryStep) ProtoMessage() {}
 
 func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3202,7 @@ func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
 func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MakeDirectoryStep) GetDir() string {
@@ -3253,7 +3223,7 @@ type RemoveDirectoryStep struct {
 
 func (x *RemoveDirectoryStep) Reset() {
 	*x = RemoveDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3265,7 +3235,7 @@ func (x *RemoveDirectoryStep) String() string {
 func (*RemoveDirectoryStep) ProtoMessage() {}
 
 func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3278,7 +3248,7 @@ func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
 func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RemoveDirectoryStep) GetDir() string {
@@ -3320,7 +3290,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3332,7 +3302,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3345,7 +3315,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -3453,7 +3423,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3465,7 +3435,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3478,7 +3448,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -3566,7 +3536,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +3548,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +3561,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -3656,7 +3626,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3668,7 +3638,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3681,7 +3651,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -3725,7 +3695,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3737,7 +3707,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3750,7 +3720,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -3778,7 +3748,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3790,7 +3760,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3803,7 +3773,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -3828,7 +3798,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3840,7 +3810,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3853,7 +3823,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -3881,7 +3851,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3893,7 +3863,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3906,7 +3876,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -3952,21 +3922,22 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xe7\a\n" +
+	"\x12_collapse_requests\"\xdc\a\n" +
 	"\x0eReporterConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
-	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x121\n" +
-	"\x05token\x18\x04 \x01(\v2\x1b.buildmaster.v1.SecretValueR\x05token\x12\x18\n" +
+	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x12\x1a\n" +
+	"\x05token\x18\x1a \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\acontext\x18\x05 \x01(\tR\acontext\x12\x10\n" +
 	"\x03url\x18\x06 \x01(\tR\x03url\x12K\n" +
 	"\aheaders\x18\a \x03(\v2+.buildmaster.v1.ReporterConfig.HeadersEntryB\x04\x88\xb5\x18\x01R\aheaders\x12\x1a\n" +
-	"\busername\x18\b \x01(\tR\busername\x127\n" +
-	"\bpassword\x18\t \x01(\v2\x1b.buildmaster.v1.SecretValueR\bpassword\x12\x12\n" +
+	"\busername\x18\b \x01(\tR\busername\x12 \n" +
+	"\bpassword\x18\x1b \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x12\n" +
 	"\x04from\x18\n" +
 	" \x01(\tR\x04from\x12\x14\n" +
 	"\x05relay\x18\v \x01(\tR\x05relay\x12\x10\n" +
-	"\x03tls\x18\f \x01(\tR\x03tls\x12)\n" +
+	"\x03tls\x18\f \x01(\tR\x03tls\x12\x15\n" +
+	"\x06tls_ca\x18\x1c \x01(\tR\x05tlsCa\x12)\n" +
 	"\x10extra_recipients\x18\r \x03(\tR\x0fextraRecipients\x122\n" +
 	"\x15only_extra_recipients\x18\x0e \x01(\bR\x13onlyExtraRecipients\x12\x12\n" +
 	"\x04mode\x18\x0f \x03(\tR\x04mode\x12\x1a\n" +
@@ -3986,10 +3957,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
-	"\r_report_start\"A\n" +
-	"\vSecretValue\x12\x16\n" +
-	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1a\n" +
-	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"\xde\x01\n" +
+	"\r_report_startJ\x04\b\x04\x10\x05J\x04\b\t\x10\n" +
+	"\"\xde\x01\n" +
 	"\x14SecretProviderConfig\x126\n" +
 	"\x04type\x18\x01 \x01(\x0e2\".buildmaster.v1.SecretProviderTypeR\x04type\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
@@ -4075,7 +4044,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\rwrite_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fwriteTimeout\x12<\n" +
 	"\fidle_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeoutB\x11\n" +
 	"\x0f_max_body_bytesB\x12\n" +
-	"\x10_max_connections\"\xfe\x02\n" +
+	"\x10_max_connections\"\xaa\x03\n" +
 	"\fWorkerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x1d\n" +
@@ -4085,7 +4054,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"properties\x18\x04 \x03(\v2,.buildmaster.v1.WorkerConfig.PropertiesEntryR\n" +
 	"properties\x12B\n" +
 	"\x0fmissing_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0emissingTimeout\x12H\n" +
-	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x1a=\n" +
+	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x12*\n" +
+	"\x11notify_on_missing\x18\a \x03(\tR\x0fnotifyOnMissing\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbb\x04\n" +
@@ -4341,7 +4311,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
 	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
@@ -4353,130 +4323,127 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(SchedulerType)(0),           // 7: buildmaster.v1.SchedulerType
 	(*MasterConfig)(nil),         // 8: buildmaster.v1.MasterConfig
 	(*ReporterConfig)(nil),       // 9: buildmaster.v1.ReporterConfig
-	(*SecretValue)(nil),          // 10: buildmaster.v1.SecretValue
-	(*SecretProviderConfig)(nil), // 11: buildmaster.v1.SecretProviderConfig
-	(*WwwConfig)(nil),            // 12: buildmaster.v1.WwwConfig
-	(*WwwAuthConfig)(nil),        // 13: buildmaster.v1.WwwAuthConfig
-	(*WwwUserConfig)(nil),        // 14: buildmaster.v1.WwwUserConfig
-	(*OAuth2Config)(nil),         // 15: buildmaster.v1.OAuth2Config
-	(*AuthzConfig)(nil),          // 16: buildmaster.v1.AuthzConfig
-	(*RoleMatcherConfig)(nil),    // 17: buildmaster.v1.RoleMatcherConfig
-	(*AllowRuleConfig)(nil),      // 18: buildmaster.v1.AllowRuleConfig
-	(*LockConfig)(nil),           // 19: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),           // 20: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),         // 21: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),            // 22: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),           // 23: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),         // 24: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),        // 25: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),           // 26: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),            // 27: buildmaster.v1.ShellStep
-	(*GitStep)(nil),              // 28: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),      // 29: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),          // 30: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),       // 31: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil),  // 32: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),     // 33: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),   // 34: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),    // 35: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil),  // 36: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),      // 37: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),   // 38: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),   // 39: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),      // 40: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),     // 41: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),          // 42: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),    // 43: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),        // 44: buildmaster.v1.MetricsConfig
-	nil,                          // 45: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                          // 46: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                          // 47: buildmaster.v1.ReporterConfig.HeadersEntry
-	nil,                          // 48: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                          // 49: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                          // 50: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                          // 51: buildmaster.v1.ShellStep.EnvEntry
-	nil,                          // 52: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                          // 53: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil),  // 54: google.protobuf.Duration
+	(*SecretProviderConfig)(nil), // 10: buildmaster.v1.SecretProviderConfig
+	(*WwwConfig)(nil),            // 11: buildmaster.v1.WwwConfig
+	(*WwwAuthConfig)(nil),        // 12: buildmaster.v1.WwwAuthConfig
+	(*WwwUserConfig)(nil),        // 13: buildmaster.v1.WwwUserConfig
+	(*OAuth2Config)(nil),         // 14: buildmaster.v1.OAuth2Config
+	(*AuthzConfig)(nil),          // 15: buildmaster.v1.AuthzConfig
+	(*RoleMatcherConfig)(nil),    // 16: buildmaster.v1.RoleMatcherConfig
+	(*AllowRuleConfig)(nil),      // 17: buildmaster.v1.AllowRuleConfig
+	(*LockConfig)(nil),           // 18: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),           // 19: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),         // 20: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),            // 21: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),           // 22: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 23: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 24: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 25: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 26: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 27: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 28: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 29: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),       // 30: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil),  // 31: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),     // 32: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),   // 33: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),    // 34: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil),  // 35: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),      // 36: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 37: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 38: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 39: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 40: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 41: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 42: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 43: buildmaster.v1.MetricsConfig
+	nil,                          // 44: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 45: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 46: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                          // 47: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 48: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 49: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 50: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 51: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 52: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 53: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	21, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	24, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	25, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	37, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	39, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	45, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	42, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	43, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	44, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	19, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	23, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	46, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	20, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	23, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	24, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	36, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	38, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	44, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	41, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	42, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	43, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	18, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	22, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	45, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
 	9,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
-	11, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
-	12, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
-	10, // 15: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
-	47, // 16: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
-	10, // 17: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
-	54, // 18: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
-	54, // 19: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
-	54, // 20: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
-	54, // 21: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
-	0,  // 22: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
-	13, // 23: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
-	16, // 24: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
-	1,  // 25: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
-	14, // 26: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
-	15, // 27: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
-	54, // 28: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
-	17, // 29: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
-	18, // 30: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
-	2,  // 31: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
-	3,  // 32: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
-	4,  // 33: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	5,  // 34: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	22, // 35: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	54, // 36: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	54, // 37: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	54, // 38: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	54, // 39: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	48, // 40: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	54, // 41: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	54, // 42: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	26, // 43: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	49, // 44: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	50, // 45: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	20, // 46: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	27, // 47: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	28, // 48: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	29, // 49: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	30, // 50: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	31, // 51: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	32, // 52: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	33, // 53: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	34, // 54: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	35, // 55: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	36, // 56: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	51, // 57: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	54, // 58: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	54, // 59: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	52, // 60: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	7,  // 61: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	54, // 62: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	54, // 63: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	53, // 64: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	38, // 65: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	40, // 66: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	41, // 67: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	54, // 68: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	54, // 69: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	54, // 70: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	6,  // 71: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	72, // [72:72] is the sub-list for method output_type
-	72, // [72:72] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	10, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
+	11, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
+	46, // 15: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	53, // 16: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	53, // 17: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	53, // 18: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	53, // 19: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 20: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
+	12, // 21: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
+	15, // 22: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
+	1,  // 23: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
+	13, // 24: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
+	14, // 25: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
+	53, // 26: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	16, // 27: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
+	17, // 28: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
+	2,  // 29: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
+	3,  // 30: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
+	4,  // 31: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	5,  // 32: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	21, // 33: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	53, // 34: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	53, // 35: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	53, // 36: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	53, // 37: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	47, // 38: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	53, // 39: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	53, // 40: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	25, // 41: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	48, // 42: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	49, // 43: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	19, // 44: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	26, // 45: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	27, // 46: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	28, // 47: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	29, // 48: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	30, // 49: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	31, // 50: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	32, // 51: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	33, // 52: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	34, // 53: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	35, // 54: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	50, // 55: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	53, // 56: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	53, // 57: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	51, // 58: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 59: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	53, // 60: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	53, // 61: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	52, // 62: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	37, // 63: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	39, // 64: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	40, // 65: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	53, // 66: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	53, // 67: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	53, // 68: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 69: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -4487,11 +4454,11 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[11].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
@@ -4503,22 +4470,22 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_MakeDirectory)(nil),
 		(*StepConfig_RemoveDirectory)(nil),
 	}
+	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[31].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[30].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   46,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,6 +32,10 @@ const (
 	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_STATUS ReportGeneratorKind = 1
 	// BuildStartEndStatusGenerator: every start and end.
 	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_START_END ReportGeneratorKind = 2
+	// WorkerMissingGenerator: the notice that a worker with addresses to
+	// notify stayed away past its missing_timeout (workers: those workers
+	// only; empty: all).
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_WORKER_MISSING ReportGeneratorKind = 3
 )
 
 // Enum value maps for ReportGeneratorKind.
@@ -40,11 +44,13 @@ var (
 		0: "REPORT_GENERATOR_KIND_UNSPECIFIED",
 		1: "REPORT_GENERATOR_KIND_BUILD_STATUS",
 		2: "REPORT_GENERATOR_KIND_BUILD_START_END",
+		3: "REPORT_GENERATOR_KIND_WORKER_MISSING",
 	}
 	ReportGeneratorKind_value = map[string]int32{
 		"REPORT_GENERATOR_KIND_UNSPECIFIED":     0,
 		"REPORT_GENERATOR_KIND_BUILD_STATUS":    1,
 		"REPORT_GENERATOR_KIND_BUILD_START_END": 2,
+		"REPORT_GENERATOR_KIND_WORKER_MISSING":  3,
 	}
 )
 
@@ -2290,6 +2296,7 @@ type Command struct {
 	//	*Command_AddApiToken
 	//	*Command_RevokeApiToken
 	//	*Command_ReportsDone
+	//	*Command_WorkerMissing
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2602,6 +2609,15 @@ func (x *Command) GetReportsDone() *ReportsDone {
 	return nil
 }
 
+func (x *Command) GetWorkerMissing() *WorkerMissing {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_WorkerMissing); ok {
+			return x.WorkerMissing
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2726,6 +2742,11 @@ type Command_ReportsDone struct {
 	ReportsDone *ReportsDone `protobuf:"bytes,30,opt,name=reports_done,json=reportsDone,proto3,oneof"`
 }
 
+type Command_WorkerMissing struct {
+	// 31, 32: Expire, SetLogLines (the logs branch).
+	WorkerMissing *WorkerMissing `protobuf:"bytes,33,opt,name=worker_missing,json=workerMissing,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2785,6 +2806,8 @@ func (*Command_AddApiToken) isCommand_Kind() {}
 func (*Command_RevokeApiToken) isCommand_Kind() {}
 
 func (*Command_ReportsDone) isCommand_Kind() {}
+
+func (*Command_WorkerMissing) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -2950,14 +2973,16 @@ func (x *ConfiguredReporter) GetOutboxCap() uint32 {
 // generators): the modes (empty: failing, passing, warnings) and filters
 // (an empty list does not filter).
 type ReportGenerator struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          ReportGeneratorKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=buildmaster.v1.ReportGeneratorKind" json:"kind,omitempty"`
-	Modes         []string               `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
-	Builders      []string               `protobuf:"bytes,3,rep,name=builders,proto3" json:"builders,omitempty"`
-	Tags          []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
-	Schedulers    []string               `protobuf:"bytes,5,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
-	Branches      []string               `protobuf:"bytes,6,rep,name=branches,proto3" json:"branches,omitempty"`
-	ReportStart   bool                   `protobuf:"varint,7,opt,name=report_start,json=reportStart,proto3" json:"report_start,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Kind        ReportGeneratorKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=buildmaster.v1.ReportGeneratorKind" json:"kind,omitempty"`
+	Modes       []string               `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
+	Builders    []string               `protobuf:"bytes,3,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags        []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers  []string               `protobuf:"bytes,5,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches    []string               `protobuf:"bytes,6,rep,name=branches,proto3" json:"branches,omitempty"`
+	ReportStart bool                   `protobuf:"varint,7,opt,name=report_start,json=reportStart,proto3" json:"report_start,omitempty"`
+	// WORKER_MISSING: the workers reported (empty: all).
+	Workers       []string `protobuf:"bytes,8,rep,name=workers,proto3" json:"workers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3039,6 +3064,13 @@ func (x *ReportGenerator) GetReportStart() bool {
 		return x.ReportStart
 	}
 	return false
+}
+
+func (x *ReportGenerator) GetWorkers() []string {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
 }
 
 // Reporter is a row of `reporters`: a configured reporter, its generators,
@@ -3128,11 +3160,16 @@ type OutboxEntry struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Reporter string                 `protobuf:"bytes,2,opt,name=reporter,proto3" json:"reporter,omitempty"`
-	Buildid  uint64                 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
-	// "build_started" or "build_finished" (internal/report's Event).
+	// The build reported; 0 for a worker_missing report.
+	Buildid uint64 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	// "build_started", "build_finished" or "worker_missing" (internal/report's
+	// Event).
 	Event string `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
-	// When the build started or finished, epoch seconds.
-	CreatedAt     int64 `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the build started or finished, or the worker was found missing,
+	// epoch seconds.
+	CreatedAt int64 `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// worker_missing: the worker, as it was found missing.
+	Worker        *MissingWorker `protobuf:"bytes,6,opt,name=worker,proto3" json:"worker,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3202,6 +3239,136 @@ func (x *OutboxEntry) GetCreatedAt() int64 {
 	return 0
 }
 
+func (x *OutboxEntry) GetWorker() *MissingWorker {
+	if x != nil {
+		return x.Worker
+	}
+	return nil
+}
+
+// MissingWorker is a worker that stayed away past its missing_timeout
+// (Buildbot's workers/N/missing event): what its notice says.
+type MissingWorker struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Workerid uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	// The worker's notify_on_missing when it was found missing.
+	Notify []string `protobuf:"bytes,2,rep,name=notify,proto3" json:"notify,omitempty"`
+	// When its last connection ended, epoch seconds; 0 when it has not been
+	// connected since the master started.
+	LastConnection int64 `protobuf:"varint,3,opt,name=last_connection,json=lastConnection,proto3" json:"last_connection,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MissingWorker) Reset() {
+	*x = MissingWorker{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MissingWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MissingWorker) ProtoMessage() {}
+
+func (x *MissingWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MissingWorker.ProtoReflect.Descriptor instead.
+func (*MissingWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *MissingWorker) GetWorkerid() uint64 {
+	if x != nil {
+		return x.Workerid
+	}
+	return 0
+}
+
+func (x *MissingWorker) GetNotify() []string {
+	if x != nil {
+		return x.Notify
+	}
+	return nil
+}
+
+func (x *MissingWorker) GetLastConnection() int64 {
+	if x != nil {
+		return x.LastConnection
+	}
+	return 0
+}
+
+// WorkerMissing queues the notice that a worker stayed away past its
+// missing_timeout (Buildbot's workerMissing) in the outbox of each reporter
+// whose generators want it (a WORKER_MISSING generator, the worker among
+// its workers, at least one address to notify); once per reporter while
+// one is pending.
+type WorkerMissing struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Worker *MissingWorker         `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
+	// When it was found missing, epoch seconds.
+	At            int64 `protobuf:"varint,2,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerMissing) Reset() {
+	*x = WorkerMissing{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerMissing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerMissing) ProtoMessage() {}
+
+func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerMissing.ProtoReflect.Descriptor instead.
+func (*WorkerMissing) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *WorkerMissing) GetWorker() *MissingWorker {
+	if x != nil {
+		return x.Worker
+	}
+	return nil
+}
+
+func (x *WorkerMissing) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
+
 // ReportsDone removes reports from a reporter's outbox: delivered, skipped,
 // or given up. Each is named by its id, buildid and event (an id is used
 // again once its row is gone); one no longer there, or another reporter's,
@@ -3216,7 +3383,7 @@ type ReportsDone struct {
 
 func (x *ReportsDone) Reset() {
 	*x = ReportsDone{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3228,7 +3395,7 @@ func (x *ReportsDone) String() string {
 func (*ReportsDone) ProtoMessage() {}
 
 func (x *ReportsDone) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3241,7 +3408,7 @@ func (x *ReportsDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
 func (*ReportsDone) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReportsDone) GetReporter() string {
@@ -3270,7 +3437,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3282,7 +3449,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3295,7 +3462,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -3331,7 +3498,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3343,7 +3510,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3356,7 +3523,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -3385,7 +3552,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3397,7 +3564,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3410,7 +3577,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -3442,7 +3609,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3454,7 +3621,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3467,7 +3634,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -3505,7 +3672,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3517,7 +3684,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3530,7 +3697,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -3570,7 +3737,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3582,7 +3749,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3595,7 +3762,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -3631,7 +3798,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3643,7 +3810,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3656,7 +3823,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -3708,7 +3875,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3720,7 +3887,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3733,7 +3900,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -3840,7 +4007,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3852,7 +4019,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3865,7 +4032,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -3914,7 +4081,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3926,7 +4093,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3939,7 +4106,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -4031,7 +4198,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4043,7 +4210,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4056,7 +4223,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -4121,7 +4288,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4133,7 +4300,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4146,7 +4313,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -4188,7 +4355,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4200,7 +4367,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4213,7 +4380,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -4240,7 +4407,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4252,7 +4419,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4265,7 +4432,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -4294,7 +4461,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4306,7 +4473,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4319,7 +4486,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -4387,7 +4554,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +4566,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +4579,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -4476,7 +4643,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4488,7 +4655,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4501,7 +4668,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -4545,7 +4712,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4557,7 +4724,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4570,7 +4737,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -4598,7 +4765,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4610,7 +4777,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4623,7 +4790,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -4650,7 +4817,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4662,7 +4829,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4675,7 +4842,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -4697,7 +4864,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4709,7 +4876,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4722,7 +4889,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -4757,7 +4924,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4769,7 +4936,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4782,7 +4949,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -4815,7 +4982,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4827,7 +4994,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4840,7 +5007,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -4890,7 +5057,7 @@ type SetSchedulerEnabled struct {
 
 func (x *SetSchedulerEnabled) Reset() {
 	*x = SetSchedulerEnabled{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4902,7 +5069,7 @@ func (x *SetSchedulerEnabled) String() string {
 func (*SetSchedulerEnabled) ProtoMessage() {}
 
 func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4915,7 +5082,7 @@ func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
 func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SetSchedulerEnabled) GetName() string {
@@ -4946,7 +5113,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4958,7 +5125,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4971,7 +5138,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -5025,7 +5192,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5037,7 +5204,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5050,7 +5217,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -5366,7 +5533,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"identifier\x18\x01 \x01(\tR\n" +
 	"identifier\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\x04R\x02id\"\xfc\x10\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\xc4\x11\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -5404,7 +5571,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"removeUser\x12A\n" +
 	"\radd_api_token\x18\x1c \x01(\v2\x1b.buildmaster.v1.AddApiTokenH\x00R\vaddApiToken\x12J\n" +
 	"\x10revoke_api_token\x18\x1d \x01(\v2\x1e.buildmaster.v1.RevokeApiTokenH\x00R\x0erevokeApiToken\x12@\n" +
-	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDoneB\x06\n" +
+	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDone\x12F\n" +
+	"\x0eworker_missing\x18! \x01(\v2\x1d.buildmaster.v1.WorkerMissingH\x00R\rworkerMissingB\x06\n" +
 	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -5421,7 +5589,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
 	"generators\x12\x1d\n" +
 	"\n" +
-	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\"\xef\x01\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\"\x89\x02\n" +
 	"\x0fReportGenerator\x127\n" +
 	"\x04kind\x18\x01 \x01(\x0e2#.buildmaster.v1.ReportGeneratorKindR\x04kind\x12\x14\n" +
 	"\x05modes\x18\x02 \x03(\tR\x05modes\x12\x1a\n" +
@@ -5431,7 +5599,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"schedulers\x18\x05 \x03(\tR\n" +
 	"schedulers\x12\x1a\n" +
 	"\bbranches\x18\x06 \x03(\tR\bbranches\x12!\n" +
-	"\freport_start\x18\a \x01(\bR\vreportStart\"\xb2\x01\n" +
+	"\freport_start\x18\a \x01(\bR\vreportStart\x12\x18\n" +
+	"\aworkers\x18\b \x03(\tR\aworkers\"\xb2\x01\n" +
 	"\bReporter\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\n" +
@@ -5440,14 +5609,22 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\x12\x18\n" +
 	"\apending\x18\x04 \x01(\x04R\apending\x12\x18\n" +
-	"\adropped\x18\x05 \x01(\x04R\adropped\"\x88\x01\n" +
+	"\adropped\x18\x05 \x01(\x04R\adropped\"\xbf\x01\n" +
 	"\vOutboxEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
 	"\breporter\x18\x02 \x01(\tR\breporter\x12\x18\n" +
 	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x14\n" +
 	"\x05event\x18\x04 \x01(\tR\x05event\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\x03R\tcreatedAt\"`\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\x125\n" +
+	"\x06worker\x18\x06 \x01(\v2\x1d.buildmaster.v1.MissingWorkerR\x06worker\"l\n" +
+	"\rMissingWorker\x12\x1a\n" +
+	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x16\n" +
+	"\x06notify\x18\x02 \x03(\tR\x06notify\x12'\n" +
+	"\x0flast_connection\x18\x03 \x01(\x03R\x0elastConnection\"V\n" +
+	"\rWorkerMissing\x125\n" +
+	"\x06worker\x18\x01 \x01(\v2\x1d.buildmaster.v1.MissingWorkerR\x06worker\x12\x0e\n" +
+	"\x02at\x18\x02 \x01(\x03R\x02at\"`\n" +
 	"\vReportsDone\x12\x1a\n" +
 	"\breporter\x18\x01 \x01(\tR\breporter\x125\n" +
 	"\areports\x18\x02 \x03(\v2\x1b.buildmaster.v1.OutboxEntryR\areports\"]\n" +
@@ -5608,11 +5785,12 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
 	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsets\x12'\n" +
 	"\x0fcollapsed_brids\x18\n" +
-	" \x03(\x04R\x0ecollapsedBrids*\x8f\x01\n" +
+	" \x03(\x04R\x0ecollapsedBrids*\xb9\x01\n" +
 	"\x13ReportGeneratorKind\x12%\n" +
 	"!REPORT_GENERATOR_KIND_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"REPORT_GENERATOR_KIND_BUILD_STATUS\x10\x01\x12)\n" +
-	"%REPORT_GENERATOR_KIND_BUILD_START_END\x10\x02B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"%REPORT_GENERATOR_KIND_BUILD_START_END\x10\x02\x12(\n" +
+	"$REPORT_GENERATOR_KIND_WORKER_MISSING\x10\x03B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_db_proto_rawDescOnce sync.Once
@@ -5627,7 +5805,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -5663,33 +5841,35 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*ReportGenerator)(nil),       // 31: buildmaster.v1.ReportGenerator
 	(*Reporter)(nil),              // 32: buildmaster.v1.Reporter
 	(*OutboxEntry)(nil),           // 33: buildmaster.v1.OutboxEntry
-	(*ReportsDone)(nil),           // 34: buildmaster.v1.ReportsDone
-	(*ConfiguredBuilder)(nil),     // 35: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 36: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 37: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 38: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 39: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 40: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 41: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 42: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 43: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 44: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 45: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 46: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 47: buildmaster.v1.AppendLog
-	(*FinishLog)(nil),             // 48: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 49: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 50: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 51: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 52: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 53: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 54: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 55: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 56: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 57: buildmaster.v1.SetWorkerState
-	(*SetSchedulerEnabled)(nil),   // 58: buildmaster.v1.SetSchedulerEnabled
-	(*SetObjectState)(nil),        // 59: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 60: buildmaster.v1.CommandResult
+	(*MissingWorker)(nil),         // 34: buildmaster.v1.MissingWorker
+	(*WorkerMissing)(nil),         // 35: buildmaster.v1.WorkerMissing
+	(*ReportsDone)(nil),           // 36: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 37: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 38: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 39: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 40: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 41: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 42: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 43: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 44: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 45: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 46: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 47: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 48: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 49: buildmaster.v1.AppendLog
+	(*FinishLog)(nil),             // 50: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 51: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 52: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 53: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 54: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 55: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 56: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 57: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 58: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 59: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 60: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 61: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 62: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -5699,58 +5879,61 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	13, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
 	20, // 5: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
 	20, // 6: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
-	39, // 7: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	40, // 8: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	41, // 9: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	42, // 10: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	43, // 11: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	44, // 12: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	45, // 13: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	46, // 14: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	47, // 15: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	48, // 16: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	49, // 17: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	50, // 18: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	51, // 19: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	52, // 20: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	53, // 21: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	54, // 22: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	55, // 23: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	56, // 24: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	59, // 25: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	41, // 7: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	42, // 8: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	43, // 9: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	44, // 10: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	45, // 11: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	46, // 12: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	47, // 13: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	48, // 14: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	49, // 15: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	50, // 16: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	51, // 17: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	52, // 18: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	53, // 19: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	54, // 20: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	55, // 21: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	56, // 22: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	57, // 23: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	58, // 24: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	61, // 25: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	29, // 26: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	37, // 27: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	38, // 28: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	57, // 29: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	58, // 30: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	39, // 27: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	40, // 28: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	59, // 29: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	60, // 30: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
 	23, // 31: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
 	24, // 32: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
 	25, // 33: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
 	26, // 34: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
 	27, // 35: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
-	34, // 36: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
-	35, // 37: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	36, // 38: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	30, // 39: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	31, // 40: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 41: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	31, // 42: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	33, // 43: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 44: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	59, // 45: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 46: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 47: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 48: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	45, // 49: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	47, // 50: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	45, // 51: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	49, // 52: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	1,  // 53: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	36, // 36: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	35, // 37: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
+	37, // 38: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	38, // 39: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	30, // 40: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	31, // 41: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 42: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	31, // 43: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	34, // 44: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
+	34, // 45: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
+	33, // 46: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 47: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	61, // 48: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 49: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 50: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 51: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	47, // 52: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	49, // 53: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	47, // 54: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	51, // 55: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	1,  // 56: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	57, // [57:57] is the sub-list for method output_type
+	57, // [57:57] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -5795,15 +5978,16 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_AddApiToken)(nil),
 		(*Command_RevokeApiToken)(nil),
 		(*Command_ReportsDone)(nil),
+		(*Command_WorkerMissing)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[44].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[46].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   60,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
