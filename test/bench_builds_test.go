@@ -41,7 +41,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -55,10 +54,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/control"
 	"github.com/buildmaster/buildmaster/internal/paths"
-	"github.com/buildmaster/buildmaster/internal/remoting"
 	bmworker "github.com/buildmaster/buildmaster/internal/worker"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -68,10 +66,6 @@ var (
 	plainMaster, plainWorker string
 	plainErr                 error
 	plainBuildOut            []byte
-
-	benchClientOnce sync.Once
-	benchClientSys  *actor.ActorSystem
-	benchClientErr  error
 )
 
 const (
@@ -180,36 +174,17 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
-// benchClient is an in-test remote client (what `buildmaster sendchange`
-// does, without a process per change).
-func benchClient(b *testing.B) *actor.ActorSystem {
-	b.Helper()
-	benchClientOnce.Do(func() {
-		quiet := slog.New(slog.DiscardHandler)
-		benchClientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-		_, _, benchClientErr = remoting.Start(benchClientSys, "127.0.0.1:0", &remoting.Policy{Replies: true, Log: quiet})
-	})
-	if benchClientErr != nil {
-		b.Fatal(benchClientErr)
-	}
-	return benchClientSys
-}
-
-// sendChange sends one change on branch main to m and waits for its id.
-func sendChange(b *testing.B, sys *actor.ActorSystem, m *master, rev string) uint64 {
-	res, err := remoting.Request(sys, actor.NewPID(m.remote, paths.Changes), &messages.SendChangeRequest{Token: m.token,
+// sendChange sends one change on branch main to m and waits for its id, as
+// `buildmaster sendchange` does, without a process per change.
+func sendChange(b *testing.B, m *master, rev string) uint64 {
+	res, err := ask.Reply[*messages.SendChangeResponse](control.Call(context.Background(), m.remote, paths.Changes, &messages.SendChangeRequest{Token: m.token,
 		Change: &messages.Change{Author: "bench <bench@example.org>", Branch: "main", Revision: rev, Comments: "bench " + rev}},
-		60*time.Second).Result()
+		60*time.Second))
 	if err != nil {
 		b.Error(err)
 		return 0
 	}
-	r, ok := res.(*messages.SendChangeResponse)
-	if !ok {
-		b.Errorf("sendchange: %v", res)
-		return 0
-	}
-	return r.GetChangeid()
+	return res.GetChangeid()
 }
 
 // countLines counts the lines of l from the first `from` that contain s.
@@ -325,7 +300,6 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				for i := range c.nw {
 					m.waitConnected(fmt.Sprintf("w%d", i))
 				}
-				sys := benchClient(b)
 				from := m.stderr.count()
 				pid := m.cmd.Process.Pid
 				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
@@ -339,7 +313,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for i := next.Add(1); i <= int64(nChanges); i = next.Add(1) {
-							sendChange(b, sys, m, fmt.Sprintf("r%d-%d", run, i))
+							sendChange(b, m, fmt.Sprintf("r%d-%d", run, i))
 						}
 					}()
 				}
@@ -401,7 +375,6 @@ func BenchmarkChangeLatency(b *testing.B) {
 		m := newMaster(b, throughputBody(1, true))
 		m.start(masterBin, "--log-format", "json")
 		waitConnected(b, []*plainProc{startPlainWorker(b, workerBin, m, "w0", "pw0")}, 60*time.Second)
-		sys := benchClient(b)
 		stopProfile := profileMaster(b, m, fmt.Sprintf("latency-%d", run), 5)
 		b.StartTimer()
 		for i := range benchChangesPerLatencyTest {
@@ -412,7 +385,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 			default:
 			}
 			t := time.Now()
-			sendChange(b, sys, m, fmt.Sprintf("r%d-%d", run, i))
+			sendChange(b, m, fmt.Sprintf("r%d-%d", run, i))
 			t0 := time.Now()
 			rtt = append(rtt, t0.Sub(t))
 			for countLines(m.stderr, from, `"msg":"build started"`) == 0 {

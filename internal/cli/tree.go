@@ -23,7 +23,6 @@ func newTree() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			res, err := request[*messages.GetTreeResponse](c, paths.Master, &messages.GetTreeRequest{Token: c.token}, o.timeout)
 			if err != nil {
 				return err
