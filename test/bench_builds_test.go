@@ -162,6 +162,13 @@ func waitConnected(b *testing.B, ws []*plainProc, timeout time.Duration) {
 
 // procCPU is the utime+stime of process pid.
 func procCPU(b *testing.B, pid int) time.Duration {
+	own, _ := procCPUs(b, pid)
+	return own
+}
+
+// procCPUs is the utime+stime of process pid, and the cutime+cstime of its
+// children it has reaped (a worker's commands).
+func procCPUs(b *testing.B, pid int) (own, children time.Duration) {
 	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -169,9 +176,20 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	}
 	// Fields after the command name, which is in parentheses.
 	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(n) * time.Second / 100 // USER_HZ
+	}
+	return tick(11) + tick(12), tick(13) + tick(14)
+}
+
+// workersCPU sums procCPUs over the buildworker processes ws.
+func workersCPU(b *testing.B, ws []*plainProc) (own, children time.Duration) {
+	for _, w := range ws {
+		o, c := procCPUs(b, w.cmd.Process.Pid)
+		own, children = own+o, children+c
+	}
+	return own, children
 }
 
 // sendChange sends one change on branch main to m and waits for its id, as
@@ -281,7 +299,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			}
 			nChanges := n / perChange
 			builds := nChanges * perChange
-			var wall, cpu time.Duration
+			var wall, cpu, wcpu, ccpu time.Duration
 			var entries uint64
 			for run := range b.N {
 				b.StopTimer()
@@ -302,10 +320,11 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				}
 				from := m.stderr.count()
 				pid := m.cmd.Process.Pid
-				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
+				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 25)
 				b.StartTimer()
 				i0 := raftIndex(m)
 				c0, t0 := procCPU(b, pid), time.Now()
+				wc0, cc0 := workersCPU(b, ws)
 				var next atomic.Int64
 				var wg sync.WaitGroup
 				for range 8 {
@@ -327,10 +346,13 @@ func BenchmarkBuildThroughput(b *testing.B) {
 					time.Sleep(5 * time.Millisecond)
 				}
 				took, used := time.Since(t0), procCPU(b, pid)-c0
+				wc1, cc1 := workersCPU(b, ws)
 				wall, cpu = wall+took, cpu+used
+				wcpu, ccpu = wcpu+wc1-wc0, ccpu+cc1-cc0
 				entries += raftIndex(m) - i0
 				b.StopTimer()
-				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s", run, nChanges, queued, builds, took, used)
+				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s; buildworkers' CPU %s (their commands' %s)",
+					run, nChanges, queued, builds, took, used, wc1-wc0, cc1-cc0)
 				stopProfile()
 				// Every build succeeded, as the data API says.
 				var page struct {
@@ -352,6 +374,10 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			b.ReportMetric(float64(builds*b.N)/wall.Seconds(), "builds/s")
 			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(builds*b.N), "master-cpu-ms/build")
 			b.ReportMetric(float64(entries)/float64(builds*b.N), "raft-entries/build")
+			if c.kind == nil { // buildworker processes: their CPU, and their commands'
+				b.ReportMetric(float64(wcpu.Microseconds())/1e3/float64(builds*b.N), "worker-cpu-ms/build")
+				b.ReportMetric(float64(ccpu.Microseconds())/1e3/float64(builds*b.N), "command-cpu-ms/build")
+			}
 		})
 	}
 }
