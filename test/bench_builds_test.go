@@ -320,7 +320,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				}
 				from := m.stderr.count()
 				pid := m.cmd.Process.Pid
-				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 25)
+				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
 				b.StartTimer()
 				i0 := raftIndex(m)
 				c0, t0 := procCPU(b, pid), time.Now()
