@@ -194,8 +194,8 @@ func workersCPU(b *testing.B, ws []*plainProc) (own, children time.Duration) {
 
 // sendChange sends one change on branch main to m and waits for its id, as
 // `buildmaster sendchange` does, without a process per change.
-func sendChange(b *testing.B, m *master, rev string) uint64 {
-	res, err := ask.Reply[*messages.SendChangeResponse](control.Call(context.Background(), m.remote, paths.Changes, &messages.SendChangeRequest{Token: m.token,
+func sendChange(b *testing.B, c *control.Client, m *master, rev string) uint64 {
+	res, err := ask.Reply[*messages.SendChangeResponse](c.Call(context.Background(), paths.Changes, &messages.SendChangeRequest{Token: m.token,
 		Change: &messages.Change{Author: "bench <bench@example.org>", Branch: "main", Revision: rev, Comments: "bench " + rev}},
 		60*time.Second))
 	if err != nil {
@@ -320,6 +320,9 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				}
 				from := m.stderr.count()
 				pid := m.cmd.Process.Pid
+				// One client for all the changes: it keeps its connections.
+				ctl := control.NewClient(m.remote)
+				defer ctl.Close()
 				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
 				b.StartTimer()
 				i0 := raftIndex(m)
@@ -332,7 +335,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for i := next.Add(1); i <= int64(nChanges); i = next.Add(1) {
-							sendChange(b, m, fmt.Sprintf("r%d-%d", run, i))
+							sendChange(b, ctl, m, fmt.Sprintf("r%d-%d", run, i))
 						}
 					}()
 				}
@@ -401,6 +404,8 @@ func BenchmarkChangeLatency(b *testing.B) {
 		m := newMaster(b, throughputBody(1, true))
 		m.start(masterBin, "--log-format", "json")
 		waitConnected(b, []*plainProc{startPlainWorker(b, workerBin, m, "w0", "pw0")}, 60*time.Second)
+		ctl := control.NewClient(m.remote)
+		defer ctl.Close()
 		stopProfile := profileMaster(b, m, fmt.Sprintf("latency-%d", run), 5)
 		b.StartTimer()
 		for i := range benchChangesPerLatencyTest {
@@ -411,7 +416,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 			default:
 			}
 			t := time.Now()
-			sendChange(b, m, fmt.Sprintf("r%d-%d", run, i))
+			sendChange(b, ctl, m, fmt.Sprintf("r%d-%d", run, i))
 			t0 := time.Now()
 			rtt = append(rtt, t0.Sub(t))
 			for countLines(m.stderr, from, `"msg":"build started"`) == 0 {

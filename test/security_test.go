@@ -283,7 +283,7 @@ func TestSecurityInternalActorsAreUnreachableFromOutside(t *testing.T) {
 	m.waitMetric(`buildmaster_remote_dropped_messages_total\{reason="not_accepted"\} 8`)
 
 	// The same process is answered when it asks the one public actor.
-	res, err := ask.Reply[*messages.GetTreeResponse](control.Call(context.Background(), m.remote, "master", &messages.GetTreeRequest{Token: m.token}, 20*time.Second))
+	res, err := ask.Reply[*messages.GetTreeResponse](control.NewClient(m.remote).Call(context.Background(), "master", &messages.GetTreeRequest{Token: m.token}, 20*time.Second))
 	if err != nil || res.GetRoot().GetName() != "master" {
 		t.Fatalf("reply %v %v", res, err)
 	}

@@ -36,6 +36,7 @@ func (o *clientOptions) flags(cmd *cobra.Command) {
 type client struct {
 	master string // the master's address
 	token  string
+	ctl    *control.Client
 }
 
 func (o *clientOptions) dial() (*client, error) {
@@ -43,7 +44,7 @@ func (o *clientOptions) dial() (*client, error) {
 	if err != nil {
 		return nil, &ExitError{Code: ExitNoMaster, Err: err}
 	}
-	return &client{master: o.master, token: token}, nil
+	return &client{master: o.master, token: token, ctl: control.NewClient(o.master)}, nil
 }
 
 // request sends msg to the master's actor at path (e.g. paths.Changes) and
@@ -51,7 +52,7 @@ func (o *clientOptions) dial() (*client, error) {
 // request was refused on its merits (a ControlError with
 // INVALID_ARGUMENT), ExitNoMaster otherwise.
 func request[R proto.Message](c *client, path string, msg proto.Message, timeout time.Duration) (R, error) {
-	reply, err := ask.Reply[R](control.Call(context.Background(), c.master, path, msg, timeout))
+	reply, err := ask.Reply[R](c.ctl.Call(context.Background(), path, msg, timeout))
 	var (
 		refused  *ask.Error
 		endpoint *control.Refused

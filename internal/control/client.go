@@ -40,11 +40,31 @@ func (e *Refused) Error() string {
 // maxReply bounds what one reply may cost the client.
 const maxReply = 64 << 20
 
-// Call asks the actor at target through the control endpoint at addr
-// (host:port) and returns its reply: the answer, or the actor's
-// messages.ControlError (read both with ask.Reply). It waits until ctx ends
-// or timeout passes, and tells the endpoint to wait as long.
-func Call(ctx context.Context, addr, target string, msg proto.Message, timeout time.Duration) (proto.Message, error) {
+// Client asks the actors of one master through its control endpoint. It
+// keeps its connection open for the next call (Close closes it): a process
+// that asks many times (a script's sendchange loop, a benchmark) pays for a
+// connection once. Calls may run at once.
+type Client struct {
+	addr string
+	http *http.Client
+	tr   *http.Transport
+}
+
+// NewClient returns a Client of the control endpoint at addr (host:port).
+func NewClient(addr string) *Client {
+	// No proxy: the endpoint is the master itself.
+	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, MaxIdleConnsPerHost: 64}
+	return &Client{addr: addr, http: &http.Client{Transport: tr}, tr: tr}
+}
+
+// Close closes the connections c keeps.
+func (c *Client) Close() { c.tr.CloseIdleConnections() }
+
+// Call asks the actor at target (e.g. paths.Master) and returns its reply:
+// the answer, or the actor's messages.ControlError (read both with
+// ask.Reply). It waits until ctx ends or timeout passes, and tells the
+// endpoint to wait as long.
+func (c *Client) Call(ctx context.Context, target string, msg proto.Message, timeout time.Duration) (proto.Message, error) {
 	a, err := anypb.New(msg)
 	if err != nil {
 		return nil, err
@@ -55,16 +75,14 @@ func Call(ctx context.Context, addr, target string, msg proto.Message, timeout t
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+PathPrefix+target, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.addr+PathPrefix+target, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set(TimeoutHeader, timeout.String())
-	// One connection, no proxy: the endpoint is the master itself.
-	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	res, err := (&http.Client{Transport: tr}).Do(req)
+	res, err := c.http.Do(req)
+	addr := c.addr
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:

@@ -60,12 +60,14 @@ func serve(t *testing.T) (string, *[]string) {
 func TestCall(t *testing.T) {
 	addr, dropped := serve(t)
 	ctx := context.Background()
+	c := NewClient(addr)
+	defer c.Close()
 
-	tree, err := ask.Reply[*messages.GetTreeResponse](Call(ctx, addr, "master", &messages.GetTreeRequest{Token: "tok"}, time.Minute))
+	tree, err := ask.Reply[*messages.GetTreeResponse](c.Call(ctx, "master", &messages.GetTreeRequest{Token: "tok"}, time.Minute))
 	if err != nil || !strings.HasPrefix(tree.GetRoot().GetName(), "127.0.0.1:") {
 		t.Fatalf("the answer names the peer: %v %v", tree, err)
 	}
-	if _, err := ask.Reply[*messages.GetTreeResponse](Call(ctx, addr, "master", &messages.GetTreeRequest{Token: "wrong"}, time.Minute)); !errors.Is(err, ask.ErrUnauthenticated) {
+	if _, err := ask.Reply[*messages.GetTreeResponse](c.Call(ctx, "master", &messages.GetTreeRequest{Token: "wrong"}, time.Minute)); !errors.Is(err, ask.ErrUnauthenticated) {
 		t.Fatalf("the actor's refusal: %v", err)
 	}
 	for _, tc := range []struct {
@@ -78,7 +80,7 @@ func TestCall(t *testing.T) {
 		{"a listed target that is not running", "not_there", &messages.GetTreeRequest{Token: "tok"}, http.StatusServiceUnavailable},
 	} {
 		var refused *Refused
-		if _, err := Call(ctx, addr, tc.target, tc.msg, time.Minute); !errors.As(err, &refused) || refused.Status != tc.status {
+		if _, err := c.Call(ctx, tc.target, tc.msg, time.Minute); !errors.As(err, &refused) || refused.Status != tc.status {
 			t.Errorf("%s: %v, want a refusal %d", tc.name, err, tc.status)
 		}
 	}
@@ -87,10 +89,10 @@ func TestCall(t *testing.T) {
 	}
 	// No answer within the caller's timeout: the endpoint gives up as the
 	// caller does.
-	if _, err := Call(ctx, addr, "master", &messages.StopMasterRequest{Token: "tok"}, 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.Call(ctx, "master", &messages.StopMasterRequest{Token: "tok"}, 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("no answer: %v", err)
 	}
-	if _, err := Call(ctx, testkit.RefusingAddr(t), "master", &messages.GetTreeRequest{}, time.Minute); !errors.Is(err, ErrUnreachable) {
+	if _, err := NewClient(testkit.RefusingAddr(t)).Call(ctx, "master", &messages.GetTreeRequest{}, time.Minute); !errors.Is(err, ErrUnreachable) {
 		t.Errorf("nothing listening: %v", err)
 	}
 }
@@ -110,7 +112,7 @@ func TestCallNoticesALostConnection(t *testing.T) {
 			c.Close()
 		}
 	}()
-	if _, err := Call(context.Background(), l.Addr().String(), "master", &messages.GetTreeRequest{}, time.Minute); !errors.Is(err, ErrLost) {
+	if _, err := NewClient(l.Addr().String()).Call(context.Background(), "master", &messages.GetTreeRequest{}, time.Minute); !errors.Is(err, ErrLost) {
 		t.Fatalf("%v, want ErrLost", err)
 	}
 }
