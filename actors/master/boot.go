@@ -100,7 +100,7 @@ const StateDir = "state"
 
 // Start binds the HTTP listeners, opens the state (replaying it, then doing
 // Buildbot's housekeeping for a master that may have crashed), starts the
-// actor system and the remote endpoint, and spawns the tree. It returns once
+// actor system and the control endpoint, and spawns the tree. It returns once
 // every service has started.
 func Start(opts Options) (*Master, error) {
 	if opts.Now == nil {
@@ -273,7 +273,7 @@ func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message,
 }
 
 // Stop stops the heartbeat, the tree gracefully (children before parents),
-// then the remote endpoint, unbinds the HTTP listeners, marks the master
+// then the control endpoint, unbinds the HTTP listeners, marks the master
 // stopped in the state (with Buildbot's housekeeping: a build still running
 // ends RETRY and its requests are unclaimed), then closes the state (taking
 // a snapshot). Calls after the first return its result.
