@@ -100,7 +100,11 @@ func (c *Client) Call(ctx context.Context, target string, msg proto.Message, tim
 		}
 		return nil, fmt.Errorf("%w to %s: %w", ErrLost, addr, err)
 	}
-	if res.StatusCode != http.StatusOK {
+	switch res.StatusCode {
+	case http.StatusOK:
+	case http.StatusGatewayTimeout: // the endpoint waited as long as told to
+		return nil, fmt.Errorf("%w: %s", context.DeadlineExceeded, strings.TrimSpace(string(data)))
+	default:
 		return nil, &Refused{Status: res.StatusCode, Message: strings.TrimSpace(string(data))}
 	}
 	var reply anypb.Any

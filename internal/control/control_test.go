@@ -3,10 +3,12 @@ package control
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,26 +37,45 @@ func (masterActor) Receive(ctx actor.Context) {
 	}
 }
 
+func quietSystem() *actor.ActorSystem {
+	quiet := slog.New(slog.DiscardHandler)
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+}
+
+// drops are the reasons an endpoint counted.
+type drops struct {
+	mu      sync.Mutex
+	reasons []string
+}
+
+func (d *drops) add(r string) { d.mu.Lock(); d.reasons = append(d.reasons, r); d.mu.Unlock() }
+
+func (d *drops) String() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return strings.Join(d.reasons, ",")
+}
+
 // serve runs an endpoint for a system with one actor, "master", on a bound
-// listener, and returns its address and the drop reasons it counted.
-func serve(t *testing.T) (string, *[]string) {
+// listener, and returns its address and the drop reasons it counts.
+func serve(t *testing.T) (string, *drops) {
 	t.Helper()
-	system := actor.NewActorSystem()
+	system := quietSystem()
 	t.Cleanup(system.Shutdown)
 	if _, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return masterActor{} }), "master"); err != nil {
 		t.Fatal(err)
 	}
-	var dropped []string
+	dropped := &drops{}
 	log, _ := testkit.NewLogs()
 	srv := NewServer(system, map[string][]proto.Message{
 		"master":    {&messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
 		"not_there": {&messages.GetTreeRequest{}},
-	}, log, func(r string) { dropped = append(dropped, r) })
+	}, log, dropped.add)
 	l := testkit.Listen(t)
 	hs := &http.Server{Handler: srv}
 	go hs.Serve(l)
 	t.Cleanup(func() { hs.Close() })
-	return l.Addr().String(), &dropped
+	return l.Addr().String(), dropped
 }
 
 func TestCall(t *testing.T) {
@@ -84,11 +105,11 @@ func TestCall(t *testing.T) {
 			t.Errorf("%s: %v, want a refusal %d", tc.name, err, tc.status)
 		}
 	}
-	if strings.Join(*dropped, ",") != "not_accepted,not_accepted" {
-		t.Errorf("drops counted: %v", *dropped)
+	if dropped.String() != "not_accepted,not_accepted" {
+		t.Errorf("drops counted: %v", dropped)
 	}
 	// No answer within the caller's timeout: the endpoint gives up as the
-	// caller does.
+	// caller does, and either one's giving up is a timeout.
 	if _, err := c.Call(ctx, "master", &messages.StopMasterRequest{Token: "tok"}, 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("no answer: %v", err)
 	}
@@ -127,7 +148,7 @@ func FuzzServer(f *testing.F) {
 	}
 	f.Add([]byte{0x0a, 0x03, 'a', '/', 'b', 0x12, 0x02, 0xff, 0xff})
 	f.Add([]byte("\x0a\x2dtype.googleapis.com/buildmaster.v1.GetTreeRequest\x12\x05\x0a\x03tok"))
-	system := actor.NewActorSystem()
+	system := quietSystem()
 	defer system.Shutdown()
 	if _, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return masterActor{} }), "master"); err != nil {
 		f.Fatal(err)
