@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// Errors of Call, beside a *Refused and ctx's own.
+// Errors of Client.Call, beside a *Refused and ctx's own.
 var (
 	// ErrUnreachable: no connection to the endpoint could be made; the
 	// request was not sent.
@@ -52,10 +52,16 @@ type Client struct {
 
 // NewClient returns a Client of the control endpoint at addr (host:port).
 func NewClient(addr string) *Client {
-	// No proxy: the endpoint is the master itself.
-	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, MaxIdleConnsPerHost: 64}
+	// No proxy: the endpoint is the master itself. An idle connection is
+	// closed well before the master would close it (http.idle_timeout):
+	// a request sent on one the master has just closed would fail as lost.
+	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64, IdleConnTimeout: IdleTimeout}
 	return &Client{addr: addr, http: &http.Client{Transport: tr}, tr: tr}
 }
+
+// IdleTimeout is how long a Client keeps an idle connection.
+const IdleTimeout = 5 * time.Second
 
 // Close closes the connections c keeps.
 func (c *Client) Close() { c.tr.CloseIdleConnections() }
@@ -82,15 +88,14 @@ func (c *Client) Call(ctx context.Context, target string, msg proto.Message, tim
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set(TimeoutHeader, timeout.String())
 	res, err := c.http.Do(req)
-	addr := c.addr
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
 		return nil, context.Cause(ctx)
 	case isDial(err):
-		return nil, fmt.Errorf("%w %s: %w", ErrUnreachable, addr, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrUnreachable, c.addr, err)
 	default:
-		return nil, fmt.Errorf("%w to %s: %w", ErrLost, addr, err)
+		return nil, fmt.Errorf("%w to %s: %w", ErrLost, c.addr, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxReply))
@@ -98,7 +103,7 @@ func (c *Client) Call(ctx context.Context, target string, msg proto.Message, tim
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		return nil, fmt.Errorf("%w to %s: %w", ErrLost, addr, err)
+		return nil, fmt.Errorf("%w to %s: %w", ErrLost, c.addr, err)
 	}
 	switch res.StatusCode {
 	case http.StatusOK:
