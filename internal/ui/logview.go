@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -24,7 +25,10 @@ const (
 )
 
 // errorLine matches the lines "jump to first error" looks for.
-var errorLine = regexp.MustCompile(`(?i)\berror\b|\bfailed\b|\bfailure\b|\bfatal\b|\bpanic:|\bFAIL\b|^Traceback \(most recent call last\)`)
+// It compiles on first use, not at every start of the binary (a CLI call).
+var errorLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\berror\b|\bfailed\b|\bfailure\b|\bfatal\b|\bpanic:|\bFAIL\b|^Traceback \(most recent call last\)`)
+})
 
 // logView is one log on the build page, paged: lines From…To-1 of it.
 type logView struct {
@@ -147,7 +151,7 @@ func looksLikeError(line []byte, lower *[]byte) bool {
 	if bytes.IndexByte(line, 0x1b) >= 0 || bytes.IndexByte(line, '\r') >= 0 {
 		line = stripANSI(line)
 	}
-	return errorLine.Match(line)
+	return errorLine().Match(line)
 }
 
 // firstError returns the 0-based number of l's first line that looks like
