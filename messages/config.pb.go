@@ -223,7 +223,10 @@ type MasterConfig struct {
 	// Locks builds take (Buildbot's MasterLock and WorkerLock).
 	Locks []*LockConfig `protobuf:"bytes,12,rep,name=locks,proto3" json:"locks,omitempty"`
 	// What a client of the HTTP listeners (www and debug) can cost the master.
-	Http          *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
+	Http *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
+	// How long history is kept (Buildbot's logHorizon, buildHorizon and
+	// changeHorizon); unset keeps everything.
+	Horizons      *HorizonsConfig `protobuf:"bytes,20,opt,name=horizons,proto3" json:"horizons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -349,6 +352,112 @@ func (x *MasterConfig) GetHttp() *HttpConfig {
 	return nil
 }
 
+func (x *MasterConfig) GetHorizons() *HorizonsConfig {
+	if x != nil {
+		return x.Horizons
+	}
+	return nil
+}
+
+// HorizonsConfig says what history the janitor (master/db/janitor) removes,
+// from the state and from the disk, every interval and on `buildmaster
+// cleanupdb`. Running builds, and the newest build and change, are never
+// removed (ids are never given twice). Unset or 0 fields keep everything.
+type HorizonsConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The contents of logs of steps that started longer ago are removed
+	// (Buildbot's logHorizon); the logs stay listed, with type d.
+	Logs *durationpb.Duration `protobuf:"bytes,1,opt,name=logs,proto3" json:"logs,omitempty"`
+	// Builds that finished longer ago are removed with their steps and logs,
+	// and the build requests and buildsets that have no build left.
+	Builds *durationpb.Duration `protobuf:"bytes,2,opt,name=builds,proto3" json:"builds,omitempty"`
+	// Of each builder's finished builds only the newest this many are kept
+	// (removed as with builds).
+	BuildsPerBuilder int32 `protobuf:"varint,3,opt,name=builds_per_builder,json=buildsPerBuilder,proto3" json:"builds_per_builder,omitempty"`
+	// Only the newest this many changes are kept (Buildbot's changeHorizon),
+	// and the sourcestamps that no change or buildset names any more go too.
+	Changes int32 `protobuf:"varint,4,opt,name=changes,proto3" json:"changes,omitempty"`
+	// How often the janitor runs. Default 1h.
+	Interval *durationpb.Duration `protobuf:"bytes,5,opt,name=interval,proto3" json:"interval,omitempty"`
+	// How many builds (or changes, or logs) one write removes, so that no
+	// write holds up builds for long. Default 100.
+	Batch         int32 `protobuf:"varint,6,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HorizonsConfig) Reset() {
+	*x = HorizonsConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HorizonsConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HorizonsConfig) ProtoMessage() {}
+
+func (x *HorizonsConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HorizonsConfig.ProtoReflect.Descriptor instead.
+func (*HorizonsConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *HorizonsConfig) GetLogs() *durationpb.Duration {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
+func (x *HorizonsConfig) GetBuilds() *durationpb.Duration {
+	if x != nil {
+		return x.Builds
+	}
+	return nil
+}
+
+func (x *HorizonsConfig) GetBuildsPerBuilder() int32 {
+	if x != nil {
+		return x.BuildsPerBuilder
+	}
+	return 0
+}
+
+func (x *HorizonsConfig) GetChanges() int32 {
+	if x != nil {
+		return x.Changes
+	}
+	return 0
+}
+
+func (x *HorizonsConfig) GetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
+func (x *HorizonsConfig) GetBatch() int32 {
+	if x != nil {
+		return x.Batch
+	}
+	return 0
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -362,7 +471,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +483,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +496,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LockConfig) GetName() string {
@@ -422,7 +531,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +543,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +556,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LockAccess) GetName() string {
@@ -479,7 +588,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +600,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +613,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -557,7 +666,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +678,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +691,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -649,7 +758,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +770,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +783,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -749,7 +858,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +870,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +883,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -869,7 +978,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +990,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1003,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1023,7 +1132,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1144,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1157,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1106,7 +1215,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1227,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1240,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1166,7 +1275,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1287,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1300,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1219,7 +1328,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1340,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1353,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1293,7 +1402,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1414,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1427,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -1426,7 +1535,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1547,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1560,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -1539,7 +1648,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1660,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1673,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -1629,7 +1738,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1750,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1763,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -1698,7 +1807,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1819,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1832,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -1751,7 +1860,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +1872,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +1885,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -1800,7 +1909,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +1921,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +1934,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -1853,7 +1962,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +1974,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +1987,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -1892,7 +2001,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xb1\x06\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xed\x06\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -1909,11 +2018,19 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x120\n" +
 	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x120\n" +
 	"\x05locks\x18\f \x03(\v2\x1a.buildmaster.v1.LockConfigR\x05locks\x12.\n" +
-	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x1a9\n" +
+	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12:\n" +
+	"\bhorizons\x18\x14 \x01(\v2\x1e.buildmaster.v1.HorizonsConfigR\bhorizons\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"k\n" +
+	"\x12_collapse_requests\"\x87\x02\n" +
+	"\x0eHorizonsConfig\x12-\n" +
+	"\x04logs\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x04logs\x121\n" +
+	"\x06builds\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06builds\x12,\n" +
+	"\x12builds_per_builder\x18\x03 \x01(\x05R\x10buildsPerBuilder\x12\x18\n" +
+	"\achanges\x18\x04 \x01(\x05R\achanges\x125\n" +
+	"\binterval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12\x14\n" +
+	"\x05batch\x18\x06 \x01(\x05R\x05batch\"k\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -2094,86 +2211,91 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
 	(SchedulerType)(0),          // 2: buildmaster.v1.SchedulerType
 	(*MasterConfig)(nil),        // 3: buildmaster.v1.MasterConfig
-	(*LockConfig)(nil),          // 4: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 5: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 6: buildmaster.v1.ListenConfig
-	(*HttpConfig)(nil),          // 7: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 8: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 9: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 10: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 11: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 12: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 13: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 14: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),     // 15: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 16: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 17: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 18: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 19: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 20: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 21: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 22: buildmaster.v1.MetricsConfig
-	nil,                         // 23: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 24: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 25: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 26: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 27: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 28: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 29: google.protobuf.Duration
+	(*HorizonsConfig)(nil),      // 4: buildmaster.v1.HorizonsConfig
+	(*LockConfig)(nil),          // 5: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),          // 6: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),        // 7: buildmaster.v1.ListenConfig
+	(*HttpConfig)(nil),          // 8: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),        // 9: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 10: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 11: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 12: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 13: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 14: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 15: buildmaster.v1.TriggerStep
+	(*SchedulerConfig)(nil),     // 16: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),  // 17: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 18: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 19: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 20: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 21: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 22: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 23: buildmaster.v1.MetricsConfig
+	nil,                         // 24: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 25: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 26: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 27: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 28: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 29: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 30: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	6,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	8,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	9,  // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	15, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	17, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	23, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	20, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	21, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	22, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	4,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	7,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	0,  // 11: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 12: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	29, // 13: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	29, // 14: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	29, // 15: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	29, // 16: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	24, // 17: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	29, // 18: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	29, // 19: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	10, // 20: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	25, // 21: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	26, // 22: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	5,  // 23: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	11, // 24: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	12, // 25: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	13, // 26: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	14, // 27: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	27, // 28: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	29, // 29: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	29, // 30: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	2,  // 31: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	29, // 32: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	29, // 33: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	28, // 34: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	16, // 35: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	18, // 36: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	19, // 37: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	29, // 38: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	29, // 39: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	29, // 40: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	7,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	9,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	10, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	16, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	18, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	24, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	21, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	22, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	23, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	5,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	8,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	4,  // 11: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
+	30, // 12: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
+	30, // 13: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
+	30, // 14: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
+	0,  // 15: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	1,  // 16: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	30, // 17: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	30, // 18: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	30, // 19: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	30, // 20: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	25, // 21: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	30, // 22: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	30, // 23: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	11, // 24: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	26, // 25: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	27, // 26: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	6,  // 27: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	12, // 28: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	13, // 29: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	14, // 30: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	15, // 31: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	28, // 32: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	30, // 33: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	30, // 34: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	2,  // 35: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	30, // 36: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	30, // 37: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	29, // 38: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	17, // 39: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	19, // 40: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	20, // 41: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	30, // 42: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	30, // 43: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	30, // 44: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -2183,14 +2305,14 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
@@ -2200,7 +2322,7 @@ func file_buildmaster_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

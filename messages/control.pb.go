@@ -1377,6 +1377,183 @@ func (x *WorkerControlResponse) GetPaused() bool {
 	return false
 }
 
+// CleanupRequest runs the janitor now (Buildbot's `buildbot cleanupdb`):
+// what the horizons let go is removed, files of logs no row names are
+// removed, and the state is compacted (a snapshot, then the raft log
+// before it is dropped). It is addressed to the actor `master/db/janitor`.
+type CleanupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CleanupRequest) Reset() {
+	*x = CleanupRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanupRequest) ProtoMessage() {}
+
+func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanupRequest.ProtoReflect.Descriptor instead.
+func (*CleanupRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CleanupRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// CleanupResponse says what a CleanupRequest removed.
+type CleanupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Builds        int64                  `protobuf:"varint,1,opt,name=builds,proto3" json:"builds,omitempty"`
+	Buildrequests int64                  `protobuf:"varint,2,opt,name=buildrequests,proto3" json:"buildrequests,omitempty"`
+	Buildsets     int64                  `protobuf:"varint,3,opt,name=buildsets,proto3" json:"buildsets,omitempty"`
+	Changes       int64                  `protobuf:"varint,4,opt,name=changes,proto3" json:"changes,omitempty"`
+	Sourcestamps  int64                  `protobuf:"varint,5,opt,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
+	// Logs whose contents (files) were removed, with their builds or alone.
+	Logs int64 `protobuf:"varint,6,opt,name=logs,proto3" json:"logs,omitempty"`
+	// Files no log names any more (left by a crash mid-way), removed.
+	OrphanFiles int64 `protobuf:"varint,7,opt,name=orphan_files,json=orphanFiles,proto3" json:"orphan_files,omitempty"`
+	// Bytes of log files removed.
+	LogBytes int64 `protobuf:"varint,8,opt,name=log_bytes,json=logBytes,proto3" json:"log_bytes,omitempty"`
+	// The raft log's size before and after compaction, in bytes.
+	RaftLogBytesBefore int64                `protobuf:"varint,9,opt,name=raft_log_bytes_before,json=raftLogBytesBefore,proto3" json:"raft_log_bytes_before,omitempty"`
+	RaftLogBytesAfter  int64                `protobuf:"varint,10,opt,name=raft_log_bytes_after,json=raftLogBytesAfter,proto3" json:"raft_log_bytes_after,omitempty"`
+	Took               *durationpb.Duration `protobuf:"bytes,11,opt,name=took,proto3" json:"took,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CleanupResponse) Reset() {
+	*x = CleanupResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanupResponse) ProtoMessage() {}
+
+func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanupResponse.ProtoReflect.Descriptor instead.
+func (*CleanupResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CleanupResponse) GetBuilds() int64 {
+	if x != nil {
+		return x.Builds
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetBuildrequests() int64 {
+	if x != nil {
+		return x.Buildrequests
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetBuildsets() int64 {
+	if x != nil {
+		return x.Buildsets
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetChanges() int64 {
+	if x != nil {
+		return x.Changes
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetSourcestamps() int64 {
+	if x != nil {
+		return x.Sourcestamps
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetLogs() int64 {
+	if x != nil {
+		return x.Logs
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetOrphanFiles() int64 {
+	if x != nil {
+		return x.OrphanFiles
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetLogBytes() int64 {
+	if x != nil {
+		return x.LogBytes
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetRaftLogBytesBefore() int64 {
+	if x != nil {
+		return x.RaftLogBytesBefore
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetRaftLogBytesAfter() int64 {
+	if x != nil {
+		return x.RaftLogBytesAfter
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetTook() *durationpb.Duration {
+	if x != nil {
+		return x.Took
+	}
+	return nil
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
@@ -1478,7 +1655,22 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\x0e2\x1c.buildmaster.v1.WorkerActionR\x06action\"M\n" +
 	"\x15WorkerControlResponse\x12\x1c\n" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
-	"\x06paused\x18\x02 \x01(\bR\x06paused*r\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\",\n" +
+	"\x0eCleanupRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\x92\x03\n" +
+	"\x0fCleanupResponse\x12\x16\n" +
+	"\x06builds\x18\x01 \x01(\x03R\x06builds\x12$\n" +
+	"\rbuildrequests\x18\x02 \x01(\x03R\rbuildrequests\x12\x1c\n" +
+	"\tbuildsets\x18\x03 \x01(\x03R\tbuildsets\x12\x18\n" +
+	"\achanges\x18\x04 \x01(\x03R\achanges\x12\"\n" +
+	"\fsourcestamps\x18\x05 \x01(\x03R\fsourcestamps\x12\x12\n" +
+	"\x04logs\x18\x06 \x01(\x03R\x04logs\x12!\n" +
+	"\forphan_files\x18\a \x01(\x03R\vorphanFiles\x12\x1b\n" +
+	"\tlog_bytes\x18\b \x01(\x03R\blogBytes\x121\n" +
+	"\x15raft_log_bytes_before\x18\t \x01(\x03R\x12raftLogBytesBefore\x12/\n" +
+	"\x14raft_log_bytes_after\x18\n" +
+	" \x01(\x03R\x11raftLogBytesAfter\x12-\n" +
+	"\x04took\x18\v \x01(\v2\x19.google.protobuf.DurationR\x04took*r\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1510,7 +1702,7 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
 	(ControlErrorCode)(0),         // 1: buildmaster.v1.ControlErrorCode
@@ -1532,31 +1724,34 @@ var file_buildmaster_v1_control_proto_goTypes = []any{
 	(*StopBuildResponse)(nil),     // 17: buildmaster.v1.StopBuildResponse
 	(*WorkerControlRequest)(nil),  // 18: buildmaster.v1.WorkerControlRequest
 	(*WorkerControlResponse)(nil), // 19: buildmaster.v1.WorkerControlResponse
-	nil,                           // 20: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	(*MasterConfig)(nil),          // 21: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*Change)(nil),                // 24: buildmaster.v1.Change
+	(*CleanupRequest)(nil),        // 20: buildmaster.v1.CleanupRequest
+	(*CleanupResponse)(nil),       // 21: buildmaster.v1.CleanupResponse
+	nil,                           // 22: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	(*MasterConfig)(nil),          // 23: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*Change)(nil),                // 26: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	21, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	23, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
 	5,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
 	6,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	22, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	24, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	9,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
 	10, // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
 	9,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	23, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	25, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	24, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	20, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	26, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	22, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
 	2,  // 12: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	24, // 13: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -1573,7 +1768,7 @@ func file_buildmaster_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1040,16 +1040,24 @@ func (x *Step) GetHidden() bool {
 	return false
 }
 
-// Log is a row of `logs`; type is Buildbot's one-letter type (s, t or h).
+// Log is a row of `logs`: a log's metadata. Its lines are in its file
+// (internal/logchunk), written by the db service. type is Buildbot's
+// one-letter type: s (stdio), t (text) or h (html), or d once a horizon
+// removed its contents (as Buildbot's deleteOldLogChunks does).
 type Log struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Slug          string                 `protobuf:"bytes,3,opt,name=slug,proto3" json:"slug,omitempty"`
-	Stepid        uint64                 `protobuf:"varint,4,opt,name=stepid,proto3" json:"stepid,omitempty"`
-	Complete      bool                   `protobuf:"varint,5,opt,name=complete,proto3" json:"complete,omitempty"`
-	NumLines      int64                  `protobuf:"varint,6,opt,name=num_lines,json=numLines,proto3" json:"num_lines,omitempty"`
-	Type          string                 `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Slug     string                 `protobuf:"bytes,3,opt,name=slug,proto3" json:"slug,omitempty"`
+	Stepid   uint64                 `protobuf:"varint,4,opt,name=stepid,proto3" json:"stepid,omitempty"`
+	Complete bool                   `protobuf:"varint,5,opt,name=complete,proto3" json:"complete,omitempty"`
+	// Lines the log has had, lost ones included.
+	NumLines int64  `protobuf:"varint,6,opt,name=num_lines,json=numLines,proto3" json:"num_lines,omitempty"`
+	Type     string `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
+	// Lines of the log its file does not hold: dropped when written (disk
+	// full), torn off by a crash, or found damaged when read. In order,
+	// disjoint, within num_lines.
+	Lost          []*LineRange `protobuf:"bytes,8,rep,name=lost,proto3" json:"lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1133,7 +1141,125 @@ func (x *Log) GetType() string {
 	return ""
 }
 
-// LogChunk is a row of `logchunks`; compressed is 0 for raw content.
+func (x *Log) GetLost() []*LineRange {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+// LineRange is the lines from … to-1 of a log (numbered from 0).
+type LineRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          int64                  `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            int64                  `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineRange) Reset() {
+	*x = LineRange{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineRange) ProtoMessage() {}
+
+func (x *LineRange) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineRange.ProtoReflect.Descriptor instead.
+func (*LineRange) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LineRange) GetFrom() int64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *LineRange) GetTo() int64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+// IdFloor is a row of `id_floors`: the largest id table has given, kept
+// when Expire removes rows so that no id is given twice (ids are otherwise
+// one more than the largest in the table).
+type IdFloor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Id            uint64                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdFloor) Reset() {
+	*x = IdFloor{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdFloor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdFloor) ProtoMessage() {}
+
+func (x *IdFloor) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdFloor.ProtoReflect.Descriptor instead.
+func (*IdFloor) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *IdFloor) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *IdFloor) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// LogChunk is a row of `logchunks`, where a release before log files kept
+// log contents (compressed is 0 for raw content). Rows left by it are moved
+// into files at the first start (SetLogLines removes them); nothing adds
+// them any more but the replay of that release's AppendLog commands.
 type LogChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
@@ -1147,7 +1273,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1285,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1298,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogChunk) GetLogid() uint64 {
@@ -1221,7 +1347,7 @@ type WorkerConfiguredOn struct {
 
 func (x *WorkerConfiguredOn) Reset() {
 	*x = WorkerConfiguredOn{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1359,7 @@ func (x *WorkerConfiguredOn) String() string {
 func (*WorkerConfiguredOn) ProtoMessage() {}
 
 func (x *WorkerConfiguredOn) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1372,7 @@ func (x *WorkerConfiguredOn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfiguredOn.ProtoReflect.Descriptor instead.
 func (*WorkerConfiguredOn) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WorkerConfiguredOn) GetBuilderid() uint64 {
@@ -1279,7 +1405,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1417,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1430,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Worker) GetId() uint64 {
@@ -1369,7 +1495,7 @@ type Scheduler struct {
 
 func (x *Scheduler) Reset() {
 	*x = Scheduler{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1507,7 @@ func (x *Scheduler) String() string {
 func (*Scheduler) ProtoMessage() {}
 
 func (x *Scheduler) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1520,7 @@ func (x *Scheduler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scheduler.ProtoReflect.Descriptor instead.
 func (*Scheduler) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Scheduler) GetId() uint64 {
@@ -1437,7 +1563,7 @@ type ChangeSource struct {
 
 func (x *ChangeSource) Reset() {
 	*x = ChangeSource{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1575,7 @@ func (x *ChangeSource) String() string {
 func (*ChangeSource) ProtoMessage() {}
 
 func (x *ChangeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1588,7 @@ func (x *ChangeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSource.ProtoReflect.Descriptor instead.
 func (*ChangeSource) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChangeSource) GetId() uint64 {
@@ -1498,7 +1624,7 @@ type StateObject struct {
 
 func (x *StateObject) Reset() {
 	*x = StateObject{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1636,7 @@ func (x *StateObject) String() string {
 func (*StateObject) ProtoMessage() {}
 
 func (x *StateObject) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1649,7 @@ func (x *StateObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateObject.ProtoReflect.Descriptor instead.
 func (*StateObject) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StateObject) GetId() uint64 {
@@ -1559,7 +1685,7 @@ type ObjectState struct {
 
 func (x *ObjectState) Reset() {
 	*x = ObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1697,7 @@ func (x *ObjectState) String() string {
 func (*ObjectState) ProtoMessage() {}
 
 func (x *ObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1710,7 @@ func (x *ObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectState.ProtoReflect.Descriptor instead.
 func (*ObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ObjectState) GetObjectid() uint64 {
@@ -1621,7 +1747,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1759,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1772,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *User) GetUid() uint64 {
@@ -1689,7 +1815,7 @@ type UserInfo struct {
 
 func (x *UserInfo) Reset() {
 	*x = UserInfo{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +1827,7 @@ func (x *UserInfo) String() string {
 func (*UserInfo) ProtoMessage() {}
 
 func (x *UserInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +1840,7 @@ func (x *UserInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfo.ProtoReflect.Descriptor instead.
 func (*UserInfo) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UserInfo) GetUid() uint64 {
@@ -1764,6 +1890,8 @@ type Command struct {
 	//	*Command_WorkerDisconnected
 	//	*Command_SetObjectState
 	//	*Command_ConfigureMaster
+	//	*Command_SetLogLines
+	//	*Command_Expire
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1771,7 +1899,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1911,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1924,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Command) GetKind() isCommand_Kind {
@@ -1986,6 +2114,24 @@ func (x *Command) GetConfigureMaster() *ConfigureMaster {
 	return nil
 }
 
+func (x *Command) GetSetLogLines() *SetLogLines {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetLogLines); ok {
+			return x.SetLogLines
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetExpire() *Expire {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_Expire); ok {
+			return x.Expire
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2070,6 +2216,14 @@ type Command_ConfigureMaster struct {
 	ConfigureMaster *ConfigureMaster `protobuf:"bytes,20,opt,name=configure_master,json=configureMaster,proto3,oneof"`
 }
 
+type Command_SetLogLines struct {
+	SetLogLines *SetLogLines `protobuf:"bytes,30,opt,name=set_log_lines,json=setLogLines,proto3,oneof"`
+}
+
+type Command_Expire struct {
+	Expire *Expire `protobuf:"bytes,31,opt,name=expire,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2110,6 +2264,10 @@ func (*Command_SetObjectState) isCommand_Kind() {}
 
 func (*Command_ConfigureMaster) isCommand_Kind() {}
 
+func (*Command_SetLogLines) isCommand_Kind() {}
+
+func (*Command_Expire) isCommand_Kind() {}
+
 // ConfigureMaster records which schedulers and change sources a master runs
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
 // or added, by name and marked as run by masterid; those the master ran and
@@ -2125,7 +2283,7 @@ type ConfigureMaster struct {
 
 func (x *ConfigureMaster) Reset() {
 	*x = ConfigureMaster{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2295,7 @@ func (x *ConfigureMaster) String() string {
 func (*ConfigureMaster) ProtoMessage() {}
 
 func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2308,7 @@ func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureMaster.ProtoReflect.Descriptor instead.
 func (*ConfigureMaster) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfigureMaster) GetMasterid() uint64 {
@@ -2191,7 +2349,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2361,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2374,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -2249,7 +2407,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2419,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2432,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -2310,7 +2468,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2480,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2493,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -2387,7 +2545,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2557,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2570,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -2519,7 +2677,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2689,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2702,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -2593,7 +2751,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2605,7 +2763,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2618,7 +2776,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -2710,7 +2868,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2880,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2893,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -2800,7 +2958,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +2970,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +2983,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -2856,7 +3014,10 @@ func (x *AddLog) GetType() string {
 	return ""
 }
 
-// AppendLog appends lines to an open log as one log chunk.
+// AppendLog appends lines to an open log as one log chunk. Between the
+// master's actors it carries a step's last lines (FinishStep.append) to the
+// db service, which writes them to the log's file; in the state's log it is
+// a command of an earlier release, which kept contents in `logchunks`.
 type AppendLog struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
@@ -2867,7 +3028,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +3040,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +3053,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -2909,6 +3070,205 @@ func (x *AppendLog) GetContent() string {
 	return ""
 }
 
+// LogLines is what log logid's file holds: num_lines lines, of which lost
+// were lost (disk full, a crash, damage).
+type LogLines struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
+	NumLines      int64                  `protobuf:"varint,2,opt,name=num_lines,json=numLines,proto3" json:"num_lines,omitempty"`
+	Lost          []*LineRange           `protobuf:"bytes,3,rep,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogLines) Reset() {
+	*x = LogLines{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogLines) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogLines) ProtoMessage() {}
+
+func (x *LogLines) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
+func (*LogLines) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *LogLines) GetLogid() uint64 {
+	if x != nil {
+		return x.Logid
+	}
+	return 0
+}
+
+func (x *LogLines) GetNumLines() int64 {
+	if x != nil {
+		return x.NumLines
+	}
+	return 0
+}
+
+func (x *LogLines) GetLost() []*LineRange {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+// SetLogLines records what logs' files hold, as the db service wrote them
+// (or found them at start or when reading): num_lines never goes down, and
+// lost replaces the log's lost ranges. It removes any `logchunks` rows of
+// those logs, whose lines are in the files now.
+type SetLogLines struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logs          []*LogLines            `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLogLines) Reset() {
+	*x = SetLogLines{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLogLines) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLogLines) ProtoMessage() {}
+
+func (x *SetLogLines) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLogLines.ProtoReflect.Descriptor instead.
+func (*SetLogLines) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SetLogLines) GetLogs() []*LogLines {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
+// Expire removes what the horizons let go (the janitor's command): builds
+// with their steps and logs, build requests, buildsets, changes and
+// sourcestamps, and the contents of logs (their type becomes d). Only
+// finished builds, requests and buildsets can go; an id with no row is
+// skipped. Its result lists in ids every log whose file is to be removed.
+type Expire struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Builds        []uint64               `protobuf:"varint,1,rep,packed,name=builds,proto3" json:"builds,omitempty"`
+	Buildrequests []uint64               `protobuf:"varint,2,rep,packed,name=buildrequests,proto3" json:"buildrequests,omitempty"`
+	Buildsets     []uint64               `protobuf:"varint,3,rep,packed,name=buildsets,proto3" json:"buildsets,omitempty"`
+	Changes       []uint64               `protobuf:"varint,4,rep,packed,name=changes,proto3" json:"changes,omitempty"`
+	Sourcestamps  []uint64               `protobuf:"varint,5,rep,packed,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
+	LogContents   []uint64               `protobuf:"varint,6,rep,packed,name=log_contents,json=logContents,proto3" json:"log_contents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Expire) Reset() {
+	*x = Expire{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Expire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Expire) ProtoMessage() {}
+
+func (x *Expire) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Expire.ProtoReflect.Descriptor instead.
+func (*Expire) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Expire) GetBuilds() []uint64 {
+	if x != nil {
+		return x.Builds
+	}
+	return nil
+}
+
+func (x *Expire) GetBuildrequests() []uint64 {
+	if x != nil {
+		return x.Buildrequests
+	}
+	return nil
+}
+
+func (x *Expire) GetBuildsets() []uint64 {
+	if x != nil {
+		return x.Buildsets
+	}
+	return nil
+}
+
+func (x *Expire) GetChanges() []uint64 {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *Expire) GetSourcestamps() []uint64 {
+	if x != nil {
+		return x.Sourcestamps
+	}
+	return nil
+}
+
+func (x *Expire) GetLogContents() []uint64 {
+	if x != nil {
+		return x.LogContents
+	}
+	return nil
+}
+
 // FinishLog closes a log; finishing a finished log changes nothing.
 type FinishLog struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2919,7 +3279,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2931,7 +3291,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2944,7 +3304,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -2963,17 +3323,22 @@ type FinishStep struct {
 	Results     int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
 	CompleteAt  int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
 	StateString string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
-	Append      *AppendLog             `protobuf:"bytes,5,opt,name=append,proto3" json:"append,omitempty"`
+	// The step's last lines: the db service writes them to the log's file
+	// and leaves them out of the command it commits (see AppendLog).
+	Append *AppendLog `protobuf:"bytes,5,opt,name=append,proto3" json:"append,omitempty"`
 	// next, when set, is the step of the same build (its buildid left 0)
 	// that starts as this one ends; its id and log ids are CommandResult.ids.
-	Next          *AddStep `protobuf:"bytes,6,opt,name=next,proto3" json:"next,omitempty"`
+	Next *AddStep `protobuf:"bytes,6,opt,name=next,proto3" json:"next,omitempty"`
+	// What the step's logs' files hold once written and synced, set as
+	// SetLogLines does before the logs are finished (the db service fills it).
+	Logs          []*LogLines `protobuf:"bytes,20,rep,name=logs,proto3" json:"logs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3350,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3363,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -3043,6 +3408,13 @@ func (x *FinishStep) GetNext() *AddStep {
 	return nil
 }
 
+func (x *FinishStep) GetLogs() []*LogLines {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
 // FinishBuild ends a build with its results; its open steps end with the
 // build's results and their logs are finished. The build's requests
 // (brids) end with it, in the same transaction, so that no crash can leave
@@ -3059,14 +3431,17 @@ type FinishBuild struct {
 	Brids       []uint64               `protobuf:"varint,5,rep,packed,name=brids,proto3" json:"brids,omitempty"`
 	// last_step, when set, is a step of this build finished first with its
 	// own results (the build's other open steps end with the build's).
-	LastStep      *FinishStep `protobuf:"bytes,6,opt,name=last_step,json=lastStep,proto3" json:"last_step,omitempty"`
+	LastStep *FinishStep `protobuf:"bytes,6,opt,name=last_step,json=lastStep,proto3" json:"last_step,omitempty"`
+	// What the files of the logs of the build's open steps hold, as
+	// FinishStep.logs (the db service fills it).
+	Logs          []*LogLines `protobuf:"bytes,20,rep,name=logs,proto3" json:"logs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3453,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,7 +3466,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -3136,6 +3511,13 @@ func (x *FinishBuild) GetLastStep() *FinishStep {
 	return nil
 }
 
+func (x *FinishBuild) GetLogs() []*LogLines {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
 // CompleteBuildRequests completes incomplete build requests with results
 // (claimed or not; a complete one is refused and nothing is written). A
 // buildset whose requests are then all complete is completed too, with the
@@ -3151,7 +3533,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3163,7 +3545,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3176,7 +3558,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -3213,7 +3595,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3225,7 +3607,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3238,7 +3620,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -3266,7 +3648,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3278,7 +3660,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3291,7 +3673,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -3318,7 +3700,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3712,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3725,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -3365,7 +3747,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3377,7 +3759,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3390,7 +3772,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -3425,7 +3807,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3819,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3832,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -3481,7 +3863,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3493,7 +3875,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3506,7 +3888,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -3560,7 +3942,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3572,7 +3954,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3585,7 +3967,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -3789,7 +4171,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06hidden\x18\n" +
 	" \x01(\bR\x06hiddenB\n" +
 	"\n" +
-	"\b_results\"\xa2\x01\n" +
+	"\b_results\"\xd1\x01\n" +
 	"\x03Log\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -3797,7 +4179,14 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06stepid\x18\x04 \x01(\x04R\x06stepid\x12\x1a\n" +
 	"\bcomplete\x18\x05 \x01(\bR\bcomplete\x12\x1b\n" +
 	"\tnum_lines\x18\x06 \x01(\x03R\bnumLines\x12\x12\n" +
-	"\x04type\x18\a \x01(\tR\x04type\"\x96\x01\n" +
+	"\x04type\x18\a \x01(\tR\x04type\x12-\n" +
+	"\x04lost\x18\b \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\"/\n" +
+	"\tLineRange\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x03R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x03R\x02to\"/\n" +
+	"\aIdFloor\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\x96\x01\n" +
 	"\bLogChunk\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1d\n" +
 	"\n" +
@@ -3849,7 +4238,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xc3\v\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xb8\f\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -3875,7 +4264,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10worker_connected\x18\x11 \x01(\v2\x1f.buildmaster.v1.WorkerConnectedH\x00R\x0fworkerConnected\x12U\n" +
 	"\x13worker_disconnected\x18\x12 \x01(\v2\".buildmaster.v1.WorkerDisconnectedH\x00R\x12workerDisconnected\x12J\n" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
-	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMasterB\x06\n" +
+	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12A\n" +
+	"\rset_log_lines\x18\x1e \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLines\x120\n" +
+	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expireB\x06\n" +
 	"\x04kind\"t\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -3955,9 +4346,22 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\";\n" +
 	"\tAppendLog\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"!\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"l\n" +
+	"\bLogLines\x12\x14\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1b\n" +
+	"\tnum_lines\x18\x02 \x01(\x03R\bnumLines\x12-\n" +
+	"\x04lost\x18\x03 \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\";\n" +
+	"\vSetLogLines\x12,\n" +
+	"\x04logs\x18\x01 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\xc5\x01\n" +
+	"\x06Expire\x12\x16\n" +
+	"\x06builds\x18\x01 \x03(\x04R\x06builds\x12$\n" +
+	"\rbuildrequests\x18\x02 \x03(\x04R\rbuildrequests\x12\x1c\n" +
+	"\tbuildsets\x18\x03 \x03(\x04R\tbuildsets\x12\x18\n" +
+	"\achanges\x18\x04 \x03(\x04R\achanges\x12\"\n" +
+	"\fsourcestamps\x18\x05 \x03(\x04R\fsourcestamps\x12!\n" +
+	"\flog_contents\x18\x06 \x03(\x04R\vlogContents\"!\n" +
 	"\tFinishLog\x12\x14\n" +
-	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\xe2\x01\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\x90\x02\n" +
 	"\n" +
 	"FinishStep\x12\x16\n" +
 	"\x06stepid\x18\x01 \x01(\x04R\x06stepid\x12\x18\n" +
@@ -3966,7 +4370,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x121\n" +
 	"\x06append\x18\x05 \x01(\v2\x19.buildmaster.v1.AppendLogR\x06append\x12+\n" +
-	"\x04next\x18\x06 \x01(\v2\x17.buildmaster.v1.AddStepR\x04next\"\xd4\x01\n" +
+	"\x04next\x18\x06 \x01(\v2\x17.buildmaster.v1.AddStepR\x04next\x12,\n" +
+	"\x04logs\x18\x14 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\x82\x02\n" +
 	"\vFinishBuild\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
@@ -3974,7 +4379,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
 	"\x05brids\x18\x05 \x03(\x04R\x05brids\x127\n" +
-	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"h\n" +
+	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\x12,\n" +
+	"\x04logs\x18\x14 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"h\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
@@ -4030,7 +4436,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Property)(nil),              // 0: buildmaster.v1.Property
 	(*Master)(nil),                // 1: buildmaster.v1.Master
@@ -4043,79 +4449,91 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Build)(nil),                 // 8: buildmaster.v1.Build
 	(*Step)(nil),                  // 9: buildmaster.v1.Step
 	(*Log)(nil),                   // 10: buildmaster.v1.Log
-	(*LogChunk)(nil),              // 11: buildmaster.v1.LogChunk
-	(*WorkerConfiguredOn)(nil),    // 12: buildmaster.v1.WorkerConfiguredOn
-	(*Worker)(nil),                // 13: buildmaster.v1.Worker
-	(*Scheduler)(nil),             // 14: buildmaster.v1.Scheduler
-	(*ChangeSource)(nil),          // 15: buildmaster.v1.ChangeSource
-	(*StateObject)(nil),           // 16: buildmaster.v1.StateObject
-	(*ObjectState)(nil),           // 17: buildmaster.v1.ObjectState
-	(*User)(nil),                  // 18: buildmaster.v1.User
-	(*UserInfo)(nil),              // 19: buildmaster.v1.UserInfo
-	(*Command)(nil),               // 20: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 21: buildmaster.v1.ConfigureMaster
-	(*AddChange)(nil),             // 22: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 23: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 24: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 25: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 26: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 27: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 28: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 29: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 30: buildmaster.v1.AppendLog
-	(*FinishLog)(nil),             // 31: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 32: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 33: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 34: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 35: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 36: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 37: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 38: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 39: buildmaster.v1.WorkerDisconnected
-	(*SetObjectState)(nil),        // 40: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 41: buildmaster.v1.CommandResult
+	(*LineRange)(nil),             // 11: buildmaster.v1.LineRange
+	(*IdFloor)(nil),               // 12: buildmaster.v1.IdFloor
+	(*LogChunk)(nil),              // 13: buildmaster.v1.LogChunk
+	(*WorkerConfiguredOn)(nil),    // 14: buildmaster.v1.WorkerConfiguredOn
+	(*Worker)(nil),                // 15: buildmaster.v1.Worker
+	(*Scheduler)(nil),             // 16: buildmaster.v1.Scheduler
+	(*ChangeSource)(nil),          // 17: buildmaster.v1.ChangeSource
+	(*StateObject)(nil),           // 18: buildmaster.v1.StateObject
+	(*ObjectState)(nil),           // 19: buildmaster.v1.ObjectState
+	(*User)(nil),                  // 20: buildmaster.v1.User
+	(*UserInfo)(nil),              // 21: buildmaster.v1.UserInfo
+	(*Command)(nil),               // 22: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 23: buildmaster.v1.ConfigureMaster
+	(*AddChange)(nil),             // 24: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 25: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 26: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 27: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 28: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 29: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 30: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 31: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 32: buildmaster.v1.AppendLog
+	(*LogLines)(nil),              // 33: buildmaster.v1.LogLines
+	(*SetLogLines)(nil),           // 34: buildmaster.v1.SetLogLines
+	(*Expire)(nil),                // 35: buildmaster.v1.Expire
+	(*FinishLog)(nil),             // 36: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 37: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 38: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 39: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 40: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 41: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 42: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 43: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 44: buildmaster.v1.WorkerDisconnected
+	(*SetObjectState)(nil),        // 45: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 46: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
 	0,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
 	5,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
 	0,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
-	12, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	22, // 5: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	23, // 6: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	24, // 7: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	25, // 8: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	26, // 9: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	27, // 10: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	28, // 11: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	29, // 12: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	30, // 13: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	31, // 14: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	32, // 15: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	33, // 16: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	34, // 17: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	35, // 18: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	36, // 19: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	37, // 20: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	38, // 21: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	39, // 22: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	40, // 23: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	21, // 24: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	2,  // 25: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	40, // 26: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 27: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 28: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 29: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	28, // 30: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	30, // 31: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	28, // 32: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	32, // 33: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	0,  // 34: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	11, // 4: buildmaster.v1.Log.lost:type_name -> buildmaster.v1.LineRange
+	14, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
+	24, // 6: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	25, // 7: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	26, // 8: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	27, // 9: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	28, // 10: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	29, // 11: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	30, // 12: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	31, // 13: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	32, // 14: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	36, // 15: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	37, // 16: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	38, // 17: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	39, // 18: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	40, // 19: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	41, // 20: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	42, // 21: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	43, // 22: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	44, // 23: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	45, // 24: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	23, // 25: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	34, // 26: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
+	35, // 27: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
+	2,  // 28: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	45, // 29: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 30: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 31: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 32: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	30, // 33: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	11, // 34: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	33, // 35: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	32, // 36: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	30, // 37: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	33, // 38: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	37, // 39: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	33, // 40: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	0,  // 41: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4127,7 +4545,7 @@ func file_buildmaster_v1_db_proto_init() {
 	file_buildmaster_v1_db_proto_msgTypes[6].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[8].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[20].OneofWrappers = []any{
+	file_buildmaster_v1_db_proto_msgTypes[22].OneofWrappers = []any{
 		(*Command_AddChange)(nil),
 		(*Command_MasterStarted)(nil),
 		(*Command_FindOrAddBuilder)(nil),
@@ -4148,15 +4566,17 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_WorkerDisconnected)(nil),
 		(*Command_SetObjectState)(nil),
 		(*Command_ConfigureMaster)(nil),
+		(*Command_SetLogLines)(nil),
+		(*Command_Expire)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[28].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[30].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -998,6 +998,125 @@ func (x *BuildsetCompleted) GetResults() int32 {
 	return 0
 }
 
+// LogWrite asks the db service to add content to the file of open log
+// logid: lines in the form of Buildbot's logchunks (each ended by a
+// newline, a missing last one added; in a stdio log each starting with its
+// stream, o, e or h). It is answered with LogWritten once the lines are in
+// the log (readers see them; they are made durable with the step's
+// finish), or a ControlError.
+type LogWrite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogWrite) Reset() {
+	*x = LogWrite{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogWrite) ProtoMessage() {}
+
+func (x *LogWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogWrite.ProtoReflect.Descriptor instead.
+func (*LogWrite) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LogWrite) GetLogid() uint64 {
+	if x != nil {
+		return x.Logid
+	}
+	return 0
+}
+
+func (x *LogWrite) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// LogWritten answers a LogWrite: the numbers of the lines it added.
+type LogWritten struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
+	FirstLine     int64                  `protobuf:"varint,2,opt,name=first_line,json=firstLine,proto3" json:"first_line,omitempty"`
+	Lines         int64                  `protobuf:"varint,3,opt,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogWritten) Reset() {
+	*x = LogWritten{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogWritten) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogWritten) ProtoMessage() {}
+
+func (x *LogWritten) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogWritten.ProtoReflect.Descriptor instead.
+func (*LogWritten) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *LogWritten) GetLogid() uint64 {
+	if x != nil {
+		return x.Logid
+	}
+	return 0
+}
+
+func (x *LogWritten) GetFirstLine() int64 {
+	if x != nil {
+		return x.FirstLine
+	}
+	return 0
+}
+
+func (x *LogWritten) GetLines() int64 {
+	if x != nil {
+		return x.Lines
+	}
+	return 0
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
@@ -1078,7 +1197,16 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\n" +
 	"buildsetid\x18\x01 \x01(\x04R\n" +
 	"buildsetid\x12\x18\n" +
-	"\aresults\x18\x02 \x01(\x05R\aresultsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\aresults\x18\x02 \x01(\x05R\aresults\":\n" +
+	"\bLogWrite\x12\x14\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"W\n" +
+	"\n" +
+	"LogWritten\x12\x14\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1d\n" +
+	"\n" +
+	"first_line\x18\x02 \x01(\x03R\tfirstLine\x12\x14\n" +
+	"\x05lines\x18\x03 \x01(\x03R\x05linesB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -1092,7 +1220,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -1110,23 +1238,25 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*Triggered)(nil),             // 13: buildmaster.v1.Triggered
 	(*BuildsetAdded)(nil),         // 14: buildmaster.v1.BuildsetAdded
 	(*BuildsetCompleted)(nil),     // 15: buildmaster.v1.BuildsetCompleted
-	(*MasterConfig)(nil),          // 16: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 17: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 18: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 19: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*Change)(nil),                // 21: buildmaster.v1.Change
-	(*Property)(nil),              // 22: buildmaster.v1.Property
+	(*LogWrite)(nil),              // 16: buildmaster.v1.LogWrite
+	(*LogWritten)(nil),            // 17: buildmaster.v1.LogWritten
+	(*MasterConfig)(nil),          // 18: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 19: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 20: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 21: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*Change)(nil),                // 23: buildmaster.v1.Change
+	(*Property)(nil),              // 24: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	16, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	17, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	18, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	19, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	20, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	18, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	21, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	22, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	18, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	19, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	20, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	21, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	22, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	20, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	23, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	24, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
 	8,  // [8:8] is the sub-list for method output_type
 	8,  // [8:8] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
@@ -1150,7 +1280,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

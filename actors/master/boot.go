@@ -14,10 +14,12 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -58,10 +60,11 @@ type Master struct {
 	// "" for a listener the master does not have.
 	RemoteAddr, WWWAddr, DebugAddr string
 
-	remote   *remote.Remote
-	gaveUp   chan any
-	stopOnce sync.Once
-	stopErr  error
+	remote    *remote.Remote
+	closeLogs func() error // closes RT.Logs
+	gaveUp    chan any
+	stopOnce  sync.Once
+	stopErr   error
 }
 
 // Accepted lists what the master accepts from other processes, by target.
@@ -72,6 +75,7 @@ func Accepted() map[string][]proto.Message {
 		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		paths.Schedulers: {&messages.ForceBuildRequest{}},
 		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Janitor:    {&messages.CleanupRequest{}},
 	}
 }
 
@@ -91,38 +95,73 @@ func Start(opts Options) (*Master, error) {
 	}
 	opts.Log.Info("HTTP listeners bound", slog.String("www", addrOf(www)), slog.String("debug", addrOf(debug)),
 		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
-	store, masterid, err := openState(opts)
+	store, err := openState(opts)
 	if err != nil {
 		closeListeners(www, debug)
 		return nil, err
 	}
-	m, err := start(opts, store, masterid, www, debug)
+	logs, closeLogs, err := openLogs(opts, store)
 	if err != nil {
 		closeListeners(www, debug)
 		store.Close()
 		return nil, err
 	}
-	return m, nil
+	masterid, err := markStarted(opts, store)
+	if err == nil {
+		var m *Master
+		if m, err = start(opts, store, masterid, logs, www, debug); err == nil {
+			m.closeLogs = closeLogs
+			return m, nil
+		}
+	}
+	closeListeners(www, debug)
+	store.Close()
+	closeLogs()
+	return nil, err
 }
 
-// openState opens the store and marks this master started in it.
-func openState(opts Options) (*state.Store, uint64, error) {
-	name := "ephemeral"
-	var store *state.Store
+// openLogs opens the log files (DataDir/logs; a temporary directory when
+// ephemeral) and makes them agree with the state (db.OpenLogs).
+func openLogs(opts Options, store *state.Store) (*logchunk.Store, func() error, error) {
+	dir := ""
+	if !opts.Ephemeral {
+		dir = filepath.Join(opts.DataDir, db.LogsDir)
+	}
+	start := time.Now()
+	logs, closeLogs, err := db.OpenLogs(context.Background(), dir, store, opts.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dir != "" {
+		opts.Log.Info("log files opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+	}
+	return logs, closeLogs, nil
+}
+
+// openState opens the store.
+func openState(opts Options) (*state.Store, error) {
 	if opts.Ephemeral {
-		store = state.OpenEphemeral()
-	} else {
-		if opts.DataDir == "" {
-			return nil, 0, errors.New("no data directory for the state (or run ephemeral)")
-		}
-		dir := filepath.Join(opts.DataDir, StateDir)
-		start := time.Now()
-		var err error
-		if store, err = state.Open(dir, state.Options{Logger: opts.Log}); err != nil {
-			return nil, 0, err
-		}
-		name = dir
-		opts.Log.Info("state opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+		return state.OpenEphemeral(), nil
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("no data directory for the state (or run ephemeral)")
+	}
+	dir := filepath.Join(opts.DataDir, StateDir)
+	start := time.Now()
+	store, err := state.Open(dir, state.Options{Logger: opts.Log})
+	if err != nil {
+		return nil, err
+	}
+	opts.Log.Info("state opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+	return store, nil
+}
+
+// markStarted marks this master started in the state, which does the
+// housekeeping of a run that stopped uncleanly, and returns its id.
+func markStarted(opts Options, store *state.Store) (uint64, error) {
+	name := "ephemeral"
+	if !opts.Ephemeral {
+		name = filepath.Join(opts.DataDir, StateDir)
 	}
 	if host, err := os.Hostname(); err == nil {
 		name = host + ":" + name
@@ -132,8 +171,7 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	res, err := store.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_MasterStarted{
 		MasterStarted: &messages.MasterStarted{Name: name, Time: time.Now().Unix()}}})
 	if err != nil {
-		store.Close()
-		return nil, 0, fmt.Errorf("state: marking the master started: %w", err)
+		return 0, fmt.Errorf("state: marking the master started: %w", err)
 	}
 	if res.GetBuildsRetried()+res.GetStepsFinished()+res.GetLogsFinished()+res.GetRequestsUnclaimed() > 0 {
 		opts.Log.Warn("state: cleaned up after a master that stopped uncleanly",
@@ -141,10 +179,10 @@ func openState(opts Options) (*state.Store, uint64, error) {
 			slog.Uint64("steps_finished", uint64(res.GetStepsFinished())), slog.Uint64("logs_finished", uint64(res.GetLogsFinished())),
 			slog.Uint64("requests_unclaimed", uint64(res.GetRequestsUnclaimed())))
 	}
-	return store, res.GetId(), nil
+	return res.GetId(), nil
 }
 
-func start(opts Options, store *state.Store, masterid uint64, www, debug *httpserve.Listener) (*Master, error) {
+func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Store, www, debug *httpserve.Listener) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
 	if libLog == nil {
@@ -159,6 +197,7 @@ func start(opts Options, store *state.Store, masterid uint64, www, debug *httpse
 		}
 	})
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
+	m.RT.Logs = logs
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
 	m.RT.WWW, m.RT.Debug = www, debug
@@ -247,6 +286,11 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.RT.System.Shutdown()
 	if e := m.RT.DB.Close(); e != nil && err == nil {
 		err = fmt.Errorf("closing the state: %w", e)
+	}
+	if m.closeLogs != nil {
+		if e := m.closeLogs(); e != nil && err == nil {
+			err = fmt.Errorf("closing the log files: %w", e)
+		}
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -31,6 +32,10 @@ type Runtime struct {
 	DB *state.Store
 	// MasterID is this master's id in DB (its row in masters).
 	MasterID uint64
+	// Logs holds the contents of build logs (DB holds their metadata).
+	// Only the db service writes to it (master/db/logs); anyone may read
+	// it, at constant memory per reader. nil: no log files (some tests).
+	Logs *logchunk.Store
 
 	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
 	// by the master before the tree starts and closed after it stops; the

@@ -17,6 +17,8 @@ func TestPaths(t *testing.T) {
 		paths.Botmaster:             "master/botmaster",
 		paths.Schedulers:            "master/scheduler_manager",
 		paths.BRD:                   "master/botmaster/brd",
+		paths.Logs:                  "master/db/logs",
+		paths.Janitor:               "master/db/janitor",
 		paths.Worker("linux-1"):     "master/botmaster/worker:linux-1",
 		paths.Builder("runtests"):   "master/botmaster/builder:runtests",
 		paths.Build("runtests", 42): "master/botmaster/builder:runtests/build:42",

@@ -84,6 +84,10 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applySetObjectState(txn, seq, k.SetObjectState)
 	case *messages.Command_ConfigureMaster:
 		return applyConfigureMaster(txn, seq, k.ConfigureMaster)
+	case *messages.Command_SetLogLines:
+		return applySetLogLines(txn, seq, k.SetLogLines)
+	case *messages.Command_Expire:
+		return applyExpire(txn, seq, k.Expire)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:

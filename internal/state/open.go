@@ -20,8 +20,17 @@ type Options struct {
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one (default 16384).
 	SnapshotThreshold uint64
-	// SnapshotInterval is how often raft checks the threshold (default 5s).
+	// SnapshotInterval is how often raft checks the threshold, and the
+	// Store checks SnapshotBytes and SnapshotAge (default 5s).
 	SnapshotInterval time.Duration
+	// SnapshotBytes of commands written since the last snapshot trigger a
+	// new one (default 64 MiB), so that a few large commands do not make
+	// a long replay.
+	SnapshotBytes int64
+	// SnapshotAge: a snapshot older than this is replaced by a new one
+	// when commands were written since (default 1h), so that a quiet
+	// master does not replay a day of commands at start.
+	SnapshotAge time.Duration
 	// TrailingLogs is how many entries are kept in the log after a
 	// snapshot (default 4096).
 	TrailingLogs uint64
@@ -49,6 +58,12 @@ func (o *Options) defaults() {
 	}
 	if o.SnapshotInterval == 0 {
 		o.SnapshotInterval = 5 * time.Second
+	}
+	if o.SnapshotBytes == 0 {
+		o.SnapshotBytes = 64 << 20
+	}
+	if o.SnapshotAge == 0 {
+		o.SnapshotAge = time.Hour
 	}
 	if o.TrailingLogs == 0 {
 		o.TrailingLogs = 4096
@@ -101,6 +116,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.runSnapshotPolicy()
 	return s, nil
 }
 

@@ -25,6 +25,7 @@ const (
 	TableObjectState   = "object_state"
 	TableUsers         = "users"
 	TableUsersInfo     = "users_info"
+	TableIDFloors      = "id_floors"
 )
 
 // Index names besides "id".
@@ -65,7 +66,7 @@ var Tables = []string{
 	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
-	TableUsersInfo,
+	TableUsersInfo, TableIDFloors,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -163,6 +164,7 @@ func Schema() *memdb.DBSchema {
 			u := o.(*messages.UserInfo)
 			return always(u.Uid, u.AttrType)
 		}),
+		table(TableIDFloors, func(o any) ([]any, bool) { return always(o.(*messages.IdFloor).Table) }),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

@@ -54,6 +54,8 @@ func newRecord(table int) proto.Message {
 		return &messages.User{}
 	case TableUsersInfo:
 		return &messages.UserInfo{}
+	case TableIDFloors:
+		return &messages.IdFloor{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }

@@ -22,6 +22,8 @@ type Store struct {
 	dir   string
 	opts  Options
 
+	policy snapshotPolicy
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
@@ -62,6 +64,7 @@ func (s *Store) Close() error {
 		if s.raft == nil {
 			return
 		}
+		s.stopSnapshotPolicy()
 		if !s.opts.NoSnapshotOnClose && s.raft.State() == raft.Leader {
 			_ = s.raft.Barrier(10 * time.Second).Error()
 			if err := s.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
