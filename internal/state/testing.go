@@ -4,6 +4,8 @@ import (
 	"errors"
 	"iter"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -51,4 +53,24 @@ func (s *Store) Load(cmds iter.Seq[*messages.Command], batch int) (int, error) {
 	Recount(txn)
 	txn.Commit()
 	return done + inTxn, nil
+}
+
+// LoadRows inserts rows into table of an ephemeral Store as they are,
+// without a command: for tests that need rows no command makes any more,
+// such as an earlier release's compressed logchunks. A durable Store
+// refuses it.
+func (s *Store) LoadRows(table string, rows ...proto.Message) error {
+	if s.raft != nil {
+		return ErrDurableLoad
+	}
+	txn := writeTxn(s.fsm.db.Load())
+	for _, r := range rows {
+		if err := txn.Insert(table, r); err != nil {
+			txn.Abort()
+			return err
+		}
+	}
+	Recount(txn)
+	txn.Commit()
+	return nil
 }
