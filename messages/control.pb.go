@@ -1439,12 +1439,16 @@ type CleanupResponse struct {
 	OrphanFiles int64 `protobuf:"varint,7,opt,name=orphan_files,json=orphanFiles,proto3" json:"orphan_files,omitempty"`
 	// Bytes of log files removed.
 	LogBytes int64 `protobuf:"varint,8,opt,name=log_bytes,json=logBytes,proto3" json:"log_bytes,omitempty"`
-	// The raft log's size before and after compaction, in bytes.
-	RaftLogBytesBefore int64                `protobuf:"varint,9,opt,name=raft_log_bytes_before,json=raftLogBytesBefore,proto3" json:"raft_log_bytes_before,omitempty"`
-	RaftLogBytesAfter  int64                `protobuf:"varint,10,opt,name=raft_log_bytes_after,json=raftLogBytesAfter,proto3" json:"raft_log_bytes_after,omitempty"`
-	Took               *durationpb.Duration `protobuf:"bytes,11,opt,name=took,proto3" json:"took,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The raft log's size on disk before and after compaction, in bytes
+	// (its segment files are allocated whole: a small log keeps one), and
+	// the entries it held.
+	RaftLogBytesBefore   int64                `protobuf:"varint,9,opt,name=raft_log_bytes_before,json=raftLogBytesBefore,proto3" json:"raft_log_bytes_before,omitempty"`
+	RaftLogBytesAfter    int64                `protobuf:"varint,10,opt,name=raft_log_bytes_after,json=raftLogBytesAfter,proto3" json:"raft_log_bytes_after,omitempty"`
+	Took                 *durationpb.Duration `protobuf:"bytes,11,opt,name=took,proto3" json:"took,omitempty"`
+	RaftLogEntriesBefore int64                `protobuf:"varint,12,opt,name=raft_log_entries_before,json=raftLogEntriesBefore,proto3" json:"raft_log_entries_before,omitempty"`
+	RaftLogEntriesAfter  int64                `protobuf:"varint,13,opt,name=raft_log_entries_after,json=raftLogEntriesAfter,proto3" json:"raft_log_entries_after,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *CleanupResponse) Reset() {
@@ -1554,6 +1558,20 @@ func (x *CleanupResponse) GetTook() *durationpb.Duration {
 	return nil
 }
 
+func (x *CleanupResponse) GetRaftLogEntriesBefore() int64 {
+	if x != nil {
+		return x.RaftLogEntriesBefore
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetRaftLogEntriesAfter() int64 {
+	if x != nil {
+		return x.RaftLogEntriesAfter
+	}
+	return 0
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
@@ -1657,7 +1675,7 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\",\n" +
 	"\x0eCleanupRequest\x12\x1a\n" +
-	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\x92\x03\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\xfe\x03\n" +
 	"\x0fCleanupResponse\x12\x16\n" +
 	"\x06builds\x18\x01 \x01(\x03R\x06builds\x12$\n" +
 	"\rbuildrequests\x18\x02 \x01(\x03R\rbuildrequests\x12\x1c\n" +
@@ -1670,7 +1688,9 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x15raft_log_bytes_before\x18\t \x01(\x03R\x12raftLogBytesBefore\x12/\n" +
 	"\x14raft_log_bytes_after\x18\n" +
 	" \x01(\x03R\x11raftLogBytesAfter\x12-\n" +
-	"\x04took\x18\v \x01(\v2\x19.google.protobuf.DurationR\x04took*r\n" +
+	"\x04took\x18\v \x01(\v2\x19.google.protobuf.DurationR\x04took\x125\n" +
+	"\x17raft_log_entries_before\x18\f \x01(\x03R\x14raftLogEntriesBefore\x123\n" +
+	"\x16raft_log_entries_after\x18\r \x01(\x03R\x13raftLogEntriesAfter*r\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +

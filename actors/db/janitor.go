@@ -190,7 +190,8 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 			return res, err
 		}
 		before, after, err := rt.DB.Compact()
-		res.RaftLogBytesBefore, res.RaftLogBytesAfter = before, after
+		res.RaftLogBytesBefore, res.RaftLogBytesAfter = before.Bytes, after.Bytes
+		res.RaftLogEntriesBefore, res.RaftLogEntriesAfter = before.Entries, after.Entries
 		if err != nil {
 			return res, err
 		}

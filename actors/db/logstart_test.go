@@ -48,6 +48,8 @@ func cmd(k proto.Message) *messages.Command {
 		c.Kind = &messages.Command_SetLogLines{SetLogLines: v}
 	case *messages.Expire:
 		c.Kind = &messages.Command_Expire{Expire: v}
+	case *messages.CompleteBuildRequests:
+		c.Kind = &messages.Command_CompleteBuildRequests{CompleteBuildRequests: v}
 	default:
 		panic(k)
 	}

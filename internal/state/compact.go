@@ -11,16 +11,18 @@ import (
 	"github.com/hashicorp/raft"
 )
 
+// LogSize is the size of the raft log: bytes on disk and entries.
+type LogSize struct{ Bytes, Entries int64 }
+
 // Compact takes a snapshot and drops the whole raft log before it (not
 // only what is older than TrailingLogs, as raft does after its own
-// snapshots). It returns the raft log's size on disk before and after.
-// An ephemeral Store has nothing to compact.
-func (s *Store) Compact() (before, after int64, err error) {
+// snapshots). It returns the raft log's size before and after. An
+// ephemeral Store has nothing to compact.
+func (s *Store) Compact() (before, after LogSize, err error) {
 	if s.raft == nil {
-		return 0, 0, nil
+		return before, after, nil
 	}
-	dir := filepath.Join(s.dir, LogDir)
-	before = diskUsage(dir)
+	before = s.logSize()
 	rc := s.raft.ReloadableConfig()
 	keep := rc
 	rc.TrailingLogs = 0
@@ -35,10 +37,21 @@ func (s *Store) Compact() (before, after int64, err error) {
 		err = rerr
 	}
 	if err != nil {
-		return before, diskUsage(dir), fmt.Errorf("state: compact: %w", err)
+		return before, s.logSize(), fmt.Errorf("state: compact: %w", err)
 	}
 	s.snapshotted()
-	return before, diskUsage(dir), nil
+	return before, s.logSize(), nil
+}
+
+// logSize measures the raft log.
+func (s *Store) logSize() LogSize {
+	n := LogSize{Bytes: diskUsage(filepath.Join(s.dir, LogDir))}
+	first, ferr := s.logs.FirstIndex()
+	last, lerr := s.logs.LastIndex()
+	if ferr == nil && lerr == nil && last >= first && first > 0 {
+		n.Entries = int64(last - first + 1)
+	}
+	return n
 }
 
 // snapshotPolicy takes snapshots besides raft's own (every
