@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"compress/bzip2"
-	"iter"
-	"slices"
 	"compress/gzip"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
@@ -297,6 +297,7 @@ func LegacyChunks(txn *memdb.Txn, logid uint64) iter.Seq2[[]byte, error] {
 		}
 	}
 }
+
 // chunkContent returns a chunk's content, decompressed.
 func chunkContent(c *messages.LogChunk) ([]byte, error) {
 	var r io.Reader
