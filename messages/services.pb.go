@@ -1117,6 +1117,139 @@ func (x *LogWritten) GetLines() int64 {
 	return 0
 }
 
+// CachesState is what the caches service publishes on its tree node: its
+// caches, by name.
+type CachesState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Caches        []*CacheStats          `protobuf:"bytes,1,rep,name=caches,proto3" json:"caches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CachesState) Reset() {
+	*x = CachesState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CachesState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CachesState) ProtoMessage() {}
+
+func (x *CachesState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CachesState.ProtoReflect.Descriptor instead.
+func (*CachesState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CachesState) GetCaches() []*CacheStats {
+	if x != nil {
+		return x.Caches
+	}
+	return nil
+}
+
+// CacheStats are one cache's figures since the master started.
+type CacheStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The most entries it holds (the config's caches.<name>, or its default).
+	Size    int32  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Entries int32  `protobuf:"varint,3,opt,name=entries,proto3" json:"entries,omitempty"`
+	Hits    uint64 `protobuf:"varint,4,opt,name=hits,proto3" json:"hits,omitempty"`
+	Misses  uint64 `protobuf:"varint,5,opt,name=misses,proto3" json:"misses,omitempty"`
+	// Entries dropped to make room (also when the cache shrinks).
+	Evictions     uint64 `protobuf:"varint,6,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CacheStats) Reset() {
+	*x = CacheStats{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CacheStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CacheStats) ProtoMessage() {}
+
+func (x *CacheStats) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CacheStats.ProtoReflect.Descriptor instead.
+func (*CacheStats) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CacheStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CacheStats) GetSize() int32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *CacheStats) GetEntries() int32 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+func (x *CacheStats) GetHits() uint64 {
+	if x != nil {
+		return x.Hits
+	}
+	return 0
+}
+
+func (x *CacheStats) GetMisses() uint64 {
+	if x != nil {
+		return x.Misses
+	}
+	return 0
+}
+
+func (x *CacheStats) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
@@ -1206,7 +1339,17 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1d\n" +
 	"\n" +
 	"first_line\x18\x02 \x01(\x03R\tfirstLine\x12\x14\n" +
-	"\x05lines\x18\x03 \x01(\x03R\x05linesB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x05lines\x18\x03 \x01(\x03R\x05lines\"A\n" +
+	"\vCachesState\x122\n" +
+	"\x06caches\x18\x01 \x03(\v2\x1a.buildmaster.v1.CacheStatsR\x06caches\"\x98\x01\n" +
+	"\n" +
+	"CacheStats\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x05R\x04size\x12\x18\n" +
+	"\aentries\x18\x03 \x01(\x05R\aentries\x12\x12\n" +
+	"\x04hits\x18\x04 \x01(\x04R\x04hits\x12\x16\n" +
+	"\x06misses\x18\x05 \x01(\x04R\x06misses\x12\x1c\n" +
+	"\tevictions\x18\x06 \x01(\x04R\tevictionsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -1220,7 +1363,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -1240,28 +1383,31 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*BuildsetCompleted)(nil),     // 15: buildmaster.v1.BuildsetCompleted
 	(*LogWrite)(nil),              // 16: buildmaster.v1.LogWrite
 	(*LogWritten)(nil),            // 17: buildmaster.v1.LogWritten
-	(*MasterConfig)(nil),          // 18: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 19: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 20: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 21: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
-	(*Change)(nil),                // 23: buildmaster.v1.Change
-	(*Property)(nil),              // 24: buildmaster.v1.Property
+	(*CachesState)(nil),           // 18: buildmaster.v1.CachesState
+	(*CacheStats)(nil),            // 19: buildmaster.v1.CacheStats
+	(*MasterConfig)(nil),          // 20: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 21: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 22: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 23: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*Change)(nil),                // 25: buildmaster.v1.Change
+	(*Property)(nil),              // 26: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	18, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	19, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	20, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	21, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	22, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	20, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	23, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	24, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	20, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	21, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	22, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	23, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	24, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	22, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	25, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	26, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	19, // 8: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -1280,7 +1426,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -36,6 +37,10 @@ type Runtime struct {
 	// Only the db service writes to it (master/db/logs); anyone may read
 	// it, at constant memory per reader. nil: no log files (some tests).
 	Logs *logchunk.Store
+	// Caches are the master's LRU caches (internal/cache); the caches
+	// service sizes them from the config, readers such as the data API
+	// read through them.
+	Caches *cache.Set
 
 	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
 	// by the master before the tree starts and closed after it stops; the
@@ -89,6 +94,7 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Log:      log,
 		Metrics:  reg,
 		Stats:    newStats(reg, tree),
+		Caches:   cache.NewSet(),
 	}
 	rt.SetConfig(1, cfg)
 	return rt

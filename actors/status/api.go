@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -211,6 +213,7 @@ func API(rt *service.Runtime) http.Handler {
 		}
 		eps[e.Plural] = ep
 	}
+	cacheViews(rt, eps)
 	for _, ep := range eps {
 		for p := range ep.under {
 			if eps[p] == nil || eps[p].id.Kind() != protoreflect.Uint64Kind {
@@ -297,6 +300,38 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 	}
 	writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
 }
+
+// cachedRows names the cache (internal/cache) that keeps the rendered rows
+// of an endpoint, by plural: those whose rows the View renders from the row
+// alone.
+var cachedRows = map[string]string{"builds": cache.Builds, "changes": cache.Changes, "sourcestamps": cache.SourceStamps}
+
+// cacheViews makes the endpoints of cachedRows render through rt's caches,
+// and a buildset's sourcestamps with them.
+func cacheViews(rt *service.Runtime, eps map[string]*endpoint) {
+	if rt.Caches == nil {
+		return
+	}
+	for plural, name := range cachedRows {
+		ep := eps[plural]
+		ep.View.Cache = rowCache{c: rt.Caches.Cache(name), kind: plural, id: ep.id}
+	}
+	eps["buildsets"].Joined["sourcestamps"] = sourcestampsOf(eps["sourcestamps"].View)
+}
+
+// rowCache is a dataapi.RowCache on a cache, keyed by the rows' ids.
+type rowCache struct {
+	c    *cache.Cache
+	kind string
+	id   protoreflect.FieldDescriptor
+}
+
+func (r rowCache) key(m proto.Message) cache.Key {
+	return cache.Key{Kind: r.kind, ID: m.ProtoReflect().Get(r.id).Uint()}
+}
+
+func (r rowCache) Get(m proto.Message) ([]byte, bool) { return r.c.Get(r.key(m), m) }
+func (r rowCache) Add(m proto.Message, b []byte)      { r.c.Add(r.key(m), m, b) }
 
 // view is ep's View with its Joined fields added as Derived ones reading
 // txn.
@@ -433,7 +468,9 @@ func sourcestampsOf(view dataapi.View) Join {
 		out := []any{}
 		for _, id := range row.(*messages.Buildset).GetSourcestampIds() {
 			if ss := state.Lookup(txn, state.TableSourceStamps, id); ss != nil {
-				out = append(out, view.Record(ss, nil))
+				if b, err := view.Rendered(ss); err == nil {
+					out = append(out, b)
+				}
 			}
 		}
 		return out
@@ -475,10 +512,34 @@ func jsonObject(s string) any {
 }
 
 // propertiesOf serves {plural}/{id}/properties: the row's properties as
-// Buildbot's one-element list [{"name": [value, source], …}].
-func propertiesOf(_ *service.Runtime, w http.ResponseWriter, _ *http.Request, _ *memdb.Txn, row proto.Message) {
-	props := dataapi.Record(row.ProtoReflect(), []string{"properties"})["properties"]
-	writeJSON(w, map[string]any{"properties": []any{props}, "meta": map[string]any{"total": 1}})
+// Buildbot's one-element list [{"name": [value, source], …}], through the
+// Properties cache.
+func propertiesOf(rt *service.Runtime, w http.ResponseWriter, _ *http.Request, _ *memdb.Txn, row proto.Message) {
+	var c *cache.Cache
+	m := row.ProtoReflect()
+	key := cache.Key{Kind: string(m.Descriptor().Name()), ID: m.Get(m.Descriptor().Fields().ByName("id")).Uint()}
+	if rt.Caches != nil {
+		c = rt.Caches.Cache(cache.Properties)
+		if b, ok := c.Get(key, row); ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+			return
+		}
+	}
+	props := dataapi.Record(m, []string{"properties"})["properties"]
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as httpserve.WriteJSON
+	if err := enc.Encode(map[string]any{"properties": []any{props}, "meta": map[string]any{"total": 1}}); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	b := buf.Bytes()
+	if c != nil {
+		c.Add(key, row, b)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
 }
 
 // filename makes s safe as a header's filename token: Buildbot sends the

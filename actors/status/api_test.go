@@ -17,6 +17,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -53,7 +54,7 @@ func fixture(t testing.TB) *service.Runtime {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { closeLogs() })
-	return &service.Runtime{DB: store, Logs: logs, Log: slog.New(slog.DiscardHandler)}
+	return &service.Runtime{DB: store, Logs: logs, Log: slog.New(slog.DiscardHandler), Caches: cache.NewSet()}
 }
 
 // builds adds: master 1 "m1"; builders 1 "linux", 2 "windows" and
@@ -254,17 +255,20 @@ func TestAPI(t *testing.T) {
 		{"nested_bad_query", "/api/v2/builders/linux/builds?nosuch=1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.url, nil))
-			got := fmt.Sprintf("HTTP %d\n", rec.Code)
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				// Only a log's raw text is not JSON: its headers are part of the golden.
-				got += fmt.Sprintf("Content-Type: %s\nContent-Disposition: %s\n\n", ct, rec.Header().Get("Content-Disposition"))
-			} else if !json.Valid(rec.Body.Bytes()) {
-				t.Errorf("invalid JSON: %s", rec.Body)
+			// The second answer comes from the caches where they hold the rows.
+			for range 2 {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.url, nil))
+				got := fmt.Sprintf("HTTP %d\n", rec.Code)
+				if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+					// Only a log's raw text is not JSON: its headers are part of the golden.
+					got += fmt.Sprintf("Content-Type: %s\nContent-Disposition: %s\n\n", ct, rec.Header().Get("Content-Disposition"))
+				} else if !json.Valid(rec.Body.Bytes()) {
+					t.Errorf("invalid JSON: %s", rec.Body)
+				}
+				got += rec.Body.String()
+				testkit.Golden(t, filepath.Join("testdata", "api", c.name+".golden"), []byte(got))
 			}
-			got += rec.Body.String()
-			testkit.Golden(t, filepath.Join("testdata", "api", c.name+".golden"), []byte(got))
 		})
 	}
 }
