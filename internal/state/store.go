@@ -14,13 +14,15 @@ import (
 // durable mode each command is a raft log entry, committed to disk before
 // it is applied and acknowledged; in ephemeral mode it is applied at once.
 type Store struct {
-	fsm   *fsm
-	raft  *raft.Raft // nil when ephemeral
-	logs  *raftLog
-	snaps *raft.FileSnapshotStore
-	trans *raft.InmemTransport
-	dir   string
-	opts  Options
+	fsm  *fsm
+	raft *raft.Raft // nil when ephemeral
+	// raftPtr is raft, for Open's progress log (read while Open sets raft).
+	raftPtr atomic.Pointer[raft.Raft]
+	logs    *raftLog
+	snaps   *raft.FileSnapshotStore
+	trans   *raft.InmemTransport
+	dir     string
+	opts    Options
 
 	policy snapshotPolicy
 
