@@ -6,15 +6,17 @@ import (
 	"testing"
 )
 
-// adversarialInputs are hostile or absurd configs, by name.
-func adversarialInputs() map[string]string {
+// adversarialInputs are hostile or absurd configs, by name; n is how many
+// keys the "many" ones repeat (the test needs few to prove the error, the
+// benchmark takes many to measure).
+func adversarialInputs(n int) map[string]string {
 	var many strings.Builder
-	for i := range 20_000 {
+	for i := range n {
 		fmt.Fprintf(&many, "key%d: x\n", i)
 	}
 	var dups strings.Builder
 	dups.WriteString("builders:\n  - name: b\n    steps:\n      - ")
-	for range 20_000 {
+	for range n {
 		dups.WriteString("shell: {}\n        ")
 	}
 	laughs := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
@@ -25,8 +27,8 @@ func adversarialInputs() map[string]string {
 	return map[string]string{
 		"deep nesting":          "workers: " + strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000),
 		"deep block nesting":    "title:\n" + strings.Repeat(" - \n", 5000),
-		"20k unknown keys":      many.String(),
-		"20k duplicate keys":    dups.String(),
+		"many unknown keys":     many.String(),
+		"many duplicate keys":   dups.String(),
 		"billion laughs":        laughs,
 		"long key":              strings.Repeat("k", 1<<20) + ": x\n",
 		"binary":                "\x00\x01\x02\xff\xfe",
@@ -40,7 +42,7 @@ func adversarialInputs() map[string]string {
 // Hostile or absurd inputs end in errors without a panic. (How fast:
 // BenchmarkLoadAdversarial.)
 func TestLoadAdversarial(t *testing.T) {
-	for name, text := range adversarialInputs() {
+	for name, text := range adversarialInputs(2_000) {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load("x.yaml", []byte(text))
 			if err == nil {
@@ -54,7 +56,7 @@ func TestLoadAdversarial(t *testing.T) {
 // BenchmarkLoadAdversarial measures how long Load takes to refuse each of
 // the adversarial inputs.
 func BenchmarkLoadAdversarial(b *testing.B) {
-	for name, text := range adversarialInputs() {
+	for name, text := range adversarialInputs(20_000) {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := Load("x.yaml", []byte(text)); err == nil {

@@ -2,8 +2,67 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
 )
+
+// ParseCron parses a nightly scheduler's cron expression, five fields
+// "minute hour day-of-month month day-of-week" (see checkCron for what each
+// may hold), into the schedule the scheduler runs on. Day-of-week 0 and 7
+// both mean Sunday, as in croniter (Buildbot's Nightly) and cron. Checking
+// a config and running its schedulers both parse with it, so a config that
+// loads never holds an expression the scheduler cannot use.
+func ParseCron(expr string) (cron.Schedule, error) {
+	if err := checkCron(expr); err != nil {
+		return nil, err
+	}
+	fields := strings.Fields(expr)
+	fields[4] = sundayIsZero(fields[4])
+	s, err := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow).Parse(strings.Join(fields, " "))
+	if err != nil {
+		return nil, err
+	}
+	// A day the months named never have (30 2) never comes; the parser
+	// looks five years ahead, past a leap year, wherever it starts.
+	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, fmt.Errorf("never comes: no month it names has day-of-month %q", fields[2])
+	}
+	return s, nil
+}
+
+// sundayIsZero rewrites the parts of a day-of-week field (checked by
+// checkCron) that name day 7 so that they do not: a part that ends at 7 (7
+// itself, or a range) is the list of its days, 7 being 0.
+func sundayIsZero(field string) string {
+	parts := strings.Split(field, ",")
+	for i, part := range parts {
+		rng, step, _ := strings.Cut(part, "/")
+		if rng == "*" {
+			continue
+		}
+		first, last, isRange := strings.Cut(rng, "-")
+		if !isRange {
+			last = first
+		}
+		from, _ := strconv.Atoi(first)
+		if to, _ := strconv.Atoi(last); to != 7 {
+			continue
+		}
+		every := 1
+		if step != "" {
+			every, _ = strconv.Atoi(step)
+		}
+		var days []string
+		for d := from; d <= 7; d += every {
+			days = append(days, strconv.Itoa(d%7))
+		}
+		parts[i] = strings.Join(days, ",")
+	}
+	return strings.Join(parts, ",")
+}
 
 // cronFields are the five fields of a cron expression, with their ranges.
 // Day-of-week 0 and 7 both mean Sunday.

@@ -32,11 +32,11 @@ const (
 
 // ApplyDefaults fills in, in place, every value cfg leaves unset:
 //   - listen.remote, listen.www and listen.debug: the Default*Addr constants;
-//   - http.max_body_bytes when 0, and http's timeouts when absent: the
+//   - http.max_body_bytes and http's timeouts when absent: the
 //     DefaultMaxBodyBytes and Default*Timeout constants (http.max_connections
-//     stays 0: the master sizes it from the open-file limit);
-//   - supervision.max_restarts: 10 when 0 (so 0 cannot be configured),
-//     supervision.within: 60s when absent;
+//     stays unset: the master sizes it from the open-file limit);
+//   - supervision.max_restarts: 10 when absent, supervision.within: 60s when
+//     absent;
 //   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);
 //   - caches: Builds=15 and Changes=10 unless the key is present;
 //   - a worker's keepalive_interval: 30s when absent;
@@ -59,7 +59,9 @@ func ApplyDefaults(cfg *messages.MasterConfig) {
 	if cfg.Supervision == nil {
 		cfg.Supervision = &messages.SupervisionConfig{}
 	}
-	setDefault(&cfg.Supervision.MaxRestarts, DefaultMaxRestarts)
+	if cfg.Supervision.MaxRestarts == nil {
+		cfg.Supervision.MaxRestarts = new(int32(DefaultMaxRestarts))
+	}
 	if cfg.Supervision.Within == nil {
 		cfg.Supervision.Within = durationpb.New(DefaultRestartWindow)
 	}
@@ -99,7 +101,9 @@ func applyHTTPDefaults(cfg *messages.MasterConfig) {
 		cfg.Http = &messages.HttpConfig{}
 	}
 	h := cfg.Http
-	setDefault(&h.MaxBodyBytes, DefaultMaxBodyBytes)
+	if h.MaxBodyBytes == nil {
+		h.MaxBodyBytes = new(int64(DefaultMaxBodyBytes))
+	}
 	for _, d := range []struct {
 		field **durationpb.Duration
 		value time.Duration

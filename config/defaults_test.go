@@ -27,7 +27,7 @@ func TestApplyDefaults(t *testing.T) {
 	ApplyDefaults(cfg)
 	want := &messages.MasterConfig{
 		Listen:      &messages.ListenConfig{Remote: "127.0.0.1:9989", Www: "127.0.0.1:8010", Debug: "127.0.0.1:8011"},
-		Supervision: &messages.SupervisionConfig{MaxRestarts: 10, Within: durationpb.New(time.Minute)},
+		Supervision: &messages.SupervisionConfig{MaxRestarts: new(int32(10)), Within: durationpb.New(time.Minute)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(time.Minute)},
 		Caches:      map[string]int32{"Builds": 15, "Changes": 10},
 		Http:        defaultHTTP(),
@@ -69,12 +69,12 @@ caches: {Builds: 1, Other: 4}
 	}
 	want := &messages.MasterConfig{
 		Listen:      &messages.ListenConfig{Remote: DefaultRemoteAddr, Www: "0.0.0.0:80", Debug: DefaultDebugAddr},
-		Supervision: &messages.SupervisionConfig{MaxRestarts: 3, Within: durationpb.New(5 * time.Second)},
+		Supervision: &messages.SupervisionConfig{MaxRestarts: new(int32(3)), Within: durationpb.New(5 * time.Second)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(0)},
 		Caches:      map[string]int32{"Builds": 1, "Changes": 10, "Other": 4},
 		Http:        defaultHTTP(),
 	}
-	want.Http.MaxBodyBytes, want.Http.MaxConnections, want.Http.ReadTimeout = 10, 5, durationpb.New(time.Second)
+	want.Http.MaxBodyBytes, want.Http.MaxConnections, want.Http.ReadTimeout = new(int64(10)), new(int32(5)), durationpb.New(time.Second)
 	if !proto.Equal(cfg, want) {
 		t.Errorf("Load =\n%v\nwant\n%v", cfg, want)
 	}
@@ -87,8 +87,36 @@ caches: {Builds: 1, Other: 4}
 // defaultHTTP is http as ApplyDefaults fills it in.
 func defaultHTTP() *messages.HttpConfig {
 	return &messages.HttpConfig{
-		MaxBodyBytes: DefaultMaxBodyBytes, ReadHeaderTimeout: durationpb.New(DefaultReadHeaderTimeout),
+		MaxBodyBytes: new(int64(DefaultMaxBodyBytes)), ReadHeaderTimeout: durationpb.New(DefaultReadHeaderTimeout),
 		ReadTimeout: durationpb.New(DefaultReadTimeout), WriteTimeout: durationpb.New(DefaultWriteTimeout),
 		IdleTimeout: durationpb.New(DefaultIdleTimeout),
+	}
+}
+
+// A value written as the zero of its type where the default is not zero is
+// kept as written (the field has presence), not taken for unset.
+func TestExplicitZerosAreKept(t *testing.T) {
+	cfg, err := Load("test.yaml", []byte(`
+workers: [{name: w}]
+builders:
+  - name: b
+    workers: [w]
+    steps:
+      - {flunk_on_failure: false, shell: {command: [x]}}
+      - {shell: {command: [x]}}
+supervision: {max_restarts: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := cfg.GetBuilders()[0].GetSteps()
+	if f := steps[0].FlunkOnFailure; f == nil || *f {
+		t.Errorf("flunk_on_failure: false read as %v", f)
+	}
+	if f := steps[1].FlunkOnFailure; f != nil {
+		t.Errorf("flunk_on_failure unset read as %v", *f)
+	}
+	if r := cfg.GetSupervision().MaxRestarts; r == nil || *r != 0 {
+		t.Errorf("max_restarts: 0 read as %v", r)
 	}
 }

@@ -14,6 +14,9 @@ import (
 const (
 	maxNameLen       = 100
 	maxWorkerNameLen = 50 // Buildbot's limit
+	// maxStepNameBytes is Buildbot's limit on a step's name (steps.name),
+	// which the state enforces too.
+	maxStepNameBytes = 50
 )
 
 // workerName is Buildbot's rule for worker names (plus "." after the first

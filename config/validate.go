@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,23 +27,24 @@ import (
 //   - A builder lists at least one worker, each configured and listed once;
 //     builddirs are unique. It takes configured locks, each once, with an
 //     access mode.
-//   - A lock has a unique, non-empty name and a type; max_count is not
-//     negative.
+//   - A lock has a unique, non-empty name and a type; max_count, when set,
+//     is at least 1.
 //   - A scheduler has a type and at least one builder, each configured; it
 //     sets no field of another type (cron on a force scheduler); periodic
 //     needs a positive periodic_interval, nightly a valid 5-field cron,
 //     dependent an upstream that is another configured scheduler.
-//   - A step sets one kind: shell with command or script (not both), git
+//   - A step's name is at most 50 bytes. A step sets one kind: shell with
+//     command or script (not both) and decode_rc mapping to results, git
 //     with repo_url (mode full or incremental), set_property with property,
 //     trigger naming triggerable schedulers.
 //   - A change source sets one kind: git_poller with repo_url, change_hook
 //     with dialect base or github.
 //   - horizons: logs and builds at least 1h, interval at least 1m,
 //     builds_per_builder and changes not negative, batch 0…1000.
-//   - Cache sizes are at least 1; max_builds, max_restarts and http's sizes
-//     are not negative; a worker's keepalive_interval is at least 1s;
-//     supervision.within and http's timeouts are positive; no duration is
-//     negative.
+//   - Cache sizes are at least 1, and so are http's sizes when set;
+//     max_builds and max_restarts are not negative; a worker's
+//     keepalive_interval is at least 1s; supervision.within and http's
+//     timeouts are positive; no duration is negative.
 //   - listen.* addresses are host:port with a host and a port 0–65535, on
 //     distinct ports (0.0.0.0 or :: collides with any host on its port);
 //     port 0 has the system pick a free port, which the master prints.
@@ -160,11 +162,11 @@ func (v *validator) listen(l *messages.ListenConfig) {
 // http checks the bounds of the HTTP listeners: none negative, no timeout 0
 // (each must bound what a client can hold).
 func (v *validator) http(h *messages.HttpConfig) {
-	if n := h.GetMaxBodyBytes(); n < 0 {
-		v.errorf("http.max_body_bytes", "max_body_bytes is %d; it must not be negative (0 means the default, 1 MiB)", n)
+	if h != nil && h.MaxBodyBytes != nil && h.GetMaxBodyBytes() < 1 {
+		v.errorf("http.max_body_bytes", "max_body_bytes is %d; it must be at least 1 (leave it out for the default, 1 MiB)", h.GetMaxBodyBytes())
 	}
-	if n := h.GetMaxConnections(); n < 0 {
-		v.errorf("http.max_connections", "max_connections is %d; it must not be negative (0 means the default)", n)
+	if h != nil && h.MaxConnections != nil && h.GetMaxConnections() < 1 {
+		v.errorf("http.max_connections", "max_connections is %d; it must be at least 1 (leave it out for the default)", h.GetMaxConnections())
 	}
 	for _, t := range []struct {
 		key string
@@ -229,8 +231,8 @@ func (v *validator) locks(ls []*messages.LockConfig) map[string]int {
 		if l.GetType() == messages.LockType_LOCK_TYPE_UNSPECIFIED {
 			v.errorf(at("locks", i, ".type"), "lock %s has no type; set master or worker", quoteName(l.GetName()))
 		}
-		if l.GetMaxCount() < 0 {
-			v.errorf(at("locks", i, ".max_count"), "max_count is %d; it must be at least 1 (0 means 1)", l.GetMaxCount())
+		if l != nil && l.MaxCount != nil && l.GetMaxCount() < 1 {
+			v.errorf(at("locks", i, ".max_count"), "max_count is %d; it must be at least 1 (leave it out for 1)", l.GetMaxCount())
 		}
 	}
 	return seen
@@ -372,7 +374,7 @@ func (v *validator) scheduler(i int, s *messages.SchedulerConfig, builders map[s
 	case messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
 		if s.GetCron() == "" {
 			v.errorf(at("schedulers", i, ".cron"), "nightly scheduler %s needs cron (minute hour day-of-month month day-of-week)", quoteName(name))
-		} else if err := checkCron(s.GetCron()); err != nil {
+		} else if _, err := ParseCron(s.GetCron()); err != nil {
 			v.errorf(at("schedulers", i, ".cron"), "invalid cron %q: %v", s.GetCron(), err)
 		}
 	case messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT:
@@ -425,6 +427,9 @@ func (v *validator) schedulerFields(i int, s *messages.SchedulerConfig) {
 // step checks step k of builder i; schedulers gives the type of each scheduler.
 func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string]messages.SchedulerType) {
 	path := func(rest string) string { return indexPath(at("builders", i, ".steps"), k) + rest }
+	if n := len(s.GetName()); n > maxStepNameBytes {
+		v.errorf(path(".name"), "step name is %d bytes; at most %d", n, maxStepNameBytes)
+	}
 	switch kind := s.GetKind().(type) {
 	case nil:
 		v.errorf(path(""), "step has no kind; set one of %s", oneofNames(s.ProtoReflect().Descriptor().Oneofs().ByName("kind")))
@@ -434,6 +439,12 @@ func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string
 			v.errorf(path(".shell.command"), "shell step needs command (a list of arguments) or script")
 		case cmd && script:
 			v.errorf(path(".shell.script"), "shell step sets both command and script; keep one")
+		}
+		for rc, r := range kind.Shell.GetDecodeRc() {
+			if r == messages.StepResult_STEP_RESULT_UNSPECIFIED || r.Descriptor().Values().ByNumber(r.Number()) == nil {
+				v.errorf(fieldPath(path(".shell.decode_rc"), strconv.Itoa(int(rc))), "exit code %d maps to no result; use one of %s",
+					rc, strings.Join(enumNames(r.Descriptor()), ", "))
+			}
 		}
 	case *messages.StepConfig_Git:
 		if kind.Git.GetRepoUrl() == "" {

@@ -296,6 +296,28 @@ builders:
           command: [make]
           script: make
 `, []want{{"builders[0].steps[0].shell.script", 8, `sets both command and script`}}},
+		{"step name too long", `
+workers: [{name: w}]
+builders:
+  - name: b
+    workers: [w]
+    steps:
+      - name: sssssssssssssssssssssssssssssssssssssssssssssssssss
+        shell: {command: [make]}
+`, []want{{"builders[0].steps[0].name", 6, `step name is 51 bytes; at most 50`}}},
+		{"step results", `
+workers: [{name: w}]
+builders:
+  - name: b
+    workers: [w]
+    steps:
+      - shell:
+          command: [make]
+          decode_rc: {0: success, 1: warnings, -1: failure, 3: skipped, 4: exception, 5: retry, 6: cancelled}
+        flunk_on_failure: false
+        warn_on_warnings: true
+        flunk_on_warnings: true
+`, nil},
 		{"git step without repo_url", `
 workers: [{name: w}]
 builders:
@@ -403,6 +425,10 @@ builders:
 			{"builders[0].locks[2]", 9, `builder "b" takes lock "l1" twice`},
 			{"builders[0].locks[3]", 9, `builder "b" takes lock "l2" with no access`},
 		}},
+		{"lock max_count of zero", `
+locks:
+  - {name: l, type: master, max_count: 0}
+`, []want{{"locks[0].max_count", 2, `max_count is 0; it must be at least 1 (leave it out for 1)`}}},
 		{"change filter with a bad expression", `
 workers: [{name: w}]
 builders: [{name: b, workers: [w]}]
@@ -504,10 +530,18 @@ http:
   read_header_timeout: 0s
   idle_timeout: 0s
 `, []want{
-			{"http.max_body_bytes", 2, `max_body_bytes is -1; it must not be negative`},
-			{"http.max_connections", 3, `max_connections is -2; it must not be negative`},
+			{"http.max_body_bytes", 2, `max_body_bytes is -1; it must be at least 1`},
+			{"http.max_connections", 3, `max_connections is -2; it must be at least 1`},
 			{"http.read_header_timeout", 4, `read_header_timeout must be positive`},
 			{"http.idle_timeout", 5, `idle_timeout must be positive`},
+		}},
+		{"http bounds of zero are refused, not taken for the default", `
+http:
+  max_body_bytes: 0
+  max_connections: 0
+`, []want{
+			{"http.max_body_bytes", 2, `max_body_bytes is 0; it must be at least 1 (leave it out for the default, 1 MiB)`},
+			{"http.max_connections", 3, `max_connections is 0; it must be at least 1 (leave it out for the default)`},
 		}},
 		{"http bounds", `
 http: {max_body_bytes: 5, max_connections: 3, read_header_timeout: 1s, read_timeout: 2s, write_timeout: 3s, idle_timeout: 4s}
@@ -583,6 +617,11 @@ func TestValidateCron(t *testing.T) {
 		{"* 1,,2 * * *", `hour field "1,,2": "" is not a number`},
 		{"* * * jan *", `month field "jan": "jan" is not a number`},
 		{"-1 * * * *", `minute field "-1": "" is not a number`},
+		{"0 3 * * 07", ""},
+		{"0 3 * * 5-7/2", ""},
+		{"0 0 29 2 *", ""},
+		{"0 0 30 2 *", `never comes: no month it names has day-of-month "30"`},
+		{"0 0 31 4,6 *", `never comes: no month it names has day-of-month "31"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cron, func(t *testing.T) {
@@ -600,8 +639,10 @@ func TestValidateCron(t *testing.T) {
 // errors have paths but no lines.
 func TestValidateWithoutSource(t *testing.T) {
 	cfg := &messages.MasterConfig{
-		Workers:  []*messages.WorkerConfig{{Name: "w", MissingTimeout: durationpb.New(-1)}},
-		Builders: []*messages.BuilderConfig{{Name: "b", Workers: []string{"x"}}},
+		Workers: []*messages.WorkerConfig{{Name: "w", MissingTimeout: durationpb.New(-1)}},
+		Builders: []*messages.BuilderConfig{{Name: "b", Workers: []string{"x"}, Steps: []*messages.StepConfig{{
+			Kind: &messages.StepConfig_Shell{Shell: &messages.ShellStep{Script: "make", DecodeRc: map[int32]messages.StepResult{1: 0, 2: 42}}},
+		}}}},
 		Schedulers: []*messages.SchedulerConfig{{
 			Name: "s", Type: messages.SchedulerType(42), Builders: []string{"b"},
 		}},
@@ -612,6 +653,8 @@ func TestValidateWithoutSource(t *testing.T) {
 		`builders[0].workers[0]: builder "b" uses unknown worker "x"`,
 		`schedulers[0].type: scheduler "s" has unknown type 42`,
 		`workers[0].missing_timeout: duration -1ns is negative or out of range`,
+		`builders[0].steps[0].shell.decode_rc.1: exit code 1 maps to no result; use one of success, warnings, failure`,
+		`builders[0].steps[0].shell.decode_rc.2: exit code 2 maps to no result`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("errors lack %q:\n%s", want, got)

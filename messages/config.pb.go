@@ -126,6 +126,73 @@ func (LockAccessMode) EnumDescriptor() ([]byte, []int) {
 	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
 }
 
+// StepResult is a step's result, as a config names it (`success`,
+// `warnings` …): Buildbot's SUCCESS, WARNINGS, FAILURE, SKIPPED, EXCEPTION,
+// RETRY and CANCELLED.
+type StepResult int32
+
+const (
+	StepResult_STEP_RESULT_UNSPECIFIED StepResult = 0
+	StepResult_STEP_RESULT_SUCCESS     StepResult = 1
+	StepResult_STEP_RESULT_WARNINGS    StepResult = 2
+	StepResult_STEP_RESULT_FAILURE     StepResult = 3
+	StepResult_STEP_RESULT_SKIPPED     StepResult = 4
+	StepResult_STEP_RESULT_EXCEPTION   StepResult = 5
+	StepResult_STEP_RESULT_RETRY       StepResult = 6
+	StepResult_STEP_RESULT_CANCELLED   StepResult = 7
+)
+
+// Enum value maps for StepResult.
+var (
+	StepResult_name = map[int32]string{
+		0: "STEP_RESULT_UNSPECIFIED",
+		1: "STEP_RESULT_SUCCESS",
+		2: "STEP_RESULT_WARNINGS",
+		3: "STEP_RESULT_FAILURE",
+		4: "STEP_RESULT_SKIPPED",
+		5: "STEP_RESULT_EXCEPTION",
+		6: "STEP_RESULT_RETRY",
+		7: "STEP_RESULT_CANCELLED",
+	}
+	StepResult_value = map[string]int32{
+		"STEP_RESULT_UNSPECIFIED": 0,
+		"STEP_RESULT_SUCCESS":     1,
+		"STEP_RESULT_WARNINGS":    2,
+		"STEP_RESULT_FAILURE":     3,
+		"STEP_RESULT_SKIPPED":     4,
+		"STEP_RESULT_EXCEPTION":   5,
+		"STEP_RESULT_RETRY":       6,
+		"STEP_RESULT_CANCELLED":   7,
+	}
+)
+
+func (x StepResult) Enum() *StepResult {
+	p := new(StepResult)
+	*p = x
+	return p
+}
+
+func (x StepResult) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StepResult) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+}
+
+func (StepResult) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[2]
+}
+
+func (x StepResult) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StepResult.Descriptor instead.
+func (StepResult) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
 // SchedulerType is the kind of a scheduler; the YAML spells it in lower case
 // without the prefix (`force`, `single_branch` …).
 type SchedulerType int32
@@ -176,11 +243,11 @@ func (x SchedulerType) String() string {
 }
 
 func (SchedulerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
 }
 
 func (SchedulerType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[2]
+	return &file_buildmaster_v1_config_proto_enumTypes[3]
 }
 
 func (x SchedulerType) Number() protoreflect.EnumNumber {
@@ -189,7 +256,7 @@ func (x SchedulerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SchedulerType.Descriptor instead.
 func (SchedulerType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 // MasterConfig is the whole configuration of one master. The YAML config file is
@@ -224,6 +291,9 @@ type MasterConfig struct {
 	Locks []*LockConfig `protobuf:"bytes,12,rep,name=locks,proto3" json:"locks,omitempty"`
 	// What a client of the HTTP listeners (www and debug) can cost the master.
 	Http *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
+	// Properties every build gets (Buildbot's c['properties']); a change's,
+	// a buildset's, the builder's and the worker's properties override them.
+	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How long history is kept (Buildbot's logHorizon, buildHorizon and
 	// changeHorizon); unset keeps everything.
 	Horizons      *HorizonsConfig `protobuf:"bytes,20,opt,name=horizons,proto3" json:"horizons,omitempty"`
@@ -352,6 +422,13 @@ func (x *MasterConfig) GetHttp() *HttpConfig {
 	return nil
 }
 
+func (x *MasterConfig) GetProperties() map[string]string {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
 func (x *MasterConfig) GetHorizons() *HorizonsConfig {
 	if x != nil {
 		return x.Horizons
@@ -463,8 +540,9 @@ type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Type  LockType               `protobuf:"varint,2,opt,name=type,proto3,enum=buildmaster.v1.LockType" json:"type,omitempty"`
-	// How many builds may hold it at once in counting mode (default 1).
-	MaxCount      int32 `protobuf:"varint,3,opt,name=max_count,json=maxCount,proto3" json:"max_count,omitempty"`
+	// How many builds may hold it at once in counting mode; at least 1.
+	// Unset: 1.
+	MaxCount      *int32 `protobuf:"varint,3,opt,name=max_count,json=maxCount,proto3,oneof" json:"max_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -514,8 +592,8 @@ func (x *LockConfig) GetType() LockType {
 }
 
 func (x *LockConfig) GetMaxCount() int32 {
-	if x != nil {
-		return x.MaxCount
+	if x != nil && x.MaxCount != nil {
+		return *x.MaxCount
 	}
 	return 0
 }
@@ -643,13 +721,14 @@ func (x *ListenConfig) GetDebug() string {
 type HttpConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The largest request body taken (a change hook's payload, a force call);
-	// a larger one is refused with 413 before it is read. Default 1 MiB.
-	MaxBodyBytes int64 `protobuf:"varint,1,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
+	// a larger one is refused with 413 before it is read. At least 1; unset:
+	// 1 MiB.
+	MaxBodyBytes *int64 `protobuf:"varint,1,opt,name=max_body_bytes,json=maxBodyBytes,proto3,oneof" json:"max_body_bytes,omitempty"`
 	// Connections each HTTP listener holds open at once; more wait in the
-	// system's queue until one closes. Default 1024, or a quarter of the
-	// open-file limit when that is less, so that workers, the remote endpoint
-	// and the state keep their file descriptors.
-	MaxConnections int32 `protobuf:"varint,2,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	// system's queue until one closes. At least 1; unset: 1024, or a quarter
+	// of the open-file limit when that is less, so that workers, the remote
+	// endpoint and the state keep their file descriptors.
+	MaxConnections *int32 `protobuf:"varint,2,opt,name=max_connections,json=maxConnections,proto3,oneof" json:"max_connections,omitempty"`
 	// How long a client may take to send a request's headers. Default 10s.
 	ReadHeaderTimeout *durationpb.Duration `protobuf:"bytes,3,opt,name=read_header_timeout,json=readHeaderTimeout,proto3" json:"read_header_timeout,omitempty"`
 	// How long a client may take to send a whole request, body included.
@@ -695,15 +774,15 @@ func (*HttpConfig) Descriptor() ([]byte, []int) {
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
-	if x != nil {
-		return x.MaxBodyBytes
+	if x != nil && x.MaxBodyBytes != nil {
+		return *x.MaxBodyBytes
 	}
 	return 0
 }
 
 func (x *HttpConfig) GetMaxConnections() int32 {
-	if x != nil {
-		return x.MaxConnections
+	if x != nil && x.MaxConnections != nil {
+		return *x.MaxConnections
 	}
 	return 0
 }
@@ -967,13 +1046,23 @@ type StepConfig struct {
 	//	*StepConfig_Git
 	//	*StepConfig_SetProperty
 	//	*StepConfig_Trigger
-	Kind           isStepConfig_Kind `protobuf_oneof:"kind"`
-	HaltOnFailure  bool              `protobuf:"varint,10,opt,name=halt_on_failure,json=haltOnFailure,proto3" json:"halt_on_failure,omitempty"`
-	FlunkOnFailure bool              `protobuf:"varint,11,opt,name=flunk_on_failure,json=flunkOnFailure,proto3" json:"flunk_on_failure,omitempty"`
-	WarnOnFailure  bool              `protobuf:"varint,12,opt,name=warn_on_failure,json=warnOnFailure,proto3" json:"warn_on_failure,omitempty"`
-	AlwaysRun      bool              `protobuf:"varint,13,opt,name=always_run,json=alwaysRun,proto3" json:"always_run,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	Kind isStepConfig_Kind `protobuf_oneof:"kind"`
+	// How the step's results count in the build's (Buildbot's
+	// computeResultAndTermination): a FAILURE makes the build FAILURE with
+	// flunk_on_failure (unset: true), else WARNINGS with warn_on_failure, else
+	// SUCCESS; halt_on_failure then skips every later step but always_run
+	// ones. A WARNINGS makes the build FAILURE with flunk_on_warnings, else
+	// WARNINGS with warn_on_warnings, else SUCCESS. EXCEPTION, RETRY and
+	// CANCELLED always count, and halt the build.
+	HaltOnFailure  bool  `protobuf:"varint,10,opt,name=halt_on_failure,json=haltOnFailure,proto3" json:"halt_on_failure,omitempty"`
+	FlunkOnFailure *bool `protobuf:"varint,11,opt,name=flunk_on_failure,json=flunkOnFailure,proto3,oneof" json:"flunk_on_failure,omitempty"`
+	WarnOnFailure  bool  `protobuf:"varint,12,opt,name=warn_on_failure,json=warnOnFailure,proto3" json:"warn_on_failure,omitempty"`
+	// Runs even after the build halted or was stopped.
+	AlwaysRun       bool `protobuf:"varint,13,opt,name=always_run,json=alwaysRun,proto3" json:"always_run,omitempty"`
+	WarnOnWarnings  bool `protobuf:"varint,14,opt,name=warn_on_warnings,json=warnOnWarnings,proto3" json:"warn_on_warnings,omitempty"`
+	FlunkOnWarnings bool `protobuf:"varint,15,opt,name=flunk_on_warnings,json=flunkOnWarnings,proto3" json:"flunk_on_warnings,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StepConfig) Reset() {
@@ -1064,8 +1153,8 @@ func (x *StepConfig) GetHaltOnFailure() bool {
 }
 
 func (x *StepConfig) GetFlunkOnFailure() bool {
-	if x != nil {
-		return x.FlunkOnFailure
+	if x != nil && x.FlunkOnFailure != nil {
+		return *x.FlunkOnFailure
 	}
 	return false
 }
@@ -1080,6 +1169,20 @@ func (x *StepConfig) GetWarnOnFailure() bool {
 func (x *StepConfig) GetAlwaysRun() bool {
 	if x != nil {
 		return x.AlwaysRun
+	}
+	return false
+}
+
+func (x *StepConfig) GetWarnOnWarnings() bool {
+	if x != nil {
+		return x.WarnOnWarnings
+	}
+	return false
+}
+
+func (x *StepConfig) GetFlunkOnWarnings() bool {
+	if x != nil {
+		return x.FlunkOnWarnings
 	}
 	return false
 }
@@ -1125,7 +1228,10 @@ type ShellStep struct {
 	// Kill the command after this long without output.
 	Timeout *durationpb.Duration `protobuf:"bytes,5,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	// Kill the command after this long in all.
-	MaxTime       *durationpb.Duration `protobuf:"bytes,6,opt,name=max_time,json=maxTime,proto3" json:"max_time,omitempty"`
+	MaxTime *durationpb.Duration `protobuf:"bytes,6,opt,name=max_time,json=maxTime,proto3" json:"max_time,omitempty"`
+	// The step's result for each exit code (Buildbot's decodeRC); an exit code
+	// not listed is a FAILURE. Empty: {0: success}.
+	DecodeRc      map[int32]StepResult `protobuf:"bytes,7,rep,name=decode_rc,json=decodeRc,proto3" json:"decode_rc,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=buildmaster.v1.StepResult"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1198,6 +1304,13 @@ func (x *ShellStep) GetTimeout() *durationpb.Duration {
 func (x *ShellStep) GetMaxTime() *durationpb.Duration {
 	if x != nil {
 		return x.MaxTime
+	}
+	return nil
+}
+
+func (x *ShellStep) GetDecodeRc() map[int32]StepResult {
+	if x != nil {
+		return x.DecodeRc
 	}
 	return nil
 }
@@ -1899,8 +2012,9 @@ func (x *DebugConfig) GetActions() bool {
 // the failure escalates to the parent's own parent.
 type SupervisionConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Restarts allowed within `within`; one more failure escalates. Default 10.
-	MaxRestarts int32 `protobuf:"varint,1,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"`
+	// Restarts allowed within `within`; one more failure escalates (0: the
+	// first failure does). Unset: 10.
+	MaxRestarts *int32 `protobuf:"varint,1,opt,name=max_restarts,json=maxRestarts,proto3,oneof" json:"max_restarts,omitempty"`
 	// The window for max_restarts. Default 60s.
 	Within        *durationpb.Duration `protobuf:"bytes,2,opt,name=within,proto3" json:"within,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1938,8 +2052,8 @@ func (*SupervisionConfig) Descriptor() ([]byte, []int) {
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
-	if x != nil {
-		return x.MaxRestarts
+	if x != nil && x.MaxRestarts != nil {
+		return *x.MaxRestarts
 	}
 	return 0
 }
@@ -2001,7 +2115,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xed\x06\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xfa\a\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2018,11 +2132,17 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x120\n" +
 	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x120\n" +
 	"\x05locks\x18\f \x03(\v2\x1a.buildmaster.v1.LockConfigR\x05locks\x12.\n" +
-	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12:\n" +
+	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12L\n" +
+	"\n" +
+	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
+	"properties\x12:\n" +
 	"\bhorizons\x18\x14 \x01(\v2\x1e.buildmaster.v1.HorizonsConfigR\bhorizons\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
+	"\x0fPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
 	"\x12_collapse_requests\"\x87\x02\n" +
 	"\x0eHorizonsConfig\x12-\n" +
 	"\x04logs\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x04logs\x121\n" +
@@ -2030,12 +2150,14 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x12builds_per_builder\x18\x03 \x01(\x05R\x10buildsPerBuilder\x12\x18\n" +
 	"\achanges\x18\x04 \x01(\x05R\achanges\x125\n" +
 	"\binterval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12\x14\n" +
-	"\x05batch\x18\x06 \x01(\x05R\x05batch\"k\n" +
+	"\x05batch\x18\x06 \x01(\x05R\x05batch\"~\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x18.buildmaster.v1.LockTypeR\x04type\x12\x1b\n" +
-	"\tmax_count\x18\x03 \x01(\x05R\bmaxCount\"X\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x18.buildmaster.v1.LockTypeR\x04type\x12 \n" +
+	"\tmax_count\x18\x03 \x01(\x05H\x00R\bmaxCount\x88\x01\x01B\f\n" +
+	"\n" +
+	"_max_count\"X\n" +
 	"\n" +
 	"LockAccess\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
@@ -2043,15 +2165,17 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
-	"\x05debug\x18\x03 \x01(\tR\x05debug\"\xe2\x02\n" +
+	"\x05debug\x18\x03 \x01(\tR\x05debug\"\x93\x03\n" +
 	"\n" +
-	"HttpConfig\x12$\n" +
-	"\x0emax_body_bytes\x18\x01 \x01(\x03R\fmaxBodyBytes\x12'\n" +
-	"\x0fmax_connections\x18\x02 \x01(\x05R\x0emaxConnections\x12I\n" +
+	"HttpConfig\x12)\n" +
+	"\x0emax_body_bytes\x18\x01 \x01(\x03H\x00R\fmaxBodyBytes\x88\x01\x01\x12,\n" +
+	"\x0fmax_connections\x18\x02 \x01(\x05H\x01R\x0emaxConnections\x88\x01\x01\x12I\n" +
 	"\x13read_header_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11readHeaderTimeout\x12<\n" +
 	"\fread_timeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vreadTimeout\x12>\n" +
 	"\rwrite_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fwriteTimeout\x12<\n" +
-	"\fidle_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\"\xfe\x02\n" +
+	"\fidle_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeoutB\x11\n" +
+	"\x0f_max_body_bytesB\x12\n" +
+	"\x10_max_connections\"\xfe\x02\n" +
 	"\fWorkerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x1d\n" +
@@ -2085,7 +2209,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xa0\x03\n" +
+	"\x12_collapse_requests\"\x90\x04\n" +
 	"\n" +
 	"StepConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
@@ -2094,22 +2218,29 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\fset_property\x18\x04 \x01(\v2\x1f.buildmaster.v1.SetPropertyStepH\x00R\vsetProperty\x127\n" +
 	"\atrigger\x18\x05 \x01(\v2\x1b.buildmaster.v1.TriggerStepH\x00R\atrigger\x12&\n" +
 	"\x0fhalt_on_failure\x18\n" +
-	" \x01(\bR\rhaltOnFailure\x12(\n" +
-	"\x10flunk_on_failure\x18\v \x01(\bR\x0eflunkOnFailure\x12&\n" +
+	" \x01(\bR\rhaltOnFailure\x12-\n" +
+	"\x10flunk_on_failure\x18\v \x01(\bH\x01R\x0eflunkOnFailure\x88\x01\x01\x12&\n" +
 	"\x0fwarn_on_failure\x18\f \x01(\bR\rwarnOnFailure\x12\x1d\n" +
 	"\n" +
-	"always_run\x18\r \x01(\bR\talwaysRunB\x06\n" +
-	"\x04kind\"\xb0\x02\n" +
+	"always_run\x18\r \x01(\bR\talwaysRun\x12(\n" +
+	"\x10warn_on_warnings\x18\x0e \x01(\bR\x0ewarnOnWarnings\x12*\n" +
+	"\x11flunk_on_warnings\x18\x0f \x01(\bR\x0fflunkOnWarningsB\x06\n" +
+	"\x04kindB\x13\n" +
+	"\x11_flunk_on_failure\"\xcf\x03\n" +
 	"\tShellStep\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x16\n" +
 	"\x06script\x18\x02 \x01(\tR\x06script\x12\x18\n" +
 	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x124\n" +
 	"\x03env\x18\x04 \x03(\v2\".buildmaster.v1.ShellStep.EnvEntryR\x03env\x123\n" +
 	"\atimeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x124\n" +
-	"\bmax_time\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\amaxTime\x1a6\n" +
+	"\bmax_time\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\amaxTime\x12D\n" +
+	"\tdecode_rc\x18\a \x03(\v2'.buildmaster.v1.ShellStep.DecodeRcEntryR\bdecodeRc\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aW\n" +
+	"\rDecodeRcEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x1a.buildmaster.v1.StepResultR\x05value:\x028\x01\"P\n" +
 	"\aGitStep\x12\x19\n" +
 	"\brepo_url\x18\x01 \x01(\tR\arepoUrl\x12\x16\n" +
 	"\x06branch\x18\x02 \x01(\tR\x06branch\x12\x12\n" +
@@ -2174,10 +2305,11 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\adialect\x18\x01 \x01(\tR\adialect\x12\x1c\n" +
 	"\x06secret\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x06secret\"'\n" +
 	"\vDebugConfig\x12\x18\n" +
-	"\aactions\x18\x01 \x01(\bR\aactions\"i\n" +
-	"\x11SupervisionConfig\x12!\n" +
-	"\fmax_restarts\x18\x01 \x01(\x05R\vmaxRestarts\x121\n" +
-	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06within\"M\n" +
+	"\aactions\x18\x01 \x01(\bR\aactions\"\x7f\n" +
+	"\x11SupervisionConfig\x12&\n" +
+	"\fmax_restarts\x18\x01 \x01(\x05H\x00R\vmaxRestarts\x88\x01\x01\x121\n" +
+	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06withinB\x0f\n" +
+	"\r_max_restarts\"M\n" +
 	"\rMetricsConfig\x12<\n" +
 	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*Q\n" +
 	"\bLockType\x12\x19\n" +
@@ -2187,7 +2319,17 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0eLockAccessMode\x12 \n" +
 	"\x1cLOCK_ACCESS_MODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aLOCK_ACCESS_MODE_EXCLUSIVE\x10\x01\x12\x1d\n" +
-	"\x19LOCK_ACCESS_MODE_COUNTING\x10\x02*\x81\x02\n" +
+	"\x19LOCK_ACCESS_MODE_COUNTING\x10\x02*\xdb\x01\n" +
+	"\n" +
+	"StepResult\x12\x1b\n" +
+	"\x17STEP_RESULT_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13STEP_RESULT_SUCCESS\x10\x01\x12\x18\n" +
+	"\x14STEP_RESULT_WARNINGS\x10\x02\x12\x17\n" +
+	"\x13STEP_RESULT_FAILURE\x10\x03\x12\x17\n" +
+	"\x13STEP_RESULT_SKIPPED\x10\x04\x12\x19\n" +
+	"\x15STEP_RESULT_EXCEPTION\x10\x05\x12\x15\n" +
+	"\x11STEP_RESULT_RETRY\x10\x06\x12\x19\n" +
+	"\x15STEP_RESULT_CANCELLED\x10\a*\x81\x02\n" +
 	"\rSchedulerType\x12\x1e\n" +
 	"\x1aSCHEDULER_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SCHEDULER_TYPE_FORCE\x10\x01\x12 \n" +
@@ -2210,92 +2352,98 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_config_proto_rawDescData
 }
 
-var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
-	(SchedulerType)(0),          // 2: buildmaster.v1.SchedulerType
-	(*MasterConfig)(nil),        // 3: buildmaster.v1.MasterConfig
-	(*HorizonsConfig)(nil),      // 4: buildmaster.v1.HorizonsConfig
-	(*LockConfig)(nil),          // 5: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 6: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 7: buildmaster.v1.ListenConfig
-	(*HttpConfig)(nil),          // 8: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 9: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 10: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 11: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 12: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 13: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 14: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 15: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),     // 16: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 17: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 18: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 19: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 20: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 21: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 22: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 23: buildmaster.v1.MetricsConfig
-	nil,                         // 24: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 25: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 26: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 27: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 28: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 29: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 30: google.protobuf.Duration
+	(StepResult)(0),             // 2: buildmaster.v1.StepResult
+	(SchedulerType)(0),          // 3: buildmaster.v1.SchedulerType
+	(*MasterConfig)(nil),        // 4: buildmaster.v1.MasterConfig
+	(*HorizonsConfig)(nil),      // 5: buildmaster.v1.HorizonsConfig
+	(*LockConfig)(nil),          // 6: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),          // 7: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),        // 8: buildmaster.v1.ListenConfig
+	(*HttpConfig)(nil),          // 9: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),        // 10: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 11: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 12: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 13: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 14: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 15: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 16: buildmaster.v1.TriggerStep
+	(*SchedulerConfig)(nil),     // 17: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),  // 18: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 19: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 20: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 21: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 22: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 23: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 24: buildmaster.v1.MetricsConfig
+	nil,                         // 25: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 26: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                         // 27: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 28: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 29: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 30: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 31: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                         // 32: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 33: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	7,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	9,  // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	10, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	16, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	18, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	24, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	21, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	22, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	23, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	5,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	8,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	4,  // 11: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
-	30, // 12: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
-	30, // 13: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
-	30, // 14: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
-	0,  // 15: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 16: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	30, // 17: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	30, // 18: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	30, // 19: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	30, // 20: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	25, // 21: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	30, // 22: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	30, // 23: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	11, // 24: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	26, // 25: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	27, // 26: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	6,  // 27: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	12, // 28: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	13, // 29: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	14, // 30: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	15, // 31: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	28, // 32: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	30, // 33: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	30, // 34: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	2,  // 35: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	30, // 36: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	30, // 37: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	29, // 38: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	17, // 39: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	19, // 40: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	20, // 41: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	30, // 42: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	30, // 43: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	30, // 44: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	8,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	10, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	11, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	17, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	19, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	25, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	22, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	23, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	24, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	6,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	9,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	26, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	5,  // 12: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
+	33, // 13: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
+	33, // 14: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
+	33, // 15: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
+	0,  // 16: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	1,  // 17: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	33, // 18: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	33, // 19: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	33, // 20: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	33, // 21: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	27, // 22: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	33, // 23: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	33, // 24: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	12, // 25: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	28, // 26: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	29, // 27: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	7,  // 28: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	13, // 29: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	14, // 30: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	15, // 31: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	16, // 32: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	30, // 33: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	33, // 34: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	33, // 35: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	31, // 36: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	3,  // 37: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	33, // 38: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	33, // 39: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	32, // 40: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	18, // 41: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	20, // 42: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	21, // 43: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	33, // 44: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	33, // 45: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	33, // 46: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	2,  // 47: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -2305,6 +2453,8 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
@@ -2316,13 +2466,14 @@ func file_buildmaster_v1_config_proto_init() {
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
+	file_buildmaster_v1_config_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   27,
+			NumEnums:      4,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

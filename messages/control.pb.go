@@ -76,6 +76,68 @@ func (ChangeKind) EnumDescriptor() ([]byte, []int) {
 	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{0}
 }
 
+// StopMode says how StopMasterRequest stops the master.
+type StopMode int32
+
+const (
+	StopMode_STOP_MODE_UNSPECIFIED StopMode = 0
+	// Stop now, gracefully, as SIGTERM does (`buildmaster stop`).
+	StopMode_STOP_MODE_NOW StopMode = 1
+	// Buildbot's clean shutdown (`buildmaster stop --clean`): no new build
+	// starts, running builds finish, then the master stops.
+	StopMode_STOP_MODE_CLEAN StopMode = 2
+	// Cancel a clean shutdown under way (`buildmaster stop --cancel`): builds
+	// start again.
+	StopMode_STOP_MODE_CANCEL StopMode = 3
+	// Start a clean shutdown, or cancel the one under way (SIGUSR1).
+	StopMode_STOP_MODE_TOGGLE StopMode = 4
+)
+
+// Enum value maps for StopMode.
+var (
+	StopMode_name = map[int32]string{
+		0: "STOP_MODE_UNSPECIFIED",
+		1: "STOP_MODE_NOW",
+		2: "STOP_MODE_CLEAN",
+		3: "STOP_MODE_CANCEL",
+		4: "STOP_MODE_TOGGLE",
+	}
+	StopMode_value = map[string]int32{
+		"STOP_MODE_UNSPECIFIED": 0,
+		"STOP_MODE_NOW":         1,
+		"STOP_MODE_CLEAN":       2,
+		"STOP_MODE_CANCEL":      3,
+		"STOP_MODE_TOGGLE":      4,
+	}
+)
+
+func (x StopMode) Enum() *StopMode {
+	p := new(StopMode)
+	*p = x
+	return p
+}
+
+func (x StopMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StopMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_control_proto_enumTypes[1].Descriptor()
+}
+
+func (StopMode) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_control_proto_enumTypes[1]
+}
+
+func (x StopMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StopMode.Descriptor instead.
+func (StopMode) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{1}
+}
+
 // ControlErrorCode classifies a refused request.
 type ControlErrorCode int32
 
@@ -117,11 +179,11 @@ func (x ControlErrorCode) String() string {
 }
 
 func (ControlErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_control_proto_enumTypes[1].Descriptor()
+	return file_buildmaster_v1_control_proto_enumTypes[2].Descriptor()
 }
 
 func (ControlErrorCode) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_control_proto_enumTypes[1]
+	return &file_buildmaster_v1_control_proto_enumTypes[2]
 }
 
 func (x ControlErrorCode) Number() protoreflect.EnumNumber {
@@ -130,7 +192,7 @@ func (x ControlErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ControlErrorCode.Descriptor instead.
 func (ControlErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{2}
 }
 
 // WorkerAction is what WorkerControlRequest does to a worker.
@@ -177,11 +239,11 @@ func (x WorkerAction) String() string {
 }
 
 func (WorkerAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_control_proto_enumTypes[2].Descriptor()
+	return file_buildmaster_v1_control_proto_enumTypes[3].Descriptor()
 }
 
 func (WorkerAction) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_control_proto_enumTypes[2]
+	return &file_buildmaster_v1_control_proto_enumTypes[3]
 }
 
 func (x WorkerAction) Number() protoreflect.EnumNumber {
@@ -190,7 +252,7 @@ func (x WorkerAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WorkerAction.Descriptor instead.
 func (WorkerAction) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{3}
 }
 
 // ReconfigureRequest asks the master to load a new configuration.
@@ -534,6 +596,133 @@ func (x *ServiceChange) GetKind() ChangeKind {
 	return ChangeKind_CHANGE_KIND_UNSPECIFIED
 }
 
+// StopMasterRequest asks the master to stop, or to shut down cleanly.
+type StopMasterRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Mode          StopMode               `protobuf:"varint,2,opt,name=mode,proto3,enum=buildmaster.v1.StopMode" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopMasterRequest) Reset() {
+	*x = StopMasterRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopMasterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopMasterRequest) ProtoMessage() {}
+
+func (x *StopMasterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopMasterRequest.ProtoReflect.Descriptor instead.
+func (*StopMasterRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StopMasterRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *StopMasterRequest) GetMode() StopMode {
+	if x != nil {
+		return x.Mode
+	}
+	return StopMode_STOP_MODE_UNSPECIFIED
+}
+
+// StopMasterResponse answers a StopMasterRequest.
+type StopMasterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The master is stopping now (STOP_MODE_NOW).
+	Stopping bool `protobuf:"varint,1,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	// A clean shutdown is under way (after the request).
+	CleanShutdown bool `protobuf:"varint,2,opt,name=clean_shutdown,json=cleanShutdown,proto3" json:"clean_shutdown,omitempty"`
+	// Builds still running (or starting), which the clean shutdown waits for.
+	RunningBuilds int32 `protobuf:"varint,3,opt,name=running_builds,json=runningBuilds,proto3" json:"running_builds,omitempty"`
+	// The request changed nothing: the clean shutdown was already under way
+	// (STOP_MODE_CLEAN), or there was none to cancel (STOP_MODE_CANCEL).
+	Unchanged     bool `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StopMasterResponse) Reset() {
+	*x = StopMasterResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StopMasterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StopMasterResponse) ProtoMessage() {}
+
+func (x *StopMasterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StopMasterResponse.ProtoReflect.Descriptor instead.
+func (*StopMasterResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StopMasterResponse) GetStopping() bool {
+	if x != nil {
+		return x.Stopping
+	}
+	return false
+}
+
+func (x *StopMasterResponse) GetCleanShutdown() bool {
+	if x != nil {
+		return x.CleanShutdown
+	}
+	return false
+}
+
+func (x *StopMasterResponse) GetRunningBuilds() int32 {
+	if x != nil {
+		return x.RunningBuilds
+	}
+	return 0
+}
+
+func (x *StopMasterResponse) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
+}
+
 // GetTreeRequest asks for the live supervision tree.
 type GetTreeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -544,7 +733,7 @@ type GetTreeRequest struct {
 
 func (x *GetTreeRequest) Reset() {
 	*x = GetTreeRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +745,7 @@ func (x *GetTreeRequest) String() string {
 func (*GetTreeRequest) ProtoMessage() {}
 
 func (x *GetTreeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +758,7 @@ func (x *GetTreeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTreeRequest.ProtoReflect.Descriptor instead.
 func (*GetTreeRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetTreeRequest) GetToken() string {
@@ -590,7 +779,7 @@ type GetTreeResponse struct {
 
 func (x *GetTreeResponse) Reset() {
 	*x = GetTreeResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +791,7 @@ func (x *GetTreeResponse) String() string {
 func (*GetTreeResponse) ProtoMessage() {}
 
 func (x *GetTreeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +804,7 @@ func (x *GetTreeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTreeResponse.ProtoReflect.Descriptor instead.
 func (*GetTreeResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetTreeResponse) GetRoot() *TreeNode {
@@ -640,7 +829,8 @@ type TreeNode struct {
 	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	// The service kind: master, botmaster, worker, builder, scheduler …
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	// starting, running, restarting, stopping.
+	// starting, running, restarting, stopping; or, for a running service, its
+	// condition when it has one, e.g. "degraded: disk full" on db.
 	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
 	// How many times this actor has been restarted by its parent.
 	Restarts    int64    `protobuf:"varint,5,opt,name=restarts,proto3" json:"restarts,omitempty"`
@@ -656,7 +846,7 @@ type TreeNode struct {
 
 func (x *TreeNode) Reset() {
 	*x = TreeNode{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +858,7 @@ func (x *TreeNode) String() string {
 func (*TreeNode) ProtoMessage() {}
 
 func (x *TreeNode) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +871,7 @@ func (x *TreeNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeNode.ProtoReflect.Descriptor instead.
 func (*TreeNode) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TreeNode) GetName() string {
@@ -758,7 +948,7 @@ type Failure struct {
 
 func (x *Failure) Reset() {
 	*x = Failure{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +960,7 @@ func (x *Failure) String() string {
 func (*Failure) ProtoMessage() {}
 
 func (x *Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +973,7 @@ func (x *Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Failure.ProtoReflect.Descriptor instead.
 func (*Failure) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Failure) GetReason() string {
@@ -815,7 +1005,7 @@ type ControlError struct {
 
 func (x *ControlError) Reset() {
 	*x = ControlError{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1017,7 @@ func (x *ControlError) String() string {
 func (*ControlError) ProtoMessage() {}
 
 func (x *ControlError) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1030,7 @@ func (x *ControlError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlError.ProtoReflect.Descriptor instead.
 func (*ControlError) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ControlError) GetCode() ControlErrorCode {
@@ -871,7 +1061,7 @@ type SendChangeRequest struct {
 
 func (x *SendChangeRequest) Reset() {
 	*x = SendChangeRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1073,7 @@ func (x *SendChangeRequest) String() string {
 func (*SendChangeRequest) ProtoMessage() {}
 
 func (x *SendChangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1086,7 @@ func (x *SendChangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendChangeRequest.ProtoReflect.Descriptor instead.
 func (*SendChangeRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendChangeRequest) GetToken() string {
@@ -923,7 +1113,7 @@ type SendChangeResponse struct {
 
 func (x *SendChangeResponse) Reset() {
 	*x = SendChangeResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1125,7 @@ func (x *SendChangeResponse) String() string {
 func (*SendChangeResponse) ProtoMessage() {}
 
 func (x *SendChangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1138,7 @@ func (x *SendChangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendChangeResponse.ProtoReflect.Descriptor instead.
 func (*SendChangeResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SendChangeResponse) GetChangeid() uint64 {
@@ -980,7 +1170,7 @@ type ForceBuildRequest struct {
 
 func (x *ForceBuildRequest) Reset() {
 	*x = ForceBuildRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1182,7 @@ func (x *ForceBuildRequest) String() string {
 func (*ForceBuildRequest) ProtoMessage() {}
 
 func (x *ForceBuildRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1195,7 @@ func (x *ForceBuildRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForceBuildRequest.ProtoReflect.Descriptor instead.
 func (*ForceBuildRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ForceBuildRequest) GetToken() string {
@@ -1097,7 +1287,7 @@ type ForceBuildResponse struct {
 
 func (x *ForceBuildResponse) Reset() {
 	*x = ForceBuildResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1299,7 @@ func (x *ForceBuildResponse) String() string {
 func (*ForceBuildResponse) ProtoMessage() {}
 
 func (x *ForceBuildResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1312,7 @@ func (x *ForceBuildResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForceBuildResponse.ProtoReflect.Descriptor instead.
 func (*ForceBuildResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ForceBuildResponse) GetBuildsetid() uint64 {
@@ -1161,7 +1351,7 @@ type StopBuildRequest struct {
 
 func (x *StopBuildRequest) Reset() {
 	*x = StopBuildRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1363,7 @@ func (x *StopBuildRequest) String() string {
 func (*StopBuildRequest) ProtoMessage() {}
 
 func (x *StopBuildRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1376,7 @@ func (x *StopBuildRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopBuildRequest.ProtoReflect.Descriptor instead.
 func (*StopBuildRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StopBuildRequest) GetToken() string {
@@ -1227,7 +1417,7 @@ type StopBuildResponse struct {
 
 func (x *StopBuildResponse) Reset() {
 	*x = StopBuildResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1429,7 @@ func (x *StopBuildResponse) String() string {
 func (*StopBuildResponse) ProtoMessage() {}
 
 func (x *StopBuildResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1442,7 @@ func (x *StopBuildResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopBuildResponse.ProtoReflect.Descriptor instead.
 func (*StopBuildResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StopBuildResponse) GetBuildid() uint64 {
@@ -1275,7 +1465,7 @@ type WorkerControlRequest struct {
 
 func (x *WorkerControlRequest) Reset() {
 	*x = WorkerControlRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1477,7 @@ func (x *WorkerControlRequest) String() string {
 func (*WorkerControlRequest) ProtoMessage() {}
 
 func (x *WorkerControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1490,7 @@ func (x *WorkerControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerControlRequest.ProtoReflect.Descriptor instead.
 func (*WorkerControlRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WorkerControlRequest) GetToken() string {
@@ -1335,7 +1525,7 @@ type WorkerControlResponse struct {
 
 func (x *WorkerControlResponse) Reset() {
 	*x = WorkerControlResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1537,7 @@ func (x *WorkerControlResponse) String() string {
 func (*WorkerControlResponse) ProtoMessage() {}
 
 func (x *WorkerControlResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1550,7 @@ func (x *WorkerControlResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerControlResponse.ProtoReflect.Descriptor instead.
 func (*WorkerControlResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WorkerControlResponse) GetConnected() bool {
@@ -1390,7 +1580,7 @@ type CleanupRequest struct {
 
 func (x *CleanupRequest) Reset() {
 	*x = CleanupRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +1592,7 @@ func (x *CleanupRequest) String() string {
 func (*CleanupRequest) ProtoMessage() {}
 
 func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1415,7 +1605,7 @@ func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupRequest.ProtoReflect.Descriptor instead.
 func (*CleanupRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CleanupRequest) GetToken() string {
@@ -1453,7 +1643,7 @@ type CleanupResponse struct {
 
 func (x *CleanupResponse) Reset() {
 	*x = CleanupResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1655,7 @@ func (x *CleanupResponse) String() string {
 func (*CleanupResponse) ProtoMessage() {}
 
 func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1668,7 @@ func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupResponse.ProtoReflect.Descriptor instead.
 func (*CleanupResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CleanupResponse) GetBuilds() int64 {
@@ -1605,7 +1795,15 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\amessage\x18\x05 \x01(\tR\amessage\"S\n" +
 	"\rServiceChange\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12.\n" +
-	"\x04kind\x18\x02 \x01(\x0e2\x1a.buildmaster.v1.ChangeKindR\x04kind\",\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1a.buildmaster.v1.ChangeKindR\x04kind\"]\n" +
+	"\x11StopMasterRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12,\n" +
+	"\x04mode\x18\x02 \x01(\x0e2\x18.buildmaster.v1.StopModeR\x04mode\"\x9c\x01\n" +
+	"\x12StopMasterResponse\x12\x1a\n" +
+	"\bstopping\x18\x01 \x01(\bR\bstopping\x12%\n" +
+	"\x0eclean_shutdown\x18\x02 \x01(\bR\rcleanShutdown\x12%\n" +
+	"\x0erunning_builds\x18\x03 \x01(\x05R\rrunningBuilds\x12\x1c\n" +
+	"\tunchanged\x18\x04 \x01(\bR\tunchanged\",\n" +
 	"\x0eGetTreeRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"_\n" +
 	"\x0fGetTreeResponse\x12,\n" +
@@ -1696,7 +1894,13 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHANGE_KIND_ADDED\x10\x01\x12\x17\n" +
 	"\x13CHANGE_KIND_REMOVED\x10\x02\x12\x17\n" +
-	"\x13CHANGE_KIND_CHANGED\x10\x03*\xa6\x01\n" +
+	"\x13CHANGE_KIND_CHANGED\x10\x03*y\n" +
+	"\bStopMode\x12\x19\n" +
+	"\x15STOP_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTOP_MODE_NOW\x10\x01\x12\x13\n" +
+	"\x0fSTOP_MODE_CLEAN\x10\x02\x12\x14\n" +
+	"\x10STOP_MODE_CANCEL\x10\x03\x12\x14\n" +
+	"\x10STOP_MODE_TOGGLE\x10\x04*\xa6\x01\n" +
 	"\x10ControlErrorCode\x12\"\n" +
 	"\x1eCONTROL_ERROR_CODE_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"CONTROL_ERROR_CODE_UNAUTHENTICATED\x10\x01\x12\x1d\n" +
@@ -1721,57 +1925,61 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_control_proto_rawDescData
 }
 
-var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
-	(ControlErrorCode)(0),         // 1: buildmaster.v1.ControlErrorCode
-	(WorkerAction)(0),             // 2: buildmaster.v1.WorkerAction
-	(*ReconfigureRequest)(nil),    // 3: buildmaster.v1.ReconfigureRequest
-	(*ReconfigureResponse)(nil),   // 4: buildmaster.v1.ReconfigureResponse
-	(*ConfigError)(nil),           // 5: buildmaster.v1.ConfigError
-	(*ServiceChange)(nil),         // 6: buildmaster.v1.ServiceChange
-	(*GetTreeRequest)(nil),        // 7: buildmaster.v1.GetTreeRequest
-	(*GetTreeResponse)(nil),       // 8: buildmaster.v1.GetTreeResponse
-	(*TreeNode)(nil),              // 9: buildmaster.v1.TreeNode
-	(*Failure)(nil),               // 10: buildmaster.v1.Failure
-	(*ControlError)(nil),          // 11: buildmaster.v1.ControlError
-	(*SendChangeRequest)(nil),     // 12: buildmaster.v1.SendChangeRequest
-	(*SendChangeResponse)(nil),    // 13: buildmaster.v1.SendChangeResponse
-	(*ForceBuildRequest)(nil),     // 14: buildmaster.v1.ForceBuildRequest
-	(*ForceBuildResponse)(nil),    // 15: buildmaster.v1.ForceBuildResponse
-	(*StopBuildRequest)(nil),      // 16: buildmaster.v1.StopBuildRequest
-	(*StopBuildResponse)(nil),     // 17: buildmaster.v1.StopBuildResponse
-	(*WorkerControlRequest)(nil),  // 18: buildmaster.v1.WorkerControlRequest
-	(*WorkerControlResponse)(nil), // 19: buildmaster.v1.WorkerControlResponse
-	(*CleanupRequest)(nil),        // 20: buildmaster.v1.CleanupRequest
-	(*CleanupResponse)(nil),       // 21: buildmaster.v1.CleanupResponse
-	nil,                           // 22: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	(*MasterConfig)(nil),          // 23: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
-	(*Change)(nil),                // 26: buildmaster.v1.Change
+	(StopMode)(0),                 // 1: buildmaster.v1.StopMode
+	(ControlErrorCode)(0),         // 2: buildmaster.v1.ControlErrorCode
+	(WorkerAction)(0),             // 3: buildmaster.v1.WorkerAction
+	(*ReconfigureRequest)(nil),    // 4: buildmaster.v1.ReconfigureRequest
+	(*ReconfigureResponse)(nil),   // 5: buildmaster.v1.ReconfigureResponse
+	(*ConfigError)(nil),           // 6: buildmaster.v1.ConfigError
+	(*ServiceChange)(nil),         // 7: buildmaster.v1.ServiceChange
+	(*StopMasterRequest)(nil),     // 8: buildmaster.v1.StopMasterRequest
+	(*StopMasterResponse)(nil),    // 9: buildmaster.v1.StopMasterResponse
+	(*GetTreeRequest)(nil),        // 10: buildmaster.v1.GetTreeRequest
+	(*GetTreeResponse)(nil),       // 11: buildmaster.v1.GetTreeResponse
+	(*TreeNode)(nil),              // 12: buildmaster.v1.TreeNode
+	(*Failure)(nil),               // 13: buildmaster.v1.Failure
+	(*ControlError)(nil),          // 14: buildmaster.v1.ControlError
+	(*SendChangeRequest)(nil),     // 15: buildmaster.v1.SendChangeRequest
+	(*SendChangeResponse)(nil),    // 16: buildmaster.v1.SendChangeResponse
+	(*ForceBuildRequest)(nil),     // 17: buildmaster.v1.ForceBuildRequest
+	(*ForceBuildResponse)(nil),    // 18: buildmaster.v1.ForceBuildResponse
+	(*StopBuildRequest)(nil),      // 19: buildmaster.v1.StopBuildRequest
+	(*StopBuildResponse)(nil),     // 20: buildmaster.v1.StopBuildResponse
+	(*WorkerControlRequest)(nil),  // 21: buildmaster.v1.WorkerControlRequest
+	(*WorkerControlResponse)(nil), // 22: buildmaster.v1.WorkerControlResponse
+	(*CleanupRequest)(nil),        // 23: buildmaster.v1.CleanupRequest
+	(*CleanupResponse)(nil),       // 24: buildmaster.v1.CleanupResponse
+	nil,                           // 25: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	(*MasterConfig)(nil),          // 26: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*Change)(nil),                // 29: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	23, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
-	5,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
-	6,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	24, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	26, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	6,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
+	7,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
+	27, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
-	9,  // 5: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
-	10, // 6: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
-	9,  // 7: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	25, // 8: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
-	1,  // 9: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	26, // 10: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	22, // 11: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	2,  // 12: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
-	24, // 13: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	1,  // 5: buildmaster.v1.StopMasterRequest.mode:type_name -> buildmaster.v1.StopMode
+	12, // 6: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
+	13, // 7: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
+	12, // 8: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
+	28, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	2,  // 10: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
+	29, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	25, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	3,  // 13: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
+	27, // 14: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -1787,8 +1995,8 @@ func file_buildmaster_v1_control_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   20,
+			NumEnums:      4,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1892,6 +1892,8 @@ type Command struct {
 	//	*Command_ConfigureMaster
 	//	*Command_SetLogLines
 	//	*Command_Expire
+	//	*Command_MasterActive
+	//	*Command_MasterStopped
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2132,6 +2134,24 @@ func (x *Command) GetExpire() *Expire {
 	return nil
 }
 
+func (x *Command) GetMasterActive() *MasterActive {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_MasterActive); ok {
+			return x.MasterActive
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetMasterStopped() *MasterStopped {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_MasterStopped); ok {
+			return x.MasterStopped
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2224,6 +2244,14 @@ type Command_Expire struct {
 	Expire *Expire `protobuf:"bytes,31,opt,name=expire,proto3,oneof"`
 }
 
+type Command_MasterActive struct {
+	MasterActive *MasterActive `protobuf:"bytes,21,opt,name=master_active,json=masterActive,proto3,oneof"`
+}
+
+type Command_MasterStopped struct {
+	MasterStopped *MasterStopped `protobuf:"bytes,22,opt,name=master_stopped,json=masterStopped,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2268,15 +2296,26 @@ func (*Command_SetLogLines) isCommand_Kind() {}
 
 func (*Command_Expire) isCommand_Kind() {}
 
-// ConfigureMaster records which schedulers and change sources a master runs
+func (*Command_MasterActive) isCommand_Kind() {}
+
+func (*Command_MasterStopped) isCommand_Kind() {}
+
+// ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
 // or added, by name and marked as run by masterid; those the master ran and
-// no longer lists are marked as run by none.
+// no longer lists are marked as run by none. Builders (builder_masters, and
+// Buildbot's updateBuilderInfo): each is found, or added, by name, gets the
+// description and tags given, and has masterid in its masterids; the others
+// lose it. Workers (configured_workers): each is found, or added, by name,
+// and its configured_on holds, for masterid, exactly the builders listed
+// with it; the other workers are configured on no builder of masterid.
 type ConfigureMaster struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Masterid      uint64                 `protobuf:"varint,1,opt,name=masterid,proto3" json:"masterid,omitempty"`
 	Schedulers    []string               `protobuf:"bytes,2,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
 	ChangeSources []string               `protobuf:"bytes,3,rep,name=change_sources,json=changeSources,proto3" json:"change_sources,omitempty"`
+	Builders      []*ConfiguredBuilder   `protobuf:"bytes,4,rep,name=builders,proto3" json:"builders,omitempty"`
+	Workers       []*ConfiguredWorker    `protobuf:"bytes,5,rep,name=workers,proto3" json:"workers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2332,6 +2371,246 @@ func (x *ConfigureMaster) GetChangeSources() []string {
 	return nil
 }
 
+func (x *ConfigureMaster) GetBuilders() []*ConfiguredBuilder {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ConfigureMaster) GetWorkers() []*ConfiguredWorker {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+// ConfiguredBuilder is one builder of a ConfigureMaster.
+type ConfiguredBuilder struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Tags          []string               `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredBuilder) Reset() {
+	*x = ConfiguredBuilder{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredBuilder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredBuilder) ProtoMessage() {}
+
+func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
+func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ConfiguredBuilder) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredBuilder) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ConfiguredBuilder) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+// ConfiguredWorker is one worker of a ConfigureMaster: the names of the
+// builders of that master that list it (each one of its builders).
+type ConfiguredWorker struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Builders      []string               `protobuf:"bytes,2,rep,name=builders,proto3" json:"builders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredWorker) Reset() {
+	*x = ConfiguredWorker{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredWorker) ProtoMessage() {}
+
+func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
+func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ConfiguredWorker) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredWorker) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+// MasterActive is a running master's heartbeat (Buildbot's masterActive):
+// the master is marked active, its last_active set to time.
+type MasterActive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Masterid      uint64                 `protobuf:"varint,1,opt,name=masterid,proto3" json:"masterid,omitempty"`
+	Time          int64                  `protobuf:"varint,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterActive) Reset() {
+	*x = MasterActive{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterActive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterActive) ProtoMessage() {}
+
+func (x *MasterActive) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
+func (*MasterActive) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MasterActive) GetMasterid() uint64 {
+	if x != nil {
+		return x.Masterid
+	}
+	return 0
+}
+
+func (x *MasterActive) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
+// MasterStopped marks a master that stops inactive, its last_active set to
+// time (when it stopped), and does the housekeeping MasterStarted does
+// (Buildbot's masterStopped): whatever it still ran ends as RETRY, its
+// claims are dropped, and it is deconfigured (builders, workers, schedulers,
+// change sources). Its result counts the housekeeping as MasterStarted's.
+type MasterStopped struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Masterid      uint64                 `protobuf:"varint,1,opt,name=masterid,proto3" json:"masterid,omitempty"`
+	Time          int64                  `protobuf:"varint,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterStopped) Reset() {
+	*x = MasterStopped{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterStopped) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterStopped) ProtoMessage() {}
+
+func (x *MasterStopped) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
+func (*MasterStopped) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MasterStopped) GetMasterid() uint64 {
+	if x != nil {
+		return x.Masterid
+	}
+	return 0
+}
+
+func (x *MasterStopped) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
 // AddChange adds a change (changeid assigned) and finds or creates its sourcestamp.
 type AddChange struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -2349,7 +2628,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2361,7 +2640,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +2653,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -2407,7 +2686,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2419,7 +2698,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +2711,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -2468,7 +2747,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2759,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2772,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -2545,7 +2824,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2836,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2849,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -2677,7 +2956,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +2968,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +2981,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -2751,7 +3030,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2763,7 +3042,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2776,7 +3055,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -2868,7 +3147,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2880,7 +3159,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2893,7 +3172,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -2958,7 +3237,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2970,7 +3249,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2983,7 +3262,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -3028,7 +3307,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +3319,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +3332,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -3083,7 +3362,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3095,7 +3374,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3108,7 +3387,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LogLines) GetLogid() uint64 {
@@ -3145,7 +3424,7 @@ type SetLogLines struct {
 
 func (x *SetLogLines) Reset() {
 	*x = SetLogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +3436,7 @@ func (x *SetLogLines) String() string {
 func (*SetLogLines) ProtoMessage() {}
 
 func (x *SetLogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3449,7 @@ func (x *SetLogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLogLines.ProtoReflect.Descriptor instead.
 func (*SetLogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SetLogLines) GetLogs() []*LogLines {
@@ -3199,7 +3478,7 @@ type Expire struct {
 
 func (x *Expire) Reset() {
 	*x = Expire{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3211,7 +3490,7 @@ func (x *Expire) String() string {
 func (*Expire) ProtoMessage() {}
 
 func (x *Expire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3224,7 +3503,7 @@ func (x *Expire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expire.ProtoReflect.Descriptor instead.
 func (*Expire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Expire) GetBuilds() []uint64 {
@@ -3279,7 +3558,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3291,7 +3570,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3304,7 +3583,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -3338,7 +3617,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +3629,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +3642,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -3441,7 +3720,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3453,7 +3732,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3466,7 +3745,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -3533,7 +3812,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3824,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3837,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -3595,7 +3874,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3607,7 +3886,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3620,7 +3899,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -3648,7 +3927,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3660,7 +3939,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3673,7 +3952,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -3700,7 +3979,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3712,7 +3991,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3725,7 +4004,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -3747,7 +4026,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3759,7 +4038,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3772,7 +4051,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -3807,7 +4086,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3819,7 +4098,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3832,7 +4111,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -3863,7 +4142,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3875,7 +4154,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3888,7 +4167,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -3942,7 +4221,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3954,7 +4233,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3967,7 +4246,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4238,7 +4517,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xb8\f\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xc5\r\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4266,14 +4545,31 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
 	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12A\n" +
 	"\rset_log_lines\x18\x1e \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLines\x120\n" +
-	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expireB\x06\n" +
-	"\x04kind\"t\n" +
+	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expire\x12C\n" +
+	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
+	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStoppedB\x06\n" +
+	"\x04kind\"\xef\x01\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
 	"\n" +
 	"schedulers\x18\x02 \x03(\tR\n" +
 	"schedulers\x12%\n" +
-	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\"q\n" +
+	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\x12=\n" +
+	"\bbuilders\x18\x04 \x03(\v2!.buildmaster.v1.ConfiguredBuilderR\bbuilders\x12:\n" +
+	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\"]\n" +
+	"\x11ConfiguredBuilder\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\"B\n" +
+	"\x10ConfiguredWorker\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bbuilders\x18\x02 \x03(\tR\bbuilders\">\n" +
+	"\fMasterActive\x12\x1a\n" +
+	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
+	"\x04time\x18\x02 \x01(\x03R\x04time\"?\n" +
+	"\rMasterStopped\x12\x1a\n" +
+	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
+	"\x04time\x18\x02 \x01(\x03R\x04time\"q\n" +
 	"\tAddChange\x12.\n" +
 	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\x124\n" +
 	"\x05state\x18\x02 \x01(\v2\x1e.buildmaster.v1.SetObjectStateR\x05state\"S\n" +
@@ -4436,7 +4732,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Property)(nil),              // 0: buildmaster.v1.Property
 	(*Master)(nil),                // 1: buildmaster.v1.Master
@@ -4462,29 +4758,33 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*UserInfo)(nil),              // 21: buildmaster.v1.UserInfo
 	(*Command)(nil),               // 22: buildmaster.v1.Command
 	(*ConfigureMaster)(nil),       // 23: buildmaster.v1.ConfigureMaster
-	(*AddChange)(nil),             // 24: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 25: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 26: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 27: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 28: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 29: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 30: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 31: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 32: buildmaster.v1.AppendLog
-	(*LogLines)(nil),              // 33: buildmaster.v1.LogLines
-	(*SetLogLines)(nil),           // 34: buildmaster.v1.SetLogLines
-	(*Expire)(nil),                // 35: buildmaster.v1.Expire
-	(*FinishLog)(nil),             // 36: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 37: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 38: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 39: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 40: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 41: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 42: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 43: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 44: buildmaster.v1.WorkerDisconnected
-	(*SetObjectState)(nil),        // 45: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 46: buildmaster.v1.CommandResult
+	(*ConfiguredBuilder)(nil),     // 24: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 25: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 26: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 27: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 28: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 29: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 30: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 31: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 32: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 33: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 34: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 35: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 36: buildmaster.v1.AppendLog
+	(*LogLines)(nil),              // 37: buildmaster.v1.LogLines
+	(*SetLogLines)(nil),           // 38: buildmaster.v1.SetLogLines
+	(*Expire)(nil),                // 39: buildmaster.v1.Expire
+	(*FinishLog)(nil),             // 40: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 41: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 42: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 43: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 44: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 45: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 46: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 47: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 48: buildmaster.v1.WorkerDisconnected
+	(*SetObjectState)(nil),        // 49: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 50: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -4493,47 +4793,51 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
 	11, // 4: buildmaster.v1.Log.lost:type_name -> buildmaster.v1.LineRange
 	14, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	24, // 6: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	25, // 7: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	26, // 8: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	27, // 9: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	28, // 10: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	29, // 11: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	30, // 12: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	31, // 13: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	32, // 14: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	36, // 15: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	37, // 16: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	38, // 17: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	39, // 18: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	40, // 19: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	41, // 20: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	42, // 21: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	43, // 22: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	44, // 23: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	45, // 24: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	28, // 6: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	29, // 7: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	30, // 8: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	31, // 9: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	32, // 10: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	33, // 11: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	34, // 12: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	35, // 13: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	36, // 14: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	40, // 15: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	41, // 16: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	42, // 17: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	43, // 18: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	44, // 19: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	45, // 20: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	46, // 21: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	47, // 22: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	48, // 23: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	49, // 24: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	23, // 25: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	34, // 26: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
-	35, // 27: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
-	2,  // 28: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	45, // 29: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 30: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 31: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 32: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	30, // 33: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	11, // 34: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	33, // 35: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	32, // 36: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	30, // 37: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	33, // 38: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	37, // 39: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	33, // 40: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	0,  // 41: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	38, // 26: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
+	39, // 27: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
+	26, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	27, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	24, // 30: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	25, // 31: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	2,  // 32: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	49, // 33: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 34: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 35: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 36: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	34, // 37: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	11, // 38: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	37, // 39: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	36, // 40: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	34, // 41: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	37, // 42: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	41, // 43: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	37, // 44: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	0,  // 45: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4568,15 +4872,17 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_ConfigureMaster)(nil),
 		(*Command_SetLogLines)(nil),
 		(*Command_Expire)(nil),
+		(*Command_MasterActive)(nil),
+		(*Command_MasterStopped)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[30].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   47,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

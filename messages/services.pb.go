@@ -414,6 +414,180 @@ func (x *WorkerState) GetStopping() bool {
 	return false
 }
 
+// SchedulerState is what a scheduler's actor publishes on its tree node.
+type SchedulerState struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config *SchedulerConfig       `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// periodic, nightly: when it builds next (unset when it cannot tell).
+	NextBuild *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=next_build,json=nextBuild,proto3" json:"next_build,omitempty"`
+	// The last error the scheduler met (a cron expression it cannot use, a
+	// buildset the state refused …), "" when none since its config last
+	// changed; each is logged too.
+	LastError     string                 `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchedulerState) Reset() {
+	*x = SchedulerState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchedulerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchedulerState) ProtoMessage() {}
+
+func (x *SchedulerState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchedulerState.ProtoReflect.Descriptor instead.
+func (*SchedulerState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SchedulerState) GetConfig() *SchedulerConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *SchedulerState) GetNextBuild() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextBuild
+	}
+	return nil
+}
+
+func (x *SchedulerState) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *SchedulerState) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+// Distribute switches botmaster/brd's distribution of build requests on or
+// off (off: Buildbot's clean shutdown, no new build starts; on again: it
+// looks at every builder). brd answers DistributionState.
+type Distribute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enabled       bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Distribute) Reset() {
+	*x = Distribute{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Distribute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Distribute) ProtoMessage() {}
+
+func (x *Distribute) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Distribute.ProtoReflect.Descriptor instead.
+func (*Distribute) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Distribute) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+// DistributionState answers Distribute.
+type DistributionState struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Builds brd has started (or is starting) that have not finished.
+	ReservedBuilds int32 `protobuf:"varint,2,opt,name=reserved_builds,json=reservedBuilds,proto3" json:"reserved_builds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DistributionState) Reset() {
+	*x = DistributionState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DistributionState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DistributionState) ProtoMessage() {}
+
+func (x *DistributionState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DistributionState.ProtoReflect.Descriptor instead.
+func (*DistributionState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DistributionState) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *DistributionState) GetReservedBuilds() int32 {
+	if x != nil {
+		return x.ReservedBuilds
+	}
+	return 0
+}
+
 // MaybeStartBuilds wakes the build request distributor (botmaster/brd) for
 // the named builders: new or unclaimed requests may be waiting for them.
 // Empty builders means every builder.
@@ -426,7 +600,7 @@ type MaybeStartBuilds struct {
 
 func (x *MaybeStartBuilds) Reset() {
 	*x = MaybeStartBuilds{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +612,7 @@ func (x *MaybeStartBuilds) String() string {
 func (*MaybeStartBuilds) ProtoMessage() {}
 
 func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +625,7 @@ func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaybeStartBuilds.ProtoReflect.Descriptor instead.
 func (*MaybeStartBuilds) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MaybeStartBuilds) GetBuilders() []string {
@@ -477,7 +651,7 @@ type WorkerAvailable struct {
 
 func (x *WorkerAvailable) Reset() {
 	*x = WorkerAvailable{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +663,7 @@ func (x *WorkerAvailable) String() string {
 func (*WorkerAvailable) ProtoMessage() {}
 
 func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +676,7 @@ func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerAvailable.ProtoReflect.Descriptor instead.
 func (*WorkerAvailable) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WorkerAvailable) GetWorker() string {
@@ -546,7 +720,7 @@ type StartBuild struct {
 
 func (x *StartBuild) Reset() {
 	*x = StartBuild{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +732,7 @@ func (x *StartBuild) String() string {
 func (*StartBuild) ProtoMessage() {}
 
 func (x *StartBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +745,7 @@ func (x *StartBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartBuild.ProtoReflect.Descriptor instead.
 func (*StartBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartBuild) GetBrids() []uint64 {
@@ -601,7 +775,7 @@ type BuildFinished struct {
 
 func (x *BuildFinished) Reset() {
 	*x = BuildFinished{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +787,7 @@ func (x *BuildFinished) String() string {
 func (*BuildFinished) ProtoMessage() {}
 
 func (x *BuildFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +800,7 @@ func (x *BuildFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildFinished.ProtoReflect.Descriptor instead.
 func (*BuildFinished) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BuildFinished) GetBuilder() string {
@@ -668,7 +842,7 @@ type Retire struct {
 
 func (x *Retire) Reset() {
 	*x = Retire{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +854,7 @@ func (x *Retire) String() string {
 func (*Retire) ProtoMessage() {}
 
 func (x *Retire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +867,7 @@ func (x *Retire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retire.ProtoReflect.Descriptor instead.
 func (*Retire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{13}
 }
 
 // ChangeAdded tells the scheduler manager (and through it every scheduler)
@@ -708,7 +882,7 @@ type ChangeAdded struct {
 
 func (x *ChangeAdded) Reset() {
 	*x = ChangeAdded{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +894,7 @@ func (x *ChangeAdded) String() string {
 func (*ChangeAdded) ProtoMessage() {}
 
 func (x *ChangeAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +907,7 @@ func (x *ChangeAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeAdded.ProtoReflect.Descriptor instead.
 func (*ChangeAdded) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ChangeAdded) GetChange() *Change {
@@ -758,7 +932,7 @@ type TriggerBuilds struct {
 
 func (x *TriggerBuilds) Reset() {
 	*x = TriggerBuilds{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +944,7 @@ func (x *TriggerBuilds) String() string {
 func (*TriggerBuilds) ProtoMessage() {}
 
 func (x *TriggerBuilds) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +957,7 @@ func (x *TriggerBuilds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerBuilds.ProtoReflect.Descriptor instead.
 func (*TriggerBuilds) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TriggerBuilds) GetScheduler() string {
@@ -833,7 +1007,7 @@ type Triggered struct {
 
 func (x *Triggered) Reset() {
 	*x = Triggered{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1019,7 @@ func (x *Triggered) String() string {
 func (*Triggered) ProtoMessage() {}
 
 func (x *Triggered) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1032,7 @@ func (x *Triggered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Triggered.ProtoReflect.Descriptor instead.
 func (*Triggered) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Triggered) GetBuildsetid() uint64 {
@@ -895,7 +1069,7 @@ type BuildsetAdded struct {
 
 func (x *BuildsetAdded) Reset() {
 	*x = BuildsetAdded{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1081,7 @@ func (x *BuildsetAdded) String() string {
 func (*BuildsetAdded) ProtoMessage() {}
 
 func (x *BuildsetAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1094,7 @@ func (x *BuildsetAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildsetAdded.ProtoReflect.Descriptor instead.
 func (*BuildsetAdded) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BuildsetAdded) GetBuildsetid() uint64 {
@@ -956,7 +1130,7 @@ type BuildsetCompleted struct {
 
 func (x *BuildsetCompleted) Reset() {
 	*x = BuildsetCompleted{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1142,7 @@ func (x *BuildsetCompleted) String() string {
 func (*BuildsetCompleted) ProtoMessage() {}
 
 func (x *BuildsetCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1155,7 @@ func (x *BuildsetCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildsetCompleted.ProtoReflect.Descriptor instead.
 func (*BuildsetCompleted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BuildsetCompleted) GetBuildsetid() uint64 {
@@ -1014,7 +1188,7 @@ type LogWrite struct {
 
 func (x *LogWrite) Reset() {
 	*x = LogWrite{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1200,7 @@ func (x *LogWrite) String() string {
 func (*LogWrite) ProtoMessage() {}
 
 func (x *LogWrite) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1213,7 @@ func (x *LogWrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogWrite.ProtoReflect.Descriptor instead.
 func (*LogWrite) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LogWrite) GetLogid() uint64 {
@@ -1068,7 +1242,7 @@ type LogWritten struct {
 
 func (x *LogWritten) Reset() {
 	*x = LogWritten{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1254,7 @@ func (x *LogWritten) String() string {
 func (*LogWritten) ProtoMessage() {}
 
 func (x *LogWritten) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1267,7 @@ func (x *LogWritten) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogWritten.ProtoReflect.Descriptor instead.
 func (*LogWritten) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LogWritten) GetLogid() uint64 {
@@ -1128,7 +1302,7 @@ type CachesState struct {
 
 func (x *CachesState) Reset() {
 	*x = CachesState{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1314,7 @@ func (x *CachesState) String() string {
 func (*CachesState) ProtoMessage() {}
 
 func (x *CachesState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1327,7 @@ func (x *CachesState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CachesState.ProtoReflect.Descriptor instead.
 func (*CachesState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CachesState) GetCaches() []*CacheStats {
@@ -1180,7 +1354,7 @@ type CacheStats struct {
 
 func (x *CacheStats) Reset() {
 	*x = CacheStats{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1366,7 @@ func (x *CacheStats) String() string {
 func (*CacheStats) ProtoMessage() {}
 
 func (x *CacheStats) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1379,7 @@ func (x *CacheStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CacheStats.ProtoReflect.Descriptor instead.
 func (*CacheStats) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CacheStats) GetName() string {
@@ -1284,7 +1458,20 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\x04info\x18\x05 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12)\n" +
 	"\x10running_commands\x18\x06 \x01(\x05R\x0frunningCommands\x12\x16\n" +
 	"\x06paused\x18\a \x01(\bR\x06paused\x12\x1a\n" +
-	"\bstopping\x18\b \x01(\bR\bstopping\".\n" +
+	"\bstopping\x18\b \x01(\bR\bstopping\"\xe3\x01\n" +
+	"\x0eSchedulerState\x127\n" +
+	"\x06config\x18\x01 \x01(\v2\x1f.buildmaster.v1.SchedulerConfigR\x06config\x129\n" +
+	"\n" +
+	"next_build\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tnextBuild\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\"&\n" +
+	"\n" +
+	"Distribute\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\"V\n" +
+	"\x11DistributionState\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12'\n" +
+	"\x0freserved_builds\x18\x02 \x01(\x05R\x0ereservedBuilds\".\n" +
 	"\x10MaybeStartBuilds\x12\x1a\n" +
 	"\bbuilders\x18\x01 \x03(\tR\bbuilders\"~\n" +
 	"\x0fWorkerAvailable\x12\x16\n" +
@@ -1363,7 +1550,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -1371,43 +1558,50 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*AttachWorker)(nil),          // 3: buildmaster.v1.AttachWorker
 	(*SessionClosed)(nil),         // 4: buildmaster.v1.SessionClosed
 	(*WorkerState)(nil),           // 5: buildmaster.v1.WorkerState
-	(*MaybeStartBuilds)(nil),      // 6: buildmaster.v1.MaybeStartBuilds
-	(*WorkerAvailable)(nil),       // 7: buildmaster.v1.WorkerAvailable
-	(*StartBuild)(nil),            // 8: buildmaster.v1.StartBuild
-	(*BuildFinished)(nil),         // 9: buildmaster.v1.BuildFinished
-	(*Retire)(nil),                // 10: buildmaster.v1.Retire
-	(*ChangeAdded)(nil),           // 11: buildmaster.v1.ChangeAdded
-	(*TriggerBuilds)(nil),         // 12: buildmaster.v1.TriggerBuilds
-	(*Triggered)(nil),             // 13: buildmaster.v1.Triggered
-	(*BuildsetAdded)(nil),         // 14: buildmaster.v1.BuildsetAdded
-	(*BuildsetCompleted)(nil),     // 15: buildmaster.v1.BuildsetCompleted
-	(*LogWrite)(nil),              // 16: buildmaster.v1.LogWrite
-	(*LogWritten)(nil),            // 17: buildmaster.v1.LogWritten
-	(*CachesState)(nil),           // 18: buildmaster.v1.CachesState
-	(*CacheStats)(nil),            // 19: buildmaster.v1.CacheStats
-	(*MasterConfig)(nil),          // 20: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 21: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 22: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 23: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(*Change)(nil),                // 25: buildmaster.v1.Change
-	(*Property)(nil),              // 26: buildmaster.v1.Property
+	(*SchedulerState)(nil),        // 6: buildmaster.v1.SchedulerState
+	(*Distribute)(nil),            // 7: buildmaster.v1.Distribute
+	(*DistributionState)(nil),     // 8: buildmaster.v1.DistributionState
+	(*MaybeStartBuilds)(nil),      // 9: buildmaster.v1.MaybeStartBuilds
+	(*WorkerAvailable)(nil),       // 10: buildmaster.v1.WorkerAvailable
+	(*StartBuild)(nil),            // 11: buildmaster.v1.StartBuild
+	(*BuildFinished)(nil),         // 12: buildmaster.v1.BuildFinished
+	(*Retire)(nil),                // 13: buildmaster.v1.Retire
+	(*ChangeAdded)(nil),           // 14: buildmaster.v1.ChangeAdded
+	(*TriggerBuilds)(nil),         // 15: buildmaster.v1.TriggerBuilds
+	(*Triggered)(nil),             // 16: buildmaster.v1.Triggered
+	(*BuildsetAdded)(nil),         // 17: buildmaster.v1.BuildsetAdded
+	(*BuildsetCompleted)(nil),     // 18: buildmaster.v1.BuildsetCompleted
+	(*LogWrite)(nil),              // 19: buildmaster.v1.LogWrite
+	(*LogWritten)(nil),            // 20: buildmaster.v1.LogWritten
+	(*CachesState)(nil),           // 21: buildmaster.v1.CachesState
+	(*CacheStats)(nil),            // 22: buildmaster.v1.CacheStats
+	(*MasterConfig)(nil),          // 23: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 24: buildmaster.v1.ServiceChange
+	(*WorkerInfo)(nil),            // 25: buildmaster.v1.WorkerInfo
+	(*WorkerConfig)(nil),          // 26: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*SchedulerConfig)(nil),       // 28: buildmaster.v1.SchedulerConfig
+	(*Change)(nil),                // 29: buildmaster.v1.Change
+	(*Property)(nil),              // 30: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	20, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	21, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	22, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	23, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	24, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	22, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	25, // 6: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	26, // 7: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
-	19, // 8: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	23, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	24, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	25, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
+	26, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	27, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	25, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	28, // 6: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
+	27, // 7: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
+	27, // 8: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
+	29, // 9: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	30, // 10: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	22, // 11: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -1426,7 +1620,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -374,7 +374,12 @@ schedulers:
 // it runs again once the worker is back.
 func TestMasterKilledMidBuild(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	// The worker reconnects to the address it was given: the restarted
+	// master listens on the same one, reserved for this test meanwhile.
+	m := newMaster(t, "")
+	m.listen.remote = testkit.ReservedAddr(t)
+	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
+	m.start(binary)
 	w := startWorker(t, m, "w1", "pw1")
 	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")
@@ -688,7 +693,12 @@ func TestWorkerLoginRefused(t *testing.T) {
 // is over.
 func TestWorkerRemovedMidBuild(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
-	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	// The worker reconnects to the address it was given: the restarted
+	// master listens on the same one, reserved for this test meanwhile.
+	m := newMaster(t, "")
+	m.listen.remote = testkit.ReservedAddr(t)
+	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
+	m.start(binary)
 	w := startWorker(t, m, "w1", "pw1")
 	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")

@@ -113,13 +113,17 @@ type master struct {
 	cmd     *exec.Cmd
 	dir     string // data dir
 	cfgPath string
-	remote  string
-	debug   string
-	www     string
-	token   string
-	stdout  *lines
-	stderr  *lines
-	exited  chan error
+	// listen is what the config asks for: port 0 unless a test sets it.
+	listen struct{ remote, www, debug string }
+	// remote, www and debug are the addresses the running process printed
+	// it is bound to (start reads them).
+	remote string
+	debug  string
+	www    string
+	token  string
+	stdout *lines
+	stderr *lines
+	exited chan error
 }
 
 // masterConfig renders a config whose listeners are the given ports, with
@@ -129,7 +133,7 @@ func masterConfig(remote, www, debug, body string) string {
 }
 
 // startMaster writes body (config without listen) to a file and runs the
-// master on it with free ports, waiting until it is running.
+// master on it, its listeners on port 0, waiting until it is running.
 func startMaster(t testing.TB, body string, extraArgs ...string) *master {
 	t.Helper()
 	m := newMaster(t, body)
@@ -137,25 +141,33 @@ func startMaster(t testing.TB, body string, extraArgs ...string) *master {
 	return m
 }
 
-// newMaster prepares a master on free ports: its data dir and config file.
+// newMaster prepares a master whose listeners ask for port 0 (each is
+// bound once, by the master, which prints the port it got): its data dir
+// and config file.
 func newMaster(t testing.TB, body string) *master {
 	t.Helper()
-	a := testkit.FreeAddrs(t, 3)
-	m := &master{
-		t:      t,
-		dir:    t.TempDir(),
-		remote: a[0],
-		www:    a[1],
-		debug:  a[2],
-		exited: make(chan error, 1),
-	}
+	m := &master{t: t, dir: t.TempDir(), exited: make(chan error, 1)}
+	m.listen.remote, m.listen.www, m.listen.debug = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	m.cfgPath = filepath.Join(m.dir, "master.yaml")
 	m.writeConfig(body)
 	return m
 }
 
-// start runs the binary bin as this master and waits until it says it is
-// running. It returns when the process was started.
+// boundAddrs are the lines where a master prints the addresses it is
+// bound to, the address in the first group.
+var boundAddrs = []struct {
+	field func(*master) *string
+	re    *regexp.Regexp
+}{
+	{func(m *master) *string { return &m.remote }, regexp.MustCompile(`^  remote endpoint  (\S+) `)},
+	{func(m *master) *string { return &m.www }, regexp.MustCompile(`^  data API         http://(\S+)/api/v2/changes$`)},
+	{func(m *master) *string { return &m.debug }, regexp.MustCompile(`^  debug endpoint   http://(\S+)/debug/tree `)},
+}
+
+// start runs the binary bin as this master, waits until it says it is
+// running and reads the addresses it printed. A restarted master (port 0)
+// has new addresses: clients must be given them. It returns when the
+// process was started.
 func (m *master) start(bin string, extraArgs ...string) time.Time {
 	t := m.t
 	t.Helper()
@@ -183,7 +195,11 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 		cmd.Process.Kill() // an error only says it has exited already
 		<-done
 	})
-	m.stdout.waitFor(t, 0, `buildmaster is running`)
+	from := m.stdout.waitFor(t, 0, `buildmaster is running`)
+	for _, b := range boundAddrs {
+		i := m.stdout.waitFor(t, from, b.re.String())
+		*b.field(m) = b.re.FindStringSubmatch(m.stdout.snapshot()[i])[1]
+	}
 	tok, err := os.ReadFile(filepath.Join(m.dir, "data", "admin.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -194,9 +210,15 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 
 func (m *master) writeConfig(body string) {
 	m.t.Helper()
-	if err := os.WriteFile(m.cfgPath, []byte(masterConfig(m.remote, m.www, m.debug, body)), 0o644); err != nil {
+	if err := os.WriteFile(m.cfgPath, []byte(m.config(body)), 0o644); err != nil {
 		m.t.Fatal(err)
 	}
+}
+
+// config is the text of a config with this master's listen section, as
+// started, and body.
+func (m *master) config(body string) string {
+	return masterConfig(m.listen.remote, m.listen.www, m.listen.debug, body)
 }
 
 // cli runs a buildmaster client command against this master.

@@ -18,25 +18,12 @@ import (
 // to, and serves on them: the debug endpoint, the data API and the remote
 // endpoint (a client command).
 func TestListenPortZeroPrintsTheBoundAddresses(t *testing.T) {
-	m := newMaster(t, "")
-	m.remote, m.www, m.debug = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	m.writeConfig("")
-	m.start(binary)
-	for _, l := range []struct {
-		field *string
-		re    string
-	}{
-		{&m.remote, `^  remote endpoint  (127\.0\.0\.1:\d+) `},
-		{&m.www, `^  data API         http://(127\.0\.0\.1:\d+)/api/v2/changes$`},
-		{&m.debug, `^  debug endpoint   http://(127\.0\.0\.1:\d+)/debug/tree `},
-	} {
-		rx := regexp.MustCompile(l.re)
-		i := m.stdout.waitFor(t, 0, l.re)
-		got := rx.FindStringSubmatch(m.stdout.snapshot()[i])[1]
-		if strings.HasSuffix(got, ":0") {
+	m := newMaster(t, "") // every listener on port 0
+	m.start(binary)       // reads the printed addresses
+	for _, got := range []string{m.remote, m.www, m.debug} {
+		if !regexp.MustCompile(`^127\.0\.0\.1:\d+$`).MatchString(got) || strings.HasSuffix(got, ":0") {
 			t.Fatalf("printed %s, not the bound port", got)
 		}
-		*l.field = got
 	}
 	if code, _ := m.health(); code != http.StatusOK {
 		t.Fatalf("healthz on the printed debug address: %d", code)

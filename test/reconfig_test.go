@@ -86,7 +86,7 @@ func TestReconfigByRemoteClient(t *testing.T) {
 	})
 
 	newCfg := filepath.Join(m.dir, "new.yaml")
-	if err := os.WriteFile(newCfg, []byte(masterConfig(m.remote, m.www, m.debug, changedConfig)), 0o644); err != nil {
+	if err := os.WriteFile(newCfg, []byte(m.config(changedConfig)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := m.cli("reconfig", "--config", newCfg)
@@ -171,7 +171,7 @@ func TestBadConfigIsRejectedAndChangesNothing(t *testing.T) {
 	bad = strings.Replace(bad, "  - {name: force, type: force", "  - {name: force, type: forced", 1)
 	bad += "colour: blue\n"
 	newCfg := filepath.Join(m.dir, "bad.yaml")
-	if err := os.WriteFile(newCfg, []byte(masterConfig(m.remote, m.www, "127.0.0.1:1", bad)), 0o644); err != nil {
+	if err := os.WriteFile(newCfg, []byte(masterConfig(m.listen.remote, m.listen.www, "127.0.0.1:1", bad)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code := m.cli("reconfig", "--config", newCfg)
@@ -210,7 +210,7 @@ func TestReconfigDryRun(t *testing.T) {
 	m := startMaster(t, baseConfig)
 	before := m.tree().paths()
 	newCfg := filepath.Join(m.dir, "new.yaml")
-	if err := os.WriteFile(newCfg, []byte(masterConfig(m.remote, m.www, m.debug, changedConfig)), 0o644); err != nil {
+	if err := os.WriteFile(newCfg, []byte(m.config(changedConfig)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code := m.cli("reconfig", "--config", newCfg, "--dry-run")
@@ -296,7 +296,7 @@ func TestTypedReconfigErrorsArePlacedInTheFile(t *testing.T) {
 	// errors come back with key paths and the client places them.
 	bad := strings.Replace(changedConfig, "workers: [mac-1]", "workers: [mac-9]", 1)
 	newCfg := filepath.Join(m.dir, "typed.yaml")
-	if err := os.WriteFile(newCfg, []byte(masterConfig(m.remote, m.www, "127.0.0.1:1", bad)), 0o644); err != nil {
+	if err := os.WriteFile(newCfg, []byte(masterConfig(m.listen.remote, m.listen.www, "127.0.0.1:1", bad)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code := m.cli("reconfig", "--config", newCfg)

@@ -4,7 +4,8 @@
 // the seed's layout where workers and builders are children of botmaster.
 //
 // It accepts messages.ApplyConfig (workers and builders are diffed by name:
-// added spawned, removed stopped, changed reconfigured in place). A builder
+// added spawned, removed stopped, changed reconfigured in place), and from
+// the master messages.StopMasterRequest for a clean shutdown (shutdown.go). A builder
 // actor accepts a messages.BuilderConfig, its new config, taken in place. A
 // worker actor (worker.go) is the master's side of that worker's
 // connection: see workerActor for what it accepts.
@@ -36,7 +37,10 @@ func groups() []service.Group {
 	}
 }
 
-type botmaster struct{ service.Base }
+type botmaster struct {
+	service.Base
+	shutdown cleanShutdown
+}
 
 func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
 	return &botmaster{Base: service.NewBase(rt, s)}
@@ -49,6 +53,14 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		if service.Authorized(ctx, b.RT, m.GetToken()) {
 			b.stopBuild(ctx, m)
 		}
+		return
+	case *messages.StopMasterRequest:
+		if service.Authorized(ctx, b.RT, m.GetToken()) {
+			b.stopRequest(ctx, m)
+		}
+		return
+	case shutdownPoll:
+		b.polled(ctx, m)
 		return
 	case *messages.WorkerControlRequest:
 		if !service.Authorized(ctx, b.RT, m.GetToken()) {

@@ -23,7 +23,8 @@ import (
 //
 // It accepts messages.MaybeStartBuilds (from schedulers, after a reconfig),
 // messages.WorkerAvailable (from worker actors), claimDone and
-// messages.BuildFinished (from builds). It reads requests from the state
+// messages.BuildFinished (from builds), and messages.Distribute (from
+// botmaster: a clean shutdown switches distribution off). It reads requests from the state
 // directly (never through a mailbox): a worker's slot and the requests are
 // reserved while their claim is in flight, so no wake-up is lost and no
 // slot is given twice.
@@ -46,6 +47,7 @@ type brd struct {
 	idOf     map[string]uint64 // builder name → builderid, once known
 	locks    map[string]*lockState
 	held     map[string][]heldLock // by builder+"\x00"+worker: what its build holds
+	off      bool                  // distribution switched off (Distribute): no build starts
 	// byName caches the config's builders and locks by name, for the
 	// config it was made from (a reconfig installs a new one).
 	byName struct {
@@ -110,6 +112,8 @@ func (d *brd) Receive(ctx actor.Context) {
 	case *messages.MaybeStartBuilds:
 		d.wake(m.GetBuilders()...)
 		d.distribute(ctx)
+	case *messages.Distribute:
+		d.switchDistribution(ctx, m.GetEnabled())
 	case *messages.WorkerAvailable:
 		w := d.slots(m.GetWorker())
 		w.connected, w.max, w.paused = m.GetConnected(), m.GetMaxBuilds(), m.GetPaused()
@@ -270,9 +274,27 @@ func (d *brd) buildersOf(worker string) []string {
 	return out
 }
 
+// switchDistribution switches distribution on or off (Buildbot's clean
+// shutdown detaches the distributor: no build starts; the builders to look
+// at are still noted) and answers how many builds it started that have not
+// finished. Switched on again, it looks at every builder.
+func (d *brd) switchDistribution(ctx actor.Context, on bool) {
+	wasOff := d.off
+	d.off = !on
+	if wasOff && on {
+		d.wake()
+		d.distribute(ctx)
+	}
+	reserved := 0
+	for _, w := range d.workers {
+		reserved += w.running
+	}
+	ctx.Respond(&messages.DistributionState{Enabled: on, ReservedBuilds: int32(reserved)})
+}
+
 // distribute starts what it can on the pending builders.
 func (d *brd) distribute(ctx actor.Context) {
-	if len(d.pending) == 0 {
+	if len(d.pending) == 0 || d.off {
 		return
 	}
 	cfg := d.rt.Config()

@@ -227,24 +227,6 @@ func (r *runner) steps() (int32, error) {
 	return results, nil
 }
 
-// merge adds a step's results to the build's, as Buildbot's
-// computeResultAndTermination: a FAILURE counts as WARNINGS with
-// warn_on_failure (and not flunk_on_failure), else as FAILURE, and stops
-// the build with halt_on_failure; EXCEPTION, RETRY and CANCELLED always
-// stop it.
-func merge(build int32, terminate bool, step int32, cfg *messages.StepConfig) (int32, bool) {
-	switch step {
-	case state.ResultFailure:
-		if cfg.GetWarnOnFailure() && !cfg.GetFlunkOnFailure() {
-			step = state.ResultWarnings
-		}
-		terminate = terminate || cfg.GetHaltOnFailure()
-	case state.ResultException, state.ResultRetry, state.ResultCancelled:
-		terminate = true
-	}
-	return state.Worst(build, step), terminate
-}
-
 func resultString(r int32) string {
 	switch r {
 	case state.ResultSuccess:

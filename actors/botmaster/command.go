@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -120,21 +119,6 @@ func (f *logFlusher) after(o *commandOutput) error {
 		f.waiting = true
 	}
 	return nil
-}
-
-// commandResults maps how a command ended to a step's results.
-func commandResults(c *messages.CommandComplete) int32 {
-	switch {
-	case c.GetLostConnection():
-		return state.ResultRetry
-	case c.GetInterrupted():
-		return state.ResultCancelled
-	case c.GetError() != "" && c.GetRc() == -1 && !c.GetTimedOut() && !c.GetMaxTimeExceeded():
-		return state.ResultException
-	case c.GetRc() != 0:
-		return state.ResultFailure
-	}
-	return state.ResultSuccess
 }
 
 // How long a command's output may wait before it is written to its log,

@@ -72,29 +72,44 @@ func (p properties) interpolate(s string) string {
 	})
 }
 
-// initialProperties gathers a build's properties as Buildbot does, later
-// sources overriding earlier ones: the buildset's, the builder's (and
-// buildername), the worker's (and workername), then the build's own
-// (with one sourcestamp: branch, revision, repository, codebase, project;
-// AddBuild adds buildnumber).
+// initialProperties gathers a build's properties as Buildbot does
+// (Build.setupPropertiesKnownBeforeBuildStarts), later sources overriding
+// earlier ones: the master's (source Global), its changes' (the changes of
+// its sourcestamps, source Change), its buildset's, its builder's (and
+// buildername), its worker's (and workername), then the build's own (with
+// one sourcestamp: branch, revision, repository, codebase, project; AddBuild
+// adds buildnumber).
 func (r *runner) initialProperties(txn *memdb.Txn, req *messages.BuildRequest) properties {
+	return buildProperties(txn, r.rt.Config(), r.cfg, r.start.GetWorker(), req)
+}
+
+// buildProperties is initialProperties for a build of builder on worker,
+// under the master config master, for request req.
+func buildProperties(txn *memdb.Txn, master *messages.MasterConfig, builder *messages.BuilderConfig, worker string,
+	req *messages.BuildRequest) properties {
 	p := properties{}
+	for k, v := range master.GetProperties() {
+		p.set(k, jsonString(v), "Global")
+	}
 	bs, _ := state.Lookup(txn, state.TableBuildsets, req.GetBuildsetid()).(*messages.Buildset)
+	for prop := range state.ChangeProperties(txn, bs.GetSourcestampIds()) {
+		p.set(prop.GetName(), prop.GetValueJson(), "Change")
+	}
 	for _, prop := range bs.GetProperties() {
 		p[prop.GetName()] = prop
 	}
-	for k, v := range r.cfg.GetProperties() {
+	for k, v := range builder.GetProperties() {
 		p.set(k, jsonString(v), "Builder")
 	}
-	p.set("buildername", jsonString(r.cfg.GetName()), "Builder")
-	for _, w := range r.rt.Config().GetWorkers() {
-		if w.GetName() == r.start.GetWorker() {
+	p.set("buildername", jsonString(builder.GetName()), "Builder")
+	for _, w := range master.GetWorkers() {
+		if w.GetName() == worker {
 			for k, v := range w.GetProperties() {
 				p.set(k, jsonString(v), "Worker")
 			}
 		}
 	}
-	p.set("workername", jsonString(r.start.GetWorker()), "Worker")
+	p.set("workername", jsonString(worker), "Worker")
 	if ids := bs.GetSourcestampIds(); len(ids) == 1 {
 		if ss, _ := state.Lookup(txn, state.TableSourceStamps, ids[0]).(*messages.SourceStamp); ss != nil {
 			for _, f := range []struct{ name, v string }{{"branch", ss.GetBranch()}, {"revision", ss.GetRevision()},

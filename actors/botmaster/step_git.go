@@ -43,7 +43,7 @@ func (r *runner) git(log *stepLog, g *messages.GitStep) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	results := commandResults(c)
+	results := commandResults(c, nil)
 	if results == state.ResultSuccess {
 		lines := strings.Fields(string(stdout))
 		if len(lines) > 0 {

@@ -34,7 +34,7 @@ func (r *runner) shell(log *stepLog, s *messages.ShellStep) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	return commandResults(c), nil
+	return commandResults(c, s.GetDecodeRc()), nil
 }
 
 // quote quotes s for /bin/sh.

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -42,52 +41,6 @@ func TestLogLines(t *testing.T) {
 				t.Fatalf("got  %q\nwant %q", got, c.want)
 			}
 		})
-	}
-}
-
-func TestCommandResults(t *testing.T) {
-	for _, c := range []struct {
-		c    *messages.CommandComplete
-		want int32
-	}{
-		{&messages.CommandComplete{Rc: 0}, state.ResultSuccess},
-		{&messages.CommandComplete{Rc: 3}, state.ResultFailure},
-		{&messages.CommandComplete{Rc: -1, TimedOut: true, Error: "timed out"}, state.ResultFailure},
-		{&messages.CommandComplete{Rc: -1, Error: "workdir missing"}, state.ResultException},
-		{&messages.CommandComplete{Rc: -1, Interrupted: true}, state.ResultCancelled},
-		{&messages.CommandComplete{Rc: -1, LostConnection: true, Error: "lost"}, state.ResultRetry},
-	} {
-		if got := commandResults(c.c); got != c.want {
-			t.Errorf("%v: %d, want %d", c.c, got, c.want)
-		}
-	}
-}
-
-func TestMerge(t *testing.T) {
-	halt := &messages.StepConfig{HaltOnFailure: true}
-	warn := &messages.StepConfig{WarnOnFailure: true}
-	plain := &messages.StepConfig{}
-	for _, c := range []struct {
-		name          string
-		build, step   int32
-		cfg           *messages.StepConfig
-		want          int32
-		wantTerminate bool
-	}{
-		{"success", state.ResultSuccess, state.ResultSuccess, plain, state.ResultSuccess, false},
-		{"failure flunks", state.ResultSuccess, state.ResultFailure, plain, state.ResultFailure, false},
-		{"failure halts", state.ResultSuccess, state.ResultFailure, halt, state.ResultFailure, true},
-		{"warn on failure", state.ResultSuccess, state.ResultFailure, warn, state.ResultWarnings, false},
-		{"warnings stay", state.ResultSuccess, state.ResultWarnings, plain, state.ResultWarnings, false},
-		{"exception stops", state.ResultWarnings, state.ResultException, plain, state.ResultException, true},
-		{"retry stops", state.ResultSuccess, state.ResultRetry, plain, state.ResultRetry, true},
-		{"cancelled is worst", state.ResultFailure, state.ResultCancelled, plain, state.ResultCancelled, true},
-		{"skipped counts least", state.ResultSuccess, state.ResultSkipped, plain, state.ResultSuccess, false},
-	} {
-		got, term := merge(c.build, false, c.step, c.cfg)
-		if got != c.want || term != c.wantTerminate {
-			t.Errorf("%s: %d, %v; want %d, %v", c.name, got, term, c.want, c.wantTerminate)
-		}
 	}
 }
 

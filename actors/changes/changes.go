@@ -68,9 +68,9 @@ func (c *changeService) Receive(ctx actor.Context) {
 	}
 }
 
-// sendChange adds the request's change, and st with it when not nil,
-// through the db service in one command, and answers once it is durable,
-// without blocking the mailbox meanwhile.
+// sendChange adds the request's change (its properties' source: Change),
+// and st with it when not nil, through the db service in one command, and
+// answers once it is durable, without blocking the mailbox meanwhile.
 func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *messages.SetObjectState) {
 	from := service.From(ctx)
 	if in == nil {
@@ -78,6 +78,9 @@ func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *m
 		return
 	}
 	change := proto.Clone(in).(*messages.Change)
+	for _, p := range change.Properties {
+		p.Source = "Change" // as Buildbot's addChange, whatever the sender said
+	}
 	if change.WhenTimestamp == 0 {
 		change.WhenTimestamp = c.now().Unix()
 	}

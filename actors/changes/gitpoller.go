@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ type changeSource struct {
 	added   int64
 	last    time.Time
 	lastErr string // the last poll's error, "" when it went well
-	logged  string // the error last logged, so that each is logged once
+	logged  string // the error last logged, so that each is logged once (errorKey)
 	missing []string
 }
 
@@ -275,7 +276,7 @@ func (s *changeSource) finished(ctx actor.Context, res pollResult) {
 	s.lastErr = ""
 	if res.err != nil {
 		s.lastErr = res.err.Error()
-		if s.lastErr != s.logged {
+		if errorKey(s.lastErr) != errorKey(s.logged) {
 			s.rt.Log.Error("git poller: poll failed; polling goes on", slog.String("poller", s.name()),
 				slog.String("repo", redactURL(s.poller().GetRepoUrl())), slog.String("error", s.lastErr))
 			s.logged = s.lastErr
@@ -683,3 +684,11 @@ func clip(s string, n int) string {
 	}
 	return s
 }
+
+// timings are the durations git's errors carry (curl's "Failed to connect
+// to host port 80 after 3 ms"), which differ from one poll to the next.
+var timings = regexp.MustCompile(`\b\d+ ms\b`)
+
+// errorKey is a poll error without its timings: two errors with the same
+// key are the same error, logged once.
+func errorKey(msg string) string { return timings.ReplaceAllString(msg, "N ms") }

@@ -27,6 +27,9 @@
 //
 // Readers do not come here: they take rt.DB.Read(), an immutable read
 // transaction that never waits for writers, and rt.Logs.Read or Raw.
+//
+// While the store cannot write (state.Health), the db node of the tree
+// shows it as its status, e.g. "degraded: disk full".
 package db
 
 import (
@@ -67,6 +70,7 @@ func (d *dbService) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		d.spawn(ctx)
+		d.showHealth(ctx)
 		d.Base.Receive(ctx)
 	case *messages.Command:
 		if d.logs != nil && finishesLogs(m) {
@@ -83,6 +87,21 @@ func (d *dbService) Receive(ctx actor.Context) {
 	default:
 		d.Base.Receive(ctx)
 	}
+}
+
+// showHealth makes the db node of the tree show the store's health while
+// it is degraded ("degraded: disk full") instead of "running".
+func (d *dbService) showHealth(ctx actor.Context) {
+	store, node := d.RT.DB, d.RT.Tree.Lookup(ctx.Self().Id)
+	if store == nil || node == nil {
+		return
+	}
+	node.SetCondition(func() string {
+		if h := store.Health(); h.Degraded() {
+			return h.String()
+		}
+		return ""
+	})
 }
 
 // spawn starts the log writer and the janitor (when the master has log

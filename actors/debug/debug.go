@@ -5,7 +5,7 @@
 //	GET  /debug/db                     the state: rows per table, raft's last index and term, last snapshot, bytes on disk
 //	GET  /debug/actors/{path}          one actor: its node and what it publishes (secrets blanked)
 //	POST /debug/actors/{path}/crash    fault injection: the actor panics (needs debug.actions and the admin token)
-//	GET  /healthz                      liveness and the config generation
+//	GET  /healthz                      liveness, the config generation, and "degraded: disk full" while the state cannot be written (still 200)
 //	GET  /metrics                      Prometheus text format
 //	     /debug/pprof/                 Go's profiler
 //

@@ -29,7 +29,7 @@ func Handler(rt *service.Runtime) http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "stopped"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "generation": rt.Generation()})
+		writeJSON(w, http.StatusOK, healthz(rt))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(rt.Metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /debug/db", func(w http.ResponseWriter, _ *http.Request) { serveDB(rt, w) })
@@ -44,6 +44,35 @@ func Handler(rt *service.Runtime) http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return service.Surface(rt, mux)
+}
+
+// Health is the JSON form of GET /healthz for a running master. It is
+// served with 200 also while degraded: the master is alive and serves
+// reads, and restarting it (what a failed liveness probe does) would not
+// free any disk; Status says what is wrong.
+type Health struct {
+	// Status is "ok", or "degraded: disk full" / "degraded: disk write
+	// failed" while the state cannot be written (state.Health).
+	Status     string    `json:"status"`
+	Generation uint64    `json:"generation"`
+	Reason     string    `json:"reason,omitempty"` // the failed write
+	Since      time.Time `json:"since,omitzero"`
+}
+
+func healthz(rt *service.Runtime) Health {
+	out := Health{Status: "ok", Generation: rt.Generation()}
+	if rt.DB == nil {
+		return out
+	}
+	if h := rt.DB.Health(); h.Degraded() {
+		out.Status, out.Since = h.String(), h.Since
+		if err := h.Log; err != nil {
+			out.Reason = err.Error()
+		} else {
+			out.Reason = h.Snapshot.Error()
+		}
+	}
+	return out
 }
 
 // actionsEnabled lets through to next only the requests for the one action,

@@ -18,7 +18,6 @@ import (
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
-	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -62,9 +61,10 @@ func genConfig(n int, o genOpts) []byte {
 	return []byte(sb.String())
 }
 
-func baseOpts(tb testing.TB) genOpts {
-	a := testkit.FreeAddrs(tb, 3)
-	return genOpts{Remote: a[0], WWW: a[1], Debug: a[2]}
+// baseOpts listens on port 0 everywhere: the master binds once and reports
+// the ports it got.
+func baseOpts() genOpts {
+	return genOpts{Remote: "127.0.0.1:0", WWW: "127.0.0.1:0", Debug: "127.0.0.1:0"}
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -221,7 +221,7 @@ func BenchmarkReconfig(b *testing.B) {
 			for _, tr := range transitions {
 				for _, form := range []string{"yaml", "typed"} {
 					b.Run(tr.name+"/"+form, func(b *testing.B) {
-						base := baseOpts(b)
+						base := baseOpts()
 						baseYAML := genConfig(n, base)
 						to := tr.target(n, base)
 						want := tr.changes(n)
@@ -280,7 +280,7 @@ func BenchmarkStartup(b *testing.B) {
 			var load time.Duration
 			for range b.N {
 				b.StopTimer()
-				o := baseOpts(b)
+				o := baseOpts()
 				yaml, paths := genConfig(n, o), actorPaths(n, o)
 				t0 := time.Now()
 				cfg, err := config.Load("bench.yaml", yaml)
@@ -316,7 +316,7 @@ func BenchmarkStartup(b *testing.B) {
 func BenchmarkReconfigStages(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
-			yaml := genConfig(n, baseOpts(b))
+			yaml := genConfig(n, baseOpts())
 			b.Run("parse", func(b *testing.B) {
 				b.ReportAllocs()
 				for range b.N {

@@ -35,8 +35,11 @@ type Options struct {
 	DataDir string
 	// Ephemeral keeps the state in memory only: nothing survives the process.
 	Ephemeral bool
-	Token     string
-	Log       *slog.Logger
+	// State tunes the durable state (its Logger is Log); the zero value is
+	// the default.
+	State state.Options
+	Token string
+	Log   *slog.Logger
 	// LibLog receives protoactor's own log lines; nil means Log at warn level.
 	LibLog *slog.Logger
 	// Idle is called when a reconfiguration is over and none is queued.
@@ -49,6 +52,12 @@ type Options struct {
 	// Listeners, when set, are served in place of binding listen.www and
 	// listen.debug.
 	Listeners Listeners
+	// Heartbeat is how often the running master marks itself active in the
+	// state (its masters row's last_active); 0 means DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Now is the master's clock for its masters row (start, heartbeat,
+	// stop); nil means time.Now. Tests fake it.
+	Now func() time.Time
 }
 
 // Master is a running master: its actor system, remote endpoint and tree.
@@ -63,6 +72,9 @@ type Master struct {
 	remote    *remote.Remote
 	closeLogs func() error // closes RT.Logs
 	gaveUp    chan any
+	exit      chan string
+	now       func() time.Time
+	heartbeat *heartbeat
 	stopOnce  sync.Once
 	stopErr   error
 }
@@ -70,7 +82,7 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}},
+		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
 		paths.Changes:    {&messages.SendChangeRequest{}},
 		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
 		paths.Schedulers: {&messages.ForceBuildRequest{}},
@@ -82,11 +94,15 @@ func Accepted() map[string][]proto.Message {
 // StateDir is where, under the data directory, the state is kept.
 const StateDir = "state"
 
-// Start binds the HTTP listeners, opens the state (replaying it, then doing
-// Buildbot's housekeeping for a master that may have crashed), starts the
-// actor system and the remote endpoint, and spawns the tree. It returns once
-// every service has started.
+// Start binds the HTTP listeners, opens the state (replaying it), the log
+// files (making them agree with the state), does Buildbot's housekeeping
+// for a master that may have crashed, starts the actor system and the
+// remote endpoint, and spawns the tree. It returns once every service has
+// started.
 func Start(opts Options) (*Master, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	nofile := openFileLimit()
 	limits := httpLimits(opts.Config.GetHttp(), nofile)
 	www, debug, err := bindListeners(opts.Config, opts.Listeners, limits)
@@ -107,17 +123,23 @@ func Start(opts Options) (*Master, error) {
 		return nil, err
 	}
 	masterid, err := markStarted(opts, store)
-	if err == nil {
-		var m *Master
-		if m, err = start(opts, store, masterid, logs, www, debug); err == nil {
-			m.closeLogs = closeLogs
-			return m, nil
-		}
+	if err != nil {
+		closeListeners(www, debug)
+		store.Close()
+		closeLogs()
+		return nil, err
 	}
-	closeListeners(www, debug)
-	store.Close()
-	closeLogs()
-	return nil, err
+	m, err := start(opts, store, masterid, logs, closeLogs, www, debug)
+	if err != nil {
+		if m == nil { // the tree never ran: Stop did not clean up
+			closeListeners(www, debug)
+			markStopped(opts.Log, store, masterid, opts.Now(), 10*time.Second)
+			store.Close()
+			closeLogs()
+		}
+		return nil, err
+	}
+	return m, nil
 }
 
 // openLogs opens the log files (DataDir/logs; a temporary directory when
@@ -148,7 +170,9 @@ func openState(opts Options) (*state.Store, error) {
 	}
 	dir := filepath.Join(opts.DataDir, StateDir)
 	start := time.Now()
-	store, err := state.Open(dir, state.Options{Logger: opts.Log})
+	so := opts.State
+	so.Logger = opts.Log
+	store, err := state.Open(dir, so)
 	if err != nil {
 		return nil, err
 	}
@@ -166,10 +190,11 @@ func markStarted(opts Options, store *state.Store) (uint64, error) {
 	if host, err := os.Hostname(); err == nil {
 		name = host + ":" + name
 	}
+	previousRun(opts.Log, store, name)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := store.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_MasterStarted{
-		MasterStarted: &messages.MasterStarted{Name: name, Time: time.Now().Unix()}}})
+		MasterStarted: &messages.MasterStarted{Name: name, Time: opts.Now().Unix()}}})
 	if err != nil {
 		return 0, fmt.Errorf("state: marking the master started: %w", err)
 	}
@@ -182,14 +207,18 @@ func markStarted(opts Options, store *state.Store) (uint64, error) {
 	return res.GetId(), nil
 }
 
-func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Store, www, debug *httpserve.Listener) (*Master, error) {
+// start runs the tree on store and logs (closeLogs closes them). On failure
+// it returns a nil Master when the tree never ran, or the Master it has
+// stopped again (Stop cleaned up).
+func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Store, closeLogs func() error, www, debug *httpserve.Listener) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
-	m := &Master{gaveUp: make(chan any, 1), WWWAddr: addrOf(www), DebugAddr: addrOf(debug)}
+	m := &Master{gaveUp: make(chan any, 1), exit: make(chan string, 1), now: opts.Now, WWWAddr: addrOf(www), DebugAddr: addrOf(debug),
+		closeLogs: closeLogs}
 	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
 		select {
 		case m.gaveUp <- reason:
@@ -200,6 +229,12 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	m.RT.Logs = logs
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
+	m.RT.Exit = func(reason string) {
+		select {
+		case m.exit <- reason:
+		default: // one reason is enough
+		}
+	}
 	m.RT.WWW, m.RT.Debug = www, debug
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": www, "debug": debug})
 	if !opts.NoRemote {
@@ -221,8 +256,9 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	m.PID = pid
 	if err := m.waitRunning(10 * time.Second); err != nil {
 		m.Stop(5 * time.Second)
-		return nil, err
+		return m, err // stopped: m is only for Start to know
 	}
+	m.heartbeat = startHeartbeat(m, opts.Heartbeat)
 	return m, nil
 }
 
@@ -251,6 +287,11 @@ func (m *Master) waitRunning(timeout time.Duration) error {
 // limit; the process should then stop.
 func (m *Master) GaveUp() <-chan any { return m.gaveUp }
 
+// Exit delivers why the master asks its process to stop it: a `buildmaster
+// stop`, or a clean shutdown whose last build has finished. The process
+// then stops it (Stop), as on SIGTERM.
+func (m *Master) Exit() <-chan string { return m.exit }
+
 // Request sends a control message to the master from inside the process
 // and waits for the reply, until ctx's deadline (ask.DefaultTimeout when it
 // has none). A refusal is an *ask.Error.
@@ -258,10 +299,11 @@ func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message,
 	return ask.Ask[proto.Message](ctx, m.RT.System.Root, m.PID, msg)
 }
 
-// Stop stops the tree gracefully (children before parents), then the
-// remote endpoint, unbinds the HTTP listeners, then closes the state (taking
-// a snapshot). Calls after
-// the first return its result.
+// Stop stops the heartbeat, the tree gracefully (children before parents),
+// then the remote endpoint, unbinds the HTTP listeners, marks the master
+// stopped in the state (with Buildbot's housekeeping: a build still running
+// ends RETRY and its requests are unclaimed), then closes the state (taking
+// a snapshot). Calls after the first return its result.
 func (m *Master) Stop(timeout time.Duration) error {
 	m.stopOnce.Do(func() { m.stopErr = m.stop(timeout) })
 	return m.stopErr
@@ -269,6 +311,7 @@ func (m *Master) Stop(timeout time.Duration) error {
 
 func (m *Master) stop(timeout time.Duration) error {
 	var err error
+	m.heartbeat.stop()
 	if m.PID != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -284,6 +327,9 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.shutdownRemote()
 	closeListeners(m.RT.WWW, m.RT.Debug)
 	m.RT.System.Shutdown()
+	if e := m.markStopped(timeout); e != nil && err == nil {
+		err = e
+	}
 	if e := m.RT.DB.Close(); e != nil && err == nil {
 		err = fmt.Errorf("closing the state: %w", e)
 	}
@@ -297,7 +343,7 @@ func (m *Master) stop(timeout time.Duration) error {
 
 func (m *Master) shutdownRemote() {
 	if m.remote != nil {
-		m.remote.Shutdown(true)
+		remoting.Stop(m.RT.System, m.remote)
 		m.remote = nil
 	}
 }

@@ -8,8 +8,9 @@
 // It accepts, from other processes as well as from its own:
 //   - messages.ReconfigureRequest → messages.ReconfigureResponse
 //   - messages.GetTreeRequest → messages.GetTreeResponse
+//   - messages.StopMasterRequest → messages.StopMasterResponse (stop.go)
 //
-// Both must carry the admin token; a request without it gets a
+// Each must carry the admin token; a request without it gets a
 // messages.ControlError and changes nothing. From its services it accepts
 // messages.ConfigApplied.
 //
@@ -132,6 +133,10 @@ func (m *master) Receive(ctx actor.Context) {
 			return
 		}
 		service.Respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(paths.Master), Generation: m.rt.Generation()})
+	case *messages.StopMasterRequest:
+		if service.Authorized(ctx, m.rt, msg.GetToken()) {
+			m.stopRequest(ctx, msg)
+		}
 	case *messages.ConfigApplied:
 		m.acknowledged(ctx, msg)
 	case ackTimeout:
@@ -253,23 +258,16 @@ func (m *master) finish(ctx actor.Context) {
 	m.next(ctx)
 }
 
-// configureState records in the state which schedulers and change sources
-// this master runs now (for the data API), in the background.
+// configureState records in the state what this master runs now (for the
+// data API), in the background.
 func (m *master) configureState(ctx actor.Context) {
 	if m.rt.DB == nil || m.rt.MasterID == 0 {
 		return
 	}
-	cfg := m.rt.Config()
-	c := &messages.ConfigureMaster{Masterid: m.rt.MasterID}
-	for _, s := range cfg.GetSchedulers() {
-		c.Schedulers = append(c.Schedulers, s.GetName())
-	}
-	for _, s := range cfg.GetChangeSources() {
-		c.ChangeSources = append(c.ChangeSources, s.GetName())
-	}
+	c := configured(m.rt.MasterID, m.rt.Config())
 	db.Submit(ctx, &messages.Command{Kind: &messages.Command_ConfigureMaster{ConfigureMaster: c}}, func(_ *messages.CommandResult, err error) {
 		if err != nil {
-			m.rt.Log.Warn("cannot record the schedulers and change sources in the state", slog.Any("error", err))
+			m.rt.Log.Warn("cannot record the builders, workers, schedulers and change sources in the state", slog.Any("error", err))
 		}
 	})
 }

@@ -13,10 +13,11 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
-	"github.com/robfig/cron/v3"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -38,8 +39,10 @@ func stateClass(t messages.SchedulerType) string {
 //     codebase for any_branch). The classified changes live in the state and
 //     survive a restart, their timers restarted.
 //   - periodic, nightly: make a buildset every periodic_interval, or at each
-//     time of the cron expression; the last run is in the state, and a run
-//     missed while the master was down happens at once.
+//     time of the cron expression (config.ParseCron); the last run is in the
+//     state, and a run missed while the master was down happens at once. As
+//     in Buildbot, a periodic scheduler that never ran builds at once, a
+//     nightly one waits for its first time.
 //   - triggerable: on messages.TriggerBuilds (a trigger step's, through the
 //     manager) a buildset on the given sourcestamps and properties, answered
 //     messages.Triggered; when the step waits, it is sent
@@ -52,7 +55,10 @@ func stateClass(t messages.SchedulerType) string {
 // It accepts its messages.SchedulerConfig (in place), messages.ChangeAdded,
 // messages.TriggerBuilds, messages.BuildsetAdded and
 // messages.BuildsetCompleted (from the manager), and its own timer messages.
-// Every buildset it adds is announced to the manager (BuildsetAdded).
+// Every buildset it adds is announced to the manager (BuildsetAdded). It
+// publishes a messages.SchedulerState on its tree node: its config, its
+// next timed run, and the last error it met (each is logged too; none is
+// swallowed).
 type schedulerActor struct {
 	rt     *service.Runtime
 	cell   *service.Cell[*messages.SchedulerConfig]
@@ -66,6 +72,9 @@ type schedulerActor struct {
 	// periodic, nightly
 	next   time.Time
 	cancel scheduler.CancelFunc
+	// the last error, shown on the tree node
+	lastErr   string
+	lastErrAt time.Time
 	// triggerable: the steps waiting for a buildset, by buildset id.
 	waiters map[uint64]*actor.PID
 	// dependent: the upstream's buildsets still running, and their sourcestamps.
@@ -98,11 +107,12 @@ func (s *schedulerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.timers = scheduler.NewTimerScheduler(ctx)
-		s.publish(ctx)
 		s.activate(ctx)
-	case *messages.SchedulerConfig:
 		s.publish(ctx)
+	case *messages.SchedulerConfig:
+		s.lastErr, s.lastErrAt = "", time.Time{}
 		s.scheduleTimed(ctx)
+		s.publish(ctx)
 	case *messages.ChangeAdded:
 		s.change(ctx, m.GetChange())
 	case *messages.TriggerBuilds:
@@ -126,15 +136,40 @@ func (s *schedulerActor) Receive(ctx actor.Context) {
 		for _, c := range s.stable {
 			c()
 		}
-		if s.cancel != nil {
-			s.cancel()
-		}
+		s.disarm()
 	}
 }
 
 func (s *schedulerActor) publish(ctx actor.Context) {
-	if n := service.NodeOf(ctx, s.rt); n != nil {
-		n.SetState(s.cfg())
+	n := service.NodeOf(ctx, s.rt)
+	if n == nil {
+		return
+	}
+	st := &messages.SchedulerState{Config: s.cfg(), LastError: s.lastErr}
+	if !s.next.IsZero() {
+		st.NextBuild = timestamppb.New(s.next)
+	}
+	if !s.lastErrAt.IsZero() {
+		st.LastErrorAt = timestamppb.New(s.lastErrAt)
+	}
+	n.SetState(st)
+}
+
+// fail logs an error of the scheduler and shows it on its tree node.
+func (s *schedulerActor) fail(ctx actor.Context, what string, err error) {
+	s.rt.Log.Error("scheduler: "+what, slog.String("scheduler", s.cfg().GetName()), slog.Any("error", err))
+	s.lastErr, s.lastErrAt = what+": "+err.Error(), s.now()
+	s.publish(ctx)
+}
+
+// restore reads the scheduler's saved value name into v; a value that does
+// not parse is an error, and v is left as it was (empty).
+func (s *schedulerActor) restore(ctx actor.Context, name string, v any) {
+	cfg := s.cfg()
+	if raw, ok := state.ObjectState(s.rt.DB.Read(), cfg.GetName(), stateClass(cfg.GetType()), name); ok {
+		if err := json.Unmarshal([]byte(raw), v); err != nil {
+			s.fail(ctx, "its saved "+name+" does not parse; starting without", err)
+		}
 	}
 }
 
@@ -143,9 +178,7 @@ func (s *schedulerActor) publish(ctx actor.Context) {
 func (s *schedulerActor) activate(ctx actor.Context) {
 	switch s.cfg().GetType() {
 	case messages.SchedulerType_SCHEDULER_TYPE_SINGLE_BRANCH, messages.SchedulerType_SCHEDULER_TYPE_ANY_BRANCH:
-		if v, ok := state.ObjectState(s.rt.DB.Read(), s.cfg().GetName(), stateClass(s.cfg().GetType()), "classified"); ok {
-			json.Unmarshal([]byte(v), &s.classified)
-		}
+		s.restore(ctx, "classified", &s.classified)
 		if s.cfg().GetTreeStableTimer().AsDuration() <= 0 {
 			if len(s.classified) > 0 {
 				s.classified = map[string][]classified{}
@@ -161,9 +194,7 @@ func (s *schedulerActor) activate(ctx actor.Context) {
 	case messages.SchedulerType_SCHEDULER_TYPE_PERIODIC, messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY:
 		s.scheduleTimed(ctx)
 	case messages.SchedulerType_SCHEDULER_TYPE_DEPENDENT:
-		if v, ok := state.ObjectState(s.rt.DB.Read(), s.cfg().GetName(), stateClass(s.cfg().GetType()), "upstream_bsids"); ok {
-			json.Unmarshal([]byte(v), &s.upstream)
-		}
+		s.restore(ctx, "upstream_bsids", &s.upstream)
 	}
 }
 
@@ -333,54 +364,77 @@ func (s *schedulerActor) save(ctx actor.Context) {
 func (s *schedulerActor) setState(ctx actor.Context, name, valueJSON string) {
 	cmd := &messages.Command{Kind: &messages.Command_SetObjectState{SetObjectState: &messages.SetObjectState{
 		ObjectName: s.cfg().GetName(), ClassName: stateClass(s.cfg().GetType()), Name: name, ValueJson: valueJSON}}}
-	cfgName := s.cfg().GetName()
 	db.Submit(ctx, cmd, func(_ *messages.CommandResult, err error) {
 		if err != nil {
-			s.rt.Log.Error("scheduler: cannot save its state", slog.String("scheduler", cfgName), slog.Any("error", err))
+			s.fail(ctx, "cannot save its state", err)
 		}
 	})
 }
 
-// scheduleTimed arms the next run of a periodic or nightly scheduler: the
-// last run (from the state) plus the interval, or the next time of the cron
-// expression after it; at once when that is past or there was none.
+// scheduleTimed arms the next run of a periodic or nightly scheduler
+// (Buildbot's Timed): the last run (from the state) plus the interval, or
+// the next time of the cron expression after it; with no last run, a
+// periodic scheduler runs at once and a nightly one at the next time of its
+// expression. A run whose time is past runs at once.
 func (s *schedulerActor) scheduleTimed(ctx actor.Context) {
 	cfg := s.cfg()
+	s.disarm()
 	if cfg.GetType() != messages.SchedulerType_SCHEDULER_TYPE_PERIODIC && cfg.GetType() != messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY {
 		return
 	}
 	now := s.now()
-	var last time.Time
-	if v, ok := state.ObjectState(s.rt.DB.Read(), cfg.GetName(), stateClass(cfg.GetType()), "last_build"); ok {
-		var sec int64
-		if json.Unmarshal([]byte(v), &sec) == nil {
-			last = time.Unix(sec, 0)
-		}
-	}
+	var sec int64
+	s.restore(ctx, "last_build", &sec)
 	next := now
-	if !last.IsZero() {
-		if cfg.GetType() == messages.SchedulerType_SCHEDULER_TYPE_PERIODIC {
-			next = last.Add(cfg.GetPeriodicInterval().AsDuration())
-		} else {
-			sched, err := cron.ParseStandard(cfg.GetCron())
-			if err != nil {
-				s.rt.Log.Error("scheduler: bad cron expression", slog.String("scheduler", cfg.GetName()), slog.Any("error", err))
-				return
-			}
-			next = sched.Next(last)
+	if sec > 0 || cfg.GetType() == messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY {
+		from := now
+		if sec > 0 {
+			from = time.Unix(sec, 0)
+		}
+		var err error
+		if next, err = s.nextAfter(from); err != nil {
+			s.fail(ctx, "cannot tell when to build next; it will not build until its config changes", err)
+			return
 		}
 	}
 	if next.Before(now) {
-		if !last.IsZero() {
-			s.rt.Log.Info("scheduler: missed scheduled build time - building immediately", slog.String("scheduler", cfg.GetName()))
-		}
+		s.rt.Log.Info("scheduler: missed scheduled build time - building immediately", slog.String("scheduler", cfg.GetName()))
 		next = now
 	}
-	if s.cancel != nil {
-		s.cancel()
+	s.arm(ctx, now, next)
+}
+
+// nextAfter is the next time to build after t: t plus the interval
+// (periodic), or the next time of the cron expression (nightly).
+func (s *schedulerActor) nextAfter(t time.Time) (time.Time, error) {
+	cfg := s.cfg()
+	if cfg.GetType() == messages.SchedulerType_SCHEDULER_TYPE_PERIODIC {
+		if d := cfg.GetPeriodicInterval().AsDuration(); d <= 0 {
+			return time.Time{}, fmt.Errorf("periodic_interval %s is not positive", d)
+		}
+		return t.Add(cfg.GetPeriodicInterval().AsDuration()), nil
 	}
+	sched, err := config.ParseCron(cfg.GetCron())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cron %q: %w", cfg.GetCron(), err)
+	}
+	return sched.Next(t), nil
+}
+
+// arm sets the timer of the next run, at next (now is the time now).
+func (s *schedulerActor) arm(ctx actor.Context, now, next time.Time) {
+	s.disarm()
 	s.next = next
 	s.cancel = s.timers.SendOnce(max(next.Sub(now), 0), ctx.Self(), timedFired{at: next})
+}
+
+// disarm cancels the timer of the next run, if any.
+func (s *schedulerActor) disarm() {
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	s.next = time.Time{}
 }
 
 func (s *schedulerActor) timedRun(ctx actor.Context) {
@@ -388,17 +442,14 @@ func (s *schedulerActor) timedRun(ctx actor.Context) {
 	s.setState(ctx, "last_build", fmt.Sprint(now.Unix()))
 	s.addBuildset(ctx, nil, 0)
 	// The state write is asynchronous: compute the next run from now.
-	cfg := s.cfg()
-	next := now.Add(cfg.GetPeriodicInterval().AsDuration())
-	if cfg.GetType() == messages.SchedulerType_SCHEDULER_TYPE_NIGHTLY {
-		sched, err := cron.ParseStandard(cfg.GetCron())
-		if err != nil {
-			return
-		}
-		next = sched.Next(now)
+	next, err := s.nextAfter(now)
+	if err != nil {
+		s.disarm()
+		s.fail(ctx, "cannot tell when to build next; it will not build until its config changes", err)
+		return
 	}
-	s.next = next
-	s.cancel = s.timers.SendOnce(max(next.Sub(now), time.Millisecond), ctx.Self(), timedFired{at: next})
+	s.arm(ctx, now, next)
+	s.publish(ctx)
 }
 
 // buildset is what a scheduler puts in a buildset besides its builders
@@ -424,21 +475,29 @@ func (s *schedulerActor) addBuildset(ctx actor.Context, changeids []uint64, ssid
 }
 
 // addBuildsetFor adds b for the scheduler's builders, with the scheduler's
-// properties (and `scheduler`) over b's, announces it to the manager, wakes
-// the distributor, and calls done (when not nil) with the result.
+// properties (and `scheduler`) over b's and, unless b is triggered, the
+// properties of the changes of its sourcestamps over those (Buildbot's
+// addBuildsetForSourceStamps; a Triggerable passes its sourcestamps by
+// value, without their changes). It announces the buildset to the manager,
+// wakes the distributor, and calls done (when not nil) with the result.
 func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func(*messages.CommandResult, error)) {
 	cfg := s.cfg()
 	props := slices.Clone(b.props)
-	set := func(name, valueJSON string) {
+	set := func(name, valueJSON, source string) {
 		props = slices.DeleteFunc(props, func(p *messages.Property) bool { return p.GetName() == name })
-		props = append(props, &messages.Property{Name: name, ValueJson: valueJSON, Source: "Scheduler"})
+		props = append(props, &messages.Property{Name: name, ValueJson: valueJSON, Source: source})
 	}
 	for _, k := range sortedKeys(cfg.GetProperties()) {
 		v, _ := json.Marshal(cfg.GetProperties()[k])
-		set(k, string(v))
+		set(k, string(v), "Scheduler")
 	}
 	name, _ := json.Marshal(cfg.GetName())
-	set("scheduler", string(name))
+	set("scheduler", string(name), "Scheduler")
+	if b.parent == 0 {
+		for p := range state.ChangeProperties(s.rt.DB.Read(), b.ssids) {
+			set(p.GetName(), p.GetValueJson(), "Change")
+		}
+	}
 	bs := &messages.AddBuildset{Reason: b.reason, SubmittedAt: s.now().Unix(), Properties: props, BuilderNames: cfg.GetBuilders(),
 		SourcestampIds: b.ssids, ParentBuildid: b.parent, WaitedFor: b.waited,
 		CollapseBuilderNames: collapseNames(s.rt.Config(), cfg.GetBuilders())}
@@ -450,7 +509,7 @@ func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func
 	}
 	db.Submit(ctx, &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: bs}}, func(r *messages.CommandResult, err error) {
 		if err != nil {
-			s.rt.Log.Error("scheduler: cannot add a buildset", slog.String("scheduler", cfg.GetName()), slog.Any("error", err))
+			s.fail(ctx, "cannot add a buildset", err)
 		} else {
 			s.rt.Log.Info("added buildset", slog.Uint64("buildsetid", r.GetId()), slog.String("scheduler", cfg.GetName()),
 				service.IDs("changes", b.changeids))

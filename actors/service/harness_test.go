@@ -17,7 +17,7 @@ func testRuntime(t *testing.T, maxRestarts int, cfg *messages.MasterConfig) *Run
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-	cfg.Supervision = &messages.SupervisionConfig{MaxRestarts: int32(maxRestarts), Within: durationpb.New(time.Minute)}
+	cfg.Supervision = &messages.SupervisionConfig{MaxRestarts: new(int32(maxRestarts)), Within: durationpb.New(time.Minute)}
 	gaveUp := make(chan any, 1)
 	rt := NewRuntime(system, quiet, cfg, func(r any) { gaveUp <- r })
 	t.Cleanup(system.Shutdown)

@@ -62,6 +62,10 @@ type Runtime struct {
 	// services to acknowledge a new generation before it answers anyway, with
 	// a warning naming them; 0 means the master's default (master.AckTimeout).
 	AckTimeout time.Duration
+	// Exit, when set, asks the process running the master to stop it, as
+	// SIGTERM does: a `buildmaster stop`, or a clean shutdown whose last
+	// build has finished. It never blocks. The master sets it.
+	Exit func(reason string)
 
 	config     atomic.Pointer[messages.MasterConfig]
 	generation atomic.Uint64

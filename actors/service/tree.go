@@ -51,6 +51,7 @@ type Node struct {
 	failure   atomic.Pointer[messages.Failure]
 	state     atomic.Pointer[proto.Message]
 	live      atomic.Pointer[func() proto.Message]
+	condition atomic.Pointer[func() string]
 
 	mu       sync.Mutex
 	children map[string]*Node
@@ -101,6 +102,24 @@ func (n *Node) State() proto.Message {
 		return *p
 	}
 	return nil
+}
+
+// SetCondition sets what the node's status shows instead of "running"
+// whenever cond returns something (e.g. "degraded: disk full"); its
+// lifecycle (Status, AllRunning) is unchanged. cond must be cheap and safe
+// for concurrent use.
+func (n *Node) SetCondition(cond func() string) { n.condition.Store(&cond) }
+
+// shownStatus is the status a snapshot shows: the lifecycle status, or the
+// condition of a running node.
+func (n *Node) shownStatus() string {
+	s := n.Status()
+	if c := n.condition.Load(); c != nil && s == StatusRunning {
+		if cs := (*c)(); cs != "" {
+			return cs
+		}
+	}
+	return s
 }
 
 func (n *Node) recordFailure(reason string, at time.Time) {
@@ -194,7 +213,7 @@ func (n *Node) snapshot() *messages.TreeNode {
 		Name:        n.Name,
 		Path:        n.Path,
 		Kind:        n.Kind,
-		Status:      n.Status(),
+		Status:      n.shownStatus(),
 		Restarts:    n.Restarts(),
 		LastFailure: n.LastFailure(),
 		Mailbox:     n.Mailbox(),

@@ -58,8 +58,9 @@ func fixture(t testing.TB) *service.Runtime {
 }
 
 // builds adds: master 1 "m1"; builders 1 "linux", 2 "windows" and
-// 3 "release/1.0"; workers
-// 1 "w1" (connected to m1) and 2 "w2"; buildset 1 (sourcestamp 1) with
+// 3 "release/1.0" (m1 runs linux and windows); workers
+// 1 "w1" (connected to m1; configured on linux and windows) and 2 "w2"
+// (configured on linux); buildset 1 (sourcestamp 1) with
 // request 1 on linux (claimed by m1, built, completed) and request 2 on
 // windows (unclaimed); buildset 2 (sourcestamp 2) with request 3 on linux
 // (claimed by m1, building) and request 4 on windows (unclaimed);
@@ -79,6 +80,9 @@ func builds(t testing.TB, store *state.Store) {
 		&messages.FindOrAddWorker{Name: "w1"},
 		&messages.FindOrAddWorker{Name: "w2"},
 		&messages.WorkerConnected{Workerid: 1, Masterid: 1, InfoJson: `{"os":"linux"}`},
+		&messages.ConfigureMaster{Masterid: 1,
+			Builders: []*messages.ConfiguredBuilder{{Name: "linux", Description: "Linux build", Tags: []string{"os", "fast"}}, {Name: "windows"}},
+			Workers:  []*messages.ConfiguredWorker{{Name: "w1", Builders: []string{"linux", "windows"}}, {Name: "w2", Builders: []string{"linux"}}}},
 		&messages.AddBuildset{Reason: "force", SubmittedAt: at + 10, SourcestampIds: []uint64{1}, Builderids: []uint64{1, 2},
 			Properties: []*messages.Property{{Name: "reason", ValueJson: `"force"`, Source: "Force Build Form"}, {Name: "jobs", ValueJson: `4`, Source: "Scheduler"}}},
 		&messages.ClaimBuildRequests{Masterid: 1, ClaimedAt: at + 20, Brids: []uint64{1}},
@@ -122,6 +126,8 @@ func command(k any) *messages.Command {
 		c.Kind = &messages.Command_FindOrAddWorker{FindOrAddWorker: v}
 	case *messages.WorkerConnected:
 		c.Kind = &messages.Command_WorkerConnected{WorkerConnected: v}
+	case *messages.ConfigureMaster:
+		c.Kind = &messages.Command_ConfigureMaster{ConfigureMaster: v}
 	case *messages.AddBuildset:
 		c.Kind = &messages.Command_AddBuildset{AddBuildset: v}
 	case *messages.ClaimBuildRequests:

@@ -90,8 +90,8 @@ func request[R proto.Message](c *client, path string, msg proto.Message, timeout
 	case err == nil:
 		return reply, nil
 	case errors.Is(err, errLost):
-		err = fmt.Errorf("lost the connection to the master at %s before it replied; "+
-			"the request may or may not have been carried out", c.master)
+		err = fmt.Errorf("%w to the master at %s before it replied; "+
+			"the request may or may not have been carried out", errLost, c.master)
 	case errors.Is(err, actor.ErrTimeout):
 		err = fmt.Errorf("no reply from the master at %s within %s (can it connect back to this client? see --listen)", c.master, timeout)
 	case errors.As(err, &refused):

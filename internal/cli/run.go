@@ -60,7 +60,7 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	// Signals are caught from here on: one that arrives while the master
 	// starts is acted on once it runs.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	m, err := o.start(cmd.ErrOrStderr(), log, level, cfg, data, dataDir, token)
 	if err != nil {
@@ -119,17 +119,28 @@ func (o *runOptions) announce(out io.Writer, log *slog.Logger, m *master.Master,
 }
 
 // serve runs until a signal stops the master (SIGHUP reconfigures it
-// instead) or it fails past its restart limit; it returns the exit code.
+// instead; SIGUSR1 starts a clean shutdown, or cancels the one under way),
+// the master asks to stop (`buildmaster stop`, or a clean shutdown whose
+// builds have finished), or it fails past its restart limit; it returns the
+// exit code.
 func serve(log *slog.Logger, m *master.Master, sigs <-chan os.Signal, token string) int {
 	for {
 		select {
 		case s := <-sigs:
-			if s == syscall.SIGHUP {
+			switch s {
+			case syscall.SIGHUP:
 				log.Info("SIGHUP: re-reading the config")
 				m.RT.System.Root.Send(m.PID, &messages.ReconfigureRequest{Token: token})
 				continue
+			case syscall.SIGUSR1:
+				log.Info("SIGUSR1: clean shutdown (a second SIGUSR1 cancels it)")
+				m.RT.System.Root.Send(m.PID, &messages.StopMasterRequest{Token: token, Mode: messages.StopMode_STOP_MODE_TOGGLE})
+				continue
 			}
 			log.Info("stopping the master", "signal", s.String())
+			return ExitOK
+		case reason := <-m.Exit():
+			log.Info("stopping the master", "reason", reason)
 			return ExitOK
 		case reason := <-m.GaveUp():
 			log.Error("the master failed past its restart limit; stopping", "reason", fmt.Sprint(reason))

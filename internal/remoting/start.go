@@ -90,3 +90,25 @@ func startRecovering(r *remote.Remote) (err error) {
 	r.Start()
 	return nil
 }
+
+// Stop stops r, started by Start for system: its gRPC server first, which
+// ends every inbound stream, then the library's endpoint actors, which
+// close the outbound connections.
+//
+// It does not call r.Shutdown(true): that tells each inbound stream's
+// reader to leave by sending on a channel the reader closes as it ends, so
+// a peer disconnecting at that moment is a data race (and a panic, "send on
+// closed channel", when the send comes second); it also sets the readers'
+// suspended flag without synchronisation.
+func Stop(system *actor.ActorSystem, r *remote.Remote) {
+	r.Shutdown(false)
+	for _, name := range []string{endpointSupervisor, endpointActivator} {
+		_ = system.Root.StopFuture(system.NewLocalPID(name)).Wait()
+	}
+}
+
+// The names protoactor's remote spawns its endpoint actors under.
+const (
+	endpointSupervisor = "EndpointSupervisor"
+	endpointActivator  = "activator"
+)

@@ -88,6 +88,10 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applySetLogLines(txn, seq, k.SetLogLines)
 	case *messages.Command_Expire:
 		return applyExpire(txn, seq, k.Expire)
+	case *messages.Command_MasterActive:
+		return applyMasterActive(txn, seq, k.MasterActive)
+	case *messages.Command_MasterStopped:
+		return applyMasterStopped(txn, seq, k.MasterStopped)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:

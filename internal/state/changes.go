@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"iter"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -136,4 +137,22 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 		}
 	}
 	return &messages.CommandResult{Id: id, Sourcestampid: ss.Id}, nil
+}
+
+// ChangeProperties yields the properties of the changes of the sourcestamps
+// ssids, sourcestamp by sourcestamp, each's changes oldest first: set in
+// that order, a later change's value wins, as in Buildbot's builds and
+// schedulers.
+func ChangeProperties(txn *memdb.Txn, ssids []uint64) iter.Seq[*messages.Property] {
+	return func(yield func(*messages.Property) bool) {
+		for _, ssid := range ssids {
+			for row := range ScanIndex(txn, TableChanges, IndexChangeSourceStamp, false, ssid) {
+				for _, p := range row.(*messages.Change).GetProperties() {
+					if !yield(p) {
+						return
+					}
+				}
+			}
+		}
+	}
 }

@@ -9,16 +9,32 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// applyConfigureMaster records which schedulers and change sources master
-// masterid runs (adding those not yet known, schedulers enabled): the named
-// ones are run by it, the others it ran by none.
+// applyConfigureMaster records what master masterid runs: the schedulers
+// and change sources named (adding those not yet known, schedulers enabled)
+// are run by it, the others it ran by none; the builders listed are its
+// builders (configureBuilders), the workers listed configured on them
+// (configureWorkers).
 func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster) (*messages.CommandResult, error) {
 	const kind = "configure_master"
 	if err := exists(txn, kind, "master", TableMasters, c.GetMasterid()); err != nil {
 		return nil, err
 	}
-	if len(c.GetSchedulers()) > MaxIDs || len(c.GetChangeSources()) > MaxIDs {
-		return nil, bad(kind, "%d schedulers and %d change sources; the limit is %d each", len(c.GetSchedulers()), len(c.GetChangeSources()), MaxIDs)
+	if len(c.GetSchedulers()) > MaxIDs || len(c.GetChangeSources()) > MaxIDs || len(c.GetBuilders()) > MaxIDs || len(c.GetWorkers()) > MaxIDs {
+		return nil, bad(kind, "%d schedulers, %d change sources, %d builders and %d workers; the limit is %d each",
+			len(c.GetSchedulers()), len(c.GetChangeSources()), len(c.GetBuilders()), len(c.GetWorkers()), MaxIDs)
+	}
+	for i, b := range c.GetBuilders() {
+		if b.GetName() == "" {
+			return nil, bad(kind, "builders[%d].name is empty", i)
+		}
+		if err := checkBuilder(kind, fmt.Sprintf("builders[%d].", i), b.GetName(), b.GetDescription(), b.GetTags()); err != nil {
+			return nil, err
+		}
+	}
+	for i, w := range c.GetWorkers() {
+		if err := checkConfiguredWorker(kind, i, w); err != nil {
+			return nil, err
+		}
 	}
 	for _, list := range []struct {
 		what  string
@@ -44,6 +60,13 @@ func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster)
 		return &messages.ChangeSource{Id: id, Name: name}
 	}
 	if err := runBy(txn, seq, TableChangeSources, m, c.GetChangeSources(), newChangeSource, changeSourceRunBy); err != nil {
+		return nil, err
+	}
+	builders, err := configureBuilders(txn, seq, m, c.GetBuilders())
+	if err != nil {
+		return nil, err
+	}
+	if err := configureWorkers(txn, seq, kind, m, c.GetWorkers(), builders); err != nil {
 		return nil, err
 	}
 	return &messages.CommandResult{Id: m}, nil

@@ -30,4 +30,10 @@
 // truncated, unreadable meta.json, rows that do not decode) makes Open fail
 // with an error naming the file, instead of raft's silent fallback to an
 // older snapshot whose following log entries may be compacted away.
+//
+// A failed write (a full disk) fails the commands it carried, and Submit
+// refuses commands (ErrDegraded) until a write to the log succeeds again,
+// which the Store finds out by itself (guardedLog); Health says what is
+// wrong meanwhile. Nothing acknowledged is lost, and nothing refused
+// appears later.
 package state

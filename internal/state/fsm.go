@@ -15,7 +15,8 @@ import (
 
 // fsm is raft's finite state machine: a memdb applied to by Apply.
 type fsm struct {
-	db atomic.Pointer[memdb.MemDB]
+	db     atomic.Pointer[memdb.MemDB]
+	health *health // nil when ephemeral
 
 	mu         sync.Mutex
 	restoreErr error // the first failed Restore: Open refuses to start
@@ -126,7 +127,7 @@ func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
 
 // Snapshot captures the current database for Persist (raft.FSM).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{txn: f.db.Load().Txn(false)}, nil
+	return &fsmSnapshot{txn: f.db.Load().Txn(false), health: f.health}, nil
 }
 
 // Restore replaces the database with a snapshot's (raft.FSM); the first
@@ -152,17 +153,42 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 }
 
 // fsmSnapshot writes a read transaction with WriteSnapshot.
-type fsmSnapshot struct{ txn *memdb.Txn }
+type fsmSnapshot struct {
+	txn    *memdb.Txn
+	health *health
+}
 
 // Persist writes the snapshot to sink (raft.FSMSnapshot), cancelling the
-// sink on failure.
+// sink on failure, and records the outcome in the Store's health.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := WriteSnapshot(sink, s.txn); err != nil {
+	err := WriteSnapshot(sink, s.txn)
+	if err != nil {
 		_ = sink.Cancel()
-		return err
+	} else {
+		err = sink.Close()
 	}
-	return sink.Close()
+	if s.health != nil {
+		s.health.snapshot(err)
+	}
+	return err
 }
 
 // Release does nothing: a read transaction needs no release.
 func (s *fsmSnapshot) Release() {}
+
+// snapshotStore is raft's snapshot store, recording in the Store's health a
+// snapshot that cannot even be created (Persist records the others).
+type snapshotStore struct {
+	*raft.FileSnapshotStore
+	health *health
+}
+
+// Create implements raft.SnapshotStore.
+func (s snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
+	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+	sink, err := s.FileSnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
+	if err != nil {
+		s.health.snapshot(err)
+	}
+	return sink, err
+}

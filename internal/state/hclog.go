@@ -39,7 +39,8 @@ type slogWriter struct{ l *slog.Logger }
 // expected are raft's warnings that are the normal course of a single
 // voter's start, not something an operator should act on.
 var expected = map[string]bool{
-	"heartbeat timeout reached, starting election": true,
+	"heartbeat timeout reached, starting election":  true,
+	"Election timeout reached, restarting election": true, // the vote took longer than the timeout (a loaded machine)
 }
 
 // Write logs each JSON line of p as one record at its level (raft's

@@ -61,12 +61,56 @@ func applyMasterStarted(txn *memdb.Txn, seq *ids, c *messages.MasterStarted) (*m
 	return res, nil
 }
 
+// applyMasterActive is a running master's heartbeat: master masterid is
+// marked active at time.
+func applyMasterActive(txn *memdb.Txn, _ *ids, c *messages.MasterActive) (*messages.CommandResult, error) {
+	m, err := masterAt(txn, "master_active", c.GetMasterid(), c.GetTime())
+	if err != nil {
+		return nil, err
+	}
+	m.Active = true
+	return &messages.CommandResult{Id: m.Id}, txn.Insert(TableMasters, m)
+}
+
+// applyMasterStopped marks master masterid inactive as of time (its
+// last_active), then does the housekeeping of what it leaves.
+func applyMasterStopped(txn *memdb.Txn, _ *ids, c *messages.MasterStopped) (*messages.CommandResult, error) {
+	m, err := masterAt(txn, "master_stopped", c.GetMasterid(), c.GetTime())
+	if err != nil {
+		return nil, err
+	}
+	m.Active = false
+	if err := txn.Insert(TableMasters, m); err != nil {
+		return nil, err
+	}
+	res := &messages.CommandResult{Id: m.Id}
+	return res, housekeeping(txn, m.Id, c.GetTime(), res)
+}
+
+// masterAt returns a copy of master id, its last_active set to at, for a
+// command of kind.
+func masterAt(txn *memdb.Txn, kind string, id uint64, at int64) (*messages.Master, error) {
+	if at <= 0 {
+		return nil, bad(kind, "time is required (epoch seconds, > 0)")
+	}
+	m, err := get[*messages.Master](txn, TableMasters, IndexID, id)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, bad(kind, "master %d does not exist", id)
+	}
+	m = proto.CloneOf(m)
+	m.LastActive = at
+	return m, nil
+}
+
 // housekeeping does what Buildbot does for a master that stopped or
 // crashed (_masterDeactivatedHousekeeping), except that every claimed
 // incomplete request of the master is unclaimed, never left claimed: its
 // incomplete builds end as RETRY, with their steps and logs; its claims are
-// dropped; its workers, schedulers and change sources are deconfigured. It
-// counts what it did in res.
+// dropped; its builders, workers, schedulers and change sources are
+// deconfigured. It counts what it did in res.
 func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.CommandResult) error {
 	builds, err := collect[*messages.Build](txn.Get(TableBuilds, IndexIncompleteBy, masterid))
 	if err != nil {
@@ -90,6 +134,9 @@ func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.Comm
 		res.RequestsUnclaimed++
 	}
 	if err := forgetWorkers(txn, masterid); err != nil {
+		return err
+	}
+	if _, err := configureBuilders(txn, nil, masterid, nil); err != nil {
 		return err
 	}
 	if err := stopRunning(txn, TableSchedulers, masterid, nil, schedulerRunBy); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
 )
 
 // Options tunes a durable Store. The zero value is sensible.
@@ -49,6 +50,12 @@ type Options struct {
 	// state (by default it is held back until the heap reaches 16 times the
 	// snapshot's size; see relaxGC). Benchmarks use it to compare.
 	KeepGC bool
+
+	// SegmentSize is the size of a raft log segment file, preallocated
+	// when the segment is created (default 64 MiB, raft-wal's).
+	SegmentSize int
+
+	wal walOptions // tests inject faults in the raft log with vfs and meta
 }
 
 // defaults fills in the zero fields with the defaults documented on them.
@@ -84,6 +91,9 @@ func (o *Options) defaults() {
 	if o.ProgressInterval == 0 {
 		o.ProgressInterval = 2 * time.Second
 	}
+	if o.SegmentSize == 0 {
+		o.SegmentSize = wal.DefaultSegmentSize
+	}
 }
 
 // Open opens (creating it if needed) the durable Store in dir: raft with a
@@ -107,13 +117,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := checkLatestSnapshot(dir, snaps); err != nil {
 		return nil, err
 	}
-	logs, err := openRaftLog(dir, hl)
+	h := &health{log: opts.Logger, dir: dir}
+	wo := opts.wal
+	wo.logger, wo.segmentSize = hl, opts.SegmentSize
+	logs, err := openGuardedLog(dir, wo, h)
 	if err != nil {
 		return nil, err
 	}
 	st := newStartup(opts, snaps)
 	defer st.release()
-	s := &Store{fsm: &fsm{}, logs: logs, snaps: snaps, dir: dir, opts: opts}
+	s := &Store{fsm: &fsm{health: h}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
 	s.fsm.startup.Store(st)
 	db, _ := NewDB()
 	s.fsm.db.Store(db)
@@ -177,7 +190,7 @@ func (s *Store) startRaft(conf *raft.Config) error {
 			return fmt.Errorf("state: bootstrapping raft in %s: %w", s.dir, err)
 		}
 	}
-	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, s.snaps, trans)
+	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, snapshotStore{s.snaps, s.health}, trans)
 	if err != nil {
 		return fmt.Errorf("state: starting raft in %s: %w", s.dir, err)
 	}

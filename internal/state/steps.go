@@ -2,6 +2,8 @@ package state
 
 import (
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -26,16 +28,17 @@ func startStep(txn *memdb.Txn, seq *ids, kind string, buildid uint64, step *mess
 }
 
 // applyAddStep adds step name to build buildid, numbered after the build's
-// last, with a log of type s per log_names (slug: the name). With results it
-// is added finished, its logs too. Its result is the step's id and number
-// and the logs' ids.
+// last, with a log of type s per log_names (slug: the name). A name the
+// build has already is made unique as Buildbot's database does (stepName).
+// With results it is added finished, its logs too. Its result is the step's
+// id and number and the logs' ids.
 func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.CommandResult, error) {
 	const kind = "add_step"
 	if c == nil || c.Buildid == 0 || c.Name == "" {
 		return nil, bad(kind, "buildid and name are required")
 	}
-	if len(c.Name) > 50 {
-		return nil, bad(kind, "name is %d bytes, limit 50 (Buildbot's steps.name)", len(c.Name))
+	if len(c.Name) > MaxStepNameBytes {
+		return nil, bad(kind, "name is %d bytes, limit %d (Buildbot's steps.name)", len(c.Name), MaxStepNameBytes)
 	}
 	if err := checkStr(kind, "state_string", c.StateString, MaxFieldBytes); err != nil {
 		return nil, err
@@ -63,7 +66,11 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 			return nil, bad(kind, "complete_at is required with results (epoch seconds, > 0)")
 		}
 	}
-	s := &messages.Step{Id: id, Number: number, Name: c.Name, Buildid: c.Buildid, StartedAt: c.StartedAt, StateString: c.StateString}
+	name, err := stepName(txn, c.Buildid, c.Name)
+	if err != nil {
+		return nil, err
+	}
+	s := &messages.Step{Id: id, Number: number, Name: name, Buildid: c.Buildid, StartedAt: c.StartedAt, StateString: c.StateString}
 	if c.Results != nil && len(c.LogNames) == 0 {
 		s.Results, s.CompleteAt = proto.Int32(c.GetResults()), c.CompleteAt // finished as it is added
 	}
@@ -87,6 +94,35 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 		}
 	}
 	return res, nil
+}
+
+// MaxStepNameBytes is the longest step name (Buildbot's steps.name).
+const MaxStepNameBytes = 50
+
+// stepName returns name, or, when build buildid has a step of that name
+// already, the first of name_1, name_2 … it does not have, name cut (at a
+// character) so that it stays within MaxStepNameBytes: three steps named
+// stage are stage, stage_1, stage_2.
+func stepName(txn *memdb.Txn, buildid uint64, name string) (string, error) {
+	taken := func(n string) (bool, error) {
+		raw, err := txn.First(TableSteps, IndexBuildName, buildid, n)
+		return raw != nil, err
+	}
+	for i, candidate := 1, name; ; i++ {
+		switch t, err := taken(candidate); {
+		case err != nil:
+			return "", err
+		case !t:
+			return candidate, nil
+		}
+		suffix := "_" + strconv.Itoa(i)
+		base := name
+		for len(base)+len(suffix) > MaxStepNameBytes {
+			_, size := utf8.DecodeLastRuneInString(base)
+			base = base[:len(base)-size]
+		}
+		candidate = base + suffix
+	}
 }
 
 // applyFinishStep finishes step stepid, and its logs, with results at

@@ -18,8 +18,9 @@ type Store struct {
 	raft *raft.Raft // nil when ephemeral
 	// raftPtr is raft, for Open's progress log (read while Open sets raft).
 	raftPtr atomic.Pointer[raft.Raft]
-	logs    *raftLog
+	logs    *guardedLog
 	snaps   *raft.FileSnapshotStore
+	health  *health // nil when ephemeral
 	trans   *raft.InmemTransport
 	dir     string
 	opts    Options
@@ -55,11 +56,12 @@ func (s *Store) Snapshot() error {
 	return s.raft.Snapshot().Error()
 }
 
-// Close takes a snapshot (so that the next Open need not replay the log),
-// stops raft and closes the files. Commands submitted after Close fail with
-// ErrClosed; commands submitted before it are applied first (waiting up to
-// 10s). With Options.NoSnapshotOnClose it neither waits nor snapshots, and
-// leaves the directory as a crash would.
+// Close takes a snapshot (so that the next Open need not replay the log)
+// unless the log cannot be written, stops raft and closes the files.
+// Commands submitted after Close fail with ErrClosed; commands submitted
+// before it are applied first (waiting up to 10s). With
+// Options.NoSnapshotOnClose it neither waits nor snapshots, and leaves the
+// directory as a crash would.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
@@ -67,12 +69,13 @@ func (s *Store) Close() error {
 			return
 		}
 		s.stopSnapshotPolicy()
-		if !s.opts.NoSnapshotOnClose && s.raft.State() == raft.Leader {
+		if !s.opts.NoSnapshotOnClose && s.raft.State() == raft.Leader && s.health.get().Log == nil {
 			_ = s.raft.Barrier(10 * time.Second).Error()
 			if err := s.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 				s.opts.Logger.Warn("state: snapshot on close failed", "dir", s.dir, "error", err)
 			}
 		}
+		s.logs.beginClose()
 		s.closeErr = s.raft.Shutdown().Error()
 		if err := s.trans.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
@@ -82,4 +85,13 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// Health reports whether the Store can write to its disk; an ephemeral
+// Store is always healthy.
+func (s *Store) Health() Health {
+	if s.health == nil {
+		return Health{}
+	}
+	return s.health.get()
 }

@@ -58,6 +58,9 @@ func (s *Store) Submit(cmd *messages.Command) *Future {
 		res, err := s.fsm.apply(dec)
 		return &Future{res: res, err: err}
 	}
+	if h := s.health.get(); h.Log != nil {
+		return &Future{err: fmt.Errorf("%w: %s (%w); they are accepted again once a write to the raft log succeeds", ErrDegraded, h, h.Log)}
+	}
 	// What can be refused without the database is refused before it
 	// reaches the journal.
 	if ac := cmd.GetAddChange(); ac != nil {

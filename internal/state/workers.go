@@ -1,6 +1,10 @@
 package state
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
+
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 
@@ -17,21 +21,95 @@ func applyFindOrAddWorker(txn *memdb.Txn, seq *ids, c *messages.FindOrAddWorker)
 	if err := checkStr(kind, "name", c.GetName(), MaxFieldBytes); err != nil {
 		return nil, err
 	}
-	w, err := get[*messages.Worker](txn, TableWorkers, IndexName, c.GetName())
+	w, err := findOrAddWorker(txn, seq, c.GetName())
 	if err != nil {
 		return nil, err
 	}
-	if w != nil {
-		return &messages.CommandResult{Id: w.Id}, nil
+	return &messages.CommandResult{Id: w.Id}, nil
+}
+
+// findOrAddWorker returns the worker called name, adding it when new.
+func findOrAddWorker(txn *memdb.Txn, seq *ids, name string) (*messages.Worker, error) {
+	w, err := get[*messages.Worker](txn, TableWorkers, IndexName, name)
+	if err != nil || w != nil {
+		return w, err
 	}
 	id, err := seq.nextID(txn, TableWorkers)
 	if err != nil {
 		return nil, err
 	}
-	if err := txn.Insert(TableWorkers, &messages.Worker{Id: id, Name: c.GetName()}); err != nil {
-		return nil, err
+	w = &messages.Worker{Id: id, Name: name}
+	return w, txn.Insert(TableWorkers, w)
+}
+
+// configureWorkers records, for master m, the builders each listed worker is
+// configured on (Buildbot's configured_workers): each is found, or added,
+// by name, and its configured_on entries of m become those of its builders
+// (named in builders, the ids of m's builders); every other worker has no
+// entry of m left. Entries are kept in (builderid, masterid) order.
+func configureWorkers(txn *memdb.Txn, seq *ids, kind string, m uint64, listed []*messages.ConfiguredWorker, builders map[string]uint64) error {
+	seen := make(map[string]bool, len(listed))
+	for i, c := range listed {
+		w, err := findOrAddWorker(txn, seq, c.GetName())
+		if err != nil {
+			return err
+		}
+		seen[c.GetName()] = true
+		var mine []*messages.WorkerConfiguredOn
+		for j, name := range c.GetBuilders() {
+			id, ok := builders[name]
+			if !ok {
+				return bad(kind, "workers[%d].builders[%d]: %q is not one of the master's builders", i, j, name)
+			}
+			mine = append(mine, &messages.WorkerConfiguredOn{Builderid: id, Masterid: m})
+		}
+		if err := setConfiguredOn(txn, w, m, mine); err != nil {
+			return err
+		}
 	}
-	return &messages.CommandResult{Id: id}, nil
+	all, err := collect[*messages.Worker](txn.Get(TableWorkers, IndexID+"_prefix"))
+	if err != nil {
+		return err
+	}
+	for _, w := range all {
+		if !seen[w.Name] {
+			if err := setConfiguredOn(txn, w, m, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setConfiguredOn replaces worker w's configured_on entries of master m
+// with mine, writing w only when that changes it.
+func setConfiguredOn(txn *memdb.Txn, w *messages.Worker, m uint64, mine []*messages.WorkerConfiguredOn) error {
+	next := slices.DeleteFunc(slices.Clone(w.ConfiguredOn), func(co *messages.WorkerConfiguredOn) bool { return co.GetMasterid() == m })
+	next = append(next, mine...)
+	slices.SortFunc(next, func(a, b *messages.WorkerConfiguredOn) int {
+		return cmp.Or(cmp.Compare(a.GetBuilderid(), b.GetBuilderid()), cmp.Compare(a.GetMasterid(), b.GetMasterid()))
+	})
+	next = slices.CompactFunc(next, func(a, b *messages.WorkerConfiguredOn) bool { return proto.Equal(a, b) })
+	if slices.EqualFunc(next, w.ConfiguredOn, func(a, b *messages.WorkerConfiguredOn) bool { return proto.Equal(a, b) }) {
+		return nil
+	}
+	w = proto.CloneOf(w)
+	w.ConfiguredOn = next
+	return txn.Insert(TableWorkers, w)
+}
+
+// checkConfiguredWorker checks worker i of a ConfigureMaster.
+func checkConfiguredWorker(kind string, i int, c *messages.ConfiguredWorker) error {
+	if c.GetName() == "" {
+		return bad(kind, "workers[%d].name is empty", i)
+	}
+	if err := checkStr(kind, fmt.Sprintf("workers[%d].name", i), c.GetName(), MaxFieldBytes); err != nil {
+		return err
+	}
+	if len(c.GetBuilders()) > MaxIDs {
+		return bad(kind, "workers[%d].builders has %d entries, limit %d", i, len(c.GetBuilders()), MaxIDs)
+	}
+	return nil
 }
 
 // applyWorkerConnected records that worker workerid is connected to master

@@ -10,7 +10,12 @@
 //     flag of the repository ([Update] reports it);
 //   - addresses: [Listen] hands a test a listener already bound on
 //     127.0.0.1, [RefusingAddr] an address where connections are refused
-//     and nothing else can listen meanwhile.
+//     and nothing else can listen meanwhile, [ReservedAddr] one that only
+//     a server restarted on it can listen on (servers started in a child
+//     process listen on port 0 and print the address they got);
+//   - a full disk: [Tmpfs] mounts a small tmpfs (root only, else skips);
+//   - logs: [NewLogs] gives a logger whose lines a test reads back, by
+//     level ([Logs]).
 //
 // No helper here measures speed: a test asserts what happens, never how
 // fast (speed is measured with go test -bench).

@@ -3,12 +3,15 @@ package testkit
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -141,14 +144,39 @@ func TestListenIsBoundAndClosedAtCleanup(t *testing.T) {
 	}
 }
 
-func TestFreeAddrsAreDistinct(t *testing.T) {
-	addrs := FreeAddrs(t, 5)
-	seen := map[string]bool{}
-	for _, a := range addrs {
-		if seen[a] || !strings.HasPrefix(a, "127.0.0.1:") {
-			t.Fatalf("addresses %v", addrs)
+// A reserved address takes a server that listens on it, again after it
+// stopped, and nothing else: not a bind to port 0, nor a bind without
+// SO_REUSEADDR.
+func TestReservedAddrTakesARestartedServerOnly(t *testing.T) {
+	addr := ReservedAddr(t)
+	testDial(t, addr, errors.New("refused"))
+	for range 2 {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("a server cannot listen on the reserved %s: %v", addr, err)
 		}
-		seen[a] = true
+		testDial(t, addr, nil)
+		l.Close()
+	}
+	for range 2000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := l.Addr().String()
+		l.Close()
+		if got == addr {
+			t.Fatalf("a bind to port 0 got the reserved %s", addr)
+		}
+	}
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	port := net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr)).Port
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port}); err == nil {
+		t.Fatalf("a socket without SO_REUSEADDR could bind the reserved %s", addr)
 	}
 }
 
@@ -174,5 +202,21 @@ func testDial(t *testing.T, addr string, want error) {
 		t.Fatalf("dial %s: %v", addr, err)
 	case want != nil && (err == nil || !strings.Contains(err.Error(), want.Error())):
 		t.Fatalf("dial %s: %v, want an error saying %q", addr, err, want)
+	}
+}
+
+func TestLogsRecordLinesByLevel(t *testing.T) {
+	log, logs := NewLogs()
+	log.Info("one", "k", 1)
+	log.With("svc", "x").WithGroup("g").Warn("two", "k", 2)
+	done := make(chan struct{})
+	go func() { log.Error("three"); close(done) }()
+	<-done
+	if got := logs.Lines(slog.LevelWarn); len(got) != 2 || !strings.Contains(got[0], `level=WARN msg=two svc=x g.k=2`) ||
+		!strings.Contains(got[1], "level=ERROR msg=three") {
+		t.Fatalf("warnings and errors: %q", got)
+	}
+	if got := logs.String(); strings.Count(got, "\n") != 3 || !strings.Contains(got, "level=INFO msg=one k=1\n") {
+		t.Fatalf("all: %q", got)
 	}
 }

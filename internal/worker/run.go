@@ -109,7 +109,7 @@ func start(o Options) (*worker, error) {
 
 func (w *worker) close() {
 	w.system.EventStream.Unsubscribe(w.sub)
-	w.remote.Shutdown(true)
+	remoting.Stop(w.system, w.remote)
 	w.system.Shutdown()
 }
 

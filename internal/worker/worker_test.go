@@ -28,7 +28,13 @@ const cmdTimeout = testkit.DefaultTimeout
 // setup starts a fake master and a worker logged in to it.
 func setup(t *testing.T, name string, keepalive time.Duration) (*peer, *workerProc, string) {
 	t.Helper()
-	p := startPeer(t, "", keepalive)
+	return setupAt(t, "", name, keepalive)
+}
+
+// setupAt is setup with the peer listening on listen ("": a port it picks).
+func setupAt(t *testing.T, listen, name string, keepalive time.Duration) (*peer, *workerProc, string) {
+	t.Helper()
+	p := startPeer(t, listen, keepalive)
 	p.setPassword(name, "pw-"+name)
 	dir := t.TempDir()
 	w := startWorker(t, []string{"--master", p.addr, "--name", name, "--basedir", dir}, "50ms", PasswordEnv+"=pw-"+name)
@@ -490,7 +496,9 @@ func TestSignalStops(t *testing.T) {
 // The master dies: the worker kills its commands and logs in again once
 // the master is back.
 func TestLostMaster(t *testing.T) {
-	p, w, dir := setup(t, "w11", time.Minute)
+	// The worker reconnects to the address it was given: the second peer
+	// listens on the same one, reserved for this test meanwhile.
+	p, w, dir := setupAt(t, testkit.ReservedAddr(t), "w11", time.Minute)
 	p.start("w11", shell("long", "sleep 60 & echo $! > bg.pid; echo started; wait"))
 	p.log.wait(t, "the command's output", 0, cmdTimeout, func(e peerEvent) bool {
 		return started(e, "long")

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -370,20 +374,19 @@ func TestNoOutputTimeoutKillsGroup(t *testing.T) {
 
 func TestOutputResetsTimeout(t *testing.T) {
 	t.Parallel()
-	// 30 lines 0.1 s apart take about 3 s, twice the timeout; no gap
-	// comes near it.
+	// 60 lines 0.1 s apart take at least 6 s, more than the timeout: only
+	// the output resetting it lets the command finish. The timeout is long
+	// enough that no gap between two lines comes near it even on a loaded
+	// machine (1.5 s did, under -race).
 	res, c := runShell(t, Shell{
-		Script:  "i=0; while [ $i -lt 30 ]; do echo $i; sleep 0.1; i=$((i+1)); done",
-		Timeout: 1500 * time.Millisecond,
+		Script:  "i=0; while [ $i -lt 60 ]; do echo $i; sleep 0.1; i=$((i+1)); done",
+		Timeout: 5 * time.Second,
 	})
 	if res.TimedOut || res.ExitCode != 0 {
 		t.Fatalf("%+v %q", res, c.get(Header))
 	}
-	if n := strings.Count(c.get(Stdout), "\n"); n != 30 {
+	if n := strings.Count(c.get(Stdout), "\n"); n != 60 {
 		t.Errorf("%d lines", n)
-	}
-	if res.Elapsed < 1500*time.Millisecond {
-		t.Errorf("elapsed %v: the command ran for less than the timeout, proving nothing", res.Elapsed)
 	}
 }
 
@@ -525,7 +528,10 @@ func TestHugeOutput(t *testing.T) {
 	t.Parallel()
 	t.Run("lines", func(t *testing.T) {
 		t.Parallel()
-		const n = 2_600_000 // about 20 MB
+		// About 2 MB: 32 times the chunk size and the pipe's buffer, every
+		// byte checked. (20 MB took over a minute under -race on a loaded
+		// machine and proved nothing more.)
+		const n = 300_000
 		var want bytes.Buffer
 		for i := 1; i <= n; i++ {
 			want.WriteString(strconv.Itoa(i))
@@ -584,13 +590,24 @@ func TestEscapedProcessDoesNotHangCommand(t *testing.T) {
 		t.Skip("no setsid")
 	}
 	// A process that left the group (setsid) holds stdout; after the kill
-	// RunShell stops waiting for it after backupTimeout.
-	r := start(t, Shell{Script: `setsid sleep 1000 & echo "$$ $!"; sleep 1000`})
-	ids := firstInts(t, r.cap.waitFor(t, Stdout, "\n"))
-	t.Cleanup(func() { syscall.Kill(ids[1], syscall.SIGKILL) })
+	// RunShell stops waiting for it after backupTimeout. It says so once
+	// it has left (the kill must not come before its setsid).
+	r := start(t, Shell{Script: `setsid sh -c 'echo "escaped $$"; exec sleep 1000' & echo "shell $$"; sleep 1000`})
+	var shell, escaped int
+	testkit.Retry(t, func() error {
+		out := r.cap.get(Stdout)
+		sm, em := regexp.MustCompile(`shell (\d+)\n`).FindStringSubmatch(out), regexp.MustCompile(`escaped (\d+)\n`).FindStringSubmatch(out)
+		if sm == nil || em == nil {
+			return fmt.Errorf("stdout %q lacks the shell's and the escaped process's pids", out)
+		}
+		shell, _ = strconv.Atoi(sm[1])
+		escaped, _ = strconv.Atoi(em[1])
+		return nil
+	})
+	t.Cleanup(func() { syscall.Kill(escaped, syscall.SIGKILL) })
 	r.cancel()
 	res := r.wait(t)
-	requireGroupGone(t, ids[0])
+	requireGroupGone(t, shell)
 	if !res.Interrupted || res.ExitCode != -1 || res.Err != nil {
 		t.Fatalf("%+v", res)
 	}

@@ -1,0 +1,217 @@
+package ui
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// The large master of the benchmarks: 1,000 builders, 100 workers, 10,000
+// changes each built by 10 builders (100,000 finished builds), 50 builds
+// running, 200 requests queued, and one running build whose log has
+// 100,000 lines.
+const (
+	bigBuilders   = 1000
+	bigWorkers    = 100
+	bigChanges    = 10_000
+	bigFanout     = 10
+	bigRunning    = 50
+	bigQueued     = 200
+	bigLogLines   = 100_000
+	bigLogBuilder = "builder-0007"
+)
+
+var bigOnce = sync.OnceValues(func() (*state.Store, error) {
+	s := state.OpenEphemeral()
+	_, err := s.Load(bigMaster(), 4096)
+	return s, err
+})
+
+func bigStore(b *testing.B) *state.Store {
+	b.Helper()
+	s, err := bigOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// bigMaster yields the commands that fill the large master. Ids are
+// predictable: state allocates each table's next id as one more than its
+// largest, and every command here adds exactly the rows counted.
+func bigMaster() iter.Seq[*messages.Command] {
+	return func(yield func(*messages.Command) bool) {
+		cmd := func(c *messages.Command) bool { return yield(c) }
+		base := t0.Add(-bigChanges * time.Minute)
+		ts := func(d time.Duration) int64 { return base.Add(d).Unix() }
+		if !cmd(&messages.Command{Kind: &messages.Command_MasterStarted{MasterStarted: &messages.MasterStarted{Name: "master", Time: ts(0)}}}) {
+			return
+		}
+		for i := range bigBuilders {
+			tags := []string{fmt.Sprintf("team-%d", i%10), []string{"linux", "windows", "macos", "arm"}[i%4]}
+			if !cmd(&messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
+				Name: fmt.Sprintf("builder-%04d", i), Tags: tags, Description: "a builder"}}}) {
+				return
+			}
+		}
+		for i := 1; i <= bigWorkers; i++ {
+			if !cmd(&messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: fmt.Sprintf("worker-%03d", i)}}}) ||
+				!cmd(&messages.Command{Kind: &messages.Command_WorkerConnected{WorkerConnected: &messages.WorkerConnected{Workerid: uint64(i), Masterid: 1,
+					InfoJson: `{"host":"h","version":"3.7.0"}`}}}) {
+				return
+			}
+		}
+		brid, buildid := uint64(0), uint64(0)
+		for c := 1; c <= bigChanges+bigRunning/bigFanout+bigQueued/bigFanout; c++ {
+			branch := "main"
+			if c%20 == 0 {
+				branch = fmt.Sprintf("feature-%d", c%7)
+			}
+			when := time.Duration(c) * time.Minute
+			if !cmd(&messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: &messages.Change{
+				Author: fmt.Sprintf("dev%d <dev%d@example.com>", c%50, c%50), Comments: fmt.Sprintf("change %d: make things better", c),
+				Branch: branch, Revision: fmt.Sprintf("%040x", c), WhenTimestamp: ts(when), Repository: "https://example.com/big.git",
+				Files: []string{"a.go", "b.go"}}}}}) {
+				return
+			}
+			builders := make([]uint64, bigFanout)
+			for k := range builders {
+				builders[k] = uint64((c*bigFanout+k)%bigBuilders) + 1
+			}
+			if !cmd(&messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: &messages.AddBuildset{
+				Reason: "The SingleBranchScheduler scheduler named 'all' triggered this build", SubmittedAt: ts(when + 10*time.Second),
+				SourcestampIds: []uint64{uint64(c)}, Builderids: builders}}}) {
+				return
+			}
+			for k, builder := range builders {
+				brid++
+				if c > bigChanges+bigRunning/bigFanout {
+					continue // queued
+				}
+				buildid++
+				start := when + 30*time.Second
+				if !cmd(&messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
+					Builderid: builder, Buildrequestid: brid, Workerid: uint64(c*bigFanout+k)%bigWorkers + 1, Masterid: 1,
+					StartedAt: ts(start), StateString: "building", ClaimBrids: []uint64{brid},
+					Properties: []*messages.Property{{Name: "branch", ValueJson: `"` + branch + `"`, Source: "Build"}}}}}) {
+					return
+				}
+				if c > bigChanges {
+					continue // running
+				}
+				results := int32(state.ResultSuccess)
+				switch {
+				case (c+k)%37 == 0:
+					results = state.ResultFailure
+				case (c+k)%53 == 0:
+					results = state.ResultWarnings
+				case (c+k)%97 == 0:
+					results = state.ResultException
+				}
+				if !cmd(&messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{
+					Buildid: buildid, Results: results, CompleteAt: ts(start + time.Duration(300+(c*k)%600)*time.Second),
+					StateString: "build " + resultName(&results), Brids: []uint64{brid}}}}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// bigLog adds a running build of bigLogBuilder with a 100,000-line log and
+// returns its page's path.
+func bigLog(b *testing.B, s *state.Store) string {
+	b.Helper()
+	txn := s.Read()
+	builder := state.First(txn, state.TableBuilders, state.IndexName, bigLogBuilder).(*messages.Builder)
+	if last, _ := txn.Last(state.TableBuilds, state.IndexBuilderNumber+"_prefix", builder.Id); last != nil && last.(*messages.Build).StateString == "big log" {
+		return fmt.Sprintf("/builders/%s/builds/%d", bigLogBuilder, last.(*messages.Build).Number)
+	}
+	txn.Abort()
+	do := func(c *messages.Command) *messages.CommandResult {
+		res, err := s.Submit(c).Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res
+	}
+	res := do(&messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
+		Builderid: builder.Id, Workerid: 1, Masterid: 1, StartedAt: t0.Add(-time.Hour).Unix(), StateString: "big log",
+		Steps: []*messages.AddStep{{Name: "compile", StartedAt: t0.Add(-time.Hour).Unix(), LogNames: []string{"stdio"}}}}}})
+	logid := res.Ids[1]
+	var chunk strings.Builder
+	for i := range bigLogLines {
+		fmt.Fprintf(&chunk, "o\x1b[32m[%06d]\x1b[0m compiling package number %d of the tree\n", i, i)
+		if chunk.Len() > 60_000 || i == bigLogLines-1 {
+			do(&messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{Logid: logid, Content: chunk.String()}}})
+			chunk.Reset()
+		}
+	}
+	return fmt.Sprintf("/builders/%s/builds/%d", bigLogBuilder, res.Number)
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchPage renders path b.N times and reports the page's size, raw and
+// gzip-compressed (as served to a browser), in KiB.
+func benchPage(b *testing.B, path string) {
+	s := bigStore(b)
+	if strings.HasPrefix(path, "biglog") {
+		path = bigLog(b, s) + strings.TrimPrefix(path, "biglog")
+	}
+	u := newUI(b, s, newRecorder())
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	first := httptest.NewRecorder()
+	u.ServeHTTP(first, req)
+	if first.Code != http.StatusOK {
+		b.Fatalf("GET %s: %d %s", path, first.Code, first.Body)
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	zw.Write(first.Body.Bytes())
+	zw.Close()
+	runtime.GC() // the fixture's garbage is not the page's
+	b.ReportAllocs()
+	cpu := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		u.ServeHTTP(rec, req)
+	}
+	b.StopTimer()
+	// CPU time is what the page costs the master; wall time (ns/op) is
+	// that plus waiting for a core on a busy machine.
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/page")
+	b.ReportMetric(float64(first.Body.Len())/1024, "KiB")
+	b.ReportMetric(float64(gz.Len())/1024, "KiB-gzip")
+}
+
+func BenchmarkHome(b *testing.B)        { benchPage(b, "/") }
+func BenchmarkHomeTag(b *testing.B)     { benchPage(b, "/?tag=team-3") }
+func BenchmarkConsole(b *testing.B)     { benchPage(b, "/console") }
+func BenchmarkConsole100(b *testing.B)  { benchPage(b, "/console?limit=100") }
+func BenchmarkGrid(b *testing.B)        { benchPage(b, "/grid") }
+func BenchmarkBuilder(b *testing.B)     { benchPage(b, "/builders/builder-0500") }
+func BenchmarkWorkers(b *testing.B)     { benchPage(b, "/workers") }
+func BenchmarkBuildBigLog(b *testing.B) { benchPage(b, "biglog") }
+func BenchmarkBigLogLines(b *testing.B) {
+	benchPage(b, "biglog?step=0&log=stdio&fragment=lines&from=95000")
+}
+func BenchmarkBigLogFirstErr(b *testing.B) { benchPage(b, "biglog?step=0&log=stdio&find=error") }

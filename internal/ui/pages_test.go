@@ -1,0 +1,157 @@
+package ui
+
+import (
+	"bytes"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
+
+// mainOf is the page's <main> element: what the page shows, without the
+// layout (whose asset version changes with every CSS or JS edit).
+func mainOf(t *testing.T, body []byte) []byte {
+	t.Helper()
+	i, j := bytes.Index(body, []byte("<main>")), bytes.Index(body, []byte("</main>"))
+	if i < 0 || j < i {
+		t.Fatalf("no <main> in\n%s", body)
+	}
+	return body[i : j+len("</main>")]
+}
+
+// TestPagesGolden renders every page of the fixture at a fixed time and
+// compares what it shows with testdata/pages/*.golden.
+func TestPagesGolden(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	for _, tc := range []struct{ name, path string }{
+		{"home", "/"},
+		{"home-tag-unit", "/?tag=unit"},
+		{"builder-linux", "/builders/linux"},
+		{"builder-docs", "/builders/docs"},
+		{"build-failed", "/builders/linux/builds/2"},
+		{"build-running", "/builders/windows/builds/2"},
+		{"build-other-log", "/builders/linux/builds/2?step=0&log=stdio"},
+		{"console", "/console"},
+		{"grid", "/grid"},
+		{"workers", "/workers"},
+		{"changes", "/changes"},
+		{"changes-feature", "/changes?branch=feature"},
+		{"schedulers", "/schedulers"},
+		{"requests", "/requests"},
+		{"master", "/master"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := get(t, u, tc.path)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET %s: %d\n%s", tc.path, rec.Code, rec.Body)
+			}
+			testkit.Golden(t, filepath.Join("testdata", "pages", tc.name+".golden"), mainOf(t, rec.Body.Bytes()))
+		})
+	}
+}
+
+// TestFragments: each live region answers alone, and is the same markup
+// the page embeds.
+func TestFragments(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	for _, tc := range []struct{ path, fragment string }{
+		{"/", "builders"}, {"/", "running"}, {"/", "queue"},
+		{"/builders/linux", "activity"}, {"/builders/linux", "history"},
+		{"/builders/windows/builds/2", "build"}, {"/builders/windows/builds/2", "log"},
+		{"/console", "console"}, {"/grid", "grid"}, {"/workers", "workers"}, {"/changes", "changes"},
+		{"/requests", "requests"}, {"/master", "master"},
+	} {
+		page := get(t, u, tc.path).Body.String()
+		sep := "?"
+		if strings.Contains(tc.path, "?") {
+			sep = "&"
+		}
+		rec := get(t, u, tc.path+sep+"fragment="+tc.fragment)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s fragment %s: %d %s", tc.path, tc.fragment, rec.Code, rec.Body)
+		}
+		frag := rec.Body.String()
+		if !strings.HasPrefix(frag, "<section id=") || !strings.Contains(frag, `data-fragment="`+tc.fragment+`"`) {
+			t.Errorf("%s fragment %s is not its section:\n%s", tc.path, tc.fragment, frag)
+		}
+		if !strings.Contains(page, frag) {
+			t.Errorf("%s fragment %s differs from what the page embeds", tc.path, tc.fragment)
+		}
+	}
+	if rec := get(t, u, "/?fragment=nope"); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `no fragment "nope"`) {
+		t.Errorf("unknown fragment: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestHomeFailingFirst: builders whose last build failed come first, and
+// every result is named as Buildbot names it.
+func TestHomeFailingFirst(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	body := get(t, u, "/?fragment=builders").Body.String()
+	order := regexp.MustCompile(`data-builder="\d+" href="/builders/(\w+)"`).FindAllStringSubmatch(body, -1)
+	var names []string
+	for _, m := range order {
+		names = append(names, m[1])
+	}
+	if got := strings.Join(names, ","); got != "linux,docs,windows" {
+		t.Errorf("tile order %s, want linux (failure) first, then by name", got)
+	}
+	for _, want := range []string{`class="tile r-failure"`, `class="tile r-success busy"`, `class="tile r-none"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	for _, tc := range []struct {
+		path string
+		code int
+		msg  string
+	}{
+		{"/builders/nope", 404, `there is no builder named &#34;nope&#34;`},
+		{"/builders/linux/builds/99", 404, "builder linux has no build 99"},
+		{"/builders/linux/builds/x", 400, `build number &#34;x&#34; is not a number`},
+		{"/builders/linux/builds/2?step=7&log=stdio", 404, "has no step"},
+		{"/builders/linux/builds/2?step=1&log=nope", 404, `has no log &#34;nope&#34;`},
+		{"/builders/linux/builds/2?step=1&log=stdio&from=-3", 400, "want a line number"},
+		{"/builders/linux?before=zero", 400, "want a build number"},
+		{"/console?limit=100000", 400, "want a whole number from 1 to 100"},
+		{"/builds/12345", 404, "there is no build with id"},
+		{"/nope", 404, ""},
+	} {
+		rec := get(t, u, tc.path)
+		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.msg) {
+			t.Errorf("GET %s: %d, want %d with %q:\n%s", tc.path, rec.Code, tc.code, tc.msg, rec.Body)
+		}
+	}
+	if rec := get(t, u, "/builds/3"); rec.Code != http.StatusFound || rec.Header().Get("Location") != "/builders/linux/builds/2" {
+		t.Errorf("/builds/3: %d → %s", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+// TestPagesSafe: every page is served with a Content-Security-Policy that
+// allows no inline script or style, and user text is escaped.
+func TestPagesSafe(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	rec := get(t, u, "/changes")
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP %q", csp)
+	}
+	if body := rec.Body.String(); strings.Contains(body, "Fix <the>") || !strings.Contains(body, "Fix &lt;the&gt; lexer &amp; tests") {
+		t.Errorf("change comments not escaped:\n%s", body)
+	}
+	body := get(t, u, "/master").Body.String()
+	if strings.Contains(body, "secret-password") {
+		t.Errorf("/master shows a worker password")
+	}
+}
