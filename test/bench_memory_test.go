@@ -94,7 +94,7 @@ func (m *master) total(b *testing.B, path string) int {
 // BenchmarkMemoryPerUnit measures what the master holds per builder,
 // connected worker, pending build request and running build: the live
 // heap (after a forced collection) and VmRSS of the real master, before
-// and after adding N of each (BM_BENCH_MEMORY_N, default 500): builders by
+// and after adding N of each (BM_BENCH_MEMORY_N, default 200): builders by
 // a reconfig, workers run in this process (internal/worker, one actor
 // system and connection each), requests forced on a builder whose worker
 // never connects, and running builds of one step each waiting on a file.
@@ -102,7 +102,7 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts hundreds of workers; not with -short")
 	}
-	n := envInt("BM_BENCH_MEMORY_N", 500)
+	n := envInt("BM_BENCH_MEMORY_N", 200)
 	masterBin, _ := plainBinaries(b)
 	gate := filepath.Join(b.TempDir(), "gate")
 	for range b.N {
@@ -142,11 +142,14 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				var once sync.Once
-				bmworker.Run(ctx, bmworker.Options{Master: m.remote, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
+				err := bmworker.Run(ctx, bmworker.Options{Master: m.remote, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
 					Connected: func() { once.Do(func() { connected.Add(1) }) }})
+				if err != nil && ctx.Err() == nil {
+					b.Logf("worker %s: %v", name, err)
+				}
 			}()
 		}
-		for deadline := time.Now().Add(5 * time.Minute); connected.Load() < int64(n); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(15 * time.Minute); connected.Load() < int64(n); time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				b.Fatalf("%d of %d workers connected", connected.Load(), n)
 			}
