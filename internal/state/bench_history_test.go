@@ -67,9 +67,8 @@ func history(b *testing.B, f *fsm, changes, builds int) {
 // BenchmarkRecoveryHistory measures Open of a durable store whose snapshot
 // holds 1,000,000 changes and 100,000 finished builds (with their
 // buildsets, requests, 300,000 steps and 200,000 logs): the issue's
-// recovery figure. "gc-held" is Open as it is (the collector held back
-// during the restore), "gc-default" with Options.KeepGC. It reports
-// seconds and CPU seconds per Open, and the heap and RSS after it.
+// recovery figure. It reports seconds and CPU seconds per Open, and the
+// heap and RSS after it.
 //
 // BENCH_HISTORY_DIR, when set, is where the state is made (and left, as
 // DIR/state, for a master's data directory DIR); otherwise a temporary
@@ -107,38 +106,31 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, c := range []struct {
-		name   string
-		keepGC bool
-	}{{"gc-held", false}, {"gc-default", true}} {
-		b.Run(c.name, func(b *testing.B) {
-			var wall, cpu time.Duration
-			var heap, rss uint64
-			for range b.N {
-				runtime.GC()
-				o := opts
-				o.KeepGC = c.keepGC
-				start, cpu0 := time.Now(), cpuTime()
-				s, err := Open(dir, o)
-				if err != nil {
-					b.Fatal(err)
-				}
-				wall, cpu = wall+time.Since(start), cpu+cpuTime()-cpu0
-				b.StopTimer()
-				st := s.Stats()
-				if st.Rows[TableChanges] != changes+1 || st.Rows[TableBuilds] != builds {
-					b.Fatalf("recovered %d changes, %d builds", st.Rows[TableChanges], st.Rows[TableBuilds])
-				}
-				heap, rss = memAfterGC()
-				if err := s.Close(); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
+	b.Run("open", func(b *testing.B) {
+		var wall, cpu time.Duration
+		var heap, rss uint64
+		for range b.N {
+			runtime.GC()
+			start, cpu0 := time.Now(), cpuTime()
+			s, err := Open(dir, opts)
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(wall.Seconds()/float64(b.N), "s/open")
-			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/open")
-			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
-			b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
-		})
-	}
+			wall, cpu = wall+time.Since(start), cpu+cpuTime()-cpu0
+			b.StopTimer()
+			st := s.Stats()
+			if st.Rows[TableChanges] != changes+1 || st.Rows[TableBuilds] != builds {
+				b.Fatalf("recovered %d changes, %d builds", st.Rows[TableChanges], st.Rows[TableBuilds])
+			}
+			heap, rss = memAfterGC()
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(wall.Seconds()/float64(b.N), "s/open")
+		b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/open")
+		b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+	})
 }

@@ -46,10 +46,6 @@ type Options struct {
 	// ProgressInterval is how often Open logs how far the restore of the
 	// snapshot and the replay of the log are (default 2s; negative: never).
 	ProgressInterval time.Duration
-	// KeepGC leaves the garbage collector as it is while Open recovers the
-	// state (by default it is held back until the heap reaches 16 times the
-	// snapshot's size; see relaxGC). Benchmarks use it to compare.
-	KeepGC bool
 
 	// SegmentSize is the size of a raft log segment file, preallocated
 	// when the segment is created (default 64 MiB, raft-wal's).
@@ -125,7 +121,6 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	st := newStartup(opts, snaps)
-	defer st.release()
 	s := &Store{fsm: &fsm{health: h}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
 	s.fsm.startup.Store(st)
 	db, _ := NewDB()

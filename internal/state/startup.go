@@ -4,17 +4,15 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// startup is what Open shows and tunes while it recovers the state: it logs
-// the progress of the snapshot's restore and of the log's replay every
-// Options.ProgressInterval, and holds the garbage collector back meanwhile.
+// startup is what Open shows while it recovers the state: it logs the
+// progress of the snapshot's restore and of the log's replay every
+// Options.ProgressInterval, and the end of the recovery.
 type startup struct {
 	log      *slog.Logger
 	every    time.Duration
@@ -22,57 +20,6 @@ type startup struct {
 	snapshot int64         // bytes of the snapshot being restored (0: none)
 	read     atomic.Int64  // of them, read so far
 	rows     atomic.Uint64 // rows restored so far
-	undoGC   func()
-}
-
-// relaxGC turns the garbage collector off until the heap reaches limit
-// (or the limit set already, if lower) and returns what sets it back. A
-// restore builds a heap of live rows from nothing: with the default GOGC
-// the collector marks that growing heap again and again, for nothing
-// (about a third of the restore's CPU in BenchmarkReadSnapshot). Stores
-// opened at once share one hold (the collector's settings are the
-// process's): the first saves the settings, the last sets them back.
-func relaxGC(limit int64) func() {
-	gcHold.mu.Lock()
-	defer gcHold.mu.Unlock()
-	if gcHold.n == 0 {
-		gcHold.oldLimit = debug.SetMemoryLimit(-1)
-		gcHold.oldPercent = debug.SetGCPercent(-1)
-		gcHold.limit = 0
-	}
-	gcHold.n++
-	gcHold.limit = min(max(gcHold.limit, limit), gcHold.oldLimit)
-	debug.SetMemoryLimit(gcHold.limit)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			gcHold.mu.Lock()
-			defer gcHold.mu.Unlock()
-			if gcHold.n--; gcHold.n == 0 {
-				debug.SetGCPercent(gcHold.oldPercent)
-				debug.SetMemoryLimit(gcHold.oldLimit)
-			}
-		})
-	}
-}
-
-// gcHold is relaxGC's count of the restores going on, and the settings to
-// set back: process-wide, as the collector's settings are.
-var gcHold struct {
-	mu              sync.Mutex
-	n               int
-	oldPercent      int
-	oldLimit, limit int64
-}
-
-// gcLimitFor is the heap relaxGC lets a restore of a snapshot of size bytes
-// reach: its rows take about eight times their encoded size in memdb.
-func gcLimitFor(size int64) int64 {
-	const floor = 256 << 20
-	if size > math.MaxInt64/16 {
-		return math.MaxInt64
-	}
-	return max(floor, 16*size)
 }
 
 func newStartup(opts Options, snaps *raft.FileSnapshotStore) *startup {
@@ -80,23 +27,11 @@ func newStartup(opts Options, snaps *raft.FileSnapshotStore) *startup {
 	if list, err := snaps.List(); err == nil && len(list) > 0 {
 		st.snapshot = list[0].Size
 	}
-	if !opts.KeepGC {
-		st.undoGC = relaxGC(gcLimitFor(st.snapshot))
-	}
 	return st
 }
 
-// release sets the collector back (once).
-func (st *startup) release() {
-	if st.undoGC != nil {
-		st.undoGC()
-		st.undoGC = nil
-	}
-}
-
-// done sets the collector back and logs the end of the recovery.
+// done logs the end of the recovery.
 func (st *startup) done(lastIndex uint64) {
-	st.release()
 	st.log.Info("state: recovered", slog.Uint64("snapshot_rows", st.rows.Load()), slog.Uint64("last_index", lastIndex),
 		slog.Duration("took", time.Since(st.began).Round(time.Millisecond)))
 }

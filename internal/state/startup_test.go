@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -41,11 +40,10 @@ func (r *records) attrs(msg string) []map[string]slog.Value {
 	return out
 }
 
-// TestOpenLogsItsRecoveryAndSetsTheGCBack: Open logs the end of its
-// recovery (rows restored from the snapshot, the last index), logs its
-// progress while it lasts, and leaves the garbage collector's settings as
-// they were.
-func TestOpenLogsItsRecoveryAndSetsTheGCBack(t *testing.T) {
+// TestOpenLogsItsRecovery: Open logs the end of its recovery (rows
+// restored from the snapshot, the last index), and its progress while it
+// lasts.
+func TestOpenLogsItsRecovery(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{Logger: quiet()})
 	if err != nil {
@@ -61,23 +59,12 @@ func TestOpenLogsItsRecoveryAndSetsTheGCBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	oldPercent := debug.SetGCPercent(150)
-	defer debug.SetGCPercent(oldPercent)
-	oldLimit := debug.SetMemoryLimit(3 << 30)
-	defer debug.SetMemoryLimit(oldLimit)
-
 	log := &records{}
 	s, err = Open(dir, Options{Logger: slog.New(log), ProgressInterval: time.Microsecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if p := debug.SetGCPercent(150); p != 150 {
-		t.Errorf("GC percent %d after Open, want 150 as before", p)
-	}
-	if l := debug.SetMemoryLimit(-1); l != 3<<30 {
-		t.Errorf("memory limit %d after Open, want %d as before", l, 3<<30)
-	}
 	done := log.attrs("state: recovered")
 	if len(done) != 1 {
 		t.Fatalf("%d 'state: recovered' lines", len(done))
@@ -91,23 +78,5 @@ func TestOpenLogsItsRecoveryAndSetsTheGCBack(t *testing.T) {
 	}
 	if len(log.attrs("state: restoring snapshot"))+len(log.attrs("state: replaying log")) == 0 {
 		t.Error("no progress line, at an interval of 1µs")
-	}
-}
-
-// TestRelaxGCNests: restores at once share one hold of the collector; the
-// settings come back when the last ends, whatever the order.
-func TestRelaxGCNests(t *testing.T) {
-	old := debug.SetGCPercent(120)
-	defer debug.SetGCPercent(old)
-	a := relaxGC(1 << 30)
-	b := relaxGC(2 << 30)
-	a()
-	a() // twice is once
-	if p := debug.SetGCPercent(-1); p != -1 {
-		t.Fatalf("GC percent %d while a restore goes on", p)
-	}
-	b()
-	if p := debug.SetGCPercent(120); p != 120 {
-		t.Fatalf("GC percent %d after both, want 120", p)
 	}
 }
