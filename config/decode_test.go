@@ -118,7 +118,7 @@ builders:
   - steps:
       - shell: {command: [a]}
         git: {repo_url: b}
-`, []want{{"builders[0].steps[0].git", 4, `only one of shell, git, set_property, trigger may be set; shell is already set at line 3`}}},
+`, []want{{"builders[0].steps[0].git", 4, `only one of shell, git, set_property, trigger, file_upload, directory_upload, file_download, string_download, make_directory, remove_directory may be set; shell is already set at line 3`}}},
 		{"two members of a change source oneof", `
 change_sources:
   - name: c

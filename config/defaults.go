@@ -10,9 +10,13 @@ import (
 
 // The defaults ApplyDefaults fills in.
 const (
-	DefaultRemoteAddr = "127.0.0.1:9989" // listen.remote: workers and control clients
-	DefaultWWWAddr    = "127.0.0.1:8010" // listen.www: data API and web pages
-	DefaultDebugAddr  = "127.0.0.1:8011" // listen.debug: the debug endpoint
+	DefaultWWWAddr       = "127.0.0.1:8010" // listen.www: data API and web pages
+	DefaultDebugAddr     = "127.0.0.1:8011" // listen.debug: the debug endpoint
+	DefaultRemoteAddr    = "127.0.0.1:8012" // listen.remote: control clients (buildmaster reconfig, tree …)
+	DefaultWorkersPBAddr = "127.0.0.1:9989" // listen.workers_pb: PB workers, on Buildbot's port
+	DefaultWorkersAddr   = "127.0.0.1:9990" // listen.workers: msgpack workers (buildworker)
+
+	DefaultUploadsDir = "uploads" // uploads_dir, under the data directory
 
 	DefaultMaxBodyBytes      = 1 << 20          // http.max_body_bytes
 	DefaultReadHeaderTimeout = 10 * time.Second // http.read_header_timeout
@@ -24,14 +28,16 @@ const (
 	DefaultRestartWindow  = 60 * time.Second // supervision.within
 	DefaultMetricsLogTime = 60 * time.Second // metrics.log_interval
 
-	DefaultKeepalive = 30 * time.Second // workers[].keepalive_interval
+	DefaultKeepalive = time.Hour // workers[].keepalive_interval, Buildbot's
 
 	DefaultBuildsCache  = 15 // caches.Builds, as in Buildbot
 	DefaultChangesCache = 10 // caches.Changes, as in Buildbot
 )
 
 // ApplyDefaults fills in, in place, every value cfg leaves unset:
-//   - listen.remote, listen.www and listen.debug: the Default*Addr constants;
+//   - listen.remote, listen.www, listen.debug, listen.workers and
+//     listen.workers_pb: the Default*Addr constants;
+//   - uploads_dir: DefaultUploadsDir;
 //   - http.max_body_bytes and http's timeouts when absent: the
 //     DefaultMaxBodyBytes and Default*Timeout constants (http.max_connections
 //     stays unset: the master sizes it from the open-file limit);
@@ -39,7 +45,7 @@ const (
 //     absent;
 //   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);
 //   - caches: Builds=15 and Changes=10 unless the key is present;
-//   - a worker's keepalive_interval: 30s when absent;
+//   - a worker's keepalive_interval: 1h when absent;
 //   - a builder's builddir: its name;
 //   - a step's name: the name of its kind (shell, git, set_property, trigger).
 //
@@ -54,7 +60,10 @@ func ApplyDefaults(cfg *messages.MasterConfig) {
 	setDefault(&cfg.Listen.Remote, DefaultRemoteAddr)
 	setDefault(&cfg.Listen.Www, DefaultWWWAddr)
 	setDefault(&cfg.Listen.Debug, DefaultDebugAddr)
+	setDefault(&cfg.Listen.Workers, DefaultWorkersAddr)
+	setDefault(&cfg.Listen.WorkersPb, DefaultWorkersPBAddr)
 	applyHTTPDefaults(cfg)
+	setDefault(&cfg.UploadsDir, DefaultUploadsDir)
 
 	if cfg.Supervision == nil {
 		cfg.Supervision = &messages.SupervisionConfig{}

@@ -26,7 +26,9 @@ func TestApplyDefaults(t *testing.T) {
 	}
 	ApplyDefaults(cfg)
 	want := &messages.MasterConfig{
-		Listen:      &messages.ListenConfig{Remote: "127.0.0.1:9989", Www: "127.0.0.1:8010", Debug: "127.0.0.1:8011"},
+		Listen: &messages.ListenConfig{Remote: "127.0.0.1:8012", Www: "127.0.0.1:8010", Debug: "127.0.0.1:8011",
+			Workers: "127.0.0.1:9990", WorkersPb: "127.0.0.1:9989"},
+		UploadsDir:  "uploads",
 		Supervision: &messages.SupervisionConfig{MaxRestarts: new(int32(10)), Within: durationpb.New(time.Minute)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(time.Minute)},
 		Caches:      map[string]int32{"Builds": 15, "Changes": 10},
@@ -68,7 +70,9 @@ caches: {Builds: 1, Other: 4}
 		t.Fatal(err)
 	}
 	want := &messages.MasterConfig{
-		Listen:      &messages.ListenConfig{Remote: DefaultRemoteAddr, Www: "0.0.0.0:80", Debug: DefaultDebugAddr},
+		Listen: &messages.ListenConfig{Remote: DefaultRemoteAddr, Www: "0.0.0.0:80", Debug: DefaultDebugAddr,
+			Workers: DefaultWorkersAddr, WorkersPb: DefaultWorkersPBAddr},
+		UploadsDir:  DefaultUploadsDir,
 		Supervision: &messages.SupervisionConfig{MaxRestarts: new(int32(3)), Within: durationpb.New(5 * time.Second)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(0)},
 		Caches:      map[string]int32{"Builds": 1, "Changes": 10, "Other": 4},

@@ -37,6 +37,11 @@ import (
 //     command or script (not both) and decode_rc mapping to results, git
 //     with repo_url (mode full or incremental), set_property with property,
 //     trigger naming triggerable schedulers.
+//   - A file-transfer step names what it moves (workersrc, masterdest,
+//     mastersrc, workerdest, dir); an upload's masterdest is relative and
+//     stays under uploads_dir (no "..", checked again when interpolated);
+//     blocksize is at most MaxBlocksize, mode at most 07777, compress gz or
+//     bz2.
 //   - A change source sets one kind: git_poller with repo_url, change_hook
 //     with dialect base or github.
 //   - horizons: logs and builds at least 1h, interval at least 1m,
@@ -48,6 +53,7 @@ import (
 //   - listen.* addresses are host:port with a host and a port 0–65535, on
 //     distinct ports (0.0.0.0 or :: collides with any host on its port);
 //     port 0 has the system pick a free port, which the master prints.
+//     listen.workers_tls sets both cert_file and key_file, or neither.
 //
 // Deliberately unlike Buildbot, a config without workers, without builders,
 // or with builders that no scheduler drives is valid: an empty master is.
@@ -131,6 +137,7 @@ func (v *validator) name(seen map[string]int, kind, list string, i int, name str
 func (v *validator) listen(l *messages.ListenConfig) {
 	keys := [...]struct{ key, addr string }{
 		{"listen.remote", l.GetRemote()}, {"listen.www", l.GetWww()}, {"listen.debug", l.GetDebug()},
+		{"listen.workers", l.GetWorkers()}, {"listen.workers_pb", l.GetWorkersPb()},
 	}
 	var addrs [len(keys)]listenAddr
 	for i, k := range keys {
@@ -156,6 +163,9 @@ func (v *validator) listen(l *messages.ListenConfig) {
 				v.errorf(k.key, "%s", msg)
 			}
 		}
+	}
+	if t := l.GetWorkersTls(); t != nil && (t.GetCertFile() == "") != (t.GetKeyFile() == "") {
+		v.errorf("listen.workers_tls", "workers_tls needs both cert_file and key_file")
 	}
 }
 
@@ -469,6 +479,8 @@ func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string
 				v.errorf(indexPath(path(".trigger.schedulers"), j), "trigger step names scheduler %s, which is not a triggerable scheduler", quoteName(name))
 			}
 		}
+	default:
+		v.transferStep(s, path)
 	}
 }
 

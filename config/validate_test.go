@@ -570,8 +570,12 @@ listen:
 `, []want{{"listen.www", 3, `listen.remote and listen.www both use port 7000`}}},
 		{"listener colliding with a default", `
 listen:
+  www: 127.0.0.1:8012
+`, []want{{"listen.www", 2, `listen.remote and listen.www both use port 8012`}}},
+		{"listener colliding with the PB workers' default", `
+listen:
   www: 127.0.0.1:9989
-`, []want{{"listen.www", 2, `listen.remote and listen.www both use port 9989`}}},
+`, []want{{"listen.www", 2, `listen.www and listen.workers_pb both use port 9989 (listen.workers_pb is 127.0.0.1:9989 by default)`}}},
 		{"default colliding with a later listener", `
 listen:
   remote: 127.0.0.1:8011

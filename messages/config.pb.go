@@ -291,12 +291,16 @@ type MasterConfig struct {
 	Locks []*LockConfig `protobuf:"bytes,12,rep,name=locks,proto3" json:"locks,omitempty"`
 	// What a client of the HTTP listeners (www and debug) can cost the master.
 	Http *HttpConfig `protobuf:"bytes,13,opt,name=http,proto3" json:"http,omitempty"`
+	// The directory uploads land in (file_upload, directory_upload): absolute,
+	// or relative to the data directory. Default "uploads". No upload ever
+	// writes outside it.
+	UploadsDir string `protobuf:"bytes,20,opt,name=uploads_dir,json=uploadsDir,proto3" json:"uploads_dir,omitempty"`
 	// Properties every build gets (Buildbot's c['properties']); a change's,
 	// a buildset's, the builder's and the worker's properties override them.
 	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How long history is kept (Buildbot's logHorizon, buildHorizon and
 	// changeHorizon); unset keeps everything.
-	Horizons      *HorizonsConfig `protobuf:"bytes,20,opt,name=horizons,proto3" json:"horizons,omitempty"`
+	Horizons      *HorizonsConfig `protobuf:"bytes,21,opt,name=horizons,proto3" json:"horizons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -420,6 +424,13 @@ func (x *MasterConfig) GetHttp() *HttpConfig {
 		return x.Http
 	}
 	return nil
+}
+
+func (x *MasterConfig) GetUploadsDir() string {
+	if x != nil {
+		return x.UploadsDir
+	}
+	return ""
 }
 
 func (x *MasterConfig) GetProperties() map[string]string {
@@ -654,12 +665,22 @@ func (x *LockAccess) GetAccess() LockAccessMode {
 // ListenConfig names the master's listeners, each as host:port.
 type ListenConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The protoactor remote endpoint for workers and control clients.
+	// The protoactor remote endpoint for the operator's control clients
+	// (buildmaster reconfig, tree, force …).
 	Remote string `protobuf:"bytes,1,opt,name=remote,proto3" json:"remote,omitempty"`
 	// HTTP for the data API and web pages.
 	Www string `protobuf:"bytes,2,opt,name=www,proto3" json:"www,omitempty"`
 	// HTTP for the debug endpoint: live tree, metrics, pprof.
-	Debug         string `protobuf:"bytes,3,opt,name=debug,proto3" json:"debug,omitempty"`
+	Debug string `protobuf:"bytes,3,opt,name=debug,proto3" json:"debug,omitempty"`
+	// Workers speaking Buildbot's msgpack_experimental_v7 over WebSocket:
+	// buildworker, and buildbot-worker created with --protocol
+	// msgpack_experimental_v7. wss:// with workers_tls.
+	Workers string `protobuf:"bytes,4,opt,name=workers,proto3" json:"workers,omitempty"`
+	// Workers speaking PB, buildbot-worker's default protocol (Buildbot's
+	// port 9989 by default, so that an existing buildbot.tac needs no edit).
+	WorkersPb string `protobuf:"bytes,5,opt,name=workers_pb,json=workersPb,proto3" json:"workers_pb,omitempty"`
+	// TLS for listen.workers: workers then dial wss://.
+	WorkersTls    *TLSConfig `protobuf:"bytes,6,opt,name=workers_tls,json=workersTls,proto3" json:"workers_tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -715,6 +736,80 @@ func (x *ListenConfig) GetDebug() string {
 	return ""
 }
 
+func (x *ListenConfig) GetWorkers() string {
+	if x != nil {
+		return x.Workers
+	}
+	return ""
+}
+
+func (x *ListenConfig) GetWorkersPb() string {
+	if x != nil {
+		return x.WorkersPb
+	}
+	return ""
+}
+
+func (x *ListenConfig) GetWorkersTls() *TLSConfig {
+	if x != nil {
+		return x.WorkersTls
+	}
+	return nil
+}
+
+// TLSConfig is a certificate and its key, as PEM files on the master.
+type TLSConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CertFile      string                 `protobuf:"bytes,1,opt,name=cert_file,json=certFile,proto3" json:"cert_file,omitempty"`
+	KeyFile       string                 `protobuf:"bytes,2,opt,name=key_file,json=keyFile,proto3" json:"key_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TLSConfig) Reset() {
+	*x = TLSConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TLSConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TLSConfig) ProtoMessage() {}
+
+func (x *TLSConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
+func (*TLSConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TLSConfig) GetCertFile() string {
+	if x != nil {
+		return x.CertFile
+	}
+	return ""
+}
+
+func (x *TLSConfig) GetKeyFile() string {
+	if x != nil {
+		return x.KeyFile
+	}
+	return ""
+}
+
 // HttpConfig bounds what a client of the HTTP listeners (listen.www and
 // listen.debug) can cost the master: each bound holds whether or not the client
 // is authenticated. Only max_body_bytes can change while the master runs.
@@ -745,7 +840,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +852,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +865,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -828,8 +923,11 @@ type WorkerConfig struct {
 	Properties map[string]string `protobuf:"bytes,4,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How long a disconnected worker may stay away before it is reported missing.
 	MissingTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=missing_timeout,json=missingTimeout,proto3" json:"missing_timeout,omitempty"`
-	// How often the worker must show it is alive (default 30s); the master
-	// detaches a worker silent for three intervals.
+	// How often the master checks the connection with a keepalive (msgpack's
+	// keepalive, PB's print "keepalive", as Buildbot); a connection that does
+	// not answer within the interval is dropped. Default 1h, Buildbot's: a
+	// worker that dies is seen at once (its connection closes), one that
+	// vanishes from the network by TCP keepalive within minutes.
 	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
@@ -837,7 +935,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +947,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +960,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -937,7 +1035,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1047,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1060,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -1046,6 +1144,12 @@ type StepConfig struct {
 	//	*StepConfig_Git
 	//	*StepConfig_SetProperty
 	//	*StepConfig_Trigger
+	//	*StepConfig_FileUpload
+	//	*StepConfig_DirectoryUpload
+	//	*StepConfig_FileDownload
+	//	*StepConfig_StringDownload
+	//	*StepConfig_MakeDirectory
+	//	*StepConfig_RemoveDirectory
 	Kind isStepConfig_Kind `protobuf_oneof:"kind"`
 	// How the step's results count in the build's (Buildbot's
 	// computeResultAndTermination): a FAILURE makes the build FAILURE with
@@ -1067,7 +1171,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1183,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1196,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1140,6 +1244,60 @@ func (x *StepConfig) GetTrigger() *TriggerStep {
 	if x != nil {
 		if x, ok := x.Kind.(*StepConfig_Trigger); ok {
 			return x.Trigger
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetFileUpload() *FileUploadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_FileUpload); ok {
+			return x.FileUpload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetDirectoryUpload() *DirectoryUploadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_DirectoryUpload); ok {
+			return x.DirectoryUpload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetFileDownload() *FileDownloadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_FileDownload); ok {
+			return x.FileDownload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetStringDownload() *StringDownloadStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_StringDownload); ok {
+			return x.StringDownload
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetMakeDirectory() *MakeDirectoryStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_MakeDirectory); ok {
+			return x.MakeDirectory
+		}
+	}
+	return nil
+}
+
+func (x *StepConfig) GetRemoveDirectory() *RemoveDirectoryStep {
+	if x != nil {
+		if x, ok := x.Kind.(*StepConfig_RemoveDirectory); ok {
+			return x.RemoveDirectory
 		}
 	}
 	return nil
@@ -1207,6 +1365,30 @@ type StepConfig_Trigger struct {
 	Trigger *TriggerStep `protobuf:"bytes,5,opt,name=trigger,proto3,oneof"`
 }
 
+type StepConfig_FileUpload struct {
+	FileUpload *FileUploadStep `protobuf:"bytes,20,opt,name=file_upload,json=fileUpload,proto3,oneof"`
+}
+
+type StepConfig_DirectoryUpload struct {
+	DirectoryUpload *DirectoryUploadStep `protobuf:"bytes,21,opt,name=directory_upload,json=directoryUpload,proto3,oneof"`
+}
+
+type StepConfig_FileDownload struct {
+	FileDownload *FileDownloadStep `protobuf:"bytes,22,opt,name=file_download,json=fileDownload,proto3,oneof"`
+}
+
+type StepConfig_StringDownload struct {
+	StringDownload *StringDownloadStep `protobuf:"bytes,23,opt,name=string_download,json=stringDownload,proto3,oneof"`
+}
+
+type StepConfig_MakeDirectory struct {
+	MakeDirectory *MakeDirectoryStep `protobuf:"bytes,24,opt,name=make_directory,json=makeDirectory,proto3,oneof"`
+}
+
+type StepConfig_RemoveDirectory struct {
+	RemoveDirectory *RemoveDirectoryStep `protobuf:"bytes,25,opt,name=remove_directory,json=removeDirectory,proto3,oneof"`
+}
+
 func (*StepConfig_Shell) isStepConfig_Kind() {}
 
 func (*StepConfig_Git) isStepConfig_Kind() {}
@@ -1214,6 +1396,18 @@ func (*StepConfig_Git) isStepConfig_Kind() {}
 func (*StepConfig_SetProperty) isStepConfig_Kind() {}
 
 func (*StepConfig_Trigger) isStepConfig_Kind() {}
+
+func (*StepConfig_FileUpload) isStepConfig_Kind() {}
+
+func (*StepConfig_DirectoryUpload) isStepConfig_Kind() {}
+
+func (*StepConfig_FileDownload) isStepConfig_Kind() {}
+
+func (*StepConfig_StringDownload) isStepConfig_Kind() {}
+
+func (*StepConfig_MakeDirectory) isStepConfig_Kind() {}
+
+func (*StepConfig_RemoveDirectory) isStepConfig_Kind() {}
 
 // ShellStep runs a command on the worker.
 type ShellStep struct {
@@ -1238,7 +1432,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1444,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1457,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1328,7 +1522,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1534,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1547,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1388,7 +1582,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1594,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1607,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1441,7 +1635,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1647,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1660,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1481,6 +1675,463 @@ func (x *TriggerStep) GetWaitForFinish() bool {
 		return x.WaitForFinish
 	}
 	return false
+}
+
+// FileUploadStep copies a file from the worker to the master (Buildbot's
+// FileUpload).
+type FileUploadStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file, relative to workdir.
+	Workersrc string `protobuf:"bytes,1,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	// Where it lands, relative to uploads_dir; never outside it.
+	Masterdest string `protobuf:"bytes,2,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	// The directory workersrc is relative to, under the build directory
+	// (default "build").
+	Workdir string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	// The most bytes uploaded; a larger file fails the step. Unset: no limit.
+	Maxsize *int64 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Bytes per message (default 262144, Buildbot's).
+	Blocksize int64 `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	// The mode of the file on the master (e.g. 0644); unset: 0666 less the umask.
+	Mode *uint32 `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	// Keep the file's access and modification times.
+	Keepstamp     bool `protobuf:"varint,7,opt,name=keepstamp,proto3" json:"keepstamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileUploadStep) Reset() {
+	*x = FileUploadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileUploadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileUploadStep) ProtoMessage() {}
+
+func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
+func (*FileUploadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *FileUploadStep) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *FileUploadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+func (x *FileUploadStep) GetKeepstamp() bool {
+	if x != nil {
+		return x.Keepstamp
+	}
+	return false
+}
+
+// DirectoryUploadStep copies a directory from the worker to the master, as a
+// tar stream unpacked into masterdest (Buildbot's DirectoryUpload).
+type DirectoryUploadStep struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Workersrc  string                 `protobuf:"bytes,1,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	Masterdest string                 `protobuf:"bytes,2,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	Workdir    string                 `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize    *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Default 16384, Buildbot's.
+	Blocksize int64 `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	// "", "gz" or "bz2".
+	Compress      string `protobuf:"bytes,6,opt,name=compress,proto3" json:"compress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectoryUploadStep) Reset() {
+	*x = DirectoryUploadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryUploadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryUploadStep) ProtoMessage() {}
+
+func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
+func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DirectoryUploadStep) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *DirectoryUploadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *DirectoryUploadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *DirectoryUploadStep) GetCompress() string {
+	if x != nil {
+		return x.Compress
+	}
+	return ""
+}
+
+// FileDownloadStep copies a file from the master to the worker (Buildbot's
+// FileDownload).
+type FileDownloadStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file on the master: absolute, or relative to the data directory.
+	Mastersrc string `protobuf:"bytes,1,opt,name=mastersrc,proto3" json:"mastersrc,omitempty"`
+	// Where it lands, relative to workdir.
+	Workerdest string `protobuf:"bytes,2,opt,name=workerdest,proto3" json:"workerdest,omitempty"`
+	Workdir    string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize    *int64 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// Default 16384, Buildbot's.
+	Blocksize     int64   `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Mode          *uint32 `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileDownloadStep) Reset() {
+	*x = FileDownloadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileDownloadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileDownloadStep) ProtoMessage() {}
+
+func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
+func (*FileDownloadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FileDownloadStep) GetMastersrc() string {
+	if x != nil {
+		return x.Mastersrc
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetWorkerdest() string {
+	if x != nil {
+		return x.Workerdest
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *FileDownloadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *FileDownloadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *FileDownloadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// StringDownloadStep writes a string (properties interpolated) to a file on
+// the worker (Buildbot's StringDownload).
+type StringDownloadStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	S             string                 `protobuf:"bytes,1,opt,name=s,proto3" json:"s,omitempty"`
+	Workerdest    string                 `protobuf:"bytes,2,opt,name=workerdest,proto3" json:"workerdest,omitempty"`
+	Workdir       string                 `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Maxsize       *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	Blocksize     int64                  `protobuf:"varint,5,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Mode          *uint32                `protobuf:"varint,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringDownloadStep) Reset() {
+	*x = StringDownloadStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringDownloadStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringDownloadStep) ProtoMessage() {}
+
+func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
+func (*StringDownloadStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StringDownloadStep) GetS() string {
+	if x != nil {
+		return x.S
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetWorkerdest() string {
+	if x != nil {
+		return x.Workerdest
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *StringDownloadStep) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *StringDownloadStep) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *StringDownloadStep) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// MakeDirectoryStep creates a directory, relative to the build directory,
+// on the worker (Buildbot's MakeDirectory).
+type MakeDirectoryStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MakeDirectoryStep) Reset() {
+	*x = MakeDirectoryStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MakeDirectoryStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MakeDirectoryStep) ProtoMessage() {}
+
+func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
+func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *MakeDirectoryStep) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+// RemoveDirectoryStep removes a directory tree, relative to the build
+// directory, on the worker (Buildbot's RemoveDirectory).
+type RemoveDirectoryStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDirectoryStep) Reset() {
+	*x = RemoveDirectoryStep{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDirectoryStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDirectoryStep) ProtoMessage() {}
+
+func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
+func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RemoveDirectoryStep) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
 }
 
 // SchedulerConfig is one scheduler.
@@ -1515,7 +2166,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +2178,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +2191,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -1648,7 +2299,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +2311,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +2324,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -1761,7 +2412,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +2424,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +2437,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -1851,7 +2502,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2514,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2527,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -1920,7 +2571,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2583,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2596,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -1973,7 +2624,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +2636,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +2649,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -2023,7 +2674,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2686,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2699,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -2076,7 +2727,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2739,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2752,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -2115,7 +2766,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xfa\a\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x9b\b\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2132,11 +2783,13 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	" \x01(\v2\x1d.buildmaster.v1.MetricsConfigR\ametrics\x120\n" +
 	"\x11collapse_requests\x18\v \x01(\bH\x00R\x10collapseRequests\x88\x01\x01\x120\n" +
 	"\x05locks\x18\f \x03(\v2\x1a.buildmaster.v1.LockConfigR\x05locks\x12.\n" +
-	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12L\n" +
+	"\x04http\x18\r \x01(\v2\x1a.buildmaster.v1.HttpConfigR\x04http\x12\x1f\n" +
+	"\vuploads_dir\x18\x14 \x01(\tR\n" +
+	"uploadsDir\x12L\n" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
 	"properties\x12:\n" +
-	"\bhorizons\x18\x14 \x01(\v2\x1e.buildmaster.v1.HorizonsConfigR\bhorizons\x1a9\n" +
+	"\bhorizons\x18\x15 \x01(\v2\x1e.buildmaster.v1.HorizonsConfigR\bhorizons\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
@@ -2161,11 +2814,19 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"LockAccess\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
-	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"N\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"\xc3\x01\n" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
-	"\x05debug\x18\x03 \x01(\tR\x05debug\"\x93\x03\n" +
+	"\x05debug\x18\x03 \x01(\tR\x05debug\x12\x18\n" +
+	"\aworkers\x18\x04 \x01(\tR\aworkers\x12\x1d\n" +
+	"\n" +
+	"workers_pb\x18\x05 \x01(\tR\tworkersPb\x12:\n" +
+	"\vworkers_tls\x18\x06 \x01(\v2\x19.buildmaster.v1.TLSConfigR\n" +
+	"workersTls\"C\n" +
+	"\tTLSConfig\x12\x1b\n" +
+	"\tcert_file\x18\x01 \x01(\tR\bcertFile\x12\x19\n" +
+	"\bkey_file\x18\x02 \x01(\tR\akeyFile\"\x93\x03\n" +
 	"\n" +
 	"HttpConfig\x12)\n" +
 	"\x0emax_body_bytes\x18\x01 \x01(\x03H\x00R\fmaxBodyBytes\x88\x01\x01\x12,\n" +
@@ -2209,14 +2870,21 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\x90\x04\n" +
+	"\x12_collapse_requests\"\xdb\a\n" +
 	"\n" +
 	"StepConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x05shell\x18\x02 \x01(\v2\x19.buildmaster.v1.ShellStepH\x00R\x05shell\x12+\n" +
 	"\x03git\x18\x03 \x01(\v2\x17.buildmaster.v1.GitStepH\x00R\x03git\x12D\n" +
 	"\fset_property\x18\x04 \x01(\v2\x1f.buildmaster.v1.SetPropertyStepH\x00R\vsetProperty\x127\n" +
-	"\atrigger\x18\x05 \x01(\v2\x1b.buildmaster.v1.TriggerStepH\x00R\atrigger\x12&\n" +
+	"\atrigger\x18\x05 \x01(\v2\x1b.buildmaster.v1.TriggerStepH\x00R\atrigger\x12A\n" +
+	"\vfile_upload\x18\x14 \x01(\v2\x1e.buildmaster.v1.FileUploadStepH\x00R\n" +
+	"fileUpload\x12P\n" +
+	"\x10directory_upload\x18\x15 \x01(\v2#.buildmaster.v1.DirectoryUploadStepH\x00R\x0fdirectoryUpload\x12G\n" +
+	"\rfile_download\x18\x16 \x01(\v2 .buildmaster.v1.FileDownloadStepH\x00R\ffileDownload\x12M\n" +
+	"\x0fstring_download\x18\x17 \x01(\v2\".buildmaster.v1.StringDownloadStepH\x00R\x0estringDownload\x12J\n" +
+	"\x0emake_directory\x18\x18 \x01(\v2!.buildmaster.v1.MakeDirectoryStepH\x00R\rmakeDirectory\x12P\n" +
+	"\x10remove_directory\x18\x19 \x01(\v2#.buildmaster.v1.RemoveDirectoryStepH\x00R\x0fremoveDirectory\x12&\n" +
 	"\x0fhalt_on_failure\x18\n" +
 	" \x01(\bR\rhaltOnFailure\x12-\n" +
 	"\x10flunk_on_failure\x18\v \x01(\bH\x01R\x0eflunkOnFailure\x88\x01\x01\x12&\n" +
@@ -2252,7 +2920,59 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"schedulers\x18\x01 \x03(\tR\n" +
 	"schedulers\x12&\n" +
-	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xec\x04\n" +
+	"\x0fwait_for_finish\x18\x02 \x01(\bR\rwaitForFinish\"\xf1\x01\n" +
+	"\x0eFileUploadStep\x12\x1c\n" +
+	"\tworkersrc\x18\x01 \x01(\tR\tworkersrc\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\x02 \x01(\tR\n" +
+	"masterdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01\x12\x1c\n" +
+	"\tkeepstamp\x18\a \x01(\bR\tkeepstampB\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"\xd2\x01\n" +
+	"\x13DirectoryUploadStep\x12\x1c\n" +
+	"\tworkersrc\x18\x01 \x01(\tR\tworkersrc\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\x02 \x01(\tR\n" +
+	"masterdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x1a\n" +
+	"\bcompress\x18\x06 \x01(\tR\bcompressB\n" +
+	"\n" +
+	"\b_maxsize\"\xd5\x01\n" +
+	"\x10FileDownloadStep\x12\x1c\n" +
+	"\tmastersrc\x18\x01 \x01(\tR\tmastersrc\x12\x1e\n" +
+	"\n" +
+	"workerdest\x18\x02 \x01(\tR\n" +
+	"workerdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"\xc7\x01\n" +
+	"\x12StringDownloadStep\x12\f\n" +
+	"\x01s\x18\x01 \x01(\tR\x01s\x12\x1e\n" +
+	"\n" +
+	"workerdest\x18\x02 \x01(\tR\n" +
+	"workerdest\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tblocksize\x18\x05 \x01(\x03R\tblocksize\x12\x17\n" +
+	"\x04mode\x18\x06 \x01(\rH\x01R\x04mode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"%\n" +
+	"\x11MakeDirectoryStep\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"'\n" +
+	"\x13RemoveDirectoryStep\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"\xec\x04\n" +
 	"\x0fSchedulerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.buildmaster.v1.SchedulerTypeR\x04type\x12\x1a\n" +
@@ -2353,7 +3073,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(LockType)(0),               // 0: buildmaster.v1.LockType
 	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
@@ -2364,86 +3084,100 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(*LockConfig)(nil),          // 6: buildmaster.v1.LockConfig
 	(*LockAccess)(nil),          // 7: buildmaster.v1.LockAccess
 	(*ListenConfig)(nil),        // 8: buildmaster.v1.ListenConfig
-	(*HttpConfig)(nil),          // 9: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 10: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 11: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 12: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 13: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 14: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 15: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 16: buildmaster.v1.TriggerStep
-	(*SchedulerConfig)(nil),     // 17: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 18: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 19: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 20: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 21: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 22: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 23: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 24: buildmaster.v1.MetricsConfig
-	nil,                         // 25: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 26: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                         // 27: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 28: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 29: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 30: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 31: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                         // 32: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 33: google.protobuf.Duration
+	(*TLSConfig)(nil),           // 9: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),          // 10: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),        // 11: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),       // 12: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),          // 13: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),           // 14: buildmaster.v1.ShellStep
+	(*GitStep)(nil),             // 15: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),     // 16: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),         // 17: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),      // 18: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil), // 19: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),    // 20: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),  // 21: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),   // 22: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil), // 23: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),     // 24: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),  // 25: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),  // 26: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),     // 27: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),    // 28: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),         // 29: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),   // 30: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),       // 31: buildmaster.v1.MetricsConfig
+	nil,                         // 32: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                         // 33: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                         // 34: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                         // 35: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                         // 36: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                         // 37: buildmaster.v1.ShellStep.EnvEntry
+	nil,                         // 38: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                         // 39: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil), // 40: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
 	8,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	10, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	11, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	17, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	19, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	25, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	22, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	23, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	24, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	11, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	12, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	24, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	26, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	32, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	29, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	30, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	31, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
 	6,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	9,  // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	26, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	10, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	33, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
 	5,  // 12: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
-	33, // 13: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
-	33, // 14: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
-	33, // 15: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
+	40, // 13: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
+	40, // 14: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
+	40, // 15: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
 	0,  // 16: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
 	1,  // 17: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	33, // 18: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	33, // 19: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	33, // 20: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	33, // 21: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	27, // 22: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	33, // 23: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	33, // 24: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	12, // 25: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	28, // 26: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	29, // 27: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	7,  // 28: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	13, // 29: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	14, // 30: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	15, // 31: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	16, // 32: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	30, // 33: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	33, // 34: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	33, // 35: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	31, // 36: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	3,  // 37: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	33, // 38: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	33, // 39: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	32, // 40: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	18, // 41: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	20, // 42: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	21, // 43: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	33, // 44: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	33, // 45: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	33, // 46: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	2,  // 47: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	9,  // 18: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	40, // 19: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	40, // 20: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	40, // 21: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	40, // 22: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	34, // 23: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	40, // 24: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	40, // 25: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	13, // 26: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	35, // 27: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	36, // 28: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	7,  // 29: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	14, // 30: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	15, // 31: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	16, // 32: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	17, // 33: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	18, // 34: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	19, // 35: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	20, // 36: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	21, // 37: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	22, // 38: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	23, // 39: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	37, // 40: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	40, // 41: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	40, // 42: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	38, // 43: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	3,  // 44: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	40, // 45: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	40, // 46: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	39, // 47: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	25, // 48: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	27, // 49: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	28, // 50: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	40, // 51: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	40, // 52: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	40, // 53: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	2,  // 54: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -2454,26 +3188,36 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
 		(*StepConfig_Trigger)(nil),
+		(*StepConfig_FileUpload)(nil),
+		(*StepConfig_DirectoryUpload)(nil),
+		(*StepConfig_FileDownload)(nil),
+		(*StepConfig_StringDownload)(nil),
+		(*StepConfig_MakeDirectory)(nil),
+		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[19].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   29,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -31,6 +31,9 @@ const (
 	ChangeKind_CHANGE_KIND_ADDED       ChangeKind = 1
 	ChangeKind_CHANGE_KIND_REMOVED     ChangeKind = 2
 	ChangeKind_CHANGE_KIND_CHANGED     ChangeKind = 3
+	// Stopped and started anew: the config kept its name but changed its kind
+	// (a scheduler's type), which Buildbot counts as removed and added.
+	ChangeKind_CHANGE_KIND_REPLACED ChangeKind = 4
 )
 
 // Enum value maps for ChangeKind.
@@ -40,12 +43,14 @@ var (
 		1: "CHANGE_KIND_ADDED",
 		2: "CHANGE_KIND_REMOVED",
 		3: "CHANGE_KIND_CHANGED",
+		4: "CHANGE_KIND_REPLACED",
 	}
 	ChangeKind_value = map[string]int32{
 		"CHANGE_KIND_UNSPECIFIED": 0,
 		"CHANGE_KIND_ADDED":       1,
 		"CHANGE_KIND_REMOVED":     2,
 		"CHANGE_KIND_CHANGED":     3,
+		"CHANGE_KIND_REPLACED":    4,
 	}
 )
 
@@ -542,7 +547,7 @@ func (x *ConfigError) GetMessage() string {
 	return ""
 }
 
-// ServiceChange is one node of the tree added, removed or changed by a reconfig.
+// ServiceChange is one node of the tree added, removed, changed or replaced by a reconfig.
 type ServiceChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tree path, e.g. `master/botmaster/builder:runtests`.
@@ -1340,11 +1345,13 @@ func (x *ForceBuildResponse) GetScheduler() string {
 // step is interrupted and the build ends CANCELLED. It is addressed to the
 // actor `master/botmaster`.
 type StopBuildRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Builder       string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
-	Number        int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
-	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Token   string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	Number  int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Reason  string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The build by id, in place of builder and number.
+	Buildid       uint64 `protobuf:"varint,5,opt,name=buildid,proto3" json:"buildid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1405,6 +1412,13 @@ func (x *StopBuildRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *StopBuildRequest) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
 }
 
 // StopBuildResponse answers a StopBuildRequest once the build was told to stop.
@@ -1762,6 +1776,364 @@ func (x *CleanupResponse) GetRaftLogEntriesAfter() int64 {
 	return 0
 }
 
+// RebuildRequest submits a finished or running build's buildset again for
+// its builder, with the same sourcestamps and properties (Buildbot's
+// rebuild). It is addressed to the actor `master/scheduler_manager`.
+type RebuildRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Token   string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Builder string                 `protobuf:"bytes,2,opt,name=builder,proto3" json:"builder,omitempty"`
+	Number  int32                  `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	Reason  string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The build by id, in place of builder and number.
+	Buildid       uint64 `protobuf:"varint,5,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildRequest) Reset() {
+	*x = RebuildRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildRequest) ProtoMessage() {}
+
+func (x *RebuildRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildRequest.ProtoReflect.Descriptor instead.
+func (*RebuildRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RebuildRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RebuildRequest) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *RebuildRequest) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *RebuildRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RebuildRequest) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+// RebuildResponse answers a RebuildRequest once the new buildset is durable.
+type RebuildResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildsetid    uint64                 `protobuf:"varint,1,opt,name=buildsetid,proto3" json:"buildsetid,omitempty"`
+	Brids         []uint64               `protobuf:"varint,2,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildResponse) Reset() {
+	*x = RebuildResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildResponse) ProtoMessage() {}
+
+func (x *RebuildResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildResponse.ProtoReflect.Descriptor instead.
+func (*RebuildResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RebuildResponse) GetBuildsetid() uint64 {
+	if x != nil {
+		return x.Buildsetid
+	}
+	return 0
+}
+
+func (x *RebuildResponse) GetBrids() []uint64 {
+	if x != nil {
+		return x.Brids
+	}
+	return nil
+}
+
+// CancelBuildRequestRequest cancels a build request that has not started:
+// it completes CANCELLED (Buildbot's buildrequests cancel). A request whose
+// build has started is refused (stop the build instead). It is addressed to
+// the actor `master/scheduler_manager`.
+type CancelBuildRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Brid          uint64                 `protobuf:"varint,2,opt,name=brid,proto3" json:"brid,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBuildRequestRequest) Reset() {
+	*x = CancelBuildRequestRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBuildRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBuildRequestRequest) ProtoMessage() {}
+
+func (x *CancelBuildRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBuildRequestRequest.ProtoReflect.Descriptor instead.
+func (*CancelBuildRequestRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CancelBuildRequestRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CancelBuildRequestRequest) GetBrid() uint64 {
+	if x != nil {
+		return x.Brid
+	}
+	return 0
+}
+
+func (x *CancelBuildRequestRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// CancelBuildRequestResponse answers a CancelBuildRequestRequest once the
+// request is complete.
+type CancelBuildRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Brid          uint64                 `protobuf:"varint,1,opt,name=brid,proto3" json:"brid,omitempty"`
+	Builderid     uint64                 `protobuf:"varint,2,opt,name=builderid,proto3" json:"builderid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBuildRequestResponse) Reset() {
+	*x = CancelBuildRequestResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBuildRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBuildRequestResponse) ProtoMessage() {}
+
+func (x *CancelBuildRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBuildRequestResponse.ProtoReflect.Descriptor instead.
+func (*CancelBuildRequestResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CancelBuildRequestResponse) GetBrid() uint64 {
+	if x != nil {
+		return x.Brid
+	}
+	return 0
+}
+
+func (x *CancelBuildRequestResponse) GetBuilderid() uint64 {
+	if x != nil {
+		return x.Builderid
+	}
+	return 0
+}
+
+// EnableSchedulerRequest enables or disables a scheduler (Buildbot's
+// schedulers enable). It is addressed to the actor `master/scheduler_manager`.
+type EnableSchedulerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Scheduler     string                 `protobuf:"bytes,2,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	Enabled       bool                   `protobuf:"varint,3,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableSchedulerRequest) Reset() {
+	*x = EnableSchedulerRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableSchedulerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableSchedulerRequest) ProtoMessage() {}
+
+func (x *EnableSchedulerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableSchedulerRequest.ProtoReflect.Descriptor instead.
+func (*EnableSchedulerRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *EnableSchedulerRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *EnableSchedulerRequest) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *EnableSchedulerRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+// EnableSchedulerResponse answers an EnableSchedulerRequest once it is durable.
+type EnableSchedulerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enabled       bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableSchedulerResponse) Reset() {
+	*x = EnableSchedulerResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableSchedulerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableSchedulerResponse) ProtoMessage() {}
+
+func (x *EnableSchedulerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableSchedulerResponse.ProtoReflect.Descriptor instead.
+func (*EnableSchedulerResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *EnableSchedulerResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
@@ -1857,12 +2229,13 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"buildsetid\x18\x01 \x01(\x04R\n" +
 	"buildsetid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\x12\x1c\n" +
-	"\tscheduler\x18\x03 \x01(\tR\tscheduler\"x\n" +
+	"\tscheduler\x18\x03 \x01(\tR\tscheduler\"\x92\x01\n" +
 	"\x10StopBuildRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
 	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"-\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\abuildid\x18\x05 \x01(\x04R\abuildid\"-\n" +
 	"\x11StopBuildResponse\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\"\x80\x01\n" +
 	"\x14WorkerControlRequest\x12\x1a\n" +
@@ -1888,13 +2261,38 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	" \x01(\x03R\x11raftLogBytesAfter\x12-\n" +
 	"\x04took\x18\v \x01(\v2\x19.google.protobuf.DurationR\x04took\x125\n" +
 	"\x17raft_log_entries_before\x18\f \x01(\x03R\x14raftLogEntriesBefore\x123\n" +
-	"\x16raft_log_entries_after\x18\r \x01(\x03R\x13raftLogEntriesAfter*r\n" +
+	"\x16raft_log_entries_after\x18\r \x01(\x03R\x13raftLogEntriesAfter\"\x90\x01\n" +
+	"\x0eRebuildRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
+	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\x05R\x06number\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\abuildid\x18\x05 \x01(\x04R\abuildid\"G\n" +
+	"\x0fRebuildResponse\x12\x1e\n" +
+	"\n" +
+	"buildsetid\x18\x01 \x01(\x04R\n" +
+	"buildsetid\x12\x14\n" +
+	"\x05brids\x18\x02 \x03(\x04R\x05brids\"c\n" +
+	"\x19CancelBuildRequestRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x12\n" +
+	"\x04brid\x18\x02 \x01(\x04R\x04brid\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"N\n" +
+	"\x1aCancelBuildRequestResponse\x12\x12\n" +
+	"\x04brid\x18\x01 \x01(\x04R\x04brid\x12\x1c\n" +
+	"\tbuilderid\x18\x02 \x01(\x04R\tbuilderid\"l\n" +
+	"\x16EnableSchedulerRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x1c\n" +
+	"\tscheduler\x18\x02 \x01(\tR\tscheduler\x12\x18\n" +
+	"\aenabled\x18\x03 \x01(\bR\aenabled\"3\n" +
+	"\x17EnableSchedulerResponse\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled*\x8c\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHANGE_KIND_ADDED\x10\x01\x12\x17\n" +
 	"\x13CHANGE_KIND_REMOVED\x10\x02\x12\x17\n" +
-	"\x13CHANGE_KIND_CHANGED\x10\x03*y\n" +
+	"\x13CHANGE_KIND_CHANGED\x10\x03\x12\x18\n" +
+	"\x14CHANGE_KIND_REPLACED\x10\x04*y\n" +
 	"\bStopMode\x12\x19\n" +
 	"\x15STOP_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTOP_MODE_NOW\x10\x01\x12\x13\n" +
@@ -1926,55 +2324,61 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_buildmaster_v1_control_proto_goTypes = []any{
-	(ChangeKind)(0),               // 0: buildmaster.v1.ChangeKind
-	(StopMode)(0),                 // 1: buildmaster.v1.StopMode
-	(ControlErrorCode)(0),         // 2: buildmaster.v1.ControlErrorCode
-	(WorkerAction)(0),             // 3: buildmaster.v1.WorkerAction
-	(*ReconfigureRequest)(nil),    // 4: buildmaster.v1.ReconfigureRequest
-	(*ReconfigureResponse)(nil),   // 5: buildmaster.v1.ReconfigureResponse
-	(*ConfigError)(nil),           // 6: buildmaster.v1.ConfigError
-	(*ServiceChange)(nil),         // 7: buildmaster.v1.ServiceChange
-	(*StopMasterRequest)(nil),     // 8: buildmaster.v1.StopMasterRequest
-	(*StopMasterResponse)(nil),    // 9: buildmaster.v1.StopMasterResponse
-	(*GetTreeRequest)(nil),        // 10: buildmaster.v1.GetTreeRequest
-	(*GetTreeResponse)(nil),       // 11: buildmaster.v1.GetTreeResponse
-	(*TreeNode)(nil),              // 12: buildmaster.v1.TreeNode
-	(*Failure)(nil),               // 13: buildmaster.v1.Failure
-	(*ControlError)(nil),          // 14: buildmaster.v1.ControlError
-	(*SendChangeRequest)(nil),     // 15: buildmaster.v1.SendChangeRequest
-	(*SendChangeResponse)(nil),    // 16: buildmaster.v1.SendChangeResponse
-	(*ForceBuildRequest)(nil),     // 17: buildmaster.v1.ForceBuildRequest
-	(*ForceBuildResponse)(nil),    // 18: buildmaster.v1.ForceBuildResponse
-	(*StopBuildRequest)(nil),      // 19: buildmaster.v1.StopBuildRequest
-	(*StopBuildResponse)(nil),     // 20: buildmaster.v1.StopBuildResponse
-	(*WorkerControlRequest)(nil),  // 21: buildmaster.v1.WorkerControlRequest
-	(*WorkerControlResponse)(nil), // 22: buildmaster.v1.WorkerControlResponse
-	(*CleanupRequest)(nil),        // 23: buildmaster.v1.CleanupRequest
-	(*CleanupResponse)(nil),       // 24: buildmaster.v1.CleanupResponse
-	nil,                           // 25: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	(*MasterConfig)(nil),          // 26: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*Change)(nil),                // 29: buildmaster.v1.Change
+	(ChangeKind)(0),                    // 0: buildmaster.v1.ChangeKind
+	(StopMode)(0),                      // 1: buildmaster.v1.StopMode
+	(ControlErrorCode)(0),              // 2: buildmaster.v1.ControlErrorCode
+	(WorkerAction)(0),                  // 3: buildmaster.v1.WorkerAction
+	(*ReconfigureRequest)(nil),         // 4: buildmaster.v1.ReconfigureRequest
+	(*ReconfigureResponse)(nil),        // 5: buildmaster.v1.ReconfigureResponse
+	(*ConfigError)(nil),                // 6: buildmaster.v1.ConfigError
+	(*ServiceChange)(nil),              // 7: buildmaster.v1.ServiceChange
+	(*StopMasterRequest)(nil),          // 8: buildmaster.v1.StopMasterRequest
+	(*StopMasterResponse)(nil),         // 9: buildmaster.v1.StopMasterResponse
+	(*GetTreeRequest)(nil),             // 10: buildmaster.v1.GetTreeRequest
+	(*GetTreeResponse)(nil),            // 11: buildmaster.v1.GetTreeResponse
+	(*TreeNode)(nil),                   // 12: buildmaster.v1.TreeNode
+	(*Failure)(nil),                    // 13: buildmaster.v1.Failure
+	(*ControlError)(nil),               // 14: buildmaster.v1.ControlError
+	(*SendChangeRequest)(nil),          // 15: buildmaster.v1.SendChangeRequest
+	(*SendChangeResponse)(nil),         // 16: buildmaster.v1.SendChangeResponse
+	(*ForceBuildRequest)(nil),          // 17: buildmaster.v1.ForceBuildRequest
+	(*ForceBuildResponse)(nil),         // 18: buildmaster.v1.ForceBuildResponse
+	(*StopBuildRequest)(nil),           // 19: buildmaster.v1.StopBuildRequest
+	(*StopBuildResponse)(nil),          // 20: buildmaster.v1.StopBuildResponse
+	(*WorkerControlRequest)(nil),       // 21: buildmaster.v1.WorkerControlRequest
+	(*WorkerControlResponse)(nil),      // 22: buildmaster.v1.WorkerControlResponse
+	(*CleanupRequest)(nil),             // 23: buildmaster.v1.CleanupRequest
+	(*CleanupResponse)(nil),            // 24: buildmaster.v1.CleanupResponse
+	(*RebuildRequest)(nil),             // 25: buildmaster.v1.RebuildRequest
+	(*RebuildResponse)(nil),            // 26: buildmaster.v1.RebuildResponse
+	(*CancelBuildRequestRequest)(nil),  // 27: buildmaster.v1.CancelBuildRequestRequest
+	(*CancelBuildRequestResponse)(nil), // 28: buildmaster.v1.CancelBuildRequestResponse
+	(*EnableSchedulerRequest)(nil),     // 29: buildmaster.v1.EnableSchedulerRequest
+	(*EnableSchedulerResponse)(nil),    // 30: buildmaster.v1.EnableSchedulerResponse
+	nil,                                // 31: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	(*MasterConfig)(nil),               // 32: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),        // 33: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
+	(*Change)(nil),                     // 35: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	26, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	32, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
 	6,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
 	7,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	27, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	33, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	1,  // 5: buildmaster.v1.StopMasterRequest.mode:type_name -> buildmaster.v1.StopMode
 	12, // 6: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
 	13, // 7: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
 	12, // 8: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	28, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	34, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	2,  // 10: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	29, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	25, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	35, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	31, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
 	3,  // 13: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
-	27, // 14: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
+	33, // 14: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
 	15, // [15:15] is the sub-list for method output_type
 	15, // [15:15] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
@@ -1996,7 +2400,7 @@ func file_buildmaster_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   22,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

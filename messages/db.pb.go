@@ -1391,16 +1391,20 @@ func (x *WorkerConfiguredOn) GetMasterid() uint64 {
 
 // Worker is a row of `workers`, with `configured_workers` and `connected_workers`.
 type Worker struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	InfoJson      string                 `protobuf:"bytes,3,opt,name=info_json,json=infoJson,proto3" json:"info_json,omitempty"`
-	Paused        bool                   `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
-	Graceful      bool                   `protobuf:"varint,5,opt,name=graceful,proto3" json:"graceful,omitempty"`
-	ConfiguredOn  []*WorkerConfiguredOn  `protobuf:"bytes,6,rep,name=configured_on,json=configuredOn,proto3" json:"configured_on,omitempty"`
-	ConnectedTo   []uint64               `protobuf:"varint,7,rep,packed,name=connected_to,json=connectedTo,proto3" json:"connected_to,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name         string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	InfoJson     string                 `protobuf:"bytes,3,opt,name=info_json,json=infoJson,proto3" json:"info_json,omitempty"`
+	Paused       bool                   `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
+	Graceful     bool                   `protobuf:"varint,5,opt,name=graceful,proto3" json:"graceful,omitempty"`
+	ConfiguredOn []*WorkerConfiguredOn  `protobuf:"bytes,6,rep,name=configured_on,json=configuredOn,proto3" json:"configured_on,omitempty"`
+	ConnectedTo  []uint64               `protobuf:"varint,7,rep,packed,name=connected_to,json=connectedTo,proto3" json:"connected_to,omitempty"`
+	// In quarantine until then (epoch seconds; 0: not), for
+	// quarantine_timeout seconds: not a Buildbot field.
+	QuarantineUntil   int64 `protobuf:"varint,20,opt,name=quarantine_until,json=quarantineUntil,proto3" json:"quarantine_until,omitempty"`
+	QuarantineTimeout int64 `protobuf:"varint,21,opt,name=quarantine_timeout,json=quarantineTimeout,proto3" json:"quarantine_timeout,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Worker) Reset() {
@@ -1480,6 +1484,20 @@ func (x *Worker) GetConnectedTo() []uint64 {
 		return x.ConnectedTo
 	}
 	return nil
+}
+
+func (x *Worker) GetQuarantineUntil() int64 {
+	if x != nil {
+		return x.QuarantineUntil
+	}
+	return 0
+}
+
+func (x *Worker) GetQuarantineTimeout() int64 {
+	if x != nil {
+		return x.QuarantineTimeout
+	}
+	return 0
 }
 
 // Scheduler is a row of `schedulers`; masterid (from `scheduler_masters`) is 0 when no master runs it.
@@ -1894,6 +1912,8 @@ type Command struct {
 	//	*Command_Expire
 	//	*Command_MasterActive
 	//	*Command_MasterStopped
+	//	*Command_SetWorkerState
+	//	*Command_SetSchedulerEnabled
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2152,6 +2172,24 @@ func (x *Command) GetMasterStopped() *MasterStopped {
 	return nil
 }
 
+func (x *Command) GetSetWorkerState() *SetWorkerState {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetWorkerState); ok {
+			return x.SetWorkerState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetSchedulerEnabled() *SetSchedulerEnabled {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetSchedulerEnabled); ok {
+			return x.SetSchedulerEnabled
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2252,6 +2290,14 @@ type Command_MasterStopped struct {
 	MasterStopped *MasterStopped `protobuf:"bytes,22,opt,name=master_stopped,json=masterStopped,proto3,oneof"`
 }
 
+type Command_SetWorkerState struct {
+	SetWorkerState *SetWorkerState `protobuf:"bytes,23,opt,name=set_worker_state,json=setWorkerState,proto3,oneof"`
+}
+
+type Command_SetSchedulerEnabled struct {
+	SetSchedulerEnabled *SetSchedulerEnabled `protobuf:"bytes,24,opt,name=set_scheduler_enabled,json=setSchedulerEnabled,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2299,6 +2345,10 @@ func (*Command_Expire) isCommand_Kind() {}
 func (*Command_MasterActive) isCommand_Kind() {}
 
 func (*Command_MasterStopped) isCommand_Kind() {}
+
+func (*Command_SetWorkerState) isCommand_Kind() {}
+
+func (*Command_SetSchedulerEnabled) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -3802,10 +3852,14 @@ func (x *FinishBuild) GetLogs() []*LogLines {
 // buildset whose requests are then all complete is completed too, with the
 // worst of their results.
 type CompleteBuildRequests struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
-	Results       int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
-	CompleteAt    int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Brids      []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
+	Results    int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
+	CompleteAt int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
+	// Refuse (writing nothing) if any of the requests is claimed: an
+	// operator's cancel of a request that has not started, which must not
+	// race the distributor's claim.
+	UnclaimedOnly bool `protobuf:"varint,4,opt,name=unclaimed_only,json=unclaimedOnly,proto3" json:"unclaimed_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3859,6 +3913,13 @@ func (x *CompleteBuildRequests) GetCompleteAt() int64 {
 		return x.CompleteAt
 	}
 	return 0
+}
+
+func (x *CompleteBuildRequests) GetUnclaimedOnly() bool {
+	if x != nil {
+		return x.UnclaimedOnly
+	}
+	return false
 }
 
 // UnclaimBuildRequests drops masterid's claims on the listed incomplete
@@ -4128,6 +4189,139 @@ func (x *WorkerDisconnected) GetMasterid() uint64 {
 	return 0
 }
 
+// SetWorkerState records a worker's state (Buildbot's setWorkerState):
+// paused, graceful (shutting down once its builds end), and its quarantine
+// (quarantine_until 0: none).
+type SetWorkerState struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Workerid          uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	Paused            bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	Graceful          bool                   `protobuf:"varint,3,opt,name=graceful,proto3" json:"graceful,omitempty"`
+	QuarantineUntil   int64                  `protobuf:"varint,4,opt,name=quarantine_until,json=quarantineUntil,proto3" json:"quarantine_until,omitempty"`
+	QuarantineTimeout int64                  `protobuf:"varint,5,opt,name=quarantine_timeout,json=quarantineTimeout,proto3" json:"quarantine_timeout,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SetWorkerState) Reset() {
+	*x = SetWorkerState{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetWorkerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetWorkerState) ProtoMessage() {}
+
+func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
+func (*SetWorkerState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *SetWorkerState) GetWorkerid() uint64 {
+	if x != nil {
+		return x.Workerid
+	}
+	return 0
+}
+
+func (x *SetWorkerState) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *SetWorkerState) GetGraceful() bool {
+	if x != nil {
+		return x.Graceful
+	}
+	return false
+}
+
+func (x *SetWorkerState) GetQuarantineUntil() int64 {
+	if x != nil {
+		return x.QuarantineUntil
+	}
+	return 0
+}
+
+func (x *SetWorkerState) GetQuarantineTimeout() int64 {
+	if x != nil {
+		return x.QuarantineTimeout
+	}
+	return 0
+}
+
+// SetSchedulerEnabled enables or disables the scheduler named name
+// (Buildbot's schedulers.enable): a disabled scheduler adds no buildsets.
+type SetSchedulerEnabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSchedulerEnabled) Reset() {
+	*x = SetSchedulerEnabled{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSchedulerEnabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSchedulerEnabled) ProtoMessage() {}
+
+func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
+func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *SetSchedulerEnabled) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetSchedulerEnabled) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
 // SetObjectState sets one value of an object's state (Buildbot's
 // setState), finding or adding the object by (object_name, class_name).
 type SetObjectState struct {
@@ -4142,7 +4336,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4348,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4361,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -4221,7 +4415,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4233,7 +4427,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4246,7 +4440,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4477,7 +4671,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"compressed\"N\n" +
 	"\x12WorkerConfiguredOn\x12\x1c\n" +
 	"\tbuilderid\x18\x01 \x01(\x04R\tbuilderid\x12\x1a\n" +
-	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\xe9\x01\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\xc3\x02\n" +
 	"\x06Worker\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -4485,7 +4679,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06paused\x18\x04 \x01(\bR\x06paused\x12\x1a\n" +
 	"\bgraceful\x18\x05 \x01(\bR\bgraceful\x12G\n" +
 	"\rconfigured_on\x18\x06 \x03(\v2\".buildmaster.v1.WorkerConfiguredOnR\fconfiguredOn\x12!\n" +
-	"\fconnected_to\x18\a \x03(\x04R\vconnectedTo\"e\n" +
+	"\fconnected_to\x18\a \x03(\x04R\vconnectedTo\x12)\n" +
+	"\x10quarantine_until\x18\x14 \x01(\x03R\x0fquarantineUntil\x12-\n" +
+	"\x12quarantine_timeout\x18\x15 \x01(\x03R\x11quarantineTimeout\"e\n" +
 	"\tScheduler\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -4517,7 +4713,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xc5\r\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xec\x0e\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4547,7 +4743,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\rset_log_lines\x18\x1e \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLines\x120\n" +
 	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expire\x12C\n" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
-	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStoppedB\x06\n" +
+	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x12J\n" +
+	"\x10set_worker_state\x18\x17 \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12Y\n" +
+	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabledB\x06\n" +
 	"\x04kind\"\xef\x01\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -4676,12 +4874,13 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
 	"\x05brids\x18\x05 \x03(\x04R\x05brids\x127\n" +
 	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\x12,\n" +
-	"\x04logs\x18\x14 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"h\n" +
+	"\x04logs\x18\x14 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\x8f\x01\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
 	"\vcomplete_at\x18\x03 \x01(\x03R\n" +
-	"completeAt\"H\n" +
+	"completeAt\x12%\n" +
+	"\x0eunclaimed_only\x18\x04 \x01(\bR\runclaimedOnly\"H\n" +
 	"\x14UnclaimBuildRequests\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x14\n" +
 	"\x05brids\x18\x02 \x03(\x04R\x05brids\"h\n" +
@@ -4698,7 +4897,16 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\tinfo_json\x18\x03 \x01(\tR\binfoJson\"L\n" +
 	"\x12WorkerDisconnected\x12\x1a\n" +
 	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x1a\n" +
-	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\x83\x01\n" +
+	"\bmasterid\x18\x02 \x01(\x04R\bmasterid\"\xba\x01\n" +
+	"\x0eSetWorkerState\x12\x1a\n" +
+	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x16\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\x12\x1a\n" +
+	"\bgraceful\x18\x03 \x01(\bR\bgraceful\x12)\n" +
+	"\x10quarantine_until\x18\x04 \x01(\x03R\x0fquarantineUntil\x12-\n" +
+	"\x12quarantine_timeout\x18\x05 \x01(\x03R\x11quarantineTimeout\"C\n" +
+	"\x13SetSchedulerEnabled\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\x83\x01\n" +
 	"\x0eSetObjectState\x12\x1f\n" +
 	"\vobject_name\x18\x01 \x01(\tR\n" +
 	"objectName\x12\x1d\n" +
@@ -4732,7 +4940,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Property)(nil),              // 0: buildmaster.v1.Property
 	(*Master)(nil),                // 1: buildmaster.v1.Master
@@ -4783,8 +4991,10 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*FindOrAddWorker)(nil),       // 46: buildmaster.v1.FindOrAddWorker
 	(*WorkerConnected)(nil),       // 47: buildmaster.v1.WorkerConnected
 	(*WorkerDisconnected)(nil),    // 48: buildmaster.v1.WorkerDisconnected
-	(*SetObjectState)(nil),        // 49: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 50: buildmaster.v1.CommandResult
+	(*SetWorkerState)(nil),        // 49: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 50: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 51: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 52: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -4811,33 +5021,35 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	46, // 21: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
 	47, // 22: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
 	48, // 23: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	49, // 24: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	51, // 24: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	23, // 25: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
 	38, // 26: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
 	39, // 27: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
 	26, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
 	27, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	24, // 30: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	25, // 31: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	2,  // 32: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	49, // 33: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 34: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 35: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 36: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	34, // 37: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	11, // 38: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	37, // 39: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	36, // 40: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	34, // 41: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	37, // 42: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	41, // 43: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	37, // 44: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	0,  // 45: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	49, // 30: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	50, // 31: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	24, // 32: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	25, // 33: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	2,  // 34: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	51, // 35: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	0,  // 36: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	3,  // 37: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	0,  // 38: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	34, // 39: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	11, // 40: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	37, // 41: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	36, // 42: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	34, // 43: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	37, // 44: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	41, // 45: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	37, // 46: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	0,  // 47: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -4874,6 +5086,8 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_Expire)(nil),
 		(*Command_MasterActive)(nil),
 		(*Command_MasterStopped)(nil),
+		(*Command_SetWorkerState)(nil),
+		(*Command_SetSchedulerEnabled)(nil),
 	}
 	file_buildmaster_v1_db_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
@@ -4882,7 +5096,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

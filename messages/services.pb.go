@@ -9,6 +9,7 @@ package messages
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -185,152 +186,30 @@ func (x *InjectFailure) GetReason() string {
 	return ""
 }
 
-// AttachWorker hands a logged-in connection from pbmanager to the worker's
-// actor, which answers the worker (reply_address, reply_id: the PID of the
-// login's future) with a WorkerLoginResponse: the session, or why not.
-type AttachWorker struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	// The worker process's remote address; its actor is `worker` there.
-	Address       string      `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	Info          *WorkerInfo `protobuf:"bytes,3,opt,name=info,proto3" json:"info,omitempty"`
-	ReplyAddress  string      `protobuf:"bytes,4,opt,name=reply_address,json=replyAddress,proto3" json:"reply_address,omitempty"`
-	ReplyId       string      `protobuf:"bytes,5,opt,name=reply_id,json=replyId,proto3" json:"reply_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *AttachWorker) Reset() {
-	*x = AttachWorker{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *AttachWorker) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*AttachWorker) ProtoMessage() {}
-
-func (x *AttachWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use AttachWorker.ProtoReflect.Descriptor instead.
-func (*AttachWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *AttachWorker) GetSession() string {
-	if x != nil {
-		return x.Session
-	}
-	return ""
-}
-
-func (x *AttachWorker) GetAddress() string {
-	if x != nil {
-		return x.Address
-	}
-	return ""
-}
-
-func (x *AttachWorker) GetInfo() *WorkerInfo {
-	if x != nil {
-		return x.Info
-	}
-	return nil
-}
-
-func (x *AttachWorker) GetReplyAddress() string {
-	if x != nil {
-		return x.ReplyAddress
-	}
-	return ""
-}
-
-func (x *AttachWorker) GetReplyId() string {
-	if x != nil {
-		return x.ReplyId
-	}
-	return ""
-}
-
-// SessionClosed tells pbmanager that a worker's actor has let a session go
-// (refused or detached): messages carrying it are dropped from now on.
-type SessionClosed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SessionClosed) Reset() {
-	*x = SessionClosed{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SessionClosed) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SessionClosed) ProtoMessage() {}
-
-func (x *SessionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SessionClosed.ProtoReflect.Descriptor instead.
-func (*SessionClosed) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *SessionClosed) GetSession() string {
-	if x != nil {
-		return x.Session
-	}
-	return ""
-}
-
 // WorkerState is what a worker's actor publishes on its tree node.
 type WorkerState struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Config    *WorkerConfig          `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	Connected bool                   `protobuf:"varint,2,opt,name=connected,proto3" json:"connected,omitempty"`
-	// The worker process's remote address, while connected.
-	Address         string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
-	ConnectedSince  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=connected_since,json=connectedSince,proto3" json:"connected_since,omitempty"`
-	Info            *WorkerInfo            `protobuf:"bytes,5,opt,name=info,proto3" json:"info,omitempty"`
-	RunningCommands int32                  `protobuf:"varint,6,opt,name=running_commands,json=runningCommands,proto3" json:"running_commands,omitempty"`
-	Paused          bool                   `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
+	// The worker's address, while connected.
+	Address        string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	ConnectedSince *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=connected_since,json=connectedSince,proto3" json:"connected_since,omitempty"`
+	Info           *WorkerInfo            `protobuf:"bytes,5,opt,name=info,proto3" json:"info,omitempty"`
+	Paused         bool                   `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
 	// Shutting down once its builds end.
-	Stopping      bool `protobuf:"varint,8,opt,name=stopping,proto3" json:"stopping,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Stopping bool `protobuf:"varint,8,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	// In quarantine (after a build ended EXCEPTION) until then: it takes no
+	// build meanwhile. Unpausing the worker ends it.
+	QuarantineUntil *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=quarantine_until,json=quarantineUntil,proto3" json:"quarantine_until,omitempty"`
+	// How long the quarantine lasts (the next one lasts twice as long).
+	QuarantineTimeout *durationpb.Duration `protobuf:"bytes,10,opt,name=quarantine_timeout,json=quarantineTimeout,proto3" json:"quarantine_timeout,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *WorkerState) Reset() {
 	*x = WorkerState{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +221,7 @@ func (x *WorkerState) String() string {
 func (*WorkerState) ProtoMessage() {}
 
 func (x *WorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +234,7 @@ func (x *WorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerState.ProtoReflect.Descriptor instead.
 func (*WorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WorkerState) GetConfig() *WorkerConfig {
@@ -393,13 +272,6 @@ func (x *WorkerState) GetInfo() *WorkerInfo {
 	return nil
 }
 
-func (x *WorkerState) GetRunningCommands() int32 {
-	if x != nil {
-		return x.RunningCommands
-	}
-	return 0
-}
-
 func (x *WorkerState) GetPaused() bool {
 	if x != nil {
 		return x.Paused
@@ -410,6 +282,99 @@ func (x *WorkerState) GetPaused() bool {
 func (x *WorkerState) GetStopping() bool {
 	if x != nil {
 		return x.Stopping
+	}
+	return false
+}
+
+func (x *WorkerState) GetQuarantineUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.QuarantineUntil
+	}
+	return nil
+}
+
+func (x *WorkerState) GetQuarantineTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.QuarantineTimeout
+	}
+	return nil
+}
+
+// ConnectionState is what a worker connection's actor
+// (master/pbmanager/conn:NAME) publishes on its tree node.
+type ConnectionState struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Worker   string                 `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
+	Protocol string                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Remote   string                 `protobuf:"bytes,3,opt,name=remote,proto3" json:"remote,omitempty"`
+	Since    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// Attached to its worker's actor and ready for builds.
+	Ready         bool `protobuf:"varint,5,opt,name=ready,proto3" json:"ready,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionState) Reset() {
+	*x = ConnectionState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionState) ProtoMessage() {}
+
+func (x *ConnectionState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionState.ProtoReflect.Descriptor instead.
+func (*ConnectionState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ConnectionState) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *ConnectionState) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *ConnectionState) GetRemote() string {
+	if x != nil {
+		return x.Remote
+	}
+	return ""
+}
+
+func (x *ConnectionState) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ConnectionState) GetReady() bool {
+	if x != nil {
+		return x.Ready
 	}
 	return false
 }
@@ -431,7 +396,7 @@ type SchedulerState struct {
 
 func (x *SchedulerState) Reset() {
 	*x = SchedulerState{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +408,7 @@ func (x *SchedulerState) String() string {
 func (*SchedulerState) ProtoMessage() {}
 
 func (x *SchedulerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +421,7 @@ func (x *SchedulerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerState.ProtoReflect.Descriptor instead.
 func (*SchedulerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SchedulerState) GetConfig() *SchedulerConfig {
@@ -499,7 +464,7 @@ type Distribute struct {
 
 func (x *Distribute) Reset() {
 	*x = Distribute{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +476,7 @@ func (x *Distribute) String() string {
 func (*Distribute) ProtoMessage() {}
 
 func (x *Distribute) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +489,7 @@ func (x *Distribute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Distribute.ProtoReflect.Descriptor instead.
 func (*Distribute) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Distribute) GetEnabled() bool {
@@ -546,7 +511,7 @@ type DistributionState struct {
 
 func (x *DistributionState) Reset() {
 	*x = DistributionState{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +523,7 @@ func (x *DistributionState) String() string {
 func (*DistributionState) ProtoMessage() {}
 
 func (x *DistributionState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +536,7 @@ func (x *DistributionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DistributionState.ProtoReflect.Descriptor instead.
 func (*DistributionState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DistributionState) GetEnabled() bool {
@@ -600,7 +565,7 @@ type MaybeStartBuilds struct {
 
 func (x *MaybeStartBuilds) Reset() {
 	*x = MaybeStartBuilds{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +577,7 @@ func (x *MaybeStartBuilds) String() string {
 func (*MaybeStartBuilds) ProtoMessage() {}
 
 func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +590,7 @@ func (x *MaybeStartBuilds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaybeStartBuilds.ProtoReflect.Descriptor instead.
 func (*MaybeStartBuilds) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MaybeStartBuilds) GetBuilders() []string {
@@ -636,7 +601,7 @@ func (x *MaybeStartBuilds) GetBuilders() []string {
 }
 
 // WorkerAvailable tells brd that a worker attached (connected) or went away,
-// or that its config changed.
+// or that its config or state changed.
 type WorkerAvailable struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Worker    string                 `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
@@ -644,14 +609,17 @@ type WorkerAvailable struct {
 	// Builds at once on the worker; 0: no limit.
 	MaxBuilds int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
 	// Paused (or stopping): it takes no new build.
-	Paused        bool `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
+	Paused bool `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
+	// The worker was unpaused: its quarantine, if any, ends now (Buildbot's
+	// unpause stops the quarantine timer).
+	EndQuarantine bool `protobuf:"varint,5,opt,name=end_quarantine,json=endQuarantine,proto3" json:"end_quarantine,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkerAvailable) Reset() {
 	*x = WorkerAvailable{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +631,7 @@ func (x *WorkerAvailable) String() string {
 func (*WorkerAvailable) ProtoMessage() {}
 
 func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +644,7 @@ func (x *WorkerAvailable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerAvailable.ProtoReflect.Descriptor instead.
 func (*WorkerAvailable) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WorkerAvailable) GetWorker() string {
@@ -707,9 +675,73 @@ func (x *WorkerAvailable) GetPaused() bool {
 	return false
 }
 
-// StartBuild asks a builder's actor to run a build for the claimed requests
-// on the worker; it answers BuildFinished when the build is over (and when
-// it could not start).
+func (x *WorkerAvailable) GetEndQuarantine() bool {
+	if x != nil {
+		return x.EndQuarantine
+	}
+	return false
+}
+
+// WorkerQuarantine tells a worker's actor that brd put it in quarantine
+// until `until` (for `timeout`), or, with neither set, that its quarantine
+// is over.
+type WorkerQuarantine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Until         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=until,proto3" json:"until,omitempty"`
+	Timeout       *durationpb.Duration   `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerQuarantine) Reset() {
+	*x = WorkerQuarantine{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerQuarantine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerQuarantine) ProtoMessage() {}
+
+func (x *WorkerQuarantine) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerQuarantine.ProtoReflect.Descriptor instead.
+func (*WorkerQuarantine) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WorkerQuarantine) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *WorkerQuarantine) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// StartBuild asks a builder's actor (from brd) to run a build for the
+// requests on the worker. The builder answers at once: google.protobuf.Empty
+// once the build is spawned (the build claims the requests as it starts, and
+// tells brd BuildFinished when it is over), or a ControlError when it will
+// not run it.
 type StartBuild struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Brids         []uint64               `protobuf:"varint,1,rep,packed,name=brids,proto3" json:"brids,omitempty"`
@@ -1428,7 +1460,7 @@ var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\x1a\x17buildmaster/v1/db.proto\x1a\x1cbuildmaster/v1/options.proto\x1a\x1bbuildmaster/v1/worker.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n" +
+	"\x1dbuildmaster/v1/services.proto\x12\x0ebuildmaster.v1\x1a\x1bbuildmaster/v1/config.proto\x1a\x1cbuildmaster/v1/control.proto\x1a\x17buildmaster/v1/db.proto\x1a\x1bbuildmaster/v1/worker.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n" +
 	"\vApplyConfig\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -1441,24 +1473,24 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"generation\x127\n" +
 	"\achanges\x18\x03 \x03(\v2\x1d.buildmaster.v1.ServiceChangeR\achanges\"'\n" +
 	"\rInjectFailure\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xb8\x01\n" +
-	"\fAttachWorker\x12\x1e\n" +
-	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\x12.\n" +
-	"\x04info\x18\x03 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12#\n" +
-	"\rreply_address\x18\x04 \x01(\tR\freplyAddress\x12\x19\n" +
-	"\breply_id\x18\x05 \x01(\tR\areplyId\"/\n" +
-	"\rSessionClosed\x12\x1e\n" +
-	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\"\xcf\x02\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xcd\x03\n" +
 	"\vWorkerState\x124\n" +
 	"\x06config\x18\x01 \x01(\v2\x1c.buildmaster.v1.WorkerConfigR\x06config\x12\x1c\n" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12C\n" +
 	"\x0fconnected_since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0econnectedSince\x12.\n" +
-	"\x04info\x18\x05 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12)\n" +
-	"\x10running_commands\x18\x06 \x01(\x05R\x0frunningCommands\x12\x16\n" +
+	"\x04info\x18\x05 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12\x16\n" +
 	"\x06paused\x18\a \x01(\bR\x06paused\x12\x1a\n" +
-	"\bstopping\x18\b \x01(\bR\bstopping\"\xe3\x01\n" +
+	"\bstopping\x18\b \x01(\bR\bstopping\x12E\n" +
+	"\x10quarantine_until\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fquarantineUntil\x12H\n" +
+	"\x12quarantine_timeout\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x11quarantineTimeoutJ\x04\b\x06\x10\aR\x10running_commands\"\xa5\x01\n" +
+	"\x0fConnectionState\x12\x16\n" +
+	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x1a\n" +
+	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x16\n" +
+	"\x06remote\x18\x03 \x01(\tR\x06remote\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05ready\x18\x05 \x01(\bR\x05ready\"\xe3\x01\n" +
 	"\x0eSchedulerState\x127\n" +
 	"\x06config\x18\x01 \x01(\v2\x1f.buildmaster.v1.SchedulerConfigR\x06config\x129\n" +
 	"\n" +
@@ -1473,13 +1505,17 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12'\n" +
 	"\x0freserved_builds\x18\x02 \x01(\x05R\x0ereservedBuilds\".\n" +
 	"\x10MaybeStartBuilds\x12\x1a\n" +
-	"\bbuilders\x18\x01 \x03(\tR\bbuilders\"~\n" +
+	"\bbuilders\x18\x01 \x03(\tR\bbuilders\"\xa5\x01\n" +
 	"\x0fWorkerAvailable\x12\x16\n" +
 	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x1c\n" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x1d\n" +
 	"\n" +
 	"max_builds\x18\x03 \x01(\x05R\tmaxBuilds\x12\x16\n" +
-	"\x06paused\x18\x04 \x01(\bR\x06paused\":\n" +
+	"\x06paused\x18\x04 \x01(\bR\x06paused\x12%\n" +
+	"\x0eend_quarantine\x18\x05 \x01(\bR\rendQuarantine\"y\n" +
+	"\x10WorkerQuarantine\x120\n" +
+	"\x05until\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x123\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\":\n" +
 	"\n" +
 	"StartBuild\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x16\n" +
@@ -1555,14 +1591,14 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
 	(*InjectFailure)(nil),         // 2: buildmaster.v1.InjectFailure
-	(*AttachWorker)(nil),          // 3: buildmaster.v1.AttachWorker
-	(*SessionClosed)(nil),         // 4: buildmaster.v1.SessionClosed
-	(*WorkerState)(nil),           // 5: buildmaster.v1.WorkerState
-	(*SchedulerState)(nil),        // 6: buildmaster.v1.SchedulerState
-	(*Distribute)(nil),            // 7: buildmaster.v1.Distribute
-	(*DistributionState)(nil),     // 8: buildmaster.v1.DistributionState
-	(*MaybeStartBuilds)(nil),      // 9: buildmaster.v1.MaybeStartBuilds
-	(*WorkerAvailable)(nil),       // 10: buildmaster.v1.WorkerAvailable
+	(*WorkerState)(nil),           // 3: buildmaster.v1.WorkerState
+	(*ConnectionState)(nil),       // 4: buildmaster.v1.ConnectionState
+	(*SchedulerState)(nil),        // 5: buildmaster.v1.SchedulerState
+	(*Distribute)(nil),            // 6: buildmaster.v1.Distribute
+	(*DistributionState)(nil),     // 7: buildmaster.v1.DistributionState
+	(*MaybeStartBuilds)(nil),      // 8: buildmaster.v1.MaybeStartBuilds
+	(*WorkerAvailable)(nil),       // 9: buildmaster.v1.WorkerAvailable
+	(*WorkerQuarantine)(nil),      // 10: buildmaster.v1.WorkerQuarantine
 	(*StartBuild)(nil),            // 11: buildmaster.v1.StartBuild
 	(*BuildFinished)(nil),         // 12: buildmaster.v1.BuildFinished
 	(*Retire)(nil),                // 13: buildmaster.v1.Retire
@@ -1577,31 +1613,36 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*CacheStats)(nil),            // 22: buildmaster.v1.CacheStats
 	(*MasterConfig)(nil),          // 23: buildmaster.v1.MasterConfig
 	(*ServiceChange)(nil),         // 24: buildmaster.v1.ServiceChange
-	(*WorkerInfo)(nil),            // 25: buildmaster.v1.WorkerInfo
-	(*WorkerConfig)(nil),          // 26: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
-	(*SchedulerConfig)(nil),       // 28: buildmaster.v1.SchedulerConfig
-	(*Change)(nil),                // 29: buildmaster.v1.Change
-	(*Property)(nil),              // 30: buildmaster.v1.Property
+	(*WorkerConfig)(nil),          // 25: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*WorkerInfo)(nil),            // 27: buildmaster.v1.WorkerInfo
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
+	(*SchedulerConfig)(nil),       // 29: buildmaster.v1.SchedulerConfig
+	(*Change)(nil),                // 30: buildmaster.v1.Change
+	(*Property)(nil),              // 31: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
 	23, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
 	24, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	25, // 2: buildmaster.v1.AttachWorker.info:type_name -> buildmaster.v1.WorkerInfo
-	26, // 3: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	27, // 4: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	25, // 5: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	28, // 6: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
-	27, // 7: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
-	27, // 8: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
-	29, // 9: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	30, // 10: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
-	22, // 11: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	25, // 2: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	26, // 3: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	27, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	26, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
+	28, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
+	26, // 7: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
+	29, // 8: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
+	26, // 9: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
+	26, // 10: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
+	26, // 11: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
+	28, // 12: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
+	30, // 13: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	31, // 14: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	22, // 15: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -1612,7 +1653,6 @@ func file_buildmaster_v1_services_proto_init() {
 	file_buildmaster_v1_config_proto_init()
 	file_buildmaster_v1_control_proto_init()
 	file_buildmaster_v1_db_proto_init()
-	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_worker_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

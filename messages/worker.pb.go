@@ -22,53 +22,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// ProtocolVersion is the version of this protocol, WorkerLogin.protocol_version.
-type ProtocolVersion int32
-
-const (
-	ProtocolVersion_PROTOCOL_VERSION_UNSPECIFIED ProtocolVersion = 0
-	ProtocolVersion_PROTOCOL_VERSION_1           ProtocolVersion = 1
-)
-
-// Enum value maps for ProtocolVersion.
-var (
-	ProtocolVersion_name = map[int32]string{
-		0: "PROTOCOL_VERSION_UNSPECIFIED",
-		1: "PROTOCOL_VERSION_1",
-	}
-	ProtocolVersion_value = map[string]int32{
-		"PROTOCOL_VERSION_UNSPECIFIED": 0,
-		"PROTOCOL_VERSION_1":           1,
-	}
-)
-
-func (x ProtocolVersion) Enum() *ProtocolVersion {
-	p := new(ProtocolVersion)
-	*p = x
-	return p
-}
-
-func (x ProtocolVersion) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (ProtocolVersion) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_worker_proto_enumTypes[0].Descriptor()
-}
-
-func (ProtocolVersion) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_worker_proto_enumTypes[0]
-}
-
-func (x ProtocolVersion) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use ProtocolVersion.Descriptor instead.
-func (ProtocolVersion) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{0}
-}
-
 // OutputStream names a stream of a command's output.
 type OutputStream int32
 
@@ -76,7 +29,7 @@ const (
 	OutputStream_OUTPUT_STREAM_UNSPECIFIED OutputStream = 0
 	OutputStream_OUTPUT_STREAM_STDOUT      OutputStream = 1
 	OutputStream_OUTPUT_STREAM_STDERR      OutputStream = 2
-	// The worker's own lines about the command (Buildbot's header).
+	// Lines about the command, from the worker and the master (Buildbot's header).
 	OutputStream_OUTPUT_STREAM_HEADER OutputStream = 3
 )
 
@@ -107,11 +60,11 @@ func (x OutputStream) String() string {
 }
 
 func (OutputStream) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_worker_proto_enumTypes[1].Descriptor()
+	return file_buildmaster_v1_worker_proto_enumTypes[0].Descriptor()
 }
 
 func (OutputStream) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_worker_proto_enumTypes[1]
+	return &file_buildmaster_v1_worker_proto_enumTypes[0]
 }
 
 func (x OutputStream) Number() protoreflect.EnumNumber {
@@ -120,35 +73,38 @@ func (x OutputStream) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OutputStream.Descriptor instead.
 func (OutputStream) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{0}
 }
 
-// WorkerLogin asks to attach a worker (Buildbot's PBManager login).
-type WorkerLogin struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
-	Info     *WorkerInfo            `protobuf:"bytes,3,opt,name=info,proto3" json:"info,omitempty"`
-	// The protocol the worker speaks; the master refuses others.
-	ProtocolVersion ProtocolVersion `protobuf:"varint,4,opt,name=protocol_version,json=protocolVersion,proto3,enum=buildmaster.v1.ProtocolVersion" json:"protocol_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+// AttachWorker asks the worker's actor to take a logged-in connection;
+// answered AttachWorkerResponse.
+type AttachWorker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The peer's address, for logs.
+	Remote string `protobuf:"bytes,1,opt,name=remote,proto3" json:"remote,omitempty"`
+	// msgpack or pb.
+	Protocol string `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// The id of the connection's actor (in this process), which the later
+	// messages about the connection name too.
+	Connection    string `protobuf:"bytes,3,opt,name=connection,proto3" json:"connection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *WorkerLogin) Reset() {
-	*x = WorkerLogin{}
+func (x *AttachWorker) Reset() {
+	*x = AttachWorker{}
 	mi := &file_buildmaster_v1_worker_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *WorkerLogin) String() string {
+func (x *AttachWorker) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*WorkerLogin) ProtoMessage() {}
+func (*AttachWorker) ProtoMessage() {}
 
-func (x *WorkerLogin) ProtoReflect() protoreflect.Message {
+func (x *AttachWorker) ProtoReflect() protoreflect.Message {
 	mi := &file_buildmaster_v1_worker_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -160,59 +116,450 @@ func (x *WorkerLogin) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use WorkerLogin.ProtoReflect.Descriptor instead.
-func (*WorkerLogin) Descriptor() ([]byte, []int) {
+// Deprecated: Use AttachWorker.ProtoReflect.Descriptor instead.
+func (*AttachWorker) Descriptor() ([]byte, []int) {
 	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *WorkerLogin) GetName() string {
+func (x *AttachWorker) GetRemote() string {
 	if x != nil {
-		return x.Name
+		return x.Remote
 	}
 	return ""
 }
 
-func (x *WorkerLogin) GetPassword() string {
+func (x *AttachWorker) GetProtocol() string {
 	if x != nil {
-		return x.Password
+		return x.Protocol
 	}
 	return ""
 }
 
-func (x *WorkerLogin) GetInfo() *WorkerInfo {
+func (x *AttachWorker) GetConnection() string {
+	if x != nil {
+		return x.Connection
+	}
+	return ""
+}
+
+// AttachWorkerResponse answers AttachWorker: ok, or why not.
+type AttachWorkerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachWorkerResponse) Reset() {
+	*x = AttachWorkerResponse{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachWorkerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachWorkerResponse) ProtoMessage() {}
+
+func (x *AttachWorkerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachWorkerResponse.ProtoReflect.Descriptor instead.
+func (*AttachWorkerResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AttachWorkerResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *AttachWorkerResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// WorkerReady tells the worker's actor that its connection has the worker's
+// info and builder list: the worker takes builds.
+type WorkerReady struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *WorkerInfo            `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Connection    string                 `protobuf:"bytes,2,opt,name=connection,proto3" json:"connection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerReady) Reset() {
+	*x = WorkerReady{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerReady) ProtoMessage() {}
+
+func (x *WorkerReady) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerReady.ProtoReflect.Descriptor instead.
+func (*WorkerReady) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WorkerReady) GetInfo() *WorkerInfo {
 	if x != nil {
 		return x.Info
 	}
 	return nil
 }
 
-func (x *WorkerLogin) GetProtocolVersion() ProtocolVersion {
+func (x *WorkerReady) GetConnection() string {
 	if x != nil {
-		return x.ProtocolVersion
+		return x.Connection
 	}
-	return ProtocolVersion_PROTOCOL_VERSION_UNSPECIFIED
+	return ""
 }
 
-// WorkerInfo describes the worker (Buildbot's get_worker_info).
+// ConnectionLost tells the worker's actor its connection ended; answered
+// ConnectionLostResponse once the worker is detached.
+type ConnectionLost struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Connection    string                 `protobuf:"bytes,2,opt,name=connection,proto3" json:"connection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionLost) Reset() {
+	*x = ConnectionLost{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionLost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionLost) ProtoMessage() {}
+
+func (x *ConnectionLost) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionLost.ProtoReflect.Descriptor instead.
+func (*ConnectionLost) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConnectionLost) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ConnectionLost) GetConnection() string {
+	if x != nil {
+		return x.Connection
+	}
+	return ""
+}
+
+// ConnectionLostResponse answers ConnectionLost.
+type ConnectionLostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionLostResponse) Reset() {
+	*x = ConnectionLostResponse{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionLostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionLostResponse) ProtoMessage() {}
+
+func (x *ConnectionLostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionLostResponse.ProtoReflect.Descriptor instead.
+func (*ConnectionLostResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{4}
+}
+
+// PingWorker asks a connection whether its worker answers (Buildbot's ping
+// before refusing a duplicate login); answered PingWorkerResponse.
+type PingWorker struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingWorker) Reset() {
+	*x = PingWorker{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingWorker) ProtoMessage() {}
+
+func (x *PingWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingWorker.ProtoReflect.Descriptor instead.
+func (*PingWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{5}
+}
+
+// PingWorkerResponse answers PingWorker.
+type PingWorkerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingWorkerResponse) Reset() {
+	*x = PingWorkerResponse{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingWorkerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingWorkerResponse) ProtoMessage() {}
+
+func (x *PingWorkerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingWorkerResponse.ProtoReflect.Descriptor instead.
+func (*PingWorkerResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PingWorkerResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *PingWorkerResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// CloseConnection asks a connection to end: after printing message on the
+// worker when set, and after asking the worker to shut down when shutdown is
+// set. The connection then ends as any other (ConnectionLost).
+type CloseConnection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Shutdown      bool                   `protobuf:"varint,3,opt,name=shutdown,proto3" json:"shutdown,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseConnection) Reset() {
+	*x = CloseConnection{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseConnection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseConnection) ProtoMessage() {}
+
+func (x *CloseConnection) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseConnection.ProtoReflect.Descriptor instead.
+func (*CloseConnection) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CloseConnection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CloseConnection) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *CloseConnection) GetShutdown() bool {
+	if x != nil {
+		return x.Shutdown
+	}
+	return false
+}
+
+// ShutdownWorker asks a connection to have its worker shut itself down
+// (Buildbot's graceful worker stop, once its builds are over); the
+// connection ends when the worker goes.
+type ShutdownWorker struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShutdownWorker) Reset() {
+	*x = ShutdownWorker{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShutdownWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShutdownWorker) ProtoMessage() {}
+
+func (x *ShutdownWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShutdownWorker.ProtoReflect.Descriptor instead.
+func (*ShutdownWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{8}
+}
+
+// WorkerInfo describes a connected worker, from its answer to Buildbot's
+// get_worker_info (getWorkerInfo over PB).
 type WorkerInfo struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Basedir string                 `protobuf:"bytes,1,opt,name=basedir,proto3" json:"basedir,omitempty"`
-	System  string                 `protobuf:"bytes,2,opt,name=system,proto3" json:"system,omitempty"` // GOOS
-	Arch    string                 `protobuf:"bytes,3,opt,name=arch,proto3" json:"arch,omitempty"`
-	Numcpus int32                  `protobuf:"varint,4,opt,name=numcpus,proto3" json:"numcpus,omitempty"`
-	Version string                 `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
-	// The command kinds the worker runs.
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The worker's base directory, as it reports it.
+	Basedir string `protobuf:"bytes,1,opt,name=basedir,proto3" json:"basedir,omitempty"`
+	// Python's os.name on the worker: posix, nt.
+	System  string `protobuf:"bytes,2,opt,name=system,proto3" json:"system,omitempty"`
+	Numcpus int32  `protobuf:"varint,4,opt,name=numcpus,proto3" json:"numcpus,omitempty"`
+	Version string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	// The command names the worker runs (worker_commands).
 	Commands []string `protobuf:"bytes,6,rep,name=commands,proto3" json:"commands,omitempty"`
-	// The files in BASEDIR/info (admin, host, access_uri).
-	Info          map[string]string `protobuf:"bytes,7,rep,name=info,proto3" json:"info,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Hostname      string            `protobuf:"bytes,8,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// Every other text entry of the worker's info: the files of
+	// BASEDIR/info (admin, host, access_uri …) and the os_* fields of its
+	// os-release. The worker's environment is never kept.
+	Info map[string]string `protobuf:"bytes,7,rep,name=info,proto3" json:"info,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The protocol it speaks: msgpack or pb.
+	Protocol string `protobuf:"bytes,9,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// The peer's address.
+	Remote        string `protobuf:"bytes,10,opt,name=remote,proto3" json:"remote,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +571,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +584,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WorkerInfo) GetBasedir() string {
@@ -250,13 +597,6 @@ func (x *WorkerInfo) GetBasedir() string {
 func (x *WorkerInfo) GetSystem() string {
 	if x != nil {
 		return x.System
-	}
-	return ""
-}
-
-func (x *WorkerInfo) GetArch() string {
-	if x != nil {
-		return x.Arch
 	}
 	return ""
 }
@@ -289,458 +629,31 @@ func (x *WorkerInfo) GetInfo() map[string]string {
 	return nil
 }
 
-func (x *WorkerInfo) GetHostname() string {
+func (x *WorkerInfo) GetProtocol() string {
 	if x != nil {
-		return x.Hostname
+		return x.Protocol
 	}
 	return ""
 }
 
-// WorkerLoginResponse answers a WorkerLogin: a session on success, or why not.
-type WorkerLoginResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Ok    bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
-	Error string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	// Carried by every later message of either side.
-	Session string `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
-	// How often the worker must show it is alive; the master drops the
-	// connection after three intervals of silence.
-	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,4,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
-}
-
-func (x *WorkerLoginResponse) Reset() {
-	*x = WorkerLoginResponse{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *WorkerLoginResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*WorkerLoginResponse) ProtoMessage() {}
-
-func (x *WorkerLoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[2]
+func (x *WorkerInfo) GetRemote() string {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use WorkerLoginResponse.ProtoReflect.Descriptor instead.
-func (*WorkerLoginResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *WorkerLoginResponse) GetOk() bool {
-	if x != nil {
-		return x.Ok
-	}
-	return false
-}
-
-func (x *WorkerLoginResponse) GetError() string {
-	if x != nil {
-		return x.Error
+		return x.Remote
 	}
 	return ""
 }
 
-func (x *WorkerLoginResponse) GetSession() string {
-	if x != nil {
-		return x.Session
-	}
-	return ""
-}
-
-func (x *WorkerLoginResponse) GetKeepaliveInterval() *durationpb.Duration {
-	if x != nil {
-		return x.KeepaliveInterval
-	}
-	return nil
-}
-
-// ToWorker is every message the master sends a logged-in worker.
-type ToWorker struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	// Types that are valid to be assigned to Kind:
-	//
-	//	*ToWorker_Start
-	//	*ToWorker_Interrupt
-	//	*ToWorker_DownloadChunk
-	//	*ToWorker_Print
-	//	*ToWorker_Shutdown
-	//	*ToWorker_Keepalive
-	//	*ToWorker_Detached
-	Kind          isToWorker_Kind `protobuf_oneof:"kind"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ToWorker) Reset() {
-	*x = ToWorker{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ToWorker) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ToWorker) ProtoMessage() {}
-
-func (x *ToWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ToWorker.ProtoReflect.Descriptor instead.
-func (*ToWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *ToWorker) GetSession() string {
-	if x != nil {
-		return x.Session
-	}
-	return ""
-}
-
-func (x *ToWorker) GetKind() isToWorker_Kind {
-	if x != nil {
-		return x.Kind
-	}
-	return nil
-}
-
-func (x *ToWorker) GetStart() *StartCommand {
-	if x != nil {
-		if x, ok := x.Kind.(*ToWorker_Start); ok {
-			return x.Start
-		}
-	}
-	return nil
-}
-
-func (x *ToWorker) GetInterrupt() *InterruptCommand {
-	if x != nil {
-		if x, ok := x.Kind.(*ToWorker_Interrupt); ok {
-			return x.Interrupt
-		}
-	}
-	return nil
-}
-
-func (x *ToWorker) GetDownloadChunk() *FileChunk {
-	if x != nil {
-		if x, ok := x.Kind.(*ToWorker_DownloadChunk); ok {
-			return x.DownloadChunk
-		}
-	}
-	return nil
-}
-
-func (x *ToWorker) GetPrint() string {
-	if x != nil {
-		if x, ok := x.Kind.(*ToWorker_Print); ok {
-			return x.Print
-		}
-	}
-	return ""
-}
-
-func (x *ToWorker) GetShutdown() *WorkerShutdown {
-	if x != nil {
-		if x, ok := x.Kind.(*ToWorker_Shutdown); ok {
-			return x.Shutdown
-		}
-	}
-	return nil
-}
-
-func (x *ToWorker) GetKeepalive() *Keepalive {
-	if x != nil {
-		if x, ok := x.Kind.(*ToWorker_Keepalive); ok {
-			return x.Keepalive
-		}
-	}
-	return nil
-}
-
-func (x *ToWorker) GetDetached() string {
-	if x != nil {
-		if x, ok := x.Kind.(*ToWorker_Detached); ok {
-			return x.Detached
-		}
-	}
-	return ""
-}
-
-type isToWorker_Kind interface {
-	isToWorker_Kind()
-}
-
-type ToWorker_Start struct {
-	Start *StartCommand `protobuf:"bytes,2,opt,name=start,proto3,oneof"`
-}
-
-type ToWorker_Interrupt struct {
-	Interrupt *InterruptCommand `protobuf:"bytes,3,opt,name=interrupt,proto3,oneof"`
-}
-
-type ToWorker_DownloadChunk struct {
-	// Data for a download_file command (master → worker file transfer).
-	DownloadChunk *FileChunk `protobuf:"bytes,4,opt,name=download_chunk,json=downloadChunk,proto3,oneof"`
-}
-
-type ToWorker_Print struct {
-	// A line for the worker's log (Buildbot's remotePrint).
-	Print string `protobuf:"bytes,5,opt,name=print,proto3,oneof"`
-}
-
-type ToWorker_Shutdown struct {
-	// The worker should stop: at once, or once its running commands end.
-	Shutdown *WorkerShutdown `protobuf:"bytes,6,opt,name=shutdown,proto3,oneof"`
-}
-
-type ToWorker_Keepalive struct {
-	// The master is alive; the worker answers with FromWorker.keepalive.
-	Keepalive *Keepalive `protobuf:"bytes,7,opt,name=keepalive,proto3,oneof"`
-}
-
-type ToWorker_Detached struct {
-	// The master has let this session go (it detached the worker, e.g.
-	// after missed keepalives): the worker kills its commands and logs in
-	// again. pbmanager sends it in answer to a FromWorker of a closed session.
-	Detached string `protobuf:"bytes,8,opt,name=detached,proto3,oneof"`
-}
-
-func (*ToWorker_Start) isToWorker_Kind() {}
-
-func (*ToWorker_Interrupt) isToWorker_Kind() {}
-
-func (*ToWorker_DownloadChunk) isToWorker_Kind() {}
-
-func (*ToWorker_Print) isToWorker_Kind() {}
-
-func (*ToWorker_Shutdown) isToWorker_Kind() {}
-
-func (*ToWorker_Keepalive) isToWorker_Kind() {}
-
-func (*ToWorker_Detached) isToWorker_Kind() {}
-
-// FromWorker is every message a logged-in worker sends the master, to
-// `master/pbmanager`.
-type FromWorker struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	// Types that are valid to be assigned to Kind:
-	//
-	//	*FromWorker_Update
-	//	*FromWorker_Keepalive
-	//	*FromWorker_Detach
-	Kind          isFromWorker_Kind `protobuf_oneof:"kind"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FromWorker) Reset() {
-	*x = FromWorker{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FromWorker) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FromWorker) ProtoMessage() {}
-
-func (x *FromWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FromWorker.ProtoReflect.Descriptor instead.
-func (*FromWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *FromWorker) GetSession() string {
-	if x != nil {
-		return x.Session
-	}
-	return ""
-}
-
-func (x *FromWorker) GetKind() isFromWorker_Kind {
-	if x != nil {
-		return x.Kind
-	}
-	return nil
-}
-
-func (x *FromWorker) GetUpdate() *CommandUpdate {
-	if x != nil {
-		if x, ok := x.Kind.(*FromWorker_Update); ok {
-			return x.Update
-		}
-	}
-	return nil
-}
-
-func (x *FromWorker) GetKeepalive() *Keepalive {
-	if x != nil {
-		if x, ok := x.Kind.(*FromWorker_Keepalive); ok {
-			return x.Keepalive
-		}
-	}
-	return nil
-}
-
-func (x *FromWorker) GetDetach() string {
-	if x != nil {
-		if x, ok := x.Kind.(*FromWorker_Detach); ok {
-			return x.Detach
-		}
-	}
-	return ""
-}
-
-type isFromWorker_Kind interface {
-	isFromWorker_Kind()
-}
-
-type FromWorker_Update struct {
-	Update *CommandUpdate `protobuf:"bytes,2,opt,name=update,proto3,oneof"`
-}
-
-type FromWorker_Keepalive struct {
-	Keepalive *Keepalive `protobuf:"bytes,3,opt,name=keepalive,proto3,oneof"`
-}
-
-type FromWorker_Detach struct {
-	// The worker is going away (graceful shutdown, or a signal).
-	Detach string `protobuf:"bytes,4,opt,name=detach,proto3,oneof"`
-}
-
-func (*FromWorker_Update) isFromWorker_Kind() {}
-
-func (*FromWorker_Keepalive) isFromWorker_Kind() {}
-
-func (*FromWorker_Detach) isFromWorker_Kind() {}
-
-type Keepalive struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Keepalive) Reset() {
-	*x = Keepalive{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Keepalive) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Keepalive) ProtoMessage() {}
-
-func (x *Keepalive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Keepalive.ProtoReflect.Descriptor instead.
-func (*Keepalive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{5}
-}
-
-type WorkerShutdown struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Graceful      bool                   `protobuf:"varint,1,opt,name=graceful,proto3" json:"graceful,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *WorkerShutdown) Reset() {
-	*x = WorkerShutdown{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *WorkerShutdown) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*WorkerShutdown) ProtoMessage() {}
-
-func (x *WorkerShutdown) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use WorkerShutdown.ProtoReflect.Descriptor instead.
-func (*WorkerShutdown) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *WorkerShutdown) GetGraceful() bool {
-	if x != nil {
-		return x.Graceful
-	}
-	return false
-}
-
-// StartCommand runs one command on the worker; command_id is unique within
-// the connection. The worker answers with CommandUpdates, the last one
-// carrying complete.
+// StartCommand runs one command on the worker (Buildbot's RemoteCommand).
+// command_id is unique within the connection. The sender gets CommandUpdates
+// for it, the last one carrying complete. Paths on the worker are relative to
+// the builder's directory (builddir, under the worker's base directory),
+// and workdir-relative where the command has a workdir.
 type StartCommand struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// The builder the command runs for, and its directory on the worker.
+	Builder  string `protobuf:"bytes,11,opt,name=builder,proto3" json:"builder,omitempty"`
+	Builddir string `protobuf:"bytes,12,opt,name=builddir,proto3" json:"builddir,omitempty"`
 	// Types that are valid to be assigned to Command:
 	//
 	//	*StartCommand_Shell
@@ -752,6 +665,8 @@ type StartCommand struct {
 	//	*StartCommand_Rmfile
 	//	*StartCommand_UploadFile
 	//	*StartCommand_DownloadFile
+	//	*StartCommand_UploadDirectory
+	//	*StartCommand_Cpdir
 	Command       isStartCommand_Command `protobuf_oneof:"command"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -759,7 +674,7 @@ type StartCommand struct {
 
 func (x *StartCommand) Reset() {
 	*x = StartCommand{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +686,7 @@ func (x *StartCommand) String() string {
 func (*StartCommand) ProtoMessage() {}
 
 func (x *StartCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,12 +699,26 @@ func (x *StartCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCommand.ProtoReflect.Descriptor instead.
 func (*StartCommand) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StartCommand) GetCommandId() string {
 	if x != nil {
 		return x.CommandId
+	}
+	return ""
+}
+
+func (x *StartCommand) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *StartCommand) GetBuilddir() string {
+	if x != nil {
+		return x.Builddir
 	}
 	return ""
 }
@@ -828,7 +757,7 @@ func (x *StartCommand) GetRmdir() *PathsCommand {
 	return nil
 }
 
-func (x *StartCommand) GetStat() *PathCommand {
+func (x *StartCommand) GetStat() *StatCommand {
 	if x != nil {
 		if x, ok := x.Command.(*StartCommand_Stat); ok {
 			return x.Stat
@@ -882,6 +811,24 @@ func (x *StartCommand) GetDownloadFile() *DownloadFileCommand {
 	return nil
 }
 
+func (x *StartCommand) GetUploadDirectory() *UploadDirectoryCommand {
+	if x != nil {
+		if x, ok := x.Command.(*StartCommand_UploadDirectory); ok {
+			return x.UploadDirectory
+		}
+	}
+	return nil
+}
+
+func (x *StartCommand) GetCpdir() *CopyDirectoryCommand {
+	if x != nil {
+		if x, ok := x.Command.(*StartCommand_Cpdir); ok {
+			return x.Cpdir
+		}
+	}
+	return nil
+}
+
 type isStartCommand_Command interface {
 	isStartCommand_Command()
 }
@@ -899,7 +846,7 @@ type StartCommand_Rmdir struct {
 }
 
 type StartCommand_Stat struct {
-	Stat *PathCommand `protobuf:"bytes,5,opt,name=stat,proto3,oneof"`
+	Stat *StatCommand `protobuf:"bytes,5,opt,name=stat,proto3,oneof"`
 }
 
 type StartCommand_Glob struct {
@@ -922,6 +869,14 @@ type StartCommand_DownloadFile struct {
 	DownloadFile *DownloadFileCommand `protobuf:"bytes,10,opt,name=download_file,json=downloadFile,proto3,oneof"`
 }
 
+type StartCommand_UploadDirectory struct {
+	UploadDirectory *UploadDirectoryCommand `protobuf:"bytes,13,opt,name=upload_directory,json=uploadDirectory,proto3,oneof"`
+}
+
+type StartCommand_Cpdir struct {
+	Cpdir *CopyDirectoryCommand `protobuf:"bytes,14,opt,name=cpdir,proto3,oneof"`
+}
+
 func (*StartCommand_Shell) isStartCommand_Command() {}
 
 func (*StartCommand_Mkdir) isStartCommand_Command() {}
@@ -940,20 +895,25 @@ func (*StartCommand_UploadFile) isStartCommand_Command() {}
 
 func (*StartCommand_DownloadFile) isStartCommand_Command() {}
 
+func (*StartCommand_UploadDirectory) isStartCommand_Command() {}
+
+func (*StartCommand_Cpdir) isStartCommand_Command() {}
+
+// ShellCommand runs a command (Buildbot's RemoteShellCommand).
 type ShellCommand struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Run without a shell when set; else script runs with /bin/sh -c.
-	Argv    []string `protobuf:"bytes,1,rep,name=argv,proto3" json:"argv,omitempty"`
-	Script  string   `protobuf:"bytes,2,opt,name=script,proto3" json:"script,omitempty"`
-	Workdir string   `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Argv   []string `protobuf:"bytes,1,rep,name=argv,proto3" json:"argv,omitempty"`
+	Script string   `protobuf:"bytes,2,opt,name=script,proto3" json:"script,omitempty"`
+	// Relative to the builder's directory.
+	Workdir string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
 	// Merged over the worker's environment; ${VAR} expands from it.
-	Env      map[string]string `protobuf:"bytes,4,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	UnsetEnv []string          `protobuf:"bytes,5,rep,name=unset_env,json=unsetEnv,proto3" json:"unset_env,omitempty"`
-	// Kill after this long without output (0: never).
+	Env map[string]string `protobuf:"bytes,4,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Kill after this long without output (unset: never).
 	Timeout *durationpb.Duration `protobuf:"bytes,6,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// Kill after this long in all (0: never).
+	// Kill after this long in all (unset: never).
 	MaxTime *durationpb.Duration `protobuf:"bytes,7,opt,name=max_time,json=maxTime,proto3" json:"max_time,omitempty"`
-	// SIGTERM first, SIGKILL this long after (0: SIGKILL at once, as Buildbot).
+	// SIGTERM first, SIGKILL this long after (unset: SIGKILL at once, as Buildbot).
 	SigtermGrace  *durationpb.Duration `protobuf:"bytes,8,opt,name=sigterm_grace,json=sigtermGrace,proto3" json:"sigterm_grace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -961,7 +921,7 @@ type ShellCommand struct {
 
 func (x *ShellCommand) Reset() {
 	*x = ShellCommand{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +933,7 @@ func (x *ShellCommand) String() string {
 func (*ShellCommand) ProtoMessage() {}
 
 func (x *ShellCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +946,7 @@ func (x *ShellCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellCommand.ProtoReflect.Descriptor instead.
 func (*ShellCommand) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShellCommand) GetArgv() []string {
@@ -1017,13 +977,6 @@ func (x *ShellCommand) GetEnv() map[string]string {
 	return nil
 }
 
-func (x *ShellCommand) GetUnsetEnv() []string {
-	if x != nil {
-		return x.UnsetEnv
-	}
-	return nil
-}
-
 func (x *ShellCommand) GetTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.Timeout
@@ -1045,6 +998,7 @@ func (x *ShellCommand) GetSigtermGrace() *durationpb.Duration {
 	return nil
 }
 
+// PathsCommand names directories, relative to the builder's directory.
 type PathsCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Paths         []string               `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty"`
@@ -1054,7 +1008,7 @@ type PathsCommand struct {
 
 func (x *PathsCommand) Reset() {
 	*x = PathsCommand{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1020,7 @@ func (x *PathsCommand) String() string {
 func (*PathsCommand) ProtoMessage() {}
 
 func (x *PathsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1033,7 @@ func (x *PathsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathsCommand.ProtoReflect.Descriptor instead.
 func (*PathsCommand) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PathsCommand) GetPaths() []string {
@@ -1089,6 +1043,7 @@ func (x *PathsCommand) GetPaths() []string {
 	return nil
 }
 
+// PathCommand names one path, relative to the builder's directory.
 type PathCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
@@ -1098,7 +1053,7 @@ type PathCommand struct {
 
 func (x *PathCommand) Reset() {
 	*x = PathCommand{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1065,7 @@ func (x *PathCommand) String() string {
 func (*PathCommand) ProtoMessage() {}
 
 func (x *PathCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1078,7 @@ func (x *PathCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathCommand.ProtoReflect.Descriptor instead.
 func (*PathCommand) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PathCommand) GetPath() string {
@@ -1133,19 +1088,135 @@ func (x *PathCommand) GetPath() string {
 	return ""
 }
 
-// UploadFileCommand sends a file from the worker to the master.
-type UploadFileCommand struct {
+// StatCommand stats file under workdir.
+type StatCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Blocksize     int32                  `protobuf:"varint,2,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
-	Maxsize       int64                  `protobuf:"varint,3,opt,name=maxsize,proto3" json:"maxsize,omitempty"`
+	Workdir       string                 `protobuf:"bytes,1,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	File          string                 `protobuf:"bytes,2,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatCommand) Reset() {
+	*x = StatCommand{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatCommand) ProtoMessage() {}
+
+func (x *StatCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatCommand.ProtoReflect.Descriptor instead.
+func (*StatCommand) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StatCommand) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *StatCommand) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+// CopyDirectoryCommand copies a directory on the worker (Buildbot's cpdir).
+type CopyDirectoryCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fromdir       string                 `protobuf:"bytes,1,opt,name=fromdir,proto3" json:"fromdir,omitempty"`
+	Todir         string                 `protobuf:"bytes,2,opt,name=todir,proto3" json:"todir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopyDirectoryCommand) Reset() {
+	*x = CopyDirectoryCommand{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyDirectoryCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyDirectoryCommand) ProtoMessage() {}
+
+func (x *CopyDirectoryCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyDirectoryCommand.ProtoReflect.Descriptor instead.
+func (*CopyDirectoryCommand) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CopyDirectoryCommand) GetFromdir() string {
+	if x != nil {
+		return x.Fromdir
+	}
+	return ""
+}
+
+func (x *CopyDirectoryCommand) GetTodir() string {
+	if x != nil {
+		return x.Todir
+	}
+	return ""
+}
+
+// UploadFileCommand copies a file from the worker to the master
+// (Buildbot's uploadFile): workersrc under workdir, to masterdest under
+// the master directory uploads_root, which it never leaves.
+type UploadFileCommand struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Workdir   string                 `protobuf:"bytes,1,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Workersrc string                 `protobuf:"bytes,2,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	Blocksize int64                  `protobuf:"varint,3,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	// The most bytes taken; unset: no limit.
+	Maxsize   *int64 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	Keepstamp bool   `protobuf:"varint,5,opt,name=keepstamp,proto3" json:"keepstamp,omitempty"`
+	// The master side: an absolute directory, and a path relative to it.
+	UploadsRoot string `protobuf:"bytes,6,opt,name=uploads_root,json=uploadsRoot,proto3" json:"uploads_root,omitempty"`
+	Masterdest  string `protobuf:"bytes,7,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	// The uploaded file's mode; unset: 0666 less the umask.
+	Mode          *uint32 `protobuf:"varint,8,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UploadFileCommand) Reset() {
 	*x = UploadFileCommand{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1228,7 @@ func (x *UploadFileCommand) String() string {
 func (*UploadFileCommand) ProtoMessage() {}
 
 func (x *UploadFileCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,17 +1241,24 @@ func (x *UploadFileCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadFileCommand.ProtoReflect.Descriptor instead.
 func (*UploadFileCommand) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{16}
 }
 
-func (x *UploadFileCommand) GetPath() string {
+func (x *UploadFileCommand) GetWorkdir() string {
 	if x != nil {
-		return x.Path
+		return x.Workdir
 	}
 	return ""
 }
 
-func (x *UploadFileCommand) GetBlocksize() int32 {
+func (x *UploadFileCommand) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *UploadFileCommand) GetBlocksize() int64 {
 	if x != nil {
 		return x.Blocksize
 	}
@@ -1188,26 +1266,156 @@ func (x *UploadFileCommand) GetBlocksize() int32 {
 }
 
 func (x *UploadFileCommand) GetMaxsize() int64 {
-	if x != nil {
-		return x.Maxsize
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
 	}
 	return 0
 }
 
-// DownloadFileCommand writes a file the master sends, in download_chunk
-// messages, on the worker.
+func (x *UploadFileCommand) GetKeepstamp() bool {
+	if x != nil {
+		return x.Keepstamp
+	}
+	return false
+}
+
+func (x *UploadFileCommand) GetUploadsRoot() string {
+	if x != nil {
+		return x.UploadsRoot
+	}
+	return ""
+}
+
+func (x *UploadFileCommand) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+func (x *UploadFileCommand) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+// UploadDirectoryCommand copies a directory from the worker to the master
+// as a tar stream, unpacked into masterdest (Buildbot's uploadDirectory).
+type UploadDirectoryCommand struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Workdir   string                 `protobuf:"bytes,1,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Workersrc string                 `protobuf:"bytes,2,opt,name=workersrc,proto3" json:"workersrc,omitempty"`
+	Blocksize int64                  `protobuf:"varint,3,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Maxsize   *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	// "", gz or bz2.
+	Compress      string `protobuf:"bytes,5,opt,name=compress,proto3" json:"compress,omitempty"`
+	UploadsRoot   string `protobuf:"bytes,6,opt,name=uploads_root,json=uploadsRoot,proto3" json:"uploads_root,omitempty"`
+	Masterdest    string `protobuf:"bytes,7,opt,name=masterdest,proto3" json:"masterdest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadDirectoryCommand) Reset() {
+	*x = UploadDirectoryCommand{}
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadDirectoryCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadDirectoryCommand) ProtoMessage() {}
+
+func (x *UploadDirectoryCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadDirectoryCommand.ProtoReflect.Descriptor instead.
+func (*UploadDirectoryCommand) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UploadDirectoryCommand) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *UploadDirectoryCommand) GetWorkersrc() string {
+	if x != nil {
+		return x.Workersrc
+	}
+	return ""
+}
+
+func (x *UploadDirectoryCommand) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *UploadDirectoryCommand) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
+	}
+	return 0
+}
+
+func (x *UploadDirectoryCommand) GetCompress() string {
+	if x != nil {
+		return x.Compress
+	}
+	return ""
+}
+
+func (x *UploadDirectoryCommand) GetUploadsRoot() string {
+	if x != nil {
+		return x.UploadsRoot
+	}
+	return ""
+}
+
+func (x *UploadDirectoryCommand) GetMasterdest() string {
+	if x != nil {
+		return x.Masterdest
+	}
+	return ""
+}
+
+// DownloadFileCommand writes a file on the worker, workerdest under workdir,
+// from the master (Buildbot's downloadFile).
 type DownloadFileCommand struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Maxsize       int64                  `protobuf:"varint,2,opt,name=maxsize,proto3" json:"maxsize,omitempty"`
-	Mode          uint32                 `protobuf:"varint,3,opt,name=mode,proto3" json:"mode,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Workdir    string                 `protobuf:"bytes,1,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	Workerdest string                 `protobuf:"bytes,2,opt,name=workerdest,proto3" json:"workerdest,omitempty"`
+	Blocksize  int64                  `protobuf:"varint,3,opt,name=blocksize,proto3" json:"blocksize,omitempty"`
+	Maxsize    *int64                 `protobuf:"varint,4,opt,name=maxsize,proto3,oneof" json:"maxsize,omitempty"`
+	Mode       *uint32                `protobuf:"varint,5,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	// Types that are valid to be assigned to Source:
+	//
+	//	*DownloadFileCommand_MasterPath
+	//	*DownloadFileCommand_Data
+	Source        isDownloadFileCommand_Source `protobuf_oneof:"source"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DownloadFileCommand) Reset() {
 	*x = DownloadFileCommand{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1427,7 @@ func (x *DownloadFileCommand) String() string {
 func (*DownloadFileCommand) ProtoMessage() {}
 
 func (x *DownloadFileCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,29 +1440,86 @@ func (x *DownloadFileCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadFileCommand.ProtoReflect.Descriptor instead.
 func (*DownloadFileCommand) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{18}
 }
 
-func (x *DownloadFileCommand) GetPath() string {
+func (x *DownloadFileCommand) GetWorkdir() string {
 	if x != nil {
-		return x.Path
+		return x.Workdir
 	}
 	return ""
 }
 
-func (x *DownloadFileCommand) GetMaxsize() int64 {
+func (x *DownloadFileCommand) GetWorkerdest() string {
 	if x != nil {
-		return x.Maxsize
+		return x.Workerdest
+	}
+	return ""
+}
+
+func (x *DownloadFileCommand) GetBlocksize() int64 {
+	if x != nil {
+		return x.Blocksize
+	}
+	return 0
+}
+
+func (x *DownloadFileCommand) GetMaxsize() int64 {
+	if x != nil && x.Maxsize != nil {
+		return *x.Maxsize
 	}
 	return 0
 }
 
 func (x *DownloadFileCommand) GetMode() uint32 {
-	if x != nil {
-		return x.Mode
+	if x != nil && x.Mode != nil {
+		return *x.Mode
 	}
 	return 0
 }
+
+func (x *DownloadFileCommand) GetSource() isDownloadFileCommand_Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *DownloadFileCommand) GetMasterPath() string {
+	if x != nil {
+		if x, ok := x.Source.(*DownloadFileCommand_MasterPath); ok {
+			return x.MasterPath
+		}
+	}
+	return ""
+}
+
+func (x *DownloadFileCommand) GetData() []byte {
+	if x != nil {
+		if x, ok := x.Source.(*DownloadFileCommand_Data); ok {
+			return x.Data
+		}
+	}
+	return nil
+}
+
+type isDownloadFileCommand_Source interface {
+	isDownloadFileCommand_Source()
+}
+
+type DownloadFileCommand_MasterPath struct {
+	// A file on the master, by absolute path.
+	MasterPath string `protobuf:"bytes,6,opt,name=master_path,json=masterPath,proto3,oneof"`
+}
+
+type DownloadFileCommand_Data struct {
+	// The bytes themselves (string_download).
+	Data []byte `protobuf:"bytes,7,opt,name=data,proto3,oneof"`
+}
+
+func (*DownloadFileCommand_MasterPath) isDownloadFileCommand_Source() {}
+
+func (*DownloadFileCommand_Data) isDownloadFileCommand_Source() {}
 
 type InterruptCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1266,7 +1531,7 @@ type InterruptCommand struct {
 
 func (x *InterruptCommand) Reset() {
 	*x = InterruptCommand{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1543,7 @@ func (x *InterruptCommand) String() string {
 func (*InterruptCommand) ProtoMessage() {}
 
 func (x *InterruptCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1556,7 @@ func (x *InterruptCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterruptCommand.ProtoReflect.Descriptor instead.
 func (*InterruptCommand) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *InterruptCommand) GetCommandId() string {
@@ -1308,77 +1573,14 @@ func (x *InterruptCommand) GetWhy() string {
 	return ""
 }
 
-// FileChunk is a piece of a transferred file; eof marks the last one.
-type FileChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
-	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
-	Eof           bool                   `protobuf:"varint,3,opt,name=eof,proto3" json:"eof,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FileChunk) Reset() {
-	*x = FileChunk{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[14]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FileChunk) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FileChunk) ProtoMessage() {}
-
-func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[14]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
-func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{14}
-}
-
-func (x *FileChunk) GetCommandId() string {
-	if x != nil {
-		return x.CommandId
-	}
-	return ""
-}
-
-func (x *FileChunk) GetData() []byte {
-	if x != nil {
-		return x.Data
-	}
-	return nil
-}
-
-func (x *FileChunk) GetEof() bool {
-	if x != nil {
-		return x.Eof
-	}
-	return false
-}
-
-// CommandUpdate reports progress of a command (Buildbot's update/complete).
-// outputs, the command's output not reported before, in order, come first;
-// then kind, when set. The worker gathers output for a moment before it
-// sends it, so a short command's whole output comes with its complete.
+// CommandUpdate reports progress of a command (Buildbot's update/complete):
+// outputs, the command's output not reported before, in order, then
+// complete when it is the last update.
 type CommandUpdate struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// Types that are valid to be assigned to Kind:
 	//
-	//	*CommandUpdate_UploadChunk
 	//	*CommandUpdate_Complete
 	Kind          isCommandUpdate_Kind `protobuf_oneof:"kind"`
 	Outputs       []*Output            `protobuf:"bytes,5,rep,name=outputs,proto3" json:"outputs,omitempty"`
@@ -1388,7 +1590,7 @@ type CommandUpdate struct {
 
 func (x *CommandUpdate) Reset() {
 	*x = CommandUpdate{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1602,7 @@ func (x *CommandUpdate) String() string {
 func (*CommandUpdate) ProtoMessage() {}
 
 func (x *CommandUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1615,7 @@ func (x *CommandUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandUpdate.ProtoReflect.Descriptor instead.
 func (*CommandUpdate) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CommandUpdate) GetCommandId() string {
@@ -1426,15 +1628,6 @@ func (x *CommandUpdate) GetCommandId() string {
 func (x *CommandUpdate) GetKind() isCommandUpdate_Kind {
 	if x != nil {
 		return x.Kind
-	}
-	return nil
-}
-
-func (x *CommandUpdate) GetUploadChunk() *FileChunk {
-	if x != nil {
-		if x, ok := x.Kind.(*CommandUpdate_UploadChunk); ok {
-			return x.UploadChunk
-		}
 	}
 	return nil
 }
@@ -1459,16 +1652,9 @@ type isCommandUpdate_Kind interface {
 	isCommandUpdate_Kind()
 }
 
-type CommandUpdate_UploadChunk struct {
-	// Data of an upload_file command (worker → master file transfer).
-	UploadChunk *FileChunk `protobuf:"bytes,3,opt,name=upload_chunk,json=uploadChunk,proto3,oneof"`
-}
-
 type CommandUpdate_Complete struct {
 	Complete *CommandComplete `protobuf:"bytes,4,opt,name=complete,proto3,oneof"`
 }
-
-func (*CommandUpdate_UploadChunk) isCommandUpdate_Kind() {}
 
 func (*CommandUpdate_Complete) isCommandUpdate_Kind() {}
 
@@ -1482,7 +1668,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1680,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1693,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Output) GetStream() OutputStream {
@@ -1527,22 +1713,21 @@ func (x *Output) GetData() []byte {
 // CommandComplete ends a command.
 type CommandComplete struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The exit code; -1 when the command was killed or could not start.
+	// The exit code the worker sent (Buildbot's rc); -1 when none came or the
+	// command could not run.
 	Rc int32 `protobuf:"varint,1,opt,name=rc,proto3" json:"rc,omitempty"`
-	// Set when the command could not be run at all (not for a non-zero rc).
-	Error           string               `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	TimedOut        bool                 `protobuf:"varint,3,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
-	MaxTimeExceeded bool                 `protobuf:"varint,4,opt,name=max_time_exceeded,json=maxTimeExceeded,proto3" json:"max_time_exceeded,omitempty"`
-	Interrupted     bool                 `protobuf:"varint,5,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
-	Elapsed         *durationpb.Duration `protobuf:"bytes,6,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
+	// Set when the command failed on the worker (Buildbot's complete with a
+	// failure), or could not be started: not for a non-zero rc.
+	Error string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// The master interrupted it.
+	Interrupted bool                 `protobuf:"varint,5,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	Elapsed     *durationpb.Duration `protobuf:"bytes,6,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
 	// Results of listdir and glob.
 	Files []string `protobuf:"bytes,7,rep,name=files,proto3" json:"files,omitempty"`
 	// Result of stat.
 	Stat *FileStat `protobuf:"bytes,8,opt,name=stat,proto3" json:"stat,omitempty"`
-	// The signal that ended the command, e.g. "killed".
-	Signal string `protobuf:"bytes,9,opt,name=signal,proto3" json:"signal,omitempty"`
-	// Set by the master, never by a worker: the connection to the worker was
-	// lost before the command completed (a build ends RETRY).
+	// The connection to the worker was lost before the command completed (a
+	// build ends RETRY).
 	LostConnection bool `protobuf:"varint,10,opt,name=lost_connection,json=lostConnection,proto3" json:"lost_connection,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -1550,7 +1735,7 @@ type CommandComplete struct {
 
 func (x *CommandComplete) Reset() {
 	*x = CommandComplete{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1747,7 @@ func (x *CommandComplete) String() string {
 func (*CommandComplete) ProtoMessage() {}
 
 func (x *CommandComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1760,7 @@ func (x *CommandComplete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandComplete.ProtoReflect.Descriptor instead.
 func (*CommandComplete) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommandComplete) GetRc() int32 {
@@ -1590,20 +1775,6 @@ func (x *CommandComplete) GetError() string {
 		return x.Error
 	}
 	return ""
-}
-
-func (x *CommandComplete) GetTimedOut() bool {
-	if x != nil {
-		return x.TimedOut
-	}
-	return false
-}
-
-func (x *CommandComplete) GetMaxTimeExceeded() bool {
-	if x != nil {
-		return x.MaxTimeExceeded
-	}
-	return false
 }
 
 func (x *CommandComplete) GetInterrupted() bool {
@@ -1634,13 +1805,6 @@ func (x *CommandComplete) GetStat() *FileStat {
 	return nil
 }
 
-func (x *CommandComplete) GetSignal() string {
-	if x != nil {
-		return x.Signal
-	}
-	return ""
-}
-
 func (x *CommandComplete) GetLostConnection() bool {
 	if x != nil {
 		return x.LostConnection
@@ -1660,7 +1824,7 @@ type FileStat struct {
 
 func (x *FileStat) Reset() {
 	*x = FileStat{}
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1836,7 @@ func (x *FileStat) String() string {
 func (*FileStat) ProtoMessage() {}
 
 func (x *FileStat) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_worker_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_worker_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1849,7 @@ func (x *FileStat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStat.ProtoReflect.Descriptor instead.
 func (*FileStat) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_worker_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FileStat) GetMode() uint32 {
@@ -1720,128 +1884,160 @@ var File_buildmaster_v1_worker_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_worker_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/worker.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xbf\x01\n" +
-	"\vWorkerLogin\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12.\n" +
-	"\x04info\x18\x03 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12J\n" +
-	"\x10protocol_version\x18\x04 \x01(\x0e2\x1f.buildmaster.v1.ProtocolVersionR\x0fprotocolVersion\"\xb1\x02\n" +
+	"\x1bbuildmaster/v1/worker.proto\x12\x0ebuildmaster.v1\x1a\x1egoogle/protobuf/duration.proto\"b\n" +
+	"\fAttachWorker\x12\x16\n" +
+	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x1a\n" +
+	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x1e\n" +
+	"\n" +
+	"connection\x18\x03 \x01(\tR\n" +
+	"connection\"<\n" +
+	"\x14AttachWorkerResponse\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"]\n" +
+	"\vWorkerReady\x12.\n" +
+	"\x04info\x18\x01 \x01(\v2\x1a.buildmaster.v1.WorkerInfoR\x04info\x12\x1e\n" +
+	"\n" +
+	"connection\x18\x02 \x01(\tR\n" +
+	"connection\"H\n" +
+	"\x0eConnectionLost\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1e\n" +
+	"\n" +
+	"connection\x18\x02 \x01(\tR\n" +
+	"connection\"\x18\n" +
+	"\x16ConnectionLostResponse\"\f\n" +
+	"\n" +
+	"PingWorker\":\n" +
+	"\x12PingWorkerResponse\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"_\n" +
+	"\x0fCloseConnection\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
+	"\bshutdown\x18\x03 \x01(\bR\bshutdown\"\x10\n" +
+	"\x0eShutdownWorker\"\xd1\x02\n" +
 	"\n" +
 	"WorkerInfo\x12\x18\n" +
 	"\abasedir\x18\x01 \x01(\tR\abasedir\x12\x16\n" +
-	"\x06system\x18\x02 \x01(\tR\x06system\x12\x12\n" +
-	"\x04arch\x18\x03 \x01(\tR\x04arch\x12\x18\n" +
+	"\x06system\x18\x02 \x01(\tR\x06system\x12\x18\n" +
 	"\anumcpus\x18\x04 \x01(\x05R\anumcpus\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\tR\aversion\x12\x1a\n" +
 	"\bcommands\x18\x06 \x03(\tR\bcommands\x128\n" +
 	"\x04info\x18\a \x03(\v2$.buildmaster.v1.WorkerInfo.InfoEntryR\x04info\x12\x1a\n" +
-	"\bhostname\x18\b \x01(\tR\bhostname\x1a7\n" +
+	"\bprotocol\x18\t \x01(\tR\bprotocol\x12\x16\n" +
+	"\x06remote\x18\n" +
+	" \x01(\tR\x06remote\x1a7\n" +
 	"\tInfoEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\x01\n" +
-	"\x13WorkerLoginResponse\x12\x0e\n" +
-	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1e\n" +
-	"\asession\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x12H\n" +
-	"\x12keepalive_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\"\x9d\x03\n" +
-	"\bToWorker\x12\x1e\n" +
-	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x124\n" +
-	"\x05start\x18\x02 \x01(\v2\x1c.buildmaster.v1.StartCommandH\x00R\x05start\x12@\n" +
-	"\tinterrupt\x18\x03 \x01(\v2 .buildmaster.v1.InterruptCommandH\x00R\tinterrupt\x12B\n" +
-	"\x0edownload_chunk\x18\x04 \x01(\v2\x19.buildmaster.v1.FileChunkH\x00R\rdownloadChunk\x12\x16\n" +
-	"\x05print\x18\x05 \x01(\tH\x00R\x05print\x12<\n" +
-	"\bshutdown\x18\x06 \x01(\v2\x1e.buildmaster.v1.WorkerShutdownH\x00R\bshutdown\x129\n" +
-	"\tkeepalive\x18\a \x01(\v2\x19.buildmaster.v1.KeepaliveH\x00R\tkeepalive\x12\x1c\n" +
-	"\bdetached\x18\b \x01(\tH\x00R\bdetachedB\x06\n" +
-	"\x04kind\"\xc2\x01\n" +
-	"\n" +
-	"FromWorker\x12\x1e\n" +
-	"\asession\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\asession\x127\n" +
-	"\x06update\x18\x02 \x01(\v2\x1d.buildmaster.v1.CommandUpdateH\x00R\x06update\x129\n" +
-	"\tkeepalive\x18\x03 \x01(\v2\x19.buildmaster.v1.KeepaliveH\x00R\tkeepalive\x12\x18\n" +
-	"\x06detach\x18\x04 \x01(\tH\x00R\x06detachB\x06\n" +
-	"\x04kind\"\v\n" +
-	"\tKeepalive\",\n" +
-	"\x0eWorkerShutdown\x12\x1a\n" +
-	"\bgraceful\x18\x01 \x01(\bR\bgraceful\"\xc2\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x03\x10\x04J\x04\b\b\x10\tR\x04archR\bhostname\"\x8b\x06\n" +
 	"\fStartCommand\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\x01 \x01(\tR\tcommandId\x124\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x18\n" +
+	"\abuilder\x18\v \x01(\tR\abuilder\x12\x1a\n" +
+	"\bbuilddir\x18\f \x01(\tR\bbuilddir\x124\n" +
 	"\x05shell\x18\x02 \x01(\v2\x1c.buildmaster.v1.ShellCommandH\x00R\x05shell\x124\n" +
 	"\x05mkdir\x18\x03 \x01(\v2\x1c.buildmaster.v1.PathsCommandH\x00R\x05mkdir\x124\n" +
 	"\x05rmdir\x18\x04 \x01(\v2\x1c.buildmaster.v1.PathsCommandH\x00R\x05rmdir\x121\n" +
-	"\x04stat\x18\x05 \x01(\v2\x1b.buildmaster.v1.PathCommandH\x00R\x04stat\x121\n" +
+	"\x04stat\x18\x05 \x01(\v2\x1b.buildmaster.v1.StatCommandH\x00R\x04stat\x121\n" +
 	"\x04glob\x18\x06 \x01(\v2\x1b.buildmaster.v1.PathCommandH\x00R\x04glob\x127\n" +
 	"\alistdir\x18\a \x01(\v2\x1b.buildmaster.v1.PathCommandH\x00R\alistdir\x125\n" +
 	"\x06rmfile\x18\b \x01(\v2\x1b.buildmaster.v1.PathCommandH\x00R\x06rmfile\x12D\n" +
 	"\vupload_file\x18\t \x01(\v2!.buildmaster.v1.UploadFileCommandH\x00R\n" +
 	"uploadFile\x12J\n" +
 	"\rdownload_file\x18\n" +
-	" \x01(\v2#.buildmaster.v1.DownloadFileCommandH\x00R\fdownloadFileB\t\n" +
-	"\acommand\"\x8d\x03\n" +
+	" \x01(\v2#.buildmaster.v1.DownloadFileCommandH\x00R\fdownloadFile\x12S\n" +
+	"\x10upload_directory\x18\r \x01(\v2&.buildmaster.v1.UploadDirectoryCommandH\x00R\x0fuploadDirectory\x12<\n" +
+	"\x05cpdir\x18\x0e \x01(\v2$.buildmaster.v1.CopyDirectoryCommandH\x00R\x05cpdirB\t\n" +
+	"\acommand\"\x81\x03\n" +
 	"\fShellCommand\x12\x12\n" +
 	"\x04argv\x18\x01 \x03(\tR\x04argv\x12\x16\n" +
 	"\x06script\x18\x02 \x01(\tR\x06script\x12\x18\n" +
 	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x127\n" +
-	"\x03env\x18\x04 \x03(\v2%.buildmaster.v1.ShellCommand.EnvEntryR\x03env\x12\x1b\n" +
-	"\tunset_env\x18\x05 \x03(\tR\bunsetEnv\x123\n" +
+	"\x03env\x18\x04 \x03(\v2%.buildmaster.v1.ShellCommand.EnvEntryR\x03env\x123\n" +
 	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x124\n" +
 	"\bmax_time\x18\a \x01(\v2\x19.google.protobuf.DurationR\amaxTime\x12>\n" +
 	"\rsigterm_grace\x18\b \x01(\v2\x19.google.protobuf.DurationR\fsigtermGrace\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"$\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x05\x10\x06R\tunset_env\"$\n" +
 	"\fPathsCommand\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\"!\n" +
 	"\vPathCommand\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"_\n" +
-	"\x11UploadFileCommand\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1c\n" +
-	"\tblocksize\x18\x02 \x01(\x05R\tblocksize\x12\x18\n" +
-	"\amaxsize\x18\x03 \x01(\x03R\amaxsize\"W\n" +
-	"\x13DownloadFileCommand\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
-	"\amaxsize\x18\x02 \x01(\x03R\amaxsize\x12\x12\n" +
-	"\x04mode\x18\x03 \x01(\rR\x04mode\"C\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\";\n" +
+	"\vStatCommand\x12\x18\n" +
+	"\aworkdir\x18\x01 \x01(\tR\aworkdir\x12\x12\n" +
+	"\x04file\x18\x02 \x01(\tR\x04file\"F\n" +
+	"\x14CopyDirectoryCommand\x12\x18\n" +
+	"\afromdir\x18\x01 \x01(\tR\afromdir\x12\x14\n" +
+	"\x05todir\x18\x02 \x01(\tR\x05todir\"\x97\x02\n" +
+	"\x11UploadFileCommand\x12\x18\n" +
+	"\aworkdir\x18\x01 \x01(\tR\aworkdir\x12\x1c\n" +
+	"\tworkersrc\x18\x02 \x01(\tR\tworkersrc\x12\x1c\n" +
+	"\tblocksize\x18\x03 \x01(\x03R\tblocksize\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1c\n" +
+	"\tkeepstamp\x18\x05 \x01(\bR\tkeepstamp\x12!\n" +
+	"\fuploads_root\x18\x06 \x01(\tR\vuploadsRoot\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\a \x01(\tR\n" +
+	"masterdest\x12\x17\n" +
+	"\x04mode\x18\b \x01(\rH\x01R\x04mode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"\xf8\x01\n" +
+	"\x16UploadDirectoryCommand\x12\x18\n" +
+	"\aworkdir\x18\x01 \x01(\tR\aworkdir\x12\x1c\n" +
+	"\tworkersrc\x18\x02 \x01(\tR\tworkersrc\x12\x1c\n" +
+	"\tblocksize\x18\x03 \x01(\x03R\tblocksize\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x00R\amaxsize\x88\x01\x01\x12\x1a\n" +
+	"\bcompress\x18\x05 \x01(\tR\bcompress\x12!\n" +
+	"\fuploads_root\x18\x06 \x01(\tR\vuploadsRoot\x12\x1e\n" +
+	"\n" +
+	"masterdest\x18\a \x01(\tR\n" +
+	"masterdestB\n" +
+	"\n" +
+	"\b_maxsize\"\xfd\x01\n" +
+	"\x13DownloadFileCommand\x12\x18\n" +
+	"\aworkdir\x18\x01 \x01(\tR\aworkdir\x12\x1e\n" +
+	"\n" +
+	"workerdest\x18\x02 \x01(\tR\n" +
+	"workerdest\x12\x1c\n" +
+	"\tblocksize\x18\x03 \x01(\x03R\tblocksize\x12\x1d\n" +
+	"\amaxsize\x18\x04 \x01(\x03H\x01R\amaxsize\x88\x01\x01\x12\x17\n" +
+	"\x04mode\x18\x05 \x01(\rH\x02R\x04mode\x88\x01\x01\x12!\n" +
+	"\vmaster_path\x18\x06 \x01(\tH\x00R\n" +
+	"masterPath\x12\x14\n" +
+	"\x04data\x18\a \x01(\fH\x00R\x04dataB\b\n" +
+	"\x06sourceB\n" +
+	"\n" +
+	"\b_maxsizeB\a\n" +
+	"\x05_mode\"C\n" +
 	"\x10InterruptCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x10\n" +
-	"\x03why\x18\x02 \x01(\tR\x03why\"P\n" +
-	"\tFileChunk\x12\x1d\n" +
-	"\n" +
-	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\x12\x10\n" +
-	"\x03eof\x18\x03 \x01(\bR\x03eof\"\xf5\x01\n" +
+	"\x03why\x18\x02 \x01(\tR\x03why\"\xc9\x01\n" +
 	"\rCommandUpdate\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\x01 \x01(\tR\tcommandId\x12>\n" +
-	"\fupload_chunk\x18\x03 \x01(\v2\x19.buildmaster.v1.FileChunkH\x00R\vuploadChunk\x12=\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12=\n" +
 	"\bcomplete\x18\x04 \x01(\v2\x1f.buildmaster.v1.CommandCompleteH\x00R\bcomplete\x120\n" +
 	"\aoutputs\x18\x05 \x03(\v2\x16.buildmaster.v1.OutputR\aoutputsB\x06\n" +
-	"\x04kindJ\x04\b\x02\x10\x03R\x06output\"R\n" +
+	"\x04kindJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x06outputR\fupload_chunk\"R\n" +
 	"\x06Output\x124\n" +
 	"\x06stream\x18\x01 \x01(\x0e2\x1c.buildmaster.v1.OutputStreamR\x06stream\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xdc\x02\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xb3\x02\n" +
 	"\x0fCommandComplete\x12\x0e\n" +
 	"\x02rc\x18\x01 \x01(\x05R\x02rc\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1b\n" +
-	"\ttimed_out\x18\x03 \x01(\bR\btimedOut\x12*\n" +
-	"\x11max_time_exceeded\x18\x04 \x01(\bR\x0fmaxTimeExceeded\x12 \n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12 \n" +
 	"\vinterrupted\x18\x05 \x01(\bR\vinterrupted\x123\n" +
 	"\aelapsed\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\aelapsed\x12\x14\n" +
 	"\x05files\x18\a \x03(\tR\x05files\x12,\n" +
-	"\x04stat\x18\b \x01(\v2\x18.buildmaster.v1.FileStatR\x04stat\x12\x16\n" +
-	"\x06signal\x18\t \x01(\tR\x06signal\x12'\n" +
+	"\x04stat\x18\b \x01(\v2\x18.buildmaster.v1.FileStatR\x04stat\x12'\n" +
 	"\x0flost_connection\x18\n" +
-	" \x01(\bR\x0elostConnection\"_\n" +
+	" \x01(\bR\x0elostConnectionJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\t\x10\n" +
+	"R\ttimed_outR\x11max_time_exceededR\x06signal\"_\n" +
 	"\bFileStat\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\rR\x04mode\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x14\n" +
 	"\x05mtime\x18\x03 \x01(\x03R\x05mtime\x12\x15\n" +
-	"\x06is_dir\x18\x04 \x01(\bR\x05isDir*K\n" +
-	"\x0fProtocolVersion\x12 \n" +
-	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
-	"\x12PROTOCOL_VERSION_1\x10\x01*{\n" +
+	"\x06is_dir\x18\x04 \x01(\bR\x05isDir*{\n" +
 	"\fOutputStream\x12\x1d\n" +
 	"\x19OUTPUT_STREAM_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OUTPUT_STREAM_STDOUT\x10\x01\x12\x18\n" +
@@ -1860,70 +2056,66 @@ func file_buildmaster_v1_worker_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_worker_proto_rawDescData
 }
 
-var file_buildmaster_v1_worker_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_buildmaster_v1_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_buildmaster_v1_worker_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_buildmaster_v1_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_buildmaster_v1_worker_proto_goTypes = []any{
-	(ProtocolVersion)(0),        // 0: buildmaster.v1.ProtocolVersion
-	(OutputStream)(0),           // 1: buildmaster.v1.OutputStream
-	(*WorkerLogin)(nil),         // 2: buildmaster.v1.WorkerLogin
-	(*WorkerInfo)(nil),          // 3: buildmaster.v1.WorkerInfo
-	(*WorkerLoginResponse)(nil), // 4: buildmaster.v1.WorkerLoginResponse
-	(*ToWorker)(nil),            // 5: buildmaster.v1.ToWorker
-	(*FromWorker)(nil),          // 6: buildmaster.v1.FromWorker
-	(*Keepalive)(nil),           // 7: buildmaster.v1.Keepalive
-	(*WorkerShutdown)(nil),      // 8: buildmaster.v1.WorkerShutdown
-	(*StartCommand)(nil),        // 9: buildmaster.v1.StartCommand
-	(*ShellCommand)(nil),        // 10: buildmaster.v1.ShellCommand
-	(*PathsCommand)(nil),        // 11: buildmaster.v1.PathsCommand
-	(*PathCommand)(nil),         // 12: buildmaster.v1.PathCommand
-	(*UploadFileCommand)(nil),   // 13: buildmaster.v1.UploadFileCommand
-	(*DownloadFileCommand)(nil), // 14: buildmaster.v1.DownloadFileCommand
-	(*InterruptCommand)(nil),    // 15: buildmaster.v1.InterruptCommand
-	(*FileChunk)(nil),           // 16: buildmaster.v1.FileChunk
-	(*CommandUpdate)(nil),       // 17: buildmaster.v1.CommandUpdate
-	(*Output)(nil),              // 18: buildmaster.v1.Output
-	(*CommandComplete)(nil),     // 19: buildmaster.v1.CommandComplete
-	(*FileStat)(nil),            // 20: buildmaster.v1.FileStat
-	nil,                         // 21: buildmaster.v1.WorkerInfo.InfoEntry
-	nil,                         // 22: buildmaster.v1.ShellCommand.EnvEntry
-	(*durationpb.Duration)(nil), // 23: google.protobuf.Duration
+	(OutputStream)(0),              // 0: buildmaster.v1.OutputStream
+	(*AttachWorker)(nil),           // 1: buildmaster.v1.AttachWorker
+	(*AttachWorkerResponse)(nil),   // 2: buildmaster.v1.AttachWorkerResponse
+	(*WorkerReady)(nil),            // 3: buildmaster.v1.WorkerReady
+	(*ConnectionLost)(nil),         // 4: buildmaster.v1.ConnectionLost
+	(*ConnectionLostResponse)(nil), // 5: buildmaster.v1.ConnectionLostResponse
+	(*PingWorker)(nil),             // 6: buildmaster.v1.PingWorker
+	(*PingWorkerResponse)(nil),     // 7: buildmaster.v1.PingWorkerResponse
+	(*CloseConnection)(nil),        // 8: buildmaster.v1.CloseConnection
+	(*ShutdownWorker)(nil),         // 9: buildmaster.v1.ShutdownWorker
+	(*WorkerInfo)(nil),             // 10: buildmaster.v1.WorkerInfo
+	(*StartCommand)(nil),           // 11: buildmaster.v1.StartCommand
+	(*ShellCommand)(nil),           // 12: buildmaster.v1.ShellCommand
+	(*PathsCommand)(nil),           // 13: buildmaster.v1.PathsCommand
+	(*PathCommand)(nil),            // 14: buildmaster.v1.PathCommand
+	(*StatCommand)(nil),            // 15: buildmaster.v1.StatCommand
+	(*CopyDirectoryCommand)(nil),   // 16: buildmaster.v1.CopyDirectoryCommand
+	(*UploadFileCommand)(nil),      // 17: buildmaster.v1.UploadFileCommand
+	(*UploadDirectoryCommand)(nil), // 18: buildmaster.v1.UploadDirectoryCommand
+	(*DownloadFileCommand)(nil),    // 19: buildmaster.v1.DownloadFileCommand
+	(*InterruptCommand)(nil),       // 20: buildmaster.v1.InterruptCommand
+	(*CommandUpdate)(nil),          // 21: buildmaster.v1.CommandUpdate
+	(*Output)(nil),                 // 22: buildmaster.v1.Output
+	(*CommandComplete)(nil),        // 23: buildmaster.v1.CommandComplete
+	(*FileStat)(nil),               // 24: buildmaster.v1.FileStat
+	nil,                            // 25: buildmaster.v1.WorkerInfo.InfoEntry
+	nil,                            // 26: buildmaster.v1.ShellCommand.EnvEntry
+	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
 }
 var file_buildmaster_v1_worker_proto_depIdxs = []int32{
-	3,  // 0: buildmaster.v1.WorkerLogin.info:type_name -> buildmaster.v1.WorkerInfo
-	0,  // 1: buildmaster.v1.WorkerLogin.protocol_version:type_name -> buildmaster.v1.ProtocolVersion
-	21, // 2: buildmaster.v1.WorkerInfo.info:type_name -> buildmaster.v1.WorkerInfo.InfoEntry
-	23, // 3: buildmaster.v1.WorkerLoginResponse.keepalive_interval:type_name -> google.protobuf.Duration
-	9,  // 4: buildmaster.v1.ToWorker.start:type_name -> buildmaster.v1.StartCommand
-	15, // 5: buildmaster.v1.ToWorker.interrupt:type_name -> buildmaster.v1.InterruptCommand
-	16, // 6: buildmaster.v1.ToWorker.download_chunk:type_name -> buildmaster.v1.FileChunk
-	8,  // 7: buildmaster.v1.ToWorker.shutdown:type_name -> buildmaster.v1.WorkerShutdown
-	7,  // 8: buildmaster.v1.ToWorker.keepalive:type_name -> buildmaster.v1.Keepalive
-	17, // 9: buildmaster.v1.FromWorker.update:type_name -> buildmaster.v1.CommandUpdate
-	7,  // 10: buildmaster.v1.FromWorker.keepalive:type_name -> buildmaster.v1.Keepalive
-	10, // 11: buildmaster.v1.StartCommand.shell:type_name -> buildmaster.v1.ShellCommand
-	11, // 12: buildmaster.v1.StartCommand.mkdir:type_name -> buildmaster.v1.PathsCommand
-	11, // 13: buildmaster.v1.StartCommand.rmdir:type_name -> buildmaster.v1.PathsCommand
-	12, // 14: buildmaster.v1.StartCommand.stat:type_name -> buildmaster.v1.PathCommand
-	12, // 15: buildmaster.v1.StartCommand.glob:type_name -> buildmaster.v1.PathCommand
-	12, // 16: buildmaster.v1.StartCommand.listdir:type_name -> buildmaster.v1.PathCommand
-	12, // 17: buildmaster.v1.StartCommand.rmfile:type_name -> buildmaster.v1.PathCommand
-	13, // 18: buildmaster.v1.StartCommand.upload_file:type_name -> buildmaster.v1.UploadFileCommand
-	14, // 19: buildmaster.v1.StartCommand.download_file:type_name -> buildmaster.v1.DownloadFileCommand
-	22, // 20: buildmaster.v1.ShellCommand.env:type_name -> buildmaster.v1.ShellCommand.EnvEntry
-	23, // 21: buildmaster.v1.ShellCommand.timeout:type_name -> google.protobuf.Duration
-	23, // 22: buildmaster.v1.ShellCommand.max_time:type_name -> google.protobuf.Duration
-	23, // 23: buildmaster.v1.ShellCommand.sigterm_grace:type_name -> google.protobuf.Duration
-	16, // 24: buildmaster.v1.CommandUpdate.upload_chunk:type_name -> buildmaster.v1.FileChunk
-	19, // 25: buildmaster.v1.CommandUpdate.complete:type_name -> buildmaster.v1.CommandComplete
-	18, // 26: buildmaster.v1.CommandUpdate.outputs:type_name -> buildmaster.v1.Output
-	1,  // 27: buildmaster.v1.Output.stream:type_name -> buildmaster.v1.OutputStream
-	23, // 28: buildmaster.v1.CommandComplete.elapsed:type_name -> google.protobuf.Duration
-	20, // 29: buildmaster.v1.CommandComplete.stat:type_name -> buildmaster.v1.FileStat
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	10, // 0: buildmaster.v1.WorkerReady.info:type_name -> buildmaster.v1.WorkerInfo
+	25, // 1: buildmaster.v1.WorkerInfo.info:type_name -> buildmaster.v1.WorkerInfo.InfoEntry
+	12, // 2: buildmaster.v1.StartCommand.shell:type_name -> buildmaster.v1.ShellCommand
+	13, // 3: buildmaster.v1.StartCommand.mkdir:type_name -> buildmaster.v1.PathsCommand
+	13, // 4: buildmaster.v1.StartCommand.rmdir:type_name -> buildmaster.v1.PathsCommand
+	15, // 5: buildmaster.v1.StartCommand.stat:type_name -> buildmaster.v1.StatCommand
+	14, // 6: buildmaster.v1.StartCommand.glob:type_name -> buildmaster.v1.PathCommand
+	14, // 7: buildmaster.v1.StartCommand.listdir:type_name -> buildmaster.v1.PathCommand
+	14, // 8: buildmaster.v1.StartCommand.rmfile:type_name -> buildmaster.v1.PathCommand
+	17, // 9: buildmaster.v1.StartCommand.upload_file:type_name -> buildmaster.v1.UploadFileCommand
+	19, // 10: buildmaster.v1.StartCommand.download_file:type_name -> buildmaster.v1.DownloadFileCommand
+	18, // 11: buildmaster.v1.StartCommand.upload_directory:type_name -> buildmaster.v1.UploadDirectoryCommand
+	16, // 12: buildmaster.v1.StartCommand.cpdir:type_name -> buildmaster.v1.CopyDirectoryCommand
+	26, // 13: buildmaster.v1.ShellCommand.env:type_name -> buildmaster.v1.ShellCommand.EnvEntry
+	27, // 14: buildmaster.v1.ShellCommand.timeout:type_name -> google.protobuf.Duration
+	27, // 15: buildmaster.v1.ShellCommand.max_time:type_name -> google.protobuf.Duration
+	27, // 16: buildmaster.v1.ShellCommand.sigterm_grace:type_name -> google.protobuf.Duration
+	23, // 17: buildmaster.v1.CommandUpdate.complete:type_name -> buildmaster.v1.CommandComplete
+	22, // 18: buildmaster.v1.CommandUpdate.outputs:type_name -> buildmaster.v1.Output
+	0,  // 19: buildmaster.v1.Output.stream:type_name -> buildmaster.v1.OutputStream
+	27, // 20: buildmaster.v1.CommandComplete.elapsed:type_name -> google.protobuf.Duration
+	24, // 21: buildmaster.v1.CommandComplete.stat:type_name -> buildmaster.v1.FileStat
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_worker_proto_init() }
@@ -1931,22 +2123,7 @@ func file_buildmaster_v1_worker_proto_init() {
 	if File_buildmaster_v1_worker_proto != nil {
 		return
 	}
-	file_buildmaster_v1_options_proto_init()
-	file_buildmaster_v1_worker_proto_msgTypes[3].OneofWrappers = []any{
-		(*ToWorker_Start)(nil),
-		(*ToWorker_Interrupt)(nil),
-		(*ToWorker_DownloadChunk)(nil),
-		(*ToWorker_Print)(nil),
-		(*ToWorker_Shutdown)(nil),
-		(*ToWorker_Keepalive)(nil),
-		(*ToWorker_Detached)(nil),
-	}
-	file_buildmaster_v1_worker_proto_msgTypes[4].OneofWrappers = []any{
-		(*FromWorker_Update)(nil),
-		(*FromWorker_Keepalive)(nil),
-		(*FromWorker_Detach)(nil),
-	}
-	file_buildmaster_v1_worker_proto_msgTypes[7].OneofWrappers = []any{
+	file_buildmaster_v1_worker_proto_msgTypes[10].OneofWrappers = []any{
 		(*StartCommand_Shell)(nil),
 		(*StartCommand_Mkdir)(nil),
 		(*StartCommand_Rmdir)(nil),
@@ -1956,9 +2133,16 @@ func file_buildmaster_v1_worker_proto_init() {
 		(*StartCommand_Rmfile)(nil),
 		(*StartCommand_UploadFile)(nil),
 		(*StartCommand_DownloadFile)(nil),
+		(*StartCommand_UploadDirectory)(nil),
+		(*StartCommand_Cpdir)(nil),
 	}
-	file_buildmaster_v1_worker_proto_msgTypes[15].OneofWrappers = []any{
-		(*CommandUpdate_UploadChunk)(nil),
+	file_buildmaster_v1_worker_proto_msgTypes[16].OneofWrappers = []any{}
+	file_buildmaster_v1_worker_proto_msgTypes[17].OneofWrappers = []any{}
+	file_buildmaster_v1_worker_proto_msgTypes[18].OneofWrappers = []any{
+		(*DownloadFileCommand_MasterPath)(nil),
+		(*DownloadFileCommand_Data)(nil),
+	}
+	file_buildmaster_v1_worker_proto_msgTypes[20].OneofWrappers = []any{
 		(*CommandUpdate_Complete)(nil),
 	}
 	type x struct{}
@@ -1966,8 +2150,8 @@ func file_buildmaster_v1_worker_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_worker_proto_rawDesc), len(file_buildmaster_v1_worker_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   21,
+			NumEnums:      1,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -11,7 +11,9 @@ package test
 //	                           sent by a Go client 8 at a time: builds/s from
 //	                           the first change to the last "build finished",
 //	                           the master's CPU (utime+stime) per build, and
-//	                           its raft log entries (durable commands) per build
+//	                           its raft log entries (durable commands) per build;
+//	                           with buildworkers, and with Debian's
+//	                           buildbot-worker over msgpack and over PB
 //	BenchmarkChangeLatency     one change at a time: from the sendchange
 //	                           answer (the change is durable) to the master's
 //	                           "build started" log line (the build and its
@@ -116,7 +118,7 @@ type plainProc struct {
 func startPlainWorker(b *testing.B, bin string, m *master, name, password string) *plainProc {
 	b.Helper()
 	w := &plainProc{done: make(chan struct{})}
-	w.cmd = exec.Command(bin, "--master", m.remote, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name),
+	w.cmd = exec.Command(bin, "--master", m.workers, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name),
 		"--log-level", "warn")
 	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
 	out, _ := w.cmd.StdoutPipe()
@@ -185,7 +187,7 @@ func benchClient(b *testing.B) *actor.ActorSystem {
 	benchClientOnce.Do(func() {
 		quiet := slog.New(slog.DiscardHandler)
 		benchClientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-		_, _, benchClientErr = remoting.Start(benchClientSys, "127.0.0.1:0", &remoting.Policy{Futures: true, Log: quiet})
+		_, _, benchClientErr = remoting.Start(benchClientSys, "127.0.0.1:0", &remoting.Policy{Replies: true, Log: quiet})
 	})
 	if benchClientErr != nil {
 		b.Fatal(benchClientErr)
@@ -195,7 +197,7 @@ func benchClient(b *testing.B) *actor.ActorSystem {
 
 // sendChange sends one change on branch main to m and waits for its id.
 func sendChange(b *testing.B, sys *actor.ActorSystem, m *master, rev string) uint64 {
-	res, err := sys.Root.RequestFuture(actor.NewPID(m.remote, paths.Changes), &messages.SendChangeRequest{Token: m.token,
+	res, err := remoting.Request(sys, actor.NewPID(m.remote, paths.Changes), &messages.SendChangeRequest{Token: m.token,
 		Change: &messages.Change{Author: "bench <bench@example.org>", Branch: "main", Revision: rev, Comments: "bench " + rev}},
 		60*time.Second).Result()
 	if err != nil {
@@ -289,7 +291,12 @@ func BenchmarkBuildThroughput(b *testing.B) {
 		name   string
 		nw     int
 		shared bool
-	}{{"workers=1", 1, true}, {"workers=4/builders=4", 4, false}, {"workers=4/builders=1", 4, true}} {
+		kind   *workerKind // nil: the non-race buildworker
+	}{
+		{"workers=1", 1, true, nil}, {"workers=4/builders=4", 4, false, nil}, {"workers=4/builders=1", 4, true, nil},
+		{"buildbot-worker/msgpack/workers=4/builders=4", 4, false, new(buildbotWorkerKind("msgpack"))},
+		{"buildbot-worker/pb/workers=4/builders=4", 4, false, new(buildbotWorkerKind("pb"))},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.StopTimer() // the build of the binaries is not measured
 			masterBin, workerBin := plainBinaries(b)
@@ -307,9 +314,17 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				m.start(masterBin, "--log-format", "json")
 				var ws []*plainProc
 				for i := range c.nw {
-					ws = append(ws, startPlainWorker(b, workerBin, m, fmt.Sprintf("w%d", i), fmt.Sprintf("pw%d", i)))
+					name, pw := fmt.Sprintf("w%d", i), fmt.Sprintf("pw%d", i)
+					if c.kind == nil {
+						ws = append(ws, startPlainWorker(b, workerBin, m, name, pw))
+					} else {
+						c.kind.start(b, m, name, pw, filepath.Join(m.dir, "worker-"+name))
+					}
 				}
 				waitConnected(b, ws, 60*time.Second)
+				for i := range c.nw {
+					m.waitConnected(fmt.Sprintf("w%d", i))
+				}
 				sys := benchClient(b)
 				from := m.stderr.count()
 				pid := m.cmd.Process.Pid
@@ -508,7 +523,7 @@ func benchIdleWorkers(b *testing.B, builders, k int, inproc bool) {
 				go func() {
 					defer wg.Done()
 					var once sync.Once
-					err := bmworker.Run(ctx, bmworker.Options{Master: m.remote, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
+					err := bmworker.Run(ctx, bmworker.Options{Master: m.workers, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
 						Connected: func() { once.Do(func() { connected.Add(1) }) }})
 					if err != nil {
 						b.Error(err)

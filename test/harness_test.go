@@ -114,22 +114,31 @@ type master struct {
 	dir     string // data dir
 	cfgPath string
 	// listen is what the config asks for: port 0 unless a test sets it.
-	listen struct{ remote, www, debug string }
-	// remote, www and debug are the addresses the running process printed
-	// it is bound to (start reads them).
-	remote string
-	debug  string
-	www    string
-	token  string
-	stdout *lines
-	stderr *lines
-	exited chan error
+	listen struct{ remote, www, debug, workers, workersPB string }
+	// remote, www, debug, workers (msgpack) and workersPB are the addresses
+	// the running process printed it is bound to (start reads them).
+	remote    string
+	debug     string
+	www       string
+	workers   string
+	workersPB string
+	token     string
+	stdout    *lines
+	stderr    *lines
+	exited    chan error
 }
 
-// masterConfig renders a config whose listeners are the given ports, with
-// body appended.
+// masterConfig renders a config whose listeners are the given ports (the
+// worker listeners on port 0), with body appended.
 func masterConfig(remote, www, debug, body string) string {
-	return fmt.Sprintf("listen:\n  remote: %s\n  www: %s\n  debug: %s\n%s", remote, www, debug, body)
+	return listenConfig(remote, www, debug, "127.0.0.1:0", "127.0.0.1:0", body)
+}
+
+// listenConfig renders a config whose listeners are the given ports, with
+// body appended.
+func listenConfig(remote, www, debug, workers, workersPB, body string) string {
+	return fmt.Sprintf("listen:\n  remote: %s\n  www: %s\n  debug: %s\n  workers: %s\n  workers_pb: %s\n%s",
+		remote, www, debug, workers, workersPB, body)
 }
 
 // startMaster writes body (config without listen) to a file and runs the
@@ -148,6 +157,7 @@ func newMaster(t testing.TB, body string) *master {
 	t.Helper()
 	m := &master{t: t, dir: t.TempDir(), exited: make(chan error, 1)}
 	m.listen.remote, m.listen.www, m.listen.debug = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	m.listen.workers, m.listen.workersPB = "127.0.0.1:0", "127.0.0.1:0"
 	m.cfgPath = filepath.Join(m.dir, "master.yaml")
 	m.writeConfig(body)
 	return m
@@ -162,6 +172,8 @@ var boundAddrs = []struct {
 	{func(m *master) *string { return &m.remote }, regexp.MustCompile(`^  remote endpoint  (\S+) `)},
 	{func(m *master) *string { return &m.www }, regexp.MustCompile(`^  data API         http://(\S+)/api/v2/changes$`)},
 	{func(m *master) *string { return &m.debug }, regexp.MustCompile(`^  debug endpoint   http://(\S+)/debug/tree `)},
+	{func(m *master) *string { return &m.workers }, regexp.MustCompile(`^  workers          wss?://(\S+) `)},
+	{func(m *master) *string { return &m.workersPB }, regexp.MustCompile(`^  workers \(PB\)     (\S+) `)},
 }
 
 // start runs the binary bin as this master, waits until it says it is
@@ -218,7 +230,7 @@ func (m *master) writeConfig(body string) {
 // config is the text of a config with this master's listen section, as
 // started, and body.
 func (m *master) config(body string) string {
-	return masterConfig(m.listen.remote, m.listen.www, m.listen.debug, body)
+	return listenConfig(m.listen.remote, m.listen.www, m.listen.debug, m.listen.workers, m.listen.workersPB, body)
 }
 
 // cli runs a buildmaster client command against this master.

@@ -205,7 +205,7 @@ func testPeer(t *testing.T) *peerProcess {
 		quiet := slog.New(slog.DiscardHandler)
 		system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 		var addr string
-		if _, addr, peerErr = remoting.Start(system, "127.0.0.1:0", &remoting.Policy{Futures: true, Log: quiet}); peerErr == nil {
+		if _, addr, peerErr = remoting.Start(system, "127.0.0.1:0", &remoting.Policy{Replies: true, Log: quiet}); peerErr == nil {
 			thePeer = &peerProcess{system: system, addr: addr}
 		}
 	})
@@ -335,7 +335,7 @@ func TestSecurityInternalActorsAreUnreachableFromOutside(t *testing.T) {
 	m.waitMetric(`buildmaster_remote_dropped_messages_total\{reason="not_accepted"\} 6`)
 
 	// The same process is answered when it asks the one public actor.
-	res, err := p.system.Root.RequestFuture(actor.NewPID(m.remote, "master"), &messages.GetTreeRequest{Token: m.token}, 20*time.Second).Result()
+	res, err := remoting.Request(p.system, actor.NewPID(m.remote, "master"), &messages.GetTreeRequest{Token: m.token}, 20*time.Second).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +591,7 @@ func TestSecurityForeignSenderAndTargetAreDropped(t *testing.T) {
 	// The same request from this process's real address is answered: only
 	// the claimed addresses were refused. The master dialled back here; it
 	// had all the time of that round trip to dial the relay too.
-	res, err := p.system.Root.RequestFuture(master, &messages.GetTreeRequest{Token: m.token}, 20*time.Second).Result()
+	res, err := remoting.Request(p.system, master, &messages.GetTreeRequest{Token: m.token}, 20*time.Second).Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,8 @@
 package botmaster_test
 
 // In-process benchmarks of the build path: an ephemeral master (no raft, no
-// fsync: commands are applied at once), no remote endpoint, and one fake
-// `worker` actor that stands for every connected worker and completes every
-// command at once with rc 0.
+// fsync: commands are applied at once), no remote endpoint, and a fake
+// connection per worker that completes every command at once with rc 0.
 //
 //	BenchmarkDistributor       1,000 builders, 100 workers, 10,000 queued
 //	                           requests: requests/s until all are complete,
@@ -44,33 +43,6 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// instantWorker is the one `worker` actor of the process: the master
-// addresses every in-process worker's connection as `worker` at the local
-// address, so this actor serves every session. It completes each command
-// at once (rc 0) and answers keepalives. started, when set, receives the
-// time each command arrived (a one-step build's first and only one).
-type instantWorker struct {
-	started chan time.Time
-}
-
-func (f *instantWorker) Receive(ctx actor.Context) {
-	m, ok := ctx.Message().(*messages.ToWorker)
-	if !ok {
-		return
-	}
-	pb := actor.NewPID(ctx.Self().Address, paths.PBManager)
-	switch {
-	case m.GetStart() != nil:
-		if f.started != nil {
-			f.started <- time.Now()
-		}
-		ctx.Send(pb, &messages.FromWorker{Session: m.GetSession(), Kind: &messages.FromWorker_Update{Update: &messages.CommandUpdate{
-			CommandId: m.GetStart().GetCommandId(), Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{Rc: 0}}}}})
-	case m.GetKeepalive() != nil:
-		ctx.Send(pb, &messages.FromWorker{Session: m.GetSession(), Kind: &messages.FromWorker_Keepalive{Keepalive: &messages.Keepalive{}}})
-	}
-}
-
 // benchConfig renders nw workers (w000…, max_builds maxBuilds, a keepalive
 // long enough never to matter) and nb builders (b0000…), builder i on
 // perBuilder consecutive workers from i mod nw, one `true` step each,
@@ -94,11 +66,13 @@ func benchConfig(nw, nb, perBuilder, maxBuilds int, schedulers string) string {
 	return sb.String()
 }
 
-// startBench starts an ephemeral in-process master on body, the instant
-// worker, and logs nw workers in.
-func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Master {
+// startBench starts an ephemeral in-process master on body and attaches nw
+// workers, each through a fake connection that completes every command at
+// once (rc 0); started, when set, receives the time each command arrived
+// (a one-step build's first and only one).
+func startBench(b *testing.B, body string, nw int, started chan time.Time) *master.Master {
 	b.Helper()
-	cfg, err := config.Load("bench.yaml", fmt.Appendf(nil, "listen: {debug: 127.0.0.1:0, www: 127.0.0.1:0}\nmetrics: {log_interval: 0s}\n%s", body))
+	cfg, err := config.Load("bench.yaml", fmt.Appendf(nil, "listen: {debug: 127.0.0.1:0, www: 127.0.0.1:0, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\nmetrics: {log_interval: 0s}\n%s", body))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,19 +82,13 @@ func startBench(b *testing.B, body string, nw int, w *instantWorker) *master.Mas
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Stop(30 * time.Second) })
-	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return w }), "worker"); err != nil {
-		b.Fatal(err)
-	}
-	pb := actor.NewPID(m.RT.System.Address(), paths.PBManager)
 	for i := range nw {
-		res, err := m.RT.System.Root.RequestFuture(pb, &messages.WorkerLogin{Name: fmt.Sprintf("w%03d", i), Password: "pw",
-			ProtocolVersion: messages.ProtocolVersion_PROTOCOL_VERSION_1, Info: &messages.WorkerInfo{Basedir: "/nonexistent"}},
-			30*time.Second).Result()
-		if err != nil || !res.(*messages.WorkerLoginResponse).GetOk() {
-			b.Fatalf("login w%03d: %v %v", i, res, err)
+		f := &fakeConn{worker: fmt.Sprintf("w%03d", i), instant: true, started: started}
+		if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return f }), "fakeconn:"+f.worker); err != nil {
+			b.Fatal(err)
 		}
 	}
-	// brd hears of each worker (WorkerAvailable) after its login answer.
+	// brd hears of each worker (WorkerAvailable) once it is ready.
 	testkit.Retry(b, func() error {
 		n := 0
 		for i := range nw {
@@ -209,7 +177,7 @@ func BenchmarkDistributor(b *testing.B) {
 			var wall, cpu time.Duration
 			for range b.N {
 				b.StopTimer()
-				m := startBench(b, benchConfig(nw, nb, perBuilder, 1, ""), nw, &instantWorker{})
+				m := startBench(b, benchConfig(nw, nb, perBuilder, 1, ""), nw, nil)
 				queue(b, m, nb, c.bsSize, requests)
 				if n := outstanding(m); n != requests {
 					b.Fatalf("%d requests queued, want %d", n, requests)
@@ -273,7 +241,7 @@ func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 	var wall, cpu time.Duration
 	for range b.N {
 		b.StopTimer()
-		m := startBench(b, benchConfig(nw, nb, 1, 1, ""), 0, &instantWorker{})
+		m := startBench(b, benchConfig(nw, nb, 1, 1, ""), 0, nil)
 		queue(b, m, nb, bsSize, requests)
 		var brids []*messages.BuildRequest
 		for row := range istate.ScanIndex(m.RT.DB.Read(), istate.TableBuildRequests, istate.IndexUnclaimed+"_prefix", false) {
@@ -330,8 +298,8 @@ func BenchmarkChangeToBuildStart(b *testing.B) {
 		b.Skip("not with -short")
 	}
 	const changesPerRun = 200
-	w := &instantWorker{started: make(chan time.Time, 16)}
-	m := startBench(b, benchConfig(1, 1, 1, 1, "schedulers:\n  - {name: sb, type: single_branch, branch: main, builders: [b0000]}\n"), 1, w)
+	started := make(chan time.Time, 16)
+	m := startBench(b, benchConfig(1, 1, 1, 1, "schedulers:\n  - {name: sb, type: single_branch, branch: main, builders: [b0000]}\n"), 1, started)
 	svc := actor.NewPID(m.RT.System.Address(), paths.Changes)
 	var lat []time.Duration
 	b.ResetTimer()
@@ -346,7 +314,7 @@ func BenchmarkChangeToBuildStart(b *testing.B) {
 			if _, ok := res.(*messages.SendChangeResponse); !ok {
 				b.Fatalf("change %d: %v", i, res)
 			}
-			lat = append(lat, testkit.Recv(b, "a build's start", w.started).Sub(t0))
+			lat = append(lat, testkit.Recv(b, "a build's start", started).Sub(t0))
 			// The build completes at once; wait for it so that the next
 			// change finds the worker free.
 			for deadline := time.Now().Add(30 * time.Second); !allComplete(m); time.Sleep(100 * time.Microsecond) {

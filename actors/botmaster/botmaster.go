@@ -4,8 +4,11 @@
 // the seed's layout where workers and builders are children of botmaster.
 //
 // It accepts messages.ApplyConfig (workers and builders are diffed by name:
-// added spawned, removed stopped, changed reconfigured in place), and from
-// the master messages.StopMasterRequest for a clean shutdown (shutdown.go). A builder
+// added spawned, removed stopped, changed reconfigured in place; then brd is
+// given the config, before the master hears that it is applied, so that brd
+// never starts a build on a builder whose actor does not exist yet), brd's
+// configWanted, and from the master messages.StopMasterRequest for a clean
+// shutdown (shutdown.go). A builder
 // actor accepts a messages.BuilderConfig, its new config, taken in place. A
 // worker actor (worker.go) is the master's side of that worker's
 // connection: see workerActor for what it accepts.
@@ -43,7 +46,11 @@ type botmaster struct {
 }
 
 func newBotmaster(rt *service.Runtime, s service.Spec) actor.Actor {
-	return &botmaster{Base: service.NewBase(rt, s)}
+	b := &botmaster{Base: service.NewBase(rt, s)}
+	b.Applied = func(ctx actor.Context, cfg *messages.MasterConfig) {
+		ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), brdConfig{cfg: cfg})
+	}
+	return b
 }
 
 // Receive implements actor.Actor.
@@ -74,13 +81,13 @@ func (b *botmaster) Receive(ctx actor.Context) {
 		}
 		ctx.RequestWithCustomSender(actor.NewPID(ctx.Self().Address, path), m, ctx.Sender())
 		return
+	case configWanted: // brd restarted
+		b.Applied(ctx, b.Config)
+		return
 	case *actor.Started:
 		if _, err := service.Spawn(ctx, b.RT, paths.BRDName, "brd", func() actor.Actor { return newBRD(b.RT) }); err != nil {
 			panic(err)
 		}
-	case *messages.ApplyConfig:
-		// The end of a reconfig wakes the distributor for every builder.
-		defer ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{})
 	}
 	b.Base.Receive(ctx)
 }
@@ -91,31 +98,25 @@ func (b *botmaster) stopBuild(ctx actor.Context, m *messages.StopBuildRequest) {
 		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
 			Message: "stop-build: " + fmt.Sprintf(format, args...)})
 	}
-	txn := b.RT.DB.Read()
-	bldr, _ := state.First(txn, state.TableBuilders, state.IndexName, m.GetBuilder()).(*messages.Builder)
-	if bldr == nil {
-		refuse("there is no builder %q", m.GetBuilder())
-		return
-	}
-	build, _ := state.First(txn, state.TableBuilds, state.IndexBuilderNumber, bldr.GetId(), m.GetNumber()).(*messages.Build)
+	build, builder, err := state.BuildByRef(b.RT.DB.Read(), m.GetBuildid(), m.GetBuilder(), m.GetNumber())
 	switch {
-	case build == nil:
-		refuse("builder %s has no build %d", m.GetBuilder(), m.GetNumber())
+	case err != nil:
+		refuse("%v", err)
 		return
 	case build.Results != nil:
-		refuse("build %s #%d is already finished", m.GetBuilder(), m.GetNumber())
+		refuse("build %s #%d is already finished", builder, build.GetNumber())
 		return
 	}
 	reason := m.GetReason()
 	if reason == "" {
 		reason = "stopped by buildmaster stop-build"
 	}
-	pid := actor.NewPID(ctx.Self().Address, paths.Build(m.GetBuilder(), build.GetBuildrequestid()))
+	pid := actor.NewPID(ctx.Self().Address, paths.Build(builder, build.GetBuildrequestid()))
 	if b.RT.Tree.Lookup(pid.Id) == nil {
-		refuse("build %s #%d is not running on this master", m.GetBuilder(), m.GetNumber())
+		refuse("build %s #%d is not running on this master", builder, build.GetNumber())
 		return
 	}
-	b.RT.Log.Info("stopping build", slog.String("builder", m.GetBuilder()), slog.Int("number", int(m.GetNumber())),
+	b.RT.Log.Info("stopping build", slog.String("builder", builder), slog.Int("number", int(build.GetNumber())),
 		slog.String("reason", reason))
 	ctx.Send(pid, &StopBuild{Reason: reason})
 	service.Respond(ctx, &messages.StopBuildResponse{Buildid: build.GetId()})

@@ -2,6 +2,7 @@ package botmaster
 
 import (
 	"cmp"
+	"errors"
 	"iter"
 	"log/slog"
 	"slices"
@@ -10,8 +11,12 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -21,13 +26,24 @@ import (
 // builders and workers and asks the builder to run the build, which claims
 // them as it adds itself to the state.
 //
-// It accepts messages.MaybeStartBuilds (from schedulers, after a reconfig),
-// messages.WorkerAvailable (from worker actors), claimDone and
+// It plans with the config botmaster gives it (brdConfig, once botmaster's
+// workers and builders are in line with it; brd asks for it as it starts),
+// not with the runtime's, which a reconfig installs before the builders it
+// adds exist. It accepts brdConfig, messages.MaybeStartBuilds (from
+// schedulers), messages.WorkerAvailable (from worker actors), claimDone and
 // messages.BuildFinished (from builds), and messages.Distribute (from
 // botmaster: a clean shutdown switches distribution off). It reads requests from the state
 // directly (never through a mailbox): a worker's slot and the requests are
 // reserved while their claim is in flight, so no wake-up is lost and no
 // slot is given twice.
+//
+// A build start is a request (StartBuild) that the builder answers at once.
+// When it does not start the build (it refuses, it is not there, it stops
+// with the request unread, or it does not answer within StartTimeout), brd
+// frees the requests and the worker's slot and wakes the worker's other
+// builders; that builder's requests wait for its next wake-up (a new
+// config, a new request, a build of it ending, its actor starting), so
+// that a builder that is not there is not asked again and again.
 //
 // Choices, as Buildbot's BasicBuildChooser: builders in order of their
 // oldest unclaimed request (then name); for each, its oldest request first;
@@ -41,6 +57,10 @@ import (
 type brd struct {
 	rt       *service.Runtime
 	now      func() time.Time
+	cfg      *messages.MasterConfig // botmaster's; nil until it has sent it
+	asking   map[uint64]assignment  // builds asked for, not yet answered, by attempt
+	attempts uint64
+	watching map[string]bool // builders' paths brd watches
 	workers  map[string]*workerSlots
 	pending  map[string]bool   // builders to look at
 	claiming map[uint64]bool   // requests whose claim is in flight
@@ -89,26 +109,49 @@ const (
 )
 
 // quarantineOver wakes the distributor when a worker's quarantine ends.
-type quarantineOver struct{ worker string }
+type quarantineOver struct {
+	worker string
+	until  time.Time
+}
 
 // claimDone is how the claim of a build brd started ended: the build claims
 // its requests as it adds itself to the state (one command), and tells brd.
-// A build that could not claim them (another master did, or the builder
-// was being removed) ran nothing: brd frees what it reserved for it.
+// A build that could not claim them (another master did, or the state
+// refused) ran nothing: brd frees what it reserved for it.
 type claimDone struct {
 	builder, worker string
 	brids           []uint64
 	err             error
 }
 
+// brdConfig is the config brd plans with, from botmaster.
+type brdConfig struct{ cfg *messages.MasterConfig }
+
+// configWanted asks botmaster for brdConfig: brd has (re)started.
+type configWanted struct{}
+
+// StartTimeout bounds how long brd waits for a builder to answer a
+// StartBuild (it answers at once, unless it is wedged).
+const StartTimeout = time.Minute
+
 func newBRD(rt *service.Runtime) *brd {
 	return &brd{rt: rt, now: time.Now, workers: map[string]*workerSlots{}, pending: map[string]bool{},
-		claiming: map[uint64]bool{}, idOf: map[string]uint64{}, locks: map[string]*lockState{}, held: map[string][]heldLock{}}
+		claiming: map[uint64]bool{}, idOf: map[string]uint64{}, locks: map[string]*lockState{}, held: map[string][]heldLock{},
+		asking: map[uint64]assignment{}, watching: map[string]bool{}}
 }
 
 // Receive implements actor.Actor.
 func (d *brd) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.Send(ctx.Parent(), configWanted{})
+	case brdConfig:
+		d.cfg = m.cfg
+		d.wake()
+		d.distribute(ctx)
+	case *actor.Terminated: // a builder brd watches
+		d.builderGone(m.GetWho())
+		d.distribute(ctx)
 	case *messages.MaybeStartBuilds:
 		d.wake(m.GetBuilders()...)
 		d.distribute(ctx)
@@ -117,6 +160,9 @@ func (d *brd) Receive(ctx actor.Context) {
 	case *messages.WorkerAvailable:
 		w := d.slots(m.GetWorker())
 		w.connected, w.max, w.paused = m.GetConnected(), m.GetMaxBuilds(), m.GetPaused()
+		if m.GetEndQuarantine() {
+			w.quarantinedUntil = time.Time{} // its length stays: the next one doubles
+		}
 		if w.connected && !w.paused {
 			d.wake(d.buildersOf(m.GetWorker())...)
 			d.distribute(ctx)
@@ -125,14 +171,22 @@ func (d *brd) Receive(ctx actor.Context) {
 		if d.release(m.GetBuilder(), m.GetWorker()) {
 			d.wake()
 		}
+		was := !d.slots(m.GetWorker()).quarantinedUntil.IsZero()
 		if until, ok := d.finished(m.GetWorker(), m.GetResults()); ok {
 			d.rt.Log.Warn("worker quarantined after a build ended in EXCEPTION", slog.String("worker", m.GetWorker()),
 				slog.Time("until", until))
-			scheduler.NewTimerScheduler(ctx).SendOnce(until.Sub(d.now()), ctx.Self(), quarantineOver{worker: m.GetWorker()})
+			scheduler.NewTimerScheduler(ctx).SendOnce(until.Sub(d.now()), ctx.Self(), quarantineOver{worker: m.GetWorker(), until: until})
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.GetWorker())), &messages.WorkerQuarantine{
+				Until: timestamppb.New(until), Timeout: durationpb.New(d.slots(m.GetWorker()).quarantine)})
+		} else if was && d.slots(m.GetWorker()).quarantinedUntil.IsZero() {
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.GetWorker())), &messages.WorkerQuarantine{})
 		}
 		d.wake(append(d.buildersOf(m.GetWorker()), m.GetBuilder())...)
 		d.distribute(ctx)
 	case quarantineOver:
+		if d.slots(m.worker).quarantinedUntil.Equal(m.until) {
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.worker)), &messages.WorkerQuarantine{})
+		}
 		d.wake(d.buildersOf(m.worker)...)
 		d.distribute(ctx)
 	case claimDone:
@@ -254,7 +308,7 @@ func (d *brd) takeLocks(locks map[string]*messages.LockConfig, b *messages.Build
 // wake marks builders to look at; none means every configured builder.
 func (d *brd) wake(builders ...string) {
 	if len(builders) == 0 {
-		for _, b := range d.rt.Config().GetBuilders() {
+		for _, b := range d.cfg.GetBuilders() {
 			d.pending[b.GetName()] = true
 		}
 	}
@@ -266,7 +320,7 @@ func (d *brd) wake(builders ...string) {
 // buildersOf lists the configured builders that may use worker.
 func (d *brd) buildersOf(worker string) []string {
 	var out []string
-	for _, b := range d.rt.Config().GetBuilders() {
+	for _, b := range d.cfg.GetBuilders() {
 		if slices.Contains(b.GetWorkers(), worker) {
 			out = append(out, b.GetName())
 		}
@@ -297,7 +351,7 @@ func (d *brd) distribute(ctx actor.Context) {
 	if len(d.pending) == 0 || d.off {
 		return
 	}
-	cfg := d.rt.Config()
+	cfg := d.cfg
 	txn := d.rt.DB.Read()
 	names := make([]string, 0, len(d.pending))
 	for name := range d.pending {
@@ -318,8 +372,58 @@ func (d *brd) distribute(ctx actor.Context) {
 		}
 	}
 	for _, a := range d.plan(cfg, names, queue) {
-		ctx.Send(actor.NewPID(ctx.Self().Address, paths.Builder(a.builder)), &messages.StartBuild{Brids: a.brids, Worker: a.worker})
+		d.start(ctx, a)
 	}
+}
+
+// start asks a's builder to run it. The builder is watched, so that one
+// that stops with the request unread is noticed.
+func (d *brd) start(ctx actor.Context, a assignment) {
+	pid := actor.NewPID(ctx.Self().Address, paths.Builder(a.builder))
+	if !d.watching[pid.Id] {
+		d.watching[pid.Id] = true
+		ctx.Watch(pid)
+	}
+	d.attempts++
+	attempt := d.attempts
+	d.asking[attempt] = a
+	ask.Async(ctx, pid, &messages.StartBuild{Brids: a.brids, Worker: a.worker}, StartTimeout, func(_ *emptypb.Empty, err error) {
+		if _, ok := d.asking[attempt]; !ok {
+			return // its builder stopped meanwhile: already given up
+		}
+		delete(d.asking, attempt)
+		if err != nil {
+			d.notStarted(a, err)
+			d.distribute(ctx)
+		}
+	})
+}
+
+// builderGone gives up the builds asked of the builder at pid, which has
+// stopped: it will not answer.
+func (d *brd) builderGone(pid *actor.PID) {
+	delete(d.watching, pid.Id)
+	for attempt, a := range d.asking {
+		if paths.Builder(a.builder) == pid.Id {
+			delete(d.asking, attempt)
+			d.notStarted(a, errors.New("the builder stopped"))
+		}
+	}
+}
+
+// notStarted frees what brd reserved for a build its builder did not start,
+// and wakes the builders that may use the freed worker, but not that one.
+func (d *brd) notStarted(a assignment, why error) {
+	d.rt.Log.Warn("brd: the builder did not start the build; its requests wait", slog.String("builder", a.builder),
+		slog.String("worker", a.worker), service.IDs("brids", a.brids), slog.Any("error", why))
+	for _, id := range a.brids {
+		delete(d.claiming, id)
+	}
+	if d.release(a.builder, a.worker) {
+		d.wake()
+	}
+	d.wake(d.buildersOf(a.worker)...)
+	delete(d.pending, a.builder)
 }
 
 // index returns cfg's builders and locks by name, made once per config.

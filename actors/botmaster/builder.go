@@ -1,10 +1,11 @@
 package botmaster
 
 import (
-	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
@@ -17,11 +18,19 @@ import (
 // asks for as a child actor, `build:BRID`, on the builder's config as it is
 // when the build starts (a reconfig does not change a running build).
 //
-// It accepts its messages.BuilderConfig (in place), messages.StartBuild,
-// and messages.Retire: removed from the config, it starts no more builds
-// (a build brd had already asked for is given back), lets its
-// running builds finish and complete their requests (Buildbot wedges them),
-// and then stops.
+// It accepts its messages.BuilderConfig (in place), messages.StartBuild
+// (from brd, answered at once: google.protobuf.Empty once the build is
+// spawned, a messages.ControlError when it will not run it), and
+// messages.Retire: removed from the config, it starts no more builds (it
+// refuses those brd still asks for), lets its running builds finish and
+// complete their requests (Buildbot wedges them), and then stops.
+//
+// It wakes brd for itself as it starts and when a build's actor is gone,
+// for the starts it refused meanwhile: a builder removed and added again
+// starts once its retiring namesake has stopped, which refused what brd
+// asked of it; a build that ended RETRY gives its requests back before its
+// actor has stopped, and their next start is refused while the name is
+// taken.
 type builderActor struct {
 	rt       *service.Runtime
 	cell     *service.Cell[*messages.BuilderConfig]
@@ -38,6 +47,10 @@ func (b *builderActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		b.publish(ctx)
 		cfg := b.cell.Load()
+		// brd may have asked for a build while the namesake this builder
+		// waited for (a builder removed and added again) was retiring, and
+		// been refused: the requests may run now.
+		ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: []string{cfg.GetName()}})
 		cmd := &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{
 			Name: cfg.GetName(), Description: cfg.GetDescription(), Tags: cfg.GetTags()}}}
 		db.Submit(ctx, cmd, func(_ *messages.CommandResult, err error) {
@@ -50,27 +63,42 @@ func (b *builderActor) Receive(ctx actor.Context) {
 	case *messages.Retire:
 		b.retiring = true
 		b.maybeRetire(ctx)
-	case *actor.Terminated:
+	case *actor.Terminated: // a build's actor is gone
 		b.maybeRetire(ctx)
+		if !b.retiring {
+			// A start brd asked for while it was stopping was refused (the
+			// name was still taken): its requests may run now.
+			ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: []string{b.cell.Load().GetName()}})
+		}
 	case *messages.StartBuild:
-		cfg := b.cell.Load()
-		if b.retiring {
-			b.giveBack(ctx, cfg, m, errors.New("the builder is being removed"))
-			return
-		}
-		name := paths.BuildName(m.GetBrids()[0])
-		_, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) })
-		if err != nil {
-			b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
-			b.giveBack(ctx, cfg, m, err)
-		}
+		b.start(ctx, m)
 	}
 }
 
-// giveBack frees brd's reservation for a build it will not run (its
-// requests were never claimed: the build claims them as it starts).
-func (b *builderActor) giveBack(ctx actor.Context, cfg *messages.BuilderConfig, m *messages.StartBuild, why error) {
-	ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), claimDone{builder: cfg.GetName(), worker: m.GetWorker(), brids: m.GetBrids(), err: why})
+// start spawns the build brd asks for and answers brd; a build it will not
+// run is refused (its requests were never claimed: the build claims them
+// as it starts), and brd frees what it reserved for it.
+func (b *builderActor) start(ctx actor.Context, m *messages.StartBuild) {
+	cfg := b.cell.Load()
+	refuse := func(why string) {
+		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_FAILED,
+			Message: fmt.Sprintf("builder %s: %s", cfg.GetName(), why)})
+	}
+	switch {
+	case b.retiring:
+		refuse("it is being removed")
+		return
+	case len(m.GetBrids()) == 0:
+		refuse("a build needs a build request")
+		return
+	}
+	name := paths.BuildName(m.GetBrids()[0])
+	if _, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) }); err != nil {
+		b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
+		refuse(err.Error())
+		return
+	}
+	service.Respond(ctx, &emptypb.Empty{})
 }
 
 // maybeRetire stops a retiring builder once no build runs.

@@ -8,13 +8,14 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// command runs cmd on the build's worker, writing its output to log (when
-// not nil) as it comes, and returns how it completed and the last 4 KiB of
-// its stdout. A StopBuild meanwhile interrupts it.
+// command runs cmd on the build's worker, for the build's builder (paths
+// are relative to its builddir), writing its output to log (when not nil)
+// as it comes, and returns how it completed and the last 4 KiB of its
+// stdout. A StopBuild meanwhile interrupts it.
 func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.CommandComplete, []byte, error) {
 	r.seq++
 	out := &commandOutput{id: fmt.Sprintf("%d.%d", r.buildid, r.seq)}
-	cmd.CommandId = out.id
+	cmd.CommandId, cmd.Builder, cmd.Builddir = out.id, r.cfg.GetName(), r.cfg.GetBuilddir()
 	r.system.Root.RequestWithCustomSender(r.workerPID(), cmd, r.self)
 	flusher := newLogFlusher(log)
 	defer flusher.timer.Stop()
@@ -42,9 +43,9 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 			return nil, nil, err
 		}
 	}
-	// The worker writes "program finished with exit code N" and the like
-	// itself; the master adds what only it knows.
-	if log != nil && out.done.GetLostConnection() {
+	// The connection adds "program finished with exit code N" (as
+	// Buildbot's master does); what went wrong otherwise is added here.
+	if log != nil && out.done.GetError() != "" {
 		log.later(headerLines(out.done.GetError()))
 	}
 	return out.done, out.tail, nil

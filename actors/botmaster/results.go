@@ -16,7 +16,7 @@ func commandResults(c *messages.CommandComplete, decodeRC map[int32]messages.Ste
 		return state.ResultRetry
 	case c.GetInterrupted():
 		return state.ResultCancelled
-	case c.GetError() != "" && c.GetRc() == -1 && !c.GetTimedOut() && !c.GetMaxTimeExceeded():
+	case c.GetError() != "" && c.GetRc() == -1:
 		return state.ResultException
 	}
 	if len(decodeRC) == 0 {

@@ -18,7 +18,7 @@ func TestCommandResults(t *testing.T) {
 	}{
 		{&messages.CommandComplete{Rc: 0}, nil, state.ResultSuccess},
 		{&messages.CommandComplete{Rc: 3}, nil, state.ResultFailure},
-		{&messages.CommandComplete{Rc: -1, TimedOut: true, Error: "timed out"}, nil, state.ResultFailure},
+		{&messages.CommandComplete{Rc: -1}, nil, state.ResultFailure},
 		{&messages.CommandComplete{Rc: -1, Error: "workdir missing"}, nil, state.ResultException},
 		{&messages.CommandComplete{Rc: -1, Interrupted: true}, nil, state.ResultCancelled},
 		{&messages.CommandComplete{Rc: -1, LostConnection: true, Error: "lost"}, nil, state.ResultRetry},
@@ -26,7 +26,7 @@ func TestCommandResults(t *testing.T) {
 		{&messages.CommandComplete{Rc: 0}, warnOn1, state.ResultSuccess},
 		{&messages.CommandComplete{Rc: 1}, warnOn1, state.ResultWarnings},
 		{&messages.CommandComplete{Rc: 2}, warnOn1, state.ResultFailure},
-		{&messages.CommandComplete{Rc: -1, TimedOut: true, Error: "timed out"}, warnOn1, state.ResultSkipped},
+		{&messages.CommandComplete{Rc: -1}, warnOn1, state.ResultSkipped},
 		{&messages.CommandComplete{Rc: 0}, map[int32]messages.StepResult{1: messages.StepResult_STEP_RESULT_SUCCESS}, state.ResultFailure},
 		{&messages.CommandComplete{Rc: 7}, map[int32]messages.StepResult{7: messages.StepResult_STEP_RESULT_CANCELLED}, state.ResultCancelled},
 		// Interrupted or lost, the exit code does not count.

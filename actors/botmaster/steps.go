@@ -2,7 +2,6 @@ package botmaster
 
 import (
 	"fmt"
-	"path"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -48,6 +47,9 @@ func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 			Buildid: r.buildid, Properties: []*messages.Property{r.props.get(k.SetProperty.GetProperty())}}}}); err == nil {
 			err = log.header(fmt.Sprintf("property %s set to %s", k.SetProperty.GetProperty(), jsonString(value)))
 		}
+	case *messages.StepConfig_FileUpload, *messages.StepConfig_DirectoryUpload, *messages.StepConfig_FileDownload,
+		*messages.StepConfig_StringDownload, *messages.StepConfig_MakeDirectory, *messages.StepConfig_RemoveDirectory:
+		results, err = r.transfer(log, cfg)
 	default:
 		results = state.ResultException
 		err = log.header(fmt.Sprintf("%T steps are not supported", k))
@@ -94,11 +96,12 @@ func (r *runner) startStep(step *messages.AddStep) ([]uint64, error) {
 	return res.GetIds(), nil
 }
 
-// workdir is a step's directory, relative to the worker's basedir: the
-// builder's builddir, then the step's workdir (default "build").
+// workdir is a step's directory, relative to the builder's builddir on the
+// worker: the step's workdir, properties interpolated (default "build", as
+// Buildbot's).
 func (r *runner) workdir(dir string) string {
 	if dir == "" {
-		dir = "build"
+		return "build"
 	}
-	return path.Join(r.cfg.GetBuilddir(), r.props.interpolate(dir))
+	return r.props.interpolate(dir)
 }

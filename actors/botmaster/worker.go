@@ -1,92 +1,90 @@
 package botmaster
 
 import (
-	"context"
-	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"log/slog"
-	"maps"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/eventstream"
-	"github.com/asynkron/protoactor-go/remote"
 	"github.com/asynkron/protoactor-go/scheduler"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
-	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// PingTimeout bounds how long a connected worker has to answer before a
-// second login for its name replaces it (Buildbot's PING_TIMEOUT); a worker
-// with a shorter keepalive interval has that long.
-const PingTimeout = 10 * time.Second
-
-// The worker actor's own timer messages.
+// The worker actor's own messages.
 type (
-	keepaliveCheck struct{}
-	pingExpired    struct{ session string }
-	missingCheck   struct{ since time.Time }
-	endpointLost   struct{ address string }
+	missingCheck struct{ since time.Time }
 	// workerBuild is sent by a build on this worker when it starts (+1)
 	// and when it ends (-1).
 	workerBuild struct{ delta int }
 )
 
 // workerActor is the master's side of one configured worker
-// (`worker:NAME`, Buildbot's Worker and its connection). It holds at most one
-// connection, runs commands on it for builds, and detaches it when the
-// worker goes quiet, leaves, or its connection breaks.
+// (`worker:NAME`, Buildbot's Worker). It holds at most one connection: the
+// actor of a live connection under pbmanager (`master/pbmanager/conn:NAME`),
+// which speaks the worker's protocol. It sends that connection the commands
+// of the builds on the worker, and lets it go when it ends, when an operator
+// kills the worker, or when the worker leaves the config.
 //
-// It accepts messages.WorkerControlRequest (pause, unpause, stop once its
-// builds end, kill; from botmaster, which checked the token), its
-// messages.WorkerConfig (in place), messages.Retire (removed
-// from the config: it is detached, and stops, once no build runs on it),
-// messages.AttachWorker
-// from pbmanager, messages.FromWorker (forwarded by pbmanager: keepalives,
-// command updates, detach), and messages.StartCommand /
-// messages.InterruptCommand from the master's own actors: the sender of a
-// StartCommand gets every messages.CommandUpdate for it, ending with one
-// complete; when the connection is lost first, that complete says
-// lost_connection.
+// It accepts, from the worker's connection (each naming the connection's
+// actor): messages.AttachWorker (answered at once: pbmanager has already
+// refused a duplicate login),
+// messages.WorkerReady (the worker takes builds from now on) and
+// messages.ConnectionLost (answered once the worker is detached and brd
+// told, so that the connection completes its commands as lost only after).
+// From builds: messages.StartCommand and messages.InterruptCommand, passed
+// on to the connection (a StartCommand keeps its sender, the build, which
+// gets the CommandUpdates; without a connection it gets a complete saying
+// lost_connection at once). From brd: messages.WorkerQuarantine. From
+// botmaster (which checked the token): messages.WorkerControlRequest (pause;
+// unpause, which also ends a quarantine; stop once its builds end; kill).
+// From its parent: its messages.WorkerConfig (in place) and messages.Retire
+// (removed from the config: it lets the connection go, and stops, once no
+// build runs on it). Its state (paused, graceful, the quarantine) is
+// recorded in the workers table.
 type workerActor struct {
 	rt   *service.Runtime
 	cell *service.Cell[*messages.WorkerConfig]
 	now  func() time.Time
 
-	conn     *connection
-	lost     time.Time              // when the last connection went
-	pending  *messages.AttachWorker // a second login, while the first is pinged
-	commands map[string]*actor.PID  // running command id → who asked
-	builds   int                    // builds running on the worker
-	retiring bool                   // removed by a reconfig: detach and stop once no build runs
-	paused   bool                   // takes no new builds (pause, or stop)
+	conn       *connection
+	lost       time.Time // when the last connection went
+	builds     int       // builds running on the worker
+	retiring   bool      // removed by a reconfig: detach and stop once no build runs
+	paused     bool      // takes no new builds (pause, or stop)
+	stopping   bool      // shut down once no build runs (graceful stop)
+	quarantine struct {
+		until   time.Time
+		timeout time.Duration
+	}
 	// shuttingDown: the actor is stopping with the master; the next
 	// start's housekeeping forgets the connection.
 	shuttingDown bool
-	stopping     bool // shut down once no build runs (graceful stop)
-	sub          *eventstream.Subscription
-	ticker       scheduler.CancelFunc
 	timers       *scheduler.TimerScheduler
+	// The worker's row in the state, once found, and its writes in
+	// flight or waiting: they go in order.
+	workerid uint64
+	writes   []pendingWrite
 }
 
 type connection struct {
-	session string
-	worker  *actor.PID // the `worker` actor of the worker process
-	info    *messages.WorkerInfo
-	since   time.Time
-	heard   time.Time
+	pid      *actor.PID // the connection's actor
+	remote   string
+	protocol string
+	ready    bool
+	info     *messages.WorkerInfo
+	since    time.Time
 }
 
 func newWorkerActor(rt *service.Runtime, cell *service.Cell[*messages.WorkerConfig]) actor.Actor {
-	return &workerActor{rt: rt, cell: cell, now: time.Now, commands: map[string]*actor.PID{}}
+	return &workerActor{rt: rt, cell: cell, now: time.Now}
 }
 
 // Receive implements actor.Actor.
@@ -94,26 +92,16 @@ func (w *workerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		w.timers = scheduler.NewTimerScheduler(ctx)
-		self, root := ctx.Self(), ctx.ActorSystem().Root
-		w.sub = ctx.ActorSystem().EventStream.Subscribe(func(ev any) {
-			if e, ok := ev.(*remote.EndpointTerminatedEvent); ok {
-				root.Send(self, endpointLost{address: e.Address})
-			}
-		})
-		k := w.keepalive()
-		w.ticker = w.timers.SendRepeatedly(k, k, self, keepaliveCheck{})
+		w.restore(ctx)
 		w.publish(ctx)
 	case *actor.Stopping:
 		w.shuttingDown = true
-		ctx.ActorSystem().EventStream.Unsubscribe(w.sub)
-		w.ticker()
 		if w.conn != nil {
-			w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Print{Print: "the master no longer has this worker"}})
-			w.detach(ctx, "removed from the config, or the master is stopping", false)
+			w.letGo(ctx, "removed from the config, or the master is stopping", false)
 		}
 	case *messages.WorkerConfig:
 		w.publish(ctx)
-		w.tellBRD(ctx)
+		w.tellBRD(ctx, false)
 	case *messages.Retire:
 		w.retiring = true
 		w.maybeRetire(ctx)
@@ -125,29 +113,30 @@ func (w *workerActor) Receive(ctx actor.Context) {
 		w.control(ctx, m)
 	case *messages.AttachWorker:
 		w.attach(ctx, m)
-	case *messages.FromWorker:
-		w.fromWorker(ctx, m)
+	case *messages.WorkerReady:
+		w.ready(ctx, m)
+	case *messages.ConnectionLost:
+		if w.conn != nil && w.conn.pid.Id == m.GetConnection() {
+			w.detach(ctx, m.GetReason())
+		}
+		service.Respond(ctx, &messages.ConnectionLostResponse{})
+	case *actor.Terminated:
+		if w.conn != nil && w.conn.pid.Equal(m.Who) {
+			w.detach(ctx, "the connection's actor stopped")
+		}
 	case *messages.StartCommand:
 		w.start(ctx, m)
 	case *messages.InterruptCommand:
-		if w.conn != nil && w.commands[m.GetCommandId()] != nil {
-			w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Interrupt{Interrupt: m}})
+		if w.conn != nil {
+			ctx.Send(w.conn.pid, m)
 		}
-	case keepaliveCheck:
-		if w.conn != nil && w.now().Sub(w.conn.heard) > 3*w.keepalive() {
-			w.detach(ctx, "no keepalive for "+(3*w.keepalive()).String(), true)
+	case *messages.WorkerQuarantine:
+		w.quarantine.until, w.quarantine.timeout = time.Time{}, 0
+		if m.GetUntil() != nil {
+			w.quarantine.until, w.quarantine.timeout = m.GetUntil().AsTime(), m.GetTimeout().AsDuration()
 		}
-	case pingExpired:
-		if w.pending != nil && w.pending.GetSession() == m.session {
-			p := w.pending
-			w.pending = nil
-			w.detach(ctx, "a new connection logged in and this one did not answer a ping", true)
-			w.accept(ctx, p)
-		}
-	case endpointLost:
-		if w.conn != nil && w.conn.worker.GetAddress() == m.address {
-			w.detach(ctx, "connection lost", false)
-		}
+		w.publish(ctx)
+		w.recordState(ctx)
 	case missingCheck:
 		if w.conn == nil && m.since.Equal(w.lost) {
 			w.rt.Log.Warn("worker is missing", slog.String("worker", w.name()),
@@ -158,198 +147,137 @@ func (w *workerActor) Receive(ctx actor.Context) {
 
 func (w *workerActor) name() string { return w.cell.Load().GetName() }
 
-// maybeRetire detaches and stops a retiring worker once no build runs on it.
+// restore takes the worker's paused from the state, as Buildbot does; a
+// graceful stop or a quarantine does not outlive the master that decided
+// it, and is cleared.
+func (w *workerActor) restore(ctx actor.Context) {
+	row, _ := state.First(w.rt.DB.Read(), state.TableWorkers, state.IndexName, w.name()).(*messages.Worker)
+	if row == nil {
+		return
+	}
+	w.paused = row.GetPaused()
+	if row.GetGraceful() || row.GetQuarantineUntil() != 0 {
+		w.recordState(ctx)
+	}
+}
+
+// maybeRetire lets the connection go and stops a retiring worker once no
+// build runs on it.
 func (w *workerActor) maybeRetire(ctx actor.Context) {
 	if !w.retiring || w.builds > 0 {
 		return
 	}
 	if w.conn != nil {
-		w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Print{Print: "the master no longer has this worker"}})
-		w.detach(ctx, "removed from the config", true)
+		w.letGo(ctx, "removed from the config", false)
 	}
 	ctx.Stop(ctx.Self())
 }
 
-// keepalive is how often the worker must show it is alive. A changed
-// interval applies to the next connection and the next checks.
-func (w *workerActor) keepalive() time.Duration {
-	if k := w.cell.Load().GetKeepaliveInterval().AsDuration(); k > 0 {
-		return k
-	}
-	return config.DefaultKeepalive
+// letGo detaches the connection and has it close, telling the worker why.
+func (w *workerActor) letGo(ctx actor.Context, why string, shutdown bool) {
+	ctx.Send(w.conn.pid, &messages.CloseConnection{Reason: why, Message: "the master has let this worker go: " + why, Shutdown: shutdown})
+	w.detach(ctx, why)
 }
 
-// attach takes a new login: at once when the worker is not connected;
-// otherwise the connected one is pinged, and the new one is refused if it
-// answers in time (Buildbot's duplicate-connection check).
+// attach takes a logged-in connection. pbmanager lets one through per
+// worker at a time, so another live connection means a connection's actor
+// that has not said it is gone: the newer one wins.
 func (w *workerActor) attach(ctx actor.Context, m *messages.AttachWorker) {
+	switch {
+	case w.retiring:
+		service.Respond(ctx, &messages.AttachWorkerResponse{Error: "worker " + w.name() + " is being removed from the config"})
+		return
+	case w.conn != nil && w.conn.pid.Id != m.GetConnection():
+		w.detach(ctx, "replaced by a new connection")
+	}
 	if w.conn == nil {
-		w.accept(ctx, m)
-		return
+		pid := actor.NewPID(ctx.Self().Address, m.GetConnection())
+		w.conn = &connection{pid: pid, remote: m.GetRemote(), protocol: m.GetProtocol()}
+		ctx.Watch(pid)
 	}
-	if w.pending != nil {
-		w.refuse(ctx, m, "another login for this worker is being decided")
-		return
-	}
-	w.pending = m
-	w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Keepalive{Keepalive: &messages.Keepalive{}}})
-	w.timers.SendOnce(min(PingTimeout, w.keepalive()), ctx.Self(), pingExpired{session: m.GetSession()})
+	service.Respond(ctx, &messages.AttachWorkerResponse{Ok: true})
 }
 
-func (w *workerActor) accept(ctx actor.Context, m *messages.AttachWorker) {
-	now := w.now()
-	w.conn = &connection{session: m.GetSession(), worker: actor.NewPID(m.GetAddress(), paths.WorkerAgent), info: m.GetInfo(),
-		since: now, heard: now}
+// ready: the connection has the worker's info and builder list.
+func (w *workerActor) ready(ctx actor.Context, m *messages.WorkerReady) {
+	if w.conn == nil || w.conn.pid.Id != m.GetConnection() {
+		return
+	}
+	w.conn.ready, w.conn.info, w.conn.since = true, m.GetInfo(), w.now()
 	w.record(ctx, true)
-	w.rt.Log.Info("worker attached", slog.String("worker", w.name()), slog.String("from", m.GetAddress()),
-		slog.String("basedir", m.GetInfo().GetBasedir()))
-	ctx.Send(actor.NewPID(m.GetReplyAddress(), m.GetReplyId()), &messages.WorkerLoginResponse{
-		Ok: true, Session: m.GetSession(), KeepaliveInterval: durationpb.New(w.keepalive())})
+	w.rt.Log.Info("worker attached", slog.String("worker", w.name()), slog.String("from", w.conn.remote),
+		slog.String("protocol", w.conn.protocol), slog.String("basedir", m.GetInfo().GetBasedir()),
+		slog.String("version", m.GetInfo().GetVersion()))
 	w.publish(ctx)
-	w.tellBRD(ctx)
+	w.tellBRD(ctx, false)
+	w.maybeStop(ctx)
 }
 
 // tellBRD tells the distributor whether this worker can take builds.
-func (w *workerActor) tellBRD(ctx actor.Context) {
-	ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.WorkerAvailable{Worker: w.name(), Connected: w.conn != nil,
-		MaxBuilds: w.cell.Load().GetMaxBuilds(), Paused: w.paused})
+func (w *workerActor) tellBRD(ctx actor.Context, endQuarantine bool) {
+	ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.WorkerAvailable{Worker: w.name(),
+		Connected: w.conn != nil && w.conn.ready, MaxBuilds: w.cell.Load().GetMaxBuilds(), Paused: w.paused,
+		EndQuarantine: endQuarantine})
 }
 
 // control pauses, unpauses, stops or kills the worker (Buildbot's worker
 // control actions), and answers with its state.
 func (w *workerActor) control(ctx actor.Context, m *messages.WorkerControlRequest) {
 	w.rt.Log.Info("worker control", slog.String("worker", w.name()), slog.String("action", m.GetAction().String()))
+	endQuarantine := false
 	switch m.GetAction() {
 	case messages.WorkerAction_WORKER_ACTION_PAUSE:
 		w.paused = true
 	case messages.WorkerAction_WORKER_ACTION_UNPAUSE:
-		w.paused, w.stopping = false, false
+		// Buildbot's unpause also stops the quarantine timer.
+		w.paused, w.stopping, endQuarantine = false, false, true
+		w.quarantine.until, w.quarantine.timeout = time.Time{}, 0
 	case messages.WorkerAction_WORKER_ACTION_STOP:
 		w.paused, w.stopping = true, true
 		w.maybeStop(ctx)
 	case messages.WorkerAction_WORKER_ACTION_KILL:
 		if w.conn != nil {
-			w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Shutdown{Shutdown: &messages.WorkerShutdown{}}})
-			w.detach(ctx, "killed by an operator", false)
+			w.letGo(ctx, "killed by an operator", true)
 		}
 	}
-	w.tellBRD(ctx)
+	w.tellBRD(ctx, endQuarantine)
 	w.publish(ctx)
+	w.recordState(ctx)
 	service.Respond(ctx, &messages.WorkerControlResponse{Connected: w.conn != nil, Paused: w.paused})
 }
 
 // maybeStop shuts a stopping worker down once no build runs on it.
 func (w *workerActor) maybeStop(ctx actor.Context) {
-	if !w.stopping || w.builds > 0 || w.conn == nil {
+	if !w.stopping || w.builds > 0 || w.conn == nil || !w.conn.ready {
 		return
 	}
-	w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Shutdown{Shutdown: &messages.WorkerShutdown{Graceful: true}}})
+	ctx.Send(w.conn.pid, &messages.ShutdownWorker{})
 	w.stopping = false // a worker that logs in again takes builds once unpaused
 }
 
-// record notes the connection in the state (workers.connected_to), in the
-// background: the worker's row is found or added by name first.
-func (w *workerActor) record(ctx actor.Context, connected bool) {
-	if w.shuttingDown {
-		return
-	}
-	info := ""
-	if w.conn != nil {
-		if b, err := protojson.Marshal(w.conn.info); err == nil {
-			info = string(b)
-		}
-	}
-	name, masterid, log := w.name(), w.rt.MasterID, w.rt.Log
-	system := ctx.ActorSystem()
-	go func() {
-		res, err := db.Call(context.Background(), system, &messages.Command{Kind: &messages.Command_FindOrAddWorker{FindOrAddWorker: &messages.FindOrAddWorker{Name: name}}})
-		if err == nil {
-			cmd := &messages.Command{Kind: &messages.Command_WorkerDisconnected{WorkerDisconnected: &messages.WorkerDisconnected{
-				Workerid: res.GetId(), Masterid: masterid}}}
-			if connected {
-				cmd = &messages.Command{Kind: &messages.Command_WorkerConnected{WorkerConnected: &messages.WorkerConnected{
-					Workerid: res.GetId(), Masterid: masterid, InfoJson: info}}}
-			}
-			_, err = db.Call(context.Background(), system, cmd)
-		}
-		if err != nil && !errors.Is(err, state.ErrClosed) {
-			log.Warn("worker: cannot record the connection in the state", slog.String("worker", name), slog.Any("error", err))
-		}
-	}()
-}
-
-func (w *workerActor) refuse(ctx actor.Context, m *messages.AttachWorker, why string) {
-	w.rt.Log.Warn("worker login refused", slog.String("worker", w.name()), slog.String("from", m.GetAddress()),
-		slog.String("reason", why))
-	ctx.Send(actor.NewPID(m.GetReplyAddress(), m.GetReplyId()), &messages.WorkerLoginResponse{Error: "login refused: " + why})
-	ctx.Send(pbmanagerPID(ctx), &messages.SessionClosed{Session: m.GetSession()})
-}
-
-func (w *workerActor) fromWorker(ctx actor.Context, m *messages.FromWorker) {
-	if w.conn == nil || subtle.ConstantTimeCompare([]byte(m.GetSession()), []byte(w.conn.session)) != 1 {
-		return // a session this actor has let go; pbmanager is being told
-	}
-	w.conn.heard = w.now()
-	switch k := m.GetKind().(type) {
-	case *messages.FromWorker_Keepalive:
-		if p := w.pending; p != nil {
-			w.pending = nil
-			w.refuse(ctx, p, "worker "+w.name()+" is already connected from "+w.conn.worker.GetAddress())
-		}
-	case *messages.FromWorker_Update:
-		id := k.Update.GetCommandId()
-		to := w.commands[id]
-		if to == nil {
-			return
-		}
-		if k.Update.GetComplete() != nil {
-			delete(w.commands, id)
-			defer w.publish(ctx)
-		}
-		ctx.Send(to, k.Update)
-	case *messages.FromWorker_Detach:
-		w.detach(ctx, "the worker detached: "+k.Detach, false)
-	}
-}
-
-// start runs a command on the worker for its sender.
+// start passes a build's command to the connection, keeping the build as
+// its sender.
 func (w *workerActor) start(ctx actor.Context, m *messages.StartCommand) {
-	id := m.GetCommandId()
-	fail := func(why string, lost bool) {
-		service.Respond(ctx, &messages.CommandUpdate{CommandId: id, Kind: &messages.CommandUpdate_Complete{
-			Complete: &messages.CommandComplete{Rc: -1, Error: why, LostConnection: lost}}})
-	}
-	switch {
-	case ctx.Sender() == nil:
-		return
-	case w.conn == nil:
-		fail("worker "+w.name()+" is not connected", true)
-		return
-	case id == "" || w.commands[id] != nil:
-		fail("command id "+id+" is empty or already running", false)
+	if ctx.Sender() == nil {
 		return
 	}
-	w.commands[id] = ctx.Sender()
-	w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Start{Start: m}})
-	w.publish(ctx)
+	if w.conn == nil || !w.conn.ready {
+		service.Respond(ctx, &messages.CommandUpdate{CommandId: m.GetCommandId(), Kind: &messages.CommandUpdate_Complete{
+			Complete: &messages.CommandComplete{Rc: -1, Error: "worker " + w.name() + " is not connected", LostConnection: true}}})
+		return
+	}
+	ctx.Forward(w.conn.pid)
 }
 
-// detach lets the connection go: its running commands complete as lost,
-// pbmanager forgets the session, and the missing timer starts.
-// A worker that may not know (tell) is sent ToWorker.detached, so that it
-// logs in again at once.
-func (w *workerActor) detach(ctx actor.Context, why string, tell bool) {
+// detach lets the connection go: the missing timer starts, the state and
+// brd learn the worker is gone.
+func (w *workerActor) detach(ctx actor.Context, why string) {
 	if w.conn == nil {
 		return
 	}
-	w.rt.Log.Info("worker detached", slog.String("worker", w.name()), slog.String("from", w.conn.worker.GetAddress()),
+	w.rt.Log.Info("worker detached", slog.String("worker", w.name()), slog.String("from", w.conn.remote),
 		slog.String("reason", why))
-	ctx.Send(pbmanagerPID(ctx), &messages.SessionClosed{Session: w.conn.session})
-	if tell {
-		w.send(ctx, &messages.ToWorker{Kind: &messages.ToWorker_Detached{Detached: why}})
-	}
-	running := maps.Clone(w.commands)
-	clear(w.commands)
+	ctx.Unwatch(w.conn.pid)
 	w.conn = nil
 	w.lost = w.now()
 	if mt := w.cell.Load().GetMissingTimeout().AsDuration(); mt > 0 {
@@ -357,17 +285,110 @@ func (w *workerActor) detach(ctx actor.Context, why string, tell bool) {
 	}
 	w.publish(ctx)
 	w.record(ctx, false)
-	w.tellBRD(ctx)
-	// Last, once the state says detached: the builds learn their commands are lost.
-	for id, to := range running {
-		ctx.Send(to, &messages.CommandUpdate{CommandId: id, Kind: &messages.CommandUpdate_Complete{
-			Complete: &messages.CommandComplete{Rc: -1, Error: "lost the connection to worker " + w.name() + ": " + why, LostConnection: true}}})
+	w.tellBRD(ctx, false)
+}
+
+// record notes the connection in the state (workers.connected_to, with the
+// worker's info), in the background: the worker's row is found or added by
+// name first.
+func (w *workerActor) record(ctx actor.Context, connected bool) {
+	if w.shuttingDown {
+		return
+	}
+	masterid := w.rt.MasterID
+	info := ""
+	if connected {
+		info = infoJSON(w.conn.info)
+	}
+	w.write(ctx, "record the connection", func(workerid uint64) *messages.Command {
+		if connected {
+			return &messages.Command{Kind: &messages.Command_WorkerConnected{WorkerConnected: &messages.WorkerConnected{
+				Workerid: workerid, Masterid: masterid, InfoJson: info}}}
+		}
+		return &messages.Command{Kind: &messages.Command_WorkerDisconnected{WorkerDisconnected: &messages.WorkerDisconnected{
+			Workerid: workerid, Masterid: masterid}}}
+	})
+}
+
+// recordState notes paused, graceful and the quarantine in the state.
+func (w *workerActor) recordState(ctx actor.Context) {
+	if w.shuttingDown {
+		return
+	}
+	st := &messages.SetWorkerState{Paused: w.paused, Graceful: w.stopping}
+	if !w.quarantine.until.IsZero() {
+		st.QuarantineUntil, st.QuarantineTimeout = w.quarantine.until.Unix(), int64(w.quarantine.timeout/time.Second)
+	}
+	w.write(ctx, "record its state", func(workerid uint64) *messages.Command {
+		st.Workerid = workerid
+		return &messages.Command{Kind: &messages.Command_SetWorkerState{SetWorkerState: st}}
+	})
+}
+
+// write writes the command cmd makes for the worker's row, through the db
+// service, after the writes before it (one at a time: the db service does
+// not keep the order of commands in flight together). The row is found (or
+// added) by name once. A failure is logged.
+func (w *workerActor) write(ctx actor.Context, what string, cmd func(workerid uint64) *messages.Command) {
+	w.writes = append(w.writes, pendingWrite{what, cmd})
+	if len(w.writes) == 1 {
+		w.nextWrite(ctx)
 	}
 }
 
-func (w *workerActor) send(ctx actor.Context, m *messages.ToWorker) {
-	m.Session = w.conn.session
-	ctx.Send(w.conn.worker, m)
+type pendingWrite struct {
+	what string
+	cmd  func(workerid uint64) *messages.Command
+}
+
+// nextWrite submits the first waiting write; its answer submits the next.
+func (w *workerActor) nextWrite(ctx actor.Context) {
+	if w.workerid == 0 {
+		db.Submit(ctx, &messages.Command{Kind: &messages.Command_FindOrAddWorker{
+			FindOrAddWorker: &messages.FindOrAddWorker{Name: w.name()}}}, func(res *messages.CommandResult, err error) {
+			if err != nil {
+				w.logWrite("find its row", err)
+				w.writes = nil
+				return
+			}
+			w.workerid = res.GetId()
+			w.nextWrite(ctx)
+		})
+		return
+	}
+	p := w.writes[0]
+	db.Submit(ctx, p.cmd(w.workerid), func(_ *messages.CommandResult, err error) {
+		if err != nil {
+			w.logWrite(p.what, err)
+		}
+		w.writes = w.writes[1:]
+		if len(w.writes) > 0 {
+			w.nextWrite(ctx)
+		}
+	})
+}
+
+func (w *workerActor) logWrite(what string, err error) {
+	if !errors.Is(err, state.ErrClosed) {
+		w.rt.Log.Warn("worker: cannot "+what+" in the state", slog.String("worker", w.name()), slog.Any("error", err))
+	}
+}
+
+// infoJSON is the workerinfo /api/v2/workers shows: Buildbot's admin, host,
+// access_uri and version, and more than Buildbot shows: numcpus, system,
+// basedir, protocol, and the worker's other info entries (the os_* fields
+// of its os-release; never its environment).
+func infoJSON(info *messages.WorkerInfo) string {
+	out := map[string]any{"admin": nil, "host": nil, "access_uri": nil, "version": info.GetVersion(),
+		"numcpus": info.GetNumcpus(), "system": info.GetSystem(), "basedir": info.GetBasedir(), "protocol": info.GetProtocol()}
+	for k, v := range info.GetInfo() {
+		out[k] = v
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 func (w *workerActor) publish(ctx actor.Context) {
@@ -375,13 +396,12 @@ func (w *workerActor) publish(ctx actor.Context) {
 	if n == nil {
 		return
 	}
-	st := &messages.WorkerState{Config: w.cell.Load(), RunningCommands: int32(len(w.commands)), Paused: w.paused, Stopping: w.stopping}
-	if c := w.conn; c != nil {
-		st.Connected, st.Address, st.Info, st.ConnectedSince = true, c.worker.GetAddress(), c.info, timestamppb.New(c.since)
+	st := &messages.WorkerState{Config: w.cell.Load(), Paused: w.paused, Stopping: w.stopping}
+	if c := w.conn; c != nil && c.ready {
+		st.Connected, st.Address, st.Info, st.ConnectedSince = true, c.remote, c.info, timestamppb.New(c.since)
+	}
+	if !w.quarantine.until.IsZero() {
+		st.QuarantineUntil, st.QuarantineTimeout = timestamppb.New(w.quarantine.until), durationpb.New(w.quarantine.timeout)
 	}
 	n.SetState(st)
-}
-
-func pbmanagerPID(ctx actor.Context) *actor.PID {
-	return actor.NewPID(ctx.ActorSystem().Address(), paths.PBManager)
 }

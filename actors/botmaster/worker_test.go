@@ -2,30 +2,30 @@ package botmaster_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/paths"
+	istate "github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// These tests drive the master's side of the worker protocol in process: a
-// test actor named `worker` stands where a buildworker's actor would be
-// (the master addresses it at the login's address, here the local one).
-
-const workersConfig = `
-workers:
-  - {name: w1, password: pw1, keepalive_interval: 1s}
-  - {name: nopass}
-`
+// These tests drive a worker's actor in process: a test actor stands where
+// the actor of its live connection (under pbmanager) would be, and says
+// what a connection says (AttachWorker, WorkerReady, ConnectionLost).
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -44,54 +44,57 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T) (*master.Master, *syncBuffer) {
-	t.Helper()
-	logs := &syncBuffer{}
-	return mastertest.Start(t, workersConfig, "", slog.New(slog.NewTextHandler(logs, nil))), logs
+// fakeConn is the test's connection of one worker: it attaches on start,
+// records what the worker's actor sends it, and, when instant, completes
+// every command at once with rc 0 (answering the build, the sender).
+type fakeConn struct {
+	worker   string
+	instant  bool
+	got      chan proto.Message
+	attached chan *messages.AttachWorkerResponse
+	started  chan time.Time // when set, the arrival of each command
 }
 
-// fakeWorker is the test's `worker` actor: it records what the master sends
-// and, unless mute, answers keepalives.
-type fakeWorker struct {
-	got     chan *messages.ToWorker
-	mu      sync.Mutex
-	mute    bool
-	session string
-}
-
-func (f *fakeWorker) Receive(ctx actor.Context) {
-	m, ok := ctx.Message().(*messages.ToWorker)
-	if !ok {
-		return
+func (f *fakeConn) Receive(ctx actor.Context) {
+	worker := actor.NewPID(ctx.Self().Address, paths.Worker(f.worker))
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.Request(worker, &messages.AttachWorker{Remote: "127.0.0.1:1", Protocol: "fake", Connection: ctx.Self().Id})
+	case *messages.AttachWorkerResponse:
+		if m.GetOk() {
+			ctx.Send(worker, &messages.WorkerReady{Connection: ctx.Self().Id, Info: &messages.WorkerInfo{Basedir: "/tmp/" + f.worker,
+				Version: "9.9", Info: map[string]string{"admin": "Ada <ada@example.com>"}}})
+		}
+		if f.attached != nil {
+			f.attached <- m
+		}
+	case *messages.StartCommand:
+		if f.started != nil {
+			f.started <- time.Now()
+		}
+		if f.instant {
+			ctx.Respond(&messages.CommandUpdate{CommandId: m.GetCommandId(), Kind: &messages.CommandUpdate_Complete{
+				Complete: &messages.CommandComplete{Rc: 0}}})
+			return
+		}
+		f.got <- m
+	case proto.Message:
+		if f.got != nil {
+			f.got <- m
+		}
 	}
-	f.mu.Lock()
-	mute, session := f.mute, f.session
-	f.mu.Unlock()
-	if m.GetKeepalive() != nil && !mute {
-		ctx.Send(actor.NewPID(ctx.Self().Address, paths.PBManager),
-			&messages.FromWorker{Session: session, Kind: &messages.FromWorker_Keepalive{Keepalive: &messages.Keepalive{}}})
-	}
-	f.got <- m
 }
 
-func spawnFake(t *testing.T, m *master.Master) *fakeWorker {
+// attach spawns a fake connection for worker and waits until the worker's
+// actor says it is connected.
+func attach(t testing.TB, m *master.Master, f *fakeConn) *actor.PID {
 	t.Helper()
-	f := &fakeWorker{got: make(chan *messages.ToWorker, 100)}
-	if _, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return f }), "worker"); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func login(t *testing.T, m *master.Master, name, password string) *messages.WorkerLoginResponse {
-	t.Helper()
-	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.PBManager),
-		&messages.WorkerLogin{Name: name, Password: password, ProtocolVersion: messages.ProtocolVersion_PROTOCOL_VERSION_1,
-			Info: &messages.WorkerInfo{Basedir: "/tmp/" + name}}, 30*time.Second).Result()
+	pid, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return f }), "fakeconn:"+f.worker)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.(*messages.WorkerLoginResponse)
+	testkit.Eventually(t, "worker "+f.worker+" connected", func() bool { return state(m, f.worker).GetConnected() })
+	return pid
 }
 
 func state(m *master.Master, name string) *messages.WorkerState {
@@ -103,144 +106,152 @@ func state(m *master.Master, name string) *messages.WorkerState {
 	return st
 }
 
-func TestLoginRefusals(t *testing.T) {
-	m, logs := start(t)
-	for _, c := range []struct{ name, password, logged string }{
-		{"nobody", "pw1", `reason="unknown worker name"`},
-		{"w1", "wrong", `reason="wrong password"`},
-		{"w1", "", `reason="wrong password"`},
-		{"nopass", "", `reason="the worker has no password in the config"`},
-	} {
-		res := login(t, m, c.name, c.password)
-		if res.GetOk() || res.GetSession() != "" || res.GetError() != "login refused: unknown worker name or wrong password" {
-			t.Errorf("%s/%q: %v", c.name, c.password, res)
-		}
-		if !strings.Contains(logs.String(), `msg="worker login refused" worker=`+c.name+` from=`) || !strings.Contains(logs.String(), c.logged) {
-			t.Errorf("%s/%q: the log does not say %s:\n%s", c.name, c.password, c.logged, logs.String())
-		}
-	}
-	res, _ := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.PBManager),
-		&messages.WorkerLogin{Name: "w1", Password: "pw1"}, 10*time.Second).Result()
-	if r := res.(*messages.WorkerLoginResponse); r.GetOk() || !strings.Contains(r.GetError(), "protocol version 1") {
-		t.Errorf("no protocol version: %v", r)
-	}
-	if strings.Contains(logs.String(), "pw1") || strings.Contains(logs.String(), "wrong") && !strings.Contains(logs.String(), "wrong password") {
-		t.Fatalf("a password reached the log:\n%s", logs.String())
-	}
-	if st := state(m, "w1"); st.GetConnected() {
-		t.Fatalf("connected after refusals: %v", st)
-	}
-}
-
-func TestLoginCommandsAndKeepalive(t *testing.T) {
-	m, logs := start(t)
-	f := spawnFake(t, m)
-	res := login(t, m, "w1", "pw1")
-	if !res.GetOk() || len(res.GetSession()) != 64 || res.GetKeepaliveInterval().AsDuration() != time.Second {
-		t.Fatalf("login: %v", res)
-	}
-	f.session = res.GetSession()
-	if st := state(m, "w1"); !st.GetConnected() || st.GetInfo().GetBasedir() != "/tmp/w1" || st.GetConfig().GetPassword() != "pw1" {
-		t.Fatalf("state %v", st)
-	}
-
-	// A command: the requester gets every update, in order, and then none.
+// requester is an actor that collects the CommandUpdates it is sent.
+func requester(t *testing.T, m *master.Master) (*actor.PID, chan *messages.CommandUpdate) {
 	updates := make(chan *messages.CommandUpdate, 10)
-	requester, _ := m.RT.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+	pid, err := m.RT.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
 		if u, ok := ctx.Message().(*messages.CommandUpdate); ok {
 			updates <- u
 		}
 	}), "requester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid, updates
+}
+
+// TestWorkerActorConnection: an attached connection gets the builds'
+// commands with the build as their sender; once it says it is lost, the
+// worker is detached before it is answered, and a command then completes as
+// lost at once.
+func TestWorkerActorConnection(t *testing.T) {
+	m := mastertest.Start(t, "workers: [{name: w1, password: pw1}]\n", "", nil)
+	f := &fakeConn{worker: "w1", got: make(chan proto.Message, 10)}
+	conn := attach(t, m, f)
+	if st := state(m, "w1"); st.GetInfo().GetBasedir() != "/tmp/w1" || st.GetAddress() != "127.0.0.1:1" {
+		t.Fatalf("state %v", st)
+	}
+	from, updates := requester(t, m)
 	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
 	m.RT.System.Root.RequestWithCustomSender(wpid, &messages.StartCommand{CommandId: "c1",
-		Command: &messages.StartCommand_Listdir{Listdir: &messages.PathCommand{Path: "."}}}, requester)
-	got := testkit.Recv(t, "a message to the worker", f.got)
-	if got.GetSession() != f.session || got.GetStart().GetCommandId() != "c1" || got.GetStart().GetListdir().GetPath() != "." {
-		t.Fatalf("the worker got %v", got)
+		Command: &messages.StartCommand_Listdir{Listdir: &messages.PathCommand{Path: "."}}}, from)
+	if got, ok := testkit.Recv(t, "a command at the connection", f.got).(*messages.StartCommand); !ok || got.GetCommandId() != "c1" {
+		t.Fatalf("the connection got %v", got)
 	}
-	pb := actor.NewPID(m.RT.System.Address(), paths.PBManager)
-	send := func(session string, u *messages.CommandUpdate) {
-		m.RT.System.Root.Send(pb, &messages.FromWorker{Session: session, Kind: &messages.FromWorker_Update{Update: u}})
+	lost, err := m.RT.System.Root.RequestFuture(wpid, &messages.ConnectionLost{Reason: "test", Connection: "another"}, time.Minute).Result()
+	if _, ok := lost.(*messages.ConnectionLostResponse); !ok || err != nil {
+		t.Fatalf("ConnectionLost: %v %v", lost, err)
 	}
-	send("not-the-session", &messages.CommandUpdate{CommandId: "c1", Outputs: []*messages.Output{{Data: []byte("forged")}}})
-	send(f.session, &messages.CommandUpdate{CommandId: "c1", Outputs: []*messages.Output{{Data: []byte("one")}}})
-	send(f.session, &messages.CommandUpdate{CommandId: "c1", Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{Files: []string{"a"}}}})
-	if u := testkit.Recv(t, "a command update", updates); len(u.GetOutputs()) != 1 || string(u.GetOutputs()[0].GetData()) != "one" {
-		t.Fatalf("first update %v (a forged session got through?)", u)
+	// It named another connection than the worker's: the connection stays.
+	if !state(m, "w1").GetConnected() {
+		t.Fatal("a ConnectionLost of another connection detached the worker")
 	}
-	if u := testkit.Recv(t, "a command update", updates); u.GetComplete() == nil || u.GetComplete().GetFiles()[0] != "a" {
-		t.Fatalf("second update %v", u)
+	if _, err := m.RT.System.Root.RequestFuture(wpid, &messages.ConnectionLost{Reason: "test", Connection: conn.Id}, time.Minute).Result(); err != nil {
+		t.Fatal(err)
 	}
-
-	// A second login for w1 while the first answers pings is refused; the
-	// first keeps its session.
-	res2 := login(t, m, "w1", "pw1")
-	if res2.GetOk() || !strings.Contains(res2.GetError(), "worker w1 is already connected") {
-		t.Fatalf("second login: %v", res2)
+	// Answered once detached.
+	if state(m, "w1").GetConnected() {
+		t.Fatal("still connected after the answer to ConnectionLost")
 	}
-	if st := state(m, "w1"); !st.GetConnected() {
-		t.Fatal("the first connection was harmed")
-	}
-	if !strings.Contains(logs.String(), "worker w1 is already connected") {
-		t.Fatalf("the refusal is not logged:\n%s", logs.String())
-	}
-
-	// A running command, then silence: after three keepalive intervals the
-	// worker is detached and the command completes as lost.
 	m.RT.System.Root.RequestWithCustomSender(wpid, &messages.StartCommand{CommandId: "c2",
-		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Argv: []string{"sleep", "100"}}}}, requester)
-	u := testkit.Recv(t, "a command update", updates)
-	if c := u.GetComplete(); c == nil || !c.GetLostConnection() || c.GetRc() != -1 || !strings.Contains(c.GetError(), "no keepalive") {
-		t.Fatalf("after silence: %v", u)
+		Command: &messages.StartCommand_Listdir{Listdir: &messages.PathCommand{Path: "."}}}, from)
+	if c := testkit.Recv(t, "the complete", updates).GetComplete(); !c.GetLostConnection() || c.GetRc() != -1 {
+		t.Fatalf("a command without a connection: %v", c)
 	}
-	if st := state(m, "w1"); st.GetConnected() {
-		t.Fatal("still connected after silence")
+	testkit.Eventually(t, "w1's row says disconnected", func() bool {
+		row, _ := istate.First(m.RT.DB.Read(), istate.TableWorkers, istate.IndexName, "w1").(*messages.Worker)
+		return row != nil && len(row.GetConnectedTo()) == 0 && strings.Contains(row.GetInfoJson(), `"admin":"Ada`)
+	})
+}
+
+// TestUnpauseEndsQuarantine (issue 13, item 6): a worker brd put in
+// quarantine after builds ended EXCEPTION shows it, with its deadline, on
+// its tree node and in /api/v2/workers, and takes no build; unpausing it
+// ends the quarantine at once, and a waiting build starts.
+func TestUnpauseEndsQuarantine(t *testing.T) {
+	logs := &syncBuffer{}
+	m := mastertest.Start(t, `
+workers: [{name: w1, password: pw1}]
+builders: [{name: b1, workers: [w1], steps: [{shell: {command: ['true']}}]}]
+schedulers: [{name: force, type: force, builders: [b1]}]
+`, "", slog.New(slog.NewTextHandler(logs, nil)))
+	f := &fakeConn{worker: "w1", got: make(chan proto.Message, 10)}
+	attach(t, m, f)
+	// Five builds ended EXCEPTION: 10 s, then 20, 40, 80, 160 s: far past
+	// any wait of this test.
+	brd := actor.NewPID(m.RT.System.Address(), paths.BRD)
+	for range 5 {
+		m.RT.System.Root.Send(brd, &messages.BuildFinished{Builder: "b1", Worker: "w1", Results: istate.ResultException})
 	}
-	// A worker that goes on with its old session is told it is detached.
-	m.RT.System.Root.RequestWithCustomSender(pb, &messages.FromWorker{Session: f.session, Kind: &messages.FromWorker_Keepalive{
-		Keepalive: &messages.Keepalive{}}}, actor.NewPID(m.RT.System.Address(), "worker"))
-	for {
-		got := testkit.Recv(t, "a message to the worker", f.got)
-		if got.GetDetached() != "" {
-			if got.GetSession() != f.session {
-				t.Fatalf("detached notice with session %q", got.GetSession())
-			}
-			break
+	var until time.Time
+	testkit.Eventually(t, "the quarantine on the tree node", func() bool {
+		st := state(m, "w1")
+		until = st.GetQuarantineUntil().AsTime()
+		return st.GetQuarantineTimeout().AsDuration() == 160*time.Second && until.After(time.Now().Add(100*time.Second))
+	})
+	api := func() map[string]any {
+		res, err := http.Get("http://" + m.WWWAddr + "/api/v2/workers/w1")
+		if err != nil {
+			t.Fatal(err)
 		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		var page struct{ Workers []map[string]any }
+		if err := json.Unmarshal(b, &page); err != nil || len(page.Workers) != 1 {
+			t.Fatalf("/api/v2/workers/w1: %v %s", err, b)
+		}
+		return page.Workers[0]
 	}
-	// Once detached, the old session is closed at pbmanager too, and a new
-	// login is accepted.
-	if res := login(t, m, "w1", "pw1"); !res.GetOk() || res.GetSession() == f.session {
-		t.Fatalf("login after detach: %v", res)
+	testkit.Eventually(t, "the quarantine in /api/v2/workers", func() bool {
+		w := api()
+		return w["quarantine_until"] == float64(until.Unix()) && w["quarantine_timeout"] == float64(160)
+	})
+
+	if _, err := ask.Ask[*messages.ForceBuildResponse](t.Context(), m.RT.System.Root, actor.NewPID(m.RT.System.Address(), paths.Schedulers),
+		&messages.ForceBuildRequest{Token: mastertest.Token, Builder: "b1"}); err != nil {
+		t.Fatal(err)
+	}
+	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
+	res, err := m.RT.System.Root.RequestFuture(wpid, &messages.WorkerControlRequest{Worker: "w1",
+		Action: messages.WorkerAction_WORKER_ACTION_UNPAUSE}, time.Minute).Result()
+	if r, ok := res.(*messages.WorkerControlResponse); !ok || err != nil || r.GetPaused() {
+		t.Fatalf("unpause: %v %v", res, err)
+	}
+	if c, ok := testkit.Recv(t, "the waiting build's command", f.got).(*messages.StartCommand); !ok || c.GetShell() == nil {
+		t.Fatalf("the connection got %v", c)
+	}
+	if st := state(m, "w1"); st.GetQuarantineUntil() != nil {
+		t.Fatalf("quarantine after unpause: %v", st)
+	}
+	testkit.Eventually(t, "no quarantine in /api/v2/workers", func() bool {
+		w := api()
+		return w["quarantine_until"] == nil && w["quarantine_timeout"] == nil
+	})
+	if !strings.Contains(logs.String(), "worker quarantined") {
+		t.Fatalf("the quarantine was not logged:\n%s", logs.String())
 	}
 }
 
-// TestSecondLoginReplacesASilentConnection: when the connected worker does
-// not answer the ping, the new login takes its place.
-func TestSecondLoginReplacesASilentConnection(t *testing.T) {
-	m, _ := start(t)
-	f := spawnFake(t, m)
-	first := login(t, m, "w1", "pw1")
-	f.mu.Lock()
-	f.session, f.mute = first.GetSession(), true
-	f.mu.Unlock()
-	second := login(t, m, "w1", "pw1")
-	if !second.GetOk() || second.GetSession() == first.GetSession() {
-		t.Fatalf("second login: %v", second)
+// TestPausedSurvivesARestart: paused is kept in the state, as Buildbot
+// does, and a master started again finds the worker paused.
+func TestPausedSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	body := "workers: [{name: w1, password: pw1}]\n"
+	m := mastertest.Start(t, body, dir, nil)
+	res, err := m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.Worker("w1")),
+		&messages.WorkerControlRequest{Worker: "w1", Action: messages.WorkerAction_WORKER_ACTION_PAUSE}, time.Minute).Result()
+	if r, ok := res.(*messages.WorkerControlResponse); !ok || err != nil || !r.GetPaused() {
+		t.Fatalf("pause: %v %v", res, err)
 	}
-	// Commands now go out on the new session.
-	m.RT.System.Root.RequestFuture(actor.NewPID(m.RT.System.Address(), paths.Worker("w1")),
-		&messages.StartCommand{CommandId: "c1", Command: &messages.StartCommand_Stat{Stat: &messages.PathCommand{Path: "x"}}}, time.Minute)
-	for {
-		got := testkit.Recv(t, "a message to the worker", f.got)
-		if got.GetStart() != nil {
-			if got.GetSession() != second.GetSession() {
-				t.Fatal("the command went out on the old session")
-			}
-			break
-		}
-		if (got.GetKeepalive() == nil && got.GetDetached() == "") || got.GetSession() != first.GetSession() {
-			t.Fatalf("unexpected %v", got)
-		}
+	testkit.Eventually(t, "paused in the state", func() bool {
+		row, _ := istate.First(m.RT.DB.Read(), istate.TableWorkers, istate.IndexName, "w1").(*messages.Worker)
+		return row.GetPaused()
+	})
+	if err := m.Stop(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	m2 := mastertest.Start(t, body, dir, nil)
+	if st := state(m2, "w1"); !st.GetPaused() {
+		t.Fatalf("after a restart: %v", st)
 	}
 }

@@ -402,7 +402,7 @@ func TestGitPollerReconfigured(t *testing.T) {
 // listenOf renders the master's listen section for a reconfig (it cannot change).
 func listenOf(m *master.Master) string {
 	l := m.RT.Config().GetListen()
-	return fmt.Sprintf("{debug: %q, www: %q}", l.GetDebug(), l.GetWww())
+	return fmt.Sprintf("{debug: %q, www: %q, workers: %q, workers_pb: %q}", l.GetDebug(), l.GetWww(), l.GetWorkers(), l.GetWorkersPb())
 }
 
 // TestGitPollerStopKillsGit: a poller stopped mid-poll kills its git at

@@ -49,7 +49,7 @@ func genConfig(n int, o genOpts) []byte {
 	if title == "" {
 		title = fmt.Sprintf("bench %d", n)
 	}
-	fmt.Fprintf(&sb, "title: %s\nlisten:\n  remote: %s\n  www: %s\n  debug: %s\n", title, o.Remote, o.WWW, o.Debug)
+	fmt.Fprintf(&sb, "title: %s\nlisten:\n  remote: %s\n  www: %s\n  debug: %s\n  workers: 127.0.0.1:0\n  workers_pb: 127.0.0.1:0\n", title, o.Remote, o.WWW, o.Debug)
 	sb.WriteString("workers:\n")
 	for i := o.Skip; i < total; i++ {
 		fmt.Fprintf(&sb, "  - {name: w%04d, password: pw%04d}\n", i, i)

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
@@ -49,8 +51,8 @@ type Options struct {
 	// AckTimeout is how long a reconfiguration waits for the services'
 	// acknowledgements before it answers with a warning; 0 means AckTimeout.
 	AckTimeout time.Duration
-	// Listeners, when set, are served in place of binding listen.www and
-	// listen.debug.
+	// Listeners, when set, are served in place of binding listen.www,
+	// listen.debug, listen.workers and listen.workers_pb.
 	Listeners Listeners
 	// Heartbeat is how often the running master marks itself active in the
 	// state (its masters row's last_active); 0 means DefaultHeartbeat.
@@ -64,10 +66,11 @@ type Options struct {
 type Master struct {
 	RT  *service.Runtime
 	PID *actor.PID
-	// RemoteAddr, WWWAddr and DebugAddr are the addresses the listeners are
-	// bound to, with the port the system picked where the config asked for 0;
-	// "" for a listener the master does not have.
-	RemoteAddr, WWWAddr, DebugAddr string
+	// RemoteAddr, WWWAddr, DebugAddr, WorkersAddr and WorkersPBAddr are the
+	// addresses the listeners are bound to, with the port the system picked
+	// where the config asked for 0; "" for a listener the master does not
+	// have.
+	RemoteAddr, WWWAddr, DebugAddr, WorkersAddr, WorkersPBAddr string
 
 	remote    *remote.Remote
 	closeLogs func() error // closes RT.Logs
@@ -82,12 +85,12 @@ type Master struct {
 // Accepted lists what the master accepts from other processes, by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
-		paths.Master:     {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
-		paths.Changes:    {&messages.SendChangeRequest{}},
-		paths.PBManager:  {&messages.WorkerLogin{}, &messages.FromWorker{}},
-		paths.Schedulers: {&messages.ForceBuildRequest{}},
-		paths.Botmaster:  {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
-		paths.Janitor:    {&messages.CleanupRequest{}},
+		paths.Master:  {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
+		paths.Changes: {&messages.SendChangeRequest{}},
+		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
+			&messages.EnableSchedulerRequest{}},
+		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Janitor:   {&messages.CleanupRequest{}},
 	}
 }
 
@@ -105,34 +108,39 @@ func Start(opts Options) (*Master, error) {
 	}
 	nofile := openFileLimit()
 	limits := httpLimits(opts.Config.GetHttp(), nofile)
-	www, debug, err := bindListeners(opts.Config, opts.Listeners, limits)
+	tlsCfg, err := workersTLS(opts.Config)
 	if err != nil {
 		return nil, err
 	}
-	opts.Log.Info("HTTP listeners bound", slog.String("www", addrOf(www)), slog.String("debug", addrOf(debug)),
+	ls, err := bindListeners(opts.Config, opts.Listeners, limits)
+	if err != nil {
+		return nil, err
+	}
+	opts.Log.Info("listeners bound", slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
+		slog.String("workers", addrOf(ls.workers)), slog.String("workers_pb", addrOf(ls.workersPB)),
 		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
 	store, err := openState(opts)
 	if err != nil {
-		closeListeners(www, debug)
+		closeListeners(ls.all()...)
 		return nil, err
 	}
 	logs, closeLogs, err := openLogs(opts, store)
 	if err != nil {
-		closeListeners(www, debug)
+		closeListeners(ls.all()...)
 		store.Close()
 		return nil, err
 	}
 	masterid, err := markStarted(opts, store)
 	if err != nil {
-		closeListeners(www, debug)
+		closeListeners(ls.all()...)
 		store.Close()
 		closeLogs()
 		return nil, err
 	}
-	m, err := start(opts, store, masterid, logs, closeLogs, www, debug)
+	m, err := start(opts, store, masterid, logs, closeLogs, ls, tlsCfg)
 	if err != nil {
 		if m == nil { // the tree never ran: Stop did not clean up
-			closeListeners(www, debug)
+			closeListeners(ls.all()...)
 			markStopped(opts.Log, store, masterid, opts.Now(), 10*time.Second)
 			store.Close()
 			closeLogs()
@@ -210,15 +218,15 @@ func markStarted(opts Options, store *state.Store) (uint64, error) {
 // start runs the tree on store and logs (closeLogs closes them). On failure
 // it returns a nil Master when the tree never ran, or the Master it has
 // stopped again (Stop cleaned up).
-func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Store, closeLogs func() error, www, debug *httpserve.Listener) (*Master, error) {
+func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Store, closeLogs func() error, ls bound, tlsCfg *tls.Config) (*Master, error) {
 	cfg := opts.Config
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
-	m := &Master{gaveUp: make(chan any, 1), exit: make(chan string, 1), now: opts.Now, WWWAddr: addrOf(www), DebugAddr: addrOf(debug),
-		closeLogs: closeLogs}
+	m := &Master{gaveUp: make(chan any, 1), exit: make(chan string, 1), now: opts.Now, WWWAddr: addrOf(ls.www), DebugAddr: addrOf(ls.debug),
+		WorkersAddr: addrOf(ls.workers), WorkersPBAddr: addrOf(ls.workersPB), closeLogs: closeLogs}
 	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
 		select {
 		case m.gaveUp <- reason:
@@ -235,8 +243,10 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 		default: // one reason is enough
 		}
 	}
-	m.RT.WWW, m.RT.Debug = www, debug
-	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": www, "debug": debug})
+	m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB, m.RT.WorkersTLS = ls.www, ls.debug, ls.workers, ls.workersPB, tlsCfg
+	store.OnCommit(status.Publisher(m.RT.Bus, store.Read, opts.Log))
+	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": ls.www, "debug": ls.debug,
+		"workers": ls.workers, "workers_pb": ls.workersPB})
 	if !opts.NoRemote {
 		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
 			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
@@ -325,8 +335,10 @@ func (m *Master) stop(timeout time.Duration) error {
 		}
 	}
 	m.shutdownRemote()
-	closeListeners(m.RT.WWW, m.RT.Debug)
+	closeListeners(m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
 	m.RT.System.Shutdown()
+	m.RT.DB.OnCommit(nil)
+	m.RT.Bus.Close()
 	if e := m.markStopped(timeout); e != nil && err == nil {
 		err = e
 	}

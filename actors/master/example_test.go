@@ -29,7 +29,7 @@ func TestExampleConfigStartsQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []*string{&cfg.Listen.Remote, &cfg.Listen.Www, &cfg.Listen.Debug} {
+	for _, l := range []*string{&cfg.Listen.Remote, &cfg.Listen.Www, &cfg.Listen.Debug, &cfg.Listen.Workers, &cfg.Listen.WorkersPb} {
 		*l = "127.0.0.1:0"
 	}
 	tick := durationpb.New(10 * time.Millisecond)

@@ -1,6 +1,8 @@
 package master
 
 import (
+	"crypto/tls"
+	"fmt"
 	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,51 +11,81 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Listeners are HTTP listeners the caller of Start bound itself (a test, on
-// 127.0.0.1:0), served in place of binding listen.www and listen.debug. The
-// master owns them from Start on: it closes them when it stops, or fails to
-// start.
+// Listeners are listeners the caller of Start bound itself (a test, on
+// 127.0.0.1:0), served in place of binding listen.www, listen.debug,
+// listen.workers and listen.workers_pb. The master owns them from Start on:
+// it closes them when it stops, or fails to start.
 type Listeners struct {
-	WWW, Debug net.Listener
+	WWW, Debug, Workers, WorkersPB net.Listener
+}
+
+// bound are the listeners the master serves on; nil for one it has not.
+type bound struct {
+	www, debug, workers, workersPB *httpserve.Listener
+}
+
+func (b bound) all() []*httpserve.Listener {
+	return []*httpserve.Listener{b.www, b.debug, b.workers, b.workersPB}
 }
 
 // DefaultMaxConnections is each HTTP listener's connection limit when the
 // config sets none, unless a quarter of the open-file limit is less.
 const DefaultMaxConnections = 1024
 
-// bindListeners binds the HTTP listeners of cfg (or adopts those given) with
+// bindListeners binds the listeners of cfg (or adopts those given) with
 // limits, all before anything else starts, so that a port that cannot be
 // bound fails the start and no service ever binds one itself. On error
 // nothing stays bound.
-func bindListeners(cfg *messages.MasterConfig, given Listeners, limits httpserve.Limits) (www, debug *httpserve.Listener, err error) {
-	bind := func(key, addr string, l net.Listener) (*httpserve.Listener, error) {
+func bindListeners(cfg *messages.MasterConfig, given Listeners, limits httpserve.Limits) (bound, error) {
+	var b bound
+	l := cfg.GetListen()
+	for _, x := range []struct {
+		key, addr string
+		given     net.Listener
+		into      **httpserve.Listener
+	}{
+		{"listen.www", l.GetWww(), given.WWW, &b.www},
+		{"listen.debug", l.GetDebug(), given.Debug, &b.debug},
+		{"listen.workers", l.GetWorkers(), given.Workers, &b.workers},
+		{"listen.workers_pb", l.GetWorkersPb(), given.WorkersPB, &b.workersPB},
+	} {
 		switch {
-		case l != nil:
-			return httpserve.Adopt(key, l, limits), nil
-		case addr == "":
-			return nil, nil
-		}
-		return httpserve.Bind(key, addr, limits)
-	}
-	if www, err = bind("listen.www", cfg.GetListen().GetWww(), given.WWW); err == nil {
-		debug, err = bind("listen.debug", cfg.GetListen().GetDebug(), given.Debug)
-	}
-	if err != nil {
-		closeListeners(www, debug)
-		for _, l := range []net.Listener{given.WWW, given.Debug} {
-			if l != nil {
-				l.Close()
+		case x.given != nil:
+			*x.into = httpserve.Adopt(x.key, x.given, limits)
+		case x.addr != "":
+			bl, err := httpserve.Bind(x.key, x.addr, limits)
+			if err != nil {
+				closeListeners(b.all()...)
+				for _, g := range []net.Listener{given.WWW, given.Debug, given.Workers, given.WorkersPB} {
+					if g != nil {
+						g.Close()
+					}
+				}
+				return bound{}, err
 			}
+			*x.into = bl
 		}
-		return nil, nil, err
 	}
-	return www, debug, nil
+	return b, nil
 }
 
-// httpLimits are the limits of each HTTP listener under h (defaults
-// applied), in a process that may open nofile files (0: unknown). Unless h
-// sets it, the connection limit leaves at least half the descriptors to
-// workers, the remote endpoint and the state (there are two HTTP listeners).
+// workersTLS loads the certificate of listen.workers_tls; nil when none.
+func workersTLS(cfg *messages.MasterConfig) (*tls.Config, error) {
+	t := cfg.GetListen().GetWorkersTls()
+	if t.GetCertFile() == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.GetCertFile(), t.GetKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("listen.workers_tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// httpLimits are the limits of each listener under h (defaults applied),
+// in a process that may open nofile files (0: unknown). Unless h sets it,
+// the connection limit is a quarter of the descriptors, so that no one
+// listener can take them all.
 func httpLimits(h *messages.HttpConfig, nofile uint64) httpserve.Limits {
 	conns := int(h.GetMaxConnections())
 	if conns == 0 {
@@ -71,8 +103,8 @@ func httpLimits(h *messages.HttpConfig, nofile uint64) httpserve.Limits {
 	}
 }
 
-// registerListeners reports the open connections of the HTTP listeners on
-// reg, as buildmaster_http_open_connections{listener="www"|"debug"}.
+// registerListeners reports the open connections of the listeners on reg,
+// as buildmaster_http_open_connections{listener="www"|"debug"|"workers"|"workers_pb"}.
 func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Listener) {
 	for name, l := range ls {
 		if l == nil {

@@ -24,7 +24,7 @@ import (
 // load loads a config whose listeners are debug and www.
 func load(t *testing.T, debug, www string) *messages.MasterConfig {
 	t.Helper()
-	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n", debug, www))
+	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n", debug, www))
 	if err != nil {
 		t.Fatal(err)
 	}

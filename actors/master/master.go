@@ -16,11 +16,14 @@
 //
 // A reconfiguration validates the whole new config first and, on any error,
 // changes nothing and answers with every error. Otherwise it installs the new
-// generation, sends each service messages.ApplyConfig, and answers once every
-// service has acknowledged, with the changes by tree path, or once the
-// acknowledgement timeout (Runtime.AckTimeout, AckTimeout by default) has
-// passed, with a warning naming the services that did not acknowledge (the
-// reply is still ok: the generation is installed). Requests that arrive
+// generation and sends the services messages.ApplyConfig in Buildbot's order,
+// one phase after the other (Phases): a phase gets it once every service of
+// the one before has acknowledged, or once the acknowledgement timeout
+// (Runtime.AckTimeout, AckTimeout by default) has passed, with a warning
+// naming the services that did not acknowledge. Workers and builders so
+// exist before the schedulers make requests for them. It answers after the
+// last phase, with the changes by tree path and the warnings (the reply is
+// ok all the same: the generation is installed). Requests that arrive
 // while one runs are queued and collapsed into one further run, as in
 // Buildbot: the latest request wins, and every collapsed caller gets its
 // answer.
@@ -29,6 +32,8 @@ package master
 import (
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,6 +78,52 @@ func Services() []service.Spec {
 	}
 }
 
+// Phases lists the services, by name, in the order a reconfiguration gives
+// them a new config: Buildbot's (metrics, caches and the change manager
+// before the botmaster, the botmaster before the schedulers and the user
+// managers, the web and worker registrations last), with the services of
+// one phase applying it at once; a service not listed applies it last. The
+// botmaster applies its workers and builders before it tells its
+// distributor, and before the schedulers get the config, so that neither
+// plans for a builder whose actor does not exist yet.
+func Phases() [][]string {
+	return [][]string{
+		{paths.DBName, paths.MetricsName, paths.CachesName, paths.ChangesName},
+		{paths.BotmasterName},
+		{paths.SchedulersName, paths.UsersName},
+		{paths.PBManagerName, paths.DebugName, paths.StatusName},
+	}
+}
+
+// phased orders the services' pids by Phases; a service Phases does not
+// list gets the config in a phase of its own, after the others.
+func phased(byName map[string]*actor.PID) [][]*actor.PID {
+	var out [][]*actor.PID
+	listed := map[string]bool{}
+	for _, names := range Phases() {
+		var phase []*actor.PID
+		for _, name := range names {
+			listed[name] = true
+			if pid := byName[name]; pid != nil {
+				phase = append(phase, pid)
+			}
+		}
+		if len(phase) > 0 {
+			out = append(out, phase)
+		}
+	}
+	var rest []*actor.PID
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		if !listed[name] {
+			rest = append(rest, byName[name])
+		}
+	}
+	if len(rest) > 0 {
+		out = append(out, rest)
+	}
+	return out
+}
+
 // Spawn starts the master of rt as the root of the tree.
 func Spawn(rt *service.Runtime) (*actor.PID, error) {
 	return service.SpawnRoot(rt, paths.Master, "master", rt.Root, func() actor.Actor { return newMaster(rt) })
@@ -82,6 +133,7 @@ type master struct {
 	rt       *service.Runtime
 	services []service.Spec
 	pids     []*actor.PID
+	phases   [][]*actor.PID // the services' pids, by Phases
 
 	run    *run      // the reconfiguration under way, or nil
 	queued []*waiter // requests that arrived while it ran
@@ -99,14 +151,19 @@ type run struct {
 	seq     uint64
 	start   time.Time
 	waiters []*waiter
-	pending map[string]bool // service paths yet to acknowledge
+	cfg     *messages.MasterConfig
+	phase   int             // the phase under way
+	pending map[string]bool // its service paths yet to acknowledge
 	changes []*messages.ServiceChange
 	// warnings go into the reply: services that did not acknowledge in time
 	warnings []string
-	cancel   scheduler.CancelFunc
+	cancel   scheduler.CancelFunc // the phase's timeout
 }
 
-type ackTimeout struct{ seq uint64 }
+type ackTimeout struct {
+	seq   uint64
+	phase int
+}
 
 func newMaster(rt *service.Runtime) *master { return &master{rt: rt, services: Services()} }
 
@@ -115,13 +172,16 @@ func (m *master) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		m.pids = m.pids[:0]
+		byName := make(map[string]*actor.PID, len(m.services))
 		for _, s := range m.services {
 			pid, err := service.Spawn(ctx, m.rt, s.Name, s.Kind, s.Producer(m.rt))
 			if err != nil {
 				panic(err)
 			}
 			m.pids = append(m.pids, pid)
+			byName[s.Name] = pid
 		}
+		m.phases = phased(byName)
 		m.configureState(ctx)
 	case *messages.ReconfigureRequest:
 		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
@@ -140,7 +200,7 @@ func (m *master) Receive(ctx actor.Context) {
 	case *messages.ConfigApplied:
 		m.acknowledged(ctx, msg)
 	case ackTimeout:
-		if m.run != nil && m.run.seq == msg.seq {
+		if m.run != nil && m.run.seq == msg.seq && m.run.phase == msg.phase {
 			late := keys(m.run.pending)
 			timeout := ackTimeoutOf(m.rt)
 			m.rt.Log.Error("reconfig: services did not acknowledge in time", slog.Any("services", late),
@@ -150,7 +210,7 @@ func (m *master) Receive(ctx actor.Context) {
 			// config is a new run (each service gets it again) rather than
 			// an instant `unchanged`: the operator's way to retry.
 			m.rt.SetInput(config.Fingerprint{})
-			m.finish(ctx)
+			m.nextPhase(ctx)
 		}
 	case *actor.Stopping:
 		if m.run != nil && m.run.cancel != nil {
@@ -211,16 +271,33 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	gen := m.rt.Generation() + 1
 	m.rt.SetConfig(gen, cfg)
 	m.rt.SetInput(in.fingerprint)
-	r := &run{seq: m.seq, start: start, waiters: waiters, pending: make(map[string]bool, len(m.pids))}
+	r := &run{seq: m.seq, start: start, waiters: waiters, cfg: cfg, phase: -1}
 	if c := service.PartChange(paths.Master, supervision, old, cfg); c != nil {
 		r.changes = append(r.changes, c) // SetConfig applied the new limits
 	}
-	for _, pid := range m.pids {
-		r.pending[pid.Id] = true
-		ctx.Request(pid, &messages.ApplyConfig{Generation: gen, Config: cfg})
-	}
-	r.cancel = scheduler.NewTimerScheduler(m.rt.System.Root).SendOnce(ackTimeoutOf(m.rt), ctx.Self(), ackTimeout{seq: r.seq})
 	m.run = r
+	m.nextPhase(ctx)
+}
+
+// nextPhase sends the run's config to the services of its next phase, or,
+// after the last one, finishes the run.
+func (m *master) nextPhase(ctx actor.Context) {
+	r := m.run
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.phase++
+	if r.phase == len(m.phases) {
+		m.finish(ctx)
+		return
+	}
+	r.pending = make(map[string]bool, len(m.phases[r.phase]))
+	for _, pid := range m.phases[r.phase] {
+		r.pending[pid.Id] = true
+		ctx.Request(pid, &messages.ApplyConfig{Generation: m.rt.Generation(), Config: r.cfg})
+	}
+	r.cancel = scheduler.NewTimerScheduler(m.rt.System.Root).SendOnce(ackTimeoutOf(m.rt), ctx.Self(),
+		ackTimeout{seq: r.seq, phase: r.phase})
 }
 
 func (m *master) acknowledged(ctx actor.Context, ack *messages.ConfigApplied) {
@@ -230,14 +307,13 @@ func (m *master) acknowledged(ctx actor.Context, ack *messages.ConfigApplied) {
 	delete(m.run.pending, ack.GetPath())
 	m.run.changes = append(m.run.changes, ack.GetChanges()...)
 	if len(m.run.pending) == 0 {
-		m.finish(ctx)
+		m.nextPhase(ctx)
 	}
 }
 
 func (m *master) finish(ctx actor.Context) {
 	r := m.run
 	m.run = nil
-	r.cancel()
 	took := time.Since(r.start)
 	sortChanges(r.changes)
 	m.rt.Stats.Reconfigs.WithLabelValues("applied").Inc()

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -21,7 +22,7 @@ const token = "test-token"
 
 // testYAML renders a config with the given listeners and body.
 func testYAML(debug, www, body string) []byte {
-	return fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", debug, www, body)
+	return fmt.Appendf(nil, "listen: {debug: %q, www: %q, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n%s", debug, www, body)
 }
 
 // startTest starts an in-process master (no remote endpoint) on body.
@@ -329,5 +330,31 @@ func TestCleanReconfigureHasNoWarnings(t *testing.T) {
 func TestDBIsSpawnedFirst(t *testing.T) {
 	if first := Services()[0].Name; first != "db" {
 		t.Fatalf("the first service spawned is %q, want db", first)
+	}
+}
+
+// A reconfiguration reaches every service, each once, and the botmaster
+// (its workers and builders) before the schedulers, as in Buildbot.
+func TestPhasesListEveryServiceOnce(t *testing.T) {
+	phase := map[string]int{}
+	for i, names := range Phases() {
+		for _, name := range names {
+			if _, dup := phase[name]; dup {
+				t.Errorf("service %s is in two phases", name)
+			}
+			phase[name] = i
+		}
+	}
+	for _, s := range Services() {
+		if _, ok := phase[s.Name]; !ok {
+			t.Errorf("service %s is in no phase (it would apply a new config after all the others)", s.Name)
+		}
+	}
+	if len(phase) != len(Services()) {
+		t.Errorf("the phases name %d services, the master runs %d", len(phase), len(Services()))
+	}
+	if phase[paths.BotmasterName] >= phase[paths.SchedulersName] {
+		t.Errorf("the botmaster applies a config in phase %d, the schedulers in %d: builders must exist first",
+			phase[paths.BotmasterName], phase[paths.SchedulersName])
 	}
 }

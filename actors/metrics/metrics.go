@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
@@ -32,7 +31,7 @@ type report struct{}
 
 type metricsService struct {
 	service.Base
-	cancel scheduler.CancelFunc
+	cancel func()
 }
 
 func newMetrics(rt *service.Runtime, s service.Spec) actor.Actor {
@@ -56,7 +55,7 @@ func (m *metricsService) Receive(ctx actor.Context) {
 func (m *metricsService) schedule(ctx actor.Context, cfg *messages.MasterConfig) {
 	m.stop()
 	if every := cfg.GetMetrics().GetLogInterval().AsDuration(); every > 0 {
-		m.cancel = scheduler.NewTimerScheduler(m.RT.System.Root).SendRepeatedly(every, every, ctx.Self(), report{})
+		m.cancel = service.Every(m.RT.System.Root, every, ctx.Self(), report{})
 	}
 }
 

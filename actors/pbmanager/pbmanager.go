@@ -1,144 +1,252 @@
-// Package pbmanager is the `pbmanager` service (Buildbot's PBManager): the
-// door workers log in through, by name and password, and the one actor
-// their later messages reach.
+// Package pbmanager is the `pbmanager` service (Buildbot's PBManager and
+// MsgManager): the door workers log in through. It serves the worker
+// listeners the master bound at start: listen.workers, Buildbot's
+// msgpack_experimental_v7 over WebSocket (internal/wire/msgpack; wss://
+// with listen.workers_tls), and listen.workers_pb, Twisted's Perspective
+// Broker (internal/wire/pb). Workers always dial in; nothing listens on a
+// worker.
 //
-// It accepts, from other processes:
-//   - messages.WorkerLogin (a request): the name must be a configured
-//     worker and the password its password. On success a new session is
-//     handed, with messages.AttachWorker, to the worker's actor
-//     `master/botmaster/worker:NAME`, which answers the worker (it refuses
-//     a second connection for a worker already connected). On failure the
-//     worker is answered a messages.WorkerLoginResponse saying why, and the
-//     master's log says who tried what.
-//   - messages.FromWorker: forwarded to the worker's actor when its session
-//     is open; otherwise dropped, and the worker told it is detached
-//     (ToWorker.detached), so that it logs in again.
+// A worker logs in with the name and password of a configured worker
+// (authenticator: wrong passwords are rate-limited per address, passwords
+// compared in constant time, never logged). Nothing it sends before its
+// login has succeeded is obeyed, and a connection not logged in within 10 s
+// is closed; a frame or PB message over 1 MiB (a transfer's block aside)
+// closes the connection with a logged reason. Both protocol packages do
+// this.
 //
-// From the master's own actors it accepts messages.SessionClosed, and
-// messages.ApplyConfig (the remote listener itself cannot change while the
-// master runs).
+// Each logged-in connection gets an actor of its own, `conn:NAME` under
+// pbmanager (conn.go), which attaches it to the worker's actor
+// (master/botmaster/worker:NAME) and runs its commands. A login for a name
+// that already has a connection pings the old one (PingWorker): while the
+// old one answers within PingTimeout the new one is refused (Buildbot's
+// rule); otherwise the old one is closed and the new one takes its place
+// once the old one's actor has stopped.
+//
+// It accepts messages.ApplyConfig (the listeners cannot change while the
+// master runs; the workers and passwords in force are read at each login)
+// and, from its own goroutines, accepted connections. Nothing of it is
+// reachable from another process's actors.
 package pbmanager
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/loginlimit"
 	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/msgpack"
+	"github.com/buildmaster/buildmaster/internal/wire/pb"
 	"github.com/buildmaster/buildmaster/messages"
 )
+
+// AcceptTimeout bounds how long a logged-in connection waits for the
+// master to attach it.
+const AcceptTimeout = 2 * time.Minute
 
 // Spec describes the service to the master.
 func Spec() service.Spec {
 	return service.Spec{
 		Name: paths.PBManagerName, Kind: "pbmanager",
 		Part: func(c *messages.MasterConfig) proto.Message {
-			return &messages.ListenConfig{Remote: c.GetListen().GetRemote()}
+			l := c.GetListen()
+			return &messages.ListenConfig{Workers: l.GetWorkers(), WorkersPb: l.GetWorkersPb(), WorkersTls: l.GetWorkersTls()}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
-			return &pbmanager{Base: service.NewBase(rt, s), sessions: map[string]*actor.PID{},
-				dropLog: rate.NewLimiter(rate.Every(time.Second), 10)}
+			return &pbmanager{Base: service.NewBase(rt, s), conns: map[string]*actor.PID{}, waiting: map[string]*accepted{}}
 		},
 	}
 }
 
 type pbmanager struct {
 	service.Base
-	sessions map[string]*actor.PID // open session → the worker's actor
-	dropLog  *rate.Limiter
+	conns   map[string]*actor.PID // the live connection of each worker
+	waiting map[string]*accepted  // a login whose worker's old connection is pinged, or stopping
+	ws      *msgpack.Server
+	wsHTTP  *httpserve.Server
+	pb      *pb.Server
+	pbL     net.Listener
+}
+
+// accepted is a logged-in connection, from a protocol server's goroutine;
+// answer says whether the login goes on.
+type accepted struct {
+	l *link
 }
 
 // Receive implements actor.Actor.
 func (p *pbmanager) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *messages.WorkerLogin:
-		p.login(ctx, m)
-	case *messages.FromWorker:
-		if to, ok := p.sessions[m.GetSession()]; ok {
-			ctx.Send(to, m)
-			return
-		}
-		if p.dropLog.Allow() {
-			p.RT.Log.Info("message from a worker without an open session dropped", slog.String("from", service.From(ctx)))
-		}
-		// Tell the worker, so that it logs in again (it may not have noticed
-		// being detached while its connection stayed up).
-		if s := ctx.Sender(); s != nil && m.GetDetach() == "" {
-			ctx.Send(actor.NewPID(s.GetAddress(), paths.WorkerAgent), &messages.ToWorker{Session: m.GetSession(),
-				Kind: &messages.ToWorker_Detached{Detached: "the master has detached this worker; log in again"}})
-		}
-	case *messages.SessionClosed:
-		delete(p.sessions, m.GetSession())
+	case *actor.Started:
+		p.Base.Receive(ctx)
+		p.serve(ctx)
+	case *actor.Stopping:
+		p.stopServing(true)
+	case *actor.Restarting:
+		p.stopServing(false)
+	case *accepted:
+		p.accept(ctx, m)
+	case *actor.Terminated:
+		p.terminated(ctx, m.Who)
 	default:
 		p.Base.Receive(ctx)
 	}
 }
 
-// dummy is compared against when the name is unknown, so that a login takes
-// as long whether or not the name exists.
-var dummy = make([]byte, 64)
-
-func (p *pbmanager) login(ctx actor.Context, m *messages.WorkerLogin) {
-	from := service.From(ctx)
-	refuse := func(reason, why string) {
-		p.RT.Log.Warn("worker login refused", slog.String("worker", m.GetName()), slog.String("from", from),
-			slog.String("reason", reason))
-		service.Respond(ctx, &messages.WorkerLoginResponse{Error: why})
-	}
-	if ctx.Sender() == nil {
-		p.RT.Log.Warn("worker login without a sender dropped", slog.String("worker", m.GetName()))
-		return
-	}
-	if m.GetProtocolVersion() != messages.ProtocolVersion_PROTOCOL_VERSION_1 {
-		refuse("protocol version "+m.GetProtocolVersion().String(),
-			"login refused: this master speaks worker protocol version 1; upgrade or downgrade the worker")
-		return
-	}
-	var cfg *messages.WorkerConfig
-	for _, w := range p.RT.Config().GetWorkers() {
-		if w.GetName() == m.GetName() {
-			cfg = w
-			break
+// serve starts the protocol servers on the bound listeners.
+func (p *pbmanager) serve(ctx actor.Context) {
+	rt := p.RT
+	auth := &authenticator{config: rt.Config, limit: loginlimit.New(loginlimit.Options{}), log: rt.Log}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	hand := func(c wire.Conn, protocol string) error {
+		answer := make(chan error, 1)
+		root.Send(self, &accepted{l: newLink(c, protocol, answer)})
+		t := time.NewTimer(AcceptTimeout)
+		defer t.Stop()
+		select {
+		case err := <-answer:
+			return err
+		case <-c.Done():
+			return errors.New("the connection ended while the master attached it")
+		case <-t.C:
+			return fmt.Errorf("the master did not attach the worker within %s", AcceptTimeout)
 		}
 	}
-	want := dummy
-	if cfg != nil {
-		want = []byte(cfg.GetPassword())
+	if rt.Workers != nil {
+		log := rt.Log.With(slog.String("listener", "listen.workers"))
+		ws, err := msgpack.NewServer(auth, func(c wire.Conn) {
+			if err := hand(c, "msgpack"); err != nil {
+				c.Close(err.Error())
+			}
+		}, msgpack.ServerOptions{Logger: log})
+		if err != nil {
+			panic(err)
+		}
+		p.ws, p.wsHTTP = ws, httpserve.ServeTLS(rt.Workers, ws, log, rt.WorkersTLS)
 	}
-	ok := subtle.ConstantTimeCompare([]byte(m.GetPassword()), want) == 1
-	switch {
-	case cfg == nil:
-		refuse("unknown worker name", "login refused: unknown worker name or wrong password")
-		return
-	case cfg.GetPassword() == "":
-		// Authentication is never optional: a worker with no password in the
-		// config cannot log in at all.
-		refuse("the worker has no password in the config", "login refused: unknown worker name or wrong password")
-		return
-	case !ok:
-		refuse("wrong password", "login refused: unknown worker name or wrong password")
-		return
+	if rt.WorkersPB != nil {
+		log := rt.Log.With(slog.String("listener", "listen.workers_pb"))
+		srv, err := pb.NewServer(pb.Config{Auth: auth, Log: log,
+			Accept: func(_ context.Context, c wire.Conn) error { return hand(c, "pb") },
+			ShutdownRequested: func(c wire.Conn) {
+				// buildbot-worker's graceful shutdown: stop once its builds end.
+				root.Send(actor.NewPID(self.Address, paths.Worker(c.Name())), &messages.WorkerControlRequest{
+					Worker: c.Name(), Action: messages.WorkerAction_WORKER_ACTION_STOP})
+			}})
+		if err != nil {
+			panic(err)
+		}
+		l := rt.WorkersPB.Accepting()
+		p.pb, p.pbL = srv, l
+		go func() {
+			if err := srv.Serve(l); err != nil {
+				log.Error("stopped serving PB workers", slog.Any("error", err))
+			}
+		}()
 	}
-	if p.RT.Tree.Lookup(paths.Worker(cfg.GetName())) == nil {
-		refuse("the worker's actor is not running", "login refused: the worker is being reconfigured; try again")
-		return
-	}
-	session := newSession()
-	to := actor.NewPID(ctx.Self().Address, paths.Worker(cfg.GetName()))
-	p.sessions[session] = to
-	ctx.Send(to, &messages.AttachWorker{Session: session, Address: ctx.Sender().GetAddress(), Info: m.GetInfo(),
-		ReplyAddress: ctx.Sender().GetAddress(), ReplyId: ctx.Sender().GetId()})
 }
 
-func newSession() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+// stopServing stops the protocol servers (the listeners stay bound) and
+// drops every connection: gracefully when the service stops, at once when
+// it restarts.
+func (p *pbmanager) stopServing(graceful bool) {
+	if p.wsHTTP != nil {
+		if graceful {
+			p.wsHTTP.Stop(service.StopGrace)
+		} else {
+			p.wsHTTP.Close()
+		}
+		p.ws.Close("the master is stopping")
+		p.wsHTTP, p.ws = nil, nil
+	}
+	if p.pb != nil {
+		p.pbL.Close()
+		p.pb.Close()
+		p.pb, p.pbL = nil, nil
+	}
+}
+
+// accept takes a logged-in connection: at once when its worker has none;
+// else the old one is pinged, as Buildbot does.
+func (p *pbmanager) accept(ctx actor.Context, a *accepted) {
+	name := a.l.conn.Name()
+	if w, ok := p.waiting[name]; ok && w.l.conn.Err() == nil {
+		p.refuse(a, "another login for worker "+name+" is being decided")
+		return
+	}
+	old, ok := p.conns[name]
+	if !ok {
+		p.spawn(ctx, a)
+		return
+	}
+	p.waiting[name] = a
+	ask.Async(ctx, old, &messages.PingWorker{}, PingTimeout+time.Second, func(r *messages.PingWorkerResponse, err error) {
+		if p.waiting[name] != a {
+			return
+		}
+		if err == nil && r.GetOk() {
+			delete(p.waiting, name)
+			p.refuse(a, fmt.Sprintf("worker %s is already connected (from %s) and answers", name, p.remote(old)))
+			return
+		}
+		why := r.GetError()
+		if err != nil {
+			why = err.Error()
+		}
+		p.RT.Log.Info("a worker logged in again while its old connection does not answer; replacing it",
+			slog.String("worker", name), slog.String("ping", why))
+		ctx.Send(old, &messages.CloseConnection{Reason: "replaced by a new login: this connection did not answer a ping"})
+		// The new connection is spawned once the old one's actor has stopped.
+	})
+}
+
+func (p *pbmanager) remote(pid *actor.PID) string {
+	if n := p.RT.Tree.Lookup(pid.Id); n != nil {
+		if st, ok := n.State().(*messages.ConnectionState); ok {
+			return st.GetRemote()
+		}
+	}
+	return "?"
+}
+
+func (p *pbmanager) refuse(a *accepted, why string) {
+	p.RT.Log.Warn("worker login refused", slog.String("worker", a.l.conn.Name()), slog.String("remote", a.l.conn.Remote()),
+		slog.String("reason", why))
+	a.l.answer(errors.New("login refused: " + why))
+}
+
+func (p *pbmanager) spawn(ctx actor.Context, a *accepted) {
+	name := a.l.conn.Name()
+	pid, err := service.Spawn(ctx, p.RT, paths.ConnPrefix+name, "conn", func() actor.Actor { return newConnActor(p.RT, a.l) })
+	if err != nil {
+		p.refuse(a, err.Error())
+		return
+	}
+	p.conns[name] = pid
+}
+
+// terminated: a connection's actor stopped; a login waiting for it goes on.
+func (p *pbmanager) terminated(ctx actor.Context, who *actor.PID) {
+	for name, pid := range p.conns {
+		if pid.Equal(who) {
+			delete(p.conns, name)
+			if a := p.waiting[name]; a != nil {
+				delete(p.waiting, name)
+				if a.l.conn.Err() == nil {
+					p.spawn(ctx, a)
+				}
+			}
+			return
+		}
+	}
 }

@@ -482,6 +482,13 @@ func (s *schedulerActor) addBuildset(ctx actor.Context, changeids []uint64, ssid
 // wakes the distributor, and calls done (when not nil) with the result.
 func (s *schedulerActor) addBuildsetFor(ctx actor.Context, b buildset, done func(*messages.CommandResult, error)) {
 	cfg := s.cfg()
+	if !state.SchedulerEnabled(s.rt.DB.Read(), cfg.GetName()) {
+		s.rt.Log.Info("scheduler disabled: no buildset added", slog.String("scheduler", cfg.GetName()), service.IDs("changes", b.changeids))
+		if done != nil {
+			done(nil, fmt.Errorf("scheduler %s is disabled", cfg.GetName()))
+		}
+		return
+	}
 	props := slices.Clone(b.props)
 	set := func(name, valueJSON, source string) {
 		props = slices.DeleteFunc(props, func(p *messages.Property) bool { return p.GetName() == name })

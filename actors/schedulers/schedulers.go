@@ -4,11 +4,16 @@
 //
 // It accepts messages.ApplyConfig (schedulers diffed by name; unlike
 // Buildbot, which replaces a changed scheduler, a scheduler actor accepts
-// its new messages.SchedulerConfig in place), and, from other processes
+// its new messages.SchedulerConfig in place, unless its type changed: then,
+// as in Buildbot, the old one is stopped, its timers with it, and a new one
+// started), and, from other processes
 // too, messages.ForceBuildRequest (Buildbot's ForceScheduler, as
-// `buildmaster force`): with the admin token, through a force scheduler that
-// lists the builder, a buildset is added and the distributor woken; the
-// answer, messages.ForceBuildResponse, comes once the buildset is durable.
+// `buildmaster force`): with the admin token, through an enabled force
+// scheduler that lists the builder, a buildset is added and the distributor
+// woken; the answer, messages.ForceBuildResponse, comes once the buildset is
+// durable. Likewise, with the admin token (control.go):
+// messages.RebuildRequest, messages.CancelBuildRequestRequest and
+// messages.EnableSchedulerRequest (a disabled scheduler adds no buildsets).
 // From the master's own actors it accepts messages.ChangeAdded,
 // messages.BuildsetAdded and messages.BuildsetCompleted, passed to every
 // scheduler (see schedulerActor for what each kind does with them), and
@@ -39,7 +44,8 @@ func Spec() service.Spec {
 		Name: paths.SchedulersName, Kind: "scheduler_manager",
 		Groups: func() []service.Group {
 			return []service.Group{&service.NamedGroup[*messages.SchedulerConfig]{Kind: "scheduler",
-				List: (*messages.MasterConfig).GetSchedulers, Name: (*messages.SchedulerConfig).GetName, New: newScheduler}}
+				List: (*messages.MasterConfig).GetSchedulers, Name: (*messages.SchedulerConfig).GetName, New: newScheduler,
+				Class: func(c *messages.SchedulerConfig) string { return c.GetType().String() }}}
 		},
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 			return &manager{Base: service.NewBase(rt, s), now: time.Now}
@@ -58,6 +64,18 @@ func (m *manager) Receive(ctx actor.Context) {
 	case *messages.ForceBuildRequest:
 		if service.Authorized(ctx, m.RT, msg.GetToken()) {
 			m.force(ctx, msg)
+		}
+	case *messages.RebuildRequest:
+		if service.Authorized(ctx, m.RT, msg.GetToken()) {
+			m.rebuild(ctx, msg)
+		}
+	case *messages.CancelBuildRequestRequest:
+		if service.Authorized(ctx, m.RT, msg.GetToken()) {
+			m.cancel(ctx, msg)
+		}
+	case *messages.EnableSchedulerRequest:
+		if service.Authorized(ctx, m.RT, msg.GetToken()) {
+			m.enable(ctx, msg)
 		}
 	case *messages.ChangeAdded, *messages.BuildsetAdded, *messages.BuildsetCompleted:
 		for _, child := range ctx.Children() {
@@ -94,6 +112,9 @@ func forceScheduler(cfg *messages.MasterConfig, req *messages.ForceBuildRequest)
 func (m *manager) force(ctx actor.Context, req *messages.ForceBuildRequest) {
 	from := service.From(ctx)
 	sched, err := forceScheduler(m.RT.Config(), req)
+	if err == nil && !state.SchedulerEnabled(m.RT.DB.Read(), sched.GetName()) {
+		err = fmt.Errorf("force scheduler %s is disabled (enable it on /schedulers)", sched.GetName())
+	}
 	if err != nil {
 		service.Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
 			Message: "force: " + err.Error()})

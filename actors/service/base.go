@@ -22,6 +22,10 @@ type Base struct {
 	// OnConfig, when set, takes the service's own part of a config: when the
 	// service starts, and whenever Part changes.
 	OnConfig func(ctx actor.Context, cfg *messages.MasterConfig)
+	// Applied, when set, runs once the groups have taken a new generation,
+	// before the service acknowledges it: what the service tells others then
+	// reaches them before anything the master's next phase causes.
+	Applied func(ctx actor.Context, cfg *messages.MasterConfig)
 }
 
 // Receive handles Started, ApplyConfig and Terminated; it reports whether
@@ -48,6 +52,9 @@ func (b *Base) Receive(ctx actor.Context) bool {
 			}
 		}
 		b.Config = m.GetConfig()
+		if b.Applied != nil {
+			b.Applied(ctx, b.Config)
+		}
 		ctx.Respond(&messages.ConfigApplied{Path: ctx.Self().Id, Generation: m.GetGeneration(), Changes: changes})
 	case *actor.Terminated:
 		for _, g := range b.Groups {

@@ -23,6 +23,7 @@ type Group interface {
 	Start(ctx actor.Context, rt *Runtime, cfg *messages.MasterConfig)
 	// Apply brings the running children in line with cfg: added are spawned,
 	// removed are stopped gracefully, changed get their new config in place,
+	// those whose kind changed are replaced (stopped, then spawned anew),
 	// unchanged are not touched.
 	Apply(ctx actor.Context, rt *Runtime, cfg *messages.MasterConfig) []*messages.ServiceChange
 	// Terminated tells the group a child has stopped.
@@ -49,6 +50,12 @@ type NamedGroup[C proto.Message] struct {
 	Name   func(C) string                   // an element's configured name
 	// New makes the child actor; it is called on every (re)start.
 	New func(rt *Runtime, cell *Cell[C]) actor.Actor
+	// Class, when set, is an element's kind (a scheduler's type). A child
+	// whose class changes is not reconfigured in place but replaced: the old
+	// actor is stopped as a removed one is, and a new one spawned once it has
+	// terminated (Buildbot counts a name whose class changed as removed and
+	// added); the change is CHANGE_KIND_REPLACED.
+	Class func(C) string
 	// Retire, when set, sends a removed child messages.Retire instead of
 	// stopping it: it finishes its work and stops itself. Until then its
 	// name stays taken (a namesake added meanwhile waits for it).
@@ -60,9 +67,18 @@ type NamedGroup[C proto.Message] struct {
 }
 
 type namedChild[C proto.Message] struct {
-	pid  *actor.PID
-	cell *Cell[C]
-	wire []byte // the cell's config, deterministically marshalled, to compare
+	pid   *actor.PID
+	cell  *Cell[C]
+	wire  []byte // the cell's config, deterministically marshalled, to compare
+	class string // Class of the config it was spawned with
+}
+
+// class returns c's Class, or "" when the group has none.
+func (g *NamedGroup[C]) class(c C) string {
+	if g.Class == nil {
+		return ""
+	}
+	return g.Class(c)
 }
 
 // wire returns cfg deterministically marshalled. Comparing these is several
@@ -89,6 +105,8 @@ func (g *NamedGroup[C]) Plan(parent string, old, new *messages.MasterConfig) []*
 		seen[name] = true
 		if was, ok := prev[name]; !ok {
 			out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_ADDED))
+		} else if g.class(was) != g.class(c) {
+			out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_REPLACED))
 		} else if !proto.Equal(was, c) {
 			out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_CHANGED))
 		}
@@ -122,6 +140,15 @@ func (g *NamedGroup[C]) Apply(ctx actor.Context, rt *Runtime, cfg *messages.Mast
 		name := g.Prefix + g.Name(c)
 		want[name] = true
 		if ch, ok := g.running[name]; ok {
+			if ch.class != g.class(c) {
+				delete(g.running, name)
+				g.stop(ctx, name, ch.pid)
+				cell := &Cell[C]{}
+				cell.Store(c)
+				g.pending[name] = cell // spawned when the old one has stopped
+				out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_REPLACED))
+				continue
+			}
 			w := wire(c)
 			changed := w == nil || !bytes.Equal(ch.wire, w)
 			ch.cell.Store(c) // when equal too, so the old generation can be freed
@@ -132,7 +159,12 @@ func (g *NamedGroup[C]) Apply(ctx actor.Context, rt *Runtime, cfg *messages.Mast
 			}
 			continue
 		}
-		if cell, ok := g.pending[name]; ok {
+		if cell, ok := g.pending[name]; ok { // waits for its namesake to stop
+			if was := cell.Load(); g.class(was) != g.class(c) {
+				out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_REPLACED))
+			} else if !proto.Equal(was, c) {
+				out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_CHANGED))
+			}
 			cell.Store(c)
 			continue
 		}
@@ -150,20 +182,30 @@ func (g *NamedGroup[C]) Apply(ctx actor.Context, rt *Runtime, cfg *messages.Mast
 			continue
 		}
 		delete(g.running, name)
-		g.stopping[name] = ch.pid
-		if g.Retire {
-			ctx.Send(ch.pid, &messages.Retire{})
-		} else {
-			ctx.Poison(ch.pid)
-		}
+		g.stop(ctx, name, ch.pid)
 		out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_REMOVED))
 	}
 	for name := range g.pending {
 		if !want[name] {
+			// Added (or replaced) by an earlier run, and gone before its
+			// namesake stopped: it never runs.
 			delete(g.pending, name)
+			out = append(out, change(parent, name, messages.ChangeKind_CHANGE_KIND_REMOVED))
 		}
 	}
 	return out
+}
+
+// stop stops the child name (pid) gracefully: Retire when the group
+// retires its children, else after the messages already queued for it.
+// The name stays taken until it has terminated.
+func (g *NamedGroup[C]) stop(ctx actor.Context, name string, pid *actor.PID) {
+	g.stopping[name] = pid
+	if g.Retire {
+		ctx.Send(pid, &messages.Retire{})
+	} else {
+		ctx.Poison(pid)
+	}
 }
 
 // Terminated implements Group.
@@ -186,7 +228,7 @@ func (g *NamedGroup[C]) spawn(ctx actor.Context, rt *Runtime, name string, cell 
 		rt.Log.Error("cannot spawn child", slog.String("child", name), slog.Any("error", err))
 		return
 	}
-	g.running[name] = &namedChild[C]{pid: pid, cell: cell, wire: wire(cell.Load())}
+	g.running[name] = &namedChild[C]{pid: pid, cell: cell, wire: wire(cell.Load()), class: g.class(cell.Load())}
 }
 
 func change(parent, name string, kind messages.ChangeKind) *messages.ServiceChange {

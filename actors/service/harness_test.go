@@ -24,10 +24,14 @@ func testRuntime(t *testing.T, maxRestarts int, cfg *messages.MasterConfig) *Run
 	return rt
 }
 
-// parent is a minimal service: a Simple with a worker group.
-func spawnParent(t *testing.T, rt *Runtime) *actor.PID {
+// spawnParent spawns a minimal service, master/svc: a Simple with a worker
+// group, or with the given group.
+func spawnParent(t *testing.T, rt *Runtime, group ...Group) *actor.PID {
 	t.Helper()
-	spec := Spec{Name: "svc", Kind: "svc", Groups: func() []Group { return []Group{workerGroup()} }}
+	if len(group) == 0 {
+		group = []Group{workerGroup()}
+	}
+	spec := Spec{Name: "svc", Kind: "svc", Groups: func() []Group { return group }}
 	root := func() actor.Actor {
 		return actor.ReceiveFunc(func(ctx actor.Context) {
 			if _, ok := ctx.Message().(*actor.Started); ok {

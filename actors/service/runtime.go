@@ -1,9 +1,12 @@
 package service
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/mq"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +34,10 @@ type Runtime struct {
 	// DB is the master's state. Only the db service writes to it (through
 	// Submit); anyone may read it (DB.Read never waits for writers).
 	DB *state.Store
+	// Bus is the master's event bus: every committed change of DB is
+	// published on it (status.Publisher); the event streams and the pages
+	// subscribe.
+	Bus *mq.Bus
 	// MasterID is this master's id in DB (its row in masters).
 	MasterID uint64
 	// Logs holds the contents of build logs (DB holds their metadata).
@@ -46,6 +53,11 @@ type Runtime struct {
 	// by the master before the tree starts and closed after it stops; the
 	// status and debug services serve on them (HTTPService). nil: none.
 	WWW, Debug *httpserve.Listener
+	// Workers and WorkersPB are the worker listeners (listen.workers:
+	// msgpack over WebSocket, over TLS when WorkersTLS is set;
+	// listen.workers_pb: PB), bound likewise; pbmanager serves them.
+	Workers, WorkersPB *httpserve.Listener
+	WorkersTLS         *tls.Config
 
 	// Token is the admin token control requests must carry. Never logged.
 	Token string
@@ -99,6 +111,7 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Metrics:  reg,
 		Stats:    newStats(reg, tree),
 		Caches:   cache.NewSet(),
+		Bus:      mq.New(),
 	}
 	rt.SetConfig(1, cfg)
 	return rt

@@ -147,20 +147,46 @@ func endpointViews() map[string]dataapi.View {
 		// workerinfo as an object; connected_to as [{"masterid": N}]
 		// (configured_on is [{"builderid": B, "masterid": M}] as it is).
 		"workers": {Names: map[string]string{"id": "workerid"}, Hidden: map[string]bool{"info_json": true, "connected_to": true},
+			Null: map[string]bool{"quarantine_until": true, "quarantine_timeout": true},
 			Derived: map[string]func(proto.Message) any{
 				"workerinfo":   func(m proto.Message) any { return jsonObject(m.(*messages.Worker).GetInfoJson()) },
 				"connected_to": connectedTo,
 			}},
-		"builds": {Names: map[string]string{"id": "buildid"}, Derived: map[string]func(proto.Message) any{
-			"complete": func(m proto.Message) any { return m.(*messages.Build).HasResults() }}},
-		"steps": {Names: map[string]string{"id": "stepid"}, Derived: map[string]func(proto.Message) any{
-			"complete": func(m proto.Message) any { return m.(*messages.Step).HasResults() }}},
-		"buildrequests": {Names: map[string]string{"id": "buildrequestid"}, Hidden: map[string]bool{"claim": true}, Derived: map[string]func(proto.Message) any{
-			"claimed":             func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim() != nil },
+		// state_string is never empty: what the build or step is doing, or
+		// how it ended, when nothing set it.
+		"builds": {Names: map[string]string{"id": "buildid"}, Hidden: map[string]bool{"state_string": true},
+			Flags: map[string]func(proto.Message) bool{
+				"complete": func(m proto.Message) bool { return m.(*messages.Build).HasResults() }},
+			Derived: map[string]func(proto.Message) any{"state_string": func(m proto.Message) any {
+				b := m.(*messages.Build)
+				return stateString(b.GetStateString(), b.Results, "building")
+			}}},
+		"steps": {Names: map[string]string{"id": "stepid"}, Hidden: map[string]bool{"state_string": true},
+			Flags: map[string]func(proto.Message) bool{
+				"complete": func(m proto.Message) bool { return m.(*messages.Step).HasResults() }},
+			Derived: map[string]func(proto.Message) any{"state_string": func(m proto.Message) any {
+				s := m.(*messages.Step)
+				return stateString(s.GetStateString(), s.Results, map[bool]string{true: "running", false: "pending"}[s.GetStartedAt() != 0])
+			}}},
+		"buildrequests": {Names: map[string]string{"id": "buildrequestid"}, Hidden: map[string]bool{"claim": true}, Flags: map[string]func(proto.Message) bool{
+			"claimed": func(m proto.Message) bool { return m.(*messages.BuildRequest).GetClaim() != nil },
+		}, Derived: map[string]func(proto.Message) any{
 			"claimed_by_masterid": func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim().GetMasterid() },
 			"claimed_at":          func(m proto.Message) any { return m.(*messages.BuildRequest).GetClaim().GetClaimedAt() },
 		}},
 	}
+}
+
+// stateString is a build's or step's state_string: set, or else its
+// result's name once it has one, or else doing.
+func stateString(set string, results *int32, doing string) string {
+	switch {
+	case set != "":
+		return set
+	case results != nil:
+		return state.ResultName(*results)
+	}
+	return doing
 }
 
 // endpoint is an Endpoint with its fields resolved.

@@ -202,7 +202,10 @@ func TestAPI(t *testing.T) {
 		{"builds", "/api/v2/builds"},
 		{"builds_by_buildbot_names", "/api/v2/builds?order=-buildid&field=buildid&field=complete&field=number&buildid__ge=1"},
 		{"builds_proto_name_refused", "/api/v2/builds?id=1&field=id"},
-		{"builds_derived_not_filterable", "/api/v2/builds?complete=true"},
+		{"builds_complete_filter", "/api/v2/builds?complete=false&field=buildid&field=complete"},
+		{"builds_derived_not_sortable", "/api/v2/builds?order=complete"},
+		{"buildrequests_unclaimed", "/api/v2/buildrequests?claimed=false&complete=false&field=buildrequestid&field=claimed"},
+		{"buildrequests_claimed_bad", "/api/v2/buildrequests?claimed__lt=1"},
 		{"buildrequests_claimed", "/api/v2/buildrequests?field=buildrequestid&field=claimed&field=claimed_by_masterid"},
 		{"build_one", "/api/v2/builds/2"},
 		{"builds_of_builder_filter", "/api/v2/builds?builderid=1&order=-id&field=id&field=number"},
@@ -295,9 +298,9 @@ func TestRecordsShowBuildbotShapes(t *testing.T) {
 		{"workers", &messages.Worker{Id: 1, Name: "w", InfoJson: `{"a":1}`, ConnectedTo: []uint64{1, 3},
 			ConfiguredOn: []*messages.WorkerConfiguredOn{{Builderid: 2, Masterid: 1}, {Builderid: 4, Masterid: 3}}},
 			`{"configured_on":[{"builderid":2,"masterid":1},{"builderid":4,"masterid":3}],"connected_to":[{"masterid":1},{"masterid":3}],` +
-				`"graceful":false,"name":"w","paused":false,"workerid":1,"workerinfo":{"a":1}}`},
+				`"graceful":false,"name":"w","paused":false,"quarantine_timeout":null,"quarantine_until":null,"workerid":1,"workerinfo":{"a":1}}`},
 		{"workers", &messages.Worker{Id: 2, Name: "v", InfoJson: "{not json"},
-			`{"configured_on":[],"connected_to":[],"graceful":false,"name":"v","paused":false,"workerid":2,"workerinfo":"{not json"}`},
+			`{"configured_on":[],"connected_to":[],"graceful":false,"name":"v","paused":false,"quarantine_timeout":null,"quarantine_until":null,"workerid":2,"workerinfo":"{not json"}`},
 		{"sourcestamps", &messages.SourceStamp{Id: 5, SsHash: "h", Patchid: 7, Repository: "r", Project: "p", CreatedAt: 9},
 			`{"branch":null,"codebase":"","created_at":9,"patch":{"patchid":7},"project":"p","repository":"r","revision":null,"ssid":5}`},
 	} {

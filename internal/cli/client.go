@@ -57,7 +57,7 @@ func (o *clientOptions) dial() (*client, error) {
 	conn.Close()
 	quiet := slog.New(slog.DiscardHandler)
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-	r, _, err := remoting.Start(system, o.listen, &remoting.Policy{Futures: true, Log: quiet})
+	r, _, err := remoting.Start(system, o.listen, &remoting.Policy{Replies: true, Log: quiet})
 	if err != nil {
 		return nil, &ExitError{Code: ExitNoMaster, Err: err}
 	}
@@ -84,7 +84,9 @@ func request[R proto.Message](c *client, path string, msg proto.Message, timeout
 	defer c.system.EventStream.Unsubscribe(sub)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	reply, err := ask.Ask[R](ctx, c.system.Root, actor.NewPID(c.master, path), msg)
+	// The reply comes to an unguessable address: no other process can
+	// answer in the master's place.
+	reply, err := ask.Reply[R](ask.Await(ctx, remoting.Request(c.system, actor.NewPID(c.master, path), msg, timeout)))
 	var refused *ask.Error
 	switch {
 	case err == nil:

@@ -110,7 +110,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 func TestReconfigWarnsAndExitsIncompleteWhenServicesDoNotAcknowledge(t *testing.T) {
 	dir := t.TempDir()
 	// Port 0: the child master binds once and prints its remote address.
-	listen := "listen: {remote: 127.0.0.1:0, debug: 127.0.0.1:0, www: 127.0.0.1:0}\n"
+	listen := "listen: {remote: 127.0.0.1:0, debug: 127.0.0.1:0, www: 127.0.0.1:0, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n"
 	body := "workers: [{name: w1}]\nbuilders: [{name: b1, workers: [w1], steps: [{shell: {command: [true]}}]}]\n"
 	oldCfg, newCfg := filepath.Join(dir, "old.yaml"), filepath.Join(dir, "new.yaml")
 	for path, text := range map[string]string{oldCfg: listen + body, newCfg: listen + strings.Replace(body, "[true]", "[make, test]", 1)} {

@@ -107,9 +107,16 @@ func (o *runOptions) announce(out io.Writer, log *slog.Logger, m *master.Master,
 		source, _ = config.Example()
 	}
 	log.Info("BuildMaster is running", "config", source, "data", dataDir, "admin_token", tokenFrom,
-		"remote", m.RemoteAddr, "www", m.WWWAddr, "debug", m.DebugAddr)
+		"remote", m.RemoteAddr, "www", m.WWWAddr, "debug", m.DebugAddr, "workers", m.WorkersAddr, "workers_pb", m.WorkersPBAddr)
 	fmt.Fprintf(out, "buildmaster is running (config %s, generation %d)\n", source, m.RT.Generation())
-	fmt.Fprintf(out, "  remote endpoint  %s   (workers, `buildmaster reconfig`, `buildmaster tree`)\n", m.RemoteAddr)
+	fmt.Fprintf(out, "  web UI           http://%s/   (live: /ws, /sse; control: POST /api/v2/…)\n", m.WWWAddr)
+	scheme := "ws"
+	if m.RT.WorkersTLS != nil {
+		scheme = "wss"
+	}
+	fmt.Fprintf(out, "  workers          %s://%s   (buildworker --master; buildbot-worker --protocol msgpack_experimental_v7)\n", scheme, m.WorkersAddr)
+	fmt.Fprintf(out, "  workers (PB)     %s   (buildbot-worker, as created by create-worker)\n", m.WorkersPBAddr)
+	fmt.Fprintf(out, "  remote endpoint  %s   (`buildmaster reconfig`, `buildmaster tree`, `force` …)\n", m.RemoteAddr)
 	fmt.Fprintf(out, "  data API         http://%s/api/v2/changes\n", m.WWWAddr)
 	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", m.DebugAddr)
 	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)

@@ -16,20 +16,37 @@ import (
 const goneEvery = 100 * time.Millisecond
 
 // newStop is `buildmaster stop [--clean|--cancel]`: Buildbot's `buildbot
-// stop`, over the remote channel rather than a signal.
+// stop`, over the remote channel rather than a signal; and `buildmaster stop
+// BUILD`, which stops one build.
 func newStop() *cobra.Command {
 	o := &clientOptions{}
 	var clean, cancel, noWait bool
+	var reason string
 	cmd := &cobra.Command{
-		Use:   "stop [--clean | --cancel] [--no-wait]",
-		Short: "Stop the master now (gracefully), or cleanly once its running builds finish (--clean), or cancel a clean stop (--cancel)",
+		Use:   "stop [--clean | --cancel] [--no-wait] | stop BUILD [--reason R]",
+		Short: "Stop the master now (gracefully), cleanly once its running builds finish (--clean), cancel a clean stop (--cancel); or stop one BUILD",
 		Long: "stop stops the master gracefully now, as SIGTERM does: running builds end as RETRY and run again\n" +
 			"after the next start. --clean (or SIGUSR1) starts Buildbot's clean shutdown: no new build starts\n" +
 			"(requests stay queued for the next start), running builds finish, then the master stops.\n" +
 			"--cancel (or a second SIGUSR1) cancels it. Without --no-wait, stop waits until the master has gone\n" +
-			"away: for --timeout, or for as long as it takes with --clean.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+			"away: for --timeout, or for as long as it takes with --clean.\n" +
+			"stop BUILD stops one running build instead (BUILD is its id, or BUILDER/NUMBER): its current step\n" +
+			"is interrupted and the build ends CANCELLED.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if clean || cancel || noWait {
+					return &ExitError{Code: ExitRejected, Err: errors.New("stop BUILD: --clean, --cancel and --no-wait stop the master, not a build")}
+				}
+				b, err := parseBuild("stop", args[0])
+				if err != nil {
+					return err
+				}
+				return stopBuild(cmd, o, b, reason)
+			}
+			if reason != "" {
+				return &ExitError{Code: ExitRejected, Err: errors.New("stop: --reason is for stopping a build: stop BUILD --reason R")}
+			}
 			if clean && cancel {
 				return &ExitError{Code: ExitRejected, Err: errors.New("stop: --clean and --cancel exclude each other")}
 			}
@@ -84,6 +101,7 @@ func newStop() *cobra.Command {
 	f.BoolVar(&clean, "clean", false, "clean shutdown: start no new build, stop once the running builds finish")
 	f.BoolVar(&cancel, "cancel", false, "cancel a clean shutdown under way: builds start again")
 	f.BoolVar(&noWait, "no-wait", false, "return once the master has the request, without waiting for it to go away")
+	f.StringVar(&reason, "reason", "", "stop BUILD: why the build is stopped")
 	return cmd
 }
 

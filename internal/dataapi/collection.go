@@ -28,7 +28,7 @@ type Collection struct {
 func (c *Collection) source(q *Query, desc bool) iter.Seq[proto.Message] {
 	if c.ScanEq != nil {
 		for _, f := range q.Filters {
-			if f.Op == "eq" && len(f.Values) == 1 {
+			if f.Op == "eq" && len(f.Values) == 1 && f.Field != nil {
 				if rows, ok := c.ScanEq(f.Field, f.Values[0], desc); ok {
 					return rows
 				}

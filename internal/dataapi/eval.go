@@ -21,6 +21,15 @@ func (q *Query) Match(m protoreflect.Message) bool {
 // holds applies the filter to m: eq, lt, le, gt, ge and contains hold when
 // they hold for any of the values; ne holds when the field equals none.
 func (f Filter) holds(m protoreflect.Message) bool {
+	if f.Flag != nil {
+		got := f.Flag(m.Interface())
+		for _, want := range f.Values {
+			if got == want.Bool() {
+				return f.Op == "eq"
+			}
+		}
+		return f.Op == "ne"
+	}
 	v := m.Get(f.Field)
 	if f.Op == "ne" {
 		for _, want := range f.Values {

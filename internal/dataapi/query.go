@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -29,6 +30,9 @@ type Filter struct {
 	Field  protoreflect.FieldDescriptor
 	Op     string // eq, ne, lt, le, gt, ge, contains
 	Values []protoreflect.Value
+	// Flag, when set in place of Field, computes the (bool) value compared:
+	// a View's Flags.
+	Flag func(proto.Message) bool
 }
 
 // OrderKey is one sort key.
@@ -122,7 +126,8 @@ func (p *queryParser) order(vals []string) {
 // fields reads the field selection: any field, or a derived one.
 func (p *queryParser) fields(vals []string) {
 	for _, f := range vals {
-		if _, derived := p.view.Derived[f]; derived {
+		_, derived := p.view.Derived[f]
+		if _, flag := p.view.Flags[f]; derived || flag {
 			p.q.Fields = append(p.q.Fields, f)
 			continue
 		}
@@ -144,6 +149,10 @@ func (p *queryParser) filter(key string, vals []string) {
 	}
 	if !slices.Contains(operators, op) {
 		p.bad("%s: unknown operator %q (want one of %s)", key, op, strings.Join(operators, ", "))
+		return
+	}
+	if flag := p.view.Flags[name]; flag != nil && p.view.field(p.md, name) == nil {
+		p.flagFilter(key, name, op, flag, vals)
 		return
 	}
 	fd, err := simpleField(p.md, p.view, name)
@@ -174,6 +183,32 @@ func (p *queryParser) filter(key string, vals []string) {
 	}
 }
 
+// flagFilter reads a filter on a View's flag: eq or ne (in and notin over
+// a list) a boolean.
+func (p *queryParser) flagFilter(key, name, op string, flag func(proto.Message) bool, vals []string) {
+	switch op {
+	case "eq", "ne":
+	case "in", "notin":
+		op = map[string]string{"in": "eq", "notin": "ne"}[op]
+		vals = splitList(vals)
+	default:
+		p.bad("%s: %q is computed: it can be filtered with eq, ne, in or notin", key, name)
+		return
+	}
+	f := Filter{Flag: flag, Op: op}
+	for _, s := range vals {
+		val, err := parseBool(s)
+		if err != nil {
+			p.bad("%s=%q: %v", key, s, err)
+			continue
+		}
+		f.Values = append(f.Values, val)
+	}
+	if len(f.Values) > 0 {
+		p.q.Filters = append(p.q.Filters, f)
+	}
+}
+
 func splitList(vals []string) []string {
 	var out []string
 	for _, v := range vals {
@@ -193,6 +228,8 @@ func last(vals []string) string {
 func simpleField(md protoreflect.MessageDescriptor, view View, name string) (protoreflect.FieldDescriptor, error) {
 	fd := view.field(md, name)
 	switch {
+	case fd == nil && view.Flags[name] != nil:
+		return nil, fmt.Errorf("%q is computed: it can be selected and filtered on, not sorted by", name)
 	case fd == nil && view.Derived[name] != nil:
 		return nil, fmt.Errorf("%q is computed: it can be selected but not filtered on or sorted by", name)
 	case fd == nil:
@@ -203,18 +240,24 @@ func simpleField(md protoreflect.MessageDescriptor, view View, name string) (pro
 	return fd, nil
 }
 
+// parseBool reads Buildbot's spellings of a boolean: on/off, true/false,
+// yes/no, 1/0.
+func parseBool(s string) (protoreflect.Value, error) {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		return protoreflect.ValueOfBool(true), nil
+	case "off", "false", "no", "0":
+		return protoreflect.ValueOfBool(false), nil
+	}
+	return protoreflect.Value{}, fmt.Errorf("want true or false")
+}
+
 // parseValue reads s as a value of fd's kind. Booleans take Buildbot's
 // spellings: on/off, true/false, yes/no, 1/0.
 func parseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
-		switch strings.ToLower(s) {
-		case "on", "true", "yes", "1":
-			return protoreflect.ValueOfBool(true), nil
-		case "off", "false", "no", "0":
-			return protoreflect.ValueOfBool(false), nil
-		}
-		return protoreflect.Value{}, fmt.Errorf("want true or false")
+		return parseBool(s)
 	case protoreflect.StringKind:
 		return protoreflect.ValueOfString(s), nil
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:

@@ -12,7 +12,7 @@ import (
 // from their protobuf fields: renamed fields (Buildbot calls a build's id
 // "buildid") and derived ones (a build's "complete"). Queries name fields
 // as the View shows them; derived fields can be selected and shown but not
-// filtered on or sorted by. The zero View shows records as they are.
+// filtered on (except Flags) or sorted by. The zero View shows records as they are.
 type View struct {
 	// Names maps a field's protobuf name to the name the API uses.
 	Names map[string]string
@@ -25,6 +25,11 @@ type View struct {
 	// Hidden lists protobuf fields the API does not show (a derived field
 	// shows them as Buildbot does).
 	Hidden map[string]bool
+	// Flags are derived true/false fields that, unlike Derived ones, can be
+	// filtered on with eq and ne (and in, notin): a build's complete, a
+	// request's claimed (Buildbot's builds?complete=false). They are shown
+	// as Derived fields are; they cannot be sorted by.
+	Flags map[string]func(proto.Message) bool
 	// Null lists scalar protobuf fields whose zero value shows as null: where
 	// Buildbot has None (a buildset's complete_at before it completes) and
 	// the record stores 0 or "". Filters still compare the stored value.
@@ -78,6 +83,11 @@ func (v View) ParseQuery(vals url.Values, md protoreflect.MessageDescriptor) (*Q
 func (v View) Record(m proto.Message, fields []string) map[string]any {
 	out := record(m.ProtoReflect(), fields, v)
 	for name, f := range v.Derived {
+		if len(fields) == 0 || slices.Contains(fields, name) {
+			out[name] = f(m)
+		}
+	}
+	for name, f := range v.Flags {
 		if len(fields) == 0 || slices.Contains(fields, name) {
 			out[name] = f(m)
 		}

@@ -104,6 +104,11 @@ func (l *Listener) accept() {
 	}
 }
 
+// Accepting returns a net.Listener on l for a server that is not HTTP (the
+// PB worker protocol): closing it stops that server accepting and leaves the
+// socket bound, as Server.Stop does. One server at a time should accept.
+func (l *Listener) Accepting() net.Listener { return l.session() }
+
 // session is the net.Listener one Server serves on: closing it stops that
 // Server accepting, and leaves the socket bound.
 func (l *Listener) session() *session {

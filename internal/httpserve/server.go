@@ -2,6 +2,7 @@ package httpserve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,12 @@ type Server struct {
 // receives the server's own errors, and why it stopped if it stops by itself.
 // Only one Server should serve a Listener at a time.
 func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
+	return ServeTLS(l, h, log, nil)
+}
+
+// ServeTLS is Serve over TLS with cfg (which holds the certificate); a nil
+// cfg serves plain HTTP.
+func ServeTLS(l *Listener, h http.Handler, log *slog.Logger, cfg *tls.Config) *Server {
 	s := &Server{
 		srv: &http.Server{
 			Handler:           h,
@@ -26,11 +33,16 @@ func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
 			WriteTimeout:      l.limits.WriteTimeout,
 			IdleTimeout:       l.limits.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			TLSConfig:         cfg,
 		},
 		session: l.session(),
 	}
 	go func() {
-		if err := s.srv.Serve(s.session); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.srv.Serve(s.session) }
+		if cfg != nil {
+			serve = func() error { return s.srv.ServeTLS(s.session, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error(l.key+": stopped serving", slog.Any("error", err))
 		}
 	}()

@@ -34,7 +34,7 @@ const (
 	DB         = Master + "/" + DBName
 	Metrics    = Master + "/" + MetricsName
 	Caches     = Master + "/" + CachesName
-	PBManager  = Master + "/" + PBManagerName  // WorkerLogin, FromWorker
+	PBManager  = Master + "/" + PBManagerName
 	Changes    = Master + "/" + ChangesName    // SendChangeRequest
 	Botmaster  = Master + "/" + BotmasterName  // StopBuildRequest, WorkerControlRequest
 	Schedulers = Master + "/" + SchedulersName // ForceBuildRequest
@@ -61,17 +61,18 @@ const (
 	WorkerPrefix  = "worker:"
 	BuilderPrefix = "builder:"
 	BuildPrefix   = "build:"
+	ConnPrefix    = "conn:"
 )
-
-// WorkerAgent is the id of the actor of a worker process that the master
-// talks to (the worker's own actor system, not the master's tree).
-const WorkerAgent = "worker"
 
 // Child is the path of the child named name of the actor at parent.
 func Child(parent, name string) string { return parent + "/" + name }
 
 // Worker is the path of the master's actor for the worker named name.
 func Worker(name string) string { return Child(Botmaster, WorkerPrefix+name) }
+
+// Conn is the path of the actor of the live connection of the worker named
+// name (under pbmanager).
+func Conn(name string) string { return Child(PBManager, ConnPrefix+name) }
 
 // Builder is the path of the actor of the builder named name.
 func Builder(name string) string { return Child(Botmaster, BuilderPrefix+name) }

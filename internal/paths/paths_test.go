@@ -6,7 +6,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/paths"
 )
 
-// The paths are the protoactor ids other processes (the CLI, workers)
+// The paths are the protoactor ids other processes (the CLI)
 // address: they must not change by accident.
 func TestPaths(t *testing.T) {
 	for got, want := range map[string]string{
@@ -20,6 +20,7 @@ func TestPaths(t *testing.T) {
 		paths.Logs:                  "master/db/logs",
 		paths.Janitor:               "master/db/janitor",
 		paths.Worker("linux-1"):     "master/botmaster/worker:linux-1",
+		paths.Conn("linux-1"):       "master/pbmanager/conn:linux-1",
 		paths.Builder("runtests"):   "master/botmaster/builder:runtests",
 		paths.Build("runtests", 42): "master/botmaster/builder:runtests/build:42",
 		paths.Scheduler("nightly"):  "master/scheduler_manager/nightly",

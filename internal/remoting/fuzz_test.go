@@ -70,7 +70,7 @@ func FuzzGuardedBatch(f *testing.F) {
 			before = append(before, b.Envelopes...)
 		}
 		p := testPolicy(nil)
-		p.Futures = true
+		p.Replies = true
 		drops := 0
 		p.Dropped = func(string) { drops++ }
 		s := &guardedStream{ServerStream: &fakeStream{ctx: context.Background(), msgs: []*remote.RemoteMessage{in}},

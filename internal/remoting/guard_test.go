@@ -171,17 +171,21 @@ func TestVerdict(t *testing.T) {
 		{name: "target id with a trailing slash", edit: func(b *remote.MessageBatch, _ *remote.MessageEnvelope) {
 			b.Targets[0].Id = "master/"
 		}, want: DropNotAccepted},
-		{name: "future target without Futures", edit: func(b *remote.MessageBatch, _ *remote.MessageEnvelope) {
-			b.Targets[0].Id = "future$abc"
+		{name: "reply target without Replies", edit: func(b *remote.MessageBatch, _ *remote.MessageEnvelope) {
+			b.Targets[0].Id = "reply$abc"
 		}, want: DropNotAccepted},
-		{name: "future target with Futures", policy: func(p *Policy) { p.Futures = true }, edit: func(b *remote.MessageBatch, e *remote.MessageEnvelope) {
-			b.Targets[0].Id = "future$abc"
+		{name: "reply target with Replies", policy: func(p *Policy) { p.Replies = true }, edit: func(b *remote.MessageBatch, e *remote.MessageEnvelope) {
+			b.Targets[0].Id = "reply$abc"
 			b.TypeNames[0], e.MessageData = "buildmaster.v1.ControlError", mustMarshal(t, &messages.ControlError{Message: "no"})
 		}},
-		{name: "future target with Futures, unknown type", policy: func(p *Policy) { p.Futures = true }, edit: func(b *remote.MessageBatch, _ *remote.MessageEnvelope) {
-			b.Targets[0].Id = "future$abc"
+		{name: "reply target with Replies, unknown type", policy: func(p *Policy) { p.Replies = true }, edit: func(b *remote.MessageBatch, _ *remote.MessageEnvelope) {
+			b.Targets[0].Id = "reply$abc"
 			b.TypeNames[0] = "buildmaster.v1.NoSuchThing"
 		}, want: DropUnknownType},
+		{name: "protoactor future target with Replies", policy: func(p *Policy) { p.Replies = true }, edit: func(b *remote.MessageBatch, e *remote.MessageEnvelope) {
+			b.Targets[0].Id = "future$1"
+			b.TypeNames[0], e.MessageData = "buildmaster.v1.ControlError", mustMarshal(t, &messages.ControlError{Message: "forged"})
+		}, want: DropNotAccepted},
 
 		{name: "garbage message data", edit: func(_ *remote.MessageBatch, e *remote.MessageEnvelope) { e.MessageData = garbage }, want: DropUndecodable},
 		{name: "invalid UTF-8 in a string field", edit: func(_ *remote.MessageBatch, e *remote.MessageEnvelope) { e.MessageData = badUTF8 }, want: DropUndecodable},
@@ -271,7 +275,7 @@ func safeForEndpointReader(b *remote.MessageBatch, e *remote.MessageEnvelope, p 
 	if _, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typeName)); err != nil {
 		return false
 	}
-	accepted := p.Futures && strings.HasPrefix(target.Id, "future$")
+	accepted := p.Replies && strings.HasPrefix(target.Id, ReplyPrefix)
 	for _, m := range p.Targets[target.Id] {
 		accepted = accepted || string(proto.MessageName(m)) == typeName
 	}

@@ -21,9 +21,11 @@ type Policy struct {
 	// Targets maps a local PID id (e.g. "master") to the message types it
 	// accepts from outside.
 	Targets map[string][]proto.Message
-	// Futures lets replies reach this process's request futures
-	// ("future$…"); a client sets it, the master does not.
-	Futures bool
+	// Replies lets replies reach the reply addresses of this process's
+	// requests (Request: "reply$…", unguessable); a client sets it, the
+	// master does not. Nothing reaches protoactor's own futures, whose ids
+	// are numbered in sequence.
+	Replies bool
 	// Log receives a line per dropped message, at most DropLogRate a second
 	// (with a burst of DropLogBurst); the lines left out are counted in the
 	// next one.
@@ -109,7 +111,7 @@ func (p *Policy) verdict(b *remote.MessageBatch, e *remote.MessageEnvelope, peer
 }
 
 func (p *Policy) accepts(target, typeName string) bool {
-	if p.Futures && strings.HasPrefix(target, "future$") {
+	if p.Replies && isReply(target) {
 		return true
 	}
 	for _, m := range p.Targets[target] {

@@ -60,7 +60,7 @@ func startLive(t *testing.T) *liveEndpoint {
 		l := &liveEndpoint{system: system, got: make(chan received, 100), rec: &recorder{}}
 		p := l.rec.policy()
 		p.self = nil // Start must set it: the policy given is a template
-		p.Futures = true
+		p.Replies = true
 		r, addr, err := Start(system, "127.0.0.1:0", p)
 		if err != nil {
 			liveErr = err
@@ -261,23 +261,34 @@ func TestStartGuardsTheLiveEndpoint(t *testing.T) {
 	}
 }
 
-// TestStartRepliesReachOnlyFutures checks the client side of a policy
-// (Futures): a reply reaches a request future; an internal actor and the
+// TestStartRepliesReachOnlyReplyAddresses checks the client side of a
+// policy (Replies): a reply reaches the reply address of a Request, and its
+// future; a forged reply to one of protoactor's futures (numbered in
+// sequence, so a stranger can guess them), an internal actor and the
 // library's own message types stay out of reach.
-func TestStartRepliesReachOnlyFutures(t *testing.T) {
+func TestStartRepliesReachOnlyReplyAddresses(t *testing.T) {
 	l := startLive(t)
 	before := len(l.drops())
 	raw := dialRaw(t, l.addr)
-	f := actor.NewFuture(l.system, 10*time.Second)
-	if !strings.HasPrefix(f.PID().GetId(), "future$") || f.PID().GetAddress() != l.addr {
-		t.Fatalf("future PID %v", f.PID())
+	guessable := actor.NewFuture(l.system, time.Second) // its forged answer is the third drop
+	if !strings.HasPrefix(guessable.PID().GetId(), "future$") {
+		t.Fatalf("future PID %v", guessable.PID())
+	}
+	// A request to "master", which never answers: it learns the reply
+	// address as the request's sender, and the raw peer answers instead.
+	f := Request(l.system, actor.NewPID(l.addr, "master"), &messages.GetTreeRequest{Token: "probe"}, 10*time.Second)
+	probe := testkit.Recv(t, "the request", l.got)
+	sender := probe.sender
+	if !strings.HasPrefix(sender.GetId(), ReplyPrefix) || len(sender.GetId()) < len(ReplyPrefix)+32 || sender.GetAddress() != l.addr {
+		t.Fatalf("reply address %v", sender)
 	}
 	raw.send(t, &remote.MessageBatch{
 		TypeNames: []string{"actor.PoisonPill", "buildmaster.v1.GetTreeRequest", "buildmaster.v1.GetTreeResponse"},
-		Targets:   []*actor.PID{f.PID(), actor.NewPID(l.addr, "master/inner")},
+		Targets:   []*actor.PID{sender, actor.NewPID(l.addr, "master/inner"), guessable.PID()},
 		Envelopes: []*remote.MessageEnvelope{
 			{TypeId: 0, Target: 0},
 			{TypeId: 1, Target: 1, MessageData: mustMarshal(t, &messages.GetTreeRequest{Token: "t"})},
+			{TypeId: 2, Target: 2, MessageData: mustMarshal(t, &messages.GetTreeResponse{Generation: 666})},
 			{TypeId: 2, Target: 0, MessageData: mustMarshal(t, &messages.GetTreeResponse{Generation: 42})},
 		},
 	})
@@ -288,7 +299,7 @@ func TestStartRepliesReachOnlyFutures(t *testing.T) {
 	if r, ok := res.(*messages.GetTreeResponse); !ok || r.GetGeneration() != 42 {
 		t.Fatalf("reply %T %v", res, res)
 	}
-	if got := l.drops()[before:]; strings.Join(got, ",") != DropForeignType+","+DropNotAccepted {
+	if got := l.drops()[before:]; strings.Join(got, ",") != DropForeignType+","+DropNotAccepted+","+DropNotAccepted {
 		t.Fatalf("dropped %v", got)
 	}
 	select {

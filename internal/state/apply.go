@@ -92,6 +92,10 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyMasterActive(txn, seq, k.MasterActive)
 	case *messages.Command_MasterStopped:
 		return applyMasterStopped(txn, seq, k.MasterStopped)
+	case *messages.Command_SetWorkerState:
+		return applySetWorkerState(txn, seq, k.SetWorkerState)
+	case *messages.Command_SetSchedulerEnabled:
+		return applySetSchedulerEnabled(txn, seq, k.SetSchedulerEnabled)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:

@@ -330,6 +330,15 @@ func TestApply(t *testing.T) {
 		{name: "configure unknown master", cmd: cmd(&messages.ConfigureMaster{Masterid: 9}), wantErr: "master 9 does not exist"},
 		{name: "configure empty scheduler name", cmd: cmd(&messages.ConfigureMaster{Masterid: 1, Schedulers: []string{"a", ""}}), wantErr: "schedulers[1] is empty"},
 		{name: "object state no name", cmd: cmd(&messages.SetObjectState{ObjectName: "s", ClassName: "c", ValueJson: "1"}), wantErr: "name is required"},
+		{name: "cancel claimed request", cmd: cmd(&messages.CompleteBuildRequests{Brids: []uint64{1}, Results: ResultCancelled, CompleteAt: 1, UnclaimedOnly: true}),
+			wantErr: "build request 1 has started"},
+		{name: "cancel unclaimed request", cmd: cmd(&messages.CompleteBuildRequests{Brids: []uint64{2}, Results: ResultCancelled, CompleteAt: 1, UnclaimedOnly: true}),
+			check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+				r, _ := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, uint64(2))
+				if !r.Complete || r.GetResults() != ResultCancelled {
+					t.Fatalf("request %v", r)
+				}
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -488,5 +497,51 @@ func TestHousekeeping(t *testing.T) {
 	res = mustApply(t, db, masterStarted(1, "", 2000))
 	if res.BuildsRetried+res.StepsFinished+res.LogsFinished+res.RequestsUnclaimed != 0 {
 		t.Fatalf("second housekeeping did something: %v", res)
+	}
+}
+
+// Operators' flags: a worker's paused/graceful and a scheduler's enabled.
+func TestOperatorFlags(t *testing.T) {
+	db := fixture(t)
+	mustApply(t, db, cmd(&messages.FindOrAddWorker{Name: "w1"}))
+	mustApply(t, db, cmd(&messages.ConfigureMaster{Masterid: 1, Schedulers: []string{"sched"}}))
+	tests := []struct {
+		name    string
+		cmd     *messages.Command
+		wantErr string
+		check   func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn)
+	}{
+		{name: "worker state unknown", cmd: cmd(&messages.SetWorkerState{Workerid: 99, Paused: true}), wantErr: `worker 99 does not exist`},
+		{name: "worker state", cmd: cmd(&messages.SetWorkerState{Workerid: 1, Paused: true}), check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+			w, _ := get[*messages.Worker](txn, TableWorkers, IndexID, uint64(1))
+			if !w.Paused || w.Graceful || res.Id != 1 {
+				t.Fatalf("worker %v", w)
+			}
+		}},
+		{name: "scheduler enable unknown", cmd: cmd(&messages.SetSchedulerEnabled{Name: "nosuch"}), wantErr: `there is no scheduler named "nosuch"`},
+		{name: "scheduler disable", cmd: cmd(&messages.SetSchedulerEnabled{Name: "sched"}), check: func(t *testing.T, res *messages.CommandResult, txn *memdb.Txn) {
+			if SchedulerEnabled(txn, "sched") || !SchedulerEnabled(txn, "other") {
+				t.Fatal("sched still enabled, or an unknown scheduler is not")
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			txn := db.Txn(true)
+			res, err := Apply(txn, tc.cmd)
+			if tc.wantErr != "" {
+				txn.Abort()
+				if err == nil || !errors.Is(err, ErrBadCommand) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want ErrBadCommand with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				txn.Abort()
+				t.Fatal(err)
+			}
+			txn.Commit()
+			tc.check(t, res, db.Txn(false))
+		})
 	}
 }

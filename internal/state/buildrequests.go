@@ -83,6 +83,9 @@ func applyCompleteBuildRequests(txn *memdb.Txn, _ *ids, c *messages.CompleteBuil
 		if r.Complete {
 			return nil, bad(kind, "brids[%d]: build request %d is already complete", i, r.Id)
 		}
+		if c.GetUnclaimedOnly() && r.Claim != nil {
+			return nil, bad(kind, "brids[%d]: build request %d has started (its build can be stopped)", i, r.Id)
+		}
 	}
 	res := &messages.CommandResult{Ids: append([]uint64(nil), c.GetBrids()...)}
 	return res, complete(txn, reqs, c.GetResults(), c.GetCompleteAt(), res)

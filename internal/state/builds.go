@@ -211,3 +211,26 @@ func applySetBuildProperties(txn *memdb.Txn, _ *ids, c *messages.SetBuildPropert
 	}
 	return &messages.CommandResult{Id: b.Id}, nil
 }
+
+// BuildByRef finds a build by id (buildid not 0) or else by its builder's
+// name and number, and returns it with its builder's name; the error says
+// what does not exist.
+func BuildByRef(txn *memdb.Txn, buildid uint64, builder string, number int32) (*messages.Build, string, error) {
+	if buildid != 0 {
+		b, _ := Lookup(txn, TableBuilds, buildid).(*messages.Build)
+		if b == nil {
+			return nil, "", fmt.Errorf("there is no build %d", buildid)
+		}
+		bldr, _ := Lookup(txn, TableBuilders, b.Builderid).(*messages.Builder)
+		return b, bldr.GetName(), nil
+	}
+	bldr, _ := First(txn, TableBuilders, IndexName, builder).(*messages.Builder)
+	if bldr == nil {
+		return nil, "", fmt.Errorf("there is no builder %q", builder)
+	}
+	b, _ := First(txn, TableBuilds, IndexBuilderNumber, bldr.Id, number).(*messages.Build)
+	if b == nil {
+		return nil, "", fmt.Errorf("builder %s has no build %d", builder, number)
+	}
+	return b, builder, nil
+}

@@ -17,6 +17,9 @@ import (
 type fsm struct {
 	db     atomic.Pointer[memdb.MemDB]
 	health *health // nil when ephemeral
+	// watch, when set, is called with each committed transaction's changes
+	// (Store.OnCommit).
+	watch atomic.Pointer[func(memdb.Changes)]
 
 	mu         sync.Mutex
 	restoreErr error // the first failed Restore: Open refuses to start
@@ -49,7 +52,16 @@ func (f *fsm) apply(cmd *messages.Command) (res *messages.CommandResult, err err
 	}
 	Recount(txn)
 	txn.Commit()
+	f.committed(txn)
 	return res, nil
+}
+
+// committed hands txn's changes to the watcher, if any, once txn is
+// committed: readers already see them.
+func (f *fsm) committed(txn *memdb.Txn) {
+	if w := f.watch.Load(); w != nil {
+		(*w)(txn.Changes())
+	}
 }
 
 // Apply applies one committed raft entry (raft.FSM); a command that does not
@@ -122,6 +134,7 @@ func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
 	}
 	Recount(txn)
 	txn.Commit()
+	f.committed(txn)
 	return true
 }
 

@@ -1,6 +1,10 @@
 package state
 
-import "github.com/hashicorp/go-memdb"
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+)
 
 // Buildbot's result codes (buildbot.process.results).
 const (
@@ -62,4 +66,16 @@ func unfinished[T finishable](txn *memdb.Txn, kind, what, table string, id uint6
 		return zero, bad(kind, "%s %d is already finished", what, id)
 	}
 	return row, nil
+}
+
+// resultNames are Buildbot's names of the result codes (Results).
+var resultNames = [...]string{"success", "warnings", "failure", "skipped", "exception", "retry", "cancelled"}
+
+// ResultName is Buildbot's name of a result code ("failure"); "result N"
+// for an unknown one.
+func ResultName(r int32) string {
+	if r >= 0 && int(r) < len(resultNames) {
+		return resultNames[r]
+	}
+	return fmt.Sprintf("result %d", r)
 }

@@ -44,6 +44,20 @@ func OpenEphemeral() *Store {
 	return s
 }
 
+// OnCommit sets fn to be called after every committed write transaction
+// (one command, or a batch of them) with its changes, in commit order, on
+// the goroutine that applies commands: fn must not block and must not
+// modify the records (the event bus publishes them; see actors/status).
+// Commands replayed by Open are applied before any fn is set. nil stops
+// the calls.
+func (s *Store) OnCommit(fn func(memdb.Changes)) {
+	if fn == nil {
+		s.fsm.watch.Store(nil)
+		return
+	}
+	s.fsm.watch.Store(&fn)
+}
+
 // Read returns an immutable read transaction of the current state. It
 // never waits for writers; abort it (or just drop it) when done.
 func (s *Store) Read() *memdb.Txn { return s.fsm.db.Load().Txn(false) }

@@ -156,6 +156,26 @@ func applyWorkerDisconnected(txn *memdb.Txn, _ *ids, c *messages.WorkerDisconnec
 	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
 }
 
+// applySetWorkerState records worker workerid's paused, graceful and
+// quarantine (Buildbot's setWorkerState, plus the quarantine).
+func applySetWorkerState(txn *memdb.Txn, _ *ids, c *messages.SetWorkerState) (*messages.CommandResult, error) {
+	const kind = "set_worker_state"
+	if c.GetQuarantineUntil() < 0 || c.GetQuarantineTimeout() < 0 {
+		return nil, bad(kind, "quarantine_until and quarantine_timeout must not be negative")
+	}
+	w, err := get[*messages.Worker](txn, TableWorkers, IndexID, c.GetWorkerid())
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, bad(kind, "worker %d does not exist", c.GetWorkerid())
+	}
+	w = proto.CloneOf(w)
+	w.Paused, w.Graceful = c.GetPaused(), c.GetGraceful()
+	w.QuarantineUntil, w.QuarantineTimeout = c.GetQuarantineUntil(), c.GetQuarantineTimeout()
+	return &messages.CommandResult{Id: w.Id}, txn.Insert(TableWorkers, w)
+}
+
 // workerAndMaster checks that master masterid exists and returns worker
 // workerid, which must.
 func workerAndMaster(txn *memdb.Txn, kind string, workerid, masterid uint64) (*messages.Worker, error) {

@@ -206,3 +206,21 @@ func TestCan(t *testing.T) {
 		t.Errorf("action without a Control: %d", res.Code)
 	}
 }
+
+// TestScripted: a request Options.Scripted recognises (a script with a
+// bearer token) needs neither Origin nor the form token; any other still
+// does.
+func TestScripted(t *testing.T) {
+	f := newFixture(t)
+	rec := newRecorder()
+	u := newUI(t, f.store, rec, func(o *Options) {
+		o.Scripted = func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer right" }
+	})
+	body := `{"jsonrpc":"2.0","method":"pause","id":1}`
+	if res := post(u, "/api/v2/workers/1", "application/json", body, "Authorization", "Bearer wrong"); res.Code != 403 || len(rec.calls) != 0 {
+		t.Fatalf("unrecognised script: %d %s, calls %q", res.Code, res.Body, rec.calls)
+	}
+	if res := post(u, "/api/v2/workers/1", "application/json", body, "Authorization", "Bearer right"); res.Code != 200 || len(rec.calls) != 1 {
+		t.Fatalf("recognised script: %d %s, calls %q", res.Code, res.Body, rec.calls)
+	}
+}

@@ -6,113 +6,32 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
+	chrome "github.com/buildmaster/buildmaster/internal/testkit/browser"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// browserDeadline bounds one browser step (open a page, wait for what it
-// should show): a deadline for a hung browser, not a speed requirement.
-const browserDeadline = 60 * time.Second
+// The browser helpers, shared with test/.
+var (
+	browser = chrome.Start
+	tab     = chrome.Tab
+	run     = chrome.Run
+)
 
-// chromium finds the browser. Without one the browser tests skip, except
-// in CI (CI=true), where they fail: CI installs Debian's chromium.
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no chromium on PATH: CI must install it (apt-get install chromium)")
-	}
-	t.Skip("no chromium on PATH")
-	return ""
-}
-
-// browser starts a headless Chromium for the test and returns its context.
-func browser(t *testing.T) context.Context {
-	path := chromium(t)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
-	t.Cleanup(cancel)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(cancelCtx)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
-	}
-	return ctx
-}
-
-// tab opens a new tab of the browser; an uncaught JavaScript exception in
-// it fails the test.
-func tab(t *testing.T, browserCtx context.Context) context.Context {
-	var mu sync.Mutex
-	var errs []string
-	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithListener(func(ev any) {
-		if ev, ok := ev.(*runtime.EventExceptionThrown); ok && ev.ExceptionDetails != nil {
-			d := ev.ExceptionDetails
-			desc := d.Text
-			if d.Exception != nil {
-				desc += " " + d.Exception.Description
-			}
-			mu.Lock()
-			errs = append(errs, fmt.Sprintf("%s:%d: %s", d.URL, d.LineNumber+1, desc))
-			mu.Unlock()
-		}
-	}))
-	// Open the tab now, on its own context: a target lives as long as the
-	// context of its first action, and later actions run under deadlines.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("opening a tab: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, e := range errs {
-			t.Errorf("JavaScript exception: %s", e)
-		}
-	})
-	return ctx
-}
-
-// run runs browser steps under browserDeadline.
-func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, browserDeadline)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-}
-
-// value runs one browser action under browserDeadline and returns its value.
+// value runs one browser action under chrome.Deadline.
 func value[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, browserDeadline)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	return v
+	return chrome.Value(t, ctx, a)
 }
 
 // call sends a DevTools command to the tab.

@@ -50,6 +50,11 @@ type Options struct {
 	// "builders/NAME/buildrequests/ID" (cancel), "workers/NAME",
 	// "schedulers/NAME" and "forceschedulers/SCHEDULER/builders/NAME".
 	Can func(r *http.Request, action Action, target string) bool
+	// Scripted, when set, says whether r proves who sends it with a
+	// credential a browser never attaches by itself (a bearer token): such
+	// a request cannot be a cross-site forgery, and needs neither Origin
+	// nor the form token (curl with a token). Can still decides.
+	Scripted func(r *http.Request) bool
 	// TrustedOrigins are origins besides the page's own whose POSTs are
 	// accepted (e.g. "https://ci.example.com" behind a TLS proxy).
 	TrustedOrigins []string
@@ -95,6 +100,7 @@ func New(opts Options) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.scripted = opts.Scripted
 	as, err := loadAssets()
 	if err != nil {
 		return nil, err

@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/buildmaster/buildmaster/internal/remoting"
 )
 
 // PasswordEnv is the environment variable that may hold the password. The
@@ -45,8 +43,9 @@ func mainWith(args []string, stdout, stderr io.Writer, tweak func(*Options)) int
 }
 
 type cliOptions struct {
-	master, name, password, passwordFile, basedir, listen string
-	logLevel, logFormat                                   string
+	master, name, passwordFile, basedir string
+	ca, cert, key                       string
+	logLevel, logFormat                 string
 }
 
 // NewCommand returns the buildworker cobra command.
@@ -54,11 +53,12 @@ func NewCommand(stdout, stderr io.Writer, tweak func(*Options)) *cobra.Command {
 	var c cliOptions
 	cmd := &cobra.Command{
 		Use:   "buildworker --master HOST:PORT --name NAME --basedir DIR",
-		Short: "Run a build worker: log in to a buildmaster and run the commands it sends",
-		Long: "buildworker logs in to a buildmaster's remote endpoint as worker NAME, runs the commands the\n" +
-			"master sends (shell commands, file operations, file transfers) in DIR, and logs in again with\n" +
-			"back-off whenever it loses the master. SIGINT or SIGTERM stops it.\n\n" +
-			"The password comes from --password, else --password-file, else $" + PasswordEnv + ".",
+		Short: "Run a build worker: connect to a buildmaster and run the commands it sends",
+		Long: "buildworker connects to a buildmaster's worker listener (listen.workers) as worker NAME over\n" +
+			"Buildbot's msgpack protocol, runs the commands the master sends (shell commands, file operations,\n" +
+			"file transfers) in DIR, and connects again with back-off whenever it loses the master. It opens no\n" +
+			"port. SIGINT or SIGTERM stops it.\n\n" +
+			"The password comes from --password-file, else $" + PasswordEnv + "; it is never printed.",
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -67,19 +67,20 @@ func NewCommand(stdout, stderr io.Writer, tweak func(*Options)) *cobra.Command {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	f := cmd.Flags()
-	f.StringVar(&c.master, "master", "", "the master's remote endpoint, HOST:PORT (required)")
+	f.StringVar(&c.master, "master", "", "the master's worker listener: HOST:PORT or ws://HOST:PORT, wss://HOST:PORT for TLS (required)")
 	f.StringVar(&c.name, "name", "", "the worker's name, as in the master's config (required)")
-	f.StringVar(&c.password, "password", "", "the worker's password (visible to other users in the process list: prefer --password-file or $"+PasswordEnv+")")
-	f.StringVar(&c.passwordFile, "password-file", "", "a file holding the password")
+	f.StringVar(&c.passwordFile, "password-file", "", "a file holding the password (else $"+PasswordEnv+")")
 	f.StringVar(&c.basedir, "basedir", "", "the worker's base directory, created if missing (required)")
-	f.StringVar(&c.listen, "listen", DefaultListen, "where the worker listens for the master (which connects back): HOST:PORT")
+	f.StringVar(&c.ca, "ca", "", "PEM file of the certificates to trust for a wss:// master (default: the system's)")
+	f.StringVar(&c.cert, "cert", "", "PEM file of a client certificate to show a wss:// master")
+	f.StringVar(&c.key, "key", "", "PEM file of the client certificate's key")
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	return cmd
 }
 
 func (c *cliOptions) run(cmd *cobra.Command, tweak func(*Options)) error {
-	log, level, err := newLogger(cmd.ErrOrStderr(), c.logLevel, c.logFormat)
+	log, _, err := newLogger(cmd.ErrOrStderr(), c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}
@@ -93,12 +94,10 @@ func (c *cliOptions) run(cmd *cobra.Command, tweak func(*Options)) error {
 	if err := os.MkdirAll(c.basedir, 0o755); err != nil {
 		return fmt.Errorf("base directory: %w", err)
 	}
-	libLog, _, _ := newLogger(cmd.ErrOrStderr(), max(level, slog.LevelWarn).String(), c.logFormat)
 	out := cmd.OutOrStdout()
 	o := Options{
-		Master: c.master, Name: c.name, Password: password, Basedir: c.basedir, Listen: c.listen,
-		Log:       log,
-		LibLog:    slog.New(remoting.LibraryHandler(libLog.Handler())).With("lib", "protoactor"),
+		Master: c.master, Name: c.name, Password: password, Basedir: c.basedir,
+		CAFile: c.ca, CertFile: c.cert, KeyFile: c.key, Log: log,
 		Connected: func() { fmt.Fprintf(out, "buildworker %s connected to %s\n", c.name, c.master) },
 	}
 	if tweak != nil {
@@ -117,14 +116,13 @@ func (c *cliOptions) run(cmd *cobra.Command, tweak func(*Options)) error {
 	return nil
 }
 
-// readPassword takes the password from --password, --password-file or
-// the environment, and removes it from the environment.
+// readPassword takes the password from --password-file or the
+// environment, and removes it from the environment (the commands the
+// worker runs do not inherit it).
 func (c *cliOptions) readPassword() (string, error) {
 	env, inEnv := os.LookupEnv(PasswordEnv)
 	os.Unsetenv(PasswordEnv)
 	switch {
-	case c.password != "":
-		return c.password, nil
 	case c.passwordFile != "":
 		b, err := os.ReadFile(c.passwordFile)
 		if err != nil {
@@ -138,7 +136,7 @@ func (c *cliOptions) readPassword() (string, error) {
 	case inEnv && env != "":
 		return env, nil
 	}
-	return "", errors.New("no password: give --password, --password-file or $" + PasswordEnv)
+	return "", errors.New("no password: give --password-file or $" + PasswordEnv)
 }
 
 // newLogger returns a logger writing to w at level in format.

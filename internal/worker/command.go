@@ -8,232 +8,265 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/types/known/durationpb"
-
+	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/msgpack"
 	"github.com/buildmaster/buildmaster/internal/workercmd"
-	"github.com/buildmaster/buildmaster/messages"
 )
 
-// command is one running command. Its goroutine sends its updates, but
-// for output gathered for a moment (out), which it takes for its complete:
-// the updates reach the master in order, complete last.
-type command struct {
-	id      string
-	kind    string
-	ctx     context.Context // ends on interrupt, lost master, stop
-	cancel  context.CancelFunc
-	link    *link
-	basedir string
+// known are the commands run handles, by every name the master may use.
+var known = map[string]bool{}
+
+func init() {
+	for _, c := range Commands {
+		known[c] = true
+	}
+}
+
+// reporter sends one command's updates and its complete. Only the
+// command's goroutine uses it. Updates added are sent with the complete,
+// in one message with elapsed; those sent go at once (a shell command's
+// output while it runs).
+type reporter struct {
+	cmd     *msgpack.Command
 	log     *slog.Logger
-	chunks  *chunkQueue // download_file only
-	out     *outputs    // shell only
+	pending []wire.Update
+	err     error // the first failure to send: the connection is gone
 }
 
-// Sizes of what the worker sends: an update's output, and an upload_file
-// block at most (the master's blocksize is capped to it) and by default.
-//
-// protoactor's endpoint writer puts up to remoting.WriterBatchSize queued
-// messages into one gRPC message, and the master takes at most
-// remoting.MaxMessageBytes in one: while each message stays under
-// 64 KiB no batch can be too large.
-const (
-	maxMessageData   = 32 << 10
-	outputChunk      = maxMessageData
-	maxUploadBlock   = maxMessageData
-	defaultBlocksize = maxMessageData
-)
+func (r *reporter) add(us ...wire.Update) { r.pending = append(r.pending, us...) }
 
-// run executes start and sends its updates and exactly one complete.
-func (c *command) run(start *messages.StartCommand) {
+func (r *reporter) send(us ...wire.Update) {
+	if r.err != nil || len(us) == 0 {
+		return
+	}
+	if err := r.cmd.Update(context.Background(), us...); err != nil {
+		r.err = err
+	}
+}
+
+// complete sends what was added, elapsed, then the complete.
+func (r *reporter) complete(failure error, elapsed time.Duration) {
+	r.send(append(r.pending, wire.Update{Key: "elapsed", Float: max(elapsed.Seconds(), 1e-9)})...)
+	if r.err != nil {
+		return
+	}
+	if err := r.cmd.Complete(context.Background(), failure); err != nil {
+		r.log.Info("cannot complete the command", "err", err)
+	}
+}
+
+func rc(n int64) wire.Update          { return wire.Update{Key: "rc", Int: n} }
+func header(s string) wire.Update     { return wire.Update{Key: "header", Text: s} }
+func stderrText(s string) wire.Update { return wire.Update{Key: "stderr", Text: s} }
+
+// errno is the rc of a failed file operation: its errno, as Buildbot's
+// worker answers, else 1.
+func errno(err error) int64 {
+	var e syscall.Errno
+	if errors.As(err, &e) && e != 0 {
+		return int64(e)
+	}
+	return 1
+}
+
+// run runs one command and reports on it, complete last. A command whose
+// arguments are wrong completes with a failure (the master's step ends
+// EXCEPTION); one that fails on the machine ends with its rc.
+func (w *worker) run(ctx context.Context, cmd *msgpack.Command, s msgpack.Settings) {
 	begin := time.Now()
-	var done *messages.CommandComplete
-	if c.ctx.Err() != nil {
-		done = &messages.CommandComplete{Rc: -1, Error: "command interrupted before it started", Interrupted: true}
-	} else {
-		done = c.exec(start)
+	r := &reporter{cmd: cmd, log: w.log.With("command_id", cmd.ID, "command", cmd.Name)}
+	a := args{m: cmd.Args, basedir: w.o.Basedir}
+	var failure error
+	switch cmd.Name {
+	case "shell":
+		failure = w.shell(ctx, r, a, s)
+	case "mkdir":
+		paths := a.paths("paths")
+		if a.err == nil {
+			r.fsDone("mkdir", workercmd.Mkdir(paths))
+		}
+	case "rmdir":
+		paths := a.paths("paths")
+		if a.err == nil {
+			r.fsDone("rmdir", workercmd.Rmdir(paths))
+		}
+	case "cpdir":
+		failure = w.cpdir(ctx, r, a, s)
+	case "stat":
+		path := a.path("path")
+		if a.err == nil {
+			st, err := workercmd.Stat(path)
+			if err == nil {
+				t := st.Tuple()
+				v := make([]any, len(t))
+				for i, x := range t {
+					v[i] = x
+				}
+				r.add(wire.Update{Key: "stat", Value: v}, rc(0))
+			} else {
+				r.fsDone("stat", err)
+			}
+		}
+	case "glob":
+		r.files("glob", workercmd.Glob, a.path("path"), a.err)
+	case "listdir":
+		r.files("listdir", workercmd.Listdir, a.path("path"), a.err)
+	case "rmfile":
+		path := a.path("path")
+		if a.err == nil {
+			r.fsDone("rmfile", workercmd.Rmfile(path))
+		}
+	case "upload_file", "uploadFile":
+		failure = w.uploadFile(ctx, r, a)
+	case "upload_directory", "uploadDirectory":
+		failure = w.uploadDirectory(ctx, r, a)
+	case "download_file", "downloadFile":
+		failure = w.download(ctx, r, a)
+	default:
+		failure = fmt.Errorf("unknown command %q", cmd.Name)
 	}
-	if done.Elapsed == nil {
-		done.Elapsed = durationpb.New(time.Since(begin))
+	if failure == nil {
+		failure = a.err
 	}
-	c.log.Info("command finished", "command_id", c.id, "kind", c.kind, "rc", done.Rc,
-		"error", done.Error, "interrupted", done.Interrupted, "elapsed", time.Since(begin))
-	u := &messages.CommandUpdate{CommandId: c.id, Kind: &messages.CommandUpdate_Complete{Complete: done}}
-	if c.out != nil {
-		u.Outputs = c.out.take()
-	}
-	c.link.update(u)
+	r.log.Info("command finished", "elapsed", time.Since(begin), "failure", failure)
+	r.complete(failure, time.Since(begin))
 }
 
-func (c *command) exec(start *messages.StartCommand) *messages.CommandComplete {
-	switch k := start.GetCommand().(type) {
-	case *messages.StartCommand_Shell:
-		return c.shell(k.Shell)
-	case *messages.StartCommand_Mkdir:
-		return result(workercmd.Mkdir(c.paths(k.Mkdir.GetPaths())))
-	case *messages.StartCommand_Rmdir:
-		return result(workercmd.Rmdir(c.paths(k.Rmdir.GetPaths())))
-	case *messages.StartCommand_Rmfile:
-		return result(workercmd.Rmfile(c.path(k.Rmfile.GetPath())))
-	case *messages.StartCommand_Stat:
-		st, err := workercmd.Stat(c.path(k.Stat.GetPath()))
-		if err != nil {
-			return result(err)
-		}
-		mode := st.RawMode
-		if mode == 0 {
-			mode = uint32(st.Mode.Perm())
-		}
-		return &messages.CommandComplete{Stat: &messages.FileStat{
-			Mode: mode, Size: st.Size, Mtime: st.ModTime.Unix(), IsDir: st.IsDir()}}
-	case *messages.StartCommand_Glob:
-		files, err := workercmd.Glob(c.path(k.Glob.GetPath()))
-		if err != nil {
-			return result(err)
-		}
-		return &messages.CommandComplete{Files: files}
-	case *messages.StartCommand_Listdir:
-		files, err := workercmd.Listdir(c.path(k.Listdir.GetPath()))
-		if err != nil {
-			return result(err)
-		}
-		return &messages.CommandComplete{Files: files}
-	case *messages.StartCommand_UploadFile:
-		return c.upload(k.UploadFile)
-	case *messages.StartCommand_DownloadFile:
-		return c.download(k.DownloadFile)
+// fsDone reports a file operation: rc 0, or its error as a header line
+// and its errno as rc, as Buildbot's worker does.
+func (r *reporter) fsDone(op string, err error) {
+	if err == nil {
+		r.add(rc(0))
+		return
 	}
-	return &messages.CommandComplete{Rc: -1, Error: "unknown command kind"}
+	r.add(header(fmt.Sprintf("%s: %v\n", op, err)), rc(errno(err)))
 }
 
-// result is the complete of a file operation: rc 0, or rc 1 and the error.
-func result(err error) *messages.CommandComplete {
+// files reports glob or listdir.
+func (r *reporter) files(op string, fn func(string) ([]string, error), path string, argErr error) {
+	if argErr != nil {
+		return
+	}
+	names, err := fn(path)
 	if err != nil {
-		return &messages.CommandComplete{Rc: 1, Error: err.Error()}
+		r.fsDone(op, err)
+		return
 	}
-	return &messages.CommandComplete{}
+	l := make([]any, len(names))
+	for i, n := range names {
+		l[i] = n
+	}
+	r.add(wire.Update{Key: "files", Value: l}, rc(0))
 }
 
-// path makes p absolute: relative paths are relative to the base directory.
-func (c *command) path(p string) string {
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(c.basedir, p)
+// args reads a command's arguments as the master sent them; the first
+// missing or mistyped one is kept in err.
+type args struct {
+	m       map[string]any
+	basedir string
+	err     error
 }
 
-func (c *command) paths(ps []string) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = c.path(p)
+func (a *args) fail(format string, v ...any) {
+	if a.err == nil {
+		a.err = fmt.Errorf(format, v...)
+	}
+}
+
+func (a *args) str(k string) string {
+	s, ok := a.m[k].(string)
+	if !ok {
+		a.fail("argument %q is missing or not a string", k)
+	}
+	return s
+}
+
+// path is argument k as an absolute path (the master sends absolute
+// paths; a relative one is taken relative to the base directory).
+func (a *args) path(k string) string {
+	p := a.str(k)
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(a.basedir, p)
+}
+
+func (a *args) paths(k string) []string {
+	var out []string
+	switch v := a.m[k].(type) {
+	case string:
+		out = []string{v}
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				a.fail("argument %q holds a %T, not a string", k, e)
+				return nil
+			}
+			out = append(out, s)
+		}
+	default:
+		a.fail("argument %q is missing or not a list of paths", k)
+	}
+	for i, p := range out {
+		if !filepath.IsAbs(p) {
+			out[i] = filepath.Join(a.basedir, p)
+		}
 	}
 	return out
 }
 
-var streams = map[workercmd.Stream]messages.OutputStream{
-	workercmd.Stdout: messages.OutputStream_OUTPUT_STREAM_STDOUT,
-	workercmd.Stderr: messages.OutputStream_OUTPUT_STREAM_STDERR,
-	workercmd.Header: messages.OutputStream_OUTPUT_STREAM_HEADER,
+// num is a numeric argument in float form; ok is false when it is None
+// or missing.
+func (a *args) num(k string) (float64, bool) {
+	switch v := a.m[k].(type) {
+	case nil:
+		return 0, false
+	case int64:
+		return float64(v), true
+	case float64:
+		return v, true
+	}
+	a.fail("argument %q is a %T, not a number", k, a.m[k])
+	return 0, false
 }
 
-func (c *command) shell(s *messages.ShellCommand) *messages.CommandComplete {
-	// Buildbot's worker creates a missing workdir.
-	wd := c.path(s.GetWorkdir())
-	if err := os.MkdirAll(wd, 0o777); err != nil {
-		return &messages.CommandComplete{Rc: -1, Error: fmt.Sprintf("workdir: %v", err)}
+// seconds is a duration argument in seconds; 0 when None.
+func (a *args) seconds(k string) time.Duration {
+	n, ok := a.num(k)
+	if !ok || n <= 0 || n > 1e9 {
+		return 0
 	}
-	c.out = &outputs{c: c}
-	res := workercmd.RunShell(c.ctx, workercmd.Shell{
-		Argv:         s.GetArgv(),
-		Script:       s.GetScript(),
-		Workdir:      wd,
-		Env:          s.GetEnv(),
-		Unset:        s.GetUnsetEnv(),
-		LogEnviron:   true, // Buildbot's default; the protocol has no switch
-		Timeout:      s.GetTimeout().AsDuration(),
-		MaxTime:      s.GetMaxTime().AsDuration(),
-		SigtermGrace: s.GetSigtermGrace().AsDuration(),
-		MaxChunk:     outputChunk,
-	}, func(st workercmd.Stream, chunk []byte) { c.out.add(streams[st], chunk) })
-	done := &messages.CommandComplete{
-		Rc:              int32(res.ExitCode),
-		TimedOut:        res.TimedOut,
-		MaxTimeExceeded: res.MaxTimeExceeded,
-		Interrupted:     res.Interrupted,
-		Elapsed:         durationpb.New(res.Elapsed),
-		Signal:          res.Signal,
-	}
-	if res.Err != nil {
-		done.Error = res.Err.Error()
-	}
-	return done
+	return time.Duration(n * float64(time.Second))
 }
 
-// upload sends the file as upload_chunk updates, the last one with eof
-// (an empty file is one empty eof chunk), then completes. One block is
-// held back so that the last one can carry eof.
-func (c *command) upload(u *messages.UploadFileCommand) *messages.CommandComplete {
-	bs := int(u.GetBlocksize())
-	if bs <= 0 {
-		bs = defaultBlocksize
+// integer is an integer argument; -1 when None or missing.
+func (a *args) integer(k string) int64 {
+	n, ok := a.num(k)
+	if !ok {
+		return -1
 	}
-	bs = min(bs, maxUploadBlock)
-	var held []byte
-	flush := func(eof bool) {
-		c.link.update(&messages.CommandUpdate{CommandId: c.id, Kind: &messages.CommandUpdate_UploadChunk{
-			UploadChunk: &messages.FileChunk{CommandId: c.id, Data: held, Eof: eof}}})
-	}
-	started := false
-	_, err := workercmd.UploadFile(c.path(u.GetPath()), bs, u.GetMaxsize(), func(chunk []byte) error {
-		if err := c.ctx.Err(); err != nil {
-			return errInterrupted
-		}
-		if started {
-			flush(false)
-		}
-		started = true
-		held = append([]byte(nil), chunk...)
-		return nil
-	})
-	switch {
-	case errors.Is(err, errInterrupted):
-		return &messages.CommandComplete{Rc: -1, Error: "upload interrupted", Interrupted: true}
-	case err != nil:
-		return &messages.CommandComplete{Rc: 1, Error: err.Error()}
-	}
-	flush(true)
-	return &messages.CommandComplete{}
+	return int64(n)
 }
 
-var errInterrupted = errors.New("interrupted")
+func (a *args) flag(k string, def bool) bool {
+	switch v := a.m[k].(type) {
+	case bool:
+		return v
+	case int64:
+		return v != 0
+	}
+	return def
+}
 
-// download writes the download_chunk data the master sends for this
-// command into the file, and renames it into place on eof. Anything
-// going wrong leaves no file behind.
-func (c *command) download(d *messages.DownloadFileCommand) *messages.CommandComplete {
-	dl, err := workercmd.NewDownload(c.path(d.GetPath()), d.GetMaxsize(), fs.FileMode(d.GetMode()&0o7777))
-	if err != nil {
-		return &messages.CommandComplete{Rc: 1, Error: err.Error()}
+// mkdirs creates path's directory, as Buildbot's worker does for a shell
+// command's workdir and a download's destination.
+func mkdirs(dir string) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
 	}
-	for {
-		ch, err := c.chunks.next(c.ctx)
-		if err != nil {
-			dl.Abort()
-			if c.ctx.Err() != nil {
-				return &messages.CommandComplete{Rc: -1, Error: "download interrupted", Interrupted: true}
-			}
-			return &messages.CommandComplete{Rc: 1, Error: err.Error()}
-		}
-		if _, err := dl.Write(ch.GetData()); err != nil {
-			dl.Abort()
-			return &messages.CommandComplete{Rc: 1, Error: err.Error()}
-		}
-		if ch.GetEof() {
-			if err := dl.Close(); err != nil {
-				return &messages.CommandComplete{Rc: 1, Error: err.Error()}
-			}
-			return &messages.CommandComplete{}
-		}
-	}
+	return nil
 }

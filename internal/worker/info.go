@@ -1,18 +1,23 @@
 package worker
 
 import (
+	"bufio"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
-
-	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Commands are the command kinds this worker runs (WorkerInfo.commands).
-var Commands = []string{"shell", "mkdir", "rmdir", "stat", "glob", "listdir", "rmfile", "upload_file", "download_file"}
+// Commands are the commands this worker runs, under Buildbot's names
+// (both spellings of the transfers), with Buildbot's command version.
+var Commands = []string{"shell", "mkdir", "rmdir", "cpdir", "stat", "glob", "listdir", "rmfile",
+	"upload_file", "uploadFile", "upload_directory", "uploadDirectory", "download_file", "downloadFile"}
+
+// commandVersion is the version each command reports (buildbot-worker
+// 3.7's): masters check it before using newer arguments.
+const commandVersion = "3.1"
 
 // Version is the worker's version as reported to the master: the main
 // module's version when the binary knows it, else "devel".
@@ -30,25 +35,48 @@ const (
 	maxInfoFileSize = 16 << 10
 )
 
-// workerInfo describes this worker for its login.
-func workerInfo(basedir string) *messages.WorkerInfo {
-	host, _ := os.Hostname()
-	return &messages.WorkerInfo{
-		Basedir:  basedir,
-		System:   runtime.GOOS,
-		Arch:     runtime.GOARCH,
-		Numcpus:  int32(runtime.NumCPU()),
-		Version:  Version,
-		Commands: Commands,
-		Info:     infoFiles(filepath.Join(basedir, "info")),
-		Hostname: host,
+// osRelease is where the os_* fields come from, as for Buildbot's worker.
+const osRelease = "/etc/os-release"
+
+// workerInfo is this worker's answer to get_worker_info, as Buildbot's
+// worker gives it: each file of BASEDIR/info by name, the os_* fields of
+// os-release, environ, system (Python's os.name), basedir, numcpus,
+// version, worker_commands and delete_leftover_dirs.
+func workerInfo(basedir string) map[string]any {
+	info := map[string]any{}
+	for k, v := range infoFiles(filepath.Join(basedir, "info")) {
+		info[k] = v
 	}
+	for k, v := range osReleaseFields(osRelease) {
+		info[k] = v
+	}
+	env := map[string]any{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	cmds := map[string]any{}
+	for _, c := range Commands {
+		cmds[c] = commandVersion
+	}
+	system := "posix"
+	if runtime.GOOS == "windows" {
+		system = "nt"
+	}
+	info["environ"] = env
+	info["system"] = system
+	info["basedir"] = basedir
+	info["numcpus"] = int64(runtime.NumCPU())
+	info["version"] = Version
+	info["worker_commands"] = cmds
+	info["delete_leftover_dirs"] = false
+	return info
 }
 
 // infoFiles reads the regular files in dir, as Buildbot's worker does
-// with BASEDIR/info: name → contents, without the trailing newline. A
-// missing directory is no info; unreadable or oversized files are left
-// out.
+// with BASEDIR/info: name → contents. A missing directory is no info;
+// unreadable or oversized files are left out.
 func infoFiles(dir string) map[string]string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -71,8 +99,31 @@ func infoFiles(dir string) map[string]string {
 		if err != nil || len(b) > maxInfoFileSize {
 			continue
 		}
-		// Protobuf strings must be UTF-8.
-		info[strings.ToValidUTF8(e.Name(), "?")] = strings.ToValidUTF8(strings.TrimRight(string(b), "\r\n"), "\uFFFD")
+		info[strings.ToValidUTF8(e.Name(), "?")] = strings.ToValidUTF8(string(b), "\uFFFD")
 	}
 	return info
+}
+
+// osReleaseFields reads os-release KEY=value lines as os_key fields,
+// quotes stripped; empty values, comments and malformed lines are left
+// out.
+func osReleaseFields(path string) map[string]string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if v = strings.Trim(v, `"`); ok && v != "" {
+			out["os_"+strings.ToLower(k)] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+	}
+	return out
 }

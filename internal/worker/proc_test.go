@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// The worker under test runs in a child process too (this test binary run
-// as TestWorkerChild, through the CLI): see peer_test.go for why.
+// The worker under test runs in a child process (this test binary run as
+// TestWorkerChild, through the CLI), so that its exit codes, signals and
+// output are the real command's.
 
 const (
 	workerEnv        = "BUILDWORKER_TEST_WORKER"  // JSON list of CLI arguments
@@ -142,12 +143,6 @@ func (w *workerProc) connected(n int) {
 		}
 		return seen == n
 	})
-}
-
-// waitLog waits for a log line whose message contains msg.
-func (w *workerProc) waitLog(msg string) logLine {
-	w.t.Helper()
-	return w.logs.wait(w.t, "log line "+msg, 0, cmdTimeout, func(l logLine) bool { return strings.Contains(l.msg, msg) })
 }
 
 // wait waits for the worker to exit and returns its exit code.

@@ -98,8 +98,8 @@ const readSize = 32 << 10
 // the command, its directory and timeouts, its argv, the environment when
 // LogEnviron is set, "command timed out: N seconds without output running
 // X, attempting to kill" (or "N seconds elapsed", or "command
-// interrupted"), "process killed by signal N", "program finished with exit
-// code N" and "elapsedTime=S". A command that cannot start gets one
+// interrupted"), "process killed by signal N" and "elapsedTime=S" (the master
+// adds "program finished with exit code N"). A command that cannot start gets one
 // header line with the error.
 func RunShell(ctx context.Context, s Shell, out Output) Result {
 	begin := time.Now()
@@ -401,8 +401,9 @@ func (r *run) finish(waitErr error) {
 			r.res.ExitCode = -1
 		}
 	}
-	r.ch.header(fmt.Sprintf("program finished with exit code %d\nelapsedTime=%0.6f\n",
-		r.res.ExitCode, r.res.Elapsed.Seconds()))
+	// The master adds "program finished with exit code N" when it gets
+	// the rc, as Buildbot's does.
+	r.ch.header(fmt.Sprintf("elapsedTime=%0.6f\n", r.res.Elapsed.Seconds()))
 }
 
 // prepare checks s and builds the command, not started, without output

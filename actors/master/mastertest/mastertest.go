@@ -1,6 +1,7 @@
 // Package mastertest starts in-process masters for the tests of the
 // services: a real master (real actors, real state), without its remote
-// endpoint, serving HTTP on listeners bound here on 127.0.0.1:0.
+// endpoint, serving HTTP and the worker protocols on listeners bound here
+// on 127.0.0.1:0.
 package mastertest
 
 import (
@@ -23,8 +24,9 @@ const Token = "test-token"
 // nowhere). The master is stopped when the test ends.
 func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master {
 	t.Helper()
-	www, debug := testkit.Listen(t), testkit.Listen(t)
-	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n%s", debug.Addr(), www.Addr(), body))
+	www, debug, workers, workersPB := testkit.Listen(t), testkit.Listen(t), testkit.Listen(t), testkit.Listen(t)
+	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q, workers: %q, workers_pb: %q}\n%s",
+		debug.Addr(), www.Addr(), workers.Addr(), workersPB.Addr(), body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +34,7 @@ func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master 
 		log = slog.New(slog.DiscardHandler)
 	}
 	m, err := master.Start(master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == "",
-		Listeners: master.Listeners{WWW: www, Debug: debug}})
+		Listeners: master.Listeners{WWW: www, Debug: debug, Workers: workers, WorkersPB: workersPB}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,11 +112,18 @@ func (ch *challenger) check(response any) error {
 		l.b.log.Warn("pb: login refused", "worker", ch.name, "err", err)
 		return unauthorizedLogin("")
 	case !ok:
+		if o, is := l.srv.cfg.Auth.(wire.LoginObserver); is {
+			o.LoginResult(ch.name, l.addr, false)
+		}
 		l.b.log.Warn("pb: invalid login from an unknown worker", "worker", ch.name)
 		return unauthorizedLogin("")
 	}
 	got, _ := response.([]byte)
-	if subtle.ConstantTimeCompare(got, respond(ch.challenge, password)) != 1 {
+	ok = subtle.ConstantTimeCompare(got, respond(ch.challenge, password)) == 1
+	if o, is := l.srv.cfg.Auth.(wire.LoginObserver); is {
+		o.LoginResult(ch.name, l.addr, ok)
+	}
+	if !ok {
 		l.b.log.Warn("pb: invalid login (wrong password)", "worker", ch.name)
 		return unauthorizedLogin("")
 	}

@@ -1,0 +1,295 @@
+package pbmanager_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/paths"
+	istate "github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/msgpack"
+	"github.com/buildmaster/buildmaster/internal/worker"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// These tests run an in-process master and connect to its worker listener
+// as workers do: with the real buildworker (worker.Run), or with a
+// msgpack.Dial of the test's own (a worker that stops answering).
+
+const config = `
+workers:
+  - {name: w1, password: pw1}
+  - {name: nopass}
+builders:
+  - name: b1
+    workers: [w1]
+    steps:
+      - {name: say, shell: {script: 'echo hello from $(basename $(dirname $(pwd)))'}}
+schedulers: [{name: force, type: force, builders: [b1]}]
+`
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T) (*master.Master, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	return mastertest.Start(t, config, "", slog.New(slog.NewTextHandler(logs, nil))), logs
+}
+
+// runWorker runs buildworker in process as name, until the test ends.
+func runWorker(t *testing.T, m *master.Master, name, password string) (connected chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	connected = make(chan struct{}, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(ctx, worker.Options{Master: m.WorkersAddr, Name: name, Password: password, Basedir: t.TempDir(),
+			Backoff: func(int) time.Duration { return 50 * time.Millisecond }, Connected: func() { connected <- struct{}{} }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return connected
+}
+
+func workerState(m *master.Master, name string) *messages.WorkerState {
+	if n := m.RT.Tree.Lookup(paths.Worker(name)); n != nil {
+		st, _ := n.State().(*messages.WorkerState)
+		return st
+	}
+	return nil
+}
+
+func force(t *testing.T, m *master.Master, builder string) {
+	t.Helper()
+	if _, err := ask.Ask[*messages.ForceBuildResponse](t.Context(), m.RT.System.Root, actor.NewPID(m.RT.System.Address(), paths.Schedulers),
+		&messages.ForceBuildRequest{Token: mastertest.Token, Builder: builder}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// build waits for build number n of builder to finish and returns it.
+func build(t *testing.T, m *master.Master, builder string, n int32) *messages.Build {
+	t.Helper()
+	var b *messages.Build
+	testkit.Eventually(t, fmt.Sprintf("build %s #%d finished", builder, n), func() bool {
+		txn := m.RT.DB.Read()
+		bldr, _ := istate.First(txn, istate.TableBuilders, istate.IndexName, builder).(*messages.Builder)
+		if bldr == nil {
+			return false
+		}
+		b, _ = istate.First(txn, istate.TableBuilds, istate.IndexBuilderNumber, bldr.GetId(), n).(*messages.Build)
+		return b != nil && b.Results != nil
+	})
+	return b
+}
+
+// TestBuildOnBuildworker: buildworker connects to the worker listener,
+// shows in the tree with its info, and runs a build.
+func TestBuildOnBuildworker(t *testing.T) {
+	m, logs := start(t)
+	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
+	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
+	st := workerState(m, "w1")
+	if st.GetInfo().GetProtocol() != "msgpack" || st.GetInfo().GetNumcpus() < 1 || st.GetInfo().GetVersion() == "" {
+		t.Fatalf("worker state %v", st)
+	}
+	if n := m.RT.Tree.Lookup(paths.Conn("w1")); n == nil || n.State().(*messages.ConnectionState).GetRemote() == "" {
+		t.Fatal("no connection actor in the tree")
+	}
+	force(t, m, "b1")
+	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {
+		t.Fatalf("build %v\n%s", b, logs.String())
+	}
+	if strings.Contains(logs.String(), "pw1") {
+		t.Fatalf("the password reached the log:\n%s", logs.String())
+	}
+}
+
+// TestLoginRefused: an unknown worker, a wrong password and a worker
+// without a password are refused at the upgrade; nothing is attached,
+// and no password reaches the log.
+func TestLoginRefused(t *testing.T) {
+	m, logs := start(t)
+	for _, c := range []struct{ name, password string }{{"nobody", "pw1"}, {"w1", "wrong-pw"}, {"nopass", ""}, {"nopass", "x"}} {
+		_, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, c.name, c.password, newTestWorker(), msgpack.DialOptions{})
+		if !errors.Is(err, msgpack.ErrUnauthorized) {
+			t.Errorf("%s/%q: %v", c.name, c.password, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "worker login refused: unknown worker name or wrong password") {
+		t.Errorf("refusals not logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "wrong-pw") {
+		t.Fatalf("a password reached the log:\n%s", logs.String())
+	}
+	if m.RT.Tree.Lookup(paths.Conn("w1")) != nil || workerState(m, "w1").GetConnected() {
+		t.Fatal("a refused worker was attached")
+	}
+}
+
+// TestWrongPasswordsAreRateLimited: an address that keeps failing is
+// refused with 429 for a while, even with the right password.
+func TestWrongPasswordsAreRateLimited(t *testing.T) {
+	m, _ := start(t)
+	for i := 0; ; i++ {
+		_, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "wrong", newTestWorker(), msgpack.DialOptions{})
+		if errors.Is(err, wire.ErrRateLimited) {
+			break
+		}
+		if !errors.Is(err, msgpack.ErrUnauthorized) || i == 100 {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	if _, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{}); !errors.Is(err, wire.ErrRateLimited) {
+		t.Fatalf("the right password while limited: %v", err)
+	}
+}
+
+// TestDuplicateLogin: a second login for a connected worker that answers
+// pings is refused, and the first connection still builds; a second login
+// for one that does not answer takes its place.
+func TestDuplicateLogin(t *testing.T) {
+	m, logs := start(t)
+	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
+	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
+	second, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Recv(t, "the second connection's end", second.Done())
+	if !strings.Contains(logs.String(), "worker w1 is already connected") {
+		t.Fatalf("the refusal is not logged:\n%s", logs.String())
+	}
+	force(t, m, "b1")
+	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {
+		t.Fatalf("build %v", b)
+	}
+}
+
+// TestSilentConnectionIsReplaced: when the connected worker does not
+// answer the ping of a new login within PingTimeout, the new login takes
+// its place.
+func TestSilentConnectionIsReplaced(t *testing.T) {
+	m, logs := start(t)
+	mute := newTestWorker()
+	mute.mute = make(chan struct{}) // prints (pings) hang until the test is done; the setup still works
+	first, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", mute, msgpack.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
+	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
+	testkit.Eventually(t, "buildworker in its place", func() bool {
+		st := workerState(m, "w1")
+		return st.GetConnected() && st.GetInfo().GetVersion() == worker.Version
+	})
+	close(mute.mute)
+	testkit.Recv(t, "the silent connection's end", first.Done())
+	force(t, m, "b1")
+	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {
+		t.Fatalf("build %v", b)
+	}
+	if !strings.Contains(logs.String(), "old connection does not answer; replacing it") {
+		t.Fatalf("the replacement is not logged:\n%s", logs.String())
+	}
+}
+
+// TestLostConnectionRetriesTheBuild: a worker whose connection breaks
+// mid-build leaves the build RETRY, and the request is built again when a
+// worker comes back.
+func TestLostConnectionRetriesTheBuild(t *testing.T) {
+	m, _ := start(t)
+	w := newTestWorker()
+	w.hold.Store(true) // shell commands never end
+	c, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", w, msgpack.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
+	force(t, m, "b1")
+	testkit.Recv(t, "the build's command at the worker", w.shells)
+	c.Close("the test breaks the connection")
+	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultRetry {
+		t.Fatalf("build %v", b)
+	}
+	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
+	if b := build(t, m, "b1", 2); b.GetResults() != istate.ResultSuccess {
+		t.Fatalf("the retried build %v", b)
+	}
+}
+
+// testWorker is a worker of the test's own: it answers the master's setup
+// (listdir and mkdir of the builder list) and, unless held, every shell
+// command with rc 0.
+type testWorker struct {
+	mute   chan struct{} // when set, a print waits for it to close
+	hold   atomic.Bool
+	shells chan *msgpack.Command
+}
+
+func newTestWorker() *testWorker { return &testWorker{shells: make(chan *msgpack.Command, 10)} }
+
+func (w *testWorker) Print(context.Context, string) error {
+	if w.mute != nil {
+		<-w.mute
+	}
+	return nil
+}
+func (w *testWorker) Keepalive(context.Context) error { return nil }
+func (w *testWorker) WorkerInfo(context.Context) (map[string]any, error) {
+	return map[string]any{"basedir": filepath.Join(os.TempDir(), "no-such-worker"), "system": "posix", "numcpus": int64(1)}, nil
+}
+func (w *testWorker) SetWorkerSettings(context.Context, msgpack.Settings) error { return nil }
+func (w *testWorker) StartCommand(_ context.Context, cmd *msgpack.Command) error {
+	go func() {
+		ctx := context.Background()
+		switch {
+		case cmd.Name == "listdir":
+			_ = cmd.Update(ctx, wire.Update{Key: "files", Value: []any{}}, wire.Update{Key: "rc"})
+		case cmd.Name == "shell" && w.hold.Load():
+			w.shells <- cmd
+			return
+		default:
+			_ = cmd.Update(ctx, wire.Update{Key: "rc"})
+		}
+		_ = cmd.Complete(ctx, nil)
+	}()
+	return nil
+}
+func (w *testWorker) InterruptCommand(context.Context, string, string) error { return nil }
+func (w *testWorker) Shutdown(context.Context) error                         { return nil }

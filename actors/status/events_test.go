@@ -1,0 +1,76 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/mq"
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// TestPublisher: every committed change of a build's life is published
+// under Buildbot's routing keys, its message the row as the data API shows
+// it (testdata/events.golden); nothing is published while nobody listens.
+func TestPublisher(t *testing.T) {
+	store := state.OpenEphemeral()
+	t.Cleanup(func() { store.Close() })
+	bus := mq.New()
+	store.OnCommit(Publisher(bus, store.Read, slog.New(slog.DiscardHandler)))
+
+	// Nobody listens: the first change is not even encoded.
+	add := func(c *messages.Change) {
+		t.Helper()
+		if _, err := store.Submit(&messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: c}}}).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(&messages.Change{Author: "nobody", Branch: "main", Revision: "r0", WhenTimestamp: 1700000000})
+	if st := bus.Stats(); st.Published != 0 {
+		t.Fatalf("published %d events with no subscriber", st.Published)
+	}
+
+	sub := bus.Subscribe(context.Background(), 10000)
+	for n := 2; n <= 7; n++ {
+		if _, err := sub.Add(mq.Filter(strings.Split(strings.Repeat("*/", n-1)+"*", "/"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		add(&messages.Change{Author: "alice", Branch: "main", Revision: fmt.Sprintf("r%d", i+1), WhenTimestamp: 1700000060, Comments: "fix"})
+	}
+	builds(t, store)
+	for _, k := range []*messages.Command{
+		{Kind: &messages.Command_ConfigureMaster{ConfigureMaster: &messages.ConfigureMaster{Masterid: 1, Schedulers: []string{"force"}}}},
+		{Kind: &messages.Command_SetSchedulerEnabled{SetSchedulerEnabled: &messages.SetSchedulerEnabled{Name: "force"}}},
+		{Kind: &messages.Command_SetWorkerState{SetWorkerState: &messages.SetWorkerState{Workerid: 1, Paused: true}}},
+		{Kind: &messages.Command_CompleteBuildRequests{CompleteBuildRequests: &messages.CompleteBuildRequests{
+			Brids: []uint64{4}, Results: state.ResultCancelled, CompleteAt: 1700001100, UnclaimedOnly: true}}},
+		{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{Buildid: 2, Results: state.ResultFailure, CompleteAt: 1700001200}}},
+		{Kind: &messages.Command_WorkerDisconnected{WorkerDisconnected: &messages.WorkerDisconnected{Workerid: 1, Masterid: 1}}},
+		{Kind: &messages.Command_MasterStopped{MasterStopped: &messages.MasterStopped{Masterid: 1, Time: 1700001300}}},
+	} {
+		if _, err := store.Submit(k).Wait(); err != nil {
+			t.Fatalf("%v: %v", k, err)
+		}
+	}
+	var out strings.Builder
+	for {
+		select {
+		case ev := <-sub.Events():
+			class := ""
+			if ev.Class != "" {
+				class = " [" + ev.Class + "]"
+			}
+			fmt.Fprintf(&out, "%s%s %s\n", ev.Topic, class, ev.Body)
+			continue
+		default:
+		}
+		break
+	}
+	testkit.Golden(t, "testdata/events.golden", []byte(out.String()))
+}
