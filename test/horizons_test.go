@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 const horizonsConfig = `
@@ -88,7 +90,12 @@ func (m *master) logIDs(buildid uint64) []string {
 func TestHorizonsCleanupDB(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
-	m := startMaster(t, fmt.Sprintf(horizonsConfig, gate))
+	// The worker reconnects to the address it was given: the restarted
+	// master listens on the same one, reserved for this test meanwhile.
+	m := newMaster(t, "")
+	m.listen.workers = testkit.ReservedAddr(t)
+	m.writeConfig(fmt.Sprintf(horizonsConfig, gate))
+	m.start(binary)
 	w := startWorker(t, m, "w1", "pw1")
 
 	var changes []uint64

@@ -91,7 +91,7 @@ func logLines(ctx context.Context, logs LogReader, logid uint64, first, n int64)
 // window returns the lines first…first+n-1 of l as HTML, their number, and
 // the error line among them highlighted.
 func renderLines(ctx context.Context, logs LogReader, l *messages.Log, first, n, errLine int64) (template.HTML, int64, error) {
-	if n <= 0 || first >= l.NumLines {
+	if n <= 0 { // not first ≥ l.NumLines: a log being written has more lines in its file than in the state
 		return "", 0, nil
 	}
 	content, err := logLines(ctx, logs, l.Id, first, n)
