@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -58,7 +59,7 @@ type decoder struct {
 }
 
 // yamlLine matches the location prefix of yaml.v3's syntax errors.
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (?:line (\d+): )?`) })
 
 // parserProblems are yaml.v3's parser (as opposed to scanner) errors. For
 // these it reports the 0-based line of the enclosing node, or of the problem.
@@ -105,7 +106,7 @@ func (d *decoder) document(data []byte) *yaml.Node {
 func (d *decoder) syntaxError(err error) {
 	msg := err.Error()
 	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 		if parserProblems[msg] {
@@ -116,7 +117,7 @@ func (d *decoder) syntaxError(err error) {
 		msg = aliasProblem
 	}
 	// Never echo the file's text: what yaml.v3 quotes may be a secret.
-	msg = quoted.ReplaceAllString(msg, "'…'")
+	msg = quoted().ReplaceAllString(msg, "'…'")
 	d.errs = append(d.errs, &Error{File: d.src.file, Line: line, Msg: "YAML syntax error: " + msg})
 }
 
@@ -126,7 +127,7 @@ const aliasProblem = "YAML aliases are not supported (an unquoted value that sta
 
 // quoted matches text yaml.v3 quotes from the file in its messages (but not
 // the single characters it names, such as ',' or ']').
-var quoted = regexp.MustCompile(`'[^'\s][^']*[^'\s]'`)
+var quoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`'[^'\s][^']*[^'\s]'`) })
 
 // errorAt records an error at node n, a key that was not recorded.
 func (d *decoder) errorAt(n *yaml.Node, path, format string, args ...any) {
@@ -235,11 +236,31 @@ func (d *decoder) field(v *yaml.Node, m protoreflect.Message, fd protoreflect.Fi
 		if d.expect(v, yaml.MappingNode, "a mapping (key: value)", pn) {
 			d.message(v, msg, pn)
 		}
+	case isSecret(fd) && v.Kind == yaml.MappingNode:
+		if ref, ok := d.secretRef(v, pn); ok {
+			m.Set(fd, protoreflect.ValueOfString(ref))
+		}
 	default:
 		if val, ok := d.scalar(v, fd, pn); ok {
 			m.Set(fd, val)
 		}
 	}
+}
+
+// secretRef decodes `{secret: NAME}`, the reference a secret field may hold
+// in place of its value, into the reference's text form "%(secret:NAME)s"
+// (SecretRef), which ResolveSecrets replaces by the value.
+func (d *decoder) secretRef(v *yaml.Node, pn *posNode) (string, bool) {
+	if len(v.Content) != 2 || v.Content[0].Value != "secret" || v.Content[1].Kind != yaml.ScalarNode {
+		d.errorf(pn, "want a value or {secret: NAME}")
+		return "", false
+	}
+	name := v.Content[1].Value
+	if !validSecretName(name) {
+		d.errorf(pn, "secret name %q: want letters, digits and . _ - / | only", name)
+		return "", false
+	}
+	return SecretRef(name), true
 }
 
 func (d *decoder) listField(n *yaml.Node, list protoreflect.List, fd protoreflect.FieldDescriptor, pn *posNode) {

@@ -6,11 +6,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // hostName is a DNS host name: dot-separated labels of letters, digits and
 // inner hyphens.
-var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+var hostName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+})
 
 // listenAddr is a parsed listen.* address.
 type listenAddr struct {
@@ -42,7 +45,7 @@ func parseListen(addr string) (listenAddr, string) {
 	if host == "" {
 		return listenAddr{}, "has no host; use 0.0.0.0:" + port + " to listen on every interface"
 	}
-	if _, err := netip.ParseAddr(host); err != nil && (len(host) > 253 || !hostName.MatchString(host)) {
+	if _, err := netip.ParseAddr(host); err != nil && (len(host) > 253 || !hostName().MatchString(host)) {
 		return listenAddr{}, "has an invalid host " + strconv.Quote(host)
 	}
 	n, ok := digits(port, 5)

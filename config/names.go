@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -21,7 +22,7 @@ const (
 
 // workerName is Buildbot's rule for worker names (plus "." after the first
 // character), which keeps them usable as login names and in URLs.
-var workerName = regexp.MustCompile(`^[A-Za-z_-][A-Za-z0-9_.-]*$`)
+var workerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_-][A-Za-z0-9_.-]*$`) })
 
 // reservedWorkerNames are taken by Buildbot's own pbmanager registrations.
 var reservedWorkerNames = map[string]bool{"debug": true, "change": true, "status": true}
@@ -56,7 +57,7 @@ func workerNameProblem(name string) string {
 		return fmt.Sprintf("is longer than %d characters", maxWorkerNameLen)
 	case reservedWorkerNames[name]:
 		return "is reserved (debug, change and status are)"
-	case !workerName.MatchString(name):
+	case !workerName().MatchString(name):
 		return `must start with a letter, "_" or "-" and hold only letters, digits, "_", "." and "-"`
 	}
 	return ""

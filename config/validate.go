@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/buildmaster/buildmaster/internal/report/setup"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -50,6 +51,12 @@ import (
 //     max_builds and max_restarts are not negative; a worker's
 //     keepalive_interval is at least 1s; supervision.within and http's
 //     timeouts are positive; no duration is negative.
+//   - A secret provider has a type (dir with a path, env, vault with an
+//     http(s) url). www.auth: userpass users have a username (once) and a
+//     password; htpasswd has a file; remote_user has trusted proxies
+//     (addresses or networks); oauth2 has its URLs and a client_id. Role
+//     matchers say where roles come from (and, but for groups, which
+//     role); allow rules have an endpoint, a role and valid patterns.
 //   - listen.* addresses are host:port with a host and a port 0–65535, on
 //     distinct ports (0.0.0.0 or :: collides with any host on its port);
 //     port 0 has the system pick a free port, which the master prints.
@@ -78,6 +85,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 		}
 	}
 	v.changeSources(cfg.GetChangeSources())
+	v.reporters(cfg.GetReporters())
 	for name, size := range cfg.GetCaches() {
 		if size < 1 {
 			v.errorf(fieldPath("caches", name), "cache %s has size %d; it must be at least 1", quoteName(name), size)
@@ -85,6 +93,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 	}
 	v.http(cfg.GetHttp())
 	v.horizons(cfg.GetHorizons())
+	v.secretsAndWww(cfg)
 	if r := cfg.GetSupervision().GetMaxRestarts(); r < 0 {
 		v.errorf("supervision.max_restarts", "max_restarts is %d; it must not be negative", r)
 	}
@@ -500,6 +509,18 @@ func (v *validator) changeSources(cs []*messages.ChangeSourceConfig) {
 			if d := kind.ChangeHook.GetDialect(); d != "base" && d != "github" {
 				v.errorf(at("change_sources", i, ".change_hook.dialect"), "change_hook dialect %q is not base or github", d)
 			}
+		}
+	}
+}
+
+// reporters checks each reporter's name and, offline, its type, fields
+// and generators (internal/report/setup).
+func (v *validator) reporters(rs []*messages.ReporterConfig) {
+	seen := make(map[string]int, len(rs))
+	for i, r := range rs {
+		v.name(seen, "reporter", "reporters", i, r.GetName(), nameProblem)
+		if err := setup.Validate(r); err != nil {
+			v.errorf(at("reporters", i, ""), "reporter %s: %v", quoteName(r.GetName()), err)
 		}
 	}
 }

@@ -22,6 +22,262 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SecretProviderType says where a secret provider keeps its values.
+type SecretProviderType int32
+
+const (
+	SecretProviderType_SECRET_PROVIDER_TYPE_UNSPECIFIED SecretProviderType = 0
+	// One file per secret in path, named after it (Buildbot's SecretInAFile).
+	SecretProviderType_SECRET_PROVIDER_TYPE_DIR SecretProviderType = 1
+	// Environment variables, named prefix + NAME.
+	SecretProviderType_SECRET_PROVIDER_TYPE_ENV SecretProviderType = 2
+	// HashiCorp Vault's KV v2 engine over HTTP ("path|key" names).
+	SecretProviderType_SECRET_PROVIDER_TYPE_VAULT SecretProviderType = 3
+)
+
+// Enum value maps for SecretProviderType.
+var (
+	SecretProviderType_name = map[int32]string{
+		0: "SECRET_PROVIDER_TYPE_UNSPECIFIED",
+		1: "SECRET_PROVIDER_TYPE_DIR",
+		2: "SECRET_PROVIDER_TYPE_ENV",
+		3: "SECRET_PROVIDER_TYPE_VAULT",
+	}
+	SecretProviderType_value = map[string]int32{
+		"SECRET_PROVIDER_TYPE_UNSPECIFIED": 0,
+		"SECRET_PROVIDER_TYPE_DIR":         1,
+		"SECRET_PROVIDER_TYPE_ENV":         2,
+		"SECRET_PROVIDER_TYPE_VAULT":       3,
+	}
+)
+
+func (x SecretProviderType) Enum() *SecretProviderType {
+	p := new(SecretProviderType)
+	*p = x
+	return p
+}
+
+func (x SecretProviderType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SecretProviderType) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+}
+
+func (SecretProviderType) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[0]
+}
+
+func (x SecretProviderType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SecretProviderType.Descriptor instead.
+func (SecretProviderType) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+}
+
+// WwwAuthType is how the web interface authenticates users.
+type WwwAuthType int32
+
+const (
+	WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED WwwAuthType = 0
+	// Nobody logs in; anonymous may do everything the authz rules allow.
+	WwwAuthType_WWW_AUTH_TYPE_NONE WwwAuthType = 1
+	// Usernames and passwords: the users listed, or else the users table.
+	WwwAuthType_WWW_AUTH_TYPE_USERPASS WwwAuthType = 2
+	// An Apache htpasswd file (file).
+	WwwAuthType_WWW_AUTH_TYPE_HTPASSWD WwwAuthType = 3
+	// A header set by a reverse proxy at one of trusted_proxies.
+	WwwAuthType_WWW_AUTH_TYPE_REMOTE_USER WwwAuthType = 4
+	// OAuth2 / OpenID Connect (GitHub, GitLab, any OIDC provider).
+	WwwAuthType_WWW_AUTH_TYPE_OAUTH2 WwwAuthType = 5
+)
+
+// Enum value maps for WwwAuthType.
+var (
+	WwwAuthType_name = map[int32]string{
+		0: "WWW_AUTH_TYPE_UNSPECIFIED",
+		1: "WWW_AUTH_TYPE_NONE",
+		2: "WWW_AUTH_TYPE_USERPASS",
+		3: "WWW_AUTH_TYPE_HTPASSWD",
+		4: "WWW_AUTH_TYPE_REMOTE_USER",
+		5: "WWW_AUTH_TYPE_OAUTH2",
+	}
+	WwwAuthType_value = map[string]int32{
+		"WWW_AUTH_TYPE_UNSPECIFIED": 0,
+		"WWW_AUTH_TYPE_NONE":        1,
+		"WWW_AUTH_TYPE_USERPASS":    2,
+		"WWW_AUTH_TYPE_HTPASSWD":    3,
+		"WWW_AUTH_TYPE_REMOTE_USER": 4,
+		"WWW_AUTH_TYPE_OAUTH2":      5,
+	}
+)
+
+func (x WwwAuthType) Enum() *WwwAuthType {
+	p := new(WwwAuthType)
+	*p = x
+	return p
+}
+
+func (x WwwAuthType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WwwAuthType) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[1].Descriptor()
+}
+
+func (WwwAuthType) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[1]
+}
+
+func (x WwwAuthType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WwwAuthType.Descriptor instead.
+func (WwwAuthType) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+// RoleSource says where a role matcher finds its roles.
+type RoleSource int32
+
+const (
+	RoleSource_ROLE_SOURCE_UNSPECIFIED RoleSource = 0
+	// Each of the user's groups (with prefix, stripped) is a role.
+	RoleSource_ROLE_SOURCE_GROUPS RoleSource = 1
+	// role for the users whose email is in emails.
+	RoleSource_ROLE_SOURCE_EMAILS RoleSource = 2
+	// role for the users whose email's domain is in domains.
+	RoleSource_ROLE_SOURCE_DOMAIN RoleSource = 3
+	// role for the usernames in users.
+	RoleSource_ROLE_SOURCE_USERNAME RoleSource = 4
+	// role for the owner of the build concerned (who forced it).
+	RoleSource_ROLE_SOURCE_OWNER RoleSource = 5
+)
+
+// Enum value maps for RoleSource.
+var (
+	RoleSource_name = map[int32]string{
+		0: "ROLE_SOURCE_UNSPECIFIED",
+		1: "ROLE_SOURCE_GROUPS",
+		2: "ROLE_SOURCE_EMAILS",
+		3: "ROLE_SOURCE_DOMAIN",
+		4: "ROLE_SOURCE_USERNAME",
+		5: "ROLE_SOURCE_OWNER",
+	}
+	RoleSource_value = map[string]int32{
+		"ROLE_SOURCE_UNSPECIFIED": 0,
+		"ROLE_SOURCE_GROUPS":      1,
+		"ROLE_SOURCE_EMAILS":      2,
+		"ROLE_SOURCE_DOMAIN":      3,
+		"ROLE_SOURCE_USERNAME":    4,
+		"ROLE_SOURCE_OWNER":       5,
+	}
+)
+
+func (x RoleSource) Enum() *RoleSource {
+	p := new(RoleSource)
+	*p = x
+	return p
+}
+
+func (x RoleSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RoleSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+}
+
+func (RoleSource) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[2]
+}
+
+func (x RoleSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RoleSource.Descriptor instead.
+func (RoleSource) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+// EndpointKind is what an allow rule matches (Buildbot's endpoint matchers).
+type EndpointKind int32
+
+const (
+	EndpointKind_ENDPOINT_KIND_UNSPECIFIED EndpointKind = 0
+	// Every request.
+	EndpointKind_ENDPOINT_KIND_ANY EndpointKind = 1
+	// Every state-changing request.
+	EndpointKind_ENDPOINT_KIND_CONTROL EndpointKind = 2
+	// Forcing a build (of builder).
+	EndpointKind_ENDPOINT_KIND_FORCE EndpointKind = 3
+	// Stopping a build (of builder).
+	EndpointKind_ENDPOINT_KIND_STOP EndpointKind = 4
+	// Rebuilding a build (of builder).
+	EndpointKind_ENDPOINT_KIND_REBUILD EndpointKind = 5
+	// Enabling or disabling a scheduler.
+	EndpointKind_ENDPOINT_KIND_ENABLE_SCHEDULER EndpointKind = 6
+	// Viewing builds (of builder, branch, project).
+	EndpointKind_ENDPOINT_KIND_VIEW EndpointKind = 7
+)
+
+// Enum value maps for EndpointKind.
+var (
+	EndpointKind_name = map[int32]string{
+		0: "ENDPOINT_KIND_UNSPECIFIED",
+		1: "ENDPOINT_KIND_ANY",
+		2: "ENDPOINT_KIND_CONTROL",
+		3: "ENDPOINT_KIND_FORCE",
+		4: "ENDPOINT_KIND_STOP",
+		5: "ENDPOINT_KIND_REBUILD",
+		6: "ENDPOINT_KIND_ENABLE_SCHEDULER",
+		7: "ENDPOINT_KIND_VIEW",
+	}
+	EndpointKind_value = map[string]int32{
+		"ENDPOINT_KIND_UNSPECIFIED":      0,
+		"ENDPOINT_KIND_ANY":              1,
+		"ENDPOINT_KIND_CONTROL":          2,
+		"ENDPOINT_KIND_FORCE":            3,
+		"ENDPOINT_KIND_STOP":             4,
+		"ENDPOINT_KIND_REBUILD":          5,
+		"ENDPOINT_KIND_ENABLE_SCHEDULER": 6,
+		"ENDPOINT_KIND_VIEW":             7,
+	}
+)
+
+func (x EndpointKind) Enum() *EndpointKind {
+	p := new(EndpointKind)
+	*p = x
+	return p
+}
+
+func (x EndpointKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EndpointKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
+}
+
+func (EndpointKind) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_config_proto_enumTypes[3]
+}
+
+func (x EndpointKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EndpointKind.Descriptor instead.
+func (EndpointKind) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
 // LockType says what a lock counts over.
 type LockType int32
 
@@ -58,11 +314,11 @@ func (x LockType) String() string {
 }
 
 func (LockType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[0].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[4].Descriptor()
 }
 
 func (LockType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[0]
+	return &file_buildmaster_v1_config_proto_enumTypes[4]
 }
 
 func (x LockType) Number() protoreflect.EnumNumber {
@@ -71,7 +327,7 @@ func (x LockType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockType.Descriptor instead.
 func (LockType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{0}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 // LockAccessMode is how a build takes a lock.
@@ -110,11 +366,11 @@ func (x LockAccessMode) String() string {
 }
 
 func (LockAccessMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[1].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[5].Descriptor()
 }
 
 func (LockAccessMode) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[1]
+	return &file_buildmaster_v1_config_proto_enumTypes[5]
 }
 
 func (x LockAccessMode) Number() protoreflect.EnumNumber {
@@ -123,7 +379,7 @@ func (x LockAccessMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockAccessMode.Descriptor instead.
 func (LockAccessMode) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 // StepResult is a step's result, as a config names it (`success`,
@@ -177,11 +433,11 @@ func (x StepResult) String() string {
 }
 
 func (StepResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[2].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[6].Descriptor()
 }
 
 func (StepResult) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[2]
+	return &file_buildmaster_v1_config_proto_enumTypes[6]
 }
 
 func (x StepResult) Number() protoreflect.EnumNumber {
@@ -190,7 +446,7 @@ func (x StepResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StepResult.Descriptor instead.
 func (StepResult) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 // SchedulerType is the kind of a scheduler; the YAML spells it in lower case
@@ -243,11 +499,11 @@ func (x SchedulerType) String() string {
 }
 
 func (SchedulerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buildmaster_v1_config_proto_enumTypes[3].Descriptor()
+	return file_buildmaster_v1_config_proto_enumTypes[7].Descriptor()
 }
 
 func (SchedulerType) Type() protoreflect.EnumType {
-	return &file_buildmaster_v1_config_proto_enumTypes[3]
+	return &file_buildmaster_v1_config_proto_enumTypes[7]
 }
 
 func (x SchedulerType) Number() protoreflect.EnumNumber {
@@ -256,7 +512,7 @@ func (x SchedulerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SchedulerType.Descriptor instead.
 func (SchedulerType) EnumDescriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 // MasterConfig is the whole configuration of one master. The YAML config file is
@@ -298,6 +554,16 @@ type MasterConfig struct {
 	// Properties every build gets (Buildbot's c['properties']); a change's,
 	// a buildset's, the builder's and the worker's properties override them.
 	Properties map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Reporters (Buildbot's c['services'] reporters); each becomes an actor
+	// under status, and sends the reports its generators want from a
+	// durable outbox.
+	Reporters []*ReporterConfig `protobuf:"bytes,15,rep,name=reporters,proto3" json:"reporters,omitempty"`
+	// Where `{secret: NAME}` references and `%(secret:NAME)s` in steps are
+	// looked up, in order (Buildbot's c['secretsProviders']).
+	Secrets []*SecretProviderConfig `protobuf:"bytes,16,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// The web interface's authentication and authorization (Buildbot's
+	// c['www']['auth'] and c['www']['authz']).
+	Www *WwwConfig `protobuf:"bytes,17,opt,name=www,proto3" json:"www,omitempty"`
 	// How long history is kept (Buildbot's logHorizon, buildHorizon and
 	// changeHorizon); unset keeps everything.
 	Horizons      *HorizonsConfig `protobuf:"bytes,21,opt,name=horizons,proto3" json:"horizons,omitempty"`
@@ -440,11 +706,1008 @@ func (x *MasterConfig) GetProperties() map[string]string {
 	return nil
 }
 
+func (x *MasterConfig) GetReporters() []*ReporterConfig {
+	if x != nil {
+		return x.Reporters
+	}
+	return nil
+}
+
+func (x *MasterConfig) GetSecrets() []*SecretProviderConfig {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *MasterConfig) GetWww() *WwwConfig {
+	if x != nil {
+		return x.Www
+	}
+	return nil
+}
+
 func (x *MasterConfig) GetHorizons() *HorizonsConfig {
 	if x != nil {
 		return x.Horizons
 	}
 	return nil
+}
+
+// ReporterConfig is a reporter: where reports go (type and its fields),
+// which builds it reports (mode and the filters), and how delivery is
+// retried.
+type ReporterConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// github_status, github_comment, gitlab_status, http_push or mail.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// github_*, gitlab_status: the API's base URL (default
+	// https://api.github.com, https://gitlab.com).
+	BaseUrl string `protobuf:"bytes,3,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// github_*, gitlab_status: the API token.
+	Token *SecretValue `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// github_status, gitlab_status: the status context, a template (default
+	// buildbot/%(prop:buildername)s).
+	Context string `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// http_push: the URL the builds are POSTed to.
+	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	// http_push: headers added to each POST.
+	Headers map[string]string `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// http_push: basic auth user; mail: the SMTP user (AUTH PLAIN).
+	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`
+	// http_push, mail: the password for username.
+	Password *SecretValue `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
+	// mail: the sender.
+	From string `protobuf:"bytes,10,opt,name=from,proto3" json:"from,omitempty"`
+	// mail: the SMTP relay, host:port.
+	Relay string `protobuf:"bytes,11,opt,name=relay,proto3" json:"relay,omitempty"`
+	// mail: starttls (default), tls or none.
+	Tls string `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// mail: addresses that get every mail.
+	ExtraRecipients []string `protobuf:"bytes,13,rep,name=extra_recipients,json=extraRecipients,proto3" json:"extra_recipients,omitempty"`
+	// mail: send to extra_recipients only, not the changes' authors.
+	OnlyExtraRecipients bool `protobuf:"varint,14,opt,name=only_extra_recipients,json=onlyExtraRecipients,proto3" json:"only_extra_recipients,omitempty"`
+	// Which finished builds are reported: all, or a list of change,
+	// failing, passing, problem, warnings, exception, cancelled. Unset: the
+	// type's default (github_*, gitlab_status: every start and end; http_push:
+	// every start, and ends that fail, pass or warn; mail: ends that fail,
+	// pass or warn).
+	Mode []string `protobuf:"bytes,15,rep,name=mode,proto3" json:"mode,omitempty"`
+	// Filters: only builds of these builders, of builders with these tags,
+	// from these schedulers, on these branches (unset: all).
+	Builders   []string `protobuf:"bytes,16,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags       []string `protobuf:"bytes,17,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers []string `protobuf:"bytes,18,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches   []string `protobuf:"bytes,19,rep,name=branches,proto3" json:"branches,omitempty"`
+	// With mode: report each start too (unset: true but for mail).
+	ReportStart *bool `protobuf:"varint,20,opt,name=report_start,json=reportStart,proto3,oneof" json:"report_start,omitempty"`
+	// How long a report may keep failing before it is dropped (default 24h).
+	Lifetime *durationpb.Duration `protobuf:"bytes,21,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
+	// How many reports may wait; more are dropped and counted (default 10000).
+	OutboxCap uint32 `protobuf:"varint,22,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	// The first retry's wait, doubled per attempt up to retry_max (defaults
+	// 5s and 10m); a target's Retry-After is always honoured.
+	RetryInitial *durationpb.Duration `protobuf:"bytes,23,opt,name=retry_initial,json=retryInitial,proto3" json:"retry_initial,omitempty"`
+	RetryMax     *durationpb.Duration `protobuf:"bytes,24,opt,name=retry_max,json=retryMax,proto3" json:"retry_max,omitempty"`
+	// How long one send may take (default 30s).
+	Timeout       *durationpb.Duration `protobuf:"bytes,25,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReporterConfig) Reset() {
+	*x = ReporterConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReporterConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReporterConfig) ProtoMessage() {}
+
+func (x *ReporterConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReporterConfig.ProtoReflect.Descriptor instead.
+func (*ReporterConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReporterConfig) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetToken() *SecretValue {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetPassword() *SecretValue {
+	if x != nil {
+		return x.Password
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetRelay() string {
+	if x != nil {
+		return x.Relay
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetTls() string {
+	if x != nil {
+		return x.Tls
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetExtraRecipients() []string {
+	if x != nil {
+		return x.ExtraRecipients
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOnlyExtraRecipients() bool {
+	if x != nil {
+		return x.OnlyExtraRecipients
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetMode() []string {
+	if x != nil {
+		return x.Mode
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetSchedulers() []string {
+	if x != nil {
+		return x.Schedulers
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetReportStart() bool {
+	if x != nil && x.ReportStart != nil {
+		return *x.ReportStart
+	}
+	return false
+}
+
+func (x *ReporterConfig) GetLifetime() *durationpb.Duration {
+	if x != nil {
+		return x.Lifetime
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+func (x *ReporterConfig) GetRetryInitial() *durationpb.Duration {
+	if x != nil {
+		return x.RetryInitial
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetRetryMax() *durationpb.Duration {
+	if x != nil {
+		return x.RetryMax
+	}
+	return nil
+}
+
+func (x *ReporterConfig) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// SecretValue is a token or password: {secret: NAME}, read when the
+// reporter starts, or a literal value.
+type SecretValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret's name.
+	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The value itself (discouraged: it is then in the config file).
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretValue) Reset() {
+	*x = SecretValue{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretValue) ProtoMessage() {}
+
+func (x *SecretValue) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretValue.ProtoReflect.Descriptor instead.
+func (*SecretValue) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SecretValue) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *SecretValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// SecretProviderConfig is one place secrets are looked up.
+type SecretProviderConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  SecretProviderType     `protobuf:"varint,1,opt,name=type,proto3,enum=buildmaster.v1.SecretProviderType" json:"type,omitempty"`
+	// dir: the directory.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// env: the variables' prefix.
+	Prefix string `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// vault: the server's URL, the KV v2 mount (default "secret"), and where
+	// its token is read, on each request: a file (as Vault Agent writes it)
+	// or else an environment variable.
+	Url           string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	Mount         string `protobuf:"bytes,5,opt,name=mount,proto3" json:"mount,omitempty"`
+	TokenFile     string `protobuf:"bytes,6,opt,name=token_file,json=tokenFile,proto3" json:"token_file,omitempty"`
+	TokenEnv      string `protobuf:"bytes,7,opt,name=token_env,json=tokenEnv,proto3" json:"token_env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretProviderConfig) Reset() {
+	*x = SecretProviderConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretProviderConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretProviderConfig) ProtoMessage() {}
+
+func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretProviderConfig.ProtoReflect.Descriptor instead.
+func (*SecretProviderConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SecretProviderConfig) GetType() SecretProviderType {
+	if x != nil {
+		return x.Type
+	}
+	return SecretProviderType_SECRET_PROVIDER_TYPE_UNSPECIFIED
+}
+
+func (x *SecretProviderConfig) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetMount() string {
+	if x != nil {
+		return x.Mount
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetTokenFile() string {
+	if x != nil {
+		return x.TokenFile
+	}
+	return ""
+}
+
+func (x *SecretProviderConfig) GetTokenEnv() string {
+	if x != nil {
+		return x.TokenEnv
+	}
+	return ""
+}
+
+// WwwConfig is the web interface's access control.
+type WwwConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Auth          *WwwAuthConfig         `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	Authz         *AuthzConfig           `protobuf:"bytes,2,opt,name=authz,proto3" json:"authz,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwConfig) Reset() {
+	*x = WwwConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwConfig) ProtoMessage() {}
+
+func (x *WwwConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwConfig.ProtoReflect.Descriptor instead.
+func (*WwwConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WwwConfig) GetAuth() *WwwAuthConfig {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *WwwConfig) GetAuthz() *AuthzConfig {
+	if x != nil {
+		return x.Authz
+	}
+	return nil
+}
+
+// WwwAuthConfig says who may log in to the web interface, and how.
+type WwwAuthConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  WwwAuthType            `protobuf:"varint,1,opt,name=type,proto3,enum=buildmaster.v1.WwwAuthType" json:"type,omitempty"`
+	// userpass: the users; none listed means the users table's (bb_username,
+	// bb_password, set by `buildmaster user`).
+	Users []*WwwUserConfig `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// htpasswd: the file.
+	File string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	// remote_user: the header holding the user name (default Remote-User)
+	// and the addresses (or CIDR networks) of the proxies trusted to set it.
+	Header         string   `protobuf:"bytes,4,opt,name=header,proto3" json:"header,omitempty"`
+	TrustedProxies []string `protobuf:"bytes,5,rep,name=trusted_proxies,json=trustedProxies,proto3" json:"trusted_proxies,omitempty"`
+	// oauth2: the provider.
+	Oauth2 *OAuth2Config `protobuf:"bytes,6,opt,name=oauth2,proto3" json:"oauth2,omitempty"`
+	// How long a login lasts (default 24h).
+	SessionTtl    *durationpb.Duration `protobuf:"bytes,7,opt,name=session_ttl,json=sessionTtl,proto3" json:"session_ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwAuthConfig) Reset() {
+	*x = WwwAuthConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwAuthConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwAuthConfig) ProtoMessage() {}
+
+func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwAuthConfig.ProtoReflect.Descriptor instead.
+func (*WwwAuthConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *WwwAuthConfig) GetType() WwwAuthType {
+	if x != nil {
+		return x.Type
+	}
+	return WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED
+}
+
+func (x *WwwAuthConfig) GetUsers() []*WwwUserConfig {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *WwwAuthConfig) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *WwwAuthConfig) GetTrustedProxies() []string {
+	if x != nil {
+		return x.TrustedProxies
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetOauth2() *OAuth2Config {
+	if x != nil {
+		return x.Oauth2
+	}
+	return nil
+}
+
+func (x *WwwAuthConfig) GetSessionTtl() *durationpb.Duration {
+	if x != nil {
+		return x.SessionTtl
+	}
+	return nil
+}
+
+// WwwUserConfig is one user of userpass auth.
+type WwwUserConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Groups        []string               `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WwwUserConfig) Reset() {
+	*x = WwwUserConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WwwUserConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WwwUserConfig) ProtoMessage() {}
+
+func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WwwUserConfig.ProtoReflect.Descriptor instead.
+func (*WwwUserConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WwwUserConfig) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *WwwUserConfig) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// OAuth2Config is an OAuth2 / OpenID Connect provider.
+type OAuth2Config struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's endpoints: authorize, token, and the user info
+	// (JSON with sub/login/preferred_username, email, groups).
+	AuthUrl      string   `protobuf:"bytes,1,opt,name=auth_url,json=authUrl,proto3" json:"auth_url,omitempty"`
+	TokenUrl     string   `protobuf:"bytes,2,opt,name=token_url,json=tokenUrl,proto3" json:"token_url,omitempty"`
+	UserinfoUrl  string   `protobuf:"bytes,3,opt,name=userinfo_url,json=userinfoUrl,proto3" json:"userinfo_url,omitempty"`
+	ClientId     string   `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string   `protobuf:"bytes,5,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	Scopes       []string `protobuf:"bytes,6,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Where the provider sends the browser back: this master's
+	// /auth/callback as the browser sees it.
+	RedirectUrl   string `protobuf:"bytes,7,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OAuth2Config) Reset() {
+	*x = OAuth2Config{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OAuth2Config) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OAuth2Config) ProtoMessage() {}
+
+func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OAuth2Config.ProtoReflect.Descriptor instead.
+func (*OAuth2Config) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *OAuth2Config) GetAuthUrl() string {
+	if x != nil {
+		return x.AuthUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetTokenUrl() string {
+	if x != nil {
+		return x.TokenUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetUserinfoUrl() string {
+	if x != nil {
+		return x.UserinfoUrl
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *OAuth2Config) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *OAuth2Config) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+// AuthzConfig is Buildbot's Authz: role matchers give a user roles, and
+// the first allow rule whose endpoint matches a request decides it.
+type AuthzConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Roles         []*RoleMatcherConfig   `protobuf:"bytes,1,rep,name=roles,proto3" json:"roles,omitempty"`
+	Allow         []*AllowRuleConfig     `protobuf:"bytes,2,rep,name=allow,proto3" json:"allow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthzConfig) Reset() {
+	*x = AuthzConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthzConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthzConfig) ProtoMessage() {}
+
+func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthzConfig.ProtoReflect.Descriptor instead.
+func (*AuthzConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AuthzConfig) GetRoles() []*RoleMatcherConfig {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *AuthzConfig) GetAllow() []*AllowRuleConfig {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+// RoleMatcherConfig gives roles to users.
+type RoleMatcherConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          RoleSource             `protobuf:"varint,1,opt,name=from,proto3,enum=buildmaster.v1.RoleSource" json:"from,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Users         []string               `protobuf:"bytes,3,rep,name=users,proto3" json:"users,omitempty"`
+	Emails        []string               `protobuf:"bytes,4,rep,name=emails,proto3" json:"emails,omitempty"`
+	Domains       []string               `protobuf:"bytes,5,rep,name=domains,proto3" json:"domains,omitempty"`
+	Prefix        string                 `protobuf:"bytes,6,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleMatcherConfig) Reset() {
+	*x = RoleMatcherConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleMatcherConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleMatcherConfig) ProtoMessage() {}
+
+func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleMatcherConfig.ProtoReflect.Descriptor instead.
+func (*RoleMatcherConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RoleMatcherConfig) GetFrom() RoleSource {
+	if x != nil {
+		return x.From
+	}
+	return RoleSource_ROLE_SOURCE_UNSPECIFIED
+}
+
+func (x *RoleMatcherConfig) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *RoleMatcherConfig) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *RoleMatcherConfig) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// AllowRuleConfig is one allow rule.
+type AllowRuleConfig struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint EndpointKind           `protobuf:"varint,1,opt,name=endpoint,proto3,enum=buildmaster.v1.EndpointKind" json:"endpoint,omitempty"`
+	// The role needed (fnmatch pattern over the user's roles).
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Patterns narrowing the endpoint; empty matches any.
+	Builder   string `protobuf:"bytes,3,opt,name=builder,proto3" json:"builder,omitempty"`
+	Branch    string `protobuf:"bytes,4,opt,name=branch,proto3" json:"branch,omitempty"`
+	Project   string `protobuf:"bytes,5,opt,name=project,proto3" json:"project,omitempty"`
+	Scheduler string `protobuf:"bytes,6,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
+	// Unset or true: a user without the role is refused. false: the next
+	// rule is tried instead.
+	DefaultDeny   *bool `protobuf:"varint,7,opt,name=default_deny,json=defaultDeny,proto3,oneof" json:"default_deny,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowRuleConfig) Reset() {
+	*x = AllowRuleConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowRuleConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowRuleConfig) ProtoMessage() {}
+
+func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowRuleConfig.ProtoReflect.Descriptor instead.
+func (*AllowRuleConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AllowRuleConfig) GetEndpoint() EndpointKind {
+	if x != nil {
+		return x.Endpoint
+	}
+	return EndpointKind_ENDPOINT_KIND_UNSPECIFIED
+}
+
+func (x *AllowRuleConfig) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetBuilder() string {
+	if x != nil {
+		return x.Builder
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetBranch() string {
+	if x != nil {
+		return x.Branch
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
+}
+
+func (x *AllowRuleConfig) GetDefaultDeny() bool {
+	if x != nil && x.DefaultDeny != nil {
+		return *x.DefaultDeny
+	}
+	return false
 }
 
 // HorizonsConfig says what history the janitor (master/db/janitor) removes,
@@ -476,7 +1739,7 @@ type HorizonsConfig struct {
 
 func (x *HorizonsConfig) Reset() {
 	*x = HorizonsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +1751,7 @@ func (x *HorizonsConfig) String() string {
 func (*HorizonsConfig) ProtoMessage() {}
 
 func (x *HorizonsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[1]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +1764,7 @@ func (x *HorizonsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HorizonsConfig.ProtoReflect.Descriptor instead.
 func (*HorizonsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{1}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HorizonsConfig) GetLogs() *durationpb.Duration {
@@ -560,7 +1823,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +1835,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +1848,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LockConfig) GetName() string {
@@ -620,7 +1883,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +1895,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +1908,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LockAccess) GetName() string {
@@ -687,7 +1950,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +1962,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +1975,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -768,7 +2031,7 @@ type TLSConfig struct {
 
 func (x *TLSConfig) Reset() {
 	*x = TLSConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +2043,7 @@ func (x *TLSConfig) String() string {
 func (*TLSConfig) ProtoMessage() {}
 
 func (x *TLSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +2056,7 @@ func (x *TLSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
 func (*TLSConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TLSConfig) GetCertFile() string {
@@ -840,7 +2103,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +2115,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +2128,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -935,7 +2198,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +2210,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +2223,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -1035,7 +2298,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +2310,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +2323,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -1171,7 +2434,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +2446,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +2459,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StepConfig) GetName() string {
@@ -1432,7 +2695,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +2707,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +2720,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -1522,7 +2785,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +2797,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +2810,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -1582,7 +2845,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +2857,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +2870,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -1635,7 +2898,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +2910,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +2923,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -1702,7 +2965,7 @@ type FileUploadStep struct {
 
 func (x *FileUploadStep) Reset() {
 	*x = FileUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +2977,7 @@ func (x *FileUploadStep) String() string {
 func (*FileUploadStep) ProtoMessage() {}
 
 func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +2990,7 @@ func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
 func (*FileUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FileUploadStep) GetWorkersrc() string {
@@ -1797,7 +3060,7 @@ type DirectoryUploadStep struct {
 
 func (x *DirectoryUploadStep) Reset() {
 	*x = DirectoryUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +3072,7 @@ func (x *DirectoryUploadStep) String() string {
 func (*DirectoryUploadStep) ProtoMessage() {}
 
 func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +3085,7 @@ func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
 func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DirectoryUploadStep) GetWorkersrc() string {
@@ -1886,7 +3149,7 @@ type FileDownloadStep struct {
 
 func (x *FileDownloadStep) Reset() {
 	*x = FileDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +3161,7 @@ func (x *FileDownloadStep) String() string {
 func (*FileDownloadStep) ProtoMessage() {}
 
 func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +3174,7 @@ func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
 func (*FileDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FileDownloadStep) GetMastersrc() string {
@@ -1972,7 +3235,7 @@ type StringDownloadStep struct {
 
 func (x *StringDownloadStep) Reset() {
 	*x = StringDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +3247,7 @@ func (x *StringDownloadStep) String() string {
 func (*StringDownloadStep) ProtoMessage() {}
 
 func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +3260,7 @@ func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
 func (*StringDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StringDownloadStep) GetS() string {
@@ -2053,7 +3316,7 @@ type MakeDirectoryStep struct {
 
 func (x *MakeDirectoryStep) Reset() {
 	*x = MakeDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +3328,7 @@ func (x *MakeDirectoryStep) String() string {
 func (*MakeDirectoryStep) ProtoMessage() {}
 
 func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +3341,7 @@ func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
 func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MakeDirectoryStep) GetDir() string {
@@ -2099,7 +3362,7 @@ type RemoveDirectoryStep struct {
 
 func (x *RemoveDirectoryStep) Reset() {
 	*x = RemoveDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +3374,7 @@ func (x *RemoveDirectoryStep) String() string {
 func (*RemoveDirectoryStep) ProtoMessage() {}
 
 func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +3387,7 @@ func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
 func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RemoveDirectoryStep) GetDir() string {
@@ -2166,7 +3429,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +3441,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +3454,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -2299,7 +3562,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +3574,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +3587,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -2412,7 +3675,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2424,7 +3687,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2437,7 +3700,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -2502,7 +3765,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +3777,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +3790,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -2571,7 +3834,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +3846,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +3859,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -2624,7 +3887,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2636,7 +3899,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2649,7 +3912,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -2674,7 +3937,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2686,7 +3949,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2699,7 +3962,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -2727,7 +3990,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +4002,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +4015,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -2766,7 +4029,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x9b\b\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xc6\t\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -2788,7 +4051,10 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"uploadsDir\x12L\n" +
 	"\n" +
 	"properties\x18\x0e \x03(\v2,.buildmaster.v1.MasterConfig.PropertiesEntryR\n" +
-	"properties\x12:\n" +
+	"properties\x12<\n" +
+	"\treporters\x18\x0f \x03(\v2\x1e.buildmaster.v1.ReporterConfigR\treporters\x12>\n" +
+	"\asecrets\x18\x10 \x03(\v2$.buildmaster.v1.SecretProviderConfigR\asecrets\x12+\n" +
+	"\x03www\x18\x11 \x01(\v2\x19.buildmaster.v1.WwwConfigR\x03www\x12:\n" +
 	"\bhorizons\x18\x15 \x01(\v2\x1e.buildmaster.v1.HorizonsConfigR\bhorizons\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -2796,7 +4062,97 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\x87\x02\n" +
+	"\x12_collapse_requests\"\xe7\a\n" +
+	"\x0eReporterConfig\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
+	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x121\n" +
+	"\x05token\x18\x04 \x01(\v2\x1b.buildmaster.v1.SecretValueR\x05token\x12\x18\n" +
+	"\acontext\x18\x05 \x01(\tR\acontext\x12\x10\n" +
+	"\x03url\x18\x06 \x01(\tR\x03url\x12K\n" +
+	"\aheaders\x18\a \x03(\v2+.buildmaster.v1.ReporterConfig.HeadersEntryB\x04\x88\xb5\x18\x01R\aheaders\x12\x1a\n" +
+	"\busername\x18\b \x01(\tR\busername\x127\n" +
+	"\bpassword\x18\t \x01(\v2\x1b.buildmaster.v1.SecretValueR\bpassword\x12\x12\n" +
+	"\x04from\x18\n" +
+	" \x01(\tR\x04from\x12\x14\n" +
+	"\x05relay\x18\v \x01(\tR\x05relay\x12\x10\n" +
+	"\x03tls\x18\f \x01(\tR\x03tls\x12)\n" +
+	"\x10extra_recipients\x18\r \x03(\tR\x0fextraRecipients\x122\n" +
+	"\x15only_extra_recipients\x18\x0e \x01(\bR\x13onlyExtraRecipients\x12\x12\n" +
+	"\x04mode\x18\x0f \x03(\tR\x04mode\x12\x1a\n" +
+	"\bbuilders\x18\x10 \x03(\tR\bbuilders\x12\x12\n" +
+	"\x04tags\x18\x11 \x03(\tR\x04tags\x12\x1e\n" +
+	"\n" +
+	"schedulers\x18\x12 \x03(\tR\n" +
+	"schedulers\x12\x1a\n" +
+	"\bbranches\x18\x13 \x03(\tR\bbranches\x12&\n" +
+	"\freport_start\x18\x14 \x01(\bH\x00R\vreportStart\x88\x01\x01\x125\n" +
+	"\blifetime\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\blifetime\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x16 \x01(\rR\toutboxCap\x12>\n" +
+	"\rretry_initial\x18\x17 \x01(\v2\x19.google.protobuf.DurationR\fretryInitial\x126\n" +
+	"\tretry_max\x18\x18 \x01(\v2\x19.google.protobuf.DurationR\bretryMax\x123\n" +
+	"\atimeout\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
+	"\r_report_start\"A\n" +
+	"\vSecretValue\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1a\n" +
+	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"\xde\x01\n" +
+	"\x14SecretProviderConfig\x126\n" +
+	"\x04type\x18\x01 \x01(\x0e2\".buildmaster.v1.SecretProviderTypeR\x04type\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x12\x14\n" +
+	"\x05mount\x18\x05 \x01(\tR\x05mount\x12\x1d\n" +
+	"\n" +
+	"token_file\x18\x06 \x01(\tR\ttokenFile\x12\x1b\n" +
+	"\ttoken_env\x18\a \x01(\tR\btokenEnv\"q\n" +
+	"\tWwwConfig\x121\n" +
+	"\x04auth\x18\x01 \x01(\v2\x1d.buildmaster.v1.WwwAuthConfigR\x04auth\x121\n" +
+	"\x05authz\x18\x02 \x01(\v2\x1b.buildmaster.v1.AuthzConfigR\x05authz\"\xbc\x02\n" +
+	"\rWwwAuthConfig\x12/\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1b.buildmaster.v1.WwwAuthTypeR\x04type\x123\n" +
+	"\x05users\x18\x02 \x03(\v2\x1d.buildmaster.v1.WwwUserConfigR\x05users\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\tR\x04file\x12\x16\n" +
+	"\x06header\x18\x04 \x01(\tR\x06header\x12'\n" +
+	"\x0ftrusted_proxies\x18\x05 \x03(\tR\x0etrustedProxies\x124\n" +
+	"\x06oauth2\x18\x06 \x01(\v2\x1c.buildmaster.v1.OAuth2ConfigR\x06oauth2\x12:\n" +
+	"\vsession_ttl\x18\a \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"sessionTtl\"{\n" +
+	"\rWwwUserConfig\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12 \n" +
+	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x16\n" +
+	"\x06groups\x18\x04 \x03(\tR\x06groups\"\xec\x01\n" +
+	"\fOAuth2Config\x12\x19\n" +
+	"\bauth_url\x18\x01 \x01(\tR\aauthUrl\x12\x1b\n" +
+	"\ttoken_url\x18\x02 \x01(\tR\btokenUrl\x12!\n" +
+	"\fuserinfo_url\x18\x03 \x01(\tR\vuserinfoUrl\x12\x1b\n" +
+	"\tclient_id\x18\x04 \x01(\tR\bclientId\x12)\n" +
+	"\rclient_secret\x18\x05 \x01(\tB\x04\x88\xb5\x18\x01R\fclientSecret\x12\x16\n" +
+	"\x06scopes\x18\x06 \x03(\tR\x06scopes\x12!\n" +
+	"\fredirect_url\x18\a \x01(\tR\vredirectUrl\"}\n" +
+	"\vAuthzConfig\x127\n" +
+	"\x05roles\x18\x01 \x03(\v2!.buildmaster.v1.RoleMatcherConfigR\x05roles\x125\n" +
+	"\x05allow\x18\x02 \x03(\v2\x1f.buildmaster.v1.AllowRuleConfigR\x05allow\"\xb7\x01\n" +
+	"\x11RoleMatcherConfig\x12.\n" +
+	"\x04from\x18\x01 \x01(\x0e2\x1a.buildmaster.v1.RoleSourceR\x04from\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
+	"\x05users\x18\x03 \x03(\tR\x05users\x12\x16\n" +
+	"\x06emails\x18\x04 \x03(\tR\x06emails\x12\x18\n" +
+	"\adomains\x18\x05 \x03(\tR\adomains\x12\x16\n" +
+	"\x06prefix\x18\x06 \x01(\tR\x06prefix\"\x82\x02\n" +
+	"\x0fAllowRuleConfig\x128\n" +
+	"\bendpoint\x18\x01 \x01(\x0e2\x1c.buildmaster.v1.EndpointKindR\bendpoint\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
+	"\abuilder\x18\x03 \x01(\tR\abuilder\x12\x16\n" +
+	"\x06branch\x18\x04 \x01(\tR\x06branch\x12\x18\n" +
+	"\aproject\x18\x05 \x01(\tR\aproject\x12\x1c\n" +
+	"\tscheduler\x18\x06 \x01(\tR\tscheduler\x12&\n" +
+	"\fdefault_deny\x18\a \x01(\bH\x00R\vdefaultDeny\x88\x01\x01B\x0f\n" +
+	"\r_default_deny\"\x87\x02\n" +
 	"\x0eHorizonsConfig\x12-\n" +
 	"\x04logs\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x04logs\x121\n" +
 	"\x06builds\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06builds\x12,\n" +
@@ -3031,7 +4387,36 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x06within\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06withinB\x0f\n" +
 	"\r_max_restarts\"M\n" +
 	"\rMetricsConfig\x12<\n" +
-	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*Q\n" +
+	"\flog_interval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vlogInterval*\x96\x01\n" +
+	"\x12SecretProviderType\x12$\n" +
+	" SECRET_PROVIDER_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SECRET_PROVIDER_TYPE_DIR\x10\x01\x12\x1c\n" +
+	"\x18SECRET_PROVIDER_TYPE_ENV\x10\x02\x12\x1e\n" +
+	"\x1aSECRET_PROVIDER_TYPE_VAULT\x10\x03*\xb5\x01\n" +
+	"\vWwwAuthType\x12\x1d\n" +
+	"\x19WWW_AUTH_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12WWW_AUTH_TYPE_NONE\x10\x01\x12\x1a\n" +
+	"\x16WWW_AUTH_TYPE_USERPASS\x10\x02\x12\x1a\n" +
+	"\x16WWW_AUTH_TYPE_HTPASSWD\x10\x03\x12\x1d\n" +
+	"\x19WWW_AUTH_TYPE_REMOTE_USER\x10\x04\x12\x18\n" +
+	"\x14WWW_AUTH_TYPE_OAUTH2\x10\x05*\xa2\x01\n" +
+	"\n" +
+	"RoleSource\x12\x1b\n" +
+	"\x17ROLE_SOURCE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12ROLE_SOURCE_GROUPS\x10\x01\x12\x16\n" +
+	"\x12ROLE_SOURCE_EMAILS\x10\x02\x12\x16\n" +
+	"\x12ROLE_SOURCE_DOMAIN\x10\x03\x12\x18\n" +
+	"\x14ROLE_SOURCE_USERNAME\x10\x04\x12\x15\n" +
+	"\x11ROLE_SOURCE_OWNER\x10\x05*\xe7\x01\n" +
+	"\fEndpointKind\x12\x1d\n" +
+	"\x19ENDPOINT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ENDPOINT_KIND_ANY\x10\x01\x12\x19\n" +
+	"\x15ENDPOINT_KIND_CONTROL\x10\x02\x12\x17\n" +
+	"\x13ENDPOINT_KIND_FORCE\x10\x03\x12\x16\n" +
+	"\x12ENDPOINT_KIND_STOP\x10\x04\x12\x19\n" +
+	"\x15ENDPOINT_KIND_REBUILD\x10\x05\x12\"\n" +
+	"\x1eENDPOINT_KIND_ENABLE_SCHEDULER\x10\x06\x12\x16\n" +
+	"\x12ENDPOINT_KIND_VIEW\x10\a*Q\n" +
 	"\bLockType\x12\x19\n" +
 	"\x15LOCK_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10LOCK_TYPE_MASTER\x10\x01\x12\x14\n" +
@@ -3072,112 +4457,148 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_config_proto_rawDescData
 }
 
-var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_buildmaster_v1_config_proto_goTypes = []any{
-	(LockType)(0),               // 0: buildmaster.v1.LockType
-	(LockAccessMode)(0),         // 1: buildmaster.v1.LockAccessMode
-	(StepResult)(0),             // 2: buildmaster.v1.StepResult
-	(SchedulerType)(0),          // 3: buildmaster.v1.SchedulerType
-	(*MasterConfig)(nil),        // 4: buildmaster.v1.MasterConfig
-	(*HorizonsConfig)(nil),      // 5: buildmaster.v1.HorizonsConfig
-	(*LockConfig)(nil),          // 6: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),          // 7: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),        // 8: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),           // 9: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),          // 10: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),        // 11: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),       // 12: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),          // 13: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),           // 14: buildmaster.v1.ShellStep
-	(*GitStep)(nil),             // 15: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),     // 16: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),         // 17: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),      // 18: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil), // 19: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),    // 20: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),  // 21: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),   // 22: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil), // 23: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),     // 24: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),  // 25: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),  // 26: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),     // 27: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),    // 28: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),         // 29: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),   // 30: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),       // 31: buildmaster.v1.MetricsConfig
-	nil,                         // 32: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                         // 33: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                         // 34: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                         // 35: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                         // 36: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                         // 37: buildmaster.v1.ShellStep.EnvEntry
-	nil,                         // 38: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                         // 39: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil), // 40: google.protobuf.Duration
+	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
+	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
+	(RoleSource)(0),              // 2: buildmaster.v1.RoleSource
+	(EndpointKind)(0),            // 3: buildmaster.v1.EndpointKind
+	(LockType)(0),                // 4: buildmaster.v1.LockType
+	(LockAccessMode)(0),          // 5: buildmaster.v1.LockAccessMode
+	(StepResult)(0),              // 6: buildmaster.v1.StepResult
+	(SchedulerType)(0),           // 7: buildmaster.v1.SchedulerType
+	(*MasterConfig)(nil),         // 8: buildmaster.v1.MasterConfig
+	(*ReporterConfig)(nil),       // 9: buildmaster.v1.ReporterConfig
+	(*SecretValue)(nil),          // 10: buildmaster.v1.SecretValue
+	(*SecretProviderConfig)(nil), // 11: buildmaster.v1.SecretProviderConfig
+	(*WwwConfig)(nil),            // 12: buildmaster.v1.WwwConfig
+	(*WwwAuthConfig)(nil),        // 13: buildmaster.v1.WwwAuthConfig
+	(*WwwUserConfig)(nil),        // 14: buildmaster.v1.WwwUserConfig
+	(*OAuth2Config)(nil),         // 15: buildmaster.v1.OAuth2Config
+	(*AuthzConfig)(nil),          // 16: buildmaster.v1.AuthzConfig
+	(*RoleMatcherConfig)(nil),    // 17: buildmaster.v1.RoleMatcherConfig
+	(*AllowRuleConfig)(nil),      // 18: buildmaster.v1.AllowRuleConfig
+	(*HorizonsConfig)(nil),       // 19: buildmaster.v1.HorizonsConfig
+	(*LockConfig)(nil),           // 20: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),           // 21: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),         // 22: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),            // 23: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),           // 24: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 25: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 26: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 27: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 28: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 29: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 30: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 31: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),       // 32: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil),  // 33: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),     // 34: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),   // 35: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),    // 36: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil),  // 37: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),      // 38: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 39: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 40: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 41: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 42: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 43: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 44: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 45: buildmaster.v1.MetricsConfig
+	nil,                          // 46: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 47: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 48: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                          // 49: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 50: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 51: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 52: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 53: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 54: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 55: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	8,  // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	11, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	12, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	24, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	26, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	32, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	29, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	30, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	31, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	6,  // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	10, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	33, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
-	5,  // 12: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
-	40, // 13: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
-	40, // 14: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
-	40, // 15: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
-	0,  // 16: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	1,  // 17: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	9,  // 18: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	40, // 19: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	40, // 20: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	40, // 21: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	40, // 22: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	34, // 23: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	40, // 24: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	40, // 25: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	13, // 26: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	35, // 27: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	36, // 28: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	7,  // 29: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	14, // 30: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	15, // 31: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	16, // 32: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	17, // 33: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	18, // 34: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	19, // 35: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	20, // 36: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	21, // 37: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	22, // 38: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	23, // 39: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	37, // 40: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	40, // 41: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	40, // 42: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	38, // 43: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	3,  // 44: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	40, // 45: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	40, // 46: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	39, // 47: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	25, // 48: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	27, // 49: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	28, // 50: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	40, // 51: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	40, // 52: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	40, // 53: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	2,  // 54: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	22, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	25, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	26, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	38, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	40, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	46, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	43, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	44, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	45, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	20, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	24, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	47, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	9,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
+	11, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
+	12, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
+	19, // 15: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
+	10, // 16: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
+	48, // 17: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	10, // 18: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
+	55, // 19: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	55, // 20: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	55, // 21: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	55, // 22: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 23: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
+	13, // 24: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
+	16, // 25: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
+	1,  // 26: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
+	14, // 27: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
+	15, // 28: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
+	55, // 29: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	17, // 30: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
+	18, // 31: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
+	2,  // 32: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
+	3,  // 33: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
+	55, // 34: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
+	55, // 35: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
+	55, // 36: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
+	4,  // 37: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	5,  // 38: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	23, // 39: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	55, // 40: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	55, // 41: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	55, // 42: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	55, // 43: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	49, // 44: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	55, // 45: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	55, // 46: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	27, // 47: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	50, // 48: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	51, // 49: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	21, // 50: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	28, // 51: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	29, // 52: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	30, // 53: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	31, // 54: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	32, // 55: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	33, // 56: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	34, // 57: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	35, // 58: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	36, // 59: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	37, // 60: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	52, // 61: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	55, // 62: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	55, // 63: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	53, // 64: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 65: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	55, // 66: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	55, // 67: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	54, // 68: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	39, // 69: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	41, // 70: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	42, // 71: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	55, // 72: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	55, // 73: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	55, // 74: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 75: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	76, // [76:76] is the sub-list for method output_type
+	76, // [76:76] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -3187,10 +4608,12 @@ func file_buildmaster_v1_config_proto_init() {
 	}
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[2].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[19].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
@@ -3202,22 +4625,22 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_MakeDirectory)(nil),
 		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[27].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[32].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[36].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   36,
+			NumEnums:      8,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -155,6 +155,8 @@ const (
 	// The request itself was wrong (e.g. an oversized change, a command the db
 	// service refused as bad); nothing was written.
 	ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT ControlErrorCode = 3
+	// The token is a user's, and the authz rules refuse them this request.
+	ControlErrorCode_CONTROL_ERROR_CODE_PERMISSION_DENIED ControlErrorCode = 4
 )
 
 // Enum value maps for ControlErrorCode.
@@ -164,12 +166,14 @@ var (
 		1: "CONTROL_ERROR_CODE_UNAUTHENTICATED",
 		2: "CONTROL_ERROR_CODE_FAILED",
 		3: "CONTROL_ERROR_CODE_INVALID_ARGUMENT",
+		4: "CONTROL_ERROR_CODE_PERMISSION_DENIED",
 	}
 	ControlErrorCode_value = map[string]int32{
-		"CONTROL_ERROR_CODE_UNSPECIFIED":      0,
-		"CONTROL_ERROR_CODE_UNAUTHENTICATED":  1,
-		"CONTROL_ERROR_CODE_FAILED":           2,
-		"CONTROL_ERROR_CODE_INVALID_ARGUMENT": 3,
+		"CONTROL_ERROR_CODE_UNSPECIFIED":       0,
+		"CONTROL_ERROR_CODE_UNAUTHENTICATED":   1,
+		"CONTROL_ERROR_CODE_FAILED":            2,
+		"CONTROL_ERROR_CODE_INVALID_ARGUMENT":  3,
+		"CONTROL_ERROR_CODE_PERMISSION_DENIED": 4,
 	}
 )
 
@@ -258,6 +262,115 @@ func (x WorkerAction) Number() protoreflect.EnumNumber {
 // Deprecated: Use WorkerAction.Descriptor instead.
 func (WorkerAction) EnumDescriptor() ([]byte, []int) {
 	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{3}
+}
+
+// UserOp is what a UserRequest does (Buildbot's `buildbot user --op`).
+type UserOp int32
+
+const (
+	UserOp_USER_OP_UNSPECIFIED UserOp = 0
+	UserOp_USER_OP_ADD         UserOp = 1
+	UserOp_USER_OP_UPDATE      UserOp = 2
+	UserOp_USER_OP_REMOVE      UserOp = 3
+	UserOp_USER_OP_GET         UserOp = 4
+)
+
+// Enum value maps for UserOp.
+var (
+	UserOp_name = map[int32]string{
+		0: "USER_OP_UNSPECIFIED",
+		1: "USER_OP_ADD",
+		2: "USER_OP_UPDATE",
+		3: "USER_OP_REMOVE",
+		4: "USER_OP_GET",
+	}
+	UserOp_value = map[string]int32{
+		"USER_OP_UNSPECIFIED": 0,
+		"USER_OP_ADD":         1,
+		"USER_OP_UPDATE":      2,
+		"USER_OP_REMOVE":      3,
+		"USER_OP_GET":         4,
+	}
+)
+
+func (x UserOp) Enum() *UserOp {
+	p := new(UserOp)
+	*p = x
+	return p
+}
+
+func (x UserOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UserOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_control_proto_enumTypes[4].Descriptor()
+}
+
+func (UserOp) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_control_proto_enumTypes[4]
+}
+
+func (x UserOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UserOp.Descriptor instead.
+func (UserOp) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{4}
+}
+
+// ApiTokenOp is what an ApiTokenRequest does.
+type ApiTokenOp int32
+
+const (
+	ApiTokenOp_API_TOKEN_OP_UNSPECIFIED ApiTokenOp = 0
+	ApiTokenOp_API_TOKEN_OP_CREATE      ApiTokenOp = 1
+	ApiTokenOp_API_TOKEN_OP_LIST        ApiTokenOp = 2
+	ApiTokenOp_API_TOKEN_OP_REVOKE      ApiTokenOp = 3
+)
+
+// Enum value maps for ApiTokenOp.
+var (
+	ApiTokenOp_name = map[int32]string{
+		0: "API_TOKEN_OP_UNSPECIFIED",
+		1: "API_TOKEN_OP_CREATE",
+		2: "API_TOKEN_OP_LIST",
+		3: "API_TOKEN_OP_REVOKE",
+	}
+	ApiTokenOp_value = map[string]int32{
+		"API_TOKEN_OP_UNSPECIFIED": 0,
+		"API_TOKEN_OP_CREATE":      1,
+		"API_TOKEN_OP_LIST":        2,
+		"API_TOKEN_OP_REVOKE":      3,
+	}
+)
+
+func (x ApiTokenOp) Enum() *ApiTokenOp {
+	p := new(ApiTokenOp)
+	*p = x
+	return p
+}
+
+func (x ApiTokenOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ApiTokenOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_control_proto_enumTypes[5].Descriptor()
+}
+
+func (ApiTokenOp) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_control_proto_enumTypes[5]
+}
+
+func (x ApiTokenOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ApiTokenOp.Descriptor instead.
+func (ApiTokenOp) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{5}
 }
 
 // ReconfigureRequest asks the master to load a new configuration.
@@ -2134,6 +2247,455 @@ func (x *EnableSchedulerResponse) GetEnabled() bool {
 	return false
 }
 
+// UserAttrs is one --info: attribute type to value; identifier is among
+// them for update.
+type UserAttrs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attrs         map[string]string      `protobuf:"bytes,1,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserAttrs) Reset() {
+	*x = UserAttrs{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserAttrs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserAttrs) ProtoMessage() {}
+
+func (x *UserAttrs) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserAttrs.ProtoReflect.Descriptor instead.
+func (*UserAttrs) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UserAttrs) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+// UserRequest is `buildmaster user`. It is addressed to the actor
+// `master/user_manager`.
+type UserRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Token      string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Op         UserOp                 `protobuf:"varint,2,opt,name=op,proto3,enum=buildmaster.v1.UserOp" json:"op,omitempty"`
+	BbUsername string                 `protobuf:"bytes,3,opt,name=bb_username,json=bbUsername,proto3" json:"bb_username,omitempty"`
+	// The password itself; the master stores only its hash.
+	BbPassword    string       `protobuf:"bytes,4,opt,name=bb_password,json=bbPassword,proto3" json:"bb_password,omitempty"`
+	Ids           []string     `protobuf:"bytes,5,rep,name=ids,proto3" json:"ids,omitempty"`
+	Info          []*UserAttrs `protobuf:"bytes,6,rep,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserRequest) Reset() {
+	*x = UserRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserRequest) ProtoMessage() {}
+
+func (x *UserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserRequest.ProtoReflect.Descriptor instead.
+func (*UserRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UserRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *UserRequest) GetOp() UserOp {
+	if x != nil {
+		return x.Op
+	}
+	return UserOp_USER_OP_UNSPECIFIED
+}
+
+func (x *UserRequest) GetBbUsername() string {
+	if x != nil {
+		return x.BbUsername
+	}
+	return ""
+}
+
+func (x *UserRequest) GetBbPassword() string {
+	if x != nil {
+		return x.BbPassword
+	}
+	return ""
+}
+
+func (x *UserRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *UserRequest) GetInfo() []*UserAttrs {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+// UserResponse answers a UserRequest with Buildbot's text, and the users
+// found (get), without password hashes.
+type UserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Users         []*UserView            `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserResponse) Reset() {
+	*x = UserResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserResponse) ProtoMessage() {}
+
+func (x *UserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserResponse.ProtoReflect.Descriptor instead.
+func (*UserResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *UserResponse) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *UserResponse) GetUsers() []*UserView {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+// UserView is a user as clients see it: never the password hash.
+type UserView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uid           uint64                 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	Identifier    string                 `protobuf:"bytes,2,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	BbUsername    string                 `protobuf:"bytes,3,opt,name=bb_username,json=bbUsername,proto3" json:"bb_username,omitempty"`
+	Attrs         map[string]string      `protobuf:"bytes,4,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserView) Reset() {
+	*x = UserView{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserView) ProtoMessage() {}
+
+func (x *UserView) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserView.ProtoReflect.Descriptor instead.
+func (*UserView) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UserView) GetUid() uint64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *UserView) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *UserView) GetBbUsername() string {
+	if x != nil {
+		return x.BbUsername
+	}
+	return ""
+}
+
+func (x *UserView) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+// ApiTokenRequest creates, lists or revokes a user's API tokens. It is
+// addressed to the actor `master/user_manager`.
+type ApiTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Op            ApiTokenOp             `protobuf:"varint,2,opt,name=op,proto3,enum=buildmaster.v1.ApiTokenOp" json:"op,omitempty"`
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"` // the user's identifier
+	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"` // create: a label
+	Id            uint64                 `protobuf:"varint,5,opt,name=id,proto3" json:"id,omitempty"`    // revoke
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiTokenRequest) Reset() {
+	*x = ApiTokenRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiTokenRequest) ProtoMessage() {}
+
+func (x *ApiTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiTokenRequest.ProtoReflect.Descriptor instead.
+func (*ApiTokenRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ApiTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ApiTokenRequest) GetOp() ApiTokenOp {
+	if x != nil {
+		return x.Op
+	}
+	return ApiTokenOp_API_TOKEN_OP_UNSPECIFIED
+}
+
+func (x *ApiTokenRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ApiTokenRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiTokenRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// ApiTokenResponse answers an ApiTokenRequest; secret is the new token
+// (create only), shown this once.
+type ApiTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	Tokens        []*ApiTokenView        `protobuf:"bytes,2,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiTokenResponse) Reset() {
+	*x = ApiTokenResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiTokenResponse) ProtoMessage() {}
+
+func (x *ApiTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiTokenResponse.ProtoReflect.Descriptor instead.
+func (*ApiTokenResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ApiTokenResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *ApiTokenResponse) GetTokens() []*ApiTokenView {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// ApiTokenView is a token as listed: never the token or its hash.
+type ApiTokenView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	CreatedAt     int64                  `protobuf:"varint,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiTokenView) Reset() {
+	*x = ApiTokenView{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiTokenView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiTokenView) ProtoMessage() {}
+
+func (x *ApiTokenView) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiTokenView.ProtoReflect.Descriptor instead.
+func (*ApiTokenView) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ApiTokenView) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ApiTokenView) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiTokenView) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
 var File_buildmaster_v1_control_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_control_proto_rawDesc = "" +
@@ -2285,7 +2847,51 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\tscheduler\x18\x02 \x01(\tR\tscheduler\x12\x18\n" +
 	"\aenabled\x18\x03 \x01(\bR\aenabled\"3\n" +
 	"\x17EnableSchedulerResponse\x12\x18\n" +
-	"\aenabled\x18\x01 \x01(\bR\aenabled*\x8c\x01\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\"\x81\x01\n" +
+	"\tUserAttrs\x12:\n" +
+	"\x05attrs\x18\x01 \x03(\v2$.buildmaster.v1.UserAttrs.AttrsEntryR\x05attrs\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x01\n" +
+	"\vUserRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12&\n" +
+	"\x02op\x18\x02 \x01(\x0e2\x16.buildmaster.v1.UserOpR\x02op\x12\x1f\n" +
+	"\vbb_username\x18\x03 \x01(\tR\n" +
+	"bbUsername\x12%\n" +
+	"\vbb_password\x18\x04 \x01(\tB\x04\x88\xb5\x18\x01R\n" +
+	"bbPassword\x12\x10\n" +
+	"\x03ids\x18\x05 \x03(\tR\x03ids\x12-\n" +
+	"\x04info\x18\x06 \x03(\v2\x19.buildmaster.v1.UserAttrsR\x04info\"R\n" +
+	"\fUserResponse\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12.\n" +
+	"\x05users\x18\x02 \x03(\v2\x18.buildmaster.v1.UserViewR\x05users\"\xd2\x01\n" +
+	"\bUserView\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x02 \x01(\tR\n" +
+	"identifier\x12\x1f\n" +
+	"\vbb_username\x18\x03 \x01(\tR\n" +
+	"bbUsername\x129\n" +
+	"\x05attrs\x18\x04 \x03(\v2#.buildmaster.v1.UserView.AttrsEntryR\x05attrs\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x01\n" +
+	"\x0fApiTokenRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12*\n" +
+	"\x02op\x18\x02 \x01(\x0e2\x1a.buildmaster.v1.ApiTokenOpR\x02op\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02id\x18\x05 \x01(\x04R\x02id\"f\n" +
+	"\x10ApiTokenResponse\x12\x1c\n" +
+	"\x06secret\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x06secret\x124\n" +
+	"\x06tokens\x18\x02 \x03(\v2\x1c.buildmaster.v1.ApiTokenViewR\x06tokens\"Q\n" +
+	"\fApiTokenView\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\x03R\tcreatedAt*\x8c\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -2298,18 +2904,31 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\rSTOP_MODE_NOW\x10\x01\x12\x13\n" +
 	"\x0fSTOP_MODE_CLEAN\x10\x02\x12\x14\n" +
 	"\x10STOP_MODE_CANCEL\x10\x03\x12\x14\n" +
-	"\x10STOP_MODE_TOGGLE\x10\x04*\xa6\x01\n" +
+	"\x10STOP_MODE_TOGGLE\x10\x04*\xd0\x01\n" +
 	"\x10ControlErrorCode\x12\"\n" +
 	"\x1eCONTROL_ERROR_CODE_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"CONTROL_ERROR_CODE_UNAUTHENTICATED\x10\x01\x12\x1d\n" +
 	"\x19CONTROL_ERROR_CODE_FAILED\x10\x02\x12'\n" +
-	"#CONTROL_ERROR_CODE_INVALID_ARGUMENT\x10\x03*\x91\x01\n" +
+	"#CONTROL_ERROR_CODE_INVALID_ARGUMENT\x10\x03\x12(\n" +
+	"$CONTROL_ERROR_CODE_PERMISSION_DENIED\x10\x04*\x91\x01\n" +
 	"\fWorkerAction\x12\x1d\n" +
 	"\x19WORKER_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13WORKER_ACTION_PAUSE\x10\x01\x12\x19\n" +
 	"\x15WORKER_ACTION_UNPAUSE\x10\x02\x12\x16\n" +
 	"\x12WORKER_ACTION_STOP\x10\x03\x12\x16\n" +
-	"\x12WORKER_ACTION_KILL\x10\x04B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\x12WORKER_ACTION_KILL\x10\x04*k\n" +
+	"\x06UserOp\x12\x17\n" +
+	"\x13USER_OP_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vUSER_OP_ADD\x10\x01\x12\x12\n" +
+	"\x0eUSER_OP_UPDATE\x10\x02\x12\x12\n" +
+	"\x0eUSER_OP_REMOVE\x10\x03\x12\x0f\n" +
+	"\vUSER_OP_GET\x10\x04*s\n" +
+	"\n" +
+	"ApiTokenOp\x12\x1c\n" +
+	"\x18API_TOKEN_OP_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13API_TOKEN_OP_CREATE\x10\x01\x12\x15\n" +
+	"\x11API_TOKEN_OP_LIST\x10\x02\x12\x17\n" +
+	"\x13API_TOKEN_OP_REVOKE\x10\x03B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_control_proto_rawDescOnce sync.Once
@@ -2323,67 +2942,85 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_control_proto_rawDescData
 }
 
-var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),                    // 0: buildmaster.v1.ChangeKind
 	(StopMode)(0),                      // 1: buildmaster.v1.StopMode
 	(ControlErrorCode)(0),              // 2: buildmaster.v1.ControlErrorCode
 	(WorkerAction)(0),                  // 3: buildmaster.v1.WorkerAction
-	(*ReconfigureRequest)(nil),         // 4: buildmaster.v1.ReconfigureRequest
-	(*ReconfigureResponse)(nil),        // 5: buildmaster.v1.ReconfigureResponse
-	(*ConfigError)(nil),                // 6: buildmaster.v1.ConfigError
-	(*ServiceChange)(nil),              // 7: buildmaster.v1.ServiceChange
-	(*StopMasterRequest)(nil),          // 8: buildmaster.v1.StopMasterRequest
-	(*StopMasterResponse)(nil),         // 9: buildmaster.v1.StopMasterResponse
-	(*GetTreeRequest)(nil),             // 10: buildmaster.v1.GetTreeRequest
-	(*GetTreeResponse)(nil),            // 11: buildmaster.v1.GetTreeResponse
-	(*TreeNode)(nil),                   // 12: buildmaster.v1.TreeNode
-	(*Failure)(nil),                    // 13: buildmaster.v1.Failure
-	(*ControlError)(nil),               // 14: buildmaster.v1.ControlError
-	(*SendChangeRequest)(nil),          // 15: buildmaster.v1.SendChangeRequest
-	(*SendChangeResponse)(nil),         // 16: buildmaster.v1.SendChangeResponse
-	(*ForceBuildRequest)(nil),          // 17: buildmaster.v1.ForceBuildRequest
-	(*ForceBuildResponse)(nil),         // 18: buildmaster.v1.ForceBuildResponse
-	(*StopBuildRequest)(nil),           // 19: buildmaster.v1.StopBuildRequest
-	(*StopBuildResponse)(nil),          // 20: buildmaster.v1.StopBuildResponse
-	(*WorkerControlRequest)(nil),       // 21: buildmaster.v1.WorkerControlRequest
-	(*WorkerControlResponse)(nil),      // 22: buildmaster.v1.WorkerControlResponse
-	(*CleanupRequest)(nil),             // 23: buildmaster.v1.CleanupRequest
-	(*CleanupResponse)(nil),            // 24: buildmaster.v1.CleanupResponse
-	(*RebuildRequest)(nil),             // 25: buildmaster.v1.RebuildRequest
-	(*RebuildResponse)(nil),            // 26: buildmaster.v1.RebuildResponse
-	(*CancelBuildRequestRequest)(nil),  // 27: buildmaster.v1.CancelBuildRequestRequest
-	(*CancelBuildRequestResponse)(nil), // 28: buildmaster.v1.CancelBuildRequestResponse
-	(*EnableSchedulerRequest)(nil),     // 29: buildmaster.v1.EnableSchedulerRequest
-	(*EnableSchedulerResponse)(nil),    // 30: buildmaster.v1.EnableSchedulerResponse
-	nil,                                // 31: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	(*MasterConfig)(nil),               // 32: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),        // 33: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
-	(*Change)(nil),                     // 35: buildmaster.v1.Change
+	(UserOp)(0),                        // 4: buildmaster.v1.UserOp
+	(ApiTokenOp)(0),                    // 5: buildmaster.v1.ApiTokenOp
+	(*ReconfigureRequest)(nil),         // 6: buildmaster.v1.ReconfigureRequest
+	(*ReconfigureResponse)(nil),        // 7: buildmaster.v1.ReconfigureResponse
+	(*ConfigError)(nil),                // 8: buildmaster.v1.ConfigError
+	(*ServiceChange)(nil),              // 9: buildmaster.v1.ServiceChange
+	(*StopMasterRequest)(nil),          // 10: buildmaster.v1.StopMasterRequest
+	(*StopMasterResponse)(nil),         // 11: buildmaster.v1.StopMasterResponse
+	(*GetTreeRequest)(nil),             // 12: buildmaster.v1.GetTreeRequest
+	(*GetTreeResponse)(nil),            // 13: buildmaster.v1.GetTreeResponse
+	(*TreeNode)(nil),                   // 14: buildmaster.v1.TreeNode
+	(*Failure)(nil),                    // 15: buildmaster.v1.Failure
+	(*ControlError)(nil),               // 16: buildmaster.v1.ControlError
+	(*SendChangeRequest)(nil),          // 17: buildmaster.v1.SendChangeRequest
+	(*SendChangeResponse)(nil),         // 18: buildmaster.v1.SendChangeResponse
+	(*ForceBuildRequest)(nil),          // 19: buildmaster.v1.ForceBuildRequest
+	(*ForceBuildResponse)(nil),         // 20: buildmaster.v1.ForceBuildResponse
+	(*StopBuildRequest)(nil),           // 21: buildmaster.v1.StopBuildRequest
+	(*StopBuildResponse)(nil),          // 22: buildmaster.v1.StopBuildResponse
+	(*WorkerControlRequest)(nil),       // 23: buildmaster.v1.WorkerControlRequest
+	(*WorkerControlResponse)(nil),      // 24: buildmaster.v1.WorkerControlResponse
+	(*CleanupRequest)(nil),             // 25: buildmaster.v1.CleanupRequest
+	(*CleanupResponse)(nil),            // 26: buildmaster.v1.CleanupResponse
+	(*RebuildRequest)(nil),             // 27: buildmaster.v1.RebuildRequest
+	(*RebuildResponse)(nil),            // 28: buildmaster.v1.RebuildResponse
+	(*CancelBuildRequestRequest)(nil),  // 29: buildmaster.v1.CancelBuildRequestRequest
+	(*CancelBuildRequestResponse)(nil), // 30: buildmaster.v1.CancelBuildRequestResponse
+	(*EnableSchedulerRequest)(nil),     // 31: buildmaster.v1.EnableSchedulerRequest
+	(*EnableSchedulerResponse)(nil),    // 32: buildmaster.v1.EnableSchedulerResponse
+	(*UserAttrs)(nil),                  // 33: buildmaster.v1.UserAttrs
+	(*UserRequest)(nil),                // 34: buildmaster.v1.UserRequest
+	(*UserResponse)(nil),               // 35: buildmaster.v1.UserResponse
+	(*UserView)(nil),                   // 36: buildmaster.v1.UserView
+	(*ApiTokenRequest)(nil),            // 37: buildmaster.v1.ApiTokenRequest
+	(*ApiTokenResponse)(nil),           // 38: buildmaster.v1.ApiTokenResponse
+	(*ApiTokenView)(nil),               // 39: buildmaster.v1.ApiTokenView
+	nil,                                // 40: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	nil,                                // 41: buildmaster.v1.UserAttrs.AttrsEntry
+	nil,                                // 42: buildmaster.v1.UserView.AttrsEntry
+	(*MasterConfig)(nil),               // 43: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),        // 44: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 45: google.protobuf.Timestamp
+	(*Change)(nil),                     // 46: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	32, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
-	6,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
-	7,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	33, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	43, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	8,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
+	9,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
+	44, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	1,  // 5: buildmaster.v1.StopMasterRequest.mode:type_name -> buildmaster.v1.StopMode
-	12, // 6: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
-	13, // 7: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
-	12, // 8: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	34, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	14, // 6: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
+	15, // 7: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
+	14, // 8: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
+	45, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	2,  // 10: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	35, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	31, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	46, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	40, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
 	3,  // 13: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
-	33, // 14: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	44, // 14: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
+	41, // 15: buildmaster.v1.UserAttrs.attrs:type_name -> buildmaster.v1.UserAttrs.AttrsEntry
+	4,  // 16: buildmaster.v1.UserRequest.op:type_name -> buildmaster.v1.UserOp
+	33, // 17: buildmaster.v1.UserRequest.info:type_name -> buildmaster.v1.UserAttrs
+	36, // 18: buildmaster.v1.UserResponse.users:type_name -> buildmaster.v1.UserView
+	42, // 19: buildmaster.v1.UserView.attrs:type_name -> buildmaster.v1.UserView.AttrsEntry
+	5,  // 20: buildmaster.v1.ApiTokenRequest.op:type_name -> buildmaster.v1.ApiTokenOp
+	39, // 21: buildmaster.v1.ApiTokenResponse.tokens:type_name -> buildmaster.v1.ApiTokenView
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -2399,8 +3036,8 @@ func file_buildmaster_v1_control_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   28,
+			NumEnums:      6,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -21,6 +21,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReportGeneratorKind is which of Buildbot's report generators a
+// ReportGenerator is.
+type ReportGeneratorKind int32
+
+const (
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_UNSPECIFIED ReportGeneratorKind = 0
+	// BuildStatusGenerator: finished builds the modes select (and, with
+	// report_start, every start).
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_STATUS ReportGeneratorKind = 1
+	// BuildStartEndStatusGenerator: every start and end.
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_START_END ReportGeneratorKind = 2
+)
+
+// Enum value maps for ReportGeneratorKind.
+var (
+	ReportGeneratorKind_name = map[int32]string{
+		0: "REPORT_GENERATOR_KIND_UNSPECIFIED",
+		1: "REPORT_GENERATOR_KIND_BUILD_STATUS",
+		2: "REPORT_GENERATOR_KIND_BUILD_START_END",
+	}
+	ReportGeneratorKind_value = map[string]int32{
+		"REPORT_GENERATOR_KIND_UNSPECIFIED":     0,
+		"REPORT_GENERATOR_KIND_BUILD_STATUS":    1,
+		"REPORT_GENERATOR_KIND_BUILD_START_END": 2,
+	}
+)
+
+func (x ReportGeneratorKind) Enum() *ReportGeneratorKind {
+	p := new(ReportGeneratorKind)
+	*p = x
+	return p
+}
+
+func (x ReportGeneratorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportGeneratorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_buildmaster_v1_db_proto_enumTypes[0].Descriptor()
+}
+
+func (ReportGeneratorKind) Type() protoreflect.EnumType {
+	return &file_buildmaster_v1_db_proto_enumTypes[0]
+}
+
+func (x ReportGeneratorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportGeneratorKind.Descriptor instead.
+func (ReportGeneratorKind) EnumDescriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{0}
+}
+
 // Property is one named property, Buildbot's `[value, source]` pair:
 // value_json is the JSON encoding of the value.
 type Property struct {
@@ -1882,6 +1936,450 @@ func (x *UserInfo) GetAttrData() string {
 	return ""
 }
 
+// ChangeUser is a row of `change_users`: change changeid was authored by
+// user uid.
+type ChangeUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changeid      uint64                 `protobuf:"varint,1,opt,name=changeid,proto3" json:"changeid,omitempty"`
+	Uid           uint64                 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeUser) Reset() {
+	*x = ChangeUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeUser) ProtoMessage() {}
+
+func (x *ChangeUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeUser.ProtoReflect.Descriptor instead.
+func (*ChangeUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ChangeUser) GetChangeid() uint64 {
+	if x != nil {
+		return x.Changeid
+	}
+	return 0
+}
+
+func (x *ChangeUser) GetUid() uint64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+// ApiToken is a row of `api_tokens`: a token user uid holds. Only the
+// token's SHA-256 is kept; the token is shown once, when created.
+type ApiToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Uid           uint64                 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Sha256        string                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CreatedAt     int64                  `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiToken) Reset() {
+	*x = ApiToken{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiToken) ProtoMessage() {}
+
+func (x *ApiToken) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
+func (*ApiToken) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ApiToken) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ApiToken) GetUid() uint64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *ApiToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiToken) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *ApiToken) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// AddUser adds a user (Buildbot's findUserByAttr when one attribute is
+// given): with attrs whose (attr_type, attr_data) already belongs to a
+// user, that user is returned and nothing is added. The identifier is
+// unique; when it is taken, a suffix _2, _3 … is added.
+type AddUser struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Identifier string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	BbUsername string                 `protobuf:"bytes,2,opt,name=bb_username,json=bbUsername,proto3" json:"bb_username,omitempty"`
+	// A password hash (internal/users/password), never a password.
+	BbPassword    string      `protobuf:"bytes,3,opt,name=bb_password,json=bbPassword,proto3" json:"bb_password,omitempty"`
+	Attrs         []*UserInfo `protobuf:"bytes,4,rep,name=attrs,proto3" json:"attrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddUser) Reset() {
+	*x = AddUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddUser) ProtoMessage() {}
+
+func (x *AddUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
+func (*AddUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AddUser) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *AddUser) GetBbUsername() string {
+	if x != nil {
+		return x.BbUsername
+	}
+	return ""
+}
+
+func (x *AddUser) GetBbPassword() string {
+	if x != nil {
+		return x.BbPassword
+	}
+	return ""
+}
+
+func (x *AddUser) GetAttrs() []*UserInfo {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+// UpdateUser changes the user whose identifier is given: bb_username and
+// bb_password when set (both, as Buildbot), and each attribute (an empty
+// attr_data removes it).
+type UpdateUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	BbUsername    *string                `protobuf:"bytes,2,opt,name=bb_username,json=bbUsername,proto3,oneof" json:"bb_username,omitempty"`
+	BbPassword    *string                `protobuf:"bytes,3,opt,name=bb_password,json=bbPassword,proto3,oneof" json:"bb_password,omitempty"`
+	Attrs         []*UserInfo            `protobuf:"bytes,4,rep,name=attrs,proto3" json:"attrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUser) Reset() {
+	*x = UpdateUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUser) ProtoMessage() {}
+
+func (x *UpdateUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUser.ProtoReflect.Descriptor instead.
+func (*UpdateUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UpdateUser) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *UpdateUser) GetBbUsername() string {
+	if x != nil && x.BbUsername != nil {
+		return *x.BbUsername
+	}
+	return ""
+}
+
+func (x *UpdateUser) GetBbPassword() string {
+	if x != nil && x.BbPassword != nil {
+		return *x.BbPassword
+	}
+	return ""
+}
+
+func (x *UpdateUser) GetAttrs() []*UserInfo {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+// RemoveUser removes a user, its attributes, its API tokens and its
+// change_users rows.
+type RemoveUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveUser) Reset() {
+	*x = RemoveUser{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveUser) ProtoMessage() {}
+
+func (x *RemoveUser) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveUser.ProtoReflect.Descriptor instead.
+func (*RemoveUser) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RemoveUser) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+// AddApiToken records a token of user identifier.
+type AddApiToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Sha256        string                 `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CreatedAt     int64                  `protobuf:"varint,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddApiToken) Reset() {
+	*x = AddApiToken{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddApiToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddApiToken) ProtoMessage() {}
+
+func (x *AddApiToken) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddApiToken.ProtoReflect.Descriptor instead.
+func (*AddApiToken) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *AddApiToken) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *AddApiToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddApiToken) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *AddApiToken) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// RevokeApiToken removes token id of user identifier.
+type RevokeApiToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    string                 `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	Id            uint64                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiToken) Reset() {
+	*x = RevokeApiToken{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiToken) ProtoMessage() {}
+
+func (x *RevokeApiToken) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiToken.ProtoReflect.Descriptor instead.
+func (*RevokeApiToken) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RevokeApiToken) GetIdentifier() string {
+	if x != nil {
+		return x.Identifier
+	}
+	return ""
+}
+
+func (x *RevokeApiToken) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 // Command is one change of state, applied by state.Apply. Commands carry
 // every time they need: Apply never reads a clock.
 type Command struct {
@@ -1908,12 +2406,18 @@ type Command struct {
 	//	*Command_WorkerDisconnected
 	//	*Command_SetObjectState
 	//	*Command_ConfigureMaster
-	//	*Command_SetLogLines
-	//	*Command_Expire
 	//	*Command_MasterActive
 	//	*Command_MasterStopped
 	//	*Command_SetWorkerState
 	//	*Command_SetSchedulerEnabled
+	//	*Command_AddUser
+	//	*Command_UpdateUser
+	//	*Command_RemoveUser
+	//	*Command_AddApiToken
+	//	*Command_RevokeApiToken
+	//	*Command_ReportsDone
+	//	*Command_Expire
+	//	*Command_SetLogLines
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1921,7 +2425,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +2437,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +2450,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Command) GetKind() isCommand_Kind {
@@ -2136,24 +2640,6 @@ func (x *Command) GetConfigureMaster() *ConfigureMaster {
 	return nil
 }
 
-func (x *Command) GetSetLogLines() *SetLogLines {
-	if x != nil {
-		if x, ok := x.Kind.(*Command_SetLogLines); ok {
-			return x.SetLogLines
-		}
-	}
-	return nil
-}
-
-func (x *Command) GetExpire() *Expire {
-	if x != nil {
-		if x, ok := x.Kind.(*Command_Expire); ok {
-			return x.Expire
-		}
-	}
-	return nil
-}
-
 func (x *Command) GetMasterActive() *MasterActive {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_MasterActive); ok {
@@ -2185,6 +2671,78 @@ func (x *Command) GetSetSchedulerEnabled() *SetSchedulerEnabled {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_SetSchedulerEnabled); ok {
 			return x.SetSchedulerEnabled
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAddUser() *AddUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_AddUser); ok {
+			return x.AddUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateUser() *UpdateUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_UpdateUser); ok {
+			return x.UpdateUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveUser() *RemoveUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RemoveUser); ok {
+			return x.RemoveUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAddApiToken() *AddApiToken {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_AddApiToken); ok {
+			return x.AddApiToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeApiToken() *RevokeApiToken {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RevokeApiToken); ok {
+			return x.RevokeApiToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReportsDone() *ReportsDone {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_ReportsDone); ok {
+			return x.ReportsDone
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetExpire() *Expire {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_Expire); ok {
+			return x.Expire
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetLogLines() *SetLogLines {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetLogLines); ok {
+			return x.SetLogLines
 		}
 	}
 	return nil
@@ -2274,14 +2832,6 @@ type Command_ConfigureMaster struct {
 	ConfigureMaster *ConfigureMaster `protobuf:"bytes,20,opt,name=configure_master,json=configureMaster,proto3,oneof"`
 }
 
-type Command_SetLogLines struct {
-	SetLogLines *SetLogLines `protobuf:"bytes,30,opt,name=set_log_lines,json=setLogLines,proto3,oneof"`
-}
-
-type Command_Expire struct {
-	Expire *Expire `protobuf:"bytes,31,opt,name=expire,proto3,oneof"`
-}
-
 type Command_MasterActive struct {
 	MasterActive *MasterActive `protobuf:"bytes,21,opt,name=master_active,json=masterActive,proto3,oneof"`
 }
@@ -2296,6 +2846,38 @@ type Command_SetWorkerState struct {
 
 type Command_SetSchedulerEnabled struct {
 	SetSchedulerEnabled *SetSchedulerEnabled `protobuf:"bytes,24,opt,name=set_scheduler_enabled,json=setSchedulerEnabled,proto3,oneof"`
+}
+
+type Command_AddUser struct {
+	AddUser *AddUser `protobuf:"bytes,25,opt,name=add_user,json=addUser,proto3,oneof"`
+}
+
+type Command_UpdateUser struct {
+	UpdateUser *UpdateUser `protobuf:"bytes,26,opt,name=update_user,json=updateUser,proto3,oneof"`
+}
+
+type Command_RemoveUser struct {
+	RemoveUser *RemoveUser `protobuf:"bytes,27,opt,name=remove_user,json=removeUser,proto3,oneof"`
+}
+
+type Command_AddApiToken struct {
+	AddApiToken *AddApiToken `protobuf:"bytes,28,opt,name=add_api_token,json=addApiToken,proto3,oneof"`
+}
+
+type Command_RevokeApiToken struct {
+	RevokeApiToken *RevokeApiToken `protobuf:"bytes,29,opt,name=revoke_api_token,json=revokeApiToken,proto3,oneof"`
+}
+
+type Command_ReportsDone struct {
+	ReportsDone *ReportsDone `protobuf:"bytes,30,opt,name=reports_done,json=reportsDone,proto3,oneof"`
+}
+
+type Command_Expire struct {
+	Expire *Expire `protobuf:"bytes,31,opt,name=expire,proto3,oneof"`
+}
+
+type Command_SetLogLines struct {
+	SetLogLines *SetLogLines `protobuf:"bytes,32,opt,name=set_log_lines,json=setLogLines,proto3,oneof"`
 }
 
 func (*Command_AddChange) isCommand_Kind() {}
@@ -2338,10 +2920,6 @@ func (*Command_SetObjectState) isCommand_Kind() {}
 
 func (*Command_ConfigureMaster) isCommand_Kind() {}
 
-func (*Command_SetLogLines) isCommand_Kind() {}
-
-func (*Command_Expire) isCommand_Kind() {}
-
 func (*Command_MasterActive) isCommand_Kind() {}
 
 func (*Command_MasterStopped) isCommand_Kind() {}
@@ -2349,6 +2927,22 @@ func (*Command_MasterStopped) isCommand_Kind() {}
 func (*Command_SetWorkerState) isCommand_Kind() {}
 
 func (*Command_SetSchedulerEnabled) isCommand_Kind() {}
+
+func (*Command_AddUser) isCommand_Kind() {}
+
+func (*Command_UpdateUser) isCommand_Kind() {}
+
+func (*Command_RemoveUser) isCommand_Kind() {}
+
+func (*Command_AddApiToken) isCommand_Kind() {}
+
+func (*Command_RevokeApiToken) isCommand_Kind() {}
+
+func (*Command_ReportsDone) isCommand_Kind() {}
+
+func (*Command_Expire) isCommand_Kind() {}
+
+func (*Command_SetLogLines) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -2366,13 +2960,18 @@ type ConfigureMaster struct {
 	ChangeSources []string               `protobuf:"bytes,3,rep,name=change_sources,json=changeSources,proto3" json:"change_sources,omitempty"`
 	Builders      []*ConfiguredBuilder   `protobuf:"bytes,4,rep,name=builders,proto3" json:"builders,omitempty"`
 	Workers       []*ConfiguredWorker    `protobuf:"bytes,5,rep,name=workers,proto3" json:"workers,omitempty"`
+	// The reporters configured (the reporters table then holds exactly
+	// these; a reporter no longer listed is removed with its outbox), and
+	// what each one's generators want: AddBuild and FinishBuild queue the
+	// reports due in the outbox from them.
+	Reporters     []*ConfiguredReporter `protobuf:"bytes,6,rep,name=reporters,proto3" json:"reporters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureMaster) Reset() {
 	*x = ConfigureMaster{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2983,7 @@ func (x *ConfigureMaster) String() string {
 func (*ConfigureMaster) ProtoMessage() {}
 
 func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2996,7 @@ func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureMaster.ProtoReflect.Descriptor instead.
 func (*ConfigureMaster) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConfigureMaster) GetMasterid() uint64 {
@@ -2435,6 +3034,388 @@ func (x *ConfigureMaster) GetWorkers() []*ConfiguredWorker {
 	return nil
 }
 
+func (x *ConfigureMaster) GetReporters() []*ConfiguredReporter {
+	if x != nil {
+		return x.Reporters
+	}
+	return nil
+}
+
+// ConfiguredReporter is one reporter of a ConfigureMaster.
+type ConfiguredReporter struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Generators []*ReportGenerator     `protobuf:"bytes,2,rep,name=generators,proto3" json:"generators,omitempty"`
+	// How many reports may wait in its outbox; a report due past it is
+	// dropped and counted in the reporter's dropped. 0 means 10,000.
+	OutboxCap     uint32 `protobuf:"varint,3,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredReporter) Reset() {
+	*x = ConfiguredReporter{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredReporter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredReporter) ProtoMessage() {}
+
+func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredReporter.ProtoReflect.Descriptor instead.
+func (*ConfiguredReporter) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ConfiguredReporter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredReporter) GetGenerators() []*ReportGenerator {
+	if x != nil {
+		return x.Generators
+	}
+	return nil
+}
+
+func (x *ConfiguredReporter) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+// ReportGenerator says which builds a reporter reports (internal/report's
+// generators): the modes (empty: failing, passing, warnings) and filters
+// (an empty list does not filter).
+type ReportGenerator struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          ReportGeneratorKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=buildmaster.v1.ReportGeneratorKind" json:"kind,omitempty"`
+	Modes         []string               `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
+	Builders      []string               `protobuf:"bytes,3,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags          []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers    []string               `protobuf:"bytes,5,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches      []string               `protobuf:"bytes,6,rep,name=branches,proto3" json:"branches,omitempty"`
+	ReportStart   bool                   `protobuf:"varint,7,opt,name=report_start,json=reportStart,proto3" json:"report_start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportGenerator) Reset() {
+	*x = ReportGenerator{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportGenerator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportGenerator) ProtoMessage() {}
+
+func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportGenerator.ProtoReflect.Descriptor instead.
+func (*ReportGenerator) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ReportGenerator) GetKind() ReportGeneratorKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReportGeneratorKind_REPORT_GENERATOR_KIND_UNSPECIFIED
+}
+
+func (x *ReportGenerator) GetModes() []string {
+	if x != nil {
+		return x.Modes
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetBuilders() []string {
+	if x != nil {
+		return x.Builders
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetSchedulers() []string {
+	if x != nil {
+		return x.Schedulers
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ReportGenerator) GetReportStart() bool {
+	if x != nil {
+		return x.ReportStart
+	}
+	return false
+}
+
+// Reporter is a row of `reporters`: a configured reporter, its generators,
+// and its outbox's counts (kept in the same transactions as the outbox).
+type Reporter struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Generators []*ReportGenerator     `protobuf:"bytes,2,rep,name=generators,proto3" json:"generators,omitempty"`
+	OutboxCap  uint32                 `protobuf:"varint,3,opt,name=outbox_cap,json=outboxCap,proto3" json:"outbox_cap,omitempty"`
+	// Reports waiting in its outbox.
+	Pending uint64 `protobuf:"varint,4,opt,name=pending,proto3" json:"pending,omitempty"`
+	// Reports ever refused because its outbox was full.
+	Dropped       uint64 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reporter) Reset() {
+	*x = Reporter{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reporter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reporter) ProtoMessage() {}
+
+func (x *Reporter) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reporter.ProtoReflect.Descriptor instead.
+func (*Reporter) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Reporter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Reporter) GetGenerators() []*ReportGenerator {
+	if x != nil {
+		return x.Generators
+	}
+	return nil
+}
+
+func (x *Reporter) GetOutboxCap() uint32 {
+	if x != nil {
+		return x.OutboxCap
+	}
+	return 0
+}
+
+func (x *Reporter) GetPending() uint64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *Reporter) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// OutboxEntry is a row of `outbox`: a report due to a reporter, about a
+// build's start or end, written in the same transaction as that start or
+// end. There is at most one per (reporter, buildid, event).
+type OutboxEntry struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reporter string                 `protobuf:"bytes,2,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Buildid  uint64                 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	// "build_started" or "build_finished" (internal/report's Event).
+	Event string `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	// When the build started or finished, epoch seconds.
+	CreatedAt     int64 `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboxEntry) Reset() {
+	*x = OutboxEntry{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboxEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboxEntry) ProtoMessage() {}
+
+func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
+func (*OutboxEntry) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *OutboxEntry) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *OutboxEntry) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *OutboxEntry) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+func (x *OutboxEntry) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *OutboxEntry) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+// ReportsDone removes reports from a reporter's outbox: delivered, skipped,
+// or given up. Each is named by its id, buildid and event (an id is used
+// again once its row is gone); one no longer there, or another reporter's,
+// is ignored, so repeating it is harmless.
+type ReportsDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reporter      string                 `protobuf:"bytes,1,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Reports       []*OutboxEntry         `protobuf:"bytes,2,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportsDone) Reset() {
+	*x = ReportsDone{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportsDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportsDone) ProtoMessage() {}
+
+func (x *ReportsDone) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
+func (*ReportsDone) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ReportsDone) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *ReportsDone) GetReports() []*OutboxEntry {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
 // ConfiguredBuilder is one builder of a ConfigureMaster.
 type ConfiguredBuilder struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2447,7 +3428,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2459,7 +3440,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2472,7 +3453,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -2508,7 +3489,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +3501,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +3514,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -2562,7 +3543,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2574,7 +3555,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2587,7 +3568,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -2619,7 +3600,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +3612,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +3625,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -2671,14 +3652,18 @@ type AddChange struct {
 	// crash leaves the change without the record (reported again after a
 	// restart) or the record without the change (a commit lost). A bad state
 	// refuses the whole command: the change is not added either.
-	State         *SetObjectState `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	State *SetObjectState `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// author_vc, when set, attaches the change to the user whose attribute
+	// author_vc (git, svn …) is the change's author, adding that user when
+	// there is none (Buildbot's createUserObject).
+	AuthorVc      string `protobuf:"bytes,3,opt,name=author_vc,json=authorVc,proto3" json:"author_vc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +3675,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +3688,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -2718,6 +3703,13 @@ func (x *AddChange) GetState() *SetObjectState {
 		return x.State
 	}
 	return nil
+}
+
+func (x *AddChange) GetAuthorVc() string {
+	if x != nil {
+		return x.AuthorVc
+	}
+	return ""
 }
 
 // MasterStarted marks a master active (created by name if needed) and does
@@ -2736,7 +3728,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +3740,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +3753,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -2797,7 +3789,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2809,7 +3801,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2822,7 +3814,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -2874,7 +3866,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +3878,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2899,7 +3891,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -3006,7 +3998,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3018,7 +4010,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3031,7 +4023,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -3080,7 +4072,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +4084,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +4097,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -3197,7 +4189,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3209,7 +4201,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +4214,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -3287,7 +4279,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3299,7 +4291,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3312,7 +4304,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -3357,7 +4349,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3369,7 +4361,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3382,7 +4374,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -3412,7 +4404,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +4416,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +4429,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LogLines) GetLogid() uint64 {
@@ -3474,7 +4466,7 @@ type SetLogLines struct {
 
 func (x *SetLogLines) Reset() {
 	*x = SetLogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3486,7 +4478,7 @@ func (x *SetLogLines) String() string {
 func (*SetLogLines) ProtoMessage() {}
 
 func (x *SetLogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3499,7 +4491,7 @@ func (x *SetLogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLogLines.ProtoReflect.Descriptor instead.
 func (*SetLogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SetLogLines) GetLogs() []*LogLines {
@@ -3528,7 +4520,7 @@ type Expire struct {
 
 func (x *Expire) Reset() {
 	*x = Expire{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3540,7 +4532,7 @@ func (x *Expire) String() string {
 func (*Expire) ProtoMessage() {}
 
 func (x *Expire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3553,7 +4545,7 @@ func (x *Expire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expire.ProtoReflect.Descriptor instead.
 func (*Expire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Expire) GetBuilds() []uint64 {
@@ -3608,7 +4600,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +4612,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +4625,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -3667,7 +4659,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3679,7 +4671,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3692,7 +4684,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -3770,7 +4762,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3782,7 +4774,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3795,7 +4787,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -3866,7 +4858,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3878,7 +4870,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3891,7 +4883,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -3935,7 +4927,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3947,7 +4939,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3960,7 +4952,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -3988,7 +4980,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4000,7 +4992,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4013,7 +5005,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -4040,7 +5032,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4052,7 +5044,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4065,7 +5057,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -4087,7 +5079,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4099,7 +5091,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4112,7 +5104,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -4147,7 +5139,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4159,7 +5151,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4172,7 +5164,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -4205,7 +5197,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4217,7 +5209,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4230,7 +5222,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -4280,7 +5272,7 @@ type SetSchedulerEnabled struct {
 
 func (x *SetSchedulerEnabled) Reset() {
 	*x = SetSchedulerEnabled{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4292,7 +5284,7 @@ func (x *SetSchedulerEnabled) String() string {
 func (*SetSchedulerEnabled) ProtoMessage() {}
 
 func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4305,7 +5297,7 @@ func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
 func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SetSchedulerEnabled) GetName() string {
@@ -4336,7 +5328,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4348,7 +5340,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4361,7 +5353,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -4415,7 +5407,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4427,7 +5419,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4440,7 +5432,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -4517,7 +5509,7 @@ var File_buildmaster_v1_db_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
-	"\x17buildmaster/v1/db.proto\x12\x0ebuildmaster.v1\"U\n" +
+	"\x17buildmaster/v1/db.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\"U\n" +
 	"\bProperty\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -4713,7 +5705,57 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bUserInfo\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x04R\x03uid\x12\x1b\n" +
 	"\tattr_type\x18\x02 \x01(\tR\battrType\x12\x1b\n" +
-	"\tattr_data\x18\x03 \x01(\tR\battrData\"\xec\x0e\n" +
+	"\tattr_data\x18\x03 \x01(\tR\battrData\":\n" +
+	"\n" +
+	"ChangeUser\x12\x1a\n" +
+	"\bchangeid\x18\x01 \x01(\x04R\bchangeid\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\x04R\x03uid\"w\n" +
+	"\bApiToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\x04R\x03uid\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\"\xa1\x01\n" +
+	"\aAddUser\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12\x1f\n" +
+	"\vbb_username\x18\x02 \x01(\tR\n" +
+	"bbUsername\x12%\n" +
+	"\vbb_password\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01R\n" +
+	"bbPassword\x12.\n" +
+	"\x05attrs\x18\x04 \x03(\v2\x18.buildmaster.v1.UserInfoR\x05attrs\"\xce\x01\n" +
+	"\n" +
+	"UpdateUser\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12$\n" +
+	"\vbb_username\x18\x02 \x01(\tH\x00R\n" +
+	"bbUsername\x88\x01\x01\x12*\n" +
+	"\vbb_password\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01H\x01R\n" +
+	"bbPassword\x88\x01\x01\x12.\n" +
+	"\x05attrs\x18\x04 \x03(\v2\x18.buildmaster.v1.UserInfoR\x05attrsB\x0e\n" +
+	"\f_bb_usernameB\x0e\n" +
+	"\f_bb_password\",\n" +
+	"\n" +
+	"RemoveUser\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\"x\n" +
+	"\vAddApiToken\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\x03R\tcreatedAt\"@\n" +
+	"\x0eRevokeApiToken\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\tR\n" +
+	"identifier\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\xf1\x11\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -4739,14 +5781,22 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10worker_connected\x18\x11 \x01(\v2\x1f.buildmaster.v1.WorkerConnectedH\x00R\x0fworkerConnected\x12U\n" +
 	"\x13worker_disconnected\x18\x12 \x01(\v2\".buildmaster.v1.WorkerDisconnectedH\x00R\x12workerDisconnected\x12J\n" +
 	"\x10set_object_state\x18\x13 \x01(\v2\x1e.buildmaster.v1.SetObjectStateH\x00R\x0esetObjectState\x12L\n" +
-	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12A\n" +
-	"\rset_log_lines\x18\x1e \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLines\x120\n" +
-	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expire\x12C\n" +
+	"\x10configure_master\x18\x14 \x01(\v2\x1f.buildmaster.v1.ConfigureMasterH\x00R\x0fconfigureMaster\x12C\n" +
 	"\rmaster_active\x18\x15 \x01(\v2\x1c.buildmaster.v1.MasterActiveH\x00R\fmasterActive\x12F\n" +
 	"\x0emaster_stopped\x18\x16 \x01(\v2\x1d.buildmaster.v1.MasterStoppedH\x00R\rmasterStopped\x12J\n" +
 	"\x10set_worker_state\x18\x17 \x01(\v2\x1e.buildmaster.v1.SetWorkerStateH\x00R\x0esetWorkerState\x12Y\n" +
-	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabledB\x06\n" +
-	"\x04kind\"\xef\x01\n" +
+	"\x15set_scheduler_enabled\x18\x18 \x01(\v2#.buildmaster.v1.SetSchedulerEnabledH\x00R\x13setSchedulerEnabled\x124\n" +
+	"\badd_user\x18\x19 \x01(\v2\x17.buildmaster.v1.AddUserH\x00R\aaddUser\x12=\n" +
+	"\vupdate_user\x18\x1a \x01(\v2\x1a.buildmaster.v1.UpdateUserH\x00R\n" +
+	"updateUser\x12=\n" +
+	"\vremove_user\x18\x1b \x01(\v2\x1a.buildmaster.v1.RemoveUserH\x00R\n" +
+	"removeUser\x12A\n" +
+	"\radd_api_token\x18\x1c \x01(\v2\x1b.buildmaster.v1.AddApiTokenH\x00R\vaddApiToken\x12J\n" +
+	"\x10revoke_api_token\x18\x1d \x01(\v2\x1e.buildmaster.v1.RevokeApiTokenH\x00R\x0erevokeApiToken\x12@\n" +
+	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDone\x120\n" +
+	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expire\x12A\n" +
+	"\rset_log_lines\x18  \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLinesB\x06\n" +
+	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
 	"\n" +
@@ -4754,7 +5804,44 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"schedulers\x12%\n" +
 	"\x0echange_sources\x18\x03 \x03(\tR\rchangeSources\x12=\n" +
 	"\bbuilders\x18\x04 \x03(\v2!.buildmaster.v1.ConfiguredBuilderR\bbuilders\x12:\n" +
-	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\"]\n" +
+	"\aworkers\x18\x05 \x03(\v2 .buildmaster.v1.ConfiguredWorkerR\aworkers\x12@\n" +
+	"\treporters\x18\x06 \x03(\v2\".buildmaster.v1.ConfiguredReporterR\treporters\"\x88\x01\n" +
+	"\x12ConfiguredReporter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\n" +
+	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
+	"generators\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\"\xef\x01\n" +
+	"\x0fReportGenerator\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.buildmaster.v1.ReportGeneratorKindR\x04kind\x12\x14\n" +
+	"\x05modes\x18\x02 \x03(\tR\x05modes\x12\x1a\n" +
+	"\bbuilders\x18\x03 \x03(\tR\bbuilders\x12\x12\n" +
+	"\x04tags\x18\x04 \x03(\tR\x04tags\x12\x1e\n" +
+	"\n" +
+	"schedulers\x18\x05 \x03(\tR\n" +
+	"schedulers\x12\x1a\n" +
+	"\bbranches\x18\x06 \x03(\tR\bbranches\x12!\n" +
+	"\freport_start\x18\a \x01(\bR\vreportStart\"\xb2\x01\n" +
+	"\bReporter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\n" +
+	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
+	"generators\x12\x1d\n" +
+	"\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\x12\x18\n" +
+	"\apending\x18\x04 \x01(\x04R\apending\x12\x18\n" +
+	"\adropped\x18\x05 \x01(\x04R\adropped\"\x88\x01\n" +
+	"\vOutboxEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
+	"\breporter\x18\x02 \x01(\tR\breporter\x12\x18\n" +
+	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x14\n" +
+	"\x05event\x18\x04 \x01(\tR\x05event\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\"`\n" +
+	"\vReportsDone\x12\x1a\n" +
+	"\breporter\x18\x01 \x01(\tR\breporter\x125\n" +
+	"\areports\x18\x02 \x03(\v2\x1b.buildmaster.v1.OutboxEntryR\areports\"]\n" +
 	"\x11ConfiguredBuilder\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -4767,10 +5854,11 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x04time\x18\x02 \x01(\x03R\x04time\"?\n" +
 	"\rMasterStopped\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
-	"\x04time\x18\x02 \x01(\x03R\x04time\"q\n" +
+	"\x04time\x18\x02 \x01(\x03R\x04time\"\x8e\x01\n" +
 	"\tAddChange\x12.\n" +
 	"\x06change\x18\x01 \x01(\v2\x16.buildmaster.v1.ChangeR\x06change\x124\n" +
-	"\x05state\x18\x02 \x01(\v2\x1e.buildmaster.v1.SetObjectStateR\x05state\"S\n" +
+	"\x05state\x18\x02 \x01(\v2\x1e.buildmaster.v1.SetObjectStateR\x05state\x12\x1b\n" +
+	"\tauthor_vc\x18\x03 \x01(\tR\bauthorVc\"S\n" +
 	"\rMasterStarted\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -4926,7 +6014,11 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
 	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsets\x12'\n" +
 	"\x0fcollapsed_brids\x18\n" +
-	" \x03(\x04R\x0ecollapsedBridsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	" \x03(\x04R\x0ecollapsedBrids*\x8f\x01\n" +
+	"\x13ReportGeneratorKind\x12%\n" +
+	"!REPORT_GENERATOR_KIND_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"REPORT_GENERATOR_KIND_BUILD_STATUS\x10\x01\x12)\n" +
+	"%REPORT_GENERATOR_KIND_BUILD_START_END\x10\x02B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_db_proto_rawDescOnce sync.Once
@@ -4940,116 +6032,143 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_db_proto_rawDescData
 }
 
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_buildmaster_v1_db_proto_goTypes = []any{
-	(*Property)(nil),              // 0: buildmaster.v1.Property
-	(*Master)(nil),                // 1: buildmaster.v1.Master
-	(*Change)(nil),                // 2: buildmaster.v1.Change
-	(*SourceStamp)(nil),           // 3: buildmaster.v1.SourceStamp
-	(*Buildset)(nil),              // 4: buildmaster.v1.Buildset
-	(*BuildRequestClaim)(nil),     // 5: buildmaster.v1.BuildRequestClaim
-	(*BuildRequest)(nil),          // 6: buildmaster.v1.BuildRequest
-	(*Builder)(nil),               // 7: buildmaster.v1.Builder
-	(*Build)(nil),                 // 8: buildmaster.v1.Build
-	(*Step)(nil),                  // 9: buildmaster.v1.Step
-	(*Log)(nil),                   // 10: buildmaster.v1.Log
-	(*LineRange)(nil),             // 11: buildmaster.v1.LineRange
-	(*IdFloor)(nil),               // 12: buildmaster.v1.IdFloor
-	(*LogChunk)(nil),              // 13: buildmaster.v1.LogChunk
-	(*WorkerConfiguredOn)(nil),    // 14: buildmaster.v1.WorkerConfiguredOn
-	(*Worker)(nil),                // 15: buildmaster.v1.Worker
-	(*Scheduler)(nil),             // 16: buildmaster.v1.Scheduler
-	(*ChangeSource)(nil),          // 17: buildmaster.v1.ChangeSource
-	(*StateObject)(nil),           // 18: buildmaster.v1.StateObject
-	(*ObjectState)(nil),           // 19: buildmaster.v1.ObjectState
-	(*User)(nil),                  // 20: buildmaster.v1.User
-	(*UserInfo)(nil),              // 21: buildmaster.v1.UserInfo
-	(*Command)(nil),               // 22: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 23: buildmaster.v1.ConfigureMaster
-	(*ConfiguredBuilder)(nil),     // 24: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 25: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 26: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 27: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 28: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 29: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 30: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 31: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 32: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 33: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 34: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 35: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 36: buildmaster.v1.AppendLog
-	(*LogLines)(nil),              // 37: buildmaster.v1.LogLines
-	(*SetLogLines)(nil),           // 38: buildmaster.v1.SetLogLines
-	(*Expire)(nil),                // 39: buildmaster.v1.Expire
-	(*FinishLog)(nil),             // 40: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 41: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 42: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 43: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 44: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 45: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 46: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 47: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 48: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 49: buildmaster.v1.SetWorkerState
-	(*SetSchedulerEnabled)(nil),   // 50: buildmaster.v1.SetSchedulerEnabled
-	(*SetObjectState)(nil),        // 51: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 52: buildmaster.v1.CommandResult
+	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
+	(*Property)(nil),              // 1: buildmaster.v1.Property
+	(*Master)(nil),                // 2: buildmaster.v1.Master
+	(*Change)(nil),                // 3: buildmaster.v1.Change
+	(*SourceStamp)(nil),           // 4: buildmaster.v1.SourceStamp
+	(*Buildset)(nil),              // 5: buildmaster.v1.Buildset
+	(*BuildRequestClaim)(nil),     // 6: buildmaster.v1.BuildRequestClaim
+	(*BuildRequest)(nil),          // 7: buildmaster.v1.BuildRequest
+	(*Builder)(nil),               // 8: buildmaster.v1.Builder
+	(*Build)(nil),                 // 9: buildmaster.v1.Build
+	(*Step)(nil),                  // 10: buildmaster.v1.Step
+	(*Log)(nil),                   // 11: buildmaster.v1.Log
+	(*LineRange)(nil),             // 12: buildmaster.v1.LineRange
+	(*IdFloor)(nil),               // 13: buildmaster.v1.IdFloor
+	(*LogChunk)(nil),              // 14: buildmaster.v1.LogChunk
+	(*WorkerConfiguredOn)(nil),    // 15: buildmaster.v1.WorkerConfiguredOn
+	(*Worker)(nil),                // 16: buildmaster.v1.Worker
+	(*Scheduler)(nil),             // 17: buildmaster.v1.Scheduler
+	(*ChangeSource)(nil),          // 18: buildmaster.v1.ChangeSource
+	(*StateObject)(nil),           // 19: buildmaster.v1.StateObject
+	(*ObjectState)(nil),           // 20: buildmaster.v1.ObjectState
+	(*User)(nil),                  // 21: buildmaster.v1.User
+	(*UserInfo)(nil),              // 22: buildmaster.v1.UserInfo
+	(*ChangeUser)(nil),            // 23: buildmaster.v1.ChangeUser
+	(*ApiToken)(nil),              // 24: buildmaster.v1.ApiToken
+	(*AddUser)(nil),               // 25: buildmaster.v1.AddUser
+	(*UpdateUser)(nil),            // 26: buildmaster.v1.UpdateUser
+	(*RemoveUser)(nil),            // 27: buildmaster.v1.RemoveUser
+	(*AddApiToken)(nil),           // 28: buildmaster.v1.AddApiToken
+	(*RevokeApiToken)(nil),        // 29: buildmaster.v1.RevokeApiToken
+	(*Command)(nil),               // 30: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 31: buildmaster.v1.ConfigureMaster
+	(*ConfiguredReporter)(nil),    // 32: buildmaster.v1.ConfiguredReporter
+	(*ReportGenerator)(nil),       // 33: buildmaster.v1.ReportGenerator
+	(*Reporter)(nil),              // 34: buildmaster.v1.Reporter
+	(*OutboxEntry)(nil),           // 35: buildmaster.v1.OutboxEntry
+	(*ReportsDone)(nil),           // 36: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 37: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 38: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 39: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 40: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 41: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 42: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 43: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 44: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 45: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 46: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 47: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 48: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 49: buildmaster.v1.AppendLog
+	(*LogLines)(nil),              // 50: buildmaster.v1.LogLines
+	(*SetLogLines)(nil),           // 51: buildmaster.v1.SetLogLines
+	(*Expire)(nil),                // 52: buildmaster.v1.Expire
+	(*FinishLog)(nil),             // 53: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 54: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 55: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 56: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 57: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 58: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 59: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 60: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 61: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 62: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 63: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 64: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 65: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
-	0,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
-	0,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
-	5,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
-	0,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
-	11, // 4: buildmaster.v1.Log.lost:type_name -> buildmaster.v1.LineRange
-	14, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	28, // 6: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	29, // 7: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	30, // 8: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	31, // 9: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	32, // 10: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	33, // 11: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	34, // 12: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	35, // 13: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	36, // 14: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	40, // 15: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	41, // 16: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	42, // 17: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	43, // 18: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	44, // 19: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	45, // 20: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	46, // 21: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	47, // 22: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	48, // 23: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	51, // 24: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	23, // 25: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	38, // 26: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
-	39, // 27: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
-	26, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	27, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	49, // 30: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	50, // 31: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
-	24, // 32: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	25, // 33: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	2,  // 34: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	51, // 35: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	0,  // 36: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	3,  // 37: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	0,  // 38: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	34, // 39: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	11, // 40: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	37, // 41: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	36, // 42: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	34, // 43: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	37, // 44: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	41, // 45: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	37, // 46: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	0,  // 47: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
+	1,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
+	6,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
+	1,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
+	12, // 4: buildmaster.v1.Log.lost:type_name -> buildmaster.v1.LineRange
+	15, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
+	22, // 6: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
+	22, // 7: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
+	41, // 8: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	42, // 9: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	43, // 10: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	44, // 11: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	45, // 12: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	46, // 13: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	47, // 14: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	48, // 15: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	49, // 16: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	53, // 17: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	54, // 18: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	55, // 19: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	56, // 20: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	57, // 21: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	58, // 22: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	59, // 23: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	60, // 24: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	61, // 25: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	64, // 26: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	31, // 27: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	39, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	40, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	62, // 30: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	63, // 31: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	25, // 32: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
+	26, // 33: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
+	27, // 34: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
+	28, // 35: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
+	29, // 36: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
+	36, // 37: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	52, // 38: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
+	51, // 39: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
+	37, // 40: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	38, // 41: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	32, // 42: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	33, // 43: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 44: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	33, // 45: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	35, // 46: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 47: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	64, // 48: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 49: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 50: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 51: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	47, // 52: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	12, // 53: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	50, // 54: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	49, // 55: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	47, // 56: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	50, // 57: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	54, // 58: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	50, // 59: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	1,  // 60: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -5057,11 +6176,13 @@ func file_buildmaster_v1_db_proto_init() {
 	if File_buildmaster_v1_db_proto != nil {
 		return
 	}
+	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_db_proto_msgTypes[4].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[6].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[8].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[22].OneofWrappers = []any{
+	file_buildmaster_v1_db_proto_msgTypes[25].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[29].OneofWrappers = []any{
 		(*Command_AddChange)(nil),
 		(*Command_MasterStarted)(nil),
 		(*Command_FindOrAddBuilder)(nil),
@@ -5082,26 +6203,33 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_WorkerDisconnected)(nil),
 		(*Command_SetObjectState)(nil),
 		(*Command_ConfigureMaster)(nil),
-		(*Command_SetLogLines)(nil),
-		(*Command_Expire)(nil),
 		(*Command_MasterActive)(nil),
 		(*Command_MasterStopped)(nil),
 		(*Command_SetWorkerState)(nil),
 		(*Command_SetSchedulerEnabled)(nil),
+		(*Command_AddUser)(nil),
+		(*Command_UpdateUser)(nil),
+		(*Command_RemoveUser)(nil),
+		(*Command_AddApiToken)(nil),
+		(*Command_RevokeApiToken)(nil),
+		(*Command_ReportsDone)(nil),
+		(*Command_Expire)(nil),
+		(*Command_SetLogLines)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[34].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[46].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   53,
+			NumEnums:      1,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_buildmaster_v1_db_proto_goTypes,
 		DependencyIndexes: file_buildmaster_v1_db_proto_depIdxs,
+		EnumInfos:         file_buildmaster_v1_db_proto_enumTypes,
 		MessageInfos:      file_buildmaster_v1_db_proto_msgTypes,
 	}.Build()
 	File_buildmaster_v1_db_proto = out.File

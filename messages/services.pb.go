@@ -1456,6 +1456,127 @@ func (x *CacheStats) GetEvictions() uint64 {
 	return 0
 }
 
+// ReporterState is what a reporter shows on its tree node, the master page
+// and /api/v2/reporters: its outbox (pending, and reports refused because it
+// was full), what it sent and gave up since it started, and its last
+// success and error. It never holds a token or a password.
+type ReporterState struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type        string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Pending     uint64                 `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
+	Dropped     uint64                 `protobuf:"varint,4,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Sent        uint64                 `protobuf:"varint,5,opt,name=sent,proto3" json:"sent,omitempty"`
+	Failed      uint64                 `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	LastSuccess *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_success,json=lastSuccess,proto3" json:"last_success,omitempty"`
+	LastError   string                 `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	// When the report at the head of the outbox is tried again, if it failed.
+	RetryAt       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReporterState) Reset() {
+	*x = ReporterState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReporterState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReporterState) ProtoMessage() {}
+
+func (x *ReporterState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReporterState.ProtoReflect.Descriptor instead.
+func (*ReporterState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReporterState) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReporterState) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ReporterState) GetPending() uint64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *ReporterState) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *ReporterState) GetSent() uint64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *ReporterState) GetFailed() uint64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ReporterState) GetLastSuccess() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccess
+	}
+	return nil
+}
+
+func (x *ReporterState) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ReporterState) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+func (x *ReporterState) GetRetryAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetryAt
+	}
+	return nil
+}
+
 var File_buildmaster_v1_services_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_services_proto_rawDesc = "" +
@@ -1572,7 +1693,20 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\aentries\x18\x03 \x01(\x05R\aentries\x12\x12\n" +
 	"\x04hits\x18\x04 \x01(\x04R\x04hits\x12\x16\n" +
 	"\x06misses\x18\x05 \x01(\x04R\x06misses\x12\x1c\n" +
-	"\tevictions\x18\x06 \x01(\x04R\tevictionsB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"\tevictions\x18\x06 \x01(\x04R\tevictions\"\xec\x02\n" +
+	"\rReporterState\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
+	"\apending\x18\x03 \x01(\x04R\apending\x12\x18\n" +
+	"\adropped\x18\x04 \x01(\x04R\adropped\x12\x12\n" +
+	"\x04sent\x18\x05 \x01(\x04R\x04sent\x12\x16\n" +
+	"\x06failed\x18\x06 \x01(\x04R\x06failed\x12=\n" +
+	"\flast_success\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vlastSuccess\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\b \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x125\n" +
+	"\bretry_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\aretryAtB6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_services_proto_rawDescOnce sync.Once
@@ -1586,7 +1720,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -1611,38 +1745,42 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*LogWritten)(nil),            // 20: buildmaster.v1.LogWritten
 	(*CachesState)(nil),           // 21: buildmaster.v1.CachesState
 	(*CacheStats)(nil),            // 22: buildmaster.v1.CacheStats
-	(*MasterConfig)(nil),          // 23: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 24: buildmaster.v1.ServiceChange
-	(*WorkerConfig)(nil),          // 25: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*WorkerInfo)(nil),            // 27: buildmaster.v1.WorkerInfo
-	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
-	(*SchedulerConfig)(nil),       // 29: buildmaster.v1.SchedulerConfig
-	(*Change)(nil),                // 30: buildmaster.v1.Change
-	(*Property)(nil),              // 31: buildmaster.v1.Property
+	(*ReporterState)(nil),         // 23: buildmaster.v1.ReporterState
+	(*MasterConfig)(nil),          // 24: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 25: buildmaster.v1.ServiceChange
+	(*WorkerConfig)(nil),          // 26: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*WorkerInfo)(nil),            // 28: buildmaster.v1.WorkerInfo
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(*SchedulerConfig)(nil),       // 30: buildmaster.v1.SchedulerConfig
+	(*Change)(nil),                // 31: buildmaster.v1.Change
+	(*Property)(nil),              // 32: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	23, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	24, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	25, // 2: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	26, // 3: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	27, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	26, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
-	28, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
-	26, // 7: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
-	29, // 8: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
-	26, // 9: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
-	26, // 10: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
-	26, // 11: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
-	28, // 12: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
-	30, // 13: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	31, // 14: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	24, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	25, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	26, // 2: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	27, // 3: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	28, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	27, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
+	29, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
+	27, // 7: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
+	30, // 8: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
+	27, // 9: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
+	27, // 10: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
+	27, // 11: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
+	29, // 12: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
+	31, // 13: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	32, // 14: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
 	22, // 15: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	27, // 16: buildmaster.v1.ReporterState.last_success:type_name -> google.protobuf.Timestamp
+	27, // 17: buildmaster.v1.ReporterState.last_error_at:type_name -> google.protobuf.Timestamp
+	27, // 18: buildmaster.v1.ReporterState.retry_at:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -1660,7 +1798,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -235,7 +235,8 @@ func BenchmarkProcess(b *testing.B) {
 
 			w, t := benchReconfig(b, bin, m, 0)
 			nochangeWall, nochangeTook = nochangeWall+w, nochangeTook+t
-			// The same config written anew: parsed, validated and diffed.
+			// The same config written anew: parsed, validated, found to be the
+			// config in force (unchanged).
 			m.writeConfig(base + "# rewritten\n")
 			w, t = benchReconfig(b, bin, m, 0)
 			equivWall, equivTook = equivWall+w, equivTook+t

@@ -138,6 +138,7 @@ schedulers:
 // steps; a failing step fails the build, halts it, and always_run steps
 // still run.
 func TestForcedBuildRunsItsSteps(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
 
@@ -248,6 +249,7 @@ func (m *master) stepResults(buildid uint64) string {
 // is killed), skips the rest but always_run steps, and the build and its
 // request end CANCELLED.
 func TestStopBuild(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, strings.ReplaceAll(slowConfig, "GATE", filepath.Join(t.TempDir(), "gate")))
 	startWorker(t, m, "w1", "pw1")
 	m.force("slow")
@@ -283,6 +285,7 @@ func TestStopBuild(t *testing.T) {
 // its request goes back to the queue (Buildbot leaves it claimed) and runs
 // again on another worker.
 func TestWorkerLostMidBuild(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	// The killed worker's command is orphaned (as with any crash); the gate
 	// lets it end.
@@ -334,6 +337,7 @@ schedulers:
 // builds lets its build finish and complete its request (Buildbot wedges
 // it), takes no new build, and then leaves the tree.
 func TestBuilderRemovedMidBuild(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
 	startWorker(t, m, "w1", "pw1")
@@ -372,6 +376,7 @@ schedulers:
 // request: on restart the build ends RETRY, its request is unclaimed, and
 // it runs again once the worker is back.
 func TestMasterKilledMidBuild(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	// The worker reconnects to the address it was given: the restarted
 	// master listens on the same one, reserved for this test meanwhile.
@@ -429,6 +434,7 @@ schedulers:
 // scheduler builds after its upstream's buildset succeeds, not after one
 // that fails.
 func TestTriggerAndDependent(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, triggerConfig)
 	startWorker(t, m, "w1", "pw1")
 	m.force("parent", "--branch", "feature")
@@ -473,6 +479,7 @@ func TestTriggerAndDependent(t *testing.T) {
 // takes the place of the older ones with the same sources, which complete
 // SKIPPED, and one build runs for it.
 func TestCollapsing(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
 	startWorker(t, m, "w1", "pw1")
@@ -534,6 +541,7 @@ schedulers:
 // TestLocksSerialise: two builders on two workers that take the same
 // exclusive master lock never build at once.
 func TestLocksSerialise(t *testing.T) {
+	t.Parallel()
 	mark := filepath.Join(t.TempDir(), "mark")
 	m := startMaster(t, strings.ReplaceAll(lockedConfig, "MARK", mark))
 	startWorker(t, m, "w1", "pw1")
@@ -554,6 +562,7 @@ func TestLocksSerialise(t *testing.T) {
 // unpaused; a stopped one finishes its build and then shuts down (its
 // process exits 0); kill disconnects at once.
 func TestWorkerPauseAndStop(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
 	w := startWorker(t, m, "w1", "pw1")
@@ -600,6 +609,7 @@ func TestWorkerPauseAndStop(t *testing.T) {
 // an Origin nor the page's form token (a forged cross-site post) is
 // refused and forces nothing.
 func TestForceOverHTTP(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
 	_, body := m.wwwGet("/api/v2/forceschedulers")
@@ -657,6 +667,7 @@ func startWorkerProcess(t *testing.T, m *master, name, password, basedir string)
 // finishes the build, and is disconnected (and gone from the tree) once it
 // is over.
 func TestWorkerRemovedMidBuild(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
 	// The worker reconnects to the address it was given: the restarted
 	// master listens on the same one, reserved for this test meanwhile.
@@ -691,6 +702,7 @@ func TestWorkerRemovedMidBuild(t *testing.T) {
 // so its request ends EXCEPTION, once, instead of being distributed again
 // and again; the worker stays free for the next build.
 func TestBuildThatCannotStart(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, buildsConfig)
 	startWorker(t, m, "w1", "pw1")
 	args := []string{"hello"}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,20 +30,35 @@ import (
 // built once for all tests.
 var binary, workerBinary string
 
+// e2eParallel is how many tests of this package run at once unless
+// -parallel says otherwise: the tests marked parallel mostly wait on the
+// processes they start (each its own master and workers, on port 0), so
+// more of them than the default GOMAXPROCS fit on a two-core machine. The
+// CPU-heavy ones are not marked parallel and run alone.
+const e2eParallel = 4
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		if err := flag.Set("test.parallel", strconv.Itoa(e2eParallel)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	dir, err := os.MkdirTemp("", "buildmaster-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binary, workerBinary = filepath.Join(dir, "buildmaster"), filepath.Join(dir, "buildworker")
-	for bin, pkg := range map[string]string{binary: "../cmd/buildmaster", workerBinary: "../cmd/buildworker"} {
-		build := exec.Command("go", "build", "-race", "-o", bin, pkg)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building", pkg+":", err)
-			os.Exit(1)
-		}
+	// One go build for both: they compile in parallel.
+	build := exec.Command("go", "build", "-race", "-o", dir+string(filepath.Separator), "../cmd/buildmaster", "../cmd/buildworker")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building buildmaster and buildworker:", err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -218,6 +235,14 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 	}
 	m.token = strings.TrimSpace(string(tok))
 	return started
+}
+
+// in returns m for use by t, a subtest of the test that started it: the
+// same process, failing t. It must not be restarted.
+func (m *master) in(t testing.TB) *master {
+	c := *m
+	c.t = t
+	return &c
 }
 
 func (m *master) writeConfig(body string) {

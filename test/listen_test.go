@@ -18,6 +18,7 @@ import (
 // to, and serves on them: the debug endpoint, the data API and the remote
 // endpoint (a client command).
 func TestListenPortZeroPrintsTheBoundAddresses(t *testing.T) {
+	t.Parallel()
 	m := newMaster(t, "") // every listener on port 0
 	m.start(binary)       // reads the printed addresses
 	for _, got := range []string{m.remote, m.www, m.debug} {
@@ -44,6 +45,7 @@ func TestListenPortZeroPrintsTheBoundAddresses(t *testing.T) {
 // TestBusyPortFailsTheStart: a master one of whose ports is taken says
 // which, and exits 1 at once, whichever listener it is.
 func TestBusyPortFailsTheStart(t *testing.T) {
+	t.Parallel()
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,6 +77,7 @@ func checkChangedTree(t *testing.T, m *master) *treeNode {
 }
 
 func TestReconfigByRemoteClient(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	// Crash runtests once so its restart count is 1: a changed builder is
 	// reconfigured in place, so the count must survive the reconfig.
@@ -119,7 +121,8 @@ func TestReconfigByRemoteClient(t *testing.T) {
 	}
 
 	// Sending the same config again changes nothing, not even the
-	// generation; nor does a comment, since the client sends it typed.
+	// generation; nor does a comment: the master finds it parses to the
+	// config in force.
 	out, _, code = m.cli("reconfig", "--config", newCfg)
 	if code != 0 || !strings.Contains(out, "unchanged: generation 2 already runs this very config") {
 		t.Fatalf("no-op reconfig (exit %d):\n%s", code, out)
@@ -134,6 +137,7 @@ func TestReconfigByRemoteClient(t *testing.T) {
 }
 
 func TestReconfigBySIGHUP(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	from := m.stderr.count()
 	m.writeConfig(changedConfig)
@@ -151,19 +155,21 @@ func TestReconfigBySIGHUP(t *testing.T) {
 		t.Fatalf("botmaster after going back = %v", got)
 	}
 	// Re-reading the same file is recognised without parsing it; a new text
-	// with the same meaning is loaded and changes nothing.
+	// with the same meaning is parsed, found to be the config in force, and
+	// changes nothing, not even the generation.
 	out, _, code = m.cli("reconfig")
 	if code != 0 || !strings.Contains(out, "unchanged: generation 3") {
 		t.Fatalf("re-reading the same file (exit %d):\n%s", code, out)
 	}
 	m.writeConfig(baseConfig + "# only a comment is new\n")
 	out, _, code = m.cli("reconfig")
-	if code != 0 || !strings.Contains(out, "reconfigured: generation 4, 0 changes") {
+	if code != 0 || !strings.Contains(out, "unchanged: generation 3") {
 		t.Fatalf("re-reading an equivalent file (exit %d):\n%s", code, out)
 	}
 }
 
 func TestBadConfigIsRejectedAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	before := m.tree().paths()
 	bad := strings.Replace(changedConfig, "workers: [mac-1]", "workers: [mac-9]", 1)
@@ -207,6 +213,7 @@ func TestBadConfigIsRejectedAndChangesNothing(t *testing.T) {
 }
 
 func TestReconfigDryRun(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	before := m.tree().paths()
 	newCfg := filepath.Join(m.dir, "new.yaml")
@@ -234,6 +241,7 @@ func TestReconfigDryRun(t *testing.T) {
 }
 
 func TestCheckconfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte(masterConfig("127.0.0.1:9989", "127.0.0.1:8010", "127.0.0.1:8011", baseConfig)), 0o644)
@@ -279,6 +287,7 @@ bogus: 1
 }
 
 func TestClientReportsUnreachableMaster(t *testing.T) {
+	t.Parallel()
 	addr := testkit.RefusingAddr(t)
 	_, errOut, code := run(t, "tree", "--master", addr, "--token", "x")
 	if code != 2 || !strings.Contains(errOut, "cannot reach the master at "+addr) {
@@ -291,21 +300,26 @@ func TestClientReportsUnreachableMaster(t *testing.T) {
 }
 
 func TestTypedReconfigErrorsArePlacedInTheFile(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	// This config decodes, so the client sends it typed; the master's
 	// errors come back with key paths and the client places them.
 	bad := strings.Replace(changedConfig, "workers: [mac-1]", "workers: [mac-9]", 1)
 	newCfg := filepath.Join(m.dir, "typed.yaml")
-	if err := os.WriteFile(newCfg, []byte(masterConfig(m.listen.remote, m.listen.www, "127.0.0.1:1", bad)), 0o644); err != nil {
+	text := masterConfig(m.listen.remote, m.listen.www, "127.0.0.1:1", bad)
+	if err := os.WriteFile(newCfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Where the unknown worker is: its line, and its column counted from 1.
+	before, _, _ := strings.Cut(text, "mac-9")
+	line, col := strings.Count(before, "\n")+1, len(before)-strings.LastIndex(before, "\n")
 	out, _, code := m.cli("reconfig", "--config", newCfg)
 	if code != 1 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	for _, want := range []string{
 		newCfg + ":4:3: listen.debug cannot change while the master runs",
-		newCfg + ":17:15: builders[1].workers[0]: builder \"lint\" uses unknown worker \"mac-9\"",
+		fmt.Sprintf("%s:%d:%d: builders[1].workers[0]: builder \"lint\" uses unknown worker \"mac-9\"", newCfg, line, col),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -268,6 +268,7 @@ func marshal(t *testing.T, m proto.Message) []byte {
 // (a) A client with the wrong admin token is refused, the refusal is logged,
 // and nothing changes.
 func TestSecurityWrongAdminTokenIsRefused(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, secConfig(true))
 	_, gen := m.health()
 	// The config on disk now adds a worker: a reconfig that got through
@@ -314,6 +315,7 @@ func TestSecurityWrongAdminTokenIsRefused(t *testing.T) {
 // (b) A message sent straight to an internal actor from another process is
 // dropped and logged, even a valid request with the right token.
 func TestSecurityInternalActorsAreUnreachableFromOutside(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, secConfig(true))
 	p := testPeer(t)
 	from := m.stderr.count()
@@ -357,6 +359,7 @@ func TestSecurityInternalActorsAreUnreachableFromOutside(t *testing.T) {
 // (c) protoactor's own lifecycle messages from outside are refused: no
 // other process can stop, poison or watch the master's actors.
 func TestSecuritySystemMessagesFromOutsideAreRefused(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, secConfig(true))
 	p := testPeer(t)
 	from := m.stderr.count()
@@ -403,6 +406,7 @@ func TestSecuritySystemMessagesFromOutsideAreRefused(t *testing.T) {
 // type, an index out of range, serializer 99, the unary diagnostics calls)
 // and the whole process dies.
 func TestSecurityGarbageNeverCrashesTheMaster(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, secConfig(true))
 	from := m.stderr.count()
 	self := actor.NewPID(m.remote, "master")
@@ -537,6 +541,7 @@ func TestSecurityGarbageNeverCrashesTheMaster(t *testing.T) {
 // address, which protoactor would otherwise forward there. No non-loopback
 // address is contacted (192.0.2.0/24, the claimed senders, is TEST-NET-1).
 func TestSecurityForeignSenderAndTargetAreDropped(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, secConfig(true))
 	p := testPeer(t)
 	from := m.stderr.count()
@@ -614,6 +619,7 @@ func TestSecurityForeignSenderAndTargetAreDropped(t *testing.T) {
 // (f) The debug crash action needs both debug.actions: true and the admin
 // token.
 func TestSecurityDebugCrashNeedsActionsAndToken(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, secConfig(false))
 	const path = "master/botmaster/worker:linux-1"
 	post := func(auth, reason string) (int, string, http.Header) {
@@ -665,6 +671,7 @@ func TestSecurityDebugCrashNeedsActionsAndToken(t *testing.T) {
 // in the master's output, its debug endpoint, its metrics, or a client's
 // output, whatever happens.
 func TestSecuritySecretsNeverAppear(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, secConfig(true), "--log-level", "debug")
 	p := testPeer(t)
 	secrets := map[string]string{"worker password": secPassword, "admin token": m.token}
@@ -761,6 +768,7 @@ func TestSecuritySecretsNeverAppear(t *testing.T) {
 // TestSecurityPasswordInYAMLErrors: a YAML error that quotes the password's
 // own text (an unquoted password that starts with '*' is read as an alias).
 func TestSecurityPasswordInYAMLErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for name, worker := range map[string]string{
 		"unknown anchor": "{name: linux-1, password: *" + secPassword + "}",

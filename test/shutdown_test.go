@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -21,8 +22,14 @@ import (
 // in its state, and the queued request is built after the restart. A plain
 // `stop` stops a master at once, its running build ending RETRY.
 func TestCleanShutdown(t *testing.T) {
+	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
-	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
+	// The worker reconnects to the address it was given: the restarted
+	// master listens on the same one, reserved for this test meanwhile.
+	m := newMaster(t, "")
+	m.listen.workers = testkit.ReservedAddr(t)
+	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
+	m.start(binary)
 	w := startWorker(t, m, "w1", "pw1")
 	m.force("gated")
 	m.waitStepLog("gated", 1, "wait", "waiting")

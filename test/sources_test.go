@@ -90,6 +90,7 @@ func (m *master) waitPolls(name string, n int) {
 // TestPolledCommitIsBuilt: a commit to a local git repository is polled,
 // becomes a change, and is built from a real clone at that revision.
 func TestPolledCommitIsBuilt(t *testing.T) {
+	t.Parallel()
 	repo := gitRepo(t)
 	m := startMaster(t, strings.ReplaceAll(sourcesConfig, "REPO", repo))
 	startWorker(t, m, "w1", "pw1")
@@ -151,6 +152,7 @@ func (m *master) postHook(payload []byte, secret string) int {
 // TestWebhookPushIsBuilt: a signed GitHub push on the change hook becomes a
 // change and a build; an unsigned one is refused and adds nothing.
 func TestWebhookPushIsBuilt(t *testing.T) {
+	t.Parallel()
 	repo := gitRepo(t)
 	m := startMaster(t, strings.ReplaceAll(sourcesConfig, "REPO", repo))
 	startWorker(t, m, "w1", "pw1")
@@ -182,6 +184,7 @@ func TestWebhookPushIsBuilt(t *testing.T) {
 // timer make one build, on the newest change. They come in one push, so
 // that they are well within the timer however loaded the machine is.
 func TestTreeStableTimerBatches(t *testing.T) {
+	t.Parallel()
 	repo := gitRepo(t)
 	m := startMaster(t, strings.ReplaceAll(sourcesConfig, "REPO", repo))
 	startWorker(t, m, "w1", "pw1")

@@ -88,6 +88,7 @@ func gatedMaster(t *testing.T, extra string) (m *master, gate, gate2 string) {
 // scheduler enable work from the CLI (BUILD as an id or BUILDER/NUMBER) and
 // as Buildbot's JSON-RPC; refusals exit 1 naming what is wrong.
 func TestControlOverCLIAndHTTP(t *testing.T) {
+	t.Parallel()
 	m, _, _ := gatedMaster(t, "")
 	startWorker(t, m, "w1", "pw1")
 
@@ -177,6 +178,7 @@ func TestControlOverCLIAndHTTP(t *testing.T) {
 // protocol) and an /sse client, from the one bus fed by the state; the
 // streams outlive the listener's read timeout.
 func TestEventStreams(t *testing.T) {
+	t.Parallel()
 	m, gate, gate2 := gatedMaster(t, "http: {read_timeout: 1s}\n")
 	startWorker(t, m, "w1", "pw1")
 
@@ -239,7 +241,7 @@ func TestEventStreams(t *testing.T) {
 	sseNext("event: handshake")
 
 	m.force("gated")
-	if f := next(func(f frame) bool { return strings.HasSuffix(f.K, "/new") }); f.K != "builders/1/builds/1/new" ||
+	if f := next(func(f frame) bool { return strings.HasSuffix(f.K, "/new") }); !strings.HasSuffix(f.K, "/builds/1/new") ||
 		!strings.Contains(string(f.M), `"state_string":"building"`) {
 		t.Fatalf("new build event: %s %s", f.K, f.M)
 	}
@@ -248,7 +250,7 @@ func TestEventStreams(t *testing.T) {
 	})
 	os.WriteFile(gate, nil, 0o644)
 	os.WriteFile(gate2, nil, 0o644)
-	f := next(func(f frame) bool { return f.K == "builders/1/builds/1/finished" })
+	f := next(func(f frame) bool { return strings.HasSuffix(f.K, "/builds/1/finished") })
 	if !strings.Contains(string(f.M), `"results":0`) || !strings.Contains(string(f.M), `"complete":true`) {
 		t.Fatalf("finished event: %s", f.M)
 	}
@@ -258,12 +260,17 @@ func TestEventStreams(t *testing.T) {
 	}
 	// sleepy's step sleeps 2s, past the listener's read timeout (1s): the
 	// streams stay open and deliver its end.
+	var sleepy struct{ Builders []struct{ Builderid int } }
+	if code, body := m.wwwGet("/api/v2/builders/sleepy"); code != 200 || json.Unmarshal(body, &sleepy) != nil || len(sleepy.Builders) != 1 {
+		t.Fatalf("builder sleepy: %d %s", code, body)
+	}
+	id := sleepy.Builders[0].Builderid
 	m.force("sleepy")
-	if f := next(func(f frame) bool { return strings.HasSuffix(f.K, "/finished") }); !strings.HasPrefix(f.K, "builders/3/builds/1/") {
-		t.Fatalf("event %s", f.K)
+	if f := next(func(f frame) bool { return strings.HasSuffix(f.K, "/finished") }); f.K != fmt.Sprintf("builders/%d/builds/1/finished", id) {
+		t.Fatalf("event %s, want sleepy's (builder %d) build finished", f.K, id)
 	}
 	sseNext("event: event")
-	if data := sseNext("data: "); !strings.Contains(data, `"builderid":3`) {
+	if data := sseNext("data: "); !strings.Contains(data, fmt.Sprintf(`"builderid":%d`, id)) {
 		t.Fatalf("SSE event: %s", data)
 	}
 }

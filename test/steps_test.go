@@ -52,6 +52,7 @@ schedulers:
 // warn_on_warnings and leaves it SUCCESS without; a halting failure that
 // does not flunk skips the rest and leaves the build SUCCESS.
 func TestStepResults(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, stepsConfig)
 	startWorker(t, m, "w1", "pw1")
 	for _, c := range []struct {
@@ -77,6 +78,7 @@ func TestStepResults(t *testing.T) {
 // TestStepNamesAreUnique: three steps named stage are stage, stage_1 and
 // stage_2 in the data API, each found by its name.
 func TestStepNamesAreUnique(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, stepsConfig)
 	startWorker(t, m, "w1", "pw1")
 	m.force("stages")
@@ -104,6 +106,7 @@ func TestStepNamesAreUnique(t *testing.T) {
 // property overrides the scheduler's: the scheduler puts the change's
 // properties in the buildset over its own, as Buildbot's does.
 func TestChangePropertiesReachTheBuild(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, `
 properties: {global: g, over: global}
 workers:

@@ -28,6 +28,7 @@ func crash(t *testing.T, m *master, path string) {
 }
 
 func TestCrashInjectionRestartsTheActor(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	for i := 1; i <= 3; i++ {
 		crash(t, m, "master/botmaster/worker:linux-1")
@@ -59,6 +60,7 @@ func TestCrashInjectionRestartsTheActor(t *testing.T) {
 }
 
 func TestFailureEscalatesPastTheRestartLimit(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig+"supervision: {max_restarts: 2, within: 60s}\n")
 	path := "master/botmaster/builder:runtests"
 	for i := 1; i <= 2; i++ {

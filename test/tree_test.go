@@ -37,6 +37,7 @@ change_sources:
 var services = []string{"botmaster", "caches", "change_svc", "db", "debug", "metrics", "pbmanager", "scheduler_manager", "status", "user_manager"}
 
 func TestTreeShapeOnDebugEndpointAndRemoteClient(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	root := m.tree()
 	if root.Name != "master" || root.Path != "master" || root.Kind != "master" || root.Status != "running" {
@@ -114,6 +115,7 @@ func TestTreeShapeOnDebugEndpointAndRemoteClient(t *testing.T) {
 }
 
 func TestGracefulStopLeafFirst(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig, "--log-level", "debug")
 	from := m.stderr.count()
 	m.signal(syscall.SIGTERM)
@@ -141,6 +143,7 @@ func TestGracefulStopLeafFirst(t *testing.T) {
 }
 
 func TestAdminTokenFileIsPrivate(t *testing.T) {
+	t.Parallel()
 	m := startMaster(t, baseConfig)
 	st, err := os.Stat(filepath.Join(m.dir, "data", "admin.token"))
 	if err != nil {

@@ -11,7 +11,7 @@ package test
 //	                       makes it (PB, Buildbot's default)
 //
 // Nothing listens on any of them: the worker side of the forged-login
-// attack (TestNoWorkerListens) has nothing to reach.
+// attack ("stop interrupts the command" looks) has nothing to reach.
 
 import (
 	"bufio"
@@ -35,7 +35,8 @@ type workerKind struct {
 	// start runs a worker NAME with password in basedir against m, without
 	// waiting for it to log in.
 	start func(t testing.TB, m *master, name, password, basedir string) *workerProc
-	// info lists the keys its worker info has in /api/v2/workers.
+	// info lists the keys its worker info has in /api/v2/workers (never
+	// environ: the master keeps no worker's environment).
 	info []string
 }
 
@@ -92,7 +93,7 @@ var buildworkerKind = workerKind{name: "buildworker", info: []string{"version", 
 func buildbotWorkerKind(protocol string) workerKind {
 	// create-worker writes info/admin and info/host for the operator to
 	// fill in.
-	return workerKind{name: "buildbot-worker/" + protocol, info: []string{"admin", "host", "version", "numcpus", "os_id", "basedir", "environ", "system"}, start: func(t testing.TB, m *master, name, password, basedir string) *workerProc {
+	return workerKind{name: "buildbot-worker/" + protocol, info: []string{"admin", "host", "version", "numcpus", "os_id", "basedir", "system"}, start: func(t testing.TB, m *master, name, password, basedir string) *workerProc {
 		bin := buildbotWorkerBinary(t)
 		env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8"}
 		args := []string{"create-worker", "--umask=0o22", basedir, m.workersPB, name, password}
@@ -229,8 +230,12 @@ func (m *master) waitConnected(name string) apiWorker {
 	return w
 }
 
-// runWorkerConformance runs the suite against kind.
+// runWorkerConformance runs the suite against kind. The checks that leave
+// the master and its worker as they found them share one master and one
+// worker w1 (each forces its own builds and waits for their numbers); a
+// worker killed and a master restarted have a master each.
 func runWorkerConformance(t *testing.T, kind workerKind) {
+	t.Parallel() // the suite waits on processes: worker, master, clients
 	start := func(t *testing.T, m *master, name, password string) *workerProc {
 		return kind.start(t, m, name, password, filepath.Join(t.TempDir(), name))
 	}
@@ -240,33 +245,44 @@ func runWorkerConformance(t *testing.T, kind workerKind) {
 		return b, m.stepResults(b.Buildid)
 	}
 
+	shared, _ := conformanceMaster(t)
+	w1 := start(t, shared, "w1", "pw1")
+	info := shared.waitConnected("w1").WorkerInfo
+	forced := map[string]int{} // builder → builds forced on shared
+	// on is the shared master, failing subtest t; build forces builder on
+	// it and waits for that build.
+	on := func(t *testing.T) *master { return shared.in(t) }
+	build := func(t *testing.T, builder string) (apiBuild, string) {
+		t.Helper()
+		forced[builder]++
+		on(t).force(builder)
+		return results(t, on(t), builder, forced[builder])
+	}
+
 	t.Run("connect and worker info", func(t *testing.T) {
-		m, _ := conformanceMaster(t)
-		start(t, m, "w1", "pw1")
-		w := m.waitConnected("w1")
 		for _, key := range kind.info {
-			if w.WorkerInfo[key] == nil || w.WorkerInfo[key] == "" {
-				t.Errorf("workerinfo has no %s: %v", key, w.WorkerInfo)
+			if info[key] == nil || info[key] == "" {
+				t.Errorf("workerinfo has no %s: %v", key, info)
 			}
+		}
+		// The worker's environment may hold secrets: never shown.
+		if _, ok := info["environ"]; ok {
+			t.Errorf("workerinfo shows the worker's environment: %v", info)
 		}
 	})
 
 	t.Run("shell SUCCESS and FAILURE", func(t *testing.T) {
-		m, _ := conformanceMaster(t)
-		start(t, m, "w1", "pw1")
-		m.waitConnected("w1")
-		m.force("ok")
-		b, steps := results(t, m, "ok", 1)
+		m := on(t)
+		b, steps := build(t, "ok")
 		if *b.Results != 0 || steps != "worker_preparation=0 say=0" {
-			t.Fatalf("ok #1: %d, steps %s", *b.Results, steps)
+			t.Fatalf("ok #%d: %d, steps %s", b.Number, *b.Results, steps)
 		}
 		if got := m.stepLog(b.Buildid, "say"); !strings.Contains(got, "hello from w1 in build") {
 			t.Fatalf("log of say:\n%s", got)
 		}
-		m.force("fail")
-		b, steps = results(t, m, "fail", 1)
+		b, steps = build(t, "fail")
 		if *b.Results != 2 || steps != "worker_preparation=0 boom=2" {
-			t.Fatalf("fail #1: %d, steps %s", *b.Results, steps)
+			t.Fatalf("fail #%d: %d, steps %s", b.Number, *b.Results, steps)
 		}
 		if got := m.stepLog(b.Buildid, "boom"); !strings.Contains(got, "about to fail") {
 			t.Fatalf("log of boom:\n%s", got)
@@ -274,15 +290,13 @@ func runWorkerConformance(t *testing.T, kind workerKind) {
 	})
 
 	t.Run("file transfer steps", func(t *testing.T) {
-		m, _ := conformanceMaster(t)
-		start(t, m, "w1", "pw1")
-		m.waitConnected("w1")
-		m.force("transfer")
-		b, steps := results(t, m, "transfer", 1)
+		m := on(t)
+		b, steps := build(t, "transfer")
 		if *b.Results != 0 || steps != "worker_preparation=0 mkdir=0 string=0 download=0 check=0 upload=0 updir=0 rmdir=0 gone=0" {
-			t.Fatalf("transfer #1: %d, steps %s", *b.Results, steps)
+			t.Fatalf("transfer #%d: %d, steps %s", b.Number, *b.Results, steps)
 		}
-		if got := m.stepLog(b.Buildid, "check"); !strings.Contains(got, "version 1\n") || !strings.Contains(got, `{"k": 1}`) ||
+		version := fmt.Sprintf("version %d", b.Number)
+		if got := m.stepLog(b.Buildid, "check"); !strings.Contains(got, version+"\n") || !strings.Contains(got, `{"k": 1}`) ||
 			!strings.Contains(got, "-rw-------") {
 			t.Fatalf("log of check:\n%s", got)
 		}
@@ -290,7 +304,7 @@ func runWorkerConformance(t *testing.T, kind workerKind) {
 			t.Fatalf("log of gone:\n%s", got)
 		}
 		uploads := filepath.Join(m.dir, "data", "uploads")
-		for file, want := range map[string]string{"v/1/VERSION": "version 1", "tree/VERSION": "version 1", "tree/sub/settings.json": `{"k": 1}`} {
+		for file, want := range map[string]string{fmt.Sprintf("v/%d/VERSION", b.Number): version, "tree/VERSION": version, "tree/sub/settings.json": `{"k": 1}`} {
 			if got, err := os.ReadFile(filepath.Join(uploads, file)); err != nil || string(got) != want {
 				t.Errorf("uploads/%s: %q %v, want %q", file, got, err, want)
 			}
@@ -298,26 +312,59 @@ func runWorkerConformance(t *testing.T, kind workerKind) {
 	})
 
 	t.Run("stop interrupts the command", func(t *testing.T) {
-		m, _ := conformanceMaster(t)
-		start(t, m, "w1", "pw1")
-		m.waitConnected("w1")
+		m := on(t)
+		forced["gated"]++
 		m.force("gated")
-		m.waitStepLog("gated", 1, "wait", "started on w1")
-		if out, errOut, code := m.cli("stop-build", "gated", "1", "--reason", "enough"); code != 0 {
+		n := forced["gated"]
+		m.waitStepLog("gated", n, "wait", "started on w1")
+		// No worker listens: with a build running, the worker's process
+		// group has no listening socket (issue 12: nothing to send a
+		// forged login or command to).
+		if ports := listeningPorts(t, w1.cmd.Process.Pid); len(ports) != 0 {
+			t.Errorf("the worker listens on %v", ports)
+		}
+		if out, errOut, code := m.cli("stop-build", "gated", strconv.Itoa(n), "--reason", "enough"); code != 0 {
 			t.Fatalf("stop-build: exit %d\n%s%s", code, out, errOut)
 		}
-		b, steps := results(t, m, "gated", 1)
+		b, steps := results(t, m, "gated", n)
 		if *b.Results != 6 || steps != "worker_preparation=0 wait=6 cleanup=0" {
-			t.Fatalf("gated #1: %d, steps %s", *b.Results, steps)
+			t.Fatalf("gated #%d: %d, steps %s", n, *b.Results, steps)
 		}
 		// The worker is free again: the next build runs.
-		m.force("ok")
-		if b, _ := results(t, m, "ok", 1); *b.Results != 0 {
-			t.Fatalf("ok #1 after the stop: %d", *b.Results)
+		if b, _ := build(t, "ok"); *b.Results != 0 {
+			t.Fatalf("ok #%d after the stop: %d", b.Number, *b.Results)
 		}
 	})
 
+	t.Run("second login refused while the first lives", func(t *testing.T) {
+		m := on(t)
+		from := m.stderr.count()
+		second := start(t, m, "w1", "pw1")
+		m.stderr.waitFor(t, from, `worker login refused.*already connected`)
+		second.kill9(t)
+		if b, _ := build(t, "ok"); *b.Results != 0 {
+			t.Fatalf("ok #%d: %d", b.Number, *b.Results)
+		}
+	})
+
+	// Last on the shared master: refused logins are rate-limited per
+	// address.
+	t.Run("wrong password refused", func(t *testing.T) {
+		m := on(t)
+		from := m.stderr.count()
+		w2 := start(t, m, "w2", "not-the-password")
+		m.stderr.waitFor(t, from, `worker login refused`)
+		if w := m.worker("w2"); len(w.ConnectedTo) != 0 {
+			t.Fatalf("w2 connected with a wrong password: %+v", w)
+		}
+		if strings.Contains(strings.Join(m.stderr.snapshot(), "\n"), "not-the-password") {
+			t.Fatal("the wrong password reached the master's log")
+		}
+		w2.kill9(t)
+	})
+
 	t.Run("kill -9 gives RETRY and the request runs again", func(t *testing.T) {
+		t.Parallel()
 		m, gate := conformanceMaster(t)
 		w1 := start(t, m, "w1", "pw1")
 		m.waitConnected("w1")
@@ -340,33 +387,8 @@ func runWorkerConformance(t *testing.T, kind workerKind) {
 		m.waitAPI("/api/v2/buildsets/1", `"complete":true`, `"results":0`)
 	})
 
-	t.Run("wrong password refused", func(t *testing.T) {
-		m, _ := conformanceMaster(t)
-		from := m.stderr.count()
-		start(t, m, "w1", "not-the-password")
-		m.stderr.waitFor(t, from, `worker login refused`)
-		if w := m.worker("w1"); len(w.ConnectedTo) != 0 {
-			t.Fatalf("w1 connected with a wrong password: %+v", w)
-		}
-		if strings.Contains(strings.Join(m.stderr.snapshot(), "\n"), "not-the-password") {
-			t.Fatal("the wrong password reached the master's log")
-		}
-	})
-
-	t.Run("second login refused while the first lives", func(t *testing.T) {
-		m, _ := conformanceMaster(t)
-		start(t, m, "w1", "pw1")
-		m.waitConnected("w1")
-		from := m.stderr.count()
-		start(t, m, "w1", "pw1")
-		m.stderr.waitFor(t, from, `worker login refused.*already connected`)
-		m.force("ok")
-		if b, _ := results(t, m, "ok", 1); *b.Results != 0 {
-			t.Fatalf("ok #1: %d", *b.Results)
-		}
-	})
-
 	t.Run("master restart: the worker reconnects", func(t *testing.T) {
+		t.Parallel()
 		m, _ := conformanceMaster(t)
 		start(t, m, "w1", "pw1")
 		m.waitConnected("w1")
@@ -391,25 +413,12 @@ func TestWorkerConformanceBuildbotWorkerPB(t *testing.T) {
 	runWorkerConformance(t, buildbotWorkerKind("pb"))
 }
 
-// TestNoWorkerListens: a connected worker of each kind, with a build
-// running, has no listening TCP socket (nothing to send a forged login or
-// command to: the attack of issue 12 has no target), and buildworker has no
-// --listen any more.
+// TestNoWorkerListens: buildworker has no --listen any more (the
+// conformance suite checks that no kind of worker listens while it builds).
 func TestNoWorkerListens(t *testing.T) {
+	t.Parallel()
 	if out, err := exec.Command(workerBinary, "--listen", "127.0.0.1:0").CombinedOutput(); err == nil || !strings.Contains(string(out), "unknown flag: --listen") {
 		t.Fatalf("buildworker --listen: %v\n%s", err, out)
-	}
-	for _, kind := range []workerKind{buildworkerKind, buildbotWorkerKind("msgpack"), buildbotWorkerKind("pb")} {
-		t.Run(kind.name, func(t *testing.T) {
-			m, _ := conformanceMaster(t)
-			w := kind.start(t, m, "w1", "pw1", filepath.Join(t.TempDir(), "w1"))
-			m.waitConnected("w1")
-			m.force("gated")
-			m.waitStepLog("gated", 1, "wait", "started on w1")
-			if ports := listeningPorts(t, w.cmd.Process.Pid); len(ports) != 0 {
-				t.Fatalf("the worker listens on %v", ports)
-			}
-		})
 	}
 }
 

@@ -163,6 +163,7 @@ func (d *brd) Receive(ctx actor.Context) {
 		if m.GetEndQuarantine() {
 			w.quarantinedUntil = time.Time{} // its length stays: the next one doubles
 		}
+		d.countWorkers()
 		if w.connected && !w.paused {
 			d.wake(d.buildersOf(m.GetWorker())...)
 			d.distribute(ctx)
@@ -181,12 +182,14 @@ func (d *brd) Receive(ctx actor.Context) {
 		} else if was && d.slots(m.GetWorker()).quarantinedUntil.IsZero() {
 			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.GetWorker())), &messages.WorkerQuarantine{})
 		}
+		d.countWorkers()
 		d.wake(append(d.buildersOf(m.GetWorker()), m.GetBuilder())...)
 		d.distribute(ctx)
 	case quarantineOver:
 		if d.slots(m.worker).quarantinedUntil.Equal(m.until) {
 			ctx.Send(actor.NewPID(ctx.Self().Address, paths.Worker(m.worker)), &messages.WorkerQuarantine{})
 		}
+		d.countWorkers()
 		d.wake(d.buildersOf(m.worker)...)
 		d.distribute(ctx)
 	case claimDone:
@@ -202,6 +205,31 @@ func (d *brd) Receive(ctx actor.Context) {
 			d.distribute(ctx)
 		}
 	}
+}
+
+// countWorkers sets the workers gauges (service.Stats.Workers) from what
+// the distributor knows of each worker.
+func (d *brd) countWorkers() {
+	if d.rt == nil { // a distributor made by a test of its policy alone
+		return
+	}
+	var connected, paused, quarantined float64
+	now := d.now()
+	for _, w := range d.workers {
+		if w.connected {
+			connected++
+		}
+		if w.paused {
+			paused++
+		}
+		if now.Before(w.quarantinedUntil) {
+			quarantined++
+		}
+	}
+	g := d.rt.Stats.Workers
+	g.WithLabelValues("connected").Set(connected)
+	g.WithLabelValues("paused").Set(paused)
+	g.WithLabelValues("quarantined").Set(quarantined)
 }
 
 func (d *brd) slots(worker string) *workerSlots {

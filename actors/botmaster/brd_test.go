@@ -3,11 +3,15 @@ package botmaster
 import (
 	"fmt"
 	"iter"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -211,5 +215,30 @@ func TestQuarantine(t *testing.T) {
 		if starts() != 1 {
 			t.Fatalf("step %d: no build started after the quarantine", i)
 		}
+	}
+}
+
+// TestWorkerGauges: the distributor counts the workers connected, paused
+// and in quarantine into buildmaster_workers.
+func TestWorkerGauges(t *testing.T) {
+	now := time.Unix(1000, 0)
+	rt := service.NewRuntime(nil, slog.New(slog.DiscardHandler), &messages.MasterConfig{}, nil)
+	d := newBRD(rt)
+	d.now = func() time.Time { return now }
+	d.slots("w1").connected = true
+	w2 := d.slots("w2")
+	w2.connected, w2.paused = true, true
+	d.slots("w3")
+	d.finished("w1", state.ResultException)
+	d.countWorkers()
+	for st, want := range map[string]float64{"connected": 2, "paused": 1, "quarantined": 1} {
+		if got := testutil.ToFloat64(rt.Stats.Workers.WithLabelValues(st)); got != want {
+			t.Errorf("buildmaster_workers{state=%q} = %v, want %v", st, got, want)
+		}
+	}
+	now = now.Add(QuarantineInitial)
+	d.countWorkers()
+	if got := testutil.ToFloat64(rt.Stats.Workers.WithLabelValues("quarantined")); got != 0 {
+		t.Errorf("quarantined after the quarantine ended: %v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -49,12 +50,12 @@ func (p properties) list() []*messages.Property {
 // %(prop:NAME)s, %(prop:NAME:-DEFAULT)s (DEFAULT when unset or empty),
 // %(prop:NAME:~DEFAULT)s (DEFAULT when unset or false-ish: empty),
 // %(prop:NAME:+REPLACEMENT)s (REPLACEMENT when set, else nothing).
-var interpolation = regexp.MustCompile(`%\(prop:([^:)]+)(?::([-~+])([^)]*))?\)s`)
+var interpolation = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`%\(prop:([^:)]+)(?::([-~+])([^)]*))?\)s`) })
 
 // interpolate renders s with the build's properties.
 func (p properties) interpolate(s string) string {
-	return interpolation.ReplaceAllStringFunc(s, func(m string) string {
-		g := interpolation.FindStringSubmatch(m)
+	return interpolation().ReplaceAllStringFunc(s, func(m string) string {
+		g := interpolation().FindStringSubmatch(m)
 		name, op, arg := g[1], g[2], g[3]
 		v, set := p.str(name), p[name] != nil
 		switch op {

@@ -59,10 +59,10 @@ func (c *changeService) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.SendChangeRequest:
 		if service.Authorized(ctx, c.RT, m.GetToken()) {
-			c.sendChange(ctx, m.GetChange(), nil)
+			c.sendChange(ctx, m.GetChange(), nil, "")
 		}
 	case *messages.AddChange:
-		c.sendChange(ctx, m.GetChange(), m.GetState())
+		c.sendChange(ctx, m.GetChange(), m.GetState(), m.GetAuthorVc())
 	default:
 		c.Base.Receive(ctx)
 	}
@@ -70,8 +70,9 @@ func (c *changeService) Receive(ctx actor.Context) {
 
 // sendChange adds the request's change (its properties' source: Change),
 // and st with it when not nil, through the db service in one command, and
-// answers once it is durable, without blocking the mailbox meanwhile.
-func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *messages.SetObjectState) {
+// answers once it is durable, without blocking the mailbox meanwhile. vc,
+// when set, attaches the change's author to a user (AddChange.author_vc).
+func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *messages.SetObjectState, vc string) {
 	from := service.From(ctx)
 	if in == nil {
 		service.Respond(ctx, invalid("sendchange: the request carries no change"))
@@ -85,7 +86,7 @@ func (c *changeService) sendChange(ctx actor.Context, in *messages.Change, st *m
 		change.WhenTimestamp = c.now().Unix()
 	}
 	sender := ctx.Sender()
-	cmd := &messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: change, State: st}}}
+	cmd := &messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: change, State: st, AuthorVc: vc}}}
 	db.Submit(ctx, cmd, func(r *messages.CommandResult, err error) {
 		var reply proto.Message
 		var refused *ask.Error

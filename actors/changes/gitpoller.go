@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -641,7 +642,7 @@ func (j *pollJob) change(ctx context.Context, branch, rev string) (*messages.Cha
 // means that the change was refused and nothing was written: st is known
 // good (revState), so the change itself is bad.
 func (j *pollJob) submit(ctx context.Context, c *messages.Change, st *messages.SetObjectState) (uint64, error) {
-	return addChange(ctx, j.system, &messages.AddChange{Change: c, State: st})
+	return addChange(ctx, j.system, &messages.AddChange{Change: c, State: st, AuthorVc: "git"})
 }
 
 // revState is the command that records revs as the poller's last
@@ -687,8 +688,8 @@ func clip(s string, n int) string {
 
 // timings are the durations git's errors carry (curl's "Failed to connect
 // to host port 80 after 3 ms"), which differ from one poll to the next.
-var timings = regexp.MustCompile(`\b\d+ ms\b`)
+var timings = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b\d+ ms\b`) })
 
 // errorKey is a poll error without its timings: two errors with the same
 // key are the same error, logged once.
-func errorKey(msg string) string { return timings.ReplaceAllString(msg, "N ms") }
+func errorKey(msg string) string { return timings().ReplaceAllString(msg, "N ms") }

@@ -213,7 +213,7 @@ func (h *hookHandler) fail(w http.ResponseWriter, r *http.Request, dialect strin
 func (h *hookHandler) submit(ctx context.Context, changes []*messages.Change) ([]uint64, *hookError) {
 	ids := []uint64{}
 	for i, c := range changes {
-		id, err := addChange(ctx, h.rt.System, &messages.AddChange{Change: c})
+		id, err := addChange(ctx, h.rt.System, &messages.AddChange{Change: c, AuthorVc: "git"})
 		switch {
 		case errors.Is(err, ask.ErrInvalidArgument):
 			return ids, refuse(http.StatusBadRequest, "change %d refused (%d added before it): %v", i, len(ids), err)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -46,7 +47,7 @@ type ghPush struct {
 }
 
 // skipCI matches Buildbot's default skip patterns, [ci skip] and [skip ci].
-var skipCI = regexp.MustCompile(`\[ *(ci *skip|skip *ci) *\]`)
+var skipCI = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[ *(ci *skip|skip *ci) *\]`) })
 
 // parseGitHub reads a GitHub event. Like Buildbot's github hook: a push to
 // refs/heads/B gives one change per commit on branch B; a push to
@@ -120,7 +121,7 @@ func ghRef(p *ghPush) (branch, category, note string) {
 	if p.Deleted {
 		return "", "", fmt.Sprintf("%s deleted; ignored", p.Ref)
 	}
-	if p.HeadCommit != nil && skipCI.MatchString(p.HeadCommit.Message) {
+	if p.HeadCommit != nil && skipCI().MatchString(p.HeadCommit.Message) {
 		return "", "", "the head commit asks to skip CI"
 	}
 	return branch, category, ""

@@ -179,6 +179,9 @@ func submitThen(rt *service.Runtime, cmd *messages.Command, then func(*messages.
 			commands.WithLabelValues(map[bool]string{true: "refused", false: "failed"}[bad]).Inc()
 		} else {
 			commands.WithLabelValues("applied").Inc()
+			if rt.Applied != nil {
+				rt.Applied(cmd, res)
+			}
 		}
 		then(res, err)
 	})

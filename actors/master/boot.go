@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
+	"github.com/buildmaster/buildmaster/actors/metrics"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/config"
@@ -24,6 +25,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/remoting"
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -91,6 +93,7 @@ func Accepted() map[string][]proto.Message {
 			&messages.EnableSchedulerRequest{}},
 		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
 		paths.Janitor:   {&messages.CleanupRequest{}},
+		paths.Users:     {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
 	}
 }
 
@@ -219,7 +222,12 @@ func markStarted(opts Options, store *state.Store) (uint64, error) {
 // it returns a nil Master when the tree never ran, or the Master it has
 // stopped again (Stop cleaned up).
 func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Store, closeLogs func() error, ls bound, tlsCfg *tls.Config) (*Master, error) {
-	cfg := opts.Config
+	cfg, sec, err := resolveSecrets(opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	redactor := secrets.NewLogHandler(opts.Log.Handler())
+	opts.Log = slog.New(redactor)
 	libLog := opts.LibLog
 	if libLog == nil {
 		libLog = opts.Log
@@ -233,8 +241,11 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 		default:
 		}
 	})
+	m.RT.LogRedactor = redactor
+	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Logs = logs
+	m.RT.Applied = metrics.NewRecorder(m.RT.Metrics, store).Applied
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
 	m.RT.Exit = func(reason string) {

@@ -3,6 +3,7 @@ package master
 import (
 	"slices"
 
+	"github.com/buildmaster/buildmaster/internal/report/setup"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -10,7 +11,8 @@ import (
 // in the state: its schedulers and change sources, its builders (with
 // their description and tags), and each worker with the builders that list
 // it (Buildbot's builder_masters and configured_workers, which the data API
-// shows as a builder's masterids and a worker's configured_on).
+// shows as a builder's masterids and a worker's configured_on), and its
+// reporters with what their generators want, for the outbox.
 func configured(masterid uint64, cfg *messages.MasterConfig) *messages.ConfigureMaster {
 	c := &messages.ConfigureMaster{Masterid: masterid}
 	for _, s := range cfg.GetSchedulers() {
@@ -31,6 +33,13 @@ func configured(masterid uint64, cfg *messages.MasterConfig) *messages.Configure
 			}
 		}
 		c.Workers = append(c.Workers, cw)
+	}
+	for _, r := range cfg.GetReporters() {
+		gens, err := setup.Generators(r) // validated with the config
+		if err != nil {
+			continue
+		}
+		c.Reporters = append(c.Reporters, &messages.ConfiguredReporter{Name: r.GetName(), Generators: gens, OutboxCap: r.GetOutboxCap()})
 	}
 	return c
 }

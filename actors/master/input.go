@@ -15,6 +15,7 @@ type input struct {
 	yaml        []byte
 	typed       *messages.MasterConfig
 	fingerprint config.Fingerprint
+	secrets     *service.Secrets // set by check
 }
 
 // input resolves what a request asks for: its typed config, its YAML, or
@@ -50,10 +51,23 @@ func (in *input) unchanged(rt *service.Runtime) bool {
 	return in.fingerprint != (config.Fingerprint{}) && in.fingerprint == rt.Input()
 }
 
-// check loads the input and checks it can replace current.
+// check loads the input, checks it can replace current, and resolves its
+// secret references (in.secrets).
 func (in *input) check(current *messages.MasterConfig) (*messages.MasterConfig, config.Errors) {
+	var cfg *messages.MasterConfig
+	var errs config.Errors
 	if in.typed != nil {
-		return config.CheckReplacing(in.name, in.typed, current)
+		cfg, errs = config.CheckReplacing(in.name, in.typed, current)
+	} else {
+		cfg, errs = config.LoadReplacing(in.name, in.yaml, current)
 	}
-	return config.LoadReplacing(in.name, in.yaml, current)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	cfg, sec, err := resolveSecrets(cfg)
+	if err != nil {
+		return nil, config.Errors{{File: in.name, Msg: "secrets: " + err.Error()}}
+	}
+	in.secrets = sec
+	return cfg, nil
 }

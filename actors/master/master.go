@@ -40,6 +40,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/buildmaster/buildmaster/actors/botmaster"
@@ -240,20 +241,22 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	old := m.rt.Config()
 	in, errs := m.input(req)
 	if len(errs) == 0 && in.unchanged(m.rt) {
-		m.rt.Stats.Reconfigs.WithLabelValues("unchanged").Inc()
-		m.rt.Log.Info("configuration update complete: unchanged", slog.Uint64("generation", m.rt.Generation()),
-			slog.String("config", in.name), slog.Duration("took", time.Since(start)))
-		reply := &messages.ReconfigureResponse{Ok: true, Unchanged: true, Generation: m.rt.Generation(),
-			Took: durationpb.New(time.Since(start)), Collapsed: int32(len(waiters))}
-		for _, w := range waiters {
-			service.Send(ctx, w.sender, reply)
-		}
-		m.next(ctx)
+		m.unchanged(ctx, waiters, in, start)
 		return
 	}
 	var cfg *messages.MasterConfig
 	if len(errs) == 0 {
 		cfg, errs = in.check(old)
+	}
+	if len(errs) == 0 && m.rt.Input() != (config.Fingerprint{}) && proto.Equal(cfg, old) {
+		// Another text of the config in force (a comment added, keys in
+		// another order): nothing to do, as for the same text. Remember
+		// this text, so that it is found unchanged without parsing next time.
+		// (After services failed to acknowledge, the input is forgotten and
+		// the same config is sent to every service again: the retry.)
+		m.rt.SetInput(in.fingerprint)
+		m.unchanged(ctx, waiters, in, start)
+		return
 	}
 	if len(errs) > 0 {
 		m.rt.Stats.Reconfigs.WithLabelValues("rejected").Inc()
@@ -270,6 +273,7 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	m.seq++
 	gen := m.rt.Generation() + 1
 	m.rt.SetConfig(gen, cfg)
+	m.rt.SetSecrets(in.secrets)
 	m.rt.SetInput(in.fingerprint)
 	r := &run{seq: m.seq, start: start, waiters: waiters, cfg: cfg, phase: -1}
 	if c := service.PartChange(paths.Master, supervision, old, cfg); c != nil {
@@ -298,6 +302,19 @@ func (m *master) nextPhase(ctx actor.Context) {
 	}
 	r.cancel = scheduler.NewTimerScheduler(m.rt.System.Root).SendOnce(ackTimeoutOf(m.rt), ctx.Self(),
 		ackTimeout{seq: r.seq, phase: r.phase})
+}
+
+// unchanged answers waiters that their config is the one in force.
+func (m *master) unchanged(ctx actor.Context, waiters []*waiter, in *input, start time.Time) {
+	m.rt.Stats.Reconfigs.WithLabelValues("unchanged").Inc()
+	m.rt.Log.Info("configuration update complete: unchanged", slog.Uint64("generation", m.rt.Generation()),
+		slog.String("config", in.name), slog.Duration("took", time.Since(start)))
+	reply := &messages.ReconfigureResponse{Ok: true, Unchanged: true, Generation: m.rt.Generation(),
+		Took: durationpb.New(time.Since(start)), Collapsed: int32(len(waiters))}
+	for _, w := range waiters {
+		service.Send(ctx, w.sender, reply)
+	}
+	m.next(ctx)
 }
 
 func (m *master) acknowledged(ctx actor.Context, ack *messages.ConfigApplied) {
@@ -376,6 +393,8 @@ func (m *master) dryRun(ctx actor.Context, w *waiter) {
 	default:
 		if cfg, errs := in.check(old); len(errs) > 0 {
 			reply.Errors = errs.Proto()
+		} else if m.rt.Input() != (config.Fingerprint{}) && proto.Equal(cfg, old) {
+			reply.Ok, reply.Unchanged = true, true
 		} else {
 			reply.Ok = true
 			reply.Changes = Plan(old, cfg)

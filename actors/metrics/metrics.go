@@ -3,6 +3,10 @@
 // debug endpoint's /metrics; this service writes a periodic report of the key
 // figures to the log every `metrics.log_interval` (0 disables it).
 //
+// The package also owns what feeds the build metrics: Recorder (the
+// master's service.Runtime.Applied), which the db service hands every
+// command it has applied, and the gauges read from the state at scrape time.
+//
 // It accepts messages.ApplyConfig; a new interval takes effect at once.
 package metrics
 
@@ -27,11 +31,11 @@ func Spec() service.Spec {
 	}
 }
 
-type report struct{}
+type logReport struct{}
 
 type metricsService struct {
 	service.Base
-	cancel func()
+	cancel func() // stops the report ticker; nil when none runs
 }
 
 func newMetrics(rt *service.Runtime, s service.Spec) actor.Actor {
@@ -43,7 +47,7 @@ func newMetrics(rt *service.Runtime, s service.Spec) actor.Actor {
 // Receive implements actor.Actor.
 func (m *metricsService) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
-	case report:
+	case logReport:
 		m.report()
 	case *actor.Stopping, *actor.Restarting:
 		m.stop()
@@ -55,7 +59,7 @@ func (m *metricsService) Receive(ctx actor.Context) {
 func (m *metricsService) schedule(ctx actor.Context, cfg *messages.MasterConfig) {
 	m.stop()
 	if every := cfg.GetMetrics().GetLogInterval().AsDuration(); every > 0 {
-		m.cancel = service.Every(m.RT.System.Root, every, ctx.Self(), report{})
+		m.cancel = service.Every(m.RT.System.Root, every, ctx.Self(), logReport{})
 	}
 }
 

@@ -7,15 +7,32 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/internal/auth"
+	"github.com/buildmaster/buildmaster/internal/auth/authz"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Authorized reports whether a control request's token is the admin token.
-// When it is not, it logs the refusal (never the token) and answers the
-// sender a messages.ControlError.
+// Authorized reports whether a control request's token is the admin token,
+// or a user's API token whose holder the authz rules (www.authz) allow the
+// request (ControlRequest). When it is neither, it logs the refusal (never
+// the token) and answers the sender a messages.ControlError.
 func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
 	if auth.Equal(token, rt.Token) {
 		return true
+	}
+	if who, ok := TokenHolder(rt, token); ok {
+		c := auth.Caller{Name: who.Username, Email: who.Email, Via: "token"}
+		req, ok := ControlRequest(rt, ctx.Message())
+		err := error(&authz.Denied{Role: "admin token"})
+		if ok {
+			err = authz.Check(rt.Config().GetWww().GetAuthz(), c, req)
+		}
+		if err == nil {
+			return true
+		}
+		rt.Log.Warn("control request refused by authz", slog.String("user", who.Username), slog.String("from", From(ctx)),
+			slog.String("type", TypeName(ctx.Message())), slog.String("to", ctx.Self().Id))
+		Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_PERMISSION_DENIED, Message: err.Error()})
+		return false
 	}
 	rt.Log.Warn("control request refused: bad admin token", slog.String("from", From(ctx)),
 		slog.String("type", TypeName(ctx.Message())), slog.String("to", ctx.Self().Id))

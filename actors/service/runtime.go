@@ -15,6 +15,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -48,6 +49,10 @@ type Runtime struct {
 	// service sizes them from the config, readers such as the data API
 	// read through them.
 	Caches *cache.Set
+	// Applied, when set, is called with each command the db service has
+	// applied and its result, after the state shows it (the metrics
+	// recorder). It must not block.
+	Applied func(*messages.Command, *messages.CommandResult)
 
 	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
 	// by the master before the tree starts and closed after it stops; the
@@ -79,6 +84,11 @@ type Runtime struct {
 	// build has finished. It never blocks. The master sets it.
 	Exit func(reason string)
 
+	// LogRedactor, when set, is the handler in front of Log that redacts
+	// the config's secret values (SetSecrets updates it).
+	LogRedactor *secrets.LogHandler
+
+	secrets    atomic.Pointer[Secrets]
 	config     atomic.Pointer[messages.MasterConfig]
 	generation atomic.Uint64
 	input      atomic.Pointer[config.Fingerprint]
@@ -102,14 +112,17 @@ func (rt *Runtime) SetInput(f config.Fingerprint) { rt.input.Store(&f) }
 func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.MasterConfig, giveUp func(reason any)) *Runtime {
 	tree := NewTree()
 	reg := prometheus.NewRegistry()
-	rt := &Runtime{
+	var rt *Runtime
+	stats := newStats(reg, tree, func() *state.Store { return rt.DB })
+	restarted := func(kind string) { stats.Restarts.WithLabelValues(kind).Inc() }
+	rt = &Runtime{
 		System:   system,
 		Tree:     tree,
-		Strategy: &Strategy{Tree: tree, Log: log},
-		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp},
+		Strategy: &Strategy{Tree: tree, Log: log, Restarted: restarted},
+		Root:     &Strategy{Tree: tree, Log: log, GiveUp: giveUp, Restarted: restarted},
 		Log:      log,
 		Metrics:  reg,
-		Stats:    newStats(reg, tree),
+		Stats:    stats,
 		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -16,9 +17,24 @@ type Stats struct {
 	// DBCommands counts commands submitted to the db service, by result:
 	// applied, refused (bad command), failed (the store failed).
 	DBCommands *prometheus.CounterVec
+	// Restarts counts actor restarts by kind, never going down (unlike
+	// buildmaster_actor_restarts, which sums the live actors' counts).
+	Restarts *prometheus.CounterVec
+	// WebSocketClients is the number of connected /ws clients; the status
+	// service sets it as clients come and go.
+	WebSocketClients prometheus.Gauge
+	// Workers counts the configured workers by state: connected, paused
+	// (no new builds), quarantined (none until a deadline, after a build
+	// ended EXCEPTION). The distributor, which knows all three, sets it.
+	Workers *prometheus.GaugeVec
+	// ReportsSent counts reports delivered (or skipped as not for the
+	// target), by reporter; ReportsFailed the failed attempts, by reporter
+	// and outcome: retry, or dropped (permanent, or past the lifetime).
+	ReportsSent   *prometheus.CounterVec
+	ReportsFailed *prometheus.CounterVec
 }
 
-func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
+func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Stats {
 	s := &Stats{
 		Reconfigs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_reconfigs_total", Help: "Reconfigurations by result.",
@@ -33,11 +49,52 @@ func newStats(reg *prometheus.Registry, tree *Tree) *Stats {
 		DBCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_db_commands_total", Help: "Commands submitted to the db service, by result.",
 		}, []string{"result"}),
+		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_actor_restarts_total", Help: "Actor restarts by kind, since the master started.",
+		}, []string{"kind"}),
+		WebSocketClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "buildmaster_websocket_clients", Help: "Connected /ws event stream clients.",
+		}),
+		Workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "buildmaster_workers", Help: "Workers connected, paused, and in quarantine after a build ended EXCEPTION.",
+		}, []string{"state"}),
+		ReportsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_reports_sent_total", Help: "Reports delivered, by reporter.",
+		}, []string{"reporter"}),
+		ReportsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_reports_failed_total", Help: "Failed report deliveries, by reporter and outcome (retry, dropped).",
+		}, []string{"reporter", "outcome"}),
 	}
-	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands,
+	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
+		s.ReportsSent, s.ReportsFailed, outboxCollector{db},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		treeCollector{tree})
 	return s
+}
+
+// outboxCollector reports each reporter's outbox from the state at scrape
+// time: the reports pending, and those refused because it was full.
+type outboxCollector struct{ db func() *state.Store }
+
+var (
+	pendingDesc = prometheus.NewDesc("buildmaster_reports_pending", "Reports waiting in the outbox, by reporter.", []string{"reporter"}, nil)
+	overCapDesc = prometheus.NewDesc("buildmaster_reports_dropped_outbox_full_total", "Reports refused because the outbox was full, by reporter.", []string{"reporter"}, nil)
+)
+
+func (outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- overCapDesc
+}
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	db := c.db()
+	if db == nil {
+		return
+	}
+	for _, r := range state.Reporters(db.Read()) {
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(r.Pending), r.Name)
+		ch <- prometheus.MustNewConstMetric(overCapDesc, prometheus.CounterValue, float64(r.Dropped), r.Name)
+	}
 }
 
 // treeCollector reports the live tree at scrape time, summed by kind.

@@ -25,6 +25,8 @@ type Strategy struct {
 	within      atomic.Int64 // nanoseconds
 	Tree        *Tree
 	Log         *slog.Logger
+	// Restarted, when set, is told the kind of each actor restarted.
+	Restarted func(kind string)
 	// GiveUp, when set, is called instead of escalating. The strategy that
 	// supervises the root (master) uses it: past the limit there is nobody
 	// left to escalate to, and the process must stop.
@@ -66,6 +68,9 @@ func (s *Strategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, chi
 	if node != nil {
 		node.restarts.Add(1)
 		node.setStatus(StatusRestarting)
+		if s.Restarted != nil {
+			s.Restarted(node.Kind)
+		}
 	}
 	sup.RestartChildren(child)
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -56,6 +58,14 @@ func TestFailurePastTheLimitEscalatesToTheGrandparent(t *testing.T) {
 	}
 	if !slices.Equal(kids, []string{"worker:a", "worker:b"}) {
 		t.Fatalf("children after the parent's restart: %v", kids)
+	}
+	// The new worker:a node counts no restart, but the counter of restarts
+	// by kind keeps both.
+	for _, p := range []string{"master/svc", path} {
+		kind := rt.Tree.Lookup(p).Kind
+		if got := testutil.ToFloat64(rt.Stats.Restarts.WithLabelValues(kind)); got != 1 {
+			t.Errorf("buildmaster_actor_restarts_total{kind=%q} = %v, want 1", kind, got)
+		}
 	}
 }
 

@@ -114,10 +114,18 @@ func Endpoints() []Endpoint {
 			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
 		{Plural: "changesources", Table: state.TableChangeSources, Record: &messages.ChangeSource{}, ID: "id", Indexes: name,
 			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
+		// Never the password hash (hidden); the attributes joined in.
+		{Plural: "users", Table: state.TableUsers, Record: &messages.User{}, ID: "uid",
+			View: dataapi.View{Hidden: map[string]bool{"bb_password": true}},
+			Joined: map[string]Join{"attributes": func(txn *memdb.Txn, row proto.Message) any {
+				return state.UserAttrs(txn, row.(*messages.User).Uid)
+			}}},
 	}
 	views := endpointViews()
 	for i := range eps {
-		eps[i].View = views[eps[i].Plural]
+		if v, ok := views[eps[i].Plural]; ok {
+			eps[i].View = v
+		}
 	}
 	return eps
 }

@@ -12,6 +12,9 @@
 //     committed state change;
 //   - the change hooks under /change_hook/.
 //
+// It is the parent of the reporters (actors/reporters: one child
+// reporter:NAME per configured reporter).
+//
 // It accepts messages.ApplyConfig; its listener (Runtime.WWW, bound by the
 // master) cannot change while the master runs. It reads the state through
 // immutable read transactions (rt.DB.Read), so a request never waits for a
@@ -27,9 +30,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/changes"
+	"github.com/buildmaster/buildmaster/actors/reporters"
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/eventstream"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/ui"
 	"github.com/buildmaster/buildmaster/messages"
@@ -42,6 +48,7 @@ func Spec() service.Spec {
 		Part: func(c *messages.MasterConfig) proto.Message {
 			return &messages.MasterConfig{Listen: &messages.ListenConfig{Www: c.GetListen().GetWww()}}
 		},
+		Groups: func() []service.Group { return []service.Group{reporters.Group()} },
 		New: func(rt *service.Runtime, s service.Spec) actor.Actor {
 			h, streams := handler(rt)
 			return &statusActor{HTTPService: service.NewHTTPService(rt, s, rt.WWW, h), streams: streams}
@@ -65,26 +72,32 @@ func (s *statusActor) Receive(ctx actor.Context) {
 	s.HTTPService.Receive(ctx)
 }
 
-// Handler is the www listener's handler, a service.Surface (see the
-// package comment). Its event streams end when the bus closes.
+// Handler is the www listener's handler (see the package comment), behind
+// users.Access (who a request comes from, what the authz rules let them
+// do; the login flow under /auth/) and the body bound. Its event streams
+// end when the bus closes.
 func Handler(rt *service.Runtime) http.Handler {
 	h, _ := handler(rt)
 	return h
 }
 
 func handler(rt *service.Runtime) (http.Handler, *eventstream.Server) {
+	acc := users.NewAccess(rt)
+	if rt.WWW != nil {
+		acc.WarnIfOpen(rt.WWW.Addr().String())
+	}
 	mux := http.NewServeMux()
 	forceSchedulers(rt, mux)
-	streams := eventstream.New(rt.Bus, eventstream.Options{Logger: rt.Log})
+	streams := eventstream.New(rt.Bus, eventstream.Options{Logger: rt.Log, Authorizer: acc.Authorizer()})
 	mux.Handle("GET /ws", longLived(http.HandlerFunc(streams.ServeWebSocket)))
 	mux.Handle("GET /sse", longLived(http.HandlerFunc(streams.ServeSSE)))
 	mux.Handle("GET /sse/{rest...}", longLived(http.HandlerFunc(streams.ServeSSE)))
-	pages := UI(rt)
+	pages := UI(rt, acc)
 	mux.Handle("/", pages)
 	mux.Handle("POST /api/v2/", pages)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
-	return service.Surface(rt, mux), streams
+	return httpserve.LimitBody(rt.MaxBodyBytes, acc.Middleware(mux)), streams
 }
 
 // longLived lifts the listener's read and write timeouts (http.read_timeout,
@@ -100,12 +113,21 @@ func longLived(h http.Handler) http.Handler {
 	})
 }
 
-// UI returns the web pages of rt's master, acting through control.
-func UI(rt *service.Runtime) *ui.UI {
+// UI returns the web pages of rt's master, acting through control, its
+// buttons and actions allowed by acc's rules (users.Access.Can) once
+// www.auth or www.authz is configured, and else as allow says.
+func UI(rt *service.Runtime, acc *users.Access) *ui.UI {
+	local := allow(rt)
 	opts := ui.Options{
 		State: rt.DB, Control: control{rt: rt}, Tree: tree{rt}, Config: rt.Config, Started: time.Now(), Log: rt.Log,
-		Can:      allow(rt),
-		Scripted: func(r *http.Request) bool { return auth.From(r.Context()).Admin },
+		Can: func(r *http.Request, a ui.Action, target string) bool {
+			if !acc.Configured() {
+				return local(r, a, target)
+			}
+			return acc.Can(r, string(a), target)
+		},
+		Scripted:  func(r *http.Request) bool { c := auth.From(r.Context()); return c.Admin || c.Via == "token" },
+		Reporters: func() []*messages.ReporterState { return reporters.States(rt) },
 	}
 	if rt.Logs != nil {
 		opts.Logs = rt.Logs

@@ -26,6 +26,8 @@ var (
 	// The db service answers it for a command refused as bad
 	// (state.ErrBadCommand).
 	ErrInvalidArgument = &Error{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT}
+	// ErrPermissionDenied: a user's token, refused by the authz rules.
+	ErrPermissionDenied = &Error{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_PERMISSION_DENIED}
 )
 
 // FromProto is the error a ControlError carries.

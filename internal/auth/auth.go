@@ -40,6 +40,15 @@ type Caller struct {
 	// handler that checks secrets of its own (a change hook's) with Equal.
 	// Never log it.
 	Token string
+	// Email and Groups are what the user's login told of them.
+	Email  string
+	Groups []string
+	// Via says how a user proved who they are ("session", "token",
+	// "remote_user"); "" for the admin token and anonymous.
+	Via string
+	// Allowed is set by the authorization middleware when it has let a
+	// state-changing request through by the authz rules.
+	Allowed bool
 }
 
 type callerKey struct{}
@@ -101,6 +110,19 @@ func Equal(presented, want string) bool {
 func RequireAdmin(msg string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !From(r.Context()).Admin {
+			Unauthorized(w, msg)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RequireControl lets through the requests of the admin, and those the
+// authorization middleware allowed (Caller.Allowed); it answers the others
+// as RequireAdmin does.
+func RequireControl(msg string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := From(r.Context()); !c.Admin && !c.Allowed {
 			Unauthorized(w, msg)
 			return
 		}

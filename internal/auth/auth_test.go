@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -77,7 +78,7 @@ func TestMiddlewareAttachesTheCaller(t *testing.T) {
 	} {
 		var got Caller
 		serve(c.admin, c.auth, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = From(r.Context()) }))
-		if got != c.want {
+		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: caller %+v; want %+v", c.name, got, c.want)
 		}
 	}

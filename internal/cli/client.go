@@ -30,7 +30,7 @@ type clientOptions struct {
 
 func (o *clientOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.master, "master", config.DefaultRemoteAddr, "the master's remote endpoint, HOST:PORT")
+	f.StringVar(&o.master, "master", envOr(MasterEnv, config.DefaultRemoteAddr), "the master's remote endpoint, HOST:PORT (or $"+MasterEnv+")")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:0", "where this client listens for the master's reply (the master connects back)")
 	f.StringVar(&o.token, "token", "", "admin token (default: $"+TokenEnv+", or DATA/"+TokenFile+")")
 	f.StringVar(&o.dataDir, "data", dataDirDefault, "the master's data directory, to find the admin token")
@@ -52,7 +52,7 @@ func (o *clientOptions) dial() (*client, error) {
 	}
 	conn, err := net.DialTimeout("tcp", o.master, 5*time.Second)
 	if err != nil {
-		return nil, &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("cannot reach the master at %s: %w (is it running? see --master)", o.master, err)}
+		return nil, &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("cannot reach the master at %s: %w (is it running? see --master or $"+MasterEnv+")", o.master, err)}
 	}
 	conn.Close()
 	quiet := slog.New(slog.DiscardHandler)

@@ -71,7 +71,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return ro.run(cmd) },
 	}
 	ro.flags(run)
-	root.AddCommand(run, newCheckconfig(), newReconfig(), newTree(), newSendchange(), newForce(), newStopBuild(), newRebuild(), newCancel(), newWorker(), newStop(), newCleanupDB())
+	root.AddCommand(run, newCheckconfig(), newReconfig(), newTree(), newSendchange(), newForce(), newStopBuild(), newRebuild(), newCancel(), newWorker(), newStop(),
+		newBuilds(), newLogs(), newVersion(), newUser(), newToken(), newCleanupDB())
 	return root
 }
 

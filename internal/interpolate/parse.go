@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Template is a parsed template; the zero value renders "".
@@ -52,7 +53,7 @@ type part struct {
 }
 
 // identifier is Buildbot's rule for names in a substitution.
-var identifier = regexp.MustCompile(`^[\w._-]*$`)
+var identifier = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w._-]*$`) })
 
 // Error says what is wrong with a template and at which byte offset.
 type Error struct {
@@ -162,7 +163,7 @@ func parseSubstitution(inner string, depth int) (part, *Error) {
 	switch sel {
 	case "prop", "kw":
 		p.key, repl, hasRepl = strings.Cut(arg, ":")
-		if !identifier.MatchString(p.key) {
+		if !identifier().MatchString(p.key) {
 			return part{}, &Error{Offset: len(sel) + 1, Reason: fmt.Sprintf("name %q must be letters, digits, '.', '_' or '-'", p.key)}
 		}
 	case "src":
@@ -172,7 +173,7 @@ func parseSubstitution(inner string, depth int) (part, *Error) {
 			return part{}, &Error{Offset: len(sel) + 1, Reason: "src needs a codebase and an attribute: %(src:CODEBASE:ATTR)s"}
 		}
 		p.key, repl, hasRepl = strings.Cut(rest, ":")
-		if !identifier.MatchString(p.codebase) || !identifier.MatchString(p.key) {
+		if !identifier().MatchString(p.codebase) || !identifier().MatchString(p.key) {
 			return part{}, &Error{Offset: len(sel) + 1, Reason: fmt.Sprintf("codebase %q and attribute %q must be letters, digits, '.', '_' or '-'", p.codebase, p.key)}
 		}
 	case "secret", "worker":

@@ -62,6 +62,8 @@ const (
 	BuilderPrefix = "builder:"
 	BuildPrefix   = "build:"
 	ConnPrefix    = "conn:"
+	// ReporterPrefix names the reporters under status.
+	ReporterPrefix = "reporter:"
 )
 
 // Child is the path of the child named name of the actor at parent.
@@ -83,6 +85,9 @@ func BuildName(brid uint64) string { return BuildPrefix + strconv.FormatUint(bri
 
 // Build is the path of the build of builder that runs the build request brid.
 func Build(builder string, brid uint64) string { return Child(Builder(builder), BuildName(brid)) }
+
+// Reporter is the path of the reporter named name.
+func Reporter(name string) string { return Child(Status, ReporterPrefix+name) }
 
 // Scheduler is the path of the scheduler named name.
 func Scheduler(name string) string { return Child(Schedulers, name) }

@@ -21,7 +21,9 @@ import (
 // applied in the same transaction: AddBuild claims its requests
 // (claim_brids) and starts its first steps (steps), FinishStep starts the
 // next (next), FinishBuild finishes its last step (last_step), and
-// AddChange sets its change source's state (state, as SetObjectState). A
+// AddChange sets its change source's state (state, as SetObjectState);
+// AddBuild and FinishBuild also queue the reports their build's start or
+// end is due in the outbox (outbox.go). A
 // refused part refuses the whole command, its error naming the field.
 func Apply(txn *memdb.Txn, cmd *messages.Command) (res *messages.CommandResult, err error) {
 	return applyCmd(txn, &ids{}, cmd)
@@ -96,6 +98,18 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applySetWorkerState(txn, seq, k.SetWorkerState)
 	case *messages.Command_SetSchedulerEnabled:
 		return applySetSchedulerEnabled(txn, seq, k.SetSchedulerEnabled)
+	case *messages.Command_ReportsDone:
+		return applyReportsDone(txn, seq, k.ReportsDone)
+	case *messages.Command_AddUser:
+		return applyAddUser(txn, seq, k.AddUser)
+	case *messages.Command_UpdateUser:
+		return applyUpdateUser(txn, seq, k.UpdateUser)
+	case *messages.Command_RemoveUser:
+		return applyRemoveUser(txn, seq, k.RemoveUser)
+	case *messages.Command_AddApiToken:
+		return applyAddApiToken(txn, seq, k.AddApiToken)
+	case *messages.Command_RevokeApiToken:
+		return applyRevokeApiToken(txn, seq, k.RevokeApiToken)
 	case nil:
 		return nil, bad("command", "no command kind set (empty oneof, or a kind this binary does not know)")
 	default:

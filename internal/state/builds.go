@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -58,6 +59,9 @@ func applyAddBuild(txn *memdb.Txn, seq *ids, c *messages.AddBuild) (*messages.Co
 	// As Buildbot, the build's number is a property of it.
 	b.Properties = append(b.Properties, &messages.Property{Name: "buildnumber", ValueJson: strconv.Itoa(int(number)), Source: "Build"})
 	if err := txn.Insert(TableBuilds, b); err != nil {
+		return nil, err
+	}
+	if err := queueReports(txn, seq, b, report.EventBuildStarted, c.StartedAt); err != nil {
 		return nil, err
 	}
 	res := &messages.CommandResult{Id: id, Number: number}
@@ -155,6 +159,9 @@ func applyFinishBuild(txn *memdb.Txn, seq *ids, c *messages.FinishBuild) (*messa
 		b.StateString = c.GetStateString()
 	}
 	if err := txn.Insert(TableBuilds, b); err != nil {
+		return nil, err
+	}
+	if err := queueReports(txn, seq, b, report.EventBuildFinished, c.GetCompleteAt()); err != nil {
 		return nil, err
 	}
 	res := &messages.CommandResult{Id: b.Id}

@@ -131,6 +131,9 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 		seq.lastChange = map[string]uint64{}
 	}
 	seq.lastChange[lineKey] = id
+	if err := attachAuthor(txn, seq, ch, c.AuthorVc); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
 	if c.State != nil {
 		if _, err := applySetObjectState(txn, seq, c.State); err != nil {
 			return nil, fmt.Errorf("%s: state: %w", kind, err)

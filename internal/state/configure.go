@@ -13,7 +13,8 @@ import (
 // and change sources named (adding those not yet known, schedulers enabled)
 // are run by it, the others it ran by none; the builders listed are its
 // builders (configureBuilders), the workers listed configured on them
-// (configureWorkers).
+// (configureWorkers); the reporters table holds exactly the reporters
+// listed (configureReporters).
 func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster) (*messages.CommandResult, error) {
 	const kind = "configure_master"
 	if err := exists(txn, kind, "master", TableMasters, c.GetMasterid()); err != nil {
@@ -67,6 +68,9 @@ func applyConfigureMaster(txn *memdb.Txn, seq *ids, c *messages.ConfigureMaster)
 		return nil, err
 	}
 	if err := configureWorkers(txn, seq, kind, m, c.GetWorkers(), builders); err != nil {
+		return nil, err
+	}
+	if err := configureReporters(txn, kind, c.GetReporters()); err != nil {
 		return nil, err
 	}
 	return &messages.CommandResult{Id: m}, nil

@@ -111,6 +111,12 @@ func lastID(txn *memdb.Txn, table string) (uint64, error) {
 		last = r.Id
 	case *messages.ChangeSource:
 		last = r.Id
+	case *messages.User:
+		last = r.Uid
+	case *messages.ApiToken:
+		last = r.Id
+	case *messages.OutboxEntry:
+		last = r.Id
 	default:
 		return 0, fmt.Errorf("state: no id allocation for table %s", table)
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -55,7 +56,7 @@ func applyMasterStarted(txn *memdb.Txn, seq *ids, c *messages.MasterStarted) (*m
 		return nil, err
 	}
 	res := &messages.CommandResult{Id: m.Id}
-	if err := housekeeping(txn, m.Id, c.Time, res); err != nil {
+	if err := housekeeping(txn, seq, m.Id, c.Time, res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -74,7 +75,7 @@ func applyMasterActive(txn *memdb.Txn, _ *ids, c *messages.MasterActive) (*messa
 
 // applyMasterStopped marks master masterid inactive as of time (its
 // last_active), then does the housekeeping of what it leaves.
-func applyMasterStopped(txn *memdb.Txn, _ *ids, c *messages.MasterStopped) (*messages.CommandResult, error) {
+func applyMasterStopped(txn *memdb.Txn, seq *ids, c *messages.MasterStopped) (*messages.CommandResult, error) {
 	m, err := masterAt(txn, "master_stopped", c.GetMasterid(), c.GetTime())
 	if err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ func applyMasterStopped(txn *memdb.Txn, _ *ids, c *messages.MasterStopped) (*mes
 		return nil, err
 	}
 	res := &messages.CommandResult{Id: m.Id}
-	return res, housekeeping(txn, m.Id, c.GetTime(), res)
+	return res, housekeeping(txn, seq, m.Id, c.GetTime(), res)
 }
 
 // masterAt returns a copy of master id, its last_active set to at, for a
@@ -111,13 +112,13 @@ func masterAt(txn *memdb.Txn, kind string, id uint64, at int64) (*messages.Maste
 // incomplete builds end as RETRY, with their steps and logs; its claims are
 // dropped; its builders, workers, schedulers and change sources are
 // deconfigured. It counts what it did in res.
-func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.CommandResult) error {
+func housekeeping(txn *memdb.Txn, seq *ids, masterid uint64, now int64, res *messages.CommandResult) error {
 	builds, err := collect[*messages.Build](txn.Get(TableBuilds, IndexIncompleteBy, masterid))
 	if err != nil {
 		return err
 	}
 	for _, b := range builds {
-		if err := retryBuild(txn, b, now, res); err != nil {
+		if err := retryBuild(txn, seq, b, now, res); err != nil {
 			return err
 		}
 	}
@@ -146,8 +147,9 @@ func housekeeping(txn *memdb.Txn, masterid uint64, now int64, res *messages.Comm
 }
 
 // retryBuild ends the incomplete build b at now as RETRY, with its
-// unfinished steps (shown again if hidden) and its unfinished logs.
-func retryBuild(txn *memdb.Txn, b *messages.Build, now int64, res *messages.CommandResult) error {
+// unfinished steps (shown again if hidden) and its unfinished logs, and
+// queues the reports its end is due.
+func retryBuild(txn *memdb.Txn, seq *ids, b *messages.Build, now int64, res *messages.CommandResult) error {
 	retry := int32(ResultRetry)
 	steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", b.Id))
 	if err != nil {
@@ -186,7 +188,7 @@ func retryBuild(txn *memdb.Txn, b *messages.Build, now int64, res *messages.Comm
 		return err
 	}
 	res.BuildsRetried++
-	return nil
+	return queueReports(txn, seq, b, report.EventBuildFinished, now)
 }
 
 // forgetWorkers removes masterid from every worker's connected_to and

@@ -25,6 +25,10 @@ const (
 	TableObjectState   = "object_state"
 	TableUsers         = "users"
 	TableUsersInfo     = "users_info"
+	TableReporters     = "reporters"
+	TableOutbox        = "outbox"
+	TableChangeUsers   = "change_users"
+	TableApiTokens     = "api_tokens"
 	TableIDFloors      = "id_floors"
 )
 
@@ -61,6 +65,20 @@ const (
 	IndexStep = "step"
 	// IndexIdentifier is the unique identifier index of users.
 	IndexIdentifier = "identifier"
+	// IndexReporter lists the outbox by (reporter, id): a reporter's
+	// reports oldest first.
+	IndexReporter = "reporter"
+	// IndexReport is unique on the outbox's (reporter, buildid, event).
+	IndexReport = "report"
+	// IndexUsername is the unique bb_username index of users (users
+	// without one are not in it).
+	IndexUsername = "username"
+	// IndexAttr finds users_info rows by (attr_type, attr_data).
+	IndexAttr = "attr"
+	// IndexUID lists change_users and api_tokens rows by uid.
+	IndexUID = "uid"
+	// IndexSHA256 is the unique hash index of api_tokens.
+	IndexSHA256 = "sha256"
 )
 
 // Tables is every table, in snapshot order. A new table goes at the end: a
@@ -69,7 +87,7 @@ var Tables = []string{
 	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
-	TableUsersInfo, TableIDFloors,
+	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens, TableIDFloors,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -166,11 +184,35 @@ func Schema() *memdb.DBSchema {
 			return always(s.Objectid, s.Name)
 		}),
 		table(TableUsers, func(o any) ([]any, bool) { return always(o.(*messages.User).Uid) },
-			idx(IndexIdentifier, true, func(o any) ([]any, bool) { return always(o.(*messages.User).Identifier) })),
+			idx(IndexIdentifier, true, func(o any) ([]any, bool) { return always(o.(*messages.User).Identifier) }),
+			idx(IndexUsername, true, func(o any) ([]any, bool) {
+				u := o.(*messages.User)
+				return []any{u.BbUsername}, u.BbUsername != ""
+			})),
 		table(TableUsersInfo, func(o any) ([]any, bool) {
 			u := o.(*messages.UserInfo)
 			return always(u.Uid, u.AttrType)
-		}),
+		}, idx(IndexAttr, false, func(o any) ([]any, bool) {
+			u := o.(*messages.UserInfo)
+			return always(u.AttrType, u.AttrData)
+		})),
+		table(TableChangeUsers, func(o any) ([]any, bool) {
+			c := o.(*messages.ChangeUser)
+			return always(c.Changeid, c.Uid)
+		}, idx(IndexUID, false, func(o any) ([]any, bool) { return always(o.(*messages.ChangeUser).Uid) })),
+		table(TableApiTokens, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Id) },
+			idx(IndexUID, false, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Uid) }),
+			idx(IndexSHA256, true, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Sha256) })),
+		table(TableReporters, func(o any) ([]any, bool) { return always(o.(*messages.Reporter).Name) }),
+		table(TableOutbox, func(o any) ([]any, bool) { return always(o.(*messages.OutboxEntry).Id) },
+			idx(IndexReporter, true, func(o any) ([]any, bool) {
+				e := o.(*messages.OutboxEntry)
+				return always(e.Reporter, e.Id)
+			}),
+			idx(IndexReport, true, func(o any) ([]any, bool) {
+				e := o.(*messages.OutboxEntry)
+				return always(e.Reporter, e.Buildid, e.Event)
+			})),
 		table(TableIDFloors, func(o any) ([]any, bool) { return always(o.(*messages.IdFloor).Table) }),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}

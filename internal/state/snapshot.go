@@ -55,6 +55,14 @@ func newRecord(table int) proto.Message {
 		return &messages.User{}
 	case TableUsersInfo:
 		return &messages.UserInfo{}
+	case TableReporters:
+		return &messages.Reporter{}
+	case TableOutbox:
+		return &messages.OutboxEntry{}
+	case TableChangeUsers:
+		return &messages.ChangeUser{}
+	case TableApiTokens:
+		return &messages.ApiToken{}
 	case TableIDFloors:
 		return &messages.IdFloor{}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // t0 is the fixtures' "now": 2024-01-01 12:00:00 UTC.
@@ -246,6 +247,11 @@ func newUI(t testing.TB, s Reader, rec Control, opts ...func(*Options)) *UI {
 		State: s, Logs: legacyLogs{s}, Control: rec, Tree: fixtureTree(), Config: fixtureConfig,
 		Now: func() time.Time { return t0 }, Version: "v1.2.3", Started: t0.Add(-3 * time.Hour),
 		DebugURL: "http://127.0.0.1:8011/", FormKey: []byte("test key"),
+		Reporters: func() []*messages.ReporterState {
+			return []*messages.ReporterState{{Name: "gh", Type: "github_status", Pending: 3, Sent: 10, Failed: 2,
+				LastSuccess: timestamppb.New(t0.Add(-time.Minute)), LastError: "POST https://api.github.com/repos/o/r/statuses/abc: status 503; retryable",
+				LastErrorAt: timestamppb.New(t0.Add(-10 * time.Second)), RetryAt: timestamppb.New(t0.Add(20 * time.Second))}}
+		},
 	}
 	for _, f := range opts {
 		f(&o)

@@ -17,6 +17,8 @@ type masterPage struct {
 	Masters  []*messages.Master
 	Rows     []tableRows
 	Tree     *messages.TreeNode
+	// Reporters, with their backlog, last success and last error.
+	Reporters []*messages.ReporterState
 }
 
 type tableRows struct {
@@ -50,6 +52,9 @@ func (u *UI) master(_ *http.Request, v *view) (any, error) {
 	}
 	if o.Tree != nil {
 		p.Tree = o.Tree.Tree()
+	}
+	if o.Reporters != nil {
+		p.Reporters = o.Reporters()
 	}
 	return p, nil
 }

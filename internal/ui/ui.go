@@ -34,6 +34,9 @@ type Options struct {
 	Control Control
 	// Tree is shown on /master; nil shows none.
 	Tree TreeSource
+	// Reporters returns the reporters' states for /master (the master
+	// passes actors/reporters.States); nil shows none.
+	Reporters func() []*messages.ReporterState
 	// Config returns the configuration in force (force schedulers, title,
 	// summary on /master); nil means an empty one. Secrets in it are never shown.
 	Config func() *messages.MasterConfig
