@@ -20,7 +20,9 @@
 //     the db service hands it: it writes the lines to the log's file, and
 //     syncs the files of a step's logs before the command that finishes
 //     the step is committed, with what they hold (LogLines) in place of
-//     their contents. The state's log never holds log contents.
+//     their contents. The state's log never holds log contents. Each
+//     write is announced (Runtime.LogAppended: logs/ID/append on the
+//     event bus) as soon as readers can see its lines.
 //   - janitor applies the horizons (config `horizons`) every interval, in
 //     small writes, and takes messages.CleanupRequest (`buildmaster
 //     cleanupdb`) from other processes.

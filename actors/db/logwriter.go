@@ -64,7 +64,8 @@ func (lw *logWriter) Receive(ctx actor.Context) {
 	}
 }
 
-// append adds content to log logid's file, creating it at the first lines.
+// append adds content to log logid's file, creating it at the first
+// lines, and says so (Runtime.LogAppended: readers see the lines now).
 func (lw *logWriter) append(logid uint64, content []byte) (logchunk.Range, *messages.ControlError) {
 	w, cerr := lw.open(lw.rt.DB.Read(), logid)
 	if cerr != nil {
@@ -73,6 +74,10 @@ func (lw *logWriter) append(logid uint64, content []byte) (logchunk.Range, *mess
 	r, err := w.AppendChunk(content)
 	if err != nil {
 		return r, invalid("%v", err)
+	}
+	lw.rt.Stats.LogBytes.Add(float64(len(content)))
+	if lw.rt.LogAppended != nil && r.Len() > 0 {
+		lw.rt.LogAppended(logid, w.Lines())
 	}
 	return r, nil
 }

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
@@ -17,6 +19,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
+	"github.com/buildmaster/buildmaster/internal/mq"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -195,5 +198,59 @@ func TestLogOpenAtStop(t *testing.T) {
 	}
 	if got := readLog(t, m, logid); got != want.String() {
 		t.Errorf("log after a restart: %d bytes, want %d", len(got), want.Len())
+	}
+}
+
+// Each write is announced on the event bus as soon as readers can see its
+// lines (logs/ID/append and steps/ID/logs/SLUG/append, the row with the
+// file's count), the step's last lines too, before the log's finished;
+// the bytes are counted on /metrics.
+func TestLogWriterAnnouncesLines(t *testing.T) {
+	m := mastertest.Start(t, "", t.TempDir(), nil)
+	_, stepid, logid := startBuild(t, m, 100)
+	sub := m.RT.Bus.Subscribe(context.Background(), 100)
+	defer sub.Close()
+	for _, f := range []string{"logs/*/*", "steps/*/logs/*/*"} {
+		if _, err := sub.Add(mq.Filter(strings.Split(f, "/"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func(topic string, numLines int64, complete bool) {
+		t.Helper()
+		ev := testkit.Recv(t, topic, sub.Events())
+		for strings.HasSuffix(ev.Topic, "/new") { // the log's start, if published after the subscription
+			ev = testkit.Recv(t, topic, sub.Events())
+		}
+		var row struct {
+			NumLines int64 `json:"num_lines"`
+			Complete bool
+			Slug     string
+		}
+		if ev.Topic != topic || json.Unmarshal(ev.Body, &row) != nil || row.NumLines != numLines || row.Complete != complete ||
+			row.Slug != "stdio" || ev.Class != "builders/1" {
+			t.Fatalf("event %s [%s] %s, want %s with num_lines %d", ev.Topic, ev.Class, ev.Body, topic, numLines)
+		}
+	}
+	write := func(s string) {
+		t.Helper()
+		if _, err := db.WriteLog(context.Background(), m.RT.System, logid, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logTopic, stepTopic := fmt.Sprintf("logs/%d/", logid), fmt.Sprintf("steps/%d/logs/stdio/", stepid)
+	write("oone\notwo\n")
+	next(logTopic+"append", 2, false)
+	next(stepTopic+"append", 2, false)
+	write("othree\n")
+	next(logTopic+"append", 3, false)
+	next(stepTopic+"append", 3, false)
+	call(t, m, &messages.FinishStep{Stepid: stepid, Results: state.ResultSuccess, CompleteAt: 101,
+		Append: &messages.AppendLog{Logid: logid, Content: "ofour\n"}})
+	next(logTopic+"append", 4, false)
+	next(stepTopic+"append", 4, false)
+	next(logTopic+"finished", 4, true)
+	next(stepTopic+"finished", 4, true)
+	if got := testutil.ToFloat64(m.RT.Stats.LogBytes); got != float64(len("oone\notwo\nothree\nofour\n")) {
+		t.Errorf("log bytes counted: %v", got)
 	}
 }

@@ -255,7 +255,9 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 		}
 	}
 	m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB, m.RT.WorkersTLS = ls.www, ls.debug, ls.workers, ls.workersPB, tlsCfg
-	store.OnCommit(status.Publisher(m.RT.Bus, store.Read, opts.Log))
+	events := status.NewPublisher(m.RT.Bus, store.Read, opts.Log)
+	store.OnCommit(events.Committed)
+	m.RT.LogAppended = events.LogAppended
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": ls.www, "debug": ls.debug,
 		"workers": ls.workers, "workers_pb": ls.workersPB})
 	if !opts.NoRemote {

@@ -53,6 +53,10 @@ type Runtime struct {
 	// applied and its result, after the state shows it (the metrics
 	// recorder). It must not block.
 	Applied func(*messages.Command, *messages.CommandResult)
+	// LogAppended, when set, is called by the log writer each time lines
+	// reach a log's file, with how many the file now holds (the status
+	// service's Publisher: logs/ID/append on Bus). It must not block.
+	LogAppended func(logid uint64, lines int64)
 
 	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
 	// by the master before the tree starts and closed after it stops; the

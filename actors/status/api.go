@@ -147,7 +147,9 @@ func endpointViews() map[string]dataapi.View {
 	id := func(as string) dataapi.View { return dataapi.View{Names: map[string]string{"id": as}} }
 	return map[string]dataapi.View{
 		"masters": id("masterid"), "sourcestamps": sourcestampView(), "builders": id("builderid"),
-		"schedulers": id("schedulerid"), "changesources": id("changesourceid"), "logs": id("logid"),
+		"schedulers": id("schedulerid"), "changesources": id("changesourceid"),
+		// lost (lines a damaged file or a full disk lost) only when some are.
+		"logs": {Names: map[string]string{"id": "logid"}, OmitEmpty: map[string]bool{"lost": true}},
 		// Buildbot's None where the record stores 0 or ""; sourcestamps
 		// (Joined) in place of their ids.
 		"buildsets": {Names: map[string]string{"id": "bsid"}, Hidden: map[string]bool{"sourcestamp_ids": true},

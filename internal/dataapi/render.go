@@ -82,7 +82,8 @@ func record(m protoreflect.Message, fields []string, v View) map[string]any {
 	for i := range fds.Len() {
 		fd := fds.Get(i)
 		name := v.apiName(fd)
-		if messages.IsSecret(fd) || v.Hidden[string(fd.Name())] || (len(fields) > 0 && !slices.Contains(fields, name)) {
+		if messages.IsSecret(fd) || v.Hidden[string(fd.Name())] || (len(fields) > 0 && !slices.Contains(fields, name)) ||
+			(v.OmitEmpty[string(fd.Name())] && !m.Has(fd)) {
 			continue
 		}
 		if v.Null[string(fd.Name())] && !m.Has(fd) {
