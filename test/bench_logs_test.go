@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -197,7 +198,8 @@ func waitFinished(b *testing.B, m *master, builder string, n int, within time.Du
 // reports the master's RSS (the largest during the step, sampled every
 // 100 ms, and after it), those requests' latency (p50, p99, max), the
 // bytes the log takes on disk against what was printed, the master's CPU
-// per GB, and the log's rate.
+// per GB, and the log's rate. BM_BENCH_PPROF: where the master's profiles
+// of the step's first 20 seconds go.
 func BenchmarkBigLog(b *testing.B) {
 	mb := envInt("BM_BENCH_BIGLOG_MB", 10240)
 	masterBin, workerBin := plainBinaries(b)
@@ -225,7 +227,9 @@ schedulers: [{name: force, type: force, builders: [big]}]
 		probe := probeAPI(m, 100*time.Millisecond, "/api/v2/builders", "/api/v2/builds?limit=50&order=-buildid", "/api/v2/workers")
 		start := time.Now()
 		m.forceHTTP(b, "big")
+		profiled := profileMaster(b, m, "biglog", 20)
 		build := waitFinished(b, m, "big", 1, 10*time.Hour)
+		profiled()
 		took := time.Since(start)
 		lat := probe.Stop()
 		peak := rss.Peak()
@@ -475,11 +479,18 @@ func BenchmarkHistory(b *testing.B) {
 	}
 }
 
+// startDelay is one build of probe: when it was forced and how long it
+// took to start.
+type startDelay struct {
+	at   time.Time
+	took time.Duration
+}
+
 // buildStarts forces builds of probe one after another, each after the
 // one before finished, n of them or (n = 0) until stop is closed, and
 // returns how long each took to start: from the force's answer to its
 // builds/N/new event on /ws.
-func buildStarts(b *testing.B, m *master, n int, stop <-chan struct{}) []time.Duration {
+func buildStarts(b *testing.B, m *master, n int, stop <-chan struct{}) []startDelay {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -506,31 +517,44 @@ func buildStarts(b *testing.B, m *master, n int, stop <-chan struct{}) []time.Du
 			}
 		}
 	}
-	var took []time.Duration
+	var out []startDelay
 	for {
 		m.forceHTTP(b, "probe")
 		t0 := time.Now()
 		next("/new")
-		took = append(took, time.Since(t0))
+		out = append(out, startDelay{t0, time.Since(t0)})
 		next("/finished")
-		if n > 0 && len(took) == n {
-			return took
+		if n > 0 && len(out) == n {
+			return out
 		}
 		select {
 		case <-stop:
-			return took
+			return out
 		default:
 		}
 	}
 }
 
+func delays(ss []startDelay, keep func(time.Time) bool) []time.Duration {
+	var out []time.Duration
+	for _, s := range ss {
+		if keep(s.at) {
+			out = append(out, s.took)
+		}
+	}
+	return out
+}
+
+var tookField = regexp.MustCompile(`took=(\S+)`)
+
 // BenchmarkHorizonExpiry: a master holding BM_BENCH_HISTORY_BUILDS
 // (default 100,000) finished builds from 1970 starts builds of "probe" one
 // after another: 20 before any horizon, then all along while a reconfig's
-// horizons (builds: 1d, interval 1s, batches of 100) let the janitor
-// expire every old build. It reports how long a build took to start (from
-// the force's answer to its event) before and during the expiry (p50,
-// max), and how long the expiry took.
+// horizons (builds: 1d, interval 1m, batches of 100) have the janitor
+// expire every old build a minute later. It reports how long a build took
+// to start (from the force's answer to its event) before and during the
+// expiry (p50, p99, max), and how long the expiry took (the janitor's
+// log).
 func BenchmarkHorizonExpiry(b *testing.B) {
 	builds := envInt("BM_BENCH_HISTORY_BUILDS", 100_000)
 	masterBin, workerBin := plainBinaries(b)
@@ -538,31 +562,45 @@ func BenchmarkHorizonExpiry(b *testing.B) {
 		m := seededMaster(b, builds, "")
 		m.start(masterBin)
 		startPlainWorker(b, workerBin, m, "w1", "pw1")
-		baseline := buildStarts(b, m, 20, nil)
+		baseline := delays(buildStarts(b, m, 20, nil), func(time.Time) bool { return true })
 
 		from := m.stderr.count()
-		m.writeConfig(historyConfig("horizons: {builds: 1d, interval: 1s}\n"))
+		m.writeConfig(historyConfig("horizons: {builds: 1d, interval: 1m}\n"))
 		if out, errOut, code := m.cli("reconfig"); code != 0 {
 			b.Fatalf("reconfig: %d %s%s", code, out, errOut)
 		}
-		expiring := time.Now()
 		stop := make(chan struct{})
-		var during []time.Duration
+		var probes []startDelay
 		var wg sync.WaitGroup
-		wg.Go(func() { during = buildStarts(b, m, 0, stop) })
-		for deadline := time.Now().Add(time.Hour); !slices.ContainsFunc(m.stderr.snapshot()[from:], func(l string) bool {
-			return strings.Contains(l, "janitor: history past the horizons removed")
-		}); time.Sleep(100 * time.Millisecond) {
+		wg.Go(func() { probes = buildStarts(b, m, 0, stop) })
+		var done string
+		for deadline := time.Now().Add(time.Hour); done == ""; time.Sleep(100 * time.Millisecond) {
+			for _, l := range m.stderr.snapshot()[from:] {
+				if strings.Contains(l, "janitor: history past the horizons removed") {
+					done = l
+				}
+			}
 			if time.Now().After(deadline) {
 				b.Fatal("the janitor did not end within an hour")
 			}
 		}
-		took := time.Since(expiring)
+		end := time.Now()
 		close(stop)
 		wg.Wait()
-		if n := m.total(b, "/api/v2/builds?limit=1"); n != len(baseline)+len(during) {
-			b.Fatalf("%d builds left, want the %d probes", n, len(baseline)+len(during))
+		sm := tookField.FindStringSubmatch(done)
+		if sm == nil {
+			b.Fatalf("the janitor's line: %s", done)
 		}
+		took, err := time.ParseDuration(strings.Trim(sm[1], `"`))
+		if err != nil {
+			b.Fatalf("the janitor's line: %s: %v", done, err)
+		}
+		// Left: the probes, and the newest build of each builder (its
+		// number is the next build's).
+		if n := m.total(b, "/api/v2/builds?limit=1"); n != len(baseline)+len(probes)+historyBuilders {
+			b.Fatalf("%d builds left, want the %d probes and %d", n, len(baseline)+len(probes), historyBuilders)
+		}
+		during := delays(probes, func(at time.Time) bool { return at.After(end.Add(-took)) })
 		b50, _, bmax := quantiles(baseline)
 		d50, d99, dmax := quantiles(during)
 		b.ReportMetric(ms(b50), "start-before-p50-ms")
@@ -571,7 +609,7 @@ func BenchmarkHorizonExpiry(b *testing.B) {
 		b.ReportMetric(ms(d99), "start-during-p99-ms")
 		b.ReportMetric(ms(dmax), "start-during-max-ms")
 		b.ReportMetric(took.Seconds(), "expiry-s")
-		b.Logf("expiry of %d builds took %v; %d builds started meanwhile; load %s", builds, took.Round(time.Second), len(during), loadAvg())
+		b.Logf("expiry of %d builds took %v; %d builds started meanwhile; load %s", builds, took.Round(time.Millisecond), len(during), loadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
 	}
