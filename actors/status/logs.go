@@ -224,8 +224,20 @@ func noteDamage(rt *service.Runtime, l *messages.Log, res logchunk.ReadResult) {
 	if len(res.Damage) == 0 || rt.System == nil || !l.Complete {
 		return
 	}
+	lost := res.Lost
+	// A damaged tail (a header, or a file that ends inside a chunk) loses
+	// every line from it on, also past the range read.
+	if d := res.Damage[len(res.Damage)-1]; d.Tail && d.Line < l.NumLines {
+		lost = nil
+		for _, r := range res.Lost {
+			if r.To = min(r.To, d.Line); r.Len() > 0 {
+				lost = append(lost, r)
+			}
+		}
+		lost = append(lost, logchunk.Range{From: d.Line, To: l.NumLines})
+	}
 	var add []*messages.LineRange
-	for _, r := range res.Lost {
+	for _, r := range lost {
 		if !coveredBy(r, l.Lost) {
 			add = append(add, &messages.LineRange{From: r.From, To: r.To})
 		}

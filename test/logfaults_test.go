@@ -3,6 +3,8 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,12 +48,12 @@ func (m *master) stepLogRow(step string) (row struct {
 	return row
 }
 
-// outLines is what a stdio log of step of build 1 of big holds, as
+// outLines is what the stdio log of step of build n of big holds, as
 // /contents serves it: the lines of stdout (o) without their prefix, and
 // the notes of lost lines; not the header lines (h) the worker adds.
-func (m *master) outLines(step string) []string {
+func (m *master) outLines(n int, step string) []string {
 	m.t.Helper()
-	_, body := m.wwwGet("/api/v2/builders/big/builds/1/steps/" + step + "/logs/stdio/contents")
+	_, body := m.wwwGet(fmt.Sprintf("/api/v2/builders/big/builds/%d/steps/%s/logs/stdio/contents", n, step))
 	var page struct{ Logchunks []struct{ Content string } }
 	if err := json.Unmarshal(body, &page); err != nil || len(page.Logchunks) != 1 {
 		m.t.Fatalf("contents of step %s: %v %.300s", step, err, body)
@@ -92,7 +94,7 @@ func TestMasterKilledDuringABigLog(t *testing.T) {
 	}
 
 	first := m.stepLogRow("first")
-	got := m.outLines("first")
+	got := m.outLines(1, "first")
 	if !first.Complete || len(first.Lost) != 0 || len(got) != 50000 {
 		t.Fatalf("the finished step's log after the kill: %+v, %d lines", first, len(got))
 	}
@@ -106,7 +108,7 @@ func TestMasterKilledDuringABigLog(t *testing.T) {
 	if !flood.Complete || flood.NumLines < 100000 {
 		t.Fatalf("the flooding step's log after the kill: %+v", flood)
 	}
-	lines := m.outLines("flood")
+	lines := m.outLines(1, "flood")
 	// The file's lines first: 1, 2, 3 … as seq printed them.
 	held := 0
 	for held < len(lines) && lines[held] == strconv.Itoa(held+1) {
@@ -124,4 +126,81 @@ func TestMasterKilledDuringABigLog(t *testing.T) {
 	default:
 		t.Fatalf("the flooding step's log: %d lines in order, then %d more starting %q; its row %+v", held, len(rest), rest[:min(3, len(rest))], flood)
 	}
+}
+
+// logOf returns the id of the stdio log of step of build n of big.
+func (m *master) logOf(n int, step string) uint64 {
+	m.t.Helper()
+	_, body := m.wwwGet(fmt.Sprintf("/api/v2/builders/big/builds/%d/steps/%s/logs/stdio", n, step))
+	var page struct{ Logs []struct{ Logid uint64 } }
+	if err := json.Unmarshal(body, &page); err != nil || len(page.Logs) != 1 {
+		m.t.Fatalf("log of %s in build %d: %v %s", step, n, err, body)
+	}
+	return page.Logs[0].Logid
+}
+
+// logFile is the file of log logid (internal/logchunk's layout).
+func (m *master) logFile(logid uint64) string {
+	return filepath.Join(m.dir, "data", "logs", strconv.FormatUint(logid>>24, 16), fmt.Sprintf("%03x", (logid>>12)&0xfff), fmt.Sprintf("%d.log", logid))
+}
+
+// TestDamagedLogFiles: the files of two finished logs are damaged on disk,
+// one with a byte flipped in its middle, one cut inside its last chunk. Reading them serves
+// every line they still hold, in place, and a note for the others, which
+// the log's row then marks lost; a restarted master starts and serves them
+// the same.
+func TestDamagedLogFiles(t *testing.T) {
+	t.Parallel()
+	m := newMaster(t, strings.Replace(floodConfig, "seq 1 100000000", "true", 1))
+	m.start(binary)
+	startWorker(t, m, "w1", "pw1")
+	for n := 1; n <= 2; n++ {
+		m.force("big")
+		m.waitBuild("big", n)
+	}
+	flipped, cut := m.logOf(1, "first"), m.logOf(2, "first")
+	data, err := os.ReadFile(m.logFile(flipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(m.logFile(flipped), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(m.logFile(cut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(m.logFile(cut), fi.Size()-100); err != nil { // inside its last chunk
+		t.Fatal(err)
+	}
+
+	// served: the lines 1, 2, 3 … the file still holds, in place, and one
+	// note or more for the others; the row marks them lost.
+	served := func(build int, logid uint64) {
+		t.Helper()
+		prev, held, notes, afterNote := 0, 0, 0, false
+		for _, l := range m.outLines(build, "first") {
+			if lostNoteLine.MatchString(l) {
+				notes, afterNote = notes+1, true
+				continue
+			}
+			n, err := strconv.Atoi(l)
+			if err != nil || (afterNote && n <= prev) || (!afterNote && n != prev+1) {
+				t.Fatalf("build %d: line %q after %d", build, l, prev)
+			}
+			prev, held, afterNote = n, held+1, false
+		}
+		if notes == 0 || held == 0 {
+			t.Fatalf("build %d: %d lines held, %d notes of lost lines", build, held, notes)
+		}
+		m.waitAPI(fmt.Sprintf("/api/v2/logs/%d", logid), `"lost":[{"from":`)
+	}
+	served(1, flipped)
+	served(2, cut)
+	m.signal(syscall.SIGTERM)
+	m.wait()
+	m.start(binary)
+	served(1, flipped)
+	served(2, cut)
 }
