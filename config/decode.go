@@ -404,11 +404,11 @@ func (d *decoder) enum(s string, fd protoreflect.FieldDescriptor, pn *posNode) (
 	return protoreflect.Value{}, false
 }
 
-// duration decodes s as a Duration (time.ParseDuration), not negative.
+// duration decodes s as a Duration (parseDuration), not negative.
 func (d *decoder) duration(s string, fd protoreflect.FieldDescriptor, pn *posNode) (protoreflect.Value, bool) {
-	dur, err := time.ParseDuration(s)
+	dur, err := parseDuration(s)
 	if err != nil {
-		return d.mismatch(pn, fd, "a duration such as 30s, 1m30s or 1h", s)
+		return d.mismatch(pn, fd, durationExpected, s)
 	}
 	if dur < 0 {
 		d.errorf(pn, "duration %s is negative", s)
@@ -418,6 +418,31 @@ func (d *decoder) duration(s string, fd protoreflect.FieldDescriptor, pn *posNod
 }
 
 const durationName = "google.protobuf.Duration"
+
+// durationExpected is what an error says a duration looks like.
+const durationExpected = "a duration such as 30s, 1m30s, 1h or 30d"
+
+// parseDuration is time.ParseDuration that also takes a number of days
+// first, as horizons are written: "30d", "1d12h".
+func parseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseUint(days, 10, 16)
+	if err != nil || days[0] == '+' {
+		return 0, fmt.Errorf("time: invalid duration %q", s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest == "" {
+		return d, nil
+	}
+	r, err := time.ParseDuration(rest)
+	if err != nil || r < 0 {
+		return 0, fmt.Errorf("time: invalid duration %q", s)
+	}
+	return d + r, nil
+}
 
 // isMessage reports whether fd (or its list elements) is a message decoded
 // from a mapping; a Duration is decoded from a scalar.
@@ -530,7 +555,7 @@ func wantScalar(fd protoreflect.FieldDescriptor) string {
 	case protoreflect.EnumKind:
 		return "one of " + strings.Join(enumNames(fd.Enum()), ", ")
 	case protoreflect.MessageKind:
-		return "a duration such as 30s, 1m30s or 1h"
+		return durationExpected
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		return "a number"
 	default:

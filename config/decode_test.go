@@ -80,7 +80,7 @@ supervision: {max_restarts: "3"}
 `, []want{{"supervision.max_restarts", 1, `got "3"`}}},
 		{"bad duration", `
 metrics: {log_interval: 60}
-`, []want{{"metrics.log_interval", 1, `expected a duration such as 30s, 1m30s or 1h, got "60"`}}},
+`, []want{{"metrics.log_interval", 1, `expected a duration such as 30s, 1m30s, 1h or 30d, got "60"`}}},
 		{"bad duration unit", `
 supervision:
   within: 5 minutes
@@ -90,7 +90,7 @@ workers: [{name: w, missing_timeout: -1m}]
 `, []want{{"workers[0].missing_timeout", 1, `duration -1m is negative`}}},
 		{"duration as a mapping", `
 metrics: {log_interval: {seconds: 5}}
-`, []want{{"metrics.log_interval", 1, `expected a duration such as 30s, 1m30s or 1h, got a mapping`}}},
+`, []want{{"metrics.log_interval", 1, `expected a duration such as 30s, 1m30s, 1h or 30d, got a mapping`}}},
 		{"unknown enum with suggestion", `
 schedulers: [{type: singlebranch}]
 `, []want{{"schedulers[0].type", 1, `unknown type "singlebranch"; allowed: force, single_branch, any_branch, periodic, nightly, triggerable, dependent (did you mean "single_branch"?)`}}},
@@ -337,6 +337,22 @@ func TestPaths(t *testing.T) {
 	} {
 		if got := under(tt.path, tt.prefix); got != tt.want {
 			t.Errorf("under(%q, %q) = %v", tt.path, tt.prefix, got)
+		}
+	}
+}
+
+// Durations take Go's units and a number of days first.
+func TestParseDuration(t *testing.T) {
+	for s, want := range map[string]time.Duration{
+		"90s": 90 * time.Second, "1h30m": 90 * time.Minute, "30d": 30 * 24 * time.Hour, "1d12h": 36 * time.Hour, "0d": 0,
+	} {
+		if got, err := parseDuration(s); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"d", "1d-1h", "+1d", "-1d", "1dx", "1.5d", "70000d", "1d1d", ""} {
+		if got, err := parseDuration(s); err == nil {
+			t.Errorf("parseDuration(%q) = %v, want an error", s, got)
 		}
 	}
 }

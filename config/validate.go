@@ -52,6 +52,8 @@ import (
 //     bz2.
 //   - A change source sets one kind: git_poller with repo_url, change_hook
 //     with dialect base or github.
+//   - horizons: logs and builds at least 1h, interval at least 1m,
+//     builds_per_builder and changes not negative, batch 0…1000.
 //   - Cache sizes are at least 1, and so are http's sizes when set;
 //     max_builds and max_restarts are not negative; a worker's
 //     keepalive_interval is at least 1s; supervision.within and http's
@@ -100,6 +102,7 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 		}
 	}
 	v.http(cfg.GetHttp())
+	v.horizons(cfg.GetHorizons())
 	v.secretsAndWww(cfg)
 	if r := cfg.GetSupervision().GetMaxRestarts(); r < 0 {
 		v.errorf("supervision.max_restarts", "max_restarts is %d; it must not be negative", r)
@@ -203,6 +206,33 @@ func (v *validator) http(h *messages.HttpConfig) {
 	} {
 		if t.d != nil && t.d.AsDuration() <= 0 {
 			v.errorf("http."+t.key, "%s must be positive: every connection is bounded", t.key)
+		}
+	}
+}
+
+// MaxJanitorBatch bounds horizons.batch: one write of the janitor removes
+// at most ten times as many rows of a kind, within a command's 10,000 ids.
+const MaxJanitorBatch = 1000
+
+func (v *validator) horizons(h *messages.HorizonsConfig) {
+	if n := h.GetBuildsPerBuilder(); n < 0 {
+		v.errorf("horizons.builds_per_builder", "builds_per_builder is %d; it must not be negative (0 keeps every build)", n)
+	}
+	if n := h.GetChanges(); n < 0 {
+		v.errorf("horizons.changes", "changes is %d; it must not be negative (0 keeps every change)", n)
+	}
+	if n := h.GetBatch(); n < 0 || n > MaxJanitorBatch {
+		v.errorf("horizons.batch", "batch is %d; it must be 1…%d (0 means the default, 100)", n, MaxJanitorBatch)
+	}
+	if i := h.GetInterval(); i != nil && i.AsDuration() < time.Minute {
+		v.errorf("horizons.interval", "interval is %s; it must be at least 1m", i.AsDuration())
+	}
+	for _, d := range []struct {
+		key string
+		d   *durationpb.Duration
+	}{{"logs", h.GetLogs()}, {"builds", h.GetBuilds()}} {
+		if d.d != nil && d.d.AsDuration() < time.Hour {
+			v.errorf("horizons."+d.key, "%s is %s; a horizon is at least 1h (leave it out to keep everything)", d.key, d.d.AsDuration())
 		}
 	}
 }

@@ -390,6 +390,31 @@ change_sources:
   - {name: d, change_hook: {dialect: github, secret: x}}
 `, nil},
 
+		// Horizons.
+		{"horizons", `
+horizons: {logs: 30d, builds: 1d12h, builds_per_builder: 10, changes: 5, interval: 1h, batch: 1000}
+`, nil},
+		{"bad horizons", `
+horizons:
+  logs: 30m
+  builds: 0s
+  builds_per_builder: -1
+  changes: -2
+  interval: 10s
+  batch: 1001
+`, []want{
+			{"horizons.logs", 2, `logs is 30m0s; a horizon is at least 1h (leave it out to keep everything)`},
+			{"horizons.builds", 3, `builds is 0s; a horizon is at least 1h (leave it out to keep everything)`},
+			{"horizons.builds_per_builder", 4, `builds_per_builder is -1; it must not be negative (0 keeps every build)`},
+			{"horizons.changes", 5, `changes is -2; it must not be negative (0 keeps every change)`},
+			{"horizons.interval", 6, `interval is 10s; it must be at least 1m`},
+			{"horizons.batch", 7, `batch is 1001; it must be 1…1000 (0 means the default, 100)`},
+		}},
+		{"days are durations", `
+horizons: {logs: 1d}
+supervision: {within: 2d}
+`, nil},
+
 		// Numbers.
 		{"cache smaller than 1", `
 caches:

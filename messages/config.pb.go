@@ -563,7 +563,10 @@ type MasterConfig struct {
 	Secrets []*SecretProviderConfig `protobuf:"bytes,16,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	// The web interface's authentication and authorization (Buildbot's
 	// c['www']['auth'] and c['www']['authz']).
-	Www           *WwwConfig `protobuf:"bytes,17,opt,name=www,proto3" json:"www,omitempty"`
+	Www *WwwConfig `protobuf:"bytes,17,opt,name=www,proto3" json:"www,omitempty"`
+	// How long history is kept (Buildbot's logHorizon, buildHorizon and
+	// changeHorizon); unset keeps everything.
+	Horizons      *HorizonsConfig `protobuf:"bytes,21,opt,name=horizons,proto3" json:"horizons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -720,6 +723,13 @@ func (x *MasterConfig) GetSecrets() []*SecretProviderConfig {
 func (x *MasterConfig) GetWww() *WwwConfig {
 	if x != nil {
 		return x.Www
+	}
+	return nil
+}
+
+func (x *MasterConfig) GetHorizons() *HorizonsConfig {
+	if x != nil {
+		return x.Horizons
 	}
 	return nil
 }
@@ -1657,6 +1667,105 @@ func (x *AllowRuleConfig) GetDefaultDeny() bool {
 	return false
 }
 
+// HorizonsConfig says what history the janitor (master/db/janitor) removes,
+// from the state and from the disk, every interval and on `buildmaster
+// cleanupdb`. Running builds, and the newest build and change, are never
+// removed (ids are never given twice). Unset or 0 fields keep everything.
+type HorizonsConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The contents of logs of steps that started longer ago are removed
+	// (Buildbot's logHorizon); the logs stay listed, with type d.
+	Logs *durationpb.Duration `protobuf:"bytes,1,opt,name=logs,proto3" json:"logs,omitempty"`
+	// Builds that finished longer ago are removed with their steps and logs,
+	// and the build requests and buildsets that have no build left.
+	Builds *durationpb.Duration `protobuf:"bytes,2,opt,name=builds,proto3" json:"builds,omitempty"`
+	// Of each builder's finished builds only the newest this many are kept
+	// (removed as with builds).
+	BuildsPerBuilder int32 `protobuf:"varint,3,opt,name=builds_per_builder,json=buildsPerBuilder,proto3" json:"builds_per_builder,omitempty"`
+	// Only the newest this many changes are kept (Buildbot's changeHorizon),
+	// and the sourcestamps that no change or buildset names any more go too.
+	Changes int32 `protobuf:"varint,4,opt,name=changes,proto3" json:"changes,omitempty"`
+	// How often the janitor runs. Default 1h.
+	Interval *durationpb.Duration `protobuf:"bytes,5,opt,name=interval,proto3" json:"interval,omitempty"`
+	// How many builds (or changes, or logs) one write removes, so that no
+	// write holds up builds for long. Default 100.
+	Batch         int32 `protobuf:"varint,6,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HorizonsConfig) Reset() {
+	*x = HorizonsConfig{}
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HorizonsConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HorizonsConfig) ProtoMessage() {}
+
+func (x *HorizonsConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HorizonsConfig.ProtoReflect.Descriptor instead.
+func (*HorizonsConfig) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *HorizonsConfig) GetLogs() *durationpb.Duration {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
+func (x *HorizonsConfig) GetBuilds() *durationpb.Duration {
+	if x != nil {
+		return x.Builds
+	}
+	return nil
+}
+
+func (x *HorizonsConfig) GetBuildsPerBuilder() int32 {
+	if x != nil {
+		return x.BuildsPerBuilder
+	}
+	return 0
+}
+
+func (x *HorizonsConfig) GetChanges() int32 {
+	if x != nil {
+		return x.Changes
+	}
+	return 0
+}
+
+func (x *HorizonsConfig) GetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
+func (x *HorizonsConfig) GetBatch() int32 {
+	if x != nil {
+		return x.Batch
+	}
+	return 0
+}
+
 // LockConfig is a lock builds may take.
 type LockConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1671,7 +1780,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1792,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1805,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LockConfig) GetName() string {
@@ -1731,7 +1840,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1852,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1865,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LockAccess) GetName() string {
@@ -1798,7 +1907,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1919,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1932,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -1879,7 +1988,7 @@ type TLSConfig struct {
 
 func (x *TLSConfig) Reset() {
 	*x = TLSConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2000,7 @@ func (x *TLSConfig) String() string {
 func (*TLSConfig) ProtoMessage() {}
 
 func (x *TLSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2013,7 @@ func (x *TLSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
 func (*TLSConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TLSConfig) GetCertFile() string {
@@ -1951,7 +2060,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2072,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2085,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -2052,7 +2161,7 @@ type WorkerConfig struct {
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2173,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2186,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -2159,7 +2268,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2280,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2293,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -2295,7 +2404,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2416,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2429,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepConfig) GetName() string {
@@ -2556,7 +2665,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +2677,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +2690,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -2646,7 +2755,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2658,7 +2767,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2671,7 +2780,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -2706,7 +2815,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2718,7 +2827,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2731,7 +2840,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -2759,7 +2868,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2771,7 +2880,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2784,7 +2893,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -2826,7 +2935,7 @@ type FileUploadStep struct {
 
 func (x *FileUploadStep) Reset() {
 	*x = FileUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2838,7 +2947,7 @@ func (x *FileUploadStep) String() string {
 func (*FileUploadStep) ProtoMessage() {}
 
 func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2851,7 +2960,7 @@ func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
 func (*FileUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FileUploadStep) GetWorkersrc() string {
@@ -2921,7 +3030,7 @@ type DirectoryUploadStep struct {
 
 func (x *DirectoryUploadStep) Reset() {
 	*x = DirectoryUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2933,7 +3042,7 @@ func (x *DirectoryUploadStep) String() string {
 func (*DirectoryUploadStep) ProtoMessage() {}
 
 func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2946,7 +3055,7 @@ func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
 func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DirectoryUploadStep) GetWorkersrc() string {
@@ -3010,7 +3119,7 @@ type FileDownloadStep struct {
 
 func (x *FileDownloadStep) Reset() {
 	*x = FileDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3022,7 +3131,7 @@ func (x *FileDownloadStep) String() string {
 func (*FileDownloadStep) ProtoMessage() {}
 
 func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3035,7 +3144,7 @@ func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
 func (*FileDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FileDownloadStep) GetMastersrc() string {
@@ -3096,7 +3205,7 @@ type StringDownloadStep struct {
 
 func (x *StringDownloadStep) Reset() {
 	*x = StringDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3108,7 +3217,7 @@ func (x *StringDownloadStep) String() string {
 func (*StringDownloadStep) ProtoMessage() {}
 
 func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3121,7 +3230,7 @@ func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
 func (*StringDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StringDownloadStep) GetS() string {
@@ -3177,7 +3286,7 @@ type MakeDirectoryStep struct {
 
 func (x *MakeDirectoryStep) Reset() {
 	*x = MakeDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3189,7 +3298,7 @@ func (x *MakeDirectoryStep) String() string {
 func (*MakeDirectoryStep) ProtoMessage() {}
 
 func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3202,7 +3311,7 @@ func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
 func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MakeDirectoryStep) GetDir() string {
@@ -3223,7 +3332,7 @@ type RemoveDirectoryStep struct {
 
 func (x *RemoveDirectoryStep) Reset() {
 	*x = RemoveDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3235,7 +3344,7 @@ func (x *RemoveDirectoryStep) String() string {
 func (*RemoveDirectoryStep) ProtoMessage() {}
 
 func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3248,7 +3357,7 @@ func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
 func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RemoveDirectoryStep) GetDir() string {
@@ -3290,7 +3399,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3302,7 +3411,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3315,7 +3424,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -3423,7 +3532,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +3544,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +3557,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -3536,7 +3645,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3548,7 +3657,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3561,7 +3670,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -3626,7 +3735,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3638,7 +3747,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3651,7 +3760,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -3695,7 +3804,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3707,7 +3816,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3720,7 +3829,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -3748,7 +3857,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3760,7 +3869,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3773,7 +3882,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -3798,7 +3907,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3810,7 +3919,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3823,7 +3932,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -3851,7 +3960,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3863,7 +3972,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3876,7 +3985,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -3890,7 +3999,7 @@ var File_buildmaster_v1_config_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\x8a\t\n" +
+	"\x1bbuildmaster/v1/config.proto\x12\x0ebuildmaster.v1\x1a\x1cbuildmaster/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\"\xc6\t\n" +
 	"\fMasterConfig\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x124\n" +
 	"\x06listen\x18\x02 \x01(\v2\x1c.buildmaster.v1.ListenConfigR\x06listen\x126\n" +
@@ -3915,7 +4024,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"properties\x12<\n" +
 	"\treporters\x18\x0f \x03(\v2\x1e.buildmaster.v1.ReporterConfigR\treporters\x12>\n" +
 	"\asecrets\x18\x10 \x03(\v2$.buildmaster.v1.SecretProviderConfigR\asecrets\x12+\n" +
-	"\x03www\x18\x11 \x01(\v2\x19.buildmaster.v1.WwwConfigR\x03www\x1a9\n" +
+	"\x03www\x18\x11 \x01(\v2\x19.buildmaster.v1.WwwConfigR\x03www\x12:\n" +
+	"\bhorizons\x18\x15 \x01(\v2\x1e.buildmaster.v1.HorizonsConfigR\bhorizons\x1a9\n" +
 	"\vCachesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a=\n" +
@@ -4011,7 +4121,14 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\aproject\x18\x05 \x01(\tR\aproject\x12\x1c\n" +
 	"\tscheduler\x18\x06 \x01(\tR\tscheduler\x12&\n" +
 	"\fdefault_deny\x18\a \x01(\bH\x00R\vdefaultDeny\x88\x01\x01B\x0f\n" +
-	"\r_default_deny\"~\n" +
+	"\r_default_deny\"\x87\x02\n" +
+	"\x0eHorizonsConfig\x12-\n" +
+	"\x04logs\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x04logs\x121\n" +
+	"\x06builds\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06builds\x12,\n" +
+	"\x12builds_per_builder\x18\x03 \x01(\x05R\x10buildsPerBuilder\x12\x18\n" +
+	"\achanges\x18\x04 \x01(\x05R\achanges\x125\n" +
+	"\binterval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12\x14\n" +
+	"\x05batch\x18\x06 \x01(\x05R\x05batch\"~\n" +
 	"\n" +
 	"LockConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -4311,7 +4428,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
 	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
@@ -4331,119 +4448,124 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(*AuthzConfig)(nil),          // 15: buildmaster.v1.AuthzConfig
 	(*RoleMatcherConfig)(nil),    // 16: buildmaster.v1.RoleMatcherConfig
 	(*AllowRuleConfig)(nil),      // 17: buildmaster.v1.AllowRuleConfig
-	(*LockConfig)(nil),           // 18: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),           // 19: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),         // 20: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),            // 21: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),           // 22: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),         // 23: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),        // 24: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),           // 25: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),            // 26: buildmaster.v1.ShellStep
-	(*GitStep)(nil),              // 27: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),      // 28: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),          // 29: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),       // 30: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil),  // 31: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),     // 32: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),   // 33: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),    // 34: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil),  // 35: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),      // 36: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),   // 37: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),   // 38: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),      // 39: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),     // 40: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),          // 41: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),    // 42: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),        // 43: buildmaster.v1.MetricsConfig
-	nil,                          // 44: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                          // 45: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                          // 46: buildmaster.v1.ReporterConfig.HeadersEntry
-	nil,                          // 47: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                          // 48: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                          // 49: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                          // 50: buildmaster.v1.ShellStep.EnvEntry
-	nil,                          // 51: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                          // 52: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil),  // 53: google.protobuf.Duration
+	(*HorizonsConfig)(nil),       // 18: buildmaster.v1.HorizonsConfig
+	(*LockConfig)(nil),           // 19: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),           // 20: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),         // 21: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),            // 22: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),           // 23: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 24: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 25: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 26: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 27: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 28: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 29: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 30: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),       // 31: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil),  // 32: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),     // 33: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),   // 34: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),    // 35: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil),  // 36: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),      // 37: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 38: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 39: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 40: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 41: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 42: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 43: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 44: buildmaster.v1.MetricsConfig
+	nil,                          // 45: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 46: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 47: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                          // 48: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 49: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 50: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 51: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 52: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 53: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 54: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	20, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	23, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	24, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	36, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	38, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	44, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	41, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	42, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	43, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	18, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	22, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	45, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	21, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	24, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	25, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	37, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	39, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	45, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	42, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	43, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	44, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	19, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	23, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	46, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
 	9,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
 	10, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
 	11, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
-	46, // 15: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
-	53, // 16: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
-	53, // 17: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
-	53, // 18: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
-	53, // 19: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
-	0,  // 20: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
-	12, // 21: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
-	15, // 22: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
-	1,  // 23: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
-	13, // 24: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
-	14, // 25: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
-	53, // 26: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
-	16, // 27: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
-	17, // 28: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
-	2,  // 29: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
-	3,  // 30: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
-	4,  // 31: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	5,  // 32: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	21, // 33: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	53, // 34: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	53, // 35: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	53, // 36: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	53, // 37: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	47, // 38: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	53, // 39: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	53, // 40: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	25, // 41: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	48, // 42: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	49, // 43: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	19, // 44: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	26, // 45: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	27, // 46: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	28, // 47: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	29, // 48: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	30, // 49: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	31, // 50: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	32, // 51: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	33, // 52: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	34, // 53: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	35, // 54: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	50, // 55: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	53, // 56: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	53, // 57: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	51, // 58: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	7,  // 59: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	53, // 60: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	53, // 61: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	52, // 62: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	37, // 63: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	39, // 64: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	40, // 65: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	53, // 66: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	53, // 67: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	53, // 68: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	6,  // 69: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	70, // [70:70] is the sub-list for method output_type
-	70, // [70:70] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	18, // 15: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
+	47, // 16: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	54, // 17: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	54, // 18: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	54, // 19: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	54, // 20: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 21: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
+	12, // 22: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
+	15, // 23: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
+	1,  // 24: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
+	13, // 25: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
+	14, // 26: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
+	54, // 27: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	16, // 28: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
+	17, // 29: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
+	2,  // 30: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
+	3,  // 31: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
+	54, // 32: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
+	54, // 33: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
+	54, // 34: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
+	4,  // 35: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	5,  // 36: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	22, // 37: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	54, // 38: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	54, // 39: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	54, // 40: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	54, // 41: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	48, // 42: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	54, // 43: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	54, // 44: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	26, // 45: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	49, // 46: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	50, // 47: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	20, // 48: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	27, // 49: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	28, // 50: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	29, // 51: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	30, // 52: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	31, // 53: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	32, // 54: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	33, // 55: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	34, // 56: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	35, // 57: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	36, // 58: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	51, // 59: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	54, // 60: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	54, // 61: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	52, // 62: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 63: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	54, // 64: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	54, // 65: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	53, // 66: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	38, // 67: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	40, // 68: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	41, // 69: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	54, // 70: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	54, // 71: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	54, // 72: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 73: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	74, // [74:74] is the sub-list for method output_type
+	74, // [74:74] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -4455,10 +4577,10 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[11].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
@@ -4470,22 +4592,22 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_MakeDirectory)(nil),
 		(*StepConfig_RemoveDirectory)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[30].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[31].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[34].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

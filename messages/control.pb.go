@@ -1694,6 +1694,201 @@ func (x *WorkerControlResponse) GetPaused() bool {
 	return false
 }
 
+// CleanupRequest runs the janitor now (Buildbot's `buildbot cleanupdb`):
+// what the horizons let go is removed, files of logs no row names are
+// removed, and the state is compacted (a snapshot, then the raft log
+// before it is dropped). It is addressed to the actor `master/db/janitor`.
+type CleanupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CleanupRequest) Reset() {
+	*x = CleanupRequest{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanupRequest) ProtoMessage() {}
+
+func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanupRequest.ProtoReflect.Descriptor instead.
+func (*CleanupRequest) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CleanupRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// CleanupResponse says what a CleanupRequest removed.
+type CleanupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Builds        int64                  `protobuf:"varint,1,opt,name=builds,proto3" json:"builds,omitempty"`
+	Buildrequests int64                  `protobuf:"varint,2,opt,name=buildrequests,proto3" json:"buildrequests,omitempty"`
+	Buildsets     int64                  `protobuf:"varint,3,opt,name=buildsets,proto3" json:"buildsets,omitempty"`
+	Changes       int64                  `protobuf:"varint,4,opt,name=changes,proto3" json:"changes,omitempty"`
+	Sourcestamps  int64                  `protobuf:"varint,5,opt,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
+	// Logs whose contents (files) were removed, with their builds or alone.
+	Logs int64 `protobuf:"varint,6,opt,name=logs,proto3" json:"logs,omitempty"`
+	// Files no log names any more (left by a crash mid-way), removed.
+	OrphanFiles int64 `protobuf:"varint,7,opt,name=orphan_files,json=orphanFiles,proto3" json:"orphan_files,omitempty"`
+	// Bytes of log files removed.
+	LogBytes int64 `protobuf:"varint,8,opt,name=log_bytes,json=logBytes,proto3" json:"log_bytes,omitempty"`
+	// The raft log's size on disk before and after compaction, in bytes
+	// (its segment files are allocated whole: a small log keeps one), and
+	// the entries it held.
+	RaftLogBytesBefore   int64                `protobuf:"varint,9,opt,name=raft_log_bytes_before,json=raftLogBytesBefore,proto3" json:"raft_log_bytes_before,omitempty"`
+	RaftLogBytesAfter    int64                `protobuf:"varint,10,opt,name=raft_log_bytes_after,json=raftLogBytesAfter,proto3" json:"raft_log_bytes_after,omitempty"`
+	Took                 *durationpb.Duration `protobuf:"bytes,11,opt,name=took,proto3" json:"took,omitempty"`
+	RaftLogEntriesBefore int64                `protobuf:"varint,12,opt,name=raft_log_entries_before,json=raftLogEntriesBefore,proto3" json:"raft_log_entries_before,omitempty"`
+	RaftLogEntriesAfter  int64                `protobuf:"varint,13,opt,name=raft_log_entries_after,json=raftLogEntriesAfter,proto3" json:"raft_log_entries_after,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *CleanupResponse) Reset() {
+	*x = CleanupResponse{}
+	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CleanupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CleanupResponse) ProtoMessage() {}
+
+func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CleanupResponse.ProtoReflect.Descriptor instead.
+func (*CleanupResponse) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CleanupResponse) GetBuilds() int64 {
+	if x != nil {
+		return x.Builds
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetBuildrequests() int64 {
+	if x != nil {
+		return x.Buildrequests
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetBuildsets() int64 {
+	if x != nil {
+		return x.Buildsets
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetChanges() int64 {
+	if x != nil {
+		return x.Changes
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetSourcestamps() int64 {
+	if x != nil {
+		return x.Sourcestamps
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetLogs() int64 {
+	if x != nil {
+		return x.Logs
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetOrphanFiles() int64 {
+	if x != nil {
+		return x.OrphanFiles
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetLogBytes() int64 {
+	if x != nil {
+		return x.LogBytes
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetRaftLogBytesBefore() int64 {
+	if x != nil {
+		return x.RaftLogBytesBefore
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetRaftLogBytesAfter() int64 {
+	if x != nil {
+		return x.RaftLogBytesAfter
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetTook() *durationpb.Duration {
+	if x != nil {
+		return x.Took
+	}
+	return nil
+}
+
+func (x *CleanupResponse) GetRaftLogEntriesBefore() int64 {
+	if x != nil {
+		return x.RaftLogEntriesBefore
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetRaftLogEntriesAfter() int64 {
+	if x != nil {
+		return x.RaftLogEntriesAfter
+	}
+	return 0
+}
+
 // RebuildRequest submits a finished or running build's buildset again for
 // its builder, with the same sourcestamps and properties (Buildbot's
 // rebuild). It is addressed to the actor `master/scheduler_manager`.
@@ -1711,7 +1906,7 @@ type RebuildRequest struct {
 
 func (x *RebuildRequest) Reset() {
 	*x = RebuildRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1918,7 @@ func (x *RebuildRequest) String() string {
 func (*RebuildRequest) ProtoMessage() {}
 
 func (x *RebuildRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1931,7 @@ func (x *RebuildRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildRequest.ProtoReflect.Descriptor instead.
 func (*RebuildRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RebuildRequest) GetToken() string {
@@ -1785,7 +1980,7 @@ type RebuildResponse struct {
 
 func (x *RebuildResponse) Reset() {
 	*x = RebuildResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1992,7 @@ func (x *RebuildResponse) String() string {
 func (*RebuildResponse) ProtoMessage() {}
 
 func (x *RebuildResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +2005,7 @@ func (x *RebuildResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildResponse.ProtoReflect.Descriptor instead.
 func (*RebuildResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RebuildResponse) GetBuildsetid() uint64 {
@@ -1842,7 +2037,7 @@ type CancelBuildRequestRequest struct {
 
 func (x *CancelBuildRequestRequest) Reset() {
 	*x = CancelBuildRequestRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +2049,7 @@ func (x *CancelBuildRequestRequest) String() string {
 func (*CancelBuildRequestRequest) ProtoMessage() {}
 
 func (x *CancelBuildRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +2062,7 @@ func (x *CancelBuildRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelBuildRequestRequest.ProtoReflect.Descriptor instead.
 func (*CancelBuildRequestRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CancelBuildRequestRequest) GetToken() string {
@@ -1903,7 +2098,7 @@ type CancelBuildRequestResponse struct {
 
 func (x *CancelBuildRequestResponse) Reset() {
 	*x = CancelBuildRequestResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2110,7 @@ func (x *CancelBuildRequestResponse) String() string {
 func (*CancelBuildRequestResponse) ProtoMessage() {}
 
 func (x *CancelBuildRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2123,7 @@ func (x *CancelBuildRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelBuildRequestResponse.ProtoReflect.Descriptor instead.
 func (*CancelBuildRequestResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CancelBuildRequestResponse) GetBrid() uint64 {
@@ -1958,7 +2153,7 @@ type EnableSchedulerRequest struct {
 
 func (x *EnableSchedulerRequest) Reset() {
 	*x = EnableSchedulerRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2165,7 @@ func (x *EnableSchedulerRequest) String() string {
 func (*EnableSchedulerRequest) ProtoMessage() {}
 
 func (x *EnableSchedulerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2178,7 @@ func (x *EnableSchedulerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableSchedulerRequest.ProtoReflect.Descriptor instead.
 func (*EnableSchedulerRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EnableSchedulerRequest) GetToken() string {
@@ -2017,7 +2212,7 @@ type EnableSchedulerResponse struct {
 
 func (x *EnableSchedulerResponse) Reset() {
 	*x = EnableSchedulerResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2224,7 @@ func (x *EnableSchedulerResponse) String() string {
 func (*EnableSchedulerResponse) ProtoMessage() {}
 
 func (x *EnableSchedulerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2237,7 @@ func (x *EnableSchedulerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableSchedulerResponse.ProtoReflect.Descriptor instead.
 func (*EnableSchedulerResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EnableSchedulerResponse) GetEnabled() bool {
@@ -2063,7 +2258,7 @@ type UserAttrs struct {
 
 func (x *UserAttrs) Reset() {
 	*x = UserAttrs{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2270,7 @@ func (x *UserAttrs) String() string {
 func (*UserAttrs) ProtoMessage() {}
 
 func (x *UserAttrs) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2283,7 @@ func (x *UserAttrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserAttrs.ProtoReflect.Descriptor instead.
 func (*UserAttrs) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UserAttrs) GetAttrs() map[string]string {
@@ -2115,7 +2310,7 @@ type UserRequest struct {
 
 func (x *UserRequest) Reset() {
 	*x = UserRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2322,7 @@ func (x *UserRequest) String() string {
 func (*UserRequest) ProtoMessage() {}
 
 func (x *UserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2335,7 @@ func (x *UserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRequest.ProtoReflect.Descriptor instead.
 func (*UserRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UserRequest) GetToken() string {
@@ -2197,7 +2392,7 @@ type UserResponse struct {
 
 func (x *UserResponse) Reset() {
 	*x = UserResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2404,7 @@ func (x *UserResponse) String() string {
 func (*UserResponse) ProtoMessage() {}
 
 func (x *UserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2417,7 @@ func (x *UserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserResponse.ProtoReflect.Descriptor instead.
 func (*UserResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UserResponse) GetText() string {
@@ -2252,7 +2447,7 @@ type UserView struct {
 
 func (x *UserView) Reset() {
 	*x = UserView{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2459,7 @@ func (x *UserView) String() string {
 func (*UserView) ProtoMessage() {}
 
 func (x *UserView) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2472,7 @@ func (x *UserView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserView.ProtoReflect.Descriptor instead.
 func (*UserView) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UserView) GetUid() uint64 {
@@ -2323,7 +2518,7 @@ type ApiTokenRequest struct {
 
 func (x *ApiTokenRequest) Reset() {
 	*x = ApiTokenRequest{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2530,7 @@ func (x *ApiTokenRequest) String() string {
 func (*ApiTokenRequest) ProtoMessage() {}
 
 func (x *ApiTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2543,7 @@ func (x *ApiTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiTokenRequest.ProtoReflect.Descriptor instead.
 func (*ApiTokenRequest) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ApiTokenRequest) GetToken() string {
@@ -2398,7 +2593,7 @@ type ApiTokenResponse struct {
 
 func (x *ApiTokenResponse) Reset() {
 	*x = ApiTokenResponse{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2410,7 +2605,7 @@ func (x *ApiTokenResponse) String() string {
 func (*ApiTokenResponse) ProtoMessage() {}
 
 func (x *ApiTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2423,7 +2618,7 @@ func (x *ApiTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiTokenResponse.ProtoReflect.Descriptor instead.
 func (*ApiTokenResponse) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ApiTokenResponse) GetSecret() string {
@@ -2452,7 +2647,7 @@ type ApiTokenView struct {
 
 func (x *ApiTokenView) Reset() {
 	*x = ApiTokenView{}
-	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2659,7 @@ func (x *ApiTokenView) String() string {
 func (*ApiTokenView) ProtoMessage() {}
 
 func (x *ApiTokenView) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_control_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2672,7 @@ func (x *ApiTokenView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiTokenView.ProtoReflect.Descriptor instead.
 func (*ApiTokenView) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ApiTokenView) GetId() uint64 {
@@ -2611,7 +2806,24 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\x0e2\x1c.buildmaster.v1.WorkerActionR\x06action\"M\n" +
 	"\x15WorkerControlResponse\x12\x1c\n" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
-	"\x06paused\x18\x02 \x01(\bR\x06paused\"\x90\x01\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\",\n" +
+	"\x0eCleanupRequest\x12\x1a\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\xfe\x03\n" +
+	"\x0fCleanupResponse\x12\x16\n" +
+	"\x06builds\x18\x01 \x01(\x03R\x06builds\x12$\n" +
+	"\rbuildrequests\x18\x02 \x01(\x03R\rbuildrequests\x12\x1c\n" +
+	"\tbuildsets\x18\x03 \x01(\x03R\tbuildsets\x12\x18\n" +
+	"\achanges\x18\x04 \x01(\x03R\achanges\x12\"\n" +
+	"\fsourcestamps\x18\x05 \x01(\x03R\fsourcestamps\x12\x12\n" +
+	"\x04logs\x18\x06 \x01(\x03R\x04logs\x12!\n" +
+	"\forphan_files\x18\a \x01(\x03R\vorphanFiles\x12\x1b\n" +
+	"\tlog_bytes\x18\b \x01(\x03R\blogBytes\x121\n" +
+	"\x15raft_log_bytes_before\x18\t \x01(\x03R\x12raftLogBytesBefore\x12/\n" +
+	"\x14raft_log_bytes_after\x18\n" +
+	" \x01(\x03R\x11raftLogBytesAfter\x12-\n" +
+	"\x04took\x18\v \x01(\v2\x19.google.protobuf.DurationR\x04took\x125\n" +
+	"\x17raft_log_entries_before\x18\f \x01(\x03R\x14raftLogEntriesBefore\x123\n" +
+	"\x16raft_log_entries_after\x18\r \x01(\x03R\x13raftLogEntriesAfter\"\x90\x01\n" +
 	"\x0eRebuildRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +
@@ -2731,7 +2943,7 @@ func file_buildmaster_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_buildmaster_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_buildmaster_v1_control_proto_goTypes = []any{
 	(ChangeKind)(0),                    // 0: buildmaster.v1.ChangeKind
 	(StopMode)(0),                      // 1: buildmaster.v1.StopMode
@@ -2758,54 +2970,57 @@ var file_buildmaster_v1_control_proto_goTypes = []any{
 	(*StopBuildResponse)(nil),          // 22: buildmaster.v1.StopBuildResponse
 	(*WorkerControlRequest)(nil),       // 23: buildmaster.v1.WorkerControlRequest
 	(*WorkerControlResponse)(nil),      // 24: buildmaster.v1.WorkerControlResponse
-	(*RebuildRequest)(nil),             // 25: buildmaster.v1.RebuildRequest
-	(*RebuildResponse)(nil),            // 26: buildmaster.v1.RebuildResponse
-	(*CancelBuildRequestRequest)(nil),  // 27: buildmaster.v1.CancelBuildRequestRequest
-	(*CancelBuildRequestResponse)(nil), // 28: buildmaster.v1.CancelBuildRequestResponse
-	(*EnableSchedulerRequest)(nil),     // 29: buildmaster.v1.EnableSchedulerRequest
-	(*EnableSchedulerResponse)(nil),    // 30: buildmaster.v1.EnableSchedulerResponse
-	(*UserAttrs)(nil),                  // 31: buildmaster.v1.UserAttrs
-	(*UserRequest)(nil),                // 32: buildmaster.v1.UserRequest
-	(*UserResponse)(nil),               // 33: buildmaster.v1.UserResponse
-	(*UserView)(nil),                   // 34: buildmaster.v1.UserView
-	(*ApiTokenRequest)(nil),            // 35: buildmaster.v1.ApiTokenRequest
-	(*ApiTokenResponse)(nil),           // 36: buildmaster.v1.ApiTokenResponse
-	(*ApiTokenView)(nil),               // 37: buildmaster.v1.ApiTokenView
-	nil,                                // 38: buildmaster.v1.ForceBuildRequest.PropertiesEntry
-	nil,                                // 39: buildmaster.v1.UserAttrs.AttrsEntry
-	nil,                                // 40: buildmaster.v1.UserView.AttrsEntry
-	(*MasterConfig)(nil),               // 41: buildmaster.v1.MasterConfig
-	(*durationpb.Duration)(nil),        // 42: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
-	(*Change)(nil),                     // 44: buildmaster.v1.Change
+	(*CleanupRequest)(nil),             // 25: buildmaster.v1.CleanupRequest
+	(*CleanupResponse)(nil),            // 26: buildmaster.v1.CleanupResponse
+	(*RebuildRequest)(nil),             // 27: buildmaster.v1.RebuildRequest
+	(*RebuildResponse)(nil),            // 28: buildmaster.v1.RebuildResponse
+	(*CancelBuildRequestRequest)(nil),  // 29: buildmaster.v1.CancelBuildRequestRequest
+	(*CancelBuildRequestResponse)(nil), // 30: buildmaster.v1.CancelBuildRequestResponse
+	(*EnableSchedulerRequest)(nil),     // 31: buildmaster.v1.EnableSchedulerRequest
+	(*EnableSchedulerResponse)(nil),    // 32: buildmaster.v1.EnableSchedulerResponse
+	(*UserAttrs)(nil),                  // 33: buildmaster.v1.UserAttrs
+	(*UserRequest)(nil),                // 34: buildmaster.v1.UserRequest
+	(*UserResponse)(nil),               // 35: buildmaster.v1.UserResponse
+	(*UserView)(nil),                   // 36: buildmaster.v1.UserView
+	(*ApiTokenRequest)(nil),            // 37: buildmaster.v1.ApiTokenRequest
+	(*ApiTokenResponse)(nil),           // 38: buildmaster.v1.ApiTokenResponse
+	(*ApiTokenView)(nil),               // 39: buildmaster.v1.ApiTokenView
+	nil,                                // 40: buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	nil,                                // 41: buildmaster.v1.UserAttrs.AttrsEntry
+	nil,                                // 42: buildmaster.v1.UserView.AttrsEntry
+	(*MasterConfig)(nil),               // 43: buildmaster.v1.MasterConfig
+	(*durationpb.Duration)(nil),        // 44: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 45: google.protobuf.Timestamp
+	(*Change)(nil),                     // 46: buildmaster.v1.Change
 }
 var file_buildmaster_v1_control_proto_depIdxs = []int32{
-	41, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
+	43, // 0: buildmaster.v1.ReconfigureRequest.config:type_name -> buildmaster.v1.MasterConfig
 	8,  // 1: buildmaster.v1.ReconfigureResponse.errors:type_name -> buildmaster.v1.ConfigError
 	9,  // 2: buildmaster.v1.ReconfigureResponse.changes:type_name -> buildmaster.v1.ServiceChange
-	42, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
+	44, // 3: buildmaster.v1.ReconfigureResponse.took:type_name -> google.protobuf.Duration
 	0,  // 4: buildmaster.v1.ServiceChange.kind:type_name -> buildmaster.v1.ChangeKind
 	1,  // 5: buildmaster.v1.StopMasterRequest.mode:type_name -> buildmaster.v1.StopMode
 	14, // 6: buildmaster.v1.GetTreeResponse.root:type_name -> buildmaster.v1.TreeNode
 	15, // 7: buildmaster.v1.TreeNode.last_failure:type_name -> buildmaster.v1.Failure
 	14, // 8: buildmaster.v1.TreeNode.children:type_name -> buildmaster.v1.TreeNode
-	43, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
+	45, // 9: buildmaster.v1.Failure.time:type_name -> google.protobuf.Timestamp
 	2,  // 10: buildmaster.v1.ControlError.code:type_name -> buildmaster.v1.ControlErrorCode
-	44, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
-	38, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
+	46, // 11: buildmaster.v1.SendChangeRequest.change:type_name -> buildmaster.v1.Change
+	40, // 12: buildmaster.v1.ForceBuildRequest.properties:type_name -> buildmaster.v1.ForceBuildRequest.PropertiesEntry
 	3,  // 13: buildmaster.v1.WorkerControlRequest.action:type_name -> buildmaster.v1.WorkerAction
-	39, // 14: buildmaster.v1.UserAttrs.attrs:type_name -> buildmaster.v1.UserAttrs.AttrsEntry
-	4,  // 15: buildmaster.v1.UserRequest.op:type_name -> buildmaster.v1.UserOp
-	31, // 16: buildmaster.v1.UserRequest.info:type_name -> buildmaster.v1.UserAttrs
-	34, // 17: buildmaster.v1.UserResponse.users:type_name -> buildmaster.v1.UserView
-	40, // 18: buildmaster.v1.UserView.attrs:type_name -> buildmaster.v1.UserView.AttrsEntry
-	5,  // 19: buildmaster.v1.ApiTokenRequest.op:type_name -> buildmaster.v1.ApiTokenOp
-	37, // 20: buildmaster.v1.ApiTokenResponse.tokens:type_name -> buildmaster.v1.ApiTokenView
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	44, // 14: buildmaster.v1.CleanupResponse.took:type_name -> google.protobuf.Duration
+	41, // 15: buildmaster.v1.UserAttrs.attrs:type_name -> buildmaster.v1.UserAttrs.AttrsEntry
+	4,  // 16: buildmaster.v1.UserRequest.op:type_name -> buildmaster.v1.UserOp
+	33, // 17: buildmaster.v1.UserRequest.info:type_name -> buildmaster.v1.UserAttrs
+	36, // 18: buildmaster.v1.UserResponse.users:type_name -> buildmaster.v1.UserView
+	42, // 19: buildmaster.v1.UserView.attrs:type_name -> buildmaster.v1.UserView.AttrsEntry
+	5,  // 20: buildmaster.v1.ApiTokenRequest.op:type_name -> buildmaster.v1.ApiTokenOp
+	39, // 21: buildmaster.v1.ApiTokenResponse.tokens:type_name -> buildmaster.v1.ApiTokenView
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_control_proto_init() }
@@ -2822,7 +3037,7 @@ func file_buildmaster_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_control_proto_rawDesc), len(file_buildmaster_v1_control_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

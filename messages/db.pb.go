@@ -1100,16 +1100,24 @@ func (x *Step) GetHidden() bool {
 	return false
 }
 
-// Log is a row of `logs`; type is Buildbot's one-letter type (s, t or h).
+// Log is a row of `logs`: a log's metadata. Its lines are in its file
+// (internal/logchunk), written by the db service. type is Buildbot's
+// one-letter type: s (stdio), t (text) or h (html), or d once a horizon
+// removed its contents (as Buildbot's deleteOldLogChunks does).
 type Log struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Slug          string                 `protobuf:"bytes,3,opt,name=slug,proto3" json:"slug,omitempty"`
-	Stepid        uint64                 `protobuf:"varint,4,opt,name=stepid,proto3" json:"stepid,omitempty"`
-	Complete      bool                   `protobuf:"varint,5,opt,name=complete,proto3" json:"complete,omitempty"`
-	NumLines      int64                  `protobuf:"varint,6,opt,name=num_lines,json=numLines,proto3" json:"num_lines,omitempty"`
-	Type          string                 `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Slug     string                 `protobuf:"bytes,3,opt,name=slug,proto3" json:"slug,omitempty"`
+	Stepid   uint64                 `protobuf:"varint,4,opt,name=stepid,proto3" json:"stepid,omitempty"`
+	Complete bool                   `protobuf:"varint,5,opt,name=complete,proto3" json:"complete,omitempty"`
+	// Lines the log has had, lost ones included.
+	NumLines int64  `protobuf:"varint,6,opt,name=num_lines,json=numLines,proto3" json:"num_lines,omitempty"`
+	Type     string `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
+	// Lines of the log its file does not hold: dropped when written (disk
+	// full), torn off by a crash, or found damaged when read. In order,
+	// disjoint, within num_lines.
+	Lost          []*LineRange `protobuf:"bytes,8,rep,name=lost,proto3" json:"lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1193,7 +1201,125 @@ func (x *Log) GetType() string {
 	return ""
 }
 
-// LogChunk is a row of `logchunks`; compressed is 0 for raw content.
+func (x *Log) GetLost() []*LineRange {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+// LineRange is the lines from … to-1 of a log (numbered from 0).
+type LineRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          int64                  `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            int64                  `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineRange) Reset() {
+	*x = LineRange{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineRange) ProtoMessage() {}
+
+func (x *LineRange) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineRange.ProtoReflect.Descriptor instead.
+func (*LineRange) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LineRange) GetFrom() int64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *LineRange) GetTo() int64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+// IdFloor is a row of `id_floors`: the largest id table has given, kept
+// when Expire removes rows so that no id is given twice (ids are otherwise
+// one more than the largest in the table).
+type IdFloor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Id            uint64                 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdFloor) Reset() {
+	*x = IdFloor{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdFloor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdFloor) ProtoMessage() {}
+
+func (x *IdFloor) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdFloor.ProtoReflect.Descriptor instead.
+func (*IdFloor) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *IdFloor) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *IdFloor) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// LogChunk is a row of `logchunks`, where a release before log files kept
+// log contents (compressed is 0 for raw content). Rows left by it are moved
+// into files at the first start (SetLogLines removes them); nothing adds
+// them any more but the replay of that release's AppendLog commands.
 type LogChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
@@ -1207,7 +1333,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1345,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,7 +1358,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogChunk) GetLogid() uint64 {
@@ -1281,7 +1407,7 @@ type WorkerConfiguredOn struct {
 
 func (x *WorkerConfiguredOn) Reset() {
 	*x = WorkerConfiguredOn{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1419,7 @@ func (x *WorkerConfiguredOn) String() string {
 func (*WorkerConfiguredOn) ProtoMessage() {}
 
 func (x *WorkerConfiguredOn) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1432,7 @@ func (x *WorkerConfiguredOn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfiguredOn.ProtoReflect.Descriptor instead.
 func (*WorkerConfiguredOn) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WorkerConfiguredOn) GetBuilderid() uint64 {
@@ -1343,7 +1469,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1481,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1494,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Worker) GetId() uint64 {
@@ -1447,7 +1573,7 @@ type Scheduler struct {
 
 func (x *Scheduler) Reset() {
 	*x = Scheduler{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1585,7 @@ func (x *Scheduler) String() string {
 func (*Scheduler) ProtoMessage() {}
 
 func (x *Scheduler) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1598,7 @@ func (x *Scheduler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scheduler.ProtoReflect.Descriptor instead.
 func (*Scheduler) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Scheduler) GetId() uint64 {
@@ -1515,7 +1641,7 @@ type ChangeSource struct {
 
 func (x *ChangeSource) Reset() {
 	*x = ChangeSource{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1653,7 @@ func (x *ChangeSource) String() string {
 func (*ChangeSource) ProtoMessage() {}
 
 func (x *ChangeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1666,7 @@ func (x *ChangeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSource.ProtoReflect.Descriptor instead.
 func (*ChangeSource) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChangeSource) GetId() uint64 {
@@ -1576,7 +1702,7 @@ type StateObject struct {
 
 func (x *StateObject) Reset() {
 	*x = StateObject{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1714,7 @@ func (x *StateObject) String() string {
 func (*StateObject) ProtoMessage() {}
 
 func (x *StateObject) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1727,7 @@ func (x *StateObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateObject.ProtoReflect.Descriptor instead.
 func (*StateObject) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StateObject) GetId() uint64 {
@@ -1637,7 +1763,7 @@ type ObjectState struct {
 
 func (x *ObjectState) Reset() {
 	*x = ObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1775,7 @@ func (x *ObjectState) String() string {
 func (*ObjectState) ProtoMessage() {}
 
 func (x *ObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1788,7 @@ func (x *ObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectState.ProtoReflect.Descriptor instead.
 func (*ObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ObjectState) GetObjectid() uint64 {
@@ -1699,7 +1825,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1837,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1850,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *User) GetUid() uint64 {
@@ -1767,7 +1893,7 @@ type UserInfo struct {
 
 func (x *UserInfo) Reset() {
 	*x = UserInfo{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1905,7 @@ func (x *UserInfo) String() string {
 func (*UserInfo) ProtoMessage() {}
 
 func (x *UserInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1918,7 @@ func (x *UserInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfo.ProtoReflect.Descriptor instead.
 func (*UserInfo) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UserInfo) GetUid() uint64 {
@@ -1828,7 +1954,7 @@ type ChangeUser struct {
 
 func (x *ChangeUser) Reset() {
 	*x = ChangeUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +1966,7 @@ func (x *ChangeUser) String() string {
 func (*ChangeUser) ProtoMessage() {}
 
 func (x *ChangeUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +1979,7 @@ func (x *ChangeUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeUser.ProtoReflect.Descriptor instead.
 func (*ChangeUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChangeUser) GetChangeid() uint64 {
@@ -1885,7 +2011,7 @@ type ApiToken struct {
 
 func (x *ApiToken) Reset() {
 	*x = ApiToken{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2023,7 @@ func (x *ApiToken) String() string {
 func (*ApiToken) ProtoMessage() {}
 
 func (x *ApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2036,7 @@ func (x *ApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
 func (*ApiToken) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ApiToken) GetId() uint64 {
@@ -1965,7 +2091,7 @@ type AddUser struct {
 
 func (x *AddUser) Reset() {
 	*x = AddUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2103,7 @@ func (x *AddUser) String() string {
 func (*AddUser) ProtoMessage() {}
 
 func (x *AddUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2116,7 @@ func (x *AddUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
 func (*AddUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddUser) GetIdentifier() string {
@@ -2036,7 +2162,7 @@ type UpdateUser struct {
 
 func (x *UpdateUser) Reset() {
 	*x = UpdateUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2174,7 @@ func (x *UpdateUser) String() string {
 func (*UpdateUser) ProtoMessage() {}
 
 func (x *UpdateUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2187,7 @@ func (x *UpdateUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUser.ProtoReflect.Descriptor instead.
 func (*UpdateUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateUser) GetIdentifier() string {
@@ -2103,7 +2229,7 @@ type RemoveUser struct {
 
 func (x *RemoveUser) Reset() {
 	*x = RemoveUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2241,7 @@ func (x *RemoveUser) String() string {
 func (*RemoveUser) ProtoMessage() {}
 
 func (x *RemoveUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2254,7 @@ func (x *RemoveUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveUser.ProtoReflect.Descriptor instead.
 func (*RemoveUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RemoveUser) GetIdentifier() string {
@@ -2151,7 +2277,7 @@ type AddApiToken struct {
 
 func (x *AddApiToken) Reset() {
 	*x = AddApiToken{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2289,7 @@ func (x *AddApiToken) String() string {
 func (*AddApiToken) ProtoMessage() {}
 
 func (x *AddApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2302,7 @@ func (x *AddApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApiToken.ProtoReflect.Descriptor instead.
 func (*AddApiToken) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AddApiToken) GetIdentifier() string {
@@ -2218,7 +2344,7 @@ type RevokeApiToken struct {
 
 func (x *RevokeApiToken) Reset() {
 	*x = RevokeApiToken{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2356,7 @@ func (x *RevokeApiToken) String() string {
 func (*RevokeApiToken) ProtoMessage() {}
 
 func (x *RevokeApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2369,7 @@ func (x *RevokeApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiToken.ProtoReflect.Descriptor instead.
 func (*RevokeApiToken) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RevokeApiToken) GetIdentifier() string {
@@ -2296,6 +2422,8 @@ type Command struct {
 	//	*Command_AddApiToken
 	//	*Command_RevokeApiToken
 	//	*Command_ReportsDone
+	//	*Command_Expire
+	//	*Command_SetLogLines
 	//	*Command_WorkerMissing
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
@@ -2304,7 +2432,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2316,7 +2444,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2329,7 +2457,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Command) GetKind() isCommand_Kind {
@@ -2609,6 +2737,24 @@ func (x *Command) GetReportsDone() *ReportsDone {
 	return nil
 }
 
+func (x *Command) GetExpire() *Expire {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_Expire); ok {
+			return x.Expire
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetLogLines() *SetLogLines {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetLogLines); ok {
+			return x.SetLogLines
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetWorkerMissing() *WorkerMissing {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_WorkerMissing); ok {
@@ -2742,8 +2888,15 @@ type Command_ReportsDone struct {
 	ReportsDone *ReportsDone `protobuf:"bytes,30,opt,name=reports_done,json=reportsDone,proto3,oneof"`
 }
 
+type Command_Expire struct {
+	Expire *Expire `protobuf:"bytes,31,opt,name=expire,proto3,oneof"`
+}
+
+type Command_SetLogLines struct {
+	SetLogLines *SetLogLines `protobuf:"bytes,32,opt,name=set_log_lines,json=setLogLines,proto3,oneof"`
+}
+
 type Command_WorkerMissing struct {
-	// 31, 32: Expire, SetLogLines (the logs branch).
 	WorkerMissing *WorkerMissing `protobuf:"bytes,33,opt,name=worker_missing,json=workerMissing,proto3,oneof"`
 }
 
@@ -2807,6 +2960,10 @@ func (*Command_RevokeApiToken) isCommand_Kind() {}
 
 func (*Command_ReportsDone) isCommand_Kind() {}
 
+func (*Command_Expire) isCommand_Kind() {}
+
+func (*Command_SetLogLines) isCommand_Kind() {}
+
 func (*Command_WorkerMissing) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
@@ -2836,7 +2993,7 @@ type ConfigureMaster struct {
 
 func (x *ConfigureMaster) Reset() {
 	*x = ConfigureMaster{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2848,7 +3005,7 @@ func (x *ConfigureMaster) String() string {
 func (*ConfigureMaster) ProtoMessage() {}
 
 func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2861,7 +3018,7 @@ func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureMaster.ProtoReflect.Descriptor instead.
 func (*ConfigureMaster) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConfigureMaster) GetMasterid() uint64 {
@@ -2920,7 +3077,7 @@ type ConfiguredReporter struct {
 
 func (x *ConfiguredReporter) Reset() {
 	*x = ConfiguredReporter{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2932,7 +3089,7 @@ func (x *ConfiguredReporter) String() string {
 func (*ConfiguredReporter) ProtoMessage() {}
 
 func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2945,7 +3102,7 @@ func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredReporter.ProtoReflect.Descriptor instead.
 func (*ConfiguredReporter) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConfiguredReporter) GetName() string {
@@ -2989,7 +3146,7 @@ type ReportGenerator struct {
 
 func (x *ReportGenerator) Reset() {
 	*x = ReportGenerator{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3158,7 @@ func (x *ReportGenerator) String() string {
 func (*ReportGenerator) ProtoMessage() {}
 
 func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3171,7 @@ func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportGenerator.ProtoReflect.Descriptor instead.
 func (*ReportGenerator) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReportGenerator) GetKind() ReportGeneratorKind {
@@ -3090,7 +3247,7 @@ type Reporter struct {
 
 func (x *Reporter) Reset() {
 	*x = Reporter{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +3259,7 @@ func (x *Reporter) String() string {
 func (*Reporter) ProtoMessage() {}
 
 func (x *Reporter) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3272,7 @@ func (x *Reporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reporter.ProtoReflect.Descriptor instead.
 func (*Reporter) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Reporter) GetName() string {
@@ -3176,7 +3333,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3188,7 +3345,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3201,7 +3358,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *OutboxEntry) GetId() uint64 {
@@ -3262,7 +3419,7 @@ type MissingWorker struct {
 
 func (x *MissingWorker) Reset() {
 	*x = MissingWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +3431,7 @@ func (x *MissingWorker) String() string {
 func (*MissingWorker) ProtoMessage() {}
 
 func (x *MissingWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +3444,7 @@ func (x *MissingWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingWorker.ProtoReflect.Descriptor instead.
 func (*MissingWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *MissingWorker) GetWorkerid() uint64 {
@@ -3327,7 +3484,7 @@ type WorkerMissing struct {
 
 func (x *WorkerMissing) Reset() {
 	*x = WorkerMissing{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3496,7 @@ func (x *WorkerMissing) String() string {
 func (*WorkerMissing) ProtoMessage() {}
 
 func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3509,7 @@ func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMissing.ProtoReflect.Descriptor instead.
 func (*WorkerMissing) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WorkerMissing) GetWorker() *MissingWorker {
@@ -3383,7 +3540,7 @@ type ReportsDone struct {
 
 func (x *ReportsDone) Reset() {
 	*x = ReportsDone{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3395,7 +3552,7 @@ func (x *ReportsDone) String() string {
 func (*ReportsDone) ProtoMessage() {}
 
 func (x *ReportsDone) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3408,7 +3565,7 @@ func (x *ReportsDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
 func (*ReportsDone) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReportsDone) GetReporter() string {
@@ -3437,7 +3594,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3449,7 +3606,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3462,7 +3619,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -3498,7 +3655,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3510,7 +3667,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3523,7 +3680,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -3552,7 +3709,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3564,7 +3721,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3577,7 +3734,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -3609,7 +3766,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3621,7 +3778,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3634,7 +3791,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -3672,7 +3829,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3684,7 +3841,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3697,7 +3854,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -3737,7 +3894,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3749,7 +3906,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3762,7 +3919,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -3798,7 +3955,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3810,7 +3967,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3823,7 +3980,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -3875,7 +4032,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3887,7 +4044,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3900,7 +4057,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -4007,7 +4164,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4019,7 +4176,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4032,7 +4189,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -4081,7 +4238,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4093,7 +4250,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4106,7 +4263,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -4198,7 +4355,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4210,7 +4367,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4223,7 +4380,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -4288,7 +4445,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4300,7 +4457,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4313,7 +4470,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -4344,7 +4501,10 @@ func (x *AddLog) GetType() string {
 	return ""
 }
 
-// AppendLog appends lines to an open log as one log chunk.
+// AppendLog appends lines to an open log as one log chunk. Between the
+// master's actors it carries a step's last lines (FinishStep.append) to the
+// db service, which writes them to the log's file; in the state's log it is
+// a command of an earlier release, which kept contents in `logchunks`.
 type AppendLog struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
@@ -4355,7 +4515,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4367,7 +4527,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4380,7 +4540,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -4397,6 +4557,205 @@ func (x *AppendLog) GetContent() string {
 	return ""
 }
 
+// LogLines is what log logid's file holds: num_lines lines, of which lost
+// were lost (disk full, a crash, damage).
+type LogLines struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
+	NumLines      int64                  `protobuf:"varint,2,opt,name=num_lines,json=numLines,proto3" json:"num_lines,omitempty"`
+	Lost          []*LineRange           `protobuf:"bytes,3,rep,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogLines) Reset() {
+	*x = LogLines{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogLines) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogLines) ProtoMessage() {}
+
+func (x *LogLines) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
+func (*LogLines) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *LogLines) GetLogid() uint64 {
+	if x != nil {
+		return x.Logid
+	}
+	return 0
+}
+
+func (x *LogLines) GetNumLines() int64 {
+	if x != nil {
+		return x.NumLines
+	}
+	return 0
+}
+
+func (x *LogLines) GetLost() []*LineRange {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+// SetLogLines records what logs' files hold, as the db service wrote them
+// (or found them at start or when reading): num_lines never goes down, and
+// lost replaces the log's lost ranges. It removes any `logchunks` rows of
+// those logs, whose lines are in the files now.
+type SetLogLines struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logs          []*LogLines            `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLogLines) Reset() {
+	*x = SetLogLines{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLogLines) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLogLines) ProtoMessage() {}
+
+func (x *SetLogLines) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLogLines.ProtoReflect.Descriptor instead.
+func (*SetLogLines) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *SetLogLines) GetLogs() []*LogLines {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
+// Expire removes what the horizons let go (the janitor's command): builds
+// with their steps and logs, build requests, buildsets, changes and
+// sourcestamps, and the contents of logs (their type becomes d). Only
+// finished builds, requests and buildsets can go; an id with no row is
+// skipped. Its result lists in ids every log whose file is to be removed.
+type Expire struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Builds        []uint64               `protobuf:"varint,1,rep,packed,name=builds,proto3" json:"builds,omitempty"`
+	Buildrequests []uint64               `protobuf:"varint,2,rep,packed,name=buildrequests,proto3" json:"buildrequests,omitempty"`
+	Buildsets     []uint64               `protobuf:"varint,3,rep,packed,name=buildsets,proto3" json:"buildsets,omitempty"`
+	Changes       []uint64               `protobuf:"varint,4,rep,packed,name=changes,proto3" json:"changes,omitempty"`
+	Sourcestamps  []uint64               `protobuf:"varint,5,rep,packed,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
+	LogContents   []uint64               `protobuf:"varint,6,rep,packed,name=log_contents,json=logContents,proto3" json:"log_contents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Expire) Reset() {
+	*x = Expire{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Expire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Expire) ProtoMessage() {}
+
+func (x *Expire) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Expire.ProtoReflect.Descriptor instead.
+func (*Expire) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *Expire) GetBuilds() []uint64 {
+	if x != nil {
+		return x.Builds
+	}
+	return nil
+}
+
+func (x *Expire) GetBuildrequests() []uint64 {
+	if x != nil {
+		return x.Buildrequests
+	}
+	return nil
+}
+
+func (x *Expire) GetBuildsets() []uint64 {
+	if x != nil {
+		return x.Buildsets
+	}
+	return nil
+}
+
+func (x *Expire) GetChanges() []uint64 {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *Expire) GetSourcestamps() []uint64 {
+	if x != nil {
+		return x.Sourcestamps
+	}
+	return nil
+}
+
+func (x *Expire) GetLogContents() []uint64 {
+	if x != nil {
+		return x.LogContents
+	}
+	return nil
+}
+
 // FinishLog closes a log; finishing a finished log changes nothing.
 type FinishLog struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -4407,7 +4766,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4419,7 +4778,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4432,7 +4791,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -4451,17 +4810,22 @@ type FinishStep struct {
 	Results     int32                  `protobuf:"varint,2,opt,name=results,proto3" json:"results,omitempty"`
 	CompleteAt  int64                  `protobuf:"varint,3,opt,name=complete_at,json=completeAt,proto3" json:"complete_at,omitempty"`
 	StateString string                 `protobuf:"bytes,4,opt,name=state_string,json=stateString,proto3" json:"state_string,omitempty"`
-	Append      *AppendLog             `protobuf:"bytes,5,opt,name=append,proto3" json:"append,omitempty"`
+	// The step's last lines: the db service writes them to the log's file
+	// and leaves them out of the command it commits (see AppendLog).
+	Append *AppendLog `protobuf:"bytes,5,opt,name=append,proto3" json:"append,omitempty"`
 	// next, when set, is the step of the same build (its buildid left 0)
 	// that starts as this one ends; its id and log ids are CommandResult.ids.
-	Next          *AddStep `protobuf:"bytes,6,opt,name=next,proto3" json:"next,omitempty"`
+	Next *AddStep `protobuf:"bytes,6,opt,name=next,proto3" json:"next,omitempty"`
+	// What the step's logs' files hold once written and synced, set as
+	// SetLogLines does before the logs are finished (the db service fills it).
+	Logs          []*LogLines `protobuf:"bytes,20,rep,name=logs,proto3" json:"logs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4473,7 +4837,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4486,7 +4850,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -4531,6 +4895,13 @@ func (x *FinishStep) GetNext() *AddStep {
 	return nil
 }
 
+func (x *FinishStep) GetLogs() []*LogLines {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
 // FinishBuild ends a build with its results; its open steps end with the
 // build's results and their logs are finished. The build's requests
 // (brids) end with it, in the same transaction, so that no crash can leave
@@ -4547,14 +4918,17 @@ type FinishBuild struct {
 	Brids       []uint64               `protobuf:"varint,5,rep,packed,name=brids,proto3" json:"brids,omitempty"`
 	// last_step, when set, is a step of this build finished first with its
 	// own results (the build's other open steps end with the build's).
-	LastStep      *FinishStep `protobuf:"bytes,6,opt,name=last_step,json=lastStep,proto3" json:"last_step,omitempty"`
+	LastStep *FinishStep `protobuf:"bytes,6,opt,name=last_step,json=lastStep,proto3" json:"last_step,omitempty"`
+	// What the files of the logs of the build's open steps hold, as
+	// FinishStep.logs (the db service fills it).
+	Logs          []*LogLines `protobuf:"bytes,20,rep,name=logs,proto3" json:"logs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4566,7 +4940,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4579,7 +4953,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -4624,6 +4998,13 @@ func (x *FinishBuild) GetLastStep() *FinishStep {
 	return nil
 }
 
+func (x *FinishBuild) GetLogs() []*LogLines {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
 // CompleteBuildRequests completes incomplete build requests with results
 // (claimed or not; a complete one is refused and nothing is written). A
 // buildset whose requests are then all complete is completed too, with the
@@ -4643,7 +5024,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4655,7 +5036,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4668,7 +5049,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -4712,7 +5093,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4724,7 +5105,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4737,7 +5118,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -4765,7 +5146,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4777,7 +5158,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4790,7 +5171,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -4817,7 +5198,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4829,7 +5210,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4842,7 +5223,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -4864,7 +5245,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4876,7 +5257,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4889,7 +5270,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -4924,7 +5305,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4936,7 +5317,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4949,7 +5330,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -4982,7 +5363,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4994,7 +5375,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5007,7 +5388,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -5057,7 +5438,7 @@ type SetSchedulerEnabled struct {
 
 func (x *SetSchedulerEnabled) Reset() {
 	*x = SetSchedulerEnabled{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5069,7 +5450,7 @@ func (x *SetSchedulerEnabled) String() string {
 func (*SetSchedulerEnabled) ProtoMessage() {}
 
 func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5082,7 +5463,7 @@ func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
 func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *SetSchedulerEnabled) GetName() string {
@@ -5113,7 +5494,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5125,7 +5506,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5138,7 +5519,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -5192,7 +5573,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5204,7 +5585,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5217,7 +5598,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -5421,7 +5802,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06hidden\x18\n" +
 	" \x01(\bR\x06hiddenB\n" +
 	"\n" +
-	"\b_results\"\xa2\x01\n" +
+	"\b_results\"\xd1\x01\n" +
 	"\x03Log\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -5429,7 +5810,14 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x06stepid\x18\x04 \x01(\x04R\x06stepid\x12\x1a\n" +
 	"\bcomplete\x18\x05 \x01(\bR\bcomplete\x12\x1b\n" +
 	"\tnum_lines\x18\x06 \x01(\x03R\bnumLines\x12\x12\n" +
-	"\x04type\x18\a \x01(\tR\x04type\"\x96\x01\n" +
+	"\x04type\x18\a \x01(\tR\x04type\x12-\n" +
+	"\x04lost\x18\b \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\"/\n" +
+	"\tLineRange\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x03R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x03R\x02to\"/\n" +
+	"\aIdFloor\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\x96\x01\n" +
 	"\bLogChunk\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1d\n" +
 	"\n" +
@@ -5533,7 +5921,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"identifier\x18\x01 \x01(\tR\n" +
 	"identifier\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\x04R\x02id\"\xc4\x11\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\xb9\x12\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -5571,7 +5959,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"removeUser\x12A\n" +
 	"\radd_api_token\x18\x1c \x01(\v2\x1b.buildmaster.v1.AddApiTokenH\x00R\vaddApiToken\x12J\n" +
 	"\x10revoke_api_token\x18\x1d \x01(\v2\x1e.buildmaster.v1.RevokeApiTokenH\x00R\x0erevokeApiToken\x12@\n" +
-	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDone\x12F\n" +
+	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDone\x120\n" +
+	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expire\x12A\n" +
+	"\rset_log_lines\x18  \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLines\x12F\n" +
 	"\x0eworker_missing\x18! \x01(\v2\x1d.buildmaster.v1.WorkerMissingH\x00R\rworkerMissingB\x06\n" +
 	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
@@ -5714,9 +6104,22 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\";\n" +
 	"\tAppendLog\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"!\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"l\n" +
+	"\bLogLines\x12\x14\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1b\n" +
+	"\tnum_lines\x18\x02 \x01(\x03R\bnumLines\x12-\n" +
+	"\x04lost\x18\x03 \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\";\n" +
+	"\vSetLogLines\x12,\n" +
+	"\x04logs\x18\x01 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\xc5\x01\n" +
+	"\x06Expire\x12\x16\n" +
+	"\x06builds\x18\x01 \x03(\x04R\x06builds\x12$\n" +
+	"\rbuildrequests\x18\x02 \x03(\x04R\rbuildrequests\x12\x1c\n" +
+	"\tbuildsets\x18\x03 \x03(\x04R\tbuildsets\x12\x18\n" +
+	"\achanges\x18\x04 \x03(\x04R\achanges\x12\"\n" +
+	"\fsourcestamps\x18\x05 \x03(\x04R\fsourcestamps\x12!\n" +
+	"\flog_contents\x18\x06 \x03(\x04R\vlogContents\"!\n" +
 	"\tFinishLog\x12\x14\n" +
-	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\xe2\x01\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\x90\x02\n" +
 	"\n" +
 	"FinishStep\x12\x16\n" +
 	"\x06stepid\x18\x01 \x01(\x04R\x06stepid\x12\x18\n" +
@@ -5725,7 +6128,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x121\n" +
 	"\x06append\x18\x05 \x01(\v2\x19.buildmaster.v1.AppendLogR\x06append\x12+\n" +
-	"\x04next\x18\x06 \x01(\v2\x17.buildmaster.v1.AddStepR\x04next\"\xd4\x01\n" +
+	"\x04next\x18\x06 \x01(\v2\x17.buildmaster.v1.AddStepR\x04next\x12,\n" +
+	"\x04logs\x18\x14 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\x82\x02\n" +
 	"\vFinishBuild\x12\x18\n" +
 	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
@@ -5733,7 +6137,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"completeAt\x12!\n" +
 	"\fstate_string\x18\x04 \x01(\tR\vstateString\x12\x14\n" +
 	"\x05brids\x18\x05 \x03(\x04R\x05brids\x127\n" +
-	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\"\x8f\x01\n" +
+	"\tlast_step\x18\x06 \x01(\v2\x1a.buildmaster.v1.FinishStepR\blastStep\x12,\n" +
+	"\x04logs\x18\x14 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\x8f\x01\n" +
 	"\x15CompleteBuildRequests\x12\x14\n" +
 	"\x05brids\x18\x01 \x03(\x04R\x05brids\x12\x18\n" +
 	"\aresults\x18\x02 \x01(\x05R\aresults\x12\x1f\n" +
@@ -5805,7 +6210,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -5819,121 +6224,133 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Build)(nil),                 // 9: buildmaster.v1.Build
 	(*Step)(nil),                  // 10: buildmaster.v1.Step
 	(*Log)(nil),                   // 11: buildmaster.v1.Log
-	(*LogChunk)(nil),              // 12: buildmaster.v1.LogChunk
-	(*WorkerConfiguredOn)(nil),    // 13: buildmaster.v1.WorkerConfiguredOn
-	(*Worker)(nil),                // 14: buildmaster.v1.Worker
-	(*Scheduler)(nil),             // 15: buildmaster.v1.Scheduler
-	(*ChangeSource)(nil),          // 16: buildmaster.v1.ChangeSource
-	(*StateObject)(nil),           // 17: buildmaster.v1.StateObject
-	(*ObjectState)(nil),           // 18: buildmaster.v1.ObjectState
-	(*User)(nil),                  // 19: buildmaster.v1.User
-	(*UserInfo)(nil),              // 20: buildmaster.v1.UserInfo
-	(*ChangeUser)(nil),            // 21: buildmaster.v1.ChangeUser
-	(*ApiToken)(nil),              // 22: buildmaster.v1.ApiToken
-	(*AddUser)(nil),               // 23: buildmaster.v1.AddUser
-	(*UpdateUser)(nil),            // 24: buildmaster.v1.UpdateUser
-	(*RemoveUser)(nil),            // 25: buildmaster.v1.RemoveUser
-	(*AddApiToken)(nil),           // 26: buildmaster.v1.AddApiToken
-	(*RevokeApiToken)(nil),        // 27: buildmaster.v1.RevokeApiToken
-	(*Command)(nil),               // 28: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 29: buildmaster.v1.ConfigureMaster
-	(*ConfiguredReporter)(nil),    // 30: buildmaster.v1.ConfiguredReporter
-	(*ReportGenerator)(nil),       // 31: buildmaster.v1.ReportGenerator
-	(*Reporter)(nil),              // 32: buildmaster.v1.Reporter
-	(*OutboxEntry)(nil),           // 33: buildmaster.v1.OutboxEntry
-	(*MissingWorker)(nil),         // 34: buildmaster.v1.MissingWorker
-	(*WorkerMissing)(nil),         // 35: buildmaster.v1.WorkerMissing
-	(*ReportsDone)(nil),           // 36: buildmaster.v1.ReportsDone
-	(*ConfiguredBuilder)(nil),     // 37: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 38: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 39: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 40: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 41: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 42: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 43: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 44: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 45: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 46: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 47: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 48: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 49: buildmaster.v1.AppendLog
-	(*FinishLog)(nil),             // 50: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 51: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 52: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 53: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 54: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 55: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 56: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 57: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 58: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 59: buildmaster.v1.SetWorkerState
-	(*SetSchedulerEnabled)(nil),   // 60: buildmaster.v1.SetSchedulerEnabled
-	(*SetObjectState)(nil),        // 61: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 62: buildmaster.v1.CommandResult
+	(*LineRange)(nil),             // 12: buildmaster.v1.LineRange
+	(*IdFloor)(nil),               // 13: buildmaster.v1.IdFloor
+	(*LogChunk)(nil),              // 14: buildmaster.v1.LogChunk
+	(*WorkerConfiguredOn)(nil),    // 15: buildmaster.v1.WorkerConfiguredOn
+	(*Worker)(nil),                // 16: buildmaster.v1.Worker
+	(*Scheduler)(nil),             // 17: buildmaster.v1.Scheduler
+	(*ChangeSource)(nil),          // 18: buildmaster.v1.ChangeSource
+	(*StateObject)(nil),           // 19: buildmaster.v1.StateObject
+	(*ObjectState)(nil),           // 20: buildmaster.v1.ObjectState
+	(*User)(nil),                  // 21: buildmaster.v1.User
+	(*UserInfo)(nil),              // 22: buildmaster.v1.UserInfo
+	(*ChangeUser)(nil),            // 23: buildmaster.v1.ChangeUser
+	(*ApiToken)(nil),              // 24: buildmaster.v1.ApiToken
+	(*AddUser)(nil),               // 25: buildmaster.v1.AddUser
+	(*UpdateUser)(nil),            // 26: buildmaster.v1.UpdateUser
+	(*RemoveUser)(nil),            // 27: buildmaster.v1.RemoveUser
+	(*AddApiToken)(nil),           // 28: buildmaster.v1.AddApiToken
+	(*RevokeApiToken)(nil),        // 29: buildmaster.v1.RevokeApiToken
+	(*Command)(nil),               // 30: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 31: buildmaster.v1.ConfigureMaster
+	(*ConfiguredReporter)(nil),    // 32: buildmaster.v1.ConfiguredReporter
+	(*ReportGenerator)(nil),       // 33: buildmaster.v1.ReportGenerator
+	(*Reporter)(nil),              // 34: buildmaster.v1.Reporter
+	(*OutboxEntry)(nil),           // 35: buildmaster.v1.OutboxEntry
+	(*MissingWorker)(nil),         // 36: buildmaster.v1.MissingWorker
+	(*WorkerMissing)(nil),         // 37: buildmaster.v1.WorkerMissing
+	(*ReportsDone)(nil),           // 38: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 39: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 40: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 41: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 42: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 43: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 44: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 45: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 46: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 47: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 48: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 49: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 50: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 51: buildmaster.v1.AppendLog
+	(*LogLines)(nil),              // 52: buildmaster.v1.LogLines
+	(*SetLogLines)(nil),           // 53: buildmaster.v1.SetLogLines
+	(*Expire)(nil),                // 54: buildmaster.v1.Expire
+	(*FinishLog)(nil),             // 55: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 56: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 57: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 58: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 59: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 60: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 61: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 62: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 63: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 64: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 65: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 66: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 67: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
 	1,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
 	6,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
 	1,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
-	13, // 4: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	20, // 5: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
-	20, // 6: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
-	41, // 7: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	42, // 8: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	43, // 9: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	44, // 10: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	45, // 11: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	46, // 12: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	47, // 13: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	48, // 14: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	49, // 15: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	50, // 16: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	51, // 17: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	52, // 18: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	53, // 19: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	54, // 20: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	55, // 21: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	56, // 22: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	57, // 23: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	58, // 24: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	61, // 25: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	29, // 26: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	39, // 27: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	40, // 28: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	59, // 29: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	60, // 30: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
-	23, // 31: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
-	24, // 32: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
-	25, // 33: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
-	26, // 34: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
-	27, // 35: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
-	36, // 36: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
-	35, // 37: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
-	37, // 38: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	38, // 39: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	30, // 40: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	31, // 41: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 42: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	31, // 43: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	34, // 44: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
-	34, // 45: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
-	33, // 46: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 47: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	61, // 48: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 49: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 50: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 51: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	47, // 52: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	49, // 53: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	47, // 54: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	51, // 55: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	1,  // 56: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	57, // [57:57] is the sub-list for method output_type
-	57, // [57:57] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	12, // 4: buildmaster.v1.Log.lost:type_name -> buildmaster.v1.LineRange
+	15, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
+	22, // 6: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
+	22, // 7: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
+	43, // 8: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	44, // 9: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	45, // 10: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	46, // 11: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	47, // 12: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	48, // 13: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	49, // 14: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	50, // 15: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	51, // 16: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	55, // 17: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	56, // 18: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	57, // 19: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	58, // 20: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	59, // 21: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	60, // 22: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	61, // 23: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	62, // 24: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	63, // 25: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	66, // 26: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	31, // 27: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	41, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	42, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	64, // 30: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	65, // 31: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	25, // 32: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
+	26, // 33: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
+	27, // 34: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
+	28, // 35: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
+	29, // 36: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
+	38, // 37: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	54, // 38: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
+	53, // 39: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
+	37, // 40: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
+	39, // 41: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	40, // 42: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	32, // 43: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	33, // 44: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 45: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	33, // 46: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	36, // 47: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
+	36, // 48: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
+	35, // 49: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 50: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	66, // 51: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 52: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 53: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 54: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	49, // 55: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	12, // 56: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	52, // 57: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	51, // 58: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	49, // 59: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	52, // 60: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	56, // 61: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	52, // 62: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	1,  // 63: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -5946,8 +6363,8 @@ func file_buildmaster_v1_db_proto_init() {
 	file_buildmaster_v1_db_proto_msgTypes[6].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[8].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[23].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[27].OneofWrappers = []any{
+	file_buildmaster_v1_db_proto_msgTypes[25].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[29].OneofWrappers = []any{
 		(*Command_AddChange)(nil),
 		(*Command_MasterStarted)(nil),
 		(*Command_FindOrAddBuilder)(nil),
@@ -5978,16 +6395,18 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_AddApiToken)(nil),
 		(*Command_RevokeApiToken)(nil),
 		(*Command_ReportsDone)(nil),
+		(*Command_Expire)(nil),
+		(*Command_SetLogLines)(nil),
 		(*Command_WorkerMissing)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[46].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[48].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   62,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1214,6 +1214,258 @@ func (x *BuildsetCompleted) GetResults() int32 {
 	return 0
 }
 
+// LogWrite asks the db service to add content to the file of open log
+// logid: lines in the form of Buildbot's logchunks (each ended by a
+// newline, a missing last one added; in a stdio log each starting with its
+// stream, o, e or h). It is answered with LogWritten once the lines are in
+// the log (readers see them; they are made durable with the step's
+// finish), or a ControlError.
+type LogWrite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogWrite) Reset() {
+	*x = LogWrite{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogWrite) ProtoMessage() {}
+
+func (x *LogWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogWrite.ProtoReflect.Descriptor instead.
+func (*LogWrite) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LogWrite) GetLogid() uint64 {
+	if x != nil {
+		return x.Logid
+	}
+	return 0
+}
+
+func (x *LogWrite) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// LogWritten answers a LogWrite: the numbers of the lines it added.
+type LogWritten struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
+	FirstLine     int64                  `protobuf:"varint,2,opt,name=first_line,json=firstLine,proto3" json:"first_line,omitempty"`
+	Lines         int64                  `protobuf:"varint,3,opt,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogWritten) Reset() {
+	*x = LogWritten{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogWritten) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogWritten) ProtoMessage() {}
+
+func (x *LogWritten) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogWritten.ProtoReflect.Descriptor instead.
+func (*LogWritten) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LogWritten) GetLogid() uint64 {
+	if x != nil {
+		return x.Logid
+	}
+	return 0
+}
+
+func (x *LogWritten) GetFirstLine() int64 {
+	if x != nil {
+		return x.FirstLine
+	}
+	return 0
+}
+
+func (x *LogWritten) GetLines() int64 {
+	if x != nil {
+		return x.Lines
+	}
+	return 0
+}
+
+// CachesState is what the caches service publishes on its tree node: its
+// caches, by name.
+type CachesState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Caches        []*CacheStats          `protobuf:"bytes,1,rep,name=caches,proto3" json:"caches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CachesState) Reset() {
+	*x = CachesState{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CachesState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CachesState) ProtoMessage() {}
+
+func (x *CachesState) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CachesState.ProtoReflect.Descriptor instead.
+func (*CachesState) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CachesState) GetCaches() []*CacheStats {
+	if x != nil {
+		return x.Caches
+	}
+	return nil
+}
+
+// CacheStats are one cache's figures since the master started.
+type CacheStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The most entries it holds (the config's caches.<name>, or its default).
+	Size    int32  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Entries int32  `protobuf:"varint,3,opt,name=entries,proto3" json:"entries,omitempty"`
+	Hits    uint64 `protobuf:"varint,4,opt,name=hits,proto3" json:"hits,omitempty"`
+	Misses  uint64 `protobuf:"varint,5,opt,name=misses,proto3" json:"misses,omitempty"`
+	// Entries dropped to make room (also when the cache shrinks).
+	Evictions     uint64 `protobuf:"varint,6,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CacheStats) Reset() {
+	*x = CacheStats{}
+	mi := &file_buildmaster_v1_services_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CacheStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CacheStats) ProtoMessage() {}
+
+func (x *CacheStats) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_services_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CacheStats.ProtoReflect.Descriptor instead.
+func (*CacheStats) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CacheStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CacheStats) GetSize() int32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *CacheStats) GetEntries() int32 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+func (x *CacheStats) GetHits() uint64 {
+	if x != nil {
+		return x.Hits
+	}
+	return 0
+}
+
+func (x *CacheStats) GetMisses() uint64 {
+	if x != nil {
+		return x.Misses
+	}
+	return 0
+}
+
+func (x *CacheStats) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
 // ReporterState is what a reporter shows on its tree node, the master page
 // and /api/v2/reporters: its outbox (pending, and reports refused because it
 // was full), what it sent and gave up since it started, and its last
@@ -1237,7 +1489,7 @@ type ReporterState struct {
 
 func (x *ReporterState) Reset() {
 	*x = ReporterState{}
-	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1501,7 @@ func (x *ReporterState) String() string {
 func (*ReporterState) ProtoMessage() {}
 
 func (x *ReporterState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_services_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_services_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1514,7 @@ func (x *ReporterState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReporterState.ProtoReflect.Descriptor instead.
 func (*ReporterState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_services_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReporterState) GetName() string {
@@ -1434,7 +1686,26 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\n" +
 	"buildsetid\x18\x01 \x01(\x04R\n" +
 	"buildsetid\x12\x18\n" +
-	"\aresults\x18\x02 \x01(\x05R\aresults\"\xec\x02\n" +
+	"\aresults\x18\x02 \x01(\x05R\aresults\":\n" +
+	"\bLogWrite\x12\x14\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"W\n" +
+	"\n" +
+	"LogWritten\x12\x14\n" +
+	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1d\n" +
+	"\n" +
+	"first_line\x18\x02 \x01(\x03R\tfirstLine\x12\x14\n" +
+	"\x05lines\x18\x03 \x01(\x03R\x05lines\"A\n" +
+	"\vCachesState\x122\n" +
+	"\x06caches\x18\x01 \x03(\v2\x1a.buildmaster.v1.CacheStatsR\x06caches\"\x98\x01\n" +
+	"\n" +
+	"CacheStats\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x05R\x04size\x12\x18\n" +
+	"\aentries\x18\x03 \x01(\x05R\aentries\x12\x12\n" +
+	"\x04hits\x18\x04 \x01(\x04R\x04hits\x12\x16\n" +
+	"\x06misses\x18\x05 \x01(\x04R\x06misses\x12\x1c\n" +
+	"\tevictions\x18\x06 \x01(\x04R\tevictions\"\xec\x02\n" +
 	"\rReporterState\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
@@ -1461,7 +1732,7 @@ func file_buildmaster_v1_services_proto_rawDescGZIP() []byte {
 	return file_buildmaster_v1_services_proto_rawDescData
 }
 
-var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_buildmaster_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*ApplyConfig)(nil),           // 0: buildmaster.v1.ApplyConfig
 	(*ConfigApplied)(nil),         // 1: buildmaster.v1.ConfigApplied
@@ -1482,42 +1753,47 @@ var file_buildmaster_v1_services_proto_goTypes = []any{
 	(*Triggered)(nil),             // 16: buildmaster.v1.Triggered
 	(*BuildsetAdded)(nil),         // 17: buildmaster.v1.BuildsetAdded
 	(*BuildsetCompleted)(nil),     // 18: buildmaster.v1.BuildsetCompleted
-	(*ReporterState)(nil),         // 19: buildmaster.v1.ReporterState
-	(*MasterConfig)(nil),          // 20: buildmaster.v1.MasterConfig
-	(*ServiceChange)(nil),         // 21: buildmaster.v1.ServiceChange
-	(*WorkerConfig)(nil),          // 22: buildmaster.v1.WorkerConfig
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*WorkerInfo)(nil),            // 24: buildmaster.v1.WorkerInfo
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
-	(*SchedulerConfig)(nil),       // 26: buildmaster.v1.SchedulerConfig
-	(*Change)(nil),                // 27: buildmaster.v1.Change
-	(*Property)(nil),              // 28: buildmaster.v1.Property
+	(*LogWrite)(nil),              // 19: buildmaster.v1.LogWrite
+	(*LogWritten)(nil),            // 20: buildmaster.v1.LogWritten
+	(*CachesState)(nil),           // 21: buildmaster.v1.CachesState
+	(*CacheStats)(nil),            // 22: buildmaster.v1.CacheStats
+	(*ReporterState)(nil),         // 23: buildmaster.v1.ReporterState
+	(*MasterConfig)(nil),          // 24: buildmaster.v1.MasterConfig
+	(*ServiceChange)(nil),         // 25: buildmaster.v1.ServiceChange
+	(*WorkerConfig)(nil),          // 26: buildmaster.v1.WorkerConfig
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*WorkerInfo)(nil),            // 28: buildmaster.v1.WorkerInfo
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(*SchedulerConfig)(nil),       // 30: buildmaster.v1.SchedulerConfig
+	(*Change)(nil),                // 31: buildmaster.v1.Change
+	(*Property)(nil),              // 32: buildmaster.v1.Property
 }
 var file_buildmaster_v1_services_proto_depIdxs = []int32{
-	20, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
-	21, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
-	22, // 2: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
-	23, // 3: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
-	24, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
-	23, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
-	25, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
-	23, // 7: buildmaster.v1.WorkerState.missing_at:type_name -> google.protobuf.Timestamp
-	23, // 8: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
-	26, // 9: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
-	23, // 10: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
-	23, // 11: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
-	23, // 12: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
-	25, // 13: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
-	27, // 14: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	28, // 15: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
-	23, // 16: buildmaster.v1.ReporterState.last_success:type_name -> google.protobuf.Timestamp
-	23, // 17: buildmaster.v1.ReporterState.last_error_at:type_name -> google.protobuf.Timestamp
-	23, // 18: buildmaster.v1.ReporterState.retry_at:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	24, // 0: buildmaster.v1.ApplyConfig.config:type_name -> buildmaster.v1.MasterConfig
+	25, // 1: buildmaster.v1.ConfigApplied.changes:type_name -> buildmaster.v1.ServiceChange
+	26, // 2: buildmaster.v1.WorkerState.config:type_name -> buildmaster.v1.WorkerConfig
+	27, // 3: buildmaster.v1.WorkerState.connected_since:type_name -> google.protobuf.Timestamp
+	28, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
+	27, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
+	29, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
+	27, // 7: buildmaster.v1.WorkerState.missing_at:type_name -> google.protobuf.Timestamp
+	27, // 8: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
+	30, // 9: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
+	27, // 10: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
+	27, // 11: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
+	27, // 12: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
+	29, // 13: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
+	31, // 14: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	32, // 15: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	22, // 16: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
+	27, // 17: buildmaster.v1.ReporterState.last_success:type_name -> google.protobuf.Timestamp
+	27, // 18: buildmaster.v1.ReporterState.last_error_at:type_name -> google.protobuf.Timestamp
+	27, // 19: buildmaster.v1.ReporterState.retry_at:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }
@@ -1535,7 +1811,7 @@ func file_buildmaster_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_services_proto_rawDesc), len(file_buildmaster_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

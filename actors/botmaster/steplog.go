@@ -2,13 +2,16 @@ package botmaster
 
 import (
 	"bytes"
+	"context"
 	"strings"
 
+	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// stepLog writes a step's log through the db service, in pieces within
+// stepLog writes a step's log through the db service (db.WriteLog: to the
+// log's file, never to the state), in pieces within
 // state.MaxLogAppendBytes, cut after a newline where there is one.
 type stepLog struct {
 	r       *runner
@@ -66,8 +69,10 @@ func (l *stepLog) write(s string) error {
 				n = i + 1
 			}
 		}
-		if _, err := l.r.call(&messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{
-			Logid: l.id, Content: s[:n]}}}); err != nil {
+		if err := l.r.ctx.Err(); err != nil {
+			return context.Cause(l.r.ctx)
+		}
+		if _, err := db.WriteLog(context.Background(), l.r.system, l.id, []byte(s[:n])); err != nil {
 			return err
 		}
 		s = s[n:]

@@ -27,3 +27,11 @@ func Submit(ctx actor.Context, cmd *messages.Command, then func(*messages.Comman
 func Call(ctx context.Context, system *actor.ActorSystem, cmd *messages.Command) (*messages.CommandResult, error) {
 	return ask.Ask[*messages.CommandResult](ctx, system.Root, PID(system), cmd)
 }
+
+// WriteLog adds content (lines in the form of Buildbot's logchunks, see
+// messages.LogWrite) to open log logid's file through the db service, and
+// waits: for goroutines, never for an actor's Receive. It returns the
+// numbers of the lines added.
+func WriteLog(ctx context.Context, system *actor.ActorSystem, logid uint64, content []byte) (*messages.LogWritten, error) {
+	return ask.Ask[*messages.LogWritten](ctx, system.Root, PID(system), &messages.LogWrite{Logid: logid, Content: content})
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/metrics"
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/actors/status"
@@ -21,6 +22,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/control"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -74,6 +76,7 @@ type Master struct {
 
 	remote    *httpserve.Listener // listen.remote; nil without
 	control   *httpserve.Server   // serving remote; nil once stopped
+	closeLogs func() error        // closes RT.Logs
 	gaveUp    chan any
 	exit      chan string
 	now       func() time.Time
@@ -91,6 +94,7 @@ func Accepted() map[string][]proto.Message {
 		paths.Schedulers: {&messages.ForceBuildRequest{}, &messages.RebuildRequest{}, &messages.CancelBuildRequestRequest{},
 			&messages.EnableSchedulerRequest{}},
 		paths.Botmaster: {&messages.StopBuildRequest{}, &messages.WorkerControlRequest{}},
+		paths.Janitor:   {&messages.CleanupRequest{}},
 		paths.Users:     {&messages.UserRequest{}, &messages.ApiTokenRequest{}},
 	}
 }
@@ -98,10 +102,11 @@ func Accepted() map[string][]proto.Message {
 // StateDir is where, under the data directory, the state is kept.
 const StateDir = "state"
 
-// Start binds the HTTP listeners, opens the state (replaying it, then doing
-// Buildbot's housekeeping for a master that may have crashed), starts the
-// actor system and the control endpoint, and spawns the tree. It returns once
-// every service has started.
+// Start binds the HTTP listeners, opens the state (replaying it), the log
+// files (making them agree with the state), does Buildbot's housekeeping
+// for a master that may have crashed, starts the actor system and the
+// control endpoint, and spawns the tree. It returns once every service has
+// started.
 func Start(opts Options) (*Master, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -119,43 +124,81 @@ func Start(opts Options) (*Master, error) {
 	opts.Log.Info("listeners bound", slog.String("remote", addrOf(ls.remote)), slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
 		slog.String("workers", addrOf(ls.workers)), slog.String("workers_pb", addrOf(ls.workersPB)),
 		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
-	store, masterid, err := openState(opts)
+	store, err := openState(opts)
 	if err != nil {
 		closeListeners(ls.all()...)
 		return nil, err
 	}
-	m, err := start(opts, store, masterid, ls, tlsCfg)
+	logs, closeLogs, err := openLogs(opts, store)
+	if err != nil {
+		closeListeners(ls.all()...)
+		store.Close()
+		return nil, err
+	}
+	masterid, err := markStarted(opts, store)
+	if err != nil {
+		closeListeners(ls.all()...)
+		store.Close()
+		closeLogs()
+		return nil, err
+	}
+	m, err := start(opts, store, masterid, logs, closeLogs, ls, tlsCfg)
 	if err != nil {
 		if m == nil { // the tree never ran: Stop did not clean up
 			closeListeners(ls.all()...)
 			markStopped(opts.Log, store, masterid, opts.Now(), 10*time.Second)
 			store.Close()
+			closeLogs()
 		}
 		return nil, err
 	}
 	return m, nil
 }
 
-// openState opens the store and marks this master started in it.
-func openState(opts Options) (*state.Store, uint64, error) {
-	name := "ephemeral"
-	var store *state.Store
+// openLogs opens the log files (DataDir/logs; a temporary directory when
+// ephemeral) and makes them agree with the state (db.OpenLogs).
+func openLogs(opts Options, store *state.Store) (*logchunk.Store, func() error, error) {
+	dir := ""
+	if !opts.Ephemeral {
+		dir = filepath.Join(opts.DataDir, db.LogsDir)
+	}
+	start := time.Now()
+	logs, closeLogs, err := db.OpenLogs(context.Background(), dir, store, opts.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dir != "" {
+		opts.Log.Info("log files opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+	}
+	return logs, closeLogs, nil
+}
+
+// openState opens the store.
+func openState(opts Options) (*state.Store, error) {
 	if opts.Ephemeral {
-		store = state.OpenEphemeral()
-	} else {
-		if opts.DataDir == "" {
-			return nil, 0, errors.New("no data directory for the state (or run ephemeral)")
-		}
-		dir := filepath.Join(opts.DataDir, StateDir)
-		start := time.Now()
-		var err error
-		so := opts.State
-		so.Logger = opts.Log
-		if store, err = state.Open(dir, so); err != nil {
-			return nil, 0, err
-		}
-		name = dir
-		opts.Log.Info("state opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+		return state.OpenEphemeral(), nil
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("no data directory for the state (or run ephemeral)")
+	}
+	dir := filepath.Join(opts.DataDir, StateDir)
+	start := time.Now()
+	so := opts.State
+	so.Logger = opts.Log
+	store, err := state.Open(dir, so)
+	if err != nil {
+		return nil, err
+	}
+	opts.Log.Info("state opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+	return store, nil
+}
+
+// markStarted marks this master started in the state, which does the
+// housekeeping of a run that stopped uncleanly, and returns its id.
+func markStarted(opts Options, store *state.Store) (uint64, error) {
+	name := "ephemeral"
+	if !opts.Ephemeral {
+		name = filepath.Join(opts.DataDir, StateDir)
 	}
 	if host, err := os.Hostname(); err == nil {
 		name = host + ":" + name
@@ -166,8 +209,7 @@ func openState(opts Options) (*state.Store, uint64, error) {
 	res, err := store.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_MasterStarted{
 		MasterStarted: &messages.MasterStarted{Name: name, Time: opts.Now().Unix()}}})
 	if err != nil {
-		store.Close()
-		return nil, 0, fmt.Errorf("state: marking the master started: %w", err)
+		return 0, fmt.Errorf("state: marking the master started: %w", err)
 	}
 	if res.GetBuildsRetried()+res.GetStepsFinished()+res.GetLogsFinished()+res.GetRequestsUnclaimed() > 0 {
 		opts.Log.Warn("state: cleaned up after a master that stopped uncleanly",
@@ -175,12 +217,13 @@ func openState(opts Options) (*state.Store, uint64, error) {
 			slog.Uint64("steps_finished", uint64(res.GetStepsFinished())), slog.Uint64("logs_finished", uint64(res.GetLogsFinished())),
 			slog.Uint64("requests_unclaimed", uint64(res.GetRequestsUnclaimed())))
 	}
-	return store, res.GetId(), nil
+	return res.GetId(), nil
 }
 
-// start runs the tree on store. On failure it returns a nil Master when the
-// tree never ran, or the Master it has stopped again (Stop cleaned up).
-func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *tls.Config) (*Master, error) {
+// start runs the tree on store and logs (closeLogs closes them). On failure
+// it returns a nil Master when the tree never ran, or the Master it has
+// stopped again (Stop cleaned up).
+func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Store, closeLogs func() error, ls bound, tlsCfg *tls.Config) (*Master, error) {
 	cfg, sec, err := resolveSecrets(opts.Config)
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
@@ -193,7 +236,7 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
 	m := &Master{gaveUp: make(chan any, 1), exit: make(chan string, 1), now: opts.Now, WWWAddr: addrOf(ls.www), DebugAddr: addrOf(ls.debug),
-		WorkersAddr: addrOf(ls.workers), WorkersPBAddr: addrOf(ls.workersPB)}
+		WorkersAddr: addrOf(ls.workers), WorkersPBAddr: addrOf(ls.workersPB), closeLogs: closeLogs}
 	m.RT = service.NewRuntime(system, opts.Log, cfg, func(reason any) {
 		select {
 		case m.gaveUp <- reason:
@@ -203,6 +246,7 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 	m.RT.LogRedactor = redactor
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
+	m.RT.Logs = logs
 	m.RT.Applied = metrics.NewRecorder(m.RT.Metrics, store).Applied
 	m.RT.SetInput(opts.Input)
 	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
@@ -213,7 +257,9 @@ func start(opts Options, store *state.Store, masterid uint64, ls bound, tlsCfg *
 		}
 	}
 	m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB, m.RT.WorkersTLS = ls.www, ls.debug, ls.workers, ls.workersPB, tlsCfg
-	store.OnCommit(status.Publisher(m.RT.Bus, store.Read, opts.Log))
+	events := status.NewPublisher(m.RT.Bus, store.Read, opts.Log)
+	store.OnCommit(events.Committed)
+	m.RT.LogAppended = events.LogAppended
 	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"remote": ls.remote, "www": ls.www, "debug": ls.debug,
 		"workers": ls.workers, "workers_pb": ls.workersPB})
 	m.remote, m.RemoteAddr = ls.remote, addrOf(ls.remote)
@@ -307,6 +353,11 @@ func (m *Master) stop(timeout time.Duration) error {
 	}
 	if e := m.RT.DB.Close(); e != nil && err == nil {
 		err = fmt.Errorf("closing the state: %w", e)
+	}
+	if m.closeLogs != nil {
+		if e := m.closeLogs(); e != nil && err == nil {
+			err = fmt.Errorf("closing the log files: %w", e)
+		}
 	}
 	return err
 }

@@ -10,7 +10,8 @@ import (
 
 // Recorder turns the commands the db service applies into the master's
 // build metrics: the one place they are fed from, so no actor counts
-// builds, steps, changes or log bytes by itself. Its Applied is
+// builds, steps or changes by itself (log bytes never reach the state: the
+// log writer counts them, service.Stats.LogBytes). Its Applied is
 // service.Runtime.Applied. The gauges (queue depth, running builds,
 // workers) are read from the state at scrape time instead (stateCollector).
 type Recorder struct {
@@ -22,7 +23,6 @@ type Recorder struct {
 	stepSeconds    *prometheus.HistogramVec
 	queueWait      prometheus.Histogram
 	changes        prometheus.Counter
-	logBytes       prometheus.Counter
 }
 
 // durationBuckets (seconds) span a one-second step to a day-long build;
@@ -55,11 +55,8 @@ func NewRecorder(reg prometheus.Registerer, store *state.Store) *Recorder {
 		changes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "buildmaster_changes_total", Help: "Changes received (from every change source).",
 		}),
-		logBytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "buildmaster_log_bytes_total", Help: "Bytes of log content written.",
-		}),
 	}
-	reg.MustRegister(r.buildsStarted, r.buildsFinished, r.buildSeconds, r.stepSeconds, r.queueWait, r.changes, r.logBytes,
+	reg.MustRegister(r.buildsStarted, r.buildsFinished, r.buildSeconds, r.stepSeconds, r.queueWait, r.changes,
 		stateCollector{store})
 	return r
 }
@@ -75,8 +72,6 @@ func (r *Recorder) Applied(cmd *messages.Command, _ *messages.CommandResult) {
 		r.buildStarted(k.AddBuild)
 	case *messages.Command_ClaimBuildRequests:
 		r.claimed(k.ClaimBuildRequests.GetBrids(), k.ClaimBuildRequests.GetClaimedAt())
-	case *messages.Command_AppendLog:
-		r.logBytes.Add(float64(len(k.AppendLog.GetContent())))
 	case *messages.Command_FinishStep:
 		r.stepFinished(k.FinishStep)
 	case *messages.Command_FinishBuild:
@@ -105,9 +100,6 @@ func (r *Recorder) claimed(brids []uint64, at int64) {
 func (r *Recorder) stepFinished(c *messages.FinishStep) {
 	if c == nil {
 		return
-	}
-	if a := c.GetAppend(); a != nil {
-		r.logBytes.Add(float64(len(a.GetContent())))
 	}
 	if r.store == nil {
 		return

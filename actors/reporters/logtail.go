@@ -2,12 +2,16 @@ package reporters
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io/fs"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -28,7 +32,7 @@ const (
 // stdio log, or else its first log. Header lines of a stdio log (the
 // command, its environment, its exit code) are left out: the tail is the
 // output. A log that cannot be read leaves the step without a tail.
-func addLogTail(txn *memdb.Txn, r *report.Report, wwwURL string) error {
+func addLogTail(ctx context.Context, txn *memdb.Txn, logs *logchunk.Store, r *report.Report, wwwURL string) error {
 	fs := r.Build.FailedStep
 	if fs == nil {
 		return nil
@@ -48,7 +52,7 @@ func addLogTail(txn *memdb.Txn, r *report.Report, wwwURL string) error {
 	}
 	// A few more lines than kept, for the header lines left out.
 	first := max(0, log.NumLines-TailLines-8)
-	content, err := logLines(txn, log, first, log.NumLines-1)
+	content, err := logLines(ctx, logs, log, first, log.NumLines)
 	if err != nil {
 		return fmt.Errorf("reading log %d of step %q: %w", log.Id, fs.Name, err)
 	}
@@ -59,12 +63,23 @@ func addLogTail(txn *memdb.Txn, r *report.Report, wwwURL string) error {
 	return nil
 }
 
-// logLines returns lines first…last of l as Buildbot's logchunks hold
+// logLines returns lines first…end-1 of l as Buildbot's logchunks hold
 // them: each line ended with a newline and, in a stdio log, led by its
-// stream ('o', 'e' or 'h'). It reads through the log storage the data API
-// reads (logs/{id}/contents).
-func logLines(txn *memdb.Txn, l *messages.Log, first, last int64) ([]byte, error) {
-	return state.LogLines(txn, l.Id, first, last)
+// stream ('o', 'e' or 'h'). It reads the log's file, as the data API does
+// (logs/{id}/contents); lines the file lost are left out.
+func logLines(ctx context.Context, logs *logchunk.Store, l *messages.Log, first, end int64) ([]byte, error) {
+	if logs == nil || l.Type == state.LogTypeDeleted {
+		return nil, nil
+	}
+	var content []byte
+	_, err := logs.Read(ctx, l.Id, first, end-first, func(ln logchunk.Line) error {
+		content = ln.AppendContent(content)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil // a log whose lines were never written, or all lost
+	}
+	return content, err
 }
 
 // tail is the last lines of content, within the bounds above, stdio's

@@ -208,14 +208,14 @@ func (r *reporter) send(ctx actor.Context, e *messages.OutboxEntry) {
 		r.finish(ctx, e)
 		return
 	}
-	self, gen, sender, root, log := ctx.Self(), r.gen, r.sender, r.rt.System.Root, r.log
+	self, gen, sender, root, log, logs := ctx.Self(), r.gen, r.sender, r.rt.System.Root, r.log, r.rt.Logs
 	withLogs := r.cfg.GetType() == "mail" && rep.Build != nil
 	sendCtx, cancel := context.WithTimeout(r.ctx, setup.Timeout(r.cfg))
 	go func() {
 		defer cancel()
 		if withLogs {
 			// Reading the log is the storage's work, not the actor's.
-			if err := addLogTail(txn, rep, www); err != nil {
+			if err := addLogTail(sendCtx, txn, logs, rep, www); err != nil {
 				log.Warn("the mail goes without the log's last lines", slog.Any("error", err))
 			}
 		}

@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -39,10 +41,22 @@ type Runtime struct {
 	Bus *mq.Bus
 	// MasterID is this master's id in DB (its row in masters).
 	MasterID uint64
+	// Logs holds the contents of build logs (DB holds their metadata).
+	// Only the db service writes to it (master/db/logs); anyone may read
+	// it, at constant memory per reader. nil: no log files (some tests).
+	Logs *logchunk.Store
+	// Caches are the master's LRU caches (internal/cache); the caches
+	// service sizes them from the config, readers such as the data API
+	// read through them.
+	Caches *cache.Set
 	// Applied, when set, is called with each command the db service has
 	// applied and its result, after the state shows it (the metrics
 	// recorder). It must not block.
 	Applied func(*messages.Command, *messages.CommandResult)
+	// LogAppended, when set, is called by the log writer each time lines
+	// reach a log's file, with how many the file now holds (the status
+	// service's Publisher: logs/ID/append on Bus). It must not block.
+	LogAppended func(logid uint64, lines int64)
 
 	// WWW and Debug are the HTTP listeners (listen.www, listen.debug), bound
 	// by the master before the tree starts and closed after it stops; the
@@ -115,6 +129,7 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Log:      log,
 		Metrics:  reg,
 		Stats:    stats,
+		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}
 	rt.SetConfig(1, cfg)

@@ -32,6 +32,8 @@ type Stats struct {
 	// and outcome: retry, or dropped (permanent, or past the lifetime).
 	ReportsSent   *prometheus.CounterVec
 	ReportsFailed *prometheus.CounterVec
+	// LogBytes counts the bytes of log content the log writer took.
+	LogBytes prometheus.Counter
 }
 
 func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Stats {
@@ -64,9 +66,12 @@ func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Sta
 		ReportsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_reports_failed_total", Help: "Failed report deliveries, by reporter and outcome (retry, dropped).",
 		}, []string{"reporter", "outcome"}),
+		LogBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "buildmaster_log_bytes_total", Help: "Bytes of log content written.",
+		}),
 	}
 	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
-		s.ReportsSent, s.ReportsFailed, outboxCollector{db},
+		s.ReportsSent, s.ReportsFailed, s.LogBytes, outboxCollector{db},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		treeCollector{tree})
 	return s

@@ -50,6 +50,7 @@ type Node struct {
 	mailbox   atomic.Value // actor.Mailbox
 	failure   atomic.Pointer[messages.Failure]
 	state     atomic.Pointer[proto.Message]
+	live      atomic.Pointer[func() proto.Message]
 	condition atomic.Pointer[func() string]
 
 	mu       sync.Mutex
@@ -81,10 +82,22 @@ func (n *Node) Mailbox() int64 {
 // SetState publishes what the actor wants to show about itself (usually its
 // config). The message must not be mutated afterwards. It may hold secrets:
 // whoever shows State must redact it (messages.Redacted).
-func (n *Node) SetState(m proto.Message) { n.state.Store(&m) }
+func (n *Node) SetState(m proto.Message) {
+	n.live.Store(nil)
+	n.state.Store(&m)
+}
 
-// State returns what the actor last published, or nil.
+// SetLiveState publishes figures that change all the time (counters): each
+// State calls fn, from any goroutine, until the next SetState or
+// SetLiveState.
+func (n *Node) SetLiveState(fn func() proto.Message) { n.live.Store(&fn) }
+
+// State returns what the actor last published (SetLiveState's function's
+// answer now), or nil.
 func (n *Node) State() proto.Message {
+	if fn := n.live.Load(); fn != nil {
+		return (*fn)()
+	}
 	if p := n.state.Load(); p != nil {
 		return *p
 	}

@@ -1,9 +1,9 @@
 package status
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"iter"
 	"maps"
 	"net/http"
@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -75,7 +76,7 @@ type Parent struct {
 }
 
 // Extra serves something of one row that is not a table, e.g. a log's text.
-type Extra func(w http.ResponseWriter, r *http.Request, txn *memdb.Txn, row proto.Message)
+type Extra func(rt *service.Runtime, w http.ResponseWriter, r *http.Request, txn *memdb.Txn, row proto.Message)
 
 // Endpoints lists what the data API serves. A new table is one entry here.
 func Endpoints() []Endpoint {
@@ -107,7 +108,7 @@ func Endpoints() []Endpoint {
 		{Plural: "logs", Table: state.TableLogs, Record: &messages.Log{}, ID: "id",
 			Indexes: map[string]string{"stepid": state.IndexStep},
 			Under:   []Parent{{Plural: "steps", Field: "stepid", Keys: []string{"slug"}}},
-			Extras:  map[string]Extra{"raw": rawLog, "contents": logContents}},
+			Extras:  map[string]Extra{"raw": rawLog, "raw_inline": rawInlineLog, "contents": logContents}},
 		{Plural: "workers", Table: state.TableWorkers, Record: &messages.Worker{}, ID: "id", Name: "name", Indexes: name},
 		{Plural: "schedulers", Table: state.TableSchedulers, Record: &messages.Scheduler{}, ID: "id", Indexes: name,
 			Under: []Parent{{Plural: "masters", Field: "masterid"}}},
@@ -146,7 +147,9 @@ func endpointViews() map[string]dataapi.View {
 	id := func(as string) dataapi.View { return dataapi.View{Names: map[string]string{"id": as}} }
 	return map[string]dataapi.View{
 		"masters": id("masterid"), "sourcestamps": sourcestampView(), "builders": id("builderid"),
-		"schedulers": id("schedulerid"), "changesources": id("changesourceid"), "logs": id("logid"),
+		"schedulers": id("schedulerid"), "changesources": id("changesourceid"),
+		// lost (lines a damaged file or a full disk lost) only when some are.
+		"logs": {Names: map[string]string{"id": "logid"}, OmitEmpty: map[string]bool{"lost": true}},
 		// Buildbot's None where the record stores 0 or ""; sourcestamps
 		// (Joined) in place of their ids.
 		"buildsets": {Names: map[string]string{"id": "bsid"}, Hidden: map[string]bool{"sourcestamp_ids": true},
@@ -246,6 +249,7 @@ func API(rt *service.Runtime) http.Handler {
 		}
 		eps[e.Plural] = ep
 	}
+	cacheViews(rt, eps)
 	for _, ep := range eps {
 		for p := range ep.under {
 			if eps[p] == nil || eps[p].id.Kind() != protoreflect.Uint64Kind {
@@ -282,7 +286,7 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 		}
 		if ep == nil {
 			if x := parent.extra(segs[i]); x != nil && i == len(segs)-1 {
-				x(w, r, txn, row)
+				x(rt, w, r, txn, row)
 				return
 			}
 			writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
@@ -332,6 +336,38 @@ func serve(rt *service.Runtime, eps map[string]*endpoint, w http.ResponseWriter,
 	}
 	writeError(w, http.StatusNotFound, "Invalid path: "+r.URL.Path)
 }
+
+// cachedRows names the cache (internal/cache) that keeps the rendered rows
+// of an endpoint, by plural: those whose rows the View renders from the row
+// alone.
+var cachedRows = map[string]string{"builds": cache.Builds, "changes": cache.Changes, "sourcestamps": cache.SourceStamps}
+
+// cacheViews makes the endpoints of cachedRows render through rt's caches,
+// and a buildset's sourcestamps with them.
+func cacheViews(rt *service.Runtime, eps map[string]*endpoint) {
+	if rt.Caches == nil {
+		return
+	}
+	for plural, name := range cachedRows {
+		ep := eps[plural]
+		ep.View.Cache = rowCache{c: rt.Caches.Cache(name), kind: plural, id: ep.id}
+	}
+	eps["buildsets"].Joined["sourcestamps"] = sourcestampsOf(eps["sourcestamps"].View)
+}
+
+// rowCache is a dataapi.RowCache on a cache, keyed by the rows' ids.
+type rowCache struct {
+	c    *cache.Cache
+	kind string
+	id   protoreflect.FieldDescriptor
+}
+
+func (r rowCache) key(m proto.Message) cache.Key {
+	return cache.Key{Kind: r.kind, ID: m.ProtoReflect().Get(r.id).Uint()}
+}
+
+func (r rowCache) Get(m proto.Message) ([]byte, bool) { return r.c.Get(r.key(m), m) }
+func (r rowCache) Add(m proto.Message, b []byte)      { r.c.Add(r.key(m), m, b) }
 
 // view is ep's View with its Joined fields added as Derived ones reading
 // txn.
@@ -468,7 +504,9 @@ func sourcestampsOf(view dataapi.View) Join {
 		out := []any{}
 		for _, id := range row.(*messages.Buildset).GetSourcestampIds() {
 			if ss := state.Lookup(txn, state.TableSourceStamps, id); ss != nil {
-				out = append(out, view.Record(ss, nil))
+				if b, err := view.Rendered(ss); err == nil {
+					out = append(out, b)
+				}
 			}
 		}
 		return out
@@ -510,108 +548,34 @@ func jsonObject(s string) any {
 }
 
 // propertiesOf serves {plural}/{id}/properties: the row's properties as
-// Buildbot's one-element list [{"name": [value, source], …}].
-func propertiesOf(w http.ResponseWriter, _ *http.Request, _ *memdb.Txn, row proto.Message) {
-	props := dataapi.Record(row.ProtoReflect(), []string{"properties"})["properties"]
-	writeJSON(w, map[string]any{"properties": []any{props}, "meta": map[string]any{"total": 1}})
-}
-
-// logContents serves logs/{id}/contents as Buildbot does: one logchunk of
-// lines offset… (offset+limit-1, or to the end), stdio stream prefixes kept;
-// 404 when the range is empty.
-func logContents(w http.ResponseWriter, r *http.Request, txn *memdb.Txn, row proto.Message) {
-	l := row.(*messages.Log)
-	first, last := int64(0), max(0, l.NumLines-1)
-	var errs []string
-	for _, p := range []string{"offset", "limit"} {
-		if !r.URL.Query().Has(p) {
-			continue
-		}
-		n, err := strconv.ParseInt(r.URL.Query().Get(p), 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Sprintf("%s=%q: want a whole number ≥ 0", p, r.URL.Query().Get(p)))
-			continue
-		}
-		if p == "offset" {
-			first = n
-		} else {
-			last = first + n - 1
+// Buildbot's one-element list [{"name": [value, source], …}], through the
+// Properties cache.
+func propertiesOf(rt *service.Runtime, w http.ResponseWriter, _ *http.Request, _ *memdb.Txn, row proto.Message) {
+	var c *cache.Cache
+	m := row.ProtoReflect()
+	key := cache.Key{Kind: string(m.Descriptor().Name()), ID: m.Get(m.Descriptor().Fields().ByName("id")).Uint()}
+	if rt.Caches != nil {
+		c = rt.Caches.Cache(cache.Properties)
+		if b, ok := c.Get(key, row); ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+			return
 		}
 	}
-	if len(errs) > 0 {
-		writeError(w, http.StatusBadRequest, "bad query: "+strings.Join(errs, "; "))
-		return
-	}
-	if first > last {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no lines %d…%d in log %d", first, last, l.Id))
-		return
-	}
-	content, err := state.LogLines(txn, l.Id, first, last)
-	if err != nil {
+	props := dataapi.Record(m, []string{"properties"})["properties"]
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as httpserve.WriteJSON
+	if err := enc.Encode(map[string]any{"properties": []any{props}, "meta": map[string]any{"total": 1}}); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	chunk := map[string]any{"logid": l.Id, "firstline": first, "content": string(content)}
-	writeJSON(w, map[string]any{"logchunks": []any{chunk}, "meta": map[string]any{"total": 1}})
-}
-
-// rawLog serves logs/{id}/raw as Buildbot does: the log's text as an
-// attachment named builder_build_N_step_S_log_SLUG, text/html for an html
-// log, else text/plain; a stdio log without its stream prefixes, after a
-// header naming builder, build number and worker.
-func rawLog(w http.ResponseWriter, _ *http.Request, txn *memdb.Txn, row proto.Message) {
-	l := row.(*messages.Log)
-	content, err := state.LogLines(txn, l.Id, 0, -1)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
+	b := buf.Bytes()
+	if c != nil {
+		c.Add(key, row, b)
 	}
-	step, _ := state.Lookup(txn, state.TableSteps, l.Stepid).(*messages.Step)
-	var build *messages.Build
-	var builder *messages.Builder
-	var worker *messages.Worker
-	if step != nil {
-		build, _ = state.Lookup(txn, state.TableBuilds, step.Buildid).(*messages.Build)
-	}
-	if build != nil {
-		builder, _ = state.Lookup(txn, state.TableBuilders, build.Builderid).(*messages.Builder)
-		worker, _ = state.Lookup(txn, state.TableWorkers, build.Workerid).(*messages.Worker)
-	}
-	var name []string
-	var body strings.Builder
-	if builder != nil {
-		name = append(name, builder.Name)
-		if l.Type == "s" {
-			fmt.Fprintf(&body, "Builder: %s\n", builder.Name)
-		}
-	}
-	if build != nil {
-		name = append(name, "build", strconv.Itoa(int(build.Number)))
-		if l.Type == "s" {
-			fmt.Fprintf(&body, "Build number: %d\n", build.Number)
-		}
-	}
-	if worker != nil && l.Type == "s" {
-		fmt.Fprintf(&body, "Worker name: %s\n", worker.Name)
-	}
-	if step != nil {
-		name = append(name, "step", step.Name)
-	}
-	name = append(name, "log", l.Slug)
-	if l.Type == "s" {
-		for line := range strings.Lines(string(content)) {
-			body.WriteString(line[1:])
-		}
-	} else {
-		body.Write(content)
-	}
-	ctype := "text/plain"
-	if l.Type == "h" {
-		ctype = "text/html"
-	}
-	w.Header().Set("Content-Type", ctype+"; charset=utf-8")
-	w.Header().Set("Content-Disposition", "attachment; filename="+filename(strings.Join(name, "_")))
-	_, _ = io.WriteString(w, body.String())
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
 }
 
 // filename makes s safe as a header's filename token: Buildbot sends the

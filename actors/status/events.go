@@ -7,41 +7,73 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/buildmaster/buildmaster/internal/dataapi"
 	"github.com/buildmaster/buildmaster/internal/mq"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Publisher returns the state's commit hook (state.Store.OnCommit) that
-// publishes every committed change on bus as the Buildbot event it is
-// (builds/ID/new, logs/ID/append, workers/ID/state_updated …), its message
-// the row as the data API shows it. It runs on the state's writer: it never
-// blocks (the bus drops a subscriber that falls behind) and encodes nothing
-// while nobody subscribes. read gives the committed state, to find the
-// builder a step's or a log's events belong to.
-func Publisher(bus *mq.Bus, read func() *memdb.Txn, log *slog.Logger) func(memdb.Changes) {
-	views := endpointViews()
-	return func(changes memdb.Changes) {
-		if bus.Stats().Subscribers == 0 {
-			return
+// Publisher publishes on the master's event bus every change of state as
+// the Buildbot event it is (builds/ID/new, logs/ID/append,
+// workers/ID/state_updated …), its message the row as the data API shows
+// it. Committed is the state's commit hook (state.Store.OnCommit);
+// LogAppended is the log writer's (service.Runtime.LogAppended): a log's
+// lines reach its file, not the state, so the log writer says when they
+// come, and a log's append events are its, never the state's (whose
+// num_lines trails the file). Neither blocks (the bus drops a subscriber
+// that falls behind) nor encodes anything while nobody subscribes.
+type Publisher struct {
+	bus   *mq.Bus
+	read  func() *memdb.Txn // the committed state, to find the builder a step's or a log's events belong to
+	log   *slog.Logger
+	views map[string]dataapi.View
+}
+
+// NewPublisher returns the Publisher of the state read gives on bus.
+func NewPublisher(bus *mq.Bus, read func() *memdb.Txn, log *slog.Logger) *Publisher {
+	return &Publisher{bus: bus, read: read, log: log, views: endpointViews()}
+}
+
+// Committed publishes the events of one committed transaction.
+func (pb *Publisher) Committed(changes memdb.Changes) {
+	if pb.bus.Stats().Subscribers == 0 {
+		return
+	}
+	p := publisher{read: pb.read}
+	defer p.done()
+	for _, c := range changes {
+		if ev, ok := p.event(c); ok {
+			pb.publish(ev, c.Table)
 		}
-		p := publisher{read: read}
-		for _, c := range changes {
-			ev, ok := p.event(c)
-			if !ok {
-				continue
-			}
-			body, err := json.Marshal(views[ev.plural].Record(ev.row, nil))
-			if err == nil {
-				err = bus.PublishChange(ev.change, body)
-			}
-			if err != nil {
-				log.Warn("status: cannot publish a state change", slog.String("table", c.Table), slog.Any("error", err))
-			}
-		}
-		if p.txn != nil {
-			p.txn.Abort()
-		}
+	}
+}
+
+// LogAppended publishes logs/ID/append for log logid, which now has lines
+// lines in its file.
+func (pb *Publisher) LogAppended(logid uint64, lines int64) {
+	if pb.bus.Stats().Subscribers == 0 {
+		return
+	}
+	p := publisher{read: pb.read}
+	defer p.done()
+	before, ok := p.lookup(state.TableLogs, logid).(*messages.Log)
+	if !ok || before.Complete {
+		return
+	}
+	after := proto.CloneOf(before)
+	after.NumLines = max(after.NumLines, lines)
+	ch := p.logChange(after)
+	ch.Kind, ch.Event = mq.Logs, "append"
+	pb.publish(event{change: ch, plural: state.TableLogs, row: after}, state.TableLogs)
+}
+
+func (pb *Publisher) publish(ev event, table string) {
+	body, err := json.Marshal(pb.views[ev.plural].Record(ev.row, nil))
+	if err == nil {
+		err = pb.bus.PublishChange(ev.change, body)
+	}
+	if err != nil {
+		pb.log.Warn("status: cannot publish a state change", slog.String("table", table), slog.Any("error", err))
 	}
 }
 
@@ -99,11 +131,9 @@ func (p *publisher) event(c memdb.Change) (event, bool) {
 		return at(mq.Steps, name, after, mq.Change{ID: after.Id, BuildID: after.Buildid, BuilderID: p.builderOfBuild(after.Buildid)})
 	case *messages.Log:
 		before, _ := c.Before.(*messages.Log)
+		// append comes from LogAppended, not from num_lines here.
 		name := lifecycle(before == nil, before.GetComplete(), after.Complete, "new", "finished", "")
-		if name == "" && before.GetNumLines() != after.NumLines {
-			name = "append"
-		}
-		return at(mq.Logs, name, after, mq.Change{ID: after.Id, StepID: after.Stepid, Slug: after.Slug, BuilderID: p.builderOfStep(after.Stepid)})
+		return at(mq.Logs, name, after, p.logChange(after))
 	case *messages.Builder:
 		return at(mq.Builders, "update", after, mq.Change{ID: after.Id})
 	case *messages.Worker:
@@ -155,11 +185,23 @@ func newOnly(c memdb.Change) string {
 	return ""
 }
 
+// done ends the transaction lookups opened.
+func (p *publisher) done() {
+	if p.txn != nil {
+		p.txn.Abort()
+	}
+}
+
 func (p *publisher) lookup(table string, id uint64) proto.Message {
 	if p.txn == nil {
 		p.txn = p.read()
 	}
 	return state.Lookup(p.txn, table, id)
+}
+
+// logChange is the routing of log l's events (Kind and Event unset).
+func (p *publisher) logChange(l *messages.Log) mq.Change {
+	return mq.Change{ID: l.Id, StepID: l.Stepid, Slug: l.Slug, BuilderID: p.builderOfStep(l.Stepid)}
 }
 
 func (p *publisher) builderOfBuild(buildid uint64) uint64 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-memdb"
+
 	"github.com/buildmaster/buildmaster/internal/mq"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -16,11 +18,26 @@ import (
 // TestPublisher: every committed change of a build's life is published
 // under Buildbot's routing keys, its message the row as the data API shows
 // it (testdata/events.golden); nothing is published while nobody listens.
+// A log's appends come from LogAppended (the log writer), not from the
+// state's num_lines.
 func TestPublisher(t *testing.T) {
 	store := state.OpenEphemeral()
 	t.Cleanup(func() { store.Close() })
 	bus := mq.New()
-	store.OnCommit(Publisher(bus, store.Read, slog.New(slog.DiscardHandler)))
+	p := NewPublisher(bus, store.Read, slog.New(slog.DiscardHandler))
+	store.OnCommit(func(changes memdb.Changes) {
+		p.Committed(changes)
+		// The log writer's part: the fixture's lines reach the state
+		// (AppendLog), where a master's reach a file and are announced
+		// with LogAppended; the state's own num_lines changes announce
+		// nothing (else the golden would show each append twice).
+		for _, c := range changes {
+			before, _ := c.Before.(*messages.Log)
+			if after, ok := c.After.(*messages.Log); ok && before != nil && after.NumLines > before.NumLines {
+				p.LogAppended(after.Id, after.NumLines)
+			}
+		}
+	})
 
 	// Nobody listens: the first change is not even encoded.
 	add := func(c *messages.Change) {

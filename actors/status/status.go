@@ -134,6 +134,9 @@ func UI(rt *service.Runtime, acc *users.Access) *ui.UI {
 		Scripted:  func(r *http.Request) bool { c := auth.From(r.Context()); return c.Admin || c.Via == "token" },
 		Reporters: func() []*messages.ReporterState { return reporters.States(rt) },
 	}
+	if rt.Logs != nil {
+		opts.Logs = rt.Logs
+	}
 	u, err := ui.New(opts)
 	if err != nil {
 		panic(fmt.Sprintf("status: the embedded pages do not load: %v", err)) // a build error, not an input's

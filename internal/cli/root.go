@@ -72,7 +72,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	ro.flags(run)
 	root.AddCommand(run, newCheckconfig(), newReconfig(), newTree(), newSendchange(), newForce(), newStopBuild(), newRebuild(), newCancel(), newWorker(), newStop(),
-		newBuilds(), newLogs(), newVersion(), newUser(), newToken())
+		newBuilds(), newLogs(), newVersion(), newUser(), newToken(), newCleanupDB())
 	return root
 }
 

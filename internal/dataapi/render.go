@@ -1,6 +1,7 @@
 package dataapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -25,13 +26,46 @@ func Write(w io.Writer, plural string, page []proto.Message, total int, fields [
 // Write writes the envelope as Write does, with the records as the view
 // shows them.
 func (v View) Write(w io.Writer, plural string, page []proto.Message, total int, fields []string) error {
-	rows := make([]map[string]any, 0, len(page))
+	rows := make([]any, 0, len(page))
 	for _, m := range page {
-		rows = append(rows, v.Record(m, fields))
+		if v.Cache == nil || len(fields) > 0 {
+			rows = append(rows, v.Record(m, fields))
+			continue
+		}
+		row, err := v.Rendered(m)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
 	}
+	return encode(w, map[string]any{plural: rows, "meta": map[string]any{"total": total}})
+}
+
+// Rendered is the whole record m as the view shows it, as JSON, through
+// the view's Cache when it has one.
+func (v View) Rendered(m proto.Message) (json.RawMessage, error) {
+	if v.Cache != nil {
+		if b, ok := v.Cache.Get(m); ok {
+			return b, nil
+		}
+	}
+	var buf bytes.Buffer
+	if err := encode(&buf, v.Record(m, nil)); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if v.Cache != nil {
+		v.Cache.Add(m, b)
+	}
+	return b, nil
+}
+
+// encode writes x as JSON and a newline, with "<", ">" and "&" as they are
+// ("a <b@c>" stays readable, as Buildbot renders it).
+func encode(w io.Writer, x any) error {
 	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // "a <b@c>" stays readable, as Buildbot renders it
-	return enc.Encode(map[string]any{plural: rows, "meta": map[string]any{"total": total}})
+	enc.SetEscapeHTML(false)
+	return enc.Encode(x)
 }
 
 // Record returns m as a JSON object: every field (or those named in fields)
@@ -48,7 +82,8 @@ func record(m protoreflect.Message, fields []string, v View) map[string]any {
 	for i := range fds.Len() {
 		fd := fds.Get(i)
 		name := v.apiName(fd)
-		if messages.IsSecret(fd) || v.Hidden[string(fd.Name())] || (len(fields) > 0 && !slices.Contains(fields, name)) {
+		if messages.IsSecret(fd) || v.Hidden[string(fd.Name())] || (len(fields) > 0 && !slices.Contains(fields, name)) ||
+			(v.OmitEmpty[string(fd.Name())] && !m.Has(fd)) {
 			continue
 		}
 		if v.Null[string(fd.Name())] && !m.Has(fd) {

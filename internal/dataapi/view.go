@@ -34,6 +34,23 @@ type View struct {
 	// Buildbot has None (a buildset's complete_at before it completes) and
 	// the record stores 0 or "". Filters still compare the stored value.
 	Null map[string]bool
+	// OmitEmpty lists protobuf fields shown only when set (non-empty):
+	// ours that Buildbot's records do not have, such as a log's lost
+	// lines, so that a record without them looks as Buildbot's does.
+	OmitEmpty map[string]bool
+	// Cache, when set, keeps whole records as rendered, so that a record
+	// rendered once is not rendered again while it is unchanged. It is used
+	// only for records shown whole (no field selection), so it must be left
+	// unset when Derived reads anything but the record itself.
+	Cache RowCache
+}
+
+// RowCache keeps records rendered as JSON objects (see View.Cache). Get
+// answers only for the very record Add was given (state rows are never
+// changed in place: a changed row is a new record).
+type RowCache interface {
+	Get(m proto.Message) ([]byte, bool)
+	Add(m proto.Message, rendered []byte)
 }
 
 // field returns the protobuf field of md that the API calls name.

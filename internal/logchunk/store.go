@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -123,6 +125,20 @@ func (s *Store) writer(logid uint64) *Writer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.writers[logid]
+}
+
+// Writer returns the Writer open on log logid (Create's, until Close), or
+// nil: the store keeps the Writers, so that whoever writes needs no list of
+// its own.
+func (s *Store) Writer(logid uint64) *Writer { return s.writer(logid) }
+
+// Writing returns the ids of the logs with a Writer open, in increasing order.
+func (s *Store) Writing() []uint64 {
+	s.mu.Lock()
+	ids := slices.Collect(maps.Keys(s.writers))
+	s.mu.Unlock()
+	slices.Sort(ids)
+	return ids
 }
 
 // Create starts log logid of type typ and returns its Writer. It fails if

@@ -45,6 +45,14 @@ const (
 	// BRDName is the build request distributor's name under botmaster.
 	BRDName = "brd"
 	BRD     = Botmaster + "/" + BRDName
+
+	// LogsName is the log writer's name under db: it writes log contents
+	// to their files.
+	LogsName = "logs"
+	Logs     = DB + "/" + LogsName
+	// JanitorName is the janitor's name under db: it applies the horizons.
+	JanitorName = "janitor"
+	Janitor     = DB + "/" + JanitorName // CleanupRequest
 )
 
 // Prefixes of the names of children that are named after their config (or,

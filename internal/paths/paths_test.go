@@ -17,6 +17,8 @@ func TestPaths(t *testing.T) {
 		paths.Botmaster:             "master/botmaster",
 		paths.Schedulers:            "master/scheduler_manager",
 		paths.BRD:                   "master/botmaster/brd",
+		paths.Logs:                  "master/db/logs",
+		paths.Janitor:               "master/db/janitor",
 		paths.Worker("linux-1"):     "master/botmaster/worker:linux-1",
 		paths.Conn("linux-1"):       "master/pbmanager/conn:linux-1",
 		paths.Builder("runtests"):   "master/botmaster/builder:runtests",

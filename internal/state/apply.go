@@ -86,6 +86,10 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applySetObjectState(txn, seq, k.SetObjectState)
 	case *messages.Command_ConfigureMaster:
 		return applyConfigureMaster(txn, seq, k.ConfigureMaster)
+	case *messages.Command_SetLogLines:
+		return applySetLogLines(txn, seq, k.SetLogLines)
+	case *messages.Command_Expire:
+		return applyExpire(txn, seq, k.Expire)
 	case *messages.Command_MasterActive:
 		return applyMasterActive(txn, seq, k.MasterActive)
 	case *messages.Command_MasterStopped:

@@ -110,13 +110,20 @@ func checkAddBuild(txn *memdb.Txn, c *messages.AddBuild) error {
 }
 
 // applyFinishBuild finishes build buildid with results at complete_at: first
-// its last_step (as FinishStep), then every step still unfinished, with its
+// it sets what the files of its steps' logs hold (logs), then finishes its
+// last_step (as FinishStep), then every step still unfinished, with its
 // logs. With brids, RETRY drops the build's master's claims on them (for
 // another build) and any other result completes the incomplete ones and
 // their buildsets.
 func applyFinishBuild(txn *memdb.Txn, seq *ids, c *messages.FinishBuild) (*messages.CommandResult, error) {
 	b, err := unfinished[*messages.Build](txn, "finish_build", "build", TableBuilds, c.GetBuildid(), c.GetResults(), c.GetCompleteAt(), c.GetStateString())
 	if err != nil {
+		return nil, err
+	}
+	if err := setStepLogLines(txn, "finish_build", c.GetLogs(), func(stepid uint64) bool {
+		s, _ := get[*messages.Step](txn, TableSteps, IndexID, stepid)
+		return s != nil && s.Buildid == b.Id
+	}); err != nil {
 		return nil, err
 	}
 	if last := c.GetLastStep(); last != nil {

@@ -23,6 +23,10 @@ type fsm struct {
 
 	mu         sync.Mutex
 	restoreErr error // the first failed Restore: Open refuses to start
+
+	// startup counts the rows and bytes of the restore during Open (nil
+	// after). Only raft's goroutine restores, within Open.
+	startup atomic.Pointer[startup]
 }
 
 // applied is what fsm.Apply returns through raft's ApplyFuture.Response.
@@ -143,7 +147,12 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // failure is kept for Open, which then refuses to start.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	db, err := ReadSnapshot(rc)
+	var r io.Reader = rc
+	var rows *atomic.Uint64
+	if st := f.startup.Load(); st != nil {
+		r, rows = st.reader(rc), &st.rows
+	}
+	db, err := readSnapshot(r, rows)
 	if err != nil {
 		f.mu.Lock()
 		if f.restoreErr == nil {

@@ -38,16 +38,50 @@ func (seq *ids) nextID(txn *memdb.Txn, table string) (uint64, error) {
 	return id, nil
 }
 
-// nextID returns one more than the largest id of table, 1 when it is empty.
-// A table without a case here is an error: a new table whose ids Apply
-// allocates needs one.
+// nextID returns one more than the largest id of table, or than its id
+// floor (the largest id it had before Expire removed rows), 1 when it never
+// had a row. A table without a case here is an error: a new table whose ids
+// Apply allocates needs one.
 func nextID(txn *memdb.Txn, table string) (uint64, error) {
+	floor, err := idFloor(txn, table)
+	if err != nil {
+		return 0, err
+	}
+	last, err := lastID(txn, table)
+	return max(last, floor) + 1, err
+}
+
+// idFloor returns the id floor of table (0 when none).
+func idFloor(txn *memdb.Txn, table string) (uint64, error) {
+	raw, err := txn.First(TableIDFloors, IndexID, table)
+	if err != nil || raw == nil {
+		return 0, err
+	}
+	return raw.(*messages.IdFloor).Id, nil
+}
+
+// raiseIDFloor makes table's id floor its largest id, before rows of it
+// are removed.
+func raiseIDFloor(txn *memdb.Txn, table string) error {
+	floor, err := idFloor(txn, table)
+	if err != nil {
+		return err
+	}
+	last, err := lastID(txn, table)
+	if err != nil || last <= floor {
+		return err
+	}
+	return txn.Insert(TableIDFloors, &messages.IdFloor{Table: table, Id: last})
+}
+
+// lastID returns the largest id of table, 0 when it is empty.
+func lastID(txn *memdb.Txn, table string) (uint64, error) {
 	raw, err := txn.Last(table, IndexID)
 	if err != nil {
 		return 0, err
 	}
 	if raw == nil {
-		return 1, nil
+		return 0, nil
 	}
 	var last uint64
 	switch r := raw.(type) {
@@ -86,5 +120,5 @@ func nextID(txn *memdb.Txn, table string) (uint64, error) {
 	default:
 		return 0, fmt.Errorf("state: no id allocation for table %s", table)
 	}
-	return last + 1, nil
+	return last, nil
 }

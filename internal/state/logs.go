@@ -2,10 +2,13 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"compress/bzip2"
 	"compress/gzip"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
@@ -117,50 +120,182 @@ func finishLog(txn *memdb.Txn, l *messages.Log) error {
 	return txn.Insert(TableLogs, l)
 }
 
-// LogLines returns lines first…last (0-based, inclusive; last < 0 means to
-// the end) of log logid, each with its newline, from its chunks in
-// logchunks in order. It reads only the chunks that hold those lines.
-// Chunks compressed with gzip (1) or bzip2 (2) are decompressed; lz4 (3) is
-// an error.
-func LogLines(txn *memdb.Txn, logid uint64, first, last int64) ([]byte, error) {
-	if first < 0 {
-		first = 0
+// applySetLogLines records what logs' files hold (SetLogLines).
+func applySetLogLines(txn *memdb.Txn, _ *ids, c *messages.SetLogLines) (*messages.CommandResult, error) {
+	const kind = "set_log_lines"
+	if len(c.GetLogs()) == 0 {
+		return nil, bad(kind, "logs is empty")
 	}
-	// The chunk holding line first is the last one starting at or before it.
-	start := first
-	if it, err := txn.ReverseLowerBound(TableLogChunks, IndexID, logid, first); err == nil {
-		if raw := it.Next(); raw != nil && raw.(*messages.LogChunk).Logid == logid {
-			start = raw.(*messages.LogChunk).FirstLine
-		}
+	if len(c.GetLogs()) > MaxIDs {
+		return nil, bad(kind, "logs has %d logs, limit %d", len(c.GetLogs()), MaxIDs)
 	}
-	it, err := txn.LowerBound(TableLogChunks, IndexID, logid, start)
-	if err != nil {
-		return nil, err
-	}
-	var out []byte
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := raw.(*messages.LogChunk)
-		if c.Logid != logid || (last >= 0 && c.FirstLine > last) {
-			break
-		}
-		content, err := chunkContent(c)
+	for i, ll := range c.GetLogs() {
+		l, err := get[*messages.Log](txn, TableLogs, IndexID, ll.GetLogid())
 		if err != nil {
 			return nil, err
 		}
-		n := c.FirstLine
-		for len(content) > 0 {
-			line := content
-			if i := bytes.IndexByte(content, '\n'); i >= 0 {
-				line = content[:i+1]
-			}
-			content = content[len(line):]
-			if n >= first && (last < 0 || n <= last) {
-				out = append(out, line...)
-			}
-			n++
+		if l == nil {
+			return nil, bad(kind, "logs[%d]: log %d does not exist", i, ll.GetLogid())
+		}
+		if err := setLogLines(txn, fmt.Sprintf("%s: logs[%d]", kind, i), l, ll); err != nil {
+			return nil, err
 		}
 	}
-	return out, nil
+	return &messages.CommandResult{}, nil
+}
+
+// setLogLines records what ll says l's file holds: l's line count becomes
+// the larger of its own and ll's, and its lost lines those it had and
+// those ll names, so that the order in which such records are applied
+// does not matter. It removes l's rows in logchunks (left by an earlier
+// release).
+func setLogLines(txn *memdb.Txn, kind string, l *messages.Log, ll *messages.LogLines) error {
+	if ll.GetNumLines() < 0 {
+		return bad(kind, "num_lines %d is negative", ll.GetNumLines())
+	}
+	if err := checkLost(kind, ll.GetLost(), ll.GetNumLines()); err != nil {
+		return err
+	}
+	n := max(l.NumLines, ll.GetNumLines())
+	lost := unionLost(l.Lost, ll.GetLost())
+	if n != l.NumLines || !slices.EqualFunc(lost, l.Lost, func(a, b *messages.LineRange) bool { return proto.Equal(a, b) }) {
+		l = proto.CloneOf(l)
+		l.NumLines, l.Lost = n, lost
+		if err := txn.Insert(TableLogs, l); err != nil {
+			return err
+		}
+	}
+	return dropChunks(txn, l.Id)
+}
+
+// unionLost returns the lines of a and b (each in order and disjoint) as
+// ranges in order, disjoint and not touching, at most MaxLostRanges (the
+// last ones merged into one when there are more).
+func unionLost(a, b []*messages.LineRange) []*messages.LineRange {
+	if len(b) == 0 {
+		return a
+	}
+	all := make([]*messages.LineRange, 0, len(a)+len(b))
+	all = append(append(all, a...), b...)
+	slices.SortFunc(all, func(x, y *messages.LineRange) int { return cmp.Compare(x.GetFrom(), y.GetFrom()) })
+	var out []*messages.LineRange
+	for _, r := range all {
+		if n := len(out); n > 0 && r.GetFrom() <= out[n-1].To {
+			out[n-1].To = max(out[n-1].To, r.GetTo())
+			continue
+		}
+		out = append(out, &messages.LineRange{From: r.GetFrom(), To: r.GetTo()})
+	}
+	if len(out) > MaxLostRanges {
+		out[MaxLostRanges-1].To = out[len(out)-1].To
+		out = out[:MaxLostRanges]
+	}
+	return out
+}
+
+// LostLines is how many lines of l are lost.
+func LostLines(l *messages.Log) int64 {
+	n := int64(0)
+	for _, r := range l.GetLost() {
+		n += r.GetTo() - r.GetFrom()
+	}
+	return n
+}
+
+// MaxLostRanges bounds the lost ranges of one log.
+const MaxLostRanges = 1000
+
+// checkLost refuses lost ranges that are not in order, disjoint, not
+// empty and within n lines, or more than MaxLostRanges.
+func checkLost(kind string, lost []*messages.LineRange, n int64) error {
+	if len(lost) > MaxLostRanges {
+		return bad(kind, "lost has %d ranges, limit %d", len(lost), MaxLostRanges)
+	}
+	prev := int64(0)
+	for i, r := range lost {
+		if r.GetFrom() < prev || r.GetTo() <= r.GetFrom() || r.GetTo() > n {
+			return bad(kind, "lost[%d] is lines %d…%d: ranges must be in order, disjoint, not empty and within the %d lines", i, r.GetFrom(), r.GetTo()-1, n)
+		}
+		prev = r.GetTo()
+	}
+	return nil
+}
+
+// setStepLogLines applies logs, what the files of logs of the steps ok
+// accepts hold, before those logs are finished.
+func setStepLogLines(txn *memdb.Txn, kind string, logs []*messages.LogLines, ok func(stepid uint64) bool) error {
+	if len(logs) > MaxIDs {
+		return bad(kind, "logs has %d logs, limit %d", len(logs), MaxIDs)
+	}
+	for i, ll := range logs {
+		l, err := get[*messages.Log](txn, TableLogs, IndexID, ll.GetLogid())
+		if err != nil {
+			return err
+		}
+		where := fmt.Sprintf("%s: logs[%d]", kind, i)
+		if l == nil || !ok(l.Stepid) {
+			return bad(where, "log %d is not a log of the steps finished", ll.GetLogid())
+		}
+		if err := setLogLines(txn, where, l, ll); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropChunks removes log logid's rows in logchunks.
+func dropChunks(txn *memdb.Txn, logid uint64) error {
+	if raw, err := txn.First(TableLogChunks, IndexID+"_prefix", logid); err != nil || raw == nil {
+		return err
+	}
+	chunks, err := collect[*messages.LogChunk](txn.Get(TableLogChunks, IndexID+"_prefix", logid))
+	if err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		if err := txn.Delete(TableLogChunks, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LegacyLogs returns the ids of the logs that have rows in logchunks (an
+// earlier release kept log contents there), in order.
+func LegacyLogs(txn *memdb.Txn) ([]uint64, error) {
+	var out []uint64
+	next := uint64(0)
+	for {
+		it, err := txn.LowerBound(TableLogChunks, IndexID, next, int64(0))
+		if err != nil {
+			return nil, err
+		}
+		raw := it.Next()
+		if raw == nil {
+			return out, nil
+		}
+		id := raw.(*messages.LogChunk).Logid
+		out = append(out, id)
+		next = id + 1
+	}
+}
+
+// LegacyChunks yields the contents of log logid's rows in logchunks, in
+// order, decompressed: lines each ended by a newline. Chunks compressed
+// with gzip (1) or bzip2 (2) are decompressed; lz4 (3) is an error.
+func LegacyChunks(txn *memdb.Txn, logid uint64) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		it, err := txn.Get(TableLogChunks, IndexID+"_prefix", logid)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(chunkContent(raw.(*messages.LogChunk))) {
+				return
+			}
+		}
+	}
 }
 
 // chunkContent returns a chunk's content, decompressed.

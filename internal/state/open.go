@@ -21,8 +21,17 @@ type Options struct {
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one (default 16384).
 	SnapshotThreshold uint64
-	// SnapshotInterval is how often raft checks the threshold (default 5s).
+	// SnapshotInterval is how often raft checks the threshold, and the
+	// Store checks SnapshotBytes and SnapshotAge (default 5s).
 	SnapshotInterval time.Duration
+	// SnapshotBytes of commands written since the last snapshot trigger a
+	// new one (default 64 MiB), so that a few large commands do not make
+	// a long replay.
+	SnapshotBytes int64
+	// SnapshotAge: a snapshot older than this is replaced by a new one
+	// when commands were written since (default 1h), so that a quiet
+	// master does not replay a day of commands at start.
+	SnapshotAge time.Duration
 	// TrailingLogs is how many entries are kept in the log after a
 	// snapshot (default 4096).
 	TrailingLogs uint64
@@ -34,6 +43,10 @@ type Options struct {
 	NoSnapshotOnClose bool
 	// StartTimeout bounds how long Open waits for the replay (default 60s).
 	StartTimeout time.Duration
+	// ProgressInterval is how often Open logs how far the restore of the
+	// snapshot and the replay of the log are (default 2s; negative: never).
+	ProgressInterval time.Duration
+
 	// SegmentSize is the size of a raft log segment file, preallocated
 	// when the segment is created (default 64 MiB, raft-wal's).
 	SegmentSize int
@@ -56,6 +69,12 @@ func (o *Options) defaults() {
 	if o.SnapshotInterval == 0 {
 		o.SnapshotInterval = 5 * time.Second
 	}
+	if o.SnapshotBytes == 0 {
+		o.SnapshotBytes = 64 << 20
+	}
+	if o.SnapshotAge == 0 {
+		o.SnapshotAge = time.Hour
+	}
 	if o.TrailingLogs == 0 {
 		o.TrailingLogs = 4096
 	}
@@ -64,6 +83,9 @@ func (o *Options) defaults() {
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 60 * time.Second
+	}
+	if o.ProgressInterval == 0 {
+		o.ProgressInterval = 2 * time.Second
 	}
 	if o.SegmentSize == 0 {
 		o.SegmentSize = wal.DefaultSegmentSize
@@ -98,9 +120,19 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := newStartup(opts, snaps)
 	s := &Store{fsm: &fsm{health: h}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
+	s.fsm.startup.Store(st)
 	db, _ := NewDB()
 	s.fsm.db.Store(db)
+	stop := make(chan struct{})
+	defer close(stop)
+	go st.progress(stop, func() (uint64, uint64) {
+		if r := s.raftPtr.Load(); r != nil {
+			return r.AppliedIndex(), r.LastIndex()
+		}
+		return 0, 0
+	})
 	if err := s.startRaft(raftConfig(opts, hl)); err != nil {
 		logs.Close()
 		return nil, err
@@ -113,6 +145,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.fsm.startup.Store(nil)
+	st.done(s.raft.LastIndex())
+	s.runSnapshotPolicy()
 	return s, nil
 }
 
@@ -155,6 +190,7 @@ func (s *Store) startRaft(conf *raft.Config) error {
 		return fmt.Errorf("state: starting raft in %s: %w", s.dir, err)
 	}
 	s.raft = r
+	s.raftPtr.Store(r)
 	return nil
 }
 

@@ -29,6 +29,7 @@ const (
 	TableOutbox        = "outbox"
 	TableChangeUsers   = "change_users"
 	TableApiTokens     = "api_tokens"
+	TableIDFloors      = "id_floors"
 )
 
 // Index names besides "id".
@@ -87,7 +88,7 @@ var Tables = []string{
 	TableMasters, TableChanges, TableSourceStamps, TableBuildsets, TableBuildRequests,
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
-	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens,
+	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens, TableIDFloors,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -213,6 +214,7 @@ func Schema() *memdb.DBSchema {
 				e := o.(*messages.OutboxEntry)
 				return always(e.Reporter, e.Buildid, e.GetWorker().GetWorkerid(), e.Event)
 			})),
+		table(TableIDFloors, func(o any) ([]any, bool) { return always(o.(*messages.IdFloor).Table) }),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

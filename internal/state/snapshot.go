@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -62,6 +63,8 @@ func newRecord(table int) proto.Message {
 		return &messages.ChangeUser{}
 	case TableApiTokens:
 		return &messages.ApiToken{}
+	case TableIDFloors:
+		return &messages.IdFloor{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }
@@ -106,7 +109,11 @@ func WriteSnapshot(w io.Writer, txn *memdb.Txn) error {
 // truncated or malformed stream is an error, never a partial database.
 // Rows are read and decoded in one goroutine while another inserts them
 // (memdb inserts are the larger cost; decoding overlaps them).
-func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
+func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) { return readSnapshot(r, nil) }
+
+// readSnapshot is ReadSnapshot, counting the rows inserted in rows (when
+// not nil) as it goes.
+func readSnapshot(r io.Reader, progress *atomic.Uint64) (*memdb.MemDB, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
@@ -131,6 +138,9 @@ func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			}
 			rows[row.table]++
 			n++
+		}
+		if progress != nil {
+			progress.Store(n)
 		}
 		if b.err != nil {
 			return nil, b.err

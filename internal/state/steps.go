@@ -126,7 +126,8 @@ func stepName(txn *memdb.Txn, buildid uint64, name string) (string, error) {
 }
 
 // applyFinishStep finishes step stepid, and its logs, with results at
-// complete_at, after appending append to one of its logs; next, when set,
+// complete_at, after appending append to one of its logs (a command of an
+// earlier release) and setting what its logs' files hold (logs); next, when set,
 // starts the build's next step in the same transaction. Its result is the step's id, then in
 // ids the next step's id and its logs' ids.
 func applyFinishStep(txn *memdb.Txn, seq *ids, c *messages.FinishStep) (*messages.CommandResult, error) {
@@ -145,6 +146,9 @@ func applyFinishStep(txn *memdb.Txn, seq *ids, c *messages.FinishStep) (*message
 		if _, err := applyAppendLog(txn, nil, a); err != nil {
 			return nil, err
 		}
+	}
+	if err := setStepLogLines(txn, "finish_step", c.GetLogs(), func(stepid uint64) bool { return stepid == s.Id }); err != nil {
+		return nil, err
 	}
 	if err := finishStep(txn, s, c.GetResults(), c.GetCompleteAt(), c.GetStateString()); err != nil {
 		return nil, err

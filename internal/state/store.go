@@ -14,14 +14,18 @@ import (
 // durable mode each command is a raft log entry, committed to disk before
 // it is applied and acknowledged; in ephemeral mode it is applied at once.
 type Store struct {
-	fsm    *fsm
-	raft   *raft.Raft // nil when ephemeral
-	logs   *guardedLog
-	snaps  *raft.FileSnapshotStore
-	health *health // nil when ephemeral
-	trans  *raft.InmemTransport
-	dir    string
-	opts   Options
+	fsm  *fsm
+	raft *raft.Raft // nil when ephemeral
+	// raftPtr is raft, for Open's progress log (read while Open sets raft).
+	raftPtr atomic.Pointer[raft.Raft]
+	logs    *guardedLog
+	snaps   *raft.FileSnapshotStore
+	health  *health // nil when ephemeral
+	trans   *raft.InmemTransport
+	dir     string
+	opts    Options
+
+	policy snapshotPolicy
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,6 +82,7 @@ func (s *Store) Close() error {
 		if s.raft == nil {
 			return
 		}
+		s.stopSnapshotPolicy()
 		if !s.opts.NoSnapshotOnClose && s.raft.State() == raft.Leader && s.health.get().Log == nil {
 			_ = s.raft.Barrier(10 * time.Second).Error()
 			if err := s.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {

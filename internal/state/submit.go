@@ -72,6 +72,7 @@ func (s *Store) Submit(cmd *messages.Command) *Future {
 	if err != nil {
 		return &Future{err: fmt.Errorf("%w: encoding command: %v", ErrBadCommand, err)}
 	}
+	s.policy.wrote(len(data))
 	return &Future{f: s.raft.Apply(data, 0)}
 }
 

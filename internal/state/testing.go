@@ -4,6 +4,8 @@ import (
 	"errors"
 	"iter"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -24,6 +26,32 @@ func (s *Store) Load(cmds iter.Seq[*messages.Command], batch int) (int, error) {
 	if s.raft != nil {
 		return 0, ErrDurableLoad
 	}
+	return s.load(cmds, batch)
+}
+
+// ErrSeedNotEmpty is returned by Seed on a Store that holds rows.
+var ErrSeedNotEmpty = errors.New("state: Seed is for an empty store only")
+
+// Seed applies cmds to an empty durable Store as Load does to an ephemeral
+// one, then takes a snapshot, so that the rows are durable and the next
+// Open restores them. It is for benchmarks that need a data directory with
+// a long history (a hundred thousand builds) quickly; the log never holds
+// the commands, so it is refused once the Store holds any row.
+func (s *Store) Seed(cmds iter.Seq[*messages.Command], batch int) (int, error) {
+	txn := s.Read()
+	for _, t := range Tables {
+		if Count(txn, t) > 0 {
+			return 0, ErrSeedNotEmpty
+		}
+	}
+	n, err := s.load(cmds, batch)
+	if err != nil || s.raft == nil {
+		return n, err
+	}
+	return n, s.Snapshot()
+}
+
+func (s *Store) load(cmds iter.Seq[*messages.Command], batch int) (int, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -51,4 +79,24 @@ func (s *Store) Load(cmds iter.Seq[*messages.Command], batch int) (int, error) {
 	Recount(txn)
 	txn.Commit()
 	return done + inTxn, nil
+}
+
+// LoadRows inserts rows into table of an ephemeral Store as they are,
+// without a command: for tests that need rows no command makes any more,
+// such as an earlier release's compressed logchunks. A durable Store
+// refuses it.
+func (s *Store) LoadRows(table string, rows ...proto.Message) error {
+	if s.raft != nil {
+		return ErrDurableLoad
+	}
+	txn := writeTxn(s.fsm.db.Load())
+	for _, r := range rows {
+		if err := txn.Insert(table, r); err != nil {
+			txn.Abort()
+			return err
+		}
+	}
+	Recount(txn)
+	txn.Commit()
+	return nil
 }

@@ -74,7 +74,7 @@ func (u *UI) buildPage(w http.ResponseWriter, r *http.Request) {
 		u.serveLines(w, r, v, p)
 		return
 	case q.Get("find") == "error" && p.Log != nil:
-		n, err := firstError(v.txn, p.Log.Log)
+		n, err := firstError(r.Context(), u.opts.Logs, p.Log.Log)
 		if err != nil {
 			u.fail(w, r, err)
 			return
@@ -195,7 +195,7 @@ func (v *view) logView(q url.Values, builder string, number int32, step *message
 	if !render {
 		return lv, nil
 	}
-	lines, n, err := renderLines(v.txn, log, lv.From, pageLines, lv.Error)
+	lines, n, err := renderLines(v.r.Context(), v.u.opts.Logs, log, lv.From, pageLines, lv.Error)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (u *UI) serveLines(w http.ResponseWriter, r *http.Request, v *view, p *buil
 		u.fail(w, r, badRequest("from=%q: want a line number ≥ 0", r.URL.Query().Get("from")))
 		return
 	}
-	lines, n, err := renderLines(v.txn, p.Log.Log, from, fetchLines, -1)
+	lines, n, err := renderLines(r.Context(), u.opts.Logs, p.Log.Log, from, fetchLines, -1)
 	if err != nil {
 		u.fail(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -242,7 +244,7 @@ func (r *recorder) Force(_ context.Context, f ForceRequest) (Forced, error) {
 // newUI returns a UI over f with the fixture's config, clock, tree and rec.
 func newUI(t testing.TB, s Reader, rec Control, opts ...func(*Options)) *UI {
 	o := Options{
-		State: s, Control: rec, Tree: fixtureTree(), Config: fixtureConfig,
+		State: s, Logs: legacyLogs{s}, Control: rec, Tree: fixtureTree(), Config: fixtureConfig,
 		Now: func() time.Time { return t0 }, Version: "v1.2.3", Started: t0.Add(-3 * time.Hour),
 		DebugURL: "http://127.0.0.1:8011/", FormKey: []byte("test key"),
 		Reporters: func() []*messages.ReporterState {
@@ -267,4 +269,36 @@ func get(t testing.TB, h http.Handler, path string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	return rec
+}
+
+// legacyLogs reads log lines from the state's logchunks rows, where the
+// fixtures' AppendLog commands put them (the master moves such rows to log
+// files at start, and its log writer writes new lines to the files).
+type legacyLogs struct{ s Reader }
+
+func (r legacyLogs) Read(_ context.Context, logid uint64, offset, limit int64, fn func(logchunk.Line) error) (logchunk.ReadResult, error) {
+	txn := r.s.Read()
+	l, _ := state.Lookup(txn, state.TableLogs, logid).(*messages.Log)
+	res := logchunk.ReadResult{End: -1}
+	n := int64(0)
+	for content, err := range state.LegacyChunks(txn, logid) {
+		if err != nil {
+			return res, err
+		}
+		for line := range bytes.Lines(content) {
+			if n >= offset && (limit < 0 || n < offset+limit) {
+				line = bytes.TrimSuffix(line, []byte("\n"))
+				ln := logchunk.Line{N: n, Text: line}
+				if l.GetType() == "s" && len(line) > 0 {
+					ln.Stream, ln.Text = logchunk.Stream(line[0]), line[1:]
+				}
+				if err := fn(ln); err != nil {
+					return res, err
+				}
+				res.Lines++
+			}
+			n++
+		}
+	}
+	return res, nil
 }

@@ -2,16 +2,17 @@ package ui
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/url"
 	"regexp"
 	"strconv"
 	"sync"
 
-	"github.com/hashicorp/go-memdb"
-
-	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -68,13 +69,36 @@ func logBase(builder string, number int32, step *messages.Step, log *messages.Lo
 	return fmt.Sprintf("/builders/%s/builds/%d?step=%d&log=%s", url.PathEscape(builder), number, step.Number, url.QueryEscape(log.Slug))
 }
 
+// LogReader reads the lines of a log from its file (*logchunk.Store does).
+type LogReader interface {
+	Read(ctx context.Context, logid uint64, offset, limit int64, fn func(logchunk.Line) error) (logchunk.ReadResult, error)
+}
+
+// logLines returns n lines of log logid from first on, as Buildbot's
+// logchunks hold them (each its stream in a stdio log, its text and a
+// newline): none when there are no log files or the log has no file yet.
+func logLines(ctx context.Context, logs LogReader, logid uint64, first, n int64) ([]byte, error) {
+	if logs == nil {
+		return nil, nil
+	}
+	var out []byte
+	_, err := logs.Read(ctx, logid, first, n, func(l logchunk.Line) error {
+		out = l.AppendContent(out)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return out, err
+}
+
 // window returns the lines first…first+n-1 of l as HTML, their number, and
 // the error line among them highlighted.
-func renderLines(txn *memdb.Txn, l *messages.Log, first, n, errLine int64) (template.HTML, int64, error) {
-	if n <= 0 || first >= l.NumLines {
+func renderLines(ctx context.Context, logs LogReader, l *messages.Log, first, n, errLine int64) (template.HTML, int64, error) {
+	if n <= 0 { // not first ≥ l.NumLines: a log being written has more lines in its file than in the state
 		return "", 0, nil
 	}
-	content, err := state.LogLines(txn, l.Id, first, first+n-1)
+	content, err := logLines(ctx, logs, l.Id, first, n)
 	if err != nil {
 		return "", 0, fmt.Errorf("reading log %d: %w", l.Id, err)
 	}
@@ -157,10 +181,10 @@ func looksLikeError(line []byte, lower *[]byte) bool {
 // firstError returns the 0-based number of l's first line that looks like
 // an error (header lines of stdio logs excepted), -1 when none. It reads
 // the log a window at a time and stops at the first.
-func firstError(txn *memdb.Txn, l *messages.Log) (int64, error) {
+func firstError(ctx context.Context, logs LogReader, l *messages.Log) (int64, error) {
 	var lower []byte
 	for first := int64(0); first < l.NumLines; first += searchLines {
-		content, err := state.LogLines(txn, l.Id, first, first+searchLines-1)
+		content, err := logLines(ctx, logs, l.Id, first, searchLines)
 		if err != nil {
 			return -1, fmt.Errorf("reading log %d: %w", l.Id, err)
 		}

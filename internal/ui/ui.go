@@ -28,6 +28,8 @@ type TreeSource interface {
 // everything else has a default.
 type Options struct {
 	State Reader
+	// Logs reads log lines (the master's log files); nil shows none.
+	Logs LogReader
 	// Control carries out actions; nil answers them 501 and hides the buttons.
 	Control Control
 	// Tree is shown on /master; nil shows none.

@@ -1,0 +1,269 @@
+package db
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// DefaultJanitorBatch is how many builds (or logs) one Expire removes when
+// the config does not say (horizons.batch); simpler rows go ten times as
+// many at once.
+const DefaultJanitorBatch = 100
+
+// expiry is what the horizons let go, found in one read of the state
+// (planExpiry), each list in increasing id order.
+type expiry struct {
+	builds, requests, buildsets, changes, sourcestamps, logContents []uint64
+}
+
+// planExpiry finds what horizons h let go at now in txn (see
+// messages.HorizonsConfig):
+//
+//   - finished builds that finished before now-builds, or that are past
+//     the newest builds_per_builder finished builds of their builder; the
+//     newest build of a builder always stays (the next build's number
+//     follows it);
+//   - the complete build requests that no build left names: those of the
+//     builds removed, and those that never had a build (collapsed or
+//     cancelled) and completed before what is kept of their builder;
+//   - complete buildsets whose requests all go;
+//   - changes past the newest `changes`;
+//   - sourcestamps of the changes and buildsets removed that no change or
+//     buildset left names;
+//   - the contents of the finished logs of steps that started before
+//     now-logs, in builds that stay.
+func planExpiry(txn *memdb.Txn, h *messages.HorizonsConfig, now time.Time) expiry {
+	var e expiry
+	if h == nil {
+		return e
+	}
+	removed, cutoffs := expiredBuilds(txn, h, now)
+	for id := range removed {
+		e.builds = append(e.builds, id)
+	}
+	slices.Sort(e.builds)
+	reqs := expiredRequests(txn, removed, cutoffs)
+	e.requests = sortedKeys(reqs)
+	sets := expiredBuildsets(txn, reqs)
+	e.buildsets = sortedKeys(sets)
+	changes := expiredChanges(txn, h.GetChanges())
+	e.changes = sortedKeys(changes)
+	e.sourcestamps = expiredSourceStamps(txn, changes, sets)
+	if d := h.GetLogs().AsDuration(); d > 0 {
+		cutoff := now.Add(-d).Unix()
+		for raw := range state.Scan(txn, state.TableSteps, false) {
+			s := raw.(*messages.Step)
+			if s.StartedAt >= cutoff || !s.HasResults() || removed[s.Buildid] {
+				continue
+			}
+			for l := range state.ScanIndex(txn, state.TableLogs, state.IndexStep, false, s.Id) {
+				if l := l.(*messages.Log); l.Complete && l.Type != state.LogTypeDeleted {
+					e.logContents = append(e.logContents, l.Id)
+				}
+			}
+		}
+	}
+	return e
+}
+
+// expiredBuilds returns the builds h lets go, and for each builder the
+// time before which its complete requests without builds go: before the
+// builds horizon, and, when builds_per_builder removed builds of it,
+// before the oldest build it keeps started.
+func expiredBuilds(txn *memdb.Txn, h *messages.HorizonsConfig, now time.Time) (map[uint64]bool, map[uint64]int64) {
+	removed, cutoffs := map[uint64]bool{}, map[uint64]int64{}
+	age, keep := h.GetBuilds().AsDuration(), int(h.GetBuildsPerBuilder())
+	if age <= 0 && keep <= 0 {
+		return removed, cutoffs
+	}
+	before := int64(0)
+	if age > 0 {
+		before = now.Add(-age).Unix()
+	}
+	for raw := range state.Scan(txn, state.TableBuilders, false) {
+		builderid := raw.(*messages.Builder).Id
+		kept, newest, byCount := 0, true, false
+		oldestKept := int64(math.MaxInt64)
+		for raw := range state.ScanIndex(txn, state.TableBuilds, state.IndexBuilderNumber+"_prefix", true, builderid) {
+			b := raw.(*messages.Build)
+			last := newest
+			newest = false
+			if !b.HasResults() {
+				continue
+			}
+			over := keep > 0 && kept >= keep
+			if last || (b.CompleteAt >= before && !over) {
+				kept++
+				oldestKept = min(oldestKept, b.StartedAt)
+				continue
+			}
+			byCount = byCount || over
+			removed[b.Id] = true
+		}
+		cutoff := before
+		if byCount {
+			cutoff = max(cutoff, oldestKept)
+		}
+		if cutoff > 0 {
+			cutoffs[builderid] = cutoff
+		}
+	}
+	return removed, cutoffs
+}
+
+// expiredRequests returns the complete requests no build left names: those
+// of the builds removed, and those without a build that completed before
+// their builder's cutoff.
+func expiredRequests(txn *memdb.Txn, removed map[uint64]bool, cutoffs map[uint64]int64) map[uint64]bool {
+	named, kept := map[uint64]bool{}, map[uint64]bool{}
+	if len(removed) == 0 && len(cutoffs) == 0 {
+		return named
+	}
+	for raw := range state.Scan(txn, state.TableBuilds, false) {
+		b := raw.(*messages.Build)
+		if removed[b.Id] {
+			named[b.Buildrequestid] = true
+		} else {
+			kept[b.Buildrequestid] = true
+		}
+	}
+	out := map[uint64]bool{}
+	for raw := range state.Scan(txn, state.TableBuildRequests, false) {
+		r := raw.(*messages.BuildRequest)
+		if !r.Complete || kept[r.Id] {
+			continue
+		}
+		if named[r.Id] || (r.CompleteAt < cutoffs[r.Builderid]) {
+			out[r.Id] = true
+		}
+	}
+	return out
+}
+
+// expiredBuildsets returns the complete buildsets whose requests all go.
+func expiredBuildsets(txn *memdb.Txn, reqs map[uint64]bool) map[uint64]bool {
+	out := map[uint64]bool{}
+	if len(reqs) == 0 {
+		return out
+	}
+	for raw := range state.Scan(txn, state.TableBuildsets, false) {
+		bs := raw.(*messages.Buildset)
+		if !bs.Complete {
+			continue
+		}
+		all, any := true, false
+		for r := range state.ScanIndex(txn, state.TableBuildRequests, state.IndexBuildset, false, bs.Id) {
+			any = true
+			if !reqs[r.(*messages.BuildRequest).Id] {
+				all = false
+				break
+			}
+		}
+		if all && any {
+			out[bs.Id] = true
+		}
+	}
+	return out
+}
+
+// expiredChanges returns the changes past the newest keep (none when keep
+// is 0).
+func expiredChanges(txn *memdb.Txn, keep int32) map[uint64]bool {
+	out := map[uint64]bool{}
+	if keep <= 0 {
+		return out
+	}
+	extra := state.Count(txn, state.TableChanges) - int(keep)
+	for raw := range state.Scan(txn, state.TableChanges, false) {
+		if extra <= 0 {
+			break
+		}
+		out[raw.(*messages.Change).Changeid] = true
+		extra--
+	}
+	return out
+}
+
+// expiredSourceStamps returns the sourcestamps of the changes and
+// buildsets removed that no change or buildset left names.
+func expiredSourceStamps(txn *memdb.Txn, changes, sets map[uint64]bool) []uint64 {
+	candidates := map[uint64]bool{}
+	for id := range changes {
+		if c, ok := state.Lookup(txn, state.TableChanges, id).(*messages.Change); ok {
+			candidates[c.Sourcestampid] = true
+		}
+	}
+	for id := range sets {
+		if bs, ok := state.Lookup(txn, state.TableBuildsets, id).(*messages.Buildset); ok {
+			for _, ss := range bs.SourcestampIds {
+				candidates[ss] = true
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	for raw := range state.Scan(txn, state.TableBuildsets, false) {
+		if bs := raw.(*messages.Buildset); !sets[bs.Id] {
+			for _, ss := range bs.SourcestampIds {
+				delete(candidates, ss)
+			}
+		}
+	}
+	var out []uint64
+	for ss := range candidates {
+		named := false
+		for c := range state.ScanIndex(txn, state.TableChanges, state.IndexChangeSourceStamp, false, ss) {
+			if !changes[c.(*messages.Change).Changeid] {
+				named = true
+				break
+			}
+		}
+		if !named && ss != 0 {
+			out = append(out, ss)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys(m map[uint64]bool) []uint64 {
+	out := make([]uint64, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// commands cuts e into Expire commands of at most batch builds or logs (ten
+// times as many simpler rows), in the order they can go: builds, then
+// requests, buildsets, changes, sourcestamps and log contents.
+func (e expiry) commands(batch int) []*messages.Expire {
+	if batch <= 0 {
+		batch = DefaultJanitorBatch
+	}
+	var out []*messages.Expire
+	add := func(ids []uint64, n int, set func(*messages.Expire, []uint64)) {
+		for len(ids) > 0 {
+			k := min(n, len(ids))
+			x := &messages.Expire{}
+			set(x, ids[:k])
+			out = append(out, x)
+			ids = ids[k:]
+		}
+	}
+	add(e.builds, batch, func(x *messages.Expire, ids []uint64) { x.Builds = ids })
+	add(e.requests, 10*batch, func(x *messages.Expire, ids []uint64) { x.Buildrequests = ids })
+	add(e.buildsets, 10*batch, func(x *messages.Expire, ids []uint64) { x.Buildsets = ids })
+	add(e.changes, 10*batch, func(x *messages.Expire, ids []uint64) { x.Changes = ids })
+	add(e.sourcestamps, 10*batch, func(x *messages.Expire, ids []uint64) { x.Sourcestamps = ids })
+	add(e.logContents, batch, func(x *messages.Expire, ids []uint64) { x.LogContents = ids })
+	return out
+}

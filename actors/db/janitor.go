@@ -1,0 +1,248 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// DefaultJanitorInterval is how often the janitor runs when the config does
+// not say (horizons.interval).
+const DefaultJanitorInterval = time.Hour
+
+// janitor is master/db/janitor (Buildbot's janitor configurator, as
+// config): every horizons.interval it removes what the horizons let go
+// (planExpiry), one small Expire at a time, each waiting for the one
+// before, so that builds are held up by one write at most; then it removes
+// the files of the logs that went. A CleanupRequest (`buildmaster
+// cleanupdb`) runs it at once, also removes log files no log names (left by
+// a crash between a write and a removal), and compacts the state. One run
+// at a time; the work is done away from the mailbox, and stops between two
+// writes when the master stops.
+type janitor struct {
+	rt      *service.Runtime
+	gen     int // of the tick scheduled; older ticks are ignored
+	timer   *time.Timer
+	running context.CancelFunc // nil when no run is going on
+	done    chan struct{}      // closed when the run ends
+	// waiting are the senders of the CleanupRequests of the run going on
+	// (cleanup) or of the next one (queued).
+	waiting, queued []*actor.PID
+	cleanup         bool // the run going on is a cleanup
+}
+
+func newJanitor(rt *service.Runtime) *janitor { return &janitor{rt: rt} }
+
+type (
+	horizonsChanged struct{}
+	janitorTick     struct{ gen int }
+	janitorDone     struct {
+		res *messages.CleanupResponse
+		err error
+	}
+)
+
+// Receive implements actor.Actor.
+func (j *janitor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started, horizonsChanged:
+		j.schedule(ctx)
+	case janitorTick:
+		if m.gen == j.gen && j.running == nil {
+			j.start(ctx, false)
+		}
+	case *messages.CleanupRequest:
+		if !service.Authorized(ctx, j.rt, m.GetToken()) {
+			return
+		}
+		j.queued = append(j.queued, ctx.Sender())
+		if j.running == nil {
+			j.start(ctx, true)
+		}
+	case janitorDone:
+		j.finished(ctx, m)
+	case *actor.Stopping, *actor.Restarting:
+		if j.timer != nil {
+			j.timer.Stop()
+		}
+		if j.running != nil {
+			j.running()
+			<-j.done
+		}
+	}
+}
+
+// schedule sets the next periodic run, one interval from now, when the
+// config has horizons.
+func (j *janitor) schedule(ctx actor.Context) {
+	j.gen++
+	if j.timer != nil {
+		j.timer.Stop()
+	}
+	h := j.rt.Config().GetHorizons()
+	if !hasHorizons(h) {
+		return
+	}
+	every := h.GetInterval().AsDuration()
+	if every <= 0 {
+		every = DefaultJanitorInterval
+	}
+	root, self, gen := ctx.ActorSystem().Root, ctx.Self(), j.gen
+	j.timer = time.AfterFunc(every, func() { root.Send(self, janitorTick{gen: gen}) })
+}
+
+func hasHorizons(h *messages.HorizonsConfig) bool {
+	return h.GetLogs().AsDuration() > 0 || h.GetBuilds().AsDuration() > 0 || h.GetBuildsPerBuilder() > 0 || h.GetChanges() > 0
+}
+
+// start starts a run (a cleanup for the queued requests) in a goroutine.
+func (j *janitor) start(ctx actor.Context, cleanup bool) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	j.running, j.done, j.cleanup = cancel, make(chan struct{}), cleanup
+	if cleanup {
+		j.waiting, j.queued = j.queued, nil
+	}
+	rt, root, self, done := j.rt, ctx.ActorSystem().Root, ctx.Self(), j.done
+	h := rt.Config().GetHorizons()
+	go func() {
+		defer close(done)
+		res, err := runJanitor(runCtx, rt, h, time.Now(), cleanup)
+		root.Send(self, janitorDone{res: res, err: err})
+	}()
+}
+
+// finished takes the end of a run: it answers the cleanup's senders, shows
+// the result on the janitor's node, and starts the next run.
+func (j *janitor) finished(ctx actor.Context, m janitorDone) {
+	j.running = nil
+	log := j.rt.Log.With(slog.Bool("cleanup", j.cleanup))
+	if m.err != nil {
+		log.Error("janitor: run failed", slog.Any("error", m.err))
+	} else if removed(m.res) {
+		log.Info("janitor: history past the horizons removed", slog.Int64("builds", m.res.Builds),
+			slog.Int64("changes", m.res.Changes), slog.Int64("logs", m.res.Logs), slog.Int64("log_bytes", m.res.LogBytes),
+			slog.Duration("took", m.res.Took.AsDuration()))
+	}
+	if m.res != nil {
+		if n := service.NodeOf(ctx, j.rt); n != nil {
+			n.SetState(m.res)
+		}
+	}
+	for _, to := range j.waiting {
+		if m.err != nil {
+			service.Send(ctx, to, failed("cleanupdb: "+m.err.Error()))
+		} else {
+			service.Send(ctx, to, m.res)
+		}
+	}
+	j.waiting = nil
+	if len(j.queued) > 0 {
+		j.start(ctx, true)
+		return
+	}
+	j.schedule(ctx)
+}
+
+func removed(r *messages.CleanupResponse) bool {
+	return r != nil && r.Builds+r.Buildrequests+r.Buildsets+r.Changes+r.Sourcestamps+r.Logs+r.OrphanFiles > 0
+}
+
+// runJanitor removes what horizons h let go at now; a cleanup also removes
+// orphan log files and compacts the state.
+func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsConfig, now time.Time, cleanup bool) (*messages.CleanupResponse, error) {
+	start := time.Now()
+	res := &messages.CleanupResponse{}
+	batch := int(h.GetBatch())
+	for _, cmd := range planExpiry(rt.DB.Read(), h, now).commands(batch) {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		out, err := rt.DB.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_Expire{Expire: cmd}})
+		if err != nil {
+			return res, fmt.Errorf("janitor: %w", err)
+		}
+		res.Builds += int64(len(cmd.Builds))
+		res.Buildrequests += int64(len(cmd.Buildrequests))
+		res.Buildsets += int64(len(cmd.Buildsets))
+		res.Changes += int64(len(cmd.Changes))
+		res.Sourcestamps += int64(len(cmd.Sourcestamps))
+		n, bytes, err := removeLogFiles(ctx, rt, out.GetIds())
+		res.Logs += n
+		res.LogBytes += bytes
+		if err != nil {
+			rt.Log.Warn("janitor: removing log files", slog.Any("error", err))
+		}
+	}
+	if cleanup {
+		n, bytes, err := sweepLogFiles(ctx, rt)
+		res.OrphanFiles, res.LogBytes = n, res.LogBytes+bytes
+		if err != nil {
+			return res, err
+		}
+		before, after, err := rt.DB.Compact()
+		res.RaftLogBytesBefore, res.RaftLogBytesAfter = before.Bytes, after.Bytes
+		res.RaftLogEntriesBefore, res.RaftLogEntriesAfter = before.Entries, after.Entries
+		if err != nil {
+			return res, err
+		}
+	}
+	res.Took = durationpb.New(time.Since(start))
+	return res, nil
+}
+
+// removeLogFiles removes the files of logs ids, returning how many there
+// were and their size.
+func removeLogFiles(ctx context.Context, rt *service.Runtime, ids []uint64) (int64, int64, error) {
+	var n, bytes int64
+	var errs []error
+	for _, id := range ids {
+		fi, err := os.Stat(rt.Logs.Path(id))
+		if err != nil {
+			continue // no file: a log without lines
+		}
+		if _, err := rt.Logs.Remove(ctx, id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+		bytes += fi.Size()
+	}
+	return n, bytes, errors.Join(errs...)
+}
+
+// sweepLogFiles removes the log files that no log of the state names (or
+// whose log's contents expired), reading the directory a shard at a time.
+func sweepLogFiles(ctx context.Context, rt *service.Runtime) (int64, int64, error) {
+	var n, bytes int64
+	after := uint64(0)
+	for {
+		ids, err := rt.Logs.List(ctx, after, 4096)
+		if err != nil || len(ids) == 0 {
+			return n, bytes, err
+		}
+		after = ids[len(ids)-1]
+		txn := rt.DB.Read() // after listing: a file's log row is older than the file
+		var orphans []uint64
+		for _, id := range ids {
+			l, _ := state.Lookup(txn, state.TableLogs, id).(*messages.Log)
+			if (l == nil || l.Type == state.LogTypeDeleted) && rt.Logs.Writer(id) == nil {
+				orphans = append(orphans, id)
+			}
+		}
+		k, b, err := removeLogFiles(ctx, rt, orphans)
+		n, bytes = n+k, bytes+b
+		if err != nil {
+			return n, bytes, err
+		}
+	}
+}

@@ -1,0 +1,316 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/actors/service"
+	"github.com/buildmaster/buildmaster/internal/logchunk"
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// UpdateInterval is how often, at most, the log writer records in the
+// state how many lines the open logs have (readers of a log's contents see
+// its lines at once; the count in its row follows within this).
+const UpdateInterval = time.Second
+
+// logWriter is master/db/logs. It writes log contents to their files
+// (rt.Logs), keeps the line counts of open logs in the state near what the
+// files hold, and syncs and closes the files of the logs a command finishes
+// before it submits the command, with what they hold (LogLines) in place
+// of their last lines. It keeps nothing of its own: the open Writers are
+// the store's and what a log is (its type, its step) is in the state, so a
+// restart loses nothing.
+type logWriter struct {
+	rt       *service.Runtime
+	ticking  bool // a logTick is due
+	updating bool // the SetLogLines of a tick is not applied yet
+}
+
+type (
+	logTick     struct{}
+	logsUpdated struct{}
+)
+
+// Receive implements actor.Actor.
+func (lw *logWriter) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.LogWrite:
+		r, err := lw.append(m.GetLogid(), m.GetContent())
+		if err != nil {
+			service.Respond(ctx, err)
+			return
+		}
+		service.Respond(ctx, &messages.LogWritten{Logid: m.GetLogid(), FirstLine: r.From, Lines: r.Len()})
+		lw.schedule(ctx)
+	case *messages.Command:
+		lw.finish(ctx, m)
+	case logTick:
+		lw.ticking = false
+		lw.update(ctx)
+	case logsUpdated:
+		lw.updating = false
+	case *actor.Stopping:
+		lw.closeAll()
+	}
+}
+
+// append adds content to log logid's file, creating it at the first
+// lines, and says so (Runtime.LogAppended: readers see the lines now).
+func (lw *logWriter) append(logid uint64, content []byte) (logchunk.Range, *messages.ControlError) {
+	w, cerr := lw.open(lw.rt.DB.Read(), logid)
+	if cerr != nil {
+		return logchunk.Range{}, cerr
+	}
+	r, err := w.AppendChunk(content)
+	if err != nil {
+		return r, invalid("%v", err)
+	}
+	lw.rt.Stats.LogBytes.Add(float64(len(content)))
+	if lw.rt.LogAppended != nil && r.Len() > 0 {
+		lw.rt.LogAppended(logid, w.Lines())
+	}
+	return r, nil
+}
+
+// open returns log logid's Writer, creating it if the log has none yet.
+func (lw *logWriter) open(txn *memdb.Txn, logid uint64) (*logchunk.Writer, *messages.ControlError) {
+	if w := lw.rt.Logs.Writer(logid); w != nil {
+		return w, nil
+	}
+	l, _ := state.Lookup(txn, state.TableLogs, logid).(*messages.Log)
+	switch {
+	case l == nil:
+		return nil, invalid("log %d does not exist", logid)
+	case l.Complete:
+		return nil, invalid("log %d is finished", logid)
+	case len(l.Type) != 1:
+		return nil, invalid("log %d has type %q", logid, l.Type)
+	}
+	w, err := lw.rt.Logs.Create(logid, logchunk.Type(l.Type[0]))
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil, failed(fmt.Sprintf("log %d: its file was written and closed already (%v)", logid, err))
+	case err != nil:
+		return nil, failed(err.Error())
+	}
+	return w, nil
+}
+
+// finish takes a command that finishes logs (see finishesLogs): it writes
+// the step's last lines, then, away from the mailbox, closes (and so
+// syncs) the files of the logs the command finishes and submits it with
+// what they hold; the sender gets the command's result. An AppendLog (from
+// an older caller) is written as a LogWrite is.
+func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
+	txn := lw.rt.DB.Read()
+	cmd = proto.CloneOf(cmd)
+	var app *messages.AppendLog
+	var logids []uint64
+	var setLines func([]*messages.LogLines)
+	switch k := cmd.GetKind().(type) {
+	case *messages.Command_AppendLog:
+		r, err := lw.append(k.AppendLog.GetLogid(), []byte(k.AppendLog.GetContent()))
+		if err != nil {
+			service.Respond(ctx, err)
+			return
+		}
+		service.Respond(ctx, &messages.CommandResult{Id: k.AppendLog.GetLogid(), Number: int32(r.From)})
+		lw.schedule(ctx)
+		return
+	case *messages.Command_FinishStep:
+		fin := k.FinishStep
+		app, fin.Append = fin.GetAppend(), nil
+		logids = stepLogs(txn, fin.GetStepid(), nil)
+		setLines = func(ll []*messages.LogLines) { fin.Logs = ll }
+	case *messages.Command_FinishBuild:
+		fin := k.FinishBuild
+		if last := fin.GetLastStep(); last != nil {
+			app, last.Append = last.GetAppend(), nil
+		}
+		for s := range state.ScanIndex(txn, state.TableSteps, state.IndexBuildNumber+"_prefix", false, fin.GetBuildid()) {
+			logids = stepLogs(txn, s.(*messages.Step).GetId(), logids)
+		}
+		setLines = func(ll []*messages.LogLines) { fin.Logs = ll }
+	case *messages.Command_FinishLog:
+		logids = []uint64{k.FinishLog.GetLogid()}
+	}
+	if app.GetContent() != "" {
+		if _, err := lw.append(app.GetLogid(), []byte(app.GetContent())); err != nil {
+			service.Respond(ctx, err)
+			return
+		}
+		logids = append(logids, app.GetLogid())
+	}
+	var open []*logchunk.Writer
+	var ids []uint64
+	for _, id := range logids {
+		if w := lw.rt.Logs.Writer(id); w != nil {
+			open, ids = append(open, w), append(ids, id)
+		}
+	}
+	rt, then := lw.rt, answer(ctx)
+	go func() {
+		lines := closeLogs(rt.Log, ids, open)
+		switch {
+		case len(lines) == 0:
+		case setLines != nil:
+			setLines(lines)
+		default: // FinishLog: record the lines first
+			if _, err := rt.DB.Submit(setLogLines(lines)).Wait(); err != nil {
+				then(nil, err)
+				return
+			}
+		}
+		submitThen(rt, cmd, then)
+	}()
+}
+
+// stepLogs appends to ids the ids of step stepid's logs.
+func stepLogs(txn *memdb.Txn, stepid uint64, ids []uint64) []uint64 {
+	for l := range state.ScanIndex(txn, state.TableLogs, state.IndexStep, false, stepid) {
+		ids = append(ids, l.(*messages.Log).GetId())
+	}
+	return ids
+}
+
+// closeLogs closes the Writers ws of logs ids (their files synced) and
+// returns what the files hold. A log that lost lines (disk full) says so
+// in a last header line, when that can still be written.
+func closeLogs(log *slog.Logger, ids []uint64, ws []*logchunk.Writer) []*messages.LogLines {
+	out := make([]*messages.LogLines, 0, len(ws))
+	for i, w := range ws {
+		if lost := w.Lost(); len(lost) > 0 {
+			note := []byte(fmt.Sprintf("[%s of this log could not be written (disk full?)]", describeLost(lost)))
+			if _, err := w.Append(logchunk.Header, note); err != nil {
+				_, _ = w.Append(logchunk.NoStream, note)
+			}
+		}
+		if err := w.Close(); err != nil {
+			log.Warn("db: log file not wholly written", slog.Uint64("logid", ids[i]), slog.Any("error", err))
+		}
+		out = append(out, &messages.LogLines{Logid: ids[i], NumLines: w.Lines(), Lost: lineRanges(w.Lost())})
+	}
+	return out
+}
+
+// describeLost says which lines lost holds, e.g. "lines 10…19 and 2 more ranges".
+func describeLost(lost []logchunk.Range) string {
+	s := lost[0].String()
+	if len(lost) > 1 {
+		s += fmt.Sprintf(" and %d more ranges", len(lost)-1)
+	}
+	return s
+}
+
+// lineRanges turns ranges of lines into the state's, within
+// state.MaxLostRanges (the last ones merged into one when there are more).
+func lineRanges(rs []logchunk.Range) []*messages.LineRange {
+	if len(rs) == 0 {
+		return nil
+	}
+	if len(rs) > state.MaxLostRanges {
+		last := rs[len(rs)-1]
+		rs = append(rs[:state.MaxLostRanges-1:state.MaxLostRanges-1], logchunk.Range{From: rs[state.MaxLostRanges-1].From, To: last.To})
+	}
+	out := make([]*messages.LineRange, len(rs))
+	for i, r := range rs {
+		out[i] = &messages.LineRange{From: r.From, To: r.To}
+	}
+	return out
+}
+
+// lostLines is how many lines rs holds.
+func lostLines(rs []logchunk.Range) int64 {
+	n := int64(0)
+	for _, r := range rs {
+		n += r.Len()
+	}
+	return n
+}
+
+func setLogLines(ll []*messages.LogLines) *messages.Command {
+	return &messages.Command{Kind: &messages.Command_SetLogLines{SetLogLines: &messages.SetLogLines{Logs: ll}}}
+}
+
+// schedule makes sure a tick comes within UpdateInterval.
+func (lw *logWriter) schedule(ctx actor.Context) {
+	if lw.ticking {
+		return
+	}
+	lw.ticking = true
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	time.AfterFunc(UpdateInterval, func() { root.Send(self, logTick{}) })
+}
+
+// update records in the state the line counts (and lost lines) of the open
+// logs that have more than it says; one write at a time.
+func (lw *logWriter) update(ctx actor.Context) {
+	open := lw.rt.Logs.Writing()
+	if len(open) == 0 {
+		return
+	}
+	lw.schedule(ctx)
+	if lw.updating {
+		return
+	}
+	txn := lw.rt.DB.Read()
+	var lines []*messages.LogLines
+	for _, id := range open {
+		w := lw.rt.Logs.Writer(id)
+		l, _ := state.Lookup(txn, state.TableLogs, id).(*messages.Log)
+		if w == nil || l == nil || l.Complete {
+			continue
+		}
+		if n, lost := w.Lines(), w.Lost(); n > l.NumLines || lostLines(lost) > state.LostLines(l) {
+			lines = append(lines, &messages.LogLines{Logid: id, NumLines: n, Lost: lineRanges(lost)})
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	lw.updating = true
+	root, self, log := ctx.ActorSystem().Root, ctx.Self(), lw.rt.Log
+	submitThen(lw.rt, setLogLines(lines), func(_ *messages.CommandResult, err error) {
+		if err != nil {
+			log.Warn("db: recording the line counts of open logs", slog.Any("error", err))
+		}
+		root.Send(self, logsUpdated{})
+	})
+}
+
+// closeAll closes every open log's file as the master stops, and records
+// what they hold (the next start finishes them).
+func (lw *logWriter) closeAll() {
+	open := lw.rt.Logs.Writing()
+	ws := make([]*logchunk.Writer, 0, len(open))
+	ids := make([]uint64, 0, len(open))
+	for _, id := range open {
+		if w := lw.rt.Logs.Writer(id); w != nil {
+			ws, ids = append(ws, w), append(ids, id)
+		}
+	}
+	if len(ws) == 0 {
+		return
+	}
+	lines := closeLogs(lw.rt.Log, ids, ws)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := lw.rt.DB.SubmitWait(ctx, setLogLines(lines)); err != nil {
+		lw.rt.Log.Warn("db: recording the logs open at stop", slog.Any("error", err))
+	}
+}
+
+func invalid(format string, args ...any) *messages.ControlError {
+	return &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_INVALID_ARGUMENT,
+		Message: "log writer: " + fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,89 @@
+package status
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/cache"
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// stats returns the figures of the cache called name.
+func stats(set *cache.Set, name string) cache.Stats {
+	for _, s := range set.Stats() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return cache.Stats{}
+}
+
+// TestReadsThroughCaches: builds, changes, sourcestamps (alone and in a
+// buildset) and properties are rendered once and then answered from their
+// caches; a row that changes is rendered again, never served stale; a
+// field selection bypasses the caches; a cache smaller than a page evicts.
+func TestReadsThroughCaches(t *testing.T) {
+	rt := fixture(t)
+	h := Handler(rt)
+	get := func(url string) string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		if rec.Code != 200 {
+			t.Fatalf("GET %s: HTTP %d %s", url, rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	type counts struct{ hits, misses uint64 }
+	for _, c := range []struct {
+		url, cache string
+		first      counts // after the first GET
+		second     counts // after the second
+	}{
+		{"/api/v2/builds", cache.Builds, counts{0, 2}, counts{2, 2}},
+		{"/api/v2/changes?limit=5", cache.Changes, counts{0, 5}, counts{5, 5}},
+		{"/api/v2/sourcestamps/1", cache.SourceStamps, counts{0, 1}, counts{1, 1}},
+		{"/api/v2/buildsets/3", cache.SourceStamps, counts{1, 3}, counts{3, 3}}, // its sourcestamps 4 and 3; the counts go on from above
+		{"/api/v2/builds/1/properties", cache.Properties, counts{0, 1}, counts{1, 1}},
+		{"/api/v2/buildsets/1/properties", cache.Properties, counts{1, 2}, counts{2, 2}},
+	} {
+		first := get(c.url)
+		if s := stats(rt.Caches, c.cache); s.Hits != c.first.hits || s.Misses != c.first.misses {
+			t.Errorf("GET %s: %s has %d hits, %d misses; want %+v", c.url, c.cache, s.Hits, s.Misses, c.first)
+		}
+		if second := get(c.url); second != first {
+			t.Errorf("GET %s from the cache:\n%s\nwant\n%s", c.url, second, first)
+		}
+		if s := stats(rt.Caches, c.cache); s.Hits != c.second.hits || s.Misses != c.second.misses {
+			t.Errorf("GET %s again: %s has %d hits, %d misses; want %+v", c.url, c.cache, s.Hits, s.Misses, c.second)
+		}
+	}
+
+	// A field selection renders the rows itself.
+	before := stats(rt.Caches, cache.Builds)
+	get("/api/v2/builds?field=buildid")
+	if after := stats(rt.Caches, cache.Builds); after != before {
+		t.Errorf("a field selection used the cache: %+v then %+v", before, after)
+	}
+
+	// Build 2 finishes: its next rendering shows it, and build 1 is still a hit.
+	if _, err := rt.DB.Submit(command(&messages.FinishBuild{Buildid: 2, Results: state.ResultFailure, CompleteAt: 1700002000})).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := get("/api/v2/builds/2"); !strings.Contains(got, `"results":2`) || !strings.Contains(got, `"complete":true`) {
+		t.Fatalf("build 2 after it finished: %s", got)
+	}
+	if s := stats(rt.Caches, cache.Builds); s.Hits != 2 || s.Misses != 3 {
+		t.Errorf("after build 2 changed: %+v", s)
+	}
+
+	// Changes sized 2: a page of 5 leaves 2, evicting the rest.
+	rt.Caches.Resize(map[string]int32{cache.Changes: 2})
+	get("/api/v2/changes?limit=5&offset=5")
+	if s := stats(rt.Caches, cache.Changes); s.Entries != 2 || s.Evictions < 5 {
+		t.Errorf("Changes sized 2 after a page of 5: %+v", s)
+	}
+}

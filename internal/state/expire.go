@@ -1,0 +1,174 @@
+package state
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// LogTypeDeleted is the type of a log whose contents a horizon removed, as
+// Buildbot marks them.
+const LogTypeDeleted = "d"
+
+// applyExpire removes what the janitor found past the horizons (Expire):
+// builds with their steps and logs, then build requests, buildsets,
+// changes, sourcestamps, and the contents of logs. An id without a row is
+// skipped, so that a janitor that runs again after a crash does no harm;
+// one that cannot go (unfinished, or still named by a row that stays) is
+// refused. Its result's ids are the logs whose files are to be removed.
+func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandResult, error) {
+	const kind = "expire"
+	for _, f := range []struct {
+		name string
+		ids  []uint64
+	}{{"builds", c.GetBuilds()}, {"buildrequests", c.GetBuildrequests()}, {"buildsets", c.GetBuildsets()},
+		{"changes", c.GetChanges()}, {"sourcestamps", c.GetSourcestamps()}, {"log_contents", c.GetLogContents()}} {
+		if err := checkIDs(kind, f.name, f.ids); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps} {
+		if err := raiseIDFloor(txn, t); err != nil {
+			return nil, err
+		}
+	}
+	res := &messages.CommandResult{}
+	for i, id := range c.GetBuilds() {
+		if err := expireBuild(txn, fmt.Sprintf("%s: builds[%d]", kind, i), id, res); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range c.GetBuildrequests() {
+		r, err := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, id)
+		switch {
+		case err != nil:
+			return nil, err
+		case r == nil:
+			continue
+		case !r.Complete:
+			return nil, bad(kind, "buildrequests[%d]: build request %d is not complete", i, id)
+		}
+		if err := txn.Delete(TableBuildRequests, r); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range c.GetBuildsets() {
+		if err := expireBuildset(txn, fmt.Sprintf("%s: buildsets[%d]", kind, i), id); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range c.GetChanges() {
+		if err := deleteRow(txn, TableChanges, id); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range c.GetSourcestamps() {
+		if raw, err := txn.First(TableChanges, IndexChangeSourceStamp, id); err != nil || raw != nil {
+			if err != nil {
+				return nil, err
+			}
+			return nil, bad(kind, "sourcestamps[%d]: sourcestamp %d is a change's", i, id)
+		}
+		if err := deleteRow(txn, TableSourceStamps, id); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range c.GetLogContents() {
+		l, err := get[*messages.Log](txn, TableLogs, IndexID, id)
+		switch {
+		case err != nil:
+			return nil, err
+		case l == nil || l.Type == LogTypeDeleted:
+			continue
+		case !l.Complete:
+			return nil, bad(kind, "log_contents[%d]: log %d is still being written", i, id)
+		}
+		l = proto.CloneOf(l)
+		l.Type, l.Lost = LogTypeDeleted, nil
+		if err := txn.Insert(TableLogs, l); err != nil {
+			return nil, err
+		}
+		if err := dropChunks(txn, id); err != nil {
+			return nil, err
+		}
+		res.Ids = append(res.Ids, id)
+	}
+	return res, nil
+}
+
+// expireBuild removes finished build id with its steps and their logs,
+// noting in res the logs that had contents.
+func expireBuild(txn *memdb.Txn, where string, id uint64, res *messages.CommandResult) error {
+	b, err := get[*messages.Build](txn, TableBuilds, IndexID, id)
+	switch {
+	case err != nil:
+		return err
+	case b == nil:
+		return nil
+	case !b.HasResults():
+		return bad(where, "build %d is not finished", id)
+	}
+	if last, err := txn.Last(TableBuilds, IndexBuilderNumber+"_prefix", b.Builderid); err != nil || last == b {
+		if err != nil {
+			return err
+		}
+		return bad(where, "build %d is the newest of builder %d: it stays, so that the next build's number follows it", id, b.Builderid)
+	}
+	steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", id))
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))
+		if err != nil {
+			return err
+		}
+		for _, l := range logs {
+			if err := txn.Delete(TableLogs, l); err != nil {
+				return err
+			}
+			if err := dropChunks(txn, l.Id); err != nil {
+				return err
+			}
+			if l.Type != LogTypeDeleted {
+				res.Ids = append(res.Ids, l.Id)
+			}
+		}
+		if err := txn.Delete(TableSteps, s); err != nil {
+			return err
+		}
+	}
+	return txn.Delete(TableBuilds, b)
+}
+
+// expireBuildset removes complete buildset id, whose requests must be gone.
+func expireBuildset(txn *memdb.Txn, where string, id uint64) error {
+	bs, err := get[*messages.Buildset](txn, TableBuildsets, IndexID, id)
+	switch {
+	case err != nil:
+		return err
+	case bs == nil:
+		return nil
+	case !bs.Complete:
+		return bad(where, "buildset %d is not complete", id)
+	}
+	if r, err := get[*messages.BuildRequest](txn, TableBuildRequests, IndexBuildset, id); err != nil || r != nil {
+		if err != nil {
+			return err
+		}
+		return bad(where, "buildset %d still has build request %d", id, r.Id)
+	}
+	return txn.Delete(TableBuildsets, bs)
+}
+
+// deleteRow deletes the row of table whose id is id, if there is one.
+func deleteRow(txn *memdb.Txn, table string, id uint64) error {
+	raw, err := txn.First(table, IndexID, id)
+	if err != nil || raw == nil {
+		return err
+	}
+	return txn.Delete(table, raw)
+}
