@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"strings"
 	"unicode/utf8"
 
