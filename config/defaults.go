@@ -28,7 +28,8 @@ const (
 	DefaultRestartWindow  = 60 * time.Second // supervision.within
 	DefaultMetricsLogTime = 60 * time.Second // metrics.log_interval
 
-	DefaultKeepalive = time.Hour // workers[].keepalive_interval, Buildbot's
+	DefaultKeepalive      = time.Hour // workers[].keepalive_interval, Buildbot's
+	DefaultMissingTimeout = time.Hour // workers[].missing_timeout, Buildbot's 3600 s
 
 	DefaultBuildsCache  = 15 // caches.Builds, as in Buildbot
 	DefaultChangesCache = 10 // caches.Changes, as in Buildbot
@@ -45,7 +46,7 @@ const (
 //     absent;
 //   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);
 //   - caches: Builds=15 and Changes=10 unless the key is present;
-//   - a worker's keepalive_interval: 1h when absent;
+//   - a worker's keepalive_interval and missing_timeout: 1h when absent;
 //   - a builder's builddir: its name;
 //   - a step's name: the name of its kind (shell, git, set_property, trigger).
 //
@@ -93,6 +94,9 @@ func ApplyDefaults(cfg *messages.MasterConfig) {
 	for _, w := range cfg.Workers {
 		if w.KeepaliveInterval == nil {
 			w.KeepaliveInterval = durationpb.New(DefaultKeepalive)
+		}
+		if w.MissingTimeout == nil {
+			w.MissingTimeout = durationpb.New(DefaultMissingTimeout)
 		}
 	}
 	for _, b := range cfg.Builders {

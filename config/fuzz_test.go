@@ -11,6 +11,22 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// wwwSeed is a config with users, roles, secrets and secret references.
+const wwwSeed = `
+secrets: [{type: dir, path: /etc/bm/secrets}, {type: env, prefix: BM_}, {type: vault, url: "https://vault:8200", token_env: VT}]
+workers: [{name: w1, password: {secret: w1pass}}]
+builders:
+  - name: b
+    workers: [w1]
+    env: {TOKEN: "%(secret:tok)s"}
+    steps: [{shell: {command: [echo, "%(secret:a|b)s"]}}, {git: {repo_url: "https://x:%(secret:gh)s@h/r"}}]
+www:
+  auth: {type: remote_user, header: X-User, trusted_proxies: [10.0.0.0/8, "::1"], session_ttl: 1h}
+  authz:
+    roles: [{from: groups, prefix: "team-"}, {from: owner, role: owner}, {from: domain, role: staff, domains: [x.org]}]
+    allow: [{endpoint: stop, builder: "*", role: owner, default_deny: false}, {endpoint: view, branch: "private/*", role: staff}, {endpoint: control, role: "adm*"}]
+`
+
 // FuzzLoad feeds arbitrary bytes to Load. It must never panic, and its
 // result must be consistent: a config it accepts validates again cleanly,
 // and every error it reports has a message and names the file. The seed
@@ -18,6 +34,7 @@ import (
 func FuzzLoad(f *testing.F) {
 	_, example := Example()
 	f.Add(example)
+	f.Add([]byte(wwwSeed))
 	bad, _ := filepath.Glob("testdata/bad/*.yaml")
 	for _, path := range bad {
 		if data, err := os.ReadFile(path); err == nil {
@@ -49,6 +66,26 @@ func FuzzLoad(f *testing.F) {
 		ApplyDefaults(again)
 		if !proto.Equal(again, cfg) {
 			t.Fatal("ApplyDefaults is not idempotent")
+		}
+	})
+}
+
+// FuzzParseProxy: a trusted proxy is an address or a network, masked, or
+// an error naming what was given.
+func FuzzParseProxy(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "10.0.0.0/8", "10.1.2.3/8", "::1", "fe80::1%eth0", "::ffff:1.2.3.4", "1.2.3.4/33", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseProxy(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "trusted proxy") {
+				t.Fatalf("ParseProxy(%q): %v", s, err)
+			}
+			return
+		}
+		if !p.IsValid() || p != p.Masked() {
+			t.Fatalf("ParseProxy(%q) = %v", s, p)
 		}
 	})
 }

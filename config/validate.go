@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/buildmaster/buildmaster/internal/report/setup"
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -37,7 +40,11 @@ import (
 //   - A step's name is at most 50 bytes. A step sets one kind: shell with
 //     command or script (not both) and decode_rc mapping to results, git
 //     with repo_url (mode full or incremental), set_property with property,
-//     trigger naming triggerable schedulers.
+//     trigger naming triggerable schedulers. The %(secret:NAME)s
+//     references of what steps render (a shell step's script, command and
+//     env, the builder's env, a git step's repo_url and branch, a
+//     string_download's s) are well formed; a set_property value holds
+//     none.
 //   - A file-transfer step names what it moves (workersrc, masterdest,
 //     mastersrc, workerdest, dir); an upload's masterdest is relative and
 //     stays under uploads_dir (no "..", checked again when interpolated);
@@ -80,6 +87,9 @@ func validate(cfg *messages.MasterConfig, src *Source, durations bool) Errors {
 	v.builderLocks(cfg.GetBuilders(), locks)
 	schedulers := v.schedulers(cfg.GetSchedulers(), builders)
 	for i, b := range cfg.GetBuilders() {
+		for _, name := range slices.Sorted(maps.Keys(b.GetEnv())) {
+			v.secretRefs(fieldPath(at("builders", i, ".env"), name), b.GetEnv()[name])
+		}
 		for k, s := range b.GetSteps() {
 			v.step(i, k, s, schedulers)
 		}
@@ -237,6 +247,11 @@ func (v *validator) workers(ws []*messages.WorkerConfig) map[string]int {
 		}
 		if k := w.GetKeepaliveInterval(); k != nil && k.AsDuration() < time.Second {
 			v.errorf(at("workers", i, ".keepalive_interval"), "keepalive_interval is %s; it must be at least 1s", k.AsDuration())
+		}
+		for j, a := range w.GetNotifyOnMissing() {
+			if _, err := mail.ParseAddress(a); err != nil {
+				v.errorf(at("workers", i, fmt.Sprintf(".notify_on_missing[%d]", j)), "%q is not a mail address: %v", a, err)
+			}
 		}
 	}
 	return seen
@@ -459,6 +474,13 @@ func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string
 		case cmd && script:
 			v.errorf(path(".shell.script"), "shell step sets both command and script; keep one")
 		}
+		v.secretRefs(path(".shell.script"), kind.Shell.GetScript())
+		for j, a := range kind.Shell.GetCommand() {
+			v.secretRefs(indexPath(path(".shell.command"), j), a)
+		}
+		for _, name := range slices.Sorted(maps.Keys(kind.Shell.GetEnv())) {
+			v.secretRefs(fieldPath(path(".shell.env"), name), kind.Shell.GetEnv()[name])
+		}
 		for rc, r := range kind.Shell.GetDecodeRc() {
 			if r == messages.StepResult_STEP_RESULT_UNSPECIFIED || r.Descriptor().Values().ByNumber(r.Number()) == nil {
 				v.errorf(fieldPath(path(".shell.decode_rc"), strconv.Itoa(int(rc))), "exit code %d maps to no result; use one of %s",
@@ -469,12 +491,17 @@ func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string
 		if kind.Git.GetRepoUrl() == "" {
 			v.errorf(path(".git.repo_url"), "git step needs repo_url")
 		}
+		v.secretRefs(path(".git.repo_url"), kind.Git.GetRepoUrl())
+		v.secretRefs(path(".git.branch"), kind.Git.GetBranch())
 		if m := kind.Git.GetMode(); m != "" && m != "full" && m != "incremental" {
 			v.errorf(path(".git.mode"), "git step mode %q is not full or incremental", m)
 		}
 	case *messages.StepConfig_SetProperty:
 		if kind.SetProperty.GetProperty() == "" {
 			v.errorf(path(".set_property.property"), "set_property step needs property")
+		}
+		if strings.Contains(kind.SetProperty.GetValue(), "%(secret:") {
+			v.errorf(path(".set_property.value"), "a property cannot hold a secret: properties show in the API and the UI")
 		}
 	case *messages.StepConfig_Trigger:
 		if len(kind.Trigger.GetSchedulers()) == 0 {
@@ -488,8 +515,29 @@ func (v *validator) step(i, k int, s *messages.StepConfig, schedulers map[string
 				v.errorf(indexPath(path(".trigger.schedulers"), j), "trigger step names scheduler %s, which is not a triggerable scheduler", quoteName(name))
 			}
 		}
+	case *messages.StepConfig_StringDownload:
+		v.secretRefs(path(".string_download.s"), kind.StringDownload.GetS())
+		v.transferStep(s, path)
 	default:
 		v.transferStep(s, path)
+	}
+}
+
+// secretRefs checks the %(secret:NAME)s references in a field the steps
+// render: well formed, and names a provider can be asked for.
+func (v *validator) secretRefs(path, s string) {
+	if !strings.Contains(s, "%(secret:") {
+		return
+	}
+	names, err := secrets.References(s)
+	if err != nil {
+		v.errorf(path, "%v", err)
+		return
+	}
+	for _, n := range names {
+		if !validSecretName(n) {
+			v.errorf(path, "secret name %q: want letters, digits and . _ - / | only", n)
+		}
 	}
 }
 

@@ -344,6 +344,24 @@ builders:
     steps:
       - set_property: {value: x}
 `, []want{{"builders[0].steps[0].set_property.property", 6, `set_property step needs property`}}},
+		{"secret references in steps", `
+workers: [{name: w}]
+builders:
+  - name: b
+    workers: [w]
+    env: {TOKEN: "%(secret:tok)s", BAD: "%(secret:)s"}
+    steps:
+      - shell: {command: [echo, "%(secret:ok)s", "%(secret:x:-d)s"], env: {A: "%(secret:a b)s"}}
+      - git: {repo_url: "https://x:%(secret:gh)s@h/r", branch: "%(secret:br)"}
+      - string_download: {s: "%(secret:netrc)s", workerdest: .netrc}
+      - set_property: {property: p, value: "%(secret:tok)s"}
+`, []want{
+			{"builders[0].env.BAD", 5, `empty name`},
+			{"builders[0].steps[0].shell.command[2]", 7, `a secret has no default`},
+			{"builders[0].steps[0].shell.env.A", 7, `secret name "a b"`},
+			{"builders[0].steps[1].git.branch", 8, `it must end with ")s"`},
+			{"builders[0].steps[3].set_property.value", 10, `a property cannot hold a secret`},
+		}},
 
 		// Change sources.
 		{"change source without kind", `

@@ -745,8 +745,9 @@ type ReporterConfig struct {
 	// github_*, gitlab_status: the API's base URL (default
 	// https://api.github.com, https://gitlab.com).
 	BaseUrl string `protobuf:"bytes,3,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
-	// github_*, gitlab_status: the API token.
-	Token *SecretValue `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// github_*, gitlab_status: the API token, `{secret: NAME}` (read from the
+	// secret providers when the config is loaded) or a literal.
+	Token string `protobuf:"bytes,26,opt,name=token,proto3" json:"token,omitempty"`
 	// github_status, gitlab_status: the status context, a template (default
 	// buildbot/%(prop:buildername)s).
 	Context string `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
@@ -756,14 +757,19 @@ type ReporterConfig struct {
 	Headers map[string]string `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// http_push: basic auth user; mail: the SMTP user (AUTH PLAIN).
 	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`
-	// http_push, mail: the password for username.
-	Password *SecretValue `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
+	// http_push, mail: the password for username, `{secret: NAME}` or a
+	// literal.
+	Password string `protobuf:"bytes,27,opt,name=password,proto3" json:"password,omitempty"`
 	// mail: the sender.
 	From string `protobuf:"bytes,10,opt,name=from,proto3" json:"from,omitempty"`
 	// mail: the SMTP relay, host:port.
 	Relay string `protobuf:"bytes,11,opt,name=relay,proto3" json:"relay,omitempty"`
 	// mail: starttls (default), tls or none.
 	Tls string `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// mail: a PEM file of the CA certificates the relay's certificate must
+	// chain to, in place of the system's (a relay with an internal
+	// certificate).
+	TlsCa string `protobuf:"bytes,28,opt,name=tls_ca,json=tlsCa,proto3" json:"tls_ca,omitempty"`
 	// mail: addresses that get every mail.
 	ExtraRecipients []string `protobuf:"bytes,13,rep,name=extra_recipients,json=extraRecipients,proto3" json:"extra_recipients,omitempty"`
 	// mail: send to extra_recipients only, not the changes' authors.
@@ -847,11 +853,11 @@ func (x *ReporterConfig) GetBaseUrl() string {
 	return ""
 }
 
-func (x *ReporterConfig) GetToken() *SecretValue {
+func (x *ReporterConfig) GetToken() string {
 	if x != nil {
 		return x.Token
 	}
-	return nil
+	return ""
 }
 
 func (x *ReporterConfig) GetContext() string {
@@ -882,11 +888,11 @@ func (x *ReporterConfig) GetUsername() string {
 	return ""
 }
 
-func (x *ReporterConfig) GetPassword() *SecretValue {
+func (x *ReporterConfig) GetPassword() string {
 	if x != nil {
 		return x.Password
 	}
-	return nil
+	return ""
 }
 
 func (x *ReporterConfig) GetFrom() string {
@@ -906,6 +912,13 @@ func (x *ReporterConfig) GetRelay() string {
 func (x *ReporterConfig) GetTls() string {
 	if x != nil {
 		return x.Tls
+	}
+	return ""
+}
+
+func (x *ReporterConfig) GetTlsCa() string {
+	if x != nil {
+		return x.TlsCa
 	}
 	return ""
 }
@@ -1001,62 +1014,6 @@ func (x *ReporterConfig) GetTimeout() *durationpb.Duration {
 	return nil
 }
 
-// SecretValue is a token or password: {secret: NAME}, read when the
-// reporter starts, or a literal value.
-type SecretValue struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The secret's name.
-	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
-	// The value itself (discouraged: it is then in the config file).
-	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SecretValue) Reset() {
-	*x = SecretValue{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SecretValue) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SecretValue) ProtoMessage() {}
-
-func (x *SecretValue) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SecretValue.ProtoReflect.Descriptor instead.
-func (*SecretValue) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *SecretValue) GetSecret() string {
-	if x != nil {
-		return x.Secret
-	}
-	return ""
-}
-
-func (x *SecretValue) GetValue() string {
-	if x != nil {
-		return x.Value
-	}
-	return ""
-}
-
 // SecretProviderConfig is one place secrets are looked up.
 type SecretProviderConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1078,7 +1035,7 @@ type SecretProviderConfig struct {
 
 func (x *SecretProviderConfig) Reset() {
 	*x = SecretProviderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1047,7 @@ func (x *SecretProviderConfig) String() string {
 func (*SecretProviderConfig) ProtoMessage() {}
 
 func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1060,7 @@ func (x *SecretProviderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProviderConfig.ProtoReflect.Descriptor instead.
 func (*SecretProviderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SecretProviderConfig) GetType() SecretProviderType {
@@ -1166,7 +1123,7 @@ type WwwConfig struct {
 
 func (x *WwwConfig) Reset() {
 	*x = WwwConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1135,7 @@ func (x *WwwConfig) String() string {
 func (*WwwConfig) ProtoMessage() {}
 
 func (x *WwwConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1148,7 @@ func (x *WwwConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwConfig.ProtoReflect.Descriptor instead.
 func (*WwwConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WwwConfig) GetAuth() *WwwAuthConfig {
@@ -1231,7 +1188,7 @@ type WwwAuthConfig struct {
 
 func (x *WwwAuthConfig) Reset() {
 	*x = WwwAuthConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1200,7 @@ func (x *WwwAuthConfig) String() string {
 func (*WwwAuthConfig) ProtoMessage() {}
 
 func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1213,7 @@ func (x *WwwAuthConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwAuthConfig.ProtoReflect.Descriptor instead.
 func (*WwwAuthConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WwwAuthConfig) GetType() WwwAuthType {
@@ -1321,7 +1278,7 @@ type WwwUserConfig struct {
 
 func (x *WwwUserConfig) Reset() {
 	*x = WwwUserConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1290,7 @@ func (x *WwwUserConfig) String() string {
 func (*WwwUserConfig) ProtoMessage() {}
 
 func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1303,7 @@ func (x *WwwUserConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WwwUserConfig.ProtoReflect.Descriptor instead.
 func (*WwwUserConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WwwUserConfig) GetUsername() string {
@@ -1397,7 +1354,7 @@ type OAuth2Config struct {
 
 func (x *OAuth2Config) Reset() {
 	*x = OAuth2Config{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1366,7 @@ func (x *OAuth2Config) String() string {
 func (*OAuth2Config) ProtoMessage() {}
 
 func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1379,7 @@ func (x *OAuth2Config) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OAuth2Config.ProtoReflect.Descriptor instead.
 func (*OAuth2Config) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OAuth2Config) GetAuthUrl() string {
@@ -1486,7 +1443,7 @@ type AuthzConfig struct {
 
 func (x *AuthzConfig) Reset() {
 	*x = AuthzConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1455,7 @@ func (x *AuthzConfig) String() string {
 func (*AuthzConfig) ProtoMessage() {}
 
 func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1468,7 @@ func (x *AuthzConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthzConfig.ProtoReflect.Descriptor instead.
 func (*AuthzConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AuthzConfig) GetRoles() []*RoleMatcherConfig {
@@ -1543,7 +1500,7 @@ type RoleMatcherConfig struct {
 
 func (x *RoleMatcherConfig) Reset() {
 	*x = RoleMatcherConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1512,7 @@ func (x *RoleMatcherConfig) String() string {
 func (*RoleMatcherConfig) ProtoMessage() {}
 
 func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1525,7 @@ func (x *RoleMatcherConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleMatcherConfig.ProtoReflect.Descriptor instead.
 func (*RoleMatcherConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RoleMatcherConfig) GetFrom() RoleSource {
@@ -1633,7 +1590,7 @@ type AllowRuleConfig struct {
 
 func (x *AllowRuleConfig) Reset() {
 	*x = AllowRuleConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1602,7 @@ func (x *AllowRuleConfig) String() string {
 func (*AllowRuleConfig) ProtoMessage() {}
 
 func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1615,7 @@ func (x *AllowRuleConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AllowRuleConfig.ProtoReflect.Descriptor instead.
 func (*AllowRuleConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AllowRuleConfig) GetEndpoint() EndpointKind {
@@ -1739,7 +1696,7 @@ type HorizonsConfig struct {
 
 func (x *HorizonsConfig) Reset() {
 	*x = HorizonsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1708,7 @@ func (x *HorizonsConfig) String() string {
 func (*HorizonsConfig) ProtoMessage() {}
 
 func (x *HorizonsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1721,7 @@ func (x *HorizonsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HorizonsConfig.ProtoReflect.Descriptor instead.
 func (*HorizonsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HorizonsConfig) GetLogs() *durationpb.Duration {
@@ -1823,7 +1780,7 @@ type LockConfig struct {
 
 func (x *LockConfig) Reset() {
 	*x = LockConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +1792,7 @@ func (x *LockConfig) String() string {
 func (*LockConfig) ProtoMessage() {}
 
 func (x *LockConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +1805,7 @@ func (x *LockConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockConfig.ProtoReflect.Descriptor instead.
 func (*LockConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LockConfig) GetName() string {
@@ -1883,7 +1840,7 @@ type LockAccess struct {
 
 func (x *LockAccess) Reset() {
 	*x = LockAccess{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +1852,7 @@ func (x *LockAccess) String() string {
 func (*LockAccess) ProtoMessage() {}
 
 func (x *LockAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +1865,7 @@ func (x *LockAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockAccess.ProtoReflect.Descriptor instead.
 func (*LockAccess) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LockAccess) GetName() string {
@@ -1950,7 +1907,7 @@ type ListenConfig struct {
 
 func (x *ListenConfig) Reset() {
 	*x = ListenConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +1919,7 @@ func (x *ListenConfig) String() string {
 func (*ListenConfig) ProtoMessage() {}
 
 func (x *ListenConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +1932,7 @@ func (x *ListenConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListenConfig.ProtoReflect.Descriptor instead.
 func (*ListenConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListenConfig) GetRemote() string {
@@ -2031,7 +1988,7 @@ type TLSConfig struct {
 
 func (x *TLSConfig) Reset() {
 	*x = TLSConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2000,7 @@ func (x *TLSConfig) String() string {
 func (*TLSConfig) ProtoMessage() {}
 
 func (x *TLSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2013,7 @@ func (x *TLSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TLSConfig.ProtoReflect.Descriptor instead.
 func (*TLSConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TLSConfig) GetCertFile() string {
@@ -2103,7 +2060,7 @@ type HttpConfig struct {
 
 func (x *HttpConfig) Reset() {
 	*x = HttpConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2072,7 @@ func (x *HttpConfig) String() string {
 func (*HttpConfig) ProtoMessage() {}
 
 func (x *HttpConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2085,7 @@ func (x *HttpConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpConfig.ProtoReflect.Descriptor instead.
 func (*HttpConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HttpConfig) GetMaxBodyBytes() int64 {
@@ -2184,7 +2141,10 @@ type WorkerConfig struct {
 	MaxBuilds int32 `protobuf:"varint,3,opt,name=max_builds,json=maxBuilds,proto3" json:"max_builds,omitempty"`
 	// Properties every build on this worker gets.
 	Properties map[string]string `protobuf:"bytes,4,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// How long a disconnected worker may stay away before it is reported missing.
+	// How long a worker may stay away (disconnected, or not connected since the
+	// master started) before it is reported missing: a warning in the log and,
+	// when notify_on_missing lists addresses, one mail per absence through the
+	// mail reporters. Unset: 3600s, Buildbot's; 0: never.
 	MissingTimeout *durationpb.Duration `protobuf:"bytes,5,opt,name=missing_timeout,json=missingTimeout,proto3" json:"missing_timeout,omitempty"`
 	// How often the master checks the connection with a keepalive (msgpack's
 	// keepalive, PB's print "keepalive", as Buildbot); a connection that does
@@ -2192,13 +2152,16 @@ type WorkerConfig struct {
 	// worker that dies is seen at once (its connection closes), one that
 	// vanishes from the network by TCP keepalive within minutes.
 	KeepaliveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=keepalive_interval,json=keepaliveInterval,proto3" json:"keepalive_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Addresses the mail reporters tell when the worker is missing (Buildbot's
+	// notify_on_missing).
+	NotifyOnMissing []string `protobuf:"bytes,7,rep,name=notify_on_missing,json=notifyOnMissing,proto3" json:"notify_on_missing,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkerConfig) Reset() {
 	*x = WorkerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2173,7 @@ func (x *WorkerConfig) String() string {
 func (*WorkerConfig) ProtoMessage() {}
 
 func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2186,7 @@ func (x *WorkerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfig.ProtoReflect.Descriptor instead.
 func (*WorkerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WorkerConfig) GetName() string {
@@ -2268,6 +2231,13 @@ func (x *WorkerConfig) GetKeepaliveInterval() *durationpb.Duration {
 	return nil
 }
 
+func (x *WorkerConfig) GetNotifyOnMissing() []string {
+	if x != nil {
+		return x.NotifyOnMissing
+	}
+	return nil
+}
+
 // BuilderConfig is one builder: what to run, and on which workers.
 type BuilderConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2298,7 +2268,7 @@ type BuilderConfig struct {
 
 func (x *BuilderConfig) Reset() {
 	*x = BuilderConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2280,7 @@ func (x *BuilderConfig) String() string {
 func (*BuilderConfig) ProtoMessage() {}
 
 func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2293,7 @@ func (x *BuilderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuilderConfig.ProtoReflect.Descriptor instead.
 func (*BuilderConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BuilderConfig) GetName() string {
@@ -2434,7 +2404,7 @@ type StepConfig struct {
 
 func (x *StepConfig) Reset() {
 	*x = StepConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2446,7 +2416,7 @@ func (x *StepConfig) String() string {
 func (*StepConfig) ProtoMessage() {}
 
 func (x *StepConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2459,7 +2429,7 @@ func (x *StepConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepConfig.ProtoReflect.Descriptor instead.
 func (*StepConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepConfig) GetName() string {
@@ -2695,7 +2665,7 @@ type ShellStep struct {
 
 func (x *ShellStep) Reset() {
 	*x = ShellStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +2677,7 @@ func (x *ShellStep) String() string {
 func (*ShellStep) ProtoMessage() {}
 
 func (x *ShellStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +2690,7 @@ func (x *ShellStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
 func (*ShellStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShellStep) GetCommand() []string {
@@ -2785,7 +2755,7 @@ type GitStep struct {
 
 func (x *GitStep) Reset() {
 	*x = GitStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +2767,7 @@ func (x *GitStep) String() string {
 func (*GitStep) ProtoMessage() {}
 
 func (x *GitStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +2780,7 @@ func (x *GitStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitStep.ProtoReflect.Descriptor instead.
 func (*GitStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GitStep) GetRepoUrl() string {
@@ -2845,7 +2815,7 @@ type SetPropertyStep struct {
 
 func (x *SetPropertyStep) Reset() {
 	*x = SetPropertyStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +2827,7 @@ func (x *SetPropertyStep) String() string {
 func (*SetPropertyStep) ProtoMessage() {}
 
 func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +2840,7 @@ func (x *SetPropertyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPropertyStep.ProtoReflect.Descriptor instead.
 func (*SetPropertyStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetPropertyStep) GetProperty() string {
@@ -2898,7 +2868,7 @@ type TriggerStep struct {
 
 func (x *TriggerStep) Reset() {
 	*x = TriggerStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +2880,7 @@ func (x *TriggerStep) String() string {
 func (*TriggerStep) ProtoMessage() {}
 
 func (x *TriggerStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +2893,7 @@ func (x *TriggerStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerStep.ProtoReflect.Descriptor instead.
 func (*TriggerStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TriggerStep) GetSchedulers() []string {
@@ -2965,7 +2935,7 @@ type FileUploadStep struct {
 
 func (x *FileUploadStep) Reset() {
 	*x = FileUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2977,7 +2947,7 @@ func (x *FileUploadStep) String() string {
 func (*FileUploadStep) ProtoMessage() {}
 
 func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2990,7 +2960,7 @@ func (x *FileUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileUploadStep.ProtoReflect.Descriptor instead.
 func (*FileUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FileUploadStep) GetWorkersrc() string {
@@ -3060,7 +3030,7 @@ type DirectoryUploadStep struct {
 
 func (x *DirectoryUploadStep) Reset() {
 	*x = DirectoryUploadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3042,7 @@ func (x *DirectoryUploadStep) String() string {
 func (*DirectoryUploadStep) ProtoMessage() {}
 
 func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3055,7 @@ func (x *DirectoryUploadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUploadStep.ProtoReflect.Descriptor instead.
 func (*DirectoryUploadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DirectoryUploadStep) GetWorkersrc() string {
@@ -3149,7 +3119,7 @@ type FileDownloadStep struct {
 
 func (x *FileDownloadStep) Reset() {
 	*x = FileDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3161,7 +3131,7 @@ func (x *FileDownloadStep) String() string {
 func (*FileDownloadStep) ProtoMessage() {}
 
 func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3174,7 +3144,7 @@ func (x *FileDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDownloadStep.ProtoReflect.Descriptor instead.
 func (*FileDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FileDownloadStep) GetMastersrc() string {
@@ -3235,7 +3205,7 @@ type StringDownloadStep struct {
 
 func (x *StringDownloadStep) Reset() {
 	*x = StringDownloadStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3247,7 +3217,7 @@ func (x *StringDownloadStep) String() string {
 func (*StringDownloadStep) ProtoMessage() {}
 
 func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3260,7 +3230,7 @@ func (x *StringDownloadStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringDownloadStep.ProtoReflect.Descriptor instead.
 func (*StringDownloadStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StringDownloadStep) GetS() string {
@@ -3316,7 +3286,7 @@ type MakeDirectoryStep struct {
 
 func (x *MakeDirectoryStep) Reset() {
 	*x = MakeDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3328,7 +3298,7 @@ func (x *MakeDirectoryStep) String() string {
 func (*MakeDirectoryStep) ProtoMessage() {}
 
 func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3341,7 +3311,7 @@ func (x *MakeDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MakeDirectoryStep.ProtoReflect.Descriptor instead.
 func (*MakeDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MakeDirectoryStep) GetDir() string {
@@ -3362,7 +3332,7 @@ type RemoveDirectoryStep struct {
 
 func (x *RemoveDirectoryStep) Reset() {
 	*x = RemoveDirectoryStep{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3374,7 +3344,7 @@ func (x *RemoveDirectoryStep) String() string {
 func (*RemoveDirectoryStep) ProtoMessage() {}
 
 func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3387,7 +3357,7 @@ func (x *RemoveDirectoryStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDirectoryStep.ProtoReflect.Descriptor instead.
 func (*RemoveDirectoryStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RemoveDirectoryStep) GetDir() string {
@@ -3429,7 +3399,7 @@ type SchedulerConfig struct {
 
 func (x *SchedulerConfig) Reset() {
 	*x = SchedulerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3441,7 +3411,7 @@ func (x *SchedulerConfig) String() string {
 func (*SchedulerConfig) ProtoMessage() {}
 
 func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3454,7 +3424,7 @@ func (x *SchedulerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchedulerConfig.ProtoReflect.Descriptor instead.
 func (*SchedulerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SchedulerConfig) GetName() string {
@@ -3562,7 +3532,7 @@ type ChangeFilterConfig struct {
 
 func (x *ChangeFilterConfig) Reset() {
 	*x = ChangeFilterConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3574,7 +3544,7 @@ func (x *ChangeFilterConfig) String() string {
 func (*ChangeFilterConfig) ProtoMessage() {}
 
 func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3587,7 +3557,7 @@ func (x *ChangeFilterConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeFilterConfig.ProtoReflect.Descriptor instead.
 func (*ChangeFilterConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChangeFilterConfig) GetProject() []string {
@@ -3675,7 +3645,7 @@ type ChangeSourceConfig struct {
 
 func (x *ChangeSourceConfig) Reset() {
 	*x = ChangeSourceConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3687,7 +3657,7 @@ func (x *ChangeSourceConfig) String() string {
 func (*ChangeSourceConfig) ProtoMessage() {}
 
 func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3700,7 +3670,7 @@ func (x *ChangeSourceConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSourceConfig.ProtoReflect.Descriptor instead.
 func (*ChangeSourceConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangeSourceConfig) GetName() string {
@@ -3765,7 +3735,7 @@ type GitPollerConfig struct {
 
 func (x *GitPollerConfig) Reset() {
 	*x = GitPollerConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3777,7 +3747,7 @@ func (x *GitPollerConfig) String() string {
 func (*GitPollerConfig) ProtoMessage() {}
 
 func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3790,7 +3760,7 @@ func (x *GitPollerConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitPollerConfig.ProtoReflect.Descriptor instead.
 func (*GitPollerConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GitPollerConfig) GetRepoUrl() string {
@@ -3834,7 +3804,7 @@ type ChangeHookConfig struct {
 
 func (x *ChangeHookConfig) Reset() {
 	*x = ChangeHookConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3846,7 +3816,7 @@ func (x *ChangeHookConfig) String() string {
 func (*ChangeHookConfig) ProtoMessage() {}
 
 func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3859,7 +3829,7 @@ func (x *ChangeHookConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeHookConfig.ProtoReflect.Descriptor instead.
 func (*ChangeHookConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChangeHookConfig) GetDialect() string {
@@ -3887,7 +3857,7 @@ type DebugConfig struct {
 
 func (x *DebugConfig) Reset() {
 	*x = DebugConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3899,7 +3869,7 @@ func (x *DebugConfig) String() string {
 func (*DebugConfig) ProtoMessage() {}
 
 func (x *DebugConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3912,7 +3882,7 @@ func (x *DebugConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebugConfig.ProtoReflect.Descriptor instead.
 func (*DebugConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DebugConfig) GetActions() bool {
@@ -3937,7 +3907,7 @@ type SupervisionConfig struct {
 
 func (x *SupervisionConfig) Reset() {
 	*x = SupervisionConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3949,7 +3919,7 @@ func (x *SupervisionConfig) String() string {
 func (*SupervisionConfig) ProtoMessage() {}
 
 func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3962,7 +3932,7 @@ func (x *SupervisionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionConfig.ProtoReflect.Descriptor instead.
 func (*SupervisionConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SupervisionConfig) GetMaxRestarts() int32 {
@@ -3990,7 +3960,7 @@ type MetricsConfig struct {
 
 func (x *MetricsConfig) Reset() {
 	*x = MetricsConfig{}
-	mi := &file_buildmaster_v1_config_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4002,7 +3972,7 @@ func (x *MetricsConfig) String() string {
 func (*MetricsConfig) ProtoMessage() {}
 
 func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_config_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_config_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4015,7 +3985,7 @@ func (x *MetricsConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricsConfig.ProtoReflect.Descriptor instead.
 func (*MetricsConfig) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_config_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MetricsConfig) GetLogInterval() *durationpb.Duration {
@@ -4062,21 +4032,22 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x14\n" +
-	"\x12_collapse_requests\"\xe7\a\n" +
+	"\x12_collapse_requests\"\xdc\a\n" +
 	"\x0eReporterConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
-	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x121\n" +
-	"\x05token\x18\x04 \x01(\v2\x1b.buildmaster.v1.SecretValueR\x05token\x12\x18\n" +
+	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x12\x1a\n" +
+	"\x05token\x18\x1a \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\acontext\x18\x05 \x01(\tR\acontext\x12\x10\n" +
 	"\x03url\x18\x06 \x01(\tR\x03url\x12K\n" +
 	"\aheaders\x18\a \x03(\v2+.buildmaster.v1.ReporterConfig.HeadersEntryB\x04\x88\xb5\x18\x01R\aheaders\x12\x1a\n" +
-	"\busername\x18\b \x01(\tR\busername\x127\n" +
-	"\bpassword\x18\t \x01(\v2\x1b.buildmaster.v1.SecretValueR\bpassword\x12\x12\n" +
+	"\busername\x18\b \x01(\tR\busername\x12 \n" +
+	"\bpassword\x18\x1b \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x12\n" +
 	"\x04from\x18\n" +
 	" \x01(\tR\x04from\x12\x14\n" +
 	"\x05relay\x18\v \x01(\tR\x05relay\x12\x10\n" +
-	"\x03tls\x18\f \x01(\tR\x03tls\x12)\n" +
+	"\x03tls\x18\f \x01(\tR\x03tls\x12\x15\n" +
+	"\x06tls_ca\x18\x1c \x01(\tR\x05tlsCa\x12)\n" +
 	"\x10extra_recipients\x18\r \x03(\tR\x0fextraRecipients\x122\n" +
 	"\x15only_extra_recipients\x18\x0e \x01(\bR\x13onlyExtraRecipients\x12\x12\n" +
 	"\x04mode\x18\x0f \x03(\tR\x04mode\x12\x1a\n" +
@@ -4096,10 +4067,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
-	"\r_report_start\"A\n" +
-	"\vSecretValue\x12\x16\n" +
-	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1a\n" +
-	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\"\xde\x01\n" +
+	"\r_report_startJ\x04\b\x04\x10\x05J\x04\b\t\x10\n" +
+	"\"\xde\x01\n" +
 	"\x14SecretProviderConfig\x126\n" +
 	"\x04type\x18\x01 \x01(\x0e2\".buildmaster.v1.SecretProviderTypeR\x04type\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
@@ -4192,7 +4161,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\rwrite_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fwriteTimeout\x12<\n" +
 	"\fidle_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vidleTimeoutB\x11\n" +
 	"\x0f_max_body_bytesB\x12\n" +
-	"\x10_max_connections\"\xfe\x02\n" +
+	"\x10_max_connections\"\xaa\x03\n" +
 	"\fWorkerConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\bpassword\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\bpassword\x12\x1d\n" +
@@ -4202,7 +4171,8 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"properties\x18\x04 \x03(\v2,.buildmaster.v1.WorkerConfig.PropertiesEntryR\n" +
 	"properties\x12B\n" +
 	"\x0fmissing_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0emissingTimeout\x12H\n" +
-	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x1a=\n" +
+	"\x12keepalive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11keepaliveInterval\x12*\n" +
+	"\x11notify_on_missing\x18\a \x03(\tR\x0fnotifyOnMissing\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbb\x04\n" +
@@ -4458,7 +4428,7 @@ func file_buildmaster_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_buildmaster_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_buildmaster_v1_config_proto_goTypes = []any{
 	(SecretProviderType)(0),      // 0: buildmaster.v1.SecretProviderType
 	(WwwAuthType)(0),             // 1: buildmaster.v1.WwwAuthType
@@ -4470,135 +4440,132 @@ var file_buildmaster_v1_config_proto_goTypes = []any{
 	(SchedulerType)(0),           // 7: buildmaster.v1.SchedulerType
 	(*MasterConfig)(nil),         // 8: buildmaster.v1.MasterConfig
 	(*ReporterConfig)(nil),       // 9: buildmaster.v1.ReporterConfig
-	(*SecretValue)(nil),          // 10: buildmaster.v1.SecretValue
-	(*SecretProviderConfig)(nil), // 11: buildmaster.v1.SecretProviderConfig
-	(*WwwConfig)(nil),            // 12: buildmaster.v1.WwwConfig
-	(*WwwAuthConfig)(nil),        // 13: buildmaster.v1.WwwAuthConfig
-	(*WwwUserConfig)(nil),        // 14: buildmaster.v1.WwwUserConfig
-	(*OAuth2Config)(nil),         // 15: buildmaster.v1.OAuth2Config
-	(*AuthzConfig)(nil),          // 16: buildmaster.v1.AuthzConfig
-	(*RoleMatcherConfig)(nil),    // 17: buildmaster.v1.RoleMatcherConfig
-	(*AllowRuleConfig)(nil),      // 18: buildmaster.v1.AllowRuleConfig
-	(*HorizonsConfig)(nil),       // 19: buildmaster.v1.HorizonsConfig
-	(*LockConfig)(nil),           // 20: buildmaster.v1.LockConfig
-	(*LockAccess)(nil),           // 21: buildmaster.v1.LockAccess
-	(*ListenConfig)(nil),         // 22: buildmaster.v1.ListenConfig
-	(*TLSConfig)(nil),            // 23: buildmaster.v1.TLSConfig
-	(*HttpConfig)(nil),           // 24: buildmaster.v1.HttpConfig
-	(*WorkerConfig)(nil),         // 25: buildmaster.v1.WorkerConfig
-	(*BuilderConfig)(nil),        // 26: buildmaster.v1.BuilderConfig
-	(*StepConfig)(nil),           // 27: buildmaster.v1.StepConfig
-	(*ShellStep)(nil),            // 28: buildmaster.v1.ShellStep
-	(*GitStep)(nil),              // 29: buildmaster.v1.GitStep
-	(*SetPropertyStep)(nil),      // 30: buildmaster.v1.SetPropertyStep
-	(*TriggerStep)(nil),          // 31: buildmaster.v1.TriggerStep
-	(*FileUploadStep)(nil),       // 32: buildmaster.v1.FileUploadStep
-	(*DirectoryUploadStep)(nil),  // 33: buildmaster.v1.DirectoryUploadStep
-	(*FileDownloadStep)(nil),     // 34: buildmaster.v1.FileDownloadStep
-	(*StringDownloadStep)(nil),   // 35: buildmaster.v1.StringDownloadStep
-	(*MakeDirectoryStep)(nil),    // 36: buildmaster.v1.MakeDirectoryStep
-	(*RemoveDirectoryStep)(nil),  // 37: buildmaster.v1.RemoveDirectoryStep
-	(*SchedulerConfig)(nil),      // 38: buildmaster.v1.SchedulerConfig
-	(*ChangeFilterConfig)(nil),   // 39: buildmaster.v1.ChangeFilterConfig
-	(*ChangeSourceConfig)(nil),   // 40: buildmaster.v1.ChangeSourceConfig
-	(*GitPollerConfig)(nil),      // 41: buildmaster.v1.GitPollerConfig
-	(*ChangeHookConfig)(nil),     // 42: buildmaster.v1.ChangeHookConfig
-	(*DebugConfig)(nil),          // 43: buildmaster.v1.DebugConfig
-	(*SupervisionConfig)(nil),    // 44: buildmaster.v1.SupervisionConfig
-	(*MetricsConfig)(nil),        // 45: buildmaster.v1.MetricsConfig
-	nil,                          // 46: buildmaster.v1.MasterConfig.CachesEntry
-	nil,                          // 47: buildmaster.v1.MasterConfig.PropertiesEntry
-	nil,                          // 48: buildmaster.v1.ReporterConfig.HeadersEntry
-	nil,                          // 49: buildmaster.v1.WorkerConfig.PropertiesEntry
-	nil,                          // 50: buildmaster.v1.BuilderConfig.EnvEntry
-	nil,                          // 51: buildmaster.v1.BuilderConfig.PropertiesEntry
-	nil,                          // 52: buildmaster.v1.ShellStep.EnvEntry
-	nil,                          // 53: buildmaster.v1.ShellStep.DecodeRcEntry
-	nil,                          // 54: buildmaster.v1.SchedulerConfig.PropertiesEntry
-	(*durationpb.Duration)(nil),  // 55: google.protobuf.Duration
+	(*SecretProviderConfig)(nil), // 10: buildmaster.v1.SecretProviderConfig
+	(*WwwConfig)(nil),            // 11: buildmaster.v1.WwwConfig
+	(*WwwAuthConfig)(nil),        // 12: buildmaster.v1.WwwAuthConfig
+	(*WwwUserConfig)(nil),        // 13: buildmaster.v1.WwwUserConfig
+	(*OAuth2Config)(nil),         // 14: buildmaster.v1.OAuth2Config
+	(*AuthzConfig)(nil),          // 15: buildmaster.v1.AuthzConfig
+	(*RoleMatcherConfig)(nil),    // 16: buildmaster.v1.RoleMatcherConfig
+	(*AllowRuleConfig)(nil),      // 17: buildmaster.v1.AllowRuleConfig
+	(*HorizonsConfig)(nil),       // 18: buildmaster.v1.HorizonsConfig
+	(*LockConfig)(nil),           // 19: buildmaster.v1.LockConfig
+	(*LockAccess)(nil),           // 20: buildmaster.v1.LockAccess
+	(*ListenConfig)(nil),         // 21: buildmaster.v1.ListenConfig
+	(*TLSConfig)(nil),            // 22: buildmaster.v1.TLSConfig
+	(*HttpConfig)(nil),           // 23: buildmaster.v1.HttpConfig
+	(*WorkerConfig)(nil),         // 24: buildmaster.v1.WorkerConfig
+	(*BuilderConfig)(nil),        // 25: buildmaster.v1.BuilderConfig
+	(*StepConfig)(nil),           // 26: buildmaster.v1.StepConfig
+	(*ShellStep)(nil),            // 27: buildmaster.v1.ShellStep
+	(*GitStep)(nil),              // 28: buildmaster.v1.GitStep
+	(*SetPropertyStep)(nil),      // 29: buildmaster.v1.SetPropertyStep
+	(*TriggerStep)(nil),          // 30: buildmaster.v1.TriggerStep
+	(*FileUploadStep)(nil),       // 31: buildmaster.v1.FileUploadStep
+	(*DirectoryUploadStep)(nil),  // 32: buildmaster.v1.DirectoryUploadStep
+	(*FileDownloadStep)(nil),     // 33: buildmaster.v1.FileDownloadStep
+	(*StringDownloadStep)(nil),   // 34: buildmaster.v1.StringDownloadStep
+	(*MakeDirectoryStep)(nil),    // 35: buildmaster.v1.MakeDirectoryStep
+	(*RemoveDirectoryStep)(nil),  // 36: buildmaster.v1.RemoveDirectoryStep
+	(*SchedulerConfig)(nil),      // 37: buildmaster.v1.SchedulerConfig
+	(*ChangeFilterConfig)(nil),   // 38: buildmaster.v1.ChangeFilterConfig
+	(*ChangeSourceConfig)(nil),   // 39: buildmaster.v1.ChangeSourceConfig
+	(*GitPollerConfig)(nil),      // 40: buildmaster.v1.GitPollerConfig
+	(*ChangeHookConfig)(nil),     // 41: buildmaster.v1.ChangeHookConfig
+	(*DebugConfig)(nil),          // 42: buildmaster.v1.DebugConfig
+	(*SupervisionConfig)(nil),    // 43: buildmaster.v1.SupervisionConfig
+	(*MetricsConfig)(nil),        // 44: buildmaster.v1.MetricsConfig
+	nil,                          // 45: buildmaster.v1.MasterConfig.CachesEntry
+	nil,                          // 46: buildmaster.v1.MasterConfig.PropertiesEntry
+	nil,                          // 47: buildmaster.v1.ReporterConfig.HeadersEntry
+	nil,                          // 48: buildmaster.v1.WorkerConfig.PropertiesEntry
+	nil,                          // 49: buildmaster.v1.BuilderConfig.EnvEntry
+	nil,                          // 50: buildmaster.v1.BuilderConfig.PropertiesEntry
+	nil,                          // 51: buildmaster.v1.ShellStep.EnvEntry
+	nil,                          // 52: buildmaster.v1.ShellStep.DecodeRcEntry
+	nil,                          // 53: buildmaster.v1.SchedulerConfig.PropertiesEntry
+	(*durationpb.Duration)(nil),  // 54: google.protobuf.Duration
 }
 var file_buildmaster_v1_config_proto_depIdxs = []int32{
-	22, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
-	25, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
-	26, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
-	38, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
-	40, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
-	46, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
-	43, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
-	44, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
-	45, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
-	20, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
-	24, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
-	47, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
+	21, // 0: buildmaster.v1.MasterConfig.listen:type_name -> buildmaster.v1.ListenConfig
+	24, // 1: buildmaster.v1.MasterConfig.workers:type_name -> buildmaster.v1.WorkerConfig
+	25, // 2: buildmaster.v1.MasterConfig.builders:type_name -> buildmaster.v1.BuilderConfig
+	37, // 3: buildmaster.v1.MasterConfig.schedulers:type_name -> buildmaster.v1.SchedulerConfig
+	39, // 4: buildmaster.v1.MasterConfig.change_sources:type_name -> buildmaster.v1.ChangeSourceConfig
+	45, // 5: buildmaster.v1.MasterConfig.caches:type_name -> buildmaster.v1.MasterConfig.CachesEntry
+	42, // 6: buildmaster.v1.MasterConfig.debug:type_name -> buildmaster.v1.DebugConfig
+	43, // 7: buildmaster.v1.MasterConfig.supervision:type_name -> buildmaster.v1.SupervisionConfig
+	44, // 8: buildmaster.v1.MasterConfig.metrics:type_name -> buildmaster.v1.MetricsConfig
+	19, // 9: buildmaster.v1.MasterConfig.locks:type_name -> buildmaster.v1.LockConfig
+	23, // 10: buildmaster.v1.MasterConfig.http:type_name -> buildmaster.v1.HttpConfig
+	46, // 11: buildmaster.v1.MasterConfig.properties:type_name -> buildmaster.v1.MasterConfig.PropertiesEntry
 	9,  // 12: buildmaster.v1.MasterConfig.reporters:type_name -> buildmaster.v1.ReporterConfig
-	11, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
-	12, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
-	19, // 15: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
-	10, // 16: buildmaster.v1.ReporterConfig.token:type_name -> buildmaster.v1.SecretValue
-	48, // 17: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
-	10, // 18: buildmaster.v1.ReporterConfig.password:type_name -> buildmaster.v1.SecretValue
-	55, // 19: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
-	55, // 20: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
-	55, // 21: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
-	55, // 22: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
-	0,  // 23: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
-	13, // 24: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
-	16, // 25: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
-	1,  // 26: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
-	14, // 27: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
-	15, // 28: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
-	55, // 29: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
-	17, // 30: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
-	18, // 31: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
-	2,  // 32: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
-	3,  // 33: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
-	55, // 34: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
-	55, // 35: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
-	55, // 36: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
-	4,  // 37: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
-	5,  // 38: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
-	23, // 39: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
-	55, // 40: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
-	55, // 41: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
-	55, // 42: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
-	55, // 43: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
-	49, // 44: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
-	55, // 45: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
-	55, // 46: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
-	27, // 47: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
-	50, // 48: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
-	51, // 49: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
-	21, // 50: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
-	28, // 51: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
-	29, // 52: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
-	30, // 53: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
-	31, // 54: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
-	32, // 55: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
-	33, // 56: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
-	34, // 57: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
-	35, // 58: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
-	36, // 59: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
-	37, // 60: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
-	52, // 61: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
-	55, // 62: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
-	55, // 63: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
-	53, // 64: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
-	7,  // 65: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
-	55, // 66: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
-	55, // 67: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
-	54, // 68: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
-	39, // 69: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
-	41, // 70: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
-	42, // 71: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
-	55, // 72: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
-	55, // 73: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
-	55, // 74: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
-	6,  // 75: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
-	76, // [76:76] is the sub-list for method output_type
-	76, // [76:76] is the sub-list for method input_type
-	76, // [76:76] is the sub-list for extension type_name
-	76, // [76:76] is the sub-list for extension extendee
-	0,  // [0:76] is the sub-list for field type_name
+	10, // 13: buildmaster.v1.MasterConfig.secrets:type_name -> buildmaster.v1.SecretProviderConfig
+	11, // 14: buildmaster.v1.MasterConfig.www:type_name -> buildmaster.v1.WwwConfig
+	18, // 15: buildmaster.v1.MasterConfig.horizons:type_name -> buildmaster.v1.HorizonsConfig
+	47, // 16: buildmaster.v1.ReporterConfig.headers:type_name -> buildmaster.v1.ReporterConfig.HeadersEntry
+	54, // 17: buildmaster.v1.ReporterConfig.lifetime:type_name -> google.protobuf.Duration
+	54, // 18: buildmaster.v1.ReporterConfig.retry_initial:type_name -> google.protobuf.Duration
+	54, // 19: buildmaster.v1.ReporterConfig.retry_max:type_name -> google.protobuf.Duration
+	54, // 20: buildmaster.v1.ReporterConfig.timeout:type_name -> google.protobuf.Duration
+	0,  // 21: buildmaster.v1.SecretProviderConfig.type:type_name -> buildmaster.v1.SecretProviderType
+	12, // 22: buildmaster.v1.WwwConfig.auth:type_name -> buildmaster.v1.WwwAuthConfig
+	15, // 23: buildmaster.v1.WwwConfig.authz:type_name -> buildmaster.v1.AuthzConfig
+	1,  // 24: buildmaster.v1.WwwAuthConfig.type:type_name -> buildmaster.v1.WwwAuthType
+	13, // 25: buildmaster.v1.WwwAuthConfig.users:type_name -> buildmaster.v1.WwwUserConfig
+	14, // 26: buildmaster.v1.WwwAuthConfig.oauth2:type_name -> buildmaster.v1.OAuth2Config
+	54, // 27: buildmaster.v1.WwwAuthConfig.session_ttl:type_name -> google.protobuf.Duration
+	16, // 28: buildmaster.v1.AuthzConfig.roles:type_name -> buildmaster.v1.RoleMatcherConfig
+	17, // 29: buildmaster.v1.AuthzConfig.allow:type_name -> buildmaster.v1.AllowRuleConfig
+	2,  // 30: buildmaster.v1.RoleMatcherConfig.from:type_name -> buildmaster.v1.RoleSource
+	3,  // 31: buildmaster.v1.AllowRuleConfig.endpoint:type_name -> buildmaster.v1.EndpointKind
+	54, // 32: buildmaster.v1.HorizonsConfig.logs:type_name -> google.protobuf.Duration
+	54, // 33: buildmaster.v1.HorizonsConfig.builds:type_name -> google.protobuf.Duration
+	54, // 34: buildmaster.v1.HorizonsConfig.interval:type_name -> google.protobuf.Duration
+	4,  // 35: buildmaster.v1.LockConfig.type:type_name -> buildmaster.v1.LockType
+	5,  // 36: buildmaster.v1.LockAccess.access:type_name -> buildmaster.v1.LockAccessMode
+	22, // 37: buildmaster.v1.ListenConfig.workers_tls:type_name -> buildmaster.v1.TLSConfig
+	54, // 38: buildmaster.v1.HttpConfig.read_header_timeout:type_name -> google.protobuf.Duration
+	54, // 39: buildmaster.v1.HttpConfig.read_timeout:type_name -> google.protobuf.Duration
+	54, // 40: buildmaster.v1.HttpConfig.write_timeout:type_name -> google.protobuf.Duration
+	54, // 41: buildmaster.v1.HttpConfig.idle_timeout:type_name -> google.protobuf.Duration
+	48, // 42: buildmaster.v1.WorkerConfig.properties:type_name -> buildmaster.v1.WorkerConfig.PropertiesEntry
+	54, // 43: buildmaster.v1.WorkerConfig.missing_timeout:type_name -> google.protobuf.Duration
+	54, // 44: buildmaster.v1.WorkerConfig.keepalive_interval:type_name -> google.protobuf.Duration
+	26, // 45: buildmaster.v1.BuilderConfig.steps:type_name -> buildmaster.v1.StepConfig
+	49, // 46: buildmaster.v1.BuilderConfig.env:type_name -> buildmaster.v1.BuilderConfig.EnvEntry
+	50, // 47: buildmaster.v1.BuilderConfig.properties:type_name -> buildmaster.v1.BuilderConfig.PropertiesEntry
+	20, // 48: buildmaster.v1.BuilderConfig.locks:type_name -> buildmaster.v1.LockAccess
+	27, // 49: buildmaster.v1.StepConfig.shell:type_name -> buildmaster.v1.ShellStep
+	28, // 50: buildmaster.v1.StepConfig.git:type_name -> buildmaster.v1.GitStep
+	29, // 51: buildmaster.v1.StepConfig.set_property:type_name -> buildmaster.v1.SetPropertyStep
+	30, // 52: buildmaster.v1.StepConfig.trigger:type_name -> buildmaster.v1.TriggerStep
+	31, // 53: buildmaster.v1.StepConfig.file_upload:type_name -> buildmaster.v1.FileUploadStep
+	32, // 54: buildmaster.v1.StepConfig.directory_upload:type_name -> buildmaster.v1.DirectoryUploadStep
+	33, // 55: buildmaster.v1.StepConfig.file_download:type_name -> buildmaster.v1.FileDownloadStep
+	34, // 56: buildmaster.v1.StepConfig.string_download:type_name -> buildmaster.v1.StringDownloadStep
+	35, // 57: buildmaster.v1.StepConfig.make_directory:type_name -> buildmaster.v1.MakeDirectoryStep
+	36, // 58: buildmaster.v1.StepConfig.remove_directory:type_name -> buildmaster.v1.RemoveDirectoryStep
+	51, // 59: buildmaster.v1.ShellStep.env:type_name -> buildmaster.v1.ShellStep.EnvEntry
+	54, // 60: buildmaster.v1.ShellStep.timeout:type_name -> google.protobuf.Duration
+	54, // 61: buildmaster.v1.ShellStep.max_time:type_name -> google.protobuf.Duration
+	52, // 62: buildmaster.v1.ShellStep.decode_rc:type_name -> buildmaster.v1.ShellStep.DecodeRcEntry
+	7,  // 63: buildmaster.v1.SchedulerConfig.type:type_name -> buildmaster.v1.SchedulerType
+	54, // 64: buildmaster.v1.SchedulerConfig.tree_stable_timer:type_name -> google.protobuf.Duration
+	54, // 65: buildmaster.v1.SchedulerConfig.periodic_interval:type_name -> google.protobuf.Duration
+	53, // 66: buildmaster.v1.SchedulerConfig.properties:type_name -> buildmaster.v1.SchedulerConfig.PropertiesEntry
+	38, // 67: buildmaster.v1.SchedulerConfig.change_filter:type_name -> buildmaster.v1.ChangeFilterConfig
+	40, // 68: buildmaster.v1.ChangeSourceConfig.git_poller:type_name -> buildmaster.v1.GitPollerConfig
+	41, // 69: buildmaster.v1.ChangeSourceConfig.change_hook:type_name -> buildmaster.v1.ChangeHookConfig
+	54, // 70: buildmaster.v1.GitPollerConfig.poll_interval:type_name -> google.protobuf.Duration
+	54, // 71: buildmaster.v1.SupervisionConfig.within:type_name -> google.protobuf.Duration
+	54, // 72: buildmaster.v1.MetricsConfig.log_interval:type_name -> google.protobuf.Duration
+	6,  // 73: buildmaster.v1.ShellStep.DecodeRcEntry.value:type_name -> buildmaster.v1.StepResult
+	74, // [74:74] is the sub-list for method output_type
+	74, // [74:74] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_config_proto_init() }
@@ -4609,11 +4576,11 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_options_proto_init()
 	file_buildmaster_v1_config_proto_msgTypes[0].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[19].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[11].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{
 		(*StepConfig_Shell)(nil),
 		(*StepConfig_Git)(nil),
 		(*StepConfig_SetProperty)(nil),
@@ -4625,22 +4592,22 @@ func file_buildmaster_v1_config_proto_init() {
 		(*StepConfig_MakeDirectory)(nil),
 		(*StepConfig_RemoveDirectory)(nil),
 	}
+	file_buildmaster_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[27].OneofWrappers = []any{}
-	file_buildmaster_v1_config_proto_msgTypes[32].OneofWrappers = []any{
+	file_buildmaster_v1_config_proto_msgTypes[31].OneofWrappers = []any{
 		(*ChangeSourceConfig_GitPoller)(nil),
 		(*ChangeSourceConfig_ChangeHook)(nil),
 	}
-	file_buildmaster_v1_config_proto_msgTypes[36].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[35].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_config_proto_rawDesc), len(file_buildmaster_v1_config_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   47,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,6 +32,10 @@ const (
 	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_STATUS ReportGeneratorKind = 1
 	// BuildStartEndStatusGenerator: every start and end.
 	ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_START_END ReportGeneratorKind = 2
+	// WorkerMissingGenerator: the notice that a worker with addresses to
+	// notify stayed away past its missing_timeout (workers: those workers
+	// only; empty: all).
+	ReportGeneratorKind_REPORT_GENERATOR_KIND_WORKER_MISSING ReportGeneratorKind = 3
 )
 
 // Enum value maps for ReportGeneratorKind.
@@ -40,11 +44,13 @@ var (
 		0: "REPORT_GENERATOR_KIND_UNSPECIFIED",
 		1: "REPORT_GENERATOR_KIND_BUILD_STATUS",
 		2: "REPORT_GENERATOR_KIND_BUILD_START_END",
+		3: "REPORT_GENERATOR_KIND_WORKER_MISSING",
 	}
 	ReportGeneratorKind_value = map[string]int32{
 		"REPORT_GENERATOR_KIND_UNSPECIFIED":     0,
 		"REPORT_GENERATOR_KIND_BUILD_STATUS":    1,
 		"REPORT_GENERATOR_KIND_BUILD_START_END": 2,
+		"REPORT_GENERATOR_KIND_WORKER_MISSING":  3,
 	}
 )
 
@@ -2418,6 +2424,7 @@ type Command struct {
 	//	*Command_ReportsDone
 	//	*Command_Expire
 	//	*Command_SetLogLines
+	//	*Command_WorkerMissing
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2748,6 +2755,15 @@ func (x *Command) GetSetLogLines() *SetLogLines {
 	return nil
 }
 
+func (x *Command) GetWorkerMissing() *WorkerMissing {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_WorkerMissing); ok {
+			return x.WorkerMissing
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2880,6 +2896,10 @@ type Command_SetLogLines struct {
 	SetLogLines *SetLogLines `protobuf:"bytes,32,opt,name=set_log_lines,json=setLogLines,proto3,oneof"`
 }
 
+type Command_WorkerMissing struct {
+	WorkerMissing *WorkerMissing `protobuf:"bytes,33,opt,name=worker_missing,json=workerMissing,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2943,6 +2963,8 @@ func (*Command_ReportsDone) isCommand_Kind() {}
 func (*Command_Expire) isCommand_Kind() {}
 
 func (*Command_SetLogLines) isCommand_Kind() {}
+
+func (*Command_WorkerMissing) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -3108,14 +3130,16 @@ func (x *ConfiguredReporter) GetOutboxCap() uint32 {
 // generators): the modes (empty: failing, passing, warnings) and filters
 // (an empty list does not filter).
 type ReportGenerator struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          ReportGeneratorKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=buildmaster.v1.ReportGeneratorKind" json:"kind,omitempty"`
-	Modes         []string               `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
-	Builders      []string               `protobuf:"bytes,3,rep,name=builders,proto3" json:"builders,omitempty"`
-	Tags          []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
-	Schedulers    []string               `protobuf:"bytes,5,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
-	Branches      []string               `protobuf:"bytes,6,rep,name=branches,proto3" json:"branches,omitempty"`
-	ReportStart   bool                   `protobuf:"varint,7,opt,name=report_start,json=reportStart,proto3" json:"report_start,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Kind        ReportGeneratorKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=buildmaster.v1.ReportGeneratorKind" json:"kind,omitempty"`
+	Modes       []string               `protobuf:"bytes,2,rep,name=modes,proto3" json:"modes,omitempty"`
+	Builders    []string               `protobuf:"bytes,3,rep,name=builders,proto3" json:"builders,omitempty"`
+	Tags        []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	Schedulers  []string               `protobuf:"bytes,5,rep,name=schedulers,proto3" json:"schedulers,omitempty"`
+	Branches    []string               `protobuf:"bytes,6,rep,name=branches,proto3" json:"branches,omitempty"`
+	ReportStart bool                   `protobuf:"varint,7,opt,name=report_start,json=reportStart,proto3" json:"report_start,omitempty"`
+	// WORKER_MISSING: the workers reported (empty: all).
+	Workers       []string `protobuf:"bytes,8,rep,name=workers,proto3" json:"workers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3197,6 +3221,13 @@ func (x *ReportGenerator) GetReportStart() bool {
 		return x.ReportStart
 	}
 	return false
+}
+
+func (x *ReportGenerator) GetWorkers() []string {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
 }
 
 // Reporter is a row of `reporters`: a configured reporter, its generators,
@@ -3286,11 +3317,16 @@ type OutboxEntry struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Reporter string                 `protobuf:"bytes,2,opt,name=reporter,proto3" json:"reporter,omitempty"`
-	Buildid  uint64                 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
-	// "build_started" or "build_finished" (internal/report's Event).
+	// The build reported; 0 for a worker_missing report.
+	Buildid uint64 `protobuf:"varint,3,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	// "build_started", "build_finished" or "worker_missing" (internal/report's
+	// Event).
 	Event string `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
-	// When the build started or finished, epoch seconds.
-	CreatedAt     int64 `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the build started or finished, or the worker was found missing,
+	// epoch seconds.
+	CreatedAt int64 `protobuf:"varint,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// worker_missing: the worker, as it was found missing.
+	Worker        *MissingWorker `protobuf:"bytes,6,opt,name=worker,proto3" json:"worker,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3360,6 +3396,136 @@ func (x *OutboxEntry) GetCreatedAt() int64 {
 	return 0
 }
 
+func (x *OutboxEntry) GetWorker() *MissingWorker {
+	if x != nil {
+		return x.Worker
+	}
+	return nil
+}
+
+// MissingWorker is a worker that stayed away past its missing_timeout
+// (Buildbot's workers/N/missing event): what its notice says.
+type MissingWorker struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Workerid uint64                 `protobuf:"varint,1,opt,name=workerid,proto3" json:"workerid,omitempty"`
+	// The worker's notify_on_missing when it was found missing.
+	Notify []string `protobuf:"bytes,2,rep,name=notify,proto3" json:"notify,omitempty"`
+	// When its last connection ended, epoch seconds; 0 when it has not been
+	// connected since the master started.
+	LastConnection int64 `protobuf:"varint,3,opt,name=last_connection,json=lastConnection,proto3" json:"last_connection,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MissingWorker) Reset() {
+	*x = MissingWorker{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MissingWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MissingWorker) ProtoMessage() {}
+
+func (x *MissingWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MissingWorker.ProtoReflect.Descriptor instead.
+func (*MissingWorker) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *MissingWorker) GetWorkerid() uint64 {
+	if x != nil {
+		return x.Workerid
+	}
+	return 0
+}
+
+func (x *MissingWorker) GetNotify() []string {
+	if x != nil {
+		return x.Notify
+	}
+	return nil
+}
+
+func (x *MissingWorker) GetLastConnection() int64 {
+	if x != nil {
+		return x.LastConnection
+	}
+	return 0
+}
+
+// WorkerMissing queues the notice that a worker stayed away past its
+// missing_timeout (Buildbot's workerMissing) in the outbox of each reporter
+// whose generators want it (a WORKER_MISSING generator, the worker among
+// its workers, at least one address to notify); once per reporter while
+// one is pending.
+type WorkerMissing struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Worker *MissingWorker         `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
+	// When it was found missing, epoch seconds.
+	At            int64 `protobuf:"varint,2,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerMissing) Reset() {
+	*x = WorkerMissing{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerMissing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerMissing) ProtoMessage() {}
+
+func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerMissing.ProtoReflect.Descriptor instead.
+func (*WorkerMissing) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *WorkerMissing) GetWorker() *MissingWorker {
+	if x != nil {
+		return x.Worker
+	}
+	return nil
+}
+
+func (x *WorkerMissing) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
+
 // ReportsDone removes reports from a reporter's outbox: delivered, skipped,
 // or given up. Each is named by its id, buildid and event (an id is used
 // again once its row is gone); one no longer there, or another reporter's,
@@ -3374,7 +3540,7 @@ type ReportsDone struct {
 
 func (x *ReportsDone) Reset() {
 	*x = ReportsDone{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3552,7 @@ func (x *ReportsDone) String() string {
 func (*ReportsDone) ProtoMessage() {}
 
 func (x *ReportsDone) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3565,7 @@ func (x *ReportsDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
 func (*ReportsDone) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReportsDone) GetReporter() string {
@@ -3428,7 +3594,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3606,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3619,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -3489,7 +3655,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3501,7 +3667,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3514,7 +3680,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -3543,7 +3709,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3555,7 +3721,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3568,7 +3734,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -3600,7 +3766,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3612,7 +3778,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3625,7 +3791,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -3663,7 +3829,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3675,7 +3841,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3688,7 +3854,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -3728,7 +3894,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3740,7 +3906,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3753,7 +3919,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -3789,7 +3955,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +3967,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +3980,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -3866,7 +4032,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3878,7 +4044,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3891,7 +4057,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -3998,7 +4164,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4010,7 +4176,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4023,7 +4189,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -4072,7 +4238,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +4250,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +4263,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -4189,7 +4355,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4201,7 +4367,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4214,7 +4380,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -4279,7 +4445,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4291,7 +4457,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4304,7 +4470,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -4349,7 +4515,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4361,7 +4527,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4374,7 +4540,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -4404,7 +4570,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4416,7 +4582,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4429,7 +4595,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LogLines) GetLogid() uint64 {
@@ -4466,7 +4632,7 @@ type SetLogLines struct {
 
 func (x *SetLogLines) Reset() {
 	*x = SetLogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4478,7 +4644,7 @@ func (x *SetLogLines) String() string {
 func (*SetLogLines) ProtoMessage() {}
 
 func (x *SetLogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4491,7 +4657,7 @@ func (x *SetLogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLogLines.ProtoReflect.Descriptor instead.
 func (*SetLogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetLogLines) GetLogs() []*LogLines {
@@ -4520,7 +4686,7 @@ type Expire struct {
 
 func (x *Expire) Reset() {
 	*x = Expire{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4532,7 +4698,7 @@ func (x *Expire) String() string {
 func (*Expire) ProtoMessage() {}
 
 func (x *Expire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4545,7 +4711,7 @@ func (x *Expire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expire.ProtoReflect.Descriptor instead.
 func (*Expire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Expire) GetBuilds() []uint64 {
@@ -4600,7 +4766,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4612,7 +4778,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4625,7 +4791,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -4659,7 +4825,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4671,7 +4837,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4684,7 +4850,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -4762,7 +4928,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4774,7 +4940,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4787,7 +4953,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -4858,7 +5024,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4870,7 +5036,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4883,7 +5049,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -4927,7 +5093,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4939,7 +5105,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4952,7 +5118,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -4980,7 +5146,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4992,7 +5158,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5005,7 +5171,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -5032,7 +5198,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5044,7 +5210,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5057,7 +5223,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -5079,7 +5245,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5091,7 +5257,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5104,7 +5270,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -5139,7 +5305,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5151,7 +5317,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5164,7 +5330,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -5197,7 +5363,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5209,7 +5375,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5222,7 +5388,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -5272,7 +5438,7 @@ type SetSchedulerEnabled struct {
 
 func (x *SetSchedulerEnabled) Reset() {
 	*x = SetSchedulerEnabled{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5284,7 +5450,7 @@ func (x *SetSchedulerEnabled) String() string {
 func (*SetSchedulerEnabled) ProtoMessage() {}
 
 func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5297,7 +5463,7 @@ func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
 func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *SetSchedulerEnabled) GetName() string {
@@ -5328,7 +5494,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5340,7 +5506,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5353,7 +5519,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -5407,7 +5573,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5419,7 +5585,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5432,7 +5598,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -5755,7 +5921,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"identifier\x18\x01 \x01(\tR\n" +
 	"identifier\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\x04R\x02id\"\xf1\x11\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\xb9\x12\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -5795,7 +5961,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x10revoke_api_token\x18\x1d \x01(\v2\x1e.buildmaster.v1.RevokeApiTokenH\x00R\x0erevokeApiToken\x12@\n" +
 	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDone\x120\n" +
 	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expire\x12A\n" +
-	"\rset_log_lines\x18  \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLinesB\x06\n" +
+	"\rset_log_lines\x18  \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLines\x12F\n" +
+	"\x0eworker_missing\x18! \x01(\v2\x1d.buildmaster.v1.WorkerMissingH\x00R\rworkerMissingB\x06\n" +
 	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -5812,7 +5979,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"generators\x18\x02 \x03(\v2\x1f.buildmaster.v1.ReportGeneratorR\n" +
 	"generators\x12\x1d\n" +
 	"\n" +
-	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\"\xef\x01\n" +
+	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\"\x89\x02\n" +
 	"\x0fReportGenerator\x127\n" +
 	"\x04kind\x18\x01 \x01(\x0e2#.buildmaster.v1.ReportGeneratorKindR\x04kind\x12\x14\n" +
 	"\x05modes\x18\x02 \x03(\tR\x05modes\x12\x1a\n" +
@@ -5822,7 +5989,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"schedulers\x18\x05 \x03(\tR\n" +
 	"schedulers\x12\x1a\n" +
 	"\bbranches\x18\x06 \x03(\tR\bbranches\x12!\n" +
-	"\freport_start\x18\a \x01(\bR\vreportStart\"\xb2\x01\n" +
+	"\freport_start\x18\a \x01(\bR\vreportStart\x12\x18\n" +
+	"\aworkers\x18\b \x03(\tR\aworkers\"\xb2\x01\n" +
 	"\bReporter\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
 	"\n" +
@@ -5831,14 +5999,22 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"outbox_cap\x18\x03 \x01(\rR\toutboxCap\x12\x18\n" +
 	"\apending\x18\x04 \x01(\x04R\apending\x12\x18\n" +
-	"\adropped\x18\x05 \x01(\x04R\adropped\"\x88\x01\n" +
+	"\adropped\x18\x05 \x01(\x04R\adropped\"\xbf\x01\n" +
 	"\vOutboxEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
 	"\breporter\x18\x02 \x01(\tR\breporter\x12\x18\n" +
 	"\abuildid\x18\x03 \x01(\x04R\abuildid\x12\x14\n" +
 	"\x05event\x18\x04 \x01(\tR\x05event\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\x03R\tcreatedAt\"`\n" +
+	"created_at\x18\x05 \x01(\x03R\tcreatedAt\x125\n" +
+	"\x06worker\x18\x06 \x01(\v2\x1d.buildmaster.v1.MissingWorkerR\x06worker\"l\n" +
+	"\rMissingWorker\x12\x1a\n" +
+	"\bworkerid\x18\x01 \x01(\x04R\bworkerid\x12\x16\n" +
+	"\x06notify\x18\x02 \x03(\tR\x06notify\x12'\n" +
+	"\x0flast_connection\x18\x03 \x01(\x03R\x0elastConnection\"V\n" +
+	"\rWorkerMissing\x125\n" +
+	"\x06worker\x18\x01 \x01(\v2\x1d.buildmaster.v1.MissingWorkerR\x06worker\x12\x0e\n" +
+	"\x02at\x18\x02 \x01(\x03R\x02at\"`\n" +
 	"\vReportsDone\x12\x1a\n" +
 	"\breporter\x18\x01 \x01(\tR\breporter\x125\n" +
 	"\areports\x18\x02 \x03(\v2\x1b.buildmaster.v1.OutboxEntryR\areports\"]\n" +
@@ -6014,11 +6190,12 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
 	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsets\x12'\n" +
 	"\x0fcollapsed_brids\x18\n" +
-	" \x03(\x04R\x0ecollapsedBrids*\x8f\x01\n" +
+	" \x03(\x04R\x0ecollapsedBrids*\xb9\x01\n" +
 	"\x13ReportGeneratorKind\x12%\n" +
 	"!REPORT_GENERATOR_KIND_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"REPORT_GENERATOR_KIND_BUILD_STATUS\x10\x01\x12)\n" +
-	"%REPORT_GENERATOR_KIND_BUILD_START_END\x10\x02B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
+	"%REPORT_GENERATOR_KIND_BUILD_START_END\x10\x02\x12(\n" +
+	"$REPORT_GENERATOR_KIND_WORKER_MISSING\x10\x03B6Z4github.com/buildmaster/buildmaster/messages;messagesb\x06proto3"
 
 var (
 	file_buildmaster_v1_db_proto_rawDescOnce sync.Once
@@ -6033,7 +6210,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -6071,36 +6248,38 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*ReportGenerator)(nil),       // 33: buildmaster.v1.ReportGenerator
 	(*Reporter)(nil),              // 34: buildmaster.v1.Reporter
 	(*OutboxEntry)(nil),           // 35: buildmaster.v1.OutboxEntry
-	(*ReportsDone)(nil),           // 36: buildmaster.v1.ReportsDone
-	(*ConfiguredBuilder)(nil),     // 37: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 38: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 39: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 40: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 41: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 42: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 43: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 44: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 45: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 46: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 47: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 48: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 49: buildmaster.v1.AppendLog
-	(*LogLines)(nil),              // 50: buildmaster.v1.LogLines
-	(*SetLogLines)(nil),           // 51: buildmaster.v1.SetLogLines
-	(*Expire)(nil),                // 52: buildmaster.v1.Expire
-	(*FinishLog)(nil),             // 53: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 54: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 55: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 56: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 57: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 58: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 59: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 60: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 61: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 62: buildmaster.v1.SetWorkerState
-	(*SetSchedulerEnabled)(nil),   // 63: buildmaster.v1.SetSchedulerEnabled
-	(*SetObjectState)(nil),        // 64: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 65: buildmaster.v1.CommandResult
+	(*MissingWorker)(nil),         // 36: buildmaster.v1.MissingWorker
+	(*WorkerMissing)(nil),         // 37: buildmaster.v1.WorkerMissing
+	(*ReportsDone)(nil),           // 38: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 39: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 40: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 41: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 42: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 43: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 44: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 45: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 46: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 47: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 48: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 49: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 50: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 51: buildmaster.v1.AppendLog
+	(*LogLines)(nil),              // 52: buildmaster.v1.LogLines
+	(*SetLogLines)(nil),           // 53: buildmaster.v1.SetLogLines
+	(*Expire)(nil),                // 54: buildmaster.v1.Expire
+	(*FinishLog)(nil),             // 55: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 56: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 57: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 58: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 59: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 60: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 61: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 62: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 63: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 64: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 65: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 66: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 67: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -6111,64 +6290,67 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	15, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
 	22, // 6: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
 	22, // 7: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
-	41, // 8: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	42, // 9: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	43, // 10: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	44, // 11: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	45, // 12: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	46, // 13: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	47, // 14: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	48, // 15: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	49, // 16: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	53, // 17: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	54, // 18: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	55, // 19: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	56, // 20: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	57, // 21: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	58, // 22: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	59, // 23: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	60, // 24: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	61, // 25: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	64, // 26: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	43, // 8: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	44, // 9: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	45, // 10: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	46, // 11: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	47, // 12: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	48, // 13: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	49, // 14: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	50, // 15: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	51, // 16: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	55, // 17: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	56, // 18: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	57, // 19: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	58, // 20: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	59, // 21: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	60, // 22: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	61, // 23: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	62, // 24: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	63, // 25: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	66, // 26: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
 	31, // 27: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	39, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	40, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	62, // 30: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	63, // 31: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	41, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	42, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	64, // 30: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	65, // 31: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
 	25, // 32: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
 	26, // 33: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
 	27, // 34: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
 	28, // 35: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
 	29, // 36: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
-	36, // 37: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
-	52, // 38: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
-	51, // 39: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
-	37, // 40: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	38, // 41: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	32, // 42: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	33, // 43: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 44: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	33, // 45: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	35, // 46: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 47: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	64, // 48: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 49: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 50: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 51: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	47, // 52: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	12, // 53: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	50, // 54: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	49, // 55: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	47, // 56: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	50, // 57: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	54, // 58: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	50, // 59: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	1,  // 60: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	38, // 37: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	54, // 38: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
+	53, // 39: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
+	37, // 40: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
+	39, // 41: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	40, // 42: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	32, // 43: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	33, // 44: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 45: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	33, // 46: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	36, // 47: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
+	36, // 48: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
+	35, // 49: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 50: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	66, // 51: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 52: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 53: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 54: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	49, // 55: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	12, // 56: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	52, // 57: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	51, // 58: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	49, // 59: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	52, // 60: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	56, // 61: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	52, // 62: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	1,  // 63: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -6215,15 +6397,16 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_ReportsDone)(nil),
 		(*Command_Expire)(nil),
 		(*Command_SetLogLines)(nil),
+		(*Command_WorkerMissing)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[46].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[48].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   65,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -203,8 +203,11 @@ type WorkerState struct {
 	QuarantineUntil *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=quarantine_until,json=quarantineUntil,proto3" json:"quarantine_until,omitempty"`
 	// How long the quarantine lasts (the next one lasts twice as long).
 	QuarantineTimeout *durationpb.Duration `protobuf:"bytes,10,opt,name=quarantine_timeout,json=quarantineTimeout,proto3" json:"quarantine_timeout,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// While it is away: when it will be reported missing (missing_timeout
+	// after it went, or after the master started).
+	MissingAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=missing_at,json=missingAt,proto3" json:"missing_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkerState) Reset() {
@@ -296,6 +299,13 @@ func (x *WorkerState) GetQuarantineUntil() *timestamppb.Timestamp {
 func (x *WorkerState) GetQuarantineTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.QuarantineTimeout
+	}
+	return nil
+}
+
+func (x *WorkerState) GetMissingAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MissingAt
 	}
 	return nil
 }
@@ -1594,7 +1604,7 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"generation\x127\n" +
 	"\achanges\x18\x03 \x03(\v2\x1d.buildmaster.v1.ServiceChangeR\achanges\"'\n" +
 	"\rInjectFailure\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xcd\x03\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x88\x04\n" +
 	"\vWorkerState\x124\n" +
 	"\x06config\x18\x01 \x01(\v2\x1c.buildmaster.v1.WorkerConfigR\x06config\x12\x1c\n" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\x12\x18\n" +
@@ -1605,7 +1615,9 @@ const file_buildmaster_v1_services_proto_rawDesc = "" +
 	"\bstopping\x18\b \x01(\bR\bstopping\x12E\n" +
 	"\x10quarantine_until\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fquarantineUntil\x12H\n" +
 	"\x12quarantine_timeout\x18\n" +
-	" \x01(\v2\x19.google.protobuf.DurationR\x11quarantineTimeoutJ\x04\b\x06\x10\aR\x10running_commands\"\xa5\x01\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x11quarantineTimeout\x129\n" +
+	"\n" +
+	"missing_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tmissingAtJ\x04\b\x06\x10\aR\x10running_commands\"\xa5\x01\n" +
 	"\x0fConnectionState\x12\x16\n" +
 	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x16\n" +
@@ -1764,23 +1776,24 @@ var file_buildmaster_v1_services_proto_depIdxs = []int32{
 	28, // 4: buildmaster.v1.WorkerState.info:type_name -> buildmaster.v1.WorkerInfo
 	27, // 5: buildmaster.v1.WorkerState.quarantine_until:type_name -> google.protobuf.Timestamp
 	29, // 6: buildmaster.v1.WorkerState.quarantine_timeout:type_name -> google.protobuf.Duration
-	27, // 7: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
-	30, // 8: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
-	27, // 9: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
-	27, // 10: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
-	27, // 11: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
-	29, // 12: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
-	31, // 13: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
-	32, // 14: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
-	22, // 15: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
-	27, // 16: buildmaster.v1.ReporterState.last_success:type_name -> google.protobuf.Timestamp
-	27, // 17: buildmaster.v1.ReporterState.last_error_at:type_name -> google.protobuf.Timestamp
-	27, // 18: buildmaster.v1.ReporterState.retry_at:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	27, // 7: buildmaster.v1.WorkerState.missing_at:type_name -> google.protobuf.Timestamp
+	27, // 8: buildmaster.v1.ConnectionState.since:type_name -> google.protobuf.Timestamp
+	30, // 9: buildmaster.v1.SchedulerState.config:type_name -> buildmaster.v1.SchedulerConfig
+	27, // 10: buildmaster.v1.SchedulerState.next_build:type_name -> google.protobuf.Timestamp
+	27, // 11: buildmaster.v1.SchedulerState.last_error_at:type_name -> google.protobuf.Timestamp
+	27, // 12: buildmaster.v1.WorkerQuarantine.until:type_name -> google.protobuf.Timestamp
+	29, // 13: buildmaster.v1.WorkerQuarantine.timeout:type_name -> google.protobuf.Duration
+	31, // 14: buildmaster.v1.ChangeAdded.change:type_name -> buildmaster.v1.Change
+	32, // 15: buildmaster.v1.TriggerBuilds.properties:type_name -> buildmaster.v1.Property
+	22, // 16: buildmaster.v1.CachesState.caches:type_name -> buildmaster.v1.CacheStats
+	27, // 17: buildmaster.v1.ReporterState.last_success:type_name -> google.protobuf.Timestamp
+	27, // 18: buildmaster.v1.ReporterState.last_error_at:type_name -> google.protobuf.Timestamp
+	27, // 19: buildmaster.v1.ReporterState.retry_at:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_services_proto_init() }

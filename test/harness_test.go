@@ -224,7 +224,7 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 		cmd.Process.Kill() // an error only says it has exited already
 		<-done
 	})
-	from := m.stdout.waitFor(t, 0, `buildmaster is running`)
+	from := m.waitRunning(t, done)
 	for _, b := range boundAddrs {
 		i := m.stdout.waitFor(t, from, b.re.String())
 		*b.field(m) = b.re.FindStringSubmatch(m.stdout.snapshot()[i])[1]
@@ -235,6 +235,34 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 	}
 	m.token = strings.TrimSpace(string(tok))
 	return started
+}
+
+// waitRunning waits for the master's "buildmaster is running" line and
+// returns its index. If the master exits first, or the wait outlasts
+// testkit.DefaultTimeout, the failure shows both of its streams.
+func (m *master) waitRunning(t testing.TB, exited <-chan struct{}) int {
+	t.Helper()
+	deadline := time.NewTimer(testkit.DefaultTimeout)
+	defer deadline.Stop()
+	for {
+		for i, l := range m.stdout.snapshot() {
+			if strings.Contains(l, "buildmaster is running") {
+				return i
+			}
+		}
+		why := ""
+		select {
+		case <-m.stdout.notify:
+			continue
+		case <-exited:
+			why = "the master exited before it was running"
+		case <-deadline.C:
+			why = fmt.Sprintf("the master was not running within %s", testkit.DefaultTimeout)
+		}
+		errs := m.stderr.snapshot()
+		t.Fatalf("%s; stdout:\n%s\nstderr (last 40 lines of %d):\n%s", why,
+			strings.Join(m.stdout.snapshot(), "\n"), len(errs), strings.Join(errs[max(0, len(errs)-40):], "\n"))
+	}
 }
 
 // in returns m for use by t, a subtest of the test that started it: the

@@ -134,22 +134,29 @@ change_sources:
 		"global": `["g","Global"]`, "sp": `["s","Scheduler"]`, "mine": `["b","Builder"]`, "scheduler": `["main","Scheduler"]`})
 
 	payload := `{"author": "me", "branch": "main", "revision": "r2", "properties": {"hp": "fromhook", "n": 3}}`
-	req, _ := http.NewRequest(http.MethodPost, "http://"+m.www+"/change_hook/base", strings.NewReader(payload))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer hooksecret")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("hook: HTTP %d", resp.StatusCode)
-	}
+	m.baseHook("hooksecret", payload)
 	b = m.waitBuild("props", 2)
 	if got := m.stepLog(b.Buildid, "show"); !strings.Contains(got, "cp= hp=fromhook over=scheduler global=g\n") {
 		t.Errorf("log of show:\n%s", got)
 	}
 	m.buildProperties(b.Buildid, map[string]string{"hp": `["fromhook","Change"]`, "n": `[3,"Change"]`, "over": `["scheduler","Scheduler"]`})
+}
+
+// baseHook posts payload, a change, to m's base change hook with the
+// bearer secret, and checks it is taken.
+func (m *master) baseHook(secret, payload string) {
+	m.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+m.www+"/change_hook/base", strings.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		m.t.Fatalf("hook: HTTP %d", resp.StatusCode)
+	}
 }
 
 // buildProperties checks that build id has the properties want (name →

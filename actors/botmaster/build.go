@@ -94,6 +94,8 @@ type runner struct {
 	buildid uint64
 	props   properties
 	seq     int
+	// stepName is the step running, for errors.
+	stepName string
 	// stopReason is set once a StopBuild arrived: only always_run steps
 	// still run.
 	stopReason string

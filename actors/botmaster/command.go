@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -14,7 +15,7 @@ import (
 // stdout. A StopBuild meanwhile interrupts it.
 func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.CommandComplete, []byte, error) {
 	r.seq++
-	out := &commandOutput{id: fmt.Sprintf("%d.%d", r.buildid, r.seq)}
+	out := &commandOutput{id: fmt.Sprintf("%d.%d", r.buildid, r.seq), redactor: r.rt.Redactor()}
 	cmd.CommandId, cmd.Builder, cmd.Builddir = out.id, r.cfg.GetName(), r.cfg.GetBuilddir()
 	r.system.Root.RequestWithCustomSender(r.workerPID(), cmd, r.self)
 	flusher := newLogFlusher(log)
@@ -46,19 +47,24 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 	// The connection adds "program finished with exit code N" (as
 	// Buildbot's master does); what went wrong otherwise is added here.
 	if log != nil && out.done.GetError() != "" {
-		log.later(headerLines(out.done.GetError()))
+		log.later(headerLines(out.redactor.Redact(out.done.GetError())))
 	}
 	return out.done, out.tail, nil
 }
 
 // commandOutput is what a running command has sent so far: its log lines
 // not yet written, the last 4 KiB of its stdout, and, once it is over, how
-// it completed.
+// it completed. Each stream goes through the redactor of the secrets in
+// use as it comes (a value split across updates is still found), so no
+// line of the log and nothing of the stdout kept holds a value, as
+// Buildbot replaces them with "<NAME>".
 type commandOutput struct {
-	id    string
-	lines logLines
-	tail  []byte
-	done  *messages.CommandComplete
+	id       string
+	redactor *secrets.Redactor
+	redact   [4]*secrets.Writer // by stream, made on first use
+	lines    logLines
+	tail     []byte
+	done     *messages.CommandComplete
 }
 
 // take adds an update of the command; one of an earlier command (after its
@@ -68,17 +74,49 @@ func (o *commandOutput) take(u *messages.CommandUpdate) {
 		return
 	}
 	for _, out := range u.GetOutputs() {
-		o.lines.add(out.GetStream(), out.GetData())
-		if out.GetStream() == messages.OutputStream_OUTPUT_STREAM_STDOUT {
-			o.tail = append(o.tail, out.GetData()...)
-			if len(o.tail) > 4096 {
-				o.tail = o.tail[len(o.tail)-4096:]
-			}
+		if o.redactor == nil || o.redactor.Empty() {
+			o.add(out.GetStream(), out.GetData())
+			continue
 		}
+		s := out.GetStream()
+		if s < 0 || int(s) >= len(o.redact) {
+			s = messages.OutputStream_OUTPUT_STREAM_UNSPECIFIED
+		}
+		if o.redact[s] == nil {
+			o.redact[s] = o.redactor.NewWriter(streamSink{o: o, stream: s})
+		}
+		_, _ = o.redact[s].Write(out.GetData()) // a streamSink never fails
 	}
 	if c := u.GetComplete(); c != nil {
+		for _, w := range o.redact {
+			if w != nil {
+				_ = w.Flush()
+			}
+		}
 		o.done = c
 	}
+}
+
+// add takes output of stream, redacted.
+func (o *commandOutput) add(stream messages.OutputStream, data []byte) {
+	o.lines.add(stream, data)
+	if stream == messages.OutputStream_OUTPUT_STREAM_STDOUT {
+		o.tail = append(o.tail, data...)
+		if len(o.tail) > 4096 {
+			o.tail = o.tail[len(o.tail)-4096:]
+		}
+	}
+}
+
+// streamSink takes one stream's output out of its redacting Writer.
+type streamSink struct {
+	o      *commandOutput
+	stream messages.OutputStream
+}
+
+func (s streamSink) Write(p []byte) (int, error) {
+	s.o.add(s.stream, p)
+	return len(p), nil
 }
 
 // logFlusher decides when a command's output is written to its step's log:

@@ -12,10 +12,14 @@ import (
 
 // git checks out the repository into the build directory with real git on
 // the worker (clone, or fetch into an existing clone), at the build's
-// revision when it has one, and sets got_revision.
+// revision when it has one, and sets got_revision. The repository URL and
+// the branch may hold secrets (a token in an https URL).
 func (r *runner) git(log *stepLog, g *messages.GitStep) (int32, error) {
-	repo := r.props.interpolate(g.GetRepoUrl())
-	branch := r.props.interpolate(g.GetBranch())
+	rd := &renderer{r: r}
+	repo, branch := rd.s(g.GetRepoUrl()), rd.s(g.GetBranch())
+	if rd.err != nil {
+		return r.cannotRender(log, rd.err)
+	}
 	if branch == "" {
 		branch = r.props.str("branch")
 	}

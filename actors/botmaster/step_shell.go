@@ -14,18 +14,23 @@ import (
 const DefaultTimeout = 1200 * time.Second
 
 // shell runs a shell step on the worker: its command or script, with the
-// builder's and the step's environment, properties interpolated.
+// builder's and the step's environment, properties and secrets
+// interpolated (render).
 func (r *runner) shell(log *stepLog, s *messages.ShellStep) (int32, error) {
-	sh := &messages.ShellCommand{Script: r.props.interpolate(s.GetScript()), Workdir: r.workdir(s.GetWorkdir()),
+	rd := &renderer{r: r}
+	sh := &messages.ShellCommand{Script: rd.s(s.GetScript()), Workdir: r.workdir(s.GetWorkdir()),
 		Env: map[string]string{}, Timeout: s.GetTimeout(), MaxTime: s.GetMaxTime()}
 	for _, a := range s.GetCommand() {
-		sh.Argv = append(sh.Argv, r.props.interpolate(a))
+		sh.Argv = append(sh.Argv, rd.s(a))
 	}
 	for k, v := range r.cfg.GetEnv() {
-		sh.Env[k] = r.props.interpolate(v)
+		sh.Env[k] = rd.s(v)
 	}
 	for k, v := range s.GetEnv() {
-		sh.Env[k] = r.props.interpolate(v)
+		sh.Env[k] = rd.s(v)
+	}
+	if rd.err != nil {
+		return r.cannotRender(log, rd.err)
 	}
 	if sh.Timeout == nil {
 		sh.Timeout = durationpb.New(DefaultTimeout)

@@ -26,7 +26,14 @@ const (
 // uploads_dir, a mastersrc it cannot read) fails the step with the reason
 // in its log, as Buildbot's FileDownload does for a missing file.
 func (r *runner) transfer(log *stepLog, s *messages.StepConfig) (int32, error) {
-	cmd, problem := r.transferCommand(s)
+	var content string // a string_download's, rendered: it may hold secrets (a .netrc)
+	if d := s.GetStringDownload(); d != nil {
+		var err error
+		if content, err = r.render(d.GetS()); err != nil {
+			return r.cannotRender(log, err)
+		}
+	}
+	cmd, problem := r.transferCommand(s, content)
 	if problem != "" {
 		return state.ResultFailure, log.header(problem)
 	}
@@ -38,8 +45,8 @@ func (r *runner) transfer(log *stepLog, s *messages.StepConfig) (int32, error) {
 }
 
 // transferCommand is the command of a transfer step, or why the master
-// cannot run it.
-func (r *runner) transferCommand(s *messages.StepConfig) (*messages.StartCommand, string) {
+// cannot run it; content is a string_download's text, rendered.
+func (r *runner) transferCommand(s *messages.StepConfig, content string) (*messages.StartCommand, string) {
 	ip := r.props.interpolate
 	block := func(b, def int64) int64 {
 		if b > 0 {
@@ -85,7 +92,7 @@ func (r *runner) transferCommand(s *messages.StepConfig) (*messages.StartCommand
 		d := k.StringDownload
 		return &messages.StartCommand{Command: &messages.StartCommand_DownloadFile{DownloadFile: &messages.DownloadFileCommand{
 			Workdir: r.workdir(d.GetWorkdir()), Workerdest: ip(d.GetWorkerdest()), Blocksize: block(d.GetBlocksize(), transferBlocksize),
-			Maxsize: d.Maxsize, Mode: d.Mode, Source: &messages.DownloadFileCommand_Data{Data: []byte(ip(d.GetS()))}}}}, ""
+			Maxsize: d.Maxsize, Mode: d.Mode, Source: &messages.DownloadFileCommand_Data{Data: []byte(content)}}}}, ""
 	case *messages.StepConfig_MakeDirectory:
 		return &messages.StartCommand{Command: &messages.StartCommand_Mkdir{Mkdir: &messages.PathsCommand{
 			Paths: []string{ip(k.MakeDirectory.GetDir())}}}}, ""

@@ -19,8 +19,11 @@ type stepLog struct {
 	pending strings.Builder // see later
 }
 
-// header writes text as header lines (the h stream).
-func (l *stepLog) header(text string) error { return l.write(headerLines(text)) }
+// header writes text as header lines (the h stream), secret values
+// redacted.
+func (l *stepLog) header(text string) error {
+	return l.write(headerLines(l.r.rt.Redactor().Redact(text)))
+}
 
 func headerLines(text string) string {
 	if text == "" {

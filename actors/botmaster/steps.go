@@ -26,6 +26,7 @@ func (r *runner) step(cfg *messages.StepConfig) (int32, error) {
 		}
 		return state.ResultCancelled, nil
 	}
+	r.stepName = cfg.GetName()
 	ids, err := r.startStep(newStep(cfg))
 	if err != nil {
 		return 0, err

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -65,5 +66,29 @@ func TestInterpolate(t *testing.T) {
 		if got := p.interpolate(in); got != want {
 			t.Errorf("%q → %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCommandOutputRedacted: a secret value is replaced by <NAME> in the
+// log lines and the stdout kept, also when the worker's updates split it,
+// and on each stream; what completes the command flushes what was held.
+func TestCommandOutputRedacted(t *testing.T) {
+	const value = "s3cr3t-value-1234"
+	o := &commandOutput{id: "1.1", redactor: secrets.NewRedactor(map[string]string{"tok": value})}
+	for _, u := range []*messages.CommandUpdate{
+		{CommandId: "1.1", Outputs: []*messages.Output{{Stream: stdout, Data: []byte("token " + value[:5])}}},
+		{CommandId: "1.1", Outputs: []*messages.Output{{Stream: stderr, Data: []byte("err " + value + "\n")},
+			{Stream: stdout, Data: []byte(value[5:] + " ok\nlast " + value[:9])}}},
+		{CommandId: "1.1", Outputs: []*messages.Output{{Stream: stdout, Data: []byte(value[9:])}},
+			Kind: &messages.CommandUpdate_Complete{Complete: &messages.CommandComplete{}}},
+	} {
+		o.take(u)
+	}
+	o.lines.flush()
+	if got, want := o.lines.out.String(), "eerr <tok>\notoken <tok> ok\nolast <tok>\n"; got != want {
+		t.Fatalf("log lines %q, want %q", got, want)
+	}
+	if got, want := string(o.tail), "token <tok> ok\nlast <tok>"; got != want {
+		t.Fatalf("stdout kept %q, want %q", got, want)
 	}
 }

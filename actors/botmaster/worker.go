@@ -20,7 +20,8 @@ import (
 
 // The worker actor's own messages.
 type (
-	missingCheck struct{ since time.Time }
+	// missingCheck: the missing timer of arm seq fired.
+	missingCheck struct{ seq int }
 	// workerBuild is sent by a build on this worker when it starts (+1)
 	// and when it ends (-1).
 	workerBuild struct{ delta int }
@@ -68,6 +69,15 @@ type workerActor struct {
 	// start's housekeeping forgets the connection.
 	shuttingDown bool
 	timers       *scheduler.TimerScheduler
+	// missing is the missing timer, while the worker is away (Buildbot's
+	// missing_timer): armed when it goes (or the actor starts without it),
+	// disarmed when it attaches; seq tells a stale firing.
+	missing struct {
+		seq     int
+		timeout time.Duration
+		at      time.Time
+		cancel  scheduler.CancelFunc
+	}
 	// The worker's row in the state, once found, and its writes in
 	// flight or waiting: they go in order.
 	workerid uint64
@@ -93,6 +103,7 @@ func (w *workerActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		w.timers = scheduler.NewTimerScheduler(ctx)
 		w.restore(ctx)
+		w.armMissing(ctx) // Buildbot's start_missing_on_startup
 		w.publish(ctx)
 	case *actor.Stopping:
 		w.shuttingDown = true
@@ -100,6 +111,9 @@ func (w *workerActor) Receive(ctx actor.Context) {
 			w.letGo(ctx, "removed from the config, or the master is stopping", false)
 		}
 	case *messages.WorkerConfig:
+		if w.missing.cancel != nil && m.GetMissingTimeout().AsDuration() != w.missing.timeout {
+			w.armMissing(ctx) // a new timeout starts again, as Buildbot's
+		}
 		w.publish(ctx)
 		w.tellBRD(ctx, false)
 	case *messages.Retire:
@@ -138,9 +152,8 @@ func (w *workerActor) Receive(ctx actor.Context) {
 		w.publish(ctx)
 		w.recordState(ctx)
 	case missingCheck:
-		if w.conn == nil && m.since.Equal(w.lost) {
-			w.rt.Log.Warn("worker is missing", slog.String("worker", w.name()),
-				slog.Duration("missing_timeout", w.cell.Load().GetMissingTimeout().AsDuration()))
+		if m.seq == w.missing.seq && w.missing.cancel != nil {
+			w.missingNow(ctx)
 		}
 	}
 }
@@ -194,6 +207,7 @@ func (w *workerActor) attach(ctx actor.Context, m *messages.AttachWorker) {
 		pid := actor.NewPID(ctx.Self().Address, m.GetConnection())
 		w.conn = &connection{pid: pid, remote: m.GetRemote(), protocol: m.GetProtocol()}
 		ctx.Watch(pid)
+		w.disarmMissing()
 	}
 	service.Respond(ctx, &messages.AttachWorkerResponse{Ok: true})
 }
@@ -280,9 +294,7 @@ func (w *workerActor) detach(ctx actor.Context, why string) {
 	ctx.Unwatch(w.conn.pid)
 	w.conn = nil
 	w.lost = w.now()
-	if mt := w.cell.Load().GetMissingTimeout().AsDuration(); mt > 0 {
-		w.timers.SendOnce(mt, ctx.Self(), missingCheck{since: w.lost})
-	}
+	w.armMissing(ctx)
 	w.publish(ctx)
 	w.record(ctx, false)
 	w.tellBRD(ctx, false)
@@ -402,6 +414,9 @@ func (w *workerActor) publish(ctx actor.Context) {
 	}
 	if !w.quarantine.until.IsZero() {
 		st.QuarantineUntil, st.QuarantineTimeout = timestamppb.New(w.quarantine.until), durationpb.New(w.quarantine.timeout)
+	}
+	if w.missing.cancel != nil {
+		st.MissingAt = timestamppb.New(w.missing.at)
 	}
 	n.SetState(st)
 }

@@ -228,9 +228,9 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	}
 	redactor := secrets.NewLogHandler(opts.Log.Handler())
 	opts.Log = slog.New(redactor)
-	libLog := opts.LibLog
-	if libLog == nil {
-		libLog = opts.Log
+	libLog := opts.Log
+	if opts.LibLog != nil {
+		libLog = slog.New(redactor.Share(opts.LibLog.Handler()))
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
 	m := &Master{gaveUp: make(chan any, 1), exit: make(chan string, 1), now: opts.Now, WWWAddr: addrOf(ls.www), DebugAddr: addrOf(ls.debug),

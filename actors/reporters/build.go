@@ -1,6 +1,7 @@
 package reporters
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,6 +11,37 @@ import (
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
+
+// readReport reads from the state the report an outbox entry is due: a
+// build's (buildReport) or a missing worker's (workerReport). ok is false
+// when its build or worker is gone.
+func readReport(txn *memdb.Txn, e *messages.OutboxEntry, wwwURL string) (r *report.Report, ok bool) {
+	if e.Worker != nil {
+		return workerReport(txn, e)
+	}
+	return buildReport(txn, e, wwwURL)
+}
+
+// workerReport is the notice of a missing worker: its name and admin (as
+// it last told) from the workers table, the addresses and last connection
+// the entry holds.
+func workerReport(txn *memdb.Txn, e *messages.OutboxEntry) (*report.Report, bool) {
+	w, _ := state.Lookup(txn, state.TableWorkers, e.Worker.Workerid).(*messages.Worker)
+	if w == nil {
+		return nil, false
+	}
+	rw := &report.Worker{Name: w.Name, Notify: e.Worker.Notify}
+	if t := e.Worker.LastConnection; t > 0 {
+		rw.LastConnection = time.Unix(t, 0).UTC()
+	}
+	var info struct {
+		Admin string `json:"admin"`
+	}
+	if json.Unmarshal([]byte(w.InfoJson), &info) == nil {
+		rw.Admin = info.Admin
+	}
+	return &report.Report{Event: report.Event(e.Event), Worker: rw}, true
+}
 
 // buildReport reads from the state the report an outbox entry is due: the
 // build as it was at the event (a start is reported running, whatever the
@@ -68,10 +100,22 @@ func sourceStamps(txn *memdb.Txn, b *messages.Build, rb *report.Build) {
 			Branch: ss.Branch, Revision: ss.Revision, Project: ss.Project})
 		for row := range state.ScanIndex(txn, state.TableChanges, state.IndexChangeSourceStamp, false, ss.Id) {
 			c := row.(*messages.Change)
-			rb.Changes = append(rb.Changes, report.Change{ChangeID: c.Changeid, Author: c.Author, Revision: c.Revision,
-				Branch: c.Branch, Repository: c.Repository, Comments: c.Comments, When: time.Unix(c.WhenTimestamp, 0).UTC()})
+			rb.Changes = append(rb.Changes, report.Change{ChangeID: c.Changeid, Author: c.Author, AuthorEmail: authorEmail(txn, c.Changeid),
+				Revision: c.Revision, Branch: c.Branch, Repository: c.Repository, Comments: c.Comments,
+				When: time.Unix(c.WhenTimestamp, 0).UTC()})
 		}
 	}
+}
+
+// authorEmail is the address of change changeid's author from the users
+// table (Buildbot's users_info, attribute email), or "".
+func authorEmail(txn *memdb.Txn, changeid uint64) string {
+	for row := range state.ScanIndex(txn, state.TableChangeUsers, state.IndexID+"_prefix", false, changeid) {
+		if email := state.UserAttrs(txn, row.(*messages.ChangeUser).Uid)["email"]; email != "" {
+			return email
+		}
+	}
+	return ""
 }
 
 // steps adds the build's steps and its first failed step.
@@ -84,7 +128,7 @@ func steps(txn *memdb.Txn, b *messages.Build, rb *report.Build) {
 		res := report.Result(s.GetResults())
 		rb.Steps = append(rb.Steps, report.Step{Number: s.Number, Name: s.Name, Results: res, StateString: s.StateString})
 		if rb.FailedStep == nil && s.Results != nil && res == report.Failure {
-			rb.FailedStep = &report.FailedStep{Number: s.Number, Name: s.Name, Results: res}
+			rb.FailedStep = &report.FailedStep{StepID: s.Id, Number: s.Number, Name: s.Name, Results: res}
 		}
 	}
 }

@@ -7,9 +7,12 @@
 // apply as the start or end (internal/state, outbox.go), so no report is
 // lost to a restart or a kill -9. A reporter drains its outbox oldest first,
 // one report at a time, so that a target sees the reports of a commit in
-// order: it reads the report from the state (build.go), sends it through its
-// client (internal/report/setup) in a goroutine bounded by the send
-// timeout, so a hanging target holds nothing but this reporter; then it
+// order: it reads the report from the state (build.go: the changes'
+// authors get their address from the users table's email attribute; for a
+// mail reporter, the failing step gets its log's last lines, logtail.go,
+// read in the send's goroutine), sends it through its client
+// (internal/report/setup) in a goroutine bounded by the send timeout, so a
+// hanging target holds nothing but this reporter; then it
 // tells db ReportsDone when the report was delivered, is not for this
 // target (report.ErrSkipped), or is given up (a permanent failure, or still
 // failing past its lifetime: dropped, with an error in the log). A
@@ -43,14 +46,9 @@ import (
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/report"
 	"github.com/buildmaster/buildmaster/internal/report/setup"
-	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
-
-// SecretEnvPrefix is where {secret: NAME} is read from until the master has
-// a secrets service: the environment variable BUILDMASTER_SECRET_NAME.
-const SecretEnvPrefix = "BUILDMASTER_SECRET_"
 
 // kind is the reporters' kind in the tree.
 const kind = "reporter"
@@ -61,6 +59,9 @@ func Group() service.Group {
 		Kind: kind, Prefix: paths.ReporterPrefix,
 		List: (*messages.MasterConfig).GetReporters,
 		Name: (*messages.ReporterConfig).GetName,
+		// A reporter whose type changes is replaced: stopped (its send in
+		// flight cancelled), then spawned anew on the same outbox.
+		Class: (*messages.ReporterConfig).GetType,
 		New: func(rt *service.Runtime, cell *service.Cell[*messages.ReporterConfig]) actor.Actor {
 			return &reporter{rt: rt, cell: cell}
 		},
@@ -164,12 +165,11 @@ func (r *reporter) configure(ctx actor.Context, cfg *messages.ReporterConfig) {
 	r.log = r.rt.Log.With(slog.String("reporter", cfg.GetName()), slog.String("type", cfg.GetType()))
 	r.st.Name, r.st.Type = cfg.GetName(), cfg.GetType()
 	var err error
-	r.sender, err = setup.NewSender(r.ctx, cfg, setup.Options{Secrets: &secrets.Env{Prefix: SecretEnvPrefix},
-		Title: r.rt.Config().GetTitle()})
+	r.sender, err = setup.NewSender(cfg, setup.Options{Title: r.rt.Config().GetTitle()})
 	if err != nil {
 		r.sender = nil
 		r.failed(fmt.Errorf("cannot start: %w", err))
-		r.log.Error("reporter cannot start; its reports wait in the outbox", slog.Any("error", err))
+		r.log.Error("reporter cannot start; its reports wait in the outbox", slog.String("error", r.st.LastError))
 	}
 	r.publish(ctx)
 }
@@ -200,16 +200,25 @@ func (r *reporter) next(ctx actor.Context) {
 
 // send sends e, the head, in a goroutine bounded by the send timeout.
 func (r *reporter) send(ctx actor.Context, e *messages.OutboxEntry) {
-	rep, ok := buildReport(r.rt.DB.Read(), e, r.wwwURL())
+	txn, www := r.rt.DB.Read(), r.wwwURL()
+	rep, ok := readReport(txn, e, www)
 	if !ok {
-		r.log.Warn("dropping a report whose build is gone", slog.Uint64("buildid", e.Buildid), slog.String("event", e.Event))
+		r.log.Warn("dropping a report whose build or worker is gone", slog.Uint64("buildid", e.Buildid),
+			slog.Uint64("workerid", e.GetWorker().GetWorkerid()), slog.String("event", e.Event))
 		r.finish(ctx, e)
 		return
 	}
-	self, gen, sender, root := ctx.Self(), r.gen, r.sender, r.rt.System.Root
+	self, gen, sender, root, log, logs := ctx.Self(), r.gen, r.sender, r.rt.System.Root, r.log, r.rt.Logs
+	withLogs := r.cfg.GetType() == "mail" && rep.Build != nil
 	sendCtx, cancel := context.WithTimeout(r.ctx, setup.Timeout(r.cfg))
 	go func() {
 		defer cancel()
+		if withLogs {
+			// Reading the log is the storage's work, not the actor's.
+			if err := addLogTail(sendCtx, txn, logs, rep, www); err != nil {
+				log.Warn("the mail goes without the log's last lines", slog.Any("error", err))
+			}
+		}
 		err := sender.Send(sendCtx, rep)
 		root.Send(self, sent{gen: gen, entry: e, err: err})
 	}()
@@ -309,10 +318,11 @@ func (r *reporter) flush(ctx actor.Context) {
 }
 
 // failed records err as the last error. Errors of the clients hold no
-// secret (internal/report's SendError).
+// secret (internal/report's SendError); the secrets the config uses are
+// redacted all the same, as everything shown.
 func (r *reporter) failed(err error) {
 	r.st.Failed++
-	r.st.LastError = err.Error()
+	r.st.LastError = r.rt.Redactor().Redact(err.Error())
 	r.st.LastErrorAt = timestamppb.Now()
 }
 

@@ -122,7 +122,7 @@ func TestGitHubDownThenBack(t *testing.T) {
 	for range 5 {
 		gh.Queue(reportertest.Answer{Status: 503, Body: "down"})
 	}
-	e := start(t, fmt.Sprintf(`  - {name: gh, type: github_status, base_url: %q, token: {value: t0ken}, retry_initial: 5ms, retry_max: 20ms}
+	e := start(t, fmt.Sprintf(`  - {name: gh, type: github_status, base_url: %q, token: t0ken, retry_initial: 5ms, retry_max: 20ms}
 `, gh.URL))
 	e.build("app", "aaa", state.ResultSuccess)
 	e.build("docs", "aaa", state.ResultFailure)
@@ -188,6 +188,11 @@ func TestModesAndFilters(t *testing.T) {
 		{"problem", "mode: [problem], tags: [fast], report_start: false"},
 		{"all", "mode: [all], report_start: false"},
 		{"change", "mode: [change, exception], report_start: false"},
+		{"passing", "mode: [passing], report_start: false"},
+		{"warnings", "mode: [warnings], report_start: false"},
+		{"exception", "mode: [exception], report_start: false"},
+		{"cancelled", "mode: [cancelled], report_start: false"},
+		{"docs", "mode: [all], builders: [docs], report_start: false"},
 		{"default", "branches: [main]"},
 		{"other", "branches: [release]"},
 	} {
@@ -226,12 +231,17 @@ func TestModesAndFilters(t *testing.T) {
 		}
 	}
 	for name, want := range map[string][]event{
-		"failing": ends(1, 2),
-		"problem": ends(1),
-		"all":     ends(0, 1, 2, 3, 4, 5, 6),
-		"change":  ends(1, 4, 5, 6),
-		"default": startEnd,
-		"other":   nil,
+		"failing":   ends(1, 2),
+		"problem":   ends(1),
+		"all":       ends(0, 1, 2, 3, 4, 5, 6),
+		"change":    ends(1, 4, 5, 6),
+		"passing":   ends(0),
+		"warnings":  ends(4),
+		"exception": ends(5),
+		"cancelled": ends(6),
+		"docs":      ends(3, 6),
+		"default":   startEnd,
+		"other":     nil,
 	} {
 		var got []event
 		for _, r := range hooks[name].Requests() {

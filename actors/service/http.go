@@ -9,6 +9,7 @@ import (
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/secrets"
 )
 
 // StopGrace is how long a stopping HTTP service lets requests in flight
@@ -59,11 +60,19 @@ func (s *HTTPService) Receive(ctx actor.Context) {
 
 // Surface wraps the handler of one HTTP surface (the www listener's, the
 // debug endpoint's) in the middleware every surface applies once, outermost
-// first: the body bound (http.max_body_bytes, 413 past it) and
-// auth.Middleware (who the request is from). Its handlers then gate with
+// first: the redaction of secret values from what it answers (Redacted),
+// the body bound (http.max_body_bytes, 413 past it) and auth.Middleware
+// (who the request is from). Its handlers then gate with
 // auth.RequireAdmin or read auth.From(r.Context()).
 func Surface(rt *Runtime, h http.Handler) http.Handler {
-	return httpserve.LimitBody(rt.MaxBodyBytes, auth.Middleware(rt.Token)(h))
+	return Redacted(rt, httpserve.LimitBody(rt.MaxBodyBytes, auth.Middleware(rt.Token)(h)))
+}
+
+// Redacted wraps an HTTP surface so that no answer carries a secret value
+// in use (Runtime.Redactor): the last line of defence, whatever a handler
+// serves.
+func Redacted(rt *Runtime, h http.Handler) http.Handler {
+	return secrets.Middleware(rt.Redactor)(h)
 }
 
 // MaxBodyBytes is the largest request body the HTTP surfaces take, from the

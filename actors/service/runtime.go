@@ -89,10 +89,12 @@ type Runtime struct {
 	Exit func(reason string)
 
 	// LogRedactor, when set, is the handler in front of Log that redacts
-	// the config's secret values (SetSecrets updates it).
+	// the secret values in use (SetSecrets and RenderedSecrets update it).
 	LogRedactor *secrets.LogHandler
 
 	secrets    atomic.Pointer[Secrets]
+	redactor   atomic.Pointer[secrets.Redactor] // of secrets.Used and rendered
+	rendered   renderedSecrets
 	config     atomic.Pointer[messages.MasterConfig]
 	generation atomic.Uint64
 	input      atomic.Pointer[config.Fingerprint]

@@ -1,6 +1,10 @@
 package service
 
 import (
+	"context"
+	"log/slog"
+	"sync"
+
 	"github.com/buildmaster/buildmaster/internal/secrets"
 )
 
@@ -12,22 +16,94 @@ type Secrets struct {
 	Used     secrets.Values
 }
 
-// Secrets returns the secrets of the config in force (never nil).
+// noProviders answers every lookup of a master whose secrets were never set.
+type noProviders struct{}
+
+func (noProviders) Get(_ context.Context, name string) (string, error) {
+	return "", &secrets.NotFoundError{Name: name, Reason: "the config lists no secret providers"}
+}
+
+// Secrets returns the secrets of the config in force (never nil, and its
+// Provider never nil).
 func (rt *Runtime) Secrets() *Secrets {
-	if s := rt.secrets.Load(); s != nil {
+	if s := rt.secrets.Load(); s != nil && s.Provider != nil {
 		return s
+	} else if s != nil {
+		return &Secrets{Provider: noProviders{}, Used: s.Used}
 	}
-	return &Secrets{}
+	return &Secrets{Provider: noProviders{}}
 }
 
 // SetSecrets installs the secrets of a new config; only the master calls
-// it, with SetConfig. The log's redactor (LogRedactor) then redacts s.Used.
+// it, with SetConfig. Redactor, and the log's redactor (LogRedactor), then
+// redact s.Used and the values builds have rendered.
 func (rt *Runtime) SetSecrets(s *Secrets) {
 	rt.secrets.Store(s)
-	if rt.LogRedactor != nil {
-		rt.LogRedactor.SetRedactor(s.Used.Redactor())
+	rt.rendered.update(rt, secrets.Values{})
+}
+
+// RenderedSecrets records values a build has rendered (`%(secret:NAME)s`
+// in a step), so that Redactor and the master's log redact them from now
+// on, for as long as the master runs: a step's output, and anything a
+// build's error carries, may hold them. Only the last value of each name
+// is kept.
+func (rt *Runtime) RenderedSecrets(v secrets.Values) {
+	if v.Len() > 0 {
+		rt.rendered.update(rt, v)
 	}
 }
 
-// Redactor returns the redactor of the secret values in use.
-func (rt *Runtime) Redactor() *secrets.Redactor { return rt.Secrets().Used.Redactor() }
+// Redactor returns the redactor of the secret values in use: the config's
+// and those builds have rendered. It is built once per change, so calling
+// it often costs an atomic load.
+func (rt *Runtime) Redactor() *secrets.Redactor {
+	if r := rt.redactor.Load(); r != nil {
+		return r
+	}
+	return secrets.NewRedactor(nil)
+}
+
+// renderedSecrets is the set behind RenderedSecrets.
+type renderedSecrets struct {
+	mu     sync.Mutex
+	values secrets.Values
+	warned map[string]bool // secrets too short to redact, logged once
+}
+
+// update merges v and installs the redactor of the config's values and
+// every value rendered. It rebuilds the redactor only when v brings a
+// name or value it does not hold yet.
+func (s *renderedSecrets) update(rt *Runtime, v secrets.Values) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := rt.redactor.Load() == nil || v.Len() == 0
+	for _, n := range v.Names() {
+		val, _ := v.Value(n)
+		if old, ok := s.values.Value(n); !ok || old != val {
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	s.values.Merge(v)
+	var all secrets.Values
+	if cfg := rt.secrets.Load(); cfg != nil {
+		all.Merge(cfg.Used)
+	}
+	all.Merge(s.values)
+	r := all.Redactor()
+	rt.redactor.Store(r)
+	if rt.LogRedactor != nil {
+		rt.LogRedactor.SetRedactor(r)
+	}
+	for _, n := range r.Skipped() {
+		if !s.warned[n] {
+			if s.warned == nil {
+				s.warned = map[string]bool{}
+			}
+			s.warned[n] = true
+			rt.Log.Warn("secret too short to be redacted from output", slog.String("secret", n), slog.Int("min_bytes", secrets.MinSecretLen))
+		}
+	}
+}

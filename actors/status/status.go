@@ -74,7 +74,8 @@ func (s *statusActor) Receive(ctx actor.Context) {
 
 // Handler is the www listener's handler (see the package comment), behind
 // users.Access (who a request comes from, what the authz rules let them
-// do; the login flow under /auth/) and the body bound. Its event streams
+// do; the login flow under /auth/), the body bound and the redaction of
+// secret values (service.Redacted). Its event streams
 // end when the bus closes.
 func Handler(rt *service.Runtime) http.Handler {
 	h, _ := handler(rt)
@@ -97,7 +98,7 @@ func handler(rt *service.Runtime) (http.Handler, *eventstream.Server) {
 	mux.Handle("POST /api/v2/", pages)
 	mux.Handle("/api/v2/", API(rt))
 	mux.Handle(changes.HookPrefix, changes.HookHandler(rt))
-	return httpserve.LimitBody(rt.MaxBodyBytes, acc.Middleware(mux)), streams
+	return service.Redacted(rt, httpserve.LimitBody(rt.MaxBodyBytes, acc.Middleware(mux))), streams
 }
 
 // longLived lifts the listener's read and write timeouts (http.read_timeout,
@@ -125,6 +126,10 @@ func UI(rt *service.Runtime, acc *users.Access) *ui.UI {
 				return local(r, a, target)
 			}
 			return acc.Can(r, string(a), target)
+		},
+		User: func(r *http.Request) ui.User {
+			c := auth.From(r.Context())
+			return ui.User{Name: c.Name, CanLogOut: c.Via == "session", CanLogIn: acc.LoginOffered()}
 		},
 		Scripted:  func(r *http.Request) bool { c := auth.From(r.Context()); return c.Admin || c.Via == "token" },
 		Reporters: func() []*messages.ReporterState { return reporters.States(rt) },

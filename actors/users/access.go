@@ -62,6 +62,9 @@ func (a *Access) Configured() bool {
 	return a.web.Enabled() || len(a.rt.Config().GetWww().GetAuthz().GetAllow()) > 0
 }
 
+// LoginOffered says whether /auth/login opens sessions.
+func (a *Access) LoginOffered() bool { return a.web.LoginOffered() }
+
 // WarnIfOpen logs a warning when the www listener at addr is reachable
 // from other hosts while nobody needs to log in (anonymous may do
 // everything).
@@ -119,8 +122,11 @@ func (a *Access) describe(r *http.Request) ([]authz.Request, error) {
 		}
 		return nil, nil
 	}
-	if !api || r.Method != http.MethodPost || len(segs) < 2 {
+	if !api {
 		return nil, nil
+	}
+	if r.Method != http.MethodPost || len(segs) < 2 { // no such control: the API refuses it, Control or not
+		return []authz.Request{{Action: authz.Control}}, nil
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {

@@ -32,6 +32,18 @@ builders:
 schedulers: [{name: f, type: force, builders: [pub, release]}]
 `
 
+// viewRules: alice (admins) may view release's builds and control; bob
+// may view pub's only.
+const viewRules = `
+www:
+  auth: {type: userpass, users: [{username: alice, password: a}, {username: bob, password: b}]}
+  authz:
+    roles: [{from: username, role: admins, users: [alice]}]
+    allow:
+      - {endpoint: view, builder: release, role: admins}
+      - {endpoint: control, role: admins}
+`
+
 // client is one browser: its own cookies.
 type client struct {
 	t    *testing.T
@@ -245,15 +257,7 @@ www:
 // same rules: a user who may not view a builder's builds gets no events of
 // its class, and buttons refused by role are refused.
 func TestCanAndStreams(t *testing.T) {
-	m := mastertest.Start(t, builders+`
-www:
-  auth: {type: userpass, users: [{username: alice, password: a}, {username: bob, password: b}]}
-  authz:
-    roles: [{from: username, role: admins, users: [alice]}]
-    allow:
-      - {endpoint: view, builder: release, role: admins}
-      - {endpoint: control, role: admins}
-`, "", nil)
+	m := mastertest.Start(t, builders+viewRules, "", nil)
 	acc := users.NewAccess(m.RT)
 	release, _ := state.First(m.RT.DB.Read(), state.TableBuilders, state.IndexName, "release").(*messages.Builder)
 	pub, _ := state.First(m.RT.DB.Read(), state.TableBuilders, state.IndexName, "pub").(*messages.Builder)

@@ -134,6 +134,12 @@ func userInfo(ctx context.Context, c *http.Client, u string) (Identity, error) {
 	if resp.StatusCode != http.StatusOK {
 		return Identity{}, fmt.Errorf("user info: %s", resp.Status)
 	}
+	return decodeUserInfo(io.LimitReader(resp.Body, maxUserInfo))
+}
+
+// decodeUserInfo reads a user info answer: the name is
+// preferred_username, login, username or sub, the first set.
+func decodeUserInfo(r io.Reader) (Identity, error) {
 	var info struct {
 		Sub               string   `json:"sub"`
 		PreferredUsername string   `json:"preferred_username"`
@@ -142,7 +148,7 @@ func userInfo(ctx context.Context, c *http.Client, u string) (Identity, error) {
 		Email             string   `json:"email"`
 		Groups            []string `json:"groups"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxUserInfo)).Decode(&info); err != nil {
+	if err := json.NewDecoder(r).Decode(&info); err != nil {
 		return Identity{}, fmt.Errorf("user info: %w", err)
 	}
 	who := Identity{Email: info.Email, Groups: info.Groups}

@@ -87,6 +87,12 @@ func (w *Web) Enabled() bool {
 	return t != messages.WwwAuthType_WWW_AUTH_TYPE_UNSPECIFIED && t != messages.WwwAuthType_WWW_AUTH_TYPE_NONE
 }
 
+// LoginOffered says whether /auth/login opens sessions (userpass,
+// htpasswd, oauth2; remote_user logs in at the proxy).
+func (w *Web) LoginOffered() bool {
+	return w.Enabled() && w.auth().GetType() != messages.WwwAuthType_WWW_AUTH_TYPE_REMOTE_USER
+}
+
 // Middleware attaches the Caller of each request to its context (From),
 // serves /auth/ (login, logout, the OAuth2 callback, who is logged in),
 // and refuses a state-changing request that carries a session cookie from
@@ -362,9 +368,12 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 }
 
 // localRedirect keeps a redirect target only when it is a path of this
-// site ("/x", not "//host" or "http://host").
+// site ("/x", not "//host" or "http://host"). Control characters and
+// backslashes are refused anywhere: browsers drop tabs and newlines from
+// a URL and read '\\' as '/', so "/\t/host" would leave the site.
 func localRedirect(s string) string {
-	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") ||
+		strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return ""
 	}
 	return s

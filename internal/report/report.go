@@ -112,6 +112,8 @@ type Step struct {
 
 // FailedStep is the failing step and the last lines of its log.
 type FailedStep struct {
+	// StepID is the step's id in the state, for reading its log.
+	StepID  uint64   `json:"stepid,omitempty"`
 	Number  int32    `json:"number"`
 	Name    string   `json:"name"`
 	Results Result   `json:"results"`

@@ -34,6 +34,11 @@ func NewLogHandler(next slog.Handler) *LogHandler {
 // and every handler derived from it.
 func (h *LogHandler) SetRedactor(r *Redactor) { h.r.Store(r) }
 
+// Share returns a LogHandler in front of next that redacts with h's
+// Redactor, now and after each SetRedactor of h: for a second log (a
+// library's) that must hide the same values.
+func (h *LogHandler) Share(next slog.Handler) *LogHandler { return &LogHandler{next: next, r: h.r} }
+
 // Enabled implements slog.Handler.
 func (h *LogHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 

@@ -24,3 +24,16 @@ func TestLogHandler(t *testing.T) {
 		t.Fatalf("not redacted: %s", got)
 	}
 }
+
+// A shared handler redacts with the Redactor set on the first, also one
+// set after it was made.
+func TestLogHandlerShare(t *testing.T) {
+	var main, lib bytes.Buffer
+	h := NewLogHandler(slog.NewTextHandler(&main, nil))
+	libLog := slog.New(h.Share(slog.NewTextHandler(&lib, nil)))
+	h.SetRedactor(NewRedactor(map[string]string{"api": "tok-abcdef123"}))
+	libLog.Info("lib saw tok-abcdef123")
+	if got := lib.String(); strings.Contains(got, "tok-abcdef123") || !strings.Contains(got, "<api>") || main.Len() != 0 {
+		t.Fatalf("lib log %q, main log %q", got, main.String())
+	}
+}

@@ -100,6 +100,8 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applySetSchedulerEnabled(txn, seq, k.SetSchedulerEnabled)
 	case *messages.Command_ReportsDone:
 		return applyReportsDone(txn, seq, k.ReportsDone)
+	case *messages.Command_WorkerMissing:
+		return applyWorkerMissing(txn, seq, k.WorkerMissing)
 	case *messages.Command_AddUser:
 		return applyAddUser(txn, seq, k.AddUser)
 	case *messages.Command_UpdateUser:

@@ -94,6 +94,8 @@ func generator(g *messages.ReportGenerator) (report.Generator, error) {
 		gen = report.BuildStatusGenerator{Modes: modes, Filter: f, ReportStart: g.GetReportStart()}
 	case messages.ReportGeneratorKind_REPORT_GENERATOR_KIND_BUILD_START_END:
 		gen = report.BuildStartEndGenerator{Filter: f}
+	case messages.ReportGeneratorKind_REPORT_GENERATOR_KIND_WORKER_MISSING:
+		gen = report.WorkerMissingGenerator{Workers: g.GetWorkers()}
 	default:
 		return nil, fmt.Errorf("kind %v is not a generator kind", g.GetKind())
 	}
@@ -117,11 +119,18 @@ func queueReports(txn *memdb.Txn, seq *ids, b *messages.Build, event report.Even
 	if err != nil {
 		return err
 	}
+	return queue(txn, seq, reporters, r, &messages.OutboxEntry{Buildid: b.Id, Event: string(event), CreatedAt: at})
+}
+
+// queue adds a copy of e (its id and reporter set) to the outbox of every
+// reporter whose generators want r, unless one is queued already; a
+// reporter whose outbox is full gets none and counts it as dropped.
+func queue(txn *memdb.Txn, seq *ids, reporters []*messages.Reporter, r *report.Report, e *messages.OutboxEntry) error {
 	for _, rep := range reporters {
 		if !wants(rep, r) {
 			continue
 		}
-		dup, err := txn.First(TableOutbox, IndexReport, rep.Name, b.Id, string(event))
+		dup, err := txn.First(TableOutbox, IndexReport, rep.Name, e.Buildid, e.GetWorker().GetWorkerid(), e.Event)
 		if err != nil {
 			return err
 		}
@@ -136,7 +145,8 @@ func queueReports(txn *memdb.Txn, seq *ids, b *messages.Build, event report.Even
 			if err != nil {
 				return err
 			}
-			e := &messages.OutboxEntry{Id: id, Reporter: rep.Name, Buildid: b.Id, Event: string(event), CreatedAt: at}
+			e := proto.CloneOf(e)
+			e.Id, e.Reporter = id, rep.Name
 			if err := txn.Insert(TableOutbox, e); err != nil {
 				return err
 			}
@@ -147,6 +157,44 @@ func queueReports(txn *memdb.Txn, seq *ids, b *messages.Build, event report.Even
 		}
 	}
 	return nil
+}
+
+// MaxNotify bounds the addresses of a missing worker's notice.
+const MaxNotify = 64
+
+// applyWorkerMissing queues the notice that a worker is missing for each
+// reporter that wants it (WorkerMissing).
+func applyWorkerMissing(txn *memdb.Txn, seq *ids, c *messages.WorkerMissing) (*messages.CommandResult, error) {
+	const kind = "worker_missing"
+	mw := c.GetWorker()
+	if mw.GetWorkerid() == 0 {
+		return nil, bad(kind, "worker.workerid is required")
+	}
+	if len(mw.GetNotify()) > MaxNotify {
+		return nil, bad(kind, "worker.notify has %d addresses, limit %d", len(mw.GetNotify()), MaxNotify)
+	}
+	for i, a := range mw.GetNotify() {
+		if err := checkStr(kind, fmt.Sprintf("worker.notify[%d]", i), a, MaxFieldBytes); err != nil {
+			return nil, err
+		}
+	}
+	w, err := get[*messages.Worker](txn, TableWorkers, IndexID, mw.GetWorkerid())
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, bad(kind, "worker %d does not exist", mw.GetWorkerid())
+	}
+	if !hasReporters(txn) {
+		return &messages.CommandResult{Id: w.Id}, nil
+	}
+	reporters, err := collect[*messages.Reporter](txn.Get(TableReporters, IndexID+"_prefix"))
+	if err != nil {
+		return nil, err
+	}
+	r := &report.Report{Event: report.EventWorkerMissing, Worker: &report.Worker{Name: w.Name, Notify: mw.GetNotify()}}
+	e := &messages.OutboxEntry{Event: string(report.EventWorkerMissing), CreatedAt: c.GetAt(), Worker: proto.CloneOf(mw)}
+	return &messages.CommandResult{Id: w.Id}, queue(txn, seq, reporters, r, e)
 }
 
 // hasReporters reports whether the reporters table has a row: a master

@@ -90,3 +90,35 @@ func TestOutbox(t *testing.T) {
 		t.Errorf("Outbox(gh, after 6) ids = %v, want %v", got, want)
 	}
 }
+
+// TestOutboxWorkerMissing: the notice of a missing worker is queued for the
+// reporters with a worker-missing generator that covers it, once while one
+// is pending, and again after it is done.
+func TestOutboxWorkerMissing(t *testing.T) {
+	db := fixture(t)
+	sc := &scenario{t: t, db: db}
+	missing := func(workerid uint64, at int64, notify ...string) *messages.Command {
+		return cmd(&messages.WorkerMissing{At: at, Worker: &messages.MissingWorker{Workerid: workerid, Notify: notify, LastConnection: at - 60}})
+	}
+	wm := func(workers ...string) *messages.ReportGenerator {
+		return &messages.ReportGenerator{Kind: messages.ReportGeneratorKind_REPORT_GENERATOR_KIND_WORKER_MISSING, Workers: workers}
+	}
+	sc.phase("workers w1 and w2; reporters mail (every worker), mail9 (w9 only), gh (builds only)",
+		cmd(&messages.FindOrAddWorker{Name: "w1"}), cmd(&messages.FindOrAddWorker{Name: "w2"}),
+		configureReportersCmd(&messages.ConfiguredReporter{Name: "mail", Generators: []*messages.ReportGenerator{failing, wm()}},
+			&messages.ConfiguredReporter{Name: "mail9", Generators: []*messages.ReportGenerator{wm("w9")}},
+			&messages.ConfiguredReporter{Name: "gh", Generators: []*messages.ReportGenerator{startEnd}}),
+	)
+	w1 := First(db.Txn(false), TableWorkers, IndexName, "w1").(*messages.Worker).Id
+	w2 := First(db.Txn(false), TableWorkers, IndexName, "w2").(*messages.Worker).Id
+	sc.phase("w1 missing: mail alone; again while pending: nothing; w2 without addresses: nothing",
+		missing(w1, 200, "ops@example.org", "Dana <dana@example.org>"), missing(w1, 300, "ops@example.org"), missing(w2, 300),
+	)
+	sc.phase("mail's notice is done; w1 missing again: queued again",
+		done("mail", &messages.OutboxEntry{Id: 1, Event: "worker_missing"}), missing(w1, 400, "ops@example.org"),
+	)
+	sc.refused(missing(0, 1, "a@example.org"), "worker_missing", "workerid is required")
+	sc.refused(missing(999, 1, "a@example.org"), "worker_missing", "worker 999 does not exist")
+	sc.refused(missing(w1, 1, make([]string, MaxNotify+1)...), "worker_missing", "limit 64")
+	sc.golden("outbox_worker_missing.golden")
+}

@@ -68,7 +68,8 @@ const (
 	// IndexReporter lists the outbox by (reporter, id): a reporter's
 	// reports oldest first.
 	IndexReporter = "reporter"
-	// IndexReport is unique on the outbox's (reporter, buildid, event).
+	// IndexReport is unique on the outbox's (reporter, buildid, workerid,
+	// event): a build's report, or a worker's missing notice.
 	IndexReport = "report"
 	// IndexUsername is the unique bb_username index of users (users
 	// without one are not in it).
@@ -211,7 +212,7 @@ func Schema() *memdb.DBSchema {
 			}),
 			idx(IndexReport, true, func(o any) ([]any, bool) {
 				e := o.(*messages.OutboxEntry)
-				return always(e.Reporter, e.Buildid, e.Event)
+				return always(e.Reporter, e.Buildid, e.GetWorker().GetWorkerid(), e.Event)
 			})),
 		table(TableIDFloors, func(o any) ([]any, bool) { return always(o.(*messages.IdFloor).Table) }),
 	}

@@ -53,6 +53,9 @@ type Options struct {
 	// "builders/NAME/buildrequests/ID" (cancel), "workers/NAME",
 	// "schedulers/NAME" and "forceschedulers/SCHEDULER/builders/NAME".
 	Can func(r *http.Request, action Action, target string) bool
+	// User, when set, says who sent r and what the header offers: their
+	// name and a "Log out" link, or a "Log in" link; nil shows neither.
+	User func(r *http.Request) User
 	// Scripted, when set, says whether r proves who sends it with a
 	// credential a browser never attaches by itself (a bearer token): such
 	// a request cannot be a cross-site forgery, and needs neither Origin
@@ -65,6 +68,13 @@ type Options struct {
 	// so tokens last as long as the process.
 	FormKey []byte
 	Log     *slog.Logger
+}
+
+// User is what the header shows of who is logged in.
+type User struct {
+	Name      string // "" for anonymous
+	CanLogOut bool   // the user logged in with a session: /auth/logout ends it
+	CanLogIn  bool   // a login page exists (/auth/login)
 }
 
 // UI serves the pages, their assets and the actions. Mount it at "/" and

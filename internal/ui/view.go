@@ -48,6 +48,15 @@ func (v *view) Title() string {
 	return "buildmaster"
 }
 func (v *view) Asset() string { return v.u.assets.version }
+
+// User is who is logged in, for the header.
+func (v *view) User() User {
+	if v.u.opts.User == nil {
+		return User{}
+	}
+	return v.u.opts.User(v.r)
+}
+
 func (v *view) Token() string { return v.u.guard.token }
 func (v *view) Now() int64    { return v.now.Unix() }
 

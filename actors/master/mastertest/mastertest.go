@@ -5,6 +5,7 @@
 package mastertest
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/buildmaster/buildmaster/messages"
 )
 
 // Token is the admin token of the masters Start starts.
@@ -24,9 +26,16 @@ const Token = "test-token"
 // nowhere). The master is stopped when the test ends.
 func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master {
 	t.Helper()
+	return StartFunc(t, func(string) string { return body }, dataDir, log)
+}
+
+// StartFunc is Start for a config that names the www listener's address
+// (an OAuth2 redirect_url): body is given it.
+func StartFunc(t testing.TB, body func(www string) string, dataDir string, log *slog.Logger) *master.Master {
+	t.Helper()
 	www, debug, workers, workersPB := testkit.Listen(t), testkit.Listen(t), testkit.Listen(t), testkit.Listen(t)
-	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q, workers: %q, workers_pb: %q}\n%s",
-		debug.Addr(), www.Addr(), workers.Addr(), workersPB.Addr(), body))
+	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "%s\n%s", listen(debug.Addr().String(), www.Addr().String(),
+		workers.Addr().String(), workersPB.Addr().String()), body(www.Addr().String())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,4 +49,24 @@ func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master 
 	}
 	t.Cleanup(func() { m.Stop(10 * time.Second) })
 	return m
+}
+
+func listen(debug, www, workers, workersPB string) string {
+	return fmt.Sprintf("listen: {debug: %q, www: %q, workers: %q, workers_pb: %q}", debug, www, workers, workersPB)
+}
+
+// Reconfig reconfigures m with body (YAML without listen, as Start's) and
+// fails the test unless the config is applied.
+func Reconfig(t testing.TB, m *master.Master, body string) {
+	t.Helper()
+	yaml := fmt.Appendf(nil, "%s\n%s", listen(m.DebugAddr, m.WWWAddr, m.WorkersAddr, m.WorkersPBAddr), body)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.DefaultTimeout)
+	defer cancel()
+	res, err := m.Request(ctx, &messages.ReconfigureRequest{Token: Token, ConfigName: "test.yaml", ConfigYaml: yaml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := res.(*messages.ReconfigureResponse); !ok || len(r.GetErrors()) > 0 {
+		t.Fatalf("reconfig: %v", res)
+	}
 }

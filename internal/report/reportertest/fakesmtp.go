@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -43,21 +44,23 @@ type Mail struct {
 }
 
 // FakeSMTP is a real SMTP server (emersion/go-smtp) on 127.0.0.1 with a
-// certificate made for the test.
+// certificate signed by a CA made for the test.
 type FakeSMTP struct {
 	Addr string
 	// ClientTLS trusts the server's certificate.
 	ClientTLS *tls.Config
-	mails     chan Mail
-	sessions  chan struct{}
+	// CAPEM is the CA's certificate, PEM-encoded (for a tls_ca file).
+	CAPEM    []byte
+	mails    chan Mail
+	sessions chan struct{}
 }
 
 // NewFakeSMTP starts a server, closed when the test ends.
 func NewFakeSMTP(t testing.TB, o SMTPOptions) *FakeSMTP {
 	t.Helper()
-	cert, pool := testCert(t)
+	cert, pool, caPEM := testCert(t)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}}
-	f := &FakeSMTP{ClientTLS: &tls.Config{RootCAs: pool}, mails: make(chan Mail, 64), sessions: make(chan struct{}, 64)}
+	f := &FakeSMTP{ClientTLS: &tls.Config{RootCAs: pool}, CAPEM: caPEM, mails: make(chan Mail, 64), sessions: make(chan struct{}, 64)}
 	l := testkit.Listen(t)
 	if o.ImplicitTLS {
 		l = tls.NewListener(l, serverTLS)
@@ -146,28 +149,43 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) Reset()        { s.mail = Mail{User: s.user, TLS: s.tls} }
 func (s *session) Logout() error { return nil }
 
-// testCert makes a self-signed certificate for 127.0.0.1 and localhost.
-func testCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
+// testCert makes a CA and a certificate it signs for 127.0.0.1 and
+// localhost; it returns the server's certificate (with its chain), a pool
+// trusting the CA, and the CA's certificate in PEM.
+func testCert(t testing.TB) (tls.Certificate, *x509.CertPool, []byte) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "reportertest CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTpl, caTpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "reportertest"},
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "reportertest"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
+	der, err := x509.CreateCertificate(rand.Reader, tpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	pool.AddCert(ca)
+	return tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}, pool,
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 }

@@ -1,17 +1,21 @@
 // Package setup turns a reporter's configuration (messages.ReporterConfig,
 // the `reporters:` list of the config file) into what runs it: the
 // generators the state's outbox applies (Generators), the client that
-// sends (NewSender) and its retry policy (Policy). It is pure: the secrets
-// a client needs come from the Provider the caller passes. Validate checks
-// a configuration offline, without reading any secret.
+// sends (NewSender) and its retry policy (Policy). It is pure: the token
+// and password it is given are the values, the master having read the
+// secrets they name (`{secret: NAME}`) from its secret providers when it
+// loaded the config (config.ResolveSecrets). Validate checks a
+// configuration offline.
 package setup
 
 import (
-	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
@@ -26,28 +30,20 @@ import (
 // Types are the reporter types.
 var Types = []string{"github_status", "github_comment", "gitlab_status", "http_push", "mail"}
 
-// Provider gives a secret's value by name (internal/secrets' Provider).
-type Provider interface {
-	Get(ctx context.Context, name string) (string, error)
-}
-
 // Options are what the clients need besides their configuration.
 type Options struct {
-	// Secrets resolves {secret: NAME}; nil refuses every secret name.
-	Secrets Provider
 	// Title is the master's title, for mail subjects.
 	Title string
 	// Transport, when set, is the HTTP clients' transport (tests).
 	Transport http.RoundTripper
-	// MailTLS, when set, is the mail client's TLS config (a private CA).
-	MailTLS *tls.Config
 }
 
 // Generators returns what c's generators want, as the state's reporters
 // table stores them: with mode given, Buildbot's BuildStatusGenerator with
 // the modes and filters (reporting starts unless report_start is false, or
 // for mail unless it is true); without, the type's default generators with
-// the filters.
+// the filters. A mail reporter also sends the missing-worker notices
+// (Buildbot's MailNotifier's WorkerMissingGenerator).
 func Generators(c *messages.ReporterConfig) ([]*messages.ReportGenerator, error) {
 	g := &messages.ReportGenerator{Builders: c.GetBuilders(), Tags: c.GetTags(), Schedulers: c.GetSchedulers(), Branches: c.GetBranches()}
 	switch {
@@ -72,7 +68,13 @@ func Generators(c *messages.ReporterConfig) ([]*messages.ReportGenerator, error)
 	if err := (report.Filter{Builders: g.Builders, Tags: g.Tags}).Validate(); err != nil {
 		return nil, err
 	}
-	return []*messages.ReportGenerator{g}, nil
+	gens := []*messages.ReportGenerator{g}
+	if c.GetType() == "mail" {
+		// MailNotifier's second default generator: the notices of workers
+		// with notify_on_missing addresses.
+		gens = append(gens, &messages.ReportGenerator{Kind: messages.ReportGeneratorKind_REPORT_GENERATOR_KIND_WORKER_MISSING})
+	}
+	return gens, nil
 }
 
 // modes reads mode: [all], or a list of Buildbot's modes, each standing
@@ -112,16 +114,9 @@ func Timeout(c *messages.ReporterConfig) time.Duration {
 	return report.DefaultHTTPTimeout
 }
 
-// NewSender returns the client of c, its secrets read from o.Secrets.
-func NewSender(ctx context.Context, c *messages.ReporterConfig, o Options) (report.Sender, error) {
-	token, err := secret(ctx, o.Secrets, "token", c.GetToken())
-	if err != nil {
-		return nil, err
-	}
-	password, err := secret(ctx, o.Secrets, "password", c.GetPassword())
-	if err != nil {
-		return nil, err
-	}
+// NewSender returns the client of c.
+func NewSender(c *messages.ReporterConfig, o Options) (report.Sender, error) {
+	token, password := c.GetToken(), c.GetPassword()
 	httpOpts := report.HTTPOptions{Timeout: Timeout(c), Transport: o.Transport}
 	switch c.GetType() {
 	case "github_status":
@@ -133,48 +128,56 @@ func NewSender(ctx context.Context, c *messages.ReporterConfig, o Options) (repo
 	case "http_push":
 		return httppush.New(httppush.Config{URL: c.GetUrl(), Headers: c.GetHeaders(), Username: c.GetUsername(), Password: password, HTTP: httpOpts})
 	case "mail":
+		tlsCfg, err := caConfig(c.GetTlsCa())
+		if err != nil {
+			return nil, err
+		}
 		return mail.New(mail.Config{From: c.GetFrom(), Relay: c.GetRelay(), TLS: mail.TLSMode(c.GetTls()), Username: c.GetUsername(),
 			Password: password, ExtraRecipients: c.GetExtraRecipients(), OnlyExtraRecipients: c.GetOnlyExtraRecipients(),
-			Title: o.Title, TLSConfig: o.MailTLS, Timeout: Timeout(c)})
+			Title: o.Title, TLSConfig: tlsCfg, Timeout: Timeout(c)})
 	}
 	return nil, fmt.Errorf("type %q is not a reporter type (want one of %v)", c.GetType(), Types)
 }
 
-// secret reads v: its literal value, or the value of the secret it names.
-func secret(ctx context.Context, p Provider, field string, v *messages.SecretValue) (string, error) {
-	switch {
-	case v.GetSecret() != "" && v.GetValue() != "":
-		return "", fmt.Errorf("%s: give secret or value, not both", field)
-	case v.GetSecret() == "":
-		return v.GetValue(), nil
-	case p == nil:
-		return "", fmt.Errorf("%s: secret %q: no secrets provider", field, v.GetSecret())
+// MaxCABytes bounds a tls_ca file.
+const MaxCABytes = 1 << 20
+
+// caConfig is the TLS config trusting the CA certificates of the PEM file
+// path alone; nil (the system's roots) when path is empty.
+func caConfig(path string) (*tls.Config, error) {
+	if path == "" {
+		return nil, nil
 	}
-	s, err := p.Get(ctx, v.GetSecret())
+	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", field, err)
+		return nil, fmt.Errorf("tls_ca: %w", err)
 	}
-	return s, nil
+	defer f.Close()
+	pem, err := io.ReadAll(io.LimitReader(f, MaxCABytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("tls_ca: %w", err)
+	}
+	if len(pem) > MaxCABytes {
+		return nil, fmt.Errorf("tls_ca %s: larger than %d bytes", path, MaxCABytes)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls_ca %s: no PEM certificate in the file", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// Validate checks c offline: its type and fields, its generators. Secrets
-// named are not read (a placeholder stands in for them).
+// Validate checks c offline: its type and fields, its generators.
 func Validate(c *messages.ReporterConfig) error {
 	if !slices.Contains(Types, c.GetType()) {
 		return fmt.Errorf("type %q is not a reporter type (want one of %v)", c.GetType(), Types)
 	}
+	if c.GetTlsCa() != "" && c.GetType() != "mail" {
+		return fmt.Errorf("tls_ca is for mail reporters, not %s", c.GetType())
+	}
 	if _, err := Generators(c); err != nil {
 		return err
 	}
-	_, err := NewSender(context.Background(), c, Options{Secrets: placeholder{}})
+	_, err := NewSender(c, Options{})
 	return err
-}
-
-type placeholder struct{}
-
-func (placeholder) Get(_ context.Context, name string) (string, error) {
-	if name == "" {
-		return "", errors.New("empty secret name")
-	}
-	return "placeholder", nil
 }
