@@ -209,7 +209,7 @@ schedulers: [{name: force, type: force, builders: [big]}]
 		m.start(masterBin)
 		startPlainWorker(b, workerBin, m, "w1", "pw1")
 		m.forceHTTP(b, "big")
-		build := m.waitBuild("big", 1)
+		build := waitFinished(b, m, "big", 1, time.Hour)
 		var logs struct {
 			Logs []struct {
 				Logid    uint64
