@@ -250,7 +250,8 @@ schedulers: [{name: force, type: force, builders: [big]}]
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					resp, err := httpClient.Get(fmt.Sprintf("http://%s/api/v2/logs/%d/%s", m.www, logid, what))
+					// No client timeout: reading a large log takes minutes.
+					resp, err := (&http.Client{}).Get(fmt.Sprintf("http://%s/api/v2/logs/%d/%s", m.www, logid, what))
 					if err != nil {
 						b.Error(err)
 						return
