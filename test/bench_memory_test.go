@@ -145,7 +145,7 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 				// Under load a login can time out, and Run then returns:
 				// start it again, as an operator's supervisor would.
 				for ctx.Err() == nil {
-					err := bmworker.Run(ctx, bmworker.Options{Master: m.remote, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
+					err := bmworker.Run(ctx, bmworker.Options{Master: m.workers, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
 						Connected: func() { once.Do(func() { connected.Add(1) }) }})
 					if err != nil && ctx.Err() == nil {
 						b.Logf("worker %s (starting it again): %v", name, err)
