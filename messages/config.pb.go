@@ -1885,8 +1885,8 @@ func (x *LockAccess) GetAccess() LockAccessMode {
 // ListenConfig names the master's listeners, each as host:port.
 type ListenConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The protoactor remote endpoint for the operator's control clients
-	// (buildmaster reconfig, tree, force …).
+	// The control endpoint for the operator's command line (buildmaster
+	// reconfig, tree, force …): one HTTP POST per request (internal/control).
 	Remote string `protobuf:"bytes,1,opt,name=remote,proto3" json:"remote,omitempty"`
 	// HTTP for the data API and web pages.
 	Www string `protobuf:"bytes,2,opt,name=www,proto3" json:"www,omitempty"`

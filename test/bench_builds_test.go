@@ -41,7 +41,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -55,10 +54,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
+	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/control"
 	"github.com/buildmaster/buildmaster/internal/paths"
-	"github.com/buildmaster/buildmaster/internal/remoting"
 	bmworker "github.com/buildmaster/buildmaster/internal/worker"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -68,10 +66,6 @@ var (
 	plainMaster, plainWorker string
 	plainErr                 error
 	plainBuildOut            []byte
-
-	benchClientOnce sync.Once
-	benchClientSys  *actor.ActorSystem
-	benchClientErr  error
 )
 
 const (
@@ -168,6 +162,13 @@ func waitConnected(b *testing.B, ws []*plainProc, timeout time.Duration) {
 
 // procCPU is the utime+stime of process pid.
 func procCPU(b *testing.B, pid int) time.Duration {
+	own, _ := procCPUs(b, pid)
+	return own
+}
+
+// procCPUs is the utime+stime of process pid, and the cutime+cstime of its
+// children it has reaped (a worker's commands).
+func procCPUs(b *testing.B, pid int) (own, children time.Duration) {
 	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -175,41 +176,33 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	}
 	// Fields after the command name, which is in parentheses.
 	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
-}
-
-// benchClient is an in-test remote client (what `buildmaster sendchange`
-// does, without a process per change).
-func benchClient(b *testing.B) *actor.ActorSystem {
-	b.Helper()
-	benchClientOnce.Do(func() {
-		quiet := slog.New(slog.DiscardHandler)
-		benchClientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-		_, _, benchClientErr = remoting.Start(benchClientSys, "127.0.0.1:0", &remoting.Policy{Replies: true, Log: quiet})
-	})
-	if benchClientErr != nil {
-		b.Fatal(benchClientErr)
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(n) * time.Second / 100 // USER_HZ
 	}
-	return benchClientSys
+	return tick(11) + tick(12), tick(13) + tick(14)
 }
 
-// sendChange sends one change on branch main to m and waits for its id.
-func sendChange(b *testing.B, sys *actor.ActorSystem, m *master, rev string) uint64 {
-	res, err := remoting.Request(sys, actor.NewPID(m.remote, paths.Changes), &messages.SendChangeRequest{Token: m.token,
+// workersCPU sums procCPUs over the buildworker processes ws.
+func workersCPU(b *testing.B, ws []*plainProc) (own, children time.Duration) {
+	for _, w := range ws {
+		o, c := procCPUs(b, w.cmd.Process.Pid)
+		own, children = own+o, children+c
+	}
+	return own, children
+}
+
+// sendChange sends one change on branch main to m and waits for its id, as
+// `buildmaster sendchange` does, without a process per change.
+func sendChange(b *testing.B, c *control.Client, m *master, rev string) uint64 {
+	res, err := ask.Reply[*messages.SendChangeResponse](c.Call(context.Background(), paths.Changes, &messages.SendChangeRequest{Token: m.token,
 		Change: &messages.Change{Author: "bench <bench@example.org>", Branch: "main", Revision: rev, Comments: "bench " + rev}},
-		60*time.Second).Result()
+		60*time.Second))
 	if err != nil {
 		b.Error(err)
 		return 0
 	}
-	r, ok := res.(*messages.SendChangeResponse)
-	if !ok {
-		b.Errorf("sendchange: %v", res)
-		return 0
-	}
-	return r.GetChangeid()
+	return res.GetChangeid()
 }
 
 // countLines counts the lines of l from the first `from` that contain s.
@@ -306,7 +299,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			}
 			nChanges := n / perChange
 			builds := nChanges * perChange
-			var wall, cpu time.Duration
+			var wall, cpu, wcpu, ccpu time.Duration
 			var entries uint64
 			for run := range b.N {
 				b.StopTimer()
@@ -325,13 +318,16 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				for i := range c.nw {
 					m.waitConnected(fmt.Sprintf("w%d", i))
 				}
-				sys := benchClient(b)
 				from := m.stderr.count()
 				pid := m.cmd.Process.Pid
+				// One client for all the changes: it keeps its connections.
+				ctl := control.NewClient(m.remote)
+				defer ctl.Close()
 				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
 				b.StartTimer()
 				i0 := raftIndex(m)
 				c0, t0 := procCPU(b, pid), time.Now()
+				wc0, cc0 := workersCPU(b, ws)
 				var next atomic.Int64
 				var wg sync.WaitGroup
 				for range 8 {
@@ -339,7 +335,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for i := next.Add(1); i <= int64(nChanges); i = next.Add(1) {
-							sendChange(b, sys, m, fmt.Sprintf("r%d-%d", run, i))
+							sendChange(b, ctl, m, fmt.Sprintf("r%d-%d", run, i))
 						}
 					}()
 				}
@@ -353,10 +349,15 @@ func BenchmarkBuildThroughput(b *testing.B) {
 					time.Sleep(5 * time.Millisecond)
 				}
 				took, used := time.Since(t0), procCPU(b, pid)-c0
+				wc1, cc1 := workersCPU(b, ws)
 				wall, cpu = wall+took, cpu+used
+				wcpu, ccpu = wcpu+wc1-wc0, ccpu+cc1-cc0
 				entries += raftIndex(m) - i0
 				b.StopTimer()
 				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s", run, nChanges, queued, builds, took, used)
+				if c.kind == nil {
+					b.Logf("run %d: buildworkers' CPU %s, their commands' %s", run, wc1-wc0, cc1-cc0)
+				}
 				stopProfile()
 				// Every build succeeded, as the data API says.
 				var page struct {
@@ -378,6 +379,10 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			b.ReportMetric(float64(builds*b.N)/wall.Seconds(), "builds/s")
 			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(builds*b.N), "master-cpu-ms/build")
 			b.ReportMetric(float64(entries)/float64(builds*b.N), "raft-entries/build")
+			if c.kind == nil { // buildworker processes: their CPU, and their commands'
+				b.ReportMetric(float64(wcpu.Microseconds())/1e3/float64(builds*b.N), "worker-cpu-ms/build")
+				b.ReportMetric(float64(ccpu.Microseconds())/1e3/float64(builds*b.N), "command-cpu-ms/build")
+			}
 		})
 	}
 }
@@ -401,7 +406,8 @@ func BenchmarkChangeLatency(b *testing.B) {
 		m := newMaster(b, throughputBody(1, true))
 		m.start(masterBin, "--log-format", "json")
 		waitConnected(b, []*plainProc{startPlainWorker(b, workerBin, m, "w0", "pw0")}, 60*time.Second)
-		sys := benchClient(b)
+		ctl := control.NewClient(m.remote)
+		defer ctl.Close()
 		stopProfile := profileMaster(b, m, fmt.Sprintf("latency-%d", run), 5)
 		b.StartTimer()
 		for i := range benchChangesPerLatencyTest {
@@ -412,7 +418,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 			default:
 			}
 			t := time.Now()
-			sendChange(b, sys, m, fmt.Sprintf("r%d-%d", run, i))
+			sendChange(b, ctl, m, fmt.Sprintf("r%d-%d", run, i))
 			t0 := time.Now()
 			rtt = append(rtt, t0.Sub(t))
 			for countLines(m.stderr, from, `"msg":"build started"`) == 0 {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
@@ -21,10 +20,10 @@ import (
 	"github.com/buildmaster/buildmaster/actors/status"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/control"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/paths"
-	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/internal/secrets"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -48,7 +47,8 @@ type Options struct {
 	LibLog *slog.Logger
 	// Idle is called when a reconfiguration is over and none is queued.
 	Idle func()
-	// NoRemote skips the remote endpoint (in-process tests and benchmarks).
+	// NoRemote skips the control endpoint, listen.remote (in-process tests
+	// and benchmarks).
 	NoRemote bool
 	// AckTimeout is how long a reconfiguration waits for the services'
 	// acknowledgements before it answers with a warning; 0 means AckTimeout.
@@ -64,7 +64,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Master is a running master: its actor system, remote endpoint and tree.
+// Master is a running master: its actor system, control endpoint and tree.
 type Master struct {
 	RT  *service.Runtime
 	PID *actor.PID
@@ -74,8 +74,9 @@ type Master struct {
 	// have.
 	RemoteAddr, WWWAddr, DebugAddr, WorkersAddr, WorkersPBAddr string
 
-	remote    *remote.Remote
-	closeLogs func() error // closes RT.Logs
+	remote    *httpserve.Listener // listen.remote; nil without
+	control   *httpserve.Server   // serving remote; nil once stopped
+	closeLogs func() error        // closes RT.Logs
 	gaveUp    chan any
 	exit      chan string
 	now       func() time.Time
@@ -84,7 +85,8 @@ type Master struct {
 	stopErr   error
 }
 
-// Accepted lists what the master accepts from other processes, by target.
+// Accepted lists what the master accepts from other processes (on its
+// control endpoint), by target.
 func Accepted() map[string][]proto.Message {
 	return map[string][]proto.Message{
 		paths.Master:  {&messages.ReconfigureRequest{}, &messages.GetTreeRequest{}, &messages.StopMasterRequest{}},
@@ -103,7 +105,7 @@ const StateDir = "state"
 // Start binds the HTTP listeners, opens the state (replaying it), the log
 // files (making them agree with the state), does Buildbot's housekeeping
 // for a master that may have crashed, starts the actor system and the
-// remote endpoint, and spawns the tree. It returns once every service has
+// control endpoint, and spawns the tree. It returns once every service has
 // started.
 func Start(opts Options) (*Master, error) {
 	if opts.Now == nil {
@@ -115,11 +117,11 @@ func Start(opts Options) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
-	ls, err := bindListeners(opts.Config, opts.Listeners, limits)
+	ls, err := bindListeners(opts.Config, opts.Listeners, limits, !opts.NoRemote)
 	if err != nil {
 		return nil, err
 	}
-	opts.Log.Info("listeners bound", slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
+	opts.Log.Info("listeners bound", slog.String("remote", addrOf(ls.remote)), slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
 		slog.String("workers", addrOf(ls.workers)), slog.String("workers_pb", addrOf(ls.workersPB)),
 		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
 	store, err := openState(opts)
@@ -258,28 +260,22 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	events := status.NewPublisher(m.RT.Bus, store.Read, opts.Log)
 	store.OnCommit(events.Committed)
 	m.RT.LogAppended = events.LogAppended
-	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"www": ls.www, "debug": ls.debug,
+	registerListeners(m.RT.Metrics, map[string]*httpserve.Listener{"remote": ls.remote, "www": ls.www, "debug": ls.debug,
 		"workers": ls.workers, "workers_pb": ls.workersPB})
-	if !opts.NoRemote {
-		policy := &remoting.Policy{Targets: Accepted(), Log: opts.Log, Dropped: func(reason string) {
-			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
-		}}
-		r, addr, err := remoting.Start(system, cfg.GetListen().GetRemote(), policy)
-		if err != nil {
-			system.Shutdown()
-			return nil, httpserve.BindError("listen.remote", cfg.GetListen().GetRemote(), err)
-		}
-		m.remote, m.RemoteAddr = r, addr
-	}
+	m.remote, m.RemoteAddr = ls.remote, addrOf(ls.remote)
 	pid, err := Spawn(m.RT)
 	if err != nil {
-		m.shutdownRemote()
 		return nil, err
 	}
 	m.PID = pid
 	if err := m.waitRunning(10 * time.Second); err != nil {
 		m.Stop(5 * time.Second)
 		return m, err // stopped: m is only for Start to know
+	}
+	if ls.remote != nil {
+		m.control = httpserve.Serve(ls.remote, control.NewServer(system, Accepted(), opts.Log, func(reason string) {
+			m.RT.Stats.Dropped.WithLabelValues(reason).Inc()
+		}), opts.Log)
 	}
 	m.heartbeat = startHeartbeat(m, opts.Heartbeat)
 	return m, nil
@@ -323,7 +319,7 @@ func (m *Master) Request(ctx context.Context, msg proto.Message) (proto.Message,
 }
 
 // Stop stops the heartbeat, the tree gracefully (children before parents),
-// then the remote endpoint, unbinds the HTTP listeners, marks the master
+// then the control endpoint, unbinds the HTTP listeners, marks the master
 // stopped in the state (with Buildbot's housekeeping: a build still running
 // ends RETRY and its requests are unclaimed), then closes the state (taking
 // a snapshot). Calls after the first return its result.
@@ -347,8 +343,8 @@ func (m *Master) stop(timeout time.Duration) error {
 			err = e
 		}
 	}
-	m.shutdownRemote()
-	closeListeners(m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
+	m.stopControl(timeout)
+	closeListeners(m.remote, m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
 	m.RT.System.Shutdown()
 	m.RT.DB.OnCommit(nil)
 	m.RT.Bus.Close()
@@ -366,9 +362,11 @@ func (m *Master) stop(timeout time.Duration) error {
 	return err
 }
 
-func (m *Master) shutdownRemote() {
-	if m.remote != nil {
-		remoting.Stop(m.RT.System, m.remote)
-		m.remote = nil
+// stopControl stops serving the control endpoint, letting the requests in
+// flight finish for up to grace.
+func (m *Master) stopControl(grace time.Duration) {
+	if m.control != nil {
+		m.control.Stop(grace)
+		m.control = nil
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
-	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
@@ -41,7 +40,7 @@ func TestExampleConfigStartsQuiet(t *testing.T) {
 	}
 	log, logs := testkit.NewLogs()
 	m, err := Start(Options{Config: cfg, Input: config.FingerprintYAML(data), DataDir: t.TempDir(), Token: token, Log: log,
-		LibLog: slog.New(remoting.LibraryHandler(log.Handler())).With("lib", "protoactor")})
+		LibLog: log.With("lib", "protoactor")})
 	if err != nil {
 		t.Fatal(err)
 	}

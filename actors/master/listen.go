@@ -12,20 +12,20 @@ import (
 )
 
 // Listeners are listeners the caller of Start bound itself (a test, on
-// 127.0.0.1:0), served in place of binding listen.www, listen.debug,
-// listen.workers and listen.workers_pb. The master owns them from Start on:
-// it closes them when it stops, or fails to start.
+// 127.0.0.1:0), served in place of binding listen.remote, listen.www,
+// listen.debug, listen.workers and listen.workers_pb. The master owns them
+// from Start on: it closes them when it stops, or fails to start.
 type Listeners struct {
-	WWW, Debug, Workers, WorkersPB net.Listener
+	Remote, WWW, Debug, Workers, WorkersPB net.Listener
 }
 
 // bound are the listeners the master serves on; nil for one it has not.
 type bound struct {
-	www, debug, workers, workersPB *httpserve.Listener
+	remote, www, debug, workers, workersPB *httpserve.Listener
 }
 
 func (b bound) all() []*httpserve.Listener {
-	return []*httpserve.Listener{b.www, b.debug, b.workers, b.workersPB}
+	return []*httpserve.Listener{b.remote, b.www, b.debug, b.workers, b.workersPB}
 }
 
 // DefaultMaxConnections is each HTTP listener's connection limit when the
@@ -35,15 +35,20 @@ const DefaultMaxConnections = 1024
 // bindListeners binds the listeners of cfg (or adopts those given) with
 // limits, all before anything else starts, so that a port that cannot be
 // bound fails the start and no service ever binds one itself. On error
-// nothing stays bound.
-func bindListeners(cfg *messages.MasterConfig, given Listeners, limits httpserve.Limits) (bound, error) {
+// nothing stays bound. Without control, listen.remote is not bound.
+func bindListeners(cfg *messages.MasterConfig, given Listeners, limits httpserve.Limits, control bool) (bound, error) {
 	var b bound
 	l := cfg.GetListen()
+	remote := l.GetRemote()
+	if !control {
+		remote = ""
+	}
 	for _, x := range []struct {
 		key, addr string
 		given     net.Listener
 		into      **httpserve.Listener
 	}{
+		{"listen.remote", remote, given.Remote, &b.remote},
 		{"listen.www", l.GetWww(), given.WWW, &b.www},
 		{"listen.debug", l.GetDebug(), given.Debug, &b.debug},
 		{"listen.workers", l.GetWorkers(), given.Workers, &b.workers},
@@ -56,7 +61,7 @@ func bindListeners(cfg *messages.MasterConfig, given Listeners, limits httpserve
 			bl, err := httpserve.Bind(x.key, x.addr, limits)
 			if err != nil {
 				closeListeners(b.all()...)
-				for _, g := range []net.Listener{given.WWW, given.Debug, given.Workers, given.WorkersPB} {
+				for _, g := range []net.Listener{given.Remote, given.WWW, given.Debug, given.Workers, given.WorkersPB} {
 					if g != nil {
 						g.Close()
 					}
@@ -104,7 +109,7 @@ func httpLimits(h *messages.HttpConfig, nofile uint64) httpserve.Limits {
 }
 
 // registerListeners reports the open connections of the listeners on reg,
-// as buildmaster_http_open_connections{listener="www"|"debug"|"workers"|"workers_pb"}.
+// as buildmaster_http_open_connections{listener="remote"|"www"|"debug"|"workers"|"workers_pb"}.
 func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Listener) {
 	for name, l := range ls {
 		if l == nil {

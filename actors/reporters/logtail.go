@@ -52,7 +52,7 @@ func addLogTail(ctx context.Context, txn *memdb.Txn, logs *logchunk.Store, r *re
 	}
 	// A few more lines than kept, for the header lines left out.
 	first := max(0, log.NumLines-TailLines-8)
-	content, err := logLines(ctx, logs, log, first, log.NumLines-1)
+	content, err := logLines(ctx, logs, log, first, log.NumLines)
 	if err != nil {
 		return fmt.Errorf("reading log %d of step %q: %w", log.Id, fs.Name, err)
 	}
@@ -63,23 +63,23 @@ func addLogTail(ctx context.Context, txn *memdb.Txn, logs *logchunk.Store, r *re
 	return nil
 }
 
-// logLines returns lines first…last of l as Buildbot's logchunks hold
+// logLines returns lines first…end-1 of l as Buildbot's logchunks hold
 // them: each line ended with a newline and, in a stdio log, led by its
 // stream ('o', 'e' or 'h'). It reads the log's file, as the data API does
 // (logs/{id}/contents); lines the file lost are left out.
-func logLines(ctx context.Context, logs *logchunk.Store, l *messages.Log, first, last int64) ([]byte, error) {
-	if logs == nil {
+func logLines(ctx context.Context, logs *logchunk.Store, l *messages.Log, first, end int64) ([]byte, error) {
+	if logs == nil || l.Type == state.LogTypeDeleted {
 		return nil, nil
 	}
-	var out []byte
-	_, err := logs.Read(ctx, l.Id, first, last-first+1, func(line logchunk.Line) error {
-		out = line.AppendContent(out)
+	var content []byte
+	_, err := logs.Read(ctx, l.Id, first, end-first, func(ln logchunk.Line) error {
+		content = ln.AppendContent(content)
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {
-		err = nil // no line was ever written
+		err = nil // a log whose lines were never written, or all lost
 	}
-	return out, err
+	return content, err
 }
 
 // tail is the last lines of content, within the bounds above, stdio's

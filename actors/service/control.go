@@ -8,6 +8,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/internal/auth/authz"
+	"github.com/buildmaster/buildmaster/internal/control"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -41,9 +42,13 @@ func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
 	return false
 }
 
-// From names where the current message came from, for logs: the sender's
-// address, or "this process".
+// From names where the current message came from, for logs: the peer of
+// the control endpoint that passed it on, the sender's address, or "this
+// process".
 func From(ctx actor.Context) string {
+	if peer := ctx.MessageHeader().Get(control.FromHeader); peer != "" {
+		return peer
+	}
 	if s := ctx.Sender(); s != nil {
 		return s.GetAddress()
 	}

@@ -24,7 +24,6 @@ func newCleanupDB() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			r, err := request[*messages.CleanupResponse](c, paths.Janitor, &messages.CleanupRequest{Token: c.token}, o.timeout)
 			if err != nil {
 				return err

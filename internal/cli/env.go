@@ -6,7 +6,7 @@ import "os"
 // who sets them once types no flags. A flag given on the command line
 // overrides its variable.
 const (
-	// MasterEnv is the master's remote endpoint, HOST:PORT (--master).
+	// MasterEnv is the master's control endpoint, HOST:PORT (--master).
 	MasterEnv = "BUILDMASTER_MASTER"
 	// WWWEnv is the master's www listener, a URL (--www): the data API
 	// that builds, logs and force --wait read.

@@ -49,7 +49,6 @@ func newForce() *cobra.Command {
 			}
 			req.Token = c.token
 			res, err := request[*messages.ForceBuildResponse](c, paths.Schedulers, req, o.timeout)
-			c.close()
 			if err != nil {
 				return err
 			}

@@ -50,7 +50,6 @@ func newReconfig() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			req.Token = c.token
 			res, err := request[*messages.ReconfigureResponse](c, paths.Master, req, o.timeout)
 			if err != nil {

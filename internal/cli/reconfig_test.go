@@ -29,8 +29,7 @@ const stuckMasterEnv = "BUILDMASTER_TEST_STUCK_MASTER_CONFIG"
 const stuckMasterToken = "cli-test-token"
 
 // TestStuckMasterChild is the master of the reconfig tests, in a process of
-// its own (protoactor's remote sets gRPC's global logger, so two remote
-// endpoints cannot share a process). Its reconfigurations time
+// its own, as a user runs one. Its reconfigurations time
 // out after 1s, and its master/user_manager is stuck (its mailbox is
 // suspended) until a line "resume" comes on stdin. It prints its remote
 // address, then "resumed"; it stops when stdin closes.
@@ -82,9 +81,8 @@ func TestCLIChild(t *testing.T) {
 	os.Exit(Main(flag.Args(), os.Stdout, os.Stderr))
 }
 
-// runCLI runs the buildmaster command with args in a child process (each
-// client starts a remote endpoint, and a second one in a process races with
-// the first one's gRPC goroutines), returning its output and exit status.
+// runCLI runs the buildmaster command with args in a child process, as a
+// user runs it, returning its output and exit status.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestCLIChild$", "-test.count=1", "--"}, args...)...)

@@ -56,7 +56,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "buildmaster",
 		Short: "A continuous-integration build master, organised like Buildbot's, built as an actor system",
 		Long: "buildmaster runs a CI build master (with no subcommand, `run` on the built-in example config)\n" +
-			"and talks to a running one over the protoactor remote channel.",
+			"and talks to a running one over its control endpoint (listen.remote).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return ro.run(cmd) },

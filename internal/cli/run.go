@@ -15,7 +15,6 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
-	"github.com/buildmaster/buildmaster/internal/remoting"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -90,7 +89,6 @@ func (o *runOptions) start(errOut io.Writer, log *slog.Logger, level slog.Level,
 	dataDir, token string) (*master.Master, error) {
 	libLevel := max(level, slog.LevelWarn)
 	libLog, _, _ := newLogger(errOut, libLevel.String(), o.logFormat)
-	libLog = slog.New(remoting.LibraryHandler(libLog.Handler()))
 	return master.Start(master.Options{
 		Config: cfg, ConfigPath: o.configPath, Input: config.FingerprintYAML(data), DataDir: dataDir, Ephemeral: o.ephemeral, Token: token,
 		Log: log, LibLog: libLog.With("lib", "protoactor"),

@@ -43,7 +43,6 @@ func newSendchange() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			res, err := request[*messages.SendChangeResponse](c, paths.Changes, &messages.SendChangeRequest{Token: c.token, Change: change}, o.timeout)
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/buildmaster/buildmaster/internal/control"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -62,10 +63,9 @@ func newStop() *cobra.Command {
 				return err
 			}
 			res, err := request[*messages.StopMasterResponse](c, paths.Master, &messages.StopMasterRequest{Token: c.token, Mode: mode}, o.timeout)
-			c.close()
 			out := cmd.OutOrStdout()
 			switch {
-			case err != nil && !(errors.Is(err, errLost) && mode != messages.StopMode_STOP_MODE_CANCEL):
+			case err != nil && !(errors.Is(err, control.ErrLost) && mode != messages.StopMode_STOP_MODE_CANCEL):
 				return err
 			case err != nil: // the master went away before it answered: it may be stopping
 			case mode == messages.StopMode_STOP_MODE_CANCEL && res.GetUnchanged():

@@ -52,7 +52,6 @@ func stopBuild(cmd *cobra.Command, o *clientOptions, b buildRef, reason string) 
 	if err != nil {
 		return err
 	}
-	defer c.close()
 	res, err := request[*messages.StopBuildResponse](c, paths.Botmaster, &messages.StopBuildRequest{Token: c.token,
 		Builder: b.builder, Number: b.number, Buildid: b.id, Reason: reason}, o.timeout)
 	if err != nil {
@@ -101,7 +100,6 @@ func newRebuild() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			res, err := request[*messages.RebuildResponse](c, paths.Schedulers, &messages.RebuildRequest{Token: c.token,
 				Builder: b.builder, Number: b.number, Buildid: b.id, Reason: reason}, o.timeout)
 			if err != nil {
@@ -133,7 +131,6 @@ func newCancel() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			if _, err := request[*messages.CancelBuildRequestResponse](c, paths.Schedulers,
 				&messages.CancelBuildRequestRequest{Token: c.token, Brid: brid, Reason: reason}, o.timeout); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 
@@ -23,7 +24,6 @@ func newTree() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			res, err := request[*messages.GetTreeResponse](c, paths.Master, &messages.GetTreeRequest{Token: c.token}, o.timeout)
 			if err != nil {
 				return err
@@ -34,9 +34,11 @@ func newTree() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(treeview.FromProto(res.GetRoot()))
 			}
-			fmt.Fprintf(out, "generation %d\n", res.GetGeneration())
-			treeview.WriteText(out, res.GetRoot())
-			return nil
+			// A line a node: one write for all of them.
+			bw := bufio.NewWriter(out)
+			fmt.Fprintf(bw, "generation %d\n", res.GetGeneration())
+			treeview.WriteText(bw, res.GetRoot())
+			return bw.Flush()
 		},
 	}
 	o.flags(cmd)

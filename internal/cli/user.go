@@ -44,7 +44,6 @@ func newUser() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			req.Token = c.token
 			res, err := request[*messages.UserResponse](c, paths.Users, req, o.timeout)
 			if err != nil {
@@ -106,7 +105,6 @@ func newToken() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			req.Token = c.token
 			res, err := request[*messages.ApiTokenResponse](c, paths.Users, req, o.timeout)
 			if err != nil {

@@ -32,7 +32,6 @@ func newWorker() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer c.close()
 			res, err := request[*messages.WorkerControlResponse](c, paths.Botmaster,
 				&messages.WorkerControlRequest{Token: c.token, Worker: args[1], Action: action}, o.timeout)
 			if err != nil {

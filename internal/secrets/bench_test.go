@@ -3,6 +3,7 @@ package secrets
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -93,5 +94,23 @@ func BenchmarkNewRedactor(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		NewRedactor(secrets)
+	}
+}
+
+// BenchmarkLogHandler: a record through a logger with bound attributes, as
+// a build's runner logs each build, with and without values to redact.
+func BenchmarkLogHandler(b *testing.B) {
+	for _, values := range []map[string]string{nil, {"a": "s3cret-value-1", "b": "another-secret"}} {
+		b.Run(fmt.Sprintf("values=%d", len(values)), func(b *testing.B) {
+			h := NewLogHandler(slog.NewJSONHandler(io.Discard, nil))
+			if values != nil {
+				h.SetRedactor(NewRedactor(values))
+			}
+			log := slog.New(h).With("builder", "runtests")
+			b.ReportAllocs()
+			for b.Loop() {
+				log.Info("build finished", "buildid", 42, "worker", "linux-1", "results", "build successful")
+			}
+		})
 	}
 }

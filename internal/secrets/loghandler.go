@@ -16,6 +16,15 @@ type LogHandler struct {
 	next slog.Handler
 	r    *atomic.Pointer[Redactor]
 	ops  []boundOp // WithAttrs and WithGroup, in order, applied when logged
+	// last is the handler ops made for the last Redactor (nil: none):
+	// making it anew for every record cost as much as writing the record.
+	last *atomic.Pointer[boundHandler]
+}
+
+// boundHandler is next with the ops applied, their attributes redacted by r.
+type boundHandler struct {
+	r *Redactor
+	h slog.Handler
 }
 
 // boundOp is one WithAttrs (attrs) or WithGroup (group).
@@ -27,7 +36,7 @@ type boundOp struct {
 // NewLogHandler returns a LogHandler in front of next, redacting nothing
 // until SetRedactor.
 func NewLogHandler(next slog.Handler) *LogHandler {
-	return &LogHandler{next: next, r: new(atomic.Pointer[Redactor])}
+	return &LogHandler{next: next, r: new(atomic.Pointer[Redactor]), last: new(atomic.Pointer[boundHandler])}
 }
 
 // SetRedactor makes r redact every record from now on, for this handler
@@ -59,6 +68,9 @@ func (h *LogHandler) Handle(ctx context.Context, rec slog.Record) error {
 // bound returns next with the bound attributes (redacted by r, when not
 // nil) and groups.
 func (h *LogHandler) bound(r *Redactor) slog.Handler {
+	if b := h.last.Load(); b != nil && b.r == r {
+		return b.h
+	}
 	next := h.next
 	for _, op := range h.ops {
 		if op.attrs == nil {
@@ -74,12 +86,14 @@ func (h *LogHandler) bound(r *Redactor) slog.Handler {
 		}
 		next = next.WithAttrs(attrs)
 	}
+	h.last.Store(&boundHandler{r: r, h: next})
 	return next
 }
 
 func (h *LogHandler) with(op boundOp) *LogHandler {
 	c := *h
 	c.ops = append(h.ops[:len(h.ops):len(h.ops)], op)
+	c.last = new(atomic.Pointer[boundHandler])
 	return &c
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/messages"
@@ -25,7 +26,10 @@ const (
 )
 
 // errorLine matches the lines "jump to first error" looks for.
-var errorLine = regexp.MustCompile(`(?i)\berror\b|\bfailed\b|\bfailure\b|\bfatal\b|\bpanic:|\bFAIL\b|^Traceback \(most recent call last\)`)
+// It compiles on first use, not at every start of the binary (a CLI call).
+var errorLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\berror\b|\bfailed\b|\bfailure\b|\bfatal\b|\bpanic:|\bFAIL\b|^Traceback \(most recent call last\)`)
+})
 
 // logView is one log on the build page, paged: lines From…To-1 of it.
 type logView struct {
@@ -171,7 +175,7 @@ func looksLikeError(line []byte, lower *[]byte) bool {
 	if bytes.IndexByte(line, 0x1b) >= 0 || bytes.IndexByte(line, '\r') >= 0 {
 		line = stripANSI(line)
 	}
-	return errorLine.Match(line)
+	return errorLine().Match(line)
 }
 
 // firstError returns the 0-based number of l's first line that looks like

@@ -1,4 +1,4 @@
-package remoting
+package service
 
 import cmap "github.com/orcaman/concurrent-map"
 

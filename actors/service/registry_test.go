@@ -1,4 +1,4 @@
-package remoting
+package service
 
 import (
 	"testing"

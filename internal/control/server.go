@@ -1,0 +1,210 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/buildmaster/buildmaster/internal/ask"
+)
+
+// Reasons a request is refused before any actor sees it, as counted by
+// Server.Dropped.
+const (
+	DropMalformed   = "malformed"    // not a POST of an Any, or a bad TimeoutHeader
+	DropTooLarge    = "too_large"    // a body over MaxMessageBytes
+	DropForeignType = "foreign_type" // not a buildmaster.v1 message
+	DropUnknownType = "unknown_type" // not a message this binary knows
+	DropNotAccepted = "not_accepted" // the target does not take it from outside
+	DropUndecodable = "undecodable"  // the bytes do not decode
+)
+
+// Drop lines logged a second, and in a burst: enough to see an attack, too
+// few for one to fill the disk. Every drop is counted by Dropped regardless.
+const (
+	DropLogRate  = 10
+	DropLogBurst = 50
+)
+
+// Server serves the control endpoint for the actors of one system.
+type Server struct {
+	system *actor.ActorSystem
+	// targets maps a local actor's path to the message types it accepts
+	// from other processes.
+	targets map[string][]proto.Message
+	log     *slog.Logger
+	dropped func(reason string)
+
+	logs       *rate.Limiter
+	suppressed atomic.Int64
+}
+
+// NewServer returns the endpoint of system's actors: targets maps an
+// actor's path (e.g. paths.Master) to the message types it takes from other
+// processes; log receives a line per refusal (at most DropLogRate a second,
+// the lines left out counted in the next one), and dropped, when not nil,
+// is told the reason of each.
+func NewServer(system *actor.ActorSystem, targets map[string][]proto.Message, log *slog.Logger, dropped func(reason string)) *Server {
+	return &Server{system: system, targets: targets, log: log, dropped: dropped, logs: rate.NewLimiter(DropLogRate, DropLogBurst)}
+}
+
+// refusal is a request the endpoint refuses: its HTTP status, drop reason
+// (Drop*) and what to tell the peer and the log.
+type refusal struct {
+	status       int
+	reason, why  string
+	target, name string
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "the control endpoint takes POST", http.StatusMethodNotAllowed)
+		return
+	}
+	msg, target, timeout, ref := s.read(w, r)
+	if ref != nil {
+		s.refuse(w, r.RemoteAddr, ref)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	reply, err := s.ask(ctx, target, r.RemoteAddr, msg, timeout)
+	switch {
+	case r.Context().Err() != nil:
+		return // the peer is gone
+	case errors.Is(err, actor.ErrDeadLetter):
+		http.Error(w, target+" is not running", http.StatusServiceUnavailable)
+		return
+	case errors.Is(err, actor.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		http.Error(w, fmt.Sprintf("%s did not reply within %s", target, timeout), http.StatusGatewayTimeout)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	pm, ok := reply.(proto.Message)
+	if !ok {
+		http.Error(w, fmt.Sprintf("%s replied %T, not a message", target, reply), http.StatusInternalServerError)
+		return
+	}
+	a, err := anypb.New(pm)
+	var body []byte
+	if err == nil {
+		body, err = proto.Marshal(a)
+	}
+	if err != nil {
+		http.Error(w, "encoding the reply: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ContentType)
+	_, _ = w.Write(body)
+}
+
+// read reads and checks a request: the message, its target and how long to
+// wait for the reply; or why it is refused.
+func (s *Server) read(w http.ResponseWriter, r *http.Request) (proto.Message, string, time.Duration, *refusal) {
+	target, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
+	if !ok {
+		return nil, "", 0, &refusal{status: http.StatusNotFound, reason: DropMalformed, why: "the path is not " + PathPrefix + "TARGET", target: r.URL.Path}
+	}
+	timeout := DefaultTimeout
+	if h := r.Header.Get(TimeoutHeader); h != "" {
+		d, err := time.ParseDuration(h)
+		if err != nil || d <= 0 {
+			return nil, target, 0, &refusal{status: http.StatusBadRequest, reason: DropMalformed, why: TimeoutHeader + " " + h + ": want a positive duration", target: target}
+		}
+		timeout = min(d, MaxTimeout)
+	}
+	if r.ContentLength > MaxMessageBytes {
+		return nil, target, 0, &refusal{status: http.StatusRequestEntityTooLarge, reason: DropTooLarge, why: fmt.Sprintf("the body is larger than %d bytes", MaxMessageBytes), target: target}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxMessageBytes))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			return nil, target, 0, &refusal{status: http.StatusRequestEntityTooLarge, reason: DropTooLarge, why: fmt.Sprintf("the body is larger than %d bytes", MaxMessageBytes), target: target}
+		}
+		return nil, target, 0, &refusal{status: http.StatusBadRequest, reason: DropMalformed, why: "reading the body: " + err.Error(), target: target}
+	}
+	var a anypb.Any
+	if err := proto.Unmarshal(body, &a); err != nil {
+		return nil, target, 0, &refusal{status: http.StatusBadRequest, reason: DropMalformed, why: "the body is not a google.protobuf.Any: " + err.Error(), target: target}
+	}
+	name, ok := messageName(a.GetTypeUrl())
+	if !ok {
+		// Nothing of it is logged: a body of another shape may put anything
+		// there (a bare request's field 1 is its token).
+		return nil, target, 0, &refusal{status: http.StatusBadRequest, reason: DropMalformed, why: "the body's type URL is not " + typeURLPrefix + "MESSAGE.NAME", target: target}
+	}
+	ref := &refusal{status: http.StatusBadRequest, target: target, name: string(name)}
+	if !strings.HasPrefix(string(name), SchemaPackage+".") {
+		ref.reason, ref.why = DropForeignType, "message type is not part of the "+SchemaPackage+" schema"
+		return nil, target, 0, ref
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
+	if err != nil {
+		ref.reason, ref.why = DropUnknownType, "unknown message type"
+		return nil, target, 0, ref
+	}
+	if !s.accepts(target, name) {
+		ref.status, ref.reason, ref.why = http.StatusForbidden, DropNotAccepted, "target does not accept this message from other processes"
+		return nil, target, 0, ref
+	}
+	msg := mt.New().Interface()
+	if err := proto.Unmarshal(a.GetValue(), msg); err != nil {
+		ref.reason, ref.why = DropUndecodable, "message does not decode: "+err.Error()
+		return nil, target, 0, ref
+	}
+	return msg, target, timeout, nil
+}
+
+func (s *Server) accepts(target string, name protoreflect.FullName) bool {
+	for _, m := range s.targets[target] {
+		if proto.MessageName(m) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ask sends msg to the actor at target, from the peer from, and waits for
+// its reply until ctx ends.
+func (s *Server) ask(ctx context.Context, target, from string, msg proto.Message, timeout time.Duration) (any, error) {
+	f := actor.NewFuture(s.system, timeout)
+	pid := s.system.NewLocalPID(target)
+	proc, _ := s.system.ProcessRegistry.Get(pid) // the dead letter process when none: it answers the future
+	proc.SendUserMessage(pid, &actor.MessageEnvelope{Header: map[string]string{FromHeader: from}, Message: msg, Sender: f.PID()})
+	return ask.Await(ctx, f)
+}
+
+// refuse answers a refused request, logs it (unless the rate limit says
+// only to count it) and counts it.
+func (s *Server) refuse(w http.ResponseWriter, peer string, ref *refusal) {
+	http.Error(w, ref.why, ref.status)
+	if s.dropped != nil {
+		s.dropped(ref.reason)
+	}
+	if !s.logs.Allow() {
+		s.suppressed.Add(1)
+		return
+	}
+	attrs := []any{slog.String("peer", peer), slog.String("target", ref.target),
+		slog.String("type", ref.name), slog.String("reason", ref.why)}
+	if n := s.suppressed.Swap(0); n > 0 {
+		attrs = append(attrs, slog.Int64("not_logged_before", n))
+	}
+	s.log.Warn("control: refused a request from another process", attrs...)
+}
