@@ -145,7 +145,7 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 				// Under load a login can time out, and Run then returns:
 				// start it again, as an operator's supervisor would.
 				for ctx.Err() == nil {
-					err := bmworker.Run(ctx, bmworker.Options{Master: m.remote, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
+					err := bmworker.Run(ctx, bmworker.Options{Master: m.workers, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
 						Connected: func() { once.Do(func() { connected.Add(1) }) }})
 					if err != nil && ctx.Err() == nil {
 						b.Logf("worker %s (starting it again): %v", name, err)
@@ -209,7 +209,7 @@ schedulers: [{name: force, type: force, builders: [big]}]
 		m.start(masterBin)
 		startPlainWorker(b, workerBin, m, "w1", "pw1")
 		m.forceHTTP(b, "big")
-		build := m.waitBuild("big", 1)
+		build := waitFinished(b, m, "big", 1, time.Hour)
 		var logs struct {
 			Logs []struct {
 				Logid    uint64
@@ -250,7 +250,8 @@ schedulers: [{name: force, type: force, builders: [big]}]
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					resp, err := httpClient.Get(fmt.Sprintf("http://%s/api/v2/logs/%d/%s", m.www, logid, what))
+					// No client timeout: reading a large log takes minutes.
+					resp, err := (&http.Client{}).Get(fmt.Sprintf("http://%s/api/v2/logs/%d/%s", m.www, logid, what))
 					if err != nil {
 						b.Error(err)
 						return
