@@ -170,7 +170,7 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 		for i := range n {
 			m.forceHTTP(b, fmt.Sprintf("b%04d", i))
 		}
-		for deadline := time.Now().Add(5 * time.Minute); m.total(b, "/api/v2/steps?results__eq=null&name=shell&field=stepid") < n; time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(5 * time.Minute); m.total(b, "/api/v2/builds?complete=false&field=buildid") < n; time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				b.Fatal("the builds did not all start their step")
 			}
