@@ -4,18 +4,20 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 	"unsafe"
 )
 
-// MinSecretLen is the shortest value (white space around it not counted) a
-// Redactor hides. A shorter value turns up by chance in ordinary output so
-// often ("pass" in "passed", "1234" in build 12345) that hiding it would
-// mangle logs, and the markers left where it stood would tell the value
-// anyway: redaction cannot protect it, so NewRedactor lists it in Skipped
-// for the caller to warn about. Buildbot skips only empty and white-space
-// values; GitLab refuses to mask variables shorter than 8.
+// MinSecretLen is the shortest value (white space around it not counted)
+// a secret may have. A shorter value turns up by chance in ordinary output
+// so often ("pass" in "passed", "1234" in build 12345) that it cannot be
+// kept out of output: left in clear, it is printed; replaced, the markers
+// mangle the logs and, by where they stand, tell the value anyway. So a
+// Chain refuses such a value (a *TooShortError) and nothing uses it:
+// Buildbot redacts every value that is not blank, GitLab refuses to mask
+// variables shorter than 8.
 const MinSecretLen = 6
 
 // Redactor replaces secret values in text with "<NAME>", the form Buildbot
@@ -37,7 +39,6 @@ type Redactor struct {
 	minLen      int                    // shortest value (at least MinSecretLen)
 	maxLen      int
 	newlineFree bool // no value contains '\n': text up to a newline can be decided at once
-	skipped     []string
 }
 
 type pattern struct {
@@ -45,9 +46,11 @@ type pattern struct {
 	marker []byte // "<NAME>"
 }
 
-// NewRedactor returns a Redactor for secrets (name → value). Values
-// shorter than MinSecretLen are skipped (see Skipped). When two names have
-// the same value, the marker names the first in sorted order.
+// NewRedactor returns a Redactor for secrets (name → value). When two
+// names have the same value, the marker names the first in sorted order.
+// Values shorter than MinSecretLen, which a Chain never gives, are left
+// out (the search reads 4-byte blocks of every value); so are lines of a
+// value that are that short.
 func NewRedactor(secrets map[string]string) *Redactor {
 	r := &Redactor{newlineFree: true}
 	names := make([]string, 0, len(secrets))
@@ -68,12 +71,7 @@ func NewRedactor(secrets map[string]string) *Redactor {
 		}
 	}
 	for _, n := range names {
-		v := secrets[n]
-		if len(strings.TrimSpace(v)) < MinSecretLen {
-			r.skipped = append(r.skipped, n)
-			continue
-		}
-		add(n, v)
+		add(n, secrets[n])
 	}
 	for _, n := range names { // lines after whole values: a whole value wins
 		if v := secrets[n]; strings.ContainsAny(v, "\r\n") {
@@ -87,8 +85,35 @@ func NewRedactor(secrets map[string]string) *Redactor {
 	return r
 }
 
-// Skipped names the secrets whose values are too short to redact.
-func (r *Redactor) Skipped() []string { return slices.Clone(r.skipped) }
+// TooShortError refuses a secret whose value is shorter than MinSecretLen.
+// It names the secret, never a byte of its value.
+type TooShortError struct {
+	Name    string // the secret's name
+	Context string // what asked for it, set by Render (`step "deploy" of builder "app"`)
+	Where   string // the provider that gave it ("dir /etc/x")
+	Len     int    // the value's length, white space around it not counted
+}
+
+func (e *TooShortError) Error() string {
+	msg := fmt.Sprintf("secret %q", e.Name)
+	if e.Context != "" {
+		msg += " (" + e.Context + ")"
+	}
+	if e.Where != "" {
+		msg += " in " + e.Where
+	}
+	return msg + fmt.Sprintf(" holds %d bytes: too short to be kept out of logs and output; a secret needs at least %d (white space around it not counted)",
+		e.Len, MinSecretLen)
+}
+
+// checkLen refuses name's value v, from provider where, when it is too
+// short to redact.
+func checkLen(name, v, where string) error {
+	if n := len(strings.TrimSpace(v)); n < MinSecretLen {
+		return &TooShortError{Name: name, Where: where, Len: n}
+	}
+	return nil
+}
 
 // Empty is true when there is nothing to redact.
 func (r *Redactor) Empty() bool { return len(r.pats) == 0 }
