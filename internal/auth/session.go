@@ -103,9 +103,13 @@ func (s *Sessions) Lookup(r *http.Request) (Identity, bool) {
 // When the store cannot end it, End leaves w alone and says why: the
 // browser keeps its cookie, to log out again.
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
+	// Only a session the store has is ended: a cookie made up costs no
+	// durable write.
 	if id, ok := cookieID(r); ok {
-		if err := s.store.Delete(r.Context(), sum(id)); err != nil {
-			return fmt.Errorf("ending the session: %w", err)
+		if _, open := s.store.Get(sum(id)); open {
+			if err := s.store.Delete(r.Context(), sum(id)); err != nil {
+				return fmt.Errorf("ending the session: %w", err)
+			}
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,

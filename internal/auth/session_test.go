@@ -17,9 +17,10 @@ import (
 // master's is the state's web_sessions table). fail, when set, fails Put
 // and Delete: the store's injected fault.
 type memStore struct {
-	mu   sync.Mutex
-	m    map[string]Session
-	fail error
+	mu      sync.Mutex
+	m       map[string]Session
+	fail    error
+	deletes int
 }
 
 func newMemStore() *memStore { return &memStore{m: map[string]Session{}} }
@@ -47,6 +48,7 @@ func (s *memStore) Delete(_ context.Context, sum string) error {
 	if s.fail != nil {
 		return s.fail
 	}
+	s.deletes++
 	delete(s.m, sum)
 	return nil
 }
@@ -64,8 +66,9 @@ func withCookie(rec *httptest.ResponseRecorder) *http.Request {
 // (over TLS) Secure; the store keys the session by the SHA-256 of the
 // cookie's id and holds nothing of the id; the session proves who until
 // it expires, by the store's expiry and the clock; a logout ends it in the
-// store, so the same cookie replayed proves nothing; a store that fails
-// leaves the browser's cookie as it was.
+// store, so the same cookie replayed proves nothing, and a made-up cookie
+// costs the store no write; a store that fails leaves the browser's
+// cookie as it was.
 func TestSessionLifecycle(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	store := newMemStore()
@@ -116,6 +119,13 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 	if _, ok := s.Lookup(withCookie(rec)); ok || len(store.m) != 0 {
 		t.Fatal("the cookie of a session ended still proves who")
+	}
+
+	// A logout with a cookie the store never issued writes nothing.
+	madeUp := httptest.NewRequest(http.MethodPost, "/auth/logout", nil)
+	madeUp.AddCookie(&http.Cookie{Name: SessionCookie, Value: strings.Repeat("A", len(c.Value))})
+	if err := s.End(httptest.NewRecorder(), madeUp); err != nil || store.deletes != 1 {
+		t.Fatalf("End of a made-up cookie: %v, %d deletes", err, store.deletes)
 	}
 
 	store.fail = errors.New("disk full")
