@@ -8,7 +8,18 @@ import (
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/secrets"
+	"github.com/buildmaster/buildmaster/messages"
 )
+
+// chainOf is the Chain of cfg's secret providers.
+func chainOf(t *testing.T, cfg *messages.MasterConfig) *secrets.Chain {
+	t.Helper()
+	provs, err := Providers(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secrets.NewChain(provs, secrets.ChainOptions{})
+}
 
 // The config shape loads, {secret: NAME} becomes a reference, and
 // ResolveSecrets puts the dir provider's values in place, naming the field
@@ -36,11 +47,7 @@ www:
 	if got := cfg.GetWorkers()[0].GetPassword(); got != "%(secret:w1pass)s" {
 		t.Fatalf("decoded reference %q", got)
 	}
-	provs, err := Providers(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := secrets.NewChain(provs, secrets.ChainOptions{})
+	chain := chainOf(t, cfg)
 	used, err := ResolveSecrets(context.Background(), cfg, chain)
 	if err != nil {
 		t.Fatal(err)
@@ -90,11 +97,7 @@ reporters:
 	if got := cfg.GetReporters()[0].GetHeaders()["X-Token"]; got != SecretRef("hooktoken") {
 		t.Fatalf("decoded header %q", got)
 	}
-	provs, err := Providers(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := secrets.NewChain(provs, secrets.ChainOptions{})
+	chain := chainOf(t, cfg)
 	used, err := ResolveSecrets(context.Background(), cfg, chain)
 	if err != nil {
 		t.Fatal(err)
