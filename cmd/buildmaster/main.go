@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/buildmaster/buildmaster/internal/cli"
-	_ "github.com/buildmaster/buildmaster/internal/startup" // first: a cheaper start (see its doc)
 )
 
 func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
-	"github.com/buildmaster/buildmaster/internal/startup"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -37,7 +36,6 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 }
 
 func (o *runOptions) run(cmd *cobra.Command) error {
-	startup.ProfileMemory() // a master runs long: /debug/pprof/heap samples again
 	log, level, err := newLogger(cmd.ErrOrStderr(), o.logLevel, o.logFormat)
 	if err != nil {
 		return err
