@@ -20,7 +20,7 @@ import (
 // the rows inserted in one transaction, as a snapshot restore does).
 // BENCH_HEAP_CHANGES and BENCH_HEAP_BUILDS (default 100,000 each) set the
 // history's size; the figures are logged as a table, in MiB and bytes per
-// row.
+// row (run it with -v, or go test cuts the table after ten lines).
 func BenchmarkHeapPerTable(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a large history; not with -short")
