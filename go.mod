@@ -79,3 +79,5 @@ require (
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20231002182017-d307bd883b97 // indirect
 )
+
+replace github.com/hashicorp/go-immutable-radix => ./third_party/go-immutable-radix

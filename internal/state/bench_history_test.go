@@ -5,18 +5,20 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// history fills db with changes changes (each with its sourcestamp) and
-// builds finished builds over 100 builders, each on its own change's
-// sourcestamp, with its buildset, request, and three steps with a stdio
-// log each (metadata: the contents are files), as a long-running master
-// holds them. Commands go 4096 to a transaction.
-func history(b *testing.B, f *fsm, changes, builds int) {
+// history fills db with changes changes (by 500 authors, whose revisions
+// make 500 sourcestamps) and builds finished builds over 100 builders,
+// each on its change's sourcestamp, with its buildset, request, and three
+// steps, two with a stdio log (metadata: the contents are files), as a
+// long-running master holds them. Commands go 4096 to a transaction.
+func history(b testing.TB, f *fsm, changes, builds int) {
 	b.Helper()
 	txn := f.db.Load().Txn(true)
 	seq := &ids{}
@@ -37,7 +39,6 @@ func history(b *testing.B, f *fsm, changes, builds int) {
 	for i := range 100 {
 		apply(builder(fmt.Sprintf("builder-%02d", i)))
 	}
-	success := int32(ResultSuccess)
 	var ss []uint64
 	for i := range changes {
 		res := apply(addChange(change(fmt.Sprintf("author-%d", i%500), "main", int64(1000+i))))
@@ -46,44 +47,61 @@ func history(b *testing.B, f *fsm, changes, builds int) {
 		}
 	}
 	for i := range builds {
-		at := int64(2_000_000 + 10*i)
-		bs := apply(cmd(&messages.AddBuildset{Reason: "scheduler", SubmittedAt: at, SourcestampIds: []uint64{ss[i]},
-			Builderids: []uint64{uint64(1 + i%100)}, Properties: []*messages.Property{{Name: "scheduler", ValueJson: `"main"`, Source: "Scheduler"}}}))
-		brid := bs.GetIds()[0]
-		res := apply(cmd(&messages.AddBuild{Builderid: uint64(1 + i%100), Buildrequestid: brid, Masterid: 1, StartedAt: at, WorkerName: "w1",
-			StateString: "building", ClaimBrids: []uint64{brid}, Steps: []*messages.AddStep{
-				{Name: "worker_preparation", StartedAt: at, Results: &success, CompleteAt: at},
-				{Name: "git", StartedAt: at, LogNames: []string{"stdio"}},
-				{Name: "test", StartedAt: at, LogNames: []string{"stdio"}}}}))
-		ids := res.GetIds()
-		apply(cmd(&messages.FinishStep{Stepid: ids[1], Results: ResultSuccess, CompleteAt: at + 1}))
-		apply(cmd(&messages.FinishBuild{Buildid: res.GetId(), Results: ResultSuccess, CompleteAt: at + 5, Brids: []uint64{brid},
-			LastStep: &messages.FinishStep{Stepid: ids[3], Results: ResultSuccess, CompleteAt: at + 5}}))
+		finishedBuild(apply, i, ss[i])
 	}
 	Recount(txn)
 	txn.Commit()
 }
 
+// finishedBuild applies the commands of build i of history, on the
+// sourcestamp ssid: a buildset with one request on builder 1+i%100, the
+// build with three steps (two with a stdio log), each step finished, the
+// build finished.
+func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int, ssid uint64) {
+	success := int32(ResultSuccess)
+	at := int64(2_000_000 + 10*i)
+	bs := apply(cmd(&messages.AddBuildset{Reason: "scheduler", SubmittedAt: at, SourcestampIds: []uint64{ssid},
+		Builderids: []uint64{uint64(1 + i%100)}, Properties: []*messages.Property{{Name: "scheduler", ValueJson: `"main"`, Source: "Scheduler"}}}))
+	brid := bs.GetIds()[0]
+	res := apply(cmd(&messages.AddBuild{Builderid: uint64(1 + i%100), Buildrequestid: brid, Masterid: 1, StartedAt: at, WorkerName: "w1",
+		StateString: "building", ClaimBrids: []uint64{brid}, Steps: []*messages.AddStep{
+			{Name: "worker_preparation", StartedAt: at, Results: &success, CompleteAt: at},
+			{Name: "git", StartedAt: at, LogNames: []string{"stdio"}},
+			{Name: "test", StartedAt: at, LogNames: []string{"stdio"}}}}))
+	ids := res.GetIds()
+	apply(cmd(&messages.FinishStep{Stepid: ids[1], Results: ResultSuccess, CompleteAt: at + 1}))
+	apply(cmd(&messages.FinishBuild{Buildid: res.GetId(), Results: ResultSuccess, CompleteAt: at + 5, Brids: []uint64{brid},
+		LastStep: &messages.FinishStep{Stepid: ids[3], Results: ResultSuccess, CompleteAt: at + 5}}))
+}
+
 // BenchmarkRecoveryHistory measures Open of a durable store whose snapshot
 // holds 1,000,000 changes and 100,000 finished builds (with their
 // buildsets, requests, 300,000 steps and 200,000 logs): the issue's
-// recovery figure. It reports seconds and CPU seconds per Open, and the
-// heap and RSS after it.
+// recovery figure. "open" restores that snapshot; "open+tail" restores it
+// and replays the 16,384 commands (the default SnapshotThreshold, the most
+// the log holds after a snapshot unless SnapshotBytes or SnapshotAge comes
+// first) after it: 8,192 new changes and 2,048 more builds, 4 commands
+// each. It reports seconds and CPU seconds per Open, and the heap and RSS
+// after it.
 //
 // BENCH_HISTORY_DIR, when set, is where the state is made (and left, as
-// DIR/state, for a master's data directory DIR); otherwise a temporary
-// directory. The state is made only when DIR/state does not exist.
+// DIR/state and DIR/state-tail, for a master's data directory DIR);
+// otherwise a temporary directory. Each is made only when it does not
+// exist.
 func BenchmarkRecoveryHistory(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds 1,000,000 changes and 100,000 builds; not with -short")
 	}
-	const changes, builds = 1_000_000, 100_000
+	const changes, builds, tailChanges, tailBuilds = 1_000_000, 100_000, 8192, 2048
 	root := os.Getenv("BENCH_HISTORY_DIR")
 	if root == "" {
 		root = b.TempDir()
 	}
-	dir := filepath.Join(root, "state")
-	opts := Options{Logger: quiet(), NoSnapshotOnClose: true, StartTimeout: 10 * time.Minute}
+	dir, tailDir := filepath.Join(root, "state"), filepath.Join(root, "state-tail")
+	// No snapshot but the one made here: not on Close, not by raft or the
+	// Store's policy while the tail is written or after an Open.
+	opts := Options{Logger: quiet(), NoSnapshotOnClose: true, StartTimeout: 10 * time.Minute,
+		SnapshotThreshold: 1 << 40, SnapshotInterval: time.Hour, SnapshotBytes: 1 << 40, SnapshotAge: 1 << 40}
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		start := time.Now()
 		s, err := Open(dir, opts)
@@ -106,31 +124,95 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run("open", func(b *testing.B) {
-		var wall, cpu time.Duration
-		var heap, rss uint64
-		for range b.N {
-			runtime.GC()
-			start, cpu0 := time.Now(), cpuTime()
-			s, err := Open(dir, opts)
+	// The tail is made only when open+tail runs.
+	makeTail := func(b *testing.B) {
+		if _, err := os.Stat(tailDir); os.IsNotExist(err) {
+			start := time.Now()
+			if err := os.CopyFS(tailDir+".tmp", os.DirFS(dir)); err != nil {
+				b.Fatal(err)
+			}
+			s, err := Open(tailDir+".tmp", opts)
 			if err != nil {
 				b.Fatal(err)
 			}
-			wall, cpu = wall+time.Since(start), cpu+cpuTime()-cpu0
-			b.StopTimer()
+			fillChanges(b, s, changes, tailChanges)
+			submitBuilds(b, s, builds, tailBuilds)
 			st := s.Stats()
-			if st.Rows[TableChanges] != changes+1 || st.Rows[TableBuilds] != builds {
-				b.Fatalf("recovered %d changes, %d builds", st.Rows[TableChanges], st.Rows[TableBuilds])
-			}
-			heap, rss = memAfterGC()
+			b.Logf("tail written in %v: last index %d, snapshot index %d", time.Since(start).Round(time.Millisecond), st.LastIndex, st.LastSnapshotIndex)
 			if err := s.Close(); err != nil {
 				b.Fatal(err)
 			}
-			b.StartTimer()
+			if err := os.Rename(tailDir+".tmp", tailDir); err != nil {
+				b.Fatal(err)
+			}
 		}
-		b.ReportMetric(wall.Seconds()/float64(b.N), "s/open")
-		b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/open")
-		b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
-		b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
-	})
+	}
+	for _, c := range []struct {
+		name            string
+		dir             string
+		changes, builds int
+	}{{"open", dir, changes + 1, builds}, {"open+tail", tailDir, changes + 1 + tailChanges, builds + tailBuilds}} {
+		b.Run(c.name, func(b *testing.B) {
+			if c.dir == tailDir {
+				makeTail(b)
+			}
+			var wall, cpu time.Duration
+			var heap, rss uint64
+			for range b.N {
+				runtime.GC()
+				start, cpu0 := time.Now(), cpuTime()
+				s, err := Open(c.dir, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				wall, cpu = wall+time.Since(start), cpu+cpuTime()-cpu0
+				b.StopTimer()
+				st := s.Stats()
+				if st.Rows[TableChanges] != c.changes || st.Rows[TableBuilds] != c.builds {
+					b.Fatalf("recovered %d changes, %d builds; want %d, %d", st.Rows[TableChanges], st.Rows[TableBuilds], c.changes, c.builds)
+				}
+				heap, rss = memAfterGC()
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(wall.Seconds()/float64(b.N), "s/open")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/open")
+			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+			b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+		})
+	}
+}
+
+// submitBuilds submits n builds of history, numbered from from, through s
+// (each build's commands in turn; 64 builds at once).
+func submitBuilds(b *testing.B, s *Store, from, n int) {
+	b.Helper()
+	var next atomic.Int64
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			apply := func(c *messages.Command) *messages.CommandResult {
+				res, err := s.Submit(c).Wait()
+				if err != nil {
+					b.Error(err)
+					runtime.Goexit()
+				}
+				return res
+			}
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= from+n {
+					return
+				}
+				finishedBuild(apply, i, uint64(1+i%500)) // history has 500 sourcestamps (authors)
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
 }

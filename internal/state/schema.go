@@ -59,9 +59,6 @@ const (
 	IndexIncompleteBy = "incomplete_by"
 	// IndexBuildNumber is unique on steps (buildid, number).
 	IndexBuildNumber = "build_number"
-	// IndexBuildName lists steps by (buildid, name); AddStep keeps a name
-	// unique within its build (a state from before it was may hold twins).
-	IndexBuildName = "build_name"
 	// IndexStep lists logs by stepid.
 	IndexStep = "step"
 	// IndexIdentifier is the unique identifier index of users.
@@ -163,10 +160,6 @@ func Schema() *memdb.DBSchema {
 			idx(IndexBuildNumber, true, func(o any) ([]any, bool) {
 				s := o.(*messages.Step)
 				return always(s.Buildid, s.Number)
-			}),
-			idx(IndexBuildName, false, func(o any) ([]any, bool) {
-				s := o.(*messages.Step)
-				return always(s.Buildid, s.Name)
 			})),
 		table(TableLogs, func(o any) ([]any, bool) { return always(o.(*messages.Log).Id) },
 			idx(IndexStep, false, func(o any) ([]any, bool) { return always(o.(*messages.Log).Stepid) })),

@@ -103,16 +103,24 @@ const MaxStepNameBytes = 50
 // already, the first of name_1, name_2 … it does not have, name cut (at a
 // character) so that it stays within MaxStepNameBytes: three steps named
 // stage are stage, stage_1, stage_2.
+//
+// The build's names are read from its steps (there is no index by name: a
+// build has few steps, and an index entry costs every step of the history
+// about 400 bytes of heap).
 func stepName(txn *memdb.Txn, buildid uint64, name string) (string, error) {
-	taken := func(n string) (bool, error) {
-		raw, err := txn.First(TableSteps, IndexBuildName, buildid, n)
-		return raw != nil, err
+	it, err := txn.Get(TableSteps, IndexBuildNumber+"_prefix", buildid)
+	if err != nil {
+		return "", err
+	}
+	var taken map[string]bool
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if taken == nil {
+			taken = map[string]bool{}
+		}
+		taken[raw.(*messages.Step).Name] = true
 	}
 	for i, candidate := 1, name; ; i++ {
-		switch t, err := taken(candidate); {
-		case err != nil:
-			return "", err
-		case !t:
+		if !taken[candidate] {
 			return candidate, nil
 		}
 		suffix := "_" + strconv.Itoa(i)
