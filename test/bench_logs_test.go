@@ -218,7 +218,7 @@ builders:
 schedulers: [{name: force, type: force, builders: [big]}]
 `, max(1, mb/blockMB), block))
 		m.start(masterBin)
-		startPlainWorker(b, workerBin, m, "w1", "pw1")
+		startWorkerProcess(b, workerBin, m, "warn", "w1", "pw1")
 		pid := m.cmd.Process.Pid
 		time.Sleep(time.Second)
 		before, _ := procMemMB(b, pid)
@@ -286,27 +286,7 @@ func seedHistory(b *testing.B, dir string, builds int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := func(m any) *messages.Command {
-		switch k := m.(type) {
-		case *messages.MasterStarted:
-			return &messages.Command{Kind: &messages.Command_MasterStarted{MasterStarted: k}}
-		case *messages.FindOrAddBuilder:
-			return &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: k}}
-		case *messages.AddChange:
-			return &messages.Command{Kind: &messages.Command_AddChange{AddChange: k}}
-		case *messages.AddBuildset:
-			return &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: k}}
-		case *messages.AddBuild:
-			return &messages.Command{Kind: &messages.Command_AddBuild{AddBuild: k}}
-		case *messages.FinishStep:
-			return &messages.Command{Kind: &messages.Command_FinishStep{FinishStep: k}}
-		case *messages.FinishBuild:
-			return &messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: k}}
-		case *messages.SetLogLines:
-			return &messages.Command{Kind: &messages.Command_SetLogLines{SetLogLines: k}}
-		}
-		panic(fmt.Sprintf("seedHistory: %T", m))
-	}
+	cmd := messages.NewCommand
 	const linesPerLog = 40
 	success := int32(state.ResultSuccess)
 	cmds := func(yield func(*messages.Command) bool) {
@@ -561,7 +541,7 @@ func BenchmarkHorizonExpiry(b *testing.B) {
 	for range b.N {
 		m := seededMaster(b, builds, "")
 		m.start(masterBin)
-		startPlainWorker(b, workerBin, m, "w1", "pw1")
+		startWorkerProcess(b, workerBin, m, "warn", "w1", "pw1")
 		baseline := delays(buildStarts(b, m, 20, nil), func(time.Time) bool { return true })
 
 		from := m.stderr.count()

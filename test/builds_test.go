@@ -16,7 +16,6 @@ import (
 
 // worker is a running buildworker process.
 type worker struct {
-	t      *testing.T
 	cmd    *exec.Cmd
 	stdout *lines
 	stderr *lines
@@ -26,7 +25,7 @@ type worker struct {
 // startWorker runs buildworker NAME against m and waits until it has logged in.
 func startWorker(t *testing.T, m *master, name, password string) *worker {
 	t.Helper()
-	w := startWorkerProcess(t, m, name, password, filepath.Join(m.dir, "worker-"+name))
+	w := startWorkerProcess(t, workerBinary, m, "debug", name, password)
 	w.stdout.waitFor(t, 0, `connected`)
 	return w
 }
@@ -638,12 +637,14 @@ func TestForceOverHTTP(t *testing.T) {
 	}
 }
 
-// startWorkerProcess runs buildworker without waiting for it to log in;
-// its stderr is echoed with -v.
-func startWorkerProcess(t *testing.T, m *master, name, password, basedir string) *worker {
+// startWorkerProcess runs the buildworker binary bin (the -race one, or a
+// benchmark's plain one) as NAME against m, its basedir under m's
+// directory, logging at level, without waiting for it to log in; its
+// stderr is echoed with -v. It is killed when the test ends.
+func startWorkerProcess(t testing.TB, bin string, m *master, level, name, password string) *worker {
 	t.Helper()
-	w := &worker{t: t, done: make(chan struct{})}
-	w.cmd = exec.Command(workerBinary, "--master", m.workers, "--name", name, "--basedir", basedir, "--log-level", "debug")
+	w := &worker{done: make(chan struct{})}
+	w.cmd = exec.Command(bin, "--master", m.workers, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name), "--log-level", level)
 	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
 	out, _ := w.cmd.StdoutPipe()
 	errp, _ := w.cmd.StderrPipe()
@@ -661,6 +662,16 @@ func startWorkerProcess(t *testing.T, m *master, name, password, basedir string)
 		<-w.done
 	})
 	return w
+}
+
+// connected reports whether the worker has said it logged in.
+func (w *worker) connected() bool {
+	for _, l := range w.stdout.snapshot() {
+		if strings.Contains(l, " connected to ") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestWorkerRemovedMidBuild: a worker removed by a reconfig while it builds
