@@ -192,6 +192,27 @@ func waitFinished(b *testing.B, m *master, builder string, n int, within time.Du
 	}
 }
 
+// printingMaster starts the plain master with builder "big", whose one
+// step "print" runs script on worker w1, and a force scheduler for it; and
+// the plain worker w1, without waiting for it to log in.
+func printingMaster(b *testing.B, script string) *master {
+	b.Helper()
+	masterBin, workerBin := plainBinaries(b)
+	m := newMaster(b, fmt.Sprintf(`
+workers: [{name: w1, password: pw1}]
+builders:
+  - name: big
+    workers: [w1]
+    steps:
+      - name: print
+        shell: {script: '%s'}
+schedulers: [{name: force, type: force, builders: [big]}]
+`, script))
+	m.start(masterBin)
+	startWorkerProcess(b, workerBin, m, "warn", "w1", "pw1")
+	return m
+}
+
 // BenchmarkBigLog: one step prints BM_BENCH_BIGLOG_MB (default 10240) of
 // output (writeLogBlock's mix, cat again and again) through one master and
 // a real buildworker, while a client GETs other API pages every 100 ms. It
@@ -202,23 +223,11 @@ func waitFinished(b *testing.B, m *master, builder string, n int, within time.Du
 // of the step's first 20 seconds go.
 func BenchmarkBigLog(b *testing.B) {
 	mb := envInt("BM_BENCH_BIGLOG_MB", 10240)
-	masterBin, workerBin := plainBinaries(b)
 	const blockMB = 4
 	block := filepath.Join(b.TempDir(), "block.txt")
 	writeLogBlock(b, block, blockMB<<20)
 	for range b.N {
-		m := newMaster(b, fmt.Sprintf(`
-workers: [{name: w1, password: pw1}]
-builders:
-  - name: big
-    workers: [w1]
-    steps:
-      - name: print
-        shell: {script: 'i=0; while [ $i -lt %d ]; do cat %s; i=$((i+1)); done'}
-schedulers: [{name: force, type: force, builders: [big]}]
-`, max(1, mb/blockMB), block))
-		m.start(masterBin)
-		startWorkerProcess(b, workerBin, m, "warn", "w1", "pw1")
+		m := printingMaster(b, fmt.Sprintf(`i=0; while [ $i -lt %d ]; do cat %s; i=$((i+1)); done`, max(1, mb/blockMB), block))
 		pid := m.cmd.Process.Pid
 		time.Sleep(time.Second)
 		before, _ := procMemMB(b, pid)

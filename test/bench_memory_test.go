@@ -162,20 +162,8 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 // 13 point 11: reading a log must not allocate it).
 func BenchmarkLogReadersRSS(b *testing.B) {
 	mb := envInt("BM_BENCH_LOG_MB", 100)
-	masterBin, workerBin := plainBinaries(b)
 	for range b.N {
-		m := newMaster(b, fmt.Sprintf(`
-workers: [{name: w1, password: pw1}]
-builders:
-  - name: big
-    workers: [w1]
-    steps:
-      - name: print
-        shell: {script: 'head -c %d /dev/zero | tr "\\0" x | fold -w 99'}
-schedulers: [{name: force, type: force, builders: [big]}]
-`, mb<<20))
-		m.start(masterBin)
-		startWorkerProcess(b, workerBin, m, "warn", "w1", "pw1")
+		m := printingMaster(b, fmt.Sprintf(`head -c %d /dev/zero | tr "\\0" x | fold -w 99`, mb<<20))
 		m.forceHTTP(b, "big")
 		build := waitFinished(b, m, "big", 1, time.Hour)
 		var logs struct {

@@ -332,16 +332,33 @@ schedulers:
   - {name: force, type: force, builders: [gated, other]}
 `
 
+// gatedBuild starts a master on gatedConfig and its worker w1, forces
+// builder gated, whose step runs until the file gate exists, and returns
+// once the step has said it waits. With restartable, the master's workers
+// listener is reserved for the test (testkit.ReservedAddr): a restarted
+// master listens on it again, and the worker, which reconnects to the
+// address it was given, finds it there.
+func gatedBuild(t *testing.T, restartable bool) (m *master, w *worker, gate string) {
+	t.Helper()
+	gate = filepath.Join(t.TempDir(), "gate")
+	m = newMaster(t, "")
+	if restartable {
+		m.listen.workers = testkit.ReservedAddr(t)
+	}
+	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
+	m.start(binary)
+	w = startWorker(t, m, "w1", "pw1")
+	m.force("gated")
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	return m, w, gate
+}
+
 // TestBuilderRemovedMidBuild: a builder removed by a reconfig while it
 // builds lets its build finish and complete its request (Buildbot wedges
 // it), takes no new build, and then leaves the tree.
 func TestBuilderRemovedMidBuild(t *testing.T) {
 	t.Parallel()
-	gate := filepath.Join(t.TempDir(), "gate")
-	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
-	startWorker(t, m, "w1", "pw1")
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
+	m, _, gate := gatedBuild(t, false)
 	m.writeConfig(`
 workers:
   - {name: w1, password: pw1}
@@ -376,16 +393,7 @@ schedulers:
 // it runs again once the worker is back.
 func TestMasterKilledMidBuild(t *testing.T) {
 	t.Parallel()
-	gate := filepath.Join(t.TempDir(), "gate")
-	// The worker reconnects to the address it was given: the restarted
-	// master listens on the same one, reserved for this test meanwhile.
-	m := newMaster(t, "")
-	m.listen.workers = testkit.ReservedAddr(t)
-	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
-	m.start(binary)
-	w := startWorker(t, m, "w1", "pw1")
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
+	m, w, gate := gatedBuild(t, true)
 	m.signal(syscall.SIGKILL)
 	m.wait()
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
@@ -679,16 +687,7 @@ func (w *worker) connected() bool {
 // is over.
 func TestWorkerRemovedMidBuild(t *testing.T) {
 	t.Parallel()
-	gate := filepath.Join(t.TempDir(), "gate")
-	// The worker reconnects to the address it was given: the restarted
-	// master listens on the same one, reserved for this test meanwhile.
-	m := newMaster(t, "")
-	m.listen.workers = testkit.ReservedAddr(t)
-	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
-	m.start(binary)
-	w := startWorker(t, m, "w1", "pw1")
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
+	m, w, gate := gatedBuild(t, true)
 	m.writeConfig(fmt.Sprintf(strings.ReplaceAll(gatedConfig, "w1", "w2"), gate))
 	if out, errOut, code := m.cli("reconfig"); code != 0 || !strings.Contains(out, "removed  master/botmaster/worker:w1") {
 		t.Fatalf("reconfig: exit %d\n%s%s", code, out, errOut)
