@@ -305,6 +305,12 @@ func (d *decoder) mapField(n *yaml.Node, mp protoreflect.Map, fd protoreflect.Fi
 			}
 			continue
 		}
+		if isSecret(fd) && v.Kind == yaml.MappingNode {
+			if ref, ok := d.secretRef(v, kid); ok {
+				mp.Set(key.MapKey(), protoreflect.ValueOfString(ref))
+			}
+			continue
+		}
 		if val, ok := d.scalar(v, vfd, kid); ok {
 			mp.Set(key.MapKey(), val)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -63,13 +64,29 @@ func Providers(cfg *messages.MasterConfig) ([]secrets.Provider, error) {
 	return out, nil
 }
 
-// ResolveSecrets replaces, in cfg, every secret field that holds a
-// reference (SecretRef) by the value p gives. It returns the values used, for redaction, and
+// ResolveSecrets replaces, in cfg, every secret field (or value of a
+// secret map, http_push's headers) that holds a reference (SecretRef) by
+// the value p gives. It returns the values used, for redaction, and
 // every reference it could not resolve, each error naming the field's path
 // and the secret, never a value.
 func ResolveSecrets(ctx context.Context, cfg *messages.MasterConfig, p secrets.Provider) (secrets.Values, error) {
 	var used secrets.Values
 	var errs []error
+	// resolve returns the value of the reference s, the text of the field
+	// at path, if it is one.
+	resolve := func(path, s string) (string, bool) {
+		ref, ok := secretRefName(s)
+		if !ok {
+			return "", false
+		}
+		val, err := p.Get(ctx, ref)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			return "", false
+		}
+		used.Add(ref, val)
+		return val, true
+	}
 	var walk func(m protoreflect.Message, path string)
 	walk = func(m protoreflect.Message, path string) {
 		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -79,21 +96,26 @@ func ResolveSecrets(ctx context.Context, cfg *messages.MasterConfig, p secrets.P
 				for i := range v.List().Len() {
 					walk(v.List().Get(i).Message(), fmt.Sprintf("%s[%d].", name, i))
 				}
+			case fd.IsMap() && isSecret(fd) && fd.MapValue().Kind() == protoreflect.StringKind:
+				mp := v.Map()
+				var keys []protoreflect.MapKey
+				mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+					keys = append(keys, k)
+					return true
+				})
+				slices.SortFunc(keys, func(a, b protoreflect.MapKey) int { return strings.Compare(a.String(), b.String()) })
+				for _, k := range keys {
+					if val, ok := resolve(name+"."+k.String(), mp.Get(k).String()); ok {
+						mp.Set(k, protoreflect.ValueOfString(val))
+					}
+				}
 			case fd.IsMap() || fd.IsList():
 			case fd.Message() != nil:
 				walk(v.Message(), name+".")
 			case isSecret(fd) && fd.Kind() == protoreflect.StringKind:
-				ref, ok := secretRefName(v.String())
-				if !ok {
-					return true
+				if val, ok := resolve(name, v.String()); ok {
+					m.Set(fd, protoreflect.ValueOfString(val))
 				}
-				val, err := p.Get(ctx, ref)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", name, err))
-					return true
-				}
-				used.Add(ref, val)
-				m.Set(fd, protoreflect.ValueOfString(val))
 			}
 			return true
 		})

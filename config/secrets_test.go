@@ -8,7 +8,18 @@ import (
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/secrets"
+	"github.com/buildmaster/buildmaster/messages"
 )
+
+// chainOf is the Chain of cfg's secret providers.
+func chainOf(t *testing.T, cfg *messages.MasterConfig) *secrets.Chain {
+	t.Helper()
+	provs, err := Providers(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secrets.NewChain(provs, secrets.ChainOptions{})
+}
 
 // The issue's config shape loads, {secret: NAME} becomes a reference, and
 // ResolveSecrets puts the dir provider's values in place, naming the field
@@ -36,11 +47,7 @@ www:
 	if got := cfg.GetWorkers()[0].GetPassword(); got != "%(secret:w1pass)s" {
 		t.Fatalf("decoded reference %q", got)
 	}
-	provs, err := Providers(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := secrets.NewChain(provs, secrets.ChainOptions{})
+	chain := chainOf(t, cfg)
 	used, err := ResolveSecrets(context.Background(), cfg, chain)
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +73,59 @@ www:
 	if err == nil || !strings.Contains(err.Error(), "www.auth.users[0].password") || !strings.Contains(err.Error(), "nope") ||
 		strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("missing secret: %v", err)
+	}
+}
+
+// TestSecretHeaders: an http_push header value may be {secret: NAME}:
+// ResolveSecrets puts the value in place (other headers untouched) and
+// redacts it; a missing secret names the reporter's header and the
+// secret; a malformed reference is refused where it stands.
+func TestSecretHeaders(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hooktoken"), []byte("hook-t0ken-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `
+secrets: [{type: dir, path: ` + dir + `}]
+reporters:
+  - {name: hook, type: http_push, url: 'http://127.0.0.1:1/h', headers: {X-Token: {secret: hooktoken}, X-Plain: plain}}
+`
+	cfg, err := Load("m.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.GetReporters()[0].GetHeaders()["X-Token"]; got != SecretRef("hooktoken") {
+		t.Fatalf("decoded header %q", got)
+	}
+	chain := chainOf(t, cfg)
+	used, err := ResolveSecrets(context.Background(), cfg, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := cfg.GetReporters()[0].GetHeaders(); h["X-Token"] != "hook-t0ken-1" || h["X-Plain"] != "plain" {
+		t.Errorf("headers %v", h)
+	}
+	if got := used.Redactor().Redact("X-Token: hook-t0ken-1"); got != "X-Token: <hooktoken>" {
+		t.Errorf("redacted %q", got)
+	}
+
+	cfg, err = Load("m.yaml", []byte(strings.Replace(yaml, "{secret: hooktoken}", "{secret: nope}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = ResolveSecrets(context.Background(), cfg, chain); err == nil ||
+		!strings.HasPrefix(err.Error(), `reporters[0].headers.X-Token: secret "nope" not found in dir `) {
+		t.Errorf("missing secret: %v", err)
+	}
+	for bad, want := range map[string]string{
+		"{secrt: hooktoken}": "m.yaml:4:74: reporters[0].headers.X-Token: want a value or {secret: NAME}",
+		"{secret: ../x}":     `reporters[0].headers.X-Token: secret name "../x"`,
+		"[a, b]":             "reporters[0].headers.X-Token: ",
+	} {
+		_, err := Load("m.yaml", []byte(strings.Replace(yaml, "{secret: hooktoken}", bad, 1)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", bad, err, want)
+		}
 	}
 }
 

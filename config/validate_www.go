@@ -1,11 +1,10 @@
 package config
 
 import (
-	"fmt"
-	"net/netip"
 	"net/url"
 	"path"
 
+	"github.com/buildmaster/buildmaster/internal/auth"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -47,7 +46,7 @@ func (v *validator) secretsAndWww(cfg *messages.MasterConfig) {
 			v.errorf("www.auth.trusted_proxies", "remote_user auth needs the addresses of the proxies trusted to set the header")
 		}
 		for i, p := range a.GetTrustedProxies() {
-			if _, err := ParseProxy(p); err != nil {
+			if _, err := auth.ParseProxy(p); err != nil {
 				v.errorf(at("www.auth.trusted_proxies", i, ""), "%v", err)
 			}
 		}
@@ -88,16 +87,4 @@ func (v *validator) secretsAndWww(cfg *messages.MasterConfig) {
 			}
 		}
 	}
-}
-
-// ParseProxy parses a trusted proxy: an address or a CIDR network.
-func ParseProxy(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("trusted proxy %q: want an address or a network (10.0.0.0/8)", s)
-	}
-	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

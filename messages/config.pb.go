@@ -753,7 +753,9 @@ type ReporterConfig struct {
 	Context string `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
 	// http_push: the URL the builds are POSTed to.
 	Url string `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
-	// http_push: headers added to each POST.
+	// http_push: headers added to each POST. A value may be `{secret: NAME}`,
+	// read from the secret providers when the config is loaded (and again at
+	// each reconfig) and redacted from every output.
 	Headers map[string]string `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// http_push: basic auth user; mail: the SMTP user (AUTH PLAIN).
 	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`

@@ -483,9 +483,17 @@ type ReconfigureResponse struct {
 	// `generation` is its number), but those services may apply it late or,
 	// if they are stuck, not at all, and `changes` lacks theirs. Empty on a
 	// clean run, a dry run, an unchanged config and a rejected one.
-	Warnings      []string `protobuf:"bytes,9,rep,name=warnings,proto3" json:"warnings,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Warnings []string `protobuf:"bytes,9,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// The secrets the config refers to (`{secret: NAME}`) whose values, read
+	// again from their providers by this reconfiguration, differ from the
+	// ones the generation before used: rotated. Names only, never values.
+	// The services using them are among the changes (a reporter changed
+	// sends with the new value from its next report on). A reconfig with
+	// the very input in force reads the secrets again too: it is unchanged
+	// only when no value changed.
+	SecretsChanged []string `protobuf:"bytes,10,rep,name=secrets_changed,json=secretsChanged,proto3" json:"secrets_changed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReconfigureResponse) Reset() {
@@ -577,6 +585,13 @@ func (x *ReconfigureResponse) GetUnchanged() bool {
 func (x *ReconfigureResponse) GetWarnings() []string {
 	if x != nil {
 		return x.Warnings
+	}
+	return nil
+}
+
+func (x *ReconfigureResponse) GetSecretsChanged() []string {
+	if x != nil {
+		return x.SecretsChanged
 	}
 	return nil
 }
@@ -2708,7 +2723,7 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\vconfig_yaml\x18\x03 \x01(\fR\n" +
 	"configYaml\x12\x17\n" +
 	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x124\n" +
-	"\x06config\x18\x05 \x01(\v2\x1c.buildmaster.v1.MasterConfigR\x06config\"\xd3\x02\n" +
+	"\x06config\x18\x05 \x01(\v2\x1c.buildmaster.v1.MasterConfigR\x06config\"\xfc\x02\n" +
 	"\x13ReconfigureResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x17\n" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x1e\n" +
@@ -2720,7 +2735,9 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x04took\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04took\x12\x1c\n" +
 	"\tcollapsed\x18\a \x01(\x05R\tcollapsed\x12\x1c\n" +
 	"\tunchanged\x18\b \x01(\bR\tunchanged\x12\x1a\n" +
-	"\bwarnings\x18\t \x03(\tR\bwarnings\"{\n" +
+	"\bwarnings\x18\t \x03(\tR\bwarnings\x12'\n" +
+	"\x0fsecrets_changed\x18\n" +
+	" \x03(\tR\x0esecretsChanged\"{\n" +
 	"\vConfigError\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +

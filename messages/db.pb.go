@@ -2386,6 +2386,186 @@ func (x *RevokeApiToken) GetId() uint64 {
 	return 0
 }
 
+// WebSession is a row of `web_sessions`: a web login, whose cookie holds a
+// random session id. Only the id's SHA-256 is kept: the state holds
+// nothing a browser could present. Times in Unix seconds.
+type WebSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sha256        string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Groups        []string               `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
+	StartedAt     int64                  `protobuf:"varint,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	ExpiresAt     int64                  `protobuf:"varint,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebSession) Reset() {
+	*x = WebSession{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebSession) ProtoMessage() {}
+
+func (x *WebSession) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebSession.ProtoReflect.Descriptor instead.
+func (*WebSession) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WebSession) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *WebSession) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *WebSession) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *WebSession) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *WebSession) GetStartedAt() int64 {
+	if x != nil {
+		return x.StartedAt
+	}
+	return 0
+}
+
+func (x *WebSession) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return 0
+}
+
+// StartSession records a web login. The sessions expired at its
+// started_at go with it; when state.MaxWebSessions are open, so does the
+// one that expires soonest.
+type StartSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *WebSession            `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartSession) Reset() {
+	*x = StartSession{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartSession) ProtoMessage() {}
+
+func (x *StartSession) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartSession.ProtoReflect.Descriptor instead.
+func (*StartSession) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *StartSession) GetSession() *WebSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// EndSession ends the web session whose id hashes to sha256 (a logout);
+// ending one that is not open is not an error.
+type EndSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sha256        string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndSession) Reset() {
+	*x = EndSession{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndSession) ProtoMessage() {}
+
+func (x *EndSession) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndSession.ProtoReflect.Descriptor instead.
+func (*EndSession) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *EndSession) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 // Command is one change of state, applied by state.Apply. Commands carry
 // every time they need: Apply never reads a clock.
 type Command struct {
@@ -2425,6 +2605,8 @@ type Command struct {
 	//	*Command_Expire
 	//	*Command_SetLogLines
 	//	*Command_WorkerMissing
+	//	*Command_StartSession
+	//	*Command_EndSession
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2432,7 +2614,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2626,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2639,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Command) GetKind() isCommand_Kind {
@@ -2764,6 +2946,24 @@ func (x *Command) GetWorkerMissing() *WorkerMissing {
 	return nil
 }
 
+func (x *Command) GetStartSession() *StartSession {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_StartSession); ok {
+			return x.StartSession
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetEndSession() *EndSession {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_EndSession); ok {
+			return x.EndSession
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -2900,6 +3100,14 @@ type Command_WorkerMissing struct {
 	WorkerMissing *WorkerMissing `protobuf:"bytes,33,opt,name=worker_missing,json=workerMissing,proto3,oneof"`
 }
 
+type Command_StartSession struct {
+	StartSession *StartSession `protobuf:"bytes,34,opt,name=start_session,json=startSession,proto3,oneof"`
+}
+
+type Command_EndSession struct {
+	EndSession *EndSession `protobuf:"bytes,35,opt,name=end_session,json=endSession,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -2966,6 +3174,10 @@ func (*Command_SetLogLines) isCommand_Kind() {}
 
 func (*Command_WorkerMissing) isCommand_Kind() {}
 
+func (*Command_StartSession) isCommand_Kind() {}
+
+func (*Command_EndSession) isCommand_Kind() {}
+
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
 // or added, by name and marked as run by masterid; those the master ran and
@@ -2993,7 +3205,7 @@ type ConfigureMaster struct {
 
 func (x *ConfigureMaster) Reset() {
 	*x = ConfigureMaster{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3005,7 +3217,7 @@ func (x *ConfigureMaster) String() string {
 func (*ConfigureMaster) ProtoMessage() {}
 
 func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3018,7 +3230,7 @@ func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureMaster.ProtoReflect.Descriptor instead.
 func (*ConfigureMaster) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConfigureMaster) GetMasterid() uint64 {
@@ -3077,7 +3289,7 @@ type ConfiguredReporter struct {
 
 func (x *ConfiguredReporter) Reset() {
 	*x = ConfiguredReporter{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3089,7 +3301,7 @@ func (x *ConfiguredReporter) String() string {
 func (*ConfiguredReporter) ProtoMessage() {}
 
 func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3102,7 +3314,7 @@ func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredReporter.ProtoReflect.Descriptor instead.
 func (*ConfiguredReporter) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConfiguredReporter) GetName() string {
@@ -3146,7 +3358,7 @@ type ReportGenerator struct {
 
 func (x *ReportGenerator) Reset() {
 	*x = ReportGenerator{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3158,7 +3370,7 @@ func (x *ReportGenerator) String() string {
 func (*ReportGenerator) ProtoMessage() {}
 
 func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3171,7 +3383,7 @@ func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportGenerator.ProtoReflect.Descriptor instead.
 func (*ReportGenerator) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReportGenerator) GetKind() ReportGeneratorKind {
@@ -3247,7 +3459,7 @@ type Reporter struct {
 
 func (x *Reporter) Reset() {
 	*x = Reporter{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3259,7 +3471,7 @@ func (x *Reporter) String() string {
 func (*Reporter) ProtoMessage() {}
 
 func (x *Reporter) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3272,7 +3484,7 @@ func (x *Reporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reporter.ProtoReflect.Descriptor instead.
 func (*Reporter) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Reporter) GetName() string {
@@ -3333,7 +3545,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3345,7 +3557,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3358,7 +3570,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *OutboxEntry) GetId() uint64 {
@@ -3419,7 +3631,7 @@ type MissingWorker struct {
 
 func (x *MissingWorker) Reset() {
 	*x = MissingWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3431,7 +3643,7 @@ func (x *MissingWorker) String() string {
 func (*MissingWorker) ProtoMessage() {}
 
 func (x *MissingWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3444,7 +3656,7 @@ func (x *MissingWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingWorker.ProtoReflect.Descriptor instead.
 func (*MissingWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MissingWorker) GetWorkerid() uint64 {
@@ -3484,7 +3696,7 @@ type WorkerMissing struct {
 
 func (x *WorkerMissing) Reset() {
 	*x = WorkerMissing{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3496,7 +3708,7 @@ func (x *WorkerMissing) String() string {
 func (*WorkerMissing) ProtoMessage() {}
 
 func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3509,7 +3721,7 @@ func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMissing.ProtoReflect.Descriptor instead.
 func (*WorkerMissing) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WorkerMissing) GetWorker() *MissingWorker {
@@ -3540,7 +3752,7 @@ type ReportsDone struct {
 
 func (x *ReportsDone) Reset() {
 	*x = ReportsDone{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3552,7 +3764,7 @@ func (x *ReportsDone) String() string {
 func (*ReportsDone) ProtoMessage() {}
 
 func (x *ReportsDone) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3565,7 +3777,7 @@ func (x *ReportsDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
 func (*ReportsDone) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ReportsDone) GetReporter() string {
@@ -3594,7 +3806,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +3818,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +3831,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -3655,7 +3867,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3667,7 +3879,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3680,7 +3892,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -3709,7 +3921,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3721,7 +3933,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3734,7 +3946,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -3766,7 +3978,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3778,7 +3990,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3791,7 +4003,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -3829,7 +4041,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3841,7 +4053,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3854,7 +4066,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -3894,7 +4106,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3906,7 +4118,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3919,7 +4131,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -3955,7 +4167,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3967,7 +4179,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3980,7 +4192,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -4032,7 +4244,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4044,7 +4256,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4057,7 +4269,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -4164,7 +4376,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4176,7 +4388,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4189,7 +4401,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -4238,7 +4450,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4250,7 +4462,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4263,7 +4475,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -4355,7 +4567,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4367,7 +4579,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4380,7 +4592,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -4445,7 +4657,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4457,7 +4669,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4470,7 +4682,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -4515,7 +4727,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4527,7 +4739,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4540,7 +4752,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -4570,7 +4782,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4582,7 +4794,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4595,7 +4807,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LogLines) GetLogid() uint64 {
@@ -4632,7 +4844,7 @@ type SetLogLines struct {
 
 func (x *SetLogLines) Reset() {
 	*x = SetLogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4644,7 +4856,7 @@ func (x *SetLogLines) String() string {
 func (*SetLogLines) ProtoMessage() {}
 
 func (x *SetLogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4657,7 +4869,7 @@ func (x *SetLogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLogLines.ProtoReflect.Descriptor instead.
 func (*SetLogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SetLogLines) GetLogs() []*LogLines {
@@ -4686,7 +4898,7 @@ type Expire struct {
 
 func (x *Expire) Reset() {
 	*x = Expire{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4698,7 +4910,7 @@ func (x *Expire) String() string {
 func (*Expire) ProtoMessage() {}
 
 func (x *Expire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4711,7 +4923,7 @@ func (x *Expire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expire.ProtoReflect.Descriptor instead.
 func (*Expire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Expire) GetBuilds() []uint64 {
@@ -4766,7 +4978,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4778,7 +4990,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4791,7 +5003,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -4825,7 +5037,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4837,7 +5049,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4850,7 +5062,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -4928,7 +5140,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4940,7 +5152,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4953,7 +5165,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -5024,7 +5236,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5036,7 +5248,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5049,7 +5261,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -5093,7 +5305,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5105,7 +5317,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5118,7 +5330,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -5146,7 +5358,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5158,7 +5370,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5171,7 +5383,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -5198,7 +5410,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5210,7 +5422,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5223,7 +5435,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -5245,7 +5457,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5257,7 +5469,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5270,7 +5482,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -5305,7 +5517,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5317,7 +5529,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5330,7 +5542,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -5363,7 +5575,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5375,7 +5587,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5388,7 +5600,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -5438,7 +5650,7 @@ type SetSchedulerEnabled struct {
 
 func (x *SetSchedulerEnabled) Reset() {
 	*x = SetSchedulerEnabled{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5450,7 +5662,7 @@ func (x *SetSchedulerEnabled) String() string {
 func (*SetSchedulerEnabled) ProtoMessage() {}
 
 func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5463,7 +5675,7 @@ func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
 func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SetSchedulerEnabled) GetName() string {
@@ -5494,7 +5706,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5506,7 +5718,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5519,7 +5731,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{65}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -5573,7 +5785,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5585,7 +5797,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5598,7 +5810,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{66}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -5921,7 +6133,22 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"identifier\x18\x01 \x01(\tR\n" +
 	"identifier\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\x04R\x02id\"\xb9\x12\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\"\xac\x01\n" +
+	"\n" +
+	"WebSession\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x16\n" +
+	"\x06groups\x18\x04 \x03(\tR\x06groups\x12\x1d\n" +
+	"\n" +
+	"started_at\x18\x05 \x01(\x03R\tstartedAt\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\x03R\texpiresAt\"D\n" +
+	"\fStartSession\x124\n" +
+	"\asession\x18\x01 \x01(\v2\x1a.buildmaster.v1.WebSessionR\asession\"$\n" +
+	"\n" +
+	"EndSession\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\"\xbd\x13\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -5962,7 +6189,10 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\freports_done\x18\x1e \x01(\v2\x1b.buildmaster.v1.ReportsDoneH\x00R\vreportsDone\x120\n" +
 	"\x06expire\x18\x1f \x01(\v2\x16.buildmaster.v1.ExpireH\x00R\x06expire\x12A\n" +
 	"\rset_log_lines\x18  \x01(\v2\x1b.buildmaster.v1.SetLogLinesH\x00R\vsetLogLines\x12F\n" +
-	"\x0eworker_missing\x18! \x01(\v2\x1d.buildmaster.v1.WorkerMissingH\x00R\rworkerMissingB\x06\n" +
+	"\x0eworker_missing\x18! \x01(\v2\x1d.buildmaster.v1.WorkerMissingH\x00R\rworkerMissing\x12C\n" +
+	"\rstart_session\x18\" \x01(\v2\x1c.buildmaster.v1.StartSessionH\x00R\fstartSession\x12=\n" +
+	"\vend_session\x18# \x01(\v2\x1a.buildmaster.v1.EndSessionH\x00R\n" +
+	"endSessionB\x06\n" +
 	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -6210,7 +6440,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -6242,44 +6472,47 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*RemoveUser)(nil),            // 27: buildmaster.v1.RemoveUser
 	(*AddApiToken)(nil),           // 28: buildmaster.v1.AddApiToken
 	(*RevokeApiToken)(nil),        // 29: buildmaster.v1.RevokeApiToken
-	(*Command)(nil),               // 30: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 31: buildmaster.v1.ConfigureMaster
-	(*ConfiguredReporter)(nil),    // 32: buildmaster.v1.ConfiguredReporter
-	(*ReportGenerator)(nil),       // 33: buildmaster.v1.ReportGenerator
-	(*Reporter)(nil),              // 34: buildmaster.v1.Reporter
-	(*OutboxEntry)(nil),           // 35: buildmaster.v1.OutboxEntry
-	(*MissingWorker)(nil),         // 36: buildmaster.v1.MissingWorker
-	(*WorkerMissing)(nil),         // 37: buildmaster.v1.WorkerMissing
-	(*ReportsDone)(nil),           // 38: buildmaster.v1.ReportsDone
-	(*ConfiguredBuilder)(nil),     // 39: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 40: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 41: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 42: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 43: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 44: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 45: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 46: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 47: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 48: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 49: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 50: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 51: buildmaster.v1.AppendLog
-	(*LogLines)(nil),              // 52: buildmaster.v1.LogLines
-	(*SetLogLines)(nil),           // 53: buildmaster.v1.SetLogLines
-	(*Expire)(nil),                // 54: buildmaster.v1.Expire
-	(*FinishLog)(nil),             // 55: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 56: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 57: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 58: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 59: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 60: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 61: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 62: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 63: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 64: buildmaster.v1.SetWorkerState
-	(*SetSchedulerEnabled)(nil),   // 65: buildmaster.v1.SetSchedulerEnabled
-	(*SetObjectState)(nil),        // 66: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 67: buildmaster.v1.CommandResult
+	(*WebSession)(nil),            // 30: buildmaster.v1.WebSession
+	(*StartSession)(nil),          // 31: buildmaster.v1.StartSession
+	(*EndSession)(nil),            // 32: buildmaster.v1.EndSession
+	(*Command)(nil),               // 33: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 34: buildmaster.v1.ConfigureMaster
+	(*ConfiguredReporter)(nil),    // 35: buildmaster.v1.ConfiguredReporter
+	(*ReportGenerator)(nil),       // 36: buildmaster.v1.ReportGenerator
+	(*Reporter)(nil),              // 37: buildmaster.v1.Reporter
+	(*OutboxEntry)(nil),           // 38: buildmaster.v1.OutboxEntry
+	(*MissingWorker)(nil),         // 39: buildmaster.v1.MissingWorker
+	(*WorkerMissing)(nil),         // 40: buildmaster.v1.WorkerMissing
+	(*ReportsDone)(nil),           // 41: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 42: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 43: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 44: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 45: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 46: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 47: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 48: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 49: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 50: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 51: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 52: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 53: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 54: buildmaster.v1.AppendLog
+	(*LogLines)(nil),              // 55: buildmaster.v1.LogLines
+	(*SetLogLines)(nil),           // 56: buildmaster.v1.SetLogLines
+	(*Expire)(nil),                // 57: buildmaster.v1.Expire
+	(*FinishLog)(nil),             // 58: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 59: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 60: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 61: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 62: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 63: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 64: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 65: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 66: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 67: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 68: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 69: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 70: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -6290,67 +6523,70 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	15, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
 	22, // 6: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
 	22, // 7: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
-	43, // 8: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	44, // 9: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	45, // 10: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	46, // 11: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	47, // 12: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	48, // 13: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	49, // 14: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	50, // 15: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	51, // 16: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	55, // 17: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	56, // 18: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	57, // 19: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	58, // 20: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	59, // 21: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	60, // 22: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	61, // 23: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	62, // 24: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	63, // 25: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	66, // 26: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	31, // 27: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	41, // 28: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	42, // 29: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	64, // 30: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	65, // 31: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
-	25, // 32: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
-	26, // 33: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
-	27, // 34: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
-	28, // 35: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
-	29, // 36: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
-	38, // 37: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
-	54, // 38: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
-	53, // 39: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
-	37, // 40: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
-	39, // 41: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	40, // 42: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	32, // 43: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	33, // 44: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 45: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	33, // 46: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	36, // 47: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
-	36, // 48: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
-	35, // 49: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 50: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	66, // 51: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 52: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 53: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 54: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	49, // 55: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	12, // 56: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	52, // 57: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	51, // 58: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	49, // 59: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	52, // 60: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	56, // 61: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	52, // 62: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	1,  // 63: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	30, // 8: buildmaster.v1.StartSession.session:type_name -> buildmaster.v1.WebSession
+	46, // 9: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	47, // 10: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	48, // 11: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	49, // 12: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	50, // 13: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	51, // 14: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	52, // 15: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	53, // 16: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	54, // 17: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	58, // 18: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	59, // 19: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	60, // 20: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	61, // 21: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	62, // 22: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	63, // 23: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	64, // 24: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	65, // 25: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	66, // 26: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	69, // 27: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	34, // 28: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	44, // 29: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	45, // 30: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	67, // 31: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	68, // 32: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	25, // 33: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
+	26, // 34: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
+	27, // 35: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
+	28, // 36: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
+	29, // 37: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
+	41, // 38: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	57, // 39: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
+	56, // 40: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
+	40, // 41: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
+	31, // 42: buildmaster.v1.Command.start_session:type_name -> buildmaster.v1.StartSession
+	32, // 43: buildmaster.v1.Command.end_session:type_name -> buildmaster.v1.EndSession
+	42, // 44: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	43, // 45: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	35, // 46: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	36, // 47: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 48: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	36, // 49: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	39, // 50: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
+	39, // 51: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
+	38, // 52: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 53: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	69, // 54: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 55: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 56: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 57: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	52, // 58: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	12, // 59: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	55, // 60: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	54, // 61: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	52, // 62: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	55, // 63: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	59, // 64: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	55, // 65: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	1,  // 66: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	67, // [67:67] is the sub-list for method output_type
+	67, // [67:67] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -6364,7 +6600,7 @@ func file_buildmaster_v1_db_proto_init() {
 	file_buildmaster_v1_db_proto_msgTypes[8].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[9].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[25].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[29].OneofWrappers = []any{
+	file_buildmaster_v1_db_proto_msgTypes[32].OneofWrappers = []any{
 		(*Command_AddChange)(nil),
 		(*Command_MasterStarted)(nil),
 		(*Command_FindOrAddBuilder)(nil),
@@ -6398,15 +6634,17 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_Expire)(nil),
 		(*Command_SetLogLines)(nil),
 		(*Command_WorkerMissing)(nil),
+		(*Command_StartSession)(nil),
+		(*Command_EndSession)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[48].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[51].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   67,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3,6 +3,8 @@ package master
 import (
 	"os"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/messages"
@@ -64,10 +66,43 @@ func (in *input) check(current *messages.MasterConfig) (*messages.MasterConfig, 
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	return in.resolve(cfg)
+}
+
+// resolve returns cfg with its secret references resolved, read from the
+// providers now (in.secrets).
+func (in *input) resolve(cfg *messages.MasterConfig) (*messages.MasterConfig, config.Errors) {
 	cfg, sec, err := resolveSecrets(cfg)
 	if err != nil {
 		return nil, config.Errors{{File: in.name, Msg: "secrets: " + err.Error()}}
 	}
 	in.secrets = sec
 	return cfg, nil
+}
+
+// load returns the config in asks for, checked against old and with its
+// secrets resolved (in.secrets); same is true when it is the config in
+// force. The input the config in force was loaded from is not parsed
+// again, but when that config has secret providers its references are
+// read from them again: a secret rotated in its file, Vault or the
+// environment makes a new generation, whose services see the new value.
+func (m *master) load(in *input, old *messages.MasterConfig) (cfg *messages.MasterConfig, same bool, errs config.Errors) {
+	if in.unchanged(m.rt) {
+		refs := m.rt.Secrets().Refs
+		if len(refs.GetSecrets()) == 0 {
+			return nil, true, nil
+		}
+		cfg, errs = in.resolve(refs)
+	} else {
+		cfg, errs = in.check(old)
+	}
+	if len(errs) > 0 {
+		return nil, false, errs
+	}
+	// Another text of the config in force (a comment added, keys in
+	// another order), or the same one with the same secret values: the
+	// same config. (After services failed to acknowledge, the input is
+	// forgotten and the same config is sent to every service again: the
+	// retry.)
+	return cfg, m.rt.Input() != (config.Fingerprint{}) && proto.Equal(cfg, old), nil
 }

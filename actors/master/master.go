@@ -40,7 +40,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/buildmaster/buildmaster/actors/botmaster"
@@ -158,7 +157,9 @@ type run struct {
 	changes []*messages.ServiceChange
 	// warnings go into the reply: services that did not acknowledge in time
 	warnings []string
-	cancel   scheduler.CancelFunc // the phase's timeout
+	// secretsChanged names the secrets whose values changed (the reply's)
+	secretsChanged []string
+	cancel         scheduler.CancelFunc // the phase's timeout
 }
 
 type ackTimeout struct {
@@ -240,20 +241,18 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	m.rt.Log.Info("beginning configuration update", slog.Int("requests", len(waiters)))
 	old := m.rt.Config()
 	in, errs := m.input(req)
-	if len(errs) == 0 && in.unchanged(m.rt) {
-		m.unchanged(ctx, waiters, in, start)
-		return
-	}
 	var cfg *messages.MasterConfig
+	same := false
 	if len(errs) == 0 {
-		cfg, errs = in.check(old)
+		cfg, same, errs = m.load(in, old)
 	}
-	if len(errs) == 0 && m.rt.Input() != (config.Fingerprint{}) && proto.Equal(cfg, old) {
-		// Another text of the config in force (a comment added, keys in
-		// another order): nothing to do, as for the same text. Remember
-		// this text, so that it is found unchanged without parsing next time.
-		// (After services failed to acknowledge, the input is forgotten and
-		// the same config is sent to every service again: the retry.)
+	if len(errs) == 0 && same {
+		if in.secrets != nil {
+			// The values read again: steps rendering secrets read anew too.
+			m.rt.SetSecrets(in.secrets)
+		}
+		// Remember this text, so that it is found unchanged without
+		// parsing next time.
 		m.rt.SetInput(in.fingerprint)
 		m.unchanged(ctx, waiters, in, start)
 		return
@@ -272,10 +271,14 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	}
 	m.seq++
 	gen := m.rt.Generation() + 1
+	rotated := changedSecrets(m.rt.Secrets().Used, in.secrets.Used)
 	m.rt.SetConfig(gen, cfg)
 	m.rt.SetSecrets(in.secrets)
 	m.rt.SetInput(in.fingerprint)
-	r := &run{seq: m.seq, start: start, waiters: waiters, cfg: cfg, phase: -1}
+	r := &run{seq: m.seq, start: start, waiters: waiters, cfg: cfg, phase: -1, secretsChanged: rotated}
+	if len(rotated) > 0 {
+		m.rt.Log.Info("reconfig: secrets changed in their providers", slog.Any("secrets", rotated))
+	}
 	if c := service.PartChange(paths.Master, supervision, old, cfg); c != nil {
 		r.changes = append(r.changes, c) // SetConfig applied the new limits
 	}
@@ -343,7 +346,7 @@ func (m *master) finish(ctx actor.Context) {
 			slog.Int("changes", len(r.changes)), slog.Duration("took", took))
 	}
 	reply := &messages.ReconfigureResponse{Ok: true, Generation: m.rt.Generation(), Changes: r.changes,
-		Took: durationpb.New(took), Collapsed: int32(len(r.waiters)), Warnings: r.warnings}
+		Took: durationpb.New(took), Collapsed: int32(len(r.waiters)), Warnings: r.warnings, SecretsChanged: r.secretsChanged}
 	for _, w := range r.waiters {
 		service.Send(ctx, w.sender, reply)
 	}
@@ -385,20 +388,20 @@ func (m *master) dryRun(ctx actor.Context, w *waiter) {
 	old := m.rt.Config()
 	reply := &messages.ReconfigureResponse{DryRun: true, Generation: m.rt.Generation()}
 	in, errs := m.input(w.req)
+	var cfg *messages.MasterConfig
+	same := false
+	if len(errs) == 0 {
+		cfg, same, errs = m.load(in, old)
+	}
 	switch {
 	case len(errs) > 0:
 		reply.Errors = errs.Proto()
-	case in.unchanged(m.rt):
+	case same:
 		reply.Ok, reply.Unchanged = true, true
 	default:
-		if cfg, errs := in.check(old); len(errs) > 0 {
-			reply.Errors = errs.Proto()
-		} else if m.rt.Input() != (config.Fingerprint{}) && proto.Equal(cfg, old) {
-			reply.Ok, reply.Unchanged = true, true
-		} else {
-			reply.Ok = true
-			reply.Changes = Plan(old, cfg)
-		}
+		reply.Ok = true
+		reply.Changes = Plan(old, cfg)
+		reply.SecretsChanged = changedSecrets(m.rt.Secrets().Used, in.secrets.Used)
 	}
 	m.rt.Stats.Reconfigs.WithLabelValues("dry_run").Inc()
 	reply.Took = durationpb.New(time.Since(start))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -356,5 +358,46 @@ func TestPhasesListEveryServiceOnce(t *testing.T) {
 	if phase[paths.BotmasterName] >= phase[paths.SchedulersName] {
 		t.Errorf("the botmaster applies a config in phase %d, the schedulers in %d: builders must exist first",
 			phase[paths.BotmasterName], phase[paths.SchedulersName])
+	}
+}
+
+// TestReconfigRereadsSecrets: a reconfig with the very input in force
+// reads the config's secrets again from their providers: with none
+// rotated it is unchanged; with the worker's password rotated in its file,
+// the dry run plans and the reconfig makes a new generation whose worker
+// has the new password, both naming the secret changed.
+func TestReconfigRereadsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	write := func(v string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "w1pass"), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("worker-pass-1")
+	body := fmt.Sprintf(`secrets: [{type: dir, path: %q}]
+workers: [{name: w1, password: {secret: w1pass}}]
+builders: [{name: b1, workers: [w1], steps: [{shell: {command: [true]}}]}]
+`, dir)
+	m, render := startTest(t, body)
+	reconfigure(t, m, render(body), false) // the input in force is now this text
+	if r := reconfigure(t, m, render(body), false); !r.GetUnchanged() || len(r.GetSecretsChanged()) > 0 {
+		t.Fatalf("nothing rotated: %v", r)
+	}
+	gen := m.RT.Generation()
+	write("worker-pass-2")
+	want := []string{"changed master/botmaster/worker:w1"}
+	dry := reconfigure(t, m, render(body), true)
+	if !dry.GetOk() || dry.GetUnchanged() || !slices.Equal(dry.GetSecretsChanged(), []string{"w1pass"}) ||
+		!slices.Equal(changePaths(dry.GetChanges()), want) || m.RT.Config().GetWorkers()[0].GetPassword() != "worker-pass-1" {
+		t.Fatalf("dry run after a rotation: %v", dry)
+	}
+	r := reconfigure(t, m, render(body), false)
+	if !r.GetOk() || r.GetGeneration() != gen+1 || !slices.Equal(r.GetSecretsChanged(), []string{"w1pass"}) ||
+		!slices.Equal(changePaths(r.GetChanges()), want) || m.RT.Config().GetWorkers()[0].GetPassword() != "worker-pass-2" {
+		t.Fatalf("reconfig after a rotation: %v", r)
+	}
+	if r := reconfigure(t, m, render(body), false); !r.GetUnchanged() {
+		t.Fatalf("nothing rotated since: %v", r)
 	}
 }

@@ -2,10 +2,10 @@ package service
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 
 	"github.com/buildmaster/buildmaster/internal/secrets"
+	"github.com/buildmaster/buildmaster/messages"
 )
 
 // Secrets is what the config's secret providers gave for the config in
@@ -14,6 +14,10 @@ import (
 type Secrets struct {
 	Provider secrets.Provider // nil before the master sets it
 	Used     secrets.Values
+	// Refs is the config in force as it was loaded, its secret fields
+	// still holding their references: a reconfig with the same input
+	// resolves it again, to see rotated values.
+	Refs *messages.MasterConfig
 }
 
 // noProviders answers every lookup of a master whose secrets were never set.
@@ -29,7 +33,7 @@ func (rt *Runtime) Secrets() *Secrets {
 	if s := rt.secrets.Load(); s != nil && s.Provider != nil {
 		return s
 	} else if s != nil {
-		return &Secrets{Provider: noProviders{}, Used: s.Used}
+		return &Secrets{Provider: noProviders{}, Used: s.Used, Refs: s.Refs}
 	}
 	return &Secrets{Provider: noProviders{}}
 }
@@ -67,7 +71,6 @@ func (rt *Runtime) Redactor() *secrets.Redactor {
 type renderedSecrets struct {
 	mu     sync.Mutex
 	values secrets.Values
-	warned map[string]bool // secrets too short to redact, logged once
 }
 
 // update merges v and installs the redactor of the config's values and
@@ -96,14 +99,5 @@ func (s *renderedSecrets) update(rt *Runtime, v secrets.Values) {
 	rt.redactor.Store(r)
 	if rt.LogRedactor != nil {
 		rt.LogRedactor.SetRedactor(r)
-	}
-	for _, n := range r.Skipped() {
-		if !s.warned[n] {
-			if s.warned == nil {
-				s.warned = map[string]bool{}
-			}
-			s.warned[n] = true
-			rt.Log.Warn("secret too short to be redacted from output", slog.String("secret", n), slog.Int("min_bytes", secrets.MinSecretLen))
-		}
 	}
 }

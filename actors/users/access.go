@@ -50,7 +50,7 @@ func NewAccess(rt *service.Runtime) *Access {
 		AdminToken: rt.Token,
 		Hasher:     h,
 		Limiter:    loginlimit.New(loginlimit.Options{}),
-		Sessions:   auth.NewSessions(nil),
+		Sessions:   auth.NewSessions(sessionStore{rt}, nil),
 		Log:        log.With("service", "www-auth"),
 	})
 	return a
@@ -83,8 +83,7 @@ func (a *Access) WarnIfOpen(addr string) {
 // Middleware authenticates each request (auth.Web), serves /auth/, and
 // refuses with 403 "you need to have role 'X'" what the authz rules
 // refuse: viewing a build (its steps, logs) and JSON-RPC control under
-// /api/v2. A control request it allows is marked (auth.Caller.Allowed) for
-// the handlers' auth.RequireControl.
+// /api/v2. What it lets through, the handlers serve without asking again.
 func (a *Access) Middleware(next http.Handler) http.Handler {
 	return a.web.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := a.describe(r)
@@ -98,10 +97,6 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 				httpserve.WriteJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 				return
 			}
-		}
-		if len(req) > 0 && req[0].Action != authz.View && req[0].Action != authz.ViewBuild {
-			c.Allowed = true
-			r = r.WithContext(auth.WithCaller(r.Context(), c))
 		}
 		next.ServeHTTP(w, r)
 	}))

@@ -46,9 +46,6 @@ type Caller struct {
 	// Via says how a user proved who they are ("session", "token",
 	// "remote_user"); "" for the admin token and anonymous.
 	Via string
-	// Allowed is set by the authorization middleware when it has let a
-	// state-changing request through by the authz rules.
-	Allowed bool
 }
 
 type callerKey struct{}
@@ -110,19 +107,6 @@ func Equal(presented, want string) bool {
 func RequireAdmin(msg string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !From(r.Context()).Admin {
-			Unauthorized(w, msg)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// RequireControl lets through the requests of the admin, and those the
-// authorization middleware allowed (Caller.Allowed); it answers the others
-// as RequireAdmin does.
-func RequireControl(msg string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c := From(r.Context()); !c.Admin && !c.Allowed {
 			Unauthorized(w, msg)
 			return
 		}

@@ -10,17 +10,19 @@ import (
 
 // FuzzSessionCookie: whatever Cookie header a request carries, Lookup
 // never panics and finds a session only for the cookie value the store
-// issued: a signature cannot be forged or bent (padding, case, another
-// separator), and a second cookie of the same name does not confuse it.
+// issued: an id cannot be bent (padding, case, another alphabet, bits
+// past its end), and a second cookie of the same name does not confuse it.
 func FuzzSessionCookie(f *testing.F) {
-	s := NewSessions(func() time.Time { return time.Unix(1e9, 0) })
+	s := NewSessions(newMemStore(), func() time.Time { return time.Unix(1e9, 0) })
 	rec := httptest.NewRecorder()
-	s.Start(rec, httptest.NewRequest(http.MethodGet, "/", nil), Identity{Username: "alice"}, time.Hour)
+	if err := s.Start(rec, httptest.NewRequest(http.MethodGet, "/", nil), Identity{Username: "alice"}, time.Hour); err != nil {
+		f.Fatal(err)
+	}
 	issued := rec.Result().Cookies()[0].Value
-	id, mac, _ := strings.Cut(issued, ".")
 	for _, seed := range []string{
-		SessionCookie + "=" + issued, SessionCookie + "=" + id + "." + mac + "=", SessionCookie + "=" + id + "." + strings.ToUpper(mac),
-		SessionCookie + "=" + id, SessionCookie + "=." + mac, SessionCookie + "=abc.def", SessionCookie + "=; " + SessionCookie + "=" + issued,
+		SessionCookie + "=" + issued, SessionCookie + "=" + issued + "=", SessionCookie + "=" + strings.ToUpper(issued),
+		SessionCookie + "=" + issued[:42], SessionCookie + "=" + issued[:42] + "B", SessionCookie + "=" + strings.NewReplacer("-", "+", "_", "/").Replace(issued),
+		SessionCookie + "=abc.def", SessionCookie + "=; " + SessionCookie + "=" + issued,
 		SessionCookie + `="` + issued + `"`, "other=" + issued, "",
 	} {
 		f.Add(seed)
@@ -104,6 +106,26 @@ func FuzzLocalRedirect(f *testing.F) {
 		}, loc.Header().Get("Location"))
 		if strings.HasPrefix(l, "//") || !strings.HasPrefix(l, "/") {
 			t.Fatalf("localRedirect(%q) = %q sends the browser to %q", s, got, loc.Header().Get("Location"))
+		}
+	})
+}
+
+// FuzzParseProxy: a trusted proxy is an address or a network, masked, or
+// an error naming what was given.
+func FuzzParseProxy(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "10.0.0.0/8", "10.1.2.3/8", "::1", "fe80::1%eth0", "::ffff:1.2.3.4", "1.2.3.4/33", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseProxy(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "trusted proxy") {
+				t.Fatalf("ParseProxy(%q): %v", s, err)
+			}
+			return
+		}
+		if !p.IsValid() || p != p.Masked() {
+			t.Fatalf("ParseProxy(%q) = %v", s, p)
 		}
 	})
 }

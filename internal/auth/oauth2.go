@@ -113,7 +113,9 @@ func (w *Web) callback(rw http.ResponseWriter, r *http.Request) {
 		httpserve.WriteJSON(rw, http.StatusUnauthorized, map[string]string{"error": "the login could not be completed"})
 		return
 	}
-	w.o.Sessions.Start(rw, r, who, sessionTTL(a))
+	if !w.startSession(rw, r, who, a) {
+		return
+	}
 	w.o.Log.Info("web login", slog.String("user", who.Username), slog.String("via", "oauth2"))
 	http.Redirect(rw, r, orRoot(p.redirect), http.StatusSeeOther)
 }

@@ -1,13 +1,13 @@
 package auth
 
 import (
-	"crypto/hmac"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -17,8 +17,8 @@ const SessionCookie = "buildmaster_session"
 // DefaultSessionTTL is how long a login lasts unless configured.
 const DefaultSessionTTL = 24 * time.Hour
 
-// MaxSessions bounds the sessions kept; past it the oldest is dropped.
-const MaxSessions = 10000
+// sessionIDBytes is the size of a session id: 256 random bits.
+const sessionIDBytes = 32
 
 // Identity is who a session or a credential proves a user to be.
 type Identity struct {
@@ -29,119 +29,110 @@ type Identity struct {
 	Via string
 }
 
-// Sessions are the web logins of one master: a cookie holds a random
-// session id and its HMAC, so a cookie is neither guessable nor forgeable,
-// and the session itself (who, until when) stays on the server, so a
-// logout ends it for good: the same cookie replayed afterwards proves
-// nothing. Sessions live in memory: a restart logs everybody out.
+// Session is one open web session.
+type Session struct {
+	Who     Identity
+	Started time.Time
+	Expires time.Time
+}
+
+// SessionStore keeps the open sessions by the SHA-256 (hex) of their id,
+// never the id itself. The master's (users.Access) is the state's
+// web_sessions table: sessions outlive a restart, and a logout too. Put
+// and Delete return once the change is durable; Get reads what is open
+// now, expired or not.
+type SessionStore interface {
+	Put(ctx context.Context, sum string, s Session) error
+	Get(sum string) (Session, bool)
+	Delete(ctx context.Context, sum string) error
+}
+
+// Sessions are the web logins of one master. A session's cookie holds a
+// random id of 256 bits, so it cannot be guessed, and the session itself
+// (who, until when) is in the store under the id's SHA-256: what the store
+// holds cannot be presented as a cookie, and a logout ends the session
+// for good, the same cookie replayed afterwards proving nothing, across
+// restarts too.
 type Sessions struct {
-	key []byte
-	now func() time.Time
-
-	mu   sync.Mutex
-	byID map[string]*session
+	store SessionStore
+	now   func() time.Time
 }
 
-type session struct {
-	id      string
-	who     Identity
-	expires time.Time
-}
-
-// NewSessions returns an empty session store signing with a random key;
-// now is the clock (nil: time.Now).
-func NewSessions(now func() time.Time) *Sessions {
+// NewSessions returns the sessions kept in store; now is the clock (nil:
+// time.Now).
+func NewSessions(store SessionStore, now func() time.Time) *Sessions {
 	if now == nil {
 		now = time.Now
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key) // never fails (crypto/rand)
-	return &Sessions{key: key, now: now, byID: map[string]*session{}}
+	return &Sessions{store: store, now: now}
 }
 
-// Start opens a session for who lasting ttl and sets its cookie on w:
-// HttpOnly, SameSite=Lax, Path=/, and Secure when the request came over
-// TLS.
-func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, who Identity, ttl time.Duration) {
-	raw := make([]byte, 24)
-	_, _ = rand.Read(raw)
+// Start opens a session for who lasting ttl and, once the store has it,
+// sets its cookie on w: HttpOnly, SameSite=Lax, Path=/, and Secure when
+// the request came over TLS. When the store fails, w is left alone.
+func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, who Identity, ttl time.Duration) error {
+	raw := make([]byte, sessionIDBytes)
+	_, _ = rand.Read(raw) // never fails (crypto/rand)
 	id := base64.RawURLEncoding.EncodeToString(raw)
-	exp := s.now().Add(ttl)
-	s.mu.Lock()
-	if len(s.byID) >= MaxSessions {
-		s.dropOldestLocked()
-	}
+	now := s.now()
 	who.Via = "session"
-	s.byID[id] = &session{id: id, who: who, expires: exp}
-	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id + "." + s.sign(id), Path: "/", Expires: exp,
+	if err := s.store.Put(r.Context(), sum(id), Session{Who: who, Started: now, Expires: now.Add(ttl)}); err != nil {
+		return fmt.Errorf("recording the session: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", Expires: now.Add(ttl),
 		MaxAge: int(ttl / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	return nil
 }
 
 // Lookup returns the identity of the request's session cookie, if it holds
-// a valid, unexpired session.
+// an open, unexpired session.
 func (s *Sessions) Lookup(r *http.Request) (Identity, bool) {
-	id, ok := s.cookieID(r)
+	id, ok := cookieID(r)
 	if !ok {
 		return Identity{}, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.byID[id]
-	if sess == nil {
+	sess, ok := s.store.Get(sum(id))
+	if !ok || !s.now().Before(sess.Expires) {
 		return Identity{}, false
 	}
-	if !s.now().Before(sess.expires) {
-		delete(s.byID, id)
-		return Identity{}, false
-	}
-	return sess.who, true
+	sess.Who.Via = "session"
+	return sess.Who, true
 }
 
 // End ends the request's session, if any, and clears its cookie on w.
-func (s *Sessions) End(w http.ResponseWriter, r *http.Request) {
-	if id, ok := s.cookieID(r); ok {
-		s.mu.Lock()
-		delete(s.byID, id)
-		s.mu.Unlock()
+// When the store cannot end it, End leaves w alone and says why: the
+// browser keeps its cookie, to log out again.
+func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
+	// Only a session the store has is ended: a cookie made up costs no
+	// durable write.
+	if id, ok := cookieID(r); ok {
+		if _, open := s.store.Get(sum(id)); open {
+			if err := s.store.Delete(r.Context(), sum(id)); err != nil {
+				return fmt.Errorf("ending the session: %w", err)
+			}
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	return nil
 }
 
-// Len returns how many sessions are open.
-func (s *Sessions) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.byID)
-}
-
-func (s *Sessions) cookieID(r *http.Request) (string, bool) {
+// cookieID returns the session id of r's cookie, when it has the form of
+// one.
+func cookieID(r *http.Request) (string, bool) {
 	c, err := r.Cookie(SessionCookie)
-	if err != nil {
+	if err != nil || len(c.Value) != base64.RawURLEncoding.EncodedLen(sessionIDBytes) {
 		return "", false
 	}
-	id, mac, ok := strings.Cut(c.Value, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(s.sign(id))) {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(c.Value)
+	if err != nil || len(raw) != sessionIDBytes {
 		return "", false
 	}
-	return id, true
+	return c.Value, true
 }
 
-func (s *Sessions) sign(id string) string {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func (s *Sessions) dropOldestLocked() {
-	var oldest *session
-	for _, sess := range s.byID {
-		if oldest == nil || sess.expires.Before(oldest.expires) {
-			oldest = sess
-		}
-	}
-	if oldest != nil {
-		delete(s.byID, oldest.id)
-	}
+// sum is the key of the session whose id is id.
+func sum(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
@@ -46,7 +47,8 @@ type WebOptions struct {
 	AdminToken string
 	Hasher     *password.Hasher
 	Limiter    *loginlimit.Limiter
-	Sessions   *Sessions
+	// Sessions keeps the web logins (required).
+	Sessions *Sessions
 	// Client makes the OAuth2 calls (token, user info); nil means a client
 	// with a 10s timeout.
 	Client *http.Client
@@ -69,9 +71,6 @@ func NewWeb(o WebOptions) *Web {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.Sessions == nil {
-		o.Sessions = NewSessions(nil)
 	}
 	if o.Limiter == nil {
 		o.Limiter = loginlimit.New(loginlimit.Options{})
@@ -212,20 +211,22 @@ func trustedPeer(a *messages.WwwAuthConfig, remote string) bool {
 	}
 	addr = addr.Unmap()
 	for _, p := range a.GetTrustedProxies() {
-		if pre, err := parsePrefix(p); err == nil && pre.Contains(addr) {
+		if pre, err := ParseProxy(p); err == nil && pre.Contains(addr) {
 			return true
 		}
 	}
 	return false
 }
 
-func parsePrefix(s string) (netip.Prefix, error) {
+// ParseProxy parses a trusted proxy (www.auth.trusted_proxies): an
+// address, or a CIDR network (masked).
+func ParseProxy(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Prefix{}, err
+		return netip.Prefix{}, fmt.Errorf("trusted proxy %q: want an address or a network (10.0.0.0/8)", s)
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
@@ -295,13 +296,26 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.o.Limiter.Succeeded(user, r.RemoteAddr)
-	w.o.Sessions.Start(rw, r, who, sessionTTL(a))
+	if !w.startSession(rw, r, who, a) {
+		return
+	}
 	w.o.Log.Info("web login", slog.String("user", user), slog.String("from", r.RemoteAddr))
 	if r.Method == http.MethodPost || redirect != "" {
 		http.Redirect(rw, r, orRoot(redirect), http.StatusSeeOther)
 		return
 	}
 	httpserve.WriteJSON(rw, http.StatusOK, map[string]any{"user": UserJSON(Caller{Name: who.Username, Email: who.Email, Groups: who.Groups})})
+}
+
+// startSession opens who's session; when it cannot, it answers 503 and
+// reports false.
+func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, who Identity, a *messages.WwwAuthConfig) bool {
+	if err := w.o.Sessions.Start(rw, r, who, sessionTTL(a)); err != nil {
+		w.o.Log.Error("web login: cannot open the session", slog.String("user", who.Username), slog.Any("error", err))
+		httpserve.WriteJSON(rw, http.StatusServiceUnavailable, map[string]string{"error": "cannot open a session now; try again later"})
+		return false
+	}
+	return true
 }
 
 func (w *Web) refuse(rw http.ResponseWriter, r *http.Request, code int, msg, redirect string) {
@@ -363,7 +377,11 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 		httpserve.WriteJSON(rw, http.StatusForbidden, map[string]string{"error": "cross-origin request refused"})
 		return
 	}
-	w.o.Sessions.End(rw, r)
+	if err := w.o.Sessions.End(rw, r); err != nil {
+		w.o.Log.Error("web logout: cannot end the session", slog.Any("error", err))
+		httpserve.WriteJSON(rw, http.StatusServiceUnavailable, map[string]string{"error": "cannot log out now; try again later"})
+		return
+	}
 	http.Redirect(rw, r, orRoot(localRedirect(r.FormValue("redirect"))), http.StatusSeeOther)
 }
 

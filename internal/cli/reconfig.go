@@ -22,7 +22,9 @@ func newReconfig() *cobra.Command {
 		Short: "Reconfigure a running master (it re-reads its own config file unless --config is given)",
 		Long: "Reconfigure a running master: it validates the whole new config, installs it as a new generation,\n" +
 			"has every service apply it and answers with the changes by tree path. Without --config it re-reads\n" +
-			"its own config file.\n\n" +
+			"its own config file. Either way it reads the config's secrets ({secret: NAME}) again from their\n" +
+			"providers: a secret rotated in its file, Vault or the environment is picked up, the reply naming it\n" +
+			"and the services that use it.\n\n" +
 			"Exit status:\n" +
 			"  0  applied (or unchanged, or a valid --dry-run)\n" +
 			"  1  rejected: the config is invalid (or --config unreadable); the master keeps its old generation\n" +
@@ -94,6 +96,9 @@ func printReconfigure(w io.Writer, r *messages.ReconfigureResponse) {
 			fmt.Fprintf(w, " (%d requests collapsed into this run)", r.GetCollapsed())
 		}
 		fmt.Fprintln(w)
+	}
+	if s := r.GetSecretsChanged(); len(s) > 0 {
+		fmt.Fprintf(w, "  secrets changed in their providers: %s\n", strings.Join(s, ", "))
 	}
 	for _, c := range r.GetChanges() {
 		fmt.Fprintf(w, "  %-8s %s\n", strings.ToLower(strings.TrimPrefix(c.GetKind().String(), "CHANGE_KIND_")), c.GetPath())

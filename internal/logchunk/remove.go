@@ -48,6 +48,7 @@ func (s *Store) remove(logid uint64) error {
 		if os.Remove(d) != nil {
 			break
 		}
+		delete(s.made, d)
 	}
 	return nil
 }

@@ -99,3 +99,31 @@ func TestListAndRemove(t *testing.T) {
 		t.Errorf("remove with a cancelled context: %d, %v", n, err)
 	}
 }
+
+// TestCreateAfterItsDirectoryWent: the store remembers the directories it
+// made, and still creates a log whose directory went since, removed by
+// the store (its last log removed) or behind its back.
+func TestCreateAfterItsDirectoryWent(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		remove func(st *Store) error
+	}{
+		{"by the store", func(st *Store) error { _, err := st.Remove(context.Background(), 1); return err }},
+		{"behind its back", func(st *Store) error { return os.RemoveAll(filepath.Join(st.dir, "0")) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := newStore(t, Options{})
+			writeLog(t, st, 1, Text, []string{"one\n"})
+			if err := c.remove(st); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Dir(st.Path(1))); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the log's directory is still there (%v)", err)
+			}
+			writeLog(t, st, 2, Text, []string{"two\n"})
+			if lines, _, res := readLines(t, st, 2, 0, -1); !slices.Equal(lines, []string{"two\n"}) || len(res.Lost) > 0 {
+				t.Errorf("log 2 reads %q (lost %v), want its line", lines, res.Lost)
+			}
+		})
+	}
+}

@@ -50,9 +50,13 @@ type Store struct {
 	codec        *codec
 	bufs         sync.Pool // *[]byte: chunks being encoded and written
 
-	mu      sync.Mutex         // guards writers, indexes, and directories being created or removed
+	mu      sync.Mutex         // guards writers, indexes, made, and directories being created or removed
 	writers map[uint64]*Writer // open Writers, for readers to see their committed size
 	indexes map[uint64]*index  // sparse indexes of the logs read or written lately
+	// made holds the directories of log files this Store created or found
+	// (a file's directory holds 4096 logs): a new file in one of them
+	// needs no stat or mkdir. Remove forgets those it removes.
+	made map[string]bool
 
 	stats struct{ raw, stored, chunks, lost atomic.Int64 }
 }
@@ -79,7 +83,7 @@ func Open(dir string, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dir: dir, chunkSize: o.ChunkSize, indexSpacing: indexSpacing, fs: o.FS, codec: c,
-		writers: map[uint64]*Writer{}, indexes: map[uint64]*index{}}
+		writers: map[uint64]*Writer{}, indexes: map[uint64]*index{}, made: map[string]bool{}}
 	s.bufs.New = func() any { return new([]byte) }
 	return s, nil
 }
@@ -159,9 +163,13 @@ func (s *Store) Create(logid uint64, typ Type) (*Writer, error) {
 	s.writers[logid] = w
 	s.mu.Unlock()
 	w.idx = s.index(logid, true)
-	// Open now: a file that exists is an error; any other failure is
+	// Create the file now (its header goes with the first chunk, in one
+	// write): a file that exists is an error; any other failure is
 	// retried at the next flush, as a failed write is.
-	if err := w.Flush(); errors.Is(err, fs.ErrExist) {
+	w.mu.Lock()
+	err := w.create()
+	w.mu.Unlock()
+	if errors.Is(err, fs.ErrExist) {
 		s.closed(w)
 		return nil, fmt.Errorf("logchunk: create log %d: %w", logid, fs.ErrExist)
 	}
@@ -185,15 +193,23 @@ func (s *Store) createFile(path string) (File, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dirs := []string{filepath.Dir(path)}
-	for d := dirs[0]; d != s.dir; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
+	if !s.made[dirs[0]] {
+		for d := dirs[0]; d != s.dir; d = filepath.Dir(d) {
+			if _, err := os.Stat(d); err == nil {
+				break
+			}
+			dirs = append(dirs, filepath.Dir(d))
 		}
-		dirs = append(dirs, filepath.Dir(d))
-	}
-	if err := s.fs.MkdirAll(dirs[0]); err != nil {
-		return nil, dirs, err
+		if err := s.fs.MkdirAll(dirs[0]); err != nil {
+			return nil, dirs, err
+		}
 	}
 	f, err := s.fs.Create(path)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		s.made[dirs[0]] = true
+	default: // perhaps removed behind the Store's back: look again next time
+		delete(s.made, dirs[0])
+	}
 	return f, dirs, err
 }

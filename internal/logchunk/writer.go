@@ -217,14 +217,9 @@ func (w *Writer) flushLocked(keep bool) error {
 // cuts the file back to at (or tries again before the next write).
 func (w *Writer) write(b []byte, at int64) error {
 	if w.f == nil {
-		f, dirs, err := w.s.createFile(w.path)
-		if len(dirs) > len(w.syncDirs) { // an earlier try may have made some
-			w.syncDirs = dirs
+		if err := w.create(); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("create: %w", err)
-		}
-		w.f = f
 	}
 	if w.dirty {
 		if err := w.f.Truncate(at); err != nil {
@@ -238,6 +233,19 @@ func (w *Writer) write(b []byte, at int64) error {
 		return fmt.Errorf("write %d bytes at %d: %w", len(b), at, err)
 	}
 	w.committed.Store(at + int64(len(b)))
+	return nil
+}
+
+// create creates the log's file (and its directories).
+func (w *Writer) create() error {
+	f, dirs, err := w.s.createFile(w.path)
+	if len(dirs) > len(w.syncDirs) { // an earlier try may have made some
+		w.syncDirs = dirs
+	}
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	w.f = f
 	return nil
 }
 

@@ -32,7 +32,9 @@ type ChainOptions struct {
 }
 
 // Chain asks its providers in order and returns the first value found, as
-// Buildbot's SecretManager does. A provider that has no such secret
+// Buildbot's SecretManager does, unless it is too short to redact
+// (MinSecretLen): then the error is a *TooShortError, and the Chain does
+// not look further. A provider that has no such secret
 // (ErrNotFound) passes to the next; any other error stops the Chain, so that
 // an unreachable Vault never lets a later provider answer with another value
 // for the same name. Concurrent Gets of one name make one lookup.
@@ -112,7 +114,7 @@ func (c *Chain) lookup(ctx context.Context, name string) (string, error) {
 	for _, p := range c.providers {
 		v, err := p.Get(ctx, name)
 		if err == nil {
-			return v, nil
+			return v, checkLen(name, v, describe(p))
 		}
 		if !errors.Is(err, ErrNotFound) {
 			return "", err

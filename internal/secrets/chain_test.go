@@ -188,3 +188,36 @@ func TestNoValueWhenPrinted(t *testing.T) {
 		t.Errorf("printed %s: names or providers missing", printed)
 	}
 }
+
+// TestChainRefusesShortValues: a value shorter than MinSecretLen (white
+// space around it not counted; an empty one too) is refused with an error
+// naming the secret and its provider, never the value, and a later
+// provider does not answer for it; a value of MinSecretLen bytes is given.
+// Rendered into a step, the refusal says which step.
+func TestChainRefusesShortValues(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	writeSecret(t, first, "pin", "4711\n", 0o600)
+	writeSecret(t, first, "blank", "  \n", 0o600)
+	writeSecret(t, first, "six", "123456", 0o600)
+	writeSecret(t, second, "pin", "a-long-enough-pin", 0o600)
+	d1, _ := NewDir(DirOptions{Path: first})
+	d2, _ := NewDir(DirOptions{Path: second})
+	c := NewChain([]Provider{d1, d2}, ChainOptions{})
+	for name, n := range map[string]int{"pin": 4, "blank": 0} {
+		v, err := c.Get(context.Background(), name)
+		want := fmt.Sprintf(`secret %q in dir %s holds %d bytes: too short to be kept out of logs and output; a secret needs at least 6`, name, first, n)
+		if _, ok := errors.AsType[*TooShortError](err); !ok || v != "" || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Get(%s) = %q, %v; want %q", name, v, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "4711") {
+			t.Errorf("the error shows the value: %v", err)
+		}
+	}
+	if v, err := c.Get(context.Background(), "six"); v != "123456" || err != nil {
+		t.Errorf("Get(six) = %q, %v", v, err)
+	}
+	_, _, err := Render(context.Background(), c, "login %(secret:pin)s", RenderOptions{Where: `step "s" of builder "b"`})
+	if want := `secret "pin" (step "s" of builder "b") in dir ` + first + ` holds 4 bytes`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Render = %v, want %q", err, want)
+	}
+}

@@ -15,8 +15,8 @@
 //   - Vault: HashiCorp Vault's KV v2 engine over HTTP ("path|key" names).
 //
 // A Chain asks its providers in order (the first that has the name
-// answers; one that fails stops the search) and caches values for a short
-// TTL.
+// answers; one that fails stops the search), refuses a value shorter than
+// MinSecretLen (TooShortError), and caches values for a short TTL.
 //
 // # Use
 //
@@ -30,8 +30,7 @@
 //
 // # Redaction
 //
-// A Redactor replaces each value with "<NAME>", as Buildbot does; values
-// shorter than MinSecretLen are left alone and listed by Skipped. Its
+// A Redactor replaces each value with "<NAME>", as Buildbot does. Its
 // Writer finds values split across writes while holding back no more than
 // the longest value's length minus one byte, and none of a line's bytes
 // after its newline when no value holds a newline. The search is one pass

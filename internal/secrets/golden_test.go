@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -22,7 +21,7 @@ func TestRedactBuildLog(t *testing.T) {
 			"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n" +
 			"QyNTUxOQAAACDx9Yq3fakefakefakefakefakefakefakefakefakeAAAAJgAAAAA==\n" +
 			"-----END OPENSSH PRIVATE KEY-----",
-		"pin": "12345", // too short: left alone
+		"pin": "12345", // too short (a Chain refuses it): left alone
 	})
 	want := r.Redact(string(in))
 	golden(t, "testdata/build.redacted", want)
@@ -34,9 +33,6 @@ func TestRedactBuildLog(t *testing.T) {
 		if got := streamed(t, r, chunks...); got != want {
 			t.Fatalf("written %d bytes at a time:\n%s", size, got)
 		}
-	}
-	if strings.Join(r.Skipped(), ",") != "pin" {
-		t.Errorf("Skipped = %q", r.Skipped())
 	}
 }
 

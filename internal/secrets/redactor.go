@@ -9,15 +9,6 @@ import (
 	"unsafe"
 )
 
-// MinSecretLen is the shortest value (white space around it not counted) a
-// Redactor hides. A shorter value turns up by chance in ordinary output so
-// often ("pass" in "passed", "1234" in build 12345) that hiding it would
-// mangle logs, and the markers left where it stood would tell the value
-// anyway: redaction cannot protect it, so NewRedactor lists it in Skipped
-// for the caller to warn about. Buildbot skips only empty and white-space
-// values; GitLab refuses to mask variables shorter than 8.
-const MinSecretLen = 6
-
 // Redactor replaces secret values in text with "<NAME>", the form Buildbot
 // writes (Properties.cleanupTextFromSecrets). It is immutable and safe for
 // concurrent use; Redact works on strings, NewWriter on a stream.
@@ -37,7 +28,6 @@ type Redactor struct {
 	minLen      int                    // shortest value (at least MinSecretLen)
 	maxLen      int
 	newlineFree bool // no value contains '\n': text up to a newline can be decided at once
-	skipped     []string
 }
 
 type pattern struct {
@@ -45,9 +35,11 @@ type pattern struct {
 	marker []byte // "<NAME>"
 }
 
-// NewRedactor returns a Redactor for secrets (name → value). Values
-// shorter than MinSecretLen are skipped (see Skipped). When two names have
-// the same value, the marker names the first in sorted order.
+// NewRedactor returns a Redactor for secrets (name → value). When two
+// names have the same value, the marker names the first in sorted order.
+// Values shorter than MinSecretLen, which a Chain never gives, are left
+// out (the search reads 4-byte blocks of every value); so are lines of a
+// value that are that short.
 func NewRedactor(secrets map[string]string) *Redactor {
 	r := &Redactor{newlineFree: true}
 	names := make([]string, 0, len(secrets))
@@ -68,12 +60,7 @@ func NewRedactor(secrets map[string]string) *Redactor {
 		}
 	}
 	for _, n := range names {
-		v := secrets[n]
-		if len(strings.TrimSpace(v)) < MinSecretLen {
-			r.skipped = append(r.skipped, n)
-			continue
-		}
-		add(n, v)
+		add(n, secrets[n])
 	}
 	for _, n := range names { // lines after whole values: a whole value wins
 		if v := secrets[n]; strings.ContainsAny(v, "\r\n") {
@@ -86,9 +73,6 @@ func NewRedactor(secrets map[string]string) *Redactor {
 	r.index()
 	return r
 }
-
-// Skipped names the secrets whose values are too short to redact.
-func (r *Redactor) Skipped() []string { return slices.Clone(r.skipped) }
 
 // Empty is true when there is nothing to redact.
 func (r *Redactor) Empty() bool { return len(r.pats) == 0 }

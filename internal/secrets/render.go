@@ -43,6 +43,11 @@ func Render(ctx context.Context, p Provider, tmpl string, o RenderOptions) (stri
 			withContext.Context = o.Where
 			return &withContext
 		}
+		if ts, ok := errors.AsType[*TooShortError](err); ok {
+			withContext := *ts
+			withContext.Context = o.Where
+			return &withContext
+		}
 		if err != nil {
 			return fmt.Errorf("secret %q%s: %w", name, where(o.Where), err)
 		}

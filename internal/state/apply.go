@@ -102,6 +102,10 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyReportsDone(txn, seq, k.ReportsDone)
 	case *messages.Command_WorkerMissing:
 		return applyWorkerMissing(txn, seq, k.WorkerMissing)
+	case *messages.Command_StartSession:
+		return applyStartSession(txn, seq, k.StartSession)
+	case *messages.Command_EndSession:
+		return applyEndSession(txn, seq, k.EndSession)
 	case *messages.Command_AddUser:
 		return applyAddUser(txn, seq, k.AddUser)
 	case *messages.Command_UpdateUser:

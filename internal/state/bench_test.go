@@ -30,6 +30,7 @@ func BenchmarkSubmit(b *testing.B) {
 			defer s.Close()
 			var next atomic.Int64
 			n := int64(b.N)
+			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
 			var wg sync.WaitGroup

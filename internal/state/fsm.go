@@ -50,17 +50,17 @@ func (f *fsm) apply(cmd *messages.Command) (res *messages.CommandResult, err err
 		txn.Abort()
 		return nil, err
 	}
-	Recount(txn)
+	changes := recount(txn)
 	txn.Commit()
-	f.committed(txn)
+	f.committed(changes)
 	return res, nil
 }
 
-// committed hands txn's changes to the watcher, if any, once txn is
-// committed: readers already see them.
-func (f *fsm) committed(txn *memdb.Txn) {
+// committed hands a committed transaction's changes to the watcher, if
+// any: readers already see them.
+func (f *fsm) committed(changes memdb.Changes) {
 	if w := f.watch.Load(); w != nil {
-		(*w)(txn.Changes())
+		(*w)(changes)
 	}
 }
 
@@ -132,9 +132,9 @@ func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
 		}
 		out[i] = applied{res: res}
 	}
-	Recount(txn)
+	changes := recount(txn)
 	txn.Commit()
-	f.committed(txn)
+	f.committed(changes)
 	return true
 }
 

@@ -42,18 +42,32 @@ func Count(txn *memdb.Txn, table string) int {
 
 // Recount adds the rows txn inserted and deleted to the row counts. txn must
 // have been opened with TrackChanges; call it just before Commit.
-func Recount(txn *memdb.Txn) {
-	delta := map[string]int{}
-	for _, c := range txn.Changes() {
+func Recount(txn *memdb.Txn) { recount(txn) }
+
+// recount is Recount; it returns txn's changes without the row counts'
+// own (memdb's Changes is worth computing once: it de-duplicates them
+// through a map), for the commit hook.
+func recount(txn *memdb.Txn) memdb.Changes {
+	changes := txn.Changes()
+	var delta map[string]int
+	for _, c := range changes {
+		d := 0
 		switch {
 		case c.Table == tableRowCounts:
 		case c.Before == nil && c.After != nil:
-			delta[c.Table]++
+			d = 1
 		case c.Before != nil && c.After == nil:
-			delta[c.Table]--
+			d = -1
+		}
+		if d != 0 {
+			if delta == nil {
+				delta = map[string]int{}
+			}
+			delta[c.Table] += d
 		}
 	}
 	addCounts(txn, delta)
+	return changes
 }
 
 // addCounts adds delta (rows by table) to the row counts.

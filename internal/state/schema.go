@@ -30,6 +30,7 @@ const (
 	TableChangeUsers   = "change_users"
 	TableApiTokens     = "api_tokens"
 	TableIDFloors      = "id_floors"
+	TableWebSessions   = "web_sessions"
 )
 
 // Index names besides "id".
@@ -80,6 +81,9 @@ const (
 	IndexUID = "uid"
 	// IndexSHA256 is the unique hash index of api_tokens.
 	IndexSHA256 = "sha256"
+	// IndexExpires lists web_sessions by (expires_at, sha256), those that
+	// expire soonest first.
+	IndexExpires = "expires"
 )
 
 // Tables is every table, in snapshot order. A new table goes at the end: a
@@ -89,6 +93,7 @@ var Tables = []string{
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
 	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens, TableIDFloors,
+	TableWebSessions,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -215,6 +220,11 @@ func Schema() *memdb.DBSchema {
 				return always(e.Reporter, e.Buildid, e.GetWorker().GetWorkerid(), e.Event)
 			})),
 		table(TableIDFloors, func(o any) ([]any, bool) { return always(o.(*messages.IdFloor).Table) }),
+		table(TableWebSessions, func(o any) ([]any, bool) { return always(o.(*messages.WebSession).Sha256) },
+			idx(IndexExpires, true, func(o any) ([]any, bool) {
+				s := o.(*messages.WebSession)
+				return always(s.ExpiresAt, s.Sha256)
+			})),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

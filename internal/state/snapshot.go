@@ -65,6 +65,8 @@ func newRecord(table int) proto.Message {
 		return &messages.ApiToken{}
 	case TableIDFloors:
 		return &messages.IdFloor{}
+	case TableWebSessions:
+		return &messages.WebSession{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }

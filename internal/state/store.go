@@ -45,9 +45,10 @@ func OpenEphemeral() *Store {
 }
 
 // OnCommit sets fn to be called after every committed write transaction
-// (one command, or a batch of them) with its changes, in commit order, on
-// the goroutine that applies commands: fn must not block and must not
-// modify the records (the event bus publishes them; see actors/status).
+// (one command, or a batch of them) with its changes (not those of the row
+// counts), in commit order, on the goroutine that applies commands: fn must
+// not block and must not modify the records (the event bus publishes them;
+// see actors/status).
 // Commands replayed by Open are applied before any fn is set. nil stops
 // the calls.
 func (s *Store) OnCommit(fn func(memdb.Changes)) {

@@ -47,13 +47,14 @@ func (r *reporter) send(us ...wire.Update) {
 	}
 }
 
-// complete sends what was added, elapsed, then the complete.
+// complete sends what was added, elapsed, then the complete, in one round
+// trip (msgpack.Command.Finish).
 func (r *reporter) complete(failure error, elapsed time.Duration) {
-	r.send(append(r.pending, wire.Update{Key: "elapsed", Float: max(elapsed.Seconds(), 1e-9)})...)
 	if r.err != nil {
 		return
 	}
-	if err := r.cmd.Complete(context.Background(), failure); err != nil {
+	us := append(r.pending, wire.Update{Key: "elapsed", Float: max(elapsed.Seconds(), 1e-9)})
+	if err := r.cmd.Finish(context.Background(), us, failure); err != nil {
 		r.log.Info("cannot complete the command", "err", err)
 	}
 }

@@ -174,3 +174,53 @@ func TestStartChecks(t *testing.T) {
 		t.Error("a non-integer blocksize was sent")
 	}
 }
+
+// TestFinish: Finish sends the last updates and the complete without
+// waiting in between; the master still takes the updates first, and the
+// worker gets the master's answers: nil, a failure it completed with, or
+// the master's refusal of a command it does not know.
+func TestFinish(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		failure error
+		known   bool // the master has the command open
+	}{{"success", nil, true}, {"failure", errors.New("disk full"), true}, {"unknown command", nil, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			m := startMaster(t, ServerOptions{})
+			w := newGoWorker()
+			finished := make(chan error, 1)
+			w.run = func(cmd *Command) {
+				if !c.known {
+					cmd.ID = "not-open"
+				}
+				finished <- cmd.Finish(context.Background(),
+					[]wire.Update{{Key: "stdout", Text: "a\n"}, {Key: "rc", Int: 0}, {Key: "elapsed", Float: 0.5}}, c.failure)
+			}
+			_, conn := connect(t, m, w)
+			s := newSink()
+			if err := conn.StartCommand(testCtx(t), wire.Command{ID: "1", Name: "shell",
+				Args: map[string]any{"command": []any{"true"}, "workdir": "/w/b"}, Sink: s}); err != nil {
+				t.Fatal(err)
+			}
+			err := recv(t, finished, "Finish")
+			if !c.known {
+				var re *RemoteError
+				if !errors.As(err, &re) || re.Op != "update" || re.Message != `unknown "command_id"` {
+					t.Fatalf("Finish = %v, want the master's refusal of the update", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Finish = %v", err)
+			}
+			var re *RemoteError
+			if got := s.ended(t); (c.failure == nil) != (got == nil) || c.failure != nil && (!errors.As(got, &re) || re.Message != c.failure.Error()) {
+				t.Errorf("Complete(%v), want %v", got, c.failure)
+			}
+			want := []wire.Update{{Key: "stdout", Text: "a\n"}, {Key: "rc", Int: 0}, {Key: "elapsed", Float: 0.5}}
+			if got := s.Updates(); !reflect.DeepEqual(got, want) {
+				t.Errorf("updates before the complete\n got %#v\nwant %#v", got, want)
+			}
+		})
+	}
+}

@@ -297,6 +297,54 @@ func (p *peer) call(ctx context.Context, op string, f frame) (any, error) {
 	}
 }
 
+// callAll sends the requests fs (each with its op set) one after the
+// other without waiting for an answer in between, then waits for every
+// answer or ctx: one round trip for all of them. The other side answers
+// requests in the order they come (dispatcher), so each is handled after
+// the ones before it. It returns the first failure, in the order sent, as
+// call does.
+func (p *peer) callAll(ctx context.Context, fs ...frame) error {
+	errs := make([]error, len(fs))
+	answered := make(chan struct{}, len(fs))
+	seqs := make([]int64, 0, len(fs))
+	forget := func() {
+		for _, seq := range seqs {
+			p.forget(seq)
+		}
+	}
+	for i, f := range fs {
+		seq, err := p.request(f, func(_ any, err error) {
+			errs[i] = err
+			answered <- struct{}{}
+		})
+		if err != nil {
+			forget()
+			return fmt.Errorf("%v: %w", f["op"], err)
+		}
+		seqs = append(seqs, seq)
+	}
+	for range seqs {
+		select {
+		case <-answered:
+		case <-ctx.Done():
+			forget()
+			return fmt.Errorf("%v: %w", fs[0]["op"], ctx.Err())
+		}
+	}
+	for i, err := range errs {
+		op, _ := fs[i]["op"].(string)
+		var re *RemoteError
+		switch {
+		case errors.As(err, &re):
+			re.Op = op
+			return re
+		case err != nil:
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	return nil
+}
+
 // close starts the close handshake with reason; the read loop then ends.
 // The handshake waits for the peer (the library bounds it), so it runs
 // on its own goroutine, once.

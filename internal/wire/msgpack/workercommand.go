@@ -44,6 +44,22 @@ func (cmd *Command) Complete(ctx context.Context, failure error) error {
 	return err
 }
 
+// Finish sends the last updates us and then the complete (failure nil for
+// success) without waiting for the updates' answer in between: the master
+// takes a worker's requests in the order they come, so the complete still
+// follows the updates, and the end of a command costs one round trip
+// instead of two. It returns the first failure.
+func (cmd *Command) Finish(ctx context.Context, us []wire.Update, failure error) error {
+	var args any
+	if failure != nil {
+		args = failure.Error()
+	}
+	defer cmd.c.forget(cmd.ID)
+	return cmd.c.p.callAll(ctx,
+		frame{"op": "update", "command_id": cmd.ID, "args": encodeUpdates(us, time.Now())},
+		frame{"op": "complete", "command_id": cmd.ID, "args": args})
+}
+
 func (cmd *Command) uploadOp(kind string) string {
 	if cmd.Name == "upload_directory" {
 		return "update_upload_directory_" + kind
