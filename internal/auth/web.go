@@ -404,7 +404,10 @@ func orRoot(s string) string {
 	return s
 }
 
-var formTmpl = template.Must(template.New("login").Parse(`<!doctype html>
+// formTmpl is parsed on first use: every process that links this package,
+// a one-second CLI call too, would parse it at start otherwise.
+var formTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Log in – buildmaster</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><main><h1>Log in</h1>
@@ -416,12 +419,13 @@ var formTmpl = template.Must(template.New("login").Parse(`<!doctype html>
 <p><button id="login" type="submit">Log in</button></p>
 </form></main></body></html>
 `))
+})
 
 func loginForm(rw http.ResponseWriter, code int, redirect, msg string) {
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.Header().Set("Cache-Control", "no-store")
 	rw.WriteHeader(code)
-	_ = formTmpl.Execute(rw, struct{ Redirect, Error string }{redirect, msg})
+	_ = formTmpl().Execute(rw, struct{ Redirect, Error string }{redirect, msg})
 }
 
 // htpasswdCache keeps the htpasswd file loaded, reloading it when it

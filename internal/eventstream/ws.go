@@ -33,20 +33,21 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Accept checks the Origin itself (same host) unless CheckOrigin did.
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: s.origin != nil})
+	cw := &corkWriter{ResponseWriter: w}
+	c, err := websocket.Accept(cw, r, &websocket.AcceptOptions{InsecureSkipVerify: s.origin != nil})
 	if err != nil {
 		s.release(st, r, fmt.Errorf("websocket upgrade: %w", err))
 		return
 	}
 	c.SetReadLimit(s.limits.MaxFrameBytes)
-	s.release(st, r, s.serveWS(st, c, v))
+	s.release(st, r, s.serveWS(st, c, cw.conn, v))
 }
 
 // serveWS runs one connection: a reader goroutine hands client frames to
 // the writer (this goroutine), which alone writes to the client and
 // reads the subscription, so that answers and events keep their order; a
 // pinger checks the client answers. It returns why the connection ended.
-func (s *Server) serveWS(st *stream, c *websocket.Conn, v Viewer) error {
+func (s *Server) serveWS(st *stream, c *websocket.Conn, cork *corkConn, v Viewer) error {
 	sub := s.bus.Subscribe(st.ctx, s.limits.Buffer)
 	defer sub.Close()
 	sess := newSession(sub, v, s.limits.MaxSubscriptions)
@@ -55,7 +56,7 @@ func (s *Server) serveWS(st *stream, c *websocket.Conn, v Viewer) error {
 	wg.Go(func() { readWS(st, c, frames) })
 	wg.Go(func() { s.pingWS(st, c) })
 
-	cause := writeWS(st, c, sess, frames)
+	cause := writeWS(st, c, cork, sess, frames)
 	switch {
 	case errors.Is(cause, mq.ErrSlow):
 		c.Close(websocket.StatusTryAgainLater, "client fell behind: too many events queued")
@@ -109,11 +110,12 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 }
 
 // writeWS writes events and answers until the stream ends, and returns
-// why. A client dropped by the bus while a write to it is stuck is cut at
-// once: one watcher per connection closes it if a write is in flight when
-// the subscription ends (writes themselves take no context, which would
-// cost a registration per write).
-func writeWS(st *stream, c *websocket.Conn, sess *session, frames <-chan []byte) error {
+// why. Events found queued together go out in one write (cork). A client
+// dropped by the bus while a write to it is stuck is cut at once: one
+// watcher per connection closes it if a write is in flight when the
+// subscription ends (writes themselves take no context, which would cost a
+// registration per write).
+func writeWS(st *stream, c *websocket.Conn, cork *corkConn, sess *session, frames <-chan []byte) error {
 	sub := sess.sub
 	var writing atomic.Bool
 	stop := context.AfterFunc(sub.Context(), func() {
@@ -145,13 +147,39 @@ func writeWS(st *stream, c *websocket.Conn, sess *session, frames <-chan []byte)
 		return write(buf)
 	}
 	events := sub.Events()
+	// deliverAll delivers ev and the events queued behind it, their frames
+	// held and written at once.
+	deliverAll := func(ev *mq.Event) error {
+		n := len(events)
+		if n == 0 || cork == nil {
+			return deliver(ev)
+		}
+		cork.hold()
+		err := deliver(ev)
+		for ; n > 0 && err == nil; n-- {
+			ev, ok := <-events
+			if !ok {
+				break
+			}
+			err = deliver(ev)
+		}
+		writing.Store(true)
+		defer writing.Store(false)
+		if rerr := cork.release(); err == nil && rerr != nil {
+			if cause := context.Cause(sub.Context()); cause != nil {
+				return cause
+			}
+			return fmt.Errorf("write: %w", rerr)
+		}
+		return err
+	}
 	for {
 		select {
 		case ev, ok := <-events:
 			if !ok {
 				return context.Cause(sub.Context())
 			}
-			if err := deliver(ev); err != nil {
+			if err := deliverAll(ev); err != nil {
 				return err
 			}
 		case frame := <-frames:

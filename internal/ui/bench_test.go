@@ -203,14 +203,27 @@ func benchPage(b *testing.B, path string) {
 	b.ReportMetric(float64(gz.Len())/1024, "KiB-gzip")
 }
 
-func BenchmarkHome(b *testing.B)        { benchPage(b, "/") }
-func BenchmarkHomeTag(b *testing.B)     { benchPage(b, "/?tag=team-3") }
-func BenchmarkConsole(b *testing.B)     { benchPage(b, "/console") }
-func BenchmarkConsole100(b *testing.B)  { benchPage(b, "/console?limit=100") }
-func BenchmarkGrid(b *testing.B)        { benchPage(b, "/grid") }
-func BenchmarkBuilder(b *testing.B)     { benchPage(b, "/builders/builder-0500") }
-func BenchmarkWorkers(b *testing.B)     { benchPage(b, "/workers") }
-func BenchmarkBuildBigLog(b *testing.B) { benchPage(b, "biglog") }
+func BenchmarkHome(b *testing.B)       { benchPage(b, "/") }
+func BenchmarkHomeTag(b *testing.B)    { benchPage(b, "/?tag=team-3") }
+func BenchmarkConsole(b *testing.B)    { benchPage(b, "/console") }
+func BenchmarkConsole100(b *testing.B) { benchPage(b, "/console?limit=100") }
+
+// BenchmarkConsoleBuilt is Console's default page (20 changes) where each
+// change has its builds (10 builders each: 200 columns); the newest 20
+// changes of the fixture are only queued, so /console shows no builder.
+func BenchmarkConsoleBuilt(b *testing.B) {
+	benchPage(b, fmt.Sprintf("/console?before=%d", bigChanges+bigRunning/bigFanout+1))
+}
+
+// The fragments live.js re-fetches on Home when their events come: at most
+// one each a second (running, queue) or five seconds (builders) per browser.
+func BenchmarkHomeRunning(b *testing.B)  { benchPage(b, "/?fragment=running") }
+func BenchmarkHomeQueue(b *testing.B)    { benchPage(b, "/?fragment=queue") }
+func BenchmarkHomeBuilders(b *testing.B) { benchPage(b, "/?fragment=builders") }
+func BenchmarkGrid(b *testing.B)         { benchPage(b, "/grid") }
+func BenchmarkBuilder(b *testing.B)      { benchPage(b, "/builders/builder-0500") }
+func BenchmarkWorkers(b *testing.B)      { benchPage(b, "/workers") }
+func BenchmarkBuildBigLog(b *testing.B)  { benchPage(b, "biglog") }
 func BenchmarkBigLogLines(b *testing.B) {
 	benchPage(b, "biglog?step=0&log=stdio&fragment=lines&from=95000")
 }

@@ -101,37 +101,51 @@ func failingRank(result string) int {
 }
 
 func (u *UI) home(r *http.Request, v *view) (any, error) {
-	p := &homePage{view: v, Filter: r.URL.Query()["tag"]}
+	q := r.URL.Query()
+	p := &homePage{view: v, Filter: q["tag"]}
+	// A live browser re-fetches one fragment at a time (live.js), each
+	// within a second of a build's event: running and queue need neither
+	// the tiles (a thousand builders' last builds) nor each other.
+	frag := q.Get("fragment")
+	tiles, running, queue := frag == "" || frag == "builders", frag != "queue", frag != "running"
 	shown, tags := v.filterBuilders(p.Filter)
 	p.Tags = tags
-	byID := map[uint64]*tile{}
-	tiles := make([]*tile, 0, len(shown))
+	byID := make(map[uint64]*tile, len(shown))
+	all := make([]*tile, 0, len(shown))
 	for _, b := range shown {
 		t := &tile{ID: b.Id, Name: b.Name, Result: "none"}
-		if bd := v.lastFinished(b.Id); bd != nil {
-			t.Result, t.Number, t.Ended = buildResult(bd), bd.Number, bd.CompleteAt
-		}
-		if failingRank(t.Result) == 0 {
-			p.Failing++
+		if tiles {
+			if bd := v.lastFinished(b.Id); bd != nil {
+				t.Result, t.Number, t.Ended = buildResult(bd), bd.Number, bd.CompleteAt
+			}
+			if failingRank(t.Result) == 0 {
+				p.Failing++
+			}
 		}
 		byID[b.Id] = t
-		tiles = append(tiles, t)
+		all = append(all, t)
 	}
-	slices.SortStableFunc(tiles, func(a, b *tile) int { return cmp.Compare(failingRank(a.Result), failingRank(b.Result)) })
-	p.Running = v.runningBuilds(func(b *messages.Build) bool {
-		if t := byID[b.Builderid]; t != nil {
-			t.Running++
-			return true
-		}
-		return false
-	})
-	p.Queue, p.QueueTotal = v.queue(func(r *messages.BuildRequest) bool {
-		if t := byID[r.Builderid]; t != nil {
-			t.Queued++
-			return true
-		}
-		return false
-	}, maxQueue)
-	p.Builders, p.Tiles = len(tiles), v.tilesHTML(tiles)
+	if running {
+		p.Running = v.runningBuilds(func(b *messages.Build) bool {
+			if t := byID[b.Builderid]; t != nil {
+				t.Running++
+				return true
+			}
+			return false
+		})
+	}
+	if queue {
+		p.Queue, p.QueueTotal = v.queue(func(r *messages.BuildRequest) bool {
+			if t := byID[r.Builderid]; t != nil {
+				t.Queued++
+				return true
+			}
+			return false
+		}, maxQueue)
+	}
+	if tiles {
+		slices.SortStableFunc(all, func(a, b *tile) int { return cmp.Compare(failingRank(a.Result), failingRank(b.Result)) })
+		p.Builders, p.Tiles = len(all), v.tilesHTML(all)
+	}
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/buildmaster/buildmaster/internal/interpolate"
 	"github.com/buildmaster/buildmaster/internal/report"
@@ -56,17 +57,17 @@ func NewComment(c CommentConfig) (*Comment, error) {
 
 // pullRef is the branch a pull request build has (Buildbot's
 // GitHubCommentPush reads it from the branch property).
-var pullRef = regexp.MustCompile(`refs/pull/([0-9]+)/(?:head|merge)`)
+var pullRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`refs/pull/([0-9]+)/(?:head|merge)`) })
 
 // pullURL is the pullrequesturl property Buildbot's GitHub hook sets.
-var pullURL = regexp.MustCompile(`/pull/([0-9]+)/?$`)
+var pullURL = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`/pull/([0-9]+)/?$`) })
 
 // PullRequest returns the number of the pull request the build is for,
 // from the branch property (refs/pull/N/merge or /head), else from the
 // pullrequesturl property; 0 when neither says.
 func PullRequest(b *report.Build) int {
-	for _, m := range [][]string{pullRef.FindStringSubmatch(b.PropertyString("branch")),
-		pullURL.FindStringSubmatch(b.PropertyString("pullrequesturl"))} {
+	for _, m := range [][]string{pullRef().FindStringSubmatch(b.PropertyString("branch")),
+		pullURL().FindStringSubmatch(b.PropertyString("pullrequesturl"))} {
 		if m != nil {
 			if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
 				return n
