@@ -57,7 +57,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/control"
 	"github.com/buildmaster/buildmaster/internal/paths"
-	bmworker "github.com/buildmaster/buildmaster/internal/worker"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -100,64 +100,22 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// plainProc is a buildworker process started by a benchmark.
-type plainProc struct {
-	cmd    *exec.Cmd
-	stdout *lines
-	done   chan struct{}
-}
-
-// startPlainWorker runs the non-race buildworker NAME against m (without
-// waiting for it to connect), logging at warn level.
-func startPlainWorker(b *testing.B, bin string, m *master, name, password string) *plainProc {
+// waitConnected waits, up to within, until every worker of ws says it is
+// connected.
+func waitConnected(b *testing.B, ws []*worker, within time.Duration) {
 	b.Helper()
-	w := &plainProc{done: make(chan struct{})}
-	w.cmd = exec.Command(bin, "--master", m.workers, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name),
-		"--log-level", "warn")
-	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
-	out, _ := w.cmd.StdoutPipe()
-	if testing.Verbose() {
-		w.cmd.Stderr = os.Stderr // else discarded: a worker warns when its master stops
-	}
-	w.stdout = newLines(out, nil)
-	if err := w.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { w.cmd.Wait(); close(w.done) }()
-	b.Cleanup(func() {
-		w.cmd.Process.Kill()
-		<-w.done
-	})
-	return w
-}
-
-func (w *plainProc) connected() bool {
-	for _, l := range w.stdout.snapshot() {
-		if strings.Contains(l, " connected to ") {
-			return true
-		}
-	}
-	return false
-}
-
-func waitConnected(b *testing.B, ws []*plainProc, timeout time.Duration) {
-	b.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testkit.Retry(b, func() error {
 		n := 0
 		for _, w := range ws {
 			if w.connected() {
 				n++
 			}
 		}
-		if n == len(ws) {
-			return
+		if n < len(ws) {
+			return fmt.Errorf("%d of %d workers connected", n, len(ws))
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d workers connected within %s", n, len(ws), timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	}, testkit.Within(within))
 }
 
 // procCPU is the utime+stime of process pid.
@@ -184,7 +142,7 @@ func procCPUs(b *testing.B, pid int) (own, children time.Duration) {
 }
 
 // workersCPU sums procCPUs over the buildworker processes ws.
-func workersCPU(b *testing.B, ws []*plainProc) (own, children time.Duration) {
+func workersCPU(b *testing.B, ws []*worker) (own, children time.Duration) {
 	for _, w := range ws {
 		o, c := procCPUs(b, w.cmd.Process.Pid)
 		own, children = own+o, children+c
@@ -305,11 +263,11 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				b.StopTimer()
 				m := newMaster(b, throughputBody(c.nw, c.shared))
 				m.start(masterBin, "--log-format", "json")
-				var ws []*plainProc
+				var ws []*worker
 				for i := range c.nw {
 					name, pw := fmt.Sprintf("w%d", i), fmt.Sprintf("pw%d", i)
 					if c.kind == nil {
-						ws = append(ws, startPlainWorker(b, workerBin, m, name, pw))
+						ws = append(ws, startWorkerProcess(b, workerBin, m, "warn", name, pw))
 					} else {
 						c.kind.start(b, m, name, pw, filepath.Join(m.dir, "worker-"+name))
 					}
@@ -405,7 +363,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 		b.StopTimer()
 		m := newMaster(b, throughputBody(1, true))
 		m.start(masterBin, "--log-format", "json")
-		waitConnected(b, []*plainProc{startPlainWorker(b, workerBin, m, "w0", "pw0")}, 60*time.Second)
+		waitConnected(b, []*worker{startWorkerProcess(b, workerBin, m, "warn", "w0", "pw0")}, 60*time.Second)
 		ctl := control.NewClient(m.remote)
 		defer ctl.Close()
 		stopProfile := profileMaster(b, m, fmt.Sprintf("latency-%d", run), 5)
@@ -516,38 +474,13 @@ func benchIdleWorkers(b *testing.B, builders, k int, inproc bool) {
 		t0 := time.Now()
 		var wsum float64
 		if inproc {
-			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			var connected atomic.Int64
-			for i := range k {
-				name := fmt.Sprintf("w%04d", i)
-				dir := filepath.Join(m.dir, "worker-"+name)
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					b.Fatal(err)
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var once sync.Once
-					err := bmworker.Run(ctx, bmworker.Options{Master: m.workers, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
-						Connected: func() { once.Do(func() { connected.Add(1) }) }})
-					if err != nil {
-						b.Error(err)
-					}
-				}()
-			}
-			b.Cleanup(func() { cancel(); wg.Wait() })
-			for deadline := time.Now().Add(5 * time.Minute); connected.Load() < int64(k); time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					b.Fatalf("%d of %d workers connected", connected.Load(), k)
-				}
-			}
+			defer runInprocWorkers(b, m, k, 5*time.Minute)()
 			connect += time.Since(t0)
 			b.StopTimer()
 		} else {
-			var ws []*plainProc
+			var ws []*worker
 			for i := range k {
-				ws = append(ws, startPlainWorker(b, workerBin, m, fmt.Sprintf("w%04d", i), fmt.Sprintf("pw%04d", i)))
+				ws = append(ws, startWorkerProcess(b, workerBin, m, "warn", fmt.Sprintf("w%04d", i), fmt.Sprintf("pw%04d", i)))
 			}
 			waitConnected(b, ws, 5*time.Minute)
 			connect += time.Since(t0)

@@ -192,6 +192,27 @@ func waitFinished(b *testing.B, m *master, builder string, n int, within time.Du
 	}
 }
 
+// printingMaster starts the plain master with builder "big", whose one
+// step "print" runs script on worker w1, and a force scheduler for it; and
+// the plain worker w1, without waiting for it to log in.
+func printingMaster(b *testing.B, script string) *master {
+	b.Helper()
+	masterBin, workerBin := plainBinaries(b)
+	m := newMaster(b, fmt.Sprintf(`
+workers: [{name: w1, password: pw1}]
+builders:
+  - name: big
+    workers: [w1]
+    steps:
+      - name: print
+        shell: {script: '%s'}
+schedulers: [{name: force, type: force, builders: [big]}]
+`, script))
+	m.start(masterBin)
+	startWorkerProcess(b, workerBin, m, "warn", "w1", "pw1")
+	return m
+}
+
 // BenchmarkBigLog: one step prints BM_BENCH_BIGLOG_MB (default 10240) of
 // output (writeLogBlock's mix, cat again and again) through one master and
 // a real buildworker, while a client GETs other API pages every 100 ms. It
@@ -202,23 +223,11 @@ func waitFinished(b *testing.B, m *master, builder string, n int, within time.Du
 // of the step's first 20 seconds go.
 func BenchmarkBigLog(b *testing.B) {
 	mb := envInt("BM_BENCH_BIGLOG_MB", 10240)
-	masterBin, workerBin := plainBinaries(b)
 	const blockMB = 4
 	block := filepath.Join(b.TempDir(), "block.txt")
 	writeLogBlock(b, block, blockMB<<20)
 	for range b.N {
-		m := newMaster(b, fmt.Sprintf(`
-workers: [{name: w1, password: pw1}]
-builders:
-  - name: big
-    workers: [w1]
-    steps:
-      - name: print
-        shell: {script: 'i=0; while [ $i -lt %d ]; do cat %s; i=$((i+1)); done'}
-schedulers: [{name: force, type: force, builders: [big]}]
-`, max(1, mb/blockMB), block))
-		m.start(masterBin)
-		startPlainWorker(b, workerBin, m, "w1", "pw1")
+		m := printingMaster(b, fmt.Sprintf(`i=0; while [ $i -lt %d ]; do cat %s; i=$((i+1)); done`, max(1, mb/blockMB), block))
 		pid := m.cmd.Process.Pid
 		time.Sleep(time.Second)
 		before, _ := procMemMB(b, pid)
@@ -286,27 +295,7 @@ func seedHistory(b *testing.B, dir string, builds int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := func(m any) *messages.Command {
-		switch k := m.(type) {
-		case *messages.MasterStarted:
-			return &messages.Command{Kind: &messages.Command_MasterStarted{MasterStarted: k}}
-		case *messages.FindOrAddBuilder:
-			return &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: k}}
-		case *messages.AddChange:
-			return &messages.Command{Kind: &messages.Command_AddChange{AddChange: k}}
-		case *messages.AddBuildset:
-			return &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: k}}
-		case *messages.AddBuild:
-			return &messages.Command{Kind: &messages.Command_AddBuild{AddBuild: k}}
-		case *messages.FinishStep:
-			return &messages.Command{Kind: &messages.Command_FinishStep{FinishStep: k}}
-		case *messages.FinishBuild:
-			return &messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: k}}
-		case *messages.SetLogLines:
-			return &messages.Command{Kind: &messages.Command_SetLogLines{SetLogLines: k}}
-		}
-		panic(fmt.Sprintf("seedHistory: %T", m))
-	}
+	cmd := messages.NewCommand
 	const linesPerLog = 40
 	success := int32(state.ResultSuccess)
 	cmds := func(yield func(*messages.Command) bool) {
@@ -561,7 +550,7 @@ func BenchmarkHorizonExpiry(b *testing.B) {
 	for range b.N {
 		m := seededMaster(b, builds, "")
 		m.start(masterBin)
-		startPlainWorker(b, workerBin, m, "w1", "pw1")
+		startWorkerProcess(b, workerBin, m, "warn", "w1", "pw1")
 		baseline := delays(buildStarts(b, m, 20, nil), func(time.Time) bool { return true })
 
 		from := m.stderr.count()

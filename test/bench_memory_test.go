@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	bmworker "github.com/buildmaster/buildmaster/internal/worker"
 )
 
 var heapAllocLine = regexp.MustCompile(`(?m)^go_memstats_heap_alloc_bytes ([0-9.e+]+)$`)
@@ -129,35 +126,7 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 		builders := measure()
 		report("builder", empty, builders)
 
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		var connected atomic.Int64
-		for i := range n {
-			name := fmt.Sprintf("w%04d", i)
-			dir := filepath.Join(m.dir, "worker-"+name)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				b.Fatal(err)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var once sync.Once
-				// Under load a login can time out, and Run then returns:
-				// start it again, as an operator's supervisor would.
-				for ctx.Err() == nil {
-					err := bmworker.Run(ctx, bmworker.Options{Master: m.workers, Name: name, Password: fmt.Sprintf("pw%04d", i), Basedir: dir,
-						Connected: func() { once.Do(func() { connected.Add(1) }) }})
-					if err != nil && ctx.Err() == nil {
-						b.Logf("worker %s (starting it again): %v", name, err)
-					}
-				}
-			}()
-		}
-		for deadline := time.Now().Add(15 * time.Minute); connected.Load() < int64(n); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				b.Fatalf("%d of %d workers connected", connected.Load(), n)
-			}
-		}
+		stopWorkers := runInprocWorkers(b, m, n, 15*time.Minute)
 		workers := measure()
 		report("worker", builders, workers)
 
@@ -182,8 +151,7 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 		os.WriteFile(gate, nil, 0o644)
 		m.signal(syscall.SIGKILL)
 		m.wait()
-		cancel()
-		wg.Wait()
+		stopWorkers()
 	}
 }
 
@@ -194,20 +162,8 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 // 13 point 11: reading a log must not allocate it).
 func BenchmarkLogReadersRSS(b *testing.B) {
 	mb := envInt("BM_BENCH_LOG_MB", 100)
-	masterBin, workerBin := plainBinaries(b)
 	for range b.N {
-		m := newMaster(b, fmt.Sprintf(`
-workers: [{name: w1, password: pw1}]
-builders:
-  - name: big
-    workers: [w1]
-    steps:
-      - name: print
-        shell: {script: 'head -c %d /dev/zero | tr "\\0" x | fold -w 99'}
-schedulers: [{name: force, type: force, builders: [big]}]
-`, mb<<20))
-		m.start(masterBin)
-		startPlainWorker(b, workerBin, m, "w1", "pw1")
+		m := printingMaster(b, fmt.Sprintf(`head -c %d /dev/zero | tr "\\0" x | fold -w 99`, mb<<20))
 		m.forceHTTP(b, "big")
 		build := waitFinished(b, m, "big", 1, time.Hour)
 		var logs struct {
@@ -226,23 +182,7 @@ schedulers: [{name: force, type: force, builders: [big]}]
 		before, _ := procMemMB(b, m.cmd.Process.Pid)
 		b.ReportMetric(before, "rss-before-MB")
 		for _, what := range []string{"raw", "contents"} {
-			var peak atomic.Uint64
-			stop := make(chan struct{})
-			sampled := make(chan struct{})
-			go func() {
-				defer close(sampled)
-				for {
-					r, _ := procMemMB(b, m.cmd.Process.Pid)
-					if u := uint64(r * 1024); u > peak.Load() {
-						peak.Store(u)
-					}
-					select {
-					case <-stop:
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-				}
-			}()
+			rss := sampleRSS(b, m.cmd.Process.Pid, 5*time.Millisecond)
 			var wg sync.WaitGroup
 			var read atomic.Int64
 			start := time.Now()
@@ -266,9 +206,7 @@ schedulers: [{name: force, type: force, builders: [big]}]
 			}
 			wg.Wait()
 			took := time.Since(start)
-			close(stop)
-			<-sampled
-			b.ReportMetric(float64(peak.Load())/1024-before, what+"-rss-growth-MB")
+			b.ReportMetric(rss.Peak()-before, what+"-rss-growth-MB")
 			b.ReportMetric(float64(read.Load())/(1<<20)/took.Seconds(), what+"-MB/s")
 			b.Logf("%s: 8 readers read %d MB in %v", what, read.Load()>>20, took.Round(time.Millisecond))
 		}

@@ -16,7 +16,6 @@ import (
 
 // worker is a running buildworker process.
 type worker struct {
-	t      *testing.T
 	cmd    *exec.Cmd
 	stdout *lines
 	stderr *lines
@@ -26,7 +25,7 @@ type worker struct {
 // startWorker runs buildworker NAME against m and waits until it has logged in.
 func startWorker(t *testing.T, m *master, name, password string) *worker {
 	t.Helper()
-	w := startWorkerProcess(t, m, name, password, filepath.Join(m.dir, "worker-"+name))
+	w := startWorkerProcess(t, workerBinary, m, "debug", name, password)
 	w.stdout.waitFor(t, 0, `connected`)
 	return w
 }
@@ -333,16 +332,33 @@ schedulers:
   - {name: force, type: force, builders: [gated, other]}
 `
 
+// gatedBuild starts a master on gatedConfig and its worker w1, forces
+// builder gated, whose step runs until the file gate exists, and returns
+// once the step has said it waits. With restartable, the master's workers
+// listener is reserved for the test (testkit.ReservedAddr): a restarted
+// master listens on it again, and the worker, which reconnects to the
+// address it was given, finds it there.
+func gatedBuild(t *testing.T, restartable bool) (m *master, w *worker, gate string) {
+	t.Helper()
+	gate = filepath.Join(t.TempDir(), "gate")
+	m = newMaster(t, "")
+	if restartable {
+		m.listen.workers = testkit.ReservedAddr(t)
+	}
+	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
+	m.start(binary)
+	w = startWorker(t, m, "w1", "pw1")
+	m.force("gated")
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	return m, w, gate
+}
+
 // TestBuilderRemovedMidBuild: a builder removed by a reconfig while it
 // builds lets its build finish and complete its request (Buildbot wedges
 // it), takes no new build, and then leaves the tree.
 func TestBuilderRemovedMidBuild(t *testing.T) {
 	t.Parallel()
-	gate := filepath.Join(t.TempDir(), "gate")
-	m := startMaster(t, fmt.Sprintf(gatedConfig, gate))
-	startWorker(t, m, "w1", "pw1")
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
+	m, _, gate := gatedBuild(t, false)
 	m.writeConfig(`
 workers:
   - {name: w1, password: pw1}
@@ -377,16 +393,7 @@ schedulers:
 // it runs again once the worker is back.
 func TestMasterKilledMidBuild(t *testing.T) {
 	t.Parallel()
-	gate := filepath.Join(t.TempDir(), "gate")
-	// The worker reconnects to the address it was given: the restarted
-	// master listens on the same one, reserved for this test meanwhile.
-	m := newMaster(t, "")
-	m.listen.workers = testkit.ReservedAddr(t)
-	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
-	m.start(binary)
-	w := startWorker(t, m, "w1", "pw1")
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
+	m, w, gate := gatedBuild(t, true)
 	m.signal(syscall.SIGKILL)
 	m.wait()
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
@@ -638,12 +645,14 @@ func TestForceOverHTTP(t *testing.T) {
 	}
 }
 
-// startWorkerProcess runs buildworker without waiting for it to log in;
-// its stderr is echoed with -v.
-func startWorkerProcess(t *testing.T, m *master, name, password, basedir string) *worker {
+// startWorkerProcess runs the buildworker binary bin (the -race one, or a
+// benchmark's plain one) as NAME against m, its basedir under m's
+// directory, logging at level, without waiting for it to log in; its
+// stderr is echoed with -v. It is killed when the test ends.
+func startWorkerProcess(t testing.TB, bin string, m *master, level, name, password string) *worker {
 	t.Helper()
-	w := &worker{t: t, done: make(chan struct{})}
-	w.cmd = exec.Command(workerBinary, "--master", m.workers, "--name", name, "--basedir", basedir, "--log-level", "debug")
+	w := &worker{done: make(chan struct{})}
+	w.cmd = exec.Command(bin, "--master", m.workers, "--name", name, "--basedir", filepath.Join(m.dir, "worker-"+name), "--log-level", level)
 	w.cmd.Env = append(os.Environ(), "BUILDWORKER_PASSWORD="+password)
 	out, _ := w.cmd.StdoutPipe()
 	errp, _ := w.cmd.StderrPipe()
@@ -663,21 +672,22 @@ func startWorkerProcess(t *testing.T, m *master, name, password, basedir string)
 	return w
 }
 
+// connected reports whether the worker has said it logged in.
+func (w *worker) connected() bool {
+	for _, l := range w.stdout.snapshot() {
+		if strings.Contains(l, " connected to ") {
+			return true
+		}
+	}
+	return false
+}
+
 // TestWorkerRemovedMidBuild: a worker removed by a reconfig while it builds
 // finishes the build, and is disconnected (and gone from the tree) once it
 // is over.
 func TestWorkerRemovedMidBuild(t *testing.T) {
 	t.Parallel()
-	gate := filepath.Join(t.TempDir(), "gate")
-	// The worker reconnects to the address it was given: the restarted
-	// master listens on the same one, reserved for this test meanwhile.
-	m := newMaster(t, "")
-	m.listen.workers = testkit.ReservedAddr(t)
-	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
-	m.start(binary)
-	w := startWorker(t, m, "w1", "pw1")
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
+	m, w, gate := gatedBuild(t, true)
 	m.writeConfig(fmt.Sprintf(strings.ReplaceAll(gatedConfig, "w1", "w2"), gate))
 	if out, errOut, code := m.cli("reconfig"); code != 0 || !strings.Contains(out, "removed  master/botmaster/worker:w1") {
 		t.Fatalf("reconfig: exit %d\n%s%s", code, out, errOut)

@@ -734,7 +734,7 @@ func TestSendchangeBadInput(t *testing.T) {
 
 // oversizedMessage sends a change that passes every per-field limit (1,200
 // files of 1,000 bytes) but is larger, encoded, than a whole change may be
-// (1 MiB, well under the remote channel's 4 MiB per message): it is refused
+// (1 MiB, well under the control endpoint's 16 MiB per request): it is refused
 // at once, naming the size, and nothing is written.
 func oversizedMessage(t *testing.T, m *master, unchanged func(string)) {
 	args := []string{"--who", "huge", "--timeout", "5s"}

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/state"
-	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -23,16 +21,7 @@ import (
 // `stop` stops a master at once, its running build ending RETRY.
 func TestCleanShutdown(t *testing.T) {
 	t.Parallel()
-	gate := filepath.Join(t.TempDir(), "gate")
-	// The worker reconnects to the address it was given: the restarted
-	// master listens on the same one, reserved for this test meanwhile.
-	m := newMaster(t, "")
-	m.listen.workers = testkit.ReservedAddr(t)
-	m.writeConfig(fmt.Sprintf(gatedConfig, gate))
-	m.start(binary)
-	w := startWorker(t, m, "w1", "pw1")
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
+	m, w, gate := gatedBuild(t, true)
 
 	// stop --clean: the request for `other` forced meanwhile is not built…
 	if out, errOut, code := m.cli("stop", "--clean", "--no-wait"); code != 0 ||

@@ -60,7 +60,7 @@ func TestTreeShapeOnDebugEndpointAndRemoteClient(t *testing.T) {
 		t.Fatalf("change source node missing")
 	}
 
-	// The same tree over the remote channel, as JSON and as text.
+	// The same tree over the control endpoint, as JSON and as text.
 	out, errOut, code := m.cli("tree", "--json")
 	if code != 0 {
 		t.Fatalf("tree --json: exit %d: %s", code, errOut)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -20,22 +22,11 @@ func TestBuildProperties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apply := func(k any) *messages.CommandResult {
+	apply := func(k proto.Message) *messages.CommandResult {
 		t.Helper()
-		var c *messages.Command
-		switch k := k.(type) {
-		case *messages.MasterStarted:
-			c = &messages.Command{Kind: &messages.Command_MasterStarted{MasterStarted: k}}
-		case *messages.FindOrAddBuilder:
-			c = &messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: k}}
-		case *messages.AddChange:
-			c = &messages.Command{Kind: &messages.Command_AddChange{AddChange: k}}
-		case *messages.AddBuildset:
-			c = &messages.Command{Kind: &messages.Command_AddBuildset{AddBuildset: k}}
-		}
 		txn := db.Txn(true)
 		defer txn.Commit()
-		res, err := state.Apply(txn, c)
+		res, err := state.Apply(txn, messages.NewCommand(k))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -188,7 +188,7 @@ func TestExpireRefuses(t *testing.T) {
 		{&messages.Expire{Sourcestamps: []uint64{h.ss[0]}}, "is a change's"},
 		{&messages.Expire{LogContents: []uint64{h.logs["a6"]}}, "still being written"},
 	} {
-		_, err := h.st.Submit(cmd(c.x)).Wait()
+		_, err := h.st.Submit(messages.NewCommand(c.x)).Wait()
 		if err == nil || !containsAll(err.Error(), "bad command: expire", c.want) {
 			t.Errorf("%v: %v, want a refusal saying %q", c.x, err, c.want)
 		}

@@ -20,52 +20,10 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// cmd wraps one of db.proto's commands.
-func cmd(k proto.Message) *messages.Command {
-	c := &messages.Command{}
-	switch v := k.(type) {
-	case *messages.MasterStarted:
-		c.Kind = &messages.Command_MasterStarted{MasterStarted: v}
-	case *messages.FindOrAddBuilder:
-		c.Kind = &messages.Command_FindOrAddBuilder{FindOrAddBuilder: v}
-	case *messages.AddBuild:
-		c.Kind = &messages.Command_AddBuild{AddBuild: v}
-	case *messages.AddStep:
-		c.Kind = &messages.Command_AddStep{AddStep: v}
-	case *messages.AddLog:
-		c.Kind = &messages.Command_AddLog{AddLog: v}
-	case *messages.AppendLog:
-		c.Kind = &messages.Command_AppendLog{AppendLog: v}
-	case *messages.FinishStep:
-		c.Kind = &messages.Command_FinishStep{FinishStep: v}
-	case *messages.FinishBuild:
-		c.Kind = &messages.Command_FinishBuild{FinishBuild: v}
-	case *messages.AddChange:
-		c.Kind = &messages.Command_AddChange{AddChange: v}
-	case *messages.AddBuildset:
-		c.Kind = &messages.Command_AddBuildset{AddBuildset: v}
-	case *messages.SetLogLines:
-		c.Kind = &messages.Command_SetLogLines{SetLogLines: v}
-	case *messages.Expire:
-		c.Kind = &messages.Command_Expire{Expire: v}
-	case *messages.CompleteBuildRequests:
-		c.Kind = &messages.Command_CompleteBuildRequests{CompleteBuildRequests: v}
-	default:
-		panic(k)
-	}
-	return c
-}
-
+// apply writes the commands ks to st (see ApplyAll).
 func apply(t testing.TB, st *state.Store, ks ...proto.Message) *messages.CommandResult {
 	t.Helper()
-	var res *messages.CommandResult
-	for _, k := range ks {
-		var err error
-		if res, err = st.Submit(cmd(k)).Wait(); err != nil {
-			t.Fatalf("%T: %v", k, err)
-		}
-	}
-	return res
+	return ApplyAll(t, StoreSubmitter(st), ks...)
 }
 
 func openState(t testing.TB, dir string, noSnapshot bool) *state.Store {
@@ -83,20 +41,16 @@ func openState(t testing.TB, dir string, noSnapshot bool) *state.Store {
 // log 3 (stdio, one chunk).
 func legacyState(t testing.TB, st *state.Store) {
 	t.Helper()
+	apply(t, st, &messages.MasterStarted{Name: "m", Time: 1})
+	AddTestBuild(t, StoreSubmitter(st), 1, 1, "stdio")
 	apply(t, st,
-		&messages.MasterStarted{Name: "m", Time: 1},
-		&messages.FindOrAddBuilder{Name: "b"},
-		&messages.AddBuild{Builderid: 1, Masterid: 1, StartedAt: 1},
-		&messages.AddStep{Buildid: 1, Name: "s", StartedAt: 1, LogNames: []string{"stdio"}},
 		&messages.AddLog{Stepid: 1, Name: "notes", Slug: "notes", Type: "t"},
 		&messages.AppendLog{Logid: 1, Content: "hstart\nocompiling\n"},
 		&messages.AppendLog{Logid: 2, Content: "a note"},
 		&messages.AppendLog{Logid: 1, Content: "eoops\n"},
-		&messages.FinishBuild{Buildid: 1, Results: state.ResultSuccess, CompleteAt: 2},
-		&messages.AddBuild{Builderid: 1, Masterid: 1, StartedAt: 3},
-		&messages.AddStep{Buildid: 2, Name: "s", StartedAt: 3, LogNames: []string{"stdio"}},
-		&messages.AppendLog{Logid: 3, Content: "orunning\n"},
-	)
+		&messages.FinishBuild{Buildid: 1, Results: state.ResultSuccess, CompleteAt: 2})
+	AddTestBuild(t, StoreSubmitter(st), 1, 3, "stdio")
+	apply(t, st, &messages.AppendLog{Logid: 3, Content: "orunning\n"})
 }
 
 // lines reads every line of log logid as Buildbot's logchunk content.
@@ -175,12 +129,9 @@ func TestOpenLogsRedoesAMoveCutShort(t *testing.T) {
 	dir := t.TempDir()
 	st := state.OpenEphemeral()
 	defer st.Close()
-	apply(t, st,
-		&messages.MasterStarted{Name: "m", Time: 1},
-		&messages.FindOrAddBuilder{Name: "b"},
-		&messages.AddBuild{Builderid: 1, Masterid: 1, StartedAt: 1},
-		&messages.AddStep{Buildid: 1, Name: "s", StartedAt: 1, LogNames: []string{"stdio"}},
-		&messages.FinishBuild{Buildid: 1, Results: state.ResultSuccess, CompleteAt: 2})
+	apply(t, st, &messages.MasterStarted{Name: "m", Time: 1})
+	AddTestBuild(t, StoreSubmitter(st), 1, 1, "stdio")
+	apply(t, st, &messages.FinishBuild{Buildid: 1, Results: state.ResultSuccess, CompleteAt: 2})
 	// A gzipped chunk, as Buildbot's logCompressionMethod gz stores it.
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -216,12 +167,8 @@ func TestOpenLogsRecoversOpenLogs(t *testing.T) {
 	dir := t.TempDir()
 	st := openState(t, filepath.Join(dir, "state"), false)
 	defer st.Close()
-	apply(t, st,
-		&messages.MasterStarted{Name: "m", Time: 1},
-		&messages.FindOrAddBuilder{Name: "b"},
-		&messages.AddBuild{Builderid: 1, Masterid: 1, StartedAt: 1},
-		&messages.AddStep{Buildid: 1, Name: "s", StartedAt: 1, LogNames: []string{"stdio", "other", "none"}},
-	)
+	apply(t, st, &messages.MasterStarted{Name: "m", Time: 1})
+	AddTestBuild(t, StoreSubmitter(st), 1, 1, "stdio", "other", "none")
 	logs, err := logchunk.Open(filepath.Join(dir, "logs"), logchunk.Options{ChunkSize: 64})
 	if err != nil {
 		t.Fatal(err)

@@ -26,42 +26,26 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// call submits a command through the db service and fails the test if it
-// is refused.
+// call writes a command through the db service of m and fails the test if
+// it is refused.
 func call(t testing.TB, m *master.Master, k proto.Message) *messages.CommandResult {
 	t.Helper()
-	c := &messages.Command{}
-	switch v := k.(type) {
-	case *messages.FindOrAddBuilder:
-		c.Kind = &messages.Command_FindOrAddBuilder{FindOrAddBuilder: v}
-	case *messages.AddBuild:
-		c.Kind = &messages.Command_AddBuild{AddBuild: v}
-	case *messages.FinishStep:
-		c.Kind = &messages.Command_FinishStep{FinishStep: v}
-	case *messages.FinishBuild:
-		c.Kind = &messages.Command_FinishBuild{FinishBuild: v}
-	case *messages.AddChange:
-		c.Kind = &messages.Command_AddChange{AddChange: v}
-	case *messages.AddBuildset:
-		c.Kind = &messages.Command_AddBuildset{AddBuildset: v}
-	default:
-		t.Fatalf("call: %T", k)
-	}
-	res, err := db.Call(context.Background(), m.RT.System, c)
-	if err != nil {
-		t.Fatalf("%T: %v", k, err)
-	}
-	return res
+	return db.ApplyAll(t, via(m), k)
 }
 
-// startBuild adds a build on builder "b" whose first step has a stdio log,
+// via writes through the db service of m.
+func via(m *master.Master) db.Submitter {
+	return func(c *messages.Command) (*messages.CommandResult, error) {
+		return db.Call(context.Background(), m.RT.System, c)
+	}
+}
+
+// startBuild adds a build on builder "b" whose one step has a stdio log,
 // and returns the build's id, the step's and the log's.
 func startBuild(t testing.TB, m *master.Master, at int64) (buildid, stepid, logid uint64) {
 	t.Helper()
-	b := call(t, m, &messages.FindOrAddBuilder{Name: "b"})
-	res := call(t, m, &messages.AddBuild{Builderid: b.GetId(), Masterid: m.RT.MasterID, StartedAt: at,
-		Steps: []*messages.AddStep{{Name: "s", StartedAt: at, LogNames: []string{"stdio"}}}})
-	return res.GetId(), res.GetIds()[0], res.GetIds()[1]
+	buildid, stepid, logids := db.AddTestBuild(t, via(m), m.RT.MasterID, at, "stdio")
+	return buildid, stepid, logids[0]
 }
 
 func logRow(m *master.Master, logid uint64) *messages.Log {

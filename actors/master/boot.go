@@ -268,7 +268,7 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 		return nil, err
 	}
 	m.PID = pid
-	if err := m.waitRunning(10 * time.Second); err != nil {
+	if err := m.waitRunning(StartProgressEvery); err != nil {
 		m.Stop(5 * time.Second)
 		return m, err // stopped: m is only for Start to know
 	}
@@ -281,24 +281,38 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	return m, nil
 }
 
+// StartProgressEvery is how often a master whose tree is still starting
+// logs which actors it waits for.
+const StartProgressEvery = 10 * time.Second
+
 // waitRunning waits until the root, every service and every child they
-// spawned have handled Started: the whole configured tree is up.
-func (m *Master) waitRunning(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ready := m.RT.Tree.AllRunning()
+// spawned have handled Started: the whole configured tree is up. It sets
+// no deadline of its own, since a loaded machine can take any time to run
+// the actors' starts: it waits until the tree runs, or fails when the
+// root gives up (a service that cannot start fails past its restart
+// limit). Every progressEvery it logs the actors not yet running.
+func (m *Master) waitRunning(progressEvery time.Duration) error {
+	progress := time.NewTicker(progressEvery)
+	defer progress.Stop()
+	start := time.Now()
+	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		waiting := m.RT.Tree.NotRunning()
 		for _, s := range Services() {
-			if ready && m.RT.Tree.Lookup(paths.Child(paths.Master, s.Name)) == nil {
-				ready = false
+			if p := paths.Child(paths.Master, s.Name); m.RT.Tree.Lookup(p) == nil {
+				waiting = append(waiting, p)
 			}
 		}
-		if ready {
+		if len(waiting) == 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return errors.New("master did not start within " + timeout.String())
+		select {
+		case reason := <-m.gaveUp:
+			return fmt.Errorf("the master gave up while starting: %v", reason)
+		case <-progress.C:
+			m.RT.Log.Warn("the master is still starting", slog.Duration("for", time.Since(start).Round(time.Millisecond)),
+				slog.Int("waiting", len(waiting)), slog.Any("actors", waiting[:min(len(waiting), 10)]))
+		case <-time.After(pause):
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -179,6 +179,21 @@ func (t *Tree) AllRunning() bool {
 	return true
 }
 
+// NotRunning returns the paths, sorted, of the actors that are not
+// running: starting, restarting, failed or stopping.
+func (t *Tree) NotRunning() []string {
+	t.mu.RLock()
+	var out []string
+	for path, n := range t.nodes {
+		if n.Status() != StatusRunning {
+			out = append(out, path)
+		}
+	}
+	t.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
 // Len returns the number of live actors.
 func (t *Tree) Len() int {
 	t.mu.RLock()

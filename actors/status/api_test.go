@@ -41,8 +41,7 @@ func fixture(t testing.TB) *service.Runtime {
 		if i == 0 {
 			c.Properties = []*messages.Property{{Name: "owner", ValueJson: `"alice"`, Source: "Change"}}
 		}
-		cmd := &messages.Command{Kind: &messages.Command_AddChange{AddChange: &messages.AddChange{Change: c}}}
-		if _, err := store.Submit(cmd).Wait(); err != nil {
+		if _, err := store.Submit(messages.NewCommand(&messages.AddChange{Change: c})).Wait(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,7 +71,7 @@ func fixture(t testing.TB) *service.Runtime {
 func builds(t testing.TB, store *state.Store) {
 	t.Helper()
 	const at = 1700001000
-	for _, k := range []any{
+	for _, k := range []proto.Message{
 		&messages.MasterStarted{Name: "m1", Time: at},
 		&messages.FindOrAddBuilder{Name: "linux", Description: "Linux build", Tags: []string{"os", "fast"}},
 		&messages.FindOrAddBuilder{Name: "windows"},
@@ -108,50 +107,10 @@ func builds(t testing.TB, store *state.Store) {
 		&messages.AddBuildset{Reason: "triggered", SubmittedAt: at + 60, SourcestampIds: []uint64{4, 3}, Builderids: []uint64{3},
 			ExternalIdstring: "ext-1", ParentBuildid: 1, ParentRelationship: "deploy"},
 	} {
-		if _, err := store.Submit(command(k)).Wait(); err != nil {
+		if _, err := store.Submit(messages.NewCommand(k)).Wait(); err != nil {
 			t.Fatalf("%T: %v", k, err)
 		}
 	}
-}
-
-// command wraps one of db.proto's commands.
-func command(k any) *messages.Command {
-	c := &messages.Command{}
-	switch v := k.(type) {
-	case *messages.MasterStarted:
-		c.Kind = &messages.Command_MasterStarted{MasterStarted: v}
-	case *messages.FindOrAddBuilder:
-		c.Kind = &messages.Command_FindOrAddBuilder{FindOrAddBuilder: v}
-	case *messages.FindOrAddWorker:
-		c.Kind = &messages.Command_FindOrAddWorker{FindOrAddWorker: v}
-	case *messages.WorkerConnected:
-		c.Kind = &messages.Command_WorkerConnected{WorkerConnected: v}
-	case *messages.ConfigureMaster:
-		c.Kind = &messages.Command_ConfigureMaster{ConfigureMaster: v}
-	case *messages.AddBuildset:
-		c.Kind = &messages.Command_AddBuildset{AddBuildset: v}
-	case *messages.ClaimBuildRequests:
-		c.Kind = &messages.Command_ClaimBuildRequests{ClaimBuildRequests: v}
-	case *messages.AddBuild:
-		c.Kind = &messages.Command_AddBuild{AddBuild: v}
-	case *messages.SetBuildProperties:
-		c.Kind = &messages.Command_SetBuildProperties{SetBuildProperties: v}
-	case *messages.AddStep:
-		c.Kind = &messages.Command_AddStep{AddStep: v}
-	case *messages.AddLog:
-		c.Kind = &messages.Command_AddLog{AddLog: v}
-	case *messages.AppendLog:
-		c.Kind = &messages.Command_AppendLog{AppendLog: v}
-	case *messages.FinishStep:
-		c.Kind = &messages.Command_FinishStep{FinishStep: v}
-	case *messages.FinishBuild:
-		c.Kind = &messages.Command_FinishBuild{FinishBuild: v}
-	case *messages.CompleteBuildRequests:
-		c.Kind = &messages.Command_CompleteBuildRequests{CompleteBuildRequests: v}
-	default:
-		panic(fmt.Sprintf("command: %T", k))
-	}
-	return c
 }
 
 // TestAPI checks each request's status and body against

@@ -70,7 +70,7 @@ func TestReadsThroughCaches(t *testing.T) {
 	}
 
 	// Build 2 finishes: its next rendering shows it, and build 1 is still a hit.
-	if _, err := rt.DB.Submit(command(&messages.FinishBuild{Buildid: 2, Results: state.ResultFailure, CompleteAt: 1700002000})).Wait(); err != nil {
+	if _, err := rt.DB.Submit(messages.NewCommand(&messages.FinishBuild{Buildid: 2, Results: state.ResultFailure, CompleteAt: 1700002000})).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if got := get("/api/v2/builds/2"); !strings.Contains(got, `"results":2`) || !strings.Contains(got, `"complete":true`) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -32,18 +34,9 @@ func answer(t *testing.T, h http.Handler, url string) string {
 	return out + "\n" + rec.Body.String()
 }
 
-func submit(t *testing.T, rt *service.Runtime, k any) {
+func submit(t *testing.T, rt *service.Runtime, k proto.Message) {
 	t.Helper()
-	var cmd *messages.Command
-	switch v := k.(type) {
-	case *messages.SetLogLines:
-		cmd = &messages.Command{Kind: &messages.Command_SetLogLines{SetLogLines: v}}
-	case *messages.Expire:
-		cmd = &messages.Command{Kind: &messages.Command_Expire{Expire: v}}
-	default:
-		cmd = command(k)
-	}
-	if _, err := rt.DB.Submit(cmd).Wait(); err != nil {
+	if _, err := rt.DB.Submit(messages.NewCommand(k)).Wait(); err != nil {
 		t.Fatalf("%T: %v", k, err)
 	}
 }

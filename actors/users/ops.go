@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -139,24 +141,8 @@ func userInfos(attrs map[string]string) []*messages.UserInfo {
 }
 
 // call submits one command through the db service.
-func (m *manager) call(ctx context.Context, k any) (*messages.CommandResult, error) {
-	return db.Call(ctx, m.RT.System, command(k))
-}
-
-func command(k any) *messages.Command {
-	switch k := k.(type) {
-	case *messages.AddUser:
-		return &messages.Command{Kind: &messages.Command_AddUser{AddUser: k}}
-	case *messages.UpdateUser:
-		return &messages.Command{Kind: &messages.Command_UpdateUser{UpdateUser: k}}
-	case *messages.RemoveUser:
-		return &messages.Command{Kind: &messages.Command_RemoveUser{RemoveUser: k}}
-	case *messages.AddApiToken:
-		return &messages.Command{Kind: &messages.Command_AddApiToken{AddApiToken: k}}
-	case *messages.RevokeApiToken:
-		return &messages.Command{Kind: &messages.Command_RevokeApiToken{RevokeApiToken: k}}
-	}
-	panic(fmt.Sprintf("users: %T is not a command", k))
+func (m *manager) call(ctx context.Context, k proto.Message) (*messages.CommandResult, error) {
+	return db.Call(ctx, m.RT.System, messages.NewCommand(k))
 }
 
 // TokenPrefix starts every API token, so that one found in a log or a

@@ -31,7 +31,7 @@ func newSendchange() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sendchange --who AUTHOR [flags] [FILE ...]",
 		Short: "Add a change to a running master (Buildbot's sendchange); prints its id once it is durable",
-		Long: "sendchange adds a change, as Buildbot's `buildbot sendchange` does, over the remote channel with the\n" +
+		Long: "sendchange adds a change, as Buildbot's `buildbot sendchange` does, over the master's control endpoint with the\n" +
 			"admin token. It prints \"change N\" only once the change is committed to disk on the master.\n" +
 			"Files changed are given with --file or as arguments.",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,7 +105,8 @@ func (o *sendchangeOptions) change(stdin io.Reader, args []string) (*messages.Ch
 		return nil, fmt.Errorf("sendchange: the change cannot be sent: %v", err)
 	}
 	// Refuse here what the master would refuse, without a round trip (and a
-	// change too large for the remote channel would never arrive).
+	// change over the control endpoint's body limit would be refused there
+	// less clearly).
 	check := proto.CloneOf(c)
 	if check.WhenTimestamp == 0 {
 		check.WhenTimestamp = 1 // the master's clock fills it in

@@ -17,7 +17,7 @@ import (
 const goneEvery = 100 * time.Millisecond
 
 // newStop is `buildmaster stop [--clean|--cancel]`: Buildbot's `buildbot
-// stop`, over the remote channel rather than a signal; and `buildmaster stop
+// stop`, over the control endpoint rather than a signal; and `buildmaster stop
 // BUILD`, which stops one build.
 func newStop() *cobra.Command {
 	o := &clientOptions{}

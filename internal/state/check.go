@@ -21,9 +21,10 @@ const (
 	MaxFieldBytes         = 4 << 10  // any other string field (author, branch, names …)
 	MaxIDs                = 10_000   // ids in one list (builderids, brids, sourcestamp ids, parents)
 	MaxLogAppendBytes     = 64 << 10 // content of one AppendLog
-	// MaxChangeBytes bounds a whole change, encoded: well under the 4 MiB a
-	// message may have on the remote channel, so a change that fits the
-	// other limits but not this one is refused clearly, not lost in transit.
+	// MaxChangeBytes bounds a whole change, encoded: well under the 16 MiB
+	// a request may have on the control endpoint (control.MaxMessageBytes),
+	// so a change that fits the other limits but not this one is refused
+	// clearly, naming its size, not by the endpoint's bound.
 	MaxChangeBytes = 1 << 20
 )
 
