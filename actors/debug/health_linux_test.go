@@ -60,7 +60,7 @@ func dbStatus(t *testing.T, m *master.Master) string {
 func TestHealthzAndTreeShowADiskFull(t *testing.T) {
 	mnt := testkit.Tmpfs(t, "16m")
 	www, dbg := testkit.Listen(t), testkit.Listen(t)
-	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q}\n", dbg.Addr(), www.Addr()))
+	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "listen: {debug: %q, www: %q, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n", dbg.Addr(), www.Addr()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,7 +248,7 @@ builders: [{name: b1, workers: [w], steps: [{shell: {command: ["true"]}}]}]
 schedulers: [{name: nightly, type: nightly, cron: "0 3 * * *", builders: [b1]}]
 `
 	www, debug := testkit.Listen(t), testkit.Listen(t)
-	text := fmt.Sprintf("listen: {debug: %q, www: %q}\n%s", debug.Addr(), www.Addr(), body)
+	text := fmt.Sprintf("listen: {debug: %q, www: %q, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n%s", debug.Addr(), www.Addr(), body)
 	cfg, err := config.Load("test.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
