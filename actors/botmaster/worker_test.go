@@ -189,6 +189,8 @@ schedulers: [{name: force, type: force, builders: [b1]}]
 		until = st.GetQuarantineUntil().AsTime()
 		return st.GetQuarantineTimeout().AsDuration() == 160*time.Second && until.After(time.Now().Add(100*time.Second))
 	})
+	// api is w1 as /api/v2/workers shows it; nil while the state has no
+	// row for it yet (the worker's row is written after its tree node).
 	api := func() map[string]any {
 		res, err := http.Get("http://" + m.WWWAddr + "/api/v2/workers/w1")
 		if err != nil {
@@ -196,6 +198,9 @@ schedulers: [{name: force, type: force, builders: [b1]}]
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode == http.StatusNotFound {
+			return nil
+		}
 		var page struct{ Workers []map[string]any }
 		if err := json.Unmarshal(b, &page); err != nil || len(page.Workers) != 1 {
 			t.Fatalf("/api/v2/workers/w1: %v %s", err, b)
@@ -204,7 +209,7 @@ schedulers: [{name: force, type: force, builders: [b1]}]
 	}
 	testkit.Eventually(t, "the quarantine in /api/v2/workers", func() bool {
 		w := api()
-		return w["quarantine_until"] == float64(until.Unix()) && w["quarantine_timeout"] == float64(160)
+		return w != nil && w["quarantine_until"] == float64(until.Unix()) && w["quarantine_timeout"] == float64(160)
 	})
 
 	if _, err := ask.Ask[*messages.ForceBuildResponse](t.Context(), m.RT.System.Root, actor.NewPID(m.RT.System.Address(), paths.Schedulers),
