@@ -29,7 +29,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -133,12 +132,6 @@ func allComplete(m *master.Master) bool {
 	return true
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // queue adds buildsets of bsSize builders each (b0000 first, round the nb
 // builders) until total requests are queued, without waking brd.
 func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
@@ -183,7 +176,7 @@ func BenchmarkDistributor(b *testing.B) {
 					b.Fatalf("%d requests queued, want %d", n, requests)
 				}
 				b.StartTimer()
-				c0, t0 := cpuTime(), time.Now()
+				c0, t0 := testkit.CPUTime(), time.Now()
 				m.RT.System.Root.Send(actor.NewPID(m.RT.System.Address(), paths.BRD), &messages.MaybeStartBuilds{})
 				deadline := t0.Add(10 * time.Minute)
 				for !allComplete(m) {
@@ -192,7 +185,7 @@ func BenchmarkDistributor(b *testing.B) {
 					}
 					time.Sleep(2 * time.Millisecond)
 				}
-				wall, cpu = wall+time.Since(t0), cpu+cpuTime()-c0
+				wall, cpu = wall+time.Since(t0), cpu+testkit.CPUTime()-c0
 				b.StopTimer()
 				txn := m.RT.DB.Read()
 				builds, steps := istate.Count(txn, istate.TableBuilds), istate.Count(txn, istate.TableSteps)
@@ -249,7 +242,7 @@ func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 		}
 		s, masterid := m.RT.DB, m.RT.MasterID
 		b.StartTimer()
-		c0, t0 := cpuTime(), time.Now()
+		c0, t0 := testkit.CPUTime(), time.Now()
 		var wg sync.WaitGroup
 		for g := range writers {
 			wg.Add(1)
@@ -276,7 +269,7 @@ func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 			}()
 		}
 		wg.Wait()
-		wall, cpu = wall+time.Since(t0), cpu+cpuTime()-c0
+		wall, cpu = wall+time.Since(t0), cpu+testkit.CPUTime()-c0
 		b.StopTimer()
 		if n := outstanding(m); n != 0 {
 			b.Fatalf("%d requests outstanding", n)

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -46,7 +46,7 @@ func BenchmarkBuildBurst(b *testing.B) {
 			var cpu, wall time.Duration
 			b.ResetTimer()
 			for range b.N {
-				c0, w0 := cpuTime(), time.Now()
+				c0, w0 := testkit.CPUTime(), time.Now()
 				runBurst(b, m, bl, burst)
 				wall += time.Since(w0)
 				for _, name := range []string{"gh", "hook"}[:n] {
@@ -54,7 +54,7 @@ func BenchmarkBuildBurst(b *testing.B) {
 						time.Sleep(time.Millisecond)
 					}
 				}
-				cpu += cpuTime() - c0
+				cpu += testkit.CPUTime() - c0
 			}
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*burst), "cpu-µs/build")
 			b.ReportMetric(float64(b.N*burst)/wall.Seconds(), "builds/s")
@@ -182,13 +182,4 @@ func startTarget(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return "http://" + strings.TrimSpace(addr)
-}
-
-// cpuTime is the CPU time this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

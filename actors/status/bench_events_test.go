@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -186,7 +185,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	tick := time.NewTicker(time.Second / time.Duration(*fanoutRate))
 	defer tick.Stop()
 	var builds sync.WaitGroup
-	cpu0 := processCPU(b)
+	cpu0 := testkit.CPUTime()
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := range b.N {
@@ -195,7 +194,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	}
 	builds.Wait()
 	wall := time.Since(t0)
-	cpu := processCPU(b) - cpu0
+	cpu := testkit.CPUTime() - cpu0
 	b.StopTimer()
 	if b.Failed() {
 		return
@@ -242,14 +241,6 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	b.ReportMetric(sum.P99, "latency-p99-ms")
 	b.ReportMetric(sum.Max, "latency-max-ms")
 	b.ReportMetric(0, "ns/op")
-}
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type fanoutSummary struct {

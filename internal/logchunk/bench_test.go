@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -120,7 +120,7 @@ func BenchmarkAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.SetBytes(size(lines))
-			cpu := cpuTime()
+			cpu := testkit.CPUTime()
 			for b.Loop() {
 				for _, l := range lines {
 					if _, err := w.Append(l.stream, l.text); err != nil {
@@ -193,7 +193,7 @@ func BenchmarkCodecs(b *testing.B) {
 			b.SetBytes(int64(total))
 			var dst []byte
 			stored := 0
-			cpu := cpuTime()
+			cpu := testkit.CPUTime()
 			for b.Loop() {
 				stored = 0
 				for _, ch := range chunks {
@@ -263,7 +263,7 @@ func BenchmarkRead(b *testing.B) {
 	ctx := context.Background()
 	b.Run("lines", func(b *testing.B) {
 		b.SetBytes(big.raw)
-		cpu := cpuTime()
+		cpu := testkit.CPUTime()
 		for b.Loop() {
 			res, err := st.Read(ctx, 1, 0, -1, func(Line) error { return nil })
 			if err != nil || res.Lines != big.lines {
@@ -274,7 +274,7 @@ func BenchmarkRead(b *testing.B) {
 	})
 	b.Run("raw", func(b *testing.B) {
 		b.SetBytes(big.raw)
-		cpu := cpuTime()
+		cpu := testkit.CPUTime()
 		for b.Loop() {
 			r, err := st.Raw(ctx, 1)
 			if err != nil {
@@ -313,7 +313,7 @@ func BenchmarkReaders8(b *testing.B) {
 	st := bigLog(b)
 	ctx := context.Background()
 	b.SetBytes(8 * big.raw)
-	cpu := cpuTime()
+	cpu := testkit.CPUTime()
 	var heapGrowth, rssGrowth uint64
 	for b.Loop() {
 		runtime.GC()
@@ -385,17 +385,9 @@ func procStatus(b *testing.B, key string) uint64 {
 	return 0
 }
 
-// cpuTime is the CPU time the process has used. The machine these run on
-// is shared: MB per CPU-second is steadier than MB/s there.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportCPU reports n bytes handled in the CPU time since start.
 func reportCPU(b *testing.B, start time.Duration, n int64) {
-	if d := cpuTime() - start; d > 0 {
+	if d := testkit.CPUTime() - start; d > 0 {
 		b.ReportMetric(float64(n)/1e6/d.Seconds(), "MB/cpu-s")
 	}
 }
@@ -412,7 +404,7 @@ func BenchmarkShortLog(b *testing.B) {
 	st := newStore(b, Options{})
 	content := []byte("hargv: ['true']\nhworkdir: /w/b/build\nhprogram finished with exit code 0\nhelapsedTime=0.001\n")
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := testkit.CPUTime()
 	id := uint64(0)
 	for b.Loop() {
 		id++
@@ -427,7 +419,7 @@ func BenchmarkShortLog(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if d := cpuTime() - cpu; d > 0 {
+	if d := testkit.CPUTime() - cpu; d > 0 {
 		b.ReportMetric(float64(d.Microseconds())/float64(b.N), "cpu-µs/log")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -160,12 +161,12 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 			var heap, rss uint64
 			for range b.N {
 				runtime.GC()
-				start, cpu0 := time.Now(), cpuTime()
+				start, cpu0 := time.Now(), testkit.CPUTime()
 				s, err := Open(c.dir, opts)
 				if err != nil {
 					b.Fatal(err)
 				}
-				wall, cpu = wall+time.Since(start), cpu+cpuTime()-cpu0
+				wall, cpu = wall+time.Since(start), cpu+testkit.CPUTime()-cpu0
 				b.StopTimer()
 				st := s.Stats()
 				if st.Rows[TableChanges] != c.changes || st.Rows[TableBuilds] != c.builds {

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -138,7 +138,7 @@ func BenchmarkReadSnapshot(b *testing.B) {
 	}
 	b.SetBytes(int64(buf.Len()))
 	runtime.GC()
-	cpu := cpuTime()
+	cpu := testkit.CPUTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := ReadSnapshot(bytes.NewReader(buf.Bytes())); err != nil {
@@ -146,17 +146,7 @@ func BenchmarkReadSnapshot(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
-}
-
-// cpuTime is the CPU time the process used so far, user and system, on all
-// threads (the GC's too): on a loaded machine it says more than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric((testkit.CPUTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // fillChanges submits changes from..from+n-1 (AddChange, as submitChanges

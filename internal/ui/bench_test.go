@@ -10,11 +10,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -162,13 +162,6 @@ func bigLog(b *testing.B, s *state.Store) string {
 	return fmt.Sprintf("/builders/%s/builds/%d", bigLogBuilder, res.Number)
 }
 
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // benchPage renders path b.N times and reports the page's size, raw and
 // gzip-compressed (as served to a browser), in KiB.
 func benchPage(b *testing.B, path string) {
@@ -189,7 +182,7 @@ func benchPage(b *testing.B, path string) {
 	zw.Close()
 	runtime.GC() // the fixture's garbage is not the page's
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := testkit.CPUTime()
 	b.ResetTimer()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
@@ -198,7 +191,7 @@ func benchPage(b *testing.B, path string) {
 	b.StopTimer()
 	// CPU time is what the page costs the master; wall time (ns/op) is
 	// that plus waiting for a core on a busy machine.
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/page")
+	b.ReportMetric(float64(testkit.CPUTime()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/page")
 	b.ReportMetric(float64(first.Body.Len())/1024, "KiB")
 	b.ReportMetric(float64(gz.Len())/1024, "KiB-gzip")
 }

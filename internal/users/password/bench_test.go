@@ -3,20 +3,12 @@ package password
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"golang.org/x/crypto/bcrypt"
 )
-
-// cpuTime is the process's user+system CPU time: on a shared machine it
-// measures a hash's cost better than the wall clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkVerify measures one verification (what a login costs) at the
 // default argon2id parameters, at RFC 9106's second recommendation, and
@@ -42,9 +34,9 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 func measure(b *testing.B, f func()) {
-	start := cpuTime()
+	start := testkit.CPUTime()
 	for b.Loop() {
 		f()
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(testkit.CPUTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
