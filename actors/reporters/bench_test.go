@@ -115,7 +115,7 @@ func oneBuild(m *master.Master, builderid uint64, i int) error {
 		logid := st.GetIds()[0]
 		for range 2 {
 			if _, err := call(&messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{
-				Logid: logid, Content: "step output line one\nstep output line two\n"}}}); err != nil {
+				Logid: logid, Content: "ostep output line one\nostep output line two\n"}}}); err != nil {
 				return err
 			}
 		}
@@ -162,17 +162,7 @@ func serveTarget() {
 func startTarget(b *testing.B) string {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), targetEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	stdin, out := testkit.StartPiped(b, cmd)
 	b.Cleanup(func() {
 		stdin.Close()
 		cmd.Wait()

@@ -122,17 +122,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 		"STATUS_FANOUT_CLIENTS="+strconv.Itoa(*fanoutClients),
 		"STATUS_FANOUT_TOPICS="+strings.Join(homeTopics, " "))
 	child.Stderr = os.Stderr
-	in, err := child.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := child.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		b.Fatal(err)
-	}
+	in, out := testkit.StartPiped(b, child)
 	lines := bufio.NewScanner(out)
 	expect := func(prefix string) string {
 		for lines.Scan() {
