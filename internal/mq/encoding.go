@@ -1,6 +1,9 @@
 package mq
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // An Encoding turns an Event into the bytes one kind of subscriber sends
 // (a WebSocket frame, an SSE event). Event.Encoded makes each encoding of
@@ -21,26 +24,29 @@ func NewEncoding(encode func(*Event) []byte) *Encoding {
 // An encoded is one encoding of an event, in the event's list of them.
 type encoded struct {
 	enc  *Encoding
+	once sync.Once
 	b    []byte
 	next *encoded
 }
 
-// Encoded returns enc's bytes for e, computed by the first caller and
-// shared with every later one; nobody may modify them. It is safe for
-// concurrent use (two first callers at once may both compute them; one
-// result is kept).
+// Encoded returns enc's bytes for e, computed once, by the first caller,
+// and shared with every other; nobody may modify them. It is safe for
+// concurrent use: callers that come while the first computes wait for it.
 func (e *Event) Encoded(enc *Encoding) []byte {
 	for {
 		head := e.encodings.Load()
-		for x := head; x != nil; x = x.next {
-			if x.enc == enc {
-				return x.b
+		x := head
+		for x != nil && x.enc != enc {
+			x = x.next
+		}
+		if x == nil {
+			x = &encoded{enc: enc, next: head}
+			if !e.encodings.CompareAndSwap(head, x) {
+				continue // another encoding came meanwhile, maybe this one
 			}
 		}
-		x := &encoded{enc: enc, b: enc.encode(e), next: head}
-		if e.encodings.CompareAndSwap(head, x) {
-			return x.b
-		}
+		x.once.Do(func() { x.b = enc.encode(e) })
+		return x.b
 	}
 }
 
