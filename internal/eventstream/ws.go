@@ -171,12 +171,10 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			if err := flush(); err != nil {
 				return err
 			}
-		case <-sub.Context().Done():
+		case <-sub.Context().Done(): // st.ctx's end too: sub lives in it
 			return context.Cause(sub.Context())
 		case <-st.stop:
 			return ErrServerClosed
-		case <-st.ctx.Done():
-			return context.Cause(st.ctx)
 		}
 	}
 }
