@@ -195,6 +195,9 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 			if !b.drain() {
 				return context.Cause(c.sub.Context())
 			}
+			if !b.pending() {
+				continue
+			}
 			if err := write(b.take()); err != nil {
 				return err
 			}

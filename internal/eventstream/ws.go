@@ -113,7 +113,7 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 }
 
 // writeWS writes events and answers until the stream ends, and returns
-// why. Events are sent in batches (batch.go): the first waits
+// why. Events are sent in batches (batch.go): the first waits up to
 // FlushInterval for those behind it, and all go out in one write of their
 // frames, encoded once for every client. A command's answer goes at once,
 // in one write with the events published before it. A client dropped by
@@ -132,9 +132,6 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 	defer stop()
 	flush := func() error {
 		out := b.take()
-		if len(out) == 0 {
-			return nil
-		}
 		writing.Store(true) // before the check: the watcher sees one or the other
 		defer writing.Store(false)
 		if cause := context.Cause(sub.Context()); cause != nil {
@@ -158,6 +155,9 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		case <-b.due:
 			if !b.drain() {
 				return context.Cause(sub.Context())
+			}
+			if !b.pending() {
+				continue
 			}
 			if err := flush(); err != nil {
 				return err
