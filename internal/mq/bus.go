@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Why a subscription ended, read with context.Cause(sub.Context()).
@@ -31,7 +32,7 @@ type Event struct {
 	Body  json.RawMessage // the message, compact JSON (no raw newline)
 	Seq   uint64          // position in the bus's order of events, from 1
 
-	encodings encodings // see Encoded
+	encodings atomic.Pointer[encoded] // made so far, a list (see Encoded)
 }
 
 // Stats counts what the bus has done since it was made.

@@ -1,9 +1,6 @@
 package mq
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync"
 
 // An Encoding turns an Event into the bytes one kind of subscriber sends
 // (a WebSocket frame, an SSE event). Event.Encoded makes each encoding of
@@ -49,6 +46,3 @@ func (e *Event) Encoded(enc *Encoding) []byte {
 		return x.b
 	}
 }
-
-// encodings is the list of an Event's encodings made so far.
-type encodings = atomic.Pointer[encoded]
