@@ -31,6 +31,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -262,20 +263,10 @@ func BenchmarkBigLog(b *testing.B) {
 		b.ReportMetric(cpu.Seconds()/(float64(raw)/(1<<30)), "master-cpu-s/GB")
 		b.ReportMetric(float64(raw)/(1<<20)/took.Seconds(), "MB/s")
 		b.Logf("%d MB printed in %v: %d log files, %d bytes on disk; %d API requests (%d failed); load %s",
-			raw>>20, took.Round(time.Second), files, disk, len(lat), probe.errs, loadAvg())
+			raw>>20, took.Round(time.Second), files, disk, len(lat), probe.errs, testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
 	}
-}
-
-// loadAvg is the machine's load average, as /proc/loadavg says it.
-func loadAvg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // historyBuilders is how many builders seedHistory spreads its builds over.
@@ -462,7 +453,7 @@ func BenchmarkHistory(b *testing.B) {
 		b.ReportMetric(ms(p99), "builds-p99-ms")
 		b.ReportMetric(ms(most), "builds-max-ms")
 		b.Logf("%d builds: RSS %.0f MB, live heap %.0f MB, builds page p50 %v p99 %v; load %s", builds, rss, heap,
-			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), loadAvg())
+			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
 	}
@@ -598,7 +589,7 @@ func BenchmarkHorizonExpiry(b *testing.B) {
 		b.ReportMetric(ms(d99), "start-during-p99-ms")
 		b.ReportMetric(ms(dmax), "start-during-max-ms")
 		b.ReportMetric(took.Seconds(), "expiry-s")
-		b.Logf("expiry of %d builds took %v; %d builds started meanwhile; load %s", builds, took.Round(time.Millisecond), len(during), loadAvg())
+		b.Logf("expiry of %d builds took %v; %d builds started meanwhile; load %s", builds, took.Round(time.Millisecond), len(during), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
 	}
