@@ -15,7 +15,7 @@ func FuzzKeyOrder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b int64, ua, ub uint64, sa, sb string) {
 		key := func(vals ...any) []byte {
-			k, err := encodeKey(vals...)
+			k, err := encodeKey(0, vals...)
 			if err != nil {
 				t.Fatal(err)
 			}
