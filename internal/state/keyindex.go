@@ -11,7 +11,7 @@ type keyIndex struct {
 	fn func(obj any) (vals []any, ok bool)
 	// room is how many bytes a row's key keeps free after it: go-memdb
 	// appends the row's id key to a non-unique index's key, and without
-	// room that append copies the key (a snapshot restore makes 2 million
+	// room that append copies the key (a snapshot restore of 1M changes makes over 2 million
 	// such keys).
 	room int
 }

@@ -8,7 +8,7 @@ import (
 // restoreGC turns the garbage collector off while snapshots are restored:
 // a restore builds a heap from nothing (1.4 GiB for 1M changes and 100k
 // builds) and, with the default GOGC, the collector marks it again at every
-// doubling, a third of the restore's CPU, to free the little a restore
+// doubling, a quarter of the restore's CPU, to free the little a restore
 // throws away (a fifth of what it allocates). GOMEMLIMIT, when set, still
 // holds: the collector runs when the heap reaches it.
 //

@@ -35,3 +35,23 @@ func FuzzKeyOrder(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyRoom: a non-unique index's key leaves room for the id key go-memdb
+// appends to it, so that the append does not copy it; a unique one's does not.
+func TestKeyRoom(t *testing.T) {
+	tables := Schema().Tables
+	ch := change("a", "main", 1)
+	ch.Changeid, ch.Sourcestampid = 7, 3
+	for _, c := range []struct {
+		index string
+		room  int
+	}{{IndexID, 0}, {IndexBranch, keyDigits}, {IndexChangeSourceStamp, keyDigits}} {
+		_, key, err := tables[TableChanges].Indexes[c.index].Indexer.(keyIndex).FromObject(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(key) - len(key); got != c.room {
+			t.Errorf("index %s: %d bytes free after the key, want %d", c.index, got, c.room)
+		}
+	}
+}
