@@ -1,7 +1,7 @@
 package botmaster_test
 
 // In-process benchmarks of the build path: an ephemeral master (no raft, no
-// fsync: commands are applied at once), no remote endpoint, and a fake
+// fsync: commands are applied at once), no control endpoint, and a fake
 // connection per worker that completes every command at once with rc 0.
 //
 //	BenchmarkDistributor       1,000 builders, 100 workers, 10,000 queued

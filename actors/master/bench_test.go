@@ -108,7 +108,7 @@ func servicePaths(m *master.Master) []string {
 	return out
 }
 
-// startMaster starts an in-process master (no remote endpoint) on the config
+// startMaster starts an in-process master (no control endpoint) on the config
 // genConfig(n, o), waits until its whole tree runs, and returns it with its
 // servicePaths.
 func startMaster(tb testing.TB, n int, o genOpts) (*master.Master, []string) {
