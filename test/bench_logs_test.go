@@ -222,7 +222,7 @@ schedulers: [{name: force, type: force, builders: [big]}]
 // per GB, and the log's rate. BM_BENCH_PPROF: where the master's profiles
 // of the step's first 20 seconds go.
 func BenchmarkBigLog(b *testing.B) {
-	mb := envInt("BM_BENCH_BIGLOG_MB", 10240)
+	mb := benchSize("BM_BENCH_BIGLOG_MB", 10240, 8)
 	const blockMB = 4
 	block := filepath.Join(b.TempDir(), "block.txt")
 	writeLogBlock(b, block, blockMB<<20)
@@ -429,7 +429,7 @@ func seededMaster(b *testing.B, builds int, extra string) *master {
 // GET /api/v2/builds?limit=50&order=-buildid, 200 times (p50, p99, max),
 // and one log's /raw.
 func BenchmarkHistory(b *testing.B) {
-	builds := envInt("BM_BENCH_HISTORY_BUILDS", 100_000)
+	builds := benchSize("BM_BENCH_HISTORY_BUILDS", 100_000, 100)
 	masterBin, _ := plainBinaries(b)
 	for range b.N {
 		m := seededMaster(b, builds, "")
@@ -545,7 +545,7 @@ var tookField = regexp.MustCompile(`took=(\S+)`)
 // expiry (p50, p99, max), and how long the expiry took (the janitor's
 // log).
 func BenchmarkHorizonExpiry(b *testing.B) {
-	builds := envInt("BM_BENCH_HISTORY_BUILDS", 100_000)
+	builds := benchSize("BM_BENCH_HISTORY_BUILDS", 100_000, 100)
 	masterBin, workerBin := plainBinaries(b)
 	for range b.N {
 		m := seededMaster(b, builds, "")

@@ -209,10 +209,7 @@ func memAfterGC() (heapInuse, rss uint64) {
 // (after a snapshot in the first). It reports seconds per Open, and the
 // heap in use and RSS with the recovered store open.
 func BenchmarkRecovery1M(b *testing.B) {
-	if testing.Short() {
-		b.Skip("writes 1,000,000 changes through raft; not with -short")
-	}
-	const total, tail = 1_000_000, 10_000
+	total, tail := shortOr(1_000_000, 2000), shortOr(10_000, 200)
 	root := b.TempDir()
 	logDir, snapDir := filepath.Join(root, "log"), filepath.Join(root, "snapshot")
 	logOpts := Options{Logger: quiet(), SnapshotThreshold: 1 << 40, SnapshotInterval: time.Hour, TrailingLogs: 1 << 40,
