@@ -15,7 +15,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkCLI -benchtime 20x ./test/
 func BenchmarkCLI(b *testing.B) {
-	const n = 1000
+	n := shortOr(1000, 10)
 	bin := buildPlain(b, b.TempDir())
 	m := newMaster(b, benchBody(0, n)+"schedulers:\n  - {name: force, type: force, builders: [b0000]}\n")
 	m.start(bin)
