@@ -87,6 +87,7 @@ type UI struct {
 	guard  *guard
 	mux    *http.ServeMux
 	gz     http.Handler
+	errors *errorFinder
 }
 
 // New returns a UI reading and acting through opts.
@@ -122,7 +123,7 @@ func New(opts Options) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{opts: opts, pages: pages, assets: as, guard: g, mux: http.NewServeMux()}
+	u := &UI{opts: opts, pages: pages, assets: as, guard: g, mux: http.NewServeMux(), errors: newErrorFinder(opts.Logs)}
 	u.routes()
 	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
 	if err != nil {
