@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
+
+	"github.com/buildmaster/buildmaster/messages"
 )
 
 // mainOf is the page's <main> element: what the page shows, without the
@@ -153,5 +155,30 @@ func TestPagesSafe(t *testing.T) {
 	body := get(t, u, "/master").Body.String()
 	if strings.Contains(body, "secret-password") {
 		t.Errorf("/master shows a worker password")
+	}
+}
+
+// TestWriteCells: a matrix row's empty cells are one cell per run of them.
+func TestWriteCells(t *testing.T) {
+	ok, fail := int32(0), int32(2)
+	a := &messages.Build{Id: 7, Number: 3, Results: &ok}
+	c := &messages.Build{Id: 9, Number: 4, Results: &fail}
+	for _, tc := range []struct {
+		builds []*messages.Build
+		label  bool
+		want   string
+	}{
+		{nil, false, ""},
+		{[]*messages.Build{nil}, false, `<td></td>`},
+		{[]*messages.Build{nil, nil, a, nil, nil, nil, c, nil}, false,
+			`<td colspan="2"></td><td class="r-success"><a href="/builds/7" title="#3 success"></a></td><td colspan="3"></td>` +
+				`<td class="r-failure"><a href="/builds/9" title="#4 failure"></a></td><td></td>`},
+		{[]*messages.Build{a, nil, nil}, true, `<td class="r-success"><a href="/builds/7">#3</a></td><td colspan="2"></td>`},
+	} {
+		var b strings.Builder
+		writeCells(&b, tc.builds, tc.label)
+		if b.String() != tc.want {
+			t.Errorf("writeCells(%v):\n got %s\nwant %s", tc.builds, b.String(), tc.want)
+		}
 	}
 }
