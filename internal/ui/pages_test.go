@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -179,6 +181,32 @@ func TestWriteCells(t *testing.T) {
 		writeCells(&b, tc.builds, tc.label)
 		if b.String() != tc.want {
 			t.Errorf("writeCells(%v):\n got %s\nwant %s", tc.builds, b.String(), tc.want)
+		}
+	}
+}
+
+// TestGridFollowsBuilds: the grid remembers each builder's newest builds
+// between renderings, and forgets them once one of them changes: a running
+// build that finishes, and a new build on another branch, show at the next
+// rendering.
+func TestGridFollowsBuilds(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	if body := get(t, u, "/grid").Body.String(); !strings.Contains(body, `r-running"><a href="/builds/4">#2`) {
+		t.Fatalf("windows #2 is not running on the grid:\n%s", body)
+	}
+	ok := int32(state.ResultSuccess)
+	f.do(&messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{Buildid: f.running, Results: ok, CompleteAt: t0.Unix()}}})
+	if body := get(t, u, "/grid").Body.String(); !strings.Contains(body, `r-success"><a href="/builds/4">#2`) {
+		t.Errorf("windows #2 finished, not on the grid:\n%s", body)
+	}
+	res := f.do(&messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
+		Builderid: f.linux, Workerid: f.w1, Masterid: 1, StartedAt: t0.Unix(), StateString: "building",
+		Properties: []*messages.Property{{Name: "branch", ValueJson: `"topic"`, Source: "Build"}}}}})
+	body := get(t, u, "/grid").Body.String()
+	for _, want := range []string{`<a href="?branch=topic">topic</a>`, fmt.Sprintf(`<a href="/builds/%d">#%d</a>`, res.Id, res.Number)} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the new build on topic: the grid lacks %s:\n%s", want, body)
 		}
 	}
 }
