@@ -262,9 +262,13 @@ func BenchmarkHomeRunning(b *testing.B)  { benchPage(b, "/?fragment=running") }
 func BenchmarkHomeQueue(b *testing.B)    { benchPage(b, "/?fragment=queue") }
 func BenchmarkHomeBuilders(b *testing.B) { benchPage(b, "/?fragment=builders") }
 func BenchmarkGrid(b *testing.B)         { benchPage(b, "/grid") }
-func BenchmarkBuilder(b *testing.B)      { benchPage(b, "/builders/builder-0500") }
-func BenchmarkWorkers(b *testing.B)      { benchPage(b, "/workers") }
-func BenchmarkBuildBigLog(b *testing.B)  { benchPage(b, "biglog") }
+
+// BenchmarkGridCold is the grid with no builder's builds remembered, as
+// after every builder had a new build since the last rendering.
+func BenchmarkGridCold(b *testing.B)    { benchPage(b, "/grid", func(u *UI) { u.recent.Purge() }) }
+func BenchmarkBuilder(b *testing.B)     { benchPage(b, "/builders/builder-0500") }
+func BenchmarkWorkers(b *testing.B)     { benchPage(b, "/workers") }
+func BenchmarkBuildBigLog(b *testing.B) { benchPage(b, "biglog") }
 func BenchmarkBigLogLines(b *testing.B) {
 	benchPage(b, "biglog?step=0&log=stdio&fragment=lines&from=95000")
 }
