@@ -20,6 +20,7 @@ type Listener struct {
 	limits Limits
 	socket net.Listener // limited to MaxConns, counting open connections
 	open   atomic.Int64
+	busy   busy
 	conns  chan accepted // the accept loop → the Server serving now
 	closed chan struct{}
 	start  sync.Once
