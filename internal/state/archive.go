@@ -379,3 +379,23 @@ func rewriteArchived(txn *memdb.Txn, builds map[uint64]bool, edit func(*messages
 	}
 	return nil
 }
+
+// ToArchive returns the builds to archive: those with steps in the steps
+// table that finished before before (epoch seconds), in id order. It reads
+// the steps table alone, which holds the running builds and those not
+// archived yet, not the history.
+func ToArchive(txn *memdb.Txn, before int64) []uint64 {
+	var out []uint64
+	last := uint64(0)
+	for s := range scanTable(txn, TableSteps, IndexBuildNumber+"_prefix", false) {
+		id := s.(*messages.Step).Buildid
+		if id == last {
+			continue
+		}
+		last = id
+		if b, _ := get[*messages.Build](txn, TableBuilds, IndexID, id); b.HasResults() && b.CompleteAt < before {
+			out = append(out, id)
+		}
+	}
+	return out
+}
