@@ -24,18 +24,67 @@ import (
 // them. A segment never changes but by Expire (a build or a log's contents
 // going) and SetLogLines (lines found lost), which write it again.
 //
-// A segment is found by the last id of each of its lists (the indexes
-// last_build, last_step, last_log): the segments whose last id is at least
-// the one looked for are read in that order, and each is searched by
-// binary search. Segments overlap little (the janitor archives builds
-// oldest first), so a lookup reads few of them.
+// A segment is found by the ranges of ids each of its lists spans, first
+// to last (the indexes builds, steps, logs: spanIndex): a lookup reads the
+// segments whose span covers the range of the id looked for, and searches
+// each by binary search. Segments overlap little (the janitor archives
+// builds oldest first), so a lookup reads one or two.
 
 // Index names of the archive table.
 const (
-	IndexLastBuild = "last_build"
-	IndexLastStep  = "last_step"
-	IndexLastLog   = "last_log"
+	IndexArchivedBuilds = "builds"
+	IndexArchivedSteps  = "steps"
+	IndexArchivedLogs   = "logs"
 )
+
+// archiveRange is the width, in ids, of the ranges by which the archive's
+// indexes find segments.
+const archiveRange = 4096
+
+// maxArchiveRanges bounds the ranges one list of a segment spans (a
+// quarter of a billion ids); a segment spanning more is refused.
+const maxArchiveRanges = 1 << 16
+
+// spanIndex is a memdb index of archive segments by the ranges of
+// archiveRange ids that one of their lists spans, first id to last; it is
+// looked up by an id (uint64).
+type spanIndex struct {
+	ids func(*messages.ArchiveSegment) []uint64
+}
+
+// FromObject returns a segment's ranges (memdb.MultiIndexer).
+func (x spanIndex) FromObject(raw any) (bool, [][]byte, error) {
+	s := raw.(*messages.ArchiveSegment)
+	ids := x.ids(s)
+	if len(ids) == 0 {
+		return false, nil, nil
+	}
+	first, last := ids[0]/archiveRange, ids[len(ids)-1]/archiveRange
+	if last < first || last-first >= maxArchiveRanges {
+		return false, nil, fmt.Errorf("state: archive segment %d: ids %d…%d: %w", s.Id, ids[0], ids[len(ids)-1], ErrArchiveCorrupt)
+	}
+	keys := make([][]byte, 0, last-first+1)
+	for r := first; r <= last; r++ {
+		k, err := encodeKey(r)
+		if err != nil {
+			return false, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return true, keys, nil
+}
+
+// FromArgs returns the key of the range of an id (memdb.Indexer).
+func (x spanIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("state: archive index lookup takes one id, not %d values", len(args))
+	}
+	id, ok := args[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("state: archive index lookup by a %T, not an id", args[0])
+	}
+	return encodeKey(id / archiveRange)
+}
 
 // ErrArchiveCorrupt is wrapped by the error of a read that found an archive
 // segment whose lists or data do not agree (a damaged snapshot).
@@ -43,20 +92,13 @@ var ErrArchiveCorrupt = errors.New("archive segment corrupt")
 
 // archiveSchema is the archive table's schema.
 func archiveSchema() *memdb.TableSchema {
-	last := func(name string, ids func(*messages.ArchiveSegment) []uint64) *memdb.IndexSchema {
-		return idx(name, true, func(o any) ([]any, bool) {
-			s := o.(*messages.ArchiveSegment)
-			l := ids(s)
-			if len(l) == 0 {
-				return nil, false
-			}
-			return always(l[len(l)-1], s.Id)
-		})
+	span := func(name string, ids func(*messages.ArchiveSegment) []uint64) *memdb.IndexSchema {
+		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: spanIndex{ids: ids}}
 	}
 	return table(TableArchive, func(o any) ([]any, bool) { return always(o.(*messages.ArchiveSegment).Id) },
-		last(IndexLastBuild, (*messages.ArchiveSegment).GetBuildids),
-		last(IndexLastStep, (*messages.ArchiveSegment).GetStepids),
-		last(IndexLastLog, (*messages.ArchiveSegment).GetLogids))
+		span(IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids),
+		span(IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids),
+		span(IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids))
 }
 
 // archiveList is one of a segment's id lists: its builds, steps or logs.
@@ -68,11 +110,11 @@ type archiveList struct {
 }
 
 var (
-	archivedBuilds = archiveList{IndexLastBuild, (*messages.ArchiveSegment).GetBuildids,
+	archivedBuilds = archiveList{IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids,
 		func(_ *messages.ArchiveSegment, i int) (int, bool) { return i, true }}
-	archivedSteps = archiveList{IndexLastStep, (*messages.ArchiveSegment).GetStepids,
+	archivedSteps = archiveList{IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids,
 		func(s *messages.ArchiveSegment, i int) (int, bool) { return at(s.StepBuilds, i) }}
-	archivedLogs = archiveList{IndexLastLog, (*messages.ArchiveSegment).GetLogids,
+	archivedLogs = archiveList{IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids,
 		func(s *messages.ArchiveSegment, i int) (int, bool) { return at(s.LogBuilds, i) }}
 )
 
@@ -86,16 +128,13 @@ func at(l []uint32, i int) (int, bool) {
 // findArchived returns the segment holding id in list, with the index in
 // buildids of the build it belongs to; nil when no segment does.
 func findArchived(txn *memdb.Txn, list archiveList, id uint64) (*messages.ArchiveSegment, int) {
-	it, err := txn.LowerBound(TableArchive, list.index, id, uint64(0))
+	it, err := txn.Get(TableArchive, list.index, id)
 	if err != nil {
 		return nil, 0
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		s := raw.(*messages.ArchiveSegment)
 		ids := list.ids(s)
-		if len(ids) == 0 || ids[0] > id {
-			continue
-		}
 		if i, ok := slices.BinarySearch(ids, id); ok {
 			if b, ok := list.build(s, i); ok {
 				return s, b

@@ -216,7 +216,7 @@ func (c *cursor) row(list archiveList) proto.Message {
 		c.decoded, _ = segmentBuild(c.seg, bi)
 	}
 	id := c.ids[c.pos]
-	if list.index == IndexLastLog {
+	if list.index == IndexArchivedLogs {
 		for _, l := range c.decoded.GetLogs() {
 			if l.Id == id {
 				return l
