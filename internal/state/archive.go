@@ -16,9 +16,10 @@ import (
 // The archive table holds the steps and logs of finished builds, moved out
 // of the steps and logs tables by Archive: a build's steps and logs are one
 // encoded ArchivedBuild, and a segment (a row) holds many builds, so that
-// they cost memory as bytes rather than as records and index entries
-// (about 200 bytes a build of three steps and two logs, against about
-// 2,400 in the tables: BenchmarkHeapPerTable). Reads (Lookup, First, Scan,
+// they cost memory as bytes rather than as records and index entries:
+// about 200 bytes a build of three steps and two logs, against about
+// 2,400 in the tables (BenchmarkHeapArchived: 100,000 changes and builds
+// take 511 MiB of heap, 296 MiB with the builds archived). Reads (Lookup, First, Scan,
 // ScanIndex, Count in read.go) show archived steps and logs as if they were
 // still in their tables; archivedStep and the other functions here find
 // them. A segment never changes but by Expire (a build or a log's contents

@@ -60,3 +60,37 @@ func archiveAll(b testing.TB, db *memdb.MemDB, batch int) {
 		ids = ids[n:]
 	}
 }
+
+// BenchmarkArchivedReads: reading a build's steps and each step's logs
+// (as the build page does), from the tables (plain) and from the archive
+// (archived), in a history of 10,000 builds.
+func BenchmarkArchivedReads(b *testing.B) {
+	const builds = 10_000
+	for _, c := range []struct {
+		name    string
+		archive bool
+	}{{"plain", false}, {"archived", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			f := &fsm{}
+			f.db.Store(newDB(b))
+			history(b, f, builds, builds)
+			if c.archive {
+				archiveAll(b, f.db.Load(), 256)
+			}
+			txn := f.db.Load().Txn(false)
+			b.ResetTimer()
+			for i := range b.N {
+				id := uint64(1 + i*7919%builds)
+				n := 0
+				for s := range ScanIndex(txn, TableSteps, IndexBuildNumber+"_prefix", false, id) {
+					for range ScanIndex(txn, TableLogs, IndexStep, false, s.(*messages.Step).Id) {
+						n++
+					}
+				}
+				if n != 2 {
+					b.Fatalf("build %d: %d logs, want 2", id, n)
+				}
+			}
+		})
+	}
+}
