@@ -16,13 +16,10 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// DefaultJanitorInterval is how often the janitor runs when the config does
-// not say (horizons.interval).
-const DefaultJanitorInterval = time.Hour
-
 // The janitor archives (Archive) the steps and logs of builds that finished
 // more than ArchiveAfter ago, ArchiveBatch builds to a command (a segment),
-// at every run, and runs at least every ArchiveInterval, horizons or not.
+// at every run, and runs every ArchiveInterval (horizons.interval when it is
+// shorter), horizons or not.
 const (
 	ArchiveAfter    = 10 * time.Minute
 	ArchiveBatch    = 256
@@ -30,7 +27,7 @@ const (
 )
 
 // janitor is master/db/janitor (Buildbot's janitor configurator, as
-// config): every horizons.interval it removes what the horizons let go
+// config): at every run it removes what the horizons let go
 // (planExpiry), one small Expire at a time, each waiting for the one
 // before, so that builds are held up by one write at most; then it removes
 // the files of the logs that went, and archives finished builds (at least
@@ -92,8 +89,8 @@ func (j *janitor) Receive(ctx actor.Context) {
 	}
 }
 
-// schedule sets the next periodic run: one interval from now when the
-// config has horizons, at most ArchiveInterval.
+// schedule sets the next periodic run, ArchiveInterval from now, or
+// horizons.interval when the config has horizons and it is shorter.
 func (j *janitor) schedule(ctx actor.Context) {
 	j.gen++
 	if j.timer != nil {
