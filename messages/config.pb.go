@@ -1687,7 +1687,8 @@ type HorizonsConfig struct {
 	// Only the newest this many changes are kept (Buildbot's changeHorizon),
 	// and the sourcestamps that no change or buildset names any more go too.
 	Changes int32 `protobuf:"varint,4,opt,name=changes,proto3" json:"changes,omitempty"`
-	// How often the janitor runs. Default 1h.
+	// How often the janitor runs: default and at most 10m (every run also
+	// archives the builds that finished more than 10 minutes ago).
 	Interval *durationpb.Duration `protobuf:"bytes,5,opt,name=interval,proto3" json:"interval,omitempty"`
 	// How many builds (or changes, or logs) one write removes, so that no
 	// write holds up builds for long. Default 100.

@@ -1208,6 +1208,174 @@ func (x *Log) GetLost() []*LineRange {
 	return nil
 }
 
+// ArchiveSegment is a row of `archive`: the steps and logs of finished
+// builds (Archive), each build's encoded as one ArchivedBuild. buildids is
+// ascending; data holds the builds' encodings one after the other, build i
+// ending at ends[i]. stepids and logids are every step's and log's id,
+// ascending, and step_builds and log_builds the index in buildids of the
+// build each belongs to.
+type ArchiveSegment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Buildids      []uint64               `protobuf:"varint,2,rep,packed,name=buildids,proto3" json:"buildids,omitempty"`
+	Ends          []uint32               `protobuf:"varint,3,rep,packed,name=ends,proto3" json:"ends,omitempty"`
+	Stepids       []uint64               `protobuf:"varint,4,rep,packed,name=stepids,proto3" json:"stepids,omitempty"`
+	StepBuilds    []uint32               `protobuf:"varint,5,rep,packed,name=step_builds,json=stepBuilds,proto3" json:"step_builds,omitempty"`
+	Logids        []uint64               `protobuf:"varint,6,rep,packed,name=logids,proto3" json:"logids,omitempty"`
+	LogBuilds     []uint32               `protobuf:"varint,7,rep,packed,name=log_builds,json=logBuilds,proto3" json:"log_builds,omitempty"`
+	Data          []byte                 `protobuf:"bytes,8,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveSegment) Reset() {
+	*x = ArchiveSegment{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveSegment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveSegment) ProtoMessage() {}
+
+func (x *ArchiveSegment) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveSegment.ProtoReflect.Descriptor instead.
+func (*ArchiveSegment) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ArchiveSegment) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ArchiveSegment) GetBuildids() []uint64 {
+	if x != nil {
+		return x.Buildids
+	}
+	return nil
+}
+
+func (x *ArchiveSegment) GetEnds() []uint32 {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
+func (x *ArchiveSegment) GetStepids() []uint64 {
+	if x != nil {
+		return x.Stepids
+	}
+	return nil
+}
+
+func (x *ArchiveSegment) GetStepBuilds() []uint32 {
+	if x != nil {
+		return x.StepBuilds
+	}
+	return nil
+}
+
+func (x *ArchiveSegment) GetLogids() []uint64 {
+	if x != nil {
+		return x.Logids
+	}
+	return nil
+}
+
+func (x *ArchiveSegment) GetLogBuilds() []uint32 {
+	if x != nil {
+		return x.LogBuilds
+	}
+	return nil
+}
+
+func (x *ArchiveSegment) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// ArchivedBuild is one build's steps (by number) and logs (by id) in an
+// ArchiveSegment.
+type ArchivedBuild struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildid       uint64                 `protobuf:"varint,1,opt,name=buildid,proto3" json:"buildid,omitempty"`
+	Steps         []*Step                `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	Logs          []*Log                 `protobuf:"bytes,3,rep,name=logs,proto3" json:"logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchivedBuild) Reset() {
+	*x = ArchivedBuild{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchivedBuild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchivedBuild) ProtoMessage() {}
+
+func (x *ArchivedBuild) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchivedBuild.ProtoReflect.Descriptor instead.
+func (*ArchivedBuild) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ArchivedBuild) GetBuildid() uint64 {
+	if x != nil {
+		return x.Buildid
+	}
+	return 0
+}
+
+func (x *ArchivedBuild) GetSteps() []*Step {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *ArchivedBuild) GetLogs() []*Log {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
 // LineRange is the lines from … to-1 of a log (numbered from 0).
 type LineRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1219,7 +1387,7 @@ type LineRange struct {
 
 func (x *LineRange) Reset() {
 	*x = LineRange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1399,7 @@ func (x *LineRange) String() string {
 func (*LineRange) ProtoMessage() {}
 
 func (x *LineRange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[11]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1412,7 @@ func (x *LineRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineRange.ProtoReflect.Descriptor instead.
 func (*LineRange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{11}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LineRange) GetFrom() int64 {
@@ -1274,7 +1442,7 @@ type IdFloor struct {
 
 func (x *IdFloor) Reset() {
 	*x = IdFloor{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1454,7 @@ func (x *IdFloor) String() string {
 func (*IdFloor) ProtoMessage() {}
 
 func (x *IdFloor) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[12]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1467,7 @@ func (x *IdFloor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdFloor.ProtoReflect.Descriptor instead.
 func (*IdFloor) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{12}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *IdFloor) GetTable() string {
@@ -1333,7 +1501,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1513,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[13]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1526,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{13}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogChunk) GetLogid() uint64 {
@@ -1407,7 +1575,7 @@ type WorkerConfiguredOn struct {
 
 func (x *WorkerConfiguredOn) Reset() {
 	*x = WorkerConfiguredOn{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1587,7 @@ func (x *WorkerConfiguredOn) String() string {
 func (*WorkerConfiguredOn) ProtoMessage() {}
 
 func (x *WorkerConfiguredOn) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[14]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1600,7 @@ func (x *WorkerConfiguredOn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConfiguredOn.ProtoReflect.Descriptor instead.
 func (*WorkerConfiguredOn) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{14}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WorkerConfiguredOn) GetBuilderid() uint64 {
@@ -1469,7 +1637,7 @@ type Worker struct {
 
 func (x *Worker) Reset() {
 	*x = Worker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1649,7 @@ func (x *Worker) String() string {
 func (*Worker) ProtoMessage() {}
 
 func (x *Worker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[15]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1662,7 @@ func (x *Worker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Worker.ProtoReflect.Descriptor instead.
 func (*Worker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{15}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Worker) GetId() uint64 {
@@ -1573,7 +1741,7 @@ type Scheduler struct {
 
 func (x *Scheduler) Reset() {
 	*x = Scheduler{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1753,7 @@ func (x *Scheduler) String() string {
 func (*Scheduler) ProtoMessage() {}
 
 func (x *Scheduler) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[16]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1766,7 @@ func (x *Scheduler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scheduler.ProtoReflect.Descriptor instead.
 func (*Scheduler) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{16}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Scheduler) GetId() uint64 {
@@ -1641,7 +1809,7 @@ type ChangeSource struct {
 
 func (x *ChangeSource) Reset() {
 	*x = ChangeSource{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +1821,7 @@ func (x *ChangeSource) String() string {
 func (*ChangeSource) ProtoMessage() {}
 
 func (x *ChangeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[17]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +1834,7 @@ func (x *ChangeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSource.ProtoReflect.Descriptor instead.
 func (*ChangeSource) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{17}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChangeSource) GetId() uint64 {
@@ -1702,7 +1870,7 @@ type StateObject struct {
 
 func (x *StateObject) Reset() {
 	*x = StateObject{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +1882,7 @@ func (x *StateObject) String() string {
 func (*StateObject) ProtoMessage() {}
 
 func (x *StateObject) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[18]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +1895,7 @@ func (x *StateObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateObject.ProtoReflect.Descriptor instead.
 func (*StateObject) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{18}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StateObject) GetId() uint64 {
@@ -1763,7 +1931,7 @@ type ObjectState struct {
 
 func (x *ObjectState) Reset() {
 	*x = ObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1943,7 @@ func (x *ObjectState) String() string {
 func (*ObjectState) ProtoMessage() {}
 
 func (x *ObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[19]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1956,7 @@ func (x *ObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectState.ProtoReflect.Descriptor instead.
 func (*ObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{19}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ObjectState) GetObjectid() uint64 {
@@ -1825,7 +1993,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +2005,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[20]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +2018,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{20}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *User) GetUid() uint64 {
@@ -1893,7 +2061,7 @@ type UserInfo struct {
 
 func (x *UserInfo) Reset() {
 	*x = UserInfo{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2073,7 @@ func (x *UserInfo) String() string {
 func (*UserInfo) ProtoMessage() {}
 
 func (x *UserInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[21]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2086,7 @@ func (x *UserInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfo.ProtoReflect.Descriptor instead.
 func (*UserInfo) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{21}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UserInfo) GetUid() uint64 {
@@ -1954,7 +2122,7 @@ type ChangeUser struct {
 
 func (x *ChangeUser) Reset() {
 	*x = ChangeUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2134,7 @@ func (x *ChangeUser) String() string {
 func (*ChangeUser) ProtoMessage() {}
 
 func (x *ChangeUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[22]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2147,7 @@ func (x *ChangeUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeUser.ProtoReflect.Descriptor instead.
 func (*ChangeUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{22}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChangeUser) GetChangeid() uint64 {
@@ -2011,7 +2179,7 @@ type ApiToken struct {
 
 func (x *ApiToken) Reset() {
 	*x = ApiToken{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2191,7 @@ func (x *ApiToken) String() string {
 func (*ApiToken) ProtoMessage() {}
 
 func (x *ApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[23]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2204,7 @@ func (x *ApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiToken.ProtoReflect.Descriptor instead.
 func (*ApiToken) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{23}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ApiToken) GetId() uint64 {
@@ -2091,7 +2259,7 @@ type AddUser struct {
 
 func (x *AddUser) Reset() {
 	*x = AddUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +2271,7 @@ func (x *AddUser) String() string {
 func (*AddUser) ProtoMessage() {}
 
 func (x *AddUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[24]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2284,7 @@ func (x *AddUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
 func (*AddUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{24}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AddUser) GetIdentifier() string {
@@ -2162,7 +2330,7 @@ type UpdateUser struct {
 
 func (x *UpdateUser) Reset() {
 	*x = UpdateUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2342,7 @@ func (x *UpdateUser) String() string {
 func (*UpdateUser) ProtoMessage() {}
 
 func (x *UpdateUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[25]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2355,7 @@ func (x *UpdateUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUser.ProtoReflect.Descriptor instead.
 func (*UpdateUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{25}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateUser) GetIdentifier() string {
@@ -2229,7 +2397,7 @@ type RemoveUser struct {
 
 func (x *RemoveUser) Reset() {
 	*x = RemoveUser{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2409,7 @@ func (x *RemoveUser) String() string {
 func (*RemoveUser) ProtoMessage() {}
 
 func (x *RemoveUser) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[26]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2422,7 @@ func (x *RemoveUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveUser.ProtoReflect.Descriptor instead.
 func (*RemoveUser) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{26}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RemoveUser) GetIdentifier() string {
@@ -2277,7 +2445,7 @@ type AddApiToken struct {
 
 func (x *AddApiToken) Reset() {
 	*x = AddApiToken{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2289,7 +2457,7 @@ func (x *AddApiToken) String() string {
 func (*AddApiToken) ProtoMessage() {}
 
 func (x *AddApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[27]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2302,7 +2470,7 @@ func (x *AddApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddApiToken.ProtoReflect.Descriptor instead.
 func (*AddApiToken) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{27}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddApiToken) GetIdentifier() string {
@@ -2344,7 +2512,7 @@ type RevokeApiToken struct {
 
 func (x *RevokeApiToken) Reset() {
 	*x = RevokeApiToken{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +2524,7 @@ func (x *RevokeApiToken) String() string {
 func (*RevokeApiToken) ProtoMessage() {}
 
 func (x *RevokeApiToken) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[28]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2537,7 @@ func (x *RevokeApiToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiToken.ProtoReflect.Descriptor instead.
 func (*RevokeApiToken) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{28}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RevokeApiToken) GetIdentifier() string {
@@ -2403,7 +2571,7 @@ type WebSession struct {
 
 func (x *WebSession) Reset() {
 	*x = WebSession{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2583,7 @@ func (x *WebSession) String() string {
 func (*WebSession) ProtoMessage() {}
 
 func (x *WebSession) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[29]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2596,7 @@ func (x *WebSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebSession.ProtoReflect.Descriptor instead.
 func (*WebSession) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{29}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WebSession) GetSha256() string {
@@ -2485,7 +2653,7 @@ type StartSession struct {
 
 func (x *StartSession) Reset() {
 	*x = StartSession{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2497,7 +2665,7 @@ func (x *StartSession) String() string {
 func (*StartSession) ProtoMessage() {}
 
 func (x *StartSession) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[30]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2510,7 +2678,7 @@ func (x *StartSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartSession.ProtoReflect.Descriptor instead.
 func (*StartSession) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{30}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StartSession) GetSession() *WebSession {
@@ -2533,7 +2701,7 @@ type EndSession struct {
 
 func (x *EndSession) Reset() {
 	*x = EndSession{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2713,7 @@ func (x *EndSession) String() string {
 func (*EndSession) ProtoMessage() {}
 
 func (x *EndSession) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[31]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2726,7 @@ func (x *EndSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSession.ProtoReflect.Descriptor instead.
 func (*EndSession) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{31}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EndSession) GetSha256() string {
@@ -2616,6 +2784,7 @@ type Command struct {
 	//	*Command_WorkerMissing
 	//	*Command_StartSession
 	//	*Command_EndSession
+	//	*Command_Archive
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2623,7 +2792,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2635,7 +2804,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[32]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2648,7 +2817,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{32}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Command) GetKind() isCommand_Kind {
@@ -2973,6 +3142,15 @@ func (x *Command) GetEndSession() *EndSession {
 	return nil
 }
 
+func (x *Command) GetArchive() *Archive {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_Archive); ok {
+			return x.Archive
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -3117,6 +3295,10 @@ type Command_EndSession struct {
 	EndSession *EndSession `protobuf:"bytes,35,opt,name=end_session,json=endSession,proto3,oneof"`
 }
 
+type Command_Archive struct {
+	Archive *Archive `protobuf:"bytes,36,opt,name=archive,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -3187,6 +3369,8 @@ func (*Command_StartSession) isCommand_Kind() {}
 
 func (*Command_EndSession) isCommand_Kind() {}
 
+func (*Command_Archive) isCommand_Kind() {}
+
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
 // or added, by name and marked as run by masterid; those the master ran and
@@ -3214,7 +3398,7 @@ type ConfigureMaster struct {
 
 func (x *ConfigureMaster) Reset() {
 	*x = ConfigureMaster{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3226,7 +3410,7 @@ func (x *ConfigureMaster) String() string {
 func (*ConfigureMaster) ProtoMessage() {}
 
 func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[33]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3239,7 +3423,7 @@ func (x *ConfigureMaster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureMaster.ProtoReflect.Descriptor instead.
 func (*ConfigureMaster) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{33}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConfigureMaster) GetMasterid() uint64 {
@@ -3298,7 +3482,7 @@ type ConfiguredReporter struct {
 
 func (x *ConfiguredReporter) Reset() {
 	*x = ConfiguredReporter{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3310,7 +3494,7 @@ func (x *ConfiguredReporter) String() string {
 func (*ConfiguredReporter) ProtoMessage() {}
 
 func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[34]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3323,7 +3507,7 @@ func (x *ConfiguredReporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredReporter.ProtoReflect.Descriptor instead.
 func (*ConfiguredReporter) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{34}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConfiguredReporter) GetName() string {
@@ -3367,7 +3551,7 @@ type ReportGenerator struct {
 
 func (x *ReportGenerator) Reset() {
 	*x = ReportGenerator{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3379,7 +3563,7 @@ func (x *ReportGenerator) String() string {
 func (*ReportGenerator) ProtoMessage() {}
 
 func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[35]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3392,7 +3576,7 @@ func (x *ReportGenerator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportGenerator.ProtoReflect.Descriptor instead.
 func (*ReportGenerator) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{35}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReportGenerator) GetKind() ReportGeneratorKind {
@@ -3468,7 +3652,7 @@ type Reporter struct {
 
 func (x *Reporter) Reset() {
 	*x = Reporter{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3664,7 @@ func (x *Reporter) String() string {
 func (*Reporter) ProtoMessage() {}
 
 func (x *Reporter) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[36]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3677,7 @@ func (x *Reporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reporter.ProtoReflect.Descriptor instead.
 func (*Reporter) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{36}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Reporter) GetName() string {
@@ -3554,7 +3738,7 @@ type OutboxEntry struct {
 
 func (x *OutboxEntry) Reset() {
 	*x = OutboxEntry{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3566,7 +3750,7 @@ func (x *OutboxEntry) String() string {
 func (*OutboxEntry) ProtoMessage() {}
 
 func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[37]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3579,7 +3763,7 @@ func (x *OutboxEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxEntry.ProtoReflect.Descriptor instead.
 func (*OutboxEntry) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{37}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *OutboxEntry) GetId() uint64 {
@@ -3640,7 +3824,7 @@ type MissingWorker struct {
 
 func (x *MissingWorker) Reset() {
 	*x = MissingWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3652,7 +3836,7 @@ func (x *MissingWorker) String() string {
 func (*MissingWorker) ProtoMessage() {}
 
 func (x *MissingWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[38]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3665,7 +3849,7 @@ func (x *MissingWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingWorker.ProtoReflect.Descriptor instead.
 func (*MissingWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{38}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MissingWorker) GetWorkerid() uint64 {
@@ -3705,7 +3889,7 @@ type WorkerMissing struct {
 
 func (x *WorkerMissing) Reset() {
 	*x = WorkerMissing{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3717,7 +3901,7 @@ func (x *WorkerMissing) String() string {
 func (*WorkerMissing) ProtoMessage() {}
 
 func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[39]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3730,7 +3914,7 @@ func (x *WorkerMissing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMissing.ProtoReflect.Descriptor instead.
 func (*WorkerMissing) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{39}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *WorkerMissing) GetWorker() *MissingWorker {
@@ -3761,7 +3945,7 @@ type ReportsDone struct {
 
 func (x *ReportsDone) Reset() {
 	*x = ReportsDone{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3773,7 +3957,7 @@ func (x *ReportsDone) String() string {
 func (*ReportsDone) ProtoMessage() {}
 
 func (x *ReportsDone) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[40]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3786,7 +3970,7 @@ func (x *ReportsDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportsDone.ProtoReflect.Descriptor instead.
 func (*ReportsDone) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{40}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ReportsDone) GetReporter() string {
@@ -3815,7 +3999,7 @@ type ConfiguredBuilder struct {
 
 func (x *ConfiguredBuilder) Reset() {
 	*x = ConfiguredBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3827,7 +4011,7 @@ func (x *ConfiguredBuilder) String() string {
 func (*ConfiguredBuilder) ProtoMessage() {}
 
 func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[41]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3840,7 +4024,7 @@ func (x *ConfiguredBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredBuilder.ProtoReflect.Descriptor instead.
 func (*ConfiguredBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{41}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ConfiguredBuilder) GetName() string {
@@ -3876,7 +4060,7 @@ type ConfiguredWorker struct {
 
 func (x *ConfiguredWorker) Reset() {
 	*x = ConfiguredWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3888,7 +4072,7 @@ func (x *ConfiguredWorker) String() string {
 func (*ConfiguredWorker) ProtoMessage() {}
 
 func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[42]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3901,7 +4085,7 @@ func (x *ConfiguredWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfiguredWorker.ProtoReflect.Descriptor instead.
 func (*ConfiguredWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{42}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ConfiguredWorker) GetName() string {
@@ -3930,7 +4114,7 @@ type MasterActive struct {
 
 func (x *MasterActive) Reset() {
 	*x = MasterActive{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3942,7 +4126,7 @@ func (x *MasterActive) String() string {
 func (*MasterActive) ProtoMessage() {}
 
 func (x *MasterActive) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[43]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3955,7 +4139,7 @@ func (x *MasterActive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterActive.ProtoReflect.Descriptor instead.
 func (*MasterActive) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{43}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *MasterActive) GetMasterid() uint64 {
@@ -3987,7 +4171,7 @@ type MasterStopped struct {
 
 func (x *MasterStopped) Reset() {
 	*x = MasterStopped{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3999,7 +4183,7 @@ func (x *MasterStopped) String() string {
 func (*MasterStopped) ProtoMessage() {}
 
 func (x *MasterStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[44]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4012,7 +4196,7 @@ func (x *MasterStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStopped.ProtoReflect.Descriptor instead.
 func (*MasterStopped) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{44}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *MasterStopped) GetMasterid() uint64 {
@@ -4050,7 +4234,7 @@ type AddChange struct {
 
 func (x *AddChange) Reset() {
 	*x = AddChange{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4062,7 +4246,7 @@ func (x *AddChange) String() string {
 func (*AddChange) ProtoMessage() {}
 
 func (x *AddChange) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[45]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4075,7 +4259,7 @@ func (x *AddChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChange.ProtoReflect.Descriptor instead.
 func (*AddChange) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{45}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AddChange) GetChange() *Change {
@@ -4115,7 +4299,7 @@ type MasterStarted struct {
 
 func (x *MasterStarted) Reset() {
 	*x = MasterStarted{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4127,7 +4311,7 @@ func (x *MasterStarted) String() string {
 func (*MasterStarted) ProtoMessage() {}
 
 func (x *MasterStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[46]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4140,7 +4324,7 @@ func (x *MasterStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterStarted.ProtoReflect.Descriptor instead.
 func (*MasterStarted) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{46}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *MasterStarted) GetMasterid() uint64 {
@@ -4176,7 +4360,7 @@ type FindOrAddBuilder struct {
 
 func (x *FindOrAddBuilder) Reset() {
 	*x = FindOrAddBuilder{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4188,7 +4372,7 @@ func (x *FindOrAddBuilder) String() string {
 func (*FindOrAddBuilder) ProtoMessage() {}
 
 func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[47]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4201,7 +4385,7 @@ func (x *FindOrAddBuilder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddBuilder.ProtoReflect.Descriptor instead.
 func (*FindOrAddBuilder) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{47}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FindOrAddBuilder) GetName() string {
@@ -4253,7 +4437,7 @@ type AddBuildset struct {
 
 func (x *AddBuildset) Reset() {
 	*x = AddBuildset{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4265,7 +4449,7 @@ func (x *AddBuildset) String() string {
 func (*AddBuildset) ProtoMessage() {}
 
 func (x *AddBuildset) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[48]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4278,7 +4462,7 @@ func (x *AddBuildset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuildset.ProtoReflect.Descriptor instead.
 func (*AddBuildset) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{48}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AddBuildset) GetExternalIdstring() string {
@@ -4385,7 +4569,7 @@ type ClaimBuildRequests struct {
 
 func (x *ClaimBuildRequests) Reset() {
 	*x = ClaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4397,7 +4581,7 @@ func (x *ClaimBuildRequests) String() string {
 func (*ClaimBuildRequests) ProtoMessage() {}
 
 func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[49]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4410,7 +4594,7 @@ func (x *ClaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*ClaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{49}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ClaimBuildRequests) GetMasterid() uint64 {
@@ -4459,7 +4643,7 @@ type AddBuild struct {
 
 func (x *AddBuild) Reset() {
 	*x = AddBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4471,7 +4655,7 @@ func (x *AddBuild) String() string {
 func (*AddBuild) ProtoMessage() {}
 
 func (x *AddBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[50]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4484,7 +4668,7 @@ func (x *AddBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBuild.ProtoReflect.Descriptor instead.
 func (*AddBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{50}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AddBuild) GetBuilderid() uint64 {
@@ -4576,7 +4760,7 @@ type AddStep struct {
 
 func (x *AddStep) Reset() {
 	*x = AddStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4588,7 +4772,7 @@ func (x *AddStep) String() string {
 func (*AddStep) ProtoMessage() {}
 
 func (x *AddStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[51]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4601,7 +4785,7 @@ func (x *AddStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddStep.ProtoReflect.Descriptor instead.
 func (*AddStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{51}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AddStep) GetBuildid() uint64 {
@@ -4666,7 +4850,7 @@ type AddLog struct {
 
 func (x *AddLog) Reset() {
 	*x = AddLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4678,7 +4862,7 @@ func (x *AddLog) String() string {
 func (*AddLog) ProtoMessage() {}
 
 func (x *AddLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[52]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4691,7 +4875,7 @@ func (x *AddLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddLog.ProtoReflect.Descriptor instead.
 func (*AddLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{52}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AddLog) GetStepid() uint64 {
@@ -4736,7 +4920,7 @@ type AppendLog struct {
 
 func (x *AppendLog) Reset() {
 	*x = AppendLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4748,7 +4932,7 @@ func (x *AppendLog) String() string {
 func (*AppendLog) ProtoMessage() {}
 
 func (x *AppendLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[53]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4761,7 +4945,7 @@ func (x *AppendLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendLog.ProtoReflect.Descriptor instead.
 func (*AppendLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{53}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AppendLog) GetLogid() uint64 {
@@ -4791,7 +4975,7 @@ type LogLines struct {
 
 func (x *LogLines) Reset() {
 	*x = LogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4803,7 +4987,7 @@ func (x *LogLines) String() string {
 func (*LogLines) ProtoMessage() {}
 
 func (x *LogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[54]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4816,7 +5000,7 @@ func (x *LogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLines.ProtoReflect.Descriptor instead.
 func (*LogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{54}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LogLines) GetLogid() uint64 {
@@ -4853,7 +5037,7 @@ type SetLogLines struct {
 
 func (x *SetLogLines) Reset() {
 	*x = SetLogLines{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4865,7 +5049,7 @@ func (x *SetLogLines) String() string {
 func (*SetLogLines) ProtoMessage() {}
 
 func (x *SetLogLines) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[55]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4878,7 +5062,7 @@ func (x *SetLogLines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLogLines.ProtoReflect.Descriptor instead.
 func (*SetLogLines) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{55}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SetLogLines) GetLogs() []*LogLines {
@@ -4910,7 +5094,7 @@ type Expire struct {
 
 func (x *Expire) Reset() {
 	*x = Expire{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4922,7 +5106,7 @@ func (x *Expire) String() string {
 func (*Expire) ProtoMessage() {}
 
 func (x *Expire) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[56]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4935,7 +5119,7 @@ func (x *Expire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expire.ProtoReflect.Descriptor instead.
 func (*Expire) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{56}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Expire) GetBuilds() []uint64 {
@@ -4987,6 +5171,55 @@ func (x *Expire) GetWebSessionsExpiredAt() int64 {
 	return 0
 }
 
+// Archive moves the steps and logs of finished builds out of the steps and
+// logs tables into one row of `archive` (an ArchiveSegment), where they take
+// a tenth of the memory and no index rows; reads (state.Lookup, Scan,
+// ScanIndex, Count) show them as before. A build without steps in the
+// tables (one archived already) is skipped; an unfinished one is refused.
+type Archive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildids      []uint64               `protobuf:"varint,1,rep,packed,name=buildids,proto3" json:"buildids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Archive) Reset() {
+	*x = Archive{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Archive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Archive) ProtoMessage() {}
+
+func (x *Archive) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Archive.ProtoReflect.Descriptor instead.
+func (*Archive) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *Archive) GetBuildids() []uint64 {
+	if x != nil {
+		return x.Buildids
+	}
+	return nil
+}
+
 // FinishLog closes a log; finishing a finished log changes nothing.
 type FinishLog struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -4997,7 +5230,7 @@ type FinishLog struct {
 
 func (x *FinishLog) Reset() {
 	*x = FinishLog{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5009,7 +5242,7 @@ func (x *FinishLog) String() string {
 func (*FinishLog) ProtoMessage() {}
 
 func (x *FinishLog) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[57]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5022,7 +5255,7 @@ func (x *FinishLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishLog.ProtoReflect.Descriptor instead.
 func (*FinishLog) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{57}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *FinishLog) GetLogid() uint64 {
@@ -5056,7 +5289,7 @@ type FinishStep struct {
 
 func (x *FinishStep) Reset() {
 	*x = FinishStep{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5068,7 +5301,7 @@ func (x *FinishStep) String() string {
 func (*FinishStep) ProtoMessage() {}
 
 func (x *FinishStep) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[58]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5081,7 +5314,7 @@ func (x *FinishStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishStep.ProtoReflect.Descriptor instead.
 func (*FinishStep) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{58}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *FinishStep) GetStepid() uint64 {
@@ -5159,7 +5392,7 @@ type FinishBuild struct {
 
 func (x *FinishBuild) Reset() {
 	*x = FinishBuild{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5171,7 +5404,7 @@ func (x *FinishBuild) String() string {
 func (*FinishBuild) ProtoMessage() {}
 
 func (x *FinishBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[59]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5184,7 +5417,7 @@ func (x *FinishBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishBuild.ProtoReflect.Descriptor instead.
 func (*FinishBuild) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{59}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *FinishBuild) GetBuildid() uint64 {
@@ -5255,7 +5488,7 @@ type CompleteBuildRequests struct {
 
 func (x *CompleteBuildRequests) Reset() {
 	*x = CompleteBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5267,7 +5500,7 @@ func (x *CompleteBuildRequests) String() string {
 func (*CompleteBuildRequests) ProtoMessage() {}
 
 func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[60]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5280,7 +5513,7 @@ func (x *CompleteBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteBuildRequests.ProtoReflect.Descriptor instead.
 func (*CompleteBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{60}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CompleteBuildRequests) GetBrids() []uint64 {
@@ -5324,7 +5557,7 @@ type UnclaimBuildRequests struct {
 
 func (x *UnclaimBuildRequests) Reset() {
 	*x = UnclaimBuildRequests{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5336,7 +5569,7 @@ func (x *UnclaimBuildRequests) String() string {
 func (*UnclaimBuildRequests) ProtoMessage() {}
 
 func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[61]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5349,7 +5582,7 @@ func (x *UnclaimBuildRequests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnclaimBuildRequests.ProtoReflect.Descriptor instead.
 func (*UnclaimBuildRequests) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{61}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *UnclaimBuildRequests) GetMasterid() uint64 {
@@ -5377,7 +5610,7 @@ type SetBuildProperties struct {
 
 func (x *SetBuildProperties) Reset() {
 	*x = SetBuildProperties{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5389,7 +5622,7 @@ func (x *SetBuildProperties) String() string {
 func (*SetBuildProperties) ProtoMessage() {}
 
 func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[62]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5402,7 +5635,7 @@ func (x *SetBuildProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBuildProperties.ProtoReflect.Descriptor instead.
 func (*SetBuildProperties) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{62}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SetBuildProperties) GetBuildid() uint64 {
@@ -5429,7 +5662,7 @@ type FindOrAddWorker struct {
 
 func (x *FindOrAddWorker) Reset() {
 	*x = FindOrAddWorker{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5441,7 +5674,7 @@ func (x *FindOrAddWorker) String() string {
 func (*FindOrAddWorker) ProtoMessage() {}
 
 func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[63]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5454,7 +5687,7 @@ func (x *FindOrAddWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FindOrAddWorker.ProtoReflect.Descriptor instead.
 func (*FindOrAddWorker) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{63}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *FindOrAddWorker) GetName() string {
@@ -5476,7 +5709,7 @@ type WorkerConnected struct {
 
 func (x *WorkerConnected) Reset() {
 	*x = WorkerConnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5488,7 +5721,7 @@ func (x *WorkerConnected) String() string {
 func (*WorkerConnected) ProtoMessage() {}
 
 func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[64]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5501,7 +5734,7 @@ func (x *WorkerConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerConnected.ProtoReflect.Descriptor instead.
 func (*WorkerConnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{64}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *WorkerConnected) GetWorkerid() uint64 {
@@ -5536,7 +5769,7 @@ type WorkerDisconnected struct {
 
 func (x *WorkerDisconnected) Reset() {
 	*x = WorkerDisconnected{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5548,7 +5781,7 @@ func (x *WorkerDisconnected) String() string {
 func (*WorkerDisconnected) ProtoMessage() {}
 
 func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[65]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5561,7 +5794,7 @@ func (x *WorkerDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDisconnected.ProtoReflect.Descriptor instead.
 func (*WorkerDisconnected) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{65}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *WorkerDisconnected) GetWorkerid() uint64 {
@@ -5594,7 +5827,7 @@ type SetWorkerState struct {
 
 func (x *SetWorkerState) Reset() {
 	*x = SetWorkerState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5606,7 +5839,7 @@ func (x *SetWorkerState) String() string {
 func (*SetWorkerState) ProtoMessage() {}
 
 func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[66]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5619,7 +5852,7 @@ func (x *SetWorkerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkerState.ProtoReflect.Descriptor instead.
 func (*SetWorkerState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{66}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *SetWorkerState) GetWorkerid() uint64 {
@@ -5669,7 +5902,7 @@ type SetSchedulerEnabled struct {
 
 func (x *SetSchedulerEnabled) Reset() {
 	*x = SetSchedulerEnabled{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[67]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5681,7 +5914,7 @@ func (x *SetSchedulerEnabled) String() string {
 func (*SetSchedulerEnabled) ProtoMessage() {}
 
 func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[67]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5694,7 +5927,7 @@ func (x *SetSchedulerEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSchedulerEnabled.ProtoReflect.Descriptor instead.
 func (*SetSchedulerEnabled) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{67}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *SetSchedulerEnabled) GetName() string {
@@ -5725,7 +5958,7 @@ type SetObjectState struct {
 
 func (x *SetObjectState) Reset() {
 	*x = SetObjectState{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[68]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5737,7 +5970,7 @@ func (x *SetObjectState) String() string {
 func (*SetObjectState) ProtoMessage() {}
 
 func (x *SetObjectState) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[68]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5750,7 +5983,7 @@ func (x *SetObjectState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetObjectState.ProtoReflect.Descriptor instead.
 func (*SetObjectState) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{68}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SetObjectState) GetObjectName() string {
@@ -5804,7 +6037,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[69]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5816,7 +6049,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[69]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5829,7 +6062,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{69}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CommandResult) GetId() uint64 {
@@ -6042,7 +6275,22 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bcomplete\x18\x05 \x01(\bR\bcomplete\x12\x1b\n" +
 	"\tnum_lines\x18\x06 \x01(\x03R\bnumLines\x12\x12\n" +
 	"\x04type\x18\a \x01(\tR\x04type\x12-\n" +
-	"\x04lost\x18\b \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\"/\n" +
+	"\x04lost\x18\b \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\"\xd6\x01\n" +
+	"\x0eArchiveSegment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
+	"\bbuildids\x18\x02 \x03(\x04R\bbuildids\x12\x12\n" +
+	"\x04ends\x18\x03 \x03(\rR\x04ends\x12\x18\n" +
+	"\astepids\x18\x04 \x03(\x04R\astepids\x12\x1f\n" +
+	"\vstep_builds\x18\x05 \x03(\rR\n" +
+	"stepBuilds\x12\x16\n" +
+	"\x06logids\x18\x06 \x03(\x04R\x06logids\x12\x1d\n" +
+	"\n" +
+	"log_builds\x18\a \x03(\rR\tlogBuilds\x12\x12\n" +
+	"\x04data\x18\b \x01(\fR\x04data\"~\n" +
+	"\rArchivedBuild\x12\x18\n" +
+	"\abuildid\x18\x01 \x01(\x04R\abuildid\x12*\n" +
+	"\x05steps\x18\x02 \x03(\v2\x14.buildmaster.v1.StepR\x05steps\x12'\n" +
+	"\x04logs\x18\x03 \x03(\v2\x13.buildmaster.v1.LogR\x04logs\"/\n" +
 	"\tLineRange\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x03R\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\x03R\x02to\"/\n" +
@@ -6168,7 +6416,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"EndSession\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1a\n" +
-	"\busername\x18\x02 \x01(\tR\busername\"\xbd\x13\n" +
+	"\busername\x18\x02 \x01(\tR\busername\"\xf2\x13\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -6212,7 +6460,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x0eworker_missing\x18! \x01(\v2\x1d.buildmaster.v1.WorkerMissingH\x00R\rworkerMissing\x12C\n" +
 	"\rstart_session\x18\" \x01(\v2\x1c.buildmaster.v1.StartSessionH\x00R\fstartSession\x12=\n" +
 	"\vend_session\x18# \x01(\v2\x1a.buildmaster.v1.EndSessionH\x00R\n" +
-	"endSessionB\x06\n" +
+	"endSession\x123\n" +
+	"\aarchive\x18$ \x01(\v2\x17.buildmaster.v1.ArchiveH\x00R\aarchiveB\x06\n" +
 	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -6368,7 +6617,9 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\achanges\x18\x04 \x03(\x04R\achanges\x12\"\n" +
 	"\fsourcestamps\x18\x05 \x03(\x04R\fsourcestamps\x12!\n" +
 	"\flog_contents\x18\x06 \x03(\x04R\vlogContents\x125\n" +
-	"\x17web_sessions_expired_at\x18\a \x01(\x03R\x14webSessionsExpiredAt\"!\n" +
+	"\x17web_sessions_expired_at\x18\a \x01(\x03R\x14webSessionsExpiredAt\"%\n" +
+	"\aArchive\x12\x1a\n" +
+	"\bbuildids\x18\x01 \x03(\x04R\bbuildids\"!\n" +
 	"\tFinishLog\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\x90\x02\n" +
 	"\n" +
@@ -6461,7 +6712,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -6475,139 +6726,145 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*Build)(nil),                 // 9: buildmaster.v1.Build
 	(*Step)(nil),                  // 10: buildmaster.v1.Step
 	(*Log)(nil),                   // 11: buildmaster.v1.Log
-	(*LineRange)(nil),             // 12: buildmaster.v1.LineRange
-	(*IdFloor)(nil),               // 13: buildmaster.v1.IdFloor
-	(*LogChunk)(nil),              // 14: buildmaster.v1.LogChunk
-	(*WorkerConfiguredOn)(nil),    // 15: buildmaster.v1.WorkerConfiguredOn
-	(*Worker)(nil),                // 16: buildmaster.v1.Worker
-	(*Scheduler)(nil),             // 17: buildmaster.v1.Scheduler
-	(*ChangeSource)(nil),          // 18: buildmaster.v1.ChangeSource
-	(*StateObject)(nil),           // 19: buildmaster.v1.StateObject
-	(*ObjectState)(nil),           // 20: buildmaster.v1.ObjectState
-	(*User)(nil),                  // 21: buildmaster.v1.User
-	(*UserInfo)(nil),              // 22: buildmaster.v1.UserInfo
-	(*ChangeUser)(nil),            // 23: buildmaster.v1.ChangeUser
-	(*ApiToken)(nil),              // 24: buildmaster.v1.ApiToken
-	(*AddUser)(nil),               // 25: buildmaster.v1.AddUser
-	(*UpdateUser)(nil),            // 26: buildmaster.v1.UpdateUser
-	(*RemoveUser)(nil),            // 27: buildmaster.v1.RemoveUser
-	(*AddApiToken)(nil),           // 28: buildmaster.v1.AddApiToken
-	(*RevokeApiToken)(nil),        // 29: buildmaster.v1.RevokeApiToken
-	(*WebSession)(nil),            // 30: buildmaster.v1.WebSession
-	(*StartSession)(nil),          // 31: buildmaster.v1.StartSession
-	(*EndSession)(nil),            // 32: buildmaster.v1.EndSession
-	(*Command)(nil),               // 33: buildmaster.v1.Command
-	(*ConfigureMaster)(nil),       // 34: buildmaster.v1.ConfigureMaster
-	(*ConfiguredReporter)(nil),    // 35: buildmaster.v1.ConfiguredReporter
-	(*ReportGenerator)(nil),       // 36: buildmaster.v1.ReportGenerator
-	(*Reporter)(nil),              // 37: buildmaster.v1.Reporter
-	(*OutboxEntry)(nil),           // 38: buildmaster.v1.OutboxEntry
-	(*MissingWorker)(nil),         // 39: buildmaster.v1.MissingWorker
-	(*WorkerMissing)(nil),         // 40: buildmaster.v1.WorkerMissing
-	(*ReportsDone)(nil),           // 41: buildmaster.v1.ReportsDone
-	(*ConfiguredBuilder)(nil),     // 42: buildmaster.v1.ConfiguredBuilder
-	(*ConfiguredWorker)(nil),      // 43: buildmaster.v1.ConfiguredWorker
-	(*MasterActive)(nil),          // 44: buildmaster.v1.MasterActive
-	(*MasterStopped)(nil),         // 45: buildmaster.v1.MasterStopped
-	(*AddChange)(nil),             // 46: buildmaster.v1.AddChange
-	(*MasterStarted)(nil),         // 47: buildmaster.v1.MasterStarted
-	(*FindOrAddBuilder)(nil),      // 48: buildmaster.v1.FindOrAddBuilder
-	(*AddBuildset)(nil),           // 49: buildmaster.v1.AddBuildset
-	(*ClaimBuildRequests)(nil),    // 50: buildmaster.v1.ClaimBuildRequests
-	(*AddBuild)(nil),              // 51: buildmaster.v1.AddBuild
-	(*AddStep)(nil),               // 52: buildmaster.v1.AddStep
-	(*AddLog)(nil),                // 53: buildmaster.v1.AddLog
-	(*AppendLog)(nil),             // 54: buildmaster.v1.AppendLog
-	(*LogLines)(nil),              // 55: buildmaster.v1.LogLines
-	(*SetLogLines)(nil),           // 56: buildmaster.v1.SetLogLines
-	(*Expire)(nil),                // 57: buildmaster.v1.Expire
-	(*FinishLog)(nil),             // 58: buildmaster.v1.FinishLog
-	(*FinishStep)(nil),            // 59: buildmaster.v1.FinishStep
-	(*FinishBuild)(nil),           // 60: buildmaster.v1.FinishBuild
-	(*CompleteBuildRequests)(nil), // 61: buildmaster.v1.CompleteBuildRequests
-	(*UnclaimBuildRequests)(nil),  // 62: buildmaster.v1.UnclaimBuildRequests
-	(*SetBuildProperties)(nil),    // 63: buildmaster.v1.SetBuildProperties
-	(*FindOrAddWorker)(nil),       // 64: buildmaster.v1.FindOrAddWorker
-	(*WorkerConnected)(nil),       // 65: buildmaster.v1.WorkerConnected
-	(*WorkerDisconnected)(nil),    // 66: buildmaster.v1.WorkerDisconnected
-	(*SetWorkerState)(nil),        // 67: buildmaster.v1.SetWorkerState
-	(*SetSchedulerEnabled)(nil),   // 68: buildmaster.v1.SetSchedulerEnabled
-	(*SetObjectState)(nil),        // 69: buildmaster.v1.SetObjectState
-	(*CommandResult)(nil),         // 70: buildmaster.v1.CommandResult
+	(*ArchiveSegment)(nil),        // 12: buildmaster.v1.ArchiveSegment
+	(*ArchivedBuild)(nil),         // 13: buildmaster.v1.ArchivedBuild
+	(*LineRange)(nil),             // 14: buildmaster.v1.LineRange
+	(*IdFloor)(nil),               // 15: buildmaster.v1.IdFloor
+	(*LogChunk)(nil),              // 16: buildmaster.v1.LogChunk
+	(*WorkerConfiguredOn)(nil),    // 17: buildmaster.v1.WorkerConfiguredOn
+	(*Worker)(nil),                // 18: buildmaster.v1.Worker
+	(*Scheduler)(nil),             // 19: buildmaster.v1.Scheduler
+	(*ChangeSource)(nil),          // 20: buildmaster.v1.ChangeSource
+	(*StateObject)(nil),           // 21: buildmaster.v1.StateObject
+	(*ObjectState)(nil),           // 22: buildmaster.v1.ObjectState
+	(*User)(nil),                  // 23: buildmaster.v1.User
+	(*UserInfo)(nil),              // 24: buildmaster.v1.UserInfo
+	(*ChangeUser)(nil),            // 25: buildmaster.v1.ChangeUser
+	(*ApiToken)(nil),              // 26: buildmaster.v1.ApiToken
+	(*AddUser)(nil),               // 27: buildmaster.v1.AddUser
+	(*UpdateUser)(nil),            // 28: buildmaster.v1.UpdateUser
+	(*RemoveUser)(nil),            // 29: buildmaster.v1.RemoveUser
+	(*AddApiToken)(nil),           // 30: buildmaster.v1.AddApiToken
+	(*RevokeApiToken)(nil),        // 31: buildmaster.v1.RevokeApiToken
+	(*WebSession)(nil),            // 32: buildmaster.v1.WebSession
+	(*StartSession)(nil),          // 33: buildmaster.v1.StartSession
+	(*EndSession)(nil),            // 34: buildmaster.v1.EndSession
+	(*Command)(nil),               // 35: buildmaster.v1.Command
+	(*ConfigureMaster)(nil),       // 36: buildmaster.v1.ConfigureMaster
+	(*ConfiguredReporter)(nil),    // 37: buildmaster.v1.ConfiguredReporter
+	(*ReportGenerator)(nil),       // 38: buildmaster.v1.ReportGenerator
+	(*Reporter)(nil),              // 39: buildmaster.v1.Reporter
+	(*OutboxEntry)(nil),           // 40: buildmaster.v1.OutboxEntry
+	(*MissingWorker)(nil),         // 41: buildmaster.v1.MissingWorker
+	(*WorkerMissing)(nil),         // 42: buildmaster.v1.WorkerMissing
+	(*ReportsDone)(nil),           // 43: buildmaster.v1.ReportsDone
+	(*ConfiguredBuilder)(nil),     // 44: buildmaster.v1.ConfiguredBuilder
+	(*ConfiguredWorker)(nil),      // 45: buildmaster.v1.ConfiguredWorker
+	(*MasterActive)(nil),          // 46: buildmaster.v1.MasterActive
+	(*MasterStopped)(nil),         // 47: buildmaster.v1.MasterStopped
+	(*AddChange)(nil),             // 48: buildmaster.v1.AddChange
+	(*MasterStarted)(nil),         // 49: buildmaster.v1.MasterStarted
+	(*FindOrAddBuilder)(nil),      // 50: buildmaster.v1.FindOrAddBuilder
+	(*AddBuildset)(nil),           // 51: buildmaster.v1.AddBuildset
+	(*ClaimBuildRequests)(nil),    // 52: buildmaster.v1.ClaimBuildRequests
+	(*AddBuild)(nil),              // 53: buildmaster.v1.AddBuild
+	(*AddStep)(nil),               // 54: buildmaster.v1.AddStep
+	(*AddLog)(nil),                // 55: buildmaster.v1.AddLog
+	(*AppendLog)(nil),             // 56: buildmaster.v1.AppendLog
+	(*LogLines)(nil),              // 57: buildmaster.v1.LogLines
+	(*SetLogLines)(nil),           // 58: buildmaster.v1.SetLogLines
+	(*Expire)(nil),                // 59: buildmaster.v1.Expire
+	(*Archive)(nil),               // 60: buildmaster.v1.Archive
+	(*FinishLog)(nil),             // 61: buildmaster.v1.FinishLog
+	(*FinishStep)(nil),            // 62: buildmaster.v1.FinishStep
+	(*FinishBuild)(nil),           // 63: buildmaster.v1.FinishBuild
+	(*CompleteBuildRequests)(nil), // 64: buildmaster.v1.CompleteBuildRequests
+	(*UnclaimBuildRequests)(nil),  // 65: buildmaster.v1.UnclaimBuildRequests
+	(*SetBuildProperties)(nil),    // 66: buildmaster.v1.SetBuildProperties
+	(*FindOrAddWorker)(nil),       // 67: buildmaster.v1.FindOrAddWorker
+	(*WorkerConnected)(nil),       // 68: buildmaster.v1.WorkerConnected
+	(*WorkerDisconnected)(nil),    // 69: buildmaster.v1.WorkerDisconnected
+	(*SetWorkerState)(nil),        // 70: buildmaster.v1.SetWorkerState
+	(*SetSchedulerEnabled)(nil),   // 71: buildmaster.v1.SetSchedulerEnabled
+	(*SetObjectState)(nil),        // 72: buildmaster.v1.SetObjectState
+	(*CommandResult)(nil),         // 73: buildmaster.v1.CommandResult
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
 	1,  // 1: buildmaster.v1.Buildset.properties:type_name -> buildmaster.v1.Property
 	6,  // 2: buildmaster.v1.BuildRequest.claim:type_name -> buildmaster.v1.BuildRequestClaim
 	1,  // 3: buildmaster.v1.Build.properties:type_name -> buildmaster.v1.Property
-	12, // 4: buildmaster.v1.Log.lost:type_name -> buildmaster.v1.LineRange
-	15, // 5: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
-	22, // 6: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
-	22, // 7: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
-	30, // 8: buildmaster.v1.StartSession.session:type_name -> buildmaster.v1.WebSession
-	46, // 9: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
-	47, // 10: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
-	48, // 11: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
-	49, // 12: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
-	50, // 13: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
-	51, // 14: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
-	52, // 15: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
-	53, // 16: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
-	54, // 17: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
-	58, // 18: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
-	59, // 19: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
-	60, // 20: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
-	61, // 21: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
-	62, // 22: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
-	63, // 23: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
-	64, // 24: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
-	65, // 25: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
-	66, // 26: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
-	69, // 27: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
-	34, // 28: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
-	44, // 29: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
-	45, // 30: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
-	67, // 31: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
-	68, // 32: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
-	25, // 33: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
-	26, // 34: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
-	27, // 35: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
-	28, // 36: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
-	29, // 37: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
-	41, // 38: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
-	57, // 39: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
-	56, // 40: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
-	40, // 41: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
-	31, // 42: buildmaster.v1.Command.start_session:type_name -> buildmaster.v1.StartSession
-	32, // 43: buildmaster.v1.Command.end_session:type_name -> buildmaster.v1.EndSession
-	42, // 44: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	43, // 45: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	35, // 46: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	36, // 47: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 48: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	36, // 49: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	39, // 50: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
-	39, // 51: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
-	38, // 52: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 53: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	69, // 54: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 55: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 56: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 57: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	52, // 58: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	12, // 59: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	55, // 60: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	54, // 61: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	52, // 62: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	55, // 63: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	59, // 64: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	55, // 65: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	1,  // 66: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	67, // [67:67] is the sub-list for method output_type
-	67, // [67:67] is the sub-list for method input_type
-	67, // [67:67] is the sub-list for extension type_name
-	67, // [67:67] is the sub-list for extension extendee
-	0,  // [0:67] is the sub-list for field type_name
+	14, // 4: buildmaster.v1.Log.lost:type_name -> buildmaster.v1.LineRange
+	10, // 5: buildmaster.v1.ArchivedBuild.steps:type_name -> buildmaster.v1.Step
+	11, // 6: buildmaster.v1.ArchivedBuild.logs:type_name -> buildmaster.v1.Log
+	17, // 7: buildmaster.v1.Worker.configured_on:type_name -> buildmaster.v1.WorkerConfiguredOn
+	24, // 8: buildmaster.v1.AddUser.attrs:type_name -> buildmaster.v1.UserInfo
+	24, // 9: buildmaster.v1.UpdateUser.attrs:type_name -> buildmaster.v1.UserInfo
+	32, // 10: buildmaster.v1.StartSession.session:type_name -> buildmaster.v1.WebSession
+	48, // 11: buildmaster.v1.Command.add_change:type_name -> buildmaster.v1.AddChange
+	49, // 12: buildmaster.v1.Command.master_started:type_name -> buildmaster.v1.MasterStarted
+	50, // 13: buildmaster.v1.Command.find_or_add_builder:type_name -> buildmaster.v1.FindOrAddBuilder
+	51, // 14: buildmaster.v1.Command.add_buildset:type_name -> buildmaster.v1.AddBuildset
+	52, // 15: buildmaster.v1.Command.claim_build_requests:type_name -> buildmaster.v1.ClaimBuildRequests
+	53, // 16: buildmaster.v1.Command.add_build:type_name -> buildmaster.v1.AddBuild
+	54, // 17: buildmaster.v1.Command.add_step:type_name -> buildmaster.v1.AddStep
+	55, // 18: buildmaster.v1.Command.add_log:type_name -> buildmaster.v1.AddLog
+	56, // 19: buildmaster.v1.Command.append_log:type_name -> buildmaster.v1.AppendLog
+	61, // 20: buildmaster.v1.Command.finish_log:type_name -> buildmaster.v1.FinishLog
+	62, // 21: buildmaster.v1.Command.finish_step:type_name -> buildmaster.v1.FinishStep
+	63, // 22: buildmaster.v1.Command.finish_build:type_name -> buildmaster.v1.FinishBuild
+	64, // 23: buildmaster.v1.Command.complete_build_requests:type_name -> buildmaster.v1.CompleteBuildRequests
+	65, // 24: buildmaster.v1.Command.unclaim_build_requests:type_name -> buildmaster.v1.UnclaimBuildRequests
+	66, // 25: buildmaster.v1.Command.set_build_properties:type_name -> buildmaster.v1.SetBuildProperties
+	67, // 26: buildmaster.v1.Command.find_or_add_worker:type_name -> buildmaster.v1.FindOrAddWorker
+	68, // 27: buildmaster.v1.Command.worker_connected:type_name -> buildmaster.v1.WorkerConnected
+	69, // 28: buildmaster.v1.Command.worker_disconnected:type_name -> buildmaster.v1.WorkerDisconnected
+	72, // 29: buildmaster.v1.Command.set_object_state:type_name -> buildmaster.v1.SetObjectState
+	36, // 30: buildmaster.v1.Command.configure_master:type_name -> buildmaster.v1.ConfigureMaster
+	46, // 31: buildmaster.v1.Command.master_active:type_name -> buildmaster.v1.MasterActive
+	47, // 32: buildmaster.v1.Command.master_stopped:type_name -> buildmaster.v1.MasterStopped
+	70, // 33: buildmaster.v1.Command.set_worker_state:type_name -> buildmaster.v1.SetWorkerState
+	71, // 34: buildmaster.v1.Command.set_scheduler_enabled:type_name -> buildmaster.v1.SetSchedulerEnabled
+	27, // 35: buildmaster.v1.Command.add_user:type_name -> buildmaster.v1.AddUser
+	28, // 36: buildmaster.v1.Command.update_user:type_name -> buildmaster.v1.UpdateUser
+	29, // 37: buildmaster.v1.Command.remove_user:type_name -> buildmaster.v1.RemoveUser
+	30, // 38: buildmaster.v1.Command.add_api_token:type_name -> buildmaster.v1.AddApiToken
+	31, // 39: buildmaster.v1.Command.revoke_api_token:type_name -> buildmaster.v1.RevokeApiToken
+	43, // 40: buildmaster.v1.Command.reports_done:type_name -> buildmaster.v1.ReportsDone
+	59, // 41: buildmaster.v1.Command.expire:type_name -> buildmaster.v1.Expire
+	58, // 42: buildmaster.v1.Command.set_log_lines:type_name -> buildmaster.v1.SetLogLines
+	42, // 43: buildmaster.v1.Command.worker_missing:type_name -> buildmaster.v1.WorkerMissing
+	33, // 44: buildmaster.v1.Command.start_session:type_name -> buildmaster.v1.StartSession
+	34, // 45: buildmaster.v1.Command.end_session:type_name -> buildmaster.v1.EndSession
+	60, // 46: buildmaster.v1.Command.archive:type_name -> buildmaster.v1.Archive
+	44, // 47: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	45, // 48: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	37, // 49: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	38, // 50: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 51: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	38, // 52: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	41, // 53: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
+	41, // 54: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
+	40, // 55: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 56: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	72, // 57: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 58: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 59: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 60: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	54, // 61: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	14, // 62: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	57, // 63: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	56, // 64: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	54, // 65: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	57, // 66: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	62, // 67: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	57, // 68: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	1,  // 69: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -6620,8 +6877,8 @@ func file_buildmaster_v1_db_proto_init() {
 	file_buildmaster_v1_db_proto_msgTypes[6].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[8].OneofWrappers = []any{}
 	file_buildmaster_v1_db_proto_msgTypes[9].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[25].OneofWrappers = []any{}
-	file_buildmaster_v1_db_proto_msgTypes[32].OneofWrappers = []any{
+	file_buildmaster_v1_db_proto_msgTypes[27].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[34].OneofWrappers = []any{
 		(*Command_AddChange)(nil),
 		(*Command_MasterStarted)(nil),
 		(*Command_FindOrAddBuilder)(nil),
@@ -6657,15 +6914,16 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_WorkerMissing)(nil),
 		(*Command_StartSession)(nil),
 		(*Command_EndSession)(nil),
+		(*Command_Archive)(nil),
 	}
-	file_buildmaster_v1_db_proto_msgTypes[51].OneofWrappers = []any{}
+	file_buildmaster_v1_db_proto_msgTypes[53].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   70,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -29,6 +29,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -278,8 +279,9 @@ const historyBuilders = 100
 // steps, two with a stdio log of 40 lines in a log file; the builds
 // started in 1970, so any horizon removes them. The state is written with
 // state.Seed (the commands' ids are known: the tables start empty), the
-// log files without fsync.
-func seedHistory(b *testing.B, dir string, builds int) {
+// log files without fsync. With archive, the builds' steps and logs are
+// then archived, db.ArchiveBatch builds to a segment.
+func seedHistory(b *testing.B, dir string, builds int, archive bool) {
 	b.Helper()
 	start := time.Now()
 	st, err := state.Open(filepath.Join(dir, "state"), state.Options{NoSnapshotOnClose: true, StartTimeout: 10 * time.Minute})
@@ -321,6 +323,15 @@ func seedHistory(b *testing.B, dir string, builds int) {
 				if !yield(c) {
 					return
 				}
+			}
+		}
+		for first := 1; archive && first <= builds; first += db.ArchiveBatch {
+			var ids []uint64
+			for id := first; id < first+db.ArchiveBatch && id <= builds; id++ {
+				ids = append(ids, uint64(id))
+			}
+			if !yield(cmd(&messages.Archive{Buildids: ids})) {
+				return
 			}
 		}
 	}
@@ -391,17 +402,23 @@ func historyConfig(extra string) string {
 
 // seededMaster returns a master (not started) whose data directory holds
 // builds finished builds, seeded once per size and copied for each master
-// (BENCH_HISTORY_DIR keeps the seeded directory between runs).
+// (BENCH_HISTORY_DIR keeps the seeded directory between runs). Their steps
+// and logs are archived, as the janitor of a long-running master leaves
+// them; BM_BENCH_HISTORY_PLAIN=1 leaves them in their tables.
 func seededMaster(b *testing.B, builds int, extra string) *master {
 	b.Helper()
 	root := os.Getenv("BENCH_HISTORY_DIR")
 	if root == "" {
 		root = filepath.Join(os.TempDir(), "buildmaster-bench-history")
 	}
-	seeded := filepath.Join(root, fmt.Sprintf("builds-%d", builds))
+	archive := os.Getenv("BM_BENCH_HISTORY_PLAIN") == ""
+	seeded := filepath.Join(root, fmt.Sprintf("builds-%d-plain", builds))
+	if archive {
+		seeded = filepath.Join(root, fmt.Sprintf("builds-%d-archived", builds))
+	}
 	if _, err := os.Stat(filepath.Join(seeded, "done")); err != nil {
 		os.RemoveAll(seeded)
-		seedHistory(b, seeded, builds)
+		seedHistory(b, seeded, builds, archive)
 		if err := os.WriteFile(filepath.Join(seeded, "done"), nil, 0o644); err != nil {
 			b.Fatal(err)
 		}

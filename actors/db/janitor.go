@@ -16,19 +16,26 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// DefaultJanitorInterval is how often the janitor runs when the config does
-// not say (horizons.interval).
-const DefaultJanitorInterval = time.Hour
+// The janitor archives (Archive) the steps and logs of builds that finished
+// more than ArchiveAfter ago, ArchiveBatch builds to a command (a segment),
+// at every run, and runs every ArchiveInterval (horizons.interval when it is
+// shorter), horizons or not.
+const (
+	ArchiveAfter    = 10 * time.Minute
+	ArchiveBatch    = 256
+	ArchiveInterval = 10 * time.Minute
+)
 
 // DefaultSessionSweep is how often the janitor ends the expired web
 // sessions, unless the Runtime says (SessionSweep).
 const DefaultSessionSweep = 10 * time.Minute
 
 // janitor is master/db/janitor (Buildbot's janitor configurator, as
-// config): every horizons.interval it removes what the horizons let go
+// config): at every run it removes what the horizons let go
 // (planExpiry), one small Expire at a time, each waiting for the one
 // before, so that builds are held up by one write at most; then it removes
-// the files of the logs that went. A CleanupRequest (`buildmaster
+// the files of the logs that went, and archives finished builds (at least
+// every ArchiveInterval, horizons or not). A CleanupRequest (`buildmaster
 // cleanupdb`) runs it at once, also removes log files no log names (left by
 // a crash between a write and a removal), and compacts the state. One run
 // at a time; the work is done away from the mailbox, and stops between two
@@ -100,20 +107,18 @@ func (j *janitor) Receive(ctx actor.Context) {
 	}
 }
 
-// schedule sets the next periodic run, one interval from now, when the
-// config has horizons.
+// schedule sets the next periodic run, ArchiveInterval from now, or
+// horizons.interval when the config has horizons and it is shorter.
 func (j *janitor) schedule(ctx actor.Context) {
 	j.gen++
 	if j.timer != nil {
 		j.timer.Stop()
 	}
-	h := j.rt.Config().GetHorizons()
-	if !hasHorizons(h) {
-		return
-	}
-	every := h.GetInterval().AsDuration()
-	if every <= 0 {
-		every = DefaultJanitorInterval
+	every := ArchiveInterval
+	if h := j.rt.Config().GetHorizons(); hasHorizons(h) {
+		if d := h.GetInterval().AsDuration(); d > 0 {
+			every = min(every, d)
+		}
 	}
 	root, self, gen := ctx.ActorSystem().Root, ctx.Self(), j.gen
 	j.timer = time.AfterFunc(every, func() { root.Send(self, janitorTick{gen: gen}) })
@@ -173,7 +178,11 @@ func (j *janitor) finished(ctx actor.Context, m janitorDone) {
 	log := j.rt.Log.With(slog.Bool("cleanup", j.cleanup))
 	if m.err != nil {
 		log.Error("janitor: run failed", slog.Any("error", m.err))
-	} else if removed(m.res) {
+	}
+	if m.res.GetArchived() > 0 {
+		log.Info("janitor: finished builds archived", slog.Int64("builds", m.res.Archived))
+	}
+	if m.err == nil && removed(m.res) {
 		log.Info("janitor: history past the horizons removed", slog.Int64("builds", m.res.Builds),
 			slog.Int64("changes", m.res.Changes), slog.Int64("logs", m.res.Logs), slog.Int64("log_bytes", m.res.LogBytes),
 			slog.Duration("took", m.res.Took.AsDuration()))
@@ -228,6 +237,9 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 			rt.Log.Warn("janitor: removing log files", slog.Any("error", err))
 		}
 	}
+	if err := archiveBuilds(ctx, rt, now, res); err != nil {
+		return res, err
+	}
 	if cleanup {
 		n, bytes, err := sweepLogFiles(ctx, rt)
 		res.OrphanFiles, res.LogBytes = n, res.LogBytes+bytes
@@ -243,6 +255,25 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 	}
 	res.Took = durationpb.New(time.Since(start))
 	return res, nil
+}
+
+// archiveBuilds archives the builds that finished before now-ArchiveAfter,
+// one Archive of ArchiveBatch builds at a time, counting them in res.
+func archiveBuilds(ctx context.Context, rt *service.Runtime, now time.Time, res *messages.CleanupResponse) error {
+	ids := state.ToArchive(rt.DB.Read(), now.Add(-ArchiveAfter).Unix())
+	for len(ids) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(ArchiveBatch, len(ids))
+		out, err := rt.DB.SubmitWait(ctx, messages.NewCommand(&messages.Archive{Buildids: ids[:n]}))
+		if err != nil {
+			return fmt.Errorf("janitor: archive: %w", err)
+		}
+		res.Archived += int64(len(out.GetIds()))
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // removeLogFiles removes the files of logs ids, returning how many there

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/master"
@@ -106,5 +108,67 @@ func TestJanitorEndsExpiredSessions(t *testing.T) {
 	})
 	if state.WebSessionBySHA256(m.RT.DB.Read(), open) == nil {
 		t.Fatal("the open session was ended too")
+	}
+}
+
+// Every run of the janitor, horizons or not, archives the builds that
+// finished more than db.ArchiveAfter ago: their steps and logs leave the
+// tables and read as before; running and recently finished builds stay.
+func TestJanitorArchives(t *testing.T) {
+	m := mastertest.Start(t, "", t.TempDir(), nil)
+	type build struct{ id, step, log uint64 }
+	var old []build
+	for i := range 3 {
+		b, s, l := startBuild(t, m, int64(100+i))
+		if _, err := db.WriteLog(context.Background(), m.RT.System, l, []byte("oline\n")); err != nil {
+			t.Fatal(err)
+		}
+		call(t, m, &messages.FinishBuild{Buildid: b, Results: state.ResultSuccess, CompleteAt: int64(101 + i),
+			LastStep: &messages.FinishStep{Stepid: s, Results: state.ResultSuccess, CompleteAt: int64(101 + i)}})
+		old = append(old, build{b, s, l})
+	}
+	now := time.Now().Unix()
+	recent, rs, _ := startBuild(t, m, now)
+	call(t, m, &messages.FinishBuild{Buildid: recent, Results: state.ResultSuccess, CompleteAt: now,
+		LastStep: &messages.FinishStep{Stepid: rs, Results: state.ResultSuccess, CompleteAt: now}})
+	running, _, _ := startBuild(t, m, now)
+	steps, logs := map[uint64]string{}, map[uint64]string{}
+	for _, b := range old {
+		steps[b.step] = prototext.Format(state.Lookup(m.RT.DB.Read(), state.TableSteps, b.step))
+		logs[b.log] = prototext.Format(state.Lookup(m.RT.DB.Read(), state.TableLogs, b.log))
+	}
+
+	res, err := cleanup(m, mastertest.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetArchived() != 3 || res.GetBuilds() != 0 {
+		t.Errorf("cleanup: %v, want 3 builds archived and none removed", res)
+	}
+	txn := m.RT.DB.Read()
+	var left []uint64
+	it, err := txn.Get(state.TableSteps, state.IndexID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		left = append(left, raw.(*messages.Step).Buildid)
+	}
+	if !slices.Equal(left, []uint64{recent, running}) {
+		t.Errorf("steps left in the table are of builds %v, want %v", left, []uint64{recent, running})
+	}
+	for _, b := range old {
+		if got := prototext.Format(state.Lookup(txn, state.TableSteps, b.step)); got != steps[b.step] {
+			t.Errorf("archived step %d reads %s, want %s", b.step, got, steps[b.step])
+		}
+		if got := prototext.Format(state.Lookup(txn, state.TableLogs, b.log)); got != logs[b.log] {
+			t.Errorf("archived log %d reads %s, want %s", b.log, got, logs[b.log])
+		}
+	}
+	if err := state.CheckArchive(txn); err != nil {
+		t.Error(err)
+	}
+	if res, err := cleanup(m, mastertest.Token); err != nil || res.GetArchived() != 0 {
+		t.Errorf("second cleanup: %v, %v; want nothing more archived", res, err)
 	}
 }

@@ -115,9 +115,22 @@ func builds(t testing.TB, store *state.Store) {
 
 // TestAPI checks each request's status and body against
 // testdata/api/NAME.golden (go test -update rewrites them).
-func TestAPI(t *testing.T) {
-	h := Handler(fixture(t))
-	for _, c := range []struct{ name, url string }{
+func TestAPI(t *testing.T) { checkAPI(t, fixture(t)) }
+
+// TestAPIArchived is TestAPI with finished build 1's steps and logs in the
+// archive: every answer is the same.
+func TestAPIArchived(t *testing.T) {
+	rt := fixture(t)
+	res, err := rt.DB.Submit(messages.NewCommand(&messages.Archive{Buildids: []uint64{1}})).Wait()
+	if err != nil || len(res.GetIds()) != 1 {
+		t.Fatalf("archive build 1: %v, %v", res, err)
+	}
+	checkAPI(t, rt)
+}
+
+// apiCases are TestAPI's requests: a golden file's name, and the URL.
+func apiCases() []struct{ name, url string } {
+	return []struct{ name, url string }{
 		{"changes", "/api/v2/changes"},
 		{"changes_limit_offset", "/api/v2/changes?limit=2&offset=3&field=changeid"},
 		{"changes_newest_first", "/api/v2/changes?order=-changeid&limit=3&field=changeid&field=branch"},
@@ -221,7 +234,12 @@ func TestAPI(t *testing.T) {
 		{"extra_of_other_table", "/api/v2/changes/1/raw"},
 		{"extra_without_row", "/api/v2/logs/raw"},
 		{"nested_bad_query", "/api/v2/builders/linux/builds?nosuch=1"},
-	} {
+	}
+}
+
+func checkAPI(t *testing.T, rt *service.Runtime) {
+	h := Handler(rt)
+	for _, c := range apiCases() {
 		t.Run(c.name, func(t *testing.T) {
 			// The second answer comes from the caches where they hold the rows.
 			for range 2 {

@@ -90,6 +90,8 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applySetLogLines(txn, seq, k.SetLogLines)
 	case *messages.Command_Expire:
 		return applyExpire(txn, seq, k.Expire)
+	case *messages.Command_Archive:
+		return applyArchive(txn, seq, k.Archive)
 	case *messages.Command_MasterActive:
 		return applyMasterActive(txn, seq, k.MasterActive)
 	case *messages.Command_MasterStopped:

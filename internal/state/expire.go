@@ -39,11 +39,18 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 			return nil, err
 		}
 	}
+	if err := raiseIDFloor(txn, TableArchive); err != nil {
+		return nil, err
+	}
 	res := &messages.CommandResult{}
+	archived := map[uint64]bool{} // builds whose steps are in the archive
 	for i, id := range c.GetBuilds() {
-		if err := expireBuild(txn, fmt.Sprintf("%s: builds[%d]", kind, i), id, res); err != nil {
+		if err := expireBuild(txn, fmt.Sprintf("%s: builds[%d]", kind, i), id, res, archived); err != nil {
 			return nil, err
 		}
+	}
+	if err := expireArchivedBuilds(txn, archived, res); err != nil {
+		return nil, err
 	}
 	for i, id := range c.GetBuildrequests() {
 		r, err := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, id)
@@ -80,15 +87,25 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 			return nil, err
 		}
 	}
+	archivedLogs := map[uint64]bool{}
 	for i, id := range c.GetLogContents() {
 		l, err := get[*messages.Log](txn, TableLogs, IndexID, id)
-		switch {
-		case err != nil:
+		if err != nil {
 			return nil, err
+		}
+		inArchive := false
+		if l == nil {
+			l, inArchive = archivedLog(txn, id), true
+		}
+		switch {
 		case l == nil || l.Type == LogTypeDeleted:
 			continue
 		case !l.Complete:
 			return nil, bad(kind, "log_contents[%d]: log %d is still being written", i, id)
+		case inArchive:
+			archivedLogs[id] = true
+			res.Ids = append(res.Ids, id)
+			continue
 		}
 		l = proto.CloneOf(l)
 		l.Type, l.Lost = LogTypeDeleted, nil
@@ -100,6 +117,9 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 		}
 		res.Ids = append(res.Ids, id)
 	}
+	if err := expireArchivedLogContents(txn, archivedLogs); err != nil {
+		return nil, err
+	}
 	if at := c.GetWebSessionsExpiredAt(); at > 0 {
 		if err := expireWebSessions(txn, at); err != nil {
 			return nil, err
@@ -108,9 +128,67 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 	return res, nil
 }
 
-// expireBuild removes finished build id with its steps and their logs,
+// expireArchivedBuilds removes the archived steps and logs of builds,
 // noting in res the logs that had contents.
-func expireBuild(txn *memdb.Txn, where string, id uint64, res *messages.CommandResult) error {
+func expireArchivedBuilds(txn *memdb.Txn, builds map[uint64]bool, res *messages.CommandResult) error {
+	if len(builds) == 0 {
+		return nil
+	}
+	var logs []uint64
+	err := rewriteArchived(txn, builds, func(b *messages.ArchivedBuild) bool {
+		for _, l := range b.Logs {
+			logs = append(logs, l.Id)
+			if l.Type != LogTypeDeleted {
+				res.Ids = append(res.Ids, l.Id)
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range logs {
+		if err := dropChunks(txn, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expireArchivedLogContents makes archived logs deleted (type d).
+func expireArchivedLogContents(txn *memdb.Txn, logs map[uint64]bool) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	builds := map[uint64]bool{}
+	for id := range logs {
+		if s, bi := findArchived(txn, archivedLogs, id); s != nil {
+			builds[s.Buildids[bi]] = true
+		}
+	}
+	err := rewriteArchived(txn, builds, func(b *messages.ArchivedBuild) bool {
+		for _, l := range b.Logs {
+			if logs[l.Id] {
+				l.Type, l.Lost = LogTypeDeleted, nil
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for id := range logs {
+		if err := dropChunks(txn, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expireBuild removes finished build id with its steps and their logs,
+// noting in res the logs that had contents; a build without steps in the
+// table is added to archived, whose steps expireArchivedBuilds removes.
+func expireBuild(txn *memdb.Txn, where string, id uint64, res *messages.CommandResult, archived map[uint64]bool) error {
 	b, err := get[*messages.Build](txn, TableBuilds, IndexID, id)
 	switch {
 	case err != nil:
@@ -129,6 +207,9 @@ func expireBuild(txn *memdb.Txn, where string, id uint64, res *messages.CommandR
 	steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", id))
 	if err != nil {
 		return err
+	}
+	if len(steps) == 0 {
+		archived[id] = true // if it has steps, they are in the archive
 	}
 	for _, s := range steps {
 		logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))

@@ -134,10 +134,18 @@ func applySetLogLines(txn *memdb.Txn, _ *ids, c *messages.SetLogLines) (*message
 		if err != nil {
 			return nil, err
 		}
+		where := fmt.Sprintf("%s: logs[%d]", kind, i)
 		if l == nil {
-			return nil, bad(kind, "logs[%d]: log %d does not exist", i, ll.GetLogid())
+			a := archivedLog(txn, ll.GetLogid())
+			if a == nil {
+				return nil, bad(kind, "logs[%d]: log %d does not exist", i, ll.GetLogid())
+			}
+			if err := setArchivedLogLines(txn, where, a, ll); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		if err := setLogLines(txn, fmt.Sprintf("%s: logs[%d]", kind, i), l, ll); err != nil {
+		if err := setLogLines(txn, where, l, ll); err != nil {
 			return nil, err
 		}
 	}
@@ -150,20 +158,56 @@ func applySetLogLines(txn *memdb.Txn, _ *ids, c *messages.SetLogLines) (*message
 // does not matter. It removes l's rows in logchunks (left by an earlier
 // release).
 func setLogLines(txn *memdb.Txn, kind string, l *messages.Log, ll *messages.LogLines) error {
+	nl, err := withLines(kind, l, ll)
+	if err != nil {
+		return err
+	}
+	if nl != l {
+		if err := txn.Insert(TableLogs, nl); err != nil {
+			return err
+		}
+	}
+	return dropChunks(txn, l.Id)
+}
+
+// withLines returns l with what ll says its file holds (see setLogLines):
+// l itself when that changes nothing, else a changed copy.
+func withLines(kind string, l *messages.Log, ll *messages.LogLines) (*messages.Log, error) {
 	if ll.GetNumLines() < 0 {
-		return bad(kind, "num_lines %d is negative", ll.GetNumLines())
+		return nil, bad(kind, "num_lines %d is negative", ll.GetNumLines())
 	}
 	if err := checkLost(kind, ll.GetLost(), ll.GetNumLines()); err != nil {
-		return err
+		return nil, err
 	}
 	n := max(l.NumLines, ll.GetNumLines())
 	lost := unionLost(l.Lost, ll.GetLost())
 	if n != l.NumLines || !slices.EqualFunc(lost, l.Lost, func(a, b *messages.LineRange) bool { return proto.Equal(a, b) }) {
 		l = proto.CloneOf(l)
 		l.NumLines, l.Lost = n, lost
-		if err := txn.Insert(TableLogs, l); err != nil {
-			return err
+	}
+	return l, nil
+}
+
+// setArchivedLogLines is setLogLines for archived log l.
+func setArchivedLogLines(txn *memdb.Txn, kind string, l *messages.Log, ll *messages.LogLines) error {
+	nl, err := withLines(kind, l, ll)
+	if err != nil || nl == l {
+		return err
+	}
+	s, bi := findArchived(txn, archivedLogs, l.Id)
+	if s == nil {
+		return bad(kind, "log %d does not exist", l.Id)
+	}
+	err = rewriteArchived(txn, map[uint64]bool{s.Buildids[bi]: true}, func(b *messages.ArchivedBuild) bool {
+		for i, x := range b.Logs {
+			if x.Id == l.Id {
+				b.Logs[i] = nl
+			}
 		}
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	return dropChunks(txn, l.Id)
 }

@@ -9,12 +9,21 @@ import (
 
 // First returns the first row of table whose index matches args (for a
 // unique index, the row), or nil.
+//
+// Steps and logs moved to the archive are found as if they were in their
+// tables (so are they by ScanIndex, Scan, Lookup and Count).
 func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	raw, err := txn.First(table, index, args...)
-	if err != nil || raw == nil {
+	if err != nil {
 		return nil
 	}
-	return raw.(proto.Message)
+	if raw != nil {
+		return raw.(proto.Message)
+	}
+	for m := range archivedIndex(txn, table, index, false, args...) {
+		return m
+	}
+	return nil
 }
 
 // get returns the first row of table whose index matches args, as a T, or
@@ -49,7 +58,41 @@ func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message]
 
 // ScanIndex yields the rows of table whose index matches args, in index
 // order (or reversed). Rows equal on a non-unique index follow in id order.
+//
+// For steps and logs, the archived ones are merged in: with args (a build's
+// steps, a step's logs, one id) they are read when the table has none (the
+// archive holds a build's steps and logs all or none), without (a whole
+// table) both are merged in index order.
 func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
+	rows := scanTable(txn, table, index, descending, args...)
+	if table != TableSteps && table != TableLogs {
+		return rows
+	}
+	archived := archivedIndex(txn, table, index, descending, args...)
+	if len(args) == 0 {
+		return mergeSorted(rows, archived, archiveKeyCmp(table, index), descending)
+	}
+	return func(yield func(proto.Message) bool) {
+		found := false
+		for m := range rows {
+			found = true
+			if !yield(m) {
+				return
+			}
+		}
+		if found {
+			return
+		}
+		for m := range archived {
+			if !yield(m) {
+				return
+			}
+		}
+	}
+}
+
+// scanTable is ScanIndex on the memdb table alone.
+func scanTable(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
 	return func(yield func(proto.Message) bool) {
 		get := txn.Get
 		if descending {
@@ -70,8 +113,19 @@ func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any
 // Lookup returns the row of table whose id is id, or nil.
 func Lookup(txn *memdb.Txn, table string, id uint64) proto.Message {
 	raw, err := txn.First(table, IndexID, id)
-	if err != nil || raw == nil {
+	switch {
+	case err != nil:
 		return nil
+	case raw != nil:
+		return raw.(proto.Message)
+	case table == TableSteps:
+		if s := archivedStep(txn, id); s != nil {
+			return s
+		}
+	case table == TableLogs:
+		if l := archivedLog(txn, id); l != nil {
+			return l
+		}
 	}
-	return raw.(proto.Message)
+	return nil
 }

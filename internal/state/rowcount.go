@@ -29,7 +29,8 @@ func rowCountSchema() *memdb.TableSchema {
 	}}
 }
 
-// Count returns the number of rows of table in txn, in O(1). It is exact for
+// Count returns the number of rows of table in txn, in O(1) (steps and
+// logs, archived ones included, in O(archive segments)). It is exact for
 // a database written by a Store (or ReadSnapshot); a transaction written
 // with Apply alone must call Recount before Commit for it to stay so.
 func Count(txn *memdb.Txn, table string) int {
@@ -37,7 +38,11 @@ func Count(txn *memdb.Txn, table string) int {
 	if err != nil || raw == nil {
 		return 0
 	}
-	return raw.(*rowCounts).N[table]
+	n := raw.(*rowCounts).N[table]
+	if table == TableSteps || table == TableLogs {
+		n += archivedCount(txn, table) // O(segments)
+	}
+	return n
 }
 
 // Recount adds the rows txn inserted and deleted to the row counts. txn must

@@ -31,6 +31,7 @@ const (
 	TableApiTokens     = "api_tokens"
 	TableIDFloors      = "id_floors"
 	TableWebSessions   = "web_sessions"
+	TableArchive       = "archive"
 )
 
 // Index names besides "id".
@@ -90,7 +91,7 @@ var Tables = []string{
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
 	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens, TableIDFloors,
-	TableWebSessions,
+	TableWebSessions, TableArchive,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -222,6 +223,7 @@ func Schema() *memdb.DBSchema {
 				s := o.(*messages.WebSession)
 				return always(s.ExpiresAt, s.Sha256)
 			})),
+		archiveSchema(),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

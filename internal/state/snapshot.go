@@ -67,6 +67,8 @@ func newRecord(table int) proto.Message {
 		return &messages.IdFloor{}
 	case TableWebSessions:
 		return &messages.WebSession{}
+	case TableArchive:
+		return &messages.ArchiveSegment{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }

@@ -42,6 +42,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	for _, c := range goldenCommands() {
 		apply(c)
 	}
+	// Finished builds' steps and logs in the archive.
+	apply(cmd(&messages.Archive{Buildids: []uint64{1, 2, 3}}))
 	// A request claimed and not finished (claimed_by).
 	apply(claim(1, 4001, apply(buildset(4000, 1)).GetIds()[0]))
 	fillEmptyTables(t, db)

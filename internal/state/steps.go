@@ -53,6 +53,8 @@ func applyAddStep(txn *memdb.Txn, seq *ids, c *messages.AddStep) (*messages.Comm
 	}
 	if last != nil {
 		number = last.(*messages.Step).Number + 1
+	} else if archivedBuild(txn, c.Buildid) != nil {
+		return nil, bad(kind, "build %d is finished and archived", c.Buildid)
 	}
 	id, err := seq.nextID(txn, TableSteps)
 	if err != nil {

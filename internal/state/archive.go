@@ -1,0 +1,441 @@
+package state
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// The archive table holds the steps and logs of finished builds, moved out
+// of the steps and logs tables by Archive: a build's steps and logs are one
+// encoded ArchivedBuild, and a segment (a row) holds many builds, so that
+// they cost memory as bytes rather than as records and index entries:
+// about 200 bytes a build of three steps and two logs, against about
+// 2,400 in the tables (BenchmarkHeapArchived: 100,000 changes and builds
+// take 511 MiB of heap, 296 MiB with the builds archived). Reads (Lookup, First, Scan,
+// ScanIndex, Count in read.go) show archived steps and logs as if they were
+// still in their tables; archivedStep and the other functions here find
+// them. A segment never changes but by Expire (a build or a log's contents
+// going) and SetLogLines (lines found lost), which write it again.
+//
+// A segment is found by the ranges of ids each of its lists spans, first
+// to last (the indexes builds, steps, logs: spanIndex): a lookup reads the
+// segments whose span covers the range of the id looked for, and searches
+// each by binary search. Segments overlap little (the janitor archives
+// builds oldest first), so a lookup reads one or two.
+
+// Index names of the archive table.
+const (
+	IndexArchivedBuilds = "builds"
+	IndexArchivedSteps  = "steps"
+	IndexArchivedLogs   = "logs"
+)
+
+// archiveRange is the width, in ids, of the ranges by which the archive's
+// indexes find segments.
+const archiveRange = 4096
+
+// maxArchiveRanges bounds the ranges one list of a segment spans (a
+// quarter of a billion ids); a segment spanning more is refused.
+const maxArchiveRanges = 1 << 16
+
+// spanIndex is a memdb index of archive segments by the ranges of
+// archiveRange ids that one of their lists spans, first id to last; it is
+// looked up by an id (uint64).
+type spanIndex struct {
+	ids func(*messages.ArchiveSegment) []uint64
+}
+
+// FromObject returns a segment's ranges (memdb.MultiIndexer).
+func (x spanIndex) FromObject(raw any) (bool, [][]byte, error) {
+	s := raw.(*messages.ArchiveSegment)
+	ids := x.ids(s)
+	if len(ids) == 0 {
+		return false, nil, nil
+	}
+	first, last := ids[0]/archiveRange, ids[len(ids)-1]/archiveRange
+	if last < first || last-first >= maxArchiveRanges {
+		return false, nil, fmt.Errorf("state: archive segment %d: ids %d…%d: %w", s.Id, ids[0], ids[len(ids)-1], ErrArchiveCorrupt)
+	}
+	keys := make([][]byte, 0, last-first+1)
+	for r := first; r <= last; r++ {
+		k, err := encodeKey(keyDigits, r) // room for go-memdb's id suffix (non-unique)
+		if err != nil {
+			return false, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return true, keys, nil
+}
+
+// FromArgs returns the key of the range of an id (memdb.Indexer).
+func (x spanIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("state: archive index lookup takes one id, not %d values", len(args))
+	}
+	id, ok := args[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("state: archive index lookup by a %T, not an id", args[0])
+	}
+	return encodeKey(0, id/archiveRange)
+}
+
+// ErrArchiveCorrupt is wrapped by the error of a read that found an archive
+// segment whose lists or data do not agree (a damaged snapshot).
+var ErrArchiveCorrupt = errors.New("archive segment corrupt")
+
+// archiveSchema is the archive table's schema.
+func archiveSchema() *memdb.TableSchema {
+	span := func(name string, ids func(*messages.ArchiveSegment) []uint64) *memdb.IndexSchema {
+		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: spanIndex{ids: ids}}
+	}
+	return table(TableArchive, func(o any) ([]any, bool) { return always(o.(*messages.ArchiveSegment).Id) },
+		span(IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids),
+		span(IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids),
+		span(IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids))
+}
+
+// archiveList is one of a segment's id lists: its builds, steps or logs.
+type archiveList struct {
+	index string
+	ids   func(*messages.ArchiveSegment) []uint64
+	// build is the index in buildids of the build of entry i.
+	build func(s *messages.ArchiveSegment, i int) (int, bool)
+}
+
+var (
+	archivedBuilds = archiveList{IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids,
+		func(_ *messages.ArchiveSegment, i int) (int, bool) { return i, true }}
+	archivedSteps = archiveList{IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids,
+		func(s *messages.ArchiveSegment, i int) (int, bool) { return at(s.StepBuilds, i) }}
+	archivedLogs = archiveList{IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids,
+		func(s *messages.ArchiveSegment, i int) (int, bool) { return at(s.LogBuilds, i) }}
+)
+
+func at(l []uint32, i int) (int, bool) {
+	if i < 0 || i >= len(l) {
+		return 0, false
+	}
+	return int(l[i]), true
+}
+
+// findArchived returns the segment holding id in list, with the index in
+// buildids of the build it belongs to; nil when no segment does.
+func findArchived(txn *memdb.Txn, list archiveList, id uint64) (*messages.ArchiveSegment, int) {
+	it, err := txn.Get(TableArchive, list.index, id)
+	if err != nil {
+		return nil, 0
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		s := raw.(*messages.ArchiveSegment)
+		ids := list.ids(s)
+		if i, ok := slices.BinarySearch(ids, id); ok {
+			if b, ok := list.build(s, i); ok {
+				return s, b
+			}
+			return nil, 0
+		}
+	}
+	return nil, 0
+}
+
+// segmentBuild decodes build i of segment s.
+func segmentBuild(s *messages.ArchiveSegment, i int) (*messages.ArchivedBuild, error) {
+	if i < 0 || i >= len(s.Buildids) || len(s.Ends) != len(s.Buildids) {
+		return nil, fmt.Errorf("state: archive segment %d: build %d of %d (%d ends): %w", s.Id, i, len(s.Buildids), len(s.Ends), ErrArchiveCorrupt)
+	}
+	start := uint32(0)
+	if i > 0 {
+		start = s.Ends[i-1]
+	}
+	end := s.Ends[i]
+	if start > end || int(end) > len(s.Data) {
+		return nil, fmt.Errorf("state: archive segment %d: build %d at bytes %d…%d of %d: %w", s.Id, s.Buildids[i], start, end, len(s.Data), ErrArchiveCorrupt)
+	}
+	b := &messages.ArchivedBuild{}
+	if err := proto.Unmarshal(s.Data[start:end], b); err != nil {
+		return nil, fmt.Errorf("state: archive segment %d: build %d: %w: %w", s.Id, s.Buildids[i], ErrArchiveCorrupt, err)
+	}
+	if b.Buildid != s.Buildids[i] {
+		return nil, fmt.Errorf("state: archive segment %d: build %d holds build %d: %w", s.Id, s.Buildids[i], b.Buildid, ErrArchiveCorrupt)
+	}
+	return b, nil
+}
+
+// archivedBuild returns the archived steps and logs of build buildid, or
+// nil.
+func archivedBuild(txn *memdb.Txn, buildid uint64) *messages.ArchivedBuild {
+	s, i := findArchived(txn, archivedBuilds, buildid)
+	if s == nil {
+		return nil
+	}
+	b, _ := segmentBuild(s, i)
+	return b
+}
+
+// archivedStep returns archived step id, or nil.
+func archivedStep(txn *memdb.Txn, id uint64) *messages.Step {
+	s, i := findArchived(txn, archivedSteps, id)
+	if s == nil {
+		return nil
+	}
+	b, _ := segmentBuild(s, i)
+	for _, st := range b.GetSteps() {
+		if st.Id == id {
+			return st
+		}
+	}
+	return nil
+}
+
+// archivedLog returns archived log id, or nil.
+func archivedLog(txn *memdb.Txn, id uint64) *messages.Log {
+	s, i := findArchived(txn, archivedLogs, id)
+	if s == nil {
+		return nil
+	}
+	b, _ := segmentBuild(s, i)
+	for _, l := range b.GetLogs() {
+		if l.Id == id {
+			return l
+		}
+	}
+	return nil
+}
+
+// archivedStepLogs returns the logs of archived step stepid, in id order.
+func archivedStepLogs(txn *memdb.Txn, stepid uint64) []*messages.Log {
+	s, i := findArchived(txn, archivedSteps, stepid)
+	if s == nil {
+		return nil
+	}
+	b, _ := segmentBuild(s, i)
+	var out []*messages.Log
+	for _, l := range b.GetLogs() {
+		if l.Stepid == stepid {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// archivedCount is how many steps (table steps) or logs the archive holds.
+func archivedCount(txn *memdb.Txn, table string) int {
+	n := 0
+	for raw := range Scan(txn, TableArchive, false) {
+		s := raw.(*messages.ArchiveSegment)
+		if table == TableSteps {
+			n += len(s.Stepids)
+		} else {
+			n += len(s.Logids)
+		}
+	}
+	return n
+}
+
+// CheckArchive decodes every archived build and returns the first damage
+// it finds (wrapping ErrArchiveCorrupt), or nil: reads skip what they cannot
+// decode, and this says what and where.
+func CheckArchive(txn *memdb.Txn) error {
+	for raw := range Scan(txn, TableArchive, false) {
+		s := raw.(*messages.ArchiveSegment)
+		if len(s.StepBuilds) != len(s.Stepids) || len(s.LogBuilds) != len(s.Logids) {
+			return fmt.Errorf("state: archive segment %d: %d steps with %d builds, %d logs with %d builds: %w",
+				s.Id, len(s.Stepids), len(s.StepBuilds), len(s.Logids), len(s.LogBuilds), ErrArchiveCorrupt)
+		}
+		for _, l := range [][]uint32{s.StepBuilds, s.LogBuilds} {
+			for _, b := range l {
+				if int(b) >= len(s.Buildids) {
+					return fmt.Errorf("state: archive segment %d: a step or log of build %d of %d: %w", s.Id, b, len(s.Buildids), ErrArchiveCorrupt)
+				}
+			}
+		}
+		for i := range s.Buildids {
+			if _, err := segmentBuild(s, i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applyArchive moves the steps and logs of finished builds buildids into a
+// new archive segment (Archive). Its result's id is the segment's (0 when
+// no build had steps to move), its ids the builds moved.
+func applyArchive(txn *memdb.Txn, seq *ids, c *messages.Archive) (*messages.CommandResult, error) {
+	const kind = "archive"
+	if err := checkIDs(kind, "buildids", c.GetBuildids()); err != nil {
+		return nil, err
+	}
+	buildids := slices.Clone(c.GetBuildids())
+	slices.Sort(buildids)
+	buildids = slices.Compact(buildids)
+	var builds []*messages.ArchivedBuild
+	for _, id := range buildids {
+		b, err := get[*messages.Build](txn, TableBuilds, IndexID, id)
+		switch {
+		case err != nil:
+			return nil, err
+		case b == nil:
+			continue // expired since the janitor looked
+		case !b.HasResults():
+			return nil, bad(kind, "build %d is not finished", id)
+		}
+		steps, err := collect[*messages.Step](txn.Get(TableSteps, IndexBuildNumber+"_prefix", id))
+		if err != nil {
+			return nil, err
+		}
+		if len(steps) == 0 {
+			continue // archived already, or without steps
+		}
+		ab := &messages.ArchivedBuild{Buildid: id, Steps: steps}
+		for _, s := range steps {
+			logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))
+			if err != nil {
+				return nil, err
+			}
+			ab.Logs = append(ab.Logs, logs...)
+		}
+		slices.SortFunc(ab.Logs, func(a, b *messages.Log) int { return cmp.Compare(a.Id, b.Id) })
+		builds = append(builds, ab)
+	}
+	if len(builds) == 0 {
+		return &messages.CommandResult{}, nil
+	}
+	for _, t := range []string{TableSteps, TableLogs} {
+		if err := raiseIDFloor(txn, t); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range builds {
+		for _, l := range b.Logs {
+			if err := txn.Delete(TableLogs, l); err != nil {
+				return nil, err
+			}
+		}
+		for _, s := range b.Steps {
+			if err := txn.Delete(TableSteps, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	id, err := seq.nextID(txn, TableArchive)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := newSegment(id, builds)
+	if err != nil {
+		return nil, err
+	}
+	if err := txn.Insert(TableArchive, seg); err != nil {
+		return nil, err
+	}
+	res := &messages.CommandResult{Id: id}
+	for _, b := range builds {
+		res.Ids = append(res.Ids, b.Buildid)
+	}
+	return res, nil
+}
+
+// newSegment encodes builds, in buildid order, as segment id.
+func newSegment(id uint64, builds []*messages.ArchivedBuild) (*messages.ArchiveSegment, error) {
+	s := &messages.ArchiveSegment{Id: id}
+	type entry struct {
+		id    uint64
+		build uint32
+	}
+	var steps, logs []entry
+	for i, b := range builds {
+		data, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(s.Data, b)
+		if err != nil {
+			return nil, fmt.Errorf("state: archive build %d: %w", b.Buildid, err)
+		}
+		s.Data = data
+		s.Buildids = append(s.Buildids, b.Buildid)
+		s.Ends = append(s.Ends, uint32(len(s.Data)))
+		for _, st := range b.Steps {
+			steps = append(steps, entry{st.Id, uint32(i)})
+		}
+		for _, l := range b.Logs {
+			logs = append(logs, entry{l.Id, uint32(i)})
+		}
+	}
+	byID := func(a, b entry) int { return cmp.Compare(a.id, b.id) }
+	slices.SortFunc(steps, byID)
+	slices.SortFunc(logs, byID)
+	for _, e := range steps {
+		s.Stepids, s.StepBuilds = append(s.Stepids, e.id), append(s.StepBuilds, e.build)
+	}
+	for _, e := range logs {
+		s.Logids, s.LogBuilds = append(s.Logids, e.id), append(s.LogBuilds, e.build)
+	}
+	s.Data = slices.Clip(s.Data)
+	return s, nil
+}
+
+// rewriteArchived writes again the segments holding builds, passing each
+// of those builds to edit (a copy it may change; false drops the build).
+// A segment left without builds is removed.
+func rewriteArchived(txn *memdb.Txn, builds map[uint64]bool, edit func(*messages.ArchivedBuild) bool) error {
+	segs := map[uint64]*messages.ArchiveSegment{}
+	for id := range builds {
+		if s, _ := findArchived(txn, archivedBuilds, id); s != nil {
+			segs[s.Id] = s
+		}
+	}
+	for _, sid := range slices.Sorted(maps.Keys(segs)) {
+		s := segs[sid]
+		var kept []*messages.ArchivedBuild
+		for i, id := range s.Buildids {
+			b, err := segmentBuild(s, i)
+			if err != nil {
+				return err
+			}
+			if builds[id] && !edit(b) {
+				continue
+			}
+			kept = append(kept, b)
+		}
+		if len(kept) == 0 {
+			if err := txn.Delete(TableArchive, s); err != nil {
+				return err
+			}
+			continue
+		}
+		ns, err := newSegment(s.Id, kept)
+		if err != nil {
+			return err
+		}
+		if err := txn.Insert(TableArchive, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ToArchive returns the builds to archive: those with steps in the steps
+// table that finished before before (epoch seconds), in id order. It reads
+// the steps table alone, which holds the running builds and those not
+// archived yet, not the history.
+func ToArchive(txn *memdb.Txn, before int64) []uint64 {
+	var out []uint64
+	last := uint64(0)
+	for s := range scanTable(txn, TableSteps, IndexBuildNumber+"_prefix", false) {
+		id := s.(*messages.Step).Buildid
+		if id == last {
+			continue
+		}
+		last = id
+		if b, _ := get[*messages.Build](txn, TableBuilds, IndexID, id); b.HasResults() && b.CompleteAt < before {
+			out = append(out, id)
+		}
+	}
+	return out
+}

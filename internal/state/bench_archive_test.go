@@ -1,0 +1,96 @@
+package state
+
+import (
+	"testing"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// BenchmarkHeapArchived reports the live heap of history's whole database
+// (BENCH_HEAP_CHANGES changes and BENCH_HEAP_BUILDS builds, default 100,000
+// each) as it is (plain) and once every build's steps and logs are in the
+// archive, 500 builds to a segment (archived).
+func BenchmarkHeapArchived(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a large history; not with -short")
+	}
+	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", 100_000), envCount(b, "BENCH_HEAP_BUILDS", 100_000)
+	for _, c := range []struct {
+		name    string
+		archive bool
+	}{{"plain", false}, {"archived", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				heap := heapOf(func() any {
+					f := &fsm{}
+					f.db.Store(newDB(b))
+					history(b, f, changes, builds)
+					if c.archive {
+						archiveAll(b, f.db.Load(), 500)
+					}
+					return f.db.Load()
+				})
+				b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+				b.ReportMetric(float64(heap)/float64(builds), "B/build")
+			}
+		})
+	}
+}
+
+// archiveAll archives every finished build of db, batch to a segment.
+func archiveAll(b testing.TB, db *memdb.MemDB, batch int) {
+	b.Helper()
+	var ids []uint64
+	for raw := range Scan(db.Txn(false), TableBuilds, false) {
+		if bd := raw.(*messages.Build); bd.HasResults() {
+			ids = append(ids, bd.Id)
+		}
+	}
+	for len(ids) > 0 {
+		n := min(batch, len(ids))
+		txn := db.Txn(true)
+		txn.TrackChanges()
+		if _, err := Apply(txn, cmd(&messages.Archive{Buildids: ids[:n]})); err != nil {
+			b.Fatal(err)
+		}
+		Recount(txn)
+		txn.Commit()
+		ids = ids[n:]
+	}
+}
+
+// BenchmarkArchivedReads: reading a build's steps and each step's logs
+// (as the build page does), from the tables (plain) and from the archive
+// (archived), in a history of 10,000 builds.
+func BenchmarkArchivedReads(b *testing.B) {
+	const builds = 10_000
+	for _, c := range []struct {
+		name    string
+		archive bool
+	}{{"plain", false}, {"archived", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			f := &fsm{}
+			f.db.Store(newDB(b))
+			history(b, f, builds, builds)
+			if c.archive {
+				archiveAll(b, f.db.Load(), 256)
+			}
+			txn := f.db.Load().Txn(false)
+			b.ResetTimer()
+			for i := range b.N {
+				id := uint64(1 + i*7919%builds)
+				n := 0
+				for s := range ScanIndex(txn, TableSteps, IndexBuildNumber+"_prefix", false, id) {
+					for range ScanIndex(txn, TableLogs, IndexStep, false, s.(*messages.Step).Id) {
+						n++
+					}
+				}
+				if n != 2 {
+					b.Fatalf("build %d: %d logs, want 2", id, n)
+				}
+			}
+		})
+	}
+}
