@@ -77,7 +77,7 @@ type smallLogs struct {
 	active  *segment
 	nextSeq uint32
 	syncing bool
-	batch   *syncBatch     // the batch writes join now; nil when none
+	batch   *syncBatch      // the batch writes join now; nil when none
 	damage  []*CorruptError // found at open
 }
 
