@@ -49,8 +49,12 @@ type smallLoc struct{ seg, off, n uint32 }
 type segment struct {
 	seq  uint32
 	live int   // records of logs not removed
+	pins int   // removals here of logs whose records are in other segments still kept
 	f    File  // open for appending: the active segment only
 	size int64 // bytes written
+	// pinnedBy counts, by segment, the removals there of logs whose
+	// records are here: those segments are kept while this one is.
+	pinnedBy map[uint32]int
 }
 
 // syncBatch is the writes one fsync makes durable (group commit).
@@ -122,15 +126,15 @@ func openSmall(dir string, fsys FS, smallMax int, segSize int64) (*smallLogs, er
 				seg.live++
 			case frameRemoved:
 				for b := body; len(b) >= 8; b = b[8:] {
-					sl.forget(binary.LittleEndian.Uint64(b))
+					if from, ok := sl.forget(binary.LittleEndian.Uint64(b)); ok {
+						sl.pin(from, seg)
+					}
 				}
 			}
 		})...)
 	}
 	for _, seg := range sl.segs {
-		if seg.live == 0 {
-			sl.drop(seg)
-		}
+		sl.maybeDrop(seg)
 	}
 	return sl, nil
 }
@@ -315,30 +319,54 @@ func (sl *smallLogs) put(logid uint64, loc smallLoc) {
 	m[logid] = loc
 }
 
-// forget drops logid from the index; its segment has one live record less.
-func (sl *smallLogs) forget(logid uint64) bool {
+// forget drops logid from the index and returns the segment its record is
+// in, which has one live record less.
+func (sl *smallLogs) forget(logid uint64) (*segment, bool) {
 	m := sl.idx[logid>>12]
 	loc, ok := m[logid]
 	if !ok {
-		return false
+		return nil, false
 	}
 	delete(m, logid)
 	if len(m) == 0 {
 		delete(sl.idx, logid>>12)
 	}
-	if seg := sl.segs[loc.seg]; seg != nil {
-		seg.live--
+	seg := sl.segs[loc.seg]
+	if seg == nil {
+		return nil, false
 	}
-	return true
+	seg.live--
+	return seg, true
 }
 
-// drop removes a segment without live records, unless it is the active one.
-func (sl *smallLogs) drop(seg *segment) {
-	if seg == sl.active {
+// pin notes that segment by holds the removal of a log whose record is in
+// from: by is kept while from is, or a restart would find the log again.
+func (sl *smallLogs) pin(from, by *segment) {
+	if from == by {
+		return
+	}
+	if from.pinnedBy == nil {
+		from.pinnedBy = map[uint32]int{}
+	}
+	from.pinnedBy[by.seq]++
+	by.pins++
+}
+
+// maybeDrop removes seg if nothing in it is needed: no live record, no
+// removal of a record kept elsewhere, and not the active segment. The
+// segments its records pinned may go in turn.
+func (sl *smallLogs) maybeDrop(seg *segment) {
+	if seg.live > 0 || seg.pins > 0 || seg == sl.active || sl.segs[seg.seq] != seg {
 		return
 	}
 	delete(sl.segs, seg.seq)
 	_ = os.Remove(sl.segmentPath(seg.seq)) // failing, it is found again at the next start
+	for seq, n := range seg.pinnedBy {
+		if by := sl.segs[seq]; by != nil {
+			by.pins -= n
+			sl.maybeDrop(by)
+		}
+	}
 }
 
 // add writes frame (FrameHeaderSize bytes, then a log record's body: the
@@ -353,7 +381,9 @@ func (sl *smallLogs) add(logid uint64, frame []byte) (written bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	sl.forget(logid)
+	if old, ok := sl.forget(logid); ok {
+		sl.maybeDrop(old)
+	}
 	sl.put(logid, smallLoc{seg: seg.seq, off: uint32(off + FrameHeaderSize), n: uint32(len(frame) - FrameHeaderSize)})
 	seg.live++
 	return true, sl.wait(sl.join())
@@ -416,9 +446,7 @@ func (sl *smallLogs) seal() {
 	b := sl.join()
 	b.closing = append(b.closing, a.f)
 	a.f, sl.active = nil, nil
-	if a.live == 0 {
-		sl.drop(a)
-	}
+	sl.maybeDrop(a)
 }
 
 // join returns the batch writes join now, with the active segment in it.
@@ -487,30 +515,27 @@ func (sl *smallLogs) remove(logids []uint64) (int, error) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	frame := make([]byte, FrameHeaderSize, FrameHeaderSize+8*len(logids))
-	touched := map[uint32]*segment{}
+	var from []*segment // of each log removed
 	for _, id := range logids {
-		loc, ok := sl.idx[id>>12][id]
-		if !ok {
-			continue
-		}
-		sl.forget(id)
-		frame = binary.LittleEndian.AppendUint64(frame, id)
-		if seg := sl.segs[loc.seg]; seg != nil {
-			touched[loc.seg] = seg
+		if seg, ok := sl.forget(id); ok {
+			frame = binary.LittleEndian.AppendUint64(frame, id)
+			from = append(from, seg)
 		}
 	}
-	n := (len(frame) - FrameHeaderSize) / 8
-	if n == 0 {
+	if len(from) == 0 {
 		return 0, nil
 	}
 	putFrameHeader(frame, frameRemoved)
-	_, _, err := sl.write(frame)
-	for _, seg := range touched {
-		if seg.live == 0 {
-			sl.drop(seg)
+	by, _, err := sl.write(frame)
+	if by != nil {
+		for _, seg := range from {
+			sl.pin(seg, by)
 		}
 	}
-	return n, err
+	for _, seg := range from {
+		sl.maybeDrop(seg)
+	}
+	return len(from), err
 }
 
 // ids returns the small logs' ids above after, at most limit, in order.
