@@ -111,7 +111,8 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the compressor; Writers still open must be closed first.
+// Close releases the compressor and syncs and closes the active segment of
+// small logs; Writers still open must be closed first.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	n := len(s.writers)
