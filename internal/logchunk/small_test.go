@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -520,4 +521,64 @@ func sealSegment(b []byte) []byte {
 		off = end
 	}
 	return b
+}
+
+// BenchmarkShortLog writes and closes short logs (a shell step's header,
+// environment and a line of output: about 1.5 KiB), from 4 goroutines as a
+// master finishing steps of 4 builds at once does, each with a file of its
+// own (file) or as small logs (small): CPU per log, fsyncs per log.
+//
+//	go test -run XXX -bench ShortLog -benchtime 2000x ./internal/logchunk/
+func BenchmarkShortLog(b *testing.B) {
+	content := []byte("htrue\nh in dir /home/worker/build (timeout 1200 secs)\nh argv: [\"/bin/sh\" \"-c\" \"true\"]\nh environment:\n")
+	for i := range 40 {
+		content = fmt.Appendf(content, "h  VAR_%02d=/usr/local/lib/value/%d:/usr/lib\n", i, i*7919)
+	}
+	content = append(content, "hprogram finished with exit code 0\nhelapsedTime=0.002\n"...)
+	for _, c := range []struct {
+		name     string
+		smallMax int
+	}{{"file", -1}, {"small", DefaultSmallMax}} {
+		b.Run(c.name, func(b *testing.B) {
+			fsys := &syncFS{held: make(chan struct{}), release: make(chan struct{})}
+			close(fsys.release)
+			st := smallStore(b, b.TempDir(), Options{SmallMax: c.smallMax, FS: countFS{fsys}})
+			defer closeStore(b, st)
+			var next atomic.Uint64
+			cpu := testkit.CPUTime()
+			b.ResetTimer()
+			b.SetParallelism(2) // 4 goroutines on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := next.Add(1)
+					w, err := st.Create(id, Stdio)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := w.AppendChunk(content); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64((testkit.CPUTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/log")
+			fsys.mu.Lock()
+			b.ReportMetric(float64(fsys.syncs)/float64(b.N), "fsyncs/log")
+			fsys.mu.Unlock()
+		})
+	}
+}
+
+// countFS is a syncFS whose first fsync is not held, counting the fsyncs
+// of directories too.
+type countFS struct{ *syncFS }
+
+func (f countFS) SyncDir(dir string) error {
+	f.mu.Lock()
+	f.syncs++
+	f.mu.Unlock()
+	return f.OS.SyncDir(dir)
 }
