@@ -574,14 +574,17 @@ func (sl *smallLogs) open(logid uint64, loc smallLoc) (*os.File, io.ReaderAt, er
 	return f, io.NewSectionReader(f, int64(loc.off), int64(loc.n)), nil
 }
 
-// close syncs and closes the active segment.
+// close syncs and closes the active segment (and any sealed one not
+// closed yet).
 func (sl *smallLogs) close() error {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	if sl.active == nil {
+	if sl.active != nil {
+		sl.seal()
+	}
+	if sl.batch == nil {
 		return nil
 	}
-	sl.seal()
 	return sl.wait(sl.batch)
 }
 
