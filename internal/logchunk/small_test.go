@@ -1,6 +1,7 @@
 package logchunk
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -9,8 +10,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -581,4 +584,78 @@ func (f countFS) SyncDir(dir string) error {
 	f.syncs++
 	f.mu.Unlock()
 	return f.OS.SyncDir(dir)
+}
+
+// TestKilledSmallWriters runs 4 writers of small logs in another process
+// (TestKilledSmallWritersHelper), each printing a log's id once its Close
+// has returned; the process is killed with SIGKILL among the closes.
+// Every log whose close returned reads back whole after a restart.
+func TestKilledSmallWriters(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledSmallWritersHelper$")
+	cmd.Env = append(os.Environ(), "LOGCHUNK_KILL_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var closed []uint64
+	sc := bufio.NewScanner(out)
+	for len(closed) < 200 && sc.Scan() {
+		if id, err := strconv.ParseUint(sc.Text(), 10, 64); err == nil {
+			closed = append(closed, id)
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(closed) < 200 {
+		t.Fatalf("the writers closed %d logs before they were killed", len(closed))
+	}
+	st := smallStore(t, dir, Options{})
+	defer closeStore(t, st)
+	for _, d := range st.Damage() {
+		if !d.Tail {
+			t.Errorf("damage other than a torn tail: %v", d)
+		}
+	}
+	for _, id := range closed {
+		wantLog(t, st, id, smallLines(id))
+	}
+}
+
+// TestKilledSmallWritersHelper is the process TestKilledSmallWriters
+// kills; it does nothing unless run by it.
+func TestKilledSmallWritersHelper(t *testing.T) {
+	dir := os.Getenv("LOGCHUNK_KILL_DIR")
+	if dir == "" {
+		t.Skip("run by TestKilledSmallWriters only")
+	}
+	st := smallStore(t, dir, Options{SegmentSize: 4096})
+	var next atomic.Uint64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				id := next.Add(1)
+				w, err := st.Create(id, Stdio)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				w.AppendChunk([]byte(strings.Join(smallLines(id), "")))
+				if err := w.Close(); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := fmt.Fprintln(os.Stdout, id); err != nil {
+					return // the test has gone
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
