@@ -14,9 +14,10 @@ import (
 
 // Remove deletes the files of logs logids, in order, and the directories
 // it leaves empty; small logs leave the index at once, and their segment
-// goes with the last of its logs. A log without a file counts as removed; one with a
-// Writer open is skipped with an error (ErrOpen). It returns how many were
-// removed and the errors met, going on past them; it stops when ctx ends.
+// goes with the last of its logs. A log without a file counts as removed;
+// one with a Writer open is skipped with an error (ErrOpen). It returns how
+// many were removed and the errors met, going on past them; it stops when
+// ctx ends.
 func (s *Store) Remove(ctx context.Context, logids ...uint64) (int, error) {
 	// Small logs first (a log with a Writer has no record yet).
 	n := 0
@@ -59,8 +60,8 @@ func (s *Store) remove(logid uint64) error {
 }
 
 // List returns the ids of at most limit logs that have a file or a small
-// log's record, in increasing order, from the first one after after (0 for all). It reads
-// one directory of at most 4096 names at a time.
+// log's record, in increasing order, from the first one after after (0 for
+// all). It reads one directory of at most 4096 names at a time.
 func (s *Store) List(ctx context.Context, after uint64, limit int) ([]uint64, error) {
 	files, err := s.listFiles(ctx, after, limit)
 	small := s.small.ids(after, limit)
