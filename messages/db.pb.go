@@ -2473,9 +2473,9 @@ func (x *WebSession) GetExpiresAt() int64 {
 	return 0
 }
 
-// StartSession records a web login. The sessions expired at its
-// started_at go with it; when state.MaxWebSessions are open, so does the
-// one that expires soonest.
+// StartSession records a web login. When state.MaxWebSessions are open,
+// the one that expires soonest goes. (The expired ones go with the
+// janitor's Expire.)
 type StartSession struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       *WebSession            `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
@@ -2520,11 +2520,13 @@ func (x *StartSession) GetSession() *WebSession {
 	return nil
 }
 
-// EndSession ends the web session whose id hashes to sha256 (a logout);
-// ending one that is not open is not an error.
+// EndSession ends the web session whose id hashes to sha256 (a logout),
+// or, with username instead, every session of that user (their password
+// changed); ending one that is not open is not an error.
 type EndSession struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sha256        string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2562,6 +2564,13 @@ func (*EndSession) Descriptor() ([]byte, []int) {
 func (x *EndSession) GetSha256() string {
 	if x != nil {
 		return x.Sha256
+	}
+	return ""
+}
+
+func (x *EndSession) GetUsername() string {
+	if x != nil {
+		return x.Username
 	}
 	return ""
 }
@@ -4884,16 +4893,19 @@ func (x *SetLogLines) GetLogs() []*LogLines {
 // sourcestamps, and the contents of logs (their type becomes d). Only
 // finished builds, requests and buildsets can go; an id with no row is
 // skipped. Its result lists in ids every log whose file is to be removed.
+// With web_sessions_expired_at, the web sessions expired at that time
+// (expires_at <= it, Unix seconds) go too.
 type Expire struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Builds        []uint64               `protobuf:"varint,1,rep,packed,name=builds,proto3" json:"builds,omitempty"`
-	Buildrequests []uint64               `protobuf:"varint,2,rep,packed,name=buildrequests,proto3" json:"buildrequests,omitempty"`
-	Buildsets     []uint64               `protobuf:"varint,3,rep,packed,name=buildsets,proto3" json:"buildsets,omitempty"`
-	Changes       []uint64               `protobuf:"varint,4,rep,packed,name=changes,proto3" json:"changes,omitempty"`
-	Sourcestamps  []uint64               `protobuf:"varint,5,rep,packed,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
-	LogContents   []uint64               `protobuf:"varint,6,rep,packed,name=log_contents,json=logContents,proto3" json:"log_contents,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Builds               []uint64               `protobuf:"varint,1,rep,packed,name=builds,proto3" json:"builds,omitempty"`
+	Buildrequests        []uint64               `protobuf:"varint,2,rep,packed,name=buildrequests,proto3" json:"buildrequests,omitempty"`
+	Buildsets            []uint64               `protobuf:"varint,3,rep,packed,name=buildsets,proto3" json:"buildsets,omitempty"`
+	Changes              []uint64               `protobuf:"varint,4,rep,packed,name=changes,proto3" json:"changes,omitempty"`
+	Sourcestamps         []uint64               `protobuf:"varint,5,rep,packed,name=sourcestamps,proto3" json:"sourcestamps,omitempty"`
+	LogContents          []uint64               `protobuf:"varint,6,rep,packed,name=log_contents,json=logContents,proto3" json:"log_contents,omitempty"`
+	WebSessionsExpiredAt int64                  `protobuf:"varint,7,opt,name=web_sessions_expired_at,json=webSessionsExpiredAt,proto3" json:"web_sessions_expired_at,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Expire) Reset() {
@@ -4966,6 +4978,13 @@ func (x *Expire) GetLogContents() []uint64 {
 		return x.LogContents
 	}
 	return nil
+}
+
+func (x *Expire) GetWebSessionsExpiredAt() int64 {
+	if x != nil {
+		return x.WebSessionsExpiredAt
+	}
+	return 0
 }
 
 // FinishLog closes a log; finishing a finished log changes nothing.
@@ -6145,10 +6164,11 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x06 \x01(\x03R\texpiresAt\"D\n" +
 	"\fStartSession\x124\n" +
-	"\asession\x18\x01 \x01(\v2\x1a.buildmaster.v1.WebSessionR\asession\"$\n" +
+	"\asession\x18\x01 \x01(\v2\x1a.buildmaster.v1.WebSessionR\asession\"@\n" +
 	"\n" +
 	"EndSession\x12\x16\n" +
-	"\x06sha256\x18\x01 \x01(\tR\x06sha256\"\xbd\x13\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\"\xbd\x13\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -6340,14 +6360,15 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\tnum_lines\x18\x02 \x01(\x03R\bnumLines\x12-\n" +
 	"\x04lost\x18\x03 \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\";\n" +
 	"\vSetLogLines\x12,\n" +
-	"\x04logs\x18\x01 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\xc5\x01\n" +
+	"\x04logs\x18\x01 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\xfc\x01\n" +
 	"\x06Expire\x12\x16\n" +
 	"\x06builds\x18\x01 \x03(\x04R\x06builds\x12$\n" +
 	"\rbuildrequests\x18\x02 \x03(\x04R\rbuildrequests\x12\x1c\n" +
 	"\tbuildsets\x18\x03 \x03(\x04R\tbuildsets\x12\x18\n" +
 	"\achanges\x18\x04 \x03(\x04R\achanges\x12\"\n" +
 	"\fsourcestamps\x18\x05 \x03(\x04R\fsourcestamps\x12!\n" +
-	"\flog_contents\x18\x06 \x03(\x04R\vlogContents\"!\n" +
+	"\flog_contents\x18\x06 \x03(\x04R\vlogContents\x125\n" +
+	"\x17web_sessions_expired_at\x18\a \x01(\x03R\x14webSessionsExpiredAt\"!\n" +
 	"\tFinishLog\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\"\x90\x02\n" +
 	"\n" +

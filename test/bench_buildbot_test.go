@@ -71,16 +71,13 @@ while last < want:
 `
 
 func BenchmarkBuildbotMaster(b *testing.B) {
-	if testing.Short() {
-		b.Skip("starts Buildbot's master and workers; not with -short")
-	}
 	for _, tool := range []string{"buildbot", "buildbot-worker"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			b.Skipf("%s is not installed (apt-get install buildbot buildbot-worker)", tool)
 		}
 	}
 	const nw = 4
-	nChanges := envInt("BM_BENCH_BUILDS", benchBuildsDefault) / nw
+	nChanges := benchSize("BM_BENCH_BUILDS", benchBuildsDefault, 8) / nw
 	builds := nChanges * nw
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + b.TempDir(), "LANG=C.UTF-8"}
 	run := func(dir string, name string, args ...string) {

@@ -93,6 +93,23 @@ func plainBinaries(b *testing.B) (masterBin, workerBin string) {
 	return plainMaster, plainWorker
 }
 
+// benchSize is a benchmark's size: $name when set, else small with -short
+// (CI runs every benchmark once, small, so that none rots), else def.
+func benchSize(name string, def, small int) int {
+	if testing.Short() {
+		def = small
+	}
+	return envInt(name, def)
+}
+
+// shortOr is n, or small with -short.
+func shortOr(n, small int) int {
+	if testing.Short() {
+		return small
+	}
+	return n
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -234,10 +251,7 @@ func throughputBody(nw int, shared bool) string {
 // `true`. Sub-benchmarks: 1 worker; 4 workers each with its own builder
 // (one change makes 4 requests); 4 workers sharing one builder.
 func BenchmarkBuildThroughput(b *testing.B) {
-	if testing.Short() {
-		b.Skip("starts real processes and runs hundreds of builds; not with -short")
-	}
-	n := envInt("BM_BENCH_BUILDS", benchBuildsDefault)
+	n := benchSize("BM_BENCH_BUILDS", benchBuildsDefault, 8)
 	for _, c := range []struct {
 		name   string
 		nw     int
@@ -353,9 +367,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 // round trip, and the master's own log times from "change added" to
 // "build started" (millisecond resolution).
 func BenchmarkChangeLatency(b *testing.B) {
-	if testing.Short() {
-		b.Skip("starts real processes; not with -short")
-	}
+	changes := shortOr(benchChangesPerLatencyTest, 3)
 	b.StopTimer() // the build of the binaries is not measured
 	masterBin, workerBin := plainBinaries(b)
 	var lat, rtt, logLat []time.Duration
@@ -368,7 +380,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 		defer ctl.Close()
 		stopProfile := profileMaster(b, m, fmt.Sprintf("latency-%d", run), 5)
 		b.StartTimer()
-		for i := range benchChangesPerLatencyTest {
+		for i := range changes {
 			from := m.stderr.count()
 			// Drain a stale notification.
 			select {
@@ -441,11 +453,8 @@ func BenchmarkChangeLatency(b *testing.B) {
 // endpoint: the master sees exactly what real workers give it, one
 // connection each way per worker.
 func BenchmarkIdleWorkersRSS(b *testing.B) {
-	if testing.Short() {
-		b.Skip("starts hundreds of workers; not with -short")
-	}
-	const builders = 1000
-	procs := min(envInt("BM_BENCH_IDLE_WORKERS", benchIdleWorkersDefault), builders)
+	builders := shortOr(1000, 10)
+	procs := min(benchSize("BM_BENCH_IDLE_WORKERS", benchIdleWorkersDefault, 4), builders)
 	for _, c := range []struct {
 		k      int
 		inproc bool

@@ -31,6 +31,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -222,7 +223,7 @@ schedulers: [{name: force, type: force, builders: [big]}]
 // per GB, and the log's rate. BM_BENCH_PPROF: where the master's profiles
 // of the step's first 20 seconds go.
 func BenchmarkBigLog(b *testing.B) {
-	mb := envInt("BM_BENCH_BIGLOG_MB", 10240)
+	mb := benchSize("BM_BENCH_BIGLOG_MB", 10240, 8)
 	const blockMB = 4
 	block := filepath.Join(b.TempDir(), "block.txt")
 	writeLogBlock(b, block, blockMB<<20)
@@ -262,20 +263,10 @@ func BenchmarkBigLog(b *testing.B) {
 		b.ReportMetric(cpu.Seconds()/(float64(raw)/(1<<30)), "master-cpu-s/GB")
 		b.ReportMetric(float64(raw)/(1<<20)/took.Seconds(), "MB/s")
 		b.Logf("%d MB printed in %v: %d log files, %d bytes on disk; %d API requests (%d failed); load %s",
-			raw>>20, took.Round(time.Second), files, disk, len(lat), probe.errs, loadAvg())
+			raw>>20, took.Round(time.Second), files, disk, len(lat), probe.errs, testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
 	}
-}
-
-// loadAvg is the machine's load average, as /proc/loadavg says it.
-func loadAvg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // historyBuilders is how many builders seedHistory spreads its builds over.
@@ -429,7 +420,7 @@ func seededMaster(b *testing.B, builds int, extra string) *master {
 // GET /api/v2/builds?limit=50&order=-buildid, 200 times (p50, p99, max),
 // and one log's /raw.
 func BenchmarkHistory(b *testing.B) {
-	builds := envInt("BM_BENCH_HISTORY_BUILDS", 100_000)
+	builds := benchSize("BM_BENCH_HISTORY_BUILDS", 100_000, 100)
 	masterBin, _ := plainBinaries(b)
 	for range b.N {
 		m := seededMaster(b, builds, "")
@@ -462,7 +453,7 @@ func BenchmarkHistory(b *testing.B) {
 		b.ReportMetric(ms(p99), "builds-p99-ms")
 		b.ReportMetric(ms(most), "builds-max-ms")
 		b.Logf("%d builds: RSS %.0f MB, live heap %.0f MB, builds page p50 %v p99 %v; load %s", builds, rss, heap,
-			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), loadAvg())
+			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
 	}
@@ -545,7 +536,8 @@ var tookField = regexp.MustCompile(`took=(\S+)`)
 // expiry (p50, p99, max), and how long the expiry took (the janitor's
 // log).
 func BenchmarkHorizonExpiry(b *testing.B) {
-	builds := envInt("BM_BENCH_HISTORY_BUILDS", 100_000)
+	// Small: 3 builds per builder, so that 2 of each go (the newest stays).
+	builds := benchSize("BM_BENCH_HISTORY_BUILDS", 100_000, 3*historyBuilders)
 	masterBin, workerBin := plainBinaries(b)
 	for range b.N {
 		m := seededMaster(b, builds, "")
@@ -562,6 +554,13 @@ func BenchmarkHorizonExpiry(b *testing.B) {
 		var probes []startDelay
 		var wg sync.WaitGroup
 		wg.Go(func() { probes = buildStarts(b, m, 0, stop) })
+		if testing.Short() {
+			// CI's small run: the same expiry at once rather than after
+			// the interval (at least 1m), with the builds starting meanwhile.
+			if out, errOut, code := m.cli("cleanupdb"); code != 0 {
+				b.Fatalf("cleanupdb: %d %s%s", code, out, errOut)
+			}
+		}
 		var done string
 		for deadline := time.Now().Add(time.Hour); done == ""; time.Sleep(100 * time.Millisecond) {
 			for _, l := range m.stderr.snapshot()[from:] {
@@ -598,7 +597,7 @@ func BenchmarkHorizonExpiry(b *testing.B) {
 		b.ReportMetric(ms(d99), "start-during-p99-ms")
 		b.ReportMetric(ms(dmax), "start-during-max-ms")
 		b.ReportMetric(took.Seconds(), "expiry-s")
-		b.Logf("expiry of %d builds took %v; %d builds started meanwhile; load %s", builds, took.Round(time.Millisecond), len(during), loadAvg())
+		b.Logf("expiry of %d builds took %v; %d builds started meanwhile; load %s", builds, took.Round(time.Millisecond), len(during), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
 	}

@@ -96,10 +96,7 @@ func (m *master) total(b *testing.B, path string) int {
 // system and connection each), requests forced on a builder whose worker
 // never connects, and running builds of one step each waiting on a file.
 func BenchmarkMemoryPerUnit(b *testing.B) {
-	if testing.Short() {
-		b.Skip("starts hundreds of workers; not with -short")
-	}
-	n := envInt("BM_BENCH_MEMORY_N", 200)
+	n := benchSize("BM_BENCH_MEMORY_N", 200, 4)
 	masterBin, _ := plainBinaries(b)
 	gate := filepath.Join(b.TempDir(), "gate")
 	for range b.N {
@@ -161,7 +158,7 @@ func BenchmarkMemoryPerUnit(b *testing.B) {
 // RSS before the readers and its largest growth during each round (issue
 // 13 point 11: reading a log must not allocate it).
 func BenchmarkLogReadersRSS(b *testing.B) {
-	mb := envInt("BM_BENCH_LOG_MB", 100)
+	mb := benchSize("BM_BENCH_LOG_MB", 100, 2)
 	for range b.N {
 		m := printingMaster(b, fmt.Sprintf(`head -c %d /dev/zero | tr "\\0" x | fold -w 99`, mb<<20))
 		m.forceHTTP(b, "big")

@@ -211,7 +211,7 @@ func waitBuilders(b *testing.B, m *master, want int) (spawned, listed time.Time)
 }
 
 func BenchmarkProcess(b *testing.B) {
-	const n = 10000
+	n := shortOr(10000, 100)
 	b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
 		bin := buildPlain(b, b.TempDir())
 		base, grown := benchBody(0, n), benchBody(0, n+n/10)

@@ -186,7 +186,7 @@ var boundAddrs = []struct {
 	field func(*master) *string
 	re    *regexp.Regexp
 }{
-	{func(m *master) *string { return &m.remote }, regexp.MustCompile(`^  remote endpoint  (\S+) `)},
+	{func(m *master) *string { return &m.remote }, regexp.MustCompile(`^  control endpoint (\S+) `)},
 	{func(m *master) *string { return &m.www }, regexp.MustCompile(`^  data API         http://(\S+)/api/v2/changes$`)},
 	{func(m *master) *string { return &m.debug }, regexp.MustCompile(`^  debug endpoint   http://(\S+)/debug/tree `)},
 	{func(m *master) *string { return &m.workers }, regexp.MustCompile(`^  workers          wss?://(\S+) `)},

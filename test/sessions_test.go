@@ -2,8 +2,11 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -23,8 +26,15 @@ www:
 // cookie.
 func (m *master) login() *http.Cookie {
 	m.t.Helper()
+	return m.loginAs("alice", "alice-pw-1")
+}
+
+// loginAs logs user in with Basic credentials and returns the session
+// cookie.
+func (m *master) loginAs(user, password string) *http.Cookie {
+	m.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+m.www+"/auth/login", nil)
-	req.SetBasicAuth("alice", "alice-pw-1")
+	req.SetBasicAuth(user, password)
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		m.t.Fatal(err)
@@ -112,5 +122,60 @@ func TestSessionsSurviveRestart(t *testing.T) {
 	m.logout(kept)
 	if who := m.who(kept); who != "" {
 		t.Fatalf("alice's cookie, logged out after the restart, proves %q", who)
+	}
+}
+
+// TestPasswordRotationEndsSessions: when a reconfig changes a web user's
+// password, whether its secret was rotated in its provider (the config
+// file unchanged) or the config itself changed, that user's sessions end
+// before the reconfig answers; other users' sessions go on, and the new
+// password logs in. (Buildbot keeps such sessions.)
+func TestPasswordRotationEndsSessions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeSecret := func(v string) {
+		if err := os.WriteFile(filepath.Join(dir, "alicepw"), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSecret("alice-pw-1")
+	cfg := func(bobPassword string) string {
+		return fmt.Sprintf(`
+secrets: [{type: dir, path: %s}]
+www:
+  auth: {type: userpass, users: [{username: alice, password: {secret: alicepw}}, {username: bob, password: %s}]}
+`, dir, bobPassword)
+	}
+	m := startMaster(t, cfg("bob-pw-1"))
+	reconfig := func() {
+		t.Helper()
+		if stdout, stderr, code := m.cli("reconfig"); code != 0 {
+			t.Fatalf("reconfig: %d\n%s%s", code, stdout, stderr)
+		}
+	}
+	alice, alice2, bob := m.loginAs("alice", "alice-pw-1"), m.loginAs("alice", "alice-pw-1"), m.loginAs("bob", "bob-pw-1")
+
+	writeSecret("alice-pw-2")
+	reconfig()
+	for _, c := range []*http.Cookie{alice, alice2} {
+		if who := m.who(c); who != "" {
+			t.Fatalf("after alice's secret was rotated, her old session proves %q", who)
+		}
+	}
+	if who := m.who(bob); who != "bob" {
+		t.Fatalf("after alice's secret was rotated, bob's session proves %q", who)
+	}
+	alice = m.loginAs("alice", "alice-pw-2")
+
+	m.writeConfig(cfg("bob-pw-2"))
+	reconfig()
+	if who := m.who(bob); who != "" {
+		t.Fatalf("after bob's password changed in the config, his old session proves %q", who)
+	}
+	if who := m.who(alice); who != "alice" {
+		t.Fatalf("after bob's password changed, alice's session proves %q", who)
+	}
+	if who := m.who(m.loginAs("bob", "bob-pw-2")); who != "bob" {
+		t.Fatalf("bob's new password: a session proving %q", who)
 	}
 }

@@ -1,7 +1,7 @@
 package botmaster_test
 
 // In-process benchmarks of the build path: an ephemeral master (no raft, no
-// fsync: commands are applied at once), no remote endpoint, and a fake
+// fsync: commands are applied at once), no control endpoint, and a fake
 // connection per worker that completes every command at once with rc 0.
 //
 //	BenchmarkDistributor       1,000 builders, 100 workers, 10,000 queued
@@ -134,6 +134,14 @@ func allComplete(m *master.Master) bool {
 
 // queue adds buildsets of bsSize builders each (b0000 first, round the nb
 // builders) until total requests are queued, without waking brd.
+// shortOr is n, or small with -short: CI runs every benchmark once, small.
+func shortOr(n, small int) int {
+	if testing.Short() {
+		return small
+	}
+	return n
+}
+
 func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
 	b.Helper()
 	next := 0
@@ -160,10 +168,8 @@ func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
 // 1000*perBuilder/100 builders, all of which brd looks at again whenever
 // one of its builds ends).
 func BenchmarkDistributor(b *testing.B) {
-	if testing.Short() {
-		b.Skip("10,000 builds; not with -short")
-	}
-	const nw, nb, requests = 100, 1000, 10_000
+	const nw, nb = 100, 1000
+	requests := shortOr(10_000, 500)
 	for _, c := range []struct{ perBuilder, bsSize int }{{1, 1000}, {10, 1000}, {100, 1000}, {10, 1}} {
 		perBuilder := c.perBuilder
 		b.Run(fmt.Sprintf("workers-per-builder=%d/buildset=%d", perBuilder, c.bsSize), func(b *testing.B) {
@@ -221,10 +227,8 @@ func submit(b *testing.B, s *istate.Store, cmd *messages.Command) *messages.Comm
 // 100 goroutines (one per worker slot), straight to the ephemeral store:
 // what the state alone costs per build, without actors or the distributor.
 func BenchmarkBuildDBWrites(b *testing.B) {
-	if testing.Short() {
-		b.Skip("10,000 builds; not with -short")
-	}
-	const nw, nb, requests, writers = 100, 1000, 10_000, 100
+	const nw, nb, writers = 100, 1000, 100
+	requests := shortOr(10_000, 500)
 	for _, bsSize := range []int{1000, 1} {
 		b.Run(fmt.Sprintf("buildset=%d", bsSize), func(b *testing.B) { benchBuildDBWrites(b, nw, nb, bsSize, requests, writers) })
 	}
@@ -287,10 +291,7 @@ func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 // answer to the build's first command (its first step's) arriving at the worker, one
 // change at a time, after the previous build completed.
 func BenchmarkChangeToBuildStart(b *testing.B) {
-	if testing.Short() {
-		b.Skip("not with -short")
-	}
-	const changesPerRun = 200
+	changesPerRun := shortOr(200, 10)
 	started := make(chan time.Time, 16)
 	m := startBench(b, benchConfig(1, 1, 1, 1, "schedulers:\n  - {name: sb, type: single_branch, branch: main, builders: [b0000]}\n"), 1, started)
 	svc := actor.NewPID(m.RT.System.Address(), paths.Changes)

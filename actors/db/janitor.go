@@ -19,6 +19,10 @@ import (
 // not say (horizons.interval).
 const DefaultJanitorInterval = time.Hour
 
+// DefaultSessionSweep is how often the janitor ends the expired web
+// sessions, unless the Runtime says (SessionSweep).
+const DefaultSessionSweep = 10 * time.Minute
+
 // janitor is master/db/janitor (Buildbot's janitor configurator, as
 // config): every horizons.interval it removes what the horizons let go
 // (planExpiry), one small Expire at a time, each waiting for the one
@@ -27,11 +31,16 @@ const DefaultJanitorInterval = time.Hour
 // cleanupdb`) runs it at once, also removes log files no log names (left by
 // a crash between a write and a removal), and compacts the state. One run
 // at a time; the work is done away from the mailbox, and stops between two
-// writes when the master stops.
+// writes when the master stops. On a timer of its own (Runtime.SessionSweep,
+// DefaultSessionSweep), whatever the horizons, it ends the web sessions
+// that have expired (an Expire of web_sessions_expired_at), so that logins
+// need not look for them.
 type janitor struct {
-	rt      *service.Runtime
-	gen     int // of the tick scheduled; older ticks are ignored
-	timer   *time.Timer
+	rt    *service.Runtime
+	gen   int // of the tick scheduled; older ticks are ignored
+	timer *time.Timer
+	// sweep is the timer of the next sweep of the expired web sessions.
+	sweep   *time.Timer
 	running context.CancelFunc // nil when no run is going on
 	done    chan struct{}      // closed when the run ends
 	// waiting are the senders of the CleanupRequests of the run going on
@@ -45,6 +54,7 @@ func newJanitor(rt *service.Runtime) *janitor { return &janitor{rt: rt} }
 type (
 	horizonsChanged struct{}
 	janitorTick     struct{ gen int }
+	sessionsTick    struct{}
 	janitorDone     struct {
 		res *messages.CleanupResponse
 		err error
@@ -54,8 +64,13 @@ type (
 // Receive implements actor.Actor.
 func (j *janitor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started, horizonsChanged:
+	case *actor.Started:
 		j.schedule(ctx)
+		j.scheduleSweep(ctx)
+	case horizonsChanged:
+		j.schedule(ctx)
+	case sessionsTick:
+		j.sweepSessions(ctx)
 	case janitorTick:
 		if m.gen == j.gen && j.running == nil {
 			j.start(ctx, false)
@@ -73,6 +88,9 @@ func (j *janitor) Receive(ctx actor.Context) {
 	case *actor.Stopping, *actor.Restarting:
 		if j.timer != nil {
 			j.timer.Stop()
+		}
+		if j.sweep != nil {
+			j.sweep.Stop()
 		}
 		if j.running != nil {
 			j.running()
@@ -98,6 +116,33 @@ func (j *janitor) schedule(ctx actor.Context) {
 	}
 	root, self, gen := ctx.ActorSystem().Root, ctx.Self(), j.gen
 	j.timer = time.AfterFunc(every, func() { root.Send(self, janitorTick{gen: gen}) })
+}
+
+// scheduleSweep sets the next sweep of the expired web sessions.
+func (j *janitor) scheduleSweep(ctx actor.Context) {
+	every := j.rt.SessionSweep
+	if every <= 0 {
+		every = DefaultSessionSweep
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	j.sweep = time.AfterFunc(every, func() { root.Send(self, sessionsTick{}) })
+}
+
+// sweepSessions ends the web sessions expired now, when there is one (a
+// read finds the one that expires soonest), then sets the next sweep.
+func (j *janitor) sweepSessions(ctx actor.Context) {
+	now := time.Now().Unix()
+	soonest, _ := state.First(j.rt.DB.Read(), state.TableWebSessions, state.IndexExpires+"_prefix").(*messages.WebSession)
+	if soonest == nil || soonest.ExpiresAt > now {
+		j.scheduleSweep(ctx)
+		return
+	}
+	Submit(ctx, messages.NewCommand(&messages.Expire{WebSessionsExpiredAt: now}), func(_ *messages.CommandResult, err error) {
+		if err != nil {
+			j.rt.Log.Error("janitor: ending the expired web sessions", slog.Any("error", err))
+		}
+		j.scheduleSweep(ctx)
+	})
 }
 
 func hasHorizons(h *messages.HorizonsConfig) bool {

@@ -3,18 +3,23 @@ package db_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -76,5 +81,30 @@ func TestCleanupDB(t *testing.T) {
 		if l := state.Lookup(txn, state.TableLogs, id); (l == nil) != (i < 3 || id == 999) {
 			t.Errorf("log %d's row: %v", id, l)
 		}
+	}
+}
+
+// The janitor ends the web sessions that have expired on its own timer,
+// with no login to sweep them, and leaves the open ones.
+func TestJanitorEndsExpiredSessions(t *testing.T) {
+	cfg, err := config.Load("test.yaml", []byte("listen: {www: 127.0.0.1:0, debug: 127.0.0.1:0, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := master.Start(master.Options{Config: cfg, Token: mastertest.Token, Log: slog.New(slog.DiscardHandler), NoRemote: true, Ephemeral: true,
+		SessionSweep: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop(10 * time.Second) })
+	now := time.Now().Unix()
+	expired, open := strings.Repeat("e", 64), strings.Repeat("0", 64)
+	call(t, m, &messages.StartSession{Session: &messages.WebSession{Sha256: expired, Username: "alice", StartedAt: now - 7200, ExpiresAt: now - 3600}})
+	call(t, m, &messages.StartSession{Session: &messages.WebSession{Sha256: open, Username: "bob", StartedAt: now, ExpiresAt: now + 3600}})
+	testkit.Eventually(t, "the expired session ended", func() bool {
+		return state.WebSessionBySHA256(m.RT.DB.Read(), expired) == nil
+	})
+	if state.WebSessionBySHA256(m.RT.DB.Read(), open) == nil {
+		t.Fatal("the open session was ended too")
 	}
 }

@@ -23,8 +23,14 @@ import (
 
 const benchToken = "bench-admin-token"
 
-// benchSizes are the builder counts of the issue's targets.
-var benchSizes = []int{100, 1000, 10000}
+// benchSizes are the builder counts of the issue's targets; with -short,
+// one small size, so that CI runs every benchmark once.
+func benchSizes() []int {
+	if testing.Short() {
+		return []int{10}
+	}
+	return []int{100, 1000, 10000}
+}
 
 // genOpts select a variant of the generated config.
 type genOpts struct {
@@ -70,21 +76,42 @@ func baseOpts() genOpts {
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // actorPaths lists the tree paths of every actor a master running the
-// config genConfig(n, o) has.
-func actorPaths(n int, o genOpts) []string {
-	out := []string{paths.Master, paths.BRD}
-	for _, s := range master.Services() {
-		out = append(out, paths.Child(paths.Master, s.Name))
-	}
+// config genConfig(n, o) has: the actors of its services, which do not
+// depend on the config (services, as read from a running tree by
+// servicePaths), and one worker and one builder per configured builder.
+func actorPaths(services []string, n int, o genOpts) []string {
+	out := slices.Clone(services)
 	for i := o.Skip; i < n+o.Add; i++ {
 		out = append(out, paths.Worker(fmt.Sprintf("w%04d", i)), paths.Builder(fmt.Sprintf("b%04d", i)))
 	}
 	return out
 }
 
-// startMaster starts an in-process master (no remote endpoint) on the config
-// genConfig(n, o) and waits until its whole tree runs.
-func startMaster(tb testing.TB, n int, o genOpts) *master.Master {
+// servicePaths returns the paths of the actors of m's tree other than its
+// configured workers and builders (and their children). Read from the tree
+// once master.Start has returned (every actor of the configured tree then
+// runs), it is the part of the tree that no generated config changes, so
+// that the expected tree follows the master's as services gain children.
+func servicePaths(m *master.Master) []string {
+	var out []string
+	var walk func(n *messages.TreeNode)
+	walk = func(n *messages.TreeNode) {
+		if strings.HasPrefix(n.GetPath(), paths.Worker("")) || strings.HasPrefix(n.GetPath(), paths.Builder("")) {
+			return
+		}
+		out = append(out, n.GetPath())
+		for _, c := range n.GetChildren() {
+			walk(c)
+		}
+	}
+	walk(m.RT.Tree.Snapshot(paths.Master))
+	return out
+}
+
+// startMaster starts an in-process master (no control endpoint) on the config
+// genConfig(n, o), waits until its whole tree runs, and returns it with its
+// servicePaths.
+func startMaster(tb testing.TB, n int, o genOpts) (*master.Master, []string) {
 	tb.Helper()
 	cfg, err := config.Load("bench.yaml", genConfig(n, o))
 	if err != nil {
@@ -95,8 +122,9 @@ func startMaster(tb testing.TB, n int, o genOpts) *master.Master {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { m.Stop(30 * time.Second) })
-	waitSettled(tb, m, actorPaths(n, o), 60*time.Second)
-	return m
+	services := servicePaths(m)
+	waitSettled(tb, m, actorPaths(services, n, o), 60*time.Second)
+	return m, services
 }
 
 // waitSettled polls, with a deadline, until the tree holds exactly the
@@ -216,7 +244,7 @@ var transitions = []transition{
 // actors gone, new ones running, every mailbox empty); it is polled, so it
 // is an upper bound by about a millisecond.
 func BenchmarkReconfig(b *testing.B) {
-	for _, n := range benchSizes {
+	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
 			for _, tr := range transitions {
 				for _, form := range []string{"yaml", "typed"} {
@@ -234,8 +262,8 @@ func BenchmarkReconfig(b *testing.B) {
 							other = request(b, form, genConfig(n, to))
 						}
 						baseReq := request(b, form, baseYAML)
-						basePaths, afterPaths := actorPaths(n, base), actorPaths(n, to)
-						m := startMaster(b, n, base)
+						m, services := startMaster(b, n, base)
+						basePaths, afterPaths := actorPaths(services, n, base), actorPaths(services, n, to)
 						send(b, m, baseReq, 0) // the master now runs the base input in this form
 						b.ReportAllocs()
 						var changes int
@@ -274,14 +302,14 @@ func BenchmarkReconfig(b *testing.B) {
 // runs. The config is loaded outside the timer; load-ms reports that part
 // (what `buildmaster run` does before Start).
 func BenchmarkStartup(b *testing.B) {
-	for _, n := range benchSizes {
+	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			var load time.Duration
 			for range b.N {
 				b.StopTimer()
 				o := baseOpts()
-				yaml, paths := genConfig(n, o), actorPaths(n, o)
+				yaml := genConfig(n, o)
 				t0 := time.Now()
 				cfg, err := config.Load("bench.yaml", yaml)
 				if err != nil {
@@ -294,7 +322,10 @@ func BenchmarkStartup(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				waitSettled(b, m, paths, 60*time.Second)
+				b.StopTimer()
+				want := actorPaths(servicePaths(m), n, o)
+				b.StartTimer()
+				waitSettled(b, m, want, 60*time.Second)
 				b.StopTimer()
 				if err := m.Stop(30 * time.Second); err != nil {
 					b.Fatal(err)
@@ -314,7 +345,7 @@ func BenchmarkStartup(b *testing.B) {
 // (master.Plan: the diff of every service, which compares each builder and
 // worker with proto.Equal as botmaster's reconfiguration does).
 func BenchmarkReconfigStages(b *testing.B) {
-	for _, n := range benchSizes {
+	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
 			yaml := genConfig(n, baseOpts())
 			b.Run("parse", func(b *testing.B) {

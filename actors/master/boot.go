@@ -59,6 +59,9 @@ type Options struct {
 	// Heartbeat is how often the running master marks itself active in the
 	// state (its masters row's last_active); 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
+	// SessionSweep is how often the janitor ends the expired web sessions;
+	// 0 means db.DefaultSessionSweep.
+	SessionSweep time.Duration
 	// Now is the master's clock for its masters row (start, heartbeat,
 	// stop); nil means time.Now. Tests fake it.
 	Now func() time.Time
@@ -249,7 +252,7 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	m.RT.Logs = logs
 	m.RT.Applied = metrics.NewRecorder(m.RT.Metrics, store).Applied
 	m.RT.SetInput(opts.Input)
-	m.RT.Idle, m.RT.AckTimeout = opts.Idle, opts.AckTimeout
+	m.RT.Idle, m.RT.AckTimeout, m.RT.SessionSweep = opts.Idle, opts.AckTimeout, opts.SessionSweep
 	m.RT.Exit = func(reason string) {
 		select {
 		case m.exit <- reason:

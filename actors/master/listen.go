@@ -109,7 +109,9 @@ func httpLimits(h *messages.HttpConfig, nofile uint64) httpserve.Limits {
 }
 
 // registerListeners reports the open connections of the listeners on reg,
-// as buildmaster_http_open_connections{listener="remote"|"www"|"debug"|"workers"|"workers_pb"}.
+// as buildmaster_http_open_connections{listener="remote"|"www"|"debug"|"workers"|"workers_pb"},
+// and the requests their handlers answered and the time that took
+// (buildmaster_http_requests_total, buildmaster_http_request_seconds_total).
 func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Listener) {
 	for name, l := range ls {
 		if l == nil {
@@ -119,6 +121,14 @@ func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Liste
 			Name: "buildmaster_http_open_connections", Help: "Connections an HTTP listener holds open.",
 			ConstLabels: prometheus.Labels{"listener": name},
 		}, func() float64 { return float64(l.Open()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "buildmaster_http_requests_total", Help: "Requests an HTTP listener's handlers answered.",
+			ConstLabels: prometheus.Labels{"listener": name},
+		}, func() float64 { n, _ := l.Served(); return float64(n) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "buildmaster_http_request_seconds_total", Help: "Time an HTTP listener's handlers took, headers read to return.",
+			ConstLabels: prometheus.Labels{"listener": name},
+		}, func() float64 { _, d := l.Served(); return d.Seconds() }))
 	}
 }
 

@@ -27,7 +27,7 @@ func testYAML(debug, www, body string) []byte {
 	return fmt.Appendf(nil, "listen: {debug: %q, www: %q, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\n%s", debug, www, body)
 }
 
-// startTest starts an in-process master (no remote endpoint) on body.
+// startTest starts an in-process master (no control endpoint) on body.
 func startTest(t testing.TB, body string) (*Master, func(string) []byte) {
 	t.Helper()
 	return startTestWith(t, body, Options{})

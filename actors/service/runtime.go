@@ -83,6 +83,9 @@ type Runtime struct {
 	// services to acknowledge a new generation before it answers anyway, with
 	// a warning naming them; 0 means the master's default (master.AckTimeout).
 	AckTimeout time.Duration
+	// SessionSweep, when positive, is how often the janitor ends the
+	// expired web sessions; 0 means its default (db.DefaultSessionSweep).
+	SessionSweep time.Duration
 	// Exit, when set, asks the process running the master to stop it, as
 	// SIGTERM does: a `buildmaster stop`, or a clean shutdown whose last
 	// build has finished. It never blocks. The master sets it.

@@ -40,17 +40,23 @@ func (rt *Runtime) Secrets() *Secrets {
 
 // SetSecrets installs the secrets of a new config; only the master calls
 // it, with SetConfig. Redactor, and the log's redactor (LogRedactor), then
-// redact s.Used and the values builds have rendered.
+// redact s.Used, the values builds have rendered, and the values the
+// config's secrets had before (rotated, or no longer used): the last
+// secrets.RetiredPerName of each, for as long as the master runs.
 func (rt *Runtime) SetSecrets(s *Secrets) {
-	rt.secrets.Store(s)
+	rt.rendered.mu.Lock()
+	if prev := rt.secrets.Swap(s); prev != nil {
+		rt.rendered.retired.Replaced(prev.Used, s.Used)
+	}
+	rt.rendered.mu.Unlock()
 	rt.rendered.update(rt, secrets.Values{})
 }
 
 // RenderedSecrets records values a build has rendered (`%(secret:NAME)s`
 // in a step), so that Redactor and the master's log redact them from now
 // on, for as long as the master runs: a step's output, and anything a
-// build's error carries, may hold them. Only the last value of each name
-// is kept.
+// build's error carries, may hold them. A name's value rendered before a
+// new one stays redacted too (the last secrets.RetiredPerName).
 func (rt *Runtime) RenderedSecrets(v secrets.Values) {
 	if v.Len() > 0 {
 		rt.rendered.update(rt, v)
@@ -67,15 +73,18 @@ func (rt *Runtime) Redactor() *secrets.Redactor {
 	return secrets.NewRedactor(nil)
 }
 
-// renderedSecrets is the set behind RenderedSecrets.
+// renderedSecrets is the set behind RenderedSecrets, and the values
+// secrets no longer have.
 type renderedSecrets struct {
-	mu     sync.Mutex
-	values secrets.Values
+	mu      sync.Mutex
+	values  secrets.Values
+	retired secrets.Retired
 }
 
-// update merges v and installs the redactor of the config's values and
-// every value rendered. It rebuilds the redactor only when v brings a
-// name or value it does not hold yet.
+// update merges v and installs the redactor of the config's values, every
+// value rendered, and the values retired (a rendered value that v replaces
+// is retired). It rebuilds the redactor only when v brings a name or value
+// it does not hold yet.
 func (s *renderedSecrets) update(rt *Runtime, v secrets.Values) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,18 +93,20 @@ func (s *renderedSecrets) update(rt *Runtime, v secrets.Values) {
 		val, _ := v.Value(n)
 		if old, ok := s.values.Value(n); !ok || old != val {
 			changed = true
+			if ok {
+				s.retired.Add(n, old)
+			}
 		}
 	}
 	if !changed {
 		return
 	}
 	s.values.Merge(v)
-	var all secrets.Values
+	var used secrets.Values
 	if cfg := rt.secrets.Load(); cfg != nil {
-		all.Merge(cfg.Used)
+		used = cfg.Used
 	}
-	all.Merge(s.values)
-	r := all.Redactor()
+	r := used.RedactorWith(&s.retired, s.values)
 	rt.redactor.Store(r)
 	if rt.LogRedactor != nil {
 		rt.LogRedactor.SetRedactor(r)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -48,5 +49,52 @@ func TestRenderedSecrets(t *testing.T) {
 	rt.Log.Info(line)
 	if strings.Contains(buf.String(), "password-1") || strings.Contains(buf.String(), "token-2") {
 		t.Fatalf("log: %s", buf.String())
+	}
+}
+
+// TestRotatedSecretsStayRedacted: once a secret is rotated (a reconfig
+// reads a new value, or a build renders a new one), its former values stay
+// hidden behind its marker, in the redactor and the master's log: the last
+// secrets.RetiredPerName of each name, so that the set stays bounded.
+func TestRotatedSecretsStayRedacted(t *testing.T) {
+	var buf bytes.Buffer
+	lh := secrets.NewLogHandler(slog.NewTextHandler(&buf, nil))
+	rt := NewRuntime(nil, slog.New(lh), &messages.MasterConfig{}, nil)
+	rt.LogRedactor = lh
+	config := func(pairs ...string) {
+		var v secrets.Values
+		for i := 0; i < len(pairs); i += 2 {
+			v.Add(pairs[i], pairs[i+1])
+		}
+		rt.SetSecrets(&Secrets{Used: v})
+	}
+	render := func(name, value string) {
+		var v secrets.Values
+		v.Add(name, value)
+		rt.RenderedSecrets(v)
+	}
+	config("w1pass", "worker-password-1", "gone", "removed-secret-1")
+	config("w1pass", "worker-password-2") // rotated; "gone" left the config
+	render("deploy", "deploy-token-1")
+	render("deploy", "deploy-token-2")    // rotated in its provider
+	render("w1pass", "worker-password-3") // a build read a newer value than the config's
+	line := "worker-password-1 worker-password-2 worker-password-3 removed-secret-1 deploy-token-1 deploy-token-2"
+	want := "<w1pass> <w1pass> <w1pass> <gone> <deploy> <deploy>"
+	if got := rt.Redactor().Redact(line); got != want {
+		t.Fatalf("Redact = %q, want %q", got, want)
+	}
+	rt.Log.Info(line)
+	if strings.Contains(buf.String(), "password-") || strings.Contains(buf.String(), "token-") || strings.Contains(buf.String(), "secret-1") {
+		t.Fatalf("log: %s", buf.String())
+	}
+
+	// Bounded: past secrets.RetiredPerName rotations, the oldest values
+	// are let go.
+	for i := range secrets.RetiredPerName + 1 {
+		config("w1pass", fmt.Sprintf("worker-password-%d", 10+i))
+	}
+	got := rt.Redactor().Redact("worker-password-1 worker-password-14 worker-password-13 worker-password-10")
+	if got != "worker-password-1 <w1pass> <w1pass> <w1pass>" {
+		t.Fatalf("after %d more rotations: %q", secrets.RetiredPerName+1, got)
 	}
 }

@@ -185,8 +185,9 @@ func userReq(t *testing.T, m *master.Master, req *messages.UserRequest) (*messag
 }
 
 // TestUsersTable: buildmaster user's operations, web login against the
-// users table (argon2id hashes, never shown), API tokens holding their
-// user's roles, and a removed user losing access on the next request.
+// users table (argon2id hashes, never shown), a new password ending the
+// sessions of the old one, API tokens holding their user's roles, and a
+// removed user losing access on the next request.
 func TestUsersTable(t *testing.T) {
 	m := mastertest.Start(t, builders+`
 www:
@@ -224,6 +225,18 @@ www:
 	}
 	if code, body := dave.force("pub"); code != 200 {
 		t.Fatalf("dave forces: %d %s", code, body)
+	}
+	// A new password ends the sessions of the old one.
+	if _, err := userReq(t, m, &messages.UserRequest{Op: messages.UserOp_USER_OP_UPDATE, BbUsername: "dave", BbPassword: "dave-pw-2",
+		Info: []*messages.UserAttrs{{Attrs: map[string]string{"identifier": "Dave <d@x>"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := dave.force("pub"); code != http.StatusForbidden {
+		t.Fatalf("dave's session of his old password forces: %d %s", code, body)
+	}
+	dave = newClient(t, m)
+	if code, body := dave.login("dave", "dave-pw-2"); code != 200 {
+		t.Fatalf("dave login with his new password: %d %s", code, body)
 	}
 
 	tok, err := ask.Ask[*messages.ApiTokenResponse](context.Background(), m.RT.System.Root, actor.NewPID(m.RT.System.Address(), paths.Users),

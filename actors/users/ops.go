@@ -59,6 +59,11 @@ func (m *manager) user(ctx context.Context, req *messages.UserRequest) (*message
 			if _, err := m.call(ctx, &messages.UpdateUser{Identifier: ident, BbUsername: bbUser, BbPassword: hash, Attrs: userInfos(attrs)}); err != nil {
 				return nil, err
 			}
+			if bbUser != nil && hash != nil { // a new web password: the sessions of the old one end
+				if _, err := m.call(ctx, &messages.EndSession{Username: *bbUser}); err != nil {
+					return nil, err
+				}
+			}
 			fmt.Fprintf(&text, "identifier: %s\n", ident)
 		}
 	case messages.UserOp_USER_OP_REMOVE:

@@ -3,7 +3,9 @@
 // table. It accepts messages.ApplyConfig, messages.UserRequest (`buildmaster
 // user`: add, update, remove, get, with Buildbot's flags and answers) and
 // messages.ApiTokenRequest (create, list, revoke a user's API tokens), both
-// with the admin token. Passwords are stored as argon2id hashes
+// with the admin token. A new config that changes a web user's password
+// (www.auth.users) ends that user's sessions before it is acknowledged
+// (rotate.go). Passwords are stored as argon2id hashes
 // (internal/users/password), API tokens as their SHA-256; neither is ever
 // answered. Access (access.go) is what the www listener asks of it: who a
 // request comes from and what they may do.
@@ -48,6 +50,8 @@ func (m *manager) Receive(ctx actor.Context) {
 		if service.Authorized(ctx, m.RT, msg.GetToken()) {
 			m.async(ctx, func(c context.Context) (any, error) { return m.apiToken(c, msg) })
 		}
+	case *messages.ApplyConfig:
+		m.applyConfig(ctx, msg.GetConfig())
 	default:
 		m.Base.Receive(ctx)
 	}

@@ -1,7 +1,7 @@
 // Package auth decides who an HTTP request or a control message comes from,
 // for every surface of the master: the www listener (data API, force, change
-// hooks), the debug endpoint, and the control messages of the remote
-// endpoint (through Equal).
+// hooks), the debug endpoint, and the control messages of the control
+// endpoint (listen.remote, through Equal).
 //
 // A surface applies Middleware once, around its whole handler: it reads the
 // credentials of each request once (today a bearer token, the scheme

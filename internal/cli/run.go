@@ -114,7 +114,7 @@ func (o *runOptions) announce(out io.Writer, log *slog.Logger, m *master.Master,
 	}
 	fmt.Fprintf(out, "  workers          %s://%s   (buildworker --master; buildbot-worker --protocol msgpack_experimental_v7)\n", scheme, m.WorkersAddr)
 	fmt.Fprintf(out, "  workers (PB)     %s   (buildbot-worker, as created by create-worker)\n", m.WorkersPBAddr)
-	fmt.Fprintf(out, "  remote endpoint  %s   (`buildmaster reconfig`, `buildmaster tree`, `force` …)\n", m.RemoteAddr)
+	fmt.Fprintf(out, "  control endpoint %s   (HTTP, for `buildmaster --master`: reconfig, tree, force …)\n", m.RemoteAddr)
 	fmt.Fprintf(out, "  data API         http://%s/api/v2/changes\n", m.WWWAddr)
 	fmt.Fprintf(out, "  debug endpoint   http://%s/debug/tree   (/healthz, /metrics, /debug/pprof/)\n", m.DebugAddr)
 	fmt.Fprintf(out, "  data directory   %s   (admin token: %s)\n", dataDir, tokenFrom)

@@ -32,22 +32,32 @@ func (allowAll) MayReceive(string) bool               { return true }
 // it the Viewer is asked again for each event of an uncached class.
 const maxCachedClasses = 1024
 
-// classes keeps one stream's MayReceive answers.
+// classes keeps one stream's MayReceive answers. The last cached class
+// asked is kept apart: the events of one commit are often of one class,
+// and a string compare costs less than a map lookup, for each event and
+// client.
 type classes struct {
 	viewer Viewer
 	known  map[string]bool
+	last   string
+	lastOK bool
 }
 
 func (c *classes) allowed(class string) bool {
-	if ok, found := c.known[class]; found {
-		return ok
+	if c.known != nil && class == c.last {
+		return c.lastOK
 	}
-	ok := c.viewer.MayReceive(class)
-	if c.known == nil {
-		c.known = make(map[string]bool)
-	}
-	if len(c.known) < maxCachedClasses {
+	ok, found := c.known[class]
+	if !found {
+		ok = c.viewer.MayReceive(class)
+		if c.known == nil {
+			c.known = make(map[string]bool)
+		}
+		if len(c.known) >= maxCachedClasses {
+			return ok
+		}
 		c.known[class] = ok
 	}
+	c.last, c.lastOK = class, ok
 	return ok
 }

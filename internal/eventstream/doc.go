@@ -17,6 +17,11 @@
 //     consumes (answers: "ok", 400 "unknown uuid", 404 "consumer is not
 //     listening to this event").
 //
+// Events reach a client in batches: its writer waits up to FlushInterval
+// (20 ms) after an event for the ones behind it and sends them all in one
+// write, each event's frame encoded once for every client
+// (mq.Event.Encoded); answers to commands are not held back.
+//
 // Everything a client can cost is bounded (Limits): streams open at once,
 // paths per client, client frame size, events queued per client. A client
 // that falls behind by more than its queue is dropped by the bus (WebSocket

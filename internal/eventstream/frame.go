@@ -118,9 +118,12 @@ func jsonString(s string) []byte {
 	return b
 }
 
-// appendWSEvent appends the WebSocket frame of ev: {"k":TOPIC,"m":BODY}.
-// Key segments need no JSON escaping (mq.Key.Check).
-func appendWSEvent(b []byte, ev *mq.Event) []byte {
+// encodeWSEvent is the whole WebSocket frame of ev (wsframe.go), whose
+// payload is {"k":TOPIC,"m":BODY}. Key segments need no JSON escaping
+// (mq.Key.Check).
+func encodeWSEvent(ev *mq.Event) []byte {
+	n := len(`{"k":"","m":}`) + len(ev.Topic) + len(ev.Body)
+	b := appendTextHeader(make([]byte, 0, maxTextHeader+n), n)
 	b = append(b, `{"k":"`...)
 	b = append(b, ev.Topic...)
 	b = append(b, `","m":`...)
@@ -128,11 +131,11 @@ func appendWSEvent(b []byte, ev *mq.Event) []byte {
 	return append(b, '}')
 }
 
-// appendSSEEvent appends the SSE event of ev:
+// encodeSSEEvent is the SSE event of ev:
 // event: event / data: {"key":[SEGMENTS],"message":BODY}. The body holds
 // no raw newline (mq.Bus.Publish compacts it).
-func appendSSEEvent(b []byte, ev *mq.Event) []byte {
-	b = append(b, "event: event\ndata: {\"key\":["...)
+func encodeSSEEvent(ev *mq.Event) []byte {
+	b := []byte("event: event\ndata: {\"key\":[")
 	for i, s := range ev.Key {
 		if i > 0 {
 			b = append(b, ',')

@@ -79,6 +79,9 @@ type Server struct {
 	authz  Authorizer
 	origin func(*http.Request) bool
 	log    *slog.Logger
+	// What a WebSocket and an SSE stream send of an event, made once per
+	// event for all streams.
+	wsEvents, sseEvents *mq.Encoding
 
 	mu      sync.Mutex
 	streams map[*stream]struct{}
@@ -90,13 +93,15 @@ type Server struct {
 // New returns a Server of bus.
 func New(bus *mq.Bus, opts Options) *Server {
 	s := &Server{
-		bus:     bus,
-		limits:  opts.Limits.withDefaults(),
-		authz:   opts.Authorizer,
-		origin:  opts.CheckOrigin,
-		log:     opts.Logger,
-		streams: make(map[*stream]struct{}),
-		sse:     make(map[string]*sseStream),
+		bus:       bus,
+		limits:    opts.Limits.withDefaults(),
+		authz:     opts.Authorizer,
+		origin:    opts.CheckOrigin,
+		log:       opts.Logger,
+		wsEvents:  mq.NewEncoding(encodeWSEvent),
+		sseEvents: mq.NewEncoding(encodeSSEEvent),
+		streams:   make(map[*stream]struct{}),
+		sse:       make(map[string]*sseStream),
 	}
 	if s.authz == nil {
 		s.authz = allowAll{}

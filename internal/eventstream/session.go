@@ -7,19 +7,18 @@ import (
 	"github.com/buildmaster/buildmaster/internal/mq"
 )
 
-// A session is the state of one WebSocket client: the paths it consumes
-// on its bus subscription, and its viewer's answers. It is used by one
-// goroutine (the connection's writer).
+// A session is the state of one WebSocket client's commands: the paths
+// it consumes on its bus subscription, allowed by its viewer. It is used
+// by one goroutine (the connection's writer).
 type session struct {
-	sub     *mq.Subscription
-	viewer  Viewer
-	classes classes
-	paths   map[string]mq.Filter // by path as the client wrote it
-	max     int                  // paths at most
+	sub    *mq.Subscription
+	viewer Viewer
+	paths  map[string]mq.Filter // by path as the client wrote it
+	max    int                  // paths at most
 }
 
 func newSession(sub *mq.Subscription, v Viewer, maxPaths int) *session {
-	return &session{sub: sub, viewer: v, classes: classes{viewer: v}, paths: make(map[string]mq.Filter), max: maxPaths}
+	return &session{sub: sub, viewer: v, paths: make(map[string]mq.Filter), max: maxPaths}
 }
 
 // handle runs one client frame and returns its answer.

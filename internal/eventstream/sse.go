@@ -135,7 +135,8 @@ func (s *Server) listenSSE(w http.ResponseWriter, r *http.Request, path string) 
 }
 
 // streamSSE writes the handshake, then events and keep-alive comments,
-// and returns why the stream ended.
+// and returns why the stream ended. Events are sent in batches, as on a
+// WebSocket (batch.go).
 func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id string) error {
 	rc := http.NewResponseController(w)
 	// A client dropped by the bus while a write to it is stuck is cut at
@@ -180,27 +181,32 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 	if err := write([]byte("event: handshake\ndata: " + id + "\n\n")); err != nil {
 		return err
 	}
-	classes := classes{viewer: c.viewer}
+	b := newBatch(c.sub, c.viewer, s.sseEvents)
 	ping := time.NewTicker(s.limits.PingInterval)
 	defer ping.Stop()
-	var buf []byte
 	for {
 		select {
-		case ev, ok := <-c.sub.Events():
+		case ev, ok := <-b.next():
 			if !ok {
 				return context.Cause(c.sub.Context())
 			}
-			if !classes.allowed(ev.Class) {
+			b.add(ev)
+		case <-b.due:
+			if !b.drain() {
+				return context.Cause(c.sub.Context())
+			}
+			if !b.pending() {
 				continue
 			}
-			buf = appendSSEEvent(buf[:0], ev)
-			if err := write(buf); err != nil {
+			if err := write(b.take()); err != nil {
 				return err
 			}
 		case <-ping.C:
 			if err := write([]byte(": ping\n\n")); err != nil {
 				return err
 			}
+		case <-c.sub.Context().Done():
+			return context.Cause(c.sub.Context())
 		case <-st.stop:
 			return ErrServerClosed
 		case <-st.ctx.Done():

@@ -33,21 +33,24 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Accept checks the Origin itself (same host) unless CheckOrigin did.
-	cw := &corkWriter{ResponseWriter: w}
-	c, err := websocket.Accept(cw, r, &websocket.AcceptOptions{InsecureSkipVerify: s.origin != nil})
+	// No compression: the server's frames are the same bytes for every
+	// client (wsframe.go).
+	hw := &hijackWriter{ResponseWriter: w}
+	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: s.origin != nil, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		s.release(st, r, fmt.Errorf("websocket upgrade: %w", err))
 		return
 	}
 	c.SetReadLimit(s.limits.MaxFrameBytes)
-	s.release(st, r, s.serveWS(st, c, cw.conn, v))
+	s.release(st, r, s.serveWS(st, c, hw.conn, v))
 }
 
 // serveWS runs one connection: a reader goroutine hands client frames to
-// the writer (this goroutine), which alone writes to the client and
-// reads the subscription, so that answers and events keep their order; a
-// pinger checks the client answers. It returns why the connection ended.
-func (s *Server) serveWS(st *stream, c *websocket.Conn, cork *corkConn, v Viewer) error {
+// the writer (this goroutine), which alone writes data frames to the
+// client and reads the subscription, so that answers and events keep
+// their order; a pinger checks the client answers. It returns why the
+// connection ended.
+func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewer) error {
 	sub := s.bus.Subscribe(st.ctx, s.limits.Buffer)
 	defer sub.Close()
 	sess := newSession(sub, v, s.limits.MaxSubscriptions)
@@ -56,7 +59,7 @@ func (s *Server) serveWS(st *stream, c *websocket.Conn, cork *corkConn, v Viewer
 	wg.Go(func() { readWS(st, c, frames) })
 	wg.Go(func() { s.pingWS(st, c) })
 
-	cause := writeWS(st, c, cork, sess, frames)
+	cause := writeWS(st, c, conn, sess, newBatch(sub, v, s.wsEvents), frames)
 	switch {
 	case errors.Is(cause, mq.ErrSlow):
 		c.Close(websocket.StatusTryAgainLater, "client fell behind: too many events queued")
@@ -110,12 +113,15 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 }
 
 // writeWS writes events and answers until the stream ends, and returns
-// why. Events found queued together go out in one write (cork). A client
-// dropped by the bus while a write to it is stuck is cut at once: one
-// watcher per connection closes it if a write is in flight when the
-// subscription ends (writes themselves take no context, which would cost a
-// registration per write).
-func writeWS(st *stream, c *websocket.Conn, cork *corkConn, sess *session, frames <-chan []byte) error {
+// why. Events are sent in batches (batch.go): the first waits up to
+// FlushInterval for those behind it, and all go out in one write of their
+// frames, encoded once for every client. A command's answer goes at once,
+// in one write with the events published before it. A client dropped by
+// the bus while a write to it is stuck is cut at once: one watcher per
+// connection closes it if a write is in flight when the subscription
+// ends (a write itself takes no context, which would cost a registration
+// per write).
+func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *batch, frames <-chan []byte) error {
 	sub := sess.sub
 	var writing atomic.Bool
 	stop := context.AfterFunc(sub.Context(), func() {
@@ -124,14 +130,14 @@ func writeWS(st *stream, c *websocket.Conn, cork *corkConn, sess *session, frame
 		}
 	})
 	defer stop()
-	var buf []byte
-	write := func(b []byte) error {
+	flush := func() error {
+		out := b.take()
 		writing.Store(true) // before the check: the watcher sees one or the other
 		defer writing.Store(false)
 		if cause := context.Cause(sub.Context()); cause != nil {
 			return cause // ended meanwhile: leave the connection whole for the close frame
 		}
-		if err := c.Write(context.Background(), websocket.MessageText, b); err != nil {
+		if _, err := conn.Write(out); err != nil {
 			if cause := context.Cause(sub.Context()); cause != nil {
 				return cause
 			}
@@ -139,67 +145,36 @@ func writeWS(st *stream, c *websocket.Conn, cork *corkConn, sess *session, frame
 		}
 		return nil
 	}
-	deliver := func(ev *mq.Event) error {
-		if !sess.classes.allowed(ev.Class) {
-			return nil
-		}
-		buf = appendWSEvent(buf[:0], ev)
-		return write(buf)
-	}
-	events := sub.Events()
-	// deliverAll delivers ev and the events queued behind it, their frames
-	// held and written at once.
-	deliverAll := func(ev *mq.Event) error {
-		n := len(events)
-		if n == 0 || cork == nil {
-			return deliver(ev)
-		}
-		cork.hold()
-		err := deliver(ev)
-		for ; n > 0 && err == nil; n-- {
-			ev, ok := <-events
-			if !ok {
-				break
-			}
-			err = deliver(ev)
-		}
-		writing.Store(true)
-		defer writing.Store(false)
-		if rerr := cork.release(); err == nil && rerr != nil {
-			if cause := context.Cause(sub.Context()); cause != nil {
-				return cause
-			}
-			return fmt.Errorf("write: %w", rerr)
-		}
-		return err
-	}
 	for {
 		select {
-		case ev, ok := <-events:
+		case ev, ok := <-b.next():
 			if !ok {
 				return context.Cause(sub.Context())
 			}
-			if err := deliverAll(ev); err != nil {
+			b.add(ev)
+		case <-b.due:
+			if !b.drain() {
+				return context.Cause(sub.Context())
+			}
+			if !b.pending() {
+				continue
+			}
+			if err := flush(); err != nil {
 				return err
 			}
 		case frame := <-frames:
 			// What was published before this command goes first.
-			for n := len(events); n > 0; n-- {
-				ev, ok := <-events
-				if !ok {
-					return context.Cause(sub.Context())
-				}
-				if err := deliver(ev); err != nil {
-					return err
-				}
+			if !b.drain() {
+				return context.Cause(sub.Context())
 			}
-			if err := write(sess.handle(frame)); err != nil {
+			b.buf = appendTextFrame(b.buf, sess.handle(frame))
+			if err := flush(); err != nil {
 				return err
 			}
+		case <-sub.Context().Done(): // st.ctx's end too: sub lives in it
+			return context.Cause(sub.Context())
 		case <-st.stop:
 			return ErrServerClosed
-		case <-st.ctx.Done():
-			return context.Cause(st.ctx)
 		}
 	}
 }

@@ -20,6 +20,7 @@ type Listener struct {
 	limits Limits
 	socket net.Listener // limited to MaxConns, counting open connections
 	open   atomic.Int64
+	busy   busy
 	conns  chan accepted // the accept loop → the Server serving now
 	closed chan struct{}
 	start  sync.Once
@@ -46,7 +47,7 @@ func Bind(key, addr string, limits Limits) (*Listener, error) {
 // BindError is the error of binding addr, named key, that failed with err:
 // "KEY ADDR: REASON", the reason being the system's (e.g. "address already
 // in use") when err carries one. The master words every listener's failure
-// with it, the remote endpoint's too.
+// with it, the control endpoint's (listen.remote) too.
 func BindError(key, addr string, err error) error {
 	if errno, ok := errors.AsType[syscall.Errno](err); ok {
 		err = errno

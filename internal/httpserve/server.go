@@ -27,7 +27,7 @@ func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
 func ServeTLS(l *Listener, h http.Handler, log *slog.Logger, cfg *tls.Config) *Server {
 	s := &Server{
 		srv: &http.Server{
-			Handler:           h,
+			Handler:           l.busy.timed(h),
 			ReadHeaderTimeout: l.limits.ReadHeaderTimeout,
 			ReadTimeout:       l.limits.ReadTimeout,
 			WriteTimeout:      l.limits.WriteTimeout,

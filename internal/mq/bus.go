@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Why a subscription ended, read with context.Cause(sub.Context()).
@@ -22,13 +23,16 @@ var (
 )
 
 // An Event is one published message as every subscriber receives it: the
-// same *Event, shared, for all of them. Nothing may modify it.
+// same *Event, shared, for all of them. Nothing may modify it; what
+// subscribers send of it is encoded once for all of them with Encoded.
 type Event struct {
 	Key   Key
 	Topic string          // Key written with slashes: builds/12/finished
 	Class string          // who may see it, for authorization (see Change.Class); "" for anyone
 	Body  json.RawMessage // the message, compact JSON (no raw newline)
 	Seq   uint64          // position in the bus's order of events, from 1
+
+	encodings atomic.Pointer[encoded] // made so far, a list (see Encoded)
 }
 
 // Stats counts what the bus has done since it was made.

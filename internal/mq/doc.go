@@ -13,10 +13,11 @@
 // The bus accepts two kinds of calls:
 //
 //   - Publish: a key and the message already encoded as JSON. The body is
-//     encoded once and shared by every subscriber (an [Event]); Publish
-//     never blocks and starts no goroutine: it puts the event into each
-//     matching subscriber's bounded queue, and a subscriber whose queue is
-//     full is dropped at once (its [Subscription] ends with [ErrSlow]).
+//     encoded once and shared by every subscriber (an [Event]), and so is
+//     what subscribers make of it ([Event.Encoded]); Publish never blocks
+//     and starts no goroutine: it puts the event into each matching
+//     subscriber's bounded queue, and a subscriber whose queue is full is
+//     dropped at once (its [Subscription] ends with [ErrSlow]).
 //     The publisher's cost is independent of how slow a subscriber is and
 //     of how many subscribers do not match: subscriptions are indexed in a
 //     trie over the filters' segments.

@@ -40,11 +40,21 @@ type pattern struct {
 // Values shorter than MinSecretLen, which a Chain never gives, are left
 // out (the search reads 4-byte blocks of every value); so are lines of a
 // value that are that short.
-func NewRedactor(secrets map[string]string) *Redactor {
+func NewRedactor(secrets map[string]string) *Redactor { return newRedactor(secrets, nil) }
+
+// newRedactor is NewRedactor, also hiding the retired values of each name
+// (the values it had before, see Retired) behind the name's marker. A
+// value in use wins over a retired one for the marker.
+func newRedactor(secrets map[string]string, retired map[string][]string) *Redactor {
 	r := &Redactor{newlineFree: true}
-	names := make([]string, 0, len(secrets))
+	names := make([]string, 0, len(secrets)+len(retired))
 	for n := range secrets {
 		names = append(names, n)
+	}
+	for n := range retired {
+		if _, ok := secrets[n]; !ok {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
 	seen := map[string]bool{}
@@ -59,13 +69,29 @@ func NewRedactor(secrets map[string]string) *Redactor {
 			r.newlineFree = false
 		}
 	}
+	// values of name: the one in use, then the retired ones
+	values := func(n string) []string {
+		if v, ok := secrets[n]; ok {
+			return append([]string{v}, retired[n]...)
+		}
+		return retired[n]
+	}
 	for _, n := range names {
-		add(n, secrets[n])
+		if v, ok := secrets[n]; ok {
+			add(n, v)
+		}
+	}
+	for _, n := range names {
+		for _, v := range retired[n] {
+			add(n, v)
+		}
 	}
 	for _, n := range names { // lines after whole values: a whole value wins
-		if v := secrets[n]; strings.ContainsAny(v, "\r\n") {
-			for line := range strings.FieldsFuncSeq(v, func(c rune) bool { return c == '\n' || c == '\r' }) {
-				add(n, line)
+		for _, v := range values(n) {
+			if strings.ContainsAny(v, "\r\n") {
+				for line := range strings.FieldsFuncSeq(v, func(c rune) bool { return c == '\n' || c == '\r' }) {
+					add(n, line)
+				}
 			}
 		}
 	}

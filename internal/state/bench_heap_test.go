@@ -22,10 +22,7 @@ import (
 // history's size; the figures are logged as a table, in MiB and bytes per
 // row (run it with -v, or go test cuts the table after ten lines).
 func BenchmarkHeapPerTable(b *testing.B) {
-	if testing.Short() {
-		b.Skip("builds a large history; not with -short")
-	}
-	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", 100_000), envCount(b, "BENCH_HEAP_BUILDS", 100_000)
+	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", shortOr(100_000, 500)), envCount(b, "BENCH_HEAP_BUILDS", shortOr(100_000, 500))
 	f := &fsm{}
 	f.db.Store(newDB(b))
 	history(b, f, changes, builds)
@@ -115,6 +112,14 @@ func mib(n uint64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 
 func perRow(n uint64, rows int) string { return fmt.Sprintf("%s (%d)", mib(n), n/uint64(rows)) }
 
 // envCount is the positive integer in environment variable name, or def.
+// shortOr is n, or small with -short: CI runs every benchmark once, small.
+func shortOr(n, small int) int {
+	if testing.Short() {
+		return small
+	}
+	return n
+}
+
 func envCount(b *testing.B, name string, def int) int {
 	b.Helper()
 	v := os.Getenv(name)

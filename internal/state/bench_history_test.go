@@ -90,10 +90,8 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 // otherwise a temporary directory. Each is made only when it does not
 // exist.
 func BenchmarkRecoveryHistory(b *testing.B) {
-	if testing.Short() {
-		b.Skip("builds 1,000,000 changes and 100,000 builds; not with -short")
-	}
-	const changes, builds, tailChanges, tailBuilds = 1_000_000, 100_000, 8192, 2048
+	changes, builds := shortOr(1_000_000, 2000), shortOr(100_000, 200)
+	tailChanges, tailBuilds := shortOr(8192, 64), shortOr(2048, 16)
 	root := os.Getenv("BENCH_HISTORY_DIR")
 	if root == "" {
 		root = b.TempDir()

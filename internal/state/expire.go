@@ -19,6 +19,7 @@ const LogTypeDeleted = "d"
 // skipped, so that a janitor that runs again after a crash does no harm;
 // one that cannot go (unfinished, or still named by a row that stays) is
 // refused. Its result's ids are the logs whose files are to be removed.
+// With web_sessions_expired_at, the web sessions expired then go too.
 func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandResult, error) {
 	const kind = "expire"
 	for _, f := range []struct {
@@ -29,6 +30,9 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 		if err := checkIDs(kind, f.name, f.ids); err != nil {
 			return nil, err
 		}
+	}
+	if c.GetWebSessionsExpiredAt() < 0 {
+		return nil, bad(kind, "web_sessions_expired_at %d is negative", c.GetWebSessionsExpiredAt())
 	}
 	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps} {
 		if err := raiseIDFloor(txn, t); err != nil {
@@ -95,6 +99,11 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 			return nil, err
 		}
 		res.Ids = append(res.Ids, id)
+	}
+	if at := c.GetWebSessionsExpiredAt(); at > 0 {
+		if err := expireWebSessions(txn, at); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

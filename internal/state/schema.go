@@ -96,7 +96,11 @@ var Tables = []string{
 // idx is a secondary index on the values fn gives for a row; a row fn
 // leaves out is not in it.
 func idx(name string, unique bool, fn func(obj any) ([]any, bool)) *memdb.IndexSchema {
-	return &memdb.IndexSchema{Name: name, Unique: unique, AllowMissing: true, Indexer: keyIndex{fn: fn}}
+	ix := keyIndex{fn: fn}
+	if !unique {
+		ix.room = keyDigits // go-memdb appends the row's id key, most often one integer
+	}
+	return &memdb.IndexSchema{Name: name, Unique: unique, AllowMissing: true, Indexer: ix}
 }
 
 // always is the result of a key function for a row that is always indexed.

@@ -15,7 +15,7 @@ func FuzzKeyOrder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b int64, ua, ub uint64, sa, sb string) {
 		key := func(vals ...any) []byte {
-			k, err := encodeKey(vals...)
+			k, err := encodeKey(0, vals...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,4 +34,24 @@ func FuzzKeyOrder(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeyRoom: a non-unique index's key leaves room for the id key go-memdb
+// appends to it, so that the append does not copy it; a unique one's does not.
+func TestKeyRoom(t *testing.T) {
+	tables := Schema().Tables
+	ch := change("a", "main", 1)
+	ch.Changeid, ch.Sourcestampid = 7, 3
+	for _, c := range []struct {
+		index string
+		room  int
+	}{{IndexID, 0}, {IndexBranch, keyDigits}, {IndexChangeSourceStamp, keyDigits}} {
+		_, key, err := tables[TableChanges].Indexes[c.index].Indexer.(keyIndex).FromObject(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(key) - len(key); got != c.room {
+			t.Errorf("index %s: %d bytes free after the key, want %d", c.index, got, c.room)
+		}
+	}
 }

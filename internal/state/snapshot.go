@@ -125,6 +125,8 @@ func readSnapshot(r io.Reader, progress *atomic.Uint64) (*memdb.MemDB, error) {
 	if err != nil {
 		return nil, err
 	}
+	restoreGC.begin()
+	defer restoreGC.end()
 	batches := make(chan snapshotBatch, 8)
 	stop := make(chan struct{})
 	defer close(stop)

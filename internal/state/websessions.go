@@ -25,9 +25,10 @@ func WebSessionBySHA256(txn *memdb.Txn, sum string) *messages.WebSession {
 	return s
 }
 
-// applyStartSession records a web login, after ending the sessions expired
-// at its start and, when MaxWebSessions are open, the one that expires
-// soonest.
+// applyStartSession records a web login and, when MaxWebSessions are
+// open, ends the one that expires soonest (an expired one, if any): O(log
+// n), as the row count is kept (Count). The expired sessions are not
+// looked for here: the janitor ends them on its timer (Expire).
 func applyStartSession(txn *memdb.Txn, _ *ids, c *messages.StartSession) (*messages.CommandResult, error) {
 	const kind = "start_session"
 	s := c.GetSession()
@@ -57,25 +58,35 @@ func applyStartSession(txn *memdb.Txn, _ *ids, c *messages.StartSession) (*messa
 	if WebSessionBySHA256(txn, s.Sha256) != nil {
 		return nil, bad(kind, "session already recorded")
 	}
-	// In the order they expire: the expired ones go, and the first of the
-	// others while there is no room.
-	var gone, open []*messages.WebSession
-	for row := range ScanIndex(txn, TableWebSessions, IndexExpires+"_prefix", false) {
-		if ws := row.(*messages.WebSession); ws.ExpiresAt <= s.StartedAt {
-			gone = append(gone, ws)
-		} else {
-			open = append(open, ws)
+	for n := Count(txn, TableWebSessions); n >= MaxWebSessions; n-- {
+		soonest, _ := First(txn, TableWebSessions, IndexExpires+"_prefix").(*messages.WebSession)
+		if soonest == nil {
+			break
 		}
-	}
-	if over := len(open) - (MaxWebSessions - 1); over > 0 {
-		gone = append(gone, open[:over]...)
-	}
-	for _, ws := range gone {
-		if err := txn.Delete(TableWebSessions, ws); err != nil {
+		if err := txn.Delete(TableWebSessions, soonest); err != nil {
 			return nil, err
 		}
 	}
 	return &messages.CommandResult{}, txn.Insert(TableWebSessions, proto.CloneOf(s))
+}
+
+// expireWebSessions ends the web sessions expired at at (Expire's
+// web_sessions_expired_at): those whose expires_at is not after it.
+func expireWebSessions(txn *memdb.Txn, at int64) error {
+	var gone []*messages.WebSession
+	for row := range ScanIndex(txn, TableWebSessions, IndexExpires+"_prefix", false) {
+		ws := row.(*messages.WebSession)
+		if ws.ExpiresAt > at {
+			break
+		}
+		gone = append(gone, ws)
+	}
+	for _, ws := range gone {
+		if err := txn.Delete(TableWebSessions, ws); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isSHA256 says whether s is a SHA-256 in hex.
@@ -84,11 +95,32 @@ func isSHA256(s string) bool {
 	return len(s) == 64 && err == nil
 }
 
-// applyEndSession ends a web session (a logout): one that is not open (it
-// expired and went, or was ended already) is not an error.
+// applyEndSession ends a web session (a logout), or every session of a
+// user (their password changed): one that is not open (it expired and
+// went, or was ended already) is not an error.
 func applyEndSession(txn *memdb.Txn, _ *ids, c *messages.EndSession) (*messages.CommandResult, error) {
-	if !isSHA256(c.GetSha256()) {
-		return nil, bad("end_session", "sha256 must be 64 hex digits")
+	const kind = "end_session"
+	switch {
+	case (c.GetSha256() == "") == (c.GetUsername() == ""):
+		return nil, bad(kind, "exactly one of sha256 and username is required")
+	case c.GetUsername() != "":
+		if err := checkStr(kind, "username", c.Username, MaxFieldBytes); err != nil {
+			return nil, err
+		}
+		var gone []*messages.WebSession
+		for row := range Scan(txn, TableWebSessions, false) {
+			if ws := row.(*messages.WebSession); ws.Username == c.Username {
+				gone = append(gone, ws)
+			}
+		}
+		for _, ws := range gone {
+			if err := txn.Delete(TableWebSessions, ws); err != nil {
+				return nil, err
+			}
+		}
+		return &messages.CommandResult{}, nil
+	case !isSHA256(c.GetSha256()):
+		return nil, bad(kind, "sha256 must be 64 hex digits")
 	}
 	if s := WebSessionBySHA256(txn, c.Sha256); s != nil {
 		return &messages.CommandResult{}, txn.Delete(TableWebSessions, s)

@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -14,4 +16,16 @@ func CPUTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// LoadAvg is the machine's load average over 1, 5 and 15 minutes, as
+// /proc/loadavg says it ("?" where it cannot be read), to print next to a
+// benchmark's figures on a shared machine.
+func LoadAvg() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -15,7 +15,12 @@
 //     process listen on port 0 and print the address they got);
 //   - a full disk: [Tmpfs] mounts a small tmpfs (root only, else skips);
 //   - logs: [NewLogs] gives a logger whose lines a test reads back, by
-//     level ([Logs]).
+//     level ([Logs]);
+//   - a bare WebSocket client: [DialWebSocket] gives a [WebSocket] that
+//     returns the frames each read brings (what arrived together), cheap
+//     enough for a benchmark's thousand clients;
+//   - for benchmarks: [CPUTime] of the process, [LoadAvg] of the machine,
+//     [StartPiped] to run a helper process.
 //
 // No helper here measures speed: a test asserts what happens, never how
 // fast (speed is measured with go test -bench).

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
@@ -130,16 +131,19 @@ func bigMaster() iter.Seq[*messages.Command] {
 	}
 }
 
-// bigLog adds a running build of bigLogBuilder with a 100,000-line log and
-// returns its page's path.
-func bigLog(b *testing.B, s *state.Store) string {
+// bigLog adds a running build of bigLogBuilder whose log has 100,000
+// lines (once), and returns its page's path and the log's id.
+func bigLog(b *testing.B, s *state.Store) (string, uint64) {
 	b.Helper()
 	txn := s.Read()
+	defer txn.Abort()
 	builder := state.First(txn, state.TableBuilders, state.IndexName, bigLogBuilder).(*messages.Builder)
 	if last, _ := txn.Last(state.TableBuilds, state.IndexBuilderNumber+"_prefix", builder.Id); last != nil && last.(*messages.Build).StateString == "big log" {
-		return fmt.Sprintf("/builders/%s/builds/%d", bigLogBuilder, last.(*messages.Build).Number)
+		bd := last.(*messages.Build)
+		step := state.First(txn, state.TableSteps, state.IndexBuildNumber, bd.Id, int32(0)).(*messages.Step)
+		log := state.First(txn, state.TableLogs, state.IndexStep, step.Id).(*messages.Log)
+		return fmt.Sprintf("/builders/%s/builds/%d", bigLogBuilder, bd.Number), log.Id
 	}
-	txn.Abort()
 	do := func(c *messages.Command) *messages.CommandResult {
 		res, err := s.Submit(c).Wait()
 		if err != nil {
@@ -151,25 +155,66 @@ func bigLog(b *testing.B, s *state.Store) string {
 		Builderid: builder.Id, Workerid: 1, Masterid: 1, StartedAt: t0.Add(-time.Hour).Unix(), StateString: "big log",
 		Steps: []*messages.AddStep{{Name: "compile", StartedAt: t0.Add(-time.Hour).Unix(), LogNames: []string{"stdio"}}}}}})
 	logid := res.Ids[1]
-	var chunk strings.Builder
-	for i := range bigLogLines {
-		fmt.Fprintf(&chunk, "o\x1b[32m[%06d]\x1b[0m compiling package number %d of the tree\n", i, i)
-		if chunk.Len() > 60_000 || i == bigLogLines-1 {
-			do(&messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{Logid: logid, Content: chunk.String()}}})
-			chunk.Reset()
+	for chunk := range bigLogChunks() {
+		do(&messages.Command{Kind: &messages.Command_AppendLog{AppendLog: &messages.AppendLog{Logid: logid, Content: chunk}}})
+	}
+	return fmt.Sprintf("/builders/%s/builds/%d", bigLogBuilder, res.Number), logid
+}
+
+// bigLogChunks yields the big log's lines in chunks of about 60 kB, as the
+// botmaster appends them.
+func bigLogChunks() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		var chunk strings.Builder
+		for i := range bigLogLines {
+			fmt.Fprintf(&chunk, "o\x1b[32m[%06d]\x1b[0m compiling package number %d of the tree\n", i, i)
+			if chunk.Len() > 60_000 || i == bigLogLines-1 {
+				if !yield(chunk.String()) {
+					return
+				}
+				chunk.Reset()
+			}
 		}
 	}
-	return fmt.Sprintf("/builders/%s/builds/%d", bigLogBuilder, res.Number)
+}
+
+// bigLogFile writes the big log (id logid) to a log store in a temporary
+// directory, as the master keeps it, and returns the store.
+func bigLogFile(b *testing.B, logid uint64) *logchunk.Store {
+	b.Helper()
+	st, err := logchunk.Open(b.TempDir(), logchunk.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	w, err := st.Create(logid, logchunk.Stdio)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for chunk := range bigLogChunks() {
+		if _, err := w.AppendChunk([]byte(chunk)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return st
 }
 
 // benchPage renders path b.N times and reports the page's size, raw and
-// gzip-compressed (as served to a browser), in KiB.
-func benchPage(b *testing.B, path string) {
+// gzip-compressed (as served to a browser), in KiB. Each of before runs
+// before each rendering.
+func benchPage(b *testing.B, path string, before ...func(*UI)) {
 	s := bigStore(b)
-	if strings.HasPrefix(path, "biglog") {
-		path = bigLog(b, s) + strings.TrimPrefix(path, "biglog")
+	var opts []func(*Options)
+	if rest, ok := strings.CutPrefix(path, "biglog"); ok {
+		page, logid := bigLog(b, s)
+		logs := bigLogFile(b, logid)
+		path = page + rest
+		opts = append(opts, func(o *Options) { o.Logs = logs })
 	}
-	u := newUI(b, s, newRecorder())
+	u := newUI(b, s, newRecorder(), opts...)
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	first := httptest.NewRecorder()
 	u.ServeHTTP(first, req)
@@ -185,6 +230,9 @@ func benchPage(b *testing.B, path string) {
 	cpu := testkit.CPUTime()
 	b.ResetTimer()
 	for b.Loop() {
+		for _, f := range before {
+			f(u)
+		}
 		rec := httptest.NewRecorder()
 		u.ServeHTTP(rec, req)
 	}
@@ -214,10 +262,21 @@ func BenchmarkHomeRunning(b *testing.B)  { benchPage(b, "/?fragment=running") }
 func BenchmarkHomeQueue(b *testing.B)    { benchPage(b, "/?fragment=queue") }
 func BenchmarkHomeBuilders(b *testing.B) { benchPage(b, "/?fragment=builders") }
 func BenchmarkGrid(b *testing.B)         { benchPage(b, "/grid") }
-func BenchmarkBuilder(b *testing.B)      { benchPage(b, "/builders/builder-0500") }
-func BenchmarkWorkers(b *testing.B)      { benchPage(b, "/workers") }
-func BenchmarkBuildBigLog(b *testing.B)  { benchPage(b, "biglog") }
+
+// BenchmarkGridCold is the grid with no builder's builds remembered, as
+// after every builder had a new build since the last rendering.
+func BenchmarkGridCold(b *testing.B)    { benchPage(b, "/grid", func(u *UI) { u.recent.Purge() }) }
+func BenchmarkBuilder(b *testing.B)     { benchPage(b, "/builders/builder-0500") }
+func BenchmarkWorkers(b *testing.B)     { benchPage(b, "/workers") }
+func BenchmarkBuildBigLog(b *testing.B) { benchPage(b, "biglog") }
 func BenchmarkBigLogLines(b *testing.B) {
 	benchPage(b, "biglog?step=0&log=stdio&fragment=lines&from=95000")
 }
+
+// BenchmarkBigLogFirstErr is ?find=error on the big log, which has no error
+// line: the search of a log read before reads nothing; ...Cold forgets
+// every search first, so each reads the 100,000 lines.
 func BenchmarkBigLogFirstErr(b *testing.B) { benchPage(b, "biglog?step=0&log=stdio&find=error") }
+func BenchmarkBigLogFirstErrCold(b *testing.B) {
+	benchPage(b, "biglog?step=0&log=stdio&find=error", func(u *UI) { u.errors.seen.Purge() })
+}

@@ -74,7 +74,7 @@ func (u *UI) buildPage(w http.ResponseWriter, r *http.Request) {
 		u.serveLines(w, r, v, p)
 		return
 	case q.Get("find") == "error" && p.Log != nil:
-		n, err := firstError(r.Context(), u.opts.Logs, p.Log.Log)
+		n, err := u.errors.first(r.Context(), p.Log.Log)
 		if err != nil {
 			u.fail(w, r, err)
 			return

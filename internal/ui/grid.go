@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -55,12 +56,51 @@ func (v *view) branchOf(b *messages.Build) string {
 	return v.buildSource(b).Branch()
 }
 
-// Grid limits: builds looked at per builder, and branches shown without
-// ?branch=.
+// Grid limits: builds looked at per builder, branches shown without
+// ?branch=, and builders whose newest builds are remembered.
 const (
 	gridDepth    = 10
 	gridBranches = 10
+	gridBuilders = 16384
 )
+
+// recentBuilds are a builder's newest builds (up to gridDepth, newest
+// first) with the branch of each, as read from one version of the state,
+// and a channel closed once any build of the builder changes after that
+// version.
+type recentBuilds struct {
+	builds   []*messages.Build
+	branches []string
+	changed  <-chan struct{}
+}
+
+// gridRecent returns builder id's newest builds and their branches: those
+// the grid read before while none of the builder's builds has changed
+// since, else read from v (and remembered). At 1,000 builders, reading
+// each builder's builds and their branches was most of the grid's cost,
+// and between two refreshes of a page most builders have no new build.
+func (u *UI) gridRecent(v *view, builderid uint64) recentBuilds {
+	if r, ok := u.recent.Get(builderid); ok {
+		select {
+		case <-r.changed:
+		default:
+			return r
+		}
+	}
+	var r recentBuilds
+	it, err := v.txn.Get(state.TableBuilds, state.IndexBuilderNumber+"_prefix", builderid)
+	if err != nil {
+		return r
+	}
+	r.changed = it.WatchCh()
+	r.builds = v.recent(builderid, gridDepth)
+	r.branches = make([]string, len(r.builds))
+	for k, bd := range r.builds {
+		r.branches[k] = v.branchOf(bd)
+	}
+	u.recent.Add(builderid, r)
+	return r
+}
 
 func (u *UI) grid(r *http.Request, v *view) (any, error) {
 	q := r.URL.Query()
@@ -72,8 +112,9 @@ func (u *UI) grid(r *http.Request, v *view) (any, error) {
 	byBuilder := make([]map[string]*messages.Build, len(shown))
 	for i, b := range shown {
 		cells := map[string]*messages.Build{}
-		for _, bd := range v.recent(b.Id, gridDepth) {
-			br := v.branchOf(bd)
+		rec := u.gridRecent(v, b.Id)
+		for k, bd := range rec.builds {
+			br := rec.branches[k]
 			if len(want) > 0 && !slices.Contains(want, br) {
 				continue
 			}

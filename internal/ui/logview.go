@@ -16,13 +16,11 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// Log paging: a page shows pageLines lines (by default the last ones), the
-// lines fragment answers at most fetchLines from ?from=, and the error
-// search reads the log searchLines at a time.
+// Log paging: a page shows pageLines lines (by default the last ones), and
+// the lines fragment answers at most fetchLines from ?from=.
 const (
-	pageLines   = 1000
-	fetchLines  = 5000
-	searchLines = 5000
+	pageLines  = 1000
+	fetchLines = 5000
 )
 
 // errorLine matches the lines "jump to first error" looks for.
@@ -176,33 +174,4 @@ func looksLikeError(line []byte, lower *[]byte) bool {
 		line = stripANSI(line)
 	}
 	return errorLine().Match(line)
-}
-
-// firstError returns the 0-based number of l's first line that looks like
-// an error (header lines of stdio logs excepted), -1 when none. It reads
-// the log a window at a time and stops at the first.
-func firstError(ctx context.Context, logs LogReader, l *messages.Log) (int64, error) {
-	var lower []byte
-	for first := int64(0); first < l.NumLines; first += searchLines {
-		content, err := logLines(ctx, logs, l.Id, first, searchLines)
-		if err != nil {
-			return -1, fmt.Errorf("reading log %d: %w", l.Id, err)
-		}
-		num := first
-		for line := range bytes.Lines(content) {
-			line = bytes.TrimSuffix(line, []byte{'\n'})
-			if l.Type == "s" && len(line) > 0 {
-				if line[0] == 'h' {
-					num++
-					continue
-				}
-				line = line[1:]
-			}
-			if looksLikeError(line, &lower) {
-				return num, nil
-			}
-			num++
-		}
-	}
-	return -1, nil
 }

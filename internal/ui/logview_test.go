@@ -2,12 +2,14 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -154,4 +156,52 @@ func TestLooksLikeError(t *testing.T) {
 			t.Errorf("looksLikeError(%q) = %v, want %v", line, got, want)
 		}
 	}
+}
+
+// countingLogs counts the lines its reader hands over.
+type countingLogs struct {
+	LogReader
+	lines int64
+}
+
+func (c *countingLogs) Read(ctx context.Context, logid uint64, offset, limit int64, fn func(logchunk.Line) error) (logchunk.ReadResult, error) {
+	return c.LogReader.Read(ctx, logid, offset, limit, func(l logchunk.Line) error {
+		c.lines++
+		return fn(l)
+	})
+}
+
+// TestFindErrorReadsEachLineOnce: ?find=error reads a log's lines once;
+// searched again, a log being written is read only in its new lines, and
+// a log whose error was found is not read at all.
+func TestFindErrorReadsEachLineOnce(t *testing.T) {
+	f := newFixture(t)
+	appendLines(f.world, f.runningLog, 2, 998, -1)
+	logs := &countingLogs{LogReader: legacyLogs{f.store}}
+	u := newUI(t, f.store, newRecorder(), func(o *Options) { o.Logs = logs })
+	const page = "/builders/windows/builds/2"
+	// The page itself reads its window of the log (the tail), and so does
+	// its load before a search.
+	find := func(wantLoc string, wantRead int64) {
+		t.Helper()
+		start := logs.lines
+		get(t, u, page+"?step=1&log=stdio")
+		window := logs.lines - start
+		start = logs.lines
+		res := get(t, u, page+"?step=1&log=stdio&find=error")
+		switch {
+		case wantLoc == "" && !strings.Contains(res.Body.String(), "No line of this log looks like an error."):
+			t.Errorf("found an error line: %d %q", res.Code, res.Header().Get("Location"))
+		case wantLoc != "" && res.Header().Get("Location") != wantLoc:
+			t.Errorf("find=error: %d → %q, want %q", res.Code, res.Header().Get("Location"), wantLoc)
+		}
+		if read := logs.lines - start - window; read != wantRead {
+			t.Errorf("the search read %d lines, want %d", read, wantRead)
+		}
+	}
+	find("", 1000)
+	find("", 0)
+	appendLines(f.world, f.runningLog, 1000, 100, 1050)
+	find(page+"?step=1&log=stdio&from=1030&error=1050#L1051", 51)
+	find(page+"?step=1&log=stdio&from=1030&error=1050#L1051", 0)
 }

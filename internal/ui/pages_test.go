@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
+
+	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/messages"
 )
 
 // mainOf is the page's <main> element: what the page shows, without the
@@ -153,5 +157,56 @@ func TestPagesSafe(t *testing.T) {
 	body := get(t, u, "/master").Body.String()
 	if strings.Contains(body, "secret-password") {
 		t.Errorf("/master shows a worker password")
+	}
+}
+
+// TestWriteCells: a matrix row's empty cells are one cell per run of them.
+func TestWriteCells(t *testing.T) {
+	ok, fail := int32(0), int32(2)
+	a := &messages.Build{Id: 7, Number: 3, Results: &ok}
+	c := &messages.Build{Id: 9, Number: 4, Results: &fail}
+	for _, tc := range []struct {
+		builds []*messages.Build
+		label  bool
+		want   string
+	}{
+		{nil, false, ""},
+		{[]*messages.Build{nil}, false, `<td></td>`},
+		{[]*messages.Build{nil, nil, a, nil, nil, nil, c, nil}, false,
+			`<td colspan="2"></td><td class="r-success"><a href="/builds/7" title="#3 success"></a></td><td colspan="3"></td>` +
+				`<td class="r-failure"><a href="/builds/9" title="#4 failure"></a></td><td></td>`},
+		{[]*messages.Build{a, nil, nil}, true, `<td class="r-success"><a href="/builds/7">#3</a></td><td colspan="2"></td>`},
+	} {
+		var b strings.Builder
+		writeCells(&b, tc.builds, tc.label)
+		if b.String() != tc.want {
+			t.Errorf("writeCells(%v):\n got %s\nwant %s", tc.builds, b.String(), tc.want)
+		}
+	}
+}
+
+// TestGridFollowsBuilds: the grid remembers each builder's newest builds
+// between renderings, and forgets them once one of them changes: a running
+// build that finishes, and a new build on another branch, show at the next
+// rendering.
+func TestGridFollowsBuilds(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	if body := get(t, u, "/grid").Body.String(); !strings.Contains(body, `r-running"><a href="/builds/4">#2`) {
+		t.Fatalf("windows #2 is not running on the grid:\n%s", body)
+	}
+	ok := int32(state.ResultSuccess)
+	f.do(&messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{Buildid: f.running, Results: ok, CompleteAt: t0.Unix()}}})
+	if body := get(t, u, "/grid").Body.String(); !strings.Contains(body, `r-success"><a href="/builds/4">#2`) {
+		t.Errorf("windows #2 finished, not on the grid:\n%s", body)
+	}
+	res := f.do(&messages.Command{Kind: &messages.Command_AddBuild{AddBuild: &messages.AddBuild{
+		Builderid: f.linux, Workerid: f.w1, Masterid: 1, StartedAt: t0.Unix(), StateString: "building",
+		Properties: []*messages.Property{{Name: "branch", ValueJson: `"topic"`, Source: "Build"}}}}})
+	body := get(t, u, "/grid").Body.String()
+	for _, want := range []string{`<a href="?branch=topic">topic</a>`, fmt.Sprintf(`<a href="/builds/%d">#%d</a>`, res.Id, res.Number)} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the new build on topic: the grid lacks %s:\n%s", want, body)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/klauspost/compress/gzhttp"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -87,6 +88,8 @@ type UI struct {
 	guard  *guard
 	mux    *http.ServeMux
 	gz     http.Handler
+	errors *errorFinder
+	recent *lru.Cache[uint64, recentBuilds] // by builder id, for the grid
 }
 
 // New returns a UI reading and acting through opts.
@@ -122,7 +125,11 @@ func New(opts Options) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{opts: opts, pages: pages, assets: as, guard: g, mux: http.NewServeMux()}
+	recent, err := lru.New[uint64, recentBuilds](gridBuilders)
+	if err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	u := &UI{opts: opts, pages: pages, assets: as, guard: g, mux: http.NewServeMux(), errors: newErrorFinder(opts.Logs), recent: recent}
 	u.routes()
 	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
 	if err != nil {

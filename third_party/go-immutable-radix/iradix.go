@@ -72,6 +72,16 @@ type Txn struct {
 	trackChannels map[*watchCh]struct{}
 	trackOverflow bool
 	trackMutate   bool
+
+	// fresh is set while every node under root but the empty tree's root
+	// (empty) was made by this transaction: it started on an empty tree and
+	// has not been committed or cloned since. Those nodes are all writable,
+	// with no need to look them up in writable, so that filling an empty
+	// tree (a snapshot restore) neither pays the cache's lookups nor copies
+	// the nodes the bounded cache forgot (buildmaster: see
+	// third_party/README.md).
+	fresh bool
+	empty *Node
 }
 
 // Txn starts a new transaction that can be used to mutate the tree
@@ -81,6 +91,9 @@ func (t *Tree) Txn() *Txn {
 		snap: t.root,
 		size: t.size,
 	}
+	if t.size == 0 && t.root.leaf == nil && len(t.root.edges) == 0 {
+		txn.fresh, txn.empty = true, t.root
+	}
 	return txn
 }
 
@@ -89,6 +102,7 @@ func (t *Tree) Txn() *Txn {
 func (t *Txn) Clone() *Txn {
 	// reset the writable node cache to avoid leaking future writes into the clone
 	t.writable = nil
+	t.fresh, t.empty = false, nil
 
 	txn := &Txn{
 		root: t.root,
@@ -142,6 +156,14 @@ func (t *Txn) trackChannel(ch *watchCh) {
 // forLeafUpdate to true if you are getting a write node to update the leaf,
 // which will set leaf mutation tracking appropriately as well.
 func (t *Txn) writeNode(n *Node, forLeafUpdate bool) *Node {
+	// In a fresh transaction every node but the empty root is writable.
+	if t.fresh && n != t.empty {
+		if t.trackMutate && forLeafUpdate && n.leaf != nil {
+			t.trackChannel(&n.leaf.mutateCh)
+		}
+		return n
+	}
+
 	// Ensure the writable set exists.
 	if t.writable == nil {
 		lru, err := simplelru.NewLRU(defaultModifiedCache, nil)
@@ -516,6 +538,7 @@ func (t *Txn) Commit() *Tree {
 func (t *Txn) CommitOnly() *Tree {
 	nt := &Tree{t.root, t.size}
 	t.writable = nil
+	t.fresh, t.empty = false, nil
 	return nt
 }
 

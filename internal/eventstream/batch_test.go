@@ -1,0 +1,100 @@
+package eventstream
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
+
+// bareClient is a testkit.WebSocket client of ts consuming path, its
+// startConsuming answered.
+func (ts *testServer) bareClient(t *testing.T, path string) *testkit.WebSocket {
+	t.Helper()
+	ws, err := testkit.DialWebSocket(t.Context(), "ws"+strings.TrimPrefix(ts.url, "http")+"/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.Send(fmt.Appendf(nil, `{"cmd":"startConsuming","path":%q,"_id":1}`, path)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		frames, err := ws.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(frames) > 0 {
+			if got := string(frames[0]); len(frames) != 1 || got != `{"msg":"OK","code":200,"_id":1}` {
+				t.Fatalf("answer to startConsuming: %q", frames)
+			}
+			return ws
+		}
+	}
+}
+
+// Events that come together reach the client in one write, in order:
+// the client's read, waiting before they are sent, returns them all. The
+// writer is held (an injected fault) in its check of the first event
+// until the others are queued, so that they come together whatever the
+// load; a writer that sent the first at once would show 1 frame.
+func TestQueuedEventsInOneWrite(t *testing.T) {
+	a := &blockingAuthz{entered: make(chan struct{}), release: make(chan struct{})}
+	ts := start(t, Options{Authorizer: a})
+	ws := ts.bareClient(t, "builds/*/*")
+	const n = 10
+	var want []string
+	for i := range n {
+		key := fmt.Sprintf("builds/%d/new", i)
+		ts.publish(t, key, "", fmt.Sprintf(`{"buildid":%d}`, i))
+		want = append(want, fmt.Sprintf(`{"k":"%s","m":{"buildid":%d}}`, key, i))
+		if i == 0 {
+			testkit.Recv(t, "the writer holds the first event", a.entered)
+		}
+	}
+	read := make(chan []string, 1)
+	go func() {
+		frames, err := ws.Read()
+		if err != nil {
+			t.Error(err)
+		}
+		var got []string
+		for _, f := range frames {
+			got = append(got, string(f))
+		}
+		read <- got
+	}()
+	close(a.release)
+	got := testkit.Recv(t, "the client's read", read)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("one read returned %d frames:\n%s\nwant %d:\n%s", len(got), strings.Join(got, "\n"), n, strings.Join(want, "\n"))
+	}
+}
+
+// A command's answer follows the events published before the command,
+// even while they wait for their batch (the answer sends them with it).
+func TestAnswerAfterQueuedEvents(t *testing.T) {
+	ts := start(t, Options{})
+	ws := ts.bareClient(t, "builds/*/*")
+	ts.publish(t, "builds/1/new", "", `{}`)
+	ts.publish(t, "builds/2/new", "", `{}`)
+	if err := ws.Send([]byte(`{"cmd":"ping","_id":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	for len(got) < 3 {
+		frames, err := ws.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			got = append(got, bytes.Clone(f))
+		}
+	}
+	want := "{\"k\":\"builds/1/new\",\"m\":{}}\n{\"k\":\"builds/2/new\",\"m\":{}}\n{\"msg\":\"pong\",\"code\":200,\"_id\":2}"
+	if s := string(bytes.Join(got, []byte("\n"))); s != want {
+		t.Fatalf("frames:\n%s\nwant:\n%s", s, want)
+	}
+}
