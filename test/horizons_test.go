@@ -1,16 +1,16 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
@@ -36,23 +36,23 @@ horizons:
   batch: 1
 `
 
-// logFiles returns the ids (file names without .log) of the log files under
-// the master's data directory.
+// logFiles returns the ids of the logs whose contents are on disk (a file
+// of their own, or a small log's record in a segment), read from the data
+// directory as a store opened beside the master sees them.
 func (m *master) logFiles() map[string]bool {
 	m.t.Helper()
-	files := map[string]bool{}
-	root := filepath.Join(m.dir, "data", "logs")
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.HasSuffix(d.Name(), ".log") {
-			files[strings.TrimSuffix(d.Name(), ".log")] = true
-		}
-		return nil
-	})
+	st, err := logchunk.Open(filepath.Join(m.dir, "data", "logs"), logchunk.Options{})
 	if err != nil {
 		m.t.Fatal(err)
+	}
+	defer st.Close()
+	ids, err := st.List(context.Background(), 0, 1<<20)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	files := map[string]bool{}
+	for _, id := range ids {
+		files[fmt.Sprint(id)] = true
 	}
 	return files
 }

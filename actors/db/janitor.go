@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -282,7 +281,7 @@ func removeLogFiles(ctx context.Context, rt *service.Runtime, ids []uint64) (int
 	var n, bytes int64
 	var errs []error
 	for _, id := range ids {
-		fi, err := os.Stat(rt.Logs.Path(id))
+		_, _, size, err := rt.Logs.Locate(id)
 		if err != nil {
 			continue // no file: a log without lines
 		}
@@ -291,7 +290,7 @@ func removeLogFiles(ctx context.Context, rt *service.Runtime, ids []uint64) (int
 			continue
 		}
 		n++
-		bytes += fi.Size()
+		bytes += size
 	}
 	return n, bytes, errors.Join(errs...)
 }

@@ -76,7 +76,7 @@ func TestCleanupDB(t *testing.T) {
 		t.Errorf("%d builds left, want 2", n)
 	}
 	for i, id := range append(logs, 999) {
-		_, err := os.Stat(m.RT.Logs.Path(id))
+		_, _, _, err := m.RT.Logs.Locate(id)
 		if gone := errors.Is(err, os.ErrNotExist); gone != (i < 3 || id == 999) {
 			t.Errorf("log %d's file: %v", id, err)
 		}

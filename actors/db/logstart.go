@@ -57,6 +57,9 @@ func OpenLogs(ctx context.Context, dir string, st *state.Store, log *slog.Logger
 		}
 		return err
 	}
+	for _, d := range logs.Damage() {
+		log.Warn("log files: small logs' segment damaged; what it held there is skipped", slog.Any("damage", d))
+	}
 	if err := migrateLogs(ctx, logs, st, log); err != nil {
 		closeLogs()
 		return nil, nil, err

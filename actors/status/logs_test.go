@@ -73,7 +73,7 @@ func TestLogReads(t *testing.T) {
 		Lost: []*messages.LineRange{{From: 2, To: 4}, {From: 4, To: 5}}}}})
 
 	// Log 3's file is damaged in its one chunk.
-	damage(t, rt.Logs.Path(3))
+	damage(t, rt.Logs, 3)
 
 	for _, c := range []struct{ name, url string }{
 		{"writing_contents", "/api/v2/logs/4/contents"},
@@ -108,14 +108,19 @@ func TestLogReads(t *testing.T) {
 	}
 }
 
-// damage flips a byte in the payload of the first chunk of the file at path.
-func damage(t *testing.T, path string) {
+// damage flips a byte in the payload of the first chunk of log logid
+// (its file, or its record in a segment of small logs).
+func damage(t *testing.T, logs *logchunk.Store, logid uint64) {
 	t.Helper()
+	path, off, _, err := logs.Locate(logid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[logchunk.FileHeaderSize+logchunk.ChunkHeaderLen] ^= 0xff
+	b[off+logchunk.FileHeaderSize+logchunk.ChunkHeaderLen] ^= 0xff
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -394,32 +394,3 @@ func reportCPU(b *testing.B, start time.Duration, n int64) {
 
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux).
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// BenchmarkShortLog is the log of a short step as the master writes it:
-// its file created, its few lines (a shell command's header and exit code)
-// added, and closed (synced), one log per op, 4096 to a directory as in a
-// store in use: CPU µs per log (the fsyncs dominate; see the master's
-// per-build figure in the README).
-func BenchmarkShortLog(b *testing.B) {
-	st := newStore(b, Options{})
-	content := []byte("hargv: ['true']\nhworkdir: /w/b/build\nhprogram finished with exit code 0\nhelapsedTime=0.001\n")
-	b.ReportAllocs()
-	cpu := testkit.CPUTime()
-	id := uint64(0)
-	for b.Loop() {
-		id++
-		w, err := st.Create(id, Stdio)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := w.AppendChunk(content); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if d := testkit.CPUTime() - cpu; d > 0 {
-		b.ReportMetric(float64(d.Microseconds())/float64(b.N), "cpu-µs/log")
-	}
-}

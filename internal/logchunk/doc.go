@@ -1,6 +1,7 @@
 // Package logchunk owns the contents of build logs on disk: one append-only
 // file per log, a sequence of self-describing, checksummed, zstd-compressed
-// chunks of whole lines. It is pure storage (no actors, no state): the db
+// chunks of whole lines; or, for a small log, the same bytes as one record
+// of a segment file shared with other small logs (see "Small logs"). It is pure storage (no actors, no state): the db
 // service owns a Store, keeps each log's metadata (id, step, name, type,
 // num_lines, complete, lost line ranges) in state, and hands the lines here.
 //
@@ -82,4 +83,60 @@
 // log). A payload whose checksum or decoding fails, or whose
 // line count, final newline or stream prefixes do not match its header, is a
 // damaged chunk: its lines are lost, the chunks after it are still read.
+//
+// # Small logs
+//
+// A log closed before it wrote a chunk (its lines fit in one chunk of at
+// most Options.SmallMax bytes: most steps' logs) has no file of its own.
+// Close writes the bytes its file would hold (file header and one chunk)
+// as a record at the end of the active segment, DIR/small/SEQ.seg (SEQ in
+// decimal, 10 digits), and returns once an fsync of the segment made it
+// durable. Closes that come while an fsync runs wait and share the next
+// one (group commit): a master finishing many steps at once pays one
+// fsync, and no file creation, directory fsync or close per log. A log
+// grows into a file as before when its Writer writes a chunk: the buffer
+// filled, or Flush or Sync was called.
+//
+// An index in memory (about 40 bytes per small log) says where each
+// record is; Open builds it by reading the segments, which are then
+// sealed: new records go to a new segment, and the active one is sealed
+// at Options.SegmentSize. Remove drops a log from the index and appends a
+// removal record (not synced: a removal lost to a crash leaves a record
+// that List shows again, for the janitor's sweep). Expiry is per segment,
+// with no compaction: a segment file is deleted once none of its records
+// is live and no removal in it concerns a record in a segment still kept
+// (else a restart would find that record again). Logs expire in about the
+// order they were written, so segments go whole; a log kept for long keeps
+// its segment (at most SegmentSize, 8 MiB by default) on disk.
+//
+// A segment starts with a 20-byte header:
+//
+//	offset size  field
+//	0      4     magic "BMSG"
+//	4      1     version: 1
+//	5      3     reserved: 0
+//	8      8     segment number SEQ (uint64)
+//	16     4     CRC-32C of bytes 0…15
+//
+// Frames follow, back to back, each a 20-byte header and its body:
+//
+//	offset size  field
+//	0      4     magic "BMSR"
+//	4      1     kind: 'l' a log (body: the log's file bytes, file header
+//	             and at most one chunk), 'x' removed logs (body: their ids,
+//	             uint64 each)
+//	5      3     reserved: 0
+//	8      4     body length (at most a file header, a chunk header and
+//	             MaxChunkRaw)
+//	12     4     CRC-32C of the body
+//	16     4     CRC-32C of bytes 0…15
+//
+// Open checks every frame. A frame whose body checksum fails (or whose
+// log's file header is damaged) is skipped; after a damaged frame header
+// the next sound frame is looked for; a frame the file ends inside is a
+// torn tail (a crash before its fsync returned, so no close acknowledged
+// it). Store.Damage reports what was skipped; the logs lost there have no
+// record, and their lines, counted by the state, are marked lost at start
+// as those of a log file cut short are. A record's chunk is checked again
+// when read, as a file's is.
 package logchunk

@@ -8,8 +8,14 @@ import (
 	"testing"
 )
 
+// newStore opens a store in a new directory. Unless o says otherwise, every
+// log has a file of its own: the tests of the file format write small
+// logs; small_test.go's set SmallMax.
 func newStore(t testing.TB, o Options) *Store {
 	t.Helper()
+	if o.SmallMax == 0 {
+		o.SmallMax = -1
+	}
 	st, err := Open(filepath.Join(t.TempDir(), "logs"), o)
 	if err != nil {
 		t.Fatal(err)

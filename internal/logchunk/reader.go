@@ -56,8 +56,9 @@ func (r *ReadResult) lose(lines Range, window Range) {
 	r.Lost = append(r.Lost, lines)
 }
 
-// open opens log logid's file for reading and returns a scanner limited to
-// what a reader may see: the whole file, or what its Writer has committed
+// open opens log logid's file (or its small log's segment) for reading and
+// returns a scanner limited to what a reader may see: the whole file or
+// record, or what its Writer has committed
 // and, after that, a copy of the Writer's buffered lines in window. A log
 // whose Writer has not created the file yet has only those.
 func (s *Store) open(logid uint64, window Range) (*os.File, *scanner, error) {
@@ -65,6 +66,15 @@ func (s *Store) open(logid uint64, window Range) (*os.File, *scanner, error) {
 	if w := s.writer(logid); w != nil {
 		limit, pend = w.snapshot(window) // before the file's size: the file holds at least that
 		typ = w.typ
+	}
+	if loc, ok := s.small.lookup(logid); ok {
+		// Written whole when its Writer closed: the record holds every
+		// line the Writer's buffer had.
+		f, r, err := s.small.open(logid, loc)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, newScanner(logid, r, int64(loc.n), s.codec, nil), nil
 	}
 	f, err := os.Open(s.Path(logid))
 	if err != nil {

@@ -64,6 +64,9 @@ func (s *Store) Recover(ctx context.Context, logid uint64) (Report, error) {
 	if err != nil || rep.Torn == 0 {
 		return rep, err
 	}
+	if _, ok := s.small.lookup(logid); ok {
+		return rep, nil // a record in a shared segment is not cut: readers skip its damage
+	}
 	size := rep.Size
 	s.forget(logid)
 	f, err := os.OpenFile(s.Path(logid), os.O_WRONLY, 0)

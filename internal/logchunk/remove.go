@@ -13,12 +13,18 @@ import (
 )
 
 // Remove deletes the files of logs logids, in order, and the directories
-// it leaves empty. A log without a file counts as removed; one with a
-// Writer open is skipped with an error (ErrOpen). It returns how many were
-// removed and the errors met, going on past them; it stops when ctx ends.
+// it leaves empty; small logs leave the index at once, and their segment
+// goes with the last of its logs. A log without a file counts as removed;
+// one with a Writer open is skipped with an error (ErrOpen). It returns how
+// many were removed and the errors met, going on past them; it stops when
+// ctx ends.
 func (s *Store) Remove(ctx context.Context, logids ...uint64) (int, error) {
+	// Small logs first (a log with a Writer has no record yet).
 	n := 0
 	var errs []error
+	if _, err := s.small.remove(logids); err != nil {
+		errs = append(errs, fmt.Errorf("logchunk: remove: %w", err))
+	}
 	for _, id := range logids {
 		if err := ctx.Err(); err != nil {
 			return n, errors.Join(append(errs, err)...)
@@ -53,10 +59,25 @@ func (s *Store) remove(logid uint64) error {
 	return nil
 }
 
-// List returns the ids of at most limit logs that have a file, in
-// increasing order, from the first one after after (0 for all). It reads
-// one directory of at most 4096 names at a time.
+// List returns the ids of at most limit logs that have a file or a small
+// log's record, in increasing order, from the first one after after (0 for
+// all). It reads one directory of at most 4096 names at a time.
 func (s *Store) List(ctx context.Context, after uint64, limit int) ([]uint64, error) {
+	files, err := s.listFiles(ctx, after, limit)
+	small := s.small.ids(after, limit)
+	ids := make([]uint64, 0, min(limit, len(files)+len(small)))
+	for len(ids) < limit && (len(files) > 0 || len(small) > 0) {
+		if len(small) == 0 || len(files) > 0 && files[0] < small[0] {
+			ids, files = append(ids, files[0]), files[1:]
+		} else {
+			ids, small = append(ids, small[0]), small[1:]
+		}
+	}
+	return ids, err
+}
+
+// listFiles is List of the logs with a file of their own.
+func (s *Store) listFiles(ctx context.Context, after uint64, limit int) ([]uint64, error) {
 	var ids []uint64
 	his, err := numbered(s.dir, shardDir)
 	if err != nil {
@@ -127,4 +148,19 @@ func logFile(e fs.DirEntry) (uint64, bool) {
 	name, ok := strings.CutSuffix(e.Name(), ".log")
 	id, err := strconv.ParseUint(name, 10, 64)
 	return id, ok && err == nil && e.Type().IsRegular()
+}
+
+// Locate says where log logid's bytes are: its file (off 0), or a small
+// log's record, at off in a segment file; size is how many bytes they are
+// (a file image, as described in the package doc, either way). A log with
+// neither is fs.ErrNotExist.
+func (s *Store) Locate(logid uint64) (path string, off, size int64, err error) {
+	if loc, ok := s.small.lookup(logid); ok {
+		return s.small.segmentPath(loc.seg), int64(loc.off), int64(loc.n), nil
+	}
+	fi, err := os.Stat(s.Path(logid))
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("logchunk: log %d: %w", logid, err)
+	}
+	return s.Path(logid), 0, fi.Size(), nil
 }

@@ -34,6 +34,14 @@ type Options struct {
 	// FS is where Writers create and write files (OS when nil); readers
 	// always read the operating system's files.
 	FS FS
+	// SmallMax is the largest raw size of a small log: one closed before
+	// it filled a chunk, written as a record of a shared segment rather
+	// than a file of its own (DefaultSmallMax when 0, at most ChunkSize;
+	// negative: every log has its own file, created with its Writer).
+	SmallMax int
+	// SegmentSize is the size at which a segment of small logs is sealed
+	// and the next one started (DefaultSegmentSize when 0).
+	SegmentSize int64
 }
 
 // ErrOpen is returned for an operation that needs a log's Writer closed.
@@ -48,6 +56,7 @@ type Store struct {
 	indexSpacing int64
 	fs           FS
 	codec        *codec
+	small        *smallLogs
 	bufs         sync.Pool // *[]byte: chunks being encoded and written
 
 	mu      sync.Mutex         // guards writers, indexes, made, and directories being created or removed
@@ -75,20 +84,35 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.FS == nil {
 		o.FS = OS{}
 	}
+	if o.SmallMax == 0 {
+		o.SmallMax = DefaultSmallMax
+	}
+	o.SmallMax = min(o.SmallMax, o.ChunkSize)
+	if o.SegmentSize == 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.SegmentSize < SegmentHeaderSize || o.SegmentSize > 1<<30 {
+		return nil, fmt.Errorf("logchunk: segment size %d, want %d…%d", o.SegmentSize, SegmentHeaderSize, 1<<30)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("logchunk: %w", err)
+	}
+	small, err := openSmall(filepath.Join(dir, smallDir), o.FS, o.SmallMax, o.SegmentSize)
+	if err != nil {
+		return nil, err
 	}
 	c, err := newCodec(o.Level)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, chunkSize: o.ChunkSize, indexSpacing: indexSpacing, fs: o.FS, codec: c,
+	s := &Store{dir: dir, chunkSize: o.ChunkSize, indexSpacing: indexSpacing, fs: o.FS, codec: c, small: small,
 		writers: map[uint64]*Writer{}, indexes: map[uint64]*index{}, made: map[string]bool{}}
 	s.bufs.New = func() any { return new([]byte) }
 	return s, nil
 }
 
-// Close releases the compressor; Writers still open must be closed first.
+// Close releases the compressor and syncs and closes the active segment of
+// small logs; Writers still open must be closed first.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	n := len(s.writers)
@@ -97,7 +121,7 @@ func (s *Store) Close() error {
 		return fmt.Errorf("logchunk: close: %d logs are open for writing", n)
 	}
 	s.codec.close()
-	return nil
+	return s.small.close()
 }
 
 // Stats are a Store's counters since Open.
@@ -146,8 +170,9 @@ func (s *Store) Writing() []uint64 {
 }
 
 // Create starts log logid of type typ and returns its Writer. It fails if
-// the log has a Writer or a file already. When the file cannot be created
-// (disk full), the Writer is returned anyway and tries again at each flush;
+// the log has a Writer, a file or a small log's record already. The file
+// is created at the first chunk written (with small logs off, now); when it
+// cannot be (disk full), the Writer goes on and tries again at each flush;
 // lines it cannot write are counted lost.
 func (s *Store) Create(logid uint64, typ Type) (*Writer, error) {
 	if !typ.valid() {
@@ -163,6 +188,19 @@ func (s *Store) Create(logid uint64, typ Type) (*Writer, error) {
 	s.writers[logid] = w
 	s.mu.Unlock()
 	w.idx = s.index(logid, true)
+	if s.small.max > 0 {
+		// The file is made at the first chunk written, if any: a log
+		// closed before is a small log.
+		if _, ok := s.small.lookup(logid); ok {
+			s.closed(w)
+			return nil, fmt.Errorf("logchunk: create log %d: %w", logid, fs.ErrExist)
+		}
+		if _, err := os.Lstat(path); err == nil {
+			s.closed(w)
+			return nil, fmt.Errorf("logchunk: create log %d: %w", logid, fs.ErrExist)
+		}
+		return w, nil
+	}
 	// Create the file now (its header goes with the first chunk, in one
 	// write): a file that exists is an error; any other failure is
 	// retried at the next flush, as a failed write is.

@@ -299,6 +299,12 @@ func (w *Writer) Close() error {
 	if w.closed {
 		return nil
 	}
+	if w.small() {
+		err := w.closeSmall()
+		w.closed, w.raw = true, nil
+		w.s.closed(w)
+		return err
+	}
 	err := w.syncLocked()
 	if w.f != nil {
 		if w.dirty {
@@ -313,6 +319,41 @@ func (w *Writer) Close() error {
 	w.closed, w.raw = true, nil
 	w.s.closed(w)
 	return err
+}
+
+// small is whether the log is a small log when closed now: no chunk
+// written to a file of its own, its lines within the store's SmallMax.
+func (w *Writer) small() bool {
+	return w.s.small.max > 0 && w.f == nil && w.committed.Load() == 0 && len(w.raw) <= w.s.small.max
+}
+
+// closeSmall writes the log as a record of the small logs' segment (see
+// the package doc) and waits until it is durable.
+func (w *Writer) closeSmall() error {
+	bp := w.s.bufs.Get().(*[]byte)
+	defer w.s.bufs.Put(bp)
+	out := append((*bp)[:0], make([]byte, FrameHeaderSize)...)
+	out = fileHeader{typ: w.typ, logid: w.logid}.append(out)
+	if w.pending > 0 {
+		out = w.s.codec.appendChunk(out, w.first, w.pending, w.raw)
+	}
+	*bp = out
+	lines, rawLen := Range{w.first, w.first + int64(w.pending)}, len(w.raw)
+	w.raw, w.pending = nil, 0
+	written, err := w.s.small.add(w.logid, out)
+	if !written {
+		w.addLost(lines)
+		return &LostError{Logid: w.logid, Lines: lines, Err: err}
+	}
+	if lines.Len() > 0 {
+		w.s.stats.chunks.Add(1)
+		w.s.stats.raw.Add(int64(rawLen))
+	}
+	w.s.stats.stored.Add(int64(len(out)))
+	if err != nil {
+		return fmt.Errorf("logchunk: log %d: %w", w.logid, err)
+	}
+	return nil
 }
 
 // pendingLines are lines a Writer holds in its buffer, copied for a reader.
