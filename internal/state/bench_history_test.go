@@ -77,8 +77,9 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 
 // BenchmarkRecoveryHistory measures Open of a durable store whose snapshot
 // holds 1,000,000 changes and 100,000 finished builds (with their
-// buildsets, requests, 300,000 steps and 200,000 logs): the issue's
-// recovery figure. "open" restores that snapshot; "open+tail" restores it
+// buildsets, requests, 300,000 steps and 200,000 logs, archived 256
+// builds to a segment as the janitor leaves them): the recovery
+// figure. "open" restores that snapshot; "open+tail" restores it
 // and replays the 16,384 commands (the default SnapshotThreshold, the most
 // the log holds after a snapshot unless SnapshotBytes or SnapshotAge comes
 // first) after it: 8,192 new changes and 2,048 more builds, 4 commands
@@ -86,7 +87,7 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 // after it.
 //
 // BENCH_HISTORY_DIR, when set, is where the state is made (and left, as
-// DIR/state and DIR/state-tail, for a master's data directory DIR);
+// DIR/archived and DIR/archived-tail, for a master's data directory DIR);
 // otherwise a temporary directory. Each is made only when it does not
 // exist.
 func BenchmarkRecoveryHistory(b *testing.B) {
@@ -96,7 +97,7 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 	if root == "" {
 		root = b.TempDir()
 	}
-	dir, tailDir := filepath.Join(root, "state"), filepath.Join(root, "state-tail")
+	dir, tailDir := filepath.Join(root, "archived"), filepath.Join(root, "archived-tail")
 	// No snapshot but the one made here: not on Close, not by raft or the
 	// Store's policy while the tail is written or after an Open.
 	opts := Options{Logger: quiet(), NoSnapshotOnClose: true, StartTimeout: 10 * time.Minute,
@@ -110,6 +111,7 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 		db, _ := NewDB()
 		s.fsm.db.Store(db)
 		history(b, s.fsm, changes, builds)
+		archiveAll(b, s.fsm.db.Load(), 256)
 		// One command through raft, so that there is something to snapshot.
 		if _, err := s.Submit(addChange(change("last", "main", 1))).Wait(); err != nil {
 			b.Fatal(err)
