@@ -5,8 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
