@@ -10,13 +10,10 @@ import (
 
 // BenchmarkHeapArchived reports the live heap of history's whole database
 // (BENCH_HEAP_CHANGES changes and BENCH_HEAP_BUILDS builds, default 100,000
-// each) as it is (plain) and once every build's steps and logs are in the
+// each; 1,000 with -short) as it is (plain) and once every build's steps and logs are in the
 // archive, 500 builds to a segment (archived).
 func BenchmarkHeapArchived(b *testing.B) {
-	if testing.Short() {
-		b.Skip("builds a large history; not with -short")
-	}
-	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", 100_000), envCount(b, "BENCH_HEAP_BUILDS", 100_000)
+	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", shortOr(100_000, 1000)), envCount(b, "BENCH_HEAP_BUILDS", shortOr(100_000, 1000))
 	for _, c := range []struct {
 		name    string
 		archive bool
