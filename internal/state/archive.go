@@ -187,12 +187,7 @@ func archivedStep(txn *memdb.Txn, id uint64) *messages.Step {
 		return nil
 	}
 	b, _ := segmentBuild(s, i)
-	for _, st := range b.GetSteps() {
-		if st.Id == id {
-			return st
-		}
-	}
-	return nil
+	return stepIn(b, id)
 }
 
 // archivedLog returns archived log id, or nil.
@@ -202,6 +197,21 @@ func archivedLog(txn *memdb.Txn, id uint64) *messages.Log {
 		return nil
 	}
 	b, _ := segmentBuild(s, i)
+	return logIn(b, id)
+}
+
+// stepIn returns step id of archived build b (nil or damaged), or nil.
+func stepIn(b *messages.ArchivedBuild, id uint64) *messages.Step {
+	for _, st := range b.GetSteps() {
+		if st.Id == id {
+			return st
+		}
+	}
+	return nil
+}
+
+// logIn returns log id of archived build b (nil or damaged), or nil.
+func logIn(b *messages.ArchivedBuild, id uint64) *messages.Log {
 	for _, l := range b.GetLogs() {
 		if l.Id == id {
 			return l
