@@ -236,16 +236,21 @@ func archivedStepLogs(txn *memdb.Txn, stepid uint64) []*messages.Log {
 	return out
 }
 
+// archiveListOf is the segments' list of the rows of table: steps (table
+// steps) or logs.
+func archiveListOf(table string) archiveList {
+	if table == TableSteps {
+		return archivedSteps
+	}
+	return archivedLogs
+}
+
 // archivedCount is how many steps (table steps) or logs the archive holds.
 func archivedCount(txn *memdb.Txn, table string) int {
+	list := archiveListOf(table)
 	n := 0
 	for raw := range Scan(txn, TableArchive, false) {
-		s := raw.(*messages.ArchiveSegment)
-		if table == TableSteps {
-			n += len(s.Stepids)
-		} else {
-			n += len(s.Logids)
-		}
+		n += len(list.ids(raw.(*messages.ArchiveSegment)))
 	}
 	return n
 }

@@ -157,10 +157,7 @@ func mergeSorted(a, b iter.Seq[proto.Message], c func(x, y proto.Message) int, d
 // archivedAll yields every archived step (table steps) or log in id order
 // (or reversed): a merge of the segments' id lists.
 func archivedAll(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
-	list := archivedSteps
-	if table == TableLogs {
-		list = archivedLogs
-	}
+	list := archiveListOf(table)
 	return func(yield func(proto.Message) bool) {
 		h := &cursors{desc: descending}
 		for raw := range Scan(txn, TableArchive, false) {
