@@ -187,12 +187,7 @@ func archivedStep(txn *memdb.Txn, id uint64) *messages.Step {
 		return nil
 	}
 	b, _ := segmentBuild(s, i)
-	for _, st := range b.GetSteps() {
-		if st.Id == id {
-			return st
-		}
-	}
-	return nil
+	return stepIn(b, id)
 }
 
 // archivedLog returns archived log id, or nil.
@@ -202,6 +197,21 @@ func archivedLog(txn *memdb.Txn, id uint64) *messages.Log {
 		return nil
 	}
 	b, _ := segmentBuild(s, i)
+	return logIn(b, id)
+}
+
+// stepIn returns step id of archived build b (nil or damaged), or nil.
+func stepIn(b *messages.ArchivedBuild, id uint64) *messages.Step {
+	for _, st := range b.GetSteps() {
+		if st.Id == id {
+			return st
+		}
+	}
+	return nil
+}
+
+// logIn returns log id of archived build b (nil or damaged), or nil.
+func logIn(b *messages.ArchivedBuild, id uint64) *messages.Log {
 	for _, l := range b.GetLogs() {
 		if l.Id == id {
 			return l
@@ -226,16 +236,21 @@ func archivedStepLogs(txn *memdb.Txn, stepid uint64) []*messages.Log {
 	return out
 }
 
+// archiveListOf is the segments' list of the rows of table: steps (table
+// steps) or logs.
+func archiveListOf(table string) archiveList {
+	if table == TableSteps {
+		return archivedSteps
+	}
+	return archivedLogs
+}
+
 // archivedCount is how many steps (table steps) or logs the archive holds.
 func archivedCount(txn *memdb.Txn, table string) int {
+	list := archiveListOf(table)
 	n := 0
 	for raw := range Scan(txn, TableArchive, false) {
-		s := raw.(*messages.ArchiveSegment)
-		if table == TableSteps {
-			n += len(s.Stepids)
-		} else {
-			n += len(s.Logids)
-		}
+		n += len(list.ids(raw.(*messages.ArchiveSegment)))
 	}
 	return n
 }

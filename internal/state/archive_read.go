@@ -157,10 +157,7 @@ func mergeSorted(a, b iter.Seq[proto.Message], c func(x, y proto.Message) int, d
 // archivedAll yields every archived step (table steps) or log in id order
 // (or reversed): a merge of the segments' id lists.
 func archivedAll(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
-	list := archivedSteps
-	if table == TableLogs {
-		list = archivedLogs
-	}
+	list := archiveListOf(table)
 	return func(yield func(proto.Message) bool) {
 		h := &cursors{desc: descending}
 		for raw := range Scan(txn, TableArchive, false) {
@@ -212,24 +209,18 @@ func (c *cursor) row(list archiveList) proto.Message {
 		return nil
 	}
 	if bi != c.build {
-		c.build, c.decoded = bi, nil
+		c.build = bi
 		c.decoded, _ = segmentBuild(c.seg, bi)
 	}
 	id := c.ids[c.pos]
 	if list.index == IndexArchivedLogs {
-		for _, l := range c.decoded.GetLogs() {
-			if l.Id == id {
-				return l
-			}
+		if l := logIn(c.decoded, id); l != nil {
+			return l
 		}
-		return nil
+	} else if s := stepIn(c.decoded, id); s != nil {
+		return s
 	}
-	for _, s := range c.decoded.GetSteps() {
-		if s.Id == id {
-			return s
-		}
-	}
-	return nil
+	return nil // not a typed nil: the caller tests for nil
 }
 
 // cursors is a heap of cursors by their current id.

@@ -34,13 +34,10 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 	if c.GetWebSessionsExpiredAt() < 0 {
 		return nil, bad(kind, "web_sessions_expired_at %d is negative", c.GetWebSessionsExpiredAt())
 	}
-	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps} {
+	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive} {
 		if err := raiseIDFloor(txn, t); err != nil {
 			return nil, err
 		}
-	}
-	if err := raiseIDFloor(txn, TableArchive); err != nil {
-		return nil, err
 	}
 	res := &messages.CommandResult{}
 	archived := map[uint64]bool{} // builds whose steps are in the archive

@@ -112,20 +112,5 @@ func scanTable(txn *memdb.Txn, table, index string, descending bool, args ...any
 
 // Lookup returns the row of table whose id is id, or nil.
 func Lookup(txn *memdb.Txn, table string, id uint64) proto.Message {
-	raw, err := txn.First(table, IndexID, id)
-	switch {
-	case err != nil:
-		return nil
-	case raw != nil:
-		return raw.(proto.Message)
-	case table == TableSteps:
-		if s := archivedStep(txn, id); s != nil {
-			return s
-		}
-	case table == TableLogs:
-		if l := archivedLog(txn, id); l != nil {
-			return l
-		}
-	}
-	return nil
+	return First(txn, table, IndexID, id)
 }
