@@ -1,6 +1,7 @@
 package logchunk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -204,7 +205,7 @@ func decodeSegment(b []byte, seq uint32, fn func(kind byte, off int, body []byte
 // from, or -1.
 func nextFrame(b []byte, from int) int {
 	for from < len(b) {
-		i := indexMagic(b[from:], frameMagic)
+		i := bytes.Index(b[from:], frameMagic[:])
 		if i < 0 {
 			return -1
 		}
@@ -212,15 +213,6 @@ func nextFrame(b []byte, from int) int {
 			return from + i
 		}
 		from += i + 1
-	}
-	return -1
-}
-
-func indexMagic(b []byte, m [4]byte) int {
-	for i := 0; i+4 <= len(b); i++ {
-		if [4]byte(b[i:i+4]) == m {
-			return i
-		}
 	}
 	return -1
 }
