@@ -472,16 +472,11 @@ func (sl *smallLogs) wait(b *syncBatch) error {
 	return b.err
 }
 
-// sync makes b durable and closes the sealed segments in it.
+// sync makes b durable and closes the sealed segments in it (seal joins a
+// segment's file to b before it is closing: b.files holds it).
 func (b *syncBatch) sync(fsys FS, dir string) error {
 	var errs []error
-	files := slices.Clone(b.files)
-	for _, f := range b.closing {
-		if !slices.Contains(files, f) {
-			files = append(files, f)
-		}
-	}
-	for _, f := range files {
+	for _, f := range b.files {
 		if err := f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("small logs: fsync: %w", err))
 		}
