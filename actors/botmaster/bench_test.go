@@ -132,8 +132,6 @@ func allComplete(m *master.Master) bool {
 	return true
 }
 
-// queue adds buildsets of bsSize builders each (b0000 first, round the nb
-// builders) until total requests are queued, without waking brd.
 // shortOr is n, or small with -short: CI runs every benchmark once, small.
 func shortOr(n, small int) int {
 	if testing.Short() {
@@ -142,6 +140,8 @@ func shortOr(n, small int) int {
 	return n
 }
 
+// queue adds buildsets of bsSize builders each (b0000 first, round the nb
+// builders) until total requests are queued, without waking brd.
 func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
 	b.Helper()
 	next := 0

@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 var bigMiB = flag.Int("logchunk.bigmib", 1024, "MiB of output in the log that the read benchmarks share")

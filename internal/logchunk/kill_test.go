@@ -16,26 +16,15 @@ import (
 // holds no damage after Recover.
 func TestKilledWriter(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterHelper$")
-	cmd.Env = append(os.Environ(), "LOGCHUNK_KILL_DIR="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	synced := int64(0)
-	sc := bufio.NewScanner(out)
-	for syncs := 0; syncs < 20 && sc.Scan(); syncs++ {
-		if n, err := strconv.ParseInt(sc.Text(), 10, 64); err == nil {
+	syncs := 0
+	killAfter(t, "TestKilledWriterHelper", dir, func(line string) bool {
+		if n, err := strconv.ParseInt(line, 10, 64); err == nil {
 			synced = n
 		}
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+		syncs++
+		return syncs < 20
+	})
 	if synced == 0 {
 		t.Fatal("the writer synced nothing before it was killed")
 	}
@@ -61,6 +50,29 @@ func TestKilledWriter(t *testing.T) {
 	if err != nil || next < synced || len(res.Damage) > 0 || len(res.Lost) > 0 {
 		t.Errorf("read %d lines after recover, %+v, %v; want at least %d and no damage", next, res, err, synced)
 	}
+}
+
+// killAfter runs the test helper in another process (this test binary)
+// with LOGCHUNK_KILL_DIR=dir, hands each line it prints to line until line
+// returns false or the output ends, then kills it with SIGKILL.
+func killAfter(t *testing.T, helper, dir string, line func(string) bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$")
+	cmd.Env = append(os.Environ(), "LOGCHUNK_KILL_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && line(sc.Text()) {
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
 }
 
 // TestKilledWriterHelper is the writer TestKilledWriter kills; it does

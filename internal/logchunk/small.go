@@ -1,6 +1,7 @@
 package logchunk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -204,7 +205,7 @@ func decodeSegment(b []byte, seq uint32, fn func(kind byte, off int, body []byte
 // from, or -1.
 func nextFrame(b []byte, from int) int {
 	for from < len(b) {
-		i := indexMagic(b[from:], frameMagic)
+		i := bytes.Index(b[from:], frameMagic[:])
 		if i < 0 {
 			return -1
 		}
@@ -212,15 +213,6 @@ func nextFrame(b []byte, from int) int {
 			return from + i
 		}
 		from += i + 1
-	}
-	return -1
-}
-
-func indexMagic(b []byte, m [4]byte) int {
-	for i := 0; i+4 <= len(b); i++ {
-		if [4]byte(b[i:i+4]) == m {
-			return i
-		}
 	}
 	return -1
 }
@@ -480,16 +472,11 @@ func (sl *smallLogs) wait(b *syncBatch) error {
 	return b.err
 }
 
-// sync makes b durable and closes the sealed segments in it.
+// sync makes b durable and closes the sealed segments in it (seal joins a
+// segment's file to b before it is closing: b.files holds it).
 func (b *syncBatch) sync(fsys FS, dir string) error {
 	var errs []error
-	files := slices.Clone(b.files)
-	for _, f := range b.closing {
-		if !slices.Contains(files, f) {
-			files = append(files, f)
-		}
-	}
-	for _, f := range files {
+	for _, f := range b.files {
 		if err := f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("small logs: fsync: %w", err))
 		}

@@ -1,7 +1,6 @@
 package logchunk
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -592,26 +590,13 @@ func (f countFS) SyncDir(dir string) error {
 // Every log whose close returned reads back whole after a restart.
 func TestKilledSmallWriters(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledSmallWritersHelper$")
-	cmd.Env = append(os.Environ(), "LOGCHUNK_KILL_DIR="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var closed []uint64
-	sc := bufio.NewScanner(out)
-	for len(closed) < 200 && sc.Scan() {
-		if id, err := strconv.ParseUint(sc.Text(), 10, 64); err == nil {
+	killAfter(t, "TestKilledSmallWritersHelper", dir, func(line string) bool {
+		if id, err := strconv.ParseUint(line, 10, 64); err == nil {
 			closed = append(closed, id)
 		}
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+		return len(closed) < 200
+	})
 	if len(closed) < 200 {
 		t.Fatalf("the writers closed %d logs before they were killed", len(closed))
 	}
