@@ -102,14 +102,6 @@ func benchSize(name string, def, small int) int {
 	return envInt(name, def)
 }
 
-// shortOr is n, or small with -short.
-func shortOr(n, small int) int {
-	if testing.Short() {
-		return small
-	}
-	return n
-}
-
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -367,7 +359,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 // round trip, and the master's own log times from "change added" to
 // "build started" (millisecond resolution).
 func BenchmarkChangeLatency(b *testing.B) {
-	changes := shortOr(benchChangesPerLatencyTest, 3)
+	changes := testkit.ShortOr(benchChangesPerLatencyTest, 3)
 	b.StopTimer() // the build of the binaries is not measured
 	masterBin, workerBin := plainBinaries(b)
 	var lat, rtt, logLat []time.Duration
@@ -453,7 +445,7 @@ func BenchmarkChangeLatency(b *testing.B) {
 // endpoint: the master sees exactly what real workers give it, one
 // connection each way per worker.
 func BenchmarkIdleWorkersRSS(b *testing.B) {
-	builders := shortOr(1000, 10)
+	builders := testkit.ShortOr(1000, 10)
 	procs := min(benchSize("BM_BENCH_IDLE_WORKERS", benchIdleWorkersDefault, 4), builders)
 	for _, c := range []struct {
 		k      int

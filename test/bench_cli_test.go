@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // BenchmarkCLI times whole client processes of a plain (not raced)
@@ -23,7 +25,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkCLI -benchtime 20x ./test/
 func BenchmarkCLI(b *testing.B) {
-	n := shortOr(1000, 10)
+	n := testkit.ShortOr(1000, 10)
 	bin := buildPlain(b, b.TempDir())
 	m := newMaster(b, benchBody(0, n)+"schedulers:\n  - {name: force, type: force, builders: [b0000]}\n")
 	m.start(bin)

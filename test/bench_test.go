@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // benchBody returns the config body (without listen) of the workers and
@@ -211,7 +213,7 @@ func waitBuilders(b *testing.B, m *master, want int) (spawned, listed time.Time)
 }
 
 func BenchmarkProcess(b *testing.B) {
-	n := shortOr(10000, 100)
+	n := testkit.ShortOr(10000, 100)
 	b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
 		bin := buildPlain(b, b.TempDir())
 		base, grown := benchBody(0, n), benchBody(0, n+n/10)

@@ -132,14 +132,6 @@ func allComplete(m *master.Master) bool {
 	return true
 }
 
-// shortOr is n, or small with -short: CI runs every benchmark once, small.
-func shortOr(n, small int) int {
-	if testing.Short() {
-		return small
-	}
-	return n
-}
-
 // queue adds buildsets of bsSize builders each (b0000 first, round the nb
 // builders) until total requests are queued, without waking brd.
 func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
@@ -169,7 +161,7 @@ func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
 // one of its builds ends).
 func BenchmarkDistributor(b *testing.B) {
 	const nw, nb = 100, 1000
-	requests := shortOr(10_000, 500)
+	requests := testkit.ShortOr(10_000, 500)
 	for _, c := range []struct{ perBuilder, bsSize int }{{1, 1000}, {10, 1000}, {100, 1000}, {10, 1}} {
 		perBuilder := c.perBuilder
 		b.Run(fmt.Sprintf("workers-per-builder=%d/buildset=%d", perBuilder, c.bsSize), func(b *testing.B) {
@@ -228,7 +220,7 @@ func submit(b *testing.B, s *istate.Store, cmd *messages.Command) *messages.Comm
 // what the state alone costs per build, without actors or the distributor.
 func BenchmarkBuildDBWrites(b *testing.B) {
 	const nw, nb, writers = 100, 1000, 100
-	requests := shortOr(10_000, 500)
+	requests := testkit.ShortOr(10_000, 500)
 	for _, bsSize := range []int{1000, 1} {
 		b.Run(fmt.Sprintf("buildset=%d", bsSize), func(b *testing.B) { benchBuildDBWrites(b, nw, nb, bsSize, requests, writers) })
 	}
@@ -291,7 +283,7 @@ func benchBuildDBWrites(b *testing.B, nw, nb, bsSize, requests, writers int) {
 // answer to the build's first command (its first step's) arriving at the worker, one
 // change at a time, after the previous build completed.
 func BenchmarkChangeToBuildStart(b *testing.B) {
-	changesPerRun := shortOr(200, 10)
+	changesPerRun := testkit.ShortOr(200, 10)
 	started := make(chan time.Time, 16)
 	m := startBench(b, benchConfig(1, 1, 1, 1, "schedulers:\n  - {name: sb, type: single_branch, branch: main, builders: [b0000]}\n"), 1, started)
 	svc := actor.NewPID(m.RT.System.Address(), paths.Changes)

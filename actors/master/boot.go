@@ -299,24 +299,31 @@ func (m *Master) waitRunning(progressEvery time.Duration) error {
 	defer progress.Stop()
 	start := time.Now()
 	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
-		waiting := m.RT.Tree.NotRunning()
-		for _, s := range Services() {
-			if p := paths.Child(paths.Master, s.Name); m.RT.Tree.Lookup(p) == nil {
-				waiting = append(waiting, p)
-			}
-		}
-		if len(waiting) == 0 {
+		// The cheap check each poll; the list only for the progress line.
+		if m.RT.Tree.AllRunning() && len(m.unspawned()) == 0 {
 			return nil
 		}
 		select {
 		case reason := <-m.gaveUp:
 			return fmt.Errorf("the master gave up while starting: %v", reason)
 		case <-progress.C:
+			waiting := append(m.RT.Tree.NotRunning(), m.unspawned()...)
 			m.RT.Log.Warn("the master is still starting", slog.Duration("for", time.Since(start).Round(time.Millisecond)),
 				slog.Int("waiting", len(waiting)), slog.Any("actors", waiting[:min(len(waiting), 10)]))
 		case <-time.After(pause):
 		}
 	}
+}
+
+// unspawned lists the services not in the tree yet.
+func (m *Master) unspawned() []string {
+	var out []string
+	for _, s := range Services() {
+		if p := paths.Child(paths.Master, s.Name); m.RT.Tree.Lookup(p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // GaveUp delivers the reason when the root actor failed past its restart

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -13,7 +14,7 @@ import (
 // each; 1,000 with -short) as it is (plain) and once every build's steps and logs are in the
 // archive, 500 builds to a segment (archived).
 func BenchmarkHeapArchived(b *testing.B) {
-	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", shortOr(100_000, 1000)), envCount(b, "BENCH_HEAP_BUILDS", shortOr(100_000, 1000))
+	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", testkit.ShortOr(100_000, 1000)), envCount(b, "BENCH_HEAP_BUILDS", testkit.ShortOr(100_000, 1000))
 	for _, c := range []struct {
 		name    string
 		archive bool

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // BenchmarkHeapPerTable reports what each table of history's state holds
@@ -22,7 +24,7 @@ import (
 // history's size; the figures are logged as a table, in MiB and bytes per
 // row (run it with -v, or go test cuts the table after ten lines).
 func BenchmarkHeapPerTable(b *testing.B) {
-	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", shortOr(100_000, 500)), envCount(b, "BENCH_HEAP_BUILDS", shortOr(100_000, 500))
+	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", testkit.ShortOr(100_000, 500)), envCount(b, "BENCH_HEAP_BUILDS", testkit.ShortOr(100_000, 500))
 	f := &fsm{}
 	f.db.Store(newDB(b))
 	history(b, f, changes, builds)
@@ -112,14 +114,6 @@ func mib(n uint64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 
 func perRow(n uint64, rows int) string { return fmt.Sprintf("%s (%d)", mib(n), n/uint64(rows)) }
 
 // envCount is the positive integer in environment variable name, or def.
-// shortOr is n, or small with -short: CI runs every benchmark once, small.
-func shortOr(n, small int) int {
-	if testing.Short() {
-		return small
-	}
-	return n
-}
-
 func envCount(b *testing.B, name string, def int) int {
 	b.Helper()
 	v := os.Getenv(name)

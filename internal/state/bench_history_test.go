@@ -91,8 +91,8 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 // otherwise a temporary directory. Each is made only when it does not
 // exist.
 func BenchmarkRecoveryHistory(b *testing.B) {
-	changes, builds := shortOr(1_000_000, 2000), shortOr(100_000, 200)
-	tailChanges, tailBuilds := shortOr(8192, 64), shortOr(2048, 16)
+	changes, builds := testkit.ShortOr(1_000_000, 2000), testkit.ShortOr(100_000, 200)
+	tailChanges, tailBuilds := testkit.ShortOr(8192, 64), testkit.ShortOr(2048, 16)
 	root := os.Getenv("BENCH_HISTORY_DIR")
 	if root == "" {
 		root = b.TempDir()

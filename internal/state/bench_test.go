@@ -62,7 +62,7 @@ func BenchmarkSubmit(b *testing.B) {
 // "snapshot" after a clean Close (restore the snapshot), "log" as a crash
 // leaves it with no snapshot at all (replay every log entry).
 func BenchmarkRecovery(b *testing.B) {
-	total := shortOr(100_000, 2000)
+	total := testkit.ShortOr(100_000, 2000)
 	for _, mode := range []string{"snapshot", "log"} {
 		b.Run(mode, func(b *testing.B) {
 			dir := b.TempDir()
@@ -126,7 +126,7 @@ func BenchmarkReadSnapshot(b *testing.B) {
 	db := newDB(b)
 	txn := db.Txn(true)
 	seq := &ids{}
-	for i := range shortOr(100_000, 2000) {
+	for i := range testkit.ShortOr(100_000, 2000) {
 		if _, err := applyCmd(txn, seq, addChange(change(fmt.Sprintf("a%d", i), "main", int64(i+1)))); err != nil {
 			b.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func memAfterGC() (heapInuse, rss uint64) {
 // (after a snapshot in the first). It reports seconds per Open, and the
 // heap in use and RSS with the recovered store open.
 func BenchmarkRecovery1M(b *testing.B) {
-	total, tail := shortOr(1_000_000, 2000), shortOr(10_000, 200)
+	total, tail := testkit.ShortOr(1_000_000, 2000), testkit.ShortOr(10_000, 200)
 	root := b.TempDir()
 	logDir, snapDir := filepath.Join(root, "log"), filepath.Join(root, "snapshot")
 	logOpts := Options{Logger: quiet(), SnapshotThreshold: 1 << 40, SnapshotInterval: time.Hour, TrailingLogs: 1 << 40,
@@ -306,9 +306,9 @@ func BenchmarkBuildRequestMemory(b *testing.B) {
 		buildsets, width int // width: builders per buildset
 		changes          int
 	}{
-		{buildsets: shortOr(100_000, 2000), width: 1},
-		{buildsets: shortOr(10_000, 200), width: 10},
-		{changes: shortOr(100_000, 2000)},
+		{buildsets: testkit.ShortOr(100_000, 2000), width: 1},
+		{buildsets: testkit.ShortOr(10_000, 200), width: 10},
+		{changes: testkit.ShortOr(100_000, 2000)},
 	}
 	for _, c := range cases {
 		c.name = fmt.Sprintf("buildsets=%dx%d", c.buildsets, c.width)

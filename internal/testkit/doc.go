@@ -19,7 +19,8 @@
 //   - a bare WebSocket client: [DialWebSocket] gives a [WebSocket] that
 //     returns the frames each read brings (what arrived together), cheap
 //     enough for a benchmark's thousand clients;
-//   - for benchmarks: [CPUTime] of the process, [LoadAvg] of the machine,
+//   - for benchmarks: [ShortOr] for a size that shrinks under -short,
+//     [CPUTime] of the process, [LoadAvg] of the machine,
 //     [StartPiped] to run a helper process.
 //
 // No helper here measures speed: a test asserts what happens, never how

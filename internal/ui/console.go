@@ -35,7 +35,7 @@ func (p *consolePage) ColumnsHTML() template.HTML {
 	var b strings.Builder
 	for _, c := range p.Columns {
 		name := html.EscapeString(c.Name)
-		b.WriteString(`<th class="vert"><a href="/builders/` + html.EscapeString(url.PathEscape(c.Name)) + `" title="` + name + `">` + name + "</a></th>")
+		b.WriteString(`<th class="vert"><a href="` + builderHref(c.Name) + `" title="` + name + `">` + name + "</a></th>")
 	}
 	return template.HTML(b.String())
 }
@@ -45,6 +45,12 @@ func (r *consoleRow) CellsHTML() template.HTML {
 	var b strings.Builder
 	writeCells(&b, r.Cells, false)
 	return template.HTML(b.String())
+}
+
+// builderHref is the link to builder name's page, escaped for an HTML
+// attribute, for the pages written in Go (console, grid, home).
+func builderHref(name string) string {
+	return html.EscapeString("/builders/" + url.PathEscape(name))
 }
 
 // writeCells writes a matrix's cells, one per build (empty for nil), each

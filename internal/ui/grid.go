@@ -5,7 +5,6 @@ import (
 	"html"
 	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -28,8 +27,8 @@ func (p *gridPage) RowsHTML() template.HTML {
 	var b strings.Builder
 	b.Grow(len(p.Rows) * (60 + 50*len(p.Branches)))
 	for _, r := range p.Rows {
-		b.WriteString(`<tr><th><a href="/builders/`)
-		b.WriteString(html.EscapeString(url.PathEscape(r.Builder.Name)))
+		b.WriteString(`<tr><th><a href="`)
+		b.WriteString(builderHref(r.Builder.Name))
 		b.WriteString(`">`)
 		b.WriteString(html.EscapeString(r.Builder.Name))
 		b.WriteString("</a></th>")

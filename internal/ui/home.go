@@ -5,7 +5,6 @@ import (
 	"html"
 	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,8 +75,8 @@ func (v *view) tilesHTML(tiles []*tile) template.HTML {
 		b.WriteString(t.class())
 		b.WriteString(`" data-builder="`)
 		b.WriteString(strconv.FormatUint(t.ID, 10))
-		b.WriteString(`" href="/builders/`)
-		b.WriteString(html.EscapeString(url.PathEscape(t.Name)))
+		b.WriteString(`" href="`)
+		b.WriteString(builderHref(t.Name))
 		b.WriteString(`"><b>`)
 		b.WriteString(html.EscapeString(t.Name))
 		b.WriteString(`</b><small>`)
