@@ -182,8 +182,8 @@ func TestSmallLogFlushed(t *testing.T) {
 
 // A segment cut inside its last record (a crash before the record's fsync
 // returned) keeps every record before the cut; the cut one is reported,
-// A small log's record is compressed with s2 (codec 2), not zstd: it
-// costs about 2 µs of CPU to write instead of 40. A segment written by an
+// A small log's record is compressed with s2 (codec 2), not zstd: about
+// an eighth of the CPU (BenchmarkCodecs/*/short). A segment written by an
 // earlier release, its records in zstd (testdata/small-zstd.seg: logs 1
 // and 2, shortLogContent and one line), still reads back.
 func TestSmallCodecs(t *testing.T) {
