@@ -149,10 +149,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	var r io.Reader = rc
 	var rows *atomic.Uint64
+	var size int64
 	if st := f.startup.Load(); st != nil {
-		r, rows = st.reader(rc), &st.rows
+		r, rows, size = st.reader(rc), &st.rows, st.snapshot
 	}
-	db, err := readSnapshot(r, rows)
+	db, err := readSnapshot(r, size, rows)
 	if err != nil {
 		f.mu.Lock()
 		if f.restoreErr == nil {

@@ -113,11 +113,12 @@ func WriteSnapshot(w io.Writer, txn *memdb.Txn) error {
 // truncated or malformed stream is an error, never a partial database.
 // Rows are read and decoded in one goroutine while another inserts them
 // (memdb inserts are the larger cost; decoding overlaps them).
-func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) { return readSnapshot(r, nil) }
+func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) { return readSnapshot(r, 0, nil) }
 
-// readSnapshot is ReadSnapshot, counting the rows inserted in rows (when
-// not nil) as it goes.
-func readSnapshot(r io.Reader, progress *atomic.Uint64) (*memdb.MemDB, error) {
+// readSnapshot is ReadSnapshot of a snapshot of size bytes (0: unknown),
+// counting the rows inserted in rows (when not nil) as it goes. The size
+// lets it prepare the heap (prepareRestoreHeap).
+func readSnapshot(r io.Reader, size int64, progress *atomic.Uint64) (*memdb.MemDB, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
@@ -129,6 +130,7 @@ func readSnapshot(r io.Reader, progress *atomic.Uint64) (*memdb.MemDB, error) {
 	}
 	restoreGC.begin()
 	defer restoreGC.end()
+	defer prepareRestoreHeap(size)()
 	batches := make(chan snapshotBatch, 8)
 	stop := make(chan struct{})
 	defer close(stop)

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package state
+
+// hugeAdviseMin: without Linux's transparent huge pages nothing is worth
+// advising.
+const hugeAdviseMin = 1 << 62
+
+func hugePagesAdvised() bool { return false }
+
+func hugeAdvise(p, n uintptr) func() { return func() {} }
