@@ -9,7 +9,7 @@ import (
 // restoreHeapPerSnapshotByte is how many bytes of Go heap a restore makes
 // per byte of snapshot (BenchmarkRecoveryHistory: a 1.2 GiB heap from a
 // snapshot of 118 MiB).
-const restoreHeapPerSnapshotByte = 10
+const restoreHeapPerSnapshotByte = 14
 
 // restoreHeapMax bounds what prepareRestoreHeap asks of the runtime.
 const restoreHeapMax = 16 << 30
