@@ -6,13 +6,11 @@ import (
 	"unsafe"
 )
 
-// restoreHeapPerSnapshotByte is how many bytes of Go heap a restore makes
-// per byte of snapshot (BenchmarkRecoveryHistory: a 1.2 GiB heap from a
-// snapshot of 118 MiB).
+// restoreHeapPerSnapshotByte is how many bytes a restore allocates per
+// byte of snapshot (BenchmarkRecoveryHistory: 1.6 GiB, a 1.2 GiB heap and
+// what the inserts throw away, from a snapshot of 118 MiB). More only
+// reserves address space: prefault follows the allocations.
 const restoreHeapPerSnapshotByte = 14
-
-// restoreHeapMax bounds what prepareRestoreHeap asks of the runtime.
-const restoreHeapMax = 16 << 30
 
 // prepareRestoreHeap makes the memory a restore is about to fill cheaper
 // to touch, given the snapshot's size in bytes (0: unknown, nothing is
@@ -21,7 +19,9 @@ const restoreHeapMax = 16 << 30
 // faults in and zeroes, 4 KiB at a time: half a million page faults for
 // 1M changes and 100k builds, about 40% of the restore's CPU on the VM it
 // is measured on. Backed by transparent huge pages, the same memory is
-// faulted in 2 MiB at a time.
+// faulted in 2 MiB at a time, and a goroutine prefaults it
+// (MADV_POPULATE_WRITE) just ahead of the restore's allocations, on the
+// other core.
 //
 // Linux gives a process huge pages only where it asks for them (THP mode
 // "madvise", the common default) and the Go runtime does not ask for its
@@ -35,15 +35,18 @@ const restoreHeapMax = 16 << 30
 // system with whole huge pages.
 //
 // Nothing depends on it for correctness: where huge pages are not
-// available (another OS, THP "never", GODEBUG=disablethp=1, a refused
-// madvise) it only grows the heap; the restored database is the same
-// (TestRestoreHeapSame).
+// available (another OS, THP "always" or "never", GODEBUG=disablethp=1)
+// it does nothing, where madvise refuses it only grows the heap; the
+// restored database is the same (TestRestoreHeapSame). What it allocates
+// is bounded by half the GOMEMLIMIT and by preparedHeapMax (half the
+// machine's memory; nothing under strict overcommit), so that it never
+// asks for memory the restore could not have used.
 func prepareRestoreHeap(snapshotBytes int64) (done func()) {
 	n := snapshotBytes * restoreHeapPerSnapshotByte
 	if limit := debug.SetMemoryLimit(-1); n > limit/2 {
 		n = limit / 2
 	}
-	n = min(n, restoreHeapMax)
+	n = min(n, preparedHeapMax())
 	if n < hugeAdviseMin || !hugePagesAdvised() {
 		return func() {}
 	}

@@ -34,6 +34,21 @@ func hugePagesAdvised() bool {
 	return err == nil && strings.Contains(string(mode), "[madvise]")
 }
 
+// preparedHeapMax is the most prepareRestoreHeap may allocate: half the
+// machine's memory, or nothing when the kernel commits memory strictly
+// (vm.overcommit_memory=2), where an allocation the restore does not fill
+// would still count against the commit limit.
+func preparedHeapMax() int64 {
+	if mode, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || strings.TrimSpace(string(mode)) == "2" {
+		return 0
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit) / 2
+}
+
 // hugeAdvise advises the whole huge pages within [p, p+n) MADV_HUGEPAGE,
 // and starts prefault on them. The function it returns stops prefault and
 // takes the advice back. A refusal is ignored: the advice is only an
