@@ -113,7 +113,7 @@ func WriteSnapshot(w io.Writer, txn *memdb.Txn) error {
 // truncated or malformed stream is an error, never a partial database.
 // Rows are read and decoded in one goroutine while two others insert them:
 // one the changes (the most rows by far), one the other tables
-// (restoreInserts).
+// (sideInserter).
 func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) { return readSnapshot(r, 0, nil) }
 
 // readSnapshot is ReadSnapshot of a snapshot of size bytes (0: unknown),
