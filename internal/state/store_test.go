@@ -698,3 +698,43 @@ func TestHalfRemovedOldSnapshot(t *testing.T) {
 		t.Fatalf("open with a newer snapshot without meta.json: %v, want a refusal naming it", err)
 	}
 }
+
+// TestDamagedNewestSnapshotNoFallBack: when the newest of two snapshots
+// fails its CRC, Open refuses to start, naming it, rather than let raft
+// restore the older one (whose following log entries may be gone).
+func TestDamagedNewestSnapshotNoFallBack(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour, NoSnapshotOnClose: true, RetainSnapshots: 2}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		submitChanges(t, s, 100*i, 100, 4)
+		if err := s.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := snaps.List()
+	if len(list) != 2 {
+		t.Fatalf("%d snapshots, want 2", len(list))
+	}
+	state := filepath.Join(dir, SnapshotDir, list[0].ID, "state.bin")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xFF
+	if err := os.WriteFile(state, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, opts)
+	if err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "refusing to start") {
+		t.Fatalf("Open with the newest snapshot damaged: %v; want a refusal naming %s", err, state)
+	}
+}
