@@ -156,6 +156,7 @@ func readSnapshot(r io.Reader, progress *atomic.Uint64) (*memdb.MemDB, error) {
 	for ti, c := range rows {
 		counts[Tables[ti]] = c
 	}
+	restoredCounts(txn, counts)
 	addCounts(txn, counts)
 	txn.Commit()
 	return db, nil
