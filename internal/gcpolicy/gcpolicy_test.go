@@ -1,6 +1,7 @@
 package gcpolicy
 
 import (
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -97,5 +98,15 @@ func TestStartLeavesGOGCFromTheEnvironment(t *testing.T) {
 	}
 	if g := gogc(); g != 100 {
 		t.Errorf("GOGC %d, want the environment's 100", g)
+	}
+}
+
+// While the collector is off (a snapshot restore), the policy leaves it
+// off.
+func TestApplyLeavesTheCollectorOff(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	Policy{Headroom: 1, MinPercent: 5, MaxPercent: 5}.apply(slog.New(slog.DiscardHandler), 0)
+	if g := gogc(); g != -1 {
+		t.Errorf("GOGC %d, want the collector left off (-1)", g)
 	}
 }
