@@ -433,7 +433,7 @@ func seededMaster(b *testing.B, builds int, extra string) *master {
 // BenchmarkHistory: a master whose state holds BM_BENCH_HISTORY_BUILDS
 // (default 100,000) finished builds, with their changes, buildsets,
 // requests, three steps each and two logs each in log files. It reports
-// the master's RSS once started, and how long the builds page takes:
+// the master's RSS once started (and after the pages), and how long the builds page takes:
 // GET /api/v2/builds?limit=50&order=-buildid, 200 times (p50, p99, max),
 // and one log's /raw. BM_BENCH_HISTORY_HEAP_PROFILE, when set, is where
 // the master's heap profile is written once it started.
@@ -464,16 +464,18 @@ func BenchmarkHistory(b *testing.B) {
 			}
 		}
 		p50, p99, most := quantiles(took)
+		rssAfter, _ := procMemMB(b, m.cmd.Process.Pid)
 		code, raw, _ := m.wwwGetAny(fmt.Sprintf("/api/v2/logs/%d/raw", 2*builds))
 		if code != 200 || !strings.Contains(string(raw), "running test case 39") {
 			b.Fatalf("the last log's /raw: %d %.200s", code, raw)
 		}
 		b.ReportMetric(rss, "rss-MB")
+		b.ReportMetric(rssAfter, "rss-after-MB")
 		b.ReportMetric(heap, "heap-MB")
 		b.ReportMetric(ms(p50), "builds-p50-ms")
 		b.ReportMetric(ms(p99), "builds-p99-ms")
 		b.ReportMetric(ms(most), "builds-max-ms")
-		b.Logf("%d builds: RSS %.0f MB, live heap %.0f MB, builds page p50 %v p99 %v; load %s", builds, rss, heap,
+		b.Logf("%d builds: RSS %.0f MB (%.0f MB after the pages), live heap %.0f MB, builds page p50 %v p99 %v; load %s", builds, rss, rssAfter, heap,
 			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()

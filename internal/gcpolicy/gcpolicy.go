@@ -5,8 +5,9 @@
 // The policy sets GOGC after every collection so that the heap grows at
 // most Headroom past the live heap (between MinPercent and MaxPercent of
 // it), and hands memory the heap no longer uses back to the system when a
-// collection leaves much of it (after a snapshot restore, which runs with
-// the collector off, or a burst of garbage).
+// collection leaves more of it than the heap grows into before the next
+// (after a snapshot restore, which runs with the collector off, or a burst
+// of garbage).
 //
 // GOGC is the process's, so the policy is started once, by the master's
 // command (internal/cli), and not at all when the user set GOGC in the
@@ -55,10 +56,11 @@ func (p Policy) Percent(live uint64) int {
 
 // release says whether free bytes of heap that are neither in use nor
 // handed back to the system are worth handing back now, for a live heap
-// of live bytes: more than the headroom and a quarter of the live heap,
-// and not within ReleaseEvery of the last hand-back.
+// of live bytes: more than the heap grows into before the next collection
+// (live×Percent/100) and 16 MiB, and not within ReleaseEvery of the last
+// hand-back.
 func (p Policy) release(free, live uint64, sinceLast time.Duration) bool {
-	return free > p.Headroom+live/4 && sinceLast >= p.ReleaseEvery
+	return free > live*uint64(p.Percent(live))/100+16<<20 && sinceLast >= p.ReleaseEvery
 }
 
 // Start applies p after every collection until stop is called. When the

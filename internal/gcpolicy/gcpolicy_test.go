@@ -39,10 +39,12 @@ func TestRelease(t *testing.T) {
 		want       bool
 	}{
 		{free: 10 << 20, live: 100 << 20, since: time.Hour, want: false},
-		{free: 100 << 20, live: 100 << 20, since: time.Hour, want: true},
+		{free: 100 << 20, live: 100 << 20, since: time.Hour, want: true}, // grows into 64 MiB
 		{free: 100 << 20, live: 100 << 20, since: time.Second, want: false},
-		{free: 100 << 20, live: 400 << 20, since: time.Hour, want: false},
-		{free: 300 << 20, live: 400 << 20, since: time.Hour, want: true},
+		{free: 100 << 20, live: 400 << 20, since: time.Hour, want: false}, // grows into 100 MiB
+		{free: 120 << 20, live: 400 << 20, since: time.Hour, want: true},
+		{free: 40 << 20, live: 30 << 20, since: time.Hour, want: false}, // GOGC 100: grows into 30 MiB
+		{free: 50 << 20, live: 30 << 20, since: time.Hour, want: true},
 	} {
 		if got := p.release(c.free, c.live, c.since); got != c.want {
 			t.Errorf("release(free %d MiB, live %d MiB, %v after the last) = %v, want %v", c.free>>20, c.live>>20, c.since, got, c.want)
