@@ -175,6 +175,7 @@ func readSnapshot(r io.Reader, size int64, progress *atomic.Uint64) (*memdb.MemD
 	for ti, c := range rows {
 		counts[Tables[ti]] = c
 	}
+	restoredCounts(txn, counts)
 	addCounts(txn, counts)
 	txn.Commit()
 	return db, nil
