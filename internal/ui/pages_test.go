@@ -7,7 +7,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/hashicorp/go-memdb"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 
@@ -207,6 +210,45 @@ func TestGridFollowsBuilds(t *testing.T) {
 	for _, want := range []string{`<a href="?branch=topic">topic</a>`, fmt.Sprintf(`<a href="/builds/%d">#%d</a>`, res.Id, res.Number)} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the new build on topic: the grid lacks %s:\n%s", want, body)
+		}
+	}
+}
+
+// pinned reads the state, or the version pinned when one is.
+type pinned struct {
+	Reader
+	txn atomic.Pointer[memdb.Txn]
+}
+
+func (p *pinned) Read() *memdb.Txn {
+	if txn := p.txn.Load(); txn != nil {
+		return txn
+	}
+	return p.Reader.Read()
+}
+
+// TestGridIsOneVersion: a grid rendered from an older version of the state
+// shows that version's builds, even after a rendering of a newer one
+// remembered the newer builds; and the newer one after it.
+func TestGridIsOneVersion(t *testing.T) {
+	f := newFixture(t)
+	p := &pinned{Reader: f.store}
+	u := newUI(t, p, newRecorder())
+	running, finished := `r-running"><a href="/builds/4">#2`, `r-success"><a href="/builds/4">#2`
+	old := f.store.Read()
+	ok := int32(state.ResultSuccess)
+	f.do(&messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{Buildid: f.running, Results: ok, CompleteAt: t0.Unix()}}})
+	for _, c := range []struct {
+		txn        *memdb.Txn
+		want, what string
+	}{
+		{nil, finished, "the newest version"},
+		{old, running, "the version before windows #2 finished"},
+		{nil, finished, "the newest version again"},
+	} {
+		p.txn.Store(c.txn)
+		if body := get(t, u, "/grid").Body.String(); !strings.Contains(body, c.want) {
+			t.Errorf("grid of %s: no %s:\n%s", c.what, c.want, body)
 		}
 	}
 }
