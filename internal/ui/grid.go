@@ -111,8 +111,9 @@ func (u *UI) gridRecent(v *view, builderid uint64) recentBuilds {
 func (u *UI) grid(r *http.Request, v *view) (any, error) {
 	q := r.URL.Query()
 	p := &gridPage{view: v, Filter: q["tag"]}
-	shown, tags := v.filterBuilders(p.Filter)
-	p.Tags = tags
+	sb := v.filterBuilders(p.Filter)
+	shown := sb.builders
+	p.Tags = sb.tags
 	want := q["branch"]
 	latest := map[string]uint64{} // branch → newest build id on it
 	byBuilder := make([]map[string]*messages.Build, len(shown))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -251,4 +252,46 @@ func TestGridIsOneVersion(t *testing.T) {
 			t.Errorf("grid of %s: no %s:\n%s", c.what, c.want, body)
 		}
 	}
+}
+
+// TestShownBuildersFollowBuilders: the builders a tag filter shows are
+// found once per version of the builders and filter: pages of the same
+// builders share them, another filter or a changed builder finds them
+// again, and an older version keeps its own.
+func TestShownBuildersFollowBuilders(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	view := func() *view { return u.newView(httptest.NewRequest(http.MethodGet, "/console", nil), "console") }
+	old := view()
+	all := old.filterBuilders(nil)
+	if again := view().filterBuilders(nil); again != all {
+		t.Error("the same builders were looked for again")
+	}
+	unit := view().filterBuilders([]string{"unit"})
+	if names := builderNames(unit); names != "linux windows" {
+		t.Errorf("tag unit shows %s, want linux windows", names)
+	}
+	if again := view().filterBuilders([]string{"unit"}); again != unit {
+		t.Error("the same filter was looked for again")
+	}
+	f.do(&messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{Name: "arm", Tags: []string{"unit"}}}})
+	if names := builderNames(view().filterBuilders([]string{"unit"})); names != "arm linux windows" {
+		t.Errorf("tag unit shows %s after builder arm came, want arm linux windows", names)
+	}
+	if names := builderNames(old.filterBuilders(nil)); names != "docs linux windows" {
+		t.Errorf("the version before arm came shows %s, want docs linux windows", names)
+	}
+}
+
+// builderNames are the names of the builders s shows, in order; "(index
+// wrong)" when at does not agree.
+func builderNames(s *shownBuilders) string {
+	var names []string
+	for i, b := range s.builders {
+		if s.at[b.Id] != i || len(s.at) != len(s.builders) {
+			return "(index wrong)"
+		}
+		names = append(names, b.Name)
+	}
+	return strings.Join(names, " ")
 }
