@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -275,24 +274,31 @@ func archiveBuilds(ctx context.Context, rt *service.Runtime, now time.Time, res 
 	return nil
 }
 
-// removeLogFiles removes the files of logs ids, returning how many there
-// were and their size.
+// removeLogFiles removes logs ids from the log store in one Remove (small
+// logs by one removal record, the others' files), returning how many had
+// bytes there and their size; a log the store had nothing of is left out.
 func removeLogFiles(ctx context.Context, rt *service.Runtime, ids []uint64) (int64, int64, error) {
-	var n, bytes int64
-	var errs []error
+	var there []uint64
+	var sizes []int64
 	for _, id := range ids {
-		_, _, size, err := rt.Logs.Locate(id)
-		if err != nil {
-			continue // no file: a log without lines
+		if _, _, size, err := rt.Logs.Locate(id); err == nil {
+			there, sizes = append(there, id), append(sizes, size)
 		}
-		if _, err := rt.Logs.Remove(ctx, id); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
-		bytes += size
 	}
-	return n, bytes, errors.Join(errs...)
+	if len(there) == 0 {
+		return 0, 0, nil
+	}
+	n, err := rt.Logs.Remove(ctx, there...)
+	var bytes int64
+	for i, id := range there {
+		if err != nil {
+			if _, _, _, lerr := rt.Logs.Locate(id); lerr == nil {
+				continue // still there: its removal failed
+			}
+		}
+		bytes += sizes[i]
+	}
+	return int64(n), bytes, err
 }
 
 // sweepLogFiles removes the log files that no log of the state names (or
