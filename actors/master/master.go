@@ -138,6 +138,9 @@ type master struct {
 	run    *run      // the reconfiguration under way, or nil
 	queued []*waiter // requests that arrived while it ran
 	seq    uint64    // identifies runs, for their timeouts
+	// loaded: a run since the Idle hook last ran parsed or built a config,
+	// so there is garbage of a load for the hook to hand back.
+	loaded bool
 }
 
 // waiter is one caller of a reconfiguration.
@@ -246,6 +249,8 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	if len(errs) == 0 {
 		cfg, same, errs = m.load(in, old)
 	}
+	// Only the text in force, found by its fingerprint, loads nothing.
+	m.loaded = m.loaded || !same || cfg != nil
 	if len(errs) == 0 && same {
 		if in.secrets != nil {
 			// The values read again: steps rendering secrets read anew too.
@@ -370,10 +375,16 @@ func (m *master) configureState(ctx actor.Context) {
 
 // next starts one run for everything queued meanwhile.
 // It is called at the end of every run; when nothing is queued, the
-// runtime's Idle hook (if any) runs.
+// runtime's Idle hook (if any) runs, unless no run since it last ran
+// loaded a config: a reconfig with the text in force (found by its
+// fingerprint, in microseconds) leaves no garbage to hand back, and the
+// process's hook (a full collection of the whole heap) would cost the
+// machine far more than the run, right while the client that asked
+// finishes.
 func (m *master) next(ctx actor.Context) {
 	if len(m.queued) == 0 {
-		if m.rt.Idle != nil {
+		if m.rt.Idle != nil && m.loaded {
+			m.loaded = false
 			m.rt.Idle()
 		}
 		return

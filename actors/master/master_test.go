@@ -259,6 +259,32 @@ func TestReconfigsArrivingDuringOneAreCollapsed(t *testing.T) {
 	}
 }
 
+// TestIdleRunsAfterALoad: the Idle hook (the process hands the memory of a
+// load back with a full collection) runs after a run that loaded a config,
+// applied or rejected, and not after one that found the text in force by
+// its fingerprint (nothing loaded, no garbage to hand back).
+func TestIdleRunsAfterALoad(t *testing.T) {
+	idle := make(chan struct{}, 10)
+	m, render := startTestWith(t, oneBuilder, Options{Idle: func() { idle <- struct{}{} }})
+	if r := reconfigure(t, m, render(twoBuilders), false); !r.GetOk() || r.GetUnchanged() {
+		t.Fatalf("applying twoBuilders: %v", r)
+	}
+	testkit.Recv(t, "the Idle hook after an applied config", idle)
+	if r := reconfigure(t, m, render(twoBuilders), false); !r.GetUnchanged() {
+		t.Fatalf("the same text again: %v, want unchanged", r)
+	}
+	// The hook runs in the master's handler, after the reply: the reply to
+	// the next request (a dry run never runs it) says that handler is over.
+	reconfigure(t, m, render(twoBuilders), true)
+	if len(idle) != 0 {
+		t.Fatal("the Idle hook ran after a reconfig with the text in force")
+	}
+	if r := reconfigure(t, m, render("bogus: 1\n"), false); r.GetOk() {
+		t.Fatalf("a bad config was accepted: %v", r)
+	}
+	testkit.Recv(t, "the Idle hook after a rejected config", idle)
+}
+
 // stall suspends the mailbox of the actor at path, as if it were stuck in a
 // long handler: it takes no message until the returned release is called or
 // the test ends, when it carries on with what queued meanwhile.
