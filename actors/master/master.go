@@ -7,7 +7,7 @@
 //
 // It accepts, from other processes as well as from its own:
 //   - messages.ReconfigureRequest → messages.ReconfigureResponse
-//   - messages.GetTreeRequest → messages.GetTreeResponse
+//   - messages.GetTreeRequest → messages.GetTreeResponse (its nodes, or its text)
 //   - messages.StopMasterRequest → messages.StopMasterResponse (stop.go)
 //
 // Each must carry the admin token; a request without it gets a
@@ -55,6 +55,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/internal/treeview"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -197,7 +198,11 @@ func (m *master) Receive(ctx actor.Context) {
 		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
 			return
 		}
-		service.Respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(paths.Master), Generation: m.rt.Generation()})
+		res := &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(paths.Master), Generation: m.rt.Generation()}
+		if msg.GetText() {
+			res.Text, res.Root = string(treeview.AppendText(nil, res.Root)), nil
+		}
+		service.Respond(ctx, res)
 	case *messages.StopMasterRequest:
 		if service.Authorized(ctx, m.rt, msg.GetToken()) {
 			m.stopRequest(ctx, msg)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/buildmaster/buildmaster/internal/treeview"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -154,6 +156,35 @@ func TestBadTokenIsRefused(t *testing.T) {
 	}
 	if m.RT.Generation() != 1 {
 		t.Fatal("a refused request changed the config")
+	}
+}
+
+// TestTreeAsText: asked for text, the master answers with the tree rendered
+// as treeview renders its nodes (what `buildmaster tree` prints), and no
+// nodes; asked for nothing else, with the nodes.
+func TestTreeAsText(t *testing.T) {
+	m, _ := startTest(t, twoBuilders)
+	ask := func(text bool) *messages.GetTreeResponse {
+		res, err := m.RT.System.Root.RequestFuture(m.PID, &messages.GetTreeRequest{Token: token, Text: text}, 5*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := res.(*messages.GetTreeResponse)
+		if !ok {
+			t.Fatalf("reply %T %v", res, res)
+		}
+		return r
+	}
+	// The tree of a quiet master does not change between the two asks but
+	// for the master's own counts; compare without them.
+	counts := regexp.MustCompile(` mailbox=\d+`)
+	nodes, text := ask(false), ask(true)
+	if nodes.GetRoot() == nil || nodes.GetText() != "" || text.GetRoot() != nil || text.GetGeneration() != 1 {
+		t.Fatalf("nodes answer %v, text answer root %v generation %d", nodes.GetText(), text.GetRoot(), text.GetGeneration())
+	}
+	want := counts.ReplaceAllString(string(treeview.AppendText(nil, nodes.GetRoot())), "")
+	if got := counts.ReplaceAllString(text.GetText(), ""); got != want || !strings.Contains(got, "builder:b2 [builder] running") {
+		t.Fatalf("text answer:\n%s\nwant:\n%s", got, want)
 	}
 }
 
