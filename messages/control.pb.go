@@ -919,8 +919,8 @@ type GetTreeResponse struct {
 	// The tree's nodes; unset when the request asked for text.
 	Root       *TreeNode `protobuf:"bytes,1,opt,name=root,proto3" json:"root,omitempty"`
 	Generation uint64    `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
-	// The tree as text, when the request asked for it.
-	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// The tree as text (UTF-8), when the request asked for it.
+	Text          []byte `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -969,11 +969,11 @@ func (x *GetTreeResponse) GetGeneration() uint64 {
 	return 0
 }
 
-func (x *GetTreeResponse) GetText() string {
+func (x *GetTreeResponse) GetText() []byte {
 	if x != nil {
 		return x.Text
 	}
-	return ""
+	return nil
 }
 
 // TreeNode is one actor of the supervision tree, as its own bookkeeping reports it.
@@ -2794,7 +2794,7 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x02 \x01(\x04R\n" +
 	"generation\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"\xa4\x02\n" +
+	"\x04text\x18\x03 \x01(\fR\x04text\"\xa4\x02\n" +
 	"\bTreeNode\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +

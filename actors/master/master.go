@@ -200,7 +200,7 @@ func (m *master) Receive(ctx actor.Context) {
 		}
 		res := &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(paths.Master), Generation: m.rt.Generation()}
 		if msg.GetText() {
-			res.Text, res.Root = string(treeview.AppendText(nil, res.Root)), nil
+			res.Text, res.Root = treeview.AppendText(nil, res.Root), nil
 		}
 		service.Respond(ctx, res)
 	case *messages.StopMasterRequest:

@@ -35,12 +35,15 @@ func newTree() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(treeview.FromProto(res.GetRoot()))
 			}
-			text := []byte(res.GetText())
+			text := res.GetText()
 			if res.GetRoot() != nil {
 				text = treeview.AppendText(nil, res.GetRoot())
 			}
+			if _, err := fmt.Fprintf(out, "generation %d\n", res.GetGeneration()); err != nil {
+				return err
+			}
 			// A line a node: one write for all of them.
-			_, err = out.Write(append(fmt.Appendf(nil, "generation %d\n", res.GetGeneration()), text...))
+			_, err = out.Write(text)
 			return err
 		},
 	}
