@@ -21,13 +21,16 @@ import (
 // left, the client's cost (client-ms/call = ms/call − master-ms/call), and
 // the CPU the client process used (client-cpu-ms/call, the figure that
 // holds on a loaded machine). reconfig sends the master's own file
-// unchanged (the master answers without parsing it).
+// unchanged (the master answers without parsing it). builds lists 20
+// finished builds of b0000, run before the timing by worker w0000; force
+// queues requests for b0001, whose worker is not connected, so that no
+// build runs during the timing.
 //
 //	go test -run '^$' -bench BenchmarkCLI -benchtime 20x ./test/
 func BenchmarkCLI(b *testing.B) {
 	n := testkit.ShortOr(1000, 10)
-	bin := buildPlain(b, b.TempDir())
-	m := newMaster(b, benchBody(0, n)+"schedulers:\n  - {name: force, type: force, builders: [b0000]}\n")
+	bin, workerBin := plainBinaries(b)
+	m := newMaster(b, benchBody(0, n)+"schedulers:\n  - {name: force, type: force, builders: [b0000, b0001]}\n")
 	m.start(bin)
 	waitBuilders(b, m, n)
 	b.Cleanup(func() {
@@ -35,11 +38,20 @@ func BenchmarkCLI(b *testing.B) {
 		m.wait()
 	})
 	env := append(os.Environ(), "BUILDMASTER_MASTER="+m.remote, "BUILDMASTER_WWW=http://"+m.www, "BUILDMASTER_TOKEN="+m.token)
+	w := startWorkerProcess(b, workerBin, m, "info", "w0000", "pw0000")
+	waitConnected(b, []*worker{w}, time.Minute)
+	for range 20 {
+		cmd := exec.Command(bin, "force", "b0000", "--wait")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("force b0000 --wait: %v\n%s", err, out)
+		}
+	}
 	for _, args := range [][]string{
 		{"--help"},
 		{"version"},
 		{"tree"},
-		{"force", "b0000"},
+		{"force", "b0001"},
 		{"reconfig", "--config", m.cfgPath},
 		{"builds"},
 	} {

@@ -433,9 +433,10 @@ func seededMaster(b *testing.B, builds int, extra string) *master {
 // BenchmarkHistory: a master whose state holds BM_BENCH_HISTORY_BUILDS
 // (default 100,000) finished builds, with their changes, buildsets,
 // requests, three steps each and two logs each in log files. It reports
-// the master's RSS once started, and how long the builds page takes:
+// the master's RSS once started (and after the pages), and how long the builds page takes:
 // GET /api/v2/builds?limit=50&order=-buildid, 200 times (p50, p99, max),
-// and one log's /raw.
+// and one log's /raw. BM_BENCH_HISTORY_HEAP_PROFILE, when set, is where
+// the master's heap profile is written once it started.
 func BenchmarkHistory(b *testing.B) {
 	builds := benchSize("BM_BENCH_HISTORY_BUILDS", 100_000, 100)
 	masterBin, _ := plainBinaries(b)
@@ -450,6 +451,9 @@ func BenchmarkHistory(b *testing.B) {
 		time.Sleep(2 * time.Second)
 		rss, _ := procMemMB(b, m.cmd.Process.Pid)
 		heap := liveHeapMB(b, m)
+		if path := os.Getenv("BM_BENCH_HISTORY_HEAP_PROFILE"); path != "" {
+			saveHeapProfile(b, m, path)
+		}
 		var took []time.Duration
 		for range 200 {
 			t0 := time.Now()
@@ -460,19 +464,42 @@ func BenchmarkHistory(b *testing.B) {
 			}
 		}
 		p50, p99, most := quantiles(took)
+		rssAfter, _ := procMemMB(b, m.cmd.Process.Pid)
 		code, raw, _ := m.wwwGetAny(fmt.Sprintf("/api/v2/logs/%d/raw", 2*builds))
 		if code != 200 || !strings.Contains(string(raw), "running test case 39") {
 			b.Fatalf("the last log's /raw: %d %.200s", code, raw)
 		}
 		b.ReportMetric(rss, "rss-MB")
+		b.ReportMetric(rssAfter, "rss-after-MB")
 		b.ReportMetric(heap, "heap-MB")
 		b.ReportMetric(ms(p50), "builds-p50-ms")
 		b.ReportMetric(ms(p99), "builds-p99-ms")
 		b.ReportMetric(ms(most), "builds-max-ms")
-		b.Logf("%d builds: RSS %.0f MB, live heap %.0f MB, builds page p50 %v p99 %v; load %s", builds, rss, heap,
+		b.Logf("%d builds: RSS %.0f MB (%.0f MB after the pages), live heap %.0f MB, builds page p50 %v p99 %v; load %s", builds, rss, rssAfter, heap,
 			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
+	}
+}
+
+// saveHeapProfile writes the master's heap profile (after a collection)
+// to path, for `go tool pprof -sample_index=inuse_space`.
+func saveHeapProfile(b *testing.B, m *master, path string) {
+	b.Helper()
+	resp, err := httpClient.Get("http://" + m.debug + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
 	}
 }
 

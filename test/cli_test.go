@@ -4,15 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -225,4 +230,82 @@ func scrape(addr string) (string, error) {
 	var b strings.Builder
 	_, err = io.Copy(&b, bufio.NewReader(res.Body))
 	return b.String(), err
+}
+
+// TestBuildsAsksOnlyForWhatItShows: builds asks the data API for the
+// builds it lists, then for the names of those builds' builders and
+// workers by id (not every builder's and worker's name), and for nothing
+// more when it lists none. A recording proxy in front of the master's www
+// listener sees the requests.
+func TestBuildsAsksOnlyForWhatItShows(t *testing.T) {
+	t.Parallel()
+	m := startMaster(t, buildsConfig)
+	startWorker(t, m, "w1", "pw1")
+	if out, errOut, code := runEnv(t, m.env(), "force", "hello", "--wait"); code != 0 {
+		t.Fatalf("force hello --wait: exit %d\n%s%s", code, out, errOut)
+	}
+	// The ids of builder hello and worker w1.
+	var page struct {
+		Builders []struct{ Builderid uint64 }
+		Workers  []struct{ Workerid uint64 }
+	}
+	for _, path := range []string{"/api/v2/builders/hello", "/api/v2/workers/w1"} {
+		if _, body := m.wwwGet(path); json.Unmarshal(body, &page) != nil {
+			t.Fatalf("%s: %s", path, body)
+		}
+	}
+	if len(page.Builders) != 1 || len(page.Workers) != 1 {
+		t.Fatalf("builder hello %v, worker w1 %v", page.Builders, page.Workers)
+	}
+	builderid, workerid := strconv.FormatUint(page.Builders[0].Builderid, 10), strconv.FormatUint(page.Workers[0].Workerid, 10)
+
+	var mu sync.Mutex
+	var asked []string
+	target, _ := url.Parse("http://" + m.www)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	l := testkit.Listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path+" "+r.URL.Query().Encode())
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	env := append(m.env(), "BUILDMASTER_WWW=http://"+l.Addr().String())
+	q := func(v url.Values) string { return v.Encode() }
+
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"builds"}, []string{
+			"/api/v2/builds " + q(url.Values{"order": {"-buildid"}, "limit": {"20"}}),
+			"/api/v2/builders " + q(url.Values{"builderid__in": {builderid}, "field": {"builderid", "name"}}),
+			"/api/v2/workers " + q(url.Values{"workerid__in": {workerid}, "field": {"workerid", "name"}}),
+		}},
+		{[]string{"builds", "failing"}, []string{
+			"/api/v2/builders/failing/builds " + q(url.Values{"order": {"-buildid"}, "limit": {"20"}}),
+		}},
+		{[]string{"builds", "--running"}, []string{
+			"/api/v2/builds " + q(url.Values{"order": {"-buildid"}, "limit": {"20"}, "complete_at": {"0"}}),
+		}},
+	} {
+		mu.Lock()
+		asked = nil
+		mu.Unlock()
+		out, errOut, code := runEnv(t, env, tc.args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", tc.args, code, out, errOut)
+		}
+		mu.Lock()
+		got := slices.Clone(asked)
+		mu.Unlock()
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%v asked\n  %s\nwant\n  %s", tc.args, strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+		}
+		if tc.args[len(tc.args)-1] == "builds" && (!strings.Contains(out, "hello ") || !strings.Contains(out, " w1 ")) {
+			t.Errorf("builds does not name the builder and the worker:\n%s", out)
+		}
+	}
 }

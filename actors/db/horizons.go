@@ -37,11 +37,14 @@ type expiry struct {
 //   - sourcestamps of the changes and buildsets removed that no change or
 //     buildset left names;
 //   - the contents of the finished logs of steps that started before
-//     now-logs, in builds that stay.
-func planExpiry(txn *memdb.Txn, h *messages.HorizonsConfig, now time.Time) expiry {
+//     now-logs, in builds that stay, walking the builds from where lh got
+//     to (logHorizon).
+//
+// It returns where the logs' walk gets to once the expiry is written.
+func planExpiry(txn *memdb.Txn, h *messages.HorizonsConfig, now time.Time, lh logHorizon) (expiry, logHorizon) {
 	var e expiry
 	if h == nil {
-		return e
+		return e, lh
 	}
 	removed, cutoffs := expiredBuilds(txn, h, now)
 	for id := range removed {
@@ -56,20 +59,9 @@ func planExpiry(txn *memdb.Txn, h *messages.HorizonsConfig, now time.Time) expir
 	e.changes = sortedKeys(changes)
 	e.sourcestamps = expiredSourceStamps(txn, changes, sets)
 	if d := h.GetLogs().AsDuration(); d > 0 {
-		cutoff := now.Add(-d).Unix()
-		for raw := range state.Scan(txn, state.TableSteps, false) {
-			s := raw.(*messages.Step)
-			if s.StartedAt >= cutoff || !s.HasResults() || removed[s.Buildid] {
-				continue
-			}
-			for l := range state.ScanIndex(txn, state.TableLogs, state.IndexStep, false, s.Id) {
-				if l := l.(*messages.Log); l.Complete && l.Type != state.LogTypeDeleted {
-					e.logContents = append(e.logContents, l.Id)
-				}
-			}
-		}
+		e.logContents, lh = lh.plan(txn, now.Add(-d).Unix(), removed)
 	}
-	return e
+	return e, lh
 }
 
 // expiredBuilds returns the builds h lets go, and for each builder the

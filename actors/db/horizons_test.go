@@ -109,7 +109,8 @@ func TestPlanExpiry(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, want := planExpiry(h.st.Read(), c.horizons, now), c.want()
+			got, _ := planExpiry(h.st.Read(), c.horizons, now, logHorizon{})
+			want := c.want()
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("planExpiry:\n got %+v\nwant %+v", got, want)
 			}
@@ -122,7 +123,7 @@ func TestPlanExpiry(t *testing.T) {
 func TestExpireApplied(t *testing.T) {
 	h := newHistory(t)
 	hz := &messages.HorizonsConfig{Builds: hours(6500), Changes: 1, Logs: hours(5500), BuildsPerBuilder: 1}
-	plan := planExpiry(h.st.Read(), hz, time.Unix(10000, 0))
+	plan, _ := planExpiry(h.st.Read(), hz, time.Unix(10000, 0), logHorizon{})
 	cmds := plan.commands(1)
 	if len(cmds) < len(plan.builds) {
 		t.Fatalf("%d commands for %d builds in batches of 1", len(cmds), len(plan.builds))
@@ -164,7 +165,7 @@ func TestExpireApplied(t *testing.T) {
 			}
 		}
 	}
-	if again := planExpiry(txn, hz, time.Unix(10000, 0)); fmt.Sprint(again) != fmt.Sprint(expiry{}) {
+	if again, _ := planExpiry(txn, hz, time.Unix(10000, 0), logHorizon{}); fmt.Sprint(again) != fmt.Sprint(expiry{}) {
 		t.Errorf("a second plan finds %+v", again)
 	}
 	// A new change, build and step get new ids, above those removed.
@@ -205,4 +206,35 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// The logs' horizon walks each build once it settles: a run looks at the
+// builds that started since the run before and those still pending
+// (running, or finished after the cutoff), never at the history behind;
+// archived builds read as the others.
+func TestLogHorizonWalksOnce(t *testing.T) {
+	h := newHistory(t)
+	apply(t, h.st, &messages.Archive{Buildids: h.ids(h.builds, "a1", "b1", "a2", "b2", "a3", "a4", "a5")})
+	var lh logHorizon
+	hz := &messages.HorizonsConfig{Logs: hours(7000)}
+	for _, run := range []struct {
+		now    int64
+		logs   []string
+		looked int
+	}{
+		{10000, []string{"a1", "b1", "a2", "b2", "a3"}, 5}, // cutoff 3000; a3 finished at 3000: pending
+		{10000, nil, 1},                  // a3 again
+		{13000, []string{"a4", "a5"}, 3}, // cutoff 6000: a3 settles; a6 started at 6000
+		{20000, nil, 1},                  // cutoff 13000: a6's step still runs: pending
+		{20000, nil, 1},
+	} {
+		plan, after := planExpiry(h.st.Read(), hz, time.Unix(run.now, 0), lh)
+		if want := h.ids(h.logs, run.logs...); fmt.Sprint(plan.logContents) != fmt.Sprint(want) || after.looked != run.looked {
+			t.Fatalf("at %d: logs %v, %d builds looked at; want %v (%v), %d", run.now, plan.logContents, after.looked, want, run.logs, run.looked)
+		}
+		for _, x := range plan.commands(0) {
+			apply(t, h.st, x)
+		}
+		lh = after
+	}
 }

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -54,9 +53,12 @@ type janitor struct {
 	// (cleanup) or of the next one (queued).
 	waiting, queued []*actor.PID
 	cleanup         bool // the run going on is a cleanup
+	// logs is where the expiry of log contents got to; the run going on
+	// owns it.
+	logs *logHorizon
 }
 
-func newJanitor(rt *service.Runtime) *janitor { return &janitor{rt: rt} }
+func newJanitor(rt *service.Runtime) *janitor { return &janitor{rt: rt, logs: &logHorizon{}} }
 
 type (
 	horizonsChanged struct{}
@@ -161,11 +163,11 @@ func (j *janitor) start(ctx actor.Context, cleanup bool) {
 	if cleanup {
 		j.waiting, j.queued = j.queued, nil
 	}
-	rt, root, self, done := j.rt, ctx.ActorSystem().Root, ctx.Self(), j.done
+	rt, root, self, done, logs := j.rt, ctx.ActorSystem().Root, ctx.Self(), j.done, j.logs
 	h := rt.Config().GetHorizons()
 	go func() {
 		defer close(done)
-		res, err := runJanitor(runCtx, rt, h, time.Now(), cleanup)
+		res, err := runJanitor(runCtx, rt, h, time.Now(), cleanup, logs)
 		root.Send(self, janitorDone{res: res, err: err})
 	}()
 }
@@ -210,13 +212,15 @@ func removed(r *messages.CleanupResponse) bool {
 	return r != nil && r.Builds+r.Buildrequests+r.Buildsets+r.Changes+r.Sourcestamps+r.Logs+r.OrphanFiles > 0
 }
 
-// runJanitor removes what horizons h let go at now; a cleanup also removes
+// runJanitor removes what horizons h let go at now, the logs' contents from
+// where logs got to (moved on once all is written); a cleanup also removes
 // orphan log files and compacts the state.
-func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsConfig, now time.Time, cleanup bool) (*messages.CleanupResponse, error) {
+func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsConfig, now time.Time, cleanup bool, logs *logHorizon) (*messages.CleanupResponse, error) {
 	start := time.Now()
 	res := &messages.CleanupResponse{}
 	batch := int(h.GetBatch())
-	for _, cmd := range planExpiry(rt.DB.Read(), h, now).commands(batch) {
+	plan, logsAfter := planExpiry(rt.DB.Read(), h, now, *logs)
+	for _, cmd := range plan.commands(batch) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
@@ -236,6 +240,7 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 			rt.Log.Warn("janitor: removing log files", slog.Any("error", err))
 		}
 	}
+	*logs = logsAfter
 	if err := archiveBuilds(ctx, rt, now, res); err != nil {
 		return res, err
 	}
@@ -275,24 +280,31 @@ func archiveBuilds(ctx context.Context, rt *service.Runtime, now time.Time, res 
 	return nil
 }
 
-// removeLogFiles removes the files of logs ids, returning how many there
-// were and their size.
+// removeLogFiles removes logs ids from the log store in one Remove (small
+// logs by one removal record, the others' files), returning how many had
+// bytes there and their size; a log the store had nothing of is left out.
 func removeLogFiles(ctx context.Context, rt *service.Runtime, ids []uint64) (int64, int64, error) {
-	var n, bytes int64
-	var errs []error
+	var there []uint64
+	var sizes []int64
 	for _, id := range ids {
-		_, _, size, err := rt.Logs.Locate(id)
-		if err != nil {
-			continue // no file: a log without lines
+		if _, _, size, err := rt.Logs.Locate(id); err == nil {
+			there, sizes = append(there, id), append(sizes, size)
 		}
-		if _, err := rt.Logs.Remove(ctx, id); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
-		bytes += size
 	}
-	return n, bytes, errors.Join(errs...)
+	if len(there) == 0 {
+		return 0, 0, nil
+	}
+	n, err := rt.Logs.Remove(ctx, there...)
+	var bytes int64
+	for i, id := range there {
+		if err != nil {
+			if _, _, _, lerr := rt.Logs.Locate(id); lerr == nil {
+				continue // still there: its removal failed
+			}
+		}
+		bytes += sizes[i]
+	}
+	return int64(n), bytes, err
 }
 
 // sweepLogFiles removes the log files that no log of the state names (or

@@ -86,6 +86,56 @@ func TestCleanupDB(t *testing.T) {
 	}
 }
 
+// The janitor removes the logs of the builds that go in one removal a
+// command: small logs (in the shared segments) and logs with files of their
+// own alike, counting each log's bytes once.
+func TestJanitorRemovesSmallAndFileLogs(t *testing.T) {
+	m := mastertest.Start(t, "horizons: {builds_per_builder: 1}\n", t.TempDir(), nil)
+	big := []byte(strings.Repeat("o"+strings.Repeat("x", 99)+"\n", 2000)) // 200 KB: past a chunk, a file
+	var logs []uint64
+	for i := range 4 {
+		buildid, stepid, logid := startBuild(t, m, int64(100+i))
+		content := []byte("oline\n")
+		if i%2 == 0 {
+			content = big
+		}
+		if _, err := db.WriteLog(context.Background(), m.RT.System, logid, content); err != nil {
+			t.Fatal(err)
+		}
+		call(t, m, &messages.FinishBuild{Buildid: buildid, Results: state.ResultSuccess, CompleteAt: int64(101 + i),
+			LastStep: &messages.FinishStep{Stepid: stepid, Results: state.ResultSuccess, CompleteAt: int64(101 + i)}})
+		logs = append(logs, logid)
+	}
+	var want int64
+	kinds := map[bool]int{} // own file → logs
+	for _, id := range logs[:3] {
+		path, _, size, err := m.RT.Logs.Locate(id)
+		if err != nil {
+			t.Fatalf("log %d before the cleanup: %v", id, err)
+		}
+		want += size
+		kinds[path == m.RT.Logs.Path(id)]++
+	}
+	if kinds[true] != 2 || kinds[false] != 1 {
+		t.Fatalf("logs to go: %d with files, %d small; want 2 and 1", kinds[true], kinds[false])
+	}
+	res, err := cleanup(m, mastertest.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetBuilds() != 3 || res.GetLogs() != 3 || res.GetLogBytes() != want {
+		t.Errorf("cleanup: %v; want 3 builds, 3 logs of %d bytes", res, want)
+	}
+	for i, id := range logs {
+		if _, _, _, err := m.RT.Logs.Locate(id); errors.Is(err, os.ErrNotExist) != (i < 3) {
+			t.Errorf("log %d: %v", id, err)
+		}
+		if _, err := os.Stat(m.RT.Logs.Path(id)); i < 3 && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("log %d's file: %v", id, err)
+		}
+	}
+}
+
 // The janitor ends the web sessions that have expired on its own timer,
 // with no login to sweep them, and leaves the open ones.
 func TestJanitorEndsExpiredSessions(t *testing.T) {

@@ -124,7 +124,7 @@ func Start(opts Options) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Log.Info("listeners bound", slog.String("remote", addrOf(ls.remote)), slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
+	opts.Log.Info("listeners bound", slog.String("control", addrOf(ls.remote)), slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
 		slog.String("workers", addrOf(ls.workers)), slog.String("workers_pb", addrOf(ls.workersPB)),
 		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
 	store, err := openState(opts)

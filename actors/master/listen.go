@@ -110,8 +110,11 @@ func httpLimits(h *messages.HttpConfig, nofile uint64) httpserve.Limits {
 
 // registerListeners reports the open connections of the listeners on reg,
 // as buildmaster_http_open_connections{listener="remote"|"www"|"debug"|"workers"|"workers_pb"},
-// and the requests their handlers answered and the time that took
-// (buildmaster_http_requests_total, buildmaster_http_request_seconds_total).
+// the requests their handlers answered and the time that took
+// (buildmaster_http_requests_total, buildmaster_http_request_seconds_total),
+// and, apart, the WebSocket and event streams they ended
+// (buildmaster_http_streams_total), whose lifetime would swamp the time of
+// the requests.
 func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Listener) {
 	for name, l := range ls {
 		if l == nil {
@@ -122,13 +125,17 @@ func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Liste
 			ConstLabels: prometheus.Labels{"listener": name},
 		}, func() float64 { return float64(l.Open()) }))
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "buildmaster_http_requests_total", Help: "Requests an HTTP listener's handlers answered.",
+			Name: "buildmaster_http_requests_total", Help: "Requests an HTTP listener's handlers answered, streams apart.",
 			ConstLabels: prometheus.Labels{"listener": name},
 		}, func() float64 { n, _ := l.Served(); return float64(n) }))
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "buildmaster_http_request_seconds_total", Help: "Time an HTTP listener's handlers took, headers read to return.",
 			ConstLabels: prometheus.Labels{"listener": name},
 		}, func() float64 { _, d := l.Served(); return d.Seconds() }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "buildmaster_http_streams_total", Help: "WebSocket and event streams an HTTP listener's handlers ended (not among the requests).",
+			ConstLabels: prometheus.Labels{"listener": name},
+		}, func() float64 { return float64(l.Streams()) }))
 	}
 }
 

@@ -198,3 +198,25 @@ func openConnections(t *testing.T, debug, listener string) int {
 	t.Fatalf("/metrics has no open connections of %s:\n%s", listener, body)
 	return 0
 }
+
+// TestStartLogNamesTheControlEndpoint: the start log calls the control
+// endpoint (config key listen.remote) control=, as the banner does.
+func TestStartLogNamesTheControlEndpoint(t *testing.T) {
+	remote := testkit.Listen(t)
+	log, logs := testkit.NewLogs()
+	m, err := master.Start(master.Options{Config: load(t, "127.0.0.1:0", "127.0.0.1:0"), Token: mastertest.Token, Log: log, Ephemeral: true,
+		Listeners: master.Listeners{Remote: remote}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Stop(10 * time.Second)
+	var bound string
+	for _, line := range logs.Lines(slog.LevelInfo) {
+		if strings.Contains(line, `msg="listeners bound"`) {
+			bound = line
+		}
+	}
+	if !strings.Contains(bound, " control="+remote.Addr().String()+" ") || strings.Contains(bound, " remote=") {
+		t.Fatalf("start log line %q: want control=%s and no remote=", bound, remote.Addr())
+	}
+}

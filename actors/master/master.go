@@ -7,7 +7,7 @@
 //
 // It accepts, from other processes as well as from its own:
 //   - messages.ReconfigureRequest → messages.ReconfigureResponse
-//   - messages.GetTreeRequest → messages.GetTreeResponse
+//   - messages.GetTreeRequest → messages.GetTreeResponse (its nodes, or its text)
 //   - messages.StopMasterRequest → messages.StopMasterResponse (stop.go)
 //
 // Each must carry the admin token; a request without it gets a
@@ -55,6 +55,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/internal/treeview"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -138,6 +139,9 @@ type master struct {
 	run    *run      // the reconfiguration under way, or nil
 	queued []*waiter // requests that arrived while it ran
 	seq    uint64    // identifies runs, for their timeouts
+	// loaded: a run since the Idle hook last ran parsed or built a config,
+	// so there is garbage of a load for the hook to hand back.
+	loaded bool
 }
 
 // waiter is one caller of a reconfiguration.
@@ -194,7 +198,11 @@ func (m *master) Receive(ctx actor.Context) {
 		if !service.Authorized(ctx, m.rt, msg.GetToken()) {
 			return
 		}
-		service.Respond(ctx, &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(paths.Master), Generation: m.rt.Generation()})
+		res := &messages.GetTreeResponse{Root: m.rt.Tree.Snapshot(paths.Master), Generation: m.rt.Generation()}
+		if msg.GetText() {
+			res.Text, res.Root = treeview.AppendText(nil, res.Root), nil
+		}
+		service.Respond(ctx, res)
 	case *messages.StopMasterRequest:
 		if service.Authorized(ctx, m.rt, msg.GetToken()) {
 			m.stopRequest(ctx, msg)
@@ -246,6 +254,8 @@ func (m *master) begin(ctx actor.Context, waiters []*waiter) {
 	if len(errs) == 0 {
 		cfg, same, errs = m.load(in, old)
 	}
+	// Only the text in force, found by its fingerprint, loads nothing.
+	m.loaded = m.loaded || !same || cfg != nil
 	if len(errs) == 0 && same {
 		if in.secrets != nil {
 			// The values read again: steps rendering secrets read anew too.
@@ -370,10 +380,16 @@ func (m *master) configureState(ctx actor.Context) {
 
 // next starts one run for everything queued meanwhile.
 // It is called at the end of every run; when nothing is queued, the
-// runtime's Idle hook (if any) runs.
+// runtime's Idle hook (if any) runs, unless no run since it last ran
+// loaded a config: a reconfig with the text in force (found by its
+// fingerprint, in microseconds) leaves no garbage to hand back, and the
+// process's hook (a full collection of the whole heap) would cost the
+// machine far more than the run, right while the client that asked
+// finishes.
 func (m *master) next(ctx actor.Context) {
 	if len(m.queued) == 0 {
-		if m.rt.Idle != nil {
+		if m.rt.Idle != nil && m.loaded {
+			m.loaded = false
 			m.rt.Idle()
 		}
 		return

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/buildmaster/buildmaster/internal/treeview"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -157,6 +159,35 @@ func TestBadTokenIsRefused(t *testing.T) {
 	}
 }
 
+// TestTreeAsText: asked for text, the master answers with the tree rendered
+// as treeview renders its nodes (what `buildmaster tree` prints), and no
+// nodes; asked for nothing else, with the nodes.
+func TestTreeAsText(t *testing.T) {
+	m, _ := startTest(t, twoBuilders)
+	ask := func(text bool) *messages.GetTreeResponse {
+		res, err := m.RT.System.Root.RequestFuture(m.PID, &messages.GetTreeRequest{Token: token, Text: text}, 5*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := res.(*messages.GetTreeResponse)
+		if !ok {
+			t.Fatalf("reply %T %v", res, res)
+		}
+		return r
+	}
+	// The tree of a quiet master does not change between the two asks but
+	// for the master's own counts; compare without them.
+	counts := regexp.MustCompile(` mailbox=\d+`)
+	nodes, text := ask(false), ask(true)
+	if nodes.GetRoot() == nil || len(nodes.GetText()) != 0 || text.GetRoot() != nil || text.GetGeneration() != 1 {
+		t.Fatalf("nodes answer %v, text answer root %v generation %d", nodes.GetText(), text.GetRoot(), text.GetGeneration())
+	}
+	want := counts.ReplaceAllString(string(treeview.AppendText(nil, nodes.GetRoot())), "")
+	if got := counts.ReplaceAllString(string(text.GetText()), ""); got != want || !strings.Contains(got, "builder:b2 [builder] running") {
+		t.Fatalf("text answer:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 // batch delivers several messages to a mailbox in order, from one Send (the
 // mailbox may start on the first before the others are in).
 type batch []any
@@ -257,6 +288,32 @@ func TestReconfigsArrivingDuringOneAreCollapsed(t *testing.T) {
 		t.Fatal("a request was queued behind the collapsed run")
 	default:
 	}
+}
+
+// TestIdleRunsAfterALoad: the Idle hook (the process hands the memory of a
+// load back with a full collection) runs after a run that loaded a config,
+// applied or rejected, and not after one that found the text in force by
+// its fingerprint (nothing loaded, no garbage to hand back).
+func TestIdleRunsAfterALoad(t *testing.T) {
+	idle := make(chan struct{}, 10)
+	m, render := startTestWith(t, oneBuilder, Options{Idle: func() { idle <- struct{}{} }})
+	if r := reconfigure(t, m, render(twoBuilders), false); !r.GetOk() || r.GetUnchanged() {
+		t.Fatalf("applying twoBuilders: %v", r)
+	}
+	testkit.Recv(t, "the Idle hook after an applied config", idle)
+	if r := reconfigure(t, m, render(twoBuilders), false); !r.GetUnchanged() {
+		t.Fatalf("the same text again: %v, want unchanged", r)
+	}
+	// The hook runs in the master's handler, after the reply: the reply to
+	// the next request (a dry run never runs it) says that handler is over.
+	reconfigure(t, m, render(twoBuilders), true)
+	if len(idle) != 0 {
+		t.Fatal("the Idle hook ran after a reconfig with the text in force")
+	}
+	if r := reconfigure(t, m, render("bogus: 1\n"), false); r.GetOk() {
+		t.Fatalf("a bad config was accepted: %v", r)
+	}
+	testkit.Recv(t, "the Idle hook after a rejected config", idle)
 }
 
 // stall suspends the mailbox of the actor at path, as if it were stuck in a

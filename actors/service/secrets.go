@@ -44,12 +44,7 @@ func (rt *Runtime) Secrets() *Secrets {
 // config's secrets had before (rotated, or no longer used): the last
 // secrets.RetiredPerName of each, for as long as the master runs.
 func (rt *Runtime) SetSecrets(s *Secrets) {
-	rt.rendered.mu.Lock()
-	if prev := rt.secrets.Swap(s); prev != nil {
-		rt.rendered.retired.Replaced(prev.Used, s.Used)
-	}
-	rt.rendered.mu.Unlock()
-	rt.rendered.update(rt, secrets.Values{})
+	rt.rendered.update(rt, s, secrets.Values{})
 }
 
 // RenderedSecrets records values a build has rendered (`%(secret:NAME)s`
@@ -59,7 +54,7 @@ func (rt *Runtime) SetSecrets(s *Secrets) {
 // new one stays redacted too (the last secrets.RetiredPerName).
 func (rt *Runtime) RenderedSecrets(v secrets.Values) {
 	if v.Len() > 0 {
-		rt.rendered.update(rt, v)
+		rt.rendered.update(rt, nil, v)
 	}
 }
 
@@ -81,14 +76,18 @@ type renderedSecrets struct {
 	retired secrets.Retired
 }
 
-// update merges v and installs the redactor of the config's values, every
-// value rendered, and the values retired (a rendered value that v replaces
-// is retired). It rebuilds the redactor only when v brings a name or value
-// it does not hold yet.
-func (s *renderedSecrets) update(rt *Runtime, v secrets.Values) {
+// update installs, in one critical section, the config's secrets cfg (nil:
+// those in force stay; their former values are retired) and the rendered
+// values v (a rendered value that v replaces is retired), and the redactor
+// of the config's values, every value rendered and the values retired. It
+// rebuilds the redactor only for a new config or when v brings a name or
+// value it does not hold yet. The redactor is installed before the
+// config's secrets, so that whoever sees the new secrets (rt.Secrets) sees
+// a redactor that hides them.
+func (s *renderedSecrets) update(rt *Runtime, cfg *Secrets, v secrets.Values) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := rt.redactor.Load() == nil || v.Len() == 0
+	changed := rt.redactor.Load() == nil || cfg != nil
 	for _, n := range v.Names() {
 		val, _ := v.Value(n)
 		if old, ok := s.values.Value(n); !ok || old != val {
@@ -102,13 +101,24 @@ func (s *renderedSecrets) update(rt *Runtime, v secrets.Values) {
 		return
 	}
 	s.values.Merge(v)
+	prev := rt.secrets.Load()
+	if cfg != nil && prev != nil {
+		s.retired.Replaced(prev.Used, cfg.Used)
+	}
+	in := cfg
+	if in == nil {
+		in = prev
+	}
 	var used secrets.Values
-	if cfg := rt.secrets.Load(); cfg != nil {
-		used = cfg.Used
+	if in != nil {
+		used = in.Used
 	}
 	r := used.RedactorWith(&s.retired, s.values)
 	rt.redactor.Store(r)
 	if rt.LogRedactor != nil {
 		rt.LogRedactor.SetRedactor(r)
+	}
+	if cfg != nil {
+		rt.secrets.Store(cfg)
 	}
 }

@@ -98,3 +98,38 @@ func TestRotatedSecretsStayRedacted(t *testing.T) {
 		t.Fatalf("after %d more rotations: %q", secrets.RetiredPerName+1, got)
 	}
 }
+
+// TestSecretsNeverAheadOfTheRedactor: while configs and rendered values
+// are installed concurrently, whoever reads the secrets in force and then
+// the redactor gets a redactor hiding every value of those secrets (one
+// critical section installs both, the redactor first).
+func TestSecretsNeverAheadOfTheRedactor(t *testing.T) {
+	rt := NewRuntime(nil, slog.New(slog.DiscardHandler), &messages.MasterConfig{}, nil)
+	const configs = 500
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range configs {
+			var used, built secrets.Values
+			used.Add(fmt.Sprintf("cfg%d", i), fmt.Sprintf("config-value-%d", i))
+			built.Add(fmt.Sprintf("built%d", i), fmt.Sprintf("built-value-%d", i))
+			rt.SetSecrets(&Secrets{Used: used})
+			rt.RenderedSecrets(built)
+		}
+	}()
+	for checked := 0; ; checked++ {
+		select {
+		case <-done:
+			t.Logf("%d reads checked", checked)
+			return
+		default:
+		}
+		s := rt.Secrets()
+		r := rt.Redactor()
+		for _, n := range s.Used.Names() {
+			if v, _ := s.Used.Value(n); r.Redact(v) == v {
+				t.Fatalf("secret %s of the config in force is not redacted by the redactor read after it", n)
+			}
+		}
+	}
+}

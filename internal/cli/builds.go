@@ -35,7 +35,7 @@ func newBuilds() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l := &buildLister{api: c, out: cmd.OutOrStdout(), limit: limit, running: running}
+			l := &buildLister{api: c, names: newNames(c), out: cmd.OutOrStdout(), limit: limit, running: running}
 			if len(args) == 1 {
 				l.builder = args[0]
 			}
@@ -62,13 +62,12 @@ func newBuilds() *cobra.Command {
 
 // buildLister prints builds, and follows them.
 type buildLister struct {
-	api      *dataAPI
-	out      io.Writer
-	builder  string // "" for every builder
-	limit    int
-	running  bool
-	builders map[uint64]string
-	workers  map[uint64]string
+	api     *dataAPI
+	out     io.Writer
+	builder string // "" for every builder
+	limit   int
+	running bool
+	names   *names
 	// newest is the largest build id seen; open the builds seen running.
 	newest uint64
 	open   map[uint64]bool
@@ -83,11 +82,10 @@ func (l *buildLister) collection(query url.Values) string {
 	return path + "?" + query.Encode()
 }
 
+// table prints the newest builds: one request for them, then one for the
+// names of their builders and one for their workers' (none when there are
+// no builds).
 func (l *buildLister) table(ctx context.Context) error {
-	var err error
-	if l.builders, l.workers, err = l.api.names(ctx); err != nil {
-		return err
-	}
 	q := url.Values{"order": {"-buildid"}, "limit": {strconv.Itoa(l.limit)}}
 	if l.running {
 		q.Set("complete_at", "0")
@@ -96,11 +94,12 @@ func (l *buildLister) table(ctx context.Context) error {
 	if err != nil {
 		return l.explain(err)
 	}
+	if err := l.names.learn(ctx, builds); err != nil {
+		return err
+	}
 	l.open = map[uint64]bool{}
 	if len(builds) > 0 && !l.running {
-		l.newest = builds[0].ID
-	} else if l.newest, err = l.newestID(ctx); err != nil {
-		return err
+		l.newest = builds[0].ID // none listed: there are none, newest stays 0
 	}
 	for _, b := range builds {
 		if b.Results == nil {
@@ -110,8 +109,8 @@ func (l *buildLister) table(ctx context.Context) error {
 	tw := tabwriter.NewWriter(l.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "BUILDER\t#\tRESULT\tSTARTED\tDURATION\tWORKER\tSTATUS")
 	for _, b := range builds {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", l.builderName(b.Builderid), b.Number, resultOf(b.Results),
-			time.Unix(b.StartedAt, 0).Format("2006-01-02 15:04:05"), duration(b), l.workers[b.Workerid], b.StateString)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", l.names.builder(b.Builderid), b.Number, resultOf(b.Results),
+			time.Unix(b.StartedAt, 0).Format("2006-01-02 15:04:05"), duration(b), l.names.worker(b.Workerid), b.StateString)
 	}
 	return tw.Flush()
 }
@@ -130,6 +129,13 @@ func (l *buildLister) newestID(ctx context.Context) (uint64, error) {
 // ends: each round asks for the builds newer than the newest seen and for
 // those seen running.
 func (l *buildLister) follow(ctx context.Context) error {
+	if l.running {
+		// The table showed only running builds: start after the newest.
+		var err error
+		if l.newest, err = l.newestID(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		if err := sleep(ctx); err != nil {
 			return nil // interrupted: following ends
@@ -150,6 +156,9 @@ func (l *buildLister) follow(ctx context.Context) error {
 			}
 			builds = append(open, builds...)
 		}
+		if err := l.names.learn(ctx, builds); err != nil {
+			return err
+		}
 		for _, b := range builds {
 			l.event(b)
 		}
@@ -160,28 +169,15 @@ func (l *buildLister) follow(ctx context.Context) error {
 func (l *buildLister) event(b apiBuild) {
 	if b.ID > l.newest {
 		l.newest = b.ID
-		if _, ok := l.builders[b.Builderid]; !ok || l.workers[b.Workerid] == "" {
-			// A builder or worker added since the table: refresh the names.
-			if bs, ws, err := l.api.names(context.Background()); err == nil {
-				l.builders, l.workers = bs, ws
-			}
-		}
-		fmt.Fprintf(l.out, "%s  started   %s #%d on %s\n", time.Unix(b.StartedAt, 0).Format("15:04:05"), l.builderName(b.Builderid),
-			b.Number, l.workers[b.Workerid])
+		fmt.Fprintf(l.out, "%s  started   %s #%d on %s\n", time.Unix(b.StartedAt, 0).Format("15:04:05"), l.names.builder(b.Builderid),
+			b.Number, l.names.worker(b.Workerid))
 		l.open[b.ID] = true
 	}
 	if b.Results != nil && l.open[b.ID] {
 		delete(l.open, b.ID)
-		fmt.Fprintf(l.out, "%s  finished  %s #%d %s in %s\n", time.Unix(b.CompleteAt, 0).Format("15:04:05"), l.builderName(b.Builderid),
+		fmt.Fprintf(l.out, "%s  finished  %s #%d %s in %s\n", time.Unix(b.CompleteAt, 0).Format("15:04:05"), l.names.builder(b.Builderid),
 			b.Number, resultOf(b.Results), duration(b))
 	}
-}
-
-func (l *buildLister) builderName(id uint64) string {
-	if n, ok := l.builders[id]; ok {
-		return n
-	}
-	return "builder " + strconv.FormatUint(id, 10)
 }
 
 // explain says which builder is unknown when the data API has none.

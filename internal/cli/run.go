@@ -15,6 +15,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
+	"github.com/buildmaster/buildmaster/internal/gcpolicy"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -61,6 +62,9 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
+	// The heap goal follows the live heap (unless GOGC is set): see the
+	// README's memory section.
+	defer gcpolicy.Start(gcpolicy.Default(), log.With("part", "gcpolicy"))()
 	m, err := o.start(cmd.ErrOrStderr(), log, level, cfg, data, dataDir, token)
 	if err != nil {
 		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("cannot start the master: %w", err)}

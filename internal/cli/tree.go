@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 
@@ -24,7 +23,9 @@ func newTree() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := request[*messages.GetTreeResponse](c, paths.Master, &messages.GetTreeRequest{Token: c.token}, o.timeout)
+			// The text is rendered by the master, a master that predates
+			// text answers with the nodes.
+			res, err := request[*messages.GetTreeResponse](c, paths.Master, &messages.GetTreeRequest{Token: c.token, Text: !asJSON}, o.timeout)
 			if err != nil {
 				return err
 			}
@@ -34,11 +35,16 @@ func newTree() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(treeview.FromProto(res.GetRoot()))
 			}
+			text := res.GetText()
+			if res.GetRoot() != nil {
+				text = treeview.AppendText(nil, res.GetRoot())
+			}
+			if _, err := fmt.Fprintf(out, "generation %d\n", res.GetGeneration()); err != nil {
+				return err
+			}
 			// A line a node: one write for all of them.
-			bw := bufio.NewWriter(out)
-			fmt.Fprintf(bw, "generation %d\n", res.GetGeneration())
-			treeview.WriteText(bw, res.GetRoot())
-			return bw.Flush()
+			_, err = out.Write(text)
+			return err
 		},
 	}
 	o.flags(cmd)

@@ -16,16 +16,7 @@ import (
 // try --wait`: 0 only when all succeeded).
 func waitRequests(ctx context.Context, api *dataAPI, out io.Writer, brids []uint64) error {
 	started, finished := map[uint64]bool{}, map[uint64]bool{}
-	var builders map[uint64]string
-	name := func(ctx context.Context, id uint64) string {
-		if _, ok := builders[id]; !ok {
-			builders, _, _ = api.names(ctx)
-		}
-		if n, ok := builders[id]; ok {
-			return n
-		}
-		return "builder " + strconv.FormatUint(id, 10)
-	}
+	names := newNames(api)
 	for {
 		results := make([]*int32, len(brids))
 		complete := true
@@ -43,14 +34,17 @@ func waitRequests(ctx context.Context, api *dataAPI, out io.Writer, brids []uint
 			if err != nil {
 				return err
 			}
+			if err := names.learn(ctx, builds); err != nil {
+				return err
+			}
 			for _, b := range builds {
 				if !started[b.ID] {
 					started[b.ID] = true
-					fmt.Fprintf(out, "build %s #%d started\n", name(ctx, b.Builderid), b.Number)
+					fmt.Fprintf(out, "build %s #%d started\n", names.builder(b.Builderid), b.Number)
 				}
 				if b.Results != nil && !finished[b.ID] {
 					finished[b.ID] = true
-					fmt.Fprintf(out, "build %s #%d finished: %s (%s)\n", name(ctx, b.Builderid), b.Number, resultOf(b.Results), duration(b))
+					fmt.Fprintf(out, "build %s #%d finished: %s (%s)\n", names.builder(b.Builderid), b.Number, resultOf(b.Results), duration(b))
 				}
 			}
 			complete = complete && r.Complete

@@ -156,26 +156,6 @@ func (c *dataAPI) builds(ctx context.Context, path string) ([]apiBuild, error) {
 	return page.Builds, err
 }
 
-// names returns the names of the builders and the workers by id.
-func (c *dataAPI) names(ctx context.Context) (builders, workers map[uint64]string, err error) {
-	var bs struct{ Builders []named }
-	var ws struct{ Workers []named }
-	if err := c.get(ctx, "builders?field=builderid&field=name", &bs); err != nil {
-		return nil, nil, err
-	}
-	if err := c.get(ctx, "workers?field=workerid&field=name", &ws); err != nil {
-		return nil, nil, err
-	}
-	builders, workers = map[uint64]string{}, map[uint64]string{}
-	for _, b := range bs.Builders {
-		builders[b.Builderid] = b.Name
-	}
-	for _, w := range ws.Workers {
-		workers[w.Workerid] = w.Name
-	}
-	return builders, workers, nil
-}
-
 // sleep waits pollEvery, or until ctx ends.
 func sleep(ctx context.Context) error {
 	t := time.NewTimer(pollEvery)

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,7 +23,7 @@ import (
 )
 
 // masterActor answers a GetTreeRequest with the peer its header names as
-// the root's name, or refuses a wrong token; it never answers a
+// the root's name (asked for text, with 64 KiB of it), or refuses a wrong token; it never answers a
 // StopMasterRequest.
 type masterActor struct{}
 
@@ -31,6 +32,10 @@ func (masterActor) Receive(ctx actor.Context) {
 	case *messages.GetTreeRequest:
 		if m.GetToken() != "tok" {
 			ctx.Respond(&messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED, Message: "admin token missing or wrong"})
+			return
+		}
+		if m.GetText() { // a reply larger than net/http's buffer
+			ctx.Respond(&messages.GetTreeResponse{Text: make([]byte, 64<<10)})
 			return
 		}
 		ctx.Respond(&messages.GetTreeResponse{Root: &messages.TreeNode{Name: ctx.MessageHeader().Get(FromHeader)}})
@@ -171,4 +176,27 @@ func FuzzServer(f *testing.F) {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	})
+}
+
+// TestReplyHasItsLength: a large reply says its length (Content-Length,
+// not chunks), so that the client reads it into one buffer of that size.
+func TestReplyHasItsLength(t *testing.T) {
+	addr, _ := serve(t)
+	a, err := anypb.New(&messages.GetTreeRequest{Token: "tok", Text: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := proto.Marshal(a)
+	res, err := http.Post("http://"+addr+PathPrefix+"master", ContentType, strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v", res.StatusCode, err)
+	}
+	if res.ContentLength != int64(len(data)) || len(res.TransferEncoding) != 0 || len(data) < 64<<10 {
+		t.Fatalf("Content-Length %d, Transfer-Encoding %v, body of %d bytes", res.ContentLength, res.TransferEncoding, len(data))
+	}
 }

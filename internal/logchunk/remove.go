@@ -12,20 +12,29 @@ import (
 	"strings"
 )
 
-// Remove deletes the files of logs logids, in order, and the directories
-// it leaves empty; small logs leave the index at once, and their segment
-// goes with the last of its logs. A log without a file counts as removed;
-// one with a Writer open is skipped with an error (ErrOpen). It returns how
+// Remove deletes logs logids: the small logs leave the index at once, in
+// one removal record (their segment goes with the last of its logs), and
+// touch no file of their own; the others' files go, in order, with the
+// directories they leave empty. A log with neither counts as removed; one
+// with a Writer open is skipped with an error (ErrOpen). It returns how
 // many were removed and the errors met, going on past them; it stops when
 // ctx ends.
 func (s *Store) Remove(ctx context.Context, logids ...uint64) (int, error) {
 	// Small logs first (a log with a Writer has no record yet).
-	n := 0
+	var small, files []uint64
+	for _, id := range logids {
+		if _, ok := s.small.lookup(id); ok {
+			small = append(small, id)
+		} else {
+			files = append(files, id)
+		}
+	}
+	n := len(small)
 	var errs []error
-	if _, err := s.small.remove(logids); err != nil {
+	if _, err := s.small.remove(small); err != nil {
 		errs = append(errs, fmt.Errorf("logchunk: remove: %w", err))
 	}
-	for _, id := range logids {
+	for _, id := range files {
 		if err := ctx.Err(); err != nil {
 			return n, errors.Join(append(errs, err)...)
 		}

@@ -127,3 +127,51 @@ func TestCreateAfterItsDirectoryWent(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveSmallAndFileLogs: one Remove takes small logs and logs with
+// files of their own: the small ones go by a removal record, touching no
+// path of a file of their own (there, a directory stays, and no error
+// comes of it), the others' files go; after a restart, all are gone.
+func TestRemoveSmallAndFileLogs(t *testing.T) {
+	dir := t.TempDir()
+	st := smallStore(t, dir, Options{ChunkSize: 256})
+	writeLog(t, st, 1, Stdio, smallLines(1))
+	writeLog(t, st, 2, Stdio, buildOutput(20)) // past a chunk: a file
+	writeLog(t, st, 3, Stdio, smallLines(3))
+	if _, err := os.Stat(st.Path(2)); err != nil {
+		t.Fatalf("log 2 has no file: %v", err)
+	}
+	// Where small log 3's file would be, a directory no removal may touch.
+	if err := os.MkdirAll(filepath.Join(st.Path(3), "keep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if n, err := st.Remove(ctx, 1, 2, 3); n != 3 || err != nil {
+		t.Fatalf("removed %d, %v; want 3 and no error", n, err)
+	}
+	check := func(st *Store) {
+		t.Helper()
+		for _, id := range []uint64{1, 2} {
+			if _, err := st.Read(ctx, id, 0, -1, func(Line) error { return nil }); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("read of removed log %d: %v", id, err)
+			}
+		}
+		if _, ok := st.small.lookup(3); ok {
+			t.Error("small log 3 is still indexed")
+		}
+		if ids, err := st.List(ctx, 0, 10); len(ids) != 0 || err != nil {
+			t.Errorf("left %v, %v", ids, err)
+		}
+		if _, err := os.Stat(st.Path(2)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("log 2's file: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(st.Path(3), "keep")); err != nil {
+			t.Errorf("the directory at log 3's path went: %v", err)
+		}
+	}
+	check(st)
+	closeStore(t, st)
+	st = smallStore(t, dir, Options{ChunkSize: 256})
+	defer closeStore(t, st)
+	check(st)
+}

@@ -192,12 +192,29 @@ func archivedStep(txn *memdb.Txn, id uint64) *messages.Step {
 
 // archivedLog returns archived log id, or nil.
 func archivedLog(txn *memdb.Txn, id uint64) *messages.Log {
+	l, _ := findArchivedLog(txn, id)
+	return l
+}
+
+// findArchivedLog returns archived log id with where it is (for
+// rewriteArchived), or nil.
+func findArchivedLog(txn *memdb.Txn, id uint64) (*messages.Log, archivedAt) {
 	s, i := findArchived(txn, archivedLogs, id)
 	if s == nil {
-		return nil
+		return nil, archivedAt{}
 	}
 	b, _ := segmentBuild(s, i)
-	return logIn(b, id)
+	l := logIn(b, id)
+	if l == nil {
+		return nil, archivedAt{}
+	}
+	return l, archivedAt{s, s.Buildids[i]}
+}
+
+// archivedAt is an archived build: its id and the segment holding it.
+type archivedAt struct {
+	seg   *messages.ArchiveSegment
+	build uint64
 }
 
 // stepIn returns step id of archived build b (nil or damaged), or nil.
@@ -243,16 +260,6 @@ func archiveListOf(table string) archiveList {
 		return archivedSteps
 	}
 	return archivedLogs
-}
-
-// archivedCount is how many steps (table steps) or logs the archive holds.
-func archivedCount(txn *memdb.Txn, table string) int {
-	list := archiveListOf(table)
-	n := 0
-	for raw := range Scan(txn, TableArchive, false) {
-		n += len(list.ids(raw.(*messages.ArchiveSegment)))
-	}
-	return n
 }
 
 // CheckArchive decodes every archived build and returns the first damage
@@ -395,13 +402,17 @@ func newSegment(id uint64, builds []*messages.ArchivedBuild) (*messages.ArchiveS
 	return s, nil
 }
 
-// rewriteArchived writes again the segments holding builds, passing each
-// of those builds to edit (a copy it may change; false drops the build).
-// A segment left without builds is removed.
-func rewriteArchived(txn *memdb.Txn, builds map[uint64]bool, edit func(*messages.ArchivedBuild) bool) error {
+// rewriteArchived writes again the segments holding builds (by id, the
+// segment each is in, or nil to look it up), passing each of those builds
+// to edit (a copy it may change; false drops the build). A segment left
+// without builds is removed.
+func rewriteArchived(txn *memdb.Txn, builds map[uint64]*messages.ArchiveSegment, edit func(*messages.ArchivedBuild) bool) error {
 	segs := map[uint64]*messages.ArchiveSegment{}
-	for id := range builds {
-		if s, _ := findArchived(txn, archivedBuilds, id); s != nil {
+	for id, s := range builds {
+		if s == nil {
+			s, _ = findArchived(txn, archivedBuilds, id)
+		}
+		if s != nil {
 			segs[s.Id] = s
 		}
 	}
@@ -413,7 +424,7 @@ func rewriteArchived(txn *memdb.Txn, builds map[uint64]bool, edit func(*messages
 			if err != nil {
 				return err
 			}
-			if builds[id] && !edit(b) {
+			if _, ok := builds[id]; ok && !edit(b) {
 				continue
 			}
 			kept = append(kept, b)

@@ -179,6 +179,7 @@ func TestArchiveReadsAsBefore(t *testing.T) {
 	if got := readsOf(t, restored.Txn(false)); got != want {
 		t.Fatalf("reads after a snapshot round trip differ:\n%s", diffLines(want, got))
 	}
+	checkCounts(t, "archived, restored", restored.Txn(false))
 
 	for _, c := range []*messages.Command{
 		cmd(&messages.FinishBuild{Buildid: 6, Results: ResultFailure, CompleteAt: 2000}),
@@ -207,6 +208,7 @@ func TestArchiveReadsAsBefore(t *testing.T) {
 			t.Fatalf("after %v, reads differ:\n%s", c, diffLines(want, got))
 		}
 	}
+	checkCounts(t, "archived, written", arch.Txn(false))
 	// Builds 1, 3, 4 went: segment 1 (builds 1, 3) is gone, segment 2
 	// keeps builds 2 and 5; segment 3 holds build 6.
 	var segs []string

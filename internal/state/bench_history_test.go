@@ -83,8 +83,8 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 // and replays the 16,384 commands (the default SnapshotThreshold, the most
 // the log holds after a snapshot unless SnapshotBytes or SnapshotAge comes
 // first) after it: 8,192 new changes and 2,048 more builds, 4 commands
-// each. It reports seconds and CPU seconds per Open, and the heap and RSS
-// after it.
+// each. It reports seconds, CPU seconds and minor page faults per Open,
+// and the heap and RSS after it.
 //
 // BENCH_HISTORY_DIR, when set, is where the state is made (and left, as
 // DIR/archived and DIR/archived-tail, for a master's data directory DIR);
@@ -159,14 +159,16 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 			}
 			var wall, cpu time.Duration
 			var heap, rss uint64
+			var faults int64
 			for range b.N {
 				runtime.GC()
-				start, cpu0 := time.Now(), testkit.CPUTime()
+				start, cpu0, faults0 := time.Now(), testkit.CPUTime(), testkit.MinorFaults()
 				s, err := Open(c.dir, opts)
 				if err != nil {
 					b.Fatal(err)
 				}
 				wall, cpu = wall+time.Since(start), cpu+testkit.CPUTime()-cpu0
+				faults += testkit.MinorFaults() - faults0
 				b.StopTimer()
 				st := s.Stats()
 				if st.Rows[TableChanges] != c.changes || st.Rows[TableBuilds] != c.builds {
@@ -182,6 +184,8 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/open")
 			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 			b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+			b.ReportMetric(float64(faults)/float64(b.N), "faults/open")
+			b.Logf("load average %s", testkit.LoadAvg())
 		})
 	}
 }

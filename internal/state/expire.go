@@ -40,7 +40,7 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 		}
 	}
 	res := &messages.CommandResult{}
-	archived := map[uint64]bool{} // builds whose steps are in the archive
+	archived := map[uint64]*messages.ArchiveSegment{} // builds whose steps are in the archive (segments looked up later)
 	for i, id := range c.GetBuilds() {
 		if err := expireBuild(txn, fmt.Sprintf("%s: builds[%d]", kind, i), id, res, archived); err != nil {
 			return nil, err
@@ -84,23 +84,24 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 			return nil, err
 		}
 	}
-	archivedLogs := map[uint64]bool{}
+	archivedLogs := map[uint64]archivedAt{}
 	for i, id := range c.GetLogContents() {
 		l, err := get[*messages.Log](txn, TableLogs, IndexID, id)
 		if err != nil {
 			return nil, err
 		}
-		inArchive := false
+		var at archivedAt
 		if l == nil {
-			l, inArchive = archivedLog(txn, id), true
+			l, at = findArchivedLog(txn, id)
 		}
+		inArchive := at.seg != nil
 		switch {
 		case l == nil || l.Type == LogTypeDeleted:
 			continue
 		case !l.Complete:
 			return nil, bad(kind, "log_contents[%d]: log %d is still being written", i, id)
 		case inArchive:
-			archivedLogs[id] = true
+			archivedLogs[id] = at
 			res.Ids = append(res.Ids, id)
 			continue
 		}
@@ -127,7 +128,7 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 
 // expireArchivedBuilds removes the archived steps and logs of builds,
 // noting in res the logs that had contents.
-func expireArchivedBuilds(txn *memdb.Txn, builds map[uint64]bool, res *messages.CommandResult) error {
+func expireArchivedBuilds(txn *memdb.Txn, builds map[uint64]*messages.ArchiveSegment, res *messages.CommandResult) error {
 	if len(builds) == 0 {
 		return nil
 	}
@@ -152,20 +153,19 @@ func expireArchivedBuilds(txn *memdb.Txn, builds map[uint64]bool, res *messages.
 	return nil
 }
 
-// expireArchivedLogContents makes archived logs deleted (type d).
-func expireArchivedLogContents(txn *memdb.Txn, logs map[uint64]bool) error {
+// expireArchivedLogContents makes archived logs (by id, where each is)
+// deleted (type d).
+func expireArchivedLogContents(txn *memdb.Txn, logs map[uint64]archivedAt) error {
 	if len(logs) == 0 {
 		return nil
 	}
-	builds := map[uint64]bool{}
-	for id := range logs {
-		if s, bi := findArchived(txn, archivedLogs, id); s != nil {
-			builds[s.Buildids[bi]] = true
-		}
+	builds := map[uint64]*messages.ArchiveSegment{}
+	for _, at := range logs {
+		builds[at.build] = at.seg
 	}
 	err := rewriteArchived(txn, builds, func(b *messages.ArchivedBuild) bool {
 		for _, l := range b.Logs {
-			if logs[l.Id] {
+			if _, ok := logs[l.Id]; ok {
 				l.Type, l.Lost = LogTypeDeleted, nil
 			}
 		}
@@ -185,7 +185,7 @@ func expireArchivedLogContents(txn *memdb.Txn, logs map[uint64]bool) error {
 // expireBuild removes finished build id with its steps and their logs,
 // noting in res the logs that had contents; a build without steps in the
 // table is added to archived, whose steps expireArchivedBuilds removes.
-func expireBuild(txn *memdb.Txn, where string, id uint64, res *messages.CommandResult, archived map[uint64]bool) error {
+func expireBuild(txn *memdb.Txn, where string, id uint64, res *messages.CommandResult, archived map[uint64]*messages.ArchiveSegment) error {
 	b, err := get[*messages.Build](txn, TableBuilds, IndexID, id)
 	switch {
 	case err != nil:
@@ -206,7 +206,7 @@ func expireBuild(txn *memdb.Txn, where string, id uint64, res *messages.CommandR
 		return err
 	}
 	if len(steps) == 0 {
-		archived[id] = true // if it has steps, they are in the archive
+		archived[id] = nil // if it has steps, they are in the archive
 	}
 	for _, s := range steps {
 		logs, err := collect[*messages.Log](txn.Get(TableLogs, IndexStep, s.Id))

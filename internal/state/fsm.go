@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -149,10 +150,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	var r io.Reader = rc
 	var rows *atomic.Uint64
+	var size int64
 	if st := f.startup.Load(); st != nil {
-		r, rows = st.reader(rc), &st.rows
+		r, rows, size = st.reader(rc), &st.rows, st.snapshot
 	}
-	db, err := readSnapshot(r, rows)
+	db, err := readSnapshot(r, size, rows)
 	if err != nil {
 		f.mu.Lock()
 		if f.restoreErr == nil {
@@ -190,18 +192,53 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 func (s *fsmSnapshot) Release() {}
 
 // snapshotStore is raft's snapshot store, recording in the Store's health a
-// snapshot that cannot even be created (Persist records the others).
+// snapshot that cannot even be created (Persist records the others), and
+// refusing to fall back to an older snapshot when one does not open.
 type snapshotStore struct {
 	*raft.FileSnapshotStore
 	health *health
+	dir    string
+
+	mu      sync.Mutex
+	damaged error // the first snapshot that did not open
 }
 
 // Create implements raft.SnapshotStore.
-func (s snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
+func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
 	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
 	sink, err := s.FileSnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
 	if err != nil {
 		s.health.snapshot(err)
 	}
 	return sink, err
+}
+
+// Open opens a snapshot and checks its CRC, reading it whole
+// (raft.SnapshotStore). At start raft opens the newest snapshot and, when
+// that fails, falls back to an older one, whose following log entries may
+// already be compacted away: once one snapshot failed to open, every Open
+// fails with that error (damagedSnapshot), so that raft cannot start and
+// Open reports it. This is the one CRC pass of a start: checking the
+// newest snapshot before raft (which checks it again) cost a read of the
+// whole file.
+func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.damaged != nil {
+		return nil, nil, s.damaged
+	}
+	meta, rc, err := s.FileSnapshotStore.Open(id)
+	if err != nil {
+		path := filepath.Join(s.dir, SnapshotDir, id, "state.bin")
+		s.damaged = fmt.Errorf("state: snapshot %s is damaged (%v); refusing to start: acknowledged writes could be lost. Move that snapshot directory away only if the log still covers its index", path, err)
+		return nil, nil, s.damaged
+	}
+	return meta, rc, nil
+}
+
+// damagedSnapshot is the error of the first snapshot that did not open, if any.
+func (s *snapshotStore) damagedSnapshot() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.damaged
 }

@@ -136,11 +136,11 @@ func applySetLogLines(txn *memdb.Txn, _ *ids, c *messages.SetLogLines) (*message
 		}
 		where := fmt.Sprintf("%s: logs[%d]", kind, i)
 		if l == nil {
-			a := archivedLog(txn, ll.GetLogid())
+			a, at := findArchivedLog(txn, ll.GetLogid())
 			if a == nil {
 				return nil, bad(kind, "logs[%d]: log %d does not exist", i, ll.GetLogid())
 			}
-			if err := setArchivedLogLines(txn, where, a, ll); err != nil {
+			if err := setArchivedLogLines(txn, where, a, at, ll); err != nil {
 				return nil, err
 			}
 			continue
@@ -188,17 +188,13 @@ func withLines(kind string, l *messages.Log, ll *messages.LogLines) (*messages.L
 	return l, nil
 }
 
-// setArchivedLogLines is setLogLines for archived log l.
-func setArchivedLogLines(txn *memdb.Txn, kind string, l *messages.Log, ll *messages.LogLines) error {
+// setArchivedLogLines is setLogLines for archived log l, found at at.
+func setArchivedLogLines(txn *memdb.Txn, kind string, l *messages.Log, at archivedAt, ll *messages.LogLines) error {
 	nl, err := withLines(kind, l, ll)
 	if err != nil || nl == l {
 		return err
 	}
-	s, bi := findArchived(txn, archivedLogs, l.Id)
-	if s == nil {
-		return bad(kind, "log %d does not exist", l.Id)
-	}
-	err = rewriteArchived(txn, map[uint64]bool{s.Buildids[bi]: true}, func(b *messages.ArchivedBuild) bool {
+	err = rewriteArchived(txn, map[uint64]*messages.ArchiveSegment{at.build: at.seg}, func(b *messages.ArchivedBuild) bool {
 		for i, x := range b.Logs {
 			if x.Id == l.Id {
 				b.Logs[i] = nl

@@ -188,8 +188,12 @@ func (s *Store) startRaft(conf *raft.Config) error {
 			return fmt.Errorf("state: bootstrapping raft in %s: %w", s.dir, err)
 		}
 	}
-	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, snapshotStore{s.snaps, s.health}, trans)
+	snaps := &snapshotStore{FileSnapshotStore: s.snaps, health: s.health, dir: s.dir}
+	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, snaps, trans)
 	if err != nil {
+		if damaged := snaps.damagedSnapshot(); damaged != nil {
+			return damaged
+		}
 		return fmt.Errorf("state: starting raft in %s: %w", s.dir, err)
 	}
 	s.raft = r

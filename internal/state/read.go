@@ -20,6 +20,9 @@ func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	if raw != nil {
 		return raw.(proto.Message)
 	}
+	if table != TableSteps && table != TableLogs {
+		return nil
+	}
 	for m := range archivedIndex(txn, table, index, false, args...) {
 		return m
 	}

@@ -10,28 +10,17 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// checkLatestSnapshot opens (and so CRC-checks) the newest snapshot, and
-// refuses to start if it is damaged: raft would otherwise fall back to an
-// older snapshot whose following log entries may already be compacted away.
+// checkLatestSnapshot refuses to start when a snapshot directory has no
+// readable meta.json (checkSnapshotDirs): raft would not list it, and fall
+// back to an older snapshot whose following log entries may already be
+// compacted away. The newest snapshot's CRC is checked as raft opens it
+// (snapshotStore.Open), which refuses that fall-back too.
 func checkLatestSnapshot(dir string, snaps *raft.FileSnapshotStore) error {
 	list, err := snaps.List()
 	if err != nil {
 		return fmt.Errorf("state: listing snapshots in %s: %w", filepath.Join(dir, SnapshotDir), err)
 	}
-	if len(list) == 0 {
-		// raft.List skips snapshots whose meta.json cannot be read; make sure none is there.
-		return checkSnapshotDirs(dir, nil)
-	}
-	if err := checkSnapshotDirs(dir, list); err != nil {
-		return err
-	}
-	_, rc, err := snaps.Open(list[0].ID)
-	path := filepath.Join(dir, SnapshotDir, list[0].ID, "state.bin")
-	if err != nil {
-		return fmt.Errorf("state: snapshot %s is damaged (%v); refusing to start: acknowledged writes could be lost. Move that snapshot directory away only if the log still covers index %d", path, err, list[0].Index)
-	}
-	rc.Close()
-	return nil
+	return checkSnapshotDirs(dir, list)
 }
 
 // checkSnapshotDirs refuses a snapshot directory that raft did not list (no

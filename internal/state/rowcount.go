@@ -4,6 +4,8 @@ import (
 	"maps"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/buildmaster/buildmaster/messages"
 )
 
 // tableRowCounts is the Store's own table of rows per table: one row,
@@ -29,20 +31,17 @@ func rowCountSchema() *memdb.TableSchema {
 	}}
 }
 
-// Count returns the number of rows of table in txn, in O(1) (steps and
-// logs, archived ones included, in O(archive segments)). It is exact for
-// a database written by a Store (or ReadSnapshot); a transaction written
-// with Apply alone must call Recount before Commit for it to stay so.
+// Count returns the number of rows of table in txn, in O(1); for steps and
+// logs, the archived ones are included (the archive's segments count as
+// the steps and logs they hold: see recount). It is exact for a database
+// written by a Store (or ReadSnapshot); a transaction written with Apply
+// alone must call Recount before Commit for it to stay so.
 func Count(txn *memdb.Txn, table string) int {
 	raw, err := txn.First(tableRowCounts, IndexID, rowCountsID)
 	if err != nil || raw == nil {
 		return 0
 	}
-	n := raw.(*rowCounts).N[table]
-	if table == TableSteps || table == TableLogs {
-		n += archivedCount(txn, table) // O(segments)
-	}
-	return n
+	return raw.(*rowCounts).N[table]
 }
 
 // Recount adds the rows txn inserted and deleted to the row counts. txn must
@@ -56,6 +55,10 @@ func recount(txn *memdb.Txn) memdb.Changes {
 	changes := txn.Changes()
 	var delta map[string]int
 	for _, c := range changes {
+		if c.Table == TableArchive {
+			delta = addArchived(delta, c.Before, -1)
+			delta = addArchived(delta, c.After, 1)
+		}
 		d := 0
 		switch {
 		case c.Table == tableRowCounts:
@@ -73,6 +76,30 @@ func recount(txn *memdb.Txn) memdb.Changes {
 	}
 	addCounts(txn, delta)
 	return changes
+}
+
+// addArchived adds sign times the steps and logs archive segment seg
+// (nil: none) holds to delta's steps and logs: an archived step or log
+// counts as a row of its table, so that Count stays O(1).
+func addArchived(delta map[string]int, seg any, sign int) map[string]int {
+	s, _ := seg.(*messages.ArchiveSegment)
+	if s == nil || len(s.Stepids)+len(s.Logids) == 0 {
+		return delta
+	}
+	if delta == nil {
+		delta = map[string]int{}
+	}
+	delta[TableSteps] += sign * len(s.Stepids)
+	delta[TableLogs] += sign * len(s.Logids)
+	return delta
+}
+
+// restoredCounts adds the steps and logs of txn's archive segments to
+// counts (rows by table, as a snapshot restore counted them).
+func restoredCounts(txn *memdb.Txn, counts map[string]int) {
+	for raw := range scanTable(txn, TableArchive, IndexID+"_prefix", false) {
+		addArchived(counts, raw, 1)
+	}
 }
 
 // addCounts adds delta (rows by table) to the row counts.

@@ -17,36 +17,12 @@ import (
 )
 
 // TestSnapshotRoundTrip restores a snapshot of a database with rows in
-// every index of every table (history's finished builds, the golden
-// commands' running ones, a claimed request, and records with every
-// scalar field set in the tables no command of these writes) and checks that the restored database is the
-// same: every index of every table lists the same records in the same
+// every index of every table (everyIndexDB) and checks that the restored
+// database is the same: every index of every table lists the same records in the same
 // order, the row counts agree, and a snapshot of it is byte for byte the
 // snapshot it came from.
 func TestSnapshotRoundTrip(t *testing.T) {
-	f := &fsm{}
-	f.db.Store(newDB(t))
-	history(t, f, 3000, 500)
-	db := f.db.Load()
-	apply := func(c *messages.Command) *messages.CommandResult {
-		txn := writeTxn(db)
-		res, err := Apply(txn, c)
-		if err != nil {
-			txn.Abort()
-			return nil
-		}
-		Recount(txn)
-		txn.Commit()
-		return res
-	}
-	for _, c := range goldenCommands() {
-		apply(c)
-	}
-	// Finished builds' steps and logs in the archive.
-	apply(cmd(&messages.Archive{Buildids: []uint64{1, 2, 3}}))
-	// A request claimed and not finished (claimed_by).
-	apply(claim(1, 4001, apply(buildset(4000, 1)).GetIds()[0]))
-	fillEmptyTables(t, db)
+	db := everyIndexDB(t)
 	var snap bytes.Buffer
 	if err := WriteSnapshot(&snap, db.Txn(false)); err != nil {
 		t.Fatal(err)
@@ -208,4 +184,36 @@ func TestSnapshotFormatV1(t *testing.T) {
 	}
 	checkCounts(t, "v1", db.Txn(false))
 	testkit.Golden(t, filepath.Join("testdata", "snapshot-v1.golden"), []byte(dump(t, db)))
+}
+
+// everyIndexDB is a database with rows in every index of every table:
+// history's finished builds, the golden commands' running ones, archived
+// builds, a claimed request, and records with every scalar field set in
+// the tables no command of these writes.
+func everyIndexDB(t *testing.T) *memdb.MemDB {
+	t.Helper()
+	f := &fsm{}
+	f.db.Store(newDB(t))
+	history(t, f, 3000, 500)
+	db := f.db.Load()
+	apply := func(c *messages.Command) *messages.CommandResult {
+		txn := writeTxn(db)
+		res, err := Apply(txn, c)
+		if err != nil {
+			txn.Abort()
+			return nil
+		}
+		Recount(txn)
+		txn.Commit()
+		return res
+	}
+	for _, c := range goldenCommands() {
+		apply(c)
+	}
+	// Finished builds' steps and logs in the archive.
+	apply(cmd(&messages.Archive{Buildids: []uint64{1, 2, 3}}))
+	// A request claimed and not finished (claimed_by).
+	apply(claim(1, 4001, apply(buildset(4000, 1)).GetIds()[0]))
+	fillEmptyTables(t, db)
+	return db
 }

@@ -29,3 +29,14 @@ func LoadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// MinorFaults is the number of minor page faults (a page the kernel maps
+// without I/O: fresh memory it zeroes, most often) this process has taken
+// so far; 0 if the kernel does not say.
+func MinorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Minflt)
+}

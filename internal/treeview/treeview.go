@@ -5,8 +5,8 @@
 package treeview
 
 import (
-	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -47,21 +47,47 @@ func FromProto(n *messages.TreeNode) *Node {
 	return out
 }
 
-// WriteText writes the tree as indented text, one actor a line.
-func WriteText(w io.Writer, n *messages.TreeNode) { writeText(w, n, "", "") }
+// WriteText writes the tree as indented text, one actor a line, in one
+// write.
+func WriteText(w io.Writer, n *messages.TreeNode) error {
+	_, err := w.Write(AppendText(nil, n))
+	return err
+}
 
-func writeText(w io.Writer, n *messages.TreeNode, first, rest string) {
-	line := fmt.Sprintf("%s%s [%s] %s restarts=%d mailbox=%d", first, n.GetName(), n.GetKind(), n.GetStatus(), n.GetRestarts(), n.GetMailbox())
+// AppendText appends the tree as WriteText writes it to b.
+func AppendText(b []byte, n *messages.TreeNode) []byte { return appendText(b, n, "", "") }
+
+// appendText appends n's line, first before it, and its children's, each
+// prefixed by rest and its branch.
+func appendText(b []byte, n *messages.TreeNode, first, rest string) []byte {
+	b = append(b, first...)
+	b = append(b, n.GetName()...)
+	b = append(b, " ["...)
+	b = append(b, n.GetKind()...)
+	b = append(b, "] "...)
+	b = append(b, n.GetStatus()...)
+	b = append(b, " restarts="...)
+	b = strconv.AppendInt(b, n.GetRestarts(), 10)
+	b = append(b, " mailbox="...)
+	b = strconv.AppendInt(b, n.GetMailbox(), 10)
 	if f := n.GetLastFailure(); f != nil {
-		line += fmt.Sprintf(" last_failure=%q at %s", f.GetReason(), f.GetTime().AsTime().Format(time.RFC3339))
+		b = append(b, " last_failure="...)
+		b = strconv.AppendQuote(b, f.GetReason())
+		b = append(b, " at "...)
+		b = f.GetTime().AsTime().AppendFormat(b, time.RFC3339)
 	}
-	fmt.Fprintln(w, line)
+	b = append(b, '\n')
 	kids := n.GetChildren()
+	if len(kids) == 0 {
+		return b
+	}
+	mid, midRest, last, lastRest := rest+"├── ", rest+"│   ", rest+"└── ", rest+"    "
 	for i, c := range kids {
 		if i == len(kids)-1 {
-			writeText(w, c, rest+"└── ", rest+"    ")
+			b = appendText(b, c, last, lastRest)
 		} else {
-			writeText(w, c, rest+"├── ", rest+"│   ")
+			b = appendText(b, c, mid, midRest)
 		}
 	}
+	return b
 }

@@ -114,12 +114,9 @@ func (u *UI) console(r *http.Request, v *view) (any, error) {
 	if err != nil {
 		return nil, badRequest("before=%q: %v", q.Get("before"), err)
 	}
-	shown, tags := v.filterBuilders(p.Filter)
-	p.Tags = tags
-	inFilter := make(map[uint64]bool, len(shown))
-	for _, b := range shown {
-		inFilter[b.Id] = true
-	}
+	sb := v.filterBuilders(p.Filter)
+	shown := sb.builders
+	p.Tags = sb.tags
 
 	// The changes, newest first, and the rows of each sourcestamp.
 	rowsOf := map[uint64][]int{}
@@ -149,29 +146,30 @@ func (u *UI) console(r *http.Request, v *view) (any, error) {
 	for i := range cells {
 		cells[i] = map[uint64]*messages.Build{}
 	}
-	used := map[uint64]bool{}
+	used := make([]bool, len(shown)) // by index in shown
 	scanned := 0
 	for row := range state.Scan(v.txn, state.TableBuilds, true) {
 		b := row.(*messages.Build)
 		if scanned++; scanned > consoleScan || b.StartedAt < minWhen {
 			break
 		}
-		if !inFilter[b.Builderid] {
+		at, ok := sb.at[b.Builderid]
+		if !ok {
 			continue
 		}
 		for _, ssid := range v.buildSource(b).stampIDs {
 			for _, i := range rowsOf[ssid] {
 				if cells[i][b.Builderid] == nil {
 					cells[i][b.Builderid] = b
-					used[b.Builderid] = true
+					used[at] = true
 				}
 			}
 		}
 	}
-	col := make(map[uint64]int, len(shown)) // builder id → column
-	for _, b := range shown {
-		if used[b.Id] || len(p.Filter) > 0 {
-			col[b.Id] = len(p.Columns)
+	col := make([]int, len(shown)) // index in shown → column
+	for i, b := range shown {
+		if used[i] || len(p.Filter) > 0 {
+			col[i] = len(p.Columns)
 			p.Columns = append(p.Columns, b)
 		}
 	}
@@ -179,7 +177,7 @@ func (u *UI) console(r *http.Request, v *view) (any, error) {
 	for i, row := range p.Rows {
 		row.Cells = make([]*messages.Build, len(p.Columns))
 		for builderid, bd := range cells[i] {
-			row.Cells[col[builderid]] = bd
+			row.Cells[col[sb.at[builderid]]] = bd
 		}
 		for _, bd := range row.Cells {
 			switch {

@@ -65,47 +65,55 @@ const (
 
 // recentBuilds are a builder's newest builds (up to gridDepth, newest
 // first) with the branch of each, as read from one version of the state,
-// and a channel closed once any build of the builder changes after that
-// version.
+// and the watch channel of that version's builds of the builder: the same
+// (open) channel in another version means the very same builds.
 type recentBuilds struct {
 	builds   []*messages.Build
 	branches []string
 	changed  <-chan struct{}
 }
 
-// gridRecent returns builder id's newest builds and their branches: those
-// the grid read before while none of the builder's builds has changed
-// since, else read from v (and remembered). At 1,000 builders, reading
-// each builder's builds and their branches was most of the grid's cost,
-// and between two refreshes of a page most builders have no new build.
+// gridRecent returns builder id's newest builds and their branches as v
+// holds them: those the grid read before from a version whose builds of
+// the builder are v's very own (the index's watch channel is the same,
+// and open: no write replaced them), else read from v (and remembered). So
+// a page is one version of the state, never a newer builder's builds than
+// the rest of it. At 1,000 builders, reading each builder's builds and
+// their branches was most of the grid's cost, and between two refreshes of
+// a page most builders have no new build.
 func (u *UI) gridRecent(v *view, builderid uint64) recentBuilds {
-	if r, ok := u.recent.Get(builderid); ok {
-		select {
-		case <-r.changed:
-		default:
-			return r
-		}
-	}
 	var r recentBuilds
 	it, err := v.txn.Get(state.TableBuilds, state.IndexBuilderNumber+"_prefix", builderid)
 	if err != nil {
 		return r
 	}
 	r.changed = it.WatchCh()
+	current := true
+	select {
+	case <-r.changed: // v is an older version; the channel may be shared
+		current = false
+	default:
+		if c, ok := u.recent.Get(builderid); ok && c.changed == r.changed {
+			return c
+		}
+	}
 	r.builds = v.recent(builderid, gridDepth)
 	r.branches = make([]string, len(r.builds))
 	for k, bd := range r.builds {
 		r.branches[k] = v.branchOf(bd)
 	}
-	u.recent.Add(builderid, r)
+	if current {
+		u.recent.Add(builderid, r)
+	}
 	return r
 }
 
 func (u *UI) grid(r *http.Request, v *view) (any, error) {
 	q := r.URL.Query()
 	p := &gridPage{view: v, Filter: q["tag"]}
-	shown, tags := v.filterBuilders(p.Filter)
-	p.Tags = tags
+	sb := v.filterBuilders(p.Filter)
+	shown := sb.builders
+	p.Tags = sb.tags
 	want := q["branch"]
 	latest := map[string]uint64{} // branch → newest build id on it
 	byBuilder := make([]map[string]*messages.Build, len(shown))

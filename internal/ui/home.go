@@ -107,8 +107,9 @@ func (u *UI) home(r *http.Request, v *view) (any, error) {
 	// the tiles (a thousand builders' last builds) nor each other.
 	frag := q.Get("fragment")
 	tiles, running, queue := frag == "" || frag == "builders", frag != "queue", frag != "running"
-	shown, tags := v.filterBuilders(p.Filter)
-	p.Tags = tags
+	sb := v.filterBuilders(p.Filter)
+	shown := sb.builders
+	p.Tags = sb.tags
 	byID := make(map[uint64]*tile, len(shown))
 	all := make([]*tile, 0, len(shown))
 	for _, b := range shown {

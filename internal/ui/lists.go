@@ -71,35 +71,6 @@ func (v *view) lastFinished(builderid uint64) *messages.Build {
 	}
 }
 
-// filterBuilders returns the builders carrying every tag of filter, by
-// name, and every tag of all builders with its count.
-func (v *view) filterBuilders(filter []string) ([]*messages.Builder, []tagLink) {
-	counts := map[string]int{}
-	var shown []*messages.Builder
-	for row := range state.ScanIndex(v.txn, state.TableBuilders, state.IndexName+"_prefix", false) {
-		b := row.(*messages.Builder)
-		for _, t := range b.Tags {
-			counts[t]++
-		}
-		ok := true
-		for _, f := range filter {
-			if !slices.Contains(b.Tags, f) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			shown = append(shown, b)
-		}
-	}
-	tags := make([]tagLink, 0, len(counts))
-	for t, n := range counts {
-		tags = append(tags, tagLink{Name: t, Count: n, Selected: slices.Contains(filter, t)})
-	}
-	slices.SortFunc(tags, func(a, b tagLink) int { return cmp.Compare(a.Name, b.Name) })
-	return shown, tags
-}
-
 // runningBuilds returns the builds that have not finished and keep
 // accepts, oldest first.
 func (v *view) runningBuilds(keep func(*messages.Build) bool) []*running {

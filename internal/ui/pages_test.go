@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/hashicorp/go-memdb"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 
@@ -209,4 +213,85 @@ func TestGridFollowsBuilds(t *testing.T) {
 			t.Errorf("the new build on topic: the grid lacks %s:\n%s", want, body)
 		}
 	}
+}
+
+// pinned reads the state, or the version pinned when one is.
+type pinned struct {
+	Reader
+	txn atomic.Pointer[memdb.Txn]
+}
+
+func (p *pinned) Read() *memdb.Txn {
+	if txn := p.txn.Load(); txn != nil {
+		return txn
+	}
+	return p.Reader.Read()
+}
+
+// TestGridIsOneVersion: a grid rendered from an older version of the state
+// shows that version's builds, even after a rendering of a newer one
+// remembered the newer builds; and the newer one after it.
+func TestGridIsOneVersion(t *testing.T) {
+	f := newFixture(t)
+	p := &pinned{Reader: f.store}
+	u := newUI(t, p, newRecorder())
+	running, finished := `r-running"><a href="/builds/4">#2`, `r-success"><a href="/builds/4">#2`
+	old := f.store.Read()
+	ok := int32(state.ResultSuccess)
+	f.do(&messages.Command{Kind: &messages.Command_FinishBuild{FinishBuild: &messages.FinishBuild{Buildid: f.running, Results: ok, CompleteAt: t0.Unix()}}})
+	for _, c := range []struct {
+		txn        *memdb.Txn
+		want, what string
+	}{
+		{nil, finished, "the newest version"},
+		{old, running, "the version before windows #2 finished"},
+		{nil, finished, "the newest version again"},
+	} {
+		p.txn.Store(c.txn)
+		if body := get(t, u, "/grid").Body.String(); !strings.Contains(body, c.want) {
+			t.Errorf("grid of %s: no %s:\n%s", c.what, c.want, body)
+		}
+	}
+}
+
+// TestShownBuildersFollowBuilders: the builders a tag filter shows are
+// found once per version of the builders and filter: pages of the same
+// builders share them, another filter or a changed builder finds them
+// again, and an older version keeps its own.
+func TestShownBuildersFollowBuilders(t *testing.T) {
+	f := newFixture(t)
+	u := newUI(t, f.store, newRecorder())
+	view := func() *view { return u.newView(httptest.NewRequest(http.MethodGet, "/console", nil), "console") }
+	old := view()
+	all := old.filterBuilders(nil)
+	if again := view().filterBuilders(nil); again != all {
+		t.Error("the same builders were looked for again")
+	}
+	unit := view().filterBuilders([]string{"unit"})
+	if names := builderNames(unit); names != "linux windows" {
+		t.Errorf("tag unit shows %s, want linux windows", names)
+	}
+	if again := view().filterBuilders([]string{"unit"}); again != unit {
+		t.Error("the same filter was looked for again")
+	}
+	f.do(&messages.Command{Kind: &messages.Command_FindOrAddBuilder{FindOrAddBuilder: &messages.FindOrAddBuilder{Name: "arm", Tags: []string{"unit"}}}})
+	if names := builderNames(view().filterBuilders([]string{"unit"})); names != "arm linux windows" {
+		t.Errorf("tag unit shows %s after builder arm came, want arm linux windows", names)
+	}
+	if names := builderNames(old.filterBuilders(nil)); names != "docs linux windows" {
+		t.Errorf("the version before arm came shows %s, want docs linux windows", names)
+	}
+}
+
+// builderNames are the names of the builders s shows, in order; "(index
+// wrong)" when at does not agree.
+func builderNames(s *shownBuilders) string {
+	var names []string
+	for i, b := range s.builders {
+		if s.at[b.Id] != i || len(s.at) != len(s.builders) {
+			return "(index wrong)"
+		}
+		names = append(names, b.Name)
+	}
+	return strings.Join(names, " ")
 }

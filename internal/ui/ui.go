@@ -89,7 +89,8 @@ type UI struct {
 	mux    *http.ServeMux
 	gz     http.Handler
 	errors *errorFinder
-	recent *lru.Cache[uint64, recentBuilds] // by builder id, for the grid
+	recent *lru.Cache[uint64, recentBuilds]   // by builder id, for the grid
+	shown  *lru.Cache[string, *shownBuilders] // by tag filter (filterBuilders)
 }
 
 // New returns a UI reading and acting through opts.
@@ -129,7 +130,11 @@ func New(opts Options) (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
-	u := &UI{opts: opts, pages: pages, assets: as, guard: g, mux: http.NewServeMux(), errors: newErrorFinder(opts.Logs), recent: recent}
+	shown, err := lru.New[string, *shownBuilders](filters)
+	if err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	u := &UI{opts: opts, pages: pages, assets: as, guard: g, mux: http.NewServeMux(), errors: newErrorFinder(opts.Logs), recent: recent, shown: shown}
 	u.routes()
 	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
 	if err != nil {

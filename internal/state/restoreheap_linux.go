@@ -1,0 +1,107 @@
+package state
+
+import (
+	"os"
+	"runtime/metrics"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// hugePage is the size of a transparent huge page (x86-64, and arm64
+	// with 4 KiB pages).
+	hugePage = 2 << 20
+	// hugeAdviseMin is the least heap worth preparing.
+	hugeAdviseMin = 64 << 20
+	// populateChunk is how much populate faults in at a time, and
+	// populateLead how far ahead of the restore's allocations it goes.
+	populateChunk, populateLead = 16 << 20, 64 << 20
+	thpEnabledFile              = "/sys/kernel/mm/transparent_hugepage/enabled"
+)
+
+// hugePagesAdvised reports whether the kernel backs memory with huge pages
+// only where the process asks for them (THP mode "madvise") and the
+// process has not turned them off for the Go heap (GODEBUG=disablethp=1).
+// In mode "always" the heap already has them; in "never" there are none.
+func hugePagesAdvised() bool {
+	if strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") {
+		return false
+	}
+	mode, err := os.ReadFile(thpEnabledFile)
+	return err == nil && strings.Contains(string(mode), "[madvise]")
+}
+
+// preparedHeapMax is the most prepareRestoreHeap may allocate: half the
+// machine's memory, or nothing when the kernel commits memory strictly
+// (vm.overcommit_memory=2), where an allocation the restore does not fill
+// would still count against the commit limit.
+func preparedHeapMax() int64 {
+	if mode, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || strings.TrimSpace(string(mode)) == "2" {
+		return 0
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit) / 2
+}
+
+// hugeAdvise advises the whole huge pages within [p, p+n) MADV_HUGEPAGE,
+// and starts prefault on them. The function it returns stops prefault and
+// takes the advice back. A refusal is ignored: the advice is only an
+// optimisation.
+func hugeAdvise(p, n uintptr) (undo func()) {
+	beg, end := (p+hugePage-1)&^(hugePage-1), (p+n)&^(hugePage-1)
+	if beg >= end || madvise(beg, end-beg, unix.MADV_HUGEPAGE) != nil {
+		return func() {}
+	}
+	var stop atomic.Bool
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		prefault(beg, end, &stop)
+	}()
+	return func() {
+		stop.Store(true)
+		<-finished
+		_ = madvise(beg, end-beg, unix.MADV_NOHUGEPAGE)
+	}
+}
+
+// prefault faults in [beg, end) with MADV_POPULATE_WRITE (Linux 5.14),
+// populateChunk at a time, no more than populateLead ahead of what the
+// process has allocated since it began (the runtime hands out its lowest
+// free pages first, so the restore fills the range from beg), until stop
+// or the end. The kernel does in one call what would otherwise be a fault
+// per page on the restore's goroutines, and on another core: the restore
+// finds its memory there. It changes no byte of memory, so racing the
+// runtime's use of the range is harmless; it only makes pages resident.
+func prefault(beg, end uintptr, stop *atomic.Bool) {
+	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(allocs)
+	base := allocs[0].Value.Uint64()
+	for p := beg; p < end && !stop.Load(); {
+		metrics.Read(allocs)
+		if used := uintptr(allocs[0].Value.Uint64() - base); p-beg > used+populateLead {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if madvise(p, min(populateChunk, end-p), unix.MADV_POPULATE_WRITE) != nil {
+			return // before Linux 5.14, or no memory: the restore faults its pages in itself
+		}
+		p += populateChunk
+	}
+}
+
+// madvise is madvise(2) on addresses, not a slice: the range is the
+// runtime's once the allocation that held it is freed, and a Go pointer
+// into freed heap memory must not exist.
+func madvise(p, n uintptr, advice int) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, p, n, uintptr(advice)); errno != 0 {
+		return errno
+	}
+	return nil
+}
