@@ -10,8 +10,9 @@ package test
 //	                           tree_stable_timer: one buildset per change)
 //	                           sent by a Go client 8 at a time: builds/s from
 //	                           the first change to the last "build finished",
-//	                           the master's CPU (utime+stime) per build, and
-//	                           its raft log entries (durable commands) per build;
+//	                           the master's CPU (utime+stime) per build, its
+//	                           raft log entries (durable commands) and heap
+//	                           allocations (objects, KiB) per build;
 //	                           with buildworkers, and with Debian's
 //	                           buildbot-worker over msgpack and over PB
 //	BenchmarkChangeLatency     one change at a time: from the sendchange
@@ -45,6 +46,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,6 +267,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			builds := nChanges * perChange
 			var wall, cpu, wcpu, ccpu time.Duration
 			var entries uint64
+			var allocs, allocBytes float64
 			for run := range b.N {
 				b.StopTimer()
 				m := newMaster(b, throughputBody(c.nw, c.shared))
@@ -290,6 +293,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				stopProfile := profileMaster(b, m, fmt.Sprintf("throughput-%s-%d", strings.ReplaceAll(c.name, "/", "-"), run), 10)
 				b.StartTimer()
 				i0 := raftIndex(m)
+				a0 := masterAllocs(b, m)
 				c0, t0 := procCPU(b, pid), time.Now()
 				wc0, cc0 := workersCPU(b, ws)
 				var next atomic.Int64
@@ -317,6 +321,8 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				wall, cpu = wall+took, cpu+used
 				wcpu, ccpu = wcpu+wc1-wc0, ccpu+cc1-cc0
 				entries += raftIndex(m) - i0
+				a1 := masterAllocs(b, m)
+				allocs, allocBytes = allocs+a1.objects-a0.objects, allocBytes+a1.bytes-a0.bytes
 				b.StopTimer()
 				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s", run, nChanges, queued, builds, took, used)
 				if c.kind == nil {
@@ -343,6 +349,8 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			b.ReportMetric(float64(builds*b.N)/wall.Seconds(), "builds/s")
 			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(builds*b.N), "master-cpu-ms/build")
 			b.ReportMetric(float64(entries)/float64(builds*b.N), "raft-entries/build")
+			b.ReportMetric(allocs/float64(builds*b.N), "master-allocs/build")
+			b.ReportMetric(allocBytes/1024/float64(builds*b.N), "master-alloc-KiB/build")
 			if c.kind == nil { // buildworker processes: their CPU, and their commands'
 				b.ReportMetric(float64(wcpu.Microseconds())/1e3/float64(builds*b.N), "worker-cpu-ms/build")
 				b.ReportMetric(float64(ccpu.Microseconds())/1e3/float64(builds*b.N), "command-cpu-ms/build")
@@ -531,6 +539,34 @@ func saveURL(b *testing.B, url, file string) {
 
 // raftIndex is the master's raft last log index (/debug/db): how many
 // commands it has written.
+var (
+	mallocsMetric    = regexp.MustCompile(`(?m)^go_memstats_mallocs_total (\S+)$`)
+	allocBytesMetric = regexp.MustCompile(`(?m)^go_memstats_alloc_bytes_total (\S+)$`)
+)
+
+// masterAllocs is how many heap objects, and bytes, the master has
+// allocated since it started, as its /metrics says.
+func masterAllocs(b *testing.B, m *master) (a struct{ objects, bytes float64 }) {
+	b.Helper()
+	body, err := scrape(m.debug)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		re *regexp.Regexp
+		v  *float64
+	}{{mallocsMetric, &a.objects}, {allocBytesMetric, &a.bytes}} {
+		sm := c.re.FindStringSubmatch(body)
+		if sm == nil {
+			b.Fatalf("/metrics: no %s", c.re)
+		}
+		if *c.v, err = strconv.ParseFloat(sm[1], 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return a
+}
+
 func raftIndex(m *master) uint64 {
 	var db struct {
 		LastIndex uint64 `json:"raft_last_index"`

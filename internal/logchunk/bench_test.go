@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -140,9 +141,10 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkCodecs compresses the real output in 64 KiB chunks with zstd
-// at three levels and with gzip (deflate), the other codec the issue
-// allows, and with zstd whole (one chunk of 180 KB): MB/s and ratio, to
-// choose a codec and a chunk size. (BenchmarkAppend repeats the sample in
+// at three levels, with gzip (deflate), the other codec the issue allows,
+// and with s2, and with zstd whole (one chunk of 180 KB): MB/s and ratio,
+// to choose a codec and a chunk size; and a step's short log
+// (shortLogContent, the record of a small log) with zstd and with s2. (BenchmarkAppend repeats the sample in
 // one log: its chunks must be smaller than the sample for its ratio to be
 // true, which 64 KiB ones are.)
 func BenchmarkCodecs(b *testing.B) {
@@ -188,9 +190,16 @@ func BenchmarkCodecs(b *testing.B) {
 		{"gzip/6", gz(6), 64 << 10},
 		{"gzip/9", gz(9), 64 << 10},
 		{"zstd/fastest/whole", zstdAt(zstd.SpeedFastest), MaxChunkRaw},
+		{"s2", func(dst, src []byte) []byte { return s2.Encode(dst[:cap(dst)], src) }, 64 << 10},
+		// A step's short log, as a small log's record holds it.
+		{"zstd/fastest/short", zstdAt(zstd.SpeedFastest), 1},
+		{"s2/short", func(dst, src []byte) []byte { return s2.Encode(dst[:cap(dst)], src) }, 1},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			chunks, total := cut(c.chunk)
+			if c.chunk == 1 {
+				chunks, total = [][]byte{shortLogContent()}, len(shortLogContent())
+			}
 			b.SetBytes(int64(total))
 			var dst []byte
 			stored := 0

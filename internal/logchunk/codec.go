@@ -3,7 +3,9 @@ package logchunk
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -43,13 +45,20 @@ func (c *codec) close() {
 }
 
 // appendChunk appends to dst one chunk (header and payload) holding raw, the
-// lines first … first+lines-1. The payload is stored as is when zstd does
-// not make it smaller.
-func (c *codec) appendChunk(dst []byte, first int64, lines int, raw []byte) []byte {
+// lines first … first+lines-1, compressed with zstd (codecZstd) or s2
+// (codecS2). The payload is stored as is when that does not make it
+// smaller.
+func (c *codec) appendChunk(dst []byte, codec byte, first int64, lines int, raw []byte) []byte {
 	at := len(dst)
 	dst = append(dst, make([]byte, ChunkHeaderLen)...)
-	h := chunkHeader{codec: codecZstd, firstLine: first, lines: uint32(lines), rawLen: uint32(len(raw))}
-	dst = c.enc.EncodeAll(raw, dst)
+	h := chunkHeader{codec: codec, firstLine: first, lines: uint32(lines), rawLen: uint32(len(raw))}
+	switch codec {
+	case codecS2:
+		dst = slices.Grow(dst, s2.MaxEncodedLen(len(raw)))
+		dst = dst[:len(dst)+len(s2.Encode(dst[len(dst):], raw))]
+	default:
+		dst = c.enc.EncodeAll(raw, dst)
+	}
 	if len(dst)-at-ChunkHeaderLen >= len(raw) {
 		h.codec = codecStored
 		dst = append(dst[:at+ChunkHeaderLen], raw...)
@@ -71,13 +80,24 @@ func (c *codec) decode(h chunkHeader, stored, buf []byte, typ Type) ([]byte, err
 		return nil, fmt.Errorf("payload: bad checksum")
 	}
 	raw := stored
-	if h.codec == codecZstd {
-		if cap(buf) < int(h.rawLen) {
-			buf = make([]byte, 0, h.rawLen)
-		}
+	if h.codec != codecStored && cap(buf) < int(h.rawLen) {
+		buf = make([]byte, 0, h.rawLen)
+	}
+	switch h.codec {
+	case codecZstd:
 		var err error
 		if raw, err = c.dec.DecodeAll(stored, buf[:0:h.rawLen]); err != nil {
 			return nil, fmt.Errorf("payload: zstd: %w", err)
+		}
+	case codecS2:
+		// The block says its decoded length first: check it before s2
+		// allocates for a length the header does not give.
+		if n, err := s2.DecodedLen(stored); err != nil || n != int(h.rawLen) {
+			return nil, fmt.Errorf("payload: s2: decoded length %d (%v), header says %d", n, err, h.rawLen)
+		}
+		var err error
+		if raw, err = s2.Decode(buf[:h.rawLen], stored); err != nil {
+			return nil, fmt.Errorf("payload: s2: %w", err)
 		}
 	}
 	if len(raw) != int(h.rawLen) {

@@ -58,13 +58,14 @@
 //
 //	offset size  field
 //	0      4     magic "BMCK"
-//	4      1     codec: 0 stored (payload is the lines), 1 zstd (one RFC 8878 frame)
+//	4      1     codec: 0 stored (payload is the lines), 1 zstd (one RFC 8878
+//	             frame), 2 s2 (one block, the format of klauspost/compress/s2)
 //	5      3     reserved: 0
 //	8      8     first line: number of the chunk's first line (uint64, < 2^62)
 //	16     4     lines: how many lines the chunk holds (uint32, ≥ 1)
 //	20     4     raw length: bytes of the lines once decoded (1 … 1 MiB)
 //	24     4     stored length: bytes of payload that follow the header
-//	             (= raw length for codec 0, ≤ raw length for codec 1)
+//	             (= raw length for codec 0, ≤ raw length for codecs 1 and 2)
 //	28     4     CRC-32C of the payload (as stored)
 //	32     4     CRC-32C of header bytes 0…31
 //
@@ -88,8 +89,12 @@
 //
 // A log closed before it wrote a chunk (its lines fit in one chunk of at
 // most Options.SmallMax bytes: most steps' logs) has no file of its own.
-// Close writes the bytes its file would hold (file header and one chunk)
-// as a record at the end of the active segment, DIR/small/SEQ.seg (SEQ in
+// Close writes the bytes its file would hold (file header and one chunk,
+// compressed with s2: a step's short log of 2 KB costs about 1.4 µs of
+// CPU where zstd takes 11, for a payload 1.9 times as big,
+// BenchmarkCodecs/*/short; records written with zstd by earlier releases
+// read as before) as a record at the end of the
+// active segment, DIR/small/SEQ.seg (SEQ in
 // decimal, 10 digits), and returns once an fsync of the segment made it
 // durable. Closes that come while an fsync runs wait and share the next
 // one (group commit): a master finishing many steps at once pays one

@@ -50,7 +50,11 @@ const (
 
 	codecStored = 0
 	codecZstd   = 1
+	codecS2     = 2
 )
+
+// codecName names the codecs in errors.
+var codecName = [...]string{codecStored: "stored", codecZstd: "zstd", codecS2: "s2"}
 
 var (
 	fileMagic  = [4]byte{'B', 'M', 'L', 'G'}
@@ -151,10 +155,10 @@ func parseChunkHeader(b []byte) (chunkHeader, error) {
 		return h, fmt.Errorf("chunk header: %d lines in %d bytes", h.lines, h.rawLen)
 	case h.codec == codecStored && h.storedLen != h.rawLen:
 		return h, fmt.Errorf("chunk header: stored chunk of %d bytes holds %d", h.rawLen, h.storedLen)
-	case h.codec == codecZstd && (h.storedLen == 0 || h.storedLen > h.rawLen):
-		return h, fmt.Errorf("chunk header: zstd chunk of %d bytes stored in %d", h.rawLen, h.storedLen)
-	case h.codec != codecStored && h.codec != codecZstd:
+	case h.codec != codecStored && h.codec != codecZstd && h.codec != codecS2:
 		return h, fmt.Errorf("chunk header: codec %d unknown", h.codec)
+	case h.codec != codecStored && (h.storedLen == 0 || h.storedLen > h.rawLen):
+		return h, fmt.Errorf("chunk header: %s chunk of %d bytes stored in %d", codecName[h.codec], h.rawLen, h.storedLen)
 	}
 	return h, nil
 }

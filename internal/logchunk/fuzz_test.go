@@ -37,7 +37,7 @@ func seeds(f *testing.F) [][]byte {
 
 // FuzzChunk decodes one chunk (header and payload) of any bytes, its
 // checksums made right first when seal is set (so that the fuzzer reaches
-// the zstd decoder and the line checks): never a panic; what decodes is
+// the zstd and s2 decoders and the line checks): never a panic; what decodes is
 // lines as the header says, and encodes back to a chunk that decodes to
 // the same.
 func FuzzChunk(f *testing.F) {
@@ -54,6 +54,10 @@ func FuzzChunk(f *testing.F) {
 			off = end
 		}
 	}
+	// An s2 chunk, as a small log's record holds.
+	s2Chunk := c.appendChunk(nil, codecS2, 0, bytes.Count(shortLogContent(), []byte{'\n'}), shortLogContent())
+	f.Add(s2Chunk, byte(Stdio), false)
+	f.Add(s2Chunk, byte(Stdio), true)
 	f.Fuzz(func(t *testing.T, b []byte, typ byte, seal bool) {
 		if seal && len(b) >= ChunkHeaderLen {
 			b = bytes.Clone(b)
@@ -71,7 +75,7 @@ func FuzzChunk(f *testing.F) {
 		if len(raw) != int(h.rawLen) || bytes.Count(raw, []byte{'\n'}) != int(h.lines) {
 			t.Fatalf("decoded %d bytes, %d lines; header %+v", len(raw), bytes.Count(raw, []byte{'\n'}), h)
 		}
-		again := c.appendChunk(nil, h.firstLine, int(h.lines), raw)
+		again := c.appendChunk(nil, max(h.codec, codecZstd), h.firstLine, int(h.lines), raw)
 		h2, err := parseChunkHeader(again)
 		if err != nil {
 			t.Fatal(err)

@@ -182,6 +182,74 @@ func TestSmallLogFlushed(t *testing.T) {
 
 // A segment cut inside its last record (a crash before the record's fsync
 // returned) keeps every record before the cut; the cut one is reported,
+// A small log's record is compressed with s2 (codec 2), not zstd: about
+// an eighth of the CPU (BenchmarkCodecs/*/short). A segment written by an
+// earlier release, its records in zstd (testdata/small-zstd.seg: logs 1
+// and 2, shortLogContent and one line), still reads back.
+func TestSmallCodecs(t *testing.T) {
+	content := shortLogContent()
+	lines := strings.SplitAfter(string(content), "\n")
+	lines = lines[:len(lines)-1]
+
+	dir := t.TempDir()
+	st := smallStore(t, dir, Options{})
+	writeLog(t, st, 1, Stdio, lines)
+	closeStore(t, st)
+	if got := recordCodecs(t, filepath.Join(dir, smallDir, "0000000001.seg")); !slices.Equal(got, []byte{codecS2}) {
+		t.Errorf("codecs of the records written: %v, want [%d] (s2)", got, codecS2)
+	}
+	st = smallStore(t, dir, Options{})
+	wantLog(t, st, 1, lines)
+	closeStore(t, st)
+
+	old := t.TempDir()
+	seg, err := os.ReadFile(filepath.Join("testdata", "small-zstd.seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(old, smallDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(old, smallDir, "0000000001.seg")
+	if err := os.WriteFile(path, seg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := recordCodecs(t, path); !slices.Contains(got, codecZstd) {
+		t.Fatalf("testdata/small-zstd.seg: codecs %v, want zstd among them", got)
+	}
+	st = smallStore(t, old, Options{})
+	defer closeStore(t, st)
+	if d := st.Damage(); len(d) > 0 {
+		t.Errorf("damage in testdata/small-zstd.seg: %v", d)
+	}
+	wantLog(t, st, 1, lines)
+	wantLog(t, st, 2, []string{"otrue\n"})
+}
+
+// recordCodecs is the codec of each log record's chunk in segment file
+// path, in order.
+func recordCodecs(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codecs []byte
+	damage := decodeSegment(b, 1, func(kind byte, _ int, body []byte) {
+		if kind == frameLog && len(body) > FileHeaderSize {
+			h, err := parseChunkHeader(body[FileHeaderSize:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			codecs = append(codecs, h.codec)
+		}
+	})
+	if len(damage) > 0 {
+		t.Fatalf("%s: %v", path, damage)
+	}
+	return codecs
+}
+
 // and its log is as if never written.
 func TestSmallTornTail(t *testing.T) {
 	dir := t.TempDir()
@@ -531,11 +599,7 @@ func sealSegment(b []byte) []byte {
 //
 //	go test -run XXX -bench ShortLog -benchtime 2000x ./internal/logchunk/
 func BenchmarkShortLog(b *testing.B) {
-	content := []byte("htrue\nh in dir /home/worker/build (timeout 1200 secs)\nh argv: [\"/bin/sh\" \"-c\" \"true\"]\nh environment:\n")
-	for i := range 40 {
-		content = fmt.Appendf(content, "h  VAR_%02d=/usr/local/lib/value/%d:/usr/lib\n", i, i*7919)
-	}
-	content = append(content, "hprogram finished with exit code 0\nhelapsedTime=0.002\n"...)
+	content := shortLogContent()
 	for _, c := range []struct {
 		name     string
 		smallMax int
@@ -571,6 +635,16 @@ func BenchmarkShortLog(b *testing.B) {
 			fsys.mu.Unlock()
 		})
 	}
+}
+
+// shortLogContent is a shell step's log as BenchmarkShortLog writes it:
+// its header, environment and exit code, about 1.5 KiB of stdio lines.
+func shortLogContent() []byte {
+	content := []byte("htrue\nh in dir /home/worker/build (timeout 1200 secs)\nh argv: [\"/bin/sh\" \"-c\" \"true\"]\nh environment:\n")
+	for i := range 40 {
+		content = fmt.Appendf(content, "h  VAR_%02d=/usr/local/lib/value/%d:/usr/lib\n", i, i*7919)
+	}
+	return append(content, "hprogram finished with exit code 0\nhelapsedTime=0.002\n"...)
 }
 
 // countFS is a syncFS whose first fsync is not held, counting the fsyncs

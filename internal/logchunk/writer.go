@@ -192,7 +192,7 @@ func (w *Writer) flushLocked(keep bool) error {
 		out = fileHeader{typ: w.typ, logid: w.logid}.append(out)
 	}
 	if w.pending > 0 {
-		out = w.s.codec.appendChunk(out, w.first, w.pending, w.raw)
+		out = w.s.codec.appendChunk(out, codecZstd, w.first, w.pending, w.raw)
 	}
 	*bp = out
 	lines, rawLen := Range{w.first, w.first + int64(w.pending)}, len(w.raw)
@@ -335,7 +335,7 @@ func (w *Writer) closeSmall() error {
 	out := append((*bp)[:0], make([]byte, FrameHeaderSize)...)
 	out = fileHeader{typ: w.typ, logid: w.logid}.append(out)
 	if w.pending > 0 {
-		out = w.s.codec.appendChunk(out, w.first, w.pending, w.raw)
+		out = w.s.codec.appendChunk(out, codecS2, w.first, w.pending, w.raw)
 	}
 	*bp = out
 	lines, rawLen := Range{w.first, w.first + int64(w.pending)}, len(w.raw)

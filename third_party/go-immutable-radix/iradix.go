@@ -3,8 +3,6 @@ package iradix
 import (
 	"bytes"
 	"strings"
-
-	"github.com/hashicorp/golang-lru/simplelru"
 )
 
 const (
@@ -60,8 +58,11 @@ type Txn struct {
 	// the course of the transaction. This allows us to re-use the same
 	// nodes for further writes and avoid unnecessary copies of nodes that
 	// have never been exposed outside the transaction. This will only hold
-	// up to defaultModifiedCache number of entries.
-	writable *simplelru.LRU
+	// up to defaultModifiedCache number of entries: a set that is full is
+	// emptied and filled again (buildmaster: a plain map, not upstream's
+	// LRU, whose list element and map per transaction cost more than the
+	// few nodes most transactions write; see third_party/README.md).
+	writable map[*Node]struct{}
 
 	// trackChannels is used to hold channels that need to be notified to
 	// signal mutation of the tree. This will only hold up to
@@ -166,11 +167,7 @@ func (t *Txn) writeNode(n *Node, forLeafUpdate bool) *Node {
 
 	// Ensure the writable set exists.
 	if t.writable == nil {
-		lru, err := simplelru.NewLRU(defaultModifiedCache, nil)
-		if err != nil {
-			panic(err)
-		}
-		t.writable = lru
+		t.writable = make(map[*Node]struct{})
 	}
 
 	// If this node has already been modified, we can continue to use it
@@ -178,7 +175,7 @@ func (t *Txn) writeNode(n *Node, forLeafUpdate bool) *Node {
 	// a node update since the node is writable, but if this is for a leaf
 	// update we track it, in case the initial write to this node didn't
 	// update the leaf.
-	if _, ok := t.writable.Get(n); ok {
+	if _, ok := t.writable[n]; ok {
 		if t.trackMutate && forLeafUpdate && n.leaf != nil {
 			t.trackChannel(&n.leaf.mutateCh)
 		}
@@ -211,8 +208,12 @@ func (t *Txn) writeNode(n *Node, forLeafUpdate bool) *Node {
 		copy(nc.edges, n.edges)
 	}
 
-	// Mark this node as writable.
-	t.writable.Add(nc, nil)
+	// Mark this node as writable. A node the set forgot when it was full
+	// is copied again if written again: correct, only slower.
+	if len(t.writable) >= defaultModifiedCache {
+		clear(t.writable)
+	}
+	t.writable[nc] = struct{}{}
 	return nc
 }
 
