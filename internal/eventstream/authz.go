@@ -1,6 +1,10 @@
 package eventstream
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/buildmaster/buildmaster/internal/mq"
+)
 
 // An Authorizer decides what each event stream may see.
 type Authorizer interface {
@@ -32,32 +36,45 @@ func (allowAll) MayReceive(string) bool               { return true }
 // it the Viewer is asked again for each event of an uncached class.
 const maxCachedClasses = 1024
 
-// classes keeps one stream's MayReceive answers. The last cached class
-// asked is kept apart: the events of one commit are often of one class,
-// and a string compare costs less than a map lookup, for each event and
-// client.
+// maxClassIndex bounds the answers a stream keeps by class number
+// (mq.Event.ClassID), one byte each; a class numbered higher is kept in
+// the map.
+const maxClassIndex = 4096
+
+// classes keeps one stream's MayReceive answers: by the bus's number of
+// the class, an index into a slice, for each event and client; in a map
+// for the classes numbered too high.
 type classes struct {
 	viewer Viewer
+	byID   []int8 // by ClassID: 0 not asked, 1 allowed, -1 withheld
 	known  map[string]bool
-	last   string
-	lastOK bool
 }
 
-func (c *classes) allowed(class string) bool {
-	if c.known != nil && class == c.last {
-		return c.lastOK
+func (c *classes) allowed(ev *mq.Event) bool {
+	id := int(ev.ClassID)
+	if id > 0 && id < maxClassIndex {
+		if id < len(c.byID) && c.byID[id] != 0 {
+			return c.byID[id] > 0
+		}
+		ok := c.viewer.MayReceive(ev.Class)
+		if id >= len(c.byID) {
+			c.byID = append(c.byID, make([]int8, id+1-len(c.byID))...)
+		}
+		c.byID[id] = -1
+		if ok {
+			c.byID[id] = 1
+		}
+		return ok
 	}
-	ok, found := c.known[class]
+	ok, found := c.known[ev.Class]
 	if !found {
-		ok = c.viewer.MayReceive(class)
+		ok = c.viewer.MayReceive(ev.Class)
 		if c.known == nil {
 			c.known = make(map[string]bool)
 		}
-		if len(c.known) >= maxCachedClasses {
-			return ok
+		if len(c.known) < maxCachedClasses {
+			c.known[ev.Class] = ok
 		}
-		c.known[class] = ok
 	}
-	c.last, c.lastOK = class, ok
 	return ok
 }

@@ -57,7 +57,7 @@ func (b *batch) next() <-chan *mq.Event {
 // taken while no batch waits starts the wait (due fires FlushInterval
 // later).
 func (b *batch) add(ev *mq.Event) {
-	if !b.classes.allowed(ev.Class) {
+	if !b.classes.allowed(ev) {
 		return
 	}
 	b.buf = append(b.buf, ev.Encoded(b.enc)...)

@@ -27,10 +27,15 @@ var (
 // subscribers send of it is encoded once for all of them with Encoded.
 type Event struct {
 	Key   Key
-	Topic string          // Key written with slashes: builds/12/finished
-	Class string          // who may see it, for authorization (see Change.Class); "" for anyone
-	Body  json.RawMessage // the message, compact JSON (no raw newline)
-	Seq   uint64          // position in the bus's order of events, from 1
+	Topic string // Key written with slashes: builds/12/finished
+	Class string // who may see it, for authorization (see Change.Class); "" for anyone
+	// ClassID numbers Class on this bus, from 1, the same for every event
+	// of the class, so that a subscriber can keep what it decided about a
+	// class in a slice rather than a map; 0 once the bus has numbered
+	// MaxClassIDs classes.
+	ClassID uint32
+	Body    json.RawMessage // the message, compact JSON (no raw newline)
+	Seq     uint64          // position in the bus's order of events, from 1
 
 	encodings atomic.Pointer[encoded] // made so far, a list (see Encoded)
 }
@@ -52,12 +57,16 @@ type Bus struct {
 	seq    uint64
 	closed bool
 	stats  Stats
-	slow   []*Subscription // scratch of one Publish: subscribers to drop after the walk
+	slow   []*Subscription   // scratch of one Publish: subscribers to drop after the walk
+	ids    map[string]uint32 // Event.ClassID by class
 }
+
+// MaxClassIDs bounds the classes a bus numbers (Event.ClassID).
+const MaxClassIDs = 1 << 16
 
 // New returns an empty, open bus.
 func New() *Bus {
-	return &Bus{subs: make(map[*Subscription]struct{})}
+	return &Bus{subs: make(map[*Subscription]struct{}), ids: make(map[string]uint32)}
 }
 
 // Publish hands body, published under key, to every subscription with a
@@ -89,6 +98,7 @@ func (b *Bus) publish(key Key, class string, body []byte) error {
 	}
 	b.seq++
 	ev.Seq = b.seq
+	ev.ClassID = b.classID(class)
 	b.stats.Published++
 	b.walk(&b.root, key, ev)
 	for i, s := range b.slow {
@@ -98,6 +108,16 @@ func (b *Bus) publish(key Key, class string, body []byte) error {
 	}
 	b.slow = b.slow[:0]
 	return nil
+}
+
+// classID is class's number, given at its first event (b.mu held).
+func (b *Bus) classID(class string) uint32 {
+	id, ok := b.ids[class]
+	if !ok && len(b.ids) < MaxClassIDs {
+		id = uint32(len(b.ids) + 1)
+		b.ids[class] = id
+	}
+	return id
 }
 
 // walk queues ev to the subscriptions of the filters under n that match

@@ -293,3 +293,38 @@ func TestIndexAgreesWithMatch(t *testing.T) {
 		t.Errorf("stats %+v, want %d filters", st, n)
 	}
 }
+
+// Every event of a class carries the same ClassID, from 1 in the order
+// the classes first come; past MaxClassIDs classes, new ones get 0.
+func TestClassIDs(t *testing.T) {
+	b := New()
+	s := subscribe(t, b, 16, "builds/*/*")
+	for i, class := range []string{"builders/1", "", "builders/2", "builders/1", ""} {
+		if err := b.Publish(key(fmt.Sprintf("builds/%d/new", i)), class, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for range 5 {
+		ev := <-s.Events()
+		got = append(got, fmt.Sprintf("%s=%d", ev.Class, ev.ClassID))
+	}
+	if want := "[builders/1=1 =2 builders/2=3 builders/1=1 =2]"; fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	for i := len(b.ids); i < MaxClassIDs; i++ {
+		b.ids[fmt.Sprint("filler/", i)] = uint32(i + 1)
+	}
+	publishClass := func(class string) uint32 {
+		if err := b.Publish(key("builds/9/new"), class, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		return (<-s.Events()).ClassID
+	}
+	if id := publishClass("builders/3"); id != 0 {
+		t.Errorf("a class past the bound: id %d, want 0", id)
+	}
+	if id := publishClass("builders/2"); id != 3 {
+		t.Errorf("a numbered class after the bound: id %d, want 3", id)
+	}
+}
