@@ -109,7 +109,7 @@ func (o *runOptions) announce(out io.Writer, log *slog.Logger, m *master.Master,
 		source, _ = config.Example()
 	}
 	log.Info("BuildMaster is running", "config", source, "data", dataDir, "admin_token", tokenFrom,
-		"remote", m.RemoteAddr, "www", m.WWWAddr, "debug", m.DebugAddr, "workers", m.WorkersAddr, "workers_pb", m.WorkersPBAddr)
+		"control", m.RemoteAddr, "www", m.WWWAddr, "debug", m.DebugAddr, "workers", m.WorkersAddr, "workers_pb", m.WorkersPBAddr)
 	fmt.Fprintf(out, "buildmaster is running (config %s, generation %d)\n", source, m.RT.Generation())
 	fmt.Fprintf(out, "  web UI           http://%s/   (live: /ws, /sse; control: POST /api/v2/…)\n", m.WWWAddr)
 	scheme := "ws"
