@@ -44,7 +44,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -84,7 +83,7 @@ func plainBinaries(b *testing.B) (masterBin, workerBin string) {
 		dir := filepath.Join(filepath.Dir(binary), "plain")
 		plainMaster, plainWorker = filepath.Join(dir, "buildmaster"), filepath.Join(dir, "buildworker")
 		for bin, pkg := range map[string]string{plainMaster: "../cmd/buildmaster", plainWorker: "../cmd/buildworker"} {
-			if plainBuildOut, plainErr = exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); plainErr != nil {
+			if plainBuildOut, plainErr = goBuildPlain(bin, pkg); plainErr != nil {
 				return
 			}
 		}
