@@ -115,7 +115,12 @@ func (p Policy) apply(log *slog.Logger, sinceRelease time.Duration) (released bo
 		return false
 	}
 	if want := p.Percent(live); want != gogc {
-		debug.SetGCPercent(want)
+		if debug.SetGCPercent(want) < 0 {
+			// A restore turned the collector off since the read above:
+			// leave it off; the restore puts its own value back.
+			debug.SetGCPercent(-1)
+			return false
+		}
 		log.Debug("GOGC set", "percent", want, "live_bytes", live)
 	}
 	if p.release(free, live, sinceRelease) {
