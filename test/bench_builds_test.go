@@ -536,8 +536,6 @@ func saveURL(b *testing.B, url, file string) {
 	io.Copy(f, resp.Body)
 }
 
-// raftIndex is the master's raft last log index (/debug/db): how many
-// commands it has written.
 var (
 	mallocsMetric    = regexp.MustCompile(`(?m)^go_memstats_mallocs_total (\S+)$`)
 	allocBytesMetric = regexp.MustCompile(`(?m)^go_memstats_alloc_bytes_total (\S+)$`)
@@ -566,6 +564,8 @@ func masterAllocs(b *testing.B, m *master) (a struct{ objects, bytes float64 }) 
 	return a
 }
 
+// raftIndex is the master's raft last log index (/debug/db): how many
+// commands it has written.
 func raftIndex(m *master) uint64 {
 	var db struct {
 		LastIndex uint64 `json:"raft_last_index"`

@@ -452,7 +452,7 @@ func BenchmarkHistory(b *testing.B) {
 		rss, _ := procMemMB(b, m.cmd.Process.Pid)
 		heap := liveHeapMB(b, m)
 		if path := os.Getenv("BM_BENCH_HISTORY_HEAP_PROFILE"); path != "" {
-			saveHeapProfile(b, m, path)
+			saveURL(b, "http://"+m.debug+"/debug/pprof/heap?gc=1", path)
 		}
 		var took []time.Duration
 		for range 200 {
@@ -479,27 +479,6 @@ func BenchmarkHistory(b *testing.B) {
 			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)
 		m.wait()
-	}
-}
-
-// saveHeapProfile writes the master's heap profile (after a collection)
-// to path, for `go tool pprof -sample_index=inuse_space`.
-func saveHeapProfile(b *testing.B, m *master, path string) {
-	b.Helper()
-	resp, err := httpClient.Get("http://" + m.debug + "/debug/pprof/heap?gc=1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
 	}
 }
 

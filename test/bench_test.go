@@ -56,18 +56,6 @@ func benchBody(first, last int) string {
 	return sb.String()
 }
 
-// buildPlain builds a buildmaster binary without -race (the one TestMain
-// builds is raced, which distorts time and memory) into dir.
-func buildPlain(b *testing.B, dir string) string {
-	b.Helper()
-	bin := filepath.Join(dir, "buildmaster")
-	out, err := goBuildPlain(bin, "../cmd/buildmaster")
-	if err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // goBuildPlain builds pkg into bin the way README's "Running a master"
 // builds a binary to install: without -race and static (CGO_ENABLED=0: no
 // dynamic loader and C library to start, 5-8% less CPU per CLI call).
@@ -224,7 +212,7 @@ func waitBuilders(b *testing.B, m *master, want int) (spawned, listed time.Time)
 func BenchmarkProcess(b *testing.B) {
 	n := testkit.ShortOr(10000, 100)
 	b.Run(fmt.Sprintf("builders=%d", n), func(b *testing.B) {
-		bin := buildPlain(b, b.TempDir())
+		bin, _ := plainBinaries(b)
 		base, grown := benchBody(0, n), benchBody(0, n+n/10)
 		var startup, spawned, tree, checkTime, nochangeWall, nochangeTook, equivWall, equivTook, addWall, addTook time.Duration
 		var rssStart, rssNochange, rssAdd, hwm float64

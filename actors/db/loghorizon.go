@@ -1,7 +1,6 @@
 package db
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/hashicorp/go-memdb"
@@ -38,7 +37,7 @@ type logHorizon struct {
 func (lh logHorizon) plan(txn *memdb.Txn, cutoff int64, removed map[uint64]bool) ([]uint64, logHorizon) {
 	after := logHorizon{next: lh.next, pending: map[uint64]bool{}}
 	var out []uint64
-	for _, id := range slices.Sorted(maps.Keys(lh.pending)) {
+	for id := range lh.pending { // out is sorted below
 		b, _ := state.Lookup(txn, state.TableBuilds, id).(*messages.Build)
 		if b == nil || removed[id] {
 			continue

@@ -1,8 +1,8 @@
 package httpserve
 
 import (
-	"mime"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -47,8 +47,9 @@ func stream(w http.ResponseWriter, r *http.Request) bool {
 	if r.Header.Get("Upgrade") != "" {
 		return true
 	}
-	mt, _, _ := mime.ParseMediaType(w.Header().Get("Content-Type"))
-	return mt == "text/event-stream"
+	const eventStream = "text/event-stream" // a prefix: no parameters parsed on every request
+	ct := w.Header().Get("Content-Type")
+	return len(ct) >= len(eventStream) && strings.EqualFold(ct[:len(eventStream)], eventStream)
 }
 
 // Served is how many requests the listener's handlers have answered since

@@ -46,8 +46,10 @@ func prepareRestoreHeap(snapshotBytes int64) (done func()) {
 	if limit := debug.SetMemoryLimit(-1); n > limit/2 {
 		n = limit / 2
 	}
-	n = min(n, preparedHeapMax())
 	if n < hugeAdviseMin || !hugePagesAdvised() {
+		return func() {}
+	}
+	if n = min(n, preparedHeapMax()); n < hugeAdviseMin {
 		return func() {}
 	}
 	b := make([]byte, n)

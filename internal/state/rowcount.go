@@ -97,7 +97,7 @@ func addArchived(delta map[string]int, seg any, sign int) map[string]int {
 // restoredCounts adds the steps and logs of txn's archive segments to
 // counts (rows by table, as a snapshot restore counted them).
 func restoredCounts(txn *memdb.Txn, counts map[string]int) {
-	for raw := range scanTable(txn, TableArchive, IndexID+"_prefix", false) {
+	for raw := range Scan(txn, TableArchive, false) {
 		addArchived(counts, raw, 1)
 	}
 }

@@ -111,9 +111,8 @@ func WriteSnapshot(w io.Writer, txn *memdb.Txn) error {
 
 // ReadSnapshot rebuilds a database from what WriteSnapshot wrote. A
 // truncated or malformed stream is an error, never a partial database.
-// Rows are read and decoded in one goroutine while two others insert them:
-// one the changes (the most rows by far), one the other tables
-// (sideInserter).
+// Rows are read and decoded in one goroutine while another inserts them
+// (memdb inserts are the larger cost; decoding overlaps them).
 func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) { return readSnapshot(r, 0, nil) }
 
 // readSnapshot is ReadSnapshot of a snapshot of size bytes (0: unknown),
@@ -138,38 +137,22 @@ func readSnapshot(r io.Reader, size int64, progress *atomic.Uint64) (*memdb.MemD
 	go decodeSnapshot(br, batches, stop)
 	txn := db.Txn(true)
 	defer txn.Abort()
-	if err := openIndexes(txn); err != nil {
-		return nil, err
-	}
-	if progress == nil {
-		progress = new(atomic.Uint64)
-	}
-	side := newSideInserter(txn, progress)
 	rows := make([]int, len(Tables))
 	var n uint64
 	for b := range batches {
-		var mine uint64
-		for i, row := range b.rows {
-			rows[row.table]++
-			if Tables[row.table] == sideTable {
-				side.add(row, n+uint64(i))
-				continue
-			}
+		for _, row := range b.rows {
 			if err := txn.Insert(Tables[row.table], row.rec); err != nil {
-				side.wait()
-				return nil, fmt.Errorf("state: snapshot corrupt: row %d of %s: %w", n+uint64(i), Tables[row.table], err)
+				return nil, fmt.Errorf("state: snapshot corrupt: row %d of %s: %w", n, Tables[row.table], err)
 			}
-			mine++
+			rows[row.table]++
+			n++
 		}
-		n += uint64(len(b.rows))
-		progress.Add(mine)
+		if progress != nil {
+			progress.Store(n)
+		}
 		if b.err != nil {
-			side.wait()
 			return nil, b.err
 		}
-	}
-	if err := side.wait(); err != nil {
-		return nil, err
 	}
 	counts := map[string]int{}
 	for ti, c := range rows {
@@ -179,101 +162,6 @@ func readSnapshot(r io.Reader, size int64, progress *atomic.Uint64) (*memdb.MemD
 	addCounts(txn, counts)
 	txn.Commit()
 	return db, nil
-}
-
-// openIndexes makes txn's writable transaction of every index of every
-// table, by inserting and deleting an empty record in each. go-memdb makes
-// an index's the first time a write reaches the index, in a map of the
-// transaction's; once they all exist, an Insert reads that map and the
-// schema and writes only its own table's index trees, so Inserts into
-// different tables may run at once (the side inserter; the race detector
-// checks it in every restore test).
-func openIndexes(txn *memdb.Txn) error {
-	for ti, table := range Tables {
-		rec := newRecord(ti)
-		if err := txn.Insert(table, rec); err != nil {
-			return fmt.Errorf("state: snapshot: opening the indexes of %s: %w", table, err)
-		}
-		if err := txn.Delete(table, rec); err != nil {
-			return fmt.Errorf("state: snapshot: opening the indexes of %s: %w", table, err)
-		}
-	}
-	return nil
-}
-
-// sideTable is the table whose rows a restore inserts on a goroutine of
-// their own: 1M changes are four fifths of the history's rows.
-const sideTable = TableChanges
-
-// sideInserter inserts the rows of sideTable, given in batches, on its own
-// goroutine, into txn (openIndexes must have run).
-type sideInserter struct {
-	txn      *memdb.Txn
-	progress *atomic.Uint64
-	batch    []snapshotRow
-	first    uint64 // the row number of batch[0]
-	in       chan sideBatch
-	done     chan error
-	stopped  bool
-}
-
-type sideBatch struct {
-	rows  []snapshotRow
-	first uint64
-}
-
-func newSideInserter(txn *memdb.Txn, progress *atomic.Uint64) *sideInserter {
-	s := &sideInserter{txn: txn, progress: progress, in: make(chan sideBatch, 8), done: make(chan error, 1)}
-	go s.run()
-	return s
-}
-
-// add queues row, the snapshot's row number n.
-func (s *sideInserter) add(row snapshotRow, n uint64) {
-	if len(s.batch) == 0 {
-		s.first = n
-	}
-	s.batch = append(s.batch, row)
-	if len(s.batch) == 1024 {
-		s.flush()
-	}
-}
-
-func (s *sideInserter) flush() {
-	if len(s.batch) > 0 {
-		s.in <- sideBatch{rows: s.batch, first: s.first}
-		s.batch = make([]snapshotRow, 0, 1024)
-	}
-}
-
-// wait hands over what is queued and returns the first error of the
-// side's inserts, once they are done.
-func (s *sideInserter) wait() error {
-	if !s.stopped {
-		s.flush()
-		close(s.in)
-		s.stopped = true
-	}
-	err := <-s.done
-	s.done <- err
-	return err
-}
-
-func (s *sideInserter) run() {
-	var err error
-	for b := range s.in {
-		if err != nil {
-			continue // drain
-		}
-		for i, row := range b.rows {
-			if err = s.txn.Insert(sideTable, row.rec); err != nil {
-				err = fmt.Errorf("state: snapshot corrupt: row %d of %s: %w", b.first+uint64(i), sideTable, err)
-				break
-			}
-		}
-		s.progress.Add(uint64(len(b.rows)))
-	}
-	s.done <- err
 }
 
 type snapshotRow struct {
