@@ -21,17 +21,10 @@ import (
 // ctx ends.
 func (s *Store) Remove(ctx context.Context, logids ...uint64) (int, error) {
 	// Small logs first (a log with a Writer has no record yet).
-	var small, files []uint64
-	for _, id := range logids {
-		if _, ok := s.small.lookup(id); ok {
-			small = append(small, id)
-		} else {
-			files = append(files, id)
-		}
-	}
-	n := len(small)
+	files, err := s.small.remove(logids)
+	n := len(logids) - len(files)
 	var errs []error
-	if _, err := s.small.remove(small); err != nil {
+	if err != nil {
 		errs = append(errs, fmt.Errorf("logchunk: remove: %w", err))
 	}
 	for _, id := range files {

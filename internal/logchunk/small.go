@@ -496,9 +496,9 @@ func (b *syncBatch) sync(fsys FS, dir string) error {
 
 // remove drops logs logids from the index and records that they went in a
 // removal frame (not synced: one lost to a crash leaves a record that a
-// sweep finds again). It returns how many of them were small logs; the
-// segments left without live records go.
-func (sl *smallLogs) remove(logids []uint64) (int, error) {
+// sweep finds again). It returns those of logids that were not small logs;
+// the segments left without live records go.
+func (sl *smallLogs) remove(logids []uint64) (rest []uint64, err error) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	frame := make([]byte, FrameHeaderSize, FrameHeaderSize+8*len(logids))
@@ -507,10 +507,12 @@ func (sl *smallLogs) remove(logids []uint64) (int, error) {
 		if seg, ok := sl.forget(id); ok {
 			frame = binary.LittleEndian.AppendUint64(frame, id)
 			from = append(from, seg)
+		} else {
+			rest = append(rest, id)
 		}
 	}
 	if len(from) == 0 {
-		return 0, nil
+		return rest, nil
 	}
 	putFrameHeader(frame, frameRemoved)
 	by, _, err := sl.write(frame)
@@ -522,7 +524,7 @@ func (sl *smallLogs) remove(logids []uint64) (int, error) {
 	for _, seg := range from {
 		sl.maybeDrop(seg)
 	}
-	return len(from), err
+	return rest, err
 }
 
 // ids returns the small logs' ids above after, at most limit, in order.
