@@ -6,19 +6,20 @@ import (
 	"github.com/buildmaster/buildmaster/internal/mq"
 )
 
-// FlushInterval is how long a stream's writer waits, after the first
-// event it takes from its queue, before it sends that event and every one
-// queued behind it in one write; after a write, the events that come
-// wait for the end of the next interval. The write (a system call, and
+// FlushInterval is how long a stream's writer waits at least, after the
+// first event it takes from its queue, before it sends that event and
+// every one queued behind it in one write; after a write, the events that
+// come wait for the end of the next interval. With many clients the wait
+// is longer (Limits.WriteRate): 40 ms for 1,000. The write (a system call, and
 // the writer's wake-up) is most of what an event costs the master per
 // client; at 100 builds/s a client watching Home gets some 500 events a
 // second, which leave in at most 50 writes instead of 500.
 //
 // The budget it spends: an event must reach a browser within 100 ms of
 // the state change (issue 15). The commit and the publication take about
-// 1 ms; the wait up to 20; the writes of a thousand clients due at about
-// the same time take about 10 ms of one core; the rest is the network's
-// and the browser's. Answers to a client's commands do not wait: they
+// 1 ms; the wait up to 20 (40 with 1,000 clients); the writes of a
+// thousand clients due at about the same time take about 10 ms of one
+// core; the rest is the network's and the browser's. Answers to a client's commands do not wait: they
 // leave at once, after the events queued before them.
 const FlushInterval = 20 * time.Millisecond
 
@@ -31,16 +32,17 @@ const maxBatchKeep = 64 << 10
 type batch struct {
 	events  <-chan *mq.Event
 	classes classes
-	enc     *mq.Encoding // what the stream sends of an event
+	enc     *mq.Encoding         // what the stream sends of an event
+	wait    func() time.Duration // how long a batch waits (Server.flushInterval)
 	buf     []byte
 	timer   *time.Timer
 	due     <-chan time.Time // timer.C while a batch waits; nil otherwise
 }
 
-func newBatch(sub *mq.Subscription, v Viewer, enc *mq.Encoding) *batch {
+func newBatch(sub *mq.Subscription, v Viewer, enc *mq.Encoding, wait func() time.Duration) *batch {
 	t := time.NewTimer(FlushInterval)
 	t.Stop()
-	return &batch{events: sub.Events(), classes: classes{viewer: v}, enc: enc, timer: t}
+	return &batch{events: sub.Events(), classes: classes{viewer: v}, enc: enc, wait: wait, timer: t}
 }
 
 // next is what the writer waits on for the first event of a batch: the
@@ -54,15 +56,14 @@ func (b *batch) next() <-chan *mq.Event {
 }
 
 // add appends ev's encoding if the stream may see it; the first event
-// taken while no batch waits starts the wait (due fires FlushInterval
-// later).
+// taken while no batch waits starts the wait (due fires wait() later).
 func (b *batch) add(ev *mq.Event) {
 	if !b.classes.allowed(ev) {
 		return
 	}
 	b.buf = append(b.buf, ev.Encoded(b.enc)...)
 	if b.due == nil {
-		b.timer.Reset(FlushInterval)
+		b.timer.Reset(b.wait())
 		b.due = b.timer.C
 	}
 }
@@ -86,7 +87,7 @@ func (b *batch) drain() bool {
 }
 
 // pending reports whether the batch holds something to write; a batch
-// due with nothing in it (no event came in the last FlushInterval) ends
+// due with nothing in it (no event came in the last wait) ends
 // the wait, and the writer waits for the next event (next).
 func (b *batch) pending() bool {
 	if len(b.buf) == 0 {
@@ -98,8 +99,8 @@ func (b *batch) pending() bool {
 }
 
 // take returns the batch, to be written before the next add, and starts
-// the next one, due FlushInterval later: a writer that streams events
-// wakes once per interval, not also for the first event of each batch.
+// the next one, due wait() later: a writer that streams events wakes once
+// per wait, not also for the first event of each batch.
 func (b *batch) take() []byte {
 	out := b.buf
 	if cap(b.buf) > maxBatchKeep {
@@ -107,7 +108,7 @@ func (b *batch) take() []byte {
 	} else {
 		b.buf = b.buf[:0]
 	}
-	b.timer.Reset(FlushInterval)
+	b.timer.Reset(b.wait())
 	b.due = b.timer.C
 	return out
 }

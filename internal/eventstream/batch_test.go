@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/buildmaster/buildmaster/internal/mq"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
@@ -96,5 +98,53 @@ func TestAnswerAfterQueuedEvents(t *testing.T) {
 	want := "{\"k\":\"builds/1/new\",\"m\":{}}\n{\"k\":\"builds/2/new\",\"m\":{}}\n{\"msg\":\"pong\",\"code\":200,\"_id\":2}"
 	if s := string(bytes.Join(got, []byte("\n"))); s != want {
 		t.Fatalf("frames:\n%s\nwant:\n%s", s, want)
+	}
+}
+
+// Past WriteRate×FlushInterval streams, each stream's batches wait
+// streams÷WriteRate, WebSocket and SSE streams alike, and FlushInterval
+// again once they have gone.
+func TestFlushIntervalGrowsWithStreams(t *testing.T) {
+	ts := start(t, Options{Limits: Limits{WriteRate: 100}})
+	ts.bareClient(t, "builds/*/*")
+	if got := ts.srv.flushInterval(); got != FlushInterval {
+		t.Fatalf("1 stream at 100 writes/s: wait %v, want FlushInterval (%v)", got, FlushInterval)
+	}
+	others := []*testkit.WebSocket{ts.bareClient(t, "builds/*/*"), ts.bareClient(t, "builds/*/*")}
+	ts.listen(t, "/listen/builds/*/*", nil)
+	testkit.Eventually(t, "4 streams open", func() bool { return ts.srv.Stats().WebSocketClients+ts.srv.Stats().SSEClients == 4 })
+	if got := ts.srv.flushInterval(); got != 40*time.Millisecond {
+		t.Fatalf("4 streams at 100 writes/s: wait %v, want 40ms", got)
+	}
+	for _, ws := range others {
+		ws.Close()
+	}
+	testkit.Eventually(t, "2 streams open", func() bool { return ts.srv.Stats().WebSocketClients+ts.srv.Stats().SSEClients == 2 })
+	if got := ts.srv.flushInterval(); got != FlushInterval {
+		t.Fatalf("2 streams at 100 writes/s: wait %v, want FlushInterval (%v)", got, FlushInterval)
+	}
+}
+
+// A batch asks how long to wait when its first event comes and when the
+// next batch starts (take), so that the wait follows the streams open.
+func TestBatchAsksItsWait(t *testing.T) {
+	bus := mq.New()
+	defer bus.Close()
+	sub := bus.Subscribe(t.Context(), 4)
+	if _, err := sub.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	b := newBatch(sub, allowAll{}, mq.NewEncoding(encodeWSEvent), func() time.Duration { asked++; return time.Hour })
+	if err := bus.Publish(mq.Key{"builds", "1", "new"}, "", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	b.add(testkit.Recv(t, "the event", sub.Events()))
+	if asked != 1 || b.due == nil {
+		t.Fatalf("after the first event: asked %d times, due %v; want 1, set", asked, b.due)
+	}
+	b.take()
+	if asked != 2 || b.due == nil {
+		t.Fatalf("after take: asked %d times, due %v; want 2, set", asked, b.due)
 	}
 }

@@ -181,7 +181,7 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 	if err := write([]byte("event: handshake\ndata: " + id + "\n\n")); err != nil {
 		return err
 	}
-	b := newBatch(c.sub, c.viewer, s.sseEvents)
+	b := newBatch(c.sub, c.viewer, s.sseEvents, s.flushInterval)
 	ping := time.NewTicker(s.limits.PingInterval)
 	defer ping.Stop()
 	for {
