@@ -23,18 +23,21 @@ import (
 // leave at once, after the events queued before them.
 const FlushInterval = 20 * time.Millisecond
 
-// maxBatchKeep is the largest batch buffer a stream keeps between writes.
-const maxBatchKeep = 64 << 10
+// maxBatchKeep is the most frames whose room a batch keeps between
+// writes.
+const maxBatchKeep = 1024
 
 // A batch gathers, for one stream's writer, the encoded events it may
-// see (and the writer's own frames), to be sent in one write. It is used
-// by the writer alone.
+// see (and the writer's own frames), to be sent in one write. It holds
+// the frames themselves, the events' shared by every stream (mq.Event.
+// Encoded), not a copy of their bytes: a WebSocket writes them with one
+// writev (frameConn.writeFrames). It is used by the writer alone.
 type batch struct {
 	events  <-chan *mq.Event
 	classes classes
 	enc     *mq.Encoding         // what the stream sends of an event
 	wait    func() time.Duration // how long a batch waits (Server.flushInterval)
-	buf     []byte
+	frames  [][]byte             // to send, in order; nobody may modify them
 	timer   *time.Timer
 	due     <-chan time.Time // timer.C while a batch waits; nil otherwise
 }
@@ -55,13 +58,13 @@ func (b *batch) next() <-chan *mq.Event {
 	return b.events
 }
 
-// add appends ev's encoding if the stream may see it; the first event
+// add appends ev's frame if the stream may see it; the first event
 // taken while no batch waits starts the wait (due fires wait() later).
 func (b *batch) add(ev *mq.Event) {
 	if !b.classes.allowed(ev) {
 		return
 	}
-	b.buf = append(b.buf, ev.Encoded(b.enc)...)
+	b.frames = append(b.frames, ev.Encoded(b.enc))
 	if b.due == nil {
 		b.timer.Reset(b.wait())
 		b.due = b.timer.C
@@ -90,7 +93,7 @@ func (b *batch) drain() bool {
 // due with nothing in it (no event came in the last wait) ends
 // the wait, and the writer waits for the next event (next).
 func (b *batch) pending() bool {
-	if len(b.buf) == 0 {
+	if len(b.frames) == 0 {
 		b.timer.Stop()
 		b.due = nil
 		return false
@@ -98,17 +101,20 @@ func (b *batch) pending() bool {
 	return true
 }
 
-// take returns the batch, to be written before the next add, and starts
-// the next one, due wait() later: a writer that streams events wakes once
-// per wait, not also for the first event of each batch.
-func (b *batch) take() []byte {
-	out := b.buf
-	if cap(b.buf) > maxBatchKeep {
-		b.buf = nil
-	} else {
-		b.buf = b.buf[:0]
-	}
+// send writes the batch's frames with write, in one call, and starts
+// the next batch, due wait() later: a writer that streams events wakes
+// once per wait, not also for the first event of each batch. It lets go
+// of the frames (write may not keep them) and keeps their room for the
+// next batch unless it held more than maxBatchKeep.
+func (b *batch) send(write func(frames [][]byte) error) error {
 	b.timer.Reset(b.wait())
 	b.due = b.timer.C
-	return out
+	err := write(b.frames)
+	clear(b.frames)
+	if cap(b.frames) > maxBatchKeep {
+		b.frames = nil
+	} else {
+		b.frames = b.frames[:0]
+	}
+	return err
 }

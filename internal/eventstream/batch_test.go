@@ -3,6 +3,7 @@ package eventstream
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,7 +127,7 @@ func TestFlushIntervalGrowsWithStreams(t *testing.T) {
 }
 
 // A batch asks how long to wait when its first event comes and when the
-// next batch starts (take), so that the wait follows the streams open.
+// next batch starts (send), so that the wait follows the streams open.
 func TestBatchAsksItsWait(t *testing.T) {
 	bus := mq.New()
 	defer bus.Close()
@@ -143,8 +144,47 @@ func TestBatchAsksItsWait(t *testing.T) {
 	if asked != 1 || b.due == nil {
 		t.Fatalf("after the first event: asked %d times, due %v; want 1, set", asked, b.due)
 	}
-	b.take()
+	if err := b.send(func([][]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if asked != 2 || b.due == nil {
-		t.Fatalf("after take: asked %d times, due %v; want 2, set", asked, b.due)
+		t.Fatalf("after send: asked %d times, due %v; want 2, set", asked, b.due)
+	}
+}
+
+// A batch hands its writer the events' own frames, shared with every
+// stream (no copy), in order, and lets go of them once written.
+func TestBatchSendsSharedFramesAndLetsGo(t *testing.T) {
+	bus := mq.New()
+	defer bus.Close()
+	sub := bus.Subscribe(t.Context(), 4)
+	if _, err := sub.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
+		t.Fatal(err)
+	}
+	enc := mq.NewEncoding(encodeWSEvent)
+	b := newBatch(sub, allowAll{}, enc, func() time.Duration { return time.Hour })
+	var events []*mq.Event
+	for _, id := range []string{"1", "2"} {
+		if err := bus.Publish(mq.Key{"builds", id, "new"}, "", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		ev := testkit.Recv(t, "the event", sub.Events())
+		events = append(events, ev)
+		b.add(ev)
+	}
+	var got [][]byte
+	if err := b.send(func(frames [][]byte) error { got = append(got, frames...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("wrote %d frames, want 2", len(got))
+	}
+	for i, ev := range events {
+		if shared := ev.Encoded(enc); &got[i][0] != &shared[0] || len(got[i]) != len(shared) {
+			t.Fatalf("frame %d is not the event's shared frame: %q", i, got[i])
+		}
+	}
+	if len(b.frames) != 0 || slices.ContainsFunc(b.frames[:cap(b.frames)], func(f []byte) bool { return f != nil }) {
+		t.Fatalf("after send the batch still holds %q", b.frames[:cap(b.frames)])
 	}
 }

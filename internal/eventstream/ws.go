@@ -130,14 +130,13 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		}
 	})
 	defer stop()
-	flush := func() error {
-		out := b.take()
+	write := func(frames [][]byte) error {
 		writing.Store(true) // before the check: the watcher sees one or the other
 		defer writing.Store(false)
 		if cause := context.Cause(sub.Context()); cause != nil {
 			return cause // ended meanwhile: leave the connection whole for the close frame
 		}
-		if _, err := conn.Write(out); err != nil {
+		if _, err := conn.writeFrames(frames); err != nil {
 			if cause := context.Cause(sub.Context()); cause != nil {
 				return cause
 			}
@@ -159,7 +158,7 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			if !b.pending() {
 				continue
 			}
-			if err := flush(); err != nil {
+			if err := b.send(write); err != nil {
 				return err
 			}
 		case frame := <-frames:
@@ -167,8 +166,8 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			if !b.drain() {
 				return context.Cause(sub.Context())
 			}
-			b.buf = appendTextFrame(b.buf, sess.handle(frame))
-			if err := flush(); err != nil {
+			b.frames = append(b.frames, appendTextFrame(nil, sess.handle(frame)))
+			if err := b.send(write); err != nil {
 				return err
 			}
 		case <-sub.Context().Done(): // st.ctx's end too: sub lives in it
