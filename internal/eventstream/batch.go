@@ -9,17 +9,17 @@ import (
 // FlushInterval is how long a stream's writer waits at least, after the
 // first event it takes from its queue, before it sends that event and
 // every one queued behind it in one write; after a write, the events that
-// come wait for the end of the next interval. With many clients the wait
-// is longer (Limits.WriteRate): 40 ms for 1,000. The write (a system call, and
-// the writer's wake-up) is most of what an event costs the master per
-// client; at 100 builds/s a client watching Home gets some 500 events a
-// second, which leave in at most 50 writes instead of 500.
+// come wait for the end of the next interval. With more than 1,000
+// clients the wait is longer (Limits.WriteRate). The write (a system
+// call, and the writer's wake-up) is most of what an event costs the
+// master per client; at 100 builds/s a client watching Home gets some 500
+// events a second, which leave in at most 50 writes instead of 500.
 //
 // The budget it spends: an event must reach a browser within 100 ms of
 // the state change (issue 15). The commit and the publication take about
-// 1 ms; the wait up to 20 (40 with 1,000 clients); the writes of a
-// thousand clients due at about the same time take about 10 ms of one
-// core; the rest is the network's and the browser's. Answers to a client's commands do not wait: they
+// 1 ms; the wait up to 20; the writes of a thousand clients due at about
+// the same time take about 10 ms of one core; the rest is the network's
+// and the browser's. Answers to a client's commands do not wait: they
 // leave at once, after the events queued before them.
 const FlushInterval = 20 * time.Millisecond
 

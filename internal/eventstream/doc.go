@@ -22,7 +22,7 @@
 // write, each event's frame encoded once for every client
 // (mq.Event.Encoded); answers to commands are not held back. With many
 // clients the wait grows so that all of them together make at most
-// Limits.WriteRate writes a second (40 ms for 1,000 clients by default).
+// Limits.WriteRate writes a second (past 1,000 clients by default).
 //
 // Everything a client can cost is bounded (Limits): streams open at once,
 // paths per client, client frame size, events queued per client. A client
