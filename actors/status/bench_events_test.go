@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,7 +58,9 @@ const fanoutRunning = 20
 //     -fanout.sample clients (100); every client counts its events;
 //   - master-cores: CPU of this process (state, publisher, bus, streams)
 //     over the wall time of the builds; master-cpu-ms/build the same per
-//     build. Run with -fanout.clients 0 for the master's cost without
+//     build; master-writes/build, the write system calls of this
+//     process per build (most of them a stream's batch of frames to its
+//     client). Run with -fanout.clients 0 for the master's cost without
 //     clients (the publisher then encodes nothing);
 //   - builds/s actually reached; client-cores, the child's CPU, for scale
 //     (its clients are bare and cheap: see TestFanoutClients).
@@ -179,7 +182,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	tick := time.NewTicker(time.Second / time.Duration(*fanoutRate))
 	defer tick.Stop()
 	var builds sync.WaitGroup
-	cpu0 := testkit.CPUTime()
+	cpu0, writes0 := testkit.CPUTime(), testkit.WriteCalls()
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := range b.N {
@@ -188,7 +191,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	}
 	builds.Wait()
 	wall := time.Since(t0)
-	cpu := testkit.CPUTime() - cpu0
+	cpu, writes := testkit.CPUTime()-cpu0, testkit.WriteCalls()-writes0
 	b.StopTimer()
 	if b.Failed() {
 		return
@@ -229,6 +232,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "master-cores")
 	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "master-cpu-ms/build")
 	b.ReportMetric(float64(b.N)/wall.Seconds(), "builds/s")
+	b.ReportMetric(float64(writes)/float64(b.N), "master-writes/build")
 	b.ReportMetric(float64(events)/float64(b.N), "events/build")
 	b.ReportMetric(childCPU.Seconds()/wall.Seconds(), "client-cores")
 	b.ReportMetric(sum.P50, "latency-p50-ms")
@@ -331,6 +335,11 @@ func TestFanoutClients(t *testing.T) {
 			}
 		})
 	}
+	// No garbage collection while the events come: its pauses would hold
+	// the clients' reads back and count as the master's latency (they did,
+	// up to 50 ms, on a loaded machine). What the run allocates, the
+	// sampled receipts mostly, is some tens of MB.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	fmt.Println("ready")
 	wg.Wait()
 

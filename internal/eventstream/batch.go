@@ -6,13 +6,14 @@ import (
 	"github.com/buildmaster/buildmaster/internal/mq"
 )
 
-// FlushInterval is how long a stream's writer waits, after the first
-// event it takes from its queue, before it sends that event and every one
-// queued behind it in one write; after a write, the events that come
-// wait for the end of the next interval. The write (a system call, and
-// the writer's wake-up) is most of what an event costs the master per
-// client; at 100 builds/s a client watching Home gets some 500 events a
-// second, which leave in at most 50 writes instead of 500.
+// FlushInterval is how long a stream's writer waits at least, after the
+// first event it takes from its queue, before it sends that event and
+// every one queued behind it in one write; after a write, the events that
+// come wait for the end of the next interval. With more than 1,000
+// clients the wait is longer (Limits.WriteRate). The write (a system
+// call, and the writer's wake-up) is most of what an event costs the
+// master per client; at 100 builds/s a client watching Home gets some 500
+// events a second, which leave in at most 50 writes instead of 500.
 //
 // The budget it spends: an event must reach a browser within 100 ms of
 // the state change (issue 15). The commit and the publication take about
@@ -22,25 +23,29 @@ import (
 // leave at once, after the events queued before them.
 const FlushInterval = 20 * time.Millisecond
 
-// maxBatchKeep is the largest batch buffer a stream keeps between writes.
-const maxBatchKeep = 64 << 10
+// maxBatchKeep is the most frames whose room a batch keeps between
+// writes.
+const maxBatchKeep = 1024
 
 // A batch gathers, for one stream's writer, the encoded events it may
-// see (and the writer's own frames), to be sent in one write. It is used
-// by the writer alone.
+// see (and the writer's own frames), to be sent in one write. It holds
+// the frames themselves, the events' shared by every stream (mq.Event.
+// Encoded), not a copy of their bytes: a WebSocket writes them with one
+// writev (frameConn.writeFrames). It is used by the writer alone.
 type batch struct {
 	events  <-chan *mq.Event
 	classes classes
-	enc     *mq.Encoding // what the stream sends of an event
-	buf     []byte
+	enc     *mq.Encoding         // what the stream sends of an event
+	wait    func() time.Duration // how long a batch waits (Server.flushInterval)
+	frames  [][]byte             // to send, in order; nobody may modify them
 	timer   *time.Timer
 	due     <-chan time.Time // timer.C while a batch waits; nil otherwise
 }
 
-func newBatch(sub *mq.Subscription, v Viewer, enc *mq.Encoding) *batch {
+func newBatch(sub *mq.Subscription, v Viewer, enc *mq.Encoding, wait func() time.Duration) *batch {
 	t := time.NewTimer(FlushInterval)
 	t.Stop()
-	return &batch{events: sub.Events(), classes: classes{viewer: v}, enc: enc, timer: t}
+	return &batch{events: sub.Events(), classes: classes{viewer: v}, enc: enc, wait: wait, timer: t}
 }
 
 // next is what the writer waits on for the first event of a batch: the
@@ -53,16 +58,15 @@ func (b *batch) next() <-chan *mq.Event {
 	return b.events
 }
 
-// add appends ev's encoding if the stream may see it; the first event
-// taken while no batch waits starts the wait (due fires FlushInterval
-// later).
+// add appends ev's frame if the stream may see it; the first event
+// taken while no batch waits starts the wait (due fires wait() later).
 func (b *batch) add(ev *mq.Event) {
 	if !b.classes.allowed(ev) {
 		return
 	}
-	b.buf = append(b.buf, ev.Encoded(b.enc)...)
+	b.frames = append(b.frames, ev.Encoded(b.enc))
 	if b.due == nil {
-		b.timer.Reset(FlushInterval)
+		b.timer.Reset(b.wait())
 		b.due = b.timer.C
 	}
 }
@@ -86,10 +90,10 @@ func (b *batch) drain() bool {
 }
 
 // pending reports whether the batch holds something to write; a batch
-// due with nothing in it (no event came in the last FlushInterval) ends
+// due with nothing in it (no event came in the last wait) ends
 // the wait, and the writer waits for the next event (next).
 func (b *batch) pending() bool {
-	if len(b.buf) == 0 {
+	if len(b.frames) == 0 {
 		b.timer.Stop()
 		b.due = nil
 		return false
@@ -97,17 +101,20 @@ func (b *batch) pending() bool {
 	return true
 }
 
-// take returns the batch, to be written before the next add, and starts
-// the next one, due FlushInterval later: a writer that streams events
-// wakes once per interval, not also for the first event of each batch.
-func (b *batch) take() []byte {
-	out := b.buf
-	if cap(b.buf) > maxBatchKeep {
-		b.buf = nil
-	} else {
-		b.buf = b.buf[:0]
-	}
-	b.timer.Reset(FlushInterval)
+// send writes the batch's frames with write, in one call, and starts
+// the next batch, due wait() later: a writer that streams events wakes
+// once per wait, not also for the first event of each batch. It lets go
+// of the frames (write may not keep them) and keeps their room for the
+// next batch unless it held more than maxBatchKeep.
+func (b *batch) send(write func(frames [][]byte) error) error {
+	b.timer.Reset(b.wait())
 	b.due = b.timer.C
-	return out
+	err := write(b.frames)
+	clear(b.frames)
+	if cap(b.frames) > maxBatchKeep {
+		b.frames = nil
+	} else {
+		b.frames = b.frames[:0]
+	}
+	return err
 }

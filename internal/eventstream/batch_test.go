@@ -3,9 +3,12 @@ package eventstream
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/buildmaster/buildmaster/internal/mq"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
@@ -96,5 +99,92 @@ func TestAnswerAfterQueuedEvents(t *testing.T) {
 	want := "{\"k\":\"builds/1/new\",\"m\":{}}\n{\"k\":\"builds/2/new\",\"m\":{}}\n{\"msg\":\"pong\",\"code\":200,\"_id\":2}"
 	if s := string(bytes.Join(got, []byte("\n"))); s != want {
 		t.Fatalf("frames:\n%s\nwant:\n%s", s, want)
+	}
+}
+
+// Past WriteRate×FlushInterval streams, each stream's batches wait
+// streams÷WriteRate, WebSocket and SSE streams alike, and FlushInterval
+// again once they have gone.
+func TestFlushIntervalGrowsWithStreams(t *testing.T) {
+	ts := start(t, Options{Limits: Limits{WriteRate: 100}})
+	ts.bareClient(t, "builds/*/*")
+	if got := ts.srv.flushInterval(); got != FlushInterval {
+		t.Fatalf("1 stream at 100 writes/s: wait %v, want FlushInterval (%v)", got, FlushInterval)
+	}
+	others := []*testkit.WebSocket{ts.bareClient(t, "builds/*/*"), ts.bareClient(t, "builds/*/*")}
+	ts.listen(t, "/listen/builds/*/*", nil)
+	testkit.Eventually(t, "4 streams open", func() bool { return ts.srv.Stats().WebSocketClients+ts.srv.Stats().SSEClients == 4 })
+	if got := ts.srv.flushInterval(); got != 40*time.Millisecond {
+		t.Fatalf("4 streams at 100 writes/s: wait %v, want 40ms", got)
+	}
+	for _, ws := range others {
+		ws.Close()
+	}
+	testkit.Eventually(t, "2 streams open", func() bool { return ts.srv.Stats().WebSocketClients+ts.srv.Stats().SSEClients == 2 })
+	if got := ts.srv.flushInterval(); got != FlushInterval {
+		t.Fatalf("2 streams at 100 writes/s: wait %v, want FlushInterval (%v)", got, FlushInterval)
+	}
+}
+
+// A batch asks how long to wait when its first event comes and when the
+// next batch starts (send), so that the wait follows the streams open.
+func TestBatchAsksItsWait(t *testing.T) {
+	bus := mq.New()
+	defer bus.Close()
+	sub := bus.Subscribe(t.Context(), 4)
+	if _, err := sub.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	b := newBatch(sub, allowAll{}, mq.NewEncoding(encodeWSEvent), func() time.Duration { asked++; return time.Hour })
+	if err := bus.Publish(mq.Key{"builds", "1", "new"}, "", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	b.add(testkit.Recv(t, "the event", sub.Events()))
+	if asked != 1 || b.due == nil {
+		t.Fatalf("after the first event: asked %d times, due %v; want 1, set", asked, b.due)
+	}
+	if err := b.send(func([][]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if asked != 2 || b.due == nil {
+		t.Fatalf("after send: asked %d times, due %v; want 2, set", asked, b.due)
+	}
+}
+
+// A batch hands its writer the events' own frames, shared with every
+// stream (no copy), in order, and lets go of them once written.
+func TestBatchSendsSharedFramesAndLetsGo(t *testing.T) {
+	bus := mq.New()
+	defer bus.Close()
+	sub := bus.Subscribe(t.Context(), 4)
+	if _, err := sub.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
+		t.Fatal(err)
+	}
+	enc := mq.NewEncoding(encodeWSEvent)
+	b := newBatch(sub, allowAll{}, enc, func() time.Duration { return time.Hour })
+	var events []*mq.Event
+	for _, id := range []string{"1", "2"} {
+		if err := bus.Publish(mq.Key{"builds", id, "new"}, "", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		ev := testkit.Recv(t, "the event", sub.Events())
+		events = append(events, ev)
+		b.add(ev)
+	}
+	var got [][]byte
+	if err := b.send(func(frames [][]byte) error { got = append(got, frames...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("wrote %d frames, want 2", len(got))
+	}
+	for i, ev := range events {
+		if shared := ev.Encoded(enc); &got[i][0] != &shared[0] || len(got[i]) != len(shared) {
+			t.Fatalf("frame %d is not the event's shared frame: %q", i, got[i])
+		}
+	}
+	if len(b.frames) != 0 || slices.ContainsFunc(b.frames[:cap(b.frames)], func(f []byte) bool { return f != nil }) {
+		t.Fatalf("after send the batch still holds %q", b.frames[:cap(b.frames)])
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/mq"
@@ -22,6 +23,13 @@ type Limits struct {
 	PingInterval     time.Duration // WebSocket ping, SSE keep-alive comment (default 30 s)
 	PingTimeout      time.Duration // wait for a WebSocket pong before closing (default 30 s)
 	WriteTimeout     time.Duration // one SSE write (default 10 s)
+	// WriteRate is how many batch writes a second all streams together
+	// may make (default 50,000): past WriteRate×FlushInterval streams,
+	// each stream's batches wait longer than FlushInterval (streams ÷
+	// WriteRate), so that the writes, most of what a client costs the
+	// master, stay within the budget however many clients come. Up to
+	// 1,000 clients wait FlushInterval, 2,000 wait 40 ms, 10,000 200 ms.
+	WriteRate int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -38,6 +46,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxClients, 10_000)
 	def(&l.MaxSubscriptions, 100)
 	def(&l.Buffer, 1024)
+	def(&l.WriteRate, 50_000)
 	if l.MaxFrameBytes <= 0 {
 		l.MaxFrameBytes = 4 << 10
 	}
@@ -82,6 +91,8 @@ type Server struct {
 	// What a WebSocket and an SSE stream send of an event, made once per
 	// event for all streams.
 	wsEvents, sseEvents *mq.Encoding
+
+	open atomic.Int64 // len(streams), read by every batch without mu
 
 	mu      sync.Mutex
 	streams map[*stream]struct{}
@@ -143,6 +154,13 @@ func (s *Server) Close() {
 	}
 }
 
+// flushInterval is how long a stream's batch waits (batch.go):
+// FlushInterval, or longer when the open streams writing once each
+// FlushInterval would make more than WriteRate writes a second.
+func (s *Server) flushInterval() time.Duration {
+	return max(FlushInterval, time.Duration(s.open.Load())*time.Second/time.Duration(s.limits.WriteRate))
+}
+
 // A stream is one open WebSocket or SSE client.
 type stream struct {
 	ctx    context.Context // ends with the stream; its cause says why
@@ -171,6 +189,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, sse bool) *stream
 	ctx, cancel := context.WithCancelCause(r.Context())
 	st := &stream{ctx: ctx, cancel: cancel, stop: make(chan struct{}), sse: sse}
 	s.streams[st] = struct{}{}
+	s.open.Add(1)
 	if sse {
 		s.stats.SSEClients++
 	} else {
@@ -186,6 +205,7 @@ func (s *Server) release(st *stream, r *http.Request, cause error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.streams, st)
+	s.open.Add(-1)
 	if st.sse {
 		s.stats.SSEClients--
 	} else {

@@ -134,6 +134,10 @@ func (s *Server) listenSSE(w http.ResponseWriter, r *http.Request, path string) 
 	s.release(st, r, cause)
 }
 
+// maxJoinedKeep is the largest buffer of joined events an SSE stream
+// keeps between writes.
+const maxJoinedKeep = 64 << 10
+
 // streamSSE writes the handshake, then events and keep-alive comments,
 // and returns why the stream ended. Events are sent in batches, as on a
 // WebSocket (batch.go).
@@ -181,7 +185,8 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 	if err := write([]byte("event: handshake\ndata: " + id + "\n\n")); err != nil {
 		return err
 	}
-	b := newBatch(c.sub, c.viewer, s.sseEvents)
+	b := newBatch(c.sub, c.viewer, s.sseEvents, s.flushInterval)
+	var joined []byte // a batch's events, written as one chunk of the response
 	ping := time.NewTicker(s.limits.PingInterval)
 	defer ping.Stop()
 	for {
@@ -198,7 +203,17 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 			if !b.pending() {
 				continue
 			}
-			if err := write(b.take()); err != nil {
+			if err := b.send(func(frames [][]byte) error {
+				joined = joined[:0]
+				for _, f := range frames {
+					joined = append(joined, f...)
+				}
+				err := write(joined)
+				if cap(joined) > maxJoinedKeep {
+					joined = nil
+				}
+				return err
+			}); err != nil {
 				return err
 			}
 		case <-ping.C:

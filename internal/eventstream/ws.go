@@ -59,7 +59,7 @@ func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewe
 	wg.Go(func() { readWS(st, c, frames) })
 	wg.Go(func() { s.pingWS(st, c) })
 
-	cause := writeWS(st, c, conn, sess, newBatch(sub, v, s.wsEvents), frames)
+	cause := writeWS(st, c, conn, sess, newBatch(sub, v, s.wsEvents, s.flushInterval), frames)
 	switch {
 	case errors.Is(cause, mq.ErrSlow):
 		c.Close(websocket.StatusTryAgainLater, "client fell behind: too many events queued")
@@ -113,14 +113,14 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 }
 
 // writeWS writes events and answers until the stream ends, and returns
-// why. Events are sent in batches (batch.go): the first waits up to
-// FlushInterval for those behind it, and all go out in one write of their
-// frames, encoded once for every client. A command's answer goes at once,
-// in one write with the events published before it. A client dropped by
-// the bus while a write to it is stuck is cut at once: one watcher per
-// connection closes it if a write is in flight when the subscription
-// ends (a write itself takes no context, which would cost a registration
-// per write).
+// why. Events are sent in batches (batch.go): the first waits
+// FlushInterval (longer with many clients) for those behind it, and all
+// go out in one write of their frames, encoded once for every client. A
+// command's answer goes at once, in one write with the events published
+// before it. A client dropped by the bus while a write to it is stuck is
+// cut at once: one watcher per connection closes it if a write is in
+// flight when the subscription ends (a write itself takes no context,
+// which would cost a registration per write).
 func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *batch, frames <-chan []byte) error {
 	sub := sess.sub
 	var writing atomic.Bool
@@ -130,14 +130,13 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		}
 	})
 	defer stop()
-	flush := func() error {
-		out := b.take()
+	write := func(frames [][]byte) error {
 		writing.Store(true) // before the check: the watcher sees one or the other
 		defer writing.Store(false)
 		if cause := context.Cause(sub.Context()); cause != nil {
 			return cause // ended meanwhile: leave the connection whole for the close frame
 		}
-		if _, err := conn.Write(out); err != nil {
+		if _, err := conn.writeFrames(frames); err != nil {
 			if cause := context.Cause(sub.Context()); cause != nil {
 				return cause
 			}
@@ -159,7 +158,7 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			if !b.pending() {
 				continue
 			}
-			if err := flush(); err != nil {
+			if err := b.send(write); err != nil {
 				return err
 			}
 		case frame := <-frames:
@@ -167,8 +166,8 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			if !b.drain() {
 				return context.Cause(sub.Context())
 			}
-			b.buf = appendTextFrame(b.buf, sess.handle(frame))
-			if err := flush(); err != nil {
+			b.frames = append(b.frames, appendTextFrame(nil, sess.handle(frame)))
+			if err := b.send(write); err != nil {
 				return err
 			}
 		case <-sub.Context().Done(): // st.ctx's end too: sub lives in it

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,4 +40,18 @@ func MinorFaults() int64 {
 		return 0
 	}
 	return int64(ru.Minflt)
+}
+
+// WriteCalls is the number of write system calls (write, send and their
+// kin) this process has made so far, as /proc/self/io counts them
+// (syscw); 0 if the kernel does not say.
+func WriteCalls() int64 {
+	data, _ := os.ReadFile("/proc/self/io")
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }

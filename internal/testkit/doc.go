@@ -20,8 +20,8 @@
 //     returns the frames each read brings (what arrived together), cheap
 //     enough for a benchmark's thousand clients;
 //   - for benchmarks: [ShortOr] for a size that shrinks under -short,
-//     [CPUTime] of the process, [LoadAvg] of the machine,
-//     [StartPiped] to run a helper process.
+//     [CPUTime] and [WriteCalls] of the process, [LoadAvg] of the
+//     machine, [StartPiped] to run a helper process.
 //
 // No helper here measures speed: a test asserts what happens, never how
 // fast (speed is measured with go test -bench).

@@ -220,3 +220,23 @@ func TestLogsRecordLinesByLevel(t *testing.T) {
 		t.Fatalf("all: %q", got)
 	}
 }
+
+// WriteCalls counts this process's write system calls: ten writes to a
+// file add at least ten (other goroutines of the test binary may write
+// too).
+func TestWriteCallsCountsWrites(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before := WriteCalls()
+	for range 10 {
+		if _, err := f.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := WriteCalls() - before; got < 10 {
+		t.Fatalf("WriteCalls grew by %d over 10 writes", got)
+	}
+}
