@@ -70,3 +70,38 @@ func FuzzOpenEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEnvelope wraps a request of 130 KB (a config of 1,000 builders)
+// and opens its reply's envelope, as Call does, against anypb's way (the
+// bytes of both are the same): B/op shows the copy saved.
+//
+//	go test -run '^$' -bench Envelope -benchmem ./internal/control
+func BenchmarkEnvelope(b *testing.B) {
+	req := &messages.ReconfigureRequest{Token: "tok", ConfigYaml: bytes.Repeat([]byte("builders: []\n"), 10000)}
+	reply, err := marshalEnvelope(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("anypb", func(b *testing.B) {
+		for b.Loop() {
+			a, _ := anypb.New(req)
+			if _, err := proto.Marshal(a); err != nil {
+				b.Fatal(err)
+			}
+			var r anypb.Any
+			if err := proto.Unmarshal(reply, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("envelope", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := marshalEnvelope(req); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := openEnvelope(reply); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
