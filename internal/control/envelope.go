@@ -59,6 +59,9 @@ func openEnvelope(data []byte) (typeURL string, value []byte, err error) {
 		if n < 0 {
 			return "", nil, fmt.Errorf("%w: %w", errEnvelope, protowire.ParseError(n))
 		}
+		if num > protowire.MaxValidNumber { // ConsumeTag allows MessageSet's larger numbers
+			return "", nil, fmt.Errorf("%w: field number %d", errEnvelope, num)
+		}
 		data = data[n:]
 		if typ == protowire.BytesType && (num == anyTypeURL || num == anyValue) {
 			v, n := protowire.ConsumeBytes(data)
