@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Errors of Client.Call, beside a *Refused and ctx's own.
@@ -71,11 +70,7 @@ func (c *Client) Close() { c.tr.CloseIdleConnections() }
 // ask.Reply). It waits until ctx ends or timeout passes, and tells the
 // endpoint to wait as long.
 func (c *Client) Call(ctx context.Context, target string, msg proto.Message, timeout time.Duration) (proto.Message, error) {
-	a, err := anypb.New(msg)
-	if err != nil {
-		return nil, err
-	}
-	body, err := proto.Marshal(a)
+	body, err := marshalEnvelope(msg)
 	if err != nil {
 		return nil, err
 	}
@@ -112,18 +107,18 @@ func (c *Client) Call(ctx context.Context, target string, msg proto.Message, tim
 	default:
 		return nil, &Refused{Status: res.StatusCode, Message: strings.TrimSpace(string(data))}
 	}
-	var reply anypb.Any
-	if err := proto.Unmarshal(data, &reply); err != nil {
-		return nil, fmt.Errorf("a reply that is not a google.protobuf.Any: %w", err)
+	url, value, err := openEnvelope(data)
+	if err != nil {
+		return nil, fmt.Errorf("a reply that is %w", err)
 	}
-	name, _ := messageName(reply.GetTypeUrl())
+	name, _ := messageName(url)
 	mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
 	if err != nil {
-		return nil, fmt.Errorf("a reply of unknown type %q: %w", reply.GetTypeUrl(), err)
+		return nil, fmt.Errorf("a reply of unknown type %q: %w", url, err)
 	}
 	out := mt.New().Interface()
-	if err := proto.Unmarshal(reply.GetValue(), out); err != nil {
-		return nil, fmt.Errorf("a reply that does not decode (%s): %w", reply.GetTypeUrl(), err)
+	if err := proto.Unmarshal(value, out); err != nil {
+		return nil, fmt.Errorf("a reply that does not decode (%s): %w", url, err)
 	}
 	return out, nil
 }

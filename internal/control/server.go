@@ -17,7 +17,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/buildmaster/buildmaster/internal/ask"
 )
@@ -102,11 +101,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%s replied %T, not a message", target, reply), http.StatusInternalServerError)
 		return
 	}
-	a, err := anypb.New(pm)
-	var body []byte
-	if err == nil {
-		body, err = proto.Marshal(a)
-	}
+	body, err := marshalEnvelope(pm)
 	if err != nil {
 		http.Error(w, "encoding the reply: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -142,11 +137,11 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (proto.Message, st
 		}
 		return nil, target, 0, &refusal{status: http.StatusBadRequest, reason: DropMalformed, why: "reading the body: " + err.Error(), target: target}
 	}
-	var a anypb.Any
-	if err := proto.Unmarshal(body, &a); err != nil {
-		return nil, target, 0, &refusal{status: http.StatusBadRequest, reason: DropMalformed, why: "the body is not a google.protobuf.Any: " + err.Error(), target: target}
+	url, value, err := openEnvelope(body)
+	if err != nil {
+		return nil, target, 0, &refusal{status: http.StatusBadRequest, reason: DropMalformed, why: "the body is " + err.Error(), target: target}
 	}
-	name, ok := messageName(a.GetTypeUrl())
+	name, ok := messageName(url)
 	if !ok {
 		// Nothing of it is logged: a body of another shape may put anything
 		// there (a bare request's field 1 is its token).
@@ -167,7 +162,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (proto.Message, st
 		return nil, target, 0, ref
 	}
 	msg := mt.New().Interface()
-	if err := proto.Unmarshal(a.GetValue(), msg); err != nil {
+	if err := proto.Unmarshal(value, msg); err != nil {
 		ref.reason, ref.why = DropUndecodable, "message does not decode: "+err.Error()
 		return nil, target, 0, ref
 	}
