@@ -96,7 +96,7 @@ func archiveSchema() *memdb.TableSchema {
 	span := func(name string, ids func(*messages.ArchiveSegment) []uint64) *memdb.IndexSchema {
 		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: spanIndex{ids: ids}}
 	}
-	return table(TableArchive, func(o any) ([]any, bool) { return always(o.(*messages.ArchiveSegment).Id) },
+	return table(TableArchive, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ArchiveSegment).Id)) },
 		span(IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids),
 		span(IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids),
 		span(IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids))

@@ -96,7 +96,7 @@ var Tables = []string{
 
 // idx is a secondary index on the values fn gives for a row; a row fn
 // leaves out is not in it.
-func idx(name string, unique bool, fn func(obj any) ([]any, bool)) *memdb.IndexSchema {
+func idx(name string, unique bool, fn func(obj any) (keyVals, bool)) *memdb.IndexSchema {
 	ix := keyIndex{fn: fn}
 	if !unique {
 		ix.room = keyDigits // go-memdb appends the row's id key, most often one integer
@@ -105,11 +105,11 @@ func idx(name string, unique bool, fn func(obj any) ([]any, bool)) *memdb.IndexS
 }
 
 // always is the result of a key function for a row that is always indexed.
-func always(vals ...any) ([]any, bool) { return vals, true }
+func always(vals keyVals) (keyVals, bool) { return vals, true }
 
 // table is a table whose id index is on the values id gives, with more
 // indexes.
-func table(name string, id func(obj any) ([]any, bool), more ...*memdb.IndexSchema) *memdb.TableSchema {
+func table(name string, id func(obj any) (keyVals, bool), more ...*memdb.IndexSchema) *memdb.TableSchema {
 	t := &memdb.TableSchema{Name: name, Indexes: map[string]*memdb.IndexSchema{}}
 	t.Indexes[IndexID] = &memdb.IndexSchema{Name: IndexID, Unique: true, Indexer: keyIndex{fn: id}}
 	for _, i := range more {
@@ -123,105 +123,105 @@ func table(name string, id func(obj any) ([]any, bool), more ...*memdb.IndexSche
 // place; a new table adds its entry.
 func Schema() *memdb.DBSchema {
 	ts := []*memdb.TableSchema{
-		table(TableMasters, func(o any) ([]any, bool) { return always(o.(*messages.Master).Id) },
-			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Master).Name) })),
-		table(TableChanges, func(o any) ([]any, bool) { return always(o.(*messages.Change).Changeid) },
-			idx(IndexBranch, false, func(o any) ([]any, bool) { return always(o.(*messages.Change).Branch) }),
-			idx(IndexChangeSourceStamp, false, func(o any) ([]any, bool) { return always(o.(*messages.Change).Sourcestampid) })),
-		table(TableSourceStamps, func(o any) ([]any, bool) { return always(o.(*messages.SourceStamp).Id) },
-			idx(IndexSSHash, true, func(o any) ([]any, bool) { return always(o.(*messages.SourceStamp).SsHash) })),
-		table(TableBuildsets, func(o any) ([]any, bool) { return always(o.(*messages.Buildset).Id) }),
-		table(TableBuildRequests, func(o any) ([]any, bool) { return always(o.(*messages.BuildRequest).Id) },
-			idx(IndexBuildset, false, func(o any) ([]any, bool) { return always(o.(*messages.BuildRequest).Buildsetid) }),
-			idx(IndexUnclaimed, true, func(o any) ([]any, bool) {
+		table(TableMasters, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Master).Id)) },
+			idx(IndexName, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.Master).Name)) })),
+		table(TableChanges, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Change).Changeid)) },
+			idx(IndexBranch, false, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.Change).Branch)) }),
+			idx(IndexChangeSourceStamp, false, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Change).Sourcestampid)) })),
+		table(TableSourceStamps, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.SourceStamp).Id)) },
+			idx(IndexSSHash, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.SourceStamp).SsHash)) })),
+		table(TableBuildsets, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Buildset).Id)) }),
+		table(TableBuildRequests, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.BuildRequest).Id)) },
+			idx(IndexBuildset, false, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.BuildRequest).Buildsetid)) }),
+			idx(IndexUnclaimed, true, func(o any) (keyVals, bool) {
 				r := o.(*messages.BuildRequest)
 				if r.Complete || r.Claim != nil {
-					return nil, false
+					return keyVals{}, false
 				}
-				return always(r.Builderid, r.SubmittedAt, r.Id)
+				return always(key().uint(r.Builderid).int(r.SubmittedAt).uint(r.Id))
 			}),
-			idx(IndexClaimedBy, false, func(o any) ([]any, bool) {
+			idx(IndexClaimedBy, false, func(o any) (keyVals, bool) {
 				r := o.(*messages.BuildRequest)
 				if r.Complete || r.Claim == nil {
-					return nil, false
+					return keyVals{}, false
 				}
-				return always(r.Claim.Masterid)
+				return always(key().uint(r.Claim.Masterid))
 			})),
-		table(TableBuilders, func(o any) ([]any, bool) { return always(o.(*messages.Builder).Id) },
-			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Builder).Name) })),
-		table(TableBuilds, func(o any) ([]any, bool) { return always(o.(*messages.Build).Id) },
-			idx(IndexBuilderNumber, true, func(o any) ([]any, bool) {
+		table(TableBuilders, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Builder).Id)) },
+			idx(IndexName, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.Builder).Name)) })),
+		table(TableBuilds, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Build).Id)) },
+			idx(IndexBuilderNumber, true, func(o any) (keyVals, bool) {
 				b := o.(*messages.Build)
-				return always(b.Builderid, b.Number)
+				return always(key().uint(b.Builderid).int(int64(b.Number)))
 			}),
-			idx(IndexIncompleteBy, false, func(o any) ([]any, bool) {
+			idx(IndexIncompleteBy, false, func(o any) (keyVals, bool) {
 				b := o.(*messages.Build)
 				if b.CompleteAt != 0 || b.Results != nil {
-					return nil, false
+					return keyVals{}, false
 				}
-				return always(b.Masterid)
+				return always(key().uint(b.Masterid))
 			})),
-		table(TableSteps, func(o any) ([]any, bool) { return always(o.(*messages.Step).Id) },
-			idx(IndexBuildNumber, true, func(o any) ([]any, bool) {
+		table(TableSteps, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Step).Id)) },
+			idx(IndexBuildNumber, true, func(o any) (keyVals, bool) {
 				s := o.(*messages.Step)
-				return always(s.Buildid, s.Number)
+				return always(key().uint(s.Buildid).int(int64(s.Number)))
 			})),
-		table(TableLogs, func(o any) ([]any, bool) { return always(o.(*messages.Log).Id) },
-			idx(IndexStep, false, func(o any) ([]any, bool) { return always(o.(*messages.Log).Stepid) })),
-		table(TableLogChunks, func(o any) ([]any, bool) {
+		table(TableLogs, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Log).Id)) },
+			idx(IndexStep, false, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Log).Stepid)) })),
+		table(TableLogChunks, func(o any) (keyVals, bool) {
 			c := o.(*messages.LogChunk)
-			return always(c.Logid, c.FirstLine)
+			return always(key().uint(c.Logid).int(c.FirstLine))
 		}),
-		table(TableWorkers, func(o any) ([]any, bool) { return always(o.(*messages.Worker).Id) },
-			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Worker).Name) })),
-		table(TableSchedulers, func(o any) ([]any, bool) { return always(o.(*messages.Scheduler).Id) },
-			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.Scheduler).Name) })),
-		table(TableChangeSources, func(o any) ([]any, bool) { return always(o.(*messages.ChangeSource).Id) },
-			idx(IndexName, true, func(o any) ([]any, bool) { return always(o.(*messages.ChangeSource).Name) })),
-		table(TableObjects, func(o any) ([]any, bool) { return always(o.(*messages.StateObject).Id) },
-			idx(IndexName, true, func(o any) ([]any, bool) {
+		table(TableWorkers, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Worker).Id)) },
+			idx(IndexName, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.Worker).Name)) })),
+		table(TableSchedulers, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Scheduler).Id)) },
+			idx(IndexName, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.Scheduler).Name)) })),
+		table(TableChangeSources, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ChangeSource).Id)) },
+			idx(IndexName, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.ChangeSource).Name)) })),
+		table(TableObjects, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.StateObject).Id)) },
+			idx(IndexName, true, func(o any) (keyVals, bool) {
 				s := o.(*messages.StateObject)
-				return always(s.Name, s.ClassName)
+				return always(key().str(s.Name).str(s.ClassName))
 			})),
-		table(TableObjectState, func(o any) ([]any, bool) {
+		table(TableObjectState, func(o any) (keyVals, bool) {
 			s := o.(*messages.ObjectState)
-			return always(s.Objectid, s.Name)
+			return always(key().uint(s.Objectid).str(s.Name))
 		}),
-		table(TableUsers, func(o any) ([]any, bool) { return always(o.(*messages.User).Uid) },
-			idx(IndexIdentifier, true, func(o any) ([]any, bool) { return always(o.(*messages.User).Identifier) }),
-			idx(IndexUsername, true, func(o any) ([]any, bool) {
+		table(TableUsers, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.User).Uid)) },
+			idx(IndexIdentifier, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.User).Identifier)) }),
+			idx(IndexUsername, true, func(o any) (keyVals, bool) {
 				u := o.(*messages.User)
-				return []any{u.BbUsername}, u.BbUsername != ""
+				return key().str(u.BbUsername), u.BbUsername != ""
 			})),
-		table(TableUsersInfo, func(o any) ([]any, bool) {
+		table(TableUsersInfo, func(o any) (keyVals, bool) {
 			u := o.(*messages.UserInfo)
-			return always(u.Uid, u.AttrType)
-		}, idx(IndexAttr, false, func(o any) ([]any, bool) {
+			return always(key().uint(u.Uid).str(u.AttrType))
+		}, idx(IndexAttr, false, func(o any) (keyVals, bool) {
 			u := o.(*messages.UserInfo)
-			return always(u.AttrType, u.AttrData)
+			return always(key().str(u.AttrType).str(u.AttrData))
 		})),
-		table(TableChangeUsers, func(o any) ([]any, bool) {
+		table(TableChangeUsers, func(o any) (keyVals, bool) {
 			c := o.(*messages.ChangeUser)
-			return always(c.Changeid, c.Uid)
-		}, idx(IndexUID, false, func(o any) ([]any, bool) { return always(o.(*messages.ChangeUser).Uid) })),
-		table(TableApiTokens, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Id) },
-			idx(IndexUID, false, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Uid) }),
-			idx(IndexSHA256, true, func(o any) ([]any, bool) { return always(o.(*messages.ApiToken).Sha256) })),
-		table(TableReporters, func(o any) ([]any, bool) { return always(o.(*messages.Reporter).Name) }),
-		table(TableOutbox, func(o any) ([]any, bool) { return always(o.(*messages.OutboxEntry).Id) },
-			idx(IndexReporter, true, func(o any) ([]any, bool) {
+			return always(key().uint(c.Changeid).uint(c.Uid))
+		}, idx(IndexUID, false, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ChangeUser).Uid)) })),
+		table(TableApiTokens, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ApiToken).Id)) },
+			idx(IndexUID, false, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ApiToken).Uid)) }),
+			idx(IndexSHA256, true, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.ApiToken).Sha256)) })),
+		table(TableReporters, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.Reporter).Name)) }),
+		table(TableOutbox, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.OutboxEntry).Id)) },
+			idx(IndexReporter, true, func(o any) (keyVals, bool) {
 				e := o.(*messages.OutboxEntry)
-				return always(e.Reporter, e.Id)
+				return always(key().str(e.Reporter).uint(e.Id))
 			}),
-			idx(IndexReport, true, func(o any) ([]any, bool) {
+			idx(IndexReport, true, func(o any) (keyVals, bool) {
 				e := o.(*messages.OutboxEntry)
-				return always(e.Reporter, e.Buildid, e.GetWorker().GetWorkerid(), e.Event)
+				return always(key().str(e.Reporter).uint(e.Buildid).uint(e.GetWorker().GetWorkerid()).str(e.Event))
 			})),
-		table(TableIDFloors, func(o any) ([]any, bool) { return always(o.(*messages.IdFloor).Table) }),
-		table(TableWebSessions, func(o any) ([]any, bool) { return always(o.(*messages.WebSession).Sha256) },
-			idx(IndexExpires, true, func(o any) ([]any, bool) {
+		table(TableIDFloors, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.IdFloor).Table)) }),
+		table(TableWebSessions, func(o any) (keyVals, bool) { return always(key().str(o.(*messages.WebSession).Sha256)) },
+			idx(IndexExpires, true, func(o any) (keyVals, bool) {
 				s := o.(*messages.WebSession)
-				return always(s.ExpiresAt, s.Sha256)
+				return always(key().int(s.ExpiresAt).str(s.Sha256))
 			})),
 		archiveSchema(),
 	}

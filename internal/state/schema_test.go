@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"math"
 	"testing"
+
+	"github.com/buildmaster/buildmaster/messages"
 )
 
 // Keys sort as their values do: uint64 and int64 (negative first), and
@@ -52,6 +54,27 @@ func TestKeyRoom(t *testing.T) {
 		}
 		if got := cap(key) - len(key); got != c.room {
 			t.Errorf("index %s: %d bytes free after the key, want %d", c.index, got, c.room)
+		}
+	}
+}
+
+// TestKeyAllocs: indexing a row allocates its key and nothing else, for
+// integer and string values alike.
+func TestKeyAllocs(t *testing.T) {
+	tables := Schema().Tables
+	r := &messages.BuildRequest{Id: 1 << 40, Builderid: 1 << 30, SubmittedAt: 1 << 50, Buildsetid: 1 << 20}
+	ch := change("a", "main", 1)
+	ch.Changeid = 1 << 40
+	for _, c := range []struct {
+		table, index string
+		row          any
+	}{
+		{TableBuildRequests, IndexID, r}, {TableBuildRequests, IndexUnclaimed, r}, {TableBuildRequests, IndexBuildset, r},
+		{TableChanges, IndexBranch, ch},
+	} {
+		ix := tables[c.table].Indexes[c.index].Indexer.(keyIndex)
+		if n := testing.AllocsPerRun(100, func() { _, _, _ = ix.FromObject(c.row) }); n != 1 {
+			t.Errorf("%s.%s: %v allocations per row, want 1 (its key)", c.table, c.index, n)
 		}
 	}
 }
