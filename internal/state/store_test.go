@@ -761,3 +761,47 @@ func TestDamagedNewestSnapshotNoFallBack(t *testing.T) {
 		t.Fatalf("Open with the newest snapshot damaged: %v; want a refusal naming %s", err, state)
 	}
 }
+
+// TestDamagedSnapshotAfterStartFailsOnlyItsOpen: once the Store has
+// started, a snapshot that does not open fails that Open only; later opens
+// of good snapshots (raft sending one to a follower, a user's read) work.
+func TestDamagedSnapshotAfterStartFailsOnlyItsOpen(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour, NoSnapshotOnClose: true, RetainSnapshots: 2}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	submitChanges(t, s, 0, 10, 1)
+	first := s.raft.Snapshot()
+	if err := first.Error(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.snaps.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("snapshots %v, %v; want one", list, err)
+	}
+	state := filepath.Join(dir, SnapshotDir, list[0].ID, "state.bin")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xFF
+	if err := os.WriteFile(state, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := first.Open(); err == nil || !strings.Contains(err.Error(), state) {
+		t.Fatalf("opening the damaged snapshot: %v; want an error naming %s", err, state)
+	}
+	submitChanges(t, s, 10, 10, 1)
+	second := s.raft.Snapshot()
+	if err := second.Error(); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := second.Open()
+	if err != nil {
+		t.Fatalf("opening a good snapshot after a damaged one: %v", err)
+	}
+	rc.Close()
+}
