@@ -110,7 +110,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: snapshot store in %s: %w", dir, err)
 	}
-	if err := checkLatestSnapshot(dir, snaps); err != nil {
+	if err := checkSnapshotDirs(dir, snaps); err != nil {
 		return nil, err
 	}
 	h := &health{log: opts.Logger, dir: dir}
