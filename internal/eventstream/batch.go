@@ -85,16 +85,21 @@ func (b *batch) drain() bool {
 	return true
 }
 
-// pending reports whether the batch holds something to write; a batch
-// due with nothing in it (no event came in the last FlushInterval) ends
-// the wait, and the writer waits for the next event (next).
-func (b *batch) pending() bool {
+// ready is what the writer writes when the batch is due: the events
+// queued now are added (drain), and the batch taken (take); nil when it
+// holds nothing (no event came in the last FlushInterval), which ends the
+// wait, and the writer waits for the next event (next). False when the
+// subscription has ended.
+func (b *batch) ready() (out []byte, ok bool) {
+	if !b.drain() {
+		return nil, false
+	}
 	if len(b.buf) == 0 {
 		b.timer.Stop()
 		b.due = nil
-		return false
+		return nil, true
 	}
-	return true
+	return b.take(), true
 }
 
 // take returns the batch, to be written before the next add, and starts

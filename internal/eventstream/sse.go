@@ -192,13 +192,14 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 			}
 			b.add(ev)
 		case <-b.due:
-			if !b.drain() {
+			out, ok := b.ready()
+			if !ok {
 				return context.Cause(c.sub.Context())
 			}
-			if !b.pending() {
+			if out == nil {
 				continue
 			}
-			if err := write(b.take()); err != nil {
+			if err := write(out); err != nil {
 				return err
 			}
 		case <-ping.C:

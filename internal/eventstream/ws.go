@@ -130,8 +130,7 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		}
 	})
 	defer stop()
-	flush := func() error {
-		out := b.take()
+	write := func(out []byte) error {
 		writing.Store(true) // before the check: the watcher sees one or the other
 		defer writing.Store(false)
 		if cause := context.Cause(sub.Context()); cause != nil {
@@ -153,13 +152,14 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			}
 			b.add(ev)
 		case <-b.due:
-			if !b.drain() {
+			out, ok := b.ready()
+			if !ok {
 				return context.Cause(sub.Context())
 			}
-			if !b.pending() {
+			if out == nil {
 				continue
 			}
-			if err := flush(); err != nil {
+			if err := write(out); err != nil {
 				return err
 			}
 		case frame := <-frames:
@@ -168,7 +168,7 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 				return context.Cause(sub.Context())
 			}
 			b.buf = appendTextFrame(b.buf, sess.handle(frame))
-			if err := flush(); err != nil {
+			if err := write(b.take()); err != nil {
 				return err
 			}
 		case <-sub.Context().Done(): // st.ctx's end too: sub lives in it
