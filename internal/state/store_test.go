@@ -446,9 +446,7 @@ func TestCorruptSnapshotRefused(t *testing.T) {
 				fi, _ := os.Stat(state)
 				os.Truncate(state, fi.Size()/2)
 			case "flip":
-				b, _ := os.ReadFile(state)
-				b[len(b)/2] ^= 0xFF
-				os.WriteFile(state, b, 0o644)
+				flipSnapshotByte(t, dir, ents[0].Name())
 			case "meta":
 				os.WriteFile(filepath.Join(snapDir, "meta.json"), []byte("{"), 0o644)
 				state = snapDir
@@ -722,6 +720,22 @@ func TestHalfRemovedOldSnapshot(t *testing.T) {
 	}
 }
 
+// flipSnapshotByte damages snapshot id of the Store in dir: a byte in the
+// middle of its state.bin, whose path it returns, is flipped.
+func flipSnapshotByte(t *testing.T, dir, id string) string {
+	t.Helper()
+	state := filepath.Join(dir, SnapshotDir, id, "state.bin")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xFF
+	if err := os.WriteFile(state, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
 // TestDamagedNewestSnapshotNoFallBack: when the newest of two snapshots
 // fails its CRC, Open refuses to start, naming it, rather than let raft
 // restore the older one (whose following log entries may be gone).
@@ -747,15 +761,7 @@ func TestDamagedNewestSnapshotNoFallBack(t *testing.T) {
 	if len(list) != 2 {
 		t.Fatalf("%d snapshots, want 2", len(list))
 	}
-	state := filepath.Join(dir, SnapshotDir, list[0].ID, "state.bin")
-	b, err := os.ReadFile(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xFF
-	if err := os.WriteFile(state, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	state := flipSnapshotByte(t, dir, list[0].ID)
 	_, err = Open(dir, opts)
 	if err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "refusing to start") {
 		t.Fatalf("Open with the newest snapshot damaged: %v; want a refusal naming %s", err, state)
@@ -782,15 +788,7 @@ func TestDamagedSnapshotAfterStartFailsOnlyItsOpen(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("snapshots %v, %v; want one", list, err)
 	}
-	state := filepath.Join(dir, SnapshotDir, list[0].ID, "state.bin")
-	b, err := os.ReadFile(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xFF
-	if err := os.WriteFile(state, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	state := flipSnapshotByte(t, dir, list[0].ID)
 	if _, _, err := first.Open(); err == nil || !strings.Contains(err.Error(), state) {
 		t.Fatalf("opening the damaged snapshot: %v; want an error naming %s", err, state)
 	}
