@@ -45,7 +45,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -536,31 +535,12 @@ func saveURL(b *testing.B, url, file string) {
 	io.Copy(f, resp.Body)
 }
 
-var (
-	mallocsMetric    = regexp.MustCompile(`(?m)^go_memstats_mallocs_total (\S+)$`)
-	allocBytesMetric = regexp.MustCompile(`(?m)^go_memstats_alloc_bytes_total (\S+)$`)
-)
-
 // masterAllocs is how many heap objects, and bytes, the master has
 // allocated since it started, as its /metrics says.
 func masterAllocs(b *testing.B, m *master) (a struct{ objects, bytes float64 }) {
 	b.Helper()
-	body, err := scrape(m.debug)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, c := range []struct {
-		re *regexp.Regexp
-		v  *float64
-	}{{mallocsMetric, &a.objects}, {allocBytesMetric, &a.bytes}} {
-		sm := c.re.FindStringSubmatch(body)
-		if sm == nil {
-			b.Fatalf("/metrics: no %s", c.re)
-		}
-		if *c.v, err = strconv.ParseFloat(sm[1], 64); err != nil {
-			b.Fatal(err)
-		}
-	}
+	a.objects = metricValue(b, m, "go_memstats_mallocs_total", "")
+	a.bytes = metricValue(b, m, "go_memstats_alloc_bytes_total", "")
 	return a
 }
 

@@ -24,8 +24,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,27 +160,19 @@ func builderCount(m *master) int {
 	return n
 }
 
-var buildersMetric = regexp.MustCompile(`(?m)^buildmaster_actors\{kind="builder"\} (\d+)$`)
-
 // metricBuilders returns the number of live builder actors /metrics reports
 // (starting ones included), or -1.
 func metricBuilders(b *testing.B, m *master) int {
 	b.Helper()
-	resp, err := http.Get("http://" + m.debug + "/metrics")
+	body, err := scrape(m.debug)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sm := buildersMetric.FindSubmatch(body)
-	if sm == nil {
+	n, ok := metricSamples(body, "buildmaster_actors")[`kind="builder"`]
+	if !ok {
 		return -1
 	}
-	n, _ := strconv.Atoi(string(sm[1]))
-	return n
+	return int(n)
 }
 
 // waitBuilders polls until /debug/tree lists want running builders, and
