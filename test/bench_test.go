@@ -54,15 +54,6 @@ func benchBody(first, last int) string {
 	return sb.String()
 }
 
-// goBuildPlain builds pkg into bin the way README's "Running a master"
-// builds a binary to install: without -race and static (CGO_ENABLED=0: no
-// dynamic loader and C library to start, 5-8% less CPU per CLI call).
-func goBuildPlain(bin, pkg string) ([]byte, error) {
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	return cmd.CombinedOutput()
-}
-
 // runBin runs bin with args and returns its combined output, exit code and
 // wall time.
 func runBin(b *testing.B, bin string, args ...string) (string, int, time.Duration) {
