@@ -3,9 +3,6 @@ package test
 import (
 	"os"
 	"os/exec"
-	"regexp"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -79,9 +76,6 @@ func BenchmarkCLI(b *testing.B) {
 	}
 }
 
-// busyMetric is a line of buildmaster_http_request_seconds_total.
-var busyMetric = regexp.MustCompile(`(?m)^buildmaster_http_request_seconds_total\{listener="(\w+)"\} (\S+)$`)
-
 // masterBusy is the time m's handlers took answering requests so far, on
 // every listener but the debug one (which answers these scrapes).
 func masterBusy(b *testing.B, m *master) time.Duration {
@@ -90,19 +84,15 @@ func masterBusy(b *testing.B, m *master) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sum float64
-	for _, sm := range busyMetric.FindAllStringSubmatch(body, -1) {
-		if sm[1] == "debug" {
-			continue
-		}
-		v, err := strconv.ParseFloat(sm[2], 64)
-		if err != nil {
-			b.Fatalf("%s: %v", sm[0], err)
-		}
-		sum += v
-	}
-	if sum == 0 && !strings.Contains(body, "buildmaster_http_request_seconds_total") {
+	samples := metricSamples(body, "buildmaster_http_request_seconds_total")
+	if len(samples) == 0 {
 		b.Fatalf("/metrics has no buildmaster_http_request_seconds_total")
+	}
+	var sum float64
+	for labels, v := range samples {
+		if labels != `listener="debug"` {
+			sum += v
+		}
 	}
 	return time.Duration(sum * float64(time.Second))
 }

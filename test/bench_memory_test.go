@@ -17,29 +17,17 @@ import (
 	"time"
 )
 
-var heapAllocLine = regexp.MustCompile(`(?m)^go_memstats_heap_alloc_bytes ([0-9.e+]+)$`)
-
 // liveHeapMB is the master's live heap: a collection is forced (pprof's
 // heap profile with gc=1), then /metrics reads the heap allocated.
 func liveHeapMB(b *testing.B, m *master) float64 {
 	b.Helper()
-	for _, path := range []string{"/debug/pprof/heap?gc=1", "/metrics"} {
-		resp, err := httpClient.Get("http://" + m.debug + path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if path == "/metrics" {
-			sm := heapAllocLine.FindSubmatch(body)
-			if sm == nil {
-				b.Fatalf("/metrics has no go_memstats_heap_alloc_bytes")
-			}
-			v, _ := strconv.ParseFloat(string(sm[1]), 64)
-			return v / (1 << 20)
-		}
+	resp, err := httpClient.Get("http://" + m.debug + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatal(err)
 	}
-	return 0
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return metricValue(b, m, "go_memstats_heap_alloc_bytes", "") / (1 << 20)
 }
 
 // memoryBody is n builders b0000… each on its own worker w0000…, whose one

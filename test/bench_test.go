@@ -24,8 +24,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,15 +52,6 @@ func benchBody(first, last int) string {
 		fmt.Fprintf(&sb, "  - name: b%04d\n    workers: [w%04d]\n    steps:\n      - shell: {command: [echo, build, b%04d]}\n", i, i, i)
 	}
 	return sb.String()
-}
-
-// goBuildPlain builds pkg into bin the way README's "Running a master"
-// builds a binary to install: without -race and static (CGO_ENABLED=0: no
-// dynamic loader and C library to start, 5-8% less CPU per CLI call).
-func goBuildPlain(bin, pkg string) ([]byte, error) {
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	return cmd.CombinedOutput()
 }
 
 // runBin runs bin with args and returns its combined output, exit code and
@@ -162,27 +151,19 @@ func builderCount(m *master) int {
 	return n
 }
 
-var buildersMetric = regexp.MustCompile(`(?m)^buildmaster_actors\{kind="builder"\} (\d+)$`)
-
 // metricBuilders returns the number of live builder actors /metrics reports
 // (starting ones included), or -1.
 func metricBuilders(b *testing.B, m *master) int {
 	b.Helper()
-	resp, err := http.Get("http://" + m.debug + "/metrics")
+	body, err := scrape(m.debug)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sm := buildersMetric.FindSubmatch(body)
-	if sm == nil {
+	n, ok := metricSamples(body, "buildmaster_actors")[`kind="builder"`]
+	if !ok {
 		return -1
 	}
-	n, _ := strconv.Atoi(string(sm[1]))
-	return n
+	return int(n)
 }
 
 // waitBuilders polls until /debug/tree lists want running builders, and

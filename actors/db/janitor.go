@@ -53,20 +53,21 @@ type janitor struct {
 	// (cleanup) or of the next one (queued).
 	waiting, queued []*actor.PID
 	cleanup         bool // the run going on is a cleanup
-	// logs is where the expiry of log contents got to; the run going on
-	// owns it.
-	logs *logHorizon
+	// logs is where the expiry of log contents got to by the end of the
+	// last run (janitorDone).
+	logs logHorizon
 }
 
-func newJanitor(rt *service.Runtime) *janitor { return &janitor{rt: rt, logs: &logHorizon{}} }
+func newJanitor(rt *service.Runtime) *janitor { return &janitor{rt: rt} }
 
 type (
 	horizonsChanged struct{}
 	janitorTick     struct{ gen int }
 	sessionsTick    struct{}
 	janitorDone     struct {
-		res *messages.CleanupResponse
-		err error
+		res  *messages.CleanupResponse
+		logs logHorizon
+		err  error
 	}
 )
 
@@ -167,15 +168,15 @@ func (j *janitor) start(ctx actor.Context, cleanup bool) {
 	h := rt.Config().GetHorizons()
 	go func() {
 		defer close(done)
-		res, err := runJanitor(runCtx, rt, h, time.Now(), cleanup, logs)
-		root.Send(self, janitorDone{res: res, err: err})
+		res, err := runJanitor(runCtx, rt, h, time.Now(), cleanup, &logs)
+		root.Send(self, janitorDone{res: res, logs: logs, err: err})
 	}()
 }
 
 // finished takes the end of a run: it answers the cleanup's senders, shows
 // the result on the janitor's node, and starts the next run.
 func (j *janitor) finished(ctx actor.Context, m janitorDone) {
-	j.running = nil
+	j.running, j.logs = nil, m.logs
 	log := j.rt.Log.With(slog.Bool("cleanup", j.cleanup))
 	if m.err != nil {
 		log.Error("janitor: run failed", slog.Any("error", m.err))

@@ -73,15 +73,9 @@ func (lh logHorizon) plan(txn *memdb.Txn, cutoff int64, removed map[uint64]bool)
 // finished steps of build b that started before cutoff, and says whether
 // b is settled: finished before cutoff.
 func expiredLogsOf(txn *memdb.Txn, b *messages.Build, cutoff int64, out *[]uint64) bool {
-	for raw := range state.ScanIndex(txn, state.TableSteps, state.IndexBuildNumber+"_prefix", false, b.Id) {
-		s := raw.(*messages.Step)
-		if s.StartedAt >= cutoff || !s.HasResults() {
-			continue
-		}
-		for l := range state.ScanIndex(txn, state.TableLogs, state.IndexStep, false, s.Id) {
-			if l := l.(*messages.Log); l.Complete && l.Type != state.LogTypeDeleted {
-				*out = append(*out, l.Id)
-			}
+	for s, l := range state.BuildLogs(txn, b.Id) {
+		if s.StartedAt < cutoff && s.HasResults() && l.Complete && l.Type != state.LogTypeDeleted {
+			*out = append(*out, l.Id)
 		}
 	}
 	return b.HasResults() && b.CompleteAt < cutoff

@@ -35,14 +35,13 @@ func newTree() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(treeview.FromProto(res.GetRoot()))
 			}
-			text := res.GetText()
+			// The generation, then a line a node: one write for all of them.
+			text := fmt.Appendf(nil, "generation %d\n", res.GetGeneration())
 			if res.GetRoot() != nil {
-				text = treeview.AppendText(nil, res.GetRoot())
+				text = treeview.AppendText(text, res.GetRoot())
+			} else {
+				text = append(text, res.GetText()...)
 			}
-			if _, err := fmt.Fprintf(out, "generation %d\n", res.GetGeneration()); err != nil {
-				return err
-			}
-			// A line a node: one write for all of them.
 			_, err = out.Write(text)
 			return err
 		},

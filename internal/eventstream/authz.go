@@ -36,14 +36,10 @@ func (allowAll) MayReceive(string) bool               { return true }
 // it the Viewer is asked again for each event of an uncached class.
 const maxCachedClasses = 1024
 
-// maxClassIndex bounds the answers a stream keeps by class number
-// (mq.Event.ClassID), one byte each; a class numbered higher is kept in
-// the map.
-const maxClassIndex = 4096
-
 // classes keeps one stream's MayReceive answers: by the bus's number of
-// the class, an index into a slice, for each event and client; in a map
-// for the classes numbered too high.
+// the class (mq.Event.ClassID, up to mq.MaxClassIDs), an index into a
+// slice, for each event and client; in a map for the classes the bus did
+// not number.
 type classes struct {
 	viewer Viewer
 	byID   []int8 // by ClassID: 0 not asked, 1 allowed, -1 withheld
@@ -52,7 +48,7 @@ type classes struct {
 
 func (c *classes) allowed(ev *mq.Event) bool {
 	id := int(ev.ClassID)
-	if id > 0 && id < maxClassIndex {
+	if id > 0 && id <= mq.MaxClassIDs {
 		if id < len(c.byID) && c.byID[id] != 0 {
 			return c.byID[id] > 0
 		}

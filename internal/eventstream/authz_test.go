@@ -8,15 +8,15 @@ import (
 )
 
 // A stream asks its viewer once per class, whether the bus numbered the
-// class (kept by number), numbered it too high or not at all (kept by
-// name), and keeps each answer.
+// class (kept by number, up to the highest number the bus gives) or not
+// (kept by name), and keeps each answer.
 func TestClassesAskOnce(t *testing.T) {
 	a := &testAuthz{noClasses: map[string]bool{"builders/1": true, "builders/3": true}}
 	c := classes{viewer: &testViewer{a: a, user: "bob"}}
 	events := []*mq.Event{
 		{Class: "builders/1", ClassID: 1},
 		{Class: "builders/2", ClassID: 2},
-		{Class: "builders/3", ClassID: maxClassIndex},
+		{Class: "builders/3", ClassID: mq.MaxClassIDs},
 		{Class: "builders/4", ClassID: 0},
 		{Class: "", ClassID: 7},
 	}

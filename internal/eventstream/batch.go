@@ -89,16 +89,21 @@ func (b *batch) drain() bool {
 	return true
 }
 
-// pending reports whether the batch holds something to write; a batch
-// due with nothing in it (no event came in the last wait) ends
-// the wait, and the writer waits for the next event (next).
-func (b *batch) pending() bool {
+// ready is called when the batch is due: it adds the events queued now
+// (drain) and reports whether there is a batch to send; a batch holding
+// nothing (no event came in the last wait) ends the wait, and the writer
+// waits for the next event (next). ok is false when the subscription has
+// ended.
+func (b *batch) ready() (send, ok bool) {
+	if !b.drain() {
+		return false, false
+	}
 	if len(b.frames) == 0 {
 		b.timer.Stop()
 		b.due = nil
-		return false
+		return false, true
 	}
-	return true
+	return true, true
 }
 
 // send writes the batch's frames with write, in one call, and starts

@@ -197,10 +197,11 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 			}
 			b.add(ev)
 		case <-b.due:
-			if !b.drain() {
+			send, ok := b.ready()
+			if !ok {
 				return context.Cause(c.sub.Context())
 			}
-			if !b.pending() {
+			if !send {
 				continue
 			}
 			if err := b.send(func(frames [][]byte) error {

@@ -152,10 +152,11 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			}
 			b.add(ev)
 		case <-b.due:
-			if !b.drain() {
+			send, ok := b.ready()
+			if !ok {
 				return context.Cause(sub.Context())
 			}
-			if !b.pending() {
+			if !send {
 				continue
 			}
 			if err := b.send(write); err != nil {

@@ -56,11 +56,11 @@ func (p Policy) Percent(live uint64) int {
 
 // release says whether free bytes of heap that are neither in use nor
 // handed back to the system are worth handing back now, for a live heap
-// of live bytes: more than the heap grows into before the next collection
-// (live×Percent/100) and 16 MiB, and not within ReleaseEvery of the last
-// hand-back.
-func (p Policy) release(free, live uint64, sinceLast time.Duration) bool {
-	return free > live*uint64(p.Percent(live))/100+16<<20 && sinceLast >= p.ReleaseEvery
+// of live bytes under GOGC percent (Percent(live)): more than the heap
+// grows into before the next collection (live×percent/100) and 16 MiB,
+// and not within ReleaseEvery of the last hand-back.
+func (p Policy) release(free, live uint64, percent int, sinceLast time.Duration) bool {
+	return free > live*uint64(percent)/100+16<<20 && sinceLast >= p.ReleaseEvery
 }
 
 // Start applies p after every collection until stop is called. When the
@@ -114,7 +114,8 @@ func (p Policy) apply(log *slog.Logger, sinceRelease time.Duration) (released bo
 	if gogc < 0 {
 		return false
 	}
-	if want := p.Percent(live); want != gogc {
+	want := p.Percent(live)
+	if want != gogc {
 		if debug.SetGCPercent(want) < 0 {
 			// A restore turned the collector off since the read above:
 			// leave it off; the restore puts its own value back.
@@ -123,7 +124,7 @@ func (p Policy) apply(log *slog.Logger, sinceRelease time.Duration) (released bo
 		}
 		log.Debug("GOGC set", "percent", want, "live_bytes", live)
 	}
-	if p.release(free, live, sinceRelease) {
+	if p.release(free, live, want, sinceRelease) {
 		debug.FreeOSMemory()
 		return true
 	}

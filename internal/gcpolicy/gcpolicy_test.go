@@ -46,7 +46,7 @@ func TestRelease(t *testing.T) {
 		{free: 40 << 20, live: 30 << 20, since: time.Hour, want: false}, // GOGC 100: grows into 30 MiB
 		{free: 50 << 20, live: 30 << 20, since: time.Hour, want: true},
 	} {
-		if got := p.release(c.free, c.live, c.since); got != c.want {
+		if got := p.release(c.free, c.live, p.Percent(c.live), c.since); got != c.want {
 			t.Errorf("release(free %d MiB, live %d MiB, %v after the last) = %v, want %v", c.free>>20, c.live>>20, c.since, got, c.want)
 		}
 	}

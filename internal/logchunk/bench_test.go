@@ -144,23 +144,32 @@ func BenchmarkAppend(b *testing.B) {
 // at three levels, with gzip (deflate), the other codec the issue allows,
 // and with s2, and with zstd whole (one chunk of 180 KB): MB/s and ratio,
 // to choose a codec and a chunk size; and a step's short log
-// (shortLogContent, the record of a small log) with zstd and with s2. (BenchmarkAppend repeats the sample in
-// one log: its chunks must be smaller than the sample for its ratio to be
-// true, which 64 KiB ones are.)
+// (shortLogContent, the record of a small log) with zstd and with s2.
+// (BenchmarkAppend repeats the sample in one log: its chunks must be
+// smaller than the sample for its ratio to be true, which 64 KiB ones are.)
 func BenchmarkCodecs(b *testing.B) {
 	real := realOutput(b)
-	cut := func(size int) (chunks [][]byte, total int) {
-		var cur []byte
-		for _, l := range real {
-			if len(cur)+len(l.text)+2 > size {
-				chunks, cur = append(chunks, cur), nil
+	// An input is the chunks compressed one by one, and their bytes.
+	type input func() (chunks [][]byte, total int)
+	cut := func(size int) input {
+		return func() (chunks [][]byte, total int) {
+			var cur []byte
+			for _, l := range real {
+				if len(cur)+len(l.text)+2 > size {
+					chunks, cur = append(chunks, cur), nil
+				}
+				cur = append(append(append(cur, byte(l.stream)), l.text...), '\n')
+				total += len(l.text) + 2
 			}
-			cur = append(append(append(cur, byte(l.stream)), l.text...), '\n')
-			total += len(l.text) + 2
+			return append(chunks, cur), total
 		}
-		return append(chunks, cur), total
+	}
+	short := func() ([][]byte, int) {
+		s := shortLogContent()
+		return [][]byte{s}, len(s)
 	}
 	type compressor func(dst, src []byte) []byte
+	s2c := func(dst, src []byte) []byte { return s2.Encode(dst[:cap(dst)], src) }
 	zstdAt := func(l zstd.EncoderLevel) compressor {
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(l), zstd.WithEncoderCRC(false))
 		if err != nil {
@@ -180,26 +189,23 @@ func BenchmarkCodecs(b *testing.B) {
 		}
 	}
 	for _, c := range []struct {
-		name  string
-		c     compressor
-		chunk int
+		name string
+		c    compressor
+		in   input
 	}{
-		{"zstd/fastest", zstdAt(zstd.SpeedFastest), 64 << 10},
-		{"zstd/default", zstdAt(zstd.SpeedDefault), 64 << 10},
-		{"zstd/better", zstdAt(zstd.SpeedBetterCompression), 64 << 10},
-		{"gzip/6", gz(6), 64 << 10},
-		{"gzip/9", gz(9), 64 << 10},
-		{"zstd/fastest/whole", zstdAt(zstd.SpeedFastest), MaxChunkRaw},
-		{"s2", func(dst, src []byte) []byte { return s2.Encode(dst[:cap(dst)], src) }, 64 << 10},
+		{"zstd/fastest", zstdAt(zstd.SpeedFastest), cut(64 << 10)},
+		{"zstd/default", zstdAt(zstd.SpeedDefault), cut(64 << 10)},
+		{"zstd/better", zstdAt(zstd.SpeedBetterCompression), cut(64 << 10)},
+		{"gzip/6", gz(6), cut(64 << 10)},
+		{"gzip/9", gz(9), cut(64 << 10)},
+		{"zstd/fastest/whole", zstdAt(zstd.SpeedFastest), cut(MaxChunkRaw)},
+		{"s2", s2c, cut(64 << 10)},
 		// A step's short log, as a small log's record holds it.
-		{"zstd/fastest/short", zstdAt(zstd.SpeedFastest), 1},
-		{"s2/short", func(dst, src []byte) []byte { return s2.Encode(dst[:cap(dst)], src) }, 1},
+		{"zstd/fastest/short", zstdAt(zstd.SpeedFastest), short},
+		{"s2/short", s2c, short},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			chunks, total := cut(c.chunk)
-			if c.chunk == 1 {
-				chunks, total = [][]byte{shortLogContent()}, len(shortLogContent())
-			}
+			chunks, total := c.in()
 			b.SetBytes(int64(total))
 			var dst []byte
 			stored := 0

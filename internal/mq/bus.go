@@ -61,8 +61,10 @@ type Bus struct {
 	ids    map[string]uint32 // Event.ClassID by class
 }
 
-// MaxClassIDs bounds the classes a bus numbers (Event.ClassID).
-const MaxClassIDs = 1 << 16
+// MaxClassIDs bounds the classes a bus numbers (Event.ClassID), and so
+// what a subscriber keeps by class number: a stream keeps a byte a class
+// (eventstream), up to 4 KiB.
+const MaxClassIDs = 4096
 
 // New returns an empty, open bus.
 func New() *Bus {

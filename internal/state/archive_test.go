@@ -116,6 +116,11 @@ func readsOf(t testing.TB, txn *memdb.Txn) string {
 		for _, desc := range []bool{false, true} {
 			seq(fmt.Sprintf("steps of build %d desc=%v", build, desc), ScanIndex(txn, TableSteps, IndexBuildNumber+"_prefix", desc, build))
 		}
+		fmt.Fprintf(&b, "logs of build %d:\n", build)
+		for s, l := range BuildLogs(txn, build) {
+			fmt.Fprintf(&b, "  step %d:\n", s.Id)
+			row(l)
+		}
 		fmt.Fprintf(&b, "step 1 of build %d:\n", build)
 		row(First(txn, TableSteps, IndexBuildNumber, build, int32(1)))
 	}
@@ -218,6 +223,29 @@ func TestArchiveReadsAsBefore(t *testing.T) {
 	}
 	if got := strings.Join(segs, " "); got != "2:[2 5] 3:[6]" {
 		t.Errorf("segments %s, want 2:[2 5] 3:[6]", got)
+	}
+}
+
+// BuildLogs decodes an archived build once, not once per step as reading
+// a build's steps and then each step's logs does: it allocates less than
+// two decodes do, with three steps.
+func TestBuildLogsDecodesOnce(t *testing.T) {
+	db := archiveHistory(t)
+	mustApplyCounted(t, db, archive(1))
+	txn := db.Txn(false)
+	decode := testing.AllocsPerRun(20, func() { archivedBuild(txn, 1) })
+	logs := 0
+	walk := testing.AllocsPerRun(20, func() {
+		logs = 0
+		for range BuildLogs(txn, 1) {
+			logs++
+		}
+	})
+	if logs != 2 {
+		t.Fatalf("%d logs of build 1, want 2", logs)
+	}
+	if walk >= 2*decode {
+		t.Errorf("BuildLogs of a build of 3 steps: %.0f allocations; one decode is %.0f", walk, decode)
 	}
 }
 

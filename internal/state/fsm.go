@@ -193,14 +193,16 @@ func (s *fsmSnapshot) Release() {}
 
 // snapshotStore is raft's snapshot store, recording in the Store's health a
 // snapshot that cannot even be created (Persist records the others), and
-// refusing to fall back to an older snapshot when one does not open.
+// refusing, during start-up, to fall back to an older snapshot when one
+// does not open.
 type snapshotStore struct {
 	*raft.FileSnapshotStore
 	health *health
 	dir    string
 
 	mu      sync.Mutex
-	damaged error // the first snapshot that did not open
+	started bool  // raft has started (startedUp): no more refusals
+	damaged error // the first snapshot that did not open during start-up
 }
 
 // Create implements raft.SnapshotStore.
@@ -216,29 +218,39 @@ func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64,
 // Open opens a snapshot and checks its CRC, reading it whole
 // (raft.SnapshotStore). At start raft opens the newest snapshot and, when
 // that fails, falls back to an older one, whose following log entries may
-// already be compacted away: once one snapshot failed to open, every Open
-// fails with that error (damagedSnapshot), so that raft cannot start and
-// Open reports it. This is the one CRC pass of a start: checking the
-// newest snapshot before raft (which checks it again) cost a read of the
-// whole file.
+// already be compacted away: once one snapshot failed to open during
+// start-up, every Open until startedUp fails with that error, so that raft
+// cannot start and Open reports it. After start-up a snapshot that does not
+// open fails only its own Open. This is the one CRC pass of a start:
+// checking the newest snapshot before raft (which checks it again) cost a
+// read of the whole file.
 func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.damaged != nil {
-		return nil, nil, s.damaged
+	starting, damaged := !s.started, s.damaged
+	s.mu.Unlock()
+	if starting && damaged != nil {
+		return nil, nil, damaged
 	}
 	meta, rc, err := s.FileSnapshotStore.Open(id)
-	if err != nil {
-		path := filepath.Join(s.dir, SnapshotDir, id, "state.bin")
-		s.damaged = fmt.Errorf("state: snapshot %s is damaged (%v); refusing to start: acknowledged writes could be lost. Move that snapshot directory away only if the log still covers its index", path, err)
-		return nil, nil, s.damaged
+	if err == nil {
+		return meta, rc, nil
 	}
-	return meta, rc, nil
+	path := filepath.Join(s.dir, SnapshotDir, id, "state.bin")
+	if !starting {
+		return nil, nil, fmt.Errorf("state: snapshot %s is damaged: %w", path, err)
+	}
+	damaged = fmt.Errorf("state: snapshot %s is damaged (%v); refusing to start: acknowledged writes could be lost. Move that snapshot directory away only if the log still covers its index", path, err)
+	s.mu.Lock()
+	s.damaged = damaged
+	s.mu.Unlock()
+	return nil, nil, damaged
 }
 
-// damagedSnapshot is the error of the first snapshot that did not open, if any.
-func (s *snapshotStore) damagedSnapshot() error {
+// startedUp ends start-up (raft.NewRaft has returned) and returns the error
+// of the snapshot that did not open during it, if any.
+func (s *snapshotStore) startedUp() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.started = true
 	return s.damaged
 }

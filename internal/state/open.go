@@ -110,7 +110,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: snapshot store in %s: %w", dir, err)
 	}
-	if err := checkLatestSnapshot(dir, snaps); err != nil {
+	if err := checkSnapshotDirs(dir, snaps); err != nil {
 		return nil, err
 	}
 	h := &health{log: opts.Logger, dir: dir}
@@ -190,8 +190,9 @@ func (s *Store) startRaft(conf *raft.Config) error {
 	}
 	snaps := &snapshotStore{FileSnapshotStore: s.snaps, health: s.health, dir: s.dir}
 	r, err := raft.NewRaft(conf, s.fsm, s.logs, s.logs, snaps, trans)
+	damaged := snaps.startedUp()
 	if err != nil {
-		if damaged := snaps.damagedSnapshot(); damaged != nil {
+		if damaged != nil {
 			return damaged
 		}
 		return fmt.Errorf("state: starting raft in %s: %w", s.dir, err)

@@ -5,6 +5,8 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
 )
 
 // First returns the first row of table whose index matches args (for a
@@ -89,6 +91,36 @@ func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any
 		for m := range archived {
 			if !yield(m) {
 				return
+			}
+		}
+	}
+}
+
+// BuildLogs yields the logs of build buildid with their steps, as
+// ScanIndex of the build's steps and of each step's logs does (steps in
+// number order, a step's logs after it in id order), but decoding an
+// archived build once rather than once per step.
+func BuildLogs(txn *memdb.Txn, buildid uint64) iter.Seq2[*messages.Step, *messages.Log] {
+	return func(yield func(*messages.Step, *messages.Log) bool) {
+		live := false
+		for s := range scanTable(txn, TableSteps, IndexBuildNumber+"_prefix", false, buildid) {
+			live = true
+			s := s.(*messages.Step)
+			for l := range scanTable(txn, TableLogs, IndexStep, false, s.Id) {
+				if !yield(s, l.(*messages.Log)) {
+					return
+				}
+			}
+		}
+		if live {
+			return // the archive holds a build's steps and logs all or none
+		}
+		b := archivedBuild(txn, buildid)
+		for _, s := range b.GetSteps() {
+			for _, l := range b.GetLogs() {
+				if l.Stepid == s.Id && !yield(s, l) {
+					return
+				}
 			}
 		}
 	}

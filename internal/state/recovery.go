@@ -10,24 +10,18 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// checkLatestSnapshot refuses to start when a snapshot directory has no
-// readable meta.json (checkSnapshotDirs): raft would not list it, and fall
-// back to an older snapshot whose following log entries may already be
-// compacted away. The newest snapshot's CRC is checked as raft opens it
-// (snapshotStore.Open), which refuses that fall-back too.
-func checkLatestSnapshot(dir string, snaps *raft.FileSnapshotStore) error {
-	list, err := snaps.List()
+// checkSnapshotDirs refuses to start when a snapshot directory has no
+// readable meta.json: raft would not list it, and fall back to an older
+// snapshot whose following log entries may already be compacted away;
+// unless the directory is older than the newest listed: that is the rest
+// of a removal, which it finishes. .tmp directories, raft's unfinished
+// writes, are left to raft. The newest snapshot's CRC is checked as raft
+// opens it (snapshotStore.Open), which refuses that fall-back too.
+func checkSnapshotDirs(dir string, snaps *raft.FileSnapshotStore) error {
+	listed, err := snaps.List()
 	if err != nil {
 		return fmt.Errorf("state: listing snapshots in %s: %w", filepath.Join(dir, SnapshotDir), err)
 	}
-	return checkSnapshotDirs(dir, list)
-}
-
-// checkSnapshotDirs refuses a snapshot directory that raft did not list (no
-// readable meta.json) unless it is older than the newest listed: that is
-// the rest of a removal, which it finishes. .tmp directories, raft's
-// unfinished writes, are left to raft.
-func checkSnapshotDirs(dir string, listed []*raft.SnapshotMeta) error {
 	ents, err := os.ReadDir(filepath.Join(dir, SnapshotDir))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

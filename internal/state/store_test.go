@@ -446,9 +446,7 @@ func TestCorruptSnapshotRefused(t *testing.T) {
 				fi, _ := os.Stat(state)
 				os.Truncate(state, fi.Size()/2)
 			case "flip":
-				b, _ := os.ReadFile(state)
-				b[len(b)/2] ^= 0xFF
-				os.WriteFile(state, b, 0o644)
+				flipSnapshotByte(t, dir, ents[0].Name())
 			case "meta":
 				os.WriteFile(filepath.Join(snapDir, "meta.json"), []byte("{"), 0o644)
 				state = snapDir
@@ -722,6 +720,22 @@ func TestHalfRemovedOldSnapshot(t *testing.T) {
 	}
 }
 
+// flipSnapshotByte damages snapshot id of the Store in dir: a byte in the
+// middle of its state.bin, whose path it returns, is flipped.
+func flipSnapshotByte(t *testing.T, dir, id string) string {
+	t.Helper()
+	state := filepath.Join(dir, SnapshotDir, id, "state.bin")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xFF
+	if err := os.WriteFile(state, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
 // TestDamagedNewestSnapshotNoFallBack: when the newest of two snapshots
 // fails its CRC, Open refuses to start, naming it, rather than let raft
 // restore the older one (whose following log entries may be gone).
@@ -747,17 +761,45 @@ func TestDamagedNewestSnapshotNoFallBack(t *testing.T) {
 	if len(list) != 2 {
 		t.Fatalf("%d snapshots, want 2", len(list))
 	}
-	state := filepath.Join(dir, SnapshotDir, list[0].ID, "state.bin")
-	b, err := os.ReadFile(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xFF
-	if err := os.WriteFile(state, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	state := flipSnapshotByte(t, dir, list[0].ID)
 	_, err = Open(dir, opts)
 	if err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "refusing to start") {
 		t.Fatalf("Open with the newest snapshot damaged: %v; want a refusal naming %s", err, state)
 	}
+}
+
+// TestDamagedSnapshotAfterStartFailsOnlyItsOpen: once the Store has
+// started, a snapshot that does not open fails that Open only; later opens
+// of good snapshots (raft sending one to a follower, a user's read) work.
+func TestDamagedSnapshotAfterStartFailsOnlyItsOpen(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour, NoSnapshotOnClose: true, RetainSnapshots: 2}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	submitChanges(t, s, 0, 10, 1)
+	first := s.raft.Snapshot()
+	if err := first.Error(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.snaps.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("snapshots %v, %v; want one", list, err)
+	}
+	state := flipSnapshotByte(t, dir, list[0].ID)
+	if _, _, err := first.Open(); err == nil || !strings.Contains(err.Error(), state) {
+		t.Fatalf("opening the damaged snapshot: %v; want an error naming %s", err, state)
+	}
+	submitChanges(t, s, 10, 10, 1)
+	second := s.raft.Snapshot()
+	if err := second.Error(); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := second.Open()
+	if err != nil {
+		t.Fatalf("opening a good snapshot after a damaged one: %v", err)
+	}
+	rc.Close()
 }

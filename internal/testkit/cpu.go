@@ -12,10 +12,7 @@ import (
 // for benchmarks that report CPU per unit rather than wall time on a
 // shared machine; 0 if the kernel does not say.
 func CPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
+	ru := rusage()
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -34,12 +31,16 @@ func LoadAvg() string {
 // MinorFaults is the number of minor page faults (a page the kernel maps
 // without I/O: fresh memory it zeroes, most often) this process has taken
 // so far; 0 if the kernel does not say.
-func MinorFaults() int64 {
+func MinorFaults() int64 { return int64(rusage().Minflt) }
+
+// rusage is this process's resource usage so far; zero if the kernel does
+// not say.
+func rusage() syscall.Rusage {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return syscall.Rusage{}
 	}
-	return int64(ru.Minflt)
+	return ru
 }
 
 // WriteCalls is the number of write system calls (write, send and their

@@ -265,7 +265,7 @@ func BenchmarkGrid(b *testing.B)         { benchPage(b, "/grid") }
 
 // BenchmarkGridCold is the grid with no builder's builds remembered, as
 // after every builder had a new build since the last rendering.
-func BenchmarkGridCold(b *testing.B)    { benchPage(b, "/grid", func(u *UI) { u.recent.Purge() }) }
+func BenchmarkGridCold(b *testing.B)    { benchPage(b, "/grid", func(u *UI) { u.recent.lru.Purge() }) }
 func BenchmarkBuilder(b *testing.B)     { benchPage(b, "/builders/builder-0500") }
 func BenchmarkWorkers(b *testing.B)     { benchPage(b, "/workers") }
 func BenchmarkBuildBigLog(b *testing.B) { benchPage(b, "biglog") }

@@ -64,48 +64,32 @@ const (
 )
 
 // recentBuilds are a builder's newest builds (up to gridDepth, newest
-// first) with the branch of each, as read from one version of the state,
-// and the watch channel of that version's builds of the builder: the same
-// (open) channel in another version means the very same builds.
+// first) with the branch of each, as read from one version of the state.
 type recentBuilds struct {
 	builds   []*messages.Build
 	branches []string
-	changed  <-chan struct{}
 }
 
 // gridRecent returns builder id's newest builds and their branches as v
 // holds them: those the grid read before from a version whose builds of
-// the builder are v's very own (the index's watch channel is the same,
-// and open: no write replaced them), else read from v (and remembered). So
-// a page is one version of the state, never a newer builder's builds than
-// the rest of it. At 1,000 builders, reading each builder's builds and
-// their branches was most of the grid's cost, and between two refreshes of
-// a page most builders have no new build.
+// the builder are v's very own (UI.recent), else read from v (and
+// remembered). So a page is one version of the state, never a newer
+// builder's builds than the rest of it. At 1,000 builders, reading each
+// builder's builds and their branches was most of the grid's cost, and
+// between two refreshes of a page most builders have no new build.
 func (u *UI) gridRecent(v *view, builderid uint64) recentBuilds {
-	var r recentBuilds
 	it, err := v.txn.Get(state.TableBuilds, state.IndexBuilderNumber+"_prefix", builderid)
 	if err != nil {
-		return r
+		return recentBuilds{}
 	}
-	r.changed = it.WatchCh()
-	current := true
-	select {
-	case <-r.changed: // v is an older version; the channel may be shared
-		current = false
-	default:
-		if c, ok := u.recent.Get(builderid); ok && c.changed == r.changed {
-			return c
+	return u.recent.get(builderid, it.WatchCh(), func() recentBuilds {
+		r := recentBuilds{builds: v.recent(builderid, gridDepth)}
+		r.branches = make([]string, len(r.builds))
+		for k, bd := range r.builds {
+			r.branches[k] = v.branchOf(bd)
 		}
-	}
-	r.builds = v.recent(builderid, gridDepth)
-	r.branches = make([]string, len(r.builds))
-	for k, bd := range r.builds {
-		r.branches[k] = v.branchOf(bd)
-	}
-	if current {
-		u.recent.Add(builderid, r)
-	}
-	return r
+		return r
+	})
 }
 
 func (u *UI) grid(r *http.Request, v *view) (any, error) {

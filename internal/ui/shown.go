@@ -10,9 +10,8 @@ import (
 )
 
 // shownBuilders are the builders a tag filter shows (home, console, grid),
-// as read from one version of the builders table, with the watch channel
-// of that version: the same (open) channel in another version means the
-// very same builders. Shared by the pages rendered from that version:
+// as read from one version of the builders table. Shared by the pages
+// rendered from the versions of the very same builders (UI.shown):
 // read-only.
 type shownBuilders struct {
 	// builders carry every tag of the filter, by name.
@@ -21,8 +20,7 @@ type shownBuilders struct {
 	// when it is there.
 	at map[uint64]int
 	// tags are every tag of all builders, with its count.
-	tags    []tagLink
-	changed <-chan struct{}
+	tags []tagLink
 }
 
 // filters bounds the tag filters whose shown builders are remembered.
@@ -38,43 +36,31 @@ func (v *view) filterBuilders(filter []string) *shownBuilders {
 	if err != nil {
 		return &shownBuilders{}
 	}
-	ch := it.WatchCh()
-	key := fmt.Sprintf("%q", filter)
-	current := true
-	select {
-	case <-ch: // v is an older version; the channel may be shared
-		current = false
-	default:
-		if s, ok := v.u.shown.Get(key); ok && s.changed == ch {
-			return s
-		}
-	}
-	s := &shownBuilders{at: map[uint64]int{}, changed: ch}
-	counts := map[string]int{}
-	for row := range state.ScanIndex(v.txn, state.TableBuilders, state.IndexName+"_prefix", false) {
-		b := row.(*messages.Builder)
-		for _, t := range b.Tags {
-			counts[t]++
-		}
-		ok := true
-		for _, f := range filter {
-			if !slices.Contains(b.Tags, f) {
-				ok = false
-				break
+	return v.u.shown.get(fmt.Sprintf("%q", filter), it.WatchCh(), func() *shownBuilders {
+		s := &shownBuilders{at: map[uint64]int{}}
+		counts := map[string]int{}
+		for row := it.Next(); row != nil; row = it.Next() {
+			b := row.(*messages.Builder)
+			for _, t := range b.Tags {
+				counts[t]++
+			}
+			ok := true
+			for _, f := range filter {
+				if !slices.Contains(b.Tags, f) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				s.at[b.Id] = len(s.builders)
+				s.builders = append(s.builders, b)
 			}
 		}
-		if ok {
-			s.at[b.Id] = len(s.builders)
-			s.builders = append(s.builders, b)
+		s.tags = make([]tagLink, 0, len(counts))
+		for t, n := range counts {
+			s.tags = append(s.tags, tagLink{Name: t, Count: n, Selected: slices.Contains(filter, t)})
 		}
-	}
-	s.tags = make([]tagLink, 0, len(counts))
-	for t, n := range counts {
-		s.tags = append(s.tags, tagLink{Name: t, Count: n, Selected: slices.Contains(filter, t)})
-	}
-	slices.SortFunc(s.tags, func(a, b tagLink) int { return cmp.Compare(a.Name, b.Name) })
-	if current {
-		v.u.shown.Add(key, s)
-	}
-	return s
+		slices.SortFunc(s.tags, func(a, b tagLink) int { return cmp.Compare(a.Name, b.Name) })
+		return s
+	})
 }

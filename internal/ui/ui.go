@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/klauspost/compress/gzhttp"
 
 	"github.com/buildmaster/buildmaster/messages"
@@ -89,8 +88,8 @@ type UI struct {
 	mux    *http.ServeMux
 	gz     http.Handler
 	errors *errorFinder
-	recent *lru.Cache[uint64, recentBuilds]   // by builder id, for the grid
-	shown  *lru.Cache[string, *shownBuilders] // by tag filter (filterBuilders)
+	recent *watchCache[uint64, recentBuilds]   // by builder id, for the grid
+	shown  *watchCache[string, *shownBuilders] // by tag filter (filterBuilders)
 }
 
 // New returns a UI reading and acting through opts.
@@ -126,13 +125,13 @@ func New(opts Options) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	recent, err := lru.New[uint64, recentBuilds](gridBuilders)
+	recent, err := newWatchCache[uint64, recentBuilds](gridBuilders)
 	if err != nil {
-		return nil, fmt.Errorf("ui: %w", err)
+		return nil, err
 	}
-	shown, err := lru.New[string, *shownBuilders](filters)
+	shown, err := newWatchCache[string, *shownBuilders](filters)
 	if err != nil {
-		return nil, fmt.Errorf("ui: %w", err)
+		return nil, err
 	}
 	u := &UI{opts: opts, pages: pages, assets: as, guard: g, mux: http.NewServeMux(), errors: newErrorFinder(opts.Logs), recent: recent, shown: shown}
 	u.routes()
