@@ -1,14 +1,14 @@
 package db
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"iter"
 	"os"
 	"runtime"
-	"sync"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 

@@ -32,8 +32,8 @@ const DefaultSessionSweep = 10 * time.Minute
 // config): at every run it removes what the horizons let go
 // (planExpiry), one small Expire at a time, each waiting for the one
 // before, sized and spaced by a pacer so that builds are held up by one
-// short write at most; then it removes
-// the files of the logs that went, and archives finished builds (at least
+// short write at most; then it removes the files of the logs that went,
+// and archives finished builds (at least
 // every ArchiveInterval, horizons or not). A CleanupRequest (`buildmaster
 // cleanupdb`) runs it at once, also removes log files no log names (left by
 // a crash between a write and a removal), and compacts the state. One run
