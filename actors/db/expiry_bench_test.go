@@ -156,18 +156,16 @@ func BenchmarkExpiry(b *testing.B) {
 				}
 				st.Close()
 				b.ReportMetric(float64(planned.Microseconds())/1000, "plan-ms")
-				report := func(ds []time.Duration, name string, qs ...float64) {
-					slices.Sort(ds)
-					for i, q := range qs {
-						suffix := []string{"p50", "p99", "max"}[i]
-						if len(qs) == 2 && i == 1 {
-							suffix = "max"
-						}
-						b.ReportMetric(float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds())/1000, name+"-"+suffix+"-ms")
-					}
+				slices.Sort(expires)
+				slices.Sort(probes)
+				at := func(ds []time.Duration, q float64) float64 {
+					return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds()) / 1000
 				}
-				report(expires, "expire", 0.5, 1)
-				report(probes, "probe", 0.5, 0.99, 1)
+				b.ReportMetric(at(expires, 0.5), "expire-p50-ms")
+				b.ReportMetric(at(expires, 1), "expire-max-ms")
+				b.ReportMetric(at(probes, 0.5), "probe-p50-ms")
+				b.ReportMetric(at(probes, 0.99), "probe-p99-ms")
+				b.ReportMetric(at(probes, 1), "probe-max-ms")
 				b.ReportMetric(float64(len(expires)), "expires")
 				b.StartTimer()
 			}
