@@ -155,9 +155,10 @@ func TestJanitorBatchesArePaced(t *testing.T) {
 	}
 }
 
-// Between two of the janitor's writes, a chain of writes each submitted
-// once the one before is applied (a build's start: its buildset, then its
-// build) goes first: the janitor waits as long as its write took.
+// After each of its writes the janitor waits as long as the write took,
+// and writes nothing meanwhile: a chain of writes submitted during the
+// wait, each once the one before is applied (a build's start: its
+// buildset, then its build), is applied before the janitor's next write.
 func TestJanitorYieldsBetweenBatches(t *testing.T) {
 	st, now := expiringHistory(t, 5)
 	rt, committed := janitorRuntime(t, st)
