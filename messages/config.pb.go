@@ -1690,8 +1690,10 @@ type HorizonsConfig struct {
 	// How often the janitor runs: default and at most 10m (every run also
 	// archives the builds that finished more than 10 minutes ago).
 	Interval *durationpb.Duration `protobuf:"bytes,5,opt,name=interval,proto3" json:"interval,omitempty"`
-	// How many builds (or changes, or logs) one write removes, so that no
-	// write holds up builds for long. Default 100.
+	// How many builds (or logs; ten times as many changes, requests …) one
+	// write removes at most, so that no write holds up builds for long.
+	// Default 100. The janitor writes fewer (down to a tenth) while its
+	// writes take more than 10ms, and waits after each as long as it took.
 	Batch         int32 `protobuf:"varint,6,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -47,3 +47,16 @@ func AddTestBuild(t testing.TB, submit Submitter, masterid uint64, at int64, log
 		Steps: []*messages.AddStep{{Name: "s", StartedAt: at, LogNames: logNames}}})
 	return res.GetId(), res.GetIds()[0], res.GetIds()[1:]
 }
+
+// commands cuts e into Expire commands of batch builds or logs (ten times
+// as many simpler rows), as the janitor does at that size.
+func (e expiry) commands(batch int) []*messages.Expire {
+	if batch <= 0 {
+		batch = DefaultJanitorBatch
+	}
+	var out []*messages.Expire
+	for x := e.next(batch); x != nil; x = e.next(batch) {
+		out = append(out, x)
+	}
+	return out
+}

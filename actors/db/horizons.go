@@ -11,9 +11,10 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// DefaultJanitorBatch is how many builds (or logs) one Expire removes when
-// the config does not say (horizons.batch); simpler rows go ten times as
-// many at once.
+// DefaultJanitorBatch is how many builds (or logs) one Expire removes at
+// most when the config does not say (horizons.batch); simpler rows go ten
+// times as many at once. The janitor's pacer makes them fewer when they
+// take long.
 const DefaultJanitorBatch = 100
 
 // expiry is what the horizons let go, found in one read of the state
@@ -234,28 +235,31 @@ func sortedKeys(m map[uint64]bool) []uint64 {
 	return out
 }
 
-// commands cuts e into Expire commands of at most batch builds or logs (ten
+// next takes from e the next Expire, of at most n builds or logs (ten
 // times as many simpler rows), in the order they can go: builds, then
-// requests, buildsets, changes, sourcestamps and log contents.
-func (e expiry) commands(batch int) []*messages.Expire {
-	if batch <= 0 {
-		batch = DefaultJanitorBatch
+// requests, buildsets, changes, sourcestamps and log contents; nil once e
+// is empty.
+func (e *expiry) next(n int) *messages.Expire {
+	n = max(1, n)
+	take := func(ids *[]uint64, n int) []uint64 {
+		k := min(n, len(*ids))
+		out := (*ids)[:k:k]
+		*ids = (*ids)[k:]
+		return out
 	}
-	var out []*messages.Expire
-	add := func(ids []uint64, n int, set func(*messages.Expire, []uint64)) {
-		for len(ids) > 0 {
-			k := min(n, len(ids))
-			x := &messages.Expire{}
-			set(x, ids[:k])
-			out = append(out, x)
-			ids = ids[k:]
-		}
+	switch {
+	case len(e.builds) > 0:
+		return &messages.Expire{Builds: take(&e.builds, n)}
+	case len(e.requests) > 0:
+		return &messages.Expire{Buildrequests: take(&e.requests, 10*n)}
+	case len(e.buildsets) > 0:
+		return &messages.Expire{Buildsets: take(&e.buildsets, 10*n)}
+	case len(e.changes) > 0:
+		return &messages.Expire{Changes: take(&e.changes, 10*n)}
+	case len(e.sourcestamps) > 0:
+		return &messages.Expire{Sourcestamps: take(&e.sourcestamps, 10*n)}
+	case len(e.logContents) > 0:
+		return &messages.Expire{LogContents: take(&e.logContents, n)}
 	}
-	add(e.builds, batch, func(x *messages.Expire, ids []uint64) { x.Builds = ids })
-	add(e.requests, 10*batch, func(x *messages.Expire, ids []uint64) { x.Buildrequests = ids })
-	add(e.buildsets, 10*batch, func(x *messages.Expire, ids []uint64) { x.Buildsets = ids })
-	add(e.changes, 10*batch, func(x *messages.Expire, ids []uint64) { x.Changes = ids })
-	add(e.sourcestamps, 10*batch, func(x *messages.Expire, ids []uint64) { x.Sourcestamps = ids })
-	add(e.logContents, batch, func(x *messages.Expire, ids []uint64) { x.LogContents = ids })
-	return out
+	return nil
 }

@@ -31,8 +31,9 @@ const DefaultSessionSweep = 10 * time.Minute
 // janitor is master/db/janitor (Buildbot's janitor configurator, as
 // config): at every run it removes what the horizons let go
 // (planExpiry), one small Expire at a time, each waiting for the one
-// before, so that builds are held up by one write at most; then it removes
-// the files of the logs that went, and archives finished builds (at least
+// before, sized and spaced by a pacer so that builds are held up by one
+// short write at most; then it removes the files of the logs that went,
+// and archives finished builds (at least
 // every ArchiveInterval, horizons or not). A CleanupRequest (`buildmaster
 // cleanupdb`) runs it at once, also removes log files no log names (left by
 // a crash between a write and a removal), and compacts the state. One run
@@ -168,7 +169,7 @@ func (j *janitor) start(ctx actor.Context, cleanup bool) {
 	h := rt.Config().GetHorizons()
 	go func() {
 		defer close(done)
-		res, err := runJanitor(runCtx, rt, h, time.Now(), cleanup, &logs)
+		res, err := runJanitor(runCtx, rt, h, time.Now(), cleanup, &logs, newPacer(int(h.GetBatch())))
 		root.Send(self, janitorDone{res: res, logs: logs, err: err})
 	}()
 }
@@ -214,21 +215,22 @@ func removed(r *messages.CleanupResponse) bool {
 }
 
 // runJanitor removes what horizons h let go at now, the logs' contents from
-// where logs got to (moved on once all is written); a cleanup also removes
-// orphan log files and compacts the state.
-func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsConfig, now time.Time, cleanup bool, logs *logHorizon) (*messages.CleanupResponse, error) {
+// where logs got to (moved on once all is written), in writes paced by
+// pace; a cleanup also removes orphan log files and compacts the state.
+func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsConfig, now time.Time, cleanup bool, logs *logHorizon, pace *pacer) (*messages.CleanupResponse, error) {
 	start := time.Now()
 	res := &messages.CleanupResponse{}
-	batch := int(h.GetBatch())
 	plan, logsAfter := planExpiry(rt.DB.Read(), h, now, *logs)
-	for _, cmd := range plan.commands(batch) {
+	for cmd := plan.next(pace.next()); cmd != nil; cmd = plan.next(pace.next()) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
+		submitted := time.Now()
 		out, err := rt.DB.SubmitWait(ctx, &messages.Command{Kind: &messages.Command_Expire{Expire: cmd}})
 		if err != nil {
 			return res, fmt.Errorf("janitor: %w", err)
 		}
+		took := time.Since(submitted)
 		res.Builds += int64(len(cmd.Builds))
 		res.Buildrequests += int64(len(cmd.Buildrequests))
 		res.Buildsets += int64(len(cmd.Buildsets))
@@ -239,6 +241,9 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 		res.LogBytes += bytes
 		if err != nil {
 			rt.Log.Warn("janitor: removing log files", slog.Any("error", err))
+		}
+		if err := pace.took(ctx, took); err != nil {
+			return res, err
 		}
 	}
 	*logs = logsAfter
