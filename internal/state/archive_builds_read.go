@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"iter"
+	"math"
 	"slices"
 	"strings"
 
@@ -68,7 +69,7 @@ func archivedSetIndex(txn *memdb.Txn, table, index string, descending bool, args
 			}
 			return rowsOf(descending, archivedBuildNumber(txn, id, n))
 		}
-		return archivedBuilderBuilds(txn, id, descending)
+		return archivedBuilderBuilds(txn, id, math.MaxInt32, descending)
 	}
 	return func(func(proto.Message) bool) {}
 }
@@ -177,6 +178,67 @@ func archivedBuildNumber(txn *memdb.Txn, builder uint64, n int32) proto.Message 
 	return nil
 }
 
+// builderNewest is the largest number of builder's builds in segment s.
+func builderNewest(s *messages.BuildsetSegment, builder uint64) int32 {
+	newest := int32(math.MinInt32)
+	for i, b := range s.BuildBuilders {
+		if b == builder && i < len(s.BuildNumbers) {
+			newest = max(newest, s.BuildNumbers[i])
+		}
+	}
+	return newest
+}
+
+// BuildsBefore yields builder's builds numbered up to upTo, newest first,
+// archived or not; it decodes the archived builds it yields alone.
+func BuildsBefore(txn *memdb.Txn, builder uint64, upTo int32) iter.Seq[*messages.Build] {
+	rows := func(yield func(proto.Message) bool) {
+		it, err := txn.ReverseLowerBound(TableBuilds, IndexBuilderNumber, builder, upTo)
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if b := raw.(*messages.Build); b.Builderid != builder || !yield(b) {
+				return
+			}
+		}
+	}
+	merged := mergeSorted(rows, archivedBuilderBuilds(txn, builder, upTo, true), setKeyCmp(TableBuilds, IndexBuilderNumber), true)
+	return func(yield func(*messages.Build) bool) {
+		for m := range merged {
+			if !yield(m.(*messages.Build)) {
+				return
+			}
+		}
+	}
+}
+
+// ScanFrom yields the rows of table (builds, buildrequests or buildsets)
+// whose id is at least from, in id order, archived or not; it decodes the
+// archived rows it yields alone.
+func ScanFrom(txn *memdb.Txn, table string, from uint64) iter.Seq[proto.Message] {
+	rows := func(yield func(proto.Message) bool) {
+		it, err := txn.LowerBound(table, IndexID, from)
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(proto.Message)) {
+				return
+			}
+		}
+	}
+	list := setListOf(table)
+	archived := func(yield func(proto.Message) bool) {
+		for c := range setCursorsFrom(txn, list, from, false) {
+			if m := rowIn(c.decode(list), table, c.ids[c.pos]); m != nil && !yield(m) {
+				return
+			}
+		}
+	}
+	return mergeSorted(rows, archived, setKeyCmp(table, IndexID), false)
+}
+
 // numbered is one archived build of a builder, by number, not decoded.
 type numbered struct {
 	number int32
@@ -184,11 +246,12 @@ type numbered struct {
 	i      int // in seg.Buildids
 }
 
-// archivedBuilderBuilds yields builder's archived builds by number (or
-// reversed), decoding those it yields alone. Newest first, it reads the
+// archivedBuilderBuilds yields builder's archived builds numbered up to
+// upTo by number (or reversed), decoding those it yields alone. Newest
+// first, it reads the
 // builder's segments by their largest number, a segment only once its
 // largest number is at least the number about to be yielded.
-func archivedBuilderBuilds(txn *memdb.Txn, builder uint64, descending bool) iter.Seq[proto.Message] {
+func archivedBuilderBuilds(txn *memdb.Txn, builder uint64, upTo int32, descending bool) iter.Seq[proto.Message] {
 	return func(yield func(proto.Message) bool) {
 		get := txn.Get
 		if descending {
@@ -212,9 +275,9 @@ func archivedBuilderBuilds(txn *memdb.Txn, builder uint64, descending bool) iter
 			// heap's top holds nothing to yield before it; oldest first
 			// (keys by largest number say nothing of the smallest) every
 			// segment is read.
-			for next != nil && (h.Len() == 0 || !descending || segmentBuilders(next)[builder] >= h.items[0].number) {
+			for next != nil && (h.Len() == 0 || !descending || builderNewest(next, builder) >= h.items[0].number) {
 				for i, b := range next.BuildBuilders {
-					if b == builder && i < len(next.BuildNumbers) {
+					if b == builder && i < len(next.BuildNumbers) && next.BuildNumbers[i] <= upTo {
 						heap.Push(h, numbered{next.BuildNumbers[i], next, i})
 					}
 				}
@@ -287,6 +350,12 @@ func archivedRequestsBySet(txn *memdb.Txn, descending bool) iter.Seq[proto.Messa
 // setCursors yields, in the order of list's ids across every segment (or
 // reversed), a cursor at each id.
 func setCursors(txn *memdb.Txn, list setList, descending bool) iter.Seq[*setCursor] {
+	return setCursorsFrom(txn, list, 0, descending)
+}
+
+// setCursorsFrom is setCursors from id from on (ascending; descending,
+// from is 0).
+func setCursorsFrom(txn *memdb.Txn, list setList, from uint64, descending bool) iter.Seq[*setCursor] {
 	return func(yield func(*setCursor) bool) {
 		h := &setCursorHeap{desc: descending}
 		for raw := range scanTable(txn, TableBuildsetArchive, IndexID, false) {
@@ -298,6 +367,11 @@ func setCursors(txn *memdb.Txn, list setList, descending bool) iter.Seq[*setCurs
 			c := &setCursor{seg: s, ids: ids, set: -1}
 			if descending {
 				c.pos = len(ids) - 1
+			} else if from > 0 {
+				c.pos, _ = slices.BinarySearch(ids, from)
+				if c.pos == len(ids) {
+					continue
+				}
 			}
 			h.items = append(h.items, c)
 		}

@@ -143,7 +143,21 @@ func setReadsOf(t testing.TB, txn *memdb.Txn) string {
 			seq(fmt.Sprintf("builds of request %d desc=%v", id, desc), ScanIndex(txn, TableBuilds, IndexBuildRequest, desc, id))
 		}
 	}
+	for _, table := range []string{TableBuilds, TableBuildRequests, TableBuildsets} {
+		for from := range uint64(13) {
+			seq(fmt.Sprintf("%s from %d", table, from), ScanFrom(txn, table, from))
+		}
+	}
 	for builder := range uint64(5) {
+		for _, upTo := range []int32{0, 1, 2, 3, math.MaxInt32} {
+			seq(fmt.Sprintf("builds of builder %d up to %d", builder, upTo), func(yield func(proto.Message) bool) {
+				for bd := range BuildsBefore(txn, builder, upTo) {
+					if !yield(bd) {
+						return
+					}
+				}
+			})
+		}
 		fmt.Fprintf(&b, "first build of builder %d:\n", builder)
 		row(First(txn, TableBuilds, IndexBuilderNumber+"_prefix", builder))
 		for n := range int32(7) {
