@@ -242,9 +242,8 @@ func generatorInput(txn *memdb.Txn, b *messages.Build, event report.Event) (*rep
 		}
 	}
 	if event == report.EventBuildFinished {
-		for raw := range ScanIndex(txn, TableBuilds, IndexBuilderNumber+"_prefix", true, b.Builderid) {
-			prev := raw.(*messages.Build)
-			if prev.Number >= b.Number || prev.Results == nil || prev.GetResults() == ResultRetry {
+		for prev := range BuildsBefore(txn, b.Builderid, b.Number-1) {
+			if prev.Results == nil || prev.GetResults() == ResultRetry {
 				continue
 			}
 			rb.Previous = &report.PreviousBuild{Number: prev.Number, Results: report.Result(prev.GetResults())}

@@ -18,7 +18,7 @@ func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	if err != nil {
 		return nil
 	}
-	if inSetArchive(table, index) {
+	if inSetArchive(table, index) && (raw == nil || !uniqueKey(index, args)) {
 		for m := range ScanIndex(txn, table, index, false, args...) {
 			return m // the table's row, or an archived one before it
 		}
@@ -34,6 +34,13 @@ func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 		return m
 	}
 	return nil
+}
+
+// uniqueKey reports whether args are a whole key of unique index (an id,
+// or a build's builder and number), which no archived row shares with a
+// row of its table.
+func uniqueKey(index string, args []any) bool {
+	return index == IndexID && len(args) == 1 || index == IndexBuilderNumber && len(args) == 2
 }
 
 // get returns the first row of table whose index matches args, as a T, or
