@@ -2785,6 +2785,7 @@ type Command struct {
 	//	*Command_StartSession
 	//	*Command_EndSession
 	//	*Command_Archive
+	//	*Command_ArchiveBuildsets
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3151,6 +3152,15 @@ func (x *Command) GetArchive() *Archive {
 	return nil
 }
 
+func (x *Command) GetArchiveBuildsets() *ArchiveBuildsets {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_ArchiveBuildsets); ok {
+			return x.ArchiveBuildsets
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -3299,6 +3309,10 @@ type Command_Archive struct {
 	Archive *Archive `protobuf:"bytes,36,opt,name=archive,proto3,oneof"`
 }
 
+type Command_ArchiveBuildsets struct {
+	ArchiveBuildsets *ArchiveBuildsets `protobuf:"bytes,37,opt,name=archive_buildsets,json=archiveBuildsets,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -3370,6 +3384,8 @@ func (*Command_StartSession) isCommand_Kind() {}
 func (*Command_EndSession) isCommand_Kind() {}
 
 func (*Command_Archive) isCommand_Kind() {}
+
+func (*Command_ArchiveBuildsets) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -6135,6 +6151,244 @@ func (x *CommandResult) GetCollapsedBrids() []uint64 {
 	return nil
 }
 
+// BuildsetSegment is a row of `buildset_archive`: finished buildsets with
+// their build requests and builds (ArchiveBuildsets), each buildset's
+// encoded as one ArchivedBuildset. buildsetids is ascending; data holds
+// the encodings one after the other, buildset i ending at ends[i].
+// requestids and buildids are every request's and build's id, ascending,
+// request_sets and build_sets the index in buildsetids of the buildset
+// each belongs to; build_builders and build_numbers are each build's
+// builder and number (so that a builder's builds are found without
+// decoding).
+type BuildsetSegment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Buildsetids   []uint64               `protobuf:"varint,2,rep,packed,name=buildsetids,proto3" json:"buildsetids,omitempty"`
+	Ends          []uint32               `protobuf:"varint,3,rep,packed,name=ends,proto3" json:"ends,omitempty"`
+	Requestids    []uint64               `protobuf:"varint,4,rep,packed,name=requestids,proto3" json:"requestids,omitempty"`
+	RequestSets   []uint32               `protobuf:"varint,5,rep,packed,name=request_sets,json=requestSets,proto3" json:"request_sets,omitempty"`
+	Buildids      []uint64               `protobuf:"varint,6,rep,packed,name=buildids,proto3" json:"buildids,omitempty"`
+	BuildSets     []uint32               `protobuf:"varint,7,rep,packed,name=build_sets,json=buildSets,proto3" json:"build_sets,omitempty"`
+	BuildBuilders []uint64               `protobuf:"varint,8,rep,packed,name=build_builders,json=buildBuilders,proto3" json:"build_builders,omitempty"`
+	BuildNumbers  []int32                `protobuf:"varint,9,rep,packed,name=build_numbers,json=buildNumbers,proto3" json:"build_numbers,omitempty"`
+	Data          []byte                 `protobuf:"bytes,10,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BuildsetSegment) Reset() {
+	*x = BuildsetSegment{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BuildsetSegment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BuildsetSegment) ProtoMessage() {}
+
+func (x *BuildsetSegment) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BuildsetSegment.ProtoReflect.Descriptor instead.
+func (*BuildsetSegment) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *BuildsetSegment) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BuildsetSegment) GetBuildsetids() []uint64 {
+	if x != nil {
+		return x.Buildsetids
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetEnds() []uint32 {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetRequestids() []uint64 {
+	if x != nil {
+		return x.Requestids
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetRequestSets() []uint32 {
+	if x != nil {
+		return x.RequestSets
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetBuildids() []uint64 {
+	if x != nil {
+		return x.Buildids
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetBuildSets() []uint32 {
+	if x != nil {
+		return x.BuildSets
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetBuildBuilders() []uint64 {
+	if x != nil {
+		return x.BuildBuilders
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetBuildNumbers() []int32 {
+	if x != nil {
+		return x.BuildNumbers
+	}
+	return nil
+}
+
+func (x *BuildsetSegment) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// ArchivedBuildset is one buildset with its requests and their builds (by
+// id) in a BuildsetSegment.
+type ArchivedBuildset struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildset      *Buildset              `protobuf:"bytes,1,opt,name=buildset,proto3" json:"buildset,omitempty"`
+	Requests      []*BuildRequest        `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	Builds        []*Build               `protobuf:"bytes,3,rep,name=builds,proto3" json:"builds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchivedBuildset) Reset() {
+	*x = ArchivedBuildset{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchivedBuildset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchivedBuildset) ProtoMessage() {}
+
+func (x *ArchivedBuildset) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchivedBuildset.ProtoReflect.Descriptor instead.
+func (*ArchivedBuildset) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ArchivedBuildset) GetBuildset() *Buildset {
+	if x != nil {
+		return x.Buildset
+	}
+	return nil
+}
+
+func (x *ArchivedBuildset) GetRequests() []*BuildRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *ArchivedBuildset) GetBuilds() []*Build {
+	if x != nil {
+		return x.Builds
+	}
+	return nil
+}
+
+// ArchiveBuildsets moves finished buildsets, each with its build requests
+// and their builds, out of the buildsets, buildrequests and builds tables
+// into one row of `buildset_archive` (a BuildsetSegment); reads
+// (state.Lookup, First, Scan, ScanIndex, Count) show them as before. A
+// buildset is moved whole or not at all: one not complete, with a request
+// not complete or a build not finished, or with a build that is its
+// builder's newest, is refused; one no longer in the table is skipped.
+type ArchiveBuildsets struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Buildsetids   []uint64               `protobuf:"varint,1,rep,packed,name=buildsetids,proto3" json:"buildsetids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveBuildsets) Reset() {
+	*x = ArchiveBuildsets{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveBuildsets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveBuildsets) ProtoMessage() {}
+
+func (x *ArchiveBuildsets) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveBuildsets.ProtoReflect.Descriptor instead.
+func (*ArchiveBuildsets) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *ArchiveBuildsets) GetBuildsetids() []uint64 {
+	if x != nil {
+		return x.Buildsetids
+	}
+	return nil
+}
+
 var File_buildmaster_v1_db_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_db_proto_rawDesc = "" +
@@ -6416,7 +6670,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"EndSession\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1a\n" +
-	"\busername\x18\x02 \x01(\tR\busername\"\xf2\x13\n" +
+	"\busername\x18\x02 \x01(\tR\busername\"\xc3\x14\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -6461,7 +6715,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\rstart_session\x18\" \x01(\v2\x1c.buildmaster.v1.StartSessionH\x00R\fstartSession\x12=\n" +
 	"\vend_session\x18# \x01(\v2\x1a.buildmaster.v1.EndSessionH\x00R\n" +
 	"endSession\x123\n" +
-	"\aarchive\x18$ \x01(\v2\x17.buildmaster.v1.ArchiveH\x00R\aarchiveB\x06\n" +
+	"\aarchive\x18$ \x01(\v2\x17.buildmaster.v1.ArchiveH\x00R\aarchive\x12O\n" +
+	"\x11archive_buildsets\x18% \x01(\v2 .buildmaster.v1.ArchiveBuildsetsH\x00R\x10archiveBuildsetsB\x06\n" +
 	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -6692,7 +6947,28 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x12requests_unclaimed\x18\b \x01(\rR\x11requestsUnclaimed\x12/\n" +
 	"\x13completed_buildsets\x18\t \x03(\x04R\x12completedBuildsets\x12'\n" +
 	"\x0fcollapsed_brids\x18\n" +
-	" \x03(\x04R\x0ecollapsedBrids*\xb9\x01\n" +
+	" \x03(\x04R\x0ecollapsedBrids\"\xb5\x02\n" +
+	"\x0fBuildsetSegment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12 \n" +
+	"\vbuildsetids\x18\x02 \x03(\x04R\vbuildsetids\x12\x12\n" +
+	"\x04ends\x18\x03 \x03(\rR\x04ends\x12\x1e\n" +
+	"\n" +
+	"requestids\x18\x04 \x03(\x04R\n" +
+	"requestids\x12!\n" +
+	"\frequest_sets\x18\x05 \x03(\rR\vrequestSets\x12\x1a\n" +
+	"\bbuildids\x18\x06 \x03(\x04R\bbuildids\x12\x1d\n" +
+	"\n" +
+	"build_sets\x18\a \x03(\rR\tbuildSets\x12%\n" +
+	"\x0ebuild_builders\x18\b \x03(\x04R\rbuildBuilders\x12#\n" +
+	"\rbuild_numbers\x18\t \x03(\x05R\fbuildNumbers\x12\x12\n" +
+	"\x04data\x18\n" +
+	" \x01(\fR\x04data\"\xb1\x01\n" +
+	"\x10ArchivedBuildset\x124\n" +
+	"\bbuildset\x18\x01 \x01(\v2\x18.buildmaster.v1.BuildsetR\bbuildset\x128\n" +
+	"\brequests\x18\x02 \x03(\v2\x1c.buildmaster.v1.BuildRequestR\brequests\x12-\n" +
+	"\x06builds\x18\x03 \x03(\v2\x15.buildmaster.v1.BuildR\x06builds\"4\n" +
+	"\x10ArchiveBuildsets\x12 \n" +
+	"\vbuildsetids\x18\x01 \x03(\x04R\vbuildsetids*\xb9\x01\n" +
 	"\x13ReportGeneratorKind\x12%\n" +
 	"!REPORT_GENERATOR_KIND_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"REPORT_GENERATOR_KIND_BUILD_STATUS\x10\x01\x12)\n" +
@@ -6712,7 +6988,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -6788,6 +7064,9 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*SetSchedulerEnabled)(nil),   // 71: buildmaster.v1.SetSchedulerEnabled
 	(*SetObjectState)(nil),        // 72: buildmaster.v1.SetObjectState
 	(*CommandResult)(nil),         // 73: buildmaster.v1.CommandResult
+	(*BuildsetSegment)(nil),       // 74: buildmaster.v1.BuildsetSegment
+	(*ArchivedBuildset)(nil),      // 75: buildmaster.v1.ArchivedBuildset
+	(*ArchiveBuildsets)(nil),      // 76: buildmaster.v1.ArchiveBuildsets
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -6837,34 +7116,38 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	33, // 44: buildmaster.v1.Command.start_session:type_name -> buildmaster.v1.StartSession
 	34, // 45: buildmaster.v1.Command.end_session:type_name -> buildmaster.v1.EndSession
 	60, // 46: buildmaster.v1.Command.archive:type_name -> buildmaster.v1.Archive
-	44, // 47: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	45, // 48: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	37, // 49: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	38, // 50: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 51: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	38, // 52: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	41, // 53: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
-	41, // 54: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
-	40, // 55: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 56: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	72, // 57: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 58: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 59: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 60: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	54, // 61: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	14, // 62: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	57, // 63: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	56, // 64: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	54, // 65: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	57, // 66: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	62, // 67: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	57, // 68: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	1,  // 69: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	70, // [70:70] is the sub-list for method output_type
-	70, // [70:70] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	76, // 47: buildmaster.v1.Command.archive_buildsets:type_name -> buildmaster.v1.ArchiveBuildsets
+	44, // 48: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	45, // 49: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	37, // 50: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	38, // 51: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 52: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	38, // 53: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	41, // 54: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
+	41, // 55: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
+	40, // 56: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 57: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	72, // 58: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 59: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 60: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 61: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	54, // 62: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	14, // 63: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	57, // 64: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	56, // 65: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	54, // 66: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	57, // 67: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	62, // 68: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	57, // 69: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	1,  // 70: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	5,  // 71: buildmaster.v1.ArchivedBuildset.buildset:type_name -> buildmaster.v1.Buildset
+	7,  // 72: buildmaster.v1.ArchivedBuildset.requests:type_name -> buildmaster.v1.BuildRequest
+	9,  // 73: buildmaster.v1.ArchivedBuildset.builds:type_name -> buildmaster.v1.Build
+	74, // [74:74] is the sub-list for method output_type
+	74, // [74:74] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -6915,6 +7198,7 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_StartSession)(nil),
 		(*Command_EndSession)(nil),
 		(*Command_Archive)(nil),
+		(*Command_ArchiveBuildsets)(nil),
 	}
 	file_buildmaster_v1_db_proto_msgTypes[53].OneofWrappers = []any{}
 	type x struct{}
@@ -6923,7 +7207,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   73,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -280,7 +280,9 @@ const historyBuilders = 100
 // started in 1970, so any horizon removes them. The state is written with
 // state.Seed (the commands' ids are known: the tables start empty), the
 // log files without fsync. With archive, the builds' steps and logs are
-// then archived, db.ArchiveBatch builds to a segment.
+// then archived, db.ArchiveBatch builds to a segment, and their buildsets
+// (with requests and builds) but each builder's newest,
+// db.ArchiveBatch buildsets to a segment.
 func seedHistory(b *testing.B, dir string, builds int, archive bool) {
 	b.Helper()
 	start := time.Now()
@@ -334,12 +336,27 @@ func seedHistory(b *testing.B, dir string, builds int, archive bool) {
 				return
 			}
 		}
+		// Then the buildsets with their requests and builds, but for each
+		// builder's newest (the last historyBuilders), as the janitor
+		// leaves them.
+		for first := 1; archive && first <= builds-historyBuilders; first += db.ArchiveBatch {
+			var ids []uint64
+			for id := first; id < first+db.ArchiveBatch && id <= builds-historyBuilders; id++ {
+				ids = append(ids, uint64(id))
+			}
+			if !yield(cmd(&messages.ArchiveBuildsets{Buildsetids: ids})) {
+				return
+			}
+		}
 	}
 	if _, err := st.Seed(cmds, 4096); err != nil {
 		b.Fatal(err)
 	}
 	if n := state.Count(st.Read(), state.TableLogs); n != 2*builds {
 		b.Fatalf("seeded %d logs, want %d", n, 2*builds)
+	}
+	if n := state.Count(st.Read(), state.TableBuilds); n != builds {
+		b.Fatalf("seeded %d builds, want %d", n, builds)
 	}
 	if err := st.Close(); err != nil {
 		b.Fatal(err)

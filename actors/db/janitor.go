@@ -16,6 +16,8 @@ import (
 
 // The janitor archives (Archive) the steps and logs of builds that finished
 // more than ArchiveAfter ago, ArchiveBatch builds to a command (a segment),
+// then (ArchiveBuildsets) the buildsets whose builds all did, none its
+// builder's newest, ArchiveBatch buildsets to a command,
 // at every run, and runs every ArchiveInterval (horizons.interval when it is
 // shorter), horizons or not.
 const (
@@ -185,6 +187,9 @@ func (j *janitor) finished(ctx actor.Context, m janitorDone) {
 	if m.res.GetArchived() > 0 {
 		log.Info("janitor: finished builds archived", slog.Int64("builds", m.res.Archived))
 	}
+	if m.res.GetArchivedBuildsets() > 0 {
+		log.Info("janitor: finished buildsets archived", slog.Int64("buildsets", m.res.ArchivedBuildsets))
+	}
 	if m.err == nil && removed(m.res) {
 		log.Info("janitor: history past the horizons removed", slog.Int64("builds", m.res.Builds),
 			slog.Int64("changes", m.res.Changes), slog.Int64("logs", m.res.Logs), slog.Int64("log_bytes", m.res.LogBytes),
@@ -248,6 +253,9 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 	}
 	*logs = logsAfter
 	if err := archiveBuilds(ctx, rt, now, res); err != nil {
+		return res, err
+	}
+	if err := archiveBuildsets(ctx, rt, now, res); err != nil {
 		return res, err
 	}
 	if cleanup {

@@ -47,11 +47,7 @@ func (lh logHorizon) plan(txn *memdb.Txn, cutoff int64, removed map[uint64]bool)
 			after.pending[id] = true
 		}
 	}
-	it, err := txn.LowerBound(state.TableBuilds, state.IndexID, lh.next)
-	if err != nil {
-		return out, lh
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
+	for raw := range state.ScanFrom(txn, state.TableBuilds, lh.next) {
 		b := raw.(*messages.Build)
 		if b.StartedAt >= cutoff {
 			break // nor did the builds after it start before the cutoff

@@ -95,7 +95,7 @@ func Endpoints() []Endpoint {
 			Under:   []Parent{{Plural: "builders", Field: "builderid"}}},
 		{Plural: "builders", Table: state.TableBuilders, Record: &messages.Builder{}, ID: "id", Name: "name", Indexes: name},
 		{Plural: "builds", Table: state.TableBuilds, Record: &messages.Build{}, ID: "id",
-			Indexes: map[string]string{"builderid": state.IndexBuilderNumber},
+			Indexes: map[string]string{"builderid": state.IndexBuilderNumber, "buildrequestid": state.IndexBuildRequest},
 			Under: []Parent{
 				{Plural: "builders", Field: "builderid", Keys: []string{"number"}, KeyIndex: state.IndexBuilderNumber},
 				{Plural: "buildrequests", Field: "buildrequestid"},

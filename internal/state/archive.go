@@ -56,23 +56,7 @@ type spanIndex struct {
 // FromObject returns a segment's ranges (memdb.MultiIndexer).
 func (x spanIndex) FromObject(raw any) (bool, [][]byte, error) {
 	s := raw.(*messages.ArchiveSegment)
-	ids := x.ids(s)
-	if len(ids) == 0 {
-		return false, nil, nil
-	}
-	first, last := ids[0]/archiveRange, ids[len(ids)-1]/archiveRange
-	if last < first || last-first >= maxArchiveRanges {
-		return false, nil, fmt.Errorf("state: archive segment %d: ids %d…%d: %w", s.Id, ids[0], ids[len(ids)-1], ErrArchiveCorrupt)
-	}
-	keys := make([][]byte, 0, last-first+1)
-	for r := first; r <= last; r++ {
-		k, err := encodeKey(keyDigits, r) // room for go-memdb's id suffix (non-unique)
-		if err != nil {
-			return false, nil, err
-		}
-		keys = append(keys, k)
-	}
-	return true, keys, nil
+	return spanKeys(s.Id, x.ids(s))
 }
 
 // FromArgs returns the key of the range of an id (memdb.Indexer).
@@ -301,10 +285,8 @@ func applyArchive(txn *memdb.Txn, seq *ids, c *messages.Archive) (*messages.Comm
 	buildids = slices.Compact(buildids)
 	var builds []*messages.ArchivedBuild
 	for _, id := range buildids {
-		b, err := get[*messages.Build](txn, TableBuilds, IndexID, id)
+		b, _ := Lookup(txn, TableBuilds, id).(*messages.Build)
 		switch {
-		case err != nil:
-			return nil, err
 		case b == nil:
 			continue // expired since the janitor looked
 		case !b.HasResults():
@@ -459,7 +441,7 @@ func ToArchive(txn *memdb.Txn, before int64) []uint64 {
 			continue
 		}
 		last = id
-		if b, _ := get[*messages.Build](txn, TableBuilds, IndexID, id); b.HasResults() && b.CompleteAt < before {
+		if b, _ := Lookup(txn, TableBuilds, id).(*messages.Build); b.HasResults() && b.CompleteAt < before {
 			out = append(out, id)
 		}
 	}

@@ -1,9 +1,12 @@
 package state
 
 import (
+	"iter"
+	"math"
 	"testing"
 
 	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
@@ -37,7 +40,8 @@ func BenchmarkHeapArchived(b *testing.B) {
 	}
 }
 
-// archiveAll archives every finished build of db, batch to a segment.
+// archiveAll archives every finished build of db, batch to a segment, then
+// every buildset that may be (archiveSetsAll).
 func archiveAll(b testing.TB, db *memdb.MemDB, batch int) {
 	b.Helper()
 	var ids []uint64
@@ -56,6 +60,83 @@ func archiveAll(b testing.TB, db *memdb.MemDB, batch int) {
 		Recount(txn)
 		txn.Commit()
 		ids = ids[n:]
+	}
+	archiveSetsAll(b, db, batch)
+}
+
+// archiveSetsAll archives every buildset of db that may be (as the
+// janitor would, any time ago), batch to a segment.
+func archiveSetsAll(b testing.TB, db *memdb.MemDB, batch int) {
+	b.Helper()
+	ids := ToArchiveBuildsets(db.Txn(false), math.MaxInt64)
+	for len(ids) > 0 {
+		n := min(batch, len(ids))
+		txn := db.Txn(true)
+		txn.TrackChanges()
+		if _, err := Apply(txn, cmd(&messages.ArchiveBuildsets{Buildsetids: ids[:n]})); err != nil {
+			b.Fatal(err)
+		}
+		Recount(txn)
+		txn.Commit()
+		ids = ids[n:]
+	}
+}
+
+// BenchmarkArchivedSetReads: the reads of builds the data API and the UI
+// make, from the tables (plain) and with the buildsets archived
+// (archived, 256 to a segment), in a history of BENCH_HEAP_BUILDS builds
+// (default 100,000; 1,000 with -short) over 100 builders: a page of the
+// newest 50 builds (builds?limit=50&order=-buildid), a builder's newest 50,
+// a build by id, a build request's builds, a builder's every build (the
+// builderid filter), and every build (a filter without an index).
+func BenchmarkArchivedSetReads(b *testing.B) {
+	builds := envCount(b, "BENCH_HEAP_BUILDS", testkit.ShortOr(100_000, 1000))
+	for _, c := range []struct {
+		name    string
+		archive bool
+	}{{"plain", false}, {"archived", true}} {
+		f := &fsm{}
+		f.db.Store(newDB(b))
+		history(b, f, builds, builds)
+		if c.archive {
+			archiveAll(b, f.db.Load(), 256)
+		}
+		txn := f.db.Load().Txn(false)
+		for _, r := range []struct {
+			name string
+			want int
+			read func(i int) iter.Seq[proto.Message]
+		}{
+			{"page", 50, func(int) iter.Seq[proto.Message] { return Scan(txn, TableBuilds, true) }},
+			{"builder-newest", min(50, builds/100), func(i int) iter.Seq[proto.Message] {
+				return ScanIndex(txn, TableBuilds, IndexBuilderNumber+"_prefix", true, uint64(1+i%100))
+			}},
+			{"lookup", 1, func(i int) iter.Seq[proto.Message] {
+				return rowsOf(false, Lookup(txn, TableBuilds, uint64(1+i*7919%builds)))
+			}},
+			{"request-builds", 1, func(i int) iter.Seq[proto.Message] {
+				return ScanIndex(txn, TableBuilds, IndexBuildRequest, false, uint64(1+i*7919%builds))
+			}},
+			{"builder-all", builds / 100, func(i int) iter.Seq[proto.Message] {
+				return ScanIndex(txn, TableBuilds, IndexBuilderNumber+"_prefix", false, uint64(1+i%100))
+			}},
+			{"all", builds, func(int) iter.Seq[proto.Message] { return Scan(txn, TableBuilds, false) }},
+		} {
+			b.Run(c.name+"/"+r.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := range b.N {
+					n := 0
+					for range r.read(i) {
+						if n++; n == r.want {
+							break
+						}
+					}
+					if n != r.want {
+						b.Fatalf("%d rows, want %d", n, r.want)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -189,6 +189,9 @@ func applySetBuildProperties(txn *memdb.Txn, _ *ids, c *messages.SetBuildPropert
 	if err := checkProps(kind, "properties", c.GetProperties()); err != nil {
 		return nil, err
 	}
+	if err := unarchiveSets(txn, []uint64{c.GetBuildid()}, nil, nil); err != nil {
+		return nil, err
+	}
 	b, err := get[*messages.Build](txn, TableBuilds, IndexID, c.GetBuildid())
 	if err != nil {
 		return nil, err

@@ -18,7 +18,8 @@ const LogTypeDeleted = "d"
 // changes, sourcestamps, and the contents of logs. An id without a row is
 // skipped, so that a janitor that runs again after a crash does no harm;
 // one that cannot go (unfinished, or still named by a row that stays) is
-// refused. Its result's ids are the logs whose files are to be removed.
+// refused. Archived buildsets holding rows to remove are moved back to
+// their tables first (unarchiveSets). Its result's ids are the logs whose files are to be removed.
 // With web_sessions_expired_at, the web sessions expired then go too.
 func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandResult, error) {
 	const kind = "expire"
@@ -33,6 +34,9 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 	}
 	if c.GetWebSessionsExpiredAt() < 0 {
 		return nil, bad(kind, "web_sessions_expired_at %d is negative", c.GetWebSessionsExpiredAt())
+	}
+	if err := unarchiveSets(txn, c.GetBuilds(), c.GetBuildrequests(), c.GetBuildsets()); err != nil {
+		return nil, err
 	}
 	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive} {
 		if err := raiseIDFloor(txn, t); err != nil {

@@ -242,16 +242,8 @@ func generatorInput(txn *memdb.Txn, b *messages.Build, event report.Event) (*rep
 		}
 	}
 	if event == report.EventBuildFinished {
-		it, err := txn.ReverseLowerBound(TableBuilds, IndexBuilderNumber, b.Builderid, b.Number)
-		if err != nil {
-			return nil, err
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			prev := raw.(*messages.Build)
-			if prev.Builderid != b.Builderid {
-				break
-			}
-			if prev.Id == b.Id || prev.Results == nil || prev.GetResults() == ResultRetry {
+		for prev := range BuildsBefore(txn, b.Builderid, b.Number-1) {
+			if prev.Results == nil || prev.GetResults() == ResultRetry {
 				continue
 			}
 			rb.Previous = &report.PreviousBuild{Number: prev.Number, Results: report.Result(prev.GetResults())}

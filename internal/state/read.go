@@ -12,11 +12,18 @@ import (
 // First returns the first row of table whose index matches args (for a
 // unique index, the row), or nil.
 //
-// Steps and logs moved to the archive are found as if they were in their
-// tables (so are they by ScanIndex, Scan, Lookup and Count).
+// Steps and logs moved to the archive, and builds, build requests and
+// buildsets moved to the buildset archive, are found as if they were in
+// their tables (so are they by ScanIndex, Scan, Lookup and Count).
 func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	raw, err := txn.First(table, index, args...)
 	if err != nil {
+		return nil
+	}
+	if inSetArchive(table, index) && (raw == nil || !uniqueKey(index, args)) {
+		for m := range ScanIndex(txn, table, index, false, args...) {
+			return m // the table's row, or an archived one before it
+		}
 		return nil
 	}
 	if raw != nil {
@@ -29,6 +36,13 @@ func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 		return m
 	}
 	return nil
+}
+
+// uniqueKey reports whether args are a whole key of unique index (an id,
+// or a build's builder and number), which no archived row shares with a
+// row of its table.
+func uniqueKey(index string, args []any) bool {
+	return index == IndexID && len(args) == 1 || index == IndexBuilderNumber && len(args) == 2
 }
 
 // get returns the first row of table whose index matches args, as a T, or
@@ -67,9 +81,13 @@ func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message]
 // For steps and logs, the archived ones are merged in: with args (a build's
 // steps, a step's logs, one id) they are read when the table has none (the
 // archive holds a build's steps and logs all or none), without (a whole
-// table) both are merged in index order.
+// table) both are merged in index order. Archived builds, build requests
+// and buildsets are merged in index order whatever the args.
 func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
 	rows := scanTable(txn, table, index, descending, args...)
+	if inSetArchive(table, index) {
+		return mergeSorted(rows, archivedSetIndex(txn, table, index, descending, args...), setKeyCmp(table, index), descending)
+	}
 	if table != TableSteps && table != TableLogs {
 		return rows
 	}

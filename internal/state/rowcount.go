@@ -31,9 +31,10 @@ func rowCountSchema() *memdb.TableSchema {
 	}}
 }
 
-// Count returns the number of rows of table in txn, in O(1); for steps and
-// logs, the archived ones are included (the archive's segments count as
-// the steps and logs they hold: see recount). It is exact for a database
+// Count returns the number of rows of table in txn, in O(1); for steps,
+// logs, builds, build requests and buildsets, the archived ones are
+// included (the archives' segments count as the rows they hold: see
+// recount). It is exact for a database
 // written by a Store (or ReadSnapshot); a transaction written with Apply
 // alone must call Recount before Commit for it to stay so.
 func Count(txn *memdb.Txn, table string) int {
@@ -58,6 +59,10 @@ func recount(txn *memdb.Txn) memdb.Changes {
 		if c.Table == TableArchive {
 			delta = addArchived(delta, c.Before, -1)
 			delta = addArchived(delta, c.After, 1)
+		}
+		if c.Table == TableBuildsetArchive {
+			delta = addArchivedSets(delta, c.Before, -1)
+			delta = addArchivedSets(delta, c.After, 1)
 		}
 		d := 0
 		switch {
@@ -94,11 +99,30 @@ func addArchived(delta map[string]int, seg any, sign int) map[string]int {
 	return delta
 }
 
-// restoredCounts adds the steps and logs of txn's archive segments to
+// addArchivedSets adds sign times the builds, build requests and buildsets
+// buildset segment seg (nil: none) holds to delta's, as addArchived.
+func addArchivedSets(delta map[string]int, seg any, sign int) map[string]int {
+	s, _ := seg.(*messages.BuildsetSegment)
+	if s == nil {
+		return delta
+	}
+	if delta == nil {
+		delta = map[string]int{}
+	}
+	delta[TableBuilds] += sign * len(s.Buildids)
+	delta[TableBuildRequests] += sign * len(s.Requestids)
+	delta[TableBuildsets] += sign * len(s.Buildsetids)
+	return delta
+}
+
+// restoredCounts adds the rows of txn's archive segments to
 // counts (rows by table, as a snapshot restore counted them).
 func restoredCounts(txn *memdb.Txn, counts map[string]int) {
 	for raw := range Scan(txn, TableArchive, false) {
 		addArchived(counts, raw, 1)
+	}
+	for raw := range Scan(txn, TableBuildsetArchive, false) {
+		addArchivedSets(counts, raw, 1)
 	}
 }
 

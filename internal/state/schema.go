@@ -54,6 +54,8 @@ const (
 	IndexClaimedBy = "claimed_by"
 	// IndexBuildset lists build requests by buildsetid.
 	IndexBuildset = "buildset"
+	// IndexBuildRequest lists builds by buildrequestid.
+	IndexBuildRequest = "buildrequest"
 	// IndexBuilderNumber is unique on builds (builderid, number).
 	IndexBuilderNumber = "builder_number"
 	// IndexIncompleteBy holds only incomplete builds, by masterid.
@@ -91,7 +93,7 @@ var Tables = []string{
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
 	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens, TableIDFloors,
-	TableWebSessions, TableArchive,
+	TableWebSessions, TableArchive, TableBuildsetArchive,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -154,6 +156,7 @@ func Schema() *memdb.DBSchema {
 				b := o.(*messages.Build)
 				return always(key().uint(b.Builderid).int(int64(b.Number)))
 			}),
+			idx(IndexBuildRequest, false, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.Build).Buildrequestid)) }),
 			idx(IndexIncompleteBy, false, func(o any) (keyVals, bool) {
 				b := o.(*messages.Build)
 				if b.CompleteAt != 0 || b.Results != nil {
@@ -224,6 +227,7 @@ func Schema() *memdb.DBSchema {
 				return always(key().int(s.ExpiresAt).str(s.Sha256))
 			})),
 		archiveSchema(),
+		buildsetArchiveSchema(),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

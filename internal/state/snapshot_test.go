@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -212,6 +213,10 @@ func everyIndexDB(t *testing.T) *memdb.MemDB {
 	}
 	// Finished builds' steps and logs in the archive.
 	apply(cmd(&messages.Archive{Buildids: []uint64{1, 2, 3}}))
+	// Finished buildsets in the buildset archive.
+	if res := apply(cmd(&messages.ArchiveBuildsets{Buildsetids: ToArchiveBuildsets(db.Txn(false), math.MaxInt64)})); res.GetId() == 0 {
+		t.Fatal("no buildset archived")
+	}
 	// A request claimed and not finished (claimed_by).
 	apply(claim(1, 4001, apply(buildset(4000, 1)).GetIds()[0]))
 	fillEmptyTables(t, db)

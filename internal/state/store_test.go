@@ -170,6 +170,9 @@ func checkCounts(t *testing.T, what string, txn *memdb.Txn) {
 		if table == TableSteps || table == TableLogs {
 			n += decodedArchived(t, txn, table) // Count includes them
 		}
+		if inSetArchive(table, IndexID) {
+			n += decodedArchivedSets(t, txn, table)
+		}
 		if got := Count(txn, table); got != n {
 			t.Errorf("%s: Count(%s) = %d, table has %d rows", what, table, got, n)
 		}

@@ -61,16 +61,8 @@ func (u *UI) builder(r *http.Request, v *view) (any, error) {
 	if before > 0 {
 		from = before - 1
 	}
-	it, err := v.txn.ReverseLowerBound(state.TableBuilds, state.IndexBuilderNumber, b.Id, from)
-	if err != nil {
-		return nil, err
-	}
 	ok := 0
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		bd := raw.(*messages.Build)
-		if bd.Builderid != b.Id {
-			break
-		}
+	for bd := range state.BuildsBefore(v.txn, b.Id, from) {
 		if len(p.History) == historyPage {
 			p.Older = p.History[len(p.History)-1].Build.Number
 			break

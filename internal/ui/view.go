@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -223,29 +224,16 @@ func jsonText(js string) string {
 	return js
 }
 
-// recent returns up to n of builder id's newest builds, newest first. It
-// finds the newest with Last and reads forward from n numbers before it:
-// build numbers have no gaps, and go-memdb's forward iterator costs a
-// fraction of its reverse one.
+// recent returns up to n of builder id's newest builds, newest first,
+// archived or not.
 func (v *view) recent(builderid uint64, n int) []*messages.Build {
-	raw, err := v.txn.Last(state.TableBuilds, state.IndexBuilderNumber+"_prefix", builderid)
-	if err != nil || raw == nil {
-		return nil
-	}
-	last := raw.(*messages.Build)
-	it, err := v.txn.LowerBound(state.TableBuilds, state.IndexBuilderNumber, builderid, max(1, last.Number-int32(n)+1))
-	if err != nil {
-		return []*messages.Build{last}
-	}
 	out := make([]*messages.Build, 0, n)
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		b := raw.(*messages.Build)
-		if b.Builderid != builderid || len(out) == n {
+	for b := range state.BuildsBefore(v.txn, builderid, math.MaxInt32) {
+		if len(out) == n {
 			break
 		}
 		out = append(out, b)
 	}
-	slices.Reverse(out)
 	return out
 }
 

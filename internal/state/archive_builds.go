@@ -1,0 +1,527 @@
+package state
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// The buildset archive holds finished buildsets, each with its build
+// requests and their builds, moved out of the buildsets, buildrequests and
+// builds tables by ArchiveBuildsets: a buildset with its requests and
+// builds is one encoded ArchivedBuildset, and a segment (a row) holds many,
+// so that they cost memory as bytes rather than as records and index
+// entries. Reads (First, Lookup, Scan, ScanIndex, Count in read.go) show
+// them as if they were still in their tables (archive_builds_read.go).
+//
+// A segment is found by the ranges of ids its buildsets, requests and
+// builds span (spanIndex, as the steps' archive), and by builder: a key
+// (builderid, largest number) per builder with builds in it, so that a
+// builder's newest archived builds are found newest first without
+// decoding other builders'. A segment never changes but by unarchiveSets
+// (Expire, SetBuildProperties), which moves buildsets back to the tables.
+
+// TableBuildsetArchive is the buildset archive's table.
+const TableBuildsetArchive = "buildset_archive"
+
+// Index names of the buildset archive.
+const (
+	IndexArchivedSets      = "buildsets"
+	IndexArchivedRequests  = "requests"
+	IndexArchivedSetBuilds = "builds"
+	// IndexArchivedBuilders lists segments by (builderid, largest number
+	// of the builder's builds in the segment).
+	IndexArchivedBuilders = "builders"
+)
+
+// setSpanIndex is spanIndex for a list of a buildset segment.
+type setSpanIndex struct {
+	ids func(*messages.BuildsetSegment) []uint64
+}
+
+// FromObject returns a segment's ranges (memdb.MultiIndexer).
+func (x setSpanIndex) FromObject(raw any) (bool, [][]byte, error) {
+	s := raw.(*messages.BuildsetSegment)
+	return spanKeys(s.Id, x.ids(s))
+}
+
+// FromArgs returns the key of the range of an id (memdb.Indexer).
+func (x setSpanIndex) FromArgs(args ...any) ([]byte, error) { return spanIndex{}.FromArgs(args...) }
+
+// builderIndex indexes a buildset segment by (builderid, largest number)
+// for each builder with builds in it.
+type builderIndex struct{}
+
+// FromObject returns a segment's keys, one per builder (memdb.MultiIndexer).
+func (builderIndex) FromObject(raw any) (bool, [][]byte, error) {
+	s := raw.(*messages.BuildsetSegment)
+	newest := segmentBuilders(s)
+	if len(newest) == 0 {
+		return false, nil, nil
+	}
+	keys := make([][]byte, 0, len(newest))
+	for _, b := range slices.Sorted(maps.Keys(newest)) {
+		k, err := encodeKey(keyDigits, b, newest[b])
+		if err != nil {
+			return false, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return true, keys, nil
+}
+
+// FromArgs returns the key of (builderid, number) (memdb.Indexer).
+func (builderIndex) FromArgs(args ...any) ([]byte, error) { return builderArgs(args) }
+
+// PrefixFromArgs returns the key prefix of builderid (memdb.PrefixIndexer).
+func (builderIndex) PrefixFromArgs(args ...any) ([]byte, error) { return builderArgs(args) }
+
+func builderArgs(args []any) ([]byte, error) {
+	if len(args) < 1 || len(args) > 2 {
+		return nil, fmt.Errorf("state: archived builders lookup takes builderid[, number], not %d values", len(args))
+	}
+	if _, ok := args[0].(uint64); !ok {
+		return nil, fmt.Errorf("state: archived builders lookup by a %T, not a builderid", args[0])
+	}
+	return encodeKey(0, args...)
+}
+
+// segmentBuilders returns the largest build number of each builder with
+// builds in segment s.
+func segmentBuilders(s *messages.BuildsetSegment) map[uint64]int32 {
+	newest := map[uint64]int32{}
+	for i, b := range s.BuildBuilders {
+		if i >= len(s.BuildNumbers) {
+			break
+		}
+		if n, ok := newest[b]; !ok || s.BuildNumbers[i] > n {
+			newest[b] = s.BuildNumbers[i]
+		}
+	}
+	return newest
+}
+
+// spanKeys returns the keys of the ranges of archiveRange ids that ids
+// (ascending) span, first to last, for segment seg.
+func spanKeys(seg uint64, ids []uint64) (bool, [][]byte, error) {
+	if len(ids) == 0 {
+		return false, nil, nil
+	}
+	first, last := ids[0]/archiveRange, ids[len(ids)-1]/archiveRange
+	if last < first || last-first >= maxArchiveRanges {
+		return false, nil, fmt.Errorf("state: archive segment %d: ids %d…%d: %w", seg, ids[0], ids[len(ids)-1], ErrArchiveCorrupt)
+	}
+	keys := make([][]byte, 0, last-first+1)
+	for r := first; r <= last; r++ {
+		k, err := encodeKey(keyDigits, r) // room for go-memdb's id suffix (non-unique)
+		if err != nil {
+			return false, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return true, keys, nil
+}
+
+// buildsetArchiveSchema is the buildset archive's schema.
+func buildsetArchiveSchema() *memdb.TableSchema {
+	span := func(name string, ids func(*messages.BuildsetSegment) []uint64) *memdb.IndexSchema {
+		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: setSpanIndex{ids: ids}}
+	}
+	return table(TableBuildsetArchive, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.BuildsetSegment).Id)) },
+		span(IndexArchivedSets, (*messages.BuildsetSegment).GetBuildsetids),
+		span(IndexArchivedRequests, (*messages.BuildsetSegment).GetRequestids),
+		span(IndexArchivedSetBuilds, (*messages.BuildsetSegment).GetBuildids),
+		&memdb.IndexSchema{Name: IndexArchivedBuilders, AllowMissing: true, Indexer: builderIndex{}})
+}
+
+// setList is one of a buildset segment's id lists: its buildsets,
+// requests or builds.
+type setList struct {
+	index string
+	ids   func(*messages.BuildsetSegment) []uint64
+	// set is the index in buildsetids of the buildset of entry i.
+	set func(s *messages.BuildsetSegment, i int) (int, bool)
+}
+
+var (
+	archivedSets = setList{IndexArchivedSets, (*messages.BuildsetSegment).GetBuildsetids,
+		func(_ *messages.BuildsetSegment, i int) (int, bool) { return i, true }}
+	archivedRequests = setList{IndexArchivedRequests, (*messages.BuildsetSegment).GetRequestids,
+		func(s *messages.BuildsetSegment, i int) (int, bool) { return at(s.RequestSets, i) }}
+	archivedSetBuilds = setList{IndexArchivedSetBuilds, (*messages.BuildsetSegment).GetBuildids,
+		func(s *messages.BuildsetSegment, i int) (int, bool) { return at(s.BuildSets, i) }}
+)
+
+// setListOf is the segments' list of the rows of table (builds,
+// buildrequests or buildsets).
+func setListOf(table string) setList {
+	switch table {
+	case TableBuilds:
+		return archivedSetBuilds
+	case TableBuildRequests:
+		return archivedRequests
+	}
+	return archivedSets
+}
+
+// findArchivedSet returns the segment holding id in list, with the index
+// in buildsetids of its buildset; nil when no segment does.
+func findArchivedSet(txn *memdb.Txn, list setList, id uint64) (*messages.BuildsetSegment, int) {
+	it, err := txn.Get(TableBuildsetArchive, list.index, id)
+	if err != nil {
+		return nil, 0
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		s := raw.(*messages.BuildsetSegment)
+		if i, ok := slices.BinarySearch(list.ids(s), id); ok {
+			if b, ok := list.set(s, i); ok {
+				return s, b
+			}
+			return nil, 0
+		}
+	}
+	return nil, 0
+}
+
+// segmentSet decodes buildset i of segment s.
+func segmentSet(s *messages.BuildsetSegment, i int) (*messages.ArchivedBuildset, error) {
+	if i < 0 || i >= len(s.Buildsetids) || len(s.Ends) != len(s.Buildsetids) {
+		return nil, fmt.Errorf("state: buildset segment %d: buildset %d of %d (%d ends): %w", s.Id, i, len(s.Buildsetids), len(s.Ends), ErrArchiveCorrupt)
+	}
+	start := uint32(0)
+	if i > 0 {
+		start = s.Ends[i-1]
+	}
+	end := s.Ends[i]
+	if start > end || int(end) > len(s.Data) {
+		return nil, fmt.Errorf("state: buildset segment %d: buildset %d at bytes %d…%d of %d: %w", s.Id, s.Buildsetids[i], start, end, len(s.Data), ErrArchiveCorrupt)
+	}
+	b := &messages.ArchivedBuildset{}
+	if err := proto.Unmarshal(s.Data[start:end], b); err != nil {
+		return nil, fmt.Errorf("state: buildset segment %d: buildset %d: %w: %w", s.Id, s.Buildsetids[i], ErrArchiveCorrupt, err)
+	}
+	if b.GetBuildset().GetId() != s.Buildsetids[i] {
+		return nil, fmt.Errorf("state: buildset segment %d: buildset %d holds buildset %d: %w", s.Id, s.Buildsetids[i], b.GetBuildset().GetId(), ErrArchiveCorrupt)
+	}
+	return b, nil
+}
+
+// rowIn returns row id of table in archived buildset b (nil or damaged),
+// or nil (not a typed nil).
+func rowIn(b *messages.ArchivedBuildset, table string, id uint64) proto.Message {
+	switch table {
+	case TableBuilds:
+		for _, x := range b.GetBuilds() {
+			if x.Id == id {
+				return x
+			}
+		}
+	case TableBuildRequests:
+		for _, x := range b.GetRequests() {
+			if x.Id == id {
+				return x
+			}
+		}
+	default:
+		if bs := b.GetBuildset(); bs != nil && bs.Id == id {
+			return bs
+		}
+	}
+	return nil
+}
+
+// archivedSetRow returns archived row id of table (builds, buildrequests
+// or buildsets), or nil.
+func archivedSetRow(txn *memdb.Txn, table string, id uint64) proto.Message {
+	s, i := findArchivedSet(txn, setListOf(table), id)
+	if s == nil {
+		return nil
+	}
+	b, _ := segmentSet(s, i)
+	return rowIn(b, table, id)
+}
+
+// newSetSegment encodes sets, in buildset id order, as segment id.
+func newSetSegment(id uint64, sets []*messages.ArchivedBuildset) (*messages.BuildsetSegment, error) {
+	s := &messages.BuildsetSegment{Id: id}
+	type entry struct {
+		id      uint64
+		set     uint32
+		builder uint64
+		number  int32
+	}
+	var reqs, builds []entry
+	for i, b := range sets {
+		data, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(s.Data, b)
+		if err != nil {
+			return nil, fmt.Errorf("state: archive buildset %d: %w", b.Buildset.Id, err)
+		}
+		s.Data = data
+		s.Buildsetids = append(s.Buildsetids, b.Buildset.Id)
+		s.Ends = append(s.Ends, uint32(len(s.Data)))
+		for _, r := range b.Requests {
+			reqs = append(reqs, entry{id: r.Id, set: uint32(i)})
+		}
+		for _, bd := range b.Builds {
+			builds = append(builds, entry{bd.Id, uint32(i), bd.Builderid, bd.Number})
+		}
+	}
+	byID := func(a, b entry) int { return cmp.Compare(a.id, b.id) }
+	slices.SortFunc(reqs, byID)
+	slices.SortFunc(builds, byID)
+	for _, e := range reqs {
+		s.Requestids, s.RequestSets = append(s.Requestids, e.id), append(s.RequestSets, e.set)
+	}
+	for _, e := range builds {
+		s.Buildids, s.BuildSets = append(s.Buildids, e.id), append(s.BuildSets, e.set)
+		s.BuildBuilders, s.BuildNumbers = append(s.BuildBuilders, e.builder), append(s.BuildNumbers, e.number)
+	}
+	s.Data = slices.Clip(s.Data)
+	return s, nil
+}
+
+// applyArchiveBuildsets moves finished buildsets, with their requests and
+// builds, into a new buildset segment (ArchiveBuildsets). Its result's id
+// is the segment's (0 when none was moved), its ids the buildsets moved.
+func applyArchiveBuildsets(txn *memdb.Txn, seq *ids, c *messages.ArchiveBuildsets) (*messages.CommandResult, error) {
+	const kind = "archive_buildsets"
+	if err := checkIDs(kind, "buildsetids", c.GetBuildsetids()); err != nil {
+		return nil, err
+	}
+	setids := slices.Clone(c.GetBuildsetids())
+	slices.Sort(setids)
+	setids = slices.Compact(setids)
+	var sets []*messages.ArchivedBuildset
+	for _, id := range setids {
+		set, err := archivableSet(txn, kind, id)
+		if err != nil {
+			return nil, err
+		}
+		if set != nil {
+			sets = append(sets, set)
+		}
+	}
+	if len(sets) == 0 {
+		return &messages.CommandResult{}, nil
+	}
+	for _, t := range []string{TableBuilds, TableBuildRequests, TableBuildsets} {
+		if err := raiseIDFloor(txn, t); err != nil {
+			return nil, err
+		}
+	}
+	res := &messages.CommandResult{}
+	for _, set := range sets {
+		for _, b := range set.Builds {
+			if err := txn.Delete(TableBuilds, b); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range set.Requests {
+			if err := txn.Delete(TableBuildRequests, r); err != nil {
+				return nil, err
+			}
+		}
+		if err := txn.Delete(TableBuildsets, set.Buildset); err != nil {
+			return nil, err
+		}
+		res.Ids = append(res.Ids, set.Buildset.Id)
+	}
+	id, err := seq.nextID(txn, TableBuildsetArchive)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := newSetSegment(id, sets)
+	if err != nil {
+		return nil, err
+	}
+	if err := txn.Insert(TableBuildsetArchive, seg); err != nil {
+		return nil, err
+	}
+	res.Id = id
+	return res, nil
+}
+
+// archivableSet returns buildset id with its requests and builds, from
+// the tables, refusing one that may not be archived (see
+// ArchiveBuildsets); nil when it is not in the table.
+func archivableSet(txn *memdb.Txn, kind string, id uint64) (*messages.ArchivedBuildset, error) {
+	bs, err := get[*messages.Buildset](txn, TableBuildsets, IndexID, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case bs == nil:
+		return nil, nil
+	case !bs.Complete:
+		return nil, bad(kind, "buildset %d is not complete", id)
+	}
+	reqs, err := collect[*messages.BuildRequest](txn.Get(TableBuildRequests, IndexBuildset, id))
+	if err != nil {
+		return nil, err
+	}
+	set := &messages.ArchivedBuildset{Buildset: bs, Requests: reqs}
+	for _, r := range reqs {
+		if !r.Complete {
+			return nil, bad(kind, "buildset %d: build request %d is not complete", id, r.Id)
+		}
+		builds, err := collect[*messages.Build](txn.Get(TableBuilds, IndexBuildRequest, r.Id))
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range builds {
+			if !b.HasResults() {
+				return nil, bad(kind, "buildset %d: build %d is not finished", id, b.Id)
+			}
+			if last, err := txn.Last(TableBuilds, IndexBuilderNumber+"_prefix", b.Builderid); err != nil || last == b {
+				if err != nil {
+					return nil, err
+				}
+				return nil, bad(kind, "buildset %d: build %d is the newest of builder %d", id, b.Id, b.Builderid)
+			}
+		}
+		set.Builds = append(set.Builds, builds...)
+	}
+	slices.SortFunc(set.Builds, func(a, b *messages.Build) int { return cmp.Compare(a.Id, b.Id) })
+	return set, nil
+}
+
+// unarchiveSets moves the archived buildsets holding any of the builds,
+// requests and buildsets named (by id) back to their tables, whole, so that
+// a command may change or remove those rows as any others; ids not
+// archived are left alone. A segment left without buildsets is removed.
+func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
+	moved := map[uint64]map[int]bool{} // by segment id, the buildsets (indexes) to move
+	segs := map[uint64]*messages.BuildsetSegment{}
+	for _, l := range []struct {
+		list setList
+		ids  []uint64
+	}{{archivedSetBuilds, builds}, {archivedRequests, requests}, {archivedSets, buildsets}} {
+		for _, id := range l.ids {
+			s, i := findArchivedSet(txn, l.list, id)
+			if s == nil {
+				continue
+			}
+			if moved[s.Id] == nil {
+				moved[s.Id], segs[s.Id] = map[int]bool{}, s
+			}
+			moved[s.Id][i] = true
+		}
+	}
+	for _, sid := range slices.Sorted(maps.Keys(segs)) {
+		s := segs[sid]
+		var kept []*messages.ArchivedBuildset
+		for i := range s.Buildsetids {
+			set, err := segmentSet(s, i)
+			if err != nil {
+				return err
+			}
+			if !moved[sid][i] {
+				kept = append(kept, set)
+				continue
+			}
+			if err := insertSet(txn, set); err != nil {
+				return err
+			}
+		}
+		if len(kept) == 0 {
+			if err := txn.Delete(TableBuildsetArchive, s); err != nil {
+				return err
+			}
+			continue
+		}
+		ns, err := newSetSegment(s.Id, kept)
+		if err != nil {
+			return err
+		}
+		if err := txn.Insert(TableBuildsetArchive, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertSet inserts an archived buildset's rows in their tables.
+func insertSet(txn *memdb.Txn, set *messages.ArchivedBuildset) error {
+	if err := txn.Insert(TableBuildsets, set.Buildset); err != nil {
+		return err
+	}
+	for _, r := range set.Requests {
+		if err := txn.Insert(TableBuildRequests, r); err != nil {
+			return err
+		}
+	}
+	for _, b := range set.Builds {
+		if err := txn.Insert(TableBuilds, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckBuildsetArchive decodes every archived buildset and returns the
+// first damage it finds (wrapping ErrArchiveCorrupt), or nil.
+func CheckBuildsetArchive(txn *memdb.Txn) error {
+	for raw := range Scan(txn, TableBuildsetArchive, false) {
+		s := raw.(*messages.BuildsetSegment)
+		if len(s.RequestSets) != len(s.Requestids) || len(s.BuildSets) != len(s.Buildids) ||
+			len(s.BuildBuilders) != len(s.Buildids) || len(s.BuildNumbers) != len(s.Buildids) {
+			return fmt.Errorf("state: buildset segment %d: lists of unequal lengths: %w", s.Id, ErrArchiveCorrupt)
+		}
+		for _, l := range [][]uint32{s.RequestSets, s.BuildSets} {
+			for _, b := range l {
+				if int(b) >= len(s.Buildsetids) {
+					return fmt.Errorf("state: buildset segment %d: a request or build of buildset %d of %d: %w", s.Id, b, len(s.Buildsetids), ErrArchiveCorrupt)
+				}
+			}
+		}
+		for i := range s.Buildsetids {
+			set, err := segmentSet(s, i)
+			if err != nil {
+				return err
+			}
+			for j, id := range s.Buildids {
+				if int(s.BuildSets[j]) != i {
+					continue
+				}
+				b, _ := rowIn(set, TableBuilds, id).(*messages.Build)
+				if b == nil || b.Builderid != s.BuildBuilders[j] || b.Number != s.BuildNumbers[j] {
+					return fmt.Errorf("state: buildset segment %d: build %d not as listed: %w", s.Id, id, ErrArchiveCorrupt)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ToArchiveBuildsets returns the buildsets to archive, in id order: those
+// complete, whose builds all finished before before (epoch seconds), none
+// of them its builder's newest. It reads the tables alone.
+func ToArchiveBuildsets(txn *memdb.Txn, before int64) []uint64 {
+	var out []uint64
+	for raw := range scanTable(txn, TableBuildsets, IndexID, false) {
+		bs := raw.(*messages.Buildset)
+		if !bs.Complete || bs.CompleteAt >= before {
+			continue
+		}
+		if set, err := archivableSet(txn, "", bs.Id); err == nil && set != nil && finishedBefore(set, before) {
+			out = append(out, bs.Id)
+		}
+	}
+	return out
+}
+
+// finishedBefore reports whether every build of set finished before
+// before.
+func finishedBefore(set *messages.ArchivedBuildset, before int64) bool {
+	for _, b := range set.Builds {
+		if b.CompleteAt >= before {
+			return false
+		}
+	}
+	return true
+}
