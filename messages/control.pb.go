@@ -1802,9 +1802,11 @@ type CleanupResponse struct {
 	RaftLogEntriesBefore int64                `protobuf:"varint,12,opt,name=raft_log_entries_before,json=raftLogEntriesBefore,proto3" json:"raft_log_entries_before,omitempty"`
 	RaftLogEntriesAfter  int64                `protobuf:"varint,13,opt,name=raft_log_entries_after,json=raftLogEntriesAfter,proto3" json:"raft_log_entries_after,omitempty"`
 	// Finished builds whose steps and logs went into the archive (Archive).
-	Archived      int64 `protobuf:"varint,14,opt,name=archived,proto3" json:"archived,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Archived int64 `protobuf:"varint,14,opt,name=archived,proto3" json:"archived,omitempty"`
+	// Changes that went into the archive (ArchiveChanges).
+	ArchivedChanges int64 `protobuf:"varint,20,opt,name=archived_changes,json=archivedChanges,proto3" json:"archived_changes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CleanupResponse) Reset() {
@@ -1931,6 +1933,13 @@ func (x *CleanupResponse) GetRaftLogEntriesAfter() int64 {
 func (x *CleanupResponse) GetArchived() int64 {
 	if x != nil {
 		return x.Archived
+	}
+	return 0
+}
+
+func (x *CleanupResponse) GetArchivedChanges() int64 {
+	if x != nil {
+		return x.ArchivedChanges
 	}
 	return 0
 }
@@ -2858,7 +2867,7 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\",\n" +
 	"\x0eCleanupRequest\x12\x1a\n" +
-	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\x9a\x04\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\xc5\x04\n" +
 	"\x0fCleanupResponse\x12\x16\n" +
 	"\x06builds\x18\x01 \x01(\x03R\x06builds\x12$\n" +
 	"\rbuildrequests\x18\x02 \x01(\x03R\rbuildrequests\x12\x1c\n" +
@@ -2874,7 +2883,8 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x04took\x18\v \x01(\v2\x19.google.protobuf.DurationR\x04took\x125\n" +
 	"\x17raft_log_entries_before\x18\f \x01(\x03R\x14raftLogEntriesBefore\x123\n" +
 	"\x16raft_log_entries_after\x18\r \x01(\x03R\x13raftLogEntriesAfter\x12\x1a\n" +
-	"\barchived\x18\x0e \x01(\x03R\barchived\"\x90\x01\n" +
+	"\barchived\x18\x0e \x01(\x03R\barchived\x12)\n" +
+	"\x10archived_changes\x18\x14 \x01(\x03R\x0farchivedChanges\"\x90\x01\n" +
 	"\x0eRebuildRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +

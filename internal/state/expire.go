@@ -34,7 +34,7 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 	if c.GetWebSessionsExpiredAt() < 0 {
 		return nil, bad(kind, "web_sessions_expired_at %d is negative", c.GetWebSessionsExpiredAt())
 	}
-	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive} {
+	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive, TableChangeArchive} {
 		if err := raiseIDFloor(txn, t); err != nil {
 			return nil, err
 		}
@@ -73,11 +73,11 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 			return nil, err
 		}
 	}
+	if err := expireArchivedChanges(txn, c.GetChanges()); err != nil {
+		return nil, err
+	}
 	for i, id := range c.GetSourcestamps() {
-		if raw, err := txn.First(TableChanges, IndexChangeSourceStamp, id); err != nil || raw != nil {
-			if err != nil {
-				return nil, err
-			}
+		if First(txn, TableChanges, IndexChangeSourceStamp, id) != nil {
 			return nil, bad(kind, "sourcestamps[%d]: sourcestamp %d is a change's", i, id)
 		}
 		if err := deleteRow(txn, TableSourceStamps, id); err != nil {

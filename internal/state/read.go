@@ -10,11 +10,21 @@ import (
 // First returns the first row of table whose index matches args (for a
 // unique index, the row), or nil.
 //
-// Steps and logs moved to the archive are found as if they were in their
-// tables (so are they by ScanIndex, Scan, Lookup and Count).
+// Steps and logs moved to the archive, and changes moved to the change
+// archive, are found as if they were in their tables (so are they by
+// ScanIndex, Scan, Lookup and Count).
 func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	raw, err := txn.First(table, index, args...)
 	if err != nil {
+		return nil
+	}
+	if raw != nil && (table != TableChanges || index == IndexID) {
+		return raw.(proto.Message)
+	}
+	if table == TableChanges { // an archived change comes first: older
+		for m := range ScanIndex(txn, table, index, false, args...) {
+			return m
+		}
 		return nil
 	}
 	if raw != nil {
@@ -65,9 +75,13 @@ func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message]
 // For steps and logs, the archived ones are merged in: with args (a build's
 // steps, a step's logs, one id) they are read when the table has none (the
 // archive holds a build's steps and logs all or none), without (a whole
-// table) both are merged in index order.
+// table) both are merged in index order. Archived changes are merged in
+// index order always (archive_changes_read.go).
 func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
 	rows := scanTable(txn, table, index, descending, args...)
+	if table == TableChanges {
+		return mergeSorted(rows, archivedChangeIndex(txn, index, descending, args...), changeKeyCmp(index), descending)
+	}
 	if table != TableSteps && table != TableLogs {
 		return rows
 	}

@@ -92,6 +92,7 @@ var Tables = []string{
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
 	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens, TableIDFloors,
 	TableWebSessions, TableArchive,
+	TableChangeArchive,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -224,6 +225,7 @@ func Schema() *memdb.DBSchema {
 				return always(s.ExpiresAt, s.Sha256)
 			})),
 		archiveSchema(),
+		changeArchiveSchema(),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

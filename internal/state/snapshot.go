@@ -69,6 +69,8 @@ func newRecord(table int) proto.Message {
 		return &messages.WebSession{}
 	case TableArchive:
 		return &messages.ArchiveSegment{}
+	case TableChangeArchive:
+		return &messages.ChangeSegment{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }
