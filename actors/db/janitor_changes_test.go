@@ -15,7 +15,8 @@ import (
 
 // The janitor archives the changes older than ArchiveAfter but the newest
 // ChangesKept, oldest first, in whole segments of ChangeArchiveBatch; they
-// read as before, and a second run archives nothing more.
+// read as before, and a second run archives nothing more; a changes
+// horizon then removes archived changes as it does the others.
 func TestJanitorArchivesChanges(t *testing.T) {
 	m := mastertest.Start(t, "", t.TempDir(), nil)
 	now := time.Now().Unix()
@@ -46,11 +47,10 @@ func TestJanitorArchivesChanges(t *testing.T) {
 		t.Errorf("cleanup archived %d changes, want %d", res.GetArchivedChanges(), db.ChangeArchiveBatch)
 	}
 	txn := m.RT.DB.Read()
-	first, _ := state.First(txn, state.TableChanges, state.IndexID+"_prefix").(*messages.Change)
 	if raw, err := txn.First(state.TableChanges, state.IndexID+"_prefix"); err != nil || raw.(*messages.Change).Changeid != db.ChangeArchiveBatch+1 {
 		t.Errorf("oldest change left in the table: %v, %v; want %d", raw, err, db.ChangeArchiveBatch+1)
 	}
-	if first.GetChangeid() != 1 {
+	if first, _ := state.First(txn, state.TableChanges, state.IndexID+"_prefix").(*messages.Change); first.GetChangeid() != 1 {
 		t.Errorf("First reads change %d, want the archived change 1", first.GetChangeid())
 	}
 	if n := state.Count(txn, state.TableChanges); n != old+recent {
@@ -66,5 +66,30 @@ func TestJanitorArchivesChanges(t *testing.T) {
 	}
 	if res, err := cleanup(m, mastertest.Token); err != nil || res.GetArchivedChanges() != 0 {
 		t.Errorf("second cleanup: %v, %v; want nothing more archived", res, err)
+	}
+
+	// A changes horizon removes the oldest, archived or not: here the 700
+	// oldest, all archived.
+	keep := old + recent - 700
+	mastertest.Reconfig(t, m, fmt.Sprintf("horizons: {changes: %d}", keep))
+	res, err = cleanup(m, mastertest.Token)
+	if err != nil || res.GetChanges() != 700 {
+		t.Fatalf("cleanup with the horizon: %v, %v; want 700 changes removed", res, err)
+	}
+	txn = m.RT.DB.Read()
+	if n := state.Count(txn, state.TableChanges); n != keep {
+		t.Errorf("Count %d after the horizon, want %d", n, keep)
+	}
+	if c := state.Lookup(txn, state.TableChanges, 700); c != nil {
+		t.Errorf("expired, archived change 700 still read: %v", c)
+	}
+	if got := prototext.Format(state.Lookup(txn, state.TableChanges, 1000)); got != before[1000] {
+		t.Errorf("archived change 1000 reads %s, want %s", got, before[1000])
+	}
+	if first, _ := state.First(txn, state.TableChanges, state.IndexID+"_prefix").(*messages.Change); first.GetChangeid() != 701 {
+		t.Errorf("oldest change %d, want 701", first.GetChangeid())
+	}
+	if err := state.CheckArchive(txn); err != nil {
+		t.Error(err)
 	}
 }

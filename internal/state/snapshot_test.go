@@ -212,6 +212,8 @@ func everyIndexDB(t *testing.T) *memdb.MemDB {
 	}
 	// Finished builds' steps and logs in the archive.
 	apply(cmd(&messages.Archive{Buildids: []uint64{1, 2, 3}}))
+	// Old changes in the change archive.
+	apply(cmd(&messages.ArchiveChanges{Changeids: []uint64{1, 2, 3}}))
 	// A request claimed and not finished (claimed_by).
 	apply(claim(1, 4001, apply(buildset(4000, 1)).GetIds()[0]))
 	fillEmptyTables(t, db)
