@@ -88,7 +88,8 @@ func segmentsBy(txn *memdb.Txn, index string, arg any) []*messages.ChangeSegment
 
 // archivedChanges yields the changes of segs (nil: every segment) that
 // match keeps (nil: all), in changeid order (or reversed), merging the
-// segments lazily: a change is decoded when it is yielded.
+// segments lazily: a cursor finds a segment's next match when the one
+// before is yielded, and a change is decoded when it is yielded.
 func archivedChanges(txn *memdb.Txn, segs []*messages.ChangeSegment, match func(*messages.ChangeSegment, int) bool, descending bool) iter.Seq[proto.Message] {
 	return func(yield func(proto.Message) bool) {
 		if segs == nil {
@@ -101,24 +102,13 @@ func archivedChanges(txn *memdb.Txn, segs []*messages.ChangeSegment, match func(
 			if len(s.Sourcestampids) != len(s.Changeids) || len(s.ChangeBranches) != len(s.Changeids) {
 				continue // damaged: CheckArchive says so
 			}
-			c := &changeCursor{seg: s}
-			if match == nil {
-				c.n = len(s.Changeids)
-			} else {
-				for i := range s.Changeids {
-					if match(s, i) {
-						c.at = append(c.at, i)
-					}
-				}
-				c.n = len(c.at)
-			}
-			if c.n == 0 {
-				continue
-			}
+			c := &changeCursor{seg: s, match: match, end: len(s.Changeids), k: -1}
 			if descending {
-				c.k = c.n - 1
+				c.k = c.end
 			}
-			h.items = append(h.items, c)
+			if c.next(descending) {
+				h.items = append(h.items, c)
+			}
 		}
 		drainChanges(h, yield)
 	}
@@ -147,8 +137,8 @@ func ChangesFrom(txn *memdb.Txn, from uint64) iter.Seq[*messages.Change] {
 			if found {
 				n++
 			}
-			if n > 0 {
-				h.items = append(h.items, &changeCursor{seg: s, n: n, k: n - 1})
+			if c := (&changeCursor{seg: s, end: n, k: n}); c.next(true) {
+				h.items = append(h.items, c)
 			}
 		}
 		drainChanges(h, yield)
@@ -167,18 +157,13 @@ func drainChanges(h *changeCursors, yield func(proto.Message) bool) {
 	heap.Init(h)
 	for h.Len() > 0 {
 		c := h.items[0]
-		if m, err := segmentChange(c.seg, c.index()); err == nil && !yield(m) {
+		if m, err := segmentChange(c.seg, c.k); err == nil && !yield(m) {
 			return
 		}
-		if h.desc {
-			c.k--
-		} else {
-			c.k++
-		}
-		if c.k < 0 || c.k >= c.n {
-			heap.Pop(h)
-		} else {
+		if c.next(h.desc) {
 			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
 		}
 	}
 }
@@ -220,22 +205,33 @@ func changeKeyCmp(index string) func(a, b proto.Message) int {
 	return func(a, b proto.Message) int { return byID(a.(*messages.Change), b.(*messages.Change)) }
 }
 
-// changeCursor is a position k among the n changes of a segment it
-// yields: indexes at (or 0…n-1 when at is nil).
+// changeCursor is a position k among the changes 0…end-1 of a segment,
+// at one that match keeps (nil: every one).
 type changeCursor struct {
-	seg  *messages.ChangeSegment
-	at   []int
-	n, k int
+	seg    *messages.ChangeSegment
+	match  func(*messages.ChangeSegment, int) bool
+	end, k int
 }
 
-func (c *changeCursor) index() int {
-	if c.at == nil {
-		return c.k
+// next moves the cursor to the next change match keeps, down or up;
+// false when there is none.
+func (c *changeCursor) next(down bool) bool {
+	for {
+		if down {
+			c.k--
+		} else {
+			c.k++
+		}
+		if c.k < 0 || c.k >= c.end {
+			return false
+		}
+		if c.match == nil || c.match(c.seg, c.k) {
+			return true
+		}
 	}
-	return c.at[c.k]
 }
 
-func (c *changeCursor) id() uint64 { return c.seg.Changeids[c.index()] }
+func (c *changeCursor) id() uint64 { return c.seg.Changeids[c.k] }
 
 // changeCursors is a heap of change cursors by their current changeid.
 type changeCursors struct {
