@@ -38,9 +38,9 @@ func archivedChangeIndex(txn *memdb.Txn, index string, descending bool, args ...
 	index = strings.TrimSuffix(index, "_prefix")
 	if len(args) == 0 {
 		if index == IndexID {
-			return archivedChanges(txn, nil, nil, descending)
+			return archivedChanges(allChangeSegments(txn), nil, descending)
 		}
-		return sortedChanges(archivedChanges(txn, nil, nil, false), changeKeyCmp(index), descending)
+		return sortedChanges(archivedChanges(allChangeSegments(txn), nil, false), changeKeyCmp(index), descending)
 	}
 	switch index {
 	case IndexID:
@@ -57,7 +57,7 @@ func archivedChangeIndex(txn *memdb.Txn, index string, descending bool, args ...
 		if !ok {
 			return func(func(proto.Message) bool) {}
 		}
-		return archivedChanges(txn, segmentsBy(txn, IndexArchivedBranches, branch), func(s *messages.ChangeSegment, i int) bool {
+		return archivedChanges(segmentsBy(txn, IndexArchivedBranches, branch), func(s *messages.ChangeSegment, i int) bool {
 			b := s.ChangeBranches[i]
 			return int(b) < len(s.Branches) && s.Branches[b] == branch
 		}, descending)
@@ -66,7 +66,7 @@ func archivedChangeIndex(txn *memdb.Txn, index string, descending bool, args ...
 		if !ok {
 			return func(func(proto.Message) bool) {}
 		}
-		return archivedChanges(txn, segmentsBy(txn, IndexArchivedSourceStamps, ssid), func(s *messages.ChangeSegment, i int) bool {
+		return archivedChanges(segmentsBy(txn, IndexArchivedSourceStamps, ssid), func(s *messages.ChangeSegment, i int) bool {
 			return s.Sourcestampids[i] == ssid
 		}, descending)
 	}
@@ -74,31 +74,40 @@ func archivedChangeIndex(txn *memdb.Txn, index string, descending bool, args ...
 }
 
 // segmentsBy returns the change segments index finds by arg.
-func segmentsBy(txn *memdb.Txn, index string, arg any) []*messages.ChangeSegment {
-	it, err := txn.Get(TableChangeArchive, index, arg)
-	if err != nil {
-		return nil
-	}
-	var out []*messages.ChangeSegment
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*messages.ChangeSegment))
-	}
-	return out
-}
-
-// archivedChanges yields the changes of segs (nil: every segment) that
-// match keeps (nil: all), in changeid order (or reversed), merging the
-// segments lazily: a cursor finds a segment's next match when the one
-// before is yielded, and a change is decoded when it is yielded.
-func archivedChanges(txn *memdb.Txn, segs []*messages.ChangeSegment, match func(*messages.ChangeSegment, int) bool, descending bool) iter.Seq[proto.Message] {
-	return func(yield func(proto.Message) bool) {
-		if segs == nil {
-			for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
-				segs = append(segs, raw.(*messages.ChangeSegment))
+func segmentsBy(txn *memdb.Txn, index string, arg any) iter.Seq[*messages.ChangeSegment] {
+	return func(yield func(*messages.ChangeSegment) bool) {
+		it, err := txn.Get(TableChangeArchive, index, arg)
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(*messages.ChangeSegment)) {
+				return
 			}
 		}
+	}
+}
+
+// allChangeSegments returns every change segment, lazily: the segments
+// are listed when the sequence is iterated.
+func allChangeSegments(txn *memdb.Txn) iter.Seq[*messages.ChangeSegment] {
+	return func(yield func(*messages.ChangeSegment) bool) {
+		for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
+			if !yield(raw.(*messages.ChangeSegment)) {
+				return
+			}
+		}
+	}
+}
+
+// archivedChanges yields the changes of segs that match keeps (nil: all),
+// in changeid order (or reversed), merging the segments lazily: a cursor
+// finds a segment's next match when the one before is yielded, and a
+// change is decoded when it is yielded.
+func archivedChanges(segs iter.Seq[*messages.ChangeSegment], match func(*messages.ChangeSegment, int) bool, descending bool) iter.Seq[proto.Message] {
+	return func(yield func(proto.Message) bool) {
 		h := &changeCursors{desc: descending}
-		for _, s := range segs {
+		for s := range segs {
 			if len(s.Sourcestampids) != len(s.Changeids) || len(s.ChangeBranches) != len(s.Changeids) {
 				continue // damaged: CheckArchive says so
 			}
@@ -131,8 +140,7 @@ func ChangesFrom(txn *memdb.Txn, from uint64) iter.Seq[*messages.Change] {
 	}
 	archived := func(yield func(proto.Message) bool) {
 		h := &changeCursors{desc: true}
-		for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
-			s := raw.(*messages.ChangeSegment)
+		for s := range allChangeSegments(txn) {
 			n, found := slices.BinarySearch(s.Changeids, from)
 			if found {
 				n++
