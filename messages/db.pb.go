@@ -2786,6 +2786,7 @@ type Command struct {
 	//	*Command_EndSession
 	//	*Command_Archive
 	//	*Command_ArchiveBuildsets
+	//	*Command_ArchiveChanges
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3161,6 +3162,15 @@ func (x *Command) GetArchiveBuildsets() *ArchiveBuildsets {
 	return nil
 }
 
+func (x *Command) GetArchiveChanges() *ArchiveChanges {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_ArchiveChanges); ok {
+			return x.ArchiveChanges
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -3313,6 +3323,10 @@ type Command_ArchiveBuildsets struct {
 	ArchiveBuildsets *ArchiveBuildsets `protobuf:"bytes,37,opt,name=archive_buildsets,json=archiveBuildsets,proto3,oneof"`
 }
 
+type Command_ArchiveChanges struct {
+	ArchiveChanges *ArchiveChanges `protobuf:"bytes,40,opt,name=archive_changes,json=archiveChanges,proto3,oneof"`
+}
+
 func (*Command_AddChange) isCommand_Kind() {}
 
 func (*Command_MasterStarted) isCommand_Kind() {}
@@ -3386,6 +3400,8 @@ func (*Command_EndSession) isCommand_Kind() {}
 func (*Command_Archive) isCommand_Kind() {}
 
 func (*Command_ArchiveBuildsets) isCommand_Kind() {}
+
+func (*Command_ArchiveChanges) isCommand_Kind() {}
 
 // ConfigureMaster records what a master runs. Schedulers and change sources
 // (Buildbot's scheduler_masters and changesource_masters): each is found,
@@ -6389,6 +6405,152 @@ func (x *ArchiveBuildsets) GetBuildsetids() []uint64 {
 	return nil
 }
 
+// ChangeSegment is a row of `change_archive`: changes moved out of the
+// changes table (ArchiveChanges), each encoded as a Change and cut at ends.
+// changeids is sorted; sourcestampids and change_branches (an index in
+// branches, which is sorted and holds each branch once) are per change, in
+// the order of changeids.
+type ChangeSegment struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Changeids      []uint64               `protobuf:"varint,2,rep,packed,name=changeids,proto3" json:"changeids,omitempty"`
+	Sourcestampids []uint64               `protobuf:"varint,3,rep,packed,name=sourcestampids,proto3" json:"sourcestampids,omitempty"`
+	Branches       []string               `protobuf:"bytes,4,rep,name=branches,proto3" json:"branches,omitempty"`
+	ChangeBranches []uint32               `protobuf:"varint,5,rep,packed,name=change_branches,json=changeBranches,proto3" json:"change_branches,omitempty"`
+	Ends           []uint32               `protobuf:"varint,6,rep,packed,name=ends,proto3" json:"ends,omitempty"`
+	Data           []byte                 `protobuf:"bytes,7,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ChangeSegment) Reset() {
+	*x = ChangeSegment{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeSegment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeSegment) ProtoMessage() {}
+
+func (x *ChangeSegment) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeSegment.ProtoReflect.Descriptor instead.
+func (*ChangeSegment) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *ChangeSegment) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ChangeSegment) GetChangeids() []uint64 {
+	if x != nil {
+		return x.Changeids
+	}
+	return nil
+}
+
+func (x *ChangeSegment) GetSourcestampids() []uint64 {
+	if x != nil {
+		return x.Sourcestampids
+	}
+	return nil
+}
+
+func (x *ChangeSegment) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *ChangeSegment) GetChangeBranches() []uint32 {
+	if x != nil {
+		return x.ChangeBranches
+	}
+	return nil
+}
+
+func (x *ChangeSegment) GetEnds() []uint32 {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
+func (x *ChangeSegment) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// ArchiveChanges moves changes out of the changes table into one row of
+// `change_archive` (a ChangeSegment), where they cost their encoded bytes and
+// a few index entries per segment; reads (state.Lookup, First, Scan,
+// ScanIndex, Count) show them as before. A change not in the table (archived
+// or expired already) is skipped.
+type ArchiveChanges struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changeids     []uint64               `protobuf:"varint,1,rep,packed,name=changeids,proto3" json:"changeids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveChanges) Reset() {
+	*x = ArchiveChanges{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveChanges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveChanges) ProtoMessage() {}
+
+func (x *ArchiveChanges) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveChanges.ProtoReflect.Descriptor instead.
+func (*ArchiveChanges) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ArchiveChanges) GetChangeids() []uint64 {
+	if x != nil {
+		return x.Changeids
+	}
+	return nil
+}
+
 var File_buildmaster_v1_db_proto protoreflect.FileDescriptor
 
 const file_buildmaster_v1_db_proto_rawDesc = "" +
@@ -6670,7 +6832,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\n" +
 	"EndSession\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1a\n" +
-	"\busername\x18\x02 \x01(\tR\busername\"\xc3\x14\n" +
+	"\busername\x18\x02 \x01(\tR\busername\"\x8e\x15\n" +
 	"\aCommand\x12:\n" +
 	"\n" +
 	"add_change\x18\x01 \x01(\v2\x19.buildmaster.v1.AddChangeH\x00R\taddChange\x12F\n" +
@@ -6716,7 +6878,8 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\vend_session\x18# \x01(\v2\x1a.buildmaster.v1.EndSessionH\x00R\n" +
 	"endSession\x123\n" +
 	"\aarchive\x18$ \x01(\v2\x17.buildmaster.v1.ArchiveH\x00R\aarchive\x12O\n" +
-	"\x11archive_buildsets\x18% \x01(\v2 .buildmaster.v1.ArchiveBuildsetsH\x00R\x10archiveBuildsetsB\x06\n" +
+	"\x11archive_buildsets\x18% \x01(\v2 .buildmaster.v1.ArchiveBuildsetsH\x00R\x10archiveBuildsets\x12I\n" +
+	"\x0farchive_changes\x18( \x01(\v2\x1e.buildmaster.v1.ArchiveChangesH\x00R\x0earchiveChangesB\x06\n" +
 	"\x04kind\"\xb1\x02\n" +
 	"\x0fConfigureMaster\x12\x1a\n" +
 	"\bmasterid\x18\x01 \x01(\x04R\bmasterid\x12\x1e\n" +
@@ -6968,7 +7131,17 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\brequests\x18\x02 \x03(\v2\x1c.buildmaster.v1.BuildRequestR\brequests\x12-\n" +
 	"\x06builds\x18\x03 \x03(\v2\x15.buildmaster.v1.BuildR\x06builds\"4\n" +
 	"\x10ArchiveBuildsets\x12 \n" +
-	"\vbuildsetids\x18\x01 \x03(\x04R\vbuildsetids*\xb9\x01\n" +
+	"\vbuildsetids\x18\x01 \x03(\x04R\vbuildsetids\"\xd2\x01\n" +
+	"\rChangeSegment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
+	"\tchangeids\x18\x02 \x03(\x04R\tchangeids\x12&\n" +
+	"\x0esourcestampids\x18\x03 \x03(\x04R\x0esourcestampids\x12\x1a\n" +
+	"\bbranches\x18\x04 \x03(\tR\bbranches\x12'\n" +
+	"\x0fchange_branches\x18\x05 \x03(\rR\x0echangeBranches\x12\x12\n" +
+	"\x04ends\x18\x06 \x03(\rR\x04ends\x12\x12\n" +
+	"\x04data\x18\a \x01(\fR\x04data\".\n" +
+	"\x0eArchiveChanges\x12\x1c\n" +
+	"\tchangeids\x18\x01 \x03(\x04R\tchangeids*\xb9\x01\n" +
 	"\x13ReportGeneratorKind\x12%\n" +
 	"!REPORT_GENERATOR_KIND_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"REPORT_GENERATOR_KIND_BUILD_STATUS\x10\x01\x12)\n" +
@@ -6988,7 +7161,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -7067,6 +7240,8 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*BuildsetSegment)(nil),       // 74: buildmaster.v1.BuildsetSegment
 	(*ArchivedBuildset)(nil),      // 75: buildmaster.v1.ArchivedBuildset
 	(*ArchiveBuildsets)(nil),      // 76: buildmaster.v1.ArchiveBuildsets
+	(*ChangeSegment)(nil),         // 77: buildmaster.v1.ChangeSegment
+	(*ArchiveChanges)(nil),        // 78: buildmaster.v1.ArchiveChanges
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -7117,37 +7292,38 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	34, // 45: buildmaster.v1.Command.end_session:type_name -> buildmaster.v1.EndSession
 	60, // 46: buildmaster.v1.Command.archive:type_name -> buildmaster.v1.Archive
 	76, // 47: buildmaster.v1.Command.archive_buildsets:type_name -> buildmaster.v1.ArchiveBuildsets
-	44, // 48: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
-	45, // 49: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
-	37, // 50: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
-	38, // 51: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	0,  // 52: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
-	38, // 53: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
-	41, // 54: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
-	41, // 55: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
-	40, // 56: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
-	3,  // 57: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
-	72, // 58: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
-	1,  // 59: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
-	4,  // 60: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
-	1,  // 61: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
-	54, // 62: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
-	14, // 63: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
-	57, // 64: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
-	56, // 65: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
-	54, // 66: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
-	57, // 67: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
-	62, // 68: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
-	57, // 69: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
-	1,  // 70: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
-	5,  // 71: buildmaster.v1.ArchivedBuildset.buildset:type_name -> buildmaster.v1.Buildset
-	7,  // 72: buildmaster.v1.ArchivedBuildset.requests:type_name -> buildmaster.v1.BuildRequest
-	9,  // 73: buildmaster.v1.ArchivedBuildset.builds:type_name -> buildmaster.v1.Build
-	74, // [74:74] is the sub-list for method output_type
-	74, // [74:74] is the sub-list for method input_type
-	74, // [74:74] is the sub-list for extension type_name
-	74, // [74:74] is the sub-list for extension extendee
-	0,  // [0:74] is the sub-list for field type_name
+	78, // 48: buildmaster.v1.Command.archive_changes:type_name -> buildmaster.v1.ArchiveChanges
+	44, // 49: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
+	45, // 50: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
+	37, // 51: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
+	38, // 52: buildmaster.v1.ConfiguredReporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	0,  // 53: buildmaster.v1.ReportGenerator.kind:type_name -> buildmaster.v1.ReportGeneratorKind
+	38, // 54: buildmaster.v1.Reporter.generators:type_name -> buildmaster.v1.ReportGenerator
+	41, // 55: buildmaster.v1.OutboxEntry.worker:type_name -> buildmaster.v1.MissingWorker
+	41, // 56: buildmaster.v1.WorkerMissing.worker:type_name -> buildmaster.v1.MissingWorker
+	40, // 57: buildmaster.v1.ReportsDone.reports:type_name -> buildmaster.v1.OutboxEntry
+	3,  // 58: buildmaster.v1.AddChange.change:type_name -> buildmaster.v1.Change
+	72, // 59: buildmaster.v1.AddChange.state:type_name -> buildmaster.v1.SetObjectState
+	1,  // 60: buildmaster.v1.AddBuildset.properties:type_name -> buildmaster.v1.Property
+	4,  // 61: buildmaster.v1.AddBuildset.sourcestamps:type_name -> buildmaster.v1.SourceStamp
+	1,  // 62: buildmaster.v1.AddBuild.properties:type_name -> buildmaster.v1.Property
+	54, // 63: buildmaster.v1.AddBuild.steps:type_name -> buildmaster.v1.AddStep
+	14, // 64: buildmaster.v1.LogLines.lost:type_name -> buildmaster.v1.LineRange
+	57, // 65: buildmaster.v1.SetLogLines.logs:type_name -> buildmaster.v1.LogLines
+	56, // 66: buildmaster.v1.FinishStep.append:type_name -> buildmaster.v1.AppendLog
+	54, // 67: buildmaster.v1.FinishStep.next:type_name -> buildmaster.v1.AddStep
+	57, // 68: buildmaster.v1.FinishStep.logs:type_name -> buildmaster.v1.LogLines
+	62, // 69: buildmaster.v1.FinishBuild.last_step:type_name -> buildmaster.v1.FinishStep
+	57, // 70: buildmaster.v1.FinishBuild.logs:type_name -> buildmaster.v1.LogLines
+	1,  // 71: buildmaster.v1.SetBuildProperties.properties:type_name -> buildmaster.v1.Property
+	5,  // 72: buildmaster.v1.ArchivedBuildset.buildset:type_name -> buildmaster.v1.Buildset
+	7,  // 73: buildmaster.v1.ArchivedBuildset.requests:type_name -> buildmaster.v1.BuildRequest
+	9,  // 74: buildmaster.v1.ArchivedBuildset.builds:type_name -> buildmaster.v1.Build
+	75, // [75:75] is the sub-list for method output_type
+	75, // [75:75] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -7199,6 +7375,7 @@ func file_buildmaster_v1_db_proto_init() {
 		(*Command_EndSession)(nil),
 		(*Command_Archive)(nil),
 		(*Command_ArchiveBuildsets)(nil),
+		(*Command_ArchiveChanges)(nil),
 	}
 	file_buildmaster_v1_db_proto_msgTypes[53].OneofWrappers = []any{}
 	type x struct{}
@@ -7207,7 +7384,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   76,
+			NumMessages:   78,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

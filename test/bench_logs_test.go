@@ -280,9 +280,10 @@ const historyBuilders = 100
 // started in 1970, so any horizon removes them. The state is written with
 // state.Seed (the commands' ids are known: the tables start empty), the
 // log files without fsync. With archive, the builds' steps and logs are
-// then archived, db.ArchiveBatch builds to a segment, and their buildsets
-// (with requests and builds) but each builder's newest,
-// db.ArchiveBatch buildsets to a segment.
+// then archived, db.ArchiveBatch builds to a segment, their buildsets
+// (with requests and builds) but each builder's newest, db.ArchiveBatch
+// buildsets to a segment, and the changes as the janitor archives them
+// (all but db.ChangesKept, in whole segments).
 func seedHistory(b *testing.B, dir string, builds int, archive bool) {
 	b.Helper()
 	start := time.Now()
@@ -345,6 +346,17 @@ func seedHistory(b *testing.B, dir string, builds int, archive bool) {
 				ids = append(ids, uint64(id))
 			}
 			if !yield(cmd(&messages.ArchiveBuildsets{Buildsetids: ids})) {
+				return
+			}
+		}
+		// The changes, as the janitor archives them: all but the newest
+		// db.ChangesKept, in whole segments.
+		for first := 1; archive && first+db.ChangeArchiveBatch-1 <= builds-db.ChangesKept; first += db.ChangeArchiveBatch {
+			var ids []uint64
+			for id := first; id < first+db.ChangeArchiveBatch; id++ {
+				ids = append(ids, uint64(id))
+			}
+			if !yield(cmd(&messages.ArchiveChanges{Changeids: ids})) {
 				return
 			}
 		}
@@ -452,7 +464,8 @@ func seededMaster(b *testing.B, builds int, extra string) *master {
 // requests, three steps each and two logs each in log files. It reports
 // the master's RSS once started (and after the pages), and how long the builds page takes:
 // GET /api/v2/builds?limit=50&order=-buildid, 200 times (p50, p99, max),
-// and one log's /raw. BM_BENCH_HISTORY_HEAP_PROFILE, when set, is where
+// how long the changes page takes (/api/v2/changes?limit=50&order=-changeid),
+// and one log's /raw and the oldest change. BM_BENCH_HISTORY_HEAP_PROFILE, when set, is where
 // the master's heap profile is written once it started.
 func BenchmarkHistory(b *testing.B) {
 	builds := benchSize("BM_BENCH_HISTORY_BUILDS", 100_000, 100)
@@ -481,6 +494,19 @@ func BenchmarkHistory(b *testing.B) {
 			}
 		}
 		p50, p99, most := quantiles(took)
+		var changesTook []time.Duration
+		for range 200 {
+			t0 := time.Now()
+			_, body := m.wwwGet("/api/v2/changes?limit=50&order=-changeid")
+			changesTook = append(changesTook, time.Since(t0))
+			if !strings.Contains(string(body), fmt.Sprintf(`"changeid":%d,`, builds)) {
+				b.Fatalf("the newest change is not on the changes page: %.200s", body)
+			}
+		}
+		c50, c99, cmost := quantiles(changesTook)
+		if _, body := m.wwwGet("/api/v2/changes/1"); !strings.Contains(string(body), `"changeid":1,`) {
+			b.Fatalf("the oldest change: %.200s", body)
+		}
 		rssAfter, _ := procMemMB(b, m.cmd.Process.Pid)
 		code, raw, _ := m.wwwGetAny(fmt.Sprintf("/api/v2/logs/%d/raw", 2*builds))
 		if code != 200 || !strings.Contains(string(raw), "running test case 39") {
@@ -492,6 +518,9 @@ func BenchmarkHistory(b *testing.B) {
 		b.ReportMetric(ms(p50), "builds-p50-ms")
 		b.ReportMetric(ms(p99), "builds-p99-ms")
 		b.ReportMetric(ms(most), "builds-max-ms")
+		b.ReportMetric(ms(c50), "changes-p50-ms")
+		b.ReportMetric(ms(c99), "changes-p99-ms")
+		b.ReportMetric(ms(cmost), "changes-max-ms")
 		b.Logf("%d builds: RSS %.0f MB (%.0f MB after the pages), live heap %.0f MB, builds page p50 %v p99 %v; load %s", builds, rss, rssAfter, heap,
 			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), testkit.LoadAvg())
 		m.signal(syscall.SIGKILL)

@@ -190,6 +190,9 @@ func (j *janitor) finished(ctx actor.Context, m janitorDone) {
 	if m.res.GetArchivedBuildsets() > 0 {
 		log.Info("janitor: finished buildsets archived", slog.Int64("buildsets", m.res.ArchivedBuildsets))
 	}
+	if m.res.GetArchivedChanges() > 0 {
+		log.Info("janitor: changes archived", slog.Int64("changes", m.res.ArchivedChanges))
+	}
 	if m.err == nil && removed(m.res) {
 		log.Info("janitor: history past the horizons removed", slog.Int64("builds", m.res.Builds),
 			slog.Int64("changes", m.res.Changes), slog.Int64("logs", m.res.Logs), slog.Int64("log_bytes", m.res.LogBytes),
@@ -256,6 +259,9 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 		return res, err
 	}
 	if err := archiveBuildsets(ctx, rt, now, res); err != nil {
+		return res, err
+	}
+	if err := archiveChanges(ctx, rt, now, res); err != nil {
 		return res, err
 	}
 	if cleanup {

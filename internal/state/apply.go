@@ -94,6 +94,8 @@ func applyCmd(txn *memdb.Txn, seq *ids, cmd *messages.Command) (res *messages.Co
 		return applyArchive(txn, seq, k.Archive)
 	case *messages.Command_ArchiveBuildsets:
 		return applyArchiveBuildsets(txn, seq, k.ArchiveBuildsets)
+	case *messages.Command_ArchiveChanges:
+		return applyArchiveChanges(txn, seq, k.ArchiveChanges)
 	case *messages.Command_MasterActive:
 		return applyMasterActive(txn, seq, k.MasterActive)
 	case *messages.Command_MasterStopped:

@@ -246,7 +246,7 @@ func archiveListOf(table string) archiveList {
 	return archivedLogs
 }
 
-// CheckArchive decodes every archived build and returns the first damage
+// CheckArchive decodes every archived build and change and returns the first damage
 // it finds (wrapping ErrArchiveCorrupt), or nil: reads skip what they cannot
 // decode, and this says what and where.
 func CheckArchive(txn *memdb.Txn) error {
@@ -267,6 +267,11 @@ func CheckArchive(txn *memdb.Txn) error {
 			if _, err := segmentBuild(s, i); err != nil {
 				return err
 			}
+		}
+	}
+	for raw := range Scan(txn, TableChangeArchive, false) {
+		if err := checkChangeSegment(raw.(*messages.ChangeSegment)); err != nil {
+			return err
 		}
 	}
 	return nil

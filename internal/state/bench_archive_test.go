@@ -15,13 +15,15 @@ import (
 // BenchmarkHeapArchived reports the live heap of history's whole database
 // (BENCH_HEAP_CHANGES changes and BENCH_HEAP_BUILDS builds, default 100,000
 // each; 1,000 with -short) as it is (plain) and once every build's steps and logs are in the
-// archive, 500 builds to a segment (archived).
+// archive, 500 builds to a segment (archived), and then with the changes
+// archived too as the janitor leaves them (archived+changes).
 func BenchmarkHeapArchived(b *testing.B) {
 	changes, builds := envCount(b, "BENCH_HEAP_CHANGES", testkit.ShortOr(100_000, 1000)), envCount(b, "BENCH_HEAP_BUILDS", testkit.ShortOr(100_000, 1000))
 	for _, c := range []struct {
 		name    string
 		archive bool
-	}{{"plain", false}, {"archived", true}} {
+		changes bool
+	}{{"plain", false, false}, {"archived", true, false}, {"archived+changes", true, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
 				heap := heapOf(func() any {
@@ -30,6 +32,9 @@ func BenchmarkHeapArchived(b *testing.B) {
 					history(b, f, changes, builds)
 					if c.archive {
 						archiveAll(b, f.db.Load(), 500)
+					}
+					if c.changes {
+						archiveChangesAsJanitor(b, f.db.Load(), 1000, 1000)
 					}
 					return f.db.Load()
 				})

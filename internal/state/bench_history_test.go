@@ -78,7 +78,8 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 // BenchmarkRecoveryHistory measures Open of a durable store whose snapshot
 // holds 1,000,000 changes and 100,000 finished builds (with their
 // buildsets, requests, 300,000 steps and 200,000 logs, archived 256
-// builds to a segment as the janitor leaves them): the recovery
+// builds to a segment, and the changes but the newest 1,000 in segments of
+// 1,000, as the janitor leaves them): the recovery
 // figure. "open" restores that snapshot; "open+tail" restores it
 // and replays the 16,384 commands (the default SnapshotThreshold, the most
 // the log holds after a snapshot unless SnapshotBytes or SnapshotAge comes
@@ -112,6 +113,7 @@ func BenchmarkRecoveryHistory(b *testing.B) {
 		s.fsm.db.Store(db)
 		history(b, s.fsm, changes, builds)
 		archiveAll(b, s.fsm.db.Load(), 256)
+		archiveChangesAsJanitor(b, s.fsm.db.Load(), 1000, 1000)
 		// One command through raft, so that there is something to snapshot.
 		if _, err := s.Submit(addChange(change("last", "main", 1))).Wait(); err != nil {
 			b.Fatal(err)

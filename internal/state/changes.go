@@ -85,9 +85,7 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 	}
 	in := c.Change
 	for i, p := range in.ParentChangeids {
-		if ch, err := get[*messages.Change](txn, TableChanges, IndexID, p); err != nil {
-			return nil, err
-		} else if ch == nil {
+		if Lookup(txn, TableChanges, p) == nil {
 			return nil, bad(kind, "change.parent_changeids[%d]: change %d does not exist", i, p)
 		}
 	}
@@ -112,11 +110,7 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 	if p, ok := seq.lastChange[lineKey]; ok && len(ch.ParentChangeids) == 0 {
 		ch.ParentChangeids = []uint64{p}
 	} else if len(ch.ParentChangeids) == 0 {
-		it, err := txn.GetReverse(TableChanges, IndexBranch, ch.Branch)
-		if err != nil {
-			return nil, err
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
+		for raw := range ScanIndex(txn, TableChanges, IndexBranch, true, ch.Branch) {
 			p := raw.(*messages.Change)
 			if p.Repository == ch.Repository && p.Project == ch.Project && p.Codebase == ch.Codebase {
 				ch.ParentChangeids = []uint64{p.Changeid}

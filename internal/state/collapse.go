@@ -111,8 +111,7 @@ func stampsByCodebase(txn *memdb.Txn, bs *messages.Buildset) (map[string]*messag
 
 // hasChanges reports whether a change has sourcestamp ssid.
 func hasChanges(txn *memdb.Txn, ssid uint64) (bool, error) {
-	raw, err := txn.First(TableChanges, IndexChangeSourceStamp, ssid)
-	return raw != nil, err
+	return First(txn, TableChanges, IndexChangeSourceStamp, ssid) != nil, nil
 }
 
 // schedulerProps encodes the buildset's properties whose source is

@@ -35,13 +35,13 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 	if c.GetWebSessionsExpiredAt() < 0 {
 		return nil, bad(kind, "web_sessions_expired_at %d is negative", c.GetWebSessionsExpiredAt())
 	}
-	if err := unarchiveSets(txn, c.GetBuilds(), c.GetBuildrequests(), c.GetBuildsets()); err != nil {
-		return nil, err
-	}
-	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive} {
+	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive, TableChangeArchive, TableBuildsetArchive} {
 		if err := raiseIDFloor(txn, t); err != nil {
 			return nil, err
 		}
+	}
+	if err := unarchiveSets(txn, c.GetBuilds(), c.GetBuildrequests(), c.GetBuildsets()); err != nil {
+		return nil, err
 	}
 	res := &messages.CommandResult{}
 	archived := map[uint64]*messages.ArchiveSegment{} // builds whose steps are in the archive (segments looked up later)
@@ -77,11 +77,11 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 			return nil, err
 		}
 	}
+	if err := expireArchivedChanges(txn, c.GetChanges()); err != nil {
+		return nil, err
+	}
 	for i, id := range c.GetSourcestamps() {
-		if raw, err := txn.First(TableChanges, IndexChangeSourceStamp, id); err != nil || raw != nil {
-			if err != nil {
-				return nil, err
-			}
+		if First(txn, TableChanges, IndexChangeSourceStamp, id) != nil {
 			return nil, bad(kind, "sourcestamps[%d]: sourcestamp %d is a change's", i, id)
 		}
 		if err := deleteRow(txn, TableSourceStamps, id); err != nil {

@@ -121,6 +121,8 @@ func lastID(txn *memdb.Txn, table string) (uint64, error) {
 		last = r.Id
 	case *messages.BuildsetSegment:
 		last = r.Id
+	case *messages.ChangeSegment:
+		last = r.Id
 	default:
 		return 0, fmt.Errorf("state: no id allocation for table %s", table)
 	}

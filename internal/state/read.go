@@ -12,9 +12,10 @@ import (
 // First returns the first row of table whose index matches args (for a
 // unique index, the row), or nil.
 //
-// Steps and logs moved to the archive, and builds, build requests and
-// buildsets moved to the buildset archive, are found as if they were in
-// their tables (so are they by ScanIndex, Scan, Lookup and Count).
+// Steps and logs moved to the archive, builds, build requests and
+// buildsets moved to the buildset archive, and changes moved to the change
+// archive, are found as if they were in their tables (so are they by
+// ScanIndex, Scan, Lookup and Count).
 func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	raw, err := txn.First(table, index, args...)
 	if err != nil {
@@ -23,6 +24,12 @@ func First(txn *memdb.Txn, table, index string, args ...any) proto.Message {
 	if inSetArchive(table, index) && (raw == nil || !uniqueKey(index, args)) {
 		for m := range ScanIndex(txn, table, index, false, args...) {
 			return m // the table's row, or an archived one before it
+		}
+		return nil
+	}
+	if table == TableChanges && (raw == nil || index != IndexID) { // an archived change comes first: older
+		for m := range ScanIndex(txn, table, index, false, args...) {
+			return m
 		}
 		return nil
 	}
@@ -81,12 +88,16 @@ func Scan(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message]
 // For steps and logs, the archived ones are merged in: with args (a build's
 // steps, a step's logs, one id) they are read when the table has none (the
 // archive holds a build's steps and logs all or none), without (a whole
-// table) both are merged in index order. Archived builds, build requests
-// and buildsets are merged in index order whatever the args.
+// table) both are merged in index order. Archived builds, build requests,
+// buildsets and changes are merged in index order whatever the args
+// (archive_builds_read.go, archive_changes_read.go).
 func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any) iter.Seq[proto.Message] {
 	rows := scanTable(txn, table, index, descending, args...)
 	if inSetArchive(table, index) {
 		return mergeSorted(rows, archivedSetIndex(txn, table, index, descending, args...), setKeyCmp(table, index), descending)
+	}
+	if table == TableChanges {
+		return mergeSorted(rows, archivedChangeIndex(txn, index, descending, args...), changeKeyCmp(index), descending)
 	}
 	if table != TableSteps && table != TableLogs {
 		return rows

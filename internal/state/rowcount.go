@@ -32,8 +32,8 @@ func rowCountSchema() *memdb.TableSchema {
 }
 
 // Count returns the number of rows of table in txn, in O(1); for steps,
-// logs, builds, build requests and buildsets, the archived ones are
-// included (the archives' segments count as the rows they hold: see
+// logs, changes, builds, build requests and buildsets, the archived ones
+// are included (the archives' segments count as the rows they hold: see
 // recount). It is exact for a database
 // written by a Store (or ReadSnapshot); a transaction written with Apply
 // alone must call Recount before Commit for it to stay so.
@@ -56,7 +56,7 @@ func recount(txn *memdb.Txn) memdb.Changes {
 	changes := txn.Changes()
 	var delta map[string]int
 	for _, c := range changes {
-		if c.Table == TableArchive {
+		if c.Table == TableArchive || c.Table == TableChangeArchive {
 			delta = addArchived(delta, c.Before, -1)
 			delta = addArchived(delta, c.After, 1)
 		}
@@ -84,9 +84,17 @@ func recount(txn *memdb.Txn) memdb.Changes {
 }
 
 // addArchived adds sign times the steps and logs archive segment seg
-// (nil: none) holds to delta's steps and logs: an archived step or log
-// counts as a row of its table, so that Count stays O(1).
+// (nil: none) holds to delta's steps and logs, or the changes change
+// segment seg holds to its changes: an archived step, log or change counts
+// as a row of its table, so that Count stays O(1).
 func addArchived(delta map[string]int, seg any, sign int) map[string]int {
+	if cs, ok := seg.(*messages.ChangeSegment); ok {
+		if delta == nil {
+			delta = map[string]int{}
+		}
+		delta[TableChanges] += sign * len(cs.Changeids)
+		return delta
+	}
 	s, _ := seg.(*messages.ArchiveSegment)
 	if s == nil || len(s.Stepids)+len(s.Logids) == 0 {
 		return delta
@@ -118,8 +126,10 @@ func addArchivedSets(delta map[string]int, seg any, sign int) map[string]int {
 // restoredCounts adds the rows of txn's archive segments to
 // counts (rows by table, as a snapshot restore counted them).
 func restoredCounts(txn *memdb.Txn, counts map[string]int) {
-	for raw := range Scan(txn, TableArchive, false) {
-		addArchived(counts, raw, 1)
+	for _, t := range []string{TableArchive, TableChangeArchive} {
+		for raw := range Scan(txn, t, false) {
+			addArchived(counts, raw, 1)
+		}
 	}
 	for raw := range Scan(txn, TableBuildsetArchive, false) {
 		addArchivedSets(counts, raw, 1)

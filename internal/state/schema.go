@@ -93,7 +93,7 @@ var Tables = []string{
 	TableBuilders, TableBuilds, TableSteps, TableLogs, TableLogChunks, TableWorkers,
 	TableSchedulers, TableChangeSources, TableObjects, TableObjectState, TableUsers,
 	TableUsersInfo, TableReporters, TableOutbox, TableChangeUsers, TableApiTokens, TableIDFloors,
-	TableWebSessions, TableArchive, TableBuildsetArchive,
+	TableWebSessions, TableArchive, TableBuildsetArchive, TableChangeArchive,
 }
 
 // idx is a secondary index on the values fn gives for a row; a row fn
@@ -228,6 +228,7 @@ func Schema() *memdb.DBSchema {
 			})),
 		archiveSchema(),
 		buildsetArchiveSchema(),
+		changeArchiveSchema(),
 	}
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, t := range append(ts, rowCountSchema()) {

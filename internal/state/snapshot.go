@@ -71,6 +71,8 @@ func newRecord(table int) proto.Message {
 		return &messages.ArchiveSegment{}
 	case TableBuildsetArchive:
 		return &messages.BuildsetSegment{}
+	case TableChangeArchive:
+		return &messages.ChangeSegment{}
 	}
 	panic("state: no record type for table " + Tables[table])
 }

@@ -217,6 +217,8 @@ func everyIndexDB(t *testing.T) *memdb.MemDB {
 	if res := apply(cmd(&messages.ArchiveBuildsets{Buildsetids: ToArchiveBuildsets(db.Txn(false), math.MaxInt64)})); res.GetId() == 0 {
 		t.Fatal("no buildset archived")
 	}
+	// Old changes in the change archive.
+	apply(cmd(&messages.ArchiveChanges{Changeids: []uint64{1, 2, 3}}))
 	// A request claimed and not finished (claimed_by).
 	apply(claim(1, 4001, apply(buildset(4000, 1)).GetIds()[0]))
 	fillEmptyTables(t, db)

@@ -173,6 +173,11 @@ func checkCounts(t *testing.T, what string, txn *memdb.Txn) {
 		if inSetArchive(table, IndexID) {
 			n += decodedArchivedSets(t, txn, table)
 		}
+		if table == TableChanges {
+			for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
+				n += len(raw.(*messages.ChangeSegment).Changeids) // Count includes them
+			}
+		}
 		if got := Count(txn, table); got != n {
 			t.Errorf("%s: Count(%s) = %d, table has %d rows", what, table, got, n)
 		}

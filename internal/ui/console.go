@@ -125,12 +125,7 @@ func (u *UI) console(r *http.Request, v *view) (any, error) {
 	if before > 0 {
 		from = uint64(before) - 1
 	}
-	it, err := v.txn.ReverseLowerBound(state.TableChanges, state.IndexID, from)
-	if err != nil {
-		return nil, err
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := raw.(*messages.Change)
+	for c := range state.ChangesFrom(v.txn, from) {
 		if int64(len(p.Rows)) == limit {
 			p.Older = p.Rows[len(p.Rows)-1].Change.Changeid
 			break

@@ -1,0 +1,295 @@
+package state
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// The change archive holds changes moved out of the changes table by
+// ArchiveChanges (the janitor moves all but the newest): a segment (a row,
+// a ChangeSegment) holds many changes as encoded bytes, so that a change
+// costs its bytes rather than a record and three index entries. Reads
+// (Lookup, First, Scan, ScanIndex, Count in read.go) show archived changes
+// as if they were still in the table (archive_changes_read.go). A segment
+// never changes but by Expire, which writes it again without the changes
+// that go.
+//
+// A segment is found by the changes' ids (the ranges of archiveRange ids
+// its changeids fall in), by their sourcestamps (the same, of its
+// sourcestampids) and by their branches (each branch of the segment once):
+// three index entries or a few per segment, not per change.
+
+// TableChangeArchive is the table of archived changes (ChangeSegment rows).
+const TableChangeArchive = "change_archive"
+
+// Index names of the change archive.
+const (
+	IndexArchivedChanges      = "changes"
+	IndexArchivedSourceStamps = "sourcestamps"
+	IndexArchivedBranches     = "branches"
+)
+
+// rangeIndex is a memdb index of change segments by the ranges of
+// archiveRange ids that the ids of one of their lists fall in (each range
+// once); it is looked up by an id (uint64).
+type rangeIndex struct {
+	ids func(*messages.ChangeSegment) []uint64
+}
+
+// FromObject returns a segment's ranges (memdb.MultiIndexer).
+func (x rangeIndex) FromObject(raw any) (bool, [][]byte, error) {
+	ids := x.ids(raw.(*messages.ChangeSegment))
+	ranges := make([]uint64, len(ids))
+	for i, id := range ids {
+		ranges[i] = id / archiveRange
+	}
+	slices.Sort(ranges)
+	ranges = slices.Compact(ranges)
+	keys := make([][]byte, 0, len(ranges))
+	for _, r := range ranges {
+		k, err := encodeKey(keyDigits, r) // room for go-memdb's id suffix (non-unique)
+		if err != nil {
+			return false, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return len(keys) > 0, keys, nil
+}
+
+// FromArgs returns the key of the range of an id (memdb.Indexer).
+func (x rangeIndex) FromArgs(args ...any) ([]byte, error) { return spanIndex{}.FromArgs(args...) }
+
+// branchIndex is a memdb index of change segments by the branches of their
+// changes (each once); it is looked up by a branch.
+type branchIndex struct{}
+
+// FromObject returns a segment's branches (memdb.MultiIndexer).
+func (branchIndex) FromObject(raw any) (bool, [][]byte, error) {
+	s := raw.(*messages.ChangeSegment)
+	keys := make([][]byte, 0, len(s.Branches))
+	for _, b := range s.Branches {
+		k, err := encodeKey(keyDigits, b)
+		if err != nil {
+			return false, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return len(keys) > 0, keys, nil
+}
+
+// FromArgs returns the key of a branch (memdb.Indexer).
+func (branchIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("state: change archive lookup takes one branch, not %d values", len(args))
+	}
+	b, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("state: change archive lookup by a %T, not a branch", args[0])
+	}
+	return encodeKey(0, b)
+}
+
+// changeArchiveSchema is the change archive's schema.
+func changeArchiveSchema() *memdb.TableSchema {
+	ranges := func(name string, ids func(*messages.ChangeSegment) []uint64) *memdb.IndexSchema {
+		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: rangeIndex{ids: ids}}
+	}
+	return table(TableChangeArchive, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ChangeSegment).Id)) },
+		ranges(IndexArchivedChanges, (*messages.ChangeSegment).GetChangeids),
+		ranges(IndexArchivedSourceStamps, (*messages.ChangeSegment).GetSourcestampids),
+		&memdb.IndexSchema{Name: IndexArchivedBranches, AllowMissing: true, Indexer: branchIndex{}})
+}
+
+// segmentChange decodes change i of segment s.
+func segmentChange(s *messages.ChangeSegment, i int) (*messages.Change, error) {
+	if i < 0 || i >= len(s.Changeids) || len(s.Ends) != len(s.Changeids) {
+		return nil, fmt.Errorf("state: change segment %d: change %d of %d (%d ends): %w", s.Id, i, len(s.Changeids), len(s.Ends), ErrArchiveCorrupt)
+	}
+	start := uint32(0)
+	if i > 0 {
+		start = s.Ends[i-1]
+	}
+	end := s.Ends[i]
+	if start > end || int(end) > len(s.Data) {
+		return nil, fmt.Errorf("state: change segment %d: change %d at bytes %d…%d of %d: %w", s.Id, s.Changeids[i], start, end, len(s.Data), ErrArchiveCorrupt)
+	}
+	c := &messages.Change{}
+	if err := proto.Unmarshal(s.Data[start:end], c); err != nil {
+		return nil, fmt.Errorf("state: change segment %d: change %d: %w: %w", s.Id, s.Changeids[i], ErrArchiveCorrupt, err)
+	}
+	if c.Changeid != s.Changeids[i] {
+		return nil, fmt.Errorf("state: change segment %d: change %d holds change %d: %w", s.Id, s.Changeids[i], c.Changeid, ErrArchiveCorrupt)
+	}
+	return c, nil
+}
+
+// checkChangeSegment returns the first damage of segment s (wrapping
+// ErrArchiveCorrupt), or nil.
+func checkChangeSegment(s *messages.ChangeSegment) error {
+	if len(s.Sourcestampids) != len(s.Changeids) || len(s.ChangeBranches) != len(s.Changeids) {
+		return fmt.Errorf("state: change segment %d: %d changes with %d sourcestamps and %d branches: %w",
+			s.Id, len(s.Changeids), len(s.Sourcestampids), len(s.ChangeBranches), ErrArchiveCorrupt)
+	}
+	if !slices.IsSorted(s.Changeids) {
+		return fmt.Errorf("state: change segment %d: changeids out of order: %w", s.Id, ErrArchiveCorrupt)
+	}
+	for i := range s.Changeids {
+		c, err := segmentChange(s, i)
+		if err != nil {
+			return err
+		}
+		b := s.ChangeBranches[i]
+		if int(b) >= len(s.Branches) || s.Branches[b] != c.Branch || s.Sourcestampids[i] != c.Sourcestampid {
+			return fmt.Errorf("state: change segment %d: change %d's branch or sourcestamp disagrees with its lists: %w", s.Id, c.Changeid, ErrArchiveCorrupt)
+		}
+	}
+	return nil
+}
+
+// newChangeSegment encodes changes, in changeid order, as segment id.
+func newChangeSegment(id uint64, changes []*messages.Change) (*messages.ChangeSegment, error) {
+	s := &messages.ChangeSegment{Id: id}
+	changes = slices.SortedFunc(slices.Values(changes), func(a, b *messages.Change) int {
+		return cmp.Compare(a.Changeid, b.Changeid)
+	})
+	branches := map[string]bool{}
+	for _, c := range changes {
+		branches[c.Branch] = true
+	}
+	s.Branches = slices.Sorted(maps.Keys(branches))
+	for _, c := range changes {
+		data, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(s.Data, c)
+		if err != nil {
+			return nil, fmt.Errorf("state: archive change %d: %w", c.Changeid, err)
+		}
+		b, _ := slices.BinarySearch(s.Branches, c.Branch)
+		s.Data = data
+		s.Changeids = append(s.Changeids, c.Changeid)
+		s.Sourcestampids = append(s.Sourcestampids, c.Sourcestampid)
+		s.ChangeBranches = append(s.ChangeBranches, uint32(b))
+		s.Ends = append(s.Ends, uint32(len(s.Data)))
+	}
+	s.Data = slices.Clip(s.Data)
+	return s, nil
+}
+
+// applyArchiveChanges moves changes changeids out of the changes table into
+// a new change segment (ArchiveChanges). Its result's id is the segment's
+// (0 when none of the changes was in the table), its ids the changes moved.
+func applyArchiveChanges(txn *memdb.Txn, seq *ids, c *messages.ArchiveChanges) (*messages.CommandResult, error) {
+	if err := checkIDs("archive_changes", "changeids", c.GetChangeids()); err != nil {
+		return nil, err
+	}
+	var changes []*messages.Change
+	for _, id := range c.GetChangeids() {
+		ch, err := get[*messages.Change](txn, TableChanges, IndexID, id)
+		if err != nil {
+			return nil, err
+		}
+		if ch != nil && !slices.ContainsFunc(changes, func(x *messages.Change) bool { return x == ch }) {
+			changes = append(changes, ch)
+		}
+	}
+	if len(changes) == 0 {
+		return &messages.CommandResult{}, nil
+	}
+	// The newest change may go: its id stays the floor of the next.
+	if err := raiseIDFloor(txn, TableChanges); err != nil {
+		return nil, err
+	}
+	for _, ch := range changes {
+		if err := txn.Delete(TableChanges, ch); err != nil {
+			return nil, err
+		}
+	}
+	id, err := seq.nextID(txn, TableChangeArchive)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := newChangeSegment(id, changes)
+	if err != nil {
+		return nil, err
+	}
+	if err := txn.Insert(TableChangeArchive, seg); err != nil {
+		return nil, err
+	}
+	return &messages.CommandResult{Id: id, Ids: slices.Clone(seg.Changeids)}, nil
+}
+
+// expireArchivedChanges removes the archived changes among ids, writing
+// their segments again without them (removing a segment left empty).
+func expireArchivedChanges(txn *memdb.Txn, ids []uint64) error {
+	gone := map[uint64]bool{}
+	segs := map[uint64]*messages.ChangeSegment{}
+	for _, id := range ids {
+		if s, _ := findArchivedChange(txn, id); s != nil {
+			gone[id] = true
+			segs[s.Id] = s
+		}
+	}
+	for _, sid := range slices.Sorted(maps.Keys(segs)) {
+		s := segs[sid]
+		var kept []*messages.Change
+		for i, id := range s.Changeids {
+			if gone[id] {
+				continue
+			}
+			c, err := segmentChange(s, i)
+			if err != nil {
+				return err
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) == 0 {
+			if err := txn.Delete(TableChangeArchive, s); err != nil {
+				return err
+			}
+			continue
+		}
+		ns, err := newChangeSegment(s.Id, kept)
+		if err != nil {
+			return err
+		}
+		if err := txn.Insert(TableChangeArchive, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChangesToArchive returns the changes to archive, oldest first: those of
+// the changes table older than before (when_timestamp, epoch seconds) but
+// the newest keep. It stops at the first change too recent, so that the
+// archive always holds the oldest changes and the table the newest.
+func ChangesToArchive(txn *memdb.Txn, before int64, keep int) []uint64 {
+	n := countTable(txn, TableChanges) - keep
+	var out []uint64
+	for raw := range scanTable(txn, TableChanges, IndexID+"_prefix", false) {
+		c := raw.(*messages.Change)
+		if len(out) >= n || c.WhenTimestamp >= before {
+			break
+		}
+		out = append(out, c.Changeid)
+	}
+	return out
+}
+
+// countTable is the number of rows of the memdb table alone: Count less
+// the archived changes.
+func countTable(txn *memdb.Txn, table string) int {
+	n := Count(txn, table)
+	if table != TableChanges {
+		return n
+	}
+	for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
+		n -= len(raw.(*messages.ChangeSegment).Changeids)
+	}
+	return n
+}

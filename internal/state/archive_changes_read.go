@@ -1,0 +1,263 @@
+package state
+
+import (
+	"cmp"
+	"container/heap"
+	"iter"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// findArchivedChange returns the segment holding archived change id, with
+// the change's index in it; nil when no segment does.
+func findArchivedChange(txn *memdb.Txn, id uint64) (*messages.ChangeSegment, int) {
+	it, err := txn.Get(TableChangeArchive, IndexArchivedChanges, id)
+	if err != nil {
+		return nil, 0
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		s := raw.(*messages.ChangeSegment)
+		if i, ok := slices.BinarySearch(s.Changeids, id); ok {
+			return s, i
+		}
+	}
+	return nil, 0
+}
+
+// archivedChangeIndex yields the archived changes that index (id, branch,
+// sourcestamp) matches with args, in index order (or reversed), as
+// ScanIndex does for the table's rows: args are the index's key (a
+// changeid, a branch, a sourcestampid) or none. Changes are decoded as they
+// are yielded.
+func archivedChangeIndex(txn *memdb.Txn, index string, descending bool, args ...any) iter.Seq[proto.Message] {
+	index = strings.TrimSuffix(index, "_prefix")
+	if len(args) == 0 {
+		if index == IndexID {
+			return archivedChanges(allChangeSegments(txn), nil, descending)
+		}
+		return sortedChanges(archivedChanges(allChangeSegments(txn), nil, false), changeKeyCmp(index), descending)
+	}
+	switch index {
+	case IndexID:
+		id, ok := argUint64(args[0])
+		return func(yield func(proto.Message) bool) {
+			if s, i := findArchivedChange(txn, id); ok && s != nil {
+				if c, err := segmentChange(s, i); err == nil {
+					yield(c)
+				}
+			}
+		}
+	case IndexBranch:
+		branch, ok := args[0].(string)
+		if !ok {
+			return func(func(proto.Message) bool) {}
+		}
+		return archivedChanges(segmentsBy(txn, IndexArchivedBranches, branch), func(s *messages.ChangeSegment, i int) bool {
+			b := s.ChangeBranches[i]
+			return int(b) < len(s.Branches) && s.Branches[b] == branch
+		}, descending)
+	case IndexChangeSourceStamp:
+		ssid, ok := argUint64(args[0])
+		if !ok {
+			return func(func(proto.Message) bool) {}
+		}
+		return archivedChanges(segmentsBy(txn, IndexArchivedSourceStamps, ssid), func(s *messages.ChangeSegment, i int) bool {
+			return s.Sourcestampids[i] == ssid
+		}, descending)
+	}
+	return func(func(proto.Message) bool) {}
+}
+
+// segmentsBy returns the change segments index finds by arg.
+func segmentsBy(txn *memdb.Txn, index string, arg any) iter.Seq[*messages.ChangeSegment] {
+	return func(yield func(*messages.ChangeSegment) bool) {
+		it, err := txn.Get(TableChangeArchive, index, arg)
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(*messages.ChangeSegment)) {
+				return
+			}
+		}
+	}
+}
+
+// allChangeSegments returns every change segment, lazily: the segments
+// are listed when the sequence is iterated.
+func allChangeSegments(txn *memdb.Txn) iter.Seq[*messages.ChangeSegment] {
+	return func(yield func(*messages.ChangeSegment) bool) {
+		for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
+			if !yield(raw.(*messages.ChangeSegment)) {
+				return
+			}
+		}
+	}
+}
+
+// archivedChanges yields the changes of segs that match keeps (nil: all),
+// in changeid order (or reversed), merging the segments lazily: a cursor
+// finds a segment's next match when the one before is yielded, and a
+// change is decoded when it is yielded.
+func archivedChanges(segs iter.Seq[*messages.ChangeSegment], match func(*messages.ChangeSegment, int) bool, descending bool) iter.Seq[proto.Message] {
+	return func(yield func(proto.Message) bool) {
+		h := &changeCursors{desc: descending}
+		for s := range segs {
+			if len(s.Sourcestampids) != len(s.Changeids) || len(s.ChangeBranches) != len(s.Changeids) {
+				continue // damaged: CheckArchive says so
+			}
+			c := &changeCursor{seg: s, match: match, end: len(s.Changeids), k: -1}
+			if descending {
+				c.k = c.end
+			}
+			if c.next(descending) {
+				h.items = append(h.items, c)
+			}
+		}
+		drainChanges(h, yield)
+	}
+}
+
+// ChangesFrom yields the changes whose changeid is from or less, newest
+// first, archived or not (the console's pages): it reads only what it
+// yields, and stops when the caller stops.
+func ChangesFrom(txn *memdb.Txn, from uint64) iter.Seq[*messages.Change] {
+	table := func(yield func(proto.Message) bool) {
+		it, err := txn.ReverseLowerBound(TableChanges, IndexID, from)
+		if err != nil {
+			return
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(proto.Message)) {
+				return
+			}
+		}
+	}
+	archived := func(yield func(proto.Message) bool) {
+		h := &changeCursors{desc: true}
+		for s := range allChangeSegments(txn) {
+			n, found := slices.BinarySearch(s.Changeids, from)
+			if found {
+				n++
+			}
+			if c := (&changeCursor{seg: s, end: n, k: n}); c.next(true) {
+				h.items = append(h.items, c)
+			}
+		}
+		drainChanges(h, yield)
+	}
+	return func(yield func(*messages.Change) bool) {
+		for m := range mergeSorted(table, archived, changeKeyCmp(IndexID), true) {
+			if !yield(m.(*messages.Change)) {
+				return
+			}
+		}
+	}
+}
+
+// drainChanges yields the changes of h's cursors in h's order.
+func drainChanges(h *changeCursors, yield func(proto.Message) bool) {
+	heap.Init(h)
+	for h.Len() > 0 {
+		c := h.items[0]
+		if m, err := segmentChange(c.seg, c.k); err == nil && !yield(m) {
+			return
+		}
+		if c.next(h.desc) {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+}
+
+// sortedChanges yields the changes of seq in c's order (or reversed).
+func sortedChanges(seq iter.Seq[proto.Message], c func(a, b proto.Message) int, descending bool) iter.Seq[proto.Message] {
+	return func(yield func(proto.Message) bool) {
+		rows := slices.Collect(seq)
+		slices.SortStableFunc(rows, func(a, b proto.Message) int {
+			if descending {
+				return c(b, a)
+			}
+			return c(a, b)
+		})
+		for _, m := range rows {
+			if !yield(m) {
+				return
+			}
+		}
+	}
+}
+
+// changeKeyCmp orders changes as index does: by changeid, or by branch or
+// sourcestamp then changeid.
+func changeKeyCmp(index string) func(a, b proto.Message) int {
+	byID := func(x, y *messages.Change) int { return cmp.Compare(x.Changeid, y.Changeid) }
+	switch strings.TrimSuffix(index, "_prefix") {
+	case IndexBranch:
+		return func(a, b proto.Message) int {
+			x, y := a.(*messages.Change), b.(*messages.Change)
+			return cmp.Or(strings.Compare(x.Branch, y.Branch), byID(x, y))
+		}
+	case IndexChangeSourceStamp:
+		return func(a, b proto.Message) int {
+			x, y := a.(*messages.Change), b.(*messages.Change)
+			return cmp.Or(cmp.Compare(x.Sourcestampid, y.Sourcestampid), byID(x, y))
+		}
+	}
+	return func(a, b proto.Message) int { return byID(a.(*messages.Change), b.(*messages.Change)) }
+}
+
+// changeCursor is a position k among the changes 0…end-1 of a segment,
+// at one that match keeps (nil: every one).
+type changeCursor struct {
+	seg    *messages.ChangeSegment
+	match  func(*messages.ChangeSegment, int) bool
+	end, k int
+}
+
+// next moves the cursor to the next change match keeps, down or up;
+// false when there is none.
+func (c *changeCursor) next(down bool) bool {
+	for {
+		if down {
+			c.k--
+		} else {
+			c.k++
+		}
+		if c.k < 0 || c.k >= c.end {
+			return false
+		}
+		if c.match == nil || c.match(c.seg, c.k) {
+			return true
+		}
+	}
+}
+
+func (c *changeCursor) id() uint64 { return c.seg.Changeids[c.k] }
+
+// changeCursors is a heap of change cursors by their current changeid.
+type changeCursors struct {
+	items []*changeCursor
+	desc  bool
+}
+
+func (h *changeCursors) Len() int { return len(h.items) }
+func (h *changeCursors) Less(i, j int) bool {
+	if h.desc {
+		return h.items[i].id() > h.items[j].id()
+	}
+	return h.items[i].id() < h.items[j].id()
+}
+func (h *changeCursors) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *changeCursors) Push(x any)    { h.items = append(h.items, x.(*changeCursor)) }
+func (h *changeCursors) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
