@@ -60,7 +60,7 @@ func FuzzBuildsetSegment(f *testing.F) {
 			for desc := range 2 {
 				for _, q := range []struct {
 					table, index string
-					args        []any
+					args         []any
 				}{
 					{TableBuilds, IndexBuilderNumber + "_prefix", []any{id}},
 					{TableBuilds, IndexBuilderNumber, []any{id, int32(id)}},
