@@ -112,28 +112,31 @@ func expiredBuilds(txn *memdb.Txn, h *messages.HorizonsConfig, now time.Time) (m
 
 // expiredRequests returns the complete requests no build left names: those
 // of the builds removed, and those without a build that completed before
-// their builder's cutoff.
+// their builder's cutoff. It reads the requests once, and the builds of
+// those it finds alone (not every build: archived ones cost a decode).
 func expiredRequests(txn *memdb.Txn, removed map[uint64]bool, cutoffs map[uint64]int64) map[uint64]bool {
-	named, kept := map[uint64]bool{}, map[uint64]bool{}
+	out := map[uint64]bool{}
 	if len(removed) == 0 && len(cutoffs) == 0 {
-		return named
+		return out
 	}
-	for raw := range state.Scan(txn, state.TableBuilds, false) {
-		b := raw.(*messages.Build)
-		if removed[b.Id] {
+	named := map[uint64]bool{}
+	for id := range removed {
+		if b, ok := state.Lookup(txn, state.TableBuilds, id).(*messages.Build); ok {
 			named[b.Buildrequestid] = true
-		} else {
-			kept[b.Buildrequestid] = true
 		}
 	}
-	out := map[uint64]bool{}
 	for raw := range state.Scan(txn, state.TableBuildRequests, false) {
 		r := raw.(*messages.BuildRequest)
-		if !r.Complete || kept[r.Id] {
-			continue
-		}
-		if named[r.Id] || (r.CompleteAt < cutoffs[r.Builderid]) {
+		if r.Complete && (named[r.Id] || r.CompleteAt < cutoffs[r.Builderid]) {
 			out[r.Id] = true
+		}
+	}
+	for id := range out {
+		for raw := range state.ScanIndex(txn, state.TableBuilds, state.IndexBuildRequest, false, id) {
+			if !removed[raw.(*messages.Build).Id] {
+				delete(out, id) // a build left names it
+				break
+			}
 		}
 	}
 	return out

@@ -77,9 +77,26 @@ func (h *history) ids(m map[string]uint64, names ...string) []uint64 {
 func hours(s int64) *durationpb.Duration { return durationpb.New(time.Duration(s) * time.Second) }
 
 // planExpiry finds what each horizon lets go, and nothing that stays
-// needs.
+// needs, the same when the finished buildsets and the changes are
+// archived.
 func TestPlanExpiry(t *testing.T) {
-	h := newHistory(t)
+	for _, archived := range []bool{false, true} {
+		t.Run(fmt.Sprintf("archived=%v", archived), func(t *testing.T) {
+			h := newHistory(t)
+			if archived {
+				sets := state.ToArchiveBuildsets(h.st.Read(), 10000)
+				changes := state.ChangesToArchive(h.st.Read(), 10000, 0)
+				if len(sets) != 7 || len(changes) != 11 {
+					t.Fatalf("to archive: buildsets %v, changes %v", sets, changes)
+				}
+				apply(t, h.st, &messages.ArchiveBuildsets{Buildsetids: sets}, &messages.ArchiveChanges{Changeids: changes})
+			}
+			testPlanExpiry(t, h)
+		})
+	}
+}
+
+func testPlanExpiry(t *testing.T, h *history) {
 	now := time.Unix(10000, 0)
 	for _, c := range []struct {
 		name     string

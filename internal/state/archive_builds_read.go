@@ -167,7 +167,7 @@ func archivedBuildNumber(txn *memdb.Txn, builder uint64, n int32) proto.Message 
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		s := raw.(*messages.BuildsetSegment)
 		for i, b := range s.BuildBuilders {
-			if b == builder && i < len(s.BuildNumbers) && s.BuildNumbers[i] == n && i < len(s.Buildids) {
+			if b == builder && i < len(s.BuildNumbers) && i < len(s.Buildids) && s.BuildNumbers[i] == n {
 				if si, ok := at(s.BuildSets, i); ok {
 					set, _ := segmentSet(s, si)
 					return rowIn(set, TableBuilds, s.Buildids[i])
@@ -277,7 +277,7 @@ func archivedBuilderBuilds(txn *memdb.Txn, builder uint64, upTo int32, descendin
 			// segment is read.
 			for next != nil && (h.Len() == 0 || !descending || builderNewest(next, builder) >= h.items[0].number) {
 				for i, b := range next.BuildBuilders {
-					if b == builder && i < len(next.BuildNumbers) && next.BuildNumbers[i] <= upTo {
+					if b == builder && i < len(next.BuildNumbers) && i < len(next.Buildids) && next.BuildNumbers[i] <= upTo {
 						heap.Push(h, numbered{next.BuildNumbers[i], next, i})
 					}
 				}
@@ -288,8 +288,8 @@ func archivedBuilderBuilds(txn *memdb.Txn, builder uint64, upTo int32, descendin
 			}
 			e := heap.Pop(h).(numbered)
 			si, ok := at(e.seg.BuildSets, e.i)
-			if !ok || e.i >= len(e.seg.Buildids) {
-				continue // a damaged segment: skipped, as reads do
+			if !ok {
+				continue
 			}
 			set, _ := segmentSet(e.seg, si)
 			if m := rowIn(set, TableBuilds, e.seg.Buildids[e.i]); m != nil && !yield(m) {

@@ -17,7 +17,7 @@ import (
 // applies it to a fresh database holding the fixture. It must never panic,
 // every error must be a clear ErrBadCommand, and a refused command writes nothing.
 func FuzzApply(f *testing.F) {
-	for _, c := range append(goldenCommands(), cmd(&messages.ArchiveChanges{Changeids: []uint64{1, 2, 3}})) {
+	for _, c := range append(goldenCommands(), cmd(&messages.ArchiveChanges{Changeids: []uint64{1, 2, 3}}), cmd(&messages.ArchiveBuildsets{Buildsetids: []uint64{1, 2}})) {
 		b, _ := proto.Marshal(c)
 		f.Add(b)
 	}
