@@ -258,6 +258,8 @@ func TestArchiveChangesCorrupt(t *testing.T) {
 		{"data cut", func(s *messages.ChangeSegment) { s.Data = s.Data[:len(s.Data)/2] }},
 		{"ends missing", func(s *messages.ChangeSegment) { s.Ends = s.Ends[:1] }},
 		{"branches out of range", func(s *messages.ChangeSegment) { s.ChangeBranches[0] = 1000 }},
+		{"lines out of range", func(s *messages.ChangeSegment) { s.ChangeLines[0] = 1000 }},
+		{"lines missing", func(s *messages.ChangeSegment) { s.ChangeLines = s.ChangeLines[:1] }},
 		{"sourcestamps missing", func(s *messages.ChangeSegment) { s.Sourcestampids = nil }},
 		{"wrong change", func(s *messages.ChangeSegment) { s.Changeids[0] = 42 }},
 		{"out of order", func(s *messages.ChangeSegment) { s.Changeids[0], s.Changeids[1] = s.Changeids[1], s.Changeids[0] }},
@@ -278,5 +280,80 @@ func TestArchiveChangesCorrupt(t *testing.T) {
 			}
 			_ = changeReadsOf(t, r) // must not panic
 		})
+	}
+}
+
+// The parent of a new change is the newest change of its branch and line
+// (repository, project, codebase), whether archived in segments with lines,
+// in segments written before lines (decoded), or in the table; and the
+// walk decodes nothing of a segment holding none of the line's changes.
+func TestArchiveChangesParent(t *testing.T) {
+	history := func() *memdb.MemDB {
+		db := newDB(t)
+		for i := range 300 {
+			c := change(fmt.Sprintf("a%d", i), "main", 1000+int64(i))
+			c.Repository = fmt.Sprintf("git://r%d", i%3)
+			mustApplyCounted(t, db, addChange(c))
+		}
+		return db
+	}
+	plain, arch, old := history(), history(), history()
+	for _, db := range []*memdb.MemDB{arch, old} {
+		mustApplyCounted(t, db, archiveChanges(seqIDs(1, 100)...))
+		mustApplyCounted(t, db, archiveChanges(seqIDs(101, 200)...))
+	}
+	// Segments as written before lines.
+	txn := old.Txn(true)
+	for raw := range Scan(txn, TableChangeArchive, false) {
+		s := proto.CloneOf(raw.(*messages.ChangeSegment))
+		s.Lines, s.ChangeLines = nil, nil
+		if err := txn.Insert(TableChangeArchive, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn.Commit()
+	for _, db := range []*memdb.MemDB{arch, old} {
+		if err := CheckArchive(db.Txn(false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each on a fresh state: the parent is found by the walk, not
+	// remembered from the change before.
+	for _, repo := range []string{"git://r0", "git://r1", "git://r2", "git://new"} {
+		for _, expire := range []bool{false, true} {
+			c := change("late", "main", 5000)
+			c.Repository = repo
+			var want []uint64
+			for i, db := range []*memdb.MemDB{plain, arch, old} {
+				txn := db.Txn(true)
+				if expire { // the table's changes gone: the parent is archived
+					if _, err := Apply(txn, cmd(&messages.Expire{Changes: seqIDs(201, 300)})); err != nil {
+						t.Fatal(err)
+					}
+				}
+				res, err := Apply(txn, addChange(proto.CloneOf(c)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := Lookup(txn, TableChanges, res.Id).(*messages.Change).ParentChangeids
+				txn.Abort()
+				if i == 0 {
+					want = got
+				} else if !slices.Equal(got, want) {
+					t.Errorf("%s (expired %v), state %d: parents %v, want %v", repo, expire, i, got, want)
+				}
+			}
+			if repo != "git://new" && len(want) != 1 {
+				t.Errorf("%s: no parent", repo)
+			}
+		}
+	}
+	// A new line on main: no archived change decoded (the segments hold 100
+	// changes each).
+	txn = arch.Txn(false)
+	c := change("late", "main", 5000)
+	c.Repository = "git://new"
+	if n := testing.AllocsPerRun(10, func() { changeParent(txn, c) }); n > 100 {
+		t.Errorf("parent walk of a new line: %v allocations, want ≤ 100 (no change decoded; one decode is several)", n)
 	}
 }
