@@ -393,7 +393,10 @@ func archivableSet(txn *memdb.Txn, kind string, id uint64) (*messages.ArchivedBu
 // unarchiveSets moves the archived buildsets holding any of the builds,
 // requests and buildsets named (by id) back to their tables, whole, so that
 // a command may change or remove those rows as any others; ids not
-// archived are left alone. A segment left without buildsets is removed.
+// archived are left alone. A segment left without buildsets is removed. A
+// damaged buildset of those segments, which reads skip already, is dropped
+// (neither moved nor kept), so that one damaged segment does not fail every
+// Expire.
 func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
 	moved := map[uint64]map[int]bool{} // by segment id, the buildsets (indexes) to move
 	segs := map[uint64]*messages.BuildsetSegment{}
@@ -418,7 +421,7 @@ func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
 		for i := range s.Buildsetids {
 			set, err := segmentSet(s, i)
 			if err != nil {
-				return err
+				continue // damaged: reads skip it already, and it is dropped
 			}
 			if !moved[sid][i] {
 				kept = append(kept, set)

@@ -251,7 +251,9 @@ func applyArchiveChanges(txn *memdb.Txn, seq *ids, c *messages.ArchiveChanges) (
 }
 
 // expireArchivedChanges removes the archived changes among ids, writing
-// their segments again without them (removing a segment left empty).
+// their segments again without them (removing a segment left empty). A
+// damaged change of those segments, which reads skip already, is dropped
+// with them, so that one damaged segment does not fail every Expire.
 func expireArchivedChanges(txn *memdb.Txn, ids []uint64) error {
 	gone := map[uint64]bool{}
 	segs := map[uint64]*messages.ChangeSegment{}
@@ -268,11 +270,9 @@ func expireArchivedChanges(txn *memdb.Txn, ids []uint64) error {
 			if gone[id] {
 				continue
 			}
-			c, err := segmentChange(s, i)
-			if err != nil {
-				return err
+			if c, err := segmentChange(s, i); err == nil {
+				kept = append(kept, c)
 			}
-			kept = append(kept, c)
 		}
 		if len(kept) == 0 {
 			if err := txn.Delete(TableChangeArchive, s); err != nil {

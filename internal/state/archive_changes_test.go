@@ -357,3 +357,43 @@ func TestArchiveChangesParent(t *testing.T) {
 		t.Errorf("parent walk of a new line: %v allocations, want ≤ 100 (no change decoded; one decode is several)", n)
 	}
 }
+
+// damageEntry makes entry i of a segment's data undecodable.
+func damageEntry(data []byte, ends []uint32, i int) {
+	start := uint32(0)
+	if i > 0 {
+		start = ends[i-1]
+	}
+	for k := start; k < ends[i]; k++ {
+		data[k] = 0xff
+	}
+}
+
+// Expire of archived changes in a segment with a damaged change applies:
+// the damaged change, unread already, is dropped with the expired ones,
+// the rest kept.
+func TestArchiveChangesExpireDamaged(t *testing.T) {
+	db := changeHistory(t)
+	mustApplyCounted(t, db, archiveChanges(seqIDs(1, 10)...))
+	txn := db.Txn(true)
+	s := proto.CloneOf(First(txn, TableChangeArchive, IndexID, uint64(1)).(*messages.ChangeSegment))
+	damageEntry(s.Data, s.Ends, 1) // change 2
+	if err := txn.Insert(TableChangeArchive, s); err != nil {
+		t.Fatal(err)
+	}
+	txn.Commit()
+	if _, err := applyCounted(t, db, cmd(&messages.Expire{Changes: []uint64{5, 20}})); err != nil {
+		t.Fatalf("expire beside a damaged change: %v", err)
+	}
+	r := db.Txn(false)
+	for id := range uint64(41) {
+		want := id != 0 && id != 2 && id != 5 && id != 20
+		if got := Lookup(r, TableChanges, id) != nil; got != want {
+			t.Errorf("change %d read %v, want %v", id, got, want)
+		}
+	}
+	if err := CheckArchive(r); err != nil {
+		t.Error(err)
+	}
+	checkCounts(t, "expired beside damage", r)
+}
