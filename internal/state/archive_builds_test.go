@@ -296,8 +296,7 @@ func TestArchiveBuildsetsRefuses(t *testing.T) {
 
 // Expire of archived buildsets in a segment with a damaged buildset
 // applies, of the damaged buildset too: the damaged buildset, unread
-// already, is dropped, the rest
-// kept.
+// already, is dropped, the rest kept.
 func TestArchiveBuildsetsExpireDamaged(t *testing.T) {
 	db := setHistory(t)
 	mustApplyCounted(t, db, archiveSets(1, 2, 4))
