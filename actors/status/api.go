@@ -38,6 +38,11 @@ type Endpoint struct {
 	// Name, when set, is a text field that names a row in place of its id
 	// at the top level (builders/{id|name}); Indexes has its unique index.
 	Name string
+	// Unfinished names the boolean fields or flags (a build's, request's or
+	// buildset's complete) that are true for every archived row, so that a
+	// filter on one being false reads the unarchived rows alone
+	// (state.ScanUnfinished).
+	Unfinished []string
 	// Indexes maps a field to an index whose keys begin with it and which
 	// lists rows equal on it in id order, so that an equality filter on the
 	// field (as a parent's is) reads only the matching rows.
@@ -89,12 +94,14 @@ func Endpoints() []Endpoint {
 			Under:   []Parent{{Plural: "sourcestamps", Field: "sourcestampid"}}},
 		{Plural: "sourcestamps", Table: state.TableSourceStamps, Record: &messages.SourceStamp{}, ID: "id"},
 		{Plural: "buildsets", Table: state.TableBuildsets, Record: &messages.Buildset{}, ID: "id", Extras: props,
-			Joined: map[string]Join{"sourcestamps": sourcestampsOf(sourcestampView())}},
+			Unfinished: []string{"complete"},
+			Joined:     map[string]Join{"sourcestamps": sourcestampsOf(sourcestampView())}},
 		{Plural: "buildrequests", Table: state.TableBuildRequests, Record: &messages.BuildRequest{}, ID: "id",
-			Indexes: map[string]string{"buildsetid": state.IndexBuildset},
-			Under:   []Parent{{Plural: "builders", Field: "builderid"}}},
+			Unfinished: []string{"complete"},
+			Indexes:    map[string]string{"buildsetid": state.IndexBuildset},
+			Under:      []Parent{{Plural: "builders", Field: "builderid"}}},
 		{Plural: "builders", Table: state.TableBuilders, Record: &messages.Builder{}, ID: "id", Name: "name", Indexes: name},
-		{Plural: "builds", Table: state.TableBuilds, Record: &messages.Build{}, ID: "id",
+		{Plural: "builds", Table: state.TableBuilds, Record: &messages.Build{}, ID: "id", Unfinished: []string{"complete"},
 			Indexes: map[string]string{"builderid": state.IndexBuilderNumber, "buildrequestid": state.IndexBuildRequest},
 			Under: []Parent{
 				{Plural: "builders", Field: "builderid", Keys: []string{"number"}, KeyIndex: state.IndexBuilderNumber},
@@ -449,6 +456,10 @@ func (ep *endpoint) collection(txn *memdb.Txn) *dataapi.Collection {
 		Plural: ep.Plural, ID: ep.id,
 		Scan:  func(desc bool) iter.Seq[proto.Message] { return state.Scan(txn, ep.Table, desc) },
 		Count: func() int { return state.Count(txn, ep.Table) },
+		Unfinished: func(desc bool) iter.Seq[proto.Message] {
+			return state.ScanUnfinished(txn, ep.Table, desc)
+		},
+		UnfinishedWhen: ep.Unfinished,
 		ScanEq: func(f protoreflect.FieldDescriptor, v protoreflect.Value, desc bool) (iter.Seq[proto.Message], bool) {
 			index, ok := ep.Indexes[string(f.Name())]
 			if !ok {

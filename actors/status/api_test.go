@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/prototext"
@@ -363,6 +364,40 @@ func TestIndexesListRowsInIDOrder(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestRunningBuildsSkipTheArchive: builds?complete=false and
+// buildrequests?complete=false answer the running build and its request
+// alone, with as many allocations over 1,200 archived builds as over 300
+// (reading the archive would decode every archived row).
+func TestRunningBuildsSkipTheArchive(t *testing.T) {
+	queries := []struct{ url, want string }{
+		{"/api/v2/builds?complete=false&field=buildid", `{"builds":[{"buildid":%d}],"meta":{"total":1}}`},
+		{"/api/v2/buildrequests?complete=false&field=buildrequestid", `{"buildrequests":[{"buildrequestid":%d}],"meta":{"total":1}}`},
+	}
+	allocs := map[string]map[int]float64{}
+	for _, n := range []int{300, 1200} {
+		h := API(&service.Runtime{DB: buildHistory(t, n, true), Caches: cache.NewSet()})
+		for _, q := range queries {
+			get := func() string {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, q.url, nil))
+				return strings.TrimSpace(rec.Body.String())
+			}
+			if got, want := get(), fmt.Sprintf(q.want, n+1); got != want {
+				t.Fatalf("GET %s over %d builds: %s, want %s", q.url, n, got, want)
+			}
+			if allocs[q.url] == nil {
+				allocs[q.url] = map[int]float64{}
+			}
+			allocs[q.url][n] = testing.AllocsPerRun(10, func() { get() })
+		}
+	}
+	for url, a := range allocs {
+		if a[1200]-a[300] > 50 {
+			t.Errorf("GET %s: %.0f allocations over 300 archived builds, %.0f over 1,200: it reads the archive", url, a[300], a[1200])
 		}
 	}
 }

@@ -21,11 +21,36 @@ type Collection struct {
 	// ScanEq, when set, yields in natural order (or reversed) just the rows
 	// whose field equals v, from an index; ok is false when field has none.
 	ScanEq func(field protoreflect.FieldDescriptor, v protoreflect.Value, descending bool) (rows iter.Seq[proto.Message], ok bool)
+	// Unfinished, when set, yields in natural order (or reversed) a part of
+	// Scan's rows that holds every row for which a boolean field or flag
+	// named in UnfinishedWhen is false (e.g. the rows of a table without
+	// its archive, whose rows are all complete), so that a query with a
+	// filter that holds only where such a field is false reads just these.
+	Unfinished     func(descending bool) iter.Seq[proto.Message]
+	UnfinishedWhen []string
 }
 
-// source is where a streaming Run reads: an index when a filter is an
-// equality the collection has an index for, or else every row.
+// unfinished reports whether q has a filter that holds only for rows whose
+// field or flag named in UnfinishedWhen is false (e.g. complete=false).
+func (c *Collection) unfinished(q *Query) bool {
+	if c.Unfinished == nil {
+		return false
+	}
+	for _, f := range q.Filters {
+		if slices.Contains(c.UnfinishedWhen, f.Name) && f.rejectsTrue() {
+			return true
+		}
+	}
+	return false
+}
+
+// source is where a streaming Run reads: the unfinished rows when a filter
+// holds only for them, an index when a filter is an equality the
+// collection has an index for, or else every row.
 func (c *Collection) source(q *Query, desc bool) iter.Seq[proto.Message] {
+	if c.unfinished(q) {
+		return c.Unfinished(desc)
+	}
 	if c.ScanEq != nil {
 		for _, f := range q.Filters {
 			if f.Op == "eq" && len(f.Values) == 1 && f.Field != nil {
@@ -43,7 +68,8 @@ func (c *Collection) source(q *Query, desc bool) iter.Seq[proto.Message] {
 // nothing or by the id alone, rows stream in index order and the scan stops
 // as soon as the page is full, unless filters make it count every match;
 // otherwise the matches are sorted in memory. An equality filter on an
-// indexed field reads just the matching rows (ScanEq).
+// indexed field reads just the matching rows (ScanEq), and one that holds
+// only for unfinished rows reads just those (Unfinished).
 func (c *Collection) Run(q *Query) (page []proto.Message, total int) {
 	desc, streaming := false, len(q.Order) == 0
 	if len(q.Order) == 1 && q.Order[0].Field == c.ID {
@@ -69,7 +95,11 @@ func (c *Collection) Run(q *Query) (page []proto.Message, total int) {
 		return page, total
 	}
 	var all []proto.Message
-	for row := range c.Scan(false) {
+	rows := c.Scan(false)
+	if c.unfinished(q) {
+		rows = c.Unfinished(false)
+	}
+	for row := range rows {
 		if q.Match(row.ProtoReflect()) {
 			all = append(all, row)
 		}

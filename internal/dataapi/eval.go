@@ -3,6 +3,7 @@ package dataapi
 import (
 	"bytes"
 	"cmp"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -16,6 +17,22 @@ func (q *Query) Match(m protoreflect.Message) bool {
 		}
 	}
 	return true
+}
+
+// rejectsTrue reports whether f, on a boolean field or flag, fails for
+// every row where it is true.
+func (f Filter) rejectsTrue() bool {
+	if f.Flag == nil && (f.Field == nil || f.Field.Kind() != protoreflect.BoolKind) {
+		return false
+	}
+	hasTrue := slices.ContainsFunc(f.Values, func(v protoreflect.Value) bool { return v.Bool() })
+	switch f.Op {
+	case "eq":
+		return !hasTrue
+	case "ne":
+		return hasTrue
+	}
+	return false
 }
 
 // holds applies the filter to m: eq, lt, le, gt, ge and contains hold when

@@ -27,6 +27,8 @@ type Query struct {
 // Filter holds when the record's field compares true with any of Values
 // (for ne: with none of them).
 type Filter struct {
+	// Name is the field's (or flag's) name in the query, e.g. complete.
+	Name   string
 	Field  protoreflect.FieldDescriptor
 	Op     string // eq, ne, lt, le, gt, ge, contains
 	Values []protoreflect.Value
@@ -164,7 +166,7 @@ func (p *queryParser) filter(key string, vals []string) {
 		p.bad("%s: contains needs a text field", key)
 		return
 	}
-	f := Filter{Field: fd, Op: op}
+	f := Filter{Name: name, Field: fd, Op: op}
 	switch op {
 	case "in", "notin":
 		f.Op = map[string]string{"in": "eq", "notin": "ne"}[op]
@@ -195,7 +197,7 @@ func (p *queryParser) flagFilter(key, name, op string, flag func(proto.Message) 
 		p.bad("%s: %q is computed: it can be filtered with eq, ne, in or notin", key, name)
 		return
 	}
-	f := Filter{Flag: flag, Op: op}
+	f := Filter{Name: name, Flag: flag, Op: op}
 	for _, s := range vals {
 		val, err := parseBool(s)
 		if err != nil {

@@ -349,3 +349,60 @@ func ExampleParseQuery() {
 	// c
 	// total 2
 }
+
+// TestUnfinishedFiltersReadOnlyUnfinishedRows: a filter that holds only
+// where a field named in UnfinishedWhen is false reads Unfinished, not
+// Scan, in both the streaming and the sorting paths; other filters on it
+// scan every row.
+func TestUnfinishedFiltersReadOnlyUnfinishedRows(t *testing.T) {
+	view := View{Flags: map[string]func(proto.Message) bool{
+		"done": func(m proto.Message) bool { return m.(*messages.TreeNode).GetRestarts() == 0 }}}
+	var scanned, unfinished int
+	c := collection(nodes(), &scanned)
+	c.UnfinishedWhen = []string{"done"}
+	c.Unfinished = func(desc bool) iter.Seq[proto.Message] {
+		return func(yield func(proto.Message) bool) {
+			rows := nodes()
+			if desc {
+				slices.Reverse(rows)
+			}
+			for _, r := range rows {
+				if r.GetRestarts() != 0 {
+					unfinished++
+					if !yield(r) {
+						return
+					}
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		query     string
+		want      []string
+		fromScan  bool
+		wantTotal int
+	}{
+		{"done=false", []string{"a", "c", "d", "e"}, false, 4},
+		{"done=false&order=-processed&limit=2", []string{"e", "d"}, false, 4},
+		{"done__ne=true&order=name", []string{"a", "c", "d", "e"}, false, 4},
+		{"done__in=false,false&kind=worker", []string{"a", "c"}, false, 2},
+		{"done=true", []string{"b"}, true, 1},
+		{"done__ne=false", []string{"b"}, true, 1},
+		{"done__in=false,true&limit=1", []string{"a"}, true, 5},
+	} {
+		scanned, unfinished = 0, 0
+		q, err := view.ParseQuery(mustQuery(t, tc.query), nodeType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, total := c.Run(q)
+		var names []string
+		for _, m := range page {
+			names = append(names, m.(*messages.TreeNode).GetName())
+		}
+		if !slices.Equal(names, tc.want) || total != tc.wantTotal || (scanned > 0) != tc.fromScan || (unfinished > 0) == tc.fromScan {
+			t.Errorf("%q: got %v total %d, %d rows scanned, %d unfinished read; want %v total %d, from Scan %v",
+				tc.query, names, total, scanned, unfinished, tc.want, tc.wantTotal, tc.fromScan)
+		}
+	}
+}

@@ -393,11 +393,16 @@ func archivableSet(txn *memdb.Txn, kind string, id uint64) (*messages.ArchivedBu
 // unarchiveSets moves the archived buildsets holding any of the builds,
 // requests and buildsets named (by id) back to their tables, whole, so that
 // a command may change or remove those rows as any others; ids not
-// archived are left alone. A segment left without buildsets is removed. A
-// damaged buildset of those segments, which reads skip already, is dropped
-// (neither moved nor kept), so that one damaged segment does not fail every
-// Expire.
+// archived are left alone. A segment left without buildsets is removed
+// (the archive's id floor raised first). A damaged buildset of those
+// segments, which reads skip already, is dropped (neither moved nor kept),
+// so that one damaged segment does not fail every Expire.
 func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
+	// A segment removed must not give its id to the next one: the ids a
+	// raft batch hands out would differ from those of its commands one by one.
+	if err := raiseIDFloor(txn, TableBuildsetArchive); err != nil {
+		return err
+	}
 	moved := map[uint64]map[int]bool{} // by segment id, the buildsets (indexes) to move
 	segs := map[uint64]*messages.BuildsetSegment{}
 	for _, l := range []struct {

@@ -172,7 +172,7 @@ func archivedBuildNumber(txn *memdb.Txn, builder uint64, n int32) proto.Message 
 			return nil
 		}
 		for i, b := range s.BuildBuilders {
-			if b == builder && i < len(s.BuildNumbers) && s.BuildNumbers[i] == n {
+			if b == builder && i < len(s.BuildNumbers) && s.BuildNumbers[i] == n && i < len(s.Buildids) {
 				if si, ok := at(s.BuildSets, i); ok {
 					set, _ := segmentSet(s, si)
 					return rowIn(set, TableBuilds, s.Buildids[i])
@@ -293,8 +293,8 @@ func archivedBuilderBuilds(txn *memdb.Txn, builder uint64, upTo int32, descendin
 			}
 			e := heap.Pop(h).(numbered)
 			si, ok := at(e.seg.BuildSets, e.i)
-			if !ok {
-				continue
+			if !ok || e.i >= len(e.seg.Buildids) {
+				continue // a damaged segment: skipped, as reads do
 			}
 			set, _ := segmentSet(e.seg, si)
 			if m := rowIn(set, TableBuilds, e.seg.Buildids[e.i]); m != nil && !yield(m) {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"strings"
@@ -324,4 +325,39 @@ func TestArchiveBuildsetsExpireDamaged(t *testing.T) {
 		t.Error(err)
 	}
 	checkCounts(t, "expired beside damage", r)
+}
+
+// TestScanUnfinishedHoldsEveryUnfinishedRow: with buildsets archived, the
+// builds without results, the requests and the buildsets not complete are
+// the same in ScanUnfinished as in Scan, and ScanUnfinished leaves the
+// archived rows out.
+func TestScanUnfinishedHoldsEveryUnfinishedRow(t *testing.T) {
+	db := setHistory(t)
+	mustApplyCounted(t, db, archiveSets(1, 2, 4))
+	txn := db.Txn(false)
+	unfinished := map[string]func(proto.Message) bool{
+		TableBuilds:        func(m proto.Message) bool { return !m.(*messages.Build).HasResults() },
+		TableBuildRequests: func(m proto.Message) bool { return !m.(*messages.BuildRequest).Complete },
+		TableBuildsets:     func(m proto.Message) bool { return !m.(*messages.Buildset).Complete },
+	}
+	for table, open := range unfinished {
+		ids := func(rows iter.Seq[proto.Message]) (all, unfinished []uint64) {
+			for m := range rows {
+				id := m.ProtoReflect().Get(m.ProtoReflect().Descriptor().Fields().ByName("id")).Uint()
+				all = append(all, id)
+				if open(m) {
+					unfinished = append(unfinished, id)
+				}
+			}
+			return all, unfinished
+		}
+		all, want := ids(Scan(txn, table, true))
+		live, got := ids(ScanUnfinished(txn, table, true))
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("%s: unfinished %v from ScanUnfinished, want %v (non-empty)", table, got, want)
+		}
+		if len(live) != len(all)-decodedArchivedSets(t, txn, table) {
+			t.Errorf("%s: ScanUnfinished yields %d of %d rows, want the %d not archived", table, len(live), len(all), len(all)-decodedArchivedSets(t, txn, table))
+		}
+	}
 }

@@ -31,10 +31,7 @@ func applyClaim(txn *memdb.Txn, seq *ids, c *messages.ClaimBuildRequests) (*mess
 	reqs := make([]*messages.BuildRequest, 0, len(c.Brids))
 	seen := map[uint64]bool{}
 	for i, id := range c.Brids {
-		r, err := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, id)
-		if err != nil {
-			return nil, err
-		}
+		r, _ := Lookup(txn, TableBuildRequests, id).(*messages.BuildRequest) // an archived one is complete
 		switch {
 		case r == nil:
 			return nil, bad(kind, "brids[%d]: build request %d does not exist", i, id)
@@ -157,14 +154,14 @@ func unclaim(txn *memdb.Txn, reqs []*messages.BuildRequest, masterid uint64, res
 }
 
 // requests reads the listed build requests, each of which must exist, once.
+// Archived requests are read too (they are complete: the callers leave
+// complete requests alone).
 func requests(txn *memdb.Txn, kind string, brids []uint64) ([]*messages.BuildRequest, error) {
 	out := make([]*messages.BuildRequest, 0, len(brids))
 	seen := make(map[uint64]bool, len(brids))
 	for i, id := range brids {
-		r, err := get[*messages.BuildRequest](txn, TableBuildRequests, IndexID, id)
+		r, _ := Lookup(txn, TableBuildRequests, id).(*messages.BuildRequest)
 		switch {
-		case err != nil:
-			return nil, err
 		case r == nil:
 			return nil, bad(kind, "brids[%d]: build request %d does not exist", i, id)
 		case seen[id]:

@@ -35,7 +35,7 @@ func applyExpire(txn *memdb.Txn, _ *ids, c *messages.Expire) (*messages.CommandR
 	if c.GetWebSessionsExpiredAt() < 0 {
 		return nil, bad(kind, "web_sessions_expired_at %d is negative", c.GetWebSessionsExpiredAt())
 	}
-	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive, TableChangeArchive, TableBuildsetArchive} {
+	for _, t := range []string{TableBuilds, TableSteps, TableLogs, TableBuildRequests, TableBuildsets, TableChanges, TableSourceStamps, TableArchive, TableChangeArchive} {
 		if err := raiseIDFloor(txn, t); err != nil {
 			return nil, err
 		}

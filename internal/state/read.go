@@ -125,6 +125,17 @@ func ScanIndex(txn *memdb.Txn, table, index string, descending bool, args ...any
 	}
 }
 
+// ScanUnfinished yields the rows of table that are not archived, in id
+// order (or reversed), without decoding the archives. ArchiveBuildsets
+// refuses a buildset not complete, with a request not complete or a build
+// without results, so every build without results, every request and every
+// buildset not complete is among these rows (an archived request may be
+// unclaimed: one cancelled before a claim). For other tables it is the
+// table's own rows, with no such promise.
+func ScanUnfinished(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
+	return scanTable(txn, table, IndexID+"_prefix", descending)
+}
+
 // BuildLogs yields the logs of build buildid with their steps, as
 // ScanIndex of the build's steps and of each step's logs does (steps in
 // number order, a step's logs after it in id order), but decoding an
