@@ -120,7 +120,7 @@ func BenchmarkArchivedSetReads(b *testing.B) {
 				return rowsOf(false, Lookup(txn, TableBuilds, uint64(1+i*7919%builds)))
 			}},
 			{"builder-number", 1, func(i int) iter.Seq[proto.Message] {
-				return rowsOf(false, First(txn, TableBuilds, IndexBuilderNumber, uint64(1+i%100), int32(1+i/100%(builds/100))))
+				return rowsOf(false, First(txn, TableBuilds, IndexBuilderNumber, uint64(1+i%100), int32(1+i*7919%(builds/100))))
 			}},
 			{"request-builds", 1, func(i int) iter.Seq[proto.Message] {
 				return ScanIndex(txn, TableBuilds, IndexBuildRequest, false, uint64(1+i*7919%builds))
