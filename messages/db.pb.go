@@ -6409,7 +6409,10 @@ func (x *ArchiveBuildsets) GetBuildsetids() []uint64 {
 // changes table (ArchiveChanges), each encoded as a Change and cut at ends.
 // changeids is sorted; sourcestampids and change_branches (an index in
 // branches, which is sorted and holds each branch once) are per change, in
-// the order of changeids.
+// the order of changeids. lines (each (repository, project, codebase) of
+// the segment once, sorted) and change_lines (an index in lines, per
+// change) let the parent of a new change be found without decoding;
+// segments written before them have neither.
 type ChangeSegment struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Id             uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -6419,6 +6422,8 @@ type ChangeSegment struct {
 	ChangeBranches []uint32               `protobuf:"varint,5,rep,packed,name=change_branches,json=changeBranches,proto3" json:"change_branches,omitempty"`
 	Ends           []uint32               `protobuf:"varint,6,rep,packed,name=ends,proto3" json:"ends,omitempty"`
 	Data           []byte                 `protobuf:"bytes,7,opt,name=data,proto3" json:"data,omitempty"`
+	Lines          []*ChangeLine          `protobuf:"bytes,8,rep,name=lines,proto3" json:"lines,omitempty"`
+	ChangeLines    []uint32               `protobuf:"varint,9,rep,packed,name=change_lines,json=changeLines,proto3" json:"change_lines,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -6502,6 +6507,82 @@ func (x *ChangeSegment) GetData() []byte {
 	return nil
 }
 
+func (x *ChangeSegment) GetLines() []*ChangeLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *ChangeSegment) GetChangeLines() []uint32 {
+	if x != nil {
+		return x.ChangeLines
+	}
+	return nil
+}
+
+// ChangeLine is what a change shares with its parent besides its branch:
+// its repository, project and codebase.
+type ChangeLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Repository    string                 `protobuf:"bytes,1,opt,name=repository,proto3" json:"repository,omitempty"`
+	Project       string                 `protobuf:"bytes,2,opt,name=project,proto3" json:"project,omitempty"`
+	Codebase      string                 `protobuf:"bytes,3,opt,name=codebase,proto3" json:"codebase,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeLine) Reset() {
+	*x = ChangeLine{}
+	mi := &file_buildmaster_v1_db_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeLine) ProtoMessage() {}
+
+func (x *ChangeLine) ProtoReflect() protoreflect.Message {
+	mi := &file_buildmaster_v1_db_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeLine.ProtoReflect.Descriptor instead.
+func (*ChangeLine) Descriptor() ([]byte, []int) {
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ChangeLine) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *ChangeLine) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *ChangeLine) GetCodebase() string {
+	if x != nil {
+		return x.Codebase
+	}
+	return ""
+}
+
 // ArchiveChanges moves changes out of the changes table into one row of
 // `change_archive` (a ChangeSegment), where they cost their encoded bytes and
 // a few index entries per segment; reads (state.Lookup, First, Scan,
@@ -6516,7 +6597,7 @@ type ArchiveChanges struct {
 
 func (x *ArchiveChanges) Reset() {
 	*x = ArchiveChanges{}
-	mi := &file_buildmaster_v1_db_proto_msgTypes[77]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6528,7 +6609,7 @@ func (x *ArchiveChanges) String() string {
 func (*ArchiveChanges) ProtoMessage() {}
 
 func (x *ArchiveChanges) ProtoReflect() protoreflect.Message {
-	mi := &file_buildmaster_v1_db_proto_msgTypes[77]
+	mi := &file_buildmaster_v1_db_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6541,7 +6622,7 @@ func (x *ArchiveChanges) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveChanges.ProtoReflect.Descriptor instead.
 func (*ArchiveChanges) Descriptor() ([]byte, []int) {
-	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{77}
+	return file_buildmaster_v1_db_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ArchiveChanges) GetChangeids() []uint64 {
@@ -7131,7 +7212,7 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\brequests\x18\x02 \x03(\v2\x1c.buildmaster.v1.BuildRequestR\brequests\x12-\n" +
 	"\x06builds\x18\x03 \x03(\v2\x15.buildmaster.v1.BuildR\x06builds\"4\n" +
 	"\x10ArchiveBuildsets\x12 \n" +
-	"\vbuildsetids\x18\x01 \x03(\x04R\vbuildsetids\"\xd2\x01\n" +
+	"\vbuildsetids\x18\x01 \x03(\x04R\vbuildsetids\"\xa7\x02\n" +
 	"\rChangeSegment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
 	"\tchangeids\x18\x02 \x03(\x04R\tchangeids\x12&\n" +
@@ -7139,7 +7220,16 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\bbranches\x18\x04 \x03(\tR\bbranches\x12'\n" +
 	"\x0fchange_branches\x18\x05 \x03(\rR\x0echangeBranches\x12\x12\n" +
 	"\x04ends\x18\x06 \x03(\rR\x04ends\x12\x12\n" +
-	"\x04data\x18\a \x01(\fR\x04data\".\n" +
+	"\x04data\x18\a \x01(\fR\x04data\x120\n" +
+	"\x05lines\x18\b \x03(\v2\x1a.buildmaster.v1.ChangeLineR\x05lines\x12!\n" +
+	"\fchange_lines\x18\t \x03(\rR\vchangeLines\"b\n" +
+	"\n" +
+	"ChangeLine\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x01 \x01(\tR\n" +
+	"repository\x12\x18\n" +
+	"\aproject\x18\x02 \x01(\tR\aproject\x12\x1a\n" +
+	"\bcodebase\x18\x03 \x01(\tR\bcodebase\".\n" +
 	"\x0eArchiveChanges\x12\x1c\n" +
 	"\tchangeids\x18\x01 \x03(\x04R\tchangeids*\xb9\x01\n" +
 	"\x13ReportGeneratorKind\x12%\n" +
@@ -7161,7 +7251,7 @@ func file_buildmaster_v1_db_proto_rawDescGZIP() []byte {
 }
 
 var file_buildmaster_v1_db_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_buildmaster_v1_db_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
 var file_buildmaster_v1_db_proto_goTypes = []any{
 	(ReportGeneratorKind)(0),      // 0: buildmaster.v1.ReportGeneratorKind
 	(*Property)(nil),              // 1: buildmaster.v1.Property
@@ -7241,7 +7331,8 @@ var file_buildmaster_v1_db_proto_goTypes = []any{
 	(*ArchivedBuildset)(nil),      // 75: buildmaster.v1.ArchivedBuildset
 	(*ArchiveBuildsets)(nil),      // 76: buildmaster.v1.ArchiveBuildsets
 	(*ChangeSegment)(nil),         // 77: buildmaster.v1.ChangeSegment
-	(*ArchiveChanges)(nil),        // 78: buildmaster.v1.ArchiveChanges
+	(*ChangeLine)(nil),            // 78: buildmaster.v1.ChangeLine
+	(*ArchiveChanges)(nil),        // 79: buildmaster.v1.ArchiveChanges
 }
 var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	1,  // 0: buildmaster.v1.Change.properties:type_name -> buildmaster.v1.Property
@@ -7292,7 +7383,7 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	34, // 45: buildmaster.v1.Command.end_session:type_name -> buildmaster.v1.EndSession
 	60, // 46: buildmaster.v1.Command.archive:type_name -> buildmaster.v1.Archive
 	76, // 47: buildmaster.v1.Command.archive_buildsets:type_name -> buildmaster.v1.ArchiveBuildsets
-	78, // 48: buildmaster.v1.Command.archive_changes:type_name -> buildmaster.v1.ArchiveChanges
+	79, // 48: buildmaster.v1.Command.archive_changes:type_name -> buildmaster.v1.ArchiveChanges
 	44, // 49: buildmaster.v1.ConfigureMaster.builders:type_name -> buildmaster.v1.ConfiguredBuilder
 	45, // 50: buildmaster.v1.ConfigureMaster.workers:type_name -> buildmaster.v1.ConfiguredWorker
 	37, // 51: buildmaster.v1.ConfigureMaster.reporters:type_name -> buildmaster.v1.ConfiguredReporter
@@ -7319,11 +7410,12 @@ var file_buildmaster_v1_db_proto_depIdxs = []int32{
 	5,  // 72: buildmaster.v1.ArchivedBuildset.buildset:type_name -> buildmaster.v1.Buildset
 	7,  // 73: buildmaster.v1.ArchivedBuildset.requests:type_name -> buildmaster.v1.BuildRequest
 	9,  // 74: buildmaster.v1.ArchivedBuildset.builds:type_name -> buildmaster.v1.Build
-	75, // [75:75] is the sub-list for method output_type
-	75, // [75:75] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	78, // 75: buildmaster.v1.ChangeSegment.lines:type_name -> buildmaster.v1.ChangeLine
+	76, // [76:76] is the sub-list for method output_type
+	76, // [76:76] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_buildmaster_v1_db_proto_init() }
@@ -7384,7 +7476,7 @@ func file_buildmaster_v1_db_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buildmaster_v1_db_proto_rawDesc), len(file_buildmaster_v1_db_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   78,
+			NumMessages:   79,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -394,7 +394,9 @@ func archivableSet(txn *memdb.Txn, kind string, id uint64) (*messages.ArchivedBu
 // requests and buildsets named (by id) back to their tables, whole, so that
 // a command may change or remove those rows as any others; ids not
 // archived are left alone. A segment left without buildsets is removed
-// (the archive's id floor raised first).
+// (the archive's id floor raised first). A damaged buildset of those
+// segments, which reads skip already, is dropped (neither moved nor kept),
+// so that one damaged segment does not fail every Expire.
 func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
 	// A segment removed must not give its id to the next one: the ids a
 	// raft batch hands out would differ from those of its commands one by one.
@@ -424,7 +426,7 @@ func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
 		for i := range s.Buildsetids {
 			set, err := segmentSet(s, i)
 			if err != nil {
-				return err
+				continue // damaged: reads skip it already, and it is dropped
 			}
 			if !moved[sid][i] {
 				kept = append(kept, set)

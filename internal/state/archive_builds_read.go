@@ -157,15 +157,20 @@ func rowID(m proto.Message) uint64 {
 }
 
 // archivedBuildNumber returns archived build number n of builder, or nil.
-// It reads the builder's segments' lists, and decodes the buildset of the
-// build alone.
+// It reads the lists of the builder's segments whose largest number is n
+// or more alone, and decodes the buildset of the build alone.
 func archivedBuildNumber(txn *memdb.Txn, builder uint64, n int32) proto.Message {
-	it, err := txn.Get(TableBuildsetArchive, IndexArchivedBuilders+"_prefix", builder)
+	it, err := txn.LowerBound(TableBuildsetArchive, IndexArchivedBuilders, builder, n)
 	if err != nil {
 		return nil
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		s := raw.(*messages.BuildsetSegment)
+		if builderNewest(s, builder) < n {
+			// Past the builder's keys: a segment after them holding
+			// number n of builder has a key of the builder before them.
+			return nil
+		}
 		for i, b := range s.BuildBuilders {
 			if b == builder && i < len(s.BuildNumbers) && i < len(s.Buildids) && s.BuildNumbers[i] == n {
 				if si, ok := at(s.BuildSets, i); ok {

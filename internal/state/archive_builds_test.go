@@ -295,6 +295,38 @@ func TestArchiveBuildsetsRefuses(t *testing.T) {
 	}
 }
 
+// Expire of archived buildsets in a segment with a damaged buildset
+// applies, of the damaged buildset too: the damaged buildset, unread
+// already, is dropped, the rest kept.
+func TestArchiveBuildsetsExpireDamaged(t *testing.T) {
+	db := setHistory(t)
+	mustApplyCounted(t, db, archiveSets(1, 2, 4))
+	txn := db.Txn(true)
+	s := proto.CloneOf(First(txn, TableBuildsetArchive, IndexID, uint64(1)).(*messages.BuildsetSegment))
+	damageEntry(s.Data, s.Ends, 1) // buildset 2
+	if err := txn.Insert(TableBuildsetArchive, s); err != nil {
+		t.Fatal(err)
+	}
+	txn.Commit()
+	if _, err := applyCounted(t, db, cmd(&messages.Expire{Builds: []uint64{6, 3, 4}, Buildrequests: []uint64{6, 3}, Buildsets: []uint64{4, 2}})); err != nil {
+		t.Fatalf("expire beside a damaged buildset: %v", err)
+	}
+	r := db.Txn(false)
+	for id := uint64(1); id <= 8; id++ {
+		want := id != 2 && id != 4
+		if got := Lookup(r, TableBuildsets, id) != nil; got != want {
+			t.Errorf("buildset %d read %v, want %v", id, got, want)
+		}
+	}
+	if Lookup(r, TableBuilds, 6) != nil || Lookup(r, TableBuilds, 1) == nil {
+		t.Error("build 6 not expired, or build 1 (buildset 1) lost")
+	}
+	if err := CheckArchive(r); err != nil {
+		t.Error(err)
+	}
+	checkCounts(t, "expired beside damage", r)
+}
+
 // TestScanUnfinishedHoldsEveryUnfinishedRow: with buildsets archived, the
 // builds without results, the requests and the buildsets not complete are
 // the same in ScanUnfinished as in Scan, and ScanUnfinished leaves the

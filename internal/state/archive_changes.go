@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -137,6 +138,10 @@ func checkChangeSegment(s *messages.ChangeSegment) error {
 		return fmt.Errorf("state: change segment %d: %d changes with %d sourcestamps and %d branches: %w",
 			s.Id, len(s.Changeids), len(s.Sourcestampids), len(s.ChangeBranches), ErrArchiveCorrupt)
 	}
+	lined := len(s.Lines) > 0 || len(s.ChangeLines) > 0 // segments written before lines have neither
+	if lined && len(s.ChangeLines) != len(s.Changeids) {
+		return fmt.Errorf("state: change segment %d: %d changes with %d lines: %w", s.Id, len(s.Changeids), len(s.ChangeLines), ErrArchiveCorrupt)
+	}
 	if !slices.IsSorted(s.Changeids) {
 		return fmt.Errorf("state: change segment %d: changeids out of order: %w", s.Id, ErrArchiveCorrupt)
 	}
@@ -149,8 +154,20 @@ func checkChangeSegment(s *messages.ChangeSegment) error {
 		if int(b) >= len(s.Branches) || s.Branches[b] != c.Branch || s.Sourcestampids[i] != c.Sourcestampid {
 			return fmt.Errorf("state: change segment %d: change %d's branch or sourcestamp disagrees with its lists: %w", s.Id, c.Changeid, ErrArchiveCorrupt)
 		}
+		if lined && !segmentLineIs(s, i, lineOf(c)) {
+			return fmt.Errorf("state: change segment %d: change %d's line disagrees with its lists: %w", s.Id, c.Changeid, ErrArchiveCorrupt)
+		}
 	}
 	return nil
+}
+
+// changeLine is what a change shares with its parent besides its branch.
+type changeLine struct{ repository, project, codebase string }
+
+func lineOf(c *messages.Change) changeLine { return changeLine{c.Repository, c.Project, c.Codebase} }
+
+func (l changeLine) compare(o changeLine) int {
+	return cmp.Or(strings.Compare(l.repository, o.repository), strings.Compare(l.project, o.project), strings.Compare(l.codebase, o.codebase))
 }
 
 // newChangeSegment encodes changes, in changeid order, as segment id.
@@ -164,16 +181,26 @@ func newChangeSegment(id uint64, changes []*messages.Change) (*messages.ChangeSe
 		branches[c.Branch] = true
 	}
 	s.Branches = slices.Sorted(maps.Keys(branches))
+	lines := map[changeLine]bool{}
+	for _, c := range changes {
+		lines[lineOf(c)] = true
+	}
+	sorted := slices.SortedFunc(maps.Keys(lines), changeLine.compare)
+	for _, l := range sorted {
+		s.Lines = append(s.Lines, &messages.ChangeLine{Repository: l.repository, Project: l.project, Codebase: l.codebase})
+	}
 	for _, c := range changes {
 		data, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(s.Data, c)
 		if err != nil {
 			return nil, fmt.Errorf("state: archive change %d: %w", c.Changeid, err)
 		}
 		b, _ := slices.BinarySearch(s.Branches, c.Branch)
+		l, _ := slices.BinarySearchFunc(sorted, lineOf(c), changeLine.compare)
 		s.Data = data
 		s.Changeids = append(s.Changeids, c.Changeid)
 		s.Sourcestampids = append(s.Sourcestampids, c.Sourcestampid)
 		s.ChangeBranches = append(s.ChangeBranches, uint32(b))
+		s.ChangeLines = append(s.ChangeLines, uint32(l))
 		s.Ends = append(s.Ends, uint32(len(s.Data)))
 	}
 	s.Data = slices.Clip(s.Data)
@@ -224,7 +251,9 @@ func applyArchiveChanges(txn *memdb.Txn, seq *ids, c *messages.ArchiveChanges) (
 }
 
 // expireArchivedChanges removes the archived changes among ids, writing
-// their segments again without them (removing a segment left empty).
+// their segments again without them (removing a segment left empty). A
+// damaged change of those segments, which reads skip already, is dropped
+// with them, so that one damaged segment does not fail every Expire.
 func expireArchivedChanges(txn *memdb.Txn, ids []uint64) error {
 	gone := map[uint64]bool{}
 	segs := map[uint64]*messages.ChangeSegment{}
@@ -241,11 +270,9 @@ func expireArchivedChanges(txn *memdb.Txn, ids []uint64) error {
 			if gone[id] {
 				continue
 			}
-			c, err := segmentChange(s, i)
-			if err != nil {
-				return err
+			if c, err := segmentChange(s, i); err == nil {
+				kept = append(kept, c)
 			}
-			kept = append(kept, c)
 		}
 		if len(kept) == 0 {
 			if err := txn.Delete(TableChangeArchive, s); err != nil {

@@ -261,3 +261,50 @@ func (h *changeCursors) Pop() any {
 	h.items = h.items[:len(h.items)-1]
 	return x
 }
+
+// segmentLineIs reports whether change i of segment s, which has lines, is
+// of line l.
+func segmentLineIs(s *messages.ChangeSegment, i int, l changeLine) bool {
+	k := s.ChangeLines[i]
+	if int(k) >= len(s.Lines) {
+		return false
+	}
+	x := s.Lines[k]
+	return x.Repository == l.repository && x.Project == l.project && x.Codebase == l.codebase
+}
+
+// archivedParent returns the newest archived change of branch and line l
+// (0: none). A segment with lines is searched without decoding, one with
+// none of l's changes skipped whole; a segment written before lines is
+// searched by decoding its changes of branch, newest first. What cannot be
+// read is skipped, as reads do.
+func archivedParent(txn *memdb.Txn, branch string, l changeLine) uint64 {
+	var best uint64
+	for s := range segmentsBy(txn, IndexArchivedBranches, branch) {
+		b, ok := slices.BinarySearch(s.Branches, branch)
+		lined := len(s.Lines) > 0
+		if !ok || len(s.ChangeBranches) != len(s.Changeids) || lined && len(s.ChangeLines) != len(s.Changeids) {
+			continue // damaged: CheckArchive says so
+		}
+		if lined && !slices.ContainsFunc(s.Lines, func(x *messages.ChangeLine) bool {
+			return x.Repository == l.repository && x.Project == l.project && x.Codebase == l.codebase
+		}) {
+			continue
+		}
+		for i := len(s.Changeids) - 1; i >= 0 && s.Changeids[i] > best; i-- {
+			if s.ChangeBranches[i] != uint32(b) {
+				continue
+			}
+			if lined {
+				if !segmentLineIs(s, i, l) {
+					continue
+				}
+			} else if c, err := segmentChange(s, i); err != nil || lineOf(c) != l {
+				continue
+			}
+			best = s.Changeids[i]
+			break
+		}
+	}
+	return best
+}

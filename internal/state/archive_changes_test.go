@@ -258,6 +258,8 @@ func TestArchiveChangesCorrupt(t *testing.T) {
 		{"data cut", func(s *messages.ChangeSegment) { s.Data = s.Data[:len(s.Data)/2] }},
 		{"ends missing", func(s *messages.ChangeSegment) { s.Ends = s.Ends[:1] }},
 		{"branches out of range", func(s *messages.ChangeSegment) { s.ChangeBranches[0] = 1000 }},
+		{"lines out of range", func(s *messages.ChangeSegment) { s.ChangeLines[0] = 1000 }},
+		{"lines missing", func(s *messages.ChangeSegment) { s.ChangeLines = s.ChangeLines[:1] }},
 		{"sourcestamps missing", func(s *messages.ChangeSegment) { s.Sourcestampids = nil }},
 		{"wrong change", func(s *messages.ChangeSegment) { s.Changeids[0] = 42 }},
 		{"out of order", func(s *messages.ChangeSegment) { s.Changeids[0], s.Changeids[1] = s.Changeids[1], s.Changeids[0] }},
@@ -279,4 +281,119 @@ func TestArchiveChangesCorrupt(t *testing.T) {
 			_ = changeReadsOf(t, r) // must not panic
 		})
 	}
+}
+
+// The parent of a new change is the newest change of its branch and line
+// (repository, project, codebase), whether archived in segments with lines,
+// in segments written before lines (decoded), or in the table; and the
+// walk decodes nothing of a segment holding none of the line's changes.
+func TestArchiveChangesParent(t *testing.T) {
+	history := func() *memdb.MemDB {
+		db := newDB(t)
+		for i := range 300 {
+			c := change(fmt.Sprintf("a%d", i), "main", 1000+int64(i))
+			c.Repository = fmt.Sprintf("git://r%d", i%3)
+			mustApplyCounted(t, db, addChange(c))
+		}
+		return db
+	}
+	plain, arch, old := history(), history(), history()
+	for _, db := range []*memdb.MemDB{arch, old} {
+		mustApplyCounted(t, db, archiveChanges(seqIDs(1, 100)...))
+		mustApplyCounted(t, db, archiveChanges(seqIDs(101, 200)...))
+	}
+	// Segments as written before lines.
+	txn := old.Txn(true)
+	for raw := range Scan(txn, TableChangeArchive, false) {
+		s := proto.CloneOf(raw.(*messages.ChangeSegment))
+		s.Lines, s.ChangeLines = nil, nil
+		if err := txn.Insert(TableChangeArchive, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn.Commit()
+	for _, db := range []*memdb.MemDB{arch, old} {
+		if err := CheckArchive(db.Txn(false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each on a fresh state: the parent is found by the walk, not
+	// remembered from the change before.
+	for _, repo := range []string{"git://r0", "git://r1", "git://r2", "git://new"} {
+		for _, expire := range []bool{false, true} {
+			c := change("late", "main", 5000)
+			c.Repository = repo
+			var want []uint64
+			for i, db := range []*memdb.MemDB{plain, arch, old} {
+				txn := db.Txn(true)
+				if expire { // the table's changes gone: the parent is archived
+					if _, err := Apply(txn, cmd(&messages.Expire{Changes: seqIDs(201, 300)})); err != nil {
+						t.Fatal(err)
+					}
+				}
+				res, err := Apply(txn, addChange(proto.CloneOf(c)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := Lookup(txn, TableChanges, res.Id).(*messages.Change).ParentChangeids
+				txn.Abort()
+				if i == 0 {
+					want = got
+				} else if !slices.Equal(got, want) {
+					t.Errorf("%s (expired %v), state %d: parents %v, want %v", repo, expire, i, got, want)
+				}
+			}
+			if repo != "git://new" && len(want) != 1 {
+				t.Errorf("%s: no parent", repo)
+			}
+		}
+	}
+	// A new line on main: no archived change decoded (the segments hold 100
+	// changes each).
+	txn = arch.Txn(false)
+	c := change("late", "main", 5000)
+	c.Repository = "git://new"
+	if n := testing.AllocsPerRun(10, func() { changeParent(txn, c) }); n > 100 {
+		t.Errorf("parent walk of a new line: %v allocations, want ≤ 100 (no change decoded; one decode is several)", n)
+	}
+}
+
+// damageEntry makes entry i of a segment's data undecodable.
+func damageEntry(data []byte, ends []uint32, i int) {
+	start := uint32(0)
+	if i > 0 {
+		start = ends[i-1]
+	}
+	for k := start; k < ends[i]; k++ {
+		data[k] = 0xff
+	}
+}
+
+// Expire of archived changes in a segment with a damaged change applies:
+// the damaged change, unread already, is dropped with the expired ones,
+// the rest kept.
+func TestArchiveChangesExpireDamaged(t *testing.T) {
+	db := changeHistory(t)
+	mustApplyCounted(t, db, archiveChanges(seqIDs(1, 10)...))
+	txn := db.Txn(true)
+	s := proto.CloneOf(First(txn, TableChangeArchive, IndexID, uint64(1)).(*messages.ChangeSegment))
+	damageEntry(s.Data, s.Ends, 1) // change 2
+	if err := txn.Insert(TableChangeArchive, s); err != nil {
+		t.Fatal(err)
+	}
+	txn.Commit()
+	if _, err := applyCounted(t, db, cmd(&messages.Expire{Changes: []uint64{5, 20}})); err != nil {
+		t.Fatalf("expire beside a damaged change: %v", err)
+	}
+	r := db.Txn(false)
+	for id := range uint64(41) {
+		want := id != 0 && id != 2 && id != 5 && id != 20
+		if got := Lookup(r, TableChanges, id) != nil; got != want {
+			t.Errorf("change %d read %v, want %v", id, got, want)
+		}
+	}
+	if err := CheckArchive(r); err != nil {
+		t.Error(err)
+	}
+	checkCounts(t, "expired beside damage", r)
 }

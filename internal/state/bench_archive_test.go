@@ -92,7 +92,7 @@ func archiveSetsAll(b testing.TB, db *memdb.MemDB, batch int) {
 // (archived, 256 to a segment), in a history of BENCH_HEAP_BUILDS builds
 // (default 100,000; 1,000 with -short) over 100 builders: a page of the
 // newest 50 builds (builds?limit=50&order=-buildid), a builder's newest 50,
-// a build by id, a build request's builds, a builder's every build (the
+// a build by id, a build by builder and number (every number in turn), a build request's builds, a builder's every build (the
 // builderid filter), and every build (a filter without an index).
 func BenchmarkArchivedSetReads(b *testing.B) {
 	builds := envCount(b, "BENCH_HEAP_BUILDS", testkit.ShortOr(100_000, 1000))
@@ -118,6 +118,9 @@ func BenchmarkArchivedSetReads(b *testing.B) {
 			}},
 			{"lookup", 1, func(i int) iter.Seq[proto.Message] {
 				return rowsOf(false, Lookup(txn, TableBuilds, uint64(1+i*7919%builds)))
+			}},
+			{"builder-number", 1, func(i int) iter.Seq[proto.Message] {
+				return rowsOf(false, First(txn, TableBuilds, IndexBuilderNumber, uint64(1+i%100), int32(1+i*7919%(builds/100))))
 			}},
 			{"request-builds", 1, func(i int) iter.Seq[proto.Message] {
 				return ScanIndex(txn, TableBuilds, IndexBuildRequest, false, uint64(1+i*7919%builds))

@@ -110,12 +110,8 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 	if p, ok := seq.lastChange[lineKey]; ok && len(ch.ParentChangeids) == 0 {
 		ch.ParentChangeids = []uint64{p}
 	} else if len(ch.ParentChangeids) == 0 {
-		for raw := range ScanIndex(txn, TableChanges, IndexBranch, true, ch.Branch) {
-			p := raw.(*messages.Change)
-			if p.Repository == ch.Repository && p.Project == ch.Project && p.Codebase == ch.Codebase {
-				ch.ParentChangeids = []uint64{p.Changeid}
-				break
-			}
+		if p := changeParent(txn, ch); p != 0 {
+			ch.ParentChangeids = []uint64{p}
 		}
 	}
 	if err := txn.Insert(TableChanges, ch); err != nil {
@@ -134,6 +130,21 @@ func applyAddChange(txn *memdb.Txn, seq *ids, c *messages.AddChange) (*messages.
 		}
 	}
 	return &messages.CommandResult{Id: id, Sourcestampid: ss.Id}, nil
+}
+
+// changeParent returns the newest change, in the table or archived, of
+// ch's branch, repository, project and codebase (0: none). It decodes no
+// archived change of another line but from segments written before lines.
+func changeParent(txn *memdb.Txn, ch *messages.Change) uint64 {
+	l := lineOf(ch)
+	var p uint64
+	for raw := range scanTable(txn, TableChanges, IndexBranch, true, ch.Branch) {
+		if c := raw.(*messages.Change); lineOf(c) == l {
+			p = c.Changeid
+			break
+		}
+	}
+	return max(p, archivedParent(txn, ch.Branch, l))
 }
 
 // ChangeProperties yields the properties of the changes of the sourcestamps
