@@ -52,9 +52,13 @@ type replay struct {
 
 	mu    sync.Mutex
 	calls sync.WaitGroup
-	errs  []error
-	sinks map[string]wire.Sink // by command id
-	info  map[string]any
+	// listed is done when the setBuilderList call has returned: a command
+	// names a builder the Server knows only from that call's answer, as a
+	// worker's builds start only once its builder list is set.
+	listed sync.WaitGroup
+	errs   []error
+	sinks  map[string]wire.Sink // by command id
+	info   map[string]any
 }
 
 func TestSessionReplay(t *testing.T) {
@@ -287,7 +291,11 @@ func (r *replay) call(m any) {
 		for _, e := range a[0].([]any) {
 			builders[e.(Tuple)[0].(string)] = e.(Tuple)[1].(string)
 		}
-		do(func() error { return c.SetBuilderList(ctx, builders) })
+		r.listed.Add(1)
+		do(func() error {
+			defer r.listed.Done()
+			return c.SetBuilderList(ctx, builders)
+		})
 	case "startCommand":
 		id, name, cmdArgs := a[1].(string), a[2].(string), a[3].(map[string]any)
 		s := newSink()
@@ -304,6 +312,7 @@ func (r *replay) call(m any) {
 		r.sinks[id] = sk
 		builder := r.builder[list(m)[2].(int64)]
 		do(func() error {
+			r.listed.Wait()
 			if err := c.StartCommand(ctx, wire.Command{ID: id, Builder: builder, Name: name, Args: cmdArgs, Sink: sk}); err != nil {
 				return err
 			}
