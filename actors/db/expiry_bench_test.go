@@ -143,8 +143,9 @@ func BenchmarkExpiry(b *testing.B) {
 					if _, err := st.Submit(messages.NewCommand(x)).Wait(); err != nil {
 						b.Fatal(err)
 					}
-					expires = append(expires, time.Since(t))
-					if err := pace.took(context.Background(), time.Since(t)); err != nil {
+					took := time.Since(t)
+					expires = append(expires, took)
+					if err := pace.took(context.Background(), took); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/messages"
+	"github.com/hashicorp/go-memdb"
 )
 
 // FuzzBuildsetSegment: whatever a buildset segment holds (decoded from
@@ -27,20 +28,11 @@ func FuzzBuildsetSegment(f *testing.F) {
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := &messages.BuildsetSegment{}
-		if proto.Unmarshal(data, s) != nil {
+		r := withSegment(t, TableBuildsetArchive, s, data)
+		if r == nil {
 			return
 		}
-		d, err := NewDB()
-		if err != nil {
-			t.Fatal(err)
-		}
-		txn := d.Txn(true)
-		if txn.Insert(TableBuildsetArchive, s) != nil {
-			return // refused by an index (too wide a span)
-		}
-		txn.Commit()
-		r := d.Txn(false)
-		err = CheckBuildsetArchive(r)
+		err := CheckBuildsetArchive(r)
 		if err != nil && !errors.Is(err, ErrArchiveCorrupt) {
 			t.Fatalf("CheckBuildsetArchive: %v, not ErrArchiveCorrupt", err)
 		}
@@ -102,20 +94,11 @@ func FuzzChangeSegment(f *testing.F) {
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := &messages.ChangeSegment{}
-		if proto.Unmarshal(data, s) != nil {
+		r := withSegment(t, TableChangeArchive, s, data)
+		if r == nil {
 			return
 		}
-		d, err := NewDB()
-		if err != nil {
-			t.Fatal(err)
-		}
-		txn := d.Txn(true)
-		if txn.Insert(TableChangeArchive, s) != nil {
-			return // refused by an index (too wide a span)
-		}
-		txn.Commit()
-		r := d.Txn(false)
-		err = CheckArchive(r)
+		err := CheckArchive(r)
 		if err != nil && !errors.Is(err, ErrArchiveCorrupt) {
 			t.Fatalf("CheckArchive: %v, not ErrArchiveCorrupt", err)
 		}
@@ -149,4 +132,24 @@ func FuzzChangeSegment(f *testing.F) {
 			}
 		}
 	})
+}
+
+// withSegment decodes data as a segment of table (into s) and returns a
+// read transaction of a database holding it alone; nil when data is not a
+// segment or an index refuses it (too wide a span).
+func withSegment(t *testing.T, table string, s proto.Message, data []byte) *memdb.Txn {
+	t.Helper()
+	if proto.Unmarshal(data, s) != nil {
+		return nil
+	}
+	d, err := NewDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := d.Txn(true)
+	if txn.Insert(table, s) != nil {
+		return nil
+	}
+	txn.Commit()
+	return d.Txn(false)
 }
