@@ -398,11 +398,6 @@ func archivableSet(txn *memdb.Txn, kind string, id uint64) (*messages.ArchivedBu
 // segments, which reads skip already, is dropped (neither moved nor kept),
 // so that one damaged segment does not fail every Expire.
 func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
-	// A segment removed must not give its id to the next one: the ids a
-	// raft batch hands out would differ from those of its commands one by one.
-	if err := raiseIDFloor(txn, TableBuildsetArchive); err != nil {
-		return err
-	}
 	moved := map[uint64]map[int]bool{} // by segment id, the buildsets (indexes) to move
 	segs := map[uint64]*messages.BuildsetSegment{}
 	for _, l := range []struct {
@@ -437,6 +432,12 @@ func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
 			}
 		}
 		if len(kept) == 0 {
+			// A segment removed must not give its id to the next one: the
+			// ids a raft batch hands out would differ from those of its
+			// commands one by one.
+			if err := raiseIDFloor(txn, TableBuildsetArchive); err != nil {
+				return err
+			}
 			if err := txn.Delete(TableBuildsetArchive, s); err != nil {
 				return err
 			}
