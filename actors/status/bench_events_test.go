@@ -205,8 +205,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	defer mu.Unlock()
 	w := bufio.NewWriter(in)
 	events := 0
-	for n := len(seen.Events()); n > 0; n-- {
-		ev := <-seen.Events()
+	for _, ev := range seen.Take(nil) {
 		if ev.Topic == "builds/0/finished" {
 			break
 		}

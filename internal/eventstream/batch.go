@@ -32,8 +32,15 @@ const maxBatchKeep = 1024
 // the frames themselves, the events' shared by every stream (mq.Event.
 // Encoded), not a copy of their bytes: a WebSocket writes them with one
 // writev (frameConn.writeFrames). It is used by the writer alone.
+//
+// The writer takes its events from the subscription's queue in bulk
+// (mq.Subscription.Take) when a batch is due, and waits for the bus's
+// wake-up (next) only when no batch waits: a stream of events costs the
+// writer one wake-up per batch, its timer's, and the publisher an append
+// per event.
 type batch struct {
-	events  <-chan *mq.Event
+	sub     *mq.Subscription
+	taken   []*mq.Event // room for Take, handed back and forth with the queue's
 	classes classes
 	enc     *mq.Encoding         // what the stream sends of an event
 	wait    func() time.Duration // how long a batch waits (Server.flushInterval)
@@ -45,65 +52,62 @@ type batch struct {
 func newBatch(sub *mq.Subscription, v Viewer, enc *mq.Encoding, wait func() time.Duration) *batch {
 	t := time.NewTimer(FlushInterval)
 	t.Stop()
-	return &batch{events: sub.Events(), classes: classes{viewer: v}, enc: enc, wait: wait, timer: t}
+	return &batch{sub: sub, classes: classes{viewer: v}, enc: enc, wait: wait, timer: t}
 }
 
 // next is what the writer waits on for the first event of a batch: the
-// queue, or nil while a batch waits, so that the events behind the first
-// queue up without waking the writer.
-func (b *batch) next() <-chan *mq.Event {
+// subscription's wake-up, or nil while a batch waits, so that the events
+// behind the first queue up without waking the writer.
+func (b *batch) next() <-chan struct{} {
 	if b.due != nil {
 		return nil
 	}
-	return b.events
+	return b.sub.Ready()
 }
 
-// add appends ev's frame if the stream may see it; the first event
-// taken while no batch waits starts the wait (due fires wait() later).
-func (b *batch) add(ev *mq.Event) {
-	if !b.classes.allowed(ev) {
-		return
+// take adds the events queued now: it takes until it finds the queue
+// empty, or has taken a queue's worth (maxBatchKeep: a publisher faster
+// than the writer cannot hold a batch back forever). If no batch waits
+// and there is something to send, or the queue was not found empty (its
+// events all of classes the stream may not see), the wait starts (due
+// fires wait() later). It reports whether it found the queue empty: the
+// bus then wakes the writer (next) when the next event comes.
+func (b *batch) take() (empty bool) {
+	for n := 0; n < maxBatchKeep; n += len(b.taken) {
+		b.taken = b.sub.Take(b.taken)
+		if len(b.taken) == 0 {
+			empty = true
+			break
+		}
+		for _, ev := range b.taken {
+			if b.classes.allowed(ev) {
+				b.frames = append(b.frames, ev.Encoded(b.enc))
+			}
+		}
+		clear(b.taken)
 	}
-	b.frames = append(b.frames, ev.Encoded(b.enc))
-	if b.due == nil {
+	if b.due == nil && (len(b.frames) > 0 || !empty) {
 		b.timer.Reset(b.wait())
 		b.due = b.timer.C
 	}
+	return empty
 }
 
-// drain adds the events queued now, at most a queue's worth (a publisher
-// faster than the writer cannot hold a batch back forever); false when
-// the subscription has ended.
-func (b *batch) drain() bool {
-	for range cap(b.events) {
-		select {
-		case ev, ok := <-b.events:
-			if !ok {
-				return false
-			}
-			b.add(ev)
-		default:
-			return true
-		}
-	}
-	return true
-}
-
-// ready is called when the batch is due: it adds the events queued now
-// (drain) and reports whether there is a batch to send; a batch holding
-// nothing (no event came in the last wait) ends the wait, and the writer
-// waits for the next event (next). ok is false when the subscription has
-// ended.
-func (b *batch) ready() (send, ok bool) {
-	if !b.drain() {
-		return false, false
-	}
-	if len(b.frames) == 0 {
-		b.timer.Stop()
+// ready is called when the batch is due: it takes the events queued now
+// and reports whether there is a batch to send. A batch holding nothing
+// ends the wait if no event came in it (the writer waits for the next
+// one, next), and waits again if the events that came were all held back.
+func (b *batch) ready() bool {
+	empty := b.take()
+	switch {
+	case len(b.frames) > 0:
+		return true
+	case empty:
 		b.due = nil
-		return false, true
+	default:
+		b.timer.Reset(b.wait())
 	}
-	return true, true
+	return false
 }
 
 // send writes the batch's frames with write, in one call, and starts

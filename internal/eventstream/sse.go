@@ -191,17 +191,10 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 	defer ping.Stop()
 	for {
 		select {
-		case ev, ok := <-b.next():
-			if !ok {
-				return context.Cause(c.sub.Context())
-			}
-			b.add(ev)
+		case <-b.next():
+			b.take()
 		case <-b.due:
-			send, ok := b.ready()
-			if !ok {
-				return context.Cause(c.sub.Context())
-			}
-			if !send {
+			if !b.ready() {
 				continue
 			}
 			if err := b.send(func(frames [][]byte) error {

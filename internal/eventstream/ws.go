@@ -146,17 +146,10 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 	}
 	for {
 		select {
-		case ev, ok := <-b.next():
-			if !ok {
-				return context.Cause(sub.Context())
-			}
-			b.add(ev)
+		case <-b.next():
+			b.take()
 		case <-b.due:
-			send, ok := b.ready()
-			if !ok {
-				return context.Cause(sub.Context())
-			}
-			if !send {
+			if !b.ready() {
 				continue
 			}
 			if err := b.send(write); err != nil {
@@ -164,9 +157,7 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 			}
 		case frame := <-frames:
 			// What was published before this command goes first.
-			if !b.drain() {
-				return context.Cause(sub.Context())
-			}
+			b.take()
 			b.frames = append(b.frames, appendTextFrame(nil, sess.handle(frame)))
 			if err := b.send(write); err != nil {
 				return err

@@ -46,6 +46,7 @@ type Stats struct {
 	Filters     int    // filters across them
 	Published   uint64 // events accepted by Publish
 	Delivered   uint64 // events queued to a subscriber
+	Wakeups     uint64 // wake-ups sent to subscribers that found their queue empty (Subscription.Ready)
 	Dropped     uint64 // subscriptions ended with ErrSlow
 }
 
@@ -105,7 +106,7 @@ func (b *Bus) publish(key Key, class string, body []byte) error {
 	b.walk(&b.root, key, ev)
 	for i, s := range b.slow {
 		b.stats.Dropped++
-		s.endLocked(fmt.Errorf("%w: its queue of %d events was full", ErrSlow, cap(s.ch)))
+		s.endLocked(fmt.Errorf("%w: its queue of %d events was full", ErrSlow, s.max))
 		b.slow[i] = nil
 	}
 	b.slow = b.slow[:0]
@@ -132,10 +133,9 @@ func (b *Bus) walk(n *node, rest Key, ev *Event) {
 				continue // another of its filters matched already
 			}
 			s.seen = ev.Seq
-			select {
-			case s.ch <- ev:
+			if s.queueLocked(ev) {
 				b.stats.Delivered++
-			default:
+			} else {
 				b.slow = append(b.slow, s)
 			}
 		}
@@ -173,9 +173,11 @@ func (b *Bus) Subscribe(ctx context.Context, buffer int) *Subscription {
 	sctx, cancel := context.WithCancelCause(ctx)
 	s := &Subscription{
 		bus:     b,
-		ch:      make(chan *Event, max(buffer, 1)),
 		ctx:     sctx,
 		cancel:  cancel,
+		ready:   make(chan struct{}, 1),
+		max:     max(buffer, 1),
+		asleep:  true, // nothing to take yet: the first event wakes it
 		filters: make(map[string]*binding),
 	}
 	b.mu.Lock()
