@@ -51,7 +51,7 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 // their order; a pinger checks the client answers. It returns why the
 // connection ended.
 func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewer) error {
-	sub := s.bus.Subscribe(st.ctx, s.limits.Buffer)
+	sub, b := s.subscribe(st, v, s.wsEvents)
 	defer sub.Close()
 	sess := newSession(sub, v, s.limits.MaxSubscriptions)
 	frames := make(chan []byte)
@@ -59,7 +59,7 @@ func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewe
 	wg.Go(func() { readWS(st, c, frames) })
 	wg.Go(func() { s.pingWS(st, c) })
 
-	cause := writeWS(st, c, conn, sess, newBatch(sub, v, s.wsEvents, s.flushInterval), frames)
+	cause := writeWS(st, c, conn, sess, b, frames)
 	switch {
 	case errors.Is(cause, mq.ErrSlow):
 		c.Close(websocket.StatusTryAgainLater, "client fell behind: too many events queued")
@@ -120,7 +120,8 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 // before it. A client dropped by the bus while a write to it is stuck is
 // cut at once: one watcher per connection closes it if a write is in
 // flight when the subscription ends (a write itself takes no context,
-// which would cost a registration per write).
+// which would cost a registration per write), and wakes the writer
+// otherwise.
 func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *batch, frames <-chan []byte) error {
 	sub := sess.sub
 	var writing atomic.Bool
@@ -128,6 +129,7 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		if writing.Load() {
 			c.CloseNow()
 		}
+		st.wakeUp()
 	})
 	defer stop()
 	write := func(frames [][]byte) error {
@@ -145,27 +147,33 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		return nil
 	}
 	for {
+		var frame []byte
 		select {
-		case <-b.next():
-			b.take()
-		case <-b.due:
-			if !b.ready() {
-				continue
-			}
-			if err := b.send(write); err != nil {
-				return err
-			}
-		case frame := <-frames:
-			// What was published before this command goes first.
-			b.take()
+		case <-st.wake: // the batch is due, or the stream ends
+		case frame = <-frames:
+		}
+		if cause := ended(st, sub); cause != nil {
+			return cause
+		}
+		b.take() // what was published before a command goes before its answer
+		if frame != nil {
 			b.frames = append(b.frames, appendTextFrame(nil, sess.handle(frame)))
-			if err := b.send(write); err != nil {
-				return err
-			}
-		case <-sub.Context().Done(): // st.ctx's end too: sub lives in it
-			return context.Cause(sub.Context())
-		case <-st.stop:
-			return ErrServerClosed
+		}
+		if len(b.frames) == 0 {
+			continue
+		}
+		if err := b.send(write); err != nil {
+			return err
 		}
 	}
+}
+
+// ended returns why st ends, or nil.
+func ended(st *stream, sub *mq.Subscription) error {
+	select {
+	case <-st.stop:
+		return ErrServerClosed
+	default:
+	}
+	return context.Cause(sub.Context()) // st.ctx's end too: sub lives in it
 }

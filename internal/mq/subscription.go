@@ -19,7 +19,8 @@ type Subscription struct {
 	ctx       context.Context
 	cancel    context.CancelCauseFunc
 	stopWatch func() bool   // stops the watch on the parent context
-	ready     chan struct{} // holds a wake-up at most (Ready)
+	ready     chan struct{} // holds a wake-up at most (Ready); nil with SubscribeFunc
+	wake      func()        // sends the wake-up (bus.mu and mu held)
 	max       int           // events the queue holds at most
 
 	mu     sync.Mutex // guards queue and asleep; taken under bus.mu, never the other way
@@ -59,8 +60,13 @@ func (s *Subscription) Take(buf []*Event) []*Event {
 // the queue empty: one for all the events queued until the next Take,
 // none for those queued while the subscriber has not yet found its queue
 // empty again. A wake-up not received by the next Take is spent by it:
-// a wake-up always comes with events to take.
+// a wake-up always comes with events to take. It is nil for a
+// subscription made by SubscribeFunc.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// sendReady is the wake of a subscription made by Subscribe. It never
+// blocks: a wake-up is sent only to an empty queue, and Take spends it.
+func (s *Subscription) sendReady() { s.ready <- struct{}{} }
 
 // queueLocked appends ev (bus.mu held); it reports false, queuing
 // nothing, when the queue is full.
@@ -73,7 +79,7 @@ func (s *Subscription) queueLocked(ev *Event) bool {
 	s.queue = append(s.queue, ev)
 	if s.asleep {
 		s.asleep = false
-		s.ready <- struct{}{} // never blocks: a wake-up is sent only to an empty queue, and Take spends it
+		s.wake()
 		s.bus.stats.Wakeups++
 	}
 	s.mu.Unlock()
