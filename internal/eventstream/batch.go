@@ -7,10 +7,10 @@ import (
 	"github.com/buildmaster/buildmaster/internal/mq"
 )
 
-// FlushInterval is how long a stream's writer waits at least, after the
-// first event it takes from its queue, before it sends that event and
-// every one queued behind it in one write; after a write, the events that
-// come wait for the end of the next interval. With more than 1,000
+// FlushInterval is how long a stream's writer waits, after the first
+// event queued to it, before it sends that event and every one queued
+// behind it in one write; after a write, the events that come wait for
+// the end of the next interval. With more than 1,000
 // clients the wait is longer (Limits.WriteRate). The write (a system
 // call, and the writer's wake-up) is most of what an event costs the
 // master per client; at 100 builds/s a client watching Home gets some 500

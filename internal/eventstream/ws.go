@@ -148,15 +148,17 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 	}
 	for {
 		var frame []byte
+		command := false
 		select {
 		case <-st.wake: // the batch is due, or the stream ends
 		case frame = <-frames:
+			command = true
 		}
 		if cause := ended(st, sub); cause != nil {
 			return cause
 		}
 		b.take() // what was published before a command goes before its answer
-		if frame != nil {
+		if command {
 			b.frames = append(b.frames, appendTextFrame(nil, sess.handle(frame)))
 		}
 		if len(b.frames) == 0 {
