@@ -233,15 +233,16 @@ func TestFlushClockWakesEachOnce(t *testing.T) {
 	c := newFlushClock(100 * time.Millisecond)
 	now := time.Now()
 	wakes := make([]chan struct{}, 3)
+	at := func(i int) time.Duration { return time.Duration(i)*5*time.Millisecond + 2500*time.Microsecond } // mid-tick
 	for i := range wakes {
 		wakes[i] = make(chan struct{}, 1)
-		c.schedule(wakes[i], now.Add(time.Duration(i)*5*time.Millisecond), now)
+		c.schedule(wakes[i], now.Add(at(i)), now)
 	}
 	c.schedule(wakes[0], now.Add(time.Hour), now) // past the wheel's span: at its end
 	for i, w := range wakes {
 		testkit.Recv(t, fmt.Sprintf("writer %d woken", i), w)
-		if since := time.Since(now); since < time.Duration(i)*5*time.Millisecond {
-			t.Errorf("writer %d woken after %v, before its time", i, since)
+		if since := time.Since(now); since < at(i) {
+			t.Errorf("writer %d woken after %v, before its time (%v)", i, since, at(i))
 		}
 	}
 	testkit.Recv(t, "writer 0 woken again, at the end of the span", wakes[0])

@@ -30,19 +30,21 @@ func newFlushClock(maxWait time.Duration) *flushClock {
 	return &flushClock{slots: make([][]chan<- struct{}, maxWait/clockTick+2)}
 }
 
-func tickOf(t time.Time) int64 { return (t.UnixNano() + int64(clockTick) - 1) / int64(clockTick) }
+// dueTick is the first tick at or after t; nowTick the tick t is in.
+func dueTick(t time.Time) int64 { return (t.UnixNano() + int64(clockTick) - 1) / int64(clockTick) }
+func nowTick(t time.Time) int64 { return t.UnixNano() / int64(clockTick) }
 
 // schedule sends a wake-up on wake (without blocking) at the first tick
 // at or after at; now is the time now. A time past the wheel's span is
 // brought back to its end. It never blocks for long: the bus calls it
 // while it publishes.
 func (c *flushClock) schedule(wake chan<- struct{}, at, now time.Time) {
-	t := tickOf(at)
+	t := dueTick(at)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.running {
 		c.running = true
-		c.next = tickOf(now)
+		c.next = nowTick(now)
 		go c.run()
 	}
 	t = min(max(t, c.next), c.next+int64(len(c.slots))-1)
@@ -59,7 +61,7 @@ func (c *flushClock) run() {
 	defer t.Stop()
 	var due []chan<- struct{}
 	for now := range t.C {
-		tick := tickOf(now)
+		tick := nowTick(now)
 		c.mu.Lock()
 		for ; c.next <= tick && c.n > 0; c.next++ {
 			s := &c.slots[c.next%int64(len(c.slots))]
