@@ -174,7 +174,8 @@ type stream struct {
 	// and a stream that ends by Close sends its close frame first.
 	stop chan struct{}
 	// wake wakes the stream's writer (it holds one wake-up at most): its
-	// batch is due (flushClock), or the stream ends.
+	// batch is due (flushClock), a client frame came (readWS), or the
+	// stream ends.
 	wake chan struct{}
 	sse  bool
 }

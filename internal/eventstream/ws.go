@@ -54,7 +54,7 @@ func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewe
 	sub, b := s.subscribe(st, v, s.wsEvents)
 	defer sub.Close()
 	sess := newSession(sub, v, s.limits.MaxSubscriptions)
-	frames := make(chan []byte)
+	frames := make(chan []byte, 1) // one frame at most waits for the writer
 	var wg sync.WaitGroup
 	wg.Go(func() { readWS(st, c, frames) })
 	wg.Go(func() { s.pingWS(st, c) })
@@ -73,9 +73,11 @@ func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewe
 	return cause
 }
 
-// readWS reads client frames until the connection fails or closes. It
-// reads without st's context: cancelling st must not cut the connection
-// before the writer has sent its close frame.
+// readWS reads client frames until the connection fails or closes, and
+// hands each to the writer: it puts it on frames, where one waits at
+// most, and wakes the writer. It reads without st's context: cancelling
+// st must not cut the connection before the writer has sent its close
+// frame.
 func readWS(st *stream, c *websocket.Conn, frames chan<- []byte) {
 	for {
 		_, data, err := c.Read(context.Background())
@@ -85,6 +87,7 @@ func readWS(st *stream, c *websocket.Conn, frames chan<- []byte) {
 		}
 		select {
 		case frames <- data:
+			st.wakeUp()
 		case <-st.ctx.Done():
 			return
 		}
@@ -113,7 +116,8 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 }
 
 // writeWS writes events and answers until the stream ends, and returns
-// why. Events are sent in batches (batch.go): the first waits
+// why. It sleeps on st.wake alone, woken by the flush clock, by the
+// reader with a client frame, and by the stream's end. Events are sent in batches (batch.go): the first waits
 // FlushInterval (longer with many clients) for those behind it, and all
 // go out in one write of their frames, encoded once for every client. A
 // command's answer goes at once, in one write with the events published
@@ -147,19 +151,15 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		return nil
 	}
 	for {
-		var frame []byte
-		command := false
-		select {
-		case <-st.wake: // the batch is due, or the stream ends
-		case frame = <-frames:
-			command = true
-		}
+		<-st.wake // the batch is due, a client frame came, or the stream ends
 		if cause := ended(st, sub); cause != nil {
 			return cause
 		}
 		b.take() // what was published before a command goes before its answer
-		if command {
+		select {
+		case frame := <-frames: // its wake-up came after it
 			b.frames = append(b.frames, appendTextFrame(nil, sess.handle(frame)))
+		default:
 		}
 		if len(b.frames) == 0 {
 			continue
