@@ -46,7 +46,7 @@ type Stats struct {
 	Filters     int    // filters across them
 	Published   uint64 // events accepted by Publish
 	Delivered   uint64 // events queued to a subscriber
-	Wakeups     uint64 // wake-ups sent to subscribers that found their queue empty (Subscription.Ready)
+	Wakeups     uint64 // wake-ups given to subscribers that found their queue empty (Ready, or SubscribeFunc's ready)
 	Dropped     uint64 // subscriptions ended with ErrSlow
 }
 
