@@ -60,8 +60,10 @@ const fanoutRunning = 20
 //     over the wall time of the builds; master-cpu-ms/build the same per
 //     build; master-writes/build, the write system calls of this
 //     process per build (most of them a stream's batch of frames to its
-//     client). Run with -fanout.clients 0 for the master's cost without
-//     clients (the publisher then encodes nothing);
+//     client); bus-wakeups/build, the wake-ups the bus gave subscribers
+//     (mq.Stats.Wakeups: a stream's, one per batch it sends, puts it on
+//     the flush clock). Run with -fanout.clients 0 for the master's cost
+//     without clients (the publisher then encodes nothing);
 //   - builds/s actually reached; client-cores, the child's CPU, for scale
 //     (its clients are bare and cheap: see TestFanoutClients).
 //
@@ -182,7 +184,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	tick := time.NewTicker(time.Second / time.Duration(*fanoutRate))
 	defer tick.Stop()
 	var builds sync.WaitGroup
-	cpu0, writes0 := testkit.CPUTime(), testkit.WriteCalls()
+	cpu0, writes0, wakeups0 := testkit.CPUTime(), testkit.WriteCalls(), bus.Stats().Wakeups
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := range b.N {
@@ -191,7 +193,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	}
 	builds.Wait()
 	wall := time.Since(t0)
-	cpu, writes := testkit.CPUTime()-cpu0, testkit.WriteCalls()-writes0
+	cpu, writes, wakeups := testkit.CPUTime()-cpu0, testkit.WriteCalls()-writes0, bus.Stats().Wakeups-wakeups0
 	b.StopTimer()
 	if b.Failed() {
 		return
@@ -205,8 +207,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	defer mu.Unlock()
 	w := bufio.NewWriter(in)
 	events := 0
-	for n := len(seen.Events()); n > 0; n-- {
-		ev := <-seen.Events()
+	for _, ev := range seen.Take(nil) {
 		if ev.Topic == "builds/0/finished" {
 			break
 		}
@@ -233,6 +234,7 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "master-cpu-ms/build")
 	b.ReportMetric(float64(b.N)/wall.Seconds(), "builds/s")
 	b.ReportMetric(float64(writes)/float64(b.N), "master-writes/build")
+	b.ReportMetric(float64(wakeups)/float64(b.N), "bus-wakeups/build")
 	b.ReportMetric(float64(events)/float64(b.N), "events/build")
 	b.ReportMetric(childCPU.Seconds()/wall.Seconds(), "client-cores")
 	b.ReportMetric(sum.P50, "latency-p50-ms")

@@ -76,18 +76,12 @@ func TestPublisher(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	for {
-		select {
-		case ev := <-sub.Events():
-			class := ""
-			if ev.Class != "" {
-				class = " [" + ev.Class + "]"
-			}
-			fmt.Fprintf(&out, "%s%s %s\n", ev.Topic, class, ev.Body)
-			continue
-		default:
+	for _, ev := range sub.Take(nil) {
+		class := ""
+		if ev.Class != "" {
+			class = " [" + ev.Class + "]"
 		}
-		break
+		fmt.Fprintf(&out, "%s%s %s\n", ev.Topic, class, ev.Body)
 	}
 	testkit.Golden(t, "testdata/events.golden", []byte(out.String()))
 }

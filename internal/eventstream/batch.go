@@ -1,15 +1,16 @@
 package eventstream
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/mq"
 )
 
-// FlushInterval is how long a stream's writer waits at least, after the
-// first event it takes from its queue, before it sends that event and
-// every one queued behind it in one write; after a write, the events that
-// come wait for the end of the next interval. With more than 1,000
+// FlushInterval is how long a stream's writer waits, after the first
+// event queued to it, before it sends that event and every one queued
+// behind it in one write; after a write, the events that come wait for
+// the end of the next interval. With more than 1,000
 // clients the wait is longer (Limits.WriteRate). The write (a system
 // call, and the writer's wake-up) is most of what an event costs the
 // master per client; at 100 builds/s a client watching Home gets some 500
@@ -31,89 +32,82 @@ const maxBatchKeep = 1024
 // see (and the writer's own frames), to be sent in one write. It holds
 // the frames themselves, the events' shared by every stream (mq.Event.
 // Encoded), not a copy of their bytes: a WebSocket writes them with one
-// writev (frameConn.writeFrames). It is used by the writer alone.
+// writev (frameConn.writeFrames).
+//
+// The writer sleeps on wake. The first event queued to its subscription
+// after the writer found the queue empty puts the batch on the Server's
+// flush clock (schedule, called by the bus), due wait() later, or at the
+// end of the writer's rest if it wrote less than wait() ago; the clock
+// wakes the writer then, and it takes every event queued meanwhile from
+// its subscription at once (take, mq.Subscription.Take). So a stream of
+// events costs the publisher an append per event and the writer one
+// wake-up per batch, and a writer with nothing to send is never woken.
+// Its fields are the writer's alone but restUntil (read by schedule).
 type batch struct {
-	events  <-chan *mq.Event
+	sub     *mq.Subscription
+	taken   []*mq.Event // room for Take, handed back and forth with the queue's
 	classes classes
 	enc     *mq.Encoding         // what the stream sends of an event
 	wait    func() time.Duration // how long a batch waits (Server.flushInterval)
-	frames  [][]byte             // to send, in order; nobody may modify them
-	timer   *time.Timer
-	due     <-chan time.Time // timer.C while a batch waits; nil otherwise
+	clock   *flushClock
+	wake    chan struct{} // the stream's (stream.wake)
+	frames  [][]byte      // to send, in order; nobody may modify them
+
+	restUntil atomic.Int64 // unix ns: the last write's time plus wait()
 }
 
-func newBatch(sub *mq.Subscription, v Viewer, enc *mq.Encoding, wait func() time.Duration) *batch {
-	t := time.NewTimer(FlushInterval)
-	t.Stop()
-	return &batch{events: sub.Events(), classes: classes{viewer: v}, enc: enc, wait: wait, timer: t}
+// subscribe makes st's subscription and the batch that takes its events.
+func (s *Server) subscribe(st *stream, v Viewer, enc *mq.Encoding) (*mq.Subscription, *batch) {
+	b := &batch{classes: classes{viewer: v}, enc: enc, wait: s.flushInterval, clock: s.clock, wake: st.wake}
+	b.sub = s.bus.SubscribeFunc(st.ctx, s.limits.Buffer, b.schedule)
+	return b.sub, b
 }
 
-// next is what the writer waits on for the first event of a batch: the
-// queue, or nil while a batch waits, so that the events behind the first
-// queue up without waking the writer.
-func (b *batch) next() <-chan *mq.Event {
-	if b.due != nil {
-		return nil
+// schedule puts the batch on the clock (due). The bus calls it as it
+// queues the first event after the writer found its queue empty.
+func (b *batch) schedule() {
+	now := time.Now()
+	b.clock.schedule(b.wake, b.due(now), now)
+}
+
+// due is when a batch whose first event comes now is sent: wait() later,
+// or at the end of the writer's rest if that is sooner.
+func (b *batch) due(now time.Time) time.Time {
+	at := now.Add(b.wait())
+	if r := time.Unix(0, b.restUntil.Load()); r.After(now) && r.Before(at) {
+		return r
 	}
-	return b.events
+	return at
 }
 
-// add appends ev's frame if the stream may see it; the first event
-// taken while no batch waits starts the wait (due fires wait() later).
-func (b *batch) add(ev *mq.Event) {
-	if !b.classes.allowed(ev) {
-		return
-	}
-	b.frames = append(b.frames, ev.Encoded(b.enc))
-	if b.due == nil {
-		b.timer.Reset(b.wait())
-		b.due = b.timer.C
-	}
-}
-
-// drain adds the events queued now, at most a queue's worth (a publisher
-// faster than the writer cannot hold a batch back forever); false when
-// the subscription has ended.
-func (b *batch) drain() bool {
-	for range cap(b.events) {
-		select {
-		case ev, ok := <-b.events:
-			if !ok {
-				return false
-			}
-			b.add(ev)
-		default:
-			return true
+// take adds the events queued now: it takes until it finds the queue
+// empty, or has taken a queue's worth (maxBatchKeep: a publisher faster
+// than the writer cannot hold a batch back forever; the batch is then
+// put on the clock again, as the bus will not). A queue found empty is
+// one whose next event puts the batch on the clock (schedule).
+func (b *batch) take() {
+	for n := 0; n < maxBatchKeep; n += len(b.taken) {
+		b.taken = b.sub.Take(b.taken)
+		if len(b.taken) == 0 {
+			return
 		}
+		for _, ev := range b.taken {
+			if b.classes.allowed(ev) {
+				b.frames = append(b.frames, ev.Encoded(b.enc))
+			}
+		}
+		clear(b.taken)
 	}
-	return true
+	now := time.Now()
+	b.clock.schedule(b.wake, now.Add(b.wait()), now)
 }
 
-// ready is called when the batch is due: it adds the events queued now
-// (drain) and reports whether there is a batch to send; a batch holding
-// nothing (no event came in the last wait) ends the wait, and the writer
-// waits for the next event (next). ok is false when the subscription has
-// ended.
-func (b *batch) ready() (send, ok bool) {
-	if !b.drain() {
-		return false, false
-	}
-	if len(b.frames) == 0 {
-		b.timer.Stop()
-		b.due = nil
-		return false, true
-	}
-	return true, true
-}
-
-// send writes the batch's frames with write, in one call, and starts
-// the next batch, due wait() later: a writer that streams events wakes
-// once per wait, not also for the first event of each batch. It lets go
-// of the frames (write may not keep them) and keeps their room for the
-// next batch unless it held more than maxBatchKeep.
+// send writes the batch's frames with write, in one call, and starts the
+// writer's rest: events that come in the next wait() leave at its end.
+// It lets go of the frames (write may not keep them) and keeps their
+// room for the next batch unless it held more than maxBatchKeep.
 func (b *batch) send(write func(frames [][]byte) error) error {
-	b.timer.Reset(b.wait())
-	b.due = b.timer.C
+	b.restUntil.Store(time.Now().Add(b.wait()).UnixNano())
 	err := write(b.frames)
 	clear(b.frames)
 	if cap(b.frames) > maxBatchKeep {

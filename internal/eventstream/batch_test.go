@@ -126,30 +126,131 @@ func TestFlushIntervalGrowsWithStreams(t *testing.T) {
 	}
 }
 
+// testBatch is a batch of a subscription to builds/*/* on bus, as a
+// stream's, on a clock of its own; wait is its wait.
+func testBatch(t *testing.T, bus *mq.Bus, enc *mq.Encoding, wait func() time.Duration) *batch {
+	t.Helper()
+	b := &batch{classes: classes{viewer: allowAll{}}, enc: enc, wait: wait, clock: newFlushClock(time.Second), wake: make(chan struct{}, 1)}
+	b.sub = bus.SubscribeFunc(t.Context(), 16, b.schedule)
+	if _, err := b.sub.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// onClock is how many batches wait on c.
+func onClock(c *flushClock) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
 // A batch asks how long to wait when its first event comes and when the
 // next batch starts (send), so that the wait follows the streams open.
 func TestBatchAsksItsWait(t *testing.T) {
 	bus := mq.New()
 	defer bus.Close()
-	sub := bus.Subscribe(t.Context(), 4)
-	if _, err := sub.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
-		t.Fatal(err)
-	}
 	asked := 0
-	b := newBatch(sub, allowAll{}, mq.NewEncoding(encodeWSEvent), func() time.Duration { asked++; return time.Hour })
+	b := testBatch(t, bus, mq.NewEncoding(encodeWSEvent), func() time.Duration { asked++; return time.Hour })
 	if err := bus.Publish(mq.Key{"builds", "1", "new"}, "", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	b.add(testkit.Recv(t, "the event", sub.Events()))
-	if asked != 1 || b.due == nil {
-		t.Fatalf("after the first event: asked %d times, due %v; want 1, set", asked, b.due)
+	if asked != 1 || onClock(b.clock) != 1 {
+		t.Fatalf("after the first event: asked %d times, %d on the clock; want 1, 1", asked, onClock(b.clock))
+	}
+	b.take()
+	if err := b.send(func([][]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if asked != 2 {
+		t.Fatalf("after send: asked %d times, want 2", asked)
+	}
+}
+
+// The events queued behind the first one put the batch on the clock no
+// more: it is woken once, when due, and takes them all; a batch sent
+// with nothing queued behind it is not on the clock (its writer sleeps
+// until an event comes), and the first event after it puts it back.
+func TestBatchWokenOncePerBatch(t *testing.T) {
+	bus := mq.New()
+	defer bus.Close()
+	b := testBatch(t, bus, mq.NewEncoding(encodeWSEvent), func() time.Duration { return time.Millisecond })
+	for i := range 5 {
+		if err := bus.Publish(mq.Key{"builds", fmt.Sprint(i), "new"}, "", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := onClock(b.clock); n != 1 {
+		t.Fatalf("5 events: the batch is %d times on the clock, want once", n)
+	}
+	testkit.Recv(t, "the batch due", b.wake)
+	b.take()
+	if len(b.frames) != 5 {
+		t.Fatalf("took %d frames, want 5", len(b.frames))
 	}
 	if err := b.send(func([][]byte) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if asked != 2 || b.due == nil {
-		t.Fatalf("after send: asked %d times, due %v; want 2, set", asked, b.due)
+	testkit.Eventually(t, "the clock stops", func() bool {
+		b.clock.mu.Lock()
+		defer b.clock.mu.Unlock()
+		return !b.clock.running
+	})
+	select {
+	case <-b.wake:
+		t.Fatal("a writer with nothing to send was woken")
+	default:
 	}
+	if err := bus.Publish(mq.Key{"builds", "9", "new"}, "", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Recv(t, "the next batch due", b.wake)
+	if st := bus.Stats(); st.Wakeups != 2 {
+		t.Fatalf("bus stats %+v, want 2 wake-ups", st)
+	}
+}
+
+// The first event after a write waits for the end of the writer's rest
+// if it is nearer than a whole wait, and a whole wait otherwise.
+func TestBatchDueAtTheEndOfItsRest(t *testing.T) {
+	bus := mq.New()
+	defer bus.Close()
+	b := testBatch(t, bus, mq.NewEncoding(encodeWSEvent), func() time.Duration { return 20 * time.Millisecond })
+	now := time.Now()
+	b.restUntil.Store(now.Add(5 * time.Millisecond).UnixNano())
+	if got := b.due(now); !got.Equal(now.Add(5 * time.Millisecond)) {
+		t.Errorf("resting 5 ms more: due in %v, want 5ms", got.Sub(now))
+	}
+	b.restUntil.Store(now.Add(-time.Millisecond).UnixNano())
+	if got := b.due(now); !got.Equal(now.Add(20 * time.Millisecond)) {
+		t.Errorf("rested: due in %v, want 20ms", got.Sub(now))
+	}
+}
+
+// The clock wakes each writer once, at its tick or after, and stops
+// turning once no batch waits.
+func TestFlushClockWakesEachOnce(t *testing.T) {
+	c := newFlushClock(100 * time.Millisecond)
+	now := time.Now()
+	wakes := make([]chan struct{}, 3)
+	at := func(i int) time.Duration { return time.Duration(i)*5*time.Millisecond + 2500*time.Microsecond } // mid-tick
+	for i := range wakes {
+		wakes[i] = make(chan struct{}, 1)
+		c.schedule(wakes[i], now.Add(at(i)), now)
+	}
+	c.schedule(wakes[0], now.Add(time.Hour), now) // past the wheel's span: at its end
+	for i, w := range wakes {
+		testkit.Recv(t, fmt.Sprintf("writer %d woken", i), w)
+		if since := time.Since(now); since < at(i) {
+			t.Errorf("writer %d woken after %v, before its time (%v)", i, since, at(i))
+		}
+	}
+	testkit.Recv(t, "writer 0 woken again, at the end of the span", wakes[0])
+	testkit.Eventually(t, "the clock stops", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.running && c.n == 0
+	})
 }
 
 // A batch hands its writer the events' own frames, shared with every
@@ -157,21 +258,19 @@ func TestBatchAsksItsWait(t *testing.T) {
 func TestBatchSendsSharedFramesAndLetsGo(t *testing.T) {
 	bus := mq.New()
 	defer bus.Close()
-	sub := bus.Subscribe(t.Context(), 4)
-	if _, err := sub.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
+	other := bus.Subscribe(t.Context(), 4) // sees the same events
+	if _, err := other.Add(mq.Filter{"builds", mq.Wildcard, mq.Wildcard}); err != nil {
 		t.Fatal(err)
 	}
 	enc := mq.NewEncoding(encodeWSEvent)
-	b := newBatch(sub, allowAll{}, enc, func() time.Duration { return time.Hour })
-	var events []*mq.Event
+	b := testBatch(t, bus, enc, func() time.Duration { return time.Hour })
 	for _, id := range []string{"1", "2"} {
 		if err := bus.Publish(mq.Key{"builds", id, "new"}, "", []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		ev := testkit.Recv(t, "the event", sub.Events())
-		events = append(events, ev)
-		b.add(ev)
 	}
+	b.take()
+	events := other.Take(nil)
 	var got [][]byte
 	if err := b.send(func(frames [][]byte) error { got = append(got, frames...); return nil }); err != nil {
 		t.Fatal(err)

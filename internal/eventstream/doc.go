@@ -20,9 +20,11 @@
 // Events reach a client in batches: its writer waits FlushInterval
 // (20 ms) after an event for the ones behind it and sends them all in one
 // write, each event's frame encoded once for every client
-// (mq.Event.Encoded); answers to commands are not held back. With many
-// clients the wait grows so that all of them together make at most
-// Limits.WriteRate writes a second (past 1,000 clients by default).
+// (mq.Event.Encoded); answers to commands are not held back. One clock
+// for all streams (a timing wheel of 1 ms slots) wakes a writer when its
+// batch is due, and only then: a writer with nothing to send sleeps.
+// With many clients the wait grows so that all of them together make at
+// most Limits.WriteRate writes a second (past 1,000 clients by default).
 //
 // Everything a client can cost is bounded (Limits): streams open at once,
 // paths per client, client frame size, events queued per client. A client

@@ -92,7 +92,8 @@ type Server struct {
 	// event for all streams.
 	wsEvents, sseEvents *mq.Encoding
 
-	open atomic.Int64 // len(streams), read by every batch without mu
+	open  atomic.Int64 // len(streams), read by every batch without mu
+	clock *flushClock  // wakes the writers whose batch is due
 
 	mu      sync.Mutex
 	streams map[*stream]struct{}
@@ -103,9 +104,11 @@ type Server struct {
 
 // New returns a Server of bus.
 func New(bus *mq.Bus, opts Options) *Server {
+	limits := opts.Limits.withDefaults()
 	s := &Server{
 		bus:       bus,
-		limits:    opts.Limits.withDefaults(),
+		limits:    limits,
+		clock:     newFlushClock(max(FlushInterval, time.Duration(limits.MaxClients)*time.Second/time.Duration(limits.WriteRate))),
 		authz:     opts.Authorizer,
 		origin:    opts.CheckOrigin,
 		log:       opts.Logger,
@@ -151,6 +154,7 @@ func (s *Server) Close() {
 	s.closed = true
 	for st := range s.streams {
 		close(st.stop)
+		st.wakeUp()
 	}
 }
 
@@ -169,7 +173,19 @@ type stream struct {
 	// aborts a write in flight (coder/websocket closes the connection),
 	// and a stream that ends by Close sends its close frame first.
 	stop chan struct{}
+	// wake wakes the stream's writer (it holds one wake-up at most): its
+	// batch is due (flushClock), a client frame came (readWS), or the
+	// stream ends.
+	wake chan struct{}
 	sse  bool
+}
+
+// wakeUp wakes st's writer; it never blocks.
+func (st *stream) wakeUp() {
+	select {
+	case st.wake <- struct{}{}:
+	default: // a wake-up is waiting already
+	}
 }
 
 // admit opens a stream for r, or answers 503 and returns nil.
@@ -187,7 +203,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, sse bool) *stream
 		return nil
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
-	st := &stream{ctx: ctx, cancel: cancel, stop: make(chan struct{}), sse: sse}
+	st := &stream{ctx: ctx, cancel: cancel, stop: make(chan struct{}), wake: make(chan struct{}, 1), sse: sse}
 	s.streams[st] = struct{}{}
 	s.open.Add(1)
 	if sse {

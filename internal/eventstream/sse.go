@@ -112,7 +112,7 @@ func (s *Server) listenSSE(w http.ResponseWriter, r *http.Request, path string) 
 	if st == nil {
 		return
 	}
-	sub := s.bus.Subscribe(st.ctx, s.limits.Buffer)
+	sub, b := s.subscribe(st, v, s.sseEvents)
 	c := &sseStream{sub: sub, viewer: v, paths: make(map[string]mq.Filter)}
 	if path != "" {
 		if code, msg := s.addSSE(c, path); code != http.StatusOK {
@@ -126,7 +126,7 @@ func (s *Server) listenSSE(w http.ResponseWriter, r *http.Request, path string) 
 	s.mu.Lock()
 	s.sse[id] = c
 	s.mu.Unlock()
-	cause := s.streamSSE(st, w, c, id)
+	cause := s.streamSSE(st, w, c, b, id)
 	s.mu.Lock()
 	delete(s.sse, id)
 	s.mu.Unlock()
@@ -141,7 +141,7 @@ const maxJoinedKeep = 64 << 10
 // streamSSE writes the handshake, then events and keep-alive comments,
 // and returns why the stream ended. Events are sent in batches, as on a
 // WebSocket (batch.go).
-func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id string) error {
+func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, b *batch, id string) error {
 	rc := http.NewResponseController(w)
 	// A client dropped by the bus while a write to it is stuck is cut at
 	// once: the pending write's deadline is moved to now.
@@ -153,6 +153,7 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 		if !done {
 			_ = rc.SetWriteDeadline(time.Now())
 		}
+		st.wakeUp()
 	})
 	defer func() {
 		stop()
@@ -185,48 +186,37 @@ func (s *Server) streamSSE(st *stream, w http.ResponseWriter, c *sseStream, id s
 	if err := write([]byte("event: handshake\ndata: " + id + "\n\n")); err != nil {
 		return err
 	}
-	b := newBatch(c.sub, c.viewer, s.sseEvents, s.flushInterval)
 	var joined []byte // a batch's events, written as one chunk of the response
 	ping := time.NewTicker(s.limits.PingInterval)
 	defer ping.Stop()
 	for {
 		select {
-		case ev, ok := <-b.next():
-			if !ok {
-				return context.Cause(c.sub.Context())
-			}
-			b.add(ev)
-		case <-b.due:
-			send, ok := b.ready()
-			if !ok {
-				return context.Cause(c.sub.Context())
-			}
-			if !send {
-				continue
-			}
-			if err := b.send(func(frames [][]byte) error {
-				joined = joined[:0]
-				for _, f := range frames {
-					joined = append(joined, f...)
-				}
-				err := write(joined)
-				if cap(joined) > maxJoinedKeep {
-					joined = nil
-				}
-				return err
-			}); err != nil {
-				return err
-			}
+		case <-st.wake: // the batch is due, or the stream ends
 		case <-ping.C:
 			if err := write([]byte(": ping\n\n")); err != nil {
 				return err
 			}
-		case <-c.sub.Context().Done():
-			return context.Cause(c.sub.Context())
-		case <-st.stop:
-			return ErrServerClosed
-		case <-st.ctx.Done():
-			return context.Cause(st.ctx)
+			continue
+		}
+		if cause := ended(st, c.sub); cause != nil {
+			return cause
+		}
+		b.take()
+		if len(b.frames) == 0 {
+			continue
+		}
+		if err := b.send(func(frames [][]byte) error {
+			joined = joined[:0]
+			for _, f := range frames {
+				joined = append(joined, f...)
+			}
+			err := write(joined)
+			if cap(joined) > maxJoinedKeep {
+				joined = nil
+			}
+			return err
+		}); err != nil {
+			return err
 		}
 	}
 }

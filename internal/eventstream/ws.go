@@ -51,15 +51,15 @@ func (s *Server) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 // their order; a pinger checks the client answers. It returns why the
 // connection ended.
 func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewer) error {
-	sub := s.bus.Subscribe(st.ctx, s.limits.Buffer)
+	sub, b := s.subscribe(st, v, s.wsEvents)
 	defer sub.Close()
 	sess := newSession(sub, v, s.limits.MaxSubscriptions)
-	frames := make(chan []byte)
+	frames := make(chan []byte, 1) // one frame at most waits for the writer
 	var wg sync.WaitGroup
 	wg.Go(func() { readWS(st, c, frames) })
 	wg.Go(func() { s.pingWS(st, c) })
 
-	cause := writeWS(st, c, conn, sess, newBatch(sub, v, s.wsEvents, s.flushInterval), frames)
+	cause := writeWS(st, c, conn, sess, b, frames)
 	switch {
 	case errors.Is(cause, mq.ErrSlow):
 		c.Close(websocket.StatusTryAgainLater, "client fell behind: too many events queued")
@@ -73,9 +73,11 @@ func (s *Server) serveWS(st *stream, c *websocket.Conn, conn *frameConn, v Viewe
 	return cause
 }
 
-// readWS reads client frames until the connection fails or closes. It
-// reads without st's context: cancelling st must not cut the connection
-// before the writer has sent its close frame.
+// readWS reads client frames until the connection fails or closes, and
+// hands each to the writer: it puts it on frames, where one waits at
+// most, and wakes the writer. It reads without st's context: cancelling
+// st must not cut the connection before the writer has sent its close
+// frame.
 func readWS(st *stream, c *websocket.Conn, frames chan<- []byte) {
 	for {
 		_, data, err := c.Read(context.Background())
@@ -85,6 +87,7 @@ func readWS(st *stream, c *websocket.Conn, frames chan<- []byte) {
 		}
 		select {
 		case frames <- data:
+			st.wakeUp()
 		case <-st.ctx.Done():
 			return
 		}
@@ -113,14 +116,16 @@ func (s *Server) pingWS(st *stream, c *websocket.Conn) {
 }
 
 // writeWS writes events and answers until the stream ends, and returns
-// why. Events are sent in batches (batch.go): the first waits
+// why. It sleeps on st.wake alone, woken by the flush clock, by the
+// reader with a client frame, and by the stream's end. Events are sent in batches (batch.go): the first waits
 // FlushInterval (longer with many clients) for those behind it, and all
 // go out in one write of their frames, encoded once for every client. A
 // command's answer goes at once, in one write with the events published
 // before it. A client dropped by the bus while a write to it is stuck is
 // cut at once: one watcher per connection closes it if a write is in
 // flight when the subscription ends (a write itself takes no context,
-// which would cost a registration per write).
+// which would cost a registration per write), and wakes the writer
+// otherwise.
 func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *batch, frames <-chan []byte) error {
 	sub := sess.sub
 	var writing atomic.Bool
@@ -128,6 +133,7 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		if writing.Load() {
 			c.CloseNow()
 		}
+		st.wakeUp()
 	})
 	defer stop()
 	write := func(frames [][]byte) error {
@@ -145,36 +151,31 @@ func writeWS(st *stream, c *websocket.Conn, conn *frameConn, sess *session, b *b
 		return nil
 	}
 	for {
+		<-st.wake // the batch is due, a client frame came, or the stream ends
+		if cause := ended(st, sub); cause != nil {
+			return cause
+		}
+		b.take() // what was published before a command goes before its answer
 		select {
-		case ev, ok := <-b.next():
-			if !ok {
-				return context.Cause(sub.Context())
-			}
-			b.add(ev)
-		case <-b.due:
-			send, ok := b.ready()
-			if !ok {
-				return context.Cause(sub.Context())
-			}
-			if !send {
-				continue
-			}
-			if err := b.send(write); err != nil {
-				return err
-			}
-		case frame := <-frames:
-			// What was published before this command goes first.
-			if !b.drain() {
-				return context.Cause(sub.Context())
-			}
+		case frame := <-frames: // its wake-up came after it
 			b.frames = append(b.frames, appendTextFrame(nil, sess.handle(frame)))
-			if err := b.send(write); err != nil {
-				return err
-			}
-		case <-sub.Context().Done(): // st.ctx's end too: sub lives in it
-			return context.Cause(sub.Context())
-		case <-st.stop:
-			return ErrServerClosed
+		default:
+		}
+		if len(b.frames) == 0 {
+			continue
+		}
+		if err := b.send(write); err != nil {
+			return err
 		}
 	}
+}
+
+// ended returns why st ends, or nil.
+func ended(st *stream, sub *mq.Subscription) error {
+	select {
+	case <-st.stop:
+		return ErrServerClosed
+	default:
+	}
+	return context.Cause(sub.Context()) // st.ctx's end too: sub lives in it
 }

@@ -46,6 +46,7 @@ type Stats struct {
 	Filters     int    // filters across them
 	Published   uint64 // events accepted by Publish
 	Delivered   uint64 // events queued to a subscriber
+	Wakeups     uint64 // wake-ups given to subscribers that found their queue empty (Ready, or SubscribeFunc's ready)
 	Dropped     uint64 // subscriptions ended with ErrSlow
 }
 
@@ -105,7 +106,7 @@ func (b *Bus) publish(key Key, class string, body []byte) error {
 	b.walk(&b.root, key, ev)
 	for i, s := range b.slow {
 		b.stats.Dropped++
-		s.endLocked(fmt.Errorf("%w: its queue of %d events was full", ErrSlow, cap(s.ch)))
+		s.endLocked(fmt.Errorf("%w: its queue of %d events was full", ErrSlow, s.max))
 		b.slow[i] = nil
 	}
 	b.slow = b.slow[:0]
@@ -132,10 +133,9 @@ func (b *Bus) walk(n *node, rest Key, ev *Event) {
 				continue // another of its filters matched already
 			}
 			s.seen = ev.Seq
-			select {
-			case s.ch <- ev:
+			if s.queueLocked(ev) {
 				b.stats.Delivered++
-			default:
+			} else {
 				b.slow = append(b.slow, s)
 			}
 		}
@@ -170,24 +170,49 @@ func compactJSON(body []byte) ([]byte, error) {
 // (with ctx's cause), when it is closed, when it falls behind, or when
 // the bus closes. A subscription to a closed bus is born ended.
 func (b *Bus) Subscribe(ctx context.Context, buffer int) *Subscription {
+	s := b.newSubscription(ctx, buffer)
+	s.ready = make(chan struct{}, 1)
+	s.wake = s.sendReady
+	b.start(ctx, s)
+	return s
+}
+
+// SubscribeFunc is Subscribe with ready called instead of a wake-up sent
+// on Ready: once for the events queued after a Take found the queue
+// empty, as the first of them is queued. It is called with the bus's
+// lock held, by the publisher: it must be quick, must not block and must
+// not call the bus. A subscriber that wakes on something of its own (a
+// clock) uses it to be woken once, by that.
+func (b *Bus) SubscribeFunc(ctx context.Context, buffer int, ready func()) *Subscription {
+	s := b.newSubscription(ctx, buffer)
+	s.wake = ready
+	b.start(ctx, s)
+	return s
+}
+
+func (b *Bus) newSubscription(ctx context.Context, buffer int) *Subscription {
 	sctx, cancel := context.WithCancelCause(ctx)
-	s := &Subscription{
+	return &Subscription{
 		bus:     b,
-		ch:      make(chan *Event, max(buffer, 1)),
 		ctx:     sctx,
 		cancel:  cancel,
+		max:     max(buffer, 1),
+		asleep:  true, // nothing to take yet: the first event wakes it
 		filters: make(map[string]*binding),
 	}
+}
+
+// start registers s, or ends it if the bus is closed.
+func (b *Bus) start(ctx context.Context, s *Subscription) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		s.endLocked(ErrClosed)
-		return s
+		return
 	}
 	b.subs[s] = struct{}{}
 	b.stats.Subscribers++
 	s.stopWatch = context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) })
-	return s
 }
 
 // Stats returns the counters as they are now.

@@ -40,20 +40,23 @@ func publish(t testing.TB, b *Bus, k string, body string) {
 	}
 }
 
-// queued drains what s has queued now, as "topic body" lines.
+// queued takes what s has queued now, as "topic body" lines.
 func queued(s *Subscription) []string {
 	var out []string
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				return append(out, "closed")
-			}
-			out = append(out, ev.Topic+" "+string(ev.Body))
-		default:
-			return out
-		}
+	for _, ev := range s.Take(nil) {
+		out = append(out, ev.Topic+" "+string(ev.Body))
 	}
+	return out
+}
+
+// next takes the one event s has queued.
+func next(t testing.TB, s *Subscription) *Event {
+	t.Helper()
+	evs := s.Take(nil)
+	if len(evs) != 1 {
+		t.Fatalf("took %d events, want 1", len(evs))
+	}
+	return evs[0]
 }
 
 func TestPublishDeliversOnceInOrder(t *testing.T) {
@@ -74,7 +77,7 @@ func TestPublishDeliversOnceInOrder(t *testing.T) {
 		t.Errorf("other got %q", got)
 	}
 	st := b.Stats()
-	if st != (Stats{Subscribers: 2, Filters: 4, Published: 4, Delivered: 4}) {
+	if st != (Stats{Subscribers: 2, Filters: 4, Published: 4, Delivered: 4, Wakeups: 2}) {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -84,7 +87,7 @@ func TestEventIsShared(t *testing.T) {
 	s1 := subscribe(t, b, 1, "builds/*/*")
 	s2 := subscribe(t, b, 1, "builds/1/*")
 	publish(t, b, "builds/1/new", `{}`)
-	e1, e2 := <-s1.Events(), <-s2.Events()
+	e1, e2 := next(t, s1), next(t, s2)
 	if e1 != e2 || e1.Seq != 1 {
 		t.Errorf("subscribers got different events %p %p, seq %d", e1, e2, e1.Seq)
 	}
@@ -131,7 +134,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	fast := subscribe(t, b, buffer, "builds/*/*")
 	for i := range 1000 {
 		publish(t, b, fmt.Sprintf("builds/%d/new", i+1), fmt.Sprint(i))
-		ev := <-fast.Events() // keeps up
+		ev := next(t, fast) // keeps up
 		if want := fmt.Sprint(i); string(ev.Body) != want {
 			t.Fatalf("fast got %s, want %s", ev.Body, want)
 		}
@@ -141,8 +144,8 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	if !errors.Is(cause, ErrSlow) || cause.Error() != "subscriber fell behind: its queue of 4 events was full" {
 		t.Errorf("cause = %v", cause)
 	}
-	// The events queued before the drop can still be read, then the queue is closed.
-	if got := queued(stuck); len(got) != buffer+1 || got[buffer] != "closed" {
+	// The events queued before the drop can still be taken.
+	if got := queued(stuck); len(got) != buffer || got[buffer-1] != "builds/4/new 3" {
 		t.Errorf("stuck queue: %q", got)
 	}
 	if _, err := stuck.Add(filter(t, "steps/*/*")); !errors.Is(err, ErrSlow) {
@@ -305,8 +308,7 @@ func TestClassIDs(t *testing.T) {
 		}
 	}
 	var got []string
-	for range 5 {
-		ev := <-s.Events()
+	for _, ev := range s.Take(nil) {
 		got = append(got, fmt.Sprintf("%s=%d", ev.Class, ev.ClassID))
 	}
 	if want := "[builders/1=1 =2 builders/2=3 builders/1=1 =2]"; fmt.Sprint(got) != want {
@@ -319,12 +321,100 @@ func TestClassIDs(t *testing.T) {
 		if err := b.Publish(key("builds/9/new"), class, []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		return (<-s.Events()).ClassID
+		return next(t, s).ClassID
 	}
 	if id := publishClass("builders/3"); id != 0 {
 		t.Errorf("a class past the bound: id %d, want 0", id)
 	}
 	if id := publishClass("builders/2"); id != 3 {
 		t.Errorf("a numbered class after the bound: id %d, want 3", id)
+	}
+}
+
+// ready reports whether s has a wake-up waiting, taking it.
+func ready(s *Subscription) bool {
+	select {
+	case <-s.Ready():
+		return true
+	default:
+		return false
+	}
+}
+
+// A subscriber is woken once for the events queued after it found its
+// queue empty, not once per event, and not at all while it has not found
+// its queue empty again; a wake-up it has not received is spent by the
+// Take that takes its events.
+func TestWakeupOncePerBatch(t *testing.T) {
+	b := New()
+	s := subscribe(t, b, 16, "builds/*/*")
+	for i := range 3 {
+		publish(t, b, fmt.Sprintf("builds/%d/new", i), `{}`)
+	}
+	if !ready(s) || ready(s) {
+		t.Fatal("three events into an empty queue: want one wake-up")
+	}
+	if got := queued(s); len(got) != 3 {
+		t.Fatalf("took %q", got)
+	}
+	// Awake (its last Take found events): more events wake it no more.
+	publish(t, b, "builds/3/new", `{}`)
+	publish(t, b, "builds/4/new", `{}`)
+	if ready(s) {
+		t.Fatal("an awake subscriber was woken")
+	}
+	if got := queued(s); len(got) != 2 {
+		t.Fatalf("took %q", got)
+	}
+	if got := queued(s); len(got) != 0 { // finds it empty: asleep
+		t.Fatalf("took %q", got)
+	}
+	publish(t, b, "builds/5/new", `{}`)
+	// Taken without waiting for the wake-up: the wake-up is spent.
+	if got := queued(s); len(got) != 1 {
+		t.Fatalf("took %q", got)
+	}
+	if ready(s) {
+		t.Fatal("a wake-up outlived the events it was sent for")
+	}
+	if st := b.Stats(); st.Wakeups != 2 || st.Delivered != 6 {
+		t.Errorf("stats %+v, want 2 wake-ups", st)
+	}
+}
+
+// A subscriber that waits for Ready when its queue is empty gets every
+// event, in order, while a publisher publishes concurrently, and is
+// woken only after finding its queue empty.
+func TestTakeWhilePublishing(t *testing.T) {
+	b := New()
+	s := subscribe(t, b, 1<<14, "builds/*/*")
+	const n = 10_000
+	go func() {
+		for i := range n {
+			if err := b.Publish(key(fmt.Sprintf("builds/%d/new", i)), "", []byte(fmt.Sprint(i))); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var buf []*Event
+	got, empty := 0, 0
+	for got < n {
+		buf = s.Take(buf)
+		if len(buf) == 0 {
+			empty++
+			<-s.Ready()
+			continue
+		}
+		for _, ev := range buf {
+			if want := fmt.Sprint(got); string(ev.Body) != want {
+				t.Fatalf("got %s, want %s", ev.Body, want)
+			}
+			got++
+		}
+		clear(buf)
+	}
+	if w := b.Stats().Wakeups; w != uint64(empty) {
+		t.Errorf("%d wake-ups for %d takes that found the queue empty", w, empty)
 	}
 }

@@ -21,13 +21,19 @@
 //     The publisher's cost is independent of how slow a subscriber is and
 //     of how many subscribers do not match: subscriptions are indexed in a
 //     trie over the filters' segments.
-//   - Subscribe, then Add and Remove filters on the [Subscription]; its
-//     Events channel delivers each matching event once (even if several of
-//     its filters match), in publication order, and is closed when the
-//     subscription ends; context.Cause of its Context says why.
+//   - Subscribe, then Add and Remove filters on the [Subscription]; Take
+//     returns the matching events queued since the last Take, each once
+//     (even if several of its filters match), in publication order, and
+//     Ready wakes a subscriber that found its queue empty when the next
+//     event comes: once for all the events queued until it takes them, so
+//     that a subscriber that takes its events in batches costs the
+//     publisher an append per event and one wake-up per batch at most.
+//     Its Context ends when the subscription ends; context.Cause says why.
 //
 // Publish, Subscribe, Add, Remove and Close are serialised by one mutex,
-// so every subscriber sees the same total order of events. [Bus.Stats]
-// counts subscribers, filters, published, delivered and dropped events,
-// for the metrics service.
+// so every subscriber sees the same total order of events; a subscription's
+// queue has a lock of its own, so that Take never waits for a publication
+// to reach the other subscribers. [Bus.Stats] counts subscribers, filters,
+// published, delivered and dropped events and wake-ups, for the metrics
+// service.
 package mq

@@ -31,7 +31,8 @@ func TestEncodedOnce(t *testing.T) {
 	got := make([][2]string, len(subs))
 	for i, s := range subs {
 		wg.Go(func() {
-			ev := <-s.Events()
+			<-s.Ready()
+			ev := s.Take(nil)[0]
 			got[i] = [2]string{string(ev.Encoded(upper)), string(ev.Encoded(length))}
 		})
 	}

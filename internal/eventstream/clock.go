@@ -1,0 +1,88 @@
+package eventstream
+
+import (
+	"sync"
+	"time"
+)
+
+// clockTick is the flush clock's resolution: a batch is due at most this
+// much after its time.
+const clockTick = time.Millisecond
+
+// A flushClock wakes the writers of the streams whose batch is due, for
+// all the streams of a Server: a timing wheel of clockTick slots, turned
+// by one goroutine that runs only while a batch waits. A stream is in the
+// wheel only while it has events waiting (its subscription's wake-up,
+// mq.Bus.SubscribeFunc, puts it there), so that a writer is woken once
+// per batch, when it is due, and never when nothing came; each writer
+// still writes its own batch, so that the writes of many clients run on
+// every core and a stuck client holds up no one else.
+type flushClock struct {
+	mu      sync.Mutex
+	slots   [][]chan<- struct{} // writers' wake channels, by due tick modulo len(slots)
+	next    int64               // the first tick not yet run
+	n       int                 // wake channels in the slots
+	running bool                // the goroutine turns the wheel
+}
+
+// newFlushClock returns a clock for waits up to maxWait.
+func newFlushClock(maxWait time.Duration) *flushClock {
+	return &flushClock{slots: make([][]chan<- struct{}, maxWait/clockTick+2)}
+}
+
+// dueTick is the first tick at or after t; nowTick the tick t is in.
+func dueTick(t time.Time) int64 { return (t.UnixNano() + int64(clockTick) - 1) / int64(clockTick) }
+func nowTick(t time.Time) int64 { return t.UnixNano() / int64(clockTick) }
+
+// schedule sends a wake-up on wake (without blocking) at the first tick
+// at or after at; now is the time now. A time past the wheel's span is
+// brought back to its end. It never blocks for long: the bus calls it
+// while it publishes.
+func (c *flushClock) schedule(wake chan<- struct{}, at, now time.Time) {
+	t := dueTick(at)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running {
+		c.running = true
+		c.next = nowTick(now)
+		go c.run()
+	}
+	t = min(max(t, c.next), c.next+int64(len(c.slots))-1)
+	s := &c.slots[t%int64(len(c.slots))]
+	*s = append(*s, wake)
+	c.n++
+}
+
+// run turns the wheel every clockTick, waking the writers whose ticks
+// have come (all of them since the last turn, if it was late), until the
+// wheel is empty.
+func (c *flushClock) run() {
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	var due []chan<- struct{}
+	for now := range t.C {
+		tick := nowTick(now)
+		c.mu.Lock()
+		for ; c.next <= tick && c.n > 0; c.next++ {
+			s := &c.slots[c.next%int64(len(c.slots))]
+			due = append(due, *s...)
+			c.n -= len(*s)
+			clear(*s)
+			*s = (*s)[:0]
+		}
+		done := c.n == 0
+		c.running = !done
+		c.mu.Unlock()
+		for _, w := range due {
+			select {
+			case w <- struct{}{}:
+			default: // awake already
+			}
+		}
+		clear(due)
+		due = due[:0]
+		if done {
+			return
+		}
+	}
+}
