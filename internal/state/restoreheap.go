@@ -34,6 +34,13 @@ const restoreHeapPerSnapshotByte = 14
 // khugepaged does not fill the ranges the runtime later returns to the
 // system with whole huge pages.
 //
+// It is for a process's first restore, a master's start. Where the heap
+// already holds free memory it has used (a restore in a process that ran
+// long), the restore's objects land there, not in the prepared range, and
+// the allocation, when it begins in such memory, is zeroed by the runtime,
+// all of it, the part the heap grew into one page fault per 4 KiB
+// (BenchmarkRecoveryHistory's doc).
+//
 // Nothing depends on it for correctness: where huge pages are not
 // available (another OS, THP "always" or "never", GODEBUG=disablethp=1)
 // it does nothing, where madvise refuses it only grows the heap; the
