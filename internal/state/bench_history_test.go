@@ -94,12 +94,11 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 // opens the store once and prints what it measured; ns/op is that whole
 // process. The state is made by other such processes. An Open in the
 // process that made the state measures that process instead: the seeding
-// grows the heap to over 3 GiB and frees it, the restore's heap
-// preparation (prepareRestoreHeap: one allocation of 14 times the
-// snapshot, 1.8 GiB) lands in that used memory, and the runtime zeroes
-// all of it, page fault by page fault: 8 CPU-seconds (four fifths of them
-// that zeroing) and 430,000 faults, where a fresh process gets the
-// allocation untouched from the kernel (about 2,000 faults).
+// grows the heap to over 3 GiB and frees it, and the restore's heap
+// preparation (prepareRestoreHeap: 14 times the snapshot, 1.8 GiB) and
+// then the restore's objects land in that used memory, which the runtime
+// zeroes first: 8 CPU-seconds (four fifths of them that zeroing) and
+// 430,000 page faults, where a fresh process takes about 2,000.
 //
 // BENCH_HISTORY_DIR, when set, is where the state is made (and left, as
 // DIR/archived and DIR/archived-tail: copied to DATA/state, either is a
