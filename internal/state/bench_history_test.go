@@ -102,8 +102,8 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 //
 // BENCH_HISTORY_DIR, when set, is where the state is made (and left, as
 // DIR/archived and DIR/archived-tail: copied to DATA/state, either is a
-// master's with --data DATA); otherwise a temporary directory. Each is made only when it does not
-// exist.
+// master's with --data DATA); otherwise a temporary directory. Each is
+// made only when it does not exist.
 func BenchmarkRecoveryHistory(b *testing.B) {
 	root := os.Getenv("BENCH_HISTORY_DIR")
 	if root == "" {
