@@ -3,8 +3,10 @@ package state
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,126 +77,200 @@ func finishedBuild(apply func(*messages.Command) *messages.CommandResult, i int,
 		LastStep: &messages.FinishStep{Stepid: ids[3], Results: ResultSuccess, CompleteAt: at + 5}}))
 }
 
-// BenchmarkRecoveryHistory measures Open of a durable store whose snapshot
-// holds 1,000,000 changes and 100,000 finished builds (with their
-// buildsets, requests, 300,000 steps and 200,000 logs, archived 256
-// builds to a segment, and the changes but the newest 1,000 in segments of
-// 1,000, as the janitor leaves them): the recovery
-// figure. "open" restores that snapshot; "open+tail" restores it
-// and replays the 16,384 commands (the default SnapshotThreshold, the most
-// the log holds after a snapshot unless SnapshotBytes or SnapshotAge comes
+// BenchmarkRecoveryHistory measures a master's restart: Open of a durable
+// store whose snapshot holds 1,000,000 changes and 100,000 finished builds
+// (with their buildsets, requests, 300,000 steps and 200,000 logs,
+// archived 256 builds to a segment, and the changes but the newest 1,000
+// in segments of 1,000, as the janitor leaves them): the recovery
+// figure. "open" restores that snapshot; "open+tail" restores it and
+// replays the 16,384 commands (the default SnapshotThreshold, the most the
+// log holds after a snapshot unless SnapshotBytes or SnapshotAge comes
 // first) after it: 8,192 new changes and 2,048 more builds, 4 commands
 // each. It reports seconds, CPU seconds and minor page faults per Open,
 // and the heap and RSS after it.
 //
+// Every Open it measures is the first of a fresh process, as a restarting
+// master's is: the test binary run again (TestRecoveryHistoryChild), which
+// opens the store once and prints what it measured; ns/op is that whole
+// process. The state is made by other such processes. An Open in the
+// process that made the state measures that process instead: the seeding
+// grows the heap to over 3 GiB and frees it, and the restore's heap
+// preparation (prepareRestoreHeap: 14 times the snapshot, 1.8 GiB) and
+// then the restore's objects land in that used memory, which the runtime
+// zeroes first: 8 CPU-seconds (four fifths of them that zeroing) and
+// 430,000 page faults, where a fresh process takes about 2,000.
+//
 // BENCH_HISTORY_DIR, when set, is where the state is made (and left, as
-// DIR/archived and DIR/archived-tail, for a master's data directory DIR);
-// otherwise a temporary directory. Each is made only when it does not
-// exist.
+// DIR/archived and DIR/archived-tail: copied to DATA/state, either is a
+// master's with --data DATA); otherwise a temporary directory. Each is
+// made only when it does not exist.
 func BenchmarkRecoveryHistory(b *testing.B) {
-	changes, builds := testkit.ShortOr(1_000_000, 2000), testkit.ShortOr(100_000, 200)
-	tailChanges, tailBuilds := testkit.ShortOr(8192, 64), testkit.ShortOr(2048, 16)
 	root := os.Getenv("BENCH_HISTORY_DIR")
 	if root == "" {
 		root = b.TempDir()
 	}
-	dir, tailDir := filepath.Join(root, "archived"), filepath.Join(root, "archived-tail")
-	// No snapshot but the one made here: not on Close, not by raft or the
-	// Store's policy while the tail is written or after an Open.
-	opts := Options{Logger: quiet(), NoSnapshotOnClose: true, StartTimeout: 10 * time.Minute,
-		SnapshotThreshold: 1 << 40, SnapshotInterval: time.Hour, SnapshotBytes: 1 << 40, SnapshotAge: 1 << 40}
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		start := time.Now()
-		s, err := Open(dir, opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		db, _ := NewDB()
-		s.fsm.db.Store(db)
-		history(b, s.fsm, changes, builds)
-		archiveAll(b, s.fsm.db.Load(), 256)
-		archiveChangesAsJanitor(b, s.fsm.db.Load(), 1000, 1000)
-		// One command through raft, so that there is something to snapshot.
-		if _, err := s.Submit(addChange(change("last", "main", 1))).Wait(); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Snapshot(); err != nil {
-			b.Fatal(err)
-		}
-		st := s.Stats()
-		b.Logf("history made in %v: %d rows, snapshots %d MB", time.Since(start).Round(time.Millisecond), st.Rows[TableChanges]+st.Rows[TableBuilds], st.SnapshotBytes>>20)
-		if err := s.Close(); err != nil {
-			b.Fatal(err)
-		}
+	if _, err := os.Stat(filepath.Join(root, historyDir)); os.IsNotExist(err) {
+		recoveryChild(b, root, "seed")
 	}
-	// The tail is made only when open+tail runs.
-	makeTail := func(b *testing.B) {
-		if _, err := os.Stat(tailDir); os.IsNotExist(err) {
-			start := time.Now()
-			if err := os.CopyFS(tailDir+".tmp", os.DirFS(dir)); err != nil {
-				b.Fatal(err)
+	for _, name := range []string{"open", "open+tail"} {
+		b.Run(name, func(b *testing.B) {
+			if _, err := os.Stat(filepath.Join(root, historyTailDir)); name == "open+tail" && os.IsNotExist(err) {
+				recoveryChild(b, root, "tail") // only when open+tail runs
 			}
-			s, err := Open(tailDir+".tmp", opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			fillChanges(b, s, changes, tailChanges)
-			submitBuilds(b, s, builds, tailBuilds)
-			st := s.Stats()
-			b.Logf("tail written in %v: last index %d, snapshot index %d", time.Since(start).Round(time.Millisecond), st.LastIndex, st.LastSnapshotIndex)
-			if err := s.Close(); err != nil {
-				b.Fatal(err)
-			}
-			if err := os.Rename(tailDir+".tmp", tailDir); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	for _, c := range []struct {
-		name            string
-		dir             string
-		changes, builds int
-	}{{"open", dir, changes + 1, builds}, {"open+tail", tailDir, changes + 1 + tailChanges, builds + tailBuilds}} {
-		b.Run(c.name, func(b *testing.B) {
-			if c.dir == tailDir {
-				makeTail(b)
-			}
-			var wall, cpu time.Duration
-			var heap, rss uint64
-			var faults int64
+			var sum [5]float64 // seconds, CPU seconds, faults, heap and RSS bytes
 			for range b.N {
-				runtime.GC()
-				start, cpu0, faults0 := time.Now(), testkit.CPUTime(), testkit.MinorFaults()
-				s, err := Open(c.dir, opts)
-				if err != nil {
-					b.Fatal(err)
+				var got [5]float64
+				line := recoveryChild(b, root, name)
+				if n, err := fmt.Sscan(line, &got[0], &got[1], &got[2], &got[3], &got[4]); err != nil || n != 5 {
+					b.Fatalf("child process printed %q: %v", line, err)
 				}
-				wall, cpu = wall+time.Since(start), cpu+testkit.CPUTime()-cpu0
-				faults += testkit.MinorFaults() - faults0
-				b.StopTimer()
-				st := s.Stats()
-				if st.Rows[TableChanges] != c.changes || st.Rows[TableBuilds] != c.builds {
-					b.Fatalf("recovered %d changes, %d builds; want %d, %d", st.Rows[TableChanges], st.Rows[TableBuilds], c.changes, c.builds)
+				for i := range sum {
+					sum[i] += got[i]
 				}
-				heap, rss = memAfterGC()
-				if err := s.Close(); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
 			}
-			b.ReportMetric(wall.Seconds()/float64(b.N), "s/open")
-			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/open")
-			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
-			b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
-			b.ReportMetric(float64(faults)/float64(b.N), "faults/open")
+			n := float64(b.N)
+			b.ReportMetric(sum[0]/n, "s/open")
+			b.ReportMetric(sum[1]/n, "cpu-s/open")
+			b.ReportMetric(sum[3]/n/(1<<20), "heap-MiB")
+			b.ReportMetric(sum[4]/n/(1<<20), "rss-MiB")
+			b.ReportMetric(sum[2]/n, "faults/open")
 			b.Logf("load average %s", testkit.LoadAvg())
 		})
 	}
 }
 
+// The directories under BENCH_HISTORY_DIR: the history, and a copy of it
+// with the tail written after its snapshot.
+const historyDir, historyTailDir = "archived", "archived-tail"
+
+// recoveryChildPrefix starts each line TestRecoveryHistoryChild prints for
+// BenchmarkRecoveryHistory (the test binary prints its own lines too).
+const recoveryChildPrefix = "recovery-history: "
+
+// recoveryChild runs the test binary again as TestRecoveryHistoryChild, to
+// do job in root, logs the lines it prints, and returns the last one
+// ("" when it printed none); b fails if the child does.
+func recoveryChild(b *testing.B, root, job string) (last string) {
+	b.Helper()
+	args := []string{"-test.run=^TestRecoveryHistoryChild$", "-test.count=1", "-test.timeout=60m"}
+	if testing.Short() {
+		args = append(args, "-test.short")
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "BENCH_HISTORY_DIR="+root, "BENCH_HISTORY_CHILD="+job)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%s in a child process: %v\n%s", job, err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if line, ok := strings.CutPrefix(strings.TrimSpace(line), recoveryChildPrefix); ok {
+			b.Logf("%s: %s", job, line)
+			last = line
+		}
+	}
+	return last
+}
+
+// TestRecoveryHistoryChild is BenchmarkRecoveryHistory's child process
+// (otherwise it skips): in BENCH_HISTORY_DIR it makes the history
+// (BENCH_HISTORY_CHILD=seed) or its tail (tail), or opens either once
+// (open, open+tail) and prints, last, the seconds, CPU seconds and minor
+// page faults the Open took, and the heap in use and RSS after it.
+func TestRecoveryHistoryChild(t *testing.T) {
+	job, root := os.Getenv("BENCH_HISTORY_CHILD"), os.Getenv("BENCH_HISTORY_DIR")
+	if job == "" || root == "" {
+		t.Skip("BenchmarkRecoveryHistory's child process")
+	}
+	changes, builds := testkit.ShortOr(1_000_000, 2000), testkit.ShortOr(100_000, 200)
+	tailChanges, tailBuilds := testkit.ShortOr(8192, 64), testkit.ShortOr(2048, 16)
+	dir, tailDir := filepath.Join(root, historyDir), filepath.Join(root, historyTailDir)
+	// No snapshot but the one made here: not on Close, not by raft or the
+	// Store's policy while the tail is written or after an Open.
+	opts := Options{Logger: quiet(), NoSnapshotOnClose: true, StartTimeout: 10 * time.Minute,
+		SnapshotThreshold: 1 << 40, SnapshotInterval: time.Hour, SnapshotBytes: 1 << 40, SnapshotAge: 1 << 40}
+	switch job {
+	case "seed":
+		seedHistory(t, dir, opts, changes, builds)
+	case "tail":
+		start := time.Now()
+		if err := os.CopyFS(tailDir+".tmp", os.DirFS(dir)); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(tailDir+".tmp", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillChanges(t, s, changes, tailChanges)
+		submitBuilds(t, s, builds, tailBuilds)
+		st := s.Stats()
+		fmt.Printf("%stail written in %v: last index %d, snapshot index %d\n", recoveryChildPrefix, time.Since(start).Round(time.Millisecond), st.LastIndex, st.LastSnapshotIndex)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tailDir+".tmp", tailDir); err != nil {
+			t.Fatal(err)
+		}
+	case "open":
+		openHistory(t, dir, opts, changes+1, builds)
+	case "open+tail":
+		openHistory(t, tailDir, opts, changes+1+tailChanges, builds+tailBuilds)
+	default:
+		t.Fatalf("BENCH_HISTORY_CHILD=%q: not a job", job)
+	}
+}
+
+// seedHistory makes, in dir, the state of BenchmarkRecoveryHistory: history
+// of changes and builds, archived as the janitor leaves it, and one
+// command through raft, then a snapshot.
+func seedHistory(t *testing.T, dir string, opts Options, changes, builds int) {
+	start := time.Now()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := NewDB()
+	s.fsm.db.Store(db)
+	history(t, s.fsm, changes, builds)
+	archiveAll(t, s.fsm.db.Load(), 256)
+	archiveChangesAsJanitor(t, s.fsm.db.Load(), 1000, 1000)
+	// One command through raft, so that there is something to snapshot.
+	if _, err := s.Submit(addChange(change("last", "main", 1))).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	fmt.Printf("%shistory made in %v: %d rows, snapshots %d MB\n", recoveryChildPrefix, time.Since(start).Round(time.Millisecond), st.Rows[TableChanges]+st.Rows[TableBuilds], st.SnapshotBytes>>20)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openHistory opens the store in dir once, checks that it holds changes
+// and builds, and prints what the Open took (TestRecoveryHistoryChild).
+func openHistory(t *testing.T, dir string, opts Options, changes, builds int) {
+	runtime.GC()
+	start, cpu0, faults0 := time.Now(), testkit.CPUTime(), testkit.MinorFaults()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall, cpu, faults := time.Since(start), testkit.CPUTime()-cpu0, testkit.MinorFaults()-faults0
+	st := s.Stats()
+	if st.Rows[TableChanges] != changes || st.Rows[TableBuilds] != builds {
+		t.Fatalf("recovered %d changes, %d builds; want %d, %d", st.Rows[TableChanges], st.Rows[TableBuilds], changes, builds)
+	}
+	heap, rss := memAfterGC()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s%.3f %.3f %d %d %d\n", recoveryChildPrefix, wall.Seconds(), cpu.Seconds(), faults, heap, rss)
+}
+
 // submitBuilds submits n builds of history, numbered from from, through s
 // (each build's commands in turn; 64 builds at once).
-func submitBuilds(b *testing.B, s *Store, from, n int) {
+func submitBuilds(b testing.TB, s *Store, from, n int) {
 	b.Helper()
 	var next atomic.Int64
 	next.Store(int64(from))

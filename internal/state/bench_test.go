@@ -151,7 +151,7 @@ func BenchmarkReadSnapshot(b *testing.B) {
 
 // fillChanges submits changes from..from+n-1 (AddChange, as submitChanges
 // does) from 256 concurrent writers, without remembering what was acked.
-func fillChanges(b *testing.B, s *Store, from, n int) {
+func fillChanges(b testing.TB, s *Store, from, n int) {
 	b.Helper()
 	var next atomic.Int64
 	next.Store(int64(from))
