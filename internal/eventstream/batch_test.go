@@ -180,8 +180,10 @@ func TestBatchWokenOncePerBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := onClock(b.clock); n != 1 {
-		t.Fatalf("5 events: the batch is %d times on the clock, want once", n)
+	// The bus puts the batch on the clock (schedule) at each wake-up; the
+	// clock may already have woken the writer, so count the wake-ups.
+	if st := bus.Stats(); st.Wakeups != 1 {
+		t.Fatalf("5 events: the batch was put on the clock %d times, want once", st.Wakeups)
 	}
 	testkit.Recv(t, "the batch due", b.wake)
 	b.take()
