@@ -291,77 +291,14 @@ func seedHistory(b *testing.B, dir string, builds int, archive bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := messages.NewCommand
 	const linesPerLog = 40
-	success := int32(state.ResultSuccess)
-	cmds := func(yield func(*messages.Command) bool) {
-		if !yield(cmd(&messages.MasterStarted{Name: "seeded", Time: 100})) {
-			return
-		}
-		for i := range historyBuilders {
-			if !yield(cmd(&messages.FindOrAddBuilder{Name: fmt.Sprintf("builder-%02d", i)})) {
-				return
-			}
-		}
-		for i := range builds {
-			at, id := int64(2_000_000+10*i), uint64(i+1)
-			builder := uint64(1 + i%historyBuilders)
-			step, log := uint64(3*i+1), uint64(2*i+1)
-			for _, c := range []*messages.Command{
-				cmd(&messages.AddChange{Change: &messages.Change{Author: fmt.Sprintf("author-%d", i%500), Branch: "main",
-					Revision: fmt.Sprintf("%040x", i), WhenTimestamp: at, Comments: "a change"}}),
-				cmd(&messages.AddBuildset{Reason: "scheduler", SubmittedAt: at, SourcestampIds: []uint64{id}, Builderids: []uint64{builder},
-					Properties: []*messages.Property{{Name: "scheduler", ValueJson: `"main"`, Source: "Scheduler"}}}),
-				cmd(&messages.AddBuild{Builderid: builder, Buildrequestid: id, Masterid: 1, StartedAt: at, WorkerName: "w1",
-					StateString: "building", ClaimBrids: []uint64{id}, Steps: []*messages.AddStep{
-						{Name: "worker_preparation", StartedAt: at, Results: &success, CompleteAt: at},
-						{Name: "git", StartedAt: at, LogNames: []string{"stdio"}},
-						{Name: "test", StartedAt: at, LogNames: []string{"stdio"}}}}),
-				cmd(&messages.FinishStep{Stepid: step + 1, Results: state.ResultSuccess, CompleteAt: at + 1,
-					Logs: []*messages.LogLines{{Logid: log, NumLines: linesPerLog}}}),
-				cmd(&messages.FinishBuild{Buildid: id, Results: state.ResultSuccess, CompleteAt: at + 5, Brids: []uint64{id},
-					LastStep: &messages.FinishStep{Stepid: step + 2, Results: state.ResultSuccess, CompleteAt: at + 5,
-						Logs: []*messages.LogLines{{Logid: log + 1, NumLines: linesPerLog}}}}),
-			} {
-				if !yield(c) {
-					return
-				}
-			}
-		}
-		for first := 1; archive && first <= builds; first += db.ArchiveBatch {
-			var ids []uint64
-			for id := first; id < first+db.ArchiveBatch && id <= builds; id++ {
-				ids = append(ids, uint64(id))
-			}
-			if !yield(cmd(&messages.Archive{Buildids: ids})) {
-				return
-			}
-		}
-		// Then the buildsets with their requests and builds, but for each
-		// builder's newest (the last historyBuilders), as the janitor
-		// leaves them.
-		for first := 1; archive && first <= builds-historyBuilders; first += db.ArchiveBatch {
-			var ids []uint64
-			for id := first; id < first+db.ArchiveBatch && id <= builds-historyBuilders; id++ {
-				ids = append(ids, uint64(id))
-			}
-			if !yield(cmd(&messages.ArchiveBuildsets{Buildsetids: ids})) {
-				return
-			}
-		}
-		// The changes, as the janitor archives them: all but the newest
-		// db.ChangesKept, in whole segments.
-		for first := 1; archive && first+db.ChangeArchiveBatch-1 <= builds-db.ChangesKept; first += db.ChangeArchiveBatch {
-			var ids []uint64
-			for id := first; id < first+db.ChangeArchiveBatch; id++ {
-				ids = append(ids, uint64(id))
-			}
-			if !yield(cmd(&messages.ArchiveChanges{Changeids: ids})) {
-				return
-			}
-		}
+	h := state.History{Builds: builds, Builders: historyBuilders, LinesPerLog: linesPerLog,
+		BuildsetProperties: []*messages.Property{{Name: "scheduler", ValueJson: `"main"`, Source: "Scheduler"}}}
+	if archive {
+		h.ArchiveBatch, h.BuildsetBatch = db.ArchiveBatch, db.ArchiveBatch
+		h.ChangeBatch, h.ChangesKept = db.ChangeArchiveBatch, db.ChangesKept
 	}
-	if _, err := st.Seed(cmds, 4096); err != nil {
+	if _, err := st.Seed(h.Commands(), 4096); err != nil {
 		b.Fatal(err)
 	}
 	if n := state.Count(st.Read(), state.TableLogs); n != 2*builds {

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"fmt"
-	"iter"
 	"os"
 	"runtime"
 	"slices"
@@ -19,58 +18,13 @@ import (
 
 // seedExpiryHistory loads into an ephemeral store builds finished builds
 // of 100 builders, each with its change, buildset, request, three steps
-// and two logs, archived ArchiveBatch at a time: the shape of the test/
-// harness's history (seedHistory).
+// and two logs, their steps and logs archived ArchiveBatch builds at a
+// time: the shape of the test/ harness's history (seedHistory).
 func seedExpiryHistory(b *testing.B, builds int) *state.Store {
 	b.Helper()
-	const builders = 100
 	st := state.OpenEphemeral()
-	cmd := messages.NewCommand
-	success := int32(state.ResultSuccess)
-	cmds := func(yield func(*messages.Command) bool) {
-		if !yield(cmd(&messages.MasterStarted{Name: "seeded", Time: 100})) {
-			return
-		}
-		for i := range builders {
-			if !yield(cmd(&messages.FindOrAddBuilder{Name: fmt.Sprintf("builder-%02d", i)})) {
-				return
-			}
-		}
-		for i := range builds {
-			at, id := int64(2_000_000+10*i), uint64(i+1)
-			builder := uint64(1 + i%builders)
-			step, log := uint64(3*i+1), uint64(2*i+1)
-			for _, c := range []*messages.Command{
-				cmd(&messages.AddChange{Change: &messages.Change{Author: fmt.Sprintf("author-%d", i%500), Branch: "main",
-					Revision: fmt.Sprintf("%040x", i), WhenTimestamp: at, Comments: "a change"}}),
-				cmd(&messages.AddBuildset{Reason: "scheduler", SubmittedAt: at, SourcestampIds: []uint64{id}, Builderids: []uint64{builder}}),
-				cmd(&messages.AddBuild{Builderid: builder, Buildrequestid: id, Masterid: 1, StartedAt: at, WorkerName: "w1",
-					StateString: "building", ClaimBrids: []uint64{id}, Steps: []*messages.AddStep{
-						{Name: "worker_preparation", StartedAt: at, Results: &success, CompleteAt: at},
-						{Name: "git", StartedAt: at, LogNames: []string{"stdio"}},
-						{Name: "test", StartedAt: at, LogNames: []string{"stdio"}}}}),
-				cmd(&messages.FinishStep{Stepid: step + 1, Results: state.ResultSuccess, CompleteAt: at + 1,
-					Logs: []*messages.LogLines{{Logid: log, NumLines: 40}}}),
-				cmd(&messages.FinishBuild{Buildid: id, Results: state.ResultSuccess, CompleteAt: at + 5, Brids: []uint64{id},
-					LastStep: &messages.FinishStep{Stepid: step + 2, Results: state.ResultSuccess, CompleteAt: at + 5,
-						Logs: []*messages.LogLines{{Logid: log + 1, NumLines: 40}}}}),
-			} {
-				if !yield(c) {
-					return
-				}
-			}
-		}
-		for first := 1; first <= builds; first += ArchiveBatch {
-			var ids []uint64
-			for id := first; id < first+ArchiveBatch && id <= builds; id++ {
-				ids = append(ids, uint64(id))
-			}
-			if !yield(cmd(&messages.Archive{Buildids: ids})) {
-				return
-			}
-		}
-	}
-	if _, err := st.Load(iter.Seq[*messages.Command](cmds), 4096); err != nil {
+	h := state.History{Builds: builds, Builders: 100, LinesPerLog: 40, ArchiveBatch: ArchiveBatch}
+	if _, err := st.Load(h.Commands(), 4096); err != nil {
 		b.Fatal(err)
 	}
 	return st

@@ -92,6 +92,11 @@ func (c *Chain) Get(ctx context.Context, name string) (string, error) {
 	// The lookup is shared by concurrent callers: it must not end when the
 	// first caller gives up. Providers bound their own time (Vault's timeout).
 	ch := c.group.DoChan(name, func() (any, error) {
+		// A lookup that stored name and ended between this caller's miss
+		// and DoChan has left the value to find here.
+		if v, ok := c.cached(name); ok {
+			return v, nil
+		}
 		v, err := c.lookup(context.WithoutCancel(ctx), name)
 		if err == nil {
 			c.store(name, v)

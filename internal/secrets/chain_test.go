@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,5 +220,53 @@ func TestChainRefusesShortValues(t *testing.T) {
 	_, _, err := Render(context.Background(), c, "login %(secret:pin)s", RenderOptions{Where: `step "s" of builder "b"`})
 	if want := `secret "pin" (step "s" of builder "b") in dir ` + first + ` holds 4 bytes`; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Render = %v, want %q", err, want)
+	}
+}
+
+// perName counts the Gets that reach it, by name.
+type perName struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (p *perName) Get(_ context.Context, name string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n[name]++
+	return "value-of-" + name, nil
+}
+
+// TestChainOneLookupPerName: callers of one name that miss the cache at
+// once make one provider call between them, also when a caller's miss comes
+// just before another's lookup stores the value and ends (the second
+// lookup finds it stored).
+func TestChainOneLookupPerName(t *testing.T) {
+	p := &perName{n: map[string]int{}}
+	c := NewChain([]Provider{p}, ChainOptions{TTL: time.Hour})
+	const names, callers = 2000, 4
+	for i := range names {
+		name := fmt.Sprint("pw", i)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				<-start
+				if v, err := c.Get(context.Background(), name); v != "value-of-"+name || err != nil {
+					t.Errorf("Get(%s) = %q, %v", name, v, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	dup := 0
+	for name, n := range p.n {
+		if n != 1 {
+			dup++
+			t.Logf("%s: %d provider calls", name, n)
+		}
+	}
+	if dup > 0 {
+		t.Errorf("%d of %d names asked of the provider more than once", dup, names)
 	}
 }

@@ -97,14 +97,19 @@ func newDB(t testing.TB) *memdb.MemDB {
 // request 1 claimed by master 1, build 1 on builder 1, step 1, log 1.
 func fixture(t testing.TB) *memdb.MemDB {
 	db := newDB(t)
-	for _, c := range []*messages.Command{
-		masterStarted(0, "m1", 100), builder("b1"), builder("b2"),
-		addChange(change("alice", "main", 100)), buildset(110, 1, 2), claim(1, 120, 1),
-		addBuild(1, 1, 1, 121), addStep(1, "compile", 122), addLog(1, "stdio"),
-	} {
+	for _, c := range fixtureCommands() {
 		mustApply(t, db, c)
 	}
 	return db
+}
+
+// fixtureCommands are the commands that write fixture.
+func fixtureCommands() []*messages.Command {
+	return []*messages.Command{
+		masterStarted(0, "m1", 100), builder("b1"), builder("b2"),
+		addChange(change("alice", "main", 100)), buildset(110, 1, 2), claim(1, 120, 1),
+		addBuild(1, 1, 1, 121), addStep(1, "compile", 122), addLog(1, "stdio"),
+	}
 }
 
 func TestApply(t *testing.T) {

@@ -1,13 +1,19 @@
 package state
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"iter"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
@@ -222,6 +228,24 @@ func (sc *scenario) refused(c *messages.Command, want ...string) {
 	}
 	if after := dump(sc.t, sc.db); after != before {
 		sc.t.Fatalf("%v was refused but changed the state:\n%s", c, after)
+	}
+}
+
+// read records rows as readers see them (through read.go, archived or
+// not), under what, one line per row as Dump writes them.
+func (sc *scenario) read(what string, rows iter.Seq[proto.Message]) {
+	sc.t.Helper()
+	sc.out = append(sc.out, "-- "+what+"\n"...)
+	for m := range rows {
+		js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+		if err != nil {
+			sc.t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, js); err != nil {
+			sc.t.Fatal(err)
+		}
+		sc.out = append(sc.out, fmt.Sprintf("%T %s\n", m, buf.Bytes())...)
 	}
 }
 

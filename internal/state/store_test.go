@@ -38,7 +38,7 @@ func testOpts() Options {
 }
 
 // goldenCommands is a fixed sequence using every command, bad ones included
-// (4 of them).
+// (5 of them).
 func goldenCommands() []*messages.Command {
 	cmds := []*messages.Command{masterStarted(0, "m1", 1000), builder("b1"), builder("b2")}
 	for i := 0; i < 40; i++ {
@@ -64,6 +64,22 @@ func goldenCommands() []*messages.Command {
 	cmds = append(cmds,
 		cmd(&messages.AddChange{Change: change("poller", "main", 3100), State: lastRev(`{"main":"rev-poller"}`)}),
 		cmd(&messages.AddChange{Change: change("poller2", "main", 3101), State: lastRev(`{"main":`)}), // refused
+	)
+	// Finished history archived, then written over: the retried requests 1
+	// and 3 are built again (builds 4, 5) and buildset 1 completes with build
+	// 3; build 6 makes build 3 not builder 2's newest.
+	cmds = append(cmds,
+		claim(1, 3200, 1, 3), addBuild(1, 1, 1, 3200), addBuild(1, 3, 1, 3200),
+		cmd(&messages.FinishBuild{Buildid: 4, Results: ResultSuccess, CompleteAt: 3201, Brids: []uint64{1}}),
+		cmd(&messages.FinishBuild{Buildid: 5, Results: ResultSuccess, CompleteAt: 3201, Brids: []uint64{3}}),
+		cmd(&messages.FinishBuild{Buildid: 3, Results: ResultFailure, CompleteAt: 3202, Brids: []uint64{2}}),
+		buildset(3203, 2), claim(1, 3204, 4), addBuild(2, 4, 1, 3204),
+		archive(1, 2),
+		archiveSets(2), // refused: build 5 is builder 1's newest
+		archiveSets(1),
+		archiveChanges(seqIDs(1, 40)...),
+		cmd(&messages.Expire{Changes: []uint64{1, 2}}),
+		addChange(change("dev-late", "dev", 3205)), // its parent, change 40, is archived
 	)
 	return cmds
 }
@@ -147,7 +163,7 @@ func TestReplayGolden(t *testing.T) {
 		t.Fatalf("durable snapshot+log replay differs from live:\n%s\n---\n%s", durable.String(), liveDump.String())
 	}
 	st := s.Stats()
-	if st.LastSnapshotIndex == 0 || st.LastSnapshotTime.IsZero() || st.JournalBytes == 0 || st.Rows[TableChanges] != 81 || st.Rows[TableObjectState] != 1 {
+	if st.LastSnapshotIndex == 0 || st.LastSnapshotTime.IsZero() || st.JournalBytes == 0 || st.Rows[TableChanges] != 80 || st.Rows[TableObjectState] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 
@@ -558,7 +574,7 @@ func TestApplyBatchMatchesSingle(t *testing.T) {
 		txn.Commit()
 		good = append(good, c)
 	}
-	if len(good) != len(goldenCommands())-4 {
+	if len(good) != len(goldenCommands())-5 {
 		t.Fatalf("%d good commands", len(good))
 	}
 	for name, cmds := range map[string][]*messages.Command{"good": good, "with bad": goldenCommands()} {
