@@ -66,35 +66,55 @@ func checkStr(kind, field, v string, limit int) error {
 }
 
 // checkProps checks a property list: at most MaxProperties, each named once,
-// its fields within their limits and its value valid JSON.
+// its fields within their limits and its value valid JSON. It allocates
+// nothing for a valid list of up to smallProps (a build's properties are
+// checked at every build start).
 func checkProps(kind, field string, props []*messages.Property) error {
 	if len(props) > MaxProperties {
 		return bad(kind, "%s has %d properties, limit %d", field, len(props), MaxProperties)
 	}
-	seen := make(map[string]bool, len(props))
+	var seen map[string]bool
+	if len(props) > smallProps {
+		seen = make(map[string]bool, len(props))
+	}
 	for i, p := range props {
-		where := fmt.Sprintf("%s[%d]", field, i)
-		if p == nil || p.Name == "" {
-			return bad(kind, "%s has no name", where)
+		switch {
+		case p == nil || p.Name == "":
+			return bad(kind, "%s[%d] has no name", field, i)
+		case len(p.Name) > MaxFieldBytes:
+			return bad(kind, "%s[%d].name is %d bytes, limit %d", field, i, len(p.Name), MaxFieldBytes)
+		case len(p.Source) > MaxFieldBytes:
+			return bad(kind, "%s[%d].source is %d bytes, limit %d", field, i, len(p.Source), MaxFieldBytes)
+		case len(p.ValueJson) > MaxPropertyValueBytes:
+			return bad(kind, "%s[%d] (%q).value_json is %d bytes, limit %d", field, i, p.Name, len(p.ValueJson), MaxPropertyValueBytes)
+		case !json.Valid([]byte(p.ValueJson)):
+			return bad(kind, "%s[%d] (%q).value_json is not valid JSON", field, i, p.Name)
+		case namedBefore(props[:i], p.Name, seen):
+			return bad(kind, "%s[%d]: property %q given twice", field, i, p.Name)
 		}
-		if err := checkStr(kind, where+".name", p.Name, MaxFieldBytes); err != nil {
-			return err
-		}
-		if err := checkStr(kind, where+".source", p.Source, MaxFieldBytes); err != nil {
-			return err
-		}
-		if err := checkStr(kind, fmt.Sprintf("%s (%q).value_json", where, p.Name), p.ValueJson, MaxPropertyValueBytes); err != nil {
-			return err
-		}
-		if !json.Valid([]byte(p.ValueJson)) {
-			return bad(kind, "%s (%q).value_json is not valid JSON", where, p.Name)
-		}
-		if seen[p.Name] {
-			return bad(kind, "%s: property %q given twice", where, p.Name)
-		}
-		seen[p.Name] = true
 	}
 	return nil
+}
+
+// smallProps is the longest property list whose names checkProps compares
+// pairwise rather than through a map.
+const smallProps = 32
+
+// namedBefore says whether name is the name of one of before, the
+// properties checked so far: looked up in seen, which it adds name to, or,
+// when seen is nil (a short list), by comparing.
+func namedBefore(before []*messages.Property, name string, seen map[string]bool) bool {
+	if seen != nil {
+		dup := seen[name]
+		seen[name] = true
+		return dup
+	}
+	for _, q := range before {
+		if q.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // checkIDs refuses a list of more than MaxIDs ids.

@@ -59,6 +59,12 @@ type peer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// wmu serialises writes, so that one timer bounds the write under way:
+	// writeTimer is armed while a frame is written and closes the
+	// connection when it fires.
+	wmu        sync.Mutex
+	writeTimer *time.Timer
+
 	mu      sync.Mutex
 	seq     int64
 	pending map[int64]func(any, error)
@@ -77,12 +83,15 @@ func newPeer(ws *websocket.Conn, log *slog.Logger, maxFrame int64, writeTimeout 
 		writeTimeout = defaultWriteTimeout
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &peer{
+	p := &peer{
 		ws: ws, log: log, maxFrame: maxFrame, writeTimeout: writeTimeout,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		pending: map[int64]func(any, error){},
 		allow:   map[string]int64{},
 	}
+	p.writeTimer = time.AfterFunc(writeTimeout, func() { _ = ws.CloseNow() })
+	p.writeTimer.Stop()
+	return p
 }
 
 // limit is the largest frame accepted next: maxFrame, or more while a
@@ -221,18 +230,23 @@ func (p *peer) respond(seq int64, result any, err error) error {
 // write sends one frame. It does not take the caller's context: the
 // WebSocket library closes the connection when a write's context ends
 // mid-write, and one caller giving up must not end the connection. A
-// write that takes longer than writeTimeout does end it.
+// write that takes longer than writeTimeout does end it (the peer's one
+// writeTimer: a context with a deadline would cost a timer and two
+// cancellation registrations per frame, here and in the library).
 func (p *peer) write(f frame) error {
 	b, err := encodeFrame(f)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, p.writeTimeout)
-	defer cancel()
 	if p.onFrame != nil {
 		p.onFrame(false, b)
 	}
-	if err := p.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.writeTimer.Reset(p.writeTimeout)
+	err = p.ws.Write(context.Background(), websocket.MessageBinary, b)
+	p.writeTimer.Stop()
+	if err != nil {
 		return fmt.Errorf("write %v: %w", f["op"], err)
 	}
 	return nil
