@@ -199,7 +199,7 @@ func profileMaster(b *testing.B, m *master, name string, seconds int) func() {
 		return func() {}
 	}
 	var wg sync.WaitGroup
-	for file, path := range map[string]string{name + ".pprof": "profile", name + ".allocs.pprof": "allocs"} {
+	for file, path := range map[string]string{name + ".pprof": "profile", name + ".allocs.pprof": "allocs", name + ".trace": "trace"} {
 		wg.Go(func() {
 			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", m.debug, path, seconds))
 			if err != nil {
