@@ -135,6 +135,8 @@ func TestCommandOutputCopiesOnce(t *testing.T) {
 	}
 }
 
+// TestAppendTail: the last n bytes are kept, whichever of tail and data
+// they come from.
 func TestAppendTail(t *testing.T) {
 	for _, c := range []struct{ tail, data, want string }{
 		{"", "abc", "abc"},

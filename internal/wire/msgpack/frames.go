@@ -11,9 +11,9 @@ const maxPooledFrame = DefaultMaxFrame
 
 // framePool lends the buffers frames are read into. A connection that
 // streams output reads each frame into a buffer that already fits it,
-// instead of one grown from 512 bytes again for every frame (three times
-// the frame in garbage: the master's collector ran once per 10–20 MB of
-// a big log), and an idle connection holds none. A Server's connections
+// instead of one grown from 512 bytes again for every frame (about four
+// times the frame in garbage, most of what a big log made the master
+// collect), and an idle connection holds none. A Server's connections
 // share one. The zero value is ready to use.
 type framePool struct{ p sync.Pool }
 

@@ -13,7 +13,7 @@ import (
 // TestOutputFramesReuseBuffers: a worker streaming output in frames of
 // 128 KiB costs the master less than two bytes allocated per byte of
 // output (the text it decodes, kept by the command's sink). Each frame
-// read into a buffer grown anew from 512 bytes cost three more.
+// read into a buffer grown anew from 512 bytes cost four more.
 func TestOutputFramesReuseBuffers(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's sync.Pool drops buffers at random")
