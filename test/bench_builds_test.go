@@ -190,16 +190,17 @@ func countLines(l *lines, from int, s string) int {
 	return n
 }
 
-// profileMaster saves the master's CPU and allocation profiles of the next
-// seconds into BM_BENCH_PPROF/name.pprof and name.allocs.pprof when that is
-// set; wait for the returned func.
+// profileMaster saves the master's CPU and allocation profiles and its
+// runtime trace of the next seconds into BM_BENCH_PPROF/name.pprof,
+// name.allocs.pprof and name.trace when that is set; wait for the
+// returned func.
 func profileMaster(b *testing.B, m *master, name string, seconds int) func() {
 	dir := os.Getenv("BM_BENCH_PPROF")
 	if dir == "" {
 		return func() {}
 	}
 	var wg sync.WaitGroup
-	for file, path := range map[string]string{name + ".pprof": "profile", name + ".allocs.pprof": "allocs"} {
+	for file, path := range map[string]string{name + ".pprof": "profile", name + ".allocs.pprof": "allocs", name + ".trace": "trace"} {
 		wg.Go(func() {
 			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", m.debug, path, seconds))
 			if err != nil {

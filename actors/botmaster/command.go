@@ -53,7 +53,7 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 }
 
 // commandOutput is what a running command has sent so far: its log lines
-// not yet written, the last 4 KiB of its stdout, and, once it is over, how
+// not yet written, the last tailBytes of its stdout, and, once it is over, how
 // it completed. Each stream goes through the redactor of the secrets in
 // use as it comes (a value split across updates is still found), so no
 // line of the log and nothing of the stdout kept holds a value, as
@@ -101,11 +101,23 @@ func (o *commandOutput) take(u *messages.CommandUpdate) {
 func (o *commandOutput) add(stream messages.OutputStream, data []byte) {
 	o.lines.add(stream, data)
 	if stream == messages.OutputStream_OUTPUT_STREAM_STDOUT {
-		o.tail = append(o.tail, data...)
-		if len(o.tail) > 4096 {
-			o.tail = o.tail[len(o.tail)-4096:]
-		}
+		o.tail = appendTail(o.tail, data, tailBytes)
 	}
+}
+
+// tailBytes is how much of a command's stdout commandOutput keeps.
+const tailBytes = 4096
+
+// appendTail appends data to tail and keeps the last n bytes, in tail's
+// storage: no more than n bytes of data are copied.
+func appendTail(tail, data []byte, n int) []byte {
+	if len(data) >= n {
+		return append(tail[:0], data[len(data)-n:]...)
+	}
+	if drop := len(tail) + len(data) - n; drop > 0 {
+		tail = tail[:copy(tail, tail[drop:])]
+	}
+	return append(tail, data...)
 }
 
 // streamSink takes one stream's output out of its redacting Writer.
@@ -147,7 +159,7 @@ func (f *logFlusher) after(o *commandOutput) error {
 	case o.done != nil:
 		f.log.later(o.lines.out.String()) // goes with the step's finish
 	case f.due || o.lines.out.Len() >= LogFlushBytes:
-		if err := f.log.write(o.lines.out.String()); err != nil {
+		if err := f.log.write(o.lines.out.Bytes()); err != nil {
 			return err
 		}
 		o.lines.out.Reset()

@@ -22,25 +22,50 @@ type logLines struct {
 
 var streamPrefix = [4]byte{'h', 'o', 'e', 'h'} // by messages.OutputStream
 
+// add takes data of stream. Only a line left open at its end is copied
+// aside (into partial): the lines it completes are written out from data
+// itself, or from partial with the first piece of data that ends them.
 func (l *logLines) add(stream messages.OutputStream, data []byte) {
 	s := int(stream)
 	if s < 0 || s >= len(l.partial) {
 		s = 0
 	}
-	p := append(l.partial[s], data...)
+	for len(l.partial[s]) > 0 && len(data) > 0 {
+		// Enough of data to end the open line, or to fill it to MaxLineBytes.
+		n := len(data)
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			n = i + 1
+		}
+		n = min(n, MaxLineBytes)
+		l.partial[s] = append(l.partial[s], data[:n]...)
+		l.partial[s] = l.keep(s, l.lines(s, l.partial[s]))
+		data = data[n:]
+	}
+	if len(data) > 0 {
+		l.partial[s] = l.keep(s, l.lines(s, data))
+	}
+}
+
+// lines writes out the lines p completes (and those of MaxLineBytes) and
+// returns what is left: less than a line.
+func (l *logLines) lines(stream int, p []byte) []byte {
 	for {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 && len(p) < MaxLineBytes {
-			break
+			return p
 		}
 		n := i + 1
 		if i < 0 || i >= MaxLineBytes {
 			n = completeUTF8(p[:MaxLineBytes])
 		}
-		l.line(s, p[:n])
+		l.line(stream, p[:n])
 		p = p[n:]
 	}
-	l.partial[s] = append(l.partial[s][:0], p...)
+}
+
+// keep makes rest (which may share partial's storage) stream's open line.
+func (l *logLines) keep(stream int, rest []byte) []byte {
+	return append(l.partial[stream][:0], rest...)
 }
 
 func (l *logLines) line(stream int, text []byte) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/buildmaster/buildmaster/actors/db"
 	"github.com/buildmaster/buildmaster/internal/state"
@@ -22,7 +23,7 @@ type stepLog struct {
 // header writes text as header lines (the h stream), secret values
 // redacted.
 func (l *stepLog) header(text string) error {
-	return l.write(headerLines(l.r.rt.Redactor().Redact(text)))
+	return l.write([]byte(headerLines(l.r.rt.Redactor().Redact(text))))
 }
 
 func headerLines(text string) string {
@@ -49,7 +50,7 @@ func (l *stepLog) finish() (*messages.AppendLog, error) {
 		if i := strings.IndexByte(s[cut:], '\n'); i >= 0 && cut+i+1 < len(s) {
 			cut += i + 1
 		}
-		if err := l.write(s[:cut]); err != nil {
+		if err := l.write([]byte(s[:cut])); err != nil {
 			return nil, err
 		}
 		s = s[cut:]
@@ -60,22 +61,26 @@ func (l *stepLog) finish() (*messages.AppendLog, error) {
 	return &messages.AppendLog{Logid: l.id, Content: s}, nil
 }
 
-func (l *stepLog) write(s string) error {
-	s = strings.ToValidUTF8(s, "\uFFFD") // a log holds text; invalid bytes cannot be stored
-	for len(s) > 0 {
-		n := min(len(s), state.MaxLogAppendBytes)
-		if n < len(s) {
-			if i := bytes.LastIndexByte([]byte(s[:n]), '\n'); i > 0 {
+// write writes b to the log, invalid UTF-8 replaced; it keeps none of b
+// (the db service gets copies), so the caller may use it again.
+func (l *stepLog) write(b []byte) error {
+	if !utf8.Valid(b) {
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD")) // a log holds text; invalid bytes cannot be stored
+	}
+	for len(b) > 0 {
+		n := min(len(b), state.MaxLogAppendBytes)
+		if n < len(b) {
+			if i := bytes.LastIndexByte(b[:n], '\n'); i > 0 {
 				n = i + 1
 			}
 		}
 		if err := l.r.ctx.Err(); err != nil {
 			return context.Cause(l.r.ctx)
 		}
-		if _, err := db.WriteLog(context.Background(), l.r.system, l.id, []byte(s[:n])); err != nil {
+		if _, err := db.WriteLog(context.Background(), l.r.system, l.id, bytes.Clone(b[:n])); err != nil {
 			return err
 		}
-		s = s[n:]
+		b = b[n:]
 	}
 	return nil
 }

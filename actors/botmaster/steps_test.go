@@ -92,3 +92,61 @@ func TestCommandOutputRedacted(t *testing.T) {
 		t.Fatalf("stdout kept %q, want %q", got, want)
 	}
 }
+
+// TestLogLinesAnySplit: output cut into updates anywhere makes the same
+// lines as in one piece, with lines longer than MaxLineBytes and
+// characters cut by the updates.
+func TestLogLinesAnySplit(t *testing.T) {
+	long := strings.Repeat("é", 2*MaxLineBytes) // 2 bytes each
+	text := "short\n" + long + "x\n" + long[:MaxLineBytes-1] + "\n\nend " + long[:3*MaxLineBytes+1]
+	whole := &logLines{}
+	whole.add(stdout, []byte(text))
+	whole.flush()
+	for _, step := range []int{1, 7, 1000, MaxLineBytes - 1, MaxLineBytes, MaxLineBytes + 3, 3 * MaxLineBytes} {
+		l := &logLines{}
+		for i := 0; i < len(text); i += step {
+			l.add(stdout, []byte(text[i:min(i+step, len(text))]))
+		}
+		l.flush()
+		if l.out.String() != whole.out.String() {
+			t.Fatalf("in pieces of %d: %d bytes of lines, in one piece %d", step, l.out.Len(), whole.out.Len())
+		}
+	}
+}
+
+// TestCommandOutputCopiesOnce: a command's stdout, 64 KiB at a time with
+// a line left open at each end, allocates nothing once the buffers are
+// made: its lines are copied once (into the lines written out), the open
+// line and the last tailBytes kept in buffers of their own. Before, each
+// update was copied whole into the open line's buffer and the tail's.
+func TestCommandOutputCopiesOnce(t *testing.T) {
+	data := []byte(strings.Repeat("a line of a compiler's output, quite ordinary\n", (64<<10)/46) + "an open line ")
+	o := &commandOutput{id: "1.1"}
+	allocs := testing.AllocsPerRun(50, func() {
+		o.add(stdout, data)
+		o.lines.out.Reset()
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per update, want 0", allocs)
+	}
+	want := string(data[len(data)-tailBytes:])
+	if string(o.tail) != want {
+		t.Errorf("stdout kept: %q…, want %q…", o.tail[:40], want[:40])
+	}
+}
+
+// TestAppendTail: the last n bytes are kept, whichever of tail and data
+// they come from.
+func TestAppendTail(t *testing.T) {
+	for _, c := range []struct{ tail, data, want string }{
+		{"", "abc", "abc"},
+		{"ab", "cd", "bcd"},
+		{"abc", "", "abc"},
+		{"abc", "defg", "efg"},
+		{"a", "bcdef", "def"},
+	} {
+		if got := appendTail([]byte(c.tail), []byte(c.data), 3); string(got) != c.want {
+			t.Errorf("appendTail(%q, %q, 3) = %q, want %q", c.tail, c.data, got, c.want)
+		}
+	}
+}

@@ -106,7 +106,7 @@ func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts Di
 		return nil, fmt.Errorf("dial %s as %s: %w", u.Redacted(), name, err)
 	}
 	log := opts.Logger.With("master", u.Redacted())
-	c := &Client{p: newPeer(ws, log, opts.MaxFrame, opts.WriteTimeout), h: h, log: log,
+	c := &Client{p: newPeer(ws, log, nil, opts.MaxFrame, opts.WriteTimeout), h: h, log: log,
 		commands: map[string]*Command{}}
 	c.p.dispatch = c.dispatch
 	go func() {

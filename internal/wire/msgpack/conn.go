@@ -34,9 +34,9 @@ type serverConn struct {
 
 var _ wire.Conn = (*serverConn)(nil)
 
-func newServerConn(ws *websocket.Conn, name, remote string, log *slog.Logger, opts ServerOptions) *serverConn {
+func newServerConn(ws *websocket.Conn, name, remote string, log *slog.Logger, frames *framePool, opts ServerOptions) *serverConn {
 	c := &serverConn{
-		p:    newPeer(ws, log, opts.MaxFrame, opts.WriteTimeout),
+		p:    newPeer(ws, log, frames, opts.MaxFrame, opts.WriteTimeout),
 		name: name, remote: remote, log: log, settings: opts.Settings,
 		commands: map[string]*command{},
 	}

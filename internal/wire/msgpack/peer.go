@@ -53,6 +53,7 @@ type peer struct {
 	maxFrame     int64
 	writeTimeout time.Duration
 	dispatch     dispatcher
+	frames       *framePool              // lends the buffers frames are read into
 	onFrame      func(in bool, b []byte) // tests capture frames with it
 
 	ctx    context.Context // cancelled when the connection ends
@@ -75,7 +76,12 @@ type peer struct {
 	closing chan struct{} // closed when this side's close handshake is over
 }
 
-func newPeer(ws *websocket.Conn, log *slog.Logger, maxFrame int64, writeTimeout time.Duration) *peer {
+// newPeer returns a peer on ws; it reads frames into buffers of frames
+// (nil: a pool of its own).
+func newPeer(ws *websocket.Conn, log *slog.Logger, frames *framePool, maxFrame int64, writeTimeout time.Duration) *peer {
+	if frames == nil {
+		frames = new(framePool)
+	}
 	if maxFrame <= 0 {
 		maxFrame = DefaultMaxFrame
 	}
@@ -84,7 +90,7 @@ func newPeer(ws *websocket.Conn, log *slog.Logger, maxFrame int64, writeTimeout 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &peer{
-		ws: ws, log: log, maxFrame: maxFrame, writeTimeout: writeTimeout,
+		ws: ws, log: log, frames: frames, maxFrame: maxFrame, writeTimeout: writeTimeout,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		pending: map[int64]func(any, error){},
 		allow:   map[string]int64{},
@@ -127,38 +133,14 @@ func (p *peer) run() error {
 }
 
 func (p *peer) readLoop() error {
-	var (
-		buf bytes.Buffer
-		dec decoder
-	)
+	var dec decoder
 	for {
-		limit := p.limit()
-		p.ws.SetReadLimit(limit)
-		if buf.Cap() > 64<<10 {
-			buf = bytes.Buffer{} // do not keep a transfer's big frame
-		}
-		buf.Reset()
-		typ, err := p.readFrame(&buf)
+		f, err := p.next(&dec)
 		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				p.log.Warn("closing connection: frame too big", "limit", limit)
-				return fmt.Errorf("frame over %d bytes", limit)
-			}
 			return err
 		}
-		b := buf.Bytes()
-		if p.onFrame != nil {
-			p.onFrame(true, b)
-		}
-		if typ != websocket.MessageBinary {
-			p.log.Warn("ignoring a text frame")
+		if f == nil {
 			continue
-		}
-		f, err := dec.decode(b)
-		if err != nil {
-			p.log.Warn("closing connection: malformed frame", "err", err)
-			p.close(websocket.StatusUnsupportedData, "malformed frame")
-			return fmt.Errorf("malformed frame: %w", err)
 		}
 		seq, ok1 := f.int("seq_number")
 		op, ok2 := f.str("op")
@@ -175,6 +157,39 @@ func (p *peer) readLoop() error {
 			return err
 		}
 	}
+}
+
+// next reads and decodes the next frame (nil for a text frame, which is
+// ignored). The frame is read into a buffer of p.frames, given back once
+// decoded: what the decoder returns holds copies.
+func (p *peer) next(dec *decoder) (frame, error) {
+	limit := p.limit()
+	p.ws.SetReadLimit(limit)
+	buf := p.frames.get()
+	defer p.frames.put(buf)
+	typ, err := p.readFrame(buf)
+	if err != nil {
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			p.log.Warn("closing connection: frame too big", "limit", limit)
+			return nil, fmt.Errorf("frame over %d bytes", limit)
+		}
+		return nil, err
+	}
+	b := buf.Bytes()
+	if p.onFrame != nil {
+		p.onFrame(true, b)
+	}
+	if typ != websocket.MessageBinary {
+		p.log.Warn("ignoring a text frame")
+		return nil, nil
+	}
+	f, err := dec.decode(b)
+	if err != nil {
+		p.log.Warn("closing connection: malformed frame", "err", err)
+		p.close(websocket.StatusUnsupportedData, "malformed frame")
+		return nil, fmt.Errorf("malformed frame: %w", err)
+	}
+	return f, nil
 }
 
 // readFrame reads the next message into buf. It reads without a context

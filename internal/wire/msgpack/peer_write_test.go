@@ -49,7 +49,7 @@ func TestPeerWriteAllocs(t *testing.T) {
 			}
 		}
 	})
-	p := newPeer(ws, slog.New(slog.NewTextHandler(io.Discard, nil)), 0, 0)
+	p := newPeer(ws, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, 0, 0)
 	f := frame{"op": "keepalive", "seq_number": int64(1)}
 	allocs := testing.AllocsPerRun(200, func() {
 		if err := p.write(f); err != nil {
@@ -69,7 +69,7 @@ func TestPeerWriteTimeoutClosesConnection(t *testing.T) {
 	stop := make(chan struct{})
 	ws := wsPair(t, func(*websocket.Conn) { <-stop })
 	t.Cleanup(func() { close(stop) })
-	p := newPeer(ws, slog.New(slog.NewTextHandler(io.Discard, nil)), 0, 50*time.Millisecond)
+	p := newPeer(ws, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, 0, 50*time.Millisecond)
 	failed := make(chan error, 1)
 	go func() {
 		big := make([]byte, 1<<20)

@@ -56,6 +56,8 @@ type Server struct {
 	conns  map[*serverConn]struct{}
 	closed bool
 
+	frames framePool // the buffers its connections read frames into
+
 	onFrame func(in bool, b []byte) // tests capture the frames of every connection
 }
 
@@ -99,7 +101,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("worker", name)
-	c := newServerConn(ws, name, r.RemoteAddr, log, s.opts)
+	c := newServerConn(ws, name, r.RemoteAddr, log, &s.frames, s.opts)
 	c.p.onFrame = s.onFrame
 	if !s.track(c) {
 		c.p.close(websocket.StatusGoingAway, "master shutting down")

@@ -1,0 +1,61 @@
+package botmaster
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// TestLogFlushCopiesOnce: a command's lines reach the db service's log
+// writer in one copy of them (the message's: the buffer they were
+// gathered in is used again), not one more to a string and back.
+func TestLogFlushCopiesOnce(t *testing.T) {
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	var got atomic.Int64 // bytes the fake db got
+	if _, err := system.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
+		if m, ok := c.Message().(*messages.LogWrite); ok {
+			got.Add(int64(len(m.GetContent())))
+			c.Respond(&messages.LogWritten{Logid: m.GetLogid()})
+		}
+	}), paths.DB); err != nil {
+		t.Fatal(err)
+	}
+	defer system.Shutdown()
+	log := &stepLog{r: &runner{build: &build{ctx: context.Background()}, system: system}, id: 7}
+	f := newLogFlusher(log)
+	defer f.timer.Stop()
+	data := []byte(strings.Repeat("a line of a compiler's output, quite ordinary\n", LogFlushBytes/46+1))
+	o := &commandOutput{id: "1.1"}
+	const writes = 20
+	flush := func() {
+		o.add(stdout, data)
+		if err := f.after(o); err != nil {
+			t.Fatal(err)
+		}
+		if o.lines.out.Len() != 0 {
+			t.Fatal("the lines were not written")
+		}
+	}
+	flush() // the buffers are made
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range writes {
+		flush()
+	}
+	runtime.ReadMemStats(&after)
+	perByte := float64(after.TotalAlloc-before.TotalAlloc) / float64(writes*len(data))
+	if perByte >= 1.5 {
+		t.Errorf("%.2f bytes allocated per byte of lines written, want < 1.5", perByte)
+	}
+	if want := (writes + 1) * (len(data) + len(data)/46); got.Load() != int64(want) {
+		t.Errorf("the log writer got %d bytes, want %d", got.Load(), want)
+	}
+}
