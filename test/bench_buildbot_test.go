@@ -7,8 +7,9 @@ package test
 // SingleBranchScheduler without treeStableTimer, N changes (default
 // BM_BENCH_BUILDS/4) sent over PB by one client one after another. Reported
 // as there: builds/s from the first change to the last finished build (as
-// Buildbot's database says), the master's CPU per build, and as there the
-// workers' CPU, their commands' and the run-queue waits per build.
+// Buildbot's database says), the master's CPU per build, the workers' CPU,
+// their commands' and the run-queue waits of the master and the workers per
+// build.
 //
 //	go test -run XXX -bench 'BuildbotMaster|BuildThroughput/buildbot-worker/pb' -benchtime 1x ./test/
 
