@@ -7,7 +7,9 @@ package test
 // SingleBranchScheduler without treeStableTimer, N changes (default
 // BM_BENCH_BUILDS/4) sent over PB by one client one after another. Reported
 // as there: builds/s from the first change to the last finished build (as
-// Buildbot's database says), and the master's CPU per build.
+// Buildbot's database says), the master's CPU per build, the workers' CPU,
+// their commands' and the run-queue waits of the master and the workers per
+// build.
 //
 //	go test -run XXX -bench 'BuildbotMaster|BuildThroughput/buildbot-worker/pb' -benchtime 1x ./test/
 
@@ -87,7 +89,8 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
 		}
 	}
-	var wall, cpu time.Duration
+	var wall, cpu, mwait time.Duration
+	var wsum procsStat // the workers'
 	for range b.N {
 		b.StopTimer()
 		dir := b.TempDir()
@@ -116,12 +119,13 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 			}
 			return addr != ""
 		})
+		var wpids []int
 		for i := range nw {
 			basedir := filepath.Join(dir, fmt.Sprintf("worker-w%d", i))
 			run(dir, "buildbot-worker", "create-worker", "--umask=0o22", basedir, addr, fmt.Sprintf("w%d", i), fmt.Sprintf("pw%d", i))
 			w := exec.Command("buildbot-worker", "start", "--nodaemon", basedir)
 			w.Env = env
-			startProc(b, w, func() string { return "" })
+			wpids = append(wpids, startProc(b, w, func() string { return "" }).cmd.Process.Pid)
 		}
 		testkit.Eventually(b, "the workers attached", func() bool {
 			log, _ := os.ReadFile(filepath.Join(mdir, "twistd.log"))
@@ -137,7 +141,8 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		c0, t0 := procCPU(b, mp.cmd.Process.Pid), time.Now()
+		c0, q0, t0 := procCPU(b, mp.cmd.Process.Pid), procRunqueue(b, mp.cmd.Process.Pid), time.Now()
+		w0 := procsStats(b, wpids)
 		send := exec.Command("/usr/bin/python3", filepath.Join(dir, "send.py"), addr, strconv.Itoa(nChanges))
 		send.Env = env
 		if out, err := send.CombinedOutput(); err != nil {
@@ -150,15 +155,23 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 				break
 			}
 		}
-		took, used := time.Since(t0), procCPU(b, mp.cmd.Process.Pid)-c0
+		took, used, waited := time.Since(t0), procCPU(b, mp.cmd.Process.Pid)-c0, procRunqueue(b, mp.cmd.Process.Pid)-q0
+		wused := procsStats(b, wpids).sub(w0)
 		b.StopTimer()
 		if err := count.Wait(); err != nil {
 			b.Fatalf("counting builds: %v", err)
 		}
-		wall, cpu = wall+took, cpu+used
-		b.Logf("%d changes sent in %s; %d builds in %s; master CPU %s", nChanges, queued, builds, took, used)
+		wall, cpu, mwait = wall+took, cpu+used, mwait+waited
+		wsum = wsum.add(wused)
+		b.Logf("%d changes sent in %s; %d builds in %s; master CPU %s, run-queue wait %s; workers' CPU %s, their commands' %s, workers' run-queue wait %s",
+			nChanges, queued, builds, took, used, waited, wused.own, wused.children, wused.runqueue)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(builds*b.N)/wall.Seconds(), "builds/s")
-	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(builds*b.N), "master-cpu-ms/build")
+	perBuild := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / float64(builds*b.N) }
+	b.ReportMetric(perBuild(cpu), "master-cpu-ms/build")
+	b.ReportMetric(perBuild(mwait), "master-runqueue-ms/build")
+	b.ReportMetric(perBuild(wsum.own), "worker-cpu-ms/build")
+	b.ReportMetric(perBuild(wsum.children), "command-cpu-ms/build")
+	b.ReportMetric(perBuild(wsum.runqueue), "worker-runqueue-ms/build")
 }

@@ -12,7 +12,11 @@ package test
 //	                           the first change to the last "build finished",
 //	                           the master's CPU (utime+stime) per build, its
 //	                           raft log entries (durable commands) and heap
-//	                           allocations (objects, KiB) per build;
+//	                           allocations (objects, KiB) per build; the
+//	                           workers' CPU, their commands' and, for the
+//	                           master and the workers, the time they were
+//	                           runnable but waited for a CPU (on a shared
+//	                           machine, where the wall time goes) per build;
 //	                           with buildworkers, and with Debian's
 //	                           buildbot-worker over msgpack and over PB
 //	BenchmarkChangeLatency     one change at a time: from the sendchange
@@ -156,13 +160,52 @@ func procCPUs(b *testing.B, pid int) (own, children time.Duration) {
 	return tick(11) + tick(12), tick(13) + tick(14)
 }
 
-// workersCPU sums procCPUs over the buildworker processes ws.
-func workersCPU(b *testing.B, ws []*worker) (own, children time.Duration) {
-	for _, w := range ws {
-		o, c := procCPUs(b, w.cmd.Process.Pid)
-		own, children = own+o, children+c
+// procRunqueue is how long the threads of process pid that are alive now
+// have been runnable but waiting for a CPU (the second field of
+// /proc/PID/task/*/schedstat): on a machine with more runnable threads than
+// cores, the part of a process's wall time that is neither its own CPU
+// nor a wait on its peers.
+func procRunqueue(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil {
+		b.Fatal(err)
 	}
-	return own, children
+	var wait time.Duration
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue // the thread has exited
+		}
+		if f := strings.Fields(string(data)); len(f) >= 2 {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			wait += time.Duration(ns)
+		}
+	}
+	return wait
+}
+
+// procsStat is what the processes pids have used: their own CPU, their
+// reaped children's (a worker's commands) and their run-queue wait.
+type procsStat struct{ own, children, runqueue time.Duration }
+
+// procsStats sums procCPUs and procRunqueue over the processes pids.
+func procsStats(b *testing.B, pids []int) (s procsStat) {
+	for _, pid := range pids {
+		o, c := procCPUs(b, pid)
+		s.own, s.children, s.runqueue = s.own+o, s.children+c, s.runqueue+procRunqueue(b, pid)
+	}
+	return s
+}
+
+// add is s + t, field by field.
+func (s procsStat) add(t procsStat) procsStat {
+	return procsStat{s.own + t.own, s.children + t.children, s.runqueue + t.runqueue}
+}
+
+// sub is s − t, field by field.
+func (s procsStat) sub(t procsStat) procsStat {
+	return procsStat{s.own - t.own, s.children - t.children, s.runqueue - t.runqueue}
 }
 
 // sendChange sends one change on branch main to m and waits for its id, as
@@ -270,7 +313,8 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			}
 			nChanges := n / perChange
 			builds := nChanges * perChange
-			var wall, cpu, wcpu, ccpu time.Duration
+			var wall, cpu, mwait time.Duration
+			var wsum procsStat // the workers'
 			var entries uint64
 			var allocs, allocBytes float64
 			for run := range b.N {
@@ -278,12 +322,15 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				m := newMaster(b, throughputBody(c.nw, c.shared))
 				m.start(masterBin, "--log-format", "json")
 				var ws []*worker
+				var wpids []int
 				for i := range c.nw {
 					name, pw := fmt.Sprintf("w%d", i), fmt.Sprintf("pw%d", i)
 					if c.kind == nil {
-						ws = append(ws, startWorkerProcess(b, workerBin, m, "warn", name, pw))
+						w := startWorkerProcess(b, workerBin, m, "warn", name, pw)
+						ws, wpids = append(ws, w), append(wpids, w.cmd.Process.Pid)
 					} else {
-						c.kind.start(b, m, name, pw, filepath.Join(m.dir, "worker-"+name))
+						w := c.kind.start(b, m, name, pw, filepath.Join(m.dir, "worker-"+name))
+						wpids = append(wpids, w.cmd.Process.Pid)
 					}
 				}
 				waitConnected(b, ws, 60*time.Second)
@@ -299,8 +346,8 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				b.StartTimer()
 				i0 := raftIndex(m)
 				a0 := masterAllocs(b, m)
-				c0, t0 := procCPU(b, pid), time.Now()
-				wc0, cc0 := workersCPU(b, ws)
+				c0, q0, t0 := procCPU(b, pid), procRunqueue(b, pid), time.Now()
+				w0 := procsStats(b, wpids)
 				var next atomic.Int64
 				var wg sync.WaitGroup
 				for range 8 {
@@ -321,18 +368,16 @@ func BenchmarkBuildThroughput(b *testing.B) {
 					}
 					time.Sleep(5 * time.Millisecond)
 				}
-				took, used := time.Since(t0), procCPU(b, pid)-c0
-				wc1, cc1 := workersCPU(b, ws)
-				wall, cpu = wall+took, cpu+used
-				wcpu, ccpu = wcpu+wc1-wc0, ccpu+cc1-cc0
+				took, used, waited := time.Since(t0), procCPU(b, pid)-c0, procRunqueue(b, pid)-q0
+				wused := procsStats(b, wpids).sub(w0)
+				wall, cpu, mwait = wall+took, cpu+used, mwait+waited
+				wsum = wsum.add(wused)
 				entries += raftIndex(m) - i0
 				a1 := masterAllocs(b, m)
 				allocs, allocBytes = allocs+a1.objects-a0.objects, allocBytes+a1.bytes-a0.bytes
 				b.StopTimer()
-				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s", run, nChanges, queued, builds, took, used)
-				if c.kind == nil {
-					b.Logf("run %d: buildworkers' CPU %s, their commands' %s", run, wc1-wc0, cc1-cc0)
-				}
+				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s, run-queue wait %s; workers' CPU %s, their commands' %s, workers' run-queue wait %s",
+					run, nChanges, queued, builds, took, used, waited, wused.own, wused.children, wused.runqueue)
 				stopProfile()
 				// Every build succeeded, as the data API says.
 				var page struct {
@@ -356,10 +401,11 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			b.ReportMetric(float64(entries)/float64(builds*b.N), "raft-entries/build")
 			b.ReportMetric(allocs/float64(builds*b.N), "master-allocs/build")
 			b.ReportMetric(allocBytes/1024/float64(builds*b.N), "master-alloc-KiB/build")
-			if c.kind == nil { // buildworker processes: their CPU, and their commands'
-				b.ReportMetric(float64(wcpu.Microseconds())/1e3/float64(builds*b.N), "worker-cpu-ms/build")
-				b.ReportMetric(float64(ccpu.Microseconds())/1e3/float64(builds*b.N), "command-cpu-ms/build")
-			}
+			perBuild := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / float64(builds*b.N) }
+			b.ReportMetric(perBuild(mwait), "master-runqueue-ms/build")
+			b.ReportMetric(perBuild(wsum.own), "worker-cpu-ms/build")
+			b.ReportMetric(perBuild(wsum.children), "command-cpu-ms/build")
+			b.ReportMetric(perBuild(wsum.runqueue), "worker-runqueue-ms/build")
 		})
 	}
 }
