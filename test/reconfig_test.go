@@ -290,8 +290,12 @@ func TestClientReportsUnreachableMaster(t *testing.T) {
 	t.Parallel()
 	addr := testkit.RefusingAddr(t)
 	_, errOut, code := run(t, "tree", "--master", addr, "--token", "x")
-	if code != 2 || !strings.Contains(errOut, "cannot reach the master at "+addr) {
+	if code != 2 || !strings.Contains(errOut, "cannot reach the master at "+addr+": dial tcp") || strings.Contains(errOut, "%!") {
 		t.Fatalf("unreachable master: exit %d, stderr:\n%s", code, errOut)
+	}
+	_, errOut, code = run(t, "tree", "--master", "http://"+addr, "--token", "x")
+	if code != 2 || !strings.Contains(errOut, "give the control endpoint's HOST:PORT") {
+		t.Fatalf("a URL for --master: exit %d, stderr:\n%s", code, errOut)
 	}
 	_, errOut, code = run(t, "reconfig", "--master", addr, "--token", "x")
 	if code != 2 || !strings.Contains(errOut, "cannot reach the master") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ type client struct {
 }
 
 func (o *clientOptions) dial() (*client, error) {
+	if strings.Contains(o.master, "://") {
+		return nil, &ExitError{Code: ExitNoMaster, Err: fmt.Errorf("--master %s: give the control endpoint's HOST:PORT (listen.remote, default %s), not a URL", o.master, config.DefaultRemoteAddr)}
+	}
 	token, err := clientToken(o.token, o.dataDir)
 	if err != nil {
 		return nil, &ExitError{Code: ExitNoMaster, Err: err}
@@ -61,7 +65,10 @@ func request[R proto.Message](c *client, path string, msg proto.Message, timeout
 	case err == nil:
 		return reply, nil
 	case errors.Is(err, control.ErrUnreachable):
-		err = fmt.Errorf("cannot reach the master at %s: %w (is it running? see --master or $"+MasterEnv+")", c.master, errors.Unwrap(err))
+		if op, ok := errors.AsType[*net.OpError](err); ok {
+			err = op // the dial's own error: the address is said once
+		}
+		err = fmt.Errorf("cannot reach the master at %s: %w (is it running? see --master or $"+MasterEnv+")", c.master, err)
 	case errors.Is(err, control.ErrLost):
 		err = fmt.Errorf("%w to the master at %s before it replied; "+
 			"the request may or may not have been carried out", control.ErrLost, c.master)
