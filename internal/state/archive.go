@@ -3,7 +3,6 @@ package state
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/hashicorp/go-memdb"
@@ -247,18 +246,11 @@ func applyArchive(txn *memdb.Txn, seq *ids, c *messages.Archive) (*messages.Comm
 			}
 		}
 	}
-	id, err := seq.nextID(txn, TableArchive)
+	seg, err := stepArchive.add(txn, seq, builds)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := newSegment(id, builds)
-	if err != nil {
-		return nil, err
-	}
-	if err := txn.Insert(TableArchive, seg); err != nil {
-		return nil, err
-	}
-	res := &messages.CommandResult{Id: id}
+	res := &messages.CommandResult{Id: seg.Id}
 	for _, b := range builds {
 		res.Ids = append(res.Ids, b.Buildid)
 	}
@@ -313,24 +305,13 @@ func rewriteArchived(txn *memdb.Txn, builds map[uint64]*messages.ArchiveSegment,
 			segs[s.Id] = s
 		}
 	}
-	for _, sid := range slices.Sorted(maps.Keys(segs)) {
-		s := segs[sid]
-		var kept []*messages.ArchivedBuild
-		for i, id := range s.Buildids {
-			b, err := stepArchive.decode(s, i)
-			if err != nil {
-				return err
-			}
-			if _, ok := builds[id]; ok && !edit(b) {
-				continue
-			}
-			kept = append(kept, b)
+	return stepArchive.edit(txn, segs, nil, func(_ *messages.ArchiveSegment, _ int, b *messages.ArchivedBuild, err error) (bool, error) {
+		if err != nil {
+			return false, err
 		}
-		if err := stepArchive.rewrite(txn, s, kept); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, ok := builds[b.Buildid]
+		return !ok || edit(b), nil
+	})
 }
 
 // ToArchive returns the builds to archive: those with steps in the steps

@@ -271,18 +271,11 @@ func applyArchiveBuildsets(txn *memdb.Txn, seq *ids, c *messages.ArchiveBuildset
 		}
 		res.Ids = append(res.Ids, set.Buildset.Id)
 	}
-	id, err := seq.nextID(txn, TableBuildsetArchive)
+	seg, err := setArchive.add(txn, seq, sets)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := newSetSegment(id, sets)
-	if err != nil {
-		return nil, err
-	}
-	if err := txn.Insert(TableBuildsetArchive, seg); err != nil {
-		return nil, err
-	}
-	res.Id = id
+	res.Id = seg.Id
 	return res, nil
 }
 
@@ -354,27 +347,15 @@ func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
 			moved[s.Id][i] = true
 		}
 	}
-	for _, sid := range slices.Sorted(maps.Keys(segs)) {
-		s := segs[sid]
-		var kept []*messages.ArchivedBuildset
-		for i := range s.Buildsetids {
-			set, err := setArchive.decode(s, i)
-			if err != nil {
-				continue // damaged: reads skip it already, and it is dropped
-			}
-			if !moved[sid][i] {
-				kept = append(kept, set)
-				continue
-			}
-			if err := insertSet(txn, set); err != nil {
-				return err
-			}
+	return setArchive.edit(txn, segs, nil, func(s *messages.BuildsetSegment, i int, set *messages.ArchivedBuildset, err error) (bool, error) {
+		switch {
+		case err != nil:
+			return false, nil // damaged: reads skip it already, and it is dropped
+		case !moved[s.Id][i]:
+			return true, nil
 		}
-		if err := setArchive.rewrite(txn, s, kept); err != nil {
-			return err
-		}
-	}
-	return nil
+		return false, insertSet(txn, set)
+	})
 }
 
 // insertSet inserts an archived buildset's rows in their tables.

@@ -195,18 +195,11 @@ func applyArchiveChanges(txn *memdb.Txn, seq *ids, c *messages.ArchiveChanges) (
 			return nil, err
 		}
 	}
-	id, err := seq.nextID(txn, TableChangeArchive)
+	seg, err := changeArchive.add(txn, seq, changes)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := newChangeSegment(id, changes)
-	if err != nil {
-		return nil, err
-	}
-	if err := txn.Insert(TableChangeArchive, seg); err != nil {
-		return nil, err
-	}
-	return &messages.CommandResult{Id: id, Ids: slices.Clone(seg.Changeids)}, nil
+	return &messages.CommandResult{Id: seg.Id, Ids: slices.Clone(seg.Changeids)}, nil
 }
 
 // expireArchivedChanges removes the archived changes among ids, writing
@@ -222,22 +215,10 @@ func expireArchivedChanges(txn *memdb.Txn, ids []uint64) error {
 			segs[s.Id] = s
 		}
 	}
-	for _, sid := range slices.Sorted(maps.Keys(segs)) {
-		s := segs[sid]
-		var kept []*messages.Change
-		for i, id := range s.Changeids {
-			if gone[id] {
-				continue
-			}
-			if c, err := changeArchive.decode(s, i); err == nil {
-				kept = append(kept, c)
-			}
-		}
-		if err := changeArchive.rewrite(txn, s, kept); err != nil {
-			return err
-		}
-	}
-	return nil
+	return changeArchive.edit(txn, segs, func(s *messages.ChangeSegment, i int) bool { return gone[s.Changeids[i]] },
+		func(_ *messages.ChangeSegment, _ int, _ *messages.Change, err error) (bool, error) {
+			return err == nil, nil
+		})
 }
 
 // ChangesToArchive returns the changes to archive, oldest first: those of

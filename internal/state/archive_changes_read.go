@@ -36,7 +36,7 @@ func archivedChangeIndex(txn *memdb.Txn, index string, descending bool, args ...
 		if index == IndexID {
 			return archivedChanges(changeArchive.segments(txn), nil, descending)
 		}
-		return sortedChanges(archivedChanges(changeArchive.segments(txn), nil, false), changeKeyCmp(index), descending)
+		return sortedRows(archivedChanges(changeArchive.segments(txn), nil, false), changeKeyCmp(index), descending)
 	}
 	switch index {
 	case IndexID:
@@ -152,24 +152,6 @@ func drainChanges(cs []*changeCursor, descending bool, yield func(proto.Message)
 
 // changeCursor is a cursor in a change segment's changes.
 type changeCursor = cursor[*messages.ChangeSegment, *messages.Change]
-
-// sortedChanges yields the changes of seq in c's order (or reversed).
-func sortedChanges(seq iter.Seq[proto.Message], c func(a, b proto.Message) int, descending bool) iter.Seq[proto.Message] {
-	return func(yield func(proto.Message) bool) {
-		rows := slices.Collect(seq)
-		slices.SortStableFunc(rows, func(a, b proto.Message) int {
-			if descending {
-				return c(b, a)
-			}
-			return c(a, b)
-		})
-		for _, m := range rows {
-			if !yield(m) {
-				return
-			}
-		}
-	}
-}
 
 // changeKeyCmp orders changes as index does: by changeid, or by branch or
 // sourcestamp then changeid.

@@ -23,26 +23,11 @@ func archivedIndex(txn *memdb.Txn, table, index string, descending bool, args ..
 		}
 		index = strings.TrimSuffix(index, "_prefix")
 		if len(args) == 0 {
-			var rows []proto.Message
-			if index == IndexID {
-				for m := range archivedAll(txn, table, descending) {
-					if !yield(m) {
-						return
-					}
-				}
-				return
+			rows := archivedAll(txn, table, descending)
+			if index != IndexID {
+				rows = sortedRows(archivedAll(txn, table, false), archiveKeyCmp(table, index), descending)
 			}
-			for m := range archivedAll(txn, table, false) {
-				rows = append(rows, m)
-			}
-			c := archiveKeyCmp(table, index)
-			slices.SortStableFunc(rows, func(a, b proto.Message) int {
-				if descending {
-					return c(b, a)
-				}
-				return c(a, b)
-			})
-			for _, m := range rows {
+			for m := range rows {
 				if !yield(m) {
 					return
 				}

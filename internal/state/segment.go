@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"slices"
 
 	"github.com/hashicorp/go-memdb"
 	"google.golang.org/protobuf/proto"
@@ -126,6 +128,50 @@ func (k *archiveKind[S, E]) segments(txn *memdb.Txn) iter.Seq[S] {
 			}
 		}
 	}
+}
+
+// add inserts entries (in id order) as a new segment, under the archive's
+// next id, and returns it.
+func (k *archiveKind[S, E]) add(txn *memdb.Txn, seq *ids, entries []E) (S, error) {
+	var zero S
+	id, err := seq.nextID(txn, k.table)
+	if err != nil {
+		return zero, err
+	}
+	s, err := k.encode(id, entries)
+	if err != nil {
+		return zero, err
+	}
+	return s, txn.Insert(k.table, s)
+}
+
+// edit writes again each of segs (by id), in id order, without the
+// entries it drops: entry i of segment s is dropped when drop (nil: none)
+// says so, else decoded and given to keep (with the error of one that
+// does not decode), which says whether to keep it; an error of keep stops
+// the edit. A segment left empty is removed (see rewrite).
+func (k *archiveKind[S, E]) edit(txn *memdb.Txn, segs map[uint64]S, drop func(s S, i int) bool, keep func(s S, i int, e E, err error) (bool, error)) error {
+	for _, sid := range slices.Sorted(maps.Keys(segs)) {
+		s := segs[sid]
+		var kept []E
+		for i := range k.keys(s) {
+			if drop != nil && drop(s, i) {
+				continue
+			}
+			e, err := k.decode(s, i)
+			ok, err := keep(s, i, e, err)
+			if err != nil {
+				return err
+			}
+			if ok {
+				kept = append(kept, e)
+			}
+		}
+		if err := k.rewrite(txn, s, kept); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rewrite writes segment s again holding kept alone (in id order), under
