@@ -10,10 +10,11 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// The archive table holds the steps and logs of finished builds, moved out
-// of the steps and logs tables by Archive: a build's steps and logs are one
-// encoded ArchivedBuild, and a segment (a row) holds many builds, so that
-// they cost memory as bytes rather than as records and index entries:
+// The archive table (stepArchive, an archiveKind: segment.go) holds the
+// steps and logs of finished builds, moved out of the steps and logs tables
+// by Archive: a build's steps and logs are one encoded ArchivedBuild, and a
+// segment (a row) holds many builds, so that they cost memory as bytes
+// rather than as records and index entries:
 // about 200 bytes a build of three steps and two logs, against about
 // 2,400 in the tables (BenchmarkHeapArchived: 100,000 changes and builds
 // take 511 MiB of heap, 296 MiB with the builds archived). Reads (Lookup, First, Scan,
@@ -23,10 +24,7 @@ import (
 // going) and SetLogLines (lines found lost), which write it again.
 //
 // A segment is found by the ranges of ids each of its lists spans, first
-// to last (the indexes builds, steps, logs: idIndex): a lookup reads the
-// segments whose span covers the range of the id looked for, and searches
-// each by binary search. Segments overlap little (the janitor archives
-// builds oldest first), so a lookup reads one or two.
+// to last (the indexes builds, steps, logs: idIndex, segindex.go).
 
 // Index names of the archive table.
 const (
@@ -39,12 +37,11 @@ const (
 // entries, by buildid.
 var stepArchive = &archiveKind[*messages.ArchiveSegment, *messages.ArchivedBuild]{
 	table: TableArchive, name: "archive segment", entry: "build",
-	keys:        (*messages.ArchiveSegment).GetBuildids,
-	newEntry:    func() *messages.ArchivedBuild { return &messages.ArchivedBuild{} },
-	entryID:     (*messages.ArchivedBuild).GetBuildid,
-	encode:      newSegment,
-	lists:       stepSegmentLists,
-	entryAgrees: func(*messages.ArchiveSegment, int, *messages.ArchivedBuild) error { return nil },
+	keys:     (*messages.ArchiveSegment).GetBuildids,
+	newEntry: func() *messages.ArchivedBuild { return &messages.ArchivedBuild{} },
+	entryID:  (*messages.ArchivedBuild).GetBuildid,
+	encode:   newSegment,
+	lists:    stepSegmentLists,
 	rows: func(delta map[string]int, s *messages.ArchiveSegment, sign int) {
 		delta[TableSteps] += sign * len(s.Stepids)
 		delta[TableLogs] += sign * len(s.Logids)

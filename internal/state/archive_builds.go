@@ -12,13 +12,14 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// The buildset archive holds finished buildsets, each with its build
-// requests and their builds, moved out of the buildsets, buildrequests and
-// builds tables by ArchiveBuildsets: a buildset with its requests and
-// builds is one encoded ArchivedBuildset, and a segment (a row) holds many,
-// so that they cost memory as bytes rather than as records and index
-// entries. Reads (First, Lookup, Scan, ScanIndex, Count in read.go) show
-// them as if they were still in their tables (archive_builds_read.go).
+// The buildset archive (setArchive, an archiveKind: segment.go) holds
+// finished buildsets, each with its build requests and their builds, moved
+// out of the buildsets, buildrequests and builds tables by
+// ArchiveBuildsets: a buildset with its requests and builds is one encoded
+// ArchivedBuildset, and a segment (a row) holds many, so that they cost
+// memory as bytes rather than as records and index entries. Reads (First,
+// Lookup, Scan, ScanIndex, Count in read.go) show them as if they were
+// still in their tables (archive_builds_read.go).
 //
 // A segment is found by the ranges of ids its buildsets, requests and
 // builds span (idIndex, as the steps' archive), and by builder: a key

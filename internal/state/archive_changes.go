@@ -12,19 +12,19 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// The change archive holds changes moved out of the changes table by
-// ArchiveChanges (the janitor moves all but the newest): a segment (a row,
-// a ChangeSegment) holds many changes as encoded bytes, so that a change
-// costs its bytes rather than a record and three index entries. Reads
-// (Lookup, First, Scan, ScanIndex, Count in read.go) show archived changes
-// as if they were still in the table (archive_changes_read.go). A segment
-// never changes but by Expire, which writes it again without the changes
-// that go.
+// The change archive (changeArchive, an archiveKind: segment.go) holds
+// changes moved out of the changes table by ArchiveChanges (the janitor
+// moves all but the newest): a segment (a row, a ChangeSegment) holds many
+// changes as encoded bytes, so that a change costs its bytes rather than a
+// record and three index entries. Reads (Lookup, First, Scan, ScanIndex,
+// Count in read.go) show archived changes as if they were still in the
+// table (archive_changes_read.go). A segment never changes but by Expire,
+// which writes it again without the changes that go.
 //
 // A segment is found by the changes' ids (the ranges of archiveRange ids
-// its changeids fall in), by their sourcestamps (the same, of its
-// sourcestampids) and by their branches (each branch of the segment once):
-// three index entries or a few per segment, not per change.
+// its changeids fall in: a sparse idIndex), by their sourcestamps (the
+// same, of its sourcestampids) and by their branches (each branch of the
+// segment once): three index entries or a few per segment, not per change.
 
 // TableChangeArchive is the table of archived changes (ChangeSegment rows).
 const TableChangeArchive = "change_archive"
