@@ -1808,8 +1808,13 @@ type CleanupResponse struct {
 	ArchivedBuildsets int64 `protobuf:"varint,15,opt,name=archived_buildsets,json=archivedBuildsets,proto3" json:"archived_buildsets,omitempty"`
 	// Changes that went into the archive (ArchiveChanges).
 	ArchivedChanges int64 `protobuf:"varint,20,opt,name=archived_changes,json=archivedChanges,proto3" json:"archived_changes,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The first damage a check of every archive segment found after the run
+	// (state.CheckArchive: a segment that does not decode, or whose lists
+	// disagree, e.g. from a damaged snapshot), or empty: reads skip what
+	// they cannot decode, and this says what and where.
+	ArchiveDamage string `protobuf:"bytes,21,opt,name=archive_damage,json=archiveDamage,proto3" json:"archive_damage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CleanupResponse) Reset() {
@@ -1952,6 +1957,13 @@ func (x *CleanupResponse) GetArchivedChanges() int64 {
 		return x.ArchivedChanges
 	}
 	return 0
+}
+
+func (x *CleanupResponse) GetArchiveDamage() string {
+	if x != nil {
+		return x.ArchiveDamage
+	}
+	return ""
 }
 
 // RebuildRequest submits a finished or running build's buildset again for
@@ -2877,7 +2889,7 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\",\n" +
 	"\x0eCleanupRequest\x12\x1a\n" +
-	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\xf4\x04\n" +
+	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\"\x9b\x05\n" +
 	"\x0fCleanupResponse\x12\x16\n" +
 	"\x06builds\x18\x01 \x01(\x03R\x06builds\x12$\n" +
 	"\rbuildrequests\x18\x02 \x01(\x03R\rbuildrequests\x12\x1c\n" +
@@ -2895,7 +2907,8 @@ const file_buildmaster_v1_control_proto_rawDesc = "" +
 	"\x16raft_log_entries_after\x18\r \x01(\x03R\x13raftLogEntriesAfter\x12\x1a\n" +
 	"\barchived\x18\x0e \x01(\x03R\barchived\x12-\n" +
 	"\x12archived_buildsets\x18\x0f \x01(\x03R\x11archivedBuildsets\x12)\n" +
-	"\x10archived_changes\x18\x14 \x01(\x03R\x0farchivedChanges\"\x90\x01\n" +
+	"\x10archived_changes\x18\x14 \x01(\x03R\x0farchivedChanges\x12%\n" +
+	"\x0earchive_damage\x18\x15 \x01(\tR\rarchiveDamage\"\x90\x01\n" +
 	"\x0eRebuildRequest\x12\x1a\n" +
 	"\x05token\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05token\x12\x18\n" +
 	"\abuilder\x18\x02 \x01(\tR\abuilder\x12\x16\n" +

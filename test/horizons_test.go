@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -125,7 +126,8 @@ func TestHorizonsCleanupDB(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("cleanupdb: exit %d\n%s%s", code, out, errOut)
 	}
-	if !regexp.MustCompile(`(?m)^removed 2 builds, 2 build requests, 2 buildsets, 3 changes, `).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^removed 2 builds, 2 build requests, 2 buildsets, 3 changes, `).MatchString(out) ||
+		!strings.Contains(out, "archives checked: every segment decodes\n") {
 		t.Fatalf("cleanupdb said:\n%s", out)
 	}
 

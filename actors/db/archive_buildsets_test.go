@@ -75,7 +75,7 @@ func TestJanitorArchivesBuildsets(t *testing.T) {
 			t.Errorf("buildset %d reads\n%s\nwant\n%s", id, got, w)
 		}
 	}
-	if err := state.CheckBuildsetArchive(txn); err != nil {
+	if err := state.CheckArchive(txn); err != nil {
 		t.Error(err)
 	}
 	if res, err := cleanup(m, mastertest.Token); err != nil || res.GetArchivedBuildsets() != 0 {

@@ -37,8 +37,9 @@ const DefaultSessionSweep = 10 * time.Minute
 // short write at most; then it removes the files of the logs that went,
 // and archives finished builds (at least
 // every ArchiveInterval, horizons or not). A CleanupRequest (`buildmaster
-// cleanupdb`) runs it at once, also removes log files no log names (left by
-// a crash between a write and a removal), and compacts the state. One run
+// cleanupdb`) runs it at once, also checks every archive segment (the
+// first damage in its answer and logged), removes log files no log names
+// (left by a crash between a write and a removal), and compacts the state. One run
 // at a time; the work is done away from the mailbox, and stops between two
 // writes when the master stops. On a timer of its own (Runtime.SessionSweep,
 // DefaultSessionSweep), whatever the horizons, it ends the web sessions
@@ -193,6 +194,9 @@ func (j *janitor) finished(ctx actor.Context, m janitorDone) {
 	if m.res.GetArchivedChanges() > 0 {
 		log.Info("janitor: changes archived", slog.Int64("changes", m.res.ArchivedChanges))
 	}
+	if d := m.res.GetArchiveDamage(); d != "" {
+		log.Error("janitor: archive damaged (reads skip what does not decode)", slog.String("damage", d))
+	}
 	if m.err == nil && removed(m.res) {
 		log.Info("janitor: history past the horizons removed", slog.Int64("builds", m.res.Builds),
 			slog.Int64("changes", m.res.Changes), slog.Int64("logs", m.res.Logs), slog.Int64("log_bytes", m.res.LogBytes),
@@ -224,7 +228,8 @@ func removed(r *messages.CleanupResponse) bool {
 
 // runJanitor removes what horizons h let go at now, the logs' contents from
 // where logs got to (moved on once all is written), in writes paced by
-// pace; a cleanup also removes orphan log files and compacts the state.
+// pace; a cleanup also checks every archive segment (CheckArchive),
+// removes orphan log files and compacts the state.
 func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsConfig, now time.Time, cleanup bool, logs *logHorizon, pace *pacer) (*messages.CleanupResponse, error) {
 	start := time.Now()
 	res := &messages.CleanupResponse{}
@@ -265,6 +270,9 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 		return res, err
 	}
 	if cleanup {
+		if err := state.CheckArchive(rt.DB.Read()); err != nil {
+			res.ArchiveDamage = err.Error()
+		}
 		n, bytes, err := sweepLogFiles(ctx, rt)
 		res.OrphanFiles, res.LogBytes = n, res.LogBytes+bytes
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 
 // newCleanupDB is `buildmaster cleanupdb` (Buildbot's): the running master
 // removes now what its horizons let go, and log files no log names, then
-// compacts its state.
+// compacts its state; it says whether every archive segment decodes.
 func newCleanupDB() *cobra.Command {
 	o := &clientOptions{}
 	cmd := &cobra.Command{
@@ -34,6 +34,11 @@ func newCleanupDB() *cobra.Command {
 			fmt.Fprintf(out, "removed %d log files (%d of them orphans), %s\n", r.GetLogs()+r.GetOrphanFiles(), r.GetOrphanFiles(), bytesText(r.GetLogBytes()))
 			fmt.Fprintf(out, "state log %d → %d entries (%s → %s on disk), in %s\n", r.GetRaftLogEntriesBefore(), r.GetRaftLogEntriesAfter(),
 				bytesText(r.GetRaftLogBytesBefore()), bytesText(r.GetRaftLogBytesAfter()), r.GetTook().AsDuration().Round(time.Millisecond))
+			if d := r.GetArchiveDamage(); d != "" {
+				fmt.Fprintf(out, "archives DAMAGED (reads skip what does not decode): %s\n", d)
+			} else {
+				fmt.Fprintln(out, "archives checked: every segment decodes")
+			}
 			return nil
 		},
 	}

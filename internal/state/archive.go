@@ -2,21 +2,19 @@ package state
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/hashicorp/go-memdb"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// The archive table holds the steps and logs of finished builds, moved out
-// of the steps and logs tables by Archive: a build's steps and logs are one
-// encoded ArchivedBuild, and a segment (a row) holds many builds, so that
-// they cost memory as bytes rather than as records and index entries:
+// The archive table (stepArchive, an archiveKind: segment.go) holds the
+// steps and logs of finished builds, moved out of the steps and logs tables
+// by Archive: a build's steps and logs are one encoded ArchivedBuild, and a
+// segment (a row) holds many builds, so that they cost memory as bytes
+// rather than as records and index entries:
 // about 200 bytes a build of three steps and two logs, against about
 // 2,400 in the tables (BenchmarkHeapArchived: 100,000 changes and builds
 // take 511 MiB of heap, 296 MiB with the builds archived). Reads (Lookup, First, Scan,
@@ -26,10 +24,7 @@ import (
 // going) and SetLogLines (lines found lost), which write it again.
 //
 // A segment is found by the ranges of ids each of its lists spans, first
-// to last (the indexes builds, steps, logs: spanIndex): a lookup reads the
-// segments whose span covers the range of the id looked for, and searches
-// each by binary search. Segments overlap little (the janitor archives
-// builds oldest first), so a lookup reads one or two.
+// to last (the indexes builds, steps, logs: idIndex, segindex.go).
 
 // Index names of the archive table.
 const (
@@ -38,119 +33,63 @@ const (
 	IndexArchivedLogs   = "logs"
 )
 
-// archiveRange is the width, in ids, of the ranges by which the archive's
-// indexes find segments.
-const archiveRange = 4096
-
-// maxArchiveRanges bounds the ranges one list of a segment spans (a
-// quarter of a billion ids); a segment spanning more is refused.
-const maxArchiveRanges = 1 << 16
-
-// spanIndex is a memdb index of archive segments by the ranges of
-// archiveRange ids that one of their lists spans, first id to last; it is
-// looked up by an id (uint64).
-type spanIndex struct {
-	ids func(*messages.ArchiveSegment) []uint64
+// stepArchive is the steps and logs' archive: segments of ArchivedBuild
+// entries, by buildid.
+var stepArchive = &archiveKind[*messages.ArchiveSegment, *messages.ArchivedBuild]{
+	table: TableArchive, name: "archive segment", entry: "build",
+	keys:     (*messages.ArchiveSegment).GetBuildids,
+	newEntry: func() *messages.ArchivedBuild { return &messages.ArchivedBuild{} },
+	entryID:  (*messages.ArchivedBuild).GetBuildid,
+	encode:   newSegment,
+	lists:    stepSegmentLists,
+	rows: func(delta map[string]int, s *messages.ArchiveSegment, sign int) {
+		delta[TableSteps] += sign * len(s.Stepids)
+		delta[TableLogs] += sign * len(s.Logids)
+	},
 }
-
-// FromObject returns a segment's ranges (memdb.MultiIndexer).
-func (x spanIndex) FromObject(raw any) (bool, [][]byte, error) {
-	s := raw.(*messages.ArchiveSegment)
-	return spanKeys(s.Id, x.ids(s))
-}
-
-// FromArgs returns the key of the range of an id (memdb.Indexer).
-func (x spanIndex) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("state: archive index lookup takes one id, not %d values", len(args))
-	}
-	id, ok := args[0].(uint64)
-	if !ok {
-		return nil, fmt.Errorf("state: archive index lookup by a %T, not an id", args[0])
-	}
-	return encodeKey(0, id/archiveRange)
-}
-
-// ErrArchiveCorrupt is wrapped by the error of a read that found an archive
-// segment whose lists or data do not agree (a damaged snapshot).
-var ErrArchiveCorrupt = errors.New("archive segment corrupt")
 
 // archiveSchema is the archive table's schema.
 func archiveSchema() *memdb.TableSchema {
-	span := func(name string, ids func(*messages.ArchiveSegment) []uint64) *memdb.IndexSchema {
-		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: spanIndex{ids: ids}}
-	}
 	return table(TableArchive, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ArchiveSegment).Id)) },
-		span(IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids),
-		span(IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids),
-		span(IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids))
+		idIndexSchema(IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids, false),
+		idIndexSchema(IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids, false),
+		idIndexSchema(IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids, false))
 }
 
-// archiveList is one of a segment's id lists: its builds, steps or logs.
-type archiveList struct {
-	index string
-	ids   func(*messages.ArchiveSegment) []uint64
-	// build is the index in buildids of the build of entry i.
-	build func(s *messages.ArchiveSegment, i int) (int, bool)
-}
-
+// The lists of a steps segment: its builds, steps and logs.
 var (
-	archivedBuilds = archiveList{IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids,
-		func(_ *messages.ArchiveSegment, i int) (int, bool) { return i, true }}
-	archivedSteps = archiveList{IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids,
-		func(s *messages.ArchiveSegment, i int) (int, bool) { return at(s.StepBuilds, i) }}
-	archivedLogs = archiveList{IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids,
-		func(s *messages.ArchiveSegment, i int) (int, bool) { return at(s.LogBuilds, i) }}
+	archivedBuilds = segList[*messages.ArchiveSegment]{IndexArchivedBuilds, (*messages.ArchiveSegment).GetBuildids,
+		entryItself[*messages.ArchiveSegment]}
+	archivedSteps = segList[*messages.ArchiveSegment]{IndexArchivedSteps, (*messages.ArchiveSegment).GetStepids,
+		func(s *messages.ArchiveSegment, i int) (int, bool) { return entryAt(s.StepBuilds, i) }}
+	archivedLogs = segList[*messages.ArchiveSegment]{IndexArchivedLogs, (*messages.ArchiveSegment).GetLogids,
+		func(s *messages.ArchiveSegment, i int) (int, bool) { return entryAt(s.LogBuilds, i) }}
 )
-
-func at(l []uint32, i int) (int, bool) {
-	if i < 0 || i >= len(l) {
-		return 0, false
-	}
-	return int(l[i]), true
-}
 
 // findArchived returns the segment holding id in list, with the index in
 // buildids of the build it belongs to; nil when no segment does.
-func findArchived(txn *memdb.Txn, list archiveList, id uint64) (*messages.ArchiveSegment, int) {
-	it, err := txn.Get(TableArchive, list.index, id)
-	if err != nil {
-		return nil, 0
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		s := raw.(*messages.ArchiveSegment)
-		ids := list.ids(s)
-		if i, ok := slices.BinarySearch(ids, id); ok {
-			if b, ok := list.build(s, i); ok {
-				return s, b
-			}
-			return nil, 0
-		}
+func findArchived(txn *memdb.Txn, list segList[*messages.ArchiveSegment], id uint64) (*messages.ArchiveSegment, int) {
+	if s, i, ok := list.find(txn, TableArchive, id); ok {
+		return s, i
 	}
 	return nil, 0
 }
 
-// segmentBuild decodes build i of segment s.
-func segmentBuild(s *messages.ArchiveSegment, i int) (*messages.ArchivedBuild, error) {
-	if i < 0 || i >= len(s.Buildids) || len(s.Ends) != len(s.Buildids) {
-		return nil, fmt.Errorf("state: archive segment %d: build %d of %d (%d ends): %w", s.Id, i, len(s.Buildids), len(s.Ends), ErrArchiveCorrupt)
+// stepSegmentLists returns the first disagreement of steps segment s's
+// lists, or nil.
+func stepSegmentLists(s *messages.ArchiveSegment) error {
+	if len(s.StepBuilds) != len(s.Stepids) || len(s.LogBuilds) != len(s.Logids) {
+		return fmt.Errorf("state: archive segment %d: %d steps with %d builds, %d logs with %d builds: %w",
+			s.Id, len(s.Stepids), len(s.StepBuilds), len(s.Logids), len(s.LogBuilds), ErrArchiveCorrupt)
 	}
-	start := uint32(0)
-	if i > 0 {
-		start = s.Ends[i-1]
+	for _, l := range [][]uint32{s.StepBuilds, s.LogBuilds} {
+		for _, b := range l {
+			if int(b) >= len(s.Buildids) {
+				return fmt.Errorf("state: archive segment %d: a step or log of build %d of %d: %w", s.Id, b, len(s.Buildids), ErrArchiveCorrupt)
+			}
+		}
 	}
-	end := s.Ends[i]
-	if start > end || int(end) > len(s.Data) {
-		return nil, fmt.Errorf("state: archive segment %d: build %d at bytes %d…%d of %d: %w", s.Id, s.Buildids[i], start, end, len(s.Data), ErrArchiveCorrupt)
-	}
-	b := &messages.ArchivedBuild{}
-	if err := proto.Unmarshal(s.Data[start:end], b); err != nil {
-		return nil, fmt.Errorf("state: archive segment %d: build %d: %w: %w", s.Id, s.Buildids[i], ErrArchiveCorrupt, err)
-	}
-	if b.Buildid != s.Buildids[i] {
-		return nil, fmt.Errorf("state: archive segment %d: build %d holds build %d: %w", s.Id, s.Buildids[i], b.Buildid, ErrArchiveCorrupt)
-	}
-	return b, nil
+	return nil
 }
 
 // archivedBuild returns the archived steps and logs of build buildid, or
@@ -160,7 +99,7 @@ func archivedBuild(txn *memdb.Txn, buildid uint64) *messages.ArchivedBuild {
 	if s == nil {
 		return nil
 	}
-	b, _ := segmentBuild(s, i)
+	b, _ := stepArchive.decode(s, i)
 	return b
 }
 
@@ -170,7 +109,7 @@ func archivedStep(txn *memdb.Txn, id uint64) *messages.Step {
 	if s == nil {
 		return nil
 	}
-	b, _ := segmentBuild(s, i)
+	b, _ := stepArchive.decode(s, i)
 	return stepIn(b, id)
 }
 
@@ -187,7 +126,7 @@ func findArchivedLog(txn *memdb.Txn, id uint64) (*messages.Log, archivedAt) {
 	if s == nil {
 		return nil, archivedAt{}
 	}
-	b, _ := segmentBuild(s, i)
+	b, _ := stepArchive.decode(s, i)
 	l := logIn(b, id)
 	if l == nil {
 		return nil, archivedAt{}
@@ -227,7 +166,7 @@ func archivedStepLogs(txn *memdb.Txn, stepid uint64) []*messages.Log {
 	if s == nil {
 		return nil
 	}
-	b, _ := segmentBuild(s, i)
+	b, _ := stepArchive.decode(s, i)
 	var out []*messages.Log
 	for _, l := range b.GetLogs() {
 		if l.Stepid == stepid {
@@ -239,42 +178,11 @@ func archivedStepLogs(txn *memdb.Txn, stepid uint64) []*messages.Log {
 
 // archiveListOf is the segments' list of the rows of table: steps (table
 // steps) or logs.
-func archiveListOf(table string) archiveList {
+func archiveListOf(table string) segList[*messages.ArchiveSegment] {
 	if table == TableSteps {
 		return archivedSteps
 	}
 	return archivedLogs
-}
-
-// CheckArchive decodes every archived build and change and returns the first damage
-// it finds (wrapping ErrArchiveCorrupt), or nil: reads skip what they cannot
-// decode, and this says what and where.
-func CheckArchive(txn *memdb.Txn) error {
-	for raw := range Scan(txn, TableArchive, false) {
-		s := raw.(*messages.ArchiveSegment)
-		if len(s.StepBuilds) != len(s.Stepids) || len(s.LogBuilds) != len(s.Logids) {
-			return fmt.Errorf("state: archive segment %d: %d steps with %d builds, %d logs with %d builds: %w",
-				s.Id, len(s.Stepids), len(s.StepBuilds), len(s.Logids), len(s.LogBuilds), ErrArchiveCorrupt)
-		}
-		for _, l := range [][]uint32{s.StepBuilds, s.LogBuilds} {
-			for _, b := range l {
-				if int(b) >= len(s.Buildids) {
-					return fmt.Errorf("state: archive segment %d: a step or log of build %d of %d: %w", s.Id, b, len(s.Buildids), ErrArchiveCorrupt)
-				}
-			}
-		}
-		for i := range s.Buildids {
-			if _, err := segmentBuild(s, i); err != nil {
-				return err
-			}
-		}
-	}
-	for raw := range Scan(txn, TableChangeArchive, false) {
-		if err := checkChangeSegment(raw.(*messages.ChangeSegment)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // applyArchive moves the steps and logs of finished builds buildids into a
@@ -335,18 +243,11 @@ func applyArchive(txn *memdb.Txn, seq *ids, c *messages.Archive) (*messages.Comm
 			}
 		}
 	}
-	id, err := seq.nextID(txn, TableArchive)
+	seg, err := stepArchive.add(txn, seq, builds)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := newSegment(id, builds)
-	if err != nil {
-		return nil, err
-	}
-	if err := txn.Insert(TableArchive, seg); err != nil {
-		return nil, err
-	}
-	res := &messages.CommandResult{Id: id}
+	res := &messages.CommandResult{Id: seg.Id}
 	for _, b := range builds {
 		res.Ids = append(res.Ids, b.Buildid)
 	}
@@ -362,13 +263,11 @@ func newSegment(id uint64, builds []*messages.ArchivedBuild) (*messages.ArchiveS
 	}
 	var steps, logs []entry
 	for i, b := range builds {
-		data, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(s.Data, b)
-		if err != nil {
-			return nil, fmt.Errorf("state: archive build %d: %w", b.Buildid, err)
+		var err error
+		if s.Data, s.Ends, err = appendEntry(s.Data, s.Ends, b, "build", b.Buildid); err != nil {
+			return nil, err
 		}
-		s.Data = data
 		s.Buildids = append(s.Buildids, b.Buildid)
-		s.Ends = append(s.Ends, uint32(len(s.Data)))
 		for _, st := range b.Steps {
 			steps = append(steps, entry{st.Id, uint32(i)})
 		}
@@ -403,34 +302,13 @@ func rewriteArchived(txn *memdb.Txn, builds map[uint64]*messages.ArchiveSegment,
 			segs[s.Id] = s
 		}
 	}
-	for _, sid := range slices.Sorted(maps.Keys(segs)) {
-		s := segs[sid]
-		var kept []*messages.ArchivedBuild
-		for i, id := range s.Buildids {
-			b, err := segmentBuild(s, i)
-			if err != nil {
-				return err
-			}
-			if _, ok := builds[id]; ok && !edit(b) {
-				continue
-			}
-			kept = append(kept, b)
-		}
-		if len(kept) == 0 {
-			if err := txn.Delete(TableArchive, s); err != nil {
-				return err
-			}
-			continue
-		}
-		ns, err := newSegment(s.Id, kept)
+	return stepArchive.edit(txn, segs, nil, func(_ *messages.ArchiveSegment, _ int, b *messages.ArchivedBuild, err error) (bool, error) {
 		if err != nil {
-			return err
+			return false, err
 		}
-		if err := txn.Insert(TableArchive, ns); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, ok := builds[b.Buildid]
+		return !ok || edit(b), nil
+	})
 }
 
 // ToArchive returns the builds to archive: those with steps in the steps

@@ -12,16 +12,17 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// The buildset archive holds finished buildsets, each with its build
-// requests and their builds, moved out of the buildsets, buildrequests and
-// builds tables by ArchiveBuildsets: a buildset with its requests and
-// builds is one encoded ArchivedBuildset, and a segment (a row) holds many,
-// so that they cost memory as bytes rather than as records and index
-// entries. Reads (First, Lookup, Scan, ScanIndex, Count in read.go) show
-// them as if they were still in their tables (archive_builds_read.go).
+// The buildset archive (setArchive, an archiveKind: segment.go) holds
+// finished buildsets, each with its build requests and their builds, moved
+// out of the buildsets, buildrequests and builds tables by
+// ArchiveBuildsets: a buildset with its requests and builds is one encoded
+// ArchivedBuildset, and a segment (a row) holds many, so that they cost
+// memory as bytes rather than as records and index entries. Reads (First,
+// Lookup, Scan, ScanIndex, Count in read.go) show them as if they were
+// still in their tables (archive_builds_read.go).
 //
 // A segment is found by the ranges of ids its buildsets, requests and
-// builds span (spanIndex, as the steps' archive), and by builder: a key
+// builds span (idIndex, as the steps' archive), and by builder: a key
 // (builderid, largest number) per builder with builds in it, so that a
 // builder's newest archived builds are found newest first without
 // decoding other builders'. A segment never changes but by unarchiveSets
@@ -39,20 +40,6 @@ const (
 	// of the builder's builds in the segment).
 	IndexArchivedBuilders = "builders"
 )
-
-// setSpanIndex is spanIndex for a list of a buildset segment.
-type setSpanIndex struct {
-	ids func(*messages.BuildsetSegment) []uint64
-}
-
-// FromObject returns a segment's ranges (memdb.MultiIndexer).
-func (x setSpanIndex) FromObject(raw any) (bool, [][]byte, error) {
-	s := raw.(*messages.BuildsetSegment)
-	return spanKeys(s.Id, x.ids(s))
-}
-
-// FromArgs returns the key of the range of an id (memdb.Indexer).
-func (x setSpanIndex) FromArgs(args ...any) ([]byte, error) { return spanIndex{}.FromArgs(args...) }
 
 // builderIndex indexes a buildset segment by (builderid, largest number)
 // for each builder with builds in it.
@@ -107,55 +94,43 @@ func segmentBuilders(s *messages.BuildsetSegment) map[uint64]int32 {
 	return newest
 }
 
-// spanKeys returns the keys of the ranges of archiveRange ids that ids
-// (ascending) span, first to last, for segment seg.
-func spanKeys(seg uint64, ids []uint64) (bool, [][]byte, error) {
-	if len(ids) == 0 {
-		return false, nil, nil
-	}
-	first, last := ids[0]/archiveRange, ids[len(ids)-1]/archiveRange
-	if last < first || last-first >= maxArchiveRanges {
-		return false, nil, fmt.Errorf("state: archive segment %d: ids %d…%d: %w", seg, ids[0], ids[len(ids)-1], ErrArchiveCorrupt)
-	}
-	keys := make([][]byte, 0, last-first+1)
-	for r := first; r <= last; r++ {
-		k, err := encodeKey(keyDigits, r) // room for go-memdb's id suffix (non-unique)
-		if err != nil {
-			return false, nil, err
-		}
-		keys = append(keys, k)
-	}
-	return true, keys, nil
-}
-
 // buildsetArchiveSchema is the buildset archive's schema.
 func buildsetArchiveSchema() *memdb.TableSchema {
-	span := func(name string, ids func(*messages.BuildsetSegment) []uint64) *memdb.IndexSchema {
-		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: setSpanIndex{ids: ids}}
-	}
 	return table(TableBuildsetArchive, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.BuildsetSegment).Id)) },
-		span(IndexArchivedSets, (*messages.BuildsetSegment).GetBuildsetids),
-		span(IndexArchivedRequests, (*messages.BuildsetSegment).GetRequestids),
-		span(IndexArchivedSetBuilds, (*messages.BuildsetSegment).GetBuildids),
+		idIndexSchema(IndexArchivedSets, (*messages.BuildsetSegment).GetBuildsetids, false),
+		idIndexSchema(IndexArchivedRequests, (*messages.BuildsetSegment).GetRequestids, false),
+		idIndexSchema(IndexArchivedSetBuilds, (*messages.BuildsetSegment).GetBuildids, false),
 		&memdb.IndexSchema{Name: IndexArchivedBuilders, AllowMissing: true, Indexer: builderIndex{}})
+}
+
+// setArchive is the buildset archive: segments of ArchivedBuildset
+// entries, by buildset id.
+var setArchive = &archiveKind[*messages.BuildsetSegment, *messages.ArchivedBuildset]{
+	table: TableBuildsetArchive, name: "buildset segment", entry: "buildset",
+	keys:        (*messages.BuildsetSegment).GetBuildsetids,
+	newEntry:    func() *messages.ArchivedBuildset { return &messages.ArchivedBuildset{} },
+	entryID:     func(b *messages.ArchivedBuildset) uint64 { return b.GetBuildset().GetId() },
+	encode:      newSetSegment,
+	lists:       setSegmentLists,
+	entryAgrees: setAgrees,
+	rows: func(delta map[string]int, s *messages.BuildsetSegment, sign int) {
+		delta[TableBuilds] += sign * len(s.Buildids)
+		delta[TableBuildRequests] += sign * len(s.Requestids)
+		delta[TableBuildsets] += sign * len(s.Buildsetids)
+	},
 }
 
 // setList is one of a buildset segment's id lists: its buildsets,
 // requests or builds.
-type setList struct {
-	index string
-	ids   func(*messages.BuildsetSegment) []uint64
-	// set is the index in buildsetids of the buildset of entry i.
-	set func(s *messages.BuildsetSegment, i int) (int, bool)
-}
+type setList = segList[*messages.BuildsetSegment]
 
 var (
 	archivedSets = setList{IndexArchivedSets, (*messages.BuildsetSegment).GetBuildsetids,
-		func(_ *messages.BuildsetSegment, i int) (int, bool) { return i, true }}
+		entryItself[*messages.BuildsetSegment]}
 	archivedRequests = setList{IndexArchivedRequests, (*messages.BuildsetSegment).GetRequestids,
-		func(s *messages.BuildsetSegment, i int) (int, bool) { return at(s.RequestSets, i) }}
+		func(s *messages.BuildsetSegment, i int) (int, bool) { return entryAt(s.RequestSets, i) }}
 	archivedSetBuilds = setList{IndexArchivedSetBuilds, (*messages.BuildsetSegment).GetBuildids,
-		func(s *messages.BuildsetSegment, i int) (int, bool) { return at(s.BuildSets, i) }}
+		func(s *messages.BuildsetSegment, i int) (int, bool) { return entryAt(s.BuildSets, i) }}
 )
 
 // setListOf is the segments' list of the rows of table (builds,
@@ -173,43 +148,10 @@ func setListOf(table string) setList {
 // findArchivedSet returns the segment holding id in list, with the index
 // in buildsetids of its buildset; nil when no segment does.
 func findArchivedSet(txn *memdb.Txn, list setList, id uint64) (*messages.BuildsetSegment, int) {
-	it, err := txn.Get(TableBuildsetArchive, list.index, id)
-	if err != nil {
-		return nil, 0
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		s := raw.(*messages.BuildsetSegment)
-		if i, ok := slices.BinarySearch(list.ids(s), id); ok {
-			if b, ok := list.set(s, i); ok {
-				return s, b
-			}
-			return nil, 0
-		}
+	if s, i, ok := list.find(txn, TableBuildsetArchive, id); ok {
+		return s, i
 	}
 	return nil, 0
-}
-
-// segmentSet decodes buildset i of segment s.
-func segmentSet(s *messages.BuildsetSegment, i int) (*messages.ArchivedBuildset, error) {
-	if i < 0 || i >= len(s.Buildsetids) || len(s.Ends) != len(s.Buildsetids) {
-		return nil, fmt.Errorf("state: buildset segment %d: buildset %d of %d (%d ends): %w", s.Id, i, len(s.Buildsetids), len(s.Ends), ErrArchiveCorrupt)
-	}
-	start := uint32(0)
-	if i > 0 {
-		start = s.Ends[i-1]
-	}
-	end := s.Ends[i]
-	if start > end || int(end) > len(s.Data) {
-		return nil, fmt.Errorf("state: buildset segment %d: buildset %d at bytes %d…%d of %d: %w", s.Id, s.Buildsetids[i], start, end, len(s.Data), ErrArchiveCorrupt)
-	}
-	b := &messages.ArchivedBuildset{}
-	if err := proto.Unmarshal(s.Data[start:end], b); err != nil {
-		return nil, fmt.Errorf("state: buildset segment %d: buildset %d: %w: %w", s.Id, s.Buildsetids[i], ErrArchiveCorrupt, err)
-	}
-	if b.GetBuildset().GetId() != s.Buildsetids[i] {
-		return nil, fmt.Errorf("state: buildset segment %d: buildset %d holds buildset %d: %w", s.Id, s.Buildsetids[i], b.GetBuildset().GetId(), ErrArchiveCorrupt)
-	}
-	return b, nil
 }
 
 // rowIn returns row id of table in archived buildset b (nil or damaged),
@@ -243,7 +185,7 @@ func archivedSetRow(txn *memdb.Txn, table string, id uint64) proto.Message {
 	if s == nil {
 		return nil
 	}
-	b, _ := segmentSet(s, i)
+	b, _ := setArchive.decode(s, i)
 	return rowIn(b, table, id)
 }
 
@@ -258,13 +200,11 @@ func newSetSegment(id uint64, sets []*messages.ArchivedBuildset) (*messages.Buil
 	}
 	var reqs, builds []entry
 	for i, b := range sets {
-		data, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(s.Data, b)
-		if err != nil {
-			return nil, fmt.Errorf("state: archive buildset %d: %w", b.Buildset.Id, err)
+		var err error
+		if s.Data, s.Ends, err = appendEntry(s.Data, s.Ends, b, "buildset", b.Buildset.Id); err != nil {
+			return nil, err
 		}
-		s.Data = data
 		s.Buildsetids = append(s.Buildsetids, b.Buildset.Id)
-		s.Ends = append(s.Ends, uint32(len(s.Data)))
 		for _, r := range b.Requests {
 			reqs = append(reqs, entry{id: r.Id, set: uint32(i)})
 		}
@@ -332,18 +272,11 @@ func applyArchiveBuildsets(txn *memdb.Txn, seq *ids, c *messages.ArchiveBuildset
 		}
 		res.Ids = append(res.Ids, set.Buildset.Id)
 	}
-	id, err := seq.nextID(txn, TableBuildsetArchive)
+	seg, err := setArchive.add(txn, seq, sets)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := newSetSegment(id, sets)
-	if err != nil {
-		return nil, err
-	}
-	if err := txn.Insert(TableBuildsetArchive, seg); err != nil {
-		return nil, err
-	}
-	res.Id = id
+	res.Id = seg.Id
 	return res, nil
 }
 
@@ -415,43 +348,15 @@ func unarchiveSets(txn *memdb.Txn, builds, requests, buildsets []uint64) error {
 			moved[s.Id][i] = true
 		}
 	}
-	for _, sid := range slices.Sorted(maps.Keys(segs)) {
-		s := segs[sid]
-		var kept []*messages.ArchivedBuildset
-		for i := range s.Buildsetids {
-			set, err := segmentSet(s, i)
-			if err != nil {
-				continue // damaged: reads skip it already, and it is dropped
-			}
-			if !moved[sid][i] {
-				kept = append(kept, set)
-				continue
-			}
-			if err := insertSet(txn, set); err != nil {
-				return err
-			}
+	return setArchive.edit(txn, segs, nil, func(s *messages.BuildsetSegment, i int, set *messages.ArchivedBuildset, err error) (bool, error) {
+		switch {
+		case err != nil:
+			return false, nil // damaged: reads skip it already, and it is dropped
+		case !moved[s.Id][i]:
+			return true, nil
 		}
-		if len(kept) == 0 {
-			// A segment removed must not give its id to the next one: the
-			// ids a raft batch hands out would differ from those of its
-			// commands one by one.
-			if err := raiseIDFloor(txn, TableBuildsetArchive); err != nil {
-				return err
-			}
-			if err := txn.Delete(TableBuildsetArchive, s); err != nil {
-				return err
-			}
-			continue
-		}
-		ns, err := newSetSegment(s.Id, kept)
-		if err != nil {
-			return err
-		}
-		if err := txn.Insert(TableBuildsetArchive, ns); err != nil {
-			return err
-		}
-	}
-	return nil
+		return false, insertSet(txn, set)
+	})
 }
 
 // insertSet inserts an archived buildset's rows in their tables.
@@ -472,36 +377,33 @@ func insertSet(txn *memdb.Txn, set *messages.ArchivedBuildset) error {
 	return nil
 }
 
-// CheckBuildsetArchive decodes every archived buildset and returns the
-// first damage it finds (wrapping ErrArchiveCorrupt), or nil.
-func CheckBuildsetArchive(txn *memdb.Txn) error {
-	for raw := range Scan(txn, TableBuildsetArchive, false) {
-		s := raw.(*messages.BuildsetSegment)
-		if len(s.RequestSets) != len(s.Requestids) || len(s.BuildSets) != len(s.Buildids) ||
-			len(s.BuildBuilders) != len(s.Buildids) || len(s.BuildNumbers) != len(s.Buildids) {
-			return fmt.Errorf("state: buildset segment %d: lists of unequal lengths: %w", s.Id, ErrArchiveCorrupt)
-		}
-		for _, l := range [][]uint32{s.RequestSets, s.BuildSets} {
-			for _, b := range l {
-				if int(b) >= len(s.Buildsetids) {
-					return fmt.Errorf("state: buildset segment %d: a request or build of buildset %d of %d: %w", s.Id, b, len(s.Buildsetids), ErrArchiveCorrupt)
-				}
+// setSegmentLists returns the first disagreement of buildset segment s's
+// lists, or nil.
+func setSegmentLists(s *messages.BuildsetSegment) error {
+	if len(s.RequestSets) != len(s.Requestids) || len(s.BuildSets) != len(s.Buildids) ||
+		len(s.BuildBuilders) != len(s.Buildids) || len(s.BuildNumbers) != len(s.Buildids) {
+		return fmt.Errorf("state: buildset segment %d: lists of unequal lengths: %w", s.Id, ErrArchiveCorrupt)
+	}
+	for _, l := range [][]uint32{s.RequestSets, s.BuildSets} {
+		for _, b := range l {
+			if int(b) >= len(s.Buildsetids) {
+				return fmt.Errorf("state: buildset segment %d: a request or build of buildset %d of %d: %w", s.Id, b, len(s.Buildsetids), ErrArchiveCorrupt)
 			}
 		}
-		for i := range s.Buildsetids {
-			set, err := segmentSet(s, i)
-			if err != nil {
-				return err
-			}
-			for j, id := range s.Buildids {
-				if int(s.BuildSets[j]) != i {
-					continue
-				}
-				b, _ := rowIn(set, TableBuilds, id).(*messages.Build)
-				if b == nil || b.Builderid != s.BuildBuilders[j] || b.Number != s.BuildNumbers[j] {
-					return fmt.Errorf("state: buildset segment %d: build %d not as listed: %w", s.Id, id, ErrArchiveCorrupt)
-				}
-			}
+	}
+	return nil
+}
+
+// setAgrees returns an error when a build of segment s's buildset i (set,
+// decoded) is not the one its lists say, or nil.
+func setAgrees(s *messages.BuildsetSegment, i int, set *messages.ArchivedBuildset) error {
+	for j, id := range s.Buildids {
+		if int(s.BuildSets[j]) != i {
+			continue
+		}
+		b, _ := rowIn(set, TableBuilds, id).(*messages.Build)
+		if b == nil || b.Builderid != s.BuildBuilders[j] || b.Number != s.BuildNumbers[j] {
+			return fmt.Errorf("state: buildset segment %d: build %d not as listed: %w", s.Id, id, ErrArchiveCorrupt)
 		}
 	}
 	return nil

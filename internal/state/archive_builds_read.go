@@ -116,7 +116,7 @@ func archivedSetOf(txn *memdb.Txn, list setList, id uint64) *messages.ArchivedBu
 	if s == nil {
 		return nil
 	}
-	set, _ := segmentSet(s, i)
+	set, _ := setArchive.decode(s, i)
 	return set
 }
 
@@ -173,8 +173,8 @@ func archivedBuildNumber(txn *memdb.Txn, builder uint64, n int32) proto.Message 
 		}
 		for i, b := range s.BuildBuilders {
 			if b == builder && i < len(s.BuildNumbers) && i < len(s.Buildids) && s.BuildNumbers[i] == n {
-				if si, ok := at(s.BuildSets, i); ok {
-					set, _ := segmentSet(s, si)
+				if si, ok := entryAt(s.BuildSets, i); ok {
+					set, _ := setArchive.decode(s, si)
 					return rowIn(set, TableBuilds, s.Buildids[i])
 				}
 			}
@@ -236,7 +236,7 @@ func ScanFrom(txn *memdb.Txn, table string, from uint64) iter.Seq[proto.Message]
 	list := setListOf(table)
 	archived := func(yield func(proto.Message) bool) {
 		for c := range setCursorsFrom(txn, list, from, false) {
-			if m := rowIn(c.decode(list), table, c.ids[c.pos]); m != nil && !yield(m) {
+			if m := rowIn(c.decode(setArchive, list.entry), table, c.id()); m != nil && !yield(m) {
 				return
 			}
 		}
@@ -292,11 +292,11 @@ func archivedBuilderBuilds(txn *memdb.Txn, builder uint64, upTo int32, descendin
 				return
 			}
 			e := heap.Pop(h).(numbered)
-			si, ok := at(e.seg.BuildSets, e.i)
+			si, ok := entryAt(e.seg.BuildSets, e.i)
 			if !ok {
 				continue
 			}
-			set, _ := segmentSet(e.seg, si)
+			set, _ := setArchive.decode(e.seg, si)
 			if m := rowIn(set, TableBuilds, e.seg.Buildids[e.i]); m != nil && !yield(m) {
 				return
 			}
@@ -331,7 +331,7 @@ func (h *numberHeap) Pop() any {
 func archivedSetAll(txn *memdb.Txn, list setList, table string, descending bool) iter.Seq[proto.Message] {
 	return func(yield func(proto.Message) bool) {
 		for c := range setCursors(txn, list, descending) {
-			if m := rowIn(c.decode(list), table, c.ids[c.pos]); m != nil && !yield(m) {
+			if m := rowIn(c.decode(setArchive, list.entry), table, c.id()); m != nil && !yield(m) {
 				return
 			}
 		}
@@ -343,7 +343,7 @@ func archivedSetAll(txn *memdb.Txn, list setList, table string, descending bool)
 func archivedRequestsBySet(txn *memdb.Txn, descending bool) iter.Seq[proto.Message] {
 	return func(yield func(proto.Message) bool) {
 		for c := range setCursors(txn, archivedSets, descending) {
-			for m := range rowsOf(descending, toMessages(c.decode(archivedSets).GetRequests())...) {
+			for m := range rowsOf(descending, toMessages(c.decode(setArchive, archivedSets.entry).GetRequests())...) {
 				if !yield(m) {
 					return
 				}
@@ -362,86 +362,23 @@ func setCursors(txn *memdb.Txn, list setList, descending bool) iter.Seq[*setCurs
 // from is 0).
 func setCursorsFrom(txn *memdb.Txn, list setList, from uint64, descending bool) iter.Seq[*setCursor] {
 	return func(yield func(*setCursor) bool) {
-		h := &setCursorHeap{desc: descending}
-		for raw := range scanTable(txn, TableBuildsetArchive, IndexID, false) {
-			s := raw.(*messages.BuildsetSegment)
-			ids := list.ids(s)
-			if len(ids) == 0 {
-				continue
+		var cs []*setCursor
+		for s := range setArchive.segments(txn) {
+			ids, lo := list.ids(s), 0
+			if !descending && from > 0 {
+				lo, _ = slices.BinarySearch(ids, from)
 			}
-			c := &setCursor{seg: s, ids: ids, set: -1}
-			if descending {
-				c.pos = len(ids) - 1
-			} else if from > 0 {
-				c.pos, _ = slices.BinarySearch(ids, from)
-				if c.pos == len(ids) {
-					continue
-				}
+			if c, ok := newCursor[*messages.BuildsetSegment, *messages.ArchivedBuildset](s, ids, lo, len(ids), nil, descending); ok {
+				cs = append(cs, c)
 			}
-			h.items = append(h.items, c)
 		}
-		heap.Init(h)
-		for h.Len() > 0 {
-			c := h.items[0]
+		for c := range merged(cs, descending) {
 			if !yield(c) {
 				return
 			}
-			if descending {
-				c.pos--
-			} else {
-				c.pos++
-			}
-			if c.pos < 0 || c.pos >= len(c.ids) {
-				heap.Pop(h)
-			} else {
-				heap.Fix(h, 0)
-			}
 		}
 	}
 }
 
-// setCursor is a position in one segment's list, with the buildset last
-// decoded (a buildset's requests and builds mostly follow each other).
-type setCursor struct {
-	seg     *messages.BuildsetSegment
-	ids     []uint64
-	pos     int
-	set     int
-	decoded *messages.ArchivedBuildset
-}
-
-// decode returns the buildset of the entry at the cursor (nil when the
-// segment is damaged).
-func (c *setCursor) decode(list setList) *messages.ArchivedBuildset {
-	si, ok := list.set(c.seg, c.pos)
-	if !ok {
-		return nil
-	}
-	if si != c.set {
-		c.set = si
-		c.decoded, _ = segmentSet(c.seg, si)
-	}
-	return c.decoded
-}
-
-// setCursorHeap is a heap of cursors by their current id.
-type setCursorHeap struct {
-	items []*setCursor
-	desc  bool
-}
-
-func (h *setCursorHeap) Len() int { return len(h.items) }
-func (h *setCursorHeap) Less(i, j int) bool {
-	a, b := h.items[i], h.items[j]
-	if h.desc {
-		return a.ids[a.pos] > b.ids[b.pos]
-	}
-	return a.ids[a.pos] < b.ids[b.pos]
-}
-func (h *setCursorHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *setCursorHeap) Push(x any)    { h.items = append(h.items, x.(*setCursor)) }
-func (h *setCursorHeap) Pop() any {
-	x := h.items[len(h.items)-1]
-	h.items = h.items[:len(h.items)-1]
-	return x
-}
+// setCursor is a cursor in a buildset segment's list.
+type setCursor = cursor[*messages.BuildsetSegment, *messages.ArchivedBuildset]

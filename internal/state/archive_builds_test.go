@@ -23,7 +23,7 @@ func decodedArchivedSets(t testing.TB, txn *memdb.Txn, table string) int {
 	for raw := range scanTable(txn, TableBuildsetArchive, IndexID, false) {
 		s := raw.(*messages.BuildsetSegment)
 		for i := range s.Buildsetids {
-			set, err := segmentSet(s, i)
+			set, err := setArchive.decode(s, i)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func TestArchiveBuildsetsReadsAsBefore(t *testing.T) {
 			t.Errorf("%d rows left in %s, want %d", got, table, n)
 		}
 	}
-	if err := CheckBuildsetArchive(txn); err != nil {
+	if err := CheckArchive(txn); err != nil {
 		t.Fatal(err)
 	}
 	if got := setReadsOf(t, txn); got != want {

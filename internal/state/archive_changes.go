@@ -8,24 +8,23 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/messages"
 )
 
-// The change archive holds changes moved out of the changes table by
-// ArchiveChanges (the janitor moves all but the newest): a segment (a row,
-// a ChangeSegment) holds many changes as encoded bytes, so that a change
-// costs its bytes rather than a record and three index entries. Reads
-// (Lookup, First, Scan, ScanIndex, Count in read.go) show archived changes
-// as if they were still in the table (archive_changes_read.go). A segment
-// never changes but by Expire, which writes it again without the changes
-// that go.
+// The change archive (changeArchive, an archiveKind: segment.go) holds
+// changes moved out of the changes table by ArchiveChanges (the janitor
+// moves all but the newest): a segment (a row, a ChangeSegment) holds many
+// changes as encoded bytes, so that a change costs its bytes rather than a
+// record and three index entries. Reads (Lookup, First, Scan, ScanIndex,
+// Count in read.go) show archived changes as if they were still in the
+// table (archive_changes_read.go). A segment never changes but by Expire,
+// which writes it again without the changes that go.
 //
 // A segment is found by the changes' ids (the ranges of archiveRange ids
-// its changeids fall in), by their sourcestamps (the same, of its
-// sourcestampids) and by their branches (each branch of the segment once):
-// three index entries or a few per segment, not per change.
+// its changeids fall in: a sparse idIndex), by their sourcestamps (the
+// same, of its sourcestampids) and by their branches (each branch of the
+// segment once): three index entries or a few per segment, not per change.
 
 // TableChangeArchive is the table of archived changes (ChangeSegment rows).
 const TableChangeArchive = "change_archive"
@@ -37,35 +36,20 @@ const (
 	IndexArchivedBranches     = "branches"
 )
 
-// rangeIndex is a memdb index of change segments by the ranges of
-// archiveRange ids that the ids of one of their lists fall in (each range
-// once); it is looked up by an id (uint64).
-type rangeIndex struct {
-	ids func(*messages.ChangeSegment) []uint64
+// changeArchive is the change archive: segments of Change entries, by
+// changeid.
+var changeArchive = &archiveKind[*messages.ChangeSegment, *messages.Change]{
+	table: TableChangeArchive, name: "change segment", entry: "change",
+	keys:        (*messages.ChangeSegment).GetChangeids,
+	newEntry:    func() *messages.Change { return &messages.Change{} },
+	entryID:     (*messages.Change).GetChangeid,
+	encode:      newChangeSegment,
+	lists:       changeSegmentLists,
+	entryAgrees: changeAgrees,
+	rows: func(delta map[string]int, s *messages.ChangeSegment, sign int) {
+		delta[TableChanges] += sign * len(s.Changeids)
+	},
 }
-
-// FromObject returns a segment's ranges (memdb.MultiIndexer).
-func (x rangeIndex) FromObject(raw any) (bool, [][]byte, error) {
-	ids := x.ids(raw.(*messages.ChangeSegment))
-	ranges := make([]uint64, len(ids))
-	for i, id := range ids {
-		ranges[i] = id / archiveRange
-	}
-	slices.Sort(ranges)
-	ranges = slices.Compact(ranges)
-	keys := make([][]byte, 0, len(ranges))
-	for _, r := range ranges {
-		k, err := encodeKey(keyDigits, r) // room for go-memdb's id suffix (non-unique)
-		if err != nil {
-			return false, nil, err
-		}
-		keys = append(keys, k)
-	}
-	return len(keys) > 0, keys, nil
-}
-
-// FromArgs returns the key of the range of an id (memdb.Indexer).
-func (x rangeIndex) FromArgs(args ...any) ([]byte, error) { return spanIndex{}.FromArgs(args...) }
 
 // branchIndex is a memdb index of change segments by the branches of their
 // changes (each once); it is looked up by a branch.
@@ -99,64 +83,41 @@ func (branchIndex) FromArgs(args ...any) ([]byte, error) {
 
 // changeArchiveSchema is the change archive's schema.
 func changeArchiveSchema() *memdb.TableSchema {
-	ranges := func(name string, ids func(*messages.ChangeSegment) []uint64) *memdb.IndexSchema {
-		return &memdb.IndexSchema{Name: name, AllowMissing: true, Indexer: rangeIndex{ids: ids}}
-	}
 	return table(TableChangeArchive, func(o any) (keyVals, bool) { return always(key().uint(o.(*messages.ChangeSegment).Id)) },
-		ranges(IndexArchivedChanges, (*messages.ChangeSegment).GetChangeids),
-		ranges(IndexArchivedSourceStamps, (*messages.ChangeSegment).GetSourcestampids),
+		idIndexSchema(IndexArchivedChanges, (*messages.ChangeSegment).GetChangeids, true),
+		idIndexSchema(IndexArchivedSourceStamps, (*messages.ChangeSegment).GetSourcestampids, true),
 		&memdb.IndexSchema{Name: IndexArchivedBranches, AllowMissing: true, Indexer: branchIndex{}})
 }
 
-// segmentChange decodes change i of segment s.
-func segmentChange(s *messages.ChangeSegment, i int) (*messages.Change, error) {
-	if i < 0 || i >= len(s.Changeids) || len(s.Ends) != len(s.Changeids) {
-		return nil, fmt.Errorf("state: change segment %d: change %d of %d (%d ends): %w", s.Id, i, len(s.Changeids), len(s.Ends), ErrArchiveCorrupt)
-	}
-	start := uint32(0)
-	if i > 0 {
-		start = s.Ends[i-1]
-	}
-	end := s.Ends[i]
-	if start > end || int(end) > len(s.Data) {
-		return nil, fmt.Errorf("state: change segment %d: change %d at bytes %d…%d of %d: %w", s.Id, s.Changeids[i], start, end, len(s.Data), ErrArchiveCorrupt)
-	}
-	c := &messages.Change{}
-	if err := proto.Unmarshal(s.Data[start:end], c); err != nil {
-		return nil, fmt.Errorf("state: change segment %d: change %d: %w: %w", s.Id, s.Changeids[i], ErrArchiveCorrupt, err)
-	}
-	if c.Changeid != s.Changeids[i] {
-		return nil, fmt.Errorf("state: change segment %d: change %d holds change %d: %w", s.Id, s.Changeids[i], c.Changeid, ErrArchiveCorrupt)
-	}
-	return c, nil
-}
-
-// checkChangeSegment returns the first damage of segment s (wrapping
-// ErrArchiveCorrupt), or nil.
-func checkChangeSegment(s *messages.ChangeSegment) error {
+// changeSegmentLists returns the first disagreement of change segment
+// s's lists, or nil.
+func changeSegmentLists(s *messages.ChangeSegment) error {
 	if len(s.Sourcestampids) != len(s.Changeids) || len(s.ChangeBranches) != len(s.Changeids) {
 		return fmt.Errorf("state: change segment %d: %d changes with %d sourcestamps and %d branches: %w",
 			s.Id, len(s.Changeids), len(s.Sourcestampids), len(s.ChangeBranches), ErrArchiveCorrupt)
 	}
-	lined := len(s.Lines) > 0 || len(s.ChangeLines) > 0 // segments written before lines have neither
-	if lined && len(s.ChangeLines) != len(s.Changeids) {
+	if segmentLined(s) && len(s.ChangeLines) != len(s.Changeids) {
 		return fmt.Errorf("state: change segment %d: %d changes with %d lines: %w", s.Id, len(s.Changeids), len(s.ChangeLines), ErrArchiveCorrupt)
 	}
 	if !slices.IsSorted(s.Changeids) {
 		return fmt.Errorf("state: change segment %d: changeids out of order: %w", s.Id, ErrArchiveCorrupt)
 	}
-	for i := range s.Changeids {
-		c, err := segmentChange(s, i)
-		if err != nil {
-			return err
-		}
-		b := s.ChangeBranches[i]
-		if int(b) >= len(s.Branches) || s.Branches[b] != c.Branch || s.Sourcestampids[i] != c.Sourcestampid {
-			return fmt.Errorf("state: change segment %d: change %d's branch or sourcestamp disagrees with its lists: %w", s.Id, c.Changeid, ErrArchiveCorrupt)
-		}
-		if lined && !segmentLineIs(s, i, lineOf(c)) {
-			return fmt.Errorf("state: change segment %d: change %d's line disagrees with its lists: %w", s.Id, c.Changeid, ErrArchiveCorrupt)
-		}
+	return nil
+}
+
+// segmentLined reports whether segment s lists its changes' lines
+// (segments written before lines have neither lines nor change_lines).
+func segmentLined(s *messages.ChangeSegment) bool { return len(s.Lines) > 0 || len(s.ChangeLines) > 0 }
+
+// changeAgrees returns an error when change i of segment s (c, decoded)
+// is not of the branch, sourcestamp and line its lists say, or nil.
+func changeAgrees(s *messages.ChangeSegment, i int, c *messages.Change) error {
+	b := s.ChangeBranches[i]
+	if int(b) >= len(s.Branches) || s.Branches[b] != c.Branch || s.Sourcestampids[i] != c.Sourcestampid {
+		return fmt.Errorf("state: change segment %d: change %d's branch or sourcestamp disagrees with its lists: %w", s.Id, c.Changeid, ErrArchiveCorrupt)
+	}
+	if segmentLined(s) && !segmentLineIs(s, i, lineOf(c)) {
+		return fmt.Errorf("state: change segment %d: change %d's line disagrees with its lists: %w", s.Id, c.Changeid, ErrArchiveCorrupt)
 	}
 	return nil
 }
@@ -190,18 +151,16 @@ func newChangeSegment(id uint64, changes []*messages.Change) (*messages.ChangeSe
 		s.Lines = append(s.Lines, &messages.ChangeLine{Repository: l.repository, Project: l.project, Codebase: l.codebase})
 	}
 	for _, c := range changes {
-		data, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(s.Data, c)
-		if err != nil {
-			return nil, fmt.Errorf("state: archive change %d: %w", c.Changeid, err)
+		var err error
+		if s.Data, s.Ends, err = appendEntry(s.Data, s.Ends, c, "change", c.Changeid); err != nil {
+			return nil, err
 		}
 		b, _ := slices.BinarySearch(s.Branches, c.Branch)
 		l, _ := slices.BinarySearchFunc(sorted, lineOf(c), changeLine.compare)
-		s.Data = data
 		s.Changeids = append(s.Changeids, c.Changeid)
 		s.Sourcestampids = append(s.Sourcestampids, c.Sourcestampid)
 		s.ChangeBranches = append(s.ChangeBranches, uint32(b))
 		s.ChangeLines = append(s.ChangeLines, uint32(l))
-		s.Ends = append(s.Ends, uint32(len(s.Data)))
 	}
 	s.Data = slices.Clip(s.Data)
 	return s, nil
@@ -236,18 +195,11 @@ func applyArchiveChanges(txn *memdb.Txn, seq *ids, c *messages.ArchiveChanges) (
 			return nil, err
 		}
 	}
-	id, err := seq.nextID(txn, TableChangeArchive)
+	seg, err := changeArchive.add(txn, seq, changes)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := newChangeSegment(id, changes)
-	if err != nil {
-		return nil, err
-	}
-	if err := txn.Insert(TableChangeArchive, seg); err != nil {
-		return nil, err
-	}
-	return &messages.CommandResult{Id: id, Ids: slices.Clone(seg.Changeids)}, nil
+	return &messages.CommandResult{Id: seg.Id, Ids: slices.Clone(seg.Changeids)}, nil
 }
 
 // expireArchivedChanges removes the archived changes among ids, writing
@@ -263,32 +215,10 @@ func expireArchivedChanges(txn *memdb.Txn, ids []uint64) error {
 			segs[s.Id] = s
 		}
 	}
-	for _, sid := range slices.Sorted(maps.Keys(segs)) {
-		s := segs[sid]
-		var kept []*messages.Change
-		for i, id := range s.Changeids {
-			if gone[id] {
-				continue
-			}
-			if c, err := segmentChange(s, i); err == nil {
-				kept = append(kept, c)
-			}
-		}
-		if len(kept) == 0 {
-			if err := txn.Delete(TableChangeArchive, s); err != nil {
-				return err
-			}
-			continue
-		}
-		ns, err := newChangeSegment(s.Id, kept)
-		if err != nil {
-			return err
-		}
-		if err := txn.Insert(TableChangeArchive, ns); err != nil {
-			return err
-		}
-	}
-	return nil
+	return changeArchive.edit(txn, segs, func(s *messages.ChangeSegment, i int) bool { return gone[s.Changeids[i]] },
+		func(_ *messages.ChangeSegment, _ int, _ *messages.Change, err error) (bool, error) {
+			return err == nil, nil
+		})
 }
 
 // ChangesToArchive returns the changes to archive, oldest first: those of
@@ -315,8 +245,8 @@ func countTable(txn *memdb.Txn, table string) int {
 	if table != TableChanges {
 		return n
 	}
-	for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
-		n -= len(raw.(*messages.ChangeSegment).Changeids)
+	for s := range changeArchive.segments(txn) {
+		n -= len(s.Changeids)
 	}
 	return n
 }

@@ -2,7 +2,6 @@ package state
 
 import (
 	"cmp"
-	"container/heap"
 	"iter"
 	"slices"
 	"strings"
@@ -13,18 +12,15 @@ import (
 	"github.com/buildmaster/buildmaster/messages"
 )
 
+// archivedChangeList is a change segment's list of its changes.
+var archivedChangeList = segList[*messages.ChangeSegment]{IndexArchivedChanges, (*messages.ChangeSegment).GetChangeids,
+	entryItself[*messages.ChangeSegment]}
+
 // findArchivedChange returns the segment holding archived change id, with
 // the change's index in it; nil when no segment does.
 func findArchivedChange(txn *memdb.Txn, id uint64) (*messages.ChangeSegment, int) {
-	it, err := txn.Get(TableChangeArchive, IndexArchivedChanges, id)
-	if err != nil {
-		return nil, 0
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		s := raw.(*messages.ChangeSegment)
-		if i, ok := slices.BinarySearch(s.Changeids, id); ok {
-			return s, i
-		}
+	if s, i, ok := archivedChangeList.find(txn, TableChangeArchive, id); ok {
+		return s, i
 	}
 	return nil, 0
 }
@@ -38,16 +34,16 @@ func archivedChangeIndex(txn *memdb.Txn, index string, descending bool, args ...
 	index = strings.TrimSuffix(index, "_prefix")
 	if len(args) == 0 {
 		if index == IndexID {
-			return archivedChanges(allChangeSegments(txn), nil, descending)
+			return archivedChanges(changeArchive.segments(txn), nil, descending)
 		}
-		return sortedChanges(archivedChanges(allChangeSegments(txn), nil, false), changeKeyCmp(index), descending)
+		return sortedRows(archivedChanges(changeArchive.segments(txn), nil, false), changeKeyCmp(index), descending)
 	}
 	switch index {
 	case IndexID:
 		id, ok := argUint64(args[0])
 		return func(yield func(proto.Message) bool) {
 			if s, i := findArchivedChange(txn, id); ok && s != nil {
-				if c, err := segmentChange(s, i); err == nil {
+				if c, err := changeArchive.decode(s, i); err == nil {
 					yield(c)
 				}
 			}
@@ -88,38 +84,22 @@ func segmentsBy(txn *memdb.Txn, index string, arg any) iter.Seq[*messages.Change
 	}
 }
 
-// allChangeSegments returns every change segment, lazily: the segments
-// are listed when the sequence is iterated.
-func allChangeSegments(txn *memdb.Txn) iter.Seq[*messages.ChangeSegment] {
-	return func(yield func(*messages.ChangeSegment) bool) {
-		for raw := range scanTable(txn, TableChangeArchive, IndexID+"_prefix", false) {
-			if !yield(raw.(*messages.ChangeSegment)) {
-				return
-			}
-		}
-	}
-}
-
 // archivedChanges yields the changes of segs that match keeps (nil: all),
 // in changeid order (or reversed), merging the segments lazily: a cursor
 // finds a segment's next match when the one before is yielded, and a
 // change is decoded when it is yielded.
 func archivedChanges(segs iter.Seq[*messages.ChangeSegment], match func(*messages.ChangeSegment, int) bool, descending bool) iter.Seq[proto.Message] {
 	return func(yield func(proto.Message) bool) {
-		h := &changeCursors{desc: descending}
+		var cs []*changeCursor
 		for s := range segs {
 			if len(s.Sourcestampids) != len(s.Changeids) || len(s.ChangeBranches) != len(s.Changeids) {
 				continue // damaged: CheckArchive says so
 			}
-			c := &changeCursor{seg: s, match: match, end: len(s.Changeids), k: -1}
-			if descending {
-				c.k = c.end
-			}
-			if c.next(descending) {
-				h.items = append(h.items, c)
+			if c, ok := newCursor[*messages.ChangeSegment, *messages.Change](s, s.Changeids, 0, len(s.Changeids), match, descending); ok {
+				cs = append(cs, c)
 			}
 		}
-		drainChanges(h, yield)
+		drainChanges(cs, descending, yield)
 	}
 }
 
@@ -139,17 +119,17 @@ func ChangesFrom(txn *memdb.Txn, from uint64) iter.Seq[*messages.Change] {
 		}
 	}
 	archived := func(yield func(proto.Message) bool) {
-		h := &changeCursors{desc: true}
-		for s := range allChangeSegments(txn) {
+		var cs []*changeCursor
+		for s := range changeArchive.segments(txn) {
 			n, found := slices.BinarySearch(s.Changeids, from)
 			if found {
 				n++
 			}
-			if c := (&changeCursor{seg: s, end: n, k: n}); c.next(true) {
-				h.items = append(h.items, c)
+			if c, ok := newCursor[*messages.ChangeSegment, *messages.Change](s, s.Changeids, 0, n, nil, true); ok {
+				cs = append(cs, c)
 			}
 		}
-		drainChanges(h, yield)
+		drainChanges(cs, true, yield)
 	}
 	return func(yield func(*messages.Change) bool) {
 		for m := range mergeSorted(table, archived, changeKeyCmp(IndexID), true) {
@@ -160,39 +140,18 @@ func ChangesFrom(txn *memdb.Txn, from uint64) iter.Seq[*messages.Change] {
 	}
 }
 
-// drainChanges yields the changes of h's cursors in h's order.
-func drainChanges(h *changeCursors, yield func(proto.Message) bool) {
-	heap.Init(h)
-	for h.Len() > 0 {
-		c := h.items[0]
-		if m, err := segmentChange(c.seg, c.k); err == nil && !yield(m) {
+// drainChanges yields the changes of cursors cs, merged in changeid
+// order (or reversed).
+func drainChanges(cs []*changeCursor, descending bool, yield func(proto.Message) bool) {
+	for c := range merged(cs, descending) {
+		if m, err := changeArchive.decode(c.seg, c.pos); err == nil && !yield(m) {
 			return
-		}
-		if c.next(h.desc) {
-			heap.Fix(h, 0)
-		} else {
-			heap.Pop(h)
 		}
 	}
 }
 
-// sortedChanges yields the changes of seq in c's order (or reversed).
-func sortedChanges(seq iter.Seq[proto.Message], c func(a, b proto.Message) int, descending bool) iter.Seq[proto.Message] {
-	return func(yield func(proto.Message) bool) {
-		rows := slices.Collect(seq)
-		slices.SortStableFunc(rows, func(a, b proto.Message) int {
-			if descending {
-				return c(b, a)
-			}
-			return c(a, b)
-		})
-		for _, m := range rows {
-			if !yield(m) {
-				return
-			}
-		}
-	}
-}
+// changeCursor is a cursor in a change segment's changes.
+type changeCursor = cursor[*messages.ChangeSegment, *messages.Change]
 
 // changeKeyCmp orders changes as index does: by changeid, or by branch or
 // sourcestamp then changeid.
@@ -211,55 +170,6 @@ func changeKeyCmp(index string) func(a, b proto.Message) int {
 		}
 	}
 	return func(a, b proto.Message) int { return byID(a.(*messages.Change), b.(*messages.Change)) }
-}
-
-// changeCursor is a position k among the changes 0…end-1 of a segment,
-// at one that match keeps (nil: every one).
-type changeCursor struct {
-	seg    *messages.ChangeSegment
-	match  func(*messages.ChangeSegment, int) bool
-	end, k int
-}
-
-// next moves the cursor to the next change match keeps, down or up;
-// false when there is none.
-func (c *changeCursor) next(down bool) bool {
-	for {
-		if down {
-			c.k--
-		} else {
-			c.k++
-		}
-		if c.k < 0 || c.k >= c.end {
-			return false
-		}
-		if c.match == nil || c.match(c.seg, c.k) {
-			return true
-		}
-	}
-}
-
-func (c *changeCursor) id() uint64 { return c.seg.Changeids[c.k] }
-
-// changeCursors is a heap of change cursors by their current changeid.
-type changeCursors struct {
-	items []*changeCursor
-	desc  bool
-}
-
-func (h *changeCursors) Len() int { return len(h.items) }
-func (h *changeCursors) Less(i, j int) bool {
-	if h.desc {
-		return h.items[i].id() > h.items[j].id()
-	}
-	return h.items[i].id() < h.items[j].id()
-}
-func (h *changeCursors) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *changeCursors) Push(x any)    { h.items = append(h.items, x.(*changeCursor)) }
-func (h *changeCursors) Pop() any {
-	x := h.items[len(h.items)-1]
-	h.items = h.items[:len(h.items)-1]
-	return x
 }
 
 // segmentLineIs reports whether change i of segment s, which has lines, is
@@ -299,7 +209,7 @@ func archivedParent(txn *memdb.Txn, branch string, l changeLine) uint64 {
 				if !segmentLineIs(s, i, l) {
 					continue
 				}
-			} else if c, err := segmentChange(s, i); err != nil || lineOf(c) != l {
+			} else if c, err := changeArchive.decode(s, i); err != nil || lineOf(c) != l {
 				continue
 			}
 			best = s.Changeids[i]

@@ -2,7 +2,6 @@ package state
 
 import (
 	"cmp"
-	"container/heap"
 	"iter"
 	"slices"
 	"strings"
@@ -24,26 +23,11 @@ func archivedIndex(txn *memdb.Txn, table, index string, descending bool, args ..
 		}
 		index = strings.TrimSuffix(index, "_prefix")
 		if len(args) == 0 {
-			var rows []proto.Message
-			if index == IndexID {
-				for m := range archivedAll(txn, table, descending) {
-					if !yield(m) {
-						return
-					}
-				}
-				return
+			rows := archivedAll(txn, table, descending)
+			if index != IndexID {
+				rows = sortedRows(archivedAll(txn, table, false), archiveKeyCmp(table, index), descending)
 			}
-			for m := range archivedAll(txn, table, false) {
-				rows = append(rows, m)
-			}
-			c := archiveKeyCmp(table, index)
-			slices.SortStableFunc(rows, func(a, b proto.Message) int {
-				if descending {
-					return c(b, a)
-				}
-				return c(a, b)
-			})
-			for _, m := range rows {
+			for m := range rows {
 				if !yield(m) {
 					return
 				}
@@ -159,88 +143,26 @@ func mergeSorted(a, b iter.Seq[proto.Message], c func(x, y proto.Message) int, d
 func archivedAll(txn *memdb.Txn, table string, descending bool) iter.Seq[proto.Message] {
 	list := archiveListOf(table)
 	return func(yield func(proto.Message) bool) {
-		h := &cursors{desc: descending}
-		for raw := range Scan(txn, TableArchive, false) {
-			s := raw.(*messages.ArchiveSegment)
+		var cs []*cursor[*messages.ArchiveSegment, *messages.ArchivedBuild]
+		for s := range stepArchive.segments(txn) {
 			ids := list.ids(s)
-			if len(ids) == 0 {
-				continue
+			if c, ok := newCursor[*messages.ArchiveSegment, *messages.ArchivedBuild](s, ids, 0, len(ids), nil, descending); ok {
+				cs = append(cs, c)
 			}
-			c := &cursor{seg: s, ids: ids, pos: 0, build: -1}
-			if descending {
-				c.pos = len(ids) - 1
-			}
-			h.items = append(h.items, c)
 		}
-		heap.Init(h)
-		for h.Len() > 0 {
-			c := h.items[0]
-			if m := c.row(list); m != nil && !yield(m) {
+		for c := range merged(cs, descending) {
+			b := c.decode(stepArchive, list.entry)
+			var m proto.Message
+			if table == TableLogs {
+				if l := logIn(b, c.id()); l != nil {
+					m = l
+				}
+			} else if st := stepIn(b, c.id()); st != nil {
+				m = st
+			}
+			if m != nil && !yield(m) {
 				return
 			}
-			if descending {
-				c.pos--
-			} else {
-				c.pos++
-			}
-			if c.pos < 0 || c.pos >= len(c.ids) {
-				heap.Pop(h)
-			} else {
-				heap.Fix(h, 0)
-			}
 		}
 	}
-}
-
-// cursor is a position in one segment's id list, with the build last
-// decoded (a build's steps and logs mostly follow each other).
-type cursor struct {
-	seg     *messages.ArchiveSegment
-	ids     []uint64
-	pos     int
-	build   int
-	decoded *messages.ArchivedBuild
-}
-
-// row is the step or log at the cursor; nil when the segment is damaged.
-func (c *cursor) row(list archiveList) proto.Message {
-	bi, ok := list.build(c.seg, c.pos)
-	if !ok {
-		return nil
-	}
-	if bi != c.build {
-		c.build = bi
-		c.decoded, _ = segmentBuild(c.seg, bi)
-	}
-	id := c.ids[c.pos]
-	if list.index == IndexArchivedLogs {
-		if l := logIn(c.decoded, id); l != nil {
-			return l
-		}
-	} else if s := stepIn(c.decoded, id); s != nil {
-		return s
-	}
-	return nil // not a typed nil: the caller tests for nil
-}
-
-// cursors is a heap of cursors by their current id.
-type cursors struct {
-	items []*cursor
-	desc  bool
-}
-
-func (h *cursors) Len() int { return len(h.items) }
-func (h *cursors) Less(i, j int) bool {
-	a, b := h.items[i], h.items[j]
-	if h.desc {
-		return a.ids[a.pos] > b.ids[b.pos]
-	}
-	return a.ids[a.pos] < b.ids[b.pos]
-}
-func (h *cursors) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *cursors) Push(x any)    { h.items = append(h.items, x.(*cursor)) }
-func (h *cursors) Pop() any {
-	x := h.items[len(h.items)-1]
-	h.items = h.items[:len(h.items)-1]
-	return x
 }

@@ -415,7 +415,7 @@ func FuzzArchiveSegment(f *testing.F) {
 		}
 		if err == nil {
 			for i := range s.Buildids {
-				if _, err := segmentBuild(s, i); err != nil {
+				if _, err := stepArchive.decode(s, i); err != nil {
 					t.Fatalf("CheckArchive passed a segment whose build %d does not decode: %v", i, err)
 				}
 			}

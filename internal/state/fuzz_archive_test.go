@@ -12,8 +12,8 @@ import (
 
 // FuzzBuildsetSegment: whatever a buildset segment holds (decoded from
 // arbitrary bytes, as a damaged snapshot's), every read of builds,
-// requests and buildsets and CheckBuildsetArchive never panic,
-// CheckBuildsetArchive fails only with ErrArchiveCorrupt, and passes only
+// requests and buildsets and CheckArchive never panic,
+// CheckArchive fails only with ErrArchiveCorrupt, and passes only
 // segments whose every buildset decodes.
 func FuzzBuildsetSegment(f *testing.F) {
 	db := setHistory(f)
@@ -32,9 +32,9 @@ func FuzzBuildsetSegment(f *testing.F) {
 		if r == nil {
 			return
 		}
-		err := CheckBuildsetArchive(r)
+		err := CheckArchive(r)
 		if err != nil && !errors.Is(err, ErrArchiveCorrupt) {
-			t.Fatalf("CheckBuildsetArchive: %v, not ErrArchiveCorrupt", err)
+			t.Fatalf("CheckArchive: %v, not ErrArchiveCorrupt", err)
 		}
 		for _, table := range []string{TableBuilds, TableBuildRequests, TableBuildsets} {
 			Count(r, table)
@@ -70,8 +70,8 @@ func FuzzBuildsetSegment(f *testing.F) {
 		}
 		if err == nil {
 			for i := range s.Buildsetids {
-				if _, err := segmentSet(s, i); err != nil {
-					t.Fatalf("CheckBuildsetArchive passed a segment whose buildset %d does not decode: %v", i, err)
+				if _, err := setArchive.decode(s, i); err != nil {
+					t.Fatalf("CheckArchive passed a segment whose buildset %d does not decode: %v", i, err)
 				}
 			}
 		}
@@ -126,7 +126,7 @@ func FuzzChangeSegment(f *testing.F) {
 		}
 		if err == nil {
 			for i := range s.Changeids {
-				if _, err := segmentChange(s, i); err != nil {
+				if _, err := changeArchive.decode(s, i); err != nil {
 					t.Fatalf("CheckArchive passed a segment whose change %d does not decode: %v", i, err)
 				}
 			}

@@ -4,8 +4,6 @@ import (
 	"maps"
 
 	"github.com/hashicorp/go-memdb"
-
-	"github.com/buildmaster/buildmaster/messages"
 )
 
 // tableRowCounts is the Store's own table of rows per table: one row,
@@ -56,13 +54,14 @@ func recount(txn *memdb.Txn) memdb.Changes {
 	changes := txn.Changes()
 	var delta map[string]int
 	for _, c := range changes {
-		if c.Table == TableArchive || c.Table == TableChangeArchive {
-			delta = addArchived(delta, c.Before, -1)
-			delta = addArchived(delta, c.After, 1)
-		}
-		if c.Table == TableBuildsetArchive {
-			delta = addArchivedSets(delta, c.Before, -1)
-			delta = addArchivedSets(delta, c.After, 1)
+		if a := archiveOf(c.Table); a != nil {
+			// An archived row counts as a row of its table, so that
+			// Count stays O(1).
+			if delta == nil {
+				delta = map[string]int{}
+			}
+			a.addRows(delta, c.Before, -1)
+			a.addRows(delta, c.After, 1)
 		}
 		d := 0
 		switch {
@@ -83,56 +82,13 @@ func recount(txn *memdb.Txn) memdb.Changes {
 	return changes
 }
 
-// addArchived adds sign times the steps and logs archive segment seg
-// (nil: none) holds to delta's steps and logs, or the changes change
-// segment seg holds to its changes: an archived step, log or change counts
-// as a row of its table, so that Count stays O(1).
-func addArchived(delta map[string]int, seg any, sign int) map[string]int {
-	if cs, ok := seg.(*messages.ChangeSegment); ok {
-		if delta == nil {
-			delta = map[string]int{}
-		}
-		delta[TableChanges] += sign * len(cs.Changeids)
-		return delta
-	}
-	s, _ := seg.(*messages.ArchiveSegment)
-	if s == nil || len(s.Stepids)+len(s.Logids) == 0 {
-		return delta
-	}
-	if delta == nil {
-		delta = map[string]int{}
-	}
-	delta[TableSteps] += sign * len(s.Stepids)
-	delta[TableLogs] += sign * len(s.Logids)
-	return delta
-}
-
-// addArchivedSets adds sign times the builds, build requests and buildsets
-// buildset segment seg (nil: none) holds to delta's, as addArchived.
-func addArchivedSets(delta map[string]int, seg any, sign int) map[string]int {
-	s, _ := seg.(*messages.BuildsetSegment)
-	if s == nil {
-		return delta
-	}
-	if delta == nil {
-		delta = map[string]int{}
-	}
-	delta[TableBuilds] += sign * len(s.Buildids)
-	delta[TableBuildRequests] += sign * len(s.Requestids)
-	delta[TableBuildsets] += sign * len(s.Buildsetids)
-	return delta
-}
-
 // restoredCounts adds the rows of txn's archive segments to
 // counts (rows by table, as a snapshot restore counted them).
 func restoredCounts(txn *memdb.Txn, counts map[string]int) {
-	for _, t := range []string{TableArchive, TableChangeArchive} {
-		for raw := range Scan(txn, t, false) {
-			addArchived(counts, raw, 1)
+	for _, a := range archives {
+		for raw := range Scan(txn, a.tableName(), false) {
+			a.addRows(counts, raw, 1)
 		}
-	}
-	for raw := range Scan(txn, TableBuildsetArchive, false) {
-		addArchivedSets(counts, raw, 1)
 	}
 }
 

@@ -215,7 +215,7 @@ func decodedArchived(t *testing.T, txn *memdb.Txn, table string) int {
 	for raw := range scanTable(txn, TableArchive, IndexID+"_prefix", false) {
 		s := raw.(*messages.ArchiveSegment)
 		for i := range s.Buildids {
-			b, err := segmentBuild(s, i)
+			b, err := stepArchive.decode(s, i)
 			if err != nil {
 				t.Fatal(err)
 			}
