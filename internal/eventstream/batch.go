@@ -53,7 +53,7 @@ type batch struct {
 	wake    chan struct{} // the stream's (stream.wake)
 	frames  [][]byte      // to send, in order; nobody may modify them
 
-	restUntil atomic.Int64 // unix ns: the last write's time plus wait()
+	restUntil atomic.Int64 // clock time (ns, clock.now()): the last write's plus wait()
 }
 
 // subscribe makes st's subscription and the batch that takes its events.
@@ -66,15 +66,15 @@ func (s *Server) subscribe(st *stream, v Viewer, enc *mq.Encoding) (*mq.Subscrip
 // schedule puts the batch on the clock (due). The bus calls it as it
 // queues the first event after the writer found its queue empty.
 func (b *batch) schedule() {
-	now := time.Now()
-	b.clock.schedule(b.wake, b.due(now), now)
+	b.clock.schedule(b.wake, b.due(b.clock.now()))
 }
 
-// due is when a batch whose first event comes now is sent: wait() later,
-// or at the end of the writer's rest if that is sooner.
-func (b *batch) due(now time.Time) time.Time {
-	at := now.Add(b.wait())
-	if r := time.Unix(0, b.restUntil.Load()); r.After(now) && r.Before(at) {
+// due is when (clock time) a batch whose first event comes at clock time
+// now is sent: wait() later, or at the end of the writer's rest if that
+// is sooner.
+func (b *batch) due(now time.Duration) time.Duration {
+	at := now + b.wait()
+	if r := time.Duration(b.restUntil.Load()); r > now && r < at {
 		return r
 	}
 	return at
@@ -98,8 +98,7 @@ func (b *batch) take() {
 		}
 		clear(b.taken)
 	}
-	now := time.Now()
-	b.clock.schedule(b.wake, now.Add(b.wait()), now)
+	b.clock.schedule(b.wake, b.clock.now()+b.wait())
 }
 
 // send writes the batch's frames with write, in one call, and starts the
@@ -107,7 +106,7 @@ func (b *batch) take() {
 // It lets go of the frames (write may not keep them) and keeps their
 // room for the next batch unless it held more than maxBatchKeep.
 func (b *batch) send(write func(frames [][]byte) error) error {
-	b.restUntil.Store(time.Now().Add(b.wait()).UnixNano())
+	b.restUntil.Store(int64(b.clock.now() + b.wait()))
 	err := write(b.frames)
 	clear(b.frames)
 	if cap(b.frames) > maxBatchKeep {

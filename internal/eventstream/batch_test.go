@@ -218,14 +218,14 @@ func TestBatchDueAtTheEndOfItsRest(t *testing.T) {
 	bus := mq.New()
 	defer bus.Close()
 	b := testBatch(t, bus, mq.NewEncoding(encodeWSEvent), func() time.Duration { return 20 * time.Millisecond })
-	now := time.Now()
-	b.restUntil.Store(now.Add(5 * time.Millisecond).UnixNano())
-	if got := b.due(now); !got.Equal(now.Add(5 * time.Millisecond)) {
-		t.Errorf("resting 5 ms more: due in %v, want 5ms", got.Sub(now))
+	now := b.clock.now()
+	b.restUntil.Store(int64(now + 5*time.Millisecond))
+	if got := b.due(now); got != now+5*time.Millisecond {
+		t.Errorf("resting 5 ms more: due in %v, want 5ms", got-now)
 	}
-	b.restUntil.Store(now.Add(-time.Millisecond).UnixNano())
-	if got := b.due(now); !got.Equal(now.Add(20 * time.Millisecond)) {
-		t.Errorf("rested: due in %v, want 20ms", got.Sub(now))
+	b.restUntil.Store(int64(now - time.Millisecond))
+	if got := b.due(now); got != now+20*time.Millisecond {
+		t.Errorf("rested: due in %v, want 20ms", got-now)
 	}
 }
 
@@ -233,21 +233,22 @@ func TestBatchDueAtTheEndOfItsRest(t *testing.T) {
 // turning once no batch waits.
 func TestFlushClockWakesEachOnce(t *testing.T) {
 	c := newFlushClock(100 * time.Millisecond)
-	now := time.Now()
+	now := c.now()
 	wakes := make([]chan struct{}, 3)
 	at := func(i int) time.Duration { return time.Duration(i)*5*time.Millisecond + 2500*time.Microsecond } // mid-tick
 	for i := range wakes {
 		wakes[i] = make(chan struct{}, 1)
-		c.schedule(wakes[i], now.Add(at(i)), now)
+		c.schedule(wakes[i], now+at(i))
 	}
-	c.schedule(wakes[0], now.Add(time.Hour), now) // past the wheel's span: at its end
+	late := make(chan struct{}, 1)
+	c.schedule(late, now+time.Hour) // past the wheel's span: at its end
 	for i, w := range wakes {
 		testkit.Recv(t, fmt.Sprintf("writer %d woken", i), w)
-		if since := time.Since(now); since < at(i) {
+		if since := c.now() - now; since < at(i) {
 			t.Errorf("writer %d woken after %v, before its time (%v)", i, since, at(i))
 		}
 	}
-	testkit.Recv(t, "writer 0 woken again, at the end of the span", wakes[0])
+	testkit.Recv(t, "a writer due past the span woken, at its end", late)
 	testkit.Eventually(t, "the clock stops", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -287,5 +288,13 @@ func TestBatchSendsSharedFramesAndLetsGo(t *testing.T) {
 	}
 	if len(b.frames) != 0 || slices.ContainsFunc(b.frames[:cap(b.frames)], func(f []byte) bool { return f != nil }) {
 		t.Fatalf("after send the batch still holds %q", b.frames[:cap(b.frames)])
+	}
+}
+
+// A clock's wheel is bounded whatever the limits make the longest wait
+// (a WriteRate of 1 asks for hours): a slot per tick of maxClockSpan.
+func TestFlushClockSpanBounded(t *testing.T) {
+	if n := len(newFlushClock(1000 * time.Hour).slots); n > int(maxClockSpan/clockTick)+2 {
+		t.Fatalf("a wheel of %d slots for a wait of 1,000 h", n)
 	}
 }

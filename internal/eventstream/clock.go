@@ -17,7 +17,12 @@ const clockTick = time.Millisecond
 // per batch, when it is due, and never when nothing came; each writer
 // still writes its own batch, so that the writes of many clients run on
 // every core and a stuck client holds up no one else.
+//
+// It reads the monotonic clock only (durations since its epoch, "clock
+// time"), never the wall clock, so that a step of the wall clock (NTP, a
+// resumed VM) cannot hold a stream's events back.
 type flushClock struct {
+	epoch   time.Time // the clock's zero; clock time is the time since
 	mu      sync.Mutex
 	slots   [][]chan<- struct{} // writers' wake channels, by due tick modulo len(slots)
 	next    int64               // the first tick not yet run
@@ -25,26 +30,35 @@ type flushClock struct {
 	running bool                // the goroutine turns the wheel
 }
 
-// newFlushClock returns a clock for waits up to maxWait.
+// maxClockSpan bounds a flush clock's wheel (a slot per clockTick): a
+// longer wait is brought back to it.
+const maxClockSpan = 10 * time.Second
+
+// newFlushClock returns a clock for waits up to maxWait (at most
+// maxClockSpan).
 func newFlushClock(maxWait time.Duration) *flushClock {
-	return &flushClock{slots: make([][]chan<- struct{}, maxWait/clockTick+2)}
+	return &flushClock{epoch: time.Now(), slots: make([][]chan<- struct{}, min(maxWait, maxClockSpan)/clockTick+2)}
 }
 
-// dueTick is the first tick at or after t; nowTick the tick t is in.
-func dueTick(t time.Time) int64 { return (t.UnixNano() + int64(clockTick) - 1) / int64(clockTick) }
-func nowTick(t time.Time) int64 { return t.UnixNano() / int64(clockTick) }
+// now is the clock time now.
+func (c *flushClock) now() time.Duration { return time.Since(c.epoch) }
+
+// dueTick is the first tick at or after clock time t; nowTick the tick t
+// is in.
+func dueTick(t time.Duration) int64 { return int64((t + clockTick - 1) / clockTick) }
+func nowTick(t time.Duration) int64 { return int64(t / clockTick) }
 
 // schedule sends a wake-up on wake (without blocking) at the first tick
-// at or after at; now is the time now. A time past the wheel's span is
-// brought back to its end. It never blocks for long: the bus calls it
-// while it publishes.
-func (c *flushClock) schedule(wake chan<- struct{}, at, now time.Time) {
+// at or after clock time at (c.now() plus a wait). A time past the
+// wheel's span is brought back to its end. It never blocks for long: the
+// bus calls it while it publishes.
+func (c *flushClock) schedule(wake chan<- struct{}, at time.Duration) {
 	t := dueTick(at)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.running {
 		c.running = true
-		c.next = nowTick(now)
+		c.next = nowTick(c.now())
 		go c.run()
 	}
 	t = min(max(t, c.next), c.next+int64(len(c.slots))-1)
@@ -60,8 +74,8 @@ func (c *flushClock) run() {
 	t := time.NewTicker(clockTick)
 	defer t.Stop()
 	var due []chan<- struct{}
-	for now := range t.C {
-		tick := nowTick(now)
+	for range t.C {
+		tick := nowTick(c.now())
 		c.mu.Lock()
 		for ; c.next <= tick && c.n > 0; c.next++ {
 			s := &c.slots[c.next%int64(len(c.slots))]

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -15,7 +16,7 @@ import (
 // output (the text it decodes, kept by the command's sink). Each frame
 // read into a buffer grown anew from 512 bytes cost four more.
 func TestOutputFramesReuseBuffers(t *testing.T) {
-	if raceEnabled {
+	if testkit.Race {
 		t.Skip("the race detector's sync.Pool drops buffers at random")
 	}
 	const frames = 64
