@@ -14,18 +14,19 @@ import (
 // progress of the snapshot's restore and of the log's replay every
 // Options.ProgressInterval, and the end of the recovery.
 type startup struct {
-	log      *slog.Logger
-	every    time.Duration
-	began    time.Time
-	snapshot int64         // bytes of the snapshot being restored (0: none)
-	read     atomic.Int64  // of them, read so far
-	rows     atomic.Uint64 // rows restored so far
+	log           *slog.Logger
+	every         time.Duration
+	began         time.Time
+	snapshot      int64         // bytes of the snapshot being restored (0: none)
+	read          atomic.Int64  // of them, read so far
+	rows          atomic.Uint64 // rows restored so far
+	snapshotIndex uint64        // the raft index the snapshot covers
 }
 
 func newStartup(opts Options, snaps *raft.FileSnapshotStore) *startup {
 	st := &startup{log: opts.Logger, every: opts.ProgressInterval, began: time.Now()}
 	if list, err := snaps.List(); err == nil && len(list) > 0 {
-		st.snapshot = list[0].Size
+		st.snapshot, st.snapshotIndex = list[0].Size, list[0].Index
 	}
 	return st
 }
@@ -40,7 +41,8 @@ func (st *startup) done(lastIndex uint64) {
 func (st *startup) reader(r io.Reader) io.Reader { return &countingReader{r: r, n: &st.read} }
 
 // progress logs, every st.every until stop closes, how far the restore and
-// then the replay (applied of last, raft's indexes) are.
+// then the replay (applied of last: the index the FSM has applied, raft's
+// last index) are.
 func (st *startup) progress(stop <-chan struct{}, applied func() (uint64, uint64)) {
 	if st.every <= 0 {
 		return

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/hashicorp/go-memdb"
 )
 
 // records is a slog.Handler that keeps what it is given.
@@ -78,5 +82,101 @@ func TestOpenLogsItsRecovery(t *testing.T) {
 	}
 	if len(log.attrs("state: restoring snapshot"))+len(log.attrs("state: replaying log")) == 0 {
 		t.Error("no progress line, at an interval of 1µs")
+	}
+}
+
+// TestReplayProgressIsWhatTheFSMApplied: while the FSM is held in the first
+// commit of a replay, raft's AppliedIndex runs ahead to the end of the log
+// (it counts entries queued for the FSM), but the progress line reports
+// only what the FSM has applied.
+func TestReplayProgressIsWhatTheFSMApplied(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Logger: quiet(), NoSnapshotOnClose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 600 // a few of raft's batches of 128
+	for i := range n {
+		if _, err := s.Submit(addChange(change(fmt.Sprintf("a%d", i), "main", int64(i+1)))).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := s.raft.LastIndex()        // the last command's
+	if err := s.Close(); err != nil { // no snapshot: Open replays the log
+		t.Fatal(err)
+	}
+
+	held, release := make(chan *Store, 1), make(chan struct{})
+	var released sync.Once
+	unhold := func() { released.Do(func() { close(release) }) }
+	defer unhold()
+	log := &records{}
+	opts := Options{Logger: slog.New(log), ProgressInterval: time.Millisecond}
+	opts.starting = func(s *Store) {
+		var first atomic.Bool
+		s.OnCommit(func(memdb.Changes) {
+			if first.CompareAndSwap(false, true) {
+				held <- s
+				<-release
+			}
+		})
+	}
+	var reopened *Store
+	opened := make(chan error, 1)
+	go func() {
+		var err error
+		reopened, err = Open(dir, opts)
+		opened <- err
+	}()
+	s = <-held
+	applied := s.fsm.index.Load() // still while the FSM is held
+	testkit.Eventually(t, "raft's applied index past every command", func() bool {
+		r := s.raftPtr.Load()
+		return r != nil && r.AppliedIndex() > n
+	})
+	// The line after the next one read the indexes after raft ran ahead.
+	seen := len(log.attrs("state: replaying log"))
+	testkit.Eventually(t, "two more progress lines", func() bool { return len(log.attrs("state: replaying log")) >= seen+2 })
+	line := log.attrs("state: replaying log")[seen+1]
+	if got := line["applied_index"].Uint64(); got != applied {
+		t.Errorf("progress line says applied_index=%d while the FSM has applied up to %d (raft's: %d)", got, applied, s.raftPtr.Load().AppliedIndex())
+	}
+	unhold()
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if got := reopened.fsm.index.Load(); got != last {
+		t.Errorf("the FSM has applied up to %d after the replay, want the last command's index %d", got, last)
+	}
+}
+
+// TestRestoreSetsTheFSMIndex: after Open restores a snapshot, the FSM's
+// index (what the replay's progress line reports) is the snapshot's.
+func TestRestoreSetsTheFSMIndex(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := s.Submit(addChange(change(fmt.Sprintf("a%d", i), "main", int64(i+1)))).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil { // with a snapshot
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	list, err := s.snaps.List()
+	if err != nil || len(list) == 0 {
+		t.Fatalf("snapshots: %v, %v", list, err)
+	}
+	if got := s.fsm.index.Load(); got != list[0].Index {
+		t.Errorf("FSM index %d after restoring the snapshot of index %d", got, list[0].Index)
 	}
 }
