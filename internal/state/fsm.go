@@ -160,14 +160,13 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // failure is kept for Open, which then refuses to start.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	var r io.Reader = rc
-	var rows *atomic.Uint64
+	var progress *restoreProgress
 	var size int64
 	st := f.startup.Load()
 	if st != nil {
-		r, rows, size = st.reader(rc), &st.rows, st.snapshot
+		progress, size = &st.restore, st.snapshot
 	}
-	db, err := readSnapshot(r, size, rows)
+	db, err := readSnapshot(rc, size, progress)
 	if err != nil {
 		f.mu.Lock()
 		if f.restoreErr == nil {

@@ -1,8 +1,11 @@
 package state
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -178,5 +181,72 @@ func TestRestoreSetsTheFSMIndex(t *testing.T) {
 	}
 	if got := s.fsm.index.Load(); got != list[0].Index {
 		t.Errorf("FSM index %d after restoring the snapshot of index %d", got, list[0].Index)
+	}
+}
+
+// TestRestoreProgressCountsInsertedRows: the restore's progress counts the
+// bytes of the rows it has inserted, not those it has read and decoded
+// ahead: held in the middle of the second batch of rows, it counts exactly
+// the first batch's bytes, and at the end the whole snapshot.
+func TestRestoreProgressCountsInsertedRows(t *testing.T) {
+	s := OpenEphemeral()
+	for i := range 1100 { // a change and a sourcestamp each: more than two batches of rows
+		if _, err := s.Submit(addChange(change(fmt.Sprintf("a%d", i), "main", int64(i+1)))).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snap bytes.Buffer
+	if err := WriteSnapshot(&snap, s.Read()); err != nil {
+		t.Fatal(err)
+	}
+	const batch = 1024 // decodeSnapshot's
+	b := snap.Bytes()
+	r := bytes.NewReader(b[len(snapshotMagic):])
+	var end, held int64 // the ends of the first batch, and of the row before the second's last
+	for i := range 2*batch - 1 {
+		if i == batch {
+			end = int64(len(b)) - int64(r.Len())
+		}
+		if _, err := binary.ReadUvarint(r); err != nil {
+			t.Fatal(err)
+		}
+		l, err := binary.ReadUvarint(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Seek(int64(l), io.SeekCurrent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held = int64(len(b)) - int64(r.Len())
+
+	pr, pw := io.Pipe()
+	written := make(chan error, 1)
+	go func() {
+		_, err := pw.Write(b[:held+2]) // and the header of the next row
+		written <- err
+	}()
+	var progress restoreProgress
+	restored := make(chan error, 1)
+	go func() {
+		_, err := readSnapshot(pr, int64(len(b)), &progress)
+		restored <- err
+	}()
+	if err := <-written; err != nil { // read, every byte of it
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "a batch of rows inserted", func() bool { return progress.rows.Load() == batch })
+	if got := progress.bytes.Load(); got != end {
+		t.Errorf("after %d rows inserted, %d bytes counted, want %d (the bytes of those rows)", batch, got, end)
+	}
+	go func() {
+		_, err := pw.Write(b[held+2:])
+		pw.CloseWithError(err)
+	}()
+	if err := <-restored; err != nil {
+		t.Fatal(err)
+	}
+	if got := progress.bytes.Load(); got != int64(len(b)) {
+		t.Errorf("restored, %d bytes counted of %d", got, len(b))
 	}
 }
