@@ -202,7 +202,7 @@ func TestRestoreProgressCountsInsertedRows(t *testing.T) {
 	const batch = 1024 // decodeSnapshot's
 	b := snap.Bytes()
 	r := bytes.NewReader(b[len(snapshotMagic):])
-	var end, held int64 // the ends of the first batch, and of the row before the second's last
+	var end int64 // of the first batch
 	for i := range 2*batch - 1 {
 		if i == batch {
 			end = int64(len(b)) - int64(r.Len())
@@ -218,7 +218,7 @@ func TestRestoreProgressCountsInsertedRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	held = int64(len(b)) - int64(r.Len())
+	held := int64(len(b)) - int64(r.Len()) // the end of the row before the second batch's last
 
 	pr, pw := io.Pipe()
 	written := make(chan error, 1)
