@@ -28,6 +28,15 @@ type fsm struct {
 	// startup counts the rows and bytes of the restore during Open (nil
 	// after). Only raft's goroutine restores, within Open.
 	startup atomic.Pointer[startup]
+
+	// index is the raft index of the last log entry applied (committed to
+	// db, or refused, by ApplyBatch, which raft hands every entry to) or,
+	// during Open, of the snapshot restored: db holds everything up to it.
+	// Open's progress line reports it rather than raft's AppliedIndex,
+	// which counts an entry as applied once it is queued for the FSM, ahead
+	// of db. Raft's no-op and barrier entries never reach the FSM, so at
+	// the end of a replay index may be a few short of raft's last index.
+	index atomic.Uint64
 }
 
 // applied is what fsm.Apply returns through raft's ApplyFuture.Response.
@@ -108,6 +117,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = f.Apply(l)
 		}
 	}
+	if len(logs) > 0 {
+		f.index.Store(logs[len(logs)-1].Index)
+	}
 	return out
 }
 
@@ -148,13 +160,13 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // failure is kept for Open, which then refuses to start.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	var r io.Reader = rc
-	var rows *atomic.Uint64
+	var progress *restoreProgress
 	var size int64
-	if st := f.startup.Load(); st != nil {
-		r, rows, size = st.reader(rc), &st.rows, st.snapshot
+	st := f.startup.Load()
+	if st != nil {
+		progress, size = &st.restore, st.snapshot
 	}
-	db, err := readSnapshot(r, size, rows)
+	db, err := readSnapshot(rc, size, progress)
 	if err != nil {
 		f.mu.Lock()
 		if f.restoreErr == nil {
@@ -164,6 +176,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.db.Store(db)
+	if st != nil {
+		f.index.Store(st.snapshotIndex)
+	}
 	return nil
 }
 

@@ -52,6 +52,9 @@ type Options struct {
 	SegmentSize int
 
 	wal walOptions // tests inject faults in the raft log with vfs and meta
+	// starting, when set (tests), is called with the Store before raft
+	// starts restoring and replaying it.
+	starting func(*Store)
 }
 
 // defaults fills in the zero fields with the defaults documented on them.
@@ -129,10 +132,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	defer close(stop)
 	go st.progress(stop, func() (uint64, uint64) {
 		if r := s.raftPtr.Load(); r != nil {
-			return r.AppliedIndex(), r.LastIndex()
+			return s.fsm.index.Load(), r.LastIndex()
 		}
 		return 0, 0
 	})
+	if opts.starting != nil {
+		opts.starting(s)
+	}
 	if err := s.startRaft(raftConfig(opts, hl)); err != nil {
 		logs.Close()
 		return nil, err

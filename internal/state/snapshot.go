@@ -120,9 +120,10 @@ func WriteSnapshot(w io.Writer, txn *memdb.Txn) error {
 func ReadSnapshot(r io.Reader) (*memdb.MemDB, error) { return readSnapshot(r, 0, nil) }
 
 // readSnapshot is ReadSnapshot of a snapshot of size bytes (0: unknown),
-// counting the rows inserted in rows (when not nil) as it goes. The size
-// lets it prepare the heap (prepareRestoreHeap).
-func readSnapshot(r io.Reader, size int64, progress *atomic.Uint64) (*memdb.MemDB, error) {
+// counting in progress (when not nil) as it goes the rows inserted and the
+// bytes of the snapshot they came from: bytes read but not yet inserted are
+// not counted. The size lets it prepare the heap (prepareRestoreHeap).
+func readSnapshot(r io.Reader, size int64, progress *restoreProgress) (*memdb.MemDB, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
@@ -152,7 +153,8 @@ func readSnapshot(r io.Reader, size int64, progress *atomic.Uint64) (*memdb.MemD
 			n++
 		}
 		if progress != nil {
-			progress.Store(n)
+			progress.bytes.Add(b.bytes) // before rows: whoever sees the rows sees their bytes
+			progress.rows.Store(n)
 		}
 		if b.err != nil {
 			return nil, b.err
@@ -173,11 +175,18 @@ type snapshotRow struct {
 	rec   proto.Message
 }
 
-// snapshotBatch is rows decoded in order; err, on the last batch, ends the
-// snapshot as broken.
+// restoreProgress is how far readSnapshot is.
+type restoreProgress struct {
+	rows  atomic.Uint64 // rows inserted
+	bytes atomic.Int64  // bytes of the snapshot those rows came from
+}
+
+// snapshotBatch is rows decoded in order, from bytes of the snapshot; err,
+// on the last batch, ends the snapshot as broken.
 type snapshotBatch struct {
-	rows []snapshotRow
-	err  error
+	rows  []snapshotRow
+	bytes int64
+	err   error
 }
 
 // decodeSnapshot reads and decodes the rows after the header, sending them
@@ -187,10 +196,11 @@ func decodeSnapshot(br *bufio.Reader, out chan<- snapshotBatch, stop <-chan stru
 	defer close(out)
 	const size = 1024
 	batch := make([]snapshotRow, 0, size)
+	consumed := int64(len(snapshotMagic)) // of the snapshot, by batch
 	send := func(err error) bool {
 		select {
-		case out <- snapshotBatch{rows: batch, err: err}:
-			batch = make([]snapshotRow, 0, size)
+		case out <- snapshotBatch{rows: batch, bytes: consumed, err: err}:
+			batch, consumed = make([]snapshotRow, 0, size), 0
 			return true
 		case <-stop:
 			return false
@@ -205,6 +215,7 @@ func decodeSnapshot(br *bufio.Reader, out chan<- snapshotBatch, stop <-chan stru
 			fail("state: snapshot truncated after %d rows: %w", n, err)
 			return
 		}
+		consumed += int64(uvarintLen(t))
 		if t == 0 {
 			break
 		}
@@ -231,6 +242,7 @@ func decodeSnapshot(br *bufio.Reader, out chan<- snapshotBatch, stop <-chan stru
 			return
 		}
 		batch = append(batch, snapshotRow{table: int(t - 1), rec: rec})
+		consumed += int64(uvarintLen(l)) + int64(l)
 		n++
 		if len(batch) == size && !send(nil) {
 			return
@@ -243,6 +255,16 @@ func decodeSnapshot(br *bufio.Reader, out chan<- snapshotBatch, stop <-chan stru
 	case want != n:
 		fail("state: snapshot corrupt: %d rows read, trailer says %d", n, want)
 	default:
+		consumed += int64(uvarintLen(want))
 		send(nil)
 	}
+}
+
+// uvarintLen is the length of x's uvarint encoding.
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
 }

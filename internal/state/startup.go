@@ -1,10 +1,8 @@
 package state
 
 import (
-	"io"
 	"log/slog"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -14,33 +12,31 @@ import (
 // progress of the snapshot's restore and of the log's replay every
 // Options.ProgressInterval, and the end of the recovery.
 type startup struct {
-	log      *slog.Logger
-	every    time.Duration
-	began    time.Time
-	snapshot int64         // bytes of the snapshot being restored (0: none)
-	read     atomic.Int64  // of them, read so far
-	rows     atomic.Uint64 // rows restored so far
+	log           *slog.Logger
+	every         time.Duration
+	began         time.Time
+	snapshot      int64           // bytes of the snapshot being restored (0: none)
+	snapshotIndex uint64          // the raft index the snapshot covers
+	restore       restoreProgress // how far its restore is
 }
 
 func newStartup(opts Options, snaps *raft.FileSnapshotStore) *startup {
 	st := &startup{log: opts.Logger, every: opts.ProgressInterval, began: time.Now()}
 	if list, err := snaps.List(); err == nil && len(list) > 0 {
-		st.snapshot = list[0].Size
+		st.snapshot, st.snapshotIndex = list[0].Size, list[0].Index
 	}
 	return st
 }
 
 // done logs the end of the recovery.
 func (st *startup) done(lastIndex uint64) {
-	st.log.Info("state: recovered", slog.Uint64("snapshot_rows", st.rows.Load()), slog.Uint64("last_index", lastIndex),
+	st.log.Info("state: recovered", slog.Uint64("snapshot_rows", st.restore.rows.Load()), slog.Uint64("last_index", lastIndex),
 		slog.Duration("took", time.Since(st.began).Round(time.Millisecond)))
 }
 
-// reader counts what the restore reads of r.
-func (st *startup) reader(r io.Reader) io.Reader { return &countingReader{r: r, n: &st.read} }
-
 // progress logs, every st.every until stop closes, how far the restore and
-// then the replay (applied of last, raft's indexes) are.
+// then the replay (applied of last: the index the FSM has applied, raft's
+// last index) are.
 func (st *startup) progress(stop <-chan struct{}, applied func() (uint64, uint64)) {
 	if st.every <= 0 {
 		return
@@ -54,9 +50,9 @@ func (st *startup) progress(stop <-chan struct{}, applied func() (uint64, uint64
 		case <-t.C:
 		}
 		took := slog.Duration("took", time.Since(st.began).Round(time.Millisecond))
-		if read := st.read.Load(); st.snapshot > 0 && read < st.snapshot {
-			st.log.Info("state: restoring snapshot", slog.Uint64("rows", st.rows.Load()),
-				slog.String("done", percent(read, st.snapshot)), took)
+		if done := st.restore.bytes.Load(); st.snapshot > 0 && done < st.snapshot {
+			st.log.Info("state: restoring snapshot", slog.Uint64("rows", st.restore.rows.Load()),
+				slog.String("done", percent(done, st.snapshot)), took)
 			continue
 		}
 		a, last := applied()
@@ -66,15 +62,4 @@ func (st *startup) progress(stop <-chan struct{}, applied func() (uint64, uint64
 
 func percent(n, of int64) string {
 	return slog.Float64Value(math.Round(1000*float64(n)/float64(of))/10).String() + "%"
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
