@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -85,5 +86,24 @@ func TestReadsThroughCaches(t *testing.T) {
 	get("/api/v2/changes?limit=5&offset=5")
 	if s := stats(rt.Caches, cache.Changes); s.Entries != 2 || s.Evictions < 5 {
 		t.Errorf("Changes sized 2 after a page of 5: %+v", s)
+	}
+}
+
+// TestDefaultBuildsCacheHoldsAPage: at the default sizes, the newest page
+// of 50 builds served twice is answered from the cache the second time,
+// every row of it.
+func TestDefaultBuildsCacheHoldsAPage(t *testing.T) {
+	rt := &service.Runtime{DB: buildHistory(t, 200, false), Caches: cache.NewSet()}
+	h := API(rt)
+	const url = "/api/v2/builds?limit=50&order=-buildid"
+	for range 2 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d %s", url, rec.Code, rec.Body)
+		}
+	}
+	if s := stats(rt.Caches, cache.Builds); s.Hits != 50 || s.Misses != 50 || s.Evictions != 0 {
+		t.Fatalf("a page of 50 builds served twice: %+v; want 50 hits, 50 misses, no evictions", s)
 	}
 }
