@@ -107,3 +107,27 @@ func TestDefaultBuildsCacheHoldsAPage(t *testing.T) {
 		t.Fatalf("a page of 50 builds served twice: %+v; want 50 hits, 50 misses, no evictions", s)
 	}
 }
+
+// TestArchivedBuildsDoNotEvict: archived builds, decoded afresh on each
+// read, are not kept in the cache (they could never hit), so a page of
+// them leaves the live build that was cached before it.
+func TestArchivedBuildsDoNotEvict(t *testing.T) {
+	rt := &service.Runtime{DB: buildHistory(t, 200, true), Caches: cache.NewSet()}
+	rt.Caches.Resize(map[string]int32{cache.Builds: 5})
+	if raw, err := rt.DB.Read().First(state.TableBuilds, state.IndexID, uint64(50)); err != nil || raw != nil {
+		t.Fatalf("build 50 is in its table (%v): the oldest 50 builds must be archived", err)
+	}
+	h := API(rt)
+	for _, url := range []string{"/api/v2/builds/201", "/api/v2/builds?limit=50&order=buildid", "/api/v2/builds/201"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d %s", url, rec.Code, rec.Body)
+		}
+	}
+	// Build 201 (running, in its table): a miss, then a hit; the 50
+	// archived builds of the page: misses, not kept.
+	if s := stats(rt.Caches, cache.Builds); s.Hits != 1 || s.Misses != 51 || s.Entries != 1 || s.Evictions != 0 {
+		t.Fatalf("after a page of archived builds: %+v; want 1 hit, 51 misses, 1 entry, no evictions", s)
+	}
+}
