@@ -31,7 +31,7 @@ func TestApplyDefaults(t *testing.T) {
 		UploadsDir:  "uploads",
 		Supervision: &messages.SupervisionConfig{MaxRestarts: new(int32(10)), Within: durationpb.New(time.Minute)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(time.Minute)},
-		Caches:      map[string]int32{"Builds": 15, "Changes": 10},
+		Caches:      map[string]int32{"Builds": 100, "Changes": 10},
 		Http:        defaultHTTP(),
 		Builders: []*messages.BuilderConfig{{
 			Name: "b", Builddir: "b",

@@ -31,8 +31,8 @@ func TestCachesServiceSizesAndShowsTheCaches(t *testing.T) {
 		t.Fatalf("no Builds cache in %v", st)
 		return 0
 	}
-	if got := size(); got != 15 {
-		t.Fatalf("Builds sized %d at start, want Buildbot's 15", got)
+	if got := size(); got != 100 {
+		t.Fatalf("Builds sized %d at start, want 100 (two 50-row pages)", got)
 	}
 	reconfigure(t, m, render(twoBuilders), false) // caches: {Builds: 50}
 	if got := size(); got != 50 {

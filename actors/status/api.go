@@ -95,7 +95,7 @@ func Endpoints() []Endpoint {
 		{Plural: "sourcestamps", Table: state.TableSourceStamps, Record: &messages.SourceStamp{}, ID: "id"},
 		{Plural: "buildsets", Table: state.TableBuildsets, Record: &messages.Buildset{}, ID: "id", Extras: props,
 			Unfinished: []string{"complete"},
-			Joined:     map[string]Join{"sourcestamps": sourcestampsOf(sourcestampView())}},
+			Joined:     map[string]Join{"sourcestamps": sourcestampsOf(sourcestampView(), nil)}},
 		{Plural: "buildrequests", Table: state.TableBuildRequests, Record: &messages.BuildRequest{}, ID: "id",
 			Unfinished: []string{"complete"},
 			Indexes:    map[string]string{"buildsetid": state.IndexBuildset},
@@ -212,6 +212,7 @@ type endpoint struct {
 	md    protoreflect.MessageDescriptor
 	id    protoreflect.FieldDescriptor
 	under map[string]*link // by the parent's plural
+	cache *rowCache        // the cache its View renders through, or nil (see cacheViews)
 }
 
 // link is a Parent with its fields resolved.
@@ -357,32 +358,54 @@ func cacheViews(rt *service.Runtime, eps map[string]*endpoint) {
 	}
 	for plural, name := range cachedRows {
 		ep := eps[plural]
-		ep.View.Cache = rowCache{c: rt.Caches.Cache(name), kind: plural, id: ep.id}
+		ep.cache = &rowCache{c: rt.Caches.Cache(name), table: ep.Table, id: ep.id}
 	}
-	eps["buildsets"].Joined["sourcestamps"] = sourcestampsOf(eps["sourcestamps"].View)
+	eps["buildsets"].Joined["sourcestamps"] = sourcestampsOf(eps["sourcestamps"].View, eps["sourcestamps"].cache)
 }
 
-// rowCache is a dataapi.RowCache on a cache, keyed by the rows' ids.
+// rowCache is a dataapi.RowCache on a cache, keyed by the rows' ids, for
+// the rows read in one snapshot (txn) of table. It keeps only the rows
+// that are in table in txn: an archived row (internal/state) is decoded
+// afresh on each read, a new record that no later Get matches, so keeping
+// it would only evict a row that can hit.
 type rowCache struct {
-	c    *cache.Cache
-	kind string
-	id   protoreflect.FieldDescriptor
+	c     *cache.Cache
+	table string // the state table, also the kind of the cache's keys
+	id    protoreflect.FieldDescriptor
+	txn   *memdb.Txn
+}
+
+// in is r for the rows read in txn.
+func (r *rowCache) in(txn *memdb.Txn) rowCache {
+	c := *r
+	c.txn = txn
+	return c
 }
 
 func (r rowCache) key(m proto.Message) cache.Key {
-	return cache.Key{Kind: r.kind, ID: m.ProtoReflect().Get(r.id).Uint()}
+	return cache.Key{Kind: r.table, ID: m.ProtoReflect().Get(r.id).Uint()}
 }
 
 func (r rowCache) Get(m proto.Message) ([]byte, bool) { return r.c.Get(r.key(m), m) }
-func (r rowCache) Add(m proto.Message, b []byte)      { r.c.Add(r.key(m), m, b) }
 
-// view is ep's View with its Joined fields added as Derived ones reading
-// txn.
-func (ep *endpoint) view(txn *memdb.Txn) dataapi.View {
-	if len(ep.Joined) == 0 {
-		return ep.View
+func (r rowCache) Add(m proto.Message, b []byte) {
+	k := r.key(m)
+	if row, err := r.txn.First(r.table, state.IndexID, k.ID); err != nil || row != m {
+		return // not the table's row (archived, or a copy): it cannot hit
 	}
+	r.c.Add(k, m, b)
+}
+
+// view is ep's View reading txn: with its cache, and with its Joined
+// fields added as Derived ones.
+func (ep *endpoint) view(txn *memdb.Txn) dataapi.View {
 	v := ep.View
+	if ep.cache != nil {
+		v.Cache = ep.cache.in(txn)
+	}
+	if len(ep.Joined) == 0 {
+		return v
+	}
 	v.Derived = make(map[string]func(proto.Message) any, len(ep.View.Derived)+len(ep.Joined))
 	maps.Copy(v.Derived, ep.View.Derived)
 	for name, join := range ep.Joined {
@@ -509,9 +532,13 @@ func (ep *endpoint) find(txn *memdb.Txn, l *link, pid uint64, key string) (row p
 
 // sourcestampsOf is a buildset's sourcestamps as Buildbot shows them: a list
 // of the rows its sourcestamp_ids name, in that order, each as view shows
-// it; an id with no row is left out.
-func sourcestampsOf(view dataapi.View) Join {
+// it, through c when it is not nil; an id with no row is left out.
+func sourcestampsOf(view dataapi.View, c *rowCache) Join {
 	return func(txn *memdb.Txn, row proto.Message) any {
+		view := view
+		if c != nil {
+			view.Cache = c.in(txn)
+		}
 		out := []any{}
 		for _, id := range row.(*messages.Buildset).GetSourcestampIds() {
 			if ss := state.Lookup(txn, state.TableSourceStamps, id); ss != nil {

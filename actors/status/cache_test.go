@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/cache"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
@@ -85,5 +86,48 @@ func TestReadsThroughCaches(t *testing.T) {
 	get("/api/v2/changes?limit=5&offset=5")
 	if s := stats(rt.Caches, cache.Changes); s.Entries != 2 || s.Evictions < 5 {
 		t.Errorf("Changes sized 2 after a page of 5: %+v", s)
+	}
+}
+
+// TestDefaultBuildsCacheHoldsAPage: at the default sizes, the newest page
+// of 50 builds served twice is answered from the cache the second time,
+// every row of it.
+func TestDefaultBuildsCacheHoldsAPage(t *testing.T) {
+	rt := &service.Runtime{DB: buildHistory(t, 200, false), Caches: cache.NewSet()}
+	h := API(rt)
+	const url = "/api/v2/builds?limit=50&order=-buildid"
+	for range 2 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d %s", url, rec.Code, rec.Body)
+		}
+	}
+	if s := stats(rt.Caches, cache.Builds); s.Hits != 50 || s.Misses != 50 || s.Evictions != 0 {
+		t.Fatalf("a page of 50 builds served twice: %+v; want 50 hits, 50 misses, no evictions", s)
+	}
+}
+
+// TestArchivedBuildsDoNotEvict: archived builds, decoded afresh on each
+// read, are not kept in the cache (they could never hit), so a page of
+// them leaves the live build that was cached before it.
+func TestArchivedBuildsDoNotEvict(t *testing.T) {
+	rt := &service.Runtime{DB: buildHistory(t, 200, true), Caches: cache.NewSet()}
+	rt.Caches.Resize(map[string]int32{cache.Builds: 5})
+	if raw, err := rt.DB.Read().First(state.TableBuilds, state.IndexID, uint64(50)); err != nil || raw != nil {
+		t.Fatalf("build 50 is in its table (%v): the oldest 50 builds must be archived", err)
+	}
+	h := API(rt)
+	for _, url := range []string{"/api/v2/builds/201", "/api/v2/builds?limit=50&order=buildid", "/api/v2/builds/201"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d %s", url, rec.Code, rec.Body)
+		}
+	}
+	// Build 201 (running, in its table): a miss, then a hit; the 50
+	// archived builds of the page: misses, not kept.
+	if s := stats(rt.Caches, cache.Builds); s.Hits != 1 || s.Misses != 51 || s.Entries != 1 || s.Evictions != 0 {
+		t.Fatalf("after a page of archived builds: %+v; want 1 hit, 51 misses, 1 entry, no evictions", s)
 	}
 }

@@ -20,8 +20,9 @@ import (
 )
 
 // Names of the caches the master reads through, with their default sizes:
-// Buildbot's where it has the cache (Builds 15, Changes 10, SourceStamps
-// 20), else 15.
+// Builds 100 (two 50-row pages of builds: Buildbot's 15 is smaller than a
+// page, which then never hits), Buildbot's for Changes (10) and
+// SourceStamps (20), else 15.
 const (
 	Builds       = "Builds"       // a build as the data API renders it
 	Changes      = "Changes"      // a change as the data API renders it
@@ -88,6 +89,8 @@ func (c *Cache) stats() Stats {
 // not size it.
 func DefaultSize(name string) int {
 	switch name {
+	case Builds:
+		return 100
 	case Changes:
 		return 10
 	case SourceStamps:

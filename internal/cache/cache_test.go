@@ -61,7 +61,7 @@ func TestEvictionAndResize(t *testing.T) {
 	if st := got["Mine"]; st.Size != 15 {
 		t.Fatalf("Mine: %+v", st)
 	}
-	if st := got[Builds]; st.Size != 15 {
+	if st := got[Builds]; st.Size != 100 {
 		t.Fatalf("Builds: %+v", st)
 	}
 	s.Resize(map[string]int32{Builds: 0})
