@@ -48,8 +48,9 @@ type Policy struct {
 // (Go's default: 9), all 64 MiB from 16 to 256 MiB live, 25% from 256 MiB.
 // 4×L makes a small heap's collections 4 times rarer than Go's default,
 // and so their CPU (a cycle's mark work is about the live heap) 4 times
-// less, for at most 64 MiB more RSS; the bound keeps an idle master's
-// heap goal, and Go's minimum one (16 MB at GOGC 400), small.
+// less, for at most 48 MiB more heap than GOGC 100 (at 16 MiB live); the
+// bound keeps an idle master's heap goal, and Go's minimum one (16 MB at
+// GOGC 400), small.
 func Default() Policy {
 	return Policy{Headroom: 64 << 20, MinPercent: 25, MaxPercent: 400, ReleaseEvery: time.Minute}
 }
