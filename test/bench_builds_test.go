@@ -316,7 +316,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			var wall, cpu, mwait time.Duration
 			var wsum procsStat // the workers'
 			var entries uint64
-			var allocs, allocBytes float64
+			var allocs, allocBytes, gcs float64
 			for run := range b.N {
 				b.StopTimer()
 				m := newMaster(b, throughputBody(c.nw, c.shared))
@@ -374,7 +374,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				wsum = wsum.add(wused)
 				entries += raftIndex(m) - i0
 				a1 := masterAllocs(b, m)
-				allocs, allocBytes = allocs+a1.objects-a0.objects, allocBytes+a1.bytes-a0.bytes
+				allocs, allocBytes, gcs = allocs+a1.objects-a0.objects, allocBytes+a1.bytes-a0.bytes, gcs+a1.gcs-a0.gcs
 				b.StopTimer()
 				b.Logf("run %d: %d changes queued in %s; %d builds in %s; master CPU %s, run-queue wait %s; workers' CPU %s, their commands' %s, workers' run-queue wait %s",
 					run, nChanges, queued, builds, took, used, waited, wused.own, wused.children, wused.runqueue)
@@ -401,6 +401,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			b.ReportMetric(float64(entries)/float64(builds*b.N), "raft-entries/build")
 			b.ReportMetric(allocs/float64(builds*b.N), "master-allocs/build")
 			b.ReportMetric(allocBytes/1024/float64(builds*b.N), "master-alloc-KiB/build")
+			b.ReportMetric(gcs/float64(builds*b.N), "master-gcs/build")
 			perBuild := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / float64(builds*b.N) }
 			b.ReportMetric(perBuild(mwait), "master-runqueue-ms/build")
 			b.ReportMetric(perBuild(wsum.own), "worker-cpu-ms/build")
@@ -589,9 +590,11 @@ func saveURL(b *testing.B, url, file string) {
 }
 
 // masterAllocs is how many heap objects, and bytes, the master has
-// allocated since it started, as its /metrics says.
-func masterAllocs(b *testing.B, m *master) (a struct{ objects, bytes float64 }) {
+// allocated since it started, and how many collections it has run, as its
+// /metrics says.
+func masterAllocs(b *testing.B, m *master) (a struct{ objects, bytes, gcs float64 }) {
 	b.Helper()
+	a.gcs = metricValue(b, m, "go_gc_duration_seconds_count", "")
 	a.objects = metricValue(b, m, "go_memstats_mallocs_total", "")
 	a.bytes = metricValue(b, m, "go_memstats_alloc_bytes_total", "")
 	return a

@@ -1,13 +1,15 @@
-// Package gcpolicy keeps a master's heap goal, and so its RSS, close to
-// its live heap. With Go's default GOGC=100 the collector lets the heap
-// grow to twice what is live before it collects: nothing for a master
-// holding 30 MB, 300 MB more for one holding the state of 100,000 builds.
-// The policy sets GOGC after every collection so that the heap grows at
-// most Headroom past the live heap (between MinPercent and MaxPercent of
-// it), and hands memory the heap no longer uses back to the system when a
-// collection leaves more of it than the heap grows into before the next
-// (after a snapshot restore, which runs with the collector off, or a burst
-// of garbage).
+// Package gcpolicy gives a master's heap a fixed headroom past its live
+// heap rather than Go's proportional one. With Go's default GOGC=100 the
+// collector lets the heap grow to twice what is live before it collects:
+// 300 MB more for a master holding the state of 100,000 builds, and only
+// 9 MB for one holding 9 MB while it ingests a big log or runs builds, so
+// that the collector runs every 9 MB allocated and takes the cores from
+// the requests it serves. The policy sets GOGC after every collection so
+// that the heap grows by Headroom past the live heap (GOGC between
+// MinPercent and MaxPercent), and hands memory the heap no longer uses
+// back to the system when a collection leaves more of it than the heap
+// grows into before the next (after a snapshot restore, which runs with
+// the collector off, or a burst of garbage).
 //
 // GOGC is the process's, so the policy is started once, by the master's
 // command (internal/cli), and not at all when the user set GOGC in the
@@ -32,7 +34,8 @@ type Policy struct {
 	Headroom uint64
 	// MinPercent and MaxPercent bound GOGC: a large heap still grows by
 	// MinPercent between collections (so the collector's CPU stays
-	// bounded), a small one by no more than Go's default.
+	// bounded), a small one by at most MaxPercent (Go's minimum heap
+	// goal, 4 MB, scales with GOGC too: a bound keeps it small).
 	MinPercent, MaxPercent int
 	// ReleaseEvery is the least time between two hand-backs of free
 	// memory to the system (each is a collection more).
@@ -40,10 +43,16 @@ type Policy struct {
 }
 
 // Default is the master's policy: 64 MiB of headroom, GOGC between 25 and
-// 100 (100, Go's default, for a live heap up to 64 MiB; 25 from 256 MiB),
-// free memory handed back at most once a minute.
+// 400, free memory handed back at most once a minute. A live heap of L
+// grows by min(64 MiB, 4×L) between collections: 36 MiB past 9 MiB live
+// (Go's default: 9), all 64 MiB from 16 to 256 MiB live, 25% from 256 MiB.
+// 4×L makes a small heap's collections 4 times rarer than Go's default,
+// and so their CPU (a cycle's mark work is about the live heap) 4 times
+// less, for at most 48 MiB more heap than GOGC 100 (at 16 MiB live); the
+// bound keeps an idle master's heap goal, and Go's minimum one (16 MB at
+// GOGC 400), small.
 func Default() Policy {
-	return Policy{Headroom: 64 << 20, MinPercent: 25, MaxPercent: 100, ReleaseEvery: time.Minute}
+	return Policy{Headroom: 64 << 20, MinPercent: 25, MaxPercent: 400, ReleaseEvery: time.Minute}
 }
 
 // Percent is the GOGC for a live heap of live bytes.

@@ -17,8 +17,11 @@ func TestPercent(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{0, 100},
-		{10 << 20, 100},
+		{0, 400},
+		{1 << 20, 400},
+		{9 << 20, 400}, // grows by 36 MiB, where Go's default grows by 9
+		{16 << 20, 400},
+		{32 << 20, 200},
 		{64 << 20, 100},
 		{128 << 20, 50},
 		{200 << 20, 32},
@@ -43,8 +46,8 @@ func TestRelease(t *testing.T) {
 		{free: 100 << 20, live: 100 << 20, since: time.Second, want: false},
 		{free: 100 << 20, live: 400 << 20, since: time.Hour, want: false}, // grows into 100 MiB
 		{free: 120 << 20, live: 400 << 20, since: time.Hour, want: true},
-		{free: 40 << 20, live: 30 << 20, since: time.Hour, want: false}, // GOGC 100: grows into 30 MiB
-		{free: 50 << 20, live: 30 << 20, since: time.Hour, want: true},
+		{free: 70 << 20, live: 30 << 20, since: time.Hour, want: false}, // GOGC 213: grows into 64 MiB
+		{free: 90 << 20, live: 30 << 20, since: time.Hour, want: true},
 	} {
 		if got := p.release(c.free, c.live, p.Percent(c.live), c.since); got != c.want {
 			t.Errorf("release(free %d MiB, live %d MiB, %v after the last) = %v, want %v", c.free>>20, c.live>>20, c.since, got, c.want)
