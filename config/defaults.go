@@ -32,7 +32,7 @@ const (
 	DefaultMissingTimeout = time.Hour // workers[].missing_timeout, Buildbot's 3600 s
 
 	DefaultBuildsCache  = 100 // caches.Builds: two 50-row pages of /api/v2/builds (Buildbot's 15 holds none)
-	DefaultChangesCache = 10  // caches.Changes, as in Buildbot
+	DefaultChangesCache = 100 // caches.Changes: two 50-row pages of /api/v2/changes (Buildbot's 10 holds none)
 )
 
 // ApplyDefaults fills in, in place, every value cfg leaves unset:
@@ -45,7 +45,7 @@ const (
 //   - supervision.max_restarts: 10 when absent, supervision.within: 60s when
 //     absent;
 //   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);
-//   - caches: Builds=100 and Changes=10 unless the key is present;
+//   - caches: Builds=100 and Changes=100 unless the key is present;
 //   - a worker's keepalive_interval and missing_timeout: 1h when absent;
 //   - a builder's builddir: its name;
 //   - a step's name: the name of its kind (shell, git, set_property, trigger).

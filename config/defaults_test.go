@@ -31,7 +31,7 @@ func TestApplyDefaults(t *testing.T) {
 		UploadsDir:  "uploads",
 		Supervision: &messages.SupervisionConfig{MaxRestarts: new(int32(10)), Within: durationpb.New(time.Minute)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(time.Minute)},
-		Caches:      map[string]int32{"Builds": 100, "Changes": 10},
+		Caches:      map[string]int32{"Builds": 100, "Changes": 100},
 		Http:        defaultHTTP(),
 		Builders: []*messages.BuilderConfig{{
 			Name: "b", Builddir: "b",
@@ -75,7 +75,7 @@ caches: {Builds: 1, Other: 4}
 		UploadsDir:  DefaultUploadsDir,
 		Supervision: &messages.SupervisionConfig{MaxRestarts: new(int32(3)), Within: durationpb.New(5 * time.Second)},
 		Metrics:     &messages.MetricsConfig{LogInterval: durationpb.New(0)},
-		Caches:      map[string]int32{"Builds": 1, "Changes": 10, "Other": 4},
+		Caches:      map[string]int32{"Builds": 1, "Changes": 100, "Other": 4},
 		Http:        defaultHTTP(),
 	}
 	want.Http.MaxBodyBytes, want.Http.MaxConnections, want.Http.ReadTimeout = new(int64(10)), new(int32(5)), durationpb.New(time.Second)

@@ -131,3 +131,29 @@ func TestArchivedBuildsDoNotEvict(t *testing.T) {
 		t.Fatalf("after a page of archived builds: %+v; want 1 hit, 51 misses, 1 entry, no evictions", s)
 	}
 }
+
+// TestDefaultChangesCacheHoldsAPage: with the default sizes, a page of
+// 50 changes served twice is rendered once (Buildbot's 10 never hit).
+func TestDefaultChangesCacheHoldsAPage(t *testing.T) {
+	s := state.OpenEphemeral()
+	t.Cleanup(func() { s.Close() })
+	for i := range 200 {
+		c := &messages.Change{Author: "a", Branch: "main", WhenTimestamp: int64(1_800_000_000 + i)}
+		if _, err := s.Submit(messages.NewCommand(&messages.AddChange{Change: c})).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt := &service.Runtime{DB: s, Caches: cache.NewSet()}
+	h := API(rt)
+	const url = "/api/v2/changes?limit=50&order=-changeid"
+	for range 2 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d %s", url, rec.Code, rec.Body)
+		}
+	}
+	if s := stats(rt.Caches, cache.Changes); s.Hits != 50 || s.Misses != 50 || s.Evictions != 0 {
+		t.Fatalf("a page of 50 changes served twice: %+v; want 50 hits, 50 misses, no evictions", s)
+	}
+}

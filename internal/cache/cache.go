@@ -20,8 +20,8 @@ import (
 )
 
 // Names of the caches the master reads through, with their default sizes:
-// Builds 100 (two 50-row pages of builds: Buildbot's 15 is smaller than a
-// page, which then never hits), Buildbot's for Changes (10) and
+// Builds and Changes 100 (two 50-row pages: Buildbot's 15 and 10 are
+// smaller than a page, which then never hits), Buildbot's for
 // SourceStamps (20), else 15.
 const (
 	Builds       = "Builds"       // a build as the data API renders it
@@ -89,10 +89,8 @@ func (c *Cache) stats() Stats {
 // not size it.
 func DefaultSize(name string) int {
 	switch name {
-	case Builds:
+	case Builds, Changes:
 		return 100
-	case Changes:
-		return 10
 	case SourceStamps:
 		return 20
 	}
