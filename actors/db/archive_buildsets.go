@@ -2,12 +2,12 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
+	"google.golang.org/protobuf/proto"
 )
 
 // archiveBuildsets archives the complete buildsets whose builds all
@@ -16,17 +16,7 @@ import (
 // res.
 func archiveBuildsets(ctx context.Context, rt *service.Runtime, now time.Time, res *messages.CleanupResponse) error {
 	ids := state.ToArchiveBuildsets(rt.DB.Read(), now.Add(-ArchiveAfter).Unix())
-	for len(ids) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := min(ArchiveBatch, len(ids))
-		out, err := rt.DB.SubmitWait(ctx, messages.NewCommand(&messages.ArchiveBuildsets{Buildsetids: ids[:n]}))
-		if err != nil {
-			return fmt.Errorf("janitor: archive buildsets: %w", err)
-		}
-		res.ArchivedBuildsets += int64(len(out.GetIds()))
-		ids = ids[n:]
-	}
-	return nil
+	return archiveInBatches(ctx, rt, ids, ArchiveBatch, &res.ArchivedBuildsets, "archive buildsets", func(ids []uint64) proto.Message {
+		return &messages.ArchiveBuildsets{Buildsetids: ids}
+	})
 }

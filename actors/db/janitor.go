@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/buildmaster/buildmaster/actors/service"
@@ -293,16 +294,26 @@ func runJanitor(ctx context.Context, rt *service.Runtime, h *messages.HorizonsCo
 // one Archive of ArchiveBatch builds at a time, counting them in res.
 func archiveBuilds(ctx context.Context, rt *service.Runtime, now time.Time, res *messages.CleanupResponse) error {
 	ids := state.ToArchive(rt.DB.Read(), now.Add(-ArchiveAfter).Unix())
+	return archiveInBatches(ctx, rt, ids, ArchiveBatch, &res.Archived, "archive", func(ids []uint64) proto.Message {
+		return &messages.Archive{Buildids: ids}
+	})
+}
+
+// archiveInBatches submits cmd(batch) for ids, batch of them at a time,
+// adding to *archived how many each command archived (the ids of its
+// result); it stops at the first error (what names the command in it) or
+// when ctx ends.
+func archiveInBatches(ctx context.Context, rt *service.Runtime, ids []uint64, batch int, archived *int64, what string, cmd func([]uint64) proto.Message) error {
 	for len(ids) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n := min(ArchiveBatch, len(ids))
-		out, err := rt.DB.SubmitWait(ctx, messages.NewCommand(&messages.Archive{Buildids: ids[:n]}))
+		n := min(batch, len(ids))
+		out, err := rt.DB.SubmitWait(ctx, messages.NewCommand(cmd(ids[:n])))
 		if err != nil {
-			return fmt.Errorf("janitor: archive: %w", err)
+			return fmt.Errorf("janitor: %s: %w", what, err)
 		}
-		res.Archived += int64(len(out.GetIds()))
+		*archived += int64(len(out.GetIds()))
 		ids = ids[n:]
 	}
 	return nil

@@ -2,12 +2,12 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/messages"
+	"google.golang.org/protobuf/proto"
 )
 
 // The janitor archives (ArchiveChanges) the changes added more than
@@ -33,17 +33,7 @@ const (
 func archiveChanges(ctx context.Context, rt *service.Runtime, now time.Time, res *messages.CleanupResponse) error {
 	ids := state.ChangesToArchive(rt.DB.Read(), now.Add(-ArchiveAfter).Unix(), ChangesKept)
 	ids = ids[:len(ids)/ChangeArchiveBatch*ChangeArchiveBatch] // whole segments only: a segment costs the same however small
-	for len(ids) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := min(ChangeArchiveBatch, len(ids))
-		out, err := rt.DB.SubmitWait(ctx, messages.NewCommand(&messages.ArchiveChanges{Changeids: ids[:n]}))
-		if err != nil {
-			return fmt.Errorf("janitor: archive changes: %w", err)
-		}
-		res.ArchivedChanges += int64(len(out.GetIds()))
-		ids = ids[n:]
-	}
-	return nil
+	return archiveInBatches(ctx, rt, ids, ChangeArchiveBatch, &res.ArchivedChanges, "archive changes", func(ids []uint64) proto.Message {
+		return &messages.ArchiveChanges{Changeids: ids}
+	})
 }
