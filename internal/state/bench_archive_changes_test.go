@@ -19,15 +19,7 @@ func archiveChangesAsJanitor(b testing.TB, db *memdb.MemDB, keep, batch int) {
 		ids = append(ids, raw.(*messages.Change).Changeid)
 	}
 	ids = ids[:max(0, len(ids)-keep)/batch*batch]
-	for ; len(ids) > 0; ids = ids[batch:] {
-		txn := db.Txn(true)
-		txn.TrackChanges()
-		if _, err := Apply(txn, cmd(&messages.ArchiveChanges{Changeids: ids[:batch]})); err != nil {
-			b.Fatal(err)
-		}
-		Recount(txn)
-		txn.Commit()
-	}
+	applyInBatches(b, db, ids, batch, func(ids []uint64) proto.Message { return &messages.ArchiveChanges{Changeids: ids} })
 }
 
 // BenchmarkArchivedChangeReads: the reads of changes the master makes, on

@@ -55,18 +55,25 @@ func archiveAll(b testing.TB, db *memdb.MemDB, batch int) {
 			ids = append(ids, bd.Id)
 		}
 	}
+	applyInBatches(b, db, ids, batch, func(ids []uint64) proto.Message { return &messages.Archive{Buildids: ids} })
+	archiveSetsAll(b, db, batch)
+}
+
+// applyInBatches applies mk(batch) to db for ids, batch of them to a
+// committed transaction (its counts kept), as the janitor submits them.
+func applyInBatches(b testing.TB, db *memdb.MemDB, ids []uint64, batch int, mk func([]uint64) proto.Message) {
+	b.Helper()
 	for len(ids) > 0 {
 		n := min(batch, len(ids))
 		txn := db.Txn(true)
 		txn.TrackChanges()
-		if _, err := Apply(txn, cmd(&messages.Archive{Buildids: ids[:n]})); err != nil {
+		if _, err := Apply(txn, cmd(mk(ids[:n]))); err != nil {
 			b.Fatal(err)
 		}
 		Recount(txn)
 		txn.Commit()
 		ids = ids[n:]
 	}
-	archiveSetsAll(b, db, batch)
 }
 
 // archiveSetsAll archives every buildset of db that may be (as the
@@ -74,17 +81,7 @@ func archiveAll(b testing.TB, db *memdb.MemDB, batch int) {
 func archiveSetsAll(b testing.TB, db *memdb.MemDB, batch int) {
 	b.Helper()
 	ids := ToArchiveBuildsets(db.Txn(false), math.MaxInt64)
-	for len(ids) > 0 {
-		n := min(batch, len(ids))
-		txn := db.Txn(true)
-		txn.TrackChanges()
-		if _, err := Apply(txn, cmd(&messages.ArchiveBuildsets{Buildsetids: ids[:n]})); err != nil {
-			b.Fatal(err)
-		}
-		Recount(txn)
-		txn.Commit()
-		ids = ids[n:]
-	}
+	applyInBatches(b, db, ids, batch, func(ids []uint64) proto.Message { return &messages.ArchiveBuildsets{Buildsetids: ids} })
 }
 
 // BenchmarkArchivedSetReads: the reads of builds the data API and the UI
