@@ -117,9 +117,7 @@ func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts Di
 	c := &Client{p: newPeer(ws, log, nil, opts.MaxFrame, opts.WriteTimeout), h: h, log: log,
 		commands: map[string]*Command{}}
 	c.p.dispatch = c.dispatch
-	if conn != nil {
-		c.p.holdOn(conn)
-	}
+	c.p.holdOn(conn)
 	go func() {
 		err := c.p.run()
 		log.Info("connection to the master ended", "err", err)

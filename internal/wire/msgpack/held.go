@@ -110,7 +110,7 @@ func (h *heldHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.conn = newHeldConn(c)
-	// The reader keeps what the HTTP server read ahead (the library reads
-	// the rest from the connection it is given); writes go through conn.
+	// The reader keeps what the HTTP server read ahead (the library then
+	// reads from the connection it is given); writes go through conn.
 	return h.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriter(h.conn)), nil
 }

@@ -368,9 +368,9 @@ func (p *peer) call(ctx context.Context, op string, f frame) (any, error) {
 
 // callAll sends the requests fs (each with its op set) one after the
 // other without waiting for an answer in between, in one write, then
-// waits for every answer or ctx: one round trip for all of them. The other side answers
-// requests in the order they come (dispatcher), so each is handled after
-// the ones before it. It returns the first failure, in the order sent, as
+// waits for every answer or ctx: one round trip for all of them. The
+// other side answers requests in the order they come (dispatcher), so
+// each is handled after the ones before it. It returns the first failure, in the order sent, as
 // call does.
 func (p *peer) callAll(ctx context.Context, fs ...frame) error {
 	errs := make([]error, len(fs))
