@@ -46,11 +46,11 @@ func lookPath(argv0 string, env []string, dir string) (string, error) {
 			d = "."
 		}
 		p := inDir(filepath.Join(d, argv0))
-		if _, err := os.Stat(p); err != nil {
+		fi, err := os.Stat(p)
+		if err != nil {
 			continue // not here, or an unreadable PATH entry
 		}
-		err := checkExecutable(p)
-		if err == nil {
+		if err = executable(p, fi); err == nil {
 			return p, nil
 		}
 		if denied == nil {
@@ -68,6 +68,11 @@ func checkExecutable(p string) error {
 	if err != nil {
 		return err
 	}
+	return executable(p, fi)
+}
+
+// executable checks that p, whose stat is fi, may be run.
+func executable(p string, fi fs.FileInfo) error {
 	if fi.IsDir() {
 		return &fs.PathError{Op: "exec", Path: p, Err: syscall.EISDIR}
 	}
