@@ -69,7 +69,7 @@ func benchConfig(nw, nb, perBuilder, maxBuilds int, schedulers string) string {
 // workers, each through a fake connection that completes every command at
 // once (rc 0); started, when set, receives the time each command arrived
 // (a one-step build's first and only one).
-func startBench(b *testing.B, body string, nw int, started chan time.Time) *master.Master {
+func startBench(b testing.TB, body string, nw int, started chan time.Time) *master.Master {
 	b.Helper()
 	cfg, err := config.Load("bench.yaml", fmt.Appendf(nil, "listen: {debug: 127.0.0.1:0, www: 127.0.0.1:0, workers: 127.0.0.1:0, workers_pb: 127.0.0.1:0}\nmetrics: {log_interval: 0s}\n%s", body))
 	if err != nil {
@@ -134,7 +134,7 @@ func allComplete(m *master.Master) bool {
 
 // queue adds buildsets of bsSize builders each (b0000 first, round the nb
 // builders) until total requests are queued, without waking brd.
-func queue(b *testing.B, m *master.Master, nb, bsSize, total int) {
+func queue(b testing.TB, m *master.Master, nb, bsSize, total int) {
 	b.Helper()
 	next := 0
 	for added := 0; added < total; added += bsSize {

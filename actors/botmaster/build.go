@@ -63,7 +63,9 @@ var errMasterStopping = errors.New("the master is stopping")
 func (b *build) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		r := &runner{build: b, system: ctx.ActorSystem(), self: ctx.Self(), log: b.rt.Log.With("builder", b.cfg.GetName())}
+		self := ctx.Self()
+		r := &runner{build: b, system: ctx.ActorSystem(), self: self, log: b.rt.Log.With("builder", b.cfg.GetName()),
+			worker: actor.NewPID(self.Address, paths.Worker(b.start.GetWorker())), brd: actor.NewPID(self.Address, paths.BRD)}
 		go r.run()
 	case *messages.CommandUpdate:
 		select {
@@ -88,12 +90,16 @@ func (b *build) Receive(ctx actor.Context) {
 // runner runs a build's steps, outside the actor.
 type runner struct {
 	*build
-	system  *actor.ActorSystem
-	self    *actor.PID
-	log     *slog.Logger
-	buildid uint64
-	props   properties
-	seq     int
+	system *actor.ActorSystem
+	self   *actor.PID
+	// worker and brd are the actors of the build's worker and of brd,
+	// made once: a PID keeps the process it was sent to, so that later
+	// sends skip the registry's lookup by name.
+	worker, brd *actor.PID
+	log         *slog.Logger
+	buildid     uint64
+	props       properties
+	seq         int
 	// stepName is the step running, for errors.
 	stepName string
 	// stopReason is set once a StopBuild arrived: only always_run steps
@@ -114,8 +120,8 @@ func (r *runner) call(cmd *messages.Command) (*messages.CommandResult, error) {
 }
 
 func (r *runner) run() {
-	r.system.Root.Send(r.workerPID(), workerBuild{delta: 1})
-	defer r.system.Root.Send(r.workerPID(), workerBuild{delta: -1})
+	r.system.Root.Send(r.worker, workerBuild{delta: 1})
+	defer r.system.Root.Send(r.worker, workerBuild{delta: -1})
 	defer r.system.Root.Stop(r.self)
 	results, err := r.steps()
 	switch {
@@ -140,7 +146,7 @@ func (r *runner) run() {
 	}
 	r.log.Info("build finished", slog.Uint64("buildid", r.buildid), slog.String("worker", r.start.GetWorker()),
 		slog.String("results", resultString(results)))
-	r.system.Root.Send(actor.NewPID(r.self.Address, paths.BRD), &messages.BuildFinished{Builder: r.cfg.GetName(),
+	r.system.Root.Send(r.brd, &messages.BuildFinished{Builder: r.cfg.GetName(),
 		Worker: r.start.GetWorker(), Buildid: r.buildid, Results: results})
 }
 
@@ -151,8 +157,7 @@ func (r *runner) run() {
 // again and again; after any other error (the state not answering) they
 // stay unclaimed and run again.
 func (r *runner) notStarted(err error) {
-	brd := actor.NewPID(r.self.Address, paths.BRD)
-	defer r.system.Root.Send(brd, claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(), brids: r.start.GetBrids(), err: err})
+	defer r.system.Root.Send(r.brd, claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(), brids: r.start.GetBrids(), err: err})
 	if !errors.Is(err, ask.ErrInvalidArgument) { // state.ErrBadCommand, from the db service
 		return
 	}
@@ -204,7 +209,7 @@ func (r *runner) steps() (int32, error) {
 	if err != nil {
 		return 0, err // notStarted tells brd
 	}
-	r.system.Root.Send(actor.NewPID(r.self.Address, paths.BRD), claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(),
+	r.system.Root.Send(r.brd, claimDone{builder: r.cfg.GetName(), worker: r.start.GetWorker(),
 		brids: r.start.GetBrids()})
 	r.buildid = res.GetId()
 	if len(steps) > 0 {
@@ -259,11 +264,6 @@ func (r *runner) announce(bsids []uint64) {
 				Buildsetid: id, Results: bs.GetResults()})
 		}
 	}
-}
-
-// workerPID is the actor of the build's worker.
-func (r *runner) workerPID() *actor.PID {
-	return actor.NewPID(r.self.Address, paths.Worker(r.start.GetWorker()))
 }
 
 // jsonString renders s as a JSON string.

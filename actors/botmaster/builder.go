@@ -25,8 +25,8 @@ import (
 // refuses those brd still asks for), lets its running builds finish and
 // complete their requests (Buildbot wedges them), and then stops.
 //
-// It wakes brd for itself as it starts and when a build's actor is gone,
-// for the starts it refused meanwhile: a builder removed and added again
+// It wakes brd for itself as it starts, and when a build's actor is gone
+// if it refused a start meanwhile: a builder removed and added again
 // starts once its retiring namesake has stopped, which refused what brd
 // asked of it; a build that ended RETRY gives its requests back before its
 // actor has stopped, and their next start is refused while the name is
@@ -35,6 +35,9 @@ type builderActor struct {
 	rt       *service.Runtime
 	cell     *service.Cell[*messages.BuilderConfig]
 	retiring bool // removed by a reconfig: no new builds; stops after the last
+	// refused: a start was refused because its build's name was still
+	// taken; brd is woken when a build's actor is gone.
+	refused bool
 }
 
 func newBuilderActor(rt *service.Runtime, cell *service.Cell[*messages.BuilderConfig]) actor.Actor {
@@ -65,9 +68,10 @@ func (b *builderActor) Receive(ctx actor.Context) {
 		b.maybeRetire(ctx)
 	case *actor.Terminated: // a build's actor is gone
 		b.maybeRetire(ctx)
-		if !b.retiring {
+		if b.refused && !b.retiring {
 			// A start brd asked for while it was stopping was refused (the
 			// name was still taken): its requests may run now.
+			b.refused = false
 			ctx.Send(actor.NewPID(ctx.Self().Address, paths.BRD), &messages.MaybeStartBuilds{Builders: []string{b.cell.Load().GetName()}})
 		}
 	case *messages.StartBuild:
@@ -95,6 +99,7 @@ func (b *builderActor) start(ctx actor.Context, m *messages.StartBuild) {
 	name := paths.BuildName(m.GetBrids()[0])
 	if _, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) }); err != nil {
 		b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
+		b.refused = true
 		refuse(err.Error())
 		return
 	}

@@ -17,7 +17,7 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 	r.seq++
 	out := &commandOutput{id: fmt.Sprintf("%d.%d", r.buildid, r.seq), redactor: r.rt.Redactor()}
 	cmd.CommandId, cmd.Builder, cmd.Builddir = out.id, r.cfg.GetName(), r.cfg.GetBuilddir()
-	r.system.Root.RequestWithCustomSender(r.workerPID(), cmd, r.self)
+	r.system.Root.RequestWithCustomSender(r.worker, cmd, r.self)
 	flusher := newLogFlusher(log)
 	defer flusher.timer.Stop()
 	for out.done == nil {
@@ -36,7 +36,7 @@ func (r *runner) command(log *stepLog, cmd *messages.StartCommand) (*messages.Co
 			flusher.due = true
 		case reason := <-r.stopped:
 			r.stopReason = reason
-			r.system.Root.Send(r.workerPID(), &messages.InterruptCommand{CommandId: out.id, Why: reason})
+			r.system.Root.Send(r.worker, &messages.InterruptCommand{CommandId: out.id, Why: reason})
 		case <-r.ctx.Done():
 			return nil, nil, context.Cause(r.ctx)
 		}

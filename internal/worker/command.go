@@ -25,8 +25,8 @@ func init() {
 	}
 }
 
-// reporter sends one command's updates and its complete. Only the
-// command's goroutine uses it. Updates added are sent with the complete,
+// reporter sends one command's updates and its complete. It is used by
+// one goroutine at a time: the command's, or its output's sender. Updates added are sent with the complete,
 // in one message with elapsed; those sent go at once (a shell command's
 // output while it runs).
 type reporter struct {

@@ -110,8 +110,9 @@ func (w *worker) SetWorkerSettings(_ context.Context, s msgpack.Settings) error 
 	return nil
 }
 
-// StartCommand runs cmd on a goroutine of its own.
-func (w *worker) StartCommand(_ context.Context, cmd *msgpack.Command) error {
+// StartCommand runs cmd on a goroutine of its own; the connection's end
+// (conn's) kills it.
+func (w *worker) StartCommand(conn context.Context, cmd *msgpack.Command) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.stopping {
@@ -124,21 +125,13 @@ func (w *worker) StartCommand(_ context.Context, cmd *msgpack.Command) error {
 	if _, dup := w.commands[cmd.ID]; dup {
 		return errors.New("command " + cmd.ID + " is already running")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(conn)
 	w.commands[cmd.ID] = &running{cancel: cancel}
 	settings := w.settings
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer cancel()
-		// The connection ending kills the command.
-		go func() {
-			select {
-			case <-cmd.Done():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		w.run(ctx, cmd, settings)
 		w.mu.Lock()
 		delete(w.commands, cmd.ID)

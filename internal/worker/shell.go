@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
@@ -109,70 +110,84 @@ func environment(v any) (map[string]string, []string) {
 
 // outputSender sends a command's output while it runs: what arrives is
 // gathered for up to hold (or max bytes), neighbours of one stream merged,
-// and sent in one update, on a goroutine of its own; add blocks while it
-// lags, which slows the command down rather than filling memory. What is
-// left at the end goes with the command's rc (finish).
+// and sent in one update, by a timer's function (or by add itself once max
+// bytes wait), one update at a time and in order; add blocks while a full
+// update cannot go, which slows the command down rather than filling
+// memory. What is left at the end goes with the command's rc (finish). It
+// has no goroutine of its own: a short command's output never leaves
+// before finish.
 type outputSender struct {
 	r    *reporter
-	in   chan wire.Update
-	done chan []wire.Update
 	hold time.Duration
 	max  int
+
+	sending sync.Mutex // held while an update is sent
+
+	mu      sync.Mutex
+	pending []wire.Update
+	size    int
+	timer   *time.Timer // sends what waits after hold; armed while something waits
+	armed   bool
+	done    bool // finish took what was left
 }
 
 func newOutputSender(r *reporter, hold time.Duration, max int) *outputSender {
-	o := &outputSender{r: r, in: make(chan wire.Update, 16), done: make(chan []wire.Update), hold: hold, max: max}
-	go o.loop()
-	return o
+	return &outputSender{r: r, hold: hold, max: max}
 }
 
-func (o *outputSender) add(u wire.Update) { o.in <- u }
-
-// finish returns the output not sent yet.
-func (o *outputSender) finish() []wire.Update {
-	close(o.in)
-	return <-o.done
-}
-
-func (o *outputSender) loop() {
-	var (
-		pending []wire.Update
-		size    int
-		timer   *time.Timer
-		due     <-chan time.Time
-	)
-	flush := func() {
-		o.r.send(pending...)
-		pending, size, due = nil, 0, nil
+func (o *outputSender) add(u wire.Update) {
+	o.mu.Lock()
+	if n := len(o.pending); n > 0 && o.pending[n-1].Key == u.Key {
+		o.pending[n-1].Text += u.Text
+	} else {
+		o.pending = append(o.pending, u)
 	}
-	for {
-		select {
-		case u, ok := <-o.in:
-			if !ok {
-				if timer != nil {
-					timer.Stop()
-				}
-				o.done <- pending
-				return
-			}
-			if n := len(pending); n > 0 && pending[n-1].Key == u.Key {
-				pending[n-1].Text += u.Text
-			} else {
-				pending = append(pending, u)
-			}
-			size += len(u.Text)
-			if size >= o.max {
-				flush()
-			} else if due == nil {
-				if timer == nil {
-					timer = time.NewTimer(o.hold)
-				} else {
-					timer.Reset(o.hold)
-				}
-				due = timer.C
-			}
-		case <-due:
-			flush()
+	o.size += len(u.Text)
+	full := o.size >= o.max
+	if !full && !o.armed {
+		if o.timer == nil {
+			o.timer = time.AfterFunc(o.hold, o.flush)
+		} else {
+			o.timer.Reset(o.hold)
 		}
+		o.armed = true
 	}
+	o.mu.Unlock()
+	if full {
+		o.flush()
+	}
+}
+
+// flush sends what waits, after any update under way.
+func (o *outputSender) flush() {
+	o.sending.Lock()
+	defer o.sending.Unlock()
+	o.mu.Lock()
+	us := o.pending
+	o.pending, o.size = nil, 0
+	if o.armed {
+		o.timer.Stop()
+		o.armed = false
+	}
+	done := o.done
+	o.mu.Unlock()
+	if !done && len(us) > 0 {
+		o.r.send(us...)
+	}
+}
+
+// finish returns the output not sent yet, once any update under way has
+// gone.
+func (o *outputSender) finish() []wire.Update {
+	o.sending.Lock()
+	defer o.sending.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.done = true
+	if o.timer != nil {
+		o.timer.Stop()
+	}
+	us := o.pending
+	o.pending = nil
+	return us
 }

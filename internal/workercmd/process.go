@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // This file holds the process-level pieces of RunShell: finding the
@@ -44,11 +46,11 @@ func lookPath(argv0 string, env []string, dir string) (string, error) {
 			d = "."
 		}
 		p := inDir(filepath.Join(d, argv0))
-		if _, err := os.Stat(p); err != nil {
+		fi, err := os.Stat(p)
+		if err != nil {
 			continue // not here, or an unreadable PATH entry
 		}
-		err := checkExecutable(p)
-		if err == nil {
+		if err = executable(p, fi); err == nil {
 			return p, nil
 		}
 		if denied == nil {
@@ -66,6 +68,11 @@ func checkExecutable(p string) error {
 	if err != nil {
 		return err
 	}
+	return executable(p, fi)
+}
+
+// executable checks that p, whose stat is fi, may be run.
+func executable(p string, fi fs.FileInfo) error {
 	if fi.IsDir() {
 		return &fs.PathError{Op: "exec", Path: p, Err: syscall.EISDIR}
 	}
@@ -78,11 +85,47 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-// waitExit blocks until the child pid has exited, leaving it a zombie:
-// waitid(P_PID, pid, WEXITED|WNOWAIT). While the zombie is not reaped
-// (exec.Cmd.Wait), its pid, which is the process group id, cannot be
-// reused, so signalling the group never hits a stranger.
+// waitExit returns once the child pid has exited, leaving it a zombie
+// (waitid with WNOWAIT): while the zombie is not reaped (exec.Cmd.Wait),
+// its pid, which is the process group id, cannot be reused, so signalling
+// the group never hits a stranger. It waits through a pidfd in the
+// runtime's network poller, so no thread is held in a blocking syscall for
+// the command's whole run (a held thread keeps the runtime's sysmon
+// ticking every 20 µs and hands its P to another thread); where pidfds are
+// not available it blocks in waitid.
 func waitExit(pid int) error {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return waitExitBlocking(pid)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return waitExitBlocking(pid)
+	}
+	var werr error
+	err = rc.Read(func(fd uintptr) bool {
+		var info unix.Siginfo
+		werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		switch {
+		case werr == unix.EINTR:
+			return false
+		case werr != nil:
+			werr = os.NewSyscallError("waitid", werr)
+			return true
+		}
+		return info.Signo != 0 // 0: not exited yet; the poller waits for the pidfd to be readable
+	})
+	if err != nil { // the poller does not take the pidfd
+		return waitExitBlocking(pid)
+	}
+	return werr
+}
+
+// waitExitBlocking is waitExit in a blocking waitid(P_PID, pid,
+// WEXITED|WNOWAIT).
+func waitExitBlocking(pid int) error {
 	const pPID = 1
 	var info [128]byte // siginfo_t
 	for {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -57,6 +58,9 @@ type DialOptions struct {
 	Logger                    *slog.Logger  // default slog.Default()
 	MaxFrame                  int64         // largest frame read; default DefaultMaxFrame
 	WriteTimeout              time.Duration // bound on writing one frame; default one minute
+	// netDial dials the master's address (default a net.Dialer's); tests
+	// count the writes of the connection it makes.
+	netDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Client is a worker's connection to a master. It does not reconnect:
@@ -81,7 +85,11 @@ func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts Di
 	if err != nil {
 		return nil, fmt.Errorf("dial: master URL: %w", err)
 	}
-	hc, err := httpClient(u.Scheme, opts)
+	var conn *heldConn
+	hc, err := httpClient(u.Scheme, opts, func(c net.Conn) net.Conn {
+		conn = newHeldConn(c)
+		return conn
+	})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
 	}
@@ -109,6 +117,7 @@ func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts Di
 	c := &Client{p: newPeer(ws, log, nil, opts.MaxFrame, opts.WriteTimeout), h: h, log: log,
 		commands: map[string]*Command{}}
 	c.p.dispatch = c.dispatch
+	c.p.holdOn(conn)
 	go func() {
 		err := c.p.run()
 		log.Info("connection to the master ended", "err", err)
@@ -116,14 +125,29 @@ func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts Di
 	return c, nil
 }
 
-func httpClient(scheme string, opts DialOptions) (*http.Client, error) {
+// httpClient is the client of one dial: its connection, once dialed, goes
+// through wrap (under TLS for wss://).
+func httpClient(scheme string, opts DialOptions, wrap func(net.Conn) net.Conn) (*http.Client, error) {
+	dial := opts.netDial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	// Without keep-alives a refused login's connection is closed, not
+	// kept idle by a transport nobody uses again.
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(c), nil
+	}}
 	tlsWanted := opts.CAFile != "" || opts.CertFile != "" || opts.KeyFile != ""
 	switch scheme {
 	case "ws":
 		if tlsWanted {
 			return nil, errors.New("CA or certificate files given for a ws:// URL; use wss://")
 		}
-		return http.DefaultClient, nil
+		return &http.Client{Transport: tr}, nil
 	case "wss":
 	default:
 		return nil, fmt.Errorf("scheme %q, want ws or wss", scheme)
@@ -146,7 +170,8 @@ func httpClient(scheme string, opts DialOptions) (*http.Client, error) {
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}}, nil
+	tr.TLSClientConfig = cfg
+	return &http.Client{Transport: tr}, nil
 }
 
 // Close ends the connection; reason goes to the master.

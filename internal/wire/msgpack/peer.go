@@ -65,6 +65,9 @@ type peer struct {
 	// connection when it fires.
 	wmu        sync.Mutex
 	writeTimer *time.Timer
+	// conn is the connection under ws, which holds frames to write them
+	// with the next (see heldConn); nil: every frame is written at once.
+	conn *heldConn
 
 	mu      sync.Mutex
 	seq     int64
@@ -98,6 +101,27 @@ func newPeer(ws *websocket.Conn, log *slog.Logger, frames *framePool, maxFrame i
 	p.writeTimer = time.AfterFunc(writeTimeout, func() { _ = ws.CloseNow() })
 	p.writeTimer.Stop()
 	return p
+}
+
+// holdOn has the peer write its answers, and the frames of a batch but
+// the last, through c with the next write (c is the connection under ws).
+// It is called before run.
+func (p *peer) holdOn(c *heldConn) {
+	p.conn = c
+	c.beforeRead = p.flushHeld
+}
+
+// flushHeld writes what conn holds, bounded as a frame's write is.
+func (p *peer) flushHeld() error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.writeTimer.Reset(p.writeTimeout)
+	err := p.conn.flush()
+	p.writeTimer.Stop()
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
 }
 
 // limit is the largest frame accepted next: maxFrame, or more while a
@@ -239,7 +263,9 @@ func (p *peer) respond(seq int64, result any, err error) error {
 		out["result"] = err.Error()
 		out["is_exception"] = true
 	}
-	return p.write(out)
+	// Held: the next frame read may be a request that came with this
+	// one, whose answer then goes in the same write.
+	return p.send(out, true)
 }
 
 // write sends one frame. It does not take the caller's context: the
@@ -248,7 +274,11 @@ func (p *peer) respond(seq int64, result any, err error) error {
 // write that takes longer than writeTimeout does end it (the peer's one
 // writeTimer: a context with a deadline would cost a timer and two
 // cancellation registrations per frame, here and in the library).
-func (p *peer) write(f frame) error {
+func (p *peer) write(f frame) error { return p.send(f, false) }
+
+// send writes f; held, it leaves with the next frame written or before the
+// next read (heldConn), when the peer holds frames at all.
+func (p *peer) send(f frame, held bool) error {
 	b, err := encodeFrame(f)
 	if err != nil {
 		return err
@@ -256,8 +286,13 @@ func (p *peer) write(f frame) error {
 	if p.onFrame != nil {
 		p.onFrame(false, b)
 	}
+	held = held && p.conn != nil
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
+	if held {
+		p.conn.setHold(true)
+		defer p.conn.setHold(false)
+	}
 	p.writeTimer.Reset(p.writeTimeout)
 	err = p.ws.Write(context.Background(), websocket.MessageBinary, b)
 	p.writeTimer.Stop()
@@ -271,6 +306,11 @@ func (p *peer) write(f frame) error {
 // error wrapping wire.ErrConnectionLost, exactly once, unless request
 // itself fails or forget is called first.
 func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
+	return p.sendRequest(f, false, onReply)
+}
+
+// sendRequest is request; held, f leaves with the next frame (send).
+func (p *peer) sendRequest(f frame, held bool, onReply func(any, error)) (int64, error) {
 	p.mu.Lock()
 	if p.closed {
 		err := p.err
@@ -282,7 +322,7 @@ func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
 	p.pending[seq] = onReply
 	p.mu.Unlock()
 	f["seq_number"] = seq
-	if err := p.write(f); err != nil {
+	if err := p.send(f, held); err != nil {
 		p.forget(seq)
 		return 0, err
 	}
@@ -327,10 +367,10 @@ func (p *peer) call(ctx context.Context, op string, f frame) (any, error) {
 }
 
 // callAll sends the requests fs (each with its op set) one after the
-// other without waiting for an answer in between, then waits for every
-// answer or ctx: one round trip for all of them. The other side answers
-// requests in the order they come (dispatcher), so each is handled after
-// the ones before it. It returns the first failure, in the order sent, as
+// other without waiting for an answer in between, in one write, then
+// waits for every answer or ctx: one round trip for all of them. The
+// other side answers requests in the order they come (dispatcher), so
+// each is handled after the ones before it. It returns the first failure, in the order sent, as
 // call does.
 func (p *peer) callAll(ctx context.Context, fs ...frame) error {
 	errs := make([]error, len(fs))
@@ -342,7 +382,7 @@ func (p *peer) callAll(ctx context.Context, fs ...frame) error {
 		}
 	}
 	for i, f := range fs {
-		seq, err := p.request(f, func(_ any, err error) {
+		seq, err := p.sendRequest(f, i < len(fs)-1, func(_ any, err error) {
 			errs[i] = err
 			answered <- struct{}{}
 		})

@@ -95,13 +95,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	hw := &heldHijacker{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		log.Warn("worker upgrade failed", "worker", name, "err", err)
 		return
 	}
 	log = log.With("worker", name)
 	c := newServerConn(ws, name, r.RemoteAddr, log, &s.frames, s.opts)
+	c.p.holdOn(hw.conn)
 	c.p.onFrame = s.onFrame
 	if !s.track(c) {
 		c.p.close(websocket.StatusGoingAway, "master shutting down")

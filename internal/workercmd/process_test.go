@@ -1,0 +1,45 @@
+package workercmd
+
+import (
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
+
+// TestWaitingForExitHoldsNoThread: while a command runs, the goroutine
+// that waits for its leader's exit is parked in the network poller ("IO
+// wait"), not blocked in a waitid syscall that holds an OS thread.
+func TestWaitingForExitHoldsNoThread(t *testing.T) {
+	r := start(t, Shell{Script: `echo up; sleep 1000`})
+	r.cap.waitFor(t, Stdout, "up\n")
+	header := regexp.MustCompile(`^goroutine \d+ \[([^\],]+)`)
+	deadline := time.Now().Add(testkit.DefaultTimeout)
+	for {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		var state string
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if m := header.FindStringSubmatch(g); m != nil && strings.Contains(g, "workercmd.waitExit(") {
+				state = m[1]
+			}
+		}
+		switch state {
+		case "IO wait":
+			r.cancel()
+			if res := r.wait(t); !res.Interrupted {
+				t.Fatalf("%+v", res)
+			}
+			return
+		case "syscall":
+			t.Fatal("the exit waiter blocks in a syscall")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no exit waiter parked; last state %q", state)
+		}
+		runtime.Gosched()
+	}
+}
