@@ -5327,8 +5327,9 @@ type FinishStep struct {
 	// next, when set, is the step of the same build (its buildid left 0)
 	// that starts as this one ends; its id and log ids are CommandResult.ids.
 	Next *AddStep `protobuf:"bytes,6,opt,name=next,proto3" json:"next,omitempty"`
-	// What the step's logs' files hold once written and synced, set as
-	// SetLogLines does before the logs are finished (the db service fills it).
+	// What the step's logs' files hold once written and synced (or carried:
+	// LogLines.record), set as SetLogLines does before the logs are finished
+	// (the db service fills it).
 	Logs          []*LogLines `protobuf:"bytes,20,rep,name=logs,proto3" json:"logs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -25,9 +25,9 @@ const UpdateInterval = time.Second
 
 // logWriter is master/db/logs. It writes log contents to their files
 // (rt.Logs), keeps the line counts of open logs in the state near what the
-// files hold, and syncs and closes the files of the logs a command finishes
-// before it submits the command, with what they hold (LogLines) in place
-// of their last lines. It keeps nothing of its own: the open Writers are
+// files hold, and closes the files of the logs a command finishes before it
+// submits the command, with what they hold (LogLines) in place of their
+// last lines: synced, or, for small logs, with their records (closeLogs). It keeps nothing of its own: the open Writers are
 // the store's and what a log is (its type, its step) is in the state, so a
 // restart loses nothing.
 type logWriter struct {
@@ -107,9 +107,9 @@ func (lw *logWriter) open(txn *memdb.Txn, logid uint64) (*logchunk.Writer, *mess
 }
 
 // finish takes a command that finishes logs (see finishesLogs): it writes
-// the step's last lines, then, away from the mailbox, closes (and so
-// syncs) the files of the logs the command finishes and submits it with
-// what they hold; the sender gets the command's result. An AppendLog (from
+// the step's last lines, then, away from the mailbox, closes the files of
+// the logs the command finishes (closeLogs) and submits it with what they
+// hold; the sender gets the command's result. An AppendLog (from
 // an older caller) is written as a LogWrite is.
 func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 	txn := lw.rt.DB.Read()
