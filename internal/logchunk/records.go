@@ -70,6 +70,16 @@ func (s *Store) checkRecord(logid uint64, rec []byte) error {
 	return nil
 }
 
+// HasRecord reports whether the store holds log logid's contents: a small
+// log's record or a file.
+func (s *Store) HasRecord(logid uint64) bool {
+	if _, ok := s.small.lookup(logid); ok {
+		return true
+	}
+	_, err := os.Lstat(s.Path(logid))
+	return err == nil
+}
+
 // SyncRecords makes every small log's record written so far durable (one
 // fsync of the active segment, and of any sealed since the last).
 func (s *Store) SyncRecords() error {

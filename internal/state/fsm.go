@@ -30,6 +30,9 @@ type fsm struct {
 
 	mu         sync.Mutex
 	restoreErr error // the first failed Restore: Open refuses to start
+	// missing are the log records Open's replay found the log store
+	// without, written once it is over (putMissing).
+	missing []*messages.LogLines
 
 	// startup counts the rows and bytes of the restore during Open (nil
 	// after). Only raft's goroutine restores, within Open.

@@ -156,6 +156,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.fsm.startup.Store(nil)
+	s.fsm.putMissing(s.Read())
 	st.done(s.raft.LastIndex())
 	s.runSnapshotPolicy()
 	return s, nil
