@@ -27,9 +27,9 @@ const UpdateInterval = time.Second
 // (rt.Logs), keeps the line counts of open logs in the state near what the
 // files hold, and closes the files of the logs a command finishes before it
 // submits the command, with what they hold (LogLines) in place of their
-// last lines: synced, or, for small logs, with their records (closeLogs). It keeps nothing of its own: the open Writers are
-// the store's and what a log is (its type, its step) is in the state, so a
-// restart loses nothing.
+// last lines: synced, or, for small logs, with their records (closeLogs).
+// It keeps nothing of its own: the open Writers are the store's and what a
+// log is (its type, its step) is in the state, so a restart loses nothing.
 type logWriter struct {
 	rt       *service.Runtime
 	ticking  bool // a logTick is due

@@ -166,8 +166,17 @@ func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
 	return true
 }
 
-// Snapshot captures the current database for Persist (raft.FSM).
+// Snapshot captures the current database for Persist (raft.FSM). It
+// refuses while Open's replay holds log records the log store lacks
+// (putMissing writes them once it is over): the snapshot would let raft
+// drop the commands that are their only copy.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	missing := len(f.missing)
+	f.mu.Unlock()
+	if missing > 0 {
+		return nil, fmt.Errorf("state: no snapshot before the %d log records the replay found missing are written back", missing)
+	}
 	return &fsmSnapshot{txn: f.db.Load().Txn(false), health: f.health, records: f.records}, nil
 }
 

@@ -99,3 +99,26 @@ func TestLogRecordsPutAndSynced(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// No snapshot is taken while the replay holds records the log store lacks:
+// it would let raft drop the commands that are their only copy. Once they
+// are written back, snapshots are taken again.
+func TestNoSnapshotBeforeMissingRecordsAreWritten(t *testing.T) {
+	db := fixture(t) // log 1
+	recs := &fakeRecords{}
+	f := &fsm{records: recs, log: quiet()}
+	f.db.Store(db)
+	f.startup.Store(&startup{})
+	f.putRecords(cmd(&messages.SetLogLines{Logs: []*messages.LogLines{{Logid: 1, NumLines: 1, Record: []byte("log 1")}}}))
+	if _, err := f.Snapshot(); err == nil {
+		t.Error("snapshot taken while a record the replay found missing was not written back")
+	}
+	f.startup.Store(nil)
+	f.putMissing(db.Txn(false))
+	if put, _ := recs.got(); !slices.Equal(put, []uint64{1}) {
+		t.Errorf("records put: %v, want [1]", put)
+	}
+	if _, err := f.Snapshot(); err != nil {
+		t.Error(err)
+	}
+}
