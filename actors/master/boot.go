@@ -107,9 +107,9 @@ const StateDir = "state"
 
 // Start binds the HTTP listeners, opens the log files, the state (replaying
 // it, which writes the small logs' records it carries back to the log
-// files), makes the log files agree with the state, does Buildbot's housekeeping
-// for a master that may have crashed, starts the actor system and the
-// control endpoint, and spawns the tree. It returns once every service has
+// files), makes the log files agree with the state, does Buildbot's
+// housekeeping for a master that may have crashed, starts the actor system
+// and the control endpoint, and spawns the tree. It returns once every service has
 // started.
 func Start(opts Options) (*Master, error) {
 	if opts.Now == nil {
