@@ -4996,11 +4996,19 @@ func (x *AppendLog) GetContent() string {
 
 // LogLines is what log logid's file holds: num_lines lines, of which lost
 // were lost (disk full, a crash, damage).
+//
+// record, when set, is the log's contents as a small log's record
+// (logchunk: its file header and one chunk), written to the small logs'
+// segment without an fsync: the command carrying it is what makes it
+// durable. Applying the command hands it to the log store, which writes it
+// again if a crash lost it (state.LogRecords); the store's segment is
+// synced before a snapshot lets the command go.
 type LogLines struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Logid         uint64                 `protobuf:"varint,1,opt,name=logid,proto3" json:"logid,omitempty"`
 	NumLines      int64                  `protobuf:"varint,2,opt,name=num_lines,json=numLines,proto3" json:"num_lines,omitempty"`
 	Lost          []*LineRange           `protobuf:"bytes,3,rep,name=lost,proto3" json:"lost,omitempty"`
+	Record        []byte                 `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5052,6 +5060,13 @@ func (x *LogLines) GetNumLines() int64 {
 func (x *LogLines) GetLost() []*LineRange {
 	if x != nil {
 		return x.Lost
+	}
+	return nil
+}
+
+func (x *LogLines) GetRecord() []byte {
+	if x != nil {
+		return x.Record
 	}
 	return nil
 }
@@ -5312,8 +5327,9 @@ type FinishStep struct {
 	// next, when set, is the step of the same build (its buildid left 0)
 	// that starts as this one ends; its id and log ids are CommandResult.ids.
 	Next *AddStep `protobuf:"bytes,6,opt,name=next,proto3" json:"next,omitempty"`
-	// What the step's logs' files hold once written and synced, set as
-	// SetLogLines does before the logs are finished (the db service fills it).
+	// What the step's logs' files hold once written and synced (or carried:
+	// LogLines.record), set as SetLogLines does before the logs are finished
+	// (the db service fills it).
 	Logs          []*LogLines `protobuf:"bytes,20,rep,name=logs,proto3" json:"logs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -7102,11 +7118,12 @@ const file_buildmaster_v1_db_proto_rawDesc = "" +
 	"\x04type\x18\x04 \x01(\tR\x04type\";\n" +
 	"\tAppendLog\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"l\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"\x84\x01\n" +
 	"\bLogLines\x12\x14\n" +
 	"\x05logid\x18\x01 \x01(\x04R\x05logid\x12\x1b\n" +
 	"\tnum_lines\x18\x02 \x01(\x03R\bnumLines\x12-\n" +
-	"\x04lost\x18\x03 \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\";\n" +
+	"\x04lost\x18\x03 \x03(\v2\x19.buildmaster.v1.LineRangeR\x04lost\x12\x16\n" +
+	"\x06record\x18\x04 \x01(\fR\x06record\";\n" +
 	"\vSetLogLines\x12,\n" +
 	"\x04logs\x18\x01 \x03(\v2\x18.buildmaster.v1.LogLinesR\x04logs\"\xfc\x01\n" +
 	"\x06Expire\x12\x16\n" +

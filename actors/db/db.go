@@ -20,7 +20,9 @@
 //     the db service hands it: it writes the lines to the log's file, and
 //     syncs the files of a step's logs before the command that finishes
 //     the step is committed, with what they hold (LogLines) in place of
-//     their contents. The state's log never holds log contents. Each
+//     their contents. The state's log holds no log contents but the
+//     small logs' records, which ride in that command instead of being
+//     synced on their own (closeLogs, state.LogRecords). Each
 //     write is announced (Runtime.LogAppended: logs/ID/append on the
 //     event bus) as soon as readers can see its lines.
 //   - janitor applies the horizons (config `horizons`) every interval, in

@@ -22,22 +22,25 @@ const LogsDir = "logs"
 // startBatch is how many logs one write at start records.
 const startBatch = 256
 
-// OpenLogs opens the log files in dir (a new temporary directory, removed
-// by the returned close, when dir is ""), then makes them agree with the
-// state st before the master starts:
-//
-//   - contents an earlier release kept in the state (rows of logchunks) are
-//     written to files, one log at a time, and their rows removed
-//     (SetLogLines); a snapshot then drops them from the disk too. A start
-//     cut short redoes it: a log still with rows gets its file written
-//     again;
-//   - the files of logs still open (a master that stopped uncleanly) are
-//     recovered: a torn or damaged tail is cut off, and the lines it held,
-//     or the state counted but no file holds, are marked lost.
-//
-// It logs what it did. The returned close closes the store (and removes a
-// temporary directory).
+// OpenLogs opens the log files in dir (OpenLogStore), then makes them
+// agree with the state st (AgreeLogs). A state that is to keep the small
+// logs' records (state.Options.LogRecords) is opened between the two.
 func OpenLogs(ctx context.Context, dir string, st *state.Store, log *slog.Logger) (*logchunk.Store, func() error, error) {
+	logs, closeLogs, err := OpenLogStore(dir, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := AgreeLogs(ctx, logs, st, log); err != nil {
+		closeLogs()
+		return nil, nil, err
+	}
+	return logs, closeLogs, nil
+}
+
+// OpenLogStore opens the log files in dir (a new temporary directory,
+// removed by the returned close, when dir is ""), logging the damage found
+// in the small logs' segments. The returned close closes the store.
+func OpenLogStore(dir string, log *slog.Logger) (*logchunk.Store, func() error, error) {
 	temp := dir == ""
 	if temp {
 		d, err := os.MkdirTemp("", "buildmaster-logs-")
@@ -58,17 +61,30 @@ func OpenLogs(ctx context.Context, dir string, st *state.Store, log *slog.Logger
 		return err
 	}
 	for _, d := range logs.Damage() {
-		log.Warn("log files: small logs' segment damaged; what it held there is skipped", slog.Any("damage", d))
-	}
-	if err := migrateLogs(ctx, logs, st, log); err != nil {
-		closeLogs()
-		return nil, nil, err
-	}
-	if err := recoverOpenLogs(ctx, logs, st, log); err != nil {
-		closeLogs()
-		return nil, nil, err
+		log.Warn("log files: small logs' segment damaged; what it held there is skipped, "+
+			"but for the records the state's log still carries, which are written again", slog.Any("damage", d))
 	}
 	return logs, closeLogs, nil
+}
+
+// AgreeLogs makes the log files logs agree with the state st before the
+// master starts:
+//
+//   - contents an earlier release kept in the state (rows of logchunks) are
+//     written to files, one log at a time, and their rows removed
+//     (SetLogLines); a snapshot then drops them from the disk too. A start
+//     cut short redoes it: a log still with rows gets its file written
+//     again;
+//   - the files of logs still open (a master that stopped uncleanly) are
+//     recovered: a torn or damaged tail is cut off, and the lines it held,
+//     or the state counted but no file holds, are marked lost.
+//
+// It logs what it did.
+func AgreeLogs(ctx context.Context, logs *logchunk.Store, st *state.Store, log *slog.Logger) error {
+	if err := migrateLogs(ctx, logs, st, log); err != nil {
+		return err
+	}
+	return recoverOpenLogs(ctx, logs, st, log)
 }
 
 // migrateLogs moves the contents of logs kept in the state to files.

@@ -25,11 +25,11 @@ const UpdateInterval = time.Second
 
 // logWriter is master/db/logs. It writes log contents to their files
 // (rt.Logs), keeps the line counts of open logs in the state near what the
-// files hold, and syncs and closes the files of the logs a command finishes
-// before it submits the command, with what they hold (LogLines) in place
-// of their last lines. It keeps nothing of its own: the open Writers are
-// the store's and what a log is (its type, its step) is in the state, so a
-// restart loses nothing.
+// files hold, and closes the files of the logs a command finishes before it
+// submits the command, with what they hold (LogLines) in place of their
+// last lines: synced, or, for small logs, with their records (closeLogs).
+// It keeps nothing of its own: the open Writers are the store's and what a
+// log is (its type, its step) is in the state, so a restart loses nothing.
 type logWriter struct {
 	rt       *service.Runtime
 	ticking  bool // a logTick is due
@@ -107,9 +107,9 @@ func (lw *logWriter) open(txn *memdb.Txn, logid uint64) (*logchunk.Writer, *mess
 }
 
 // finish takes a command that finishes logs (see finishesLogs): it writes
-// the step's last lines, then, away from the mailbox, closes (and so
-// syncs) the files of the logs the command finishes and submits it with
-// what they hold; the sender gets the command's result. An AppendLog (from
+// the step's last lines, then, away from the mailbox, closes the files of
+// the logs the command finishes (closeLogs) and submits it with what they
+// hold; the sender gets the command's result. An AppendLog (from
 // an older caller) is written as a LogWrite is.
 func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 	txn := lw.rt.DB.Read()
@@ -160,7 +160,7 @@ func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 	}
 	rt, then := lw.rt, answer(ctx)
 	go func() {
-		lines := closeLogs(rt.Log, ids, open)
+		lines := closeLogs(rt, ids, open)
 		switch {
 		case len(lines) == 0:
 		case setLines != nil:
@@ -183,11 +183,24 @@ func stepLogs(txn *memdb.Txn, stepid uint64, ids []uint64) []uint64 {
 	return ids
 }
 
-// closeLogs closes the Writers ws of logs ids (their files synced) and
-// returns what the files hold. A log that lost lines (disk full) says so
-// in a last header line, when that can still be written.
-func closeLogs(log *slog.Logger, ids []uint64, ws []*logchunk.Writer) []*messages.LogLines {
+// MaxRecordBytes bounds the small logs' records one command carries (see
+// closeLogs).
+const MaxRecordBytes = 256 << 10
+
+// closeLogs closes the Writers ws of logs ids and returns what the files
+// hold. A log that lost lines (disk full) says so in a last header line,
+// when that can still be written.
+//
+// When the state hands the records commands carry to the log store
+// (state.Store.KeepsLogRecords), a small log is closed without an fsync
+// and its record rides in its LogLines (record), up to MaxRecordBytes in
+// all: the command's raft entry makes it durable. Otherwise, and for the
+// logs past that bound, the files and segment are synced before closeLogs
+// returns.
+func closeLogs(rt *service.Runtime, ids []uint64, ws []*logchunk.Writer) []*messages.LogLines {
 	out := make([]*messages.LogLines, 0, len(ws))
+	ride := rt.DB != nil && rt.DB.KeepsLogRecords()
+	budget, unsynced := MaxRecordBytes, false
 	for i, w := range ws {
 		if lost := w.Lost(); len(lost) > 0 {
 			note := []byte(fmt.Sprintf("[%s of this log could not be written (disk full?)]", describeLost(lost)))
@@ -195,10 +208,26 @@ func closeLogs(log *slog.Logger, ids []uint64, ws []*logchunk.Writer) []*message
 				_, _ = w.Append(logchunk.NoStream, note)
 			}
 		}
-		if err := w.Close(); err != nil {
-			log.Warn("db: log file not wholly written", slog.Uint64("logid", ids[i]), slog.Any("error", err))
+		var rec []byte
+		var err error
+		if ride {
+			rec, err = w.CloseDeferred()
+		} else {
+			err = w.Close()
 		}
-		out = append(out, &messages.LogLines{Logid: ids[i], NumLines: w.Lines(), Lost: lineRanges(w.Lost())})
+		if err != nil {
+			rt.Log.Warn("db: log file not wholly written", slog.Uint64("logid", ids[i]), slog.Any("error", err))
+		}
+		if len(rec) > min(budget, state.MaxLogRecordBytes) {
+			rec, unsynced = nil, true
+		}
+		budget -= len(rec)
+		out = append(out, &messages.LogLines{Logid: ids[i], NumLines: w.Lines(), Lost: lineRanges(w.Lost()), Record: rec})
+	}
+	if unsynced {
+		if err := rt.Logs.SyncRecords(); err != nil {
+			rt.Log.Warn("db: small logs not synced", slog.Any("error", err))
+		}
 	}
 	return out
 }
@@ -302,7 +331,7 @@ func (lw *logWriter) closeAll() {
 	if len(ws) == 0 {
 		return
 	}
-	lines := closeLogs(lw.rt.Log, ids, ws)
+	lines := closeLogs(lw.rt, ids, ws)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := lw.rt.DB.SubmitWait(ctx, setLogLines(lines)); err != nil {

@@ -105,10 +105,11 @@ func Accepted() map[string][]proto.Message {
 // StateDir is where, under the data directory, the state is kept.
 const StateDir = "state"
 
-// Start binds the HTTP listeners, opens the state (replaying it), the log
-// files (making them agree with the state), does Buildbot's housekeeping
-// for a master that may have crashed, starts the actor system and the
-// control endpoint, and spawns the tree. It returns once every service has
+// Start binds the HTTP listeners, opens the log files, the state (replaying
+// it, which writes the small logs' records it carries back to the log
+// files), makes the log files agree with the state, does Buildbot's
+// housekeeping for a master that may have crashed, starts the actor system
+// and the control endpoint, and spawns the tree. It returns once every service has
 // started.
 func Start(opts Options) (*Master, error) {
 	if opts.Now == nil {
@@ -127,15 +128,21 @@ func Start(opts Options) (*Master, error) {
 	opts.Log.Info("listeners bound", slog.String("control", addrOf(ls.remote)), slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
 		slog.String("workers", addrOf(ls.workers)), slog.String("workers_pb", addrOf(ls.workersPB)),
 		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
-	store, err := openState(opts)
+	logs, closeLogs, err := openLogs(opts)
 	if err != nil {
 		closeListeners(ls.all()...)
 		return nil, err
 	}
-	logs, closeLogs, err := openLogs(opts, store)
+	store, err := openState(opts, logs)
 	if err != nil {
 		closeListeners(ls.all()...)
+		closeLogs()
+		return nil, err
+	}
+	if err := agreeLogs(opts, store, logs); err != nil {
+		closeListeners(ls.all()...)
 		store.Close()
+		closeLogs()
 		return nil, err
 	}
 	masterid, err := markStarted(opts, store)
@@ -159,25 +166,31 @@ func Start(opts Options) (*Master, error) {
 }
 
 // openLogs opens the log files (DataDir/logs; a temporary directory when
-// ephemeral) and makes them agree with the state (db.OpenLogs).
-func openLogs(opts Options, store *state.Store) (*logchunk.Store, func() error, error) {
+// ephemeral), before the state, whose replay writes the small logs'
+// records it carries there (state.LogRecords).
+func openLogs(opts Options) (*logchunk.Store, func() error, error) {
 	dir := ""
 	if !opts.Ephemeral {
 		dir = filepath.Join(opts.DataDir, db.LogsDir)
 	}
-	start := time.Now()
-	logs, closeLogs, err := db.OpenLogs(context.Background(), dir, store, opts.Log)
-	if err != nil {
-		return nil, nil, err
-	}
-	if dir != "" {
-		opts.Log.Info("log files opened", slog.String("dir", dir), slog.Duration("took", time.Since(start)))
-	}
-	return logs, closeLogs, nil
+	return db.OpenLogStore(dir, opts.Log)
 }
 
-// openState opens the store.
-func openState(opts Options) (*state.Store, error) {
+// agreeLogs makes the log files agree with the state (db.AgreeLogs).
+func agreeLogs(opts Options, store *state.Store, logs *logchunk.Store) error {
+	start := time.Now()
+	if err := db.AgreeLogs(context.Background(), logs, store, opts.Log); err != nil {
+		return err
+	}
+	if !opts.Ephemeral {
+		opts.Log.Info("log files opened", slog.String("dir", filepath.Join(opts.DataDir, db.LogsDir)), slog.Duration("took", time.Since(start)))
+	}
+	return nil
+}
+
+// openState opens the store, handing the small logs' records its commands
+// carry to logs.
+func openState(opts Options, logs *logchunk.Store) (*state.Store, error) {
 	if opts.Ephemeral {
 		return state.OpenEphemeral(), nil
 	}
@@ -188,6 +201,7 @@ func openState(opts Options) (*state.Store, error) {
 	start := time.Now()
 	so := opts.State
 	so.Logger = opts.Log
+	so.LogRecords = logs
 	store, err := state.Open(dir, so)
 	if err != nil {
 		return nil, err

@@ -102,6 +102,14 @@
 // grows into a file as before when its Writer writes a chunk: the buffer
 // filled, or Flush or Sync was called.
 //
+// CloseDeferred pays no fsync at all: it writes the record and returns it,
+// and the caller keeps it durably elsewhere (the db service: in the raft
+// command that records the log, fsynced anyway). After a crash that lost
+// the segment's unsynced tail, PutRecord writes the record back (it does
+// nothing when the store has the log); SyncRecords makes every record
+// written so far durable (the db service: before a snapshot lets raft
+// drop the commands that carried them).
+//
 // An index in memory (about 40 bytes per small log) says where each
 // record is; Open builds it by reading the segments, which are then
 // sealed: new records go to a new segment, and the active one is sealed
@@ -140,7 +148,7 @@
 // log's file header is damaged) is skipped; after a damaged frame header
 // the next sound frame is looked for; a frame the file ends inside is a
 // torn tail (a crash before its fsync returned, so no close acknowledged
-// it). Store.Damage reports what was skipped; the logs lost there have no
+// it, or one CloseDeferred made, whose record its caller kept). Store.Damage reports what was skipped; the logs lost there have no
 // record, and their lines, counted by the state, are marked lost at start
 // as those of a log file cut short are. A record's chunk is checked again
 // when read, as a file's is.

@@ -81,7 +81,7 @@ type smallLogs struct {
 	segs    map[uint32]*segment
 	active  *segment
 	nextSeq uint32
-	syncing bool
+	syncing *syncBatch      // the batch being synced; nil when none
 	batch   *syncBatch      // the batch writes join now; nil when none
 	damage  []*CorruptError // found at open
 }
@@ -362,23 +362,62 @@ func (sl *smallLogs) maybeDrop(seg *segment) {
 }
 
 // add writes frame (FrameHeaderSize bytes, then a log record's body: the
-// log's file image) to the active segment and waits until it is durable.
-// written is false when the write failed (nothing of it is kept); an error
-// with written true is a failed fsync.
-func (sl *smallLogs) add(logid uint64, frame []byte) (written bool, err error) {
+// log's file image) to the active segment and, when durable is set, waits
+// until it is durable. written is false when the write failed (nothing of
+// it is kept); an error with written true is a failed fsync.
+func (sl *smallLogs) add(logid uint64, frame []byte, durable bool) (written bool, err error) {
 	putFrameHeader(frame, frameLog)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	if err := sl.addLocked(logid, frame); err != nil {
+		return false, err
+	}
+	if !durable {
+		return true, nil
+	}
+	return true, sl.wait(sl.join())
+}
+
+// addLocked writes frame (its header put) as log logid's record, in the
+// index, under sl.mu. The record joins the batch the next fsync syncs.
+func (sl *smallLogs) addLocked(logid uint64, frame []byte) error {
 	seg, off, err := sl.write(frame)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if old, ok := sl.forget(logid); ok {
 		sl.maybeDrop(old)
 	}
 	sl.put(logid, smallLoc{seg: seg.seq, off: uint32(off + FrameHeaderSize), n: uint32(len(frame) - FrameHeaderSize)})
 	seg.live++
-	return true, sl.wait(sl.join())
+	sl.join()
+	return nil
+}
+
+// redo writes frame as log logid's record unless the index has one for
+// it (see Store.PutRecord).
+func (sl *smallLogs) redo(logid uint64, frame []byte) error {
+	putFrameHeader(frame, frameLog)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if _, ok := sl.idx[logid>>12][logid]; ok {
+		return nil
+	}
+	return sl.addLocked(logid, frame)
+}
+
+// sync makes every record written so far durable: it waits for the
+// batches they joined (the one being synced, and the next, synced now).
+func (sl *smallLogs) sync() error {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	var errs []error
+	for _, b := range []*syncBatch{sl.syncing, sl.batch} {
+		if b != nil {
+			errs = append(errs, sl.wait(b))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // write appends frame to the active segment (made, or sealed and made
@@ -458,15 +497,15 @@ func (sl *smallLogs) join() *syncBatch {
 // held.
 func (sl *smallLogs) wait(b *syncBatch) error {
 	for !b.done {
-		if sl.syncing || sl.batch != b {
+		if sl.syncing != nil || sl.batch != b {
 			sl.cond.Wait()
 			continue
 		}
-		sl.syncing, sl.batch = true, nil
+		sl.syncing, sl.batch = b, nil
 		sl.mu.Unlock()
 		err := b.sync(sl.fs, sl.dir)
 		sl.mu.Lock()
-		b.done, b.err, sl.syncing = true, err, false
+		b.done, b.err, sl.syncing = true, err, nil
 		sl.cond.Broadcast()
 	}
 	return b.err

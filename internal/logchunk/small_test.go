@@ -595,7 +595,9 @@ func sealSegment(b []byte) []byte {
 // BenchmarkShortLog writes and closes short logs (a shell step's header,
 // environment and a line of output: about 1.5 KiB), from 4 goroutines as a
 // master finishing steps of 4 builds at once does, each with a file of its
-// own (file) or as small logs (small): CPU per log, fsyncs per log.
+// own (file), as small logs (small), or as small logs closed with
+// CloseDeferred (deferred: the db service's way, their records riding in
+// raft commands): CPU per log, fsyncs per log.
 //
 //	go test -run XXX -bench ShortLog -benchtime 2000x ./internal/logchunk/
 func BenchmarkShortLog(b *testing.B) {
@@ -603,7 +605,8 @@ func BenchmarkShortLog(b *testing.B) {
 	for _, c := range []struct {
 		name     string
 		smallMax int
-	}{{"file", -1}, {"small", DefaultSmallMax}} {
+		deferred bool
+	}{{"file", -1, false}, {"small", DefaultSmallMax, false}, {"deferred", DefaultSmallMax, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			fsys := &syncFS{held: make(chan struct{}), release: make(chan struct{})}
 			close(fsys.release)
@@ -623,7 +626,12 @@ func BenchmarkShortLog(b *testing.B) {
 					if _, err := w.AppendChunk(content); err != nil {
 						b.Fatal(err)
 					}
-					if err := w.Close(); err != nil {
+					if c.deferred {
+						_, err = w.CloseDeferred()
+					} else {
+						err = w.Close()
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 				}

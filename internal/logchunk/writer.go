@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Writer appends lines to one log (Store.Create). It buffers one chunk
@@ -294,16 +296,34 @@ func (w *Writer) syncLocked() error {
 // Close syncs (see Sync) and closes the file; the Writer cannot be used
 // after. Closing twice does nothing.
 func (w *Writer) Close() error {
+	_, err := w.close(true)
+	return err
+}
+
+// CloseDeferred is Close, except for a small log: its record is written to
+// the segment and returned, and Close does not wait for an fsync. The
+// caller makes it durable elsewhere (the db service: in the raft command
+// that records the log) and, after a crash, hands it back to PutRecord;
+// SyncRecords makes it durable in the segment. For a log that is not small
+// (or whose record could not be written: see Lost) the record is nil and
+// CloseDeferred is Close.
+func (w *Writer) CloseDeferred() (record []byte, err error) {
+	return w.close(false)
+}
+
+// close is Close, waiting for a small log's record to be durable when
+// durable is set, else returning it.
+func (w *Writer) close(durable bool) ([]byte, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return nil
+		return nil, nil
 	}
 	if w.small() {
-		err := w.closeSmall()
+		rec, err := w.closeSmall(durable)
 		w.closed, w.raw = true, nil
 		w.s.closed(w)
-		return err
+		return rec, err
 	}
 	err := w.syncLocked()
 	if w.f != nil {
@@ -318,7 +338,7 @@ func (w *Writer) Close() error {
 	}
 	w.closed, w.raw = true, nil
 	w.s.closed(w)
-	return err
+	return nil, err
 }
 
 // small is whether the log is a small log when closed now: no chunk
@@ -328,22 +348,29 @@ func (w *Writer) small() bool {
 }
 
 // closeSmall writes the log as a record of the small logs' segment (see
-// the package doc) and waits until it is durable.
-func (w *Writer) closeSmall() error {
-	bp := w.s.bufs.Get().(*[]byte)
-	defer w.s.bufs.Put(bp)
-	out := append((*bp)[:0], make([]byte, FrameHeaderSize)...)
+// the package doc) and waits until it is durable when durable is set; else
+// it returns the record (its body: the log's file image).
+func (w *Writer) closeSmall(durable bool) ([]byte, error) {
+	var out []byte
+	if durable {
+		bp := w.s.bufs.Get().(*[]byte)
+		defer w.s.bufs.Put(bp)
+		out = (*bp)[:0]
+		defer func() { *bp = out }()
+	} else { // the caller keeps it: one allocation of its size
+		out = make([]byte, 0, FrameHeaderSize+FileHeaderSize+ChunkHeaderLen+s2.MaxEncodedLen(len(w.raw)))
+	}
+	out = append(out, make([]byte, FrameHeaderSize)...)
 	out = fileHeader{typ: w.typ, logid: w.logid}.append(out)
 	if w.pending > 0 {
 		out = w.s.codec.appendChunk(out, codecS2, w.first, w.pending, w.raw)
 	}
-	*bp = out
 	lines, rawLen := Range{w.first, w.first + int64(w.pending)}, len(w.raw)
 	w.raw, w.pending = nil, 0
-	written, err := w.s.small.add(w.logid, out)
+	written, err := w.s.small.add(w.logid, out, durable)
 	if !written {
 		w.addLost(lines)
-		return &LostError{Logid: w.logid, Lines: lines, Err: err}
+		return nil, &LostError{Logid: w.logid, Lines: lines, Err: err}
 	}
 	if lines.Len() > 0 {
 		w.s.stats.chunks.Add(1)
@@ -351,9 +378,12 @@ func (w *Writer) closeSmall() error {
 	}
 	w.s.stats.stored.Add(int64(len(out)))
 	if err != nil {
-		return fmt.Errorf("logchunk: log %d: %w", w.logid, err)
+		return nil, fmt.Errorf("logchunk: log %d: %w", w.logid, err)
 	}
-	return nil
+	if durable {
+		return nil, nil
+	}
+	return out[FrameHeaderSize:], nil
 }
 
 // pendingLines are lines a Writer holds in its buffer, copied for a reader.

@@ -47,6 +47,8 @@ func TestSetLogLines(t *testing.T) {
 		{setLines(1, 10, 3, 2), "lost[0] is lines 3…1"},
 		{setLines(1, 10, 0, 2, 1, 3), "lost[1] is lines 1…2"},
 		{setLines(1, 10, 5, 11), "within the 10 lines"},
+		{cmd(&messages.SetLogLines{Logs: []*messages.LogLines{{Logid: 1, NumLines: 10, Record: make([]byte, MaxLogRecordBytes+1)}}}),
+			"record of 131073 bytes, limit 131072"},
 	} {
 		if _, err := apply(db, c.cmd); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.cmd, err, c.want)

@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -18,12 +19,20 @@ import (
 type fsm struct {
 	db     atomic.Pointer[memdb.MemDB]
 	health *health // nil when ephemeral
+	// records receives the log records commands carry once they are
+	// applied, and is synced before a snapshot (Options.LogRecords); nil:
+	// none.
+	records LogRecords
+	log     *slog.Logger
 	// watch, when set, is called with each committed transaction's changes
 	// (Store.OnCommit).
 	watch atomic.Pointer[func(memdb.Changes)]
 
 	mu         sync.Mutex
 	restoreErr error // the first failed Restore: Open refuses to start
+	// missing are the log records Open's replay found the log store
+	// without, written once it is over (putMissing).
+	missing []*messages.LogLines
 
 	// startup counts the rows and bytes of the restore during Open (nil
 	// after). Only raft's goroutine restores, within Open.
@@ -63,6 +72,7 @@ func (f *fsm) apply(cmd *messages.Command) (res *messages.CommandResult, err err
 	changes := recount(txn)
 	txn.Commit()
 	f.committed(changes)
+	f.putRecords(cmd)
 	return res, nil
 }
 
@@ -148,12 +158,26 @@ func (f *fsm) applyAll(cmds []*messages.Command, out []any) (ok bool) {
 	changes := recount(txn)
 	txn.Commit()
 	f.committed(changes)
+	for _, cmd := range cmds {
+		if cmd != nil {
+			f.putRecords(cmd)
+		}
+	}
 	return true
 }
 
-// Snapshot captures the current database for Persist (raft.FSM).
+// Snapshot captures the current database for Persist (raft.FSM). It
+// refuses while Open's replay holds log records the log store lacks
+// (putMissing writes them once it is over): the snapshot would let raft
+// drop the commands that are their only copy.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{txn: f.db.Load().Txn(false), health: f.health}, nil
+	f.mu.Lock()
+	missing := len(f.missing)
+	f.mu.Unlock()
+	if missing > 0 {
+		return nil, fmt.Errorf("state: no snapshot before the %d log records the replay found missing are written back", missing)
+	}
+	return &fsmSnapshot{txn: f.db.Load().Txn(false), health: f.health, records: f.records}, nil
 }
 
 // Restore replaces the database with a snapshot's (raft.FSM); the first
@@ -184,14 +208,25 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 
 // fsmSnapshot writes a read transaction with WriteSnapshot.
 type fsmSnapshot struct {
-	txn    *memdb.Txn
-	health *health
+	txn     *memdb.Txn
+	health  *health
+	records LogRecords // nil: none
 }
 
-// Persist writes the snapshot to sink (raft.FSMSnapshot), cancelling the
-// sink on failure, and records the outcome in the Store's health.
+// Persist syncs the log records (the commands that carry them may go once
+// the snapshot is taken), writes the snapshot to sink (raft.FSMSnapshot),
+// cancelling the sink on failure, and records the outcome in the Store's
+// health.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	err := WriteSnapshot(sink, s.txn)
+	var err error
+	if s.records != nil {
+		if err = s.records.SyncRecords(); err != nil {
+			err = fmt.Errorf("state: snapshot: syncing the log records commands carried: %w", err)
+		}
+	}
+	if err == nil {
+		err = WriteSnapshot(sink, s.txn)
+	}
 	if err != nil {
 		_ = sink.Cancel()
 	} else {

@@ -179,6 +179,9 @@ func withLines(kind string, l *messages.Log, ll *messages.LogLines) (*messages.L
 	if err := checkLost(kind, ll.GetLost(), ll.GetNumLines()); err != nil {
 		return nil, err
 	}
+	if len(ll.GetRecord()) > MaxLogRecordBytes {
+		return nil, bad(kind, "record of %d bytes, limit %d", len(ll.GetRecord()), MaxLogRecordBytes)
+	}
 	n := max(l.NumLines, ll.GetNumLines())
 	lost := unionLost(l.Lost, ll.GetLost())
 	if n != l.NumLines || !slices.EqualFunc(lost, l.Lost, func(a, b *messages.LineRange) bool { return proto.Equal(a, b) }) {

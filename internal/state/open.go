@@ -50,6 +50,10 @@ type Options struct {
 	// SegmentSize is the size of a raft log segment file, preallocated
 	// when the segment is created (default 64 MiB, raft-wal's).
 	SegmentSize int
+	// LogRecords, when set, receives the small logs' records commands
+	// carry, also those Open replays, and is synced before each snapshot
+	// (see LogRecords): it must be open before Open is called.
+	LogRecords LogRecords
 
 	wal walOptions // tests inject faults in the raft log with vfs and meta
 	// starting, when set (tests), is called with the Store before raft
@@ -124,7 +128,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	st := newStartup(opts, snaps)
-	s := &Store{fsm: &fsm{health: h}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
+	s := &Store{fsm: &fsm{health: h, records: opts.LogRecords, log: opts.Logger}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
 	s.fsm.startup.Store(st)
 	db, _ := NewDB()
 	s.fsm.db.Store(db)
@@ -152,6 +156,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.fsm.startup.Store(nil)
+	s.fsm.putMissing(s.Read())
 	st.done(s.raft.LastIndex())
 	s.runSnapshotPolicy()
 	return s, nil
