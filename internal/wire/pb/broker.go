@@ -67,9 +67,15 @@ type broker struct {
 	writeTimeout time.Duration
 	root         object // what the peer reaches as "root"
 
-	wmu   sync.Mutex // serialises writes; held while a request id is taken
+	wmu sync.Mutex // serialises writes; held while a request id is taken
+	// wbuf holds the answers the read loop owes (queue), unwritten: they
+	// leave with the next write, or before the read loop waits for input.
 	wbuf  []byte
 	vocab bool
+
+	// held are updates of one command that came one after another,
+	// handed to its Sink together (hold). Only the read loop touches it.
+	held heldUpdates
 
 	mu       sync.Mutex
 	nextReq  int64
@@ -92,31 +98,81 @@ type broker struct {
 }
 
 func newBroker(nc net.Conn, log *slog.Logger, writeTimeout time.Duration) *broker {
-	return &broker{
+	b := &broker{
 		nc:           nc,
 		log:          log,
-		dec:          NewDecoder(nc),
 		writeTimeout: writeTimeout,
 		pending:      map[int64]chan result{},
 		objects:      map[int64]*exported{},
 		done:         make(chan struct{}),
 	}
+	b.dec = NewDecoder(settlingReader{b})
+	return b
 }
 
-// write sends one expression built by build.
+// maxOwed is how many bytes of answers the read loop may owe before they
+// are written at once.
+const maxOwed = 16 * 1024
+
+// settlingReader is the connection as the read loop reads it: before it
+// may wait for input, the loop settles what it owes (settle).
+type settlingReader struct{ b *broker }
+
+func (r settlingReader) Read(p []byte) (int, error) {
+	r.b.settle()
+	return r.b.nc.Read(p)
+}
+
+// settle hands the held updates to their Sink and writes the owed
+// answers. The read loop calls it before it may wait for input, so that
+// what came in one read is answered in one write: a stock worker sends a
+// command's updates and complete together.
+func (b *broker) settle() {
+	b.deliverHeld()
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	if len(b.wbuf) > 0 {
+		_ = b.flushLocked(b.wbuf)
+	}
+}
+
+// write sends one expression built by build, after the owed answers.
 func (b *broker) write(build func(buf []byte, vocab bool) ([]byte, error)) error {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
-	return b.writeLocked(build)
+	return b.writeLocked(build, false)
 }
 
-func (b *broker) writeLocked(build func(buf []byte, vocab bool) ([]byte, error)) error {
-	buf, err := build(b.wbuf[:0], b.vocab)
+// queue is write for the read loop's answers: the expression is owed, and
+// written with the next write, before the loop waits for input (settle),
+// or once maxOwed bytes are owed. Only the read loop may queue: an owed
+// answer waits for it.
+func (b *broker) queue(build func(buf []byte, vocab bool) ([]byte, error)) error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	return b.writeLocked(build, true)
+}
+
+func (b *broker) writeLocked(build func(buf []byte, vocab bool) ([]byte, error), owe bool) error {
+	owed := len(b.wbuf)
+	buf, err := build(b.wbuf, b.vocab)
 	if err != nil {
+		b.wbuf = b.wbuf[:owed]
 		return err
 	}
-	if cap(buf) <= 64*1024 {
+	if owe && len(buf) < maxOwed {
 		b.wbuf = buf
+		return nil
+	}
+	return b.flushLocked(buf)
+}
+
+// flushLocked writes buf, which starts with the owed answers: none are
+// owed then.
+func (b *broker) flushLocked(buf []byte) error {
+	b.wbuf = buf[:0]
+	if cap(buf) > 64*1024 {
+		b.wbuf = nil
 	}
 	if b.isClosed() {
 		return b.lost()
@@ -204,22 +260,34 @@ func (b *broker) dropPending(id int64) {
 	b.mu.Unlock()
 }
 
-// answer sends the answer to call id.
-func (b *broker) answer(id int64, v any) {
-	err := b.write(func(buf []byte, vocab bool) ([]byte, error) {
+// answer sends the answer to call id. Calls answered later, from other
+// goroutines, use it.
+func (b *broker) answer(id int64, v any) { b.sendAnswer(b.write, id, v) }
+
+// owe queues the answer to call id (queue): the read loop answers the
+// calls it handles so.
+func (b *broker) owe(id int64, v any) { b.sendAnswer(b.queue, id, v) }
+
+func (b *broker) sendAnswer(send func(func([]byte, bool) ([]byte, error)) error, id int64, v any) {
+	err := send(func(buf []byte, vocab bool) ([]byte, error) {
 		j := jellier{vocab: vocab}
 		buf = appendInt(j.head(buf, 3, "answer"), id)
 		return j.append(buf, v, 0)
 	})
 	if err != nil && !errors.Is(err, ErrConnectionLost) {
 		b.log.Warn("pb: cannot send an answer", "err", err)
-		b.fail(id, err)
+		b.sendFailure(send, id, err)
 	}
 }
 
 // fail sends err as the failure of call id.
-func (b *broker) fail(id int64, err error) {
-	_ = b.write(func(buf []byte, vocab bool) ([]byte, error) {
+func (b *broker) fail(id int64, err error) { b.sendFailure(b.write, id, err) }
+
+// oweFailure queues err as the failure of call id (queue).
+func (b *broker) oweFailure(id int64, err error) { b.sendFailure(b.queue, id, err) }
+
+func (b *broker) sendFailure(send func(func([]byte, bool) ([]byte, error)) error, id int64, err error) {
+	_ = send(func(buf []byte, vocab bool) ([]byte, error) {
 		j := jellier{vocab: vocab}
 		buf = appendInt(j.head(buf, 3, "error"), id)
 		return j.failure(buf, pbError(err)), nil
@@ -314,6 +382,7 @@ func (b *broker) serve() {
 			break
 		}
 	}
+	b.deliverHeld()
 	if b.onClose != nil {
 		b.onClose(b.lost())
 	}
@@ -333,6 +402,9 @@ func (b *broker) dispatch(sexp any) error {
 		return fmt.Errorf("pb: expression does not start with a command: %s", sexpString(sexp))
 	}
 	args := l[1:]
+	if string(cmd) != "message" {
+		b.deliverHeld()
+	}
 	switch string(cmd) {
 	case "version":
 		if len(args) != 1 || args[0] != int64(protocolVersion) {
@@ -361,11 +433,11 @@ func (b *broker) dispatch(sexp any) error {
 			return errors.New("pb: malformed cachemessage")
 		}
 		if id, ok := args[0].(int64); ok {
-			b.fail(id, newFailure("twisted.spread.pb.Error", "Invalid Object ID"))
+			b.oweFailure(id, newFailure("twisted.spread.pb.Error", "Invalid Object ID"))
 		}
 		return nil
 	default:
-		return b.write(func(buf []byte, vocab bool) ([]byte, error) {
+		return b.queue(func(buf []byte, vocab bool) ([]byte, error) {
 			j := jellier{vocab: vocab}
 			return j.atom(j.head(buf, 2, "didNotUnderstand"), string(cmd)), nil
 		})
@@ -395,6 +467,9 @@ func (b *broker) message(args []any) error {
 	}
 	c := &call{b: b, id: id, answer: answer != 0, method: string(method)}
 	obj := b.lookup(args[1])
+	if k := b.held.k; k != nil && (obj != object(k) || c.method != "update") {
+		b.deliverHeld()
+	}
 	var v any
 	var err error
 	if obj == nil {
@@ -406,9 +481,9 @@ func (b *broker) message(args []any) error {
 	case errors.Is(err, errAsync):
 	case !c.answer:
 	case err != nil:
-		b.fail(id, err)
+		b.oweFailure(id, err)
 	default:
-		b.answer(id, v)
+		b.owe(id, v)
 	}
 	return nil
 }

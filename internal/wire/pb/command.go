@@ -154,8 +154,8 @@ func (k *command) remote(c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(ups) > 0 && k.isOpen() {
-			k.sink.Update(ups)
+		if len(ups) > 0 {
+			c.b.hold(k, ups)
 		}
 		return maxNum, nil
 	case "complete":
@@ -168,14 +168,54 @@ func (k *command) remote(c *call) (any, error) {
 		default:
 			err = fmt.Errorf("pb: the command failed: %v", f)
 		}
-		// Answer first: the next command must not overtake the answer.
+		// Answer first: the next command must not overtake the answer
+		// (it is owed, and written before the next command).
 		if c.answer {
-			c.b.answer(c.id, nil)
+			c.b.owe(c.id, nil)
 		}
 		k.finish(err)
 		return nil, errAsync
 	}
 	return nil, noSuchMethod(c.method)
+}
+
+// maxHeld is how many updates a command's Sink may be handed at once.
+const maxHeld = 64
+
+// heldUpdates are the updates of command k not yet handed to its Sink.
+type heldUpdates struct {
+	k   *command
+	ups []wire.Update
+}
+
+// hold keeps k's updates, to hand them to its Sink with those that follow
+// at once in the input: a stock worker sends one key per update call
+// (header, rc, elapsed), and a Sink sends its build one message per call.
+// They are handed over (deliverHeld) before the read loop handles
+// anything else or waits for input, so the Sink sees every call in the
+// order the worker made them.
+func (b *broker) hold(k *command, ups []wire.Update) {
+	if b.held.k != k {
+		b.deliverHeld()
+	}
+	b.held.k = k
+	b.held.ups = append(b.held.ups, ups...)
+	if len(b.held.ups) >= maxHeld {
+		b.deliverHeld()
+	}
+}
+
+// deliverHeld hands the held updates to their command's Sink, unless the
+// command has finished since.
+func (b *broker) deliverHeld() {
+	k, ups := b.held.k, b.held.ups
+	if k == nil {
+		return
+	}
+	b.held = heldUpdates{}
+	if k.isOpen() {
+		k.sink.Update(ups)
+	}
 }
 
 // updates converts a PB update list into wire updates.

@@ -40,6 +40,16 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServerOn(t, cfg, l)
+}
+
+// startServerOn is startServer on l, which it closes.
+func startServerOn(t testing.TB, cfg Config, l net.Listener) *testServer {
+	t.Helper()
 	ts := &testServer{conns: make(chan wire.Conn, 4)}
 	if cfg.Auth == nil {
 		cfg.Auth = passwords{"w1": "pass1"}
@@ -55,10 +65,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	}
 	s, err := NewServer(cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+		_ = l.Close()
 		t.Fatal(err)
 	}
 	ts.Server, ts.addr = s, l.Addr().String()
@@ -158,11 +165,12 @@ func (w *realWorker) log() string {
 
 // sink records what a worker sends about one command.
 type sink struct {
-	mu      sync.Mutex
-	updates []wire.Update
-	done    chan struct{}
-	err     error
-	calls   int // Complete calls
+	mu          sync.Mutex
+	updates     []wire.Update
+	updateCalls int
+	done        chan struct{}
+	err         error
+	calls       int // Complete calls
 }
 
 func newSink() *sink { return &sink{done: make(chan struct{})} }
@@ -171,6 +179,7 @@ func (s *sink) Update(u []wire.Update) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.updates = append(s.updates, u...)
+	s.updateCalls++
 }
 
 func (s *sink) Complete(err error) {
