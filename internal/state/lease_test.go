@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// An idle master's raft leader wakes only to check its lease: once per
-// LeaseCheck, which is at least a second.
+// An idle master's raft leader wakes only to check its lease: at most
+// once a second.
 func TestLeaderChecksItsLeaseOnceASecond(t *testing.T) {
 	var o Options
 	o.defaults()

@@ -56,8 +56,9 @@ type Options struct {
 	LogRecords LogRecords
 
 	wal walOptions // tests inject faults in the raft log with vfs and meta
-	// leaseCheck is raft's heartbeat, election and lease timeout (default
-	// LeaseCheck); tests make it longer than they wait.
+	// leaseCheck is raft's lease timeout, and, a millisecond more, its
+	// heartbeat and election timeouts (default defaultLeaseCheck); tests
+	// make it longer than they wait.
 	leaseCheck time.Duration
 	// starting, when set (tests), is called with the Store before raft
 	// starts restoring and replaying it.
@@ -101,16 +102,16 @@ func (o *Options) defaults() {
 		o.SegmentSize = wal.DefaultSegmentSize
 	}
 	if o.leaseCheck == 0 {
-		o.leaseCheck = LeaseCheck
+		o.leaseCheck = defaultLeaseCheck
 	}
 }
 
-// LeaseCheck is how often raft's leader checks its lease. A single voter
-// never loses it: the check only wakes an idle master (raft's timer), so
-// it runs once a second rather than ten times. It is also the heartbeat
-// and election timeout, which a single voter never waits for: startRaft
-// starts its election at once.
-const LeaseCheck = time.Second
+// defaultLeaseCheck is how often raft's leader checks its lease. A single
+// voter never loses it: the check only wakes an idle master (raft's
+// timer), so it runs once a second rather than ten times. The heartbeat
+// and election timeouts, which may not be shorter, are not waited for: a
+// single voter stands for election at once (kick).
+const defaultLeaseCheck = time.Second
 
 // Open opens (creating it if needed) the durable Store in dir: raft with a
 // single voter, its log and stable store in dir/wal (LogDir; a dir/raft.db
@@ -229,7 +230,7 @@ func (s *Store) startRaft(conf *raft.Config) error {
 }
 
 // kick makes the follower raft starts as stand for election now rather
-// than after a heartbeat timeout (LeaseCheck): lowering the heartbeat
+// than after a heartbeat timeout (Options.leaseCheck): lowering the heartbeat
 // timeout makes raft check it at once, and a single voter that has heard
 // from no leader elects itself. Should raft refuse, it elects itself
 // after the timeout.
