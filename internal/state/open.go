@@ -56,6 +56,10 @@ type Options struct {
 	LogRecords LogRecords
 
 	wal walOptions // tests inject faults in the raft log with vfs and meta
+	// leaseCheck is raft's lease timeout, and, a millisecond more, its
+	// heartbeat and election timeouts (default defaultLeaseCheck); tests
+	// make it longer than they wait.
+	leaseCheck time.Duration
 	// starting, when set (tests), is called with the Store before raft
 	// starts restoring and replaying it.
 	starting func(*Store)
@@ -97,7 +101,17 @@ func (o *Options) defaults() {
 	if o.SegmentSize == 0 {
 		o.SegmentSize = wal.DefaultSegmentSize
 	}
+	if o.leaseCheck == 0 {
+		o.leaseCheck = defaultLeaseCheck
+	}
 }
+
+// defaultLeaseCheck is how often raft's leader checks its lease. A single
+// voter never loses it: the check only wakes an idle master (raft's
+// timer), so it runs once a second rather than ten times. The heartbeat
+// and election timeouts, which may not be shorter, are not waited for: a
+// single voter stands for election at once (kick).
+const defaultLeaseCheck = time.Second
 
 // Open opens (creating it if needed) the durable Store in dir: raft with a
 // single voter, its log and stable store in dir/wal (LogDir; a dir/raft.db
@@ -167,9 +181,10 @@ func raftConfig(opts Options, hl hclog.Logger) *raft.Config {
 	conf := raft.DefaultConfig()
 	conf.LocalID = "buildmaster"
 	conf.Logger = hl
-	conf.HeartbeatTimeout = 100 * time.Millisecond
-	conf.ElectionTimeout = 100 * time.Millisecond
-	conf.LeaderLeaseTimeout = 100 * time.Millisecond
+	// One millisecond more than the lease, so that kick can lower them.
+	conf.HeartbeatTimeout = opts.leaseCheck + time.Millisecond
+	conf.ElectionTimeout = conf.HeartbeatTimeout
+	conf.LeaderLeaseTimeout = opts.leaseCheck
 	conf.CommitTimeout = 5 * time.Millisecond
 	// Up to this many commands share one journal write and fsync; raft
 	// allocates a batch of this size at every commit (1024: 8 KiB each),
@@ -210,7 +225,22 @@ func (s *Store) startRaft(conf *raft.Config) error {
 	}
 	s.raft = r
 	s.raftPtr.Store(r)
+	s.kick()
 	return nil
+}
+
+// kick makes the follower raft starts as stand for election now rather
+// than after a heartbeat timeout (Options.leaseCheck): lowering the heartbeat
+// timeout makes raft check it at once, and a single voter that has heard
+// from no leader elects itself. Should raft refuse, it elects itself
+// after the timeout.
+func (s *Store) kick() {
+	rc := s.raft.ReloadableConfig()
+	rc.HeartbeatTimeout -= time.Millisecond
+	rc.ElectionTimeout -= time.Millisecond
+	if err := s.raft.ReloadConfig(rc); err != nil {
+		s.opts.Logger.Warn("state: cannot start raft's election at once", slog.String("dir", s.dir), slog.Any("error", err))
+	}
 }
 
 // restored fails, naming the snapshot's file, when raft's restore of the
