@@ -1,9 +1,17 @@
 package msgpack
 
 import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
 // TestHeldConnReadNotBlockedByWrite: each side of a connection writes
@@ -47,4 +55,85 @@ func TestHeldConnReadNotBlockedByWrite(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// smallBufListener sets small socket buffers on the connections it
+// accepts, as a slow link's window is.
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		smallBuffers(c)
+	}
+	return c, err
+}
+
+func smallBuffers(c net.Conn) {
+	tc := c.(*net.TCPConn)
+	_ = tc.SetReadBuffer(4096)
+	_ = tc.SetWriteBuffer(4096)
+}
+
+// TestBothSidesSendingBigFramesAtOnce: the master prints a big message to
+// the worker while the worker sends a big update, each from a goroutine
+// other than its read loop, over a connection whose socket buffers are
+// small (each frame bigger than they hold). Passes with holdOn a no-op
+// (every run, ~16 s under -race); on main it hangs each time for the
+// 60 s write timeout, which then kills the connection. Each side's reader must keep reading while its own writer waits
+// for the other side to read; with heldConn, Read waits for the mutex a
+// blocked Write holds, so both writers wait for readers that wait for
+// them: the connection hangs until the write timeout ends it.
+func TestBothSidesSendingBigFramesAtOnce(t *testing.T) {
+	conns := make(chan wire.Conn, 1)
+	log := slog.New(slog.DiscardHandler)
+	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(smallBufListener{l}) }()
+	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+
+	const rounds, size = 1, 1 << 19
+	big := strings.Repeat("x", size)
+	updated := make(chan error, 1)
+	w := newGoWorker()
+	w.run = func(cmd *Command) {
+		for range rounds {
+			if err := cmd.Update(context.Background(), wire.Update{Key: "stdout", Text: big}); err != nil {
+				updated <- err
+				return
+			}
+		}
+		updated <- nil
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			smallBuffers(c)
+		}
+		return c, err
+	}
+	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log, netDial: dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close("test over") })
+	conn := recv(t, conns, "accepted connection")
+	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "c1", Name: "shell", Args: map[string]any{}, Sink: newSink()}); err != nil {
+		t.Fatal(err)
+	}
+	for range rounds {
+		if err := conn.Print(testCtx(t), big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := recv(t, updated, "the worker's updates"); err != nil {
+		t.Fatal(err)
+	}
 }
