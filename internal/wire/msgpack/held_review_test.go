@@ -21,16 +21,16 @@ import (
 // when both sides' writes wait for the other side to read, neither reader
 // can read: a deadlock (only the peer's write timeout ends it). net.Pipe
 // has no buffer, which makes every write wait for the reader, as a full
-// socket buffer does. Fails (hangs until -timeout) on review4/main.
+// socket buffer does. Without the fix it fails after waitLimit.
 func TestHeldConnReadNotBlockedByWrite(t *testing.T) {
 	a, b := net.Pipe()
 	ha, hb := newHeldConn(a), newHeldConn(b)
 	ha.beforeRead = func() error { return ha.flush() }
 	hb.beforeRead = func() error { return hb.flush() }
-	defer a.Close()
-	defer b.Close()
 	msg := make([]byte, 4096)
 	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close(); wg.Wait() })
+	done := make(chan struct{})
 	for _, c := range []*heldConn{ha, hb} {
 		wg.Add(2)
 		go func() {
@@ -54,7 +54,8 @@ func TestHeldConnReadNotBlockedByWrite(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	go func() { wg.Wait(); close(done) }()
+	waitDone(t, done, "both sides' writes and reads")
 }
 
 // smallBufListener sets small socket buffers on the connections it
@@ -78,12 +79,12 @@ func smallBuffers(c net.Conn) {
 // TestBothSidesSendingBigFramesAtOnce: the master prints a big message to
 // the worker while the worker sends a big update, each from a goroutine
 // other than its read loop, over a connection whose socket buffers are
-// small (each frame bigger than they hold). Passes with holdOn a no-op
-// (every run, ~16 s under -race); on main it hangs each time for the
-// 60 s write timeout, which then kills the connection. Each side's reader must keep reading while its own writer waits
-// for the other side to read; with heldConn, Read waits for the mutex a
-// blocked Write holds, so both writers wait for readers that wait for
-// them: the connection hangs until the write timeout ends it.
+// small (each frame bigger than they hold). Each side's reader must keep
+// reading while its own writer waits for the other side to read. When
+// Read waited for a blocked Write (heldConn's mutex, or the peer's wmu in
+// flushHeld), both writers waited for readers that waited for them, until
+// the write timeout ended the connection; the test then fails after
+// waitLimit.
 func TestBothSidesSendingBigFramesAtOnce(t *testing.T) {
 	conns := make(chan wire.Conn, 1)
 	log := slog.New(slog.DiscardHandler)
@@ -99,7 +100,7 @@ func TestBothSidesSendingBigFramesAtOnce(t *testing.T) {
 	go func() { _ = hs.Serve(smallBufListener{l}) }()
 	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
 
-	const rounds, size = 1, 1 << 19
+	const rounds, size = 1, 1 << 17
 	big := strings.Repeat("x", size)
 	updated := make(chan error, 1)
 	w := newGoWorker()
@@ -128,10 +129,18 @@ func TestBothSidesSendingBigFramesAtOnce(t *testing.T) {
 	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "c1", Name: "shell", Args: map[string]any{}, Sink: newSink()}); err != nil {
 		t.Fatal(err)
 	}
-	for range rounds {
-		if err := conn.Print(testCtx(t), big); err != nil {
-			t.Fatal(err)
+	printed := make(chan error, 1)
+	go func() {
+		for range rounds {
+			if err := conn.Print(context.Background(), big); err != nil {
+				printed <- err
+				return
+			}
 		}
+		printed <- nil
+	}()
+	if err := recv(t, printed, "the master's prints"); err != nil {
+		t.Fatal(err)
 	}
 	if err := recv(t, updated, "the worker's updates"); err != nil {
 		t.Fatal(err)
