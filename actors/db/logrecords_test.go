@@ -6,11 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/logchunk/logchunktest"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -202,5 +206,46 @@ func TestRecordsBoundedPerCommand(t *testing.T) {
 		if got := lines(t, logs, id); got != want[i] {
 			t.Errorf("log %d: %d bytes, want %d", id, len(got), len(want[i]))
 		}
+	}
+}
+
+// When the command carrying the small logs' records is refused, no command
+// holds them: finishing syncs them, as closing without records does.
+func TestRefusedFinishSyncsSmallLogs(t *testing.T) {
+	fsys := &logchunktest.PowerLossFS{}
+	st, logs := openWithRecords(t, t.TempDir(), fsys)
+	defer logs.Close()
+	defer st.Close()
+	apply(t, st, &messages.MasterStarted{Name: "m", Time: 1})
+	_, stepid, ids := AddTestBuild(t, StoreSubmitter(st), 1, 1, "a")
+	w, err := logs.Create(ids[0], logchunk.Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AppendChunk([]byte(stepLog(0))); err != nil {
+		t.Fatal(err)
+	}
+	rt := &service.Runtime{DB: st, Logs: logs, Log: quiet, Stats: &service.Stats{
+		DBCommands: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "c"}, []string{"result"})}}
+	// Refused: the step does not exist.
+	fin := &messages.FinishStep{Stepid: stepid + 100, Results: state.ResultSuccess, CompleteAt: 2}
+	syncs := fsys.Syncs()
+	done := make(chan error, 1)
+	finishLogs(rt, messages.NewCommand(fin), ids, []*logchunk.Writer{w},
+		func(ll []*messages.LogLines) { fin.Logs = ll },
+		func(_ *messages.CommandResult, err error) { done <- err })
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the finish of a step that does not exist was not refused")
+		}
+	case <-time.After(testkit.DefaultTimeout):
+		t.Fatal("no answer to the finish")
+	}
+	if len(fin.GetLogs()) != 1 || len(fin.GetLogs()[0].GetRecord()) == 0 {
+		t.Fatalf("the refused finish carried no record: %v", fin.GetLogs())
+	}
+	if fsys.Syncs() == syncs {
+		t.Error("a refused finish left the small logs' records unsynced")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -158,21 +159,51 @@ func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 			open, ids = append(open, w), append(ids, id)
 		}
 	}
-	rt, then := lw.rt, answer(ctx)
-	go func() {
-		lines := closeLogs(rt, ids, open)
-		switch {
-		case len(lines) == 0:
-		case setLines != nil:
-			setLines(lines)
-		default: // FinishLog: record the lines first
-			if _, err := rt.DB.Submit(setLogLines(lines)).Wait(); err != nil {
-				then(nil, err)
-				return
+	go finishLogs(lw.rt, cmd, ids, open, setLines, answer(ctx))
+}
+
+// finishLogs closes the Writers ws of logs ids (closeLogs) and submits cmd
+// with what they hold: in cmd (setLines), or first in a SetLogLines (nil
+// setLines: FinishLog); then gets the result. When the command carrying
+// the small logs' records fails or is refused, no command holds them: it
+// syncs them (logchunk.Store.SyncRecords), as closing them without records
+// would have, before then hears of the failure.
+func finishLogs(rt *service.Runtime, cmd *messages.Command, ids []uint64, ws []*logchunk.Writer,
+	setLines func([]*messages.LogLines), then func(*messages.CommandResult, error)) {
+	lines := closeLogs(rt, ids, ws)
+	carried := slices.ContainsFunc(lines, func(l *messages.LogLines) bool { return len(l.GetRecord()) > 0 })
+	syncIfLost := func(err error) {
+		if err != nil && carried {
+			if serr := rt.Logs.SyncRecords(); serr != nil {
+				rt.Log.Warn("db: small logs not synced", slog.Any("error", serr))
 			}
 		}
-		submitThen(rt, cmd, then)
-	}()
+	}
+	switch {
+	case len(lines) == 0:
+	case setLines != nil:
+		setLines(lines)
+		if carried {
+			inner := then
+			then = func(res *messages.CommandResult, err error) {
+				if err == nil {
+					inner(res, nil)
+					return
+				}
+				go func() { // an fsync: not in the store's callback
+					syncIfLost(err)
+					inner(res, err)
+				}()
+			}
+		}
+	default: // FinishLog: record the lines first
+		if _, err := rt.DB.Submit(setLogLines(lines)).Wait(); err != nil {
+			syncIfLost(err)
+			then(nil, err)
+			return
+		}
+	}
+	submitThen(rt, cmd, then)
 }
 
 // stepLogs appends to ids the ids of step stepid's logs.

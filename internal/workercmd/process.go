@@ -92,8 +92,13 @@ func executable(p string, fi fs.FileInfo) error {
 // runtime's network poller, so no thread is held in a blocking syscall for
 // the command's whole run (a held thread keeps the runtime's sysmon
 // ticking every 20 µs and hands its P to another thread); where pidfds are
-// not available it blocks in waitid.
-func waitExit(pid int) error {
+// not available (no pidfd_open, or a kernel before 5.4 whose waitid does
+// not take a pidfd) it blocks in waitid.
+func waitExit(pid int) error { return waitExitWith(pid, unix.Waitid) }
+
+// waitExitWith is waitExit making its waitid calls on a pidfd through
+// waitid (tests inject the errors of older kernels).
+func waitExitWith(pid int, waitid func(idType, id int, info *unix.Siginfo, options int, rusage *unix.Rusage) error) error {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
 		return waitExitBlocking(pid)
@@ -105,19 +110,23 @@ func waitExit(pid int) error {
 		return waitExitBlocking(pid)
 	}
 	var werr error
+	unsupported := false
 	err = rc.Read(func(fd uintptr) bool {
 		var info unix.Siginfo
-		werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		werr = waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
 		switch {
 		case werr == unix.EINTR:
 			return false
+		case werr == unix.EINVAL || werr == unix.ENOSYS: // P_PIDFD unknown (Linux 5.3)
+			unsupported = true
+			return true
 		case werr != nil:
 			werr = os.NewSyscallError("waitid", werr)
 			return true
 		}
 		return info.Signo != 0 // 0: not exited yet; the poller waits for the pidfd to be readable
 	})
-	if err != nil { // the poller does not take the pidfd
+	if err != nil || unsupported { // the poller or waitid does not take the pidfd
 		return waitExitBlocking(pid)
 	}
 	return werr

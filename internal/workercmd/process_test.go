@@ -1,11 +1,14 @@
 package workercmd
 
 import (
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
@@ -23,7 +26,7 @@ func TestWaitingForExitHoldsNoThread(t *testing.T) {
 		stacks := string(buf[:runtime.Stack(buf, true)])
 		var state string
 		for _, g := range strings.Split(stacks, "\n\n") {
-			if m := header.FindStringSubmatch(g); m != nil && strings.Contains(g, "workercmd.waitExit(") {
+			if m := header.FindStringSubmatch(g); m != nil && strings.Contains(g, "workercmd.waitExit") {
 				state = m[1]
 			}
 		}
@@ -41,5 +44,29 @@ func TestWaitingForExitHoldsNoThread(t *testing.T) {
 			t.Fatalf("no exit waiter parked; last state %q", state)
 		}
 		runtime.Gosched()
+	}
+}
+
+// On a kernel with pidfd_open whose waitid does not take a pidfd (Linux
+// 5.3: EINVAL) or lacks it (ENOSYS), waitExit falls back to the blocking
+// waitid instead of failing.
+func TestWaitExitFallsBackWhenWaitidTakesNoPidfd(t *testing.T) {
+	for _, errno := range []unix.Errno{unix.EINVAL, unix.ENOSYS} {
+		cmd := exec.Command("true")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		oldKernel := func(idType, id int, info *unix.Siginfo, options int, rusage *unix.Rusage) error {
+			if idType == unix.P_PIDFD {
+				return errno
+			}
+			return unix.Waitid(idType, id, info, options, rusage)
+		}
+		if err := waitExitWith(cmd.Process.Pid, oldKernel); err != nil {
+			t.Errorf("waitid failing with %v: %v", errno, err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

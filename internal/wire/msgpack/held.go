@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // heldConn is the connection under a peer's WebSocket. It lets frames sent
@@ -18,15 +19,24 @@ import (
 // Every frame still is one WebSocket message: only the system calls are
 // fewer. What is held is never older than the next read, and the reader
 // reads whenever it has nothing else to do, so nothing waits for long.
+//
+// Read never waits for a write: a write blocked on a full socket must not
+// keep this side from reading what the other side writes, or both sides'
+// writes could wait for each other's readers.
 type heldConn struct {
 	net.Conn
 	// beforeRead writes what is held, bounded as the peer bounds a
-	// write; set once by the peer before the first read.
+	// write; set once by the peer before the first read. It must not
+	// wait for a write under way (peer.flushHeld).
 	beforeRead func() error
 
-	mu   sync.Mutex // held, hold; serialises the writes to Conn
-	hold bool
-	held []byte
+	wmu sync.Mutex // serialises the writes to Conn, in the order taken
+
+	mu      sync.Mutex // hold, held; never held across a write to Conn
+	hold    bool
+	held    []byte
+	spare   []byte       // the buffer last written, reused for held
+	heldLen atomic.Int64 // len(held), read without mu
 }
 
 // maxHeldCap is the largest buffer a connection keeps between writes: a
@@ -39,16 +49,20 @@ func newHeldConn(c net.Conn) *heldConn { return &heldConn{Conn: c} }
 // keeps p.
 func (c *heldConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.hold {
 		c.held = append(c.held, p...)
+		c.heldLen.Store(int64(len(c.held)))
+		c.mu.Unlock()
 		return len(p), nil
 	}
-	if len(c.held) == 0 {
+	c.mu.Unlock()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	b := c.take(p)
+	if b == nil {
 		return c.Conn.Write(p)
 	}
-	c.held = append(c.held, p...)
-	if err := c.writeHeldLocked(); err != nil {
+	if err := c.writeTaken(b); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -64,11 +78,8 @@ func (c *heldConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-func (c *heldConn) holding() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.held) > 0
-}
+// holding reports whether something is held; it never waits.
+func (c *heldConn) holding() bool { return c.heldLen.Load() > 0 }
 
 // setHold sets whether the writes that follow are held.
 func (c *heldConn) setHold(on bool) {
@@ -79,20 +90,38 @@ func (c *heldConn) setHold(on bool) {
 
 // flush writes what is held.
 func (c *heldConn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if b := c.take(nil); b != nil {
+		return c.writeTaken(b)
+	}
+	return nil
+}
+
+// take returns what is held followed by p, and holds nothing after; nil
+// when nothing is held. The caller holds wmu, so what it takes leaves
+// before anything written after.
+func (c *heldConn) take(p []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.held) == 0 {
 		return nil
 	}
-	return c.writeHeldLocked()
+	b := append(c.held, p...)
+	c.held, c.spare = c.spare[:0], nil
+	c.heldLen.Store(0)
+	return b
 }
 
-func (c *heldConn) writeHeldLocked() error {
-	_, err := c.Conn.Write(c.held)
-	if cap(c.held) > maxHeldCap {
-		c.held = nil
-	} else {
-		c.held = c.held[:0]
+// writeTaken writes b, taken from held, and keeps it for reuse if small.
+func (c *heldConn) writeTaken(b []byte) error {
+	_, err := c.Conn.Write(b)
+	if cap(b) <= maxHeldCap {
+		c.mu.Lock()
+		if c.spare == nil {
+			c.spare = b[:0]
+		}
+		c.mu.Unlock()
 	}
 	return err
 }

@@ -94,3 +94,91 @@ func TestFramesSentBackToBackShareAWrite(t *testing.T) {
 		t.Errorf("a command: the master wrote %d times, the worker %d; want 2 and 2", m, w)
 	}
 }
+
+// flushHeld, which the reader calls before it reads, does not wait for a
+// write under way (which may itself wait for this side to read); that
+// write then writes what is held.
+func TestFlushHeldDoesNotWaitForAWrite(t *testing.T) {
+	a, b := net.Pipe()
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+	p := newPeer(nil, slog.New(slog.DiscardHandler), nil, 0, 0)
+	c := newHeldConn(a)
+	p.holdOn(c)
+	c.setHold(true)
+	if _, err := c.Write([]byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	c.setHold(false)
+
+	p.wmu.Lock() // a write under way
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.flushHeld() }()
+	if err := recv(t, flushed, "return from flushHeld"); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, _ := b.Read(buf)
+		got <- string(buf[:n])
+	}()
+	if err := p.unlockWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if g := recv(t, got, "the held frame"); g != "held" {
+		t.Errorf("the other side read %q, want %q", g, "held")
+	}
+}
+
+// A batch one of whose frames cannot be sent sends none: the frames
+// before it, held, do not go out with the next write.
+func TestFailedBatchSendsNothing(t *testing.T) {
+	conns := make(chan wire.Conn, 1)
+	log := slog.New(slog.DiscardHandler)
+	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+
+	batchErr := make(chan error, 1)
+	done := make(chan error, 1)
+	w := newGoWorker()
+	w.run = func(cmd *Command) {
+		ctx := context.Background()
+		batchErr <- cmd.c.p.callAll(ctx,
+			frame{"op": "update", "command_id": cmd.ID, "args": encodeUpdates([]wire.Update{{Key: "stdout", Text: "batch"}}, time.Now())},
+			frame{"op": "update", "command_id": cmd.ID, "args": make(chan int)}) // cannot be encoded
+		done <- cmd.Finish(ctx, []wire.Update{{Key: "stdout", Text: "after"}}, nil)
+	}
+	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close("test over") })
+	conn := recv(t, conns, "accepted connection")
+	s := newSink()
+	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "c1", Name: "shell", Args: map[string]any{}, Sink: s}); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, batchErr, "the batch's result"); err == nil {
+		t.Fatal("a batch with a frame that cannot be encoded was sent")
+	}
+	if err := recv(t, done, "the command's finish"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ended(t); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range s.Updates() {
+		if u.Text == "batch" {
+			t.Errorf("the failed batch's first update reached the master: %+v", s.Updates())
+		}
+	}
+}

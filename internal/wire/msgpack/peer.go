@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -68,6 +69,9 @@ type peer struct {
 	// conn is the connection under ws, which holds frames to write them
 	// with the next (see heldConn); nil: every frame is written at once.
 	conn *heldConn
+	// flushWanted: the reader is about to read while conn holds frames
+	// and wmu was taken; whoever holds wmu writes them (unlockWrite).
+	flushWanted atomic.Bool
 
 	mu      sync.Mutex
 	seq     int64
@@ -111,17 +115,35 @@ func (p *peer) holdOn(c *heldConn) {
 	c.beforeRead = p.flushHeld
 }
 
-// flushHeld writes what conn holds, bounded as a frame's write is.
+// flushHeld writes what conn holds, bounded as a frame's write is; the
+// reader calls it before it reads. It never waits for a write under way:
+// that write's unlockWrite then writes what is held.
 func (p *peer) flushHeld() error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	p.writeTimer.Reset(p.writeTimeout)
-	err := p.conn.flush()
-	p.writeTimer.Stop()
-	if err != nil {
-		return fmt.Errorf("write: %w", err)
+	p.flushWanted.Store(true)
+	if !p.wmu.TryLock() {
+		return nil
 	}
-	return nil
+	return p.unlockWrite()
+}
+
+// unlockWrite releases wmu, after writing what conn holds if the reader
+// asked for it (flushHeld) while wmu was taken. Having released wmu, it
+// looks again: a reader that asked just before then found wmu taken.
+func (p *peer) unlockWrite() error {
+	var err error
+	for {
+		if p.conn != nil && p.flushWanted.Swap(false) && p.conn.holding() {
+			p.writeTimer.Reset(p.writeTimeout)
+			if ferr := p.conn.flush(); ferr != nil && err == nil {
+				err = fmt.Errorf("write: %w", ferr)
+			}
+			p.writeTimer.Stop()
+		}
+		p.wmu.Unlock()
+		if p.conn == nil || !p.flushWanted.Load() || !p.wmu.TryLock() {
+			return err
+		}
+	}
 }
 
 // limit is the largest frame accepted next: maxFrame, or more while a
@@ -279,25 +301,44 @@ func (p *peer) write(f frame) error { return p.send(f, false) }
 // send writes f; held, it leaves with the next frame written or before the
 // next read (heldConn), when the peer holds frames at all.
 func (p *peer) send(f frame, held bool) error {
-	b, err := encodeFrame(f)
+	b, err := p.encode(f)
 	if err != nil {
 		return err
+	}
+	p.wmu.Lock()
+	err = p.writeLocked(b, f["op"], held)
+	if uerr := p.unlockWrite(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+func (p *peer) encode(f frame) ([]byte, error) {
+	b, err := encodeFrame(f)
+	if err != nil {
+		return nil, err
 	}
 	if p.onFrame != nil {
 		p.onFrame(false, b)
 	}
+	return b, nil
+}
+
+// writeLocked writes the encoded frame b (op names it in errors); held,
+// conn keeps it (see send). The caller holds wmu.
+func (p *peer) writeLocked(b []byte, op any, held bool) error {
 	held = held && p.conn != nil
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
 	if held {
 		p.conn.setHold(true)
-		defer p.conn.setHold(false)
 	}
 	p.writeTimer.Reset(p.writeTimeout)
-	err = p.ws.Write(context.Background(), websocket.MessageBinary, b)
+	err := p.ws.Write(context.Background(), websocket.MessageBinary, b)
 	p.writeTimer.Stop()
+	if held {
+		p.conn.setHold(false)
+	}
 	if err != nil {
-		return fmt.Errorf("write %v: %w", f["op"], err)
+		return fmt.Errorf("write %v: %w", op, err)
 	}
 	return nil
 }
@@ -306,26 +347,28 @@ func (p *peer) send(f frame, held bool) error {
 // error wrapping wire.ErrConnectionLost, exactly once, unless request
 // itself fails or forget is called first.
 func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
-	return p.sendRequest(f, false, onReply)
+	seq, err := p.expect(onReply)
+	if err != nil {
+		return 0, err
+	}
+	f["seq_number"] = seq
+	if err := p.send(f, false); err != nil {
+		p.forget(seq)
+		return 0, err
+	}
+	return seq, nil
 }
 
-// sendRequest is request; held, f leaves with the next frame (send).
-func (p *peer) sendRequest(f frame, held bool, onReply func(any, error)) (int64, error) {
+// expect returns the next seq_number, whose answer goes to onReply.
+func (p *peer) expect(onReply func(any, error)) (int64, error) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		err := p.err
-		p.mu.Unlock()
-		return 0, err
+		return 0, p.err
 	}
 	seq := p.seq
 	p.seq++
 	p.pending[seq] = onReply
-	p.mu.Unlock()
-	f["seq_number"] = seq
-	if err := p.send(f, held); err != nil {
-		p.forget(seq)
-		return 0, err
-	}
 	return seq, nil
 }
 
@@ -370,8 +413,10 @@ func (p *peer) call(ctx context.Context, op string, f frame) (any, error) {
 // other without waiting for an answer in between, in one write, then
 // waits for every answer or ctx: one round trip for all of them. The
 // other side answers requests in the order they come (dispatcher), so
-// each is handled after the ones before it. It returns the first failure, in the order sent, as
-// call does.
+// each is handled after the ones before it. It returns the first failure,
+// in the order sent, as call does. When it fails to send them, none of
+// them goes out: all are encoded before any is written, and a failed
+// write ends the connection (conn then never writes what it holds).
 func (p *peer) callAll(ctx context.Context, fs ...frame) error {
 	errs := make([]error, len(fs))
 	answered := make(chan struct{}, len(fs))
@@ -381,16 +426,36 @@ func (p *peer) callAll(ctx context.Context, fs ...frame) error {
 			p.forget(seq)
 		}
 	}
+	bs := make([][]byte, len(fs))
 	for i, f := range fs {
-		seq, err := p.sendRequest(f, i < len(fs)-1, func(_ any, err error) {
+		seq, err := p.expect(func(_ any, err error) {
 			errs[i] = err
 			answered <- struct{}{}
 		})
+		if err == nil {
+			seqs = append(seqs, seq)
+			f["seq_number"] = seq
+			bs[i], err = p.encode(f)
+		}
 		if err != nil {
 			forget()
 			return fmt.Errorf("%v: %w", f["op"], err)
 		}
-		seqs = append(seqs, seq)
+	}
+	p.wmu.Lock()
+	var err error
+	for i, b := range bs {
+		if err = p.writeLocked(b, fs[i]["op"], i < len(bs)-1); err != nil {
+			_ = p.ws.CloseNow()
+			break
+		}
+	}
+	if uerr := p.unlockWrite(); err == nil {
+		err = uerr
+	}
+	if err != nil {
+		forget()
+		return err
 	}
 	for range seqs {
 		select {
