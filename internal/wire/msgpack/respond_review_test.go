@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +90,68 @@ func TestReaderKeepsReadingWhileAWriteIsUnderWay(t *testing.T) {
 		}
 	}
 	unlock()
+}
+
+// TestBothSidesBatchesWithBigFramesAtOnce (review): each side sends, from
+// a goroutine other than its read loop, a small request followed by a big
+// one in one batch (callAll), over sockets whose buffers are small. Each
+// reader reads the small request and answers it (respond), which waits
+// for wmu, held by its own side's batch, whose big frame waits for the
+// other side's reader: both sides wait until the write timeout ends the
+// connection. Scheduling decides whether both readers get there first, so
+// this fails often rather than always.
+func TestBothSidesBatchesWithBigFramesAtOnce(t *testing.T) {
+	conns := make(chan wire.Conn, 1)
+	log := slog.New(slog.DiscardHandler)
+	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(smallBufListener{l}) }()
+	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+
+	big := strings.Repeat("x", 1<<18)
+	go1 := make(chan struct{})
+	updated := make(chan error, 1)
+	w := newGoWorker()
+	w.run = func(cmd *Command) {
+		<-go1
+		updated <- cmd.c.p.callAll(context.Background(),
+			frame{"op": "update", "command_id": cmd.ID, "args": encodeUpdates([]wire.Update{{Key: "stdout", Text: "small"}}, time.Now())},
+			frame{"op": "update", "command_id": cmd.ID, "args": encodeUpdates([]wire.Update{{Key: "stdout", Text: big}}, time.Now())})
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			smallBuffers(c)
+		}
+		return c, err
+	}
+	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log, netDial: dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close("test over") })
+	conn := recv(t, conns, "accepted connection")
+	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "c1", Name: "shell", Args: map[string]any{}, Sink: newSink()}); err != nil {
+		t.Fatal(err)
+	}
+	mp := conn.(*serverConn).p
+	printed := make(chan error, 1)
+	go func() {
+		<-go1
+		printed <- mp.callAll(context.Background(), frame{"op": "print", "message": "small"}, frame{"op": "print", "message": big})
+	}()
+	close(go1)
+	if err := recv(t, printed, "the master's prints"); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, updated, "the worker's updates"); err != nil {
+		t.Fatal(err)
+	}
 }
