@@ -93,3 +93,28 @@ func TestAnswerQueuedAsAWriteEndsIsWritten(t *testing.T) {
 		t.Error("the answer queued while the write ended is still queued")
 	}
 }
+
+// The queue reports itself full past maxQueuedAnswers answers or
+// maxQueuedAnswerBytes bytes, so that the reader then waits for wmu.
+func TestAnswersFullPastTheirBounds(t *testing.T) {
+	var a answers
+	for i := range maxQueuedAnswers {
+		if a.add([]byte("x")) {
+			t.Fatalf("full at %d answers of one byte", i+1)
+		}
+	}
+	if !a.add([]byte("x")) {
+		t.Errorf("not full at %d answers", maxQueuedAnswers+1)
+	}
+	q := a.take()
+	if len(q) != maxQueuedAnswers+1 || a.queued.Load() {
+		t.Fatalf("took %d answers, queued %v; want %d and false", len(q), a.queued.Load(), maxQueuedAnswers+1)
+	}
+	a.giveBack(q)
+	if a.add(make([]byte, maxQueuedAnswerBytes)) {
+		t.Error("full at maxQueuedAnswerBytes")
+	}
+	if !a.add([]byte("x")) {
+		t.Error("not full past maxQueuedAnswerBytes")
+	}
+}
