@@ -323,7 +323,7 @@ func (p *peer) respond(seq int64, result any, err error) error {
 }
 
 // writeAnswersLocked writes the queued answers in order, all but the last
-// held; held, the last one too (see send). A failed write ends the
+// held; held, the last one too (see writeLocked). A failed write ends the
 // connection: an answer is never lost while the connection lives. The
 // caller holds wmu.
 func (p *peer) writeAnswersLocked(held bool) error {
@@ -345,17 +345,13 @@ func (p *peer) writeAnswersLocked(held bool) error {
 // write that takes longer than writeTimeout does end it (the peer's one
 // writeTimer: a context with a deadline would cost a timer and two
 // cancellation registrations per frame, here and in the library).
-func (p *peer) write(f frame) error { return p.send(f, false) }
-
-// send writes f; held, it leaves with the next frame written or before the
-// next read (heldConn), when the peer holds frames at all.
-func (p *peer) send(f frame, held bool) error {
+func (p *peer) write(f frame) error {
 	b, err := p.encode(f)
 	if err != nil {
 		return err
 	}
 	p.wmu.Lock()
-	err = p.writeLocked(b, f["op"], held)
+	err = p.writeLocked(b, f["op"], false)
 	if uerr := p.unlockWrite(); err == nil {
 		err = uerr
 	}
@@ -374,7 +370,8 @@ func (p *peer) encode(f frame) ([]byte, error) {
 }
 
 // writeLocked writes the encoded frame b (op names it in errors); held,
-// conn keeps it (see send). The caller holds wmu.
+// conn keeps it: it leaves with the next frame written or before the next
+// read (heldConn), when the peer holds frames at all. The caller holds wmu.
 func (p *peer) writeLocked(b []byte, op any, held bool) error {
 	held = held && p.conn != nil
 	if held {
@@ -401,7 +398,7 @@ func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
 		return 0, err
 	}
 	f["seq_number"] = seq
-	if err := p.send(f, false); err != nil {
+	if err := p.write(f); err != nil {
 		p.forget(seq)
 		return 0, err
 	}
