@@ -72,6 +72,9 @@ type peer struct {
 	// flushWanted: the reader is about to read while conn holds frames
 	// and wmu was taken; whoever holds wmu writes them (unlockWrite).
 	flushWanted atomic.Bool
+	// answers wait for wmu, taken by a write under way, so that the
+	// reader goes on reading; whoever holds wmu writes them (unlockWrite).
+	answers answers
 
 	mu      sync.Mutex
 	seq     int64
@@ -126,12 +129,17 @@ func (p *peer) flushHeld() error {
 	return p.unlockWrite()
 }
 
-// unlockWrite releases wmu, after writing what conn holds if the reader
-// asked for it (flushHeld) while wmu was taken. Having released wmu, it
-// looks again: a reader that asked just before then found wmu taken.
+// unlockWrite releases wmu, after writing the queued answers (respond)
+// and what conn holds if the reader asked for it (flushHeld) while wmu was
+// taken. Having released wmu, it looks again: a reader that queued or
+// asked just before then found wmu taken.
 func (p *peer) unlockWrite() error {
 	var err error
 	for {
+		// Not held: the reader may already wait for the next frame.
+		if aerr := p.writeAnswersLocked(false); aerr != nil && err == nil {
+			err = aerr
+		}
 		if p.conn != nil && p.flushWanted.Swap(false) && p.conn.holding() {
 			p.writeTimer.Reset(p.writeTimeout)
 			if ferr := p.conn.flush(); ferr != nil && err == nil {
@@ -140,7 +148,8 @@ func (p *peer) unlockWrite() error {
 			p.writeTimer.Stop()
 		}
 		p.wmu.Unlock()
-		if p.conn == nil || !p.flushWanted.Load() || !p.wmu.TryLock() {
+		wanted := p.answers.queued.Load() || p.conn != nil && p.flushWanted.Load()
+		if !wanted || !p.wmu.TryLock() {
 			return err
 		}
 	}
@@ -279,15 +288,55 @@ func (p *peer) resolve(seq int64, f frame) {
 	cb(f["result"], nil)
 }
 
+// respond answers request seq. It does not wait for a write under way:
+// the answer is queued, and the write's unlockWrite writes it, so that
+// the reader goes on reading (when each side's reader waited for its
+// side's writer, blocked on a full socket, both sides' writes would wait
+// for each other's readers). Answers leave in the order the requests came.
+// Only when the queue is over its bounds does the reader wait for wmu.
 func (p *peer) respond(seq int64, result any, err error) error {
 	out := frame{"op": "response", "seq_number": seq, "result": result}
 	if err != nil {
 		out["result"] = err.Error()
 		out["is_exception"] = true
 	}
+	b, err := p.encode(out)
+	if err != nil {
+		return err
+	}
+	full := p.answers.add(b)
+	if !p.wmu.TryLock() {
+		if !full {
+			return nil
+		}
+		// Backpressure: the other side sends requests faster than
+		// this side writes; stop reading them until the write is over.
+		p.wmu.Lock()
+	}
 	// Held: the next frame read may be a request that came with this
 	// one, whose answer then goes in the same write.
-	return p.send(out, true)
+	err = p.writeAnswersLocked(true)
+	if uerr := p.unlockWrite(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// writeAnswersLocked writes the queued answers in order, all but the last
+// held; held, the last one too (see writeLocked). A failed write ends the
+// connection: an answer is never lost while the connection lives. The
+// caller holds wmu.
+func (p *peer) writeAnswersLocked(held bool) error {
+	q := p.answers.take()
+	var err error
+	for i, b := range q {
+		if err = p.writeLocked(b, "response", held || i < len(q)-1); err != nil {
+			_ = p.ws.CloseNow()
+			break
+		}
+	}
+	p.answers.giveBack(q)
+	return err
 }
 
 // write sends one frame. It does not take the caller's context: the
@@ -296,17 +345,13 @@ func (p *peer) respond(seq int64, result any, err error) error {
 // write that takes longer than writeTimeout does end it (the peer's one
 // writeTimer: a context with a deadline would cost a timer and two
 // cancellation registrations per frame, here and in the library).
-func (p *peer) write(f frame) error { return p.send(f, false) }
-
-// send writes f; held, it leaves with the next frame written or before the
-// next read (heldConn), when the peer holds frames at all.
-func (p *peer) send(f frame, held bool) error {
+func (p *peer) write(f frame) error {
 	b, err := p.encode(f)
 	if err != nil {
 		return err
 	}
 	p.wmu.Lock()
-	err = p.writeLocked(b, f["op"], held)
+	err = p.writeLocked(b, f["op"], false)
 	if uerr := p.unlockWrite(); err == nil {
 		err = uerr
 	}
@@ -325,7 +370,8 @@ func (p *peer) encode(f frame) ([]byte, error) {
 }
 
 // writeLocked writes the encoded frame b (op names it in errors); held,
-// conn keeps it (see send). The caller holds wmu.
+// conn keeps it: it leaves with the next frame written or before the next
+// read (heldConn), when the peer holds frames at all. The caller holds wmu.
 func (p *peer) writeLocked(b []byte, op any, held bool) error {
 	held = held && p.conn != nil
 	if held {
@@ -352,7 +398,7 @@ func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
 		return 0, err
 	}
 	f["seq_number"] = seq
-	if err := p.send(f, false); err != nil {
+	if err := p.write(f); err != nil {
 		p.forget(seq)
 		return 0, err
 	}
