@@ -4,12 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
 // gateConn is a connection whose next write, once armed, tells on blocked
@@ -35,17 +31,7 @@ func (c *gateConn) Write(b []byte) (int, error) {
 // some later write.
 func TestAnswerQueuedAsAWriteEndsIsWritten(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(wire.Conn) {}, ServerOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(l) }()
-	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+	m := serveMaster(t, ServerOptions{Logger: log}, nil)
 
 	gate := &gateConn{blocked: make(chan struct{}), release: make(chan struct{})}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -53,7 +39,7 @@ func TestAnswerQueuedAsAWriteEndsIsWritten(t *testing.T) {
 		gate.Conn = c
 		return gate, err
 	}
-	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", newGoWorker(), DialOptions{Logger: log, netDial: dial})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", newGoWorker(), DialOptions{Logger: log, netDial: dial})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,19 +42,9 @@ func (l countingListener) Accept() (net.Conn, error) {
 // (Written one by one, each side made three.)
 func TestFramesSentBackToBackShareAWrite(t *testing.T) {
 	var masterWrites, workerWrites atomic.Int64
-	conns := make(chan wire.Conn, 1)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(countingListener{l, &masterWrites}) }()
-	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+	m := serveMaster(t, ServerOptions{Logger: log}, func(l net.Listener) net.Listener { return countingListener{l, &masterWrites} })
+	conns := m.conns
 
 	finish := make(chan struct{})
 	finished := make(chan error, 1)
@@ -71,7 +60,7 @@ func TestFramesSentBackToBackShareAWrite(t *testing.T) {
 		}
 		return countingConn{c, &workerWrites}, nil
 	}
-	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log, netDial: dial})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log, netDial: dial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,19 +122,9 @@ func TestFlushHeldDoesNotWaitForAWrite(t *testing.T) {
 // A batch one of whose frames cannot be sent sends none: the frames
 // before it, held, do not go out with the next write.
 func TestFailedBatchSendsNothing(t *testing.T) {
-	conns := make(chan wire.Conn, 1)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(l) }()
-	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+	m := serveMaster(t, ServerOptions{Logger: log}, nil)
+	conns := m.conns
 
 	batchErr := make(chan error, 1)
 	done := make(chan error, 1)
@@ -157,7 +136,7 @@ func TestFailedBatchSendsNothing(t *testing.T) {
 			frame{"op": "update", "command_id": cmd.ID, "args": make(chan int)}) // cannot be encoded
 		done <- cmd.Finish(ctx, []wire.Update{{Key: "stdout", Text: "after"}}, nil)
 	}
-	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

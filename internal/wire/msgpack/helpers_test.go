@@ -121,6 +121,13 @@ type master struct {
 // startMaster serves a Server on 127.0.0.1; setup runs before it serves.
 func startMaster(t testing.TB, opts ServerOptions, setup ...func(*Server)) *master {
 	t.Helper()
+	return serveMaster(t, opts, nil, setup...)
+}
+
+// serveMaster is startMaster serving through wrap(listener) when wrap is
+// not nil (tests that count or shrink the master's socket writes).
+func serveMaster(t testing.TB, opts ServerOptions, wrap func(net.Listener) net.Listener, setup ...func(*Server)) *master {
+	t.Helper()
 	m := &master{
 		auth:  &testAuth{users: map[string]string{"w1": "pa:ss", "w2": "secret2"}},
 		conns: make(chan wire.Conn, 8),
@@ -141,14 +148,17 @@ func startMaster(t testing.TB, opts ServerOptions, setup ...func(*Server)) *mast
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.addr = l.Addr().String()
+	m.url = "ws://" + m.addr
+	if wrap != nil {
+		l = wrap(l)
+	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(l) }()
 	t.Cleanup(func() {
 		srv.Close("test over")
 		_ = hs.Close()
 	})
-	m.addr = l.Addr().String()
-	m.url = "ws://" + m.addr
 	return m
 }
 

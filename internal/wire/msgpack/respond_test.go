@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -25,29 +24,18 @@ func (s signalSink) Update(us []wire.Update) {
 	}
 }
 
-// TestReaderKeepsReadingWhileAWriteIsUnderWay (review): "a read never waits
-// for a write". The master's reader answers each request itself (respond ->
-// send -> p.wmu.Lock), so while another goroutine's write is under way (the
-// test holds p.wmu, as a write blocked on a full socket does) the reader
-// stops after the first request: the worker's second update is never read.
-// With both sides' writers blocked on full sockets this is the deadlock
-// heldfix meant to remove (each reader waits in respond for its side's
-// writer, which waits for the other side's reader), ended only by the
-// write timeout.
+// TestReaderKeepsReadingWhileAWriteIsUnderWay: the reader answers each
+// request without waiting for another goroutine's write (the test holds
+// p.wmu, as a write blocked on a full socket does): its answers queue, and
+// it goes on reading. When respond waited for p.wmu the reader stopped
+// after the first request and the worker's second update was never read;
+// with both sides' writers blocked on full sockets, each reader waited for
+// its side's writer, which waited for the other side's reader, until the
+// write timeout ended the connection.
 func TestReaderKeepsReadingWhileAWriteIsUnderWay(t *testing.T) {
-	conns := make(chan wire.Conn, 1)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(l) }()
-	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+	m := serveMaster(t, ServerOptions{Logger: log}, nil)
+	conns := m.conns
 
 	started := make(chan *Command, 1)
 	w := newGoWorker()
@@ -60,7 +48,7 @@ func TestReaderKeepsReadingWhileAWriteIsUnderWay(t *testing.T) {
 		case <-release:
 		}
 	}
-	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +80,7 @@ func TestReaderKeepsReadingWhileAWriteIsUnderWay(t *testing.T) {
 	unlock()
 }
 
-// TestBothSidesBatchesWithBigFramesAtOnce (review): each side sends, from
+// TestBothSidesBatchesWithBigFramesAtOnce: each side sends, from
 // a goroutine other than its read loop, a small request followed by a big
 // one in one batch (callAll), over sockets whose buffers are small. Each
 // reader reads the small request and answers it (respond), which waits
@@ -103,19 +91,9 @@ func TestReaderKeepsReadingWhileAWriteIsUnderWay(t *testing.T) {
 // answers of respond; the big frame is 128 KiB: at 64 KiB it never failed
 // in 6 runs, at 256 KiB a run took 6 to 8 s under -race).
 func TestBothSidesBatchesWithBigFramesAtOnce(t *testing.T) {
-	conns := make(chan wire.Conn, 1)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(smallBufListener{l}) }()
-	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+	m := serveMaster(t, ServerOptions{Logger: log}, func(l net.Listener) net.Listener { return smallBufListener{l} })
+	conns := m.conns
 
 	big := strings.Repeat("x", 1<<17)
 	go1 := make(chan struct{})
@@ -134,7 +112,7 @@ func TestBothSidesBatchesWithBigFramesAtOnce(t *testing.T) {
 		}
 		return c, err
 	}
-	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log, netDial: dial})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log, netDial: dial})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,7 @@ package msgpack
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
-	"time"
 
 	"net"
 	"sync"
@@ -86,19 +84,9 @@ func smallBuffers(c net.Conn) {
 // the write timeout ended the connection; the test then fails after
 // waitLimit.
 func TestBothSidesSendingBigFramesAtOnce(t *testing.T) {
-	conns := make(chan wire.Conn, 1)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := NewServer(&testAuth{users: map[string]string{"w1": "pw"}}, func(c wire.Conn) { conns <- c }, ServerOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(smallBufListener{l}) }()
-	t.Cleanup(func() { srv.Close("test over"); _ = hs.Close() })
+	m := serveMaster(t, ServerOptions{Logger: log}, func(l net.Listener) net.Listener { return smallBufListener{l} })
+	conns := m.conns
 
 	const rounds, size = 1, 1 << 17
 	big := strings.Repeat("x", size)
@@ -120,7 +108,7 @@ func TestBothSidesSendingBigFramesAtOnce(t *testing.T) {
 		}
 		return c, err
 	}
-	c, err := Dial(testCtx(t), "ws://"+l.Addr().String(), "w1", "pw", w, DialOptions{Logger: log, netDial: dial})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log, netDial: dial})
 	if err != nil {
 		t.Fatal(err)
 	}
