@@ -174,9 +174,7 @@ func finishLogs(rt *service.Runtime, cmd *messages.Command, ids []uint64, ws []*
 	carried := slices.ContainsFunc(lines, func(l *messages.LogLines) bool { return len(l.GetRecord()) > 0 })
 	syncIfLost := func(err error) {
 		if err != nil && carried {
-			if serr := rt.Logs.SyncRecords(); serr != nil {
-				rt.Log.Warn("db: small logs not synced", slog.Any("error", serr))
-			}
+			syncRecords(rt)
 		}
 	}
 	switch {
@@ -256,11 +254,17 @@ func closeLogs(rt *service.Runtime, ids []uint64, ws []*logchunk.Writer) []*mess
 		out = append(out, &messages.LogLines{Logid: ids[i], NumLines: w.Lines(), Lost: lineRanges(w.Lost()), Record: rec})
 	}
 	if unsynced {
-		if err := rt.Logs.SyncRecords(); err != nil {
-			rt.Log.Warn("db: small logs not synced", slog.Any("error", err))
-		}
+		syncRecords(rt)
 	}
 	return out
+}
+
+// syncRecords makes the small logs' records written so far durable
+// (logchunk.Store.SyncRecords), logging a failure.
+func syncRecords(rt *service.Runtime) {
+	if err := rt.Logs.SyncRecords(); err != nil {
+		rt.Log.Warn("db: small logs not synced", slog.Any("error", err))
+	}
 }
 
 // describeLost says which lines lost holds, e.g. "lines 10…19 and 2 more ranges".
