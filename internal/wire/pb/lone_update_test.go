@@ -21,7 +21,7 @@ func (s seenSink) Update(us []wire.Update) {
 	}
 }
 
-// TestALoneUpdateReachesTheSinkAtOnce (review): an update the worker
+// TestALoneUpdateReachesTheSinkAtOnce: an update the worker
 // sends and then nothing (a command printing a line, then working quietly)
 // reaches the Sink before anything else comes in: the read loop hands held
 // updates over before it waits for input (settle). No other test fails

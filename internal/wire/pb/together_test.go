@@ -35,6 +35,15 @@ func (c countedConn) Write(p []byte) (int, error) {
 // sends a fast command's updates and its complete; it returns the
 // channels of their answers.
 func (w *goWorker) sendTogether(obj RemoteRef, calls []Tuple, methods []string) []chan result {
+	objs := make([]RemoteRef, len(calls))
+	for i := range objs {
+		objs[i] = obj
+	}
+	return w.sendEachTogether(objs, calls, methods)
+}
+
+// sendEachTogether is sendTogether with each call on its own object.
+func (w *goWorker) sendEachTogether(objs []RemoteRef, calls []Tuple, methods []string) []chan result {
 	b := w.b
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
@@ -48,7 +57,7 @@ func (w *goWorker) sendTogether(obj RemoteRef, calls []Tuple, methods []string) 
 		b.pending[id] = ch
 		b.mu.Unlock()
 		var err error
-		if buf, err = appendMessage(buf, b.vocab, id, obj, methods[i], args, nil); err != nil {
+		if buf, err = appendMessage(buf, b.vocab, id, objs[i], methods[i], args, nil); err != nil {
 			w.t.Fatal(err)
 		}
 		answers = append(answers, ch)

@@ -5,33 +5,7 @@ import (
 	"testing"
 )
 
-// sendEachTogether is sendTogether with each call on its own object.
-func (w *goWorker) sendEachTogether(objs []RemoteRef, calls []Tuple, methods []string) []chan result {
-	b := w.b
-	b.wmu.Lock()
-	defer b.wmu.Unlock()
-	var buf []byte
-	var answers []chan result
-	for i, args := range calls {
-		ch := make(chan result, 1)
-		b.mu.Lock()
-		b.nextReq++
-		id := b.nextReq
-		b.pending[id] = ch
-		b.mu.Unlock()
-		var err error
-		if buf, err = appendMessage(buf, b.vocab, id, objs[i], methods[i], args, nil); err != nil {
-			w.t.Fatal(err)
-		}
-		answers = append(answers, ch)
-	}
-	if _, err := b.nc.Write(buf); err != nil {
-		w.t.Fatal(err)
-	}
-	return answers
-}
-
-// TestUpdatesOfTwoCommandsThatCameTogetherStayApart (review): updates of
+// TestUpdatesOfTwoCommandsThatCameTogetherStayApart: updates of
 // two commands that come in one read are each handed to their own
 // command's Sink. No other test fails when hold and message merge
 // updates across commands (the first command's Sink then gets both).
