@@ -88,9 +88,10 @@ type Result struct {
 // up on the command (Buildbot's BACKUP_TIMEOUT).
 const backupTimeout = 5 * time.Second
 
-// A pipe reader's buffer starts at firstReadSize bytes, and grows to
-// readSize once a read fills it: most commands write little or nothing,
-// and a buffer is fresh memory, whose pages each cost a fault.
+// A pipe reader's buffer starts at firstReadSize bytes, on its goroutine's
+// stack, and grows to readSize (on the heap) once a read fills it: most
+// commands write little or nothing, and a readSize buffer from the start
+// grew every reader's stack to 64 KiB, copying it.
 const (
 	firstReadSize = 4 << 10
 	readSize      = 32 << 10
