@@ -38,6 +38,10 @@ package test
 //	                           profiles of each throughput and latency run
 //	                           (10 s and 5 s) and its heap profile once
 //	                           the RSS benchmark's workers are connected
+//	BM_BENCH_WORKER_PPROF=DIR  build buildworker with -tags benchprofile:
+//	                           each buildworker then writes the CPU profile
+//	                           of its first BM_BENCH_WORKER_PPROF_SECONDS
+//	                           (default 15) to DIR/buildworker-PID.pprof
 //
 //	go test -run XXX -bench 'BuildThroughput|ChangeLatency|IdleWorkersRSS' -benchtime 1x ./test/
 
@@ -90,7 +94,11 @@ func plainBinaries(b *testing.B) (masterBin, workerBin string) {
 		dir := filepath.Join(filepath.Dir(binary), "plain")
 		plainMaster, plainWorker = filepath.Join(dir, "buildmaster"), filepath.Join(dir, "buildworker")
 		for bin, pkg := range map[string]string{plainMaster: "../cmd/buildmaster", plainWorker: "../cmd/buildworker"} {
-			cmd := exec.Command("go", "build", "-o", bin, pkg)
+			args := []string{"build", "-o", bin}
+			if bin == plainWorker && os.Getenv("BM_BENCH_WORKER_PPROF") != "" {
+				args = append(args, "-tags", "benchprofile")
+			}
+			cmd := exec.Command("go", append(args, pkg)...)
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if plainBuildOut, plainErr = cmd.CombinedOutput(); plainErr != nil {
 				return

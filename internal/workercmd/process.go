@@ -85,6 +85,18 @@ func executable(p string, fi fs.FileInfo) error {
 	return nil
 }
 
+// hasExited reports, without waiting, whether the child pid has exited,
+// leaving it a zombie as waitExit does; false when waitid fails.
+func hasExited(pid int) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		if err != unix.EINTR {
+			return err == nil && info.Signo != 0
+		}
+	}
+}
+
 // waitExit returns once the child pid has exited, leaving it a zombie
 // (waitid with WNOWAIT): while the zombie is not reaped (exec.Cmd.Wait),
 // its pid, which is the process group id, cannot be reused, so signalling

@@ -13,11 +13,12 @@ import (
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
-// TestWaitingForExitHoldsNoThread: while a command runs, the goroutine
-// that waits for its leader's exit is parked in the network poller ("IO
-// wait"), not blocked in a waitid syscall that holds an OS thread.
+// TestWaitingForExitHoldsNoThread: while a command runs with its output
+// closed, the goroutine that waits for its leader's exit is parked in the
+// network poller ("IO wait"), not blocked in a waitid syscall that holds
+// an OS thread.
 func TestWaitingForExitHoldsNoThread(t *testing.T) {
-	r := start(t, Shell{Script: `echo up; sleep 1000`})
+	r := start(t, Shell{Script: `echo up; exec >&- 2>&-; sleep 1000`})
 	r.cap.waitFor(t, Stdout, "up\n")
 	header := regexp.MustCompile(`^goroutine \d+ \[([^\],]+)`)
 	deadline := time.Now().Add(testkit.DefaultTimeout)

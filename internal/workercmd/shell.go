@@ -88,8 +88,14 @@ type Result struct {
 // up on the command (Buildbot's BACKUP_TIMEOUT).
 const backupTimeout = 5 * time.Second
 
-// readSize is the size of one read from an output pipe.
-const readSize = 32 << 10
+// A pipe reader's buffer starts at firstReadSize bytes, on its goroutine's
+// stack, and grows to readSize (on the heap) once a read fills it: most
+// commands write little or nothing, and a readSize buffer from the start
+// grew every reader's stack to 64 KiB, copying it.
+const (
+	firstReadSize = 4 << 10
+	readSize      = 32 << 10
+)
 
 // RunShell runs s and returns once it has ended, handing its output to out
 // (nil discards it) while it runs; see the package documentation for the
@@ -130,7 +136,7 @@ func RunShell(ctx context.Context, s Shell, out Output) Result {
 
 	r := &run{
 		s: s, ch: ch, cmd: cmd, display: display,
-		data: make(chan piece), done: make(chan struct{}), exited: make(chan error, 1),
+		data: make(chan piece), done: make(chan struct{}),
 	}
 	if err := r.start(); err != nil {
 		return fail(err)
@@ -150,7 +156,7 @@ type piece struct {
 // readPipe reads f until it fails (EOF, or closed by RunShell) and hands
 // what it read to data, until done is closed.
 func readPipe(f *os.File, s Stream, data chan<- piece, done <-chan struct{}) {
-	buf := make([]byte, readSize)
+	buf := make([]byte, firstReadSize)
 	for {
 		n, err := f.Read(buf)
 		if n > 0 {
@@ -158,6 +164,9 @@ func readPipe(f *os.File, s Stream, data chan<- piece, done <-chan struct{}) {
 			case data <- piece{s: s, p: bytes.Clone(buf[:n])}:
 			case <-done:
 				return
+			}
+			if n == len(buf) && n < readSize {
+				buf = make([]byte, readSize)
 			}
 		}
 		if err != nil {
@@ -181,7 +190,7 @@ type run struct {
 	readers sync.WaitGroup
 	data    chan piece
 	done    chan struct{}
-	exited  chan error
+	exited  chan error // the waiter's (watchLeader); nil before
 
 	stdout, stderr *os.File // the read ends of the output pipes
 	started        time.Time
@@ -193,21 +202,26 @@ type run struct {
 	res        Result
 }
 
-// start starts the command with its output on two pipes, a reader on each
-// and a waiter for the leader's exit. A pipe or start failure is returned,
-// everything opened closed again.
+// start starts the command with its output on two pipes and a reader on
+// each. A pipe or start failure is returned, everything opened closed
+// again.
 func (r *run) start() error {
-	rOut, wOut, err := os.Pipe()
+	stdin, err := devNull()
 	if err != nil {
 		return err
 	}
-	rErr, wErr, err := os.Pipe()
+	defer stdin.Close()
+	rOut, wOut, err := outputPipe()
+	if err != nil {
+		return err
+	}
+	rErr, wErr, err := outputPipe()
 	if err != nil {
 		rOut.Close()
 		wOut.Close()
 		return err
 	}
-	r.cmd.Stdout, r.cmd.Stderr = wOut, wErr
+	r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = stdin, wOut, wErr
 	r.started = time.Now()
 	err = r.cmd.Start()
 	wOut.Close()
@@ -220,8 +234,22 @@ func (r *run) start() error {
 	r.stdout, r.stderr, r.pgid = rOut, rErr, r.cmd.Process.Pid
 	r.readers.Go(func() { readPipe(rOut, Stdout, r.data, r.done) })
 	r.readers.Go(func() { readPipe(rErr, Stderr, r.data, r.done) })
-	go func() { r.exited <- waitExit(r.pgid) }()
 	return nil
+}
+
+// watchLeader is called once both pipes are closed: it sets leaderDone if
+// the leader has exited, else it starts a waiter for its exit (waitExit)
+// whose answer comes on exited. Most commands close their output by
+// exiting, so one waitid usually answers, without the waiter's pidfd,
+// poller registration and goroutine: system calls that a virtual machine
+// makes dear, for every command.
+func (r *run) watchLeader() {
+	if hasExited(r.pgid) {
+		r.leaderDone = true
+		return
+	}
+	r.exited = make(chan error, 1)
+	go func() { r.exited <- waitExit(r.pgid) }()
 }
 
 // stopReading stops the pipe readers and closes the pipes.
@@ -296,6 +324,11 @@ func (r *run) loop(ctx context.Context, flushEvery time.Duration) (abandoned boo
 			d.backup = time.After(backupTimeout)
 		case <-d.backup:
 			if !r.leaderDone {
+				// Ask now: the leader is watched only once the
+				// output is closed (watchLeader).
+				r.leaderDone = hasExited(r.pgid)
+			}
+			if !r.leaderDone {
 				r.ch.header("SIGKILL failed to kill process\nusing fake rc=-1\n")
 				r.res.Err = errors.New("SIGKILL failed to kill process")
 				return true
@@ -363,7 +396,9 @@ func (r *run) startKill(d *deadlines, msg string) {
 // take hands one piece of output to the chunker.
 func (r *run) take(p piece) {
 	if p.eof {
-		r.eofs++
+		if r.eofs++; r.eofs == 2 {
+			r.watchLeader()
+		}
 		return
 	}
 	r.ch.add(p.s, p.p)
