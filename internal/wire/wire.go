@@ -112,6 +112,30 @@ type Sink interface {
 	Complete(err error)
 }
 
+// Finisher is a Sink that takes a command's last updates together with
+// its end, so that it can pass both on at once (one message to the build
+// instead of two). A protocol that holds updates of a command when the
+// command ends hands them over with Finish (see the package function);
+// Finish then replaces the Update and the Complete, and is the Sink's last
+// call.
+type Finisher interface {
+	Sink
+	Finish(updates []Update, err error)
+}
+
+// Finish ends s's command with its last updates: one Finish call when s
+// is a Finisher, else Update (when there are updates) then Complete.
+func Finish(s Sink, updates []Update, err error) {
+	if f, ok := s.(Finisher); ok {
+		f.Finish(updates, err)
+		return
+	}
+	if len(updates) > 0 {
+		s.Update(updates)
+	}
+	s.Complete(err)
+}
+
 // Uploader is the Sink of upload_file and upload_directory: the worker
 // writes the file (or a tar stream) to the master in blocks.
 type Uploader interface {

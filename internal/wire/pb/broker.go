@@ -467,7 +467,7 @@ func (b *broker) message(args []any) error {
 	}
 	c := &call{b: b, id: id, answer: answer != 0, method: string(method)}
 	obj := b.lookup(args[1])
-	if k := b.held.k; k != nil && (obj != object(k) || c.method != "update") {
+	if k := b.held.k; k != nil && (obj != object(k) || c.method != "update" && c.method != "complete") {
 		b.deliverHeld()
 	}
 	var v any

@@ -32,7 +32,7 @@ func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 	if err != nil {
 		err = fmt.Errorf("pb: startCommand %s %q: %w", cmd.Name, cmd.ID, err)
 		if k != nil {
-			k.finish(err)
+			k.finish(nil, err)
 		} else {
 			cmd.Sink.Complete(err)
 		}
@@ -112,11 +112,12 @@ type command struct {
 	transferLUID int64
 }
 
-// finish completes the command once: later calls do nothing. Its objects
-// are forgotten without waiting for the worker's decrefs: nothing may
-// call them any more, and a worker that never decrefs cannot fill the
+// finish completes the command once, with its last updates ups (held
+// when the complete came): later calls do nothing. Its objects are
+// forgotten without waiting for the worker's decrefs: nothing may call
+// them any more, and a worker that never decrefs cannot fill the
 // connection's object table.
-func (k *command) finish(err error) {
+func (k *command) finish(ups []wire.Update, err error) {
 	c := k.conn
 	c.mu.Lock()
 	open := c.commands[k.id] == k
@@ -128,7 +129,7 @@ func (k *command) finish(err error) {
 		return
 	}
 	k.forget()
-	k.sink.Complete(err)
+	wire.Finish(k.sink, ups, err)
 }
 
 func (k *command) forget() {
@@ -173,7 +174,14 @@ func (k *command) remote(c *call) (any, error) {
 		if c.answer {
 			c.b.owe(c.id, nil)
 		}
-		k.finish(err)
+		// The updates held for k go with its end (a stock worker sends
+		// them with the complete): the Sink passes both on at once.
+		var ups []wire.Update
+		if c.b.held.k == k {
+			ups = c.b.held.ups
+			c.b.held = heldUpdates{}
+		}
+		k.finish(ups, err)
 		return nil, errAsync
 	}
 	return nil, noSuchMethod(c.method)
@@ -192,8 +200,8 @@ type heldUpdates struct {
 // at once in the input: a stock worker sends one key per update call
 // (header, rc, elapsed), and a Sink sends its build one message per call.
 // They are handed over (deliverHeld) before the read loop handles
-// anything else or waits for input, so the Sink sees every call in the
-// order the worker made them.
+// anything else (but k's complete, which takes them: finish) or waits for
+// input, so the Sink sees every call in the order the worker made them.
 func (b *broker) hold(k *command, ups []wire.Update) {
 	if b.held.k != k {
 		b.deliverHeld()
