@@ -61,7 +61,7 @@ func TestLastUpdatesGoWithTheComplete(t *testing.T) {
 	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "1", Name: "shell", Args: map[string]any{}, Sink: s}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, s.seen, "the command's end")
+	recv(t, s.seen, "end of the command")
 	if got, want := s.Calls(), []string{"finish [header rc elapsed] <nil>"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("the Sink got %q, want %q", got, want)
 	}
@@ -85,11 +85,11 @@ func TestALoneUpdateReachesTheSinkAtOnce(t *testing.T) {
 	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "1", Name: "shell", Args: map[string]any{}, Sink: s}); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, s.seen, "the lone update"); got != "update [stdout]" {
+	if got := recv(t, s.seen, "Update call for the lone update"); got != "update [stdout]" {
 		t.Errorf("the Sink's first call: %q, want the update", got)
 	}
 	close(release)
-	if got := recv(t, s.seen, "the command's end"); got != "finish [] <nil>" {
+	if got := recv(t, s.seen, "end of the command"); got != "finish [] <nil>" {
 		t.Errorf("the Sink's last call: %q, want a Finish without updates", got)
 	}
 }
