@@ -67,6 +67,12 @@ type Conn interface {
 	// StartCommand fails (with its error), or when the connection is lost
 	// (with an error wrapping ErrConnectionLost).
 	StartCommand(ctx context.Context, cmd Command) error
+	// Start is StartCommand without waiting for the worker's answer, so
+	// that no goroutine waits for it: it returns once the command is sent,
+	// or has failed to be. Every outcome reaches cmd.Sink: a refusal, or a
+	// failure to send, completes it with the error StartCommand would
+	// return.
+	Start(cmd Command)
 	// InterruptCommand asks the worker to interrupt command id.
 	InterruptCommand(ctx context.Context, builder, id, why string) error
 	// Shutdown asks the worker to shut itself down.

@@ -27,6 +27,29 @@ type command struct {
 // StartCommand registers cmd, then sends start_command: the worker may
 // report on the command before it answers.
 func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
+	ch := make(chan error, 1)
+	if err := c.start(wc, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	// On ctx's end the request stays pending: a late refusal still
+	// completes the command.
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("start_command: %w", ctx.Err())
+	}
+}
+
+// Start is StartCommand without waiting for the worker's answer, which
+// completes the Sink when it is a refusal.
+func (c *serverConn) Start(wc wire.Command) { _ = c.start(wc, func(error) {}) }
+
+// start registers cmd, then sends start_command; answered gets the
+// worker's answer (nil: accepted) on the reader, after a refusal has
+// completed the command. An error says start_command was not sent, and
+// the command is completed with it.
+func (c *serverConn) start(wc wire.Command, answered func(error)) error {
 	if wc.Sink == nil {
 		return fmt.Errorf("start %s %q: no Sink", wc.Name, wc.ID)
 	}
@@ -41,7 +64,6 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 	}
 	msg := frame{"op": "start_command", "builder_name": wc.Builder, "command_id": wc.ID,
 		"command_name": cmd.name, "args": args}
-	ch := make(chan error, 1)
 	_, err = c.p.request(msg, func(_ any, err error) {
 		if err != nil {
 			var re *RemoteError
@@ -52,21 +74,14 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 			}
 			c.end(cmd, err)
 		}
-		ch <- err
+		answered(err)
 	})
 	if err != nil {
 		err = fmt.Errorf("start_command: %w", err)
 		c.end(cmd, err)
 		return err
 	}
-	// On ctx's end the request stays pending: a late refusal still
-	// completes the command.
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("start_command: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (c *serverConn) register(cmd *command) error {
