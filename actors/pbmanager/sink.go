@@ -20,7 +20,8 @@ import (
 // sink is the wire.Sink of one command. The worker's output goes to the
 // build that started the command as it comes, in CommandUpdates; rc,
 // elapsed, files and stat are kept for the complete, which goes to the
-// build too, once, as the Sink's last call. A complete for a lost
+// build too, once, as the Sink's last call, with the output that came
+// with it (Finish). A complete for a lost
 // connection goes to the connection's actor instead (lostCommand), which
 // holds it until the worker's actor has let the connection go.
 //
