@@ -293,10 +293,10 @@ func (a *connActor) run(m *messages.StartCommand, s *sink) {
 		s.Complete(err)
 		return
 	}
-	go func() {
-		// Not bounded: the connection completes the command when it ends.
-		_ = a.l.conn.StartCommand(context.Background(), wc)
-	}()
+	// On a goroutine, which does not wait for the worker's answer: the
+	// mailbox never waits for the network, and the connection completes
+	// the command however it ends.
+	go a.l.conn.Start(wc)
 }
 
 func failed(id, why string) *messages.CommandUpdate {

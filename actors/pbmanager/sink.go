@@ -20,7 +20,8 @@ import (
 // sink is the wire.Sink of one command. The worker's output goes to the
 // build that started the command as it comes, in CommandUpdates; rc,
 // elapsed, files and stat are kept for the complete, which goes to the
-// build too, once, as the Sink's last call. A complete for a lost
+// build too, once, as the Sink's last call, with the output that came
+// with it (Finish). A complete for a lost
 // connection goes to the connection's actor instead (lostCommand), which
 // holds it until the worker's actor has let the connection go.
 //
@@ -87,9 +88,19 @@ var streams = map[string]messages.OutputStream{
 	"header": messages.OutputStream_OUTPUT_STREAM_HEADER,
 }
 
+var _ wire.Finisher = (*sink)(nil)
+
 // Update implements wire.Sink: output is sent on at once; rc adds
 // Buildbot's "program finished with exit code N" header line.
 func (s *sink) Update(us []wire.Update) {
+	if out := s.take(us); len(out) > 0 {
+		s.root.Send(s.build, &messages.CommandUpdate{CommandId: s.id, Outputs: out})
+	}
+}
+
+// take keeps what of us goes with the complete and returns the output,
+// adjacent output of one stream joined.
+func (s *sink) take(us []wire.Update) []*messages.Output {
 	var out []*messages.Output
 	add := func(st messages.OutputStream, text string) {
 		if text == "" {
@@ -117,13 +128,18 @@ func (s *sink) Update(us []wire.Update) {
 			s.stat = fileStat(u.Value)
 		}
 	}
-	if len(out) > 0 {
-		s.root.Send(s.build, &messages.CommandUpdate{CommandId: s.id, Outputs: out})
-	}
+	return out
 }
 
 // Complete implements wire.Sink.
-func (s *sink) Complete(err error) {
+func (s *sink) Complete(err error) { s.Finish(nil, err) }
+
+// Finish implements wire.Finisher: the last output goes to the build in
+// the message that completes the command, but for a lost connection,
+// whose complete waits in the connection's actor (lostCommand) while the
+// output goes on at once.
+func (s *sink) Finish(us []wire.Update, err error) {
+	out := s.take(us)
 	if s.release != nil {
 		s.release()
 	}
@@ -137,6 +153,9 @@ func (s *sink) Complete(err error) {
 	u := &messages.CommandUpdate{CommandId: s.id, Kind: &messages.CommandUpdate_Complete{Complete: done}}
 	switch {
 	case errors.Is(err, wire.ErrConnectionLost):
+		if len(out) > 0 {
+			s.root.Send(s.build, &messages.CommandUpdate{CommandId: s.id, Outputs: out})
+		}
 		done.LostConnection = true
 		done.Error = "lost the connection to worker " + s.worker
 		s.root.Send(s.conn, lostCommand{build: s.build, update: u})
@@ -144,6 +163,7 @@ func (s *sink) Complete(err error) {
 	case err != nil:
 		done.Error = err.Error()
 	}
+	u.Outputs = out
 	s.open.done(s.id)
 	s.root.Send(s.build, u)
 }

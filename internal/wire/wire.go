@@ -67,6 +67,12 @@ type Conn interface {
 	// StartCommand fails (with its error), or when the connection is lost
 	// (with an error wrapping ErrConnectionLost).
 	StartCommand(ctx context.Context, cmd Command) error
+	// Start is StartCommand without waiting for the worker's answer, so
+	// that no goroutine waits for it: it returns once the command is sent,
+	// or has failed to be. Every outcome reaches cmd.Sink: a refusal, or a
+	// failure to send, completes it with the error StartCommand would
+	// return.
+	Start(cmd Command)
 	// InterruptCommand asks the worker to interrupt command id.
 	InterruptCommand(ctx context.Context, builder, id, why string) error
 	// Shutdown asks the worker to shut itself down.
@@ -110,6 +116,30 @@ type Sink interface {
 	// Complete ends the command: err is nil on success, the worker's
 	// failure, or the loss of the connection.
 	Complete(err error)
+}
+
+// Finisher is a Sink that takes a command's last updates together with
+// its end, so that it can pass both on at once (one message to the build
+// instead of two). A protocol that holds updates of a command when the
+// command ends hands them over with Finish (see the package function);
+// Finish then replaces the Update and the Complete, and is the Sink's last
+// call.
+type Finisher interface {
+	Sink
+	Finish(updates []Update, err error)
+}
+
+// Finish ends s's command with its last updates: one Finish call when s
+// is a Finisher, else Update (when there are updates) then Complete.
+func Finish(s Sink, updates []Update, err error) {
+	if f, ok := s.(Finisher); ok {
+		f.Finish(updates, err)
+		return
+	}
+	if len(updates) > 0 {
+		s.Update(updates)
+	}
+	s.Complete(err)
 }
 
 // Uploader is the Sink of upload_file and upload_directory: the worker

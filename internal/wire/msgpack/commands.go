@@ -27,6 +27,29 @@ type command struct {
 // StartCommand registers cmd, then sends start_command: the worker may
 // report on the command before it answers.
 func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
+	ch := make(chan error, 1)
+	if err := c.start(wc, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	// On ctx's end the request stays pending: a late refusal still
+	// completes the command.
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("start_command: %w", ctx.Err())
+	}
+}
+
+// Start is StartCommand without waiting for the worker's answer, which
+// completes the Sink when it is a refusal.
+func (c *serverConn) Start(wc wire.Command) { _ = c.start(wc, func(error) {}) }
+
+// start registers cmd, then sends start_command; answered gets the
+// worker's answer (nil: accepted) on the reader, after a refusal has
+// completed the command. An error says start_command was not sent, and
+// the command is completed with it.
+func (c *serverConn) start(wc wire.Command, answered func(error)) error {
 	if wc.Sink == nil {
 		return fmt.Errorf("start %s %q: no Sink", wc.Name, wc.ID)
 	}
@@ -41,7 +64,6 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 	}
 	msg := frame{"op": "start_command", "builder_name": wc.Builder, "command_id": wc.ID,
 		"command_name": cmd.name, "args": args}
-	ch := make(chan error, 1)
 	_, err = c.p.request(msg, func(_ any, err error) {
 		if err != nil {
 			var re *RemoteError
@@ -52,21 +74,14 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 			}
 			c.end(cmd, err)
 		}
-		ch <- err
+		answered(err)
 	})
 	if err != nil {
 		err = fmt.Errorf("start_command: %w", err)
 		c.end(cmd, err)
 		return err
 	}
-	// On ctx's end the request stays pending: a late refusal still
-	// completes the command.
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("start_command: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (c *serverConn) register(cmd *command) error {
@@ -89,7 +104,9 @@ func (c *serverConn) command(id string) *command {
 	return c.commands[id]
 }
 
-// end forgets cmd and completes it, once.
+// end forgets cmd and completes it, once, with the updates held for it
+// (a worker sends its last updates with the complete): the Sink passes
+// both on at once (wire.Finish).
 func (c *serverConn) end(cmd *command, err error) {
 	c.mu.Lock()
 	if c.commands[cmd.id] == cmd {
@@ -97,12 +114,64 @@ func (c *serverConn) end(cmd *command, err error) {
 		c.p.allowFrames(cmd.id, 0)
 	}
 	c.mu.Unlock()
+	var ups []wire.Update
+	c.heldMu.Lock()
+	if c.held.cmd == cmd {
+		ups = c.held.ups
+		c.held = heldUpdates{}
+	}
+	c.heldMu.Unlock()
 	cmd.mu.Lock()
 	defer cmd.mu.Unlock()
 	if !cmd.ended {
 		cmd.ended = true
-		cmd.sink.Complete(err)
+		wire.Finish(cmd.sink, ups, err)
 	}
+}
+
+// maxHeld is how many updates a command's Sink may be handed at once.
+const maxHeld = 64
+
+// heldUpdates are the updates of command cmd not yet handed to its Sink.
+type heldUpdates struct {
+	cmd *command
+	ups []wire.Update
+}
+
+// hold keeps cmd's updates, to hand them to its Sink with those that
+// follow at once in the input, or with its complete (end): a Sink sends
+// its build one message per call. They are handed over (deliverHeld)
+// before the reader handles a request about something else or reads from
+// the socket (heldConn.settle), so the Sink sees every call in the order
+// the worker made them, and a lone update as soon as it came.
+func (c *serverConn) hold(cmd *command, ups []wire.Update) {
+	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	if c.held.cmd != cmd {
+		c.deliverHeldLocked()
+	}
+	c.held.cmd = cmd
+	c.held.ups = append(c.held.ups, ups...)
+	if len(c.held.ups) >= maxHeld {
+		c.deliverHeldLocked()
+	}
+}
+
+// deliverHeld hands the held updates to their command's Sink, unless the
+// command has ended since.
+func (c *serverConn) deliverHeld() {
+	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	c.deliverHeldLocked()
+}
+
+func (c *serverConn) deliverHeldLocked() {
+	cmd, ups := c.held.cmd, c.held.ups
+	if cmd == nil {
+		return
+	}
+	c.held = heldUpdates{}
+	_, _ = cmd.with(func() (any, error) { cmd.sink.Update(ups); return nil, nil })
 }
 
 // completeAll ends every open command once the connection is gone.
@@ -139,7 +208,7 @@ var workerOps = map[string]func(*serverConn, *command, frame) (any, error){
 	"update_read_file_close":         downloadOp(func(d wire.Downloader) error { return d.CloseDownload() }),
 }
 
-func opUpdate(_ *serverConn, cmd *command, f frame) (any, error) {
+func opUpdate(c *serverConn, cmd *command, f frame) (any, error) {
 	v, ok := f["args"]
 	if !ok {
 		return nil, answer(`message did not contain obligatory "args" key`)
@@ -148,7 +217,14 @@ func opUpdate(_ *serverConn, cmd *command, f frame) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cmd.with(func() (any, error) { cmd.sink.Update(us); return nil, nil })
+	cmd.mu.Lock()
+	ended := cmd.ended
+	cmd.mu.Unlock()
+	if ended {
+		return nil, answer(`unknown "command_id"`)
+	}
+	c.hold(cmd, us)
+	return nil, nil
 }
 
 func opComplete(c *serverConn, cmd *command, f frame) (any, error) {

@@ -30,6 +30,11 @@ type serverConn struct {
 	// setupSeq numbers the commands SetBuilderList runs: ids
 	// "setup-N", which a caller's ids must not look like.
 	setupSeq atomic.Int64
+
+	// heldMu guards held, the updates of one command not yet handed to
+	// its Sink (hold); taken before a command's mu, never after.
+	heldMu sync.Mutex
+	held   heldUpdates
 }
 
 var _ wire.Conn = (*serverConn)(nil)
@@ -137,6 +142,9 @@ func (c *serverConn) dispatch(ctx context.Context, op string, f frame) (any, err
 	}
 	if _, ok := f["command_id"]; !ok {
 		return nil, answer(`message did not contain obligatory "command_id" key`)
+	}
+	if op != "update" && op != "complete" {
+		c.deliverHeld()
 	}
 	id, _ := f.str("command_id")
 	cmd := c.command(id)

@@ -29,6 +29,11 @@ type heldConn struct {
 	// write; set once by the peer before the first read. It must not
 	// wait for a write under way (peer.flushHeld).
 	beforeRead func() error
+	// settle, when set, runs before every read from the socket (the
+	// reader may wait for input then): the server hands the updates it
+	// holds to their Sink (serverConn.deliverHeld). Set before the first
+	// read.
+	settle func()
 
 	wmu sync.Mutex // serialises the writes to Conn, in the order taken
 
@@ -68,8 +73,11 @@ func (c *heldConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Read writes what is held (beforeRead), then reads.
+// Read settles, writes what is held (beforeRead), then reads.
 func (c *heldConn) Read(p []byte) (int, error) {
+	if c.settle != nil {
+		c.settle()
+	}
 	if c.beforeRead != nil && c.holding() {
 		if err := c.beforeRead(); err != nil {
 			return 0, err

@@ -104,6 +104,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log = log.With("worker", name)
 	c := newServerConn(ws, name, r.RemoteAddr, log, &s.frames, s.opts)
 	c.p.holdOn(hw.conn)
+	hw.conn.settle = c.deliverHeld
 	c.p.onFrame = s.onFrame
 	if !s.track(c) {
 		c.p.close(websocket.StatusGoingAway, "master shutting down")

@@ -79,7 +79,7 @@ type broker struct {
 
 	mu       sync.Mutex
 	nextReq  int64
-	pending  map[int64]chan result
+	pending  map[int64]func(result) // called once, with the answer or the loss
 	nextLUID int64
 	objects  map[int64]*exported
 	closed   bool
@@ -102,7 +102,7 @@ func newBroker(nc net.Conn, log *slog.Logger, writeTimeout time.Duration) *broke
 		nc:           nc,
 		log:          log,
 		writeTimeout: writeTimeout,
-		pending:      map[int64]chan result{},
+		pending:      map[int64]func(result){},
 		objects:      map[int64]*exported{},
 		done:         make(chan struct{}),
 	}
@@ -190,7 +190,8 @@ func (b *broker) flushLocked(buf []byte) error {
 // callRemote calls method on the peer's object obj (a RemoteRef, or the
 // name "root") and waits for its answer.
 func (b *broker) callRemote(ctx context.Context, obj any, method string, args Tuple, kw map[string]any) (any, error) {
-	id, ch, err := b.send(obj, method, args, kw)
+	ch := make(chan result, 1)
+	id, err := b.send(obj, method, args, kw, func(r result) { ch <- r })
 	if err != nil {
 		return nil, err
 	}
@@ -203,9 +204,10 @@ func (b *broker) callRemote(ctx context.Context, obj any, method string, args Tu
 	}
 }
 
-// send sends a call; its answer will come on the channel.
-func (b *broker) send(obj any, method string, args Tuple, kw map[string]any) (int64, <-chan result, error) {
-	ch := make(chan result, 1)
+// send sends a call; answered gets its answer, or the connection's loss,
+// once, on the read loop (or on whoever closes the connection): it must
+// not wait.
+func (b *broker) send(obj any, method string, args Tuple, kw map[string]any, answered func(result)) (int64, error) {
 	var id int64
 	err := b.write(func(buf []byte, vocab bool) ([]byte, error) {
 		b.mu.Lock()
@@ -215,15 +217,15 @@ func (b *broker) send(obj any, method string, args Tuple, kw map[string]any) (in
 		}
 		b.nextReq++
 		id = b.nextReq
-		b.pending[id] = ch
+		b.pending[id] = answered
 		b.mu.Unlock()
 		return appendMessage(buf, vocab, id, obj, method, args, kw)
 	})
 	if err != nil {
 		b.dropPending(id)
-		return 0, nil, err
+		return 0, err
 	}
-	return id, ch, nil
+	return id, nil
 }
 
 func appendMessage(buf []byte, vocab bool, id int64, obj any, method string, args Tuple, kw map[string]any) ([]byte, error) {
@@ -361,8 +363,8 @@ func (b *broker) close(reason error) {
 	b.mu.Unlock()
 	_ = b.nc.Close()
 	lost := b.lost()
-	for _, ch := range pending {
-		ch <- result{err: lost}
+	for _, answered := range pending {
+		answered(result{err: lost})
 	}
 }
 
@@ -467,7 +469,7 @@ func (b *broker) message(args []any) error {
 	}
 	c := &call{b: b, id: id, answer: answer != 0, method: string(method)}
 	obj := b.lookup(args[1])
-	if k := b.held.k; k != nil && (obj != object(k) || c.method != "update") {
+	if k := b.held.k; k != nil && (obj != object(k) || c.method != "update" && c.method != "complete") {
 		b.deliverHeld()
 	}
 	var v any
@@ -538,10 +540,10 @@ func (b *broker) reply(kind string, args []any) error {
 		return fmt.Errorf("pb: %s id is not an integer", kind)
 	}
 	b.mu.Lock()
-	ch := b.pending[id]
+	answered := b.pending[id]
 	delete(b.pending, id)
 	b.mu.Unlock()
-	if ch == nil {
+	if answered == nil {
 		b.log.Debug("pb: reply to a call nobody waits for", "id", id)
 		return nil
 	}
@@ -557,6 +559,6 @@ func (b *broker) reply(kind string, args []any) error {
 		}
 		v = nil
 	}
-	ch <- result{v: v, err: err}
+	answered(result{v: v, err: err})
 	return nil
 }

@@ -154,8 +154,8 @@ func (gb *goBuilder) remote(c *call) (any, error) {
 			return nil, nil
 		}
 		b := gb.bot.w.b
-		_, _, _ = b.send(cmd, "update", Tuple{[]any{[]any{map[string]any{"rc": 0}, 0}}}, nil)
-		_, _, _ = b.send(cmd, "complete", Tuple{nil}, nil)
+		_, _ = b.send(cmd, "update", Tuple{[]any{[]any{map[string]any{"rc": 0}, 0}}}, nil, func(result) {})
+		_, _ = b.send(cmd, "complete", Tuple{nil}, nil, func(result) {})
 		return nil, nil
 	case "interruptCommand":
 		return nil, nil

@@ -28,64 +28,99 @@ func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 	if cmd.Sink == nil {
 		return errors.New("pb: command without a Sink")
 	}
-	k, err := c.startCommand(ctx, cmd)
+	k, call, err := c.open(cmd)
+	if err == nil {
+		_, err = c.b.callRemote(ctx, call.ref, "startCommand", call.args, nil)
+	}
 	if err != nil {
-		err = fmt.Errorf("pb: startCommand %s %q: %w", cmd.Name, cmd.ID, err)
-		if k != nil {
-			k.finish(err)
-		} else {
-			cmd.Sink.Complete(err)
-		}
+		err = c.refused(cmd, k, err)
 	}
 	return err
 }
 
-// startCommand returns the command once it is tracked (it is then
-// completed through it).
-func (c *conn) startCommand(ctx context.Context, cmd wire.Command) (*command, error) {
+// Start is StartCommand without waiting for the worker's answer, which
+// completes the Sink when it is a refusal.
+func (c *conn) Start(cmd wire.Command) {
+	if cmd.Sink == nil {
+		return
+	}
+	k, call, err := c.open(cmd)
+	if err == nil {
+		_, err = c.b.send(call.ref, "startCommand", call.args, nil, func(r result) {
+			if r.err != nil {
+				_ = c.refused(cmd, k, r.err)
+			}
+		})
+	}
+	if err != nil {
+		_ = c.refused(cmd, k, err)
+	}
+}
+
+// refused completes cmd, which could not start (k is nil when it was
+// not tracked yet), and returns the error it was completed with.
+func (c *conn) refused(cmd wire.Command, k *command, err error) error {
+	err = fmt.Errorf("pb: startCommand %s %q: %w", cmd.Name, cmd.ID, err)
+	if k != nil {
+		k.finish(nil, err)
+	} else {
+		cmd.Sink.Complete(err)
+	}
+	return err
+}
+
+// startCall is the startCommand call of a command: on the builder's
+// reference, with (commandRef, id, name, args).
+type startCall struct {
+	ref  RemoteRef
+	args Tuple
+}
+
+// open tracks the command (it is then completed through k) and returns
+// its startCommand call.
+func (c *conn) open(cmd wire.Command) (k *command, call startCall, err error) {
 	name, args, err := pbCommand(cmd.Name, cmd.Args)
 	if err != nil {
-		return nil, err
+		return nil, call, err
 	}
 	ref, err := c.builder(cmd.Builder)
 	if err != nil {
-		return nil, err
+		return nil, call, err
 	}
-	k := &command{conn: c, id: cmd.ID, sink: cmd.Sink}
+	k = &command{conn: c, id: cmd.ID, sink: cmd.Sink}
 	var key string // the argument naming the transfer object
 	switch name {
 	case "uploadFile", "uploadDirectory":
 		up, ok := cmd.Sink.(wire.Uploader)
 		if !ok {
-			return nil, fmt.Errorf("the Sink of %s is not a wire.Uploader", name)
+			return nil, call, fmt.Errorf("the Sink of %s is not a wire.Uploader", name)
 		}
 		k.transfer, key = &writer{up: up}, "writer"
 	case "downloadFile":
 		down, ok := cmd.Sink.(wire.Downloader)
 		if !ok {
-			return nil, fmt.Errorf("the Sink of %s is not a wire.Downloader", name)
+			return nil, call, fmt.Errorf("the Sink of %s is not a wire.Downloader", name)
 		}
 		k.transfer, key = &reader{down: down}, "reader"
 	}
 	if k.luid, err = c.b.register(k); err != nil {
-		return nil, err
+		return nil, call, err
 	}
 	if k.transfer != nil {
 		if k.transferLUID, err = c.b.register(k.transfer); err != nil {
 			c.b.forget(k.luid)
-			return nil, err
+			return nil, call, err
 		}
 	}
 	if err := c.track(k); err != nil {
 		k.forget()
-		return nil, err
+		return nil, call, err
 	}
 	cmdRef := c.b.export(k.luid)
 	if k.transfer != nil {
 		args[key] = c.b.export(k.transferLUID)
 	}
-	_, err = c.b.callRemote(ctx, ref, "startCommand", Tuple{cmdRef, cmd.ID, name, args}, nil)
-	return k, err
+	return k, startCall{ref: ref, args: Tuple{cmdRef, cmd.ID, name, args}}, nil
 }
 
 // track records k as open; ids are unique on a connection.
@@ -112,11 +147,12 @@ type command struct {
 	transferLUID int64
 }
 
-// finish completes the command once: later calls do nothing. Its objects
-// are forgotten without waiting for the worker's decrefs: nothing may
-// call them any more, and a worker that never decrefs cannot fill the
+// finish completes the command once, with its last updates ups (held
+// when the complete came): later calls do nothing. Its objects are
+// forgotten without waiting for the worker's decrefs: nothing may call
+// them any more, and a worker that never decrefs cannot fill the
 // connection's object table.
-func (k *command) finish(err error) {
+func (k *command) finish(ups []wire.Update, err error) {
 	c := k.conn
 	c.mu.Lock()
 	open := c.commands[k.id] == k
@@ -128,7 +164,7 @@ func (k *command) finish(err error) {
 		return
 	}
 	k.forget()
-	k.sink.Complete(err)
+	wire.Finish(k.sink, ups, err)
 }
 
 func (k *command) forget() {
@@ -173,7 +209,14 @@ func (k *command) remote(c *call) (any, error) {
 		if c.answer {
 			c.b.owe(c.id, nil)
 		}
-		k.finish(err)
+		// The updates held for k go with its end (a stock worker sends
+		// them with the complete): the Sink passes both on at once.
+		var ups []wire.Update
+		if c.b.held.k == k {
+			ups = c.b.held.ups
+			c.b.held = heldUpdates{}
+		}
+		k.finish(ups, err)
 		return nil, errAsync
 	}
 	return nil, noSuchMethod(c.method)
@@ -192,8 +235,8 @@ type heldUpdates struct {
 // at once in the input: a stock worker sends one key per update call
 // (header, rc, elapsed), and a Sink sends its build one message per call.
 // They are handed over (deliverHeld) before the read loop handles
-// anything else or waits for input, so the Sink sees every call in the
-// order the worker made them.
+// anything else (but k's complete, which takes them: finish) or waits for
+// input, so the Sink sees every call in the order the worker made them.
 func (b *broker) hold(k *command, ups []wire.Update) {
 	if b.held.k != k {
 		b.deliverHeld()

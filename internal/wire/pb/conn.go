@@ -189,7 +189,7 @@ func (c *conn) closed(err error) {
 	}
 	c.mu.Unlock()
 	for _, cmd := range open {
-		cmd.finish(err)
+		cmd.finish(nil, err)
 	}
 }
 

@@ -54,7 +54,7 @@ func (w *goWorker) sendEachTogether(objs []RemoteRef, calls []Tuple, methods []s
 		b.mu.Lock()
 		b.nextReq++
 		id := b.nextReq
-		b.pending[id] = ch
+		b.pending[id] = func(r result) { ch <- r }
 		b.mu.Unlock()
 		var err error
 		if buf, err = appendMessage(buf, b.vocab, id, objs[i], methods[i], args, nil); err != nil {
