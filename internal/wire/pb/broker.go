@@ -8,11 +8,15 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
 // ErrConnectionLost fails the calls and commands of a connection that
-// closed before they finished; Conn.Err wraps it with the reason.
-var ErrConnectionLost = errors.New("pb: connection lost")
+// closed before they finished; Conn.Err wraps it with the reason. It wraps
+// wire.ErrConnectionLost, as the wire.Conn contract asks: pbmanager tells a
+// lost connection from a failed command by it.
+var ErrConnectionLost = fmt.Errorf("pb: %w", wire.ErrConnectionLost)
 
 // protocolVersion is PB's ["version", 6].
 const protocolVersion = 6

@@ -317,8 +317,8 @@ func TestServerCloseDropsConnections(t *testing.T) {
 	if err := c.StartCommand(context.Background(), wireCommand("1", "b1", "shell", nil, s)); !errors.Is(err, ErrConnectionLost) {
 		t.Errorf("StartCommand after close: %v", err)
 	}
-	if err := s.wait(t); !errors.Is(err, ErrConnectionLost) {
-		t.Errorf("Complete(%v)", err)
+	if err := s.wait(t); !errors.Is(err, wire.ErrConnectionLost) {
+		t.Errorf("Complete(%v), want wire.ErrConnectionLost (the wire.Conn contract)", err)
 	}
 }
 

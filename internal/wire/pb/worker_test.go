@@ -304,8 +304,8 @@ func TestRealWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 		ws.c.Close("the test drops the worker")
-		if err := s.wait(t); !errors.Is(err, ErrConnectionLost) {
-			t.Errorf("Complete(%v), want ErrConnectionLost", err)
+		if err := s.wait(t); !errors.Is(err, wire.ErrConnectionLost) {
+			t.Errorf("Complete(%v), want wire.ErrConnectionLost (the wire.Conn contract)", err)
 		}
 		select {
 		case <-ws.c.Done():
