@@ -188,9 +188,8 @@ func (p *peer) run() error {
 }
 
 func (p *peer) readLoop() error {
-	var dec decoder
 	for {
-		f, err := p.next(&dec)
+		f, err := p.next()
 		if err != nil {
 			return err
 		}
@@ -216,8 +215,8 @@ func (p *peer) readLoop() error {
 
 // next reads and decodes the next frame (nil for a text frame, which is
 // ignored). The frame is read into a buffer of p.frames, given back once
-// decoded: what the decoder returns holds copies.
-func (p *peer) next(dec *decoder) (frame, error) {
+// decoded: what decodeFrame returns holds copies.
+func (p *peer) next() (frame, error) {
 	limit := p.limit()
 	p.ws.SetReadLimit(limit)
 	buf := p.frames.get()
@@ -238,7 +237,7 @@ func (p *peer) next(dec *decoder) (frame, error) {
 		p.log.Warn("ignoring a text frame")
 		return nil, nil
 	}
-	f, err := dec.decode(b)
+	f, err := decodeFrame(b)
 	if err != nil {
 		p.log.Warn("closing connection: malformed frame", "err", err)
 		p.close(websocket.StatusUnsupportedData, "malformed frame")
