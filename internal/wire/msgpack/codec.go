@@ -149,6 +149,59 @@ func encodeFrame(f frame) ([]byte, error) {
 	return b, nil
 }
 
+// encodeResponse encodes the answer to request seq, as encodeFrame encodes
+// {"op": "response", "seq_number": seq, "result": result} (with
+// "is_exception": true and the error's text as result when failure is
+// set), without building the frame: most answers have a nil result, and
+// this one allocation is all they cost.
+func encodeResponse(seq int64, result any, failure error) ([]byte, error) {
+	fields := byte(3)
+	if failure != nil {
+		fields, result = 4, failure.Error()
+	}
+	b := make([]byte, 0, 48)
+	b = append(b, 0x80|fields, 0xa2, 'o', 'p', 0xa8)
+	b = append(b, "response"...)
+	b = append(b, 0xaa)
+	b = append(b, "seq_number"...)
+	b = binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(seq))
+	b = append(b, 0xa6)
+	b = append(b, "result"...)
+	switch r := result.(type) {
+	case nil:
+		b = append(b, 0xc0)
+	case string:
+		b = appendStr(b, r)
+	default:
+		enc, err := msgpack.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode response: %w", err)
+		}
+		b = append(b, enc...)
+	}
+	if failure != nil {
+		b = append(b, 0xac)
+		b = append(b, "is_exception"...)
+		b = append(b, 0xc3)
+	}
+	return b, nil
+}
+
+// appendStr appends s as a msgpack str in its shortest form.
+func appendStr(b []byte, s string) []byte {
+	switch n := len(s); {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n <= math.MaxUint8:
+		b = append(b, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
+	}
+	return append(b, s...)
+}
+
 // check walks b as one msgpack value without decoding it: the value must
 // be a map, fill b exactly, nest at most maxDepth deep, use str keys in
 // every map and no ext types, and no array, map, str or bin may claim more

@@ -294,14 +294,12 @@ func (p *peer) resolve(seq int64, f frame) {
 // for each other's readers). Answers leave in the order the requests came.
 // Only when the queue is over its bounds does the reader wait for wmu.
 func (p *peer) respond(seq int64, result any, err error) error {
-	out := frame{"op": "response", "seq_number": seq, "result": result}
-	if err != nil {
-		out["result"] = err.Error()
-		out["is_exception"] = true
-	}
-	b, err := p.encode(out)
+	b, err := encodeResponse(seq, result, err)
 	if err != nil {
 		return err
+	}
+	if p.onFrame != nil {
+		p.onFrame(false, b)
 	}
 	full := p.answers.add(b)
 	if !p.wmu.TryLock() {
