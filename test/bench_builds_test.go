@@ -12,7 +12,8 @@ package test
 //	                           the first change to the last "build finished",
 //	                           the master's CPU (utime+stime) per build, its
 //	                           raft log entries (durable commands) and heap
-//	                           allocations (objects, KiB) per build; the
+//	                           allocations (objects, KiB) and minor page
+//	                           faults per build; the
 //	                           workers' CPU, their commands' and, for the
 //	                           master and the workers, the time they were
 //	                           runnable but waited for a CPU (on a shared
@@ -149,6 +150,20 @@ func waitConnected(b *testing.B, ws []*worker, within time.Duration) {
 func procCPU(b *testing.B, pid int) time.Duration {
 	own, _ := procCPUs(b, pid)
 	return own
+}
+
+// procMinflt is how many minor page faults process pid has taken (the
+// tenth field of /proc/PID/stat): each is a trap into the kernel, dear
+// under a hypervisor.
+func procMinflt(b *testing.B, pid int) uint64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	n, _ := strconv.ParseUint(f[7], 10, 64)
+	return n
 }
 
 // procCPUs is the utime+stime of process pid, and the cutime+cstime of its
@@ -323,7 +338,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			builds := nChanges * perChange
 			var wall, cpu, mwait time.Duration
 			var wsum procsStat // the workers'
-			var entries uint64
+			var entries, faults uint64
 			var allocs, allocBytes, gcs float64
 			for run := range b.N {
 				b.StopTimer()
@@ -355,6 +370,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				i0 := raftIndex(m)
 				a0 := masterAllocs(b, m)
 				c0, q0, t0 := procCPU(b, pid), procRunqueue(b, pid), time.Now()
+				f0 := procMinflt(b, pid)
 				w0 := procsStats(b, wpids)
 				var next atomic.Int64
 				var wg sync.WaitGroup
@@ -380,6 +396,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				wused := procsStats(b, wpids).sub(w0)
 				wall, cpu, mwait = wall+took, cpu+used, mwait+waited
 				wsum = wsum.add(wused)
+				faults += procMinflt(b, pid) - f0
 				entries += raftIndex(m) - i0
 				a1 := masterAllocs(b, m)
 				allocs, allocBytes, gcs = allocs+a1.objects-a0.objects, allocBytes+a1.bytes-a0.bytes, gcs+a1.gcs-a0.gcs
@@ -410,6 +427,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 			b.ReportMetric(allocs/float64(builds*b.N), "master-allocs/build")
 			b.ReportMetric(allocBytes/1024/float64(builds*b.N), "master-alloc-KiB/build")
 			b.ReportMetric(gcs/float64(builds*b.N), "master-gcs/build")
+			b.ReportMetric(float64(faults)/float64(builds*b.N), "master-minflt/build")
 			perBuild := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / float64(builds*b.N) }
 			b.ReportMetric(perBuild(mwait), "master-runqueue-ms/build")
 			b.ReportMetric(perBuild(wsum.own), "worker-cpu-ms/build")

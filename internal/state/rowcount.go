@@ -1,7 +1,7 @@
 package state
 
 import (
-	"maps"
+	"slices"
 
 	"github.com/hashicorp/go-memdb"
 )
@@ -17,7 +17,7 @@ const tableRowCounts = "rowcounts"
 // rowCounts is the one row of tableRowCounts; never mutated once inserted.
 type rowCounts struct {
 	ID string // always rowCountsID
-	N  map[string]int
+	N  []int  // rows by table, in the order of Tables
 }
 
 const rowCountsID = "counts"
@@ -37,10 +37,11 @@ func rowCountSchema() *memdb.TableSchema {
 // alone must call Recount before Commit for it to stay so.
 func Count(txn *memdb.Txn, table string) int {
 	raw, err := txn.First(tableRowCounts, IndexID, rowCountsID)
-	if err != nil || raw == nil {
+	i := slices.Index(Tables, table)
+	if err != nil || raw == nil || i < 0 {
 		return 0
 	}
-	return raw.(*rowCounts).N[table]
+	return raw.(*rowCounts).N[i]
 }
 
 // Recount adds the rows txn inserted and deleted to the row counts. txn must
@@ -52,16 +53,17 @@ func Recount(txn *memdb.Txn) { recount(txn) }
 // through a map), for the commit hook.
 func recount(txn *memdb.Txn) memdb.Changes {
 	changes := txn.Changes()
-	var delta map[string]int
+	var delta []int // by table, as Tables: no map per transaction
+	var archived map[string]int
 	for _, c := range changes {
 		if a := archiveOf(c.Table); a != nil {
 			// An archived row counts as a row of its table, so that
 			// Count stays O(1).
-			if delta == nil {
-				delta = map[string]int{}
+			if archived == nil {
+				archived = map[string]int{}
 			}
-			a.addRows(delta, c.Before, -1)
-			a.addRows(delta, c.After, 1)
+			a.addRows(archived, c.Before, -1)
+			a.addRows(archived, c.After, 1)
 		}
 		d := 0
 		switch {
@@ -72,14 +74,28 @@ func recount(txn *memdb.Txn) memdb.Changes {
 			d = -1
 		}
 		if d != 0 {
-			if delta == nil {
-				delta = map[string]int{}
-			}
-			delta[c.Table] += d
+			delta = addDelta(delta, c.Table, d)
 		}
+	}
+	for table, d := range archived {
+		delta = addDelta(delta, table, d)
 	}
 	addCounts(txn, delta)
 	return changes
+}
+
+// addDelta adds d rows of table to delta (rows by table, as Tables; nil:
+// none yet) and returns it.
+func addDelta(delta []int, table string, d int) []int {
+	i := slices.Index(Tables, table)
+	if i < 0 {
+		panic("state: rows counted for " + table + ", which is not in Tables") // a programming error
+	}
+	if delta == nil {
+		delta = make([]int, len(Tables))
+	}
+	delta[i] += d
+	return delta
 }
 
 // restoredCounts adds the rows of txn's archive segments to
@@ -92,23 +108,18 @@ func restoredCounts(txn *memdb.Txn, counts map[string]int) {
 	}
 }
 
-// addCounts adds delta (rows by table) to the row counts.
-func addCounts(txn *memdb.Txn, delta map[string]int) {
-	var n map[string]int
-	for table, d := range delta {
-		if d == 0 {
-			continue
-		}
-		if n == nil {
-			n = map[string]int{}
-			if raw, err := txn.First(tableRowCounts, IndexID, rowCountsID); err == nil && raw != nil {
-				maps.Copy(n, raw.(*rowCounts).N)
-			}
-		}
-		n[table] += d
-	}
-	if n == nil {
+// addCounts adds delta (rows by table, as Tables; nil: none) to the row
+// counts.
+func addCounts(txn *memdb.Txn, delta []int) {
+	if !slices.ContainsFunc(delta, func(d int) bool { return d != 0 }) {
 		return
+	}
+	n := make([]int, len(Tables))
+	if raw, err := txn.First(tableRowCounts, IndexID, rowCountsID); err == nil && raw != nil {
+		copy(n, raw.(*rowCounts).N)
+	}
+	for i, d := range delta {
+		n[i] += d
 	}
 	if err := txn.Insert(tableRowCounts, &rowCounts{ID: rowCountsID, N: n}); err != nil {
 		panic(err) // the schema is static: only a programming error gets here

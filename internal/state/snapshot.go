@@ -160,12 +160,12 @@ func readSnapshot(r io.Reader, size int64, progress *restoreProgress) (*memdb.Me
 			return nil, b.err
 		}
 	}
-	counts := map[string]int{}
-	for ti, c := range rows {
-		counts[Tables[ti]] = c
+	archived := map[string]int{}
+	restoredCounts(txn, archived)
+	for table, c := range archived {
+		rows = addDelta(rows, table, c)
 	}
-	restoredCounts(txn, counts)
-	addCounts(txn, counts)
+	addCounts(txn, rows)
 	txn.Commit()
 	return db, nil
 }

@@ -1,7 +1,6 @@
 package msgpack
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -19,36 +18,125 @@ const maxDepth = 32
 
 // decodeFrame decodes one WebSocket message. It checks the structure first
 // (see check), so that a short frame cannot make the decoder allocate more
-// than a small multiple of its size, then normalises the numbers.
+// than a small multiple of its size, then decodes it in one pass (value).
+// What it returns shares no memory with b: the caller may reuse b.
 func decodeFrame(b []byte) (frame, error) {
-	return new(decoder).decode(b)
-}
-
-// decoder decodes frames one at a time, reusing its state.
-type decoder struct {
-	r   bytes.Reader
-	dec *msgpack.Decoder
-}
-
-func (d *decoder) decode(b []byte) (frame, error) {
 	if err := check(b); err != nil {
 		return nil, err
 	}
-	d.r.Reset(b)
-	if d.dec == nil {
-		d.dec = msgpack.NewDecoder(&d.r)
-	} else {
-		d.dec.Reset(&d.r)
+	v, _ := value(b, 0)
+	return frame(v.(map[string]any)), nil
+}
+
+// value decodes the value at b[pos:], which check has found sound, and
+// returns the position after it: integers as int64 (uint64 only above
+// math.MaxInt64), floats as float64, str as string, bin as []byte (copies),
+// arrays as []any and maps as map[string]any. The protocol's keys and
+// names come from constants (intern), not from an allocation each.
+func value(b []byte, pos int) (any, int) {
+	c := b[pos]
+	switch {
+	case c <= 0x7f:
+		return int64(c), pos + 1
+	case c >= 0xe0:
+		return int64(int8(c)), pos + 1
 	}
-	v, err := d.dec.DecodeInterface()
-	if err != nil {
-		return nil, fmt.Errorf("decode msgpack: %w", err)
+	head, n, k, _ := header(b[pos:])
+	pos += head
+	switch k {
+	case kindStr:
+		return intern(b[pos : pos+n]), pos + n
+	case kindBin:
+		return append([]byte{}, b[pos:pos+n]...), pos + n
+	case kindArray:
+		a := make([]any, n)
+		for i := range a {
+			a[i], pos = value(b, pos)
+		}
+		return a, pos
+	case kindMap:
+		m := make(map[string]any, n)
+		for range n {
+			kh, kn, _, _ := header(b[pos:])
+			key := intern(b[pos+kh : pos+kh+kn])
+			m[key], pos = value(b, pos+kh+kn)
+		}
+		return m, pos
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("frame is a %T, want a map", v)
+	return scalar(c, b[pos:pos+n]), pos + n
+}
+
+// scalar decodes a value of kindFixed: its type byte c and payload p.
+func scalar(c byte, p []byte) any {
+	switch c {
+	case 0xc2:
+		return false
+	case 0xc3:
+		return true
+	case 0xca:
+		return float64(math.Float32frombits(binary.BigEndian.Uint32(p)))
+	case 0xcb:
+		return math.Float64frombits(binary.BigEndian.Uint64(p))
+	case 0xcc:
+		return int64(p[0])
+	case 0xcd:
+		return int64(binary.BigEndian.Uint16(p))
+	case 0xce:
+		return int64(binary.BigEndian.Uint32(p))
+	case 0xcf:
+		u := binary.BigEndian.Uint64(p)
+		if u > math.MaxInt64 {
+			return u
+		}
+		return int64(u)
+	case 0xd0:
+		return int64(int8(p[0]))
+	case 0xd1:
+		return int64(int16(binary.BigEndian.Uint16(p)))
+	case 0xd2:
+		return int64(int32(binary.BigEndian.Uint32(p)))
+	case 0xd3:
+		return int64(binary.BigEndian.Uint64(p))
 	}
-	return frame(normalise(m).(map[string]any)), nil
+	return nil // 0xc0
+}
+
+// intern returns p as a string: one of the protocol's keys and names
+// without allocating, any other a copy.
+func intern(p []byte) string {
+	switch string(p) {
+	case "op":
+		return "op"
+	case "seq_number":
+		return "seq_number"
+	case "result":
+		return "result"
+	case "is_exception":
+		return "is_exception"
+	case "args":
+		return "args"
+	case "command_id":
+		return "command_id"
+	case "response":
+		return "response"
+	case "update":
+		return "update"
+	case "complete":
+		return "complete"
+	case "header":
+		return "header"
+	case "stdout":
+		return "stdout"
+	case "stderr":
+		return "stderr"
+	case "rc":
+		return "rc"
+	case "elapsed":
+		return "elapsed"
+	case "":
+		return ""
+	}
+	return string(p)
 }
 
 // encodeFrame encodes f as one msgpack map: Go strings as str, []byte as
@@ -61,39 +149,57 @@ func encodeFrame(f frame) ([]byte, error) {
 	return b, nil
 }
 
-// normalise turns the decoder's sized integers into int64 (uint64 when
-// they do not fit), in place where it can.
-func normalise(v any) any {
-	switch x := v.(type) {
-	case int8:
-		return int64(x)
-	case int16:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case uint8:
-		return int64(x)
-	case uint16:
-		return int64(x)
-	case uint32:
-		return int64(x)
-	case uint64:
-		if x <= math.MaxInt64 {
-			return int64(x)
-		}
-		return x
-	case float32:
-		return float64(x)
-	case []any:
-		for i := range x {
-			x[i] = normalise(x[i])
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalise(e)
-		}
+// encodeResponse encodes the answer to request seq, as encodeFrame encodes
+// {"op": "response", "seq_number": seq, "result": result} (with
+// "is_exception": true and the error's text as result when failure is
+// set), without building the frame: most answers have a nil result, and
+// this one allocation is all they cost.
+func encodeResponse(seq int64, result any, failure error) ([]byte, error) {
+	fields := byte(3)
+	if failure != nil {
+		fields, result = 4, failure.Error()
 	}
-	return v
+	b := make([]byte, 0, 48)
+	b = append(b, 0x80|fields, 0xa2, 'o', 'p', 0xa8)
+	b = append(b, "response"...)
+	b = append(b, 0xaa)
+	b = append(b, "seq_number"...)
+	b = binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(seq))
+	b = append(b, 0xa6)
+	b = append(b, "result"...)
+	switch r := result.(type) {
+	case nil:
+		b = append(b, 0xc0)
+	case string:
+		b = appendStr(b, r)
+	default:
+		enc, err := msgpack.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode response: %w", err)
+		}
+		b = append(b, enc...)
+	}
+	if failure != nil {
+		b = append(b, 0xac)
+		b = append(b, "is_exception"...)
+		b = append(b, 0xc3)
+	}
+	return b, nil
+}
+
+// appendStr appends s as a msgpack str in its shortest form.
+func appendStr(b []byte, s string) []byte {
+	switch n := len(s); {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n <= math.MaxUint8:
+		b = append(b, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
+	}
+	return append(b, s...)
 }
 
 // check walks b as one msgpack value without decoding it: the value must

@@ -188,9 +188,8 @@ func (p *peer) run() error {
 }
 
 func (p *peer) readLoop() error {
-	var dec decoder
 	for {
-		f, err := p.next(&dec)
+		f, err := p.next()
 		if err != nil {
 			return err
 		}
@@ -216,8 +215,8 @@ func (p *peer) readLoop() error {
 
 // next reads and decodes the next frame (nil for a text frame, which is
 // ignored). The frame is read into a buffer of p.frames, given back once
-// decoded: what the decoder returns holds copies.
-func (p *peer) next(dec *decoder) (frame, error) {
+// decoded: what decodeFrame returns holds copies.
+func (p *peer) next() (frame, error) {
 	limit := p.limit()
 	p.ws.SetReadLimit(limit)
 	buf := p.frames.get()
@@ -238,7 +237,7 @@ func (p *peer) next(dec *decoder) (frame, error) {
 		p.log.Warn("ignoring a text frame")
 		return nil, nil
 	}
-	f, err := dec.decode(b)
+	f, err := decodeFrame(b)
 	if err != nil {
 		p.log.Warn("closing connection: malformed frame", "err", err)
 		p.close(websocket.StatusUnsupportedData, "malformed frame")
@@ -295,14 +294,12 @@ func (p *peer) resolve(seq int64, f frame) {
 // for each other's readers). Answers leave in the order the requests came.
 // Only when the queue is over its bounds does the reader wait for wmu.
 func (p *peer) respond(seq int64, result any, err error) error {
-	out := frame{"op": "response", "seq_number": seq, "result": result}
-	if err != nil {
-		out["result"] = err.Error()
-		out["is_exception"] = true
-	}
-	b, err := p.encode(out)
+	b, err := encodeResponse(seq, result, err)
 	if err != nil {
 		return err
+	}
+	if p.onFrame != nil {
+		p.onFrame(false, b)
 	}
 	full := p.answers.add(b)
 	if !p.wmu.TryLock() {
