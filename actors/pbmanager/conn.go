@@ -293,6 +293,12 @@ func (a *connActor) run(m *messages.StartCommand, s *sink) {
 		s.Complete(err)
 		return
 	}
+	// A failure, a refusal included, completes the command (the sink
+	// tells the build): nothing waits for the worker's accept.
+	if cs, ok := a.l.conn.(wire.CommandSender); ok {
+		cs.SendCommand(wc)
+		return
+	}
 	go func() {
 		// Not bounded: the connection completes the command when it ends.
 		_ = a.l.conn.StartCommand(context.Background(), wc)

@@ -78,6 +78,17 @@ type Conn interface {
 	Err() error
 }
 
+// CommandSender is a Conn that can start a command without waiting for
+// the worker's accept: an actor starts commands with it in its mailbox,
+// where it would otherwise need a goroutine to wait.
+type CommandSender interface {
+	// SendCommand is StartCommand without the wait: it returns once the
+	// command is sent (a write to the connection, which ends it when it
+	// takes too long), and every failure, the worker's refusal included,
+	// reaches only cmd.Sink's Complete.
+	SendCommand(cmd Command)
+}
+
 // Command is one remote command (Buildbot's RemoteCommand).
 type Command struct {
 	ID      string         // unique on its connection

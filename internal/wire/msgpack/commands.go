@@ -27,6 +27,28 @@ type command struct {
 // StartCommand registers cmd, then sends start_command: the worker may
 // report on the command before it answers.
 func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
+	ch := make(chan error, 1)
+	if err := c.start(wc, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	// On ctx's end the request stays pending: a late refusal still
+	// completes the command.
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("start_command: %w", ctx.Err())
+	}
+}
+
+// SendCommand implements wire.CommandSender.
+func (c *serverConn) SendCommand(wc wire.Command) {
+	_ = c.start(wc, nil)
+}
+
+// start registers cmd and sends start_command; accepted, when set, gets
+// the worker's answer. Whatever fails completes cmd's Sink with the error.
+func (c *serverConn) start(wc wire.Command, accepted func(error)) error {
 	if wc.Sink == nil {
 		return fmt.Errorf("start %s %q: no Sink", wc.Name, wc.ID)
 	}
@@ -41,7 +63,6 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 	}
 	msg := frame{"op": "start_command", "builder_name": wc.Builder, "command_id": wc.ID,
 		"command_name": cmd.name, "args": args}
-	ch := make(chan error, 1)
 	_, err = c.p.request(msg, func(_ any, err error) {
 		if err != nil {
 			var re *RemoteError
@@ -52,21 +73,15 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 			}
 			c.end(cmd, err)
 		}
-		ch <- err
+		if accepted != nil {
+			accepted(err)
+		}
 	})
 	if err != nil {
 		err = fmt.Errorf("start_command: %w", err)
 		c.end(cmd, err)
-		return err
 	}
-	// On ctx's end the request stays pending: a late refusal still
-	// completes the command.
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("start_command: %w", ctx.Err())
-	}
+	return err
 }
 
 func (c *serverConn) register(cmd *command) error {

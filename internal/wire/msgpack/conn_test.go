@@ -224,3 +224,31 @@ func TestFinish(t *testing.T) {
 		})
 	}
 }
+
+// TestSendCommand: SendCommand returns once start_command is sent, before
+// the worker answers, and the worker's refusal reaches only the Sink.
+func TestSendCommand(t *testing.T) {
+	m := startMaster(t, ServerOptions{})
+	r := dialRaw(t, m.url, basic("w1", "pa:ss"))
+	r.login()
+	conn := recv(t, m.conns, "the connection").(*serverConn)
+	s := newSink()
+	var sender wire.CommandSender = conn
+	sender.SendCommand(wire.Command{ID: "1", Name: "frob", Sink: s})
+	f := r.must()
+	if f["op"] != "start_command" || f["command_id"] != "1" {
+		t.Fatalf("the worker got %v, want start_command 1", f)
+	}
+	if conn.command("1") == nil {
+		t.Fatal("a sent command is not open")
+	}
+	seq, _ := f.int("seq_number")
+	r.send(frame{"op": "response", "seq_number": seq, "is_exception": true, "result": "unrecognized WorkerCommand 'frob'"})
+	var re *RemoteError
+	if err := s.ended(t); !errors.As(err, &re) || re.Op != "start_command" || re.Message != "unrecognized WorkerCommand 'frob'" {
+		t.Fatalf("Complete(%v), want the worker's refusal", err)
+	}
+	if conn.command("1") != nil {
+		t.Error("a refused command is still open")
+	}
+}
