@@ -14,8 +14,9 @@ import (
 const maxInline = 64
 
 // completer completes SubmitAsync's commands: one goroutine at a time
-// waits for their Futures, in the order they were handed to raft (the
-// order raft applies them in), and calls their dones. It runs while there
+// waits for their Futures, in the order they were queued (nearly always
+// the order raft applies them in: one that completes early waits only for
+// those queued before it), and calls their dones. It runs while there
 // are commands to complete and ends when there are none, so a Store keeps
 // no goroutine of its own; commands that complete together (raft commits
 // and applies them in batches) cost it one wake-up instead of one

@@ -82,10 +82,11 @@ type Conn interface {
 // the worker's accept: an actor starts commands with it in its mailbox,
 // where it would otherwise need a goroutine to wait.
 type CommandSender interface {
-	// SendCommand is StartCommand without the wait: it returns once the
-	// command is sent (a write to the connection, which ends it when it
-	// takes too long), and every failure, the worker's refusal included,
-	// reaches only cmd.Sink's Complete.
+	// SendCommand is StartCommand without the wait for the worker: it
+	// writes the command to the connection and returns (while another
+	// write holds the connection, a goroutine writes it), and every
+	// failure, the worker's refusal included, reaches only cmd.Sink's
+	// Complete.
 	SendCommand(cmd Command)
 }
 

@@ -41,8 +41,14 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 	}
 }
 
-// SendCommand implements wire.CommandSender.
+// SendCommand implements wire.CommandSender. While another write is in
+// progress on the connection (a download's blocks, a slow worker) it does
+// not wait for it: a goroutine sends the command.
 func (c *serverConn) SendCommand(wc wire.Command) {
+	if c.p.writing() {
+		go func() { _ = c.start(wc, nil) }()
+		return
+	}
 	_ = c.start(wc, nil)
 }
 
