@@ -23,7 +23,7 @@ const maxInline = 64
 // goroutine each.
 type completer struct {
 	mu       sync.Mutex
-	queue    []pending // handed to raft, in that order
+	queue    []pending // submitted, not yet waited for
 	inFlight int       // SubmitAsync commands not yet completed
 	running  bool      // the goroutine is running
 }
