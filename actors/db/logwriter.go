@@ -108,9 +108,11 @@ func (lw *logWriter) open(txn *memdb.Txn, logid uint64) (*logchunk.Writer, *mess
 }
 
 // finish takes a command that finishes logs (see finishesLogs): it writes
-// the step's last lines, then, away from the mailbox, closes the files of
-// the logs the command finishes (closeLogs) and submits it with what they
-// hold; the sender gets the command's result. An AppendLog (from
+// the step's last lines, then closes the files of the logs the command
+// finishes (closeLogs) and submits it with what they hold; the sender gets
+// the command's result. What syncs files or waits is done away from the
+// mailbox; small logs whose records ride in the command are closed and the
+// command submitted in it, with no goroutine. An AppendLog (from
 // an older caller) is written as a LogWrite is.
 func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 	txn := lw.rt.DB.Read()
@@ -159,7 +161,39 @@ func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 			open, ids = append(open, w), append(ids, id)
 		}
 	}
-	go finishLogs(lw.rt, cmd, ids, open, setLines, answer(ctx))
+	then := answer(ctx)
+	if !closesWithoutSync(lw.rt, open) || setLines == nil && len(open) > 0 {
+		// Closing syncs files, and a FinishLog waits for the SetLogLines
+		// before it: off the mailbox.
+		go finishLogs(lw.rt, cmd, ids, open, setLines, then)
+		return
+	}
+	// Small logs whose records ride in the command: closing them writes
+	// but does not sync, unless the records are too big to ride.
+	lines, unsynced := closeWriters(lw.rt, ids, open)
+	if unsynced {
+		go func() {
+			syncRecords(lw.rt)
+			submitFinish(lw.rt, cmd, lines, setLines, then)
+		}()
+		return
+	}
+	submitFinish(lw.rt, cmd, lines, setLines, then)
+}
+
+// closesWithoutSync reports whether closing ws (closeLogs) syncs no file:
+// they are small logs that lost no lines, whose records ride in the
+// command that finishes them.
+func closesWithoutSync(rt *service.Runtime, ws []*logchunk.Writer) bool {
+	if len(ws) > 0 && !rt.DB.KeepsLogRecords() {
+		return false
+	}
+	for _, w := range ws {
+		if !w.Small() || len(w.Lost()) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // finishLogs closes the Writers ws of logs ids (closeLogs) and submits cmd
@@ -170,7 +204,13 @@ func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 // would have, before then hears of the failure.
 func finishLogs(rt *service.Runtime, cmd *messages.Command, ids []uint64, ws []*logchunk.Writer,
 	setLines func([]*messages.LogLines), then func(*messages.CommandResult, error)) {
-	lines := closeLogs(rt, ids, ws)
+	submitFinish(rt, cmd, closeLogs(rt, ids, ws), setLines, then)
+}
+
+// submitFinish submits cmd with lines, what the logs it finishes hold (see
+// finishLogs). It waits only for a FinishLog's SetLogLines.
+func submitFinish(rt *service.Runtime, cmd *messages.Command, lines []*messages.LogLines,
+	setLines func([]*messages.LogLines), then func(*messages.CommandResult, error)) {
 	carried := slices.ContainsFunc(lines, func(l *messages.LogLines) bool { return len(l.GetRecord()) > 0 })
 	syncIfLost := func(err error) {
 		if err != nil && carried {
@@ -227,9 +267,19 @@ const MaxRecordBytes = 256 << 10
 // logs past that bound, the files and segment are synced before closeLogs
 // returns.
 func closeLogs(rt *service.Runtime, ids []uint64, ws []*logchunk.Writer) []*messages.LogLines {
-	out := make([]*messages.LogLines, 0, len(ws))
+	out, unsynced := closeWriters(rt, ids, ws)
+	if unsynced {
+		syncRecords(rt)
+	}
+	return out
+}
+
+// closeWriters is closeLogs but for the sync of the small logs' records
+// that do not ride: it says whether there are such records (unsynced).
+func closeWriters(rt *service.Runtime, ids []uint64, ws []*logchunk.Writer) (out []*messages.LogLines, unsynced bool) {
+	out = make([]*messages.LogLines, 0, len(ws))
 	ride := rt.DB != nil && rt.DB.KeepsLogRecords()
-	budget, unsynced := MaxRecordBytes, false
+	budget := MaxRecordBytes
 	for i, w := range ws {
 		if lost := w.Lost(); len(lost) > 0 {
 			note := []byte(fmt.Sprintf("[%s of this log could not be written (disk full?)]", describeLost(lost)))
@@ -253,10 +303,7 @@ func closeLogs(rt *service.Runtime, ids []uint64, ws []*logchunk.Writer) []*mess
 		budget -= len(rec)
 		out = append(out, &messages.LogLines{Logid: ids[i], NumLines: w.Lines(), Lost: lineRanges(w.Lost()), Record: rec})
 	}
-	if unsynced {
-		syncRecords(rt)
-	}
-	return out
+	return out, unsynced
 }
 
 // syncRecords makes the small logs' records written so far durable

@@ -293,10 +293,11 @@ func (a *connActor) run(m *messages.StartCommand, s *sink) {
 		s.Complete(err)
 		return
 	}
-	// On a goroutine, which does not wait for the worker's answer: the
-	// mailbox never waits for the network, and the connection completes
-	// the command however it ends.
-	go a.l.conn.Start(wc)
+	// Sent from the mailbox, which never waits for the network: Start
+	// does not wait for the worker's answer nor behind another write, and
+	// every outcome, a refusal included, completes the command (the sink
+	// tells the build).
+	a.l.conn.Start(wc)
 }
 
 func failed(id, why string) *messages.CommandUpdate {

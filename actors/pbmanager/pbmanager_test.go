@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,6 +254,32 @@ func TestLostConnectionRetriesTheBuild(t *testing.T) {
 	}
 }
 
+// TestNoGoroutineWaitsForAccept: a command started on a msgpack
+// connection is sent from the connection's actor, and no goroutine waits
+// for the worker to accept it (a refusal completes it: see sink).
+func TestNoGoroutineWaitsForAccept(t *testing.T) {
+	m, _ := start(t)
+	w := newTestWorker()
+	w.accept = make(chan struct{})
+	c, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", w, msgpack.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close("test over")
+	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
+	force(t, m, "b1")
+	testkit.Recv(t, "the build's command at the worker", w.shells)
+	buf := make([]byte, 1<<20)
+	waiting := strings.Count(string(buf[:runtime.Stack(buf, true)]), "pbmanager.(*connActor).run")
+	close(w.accept)
+	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {
+		t.Fatalf("build %v", b)
+	}
+	if waiting != 0 {
+		t.Errorf("%d goroutines wait for the worker to accept the command, want 0", waiting)
+	}
+}
+
 // testWorker is a worker of the test's own: it answers the master's setup
 // (listdir and mkdir of the builder list) and, unless held, every shell
 // command with rc 0.
@@ -260,6 +287,9 @@ type testWorker struct {
 	mute   chan struct{} // when set, a print waits for it to close
 	hold   atomic.Bool
 	shells chan *msgpack.Command
+	// accept, when set, holds the answer to a shell command's start
+	// until it closes (the command is in shells meanwhile).
+	accept chan struct{}
 }
 
 func newTestWorker() *testWorker { return &testWorker{shells: make(chan *msgpack.Command, 10)} }
@@ -276,6 +306,10 @@ func (w *testWorker) WorkerInfo(context.Context) (map[string]any, error) {
 }
 func (w *testWorker) SetWorkerSettings(context.Context, msgpack.Settings) error { return nil }
 func (w *testWorker) StartCommand(_ context.Context, cmd *msgpack.Command) error {
+	if w.accept != nil && cmd.Name == "shell" {
+		w.shells <- cmd
+		<-w.accept
+	}
 	go func() {
 		ctx := context.Background()
 		switch {

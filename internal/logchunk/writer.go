@@ -311,6 +311,14 @@ func (w *Writer) CloseDeferred() (record []byte, err error) {
 	return w.close(false)
 }
 
+// Small reports whether the log is a small log if closed now, with no
+// more lines: CloseDeferred then writes its record and syncs nothing.
+func (w *Writer) Small() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.closed && w.small()
+}
+
 // close is Close, waiting for a small log's record to be durable when
 // durable is set, else returning it.
 func (w *Writer) close(durable bool) ([]byte, error) {

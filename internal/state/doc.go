@@ -20,9 +20,9 @@
 // checked every SnapshotInterval) and on Close; a snapshot streams every
 // table as length-prefixed protobuf rows with a row-count trailer. Submit
 // returns a Future that resolves once the command is committed to disk and
-// applied; SubmitAsync hands the wait to a goroutine so an actor's mailbox
-// never blocks. Read returns an immutable read transaction that never waits
-// for writers.
+// applied; SubmitAsync never blocks, and one goroutine waits for its
+// commands in order and calls back, so an actor's mailbox never blocks.
+// Read returns an immutable read transaction that never waits for writers.
 //
 // Recovery: Open restores the latest snapshot and replays the log after it.
 // A torn final append to the log fails its checksum and is dropped by the

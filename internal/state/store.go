@@ -25,7 +25,8 @@ type Store struct {
 	dir     string
 	opts    Options
 
-	policy snapshotPolicy
+	policy    snapshotPolicy
+	completer completer // SubmitAsync's
 
 	closeOnce sync.Once
 	closeErr  error

@@ -93,9 +93,19 @@ func (s *Store) SubmitWait(ctx context.Context, cmd *messages.Command) (*message
 	}
 }
 
-// SubmitAsync submits cmd and calls done from another goroutine once it is
-// durable and applied (or failed). It never blocks: an actor passes a done
-// that sends the result to itself (e.g. ctx.Send(self, …)).
+// SubmitAsync submits cmd and calls done once it is durable and applied
+// (or failed). It never blocks: it hands cmd to raft on the caller's
+// goroutine while raft's queue has room for it, and on a goroutine of its
+// own past that. The dones of the commands submitted this way are called
+// one at a time, in the order they were queued (for one caller's commands
+// while fewer than maxInline are in flight: the order it submitted them
+// in), from a goroutine that is not the caller's (see completer): a done
+// must not block, or it holds back the results queued after it. An actor
+// passes a done that sends the result to itself (e.g. ctx.Send(self, …)).
 func (s *Store) SubmitAsync(cmd *messages.Command, done func(*messages.CommandResult, error)) {
-	go func() { done(s.Submit(cmd).Wait()) }()
+	if !s.completer.reserve() {
+		go func() { s.completer.add(s.Submit(cmd), done) }()
+		return
+	}
+	s.completer.add(s.Submit(cmd), done)
 }

@@ -69,9 +69,11 @@ type Conn interface {
 	StartCommand(ctx context.Context, cmd Command) error
 	// Start is StartCommand without waiting for the worker's answer, so
 	// that no goroutine waits for it: it returns once the command is sent,
-	// or has failed to be. Every outcome reaches cmd.Sink: a refusal, or a
-	// failure to send, completes it with the error StartCommand would
-	// return.
+	// or has failed to be; while another write holds the connection it
+	// does not wait for it (a goroutine sends the command), so an actor
+	// may call it in its mailbox. Every outcome reaches cmd.Sink: a
+	// refusal, or a failure to send, completes it with the error
+	// StartCommand would return.
 	Start(cmd Command)
 	// InterruptCommand asks the worker to interrupt command id.
 	InterruptCommand(ctx context.Context, builder, id, why string) error

@@ -41,15 +41,22 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 	}
 }
 
-// Start is StartCommand without waiting for the worker's answer, which
-// completes the Sink when it is a refusal.
-func (c *serverConn) Start(wc wire.Command) { _ = c.start(wc, func(error) {}) }
+// Start implements wire.Conn.Start. While another write is in progress
+// on the connection (a download's blocks, a slow worker) it does not wait
+// for it: a goroutine sends the command.
+func (c *serverConn) Start(wc wire.Command) {
+	if c.p.writing() {
+		go func() { _ = c.start(wc, nil) }()
+		return
+	}
+	_ = c.start(wc, nil)
+}
 
-// start registers cmd, then sends start_command; answered gets the
-// worker's answer (nil: accepted) on the reader, after a refusal has
+// start registers cmd and sends start_command; accepted, when set, gets
+// the worker's answer (nil: accepted) on the reader, after a refusal has
 // completed the command. An error says start_command was not sent, and
 // the command is completed with it.
-func (c *serverConn) start(wc wire.Command, answered func(error)) error {
+func (c *serverConn) start(wc wire.Command, accepted func(error)) error {
 	if wc.Sink == nil {
 		return fmt.Errorf("start %s %q: no Sink", wc.Name, wc.ID)
 	}
@@ -74,14 +81,15 @@ func (c *serverConn) start(wc wire.Command, answered func(error)) error {
 			}
 			c.end(cmd, err)
 		}
-		answered(err)
+		if accepted != nil {
+			accepted(err)
+		}
 	})
 	if err != nil {
 		err = fmt.Errorf("start_command: %w", err)
 		c.end(cmd, err)
-		return err
 	}
-	return nil
+	return err
 }
 
 func (c *serverConn) register(cmd *command) error {

@@ -38,12 +38,23 @@ func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 	return err
 }
 
-// Start is StartCommand without waiting for the worker's answer, which
-// completes the Sink when it is a refusal.
+// Start implements wire.Conn.Start. While another write holds the
+// connection (a download's blocks, the read loop's answers to a slow
+// worker) it does not wait for it: a goroutine sends the command.
 func (c *conn) Start(cmd wire.Command) {
 	if cmd.Sink == nil {
 		return
 	}
+	if c.b.writing() {
+		go c.start(cmd)
+		return
+	}
+	c.start(cmd)
+}
+
+// start sends startCommand without waiting for the answer, which
+// completes the Sink when it is a refusal.
+func (c *conn) start(cmd wire.Command) {
 	k, call, err := c.open(cmd)
 	if err == nil {
 		_, err = c.b.send(call.ref, "startCommand", call.args, nil, func(r result) {
