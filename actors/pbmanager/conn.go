@@ -293,11 +293,12 @@ func (a *connActor) run(m *messages.StartCommand, s *sink) {
 		s.Complete(err)
 		return
 	}
-	// Sent from the mailbox, which never waits for the network: Start
-	// does not wait for the worker's answer nor behind another write, and
-	// every outcome, a refusal included, completes the command (the sink
-	// tells the build).
-	a.l.conn.Start(wc)
+	// On a goroutine, which lives while the command is sent: the mailbox
+	// never waits for the network (a worker that stops reading holds a
+	// write up to the write timeout). Nothing waits for the worker's
+	// answer; every outcome, a refusal included, completes the command
+	// (the sink tells the build).
+	go a.l.conn.Start(wc)
 }
 
 func failed(id, why string) *messages.CommandUpdate {

@@ -69,9 +69,9 @@ type Conn interface {
 	StartCommand(ctx context.Context, cmd Command) error
 	// Start is StartCommand without waiting for the worker's answer, so
 	// that no goroutine waits for it: it returns once the command is sent,
-	// or has failed to be; while another write holds the connection it
-	// does not wait for it (a goroutine sends the command), so an actor
-	// may call it in its mailbox. Every outcome reaches cmd.Sink: a
+	// or has failed to be. Sending may wait for the network (another
+	// write, a worker that stops reading: up to the write timeout), so an
+	// actor calls it off its mailbox. Every outcome reaches cmd.Sink: a
 	// refusal, or a failure to send, completes it with the error
 	// StartCommand would return.
 	Start(cmd Command)

@@ -41,16 +41,8 @@ func (c *serverConn) StartCommand(ctx context.Context, wc wire.Command) error {
 	}
 }
 
-// Start implements wire.Conn.Start. While another write is in progress
-// on the connection (a download's blocks, a slow worker) it does not wait
-// for it: a goroutine sends the command.
-func (c *serverConn) Start(wc wire.Command) {
-	if c.p.writing() {
-		go func() { _ = c.start(wc, nil) }()
-		return
-	}
-	_ = c.start(wc, nil)
-}
+// Start implements wire.Conn.Start.
+func (c *serverConn) Start(wc wire.Command) { _ = c.start(wc, nil) }
 
 // start registers cmd and sends start_command; accepted, when set, gets
 // the worker's answer (nil: accepted) on the reader, after a refusal has

@@ -386,17 +386,6 @@ func (p *peer) writeLocked(b []byte, op any, held bool) error {
 	return nil
 }
 
-// writing reports whether a write holds the connection now.
-func (p *peer) writing() bool {
-	if !p.wmu.TryLock() {
-		return true
-	}
-	// unlockWrite, not Unlock: an answer queued meanwhile left its write
-	// to this holder.
-	_ = p.unlockWrite()
-	return false
-}
-
 // request sends f with the next seq_number. onReply gets the answer, or an
 // error wrapping wire.ErrConnectionLost, exactly once, unless request
 // itself fails or forget is called first.

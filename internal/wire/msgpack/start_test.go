@@ -51,23 +51,3 @@ func TestStartDoesNotWaitForTheAnswer(t *testing.T) {
 		t.Errorf("Complete(%v), want the worker's refusal of start_command", err)
 	}
 }
-
-// TestStartDoesNotWaitForAWrite: while another write holds the
-// connection, Start returns at once and the command goes after it.
-func TestStartDoesNotWaitForAWrite(t *testing.T) {
-	m := startMaster(t, ServerOptions{})
-	r := dialRaw(t, m.url, basic("w1", "pa:ss"))
-	r.login()
-	conn := recv(t, m.conns, "the connection").(*serverConn)
-	conn.p.wmu.Lock() // a write in progress
-	returned := make(chan struct{})
-	go func() {
-		conn.Start(wire.Command{ID: "1", Name: "shell", Args: map[string]any{"command": []any{"true"}}, Sink: newSink()})
-		close(returned)
-	}()
-	waitDone(t, returned, "Start's return while a write holds the connection")
-	_ = conn.p.unlockWrite()
-	if f := r.must(); f["op"] != "start_command" || f["command_id"] != "1" {
-		t.Fatalf("the worker got %v, want start_command 1", f)
-	}
-}

@@ -140,15 +140,6 @@ func (b *broker) settle() {
 	}
 }
 
-// writing reports whether a write holds the connection now.
-func (b *broker) writing() bool {
-	if !b.wmu.TryLock() {
-		return true
-	}
-	b.wmu.Unlock()
-	return false
-}
-
 // write sends one expression built by build, after the owed answers.
 func (b *broker) write(build func(buf []byte, vocab bool) ([]byte, error)) error {
 	b.wmu.Lock()

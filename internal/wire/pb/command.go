@@ -38,15 +38,9 @@ func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 	return err
 }
 
-// Start implements wire.Conn.Start. While another write holds the
-// connection (a download's blocks, the read loop's answers to a slow
-// worker) it does not wait for it: a goroutine sends the command.
+// Start implements wire.Conn.Start.
 func (c *conn) Start(cmd wire.Command) {
 	if cmd.Sink == nil {
-		return
-	}
-	if c.b.writing() {
-		go c.start(cmd)
 		return
 	}
 	c.start(cmd)

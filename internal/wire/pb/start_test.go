@@ -55,24 +55,3 @@ func TestStartRefusedCompletesTheSink(t *testing.T) {
 		t.Errorf("Complete(%v), want the worker's failure of startCommand", err)
 	}
 }
-
-// TestStartDoesNotWaitForAWrite: while another write holds the connection,
-// Start returns at once (pbmanager's actor calls it in its mailbox) and the
-// command goes after that write.
-func TestStartDoesNotWaitForAWrite(t *testing.T) {
-	_, w, c, _ := loggedIn(t, Config{})
-	started := make(chan string, 1)
-	w.bot.start = func(_ RemoteRef, id, _ string, _ map[string]any) { started <- id }
-	pc := c.(*conn)
-	pc.b.wmu.Lock() // a write in progress
-	returned := make(chan struct{})
-	go func() {
-		c.Start(wireCommand("1", "b1", "shell", map[string]any{"command": "true"}, newSink()))
-		close(returned)
-	}()
-	testkit.Recv(t, "return from Start while a write holds the connection", returned)
-	pc.b.wmu.Unlock()
-	if id := testkit.Recv(t, "the command on the worker", started); id != "1" {
-		t.Errorf("the worker started %q", id)
-	}
-}
