@@ -13,7 +13,7 @@ import (
 // closes (and after) each get their done called exactly once, whatever
 // raft did with them.
 func TestSubmitAsyncDoneOnceAcrossClose(t *testing.T) {
-	for round := range 30 {
+	for round := range 8 {
 		s, err := Open(t.TempDir(), Options{Logger: quiet(), SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour, NoSnapshotOnClose: true})
 		if err != nil {
 			t.Fatal(err)

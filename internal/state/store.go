@@ -31,6 +31,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
+	// stopped is closed once raft has shut down: the raft futures it
+	// left unanswered then fail (endsWithShutdown).
+	stopped chan struct{}
 }
 
 // OpenEphemeral returns an in-memory Store: commands are applied at once
@@ -93,6 +96,7 @@ func (s *Store) Close() error {
 		}
 		s.logs.beginClose()
 		s.closeErr = s.raft.Shutdown().Error()
+		close(s.stopped)
 		if err := s.trans.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
 		}
