@@ -78,7 +78,10 @@ func (s *Store) Snapshot() error {
 // Close takes a snapshot (so that the next Open need not replay the log)
 // unless the log cannot be written, stops raft and closes the files.
 // Commands submitted after Close fail with ErrClosed; commands submitted
-// before it are applied first (waiting up to 10s). With
+// before it are applied first (waiting up to 10s); a command raft had not
+// answered when it stopped fails with raft.ErrRaftShutdown (whose outcome,
+// as ever with that error, is unknown: it may be applied at the next
+// Open), and so may one whose result is not yet waited for. With
 // Options.NoSnapshotOnClose it neither waits nor snapshots, and leaves the
 // directory as a crash would.
 func (s *Store) Close() error {
