@@ -142,7 +142,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	st := newStartup(opts, snaps)
-	s := &Store{fsm: &fsm{health: h, records: opts.LogRecords, log: opts.Logger}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts}
+	s := &Store{fsm: &fsm{health: h, records: opts.LogRecords, log: opts.Logger}, logs: logs, snaps: snaps, health: h, dir: dir, opts: opts, stopped: make(chan struct{})}
 	s.fsm.startup.Store(st)
 	db, _ := NewDB()
 	s.fsm.db.Store(db)

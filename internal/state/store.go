@@ -31,6 +31,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
+	// stopped is closed once raft has shut down: the raft futures it
+	// left unanswered then fail (endsWithShutdown).
+	stopped chan struct{}
 }
 
 // OpenEphemeral returns an in-memory Store: commands are applied at once
@@ -75,7 +78,10 @@ func (s *Store) Snapshot() error {
 // Close takes a snapshot (so that the next Open need not replay the log)
 // unless the log cannot be written, stops raft and closes the files.
 // Commands submitted after Close fail with ErrClosed; commands submitted
-// before it are applied first (waiting up to 10s). With
+// before it are applied first (waiting up to 10s); a command raft had not
+// answered when it stopped fails with raft.ErrRaftShutdown (whose outcome,
+// as ever with that error, is unknown: it may be applied at the next
+// Open), and so may one whose result is not yet waited for. With
 // Options.NoSnapshotOnClose it neither waits nor snapshots, and leaves the
 // directory as a crash would.
 func (s *Store) Close() error {
@@ -93,6 +99,7 @@ func (s *Store) Close() error {
 		}
 		s.logs.beginClose()
 		s.closeErr = s.raft.Shutdown().Error()
+		close(s.stopped)
 		if err := s.trans.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
 		}

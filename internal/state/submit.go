@@ -73,7 +73,9 @@ func (s *Store) Submit(cmd *messages.Command) *Future {
 		return &Future{err: fmt.Errorf("%w: encoding command: %v", ErrBadCommand, err)}
 	}
 	s.policy.wrote(len(data))
-	return &Future{f: s.raft.Apply(data, 0)}
+	f := s.raft.Apply(data, 0)
+	endsWithShutdown(f, s.stopped)
+	return &Future{f: f}
 }
 
 // SubmitWait submits cmd and waits for it, or for ctx to end (the command
