@@ -2,50 +2,13 @@ package msgpack
 
 import (
 	"context"
-	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
-
-// finishSink records its calls in order; it is a wire.Finisher.
-type finishSink struct {
-	mu    sync.Mutex
-	calls []string
-	seen  chan string // each call as it is made
-}
-
-func newFinishSink() *finishSink { return &finishSink{seen: make(chan string, 8)} }
-
-func (s *finishSink) record(call string) {
-	s.mu.Lock()
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
-	s.seen <- call
-}
-
-func (s *finishSink) Update(us []wire.Update) { s.record(fmt.Sprintf("update %v", updateKeys(us))) }
-func (s *finishSink) Complete(err error)      { s.record(fmt.Sprintf("complete %v", err)) }
-func (s *finishSink) Finish(us []wire.Update, err error) {
-	s.record(fmt.Sprintf("finish %v %v", updateKeys(us), err))
-}
-
-func (s *finishSink) Calls() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.calls...)
-}
-
-func updateKeys(us []wire.Update) []string {
-	keys := make([]string, len(us))
-	for i, u := range us {
-		keys[i] = u.Key
-	}
-	return keys
-}
 
 // A worker's last updates, sent with the complete (as buildbot-worker and
 // buildworker both do), reach the Sink with the end of the command, in
@@ -57,11 +20,11 @@ func TestLastUpdatesGoWithTheComplete(t *testing.T) {
 		_ = cmd.Finish(context.Background(), []wire.Update{{Key: "header", Text: "true\n"}, {Key: "rc", Int: 0}, {Key: "elapsed", Float: 0.5}}, nil)
 	}
 	_, conn := connect(t, m, w)
-	s := newFinishSink()
+	s := wiretest.NewFinishSink()
 	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "1", Name: "shell", Args: map[string]any{}, Sink: s}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, s.seen, "end of the command")
+	recv(t, s.Seen, "end of the command")
 	if got, want := s.Calls(), []string{"finish [header rc elapsed] <nil>"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("the Sink got %q, want %q", got, want)
 	}
@@ -81,15 +44,15 @@ func TestALoneUpdateReachesTheSinkAtOnce(t *testing.T) {
 		_ = cmd.Complete(ctx, nil)
 	}
 	_, conn := connect(t, m, w)
-	s := newFinishSink()
+	s := wiretest.NewFinishSink()
 	if err := conn.StartCommand(testCtx(t), wire.Command{ID: "1", Name: "shell", Args: map[string]any{}, Sink: s}); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, s.seen, "Update call for the lone update"); got != "update [stdout]" {
+	if got := recv(t, s.Seen, "Update call for the lone update"); got != "update [stdout]" {
 		t.Errorf("the Sink's first call: %q, want the update", got)
 	}
 	close(release)
-	if got := recv(t, s.seen, "end of the command"); got != "finish [] <nil>" {
+	if got := recv(t, s.Seen, "end of the command"); got != "finish [] <nil>" {
 		t.Errorf("the Sink's last call: %q, want a Finish without updates", got)
 	}
 }
@@ -104,8 +67,8 @@ func TestUpdatesOfInterleavedCommandsKeepTheirOrder(t *testing.T) {
 	cmds := make(chan *Command, 2)
 	w.run = func(cmd *Command) { cmds <- cmd }
 	_, conn := connect(t, m, w)
-	a, b := newFinishSink(), newFinishSink()
-	for id, s := range map[string]*finishSink{"a": a, "b": b} {
+	a, b := wiretest.NewFinishSink(), wiretest.NewFinishSink()
+	for id, s := range map[string]*wiretest.FinishSink{"a": a, "b": b} {
 		if err := conn.StartCommand(testCtx(t), wire.Command{ID: id, Name: "shell", Args: map[string]any{}, Sink: s}); err != nil {
 			t.Fatal(err)
 		}
@@ -123,10 +86,10 @@ func TestUpdatesOfInterleavedCommandsKeepTheirOrder(t *testing.T) {
 		frame{"op": "complete", "command_id": cb.ID, "args": nil}, frame{"op": "complete", "command_id": ca.ID, "args": nil}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, a.seen, "a's first call")
-	recv(t, a.seen, "a's second call")
-	recv(t, b.seen, "b's first call")
-	recv(t, b.seen, "b's second call")
+	recv(t, a.Seen, "a's first call")
+	recv(t, a.Seen, "a's second call")
+	recv(t, b.Seen, "b's first call")
+	recv(t, b.Seen, "b's second call")
 	if got, want := a.Calls(), []string{"update [stdout]", "finish [stdout] <nil>"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("a got %q, want %q", got, want)
 	}
