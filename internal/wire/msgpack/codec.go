@@ -317,6 +317,11 @@ func header(b []byte) (head, n int, k kind, err error) {
 		case 4:
 			n = uint64(binary.BigEndian.Uint32(b[1:]))
 		}
+		if n > math.MaxInt32 {
+			// No frame is that long, and int(n) would wrap negative on a
+			// 32-bit build, sending check backwards.
+			return 0, 0, 0, fmt.Errorf("length %d of 0x%02x is too big", n, c)
+		}
 		return 1 + width, int(n), k, nil
 	}
 	switch c {

@@ -141,3 +141,16 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestHeaderRefusesLengthsPastInt32: a 4-byte length past MaxInt32 is
+// refused by header itself (on a 32-bit build int would wrap it negative).
+func TestHeaderRefusesLengthsPastInt32(t *testing.T) {
+	for _, c := range []byte{0xc6, 0xdb, 0xdd, 0xdf} {
+		if _, n, _, err := header([]byte{c, 0x80, 0, 0, 0}); err == nil {
+			t.Errorf("header(0x%02x 0x80000000) = length %d, want an error", c, n)
+		}
+		if _, n, _, err := header([]byte{c, 0x7f, 0xff, 0xff, 0xff}); err != nil || n != math.MaxInt32 {
+			t.Errorf("header(0x%02x 0x7fffffff) = %d, %v, want MaxInt32", c, n, err)
+		}
+	}
+}
