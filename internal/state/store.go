@@ -33,7 +33,8 @@ type Store struct {
 	closed    atomic.Bool
 	// stopped is closed once raft has shut down: the raft futures it
 	// left unanswered then fail (endsWithShutdown).
-	stopped chan struct{}
+	stopped       chan struct{}
+	shutdownField atomic.Pointer[shutdownField] // of raft's futures (endsWithShutdown)
 }
 
 // OpenEphemeral returns an in-memory Store: commands are applied at once

@@ -74,7 +74,7 @@ func (s *Store) Submit(cmd *messages.Command) *Future {
 	}
 	s.policy.wrote(len(data))
 	f := s.raft.Apply(data, 0)
-	endsWithShutdown(f, s.stopped)
+	s.endsWithShutdown(f)
 	return &Future{f: f}
 }
 
