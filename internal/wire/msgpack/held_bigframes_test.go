@@ -68,6 +68,15 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
+// dialSmallBuffers dials a TCP connection with small socket buffers.
+func dialSmallBuffers(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err == nil {
+		smallBuffers(c)
+	}
+	return c, err
+}
+
 func smallBuffers(c net.Conn) {
 	tc := c.(*net.TCPConn)
 	_ = tc.SetReadBuffer(4096)
@@ -101,14 +110,7 @@ func TestBothSidesSendingBigFramesAtOnce(t *testing.T) {
 		}
 		updated <- nil
 	}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			smallBuffers(c)
-		}
-		return c, err
-	}
-	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log, netDial: dial})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log, netDial: dialSmallBuffers})
 	if err != nil {
 		t.Fatal(err)
 	}

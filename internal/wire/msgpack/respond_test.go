@@ -105,14 +105,7 @@ func TestBothSidesBatchesWithBigFramesAtOnce(t *testing.T) {
 			frame{"op": "update", "command_id": cmd.ID, "args": encodeUpdates([]wire.Update{{Key: "stdout", Text: "small"}}, time.Now())},
 			frame{"op": "update", "command_id": cmd.ID, "args": encodeUpdates([]wire.Update{{Key: "stdout", Text: big}}, time.Now())})
 	}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			smallBuffers(c)
-		}
-		return c, err
-	}
-	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log, netDial: dial})
+	c, err := Dial(testCtx(t), m.url, "w1", "pa:ss", w, DialOptions{Logger: log, netDial: dialSmallBuffers})
 	if err != nil {
 		t.Fatal(err)
 	}
