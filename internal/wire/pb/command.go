@@ -38,17 +38,12 @@ func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 	return err
 }
 
-// Start implements wire.Conn.Start.
+// Start implements wire.Conn.Start: it sends startCommand without waiting
+// for the answer, which completes the Sink when it is a refusal.
 func (c *conn) Start(cmd wire.Command) {
 	if cmd.Sink == nil {
 		return
 	}
-	c.start(cmd)
-}
-
-// start sends startCommand without waiting for the answer, which
-// completes the Sink when it is a refusal.
-func (c *conn) start(cmd wire.Command) {
 	k, call, err := c.open(cmd)
 	if err == nil {
 		_, err = c.b.send(call.ref, "startCommand", call.args, nil, func(r result) {
