@@ -17,8 +17,11 @@ type frame map[string]any
 const maxDepth = 32
 
 // decodeFrame decodes one WebSocket message. It checks the structure first
-// (see check), so that a short frame cannot make the decoder allocate more
-// than a small multiple of its size, then decodes it in one pass (value).
+// (see check), so that no container claims more elements than the frame
+// has bytes, then decodes it in one pass (value). What it allocates is
+// still bounded only by a multiple of the frame's size, up to about 64×
+// for a frame of empty maps (as the library's decoder): frames are
+// bounded in size, and come only after login.
 // What it returns shares no memory with b: the caller may reuse b.
 func decodeFrame(b []byte) (frame, error) {
 	if err := check(b); err != nil {
