@@ -16,8 +16,9 @@ const (
 	defaultModifiedCache = 8192
 
 	// smallSet is how many writable nodes and mutation channels a
-	// transaction holds in arrays of its own before it makes a map for
-	// more (buildmaster: see third_party/README.md).
+	// transaction holds in its txnSmall before it makes a map (nodes) or
+	// a longer list (channels) for more (buildmaster: see
+	// third_party/README.md).
 	smallSet = 8
 )
 
