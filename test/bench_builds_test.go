@@ -35,10 +35,13 @@ package test
 //	BM_BENCH_IDLE_WORKERS=K    worker processes for the RSS benchmark
 //	                           (default 200; each is a ~20 MB process)
 //	BM_BENCH_INPROC_WORKERS=K  in-process workers for it (default 1000)
-//	BM_BENCH_PPROF=DIR         save into DIR the master's CPU and allocation
-//	                           profiles of each throughput and latency run
-//	                           (10 s and 5 s) and its heap profile once
-//	                           the RSS benchmark's workers are connected
+//	BM_BENCH_PPROF=DIR         save into DIR the master's CPU profile of
+//	                           each throughput and latency run (10 s and
+//	                           5 s), what it allocated in the run (see
+//	                           profileMaster; the master then samples one
+//	                           allocation per 4 KiB, GODEBUG=memprofilerate)
+//	                           and its heap profile once the RSS
+//	                           benchmark's workers are connected
 //	BM_BENCH_WORKER_PPROF=DIR  build buildworker with -tags benchprofile:
 //	                           each buildworker then writes the CPU profile
 //	                           of its first BM_BENCH_WORKER_PPROF_SECONDS
@@ -256,34 +259,31 @@ func countLines(l *lines, from int, s string) int {
 	return n
 }
 
-// profileMaster saves the master's CPU and allocation profiles and its
-// runtime trace of the next seconds into BM_BENCH_PPROF/name.pprof,
-// name.allocs.pprof and name.trace when that is set; wait for the
-// returned func.
+// profileMaster saves the master's CPU profile and runtime trace of the
+// next seconds into BM_BENCH_PPROF/name.pprof and name.trace when that is
+// set, and its allocation profiles at the call and when the returned func
+// is called (wait for it) into name.allocs-base.pprof and name.allocs.pprof:
+// `go tool pprof -sample_index=alloc_space -base name.allocs-base.pprof
+// name.allocs.pprof` shows what the run allocated. Both are taken after a
+// forced collection (heap?gc=1): the runtime publishes its allocation
+// profile only at the end of a collection, and the master may run none
+// during a run (its heap grows 64 MiB first), so a delta of the allocs
+// profile over the run (allocs?seconds=N) is empty.
 func profileMaster(b *testing.B, m *master, name string, seconds int) func() {
 	dir := os.Getenv("BM_BENCH_PPROF")
 	if dir == "" {
 		return func() {}
 	}
+	url := func(path string) string { return fmt.Sprintf("http://%s/debug/pprof/%s", m.debug, path) }
+	saveURL(b, url("heap?gc=1"), filepath.Join(dir, name+".allocs-base.pprof"))
 	var wg sync.WaitGroup
-	for file, path := range map[string]string{name + ".pprof": "profile", name + ".allocs.pprof": "allocs", name + ".trace": "trace"} {
-		wg.Go(func() {
-			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", m.debug, path, seconds))
-			if err != nil {
-				b.Log(err)
-				return
-			}
-			defer resp.Body.Close()
-			f, err := os.Create(filepath.Join(dir, file))
-			if err != nil {
-				b.Log(err)
-				return
-			}
-			defer f.Close()
-			io.Copy(f, resp.Body)
-		})
+	for file, path := range map[string]string{name + ".pprof": "profile", name + ".trace": "trace"} {
+		wg.Go(func() { saveURL(b, url(fmt.Sprintf("%s?seconds=%d", path, seconds)), filepath.Join(dir, file)) })
 	}
-	return wg.Wait
+	return func() {
+		wg.Wait()
+		saveURL(b, url("heap?gc=1"), filepath.Join(dir, name+".allocs.pprof"))
+	}
 }
 
 // throughputBody: workers w0…w(nw-1) (max_builds 1), and either one builder
@@ -620,9 +620,22 @@ func saveURL(b *testing.B, url, file string) {
 // /metrics says.
 func masterAllocs(b *testing.B, m *master) (a struct{ objects, bytes, gcs float64 }) {
 	b.Helper()
-	a.gcs = metricValue(b, m, "go_gc_duration_seconds_count", "")
-	a.objects = metricValue(b, m, "go_memstats_mallocs_total", "")
-	a.bytes = metricValue(b, m, "go_memstats_alloc_bytes_total", "")
+	// One scrape, not one per value: a scrape allocates some 100 KiB in
+	// the master, which the next one counts.
+	body, err := scrape(m.debug)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range []struct {
+		name string
+		to   *float64
+	}{{"go_gc_duration_seconds_count", &a.gcs}, {"go_memstats_mallocs_total", &a.objects}, {"go_memstats_alloc_bytes_total", &a.bytes}} {
+		x, ok := metricSamples(body, v.name)[""]
+		if !ok {
+			b.Fatalf("/metrics has no %s", v.name)
+		}
+		*v.to = x
+	}
 	return a
 }
 

@@ -203,6 +203,11 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 	args := append([]string{"run", "--config", m.cfgPath, "--data", filepath.Join(m.dir, "data")}, extraArgs...)
 	m.cmd = exec.Command(bin, args...)
 	m.cmd.Env = append(os.Environ(), "BUILDMASTER_TOKEN=")
+	if os.Getenv("BM_BENCH_PPROF") != "" {
+		// Benchmarks save allocation profiles: 512 KiB, the runtime's
+		// default sampling, gives a few dozen samples per hundred builds.
+		m.cmd.Env = append(m.cmd.Env, "GODEBUG=memprofilerate=4096")
+	}
 	out, _ := m.cmd.StdoutPipe()
 	errp, _ := m.cmd.StderrPipe()
 	var echo io.Writer

@@ -17,8 +17,8 @@ func TestFreshTxnWritesInPlace(t *testing.T) {
 	for i := 0; i < 20_000; i++ {
 		txn.Insert(freshKey(i*7919%20_000), i)
 	}
-	if len(txn.writable) > 1 {
-		t.Errorf("writable cache holds %d nodes; want at most the empty root's copy", len(txn.writable))
+	if txn.writableLen() > 1 {
+		t.Errorf("writable cache holds %d nodes; want at most the empty root's copy", txn.writableLen())
 	}
 	if tree := txn.Commit(); tree.Len() != 20_000 {
 		t.Fatalf("Len = %d, want 20000", tree.Len())

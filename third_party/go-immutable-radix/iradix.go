@@ -14,6 +14,12 @@ const (
 	// to set the max size of the mutation notify maps since those should
 	// also be bounded in a similar way.
 	defaultModifiedCache = 8192
+
+	// smallSet is how many writable nodes and mutation channels a
+	// transaction holds in its txnSmall before it makes a map (nodes) or
+	// a longer list (channels) for more (buildmaster: see
+	// third_party/README.md).
+	smallSet = 8
 )
 
 // Tree implements an immutable radix tree. This can be treated as a
@@ -59,18 +65,22 @@ type Txn struct {
 	// nodes for further writes and avoid unnecessary copies of nodes that
 	// have never been exposed outside the transaction. This will only hold
 	// up to defaultModifiedCache number of entries: a set that is full is
-	// emptied and filled again (buildmaster: a plain map, not upstream's
-	// LRU, whose list element and map per transaction cost more than the
-	// few nodes most transactions write; see third_party/README.md).
+	// emptied and filled again (buildmaster: the first smallSet nodes in
+	// small, the rest in a plain map, not upstream's LRU, whose list
+	// element and map per transaction cost more than the few nodes most
+	// transactions write; see third_party/README.md).
 	writable map[*Node]struct{}
+	small    *txnSmall
 
 	// trackChannels is used to hold channels that need to be notified to
 	// signal mutation of the tree. This will only hold up to
 	// defaultModifiedCache number of entries, after which we will set the
 	// trackOverflow flag, which will cause us to use a more expensive
 	// algorithm to perform the notifications. Mutation tracking is only
-	// performed if trackMutate is true.
-	trackChannels map[*watchCh]struct{}
+	// performed if trackMutate is true. (buildmaster: a list, not a set,
+	// in small until it outgrows it: a channel listed twice is fired
+	// twice, which does nothing more.)
+	trackChannels []*watchCh
 	trackOverflow bool
 	trackMutate   bool
 
@@ -83,6 +93,23 @@ type Txn struct {
 	// third_party/README.md).
 	fresh bool
 	empty *Node
+}
+
+// txnSmall holds a transaction's first smallSet writable nodes and
+// mutation channels. It is made at the transaction's first write, not with
+// it: go-memdb begins a transaction on an index for every read too.
+type txnSmall struct {
+	nodes [smallSet]*Node
+	n     int
+	chans [smallSet]*watchCh
+}
+
+// getSmall returns small, made when it was not yet.
+func (t *Txn) getSmall() *txnSmall {
+	if t.small == nil {
+		t.small = new(txnSmall)
+	}
+	return t.small
 }
 
 // Txn starts a new transaction that can be used to mutate the tree
@@ -102,7 +129,7 @@ func (t *Tree) Txn() *Txn {
 // does not track any nodes and has TrackMutate turned off. The cloned transaction will contain any uncommitted writes in the original transaction but further mutations to either will be independent and result in different radix trees on Commit. A cloned transaction may be passed to another goroutine and mutated there independently however each transaction may only be mutated in a single thread.
 func (t *Txn) Clone() *Txn {
 	// reset the writable node cache to avoid leaking future writes into the clone
-	t.writable = nil
+	t.resetWritable()
 	t.fresh, t.empty = false, nil
 
 	txn := &Txn{
@@ -143,13 +170,59 @@ func (t *Txn) trackChannel(ch *watchCh) {
 		return
 	}
 
-	// Create the map on the fly when we need it.
+	// List it, in small while there is room.
 	if t.trackChannels == nil {
-		t.trackChannels = make(map[*watchCh]struct{})
+		t.trackChannels = t.getSmall().chans[:0]
 	}
+	t.trackChannels = append(t.trackChannels, ch)
+}
 
-	// Otherwise we are good to track it.
-	t.trackChannels[ch] = struct{}{}
+// isWritable says whether n was made by this transaction and is in its
+// writable set.
+func (t *Txn) isWritable(n *Node) bool {
+	if t.small != nil {
+		for _, w := range t.small.nodes[:t.small.n] {
+			if w == n {
+				return true
+			}
+		}
+	}
+	_, ok := t.writable[n]
+	return ok
+}
+
+// addWritable adds n to the writable set. A node the set forgot when it
+// was full is copied again if written again: correct, only slower.
+func (t *Txn) addWritable(n *Node) {
+	if s := t.getSmall(); s.n < smallSet {
+		s.nodes[s.n] = n
+		s.n++
+		return
+	}
+	if t.writable == nil {
+		t.writable = make(map[*Node]struct{})
+	}
+	if len(t.writable) >= defaultModifiedCache-smallSet {
+		clear(t.writable)
+	}
+	t.writable[n] = struct{}{}
+}
+
+// writableLen is the size of the writable set.
+func (t *Txn) writableLen() int {
+	if t.small == nil {
+		return len(t.writable)
+	}
+	return t.small.n + len(t.writable)
+}
+
+// resetWritable empties the writable set.
+func (t *Txn) resetWritable() {
+	t.writable = nil
+	if t.small != nil {
+		clear(t.small.nodes[:t.small.n])
+		t.small.n = 0
+	}
 }
 
 // writeNode returns a node to be modified, if the current node has already been
@@ -157,6 +230,13 @@ func (t *Txn) trackChannel(ch *watchCh) {
 // forLeafUpdate to true if you are getting a write node to update the leaf,
 // which will set leaf mutation tracking appropriately as well.
 func (t *Txn) writeNode(n *Node, forLeafUpdate bool) *Node {
+	return t.writeNodeRoom(n, forLeafUpdate, 0)
+}
+
+// writeNodeRoom is writeNode for a node that gets room more edges: a copy
+// it makes has the capacity for them, so that adding them does not copy
+// the edges again (buildmaster: see third_party/README.md).
+func (t *Txn) writeNodeRoom(n *Node, forLeafUpdate bool, room int) *Node {
 	// In a fresh transaction every node but the empty root is writable.
 	if t.fresh && n != t.empty {
 		if t.trackMutate && forLeafUpdate && n.leaf != nil {
@@ -165,17 +245,12 @@ func (t *Txn) writeNode(n *Node, forLeafUpdate bool) *Node {
 		return n
 	}
 
-	// Ensure the writable set exists.
-	if t.writable == nil {
-		t.writable = make(map[*Node]struct{})
-	}
-
 	// If this node has already been modified, we can continue to use it
 	// during this transaction. We know that we don't need to track it for
 	// a node update since the node is writable, but if this is for a leaf
 	// update we track it, in case the initial write to this node didn't
 	// update the leaf.
-	if _, ok := t.writable[n]; ok {
+	if t.isWritable(n) {
 		if t.trackMutate && forLeafUpdate && n.leaf != nil {
 			t.trackChannel(&n.leaf.mutateCh)
 		}
@@ -203,17 +278,13 @@ func (t *Txn) writeNode(n *Node, forLeafUpdate bool) *Node {
 		nc.prefix = make([]byte, len(n.prefix))
 		copy(nc.prefix, n.prefix)
 	}
-	if len(n.edges) != 0 {
-		nc.edges = make([]edge, len(n.edges))
+	if len(n.edges)+room != 0 {
+		nc.edges = make([]edge, len(n.edges), len(n.edges)+room)
 		copy(nc.edges, n.edges)
 	}
 
-	// Mark this node as writable. A node the set forgot when it was full
-	// is copied again if written again: correct, only slower.
-	if len(t.writable) >= defaultModifiedCache {
-		clear(t.writable)
-	}
-	t.writable[nc] = struct{}{}
+	// Mark this node as writable.
+	t.addWritable(nc)
 	return nc
 }
 
@@ -299,7 +370,7 @@ func (t *Txn) insert(n *Node, k, search []byte, v interface{}) (*Node, interface
 				prefix: search,
 			},
 		}
-		nc := t.writeNode(n, false)
+		nc := t.writeNodeRoom(n, false, 1)
 		nc.addEdge(e)
 		return nc, nil, false
 	}
@@ -321,6 +392,7 @@ func (t *Txn) insert(n *Node, k, search []byte, v interface{}) (*Node, interface
 	nc := t.writeNode(n, false)
 	splitNode := &Node{
 		prefix: search[:commonPrefix],
+		edges:  make(edges, 0, 2),
 	}
 	nc.replaceEdge(edge{
 		label: search[0],
@@ -538,7 +610,7 @@ func (t *Txn) Commit() *Tree {
 // does not issue any notifications until Notify is called.
 func (t *Txn) CommitOnly() *Tree {
 	nt := &Tree{t.root, t.size}
-	t.writable = nil
+	t.resetWritable()
 	t.fresh, t.empty = false, nil
 	return nt
 }
@@ -619,7 +691,7 @@ func (t *Txn) Notify() {
 	if t.trackOverflow {
 		t.slowNotify()
 	} else {
-		for ch := range t.trackChannels {
+		for _, ch := range t.trackChannels {
 			ch.fire()
 		}
 	}
@@ -627,6 +699,9 @@ func (t *Txn) Notify() {
 	// Clean up the tracking state so that a re-notify is safe (will trigger
 	// the else clause above which will be a no-op).
 	t.trackChannels = nil
+	if t.small != nil {
+		clear(t.small.chans[:])
+	}
 	t.trackOverflow = false
 }
 

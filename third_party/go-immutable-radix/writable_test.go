@@ -2,7 +2,7 @@ package iradix
 
 import "testing"
 
-// These test the writable set of this copy, a map in place of upstream's
+// These test the writable set of this copy, an array and a map in place of upstream's
 // LRU (buildmaster: see third_party/README.md).
 
 // TestWritableSetBounded: a transaction on a tree with keys that writes
@@ -18,19 +18,19 @@ func TestWritableSetBounded(t *testing.T) {
 
 	txn := tree.Txn()
 	txn.Insert(freshKey(1), -1)
-	n := len(txn.writable)
+	n := txn.writableLen()
 	txn.Insert(freshKey(1), -2) // the same path: its nodes are written in place
-	if len(txn.writable) != n {
-		t.Errorf("writing a key again grew the writable set from %d to %d nodes", n, len(txn.writable))
+	if txn.writableLen() != n {
+		t.Errorf("writing a key again grew the writable set from %d to %d nodes", n, txn.writableLen())
 	}
 	for i := 0; i < 30_000; i++ {
 		txn.Insert(freshKey(i), -i)
-		if len(txn.writable) > defaultModifiedCache {
-			t.Fatalf("writable set holds %d nodes, more than %d", len(txn.writable), defaultModifiedCache)
+		if txn.writableLen() > defaultModifiedCache {
+			t.Fatalf("writable set holds %d nodes, more than %d", txn.writableLen(), defaultModifiedCache)
 		}
 	}
 	after := txn.Commit()
-	if txn.writable != nil {
+	if txn.writableLen() != 0 {
 		t.Errorf("writable set kept after commit")
 	}
 	for i := 0; i < 30_000; i++ {
