@@ -34,7 +34,9 @@ func propKey(r *rand.Rand) string {
 // propCheck fails when tree's contents differ from m.
 func propCheck(t *testing.T, what string, tree *Tree, m propModel) {
 	t.Helper()
-	// Not Len: DeletePrefix miscounts (TestDeletePrefixLen).
+	if tree.Len() != len(m) {
+		t.Fatalf("%s: Len = %d, want %d", what, tree.Len(), len(m))
+	}
 	n := 0
 	tree.Root().Walk(func(k []byte, v interface{}) bool {
 		n++
@@ -59,7 +61,7 @@ func propTxn(r *rand.Rand, txn *Txn, m propModel, ops int, val *int) map[string]
 	for i := 0; i < ops; i++ {
 		k := propKey(r)
 		*val++
-		switch r.Intn(5) {
+		switch r.Intn(6) {
 		case 0, 1, 2:
 			txn.Insert([]byte(k), *val)
 			m[k] = *val
