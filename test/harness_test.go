@@ -193,6 +193,23 @@ var boundAddrs = []struct {
 	{func(m *master) *string { return &m.workersPB }, regexp.MustCompile(`^  workers \(PB\)     (\S+) `)},
 }
 
+// masterEnv is the environment a master runs with: this process's, with
+// no token and, when benchmarks save profiles (BM_BENCH_PPROF), with
+// GODEBUG's memprofilerate=4096 added to the settings it has (512 KiB, the
+// runtime's default sampling, gives a few dozen samples per hundred
+// builds).
+func masterEnv() []string {
+	env := append(os.Environ(), "BUILDMASTER_TOKEN=")
+	if os.Getenv("BM_BENCH_PPROF") == "" {
+		return env
+	}
+	godebug := "memprofilerate=4096"
+	if cur := os.Getenv("GODEBUG"); cur != "" {
+		godebug = cur + "," + godebug
+	}
+	return append(env, "GODEBUG="+godebug)
+}
+
 // start runs the binary bin as this master, waits until it says it is
 // running and reads the addresses it printed. A restarted master (port 0)
 // has new addresses: clients must be given them. It returns when the
@@ -202,12 +219,7 @@ func (m *master) start(bin string, extraArgs ...string) time.Time {
 	t.Helper()
 	args := append([]string{"run", "--config", m.cfgPath, "--data", filepath.Join(m.dir, "data")}, extraArgs...)
 	m.cmd = exec.Command(bin, args...)
-	m.cmd.Env = append(os.Environ(), "BUILDMASTER_TOKEN=")
-	if os.Getenv("BM_BENCH_PPROF") != "" {
-		// Benchmarks save allocation profiles: 512 KiB, the runtime's
-		// default sampling, gives a few dozen samples per hundred builds.
-		m.cmd.Env = append(m.cmd.Env, "GODEBUG=memprofilerate=4096")
-	}
+	m.cmd.Env = masterEnv()
 	out, _ := m.cmd.StdoutPipe()
 	errp, _ := m.cmd.StderrPipe()
 	var echo io.Writer

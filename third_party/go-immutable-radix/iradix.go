@@ -491,12 +491,16 @@ func (t *Txn) delete(parent, n *Node, search []byte) (*Node, *leafNode) {
 func (t *Txn) deletePrefix(parent, n *Node, search []byte) (*Node, int) {
 	// Check for key exhaustion
 	if len(search) == 0 {
+		// Count and track the subtree before emptying it: nc is n itself
+		// when this transaction already wrote n (buildmaster: upstream
+		// counted after, and so missed such a subtree's keys).
+		deleted := t.trackChannelsAndCount(n)
 		nc := t.writeNode(n, true)
 		if n.isLeaf() {
 			nc.leaf = nil
 		}
 		nc.edges = nil
-		return nc, t.trackChannelsAndCount(n)
+		return nc, deleted
 	}
 
 	// Look for an edge
