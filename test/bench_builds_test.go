@@ -41,7 +41,12 @@ package test
 //	                           profileMaster; the master then samples one
 //	                           allocation per 4 KiB, GODEBUG=memprofilerate)
 //	                           and its heap profile once the RSS
-//	                           benchmark's workers are connected
+//	                           benchmark's workers are connected. Such a
+//	                           run's minflt, gcs and CPU figures are not
+//	                           those of a plain run: the allocation
+//	                           profile's base collects just before the
+//	                           measured window, so the heap reuses freed
+//	                           pages instead of growing into fresh ones
 //	BM_BENCH_WORKER_PPROF=DIR  build buildworker with -tags benchprofile:
 //	                           each buildworker then writes the CPU profile
 //	                           of its first BM_BENCH_WORKER_PPROF_SECONDS
