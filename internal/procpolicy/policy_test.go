@@ -1,0 +1,154 @@
+package procpolicy
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
+)
+
+func TestNext(t *testing.T) {
+	p := Default()
+	def, one := state{}, state{one: true}
+	for _, c := range []struct {
+		name     string
+		from     state
+		busy     float64
+		want     state
+		interval time.Duration
+	}{
+		{"a calm check on the default is counted", def, 0.05, state{calm: 1}, time.Second},
+		{"a second one too", state{calm: 1}, 0.05, state{calm: 2}, time.Second},
+		{"the third takes the master to one P", state{calm: 2}, 0.29, one, 100 * time.Millisecond},
+		{"a busy check starts the count again", state{calm: 2}, 0.3, def, time.Second},
+		{"between Down and Up the default holds", state{calm: 1}, 0.45, def, time.Second},
+		{"between Down and Up one P holds", one, 0.45, one, 100 * time.Millisecond},
+		{"at Up one P holds", one, 0.6, one, 100 * time.Millisecond},
+		{"above Up one P goes back to the default", one, 0.61, def, time.Second},
+		{"a master that needs two cores is on the default", one, 1.8, def, time.Second},
+	} {
+		got := p.next(c.from, c.busy)
+		if got != c.want {
+			t.Errorf("%s: next(%+v, %.2f) = %+v, want %+v", c.name, c.from, c.busy, got, c.want)
+		}
+		if i := p.interval(got); i != c.interval {
+			t.Errorf("%s: next check after %v, want %v", c.name, i, c.interval)
+		}
+	}
+}
+
+// fakeEnv is an env whose clock and CPU time the test moves: each check
+// waits until the test fires the timer it asked for.
+type fakeEnv struct {
+	asked chan time.Duration // the wait each check asks for
+	fire  chan time.Time     // fires the asked timer
+	cpus  chan time.Duration // the CPU time the next read returns
+	sets  chan bool          // each change of GOMAXPROCS (true: one P)
+	now   chan time.Time     // the time the next read returns
+	env   env
+}
+
+func newFakeEnv() *fakeEnv {
+	f := &fakeEnv{
+		asked: make(chan time.Duration), fire: make(chan time.Time),
+		cpus: make(chan time.Duration, 1), now: make(chan time.Time, 1), sets: make(chan bool, 10),
+	}
+	f.env = env{
+		now: func() time.Time { return <-f.now },
+		after: func(d time.Duration) <-chan time.Time {
+			f.asked <- d
+			return f.fire
+		},
+		cpu: func() time.Duration { return <-f.cpus },
+		set: func(one bool) { f.sets <- one },
+	}
+	return f
+}
+
+// The loop measures the CPU the process used over the wall time between
+// two checks, goes to one P after three calm seconds, checks every 100 ms
+// while there, and goes back to the default on the first busy one.
+func TestLoop(t *testing.T) {
+	f := newFakeEnv()
+	at, cpu := time.Unix(1000, 0), time.Duration(0)
+	f.now <- at
+	f.cpus <- cpu
+	stop := Default().start(f.env, nil)
+	defer stop()
+	// check waits for the loop to ask for want, then lets it run a check
+	// that finds used more CPU time than the last after wall.
+	check := func(want, wall, used time.Duration) {
+		t.Helper()
+		if d := testkit.Recv(t, "a check's wait", f.asked); d != want {
+			t.Fatalf("the loop waits %v, want %v", d, want)
+		}
+		at, cpu = at.Add(wall), cpu+used
+		f.now <- at
+		f.cpus <- cpu
+		f.fire <- at
+	}
+	noChange := func() {
+		t.Helper()
+		select {
+		case one := <-f.sets:
+			t.Fatalf("GOMAXPROCS changed (one P: %v), want no change", one)
+		default:
+		}
+	}
+	check(time.Second, time.Second, 100*time.Millisecond)
+	check(time.Second, time.Second, 100*time.Millisecond)
+	// A late timer: 2 s of wall time, 0.8 s of CPU is 40% of a core, not
+	// calm.
+	check(time.Second, 2*time.Second, 800*time.Millisecond)
+	check(time.Second, time.Second, 100*time.Millisecond)
+	check(time.Second, time.Second, 100*time.Millisecond)
+	check(time.Second, time.Second, 100*time.Millisecond)
+	check(100*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond) // waits on the check that sent one
+	if !testkit.Recv(t, "GOMAXPROCS set", f.sets) {
+		t.Fatal("GOMAXPROCS set to the default, want one P")
+	}
+	check(100*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond)
+	noChange()
+	check(100*time.Millisecond, 100*time.Millisecond, 90*time.Millisecond)
+	if testkit.Recv(t, "GOMAXPROCS set", f.sets) {
+		t.Fatal("GOMAXPROCS set to one P, want the default")
+	}
+	testkit.Recv(t, "a check's wait", f.asked)
+	noChange()
+}
+
+// eager goes to one P at its first check, a millisecond after start, and
+// never back.
+var eager = Policy{Up: 1e9, Down: 1e9, DownAfter: 1, Interval: time.Millisecond, FastInterval: time.Millisecond}
+
+// Start sets GOMAXPROCS itself; stop leaves it where the policy put it.
+func TestStartSetsGOMAXPROCS(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	stop := Start(eager, nil)
+	testkit.Eventually(t, "GOMAXPROCS 1", func() bool { return runtime.GOMAXPROCS(0) == 1 })
+	stop()
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("GOMAXPROCS %d after stop, want it left at 1", n)
+	}
+}
+
+// Start leaves GOMAXPROCS set in the environment alone: by the time a
+// second policy started after it has made its first change (to a fake
+// GOMAXPROCS), the first has made none.
+func TestStartLeavesGOMAXPROCSFromTheEnvironment(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "2")
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	stop := Start(eager, nil)
+	defer stop()
+	witness := system()
+	set := make(chan bool, 10)
+	witness.set = func(one bool) { set <- one }
+	defer eager.start(witness, nil)()
+	testkit.Recv(t, "the witness's change", set)
+	runtime.Gosched()
+	if n := runtime.GOMAXPROCS(0); n != 2 {
+		t.Errorf("GOMAXPROCS %d, want the environment's 2", n)
+	}
+}
