@@ -9,7 +9,7 @@
 // core, so the policy goes back to the default as soon as the master's
 // CPU shows it needs one.
 //
-// Every Policy.Interval on the default (Policy.FastInterval on one P) the
+// The master starts on one P. Every Policy.Interval on the default (Policy.FastInterval on one P) the
 // policy reads the CPU time the process used (user and system) and
 // decides. GOMAXPROCS is the process's, so the policy is started once, by
 // the master's command (internal/cli), and not at all when the user set
@@ -36,14 +36,14 @@ type Policy struct {
 	Interval, FastInterval time.Duration
 }
 
-// Default is the master's policy: one P after 3 s below 30% of a core,
-// the default again within 100 ms above 60% of a core.
+// Default is the master's policy: the default again within 100 ms above
+// 80% of a core (one P is nearly saturated), one P after 3 s below 50%.
 func Default() Policy {
-	return Policy{Up: 0.6, Down: 0.3, DownAfter: 3, Interval: time.Second, FastInterval: 100 * time.Millisecond}
+	return Policy{Up: 0.8, Down: 0.5, DownAfter: 3, Interval: time.Second, FastInterval: 100 * time.Millisecond}
 }
 
 // state is where the policy stands: on one P or not, and how many calm
-// checks in a row it has seen on the default.
+// checks in a row it has seen on the default. It starts on one P.
 type state struct {
 	one  bool
 	calm int

@@ -2,6 +2,7 @@ package procpolicy
 
 import (
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,12 +21,12 @@ func TestNext(t *testing.T) {
 	}{
 		{"a calm check on the default is counted", def, 0.05, state{calm: 1}, time.Second},
 		{"a second one too", state{calm: 1}, 0.05, state{calm: 2}, time.Second},
-		{"the third takes the master to one P", state{calm: 2}, 0.29, one, 100 * time.Millisecond},
-		{"a busy check starts the count again", state{calm: 2}, 0.3, def, time.Second},
-		{"between Down and Up the default holds", state{calm: 1}, 0.45, def, time.Second},
-		{"between Down and Up one P holds", one, 0.45, one, 100 * time.Millisecond},
-		{"at Up one P holds", one, 0.6, one, 100 * time.Millisecond},
-		{"above Up one P goes back to the default", one, 0.61, def, time.Second},
+		{"the third takes the master to one P", state{calm: 2}, 0.49, one, 100 * time.Millisecond},
+		{"a busy check starts the count again", state{calm: 2}, 0.5, def, time.Second},
+		{"between Down and Up the default holds", state{calm: 1}, 0.7, def, time.Second},
+		{"between Down and Up one P holds", one, 0.7, one, 100 * time.Millisecond},
+		{"at Up one P holds", one, 0.8, one, 100 * time.Millisecond},
+		{"above Up one P goes back to the default", one, 0.81, def, time.Second},
 		{"a master that needs two cores is on the default", one, 1.8, def, time.Second},
 	} {
 		got := p.next(c.from, c.busy)
@@ -66,9 +67,10 @@ func newFakeEnv() *fakeEnv {
 	return f
 }
 
-// The loop measures the CPU the process used over the wall time between
-// two checks, goes to one P after three calm seconds, checks every 100 ms
-// while there, and goes back to the default on the first busy one.
+// The loop starts on one P and checks every 100 ms there, measuring the
+// CPU the process used over the wall time between two checks; it goes to
+// the default on the first busy check, and back to one P after three calm
+// seconds.
 func TestLoop(t *testing.T) {
 	f := newFakeEnv()
 	at, cpu := time.Unix(1000, 0), time.Duration(0)
@@ -76,46 +78,57 @@ func TestLoop(t *testing.T) {
 	f.cpus <- cpu
 	stop := Default().start(f.env, nil)
 	defer stop()
-	// check waits for the loop to ask for want, then lets it run a check
-	// that finds used more CPU time than the last after wall.
-	check := func(want, wall, used time.Duration) {
+	// check runs a check that finds used more CPU time than the last after
+	// wall, and waits until the loop asks for its next wait, want.
+	check := func(wall, used, want time.Duration) {
 		t.Helper()
-		if d := testkit.Recv(t, "a check's wait", f.asked); d != want {
-			t.Fatalf("the loop waits %v, want %v", d, want)
-		}
 		at, cpu = at.Add(wall), cpu+used
 		f.now <- at
 		f.cpus <- cpu
 		f.fire <- at
-	}
-	noChange := func() {
-		t.Helper()
-		select {
-		case one := <-f.sets:
-			t.Fatalf("GOMAXPROCS changed (one P: %v), want no change", one)
-		default:
+		if d := testkit.Recv(t, "a check's wait", f.asked); d != want {
+			t.Fatalf("the loop waits %v, want %v", d, want)
 		}
 	}
-	check(time.Second, time.Second, 100*time.Millisecond)
-	check(time.Second, time.Second, 100*time.Millisecond)
-	// A late timer: 2 s of wall time, 0.8 s of CPU is 40% of a core, not
+	// changes is the changes of GOMAXPROCS so far (true: one P).
+	changes := func() []bool {
+		var got []bool
+		for {
+			select {
+			case one := <-f.sets:
+				got = append(got, one)
+			default:
+				return got
+			}
+		}
+	}
+	expect := func(want ...bool) {
+		t.Helper()
+		if got := changes(); !slices.Equal(got, want) {
+			t.Fatalf("GOMAXPROCS changes (one P?) %v, want %v", got, want)
+		}
+	}
+	const fast, slow = 100 * time.Millisecond, time.Second
+	if d := testkit.Recv(t, "the first check's wait", f.asked); d != fast {
+		t.Fatalf("the loop waits %v, want %v", d, fast)
+	}
+	expect(true)
+	check(fast, 70*time.Millisecond, fast)
+	expect()
+	check(fast, 90*time.Millisecond, slow)
+	expect(false)
+	check(slow, 300*time.Millisecond, slow)
+	check(slow, 100*time.Millisecond, slow)
+	// A late timer: 2 s of wall time, 1.2 s of CPU is 60% of a core, not
 	// calm.
-	check(time.Second, 2*time.Second, 800*time.Millisecond)
-	check(time.Second, time.Second, 100*time.Millisecond)
-	check(time.Second, time.Second, 100*time.Millisecond)
-	check(time.Second, time.Second, 100*time.Millisecond)
-	check(100*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond) // waits on the check that sent one
-	if !testkit.Recv(t, "GOMAXPROCS set", f.sets) {
-		t.Fatal("GOMAXPROCS set to the default, want one P")
-	}
-	check(100*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond)
-	noChange()
-	check(100*time.Millisecond, 100*time.Millisecond, 90*time.Millisecond)
-	if testkit.Recv(t, "GOMAXPROCS set", f.sets) {
-		t.Fatal("GOMAXPROCS set to one P, want the default")
-	}
-	testkit.Recv(t, "a check's wait", f.asked)
-	noChange()
+	check(2*slow, 1200*time.Millisecond, slow)
+	check(slow, 100*time.Millisecond, slow)
+	check(slow, 100*time.Millisecond, slow)
+	expect()
+	check(slow, 100*time.Millisecond, fast)
+	expect(true)
+	check(fast, 50*time.Millisecond, fast)
+	expect()
 }
 
 // eager goes to one P at its first check, a millisecond after start, and

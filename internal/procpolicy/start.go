@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Start applies p until stop is called, which leaves GOMAXPROCS where
-// the policy last put it. When the environment sets GOMAXPROCS it does
+// Start sets GOMAXPROCS to 1 and applies p until stop is called, which
+// leaves GOMAXPROCS where the policy last put it. When the environment sets GOMAXPROCS it does
 // nothing: the user chose. log (nil: none) hears of each change at debug
 // level.
 func Start(p Policy, log *slog.Logger) (stop func()) {
@@ -49,17 +49,18 @@ func cpuTime() time.Duration {
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
-// start runs the policy's checks in e on a goroutine of its own, from
-// the default, until stop is called.
+// start sets e to one P and runs the policy's checks in e on a goroutine
+// of its own until stop is called.
 func (p Policy) start(e env, log *slog.Logger) (stop func()) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	s := state{one: true}
+	e.set(true)
 	go func() {
 		defer close(finished)
-		var s state
 		lastWall, lastCPU := e.now(), e.cpu()
 		for {
 			select {
