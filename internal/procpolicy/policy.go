@@ -9,9 +9,9 @@
 // core, so the policy goes back to the default as soon as the master's
 // CPU shows it needs one.
 //
-// The master starts on one P. Every Policy.Interval on the default (Policy.FastInterval on one P) the
-// policy reads the CPU time the process used (user and system) and
-// decides. GOMAXPROCS is the process's, so the policy is started once, by
+// The master starts on one P. Every Policy.Interval on the default
+// (Policy.FastInterval on one P) the policy reads the CPU time the process
+// used (user and system) and decides. GOMAXPROCS is the process's, so the policy is started once, by
 // the master's command (internal/cli), and not at all when the user set
 // GOMAXPROCS in the environment. It owns no actor and accepts no
 // messages.

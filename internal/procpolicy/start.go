@@ -9,9 +9,9 @@ import (
 )
 
 // Start sets GOMAXPROCS to 1 and applies p until stop is called, which
-// leaves GOMAXPROCS where the policy last put it. When the environment sets GOMAXPROCS it does
-// nothing: the user chose. log (nil: none) hears of each change at debug
-// level.
+// leaves GOMAXPROCS where the policy last put it. When the environment
+// sets GOMAXPROCS it does nothing: the user chose. log (nil: none) hears
+// of each change at debug level.
 func Start(p Policy, log *slog.Logger) (stop func()) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return func() {}
