@@ -16,6 +16,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/gcpolicy"
+	"github.com/buildmaster/buildmaster/internal/procpolicy"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -65,6 +66,9 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	// The heap goal follows the live heap (unless GOGC is set): see the
 	// README's memory section.
 	defer gcpolicy.Start(gcpolicy.Default(), log.With("part", "gcpolicy"))()
+	// One P while the master uses well under a core (unless GOMAXPROCS is
+	// set): see the README's performance section.
+	defer procpolicy.Start(procpolicy.Default(), log.With("part", "procpolicy"))()
 	m, err := o.start(cmd.ErrOrStderr(), log, level, cfg, data, dataDir, token)
 	if err != nil {
 		return &ExitError{Code: ExitRejected, Err: fmt.Errorf("cannot start the master: %w", err)}

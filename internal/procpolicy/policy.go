@@ -1,0 +1,73 @@
+// Package procpolicy runs a master that uses well under one core on one P
+// (GOMAXPROCS=1), and on Go's default GOMAXPROCS when it needs more. At
+// tens of builds a second the master is idle most of the time, and with
+// two Ps each idle→busy wake-up costs the Go scheduler several futex,
+// nanosleep and epoll calls more than with one (waking a spinning M for
+// the idle P, sysmon restarting its polling): on a machine where system
+// calls are dear that is a large part of the master's CPU per build. With
+// one P the same work costs less CPU, but the master cannot use a second
+// core, so the policy goes back to the default as soon as the master's
+// CPU shows it needs one.
+//
+// The master starts on one P. Every Policy.Interval on the default
+// (Policy.FastInterval on one P) the policy reads the CPU time the process
+// used (user and system) and decides. GOMAXPROCS is the process's, so the policy is started once, by
+// the master's command (internal/cli), and not at all when the user set
+// GOMAXPROCS in the environment. It owns no actor and accepts no
+// messages.
+package procpolicy
+
+import "time"
+
+// Policy is when the master goes to one P and back.
+type Policy struct {
+	// Up is the share of one core (CPU time over wall time, user and
+	// system) above which the master, on one P, goes back to the default
+	// at the next check.
+	Up float64
+	// Down is the share of one core below which the master, on the
+	// default, counts a check as calm; DownAfter calm checks in a row take
+	// it to one P. Down below Up, and DownAfter, keep it from flapping.
+	Down      float64
+	DownAfter int
+	// Interval is the time between checks on the default; FastInterval
+	// between checks on one P, so that a burst of work waits on one P for
+	// at most about FastInterval.
+	Interval, FastInterval time.Duration
+}
+
+// Default is the master's policy: the default again within 100 ms above
+// 80% of a core (one P is nearly saturated), one P after 3 s below 50%.
+func Default() Policy {
+	return Policy{Up: 0.8, Down: 0.5, DownAfter: 3, Interval: time.Second, FastInterval: 100 * time.Millisecond}
+}
+
+// state is where the policy stands: on one P or not, and how many calm
+// checks in a row it has seen on the default. It starts on one P.
+type state struct {
+	one  bool
+	calm int
+}
+
+// next is the state after a check that saw the process use busy cores
+// (CPU time over wall time) since the last one.
+func (p Policy) next(s state, busy float64) state {
+	if s.one {
+		return state{one: busy <= p.Up}
+	}
+	if busy >= p.Down {
+		return state{}
+	}
+	if s.calm+1 >= p.DownAfter {
+		return state{one: true}
+	}
+	return state{calm: s.calm + 1}
+}
+
+// interval is the time until the check after one that left s.
+func (p Policy) interval(s state) time.Duration {
+	if s.one {
+		return p.FastInterval
+	}
+	return p.Interval
+}

@@ -1,0 +1,89 @@
+package procpolicy
+
+import (
+	"log/slog"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// Start sets GOMAXPROCS to 1 and applies p until stop is called, which
+// leaves GOMAXPROCS where the policy last put it. When the environment
+// sets GOMAXPROCS it does nothing: the user chose. log (nil: none) hears
+// of each change at debug level.
+func Start(p Policy, log *slog.Logger) (stop func()) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return func() {}
+	}
+	return p.start(system(), log)
+}
+
+// env is what the policy reads and changes: a clock, the CPU time the
+// process has used, and GOMAXPROCS (one P, or Go's default).
+type env struct {
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
+	cpu   func() time.Duration
+	set   func(one bool)
+}
+
+// system is the process's own env.
+func system() env {
+	return env{now: time.Now, after: time.After, cpu: cpuTime, set: func(one bool) {
+		if one {
+			runtime.GOMAXPROCS(1)
+		} else {
+			runtime.SetDefaultGOMAXPROCS()
+		}
+	}}
+}
+
+// cpuTime is the user and system CPU time the process has used (zero if
+// the system cannot say: the policy then stays on the default).
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// start sets e to one P and runs the policy's checks in e on a goroutine
+// of its own until stop is called.
+func (p Policy) start(e env, log *slog.Logger) (stop func()) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	s := state{one: true}
+	e.set(true)
+	go func() {
+		defer close(finished)
+		lastWall, lastCPU := e.now(), e.cpu()
+		for {
+			select {
+			case <-done:
+				return
+			case <-e.after(p.interval(s)):
+			}
+			wall, cpu := e.now(), e.cpu()
+			busy := 0.0
+			if d := wall.Sub(lastWall); d > 0 {
+				busy = float64(cpu-lastCPU) / float64(d)
+			}
+			lastWall, lastCPU = wall, cpu
+			n := p.next(s, busy)
+			if n.one != s.one {
+				e.set(n.one)
+				log.Debug("GOMAXPROCS set", "one", n.one, "busy_cores", busy)
+			}
+			s = n
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
