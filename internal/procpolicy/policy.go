@@ -9,11 +9,12 @@
 // core, so the policy goes back to the default as soon as the master's
 // CPU shows it needs one.
 //
-// The master starts on one P. Every Policy.Interval on the default
-// (Policy.FastInterval on one P) the policy reads the CPU time the process
-// used (user and system) and decides. GOMAXPROCS is the process's, so the policy is started once, by
-// the master's command (internal/cli), and not at all when the user set
-// GOMAXPROCS in the environment. It owns no actor and accepts no
+// The master starts on one P. Every Policy.Interval (Policy.FastInterval
+// on one P while the master is getting busy) the policy reads the CPU time
+// the process used (user and system) and decides. GOMAXPROCS is the
+// process's, so the policy is started once, by the master's command
+// (internal/cli), and not at all when the user set GOMAXPROCS in the
+// environment. It owns no actor and accepts no
 // messages.
 package procpolicy
 
@@ -30,30 +31,40 @@ type Policy struct {
 	// it to one P. Down below Up, and DownAfter, keep it from flapping.
 	Down      float64
 	DownAfter int
-	// Interval is the time between checks on the default; FastInterval
-	// between checks on one P, so that a burst of work waits on one P for
-	// at most about FastInterval.
+	// Interval is the time between checks on the default, and on one P
+	// after a check that saw less than Down; FastInterval between checks
+	// on one P after one that saw Down or more (and after the start), so
+	// that work that grows waits on one P for at most about FastInterval
+	// once it shows, and an idle master wakes only once an Interval.
 	Interval, FastInterval time.Duration
 }
 
-// Default is the master's policy: the default again within 100 ms above
-// 80% of a core (one P is nearly saturated), one P after 3 s below 50%.
+// Default is the master's policy: the default again above 80% of a core
+// (one P is nearly saturated) — within 100 ms once the master uses half a
+// core, within about a second from idle —, one P after 3 s below 50%; an
+// idle master checks once a second.
 func Default() Policy {
 	return Policy{Up: 0.8, Down: 0.5, DownAfter: 3, Interval: time.Second, FastInterval: 100 * time.Millisecond}
 }
 
-// state is where the policy stands: on one P or not, and how many calm
-// checks in a row it has seen on the default. It starts on one P.
+// state is where the policy stands: on one P or not, how many calm checks
+// in a row it has seen on the default, and, on one P, whether the last
+// check saw Down or more (warm: the next comes after FastInterval). It
+// starts on one P, warm.
 type state struct {
 	one  bool
 	calm int
+	warm bool
 }
 
 // next is the state after a check that saw the process use busy cores
 // (CPU time over wall time) since the last one.
 func (p Policy) next(s state, busy float64) state {
 	if s.one {
-		return state{one: busy <= p.Up}
+		if busy > p.Up {
+			return state{}
+		}
+		return state{one: true, warm: busy >= p.Down}
 	}
 	if busy >= p.Down {
 		return state{}
@@ -66,7 +77,7 @@ func (p Policy) next(s state, busy float64) state {
 
 // interval is the time until the check after one that left s.
 func (p Policy) interval(s state) time.Duration {
-	if s.one {
+	if s.one && s.warm {
 		return p.FastInterval
 	}
 	return p.Interval

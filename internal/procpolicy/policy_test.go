@@ -11,7 +11,7 @@ import (
 
 func TestNext(t *testing.T) {
 	p := Default()
-	def, one := state{}, state{one: true}
+	def, one, warm := state{}, state{one: true}, state{one: true, warm: true}
 	for _, c := range []struct {
 		name     string
 		from     state
@@ -21,12 +21,15 @@ func TestNext(t *testing.T) {
 	}{
 		{"a calm check on the default is counted", def, 0.05, state{calm: 1}, time.Second},
 		{"a second one too", state{calm: 1}, 0.05, state{calm: 2}, time.Second},
-		{"the third takes the master to one P", state{calm: 2}, 0.49, one, 100 * time.Millisecond},
+		{"the third takes the master to one P", state{calm: 2}, 0.49, one, time.Second},
 		{"a busy check starts the count again", state{calm: 2}, 0.5, def, time.Second},
 		{"between Down and Up the default holds", state{calm: 1}, 0.7, def, time.Second},
-		{"between Down and Up one P holds", one, 0.7, one, 100 * time.Millisecond},
-		{"at Up one P holds", one, 0.8, one, 100 * time.Millisecond},
+		{"between Down and Up one P holds, checking sooner", one, 0.7, warm, 100 * time.Millisecond},
+		{"at Up one P holds", warm, 0.8, warm, 100 * time.Millisecond},
+		{"below Down one P holds, checking once a second", warm, 0.3, one, time.Second},
+		{"idle on one P", one, 0.01, one, time.Second},
 		{"above Up one P goes back to the default", one, 0.81, def, time.Second},
+		{"from a warm one P too", warm, 0.81, def, time.Second},
 		{"a master that needs two cores is on the default", one, 1.8, def, time.Second},
 	} {
 		got := p.next(c.from, c.busy)
@@ -67,10 +70,10 @@ func newFakeEnv() *fakeEnv {
 	return f
 }
 
-// The loop starts on one P and checks every 100 ms there, measuring the
-// CPU the process used over the wall time between two checks; it goes to
-// the default on the first busy check, and back to one P after three calm
-// seconds.
+// The loop starts on one P and checks every 100 ms there while the master
+// is busy (once a second when idle), measuring the CPU the process used
+// over the wall time between two checks; it goes to the default on the
+// first busy check, and back to one P after three calm seconds.
 func TestLoop(t *testing.T) {
 	f := newFakeEnv()
 	at, cpu := time.Unix(1000, 0), time.Duration(0)
@@ -125,10 +128,15 @@ func TestLoop(t *testing.T) {
 	check(slow, 100*time.Millisecond, slow)
 	check(slow, 100*time.Millisecond, slow)
 	expect()
-	check(slow, 100*time.Millisecond, fast)
+	check(slow, 100*time.Millisecond, slow)
 	expect(true)
-	check(fast, 50*time.Millisecond, fast)
+	// On one P an idle master checks once a second, a busier one every
+	// 100 ms.
+	check(slow, 50*time.Millisecond, slow)
+	check(slow, 600*time.Millisecond, fast)
 	expect()
+	check(fast, 90*time.Millisecond, slow)
+	expect(false)
 }
 
 // Start puts the process on one P at once, and the real set takes it

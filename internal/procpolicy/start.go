@@ -57,7 +57,7 @@ func (p Policy) start(e env, log *slog.Logger) (stop func()) {
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	s := state{one: true}
+	s := state{one: true, warm: true}
 	e.set(true)
 	go func() {
 		defer close(finished)
