@@ -141,14 +141,18 @@ func TestLoop(t *testing.T) {
 
 // Start puts the process on one P at once, and the real set takes it
 // back to the default: policy goes up at its first check, a millisecond
-// later, and never down.
+// later, and never down. Go's default is SetDefaultGOMAXPROCS's, not the
+// value the test starts on (-cpu or GOMAXPROCS in go test's environment),
+// which the test gives back to the package's other tests.
 func TestStartSetsGOMAXPROCS(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "")
+	was := runtime.GOMAXPROCS(0)
+	runtime.SetDefaultGOMAXPROCS()
 	def := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(was)
 	if def < 2 {
 		t.Skip("the default GOMAXPROCS is 1 here")
 	}
-	defer runtime.SetDefaultGOMAXPROCS()
 	stop := Start(Policy{Up: -1, Down: -1, DownAfter: 1, Interval: time.Hour, FastInterval: time.Millisecond}, nil)
 	defer stop()
 	if n := runtime.GOMAXPROCS(0); n != 1 {
