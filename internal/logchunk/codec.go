@@ -3,6 +3,7 @@ package logchunk
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/klauspost/compress/s2"
@@ -17,8 +18,13 @@ type codec struct {
 	dec *zstd.Decoder
 }
 
+// newCodec returns a codec that runs up to one encoder per CPU and up to
+// 4 decoders at once. The counts are given, not zstd's defaults: those
+// read GOMAXPROCS when the codec is made, and the master makes it while
+// internal/procpolicy holds it on one P.
 func newCodec(level zstd.EncoderLevel) (*codec, error) {
 	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderConcurrency(runtime.NumCPU()),
 		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderCRC(false), // the chunk header has a checksum
 		zstd.WithLowerEncoderMem(true),
@@ -27,6 +33,7 @@ func newCodec(level zstd.EncoderLevel) (*codec, error) {
 		return nil, fmt.Errorf("logchunk: zstd encoder: %w", err)
 	}
 	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(min(4, runtime.NumCPU())),
 		zstd.WithDecoderMaxMemory(MaxChunkRaw),
 		zstd.WithDecodeAllCapLimit(true), // never more than the header's raw length
 		zstd.WithDecoderLowmem(true),

@@ -1,6 +1,7 @@
 package procpolicy
 
 import (
+	"errors"
 	"runtime"
 	"slices"
 	"testing"
@@ -47,7 +48,7 @@ func TestNext(t *testing.T) {
 type fakeEnv struct {
 	asked chan time.Duration // the wait each check asks for
 	fire  chan time.Time     // fires the asked timer
-	cpus  chan time.Duration // the CPU time the next read returns
+	cpus  chan time.Duration // the CPU time the next read returns (negative: the read fails)
 	sets  chan bool          // each change of GOMAXPROCS (true: one P)
 	now   chan time.Time     // the time the next read returns
 	env   env
@@ -64,7 +65,12 @@ func newFakeEnv() *fakeEnv {
 			f.asked <- d
 			return f.fire
 		},
-		cpu: func() time.Duration { return <-f.cpus },
+		cpu: func() (time.Duration, error) {
+			if d := <-f.cpus; d >= 0 {
+				return d, nil
+			}
+			return 0, errors.New("no CPU time")
+		},
 		set: func(one bool) { f.sets <- one },
 	}
 	return f
@@ -141,14 +147,18 @@ func TestLoop(t *testing.T) {
 
 // Start puts the process on one P at once, and the real set takes it
 // back to the default: policy goes up at its first check, a millisecond
-// later, and never down.
+// later, and never down. Go's default is SetDefaultGOMAXPROCS's, not the
+// value the test starts on (-cpu or GOMAXPROCS in go test's environment),
+// which the test gives back to the package's other tests.
 func TestStartSetsGOMAXPROCS(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "")
+	was := runtime.GOMAXPROCS(0)
+	runtime.SetDefaultGOMAXPROCS()
 	def := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(was)
 	if def < 2 {
 		t.Skip("the default GOMAXPROCS is 1 here")
 	}
-	defer runtime.SetDefaultGOMAXPROCS()
 	stop := Start(Policy{Up: -1, Down: -1, DownAfter: 1, Interval: time.Hour, FastInterval: time.Millisecond}, nil)
 	defer stop()
 	if n := runtime.GOMAXPROCS(0); n != 1 {
@@ -165,4 +175,28 @@ func TestStartLeavesGOMAXPROCSFromTheEnvironment(t *testing.T) {
 	if n := runtime.GOMAXPROCS(0); n != 2 {
 		t.Errorf("GOMAXPROCS %d, want the environment's 2", n)
 	}
+}
+
+// A check that cannot read the CPU time puts the master back on the
+// default and ends the checks: before, the read gave 0, a negative busy
+// that kept the master on one P (and a spurious surge at the next read).
+func TestLoopWithoutCPUTime(t *testing.T) {
+	f := newFakeEnv()
+	at := time.Unix(1000, 0)
+	f.now <- at
+	f.cpus <- 0
+	stop := Default().start(f.env, nil)
+	if d := testkit.Recv(t, "the first check's wait", f.asked); d != 100*time.Millisecond {
+		t.Fatalf("the loop waits %v, want 100ms", d)
+	}
+	if !testkit.Recv(t, "the start's change", f.sets) {
+		t.Fatal("the start did not take one P")
+	}
+	f.now <- at.Add(100 * time.Millisecond)
+	f.cpus <- -1
+	f.fire <- at
+	if testkit.Recv(t, "the change after a failed read", f.sets) {
+		t.Fatal("a failed read kept one P")
+	}
+	stop()
 }

@@ -1,6 +1,7 @@
 package procpolicy
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
@@ -24,7 +25,7 @@ func Start(p Policy, log *slog.Logger) (stop func()) {
 type env struct {
 	now   func() time.Time
 	after func(time.Duration) <-chan time.Time
-	cpu   func() time.Duration
+	cpu   func() (time.Duration, error)
 	set   func(one bool)
 }
 
@@ -39,18 +40,18 @@ func system() env {
 	}}
 }
 
-// cpuTime is the user and system CPU time the process has used (zero if
-// the system cannot say: the policy then stays on the default).
-func cpuTime() time.Duration {
+// cpuTime is the user and system CPU time the process has used.
+func cpuTime() (time.Duration, error) {
 	var u syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
+		return 0, fmt.Errorf("getrusage: %w", err)
 	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano()), nil
 }
 
 // start sets e to one P and runs the policy's checks in e on a goroutine
-// of its own until stop is called.
+// of its own until stop is called. If the CPU time cannot be read, it
+// puts e back on the default and checks no more.
 func (p Policy) start(e env, log *slog.Logger) (stop func()) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -61,14 +62,28 @@ func (p Policy) start(e env, log *slog.Logger) (stop func()) {
 	e.set(true)
 	go func() {
 		defer close(finished)
-		lastWall, lastCPU := e.now(), e.cpu()
+		lastWall := e.now()
+		lastCPU, err := e.cpu()
+		if err != nil {
+			e.set(false)
+			log.Warn("GOMAXPROCS left at Go's default", "error", err)
+			return
+		}
 		for {
 			select {
 			case <-done:
 				return
 			case <-e.after(p.interval(s)):
 			}
-			wall, cpu := e.now(), e.cpu()
+			wall := e.now()
+			cpu, err := e.cpu()
+			if err != nil {
+				if s.one {
+					e.set(false)
+				}
+				log.Warn("GOMAXPROCS left at Go's default", "error", err)
+				return
+			}
 			busy := 0.0
 			if d := wall.Sub(lastWall); d > 0 {
 				busy = float64(cpu-lastCPU) / float64(d)

@@ -60,7 +60,9 @@ type Hasher struct {
 
 // NewHasher returns a Hasher with parameters p (zero fields take
 // DefaultParams' values) running at most maxConcurrent hashes at once
-// (0 means GOMAXPROCS).
+// (0 means runtime.NumCPU: not GOMAXPROCS, which the master lowers to 1
+// while it is idle, internal/procpolicy, and which would then bound the
+// Hasher's whole life to one hash at a time).
 func NewHasher(p Params, maxConcurrent int) (*Hasher, error) {
 	d := DefaultParams()
 	if p.Memory == 0 {
@@ -82,7 +84,7 @@ func NewHasher(p Params, maxConcurrent int) (*Hasher, error) {
 		return nil, fmt.Errorf("password parameters: %w", err)
 	}
 	if maxConcurrent <= 0 {
-		maxConcurrent = runtime.GOMAXPROCS(0)
+		maxConcurrent = runtime.NumCPU()
 	}
 	h := &Hasher{p: p, slots: make(chan struct{}, maxConcurrent)}
 	dummy, err := h.Hash(context.Background(), "")
