@@ -60,7 +60,7 @@ func (c *capture) waitFor(t *testing.T, s Stream, substr string) string {
 		select {
 		case <-c.changed:
 		case <-timeout:
-			t.Fatalf("%s never contained %q; it has %q", s, substr, c.get(s))
+			t.Fatalf("%s never contained %q; it has %q (header %q, stderr %q)", s, substr, c.get(s), c.get(Header), c.get(Stderr))
 		}
 	}
 }
