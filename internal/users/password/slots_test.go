@@ -19,11 +19,16 @@ func TestHasherMadeOnOnePUsesEveryCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.GOMAXPROCS(runtime.NumCPU())
-	for i := range runtime.NumCPU() {
+	for i := range DefaultConcurrency() {
 		select {
 		case h.slots <- struct{}{}:
 		default:
 			t.Fatalf("only %d hashes at once on %d CPUs", i, runtime.NumCPU())
 		}
+	}
+	select {
+	case h.slots <- struct{}{}:
+		t.Fatalf("more than %d hashes at once", DefaultConcurrency())
+	default:
 	}
 }
