@@ -18,13 +18,15 @@ type codec struct {
 	dec *zstd.Decoder
 }
 
-// newCodec returns a codec that runs up to one encoder per CPU and up to
-// 4 decoders at once. The counts are given, not zstd's defaults: those
-// read GOMAXPROCS when the codec is made, and the master makes it while
+// newCodec returns a codec that runs up to min(CPUs, 4) encoders and as
+// many decoders at once (4: zstd's own cap for decoders; runtime.NumCPU
+// does not follow a container's CPU limit, so it is capped for encoders
+// too). The counts are given, not zstd's defaults: those read GOMAXPROCS
+// when the codec is made, and the master makes it while
 // internal/procpolicy holds it on one P.
 func newCodec(level zstd.EncoderLevel) (*codec, error) {
 	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderConcurrency(runtime.NumCPU()),
+		zstd.WithEncoderConcurrency(min(4, runtime.NumCPU())),
 		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderCRC(false), // the chunk header has a checksum
 		zstd.WithLowerEncoderMem(true),
