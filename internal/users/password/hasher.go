@@ -60,7 +60,7 @@ type Hasher struct {
 
 // NewHasher returns a Hasher with parameters p (zero fields take
 // DefaultParams' values) running at most maxConcurrent hashes at once
-// (0 means DefaultConcurrency()).
+// (0 means defaultConcurrency()).
 func NewHasher(p Params, maxConcurrent int) (*Hasher, error) {
 	d := DefaultParams()
 	if p.Memory == 0 {
@@ -82,7 +82,7 @@ func NewHasher(p Params, maxConcurrent int) (*Hasher, error) {
 		return nil, fmt.Errorf("password parameters: %w", err)
 	}
 	if maxConcurrent <= 0 {
-		maxConcurrent = DefaultConcurrency()
+		maxConcurrent = defaultConcurrency()
 	}
 	h := &Hasher{p: p, slots: make(chan struct{}, maxConcurrent)}
 	dummy, err := h.Hash(context.Background(), "")
@@ -268,11 +268,11 @@ func shorten(s string) string {
 	return s
 }
 
-// DefaultConcurrency is how many hashes a Hasher made with maxConcurrent 0
+// defaultConcurrency is how many hashes a Hasher made with maxConcurrent 0
 // runs at once: min(runtime.NumCPU(), 4), at most 76 MiB of argon2 memory
 // at once with DefaultParams (~90 hashes a second) on a host of any size
 // (runtime.NumCPU does not follow a container's CPU limit). Not
 // GOMAXPROCS: the master lowers it to 1 while it is idle
 // (internal/procpolicy), which would bound a Hasher made then to one hash
 // at a time for its whole life.
-func DefaultConcurrency() int { return min(runtime.NumCPU(), 4) }
+func defaultConcurrency() int { return min(runtime.NumCPU(), 4) }

@@ -19,7 +19,7 @@ func TestHasherMadeOnOnePUsesEveryCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.GOMAXPROCS(runtime.NumCPU())
-	for i := range DefaultConcurrency() {
+	for i := range defaultConcurrency() {
 		select {
 		case h.slots <- struct{}{}:
 		default:
@@ -28,7 +28,7 @@ func TestHasherMadeOnOnePUsesEveryCPU(t *testing.T) {
 	}
 	select {
 	case h.slots <- struct{}{}:
-		t.Fatalf("more than %d hashes at once", DefaultConcurrency())
+		t.Fatalf("more than %d hashes at once", defaultConcurrency())
 	default:
 	}
 }
