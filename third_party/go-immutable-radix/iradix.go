@@ -208,14 +208,6 @@ func (t *Txn) addWritable(n *Node) {
 	t.writable[n] = struct{}{}
 }
 
-// writableLen is the size of the writable set.
-func (t *Txn) writableLen() int {
-	if t.small == nil {
-		return len(t.writable)
-	}
-	return t.small.n + len(t.writable)
-}
-
 // resetWritable empties the writable set.
 func (t *Txn) resetWritable() {
 	t.writable = nil

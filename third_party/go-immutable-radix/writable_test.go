@@ -61,3 +61,11 @@ func BenchmarkSmallTxn(b *testing.B) {
 		tree = txn.Commit()
 	}
 }
+
+// writableLen is the size of the writable set.
+func (t *Txn) writableLen() int {
+	if t.small == nil {
+		return len(t.writable)
+	}
+	return t.small.n + len(t.writable)
+}
