@@ -62,11 +62,18 @@ func (p Policy) start(e env, log *slog.Logger) (stop func()) {
 	e.set(true)
 	go func() {
 		defer close(finished)
+		// giveUp leaves the process on the default when its CPU time
+		// cannot be read.
+		giveUp := func(err error) {
+			if s.one {
+				e.set(false)
+			}
+			log.Warn("GOMAXPROCS left at Go's default", "error", err)
+		}
 		lastWall := e.now()
 		lastCPU, err := e.cpu()
 		if err != nil {
-			e.set(false)
-			log.Warn("GOMAXPROCS left at Go's default", "error", err)
+			giveUp(err)
 			return
 		}
 		for {
@@ -78,10 +85,7 @@ func (p Policy) start(e env, log *slog.Logger) (stop func()) {
 			wall := e.now()
 			cpu, err := e.cpu()
 			if err != nil {
-				if s.one {
-					e.set(false)
-				}
-				log.Warn("GOMAXPROCS left at Go's default", "error", err)
+				giveUp(err)
 				return
 			}
 			busy := 0.0
