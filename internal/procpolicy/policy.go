@@ -14,8 +14,13 @@
 // the process used (user and system) and decides. GOMAXPROCS is the
 // process's, so the policy is started once, by the master's command
 // (internal/cli), and not at all when the user set GOMAXPROCS in the
-// environment. It owns no actor and accepts no
-// messages.
+// environment. It owns no actor and accepts no messages.
+//
+// In the master GOMAXPROCS therefore does not say how many CPUs it may
+// use: a pool sized from it when it is made (zstd's coders, a semaphore)
+// would keep one slot for the master's life if made while on one P. Size
+// such pools from runtime.NumCPU with a bound of their own, as
+// internal/logchunk's codec and internal/users/password's Hasher do.
 package procpolicy
 
 import "time"
