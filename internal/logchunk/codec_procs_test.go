@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // A codec made while the process runs on one P (the master starts on one,
@@ -13,10 +15,7 @@ import (
 // at once once GOMAXPROCS goes back up: zstd sizes its pools of encoders
 // and decoders from GOMAXPROCS when they are made, for their whole life.
 func TestCodecMadeOnOnePUsesEveryCPU(t *testing.T) {
-	if runtime.NumCPU() < 2 {
-		t.Skip("one CPU")
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	testkit.OnOneP(t)
 	c, err := newCodec(zstd.SpeedFastest)
 	if err != nil {
 		t.Fatal(err)

@@ -3,17 +3,16 @@ package password
 import (
 	"runtime"
 	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // A Hasher made while the process runs on one P (the master starts on one,
 // internal/procpolicy, and an idle master stays there) still hashes on
-// every CPU once GOMAXPROCS goes back up: its concurrency is not fixed at
-// 1 for the process's life.
+// every CPU (up to defaultConcurrency) once GOMAXPROCS goes back up: its
+// concurrency is not fixed at 1 for the process's life.
 func TestHasherMadeOnOnePUsesEveryCPU(t *testing.T) {
-	if runtime.NumCPU() < 2 {
-		t.Skip("one CPU")
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	testkit.OnOneP(t)
 	h, err := NewHasher(Params{Memory: 8, Time: 1, Threads: 1}, 0)
 	if err != nil {
 		t.Fatal(err)
