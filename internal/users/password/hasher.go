@@ -275,4 +275,7 @@ func shorten(s string) string {
 // GOMAXPROCS: the master lowers it to 1 while it is idle
 // (internal/procpolicy), which would bound a Hasher made then to one hash
 // at a time for its whole life.
-func defaultConcurrency() int { return min(runtime.NumCPU(), 4) }
+func defaultConcurrency() int { return concurrencyOn(runtime.NumCPU()) }
+
+// concurrencyOn is defaultConcurrency on a host of cpus CPUs.
+func concurrencyOn(cpus int) int { return min(cpus, 4) }

@@ -31,3 +31,13 @@ func TestHasherMadeOnOnePUsesEveryCPU(t *testing.T) {
 	default:
 	}
 }
+
+// However many CPUs the host has (a container's CPU limit is not among
+// them), at most 4 hashes of 19 MiB run at once.
+func TestConcurrencyBounded(t *testing.T) {
+	for cpus, want := range map[int]int{1: 1, 2: 2, 4: 4, 96: 4} {
+		if got := concurrencyOn(cpus); got != want {
+			t.Errorf("%d CPUs: %d hashes at once, want %d", cpus, got, want)
+		}
+	}
+}
