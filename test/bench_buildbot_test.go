@@ -81,6 +81,7 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 	const nw = 4
 	nChanges := benchSize("BM_BENCH_BUILDS", benchBuildsDefault, 8) / nw
 	builds := nChanges * nw
+	warm := envInt("BM_BENCH_WARMUP", 0) / nw // changes
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + b.TempDir(), "LANG=C.UTF-8"}
 	run := func(dir string, name string, args ...string) {
 		cmd := exec.Command(name, args...)
@@ -131,7 +132,7 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 			log, _ := os.ReadFile(filepath.Join(mdir, "twistd.log"))
 			return strings.Count(string(log), "attached to") >= nw
 		})
-		count := exec.Command("/usr/bin/python3", filepath.Join(dir, "count.py"), filepath.Join(mdir, "state.sqlite"), strconv.Itoa(builds))
+		count := exec.Command("/usr/bin/python3", filepath.Join(dir, "count.py"), filepath.Join(mdir, "state.sqlite"), strconv.Itoa((warm+nChanges)*nw))
 		count.Env = env
 		out, err := count.StdoutPipe()
 		if err != nil {
@@ -140,21 +141,31 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 		if err := count.Start(); err != nil {
 			b.Fatal(err)
 		}
+		finished := bufio.NewScanner(out)
+		waitCount := func(want int) {
+			for finished.Scan() {
+				if n, _ := strconv.Atoi(finished.Text()); n >= want {
+					return
+				}
+			}
+		}
+		sendChanges := func(n int) {
+			send := exec.Command("/usr/bin/python3", filepath.Join(dir, "send.py"), addr, strconv.Itoa(n))
+			send.Env = env
+			if out, err := send.CombinedOutput(); err != nil {
+				b.Fatalf("sending changes: %v\n%s", err, out)
+			}
+		}
+		if warm > 0 {
+			sendChanges(warm)
+			waitCount(warm * nw)
+		}
 		b.StartTimer()
 		c0, q0, t0 := procCPU(b, mp.cmd.Process.Pid), procRunqueue(b, mp.cmd.Process.Pid), time.Now()
 		w0 := procsStats(b, wpids)
-		send := exec.Command("/usr/bin/python3", filepath.Join(dir, "send.py"), addr, strconv.Itoa(nChanges))
-		send.Env = env
-		if out, err := send.CombinedOutput(); err != nil {
-			b.Fatalf("sending changes: %v\n%s", err, out)
-		}
+		sendChanges(nChanges)
 		queued := time.Since(t0)
-		finished := bufio.NewScanner(out)
-		for finished.Scan() {
-			if n, _ := strconv.Atoi(finished.Text()); n >= builds {
-				break
-			}
-		}
+		waitCount((warm + nChanges) * nw)
 		took, used, waited := time.Since(t0), procCPU(b, mp.cmd.Process.Pid)-c0, procRunqueue(b, mp.cmd.Process.Pid)-q0
 		wused := procsStats(b, wpids).sub(w0)
 		b.StopTimer()
