@@ -25,8 +25,14 @@ type codec struct {
 // when the codec is made, and the master makes it while
 // internal/procpolicy holds it on one P.
 func newCodec(level zstd.EncoderLevel) (*codec, error) {
+	return newCodecOn(level, runtime.NumCPU())
+}
+
+// newCodecOn is newCodec on a machine of cpus CPUs.
+func newCodecOn(level zstd.EncoderLevel, cpus int) (*codec, error) {
+	n := min(4, cpus)
 	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderConcurrency(min(4, runtime.NumCPU())),
+		zstd.WithEncoderConcurrency(n),
 		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderCRC(false), // the chunk header has a checksum
 		zstd.WithLowerEncoderMem(true),
@@ -35,7 +41,7 @@ func newCodec(level zstd.EncoderLevel) (*codec, error) {
 		return nil, fmt.Errorf("logchunk: zstd encoder: %w", err)
 	}
 	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(min(4, runtime.NumCPU())),
+		zstd.WithDecoderConcurrency(n),
 		zstd.WithDecoderMaxMemory(MaxChunkRaw),
 		zstd.WithDecodeAllCapLimit(true), // never more than the header's raw length
 		zstd.WithDecoderLowmem(true),
