@@ -62,21 +62,34 @@ func unjelly(sexp any) (any, error) {
 }
 
 type unjellier struct {
-	refs   map[int64]any // reference id → value; nil value while being built
-	derefs int
+	refs  map[int64]shared // reference id → value; nil value while being built
+	nodes int              // values made so far, a shared one counted at each use
 }
 
-// maxDerefs bounds the dereferences in one expression: each may repeat a
-// large value, and a consumer walking the result (neutral) would copy it
-// each time. PB traffic has none (Python shares only mutable containers
-// used twice in one call).
-const maxDerefs = 64
+// shared is a referenced value and how many values it holds, its own
+// shared values counted at each use.
+type shared struct {
+	v     any
+	nodes int
+}
+
+// maxNodes bounds the values of one expression, a shared value counted
+// each time it is dereferenced: a consumer walking the result (neutral)
+// copies every use. Without it a few dozen dereferences, each of a value
+// made of the previous two, would stand for 2^32 values. The bound is
+// what a 1 MiB message could hold without sharing (one byte a value); PB
+// traffic shares nothing (Python shares only mutable containers used twice
+// in one call).
+const maxNodes = 1 << 20
 
 var errCircular = errors.New("jelly: circular references are not supported")
 
 func (u *unjellier) value(sexp any, depth int) (any, error) {
 	if depth > defaultMaxNest {
 		return nil, fmt.Errorf("jelly: nested deeper than %d", defaultMaxNest)
+	}
+	if err := u.count(1); err != nil {
+		return nil, err
 	}
 	switch v := sexp.(type) {
 	case int64, float64, []byte:
@@ -136,17 +149,17 @@ func (u *unjellier) list(l []any, depth int) (any, error) {
 		if !ok {
 			return nil, errors.New("jelly: dereference id is not an integer")
 		}
-		if u.derefs++; u.derefs > maxDerefs {
-			return nil, fmt.Errorf("jelly: more than %d dereferences", maxDerefs)
-		}
-		v, seen := u.refs[id]
+		r, seen := u.refs[id]
 		if !seen {
 			return nil, fmt.Errorf("jelly: dereference of unknown id %d", id)
 		}
-		if v == nil {
+		if r.v == nil {
 			return nil, errCircular
 		}
-		return v, nil
+		if err := u.count(r.nodes); err != nil {
+			return nil, err
+		}
+		return r.v, nil
 	case "remote", "local":
 		if len(rest) != 1 {
 			return nil, fmt.Errorf("jelly: %s needs one id", atom)
@@ -233,9 +246,10 @@ func (u *unjellier) reference(l []any, depth int) (any, error) {
 		return nil, fmt.Errorf("jelly: reference id %d used twice", id)
 	}
 	if u.refs == nil {
-		u.refs = map[int64]any{}
+		u.refs = map[int64]shared{}
 	}
-	u.refs[id] = nil
+	u.refs[id] = shared{}
+	before := u.nodes
 	v, err := u.value(l[1], depth+1)
 	if err != nil {
 		return nil, err
@@ -243,8 +257,16 @@ func (u *unjellier) reference(l []any, depth int) (any, error) {
 	if v == nil {
 		return nil, errors.New("jelly: reference to None")
 	}
-	u.refs[id] = v
+	u.refs[id] = shared{v: v, nodes: u.nodes - before}
 	return v, nil
+}
+
+// count adds n values to the expression's, and refuses more than maxNodes.
+func (u *unjellier) count(n int) error {
+	if u.nodes += n; u.nodes > maxNodes {
+		return fmt.Errorf("jelly: more than %d values, shared ones counted at each use", maxNodes)
+	}
+	return nil
 }
 
 func isDotted(b []byte) bool {

@@ -119,13 +119,15 @@ func TestUnjelly(t *testing.T) {
 		{"bad entry", []any{b("dictionary"), int64(1)}, nil, "not a [key, value] pair"},
 		{"remote without id", []any{b("remote")}, nil, "needs one id"},
 		{"float", 1.5, 1.5, ""},
-		{"too many dereferences", append([]any{b("list"), ref(1, shared)}, repeat(deref(1), 65)...), nil, "more than 64 dereferences"},
+		{"many small dereferences", append([]any{b("list"), ref(1, shared)}, repeat(deref(1), 65)...), append([]any{[]any{int64(1)}}, repeat([]any{int64(1)}, 65)...), ""},
+		{"a large value dereferenced often", append([]any{b("list"), ref(1, append([]any{b("list")}, repeat(int64(1), 100_000)...))}, repeat(deref(1), 10)...), nil, "more than 1048576 values"},
+		{"dereferences doubling", doubling(32), nil, "more than 1048576 values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := unjelly(tc.sexp)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("unjelly = %#v, %v; want an error with %q", got, err, tc.err)
+					t.Fatalf("unjelly error = %v; want one with %q", err, tc.err) // got may be huge
 				}
 				return
 			}
@@ -134,6 +136,18 @@ func TestUnjelly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// doubling is a list of n references, each to a list of two dereferences
+// of the one before: 64 dereferences in 2n+1 expressions that stand for
+// 2^n values.
+func doubling(n int) []any {
+	out := []any{b("list"), []any{b("reference"), int64(0), []any{b("list"), int64(1)}}}
+	for i := 1; i <= n; i++ {
+		pair := []any{b("list"), []any{b("dereference"), int64(i - 1)}, []any{b("dereference"), int64(i - 1)}}
+		out = append(out, []any{b("reference"), int64(i), pair})
+	}
+	return out
 }
 
 func TestJellyRefuses(t *testing.T) {

@@ -90,6 +90,7 @@ func (ch *challenger) remote(c *call) (any, error) {
 	l.b.untrusted = 0
 	_ = l.b.nc.SetReadDeadline(time.Time{})
 	l.b.dec.MaxMessage = l.srv.cfg.MaxMessage
+	l.b.dec.MaxElements = 0
 	l.conn = newConn(l.srv, l.b, ch.name, l.addr, mindRef)
 	l.b.log.Info("pb: worker logged in", "worker", ch.name)
 	go l.accept(c.id)

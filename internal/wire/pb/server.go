@@ -37,8 +37,8 @@ type Config struct {
 	MaxConns int
 	// MaxMessage bounds one PB message (a top-level Banana expression)
 	// of a logged-in worker; a larger one closes the connection. Default
-	// 1 MiB. Before login the bound is 64 KiB. Banana strings are also
-	// bounded by Twisted's own 640 KiB.
+	// 1 MiB. Before login the bound is 64 KiB and 256 elements. Banana
+	// strings are also bounded by Twisted's own 640 KiB.
 	MaxMessage int
 	// LoginTimeout closes a connection not logged in by then. Default 10 s.
 	LoginTimeout time.Duration
@@ -52,6 +52,11 @@ type Config struct {
 
 const (
 	preLoginMaxMessage = 64 * 1024
+	// preLoginMaxElements bounds the elements of an expression read
+	// before login: a login's largest, respond, has about 15. Without
+	// it 64 KiB of empty lists held 4 MiB while the connection waited
+	// (1,024 connections: 4 GiB).
+	preLoginMaxElements = 256
 	// preLoginMessages bounds the expressions read before a login
 	// succeeds; a login takes five (dialect, version, login, respond,
 	// decref).
@@ -177,6 +182,7 @@ func (s *Server) handle(b *broker) {
 	}
 	_ = b.nc.SetReadDeadline(time.Now().Add(s.cfg.LoginTimeout))
 	b.dec.MaxMessage = preLoginMaxMessage
+	b.dec.MaxElements = preLoginMaxElements
 	if err := negotiate(b); err != nil {
 		b.log.Info("pb: closing a connection that did not negotiate", "err", timeoutReason(err, s.cfg.LoginTimeout))
 		_ = b.nc.Close()

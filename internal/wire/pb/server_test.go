@@ -174,6 +174,7 @@ func TestPreLoginBounds(t *testing.T) {
 		{"old version", []any{"pb", []any{"version", 5}}, "version incompatibility"},
 		{"not a list", []any{"pb", 7}, "expected a list"},
 		{"garbage", []any{"pb", []any{"message", "x"}}, "message with 1 fields"},
+		{"many elements", []any{"pb", append([]any{"message"}, repeat([]any{}, 300)...)}, "more than 256 elements"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nc, _ := rawConn(t, ts)
