@@ -18,7 +18,10 @@ import (
 // Measured over BM_BENCH_IDLE_SECONDS (default 20) after the workers are
 // connected and 2 s of settling; reports master-cpu-ms/s and the context
 // switches per second of the master's threads. At 25 builds/s, 5 ms/s is
-// 0.2 ms/build. BM_BENCH_PPROF=DIR saves the window's CPU profile.
+// 0.2 ms/build. BM_BENCH_PPROF=DIR saves the window's CPU profile and
+// trace, which cost more than what they measure here: with them an idle
+// master used 3.5 ms/s and switched 48-63 times a second, without them
+// 0.75-1.0 ms/s and 8-10 times (msgpack and PB alike).
 func BenchmarkIdleMasterCPU(b *testing.B) {
 	seconds := envInt("BM_BENCH_IDLE_SECONDS", 20)
 	for _, protocol := range []string{"msgpack", "pb"} {
