@@ -17,9 +17,9 @@ import (
 // no build: timers, keepalives, raft's and procpolicy's checks, metrics.
 // Measured over BM_BENCH_IDLE_SECONDS (default 20, 2 with -short) once
 // the workers are connected and 2 s have settled their logins; reports
-// master-cpu-ms/s (read in 10 ms ticks: 0.5 ms/s steps over 20 s) and the
-// context switches per second of the master's threads. At 25 builds/s, 5 ms/s is
-// 0.2 ms/build. BM_BENCH_PPROF=DIR saves the window's CPU profile and
+// master-cpu-ms/s (read in 10 ms ticks: 0.5 ms/s steps over 20 s) and
+// the context switches per second of the master's threads. At 25
+// builds/s, 5 ms/s is 0.2 ms/build. BM_BENCH_PPROF=DIR saves the window's CPU profile and
 // trace, which cost more than what they measure here: with them an idle
 // master used 3.5 ms/s and switched 48-63 times a second, without them
 // 0.75-1.0 ms/s and 8-10 times (msgpack and PB alike).
