@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -50,12 +51,13 @@ func reap(pid int) (syscall.WaitStatus, error) {
 	for {
 		var ws syscall.WaitStatus
 		_, err := syscall.Wait4(pid, &ws, 0, nil)
-		if err != syscall.EINTR {
-			if err != nil {
-				return ws, os.NewSyscallError("wait4", err)
-			}
+		switch err {
+		case nil:
 			return ws, nil
+		case syscall.EINTR:
+			continue
 		}
+		return ws, os.NewSyscallError("wait4", err)
 	}
 }
 
@@ -82,11 +84,16 @@ func lookPath(argv0 string, env []string, dir string) (string, error) {
 	}
 	path, _ := envValue(env, "PATH")
 	var denied error
+	var tried []string // a PATH that names a directory twice has it stat'ed once
 	for _, d := range filepath.SplitList(path) {
 		if d == "" {
 			d = "."
 		}
 		p := inDir(filepath.Join(d, argv0))
+		if slices.Contains(tried, p) {
+			continue
+		}
+		tried = append(tried, p)
 		fi, err := os.Stat(p)
 		if err != nil {
 			continue // not here, or an unreadable PATH entry
