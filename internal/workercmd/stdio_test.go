@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -148,4 +150,41 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// RunShell closes every descriptor it made, however the command ends: it
+// ran, it could not start (exec failed in the child), it was killed by
+// the no-output timeout or interrupted while its output was closed. Not
+// parallel: other tests' commands would hold descriptors meanwhile.
+func TestNoDescriptorLeftOpen(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("\x7fELF, but no program"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runAll := func() {
+		if res, _ := runShell(t, Shell{Script: "echo out; echo err >&2; exit 3"}); res.ExitCode != 3 {
+			t.Fatalf("ran: %+v", res)
+		}
+		if res, _ := runShell(t, Shell{Argv: []string{garbage}}); res.Err == nil || !strings.Contains(res.Err.Error(), "cannot start") {
+			t.Fatalf("exec failed: %+v", res)
+		}
+		if res, _ := runShell(t, Shell{Script: "exec sleep 1000", Timeout: time.Millisecond}); !res.TimedOut {
+			t.Fatalf("timed out: %+v", res)
+		}
+		r := start(t, Shell{Script: "echo up; exec >&- 2>&-; sleep 1000"})
+		r.cap.waitFor(t, Stdout, "up\n")
+		r.cancel()
+		if res := r.wait(t); !res.Interrupted {
+			t.Fatalf("interrupted: %+v", res)
+		}
+	}
+	runAll() // whatever the runtime opens once is open now
+	before := descriptors(t, os.Getpid())
+	for range 3 {
+		runAll()
+	}
+	if after := descriptors(t, os.Getpid()); !slices.Equal(before, after) {
+		t.Errorf("descriptors before %v, after %v", before, after)
+	}
 }
