@@ -77,8 +77,7 @@ func buildEnv(base []string, set map[string]string, unset []string) ([]string, e
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {
-		// The kernel takes no NUL; base (given by the caller) is not
-		// checked above.
+		// execve takes no NUL (StartProcess would fail with EINVAL).
 		if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
 			return nil, fmt.Errorf("env: variable %q contains a NUL byte", k)
 		}

@@ -108,7 +108,9 @@ func TestLookPathAsExecvp(t *testing.T) {
 	prog("b", "run")
 	prog("c", "run")
 	prog("d", "dir")
-	os.Mkdir(filepath.Join(work, "e"), 0o755) // no prog
+	if err := os.Mkdir(filepath.Join(work, "e"), 0o755); err != nil { // no prog
+		t.Fatal(err)
+	}
 	for _, path := range []string{
 		"a:b", "a:a:b", "b:c", "c:b:c", "a", "a:a", "d:b", "d", "d:d", "e:e:c",
 		":b", "b::", "e::b", "./b:c", "b/:b:c", "c/./:b", "e/../c:b", "a:./a/:a/",
