@@ -1,7 +1,9 @@
 package workercmd
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,6 +91,9 @@ func TestConcurrentCommandsInheritNoDescriptor(t *testing.T) {
 				// Once sleep sleeps, the dynamic loader has closed
 				// what it opened.
 				sc, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+				if errors.Is(err, fs.ErrPermission) {
+					t.Skipf("cannot tell when sleep sleeps: %v", err)
+				}
 				if f := strings.Fields(string(sc)); err != nil || len(f) == 0 ||
 					f[0] != strconv.Itoa(unix.SYS_CLOCK_NANOSLEEP) && f[0] != strconv.Itoa(unix.SYS_NANOSLEEP) {
 					return fmt.Errorf("process %d is not sleeping yet: %q (%v)", pid, sc, err)
