@@ -47,7 +47,8 @@ func isNameByte(c byte) bool {
 // entries, a later entry wins over an earlier one with the same key)
 // without the keys in unset, then set, whose values have ${NAME}
 // expanded from base (all of it: a variable in unset still expands, as in
-// Buildbot). The result is sorted by key.
+// Buildbot). The result is sorted by key. A variable of the result that
+// holds a NUL byte is an error (os/exec rejected it too).
 func buildEnv(base []string, set map[string]string, unset []string) ([]string, error) {
 	env := make(map[string]string, len(base)+len(set))
 	for _, kv := range base {
@@ -63,11 +64,7 @@ func buildEnv(base []string, set map[string]string, unset []string) ([]string, e
 		if err := checkEnvName(k); err != nil {
 			return nil, err
 		}
-		v = expandEnv(v, lookup)
-		if strings.IndexByte(v, 0) >= 0 {
-			return nil, fmt.Errorf("env: value of %s contains a NUL byte", k)
-		}
-		expanded[k] = v
+		expanded[k] = expandEnv(v, lookup)
 	}
 	for _, k := range unset {
 		if err := checkEnvName(k); err != nil {
@@ -80,6 +77,10 @@ func buildEnv(base []string, set map[string]string, unset []string) ([]string, e
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {
+		// execve takes no NUL (StartProcess would fail with EINVAL).
+		if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
+			return nil, fmt.Errorf("env: variable %q contains a NUL byte", k)
+		}
 		out = append(out, k+"="+v)
 	}
 	slices.Sort(out)

@@ -2,6 +2,7 @@ package workercmd
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,22 @@ func TestBuildEnv(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("got %q, want %q", got, want)
 		}
+	}
+}
+
+// Only what reaches the command is checked for NUL: an entry of the
+// worker's environment that is unset or overridden does not matter.
+func TestBuildEnvNUL(t *testing.T) {
+	t.Parallel()
+	if _, err := buildEnv([]string{"A=x\x00y", "B=\x00"}, map[string]string{"B": "b"}, []string{"A"}); err != nil {
+		t.Errorf("NUL in entries that are dropped: %v", err)
+	}
+	for _, base := range [][]string{{"A=x\x00y"}, {"A\x00B=y"}} {
+		if _, err := buildEnv(base, nil, nil); err == nil || !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("base %q: error %v, want one saying NUL", base, err)
+		}
+	}
+	if _, err := buildEnv([]string{"B=\x00"}, map[string]string{"A": "${B}"}, []string{"B"}); err == nil {
+		t.Errorf("a NUL expanded into a value was accepted")
 	}
 }

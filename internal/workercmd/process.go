@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -15,8 +16,50 @@ import (
 )
 
 // This file holds the process-level pieces of RunShell: finding the
-// program, waiting for the group leader without reaping it, signalling the
-// group, naming signals.
+// program, starting it, waiting for the group leader without reaping it,
+// reaping it, signalling the group, naming signals.
+
+// spec is a command ready to start: the program's path (found by
+// lookPath), its argv, environment and working directory.
+type spec struct {
+	path      string
+	argv, env []string
+	dir       string
+}
+
+// start starts the command as the leader of a process group of its own,
+// with stdin, stdout and stderr on the descriptors given, and returns its
+// pid. It goes to syscall.StartProcess, not os/exec: os/exec would need an
+// *os.File for each descriptor (each made with a system call) and opens a
+// pidfd that it closes again after Wait, while RunShell waits for the
+// leader itself (hasExited, waitExit, reap).
+func (sp spec) start(stdin, stdout, stderr int) (pid int, err error) {
+	pid, _, err = syscall.StartProcess(sp.path, sp.argv, &syscall.ProcAttr{
+		Dir:   sp.dir,
+		Env:   sp.env,
+		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		return 0, &fs.PathError{Op: "fork/exec", Path: sp.path, Err: err}
+	}
+	return pid, nil
+}
+
+// reap waits for the child pid to exit, reaps it and returns its status.
+func reap(pid int) (syscall.WaitStatus, error) {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		switch err {
+		case nil:
+			return ws, nil
+		case syscall.EINTR:
+			continue
+		}
+		return ws, os.NewSyscallError("wait4", err)
+	}
+}
 
 // lookPath finds the program argv0 the way execvp(3) would in a child
 // whose environment is env and whose working directory is dir: a name
@@ -41,11 +84,16 @@ func lookPath(argv0 string, env []string, dir string) (string, error) {
 	}
 	path, _ := envValue(env, "PATH")
 	var denied error
+	var tried []string // a PATH that names a directory twice has it stat'ed once
 	for _, d := range filepath.SplitList(path) {
 		if d == "" {
 			d = "."
 		}
 		p := inDir(filepath.Join(d, argv0))
+		if slices.Contains(tried, p) {
+			continue
+		}
+		tried = append(tried, p)
 		fi, err := os.Stat(p)
 		if err != nil {
 			continue // not here, or an unreadable PATH entry
@@ -98,7 +146,7 @@ func hasExited(pid int) bool {
 }
 
 // waitExit returns once the child pid has exited, leaving it a zombie
-// (waitid with WNOWAIT): while the zombie is not reaped (exec.Cmd.Wait),
+// (waitid with WNOWAIT): while the zombie is not reaped (reap),
 // its pid, which is the process group id, cannot be reused, so signalling
 // the group never hits a stranger. It waits through a pidfd in the
 // runtime's network poller, so no thread is held in a blocking syscall for

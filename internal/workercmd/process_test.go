@@ -1,7 +1,10 @@
 package workercmd
 
 import (
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -68,6 +71,81 @@ func TestWaitExitFallsBackWhenWaitidTakesNoPidfd(t *testing.T) {
 		}
 		if err := cmd.Wait(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// lookPath picks the program glibc's execvp (run by env(1)) runs, or
+// fails as it does, for PATHs that name a directory twice (spelled alike
+// or not), hold an empty or relative entry, or put a directory or a file
+// that cannot be run before the program.
+func TestLookPathAsExecvp(t *testing.T) {
+	t.Parallel()
+	envPath, err := exec.LookPath("env")
+	if err != nil {
+		t.Skip(err)
+	}
+	work := t.TempDir()
+	prog := func(dir, mode string) {
+		if err := os.MkdirAll(filepath.Join(work, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(work, dir, "prog")
+		switch mode {
+		case "dir":
+			err = os.Mkdir(p, 0o755)
+		case "noexec":
+			err = os.WriteFile(p, []byte("#!/bin/sh\necho "+dir+"\n"), 0o644)
+		default:
+			err = os.WriteFile(p, []byte("#!/bin/sh\necho "+dir+"\n"), 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	prog(".", "run") // the workdir: empty PATH entries
+	prog("a", "noexec")
+	prog("b", "run")
+	prog("c", "run")
+	prog("d", "dir")
+	if err := os.Mkdir(filepath.Join(work, "e"), 0o755); err != nil { // no prog
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"a:b", "a:a:b", "b:c", "c:b:c", "a", "a:a", "d:b", "d", "d:d", "e:e:c",
+		":b", "b::", "e::b", "./b:c", "b/:b:c", "c/./:b", "e/../c:b", "a:./a/:a/",
+		work + "/c:c", "c:" + work + "/c:b", "e:" + work + "/e",
+	} {
+		cmd := exec.Command(envPath, "prog")
+		cmd.Dir, cmd.Env = work, []string{"PATH=" + path}
+		out, err := cmd.Output()
+		var want string
+		switch code := cmd.ProcessState.ExitCode(); {
+		case err == nil:
+			want = "runs " + string(out)
+		case code == 126:
+			want = "denied"
+		case code == 127:
+			want = "not found"
+		default:
+			t.Fatalf("PATH %q: env: %v", path, err)
+		}
+		var got string
+		p, err := lookPath("prog", []string{"PATH=" + path}, work)
+		switch {
+		case err == nil:
+			out, err := exec.Command(p).Output()
+			if err != nil {
+				t.Fatalf("PATH %q: %s: %v", path, p, err)
+			}
+			got = "runs " + string(out)
+		case errors.Is(err, exec.ErrNotFound):
+			got = "not found"
+		default:
+			got = "denied"
+		}
+		if got != want {
+			t.Errorf("PATH %q: lookPath %s (%v), execvp %s", path, got, err, want)
 		}
 	}
 }

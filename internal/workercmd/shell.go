@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Shell is one shell command as the master sends it (Buildbot's "shell"
@@ -123,7 +124,7 @@ func RunShell(ctx context.Context, s Shell, out Output) Result {
 		return Result{ExitCode: -1, Err: err, Elapsed: time.Since(begin)}
 	}
 
-	cmd, display, err := prepare(s)
+	sp, display, err := prepare(s)
 	if err != nil {
 		return fail(err)
 	}
@@ -132,10 +133,10 @@ func RunShell(ctx context.Context, s Shell, out Output) Result {
 		res.Interrupted = true
 		return res
 	}
-	ch.header(startHeader(s, cmd, display))
+	ch.header(startHeader(s, sp, display))
 
 	r := &run{
-		s: s, ch: ch, cmd: cmd, display: display,
+		s: s, ch: ch, sp: sp, display: display,
 		data: make(chan piece), done: make(chan struct{}),
 	}
 	if err := r.start(); err != nil {
@@ -183,9 +184,9 @@ func readPipe(f *os.File, s Stream, data chan<- piece, done <-chan struct{}) {
 type run struct {
 	s       Shell
 	ch      *chunker
-	cmd     *exec.Cmd
+	sp      spec
 	display string
-	pgid    int
+	pgid    int // the leader's pid, which is its group's id
 
 	readers sync.WaitGroup
 	data    chan piece
@@ -210,7 +211,7 @@ func (r *run) start() error {
 	if err != nil {
 		return err
 	}
-	defer stdin.Close()
+	defer unix.Close(stdin)
 	rOut, wOut, err := outputPipe()
 	if err != nil {
 		return err
@@ -218,20 +219,19 @@ func (r *run) start() error {
 	rErr, wErr, err := outputPipe()
 	if err != nil {
 		rOut.Close()
-		wOut.Close()
+		unix.Close(wOut)
 		return err
 	}
-	r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = stdin, wOut, wErr
 	r.started = time.Now()
-	err = r.cmd.Start()
-	wOut.Close()
-	wErr.Close()
+	pid, err := r.sp.start(stdin, wOut, wErr)
+	unix.Close(wOut)
+	unix.Close(wErr)
 	if err != nil {
 		rOut.Close()
 		rErr.Close()
 		return fmt.Errorf("cannot start %s: %w", r.display, err)
 	}
-	r.stdout, r.stderr, r.pgid = rOut, rErr, r.cmd.Process.Pid
+	r.stdout, r.stderr, r.pgid = rOut, rErr, pid
 	r.readers.Go(func() { readPipe(rOut, Stdout, r.data, r.done) })
 	r.readers.Go(func() { readPipe(rErr, Stderr, r.data, r.done) })
 	return nil
@@ -264,7 +264,7 @@ func (r *run) stopReading() {
 // background if it ever dies) and returns how it ended.
 func (r *run) end(abandoned bool) Result {
 	if abandoned {
-		go r.cmd.Wait() // reap it if it ever dies
+		go reap(r.pgid) // reap it if it ever dies
 		r.res.ExitCode = -1
 		r.res.Elapsed = time.Since(r.started)
 		return r.res
@@ -275,9 +275,9 @@ func (r *run) end(abandoned bool) Result {
 		// this group's id.
 		r.kill(syscall.SIGKILL)
 	}
-	waitErr := r.cmd.Wait()
+	ws, waitErr := reap(r.pgid)
 	r.res.Elapsed = time.Since(r.started)
-	r.finish(waitErr)
+	r.finish(ws, waitErr)
 	return r.res
 }
 
@@ -295,7 +295,7 @@ func (r *run) loop(ctx context.Context, flushEvery time.Duration) (abandoned boo
 			r.take(p)
 		case <-r.exited:
 			// An error here (it should not happen) leaves the verdict to
-			// cmd.Wait.
+			// reap.
 			r.leaderDone = true
 		case <-ticker.C:
 			r.ch.tick()
@@ -414,17 +414,16 @@ func (r *run) kill(sig syscall.Signal) {
 	}
 }
 
-// finish fills r.res from the reaped command and writes the final headers.
-func (r *run) finish(waitErr error) {
+// finish fills r.res from the reaped command's status ws (or the error
+// that reaping it returned) and writes the final headers.
+func (r *run) finish(ws syscall.WaitStatus, waitErr error) {
 	r.ch.flush()
-	ps := r.cmd.ProcessState
-	if ps == nil {
+	if waitErr != nil {
 		r.res.ExitCode = -1
 		r.res.Err = fmt.Errorf("waiting for %s: %w", r.display, waitErr)
 		r.ch.header(r.res.Err.Error() + "\n")
 		return
 	}
-	ws, _ := ps.Sys().(syscall.WaitStatus)
 	switch {
 	case ws.Signaled():
 		r.res.ExitCode = -1
@@ -441,13 +440,13 @@ func (r *run) finish(waitErr error) {
 	r.ch.header(fmt.Sprintf("elapsedTime=%0.6f\n", r.res.Elapsed.Seconds()))
 }
 
-// prepare checks s and builds the command, not started, without output
-// files. display is how the command is shown in headers.
-func prepare(s Shell) (cmd *exec.Cmd, display string, err error) {
+// prepare checks s and builds the command, not started. display is how
+// the command is shown in headers.
+func prepare(s Shell) (sp spec, display string, err error) {
 	var argv []string
 	switch {
 	case len(s.Argv) > 0 && s.Script != "":
-		return nil, "", errors.New("shell: both Argv and Script are set")
+		return spec{}, "", errors.New("shell: both Argv and Script are set")
 	case len(s.Argv) > 0:
 		argv = s.Argv
 		display = shellQuote(argv)
@@ -455,7 +454,7 @@ func prepare(s Shell) (cmd *exec.Cmd, display string, err error) {
 		argv = []string{"/bin/sh", "-c", s.Script}
 		display = s.Script
 	default:
-		return nil, "", errors.New("shell: no command (Argv and Script are both empty)")
+		return spec{}, "", errors.New("shell: no command (Argv and Script are both empty)")
 	}
 
 	wd := s.Workdir
@@ -464,36 +463,29 @@ func prepare(s Shell) (cmd *exec.Cmd, display string, err error) {
 	}
 	abs, err := filepath.Abs(wd)
 	if err != nil {
-		return nil, "", fmt.Errorf("workdir %q: %w", s.Workdir, err)
+		return spec{}, "", fmt.Errorf("workdir %q: %w", s.Workdir, err)
 	}
 	fi, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, "", fmt.Errorf("workdir %q does not exist: %w", abs, err)
+		return spec{}, "", fmt.Errorf("workdir %q does not exist: %w", abs, err)
 	case err != nil:
-		return nil, "", fmt.Errorf("workdir %q: %w", abs, err)
+		return spec{}, "", fmt.Errorf("workdir %q: %w", abs, err)
 	case !fi.IsDir():
-		return nil, "", fmt.Errorf("workdir %q is not a directory", abs)
+		return spec{}, "", fmt.Errorf("workdir %q is not a directory", abs)
 	}
 
 	env, err := buildEnv(baseEnv(s.BaseEnv), s.Env, s.Unset)
 	if err != nil {
-		return nil, "", err
+		return spec{}, "", err
 	}
 	env = setEnv(env, "PWD", abs)
 
 	path, err := lookPath(argv[0], env, abs)
 	if err != nil {
-		return nil, "", err
+		return spec{}, "", err
 	}
-	cmd = &exec.Cmd{
-		Path:        path,
-		Args:        argv,
-		Env:         env,
-		Dir:         abs,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
-	return cmd, display, nil
+	return spec{path: path, argv: argv, env: env, dir: abs}, display, nil
 }
 
 // setEnv sets key in a sorted environment, keeping it sorted.
@@ -510,10 +502,10 @@ func setEnv(env []string, key, value string) []string {
 }
 
 // startHeader is what Buildbot writes before a command runs.
-func startHeader(s Shell, cmd *exec.Cmd, display string) string {
+func startHeader(s Shell, sp spec, display string) string {
 	var b strings.Builder
 	b.WriteString(display + "\n")
-	b.WriteString(" in dir " + cmd.Dir)
+	b.WriteString(" in dir " + sp.dir)
 	if s.Timeout > 0 {
 		b.WriteString(" (timeout " + seconds(s.Timeout) + " " + secUnit(s.Timeout) + ")")
 	}
@@ -521,10 +513,10 @@ func startHeader(s Shell, cmd *exec.Cmd, display string) string {
 		b.WriteString(" (maxTime " + seconds(s.MaxTime) + " " + secUnit(s.MaxTime) + ")")
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, " argv: %q\n", cmd.Args)
+	fmt.Fprintf(&b, " argv: %q\n", sp.argv)
 	if s.LogEnviron {
 		b.WriteString(" environment:\n")
-		for _, kv := range cmd.Env {
+		for _, kv := range sp.env {
 			b.WriteString("  " + kv + "\n")
 		}
 	}

@@ -217,6 +217,8 @@ func TestBadShell(t *testing.T) {
 		{"bad env name", Shell{Argv: []string{"true"}, Env: map[string]string{"A=B": "x"}}, `invalid variable name "A=B"`},
 		{"bad unset name", Shell{Argv: []string{"true"}, Unset: []string{""}}, `invalid variable name ""`},
 		{"NUL in env", Shell{Argv: []string{"true"}, Env: map[string]string{"A": "x\x00y"}}, "NUL"},
+		{"NUL in base env", Shell{Argv: []string{"true"}, BaseEnv: []string{"PATH=" + os.Getenv("PATH"), "A=x\x00y"}}, "NUL"},
+		{"NUL in base env name", Shell{Argv: []string{"true"}, BaseEnv: []string{"PATH=" + os.Getenv("PATH"), "A\x00B=y"}}, "NUL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
