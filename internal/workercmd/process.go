@@ -62,9 +62,11 @@ func reap(pid int) (syscall.WaitStatus, error) {
 }
 
 // lookPath finds the program argv0 the way execvp(3) would in a child
-// whose environment is env and whose working directory is dir: a name
-// with a '/' is taken as it is (relative to dir), anything else is looked
-// up in env's PATH (an empty or relative entry is relative to dir).
+// whose environment is env and whose working directory is dir (and as
+// Buildbot's worker does, through Python's os.execvpe): a name with a '/'
+// is taken as it is (relative to dir), anything else is looked up in
+// env's PATH (an empty or relative entry is relative to dir; an empty
+// PATH is the working directory, no PATH at all is /bin:/usr/bin).
 func lookPath(argv0 string, env []string, dir string) (string, error) {
 	if argv0 == "" {
 		return "", errors.New("command not found: empty program name")
@@ -82,10 +84,17 @@ func lookPath(argv0 string, env []string, dir string) (string, error) {
 		}
 		return p, nil
 	}
-	path, _ := envValue(env, "PATH")
+	path, set := envValue(env, "PATH")
+	if !set {
+		path = defaultPath
+	}
+	dirs := filepath.SplitList(path)
+	if path == "" {
+		dirs = []string{""}
+	}
 	var denied error
 	var tried []string // a PATH that names a directory twice has it stat'ed once
-	for _, d := range filepath.SplitList(path) {
+	for _, d := range dirs {
 		if d == "" {
 			d = "."
 		}
@@ -110,6 +119,10 @@ func lookPath(argv0 string, env []string, dir string) (string, error) {
 	}
 	return "", fmt.Errorf("command not found: %q is not in PATH %q: %w", argv0, path, exec.ErrNotFound)
 }
+
+// defaultPath is where execvp(3) and Python's os.get_exec_path look for
+// a program when the environment has no PATH.
+const defaultPath = "/bin:/usr/bin"
 
 func checkExecutable(p string) error {
 	fi, err := os.Stat(p)

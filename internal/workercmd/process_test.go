@@ -79,6 +79,15 @@ func TestWaitExitFallsBackWhenWaitidTakesNoPidfd(t *testing.T) {
 // fails as it does, for PATHs that name a directory twice (spelled alike
 // or not), hold an empty or relative entry, or put a directory or a file
 // that cannot be run before the program.
+// Without PATH in the environment a program is looked for in /bin, then
+// /usr/bin, as execvp(3) and Python's os.execvpe (Buildbot's worker) do.
+func TestLookPathWithoutPATH(t *testing.T) {
+	p, err := lookPath("sh", []string{"HOME=/"}, t.TempDir())
+	if err != nil || p != "/bin/sh" {
+		t.Errorf("lookPath sh without PATH = %q, %v; want /bin/sh", p, err)
+	}
+}
+
 func TestLookPathAsExecvp(t *testing.T) {
 	t.Parallel()
 	envPath, err := exec.LookPath("env")
@@ -114,7 +123,7 @@ func TestLookPathAsExecvp(t *testing.T) {
 	for _, path := range []string{
 		"a:b", "a:a:b", "b:c", "c:b:c", "a", "a:a", "d:b", "d", "d:d", "e:e:c",
 		":b", "b::", "e::b", "./b:c", "b/:b:c", "c/./:b", "e/../c:b", "a:./a/:a/",
-		work + "/c:c", "c:" + work + "/c:b", "e:" + work + "/e",
+		work + "/c:c", "c:" + work + "/c:b", "e:" + work + "/e", "",
 	} {
 		cmd := exec.Command(envPath, "prog")
 		cmd.Dir, cmd.Env = work, []string{"PATH=" + path}
