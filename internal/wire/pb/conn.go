@@ -153,6 +153,21 @@ func (c *conn) InterruptCommand(ctx context.Context, builder, id, why string) er
 	return wrap("interruptCommand", err)
 }
 
+// Interrupt implements wire.Conn.Interrupt: interruptCommand(id, why) on
+// the builder's reference, without waiting for the answer.
+func (c *conn) Interrupt(builder, id, why string, answered func(error)) error {
+	ref, err := c.builder(builder)
+	if err != nil {
+		return err
+	}
+	_, err = c.b.send(ref, "interruptCommand", Tuple{id, why}, nil, func(r result) {
+		if answered != nil {
+			answered(wrap("interruptCommand", r.err))
+		}
+	})
+	return wrap("interruptCommand", err)
+}
+
 // Shutdown calls the worker's shutdown; the connection dropping before
 // the answer counts as done, as with Buildbot.
 func (c *conn) Shutdown(ctx context.Context) error {
