@@ -246,7 +246,9 @@ func (g *gate) InterruptCommand(ctx context.Context, builder, id, why string) er
 
 type orderAuth struct{}
 
-func (orderAuth) Password(context.Context, string, string) (string, bool, error) { return "pw", true, nil }
+func (orderAuth) Password(context.Context, string, string) (string, bool, error) {
+	return "pw", true, nil
+}
 
 // orderWorker notes the shell commands it starts and the interrupts it
 // gets, in the order they come. A shell command "hold" runs until
@@ -309,4 +311,4 @@ func (w *orderWorker) WorkerInfo(context.Context) (map[string]any, error) {
 	return map[string]any{"basedir": "/nonexistent/w1", "system": "posix", "numcpus": int64(1)}, nil
 }
 func (w *orderWorker) SetWorkerSettings(context.Context, msgpack.Settings) error { return nil }
-func (w *orderWorker) Shutdown(context.Context) error                         { return nil }
+func (w *orderWorker) Shutdown(context.Context) error                            { return nil }
