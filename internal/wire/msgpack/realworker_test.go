@@ -290,6 +290,28 @@ func TestRealWorker(t *testing.T) {
 		}
 	})
 
+	t.Run("interrupt right after start", func(t *testing.T) {
+		// As the master's connection writes them: the interrupt follows
+		// the start without waiting for its answer.
+		s := newSink()
+		conn.Start(wire.Command{ID: "sleep-at-once", Builder: "b1", Name: "shell", Sink: s,
+			Args: map[string]any{"workdir": "build", "command": []any{"sleep", "100"}, "logEnviron": false}})
+		answered := make(chan error, 1)
+		if err := conn.Interrupt("b1", "sleep-at-once", "stop requested", func(err error) { answered <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := recv(t, answered, "the interrupt's answer"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ended(t); err != nil {
+			t.Fatalf("Complete(%v)", err)
+		}
+		r := fold(s.Updates())
+		if r.rc == nil || *r.rc == 0 || !strings.Contains(r.out["header"], "command interrupted") {
+			t.Errorf("rc %v, header %q: not interrupted", r.rc, r.out["header"])
+		}
+	})
+
 	content := make([]byte, 5000)
 	_, _ = rand.Read(content)
 	if err := os.WriteFile(filepath.Join(build, "out.bin"), content, 0o644); err != nil {
