@@ -239,11 +239,6 @@ func (g *gate) Interrupt(builder, id, why string, answered func(error)) error {
 	return g.Conn.Interrupt(builder, id, why, answered)
 }
 
-func (g *gate) InterruptCommand(ctx context.Context, builder, id, why string) error {
-	g.note("interrupt " + id)
-	return g.Conn.InterruptCommand(ctx, builder, id, why)
-}
-
 type orderAuth struct{}
 
 func (orderAuth) Password(context.Context, string, string) (string, bool, error) {

@@ -75,14 +75,12 @@ type Conn interface {
 	// refusal, or a failure to send, completes it with the error
 	// StartCommand would return.
 	Start(cmd Command)
-	// InterruptCommand asks the worker to interrupt command id.
-	InterruptCommand(ctx context.Context, builder, id, why string) error
-	// Interrupt is InterruptCommand without waiting for the worker's
-	// answer: it returns once the request is written, or with why it was
-	// not. Like Start, it may wait for the network, and what one goroutine
-	// starts and interrupts reaches the worker in the order of its calls.
-	// answered, when not nil, later gets the worker's answer (nil: done),
-	// on the connection's reader: it must not wait.
+	// Interrupt asks the worker to interrupt command id, without waiting
+	// for its answer: it returns once the request is written, or with why
+	// it was not. Like Start, it may wait for the network, and what one
+	// goroutine starts and interrupts reaches the worker in the order of
+	// its calls. answered, when not nil, later gets the worker's answer
+	// (nil: done), on the connection's reader: it must not wait.
 	Interrupt(builder, id, why string, answered func(error)) error
 	// Shutdown asks the worker to shut itself down.
 	Shutdown(ctx context.Context) error

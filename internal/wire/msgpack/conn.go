@@ -103,11 +103,6 @@ func (c *serverConn) Info(ctx context.Context) (map[string]any, error) {
 	return info, nil
 }
 
-func (c *serverConn) InterruptCommand(ctx context.Context, builder, id, why string) error {
-	_, err := c.p.call(ctx, "interrupt_command", frame{"builder_name": builder, "command_id": id, "why": why})
-	return err
-}
-
 // Interrupt implements wire.Conn.Interrupt.
 func (c *serverConn) Interrupt(builder, id, why string, answered func(error)) error {
 	f := frame{"op": "interrupt_command", "builder_name": builder, "command_id": id, "why": why}

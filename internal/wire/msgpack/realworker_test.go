@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
 
 var capture = flag.Bool("capture", false, "write the real worker's frames to testdata/frames (FuzzDecode's seeds)")
@@ -275,7 +276,7 @@ func TestRealWorker(t *testing.T) {
 	t.Run("interrupt", func(t *testing.T) {
 		s := newSink()
 		run(t, conn, "sleep", "shell", map[string]any{"workdir": "build", "command": []any{"sleep", "100"}, "logEnviron": false}, s)
-		if err := conn.InterruptCommand(ctx, "b1", "sleep", "stop requested"); err != nil {
+		if err := wiretest.Interrupt(t, conn, "b1", "sleep", "stop requested"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.ended(t); err != nil {

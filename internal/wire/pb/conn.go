@@ -142,19 +142,9 @@ func (c *conn) builder(name string) (RemoteRef, error) {
 	return ref, nil
 }
 
-// InterruptCommand calls interruptCommand(id, why) on the builder's
-// reference. The worker interrupts the command it runs for that builder.
-func (c *conn) InterruptCommand(ctx context.Context, builder, id, why string) error {
-	ref, err := c.builder(builder)
-	if err != nil {
-		return err
-	}
-	_, err = c.b.callRemote(ctx, ref, "interruptCommand", Tuple{id, why}, nil)
-	return wrap("interruptCommand", err)
-}
-
 // Interrupt implements wire.Conn.Interrupt: interruptCommand(id, why) on
-// the builder's reference, without waiting for the answer.
+// the builder's reference. The worker interrupts the command it runs for
+// that builder.
 func (c *conn) Interrupt(builder, id, why string, answered func(error)) error {
 	ref, err := c.builder(builder)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
 
 // These tests run Debian's buildbot-worker 3.7 (PB is its default
@@ -153,7 +154,7 @@ func TestRealWorker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.c.InterruptCommand(ctx, "b1", "sleep", "the test interrupts"); err != nil {
+		if err := wiretest.Interrupt(t, ws.c, "b1", "sleep", "the test interrupts"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.wait(t); err != nil {
