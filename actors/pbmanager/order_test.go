@@ -91,6 +91,30 @@ func TestInterruptBeforeStartIsNotSent(t *testing.T) {
 	}
 }
 
+// TestInterruptWhileTheBuilderListIsSet: a command interrupted while it
+// waits for the worker's builder list to take its builder is never sent;
+// it completes at once, interrupted.
+func TestInterruptWhileTheBuilderListIsSet(t *testing.T) {
+	o := newOrderRig(t, "")
+	o.worker.mu.Lock()
+	o.worker.mkdirs = make(chan struct{})
+	o.worker.mu.Unlock()
+	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: "1", Builder: "b2", Builddir: "b2",
+		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: "hold", Workdir: "build"}}}, o.build)
+	testkit.Recv(t, "the builder list's mkdir", o.worker.mkdirs)
+	o.interrupt("1")
+	c := o.complete(t, "1")
+	if !c.GetInterrupted() || !strings.Contains(c.GetError(), "interrupted before it was sent to the worker") {
+		t.Fatalf("command 1 completed %v, want interrupted before it was sent", c)
+	}
+	testkit.Recv(t, "the builder list's mkdir to end", o.worker.mkdirs)
+	o.start("2", "run")
+	o.complete(t, "2")
+	if got := o.worker.next(t, 1); !slices.Equal(got, []string{"start 2"}) {
+		t.Fatalf("the worker got %q, want command 2 only", got)
+	}
+}
+
 // orderRig is a connection's actor for worker w1 on a real msgpack
 // connection (through gate), with a fake worker's actor that attaches it
 // and a build actor that collects its commands' completes.
@@ -254,6 +278,9 @@ type orderWorker struct {
 	events chan string
 	mu     sync.Mutex
 	held   map[string]*msgpack.Command
+	// mkdirs, when set, is told of the builder list's mkdir, which then
+	// completes once told again.
+	mkdirs chan struct{}
 }
 
 func newOrderWorker() *orderWorker {
@@ -272,7 +299,14 @@ func (w *orderWorker) next(t *testing.T, n int) []string {
 
 func (w *orderWorker) StartCommand(_ context.Context, cmd *msgpack.Command) error {
 	if cmd.Name != "shell" { // the builder list's listdir and mkdir
+		w.mu.Lock()
+		mkdirs := w.mkdirs
+		w.mu.Unlock()
 		go func() {
+			if mkdirs != nil && cmd.Name == "mkdir" {
+				mkdirs <- struct{}{} // it came
+				mkdirs <- struct{}{} // it may go on
+			}
 			_ = cmd.Finish(context.Background(), []wire.Update{{Key: "files", Value: []any{}}, {Key: "rc"}}, nil)
 		}()
 		return nil
