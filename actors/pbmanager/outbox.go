@@ -24,19 +24,19 @@ type outbox struct {
 	writing bool // a goroutine writes the queue
 }
 
-// outgoing is a command's start (start set) or its interrupt (answered
-// gets the failure to send it or the worker's answer).
+// outgoing is the start of command cmd, or its interrupt (interrupt set;
+// cmd has its ID and Builder; answered gets the failure to send it or the
+// worker's answer).
 type outgoing struct {
-	start    *wire.Command
-	id       string
-	builder  string
-	why      string
-	answered func(error)
+	cmd       wire.Command
+	interrupt bool
+	why       string
+	answered  func(error)
 }
 
 // start queues the start of wc.
 func (o *outbox) start(wc wire.Command) {
-	o.add(outgoing{start: &wc, id: wc.ID})
+	o.add(outgoing{cmd: wc})
 }
 
 // interrupt queues the interrupt of command id, after its start. When the
@@ -44,13 +44,13 @@ func (o *outbox) start(wc wire.Command) {
 // with an error saying it was interrupted before it was sent.
 func (o *outbox) interrupt(builder, id, why string, answered func(error)) {
 	o.mu.Lock()
-	i := slices.IndexFunc(o.queue, func(q outgoing) bool { return q.start != nil && q.id == id })
+	i := slices.IndexFunc(o.queue, func(q outgoing) bool { return !q.interrupt && q.cmd.ID == id })
 	if i < 0 {
 		o.mu.Unlock()
-		o.add(outgoing{id: id, builder: builder, why: why, answered: answered})
+		o.add(outgoing{cmd: wire.Command{ID: id, Builder: builder}, interrupt: true, why: why, answered: answered})
 		return
 	}
-	wc := o.queue[i].start
+	wc := o.queue[i].cmd
 	o.queue = slices.Delete(o.queue, i, i+1)
 	o.mu.Unlock()
 	wc.Sink.Complete(interruptedBeforeStart(why))
@@ -86,11 +86,11 @@ func (o *outbox) write() {
 		o.queue[copy(o.queue, o.queue[1:])] = outgoing{}
 		o.queue = o.queue[:len(o.queue)-1]
 		o.mu.Unlock()
-		if q.start != nil {
-			o.conn.Start(*q.start)
+		if !q.interrupt {
+			o.conn.Start(q.cmd)
 			continue
 		}
-		if err := o.conn.Interrupt(q.builder, q.id, q.why, q.answered); err != nil {
+		if err := o.conn.Interrupt(q.cmd.Builder, q.cmd.ID, q.why, q.answered); err != nil {
 			q.answered(err)
 		}
 	}
