@@ -341,3 +341,40 @@ func (w *orderWorker) WorkerInfo(context.Context) (map[string]any, error) {
 }
 func (w *orderWorker) SetWorkerSettings(context.Context, msgpack.Settings) error { return nil }
 func (w *orderWorker) Shutdown(context.Context) error                            { return nil }
+
+// TestOutboxWhenTheConnectionEnds: the connection ends while the writer
+// is held on a start, with more starts and an interrupt queued behind it:
+// every queued command completes once, as lost (its build is retried; the
+// interrupted one too), the writer goroutine ends with the queue empty,
+// and the actor stops.
+func TestOutboxWhenTheConnectionEnds(t *testing.T) {
+	o := newOrderRig(t, "1")
+	o.start("1", "hold")
+	testkit.Recv(t, "the start of command 1 held", o.gate.held)
+	o.start("2", "run")
+	o.start("3", "run")
+	o.interrupt("1")
+	o.interrupt("1") // sent once
+	testkit.Eventually(t, "starts 2, 3 and the interrupt of 1 queued", func() bool { return o.queued() == 3 })
+	o.gate.Close("the test drops the worker")
+	<-o.gate.Done()
+	close(o.gate.release)
+	for _, id := range []string{"1", "2", "3"} {
+		if c := o.complete(t, id); !c.GetLostConnection() {
+			t.Fatalf("command %s completed %v, want lost", id, c)
+		}
+	}
+	testkit.Eventually(t, "the writer ended", func() bool {
+		o.l.out.mu.Lock()
+		defer o.l.out.mu.Unlock()
+		return !o.l.out.writing && len(o.l.out.queue) == 0
+	})
+	select {
+	case u := <-o.done:
+		t.Fatalf("a second complete: %v", u)
+	default:
+	}
+	if n := o.l.open.count(); n != 0 {
+		t.Fatalf("%d commands still open", n)
+	}
+}
