@@ -80,7 +80,8 @@ type Conn interface {
 	// it was not. Like Start, it may wait for the network, and what one
 	// goroutine starts and interrupts reaches the worker in the order of
 	// its calls. answered, when not nil, later gets the worker's answer
-	// (nil: done), on the connection's reader: it must not wait.
+	// (nil: done) or the connection's loss, once, on the connection's
+	// reader (it must not wait); never when Interrupt returns an error.
 	Interrupt(builder, id, why string, answered func(error)) error
 	// Shutdown asks the worker to shut itself down.
 	Shutdown(ctx context.Context) error
