@@ -154,8 +154,13 @@ func newOrderRig(t *testing.T, hold string) *orderRig {
 		t.Fatal(err)
 	}
 	o.build = system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if u, ok := ctx.Message().(*messages.CommandUpdate); ok && u.GetComplete() != nil {
-			o.done <- u
+		switch m := ctx.Message().(type) {
+		case *messages.CommandUpdate:
+			if m.GetComplete() != nil {
+				o.done <- m
+			}
+		case chan struct{}: // noMoreCompletes
+			close(m)
 		}
 	}))
 
@@ -369,12 +374,58 @@ func TestOutboxWhenTheConnectionEnds(t *testing.T) {
 		defer o.l.out.mu.Unlock()
 		return !o.l.out.writing && len(o.l.out.queue) == 0
 	})
-	select {
-	case u := <-o.done:
-		t.Fatalf("a second complete: %v", u)
-	default:
-	}
+	o.noMoreCompletes(t)
 	if n := o.l.open.count(); n != 0 {
 		t.Fatalf("%d commands still open", n)
+	}
+}
+
+// TestInterruptWhileTheBuilderListIsSetThenItFails: a command interrupted
+// while it waits for the builder list completes once, interrupted, and
+// the list's failure afterwards (the connection ends) completes it no
+// more.
+func TestInterruptWhileTheBuilderListIsSetThenItFails(t *testing.T) {
+	o := newOrderRig(t, "")
+	o.worker.mu.Lock()
+	o.worker.mkdirs = make(chan struct{})
+	o.worker.mu.Unlock()
+	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: "1", Builder: "b2", Builddir: "b2",
+		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: "hold", Workdir: "build"}}}, o.build)
+	testkit.Recv(t, "the builder list's mkdir", o.worker.mkdirs)
+	o.interrupt("1")
+	o.interrupt("1")
+	if c := o.complete(t, "1"); !c.GetInterrupted() || c.GetLostConnection() {
+		t.Fatalf("command 1 completed %v, want interrupted", c)
+	}
+	o.gate.Close("the test drops the worker")
+	<-o.gate.Done()
+	testkit.Recv(t, "the builder list's mkdir to end", o.worker.mkdirs)
+	o.noMoreCompletes(t)
+	if n := o.l.open.count(); n != 0 {
+		t.Fatalf("%d commands still open", n)
+	}
+}
+
+// noMoreCompletes waits for the connection's actor to stop and checks
+// that the build got no complete beyond those the test took.
+func (o *orderRig) noMoreCompletes(t *testing.T) {
+	t.Helper()
+	stopped := make(chan struct{})
+	o.root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch ctx.Message().(type) {
+		case *actor.Started:
+			ctx.Watch(o.conn)
+		case *actor.Terminated:
+			close(stopped)
+		}
+	}))
+	testkit.Recv(t, "the connection's actor to stop", stopped)
+	flushed := make(chan struct{})
+	o.root.Send(o.build, flushed)
+	testkit.Recv(t, "the build's mailbox flushed", flushed)
+	select {
+	case u := <-o.done:
+		t.Fatalf("another complete: %v", u)
+	default:
 	}
 }
