@@ -125,9 +125,15 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.l.conn.Close("the master is stopping")
 	case *actor.Restarting:
 		// A connection whose actor failed is dropped: the worker logs in
-		// again, and its builds are retried.
+		// again, and its builds are retried. The commands waiting for
+		// the builder list are held by this incarnation only: they
+		// complete as lost now (the restarted actor gets them).
 		a.stopTicker()
 		a.l.conn.Close("the master's connection actor failed")
+		for _, q := range a.queued {
+			q.s.Complete(fmt.Errorf("%w: the master's connection actor failed", wire.ErrConnectionLost))
+		}
+		a.queued = nil
 	case setupDone:
 		a.setupDone(ctx, m)
 	case listDone:

@@ -129,7 +129,7 @@ type orderRig struct {
 	done   chan *messages.CommandUpdate
 }
 
-func newOrderRig(t *testing.T, hold string) *orderRig {
+func newOrderRig(t *testing.T, hold string, wrap ...func(actor.Producer) actor.Producer) *orderRig {
 	log := slog.New(slog.DiscardHandler)
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
 	t.Cleanup(system.Shutdown)
@@ -185,8 +185,11 @@ func newOrderRig(t *testing.T, hold string) *orderRig {
 	o.gate = &gate{Conn: testkit.Recv(t, "the worker's connection", conns), hold: hold,
 		held: make(chan struct{}), release: make(chan struct{})}
 	o.l = newLink(o.gate, "msgpack", make(chan error, 1))
-	if o.conn, err = system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return newConnActor(rt, o.l) }),
-		paths.Conn("w1")); err != nil {
+	produce := actor.Producer(func() actor.Actor { return newConnActor(rt, o.l) })
+	for _, w := range wrap {
+		produce = w(produce)
+	}
+	if o.conn, err = system.Root.SpawnNamed(actor.PropsFromProducer(produce), paths.Conn("w1")); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Recv(t, "the worker ready", ready)
@@ -427,5 +430,53 @@ func (o *orderRig) noMoreCompletes(t *testing.T) {
 	case u := <-o.done:
 		t.Fatalf("another complete: %v", u)
 	default:
+	}
+}
+
+// crash makes the connection's actor panic: it is restarted.
+type crash struct{}
+
+// crashing is a connection's actor that panics on crash.
+type crashing struct{ actor.Actor }
+
+func (c crashing) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(crash); ok {
+		panic("the test crashes the connection's actor")
+	}
+	c.Actor.Receive(ctx)
+}
+
+// TestRestartCompletesEveryCommandOnce: the connection's actor fails with
+// a start being written, starts queued in the outbox behind it and one
+// waiting for the builder list. The restart drops the connection; each
+// command completes once, as lost (its build is retried), and the
+// restarted actor stops once none is left.
+func TestRestartCompletesEveryCommandOnce(t *testing.T) {
+	o := newOrderRig(t, "1", func(p actor.Producer) actor.Producer {
+		return func() actor.Actor { return crashing{p()} }
+	})
+	o.worker.mu.Lock()
+	o.worker.mkdirs = make(chan struct{})
+	o.worker.mu.Unlock()
+	o.start("1", "hold")
+	testkit.Recv(t, "the start of command 1 held", o.gate.held)
+	o.start("2", "run")
+	o.start("3", "run")
+	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: "4", Builder: "b2", Builddir: "b2",
+		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: "run", Workdir: "build"}}}, o.build)
+	testkit.Recv(t, "the builder list's mkdir", o.worker.mkdirs)
+	testkit.Eventually(t, "starts 2 and 3 queued", func() bool { return o.queued() == 2 })
+	o.root.Send(o.conn, crash{})
+	<-o.gate.Done()
+	close(o.gate.release)
+	testkit.Recv(t, "the builder list's mkdir to end", o.worker.mkdirs)
+	for _, id := range []string{"1", "2", "3", "4"} {
+		if c := o.complete(t, id); !c.GetLostConnection() {
+			t.Fatalf("command %s completed %v, want lost", id, c)
+		}
+	}
+	o.noMoreCompletes(t)
+	if n := o.l.open.count(); n != 0 {
+		t.Fatalf("%d commands still open", n)
 	}
 }
