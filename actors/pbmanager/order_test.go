@@ -480,3 +480,22 @@ func TestRestartCompletesEveryCommandOnce(t *testing.T) {
 		t.Fatalf("%d commands still open", n)
 	}
 }
+
+// TestInterruptAfterComplete: an interrupt for a command that has
+// completed is not sent, and completes nothing.
+func TestInterruptAfterComplete(t *testing.T) {
+	o := newOrderRig(t, "")
+	o.start("1", "run")
+	if c := o.complete(t, "1"); c.GetError() != "" || c.GetInterrupted() {
+		t.Fatalf("command 1 completed %v", c)
+	}
+	o.interrupt("1")
+	o.start("2", "run")
+	o.complete(t, "2")
+	if got := o.worker.next(t, 2); !slices.Equal(got, []string{"start 1", "start 2"}) {
+		t.Fatalf("the worker got %q, want the two starts only", got)
+	}
+	if o.gate.saw("interrupt 1") {
+		t.Fatal("the interrupt of a completed command was written")
+	}
+}
