@@ -336,6 +336,27 @@ func runWorkerConformance(t *testing.T, kind workerKind) {
 		}
 	})
 
+	t.Run("stop right after the build starts", func(t *testing.T) {
+		// The stop lands while the build prepares the worker or while the
+		// wait step's command is being started: either way the command
+		// must not run on (without the interrupt it runs a minute, then
+		// succeeds).
+		m := on(t)
+		forced["gated"]++
+		m.force("gated")
+		n := forced["gated"]
+		testkit.Retry(t, func() error {
+			if out, errOut, code := m.cli("stop-build", "gated", strconv.Itoa(n), "--reason", "at once"); code != 0 {
+				return fmt.Errorf("stop-build: exit %d\n%s%s", code, out, errOut)
+			}
+			return nil
+		})
+		b, steps := results(t, m, "gated", n)
+		if *b.Results != 6 || strings.Contains(steps, "wait=0") {
+			t.Fatalf("gated #%d: %d, steps %s; want CANCELLED", n, *b.Results, steps)
+		}
+	})
+
 	t.Run("second login refused while the first lives", func(t *testing.T) {
 		m := on(t)
 		from := m.stderr.count()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,11 +40,12 @@ type link struct {
 	protocol string
 	answer   func(error) // the login goes on (nil) or is refused; once
 	open     *openCommands
+	out      *outbox // the starts and interrupts of commands, in order
 }
 
 func newLink(c wire.Conn, protocol string, answer chan<- error) *link {
 	var once sync.Once
-	return &link{conn: c, protocol: protocol, open: &openCommands{sinks: map[string]*sink{}},
+	return &link{conn: c, protocol: protocol, open: &openCommands{sinks: map[string]*sink{}}, out: &outbox{conn: c},
 		answer: func(err error) { once.Do(func() { answer <- err }) }}
 }
 
@@ -63,7 +65,8 @@ func newLink(c wire.Conn, protocol string, answer chan<- error) *link {
 // answered do the commands still running complete as lost: their builds
 // end RETRY after the worker is known to be gone. The actor stops once the
 // last one has. Its calls to the worker run on goroutines: its mailbox never
-// waits for the network.
+// waits for the network. The starts and interrupts of commands are written
+// in the order it decided them (outbox).
 type connActor struct {
 	rt    *service.Runtime
 	l     *link
@@ -122,9 +125,15 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.l.conn.Close("the master is stopping")
 	case *actor.Restarting:
 		// A connection whose actor failed is dropped: the worker logs in
-		// again, and its builds are retried.
+		// again, and its builds are retried. The commands waiting for
+		// the builder list are held by this incarnation only: they
+		// complete as lost now (the restarted actor gets them).
 		a.stopTicker()
 		a.l.conn.Close("the master's connection actor failed")
+		for _, q := range a.queued {
+			q.s.Complete(fmt.Errorf("%w: the master's connection actor failed", wire.ErrConnectionLost))
+		}
+		a.queued = nil
 	case setupDone:
 		a.setupDone(ctx, m)
 	case listDone:
@@ -132,12 +141,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *messages.StartCommand:
 		a.start(ctx, m)
 	case *messages.InterruptCommand:
-		if s := a.l.open.get(m.GetCommandId()); s != nil && !a.closing {
-			s.interrupted.Store(true)
-			a.call(func(ctx context.Context) error {
-				return a.l.conn.InterruptCommand(ctx, s.builder, m.GetCommandId(), m.GetWhy())
-			})
-		}
+		a.interrupt(m)
 	case *messages.PingWorker:
 		to, c := ctx.Sender(), a.l.conn
 		go func() {
@@ -293,12 +297,32 @@ func (a *connActor) run(m *messages.StartCommand, s *sink) {
 		s.Complete(err)
 		return
 	}
-	// On a goroutine, which lives while the command is sent: the mailbox
-	// never waits for the network (a worker that stops reading holds a
-	// write up to the write timeout). Nothing waits for the worker's
-	// answer; every outcome, a refusal included, completes the command
-	// (the sink tells the build).
-	go a.l.conn.Start(wc)
+	// Nothing waits for the worker's answer; every outcome, a refusal
+	// included, completes the command (the sink tells the build).
+	a.l.out.start(wc)
+}
+
+// interrupt stops a running command, once (as Buildbot's
+// RemoteCommand.interrupt). The interrupt reaches the worker after the
+// command's start; a command whose start was not sent yet (it waits for
+// the builder list, or in the outbox) is not sent at all, and completes
+// as interrupted.
+func (a *connActor) interrupt(m *messages.InterruptCommand) {
+	s := a.l.open.get(m.GetCommandId())
+	if s == nil || a.closing || s.interrupted.Swap(true) {
+		return
+	}
+	if i := slices.IndexFunc(a.queued, func(q queuedStart) bool { return q.s == s }); i >= 0 {
+		a.queued = slices.Delete(a.queued, i, i+1)
+		s.Complete(interruptedBeforeStart(m.GetWhy()))
+		return
+	}
+	log := a.log
+	a.l.out.interrupt(s.builder, s.id, m.GetWhy(), func(err error) {
+		if err != nil {
+			log.Info("interrupting a command failed", slog.String("command", s.id), slog.Any("error", err))
+		}
+	})
 }
 
 func failed(id, why string) *messages.CommandUpdate {

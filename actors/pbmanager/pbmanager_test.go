@@ -271,7 +271,7 @@ func TestNoGoroutineWaitsForAccept(t *testing.T) {
 	testkit.Recv(t, "the build's command at the worker", w.shells)
 	buf := make([]byte, 1<<20)
 	testkit.Eventually(t, "no goroutine of the connection's actor waiting while the worker holds its accept", func() bool {
-		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "pbmanager.(*connActor).run")
+		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "pbmanager.(*outbox).write")
 	})
 	close(w.accept)
 	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {

@@ -75,8 +75,14 @@ type Conn interface {
 	// refusal, or a failure to send, completes it with the error
 	// StartCommand would return.
 	Start(cmd Command)
-	// InterruptCommand asks the worker to interrupt command id.
-	InterruptCommand(ctx context.Context, builder, id, why string) error
+	// Interrupt asks the worker to interrupt command id, without waiting
+	// for its answer: it returns once the request is written, or with why
+	// it was not. Like Start, it may wait for the network, and what one
+	// goroutine starts and interrupts reaches the worker in the order of
+	// its calls. answered, when not nil, later gets the worker's answer
+	// (nil: done) or the connection's loss, once, on the connection's
+	// reader (it must not wait); never when Interrupt returns an error.
+	Interrupt(builder, id, why string, answered func(error)) error
 	// Shutdown asks the worker to shut itself down.
 	Shutdown(ctx context.Context) error
 	// Close drops the connection; reason is logged.

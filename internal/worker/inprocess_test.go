@@ -13,6 +13,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
 
 // runInProcess runs a worker in this process against m, with output held
@@ -55,7 +56,7 @@ func TestGoroutinesPerShellCommand(t *testing.T) {
 	}
 	perCommand := float64(runtime.NumGoroutine()-before) / n
 	for i, s := range sinks {
-		if err := conn.InterruptCommand(t.Context(), "b1", fmt.Sprint(i), "test over"); err != nil {
+		if err := wiretest.Interrupt(t, conn, "b1", fmt.Sprint(i), "test over"); err != nil {
 			t.Fatal(err)
 		}
 		s.wait(t)

@@ -31,6 +31,7 @@ import (
 	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/internal/wire"
 	"github.com/buildmaster/buildmaster/internal/wire/msgpack"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
 
 // cmdTimeout bounds each wait of these tests.
@@ -316,7 +317,7 @@ func TestInterruptKillsProcessGroup(t *testing.T) {
 	run(t, conn, "sleep", "shell", map[string]any{"workdir": "build", "command": fmt.Sprintf("sleep 1000 & echo $! > %s; echo started; wait", pidFile), "logEnviron": false}, s)
 	testkit.Eventually(t, "the command's start", func() bool { return strings.Contains(s.text("stdout"), "started") })
 	child := readPid(t, pidFile)
-	if err := conn.InterruptCommand(t.Context(), "b1", "sleep", "stop it"); err != nil {
+	if err := wiretest.Interrupt(t, conn, "b1", "sleep", "stop it"); err != nil {
 		t.Fatal(err)
 	}
 	out, rc, _ := s.wait(t)

@@ -103,9 +103,25 @@ func (c *serverConn) Info(ctx context.Context) (map[string]any, error) {
 	return info, nil
 }
 
-func (c *serverConn) InterruptCommand(ctx context.Context, builder, id, why string) error {
-	_, err := c.p.call(ctx, "interrupt_command", frame{"builder_name": builder, "command_id": id, "why": why})
-	return err
+// Interrupt implements wire.Conn.Interrupt.
+func (c *serverConn) Interrupt(builder, id, why string, answered func(error)) error {
+	f := frame{"op": "interrupt_command", "builder_name": builder, "command_id": id, "why": why}
+	_, err := c.p.request(f, func(_ any, err error) {
+		var re *RemoteError
+		switch {
+		case answered == nil:
+			return
+		case errors.As(err, &re):
+			re.Op = "interrupt_command"
+		case err != nil:
+			err = fmt.Errorf("interrupt_command: %w", err)
+		}
+		answered(err)
+	})
+	if err != nil {
+		return fmt.Errorf("interrupt_command: %w", err)
+	}
+	return nil
 }
 
 // Shutdown asks the worker to stop. Buildbot's worker stops its reactor

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
 
 // TestMasterOps drives every master → worker op from a Server connection
@@ -44,7 +45,7 @@ func TestMasterOps(t *testing.T) {
 	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Info = %#v, want %#v", info, want)
 	}
-	if err := conn.InterruptCommand(ctx, "b", "7", "stop it"); err != nil {
+	if err := wiretest.Interrupt(t, conn, "b", "7", "stop it"); err != nil {
 		t.Fatal(err)
 	}
 	if e := recv(t, w.events, "interrupt"); e != "interrupt:7:stop it" {

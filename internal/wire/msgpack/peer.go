@@ -388,15 +388,16 @@ func (p *peer) writeLocked(b []byte, op any, held bool) error {
 
 // request sends f with the next seq_number. onReply gets the answer, or an
 // error wrapping wire.ErrConnectionLost, exactly once, unless request
-// itself fails or forget is called first.
+// itself fails or forget is called first: an error from request means
+// onReply is never called. A write that fails after the connection's end
+// has failed the pending requests is no error here: onReply has that.
 func (p *peer) request(f frame, onReply func(any, error)) (int64, error) {
 	seq, err := p.expect(onReply)
 	if err != nil {
 		return 0, err
 	}
 	f["seq_number"] = seq
-	if err := p.write(f); err != nil {
-		p.forget(seq)
+	if err := p.write(f); err != nil && p.forget(seq) {
 		return 0, err
 	}
 	return seq, nil
@@ -415,10 +416,14 @@ func (p *peer) expect(onReply func(any, error)) (int64, error) {
 	return seq, nil
 }
 
-func (p *peer) forget(seq int64) {
+// forget drops the pending request seq; false when it was no longer
+// pending (answered, or failed by the connection's end).
+func (p *peer) forget(seq int64) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.pending[seq]
 	delete(p.pending, seq)
-	p.mu.Unlock()
+	return ok
 }
 
 type reply struct {

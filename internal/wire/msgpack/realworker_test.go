@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
 
 var capture = flag.Bool("capture", false, "write the real worker's frames to testdata/frames (FuzzDecode's seeds)")
@@ -275,7 +276,7 @@ func TestRealWorker(t *testing.T) {
 	t.Run("interrupt", func(t *testing.T) {
 		s := newSink()
 		run(t, conn, "sleep", "shell", map[string]any{"workdir": "build", "command": []any{"sleep", "100"}, "logEnviron": false}, s)
-		if err := conn.InterruptCommand(ctx, "b1", "sleep", "stop requested"); err != nil {
+		if err := wiretest.Interrupt(t, conn, "b1", "sleep", "stop requested"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.ended(t); err != nil {
@@ -287,6 +288,28 @@ func TestRealWorker(t *testing.T) {
 		}
 		if !strings.Contains(r.out["header"], "command interrupted") {
 			t.Errorf("header %q", r.out["header"])
+		}
+	})
+
+	t.Run("interrupt right after start", func(t *testing.T) {
+		// As the master's connection writes them: the interrupt follows
+		// the start without waiting for its answer.
+		s := newSink()
+		conn.Start(wire.Command{ID: "sleep-at-once", Builder: "b1", Name: "shell", Sink: s,
+			Args: map[string]any{"workdir": "build", "command": []any{"sleep", "100"}, "logEnviron": false}})
+		answered := make(chan error, 1)
+		if err := conn.Interrupt("b1", "sleep-at-once", "stop requested", func(err error) { answered <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := recv(t, answered, "the interrupt's answer"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ended(t); err != nil {
+			t.Fatalf("Complete(%v)", err)
+		}
+		r := fold(s.Updates())
+		if r.rc == nil || *r.rc == 0 || !strings.Contains(r.out["header"], "command interrupted") {
+			t.Errorf("rc %v, header %q: not interrupted", r.rc, r.out["header"])
 		}
 	})
 

@@ -210,7 +210,8 @@ func (b *broker) callRemote(ctx context.Context, obj any, method string, args Tu
 
 // send sends a call; answered gets its answer, or the connection's loss,
 // once, on the read loop (or on whoever closes the connection): it must
-// not wait.
+// not wait. An error means answered is never called: a write that fails
+// ends the connection, which gives answered the loss, and is no error here.
 func (b *broker) send(obj any, method string, args Tuple, kw map[string]any, answered func(result)) (int64, error) {
 	var id int64
 	err := b.write(func(buf []byte, vocab bool) ([]byte, error) {
@@ -225,8 +226,7 @@ func (b *broker) send(obj any, method string, args Tuple, kw map[string]any, ans
 		b.mu.Unlock()
 		return appendMessage(buf, vocab, id, obj, method, args, kw)
 	})
-	if err != nil {
-		b.dropPending(id)
+	if err != nil && (id == 0 || b.dropPending(id)) {
 		return 0, err
 	}
 	return id, nil
@@ -260,10 +260,14 @@ func appendMessage(buf []byte, vocab bool, id int64, obj any, method string, arg
 	return buf, nil
 }
 
-func (b *broker) dropPending(id int64) {
+// dropPending forgets call id; false when it was no longer pending
+// (answered, or failed by the connection's end).
+func (b *broker) dropPending(id int64) bool {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.pending[id]
 	delete(b.pending, id)
-	b.mu.Unlock()
+	return ok
 }
 
 // answer sends the answer to call id. Calls answered later, from other

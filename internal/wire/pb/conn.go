@@ -142,14 +142,19 @@ func (c *conn) builder(name string) (RemoteRef, error) {
 	return ref, nil
 }
 
-// InterruptCommand calls interruptCommand(id, why) on the builder's
-// reference. The worker interrupts the command it runs for that builder.
-func (c *conn) InterruptCommand(ctx context.Context, builder, id, why string) error {
+// Interrupt implements wire.Conn.Interrupt: interruptCommand(id, why) on
+// the builder's reference. The worker interrupts the command it runs for
+// that builder.
+func (c *conn) Interrupt(builder, id, why string, answered func(error)) error {
 	ref, err := c.builder(builder)
 	if err != nil {
 		return err
 	}
-	_, err = c.b.callRemote(ctx, ref, "interruptCommand", Tuple{id, why}, nil)
+	_, err = c.b.send(ref, "interruptCommand", Tuple{id, why}, nil, func(r result) {
+		if answered != nil {
+			answered(wrap("interruptCommand", r.err))
+		}
+	})
 	return wrap("interruptCommand", err)
 }
 

@@ -320,7 +320,18 @@ func (r *replay) call(m any) {
 		})
 	case "interruptCommand":
 		builder := r.builder[list(m)[2].(int64)]
-		do(func() error { return c.InterruptCommand(ctx, builder, a[0].(string), a[1].(string)) })
+		do(func() error {
+			answered := make(chan error, 1)
+			if err := c.Interrupt(builder, a[0].(string), a[1].(string), func(err error) { answered <- err }); err != nil {
+				return err
+			}
+			select {
+			case err := <-answered:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
 	case "shutdown":
 		do(func() error { return c.Shutdown(ctx) })
 	default:

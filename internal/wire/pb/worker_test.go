@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/internal/wire"
+	"github.com/buildmaster/buildmaster/internal/wire/wiretest"
 )
 
 // These tests run Debian's buildbot-worker 3.7 (PB is its default
@@ -152,10 +154,35 @@ func TestRealWorker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.c.InterruptCommand(ctx, "b1", "sleep", "the test interrupts"); err != nil {
+		if err := wiretest.Interrupt(t, ws.c, "b1", "sleep", "the test interrupts"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.wait(t); err != nil {
+			t.Fatal(err)
+		}
+		if rc := s.rc(t); rc != -1 {
+			t.Errorf("rc %d, want -1 (killed)", rc)
+		}
+		if !strings.Contains(s.text("header"), "command interrupted") {
+			t.Errorf("header %q", s.text("header"))
+		}
+	})
+
+	t.Run("InterruptRightAfterStart", func(t *testing.T) {
+		// As the master's connection writes them: the interrupt follows
+		// the start without waiting for its answer.
+		s := newSink()
+		ws.c.Start(wireCommand("sleep-at-once", "b1", "shell", map[string]any{
+			"workdir": filepath.Join(ws.b1, "build"), "command": []string{"sleep", "100"},
+		}, s))
+		answered := make(chan error, 1)
+		if err := ws.c.Interrupt("b1", "sleep-at-once", "the test interrupts", func(err error) { answered <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.wait(t); err != nil {
+			t.Fatal(err)
+		}
+		if err := testkit.Recv(t, "the interrupt's answer", answered); err != nil {
 			t.Fatal(err)
 		}
 		if rc := s.rc(t); rc != -1 {
