@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -149,4 +150,20 @@ func (l *Log) Sources() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.sources)
+}
+
+// MaxText is how much of a text chosen by the peer (a name, a key) a line
+// quotes: the peer must not choose the size of the log.
+const MaxText = 128
+
+// Text is s cut to MaxText bytes (on a rune boundary), marked when cut.
+func Text(s string) string {
+	if len(s) <= MaxText {
+		return s
+	}
+	n := MaxText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
