@@ -79,7 +79,7 @@ func New(log *slog.Logger, o Options) *Log {
 	return &Log{log: log, o: o, all: rate.NewLimiter(o.Rate, o.Burst), sources: map[string]*source{}}
 }
 
-// Refused logs, at level Warn, msg with attrs and peer=remote for a
+// Refused logs, at level Warn, msg with peer=remote and attrs for a
 // refusal of a request from remote (an address, with or without a port),
 // unless a budget is spent: then it only counts it. It reports whether the
 // line was logged. attrs must never hold a secret (a password).
@@ -88,7 +88,7 @@ func (l *Log) Refused(remote, msg string, attrs ...slog.Attr) bool {
 	if !ok {
 		return false
 	}
-	attrs = append(attrs, slog.String("peer", remote))
+	attrs = append([]slog.Attr{slog.String("peer", remote)}, attrs...)
 	if notLogged > 0 {
 		attrs = append(attrs, slog.Int64("not_logged_before", notLogged))
 	}
