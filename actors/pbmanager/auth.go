@@ -16,8 +16,8 @@ import (
 // passwords are counted per address (and per name and address) by the
 // limiter, which refuses further attempts for a while (wire.ErrRateLimited).
 // The protocol servers compare the passwords, in constant time, and log
-// the refusals (within their shared droplog budget); refused counts every
-// refusal by reason (Stats.LoginsRefused).
+// the refusals (within Runtime.Refusals' budget); refused counts every
+// refusal (Stats.LoginsRefused, listener "workers").
 type authenticator struct {
 	config  func() *messages.MasterConfig
 	limit   *loginlimit.Limiter
@@ -32,7 +32,7 @@ var (
 // Password implements wire.Authenticator.
 func (a *authenticator) Password(_ context.Context, name, remote string) (string, bool, error) {
 	if ok, _ := a.limit.Attempt(name, remote); !ok {
-		a.refused.WithLabelValues("rate_limited").Inc()
+		a.refused.WithLabelValues("workers", "rate_limited").Inc()
 		return "", false, wire.ErrRateLimited
 	}
 	for _, w := range a.config().GetWorkers() {
@@ -50,9 +50,9 @@ func (a *authenticator) LoginResult(name, remote string, ok bool) {
 	case ok:
 		a.limit.Succeeded(name, remote)
 	case name == "":
-		a.refused.WithLabelValues("malformed").Inc()
+		a.refused.WithLabelValues("workers", "malformed").Inc()
 		a.limit.Attempt("", remote)
 	default:
-		a.refused.WithLabelValues("wrong_credentials").Inc()
+		a.refused.WithLabelValues("workers", "wrong_credentials").Inc()
 	}
 }

@@ -41,7 +41,6 @@ import (
 
 	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/ask"
-	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/loginlimit"
 	"github.com/buildmaster/buildmaster/internal/paths"
@@ -108,9 +107,6 @@ func (p *pbmanager) Receive(ctx actor.Context) {
 func (p *pbmanager) serve(ctx actor.Context) {
 	rt := p.RT
 	auth := &authenticator{config: rt.Config, limit: loginlimit.New(loginlimit.Options{}), refused: rt.Stats.LoginsRefused}
-	// One budget for the refusals of both listeners: a stranger cannot
-	// double it by using both.
-	refusals := droplog.New(rt.Log, droplog.Options{})
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	hand := func(c wire.Conn, protocol string) error {
 		answer := make(chan error, 1)
@@ -132,7 +128,7 @@ func (p *pbmanager) serve(ctx actor.Context) {
 			if err := hand(c, "msgpack"); err != nil {
 				c.Close(err.Error())
 			}
-		}, msgpack.ServerOptions{Logger: log, Refusals: refusals})
+		}, msgpack.ServerOptions{Logger: log, Refusals: rt.Refusals})
 		if err != nil {
 			panic(err)
 		}
@@ -140,7 +136,7 @@ func (p *pbmanager) serve(ctx actor.Context) {
 	}
 	if rt.WorkersPB != nil {
 		log := rt.Log.With(slog.String("listener", "listen.workers_pb"))
-		srv, err := pb.NewServer(pb.Config{Auth: auth, Log: log, Refusals: refusals,
+		srv, err := pb.NewServer(pb.Config{Auth: auth, Log: log, Refusals: rt.Refusals,
 			Accept: func(_ context.Context, c wire.Conn) error { return hand(c, "pb") },
 			ShutdownRequested: func(c wire.Conn) {
 				// buildbot-worker's graceful shutdown: stop once its builds end.

@@ -159,8 +159,8 @@ func TestLoginRefused(t *testing.T) {
 	if n := strings.Count(logs.String(), "worker login refused"); n != 4 {
 		t.Errorf("%d refusals logged, want 4:\n%s", n, logs.String())
 	}
-	if n := testutil.ToFloat64(m.RT.Stats.LoginsRefused.WithLabelValues("wrong_credentials")); n != 4 {
-		t.Errorf("buildmaster_worker_logins_refused_total{reason=wrong_credentials} = %v, want 4", n)
+	if n := testutil.ToFloat64(m.RT.Stats.LoginsRefused.WithLabelValues("workers", "wrong_credentials")); n != 4 {
+		t.Errorf("buildmaster_logins_refused_total{listener=workers,reason=wrong_credentials} = %v, want 4", n)
 	}
 	if strings.Contains(logs.String(), "wrong-pw") {
 		t.Fatalf("a password reached the log:\n%s", logs.String())
@@ -190,7 +190,7 @@ func TestWrongPasswordsAreRateLimited(t *testing.T) {
 
 // TestRefusedLoginsAreCountedWhenNotLogged: a stranger's 200 wrong logins
 // log a few lines (droplog's budget) but are all counted in
-// buildmaster_worker_logins_refused_total.
+// buildmaster_logins_refused_total.
 func TestRefusedLoginsAreCountedWhenNotLogged(t *testing.T) {
 	m, logs := start(t)
 	began := time.Now()
@@ -214,10 +214,10 @@ func TestRefusedLoginsAreCountedWhenNotLogged(t *testing.T) {
 	}
 	var n float64
 	for _, reason := range []string{"wrong_credentials", "rate_limited"} {
-		n += testutil.ToFloat64(m.RT.Stats.LoginsRefused.WithLabelValues(reason))
+		n += testutil.ToFloat64(m.RT.Stats.LoginsRefused.WithLabelValues("workers", reason))
 	}
 	if n != 200 {
-		t.Errorf("buildmaster_worker_logins_refused_total = %v, want 200", n)
+		t.Errorf("buildmaster_logins_refused_total = %v, want 200", n)
 	}
 }
 

@@ -14,10 +14,10 @@ type Stats struct {
 	ReconfigSeconds prometheus.Histogram
 	// Dropped counts messages from other processes that were refused.
 	Dropped *prometheus.CounterVec
-	// LoginsRefused counts refused worker logins (both protocols), by
-	// reason: wrong_credentials (an unknown worker or a wrong password),
-	// rate_limited, malformed. It counts every one, logged or not (the
-	// log lines are rate-limited: internal/droplog).
+	// LoginsRefused counts refused logins by listener (workers: both
+	// worker protocols; www) and reason: wrong_credentials (an unknown
+	// name or a wrong password), rate_limited, malformed. It counts every
+	// one, logged or not (Runtime.Refusals drops lines past its budget).
 	LoginsRefused *prometheus.CounterVec
 	// DBCommands counts commands submitted to the db service, by result:
 	// applied, refused (bad command), failed (the store failed).
@@ -54,8 +54,8 @@ func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Sta
 			Name: "buildmaster_remote_dropped_messages_total", Help: "Messages from other processes refused, by reason.",
 		}, []string{"reason"}),
 		LoginsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "buildmaster_worker_logins_refused_total", Help: "Worker logins refused, by reason (wrong_credentials, rate_limited, malformed).",
-		}, []string{"reason"}),
+			Name: "buildmaster_logins_refused_total", Help: "Logins refused, by listener (workers, www) and reason (wrong_credentials, rate_limited, malformed).",
+		}, []string{"listener", "reason"}),
 		DBCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_db_commands_total", Help: "Commands submitted to the db service, by result.",
 		}, []string{"result"}),
