@@ -18,8 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/droplog"
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/loginlimit"
 	"github.com/buildmaster/buildmaster/internal/users/password"
 	"github.com/buildmaster/buildmaster/messages"
