@@ -1,6 +1,7 @@
 package pb
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strconv"
@@ -67,5 +68,30 @@ func TestWrongLoginsDoNotFloodTheLog(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "wrong-secret") {
 		t.Error("the password is in the log")
+	}
+}
+
+// TestIgnoredMessagesDoNotFloodTheLog: a logged-in worker's 1,000
+// didNotUnderstand messages log the source's burst.
+func TestIgnoredMessagesDoNotFloodTheLog(t *testing.T) {
+	logs := &logBuffer{}
+	_, w, _, persp := loggedIn(t, Config{Log: logs.logger()})
+	for range 1000 {
+		if err := w.b.write(func(buf []byte, vocab bool) ([]byte, error) {
+			return AppendExpr(buf, []any{"didNotUnderstand", "frob"}, vocab)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Messages are handled in order: once this call is answered, the
+	// others have been read.
+	if _, err := w.b.callRemote(context.Background(), persp, "keepalive", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "did not understand"); n != droplog.DefaultSourceBurst {
+		t.Fatalf("1000 ignored messages logged %d lines, want the source's burst %d:\n%s", n, droplog.DefaultSourceBurst, logs)
+	}
+	if !strings.Contains(logs.String(), "worker=w1") {
+		t.Errorf("the lines do not name the worker:\n%s", logs)
 	}
 }

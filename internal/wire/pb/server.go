@@ -198,6 +198,9 @@ func (s *Server) handle(b *broker) {
 		return
 	}
 	l := &login{srv: s, b: b, addr: addr}
+	b.ignored = func(msg string, attrs ...slog.Attr) {
+		s.cfg.Refusals.Refused(addr, msg, append(attrs, slog.String("worker", l.name))...)
+	}
 	b.root = l
 	b.untrusted = preLoginMessages
 	b.onClose = func(err error) {
