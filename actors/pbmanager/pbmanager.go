@@ -132,7 +132,7 @@ func (p *pbmanager) serve(ctx actor.Context) {
 		if err != nil {
 			panic(err)
 		}
-		p.ws, p.wsHTTP = ws, httpserve.ServeTLS(rt.Workers, ws, log, rt.WorkersTLS)
+		p.ws, p.wsHTTP = ws, httpserve.ServeTLS(rt.Workers, ws, log, rt.WorkersTLS, rt.Refusals)
 	}
 	if rt.WorkersPB != nil {
 		log := rt.Log.With(slog.String("listener", "listen.workers_pb"))
