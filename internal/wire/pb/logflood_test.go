@@ -53,7 +53,7 @@ func TestWrongLoginsDoNotFloodTheLog(t *testing.T) {
 	login(dialGo(t, ts.addr))
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	last := lines[len(lines)-1]
-	for _, want := range []string{"invalid login (wrong password)", "worker=w1", "peer=127.0.0.1:"} {
+	for _, want := range []string{"worker login refused", "worker=w1", `reason="wrong password"`, "peer=127.0.0.1:"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("line after the budget refilled = %q, want %q in it", last, want)
 		}

@@ -109,7 +109,7 @@ func (ch *challenger) check(response any) error {
 	password, ok, err := l.srv.cfg.Auth.Password(ctx, ch.name, l.addr)
 	switch {
 	case errors.Is(err, wire.ErrRateLimited):
-		l.refused("pb: login refused", ch.name, slog.Any("err", err))
+		l.refused(ch.name, err.Error())
 		return unauthorizedLogin(err.Error())
 	case err != nil:
 		l.b.log.Warn("pb: login refused", "worker", ch.name, "err", err)
@@ -118,7 +118,7 @@ func (ch *challenger) check(response any) error {
 		if o, is := l.srv.cfg.Auth.(wire.LoginObserver); is {
 			o.LoginResult(ch.name, l.addr, false)
 		}
-		l.refused("pb: invalid login from an unknown worker", ch.name)
+		l.refused(ch.name, "unknown worker")
 		return unauthorizedLogin("")
 	}
 	got, _ := response.([]byte)
@@ -127,15 +127,16 @@ func (ch *challenger) check(response any) error {
 		o.LoginResult(ch.name, l.addr, ok)
 	}
 	if !ok {
-		l.refused("pb: invalid login (wrong password)", ch.name)
+		l.refused(ch.name, "wrong password")
 		return unauthorizedLogin("")
 	}
 	return nil
 }
 
-// refused logs a refused login of worker name within Config.Refusals.
-func (l *login) refused(msg, name string, attrs ...slog.Attr) {
-	l.srv.cfg.Refusals.Refused(l.addr, msg, append(attrs, slog.String("worker", droplog.Text(name)))...)
+// refused logs a refused login of worker name, and why, within
+// Config.Refusals.
+func (l *login) refused(name, why string) {
+	l.srv.cfg.Refusals.Refused(l.addr, "pb: worker login refused", slog.String("worker", droplog.Text(name)), slog.String("reason", why))
 }
 
 // respond is the answer to a challenge: md5(md5(password) + challenge).
