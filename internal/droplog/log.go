@@ -115,10 +115,13 @@ func (l *Log) take(remote string) (notLogged, forgotten int64, ok bool) {
 		s = &source{lim: rate.NewLimiter(rate.Every(l.o.SourceEvery), l.o.SourceBurst)}
 		l.sources[key] = s
 	}
-	if !s.lim.AllowN(now, 1) || !l.all.AllowN(now, 1) {
+	// The source's budget is spent only on a line logged: a source
+	// refused while the shared budget is spent keeps its own.
+	if s.lim.TokensAt(now) < 1 || !l.all.AllowN(now, 1) {
 		s.dropped++
 		return 0, 0, false
 	}
+	s.lim.AllowN(now, 1)
 	notLogged, forgotten = s.dropped, l.forgotten
 	s.dropped, l.forgotten = 0, 0
 	return notLogged, forgotten, true
