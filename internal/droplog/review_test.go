@@ -1,6 +1,7 @@
 package droplog
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -125,4 +126,43 @@ func BenchmarkRefusedKnownSource(b *testing.B) {
 	for b.Loop() {
 		l.Refused("192.0.2.1:4000", "refused")
 	}
+}
+
+// blockingHandler blocks its first record until release is closed; it
+// has no lock of its own (slog.TextHandler serialises its writes).
+type blockingHandler struct {
+	once    *sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h blockingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h blockingHandler) WithGroup(string) slog.Handler            { return h }
+func (h blockingHandler) Handle(context.Context, slog.Record) error {
+	first := false
+	h.once.Do(func() { first = true })
+	if first {
+		close(h.entered)
+		<-h.release
+	}
+	return nil
+}
+
+// TestSlowWriterDoesNotSerialiseRefusals: while one line is being written
+// (a slow log), another source's refusal is decided and handed on.
+func TestSlowWriterDoesNotSerialiseRefusals(t *testing.T) {
+	h := blockingHandler{once: &sync.Once{}, entered: make(chan struct{}), release: make(chan struct{})}
+	l := New(slog.New(h), Options{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Refused("192.0.2.1:1", "refused")
+	}()
+	<-h.entered
+	if !l.Refused("192.0.2.2:1", "refused") { // would block forever if the lock were held while writing
+		t.Error("a second source's refusal was not logged")
+	}
+	close(h.release)
+	<-done
 }
