@@ -2,7 +2,8 @@ package pbmanager
 
 import (
 	"context"
-	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/buildmaster/buildmaster/internal/loginlimit"
 	"github.com/buildmaster/buildmaster/internal/wire"
@@ -14,11 +15,13 @@ import (
 // force at the login). A worker without a password never logs in. Wrong
 // passwords are counted per address (and per name and address) by the
 // limiter, which refuses further attempts for a while (wire.ErrRateLimited).
-// The protocol servers compare the passwords, in constant time.
+// The protocol servers compare the passwords, in constant time, and log
+// the refusals (within Runtime.Refusals' budget); refused counts every
+// refusal (Stats.LoginsRefused, listener "workers").
 type authenticator struct {
-	config func() *messages.MasterConfig
-	limit  *loginlimit.Limiter
-	log    *slog.Logger
+	config  func() *messages.MasterConfig
+	limit   *loginlimit.Limiter
+	refused *prometheus.CounterVec
 }
 
 var (
@@ -28,9 +31,8 @@ var (
 
 // Password implements wire.Authenticator.
 func (a *authenticator) Password(_ context.Context, name, remote string) (string, bool, error) {
-	if ok, wait := a.limit.Attempt(name, remote); !ok {
-		a.log.Warn("worker login refused: too many failed logins from this address",
-			slog.String("worker", name), slog.String("remote", remote), slog.Duration("retry_after", wait))
+	if ok, _ := a.limit.Attempt(name, remote); !ok {
+		a.refused.WithLabelValues("workers", "rate_limited").Inc()
 		return "", false, wire.ErrRateLimited
 	}
 	for _, w := range a.config().GetWorkers() {
@@ -48,9 +50,9 @@ func (a *authenticator) LoginResult(name, remote string, ok bool) {
 	case ok:
 		a.limit.Succeeded(name, remote)
 	case name == "":
+		a.refused.WithLabelValues("workers", "malformed").Inc()
 		a.limit.Attempt("", remote)
 	default:
-		a.log.Warn("worker login refused: unknown worker name or wrong password",
-			slog.String("worker", name), slog.String("remote", remote))
+		a.refused.WithLabelValues("workers", "wrong_credentials").Inc()
 	}
 }

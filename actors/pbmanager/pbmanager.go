@@ -106,7 +106,7 @@ func (p *pbmanager) Receive(ctx actor.Context) {
 // serve starts the protocol servers on the bound listeners.
 func (p *pbmanager) serve(ctx actor.Context) {
 	rt := p.RT
-	auth := &authenticator{config: rt.Config, limit: loginlimit.New(loginlimit.Options{}), log: rt.Log}
+	auth := &authenticator{config: rt.Config, limit: loginlimit.New(loginlimit.Options{}), refused: rt.Stats.LoginsRefused}
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	hand := func(c wire.Conn, protocol string) error {
 		answer := make(chan error, 1)
@@ -128,15 +128,15 @@ func (p *pbmanager) serve(ctx actor.Context) {
 			if err := hand(c, "msgpack"); err != nil {
 				c.Close(err.Error())
 			}
-		}, msgpack.ServerOptions{Logger: log})
+		}, msgpack.ServerOptions{Logger: log, Refusals: rt.Refusals})
 		if err != nil {
 			panic(err)
 		}
-		p.ws, p.wsHTTP = ws, httpserve.ServeTLS(rt.Workers, ws, log, rt.WorkersTLS)
+		p.ws, p.wsHTTP = ws, httpserve.ServeTLS(rt.Workers, ws, log, rt.WorkersTLS, rt.Refusals)
 	}
 	if rt.WorkersPB != nil {
 		log := rt.Log.With(slog.String("listener", "listen.workers_pb"))
-		srv, err := pb.NewServer(pb.Config{Auth: auth, Log: log,
+		srv, err := pb.NewServer(pb.Config{Auth: auth, Log: log, Refusals: rt.Refusals,
 			Accept: func(_ context.Context, c wire.Conn) error { return hand(c, "pb") },
 			ShutdownRequested: func(c wire.Conn) {
 				// buildbot-worker's graceful shutdown: stop once its builds end.

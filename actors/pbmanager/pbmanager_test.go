@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,10 +18,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	istate "github.com/buildmaster/buildmaster/internal/state"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -152,8 +156,11 @@ func TestLoginRefused(t *testing.T) {
 			t.Errorf("%s/%q: %v", c.name, c.password, err)
 		}
 	}
-	if !strings.Contains(logs.String(), "worker login refused: unknown worker name or wrong password") {
-		t.Errorf("refusals not logged:\n%s", logs.String())
+	if n := strings.Count(logs.String(), "worker login refused"); n != 4 {
+		t.Errorf("%d refusals logged, want 4:\n%s", n, logs.String())
+	}
+	if n := testutil.ToFloat64(m.RT.Stats.LoginsRefused.WithLabelValues("workers", "wrong_credentials")); n != 4 {
+		t.Errorf("buildmaster_logins_refused_total{listener=workers,reason=wrong_credentials} = %v, want 4", n)
 	}
 	if strings.Contains(logs.String(), "wrong-pw") {
 		t.Fatalf("a password reached the log:\n%s", logs.String())
@@ -178,6 +185,39 @@ func TestWrongPasswordsAreRateLimited(t *testing.T) {
 	}
 	if _, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{}); !errors.Is(err, wire.ErrRateLimited) {
 		t.Fatalf("the right password while limited: %v", err)
+	}
+}
+
+// TestRefusedLoginsAreCountedWhenNotLogged: a stranger's 200 wrong logins
+// log a few lines (droplog's budget) but are all counted in
+// buildmaster_logins_refused_total.
+func TestRefusedLoginsAreCountedWhenNotLogged(t *testing.T) {
+	m, logs := start(t)
+	began := time.Now()
+	for range 200 {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+m.WorkersAddr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("w1", "wrong")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	// The source's burst, and one more line each period that went by.
+	allowed := droplog.DefaultSourceBurst + int(time.Since(began)/droplog.DefaultSourceEvery) + 1
+	if n := strings.Count(logs.String(), "worker login refused"); n > allowed {
+		t.Errorf("200 wrong logins logged %d lines, want at most %d", n, allowed)
+	}
+	var n float64
+	for _, reason := range []string{"wrong_credentials", "rate_limited"} {
+		n += testutil.ToFloat64(m.RT.Stats.LoginsRefused.WithLabelValues("workers", reason))
+	}
+	if n != 200 {
+		t.Errorf("buildmaster_logins_refused_total = %v, want 200", n)
 	}
 }
 

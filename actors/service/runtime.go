@@ -13,6 +13,7 @@ import (
 
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/cache"
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/secrets"
@@ -31,6 +32,10 @@ type Runtime struct {
 	Log      *slog.Logger
 	Metrics  *prometheus.Registry
 	Stats    *Stats
+	// Refusals logs, on Log, what the master refuses from the network
+	// (wrong logins, a worker's ignored frames) within one budget shared
+	// by every listener (internal/droplog). nil: each listener has its own.
+	Refusals *droplog.Log
 
 	// DB is the master's state. Only the db service writes to it (through
 	// Submit); anyone may read it (DB.Read never waits for writers).
@@ -132,6 +137,7 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Log:      log,
 		Metrics:  reg,
 		Stats:    stats,
+		Refusals: droplog.New(log, droplog.Options{}),
 		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}

@@ -14,6 +14,11 @@ type Stats struct {
 	ReconfigSeconds prometheus.Histogram
 	// Dropped counts messages from other processes that were refused.
 	Dropped *prometheus.CounterVec
+	// LoginsRefused counts refused logins by listener (workers: both
+	// worker protocols; www) and reason: wrong_credentials (an unknown
+	// name or a wrong password), rate_limited, malformed. It counts every
+	// one, logged or not (Runtime.Refusals drops lines past its budget).
+	LoginsRefused *prometheus.CounterVec
 	// DBCommands counts commands submitted to the db service, by result:
 	// applied, refused (bad command), failed (the store failed).
 	DBCommands *prometheus.CounterVec
@@ -48,6 +53,9 @@ func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Sta
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_remote_dropped_messages_total", Help: "Messages from other processes refused, by reason.",
 		}, []string{"reason"}),
+		LoginsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_logins_refused_total", Help: "Logins refused, by listener (workers, www) and reason (wrong_credentials, rate_limited, malformed).",
+		}, []string{"listener", "reason"}),
 		DBCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_db_commands_total", Help: "Commands submitted to the db service, by result.",
 		}, []string{"result"}),
@@ -70,7 +78,7 @@ func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Sta
 			Name: "buildmaster_log_bytes_total", Help: "Bytes of log content written.",
 		}),
 	}
-	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
+	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.LoginsRefused, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
 		s.ReportsSent, s.ReportsFailed, s.LogBytes, outboxCollector{db},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		treeCollector{tree})

@@ -52,8 +52,19 @@ func NewAccess(rt *service.Runtime) *Access {
 		Limiter:    loginlimit.New(loginlimit.Options{}),
 		Sessions:   auth.NewSessions(sessionStore{rt}, nil),
 		Log:        log.With("service", "www-auth"),
+		Refusals:   rt.Refusals,
+		Refused:    refusedCounter(rt),
 	})
 	return a
+}
+
+// refusedCounter counts the www's refused logins in Stats.LoginsRefused
+// (nil Stats: in some tests, nothing).
+func refusedCounter(rt *service.Runtime) func(reason string) {
+	if rt.Stats == nil {
+		return nil
+	}
+	return func(reason string) { rt.Stats.LoginsRefused.WithLabelValues("www", reason).Inc() }
 }
 
 // Configured says whether www.auth or www.authz is configured: else the

@@ -11,16 +11,20 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/actors/users"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/auth"
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/state"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -301,5 +305,35 @@ func TestCanAndStreams(t *testing.T) {
 		if got := acc.Can(as(tc.user), "pause", "workers/w"); got != tc.ctrl {
 			t.Errorf("%q may pause: %v", tc.user, got)
 		}
+	}
+}
+
+// TestWrongWebLoginsDoNotFloodTheLog: a stranger's 200 wrong logins log
+// the source's budget (internal/droplog) and are all counted in
+// buildmaster_logins_refused_total{listener="www"}.
+func TestWrongWebLoginsDoNotFloodTheLog(t *testing.T) {
+	log, logs := testkit.NewLogs()
+	m := mastertest.Start(t, builders+viewRules, "", log)
+	c := newClient(t, m)
+	began := time.Now()
+	for i := range 200 { // a name each: the address's budget of guesses (30) is spent
+		if code, _ := c.login(fmt.Sprint("user", i), "wrong"); code != http.StatusUnauthorized && code != http.StatusTooManyRequests {
+			t.Fatalf("wrong login: %d", code)
+		}
+	}
+	// The source's burst, and one more line each period that went by.
+	allowed := droplog.DefaultSourceBurst + int(time.Since(began)/droplog.DefaultSourceEvery) + 1
+	if n := strings.Count(logs.String(), "web login refused"); n > allowed {
+		t.Errorf("200 wrong logins logged %d lines, want at most %d", n, allowed)
+	}
+	if strings.Contains(logs.String(), "wrong") {
+		t.Error("the password is in the log")
+	}
+	var n float64
+	for _, reason := range []string{"wrong_credentials", "rate_limited"} {
+		n += testutil.ToFloat64(m.RT.Stats.LoginsRefused.WithLabelValues("www", reason))
+	}
+	if n != 200 {
+		t.Errorf("buildmaster_logins_refused_total{listener=www} = %v, want 200", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/loginlimit"
 	"github.com/buildmaster/buildmaster/internal/users/password"
@@ -53,6 +54,12 @@ type WebOptions struct {
 	// with a 10s timeout.
 	Client *http.Client
 	Log    *slog.Logger
+	// Refusals logs refused logins within its budget (share the master's);
+	// nil means one of its own, on Log.
+	Refusals *droplog.Log
+	// Refused, when set, is told the reason of every refused login
+	// (wrong_credentials, rate_limited), logged or not.
+	Refused func(reason string)
 }
 
 // Web authenticates the requests of the www listener: the admin token or a
@@ -74,6 +81,12 @@ func NewWeb(o WebOptions) *Web {
 	}
 	if o.Limiter == nil {
 		o.Limiter = loginlimit.New(loginlimit.Options{})
+	}
+	if o.Refusals == nil {
+		o.Refusals = droplog.New(o.Log, droplog.Options{})
+	}
+	if o.Refused == nil {
+		o.Refused = func(string) {}
 	}
 	return &Web{o: o, oauth: newOAuthStates()}
 }
@@ -285,13 +298,16 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ok, wait := w.o.Limiter.Attempt(user, r.RemoteAddr); !ok {
+		w.o.Refused("rate_limited")
+		w.o.Refusals.Refused(r.RemoteAddr, "web login refused: too many failed logins", slog.String("user", droplog.Text(user)))
 		rw.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		w.refuse(rw, r, http.StatusTooManyRequests, "too many failed logins; try again later", redirect)
 		return
 	}
 	who, ok := w.check(r.Context(), a, user, pass)
 	if !ok {
-		w.o.Log.Info("web login refused", slog.String("user", user), slog.String("from", r.RemoteAddr))
+		w.o.Refused("wrong_credentials")
+		w.o.Refusals.Refused(r.RemoteAddr, "web login refused", slog.String("user", droplog.Text(user)))
 		w.refuse(rw, r, http.StatusUnauthorized, errLogin, redirect)
 		return
 	}

@@ -9,16 +9,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/buildmaster/buildmaster/internal/ask"
+	"github.com/buildmaster/buildmaster/internal/droplog"
 )
 
 // Reasons a request is refused before any actor sees it, as counted by
@@ -34,6 +33,8 @@ const (
 
 // Drop lines logged a second, and in a burst: enough to see an attack, too
 // few for one to fill the disk. Every drop is counted by Dropped regardless.
+// One peer may spend the whole budget (droplog with SourceBurst =
+// DropLogBurst): the peers are the master's own few processes.
 const (
 	DropLogRate  = 10
 	DropLogBurst = 50
@@ -45,11 +46,8 @@ type Server struct {
 	// targets maps a local actor's path to the message types it accepts
 	// from other processes.
 	targets map[string][]proto.Message
-	log     *slog.Logger
 	dropped func(reason string)
-
-	logs       *rate.Limiter
-	suppressed atomic.Int64
+	logs    *droplog.Log
 }
 
 // NewServer returns the endpoint of system's actors: targets maps an
@@ -58,7 +56,9 @@ type Server struct {
 // the lines left out counted in the next one), and dropped, when not nil,
 // is told the reason of each.
 func NewServer(system *actor.ActorSystem, targets map[string][]proto.Message, log *slog.Logger, dropped func(reason string)) *Server {
-	return &Server{system: system, targets: targets, log: log, dropped: dropped, logs: rate.NewLimiter(DropLogRate, DropLogBurst)}
+	logs := droplog.New(log, droplog.Options{Rate: DropLogRate, Burst: DropLogBurst,
+		SourceEvery: time.Second / DropLogRate, SourceBurst: DropLogBurst})
+	return &Server{system: system, targets: targets, dropped: dropped, logs: logs}
 }
 
 // refusal is a request the endpoint refuses: its HTTP status, drop reason
@@ -195,14 +195,6 @@ func (s *Server) refuse(w http.ResponseWriter, peer string, ref *refusal) {
 	if s.dropped != nil {
 		s.dropped(ref.reason)
 	}
-	if !s.logs.Allow() {
-		s.suppressed.Add(1)
-		return
-	}
-	attrs := []any{slog.String("peer", peer), slog.String("target", ref.target),
-		slog.String("type", ref.name), slog.String("reason", ref.why)}
-	if n := s.suppressed.Swap(0); n > 0 {
-		attrs = append(attrs, slog.Int64("not_logged_before", n))
-	}
-	s.log.Warn("control: refused a request from another process", attrs...)
+	s.logs.Refused(peer, "control: refused a request from another process", slog.String("target", droplog.Text(ref.target)),
+		slog.String("type", droplog.Text(ref.name)), slog.String("reason", ref.why))
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/droplog"
 )
 
 // Server serves one handler on a Listener, from Serve until Stop or Close.
@@ -19,12 +21,16 @@ type Server struct {
 // receives the server's own errors, and why it stopped if it stops by itself.
 // Only one Server should serve a Listener at a time.
 func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
-	return ServeTLS(l, h, log, nil)
+	return ServeTLS(l, h, log, nil, nil)
 }
 
 // ServeTLS is Serve over TLS with cfg (which holds the certificate); a nil
-// cfg serves plain HTTP.
-func ServeTLS(l *Listener, h http.Handler, log *slog.Logger, cfg *tls.Config) *Server {
+// cfg serves plain HTTP. Failed TLS handshakes, which a stranger causes at
+// will, are logged through refusals (nil: a droplog of the server's own).
+func ServeTLS(l *Listener, h http.Handler, log *slog.Logger, cfg *tls.Config, refusals *droplog.Log) *Server {
+	if refusals == nil {
+		refusals = droplog.New(log, droplog.Options{})
+	}
 	s := &Server{
 		srv: &http.Server{
 			Handler:           l.busy.timed(h),
@@ -32,7 +38,7 @@ func ServeTLS(l *Listener, h http.Handler, log *slog.Logger, cfg *tls.Config) *S
 			ReadTimeout:       l.limits.ReadTimeout,
 			WriteTimeout:      l.limits.WriteTimeout,
 			IdleTimeout:       l.limits.IdleTimeout,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorLog:          errorLog(log, refusals),
 			TLSConfig:         cfg,
 		},
 		session: l.session(),

@@ -46,6 +46,9 @@ func newServerConn(ws *websocket.Conn, name, remote string, log *slog.Logger, fr
 		commands: map[string]*command{},
 	}
 	c.p.dispatch = c.dispatch
+	c.p.ignored = func(msg string, attrs ...slog.Attr) {
+		opts.Refusals.Refused(remote, msg, append(attrs, slog.String("worker", name))...)
+	}
 	return c
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/buildmaster/buildmaster/internal/droplog"
+
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -56,6 +58,9 @@ type peer struct {
 	dispatch     dispatcher
 	frames       *framePool              // lends the buffers frames are read into
 	onFrame      func(in bool, b []byte) // tests capture frames with it
+	// ignored logs a frame that is ignored (the other side may send them
+	// in a loop: a server's is rate-limited); default a Warn on log.
+	ignored func(msg string, attrs ...slog.Attr)
 
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
@@ -104,6 +109,9 @@ func newPeer(ws *websocket.Conn, log *slog.Logger, frames *framePool, maxFrame i
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		pending: map[int64]func(any, error){},
 		allow:   map[string]int64{},
+	}
+	p.ignored = func(msg string, attrs ...slog.Attr) {
+		log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 	}
 	p.writeTimer = time.AfterFunc(writeTimeout, func() { _ = ws.CloseNow() })
 	p.writeTimer.Stop()
@@ -199,7 +207,7 @@ func (p *peer) readLoop() error {
 		seq, ok1 := f.int("seq_number")
 		op, ok2 := f.str("op")
 		if !ok1 || !ok2 {
-			p.log.Warn("dropping a frame without seq_number or op", "keys", keys(f))
+			p.ignored("dropping a frame without seq_number or op", slog.Int("n_keys", len(f)), slog.Any("keys", keys(f)))
 			continue
 		}
 		if op == "response" {
@@ -234,7 +242,7 @@ func (p *peer) next() (frame, error) {
 		p.onFrame(true, b)
 	}
 	if typ != websocket.MessageBinary {
-		p.log.Warn("ignoring a text frame")
+		p.ignored("ignoring a text frame")
 		return nil, nil
 	}
 	f, err := decodeFrame(b)
@@ -258,10 +266,14 @@ func (p *peer) readFrame(buf *bytes.Buffer) (websocket.MessageType, error) {
 	return typ, err
 }
 
+// keys returns up to 8 of f's keys, each cut for a log line.
 func keys(f frame) []string {
 	var ks []string
 	for k := range f {
-		ks = append(ks, k)
+		if len(ks) == 8 {
+			break
+		}
+		ks = append(ks, droplog.Text(k))
 	}
 	return ks
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -28,6 +29,10 @@ type ServerOptions struct {
 	LoginTimeout time.Duration // default DefaultLoginTimeout
 	WriteTimeout time.Duration // bound on writing one frame; default one minute
 	Settings     Settings      // sent with set_worker_settings; default DefaultSettings()
+	// Refusals logs refused logins and the frames a logged-in worker
+	// sends that are ignored, within its budgets (share one between
+	// listeners); default one of the server's own, on Logger.
+	Refusals *droplog.Log
 }
 
 // Server is the master's side of msgpack_experimental_v7: an http.Handler
@@ -74,6 +79,9 @@ func NewServer(auth wire.Authenticator, accept func(wire.Conn), opts ServerOptio
 	if opts.LoginTimeout <= 0 {
 		opts.LoginTimeout = DefaultLoginTimeout
 	}
+	if opts.Refusals == nil {
+		opts.Refusals = droplog.New(opts.Logger, droplog.Options{})
+	}
 	if opts.Settings == (Settings{}) {
 		opts.Settings = DefaultSettings()
 	}
@@ -91,7 +99,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name, status := s.authenticate(r.Context(), r)
 	if status != http.StatusOK {
-		log.Warn("worker login refused", "worker", name, "status", status)
+		s.opts.Refusals.Refused(r.RemoteAddr, "worker login refused", slog.String("worker", droplog.Text(name)), slog.Int("status", status))
 		http.Error(w, http.StatusText(status), status)
 		return
 	}

@@ -99,6 +99,10 @@ type broker struct {
 	// onClose, set before serve runs, is called once when the connection
 	// has ended, before done closes.
 	onClose func(error)
+	// ignored, set before serve runs, logs input that is ignored (the
+	// peer may send it in a loop: a server's is rate-limited); default a
+	// Warn on log.
+	ignored func(msg string, attrs ...slog.Attr)
 }
 
 func newBroker(nc net.Conn, log *slog.Logger, writeTimeout time.Duration) *broker {
@@ -111,6 +115,9 @@ func newBroker(nc net.Conn, log *slog.Logger, writeTimeout time.Duration) *broke
 		done:         make(chan struct{}),
 	}
 	b.dec = NewDecoder(settlingReader{b})
+	b.ignored = func(msg string, attrs ...slog.Attr) {
+		log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+	}
 	return b
 }
 
@@ -436,7 +443,7 @@ func (b *broker) dispatch(sexp any) error {
 	case "decache", "uncache":
 		return nil // we never send cached objects
 	case "didNotUnderstand":
-		b.log.Warn("pb: peer did not understand a command", "command", sexpString(args))
+		b.ignored("pb: peer did not understand a command", slog.String("command", sexpString(args)))
 		return nil
 	case "cachemessage":
 		if len(args) < 2 {

@@ -6,8 +6,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -107,7 +109,7 @@ func (ch *challenger) check(response any) error {
 	password, ok, err := l.srv.cfg.Auth.Password(ctx, ch.name, l.addr)
 	switch {
 	case errors.Is(err, wire.ErrRateLimited):
-		l.b.log.Warn("pb: login refused", "worker", ch.name, "err", err)
+		l.refused(ch.name, err.Error())
 		return unauthorizedLogin(err.Error())
 	case err != nil:
 		l.b.log.Warn("pb: login refused", "worker", ch.name, "err", err)
@@ -116,7 +118,7 @@ func (ch *challenger) check(response any) error {
 		if o, is := l.srv.cfg.Auth.(wire.LoginObserver); is {
 			o.LoginResult(ch.name, l.addr, false)
 		}
-		l.b.log.Warn("pb: invalid login from an unknown worker", "worker", ch.name)
+		l.refused(ch.name, "unknown worker")
 		return unauthorizedLogin("")
 	}
 	got, _ := response.([]byte)
@@ -125,10 +127,16 @@ func (ch *challenger) check(response any) error {
 		o.LoginResult(ch.name, l.addr, ok)
 	}
 	if !ok {
-		l.b.log.Warn("pb: invalid login (wrong password)", "worker", ch.name)
+		l.refused(ch.name, "wrong password")
 		return unauthorizedLogin("")
 	}
 	return nil
+}
+
+// refused logs a refused login of worker name, and why, within
+// Config.Refusals.
+func (l *login) refused(name, why string) {
+	l.srv.cfg.Refusals.Refused(l.addr, "pb: worker login refused", slog.String("worker", droplog.Text(name)), slog.String("reason", why))
 }
 
 // respond is the answer to a challenge: md5(md5(password) + challenge).

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -32,6 +33,10 @@ type Config struct {
 	ShutdownRequested func(c wire.Conn)
 	// Log receives connection events; nil discards them.
 	Log *slog.Logger
+	// Refusals logs refused logins and connections, and the ends of
+	// connections that never logged in, within its budgets (share one
+	// between listeners); default one of the server's own, on Log.
+	Refusals *droplog.Log
 	// MaxConns bounds the connections open at once, logged in or not;
 	// more are closed at once. Default 1024.
 	MaxConns int
@@ -86,6 +91,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.Refusals == nil {
+		cfg.Refusals = droplog.New(cfg.Log, droplog.Options{})
+	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 1024
 	}
@@ -131,7 +139,7 @@ func (s *Server) Serve(l net.Listener) error {
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			s.log.Warn("pb: too many connections, closing a new one", "remote", nc.RemoteAddr().String(), "max", s.cfg.MaxConns)
+			s.cfg.Refusals.Refused(nc.RemoteAddr().String(), "pb: too many connections, closing a new one", slog.Int("max", s.cfg.MaxConns))
 			_ = nc.Close()
 			continue
 		}
@@ -180,23 +188,27 @@ func (s *Server) handle(b *broker) {
 	if tc, ok := b.nc.(*net.TCPConn); ok {
 		_ = tc.SetKeepAlive(true)
 	}
+	addr := b.nc.RemoteAddr().String()
 	_ = b.nc.SetReadDeadline(time.Now().Add(s.cfg.LoginTimeout))
 	b.dec.MaxMessage = preLoginMaxMessage
 	b.dec.MaxElements = preLoginMaxElements
 	if err := negotiate(b); err != nil {
-		b.log.Info("pb: closing a connection that did not negotiate", "err", timeoutReason(err, s.cfg.LoginTimeout))
+		s.cfg.Refusals.Refused(addr, "pb: closing a connection that did not negotiate", slog.Any("err", timeoutReason(err, s.cfg.LoginTimeout)))
 		_ = b.nc.Close()
 		return
 	}
-	l := &login{srv: s, b: b, addr: b.nc.RemoteAddr().String()}
+	l := &login{srv: s, b: b, addr: addr}
+	b.ignored = func(msg string, attrs ...slog.Attr) {
+		s.cfg.Refusals.Refused(addr, msg, append(attrs, slog.String("worker", l.name))...)
+	}
 	b.root = l
 	b.untrusted = preLoginMessages
 	b.onClose = func(err error) {
-		reason := err
 		if l.conn == nil {
-			reason = timeoutReason(err, s.cfg.LoginTimeout)
+			s.cfg.Refusals.Refused(addr, "pb: connection closed before a login", slog.Any("reason", timeoutReason(err, s.cfg.LoginTimeout)))
+		} else {
+			b.log.Info("pb: connection closed", "worker", l.name, "reason", err)
 		}
-		b.log.Info("pb: connection closed", "worker", l.name, "reason", reason)
 		l.closed(err)
 	}
 	b.serve()

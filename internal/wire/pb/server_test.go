@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -274,7 +275,10 @@ func TestMessageLimitAfterLogin(t *testing.T) {
 
 func TestMaxConns(t *testing.T) {
 	logs := &logBuffer{}
-	ts := startServer(t, Config{MaxConns: 1, Log: logs.logger()})
+	// Every refusal is logged here (an unbounded budget): each is an event
+	// to wait on.
+	ts := startServer(t, Config{MaxConns: 1, Log: logs.logger(),
+		Refusals: droplog.New(logs.logger(), droplog.Options{SourceBurst: 1 << 30, Burst: 1 << 30})})
 	first, _ := rawConn(t, ts)
 	second, err := net.Dial("tcp", ts.addr)
 	if err != nil {

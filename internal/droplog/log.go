@@ -1,0 +1,172 @@
+package droplog
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
+	"github.com/buildmaster/buildmaster/internal/loginlimit"
+)
+
+// Defaults of Options.
+const (
+	DefaultRate        = 10 // lines a second, all sources together
+	DefaultBurst       = 50
+	DefaultSourceEvery = 10 * time.Second // one more line per source each
+	DefaultSourceBurst = 10
+	DefaultMaxSources  = 4096
+)
+
+// Options configures a Log; zero fields take the defaults.
+type Options struct {
+	// Rate lines a second are logged for all sources together, after a
+	// burst of Burst.
+	Rate  rate.Limit
+	Burst int
+	// SourceBurst lines are logged for one source at once, then one more
+	// each SourceEvery.
+	SourceEvery time.Duration
+	SourceBurst int
+	// MaxSources bounds the sources remembered.
+	MaxSources int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Log logs refusals within its budgets. It is safe for concurrent use.
+type Log struct {
+	log *slog.Logger
+	o   Options
+
+	mu        sync.Mutex
+	all       *rate.Limiter
+	sources   map[string]*source
+	forgotten int64 // refusals not logged, of sources since forgotten
+}
+
+type source struct {
+	lim     *rate.Limiter
+	dropped int64 // refusals not logged since its last line
+}
+
+// New returns a Log that writes to log (nil discards).
+func New(log *slog.Logger, o Options) *Log {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Rate <= 0 {
+		o.Rate = DefaultRate
+	}
+	if o.Burst <= 0 {
+		o.Burst = DefaultBurst
+	}
+	if o.SourceEvery <= 0 {
+		o.SourceEvery = DefaultSourceEvery
+	}
+	if o.SourceBurst <= 0 {
+		o.SourceBurst = DefaultSourceBurst
+	}
+	if o.MaxSources <= 0 {
+		o.MaxSources = DefaultMaxSources
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Log{log: log, o: o, all: rate.NewLimiter(o.Rate, o.Burst), sources: map[string]*source{}}
+}
+
+// Refused logs, at level Warn, msg with peer=remote and attrs for a
+// refusal of a request from remote (an address, with or without a port),
+// unless a budget is spent: then it only counts it. It reports whether the
+// line was logged. attrs must never hold a secret (a password).
+func (l *Log) Refused(remote, msg string, attrs ...slog.Attr) bool {
+	notLogged, forgotten, ok := l.take(remote)
+	if !ok {
+		return false
+	}
+	attrs = append([]slog.Attr{slog.String("peer", remote)}, attrs...)
+	if notLogged > 0 {
+		attrs = append(attrs, slog.Int64("not_logged_before", notLogged))
+	}
+	if forgotten > 0 {
+		attrs = append(attrs, slog.Int64("not_logged_forgotten", forgotten))
+	}
+	l.log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+	return true
+}
+
+// take spends a line of remote's budget and of the shared one; when both
+// allow it, it returns the refusals of remote, and of forgotten sources,
+// not logged since their last line, and forgets them.
+func (l *Log) take(remote string) (notLogged, forgotten int64, ok bool) {
+	key := loginlimit.AddrKey(remote)
+	now := l.o.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.sources[key]
+	if s == nil {
+		if len(l.sources) >= l.o.MaxSources {
+			l.shrink(now)
+		}
+		s = &source{lim: rate.NewLimiter(rate.Every(l.o.SourceEvery), l.o.SourceBurst)}
+		l.sources[key] = s
+	}
+	// The source's budget is spent only on a line logged: a source
+	// refused while the shared budget is spent keeps its own.
+	if s.lim.TokensAt(now) < 1 || !l.all.AllowN(now, 1) {
+		s.dropped++
+		return 0, 0, false
+	}
+	s.lim.AllowN(now, 1)
+	notLogged, forgotten = s.dropped, l.forgotten
+	s.dropped, l.forgotten = 0, 0
+	return notLogged, forgotten, true
+}
+
+// shrink forgets the sources whose budget has refilled, then random ones
+// until the table is three quarters full.
+func (l *Log) shrink(now time.Time) {
+	for k, s := range l.sources {
+		if s.lim.TokensAt(now) >= float64(l.o.SourceBurst) {
+			l.forget(k, s)
+		}
+	}
+	for k, s := range l.sources { // map order is random
+		if len(l.sources) <= l.o.MaxSources*3/4 {
+			break
+		}
+		l.forget(k, s)
+	}
+}
+
+func (l *Log) forget(key string, s *source) {
+	l.forgotten += s.dropped
+	delete(l.sources, key)
+}
+
+// Sources returns how many sources are remembered.
+func (l *Log) Sources() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sources)
+}
+
+// MaxText is how much of a text chosen by the peer (a name, a key) a line
+// quotes: the peer must not choose the size of the log.
+const MaxText = 128
+
+// Text is s cut to MaxText bytes (on a rune boundary), marked when cut.
+func Text(s string) string {
+	if len(s) <= MaxText {
+		return s
+	}
+	n := MaxText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
