@@ -84,6 +84,12 @@ func New(log *slog.Logger, o Options) *Log {
 // unless a budget is spent: then it only counts it. It reports whether the
 // line was logged. attrs must never hold a secret (a password).
 func (l *Log) Refused(remote, msg string, attrs ...slog.Attr) bool {
+	return l.RefusedAt(slog.LevelWarn, remote, msg, attrs...)
+}
+
+// RefusedAt is Refused at level: Info for what an honest client also
+// causes (a load balancer's TCP check that closes before it logs in).
+func (l *Log) RefusedAt(level slog.Level, remote, msg string, attrs ...slog.Attr) bool {
 	notLogged, forgotten, ok := l.take(remote)
 	if !ok {
 		return false
@@ -95,7 +101,7 @@ func (l *Log) Refused(remote, msg string, attrs ...slog.Attr) bool {
 	if forgotten > 0 {
 		attrs = append(attrs, slog.Int64("not_logged_forgotten", forgotten))
 	}
-	l.log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+	l.log.LogAttrs(context.Background(), level, msg, attrs...)
 	return true
 }
 

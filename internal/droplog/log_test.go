@@ -96,3 +96,15 @@ func TestIPv6SourceIsItsNetwork(t *testing.T) {
 		t.Fatalf("%d lines from one /64, want 1", len(got))
 	}
 }
+
+// RefusedAt logs at the level given (Info for what an honest client's TCP
+// check also causes); Refused at Warn.
+func TestRefusedAtLevel(t *testing.T) {
+	l, buf, _ := newLog(Options{})
+	l.RefusedAt(slog.LevelInfo, "192.0.2.1:4000", "closed before a login")
+	l.Refused("192.0.2.2:4000", "worker login refused")
+	got := lines(buf)
+	if len(got) != 2 || !strings.Contains(got[0], "level=INFO") || !strings.Contains(got[1], "level=WARN") {
+		t.Fatalf("lines = %q; want one at INFO, then one at WARN", got)
+	}
+}

@@ -193,7 +193,7 @@ func (s *Server) handle(b *broker) {
 	b.dec.MaxMessage = preLoginMaxMessage
 	b.dec.MaxElements = preLoginMaxElements
 	if err := negotiate(b); err != nil {
-		s.cfg.Refusals.Refused(addr, "pb: closing a connection that did not negotiate", slog.Any("err", timeoutReason(err, s.cfg.LoginTimeout)))
+		s.cfg.Refusals.RefusedAt(slog.LevelInfo, addr, "pb: closing a connection that did not negotiate", slog.Any("err", timeoutReason(err, s.cfg.LoginTimeout)))
 		_ = b.nc.Close()
 		return
 	}
@@ -205,7 +205,7 @@ func (s *Server) handle(b *broker) {
 	b.untrusted = preLoginMessages
 	b.onClose = func(err error) {
 		if l.conn == nil {
-			s.cfg.Refusals.Refused(addr, "pb: connection closed before a login", slog.Any("reason", timeoutReason(err, s.cfg.LoginTimeout)))
+			s.cfg.Refusals.RefusedAt(slog.LevelInfo, addr, "pb: connection closed before a login", slog.Any("reason", timeoutReason(err, s.cfg.LoginTimeout)))
 		} else {
 			b.log.Info("pb: connection closed", "worker", l.name, "reason", err)
 		}
