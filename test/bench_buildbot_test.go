@@ -81,7 +81,7 @@ func BenchmarkBuildbotMaster(b *testing.B) {
 	const nw = 4
 	nChanges := benchSize("BM_BENCH_BUILDS", benchBuildsDefault, 8) / nw
 	builds := nChanges * nw
-	warm := envInt("BM_BENCH_WARMUP", 0) / nw // changes
+	warm := benchSize("BM_BENCH_WARMUP", 0, 4) / nw // changes
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + b.TempDir(), "LANG=C.UTF-8"}
 	run := func(dir string, name string, args ...string) {
 		cmd := exec.Command(name, args...)

@@ -35,7 +35,8 @@ package test
 //	BM_BENCH_WARMUP=N          builds each throughput run (and
 //	                           BenchmarkBuildbotMaster) runs on the same
 //	                           master and workers before it measures
-//	                           (default 0: a fresh master). A fresh Go
+//	                           (default 0: a fresh master; 4 with -short,
+//	                           so that CI runs the warm-up). A fresh Go
 //	                           master's heap grows into 64 MiB of fresh
 //	                           pages before its first collection (about
 //	                           500 builds), each page a fault; after that
@@ -405,7 +406,7 @@ func BenchmarkBuildThroughput(b *testing.B) {
 				// One client for all the changes: it keeps its connections.
 				ctl := control.NewClient(m.remote)
 				defer ctl.Close()
-				warm := envInt("BM_BENCH_WARMUP", 0) / perChange * perChange // builds
+				warm := benchSize("BM_BENCH_WARMUP", 0, 4) / perChange * perChange // builds
 				if warm > 0 {
 					from := m.stderr.count()
 					sendChanges(b, ctl, m, fmt.Sprintf("warm%d-", run), warm/perChange)
