@@ -1,7 +1,9 @@
 // Package droplog logs what the master refuses from the network (wrong
 // logins, malformed requests and frames) at a bounded rate, so that a
 // stranger or a hostile worker who repeats a refused request cannot fill
-// the disk with the master's log. Every listener shares one Log.
+// the disk with the master's log. The worker listeners and www share one
+// Log (service.Runtime.Refusals); the control endpoint, whose peers are
+// the master's own few processes, has one of its own.
 //
 // # Budgets
 //
