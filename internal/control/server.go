@@ -56,8 +56,13 @@ type Server struct {
 // the lines left out counted in the next one), and dropped, when not nil,
 // is told the reason of each.
 func NewServer(system *actor.ActorSystem, targets map[string][]proto.Message, log *slog.Logger, dropped func(reason string)) *Server {
+	return newServer(system, targets, log, dropped, time.Now)
+}
+
+// newServer is NewServer with the clock of its log budget.
+func newServer(system *actor.ActorSystem, targets map[string][]proto.Message, log *slog.Logger, dropped func(reason string), now func() time.Time) *Server {
 	logs := droplog.New(log, droplog.Options{Rate: DropLogRate, Burst: DropLogBurst,
-		SourceEvery: time.Second / DropLogRate, SourceBurst: DropLogBurst})
+		SourceEvery: time.Second / DropLogRate, SourceBurst: DropLogBurst, Now: now})
 	return &Server{system: system, targets: targets, dropped: dropped, logs: logs}
 }
 
