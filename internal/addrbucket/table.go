@@ -25,9 +25,9 @@ type Bucket[P comparable] struct {
 	full    time.Time
 }
 
-// New returns a Table of buckets of burst tokens, one more each every, for
-// at most max keys. forgot, when not nil, is told the payload of each key
-// forgotten to make room.
+// New returns a Table of buckets of burst tokens, one more each every (>
+// 0), for at most max keys. forgot, when not nil, is told the payload of
+// each key forgotten to make room.
 func New[P comparable](burst int, every time.Duration, max int, forgot func(P)) *Table[P] {
 	slack := time.Duration(math.MaxInt64)
 	if n := int64(burst - 1); n < int64(math.MaxInt64/every) {
