@@ -352,7 +352,10 @@ func failed(id, why string) *messages.CommandUpdate {
 }
 
 // setBuilderList sets the worker's builder list again, to the builders the
-// config lists it on, those it has, and those the queued commands need.
+// config lists it on, those it has, and those the queued commands need. It
+// never drops a builder the worker has (one a reconfig removed included):
+// a start decided for it may still wait in the outbox, and PB finds the
+// builder's reference when the start is written (pb's Start).
 func (a *connActor) setBuilderList() {
 	if a.listing {
 		return
