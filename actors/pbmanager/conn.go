@@ -43,7 +43,7 @@ type link struct {
 	out      *outbox // the starts and interrupts of commands, in order
 
 	// Kept by the actor, one incarnation at a time.
-	actor   *connActor    // the incarnation in charge: a continuation of an earlier one does nothing
+	current *connActor    // the incarnation in charge: a continuation of an earlier one does nothing
 	failed  bool          // an incarnation failed: the connection is being dropped
 	offered bool          // AttachWorker was sent and not refused: the worker's actor may hold the connection
 	lost    []lostCommand // completes of lost commands, held until the worker's actor has let the connection go
@@ -186,7 +186,7 @@ const connActorFailed = "the master's connection actor failed"
 func (a *connActor) started(ctx actor.Context) {
 	a.since, a.root, a.self = time.Now(), ctx.ActorSystem().Root, ctx.Self()
 	a.worker = actor.NewPID(ctx.Self().Address, paths.Worker(a.name))
-	a.l.actor = a
+	a.l.current = a
 	a.publish(ctx)
 	if a.l.failed {
 		a.lose(ctx, connActorFailed)
@@ -200,7 +200,7 @@ func (a *connActor) started(ctx actor.Context) {
 	a.l.offered = true
 	ask.Async(ctx, a.worker, &messages.AttachWorker{Remote: c.Remote(), Protocol: a.l.protocol, Connection: a.self.Id}, PingTimeout,
 		func(r *messages.AttachWorkerResponse, err error) {
-			if a.l.actor != a {
+			if a.l.current != a {
 				return
 			}
 			switch {
@@ -495,7 +495,7 @@ func (a *connActor) lose(ctx actor.Context, reason string) {
 	a.log.Info("worker connection ended", slog.String("reason", reason))
 	ask.Async(ctx, a.worker, &messages.ConnectionLost{Reason: reason, Connection: a.self.Id}, PingTimeout,
 		func(_ *messages.ConnectionLostResponse, err error) {
-			if a.l.actor != a {
+			if a.l.current != a {
 				return
 			}
 			if err != nil {
