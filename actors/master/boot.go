@@ -21,6 +21,7 @@ import (
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/control"
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/paths"
@@ -63,7 +64,8 @@ type Options struct {
 	// 0 means db.DefaultSessionSweep.
 	SessionSweep time.Duration
 	// Now is the master's clock for its masters row (start, heartbeat,
-	// stop); nil means time.Now. Tests fake it.
+	// stop) and for the budget of the workers' connection lines
+	// (Runtime.WorkerLines); nil means time.Now. Tests fake it.
 	Now func() time.Time
 }
 
@@ -261,6 +263,7 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 		}
 	})
 	m.RT.LogRedactor = redactor
+	m.RT.WorkerLines = droplog.New(opts.Log, droplog.Options{Now: opts.Now})
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Logs = logs

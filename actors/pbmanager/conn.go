@@ -460,7 +460,7 @@ func (a *connActor) connDone(ctx actor.Context) {
 		a.flushLost(ctx)
 		return
 	}
-	a.log.Info("worker connection ended", slog.String("reason", reason))
+	a.log.Debug("worker connection ended", slog.String("reason", reason)) // botmaster logs "worker detached", within a budget
 	ask.Async(ctx, a.worker, &messages.ConnectionLost{Reason: reason, Connection: a.self.Id}, PingTimeout,
 		func(_ *messages.ConnectionLostResponse, err error) {
 			if err != nil {

@@ -33,6 +33,13 @@ func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master 
 // (an OAuth2 redirect_url): body is given it.
 func StartFunc(t testing.TB, body func(www string) string, dataDir string, log *slog.Logger) *master.Master {
 	t.Helper()
+	return StartTweaked(t, body, dataDir, log, nil)
+}
+
+// StartTweaked is StartFunc with the master's options adjusted by tweak
+// (when set) before it starts: a test's clock (Options.Now).
+func StartTweaked(t testing.TB, body func(www string) string, dataDir string, log *slog.Logger, tweak func(*master.Options)) *master.Master {
+	t.Helper()
 	www, debug, workers, workersPB := testkit.Listen(t), testkit.Listen(t), testkit.Listen(t), testkit.Listen(t)
 	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "%s\n%s", listen(debug.Addr().String(), www.Addr().String(),
 		workers.Addr().String(), workersPB.Addr().String()), body(www.Addr().String())))
@@ -42,8 +49,12 @@ func StartFunc(t testing.TB, body func(www string) string, dataDir string, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m, err := master.Start(master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == "",
-		Listeners: master.Listeners{WWW: www, Debug: debug, Workers: workers, WorkersPB: workersPB}})
+	opts := master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == "",
+		Listeners: master.Listeners{WWW: www, Debug: debug, Workers: workers, WorkersPB: workersPB}}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	m, err := master.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

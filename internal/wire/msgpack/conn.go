@@ -72,7 +72,7 @@ func (c *serverConn) login(ctx context.Context) error {
 	c.mu.Lock()
 	c.loggedIn = true
 	c.mu.Unlock()
-	c.log.Info("worker logged in")
+	c.log.Debug("worker logged in") // botmaster logs "worker attached", within a budget
 	return nil
 }
 

@@ -121,7 +121,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		go s.login(c)
 	}
 	err = c.serve()
-	log.Info("worker connection ended", "err", err)
+	log.Debug("worker connection ended", "err", err) // botmaster logs "worker detached", within a budget
 }
 
 // authenticate checks the Authorization header; it returns the worker

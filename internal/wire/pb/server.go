@@ -207,7 +207,7 @@ func (s *Server) handle(b *broker) {
 		if l.conn == nil {
 			s.cfg.Refusals.RefusedAt(slog.LevelInfo, addr, "pb: connection closed before a login", slog.Any("reason", timeoutReason(err, s.cfg.LoginTimeout)))
 		} else {
-			b.log.Info("pb: connection closed", "worker", l.name, "reason", err)
+			b.log.Debug("pb: connection closed", "worker", l.name, "reason", err) // botmaster logs "worker detached", within a budget
 		}
 		l.closed(err)
 	}
