@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,9 +172,10 @@ func TestLoginRefused(t *testing.T) {
 }
 
 // TestWrongPasswordsAreRateLimited: an address that keeps failing is
-// refused with 429 for a while, even with the right password.
+// refused with 429 for a while, even with the right password; the 429
+// (Retry-After) and the refusal's line (retry_after) say how long.
 func TestWrongPasswordsAreRateLimited(t *testing.T) {
-	m, _ := start(t)
+	m, logs := start(t)
 	for i := 0; ; i++ {
 		_, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "wrong", newTestWorker(), msgpack.DialOptions{})
 		if errors.Is(err, wire.ErrRateLimited) {
@@ -185,6 +187,22 @@ func TestWrongPasswordsAreRateLimited(t *testing.T) {
 	}
 	if _, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{}); !errors.Is(err, wire.ErrRateLimited) {
 		t.Fatalf("the right password while limited: %v", err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+m.WorkersAddr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("w1", "pw1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); resp.StatusCode != http.StatusTooManyRequests || err != nil || s < 1 {
+		t.Fatalf("status %d, Retry-After %q; want 429 with a number of seconds", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(logs.String(), "retry_after=") {
+		t.Fatalf("no refusal says when to retry:\n%s", logs)
 	}
 }
 

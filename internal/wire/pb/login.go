@@ -109,7 +109,11 @@ func (ch *challenger) check(response any) error {
 	password, ok, err := l.srv.cfg.Auth.Password(ctx, ch.name, l.addr)
 	switch {
 	case errors.Is(err, wire.ErrRateLimited):
-		l.refused(ch.name, err.Error())
+		var attrs []slog.Attr
+		if wait, ok := wire.RetryAfter(err); ok {
+			attrs = append(attrs, slog.Duration("retry_after", wait))
+		}
+		l.refused(ch.name, err.Error(), attrs...)
 		return unauthorizedLogin(err.Error())
 	case err != nil:
 		l.b.log.Warn("pb: login refused", "worker", ch.name, "err", err)
@@ -133,10 +137,11 @@ func (ch *challenger) check(response any) error {
 	return nil
 }
 
-// refused logs a refused login of worker name, and why, within
+// refused logs a refused login of worker name, why, and attrs, within
 // Config.Refusals.
-func (l *login) refused(name, why string) {
-	l.srv.cfg.Refusals.Refused(l.addr, "pb: worker login refused", slog.String("worker", droplog.Text(name)), slog.String("reason", why))
+func (l *login) refused(name, why string, attrs ...slog.Attr) {
+	l.srv.cfg.Refusals.Refused(l.addr, "pb: worker login refused",
+		append([]slog.Attr{slog.String("worker", droplog.Text(name)), slog.String("reason", why)}, attrs...)...)
 }
 
 // respond is the answer to a challenge: md5(md5(password) + challenge).

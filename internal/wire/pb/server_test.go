@@ -88,7 +88,7 @@ func TestLoginRefused(t *testing.T) {
 		case "w1":
 			return "pass1", true, nil
 		case "limited":
-			return "", false, wire.ErrRateLimited
+			return "", false, wire.RateLimited(42 * time.Second)
 		}
 		return "", false, nil
 	})
@@ -115,6 +115,9 @@ func TestLoginRefused(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "wrong password") || !strings.Contains(logs.String(), "unknown worker") {
 		t.Errorf("the log does not say why:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), "retry_after=42s") {
+		t.Errorf("the rate-limited refusal does not say when to retry:\n%s", logs)
 	}
 }
 
