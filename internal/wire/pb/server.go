@@ -29,7 +29,8 @@ type Config struct {
 	// connection.
 	Accept func(ctx context.Context, c wire.Conn) error
 	// ShutdownRequested, if set, is called when a logged-in worker asks
-	// to be shut down once idle (buildbot-worker's graceful shutdown).
+	// to be shut down once idle (buildbot-worker's graceful shutdown):
+	// once per connection, however often the worker asks.
 	ShutdownRequested func(c wire.Conn)
 	// Log receives connection events; nil discards them.
 	Log *slog.Logger

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/droplog"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -534,5 +535,23 @@ func TestPBCommand(t *testing.T) {
 		if !reflect.DeepEqual(in, tc.args) {
 			t.Errorf("%s: the caller's args changed", tc.name)
 		}
+	}
+}
+
+// TestShutdownAskedInALoop: a worker that asks to shut down again and
+// again gets each call answered, but only the first is logged and passed
+// to ShutdownRequested.
+func TestShutdownAskedInALoop(t *testing.T) {
+	logs := &logBuffer{}
+	requested := make(chan wire.Conn, 100)
+	_, w, _, persp := loggedIn(t, Config{Log: logs.logger(), ShutdownRequested: func(c wire.Conn) { requested <- c }})
+	for i := range 50 {
+		if _, err := w.b.callRemote(context.Background(), persp, "shutdown", nil, nil); err != nil {
+			t.Fatalf("shutdown %d: %v", i, err)
+		}
+	}
+	testkit.Recv(t, "ShutdownRequested", requested)
+	if n := strings.Count(logs.String(), "worker asks to shut down"); n != 1 {
+		t.Fatalf("50 requests logged %d lines, want 1:\n%s", n, logs)
 	}
 }
