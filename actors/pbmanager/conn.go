@@ -111,7 +111,7 @@ type (
 func newConnActor(rt *service.Runtime, l *link) actor.Actor {
 	name := l.conn.Name()
 	return &connActor{rt: rt, l: l, name: name,
-		log: rt.Log.With(slog.String("worker", name), slog.String("remote", l.conn.Remote()), slog.String("protocol", l.protocol))}
+		log: rt.Log.With(slog.String("worker", name), slog.String("peer", l.conn.Remote()), slog.String("protocol", l.protocol))}
 }
 
 // Receive implements actor.Actor.

@@ -251,8 +251,22 @@ func TestDuplicateLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Recv(t, "the second connection's end", second.Done())
-	if !strings.Contains(logs.String(), "worker w1 is already connected") {
-		t.Fatalf("the refusal is not logged:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "worker w1 is already connected") || !strings.Contains(logs.String(), "peer=127.0.0.1:") {
+		t.Fatalf("the refusal is not logged with its peer:\n%s", logs.String())
+	}
+	// A worker that has the password and logs in again and again has its
+	// refusals logged within Runtime.Refusals' budget.
+	began := time.Now()
+	for range 3 * droplog.DefaultSourceBurst {
+		again, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.Recv(t, "a duplicate connection's end", again.Done())
+	}
+	allowed := droplog.DefaultSourceBurst + int(time.Since(began)/droplog.DefaultSourceEvery) + 1
+	if n := strings.Count(logs.String(), "worker w1 is already connected"); n > allowed {
+		t.Fatalf("%d duplicate logins logged %d refusals, want at most %d", 3*droplog.DefaultSourceBurst+1, n, allowed)
 	}
 	force(t, m, "b1")
 	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {
@@ -285,6 +299,11 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "old connection does not answer; replacing it") {
 		t.Fatalf("the replacement is not logged:\n%s", logs.String())
+	}
+	// The worker's address is "peer" on every line, as on the refusals.
+	if !strings.Contains(logs.String(), `msg="closing the worker's connection" worker=w1 peer=127.0.0.1:`) || strings.Contains(logs.String(), " remote=") ||
+		!strings.Contains(logs.String(), `msg="worker attached" worker=w1 peer=127.0.0.1:`) {
+		t.Fatalf("lines about the worker without its peer= (or with remote=):\n%s", logs.String())
 	}
 }
 

@@ -105,7 +105,8 @@ type Conn interface {
 	Interrupt(builder, id, why string, answered func(error)) error
 	// Shutdown asks the worker to shut itself down.
 	Shutdown(ctx context.Context) error
-	// Close drops the connection; reason is logged.
+	// Close drops the connection; reason becomes its Err (and what the
+	// worker is told, where the protocol can say it). The caller logs why.
 	Close(reason string)
 	// Done is closed when the connection is gone; Err then says why.
 	Done() <-chan struct{}

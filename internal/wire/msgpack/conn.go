@@ -139,7 +139,7 @@ func (c *serverConn) Shutdown(ctx context.Context) error {
 }
 
 func (c *serverConn) Close(reason string) {
-	c.log.Info("closing worker connection", "reason", reason)
+	c.log.Debug("closing worker connection", "reason", reason) // the closer logs why (pbmanager: a refusal within its budget)
 	c.p.close(websocket.StatusNormalClosure, reason)
 }
 

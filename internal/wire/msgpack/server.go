@@ -94,7 +94,7 @@ func NewServer(auth wire.Authenticator, accept func(wire.Conn), opts ServerOptio
 // ServeHTTP upgrades a worker's request, logs it in and serves the
 // connection until it ends.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := s.log.With("remote", r.RemoteAddr)
+	log := s.log.With("peer", r.RemoteAddr)
 	if s.isClosed() {
 		http.Error(w, "master shutting down", http.StatusServiceUnavailable)
 		return

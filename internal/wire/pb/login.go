@@ -159,7 +159,7 @@ func respond(challenge []byte, password string) []byte {
 func (l *login) accept(id int64) {
 	c := l.conn
 	if err := l.srv.cfg.Accept(c.ctx, c); err != nil {
-		l.b.log.Warn("pb: worker refused", "worker", l.name, "err", err)
+		l.b.log.Debug("pb: worker refused", "worker", l.name, "err", err) // Accept logs why (pbmanager: within its budget)
 		l.b.fail(id, newFailure("builtins.RuntimeError", err.Error()))
 		l.b.close(fmt.Errorf("refused: %w", err))
 		return
