@@ -29,8 +29,8 @@ func TestWorkerConnectionLinesAreBudgeted(t *testing.T) {
 	var seconds atomic.Int64
 	now := func() time.Time { return time.Unix(1_700_000_000+seconds.Load(), 0) }
 	var buf syncBuffer
-	m := mastertest.StartTweaked(t, func(string) string { return "workers: [{name: w1, password: pw1}]\n" }, "",
-		slog.New(slog.NewJSONHandler(&buf, nil)), func(o *master.Options) { o.Now = now })
+	m := mastertest.StartFunc(t, func(string) string { return "workers: [{name: w1, password: pw1}]\n" }, "",
+		slog.New(slog.NewJSONHandler(&buf, nil)), func(o *master.Options) { o.RefusalsNow = now })
 	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
 	cycles := 0
 	connectOnce := func() {

@@ -64,9 +64,12 @@ type Options struct {
 	// 0 means db.DefaultSessionSweep.
 	SessionSweep time.Duration
 	// Now is the master's clock for its masters row (start, heartbeat,
-	// stop) and for the budget of the workers' connection lines
-	// (Runtime.WorkerLines); nil means time.Now. Tests fake it.
+	// stop); nil means time.Now. Tests fake it.
 	Now func() time.Time
+	// RefusalsNow is the clock of the log budgets (Runtime.Refusals,
+	// Runtime.WorkerLines); nil means time.Now. Tests stand it still to count
+	// the lines logged exactly.
+	RefusalsNow func() time.Time
 }
 
 // Master is a running master: its actor system, control endpoint and tree.
@@ -263,7 +266,8 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 		}
 	})
 	m.RT.LogRedactor = redactor
-	m.RT.WorkerLines = droplog.New(opts.Log, droplog.Options{Now: opts.Now})
+	m.RT.Refusals = droplog.New(opts.Log, droplog.Options{Now: opts.RefusalsNow})
+	m.RT.WorkerLines = droplog.New(opts.Log, droplog.Options{Now: opts.RefusalsNow})
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Logs = logs

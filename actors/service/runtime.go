@@ -34,7 +34,8 @@ type Runtime struct {
 	Stats    *Stats
 	// Refusals logs, on Log, what the master refuses from the network
 	// (wrong logins, a worker's ignored frames) within one budget shared
-	// by every listener (internal/droplog). nil: each listener has its own.
+	// by every listener (internal/droplog); the master makes it, on the
+	// clock master.Options.RefusalsNow. nil: each listener has its own.
 	Refusals *droplog.Log
 	// WorkerLines logs, on Log, each worker connection's attached and
 	// detached lines within a budget per worker name (droplog.LogAt): the
@@ -143,7 +144,6 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Log:      log,
 		Metrics:  reg,
 		Stats:    stats,
-		Refusals: droplog.New(log, droplog.Options{}),
 		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}

@@ -10,7 +10,7 @@
 // # Budgets
 //
 // A refusal is logged when both its source (its address: the IP without
-// the port, an IPv6 address's /64, as loginlimit.AddrKey) and all sources
+// the port, an IPv6 address's /64, as addrbucket.Key) and all sources
 // together have budget left; otherwise it is only counted, and the next
 // line logged for that source says how many were not (attribute
 // "not_logged_before"). Each source has its own budget so that one
@@ -22,9 +22,9 @@
 // # Memory
 //
 // Strangers choose their addresses, so at most MaxSources sources are
-// remembered (about 200 bytes each). When the table is full, sources
-// whose budget has refilled are forgotten first, then random ones until it
-// is three quarters full; the refusals a forgotten source had not logged
-// are told by the next line logged for anyone (attribute
-// "not_logged_forgotten").
+// remembered (about 100 bytes each, in an addrbucket.Table). When the
+// table is full, sources whose budget has refilled are forgotten first,
+// then random ones until it is three quarters full; the refusals a
+// forgotten source had not logged are told by the next line logged for
+// anyone (attribute "not_logged_forgotten").
 package droplog

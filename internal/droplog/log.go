@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/buildmaster/buildmaster/internal/loginlimit"
+	"github.com/buildmaster/buildmaster/internal/addrbucket"
 )
 
 // Defaults of Options.
@@ -44,13 +44,8 @@ type Log struct {
 
 	mu        sync.Mutex
 	all       *rate.Limiter
-	sources   map[string]*source
-	forgotten int64 // refusals not logged, of sources since forgotten
-}
-
-type source struct {
-	lim     *rate.Limiter
-	dropped int64 // refusals not logged since its last line
+	sources   *addrbucket.Table[int64] // payload: refusals not logged since the source's last line
+	forgotten int64                    // refusals not logged, of sources since forgotten
 }
 
 // New returns a Log that writes to log (nil discards).
@@ -76,7 +71,9 @@ func New(log *slog.Logger, o Options) *Log {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Log{log: log, o: o, all: rate.NewLimiter(o.Rate, o.Burst), sources: map[string]*source{}}
+	l := &Log{log: log, o: o, all: rate.NewLimiter(o.Rate, o.Burst)}
+	l.sources = addrbucket.New(o.SourceBurst, o.SourceEvery, o.MaxSources, func(dropped int64) { l.forgotten += dropped })
+	return l
 }
 
 // Refused logs, at level Warn, msg with peer=remote and attrs for a
@@ -117,56 +114,29 @@ func (l *Log) LogAt(level slog.Level, source, msg string, attrs ...slog.Attr) bo
 // allow it, it returns the refusals of remote, and of forgotten sources,
 // not logged since their last line, and forgets them.
 func (l *Log) take(remote string) (notLogged, forgotten int64, ok bool) {
-	key := loginlimit.AddrKey(remote)
+	key := addrbucket.Key(remote)
 	now := l.o.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := l.sources[key]
-	if s == nil {
-		if len(l.sources) >= l.o.MaxSources {
-			l.shrink(now)
-		}
-		s = &source{lim: rate.NewLimiter(rate.Every(l.o.SourceEvery), l.o.SourceBurst)}
-		l.sources[key] = s
-	}
+	s := l.sources.Get(key)
 	// The source's budget is spent only on a line logged: a source
 	// refused while the shared budget is spent keeps its own.
-	if s.lim.TokensAt(now) < 1 || !l.all.AllowN(now, 1) {
-		s.dropped++
+	if l.sources.Wait(s, now) > 0 || !l.all.AllowN(now, 1) {
+		s.Payload++
+		l.sources.Put(key, s, now)
 		return 0, 0, false
 	}
-	s.lim.AllowN(now, 1)
-	notLogged, forgotten = s.dropped, l.forgotten
-	s.dropped, l.forgotten = 0, 0
+	notLogged, s.Payload = s.Payload, 0
+	l.sources.Put(key, l.sources.Spend(s, now), now) // may forget sources: before reading l.forgotten
+	forgotten, l.forgotten = l.forgotten, 0
 	return notLogged, forgotten, true
-}
-
-// shrink forgets the sources whose budget has refilled, then random ones
-// until the table is three quarters full.
-func (l *Log) shrink(now time.Time) {
-	for k, s := range l.sources {
-		if s.lim.TokensAt(now) >= float64(l.o.SourceBurst) {
-			l.forget(k, s)
-		}
-	}
-	for k, s := range l.sources { // map order is random
-		if len(l.sources) <= l.o.MaxSources*3/4 {
-			break
-		}
-		l.forget(k, s)
-	}
-}
-
-func (l *Log) forget(key string, s *source) {
-	l.forgotten += s.dropped
-	delete(l.sources, key)
 }
 
 // Sources returns how many sources are remembered.
 func (l *Log) Sources() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.sources)
+	return l.sources.Len()
 }
 
 // MaxText is how much of a text chosen by the peer (a name, a key) a line

@@ -24,12 +24,13 @@
 // address) count and gives the address back that one attempt only, so that
 // a valid account does not buy an address more guesses against others. Addresses are keyed without their port, and IPv6
 // addresses by their /64 network, which is what one host can freely
-// choose from.
+// choose from (addrbucket.Key).
 //
 // # Memory
 //
 // Only failures make entries, and an entry whose bucket has refilled is
-// worth nothing and is swept. Both tables are bounded (MaxEntries each):
+// worth nothing and is swept. Both tables (addrbucket.Table) are bounded
+// (MaxEntries each):
 // when one is full, refilled entries go first, then random ones until it
 // is three quarters full; a stranger cannot choose which. A stranger who
 // fails once against a new user name costs about 120 bytes (one entry in

@@ -1,10 +1,10 @@
 package loginlimit
 
 import (
-	"net"
-	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/addrbucket"
 )
 
 // Defaults of Options.
@@ -36,8 +36,8 @@ type Options struct {
 type Limiter struct {
 	o     Options
 	mu    sync.Mutex
-	users table // key: user + "\x00" + address key
-	addrs table // key: address key
+	users *addrbucket.Table[struct{}] // key: user + "\x00" + address key
+	addrs *addrbucket.Table[struct{}] // key: address key
 }
 
 // New returns a Limiter.
@@ -62,8 +62,8 @@ func New(o Options) *Limiter {
 	}
 	return &Limiter{
 		o:     o,
-		users: table{burst: o.UserBurst, every: o.UserEvery, max: o.MaxEntries, m: map[string]bucket{}},
-		addrs: table{burst: o.AddrBurst, every: o.AddrEvery, max: o.MaxEntries, m: map[string]bucket{}},
+		users: addrbucket.New[struct{}](o.UserBurst, o.UserEvery, o.MaxEntries, nil),
+		addrs: addrbucket.New[struct{}](o.AddrBurst, o.AddrEvery, o.MaxEntries, nil),
 	}
 }
 
@@ -74,16 +74,17 @@ func New(o Options) *Limiter {
 // one more attempt is allowed (for Retry-After). Call Succeeded when the
 // password was right.
 func (l *Limiter) Attempt(user, remote string) (ok bool, wait time.Duration) {
-	a := AddrKey(remote)
+	a := addrbucket.Key(remote)
 	now := l.o.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	uk := user + "\x00" + a
-	if wait = max(l.users.wait(uk, now), l.addrs.wait(a, now)); wait > 0 {
+	ub, ab := l.users.Get(uk), l.addrs.Get(a)
+	if wait = max(l.users.Wait(ub, now), l.addrs.Wait(ab, now)); wait > 0 {
 		return false, wait
 	}
-	l.users.fail(uk, now)
-	l.addrs.fail(a, now)
+	l.users.Put(uk, l.users.Spend(ub, now), now)
+	l.addrs.Put(a, l.addrs.Spend(ab, now), now)
 	return true, 0
 }
 
@@ -92,106 +93,17 @@ func (l *Limiter) Attempt(user, remote string) (ok bool, wait time.Duration) {
 // one its attempt cost (not its earlier failures: a valid account must not
 // buy an address more guesses against others).
 func (l *Limiter) Succeeded(user, remote string) {
-	a := AddrKey(remote)
+	a := addrbucket.Key(remote)
 	now := l.o.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.users.m, user+"\x00"+a)
-	l.addrs.refund(a, now)
+	l.users.Delete(user + "\x00" + a)
+	l.addrs.Put(a, l.addrs.Refund(l.addrs.Get(a)), now)
 }
 
 // Len returns how many (user, address) and address entries are held.
 func (l *Limiter) Len() (users, addrs int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.users.m), len(l.addrs.m)
-}
-
-// AddrKey is the part of remote that keys the address table: the IP
-// without its port (IPv4-mapped IPv6 as IPv4), an IPv6 address's /64, or
-// remote itself when it is not an IP address.
-func AddrKey(remote string) string {
-	host := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		host = h
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return remote
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is4() {
-		return ip.String()
-	}
-	p, _ := ip.Prefix(64)
-	return p.String()
-}
-
-// table is one kind of bucket, by key. A bucket stores when it will be
-// full again rather than a count, so an idle one needs no update.
-type table struct {
-	burst int
-	every time.Duration
-	max   int
-	m     map[string]bucket
-}
-
-// bucket: the bucket is full (Burst failures allowed) from full on; each
-// failure moves full one period later, starting from now at the latest.
-type bucket struct{ full time.Time }
-
-// wait returns how long until key may fail once more.
-func (t *table) wait(key string, now time.Time) time.Duration {
-	b, ok := t.m[key]
-	if !ok {
-		return 0
-	}
-	// Failures owed: (full - now) / every. One more is allowed while at
-	// most burst-1 are owed, that is from full - (burst-1)×every on.
-	from := b.full.Add(-time.Duration(t.burst-1) * t.every)
-	if !now.Before(from) {
-		return 0
-	}
-	return from.Sub(now)
-}
-
-func (t *table) fail(key string, now time.Time) {
-	b, ok := t.m[key]
-	if !ok || b.full.Before(now) {
-		b.full = now
-		if !ok && len(t.m) >= t.max {
-			t.shrink(now)
-		}
-	}
-	b.full = b.full.Add(t.every)
-	t.m[key] = b
-}
-
-// refund takes back one failure of key.
-func (t *table) refund(key string, now time.Time) {
-	b, ok := t.m[key]
-	if !ok {
-		return
-	}
-	if b.full = b.full.Add(-t.every); !b.full.After(now) {
-		delete(t.m, key)
-		return
-	}
-	t.m[key] = b
-}
-
-// shrink drops refilled entries, then random ones until the table is three
-// quarters full.
-func (t *table) shrink(now time.Time) {
-	for k, b := range t.m {
-		if !b.full.After(now) {
-			delete(t.m, k)
-		}
-	}
-	for k := range t.m { // map order is random
-		if len(t.m) <= t.max*3/4 {
-			break
-		}
-		delete(t.m, k)
-	}
+	return l.users.Len(), l.addrs.Len()
 }

@@ -23,22 +23,16 @@ const Token = "test-token"
 // Start starts a master on the config body (YAML without listen, which
 // Start adds: the addresses of the listeners it binds and hands over),
 // keeping its state in dataDir ("" for ephemeral), logging to log (nil:
-// nowhere). The master is stopped when the test ends.
-func Start(t testing.TB, body, dataDir string, log *slog.Logger) *master.Master {
+// nowhere); each of with, in order, may change the master's Options (a
+// clock). The master is stopped when the test ends.
+func Start(t testing.TB, body, dataDir string, log *slog.Logger, with ...func(*master.Options)) *master.Master {
 	t.Helper()
-	return StartFunc(t, func(string) string { return body }, dataDir, log)
+	return StartFunc(t, func(string) string { return body }, dataDir, log, with...)
 }
 
 // StartFunc is Start for a config that names the www listener's address
 // (an OAuth2 redirect_url): body is given it.
-func StartFunc(t testing.TB, body func(www string) string, dataDir string, log *slog.Logger) *master.Master {
-	t.Helper()
-	return StartTweaked(t, body, dataDir, log, nil)
-}
-
-// StartTweaked is StartFunc with the master's options adjusted by tweak
-// (when set) before it starts: a test's clock (Options.Now).
-func StartTweaked(t testing.TB, body func(www string) string, dataDir string, log *slog.Logger, tweak func(*master.Options)) *master.Master {
+func StartFunc(t testing.TB, body func(www string) string, dataDir string, log *slog.Logger, with ...func(*master.Options)) *master.Master {
 	t.Helper()
 	www, debug, workers, workersPB := testkit.Listen(t), testkit.Listen(t), testkit.Listen(t), testkit.Listen(t)
 	cfg, err := config.Load("test.yaml", fmt.Appendf(nil, "%s\n%s", listen(debug.Addr().String(), www.Addr().String(),
@@ -51,8 +45,8 @@ func StartTweaked(t testing.TB, body func(www string) string, dataDir string, lo
 	}
 	opts := master.Options{Config: cfg, Token: Token, Log: log, NoRemote: true, DataDir: dataDir, Ephemeral: dataDir == "",
 		Listeners: master.Listeners{WWW: www, Debug: debug, Workers: workers, WorkersPB: workersPB}}
-	if tweak != nil {
-		tweak(&opts)
+	for _, f := range with {
+		f(&opts)
 	}
 	m, err := master.Start(opts)
 	if err != nil {
@@ -60,6 +54,14 @@ func StartTweaked(t testing.TB, body func(www string) string, dataDir string, lo
 	}
 	t.Cleanup(func() { m.Stop(10 * time.Second) })
 	return m
+}
+
+// RefusalsStandStill is an option of Start: the master's refusal budget
+// (Runtime.Refusals) runs on a clock that stands still, so a test counts
+// the lines it logs exactly: each source's burst, then none.
+func RefusalsStandStill(o *master.Options) {
+	instant := time.Unix(1e9, 0)
+	o.RefusalsNow = func() time.Time { return instant }
 }
 
 func listen(debug, www, workers, workersPB string) string {
