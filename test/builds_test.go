@@ -730,3 +730,56 @@ func TestBuildThatCannotStart(t *testing.T) {
 		t.Fatalf("the next build: results %d (%s)", *b.Results, b.StateString)
 	}
 }
+
+// TestConnectionActorFailsMidBuild: the actor of a worker's connection
+// fails (an injected panic) while the worker builds, with each kind of
+// worker. The connection is dropped: the worker's actor lets it go once,
+// and it is not attached again (the restarted actor did, and failed to set
+// it up: a refused login); the build ends RETRY; the worker logs in again
+// by itself, and the build's request runs again on it, and succeeds.
+func TestConnectionActorFailsMidBuild(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []workerKind{buildworkerKind, buildbotWorkerKind("msgpack"), buildbotWorkerKind("pb")} {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			connActorFailsMidBuild(t, kind)
+		})
+	}
+}
+
+func connActorFailsMidBuild(t *testing.T, kind workerKind) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
+	m := startMaster(t, "debug:\n  actions: true\n"+fmt.Sprintf(gatedConfig, gate))
+	kind.start(t, m, "w1", "pw1", filepath.Join(m.dir, "worker-w1"))
+	m.stderr.waitFor(t, 0, `worker attached`)
+	m.force("gated")
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	from := m.stderr.count()
+	crash(t, m, "master/pbmanager/conn:w1")
+	if b := m.waitBuild("gated", 1); *b.Results != 5 {
+		t.Fatalf("build 1: results %d, want RETRY (5)", *b.Results)
+	}
+	m.stderr.waitFor(t, from, `worker attached`)
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b := m.waitBuild("gated", 2); *b.Results != 0 {
+		t.Fatalf("build 2: results %d, want SUCCESS", *b.Results)
+	}
+	m.waitAPI("/api/v2/buildsets/1", `"complete":true`, `"results":0`)
+	var detached, attached []string
+	for _, l := range m.stderr.snapshot()[from:] {
+		switch {
+		case strings.Contains(l, "worker detached"):
+			detached = append(detached, l)
+		case strings.Contains(l, "worker attached"):
+			attached = append(attached, l)
+		case strings.Contains(l, "login refused"):
+			t.Errorf("the dropped connection was attached again: %s", l)
+		}
+	}
+	if len(detached) != 1 || len(attached) != 1 || !strings.Contains(detached[0], "connection actor failed") {
+		t.Fatalf("after the failure the master logged detached %q and attached %q: want the failed connection detached once, the new one attached once", detached, attached)
+	}
+}

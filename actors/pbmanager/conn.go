@@ -33,14 +33,20 @@ const (
 )
 
 // link is what a connection's actor keeps across its restarts: the
-// logged-in connection, how the login waits for the attach, and the
-// commands running on it.
+// logged-in connection, how the login waits for the attach, the commands
+// running on it, and what a restarted actor must know to let it go.
 type link struct {
 	conn     wire.Conn
 	protocol string
 	answer   func(error) // the login goes on (nil) or is refused; once
 	open     *openCommands
 	out      *outbox // the starts and interrupts of commands, in order
+
+	// Kept by the actor, one incarnation at a time.
+	current *connActor    // the incarnation in charge: a continuation of an earlier one does nothing
+	failed  bool          // an incarnation failed: the connection is being dropped
+	offered bool          // AttachWorker was sent and not refused: the worker's actor may hold the connection
+	lost    []lostCommand // completes of lost commands, held until the worker's actor has let the connection go
 }
 
 func newLink(c wire.Conn, protocol string, answer chan<- error) *link {
@@ -67,6 +73,17 @@ func newLink(c wire.Conn, protocol string, answer chan<- error) *link {
 // last one has. Its calls to the worker run on goroutines: its mailbox never
 // waits for the network. The starts and interrupts of commands are written
 // in the order it decided them (outbox).
+//
+// An actor that failed (a panic: a bug) is not trusted with the
+// connection's protocol state, which its restart loses (the builder list
+// the worker has, the commands waiting for it, whether the worker is
+// ready): the connection is dropped, as any lost connection. The restarted
+// actor does not attach it again; it tells the worker's actor the
+// connection is lost (when that actor may hold it), and then every command
+// of the connection completes once, as lost (those the failed actor held
+// and had not sent at once, those sent when the connection ends), so that
+// their builds end RETRY. The worker logs in again by itself, as after any
+// drop, on a new connection and a new actor.
 type connActor struct {
 	rt    *service.Runtime
 	l     *link
@@ -77,11 +94,9 @@ type connActor struct {
 	self  *actor.PID
 
 	worker    *actor.PID
-	attached  bool // the worker's actor took the connection
-	ready     bool // info and builder list done: WorkerReady sent
-	closing   bool // the connection ended
-	lostAcked bool // the worker's actor has let it go
-	lost      []lostCommand
+	ready     bool              // info and builder list done: WorkerReady sent
+	closing   bool              // the connection ended
+	lostAcked bool              // the worker's actor has let it go
 	builders  map[string]string // the builder list the worker has: name → builddir
 	listing   bool              // a SetBuilderList call runs
 	queued    []queuedStart     // commands waiting for it
@@ -124,16 +139,11 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.l.answer(errors.New("the master is stopping"))
 		a.l.conn.Close("the master is stopping")
 	case *actor.Restarting:
-		// A connection whose actor failed is dropped: the worker logs in
-		// again, and its builds are retried. The commands waiting for
-		// the builder list are held by this incarnation only: they
-		// complete as lost now (the restarted actor gets them).
+		// A connection whose actor failed is dropped; the restarted
+		// actor lets it go (started).
 		a.stopTicker()
-		a.l.conn.Close("the master's connection actor failed")
-		for _, q := range a.queued {
-			q.s.Complete(fmt.Errorf("%w: the master's connection actor failed", wire.ErrConnectionLost))
-		}
-		a.queued = nil
+		a.l.failed = true
+		a.l.conn.Close(connActorFailed)
 	case setupDone:
 		a.setupDone(ctx, m)
 	case listDone:
@@ -163,35 +173,45 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.keepalive()
 	case lostCommand:
 		a.l.open.done(m.update.GetCommandId())
-		a.lost = append(a.lost, m)
+		a.l.lost = append(a.l.lost, m)
 		a.flushLost(ctx)
 	case connDone:
 		a.connDone(ctx)
 	}
 }
 
+// connActorFailed is why a connection whose actor failed is dropped.
+const connActorFailed = "the master's connection actor failed"
+
 func (a *connActor) started(ctx actor.Context) {
 	a.since, a.root, a.self = time.Now(), ctx.ActorSystem().Root, ctx.Self()
 	a.worker = actor.NewPID(ctx.Self().Address, paths.Worker(a.name))
+	a.l.current = a
 	a.publish(ctx)
+	if a.l.failed {
+		a.lose(ctx, connActorFailed)
+		return
+	}
 	c, root, self := a.l.conn, a.root, a.self
 	go func() {
 		<-c.Done()
 		root.Send(self, connDone{})
 	}()
-	if c.Err() != nil {
-		return // restarted after the connection ended: connDone follows
-	}
+	a.l.offered = true
 	ask.Async(ctx, a.worker, &messages.AttachWorker{Remote: c.Remote(), Protocol: a.l.protocol, Connection: a.self.Id}, PingTimeout,
 		func(r *messages.AttachWorkerResponse, err error) {
+			if a.l.current != a {
+				return
+			}
 			switch {
 			case err != nil:
+				a.l.offered = false
 				a.refuse("the worker is not configured on this master (or is being reconfigured): " + err.Error())
 			case !r.GetOk():
+				a.l.offered = false
 				a.refuse(r.GetError())
 			case a.closing:
 			default:
-				a.attached = true
 				a.setup()
 			}
 		})
@@ -226,11 +246,11 @@ func (a *connActor) setup() {
 }
 
 func (a *connActor) setupDone(ctx actor.Context, m setupDone) {
-	if m.err != nil {
-		a.refuse(fmt.Sprintf("attaching the worker: %v", m.err))
+	if a.closing {
 		return
 	}
-	if a.closing {
+	if m.err != nil {
+		a.refuse(fmt.Sprintf("attaching the worker: %v", m.err))
 		return
 	}
 	a.ready, a.builders = true, m.builders
@@ -299,6 +319,7 @@ func (a *connActor) run(m *messages.StartCommand, s *sink) {
 	}
 	// Nothing waits for the worker's answer; every outcome, a refusal
 	// included, completes the command (the sink tells the build).
+	s.sent.Store(true)
 	a.l.out.start(wc)
 }
 
@@ -331,7 +352,10 @@ func failed(id, why string) *messages.CommandUpdate {
 }
 
 // setBuilderList sets the worker's builder list again, to the builders the
-// config lists it on, those it has, and those the queued commands need.
+// config lists it on, those it has, and those the queued commands need. It
+// never drops a builder the worker has (one a reconfig removed included):
+// a start decided for it may still wait in the outbox, and PB finds the
+// builder's reference when the start is written (pb's Start).
 func (a *connActor) setBuilderList() {
 	if a.listing {
 		return
@@ -438,24 +462,32 @@ func (a *connActor) stopTicker() {
 	}
 }
 
-// connDone: the connection ended. The worker's actor is told, and the
-// commands still running complete once it has answered.
+// connDone: the connection ended.
 func (a *connActor) connDone(ctx actor.Context) {
-	if a.closing && !a.attached {
+	if a.closing {
 		return
 	}
-	a.closing = true
-	a.stopTicker()
 	reason := "connection lost"
 	if err := a.l.conn.Err(); err != nil {
 		reason = err.Error()
 	}
+	a.lose(ctx, reason)
+}
+
+// lose lets the ended (or dropped) connection go: a login still waiting
+// is refused, the commands the actor holds (not sent to the connection)
+// complete as lost, and the worker's actor is told (ConnectionLost) when
+// it may hold the connection; the completes of lost commands go to their
+// builds once it has answered.
+func (a *connActor) lose(ctx actor.Context, reason string) {
+	a.closing = true
+	a.stopTicker()
 	a.l.answer(errors.New("the connection ended: " + reason))
-	for _, q := range a.queued {
-		q.s.Complete(fmt.Errorf("%w: %s", wire.ErrConnectionLost, reason))
-	}
 	a.queued = nil
-	if !a.attached {
+	for _, s := range a.l.open.held() {
+		s.Complete(fmt.Errorf("%w: %s", wire.ErrConnectionLost, reason))
+	}
+	if !a.l.offered {
 		a.lostAcked = true
 		a.flushLost(ctx)
 		return
@@ -463,6 +495,9 @@ func (a *connActor) connDone(ctx actor.Context) {
 	a.log.Debug("worker connection ended", slog.String("reason", reason)) // botmaster logs "worker detached", within a budget
 	ask.Async(ctx, a.worker, &messages.ConnectionLost{Reason: reason, Connection: a.self.Id}, PingTimeout,
 		func(_ *messages.ConnectionLostResponse, err error) {
+			if a.l.current != a {
+				return
+			}
 			if err != nil {
 				a.log.Info("the worker's actor did not answer ConnectionLost; completing its commands", slog.Any("error", err))
 			}
@@ -477,10 +512,11 @@ func (a *connActor) flushLost(ctx actor.Context) {
 	if !a.lostAcked {
 		return
 	}
-	for _, l := range a.lost {
+	lost := a.l.lost
+	a.l.lost = nil
+	for _, l := range lost {
 		ctx.Send(l.build, l.update)
 	}
-	a.lost = nil
 	if a.l.open.count() == 0 {
 		ctx.Stop(ctx.Self())
 	}

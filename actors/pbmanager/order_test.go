@@ -127,6 +127,26 @@ type orderRig struct {
 	gate   *gate
 	worker *orderWorker
 	done   chan *messages.CommandUpdate
+	events *eventLog // what the worker's actor and the build got, in order
+}
+
+// eventLog is what the fake worker's actor got (attach, ready, lost) and
+// the completes the build got (complete ID), in the order they came.
+type eventLog struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (e *eventLog) add(ev string) {
+	e.mu.Lock()
+	e.list = append(e.list, ev)
+	e.mu.Unlock()
+}
+
+func (e *eventLog) get() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.list)
 }
 
 func newOrderRig(t *testing.T, hold string, wrap ...func(actor.Producer) actor.Producer) *orderRig {
@@ -138,16 +158,19 @@ func newOrderRig(t *testing.T, hold string, wrap ...func(actor.Producer) actor.P
 		Builders: []*messages.BuilderConfig{{Name: "b1", Workers: []string{"w1"}}},
 	}
 	rt := service.NewRuntime(system, log, cfg, func(any) {})
-	o := &orderRig{t: t, root: system.Root, worker: newOrderWorker(), done: make(chan *messages.CommandUpdate, 64)}
+	o := &orderRig{t: t, root: system.Root, worker: newOrderWorker(), done: make(chan *messages.CommandUpdate, 64), events: &eventLog{}}
 
 	ready := make(chan struct{}, 1)
 	if _, err := system.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch ctx.Message().(type) {
 		case *messages.AttachWorker:
+			o.events.add("attach")
 			ctx.Respond(&messages.AttachWorkerResponse{Ok: true})
 		case *messages.WorkerReady:
+			o.events.add("ready")
 			ready <- struct{}{}
 		case *messages.ConnectionLost:
+			o.events.add("lost")
 			ctx.Respond(&messages.ConnectionLostResponse{})
 		}
 	}), paths.Worker("w1")); err != nil {
@@ -157,6 +180,7 @@ func newOrderRig(t *testing.T, hold string, wrap ...func(actor.Producer) actor.P
 		switch m := ctx.Message().(type) {
 		case *messages.CommandUpdate:
 			if m.GetComplete() != nil {
+				o.events.add("complete " + m.GetCommandId())
 				o.done <- m
 			}
 		case chan struct{}: // noMoreCompletes
@@ -436,25 +460,91 @@ func (o *orderRig) noMoreCompletes(t *testing.T) {
 // crash makes the connection's actor panic: it is restarted.
 type crash struct{}
 
-// crashing is a connection's actor that panics on crash.
+// crashTaking makes the connection's actor panic with command id taken
+// (open) and not sent, as a bug between the two would (the sender is the
+// build).
+type crashTaking struct{ id string }
+
+// crashing is a connection's actor that panics on crash and crashTaking.
 type crashing struct{ actor.Actor }
 
 func (c crashing) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(crash); ok {
+	switch m := ctx.Message().(type) {
+	case crash:
 		panic("the test crashes the connection's actor")
+	case crashTaking:
+		a := c.Actor.(*connActor)
+		a.l.open.add(&sink{id: m.id, builder: "b1", build: ctx.Sender(), root: a.root, conn: a.self, worker: a.name, open: a.l.open})
+		panic("the test crashes the connection's actor with command " + m.id + " taken")
 	}
 	c.Actor.Receive(ctx)
 }
 
-// TestRestartCompletesEveryCommandOnce: the connection's actor fails with
-// a start being written, starts queued in the outbox behind it and one
-// waiting for the builder list. The restart drops the connection; each
-// command completes once, as lost (its build is retried), and the
-// restarted actor stops once none is left.
-func TestRestartCompletesEveryCommandOnce(t *testing.T) {
-	o := newOrderRig(t, "1", func(p actor.Producer) actor.Producer {
+func crashingRig(t *testing.T, hold string) *orderRig {
+	return newOrderRig(t, hold, func(p actor.Producer) actor.Producer {
 		return func() actor.Actor { return crashing{p()} }
 	})
+}
+
+// letGoOnce checks what the worker's actor and the build got from a
+// connection whose actor failed: the attach and ready of its login, one
+// ConnectionLost (no second attach, nor ready, of the dropped connection),
+// and only then the completes of commands ids, each once.
+func (o *orderRig) letGoOnce(t *testing.T, ids ...string) {
+	t.Helper()
+	got := o.events.get()
+	want := []string{"attach", "ready", "lost"}
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("the worker's actor and the build got %q, want %q first", got, want)
+	}
+	completes := got[len(want):]
+	slices.Sort(completes)
+	var wantCompletes []string
+	for _, id := range ids {
+		wantCompletes = append(wantCompletes, "complete "+id)
+	}
+	slices.Sort(wantCompletes)
+	if !slices.Equal(completes, wantCompletes) {
+		t.Fatalf("after ConnectionLost, the build got %q, want %q (each once)", completes, wantCompletes)
+	}
+}
+
+// TestRestartLetsAnIdleConnectionGo: the connection's actor fails with no
+// command running. The connection is dropped; the restarted actor does not
+// attach it again (the old one did: the worker's actor took the dead
+// connection back), tells the worker's actor once that it is lost, and
+// stops.
+func TestRestartLetsAnIdleConnectionGo(t *testing.T) {
+	o := crashingRig(t, "")
+	o.root.Send(o.conn, crash{})
+	<-o.gate.Done()
+	o.noMoreCompletes(t)
+	o.letGoOnce(t)
+}
+
+// TestRestartCompletesACommandTheFailedActorTook: the connection's actor
+// fails with a command it took and had not sent. The restarted actor
+// completes it, as lost, after telling the worker's actor, and stops (the
+// command was never completed: its build waited for ever, and the actor
+// never stopped, so that the worker's next login waited for it).
+func TestRestartCompletesACommandTheFailedActorTook(t *testing.T) {
+	o := crashingRig(t, "")
+	o.root.RequestWithCustomSender(o.conn, crashTaking{id: "1"}, o.build)
+	if c := o.complete(t, "1"); !c.GetLostConnection() {
+		t.Fatalf("command 1 completed %v, want lost", c)
+	}
+	o.noMoreCompletes(t)
+	o.letGoOnce(t, "1")
+}
+
+// TestRestartCompletesEveryCommandOnce: the connection's actor fails with
+// a start being written, starts queued in the outbox behind it and one
+// waiting for the builder list. The restart drops the connection; the
+// worker's actor is told once, and then each command completes once, as
+// lost (its build is retried), and the restarted actor stops once none is
+// left.
+func TestRestartCompletesEveryCommandOnce(t *testing.T) {
+	o := crashingRig(t, "1")
 	o.worker.mu.Lock()
 	o.worker.mkdirs = make(chan struct{})
 	o.worker.mu.Unlock()
@@ -479,6 +569,7 @@ func TestRestartCompletesEveryCommandOnce(t *testing.T) {
 	if n := o.l.open.count(); n != 0 {
 		t.Fatalf("%d commands still open", n)
 	}
+	o.letGoOnce(t, "1", "2", "3", "4")
 }
 
 // TestInterruptAfterComplete: an interrupt for a command that has

@@ -25,8 +25,10 @@ import (
 // connection goes to the connection's actor instead (lostCommand), which
 // holds it until the worker's actor has let the connection go.
 //
-// Its methods are called one at a time (wire's contract); interrupted is
-// set from the connection's actor.
+// Its methods are called one at a time (wire's contract); interrupted and
+// sent are set from the connection's actor. Until it is sent (handed to
+// the connection's outbox) only the connection's actor completes it; from
+// then on the outbox or the connection does.
 type sink struct {
 	id          string
 	builder     string
@@ -36,6 +38,8 @@ type sink struct {
 	worker      string
 	open        *openCommands
 	interrupted atomic.Bool
+	sent        atomic.Bool
+	finished    atomic.Bool // Finish ran: the command is complete, or its complete waits as lost
 
 	rc      *int64
 	elapsed float64
@@ -74,6 +78,20 @@ func (o *openCommands) get(id string) *sink {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.sinks[id]
+}
+
+// held is the open commands not sent to the connection whose complete
+// has not started: those only the connection's actor can complete.
+func (o *openCommands) held() []*sink {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []*sink
+	for _, s := range o.sinks {
+		if !s.sent.Load() && !s.finished.Load() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (o *openCommands) count() int {
@@ -139,6 +157,7 @@ func (s *sink) Complete(err error) { s.Finish(nil, err) }
 // whose complete waits in the connection's actor (lostCommand) while the
 // output goes on at once.
 func (s *sink) Finish(us []wire.Update, err error) {
+	s.finished.Store(true)
 	out := s.take(us)
 	if s.release != nil {
 		s.release()

@@ -40,6 +40,14 @@ func (c *conn) StartCommand(ctx context.Context, cmd wire.Command) error {
 
 // Start implements wire.Conn.Start: it sends startCommand without waiting
 // for the answer, which completes the Sink when it is a refusal.
+//
+// The command goes to its builder's reference in the builder list set
+// last, as it is when Start is called (when the start is written), not
+// when the caller decided the command: a caller that queues starts must
+// not set a list without a builder a queued start is for (the command is
+// then refused), and pbmanager's connection never does. A builder kept in
+// a new list keeps its reference's target: Buildbot's worker changes the
+// builddir of the builder it has in place.
 func (c *conn) Start(cmd wire.Command) {
 	if cmd.Sink == nil {
 		return
