@@ -21,8 +21,9 @@ type Authenticator interface {
 	// Password returns the password configured for worker name, seen from
 	// remote (an address, for logs and rate limits). ok is false when no
 	// such worker is configured; err is set when the login must be refused
-	// for another reason (ErrRateLimited, or RateLimited with the wait). The server compares passwords
-	// itself, in constant time where the protocol allows it.
+	// for another reason (ErrRateLimited, or RateLimited with the wait).
+	// The server compares passwords itself, in constant time where the
+	// protocol allows it.
 	Password(ctx context.Context, name, remote string) (password string, ok bool, err error)
 }
 
