@@ -219,7 +219,8 @@ func (w *workerActor) ready(ctx actor.Context, m *messages.WorkerReady) {
 	}
 	w.conn.ready, w.conn.info, w.conn.since = true, m.GetInfo(), w.now()
 	w.record(ctx, true)
-	w.rt.Log.Info("worker attached", slog.String("worker", w.name()), slog.String("from", w.conn.remote),
+	w.rt.Stats.WorkerConnections.WithLabelValues("attached").Inc()
+	w.rt.WorkerLines.LogAt(slog.LevelInfo, w.name(), "worker attached", slog.String("worker", w.name()), slog.String("peer", w.conn.remote),
 		slog.String("protocol", w.conn.protocol), slog.String("basedir", m.GetInfo().GetBasedir()),
 		slog.String("version", m.GetInfo().GetVersion()))
 	w.publish(ctx)
@@ -289,7 +290,8 @@ func (w *workerActor) detach(ctx actor.Context, why string) {
 	if w.conn == nil {
 		return
 	}
-	w.rt.Log.Info("worker detached", slog.String("worker", w.name()), slog.String("from", w.conn.remote),
+	w.rt.Stats.WorkerConnections.WithLabelValues("detached").Inc()
+	w.rt.WorkerLines.LogAt(slog.LevelInfo, w.name(), "worker detached", slog.String("worker", w.name()), slog.String("peer", w.conn.remote),
 		slog.String("reason", why))
 	ctx.Unwatch(w.conn.pid)
 	w.conn = nil

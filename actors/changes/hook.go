@@ -123,7 +123,7 @@ func (h *hookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(ids) > 0 {
 		h.rt.Log.Info("change hook: changes added", slog.String("hook", hook), slog.String("dialect", dialect),
-			service.IDs("changeids", ids), slog.String("from", r.RemoteAddr))
+			service.IDs("changeids", ids), slog.String("peer", r.RemoteAddr))
 	}
 	out := map[string]any{"changeids": ids}
 	if note != "" {
@@ -199,11 +199,12 @@ func signature(r *http.Request, body []byte, dialect string, hooks []hookConfig)
 	return "", refuse(http.StatusForbidden, "X-Hub-Signature-256 does not match the body and the change hook's secret")
 }
 
-// fail answers a refusal, and logs it (never a secret: the messages carry none).
+// fail answers a refusal, and logs it within Runtime.Refusals' budget
+// (never a secret: the messages carry none).
 func (h *hookHandler) fail(w http.ResponseWriter, r *http.Request, dialect string, e *hookError) {
 	if e.status != http.StatusNotFound {
-		h.rt.Log.Warn("change hook: request refused", slog.String("dialect", dialect), slog.Int("status", e.status),
-			slog.String("reason", e.msg), slog.String("from", r.RemoteAddr))
+		h.rt.Refusals.Refused(r.RemoteAddr, "change hook: request refused", slog.String("dialect", dialect), slog.Int("status", e.status),
+			slog.String("reason", e.msg))
 	}
 	httpserve.WriteJSON(w, e.status, map[string]any{"error": e.msg})
 }

@@ -15,8 +15,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/messages"
 )
 
@@ -109,10 +111,27 @@ func TestBaseHook(t *testing.T) {
 	formHdr["Authorization"] = "Basic " + baseSecret
 	expect(t, "not a bearer", post(t, www, "base", formHdr, []byte(form.Encode())), http.StatusUnauthorized, "Bearer")
 	noChanges(t, m, "refused requests")
-	for _, l := range logs.matching(slog.LevelWarn, "change hook") {
+	refusals := logs.matching(slog.LevelWarn, "change hook")
+	if len(refusals) != 3 {
+		t.Fatalf("%d refusals logged, want 3: %q", len(refusals), refusals)
+	}
+	for _, l := range refusals {
 		if strings.Contains(l, baseSecret) || strings.Contains(l, "wrong") {
 			t.Fatalf("the log shows a token: %s", l)
 		}
+		if !strings.Contains(l, "peer=127.0.0.1:") {
+			t.Fatalf("a refusal without its peer: %s", l)
+		}
+	}
+	// A stranger who keeps trying is logged within Runtime.Refusals' budget.
+	formHdr["Authorization"] = "Bearer wrong"
+	began := time.Now()
+	for range 3 * droplog.DefaultSourceBurst {
+		expect(t, "wrong token", post(t, www, "base", formHdr, []byte(form.Encode())), http.StatusForbidden, "not the change hook's secret")
+	}
+	allowed := droplog.DefaultSourceBurst + int(time.Since(began)/droplog.DefaultSourceEvery) + 1
+	if n := len(logs.matching(slog.LevelWarn, "change hook")); n > allowed {
+		t.Fatalf("%d refused requests logged %d lines, want at most %d", 3*droplog.DefaultSourceBurst+3, n, allowed)
 	}
 
 	formHdr["Authorization"] = "Bearer " + baseSecret

@@ -156,7 +156,7 @@ func serveCrash(rt *service.Runtime, w http.ResponseWriter, r *http.Request) {
 	if reason == "" {
 		reason = "crash requested on the debug endpoint"
 	}
-	rt.Log.Warn("debug: injecting a failure", "actor", path, "remote", r.RemoteAddr)
+	rt.Log.Warn("debug: injecting a failure", "actor", path, "peer", r.RemoteAddr)
 	rt.System.Root.Send(rt.System.NewLocalPID(path), &messages.InjectFailure{Reason: reason})
 	writeJSON(w, http.StatusAccepted, map[string]any{"path": path, "restarts": node.Restarts(), "status": "crash sent"})
 }

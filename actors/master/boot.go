@@ -66,8 +66,8 @@ type Options struct {
 	// Now is the master's clock for its masters row (start, heartbeat,
 	// stop); nil means time.Now. Tests fake it.
 	Now func() time.Time
-	// RefusalsNow is the clock of the refusal log's budget
-	// (Runtime.Refusals); nil means time.Now. Tests stand it still to count
+	// RefusalsNow is the clock of the log budgets (Runtime.Refusals,
+	// Runtime.WorkerLines); nil means time.Now. Tests stand it still to count
 	// the lines logged exactly.
 	RefusalsNow func() time.Time
 }
@@ -267,6 +267,7 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	})
 	m.RT.LogRedactor = redactor
 	m.RT.Refusals = droplog.New(opts.Log, droplog.Options{Now: opts.RefusalsNow})
+	m.RT.WorkerLines = droplog.New(opts.Log, droplog.Options{Now: opts.RefusalsNow})
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Logs = logs

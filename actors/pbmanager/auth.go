@@ -14,7 +14,8 @@ import (
 // in with the name and password of a configured worker (the config in
 // force at the login). A worker without a password never logs in. Wrong
 // passwords are counted per address (and per name and address) by the
-// limiter, which refuses further attempts for a while (wire.ErrRateLimited).
+// limiter, which refuses further attempts for a while (wire.RateLimited,
+// with how long until the next).
 // The protocol servers compare the passwords, in constant time, and log
 // the refusals (within Runtime.Refusals' budget); refused counts every
 // refusal (Stats.LoginsRefused, listener "workers").
@@ -31,9 +32,9 @@ var (
 
 // Password implements wire.Authenticator.
 func (a *authenticator) Password(_ context.Context, name, remote string) (string, bool, error) {
-	if ok, _ := a.limit.Attempt(name, remote); !ok {
+	if ok, wait := a.limit.Attempt(name, remote); !ok {
 		a.refused.WithLabelValues("workers", "rate_limited").Inc()
-		return "", false, wire.ErrRateLimited
+		return "", false, wire.RateLimited(wait)
 	}
 	for _, w := range a.config().GetWorkers() {
 		if w.GetName() == name {

@@ -126,7 +126,7 @@ type (
 func newConnActor(rt *service.Runtime, l *link) actor.Actor {
 	name := l.conn.Name()
 	return &connActor{rt: rt, l: l, name: name,
-		log: rt.Log.With(slog.String("worker", name), slog.String("remote", l.conn.Remote()), slog.String("protocol", l.protocol))}
+		log: rt.Log.With(slog.String("worker", name), slog.String("peer", l.conn.Remote()), slog.String("protocol", l.protocol))}
 }
 
 // Receive implements actor.Actor.
@@ -492,7 +492,7 @@ func (a *connActor) lose(ctx actor.Context, reason string) {
 		a.flushLost(ctx)
 		return
 	}
-	a.log.Info("worker connection ended", slog.String("reason", reason))
+	a.log.Debug("worker connection ended", slog.String("reason", reason)) // botmaster logs "worker detached", within a budget
 	ask.Async(ctx, a.worker, &messages.ConnectionLost{Reason: reason, Connection: a.self.Id}, PingTimeout,
 		func(_ *messages.ConnectionLostResponse, err error) {
 			if a.l.current != a {

@@ -220,8 +220,7 @@ func (p *pbmanager) remote(pid *actor.PID) string {
 }
 
 func (p *pbmanager) refuse(a *accepted, why string) {
-	p.RT.Log.Warn("worker login refused", slog.String("worker", a.l.conn.Name()), slog.String("remote", a.l.conn.Remote()),
-		slog.String("reason", why))
+	p.RT.Refusals.Refused(a.l.conn.Remote(), "worker login refused", slog.String("worker", a.l.conn.Name()), slog.String("reason", why))
 	a.l.answer(errors.New("login refused: " + why))
 }
 

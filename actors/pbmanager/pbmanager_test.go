@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,9 +172,10 @@ func TestLoginRefused(t *testing.T) {
 }
 
 // TestWrongPasswordsAreRateLimited: an address that keeps failing is
-// refused with 429 for a while, even with the right password.
+// refused with 429 for a while, even with the right password; the 429
+// (Retry-After) and the refusal's line (retry_after) say how long.
 func TestWrongPasswordsAreRateLimited(t *testing.T) {
-	m, _ := start(t)
+	m, logs := start(t)
 	for i := 0; ; i++ {
 		_, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "wrong", newTestWorker(), msgpack.DialOptions{})
 		if errors.Is(err, wire.ErrRateLimited) {
@@ -185,6 +187,22 @@ func TestWrongPasswordsAreRateLimited(t *testing.T) {
 	}
 	if _, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{}); !errors.Is(err, wire.ErrRateLimited) {
 		t.Fatalf("the right password while limited: %v", err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+m.WorkersAddr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("w1", "pw1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); resp.StatusCode != http.StatusTooManyRequests || err != nil || s < 1 {
+		t.Fatalf("status %d, Retry-After %q; want 429 with a number of seconds", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(logs.String(), "retry_after=") {
+		t.Fatalf("no refusal says when to retry:\n%s", logs)
 	}
 }
 
@@ -223,7 +241,7 @@ func TestRefusedLoginsAreCountedWhenNotLogged(t *testing.T) {
 // pings is refused, and the first connection still builds; a second login
 // for one that does not answer takes its place.
 func TestDuplicateLogin(t *testing.T) {
-	m, logs := start(t)
+	m, logs := start(t, mastertest.RefusalsStandStill)
 	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
 	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
 	second, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{})
@@ -231,8 +249,21 @@ func TestDuplicateLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Recv(t, "the second connection's end", second.Done())
-	if !strings.Contains(logs.String(), "worker w1 is already connected") {
-		t.Fatalf("the refusal is not logged:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "worker w1 is already connected") || !strings.Contains(logs.String(), "peer=127.0.0.1:") {
+		t.Fatalf("the refusal is not logged with its peer:\n%s", logs.String())
+	}
+	// A worker that has the password and logs in again and again has its
+	// refusals logged within Runtime.Refusals' budget (its clock stands
+	// still: the source's burst).
+	for range 3 * droplog.DefaultSourceBurst {
+		again, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", newTestWorker(), msgpack.DialOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.Recv(t, "a duplicate connection's end", again.Done())
+	}
+	if n := strings.Count(logs.String(), "worker w1 is already connected"); n != droplog.DefaultSourceBurst {
+		t.Fatalf("%d duplicate logins logged %d refusals, want %d", 3*droplog.DefaultSourceBurst+1, n, droplog.DefaultSourceBurst)
 	}
 	force(t, m, "b1")
 	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {
@@ -265,6 +296,11 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "old connection does not answer; replacing it") {
 		t.Fatalf("the replacement is not logged:\n%s", logs.String())
+	}
+	// The worker's address is "peer" on every line, as on the refusals.
+	if !strings.Contains(logs.String(), `msg="closing the worker's connection" worker=w1 peer=127.0.0.1:`) || strings.Contains(logs.String(), " remote=") ||
+		!strings.Contains(logs.String(), `msg="worker attached" worker=w1 peer=127.0.0.1:`) {
+		t.Fatalf("lines about the worker without its peer= (or with remote=):\n%s", logs.String())
 	}
 }
 

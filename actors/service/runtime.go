@@ -37,6 +37,12 @@ type Runtime struct {
 	// by every listener (internal/droplog); the master makes it, on the
 	// clock master.Options.RefusalsNow. nil: each listener has its own.
 	Refusals *droplog.Log
+	// WorkerLines logs, on Log, each worker connection's attached and
+	// detached lines within a budget per worker name (droplog.LogAt): the
+	// first connects of a worker are logged, a worker that connects in a
+	// loop has its lines counted, and the next one logged says how many
+	// were not (Stats.WorkerConnections counts every one).
+	WorkerLines *droplog.Log
 
 	// DB is the master's state. Only the db service writes to it (through
 	// Submit); anyone may read it (DB.Read never waits for writers).
@@ -141,6 +147,7 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}
+	rt.WorkerLines = droplog.New(log, droplog.Options{})
 	rt.SetConfig(1, cfg)
 	return rt
 }

@@ -19,6 +19,10 @@ type Stats struct {
 	// name or a wrong password), rate_limited, malformed. It counts every
 	// one, logged or not (Runtime.Refusals drops lines past its budget).
 	LoginsRefused *prometheus.CounterVec
+	// WorkerConnections counts the workers' connections by event:
+	// attached, detached. It counts every one, logged or not
+	// (Runtime.WorkerLines drops lines past its budget).
+	WorkerConnections *prometheus.CounterVec
 	// DBCommands counts commands submitted to the db service, by result:
 	// applied, refused (bad command), failed (the store failed).
 	DBCommands *prometheus.CounterVec
@@ -56,6 +60,9 @@ func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Sta
 		LoginsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_logins_refused_total", Help: "Logins refused, by listener (workers, www) and reason (wrong_credentials, rate_limited, malformed).",
 		}, []string{"listener", "reason"}),
+		WorkerConnections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buildmaster_worker_connections_total", Help: "Worker connections by event (attached, detached), logged or not.",
+		}, []string{"event"}),
 		DBCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buildmaster_db_commands_total", Help: "Commands submitted to the db service, by result.",
 		}, []string{"result"}),
@@ -78,7 +85,7 @@ func newStats(reg *prometheus.Registry, tree *Tree, db func() *state.Store) *Sta
 			Name: "buildmaster_log_bytes_total", Help: "Bytes of log content written.",
 		}),
 	}
-	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.LoginsRefused, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
+	reg.MustRegister(s.Reconfigs, s.ReconfigSeconds, s.Dropped, s.LoginsRefused, s.WorkerConnections, s.DBCommands, s.Restarts, s.WebSocketClients, s.Workers,
 		s.ReportsSent, s.ReportsFailed, s.LogBytes, outboxCollector{db},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		treeCollector{tree})

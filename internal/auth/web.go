@@ -315,7 +315,7 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	if !w.startSession(rw, r, who, a) {
 		return
 	}
-	w.o.Log.Info("web login", slog.String("user", user), slog.String("from", r.RemoteAddr))
+	w.o.Log.Info("web login", slog.String("user", user), slog.String("peer", r.RemoteAddr))
 	if r.Method == http.MethodPost || redirect != "" {
 		http.Redirect(rw, r, orRoot(redirect), http.StatusSeeOther)
 		return

@@ -87,11 +87,19 @@ func (l *Log) Refused(remote, msg string, attrs ...slog.Attr) bool {
 // RefusedAt is Refused at level: Info for what an honest client also
 // causes (a load balancer's TCP check that closes before it logs in).
 func (l *Log) RefusedAt(level slog.Level, remote, msg string, attrs ...slog.Attr) bool {
-	notLogged, forgotten, ok := l.take(remote)
+	return l.LogAt(level, remote, msg, append([]slog.Attr{slog.String("peer", remote)}, attrs...)...)
+}
+
+// LogAt logs msg with attrs at level for source (an address, or what else
+// a peer is known by: a worker's name) within the budgets, as RefusedAt
+// does but without the peer attribute: for what a peer who logged in can
+// cause in a loop (its connects and disconnects). It reports whether the
+// line was logged.
+func (l *Log) LogAt(level slog.Level, source, msg string, attrs ...slog.Attr) bool {
+	notLogged, forgotten, ok := l.take(source)
 	if !ok {
 		return false
 	}
-	attrs = append([]slog.Attr{slog.String("peer", remote)}, attrs...)
 	if notLogged > 0 {
 		attrs = append(attrs, slog.Int64("not_logged_before", notLogged))
 	}

@@ -198,7 +198,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, sse bool) *stream
 	}
 	if len(s.streams) >= s.limits.MaxClients {
 		s.stats.Refused++
-		s.log.Warn("event stream refused: too many clients", "remote", r.RemoteAddr, "limit", s.limits.MaxClients)
+		s.log.Warn("event stream refused: too many clients", "peer", r.RemoteAddr, "limit", s.limits.MaxClients)
 		http.Error(w, fmt.Sprintf("too many event stream clients (limit %d)", s.limits.MaxClients), http.StatusServiceUnavailable)
 		return nil
 	}
@@ -229,7 +229,7 @@ func (s *Server) release(st *stream, r *http.Request, cause error) {
 	}
 	if errors.Is(cause, mq.ErrSlow) {
 		s.stats.Dropped++
-		s.log.Warn("event stream client dropped", "remote", r.RemoteAddr, "reason", cause)
+		s.log.Warn("event stream client dropped", "peer", r.RemoteAddr, "reason", cause)
 	}
 }
 

@@ -13,6 +13,7 @@ package wire
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Authenticator tells a protocol server whether a worker may log in.
@@ -20,13 +21,33 @@ type Authenticator interface {
 	// Password returns the password configured for worker name, seen from
 	// remote (an address, for logs and rate limits). ok is false when no
 	// such worker is configured; err is set when the login must be refused
-	// for another reason (ErrRateLimited). The server compares passwords
-	// itself, in constant time where the protocol allows it.
+	// for another reason (ErrRateLimited, or RateLimited with the wait).
+	// The server compares passwords itself, in constant time where the
+	// protocol allows it.
 	Password(ctx context.Context, name, remote string) (password string, ok bool, err error)
 }
 
 // ErrRateLimited refuses a login from an address that failed too often.
 var ErrRateLimited = errors.New("too many failed logins from this address")
+
+// RateLimited is ErrRateLimited with how long until the address may try
+// again (errors.Is(err, ErrRateLimited) holds); RetryAfter reads it back.
+func RateLimited(wait time.Duration) error { return rateLimited{wait} }
+
+// RetryAfter returns how long the refusal err asks to wait before the next
+// login, when it says.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r rateLimited
+	if errors.As(err, &r) {
+		return r.wait, true
+	}
+	return 0, false
+}
+
+type rateLimited struct{ wait time.Duration }
+
+func (r rateLimited) Error() string        { return ErrRateLimited.Error() }
+func (r rateLimited) Is(target error) bool { return target == ErrRateLimited }
 
 // LoginObserver is implemented by an Authenticator that wants to know how
 // each login attempt ended, for instance to rate-limit failures per
@@ -85,7 +106,8 @@ type Conn interface {
 	Interrupt(builder, id, why string, answered func(error)) error
 	// Shutdown asks the worker to shut itself down.
 	Shutdown(ctx context.Context) error
-	// Close drops the connection; reason is logged.
+	// Close drops the connection; reason becomes its Err (and what the
+	// worker is told, where the protocol can say it). The caller logs why.
 	Close(reason string)
 	// Done is closed when the connection is gone; Err then says why.
 	Done() <-chan struct{}

@@ -103,6 +103,9 @@ func (c *cliOptions) run(cmd *cobra.Command, tweak func(*Options)) error {
 	if tweak != nil {
 		tweak(&o)
 	}
+	if err := keepIgnoring(); err != nil {
+		log.Warn("the commands may inherit the signals this worker ignores", "err", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {

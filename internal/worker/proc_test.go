@@ -67,9 +67,19 @@ type workerProc struct {
 // back-off delays given, and env added to its environment.
 func startWorker(t *testing.T, args []string, backoff string, env ...string) *workerProc {
 	t.Helper()
+	return startWorkerIgnoring(t, "", args, backoff, env...)
+}
+
+// startWorkerIgnoring is startWorker with the worker started with the
+// signals in ignore (as sh's trap names them, e.g. "HUP INT") ignored.
+func startWorkerIgnoring(t *testing.T, ignore string, args []string, backoff string, env ...string) *workerProc {
+	t.Helper()
 	args = append(args, "--log-format", "json", "--log-level", "debug")
 	b, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerChild$", "-test.count=1")
+	if ignore != "" {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `trap '' ` + ignore + `; exec "$@"`, "sh"}, cmd.Args...)...)
+	}
 	cmd.Env = append(append(os.Environ(), workerEnv+"="+string(b), workerBackoffEnv+"="+backoff), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -72,7 +72,7 @@ func (c *serverConn) login(ctx context.Context) error {
 	c.mu.Lock()
 	c.loggedIn = true
 	c.mu.Unlock()
-	c.log.Info("worker logged in")
+	c.log.Debug("worker logged in") // botmaster logs "worker attached", within a budget
 	return nil
 }
 
@@ -139,7 +139,7 @@ func (c *serverConn) Shutdown(ctx context.Context) error {
 }
 
 func (c *serverConn) Close(reason string) {
-	c.log.Info("closing worker connection", "reason", reason)
+	c.log.Debug("closing worker connection", "reason", reason) // the closer logs why (pbmanager: a refusal within its budget)
 	c.p.close(websocket.StatusNormalClosure, reason)
 }
 

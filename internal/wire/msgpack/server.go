@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,8 +45,9 @@ type ServerOptions struct {
 // no header, an unknown worker or a wrong password → 401; a header that is
 // not Basic base64(name:password) → 400; ErrRateLimited → 429 (so a worker
 // can tell "wait" from "wrong password"; Buildbot's worker retries either
-// way); another Authenticator error → 503. Passwords are compared in
-// constant time and never logged.
+// way), with Retry-After when the Authenticator said how long
+// (wire.RateLimited); another Authenticator error → 503. Passwords are
+// compared in constant time and never logged.
 //
 // After the upgrade the worker is logged in by asking get_worker_info and
 // sending set_worker_settings; a worker that has not answered both within
@@ -92,14 +94,19 @@ func NewServer(auth wire.Authenticator, accept func(wire.Conn), opts ServerOptio
 // ServeHTTP upgrades a worker's request, logs it in and serves the
 // connection until it ends.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := s.log.With("remote", r.RemoteAddr)
+	log := s.log.With("peer", r.RemoteAddr)
 	if s.isClosed() {
 		http.Error(w, "master shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	name, status := s.authenticate(r.Context(), r)
+	name, status, wait := s.authenticate(r.Context(), r)
 	if status != http.StatusOK {
-		s.opts.Refusals.Refused(r.RemoteAddr, "worker login refused", slog.String("worker", droplog.Text(name)), slog.Int("status", status))
+		attrs := []slog.Attr{slog.String("worker", droplog.Text(name)), slog.Int("status", status)}
+		if wait > 0 {
+			attrs = append(attrs, slog.Duration("retry_after", wait))
+			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		}
+		s.opts.Refusals.Refused(r.RemoteAddr, "worker login refused", attrs...)
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
@@ -121,37 +128,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		go s.login(c)
 	}
 	err = c.serve()
-	log.Info("worker connection ended", "err", err)
+	log.Debug("worker connection ended", "err", err) // botmaster logs "worker detached", within a budget
 }
 
 // authenticate checks the Authorization header; it returns the worker
-// name and http.StatusOK, or the status to refuse with.
-func (s *Server) authenticate(ctx context.Context, r *http.Request) (string, int) {
+// name and http.StatusOK, or the status to refuse with and, for a 429,
+// how long the worker should wait (0 when the Authenticator did not say).
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (string, int, time.Duration) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "", http.StatusUnauthorized
+		return "", http.StatusUnauthorized, 0
 	}
 	name, pass, ok := parseBasic(h)
 	if !ok {
 		s.observe("", r.RemoteAddr, false)
-		return "", http.StatusBadRequest
+		return "", http.StatusBadRequest, 0
 	}
 	want, known, err := s.auth.Password(ctx, name, r.RemoteAddr)
 	switch {
 	case errors.Is(err, wire.ErrRateLimited):
-		return name, http.StatusTooManyRequests
+		wait, _ := wire.RetryAfter(err)
+		return name, http.StatusTooManyRequests, wait
 	case err != nil:
 		s.log.Error("worker login: authenticator failed", "worker", name, "err", err)
-		return name, http.StatusServiceUnavailable
+		return name, http.StatusServiceUnavailable, 0
 	}
 	// Comparing digests keeps the time independent of both lengths.
 	a, b := sha256.Sum256([]byte(pass)), sha256.Sum256([]byte(want))
 	ok = known && subtle.ConstantTimeCompare(a[:], b[:]) == 1
 	s.observe(name, r.RemoteAddr, ok)
 	if !ok {
-		return name, http.StatusUnauthorized
+		return name, http.StatusUnauthorized, 0
 	}
-	return name, http.StatusOK
+	return name, http.StatusOK, 0
 }
 
 func (s *Server) observe(name, remote string, ok bool) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
@@ -21,6 +22,9 @@ type conn struct {
 	mind   RemoteRef
 	ctx    context.Context // ends with the connection
 	cancel context.CancelFunc
+	// shutdownAsked: the worker has asked to shut down (it is logged
+	// and passed on once).
+	shutdownAsked atomic.Bool
 
 	mu       sync.Mutex
 	builders map[string]RemoteRef

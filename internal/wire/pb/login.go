@@ -94,7 +94,7 @@ func (ch *challenger) remote(c *call) (any, error) {
 	l.b.dec.MaxMessage = l.srv.cfg.MaxMessage
 	l.b.dec.MaxElements = 0
 	l.conn = newConn(l.srv, l.b, ch.name, l.addr, mindRef)
-	l.b.log.Info("pb: worker logged in", "worker", ch.name)
+	l.b.log.Debug("pb: worker logged in", "worker", ch.name) // botmaster logs "worker attached", within a budget
 	go l.accept(c.id)
 	return nil, errAsync
 }
@@ -109,7 +109,11 @@ func (ch *challenger) check(response any) error {
 	password, ok, err := l.srv.cfg.Auth.Password(ctx, ch.name, l.addr)
 	switch {
 	case errors.Is(err, wire.ErrRateLimited):
-		l.refused(ch.name, err.Error())
+		var attrs []slog.Attr
+		if wait, ok := wire.RetryAfter(err); ok {
+			attrs = append(attrs, slog.Duration("retry_after", wait))
+		}
+		l.refused(ch.name, err.Error(), attrs...)
 		return unauthorizedLogin(err.Error())
 	case err != nil:
 		l.b.log.Warn("pb: login refused", "worker", ch.name, "err", err)
@@ -133,10 +137,11 @@ func (ch *challenger) check(response any) error {
 	return nil
 }
 
-// refused logs a refused login of worker name, and why, within
+// refused logs a refused login of worker name, why, and attrs, within
 // Config.Refusals.
-func (l *login) refused(name, why string) {
-	l.srv.cfg.Refusals.Refused(l.addr, "pb: worker login refused", slog.String("worker", droplog.Text(name)), slog.String("reason", why))
+func (l *login) refused(name, why string, attrs ...slog.Attr) {
+	l.srv.cfg.Refusals.Refused(l.addr, "pb: worker login refused",
+		append([]slog.Attr{slog.String("worker", droplog.Text(name)), slog.String("reason", why)}, attrs...)...)
 }
 
 // respond is the answer to a challenge: md5(md5(password) + challenge).
@@ -154,7 +159,7 @@ func respond(challenge []byte, password string) []byte {
 func (l *login) accept(id int64) {
 	c := l.conn
 	if err := l.srv.cfg.Accept(c.ctx, c); err != nil {
-		l.b.log.Warn("pb: worker refused", "worker", l.name, "err", err)
+		l.b.log.Debug("pb: worker refused", "worker", l.name, "err", err) // Accept logs why (pbmanager: within its budget)
 		l.b.fail(id, newFailure("builtins.RuntimeError", err.Error()))
 		l.b.close(fmt.Errorf("refused: %w", err))
 		return
@@ -183,6 +188,12 @@ func (p *perspective) remote(c *call) (any, error) {
 	case "keepalive":
 		return nil, nil
 	case "shutdown":
+		// The first request is logged and passed on; the worker asked
+		// already, so later ones on this connection are only answered (a
+		// worker cannot fill the log by asking in a loop).
+		if !p.conn.shutdownAsked.CompareAndSwap(false, true) {
+			return nil, nil
+		}
 		p.conn.b.log.Info("pb: worker asks to shut down", "worker", p.conn.name)
 		if f := p.conn.srv.cfg.ShutdownRequested; f != nil {
 			go f(p.conn)

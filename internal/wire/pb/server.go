@@ -25,11 +25,12 @@ type Config struct {
 	// SetBuilderList) before answering; Accept may make calls on c. An
 	// error refuses the worker: it gets the error (a RuntimeError, which
 	// makes buildbot-worker 3.7 stop, as Buildbot's "rejecting duplicate
-	// worker" does) and the connection is closed. ctx ends with the
-	// connection.
+	// worker" does) and the connection is closed; Accept logs why (the
+	// Server only at Debug). ctx ends with the connection.
 	Accept func(ctx context.Context, c wire.Conn) error
 	// ShutdownRequested, if set, is called when a logged-in worker asks
-	// to be shut down once idle (buildbot-worker's graceful shutdown).
+	// to be shut down once idle (buildbot-worker's graceful shutdown):
+	// once per connection, however often the worker asks.
 	ShutdownRequested func(c wire.Conn)
 	// Log receives connection events; nil discards them.
 	Log *slog.Logger
@@ -143,7 +144,7 @@ func (s *Server) Serve(l net.Listener) error {
 			_ = nc.Close()
 			continue
 		}
-		b := newBroker(nc, s.log.With("remote", nc.RemoteAddr().String()), s.cfg.WriteTimeout)
+		b := newBroker(nc, s.log.With("peer", nc.RemoteAddr().String()), s.cfg.WriteTimeout)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -207,7 +208,7 @@ func (s *Server) handle(b *broker) {
 		if l.conn == nil {
 			s.cfg.Refusals.RefusedAt(slog.LevelInfo, addr, "pb: connection closed before a login", slog.Any("reason", timeoutReason(err, s.cfg.LoginTimeout)))
 		} else {
-			b.log.Info("pb: connection closed", "worker", l.name, "reason", err)
+			b.log.Debug("pb: connection closed", "worker", l.name, "reason", err) // botmaster logs "worker detached", within a budget
 		}
 		l.closed(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/droplog"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
@@ -88,7 +89,7 @@ func TestLoginRefused(t *testing.T) {
 		case "w1":
 			return "pass1", true, nil
 		case "limited":
-			return "", false, wire.ErrRateLimited
+			return "", false, wire.RateLimited(42 * time.Second)
 		}
 		return "", false, nil
 	})
@@ -115,6 +116,9 @@ func TestLoginRefused(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "wrong password") || !strings.Contains(logs.String(), "unknown worker") {
 		t.Errorf("the log does not say why:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), "retry_after=42s") {
+		t.Errorf("the rate-limited refusal does not say when to retry:\n%s", logs)
 	}
 }
 
@@ -531,5 +535,23 @@ func TestPBCommand(t *testing.T) {
 		if !reflect.DeepEqual(in, tc.args) {
 			t.Errorf("%s: the caller's args changed", tc.name)
 		}
+	}
+}
+
+// TestShutdownAskedInALoop: a worker that asks to shut down again and
+// again gets each call answered, but only the first is logged and passed
+// to ShutdownRequested.
+func TestShutdownAskedInALoop(t *testing.T) {
+	logs := &logBuffer{}
+	requested := make(chan wire.Conn, 100)
+	_, w, _, persp := loggedIn(t, Config{Log: logs.logger(), ShutdownRequested: func(c wire.Conn) { requested <- c }})
+	for i := range 50 {
+		if _, err := w.b.callRemote(context.Background(), persp, "shutdown", nil, nil); err != nil {
+			t.Fatalf("shutdown %d: %v", i, err)
+		}
+	}
+	testkit.Recv(t, "ShutdownRequested", requested)
+	if n := strings.Count(logs.String(), "worker asks to shut down"); n != 1 {
+		t.Fatalf("50 requests logged %d lines, want 1:\n%s", n, logs)
 	}
 }

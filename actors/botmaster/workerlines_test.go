@@ -1,0 +1,81 @@
+package botmaster_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/buildmaster/buildmaster/actors/master"
+	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/internal/droplog"
+	"github.com/buildmaster/buildmaster/internal/paths"
+	"github.com/buildmaster/buildmaster/internal/testkit"
+	"github.com/buildmaster/buildmaster/messages"
+)
+
+// TestWorkerConnectionLinesAreBudgeted: a worker that connects in a loop
+// has its attached and detached lines logged within its budget (on a
+// clock that stands still: exactly droplog.DefaultSourceBurst lines, the
+// first connections'), the metrics count every connection, and once the
+// budget refills the next line says how many were not logged.
+func TestWorkerConnectionLinesAreBudgeted(t *testing.T) {
+	var seconds atomic.Int64
+	now := func() time.Time { return time.Unix(1_700_000_000+seconds.Load(), 0) }
+	var buf syncBuffer
+	m := mastertest.StartFunc(t, func(string) string { return "workers: [{name: w1, password: pw1}]\n" }, "",
+		slog.New(slog.NewJSONHandler(&buf, nil)), func(o *master.Options) { o.RefusalsNow = now })
+	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
+	cycles := 0
+	connectOnce := func() {
+		t.Helper()
+		f := &fakeConn{worker: "w1"}
+		pid, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return f }), fmt.Sprintf("fakeconn:w1:%d", cycles))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cycles++
+		testkit.Eventually(t, "w1 connected", func() bool { return state(m, "w1").GetConnected() })
+		if _, err := m.RT.System.Root.RequestFuture(wpid, &messages.ConnectionLost{Reason: "test", Connection: pid.Id}, time.Minute).Result(); err != nil {
+			t.Fatal(err)
+		}
+		m.RT.System.Root.Stop(pid)
+	}
+	lines := func() (n int, last map[string]any) {
+		for l := range strings.Lines(buf.String()) {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && (rec["msg"] == "worker attached" || rec["msg"] == "worker detached") {
+				n, last = n+1, rec
+			}
+		}
+		return n, last
+	}
+
+	const n = 3 * droplog.DefaultSourceBurst
+	for range n {
+		connectOnce()
+	}
+	if got, _ := lines(); got != droplog.DefaultSourceBurst {
+		t.Fatalf("%d connections: %d attached/detached lines, want %d\n%s", n, got, droplog.DefaultSourceBurst, buf.String())
+	}
+	for _, event := range []string{"attached", "detached"} {
+		if got := testutil.ToFloat64(m.RT.Stats.WorkerConnections.WithLabelValues(event)); got != n {
+			t.Fatalf("buildmaster_worker_connections_total{event=%q} = %v, want %d", event, got, n)
+		}
+	}
+
+	seconds.Add(int64(droplog.DefaultSourceEvery / time.Second))
+	connectOnce()
+	got, last := lines()
+	if got != droplog.DefaultSourceBurst+1 || last["msg"] != "worker attached" || last["peer"] != "127.0.0.1:1" ||
+		last["not_logged_before"] != float64(2*n-droplog.DefaultSourceBurst) {
+		t.Fatalf("after the budget refilled: %d lines, the last %v; want %d, attached with not_logged_before=%d",
+			got, last, droplog.DefaultSourceBurst+1, 2*n-droplog.DefaultSourceBurst)
+	}
+}
