@@ -13,6 +13,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/botmaster"
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
+	"github.com/buildmaster/buildmaster/actors/service"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/paths"
 	"github.com/buildmaster/buildmaster/internal/testkit"
@@ -75,9 +76,11 @@ schedulers: [{name: force, type: force, builders: [b]}]
 			})
 
 			asked := make(chan *messages.StartBuild, 10)
+			// The stand-in has a builder's mailbox: brd may ask ghost
+			// (woken by b's builds) while it is being spawned.
 			standInFor := func(mode string) {
 				t.Helper()
-				p := actor.PropsFromProducer(func() actor.Actor { return &standIn{mode: mode, asked: asked} })
+				p := actor.PropsFromProducer(func() actor.Actor { return &standIn{mode: mode, asked: asked} }, actor.WithMailbox(service.Mailbox))
 				if _, err := m.RT.System.Root.SpawnNamed(p, paths.Builder("ghost")); err != nil {
 					t.Fatal(err)
 				}

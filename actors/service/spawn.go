@@ -40,7 +40,7 @@ func NodeOf(ctx actor.Context, rt *Runtime) *Node { return rt.Tree.Lookup(ctx.Se
 
 func props(rt *Runtime, node *Node, producer actor.Producer) *actor.Props {
 	mailbox := func() actor.Mailbox {
-		mb := actor.Unbounded()()
+		mb := Mailbox()
 		node.mailbox.Store(mb)
 		return mb
 	}
