@@ -92,7 +92,10 @@ func (t *Table[P]) Refund(b Bucket[P]) Bucket[P] {
 }
 
 // shrink forgets the keys whose buckets have refilled, then random ones
-// until the table is three quarters full.
+// until the table is three quarters full, and moves the rest to a new map:
+// a Go map keeps the room of its deleted keys (and grows past it), so a
+// map that strangers keep filling and shrink keeps emptying would grow
+// with the number of strangers, not with max.
 func (t *Table[P]) shrink(now time.Time) {
 	for k, b := range t.buckets {
 		if !b.full.After(now) {
@@ -105,6 +108,11 @@ func (t *Table[P]) shrink(now time.Time) {
 		}
 		t.forget(k, b)
 	}
+	kept := make(map[string]Bucket[P], t.max)
+	for k, b := range t.buckets {
+		kept[k] = b
+	}
+	t.buckets = kept
 }
 
 func (t *Table[P]) forget(key string, b Bucket[P]) {

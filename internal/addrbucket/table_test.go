@@ -2,6 +2,7 @@ package addrbucket
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -91,4 +92,37 @@ func TestHugeBurst(t *testing.T) {
 	if w := tb.Wait(b, t0); w != 0 {
 		t.Fatalf("Wait = %v after 1000 of a burst of 2^30", w)
 	}
+}
+
+// TestMemoryStaysBounded: a flood of strangers, each a new key, costs a
+// full table no more memory after 32 times max keys than after the first
+// max: the room of the keys forgotten is given back.
+func TestMemoryStaysBounded(t *testing.T) {
+	const max = 4096
+	keys := make([]string, 32*max) // the callers' strings exist anyway: not counted
+	for i := range keys {
+		keys[i] = fmt.Sprintf("2001:db8:%x::/64", i)
+	}
+	heap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	before := heap()
+	tb := New[struct{}](1, time.Minute, max, nil)
+	put := func(keys []string) int64 {
+		for _, k := range keys {
+			tb.Put(k, tb.Spend(tb.Get(k), t0), t0)
+		}
+		n := heap() - before
+		runtime.KeepAlive(tb)
+		return n
+	}
+	first := put(keys[:max])
+	all := put(keys[max:])
+	if all > first*3/2 {
+		t.Errorf("%d bytes after %d strangers, %d after the first %d (the table's bound)", all, len(keys), first, max)
+	}
+	runtime.KeepAlive(keys)
 }

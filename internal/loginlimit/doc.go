@@ -35,5 +35,6 @@
 // is three quarters full; a stranger cannot choose which. A stranger who
 // fails once against a new user name costs about 120 bytes (one entry in
 // each table; TestMemoryPerStranger measures it): 10,000 strangers cost
-// about 1.2 MB, and full tables (DefaultMaxEntries) about 12 MB.
+// about 1.2 MB, and full tables (DefaultMaxEntries) about 12 MB. An entry
+// keeps at most 256 bytes of a user name, however long the name sent.
 package loginlimit

@@ -36,7 +36,7 @@ type Options struct {
 type Limiter struct {
 	o     Options
 	mu    sync.Mutex
-	users *addrbucket.Table[struct{}] // key: user + "\x00" + address key
+	users *addrbucket.Table[struct{}] // key: userKey
 	addrs *addrbucket.Table[struct{}] // key: address key
 }
 
@@ -78,7 +78,7 @@ func (l *Limiter) Attempt(user, remote string) (ok bool, wait time.Duration) {
 	now := l.o.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	uk := user + "\x00" + a
+	uk := userKey(user, a)
 	ub, ab := l.users.Get(uk), l.addrs.Get(a)
 	if wait = max(l.users.Wait(ub, now), l.addrs.Wait(ab, now)); wait > 0 {
 		return false, wait
@@ -97,8 +97,21 @@ func (l *Limiter) Succeeded(user, remote string) {
 	now := l.o.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.users.Delete(user + "\x00" + a)
+	l.users.Delete(userKey(user, a))
 	l.addrs.Put(a, l.addrs.Refund(l.addrs.Get(a)), now)
+}
+
+// maxUser is how much of a user name keys its (user, address) entry: the
+// stranger chooses the name (a web login's form takes 10 MB), not what an
+// entry costs. No valid name is longer (a worker's is at most 50 bytes,
+// and the web login refuses more than 200); longer ones share the entry
+// of their first maxUser bytes, which only slows their guesses.
+const maxUser = 256
+
+// userKey keys the (user, address key) entry; it copies what it keeps of
+// user.
+func userKey(user, addrKey string) string {
+	return user[:min(len(user), maxUser)] + "\x00" + addrKey
 }
 
 // Len returns how many (user, address) and address entries are held.

@@ -3,6 +3,7 @@ package loginlimit
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,6 +152,35 @@ func TestMemoryPerStranger(t *testing.T) {
 		t.Errorf("%.0f bytes per stranger, more than twice what the package doc says", per)
 	}
 	runtime.KeepAlive(l)
+}
+
+// TestLongUserNames: a stranger chooses the user name (a web login's
+// form takes 10 MB), not what the Limiter keeps for it: its address's
+// burst of attempts under 1 MB names costs the Limiter what short names
+// would.
+func TestLongUserNames(t *testing.T) {
+	names := make([]string, DefaultAddrBurst) // the callers' strings exist anyway: not counted
+	for i := range names {
+		names[i] = fmt.Sprint(i) + strings.Repeat("x", 1<<20)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l, _ := newLimiter(Options{})
+	for _, name := range names {
+		if ok, _ := l.Attempt(name, "203.0.113.1:40000"); !ok {
+			t.Fatal("refused within the address's burst")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := int64(after.HeapAlloc) - int64(before.HeapAlloc); n > 100<<10 {
+		t.Errorf("%d attempts under 1 MB user names hold %d bytes", len(names), n)
+	}
+	if ok, _ := l.Attempt(names[0], "203.0.113.1:40000"); ok {
+		t.Error("the address's burst was not spent")
+	}
+	runtime.KeepAlive(names)
 }
 
 // TestParallelAttempts: attempts whose results are not in yet count, so
