@@ -79,3 +79,35 @@ func TestWorkerConnectionLinesAreBudgeted(t *testing.T) {
 			got, last, droplog.DefaultSourceBurst+1, 2*n-droplog.DefaultSourceBurst)
 	}
 }
+
+// TestConnectionLostBeforeReadyIsNotADetach: a connection that ends before
+// its worker is ready (its setup failed: the connection logs why) was
+// never counted attached, so it is not counted detached either:
+// attached − detached stays the number of workers connected.
+func TestConnectionLostBeforeReadyIsNotADetach(t *testing.T) {
+	m := mastertest.StartFunc(t, func(string) string { return "workers: [{name: w1, password: pw1}]\n" }, "", nil)
+	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
+	attached := make(chan *messages.AttachWorkerResponse, 1)
+	pid, err := m.RT.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch r := ctx.Message().(type) {
+		case *actor.Started:
+			ctx.Request(wpid, &messages.AttachWorker{Remote: "127.0.0.1:1", Protocol: "fake", Connection: ctx.Self().Id})
+		case *messages.AttachWorkerResponse:
+			attached <- r
+		}
+	}), "fakeconn:w1:unready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := testkit.Recv(t, "the attach's answer", attached); !r.GetOk() {
+		t.Fatalf("attach refused: %v", r.GetError())
+	}
+	if _, err := m.RT.System.Root.RequestFuture(wpid, &messages.ConnectionLost{Reason: "setup failed", Connection: pid.Id}, time.Minute).Result(); err != nil {
+		t.Fatal(err)
+	}
+	for _, event := range []string{"attached", "detached"} {
+		if got := testutil.ToFloat64(m.RT.Stats.WorkerConnections.WithLabelValues(event)); got != 0 {
+			t.Fatalf("buildmaster_worker_connections_total{event=%q} = %v, want 0", event, got)
+		}
+	}
+}
