@@ -111,3 +111,25 @@ func TestConnectionLostBeforeReadyIsNotADetach(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryWorkerHasItsOwnBudget: when more workers than the log's shared
+// burst attach at once (a master restarted under a big fleet), each
+// worker's attached line is logged: the budget is per worker name only.
+func TestEveryWorkerHasItsOwnBudget(t *testing.T) {
+	const n = 2 * droplog.DefaultBurst
+	var cfg strings.Builder
+	cfg.WriteString("workers:\n")
+	for i := range n {
+		fmt.Fprintf(&cfg, "  - {name: w%d, password: pw}\n", i)
+	}
+	now := func() time.Time { return time.Unix(1_700_000_000, 0) }
+	var buf syncBuffer
+	m := mastertest.StartFunc(t, func(string) string { return cfg.String() }, "",
+		slog.New(slog.NewJSONHandler(&buf, nil)), func(o *master.Options) { o.RefusalsNow = now })
+	for i := range n {
+		attach(t, m, &fakeConn{worker: fmt.Sprintf("w%d", i)})
+	}
+	if got := strings.Count(buf.String(), `"msg":"worker attached"`); got != n {
+		t.Fatalf("%d workers attached, %d lines logged", n, got)
+	}
+}
