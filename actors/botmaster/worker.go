@@ -290,7 +290,9 @@ func (w *workerActor) detach(ctx actor.Context, why string) {
 	if w.conn == nil {
 		return
 	}
-	w.rt.Stats.WorkerConnections.WithLabelValues("detached").Inc()
+	if w.conn.ready { // counted attached
+		w.rt.Stats.WorkerConnections.WithLabelValues("detached").Inc()
+	}
 	w.rt.WorkerLines.LogAt(slog.LevelInfo, w.name(), "worker detached", slog.String("worker", w.name()), slog.String("peer", w.conn.remote),
 		slog.String("reason", why))
 	ctx.Unwatch(w.conn.pid)

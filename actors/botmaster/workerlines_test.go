@@ -79,3 +79,57 @@ func TestWorkerConnectionLinesAreBudgeted(t *testing.T) {
 			got, last, droplog.DefaultSourceBurst+1, 2*n-droplog.DefaultSourceBurst)
 	}
 }
+
+// TestConnectionLostBeforeReadyIsNotADetach: a connection that ends before
+// its worker is ready (its setup failed: the connection logs why) was
+// never counted attached, so it is not counted detached either:
+// attached − detached stays the number of workers connected.
+func TestConnectionLostBeforeReadyIsNotADetach(t *testing.T) {
+	m := mastertest.StartFunc(t, func(string) string { return "workers: [{name: w1, password: pw1}]\n" }, "", nil)
+	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
+	attached := make(chan *messages.AttachWorkerResponse, 1)
+	pid, err := m.RT.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch r := ctx.Message().(type) {
+		case *actor.Started:
+			ctx.Request(wpid, &messages.AttachWorker{Remote: "127.0.0.1:1", Protocol: "fake", Connection: ctx.Self().Id})
+		case *messages.AttachWorkerResponse:
+			attached <- r
+		}
+	}), "fakeconn:w1:unready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := testkit.Recv(t, "the attach's answer", attached); !r.GetOk() {
+		t.Fatalf("attach refused: %v", r.GetError())
+	}
+	if _, err := m.RT.System.Root.RequestFuture(wpid, &messages.ConnectionLost{Reason: "setup failed", Connection: pid.Id}, time.Minute).Result(); err != nil {
+		t.Fatal(err)
+	}
+	for _, event := range []string{"attached", "detached"} {
+		if got := testutil.ToFloat64(m.RT.Stats.WorkerConnections.WithLabelValues(event)); got != 0 {
+			t.Fatalf("buildmaster_worker_connections_total{event=%q} = %v, want 0", event, got)
+		}
+	}
+}
+
+// TestEveryWorkerHasItsOwnBudget: when more workers than the log's shared
+// burst attach at once (a master restarted under a big fleet), each
+// worker's attached line is logged: the budget is per worker name only.
+func TestEveryWorkerHasItsOwnBudget(t *testing.T) {
+	const n = 2 * droplog.DefaultBurst
+	var cfg strings.Builder
+	cfg.WriteString("workers:\n")
+	for i := range n {
+		fmt.Fprintf(&cfg, "  - {name: w%d, password: pw}\n", i)
+	}
+	now := func() time.Time { return time.Unix(1_700_000_000, 0) }
+	var buf syncBuffer
+	m := mastertest.StartFunc(t, func(string) string { return cfg.String() }, "",
+		slog.New(slog.NewJSONHandler(&buf, nil)), func(o *master.Options) { o.RefusalsNow = now })
+	for i := range n {
+		attach(t, m, &fakeConn{worker: fmt.Sprintf("w%d", i)})
+	}
+	if got := strings.Count(buf.String(), `"msg":"worker attached"`); got != n {
+		t.Fatalf("%d workers attached, %d lines logged", n, got)
+	}
+}

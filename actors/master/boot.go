@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
@@ -267,7 +268,7 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	})
 	m.RT.LogRedactor = redactor
 	m.RT.Refusals = droplog.New(opts.Log, droplog.Options{Now: opts.RefusalsNow})
-	m.RT.WorkerLines = droplog.New(opts.Log, droplog.Options{Now: opts.RefusalsNow})
+	m.RT.WorkerLines = droplog.New(opts.Log, droplog.Options{Rate: rate.Inf, Now: opts.RefusalsNow}) // as NewRuntime's
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Logs = logs

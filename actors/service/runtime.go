@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/mq"
+	"golang.org/x/time/rate"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,9 @@ type Runtime struct {
 	// detached lines within a budget per worker name (droplog.LogAt): the
 	// first connects of a worker are logged, a worker that connects in a
 	// loop has its lines counted, and the next one logged says how many
-	// were not (Stats.WorkerConnections counts every one).
+	// were not (Stats.WorkerConnections counts every one). It has no
+	// budget shared by all workers (Rate: rate.Inf): the names are the
+	// configured workers', so a fleet attaching at once is logged whole.
 	WorkerLines *droplog.Log
 
 	// DB is the master's state. Only the db service writes to it (through
@@ -147,7 +150,7 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}
-	rt.WorkerLines = droplog.New(log, droplog.Options{})
+	rt.WorkerLines = droplog.New(log, droplog.Options{Rate: rate.Inf})
 	rt.SetConfig(1, cfg)
 	return rt
 }

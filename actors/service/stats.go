@@ -20,8 +20,9 @@ type Stats struct {
 	// one, logged or not (Runtime.Refusals drops lines past its budget).
 	LoginsRefused *prometheus.CounterVec
 	// WorkerConnections counts the workers' connections by event:
-	// attached, detached. It counts every one, logged or not
-	// (Runtime.WorkerLines drops lines past its budget).
+	// attached (ready for builds), detached (of one attached). It counts
+	// every one, logged or not (Runtime.WorkerLines drops lines past its
+	// budget).
 	WorkerConnections *prometheus.CounterVec
 	// DBCommands counts commands submitted to the db service, by result:
 	// applied, refused (bad command), failed (the store failed).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -13,8 +14,9 @@ import (
 // keepIgnoring makes the worker go on ignoring each signal it was started
 // with ignored (SIGHUP under nohup; SIGINT and SIGQUIT in the background
 // of a non-interactive shell), while the commands it starts get every
-// signal at its default disposition, as Buildbot's worker gives them: a
-// build's processes behave the same however the worker was started.
+// signal but SIGTTIN and SIGTTOU (below) at its default disposition, as
+// Buildbot's worker gives them: a build's processes behave the same
+// however the worker was started.
 //
 // An ignored signal stays ignored across exec. Go's runtime keeps an
 // inherited SIG_IGN for SIGHUP and SIGINT and never touches SIGTSTP,
@@ -24,11 +26,19 @@ import (
 // handles it (and drops it, so the worker still survives it), and resets
 // it in every child. It reads the ignored set from /proc/self/status.
 // Call it once, before the worker installs its own signal handling.
+//
+// SIGTTIN and SIGTTOU stay ignored, in the worker and its commands: the
+// kernel lets a background process that ignores them read (EIO) or write
+// (with stty tostop) its terminal, but signals one that handles them and
+// restarts the call, for ever (a worker writing its log to the terminal
+// would spin). A command that ignores them fails or writes instead of
+// stopping, which also spares its build a hang.
 func keepIgnoring() error {
 	ignored, err := ignoredSignals()
 	if err != nil {
 		return err
 	}
+	ignored = slices.DeleteFunc(ignored, func(s os.Signal) bool { return s == syscall.SIGTTIN || s == syscall.SIGTTOU })
 	if len(ignored) > 0 {
 		signal.Notify(make(chan os.Signal, 1), ignored...)
 	}

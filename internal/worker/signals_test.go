@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -13,7 +14,8 @@ import (
 
 // TestCommandsStartWithDefaultSignals: a worker started with signals
 // ignored (nohup, the background of a non-interactive shell) runs its
-// commands with no signal ignored, and itself still survives a SIGHUP.
+// commands with no signal ignored but SIGTTIN and SIGTTOU (keepIgnoring),
+// and itself still survives a SIGHUP.
 func TestCommandsStartWithDefaultSignals(t *testing.T) {
 	m := startMaster(t, nil)
 	dir := t.TempDir()
@@ -24,6 +26,8 @@ func TestCommandsStartWithDefaultSignals(t *testing.T) {
 	if err := conn.SetBuilderList(t.Context(), map[string]string{"b1": "b1"}); err != nil {
 		t.Fatal(err)
 	}
+	// SigIgn's mask: bit n-1 for signal n.
+	want := fmt.Sprintf("%016x", 1<<(syscall.SIGTTIN-1)|1<<(syscall.SIGTTOU-1))
 	sigIgn := func(id string) string {
 		t.Helper()
 		s := newSink()
@@ -34,8 +38,8 @@ func TestCommandsStartWithDefaultSignals(t *testing.T) {
 		}
 		return strings.TrimSpace(strings.TrimPrefix(out["stdout"], "SigIgn:"))
 	}
-	if got := sigIgn("before"); got != "0000000000000000" {
-		t.Fatalf("the command's ignored signals: SigIgn %s, want none", got)
+	if got := sigIgn("before"); got != want {
+		t.Fatalf("the command's ignored signals: SigIgn %s, want %s (SIGTTIN, SIGTTOU)", got, want)
 	}
 
 	pid := w.cmd.Process.Pid
@@ -43,8 +47,8 @@ func TestCommandsStartWithDefaultSignals(t *testing.T) {
 	testkit.Eventually(t, "the worker takes the SIGHUP", func() bool {
 		return !hupPending(t, pid)
 	})
-	if got := sigIgn("after"); got != "0000000000000000" {
-		t.Fatalf("after a SIGHUP, the command's ignored signals: SigIgn %s, want none", got)
+	if got := sigIgn("after"); got != want {
+		t.Fatalf("after a SIGHUP, the command's ignored signals: SigIgn %s, want %s (SIGTTIN, SIGTTOU)", got, want)
 	}
 	select {
 	case <-w.exited:

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
@@ -22,9 +24,9 @@ type conn struct {
 	mind   RemoteRef
 	ctx    context.Context // ends with the connection
 	cancel context.CancelFunc
-	// shutdownAsked: the worker has asked to shut down (it is logged
-	// and passed on once).
-	shutdownAsked atomic.Bool
+	// shutdowns budgets the worker's requests to shut down
+	// (ShutdownBurst, ShutdownEvery).
+	shutdowns *rate.Limiter
 
 	mu       sync.Mutex
 	builders map[string]RemoteRef
@@ -34,13 +36,24 @@ type conn struct {
 
 var _ wire.Conn = (*conn)(nil)
 
+// A connection's requests to shut down are logged and passed on
+// (Config.ShutdownRequested) ShutdownBurst at once, then one more each
+// ShutdownEvery; the others are only answered. A worker may ask again
+// (after the master's operator cancelled its stop), but cannot fill the
+// log by asking in a loop.
+const (
+	ShutdownBurst = 10
+	ShutdownEvery = 10 * time.Second
+)
+
 func newConn(srv *Server, b *broker, name, remote string, mind RemoteRef) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		srv: srv, b: b, name: name, remote: remote, mind: mind,
 		ctx: ctx, cancel: cancel,
-		builders: map[string]RemoteRef{},
-		commands: map[string]*command{},
+		shutdowns: rate.NewLimiter(rate.Every(ShutdownEvery), ShutdownBurst),
+		builders:  map[string]RemoteRef{},
+		commands:  map[string]*command{},
 	}
 }
 

@@ -188,10 +188,7 @@ func (p *perspective) remote(c *call) (any, error) {
 	case "keepalive":
 		return nil, nil
 	case "shutdown":
-		// The first request is logged and passed on; the worker asked
-		// already, so later ones on this connection are only answered (a
-		// worker cannot fill the log by asking in a loop).
-		if !p.conn.shutdownAsked.CompareAndSwap(false, true) {
+		if !p.conn.shutdowns.Allow() {
 			return nil, nil
 		}
 		p.conn.b.log.Info("pb: worker asks to shut down", "worker", p.conn.name)

@@ -30,7 +30,7 @@ type Config struct {
 	Accept func(ctx context.Context, c wire.Conn) error
 	// ShutdownRequested, if set, is called when a logged-in worker asks
 	// to be shut down once idle (buildbot-worker's graceful shutdown):
-	// once per connection, however often the worker asks.
+	// within a budget per connection (ShutdownBurst, ShutdownEvery).
 	ShutdownRequested func(c wire.Conn)
 	// Log receives connection events; nil discards them.
 	Log *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
@@ -539,19 +540,39 @@ func TestPBCommand(t *testing.T) {
 }
 
 // TestShutdownAskedInALoop: a worker that asks to shut down again and
-// again gets each call answered, but only the first is logged and passed
-// to ShutdownRequested.
+// again gets each call answered, but only ShutdownBurst of them (and one
+// more each ShutdownEvery) are logged and passed to ShutdownRequested.
 func TestShutdownAskedInALoop(t *testing.T) {
 	logs := &logBuffer{}
 	requested := make(chan wire.Conn, 100)
 	_, w, _, persp := loggedIn(t, Config{Log: logs.logger(), ShutdownRequested: func(c wire.Conn) { requested <- c }})
-	for i := range 50 {
+	began := time.Now()
+	const n = 5 * ShutdownBurst
+	for i := range n {
 		if _, err := w.b.callRemote(context.Background(), persp, "shutdown", nil, nil); err != nil {
 			t.Fatalf("shutdown %d: %v", i, err)
 		}
 	}
-	testkit.Recv(t, "ShutdownRequested", requested)
-	if n := strings.Count(logs.String(), "worker asks to shut down"); n != 1 {
-		t.Fatalf("50 requests logged %d lines, want 1:\n%s", n, logs)
+	allowed := ShutdownBurst + int(time.Since(began)/ShutdownEvery) + 1
+	for i := range ShutdownBurst {
+		testkit.Recv(t, fmt.Sprintf("ShutdownRequested %d", i), requested)
+	}
+	if l := strings.Count(logs.String(), "worker asks to shut down"); l < ShutdownBurst || l > allowed {
+		t.Fatalf("%d requests logged %d lines, want %d to %d:\n%s", n, l, ShutdownBurst, allowed, logs)
+	}
+}
+
+// TestShutdownAskedAgain: a worker that asks to shut down a second time
+// on the same connection (its operator asks again after the master's
+// operator cancelled the first stop, an unpause) has that request passed
+// on too.
+func TestShutdownAskedAgain(t *testing.T) {
+	requested := make(chan wire.Conn, 2)
+	_, w, _, persp := loggedIn(t, Config{ShutdownRequested: func(c wire.Conn) { requested <- c }})
+	for i := range 2 {
+		if _, err := w.b.callRemote(context.Background(), persp, "shutdown", nil, nil); err != nil {
+			t.Fatalf("shutdown %d: %v", i, err)
+		}
+		testkit.Recv(t, fmt.Sprintf("ShutdownRequested for request %d", i), requested)
 	}
 }
