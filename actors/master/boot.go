@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/buildmaster/buildmaster/actors/db"
@@ -22,7 +21,6 @@ import (
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/ask"
 	"github.com/buildmaster/buildmaster/internal/control"
-	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/internal/logchunk"
 	"github.com/buildmaster/buildmaster/internal/paths"
@@ -267,8 +265,9 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 		}
 	})
 	m.RT.LogRedactor = redactor
-	m.RT.Refusals = droplog.New(opts.Log, droplog.Options{Now: opts.RefusalsNow})
-	m.RT.WorkerLines = droplog.New(opts.Log, droplog.Options{Rate: rate.Inf, Now: opts.RefusalsNow}) // as NewRuntime's
+	if opts.RefusalsNow != nil {
+		m.RT.Refusals, m.RT.WorkerLines = service.NewLogBudgets(opts.Log, opts.RefusalsNow)
+	}
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Logs = logs

@@ -35,8 +35,9 @@ type Runtime struct {
 	Stats    *Stats
 	// Refusals logs, on Log, what the master refuses from the network
 	// (wrong logins, a worker's ignored frames) within one budget shared
-	// by every listener (internal/droplog); the master makes it, on the
-	// clock master.Options.RefusalsNow. nil: each listener has its own.
+	// by every listener (internal/droplog). NewRuntime makes it and
+	// WorkerLines on the real clock; a master started with
+	// master.Options.RefusalsNow (tests) makes both again on that clock.
 	Refusals *droplog.Log
 	// WorkerLines logs, on Log, each worker connection's attached and
 	// detached lines within a budget per worker name (droplog.LogAt): the
@@ -150,9 +151,15 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}
-	rt.WorkerLines = droplog.New(log, droplog.Options{Rate: rate.Inf})
+	rt.Refusals, rt.WorkerLines = NewLogBudgets(log, nil)
 	rt.SetConfig(1, cfg)
 	return rt
+}
+
+// NewLogBudgets returns the budgets of Runtime.Refusals and
+// Runtime.WorkerLines, logging to log, on the clock now (nil: time.Now).
+func NewLogBudgets(log *slog.Logger, now func() time.Time) (refusals, workerLines *droplog.Log) {
+	return droplog.New(log, droplog.Options{Now: now}), droplog.New(log, droplog.Options{Rate: rate.Inf, Now: now})
 }
 
 // Config returns the config generation now in force. It is set by the master
