@@ -590,3 +590,27 @@ func TestInterruptAfterComplete(t *testing.T) {
 		t.Fatal("the interrupt of a completed command was written")
 	}
 }
+
+// TestStoppedAfterTooManyFailuresCompletesEveryCommand: the connection's
+// actor keeps failing until its supervisor stops it (past the restart
+// limit; pbmanager's parent stops it likewise when the failures escalate),
+// with a command running on the worker and one it took and had not sent.
+// Each completes once, as lost: the stopped actor can no longer hold their
+// completes (they waited for it for ever, and their builds hung).
+func TestStoppedAfterTooManyFailuresCompletesEveryCommand(t *testing.T) {
+	o := crashingRig(t, "")
+	o.start("1", "hold")
+	if got := o.worker.next(t, 1); !slices.Equal(got, []string{"start 1"}) {
+		t.Fatalf("the worker got %q, want start 1", got)
+	}
+	o.root.RequestWithCustomSender(o.conn, crashTaking{id: "2"}, o.build)
+	for range 10 { // protoactor's default: 10 restarts within 10 s
+		o.root.Send(o.conn, crash{})
+	}
+	for _, id := range []string{"1", "2"} {
+		if c := o.complete(t, id); !c.GetLostConnection() {
+			t.Fatalf("command %s completed %v, want lost", id, c)
+		}
+	}
+	o.noMoreCompletes(t)
+}
