@@ -508,7 +508,11 @@ func (a *connActor) lose(ctx actor.Context, reason string) {
 }
 
 // flushLost completes the lost commands once the worker's actor has let
-// the connection go, and stops the actor when none is left running.
+// the connection go, and stops the actor when none is left running, after
+// the messages already in its mailbox: a command the worker's actor
+// forwarded before it let the connection go may wait there (its answer to
+// ConnectionLost, a continuation, overtakes them), and completes as lost
+// (stopping).
 func (a *connActor) flushLost(ctx actor.Context) {
 	if !a.lostAcked {
 		return
@@ -519,7 +523,7 @@ func (a *connActor) flushLost(ctx actor.Context) {
 		ctx.Send(l.build, l.update)
 	}
 	if a.l.open.count() == 0 {
-		ctx.Stop(ctx.Self())
+		ctx.Poison(ctx.Self())
 	}
 }
 
