@@ -783,3 +783,37 @@ func connActorFailsMidBuild(t *testing.T, kind workerKind) {
 		t.Fatalf("after the failure the master logged detached %q and attached %q: want the failed connection detached once, the new one attached once", detached, attached)
 	}
 }
+
+// TestConnectionManagerFailsMidBuild: pbmanager fails (an injected panic)
+// while the worker builds, with each kind of worker. Its restart stops the
+// actor of the worker's connection (as its failing past its restart limit
+// does), which drops the connection: the build ends RETRY (it waited for
+// ever), the worker logs in again by itself, and the build's request runs
+// again on it, and succeeds.
+func TestConnectionManagerFailsMidBuild(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []workerKind{buildworkerKind, buildbotWorkerKind("msgpack"), buildbotWorkerKind("pb")} {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			gate := filepath.Join(t.TempDir(), "gate")
+			t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
+			m := startMaster(t, "debug:\n  actions: true\n"+fmt.Sprintf(gatedConfig, gate))
+			kind.start(t, m, "w1", "pw1", filepath.Join(m.dir, "worker-w1"))
+			m.stderr.waitFor(t, 0, `worker attached`)
+			m.force("gated")
+			m.waitStepLog("gated", 1, "wait", "waiting")
+			from := m.stderr.count()
+			crash(t, m, "master/pbmanager")
+			if b := m.waitBuild("gated", 1); *b.Results != 5 {
+				t.Fatalf("build 1: results %d, want RETRY (5)", *b.Results)
+			}
+			m.stderr.waitFor(t, from, `worker attached`)
+			if err := os.WriteFile(gate, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if b := m.waitBuild("gated", 2); *b.Results != 0 {
+				t.Fatalf("build 2: results %d, want SUCCESS", *b.Results)
+			}
+		})
+	}
+}

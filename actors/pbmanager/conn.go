@@ -138,6 +138,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.stopTicker()
 		a.l.answer(errors.New("the master is stopping"))
 		a.l.conn.Close("the master is stopping")
+		a.stopping(ctx)
 	case *actor.Restarting:
 		// A connection whose actor failed is dropped; the restarted
 		// actor lets it go (started).
@@ -507,7 +508,11 @@ func (a *connActor) lose(ctx actor.Context, reason string) {
 }
 
 // flushLost completes the lost commands once the worker's actor has let
-// the connection go, and stops the actor when none is left running.
+// the connection go, and stops the actor when none is left running, after
+// the messages already in its mailbox: a command the worker's actor
+// forwarded before it let the connection go may wait there (its answer to
+// ConnectionLost, a continuation, overtakes them), and completes as lost
+// (stopping).
 func (a *connActor) flushLost(ctx actor.Context) {
 	if !a.lostAcked {
 		return
@@ -518,7 +523,24 @@ func (a *connActor) flushLost(ctx actor.Context) {
 		ctx.Send(l.build, l.update)
 	}
 	if a.l.open.count() == 0 {
-		ctx.Stop(ctx.Self())
+		ctx.Poison(ctx.Self())
+	}
+}
+
+// stopping: the actor stops (the master stops, or it failed past its
+// restart limit) while commands of the connection may still be open.
+// Nothing would complete them: the completes it holds and those in its
+// mailbox go to their builds now, the commands it holds complete as lost
+// now, and those still running on the worker complete as lost straight to
+// their builds when the connection ends.
+func (a *connActor) stopping(ctx actor.Context) {
+	lost := append(a.l.lost, a.l.open.stop()...)
+	a.l.lost = nil
+	for _, l := range lost {
+		ctx.Send(l.build, l.update)
+	}
+	for _, s := range a.l.open.held() {
+		s.Complete(fmt.Errorf("%w: the master's connection actor stopped", wire.ErrConnectionLost))
 	}
 }
 

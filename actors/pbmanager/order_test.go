@@ -128,6 +128,9 @@ type orderRig struct {
 	worker *orderWorker
 	done   chan *messages.CommandUpdate
 	events *eventLog // what the worker's actor and the build got, in order
+	// onLost, when set, is what the worker's actor does with ConnectionLost
+	// (it answers it).
+	onLost func(ctx actor.Context)
 }
 
 // eventLog is what the fake worker's actor got (attach, ready, lost) and
@@ -171,6 +174,10 @@ func newOrderRig(t *testing.T, hold string, wrap ...func(actor.Producer) actor.P
 			ready <- struct{}{}
 		case *messages.ConnectionLost:
 			o.events.add("lost")
+			if o.onLost != nil {
+				o.onLost(ctx)
+				return
+			}
 			ctx.Respond(&messages.ConnectionLostResponse{})
 		}
 	}), paths.Worker("w1")); err != nil {
@@ -465,13 +472,20 @@ type crash struct{}
 // build).
 type crashTaking struct{ id string }
 
-// crashing is a connection's actor that panics on crash and crashTaking.
+// block makes the connection's actor wait until release is closed.
+type block struct{ release chan struct{} }
+
+// crashing is a connection's actor that panics on crash and crashTaking,
+// and waits on block.
 type crashing struct{ actor.Actor }
 
 func (c crashing) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case crash:
 		panic("the test crashes the connection's actor")
+	case block:
+		<-m.release
+		return
 	case crashTaking:
 		a := c.Actor.(*connActor)
 		a.l.open.add(&sink{id: m.id, builder: "b1", build: ctx.Sender(), root: a.root, conn: a.self, worker: a.name, open: a.l.open})
@@ -589,4 +603,51 @@ func TestInterruptAfterComplete(t *testing.T) {
 	if o.gate.saw("interrupt 1") {
 		t.Fatal("the interrupt of a completed command was written")
 	}
+}
+
+// TestStoppedAfterTooManyFailuresCompletesEveryCommand: the connection's
+// actor keeps failing until its supervisor stops it (past the restart
+// limit; pbmanager's parent stops it likewise when the failures escalate),
+// with a command running on the worker and one it took and had not sent.
+// Each completes once, as lost: the stopped actor can no longer hold their
+// completes (they waited for it for ever, and their builds hung).
+func TestStoppedAfterTooManyFailuresCompletesEveryCommand(t *testing.T) {
+	o := crashingRig(t, "")
+	o.start("1", "hold")
+	if got := o.worker.next(t, 1); !slices.Equal(got, []string{"start 1"}) {
+		t.Fatalf("the worker got %q, want start 1", got)
+	}
+	o.root.RequestWithCustomSender(o.conn, crashTaking{id: "2"}, o.build)
+	for range 10 { // protoactor's default: 10 restarts within 10 s
+		o.root.Send(o.conn, crash{})
+	}
+	for _, id := range []string{"1", "2"} {
+		if c := o.complete(t, id); !c.GetLostConnection() {
+			t.Fatalf("command %s completed %v, want lost", id, c)
+		}
+	}
+	o.noMoreCompletes(t)
+}
+
+// TestStartForwardedBeforeConnectionLostCompletes: the worker's actor
+// forwards a build's command to the connection and then answers
+// ConnectionLost, while the connection's actor is busy. The command
+// completes, as lost. (The answer, a continuation, overtakes the actor's
+// mailbox: it stopped the actor, none of its commands open, with the
+// command left in the mailbox, and the build waited for ever.)
+func TestStartForwardedBeforeConnectionLostCompletes(t *testing.T) {
+	o := crashingRig(t, "")
+	o.onLost = func(ctx actor.Context) {
+		release := make(chan struct{})
+		ctx.Send(o.conn, block{release})
+		ctx.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: "1", Builder: "b1", Builddir: "b1",
+			Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: "run", Workdir: "build"}}}, o.build)
+		ctx.Respond(&messages.ConnectionLostResponse{})
+		close(release)
+	}
+	o.gate.Close("the test drops the worker")
+	if c := o.complete(t, "1"); !c.GetLostConnection() {
+		t.Fatalf("command 1 completed %v, want lost", c)
+	}
+	o.noMoreCompletes(t)
 }

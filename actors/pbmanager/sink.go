@@ -23,7 +23,8 @@ import (
 // build too, once, as the Sink's last call, with the output that came
 // with it (Finish). A complete for a lost
 // connection goes to the connection's actor instead (lostCommand), which
-// holds it until the worker's actor has let the connection go.
+// holds it until the worker's actor has let the connection go; once that
+// actor has stopped, it goes to the build at once.
 //
 // Its methods are called one at a time (wire's contract); interrupted and
 // sent are set from the connection's actor. Until it is sent (handed to
@@ -39,7 +40,8 @@ type sink struct {
 	open        *openCommands
 	interrupted atomic.Bool
 	sent        atomic.Bool
-	finished    atomic.Bool // Finish ran: the command is complete, or its complete waits as lost
+	finished    atomic.Bool  // Finish ran: the command is complete, or its complete waits as lost
+	lost        *lostCommand // its complete, lost, sent to the connection's actor and not yet taken (open.mu)
 
 	rc      *int64
 	elapsed float64
@@ -60,6 +62,38 @@ type lostCommand struct {
 type openCommands struct {
 	mu    sync.Mutex
 	sinks map[string]*sink
+	gone  bool // the connection's actor stopped: nothing takes lost completes
+}
+
+// lose notes s's lost complete l, which goes to the connection's actor;
+// false when that actor has stopped: l is for the caller to send to the
+// build.
+func (o *openCommands) lose(s *sink, l lostCommand) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.gone {
+		delete(o.sinks, s.id)
+		return false
+	}
+	s.lost = &l
+	return true
+}
+
+// stop is called by the connection's actor as it stops: it returns the
+// lost completes sent to it and not yet taken (its mailbox is dropped),
+// and from then on lose sends none to it.
+func (o *openCommands) stop() []lostCommand {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.gone = true
+	var out []lostCommand
+	for id, s := range o.sinks {
+		if s.lost != nil {
+			out = append(out, *s.lost)
+			delete(o.sinks, id)
+		}
+	}
+	return out
 }
 
 func (o *openCommands) add(s *sink) {
@@ -177,7 +211,11 @@ func (s *sink) Finish(us []wire.Update, err error) {
 		}
 		done.LostConnection = true
 		done.Error = "lost the connection to worker " + s.worker
-		s.root.Send(s.conn, lostCommand{build: s.build, update: u})
+		if l := (lostCommand{build: s.build, update: u}); s.open.lose(s, l) {
+			s.root.Send(s.conn, l)
+		} else {
+			s.root.Send(s.build, u)
+		}
 		return
 	case err != nil:
 		done.Error = err.Error()
