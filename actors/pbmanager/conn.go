@@ -220,7 +220,10 @@ func (a *connActor) started(ctx actor.Context) {
 
 // refuse ends a connection its worker's actor did not take.
 func (a *connActor) refuse(why string) {
-	a.log.Warn("worker login refused", slog.String("reason", why))
+	// Within the refusal budget: a worker with the password can be refused
+	// (its setup fails) in a loop.
+	a.rt.Refusals.Refused(a.l.conn.Remote(), "worker login refused", slog.String("worker", a.name), slog.String("protocol", a.l.protocol),
+		slog.String("reason", why))
 	err := errors.New("login refused: " + why)
 	a.l.answer(err)
 	a.l.conn.Close(err.Error())

@@ -271,6 +271,37 @@ func TestDuplicateLogin(t *testing.T) {
 	}
 }
 
+// TestFailedSetupsAreLoggedWithinTheBudget: a worker that has the password
+// but fails its login (no info: the wire's login) or its setup (no basedir:
+// the connection actor's) in a loop has its refusals logged within
+// Runtime.Refusals' budget (its clock stands still: the source's burst).
+func TestFailedSetupsAreLoggedWithinTheBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		worker     func(*testWorker)
+	}{
+		{"no info", "no info today", func(w *testWorker) { w.badInfo = true }},
+		{"no basedir", `msg="worker login refused"`, func(w *testWorker) { w.noBasedir = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, logs := start(t, mastertest.RefusalsStandStill)
+			for range 3 * droplog.DefaultSourceBurst {
+				w := newTestWorker()
+				tc.worker(w)
+				c, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", w, msgpack.DialOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				testkit.Recv(t, "the connection's end", c.Done())
+			}
+			testkit.Eventually(t, "the refusals logged", func() bool { return strings.Count(logs.String(), tc.line) >= droplog.DefaultSourceBurst })
+			if n := strings.Count(logs.String(), tc.line); n != droplog.DefaultSourceBurst {
+				t.Fatalf("%d failed logins logged %d refusals, want %d:\n%s", 3*droplog.DefaultSourceBurst, n, droplog.DefaultSourceBurst, logs.String())
+			}
+		})
+	}
+}
+
 // TestSilentConnectionIsReplaced: when the connected worker does not
 // answer the ping of a new login within PingTimeout, the new login takes
 // its place.
@@ -363,6 +394,9 @@ type testWorker struct {
 	// accept, when set, holds the answer to a shell command's start
 	// until it closes (the command is in shells meanwhile).
 	accept chan struct{}
+	// badInfo, when set, makes the worker fail to give its info;
+	// noBasedir leaves the basedir out of it (the setup fails).
+	badInfo, noBasedir bool
 }
 
 func newTestWorker() *testWorker { return &testWorker{shells: make(chan *msgpack.Command, 10)} }
@@ -375,6 +409,12 @@ func (w *testWorker) Print(context.Context, string) error {
 }
 func (w *testWorker) Keepalive(context.Context) error { return nil }
 func (w *testWorker) WorkerInfo(context.Context) (map[string]any, error) {
+	if w.badInfo {
+		return nil, errors.New("no info today")
+	}
+	if w.noBasedir {
+		return map[string]any{"system": "posix"}, nil
+	}
 	return map[string]any{"basedir": filepath.Join(os.TempDir(), "no-such-worker"), "system": "posix", "numcpus": int64(1)}, nil
 }
 func (w *testWorker) SetWorkerSettings(context.Context, msgpack.Settings) error { return nil }

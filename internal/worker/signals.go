@@ -12,8 +12,9 @@ import (
 )
 
 // keepIgnoring makes the worker go on ignoring each signal it was started
-// with ignored (SIGHUP under nohup; SIGINT and SIGQUIT in the background
-// of a non-interactive shell), while the commands it starts get every
+// with ignored (SIGHUP under nohup; SIGINT in the background of a
+// non-interactive shell, which ignores SIGQUIT too, but Go's runtime always
+// handles SIGQUIT itself), while the commands it starts get every
 // signal but SIGTTIN and SIGTTOU (below) at its default disposition, as
 // Buildbot's worker gives them: a build's processes behave the same
 // however the worker was started.

@@ -113,7 +113,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hw := &heldHijacker{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
-		log.Warn("worker upgrade failed", "worker", name, "err", err)
+		s.opts.Refusals.Refused(r.RemoteAddr, "worker upgrade failed", slog.String("worker", name), slog.Any("err", err))
 		return
 	}
 	log = log.With("worker", name)
@@ -188,7 +188,9 @@ func (s *Server) login(c *serverConn) {
 	ctx, cancel := context.WithTimeout(c.p.ctx, s.opts.LoginTimeout)
 	defer cancel()
 	if err := c.login(ctx); err != nil {
-		c.log.Warn("closing worker connection: login failed", "err", err)
+		// Within the refusal budget: a worker with the password can fail
+		// its login (its info) in a loop.
+		s.opts.Refusals.Refused(c.remote, "closing worker connection: login failed", slog.String("worker", c.name), slog.Any("err", err))
 		c.p.close(websocket.StatusPolicyViolation, "login failed")
 		return
 	}
