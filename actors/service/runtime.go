@@ -33,9 +33,10 @@ type Runtime struct {
 	Metrics  *prometheus.Registry
 	Stats    *Stats
 	// Refusals logs, on Log, what the master refuses from the network
-	// (wrong logins, a worker's ignored frames) within one budget shared
-	// by every listener (internal/droplog); the master makes it, on the
-	// clock master.Options.RefusalsNow. nil: each listener has its own.
+	// (wrong logins, a worker's ignored frames, control requests' wrong
+	// tokens) within one budget shared by every listener (internal/droplog);
+	// the master makes it, on the clock master.Options.RefusalsNow. nil:
+	// each listener has its own, and Authorized logs every refusal.
 	Refusals *droplog.Log
 	// WorkerLines logs, on Log, each worker connection's attached and
 	// detached lines within a budget per worker name (droplog.LogAt): the
