@@ -3,6 +3,7 @@ package botmaster_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +62,10 @@ reporters:
 	connect()
 	disconnect()
 	connect() // back within the timeout: no notice
+	// The worker goes away between leaving and gone (what the notice says,
+	// to the second, in UTC: the window, not a date, so midnight is no
+	// matter).
+	leaving := time.Now().Truncate(time.Second)
 	disconnect()
 	gone := time.Now()
 
@@ -76,13 +81,20 @@ reporters:
 	if !strings.Contains(body, "Subject: Buildbot Buildbot worker w1 missing") || !strings.Contains(body, "The Buildbot worker named w1 went away.") {
 		t.Errorf("the notice:\n%s", body)
 	}
-	if lc := gone.UTC().Format("Mon, 02 Jan 2006"); !strings.Contains(body, "It last disconnected at "+lc) {
-		t.Errorf("the notice does not say it last disconnected on %s:\n%s", lc, body)
+	if m := lastDisconnected.FindStringSubmatch(body); m == nil {
+		t.Errorf("the notice does not say when it last disconnected:\n%s", body)
+	} else if at, err := time.Parse(time.RFC1123, m[1]); err != nil || at.Before(leaving) || at.After(gone) {
+		t.Errorf("the notice says it last disconnected at %s (%v), want between %s and %s", m[1], err,
+			leaving.UTC().Format(time.RFC1123), gone.UTC().Format(time.RFC1123))
 	}
 	if at := missingAt(); !at.IsZero() {
 		t.Errorf("still due missing at %v after the notice", at)
 	}
 }
+
+// lastDisconnected finds, in a missing notice, when the worker last
+// disconnected (time.RFC1123, in UTC).
+var lastDisconnected = regexp.MustCompile(`It last disconnected at (\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} UTC)\.`)
 
 func reconfig(t *testing.T, m *master.Master, cfg *messages.MasterConfig) {
 	t.Helper()

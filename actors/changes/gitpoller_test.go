@@ -68,9 +68,9 @@ func (l *logRecords) matching(level slog.Level, msg string) []string {
 
 // startMaster runs an in-process master on the YAML config text (listen
 // addresses are added), with state in dir ("" for ephemeral).
-func startMaster(t *testing.T, dir, text string, log *slog.Logger) (*master.Master, string) {
+func startMaster(t *testing.T, dir, text string, log *slog.Logger, with ...func(*master.Options)) (*master.Master, string) {
 	t.Helper()
-	m := mastertest.Start(t, text, dir, log)
+	m := mastertest.Start(t, text, dir, log, with...)
 	return m, m.RT.Config().GetListen().GetWww()
 }
 

@@ -15,7 +15,8 @@ import (
 // Authorized reports whether a control request's token is the admin token,
 // or a user's API token whose holder the authz rules (www.authz) allow the
 // request (ControlRequest). When it is neither, it logs the refusal (never
-// the token) and answers the sender a messages.ControlError.
+// the token) within the budget of the request's source (refused) and
+// answers the sender a messages.ControlError.
 func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
 	if auth.Equal(token, rt.Token) {
 		return true
@@ -30,16 +31,24 @@ func Authorized(ctx actor.Context, rt *Runtime, token string) bool {
 		if err == nil {
 			return true
 		}
-		rt.Log.Warn("control request refused by authz", slog.String("user", who.Username), slog.String("from", From(ctx)),
+		refused(rt, From(ctx), "control request refused by authz", slog.String("user", who.Username),
 			slog.String("type", TypeName(ctx.Message())), slog.String("to", ctx.Self().Id))
 		Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_PERMISSION_DENIED, Message: err.Error()})
 		return false
 	}
-	rt.Log.Warn("control request refused: bad admin token", slog.String("from", From(ctx)),
+	refused(rt, From(ctx), "control request refused: bad admin token",
 		slog.String("type", TypeName(ctx.Message())), slog.String("to", ctx.Self().Id))
 	Respond(ctx, &messages.ControlError{Code: messages.ControlErrorCode_CONTROL_ERROR_CODE_UNAUTHENTICATED,
 		Message: "admin token missing or wrong"})
 	return false
+}
+
+// refused logs, at level Warn, msg with from=from and attrs for a control
+// request refused, within from's budget of Runtime.Refusals: the remote
+// endpoint passes any peer's well-formed request on to its actor, so a
+// stranger who repeats a wrong token must not fill the log.
+func refused(rt *Runtime, from, msg string, attrs ...slog.Attr) {
+	rt.Refusals.LogAt(slog.LevelWarn, from, msg, append([]slog.Attr{slog.String("from", from)}, attrs...)...)
 }
 
 // From names where the current message came from, for logs: the peer of

@@ -34,10 +34,11 @@ type Runtime struct {
 	Metrics  *prometheus.Registry
 	Stats    *Stats
 	// Refusals logs, on Log, what the master refuses from the network
-	// (wrong logins, a worker's ignored frames) within one budget shared
-	// by every listener (internal/droplog). NewRuntime makes it and
-	// WorkerLines on the real clock; a master started with
-	// master.Options.RefusalsNow (tests) makes both again on that clock.
+	// (wrong logins, a worker's ignored frames, control requests' wrong
+	// tokens) within one budget shared by every listener (internal/droplog).
+	// NewRuntime makes it and WorkerLines on the real clock; a master
+	// started with master.Options.RefusalsNow (tests) makes both again on
+	// that clock.
 	Refusals *droplog.Log
 	// WorkerLines logs, on Log, each worker connection's attached and
 	// detached lines within a budget per worker name (droplog.LogAt): the

@@ -334,3 +334,48 @@ func TestWrongWebLoginsDoNotFloodTheLog(t *testing.T) {
 		t.Errorf("buildmaster_logins_refused_total{listener=www} = %v, want 200", n)
 	}
 }
+
+// TestAuthzRefusalsDoNotFloodTheLog: control requests with a user's API
+// token that the authz rules refuse, repeated at one instant of the
+// refusal budget's clock, log their source's burst of lines (from= names
+// it) and are all refused.
+func TestAuthzRefusalsDoNotFloodTheLog(t *testing.T) {
+	log, logs := testkit.NewLogs()
+	m := mastertest.Start(t, builders+`
+www:
+  auth: {type: userpass}
+  authz:
+    roles: [{from: username, role: admins, users: [dave]}]
+    allow: [{endpoint: control, role: admins}]
+`, "", log, mastertest.RefusalsStandStill)
+	if _, err := userReq(t, m, &messages.UserRequest{Op: messages.UserOp_USER_OP_ADD,
+		Info: []*messages.UserAttrs{{Attrs: map[string]string{"git": "Eve <e@x>"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ask.Ask[*messages.ApiTokenResponse](context.Background(), m.RT.System.Root, actor.NewPID(m.RT.System.Address(), paths.Users),
+		&messages.ApiTokenRequest{Token: mastertest.Token, Op: messages.ApiTokenOp_API_TOKEN_OP_CREATE, User: "Eve <e@x>", Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 * droplog.DefaultSourceBurst {
+		res, err := m.RT.System.Root.RequestFuture(m.PID, &messages.GetTreeRequest{Token: tok.GetSecret()}, testkit.DefaultTimeout).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ce, ok := res.(*messages.ControlError); !ok || ce.GetCode() != messages.ControlErrorCode_CONTROL_ERROR_CODE_PERMISSION_DENIED {
+			t.Fatalf("reply to a token authz refuses: %v", res)
+		}
+	}
+	n := 0
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `msg="control request refused by authz"`) {
+			n++
+			if !strings.Contains(l, " from=") || !strings.Contains(l, " user=") {
+				t.Errorf("a refusal without its source or user: %s", l)
+			}
+		}
+	}
+	if n != droplog.DefaultSourceBurst {
+		t.Errorf("%d refused requests logged %d lines, want %d:\n%s", 3*droplog.DefaultSourceBurst, n, droplog.DefaultSourceBurst, logs)
+	}
+}

@@ -2,8 +2,10 @@
 // logins, malformed requests and frames) at a bounded rate, so that a
 // stranger or a hostile worker who repeats a refused request cannot fill
 // the disk with the master's log. The worker listeners and www share one
-// Log (service.Runtime.Refusals); the control endpoint, whose peers are
-// the master's own few processes, has one of its own. The same budgets
+// Log (service.Runtime.Refusals), and so do the actors that refuse a
+// control request's token; the control endpoint, whose peers are the
+// master's own few processes, has one of its own for what it refuses
+// before any actor sees a request. The same budgets
 // bound the lines a peer that has logged in can cause in a loop (LogAt,
 // by name: service.Runtime.WorkerLines for a worker's connects).
 //

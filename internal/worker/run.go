@@ -8,13 +8,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildmaster/buildmaster/internal/wire"
 	"github.com/buildmaster/buildmaster/internal/wire/msgpack"
 )
 
 // Run connects to the master and serves it until ctx ends or the master
 // shuts the worker down (then it returns nil); it dials again, with
-// back-off, whenever it cannot connect or loses the connection. It returns
-// an error only for bad options.
+// back-off, whenever it cannot connect or loses the connection (a master
+// that refused a login as rate-limited is dialed again no sooner than it
+// asked, up to BackoffMax: Options.delay). It returns an error only for bad
+// options.
 func Run(ctx context.Context, o Options) error {
 	o, err := o.check()
 	if err != nil {
@@ -62,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 			w.killAll()
 			return nil
 		}
-		t := time.NewTimer(o.Backoff(max(failures, 1)))
+		t := time.NewTimer(o.delay(failures, err))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -70,6 +73,19 @@ func Run(ctx context.Context, o Options) error {
 			return nil
 		}
 	}
+}
+
+// delay is how long Run waits before its next dial after failures
+// consecutive failed ones (0 after a lost connection), the last with err:
+// the back-off, or longer when err is a rate-limited login whose master
+// said how long to wait (wire.RetryAfter); but never longer than
+// BackoffMax for that, whatever the master said.
+func (o Options) delay(failures int, err error) time.Duration {
+	d := o.Backoff(max(failures, 1))
+	if wait, ok := wire.RetryAfter(err); ok {
+		d = max(d, min(wait, BackoffMax))
+	}
+	return d
 }
 
 // worker is the msgpack.Handler of every connection of one Run.

@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -75,9 +77,39 @@ func TestRateLimited(t *testing.T) {
 	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("response %v, want 429", resp)
 	}
+	if got := resp.Header.Get("Retry-After"); got != "7" {
+		t.Errorf("Retry-After: %q, want 7", got)
+	}
 	_, err := Dial(testCtx(t), m.url, "w1", "pa:ss", newGoWorker(), DialOptions{})
 	if !errors.Is(err, wire.ErrRateLimited) {
 		t.Errorf("Dial = %v, want ErrRateLimited", err)
+	}
+	if wait, ok := wire.RetryAfter(err); !ok || wait != limitedFor {
+		t.Errorf("RetryAfter(Dial's error) = %s, %v; want %s", wait, ok, limitedFor)
+	}
+}
+
+// TestDialRetryAfter: Dial's error for a 429 carries its Retry-After when
+// it is a whole number of seconds that fits 32 bits, and is still
+// ErrRateLimited when it is not.
+func TestDialRetryAfter(t *testing.T) {
+	for header, want := range map[string]time.Duration{"7": 7 * time.Second, "0": 0, "4294967295": 4294967295 * time.Second,
+		"": -1, "soon": -1, "-1": -1, "1.5": -1, "4294967296": -1, "Wed, 21 Oct 2026 07:28:00 GMT": -1} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if header != "" {
+				w.Header().Set("Retry-After", header)
+			}
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}))
+		_, err := Dial(testCtx(t), "ws://"+srv.Listener.Addr().String(), "w1", "pa:ss", newGoWorker(), DialOptions{})
+		srv.Close()
+		if !errors.Is(err, wire.ErrRateLimited) {
+			t.Errorf("Retry-After %q: Dial = %v, want ErrRateLimited", header, err)
+		}
+		wait, ok := wire.RetryAfter(err)
+		if want < 0 && ok || want >= 0 && (!ok || wait != want) {
+			t.Errorf("Retry-After %q: RetryAfter = %s, %v; want %s", header, wait, ok, want)
+		}
 	}
 }
 

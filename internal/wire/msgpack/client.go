@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +77,9 @@ type Client struct {
 
 // Dial connects to the master at rawURL (ws:// or wss://) as worker name
 // and serves h until the connection ends. The password goes in the
-// Authorization header only; it is never logged.
+// Authorization header only; it is never logged. A refused login's error
+// wraps ErrUnauthorized; a rate-limited one's wire.ErrRateLimited, and
+// wire.RetryAfter reads the wait the master asked for, if it said.
 func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts DialOptions) (*Client, error) {
 	if strings.Contains(name, ":") {
 		return nil, fmt.Errorf("dial %s: a worker name may not hold a colon", rawURL)
@@ -108,7 +111,7 @@ func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts Di
 			case http.StatusUnauthorized:
 				err = ErrUnauthorized
 			case http.StatusTooManyRequests:
-				err = wire.ErrRateLimited
+				err = rateLimited(resp.Header)
 			}
 		}
 		return nil, fmt.Errorf("dial %s as %s: %w", u.Redacted(), name, err)
@@ -123,6 +126,17 @@ func Dial(ctx context.Context, rawURL, name, password string, h Handler, opts Di
 		log.Info("connection to the master ended", "err", err)
 	}()
 	return c, nil
+}
+
+// rateLimited is the error of a 429: wire.ErrRateLimited, with the wait of
+// its Retry-After (wire.RetryAfter) when that is a whole number of seconds
+// (the form the master sends); the caller bounds it.
+func rateLimited(h http.Header) error {
+	secs, err := strconv.ParseUint(h.Get("Retry-After"), 10, 32) // 32 bits: no time.Duration overflows
+	if err != nil {
+		return wire.ErrRateLimited
+	}
+	return wire.RateLimited(time.Duration(secs) * time.Second)
 }
 
 // httpClient is the client of one dial: its connection, once dialed, goes

@@ -47,6 +47,9 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
+// limitedFor is the wait a limited testAuth asks for.
+const limitedFor = 7 * time.Second
+
 // testAuth knows a few workers; it records every login result.
 type testAuth struct {
 	mu      sync.Mutex
@@ -60,7 +63,7 @@ func (a *testAuth) Password(_ context.Context, name, _ string) (string, bool, er
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.limited {
-		return "", false, wire.ErrRateLimited
+		return "", false, wire.RateLimited(limitedFor)
 	}
 	p, ok := a.users[name]
 	return p, ok, nil
