@@ -34,7 +34,8 @@ const (
 // Drop lines logged a second, and in a burst: enough to see an attack, too
 // few for one to fill the disk. Every drop is counted by Dropped regardless.
 // One peer may spend the whole budget (droplog with SourceBurst =
-// DropLogBurst): the peers are the master's own few processes.
+// DropLogBurst): the honest peers are the operator's few CLI processes; any
+// peer that reaches listen.remote gets no more than the total.
 const (
 	DropLogRate  = 10
 	DropLogBurst = 50

@@ -3,9 +3,10 @@
 // stranger or a hostile worker who repeats a refused request cannot fill
 // the disk with the master's log. The worker listeners and www share one
 // Log (service.Runtime.Refusals), and so do the actors that refuse a
-// control request's token; the control endpoint, whose peers are the
-// master's own few processes, has one of its own for what it refuses
-// before any actor sees a request. The same budgets
+// control request's token; the control endpoint, whose honest peers are
+// the operator's few CLI processes, has one of its own for what it refuses
+// before any actor sees a request (one peer may spend all of it; the total
+// stays bounded for any peers). The same budgets
 // bound the lines a peer that has logged in can cause in a loop (LogAt,
 // by name: service.Runtime.WorkerLines for a worker's connects).
 //
