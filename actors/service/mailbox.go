@@ -19,27 +19,26 @@ import (
 // namesake has stopped — reached a mailbox without a dispatcher: a data
 // race, and a nil dereference in the sender when it won the race. This
 // mailbox holds what is posted before Started (which the spawner posts once
-// the handlers are registered) and posts it just after Started, in order:
-// the actor takes Started first, and each sender's messages in the order
-// it sent them.
+// the handlers are registered) and posts it just after Started: the system
+// messages first, then the user messages, each in the order they were
+// posted — as protoactor's mailbox takes them, system messages ahead of
+// user messages (a failure's suspension, a Stop, overtakes the user
+// messages still held).
 func Mailbox() actor.Mailbox { return &mailbox{Mailbox: actor.Unbounded()()} }
 
 type mailbox struct {
 	actor.Mailbox
-	open atomic.Bool // Started is posted: post straight through
+	open atomic.Bool // Started and all that was held are posted: post straight through
 
-	mu   sync.Mutex
-	held []heldMessage // posted before Started, in order
-}
-
-type heldMessage struct {
-	msg    any
-	system bool
+	mu         sync.Mutex
+	systemOpen bool  // Started and the held system messages are posted: system messages go straight through
+	system     []any // system messages posted before systemOpen, in order
+	user       []any // user messages posted before open, in order
 }
 
 // PostUserMessage implements actor.Mailbox.
 func (m *mailbox) PostUserMessage(msg any) {
-	if m.open.Load() || !m.hold(msg, false) {
+	if m.open.Load() || !m.holdUser(msg) {
 		m.Mailbox.PostUserMessage(msg)
 	}
 }
@@ -54,43 +53,60 @@ func (m *mailbox) PostSystemMessage(msg any) {
 		m.start(msg)
 		return
 	}
-	if !m.hold(msg, true) {
+	if !m.holdSystem(msg) {
 		m.Mailbox.PostSystemMessage(msg)
 	}
 }
 
-// hold keeps msg until Started is posted; false when it is already.
-func (m *mailbox) hold(msg any, system bool) bool {
+// holdUser keeps msg until the held user messages are posted; false when
+// they are already.
+func (m *mailbox) holdUser(msg any) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.open.Load() {
 		return false
 	}
-	m.held = append(m.held, heldMessage{msg: msg, system: system})
+	m.user = append(m.user, msg)
 	return true
 }
 
-// start posts started, then what was held (and what is held meanwhile),
-// and opens the mailbox. It posts without holding mu: a dispatcher that
-// runs the actor on the poster's goroutine may post to the mailbox again.
+// holdSystem keeps msg until the held system messages are posted; false
+// when they are already.
+func (m *mailbox) holdSystem(msg any) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.systemOpen {
+		return false
+	}
+	m.system = append(m.system, msg)
+	return true
+}
+
+// start posts started, then the held system messages, then the held user
+// messages (with what is held meanwhile), and opens the mailbox. It posts
+// without holding mu: a dispatcher that runs the actor on the poster's
+// goroutine may post to the mailbox again.
 func (m *mailbox) start(started any) {
 	m.Mailbox.PostSystemMessage(started)
+	m.drain(&m.system, m.Mailbox.PostSystemMessage, func() { m.systemOpen = true })
+	m.drain(&m.user, m.Mailbox.PostUserMessage, func() { m.open.Store(true) })
+}
+
+// drain posts what *held holds, and what is added to it meanwhile, until
+// it is empty; then it calls opened with mu held.
+func (m *mailbox) drain(held *[]any, post func(any), opened func()) {
 	for {
 		m.mu.Lock()
-		held := m.held
-		m.held = nil
-		if len(held) == 0 {
-			m.open.Store(true)
+		msgs := *held
+		*held = nil
+		if len(msgs) == 0 {
+			opened()
 			m.mu.Unlock()
 			return
 		}
 		m.mu.Unlock()
-		for _, h := range held {
-			if h.system {
-				m.Mailbox.PostSystemMessage(h.msg)
-			} else {
-				m.Mailbox.PostUserMessage(h.msg)
-			}
+		for _, msg := range msgs {
+			post(msg)
 		}
 	}
 }

@@ -44,6 +44,49 @@ func TestMailboxTakesWhatIsSentDuringTheSpawn(t *testing.T) {
 	}
 }
 
+// An actor that fails on a message sent during its spawn takes nothing more
+// before its restart, as when the messages are sent after its Started:
+// protoactor suspends a failed actor's mailbox with a system message, which
+// its mailbox takes ahead of the user messages; this one must not hold it
+// behind those it is posting. The dispatcher runs the actor on the poster's
+// goroutine, so the actor fails while the held messages are being posted.
+func TestMailboxSuspendsAnActorThatFailsOnAHeldMessage(t *testing.T) {
+	system := actor.NewActorSystem()
+	t.Cleanup(system.Shutdown)
+	const name = "fails-early"
+	got := make(chan string, 10)
+	producer := func() actor.Actor {
+		return actor.ReceiveFunc(func(ctx actor.Context) {
+			switch m := ctx.Message().(type) {
+			case *actor.Started:
+				got <- "started"
+			case *actor.Restarting:
+				got <- "restarting"
+			case string:
+				got <- m
+				if m == "fail" {
+					panic("failing on a held message")
+				}
+			}
+		})
+	}
+	during := actor.WithOnInit(func(actor.Context) {
+		pid := system.NewLocalPID(name)
+		system.Root.Send(pid, "fail")
+		system.Root.Send(pid, "after the failure")
+	})
+	p := actor.PropsFromProducer(producer, actor.WithMailbox(Mailbox), during, actor.WithDispatcher(actor.NewSynchronizedDispatcher(300)))
+	if _, err := system.Root.SpawnNamed(p, name); err != nil {
+		t.Fatal(err)
+	}
+	var took []string
+	for _, want := range []string{"started", "fail", "restarting", "started", "after the failure"} {
+		if took = append(took, testkit.Recv(t, want, got)); took[len(took)-1] != want {
+			t.Fatalf("the actor took %q, want %q next", took, want)
+		}
+	}
+}
+
 func isStarted(m any) bool {
 	_, ok := m.(*actor.Started)
 	return ok
