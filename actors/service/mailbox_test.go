@@ -29,7 +29,8 @@ func TestMailboxTakesWhatIsSentDuringTheSpawn(t *testing.T) {
 	// OnInit runs on the spawner's goroutine, between the registration of
 	// the name and the mailbox's handlers.
 	during := actor.WithOnInit(func(actor.Context) { rt.System.Root.Send(rt.System.NewLocalPID(name), "sent during the spawn") })
-	pid, err := rt.System.Root.SpawnNamed(props(rt, rt.Tree.add(nil, name, name, "test"), producer).Configure(during), name)
+	node, _ := rt.Tree.add(nil, name, name, "test")
+	pid, err := rt.System.Root.SpawnNamed(props(rt, node, producer).Configure(during), name)
 	if err != nil {
 		t.Fatal(err)
 	}

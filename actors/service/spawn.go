@@ -14,10 +14,10 @@ import (
 // restart.
 func Spawn(ctx actor.Context, rt *Runtime, name, kind string, producer actor.Producer) (*actor.PID, error) {
 	parent := rt.Tree.Lookup(ctx.Self().Id)
-	node := rt.Tree.add(parent, paths.Child(ctx.Self().Id, name), name, kind)
+	node, prev := rt.Tree.add(parent, paths.Child(ctx.Self().Id, name), name, kind)
 	pid, err := ctx.SpawnNamed(props(rt, node, producer), name)
 	if err != nil {
-		rt.Tree.remove(node)
+		rt.Tree.unadd(node, prev) // a live actor's name: its node stays
 		return nil, fmt.Errorf("spawn %s/%s: %w", ctx.Self().Id, name, err)
 	}
 	return pid, nil
@@ -26,10 +26,10 @@ func Spawn(ctx actor.Context, rt *Runtime, name, kind string, producer actor.Pro
 // SpawnRoot starts the root actor of the tree. Its failures go to guardian,
 // which should be a Strategy with GiveUp set.
 func SpawnRoot(rt *Runtime, name, kind string, guardian actor.SupervisorStrategy, producer actor.Producer) (*actor.PID, error) {
-	node := rt.Tree.add(nil, name, name, kind)
+	node, prev := rt.Tree.add(nil, name, name, kind)
 	pid, err := rt.System.Root.SpawnNamed(props(rt, node, producer).Configure(actor.WithGuardian(guardian)), name)
 	if err != nil {
-		rt.Tree.remove(node)
+		rt.Tree.unadd(node, prev)
 		return nil, fmt.Errorf("spawn %s: %w", name, err)
 	}
 	return pid, nil

@@ -53,6 +53,8 @@ type Node struct {
 	live      atomic.Pointer[func() proto.Message]
 	condition atomic.Pointer[func() string]
 
+	removed bool // its actor stopped (the Tree's mu)
+
 	mu       sync.Mutex
 	children map[string]*Node
 }
@@ -129,31 +131,59 @@ func (n *Node) recordFailure(reason string, at time.Time) {
 
 // add registers a node for path under parent (nil for a root). It replaces a
 // previous node of the same path, which can only be one that is stopping.
-func (t *Tree) add(parent *Node, path, name, kind string) *Node {
-	n := &Node{Name: name, Path: path, Kind: kind, parent: parent, children: map[string]*Node{}}
+func (t *Tree) add(parent *Node, path, name, kind string) (n, prev *Node) {
+	n = &Node{Name: name, Path: path, Kind: kind, parent: parent, children: map[string]*Node{}}
 	n.setStatus(StatusStarting)
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev = t.nodes[path]
 	t.nodes[path] = n
-	t.mu.Unlock()
 	if parent != nil {
 		parent.mu.Lock()
 		parent.children[path] = n
 		parent.mu.Unlock()
 	}
-	return n
+	return n, prev
 }
 
 // remove drops n, unless its path has been taken by a newer node.
 func (t *Tree) remove(n *Node) {
 	t.mu.Lock()
-	if t.nodes[n.Path] == n {
-		delete(t.nodes, n.Path)
+	defer t.mu.Unlock()
+	n.removed = true
+	t.replace(n, nil)
+}
+
+// unadd drops n, whose actor was not spawned, and puts back prev, the
+// node add replaced (the live actor under that name: its spawn is what
+// failed), unless prev's actor has stopped meanwhile.
+func (t *Tree) unadd(n, prev *Node) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if prev != nil && prev.removed {
+		prev = nil
 	}
-	t.mu.Unlock()
+	t.replace(n, prev)
+}
+
+// replace puts by (nil: nothing) where n is, in the tree and its parent,
+// unless n's path has been taken by a newer node. t.mu is held.
+func (t *Tree) replace(n, by *Node) {
+	if t.nodes[n.Path] == n {
+		if by != nil {
+			t.nodes[n.Path] = by
+		} else {
+			delete(t.nodes, n.Path)
+		}
+	}
 	if p := n.parent; p != nil {
 		p.mu.Lock()
 		if p.children[n.Path] == n {
-			delete(p.children, n.Path)
+			if by != nil {
+				p.children[n.Path] = by
+			} else {
+				delete(p.children, n.Path)
+			}
 		}
 		p.mu.Unlock()
 	}
