@@ -742,45 +742,22 @@ func TestConnectionActorFailsMidBuild(t *testing.T) {
 	for _, kind := range []workerKind{buildworkerKind, buildbotWorkerKind("msgpack"), buildbotWorkerKind("pb")} {
 		t.Run(kind.name, func(t *testing.T) {
 			t.Parallel()
-			connActorFailsMidBuild(t, kind)
+			m, from := failMidBuild(t, kind, "master/pbmanager/conn:w1")
+			var detached, attached []string
+			for _, l := range m.stderr.snapshot()[from:] {
+				switch {
+				case strings.Contains(l, "worker detached"):
+					detached = append(detached, l)
+				case strings.Contains(l, "worker attached"):
+					attached = append(attached, l)
+				case strings.Contains(l, "login refused"):
+					t.Errorf("the dropped connection was attached again: %s", l)
+				}
+			}
+			if len(detached) != 1 || len(attached) != 1 || !strings.Contains(detached[0], "connection actor failed") {
+				t.Fatalf("after the failure the master logged detached %q and attached %q: want the failed connection detached once, the new one attached once", detached, attached)
+			}
 		})
-	}
-}
-
-func connActorFailsMidBuild(t *testing.T, kind workerKind) {
-	gate := filepath.Join(t.TempDir(), "gate")
-	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
-	m := startMaster(t, "debug:\n  actions: true\n"+fmt.Sprintf(gatedConfig, gate))
-	kind.start(t, m, "w1", "pw1", filepath.Join(m.dir, "worker-w1"))
-	m.stderr.waitFor(t, 0, `worker attached`)
-	m.force("gated")
-	m.waitStepLog("gated", 1, "wait", "waiting")
-	from := m.stderr.count()
-	crash(t, m, "master/pbmanager/conn:w1")
-	if b := m.waitBuild("gated", 1); *b.Results != 5 {
-		t.Fatalf("build 1: results %d, want RETRY (5)", *b.Results)
-	}
-	m.stderr.waitFor(t, from, `worker attached`)
-	if err := os.WriteFile(gate, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b := m.waitBuild("gated", 2); *b.Results != 0 {
-		t.Fatalf("build 2: results %d, want SUCCESS", *b.Results)
-	}
-	m.waitAPI("/api/v2/buildsets/1", `"complete":true`, `"results":0`)
-	var detached, attached []string
-	for _, l := range m.stderr.snapshot()[from:] {
-		switch {
-		case strings.Contains(l, "worker detached"):
-			detached = append(detached, l)
-		case strings.Contains(l, "worker attached"):
-			attached = append(attached, l)
-		case strings.Contains(l, "login refused"):
-			t.Errorf("the dropped connection was attached again: %s", l)
-		}
-	}
-	if len(detached) != 1 || len(attached) != 1 || !strings.Contains(detached[0], "connection actor failed") {
-		t.Fatalf("after the failure the master logged detached %q and attached %q: want the failed connection detached once, the new one attached once", detached, attached)
 	}
 }
 
@@ -795,25 +772,36 @@ func TestConnectionManagerFailsMidBuild(t *testing.T) {
 	for _, kind := range []workerKind{buildworkerKind, buildbotWorkerKind("msgpack"), buildbotWorkerKind("pb")} {
 		t.Run(kind.name, func(t *testing.T) {
 			t.Parallel()
-			gate := filepath.Join(t.TempDir(), "gate")
-			t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
-			m := startMaster(t, "debug:\n  actions: true\n"+fmt.Sprintf(gatedConfig, gate))
-			kind.start(t, m, "w1", "pw1", filepath.Join(m.dir, "worker-w1"))
-			m.stderr.waitFor(t, 0, `worker attached`)
-			m.force("gated")
-			m.waitStepLog("gated", 1, "wait", "waiting")
-			from := m.stderr.count()
-			crash(t, m, "master/pbmanager")
-			if b := m.waitBuild("gated", 1); *b.Results != 5 {
-				t.Fatalf("build 1: results %d, want RETRY (5)", *b.Results)
-			}
-			m.stderr.waitFor(t, from, `worker attached`)
-			if err := os.WriteFile(gate, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if b := m.waitBuild("gated", 2); *b.Results != 0 {
-				t.Fatalf("build 2: results %d, want SUCCESS", *b.Results)
-			}
+			failMidBuild(t, kind, "master/pbmanager")
 		})
 	}
+}
+
+// failMidBuild starts a master and a worker of kind, and crashes the actor
+// at path (an injected panic) while the worker builds: the build must end
+// RETRY, the worker log in again by itself, and the build's request run
+// again on it and succeed. It returns the master and the index of its
+// first log line after the crash.
+func failMidBuild(t *testing.T, kind workerKind, path string) (*master, int) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
+	m := startMaster(t, "debug:\n  actions: true\n"+fmt.Sprintf(gatedConfig, gate))
+	kind.start(t, m, "w1", "pw1", filepath.Join(m.dir, "worker-w1"))
+	m.stderr.waitFor(t, 0, `worker attached`)
+	m.force("gated")
+	m.waitStepLog("gated", 1, "wait", "waiting")
+	from := m.stderr.count()
+	crash(t, m, path)
+	if b := m.waitBuild("gated", 1); *b.Results != 5 {
+		t.Fatalf("build 1: results %d, want RETRY (5)", *b.Results)
+	}
+	m.stderr.waitFor(t, from, `worker attached`)
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b := m.waitBuild("gated", 2); *b.Results != 0 {
+		t.Fatalf("build 2: results %d, want SUCCESS", *b.Results)
+	}
+	m.waitAPI("/api/v2/buildsets/1", `"complete":true`, `"results":0`)
+	return m, from
 }

@@ -188,7 +188,7 @@ func (p *perspective) remote(c *call) (any, error) {
 	case "keepalive":
 		return nil, nil
 	case "shutdown":
-		if !p.conn.shutdowns.Allow() {
+		if !p.conn.shutdowns.AllowN(p.conn.srv.cfg.Now(), 1) {
 			return nil, nil
 		}
 		p.conn.b.log.Info("pb: worker asks to shut down", "worker", p.conn.name)

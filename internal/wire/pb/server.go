@@ -54,6 +54,9 @@ type Config struct {
 	// Challenge returns a login challenge; tests inject a fixed one.
 	// Default: 16 random bytes, as Twisted's (an md5 digest).
 	Challenge func() []byte
+	// Now is the clock of the shutdown requests' budget; tests stand it
+	// still. Default time.Now.
+	Now func() time.Time
 }
 
 const (
@@ -113,6 +116,9 @@ func NewServer(cfg Config) (*Server, error) {
 			_, _ = rand.Read(b)
 			return b
 		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Server{
 		cfg:   cfg,

@@ -9,6 +9,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -545,20 +546,28 @@ func TestPBCommand(t *testing.T) {
 func TestShutdownAskedInALoop(t *testing.T) {
 	logs := &logBuffer{}
 	requested := make(chan wire.Conn, 100)
-	_, w, _, persp := loggedIn(t, Config{Log: logs.logger(), ShutdownRequested: func(c wire.Conn) { requested <- c }})
-	began := time.Now()
-	const n = 5 * ShutdownBurst
-	for i := range n {
-		if _, err := w.b.callRemote(context.Background(), persp, "shutdown", nil, nil); err != nil {
-			t.Fatalf("shutdown %d: %v", i, err)
+	var now atomic.Int64 // the budget's clock, in ns: it moves only when the test moves it
+	_, w, _, persp := loggedIn(t, Config{Log: logs.logger(), ShutdownRequested: func(c wire.Conn) { requested <- c },
+		Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	shutdown := func(n int) {
+		for i := range n {
+			if _, err := w.b.callRemote(context.Background(), persp, "shutdown", nil, nil); err != nil {
+				t.Fatalf("shutdown %d: %v", i, err)
+			}
 		}
 	}
-	allowed := ShutdownBurst + int(time.Since(began)/ShutdownEvery) + 1
+	shutdown(5 * ShutdownBurst)
 	for i := range ShutdownBurst {
 		testkit.Recv(t, fmt.Sprintf("ShutdownRequested %d", i), requested)
 	}
-	if l := strings.Count(logs.String(), "worker asks to shut down"); l < ShutdownBurst || l > allowed {
-		t.Fatalf("%d requests logged %d lines, want %d to %d:\n%s", n, l, ShutdownBurst, allowed, logs)
+	if l := strings.Count(logs.String(), "worker asks to shut down"); l != ShutdownBurst {
+		t.Fatalf("%d requests logged %d lines, want %d:\n%s", 5*ShutdownBurst, l, ShutdownBurst, logs)
+	}
+	now.Add(int64(ShutdownEvery))
+	shutdown(5)
+	testkit.Recv(t, "ShutdownRequested after ShutdownEvery", requested)
+	if l := strings.Count(logs.String(), "worker asks to shut down"); l != ShutdownBurst+1 {
+		t.Fatalf("after ShutdownEvery, 5 more requests: %d lines, want %d:\n%s", l, ShutdownBurst+1, logs)
 	}
 }
 
