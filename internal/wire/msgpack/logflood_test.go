@@ -66,6 +66,32 @@ func TestWrongLoginsDoNotFloodTheLog(t *testing.T) {
 	}
 }
 
+// TestFailedUpgradesDoNotFloodTheLog: a peer with the password whose
+// requests are no WebSocket upgrade (the upgrade fails after the login is
+// checked) logs the source's burst.
+func TestFailedUpgradesDoNotFloodTheLog(t *testing.T) {
+	m, _ := floodMaster(t)
+	for range 30 {
+		req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, "http://"+m.addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("w1", "pa:ss")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode < 400 {
+			t.Fatalf("status %d, want a refused upgrade", resp.StatusCode)
+		}
+	}
+	if n := strings.Count(m.logs.String(), "worker upgrade failed"); n != droplog.DefaultSourceBurst {
+		t.Fatalf("30 failed upgrades logged %d lines, want the source's burst %d:\n%s", n, droplog.DefaultSourceBurst, m.logs)
+	}
+}
+
 // TestIgnoredFramesDoNotFloodTheLog: a logged-in worker's 1,000 text
 // frames and 1,000 frames without seq_number log the source's burst.
 func TestIgnoredFramesDoNotFloodTheLog(t *testing.T) {
