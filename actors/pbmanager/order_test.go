@@ -96,11 +96,8 @@ func TestInterruptBeforeStartIsNotSent(t *testing.T) {
 // it completes at once, interrupted.
 func TestInterruptWhileTheBuilderListIsSet(t *testing.T) {
 	o := newOrderRig(t, "")
-	o.worker.mu.Lock()
-	o.worker.mkdirs = make(chan struct{})
-	o.worker.mu.Unlock()
-	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: "1", Builder: "b2", Builddir: "b2",
-		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: "hold", Workdir: "build"}}}, o.build)
+	o.holdBuilderLists()
+	o.startOn("1", "b2", "hold")
 	testkit.Recv(t, "the builder list's mkdir", o.worker.mkdirs)
 	o.interrupt("1")
 	c := o.complete(t, "1")
@@ -227,9 +224,20 @@ func newOrderRig(t *testing.T, hold string, wrap ...func(actor.Producer) actor.P
 	return o
 }
 
-func (o *orderRig) start(id, script string) {
-	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: id, Builder: "b1", Builddir: "b1",
+func (o *orderRig) start(id, script string) { o.startOn(id, "b1", script) }
+
+// startOn starts command id on builder (its builddir of the same name).
+func (o *orderRig) startOn(id, builder, script string) {
+	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: id, Builder: builder, Builddir: builder,
 		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: script, Workdir: "build"}}}, o.build)
+}
+
+// holdBuilderLists makes the worker report each mkdir of a builder list
+// on o.worker.mkdirs and wait there until the test takes it again.
+func (o *orderRig) holdBuilderLists() {
+	o.worker.mu.Lock()
+	o.worker.mkdirs = make(chan struct{})
+	o.worker.mu.Unlock()
 }
 
 func (o *orderRig) interrupt(id string) {
@@ -420,11 +428,8 @@ func TestOutboxWhenTheConnectionEnds(t *testing.T) {
 // more.
 func TestInterruptWhileTheBuilderListIsSetThenItFails(t *testing.T) {
 	o := newOrderRig(t, "")
-	o.worker.mu.Lock()
-	o.worker.mkdirs = make(chan struct{})
-	o.worker.mu.Unlock()
-	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: "1", Builder: "b2", Builddir: "b2",
-		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: "hold", Workdir: "build"}}}, o.build)
+	o.holdBuilderLists()
+	o.startOn("1", "b2", "hold")
 	testkit.Recv(t, "the builder list's mkdir", o.worker.mkdirs)
 	o.interrupt("1")
 	o.interrupt("1")
@@ -559,15 +564,12 @@ func TestRestartCompletesACommandTheFailedActorTook(t *testing.T) {
 // left.
 func TestRestartCompletesEveryCommandOnce(t *testing.T) {
 	o := crashingRig(t, "1")
-	o.worker.mu.Lock()
-	o.worker.mkdirs = make(chan struct{})
-	o.worker.mu.Unlock()
+	o.holdBuilderLists()
 	o.start("1", "hold")
 	testkit.Recv(t, "the start of command 1 held", o.gate.held)
 	o.start("2", "run")
 	o.start("3", "run")
-	o.root.RequestWithCustomSender(o.conn, &messages.StartCommand{CommandId: "4", Builder: "b2", Builddir: "b2",
-		Command: &messages.StartCommand_Shell{Shell: &messages.ShellCommand{Script: "run", Workdir: "build"}}}, o.build)
+	o.startOn("4", "b2", "run")
 	testkit.Recv(t, "the builder list's mkdir", o.worker.mkdirs)
 	testkit.Eventually(t, "starts 2 and 3 queued", func() bool { return o.queued() == 2 })
 	o.root.Send(o.conn, crash{})
