@@ -8,32 +8,6 @@ import (
 	"testing"
 )
 
-// failingWrites fails the writes of the connections it accepts once armed.
-type failingWrites struct {
-	net.Listener
-	armed atomic.Bool
-}
-
-func (l *failingWrites) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return failingConn{nc, &l.armed}, nil
-}
-
-type failingConn struct {
-	net.Conn
-	armed *atomic.Bool
-}
-
-func (c failingConn) Write(p []byte) (int, error) {
-	if c.armed.Load() {
-		return 0, errors.New("the test fails this write")
-	}
-	return c.Conn.Write(p)
-}
-
 // TestInterruptWriteFails: when the interrupt's write fails, Interrupt
 // reports it once: either it returns the error, or answered gets it —
 // never both (the failed write ends the connection, which answers the
@@ -43,7 +17,13 @@ func TestInterruptWriteFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := &failingWrites{Listener: l}
+	var armed atomic.Bool // the writes fail once set
+	fw := &hookedWrites{Listener: l, hook: func() error {
+		if armed.Load() {
+			return errors.New("the test fails this write")
+		}
+		return nil
+	}}
 	ts := startServerOn(t, Config{}, fw)
 	w := dialGo(t, ts.addr)
 	if _, err := w.login("w1", "pass1"); err != nil {
@@ -53,7 +33,7 @@ func TestInterruptWriteFails(t *testing.T) {
 	if err := c.SetBuilderList(context.Background(), map[string]string{"b1": "b1"}); err != nil {
 		t.Fatal(err)
 	}
-	fw.armed.Store(true)
+	armed.Store(true)
 	var calls atomic.Int32
 	answered := make(chan error, 2)
 	err = c.Interrupt("b1", "7", "stop it", func(err error) { calls.Add(1); answered <- err })

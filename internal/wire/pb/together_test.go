@@ -7,30 +7,6 @@ import (
 	"testing"
 )
 
-// writeCounter counts the writes on the connections it accepts.
-type writeCounter struct {
-	net.Listener
-	writes atomic.Int64
-}
-
-func (l *writeCounter) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return countedConn{nc, &l.writes}, nil
-}
-
-type countedConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countedConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
-}
-
 // sendTogether sends the calls on obj in one write, as buildbot-worker
 // sends a fast command's updates and its complete; it returns the
 // channels of their answers.
@@ -76,7 +52,8 @@ func TestCallsThatCameTogetherAreAnsweredTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counted := &writeCounter{Listener: l}
+	var writes atomic.Int64
+	counted := &hookedWrites{Listener: l, hook: func() error { writes.Add(1); return nil }}
 	ts := startServerOn(t, Config{}, counted)
 	w := dialGo(t, ts.addr)
 	if _, err := w.login("w1", "pass1"); err != nil {
@@ -101,7 +78,7 @@ func TestCallsThatCameTogetherAreAnsweredTogether(t *testing.T) {
 		}()
 	}
 	s := newSink()
-	before := counted.writes.Load()
+	before := writes.Load()
 	if err := c.StartCommand(context.Background(), wireCommand("1", "b1", "shell", map[string]any{"command": "true"}, s)); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +92,7 @@ func TestCallsThatCameTogetherAreAnsweredTogether(t *testing.T) {
 		}
 	}
 	// startCommand, then the four answers.
-	if got := counted.writes.Load() - before; got != 2 {
+	if got := writes.Load() - before; got != 2 {
 		t.Errorf("the master wrote %d times, want 2 (startCommand, the four answers)", got)
 	}
 	s.mu.Lock()
