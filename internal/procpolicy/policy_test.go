@@ -177,6 +177,31 @@ func TestStartLeavesGOMAXPROCSFromTheEnvironment(t *testing.T) {
 	}
 }
 
+// Only a GOMAXPROCS the runtime obeys turns the policy off: before, any
+// non-empty value did, so "0" or "abc" left the master with neither the
+// user's choice (the runtime ignores them) nor the policy.
+func TestChosen(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{
+		{"", false},
+		{"1", true},
+		{"2", true},
+		{"64", true},
+		{"0", false},
+		{"-1", false},
+		{"+2", false},
+		{"abc", false},
+		{"2 ", false},
+		{"2147483648", false},
+	} {
+		if got := chosen(c.v); got != c.want {
+			t.Errorf("chosen(%q) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
 // A check that cannot read the CPU time puts the master back on the
 // default and ends the checks: before, the read gave 0, a negative busy
 // that kept the master on one P (and a spurious surge at the next read).

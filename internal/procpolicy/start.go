@@ -5,19 +5,34 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
 // Start sets GOMAXPROCS to 1 and applies p until stop is called, which
 // leaves GOMAXPROCS where the policy last put it. When the environment
-// sets GOMAXPROCS it does nothing: the user chose. log (nil: none) hears
-// of each change at debug level.
+// sets GOMAXPROCS to a value the Go runtime obeys it does nothing: the
+// user chose. A value the runtime ignores ("0", "abc") leaves the policy
+// on, as the runtime leaves its default. log (nil: none) hears of each
+// change at debug level.
 func Start(p Policy, log *slog.Logger) (stop func()) {
-	if os.Getenv("GOMAXPROCS") != "" {
+	if chosen(os.Getenv("GOMAXPROCS")) {
 		return func() {}
 	}
 	return p.start(system(), log)
+}
+
+// chosen reports whether the runtime takes v, GOMAXPROCS's value in the
+// environment, as the number of Ps: a decimal int32 above zero, with no
+// sign but an optional minus, as the runtime parses it.
+func chosen(v string) bool {
+	if strings.HasPrefix(v, "+") {
+		return false
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	return err == nil && n > 0
 }
 
 // env is what the policy reads and changes: a clock, the CPU time the
