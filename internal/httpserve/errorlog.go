@@ -27,15 +27,22 @@ var strangerLines = []strangerLine{
 	{prefix: "http2: server closing client connection: ", msg: "http2: server closing client connection", noAddr: true},
 }
 
-// errorLog is an http.Server's ErrorLog: its lines go to "to" at Warn, but
-// strangerLines go through refusals (by the peer's address; the lines
-// without one share a source named by their message).
-func errorLog(to *slog.Logger, refusals *droplog.Log) *log.Logger {
-	return log.New(errorWriter{log: to, refusals: refusals}, "", 0)
+// errorLog is an http.Server's ErrorLog: strangerLines go through
+// refusals by the peer's address (the lines without one share a source
+// named by their message); every other line goes through refusals too, at
+// Warn, all under one source, otherSource: net/http has more lines a
+// stranger causes at will (a query with a semicolon logs one a request),
+// and a Go release may reword those listed, so no line of the server's log
+// escapes a budget.
+func errorLog(refusals *droplog.Log) *log.Logger {
+	return log.New(errorWriter{refusals: refusals}, "", 0)
 }
 
+// otherSource is the refusal budget's source of the server's lines that
+// strangerLines do not name.
+const otherSource = "net/http"
+
 type errorWriter struct {
-	log      *slog.Logger
 	refusals *droplog.Log
 }
 
@@ -55,6 +62,6 @@ func (w errorWriter) Write(p []byte) (int, error) {
 		w.refusals.Refused(addr, s.msg, slog.String("err", droplog.Text(why)))
 		return len(p), nil
 	}
-	w.log.Warn(line)
+	w.refusals.LogAt(slog.LevelWarn, otherSource, line)
 	return len(p), nil
 }

@@ -53,3 +53,19 @@ func TestTLSHandshakeErrorsDoNotFloodTheLog(t *testing.T) {
 		t.Errorf("line after the budget refilled = %q, want the handshake error, its peer and not_logged_before=990", last)
 	}
 }
+
+// TestOtherServerLinesAreBudgeted: a line of the server's log that
+// strangerLines does not name (net/http's accept errors when strangers use
+// up the descriptors; a stranger line a Go release rewords) goes through the
+// refusal budget too: one Warn a line before.
+func TestOtherServerLinesAreBudgeted(t *testing.T) {
+	log, logs := testkit.NewLogs()
+	now := time.Unix(1e9, 0)
+	l := errorLog(droplog.New(log, droplog.Options{Now: func() time.Time { return now }}))
+	for range 30 {
+		l.Printf("http: Accept error: accept tcp 127.0.0.1:8010: accept4: too many open files; retrying in 5ms")
+	}
+	if n := strings.Count(logs.String(), "too many open files"); n != droplog.DefaultSourceBurst {
+		t.Fatalf("30 lines logged %d, want the budget's burst %d:\n%s", n, droplog.DefaultSourceBurst, logs)
+	}
+}

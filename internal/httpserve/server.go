@@ -26,7 +26,8 @@ func Serve(l *Listener, h http.Handler, log *slog.Logger) *Server {
 
 // ServeTLS is Serve over TLS with cfg (which holds the certificate); a nil
 // cfg serves plain HTTP. Failed TLS handshakes, which a stranger causes at
-// will, are logged through refusals (nil: a droplog of the server's own).
+// will, and every other line of the server's log, are logged through
+// refusals (nil: a droplog of the server's own).
 func ServeTLS(l *Listener, h http.Handler, log *slog.Logger, cfg *tls.Config, refusals *droplog.Log) *Server {
 	if refusals == nil {
 		refusals = droplog.New(log, droplog.Options{})
@@ -38,7 +39,7 @@ func ServeTLS(l *Listener, h http.Handler, log *slog.Logger, cfg *tls.Config, re
 			ReadTimeout:       l.limits.ReadTimeout,
 			WriteTimeout:      l.limits.WriteTimeout,
 			IdleTimeout:       l.limits.IdleTimeout,
-			ErrorLog:          errorLog(log, refusals),
+			ErrorLog:          errorLog(refusals),
 			TLSConfig:         cfg,
 		},
 		session: l.session(),
