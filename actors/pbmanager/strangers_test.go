@@ -1,6 +1,8 @@
 package pbmanager_test
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/actors/master/mastertest"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
@@ -23,7 +26,7 @@ import (
 func BenchmarkIdleStrangers(b *testing.B) {
 	for _, listener := range []string{"pb", "msgpack"} {
 		b.Run("listener="+listener, func(b *testing.B) {
-			m := mastertest.Start(b, config, "", nil)
+			m := mastertest.Start(b, config, "", nil, maxStrangers(int32(b.N)+1))
 			addr := m.WorkersPBAddr
 			if listener == "msgpack" {
 				addr = m.WorkersAddr
@@ -58,6 +61,64 @@ func BenchmarkIdleStrangers(b *testing.B) {
 			b.ReportMetric(float64(g1-g0)/n, "goroutines/stranger")
 		})
 	}
+}
+
+// TestStrangersAreBounded: each worker listener holds at most
+// listen.workers_max_unauthenticated connections that have not logged in;
+// a new one past that is closed at once, logged with its peer and counted.
+// A worker that logged in holds no such place.
+func TestStrangersAreBounded(t *testing.T) {
+	m, logs := start(t, maxStrangers(1))
+	testkit.Recv(t, "w1's connection", runWorker(t, m, "w1", "pw1"))
+	for _, l := range []struct{ name, addr string }{{"workers", m.WorkersAddr}, {"workers_pb", m.WorkersPBAddr}} {
+		held, err := net.Dial("tcp", l.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Close()
+		testkit.Eventually(t, "the stranger held", func() bool { return metric(t, m, "buildmaster_listener_strangers", l.name) == 1 })
+		refused, err := net.Dial("tcp", l.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer refused.Close()
+		if n, err := io.Copy(io.Discard, refused); n != 0 || err != nil {
+			t.Fatalf("%s: the stranger past the bound got %d bytes, %v; want a close", l.name, n, err)
+		}
+		if n := metric(t, m, "buildmaster_listener_strangers_refused_total", l.name); n != 1 {
+			t.Errorf("%s: %v strangers refused, want 1", l.name, n)
+		}
+		want := fmt.Sprintf(`msg="too many connections have not logged in, closing a new one" peer=%s listener=listen.%s max=1`, refused.LocalAddr(), l.name)
+		testkit.Eventually(t, "the refusal logged", func() bool { return strings.Contains(logs.String(), want) })
+	}
+}
+
+// maxStrangers is an option of mastertest.Start: listen.workers_max_unauthenticated.
+func maxStrangers(n int32) func(*master.Options) {
+	return func(o *master.Options) { o.Config.Listen.WorkersMaxUnauthenticated = &n }
+}
+
+// metric is the value of the master's metric name for listener.
+func metric(t *testing.T, m *master.Master, name, listener string) float64 {
+	t.Helper()
+	families, err := m.RT.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				if lp.GetName() == "listener" && lp.GetValue() == listener {
+					return mt.GetGauge().GetValue() + mt.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no metric %s{listener=%q}", name, listener)
+	return 0
 }
 
 // usage is the live heap after a collection, the goroutines' stacks, the

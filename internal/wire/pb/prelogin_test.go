@@ -3,6 +3,8 @@ package pb
 import (
 	"bytes"
 	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/httpserve"
 )
 
 // TestPreLoginReadBuffer: a connection holds a small read buffer until it
@@ -51,5 +53,28 @@ func TestGrowBufferKeepsWhatItHolds(t *testing.T) {
 		if sexpString(got) != sexpString(e) {
 			t.Fatalf("expression %d: got %s, want %s", i, sexpString(got), sexpString(e))
 		}
+	}
+}
+
+// TestLoginLeavesTheStrangers: on a listener that bounds its connections
+// not logged in, a worker's login gives back the place it took.
+func TestLoginLeavesTheStrangers(t *testing.T) {
+	l, err := httpserve.Bind("listen.workers_pb", "127.0.0.1:0", httpserve.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	l.LimitStrangers(1, func(string) {})
+	ts := startServerOn(t, Config{}, l.Accepting())
+	w := dialGo(t, ts.addr)
+	if l.Strangers() != 1 {
+		t.Fatalf("%d strangers before the login, want 1", l.Strangers())
+	}
+	if _, err := w.login("w1", "pass1"); err != nil {
+		t.Fatal(err)
+	}
+	ts.next(t)
+	if l.Strangers() != 0 {
+		t.Errorf("%d strangers after the login, want 0", l.Strangers())
 	}
 }
