@@ -266,7 +266,7 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	})
 	m.RT.LogRedactor = redactor
 	if opts.RefusalsNow != nil {
-		m.RT.Refusals, m.RT.WorkerLines = service.NewLogBudgets(opts.Log, opts.RefusalsNow)
+		m.RT.Refusals, m.RT.WorkerLines = service.NewLogBudgets(opts.Log, opts.RefusalsNow, nil)
 	}
 	limitStrangers(ls, m.RT.Refusals)
 	m.RT.SetSecrets(sec)
