@@ -41,7 +41,8 @@ type Runtime struct {
 	// that clock.
 	Refusals *droplog.Log
 	// WorkerLines logs, on Log, each worker connection's attached and
-	// detached lines within a budget per worker name (droplog.LogAt): the
+	// detached lines, and a login's that replaces a connection that does
+	// not answer, within a budget per worker name (droplog.LogAt): the
 	// first connects of a worker are logged, a worker that connects in a
 	// loop has its lines counted, and the next one logged says how many
 	// were not (Stats.WorkerConnections counts every one). The last line
