@@ -41,7 +41,8 @@ const (
 //   - uploads_dir: DefaultUploadsDir;
 //   - http.max_body_bytes and http's timeouts when absent: the
 //     DefaultMaxBodyBytes and Default*Timeout constants (http.max_connections
-//     stays unset: the master sizes it from the open-file limit);
+//     stays unset: the master sizes it from the open-file limit, and
+//     listen.workers_max_unauthenticated from it);
 //   - supervision.max_restarts: 10 when absent, supervision.within: 60s when
 //     absent;
 //   - metrics.log_interval: 60s when absent (an explicit 0s disables the report);

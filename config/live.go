@@ -8,8 +8,8 @@ import (
 
 // LiveChangeErrors returns an error for each key whose value differs between
 // old (the running config) and new (a reloaded one, located by src) but
-// cannot change while the master runs: the listen.* addresses and the
-// workers' TLS files, and the bounds of the HTTP listeners, which are set when they
+// cannot change while the master runs: the listen.* addresses, the
+// workers' TLS files and listen.workers_max_unauthenticated, and the bounds of the HTTP listeners, which are set when they
 // are bound (all of http but max_body_bytes). Both configs should have had ApplyDefaults applied, so that
 // leaving a key out compares as its default. A reconfig with any of these
 // errors must be refused as a whole.
@@ -24,6 +24,7 @@ func LiveChangeErrors(old, new *messages.MasterConfig, src *Source) Errors {
 		{"listen.workers_pb", old.GetListen().GetWorkersPb(), new.GetListen().GetWorkersPb()},
 		{"listen.workers_tls.cert_file", old.GetListen().GetWorkersTls().GetCertFile(), new.GetListen().GetWorkersTls().GetCertFile()},
 		{"listen.workers_tls.key_file", old.GetListen().GetWorkersTls().GetKeyFile(), new.GetListen().GetWorkersTls().GetKeyFile()},
+		{"listen.workers_max_unauthenticated", strconv.Itoa(int(old.GetListen().GetWorkersMaxUnauthenticated())), strconv.Itoa(int(new.GetListen().GetWorkersMaxUnauthenticated()))},
 		{"http.max_connections", strconv.Itoa(int(o.GetMaxConnections())), strconv.Itoa(int(n.GetMaxConnections()))},
 		{"http.read_header_timeout", o.GetReadHeaderTimeout().AsDuration().String(), n.GetReadHeaderTimeout().AsDuration().String()},
 		{"http.read_timeout", o.GetReadTimeout().AsDuration().String(), n.GetReadTimeout().AsDuration().String()},

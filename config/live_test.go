@@ -42,6 +42,14 @@ func TestLiveChangeErrors(t *testing.T) {
 		t.Errorf("http bounds: got %v", errs)
 	}
 
+	// So is the bound on the worker listeners' strangers.
+	strangers, src4, _ := Parse("strangers.yaml", []byte("listen:\n  workers_max_unauthenticated: 7\n"))
+	ApplyDefaults(strangers)
+	if errs := LiveChangeErrors(old, strangers, src4); len(errs) != 1 || errs[0].Error() !=
+		`strangers.yaml:2:3: listen.workers_max_unauthenticated cannot change while the master runs (was "0", now "7"); restart the master to change it` {
+		t.Errorf("workers_max_unauthenticated: got %v", errs)
+	}
+
 	// Every listener is checked, without a Source too.
 	moved := &messages.MasterConfig{Listen: &messages.ListenConfig{
 		Remote: "127.0.0.1:1", Www: "127.0.0.1:2", Debug: "127.0.0.1:3",

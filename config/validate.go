@@ -186,6 +186,9 @@ func (v *validator) listen(l *messages.ListenConfig) {
 	if t := l.GetWorkersTls(); t != nil && (t.GetCertFile() == "") != (t.GetKeyFile() == "") {
 		v.errorf("listen.workers_tls", "workers_tls needs both cert_file and key_file")
 	}
+	if l != nil && l.WorkersMaxUnauthenticated != nil && l.GetWorkersMaxUnauthenticated() < 1 {
+		v.errorf("listen.workers_max_unauthenticated", "workers_max_unauthenticated is %d; it must be at least 1 (leave it out for the default)", l.GetWorkersMaxUnauthenticated())
+	}
 }
 
 // http checks the bounds of the HTTP listeners: none negative, no timeout 0

@@ -561,6 +561,13 @@ http:
 			{"http.max_body_bytes", 2, `max_body_bytes is 0; it must be at least 1 (leave it out for the default, 1 MiB)`},
 			{"http.max_connections", 3, `max_connections is 0; it must be at least 1 (leave it out for the default)`},
 		}},
+		{"workers_max_unauthenticated of zero is refused, not taken for the default", `
+listen:
+  workers_max_unauthenticated: 0
+`, []want{{"listen.workers_max_unauthenticated", 2, `workers_max_unauthenticated is 0; it must be at least 1 (leave it out for the default)`}}},
+		{"workers_max_unauthenticated", `
+listen: {workers_max_unauthenticated: 1}
+`, nil},
 		{"http bounds", `
 http: {max_body_bytes: 5, max_connections: 3, read_header_timeout: 1s, read_timeout: 2s, write_timeout: 3s, idle_timeout: 4s}
 `, nil},

@@ -1905,9 +1905,17 @@ type ListenConfig struct {
 	// port 9989 by default, so that an existing buildbot.tac needs no edit).
 	WorkersPb string `protobuf:"bytes,5,opt,name=workers_pb,json=workersPb,proto3" json:"workers_pb,omitempty"`
 	// TLS for listen.workers: workers then dial wss://.
-	WorkersTls    *TLSConfig `protobuf:"bytes,6,opt,name=workers_tls,json=workersTls,proto3" json:"workers_tls,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WorkersTls *TLSConfig `protobuf:"bytes,6,opt,name=workers_tls,json=workersTls,proto3" json:"workers_tls,omitempty"`
+	// Connections each worker listener (workers, workers_pb) holds at once
+	// that have not logged in (a msgpack one before its upgrade's password is
+	// checked, a PB one before its login's); a new one past it is closed at
+	// once, logged (within the refusals' budget) and counted in
+	// buildmaster_listener_strangers_refused_total. Strangers thus never take
+	// every place (http.max_connections) from the workers that log in. At
+	// least 1; unset: a quarter of http.max_connections in force.
+	WorkersMaxUnauthenticated *int32 `protobuf:"varint,7,opt,name=workers_max_unauthenticated,json=workersMaxUnauthenticated,proto3,oneof" json:"workers_max_unauthenticated,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *ListenConfig) Reset() {
@@ -1980,6 +1988,13 @@ func (x *ListenConfig) GetWorkersTls() *TLSConfig {
 		return x.WorkersTls
 	}
 	return nil
+}
+
+func (x *ListenConfig) GetWorkersMaxUnauthenticated() int32 {
+	if x != nil && x.WorkersMaxUnauthenticated != nil {
+		return *x.WorkersMaxUnauthenticated
+	}
+	return 0
 }
 
 // TLSConfig is a certificate and its key, as PEM files on the master.
@@ -4144,7 +4159,7 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"LockAccess\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
-	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"\xc3\x01\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1e.buildmaster.v1.LockAccessModeR\x06access\"\xa8\x02\n" +
 	"\fListenConfig\x12\x16\n" +
 	"\x06remote\x18\x01 \x01(\tR\x06remote\x12\x10\n" +
 	"\x03www\x18\x02 \x01(\tR\x03www\x12\x14\n" +
@@ -4153,7 +4168,9 @@ const file_buildmaster_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"workers_pb\x18\x05 \x01(\tR\tworkersPb\x12:\n" +
 	"\vworkers_tls\x18\x06 \x01(\v2\x19.buildmaster.v1.TLSConfigR\n" +
-	"workersTls\"C\n" +
+	"workersTls\x12C\n" +
+	"\x1bworkers_max_unauthenticated\x18\a \x01(\x05H\x00R\x19workersMaxUnauthenticated\x88\x01\x01B\x1e\n" +
+	"\x1c_workers_max_unauthenticated\"C\n" +
 	"\tTLSConfig\x12\x1b\n" +
 	"\tcert_file\x18\x01 \x01(\tR\bcertFile\x12\x19\n" +
 	"\bkey_file\x18\x02 \x01(\tR\akeyFile\"\x93\x03\n" +
@@ -4583,6 +4600,7 @@ func file_buildmaster_v1_config_proto_init() {
 	file_buildmaster_v1_config_proto_msgTypes[1].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[9].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[11].OneofWrappers = []any{}
+	file_buildmaster_v1_config_proto_msgTypes[13].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
 	file_buildmaster_v1_config_proto_msgTypes[18].OneofWrappers = []any{

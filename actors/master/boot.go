@@ -131,7 +131,7 @@ func Start(opts Options) (*Master, error) {
 	}
 	opts.Log.Info("listeners bound", slog.String("control", addrOf(ls.remote)), slog.String("www", addrOf(ls.www)), slog.String("debug", addrOf(ls.debug)),
 		slog.String("workers", addrOf(ls.workers)), slog.String("workers_pb", addrOf(ls.workersPB)),
-		slog.Int("max_connections_each", limits.MaxConns), slog.Uint64("open_file_limit", nofile))
+		slog.Int("max_connections_each", limits.MaxConns), slog.Int("workers_max_unauthenticated", ls.strangers), slog.Uint64("open_file_limit", nofile))
 	logs, closeLogs, err := openLogs(opts)
 	if err != nil {
 		closeListeners(ls.all()...)
@@ -266,8 +266,9 @@ func start(opts Options, store *state.Store, masterid uint64, logs *logchunk.Sto
 	})
 	m.RT.LogRedactor = redactor
 	if opts.RefusalsNow != nil {
-		m.RT.Refusals, m.RT.WorkerLines = service.NewLogBudgets(opts.Log, opts.RefusalsNow)
+		m.RT.Refusals, m.RT.WorkerLines = service.NewLogBudgets(opts.Log, opts.RefusalsNow, nil)
 	}
+	limitStrangers(ls, m.RT.Refusals)
 	m.RT.SetSecrets(sec)
 	m.RT.Token, m.RT.DataDir, m.RT.ConfigPath, m.RT.DB, m.RT.MasterID = opts.Token, opts.DataDir, opts.ConfigPath, store, masterid
 	m.RT.Logs = logs

@@ -3,10 +3,12 @@ package master
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/buildmaster/buildmaster/internal/droplog"
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -22,6 +24,9 @@ type Listeners struct {
 // bound are the listeners the master serves on; nil for one it has not.
 type bound struct {
 	remote, www, debug, workers, workersPB *httpserve.Listener
+	// strangers is how many connections not logged in each worker
+	// listener holds at once (listen.workers_max_unauthenticated).
+	strangers int
 }
 
 func (b bound) all() []*httpserve.Listener {
@@ -37,8 +42,8 @@ const DefaultMaxConnections = 1024
 // bound fails the start and no service ever binds one itself. On error
 // nothing stays bound. Without control, listen.remote is not bound.
 func bindListeners(cfg *messages.MasterConfig, given Listeners, limits httpserve.Limits, control bool) (bound, error) {
-	var b bound
 	l := cfg.GetListen()
+	b := bound{strangers: maxStrangers(l, limits.MaxConns)}
 	remote := l.GetRemote()
 	if !control {
 		remote = ""
@@ -72,6 +77,29 @@ func bindListeners(cfg *messages.MasterConfig, given Listeners, limits httpserve
 		}
 	}
 	return b, nil
+}
+
+// maxStrangers is listen.workers_max_unauthenticated, or by default a
+// quarter of the connections a listener holds (maxConns).
+func maxStrangers(l *messages.ListenConfig, maxConns int) int {
+	if l != nil && l.WorkersMaxUnauthenticated != nil {
+		return int(l.GetWorkersMaxUnauthenticated())
+	}
+	return max(maxConns/4, 1)
+}
+
+// limitStrangers bounds the connections not logged in of the worker
+// listeners (bound.strangers); a refused one is logged on refusals.
+func limitStrangers(b bound, refusals *droplog.Log) {
+	for key, l := range map[string]*httpserve.Listener{"listen.workers": b.workers, "listen.workers_pb": b.workersPB} {
+		if l == nil {
+			continue
+		}
+		l.LimitStrangers(b.strangers, func(remote string) {
+			refusals.Refused(remote, "too many connections have not logged in, closing a new one",
+				slog.String("listener", key), slog.Int("max", b.strangers))
+		})
+	}
 }
 
 // workersTLS loads the certificate of listen.workers_tls; nil when none.
@@ -109,6 +137,9 @@ func httpLimits(h *messages.HttpConfig, nofile uint64) httpserve.Limits {
 }
 
 // registerListeners reports the open connections of the listeners on reg,
+// the connections of the worker listeners that have not logged in
+// (buildmaster_listener_strangers) and those refused for it
+// (buildmaster_listener_strangers_refused_total),
 // as buildmaster_http_open_connections{listener="remote"|"www"|"debug"|"workers"|"workers_pb"},
 // the requests their handlers answered and the time that took
 // (buildmaster_http_requests_total, buildmaster_http_request_seconds_total),
@@ -136,6 +167,17 @@ func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Liste
 			Name: "buildmaster_http_streams_total", Help: "WebSocket and event streams an HTTP listener's handlers ended (not among the requests).",
 			ConstLabels: prometheus.Labels{"listener": name},
 		}, func() float64 { return float64(l.Streams()) }))
+		if name != "workers" && name != "workers_pb" {
+			continue
+		}
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "buildmaster_listener_strangers", Help: "Connections a worker listener holds that have not logged in.",
+			ConstLabels: prometheus.Labels{"listener": name},
+		}, func() float64 { return float64(l.Strangers()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "buildmaster_listener_strangers_refused_total", Help: "Connections a worker listener closed at once: too many had not logged in (listen.workers_max_unauthenticated).",
+			ConstLabels: prometheus.Labels{"listener": name},
+		}, func() float64 { return float64(l.StrangersRefused()) }))
 	}
 }
 

@@ -203,8 +203,10 @@ func (p *pbmanager) accept(ctx actor.Context, a *accepted) {
 		if err != nil {
 			why = err.Error()
 		}
-		p.RT.Log.Info("a worker logged in again while its old connection does not answer; replacing it",
-			slog.String("worker", name), slog.String("ping", why))
+		// Within the worker's line budget, as its attached and detached
+		// lines: a worker can log in again and again.
+		p.RT.WorkerLines.LogAt(slog.LevelInfo, name, "a worker logged in again while its old connection does not answer; replacing it",
+			slog.String("worker", name), slog.String("peer", a.l.conn.Remote()), slog.String("ping", why))
 		ctx.Send(old, &messages.CloseConnection{Reason: "replaced by a new login: this connection did not answer a ping"})
 		// The new connection is spawned once the old one's actor has stopped.
 	})

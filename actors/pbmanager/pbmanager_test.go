@@ -325,13 +325,40 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	if b := build(t, m, "b1", 1); b.GetResults() != istate.ResultSuccess {
 		t.Fatalf("build %v", b)
 	}
-	if !strings.Contains(logs.String(), "old connection does not answer; replacing it") {
+	if !strings.Contains(logs.String(), `old connection does not answer; replacing it" worker=w1 peer=127.0.0.1:`) {
 		t.Fatalf("the replacement is not logged:\n%s", logs.String())
 	}
 	// The worker's address is "peer" on every line, as on the refusals.
 	if !strings.Contains(logs.String(), `msg="closing the worker's connection" worker=w1 peer=127.0.0.1:`) || strings.Contains(logs.String(), " remote=") ||
 		!strings.Contains(logs.String(), `msg="worker attached" worker=w1 peer=127.0.0.1:`) {
 		t.Fatalf("lines about the worker without its peer= (or with remote=):\n%s", logs.String())
+	}
+}
+
+// TestReplacementIsWithinTheWorkersLineBudget: the line of a login that
+// replaces a worker's connection is one of the worker's lines
+// (Runtime.WorkerLines): a worker that logs in again and again cannot fill
+// the log with it.
+func TestReplacementIsWithinTheWorkersLineBudget(t *testing.T) {
+	m, logs := start(t, mastertest.RefusalsStandStill)
+	for range droplog.DefaultSourceBurst {
+		m.RT.WorkerLines.LogAt(slog.LevelInfo, "w1", "spending w1's budget")
+	}
+	broken := newTestWorker()
+	broken.badPrint = true // its ping fails at once
+	first, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", broken, msgpack.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
+	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
+	testkit.Eventually(t, "buildworker in its place", func() bool {
+		st := workerState(m, "w1")
+		return st.GetConnected() && st.GetInfo().GetVersion() == worker.Version
+	})
+	testkit.Recv(t, "the replaced connection's end", first.Done())
+	if strings.Contains(logs.String(), "replacing it") {
+		t.Fatalf("the replacement is logged past w1's spent budget:\n%s", logs.String())
 	}
 }
 
@@ -397,6 +424,8 @@ type testWorker struct {
 	// badInfo, when set, makes the worker fail to give its info;
 	// noBasedir leaves the basedir out of it (the setup fails).
 	badInfo, noBasedir bool
+	// badPrint makes a print (a ping) fail.
+	badPrint bool
 }
 
 func newTestWorker() *testWorker { return &testWorker{shells: make(chan *msgpack.Command, 10)} }
@@ -404,6 +433,9 @@ func newTestWorker() *testWorker { return &testWorker{shells: make(chan *msgpack
 func (w *testWorker) Print(context.Context, string) error {
 	if w.mute != nil {
 		<-w.mute
+	}
+	if w.badPrint {
+		return errors.New("no prints today")
 	}
 	return nil
 }

@@ -41,10 +41,14 @@ type Runtime struct {
 	// that clock.
 	Refusals *droplog.Log
 	// WorkerLines logs, on Log, each worker connection's attached and
-	// detached lines within a budget per worker name (droplog.LogAt): the
+	// detached lines, and a login's that replaces a connection that does
+	// not answer, within a budget per worker name (droplog.LogAt): the
 	// first connects of a worker are logged, a worker that connects in a
 	// loop has its lines counted, and the next one logged says how many
-	// were not (Stats.WorkerConnections counts every one). It has no
+	// were not (Stats.WorkerConnections counts every one). The last line
+	// dropped is logged once the worker's budget allows a line again, if
+	// none came since (droplog.Options.Summarize): a worker that flapped
+	// and left for good gets its final "worker detached". It has no
 	// budget shared by all workers (Rate: rate.Inf): the names are the
 	// configured workers', so a fleet attaching at once is logged whole.
 	WorkerLines *droplog.Log
@@ -152,15 +156,17 @@ func NewRuntime(system *actor.ActorSystem, log *slog.Logger, cfg *messages.Maste
 		Caches:   cache.NewSet(),
 		Bus:      mq.New(),
 	}
-	rt.Refusals, rt.WorkerLines = NewLogBudgets(log, nil)
+	rt.Refusals, rt.WorkerLines = NewLogBudgets(log, nil, nil)
 	rt.SetConfig(1, cfg)
 	return rt
 }
 
 // NewLogBudgets returns the budgets of Runtime.Refusals and
-// Runtime.WorkerLines, logging to log, on the clock now (nil: time.Now).
-func NewLogBudgets(log *slog.Logger, now func() time.Time) (refusals, workerLines *droplog.Log) {
-	return droplog.New(log, droplog.Options{Now: now}), droplog.New(log, droplog.Options{Rate: rate.Inf, Now: now})
+// Runtime.WorkerLines, logging to log, on the clock now (nil: time.Now)
+// with WorkerLines' timer after (nil: time.AfterFunc).
+func NewLogBudgets(log *slog.Logger, now func() time.Time, after func(time.Duration, func())) (refusals, workerLines *droplog.Log) {
+	return droplog.New(log, droplog.Options{Now: now}),
+		droplog.New(log, droplog.Options{Rate: rate.Inf, Now: now, Summarize: true, AfterFunc: after})
 }
 
 // Config returns the config generation now in force. It is set by the master

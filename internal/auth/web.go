@@ -299,8 +299,10 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	}
 	if ok, wait := w.o.Limiter.Attempt(user, r.RemoteAddr); !ok {
 		w.o.Refused("rate_limited")
-		w.o.Refusals.Refused(r.RemoteAddr, "web login refused: too many failed logins", slog.String("user", droplog.Text(user)))
-		rw.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		w.o.Refusals.Refused(r.RemoteAddr, "web login refused: too many failed logins", slog.String("user", droplog.Text(user)),
+			slog.Duration("retry_after", wait))
+		// Whole seconds, rounded up, as the msgpack worker listener's 429.
+		rw.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		w.refuse(rw, r, http.StatusTooManyRequests, "too many failed logins; try again later", redirect)
 		return
 	}

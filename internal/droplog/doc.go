@@ -8,7 +8,9 @@
 // before any actor sees a request (one peer may spend all of it; the total
 // stays bounded for any peers). The same budgets
 // bound the lines a peer that has logged in can cause in a loop (LogAt,
-// by name: service.Runtime.WorkerLines for a worker's connects).
+// by name: service.Runtime.WorkerLines for a worker's connects); with
+// Options.Summarize such a Log also logs, later, the last line a quiet
+// source had dropped, so that its final state is seen.
 //
 // # Budgets
 //

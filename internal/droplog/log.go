@@ -3,6 +3,7 @@ package droplog
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -35,6 +36,18 @@ type Options struct {
 	MaxSources int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Summarize keeps, for each source, the last line its budgets
+	// dropped. Once the source's budget allows a line again, if none has
+	// been logged for it since, that line is logged then, with
+	// not_logged_before (the lines dropped before it) and dropped_at (when
+	// it happened): the last state of a source that went quiet (a
+	// flapping worker's final "worker detached") always reaches the log.
+	// It keeps one line per source until then: for sources that are few
+	// (worker names), never for strangers' addresses.
+	Summarize bool
+	// AfterFunc runs f once, after d (Summarize's timer); tests drive it
+	// with their clock. nil means time.AfterFunc.
+	AfterFunc func(d time.Duration, f func())
 }
 
 // Log logs refusals within its budgets. It is safe for concurrent use.
@@ -46,6 +59,16 @@ type Log struct {
 	all       *rate.Limiter
 	sources   *addrbucket.Table[int64] // payload: refusals not logged since the source's last line
 	forgotten int64                    // refusals not logged, of sources since forgotten
+	dropped   map[string]dropped       // with Summarize: each source's last line dropped, by key
+	flushing  bool                     // with Summarize: a flush is scheduled
+}
+
+// dropped is a line a budget dropped, kept to be logged later (Summarize).
+type dropped struct {
+	level slog.Level
+	msg   string
+	attrs []slog.Attr
+	at    time.Time
 }
 
 // New returns a Log that writes to log (nil discards).
@@ -71,7 +94,10 @@ func New(log *slog.Logger, o Options) *Log {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	l := &Log{log: log, o: o, all: rate.NewLimiter(o.Rate, o.Burst)}
+	if o.AfterFunc == nil {
+		o.AfterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
+	}
+	l := &Log{log: log, o: o, all: rate.NewLimiter(o.Rate, o.Burst), dropped: map[string]dropped{}}
 	l.sources = addrbucket.New(o.SourceBurst, o.SourceEvery, o.MaxSources, func(dropped int64) { l.forgotten += dropped })
 	return l
 }
@@ -96,7 +122,7 @@ func (l *Log) RefusedAt(level slog.Level, remote, msg string, attrs ...slog.Attr
 // cause in a loop (its connects and disconnects). It reports whether the
 // line was logged.
 func (l *Log) LogAt(level slog.Level, source, msg string, attrs ...slog.Attr) bool {
-	notLogged, forgotten, ok := l.take(source)
+	notLogged, forgotten, ok := l.take(source, dropped{level: level, msg: msg, attrs: attrs})
 	if !ok {
 		return false
 	}
@@ -112,8 +138,9 @@ func (l *Log) LogAt(level slog.Level, source, msg string, attrs ...slog.Attr) bo
 
 // take spends a line of remote's budget and of the shared one; when both
 // allow it, it returns the refusals of remote, and of forgotten sources,
-// not logged since their last line, and forgets them.
-func (l *Log) take(remote string) (notLogged, forgotten int64, ok bool) {
+// not logged since their last line, and forgets them. Otherwise, with
+// Summarize, line is kept to be logged later.
+func (l *Log) take(remote string, line dropped) (notLogged, forgotten int64, ok bool) {
 	key := addrbucket.Key(remote)
 	now := l.o.Now()
 	l.mu.Lock()
@@ -121,15 +148,83 @@ func (l *Log) take(remote string) (notLogged, forgotten int64, ok bool) {
 	s := l.sources.Get(key)
 	// The source's budget is spent only on a line logged: a source
 	// refused while the shared budget is spent keeps its own.
-	if l.sources.Wait(s, now) > 0 || !l.all.AllowN(now, 1) {
+	if wait := l.sources.Wait(s, now); wait > 0 || !l.all.AllowN(now, 1) {
 		s.Payload++
 		l.sources.Put(key, s, now)
+		if l.o.Summarize {
+			line.at = now
+			l.dropped[key] = line
+			l.schedule(wait)
+		}
 		return 0, 0, false
 	}
+	delete(l.dropped, key)
+	notLogged, forgotten = l.spend(key, s, now)
+	return notLogged, forgotten, true
+}
+
+// spend takes a line of the budget of key (whose bucket is s) and returns
+// the refusals of key, and of forgotten sources, not logged since their
+// last line, and forgets them. l.mu is held.
+func (l *Log) spend(key string, s addrbucket.Bucket[int64], now time.Time) (notLogged, forgotten int64) {
 	notLogged, s.Payload = s.Payload, 0
 	l.sources.Put(key, l.sources.Spend(s, now), now) // may forget sources: before reading l.forgotten
 	forgotten, l.forgotten = l.forgotten, 0
-	return notLogged, forgotten, true
+	return notLogged, forgotten
+}
+
+// schedule runs flush after wait (at least a line of the shared budget's
+// time), unless a flush is scheduled already. l.mu is held.
+func (l *Log) schedule(wait time.Duration) {
+	if l.flushing {
+		return
+	}
+	l.flushing = true
+	if every := time.Duration(float64(time.Second) / float64(l.o.Rate)); l.o.Rate != rate.Inf && wait < every {
+		wait = every
+	}
+	l.o.AfterFunc(wait, l.flush)
+}
+
+// flush logs the kept lines (Summarize) whose sources' budgets allow a
+// line now, and schedules itself again for the others.
+func (l *Log) flush() {
+	now := l.o.Now()
+	type late struct {
+		line                 dropped
+		notLogged, forgotten int64
+	}
+	var out []late
+	l.mu.Lock()
+	l.flushing = false
+	next := time.Duration(-1)
+	for key, line := range l.dropped {
+		s := l.sources.Get(key)
+		wait := l.sources.Wait(s, now)
+		if wait > 0 || !l.all.AllowN(now, 1) {
+			if next < 0 || wait < next {
+				next = wait
+			}
+			continue
+		}
+		delete(l.dropped, key)
+		notLogged, forgotten := l.spend(key, s, now)
+		out = append(out, late{line, notLogged - 1, forgotten}) // the line itself was counted dropped
+	}
+	if next >= 0 {
+		l.schedule(next)
+	}
+	l.mu.Unlock()
+	for _, x := range out {
+		attrs := append(slices.Clip(x.line.attrs), slog.Time("dropped_at", x.line.at))
+		if x.notLogged > 0 {
+			attrs = append(attrs, slog.Int64("not_logged_before", x.notLogged))
+		}
+		if x.forgotten > 0 {
+			attrs = append(attrs, slog.Int64("not_logged_forgotten", x.forgotten))
+		}
+		l.log.LogAttrs(context.Background(), x.line.level, x.line.msg, attrs...)
+	}
 }
 
 // Sources returns how many sources are remembered.

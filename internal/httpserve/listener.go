@@ -25,6 +25,9 @@ type Listener struct {
 	closed chan struct{}
 	start  sync.Once
 	close  sync.Once
+	// strangers, when set (LimitStrangers), bounds the connections not
+	// logged in.
+	strangers *strangers
 }
 
 type accepted struct {
@@ -91,6 +94,9 @@ func (l *Listener) Close() error {
 func (l *Listener) accept() {
 	for {
 		c, err := l.socket.Accept()
+		if err == nil && l.strangers != nil && !l.strangers.admit(c.(*countedConn)) {
+			continue
+		}
 		select {
 		case l.conns <- accepted{c, err}:
 		case <-l.closed:
@@ -168,10 +174,24 @@ type countedConn struct {
 	net.Conn
 	open *atomic.Int64
 	once sync.Once
+	// stranger, until the peer logs in, is the count of its listener's
+	// strangers, which it is among (LimitStrangers).
+	stranger *atomic.Int64
+	logged   sync.Once
 }
 
 // Close implements net.Conn.
 func (c *countedConn) Close() error {
 	c.once.Do(func() { c.open.Add(-1) })
+	c.LoggedIn()
 	return c.Conn.Close()
+}
+
+// LoggedIn takes c out of its listener's strangers (wire.LoggedIn).
+func (c *countedConn) LoggedIn() {
+	c.logged.Do(func() {
+		if c.stranger != nil {
+			c.stranger.Add(-1)
+		}
+	})
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -137,5 +139,66 @@ func TestAdoptServesTheCallersListener(t *testing.T) {
 	defer s.Stop(time.Second)
 	if l.Addr().String() != raw.Addr().String() || get("http://"+raw.Addr().String()+"/") != "adopted" {
 		t.Fatal("the adopted listener is not served")
+	}
+}
+
+// TestLimitStrangers: past the bound on connections not logged in, a new
+// one is closed at once, counted and reported; one that logged in
+// (wire.LoggedIn) or closed gives its place back.
+func TestLimitStrangers(t *testing.T) {
+	l := bound(t, Limits{})
+	refused := make(chan string, 10)
+	l.LimitStrangers(1, func(remote string) { refused <- remote })
+	s := l.Accepting()
+	accepted := make(chan net.Conn)
+	go func() {
+		for {
+			sc, err := s.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- sc
+		}
+	}()
+	t.Cleanup(func() { s.Close() })
+	dial := func() (client, server net.Conn) {
+		t.Helper()
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		select {
+		case sc := <-accepted:
+			return c, sc
+		case remote := <-refused:
+			if remote != c.LocalAddr().String() {
+				t.Errorf("refused %s, want %s", remote, c.LocalAddr())
+			}
+			if n, _ := io.Copy(io.Discard, c); n != 0 {
+				t.Errorf("a refused connection got %d bytes", n)
+			}
+			return c, nil
+		}
+	}
+	_, first := dial()
+	if first == nil || l.Strangers() != 1 {
+		t.Fatalf("the first connection was refused (%d strangers)", l.Strangers())
+	}
+	if _, second := dial(); second != nil {
+		t.Fatal("a second stranger was accepted past the bound of 1")
+	}
+	if l.StrangersRefused() != 1 {
+		t.Errorf("StrangersRefused = %d, want 1", l.StrangersRefused())
+	}
+	wire.LoggedIn(first)
+	_, third := dial()
+	if third == nil {
+		t.Fatal("a connection was refused while the only other one had logged in")
+	}
+	wire.LoggedIn(first) // once only
+	third.Close()
+	if _, fourth := dial(); fourth == nil || l.Strangers() != 1 {
+		t.Fatalf("a connection was refused after the stranger before it closed (%d strangers)", l.Strangers())
 	}
 }

@@ -13,6 +13,7 @@ package wire
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 )
 
@@ -25,6 +26,25 @@ type Authenticator interface {
 	// The server compares passwords itself, in constant time where the
 	// protocol allows it.
 	Password(ctx context.Context, name, remote string) (password string, ok bool, err error)
+}
+
+// LoggedIn tells the listener that accepted c (or the connection c wraps,
+// a TLS connection's) that c's peer has logged in: a listener that bounds
+// the connections not logged in (httpserve.Listener.LimitStrangers) gives
+// back the place c took. It does nothing for a connection that took none.
+// A protocol server calls it once a worker's password has been checked.
+func LoggedIn(c net.Conn) {
+	for {
+		switch x := c.(type) {
+		case interface{ LoggedIn() }:
+			x.LoggedIn()
+			return
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			return
+		}
+	}
 }
 
 // ErrRateLimited refuses a login from an address that failed too often.

@@ -116,6 +116,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.opts.Refusals.Refused(r.RemoteAddr, "worker upgrade failed", slog.String("worker", name), slog.Any("err", err))
 		return
 	}
+	wire.LoggedIn(hw.conn.Conn)
 	log = log.With("worker", name)
 	c := newServerConn(ws, name, r.RemoteAddr, log, &s.frames, s.opts)
 	c.p.holdOn(hw.conn)

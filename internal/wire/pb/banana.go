@@ -2,6 +2,7 @@ package pb
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -97,7 +98,8 @@ func (e *LimitError) Error() string {
 // expression at a time, holding no more memory than the expression's
 // checked size.
 type Decoder struct {
-	r *bufio.Reader
+	src io.Reader // what r reads
+	r   *bufio.Reader
 	// Vocab is true once the pb dialect is selected: vocab elements are
 	// accepted. Before that (and in the "none" dialect) they are errors.
 	Vocab bool
@@ -127,13 +129,34 @@ type frame struct {
 	want  int
 }
 
+// readBuffer is the read buffer of a Decoder (of a logged-in connection).
+const readBuffer = 32 * 1024
+
 // NewDecoder reads from r with the default limits (1 MiB per expression).
-func NewDecoder(r io.Reader) *Decoder {
+func NewDecoder(r io.Reader) *Decoder { return newDecoder(r, readBuffer) }
+
+// newDecoder is NewDecoder with a read buffer of size bytes (unless r is a
+// bufio.Reader, which it reads through).
+func newDecoder(r io.Reader, size int) *Decoder {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 32*1024)
+		br = bufio.NewReaderSize(r, size)
 	}
-	return &Decoder{r: br, MaxMessage: defaultMaxMsg, MaxNest: defaultMaxNest}
+	return &Decoder{src: r, r: br, MaxMessage: defaultMaxMsg, MaxNest: defaultMaxNest}
+}
+
+// growBuffer gives d a read buffer of size bytes if its own is smaller;
+// the bytes the old one holds are read first. Call it between Decodes.
+func (d *Decoder) growBuffer(size int) {
+	if d.r.Size() >= size {
+		return
+	}
+	src := d.src
+	if n := d.r.Buffered(); n > 0 {
+		held, _ := d.r.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(held)), src)
+	}
+	d.r = bufio.NewReaderSize(src, size)
 }
 
 // Decode returns the next complete top-level expression. Errors other

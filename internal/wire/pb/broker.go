@@ -114,7 +114,7 @@ func newBroker(nc net.Conn, log *slog.Logger, writeTimeout time.Duration) *broke
 		objects:      map[int64]*exported{},
 		done:         make(chan struct{}),
 	}
-	b.dec = NewDecoder(settlingReader{b})
+	b.dec = newDecoder(settlingReader{b}, preLoginReadBuffer) // grown at login
 	b.ignored = func(msg string, attrs ...slog.Attr) {
 		log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 	}

@@ -67,6 +67,8 @@
 // connection's objects by 1024 (Twisted's MAX_BROKER_REFS), jelly
 // dereferences by 64 an expression. Going over a bound closes the
 // connection with the bound as the logged reason; nothing is allocated
-// beyond the bytes checked against it. Config.MaxConns (1024) bounds the
-// connections.
+// beyond the bytes checked against it. A connection reads into 512 bytes
+// until it logs in, 32 KiB after. Config.MaxConns (1024) bounds the
+// connections; the master's listener also bounds those not logged in
+// (LimitStrangers in internal/httpserve, released by wire.LoggedIn).
 package pb

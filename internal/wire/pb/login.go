@@ -93,6 +93,8 @@ func (ch *challenger) remote(c *call) (any, error) {
 	_ = l.b.nc.SetReadDeadline(time.Time{})
 	l.b.dec.MaxMessage = l.srv.cfg.MaxMessage
 	l.b.dec.MaxElements = 0
+	l.b.dec.growBuffer(readBuffer)
+	wire.LoggedIn(l.b.nc)
 	l.conn = newConn(l.srv, l.b, ch.name, l.addr, mindRef)
 	l.b.log.Debug("pb: worker logged in", "worker", ch.name) // botmaster logs "worker attached", within a budget
 	go l.accept(c.id)

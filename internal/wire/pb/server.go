@@ -70,6 +70,10 @@ const (
 	// succeeds; a login takes five (dialect, version, login, respond,
 	// decref).
 	preLoginMessages = 32
+	// preLoginReadBuffer is a connection's read buffer until it logs in
+	// (then readBuffer): a login's messages are a few hundred bytes, and
+	// a stranger should not hold 32 KiB while it waits.
+	preLoginReadBuffer = 512
 	// maxLoginAttempts bounds login calls on one connection.
 	maxLoginAttempts = 3
 )

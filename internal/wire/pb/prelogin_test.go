@@ -1,0 +1,80 @@
+package pb
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/buildmaster/buildmaster/internal/httpserve"
+)
+
+// TestPreLoginReadBuffer: a connection holds a small read buffer until it
+// logs in (a stranger costs little), and the full one after.
+func TestPreLoginReadBuffer(t *testing.T) {
+	ts := startServer(t, Config{})
+	rawConn(t, ts) // read the dialect offer: the server holds the connection
+	ts.mu.Lock()
+	for b := range ts.Server.conns {
+		if got := b.dec.r.Size(); got != preLoginReadBuffer {
+			t.Errorf("a connection not logged in reads into %d bytes, want %d", got, preLoginReadBuffer)
+		}
+	}
+	ts.mu.Unlock()
+
+	w := dialGo(t, ts.addr)
+	if _, err := w.login("w1", "pass1"); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.next(t).(*conn)
+	if got := c.b.dec.r.Size(); got != readBuffer {
+		t.Errorf("a logged-in connection reads into %d bytes, want %d", got, readBuffer)
+	}
+}
+
+// TestGrowBufferKeepsWhatItHolds: the bytes the small buffer had read
+// ahead are decoded after it grows.
+func TestGrowBufferKeepsWhatItHolds(t *testing.T) {
+	var in []byte
+	want := []any{[]any{[]byte("login"), int64(1)}, []byte("a string longer than the small buffer"), int64(-7)}
+	for _, e := range want {
+		var err error
+		if in, err = AppendExpr(in, e, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := newDecoder(bytes.NewReader(in), 16)
+	for i, e := range want {
+		if i == 1 {
+			d.growBuffer(readBuffer)
+		}
+		got, err := d.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sexpString(got) != sexpString(e) {
+			t.Fatalf("expression %d: got %s, want %s", i, sexpString(got), sexpString(e))
+		}
+	}
+}
+
+// TestLoginLeavesTheStrangers: on a listener that bounds its connections
+// not logged in, a worker's login gives back the place it took.
+func TestLoginLeavesTheStrangers(t *testing.T) {
+	l, err := httpserve.Bind("listen.workers_pb", "127.0.0.1:0", httpserve.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	l.LimitStrangers(1, func(string) {})
+	ts := startServerOn(t, Config{}, l.Accepting())
+	w := dialGo(t, ts.addr)
+	if l.Strangers() != 1 {
+		t.Fatalf("%d strangers before the login, want 1", l.Strangers())
+	}
+	if _, err := w.login("w1", "pass1"); err != nil {
+		t.Fatal(err)
+	}
+	ts.next(t)
+	if l.Strangers() != 0 {
+		t.Errorf("%d strangers after the login, want 0", l.Strangers())
+	}
+}
