@@ -90,3 +90,27 @@ func ParseMode(text string) (Mode, error) {
 	}
 	return found, nil
 }
+
+// wanted says whether Prepare asks for huge pages, given the environment's
+// GODEBUG and the text of the kernel's mode file: only in mode "madvise",
+// and not when GODEBUG sets disablethp=1. why says why not: err when the
+// mode cannot be read.
+func wanted(godebug, modeText string) (ok bool, why string, err error) {
+	for _, kv := range strings.Split(godebug, ",") {
+		if k, v, _ := strings.Cut(kv, "="); k == "disablethp" {
+			ok = v != "1" // the last setting wins, as in the runtime
+			why = "off (GODEBUG=disablethp=1)"
+		}
+	}
+	if why != "" && !ok {
+		return false, why, nil
+	}
+	mode, err := ParseMode(modeText)
+	if err != nil {
+		return false, "", err
+	}
+	if mode != Madvise {
+		return false, "nothing to ask for in mode " + mode.String(), nil
+	}
+	return true, "", nil
+}

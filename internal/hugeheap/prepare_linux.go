@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
-	"strings"
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,39 +36,53 @@ func Prepare(size int64, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") {
-		log.Debug("huge pages for the heap: off (GODEBUG=disablethp=1)")
-		return
-	}
 	text, err := os.ReadFile(modeFile)
 	if err != nil {
 		log.Warn("huge pages for the heap: cannot read the kernel's mode", "error", err)
 		return
 	}
-	mode, err := ParseMode(string(text))
+	ok, why, err := wanted(os.Getenv("GODEBUG"), string(text))
 	if err != nil {
 		log.Warn("huge pages for the heap", "error", fmt.Errorf("%s: %w", modeFile, err))
 		return
 	}
-	if mode != Madvise {
-		log.Debug("huge pages for the heap: nothing to ask for", "mode", mode.String())
+	if !ok {
+		log.Debug("huge pages for the heap: " + why)
 		return
 	}
 	chunks := make([][]byte, size/chunk)
+	addrs := make([]uintptr, len(chunks))
 	for i := range chunks {
 		chunks[i] = make([]byte, chunk)
+		addrs[i] = uintptr(unsafe.Pointer(unsafe.SliceData(chunks[i])))
 	}
-	for _, c := range chunks {
-		p := uintptr(unsafe.Pointer(unsafe.SliceData(c)))
-		beg, end := (p+hugePage-1)&^(hugePage-1), (p+chunk)&^(hugePage-1)
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, beg, end-beg, unix.MADV_HUGEPAGE); errno != 0 {
-			log.Warn("huge pages for the heap", "error", fmt.Errorf("madvise(MADV_HUGEPAGE): %w", errno))
-			break
-		}
+	if err := adviseRuns(addrs); err != nil {
+		log.Warn("huge pages for the heap", "error", err)
 	}
+	runtime.KeepAlive(chunks) // no chunk is freed, and its memory handed out again, before it is advised
 	// The chunks, dead from here, go back to the runtime, and their
 	// memory, never touched, to the system: the runtime counts it as
 	// released, not as resident, and its background scavenger has nothing
 	// to hand back.
 	debug.FreeOSMemory()
+}
+
+// adviseRuns advises MADV_HUGEPAGE the whole huge pages of each run of
+// chunks at addrs that lie one after the other in memory: a chunk seldom
+// begins on a huge page (the heap's last free pages come first), a run of
+// them loses only the huge pages at its two ends.
+func adviseRuns(addrs []uintptr) error {
+	slices.Sort(addrs)
+	for i := 0; i < len(addrs); {
+		j := i + 1
+		for j < len(addrs) && addrs[j] == addrs[j-1]+chunk {
+			j++
+		}
+		beg, end := (addrs[i]+hugePage-1)&^(hugePage-1), (addrs[j-1]+chunk)&^(hugePage-1)
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, beg, end-beg, unix.MADV_HUGEPAGE); errno != 0 {
+			return fmt.Errorf("madvise(%#x, %d MiB, MADV_HUGEPAGE): %w", beg, (end-beg)>>20, errno)
+		}
+		i = j
+	}
+	return nil
 }
