@@ -20,17 +20,19 @@ const (
 	hugePage = 2 << 20
 	// chunk is the size of Prepare's allocations. The runtime zeroes an
 	// allocation that begins in memory the heap has used before, all of
-	// it (4 KiB page faults on memory not yet advised): one allocation of
-	// the whole size would begin there whenever the heap's last used pages
-	// are free; only chunks that land there are zeroed.
+	// it, fresh pages too (faulted in 4 KiB at a time, before the
+	// advice): one allocation of the whole size would begin there
+	// whenever the heap's last used pages are free, and fault in all of
+	// it; only a chunk that begins there is zeroed.
 	chunk = 8 << 20
 )
 
 // Prepare grows the heap by size bytes (rounded down to 8 MiB) backed by
 // transparent huge pages when the kernel's mode is "madvise" and
-// GODEBUG does not say disablethp=1 (see the package's doc). It runs a
-// collection and hands free memory back to the system: call it once, at
-// the start of the process, before the heap holds much. log (nil: none)
+// GODEBUG does not say disablethp=1 (see the package's doc). It turns
+// the collector off while it allocates, then runs a collection and hands
+// free memory back to the system: call it once, at the start of the
+// process, before the heap holds much and before anything else sets GOGC. log (nil: none)
 // hears at warning level why it could not, at debug level why it need not.
 func Prepare(size int64, log *slog.Logger) {
 	if log == nil {
@@ -47,15 +49,19 @@ func Prepare(size int64, log *slog.Logger) {
 		return
 	}
 	if !ok {
-		log.Debug("huge pages for the heap: " + why)
+		log.Debug("huge pages for the heap: not asked for", "why", why)
 		return
 	}
 	chunks := make([][]byte, size/chunk)
 	addrs := make([]uintptr, len(chunks))
+	// Without the collector: each chunk would start a collection, their
+	// marking all for nothing (8-10 ms of CPU for 128 MiB, against 1.5-2).
+	gogc := debug.SetGCPercent(-1)
 	for i := range chunks {
 		chunks[i] = make([]byte, chunk)
 		addrs[i] = uintptr(unsafe.Pointer(unsafe.SliceData(chunks[i])))
 	}
+	debug.SetGCPercent(gogc)
 	if err := adviseRuns(addrs); err != nil {
 		log.Warn("huge pages for the heap", "error", err)
 	}
