@@ -41,6 +41,8 @@ func TestWanted(t *testing.T) {
 		{"madvdontneed=1,disablethp=1", madvise, false, false},
 		{"disablethp=1,disablethp=0", madvise, true, false}, // the last one wins
 		{"disablethp=0", madvise, true, false},
+		{"disablethp=2", madvise, false, false},
+		{"disablethp=1,disablethp=x", madvise, false, false}, // not a number: ignored
 		{"gctrace=1", madvise, true, false},
 		{"disablethp=1", "", false, false}, // off: the mode is not read
 	} {
