@@ -54,7 +54,10 @@ func eligibleAnon(t *testing.T, pid int) int64 {
 		fields := strings.Fields(s.Text())
 		switch {
 		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
-			anon, size = len(fields) == 5 && fields[1] == "rw-p", 0 // a mapping's header: no file, no name
+			// A mapping's header: no file (inode 0), no name but the one
+			// the runtime may give its own ("[anon: Go: heap]").
+			anon = fields[1] == "rw-p" && fields[4] == "0" && (len(fields) == 5 || strings.HasPrefix(fields[5], "[anon:"))
+			size = 0
 		case len(fields) == 3 && fields[0] == "Size:":
 			kb, err := strconv.ParseInt(fields[1], 10, 64)
 			if err != nil {
