@@ -64,8 +64,8 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
-	// The heap grows into transparent huge pages over its first
-	// collections: see the README's performance section.
+	// The heap's first growth (twice the GC headroom) is into transparent
+	// huge pages: see the README's performance section.
 	hugeheap.Prepare(2*int64(gcpolicy.Default().Headroom), log.With("part", "hugeheap"))
 	// The heap goal follows the live heap (unless GOGC is set): see the
 	// README's memory section.

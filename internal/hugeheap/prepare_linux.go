@@ -28,12 +28,13 @@ const (
 )
 
 // Prepare grows the heap by size bytes (rounded down to 8 MiB) backed by
-// transparent huge pages when the kernel's mode is "madvise" and
-// GODEBUG does not say disablethp=1 (see the package's doc). It turns
-// the collector off while it allocates, then runs a collection and hands
-// free memory back to the system: call it once, at the start of the
-// process, before the heap holds much and before anything else sets GOGC. log (nil: none)
-// hears at warning level why it could not, at debug level why it need not.
+// transparent huge pages when the kernel's mode is "madvise" and GODEBUG
+// does not turn disablethp on (see the package's doc). It turns the
+// collector off while it allocates, then runs a collection and hands free
+// memory back to the system: call it once, at the start of the process,
+// before the heap holds much and before anything else sets GOGC. log
+// (nil: none) hears at warning level why it could not, at debug level why
+// it need not.
 func Prepare(size int64, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
