@@ -16,6 +16,7 @@ import (
 	"github.com/buildmaster/buildmaster/actors/master"
 	"github.com/buildmaster/buildmaster/config"
 	"github.com/buildmaster/buildmaster/internal/gcpolicy"
+	"github.com/buildmaster/buildmaster/internal/hugeheap"
 	"github.com/buildmaster/buildmaster/internal/procpolicy"
 	"github.com/buildmaster/buildmaster/messages"
 )
@@ -63,6 +64,9 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
+	// The heap's first growth (twice the GC headroom) is into transparent
+	// huge pages: see the README's performance section.
+	hugeheap.Prepare(2*int64(gcpolicy.Default().Headroom), log.With("part", "hugeheap"))
 	// The heap goal follows the live heap (unless GOGC is set): see the
 	// README's memory section.
 	defer gcpolicy.Start(gcpolicy.Default(), log.With("part", "gcpolicy"))()

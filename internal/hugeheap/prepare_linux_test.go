@@ -1,0 +1,88 @@
+package hugeheap
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// TestPrepare: after Prepare, the heap grows into memory the kernel backs
+// with transparent huge pages: the mapping under a fresh allocation of
+// 16 MiB is eligible for them (THPeligible: 1 in /proc/self/smaps), all
+// but the huge page it begins in (the prepared memory begins at the first
+// whole one). In mode "always" it is without Prepare; in "never" it
+// cannot be.
+func TestPrepare(t *testing.T) {
+	text, err := os.ReadFile(modeFile)
+	if err != nil {
+		t.Skipf("no transparent huge pages here: %v", err)
+	}
+	if mode, err := ParseMode(string(text)); err != nil || mode == Never {
+		t.Skipf("transparent huge pages: %q (%v)", text, err)
+	}
+	t.Setenv("GODEBUG", "")
+	Prepare(64<<20, nil)
+	b := make([]byte, 16<<20)
+	for _, p := range []*byte{&b[2<<20], &b[len(b)/2], &b[len(b)-1]} {
+		if m := mappingOf(t, uintptr(unsafe.Pointer(p))); !m.eligible {
+			t.Errorf("a fresh allocation at %p lies in a mapping not eligible for huge pages: %s", p, m)
+		}
+	}
+	runtime.KeepAlive(b)
+}
+
+// mapping is what /proc/self/smaps says of one mapping.
+type mapping struct {
+	header   string // its first line: range, permissions, file
+	eligible bool   // THPeligible: 1
+}
+
+func (m mapping) String() string {
+	return fmt.Sprintf("%s (THPeligible %v)", m.header, m.eligible)
+}
+
+// mappingOf is the mapping of the process that holds address p.
+func mappingOf(t *testing.T, p uintptr) mapping {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var m mapping
+	found := false
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line := s.Text()
+		if rng, _, ok := strings.Cut(line, " "); ok && strings.Contains(rng, "-") && !strings.HasSuffix(rng, ":") {
+			if found {
+				break // the next mapping's header
+			}
+			lo, hi, _ := strings.Cut(rng, "-")
+			beg, err1 := strconv.ParseUint(lo, 16, 64)
+			end, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 == nil && err2 == nil && uint64(p) >= beg && uint64(p) < end {
+				found, m.header = true, line
+			}
+			continue
+		}
+		if !found {
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "THPeligible:"); ok {
+			m.eligible = strings.TrimSpace(v) == "1"
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !found {
+		t.Fatalf("no mapping holds %#x", p)
+	}
+	return m
+}
