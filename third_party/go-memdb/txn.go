@@ -603,8 +603,7 @@ func (txn *Txn) LastWatch(table, index string, args ...interface{}) (<-chan stru
 // Note that all values read in the transaction form a consistent snapshot
 // from the time when the transaction was created.
 func (txn *Txn) First(table, index string, args ...interface{}) (interface{}, error) {
-	_, val, err := txn.FirstWatch(table, index, args...)
-	return val, err
+	return txn.firstOrLast(table, index, false, args...)
 }
 
 // Last is used to return the last matching object for
@@ -613,8 +612,33 @@ func (txn *Txn) First(table, index string, args ...interface{}) (interface{}, er
 // Note that all values read in the transaction form a consistent snapshot
 // from the time when the transaction was created.
 func (txn *Txn) Last(table, index string, args ...interface{}) (interface{}, error) {
-	_, val, err := txn.LastWatch(table, index, args...)
-	return val, err
+	return txn.firstOrLast(table, index, true, args...)
+}
+
+// firstOrLast is First (last false) or Last, as FirstWatch and LastWatch
+// without their watch channel, reading the index through readableRoot: it
+// allocates only the lookup's key (buildmaster: see third_party/README.md).
+func (txn *Txn) firstOrLast(table, index string, last bool, args ...interface{}) (interface{}, error) {
+	indexSchema, val, err := txn.getIndexValue(table, index, args...)
+	if err != nil {
+		return nil, err
+	}
+	root := txn.readableRoot(table, indexSchema.Name)
+
+	// Do an exact lookup
+	if indexSchema.Unique && val != nil && indexSchema.Name == index {
+		obj, _ := root.Get(val)
+		return obj, nil
+	}
+
+	// Handle non-unique index by getting the first or last value under the prefix
+	var value interface{}
+	if last {
+		_, value, _ = root.LastPrefix(val)
+	} else {
+		_, value, _ = root.FirstPrefix(val)
+	}
+	return value, nil
 }
 
 // LongestPrefix is used to fetch the longest prefix match for the given
@@ -727,6 +751,22 @@ type ResultIterator interface {
 	// Next returns the next result from the iterator. If there are no more results
 	// nil is returned.
 	Next() interface{}
+}
+
+// readableRoot returns the root of an index as txn sees it, for a read that
+// is over before txn writes again (First and Last, which keep no iterator).
+// Unlike readableIndex it neither clones the index's write transaction,
+// which would make the index's next write copy again the nodes the
+// transaction had already copied, nor begins a radix transaction
+// (buildmaster: see third_party/README.md).
+func (txn *Txn) readableRoot(table, index string) *iradix.Node {
+	if txn.write && txn.modified != nil {
+		if exist, ok := txn.modified[tableIndex{table, index}]; ok {
+			return exist.Root()
+		}
+	}
+	raw, _ := txn.rootTxn.Get(indexPath(table, index))
+	return raw.(*iradix.Tree).Root()
 }
 
 // Get is used to construct a ResultIterator over all the rows that match the
