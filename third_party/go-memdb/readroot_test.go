@@ -113,7 +113,7 @@ func TestFirstLastKeepWritableNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 24 {
-		t.Errorf("an update, a First and a Last take %.0f allocations, want at most 24 (57 when they cloned)", allocs)
+	if allocs > 18 {
+		t.Errorf("an update, a First and a Last take %.0f allocations, want at most 18 (57 when they cloned)", allocs)
 	}
 }
