@@ -48,8 +48,8 @@ func buildWriter(tb testing.TB) func() {
 // The bounds of TestBuildAllocations, a little above what a build took
 // when they were set.
 const (
-	maxBuildAllocs = 1300
-	maxBuildBytes  = 99_000
+	maxBuildAllocs = 1120
+	maxBuildBytes  = 96_000
 )
 
 // TestBuildAllocations pins what a build's writes allocate on a database
