@@ -369,41 +369,11 @@ func BenchmarkBuildRequestMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkApplyBuild measures the FSM alone (Apply, Recount, Commit; no raft,
-// no disk) for one whole one-step build as
-// the master writes it — AddChange, AddBuildset, AddBuild (claim, steps),
-// FinishBuild (last step, request, buildset) — each command in its own
-// transaction, on a database already holding 20,000 such builds.
+// BenchmarkApplyBuild measures the writes of one build with one step, as
+// the master writes them (buildWriter), on a database already holding
+// 20,000 such builds.
 func BenchmarkApplyBuild(b *testing.B) {
-	db := newDB(b)
-	f := &fsm{} // each command as the store applies it: with Recount
-	f.db.Store(db)
-	apply := func(_ testing.TB, _ any, c *messages.Command) *messages.CommandResult {
-		res, err := f.apply(c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return res
-	}
-	apply(b, db, masterStarted(0, "m1", 100))
-	apply(b, db, builder("b1"))
-	success := int32(ResultSuccess)
-	n := 0
-	build := func() {
-		n++
-		at := int64(1000 + n)
-		apply(b, db, addChange(change(fmt.Sprintf("a%d", n), "main", at)))
-		bs := apply(b, db, buildset(at, 1))
-		brid := bs.GetIds()[0]
-		res := apply(b, db, cmd(&messages.AddBuild{Builderid: 1, Buildrequestid: brid, Masterid: 1, StartedAt: at, WorkerName: "w1",
-			StateString: "building", ClaimBrids: []uint64{brid}, Steps: []*messages.AddStep{
-				{Name: "worker_preparation", StartedAt: at, Results: &success, CompleteAt: at},
-				{Name: "true", StartedAt: at, LogNames: []string{"stdio"}}}}))
-		ids := res.GetIds()
-		apply(b, db, cmd(&messages.FinishBuild{Buildid: res.GetId(), Results: ResultSuccess, CompleteAt: at, Brids: []uint64{brid},
-			LastStep: &messages.FinishStep{Stepid: ids[1], Results: ResultSuccess, CompleteAt: at,
-				Append: &messages.AppendLog{Logid: ids[2], Content: "hargv: true\nhprogram finished with exit code 0\n"}}}))
-	}
+	build := buildWriter(b)
 	for range 20_000 {
 		build()
 	}

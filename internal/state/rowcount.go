@@ -25,7 +25,9 @@ const rowCountsID = "counts"
 // rowCountSchema is tableRowCounts' schema.
 func rowCountSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableRowCounts, Indexes: map[string]*memdb.IndexSchema{
-		IndexID: {Name: IndexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		// keyIndex, not memdb's StringFieldIndex: every write transaction
+		// reads and replaces the row, and reflection allocated for both.
+		IndexID: {Name: IndexID, Unique: true, Indexer: keyIndex{fn: func(o any) (keyVals, bool) { return always(key().str(o.(*rowCounts).ID)) }}},
 	}}
 }
 

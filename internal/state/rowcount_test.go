@@ -46,13 +46,14 @@ func TestRecountCounts(t *testing.T) {
 // counts row and its slice besides what memdb's lookup and insert take
 // (in a transaction that has written the table already), and no map: with
 // the counts in a map of every table, copied for each transaction, this
-// took 27.
+// took 27; with memdb's reflection-based StringFieldIndex on the row's
+// id, 12.
 func TestAddCountsAllocs(t *testing.T) {
 	txn := writeTxn(newDB(t))
 	defer txn.Abort()
 	delta := addDelta(addDelta(nil, TableBuilds, 1), TableSteps, 2)
 	addCounts(txn, delta)
-	if n := testing.AllocsPerRun(100, func() { addCounts(txn, delta) }); n > 22 {
-		t.Errorf("addCounts allocates %.0f times, want at most 22", n)
+	if n := testing.AllocsPerRun(100, func() { addCounts(txn, delta) }); n > 8 {
+		t.Errorf("addCounts allocates %.0f times, want at most 8", n)
 	}
 }

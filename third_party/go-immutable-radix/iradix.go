@@ -263,12 +263,13 @@ func (t *Txn) writeNodeRoom(n *Node, forLeafUpdate bool, room int) *Node {
 	// safe to replace this leaf with another after you get your node for
 	// writing. You MUST replace it, because the channel associated with
 	// this leaf will be closed when this transaction is committed.
+	// The copy shares the prefix: no node's prefix bytes are written after
+	// it is made (a write sets a new slice, a subslice or a concat), as the
+	// leaves' keys, which prefixes are made from, are not (buildmaster:
+	// see third_party/README.md).
 	nc := &Node{
-		leaf: n.leaf,
-	}
-	if n.prefix != nil {
-		nc.prefix = make([]byte, len(n.prefix))
-		copy(nc.prefix, n.prefix)
+		leaf:   n.leaf,
+		prefix: n.prefix,
 	}
 	if len(n.edges)+room != 0 {
 		nc.edges = make([]edge, len(n.edges), len(n.edges)+room)

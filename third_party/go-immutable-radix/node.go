@@ -180,6 +180,33 @@ func (n *Node) LongestPrefix(k []byte) ([]byte, interface{}, bool) {
 	return nil, nil, false
 }
 
+// FirstPrefix returns the smallest key under n that starts with prefix,
+// and its value; it allocates nothing and makes no watch channel, for a
+// lookup that wants no iterator (buildmaster: see third_party/README.md).
+func (n *Node) FirstPrefix(prefix []byte) ([]byte, interface{}, bool) {
+	if p := n.seekPrefixNode(prefix); p != nil {
+		return p.Minimum()
+	}
+	return nil, nil, false
+}
+
+// LastPrefix returns the largest key under n that starts with prefix, and
+// its value, as FirstPrefix.
+func (n *Node) LastPrefix(prefix []byte) ([]byte, interface{}, bool) {
+	if p := n.seekPrefixNode(prefix); p != nil {
+		return p.Maximum()
+	}
+	return nil, nil, false
+}
+
+// seekPrefixNode returns the node under n whose subtree holds exactly the
+// keys that start with prefix, nil when none does.
+func (n *Node) seekPrefixNode(prefix []byte) *Node {
+	it := Iterator{node: n}
+	it.seekPrefix(prefix)
+	return it.node
+}
+
 // Minimum is used to return the minimum value in the tree
 func (n *Node) Minimum() ([]byte, interface{}, bool) {
 	for {

@@ -9,7 +9,7 @@ import "sync/atomic"
 // place, so that a reader of an old version of the tree that asks later is
 // told at once.
 //
-// This is the one change of this copy of go-immutable-radix v1.3.1
+// This is the first of the changes of this copy of go-immutable-radix v1.3.1
 // (buildmaster: see third_party/README.md).
 type watchCh struct {
 	p atomic.Pointer[chan struct{}]
