@@ -41,6 +41,7 @@ type StopBuild struct{ Reason string }
 // requests.
 type build struct {
 	rt      *service.Runtime
+	log     *slog.Logger // its builder's
 	cfg     *messages.BuilderConfig
 	start   *messages.StartBuild
 	updates chan *messages.CommandUpdate
@@ -50,9 +51,9 @@ type build struct {
 	stopped chan string // a StopBuild's reason
 }
 
-func newBuild(rt *service.Runtime, cfg *messages.BuilderConfig, start *messages.StartBuild) *build {
+func newBuild(rt *service.Runtime, log *slog.Logger, cfg *messages.BuilderConfig, start *messages.StartBuild) *build {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &build{rt: rt, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 64),
+	return &build{rt: rt, log: log, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 64),
 		events: make(chan proto.Message, 64), ctx: ctx, cancel: cancel, stopped: make(chan string, 1)}
 }
 
@@ -64,7 +65,7 @@ func (b *build) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		self := ctx.Self()
-		r := &runner{build: b, system: ctx.ActorSystem(), self: self, log: b.rt.Log.With("builder", b.cfg.GetName()),
+		r := &runner{build: b, system: ctx.ActorSystem(), self: self,
 			worker: actor.NewPID(self.Address, paths.Worker(b.start.GetWorker())), brd: actor.NewPID(self.Address, paths.BRD)}
 		go r.run()
 	case *messages.CommandUpdate:
@@ -96,7 +97,6 @@ type runner struct {
 	// made once: a PID keeps the process it was sent to, so that later
 	// sends skip the registry's lookup by name.
 	worker, brd *actor.PID
-	log         *slog.Logger
 	buildid     uint64
 	props       properties
 	seq         int
