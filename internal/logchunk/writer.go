@@ -214,7 +214,6 @@ func (w *Writer) reserve(n int) {
 	}
 }
 
-
 // Flush writes the lines buffered, as one chunk.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
