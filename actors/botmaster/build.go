@@ -144,10 +144,22 @@ func (r *runner) run() {
 	} else {
 		r.announce(res.GetCompletedBuildsets())
 	}
-	r.log.Info("build finished", slog.Uint64("buildid", r.buildid), slog.String("worker", r.start.GetWorker()),
-		slog.String("results", resultString(results)))
+	r.logFinished(results)
 	r.system.Root.Send(r.brd, &messages.BuildFinished{Builder: r.cfg.GetName(),
 		Worker: r.start.GetWorker(), Buildid: r.buildid, Results: results})
+}
+
+// logStarted and logFinished write the lines every build logs, without
+// allocating: LogAttrs, as its attributes boxed into Info's ...any each
+// cost an allocation.
+func (r *runner) logStarted(number int32) {
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "build started", slog.Uint64("buildid", r.buildid),
+		slog.Int("number", int(number)), slog.String("worker", r.start.GetWorker()))
+}
+
+func (r *runner) logFinished(results int32) {
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "build finished", slog.Uint64("buildid", r.buildid),
+		slog.String("worker", r.start.GetWorker()), slog.String("results", resultString(results)))
 }
 
 // notStarted ends a build whose AddBuild (with the claim of its requests)
@@ -216,8 +228,7 @@ func (r *runner) steps() (int32, error) {
 		r.started = res.GetIds()[1:] // after worker_preparation's id (it has no logs)
 	}
 	r.props.set("buildnumber", strconv.Itoa(int(res.GetNumber())), "Build")
-	r.log.Info("build started", slog.Uint64("buildid", r.buildid), slog.Int("number", int(res.GetNumber())),
-		slog.String("worker", r.start.GetWorker()))
+	r.logStarted(res.GetNumber())
 
 	results := int32(state.ResultSuccess)
 	terminate := false
