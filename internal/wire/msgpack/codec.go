@@ -18,27 +18,19 @@ type frame map[string]any
 // maxDepth bounds how deeply a frame's arrays and maps nest.
 const maxDepth = 32
 
-// decodeFrame decodes one WebSocket message. It checks the structure first
-// (see check), so that no container claims more elements than the frame
-// has bytes, then decodes it in one pass (value). What it allocates is
-// still bounded only by a multiple of the frame's size, up to about 64×
-// for a frame of empty maps (as the library's decoder): frames are
-// bounded in size, and come only after login.
-// What it returns shares no memory with b: the caller may reuse b.
-func decodeFrame(b []byte) (frame, error) {
-	if err := check(b); err != nil {
-		return nil, err
-	}
-	v, _ := value(b, 0)
-	return frame(v.(map[string]any)), nil
-}
-
-// decodeRequest is decodeFrame for the frames a peer reads: an update's
-// args (op "update") come as the []wire.Update decodeUpdates makes of
-// them, decoded straight from b (updateArgs) when they take the usual
-// form: of an output's [text, offsets, times] only the text is made, not
-// the two lists of numbers nobody reads (a float and an offset a line).
-// Args in any other form come as decodeFrame makes them.
+// decodeRequest decodes one WebSocket message. It checks the structure
+// first (see check), so that no container claims more elements than the
+// frame has bytes, then decodes it in one pass (value). What it allocates
+// is still bounded only by a multiple of the frame's size, up to about 64×
+// for a frame of empty maps (as the library's decoder): frames are bounded
+// in size, and come only after login. What it returns shares no memory
+// with b: the caller may reuse b.
+//
+// An update's args (op "update") come as the []wire.Update decodeUpdates
+// makes of them, decoded straight from b (updateArgs) when they take the
+// usual form: of an output's [text, offsets, times] only the text is made,
+// not the two lists of numbers nobody reads (a float and an offset a
+// line). Args in any other form come as value makes them.
 func decodeRequest(b []byte) (frame, error) {
 	if err := check(b); err != nil {
 		return nil, err

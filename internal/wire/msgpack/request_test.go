@@ -9,6 +9,17 @@ import (
 	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
+// decodeFrame decodes b as decodeRequest does, but an update's args too
+// as value decodes them: the reference decodeRequest's refinement is
+// checked against.
+func decodeFrame(b []byte) (frame, error) {
+	if err := check(b); err != nil {
+		return nil, err
+	}
+	v, _ := value(b, 0)
+	return frame(v.(map[string]any)), nil
+}
+
 // updateFrame encodes an update of command id as a Go worker sends it:
 // each output with its newline offsets and times.
 func updateFrame(t testing.TB, seq int64, id string, us ...wire.Update) []byte {
