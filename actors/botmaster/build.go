@@ -41,6 +41,7 @@ type StopBuild struct{ Reason string }
 // requests.
 type build struct {
 	rt      *service.Runtime
+	log     *slog.Logger // its builder's
 	cfg     *messages.BuilderConfig
 	start   *messages.StartBuild
 	updates chan *messages.CommandUpdate
@@ -50,9 +51,9 @@ type build struct {
 	stopped chan string // a StopBuild's reason
 }
 
-func newBuild(rt *service.Runtime, cfg *messages.BuilderConfig, start *messages.StartBuild) *build {
+func newBuild(rt *service.Runtime, log *slog.Logger, cfg *messages.BuilderConfig, start *messages.StartBuild) *build {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &build{rt: rt, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 64),
+	return &build{rt: rt, log: log, cfg: cfg, start: start, updates: make(chan *messages.CommandUpdate, 64),
 		events: make(chan proto.Message, 64), ctx: ctx, cancel: cancel, stopped: make(chan string, 1)}
 }
 
@@ -64,7 +65,7 @@ func (b *build) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		self := ctx.Self()
-		r := &runner{build: b, system: ctx.ActorSystem(), self: self, log: b.rt.Log.With("builder", b.cfg.GetName()),
+		r := &runner{build: b, system: ctx.ActorSystem(), self: self,
 			worker: actor.NewPID(self.Address, paths.Worker(b.start.GetWorker())), brd: actor.NewPID(self.Address, paths.BRD)}
 		go r.run()
 	case *messages.CommandUpdate:
@@ -96,7 +97,6 @@ type runner struct {
 	// made once: a PID keeps the process it was sent to, so that later
 	// sends skip the registry's lookup by name.
 	worker, brd *actor.PID
-	log         *slog.Logger
 	buildid     uint64
 	props       properties
 	seq         int
@@ -144,10 +144,22 @@ func (r *runner) run() {
 	} else {
 		r.announce(res.GetCompletedBuildsets())
 	}
-	r.log.Info("build finished", slog.Uint64("buildid", r.buildid), slog.String("worker", r.start.GetWorker()),
-		slog.String("results", resultString(results)))
+	r.logFinished(results)
 	r.system.Root.Send(r.brd, &messages.BuildFinished{Builder: r.cfg.GetName(),
 		Worker: r.start.GetWorker(), Buildid: r.buildid, Results: results})
+}
+
+// logStarted and logFinished write the lines every build logs, without
+// allocating: LogAttrs, as its attributes boxed into Info's ...any each
+// cost an allocation.
+func (r *runner) logStarted(number int32) {
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "build started", slog.Uint64("buildid", r.buildid),
+		slog.Int("number", int(number)), slog.String("worker", r.start.GetWorker()))
+}
+
+func (r *runner) logFinished(results int32) {
+	r.log.LogAttrs(context.Background(), slog.LevelInfo, "build finished", slog.Uint64("buildid", r.buildid),
+		slog.String("worker", r.start.GetWorker()), slog.String("results", resultString(results)))
 }
 
 // notStarted ends a build whose AddBuild (with the claim of its requests)
@@ -216,8 +228,7 @@ func (r *runner) steps() (int32, error) {
 		r.started = res.GetIds()[1:] // after worker_preparation's id (it has no logs)
 	}
 	r.props.set("buildnumber", strconv.Itoa(int(res.GetNumber())), "Build")
-	r.log.Info("build started", slog.Uint64("buildid", r.buildid), slog.Int("number", int(res.GetNumber())),
-		slog.String("worker", r.start.GetWorker()))
+	r.logStarted(res.GetNumber())
 
 	results := int32(state.ResultSuccess)
 	terminate := false

@@ -32,8 +32,12 @@ import (
 // actor has stopped, and their next start is refused while the name is
 // taken.
 type builderActor struct {
-	rt       *service.Runtime
-	cell     *service.Cell[*messages.BuilderConfig]
+	rt   *service.Runtime
+	cell *service.Cell[*messages.BuilderConfig]
+	// log is rt.Log naming the builder, made once: each of its builds logs
+	// through it (a logger of their own cost its handler's bound
+	// attributes again for every build).
+	log      *slog.Logger
 	retiring bool // removed by a reconfig: no new builds; stops after the last
 	// refused: a start was refused because its build's name was still
 	// taken; brd is woken when a build's actor is gone.
@@ -41,7 +45,7 @@ type builderActor struct {
 }
 
 func newBuilderActor(rt *service.Runtime, cell *service.Cell[*messages.BuilderConfig]) actor.Actor {
-	return &builderActor{rt: rt, cell: cell}
+	return &builderActor{rt: rt, cell: cell, log: rt.Log.With(slog.String("builder", cell.Load().GetName()))}
 }
 
 // Receive implements actor.Actor.
@@ -97,7 +101,7 @@ func (b *builderActor) start(ctx actor.Context, m *messages.StartBuild) {
 		return
 	}
 	name := paths.BuildName(m.GetBrids()[0])
-	if _, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, cfg, m) }); err != nil {
+	if _, err := service.Spawn(ctx, b.rt, name, "build", func() actor.Actor { return newBuild(b.rt, b.log, cfg, m) }); err != nil {
 		b.rt.Log.Error("builder: cannot start a build", slog.String("builder", cfg.GetName()), slog.Any("error", err))
 		b.refused = true
 		refuse(err.Error())

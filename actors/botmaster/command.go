@@ -157,7 +157,7 @@ func (f *logFlusher) after(o *commandOutput) error {
 	switch {
 	case f.log == nil || o.lines.out.Len() == 0:
 	case o.done != nil:
-		f.log.later(o.lines.out.String()) // goes with the step's finish
+		f.log.laterTake(&o.lines.out) // goes with the step's finish
 	case f.due || o.lines.out.Len() >= LogFlushBytes:
 		if err := f.log.write(o.lines.out.Bytes()); err != nil {
 			return err

@@ -17,7 +17,7 @@ import (
 type stepLog struct {
 	r       *runner
 	id      uint64
-	pending strings.Builder // see later
+	pending bytes.Buffer // see later
 }
 
 // header writes text as header lines (the h stream), secret values
@@ -40,10 +40,22 @@ func headerLines(text string) string {
 // later keeps s to be added with the step's finish, in the same write.
 func (l *stepLog) later(s string) { l.pending.WriteString(s) }
 
+// laterTake keeps what out holds, as later does, and empties out: when
+// nothing is kept yet, by taking out's storage (a short command's whole
+// output, gathered in out, is not copied again before its finish).
+func (l *stepLog) laterTake(out *bytes.Buffer) {
+	if l.pending.Len() == 0 {
+		l.pending, *out = *out, l.pending
+	} else {
+		l.pending.Write(out.Bytes())
+	}
+	out.Reset()
+}
+
 // finish returns what later kept, as the AppendLog the step's finish
 // carries (nil when nothing); what does not fit in one is written first.
 func (l *stepLog) finish() (*messages.AppendLog, error) {
-	s := strings.ToValidUTF8(l.pending.String(), "\uFFFD")
+	s := strings.ToValidUTF8(l.pending.String(), "\uFFFD") // the one copy of what was kept
 	l.pending.Reset()
 	if len(s) > state.MaxLogAppendBytes {
 		cut := len(s) - state.MaxLogAppendBytes

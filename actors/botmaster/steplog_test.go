@@ -59,3 +59,41 @@ func TestLogFlushCopiesOnce(t *testing.T) {
 		t.Errorf("the log writer got %d bytes, want %d", got.Load(), want)
 	}
 }
+
+// TestStepFinishCopiesOutputOnce: a short command's lines, kept for its
+// step's finish, are copied once more on their way there (into the
+// AppendLog's string), not once to a string and again into what the step
+// keeps.
+func TestStepFinishCopiesOutputOnce(t *testing.T) {
+	data := []byte(strings.Repeat("  HOME=/home/worker\n", 100)) // a header with the environment
+	want := strings.Repeat("h  HOME=/home/worker\n", 100)
+	const runs = 50
+	outs := make([]*commandOutput, runs+1)
+	for i := range outs {
+		outs[i] = &commandOutput{id: "1.1", done: &messages.CommandComplete{}}
+		outs[i].add(messages.OutputStream_OUTPUT_STREAM_HEADER, data)
+	}
+	log := &stepLog{id: 7}
+	f := newLogFlusher(log)
+	defer f.timer.Stop()
+	finish := func(o *commandOutput) {
+		if err := f.after(o); err != nil {
+			t.Fatal(err)
+		}
+		a, err := log.finish()
+		if err != nil || a.GetContent() != want {
+			t.Fatalf("finish: %q, %v; want the lines", a.GetContent(), err)
+		}
+	}
+	finish(outs[runs]) // the step's buffer is made
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, o := range outs[:runs] {
+		finish(o)
+	}
+	runtime.ReadMemStats(&after)
+	perByte := float64(after.TotalAlloc-before.TotalAlloc) / float64(runs*len(data))
+	if perByte >= 1.5 {
+		t.Errorf("%.2f bytes allocated per byte of output, want < 1.5", perByte)
+	}
+}

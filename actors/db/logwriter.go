@@ -46,7 +46,7 @@ type (
 func (lw *logWriter) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.LogWrite:
-		r, err := lw.append(m.GetLogid(), m.GetContent())
+		r, err := appendLog(lw, m.GetLogid(), m.GetContent())
 		if err != nil {
 			service.Respond(ctx, err)
 			return
@@ -65,14 +65,22 @@ func (lw *logWriter) Receive(ctx actor.Context) {
 	}
 }
 
-// append adds content to log logid's file, creating it at the first
-// lines, and says so (Runtime.LogAppended: readers see the lines now).
-func (lw *logWriter) append(logid uint64, content []byte) (logchunk.Range, *messages.ControlError) {
+// appendLog adds content to log logid's file, creating it at the first
+// lines, and says so (Runtime.LogAppended: readers see the lines now). It
+// keeps none of content, nor copies it first.
+func appendLog[T string | []byte](lw *logWriter, logid uint64, content T) (logchunk.Range, *messages.ControlError) {
 	w, cerr := lw.open(lw.rt.DB.Read(), logid)
 	if cerr != nil {
 		return logchunk.Range{}, cerr
 	}
-	r, err := w.AppendChunk(content)
+	var r logchunk.Range
+	var err error
+	switch c := any(content).(type) {
+	case string:
+		r, err = w.AppendChunkString(c)
+	case []byte:
+		r, err = w.AppendChunk(c)
+	}
 	if err != nil {
 		return r, invalid("%v", err)
 	}
@@ -122,7 +130,7 @@ func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 	var setLines func([]*messages.LogLines)
 	switch k := cmd.GetKind().(type) {
 	case *messages.Command_AppendLog:
-		r, err := lw.append(k.AppendLog.GetLogid(), []byte(k.AppendLog.GetContent()))
+		r, err := appendLog(lw, k.AppendLog.GetLogid(), k.AppendLog.GetContent())
 		if err != nil {
 			service.Respond(ctx, err)
 			return
@@ -148,7 +156,7 @@ func (lw *logWriter) finish(ctx actor.Context, cmd *messages.Command) {
 		logids = []uint64{k.FinishLog.GetLogid()}
 	}
 	if app.GetContent() != "" {
-		if _, err := lw.append(app.GetLogid(), []byte(app.GetContent())); err != nil {
+		if _, err := appendLog(lw, app.GetLogid(), app.GetContent()); err != nil {
 			service.Respond(ctx, err)
 			return
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -84,7 +86,7 @@ func (w *Writer) Append(stream Stream, text []byte) (Range, error) {
 		if i := bytes.IndexByte(text, '\n'); i >= 0 {
 			line, rest = text[:i], text[i+1:]
 		}
-		w.addLine(stream, line)
+		addLine(w, stream, line)
 		text = rest
 	}
 	return Range{first, w.next}, nil
@@ -93,13 +95,24 @@ func (w *Writer) Append(stream Stream, text []byte) (Range, error) {
 // AppendChunk adds content in the form of Buildbot's logchunks: lines
 // ended by newlines (a missing last newline is added), in a stdio log each
 // started by its stream ('o', 'e' or 'h'). Content that breaks that form
-// is refused whole.
-func (w *Writer) AppendChunk(content []byte) (Range, error) {
+// is refused whole. Like every method of the Writer, it keeps none of
+// content.
+func (w *Writer) AppendChunk(content []byte) (Range, error) { return appendChunk(w, content) }
+
+// AppendChunkString is AppendChunk of content held in a string, which it
+// does not copy first.
+func (w *Writer) AppendChunkString(content string) (Range, error) { return appendChunk(w, content) }
+
+func appendChunk[T string | []byte](w *Writer, content T) (Range, error) {
 	if w.typ == Stdio {
 		n := 0
-		for line := range bytes.Lines(content) {
-			if !Stream(line[0]).valid() {
-				return Range{}, fmt.Errorf("logchunk: log %d: line %d of the content starts with %q, not a stream (o, e, h)", w.logid, n, line[0])
+		for line := range lines(content) {
+			if len(line) == 0 || !Stream(line[0]).valid() {
+				c := byte('\n') // an empty line starts with its newline
+				if len(line) > 0 {
+					c = line[0]
+				}
+				return Range{}, fmt.Errorf("logchunk: log %d: line %d of the content starts with %q, not a stream (o, e, h)", w.logid, n, c)
 			}
 			n++
 		}
@@ -110,21 +123,48 @@ func (w *Writer) AppendChunk(content []byte) (Range, error) {
 		return Range{}, fmt.Errorf("logchunk: log %d: %w", w.logid, errClosed)
 	}
 	first := w.next
-	for line := range bytes.Lines(content) {
-		line = bytes.TrimSuffix(line, []byte{'\n'})
+	w.reserve(len(content) + 1) // the lines take as much (a last newline may be added)
+	for line := range lines(content) {
 		if w.typ == Stdio {
-			w.addLine(Stream(line[0]), line[1:])
+			addLine(w, Stream(line[0]), line[1:])
 		} else {
-			w.addLine(NoStream, line)
+			addLine(w, NoStream, line)
 		}
 	}
 	return Range{first, w.next}, nil
 }
 
+// lines yields the lines of content without their newlines, as
+// bytes.Lines would with each newline cut off.
+func lines[T string | []byte](content T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for len(content) > 0 {
+			line, rest := content, content[len(content):]
+			if i := indexNewline(content); i >= 0 {
+				line, rest = content[:i], content[i+1:]
+			}
+			if !yield(line) {
+				return
+			}
+			content = rest
+		}
+	}
+}
+
+func indexNewline[T string | []byte](s T) int {
+	switch s := any(s).(type) {
+	case string:
+		return strings.IndexByte(s, '\n')
+	case []byte:
+		return bytes.IndexByte(s, '\n')
+	}
+	panic("unreachable")
+}
+
 // addLine adds one line (text without its newline), cut into lines of at
 // most the chunk size (prefix and newline included), at a UTF-8 boundary
 // where there is one near.
-func (w *Writer) addLine(stream Stream, text []byte) {
+func addLine[T string | []byte](w *Writer, stream Stream, text T) {
 	prefix := 0
 	if stream != NoStream {
 		prefix = 1
@@ -141,10 +181,7 @@ func (w *Writer) addLine(stream Stream, text []byte) {
 		if w.pending == 0 {
 			w.first = w.next
 		}
-		if need := len(w.raw) + prefix + len(piece) + 1; need > cap(w.raw) {
-			// Grow as a small log needs, to one chunk at most.
-			w.raw = append(make([]byte, 0, min(w.s.chunkSize, max(need, 2*cap(w.raw), 512))), w.raw...)
-		}
+		w.reserve(prefix + len(piece) + 1)
 		if prefix > 0 {
 			w.raw = append(w.raw, byte(stream))
 		}
@@ -160,13 +197,21 @@ func (w *Writer) addLine(stream Stream, text []byte) {
 
 // utf8Cut returns where to cut b (longer than n) to keep at most n bytes:
 // n, or up to 3 bytes less to not cut a character in two.
-func utf8Cut(b []byte, n int) int {
+func utf8Cut[T string | []byte](b T, n int) int {
 	for cut := n; cut > n-utf8.UTFMax && cut > 0; cut-- {
 		if utf8.RuneStart(b[cut]) {
 			return cut
 		}
 	}
 	return n
+}
+
+// reserve grows raw to take n more bytes, as a small log needs: to one
+// chunk at most, at least twice what it held (and 512 bytes).
+func (w *Writer) reserve(n int) {
+	if need := len(w.raw) + n; need > cap(w.raw) {
+		w.raw = append(make([]byte, 0, min(w.s.chunkSize, max(need, 2*cap(w.raw), 512))), w.raw...)
+	}
 }
 
 // Flush writes the lines buffered, as one chunk.

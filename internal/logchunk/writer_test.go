@@ -3,6 +3,7 @@ package logchunk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -178,5 +179,79 @@ func TestWriterBuffer(t *testing.T) {
 	}
 	if err := w.Flush(); err != nil || w.raw != nil {
 		t.Errorf("after flush: %v, buffer of %d bytes", err, cap(w.raw))
+	}
+}
+
+// TestAppendChunkGrowsOnce: a small log's content, appended at once, is
+// copied into a buffer made to its size, not into one grown line by line
+// (from 512 bytes, doubling: most of what a short step's log allocated),
+// and content in a string is not copied to bytes first.
+func TestAppendChunkGrowsOnce(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 64 << 10})
+	content := strings.Join(buildOutput(60), "") // some 2-3 KiB
+	var id uint64
+	ws := make([]*Writer, 0, 100)
+	defer func() {
+		for _, w := range ws {
+			if err := w.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	create := func() *Writer {
+		id++
+		w, err := st.Create(id, Stdio)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+		return w
+	}
+	base := testing.AllocsPerRun(20, func() { create() }) // what Create costs
+	bytesContent := []byte(content)
+	for name, add := range map[string]func(*Writer) (Range, error){
+		"AppendChunk":       func(w *Writer) (Range, error) { return w.AppendChunk(bytesContent) },
+		"AppendChunkString": func(w *Writer) (Range, error) { return w.AppendChunkString(content) },
+	} {
+		allocs := testing.AllocsPerRun(20, func() {
+			w := create()
+			if r, err := add(w); err != nil || r.Len() != 60 {
+				t.Fatalf("%s: %v, %v; want 60 lines", name, r, err)
+			}
+		})
+		if allocs-base > 1 {
+			t.Errorf("%s of %d bytes into a new log: %.0f allocations, want 1 (the buffer)", name, len(content), allocs-base)
+		}
+	}
+}
+
+// TestAppendChunkString: the string form adds, and refuses, what
+// AppendChunk does.
+func TestAppendChunkString(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 64})
+	id := uint64(0)
+	for _, content := range []string{"", "ha\nob\n", "ha\nob", "ha\n\nob\n", "hé\nx\n", "o" + strings.Repeat("é", 70) + "\n"} {
+		var got [2][]string
+		var errs [2]string
+		for i, add := range []func(*Writer) (Range, error){
+			func(w *Writer) (Range, error) { return w.AppendChunk([]byte(content)) },
+			func(w *Writer) (Range, error) { return w.AppendChunkString(content) },
+		} {
+			id++
+			w, err := st.Create(id, Stdio)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := add(w); err != nil {
+				errs[i] = strings.ReplaceAll(err.Error(), fmt.Sprintf("log %d", id), "log N")
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got[i], _, _ = readLines(t, st, id, 0, 100)
+		}
+		if !slices.Equal(got[0], got[1]) || errs[0] != errs[1] {
+			t.Errorf("%q: AppendChunk: %q, %q; AppendChunkString: %q, %q", content, got[0], errs[0], got[1], errs[1])
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/buildmaster/buildmaster/internal/wire"
 )
 
 // frame is one decoded message: a map with str keys. Integers are int64
@@ -16,19 +18,127 @@ type frame map[string]any
 // maxDepth bounds how deeply a frame's arrays and maps nest.
 const maxDepth = 32
 
-// decodeFrame decodes one WebSocket message. It checks the structure first
-// (see check), so that no container claims more elements than the frame
-// has bytes, then decodes it in one pass (value). What it allocates is
-// still bounded only by a multiple of the frame's size, up to about 64×
-// for a frame of empty maps (as the library's decoder): frames are
-// bounded in size, and come only after login.
-// What it returns shares no memory with b: the caller may reuse b.
-func decodeFrame(b []byte) (frame, error) {
+// decodeRequest decodes one WebSocket message. It checks the structure
+// first (see check), so that no container claims more elements than the
+// frame has bytes, then decodes it in one pass (value). What it allocates
+// is still bounded only by a multiple of the frame's size, up to about 64×
+// for a frame of empty maps (as the library's decoder): frames are bounded
+// in size, and come only after login. What it returns shares no memory
+// with b: the caller may reuse b.
+//
+// An update's args (op "update") come as the []wire.Update decodeUpdates
+// makes of them, decoded straight from b (updateArgs) when they take the
+// usual form: of an output's [text, offsets, times] only the text is made,
+// not the two lists of numbers nobody reads (a float and an offset a
+// line). Args in any other form come as value makes them.
+func decodeRequest(b []byte) (frame, error) {
 	if err := check(b); err != nil {
 		return nil, err
 	}
-	v, _ := value(b, 0)
-	return frame(v.(map[string]any)), nil
+	head, n, _, _ := header(b)
+	f := make(frame, n)
+	pos, args := head, -1
+	for range n {
+		kh, kn, _, _ := header(b[pos:])
+		key := intern(b[pos+kh : pos+kh+kn])
+		pos += kh + kn
+		if key == "args" { // decoded once op is known; the last one counts
+			args, pos = pos, skip(b, pos)
+			continue
+		}
+		f[key], pos = value(b, pos)
+	}
+	if args < 0 {
+		return f, nil
+	}
+	if f["op"] == "update" {
+		if us, ok := updateArgs(b, args); ok {
+			f["args"] = us
+			return f, nil
+		}
+	}
+	f["args"], _ = value(b, args)
+	return f, nil
+}
+
+// skip returns the position after the value at b[pos:], which check has
+// found sound.
+func skip(b []byte, pos int) int {
+	for left := 1; left > 0; left-- {
+		head, n, k, _ := header(b[pos:])
+		pos += head
+		switch k {
+		case kindArray:
+			left += n
+		case kindMap:
+			left += 2 * n
+		default:
+			pos += n
+		}
+	}
+	return pos
+}
+
+// updateArgs decodes the update args at b[pos:] (which check has found
+// sound) as decodeUpdates(value(b, pos)) does, when they are a list of
+// [key, value] pairs in which every output (stdout, stderr, header) is a
+// text or a list that starts with one; ok is false otherwise, and for
+// args decodeUpdates refuses.
+func updateArgs(b []byte, pos int) (_ []wire.Update, ok bool) {
+	head, n, k, _ := header(b[pos:])
+	if k != kindArray {
+		return nil, false
+	}
+	pos += head
+	us := make([]wire.Update, 0, n)
+	for range n {
+		head, pairLen, k, _ := header(b[pos:])
+		if k != kindArray || pairLen != 2 {
+			return nil, false
+		}
+		pos += head
+		kh, kn, k, _ := header(b[pos:])
+		if k != kindStr {
+			return nil, false
+		}
+		key := intern(b[pos+kh : pos+kh+kn])
+		pos += kh + kn
+		u := wire.Update{Key: key}
+		switch key {
+		case "stdout", "stderr", "header":
+			if u.Text, pos, ok = outputTextAt(b, pos); !ok {
+				return nil, false
+			}
+		default:
+			var v any
+			var err error
+			v, pos = value(b, pos)
+			if u, err = decodeUpdate(key, v); err != nil {
+				return nil, false
+			}
+		}
+		us = append(us, u)
+	}
+	return us, true
+}
+
+// outputTextAt decodes the output at b[pos:] as outputText(value(b, pos))
+// does, when it is a text or a list that starts with one (ok), and
+// returns the position after it.
+func outputTextAt(b []byte, pos int) (_ string, next int, ok bool) {
+	head, n, k, _ := header(b[pos:])
+	switch {
+	case k == kindStr:
+		return intern(b[pos+head : pos+head+n]), pos + head + n, true
+	case k == kindArray && n > 0:
+		th, tn, tk, _ := header(b[pos+head:])
+		if tk != kindStr {
+			return "", 0, false
+		}
+		at := pos + head + th
+		return intern(b[at : at+tn]), skip(b, pos), true
+	}
+	return "", 0, false
 }
 
 // value decodes the value at b[pos:], which check has found sound, and
@@ -48,7 +158,7 @@ func value(b []byte, pos int) (any, int) {
 	pos += head
 	switch k {
 	case kindStr:
-		return intern(b[pos : pos+n]), pos + n
+		return internValue(b[pos : pos+n]), pos + n
 	case kindBin:
 		return append([]byte{}, b[pos:pos+n]...), pos + n
 	case kindArray:
@@ -104,40 +214,31 @@ func scalar(c byte, p []byte) any {
 	return nil // 0xc0
 }
 
+// interned are the protocol's keys and names, each boxed once: intern and
+// internValue return them without allocating.
+var interned = func() map[string]any {
+	m := map[string]any{}
+	for _, s := range []string{"op", "seq_number", "result", "is_exception", "args", "command_id", "response",
+		"update", "complete", "header", "stdout", "stderr", "rc", "elapsed", ""} {
+		m[s] = s
+	}
+	return m
+}()
+
 // intern returns p as a string: one of the protocol's keys and names
 // without allocating, any other a copy.
 func intern(p []byte) string {
-	switch string(p) {
-	case "op":
-		return "op"
-	case "seq_number":
-		return "seq_number"
-	case "result":
-		return "result"
-	case "is_exception":
-		return "is_exception"
-	case "args":
-		return "args"
-	case "command_id":
-		return "command_id"
-	case "response":
-		return "response"
-	case "update":
-		return "update"
-	case "complete":
-		return "complete"
-	case "header":
-		return "header"
-	case "stdout":
-		return "stdout"
-	case "stderr":
-		return "stderr"
-	case "rc":
-		return "rc"
-	case "elapsed":
-		return "elapsed"
-	case "":
-		return ""
+	if v, ok := interned[string(p)]; ok {
+		return v.(string)
+	}
+	return string(p)
+}
+
+// internValue is intern boxed: one of the protocol's names costs nothing
+// (boxing a string otherwise allocates its header).
+func internValue(p []byte) any {
+	if v, ok := interned[string(p)]; ok {
+		return v
 	}
 	return string(p)
 }

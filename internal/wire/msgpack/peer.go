@@ -223,7 +223,7 @@ func (p *peer) readLoop() error {
 
 // next reads and decodes the next frame (nil for a text frame, which is
 // ignored). The frame is read into a buffer of p.frames, given back once
-// decoded: what decodeFrame returns holds copies.
+// decoded: what decodeRequest returns holds copies.
 func (p *peer) next() (frame, error) {
 	limit := p.limit()
 	p.ws.SetReadLimit(limit)
@@ -245,7 +245,7 @@ func (p *peer) next() (frame, error) {
 		p.ignored("ignoring a text frame")
 		return nil, nil
 	}
-	f, err := decodeFrame(b)
+	f, err := decodeRequest(b)
 	if err != nil {
 		p.log.Warn("closing connection: malformed frame", "err", err)
 		p.close(websocket.StatusUnsupportedData, "malformed frame")

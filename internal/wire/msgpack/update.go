@@ -12,8 +12,12 @@ import (
 // wire.Updates: stdout, stderr and header [text, offsets, times] → Text;
 // log [name, [text, offsets, times]] → Log and Text; integers → Int;
 // elapsed and other floats → Float; anything else → Value. A bare string
-// is taken as output text too.
+// is taken as output text too. Args that decodeRequest decoded already
+// come as they are.
 func decodeUpdates(v any) ([]wire.Update, error) {
+	if us, ok := v.([]wire.Update); ok {
+		return us, nil
+	}
 	pairs, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf("update args is a %T, want a list of [key, value] pairs", v)
