@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/buildmaster/buildmaster/messages"
+	"github.com/hashicorp/go-memdb"
 )
 
 // TestRecountCounts: the counts follow inserts and deletes across
@@ -55,5 +56,35 @@ func TestAddCountsAllocs(t *testing.T) {
 	addCounts(txn, delta)
 	if n := testing.AllocsPerRun(100, func() { addCounts(txn, delta) }); n > 8 {
 		t.Errorf("addCounts allocates %.0f times, want at most 8", n)
+	}
+}
+
+// TestRowCountKeyIsStringFieldKey: the row counts' id index (keyIndex)
+// makes the keys memdb's StringFieldIndex made for it, the row's and a
+// lookup's, so that a database written before and after the change reads
+// the same.
+func TestRowCountKeyIsStringFieldKey(t *testing.T) {
+	ours := rowCountSchema().Indexes[IndexID].Indexer.(keyIndex)
+	theirs := &memdb.StringFieldIndex{Field: "ID"}
+	row := &rowCounts{ID: rowCountsID}
+	_, got, err := ours.FromObject(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, err := theirs.FromObject(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("row key %q, StringFieldIndex's %q", got, want)
+	}
+	if got, err = ours.FromArgs(rowCountsID); err != nil {
+		t.Fatal(err)
+	}
+	if want, err = theirs.FromArgs(rowCountsID); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("lookup key %q, StringFieldIndex's %q", got, want)
 	}
 }

@@ -17,13 +17,16 @@ func TestNodeCopySharesPrefix(t *testing.T) {
 		txn.Insert(key(i), i)
 	}
 	old := txn.Commit()
+	// The key is made outside the run: fmt's allocations differ under the
+	// race detector, the update's do not.
+	k := key(250)
 	allocs := testing.AllocsPerRun(100, func() {
 		txn := old.Txn()
-		txn.Insert(key(250), -1)
+		txn.Insert(k, -1)
 		txn.Commit()
 	})
-	if allocs > 14 {
-		t.Errorf("an update of one key takes %.0f allocations, want at most 14 (18 when a copy copied its prefix)", allocs)
+	if allocs > 12 {
+		t.Errorf("an update of one key takes %.0f allocations, want at most 12 (16 when a copy copied its prefix)", allocs)
 	}
 	updated, _, _ := old.Insert(key(250), -1)
 	for i := 0; i < 500; i++ {
