@@ -2,6 +2,7 @@ package msgpack
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +119,30 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add(updateFrame(f, 300, "7.2", wire.Update{Key: "header", Text: envHeader}, wire.Update{Key: "rc", Int: 1}))
 	f.Add(updateFrame(f, 1, "x", wire.Update{Key: "log", Log: "l", Text: "a\nb"}, wire.Update{Key: "elapsed", Float: 1}))
 	f.Fuzz(func(t *testing.T, b []byte) { sameRequest(t, b) })
+}
+
+// TestDecodeRequestBoundsWhatItAllocates: an update whose args claim many
+// elements that are not [key, value] pairs costs no more than the generic
+// path (decodeFrame, then decodeUpdates) it falls back to: updateArgs
+// must not make room for updates its args cannot hold before it finds out.
+func TestDecodeRequestBoundsWhatItAllocates(t *testing.T) {
+	const n = 1 << 16
+	b := mustEncode(t, frame{"op": "update", "seq_number": int64(1), "command_id": "x", "args": make([]any, n)}) // n nils
+	allocated := func(decode func([]byte) (frame, error)) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f, err := decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decodeUpdates(f["args"]); err == nil {
+			t.Fatal("nils decoded as updates")
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	generic, got := allocated(decodeFrame), allocated(decodeRequest)
+	if float64(got) > 1.1*float64(generic) {
+		t.Errorf("decodeRequest and decodeUpdates of %d nils allocated %d bytes; decodeFrame and decodeUpdates %d", n, got, generic)
+	}
 }
