@@ -146,3 +146,25 @@ func TestDecodeRequestBoundsWhatItAllocates(t *testing.T) {
 		t.Errorf("decodeRequest and decodeUpdates of %d nils allocated %d bytes; decodeFrame and decodeUpdates %d", n, got, generic)
 	}
 }
+
+// TestDecodeRequestSharesNothing: a frame's buffer is given back once
+// decoded and the next frame read into it: what decodeRequest made of the
+// first (texts of its updates, values kept as they are) is intact after.
+func TestDecodeRequestSharesNothing(t *testing.T) {
+	first := updateFrame(t, 1, "7.2", wire.Update{Key: "header", Text: envHeader}, wire.Update{Key: "stdout", Text: "first\n"},
+		wire.Update{Key: "log", Log: "junit", Text: "<xml/>\n"}, wire.Update{Key: "files", Value: []any{"a.txt", []byte("bin")}})
+	second := updateFrame(t, 2, "7.3", wire.Update{Key: "header", Text: strings.Repeat("x", len(envHeader))}, wire.Update{Key: "stdout", Text: "other\n"},
+		wire.Update{Key: "log", Log: "other", Text: "<zzz/>\n"}, wire.Update{Key: "files", Value: []any{"b.txt", []byte("xxx")}})
+	buf := make([]byte, max(len(first), len(second)))
+	f, err := decodeRequest(buf[:copy(buf, first)])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%#v", f)
+	if _, err := decodeRequest(buf[:copy(buf, second)]); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%#v", f); got != want {
+		t.Errorf("the first frame after the second was read into its buffer:\n%s\nwant\n%s", got, want)
+	}
+}
