@@ -97,3 +97,34 @@ func TestStepFinishCopiesOutputOnce(t *testing.T) {
 		t.Errorf("%.2f bytes allocated per byte of output, want < 1.5", perByte)
 	}
 }
+
+// TestStepTakesOutputIntact: two commands of one step end back to back,
+// the second's output kept after the first's (whose buffer the step took)
+// and an error line after both: the finish carries all three in order,
+// and nothing the commands do after leaves a mark on it.
+func TestStepTakesOutputIntact(t *testing.T) {
+	log := &stepLog{id: 7}
+	f := newLogFlusher(log)
+	defer f.timer.Stop()
+	outs := make([]*commandOutput, 2)
+	for i, text := range []string{"first\n", "second\n"} {
+		outs[i] = &commandOutput{id: "1.1", done: &messages.CommandComplete{}}
+		outs[i].add(messages.OutputStream_OUTPUT_STREAM_STDOUT, []byte(text))
+		if err := f.after(outs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.later("hboom\n")
+	for _, o := range outs { // a command's buffers written after it ended
+		o.add(messages.OutputStream_OUTPUT_STREAM_STDOUT, []byte("XXXXXXXXXXXXXXXXXXXXXXXXXX\n"))
+	}
+	a, err := log.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "ofirst\nosecond\nhboom\n"
+	log.later("hnext step\n") // the step's buffer used again
+	if got := a.GetContent(); got != want {
+		t.Errorf("step finish carries %q, want %q", got, want)
+	}
+}

@@ -123,7 +123,10 @@ func appendChunk[T string | []byte](w *Writer, content T) (Range, error) {
 		return Range{}, fmt.Errorf("logchunk: log %d: %w", w.logid, errClosed)
 	}
 	first := w.next
-	w.reserve(len(content) + 1) // the lines take as much (a last newline may be added)
+	// The lines take as much as content (a last newline may be added), up
+	// to the end of the chunk being filled: a buffer that is a chunk
+	// already is kept (flushLocked reuses it), not replaced by another.
+	w.reserve(min(len(content)+1, w.s.chunkSize-len(w.raw)))
 	for line := range lines(content) {
 		if w.typ == Stdio {
 			addLine(w, Stream(line[0]), line[1:])

@@ -255,3 +255,36 @@ func TestAppendChunkString(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendChunkKeepsItsBuffer: a log streaming in pieces that cross
+// chunk boundaries fills one chunk buffer again and again (flushLocked
+// keeps it), not a new one for every chunk: sizing the buffer for a piece
+// must not replace a full-sized buffer the piece does not fit in.
+func TestAppendChunkKeepsItsBuffer(t *testing.T) {
+	st := newStore(t, Options{ChunkSize: 4096})
+	w, err := st.Create(1, Stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	lines := buildOutput(5000)
+	var buf *byte // the full-sized buffer, once there is one
+	replaced := 0
+	for i := 0; i+20 <= len(lines); i += 20 {
+		if _, err := w.AppendChunkString(strings.Join(lines[i:i+20], "")); err != nil { // ~1 KiB
+			t.Fatal(err)
+		}
+		if cap(w.raw) != 4096 {
+			continue
+		}
+		if b := &w.raw[:1][0]; buf != b {
+			if buf != nil {
+				replaced++
+			}
+			buf = b
+		}
+	}
+	if replaced > 0 {
+		t.Errorf("the chunk buffer was replaced %d times in %d chunks, want never", replaced, st.Stats().Chunks)
+	}
+}

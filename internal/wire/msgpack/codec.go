@@ -86,7 +86,10 @@ func skip(b []byte, pos int) int {
 // args decodeUpdates refuses.
 func updateArgs(b []byte, pos int) (_ []wire.Update, ok bool) {
 	head, n, k, _ := header(b[pos:])
-	if k != kindArray {
+	// A pair takes 3 bytes at least (its header, a key, a value): args
+	// that claim more pairs than that are refused before room is made for
+	// them (the generic path, which makes room again, follows).
+	if k != kindArray || n > (len(b)-pos-head)/3 {
 		return nil, false
 	}
 	pos += head

@@ -2,6 +2,7 @@ package msgpack
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +119,52 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add(updateFrame(f, 300, "7.2", wire.Update{Key: "header", Text: envHeader}, wire.Update{Key: "rc", Int: 1}))
 	f.Add(updateFrame(f, 1, "x", wire.Update{Key: "log", Log: "l", Text: "a\nb"}, wire.Update{Key: "elapsed", Float: 1}))
 	f.Fuzz(func(t *testing.T, b []byte) { sameRequest(t, b) })
+}
+
+// TestDecodeRequestBoundsWhatItAllocates: an update whose args claim many
+// elements that are not [key, value] pairs costs no more than the generic
+// path (decodeFrame, then decodeUpdates) it falls back to: updateArgs
+// must not make room for updates its args cannot hold before it finds out.
+func TestDecodeRequestBoundsWhatItAllocates(t *testing.T) {
+	const n = 1 << 16
+	b := mustEncode(t, frame{"op": "update", "seq_number": int64(1), "command_id": "x", "args": make([]any, n)}) // n nils
+	allocated := func(decode func([]byte) (frame, error)) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f, err := decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decodeUpdates(f["args"]); err == nil {
+			t.Fatal("nils decoded as updates")
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	generic, got := allocated(decodeFrame), allocated(decodeRequest)
+	if float64(got) > 1.1*float64(generic) {
+		t.Errorf("decodeRequest and decodeUpdates of %d nils allocated %d bytes; decodeFrame and decodeUpdates %d", n, got, generic)
+	}
+}
+
+// TestDecodeRequestSharesNothing: a frame's buffer is given back once
+// decoded and the next frame read into it: what decodeRequest made of the
+// first (texts of its updates, values kept as they are) is intact after.
+func TestDecodeRequestSharesNothing(t *testing.T) {
+	first := updateFrame(t, 1, "7.2", wire.Update{Key: "header", Text: envHeader}, wire.Update{Key: "stdout", Text: "first\n"},
+		wire.Update{Key: "log", Log: "junit", Text: "<xml/>\n"}, wire.Update{Key: "files", Value: []any{"a.txt", []byte("bin")}})
+	second := updateFrame(t, 2, "7.3", wire.Update{Key: "header", Text: strings.Repeat("x", len(envHeader))}, wire.Update{Key: "stdout", Text: "other\n"},
+		wire.Update{Key: "log", Log: "other", Text: "<zzz/>\n"}, wire.Update{Key: "files", Value: []any{"b.txt", []byte("xxx")}})
+	buf := make([]byte, max(len(first), len(second)))
+	f, err := decodeRequest(buf[:copy(buf, first)])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%#v", f)
+	if _, err := decodeRequest(buf[:copy(buf, second)]); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%#v", f); got != want {
+		t.Errorf("the first frame after the second was read into its buffer:\n%s\nwant\n%s", got, want)
+	}
 }
