@@ -2,11 +2,17 @@ package msgpack
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 )
@@ -55,4 +61,72 @@ func TestRefusedRequestsDoNotHoldAPlace(t *testing.T) {
 	}
 	dialRaw(t, m.url, basic("w1", "pa:ss")).login()
 	recv(t, m.conns, "the worker's connection")
+}
+
+// TestRefusedHTTP2RequestsDoNotHoldAPlace: over TLS with HTTP/2 (which
+// knows no keep-alive header), a refused request ends its connection too
+// (GOAWAY), and gives its place back.
+func TestRefusedHTTP2RequestsDoNotHoldAPlace(t *testing.T) {
+	ca := newTestCA(t)
+	cert, err := tls.X509KeyPair(ca.issue(t, 2, x509.ExtKeyUsageServerAuth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := startMaster(t, ServerOptions{})
+	l, err := httpserve.Bind("listen.workers", "127.0.0.1:0", httpserve.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	l.LimitStrangers(1, func(string) {})
+	s := httpserve.ServeTLS(l, m.srv, slog.New(slog.DiscardHandler), &tls.Config{Certificates: []tls.Certificate{cert}}, nil)
+	t.Cleanup(s.Close)
+	ended := make(chan struct{})
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := tls.Client(&endWatch{Conn: c, ended: ended}, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		return tc, tc.HandshakeContext(ctx)
+	}
+	client := &http.Client{Transport: &http.Transport{DialTLSContext: dial, ForceAttemptHTTP2: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	resp, err := client.Get("https://" + l.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("%s %s, want HTTP/2 401", resp.Proto, resp.Status)
+	}
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Fatal("the refused request's connection is still open")
+	}
+	// TLS says close_notify before the socket closes: the place may be
+	// given back just after.
+	for deadline := time.Now().Add(time.Minute); l.Strangers() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d strangers after the connection ended", l.Strangers())
+		}
+	}
+}
+
+// endWatch closes ended when a read from the connection fails (the peer
+// closed it).
+type endWatch struct {
+	net.Conn
+	ended chan struct{}
+	once  sync.Once
+}
+
+func (c *endWatch) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.once.Do(func() { close(c.ended) })
+	}
+	return n, err
 }
