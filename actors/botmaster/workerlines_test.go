@@ -27,42 +27,14 @@ import (
 // budget refills the next line says how many were not logged.
 func TestWorkerConnectionLinesAreBudgeted(t *testing.T) {
 	var seconds atomic.Int64
-	now := func() time.Time { return time.Unix(1_700_000_000+seconds.Load(), 0) }
-	var buf syncBuffer
-	m := mastertest.StartFunc(t, func(string) string { return "workers: [{name: w1, password: pw1}]\n" }, "",
-		slog.New(slog.NewJSONHandler(&buf, nil)), func(o *master.Options) { o.RefusalsNow = now })
-	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
-	cycles := 0
-	connectOnce := func() {
-		t.Helper()
-		f := &fakeConn{worker: "w1"}
-		pid, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return f }), fmt.Sprintf("fakeconn:w1:%d", cycles))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cycles++
-		testkit.Eventually(t, "w1 connected", func() bool { return state(m, "w1").GetConnected() })
-		if _, err := m.RT.System.Root.RequestFuture(wpid, &messages.ConnectionLost{Reason: "test", Connection: pid.Id}, time.Minute).Result(); err != nil {
-			t.Fatal(err)
-		}
-		m.RT.System.Root.Stop(pid)
-	}
-	lines := func() (n int, last map[string]any) {
-		for l := range strings.Lines(buf.String()) {
-			var rec map[string]any
-			if json.Unmarshal([]byte(l), &rec) == nil && (rec["msg"] == "worker attached" || rec["msg"] == "worker detached") {
-				n, last = n+1, rec
-			}
-		}
-		return n, last
-	}
+	m, connectOnce, lines := startFlapping(t, &seconds)
 
 	const n = 3 * droplog.DefaultSourceBurst
 	for range n {
 		connectOnce()
 	}
 	if got, _ := lines(); got != droplog.DefaultSourceBurst {
-		t.Fatalf("%d connections: %d attached/detached lines, want %d\n%s", n, got, droplog.DefaultSourceBurst, buf.String())
+		t.Fatalf("%d connections: %d attached/detached lines, want %d", n, got, droplog.DefaultSourceBurst)
 	}
 	for _, event := range []string{"attached", "detached"} {
 		if got := testutil.ToFloat64(m.RT.Stats.WorkerConnections.WithLabelValues(event)); got != n {
@@ -77,6 +49,63 @@ func TestWorkerConnectionLinesAreBudgeted(t *testing.T) {
 		last["not_logged_before"] != float64(2*n-droplog.DefaultSourceBurst) {
 		t.Fatalf("after the budget refilled: %d lines, the last %v; want %d, attached with not_logged_before=%d",
 			got, last, droplog.DefaultSourceBurst+1, 2*n-droplog.DefaultSourceBurst)
+	}
+}
+
+// startFlapping starts a master with worker w1 and its worker-line budget
+// on a clock that stands still but for seconds; connectOnce attaches and
+// detaches w1 once, lines counts the attached and detached lines and
+// returns the last.
+func startFlapping(t *testing.T, seconds *atomic.Int64) (m *master.Master, connectOnce func(), lines func() (int, map[string]any)) {
+	now := func() time.Time { return time.Unix(1_700_000_000+seconds.Load(), 0) }
+	var buf syncBuffer
+	m = mastertest.StartFunc(t, func(string) string { return "workers: [{name: w1, password: pw1}]\n" }, "",
+		slog.New(slog.NewJSONHandler(&buf, nil)), func(o *master.Options) { o.RefusalsNow = now })
+	wpid := actor.NewPID(m.RT.System.Address(), paths.Worker("w1"))
+	cycles := 0
+	connectOnce = func() {
+		t.Helper()
+		f := &fakeConn{worker: "w1"}
+		pid, err := m.RT.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return f }), fmt.Sprintf("fakeconn:w1:%d", cycles))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cycles++
+		testkit.Eventually(t, "w1 connected", func() bool { return state(m, "w1").GetConnected() })
+		if _, err := m.RT.System.Root.RequestFuture(wpid, &messages.ConnectionLost{Reason: "test", Connection: pid.Id}, time.Minute).Result(); err != nil {
+			t.Fatal(err)
+		}
+		m.RT.System.Root.Stop(pid)
+	}
+	lines = func() (n int, last map[string]any) {
+		for l := range strings.Lines(buf.String()) {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && (rec["msg"] == "worker attached" || rec["msg"] == "worker detached") {
+				n, last = n+1, rec
+			}
+		}
+		return n, last
+	}
+	return m, connectOnce, lines
+}
+
+// TestStopLogsAFlappingWorkersLastLine: a worker whose lines went past its
+// budget has the last one, its detach, logged when the master stops,
+// though the budget's clock has not moved.
+func TestStopLogsAFlappingWorkersLastLine(t *testing.T) {
+	var seconds atomic.Int64
+	m, connectOnce, lines := startFlapping(t, &seconds)
+	for range droplog.DefaultSourceBurst {
+		connectOnce()
+	}
+	if err := m.Stop(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, last := lines()
+	if got != droplog.DefaultSourceBurst+1 || last["msg"] != "worker detached" || last["dropped_at"] == nil ||
+		last["not_logged_before"] != float64(droplog.DefaultSourceBurst-1) {
+		t.Fatalf("after the stop: %d lines, the last %v; want %d, detached with dropped_at and not_logged_before=%d",
+			got, last, droplog.DefaultSourceBurst+1, droplog.DefaultSourceBurst-1)
 	}
 }
 

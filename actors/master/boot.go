@@ -392,6 +392,7 @@ func (m *Master) stop(timeout time.Duration) error {
 	m.stopControl(timeout)
 	closeListeners(m.remote, m.RT.WWW, m.RT.Debug, m.RT.Workers, m.RT.WorkersPB)
 	m.RT.System.Shutdown()
+	m.RT.WorkerLines.Stop() // a flapping worker's last line, kept, is logged now
 	m.RT.DB.OnCommit(nil)
 	m.RT.Bus.Close()
 	if e := m.markStopped(timeout); e != nil && err == nil {

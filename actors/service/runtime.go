@@ -47,8 +47,9 @@ type Runtime struct {
 	// loop has its lines counted, and the next one logged says how many
 	// were not (Stats.WorkerConnections counts every one). The last line
 	// dropped is logged once the worker's budget allows a line again, if
-	// none came since (droplog.Options.Summarize): a worker that flapped
-	// and left for good gets its final "worker detached". It has no
+	// none came since (droplog.Options.Summarize), or when the master
+	// stops (droplog.Log.Stop): a worker that flapped and left for good
+	// gets its final "worker detached". It has no
 	// budget shared by all workers (Rate: rate.Inf): the names are the
 	// configured workers', so a fleet attaching at once is logged whole.
 	WorkerLines *droplog.Log

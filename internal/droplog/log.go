@@ -61,6 +61,7 @@ type Log struct {
 	forgotten int64                    // refusals not logged, of sources since forgotten
 	dropped   map[string]dropped       // with Summarize: each source's last line dropped, by key
 	flushing  bool                     // with Summarize: a flush is scheduled
+	stopped   bool                     // Stop was called: nothing is kept, flushes do nothing
 }
 
 // dropped is a line a budget dropped, kept to be logged later (Summarize).
@@ -151,7 +152,7 @@ func (l *Log) take(remote string, line dropped) (notLogged, forgotten int64, ok 
 	if wait := l.sources.Wait(s, now); wait > 0 || !l.all.AllowN(now, 1) {
 		s.Payload++
 		l.sources.Put(key, s, now)
-		if l.o.Summarize {
+		if l.o.Summarize && !l.stopped {
 			line.at = now
 			l.dropped[key] = line
 			l.schedule(wait)
@@ -190,10 +191,6 @@ func (l *Log) schedule(wait time.Duration) {
 // line now, and schedules itself again for the others.
 func (l *Log) flush() {
 	now := l.o.Now()
-	type late struct {
-		line                 dropped
-		notLogged, forgotten int64
-	}
 	var out []late
 	l.mu.Lock()
 	l.flushing = false
@@ -207,14 +204,49 @@ func (l *Log) flush() {
 			}
 			continue
 		}
-		delete(l.dropped, key)
-		notLogged, forgotten := l.spend(key, s, now)
-		out = append(out, late{line, notLogged - 1, forgotten}) // the line itself was counted dropped
+		out = append(out, l.release(key, s, line, now))
 	}
-	if next >= 0 {
+	if next >= 0 && !l.stopped {
 		l.schedule(next)
 	}
 	l.mu.Unlock()
+	l.logLate(out)
+}
+
+// Stop ends Summarize: the lines kept are logged at once, whatever the
+// budgets (one a source at most), no line dropped after is kept, and a
+// flush scheduled does nothing when its timer fires. An owner calls it when
+// it stops, before its log closes: the last state of a source reaches the
+// log then, and no timer outlives the owner's work.
+func (l *Log) Stop() {
+	now := l.o.Now()
+	var out []late
+	l.mu.Lock()
+	l.stopped = true
+	for key, line := range l.dropped {
+		out = append(out, l.release(key, l.sources.Get(key), line, now))
+	}
+	l.mu.Unlock()
+	l.logLate(out)
+}
+
+// late is a kept line (Summarize) to log, with the counts of its source's
+// lines, and of forgotten sources', not logged before it.
+type late struct {
+	line                 dropped
+	notLogged, forgotten int64
+}
+
+// release forgets the line kept for key (whose bucket is s) and spends a
+// line of its budget on it. l.mu is held.
+func (l *Log) release(key string, s addrbucket.Bucket[int64], line dropped, now time.Time) late {
+	delete(l.dropped, key)
+	notLogged, forgotten := l.spend(key, s, now)
+	return late{line, notLogged - 1, forgotten} // the line itself was counted dropped
+}
+
+// logLate logs kept lines, with when they were dropped (dropped_at).
+func (l *Log) logLate(out []late) {
 	for _, x := range out {
 		attrs := append(slices.Clip(x.line.attrs), slog.Time("dropped_at", x.line.at))
 		if x.notLogged > 0 {

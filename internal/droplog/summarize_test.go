@@ -107,3 +107,31 @@ func TestWithoutSummarizeNothingIsKept(t *testing.T) {
 		t.Fatalf("%d lines kept", len(l.dropped))
 	}
 }
+
+// TestStopLogsWhatIsKeptAndEndsTheTimers: Stop logs a kept line at once,
+// though the budget does not allow one yet; the timer scheduled for it then
+// does nothing and schedules no other, and no line dropped later is kept.
+func TestStopLogsWhatIsKeptAndEndsTheTimers(t *testing.T) {
+	ts := &timers{}
+	l, buf, c := newLog(Options{Rate: rate.Inf, Summarize: true, AfterFunc: func(d time.Duration, f func()) { ts.afterFunc(d, f) }})
+	ts.c = c
+	for i := range DefaultSourceBurst + 3 {
+		l.LogAt(slog.LevelInfo, "w1", "worker detached", slog.Int("i", i))
+	}
+	buf.Reset()
+	l.Stop()
+	if got := lines(buf); len(got) != 1 || !strings.Contains(got[0], "i=12 dropped_at=") || !strings.HasSuffix(got[0], "not_logged_before=2") {
+		t.Fatalf("Stop logged %q, want the kept line", got)
+	}
+	buf.Reset()
+	c.t = c.t.Add(DefaultSourceEvery)
+	if ts.fire(); buf.Len() != 0 || len(ts.due) != 0 {
+		t.Fatalf("after Stop the timer logged %q and left %d timers", buf, len(ts.due))
+	}
+	for range 2 * DefaultSourceBurst {
+		l.LogAt(slog.LevelInfo, "w2", "worker detached")
+	}
+	if len(l.dropped) != 0 || len(ts.due) != 0 {
+		t.Fatalf("after Stop %d lines kept, %d timers", len(l.dropped), len(ts.due))
+	}
+}

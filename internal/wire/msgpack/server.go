@@ -46,8 +46,10 @@ type ServerOptions struct {
 // not Basic base64(name:password) → 400; ErrRateLimited → 429 (so a worker
 // can tell "wait" from "wrong password"; Buildbot's worker retries either
 // way), with Retry-After when the Authenticator said how long
-// (wire.RateLimited); another Authenticator error → 503. Passwords are
-// compared in constant time and never logged.
+// (wire.RateLimited); another Authenticator error → 503. A refused request,
+// or one that fails to upgrade, has its connection closed after the answer
+// (no keep-alive for a connection not logged in). Passwords are compared in
+// constant time and never logged.
 //
 // After the upgrade the worker is logged in by asking get_worker_info and
 // sending set_worker_settings; a worker that has not answered both within
@@ -96,7 +98,7 @@ func NewServer(auth wire.Authenticator, accept func(wire.Conn), opts ServerOptio
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("peer", r.RemoteAddr)
 	if s.isClosed() {
-		http.Error(w, "master shutting down", http.StatusServiceUnavailable)
+		refuse(w, "master shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	name, status, wait := s.authenticate(r.Context(), r)
@@ -107,13 +109,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		}
 		s.opts.Refusals.Refused(r.RemoteAddr, "worker login refused", attrs...)
-		http.Error(w, http.StatusText(status), status)
+		refuse(w, http.StatusText(status), status)
 		return
 	}
 	hw := &heldHijacker{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		s.opts.Refusals.Refused(r.RemoteAddr, "worker upgrade failed", slog.String("worker", name), slog.Any("err", err))
+		hangUp(w)
 		return
 	}
 	wire.LoggedIn(hw.conn.Conn)
@@ -130,6 +133,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	err = c.serve()
 	log.Debug("worker connection ended", "err", err) // botmaster logs "worker detached", within a budget
+}
+
+// refuse answers a request that is not a worker's upgrade with status and
+// closes its connection after: a connection that has not logged in is a
+// stranger's, and keep-alive would let it hold its place among the
+// listener's strangers (httpserve.Listener.LimitStrangers) with a request
+// every idle timeout.
+func refuse(w http.ResponseWriter, msg string, status int) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, status)
+}
+
+// hangUp closes the connection of a request answered already (a failed
+// upgrade, whose answer says "Connection: Upgrade"), as refuse does.
+func hangUp(w http.ResponseWriter) {
+	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = c.Close()
+	}
 }
 
 // authenticate checks the Authorization header; it returns the worker

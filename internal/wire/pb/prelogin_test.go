@@ -2,7 +2,12 @@ package pb
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/buildmaster/buildmaster/internal/httpserve"
 )
@@ -77,4 +82,59 @@ func TestLoginLeavesTheStrangers(t *testing.T) {
 	if l.Strangers() != 0 {
 		t.Errorf("%d strangers after the login, want 0", l.Strangers())
 	}
+}
+
+// TestFailedLoginsGiveBackTheirPlaces: connections that never log in (a
+// wrong password, garbage, half a frame, silence past LoginTimeout) each
+// give back their place among the strangers, whichever way they end; a
+// worker with the longest name and a long password then logs in.
+func TestFailedLoginsGiveBackTheirPlaces(t *testing.T) {
+	l, err := httpserve.Bind("listen.workers_pb", "127.0.0.1:0", httpserve.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	l.LimitStrangers(2, func(string) {})
+	name, pass := strings.Repeat("n", maxNameLength), strings.Repeat("p", 600)
+	ts := startServerOn(t, Config{Auth: passwords{name: pass}, LoginTimeout: 100 * time.Millisecond}, l.Accepting())
+	settled := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(wait)
+		for l.Strangers() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s: %d strangers, want 0", what, l.Strangers())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	raw := func(b []byte) {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = c.Write(b)
+		_, _ = io.Copy(io.Discard, c) // until the server closes it
+	}
+	for i := range 5 {
+		w := dialGo(t, ts.addr)
+		if _, err := w.login(name, "wrong"); err == nil {
+			t.Fatal("a wrong password logged in")
+		}
+		w.b.close(errors.New("gave up"))
+		<-w.b.done
+		settled("a wrong password")
+		raw(bytes.Repeat([]byte{0xff}, 100+i)) // garbage
+		settled("garbage")
+		raw([]byte{0x05, 0x82}) // a string's length and no string: read until the login timeout
+		settled("half a frame")
+		raw(nil) // silence
+		settled("silence")
+	}
+	w := dialGo(t, ts.addr)
+	if _, err := w.login(name, pass); err != nil {
+		t.Fatalf("a login with a %d-byte name: %v", len(name), err)
+	}
+	ts.next(t)
+	settled("a login")
 }
