@@ -22,7 +22,7 @@
 // does not map them again); the heap's growth past them is in new
 // mappings, 4 KiB pages again. A snapshot restore at start
 // (internal/state) prepares its own memory, from the same free pages, and
-// takes the advice back from it when it is done.
+// takes its own advice back when it is done, leaving Prepare's.
 //
 // The trade-off is memory: resident memory grows in 2 MiB steps, and the
 // kernel's khugepaged may fill a 2 MiB range the runtime handed partly
