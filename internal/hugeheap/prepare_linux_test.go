@@ -18,7 +18,7 @@ import (
 // 16 MiB is eligible for them (THPeligible: 1 in /proc/self/smaps), all
 // but the huge page it begins in (the prepared memory begins at the first
 // whole one). In mode "always" it is without Prepare; in "never" it
-// cannot be.
+// cannot be. GOGC is as it was before.
 func TestPrepare(t *testing.T) {
 	text, err := os.ReadFile(modeFile)
 	if err != nil {
@@ -28,7 +28,11 @@ func TestPrepare(t *testing.T) {
 		t.Skipf("transparent huge pages: %q (%v)", text, err)
 	}
 	t.Setenv("GODEBUG", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(37))
 	Prepare(64<<20, nil)
+	if got := debug.SetGCPercent(37); got != 37 {
+		t.Errorf("GOGC %d after Prepare, want it back at 37", got)
+	}
 	b := make([]byte, 16<<20)
 	for _, p := range []*byte{&b[2<<20], &b[len(b)/2], &b[len(b)-1]} {
 		if m := mappingOf(t, uintptr(unsafe.Pointer(p))); !m.eligible {
