@@ -22,7 +22,7 @@
 // does not map them again); the heap's growth past them is in new
 // mappings, 4 KiB pages again. A snapshot restore at start
 // (internal/state) prepares its own memory, from the same free pages, and
-// takes the advice back from it when it is done.
+// takes its own advice back when it is done, leaving Prepare's.
 //
 // The trade-off is memory: resident memory grows in 2 MiB steps, and the
 // kernel's khugepaged may fill a 2 MiB range the runtime handed partly
@@ -103,13 +103,13 @@ func ParseMode(text string) (Mode, error) {
 // wanted says whether Prepare asks for huge pages, given the environment's
 // GODEBUG and the text of the kernel's mode file: only in mode "madvise",
 // and not when GODEBUG turns disablethp on (read as the runtime reads it:
-// the last setting of it that is a number). why says why not; err when
+// the last setting of it that is a 32-bit number). why says why not; err when
 // the mode cannot be read.
 func wanted(godebug, modeText string) (ok bool, why string, err error) {
 	off := false
 	for _, kv := range strings.Split(godebug, ",") {
 		if k, v, _ := strings.Cut(kv, "="); k == "disablethp" {
-			if n, err := strconv.Atoi(v); err == nil {
+			if n, err := strconv.ParseInt(v, 10, 32); err == nil {
 				off = n != 0
 			}
 		}

@@ -44,7 +44,8 @@ func TestWanted(t *testing.T) {
 		{"disablethp=2", madvise, false, false},
 		{"disablethp=1,disablethp=x", madvise, false, false}, // not a number: ignored
 		{"gctrace=1", madvise, true, false},
-		{"disablethp=1", "", false, false}, // off: the mode is not read
+		{"disablethp=4294967296", madvise, true, false}, // not an int32: the runtime ignores it
+		{"disablethp=1", "", false, false},              // off: the mode is not read
 	} {
 		ok, why, err := wanted(c.godebug, c.mode)
 		if ok != c.want || (err != nil) != c.err || (!ok && !c.err && why == "") {

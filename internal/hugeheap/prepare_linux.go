@@ -27,17 +27,24 @@ const (
 	chunk = 8 << 20
 )
 
-// Prepare grows the heap by size bytes (rounded down to 8 MiB) backed by
-// transparent huge pages when the kernel's mode is "madvise" and GODEBUG
-// does not turn disablethp on (see the package's doc). It turns the
-// collector off while it allocates, then runs a collection and hands free
-// memory back to the system: call it once, at the start of the process,
-// before the heap holds much and before anything else sets GOGC. log
+// Prepare grows the heap by size bytes (at most half the memory limit,
+// GOMEMLIMIT; rounded down to 8 MiB) backed by transparent huge pages when
+// the kernel's mode is "madvise" and GODEBUG does not turn disablethp on
+// (see the package's doc). It turns the collector off while it allocates,
+// then runs a collection and hands free memory back to the system: call
+// it once, at the start of the process, before the heap holds much and
+// before anything else sets GOGC. log
 // (nil: none) hears at warning level why it could not, at debug level why
 // it need not.
 func Prepare(size int64, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	// Past the limit the collector runs on each chunk (it does with GOGC
+	// off too), and khugepaged may keep what the runtime hands back.
+	size = min(size, debug.SetMemoryLimit(-1)/2)
+	if size < chunk {
+		return
 	}
 	text, err := os.ReadFile(modeFile)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +18,7 @@ import (
 // 16 MiB is eligible for them (THPeligible: 1 in /proc/self/smaps), all
 // but the huge page it begins in (the prepared memory begins at the first
 // whole one). In mode "always" it is without Prepare; in "never" it
-// cannot be.
+// cannot be. GOGC is as it was before.
 func TestPrepare(t *testing.T) {
 	text, err := os.ReadFile(modeFile)
 	if err != nil {
@@ -26,7 +28,11 @@ func TestPrepare(t *testing.T) {
 		t.Skipf("transparent huge pages: %q (%v)", text, err)
 	}
 	t.Setenv("GODEBUG", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(37))
 	Prepare(64<<20, nil)
+	if got := debug.SetGCPercent(37); got != 37 {
+		t.Errorf("GOGC %d after Prepare, want it back at 37", got)
+	}
 	b := make([]byte, 16<<20)
 	for _, p := range []*byte{&b[2<<20], &b[len(b)/2], &b[len(b)-1]} {
 		if m := mappingOf(t, uintptr(unsafe.Pointer(p))); !m.eligible {
@@ -34,6 +40,44 @@ func TestPrepare(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(b)
+}
+
+// TestPrepareWithinMemoryLimit: under a memory limit (GOMEMLIMIT) Prepare
+// allocates at most half of it, as internal/state's restore preparation
+// does: more would run a collection per chunk (the limit, not GOGC,
+// triggers them with the collector off) and advise memory that khugepaged
+// may keep resident while the runtime counts it as handed back, past the
+// limit the user set. A size under a chunk, or negative, does nothing.
+func TestPrepareWithinMemoryLimit(t *testing.T) {
+	text, err := os.ReadFile(modeFile)
+	if err != nil {
+		t.Skipf("no transparent huge pages here: %v", err)
+	}
+	t.Setenv("GODEBUG", "")
+	if ok, why, err := wanted("", string(text)); !ok {
+		t.Skipf("Prepare does nothing here: %s %v", why, err)
+	}
+	const limit = 48 << 20
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+	for _, c := range []struct{ size, most int64 }{
+		{128 << 20, limit / 2},
+		{chunk - 1, 0},
+		{-chunk, 0},
+	} {
+		before := allocated()
+		Prepare(c.size, nil)
+		if got := allocated() - before; got > c.most+64<<10 {
+			t.Errorf("Prepare(%d) under a memory limit of %d MiB allocated %d KiB, want at most %d",
+				c.size, limit>>20, got>>10, c.most>>10)
+		}
+	}
+}
+
+// allocated is how many bytes the process has allocated on the heap.
+func allocated() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
 }
 
 // mapping is what /proc/self/smaps says of one mapping.

@@ -33,7 +33,8 @@ const restoreHeapPerSnapshotByte = 14
 // restore's objects land there. The done function it returns takes the
 // advice back (MADV_NOHUGEPAGE), so that once the restore is over the
 // kernel's khugepaged does not fill the ranges the runtime later returns
-// to the system with whole huge pages.
+// to the system with whole huge pages; memory advised MADV_HUGEPAGE before
+// (internal/hugeheap's, at a master's start) keeps its advice.
 //
 // The allocations are prepareChunk each, not one: the runtime zeroes an
 // allocation that begins in memory the heap has used before, all of it,

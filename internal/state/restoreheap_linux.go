@@ -1,8 +1,12 @@
 package state
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"runtime/metrics"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,11 +55,17 @@ func preparedHeapMax() int64 {
 
 // hugeAdvise advises the whole huge pages within [p, p+n) MADV_HUGEPAGE,
 // and starts prefault on them. The function it returns stops prefault and
-// takes the advice back. A refusal is ignored: the advice is only an
-// optimisation.
+// takes the advice back, except from the parts of the range that were
+// advised MADV_HUGEPAGE before (internal/hugeheap's, at a master's start:
+// a restore's preparation lands in them). A refusal is ignored: the advice
+// is only an optimisation.
 func hugeAdvise(p, n uintptr) (undo func()) {
 	beg, end := (p+hugePage-1)&^(hugePage-1), (p+n)&^(hugePage-1)
-	if beg >= end || madvise(beg, end-beg, unix.MADV_HUGEPAGE) != nil {
+	if beg >= end {
+		return func() {}
+	}
+	before, err := hugeAdvised(beg, end)
+	if err != nil || madvise(beg, end-beg, unix.MADV_HUGEPAGE) != nil {
 		return func() {}
 	}
 	var stop atomic.Bool
@@ -68,7 +78,48 @@ func hugeAdvise(p, n uintptr) (undo func()) {
 		stop.Store(true)
 		<-finished
 		_ = madvise(beg, end-beg, unix.MADV_NOHUGEPAGE)
+		for _, r := range before {
+			_ = madvise(r[0], r[1]-r[0], unix.MADV_HUGEPAGE)
+		}
 	}
+}
+
+// hugeAdvised returns the parts of [beg, end) that lie in mappings advised
+// MADV_HUGEPAGE (VmFlags hg in /proc/self/smaps), in address order.
+func hugeAdvised(beg, end uintptr) ([][2]uintptr, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return nil, fmt.Errorf("huge page advice: %w", err)
+	}
+	defer f.Close()
+	var parts [][2]uintptr
+	var lo, hi uintptr // the mapping whose VmFlags come next, clipped to [beg, end)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
+			if lo < hi && slices.Contains(strings.Fields(flags), "hg") {
+				parts = append(parts, [2]uintptr{lo, hi})
+			}
+			lo, hi = 0, 0
+			continue
+		}
+		rng, _, _ := strings.Cut(line, " ")
+		l, h, ok := strings.Cut(rng, "-")
+		if !ok {
+			continue
+		}
+		a, errA := strconv.ParseUint(l, 16, 64)
+		b, errB := strconv.ParseUint(h, 16, 64)
+		if errA != nil || errB != nil {
+			continue
+		}
+		lo, hi = max(uintptr(a), beg), min(uintptr(b), end)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("huge page advice: /proc/self/smaps: %w", err)
+	}
+	return parts, nil
 }
 
 // prefault faults in [beg, end) with MADV_POPULATE_WRITE (Linux 5.14),

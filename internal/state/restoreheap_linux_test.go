@@ -49,6 +49,40 @@ func TestHugeAdvise(t *testing.T) {
 	}
 }
 
+// TestHugeAdviseKeepsEarlierAdvice: the undo of hugeAdvise leaves the
+// huge pages that were advised MADV_HUGEPAGE before it (internal/hugeheap
+// advises the memory a master's heap grows into at its start, and a
+// restore's preparation lands in it) advised so, and takes the advice back
+// from the rest only.
+func TestHugeAdviseKeepsEarlierAdvice(t *testing.T) {
+	if !hugePagesAdvised() {
+		t.Skipf("transparent huge pages are not in madvise mode here (%s)", thpEnabledFile)
+	}
+	mem, err := unix.Mmap(-1, 0, 10*hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	beg := (p + hugePage - 1) &^ (hugePage - 1) // the first whole huge page
+	// Huge pages 2-3 and 6 (of 0-7) advised before, as hugeheap would.
+	for _, r := range [][2]uintptr{{2, 4}, {6, 7}} {
+		if err := madvise(beg+r[0]*hugePage, (r[1]-r[0])*hugePage, unix.MADV_HUGEPAGE); err != nil {
+			t.Skipf("madvise(MADV_HUGEPAGE): %v", err)
+		}
+	}
+	hugeAdvise(beg, 8*hugePage)()
+	for i := uintptr(0); i < 8; i++ {
+		want := " nh"
+		if i == 2 || i == 3 || i == 6 {
+			want = " hg"
+		}
+		if flags, _ := vma(t, beg+i*hugePage); !strings.Contains(flags, want) {
+			t.Errorf("huge page %d after undo: VmFlags%s, want%s", i, flags, want)
+		}
+	}
+}
+
 // TestPrepareRestoreHeapUntouched: the memory prepareRestoreHeap grows the
 // heap by is left untouched (the restore and prefault fault it in), even
 // when the heap's last used pages are free: the runtime zeroes an
