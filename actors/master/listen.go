@@ -151,33 +151,28 @@ func registerListeners(reg prometheus.Registerer, ls map[string]*httpserve.Liste
 		if l == nil {
 			continue
 		}
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "buildmaster_http_open_connections", Help: "Connections an HTTP listener holds open.",
-			ConstLabels: prometheus.Labels{"listener": name},
-		}, func() float64 { return float64(l.Open()) }))
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "buildmaster_http_requests_total", Help: "Requests an HTTP listener's handlers answered, streams apart.",
-			ConstLabels: prometheus.Labels{"listener": name},
-		}, func() float64 { n, _ := l.Served(); return float64(n) }))
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "buildmaster_http_request_seconds_total", Help: "Time an HTTP listener's handlers took, headers read to return.",
-			ConstLabels: prometheus.Labels{"listener": name},
-		}, func() float64 { _, d := l.Served(); return d.Seconds() }))
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "buildmaster_http_streams_total", Help: "WebSocket and event streams an HTTP listener's handlers ended (not among the requests).",
-			ConstLabels: prometheus.Labels{"listener": name},
-		}, func() float64 { return float64(l.Streams()) }))
+		labels := prometheus.Labels{"listener": name}
+		gauge := func(name, help string, f func() float64) {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
+		}
+		counter := func(name, help string, f func() float64) {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f))
+		}
+		gauge("buildmaster_http_open_connections", "Connections an HTTP listener holds open.",
+			func() float64 { return float64(l.Open()) })
+		counter("buildmaster_http_requests_total", "Requests an HTTP listener's handlers answered, streams apart.",
+			func() float64 { n, _ := l.Served(); return float64(n) })
+		counter("buildmaster_http_request_seconds_total", "Time an HTTP listener's handlers took, headers read to return.",
+			func() float64 { _, d := l.Served(); return d.Seconds() })
+		counter("buildmaster_http_streams_total", "WebSocket and event streams an HTTP listener's handlers ended (not among the requests).",
+			func() float64 { return float64(l.Streams()) })
 		if name != "workers" && name != "workers_pb" {
 			continue
 		}
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "buildmaster_listener_strangers", Help: "Connections a worker listener holds that have not logged in.",
-			ConstLabels: prometheus.Labels{"listener": name},
-		}, func() float64 { return float64(l.Strangers()) }))
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "buildmaster_listener_strangers_refused_total", Help: "Connections a worker listener closed at once: too many had not logged in (listen.workers_max_unauthenticated).",
-			ConstLabels: prometheus.Labels{"listener": name},
-		}, func() float64 { return float64(l.StrangersRefused()) }))
+		gauge("buildmaster_listener_strangers", "Connections a worker listener holds that have not logged in.",
+			func() float64 { return float64(l.Strangers()) })
+		counter("buildmaster_listener_strangers_refused_total", "Connections a worker listener closed at once: too many had not logged in (listen.workers_max_unauthenticated).",
+			func() float64 { return float64(l.StrangersRefused()) })
 	}
 }
 

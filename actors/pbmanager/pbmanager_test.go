@@ -309,16 +309,7 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	m, logs := start(t)
 	mute := newTestWorker()
 	mute.mute = make(chan struct{}) // prints (pings) hang until the test is done; the setup still works
-	first, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", mute, msgpack.DialOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
-	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
-	testkit.Eventually(t, "buildworker in its place", func() bool {
-		st := workerState(m, "w1")
-		return st.GetConnected() && st.GetInfo().GetVersion() == worker.Version
-	})
+	first := replacedBy(t, m, mute)
 	close(mute.mute)
 	testkit.Recv(t, "the silent connection's end", first.Done())
 	force(t, m, "b1")
@@ -335,6 +326,24 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	}
 }
 
+// replacedBy logs w1 in over msgpack with old, then buildworker as w1,
+// and waits until buildworker holds w1's place; it returns old's
+// connection.
+func replacedBy(t *testing.T, m *master.Master, old *testWorker) *msgpack.Client {
+	t.Helper()
+	first, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", old, msgpack.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
+	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
+	testkit.Eventually(t, "buildworker in its place", func() bool {
+		st := workerState(m, "w1")
+		return st.GetConnected() && st.GetInfo().GetVersion() == worker.Version
+	})
+	return first
+}
+
 // TestReplacementIsWithinTheWorkersLineBudget: the line of a login that
 // replaces a worker's connection is one of the worker's lines
 // (Runtime.WorkerLines): a worker that logs in again and again cannot fill
@@ -346,16 +355,7 @@ func TestReplacementIsWithinTheWorkersLineBudget(t *testing.T) {
 	}
 	broken := newTestWorker()
 	broken.badPrint = true // its ping fails at once
-	first, err := msgpack.Dial(t.Context(), "ws://"+m.WorkersAddr, "w1", "pw1", broken, msgpack.DialOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, "w1 ready", func() bool { return workerState(m, "w1").GetConnected() })
-	testkit.Recv(t, "the worker's connection", runWorker(t, m, "w1", "pw1"))
-	testkit.Eventually(t, "buildworker in its place", func() bool {
-		st := workerState(m, "w1")
-		return st.GetConnected() && st.GetInfo().GetVersion() == worker.Version
-	})
+	first := replacedBy(t, m, broken)
 	testkit.Recv(t, "the replaced connection's end", first.Done())
 	if strings.Contains(logs.String(), "replacing it") {
 		t.Fatalf("the replacement is logged past w1's spent budget:\n%s", logs.String())
