@@ -41,7 +41,6 @@ package hugeheap
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -98,31 +97,4 @@ func ParseMode(text string) (Mode, error) {
 		return 0, fmt.Errorf("transparent huge page mode: none in force in %q", text)
 	}
 	return found, nil
-}
-
-// wanted says whether Prepare asks for huge pages, given the environment's
-// GODEBUG and the text of the kernel's mode file: only in mode "madvise",
-// and not when GODEBUG turns disablethp on (read as the runtime reads it:
-// the last setting of it that is a 32-bit number). why says why not; err when
-// the mode cannot be read.
-func wanted(godebug, modeText string) (ok bool, why string, err error) {
-	off := false
-	for _, kv := range strings.Split(godebug, ",") {
-		if k, v, _ := strings.Cut(kv, "="); k == "disablethp" {
-			if n, err := strconv.ParseInt(v, 10, 32); err == nil {
-				off = n != 0
-			}
-		}
-	}
-	if off {
-		return false, "off (GODEBUG disablethp)", nil
-	}
-	mode, err := ParseMode(modeText)
-	if err != nil {
-		return false, "", err
-	}
-	if mode != Madvise {
-		return false, "nothing to ask for in mode " + mode.String(), nil
-	}
-	return true, "", nil
 }
