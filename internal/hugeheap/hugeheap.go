@@ -32,11 +32,16 @@
 // had), a master after 800 builds 5-6 MiB more (62-63 -> 68-69 MiB), after
 // 1,000 builds 1-4 MiB more (68-71 -> 72 MiB).
 //
-// Nothing depends on it for correctness: where huge pages are not on
-// offer on request (another OS, THP mode "always", which needs nothing,
-// or "never", where nothing is possible) or GODEBUG=disablethp=1 (Go's own
-// switch to keep the heap off huge pages) it does nothing, and a refusal
-// is logged once (it runs once) and ignored.
+// Nothing depends on it for correctness. Wanted decides, for Prepare and
+// for internal/state's restore preparation, whether to ask at all: not
+// where huge pages are not on offer on request (another OS, THP mode
+// "always", which needs nothing, or "never", where nothing is possible),
+// not where GODEBUG turns disablethp on (Go's own switch to keep the heap
+// off huge pages, in the environment or built into the binary), and not
+// under strict overcommit (vm.overcommit_memory=2), where memory the heap
+// is grown by and never uses would count against the commit limit. There
+// Prepare does nothing; a refusal is logged once (it runs once) and
+// ignored.
 package hugeheap
 
 import (

@@ -100,7 +100,9 @@ func disablethp(settings ...string) bool {
 // defaultGODEBUG is the GODEBUG built into the binary (its build info's
 // DefaultGODEBUG: from the main module's go version, its go.mod's godebug
 // lines and the main package's //go:debug directives), which the runtime
-// applies before the environment's.
+// applies before the environment's. The go command of Go 1.26 refuses
+// disablethp there (it accepts only the settings it lists); this reads it
+// as the runtime would.
 func defaultGODEBUG() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {

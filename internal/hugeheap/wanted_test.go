@@ -38,7 +38,7 @@ func TestDecide(t *testing.T) {
 	} {
 		ok, why, err := decide(c.in)
 		if ok != c.want || (err != nil) != c.err || (!ok && !c.err && why == "") {
-			t.Errorf("decide(%+v) = %v, %q, %v; want %v, error %v", c.in, ok, why, err, c.want, c.err)
+			t.Errorf("decide(%#v) = %v, %q, %v; want %v, error %v", c.in, ok, why, err, c.want, c.err)
 		}
 	}
 }
