@@ -32,16 +32,20 @@
 // had), a master after 800 builds 5-6 MiB more (62-63 -> 68-69 MiB), after
 // 1,000 builds 1-4 MiB more (68-71 -> 72 MiB).
 //
-// Nothing depends on it for correctness: where huge pages are not on
-// offer on request (another OS, THP mode "always", which needs nothing,
-// or "never", where nothing is possible) or GODEBUG=disablethp=1 (Go's own
-// switch to keep the heap off huge pages) it does nothing, and a refusal
-// is logged once (it runs once) and ignored.
+// Nothing depends on it for correctness. Wanted decides, for Prepare and
+// for internal/state's restore preparation, whether to ask at all: not
+// where huge pages are not on offer on request (another OS, THP mode
+// "always", which needs nothing, or "never", where nothing is possible),
+// not where GODEBUG turns disablethp on (Go's own switch to keep the heap
+// off huge pages, in the environment or built into the binary), and not
+// under strict overcommit (vm.overcommit_memory=2), where memory the heap
+// is grown by and never uses would count against the commit limit. There
+// Prepare does nothing; a refusal is logged once (it runs once) and
+// ignored.
 package hugeheap
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -98,31 +102,4 @@ func ParseMode(text string) (Mode, error) {
 		return 0, fmt.Errorf("transparent huge page mode: none in force in %q", text)
 	}
 	return found, nil
-}
-
-// wanted says whether Prepare asks for huge pages, given the environment's
-// GODEBUG and the text of the kernel's mode file: only in mode "madvise",
-// and not when GODEBUG turns disablethp on (read as the runtime reads it:
-// the last setting of it that is a 32-bit number). why says why not; err when
-// the mode cannot be read.
-func wanted(godebug, modeText string) (ok bool, why string, err error) {
-	off := false
-	for _, kv := range strings.Split(godebug, ",") {
-		if k, v, _ := strings.Cut(kv, "="); k == "disablethp" {
-			if n, err := strconv.ParseInt(v, 10, 32); err == nil {
-				off = n != 0
-			}
-		}
-	}
-	if off {
-		return false, "off (GODEBUG disablethp)", nil
-	}
-	mode, err := ParseMode(modeText)
-	if err != nil {
-		return false, "", err
-	}
-	if mode != Madvise {
-		return false, "nothing to ask for in mode " + mode.String(), nil
-	}
-	return true, "", nil
 }

@@ -3,7 +3,6 @@ package hugeheap
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -13,8 +12,6 @@ import (
 )
 
 const (
-	// modeFile holds the kernel's transparent huge page mode.
-	modeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
 	// hugePage is the size of a transparent huge page (x86-64, and arm64
 	// with 4 KiB pages).
 	hugePage = 2 << 20
@@ -29,11 +26,10 @@ const (
 
 // Prepare grows the heap by size bytes (at most half the memory limit,
 // GOMEMLIMIT; rounded down to 8 MiB) backed by transparent huge pages when
-// the kernel's mode is "madvise" and GODEBUG does not turn disablethp on
-// (see the package's doc). It turns the collector off while it allocates,
-// then runs a collection and hands free memory back to the system: call
-// it once, at the start of the process, before the heap holds much and
-// before anything else sets GOGC. log
+// Wanted says it may ask for them (see the package's doc). It turns the
+// collector off while it allocates, then runs a collection and hands free
+// memory back to the system: call it once, at the start of the process,
+// before the heap holds much and before anything else sets GOGC. log
 // (nil: none) hears at warning level why it could not, at debug level why
 // it need not.
 func Prepare(size int64, log *slog.Logger) {
@@ -46,14 +42,9 @@ func Prepare(size int64, log *slog.Logger) {
 	if size < chunk {
 		return
 	}
-	text, err := os.ReadFile(modeFile)
+	ok, why, err := Wanted()
 	if err != nil {
-		log.Warn("huge pages for the heap: cannot read the kernel's mode", "error", err)
-		return
-	}
-	ok, why, err := wanted(os.Getenv("GODEBUG"), string(text))
-	if err != nil {
-		log.Warn("huge pages for the heap", "error", fmt.Errorf("%s: %w", modeFile, err))
+		log.Warn("huge pages for the heap", "error", err)
 		return
 	}
 	if !ok {

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"unsafe"
+
+	"github.com/buildmaster/buildmaster/internal/hugeheap"
 )
 
 // restoreHeapPerSnapshotByte is how many bytes a restore allocates per
@@ -48,19 +50,24 @@ const restoreHeapPerSnapshotByte = 14
 // that land there are zeroed: it is for a process's first restore, a
 // master's start.
 //
-// Nothing depends on it for correctness: where huge pages are not
-// available (another OS, THP "always" or "never", GODEBUG=disablethp=1)
-// it does nothing, where madvise refuses it only grows the heap; the
-// restored database is the same (TestRestoreHeapSame). What it allocates
-// is bounded by half the GOMEMLIMIT and by preparedHeapMax (half the
-// machine's memory; nothing under strict overcommit), so that it never
-// asks for memory the restore could not have used.
+// Nothing depends on it for correctness: where hugeheap.Wanted says no
+// (another OS, THP "always" or "never", GODEBUG's disablethp on, strict
+// overcommit, where memory allocated and never used would count against
+// the commit limit) it does nothing, where madvise refuses it only grows
+// the heap; the restored database is the same (TestRestoreHeapSame). What
+// it allocates is bounded by half the GOMEMLIMIT and by preparedHeapMax
+// (half the machine's memory), so that it never asks for memory the
+// restore could not have used.
 func prepareRestoreHeap(snapshotBytes int64) (done func()) {
 	n := snapshotBytes * restoreHeapPerSnapshotByte
 	if limit := debug.SetMemoryLimit(-1); n > limit/2 {
 		n = limit / 2
 	}
-	if n < hugeAdviseMin || !hugePagesAdvised() {
+	if n < hugeAdviseMin {
+		return func() {}
+	}
+	// Why not, or what could not be read, changes nothing but speed.
+	if ok, _, _ := hugeheap.Wanted(); !ok {
 		return func() {}
 	}
 	if n = min(n, preparedHeapMax()); n < hugeAdviseMin {

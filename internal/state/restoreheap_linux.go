@@ -23,29 +23,11 @@ const (
 	// populateChunk is how much populate faults in at a time, and
 	// populateLead how far ahead of the restore's allocations it goes.
 	populateChunk, populateLead = 16 << 20, 64 << 20
-	thpEnabledFile              = "/sys/kernel/mm/transparent_hugepage/enabled"
 )
 
-// hugePagesAdvised reports whether the kernel backs memory with huge pages
-// only where the process asks for them (THP mode "madvise") and the
-// process has not turned them off for the Go heap (GODEBUG=disablethp=1).
-// In mode "always" the heap already has them; in "never" there are none.
-func hugePagesAdvised() bool {
-	if strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") {
-		return false
-	}
-	mode, err := os.ReadFile(thpEnabledFile)
-	return err == nil && strings.Contains(string(mode), "[madvise]")
-}
-
 // preparedHeapMax is the most prepareRestoreHeap may allocate: half the
-// machine's memory, or nothing when the kernel commits memory strictly
-// (vm.overcommit_memory=2), where an allocation the restore does not fill
-// would still count against the commit limit.
+// machine's memory.
 func preparedHeapMax() int64 {
-	if mode, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || strings.TrimSpace(string(mode)) == "2" {
-		return 0
-	}
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) != nil {
 		return 0

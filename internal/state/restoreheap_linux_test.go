@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/buildmaster/buildmaster/internal/hugeheap"
 	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
@@ -20,8 +22,8 @@ import (
 // transparent huge pages, prefaults them, and its undo marks them not to
 // be; a range with no whole huge page in it is left alone.
 func TestHugeAdvise(t *testing.T) {
-	if !hugePagesAdvised() {
-		t.Skipf("transparent huge pages are not in madvise mode here (%s)", thpEnabledFile)
+	if ok, why, err := hugeheap.Wanted(); !ok {
+		t.Skipf("no huge pages to ask for here: %s %v", why, err)
 	}
 	mem, err := unix.Mmap(-1, 0, 8*hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
@@ -55,8 +57,8 @@ func TestHugeAdvise(t *testing.T) {
 // restore's preparation lands in it) advised so, and takes the advice back
 // from the rest only.
 func TestHugeAdviseKeepsEarlierAdvice(t *testing.T) {
-	if !hugePagesAdvised() {
-		t.Skipf("transparent huge pages are not in madvise mode here (%s)", thpEnabledFile)
+	if ok, why, err := hugeheap.Wanted(); !ok {
+		t.Skipf("no huge pages to ask for here: %s %v", why, err)
 	}
 	mem, err := unix.Mmap(-1, 0, 10*hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
@@ -95,8 +97,8 @@ func TestHugeAdviseKeepsEarlierAdvice(t *testing.T) {
 // the runtime's choice, and one process in three has other pages above it.
 func TestPrepareRestoreHeapUntouched(t *testing.T) {
 	const size = 512 << 20
-	if !hugePagesAdvised() || preparedHeapMax() < size {
-		t.Skipf("no heap to prepare here (transparent huge pages not in madvise mode, or less than %d MiB)", size>>20)
+	if ok, _, _ := hugeheap.Wanted(); !ok || preparedHeapMax() < size {
+		t.Skipf("no heap to prepare here (no huge pages to ask for, or less than %d MiB)", size>>20)
 	}
 	if testkit.Race {
 		t.Skip("the race detector faults its shadow memory in for every allocation")
@@ -124,6 +126,41 @@ func TestPrepareRestoreHeapUntouched(t *testing.T) {
 	if got := testkit.MinorFaults() - faults; got > size/4096/4 {
 		t.Errorf("preparing %d MiB of heap took %d page faults: it was touched", size>>20, got)
 	}
+}
+
+// TestPrepareRestoreHeapReadsGODEBUG: prepareRestoreHeap reads GODEBUG's
+// disablethp as the runtime does (hugeheap.Wanted): the last setting wins,
+// so "disablethp=1,disablethp=0" leaves huge pages on and the heap is
+// prepared (hugeAdviseMin allocated), while "disablethp=1" prepares
+// nothing.
+func TestPrepareRestoreHeapReadsGODEBUG(t *testing.T) {
+	t.Setenv("GODEBUG", "")
+	if ok, why, err := hugeheap.Wanted(); !ok || preparedHeapMax() < hugeAdviseMin {
+		t.Skipf("no heap to prepare here: %s %v", why, err)
+	}
+	snapshot := int64(hugeAdviseMin+restoreHeapPerSnapshotByte-1) / restoreHeapPerSnapshotByte
+	for _, c := range []struct {
+		godebug  string
+		prepared bool
+	}{
+		{"disablethp=1,disablethp=0", true},
+		{"disablethp=1", false},
+	} {
+		t.Setenv("GODEBUG", c.godebug)
+		before := heapAllocated()
+		prepareRestoreHeap(snapshot)()
+		if got := heapAllocated() - before; (got >= hugeAdviseMin) != c.prepared {
+			t.Errorf("GODEBUG=%s: prepareRestoreHeap allocated %d KiB, want the heap prepared %v (%d KiB)",
+				c.godebug, got>>10, c.prepared, hugeAdviseMin>>10)
+		}
+	}
+}
+
+// heapAllocated is how many bytes the process has allocated on the heap.
+func heapAllocated() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
 }
 
 // vma returns the VmFlags and the resident bytes of the mapping that holds

@@ -6,8 +6,6 @@ package state
 // advising.
 const hugeAdviseMin = 1 << 62
 
-func hugePagesAdvised() bool { return false }
-
 func preparedHeapMax() int64 { return 0 }
 
 func hugeAdvise(p, n uintptr) func() { return func() {} }
