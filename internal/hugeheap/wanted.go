@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -22,9 +21,9 @@ const (
 // internal/state's restore preparation. Yes only on Linux in THP mode
 // "madvise" (in "always" the heap has huge pages without asking, in
 // "never" it cannot have them), when GODEBUG does not turn disablethp on
-// (the binary's built-in default, then the environment's, read as the
-// runtime reads them: the last setting that is a 32-bit number, nonzero
-// for on), and when the kernel does not commit memory strictly
+// (read as the runtime reads it: the last setting that is a 32-bit
+// number, nonzero for on; the go command of Go 1.26 accepts no built-in
+// default for it), and when the kernel does not commit memory strictly
 // (vm.overcommit_memory=2: the memory prepared and never used would count
 // against the commit limit). It reads the environment and the kernel's
 // files at each call. why says why not; err says what could not be read
@@ -42,24 +41,22 @@ func Wanted() (ok bool, why string, err error) {
 		return false, "", fmt.Errorf("overcommit policy: %w", err)
 	}
 	return decide(inputs{
-		godebug:        os.Getenv("GODEBUG"),
-		defaultGODEBUG: defaultGODEBUG(),
-		mode:           string(mode),
-		overcommit:     string(overcommit),
+		godebug:    os.Getenv("GODEBUG"),
+		mode:       string(mode),
+		overcommit: string(overcommit),
 	})
 }
 
 // inputs are what Wanted decides from.
 type inputs struct {
-	godebug        string // GODEBUG in the environment
-	defaultGODEBUG string // the binary's built-in GODEBUG (defaultGODEBUG)
-	mode           string // the text of modeFile
-	overcommit     string // the text of overcommitFile
+	godebug    string // GODEBUG in the environment
+	mode       string // the text of modeFile
+	overcommit string // the text of overcommitFile
 }
 
 // decide is Wanted's decision from its inputs.
 func decide(in inputs) (ok bool, why string, err error) {
-	if disablethp(in.defaultGODEBUG, in.godebug) {
+	if disablethp(in.godebug) {
 		return false, "off (GODEBUG disablethp)", nil
 	}
 	mode, err := ParseMode(in.mode)
@@ -79,39 +76,17 @@ func decide(in inputs) (ok bool, why string, err error) {
 }
 
 // disablethp says whether the runtime's disablethp setting is on after
-// the GODEBUG settings given, in order: the runtime applies its built-in
-// default, then the environment's, each left to right, a key=value whose
-// value is a 32-bit number overriding the one before (other values are
-// ignored); nonzero is on.
-func disablethp(settings ...string) bool {
+// godebug (GODEBUG's value), read left to right as the runtime reads it: a
+// key=value whose value is a 32-bit number overrides the one before (other
+// values are ignored); nonzero is on.
+func disablethp(godebug string) bool {
 	var n int64
-	for _, s := range settings {
-		for _, kv := range strings.Split(s, ",") {
-			if k, v, _ := strings.Cut(kv, "="); k == "disablethp" {
-				if m, err := strconv.ParseInt(v, 10, 32); err == nil {
-					n = m
-				}
+	for _, kv := range strings.Split(godebug, ",") {
+		if k, v, _ := strings.Cut(kv, "="); k == "disablethp" {
+			if m, err := strconv.ParseInt(v, 10, 32); err == nil {
+				n = m
 			}
 		}
 	}
 	return n != 0
-}
-
-// defaultGODEBUG is the GODEBUG built into the binary (its build info's
-// DefaultGODEBUG: from the main module's go version, its go.mod's godebug
-// lines and the main package's //go:debug directives), which the runtime
-// applies before the environment's. The go command of Go 1.26 refuses
-// disablethp there (it accepts only the settings it lists); this reads it
-// as the runtime would.
-func defaultGODEBUG() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, s := range info.Settings {
-		if s.Key == "DefaultGODEBUG" {
-			return s.Value
-		}
-	}
-	return ""
 }

@@ -24,12 +24,6 @@ func TestDecide(t *testing.T) {
 		{inputs{godebug: "gctrace=1", mode: madvise, overcommit: "0\n"}, true, false},
 		{inputs{godebug: "disablethp=4294967296", mode: madvise, overcommit: "0\n"}, true, false}, // not an int32: the runtime ignores it
 		{inputs{godebug: "disablethp=1", overcommit: "0\n"}, false, false},                        // off: the mode is not read
-		// The binary's built-in GODEBUG, which the environment's overrides.
-		{inputs{defaultGODEBUG: "disablethp=1", mode: madvise, overcommit: "0\n"}, false, false},
-		{inputs{defaultGODEBUG: "disablethp=1", godebug: "disablethp=0", mode: madvise, overcommit: "0\n"}, true, false},
-		{inputs{defaultGODEBUG: "disablethp=1", godebug: "disablethp=x", mode: madvise, overcommit: "0\n"}, false, false},
-		{inputs{defaultGODEBUG: "disablethp=0", godebug: "disablethp=1", mode: madvise, overcommit: "0\n"}, false, false},
-		{inputs{defaultGODEBUG: "panicnil=1,disablethp=1", godebug: "gctrace=1", mode: madvise, overcommit: "0\n"}, false, false},
 		// Strict overcommit: what is prepared and never used counts against
 		// the commit limit.
 		{inputs{mode: madvise, overcommit: "2\n"}, false, false},
