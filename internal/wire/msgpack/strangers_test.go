@@ -12,9 +12,9 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // TestRefusedRequestsDoNotHoldAPlace: a request that is not a worker's
@@ -101,18 +101,10 @@ func TestRefusedHTTP2RequestsDoNotHoldAPlace(t *testing.T) {
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("%s %s, want HTTP/2 401", resp.Proto, resp.Status)
 	}
-	select {
-	case <-ended:
-	case <-time.After(time.Minute):
-		t.Fatal("the refused request's connection is still open")
-	}
+	testkit.Recv(t, "the end of the refused request's connection", ended)
 	// TLS says close_notify before the socket closes: the place may be
 	// given back just after.
-	for deadline := time.Now().Add(time.Minute); l.Strangers() != 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d strangers after the connection ended", l.Strangers())
-		}
-	}
+	testkit.Eventually(t, "no strangers after the connection ended", func() bool { return l.Strangers() == 0 })
 }
 
 // endWatch closes ended when a read from the connection fails (the peer

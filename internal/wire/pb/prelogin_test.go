@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/buildmaster/buildmaster/internal/httpserve"
+	"github.com/buildmaster/buildmaster/internal/testkit"
 )
 
 // TestPreLoginReadBuffer: a connection holds a small read buffer until it
@@ -99,13 +100,7 @@ func TestFailedLoginsGiveBackTheirPlaces(t *testing.T) {
 	ts := startServerOn(t, Config{Auth: passwords{name: pass}, LoginTimeout: 100 * time.Millisecond}, l.Accepting())
 	settled := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(wait)
-		for l.Strangers() != 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("after %s: %d strangers, want 0", what, l.Strangers())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		testkit.Eventually(t, "no strangers after "+what, func() bool { return l.Strangers() == 0 })
 	}
 	raw := func(b []byte) {
 		c, err := net.Dial("tcp", ts.addr)
