@@ -65,12 +65,7 @@ func TestGrowBufferKeepsWhatItHolds(t *testing.T) {
 // TestLoginLeavesTheStrangers: on a listener that bounds its connections
 // not logged in, a worker's login gives back the place it took.
 func TestLoginLeavesTheStrangers(t *testing.T) {
-	l, err := httpserve.Bind("listen.workers_pb", "127.0.0.1:0", httpserve.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	l.LimitStrangers(1, func(string) {})
+	l := strangersListener(t, 1)
 	ts := startServerOn(t, Config{}, l.Accepting())
 	w := dialGo(t, ts.addr)
 	if l.Strangers() != 1 {
@@ -90,12 +85,7 @@ func TestLoginLeavesTheStrangers(t *testing.T) {
 // give back their place among the strangers, whichever way they end; a
 // worker with the longest name and a long password then logs in.
 func TestFailedLoginsGiveBackTheirPlaces(t *testing.T) {
-	l, err := httpserve.Bind("listen.workers_pb", "127.0.0.1:0", httpserve.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	l.LimitStrangers(2, func(string) {})
+	l := strangersListener(t, 2)
 	name, pass := strings.Repeat("n", maxNameLength), strings.Repeat("p", 600)
 	ts := startServerOn(t, Config{Auth: passwords{name: pass}, LoginTimeout: 100 * time.Millisecond}, l.Accepting())
 	settled := func(what string) {
@@ -132,4 +122,17 @@ func TestFailedLoginsGiveBackTheirPlaces(t *testing.T) {
 	}
 	ts.next(t)
 	settled("a login")
+}
+
+// strangersListener is a PB listener on 127.0.0.1:0 that holds at most max
+// connections not logged in, closed when the test ends.
+func strangersListener(t *testing.T, max int) *httpserve.Listener {
+	t.Helper()
+	l, err := httpserve.Bind("listen.workers_pb", "127.0.0.1:0", httpserve.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	l.LimitStrangers(max, func(string) {})
+	return l
 }
